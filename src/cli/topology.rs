@@ -1,0 +1,161 @@
+//! `switchboard topology check|generate`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use crate::model::InterfaceMode;
+use crate::topology::Topology;
+use crate::topology::generate::{ChannelOptions, TreeOptions, channels_yaml, topology_yaml};
+
+#[derive(Debug, Subcommand)]
+pub enum TopologyCommand {
+    /// Validate a topology file; print every error as FILE:LINE:COL, or a summary.
+    Check {
+        /// The topology YAML file.
+        file: PathBuf,
+    },
+    /// Generate a large tree-shaped topology (and optionally channels) for benchmarks and tests.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of switches.
+    #[arg(long)]
+    pub switches: usize,
+    /// Number of customer sites (service interfaces).
+    #[arg(long)]
+    pub sites: usize,
+    /// Seed of the generator; the same seed gives the same file.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Topology name.
+    #[arg(long, default_value = "generated")]
+    pub name: String,
+    /// Driver of every switch: dry-run or linux.
+    #[arg(long, default_value = "dry-run", value_parser = ["dry-run", "linux"])]
+    pub driver: String,
+    /// Write the topology here instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Also generate this many channels (local to aggregation subtrees)...
+    #[arg(long, requires = "channels_out")]
+    pub channels: Option<usize>,
+    /// ...into this file.
+    #[arg(long, requires = "channels")]
+    pub channels_out: Option<PathBuf>,
+}
+
+pub fn run(cmd: TopologyCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TopologyCommand::Check { file } => {
+            let topo = match super::load_topology(&file)? {
+                Ok(t) => t,
+                Err(code) => return Ok(code),
+            };
+            print!("{}", summary(&topo));
+            Ok(ExitCode::SUCCESS)
+        }
+        TopologyCommand::Generate(args) => generate(args),
+    }
+}
+
+fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
+    if args.switches == 0 {
+        anyhow::bail!("--switches must be at least 1");
+    }
+    let opts = TreeOptions {
+        switches: args.switches,
+        sites: args.sites,
+        seed: args.seed,
+        name: args.name,
+        driver: args.driver,
+    };
+    let text = topology_yaml(&opts);
+    match &args.output {
+        Some(path) => std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    if let (Some(n), Some(path)) = (args.channels, &args.channels_out) {
+        let topo = crate::topology::parse(&text).map_err(|d| {
+            anyhow::anyhow!(
+                "generated topology is invalid (a bug): {}",
+                d.first().map(|d| d.to_string()).unwrap_or_default()
+            )
+        })?;
+        let channels = channels_yaml(&topo, &ChannelOptions { channels: n, seed: args.seed });
+        std::fs::write(path, channels).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A one-screen summary of a valid topology.
+pub fn summary(topo: &Topology) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut drivers: std::collections::BTreeMap<&str, usize> = Default::default();
+    for s in &topo.switches {
+        *drivers.entry(s.driver.kind()).or_default() += 1;
+    }
+    let drivers: Vec<String> = drivers.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let orgs: BTreeSet<&str> = topo.interfaces.iter().map(|i| i.organization.as_str()).collect();
+    let n_port = topo.interfaces.iter().filter(|i| i.mode == InterfaceMode::Port).count();
+    let n_macs: usize = topo.interfaces.iter().map(|i| i.macs.len()).sum();
+    let root = topo.switches.first().map_or("", |s| s.name.as_str());
+    let _ = writeln!(out, "topology {}: OK", topo.name);
+    let _ = writeln!(
+        out,
+        "  switches    {} ({}), a tree of height {} rooted at {root}",
+        topo.switches.len(),
+        drivers.join(", "),
+        topo.height()
+    );
+    let _ = writeln!(out, "  links       {}", topo.links.len());
+    let _ = writeln!(
+        out,
+        "  interfaces  {} ({n_port} port mode, {} tagged mode) of {} organization(s), {n_macs} MAC(s)",
+        topo.interfaces.len(),
+        topo.interfaces.len() - n_port,
+        orgs.len()
+    );
+    let reserved = if topo.pool.reserved.is_empty() {
+        "none".to_string()
+    } else {
+        topo.pool
+            .reserved
+            .iter()
+            .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "  VLAN pool   {}-{} ({} usable per switch), reserved: {reserved}",
+        topo.pool.first,
+        topo.pool.last,
+        topo.pool.size()
+    );
+    const SHOWN: usize = 16;
+    for (i, sw) in topo.switches.iter().enumerate().take(SHOWN) {
+        let ifaces: Vec<String> =
+            topo.interfaces_on(&sw.name).map(|f| format!("{}({})", f.name, f.mode.as_str())).collect();
+        let indent = "  ".repeat(topo.depth(i));
+        let _ = writeln!(
+            out,
+            "    {indent}{} [{}] {} trunk(s){}{}",
+            sw.name,
+            sw.driver.kind(),
+            topo.trunk_ports(i).len(),
+            if ifaces.is_empty() { "" } else { ": " },
+            ifaces.join(" ")
+        );
+    }
+    if topo.switches.len() > SHOWN {
+        let _ = writeln!(out, "    ... and {} more switches", topo.switches.len() - SHOWN);
+    }
+    out
+}

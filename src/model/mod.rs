@@ -1,0 +1,312 @@
+//! Value types shared by every layer: VLAN IDs, MAC addresses, channel kinds and roles,
+//! interface modes, and source positions.
+//!
+//! Everything here validates on construction and does no I/O, so the pure core
+//! (`topology`, `orchestrator`) can trust a value once it holds one.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// An 802.1Q VLAN identifier, 1..=4094 (0 and 4095 are reserved by the standard).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct VlanId(u16);
+
+impl VlanId {
+    pub const MIN: u16 = 1;
+    pub const MAX: u16 = 4094;
+
+    /// Returns `None` outside 1..=4094.
+    pub fn new(id: u16) -> Option<VlanId> {
+        (Self::MIN..=Self::MAX).contains(&id).then_some(VlanId(id))
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u16> for VlanId {
+    type Error = String;
+    fn try_from(id: u16) -> Result<Self, Self::Error> {
+        VlanId::new(id).ok_or_else(|| format!("VLAN {id} is outside 1-4094"))
+    }
+}
+
+impl From<VlanId> for u16 {
+    fn from(v: VlanId) -> u16 {
+        v.0
+    }
+}
+
+impl fmt::Display for VlanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An Ethernet MAC address of customer equipment. Only unicast addresses are accepted,
+/// since a static FDB entry for a group or all-zero address would be meaningless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    pub fn octets(self) -> [u8; 6] {
+        self.0
+    }
+}
+
+/// Why a string is not a usable MAC address.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MacError {
+    #[error("invalid MAC address {0:?}: expected six hex octets like 02:00:5e:10:00:01")]
+    Syntax(String),
+    #[error("MAC address {0} is a multicast/broadcast address: a service interface needs a unicast MAC")]
+    Multicast(String),
+    #[error("MAC address 00:00:00:00:00:00 is not a usable address")]
+    Zero,
+}
+
+impl FromStr for Mac {
+    type Err = MacError;
+    fn from_str(s: &str) -> Result<Mac, MacError> {
+        let bad = || MacError::Syntax(s.to_string());
+        let sep = if s.contains('-') { '-' } else { ':' };
+        let mut octets = [0u8; 6];
+        let mut n = 0;
+        for part in s.split(sep) {
+            let slot = octets.get_mut(n).ok_or_else(bad)?;
+            if part.len() != 2 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad());
+            }
+            *slot = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+            n += 1;
+        }
+        if n != 6 {
+            return Err(bad());
+        }
+        let mac = Mac(octets);
+        if octets == [0; 6] {
+            return Err(MacError::Zero);
+        }
+        if octets[0] & 1 == 1 {
+            return Err(MacError::Multicast(mac.to_string()));
+        }
+        Ok(mac)
+    }
+}
+
+impl fmt::Display for Mac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+impl Serialize for Mac {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Mac {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Mac, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The three MEF service types a channel can be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// E-Line: exactly two members.
+    P2p,
+    /// E-Tree: roots and leaves; leaves never reach each other.
+    P2mp,
+    /// E-LAN: any member reaches any other.
+    Mp2mp,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::P2p => "p2p",
+            ChannelKind::P2mp => "p2mp",
+            ChannelKind::Mp2mp => "mp2mp",
+        }
+    }
+}
+
+impl FromStr for ChannelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "p2p" => Ok(ChannelKind::P2p),
+            "p2mp" => Ok(ChannelKind::P2mp),
+            "mp2mp" => Ok(ChannelKind::Mp2mp),
+            _ => Err(format!("unknown channel kind {s:?}: expected p2p, p2mp or mp2mp")),
+        }
+    }
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A member's role in an E-Tree. Members of other kinds are all `Root`, which is what
+/// "reaches every other member" means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Root,
+    Leaf,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Root => "root",
+            Role::Leaf => "leaf",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "root" => Ok(Role::Root),
+            "leaf" => Ok(Role::Leaf),
+            _ => Err(format!("unknown role {s:?}: expected root or leaf")),
+        }
+    }
+}
+
+/// How a service interface hands channels to the customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InterfaceMode {
+    /// One channel, untagged (MEF EPL / EP-LAN).
+    Port,
+    /// Many channels, one customer VLAN tag each (MEF EVPL / EVP-LAN).
+    Tagged,
+}
+
+impl InterfaceMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterfaceMode::Port => "port",
+            InterfaceMode::Tagged => "tagged",
+        }
+    }
+}
+
+impl FromStr for InterfaceMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "port" => Ok(InterfaceMode::Port),
+            "tagged" => Ok(InterfaceMode::Tagged),
+            _ => Err(format!("unknown interface mode {s:?}: expected port or tagged")),
+        }
+    }
+}
+
+/// A position in a source file, 1-based line and column, as editors count them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// A problem in an input file, at a position. `Display` gives `LINE:COL: message`;
+/// the CLI prefixes the file name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Diagnostic {
+    pub pos: Pos,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn new(pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { pos, message: message.into() }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.pos, self.message)
+    }
+}
+
+/// Checks a Linux network interface name: 1-15 bytes, no '/', ':', whitespace or NUL,
+/// not "." or "..". Returns why not, so callers can report it.
+pub fn check_ifname(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("interface name is empty".into());
+    }
+    if name.len() > 15 {
+        return Err(format!("interface name {name:?} is {} bytes long: Linux allows at most 15", name.len()));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("interface name {name:?} is not allowed"));
+    }
+    if let Some(c) = name.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace() || *c == '\0') {
+        return Err(format!("interface name {name:?} contains {c:?}, which Linux does not allow"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_parses_and_prints_lowercase() {
+        let mac: Mac = "02:AB:00:00:00:0f".parse().unwrap();
+        assert_eq!(mac.to_string(), "02:ab:00:00:00:0f");
+        let dashed: Mac = "02-ab-00-00-00-0f".parse().unwrap();
+        assert_eq!(mac, dashed);
+    }
+
+    #[test]
+    fn mac_rejects_garbage_group_and_zero() {
+        for bad in
+            ["", "02:00:00:00:00", "02:00:00:00:00:00:00", "0g:00:00:00:00:01", "2:0:0:0:0:1", "02:00:00:00:00:1ff"]
+        {
+            assert!(matches!(bad.parse::<Mac>(), Err(MacError::Syntax(_))), "{bad}");
+        }
+        assert!(matches!("01:00:5e:00:00:01".parse::<Mac>(), Err(MacError::Multicast(_))));
+        assert!(matches!("ff:ff:ff:ff:ff:ff".parse::<Mac>(), Err(MacError::Multicast(_))));
+        assert_eq!("00:00:00:00:00:00".parse::<Mac>(), Err(MacError::Zero));
+    }
+
+    #[test]
+    fn vlan_range() {
+        assert!(VlanId::new(0).is_none());
+        assert!(VlanId::new(4095).is_none());
+        assert_eq!(VlanId::new(1).unwrap().get(), 1);
+        assert_eq!(VlanId::new(4094).unwrap().get(), 4094);
+    }
+
+    #[test]
+    fn ifnames() {
+        assert!(check_ifname("eth0").is_ok());
+        assert!(check_ifname("p1.4094").is_ok());
+        assert!(check_ifname("").is_err());
+        assert!(check_ifname("a-very-long-name0").is_err());
+        assert!(check_ifname("a/b").is_err());
+        assert!(check_ifname("a b").is_err());
+    }
+}

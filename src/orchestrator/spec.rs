@@ -1,0 +1,113 @@
+//! What a channel asks for ([`ChannelSpec`]), and the channels file the CLI reads.
+//!
+//! The orchestrator will build the same specs from its database; both go through the planner,
+//! which does all semantic checks. The parser here only checks shape and value syntax.
+
+use serde::Serialize;
+
+use crate::model::{ChannelKind, Diagnostic, Pos, Role, VlanId};
+use crate::topology::yaml::{self, Node, Reader, Value};
+
+/// One channel as requested.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChannelSpec {
+    pub name: String,
+    pub kind: ChannelKind,
+    /// A pinned VLAN (the root VLAN of an E-Tree); `None` lets the planner pick.
+    pub vlan: Option<VlanId>,
+    /// A pinned leaf VLAN for an E-Tree.
+    pub leaf_vlan: Option<VlanId>,
+    /// Committed bandwidth in Mbps; counted against every member interface's capacity.
+    pub bandwidth_mbps: u64,
+    pub members: Vec<MemberSpec>,
+    /// Where the channel starts in its file (for messages).
+    pub pos: Pos,
+}
+
+/// A service interface plugged into a channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberSpec {
+    pub interface: String,
+    /// Required for p2mp, not allowed otherwise.
+    pub role: Option<Role>,
+    /// The tag the customer uses on a tagged-mode interface; defaults to the channel's VLAN.
+    pub customer_vlan: Option<VlanId>,
+    pub pos: Pos,
+}
+
+/// Bandwidth of a channel that does not say.
+pub const DEFAULT_BANDWIDTH_MBPS: u64 = 10;
+
+/// Parses a channels file: a YAML list of channels (or a mapping with a `channels:` list).
+pub fn parse_channels(text: &str) -> Result<Vec<ChannelSpec>, Vec<Diagnostic>> {
+    let root = yaml::parse(text).map_err(|d| vec![d])?;
+    let mut r = Reader::default();
+    let items: &[Node] = match &root.value {
+        Value::Map(_) => {
+            let mut f = r.map(&root, "the channels file").ok_or_else(|| r.diagnostics.clone())?;
+            let list = f.require(&mut r, "channels", "the channels file");
+            f.finish(&mut r, "the channels file", &["channels"]);
+            match list {
+                Some(n) => r.seq(n, "`channels`"),
+                None => &[],
+            }
+        }
+        _ => r.seq(&root, "the channels file"),
+    };
+    let specs: Vec<ChannelSpec> = items.iter().filter_map(|n| read_channel(&mut r, n)).collect();
+    if r.diagnostics.is_empty() {
+        Ok(specs)
+    } else {
+        let mut d = r.diagnostics;
+        d.sort();
+        Err(d)
+    }
+}
+
+fn vlan(r: &mut Reader, node: &Node, what: &str) -> Option<VlanId> {
+    r.int(node, what, 1, 4094).and_then(|v| VlanId::new(v as u16))
+}
+
+fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
+    let mut f = r.map(node, "a channel")?;
+    let name = f.require(r, "name", "this channel").and_then(|n| r.string(n, "`name`"));
+    let what = format!("channel `{}`", name.as_deref().unwrap_or("?"));
+    let kind = f.require(r, "kind", &what).and_then(|n| r.parse_str::<ChannelKind>(n, "`kind`"));
+    let vlan_id = f.get("vlan").and_then(|n| vlan(r, n, "`vlan`"));
+    let leaf_vlan = f.get("leaf_vlan").and_then(|n| vlan(r, n, "`leaf_vlan`"));
+    let bandwidth = match f.get("bandwidth") {
+        Some(n) => r.int(n, "`bandwidth` (Mbps)", 1, i64::MAX).map(|b| b as u64),
+        None => Some(DEFAULT_BANDWIDTH_MBPS),
+    };
+    let mut members = Vec::new();
+    if let Some(list) = f.require(r, "members", &what) {
+        for m in r.seq(list, "`members`") {
+            if let Some(member) = read_member(r, m) {
+                members.push(member);
+            }
+        }
+    }
+    f.finish(r, &what, &["name", "kind", "vlan", "leaf_vlan", "bandwidth", "members"]);
+    Some(ChannelSpec {
+        name: name?,
+        kind: kind?,
+        vlan: vlan_id,
+        leaf_vlan,
+        bandwidth_mbps: bandwidth?,
+        members,
+        pos: node.pos,
+    })
+}
+
+fn read_member(r: &mut Reader, node: &Node) -> Option<MemberSpec> {
+    // A bare string is shorthand for `{interface: NAME}`.
+    if let Value::Str(s) = &node.value {
+        return Some(MemberSpec { interface: s.clone(), role: None, customer_vlan: None, pos: node.pos });
+    }
+    let mut f = r.map(node, "a member")?;
+    let interface = f.require(r, "interface", "this member").and_then(|n| r.string(n, "`interface`"));
+    let role = f.get("role").and_then(|n| r.parse_str::<Role>(n, "`role`"));
+    let customer_vlan = f.get("customer_vlan").and_then(|n| vlan(r, n, "`customer_vlan`"));
+    f.finish(r, "a member", &["interface", "role", "customer_vlan"]);
+    Some(MemberSpec { interface: interface?, role, customer_vlan, pos: node.pos })
+}

@@ -1,0 +1,203 @@
+//! Switch configuration as data: the [`Item`]s Switchboard puts on a switch, the desired and
+//! actual sets of them, and the [`diff`] between the two as an ordered list of [`Change`]s.
+//!
+//! A switch's state is a set of items. Desired state comes from the planner; actual state
+//! from a driver's read-back. Switchboard owns only some of what a switch holds; the
+//! [`Ownership`] rule decides which, and [`diff`] never removes an item it does not own.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::model::{InterfaceMode, Mac};
+use crate::topology::{Topology, VlanPool};
+
+/// One unit of switch configuration. The variant order is the order in which items are
+/// created (a sub-interface before its bridge membership, a VLAN before FDB entries in it);
+/// removal runs the other way.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Item {
+    /// An 802.1Q sub-interface `parent.vid` of a tagged-mode port (VLAN translation at the edge).
+    SubInterface { parent: String, vid: u16 },
+    /// `port` is a bridge port, up, with learning, unknown-unicast and multicast flooding off
+    /// (broadcast flooding stays on so ARP works inside a channel).
+    Port { port: String },
+    /// Bridge VLAN membership of `port`. Trunks are tagged members; access ports have PVID and
+    /// untagged egress; E-Tree leaves see `pvid` without `untagged` (see ARCHITECTURE.md).
+    Vlan { port: String, vid: u16, pvid: bool, untagged: bool },
+    /// A clsact qdisc on `port`, holding the E-Tree leaf filters.
+    Clsact { port: String },
+    /// A matchall filter that drops every 802.1Q-tagged frame in `direction` on `port`.
+    TcDrop { port: String, direction: Direction },
+    /// A static FDB entry: frames to `mac` in VLAN `vid` leave through `port`.
+    Fdb { mac: Mac, vid: u16, port: String },
+}
+
+/// Which side of a port a tc filter sits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+impl Item {
+    /// The port (or sub-interface) the item lives on.
+    pub fn port(&self) -> String {
+        match self {
+            Item::SubInterface { parent, vid } => subinterface_name(parent, *vid),
+            Item::Port { port }
+            | Item::Vlan { port, .. }
+            | Item::Clsact { port }
+            | Item::TcDrop { port, .. }
+            | Item::Fdb { port, .. } => port.clone(),
+        }
+    }
+
+    /// Two items with the same key cannot both exist on a switch: the kernel keeps one VLAN
+    /// entry per (port, vid), so adding a `Vlan` replaces any other with the same key.
+    fn same_slot(&self, other: &Item) -> bool {
+        match (self, other) {
+            (Item::Vlan { port: a, vid: va, .. }, Item::Vlan { port: b, vid: vb, .. }) => a == b && va == vb,
+            _ => self == other,
+        }
+    }
+}
+
+/// The name of the sub-interface for customer tag `vid` on `parent`.
+pub fn subinterface_name(parent: &str, vid: u16) -> String {
+    format!("{parent}.{vid}")
+}
+
+/// Whether to create or delete an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Add,
+    Remove,
+}
+
+/// One step of a change set.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Change {
+    pub op: Op,
+    #[serde(flatten)]
+    pub item: Item,
+}
+
+impl Change {
+    /// The change that undoes this one.
+    pub fn inverse(&self) -> Change {
+        Change { op: if self.op == Op::Add { Op::Remove } else { Op::Add }, item: self.item.clone() }
+    }
+}
+
+/// Which items on a switch are Switchboard's.
+///
+/// The kernel cannot label bridge VLANs or FDB entries with an owner, so ownership is a rule
+/// over the topology: Switchboard owns, on the ports the topology names for this switch (trunk
+/// ends and port-mode interfaces) and on the sub-interfaces of its tagged-mode interfaces,
+/// the bridge VLAN entries and static FDB entries whose VLAN ID is in the pool and not
+/// reserved, the bridge memberships of those ports, and the clsact qdisc and matchall drop
+/// filters on them. Anything else (another VLAN, a port the topology does not name, an
+/// address in a reserved VLAN) is foreign and never touched.
+#[derive(Clone, Debug)]
+pub struct Ownership {
+    pool: VlanPool,
+    /// Trunk and port-mode interface ports of the switch.
+    ports: BTreeSet<String>,
+    /// Tagged-mode interface ports of the switch (their sub-interfaces are ours).
+    tagged: BTreeSet<String>,
+}
+
+impl Ownership {
+    pub fn new(topology: &Topology, switch: usize) -> Ownership {
+        let name = topology.switches.get(switch).map_or("", |s| s.name.as_str());
+        let mut ports: BTreeSet<String> = topology.trunk_ports(switch).into_iter().map(str::to_string).collect();
+        let mut tagged = BTreeSet::new();
+        for iface in topology.interfaces_on(name) {
+            match iface.mode {
+                InterfaceMode::Port => ports.insert(iface.port.clone()),
+                InterfaceMode::Tagged => tagged.insert(iface.port.clone()),
+            };
+        }
+        Ownership { pool: topology.pool.clone(), ports, tagged }
+    }
+
+    fn managed_port(&self, port: &str) -> bool {
+        if self.ports.contains(port) {
+            return true;
+        }
+        match port.rsplit_once('.') {
+            Some((parent, vid)) => {
+                self.tagged.contains(parent) && vid.parse::<u16>().is_ok_and(|v| (1..=4094).contains(&v))
+            }
+            None => false,
+        }
+    }
+
+    pub fn owns(&self, item: &Item) -> bool {
+        match item {
+            Item::SubInterface { parent, vid } => self.tagged.contains(parent) && (1..=4094).contains(vid),
+            Item::Port { port } | Item::Clsact { port } | Item::TcDrop { port, .. } => self.managed_port(port),
+            Item::Vlan { port, vid, .. } | Item::Fdb { port, vid, .. } => {
+                self.managed_port(port) && self.pool.allows(*vid)
+            }
+        }
+    }
+}
+
+/// The changes that turn `actual` into `desired` on the items `ownership` allows: removals
+/// of owned items that are not desired (FDB first, sub-interfaces last), then additions in
+/// creation order. A VLAN entry whose flags differ is re-added, which the kernel updates in
+/// place, rather than deleted (deleting it would flush its FDB entries).
+pub fn diff(desired: &BTreeSet<Item>, actual: &BTreeSet<Item>, ownership: &Ownership) -> Vec<Change> {
+    let desired_vlans: BTreeSet<(&str, u16)> = desired
+        .iter()
+        .filter_map(|i| match i {
+            Item::Vlan { port, vid, .. } => Some((port.as_str(), *vid)),
+            _ => None,
+        })
+        .collect();
+    let mut changes: Vec<Change> = actual
+        .iter()
+        .rev()
+        .filter(|item| ownership.owns(item) && !desired.contains(item))
+        .filter(|item| match item {
+            Item::Vlan { port, vid, .. } => !desired_vlans.contains(&(port.as_str(), *vid)),
+            _ => true,
+        })
+        .map(|item| Change { op: Op::Remove, item: item.clone() })
+        .collect();
+    changes.extend(desired.difference(actual).map(|item| Change { op: Op::Add, item: item.clone() }));
+    changes
+}
+
+/// What a switch holds after `changes` are applied to `state`, by the same rules the kernel
+/// follows (a VLAN add replaces the entry with the same port and ID). Used by the dry-run
+/// driver and by tests of `diff`.
+pub fn apply(state: &mut BTreeSet<Item>, changes: &[Change]) {
+    for change in changes {
+        match change.op {
+            Op::Add => {
+                if matches!(change.item, Item::Vlan { .. }) {
+                    state.retain(|i| !i.same_slot(&change.item));
+                }
+                state.insert(change.item.clone());
+            }
+            Op::Remove => {
+                state.remove(&change.item);
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The dry-run driver: keeps a switch's state in memory, records every change set it is
+//! given, and renders change sets as the iproute2 commands (`ip`, `bridge`, `tc`) that
+//! would make them on a Linux bridge.
+//!
+//! The rendered commands are literal: run them as a script, or feed the consecutive lines
+//! of one tool to `TOOL -n NETNS -batch -` (see [`batches`]).
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use crate::orchestrator::{Change, Item, Op, SwitchChanges, apply};
+
+use super::{ApplyError, Driver, DriverError};
+
+/// The tc filter priority Switchboard's E-Tree drop filters use.
+pub const TC_PREF: u16 = 1;
+
+/// A switch simulated in memory.
+#[derive(Clone, Debug, Default)]
+pub struct DryRun {
+    pub switch: String,
+    pub netns: Option<String>,
+    pub bridge: String,
+    /// What the simulated switch holds.
+    pub state: BTreeSet<Item>,
+    /// Every change list applied, in order.
+    pub log: Vec<Vec<Change>>,
+    /// Fault injection: fail the change with this index (counted over the driver's life).
+    pub fail_at: Option<usize>,
+    applied: usize,
+}
+
+impl DryRun {
+    pub fn new(switch: &str, netns: Option<&str>, bridge: &str) -> DryRun {
+        DryRun { switch: switch.into(), netns: netns.map(str::to_string), bridge: bridge.into(), ..DryRun::default() }
+    }
+}
+
+impl Driver for DryRun {
+    fn switch(&self) -> &str {
+        &self.switch
+    }
+
+    fn read_state(&mut self) -> Result<BTreeSet<Item>, DriverError> {
+        Ok(self.state.clone())
+    }
+
+    fn apply(&mut self, changes: &[Change]) -> Result<(), ApplyError> {
+        self.log.push(changes.to_vec());
+        for (done, change) in changes.iter().enumerate() {
+            if self.fail_at == Some(self.applied) {
+                self.fail_at = None;
+                return Err(ApplyError {
+                    switch: self.switch.clone(),
+                    done,
+                    op: command(change, &self.bridge).join(" && "),
+                    message: "injected fault".into(),
+                });
+            }
+            apply(&mut self.state, std::slice::from_ref(change));
+            self.applied += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Which iproute2 program a command line is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    Ip,
+    Bridge,
+    Tc,
+}
+
+impl Tool {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tool::Ip => "ip",
+            Tool::Bridge => "bridge",
+            Tool::Tc => "tc",
+        }
+    }
+}
+
+/// The iproute2 commands for one change, without the program name and options
+/// (the form `-batch` files use), each with its program.
+pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
+    use Tool::{Bridge, Ip, Tc};
+    match (&change.op, &change.item) {
+        (Op::Add, Item::SubInterface { parent, vid }) => vec![
+            (Ip, format!("link set dev {parent} up")),
+            (Ip, format!("link add link {parent} name {parent}.{vid} type vlan id {vid}")),
+        ],
+        (Op::Remove, Item::SubInterface { parent, vid }) => vec![(Ip, format!("link del dev {parent}.{vid}"))],
+        (Op::Add, Item::Port { port }) => vec![
+            (Ip, format!("link set dev {port} master {bridge}")),
+            (Ip, format!("link set dev {port} up")),
+            (Bridge, format!("link set dev {port} learning off flood off mcast_flood off")),
+        ],
+        (Op::Remove, Item::Port { port }) => vec![(Ip, format!("link set dev {port} nomaster"))],
+        (Op::Add, Item::Vlan { port, vid, pvid, untagged }) => {
+            let mut line = format!("vlan add dev {port} vid {vid}");
+            if *pvid {
+                line.push_str(" pvid");
+            }
+            if *untagged {
+                line.push_str(" untagged");
+            }
+            vec![(Bridge, line)]
+        }
+        (Op::Remove, Item::Vlan { port, vid, .. }) => vec![(Bridge, format!("vlan del dev {port} vid {vid}"))],
+        (Op::Add, Item::Clsact { port }) => vec![(Tc, format!("qdisc add dev {port} clsact"))],
+        (Op::Remove, Item::Clsact { port }) => vec![(Tc, format!("qdisc del dev {port} clsact"))],
+        (Op::Add, Item::TcDrop { port, direction }) => vec![(
+            Tc,
+            format!("filter add dev {port} {} protocol 802.1Q pref {TC_PREF} matchall action drop", direction.as_str()),
+        )],
+        (Op::Remove, Item::TcDrop { port, direction }) => {
+            vec![(Tc, format!("filter del dev {port} {} protocol 802.1Q pref {TC_PREF} matchall", direction.as_str()))]
+        }
+        (Op::Add, Item::Fdb { mac, vid, port }) => {
+            vec![(Bridge, format!("fdb add {mac} dev {port} master static vlan {vid}"))]
+        }
+        (Op::Remove, Item::Fdb { mac, vid, port }) => {
+            vec![(Bridge, format!("fdb del {mac} dev {port} master vlan {vid}"))]
+        }
+    }
+}
+
+/// The full command lines for one change on a switch in namespace `netns`.
+pub fn command_lines(change: &Change, bridge: &str, netns: Option<&str>) -> Vec<String> {
+    batch_lines(change, bridge)
+        .into_iter()
+        .map(|(tool, line)| match netns {
+            Some(ns) => format!("{} -n {ns} {line}", tool.as_str()),
+            None => format!("{} {line}", tool.as_str()),
+        })
+        .collect()
+}
+
+fn command(change: &Change, bridge: &str) -> Vec<String> {
+    command_lines(change, bridge, None)
+}
+
+/// Consecutive lines for the same program, in order: each group can be fed to
+/// `PROGRAM [-n NETNS] -batch -` and the groups run one after another.
+pub fn batches(changes: &[Change], bridge: &str) -> Vec<(Tool, Vec<String>)> {
+    let mut groups: Vec<(Tool, Vec<String>)> = Vec::new();
+    for change in changes {
+        for (tool, line) in batch_lines(change, bridge) {
+            match groups.last_mut() {
+                Some((t, lines)) if *t == tool => lines.push(line),
+                _ => groups.push((tool, vec![line])),
+            }
+        }
+    }
+    groups
+}
+
+/// Renders one switch's changes as a commented shell script section.
+pub fn render_switch(out: &mut String, sw: &SwitchChanges) {
+    let netns = sw.driver.netns();
+    let adds = sw.changes.iter().filter(|c| c.op == Op::Add).count();
+    let removes = sw.changes.len() - adds;
+    let _ = write!(out, "# switch {} (driver {}", sw.switch, sw.driver.kind());
+    if let Some(ns) = netns {
+        let _ = write!(out, ", netns {ns}");
+    }
+    let _ = writeln!(out, ", bridge {}): {adds} to add, {removes} to remove", sw.driver.bridge());
+    for change in &sw.changes {
+        for line in command_lines(change, sw.driver.bridge(), netns) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}

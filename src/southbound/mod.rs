@@ -1,0 +1,59 @@
+//! The driver layer: how Switchboard reads and changes a switch.
+//!
+//! A [`Driver`] is one switch. It reports the switch's actual state as the planner's
+//! [`Item`]s and applies a list of [`Change`]s in order. When a change fails it says which
+//! one and how many went through, so the caller can [`undo`] exactly those.
+//!
+//! Drivers: [`dry_run`] (records and prints iproute2 commands; the default), `linux`
+//! (netlink, next) and `remote` (agent over TLS, later).
+
+pub mod dry_run;
+
+use std::collections::BTreeSet;
+
+use crate::orchestrator::{Change, Item};
+
+/// A switch Switchboard can read and change.
+pub trait Driver {
+    /// The switch's name in the topology.
+    fn switch(&self) -> &str;
+
+    /// Everything the switch holds that the planner's model can express, ours or not.
+    fn read_state(&mut self) -> Result<BTreeSet<Item>, DriverError>;
+
+    /// Applies `changes` in order. On failure, the changes before `ApplyError::done` were
+    /// applied and the rest were not.
+    fn apply(&mut self, changes: &[Change]) -> Result<(), ApplyError>;
+}
+
+/// A driver failure that is not tied to one change (connecting, reading state).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("switch `{switch}`: {message}")]
+pub struct DriverError {
+    pub switch: String,
+    pub message: String,
+}
+
+/// A change that failed, with how many changes before it were applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("switch `{switch}`: {op} failed: {message}")]
+pub struct ApplyError {
+    pub switch: String,
+    /// How many changes were applied before the failing one.
+    pub done: usize,
+    /// The failing change, as an iproute2 command line.
+    pub op: String,
+    pub message: String,
+}
+
+/// Undoes `done` (the changes that were applied) by applying their inverses in reverse
+/// order. Keeps going past failures and returns all of them.
+pub fn undo(driver: &mut dyn Driver, done: &[Change]) -> Result<(), Vec<ApplyError>> {
+    let mut errors = Vec::new();
+    for change in done.iter().rev() {
+        if let Err(e) = driver.apply(std::slice::from_ref(&change.inverse())) {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}

@@ -1,0 +1,366 @@
+//! The metro network as the operator describes it: switches, the trunk links that join them
+//! into a tree, the service interfaces customers plug into, and the VLAN pool.
+//!
+//! [`parse`] turns YAML text into a validated [`Topology`] or every [`Diagnostic`] at once.
+//! Nothing here reads files; `cli` does that. Once a `Topology` exists, its invariants hold:
+//! names are unique, every port is used once, the links form one tree.
+
+pub mod generate;
+mod parse;
+pub mod yaml;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::model::{InterfaceMode, Mac, Pos};
+
+pub use parse::{is_usable_name, parse, suggest};
+
+/// A validated metro network.
+#[derive(Clone, Debug)]
+pub struct Topology {
+    /// The topology's name; labs prefix their namespaces with it.
+    pub name: String,
+    /// Where channel VLANs come from.
+    pub pool: VlanPool,
+    /// All switches, in file order. Index 0 is the root of the tree.
+    pub switches: Vec<Switch>,
+    /// Trunks between switches.
+    pub links: Vec<Link>,
+    /// Customer-facing ports, in file order.
+    pub interfaces: Vec<ServiceInterface>,
+    switch_by_name: HashMap<String, usize>,
+    interface_by_name: HashMap<String, usize>,
+    tree: Tree,
+}
+
+/// The VLAN IDs channels may be given: `first..=last` minus the reserved ranges.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VlanPool {
+    /// Lowest VLAN ID handed out.
+    pub first: u16,
+    /// Highest VLAN ID handed out.
+    pub last: u16,
+    /// Inclusive ranges that are never handed out and never touched (the operator's own VLANs).
+    pub reserved: Vec<(u16, u16)>,
+}
+
+impl Default for VlanPool {
+    fn default() -> Self {
+        VlanPool { first: 2, last: 4094, reserved: Vec::new() }
+    }
+}
+
+impl VlanPool {
+    /// Whether `vid` may be given to a channel (and so is Switchboard's to manage).
+    pub fn allows(&self, vid: u16) -> bool {
+        (self.first..=self.last).contains(&vid) && !self.reserved.iter().any(|&(a, b)| (a..=b).contains(&vid))
+    }
+
+    /// How many IDs the pool holds.
+    pub fn size(&self) -> usize {
+        (self.first..=self.last).filter(|v| self.allows(*v)).count()
+    }
+}
+
+/// A managed switch and how Switchboard talks to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Switch {
+    pub name: String,
+    pub driver: DriverConfig,
+    /// Declared ports; when `None`, any port named by a link or interface is accepted.
+    pub ports: Option<Vec<String>>,
+    pub pos: Pos,
+}
+
+/// Driver selection with its parameters (SPEC §3, Drivers).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "driver", rename_all = "kebab-case")]
+pub enum DriverConfig {
+    /// A Linux VLAN-filtering bridge driven over netlink.
+    Linux {
+        /// Named network namespace holding the bridge; `None` is the host namespace.
+        netns: Option<String>,
+        /// The bridge device.
+        bridge: String,
+    },
+    /// A `switchboard agent` on the switch.
+    Remote {
+        /// host:port of the agent.
+        address: String,
+        /// The bridge device on the remote switch.
+        bridge: String,
+    },
+    /// Records and prints change sets; touches nothing.
+    DryRun {
+        /// Bridge name used in the printed commands.
+        bridge: String,
+        /// Namespace used in the printed commands, if any.
+        netns: Option<String>,
+    },
+}
+
+impl DriverConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DriverConfig::Linux { .. } => "linux",
+            DriverConfig::Remote { .. } => "remote",
+            DriverConfig::DryRun { .. } => "dry-run",
+        }
+    }
+
+    pub fn bridge(&self) -> &str {
+        match self {
+            DriverConfig::Linux { bridge, .. }
+            | DriverConfig::Remote { bridge, .. }
+            | DriverConfig::DryRun { bridge, .. } => bridge,
+        }
+    }
+
+    pub fn netns(&self) -> Option<&str> {
+        match self {
+            DriverConfig::Linux { netns, .. } | DriverConfig::DryRun { netns, .. } => netns.as_deref(),
+            DriverConfig::Remote { .. } => None,
+        }
+    }
+}
+
+/// One end of a link: `switch:port`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PortRef {
+    pub switch: String,
+    pub port: String,
+}
+
+impl std::fmt::Display for PortRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.switch, self.port)
+    }
+}
+
+/// A trunk between two switches; carries channel VLANs tagged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Link {
+    pub a: PortRef,
+    pub b: PortRef,
+    pub pos: Pos,
+}
+
+/// An access port owned by one organization (SPEC §1, service interface).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServiceInterface {
+    pub name: String,
+    pub organization: String,
+    pub switch: String,
+    pub port: String,
+    /// MAC addresses of the customer equipment behind the port; at least one.
+    pub macs: Vec<Mac>,
+    /// Capacity in Mbps; the bandwidth of its channels must fit in it.
+    pub capacity_mbps: u64,
+    pub mode: InterfaceMode,
+    pub pos: Pos,
+}
+
+/// The switch tree rooted at switch 0, derived from the links.
+#[derive(Clone, Debug, Default)]
+struct Tree {
+    /// For each switch: (parent switch, this switch's port toward it, the parent's port toward this).
+    parent: Vec<Option<(usize, String, String)>>,
+    depth: Vec<usize>,
+    /// Euler-tour entry and exit times, for O(1) ancestor tests.
+    tin: Vec<usize>,
+    tout: Vec<usize>,
+}
+
+impl Topology {
+    pub fn switch_index(&self, name: &str) -> Option<usize> {
+        self.switch_by_name.get(name).copied()
+    }
+
+    pub fn switch(&self, name: &str) -> Option<&Switch> {
+        self.switch_index(name).and_then(|i| self.switches.get(i))
+    }
+
+    pub fn interface(&self, name: &str) -> Option<&ServiceInterface> {
+        self.interface_by_name.get(name).and_then(|i| self.interfaces.get(*i))
+    }
+
+    pub fn interface_index(&self, name: &str) -> Option<usize> {
+        self.interface_by_name.get(name).copied()
+    }
+
+    /// Depth of switch `s` below the root (the root is 0).
+    pub fn depth(&self, s: usize) -> usize {
+        self.tree.depth.get(s).copied().unwrap_or(0)
+    }
+
+    /// The parent of `s` in the tree, with `s`'s uplink port.
+    pub fn parent(&self, s: usize) -> Option<(usize, &str)> {
+        self.tree.parent.get(s).and_then(|p| p.as_ref()).map(|(p, port, _)| (*p, port.as_str()))
+    }
+
+    /// Whether `a` is `b` or an ancestor of `b`.
+    pub fn is_ancestor(&self, a: usize, b: usize) -> bool {
+        match (self.tree.tin.get(a), self.tree.tout.get(a), self.tree.tin.get(b)) {
+            (Some(ia), Some(oa), Some(ib)) => ia <= ib && ib <= oa,
+            _ => false,
+        }
+    }
+
+    /// The trunk port on switch `from` that leads toward switch `to` (`from != to`).
+    pub fn port_toward(&self, from: usize, to: usize) -> Option<&str> {
+        if from == to {
+            return None;
+        }
+        if !self.is_ancestor(from, to) {
+            return self.parent(from).map(|(_, port)| port);
+        }
+        // `to` is below `from`: climb from `to` to the child of `from` on the way.
+        let mut cur = to;
+        loop {
+            let (p, _, parent_port) = self.tree.parent.get(cur)?.as_ref()?;
+            if *p == from {
+                return Some(parent_port);
+            }
+            cur = *p;
+        }
+    }
+
+    /// The switches of the smallest subtree that joins `members` (the channel's path),
+    /// sorted by index. Empty for no members.
+    pub fn path(&self, members: &[usize]) -> Vec<usize> {
+        let Some((&first, rest)) = members.split_first() else { return Vec::new() };
+        let lca = rest.iter().fold(first, |acc, &m| self.lca(acc, m));
+        let mut on_path = vec![lca];
+        for &m in members {
+            let mut cur = m;
+            while cur != lca && !on_path.contains(&cur) {
+                on_path.push(cur);
+                match self.parent(cur) {
+                    Some((p, _)) => cur = p,
+                    None => break,
+                }
+            }
+        }
+        on_path.sort_unstable();
+        on_path.dedup();
+        on_path
+    }
+
+    /// Lowest common ancestor of two switches.
+    pub fn lca(&self, mut a: usize, mut b: usize) -> usize {
+        while self.depth(a) > self.depth(b) {
+            a = self.parent(a).map_or(a, |(p, _)| p);
+        }
+        while self.depth(b) > self.depth(a) {
+            b = self.parent(b).map_or(b, |(p, _)| p);
+        }
+        while a != b {
+            match (self.parent(a), self.parent(b)) {
+                (Some((pa, _)), Some((pb, _))) => {
+                    a = pa;
+                    b = pb;
+                }
+                _ => break,
+            }
+        }
+        a
+    }
+
+    /// The trunk ports of switch `s`, in link order.
+    pub fn trunk_ports(&self, s: usize) -> Vec<&str> {
+        let Some(name) = self.switches.get(s).map(|sw| sw.name.as_str()) else { return Vec::new() };
+        let mut ports = Vec::new();
+        for link in &self.links {
+            for end in [&link.a, &link.b] {
+                if end.switch == name {
+                    ports.push(end.port.as_str());
+                }
+            }
+        }
+        ports
+    }
+
+    /// The service interfaces on switch `name`.
+    pub fn interfaces_on<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a ServiceInterface> + 'a {
+        self.interfaces.iter().filter(move |i| i.switch == name)
+    }
+
+    /// Height of the tree (the deepest switch's depth).
+    pub fn height(&self) -> usize {
+        self.tree.depth.iter().copied().max().unwrap_or(0)
+    }
+
+    fn build(
+        name: String,
+        pool: VlanPool,
+        switches: Vec<Switch>,
+        links: Vec<Link>,
+        interfaces: Vec<ServiceInterface>,
+    ) -> Topology {
+        let switch_by_name = switches.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        let interface_by_name = interfaces.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        let mut topo = Topology {
+            name,
+            pool,
+            switches,
+            links,
+            interfaces,
+            switch_by_name,
+            interface_by_name,
+            tree: Tree::default(),
+        };
+        topo.tree = topo.compute_tree();
+        topo
+    }
+
+    /// Roots the (already validated) tree at switch 0 with an iterative DFS.
+    fn compute_tree(&self) -> Tree {
+        let n = self.switches.len();
+        let mut adj: Vec<Vec<(usize, String, String)>> = vec![Vec::new(); n];
+        for link in &self.links {
+            if let (Some(a), Some(b)) = (self.switch_index(&link.a.switch), self.switch_index(&link.b.switch)) {
+                if let Some(v) = adj.get_mut(a) {
+                    v.push((b, link.a.port.clone(), link.b.port.clone()));
+                }
+                if let Some(v) = adj.get_mut(b) {
+                    v.push((a, link.b.port.clone(), link.a.port.clone()));
+                }
+            }
+        }
+        let mut tree = Tree { parent: vec![None; n], depth: vec![0; n], tin: vec![0; n], tout: vec![0; n] };
+        if n == 0 {
+            return tree;
+        }
+        let mut seen = vec![false; n];
+        let mut clock = 0;
+        // Stack of (switch, next neighbour index to look at).
+        let mut stack = vec![(0usize, 0usize)];
+        seen[0] = true;
+        tree.tin[0] = clock;
+        while let Some(top) = stack.last_mut() {
+            let (s, idx) = *top;
+            top.1 += 1;
+            match adj[s].get(idx) {
+                Some((t, my_port, their_port)) => {
+                    let t = *t;
+                    if !seen[t] {
+                        seen[t] = true;
+                        clock += 1;
+                        tree.tin[t] = clock;
+                        tree.depth[t] = tree.depth[s] + 1;
+                        // Seen from t: the parent is s, t's uplink is their_port, s's downlink my_port.
+                        tree.parent[t] = Some((s, their_port.clone(), my_port.clone()));
+                        stack.push((t, 0));
+                    }
+                }
+                None => {
+                    tree.tout[s] = clock;
+                    stack.pop();
+                }
+            }
+        }
+        tree
+    }
+}

@@ -1,0 +1,634 @@
+//! YAML text -> validated [`Topology`], reporting every problem with its position.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::model::{Diagnostic, InterfaceMode, Mac, Pos, check_ifname};
+
+use super::yaml::{self, Node, Reader, Value};
+use super::{DriverConfig, Link, PortRef, ServiceInterface, Switch, Topology, VlanPool};
+
+/// Longest port name of a tagged-mode interface: its sub-interfaces are named
+/// `PORT.VID`, and a Linux interface name has at most 15 bytes.
+pub const MAX_TAGGED_PORT_LEN: usize = 10;
+
+/// Parses and validates a topology. On failure returns every diagnostic found, sorted by position.
+pub fn parse(text: &str) -> Result<Topology, Vec<Diagnostic>> {
+    let root = yaml::parse(text).map_err(|d| vec![d])?;
+    let mut r = Reader::default();
+    let topo = read(&mut r, &root);
+    let mut diags = r.diagnostics;
+    if let Some(raw) = &topo {
+        validate(raw, &mut diags);
+    }
+    match topo {
+        Some(raw) if diags.is_empty() => {
+            Ok(Topology::build(raw.name, raw.pool, raw.switches, raw.links, raw.interfaces))
+        }
+        _ => {
+            diags.sort();
+            diags.dedup();
+            Err(diags)
+        }
+    }
+}
+
+/// What the file says, before cross-checks; positions of sub-parts kept for messages.
+struct Raw {
+    name: String,
+    pool: VlanPool,
+    pool_pos: Pos,
+    switches: Vec<Switch>,
+    links: Vec<Link>,
+    /// Positions of each link's two endpoints.
+    link_end_pos: Vec<[Pos; 2]>,
+    interfaces: Vec<ServiceInterface>,
+    /// Position of each MAC of each interface.
+    mac_pos: Vec<Vec<Pos>>,
+}
+
+const TOP_KEYS: &[&str] = &["name", "vlans", "switches", "links", "interfaces"];
+
+fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
+    if root.value == Value::Null {
+        r.error(root.pos, "the topology file is empty: it needs at least `name` and `switches`");
+        return None;
+    }
+    let mut top = r.map(root, "the topology")?;
+    let name = match top.require(r, "name", "the topology") {
+        Some(n) => r.string(n, "`name`").unwrap_or_default(),
+        None => String::new(),
+    };
+    if !name.is_empty() {
+        check_name(r, top.pos, &name, "topology name");
+    }
+    let (pool, pool_pos) = match top.get("vlans") {
+        Some(n) => (read_pool(r, n), n.pos),
+        None => (VlanPool::default(), top.pos),
+    };
+    let mut switches = Vec::new();
+    if let Some(node) = top.require(r, "switches", "the topology") {
+        if let Some(entries) = mapping_entries(r, node, "`switches`") {
+            for (key, value) in entries {
+                if let Some(sw) = read_switch(r, key, value) {
+                    switches.push(sw);
+                }
+            }
+        }
+    }
+    let mut links = Vec::new();
+    let mut link_end_pos = Vec::new();
+    if let Some(node) = top.get("links") {
+        for item in r.seq(node, "`links`") {
+            if let Some((link, ends)) = read_link(r, item) {
+                links.push(link);
+                link_end_pos.push(ends);
+            }
+        }
+    }
+    let mut interfaces = Vec::new();
+    let mut mac_pos = Vec::new();
+    if let Some(node) = top.get("interfaces") {
+        if let Some(entries) = mapping_entries(r, node, "`interfaces`") {
+            for (key, value) in entries {
+                if let Some((iface, macs)) = read_interface(r, key, value) {
+                    interfaces.push(iface);
+                    mac_pos.push(macs);
+                }
+            }
+        }
+    }
+    top.finish(r, "the topology", TOP_KEYS);
+    Some(Raw { name, pool, pool_pos, switches, links, link_end_pos, interfaces, mac_pos })
+}
+
+fn mapping_entries<'n>(r: &mut Reader, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
+    match &node.value {
+        Value::Map(entries) => Some(entries),
+        Value::Null => Some(&[]),
+        other => {
+            r.error(node.pos, format!("{what} must be a mapping of name -> settings, found {}", other.describe()));
+            None
+        }
+    }
+}
+
+/// Switch, interface and topology names end up in namespace and file names: keep them tame.
+fn check_name(r: &mut Reader, pos: Pos, name: &str, what: &str) -> bool {
+    let ok = is_usable_name(name);
+    if !ok {
+        r.error(
+            pos,
+            format!("{what} {name:?} is not usable: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"),
+        );
+    }
+    ok
+}
+
+fn read_range(r: &mut Reader, node: &Node, what: &str) -> Option<(u16, u16)> {
+    let (a, b) = match &node.value {
+        Value::Int(i) => (*i, *i),
+        Value::Str(s) => {
+            let parsed = s.split_once('-').map(|(a, b)| (a.trim().parse::<i64>(), b.trim().parse::<i64>()));
+            match parsed {
+                Some((Ok(a), Ok(b))) => (a, b),
+                _ => {
+                    r.error(
+                        node.pos,
+                        format!("{what} {s:?} is not a VLAN range: write it as FIRST-LAST, e.g. 100-199"),
+                    );
+                    return None;
+                }
+            }
+        }
+        other => {
+            r.error(node.pos, format!("{what} must be a VLAN ID or a range like 100-199, found {}", other.describe()));
+            return None;
+        }
+    };
+    if !(1..=4094).contains(&a) || !(1..=4094).contains(&b) {
+        r.error(node.pos, format!("{what} {a}-{b} is outside 1-4094, the VLAN IDs 802.1Q allows"));
+        return None;
+    }
+    if a > b {
+        r.error(node.pos, format!("{what} {a}-{b} is empty: the first ID is above the last"));
+        return None;
+    }
+    Some((a as u16, b as u16))
+}
+
+fn read_pool(r: &mut Reader, node: &Node) -> VlanPool {
+    let mut pool = VlanPool::default();
+    let Some(mut f) = r.map(node, "`vlans`") else { return pool };
+    if let Some(n) = f.get("pool") {
+        if let Some((a, b)) = read_range(r, n, "VLAN pool") {
+            pool.first = a;
+            pool.last = b;
+        }
+    }
+    if let Some(n) = f.get("reserved") {
+        let items: Vec<&Node> = match &n.value {
+            Value::Seq(items) => items.iter().collect(),
+            _ => vec![n],
+        };
+        let mut ranges: Vec<((u16, u16), Pos)> = Vec::new();
+        for item in items {
+            if let Some(range) = read_range(r, item, "reserved range") {
+                for (other, other_pos) in &ranges {
+                    if range.0 <= other.1 && other.0 <= range.1 {
+                        r.error(
+                            item.pos,
+                            format!(
+                                "reserved range {}-{} overlaps reserved range {}-{} at {other_pos}: merge them",
+                                range.0, range.1, other.0, other.1
+                            ),
+                        );
+                    }
+                }
+                ranges.push((range, item.pos));
+            }
+        }
+        pool.reserved = ranges.into_iter().map(|(range, _)| range).collect();
+    }
+    f.finish(r, "`vlans`", &["pool", "reserved"]);
+    pool
+}
+
+fn read_switch(r: &mut Reader, key: &Node, value: &Node) -> Option<Switch> {
+    let name = r.string(key, "switch name")?;
+    check_name(r, key.pos, &name, "switch name");
+    let what = format!("switch `{name}`");
+    let mut f = match &value.value {
+        // `core1:` with nothing after it: a dry-run switch with defaults.
+        Value::Null => {
+            return Some(Switch {
+                name,
+                driver: DriverConfig::DryRun { bridge: "br0".into(), netns: None },
+                ports: None,
+                pos: key.pos,
+            });
+        }
+        _ => r.map(value, &what)?,
+    };
+    let driver_name = match f.get("driver") {
+        Some(n) => r.string(n, "`driver`")?,
+        None => "dry-run".to_string(),
+    };
+    let text = |f: &mut super::yaml::Fields<'_>, r: &mut Reader, key: &str| -> Option<(String, Pos)> {
+        let n = f.get(key)?;
+        r.string(n, &format!("`{key}`")).map(|s| (s, n.pos))
+    };
+    let bridge = text(&mut f, r, "bridge");
+    let netns = text(&mut f, r, "netns");
+    let address = text(&mut f, r, "address");
+    if let Some((b, pos)) = &bridge {
+        if let Err(e) = check_ifname(b) {
+            r.error(*pos, format!("bridge of {what}: {e}"));
+        }
+    }
+    if let Some((ns, pos)) = &netns {
+        if ns.is_empty() || ns.len() > 200 || ns.contains('/') || ns == "." || ns == ".." {
+            r.error(*pos, format!("netns of {what}: {ns:?} is not a usable namespace name"));
+        }
+    }
+    let no = |r: &mut Reader, v: &Option<(String, Pos)>, key: &str, driver: &str| {
+        if let Some((_, pos)) = v {
+            r.error(*pos, format!("`{key}` does not apply to the {driver} driver of {what}"));
+        }
+    };
+    let driver = match driver_name.as_str() {
+        "linux" => {
+            no(r, &address, "address", "linux");
+            let bridge = match bridge {
+                Some((b, _)) => b,
+                None => {
+                    r.error(
+                        f.pos,
+                        format!("{what} uses the linux driver but is missing `bridge` (the bridge device, e.g. br0)"),
+                    );
+                    String::new()
+                }
+            };
+            DriverConfig::Linux { netns: netns.map(|(n, _)| n), bridge }
+        }
+        "remote" => {
+            no(r, &netns, "netns", "remote");
+            let address = match address {
+                Some((a, pos)) => {
+                    if !a
+                        .rsplit_once(':')
+                        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
+                    {
+                        r.error(pos, format!("`address` of {what} must be HOST:PORT of its agent, e.g. 10.0.0.5:4443"));
+                    }
+                    a
+                }
+                None => {
+                    r.error(f.pos, format!("{what} uses the remote driver but is missing `address` (HOST:PORT of its switchboard agent)"));
+                    String::new()
+                }
+            };
+            DriverConfig::Remote { address, bridge: bridge.map_or_else(|| "br0".into(), |(b, _)| b) }
+        }
+        "dry-run" => {
+            no(r, &address, "address", "dry-run");
+            DriverConfig::DryRun {
+                bridge: bridge.map_or_else(|| "br0".into(), |(b, _)| b),
+                netns: netns.map(|(n, _)| n),
+            }
+        }
+        other => {
+            let pos = f.get("driver").map_or(f.pos, |n| n.pos);
+            r.error(pos, format!("unknown driver {other:?} for {what}: expected linux, remote or dry-run"));
+            return None;
+        }
+    };
+    let ports = f.get("ports").map(|n| {
+        let mut ports = Vec::new();
+        for p in r.seq(n, "`ports`") {
+            if let Some(name) = r.string(p, "port") {
+                if let Err(e) = check_ifname(&name) {
+                    r.error(p.pos, format!("port of {what}: {e}"));
+                } else if ports.contains(&name) {
+                    r.error(p.pos, format!("port {name:?} is listed twice in {what}"));
+                } else {
+                    ports.push(name);
+                }
+            }
+        }
+        ports
+    });
+    f.finish(r, &what, &["driver", "bridge", "netns", "address", "ports"]);
+    Some(Switch { name, driver, ports, pos: key.pos })
+}
+
+fn read_port_ref(r: &mut Reader, node: &Node) -> Option<PortRef> {
+    let s = r.string(node, "link endpoint")?;
+    match s.split_once(':') {
+        Some((switch, port)) if !switch.is_empty() && !port.is_empty() => {
+            Some(PortRef { switch: switch.to_string(), port: port.to_string() })
+        }
+        _ => {
+            r.error(node.pos, format!("link endpoint {s:?} must be SWITCH:PORT, e.g. core1:p1"));
+            None
+        }
+    }
+}
+
+fn read_link(r: &mut Reader, node: &Node) -> Option<(Link, [Pos; 2])> {
+    let mut f = r.map(node, "a link")?;
+    let ends = f.require(r, "endpoints", "this link");
+    f.finish(r, "a link", &["endpoints"]);
+    let ends = ends?;
+    let items = r.seq(ends, "`endpoints`");
+    if items.len() != 2 {
+        r.error(ends.pos, format!("a link has exactly 2 endpoints, found {}", items.len()));
+        return None;
+    }
+    let (ea, eb) = (items.first()?, items.get(1)?);
+    let a = read_port_ref(r, ea);
+    let b = read_port_ref(r, eb);
+    Some((Link { a: a?, b: b?, pos: node.pos }, [ea.pos, eb.pos]))
+}
+
+fn read_capacity(r: &mut Reader, node: &Node) -> Option<u64> {
+    let mbps = match &node.value {
+        Value::Int(i) if *i > 0 => Some(*i as u64),
+        Value::Str(s) => {
+            let s = s.trim();
+            let (num, mult) = match s.char_indices().last() {
+                Some((i, 'M' | 'm')) => (&s[..i], 1),
+                Some((i, 'G' | 'g')) => (&s[..i], 1_000),
+                Some((i, 'T' | 't')) => (&s[..i], 1_000_000),
+                _ => (s, 1),
+            };
+            num.trim().parse::<u64>().ok().filter(|n| *n > 0).and_then(|n| n.checked_mul(mult))
+        }
+        _ => None,
+    };
+    if mbps.is_none() {
+        r.error(node.pos, "`capacity` must be a positive number of Mbps, or a string like \"100M\", \"10G\"");
+    }
+    mbps
+}
+
+fn read_interface(r: &mut Reader, key: &Node, value: &Node) -> Option<(ServiceInterface, Vec<Pos>)> {
+    let name = r.string(key, "interface name")?;
+    check_name(r, key.pos, &name, "interface name");
+    let what = format!("interface `{name}`");
+    let mut f = r.map(value, &what)?;
+    let organization = f.require(r, "organization", &what).and_then(|n| r.string(n, "`organization`"));
+    let switch = f.require(r, "switch", &what).and_then(|n| r.string(n, "`switch`"));
+    let port_node = f.require(r, "port", &what);
+    let port = port_node.and_then(|n| r.string(n, "`port`"));
+    let capacity = f.require(r, "capacity", &what).and_then(|n| read_capacity(r, n));
+    let mode = match f.get("mode") {
+        Some(n) => r.parse_str::<InterfaceMode>(n, "`mode`"),
+        None => Some(InterfaceMode::Port),
+    };
+    let mut macs = Vec::new();
+    let mut mac_pos = Vec::new();
+    let mut mac_nodes: Vec<&Node> = Vec::new();
+    match (f.get("macs"), f.get("mac")) {
+        (Some(_), Some(n)) => r.error(n.pos, format!("{what} has both `mac` and `macs`: use one")),
+        (Some(n), None) => mac_nodes.extend(r.seq(n, "`macs`")),
+        (None, Some(n)) => mac_nodes.push(n),
+        (None, None) => {
+            r.error(f.pos, format!("{what} is missing `macs` (the MAC addresses of the customer equipment)"))
+        }
+    }
+    for n in mac_nodes {
+        if let Some(mac) = r.parse_str::<Mac>(n, "MAC") {
+            macs.push(mac);
+            mac_pos.push(n.pos);
+        }
+    }
+    if let (Some(p), Some(n)) = (&port, port_node) {
+        if let Err(e) = check_ifname(p) {
+            r.error(n.pos, format!("port of {what}: {e}"));
+        } else if mode == Some(InterfaceMode::Tagged) && p.len() > MAX_TAGGED_PORT_LEN {
+            r.error(
+                n.pos,
+                format!("port {p:?} of tagged-mode {what} is longer than {MAX_TAGGED_PORT_LEN} bytes: its sub-interfaces ({p}.4094) would exceed Linux's 15-byte limit"),
+            );
+        }
+    }
+    if let Some(org) = &organization {
+        if org.trim().is_empty() {
+            r.error(f.pos, format!("`organization` of {what} is empty"));
+        }
+    }
+    f.finish(r, &what, &["organization", "switch", "port", "macs", "mac", "capacity", "mode"]);
+    Some((
+        ServiceInterface {
+            name,
+            organization: organization?,
+            switch: switch?,
+            port: port?,
+            macs,
+            capacity_mbps: capacity?,
+            mode: mode?,
+            pos: key.pos,
+        },
+        mac_pos,
+    ))
+}
+
+/// Cross-checks: references, port reuse, MAC uniqueness, tree shape, pool.
+fn validate(raw: &Raw, diags: &mut Vec<Diagnostic>) {
+    let mut err = |pos: Pos, msg: String| diags.push(Diagnostic::new(pos, msg));
+    if raw.pool.size() == 0 {
+        err(
+            raw.pool_pos,
+            format!(
+                "the VLAN pool {}-{} has no usable ID once reserved ranges are taken out",
+                raw.pool.first, raw.pool.last
+            ),
+        );
+    }
+    let index: HashMap<&str, usize> = raw.switches.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    if raw.switches.is_empty() {
+        err(Pos { line: 1, col: 1 }, "the topology has no switches: add at least one under `switches`".into());
+    }
+    // Who uses each switch port first: "link at L:C" or "interface NAME".
+    let mut port_users: HashMap<(String, String), (String, Pos)> = HashMap::new();
+    let mut use_port = |err: &mut dyn FnMut(Pos, String), switch: &str, port: &str, user: String, pos: Pos| {
+        if let Some(sw) = index.get(switch).and_then(|i| raw.switches.get(*i)) {
+            if let Some(ports) = &sw.ports {
+                if !ports.iter().any(|p| p == port) {
+                    err(pos, format!("switch `{switch}` has no port `{port}` (its ports: {})", ports.join(", ")));
+                    return;
+                }
+            }
+        }
+        match port_users.get(&(switch.to_string(), port.to_string())) {
+            Some((first, first_pos)) => err(
+                pos,
+                format!("port {switch}:{port} is already used by {first} at {first_pos}; a port can be used once"),
+            ),
+            None => {
+                port_users.insert((switch.to_string(), port.to_string()), (user, pos));
+            }
+        }
+    };
+
+    // Links: endpoints exist, ports unique, no self-links; then tree shape.
+    let mut edges: Vec<(usize, usize, usize)> = Vec::new(); // (a, b, link index)
+    for (li, (link, ends)) in raw.links.iter().zip(&raw.link_end_pos).enumerate() {
+        let mut ok = true;
+        for (end, pos) in [(&link.a, ends[0]), (&link.b, ends[1])] {
+            if !index.contains_key(end.switch.as_str()) {
+                let known: Vec<&str> = raw.switches.iter().map(|s| s.name.as_str()).collect();
+                err(
+                    pos,
+                    format!("link endpoint {end}: unknown switch `{}`{}", end.switch, suggest(&end.switch, &known)),
+                );
+                ok = false;
+                continue;
+            }
+            if let Err(e) = check_ifname(&end.port) {
+                err(pos, format!("link endpoint {end}: {e}"));
+                ok = false;
+                continue;
+            }
+            use_port(&mut err, &end.switch, &end.port, format!("the link at {}", link.pos), pos);
+        }
+        if !ok {
+            continue;
+        }
+        if link.a.switch == link.b.switch {
+            err(link.pos, format!("link {} -- {} joins switch `{}` to itself", link.a, link.b, link.a.switch));
+            continue;
+        }
+        if let (Some(&a), Some(&b)) = (index.get(link.a.switch.as_str()), index.get(link.b.switch.as_str())) {
+            edges.push((a, b, li));
+        }
+    }
+
+    for iface in &raw.interfaces {
+        if !index.contains_key(iface.switch.as_str()) {
+            let known: Vec<&str> = raw.switches.iter().map(|s| s.name.as_str()).collect();
+            err(
+                iface.pos,
+                format!(
+                    "interface `{}`: unknown switch `{}`{}",
+                    iface.name,
+                    iface.switch,
+                    suggest(&iface.switch, &known)
+                ),
+            );
+        } else if check_ifname(&iface.port).is_ok() {
+            use_port(&mut err, &iface.switch, &iface.port, format!("interface `{}`", iface.name), iface.pos);
+        }
+    }
+
+    // MACs are unique across the whole network: a static FDB entry can point one way only.
+    let mut mac_owner: BTreeMap<Mac, (&str, Pos)> = BTreeMap::new();
+    for (iface, mac_pos) in raw.interfaces.iter().zip(&raw.mac_pos) {
+        for (mac, pos) in iface.macs.iter().zip(mac_pos) {
+            match mac_owner.get(mac) {
+                Some((owner, first)) => err(
+                    *pos,
+                    format!("MAC {mac} is already used by interface `{owner}` at {first}; MACs must be unique"),
+                ),
+                None => {
+                    mac_owner.insert(*mac, (iface.name.as_str(), *pos));
+                }
+            }
+        }
+    }
+
+    check_tree(raw, &edges, &mut err);
+}
+
+/// The links must form one tree: a link that joins two already connected switches closes a
+/// cycle (the message names the way they were already joined), and every switch must be reached.
+fn check_tree(raw: &Raw, edges: &[(usize, usize, usize)], err: &mut dyn FnMut(Pos, String)) {
+    let n = raw.switches.len();
+    let mut uf: Vec<usize> = (0..n).collect();
+    fn find(uf: &mut [usize], mut x: usize) -> usize {
+        while uf[x] != x {
+            uf[x] = uf[uf[x]];
+            x = uf[x];
+        }
+        x
+    }
+    let mut accepted: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n]; // neighbour, link index
+    for &(a, b, li) in edges {
+        let (ra, rb) = (find(&mut uf, a), find(&mut uf, b));
+        if ra == rb {
+            let Some(link) = raw.links.get(li) else { continue };
+            let way = tree_path(&accepted, a, b)
+                .iter()
+                .filter_map(|&s| raw.switches.get(s).map(|s| s.name.as_str()))
+                .collect::<Vec<_>>()
+                .join(" - ");
+            err(
+                link.pos,
+                format!(
+                    "link {} -- {} closes a cycle: {} and {} are already joined by {way}; the metro network must be a tree, remove one of these links",
+                    link.a, link.b, link.a.switch, link.b.switch
+                ),
+            );
+            continue;
+        }
+        uf[ra] = rb;
+        accepted[a].push((b, li));
+        accepted[b].push((a, li));
+    }
+    if n == 0 {
+        return;
+    }
+    let root = find(&mut uf, 0);
+    let root_name = raw.switches.first().map_or("", |s| s.name.as_str());
+    for s in 1..n {
+        if find(&mut uf, s) != root {
+            if let Some(sw) = raw.switches.get(s) {
+                err(
+                    sw.pos,
+                    format!(
+                        "switch `{}` is not connected to `{root_name}`: add a link that joins it to the tree",
+                        sw.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The switches on the way from `a` to `b` over accepted links (BFS), including both ends.
+fn tree_path(adj: &[Vec<(usize, usize)>], a: usize, b: usize) -> Vec<usize> {
+    let mut prev = vec![usize::MAX; adj.len()];
+    let mut queue = VecDeque::from([a]);
+    prev[a] = a;
+    while let Some(x) = queue.pop_front() {
+        if x == b {
+            break;
+        }
+        for &(y, _) in &adj[x] {
+            if prev[y] == usize::MAX {
+                prev[y] = x;
+                queue.push_back(y);
+            }
+        }
+    }
+    let mut path = vec![b];
+    let mut cur = b;
+    while cur != a && prev[cur] != usize::MAX {
+        cur = prev[cur];
+        path.push(cur);
+    }
+    path.reverse();
+    path
+}
+
+/// 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit.
+pub fn is_usable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && name.as_bytes().first().is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+/// ", did you mean `x`?" for a close known name, else "".
+pub fn suggest(name: &str, known: &[&str]) -> String {
+    let best = known.iter().map(|k| (edit_distance(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).min();
+    match best {
+        Some((_, k)) => format!(", did you mean `{k}`?"),
+        None => String::new(),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(cur).min(row[j]) };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}

@@ -1,0 +1,258 @@
+//! A small positioned YAML tree on top of `saphyr`, and a reader that turns it into typed
+//! values while collecting every problem with its `line:col`.
+//!
+//! serde_yaml is archived and serde's data model loses positions, so the topology and channel
+//! parsers walk this tree by hand. That also lets them report *all* errors of a file at once.
+
+use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+
+use crate::model::{Diagnostic, Pos};
+
+/// A YAML node with the position where it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub pos: Pos,
+    pub value: Value,
+}
+
+/// The YAML data model after tag resolution (YAML 1.2 core schema).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    /// Keys in document order. Duplicate keys are a parse error.
+    Map(Vec<(Node, Node)>),
+}
+
+impl Value {
+    /// What a user would call this kind of value, for error messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Value::Null => "nothing (null)",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// Parses one YAML document. An empty file is `Null`; more than one document is an error.
+pub fn parse(text: &str) -> Result<Node, Diagnostic> {
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| {
+        let m = e.marker();
+        Diagnostic::new(Pos { line: m.line(), col: m.col() + 1 }, format!("YAML syntax: {}", e.info()))
+    })?;
+    let mut docs = docs.into_iter();
+    let first = match docs.next() {
+        Some(doc) => convert(doc, 0)?,
+        None => return Ok(Node { pos: Pos { line: 1, col: 1 }, value: Value::Null }),
+    };
+    if let Some(second) = docs.next() {
+        return Err(Diagnostic::new(pos_of(&second), "YAML holds more than one document (---): put everything in one"));
+    }
+    Ok(first)
+}
+
+/// Nesting deeper than this is refused rather than risking the stack on hostile input.
+const MAX_DEPTH: usize = 64;
+
+fn pos_of(node: &MarkedYaml<'_>) -> Pos {
+    Pos { line: node.span.start.line().max(1), col: node.span.start.col() + 1 }
+}
+
+fn convert(node: MarkedYaml<'_>, depth: usize) -> Result<Node, Diagnostic> {
+    let pos = pos_of(&node);
+    if depth > MAX_DEPTH {
+        return Err(Diagnostic::new(pos, format!("YAML nested deeper than {MAX_DEPTH} levels")));
+    }
+    let value = match node.data {
+        YamlData::Value(scalar) => match scalar {
+            Scalar::Null => Value::Null,
+            Scalar::Boolean(b) => Value::Bool(b),
+            Scalar::Integer(i) => Value::Int(i),
+            Scalar::FloatingPoint(f) => Value::Float(f.into_inner()),
+            Scalar::String(s) => Value::Str(s.into_owned()),
+        },
+        YamlData::Representation(text, _, _) => Value::Str(text.into_owned()),
+        YamlData::Sequence(items) => {
+            Value::Seq(items.into_iter().map(|n| convert(n, depth + 1)).collect::<Result<_, _>>()?)
+        }
+        YamlData::Mapping(map) => Value::Map(
+            map.into_iter()
+                .map(|(k, v)| Ok((convert(k, depth + 1)?, convert(v, depth + 1)?)))
+                .collect::<Result<_, Diagnostic>>()?,
+        ),
+        YamlData::Tagged(_, inner) => return convert(*inner, depth + 1),
+        YamlData::Alias(_) => {
+            return Err(Diagnostic::new(pos, "YAML aliases (*name) are not supported here: write the value out"));
+        }
+        YamlData::BadValue => return Err(Diagnostic::new(pos, "invalid YAML value")),
+    };
+    Ok(Node { pos, value })
+}
+
+/// Collects diagnostics while typed values are read out of a [`Node`] tree.
+#[derive(Default, Debug)]
+pub struct Reader {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Reader {
+    pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::new(pos, message));
+    }
+
+    /// Opens a mapping, or records an error and returns `None`.
+    pub fn map<'n>(&mut self, node: &'n Node, what: &str) -> Option<Fields<'n>> {
+        match &node.value {
+            Value::Map(entries) => Some(Fields { pos: node.pos, entries, used: vec![false; entries.len()] }),
+            other => {
+                self.error(node.pos, format!("{what} must be a mapping, found {}", other.describe()));
+                None
+            }
+        }
+    }
+
+    /// A list; `null` counts as empty (so `links:` with nothing after it is fine).
+    pub fn seq<'n>(&mut self, node: &'n Node, what: &str) -> &'n [Node] {
+        match &node.value {
+            Value::Seq(items) => items,
+            Value::Null => &[],
+            other => {
+                self.error(node.pos, format!("{what} must be a list, found {}", other.describe()));
+                &[]
+            }
+        }
+    }
+
+    /// A string. Plain scalars such as `1` or `true` are accepted as their text, since port
+    /// and switch names are often numbers.
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            other => {
+                self.error(node.pos, format!("{what} must be a string, found {}", other.describe()));
+                None
+            }
+        }
+    }
+
+    pub fn int(&mut self, node: &Node, what: &str, min: i64, max: i64) -> Option<i64> {
+        match &node.value {
+            Value::Int(i) if (min..=max).contains(i) => Some(*i),
+            Value::Int(i) => {
+                self.error(node.pos, format!("{what} {i} is out of range {min}-{max}"));
+                None
+            }
+            other => {
+                self.error(node.pos, format!("{what} must be an integer, found {}", other.describe()));
+                None
+            }
+        }
+    }
+
+    pub fn parse_str<T>(&mut self, node: &Node, what: &str) -> Option<T>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let s = self.string(node, what)?;
+        match s.parse() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(node.pos, format!("{what}: {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// The entries of one mapping. Reading a key marks it used; [`Fields::finish`] reports
+/// every key nobody asked for, which catches typos such as `swtiches:`.
+pub struct Fields<'n> {
+    pub pos: Pos,
+    entries: &'n [(Node, Node)],
+    used: Vec<bool>,
+}
+
+impl<'n> Fields<'n> {
+    /// The value of `key`, if present.
+    pub fn get(&mut self, key: &str) -> Option<&'n Node> {
+        for (i, (k, v)) in self.entries.iter().enumerate() {
+            if matches!(&k.value, Value::Str(s) if s == key) {
+                if let Some(u) = self.used.get_mut(i) {
+                    *u = true;
+                }
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The value of `key`, or an error at the mapping if it is missing.
+    pub fn require(&mut self, reader: &mut Reader, key: &str, what: &str) -> Option<&'n Node> {
+        let v = self.get(key);
+        if v.is_none() {
+            reader.error(self.pos, format!("{what} is missing `{key}`"));
+        }
+        v
+    }
+
+    /// Reports keys that were never read, listing the ones that are allowed.
+    pub fn finish(self, reader: &mut Reader, what: &str, allowed: &[&str]) {
+        for ((k, _), used) in self.entries.iter().zip(self.used) {
+            if used {
+                continue;
+            }
+            let name = match &k.value {
+                Value::Str(s) => s.clone(),
+                other => format!("<{}>", other.describe()),
+            };
+            reader.error(k.pos, format!("unknown key `{name}` in {what}; expected one of: {}", allowed.join(", ")));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let n = parse("a: 1\nb:\n  - x\n  - 'y'\n").unwrap();
+        let Value::Map(m) = n.value else { panic!() };
+        assert_eq!(m[0].0.pos, Pos { line: 1, col: 1 });
+        assert_eq!(m[1].0.pos, Pos { line: 2, col: 1 });
+        let Value::Seq(items) = &m[1].1.value else { panic!() };
+        assert_eq!(items[1].pos, Pos { line: 4, col: 5 });
+        assert_eq!(items[1].value, Value::Str("y".into()));
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(e.message.starts_with("YAML syntax"), "{e}");
+        assert!(e.pos.line >= 1);
+    }
+
+    #[test]
+    fn duplicate_keys_are_an_error() {
+        let e = parse("a: 1\na: 2\n").unwrap_err();
+        assert!(e.message.contains("YAML syntax"), "{e}");
+    }
+
+    #[test]
+    fn empty_is_null_and_two_docs_refused() {
+        assert_eq!(parse("").unwrap().value, Value::Null);
+        assert!(parse("a: 1\n---\nb: 2\n").is_err());
+    }
+}

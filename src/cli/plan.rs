@@ -50,20 +50,15 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let text = super::read_text(&args.channels)?;
-    let specs = match parse_channels(&text) {
-        Ok(s) => s,
-        Err(diags) => {
-            super::print_diagnostics(&args.channels, &diags);
-            return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
-        }
-    };
-    let planner = match plan(&topo, &specs) {
-        Ok(p) => p,
-        Err(errors) => {
-            let diags: Vec<Diagnostic> = errors
-                .iter()
-                .map(|e| Diagnostic::new(e.pos, format!("channel `{}`: {}", e.channel, e.refusal)))
-                .collect();
+    let (specs, mut diags) = parse_channels(&text);
+    let planned = plan(&topo, &specs);
+    if let Err(errors) = &planned {
+        diags.extend(errors.iter().map(|e| Diagnostic::new(e.pos, format!("channel `{}`: {}", e.channel, e.refusal))));
+    }
+    let planner = match planned {
+        Ok(p) if diags.is_empty() => p,
+        _ => {
+            diags.sort();
             super::print_diagnostics(&args.channels, &diags);
             return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
         }

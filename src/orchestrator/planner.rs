@@ -289,6 +289,11 @@ impl<'t> Planner<'t> {
         if spec.kind != ChannelKind::P2mp && spec.leaf_vlan.is_some() {
             refuse(spec.pos, Refusal::LeafVlanNotP2mp);
         }
+        for vid in spec.vlan.iter().chain(&spec.leaf_vlan) {
+            if !topo.pool.allows(vid.get()) {
+                refuse(spec.pos, Refusal::VlanNotInPool { vid: vid.get() });
+            }
+        }
         if spec.vlan.is_some() && spec.vlan == spec.leaf_vlan {
             refuse(spec.pos, Refusal::SameRootAndLeafVlan);
         }

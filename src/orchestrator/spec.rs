@@ -39,12 +39,21 @@ pub struct MemberSpec {
 pub const DEFAULT_BANDWIDTH_MBPS: u64 = 10;
 
 /// Parses a channels file: a YAML list of channels (or a mapping with a `channels:` list).
-pub fn parse_channels(text: &str) -> Result<Vec<ChannelSpec>, Vec<Diagnostic>> {
-    let root = yaml::parse(text).map_err(|d| vec![d])?;
+/// Returns the channels that could be read and every problem found; callers plan the
+/// former so that one run reports syntax and planning problems together.
+pub fn parse_channels(text: &str) -> (Vec<ChannelSpec>, Vec<Diagnostic>) {
+    match parse_channels_strict(text) {
+        Ok(specs) => (specs, Vec::new()),
+        Err((specs, diags)) => (specs, diags),
+    }
+}
+
+fn parse_channels_strict(text: &str) -> Result<Vec<ChannelSpec>, (Vec<ChannelSpec>, Vec<Diagnostic>)> {
+    let root = yaml::parse(text).map_err(|d| (Vec::new(), vec![d]))?;
     let mut r = Reader::default();
     let items: &[Node] = match &root.value {
         Value::Map(_) => {
-            let mut f = r.map(&root, "the channels file").ok_or_else(|| r.diagnostics.clone())?;
+            let mut f = r.map(&root, "the channels file").ok_or_else(|| (Vec::new(), r.diagnostics.clone()))?;
             let list = f.require(&mut r, "channels", "the channels file");
             f.finish(&mut r, "the channels file", &["channels"]);
             match list {
@@ -60,7 +69,7 @@ pub fn parse_channels(text: &str) -> Result<Vec<ChannelSpec>, Vec<Diagnostic>> {
     } else {
         let mut d = r.diagnostics;
         d.sort();
-        Err(d)
+        Err((specs, d))
     }
 }
 

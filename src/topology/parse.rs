@@ -42,6 +42,8 @@ struct Raw {
     /// Positions of each link's two endpoints.
     link_end_pos: Vec<[Pos; 2]>,
     interfaces: Vec<ServiceInterface>,
+    /// Whether the file has a `switches` key (missing is reported while reading).
+    switches_given: bool,
     /// Position of each MAC of each interface.
     mac_pos: Vec<Vec<Pos>>,
 }
@@ -66,7 +68,9 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
         None => (VlanPool::default(), top.pos),
     };
     let mut switches = Vec::new();
-    if let Some(node) = top.require(r, "switches", "the topology") {
+    let switches_node = top.require(r, "switches", "the topology");
+    let switches_given = switches_node.is_some();
+    if let Some(node) = switches_node {
         if let Some(entries) = mapping_entries(r, node, "`switches`") {
             for (key, value) in entries {
                 if let Some(sw) = read_switch(r, key, value) {
@@ -98,7 +102,7 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
         }
     }
     top.finish(r, "the topology", TOP_KEYS);
-    Some(Raw { name, pool, pool_pos, switches, links, link_end_pos, interfaces, mac_pos })
+    Some(Raw { name, pool, pool_pos, switches, links, link_end_pos, interfaces, switches_given, mac_pos })
 }
 
 fn mapping_entries<'n>(r: &mut Reader, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
@@ -279,7 +283,8 @@ fn read_switch(r: &mut Reader, key: &Node, value: &Node) -> Option<Switch> {
         other => {
             let pos = f.get("driver").map_or(f.pos, |n| n.pos);
             r.error(pos, format!("unknown driver {other:?} for {what}: expected linux, remote or dry-run"));
-            return None;
+            // Keep the switch so links to it are still checked.
+            DriverConfig::DryRun { bridge: "br0".into(), netns: None }
         }
     };
     let ports = f.get("ports").map(|n| {
@@ -376,6 +381,9 @@ fn read_interface(r: &mut Reader, key: &Node, value: &Node) -> Option<(ServiceIn
             r.error(f.pos, format!("{what} is missing `macs` (the MAC addresses of the customer equipment)"))
         }
     }
+    if mac_nodes.is_empty() && (f.get("macs").is_some() || f.get("mac").is_some()) {
+        r.error(f.pos, format!("{what} lists no MAC address: give at least one (the customer equipment's)"));
+    }
     for n in mac_nodes {
         if let Some(mac) = r.parse_str::<Mac>(n, "MAC") {
             macs.push(mac);
@@ -405,8 +413,9 @@ fn read_interface(r: &mut Reader, key: &Node, value: &Node) -> Option<(ServiceIn
             switch: switch?,
             port: port?,
             macs,
-            capacity_mbps: capacity?,
-            mode: mode?,
+            // Keep going on a bad capacity or mode (already reported) so cross-checks still run.
+            capacity_mbps: capacity.unwrap_or(0),
+            mode: mode.unwrap_or(InterfaceMode::Port),
             pos: key.pos,
         },
         mac_pos,
@@ -426,7 +435,7 @@ fn validate(raw: &Raw, diags: &mut Vec<Diagnostic>) {
         );
     }
     let index: HashMap<&str, usize> = raw.switches.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
-    if raw.switches.is_empty() {
+    if raw.switches.is_empty() && raw.switches_given {
         err(Pos { line: 1, col: 1 }, "the topology has no switches: add at least one under `switches`".into());
     }
     // Who uses each switch port first: "link at L:C" or "interface NAME".
@@ -470,7 +479,7 @@ fn validate(raw: &Raw, diags: &mut Vec<Diagnostic>) {
                 ok = false;
                 continue;
             }
-            use_port(&mut err, &end.switch, &end.port, format!("the link at {}", link.pos), pos);
+            use_port(&mut err, &end.switch, &end.port, "a link".to_string(), pos);
         }
         if !ok {
             continue;

@@ -1,1 +1,9 @@
+//! The one integration test binary (STYLE.md §4): each module is a suite.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli;
+mod fuzz;
+mod golden;
+mod props;
+mod support;
+mod tidy;

@@ -1,0 +1,261 @@
+//! A model of how Linux VLAN-filtering bridges forward a frame through the switch states
+//! Switchboard computes: ingress classification (PVID, membership), tc drops, static FDB,
+//! flooding rules, egress tagging, 802.1Q sub-interfaces and trunks between switches.
+//!
+//! It lets property tests prove isolation on the desired state itself (leaves never reach
+//! leaves, nothing crosses channels) and gives `probe` the matrix it should observe. It
+//! models only what Switchboard configures: every bridge port has learning and unknown-unicast
+//! flooding off and broadcast flooding on.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::model::{InterfaceMode, Mac};
+use crate::topology::Topology;
+
+use super::state::{Direction, Item};
+
+/// Where a frame is sent to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Unicast(Mac),
+    Broadcast,
+}
+
+/// A frame delivered to a customer: which interface, and the 802.1Q tags it carries as the
+/// customer's NIC sees them (outermost first; empty = untagged).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Delivery {
+    pub interface: String,
+    pub tags: Vec<u16>,
+}
+
+/// Sends a frame from `interface` with the given 802.1Q tags (outermost first; the tag a
+/// tagged-mode customer uses for a channel is its customer VLAN) and returns every customer
+/// that receives it. `states` holds one item set per switch, in topology order.
+pub fn send(
+    topology: &Topology,
+    states: &[BTreeSet<Item>],
+    interface: &str,
+    tags: &[u16],
+    dst: Destination,
+) -> Vec<Delivery> {
+    let Some(iface) = topology.interface(interface) else { return Vec::new() };
+    let Some(s) = topology.switch_index(&iface.switch) else { return Vec::new() };
+    let net = Net::new(topology, states);
+    let mut out = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    // The switch side of the customer's port.
+    let (port, tags) = match (iface.mode, tags.split_first()) {
+        (InterfaceMode::Tagged, Some((c, rest))) => {
+            // The 8021q sub-interface for tag c strips it; frames without one are dropped.
+            let sub = format!("{}.{c}", iface.port);
+            if !net.has_subinterface(s, &iface.port, *c) {
+                return Vec::new();
+            }
+            (sub, rest.to_vec())
+        }
+        (InterfaceMode::Tagged, None) => return Vec::new(), // a tagged-mode port is not a bridge port
+        (InterfaceMode::Port, _) => (iface.port.clone(), tags.to_vec()),
+    };
+    net.ingress(s, &port, &tags, dst, &mut out, &mut seen);
+    out.into_iter().collect()
+}
+
+struct SwitchView {
+    /// Bridge ports.
+    ports: BTreeSet<String>,
+    /// (port, vid) -> (pvid, untagged)
+    vlans: HashMap<(String, u16), (bool, bool)>,
+    pvid: HashMap<String, u16>,
+    drops: BTreeSet<(String, Direction)>,
+    fdb: HashMap<(Mac, u16), String>,
+    subinterfaces: BTreeSet<(String, u16)>,
+}
+
+struct Net {
+    switches: Vec<SwitchView>,
+    /// (switch, trunk port) -> (peer switch, peer port)
+    peers: HashMap<(usize, String), (usize, String)>,
+    /// (switch, physical port) -> interface name
+    customers: HashMap<(usize, String), String>,
+}
+
+impl Net {
+    fn new(topology: &Topology, states: &[BTreeSet<Item>]) -> Net {
+        let switches = topology
+            .switches
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                let mut v = SwitchView {
+                    ports: BTreeSet::new(),
+                    vlans: HashMap::new(),
+                    pvid: HashMap::new(),
+                    drops: BTreeSet::new(),
+                    fdb: HashMap::new(),
+                    subinterfaces: BTreeSet::new(),
+                };
+                for item in states.get(i).into_iter().flatten() {
+                    match item {
+                        Item::SubInterface { parent, vid } => {
+                            v.subinterfaces.insert((parent.clone(), *vid));
+                        }
+                        Item::Port { port } => {
+                            v.ports.insert(port.clone());
+                        }
+                        Item::Vlan { port, vid, pvid, untagged } => {
+                            v.vlans.insert((port.clone(), *vid), (*pvid, *untagged));
+                            if *pvid {
+                                v.pvid.insert(port.clone(), *vid);
+                            }
+                        }
+                        Item::Clsact { .. } => {}
+                        Item::TcDrop { port, direction } => {
+                            v.drops.insert((port.clone(), *direction));
+                        }
+                        Item::Fdb { mac, vid, port } => {
+                            v.fdb.insert((*mac, *vid), port.clone());
+                        }
+                    }
+                }
+                v
+            })
+            .collect();
+        let mut peers = HashMap::new();
+        for link in &topology.links {
+            if let (Some(a), Some(b)) = (topology.switch_index(&link.a.switch), topology.switch_index(&link.b.switch)) {
+                peers.insert((a, link.a.port.clone()), (b, link.b.port.clone()));
+                peers.insert((b, link.b.port.clone()), (a, link.a.port.clone()));
+            }
+        }
+        let mut customers = HashMap::new();
+        for iface in &topology.interfaces {
+            if let Some(s) = topology.switch_index(&iface.switch) {
+                customers.insert((s, iface.port.clone()), iface.name.clone());
+            }
+        }
+        Net { switches, peers, customers }
+    }
+
+    fn has_subinterface(&self, s: usize, parent: &str, vid: u16) -> bool {
+        self.switches.get(s).is_some_and(|v| v.subinterfaces.contains(&(parent.to_string(), vid)))
+    }
+
+    /// A frame with `tags` enters bridge port `port` of switch `s`.
+    fn ingress(
+        &self,
+        s: usize,
+        port: &str,
+        tags: &[u16],
+        dst: Destination,
+        out: &mut BTreeSet<Delivery>,
+        seen: &mut BTreeSet<(usize, String, u16)>,
+    ) {
+        let Some(sw) = self.switches.get(s) else { return };
+        if !sw.ports.contains(port) {
+            return; // not a bridge port: nothing forwards it
+        }
+        if !tags.is_empty() && sw.drops.contains(&(port.to_string(), Direction::Ingress)) {
+            return;
+        }
+        let (vid, inner) = match tags.split_first() {
+            Some((v, rest)) => {
+                if !sw.vlans.contains_key(&(port.to_string(), *v)) {
+                    return; // ingress filtering: not a member of that VLAN
+                }
+                (*v, rest)
+            }
+            None => match sw.pvid.get(port) {
+                Some(p) => (*p, tags),
+                None => return, // untagged with no PVID is dropped
+            },
+        };
+        if !seen.insert((s, port.to_string(), vid)) {
+            return;
+        }
+        let egress_ports: Vec<String> = match dst {
+            Destination::Unicast(mac) => match sw.fdb.get(&(mac, vid)) {
+                Some(p) if p != port => vec![p.clone()],
+                _ => Vec::new(), // no entry: unknown unicast is not flooded
+            },
+            Destination::Broadcast => {
+                let mut ports: Vec<String> =
+                    sw.vlans.keys().filter(|(p, v)| *v == vid && p != port).map(|(p, _)| p.clone()).collect();
+                ports.sort();
+                ports
+            }
+        };
+        for q in egress_ports {
+            self.egress(s, &q, vid, inner, dst, out, seen);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn egress(
+        &self,
+        s: usize,
+        port: &str,
+        vid: u16,
+        inner: &[u16],
+        dst: Destination,
+        out: &mut BTreeSet<Delivery>,
+        seen: &mut BTreeSet<(usize, String, u16)>,
+    ) {
+        let Some(sw) = self.switches.get(s) else { return };
+        if !sw.ports.contains(port) {
+            return;
+        }
+        let Some((_, untagged)) = sw.vlans.get(&(port.to_string(), vid)) else { return };
+        let mut tags: Vec<u16> = if *untagged { Vec::new() } else { vec![vid] };
+        tags.extend_from_slice(inner);
+        if !tags.is_empty() && !*untagged && sw.drops.contains(&(port.to_string(), Direction::Egress)) {
+            return;
+        }
+        if let Some((peer, peer_port)) = self.peers.get(&(s, port.to_string())) {
+            self.ingress(*peer, peer_port, &tags, dst, out, seen);
+            return;
+        }
+        if let Some(name) = self.customers.get(&(s, port.to_string())) {
+            out.insert(Delivery { interface: name.clone(), tags });
+            return;
+        }
+        // A sub-interface: the 8021q device pushes the customer tag on the parent port.
+        if let Some((parent, c)) = port.rsplit_once('.') {
+            if let (Some(name), Ok(c)) = (self.customers.get(&(s, parent.to_string())), c.parse::<u16>()) {
+                let mut t = vec![c];
+                t.extend(tags);
+                out.insert(Delivery { interface: name.clone(), tags: t });
+            }
+        }
+    }
+}
+
+/// For every channel member, who its frames reach: `(from, to) -> reached`, for unicast to
+/// each of `to`'s MACs and for broadcast, using each member's own customer tag.
+pub fn reachability(
+    topology: &Topology,
+    states: &[BTreeSet<Item>],
+    channels: &BTreeMap<String, super::PlannedChannel>,
+) -> BTreeMap<(String, String), bool> {
+    let mut result = BTreeMap::new();
+    for channel in channels.values() {
+        for from in &channel.members {
+            let tags: Vec<u16> = from.customer_vlan.into_iter().collect();
+            let bcast = send(topology, states, &from.interface, &tags, Destination::Broadcast);
+            for to in &channel.members {
+                if to.interface == from.interface {
+                    continue;
+                }
+                let Some(iface) = topology.interface(&to.interface) else { continue };
+                let want: Vec<u16> = to.customer_vlan.into_iter().collect();
+                let got = |ds: &[Delivery]| ds.iter().any(|d| d.interface == to.interface && d.tags == want);
+                let unicast = iface
+                    .macs
+                    .iter()
+                    .all(|m| got(&send(topology, states, &from.interface, &tags, Destination::Unicast(*m))));
+                result.insert((from.interface.clone(), to.interface.clone()), unicast && got(&bcast));
+            }
+        }
+    }
+    result
+}

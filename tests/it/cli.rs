@@ -1,0 +1,202 @@
+//! The `switchboard` binary end to end: exit codes, FILE:LINE:COL diagnostics, summaries,
+//! generation.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+}
+
+fn topologies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies")
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("switchboard-it-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn write(&self, name: &str, content: &str) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, content).unwrap();
+        p.display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn shipped_topologies_check_ok() {
+    for name in ["p2p-small.yaml", "metro.yaml"] {
+        let out = run(&["topology", "check", topologies().join(name).to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains(": OK"), "{stdout}");
+    }
+    let out = run(&["topology", "check", topologies().join("metro.yaml").to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("switches    13 (linux 13), a tree of height 2 rooted at core1"), "{stdout}");
+    assert!(stdout.contains("interfaces  24 (16 port mode, 8 tagged mode) of 6 organization(s)"), "{stdout}");
+}
+
+/// Each case: a topology and the diagnostics `topology check` must print (all of them, at once).
+#[test]
+fn check_reports_every_error_with_position() {
+    let dir = TempDir::new("check");
+    let cases: &[(&str, &[&str])] = &[
+        ("name: x\nswitches:\n  a: {\n", &[":4:1: YAML syntax"]),
+        (
+            "name: x\nswitches:\n  a: {}\n  b: {}\nlinks:\n  - endpoints: [a:p1, c:p1]\n  - endpoints: [a:p1, b:p1]\n",
+            &[":6:23: link endpoint c:p1: unknown switch `c`", ":7:17: port a:p1 is already used by a link at 6:17"],
+        ),
+        (
+            "name: x\nswitches:\n  a: {}\n  b: {}\n  c: {}\nlinks:\n  - endpoints: [a:1, b:1]\n  - endpoints: [b:2, c:1]\n  - endpoints: [c:2, a:2]\n",
+            &[":9:5: link c:2 -- a:2 closes a cycle: c and a are already joined by c - b - a"],
+        ),
+        ("name: x\nswitches:\n  a: {}\n  b: {}\n", &[":4:3: switch `b` is not connected to `a`"]),
+        (
+            "name: x\nswitches:\n  a: {}\ninterfaces:\n  i: {organization: o, switch: a, port: p, capacity: 1, macs: [\"02:00:00:00:00:01\", \"02:00:00:00:00:0g\", \"02:00:00:00:00:01\"]}\n",
+            &[
+                ":5:85: MAC: invalid MAC address \"02:00:00:00:00:0g\"",
+                ":5:106: MAC 02:00:00:00:00:01 is already used by interface `i` at 5:64",
+            ],
+        ),
+        ("name: x\nvlans: {pool: 0-99}\nswitches:\n  a: {}\n", &[":2:15: VLAN pool 0-99 is outside 1-4094"]),
+        (
+            "name: x\nvlans: {pool: 2-4094, reserved: [10-20, 20-30]}\nswitches:\n  a: {}\n",
+            &[":2:41: reserved range 20-30 overlaps reserved range 10-20 at 2:34"],
+        ),
+        (
+            "name: x\nswitches:\n  a: {driver: linux}\n  b: {driver: snmp}\n  c: {driver: remote}\nlinks: [{endpoints: [a:1, b:1]}, {endpoints: [a:2, c:1]}]\n",
+            &[
+                ":3:6: switch `a` uses the linux driver but is missing `bridge`",
+                ":4:15: unknown driver \"snmp\"",
+                ":5:6: switch `c` uses the remote driver but is missing `address`",
+            ],
+        ),
+        (
+            "name: x\nswtiches:\n  a: {}\n",
+            &[":1:1: the topology is missing `switches`", ":2:1: unknown key `swtiches`"],
+        ),
+    ];
+    for (i, (yaml, wanted)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("case{i}.yaml"), yaml);
+        let out = run(&["topology", "check", &path]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "case {i}: {stderr}");
+        for want in *wanted {
+            assert!(stderr.contains(&format!("{path}{want}")), "case {i}: missing {want:?} in:\n{stderr}");
+        }
+        assert!(stderr.contains(&format!("{} error", wanted.len())), "case {i}: wrong count:\n{stderr}");
+    }
+}
+
+#[test]
+fn plan_reports_channel_errors_with_positions() {
+    let dir = TempDir::new("plan");
+    let channels = dir.write(
+        "bad.channels.yaml",
+        "- name: a\n  kind: p2p\n  members: [acme-1a]\n- name: b\n  kind: p2mp\n  members: [{interface: acme-3a, role: root}, {interface: acme-3b, role: leaf}]\n- name: c\n  kind: mp2mp\n  vlan: 1050\n  members: [hooli-4c, hooli-9a]\n",
+    );
+    let out = run(&["plan", "-t", topologies().join("metro.yaml").to_str().unwrap(), "-c", &channels]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for want in [
+        ":1:3: channel `a`: a p2p channel needs exactly 2 members, it has 1",
+        ":6:47: channel `b`: unknown interface `acme-3b`, did you mean `acme-3a`?",
+        ":7:3: channel `c`: VLAN 1050 is not in the topology's VLAN pool",
+    ] {
+        assert!(stderr.contains(&format!("{channels}{want}")), "missing {want:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn plan_json_is_machine_readable() {
+    let out = run(&[
+        "plan",
+        "-t",
+        topologies().join("metro.yaml").to_str().unwrap(),
+        "-c",
+        topologies().join("metro.channels.yaml").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["format"], "switchboard.plan/v1");
+    assert_eq!(v["channels"].as_array().unwrap().len(), 7);
+    assert_eq!(v["switches"].as_array().unwrap().len(), 13);
+    let etree = v["channels"].as_array().unwrap().iter().find(|c| c["name"] == "stark-etree").unwrap();
+    assert!(etree["leaf_vlan"].is_u64());
+}
+
+#[test]
+fn generate_makes_a_large_valid_tree_and_channels() {
+    let dir = TempDir::new("gen");
+    let topo = dir.0.join("big.yaml");
+    let chans = dir.0.join("big.channels.yaml");
+    let out = run(&[
+        "topology",
+        "generate",
+        "--switches",
+        "1200",
+        "--sites",
+        "3000",
+        "--seed",
+        "7",
+        "-o",
+        topo.to_str().unwrap(),
+        "--channels",
+        "2000",
+        "--channels-out",
+        chans.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["topology", "check", topo.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("switches    1200"));
+    let out = run(&["plan", "-t", topo.to_str().unwrap(), "-c", chans.to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["channels"].as_array().unwrap().len(), 2000);
+    // Same seed, same file.
+    let again = dir.0.join("again.yaml");
+    run(&[
+        "topology",
+        "generate",
+        "--switches",
+        "1200",
+        "--sites",
+        "3000",
+        "--seed",
+        "7",
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&topo).unwrap(), std::fs::read(&again).unwrap());
+}
+
+#[test]
+fn missing_file_is_a_clear_failure() {
+    let out = run(&["topology", "check", "/nonexistent/topo.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read /nonexistent/topo.yaml"), "{}", text(&out.stderr));
+}

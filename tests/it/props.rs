@@ -1,0 +1,211 @@
+//! Property tests of the planner on random trees and channel sets (issue: core planner).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use switchboard::model::{ChannelKind, Role};
+use switchboard::orchestrator::simulate::{Destination, send};
+use switchboard::orchestrator::{Item, Ownership, Planner, apply, diff};
+
+use crate::support::{NetParams, random_channels, random_topology};
+
+fn params() -> impl Strategy<Value = (NetParams, u64, usize)> {
+    (any::<u64>(), 1usize..30, 2usize..24, 2u16..40, any::<u64>(), 0usize..20)
+        .prop_map(|(seed, switches, sites, pool, cseed, n)| (NetParams { seed, switches, sites, pool }, cseed, n))
+}
+
+/// Plans the specs one by one, keeping the ones the planner accepts.
+fn plan_some<'t>(
+    topo: &'t switchboard::topology::Topology,
+    specs: &[switchboard::orchestrator::ChannelSpec],
+) -> Planner<'t> {
+    let mut planner = Planner::new(topo);
+    for spec in specs {
+        let _ = planner.add(spec);
+    }
+    planner
+}
+
+fn states(planner: &Planner<'_>) -> Vec<BTreeSet<Item>> {
+    (0..planner.topology().switches.len()).map(|s| planner.desired(s)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// No two channels that share a switch share a VLAN, and every VLAN comes from the pool.
+    #[test]
+    fn channels_sharing_a_switch_never_share_a_vlan((net, cseed, n) in params()) {
+        let topo = random_topology(&net);
+        let planner = plan_some(&topo, &random_channels(&topo, cseed, n));
+        let mut seen: BTreeMap<(usize, u16), &str> = BTreeMap::new();
+        for ch in planner.channels().values() {
+            for vid in std::iter::once(ch.vlan).chain(ch.leaf_vlan) {
+                prop_assert!(topo.pool.allows(vid), "vlan {vid} outside pool");
+                for s in &ch.path {
+                    if let Some(other) = seen.insert((*s, vid), &ch.name) {
+                        prop_assert!(false, "{} and {other} share vlan {vid} on switch {s}", ch.name);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every FDB entry belongs to a channel on that switch's path, names a member MAC and points
+    /// toward it; every member MAC has its entry on every switch of the path.
+    #[test]
+    fn member_macs_are_forwarded_only_along_the_path((net, cseed, n) in params()) {
+        let topo = random_topology(&net);
+        let planner = plan_some(&topo, &random_channels(&topo, cseed, n));
+        let mut expected: BTreeSet<(usize, Item)> = BTreeSet::new();
+        for ch in planner.channels().values() {
+            for s in &ch.path {
+                for m in &ch.members {
+                    let port = if m.switch == *s { m.bridge_port.clone() } else { topo.port_toward(*s, m.switch).unwrap().to_string() };
+                    for mac in &topo.interface(&m.interface).unwrap().macs {
+                        expected.insert((*s, Item::Fdb { mac: *mac, vid: ch.vlan, port: port.clone() }));
+                        if let (Some(l), Role::Root) = (ch.leaf_vlan, m.role) {
+                            expected.insert((*s, Item::Fdb { mac: *mac, vid: l, port: port.clone() }));
+                        }
+                    }
+                }
+            }
+        }
+        let mut actual: BTreeSet<(usize, Item)> = BTreeSet::new();
+        for (s, state) in states(&planner).into_iter().enumerate() {
+            for item in state {
+                if matches!(item, Item::Fdb { .. }) {
+                    actual.insert((s, item));
+                }
+            }
+        }
+        prop_assert_eq!(actual, expected);
+    }
+
+    /// In the forwarding model of the computed state: members reach each other as their kind
+    /// says (p2mp: roots reach everyone, leaves reach roots only, also across switches), for
+    /// unicast and broadcast; and nothing reaches anyone outside the sender's channel.
+    #[test]
+    fn reachability_matches_kind_and_nothing_leaks((net, cseed, n) in params()) {
+        let topo = random_topology(&net);
+        let planner = plan_some(&topo, &random_channels(&topo, cseed, n));
+        let st = states(&planner);
+        for ch in planner.channels().values() {
+            for from in &ch.members {
+                let tags: Vec<u16> = from.customer_vlan.into_iter().collect();
+                let mut dsts = vec![Destination::Broadcast];
+                for to in &ch.members {
+                    dsts.extend(topo.interface(&to.interface).unwrap().macs.iter().map(|m| Destination::Unicast(*m)));
+                }
+                let mut reached: BTreeSet<String> = BTreeSet::new();
+                for dst in &dsts {
+                    for d in send(&topo, &st, &from.interface, &tags, *dst) {
+                        let member = ch.members.iter().find(|m| m.interface == d.interface && d.tags == m.customer_vlan.into_iter().collect::<Vec<_>>());
+                        prop_assert!(member.is_some(), "{}: frame from {} leaked to {} tags {:?}", ch.name, from.interface, d.interface, d.tags);
+                        let member = member.unwrap();
+                        if ch.kind == ChannelKind::P2mp {
+                            prop_assert!(from.role == Role::Root || member.role == Role::Root,
+                                "{}: leaf {} reached leaf {} ({dst:?})", ch.name, from.interface, member.interface);
+                        }
+                        if *dst == Destination::Broadcast { reached.insert(d.interface.clone()); }
+                    }
+                }
+                for to in &ch.members {
+                    if to.interface == from.interface { continue; }
+                    let should = ch.kind != ChannelKind::P2mp || from.role == Role::Root || to.role == Role::Root;
+                    prop_assert_eq!(reached.contains(&to.interface), should, "{}: broadcast {} -> {}", ch.name, from.interface, to.interface);
+                    let want: Vec<u16> = to.customer_vlan.into_iter().collect();
+                    for mac in &topo.interface(&to.interface).unwrap().macs {
+                        let got = send(&topo, &st, &from.interface, &tags, Destination::Unicast(*mac)).iter().any(|d| d.interface == to.interface && d.tags == want);
+                        prop_assert_eq!(got, should, "{}: unicast {} -> {}", ch.name, from.interface, to.interface);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A p2mp leaf that tags its frames itself (with the root or leaf VLAN, or anything) still
+    /// reaches no other leaf.
+    #[test]
+    fn leaves_cannot_reach_leaves_by_tagging((net, cseed, n) in params(), extra in 1u16..60) {
+        let topo = random_topology(&net);
+        let planner = plan_some(&topo, &random_channels(&topo, cseed, n));
+        let st = states(&planner);
+        for ch in planner.channels().values().filter(|c| c.kind == ChannelKind::P2mp) {
+            let leaves: Vec<_> = ch.members.iter().filter(|m| m.role == Role::Leaf).collect();
+            for from in &leaves {
+                let outer: Vec<u16> = from.customer_vlan.into_iter().collect();
+                for inner in [ch.vlan, ch.leaf_vlan.unwrap(), extra] {
+                    let mut tags = outer.clone();
+                    tags.push(inner);
+                    for to in &leaves {
+                        if to.interface == from.interface { continue; }
+                        for mac in &topo.interface(&to.interface).unwrap().macs {
+                            for dst in [Destination::Unicast(*mac), Destination::Broadcast] {
+                                let hit = send(&topo, &st, &from.interface, &tags, dst).iter().any(|d| d.interface == to.interface);
+                                prop_assert!(!hit, "{}: leaf {} tagged {:?} reached leaf {}", ch.name, from.interface, tags, to.interface);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// diff(desired, desired) is empty; applying diff(actual, desired) to any actual state gives
+    /// desired on what Switchboard owns and leaves everything foreign as it was.
+    #[test]
+    fn diff_converges_and_spares_foreign_config((net, cseed, n) in params(), keep in any::<u64>(), junk in proptest::collection::vec((0usize..40, 0u16..4095, 0u8..6), 0..40)) {
+        let topo = random_topology(&net);
+        let planner = plan_some(&topo, &random_channels(&topo, cseed, n));
+        for s in 0..topo.switches.len() {
+            let desired = planner.desired(s);
+            let owner = Ownership::new(&topo, s);
+            prop_assert!(diff(&desired, &desired, &owner).is_empty());
+            prop_assert!(desired.iter().all(|i| owner.owns(i)), "desired holds an item Switchboard would not own");
+            // An actual state: some of desired, plus junk on real and unknown ports.
+            let mut actual: BTreeSet<Item> = desired.iter().enumerate().filter(|(i, _)| keep >> (i % 64) & 1 == 1).map(|(_, x)| x.clone()).collect();
+            let ports: Vec<String> = topo.trunk_ports(s).iter().map(|p| p.to_string()).chain(["foreign0".to_string()]).collect();
+            for (p, vid, kind) in &junk {
+                let port = ports[p % ports.len()].clone();
+                let mac = format!("02:aa:00:00:{:02x}:{:02x}", vid >> 8, vid & 0xff).parse().unwrap();
+                let vid = (*vid).max(1).min(4094);
+                actual.insert(match kind {
+                    0 => Item::Vlan { port, vid, pvid: false, untagged: false },
+                    1 => Item::Vlan { port, vid, pvid: true, untagged: true },
+                    2 => Item::Fdb { mac, vid, port },
+                    3 => Item::TcDrop { port, direction: switchboard::orchestrator::Direction::Egress },
+                    4 => Item::Port { port },
+                    _ => Item::Clsact { port },
+                });
+            }
+            let changes = diff(&desired, &actual, &owner);
+            let mut after = actual.clone();
+            apply(&mut after, &changes);
+            let owned_after: BTreeSet<Item> = after.iter().filter(|i| owner.owns(i)).cloned().collect();
+            prop_assert_eq!(&owned_after, &desired);
+            let foreign_before: BTreeSet<&Item> = actual.iter().filter(|i| !owner.owns(i)).collect();
+            let foreign_after: BTreeSet<&Item> = after.iter().filter(|i| !owner.owns(i)).collect();
+            prop_assert_eq!(foreign_before, foreign_after);
+            // And it is idempotent.
+            prop_assert!(diff(&desired, &after, &owner).is_empty());
+        }
+    }
+
+    /// Removing every channel frees everything: back to the baseline, every VLAN free.
+    #[test]
+    fn remove_restores_baseline((net, cseed, n) in params()) {
+        let topo = random_topology(&net);
+        let baseline = states(&Planner::new(&topo));
+        let mut planner = plan_some(&topo, &random_channels(&topo, cseed, n));
+        let names: Vec<String> = planner.channels().keys().cloned().collect();
+        for name in names { planner.remove(&name).unwrap(); }
+        prop_assert_eq!(states(&planner), baseline);
+        for s in 0..topo.switches.len() { prop_assert!(planner.vlans_in_use(s).is_empty()); }
+        // Replanning after removal gives the same result as planning fresh.
+        let specs = random_channels(&topo, cseed, n);
+        let fresh = plan_some(&topo, &specs);
+        for spec in &specs { let _ = planner.add(spec); }
+        prop_assert_eq!(planner.channels(), fresh.channels());
+    }
+}

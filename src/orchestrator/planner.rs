@@ -148,7 +148,7 @@ pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner
     if errors.is_empty() {
         Ok(planner)
     } else {
-        errors.sort_by(|a, b| a.pos.cmp(&b.pos));
+        errors.sort_by_key(|a| a.pos);
         Err(errors)
     }
 }
@@ -254,10 +254,10 @@ impl<'t> Planner<'t> {
                     refuse(m.pos, Refusal::CustomerVlanTaken { interface: iface.name.clone(), vid: tag.get() });
                 }
             }
-            if iface.mode == InterfaceMode::Port {
-                if let Some(other) = usage.channels.first() {
-                    refuse(m.pos, Refusal::PortModeBusy { interface: iface.name.clone(), channel: other.clone() });
-                }
+            if iface.mode == InterfaceMode::Port
+                && let Some(other) = usage.channels.first()
+            {
+                refuse(m.pos, Refusal::PortModeBusy { interface: iface.name.clone(), channel: other.clone() });
             }
             let needed = usage.bandwidth_mbps.saturating_add(spec.bandwidth_mbps);
             if needed > iface.capacity_mbps {
@@ -317,10 +317,11 @@ impl<'t> Planner<'t> {
         // must not clash with a tag already on their interface.
         let mut tag_taken = VlanSet::default();
         for (i, _, tag) in &members {
-            if tag.is_none() && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged) {
-                if let Some(u) = self.interfaces.get(*i) {
-                    tag_taken.union_with(&u.tags);
-                }
+            if tag.is_none()
+                && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
+                && let Some(u) = self.interfaces.get(*i)
+            {
+                tag_taken.union_with(&u.tags);
             }
         }
         let pool = &topo.pool;
@@ -439,12 +440,12 @@ impl<'t> Planner<'t> {
             }
         }
         for (s, item) in &channel.items {
-            if let Some(d) = self.desired.get_mut(*s) {
-                if let Some(count) = d.get_mut(item) {
-                    *count -= 1;
-                    if *count == 0 {
-                        d.remove(item);
-                    }
+            if let Some(d) = self.desired.get_mut(*s)
+                && let Some(count) = d.get_mut(item)
+            {
+                *count -= 1;
+                if *count == 0 {
+                    d.remove(item);
                 }
             }
         }
@@ -499,13 +500,13 @@ fn channel_items(
     let mut items = Vec::new();
     let vlans: Vec<u16> = std::iter::once(vlan).chain(leaf_vlan).collect();
     for &s in path {
-        if let Some((p, uplink)) = topo.parent(s) {
-            if path.binary_search(&p).is_ok() {
-                let downlink = topo.port_toward(p, s).unwrap_or_default().to_string();
-                for &v in &vlans {
-                    items.push((s, Item::Vlan { port: uplink.to_string(), vid: v, pvid: false, untagged: false }));
-                    items.push((p, Item::Vlan { port: downlink.clone(), vid: v, pvid: false, untagged: false }));
-                }
+        if let Some((p, uplink)) = topo.parent(s)
+            && path.binary_search(&p).is_ok()
+        {
+            let downlink = topo.port_toward(p, s).unwrap_or_default().to_string();
+            for &v in &vlans {
+                items.push((s, Item::Vlan { port: uplink.to_string(), vid: v, pvid: false, untagged: false }));
+                items.push((p, Item::Vlan { port: downlink.clone(), vid: v, pvid: false, untagged: false }));
             }
         }
     }

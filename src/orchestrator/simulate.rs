@@ -220,12 +220,12 @@ impl Net {
             return;
         }
         // A sub-interface: the 8021q device pushes the customer tag on the parent port.
-        if let Some((parent, c)) = port.rsplit_once('.') {
-            if let (Some(name), Ok(c)) = (self.customers.get(&(s, parent.to_string())), c.parse::<u16>()) {
-                let mut t = vec![c];
-                t.extend(tags);
-                out.insert(Delivery { interface: name.clone(), tags: t });
-            }
+        if let Some((parent, c)) = port.rsplit_once('.')
+            && let (Some(name), Ok(c)) = (self.customers.get(&(s, parent.to_string())), c.parse::<u16>())
+        {
+            let mut t = vec![c];
+            t.extend(tags);
+            out.insert(Delivery { interface: name.clone(), tags: t });
         }
     }
 }

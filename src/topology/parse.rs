@@ -70,12 +70,12 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
     let mut switches = Vec::new();
     let switches_node = top.require(r, "switches", "the topology");
     let switches_given = switches_node.is_some();
-    if let Some(node) = switches_node {
-        if let Some(entries) = mapping_entries(r, node, "`switches`") {
-            for (key, value) in entries {
-                if let Some(sw) = read_switch(r, key, value) {
-                    switches.push(sw);
-                }
+    if let Some(node) = switches_node
+        && let Some(entries) = mapping_entries(r, node, "`switches`")
+    {
+        for (key, value) in entries {
+            if let Some(sw) = read_switch(r, key, value) {
+                switches.push(sw);
             }
         }
     }
@@ -91,13 +91,13 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
     }
     let mut interfaces = Vec::new();
     let mut mac_pos = Vec::new();
-    if let Some(node) = top.get("interfaces") {
-        if let Some(entries) = mapping_entries(r, node, "`interfaces`") {
-            for (key, value) in entries {
-                if let Some((iface, macs)) = read_interface(r, key, value) {
-                    interfaces.push(iface);
-                    mac_pos.push(macs);
-                }
+    if let Some(node) = top.get("interfaces")
+        && let Some(entries) = mapping_entries(r, node, "`interfaces`")
+    {
+        for (key, value) in entries {
+            if let Some((iface, macs)) = read_interface(r, key, value) {
+                interfaces.push(iface);
+                mac_pos.push(macs);
             }
         }
     }
@@ -163,11 +163,11 @@ fn read_range(r: &mut Reader, node: &Node, what: &str) -> Option<(u16, u16)> {
 fn read_pool(r: &mut Reader, node: &Node) -> VlanPool {
     let mut pool = VlanPool::default();
     let Some(mut f) = r.map(node, "`vlans`") else { return pool };
-    if let Some(n) = f.get("pool") {
-        if let Some((a, b)) = read_range(r, n, "VLAN pool") {
-            pool.first = a;
-            pool.last = b;
-        }
+    if let Some(n) = f.get("pool")
+        && let Some((a, b)) = read_range(r, n, "VLAN pool")
+    {
+        pool.first = a;
+        pool.last = b;
     }
     if let Some(n) = f.get("reserved") {
         let items: Vec<&Node> = match &n.value {
@@ -224,15 +224,15 @@ fn read_switch(r: &mut Reader, key: &Node, value: &Node) -> Option<Switch> {
     let bridge = text(&mut f, r, "bridge");
     let netns = text(&mut f, r, "netns");
     let address = text(&mut f, r, "address");
-    if let Some((b, pos)) = &bridge {
-        if let Err(e) = check_ifname(b) {
-            r.error(*pos, format!("bridge of {what}: {e}"));
-        }
+    if let Some((b, pos)) = &bridge
+        && let Err(e) = check_ifname(b)
+    {
+        r.error(*pos, format!("bridge of {what}: {e}"));
     }
-    if let Some((ns, pos)) = &netns {
-        if ns.is_empty() || ns.len() > 200 || ns.contains('/') || ns == "." || ns == ".." {
-            r.error(*pos, format!("netns of {what}: {ns:?} is not a usable namespace name"));
-        }
+    if let Some((ns, pos)) = &netns
+        && (ns.is_empty() || ns.len() > 200 || ns.contains('/') || ns == "." || ns == "..")
+    {
+        r.error(*pos, format!("netns of {what}: {ns:?} is not a usable namespace name"));
     }
     let no = |r: &mut Reader, v: &Option<(String, Pos)>, key: &str, driver: &str| {
         if let Some((_, pos)) = v {
@@ -400,10 +400,10 @@ fn read_interface(r: &mut Reader, key: &Node, value: &Node) -> Option<(ServiceIn
             );
         }
     }
-    if let Some(org) = &organization {
-        if org.trim().is_empty() {
-            r.error(f.pos, format!("`organization` of {what} is empty"));
-        }
+    if let Some(org) = &organization
+        && org.trim().is_empty()
+    {
+        r.error(f.pos, format!("`organization` of {what} is empty"));
     }
     f.finish(r, &what, &["organization", "switch", "port", "macs", "mac", "capacity", "mode"]);
     Some((
@@ -441,13 +441,12 @@ fn validate(raw: &Raw, diags: &mut Vec<Diagnostic>) {
     // Who uses each switch port first: "link at L:C" or "interface NAME".
     let mut port_users: HashMap<(String, String), (String, Pos)> = HashMap::new();
     let mut use_port = |err: &mut dyn FnMut(Pos, String), switch: &str, port: &str, user: String, pos: Pos| {
-        if let Some(sw) = index.get(switch).and_then(|i| raw.switches.get(*i)) {
-            if let Some(ports) = &sw.ports {
-                if !ports.iter().any(|p| p == port) {
-                    err(pos, format!("switch `{switch}` has no port `{port}` (its ports: {})", ports.join(", ")));
-                    return;
-                }
-            }
+        if let Some(sw) = index.get(switch).and_then(|i| raw.switches.get(*i))
+            && let Some(ports) = &sw.ports
+            && !ports.iter().any(|p| p == port)
+        {
+            err(pos, format!("switch `{switch}` has no port `{port}` (its ports: {})", ports.join(", ")));
+            return;
         }
         match port_users.get(&(switch.to_string(), port.to_string())) {
             Some((first, first_pos)) => err(
@@ -570,16 +569,13 @@ fn check_tree(raw: &Raw, edges: &[(usize, usize, usize)], err: &mut dyn FnMut(Po
     let root = find(&mut uf, 0);
     let root_name = raw.switches.first().map_or("", |s| s.name.as_str());
     for s in 1..n {
-        if find(&mut uf, s) != root {
-            if let Some(sw) = raw.switches.get(s) {
-                err(
-                    sw.pos,
-                    format!(
-                        "switch `{}` is not connected to `{root_name}`: add a link that joins it to the tree",
-                        sw.name
-                    ),
-                );
-            }
+        if find(&mut uf, s) != root
+            && let Some(sw) = raw.switches.get(s)
+        {
+            err(
+                sw.pos,
+                format!("switch `{}` is not connected to `{root_name}`: add a link that joins it to the tree", sw.name),
+            );
         }
     }
 }

@@ -5,5 +5,6 @@ mod cli;
 mod fuzz;
 mod golden;
 mod props;
+mod schema;
 mod support;
 mod tidy;

@@ -169,7 +169,7 @@ proptest! {
             for (p, vid, kind) in &junk {
                 let port = ports[p % ports.len()].clone();
                 let mac = format!("02:aa:00:00:{:02x}:{:02x}", vid >> 8, vid & 0xff).parse().unwrap();
-                let vid = (*vid).max(1).min(4094);
+                let vid = (*vid).clamp(1, 4094);
                 actual.insert(match kind {
                     0 => Item::Vlan { port, vid, pvid: false, untagged: false },
                     1 => Item::Vlan { port, vid, pvid: true, untagged: true },

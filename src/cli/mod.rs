@@ -2,7 +2,10 @@
 //! prints. Exit status: 0 success, 1 failure, 2 bad input (every problem is printed as
 //! `FILE:LINE:COL: message`).
 
+pub mod apply;
+pub mod lab;
 pub mod plan;
+pub mod probe;
 pub mod topology;
 
 use std::path::Path;
@@ -28,6 +31,15 @@ pub enum Command {
     Topology(topology::TopologyCommand),
     /// Show what Switchboard would configure on every switch for a set of channels.
     Plan(plan::PlanArgs),
+    /// Build or remove a topology as network namespaces on this host.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
+    /// Make the switches hold exactly the channels of a file, as one transaction.
+    Apply(apply::ApplyArgs),
+    /// Show (and with --repair fix) what differs between the switches and the channels.
+    Drift(apply::DriftArgs),
+    /// Send real Ethernet frames between lab sites and print who reaches whom.
+    Probe(probe::ProbeArgs),
 }
 
 /// Runs a parsed command line.
@@ -35,6 +47,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Topology(cmd) => topology::run(cmd),
         Command::Plan(args) => plan::run(args),
+        Command::Lab(cmd) => lab::run(cmd),
+        Command::Apply(args) => apply::run_apply(args),
+        Command::Drift(args) => apply::run_drift(args),
+        Command::Probe(args) => probe::run(args),
     }
 }
 
@@ -62,4 +78,46 @@ pub fn load_topology(path: &Path) -> anyhow::Result<Result<crate::topology::Topo
         print_diagnostics(path, &diags);
         ExitCode::from(EXIT_BAD_INPUT)
     }))
+}
+
+/// Reads a topology and a channels file; on bad input prints every problem and returns the
+/// exit code to use.
+pub fn load_inputs(
+    topology: &Path,
+    channels: &Path,
+) -> anyhow::Result<Result<(crate::topology::Topology, Vec<crate::orchestrator::ChannelSpec>), ExitCode>> {
+    let topo = match load_topology(topology)? {
+        Ok(t) => t,
+        Err(code) => return Ok(Err(code)),
+    };
+    let text = read_text(channels)?;
+    let (specs, diags) = crate::orchestrator::parse_channels(&text);
+    if !diags.is_empty() {
+        // Plan what could be read too, so one run shows every problem.
+        let mut all = diags;
+        if let Err(errors) = crate::orchestrator::plan(&topo, &specs) {
+            all.extend(errors.iter().map(plan_diagnostic));
+        }
+        all.sort();
+        print_diagnostics(channels, &all);
+        return Ok(Err(ExitCode::from(EXIT_BAD_INPUT)));
+    }
+    Ok(Ok((topo, specs)))
+}
+
+fn plan_diagnostic(e: &crate::orchestrator::PlanError) -> Diagnostic {
+    Diagnostic::new(e.pos, format!("channel `{}`: {}", e.channel, e.refusal))
+}
+
+/// Plans `specs`, or prints every refusal as `FILE:LINE:COL` and returns exit status 2.
+pub fn plan_or_report<'t>(
+    topo: &'t crate::topology::Topology,
+    specs: &[crate::orchestrator::ChannelSpec],
+    channels: &Path,
+) -> Result<crate::orchestrator::Planner<'t>, ExitCode> {
+    crate::orchestrator::plan(topo, specs).map_err(|errors| {
+        let diags: Vec<Diagnostic> = errors.iter().map(plan_diagnostic).collect();
+        print_diagnostics(channels, &diags);
+        ExitCode::from(EXIT_BAD_INPUT)
+    })
 }

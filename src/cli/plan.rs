@@ -9,8 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::model::Diagnostic;
-use crate::orchestrator::{ChangeSet, ChannelReport, change_set, parse_channels, plan};
+use crate::orchestrator::{ChangeSet, ChannelReport, change_set};
 use crate::southbound::dry_run::render_switch;
 
 #[derive(Debug, Args)]
@@ -45,23 +44,13 @@ pub struct PlanReport {
 pub const PLAN_FORMAT: &str = "switchboard.plan/v1";
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let topo = match super::load_topology(&args.topology)? {
-        Ok(t) => t,
+    let (topo, specs) = match super::load_inputs(&args.topology, &args.channels)? {
+        Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let text = super::read_text(&args.channels)?;
-    let (specs, mut diags) = parse_channels(&text);
-    let planned = plan(&topo, &specs);
-    if let Err(errors) = &planned {
-        diags.extend(errors.iter().map(|e| Diagnostic::new(e.pos, format!("channel `{}`: {}", e.channel, e.refusal))));
-    }
-    let planner = match planned {
-        Ok(p) if diags.is_empty() => p,
-        _ => {
-            diags.sort();
-            super::print_diagnostics(&args.channels, &diags);
-            return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
-        }
+    let planner = match super::plan_or_report(&topo, &specs, &args.channels) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
     };
     let changes = change_set(&planner, &[]);
     match args.format {

@@ -45,6 +45,10 @@ impl Driver for DryRun {
         Ok(self.state.clone())
     }
 
+    fn inject_fault(&mut self, change_index: usize) {
+        self.fail_at = Some(self.applied + change_index);
+    }
+
     fn apply(&mut self, changes: &[Change]) -> Result<(), ApplyError> {
         self.log.push(changes.to_vec());
         for (done, change) in changes.iter().enumerate() {

@@ -8,6 +8,7 @@
 //! (netlink, next) and `remote` (agent over TLS, later).
 
 pub mod dry_run;
+pub mod linux;
 
 use std::collections::BTreeSet;
 
@@ -24,6 +25,11 @@ pub trait Driver {
     /// Applies `changes` in order. On failure, the changes before `ApplyError::done` were
     /// applied and the rest were not.
     fn apply(&mut self, changes: &[Change]) -> Result<(), ApplyError>;
+
+    /// Fault injection for tests: make the change with this index (counted over the
+    /// driver's life, from now) fail the way a real switch would. Drivers without a way to
+    /// fail for real may ignore it.
+    fn inject_fault(&mut self, change_index: usize);
 }
 
 /// A driver failure that is not tied to one change (connecting, reading state).

@@ -1,0 +1,147 @@
+//! `switchboard apply` and `switchboard drift`: the live switches against a channels file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::engine::{self, Event};
+use crate::orchestrator::Op;
+use crate::southbound::dry_run::command_lines;
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The topology YAML file.
+    #[arg(long, short = 't')]
+    pub topology: PathBuf,
+    /// The channels YAML file: after the apply the switches hold exactly these channels.
+    #[arg(long, short = 'c')]
+    pub channels: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The topology YAML file.
+    #[arg(long, short = 't')]
+    pub topology: PathBuf,
+    /// The channels YAML file the switches should hold.
+    #[arg(long, short = 'c')]
+    pub channels: PathBuf,
+    /// Make the switches match (as one transaction, like apply).
+    #[arg(long)]
+    pub repair: bool,
+}
+
+/// `SWITCHBOARD_FAULT=SWITCH:N` makes the N-th change (0-based) sent to SWITCH fail, for
+/// testing rollback from the command line.
+fn inject_fault(
+    topo: &crate::topology::Topology,
+    drivers: &mut [Box<dyn crate::southbound::Driver>],
+) -> anyhow::Result<()> {
+    let Ok(spec) = std::env::var("SWITCHBOARD_FAULT") else { return Ok(()) };
+    let (switch, n) = spec.split_once(':').context("SWITCHBOARD_FAULT must be SWITCH:N")?;
+    let n: usize = n.parse().context("SWITCHBOARD_FAULT must be SWITCH:N")?;
+    let i = topo.switch_index(switch).with_context(|| format!("SWITCHBOARD_FAULT names unknown switch `{switch}`"))?;
+    if let Some(d) = drivers.get_mut(i) {
+        d.inject_fault(n);
+    }
+    Ok(())
+}
+
+fn print_event(e: &Event) {
+    match e {
+        Event::Applied { switch, changes, elapsed } => {
+            eprintln!("  {switch}: {changes} change(s) in {:.1} ms", elapsed.as_secs_f64() * 1e3)
+        }
+        Event::Reapplying { switch, missing } => {
+            eprintln!("  {switch}: read-back found {missing} change(s) missing, applying them again")
+        }
+        Event::RollingBack { switch } => eprintln!("  {switch}: rolling back"),
+    }
+}
+
+pub fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let (topo, specs) = match super::load_inputs(&args.topology, &args.channels)? {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let planner = match super::plan_or_report(&topo, &specs, &args.channels) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let mut drivers = engine::connect(&topo)?;
+    inject_fault(&topo, &mut drivers)?;
+    eprintln!(
+        "applying {} channel(s) to {} switch(es) of {}",
+        planner.channels().len(),
+        topo.switches.len(),
+        topo.name
+    );
+    match engine::apply(&planner, &mut drivers, &mut print_event) {
+        Ok(report) => {
+            let again = if report.reapplied > 0 {
+                format!(" ({} re-applied after read-back)", report.reapplied)
+            } else {
+                String::new()
+            };
+            println!(
+                "applied {} change(s) on {} switch(es) in {:.1} ms{again}; verified by read-back",
+                report.changes,
+                report.switches,
+                report.elapsed.as_secs_f64() * 1e3
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("switchboard: apply failed: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+pub fn run_drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
+    let (topo, specs) = match super::load_inputs(&args.topology, &args.channels)? {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let planner = match super::plan_or_report(&topo, &specs, &args.channels) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let mut drivers = engine::connect(&topo)?;
+    let changes = engine::drift(&planner, &mut drivers)?;
+    let mut drifted = 0;
+    for sw in &changes.switches {
+        if sw.changes.is_empty() {
+            println!("{}: in sync", sw.switch);
+            continue;
+        }
+        drifted += 1;
+        println!("{}: {} difference(s)", sw.switch, sw.changes.len());
+        for c in &sw.changes {
+            let what = if c.op == Op::Add { "missing, would run:   " } else { "unexpected, would run:" };
+            for line in command_lines(c, sw.driver.bridge(), sw.driver.netns()) {
+                println!("  {what} {line}");
+            }
+        }
+    }
+    if drifted == 0 {
+        println!("no drift: every switch matches the channels");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.repair {
+        println!("drift on {drifted} switch(es); run again with --repair to fix it");
+        return Ok(ExitCode::from(1));
+    }
+    match engine::apply(&planner, &mut drivers, &mut print_event) {
+        Ok(report) => {
+            println!("repaired: {} change(s) on {} switch(es)", report.changes, report.switches);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("switchboard: repair failed: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}

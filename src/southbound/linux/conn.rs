@@ -1,0 +1,177 @@
+//! A route-netlink connection inside a network namespace, with the three ways the driver
+//! talks to the kernel: one acknowledged request, a dump, and a batch (many messages per
+//! sendmsg, acknowledged once per chunk; failures matched back to their message).
+
+use std::os::fd::{FromRawFd, IntoRawFd};
+
+use futures::StreamExt;
+use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::proto::{ConnectionHandle, NetlinkCodec, ReplyExpectation};
+use rtnetlink::sys::{Socket, SocketAddr, TokioSocket, protocols::NETLINK_ROUTE};
+
+use super::netns;
+
+/// Messages per sendmsg in a batch. One FDB add is about 48 bytes and the send buffer is
+/// 208 KiB, so 1000 fit with room; only the last of a chunk asks for an ACK, so the receive
+/// buffer never overflows with ACKs (../shared/NETLINK.md §6).
+pub const CHUNK: usize = 1000;
+
+/// A netlink failure: the errno and what the kernel calls it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (errno {errno})")]
+pub struct NlError {
+    pub errno: i32,
+    pub message: String,
+}
+
+impl NlError {
+    fn from_code(code: i32) -> NlError {
+        let errno = code.abs();
+        NlError { errno, message: std::io::Error::from_raw_os_error(errno).to_string() }
+    }
+
+    fn other(message: impl Into<String>) -> NlError {
+        NlError { errno: 0, message: message.into() }
+    }
+}
+
+type Unsolicited = futures::channel::mpsc::UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>;
+
+/// A connection bound to one namespace, with its own single-threaded runtime.
+pub struct Conn {
+    rt: tokio::runtime::Runtime,
+    handle: ConnectionHandle<RouteNetlinkMessage>,
+    unsolicited: Unsolicited,
+}
+
+impl Conn {
+    /// Opens a route-netlink socket inside `netns` (or the current namespace).
+    pub fn open(netns: Option<&str>) -> Result<Conn, NlError> {
+        let sock = netns::run_in(netns, || -> std::io::Result<Socket> {
+            let mut s = Socket::new(NETLINK_ROUTE)?;
+            s.bind_auto()?;
+            s.set_netlink_get_strict_chk(true)?;
+            // Room for dumps of large FDBs and for batch error replies.
+            let _ = s.set_rx_buf_sz(8 * 1024 * 1024);
+            Ok(s)
+        })
+        .map_err(|e| NlError::other(e.to_string()))?
+        .map_err(|e| NlError::other(format!("netlink socket: {e}")))?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| NlError::other(format!("runtime: {e}")))?;
+        let (handle, unsolicited) = rt.block_on(async {
+            // SAFETY: the fd comes from a socket we own and hand over here.
+            let ts = unsafe { TokioSocket::from_raw_fd(sock.into_raw_fd()) };
+            let (conn, handle, unsolicited) =
+                rtnetlink::proto::from_socket_with_codec::<RouteNetlinkMessage, TokioSocket, NetlinkCodec>(ts);
+            tokio::spawn(conn);
+            (handle, unsolicited)
+        });
+        Ok(Conn { rt, handle, unsolicited })
+    }
+
+    /// Sends one request with `flags` (plus REQUEST|ACK) and waits for its answer.
+    pub fn request(&mut self, message: RouteNetlinkMessage, flags: u16) -> Result<Vec<RouteNetlinkMessage>, NlError> {
+        let mut req = NetlinkMessage::from(message);
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        let handle = self.handle.clone();
+        self.rt.block_on(async move {
+            let mut stream = handle.request(req, SocketAddr::new(0, 0)).map_err(|e| NlError::other(e.to_string()))?;
+            let mut out = Vec::new();
+            while let Some(msg) = stream.next().await {
+                match msg.payload {
+                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(NlError::from_code(e.raw_code())),
+                    NetlinkPayload::InnerMessage(m) => out.push(m),
+                    _ => {}
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Dumps: sends `message` with NLM_F_DUMP and collects every reply.
+    pub fn dump(&mut self, message: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, NlError> {
+        let mut req = NetlinkMessage::from(message);
+        req.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        let handle = self.handle.clone();
+        self.rt.block_on(async move {
+            let mut stream = handle.request(req, SocketAddr::new(0, 0)).map_err(|e| NlError::other(e.to_string()))?;
+            let mut out = Vec::new();
+            while let Some(msg) = stream.next().await {
+                match msg.payload {
+                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(NlError::from_code(e.raw_code())),
+                    NetlinkPayload::InnerMessage(m) => out.push(m),
+                    _ => {}
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Sends `messages` (each with its extra flags) in chunks of [`CHUNK`] per sendmsg; the
+    /// kernel runs them in order and goes on after a failure. Returns each failure as
+    /// (index into `messages`, error); an empty list means all succeeded.
+    pub fn batch(&mut self, messages: &[(RouteNetlinkMessage, u16)]) -> Vec<(usize, NlError)> {
+        let mut failures = Vec::new();
+        for (chunk_no, chunk) in messages.chunks(CHUNK).enumerate() {
+            let base = chunk_no * CHUNK;
+            let last = chunk.len() - 1;
+            let reqs: Vec<(NetlinkMessage<RouteNetlinkMessage>, ReplyExpectation)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(k, (m, flags))| {
+                    let mut req = NetlinkMessage::from(m.clone());
+                    let expect = k == last;
+                    req.header.flags = NLM_F_REQUEST | flags | if expect { NLM_F_ACK } else { 0 };
+                    (req, if expect { ReplyExpectation::Expected } else { ReplyExpectation::NotExpected })
+                })
+                .collect();
+            let handle = self.handle.clone();
+            let res: Result<Option<NlError>, NlError> = self.rt.block_on(async move {
+                let mut stream = handle
+                    .request_batch_with_expectation(reqs, SocketAddr::new(0, 0))
+                    .map_err(|e| NlError::other(e.to_string()))?;
+                let mut err = None;
+                while let Some(msg) = stream.next().await {
+                    if let NetlinkPayload::Error(e) = msg.payload {
+                        if e.code.is_some() {
+                            err = Some(NlError::from_code(e.raw_code()));
+                        }
+                    }
+                }
+                Ok(err)
+            });
+            match res {
+                Ok(Some(e)) => failures.push((base + last, e)),
+                Ok(None) => {}
+                Err(e) => {
+                    // The chunk could not be sent at all: every message in it failed.
+                    failures.extend((0..chunk.len()).map(|k| (base + k, e.clone())));
+                    continue;
+                }
+            }
+            // Errors of unacknowledged messages arrive as unsolicited messages, before the
+            // final ACK (one socket, read in order). Match each to its message by content.
+            while let Ok((msg, _)) = self.unsolicited.try_recv() {
+                let NetlinkPayload::Error(e) = msg.payload else { continue };
+                if e.code.is_none() {
+                    continue;
+                }
+                let idx = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&e.header)
+                    .ok()
+                    .and_then(|echo| match echo.payload {
+                        NetlinkPayload::InnerMessage(inner) => chunk.iter().position(|(m, _)| *m == inner),
+                        _ => None,
+                    })
+                    .unwrap_or(last);
+                failures.push((base + idx, NlError::from_code(e.raw_code())));
+            }
+        }
+        failures.sort_by_key(|(i, _)| *i);
+        failures.dedup_by_key(|(i, _)| *i);
+        failures
+    }
+}

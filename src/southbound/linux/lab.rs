@@ -1,0 +1,163 @@
+//! `switchboard lab up|down`: a topology built from network namespaces on this host.
+//!
+//! One namespace per switch (as the topology names it) holding a VLAN-filtering bridge with
+//! no default PVID; a veth pair per link, each end named as the topology names the port; one
+//! namespace per customer site, `<topology>-site-<interface>`, whose `eth0` carries the site's
+//! first MAC and faces the interface's port on its switch. Up is idempotent and repairs a
+//! half-built lab; down removes every namespace the topology implies, whatever state it is in.
+
+use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkMessage};
+use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
+use std::os::fd::AsRawFd;
+
+use crate::topology::{DriverConfig, Topology};
+
+use super::conn::Conn;
+use super::netns;
+
+/// Why a lab cannot be built or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("switch `{0}` has no network namespace: a lab needs `driver: linux` with `netns:` on every switch")]
+    NoNetns(String),
+    #[error(transparent)]
+    Netns(#[from] netns::NetnsError),
+    #[error("{what}: {message}")]
+    Netlink { what: String, message: String },
+}
+
+/// The namespace of each switch, in topology order.
+pub fn switch_namespaces(topo: &Topology) -> Result<Vec<String>, LabError> {
+    topo.switches
+        .iter()
+        .map(|s| match &s.driver {
+            DriverConfig::Linux { netns: Some(ns), .. } => Ok(ns.clone()),
+            _ => Err(LabError::NoNetns(s.name.clone())),
+        })
+        .collect()
+}
+
+/// The namespace of a customer site.
+pub fn site_namespace(topo: &Topology, interface: &str) -> String {
+    format!("{}-site-{interface}", topo.name)
+}
+
+/// The interface of a site inside its namespace.
+pub const SITE_IFNAME: &str = "eth0";
+
+/// What `up` did, for the summary line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct UpReport {
+    pub namespaces_created: usize,
+    pub links_created: usize,
+}
+
+/// Builds (or completes) the lab of `topo`. `progress` gets one line per step group.
+pub fn up(topo: &Topology, progress: &mut dyn FnMut(&str)) -> Result<UpReport, LabError> {
+    let switch_ns = switch_namespaces(topo)?;
+    let mut report = UpReport::default();
+    let netlink =
+        |what: String| move |e: super::NlError| LabError::Netlink { what: what.clone(), message: e.to_string() };
+    for (sw, ns) in topo.switches.iter().zip(&switch_ns) {
+        report.namespaces_created += usize::from(netns::create(ns)?);
+        quiet_namespace(ns)?;
+        let mut conn = Conn::open(Some(ns)).map_err(netlink(format!("switch {}", sw.name)))?;
+        let bridge = sw.driver.bridge();
+        if link_index(&mut conn, bridge).is_none() {
+            let msg = LinkBridge::new(bridge).vlan_filtering(true).vlan_default_pvid(0).up().build();
+            conn.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+                .map_err(netlink(format!("create bridge {bridge} on {}", sw.name)))?;
+        }
+    }
+    progress(&format!("{} switch namespace(s) with VLAN-filtering bridges", switch_ns.len()));
+    for link in &topo.links {
+        let (Some(a), Some(b)) = (topo.switch_index(&link.a.switch), topo.switch_index(&link.b.switch)) else {
+            continue;
+        };
+        let (ns_a, ns_b) = (&switch_ns[a], &switch_ns[b]);
+        report.links_created += usize::from(
+            veth(ns_a, &link.a.port, ns_b, &link.b.port, None)
+                .map_err(|m| LabError::Netlink { what: format!("link {} -- {}", link.a, link.b), message: m })?,
+        );
+    }
+    progress(&format!("{} trunk link(s)", topo.links.len()));
+    for iface in &topo.interfaces {
+        let Some(s) = topo.switch_index(&iface.switch) else { continue };
+        let site = site_namespace(topo, &iface.name);
+        report.namespaces_created += usize::from(netns::create(&site)?);
+        quiet_namespace(&site)?;
+        let mac = iface.macs.first().map(|m| m.octets().to_vec());
+        report.links_created +=
+            usize::from(veth(&switch_ns[s], &iface.port, &site, SITE_IFNAME, mac).map_err(|m| LabError::Netlink {
+                what: format!("site {} on {}:{}", iface.name, iface.switch, iface.port),
+                message: m,
+            })?);
+    }
+    progress(&format!("{} customer site(s)", topo.interfaces.len()));
+    Ok(report)
+}
+
+/// Removes every namespace of the lab (switches and sites); returns how many existed.
+pub fn down(topo: &Topology) -> Result<usize, LabError> {
+    let mut names: Vec<String> = topo.switches.iter().filter_map(|s| s.driver.netns().map(str::to_string)).collect();
+    names.extend(topo.interfaces.iter().map(|i| site_namespace(topo, &i.name)));
+    let mut removed = 0;
+    for name in names {
+        removed += usize::from(netns::delete(&name)?);
+    }
+    Ok(removed)
+}
+
+/// No IPv6 (router solicitations and MLD would add stray frames) and loopback up.
+fn quiet_namespace(ns: &str) -> Result<(), LabError> {
+    for key in ["net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"] {
+        // Without the ipv6 module the key does not exist, which is just as quiet.
+        let _ = netns::sysctl(ns, key, "1");
+    }
+    let mut conn = Conn::open(Some(ns))
+        .map_err(|e| LabError::Netlink { what: format!("namespace {ns}"), message: e.to_string() })?;
+    if let Some(lo) = link_index(&mut conn, "lo") {
+        let _ = conn.request(RouteNetlinkMessage::SetLink(LinkUnspec::new_with_index(lo).up().build()), 0);
+    }
+    Ok(())
+}
+
+fn link_index(conn: &mut Conn, name: &str) -> Option<u32> {
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(rtnetlink::packet_route::link::LinkAttribute::IfName(name.to_string()));
+    conn.request(RouteNetlinkMessage::GetLink(msg), 0).ok()?.into_iter().find_map(|m| match m {
+        RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+        _ => None,
+    })
+}
+
+/// Creates veth `name_a` in `ns_a` with peer `name_b` in `ns_b` (with `mac_b` if given),
+/// both up. If both ends exist it does nothing; a lone end (half-built lab) is replaced.
+fn veth(ns_a: &str, name_a: &str, ns_b: &str, name_b: &str, mac_b: Option<Vec<u8>>) -> Result<bool, String> {
+    let mut ca = Conn::open(Some(ns_a)).map_err(|e| e.to_string())?;
+    let mut cb = Conn::open(Some(ns_b)).map_err(|e| e.to_string())?;
+    let (ia, ib) = (link_index(&mut ca, name_a), link_index(&mut cb, name_b));
+    if ia.is_some() && ib.is_some() {
+        return Ok(false);
+    }
+    if let Some(i) = ia {
+        let _ = ca.request(RouteNetlinkMessage::DelLink(LinkUnspec::new_with_index(i).build()), 0);
+    }
+    if let Some(i) = ib {
+        let _ = cb.request(RouteNetlinkMessage::DelLink(LinkUnspec::new_with_index(i).build()), 0);
+    }
+    let fd_b = netns::open(ns_b).map_err(|e| e.to_string())?;
+    let mut peer = LinkUnspec::new_with_name(name_b).setns_by_fd(fd_b.as_raw_fd());
+    if let Some(mac) = mac_b {
+        peer = peer.address(mac);
+    }
+    let msg = LinkVeth::new(name_a, name_b).set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build()))).up().build();
+    ca.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL).map_err(|e| e.to_string())?;
+    drop(fd_b);
+    let ib = link_index(&mut cb, name_b).ok_or_else(|| format!("peer {name_b} did not appear in {ns_b}"))?;
+    cb.request(RouteNetlinkMessage::SetLink(LinkUnspec::new_with_index(ib).up().build()), 0)
+        .map_err(|e| e.to_string())?;
+    Ok(true)
+}

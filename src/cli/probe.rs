@@ -1,23 +1,122 @@
-//! `switchboard probe`: real frames between lab sites.
+//! `switchboard probe`: real Ethernet frames between lab sites, and the reachability matrix
+//! per channel, marking what is expected, what leaked and what was lost.
 
+use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+
+use crate::orchestrator::reach::{self, Verdict};
+use crate::southbound::linux::probe;
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// The topology YAML file (its lab must be up).
     #[arg(long, short = 't')]
     pub topology: PathBuf,
-    /// The channels the switches hold; without it, frames are sent untagged and only observed.
+    /// The channels the switches should hold; without it every site only sends untagged
+    /// frames, which must reach nobody.
     #[arg(long, short = 'c')]
     pub channels: Option<PathBuf>,
+    /// Send the frames the channels imply, but expect nobody to receive anything (after the
+    /// channels were removed).
+    #[arg(long)]
+    pub expect_none: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(_args: ProbeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("probe is not implemented yet")
+pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
+    let (topo, specs) = match &args.channels {
+        Some(c) => match super::load_inputs(&args.topology, c)? {
+            Ok(x) => x,
+            Err(code) => return Ok(code),
+        },
+        None => match super::load_topology(&args.topology)? {
+            Ok(t) => (t, Vec::new()),
+            Err(code) => return Ok(code),
+        },
+    };
+    let channels_path = args.channels.clone().unwrap_or_default();
+    let planner = match super::plan_or_report(&topo, &specs, &channels_path) {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let channels = planner.channels().clone();
+    let probes = reach::probes(&topo, &channels);
+    let nonce =
+        std::process::id() ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos());
+    let receptions = probe::run(&topo, &probes, nonce)?;
+    let verdict = reach::judge(&topo, &channels, &probes, &receptions, args.expect_none);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&verdict)?);
+    } else {
+        print!("{}", render(&verdict));
+    }
+    Ok(if verdict.anomalies.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The matrices and anomalies as text.
+pub fn render(v: &Verdict) -> String {
+    let mut out = String::new();
+    for m in &v.channels {
+        let _ = writeln!(out, "channel {} ({})", m.channel, m.kind);
+        let names: Vec<String> =
+            m.members
+                .iter()
+                .map(|(n, r)| {
+                    if m.kind == crate::model::ChannelKind::P2mp { format!("{n} ({})", r.as_str()) } else { n.clone() }
+                })
+                .collect();
+        let width = names.iter().map(String::len).max().unwrap_or(4).max(9);
+        let cells: BTreeMap<(&str, &str), &'static str> =
+            m.cells.iter().map(|c| ((c.from.as_str(), c.to.as_str()), c.verdict())).collect();
+        let _ = write!(out, "  {:width$}", "from \\ to");
+        for (n, _) in &m.members {
+            let _ = write!(out, " {:>12}", truncate(n, 12));
+        }
+        let _ = writeln!(out);
+        for ((from, _), label) in m.members.iter().zip(&names) {
+            let _ = write!(out, "  {label:width$}");
+            for (to, _) in &m.members {
+                let cell =
+                    if from == to { "" } else { cells.get(&(from.as_str(), to.as_str())).copied().unwrap_or("?") };
+                let _ = write!(out, " {cell:>12}");
+            }
+            let _ = writeln!(out);
+        }
+    }
+    for a in &v.anomalies {
+        let what = if a.kind == "leak" { "LEAK" } else { "LOSS" };
+        let dst = a.probe.dst.map_or_else(|| "broadcast".to_string(), |m| m.to_string());
+        let chan = a.probe.channel.as_deref().map_or_else(|| "no channel".to_string(), |c| format!("channel {c}"));
+        let _ = writeln!(
+            out,
+            "{what}: {} -> {dst} ({chan}, tags {:?}) {} {} with tags {:?}",
+            a.probe.from,
+            a.probe.tags,
+            if a.kind == "leak" { "reached" } else { "did not reach" },
+            a.site,
+            a.tags
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} frame(s) sent, {} received: {} leak(s), {} loss(es)",
+        v.probes,
+        v.receptions,
+        v.leaks(),
+        v.losses()
+    );
+    out
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }

@@ -6,6 +6,7 @@
 //! that talks to the world sits in `southbound`, `cli` and later `engine`/`db`/`portal`.
 
 pub mod planner;
+pub mod reach;
 pub mod simulate;
 pub mod spec;
 pub mod state;

@@ -9,6 +9,7 @@
 mod conn;
 pub mod lab;
 pub mod netns;
+pub mod probe;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -1,0 +1,214 @@
+//! The data-plane probe, I/O part: raw Ethernet frames sent from and received at every lab
+//! site namespace.
+//!
+//! Frames are sent with pnet's datalink channel. They are received on a raw AF_PACKET socket
+//! of our own with PACKET_AUXDATA: the kernel moves a frame's outer VLAN tag into metadata
+//! before packet sockets see it (pnet's receiver would show tagged frames as untagged), so
+//! the tag is read from the auxiliary data and put back.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use pnet_datalink::{Channel, Config, DataLinkSender};
+
+use crate::orchestrator::reach::{Probe, Reception, frame, parse};
+use crate::topology::Topology;
+
+use super::lab::{SITE_IFNAME, site_namespace};
+use super::netns;
+
+/// How long to wait for frames after the last one was sent.
+const SETTLE: Duration = Duration::from_millis(400);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Netns(#[from] netns::NetnsError),
+    #[error("site `{site}`: {what}: {source}")]
+    Io { site: String, what: &'static str, source: std::io::Error },
+    #[error("site `{site}`: no interface {SITE_IFNAME} in its namespace (is the lab up?)")]
+    NoInterface { site: String },
+}
+
+struct Site {
+    name: String,
+    tx: Box<dyn DataLinkSender>,
+    rx: OwnedFd,
+}
+
+/// Sends every probe from its site and returns every probe frame any site received.
+pub fn run(topo: &Topology, probes: &[Probe], nonce: u32) -> Result<Vec<Reception>, ProbeError> {
+    let mut sites = Vec::new();
+    for iface in &topo.interfaces {
+        sites.push(open_site(&iface.name, &site_namespace(topo, &iface.name))?);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx_rec, rx_rec) = mpsc::channel::<Reception>();
+    let mut senders = std::collections::HashMap::new();
+    let mut threads = Vec::new();
+    for site in sites {
+        senders.insert(site.name.clone(), site.tx);
+        let (name, fd, stop, out) = (site.name, site.rx, stop.clone(), tx_rec.clone());
+        threads.push(std::thread::spawn(move || receive(&name, &fd, &stop, nonce, &out)));
+    }
+    drop(tx_rec);
+    std::thread::sleep(Duration::from_millis(50));
+    for p in probes {
+        if let Some(tx) = senders.get_mut(&p.from) {
+            if let Some(Err(source)) = tx.send_to(&frame(p, nonce), None) {
+                stop.store(true, Ordering::Relaxed);
+                return Err(ProbeError::Io { site: p.from.clone(), what: "send", source });
+            }
+        }
+    }
+    std::thread::sleep(SETTLE);
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    let mut out: Vec<Reception> = rx_rec.into_iter().collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn open_site(name: &str, ns: &str) -> Result<Site, ProbeError> {
+    let site = name.to_string();
+    let opened = netns::run_in(Some(ns), move || -> Result<(Box<dyn DataLinkSender>, OwnedFd), ProbeError> {
+        let iface = pnet_datalink::interfaces()
+            .into_iter()
+            .find(|i| i.name == SITE_IFNAME)
+            .ok_or_else(|| ProbeError::NoInterface { site: site.clone() })?;
+        let config = Config { read_timeout: Some(Duration::from_millis(20)), ..Config::default() };
+        let tx = match pnet_datalink::channel(&iface, config) {
+            Ok(Channel::Ethernet(tx, _rx)) => tx,
+            Ok(_) => {
+                return Err(ProbeError::Io {
+                    site,
+                    what: "open channel",
+                    source: std::io::Error::other("unknown channel type"),
+                });
+            }
+            Err(source) => return Err(ProbeError::Io { site, what: "open channel", source }),
+        };
+        let rx =
+            packet_socket(iface.index).map_err(|source| ProbeError::Io { site, what: "open packet socket", source })?;
+        Ok((tx, rx))
+    })??;
+    Ok(Site { name: name.to_string(), tx: opened.0, rx: opened.1 })
+}
+
+/// A raw packet socket bound to `ifindex`, promiscuous, with PACKET_AUXDATA and a 20 ms
+/// receive timeout.
+fn packet_socket(ifindex: u32) -> std::io::Result<OwnedFd> {
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: plain socket(2); the fd is owned right away.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, valid descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let raw = fd.as_raw_fd();
+    // SAFETY: zeroed sockaddr_ll is valid; the fields set are the ones bind needs.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = proto;
+    addr.sll_ifindex = ifindex as i32;
+    let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    // SAFETY: addr points to a sockaddr_ll of `len` bytes.
+    if unsafe { libc::bind(raw, (&addr as *const libc::sockaddr_ll).cast(), len) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let one: libc::c_int = 1;
+    setsockopt(raw, libc::SOL_PACKET, libc::PACKET_AUXDATA, &one)?;
+    // SAFETY: zeroed packet_mreq is valid.
+    let mut mreq: libc::packet_mreq = unsafe { std::mem::zeroed() };
+    mreq.mr_ifindex = ifindex as i32;
+    mreq.mr_type = libc::PACKET_MR_PROMISC as u16;
+    setsockopt(raw, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)?;
+    let tv = libc::timeval { tv_sec: 0, tv_usec: 20_000 };
+    setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
+    Ok(fd)
+}
+
+fn setsockopt<T>(fd: i32, level: i32, name: i32, value: &T) -> std::io::Result<()> {
+    let len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: value points to a T of `len` bytes for the duration of the call.
+    if unsafe { libc::setsockopt(fd, level, name, (value as *const T).cast(), len) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Receives until `stop`, reporting every probe frame of this run.
+fn receive(site: &str, fd: &OwnedFd, stop: &AtomicBool, nonce: u32, out: &mpsc::Sender<Reception>) {
+    let mut buf = vec![0u8; 2048];
+    let mut cmsg = vec![0u8; 256];
+    loop {
+        let Some((len, vlan)) = recv_with_vlan(fd.as_raw_fd(), &mut buf, &mut cmsg) else {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            continue;
+        };
+        let Some(data) = buf.get(..len) else { continue };
+        let frame = match vlan {
+            Some((tpid, tci)) if data.len() >= 12 => {
+                let mut f = Vec::with_capacity(len + 4);
+                f.extend_from_slice(&data[..12]);
+                f.extend_from_slice(&tpid.to_be_bytes());
+                f.extend_from_slice(&tci.to_be_bytes());
+                f.extend_from_slice(&data[12..]);
+                f
+            }
+            _ => data.to_vec(),
+        };
+        if let Some((probe, tags)) = parse(&frame, nonce) {
+            let _ = out.send(Reception { probe, at: site.to_string(), tags });
+        }
+    }
+}
+
+/// recvmsg with PACKET_AUXDATA: (length, outer VLAN tag as (TPID, TCI) if the kernel took it).
+fn recv_with_vlan(fd: i32, buf: &mut [u8], cmsg: &mut [u8]) -> Option<(usize, Option<(u16, u16)>)> {
+    const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+    const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: zeroed sockaddr_ll and msghdr are valid; the pointers set below outlive the call.
+    let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.as_mut_ptr().cast();
+    msg.msg_controllen = cmsg.len();
+    // SAFETY: msg describes valid buffers.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+    if n < 0 {
+        return None;
+    }
+    // The site's own frames, looped back to packet sockets on the way out, are not receptions.
+    if from.sll_pkttype == libc::PACKET_OUTGOING {
+        return Some((0, None));
+    }
+    let mut vlan = None;
+    // SAFETY: walking the control messages the kernel filled in, with the libc macros.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == libc::PACKET_AUXDATA {
+                let aux: libc::tpacket_auxdata = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                if aux.tp_status & TP_STATUS_VLAN_VALID != 0 || aux.tp_vlan_tci != 0 {
+                    let tpid = if aux.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 { aux.tp_vlan_tpid } else { 0x8100 };
+                    vlan = Some((tpid, aux.tp_vlan_tci));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Some((n as usize, vlan))
+}

@@ -125,18 +125,25 @@ pub fn channels_yaml(topology: &super::Topology, opts: &ChannelOptions) -> Strin
     if tagged.len() < 2 {
         return out;
     }
-    // Group interfaces by their ancestor two levels below the core, so channels stay local.
-    let anchor = |mut s: usize| {
-        while topology.depth(s) > 2 {
+    // Group interfaces by their ancestor two levels below the core, so channels stay local;
+    // in a shallow tree where no such group has two interfaces, group higher up.
+    let anchor = |mut s: usize, depth: usize| {
+        while topology.depth(s) > depth {
             s = topology.parent(s).map_or(s, |(p, _)| p);
         }
         s
     };
-    let mut groups: std::collections::BTreeMap<usize, Vec<&super::ServiceInterface>> = Default::default();
-    for (s, i) in &tagged {
-        groups.entry(anchor(*s)).or_default().push(i);
+    let mut groups: Vec<Vec<&super::ServiceInterface>> = Vec::new();
+    for depth in (0..=2).rev() {
+        let mut by_anchor: std::collections::BTreeMap<usize, Vec<&super::ServiceInterface>> = Default::default();
+        for (s, i) in &tagged {
+            by_anchor.entry(anchor(*s, depth)).or_default().push(i);
+        }
+        groups = by_anchor.into_values().filter(|g| g.len() >= 2).collect();
+        if !groups.is_empty() {
+            break;
+        }
     }
-    let groups: Vec<Vec<&super::ServiceInterface>> = groups.into_values().filter(|g| g.len() >= 2).collect();
     if groups.is_empty() {
         return out;
     }

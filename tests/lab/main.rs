@@ -1,0 +1,332 @@
+//! Data-plane tests: real VLAN-filtering bridges in network namespaces, real netlink, real
+//! frames. They need root and a kernel with bridge VLAN filtering, so `scripts/test` runs
+//! this one binary under ../shared/lab/run-in-vm (see ../shared/LAB.md). Run anywhere else,
+//! every test fails with a message saying how to run it; none skips.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use switchboard::engine;
+use switchboard::orchestrator::{Item, parse_channels, plan, reach};
+use switchboard::southbound::linux::{lab, netns, probe};
+use switchboard::topology::Topology;
+
+fn require_lab_kernel() {
+    assert!(
+        std::env::var("SWITCHBOARD_LAB_GUEST").as_deref() == Ok("1"),
+        "the data-plane tests need root and a kernel with bridge VLAN filtering: run them with scripts/test \
+         (which uses ../shared/lab/run-in-vm), not directly"
+    );
+}
+
+fn topologies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies")
+}
+
+fn load_topology(text: &str) -> Topology {
+    switchboard::topology::parse(text).unwrap()
+}
+
+fn metro_text() -> String {
+    std::fs::read_to_string(topologies().join("metro.yaml")).unwrap()
+}
+
+fn metro_channels() -> String {
+    std::fs::read_to_string(topologies().join("metro.channels.yaml")).unwrap()
+}
+
+/// A lab that is brought down when the test ends, pass or fail.
+struct Lab {
+    topo: Topology,
+}
+
+impl Lab {
+    fn up(text: &str) -> Lab {
+        require_lab_kernel();
+        let topo = load_topology(text);
+        lab::down(&topo).unwrap();
+        lab::up(&topo, &mut |_| {}).unwrap();
+        Lab { topo }
+    }
+
+    fn apply(&self, channels: &str) -> Result<engine::Report, engine::TransactionError> {
+        let (specs, diags) = parse_channels(channels);
+        assert!(diags.is_empty(), "{diags:?}");
+        let planner = plan(&self.topo, &specs).unwrap();
+        let mut drivers = engine::connect(&self.topo).unwrap();
+        engine::apply(&planner, &mut drivers, &mut |_| {})
+    }
+
+    fn probe(&self, channels: &str, expect_none: bool) -> reach::Verdict {
+        let (specs, _) = parse_channels(channels);
+        let planner = plan(&self.topo, &specs).unwrap();
+        let probes = reach::probes(&self.topo, planner.channels());
+        let receptions = probe::run(&self.topo, &probes, 4242).unwrap();
+        reach::judge(&self.topo, planner.channels(), &probes, &receptions, expect_none)
+    }
+
+    /// What every switch holds, as the kernel's own tools print it (bridge VLANs, static
+    /// FDB, port flags, links, tc), so "exactly as before" is judged outside our code.
+    fn snapshot(&self) -> Vec<String> {
+        // One shell per switch: process start-up is slow under UML. Operational state
+        // (UNKNOWN/UP) follows carrier events on its own time and is not configuration, so
+        // `ip -br link` keeps name, MAC and flags only; the FDB prints in hash order, so it
+        // is sorted.
+        const SCRIPT: &str = "bridge -d vlan show; bridge fdb show br br0 | sort; bridge -d link show; \
+            ip -br link show | awk '{$2=\"\"; print}'; tc qdisc show; \
+            for d in $(tc qdisc show | awk '/clsact/ {print $5}'); do \
+              echo \"tc $d\"; tc filter show dev $d ingress; tc filter show dev $d egress; done";
+        self.topo
+            .switches
+            .iter()
+            .map(|sw| format!("== {}\n{}", sw.name, sh_in(sw.driver.netns().unwrap(), &["sh", "-c", SCRIPT])))
+            .collect()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = lab::down(&self.topo);
+    }
+}
+
+/// Runs a command inside a namespace and returns stdout (fails the test on error).
+fn sh_in(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip").args(["netns", "exec", ns]).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?} in {ns}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn switchboard(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn our_namespaces(prefix: &str) -> Vec<String> {
+    netns::list().into_iter().filter(|n| n.starts_with(prefix)).collect()
+}
+
+#[test]
+fn lab_up_is_idempotent_repairs_and_down_leaves_nothing() {
+    let lab = Lab::up(&metro_text());
+    assert_eq!(our_namespaces("metro-").len(), 13 + 24);
+    let again = lab::up(&lab.topo, &mut |_| {}).unwrap();
+    assert_eq!(again, lab::UpReport::default(), "a second up changes nothing");
+    // Break it: one switch namespace gone, one trunk end gone; up repairs both.
+    netns::delete("metro-acc4").unwrap();
+    sh_in("metro-agg1", &["ip", "link", "del", "d2"]);
+    let repair = lab::up(&lab.topo, &mut |_| {}).unwrap();
+    assert_eq!(repair.namespaces_created, 1);
+    assert!(repair.links_created >= 2, "{repair:?}");
+    assert!(sh_in("metro-agg1", &["ip", "-br", "link", "show", "d2"]).contains("UP"));
+    // Two labs coexist: a second copy with other names.
+    let other = Lab::up(&metro_text().replace("metro", "metrob"));
+    assert_eq!(our_namespaces("metrob-").len(), 13 + 24);
+    drop(other);
+    assert!(our_namespaces("metrob-").is_empty());
+    assert_eq!(our_namespaces("metro-").len(), 13 + 24, "the first lab is untouched");
+    // The CLI: down removes every namespace (with their links and bridges).
+    let metro = topologies().join("metro.yaml");
+    let (code, out, err) = switchboard(&["lab", "down", metro.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("37 namespace(s) removed"), "{out}");
+    assert!(our_namespaces("metro-").is_empty(), "left behind: {:?}", our_namespaces("metro-"));
+    // Down after down (or after a failed up) is fine.
+    let (code, out, _) = switchboard(&["lab", "down", metro.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains("0 namespace(s) removed"));
+}
+
+#[test]
+fn channels_carry_frames_leaves_stay_apart_and_removal_cuts_everyone() {
+    let lab = Lab::up(&metro_text());
+    let channels = metro_channels();
+    let report = lab.apply(&channels).unwrap();
+    assert!(report.changes > 300, "{report:?}");
+    let verdict = lab.probe(&channels, false);
+    assert!(verdict.anomalies.is_empty(), "{}", switchboard::cli::probe::render(&verdict));
+    // Every expected pair was seen, and every p2mp leaf pair (same switch and across) was tested.
+    let cells: Vec<_> = verdict.channels.iter().flat_map(|m| m.cells.iter()).collect();
+    assert!(cells.iter().filter(|c| c.expected).all(|c| c.unicast && c.broadcast));
+    let leaf_pairs = cells.iter().filter(|c| !c.expected).count();
+    assert_eq!(leaf_pairs, 4 * 3 + 3 * 2, "stark-etree has 4 leaves, umbrella-etree 3");
+    assert!(cells.iter().filter(|c| !c.expected).all(|c| !c.unicast && !c.broadcast));
+
+    // The same desired state again: nothing to do.
+    let again = lab.apply(&channels).unwrap();
+    assert_eq!(again.changes, 0);
+    let metro = topologies().join("metro.yaml");
+    let chan_file = topologies().join("metro.channels.yaml");
+    let (code, out, err) = switchboard(&["apply", "-t", metro.to_str().unwrap(), "-c", chan_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("applied 0 change(s) on 0 switch(es)"), "{out}");
+
+    // Remove every channel: the same frames now reach nobody.
+    lab.apply("[]").unwrap();
+    let verdict = lab.probe(&channels, true);
+    assert_eq!(verdict.receptions, 0, "{}", switchboard::cli::probe::render(&verdict));
+    // And the CLI probe agrees (exit 0 with --expect-none, exit 1 when channels are expected).
+    let (code, _, _) =
+        switchboard(&["probe", "-t", metro.to_str().unwrap(), "-c", chan_file.to_str().unwrap(), "--expect-none"]);
+    assert_eq!(code, 0);
+    let (code, out, _) = switchboard(&["probe", "-t", metro.to_str().unwrap(), "-c", chan_file.to_str().unwrap()]);
+    assert_eq!(code, 1, "losses must fail the probe:\n{out}");
+    assert!(out.contains("LOSS"), "{out}");
+}
+
+/// The subset applied first, then the full set with a fault.
+const FIRST: &str = "
+- {name: acme-eline, kind: p2p, members: [acme-1a, acme-7c]}
+- {name: globex-elan, kind: mp2mp, members: [globex-1b, globex-5c, {interface: initech-4a, customer_vlan: 700}]}
+";
+
+#[test]
+fn a_fault_on_any_switch_leaves_every_switch_exactly_as_before() {
+    let lab = Lab::up(&metro_text());
+    lab.apply(FIRST).unwrap();
+    // Foreign configuration that must survive everything: a VLAN in the reserved range on a
+    // trunk, and a static FDB entry in it.
+    sh_in("metro-agg2", &["bridge", "vlan", "add", "dev", "up", "vid", "1050"]);
+    sh_in(
+        "metro-agg2",
+        &["bridge", "fdb", "add", "02:ee:00:00:00:01", "dev", "up", "master", "static", "vlan", "1050"],
+    );
+    let before = lab.snapshot();
+    let full = metro_channels();
+    let topo = &lab.topo;
+    let (specs, _) = parse_channels(&full);
+    let planner = plan(topo, &specs).unwrap();
+    // Fail a single request (a sub-interface or port) on one switch, and a change inside a
+    // VLAN/FDB batch on another, and the very first change of the last switch.
+    for (switch, nth) in [("acc2", 1usize), ("acc5", 12), ("acc9", 0), ("core1", 5)] {
+        let mut drivers = engine::connect(topo).unwrap();
+        let i = topo.switch_index(switch).unwrap();
+        drivers[i].inject_fault(nth);
+        let err = engine::apply(&planner, &mut drivers, &mut |_| {}).unwrap_err();
+        assert_eq!(err.failure.switch, switch);
+        assert!(err.rollback_errors.is_empty(), "{err}");
+        assert!(err.failure.message.contains("errno"), "a real netlink error: {err}");
+        let after = lab.snapshot();
+        assert_same(&before, &after, &format!("fault on {switch} #{nth}"));
+    }
+    // The channels applied before the failed attempts still work, and nothing new leaked in.
+    let verdict = lab.probe(FIRST, false);
+    assert!(verdict.anomalies.is_empty(), "{}", switchboard::cli::probe::render(&verdict));
+    // Through the CLI: the error names the switch and operation; exit 1.
+    let metro = topologies().join("metro.yaml");
+    let chan_file = topologies().join("metro.channels.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["apply", "-t", metro.to_str().unwrap(), "-c", chan_file.to_str().unwrap()])
+        .env("SWITCHBOARD_FAULT", "agg3:2")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("switch `agg3`:") && err.contains("bridge -n metro-agg3") && err.contains("rolled back"),
+        "{err}"
+    );
+    assert_same(&before, &lab.snapshot(), "fault through the CLI");
+}
+
+/// Fails with the lines that differ, per switch.
+fn assert_same(before: &[String], after: &[String], what: &str) {
+    let mut report = String::new();
+    for (b, a) in before.iter().zip(after) {
+        if b != a {
+            let (bl, al): (Vec<&str>, Vec<&str>) = (b.lines().collect(), a.lines().collect());
+            report += &format!("{}\n", b.lines().next().unwrap_or(""));
+            for l in bl.iter().filter(|l| !al.contains(l)) {
+                report += &format!("  - {l}\n");
+            }
+            for l in al.iter().filter(|l| !bl.contains(l)) {
+                report += &format!("  + {l}\n");
+            }
+        }
+    }
+    assert!(report.is_empty(), "{what} left switches changed:\n{report}");
+}
+
+#[test]
+fn drift_made_by_hand_is_found_and_repaired_and_foreign_config_is_left_alone() {
+    let lab = Lab::up(&metro_text());
+    let channels = metro_channels();
+    lab.apply(&channels).unwrap();
+    let metro = topologies().join("metro.yaml");
+    let chan_file = topologies().join("metro.channels.yaml");
+    let args = ["drift", "-t", metro.to_str().unwrap(), "-c", chan_file.to_str().unwrap()];
+    let (code, out, _) = switchboard(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no drift"));
+
+    // Drift by hand: a lost FDB entry, a trunk VLAN gone, an extra pool VLAN, learning back on.
+    let (specs, _) = parse_channels(&channels);
+    let planner = plan(&lab.topo, &specs).unwrap();
+    let acc2 = lab.topo.switch_index("acc2").unwrap();
+    let fdb = planner.desired(acc2).into_iter().find(|i| matches!(i, Item::Fdb { port, .. } if port == "c1")).unwrap();
+    let Item::Fdb { mac, vid, .. } = fdb else { unreachable!() };
+    sh_in("metro-acc2", &["bridge", "fdb", "del", &mac.to_string(), "dev", "c1", "master", "vlan", &vid.to_string()]);
+    let trunk_vid = planner.channels()["acme-eline"].vlan.to_string();
+    sh_in("metro-core1", &["bridge", "vlan", "del", "dev", "a1", "vid", &trunk_vid]);
+    sh_in("metro-agg3", &["bridge", "vlan", "add", "dev", "up", "vid", "3999"]);
+    sh_in("metro-acc3", &["bridge", "link", "set", "dev", "c1", "learning", "on"]);
+    // Foreign: outside the pool (4001+) and in the reserved range.
+    sh_in("metro-agg1", &["bridge", "vlan", "add", "dev", "up", "vid", "4010"]);
+    sh_in(
+        "metro-agg1",
+        &["bridge", "fdb", "add", "02:ee:00:00:00:02", "dev", "up", "master", "static", "vlan", "4010"],
+    );
+    sh_in("metro-acc1", &["bridge", "vlan", "add", "dev", "c1", "vid", "1001"]);
+
+    let (code, out, _) = switchboard(&args);
+    assert_eq!(code, 1, "{out}");
+    for want in [
+        &format!("missing, would run:    bridge -n metro-acc2 fdb add {mac} dev c1 master static vlan {vid}"),
+        &format!("missing, would run:    bridge -n metro-core1 vlan add dev a1 vid {trunk_vid}"),
+        "unexpected, would run: bridge -n metro-agg3 vlan del dev up vid 3999",
+        "missing, would run:    bridge -n metro-acc3 link set dev c1 learning off flood off mcast_flood off",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(!out.contains("4010") && !out.contains("1001"), "foreign config reported as drift:\n{out}");
+    assert!(out.contains("drift on 4 switch(es)"), "{out}");
+
+    let (code, out, err) = switchboard(&[&args[..], &["--repair"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = switchboard(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(sh_in("metro-agg1", &["bridge", "vlan", "show", "dev", "up"]).contains("4010"));
+    assert!(sh_in("metro-agg1", &["bridge", "fdb", "show", "dev", "up"]).contains("02:ee:00:00:00:02"));
+    assert!(sh_in("metro-acc1", &["bridge", "vlan", "show", "dev", "c1"]).contains("1001"));
+    let verdict = lab.probe(&channels, false);
+    assert!(verdict.anomalies.is_empty(), "{}", switchboard::cli::probe::render(&verdict));
+}
+
+#[test]
+fn p2p_small_through_the_cli() {
+    require_lab_kernel();
+    let topo = topologies().join("p2p-small.yaml");
+    let chans = topologies().join("p2p-small.channels.yaml");
+    let (t, c) = (topo.to_str().unwrap(), chans.to_str().unwrap());
+    let _ = switchboard(&["lab", "down", t]);
+    let (code, out, err) = switchboard(&["lab", "up", t]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("lab p2p-small is up: 5 namespace(s)"), "{out}");
+    let (code, out, err) = switchboard(&["apply", "-t", t, "-c", c]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("sw2: "), "progress per switch: {err}");
+    assert!(out.contains("verified by read-back"), "{out}");
+    let (code, out, _) = switchboard(&["probe", "-t", t, "-c", c, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["anomalies"].as_array().unwrap().len(), 0);
+    assert_eq!(v["channels"][0]["cells"][0]["unicast"], true);
+    let (code, _, _) = switchboard(&["lab", "down", t]);
+    assert_eq!(code, 0);
+    assert!(our_namespaces("p2p-small-").is_empty());
+}

@@ -212,3 +212,54 @@ fn recv_with_vlan(fd: i32, buf: &mut [u8], cmsg: &mut [u8]) -> Option<(usize, Op
     }
     Some((n as usize, vlan))
 }
+
+/// Measures how long after `start` is called the first frame from site `from` reaches site
+/// `to`: `from` sends a unicast probe to `to`'s first MAC every 200 µs from before `start`
+/// until it arrives (or `timeout`). Returns the delay and what `start` returned.
+pub fn first_arrival<T>(
+    topo: &Topology,
+    from: &str,
+    to: &str,
+    timeout: Duration,
+    start: impl FnOnce() -> T,
+) -> Result<(Option<Duration>, T), ProbeError> {
+    let (Some(src), Some(dst)) = (topo.interface(from), topo.interface(to)) else {
+        return Err(ProbeError::NoInterface { site: format!("{from} or {to}") });
+    };
+    let probe = Probe {
+        id: 0,
+        from: from.into(),
+        channel: None,
+        tags: Vec::new(),
+        src: src.macs.first().copied().ok_or_else(|| ProbeError::NoInterface { site: from.into() })?,
+        dst: dst.macs.first().copied(),
+        to: Some(to.into()),
+    };
+    let nonce = 0x5b5b_0001;
+    let bytes = frame(&probe, nonce);
+    let mut sender = open_site(from, &site_namespace(topo, from))?;
+    let receiver = open_site(to, &site_namespace(topo, to))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx_rec, rx_rec) = mpsc::channel::<Reception>();
+    let (rname, rfd, rstop) = (receiver.name.clone(), receiver.rx, stop.clone());
+    let rthread = std::thread::spawn(move || receive(&rname, &rfd, &rstop, nonce, &tx_rec));
+    let sstop = stop.clone();
+    let sthread = std::thread::spawn(move || {
+        while !sstop.load(Ordering::Relaxed) {
+            let _ = sender.tx.send_to(&bytes, None);
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    });
+    // Nothing may arrive before the channel exists; drain anything that did.
+    std::thread::sleep(Duration::from_millis(20));
+    while rx_rec.try_recv().is_ok() {}
+    // The arrival is timed by a thread of its own, so it does not wait for `start` to return.
+    let waiter = std::thread::spawn(move || rx_rec.recv_timeout(timeout).ok().map(|_| std::time::Instant::now()));
+    let t0 = std::time::Instant::now();
+    let value = start();
+    let arrived = waiter.join().ok().flatten().map(|at| at.saturating_duration_since(t0));
+    stop.store(true, Ordering::Relaxed);
+    let _ = sthread.join();
+    let _ = rthread.join();
+    Ok((arrived, value))
+}

@@ -299,13 +299,24 @@ impl Driver for LinuxSwitch {
                     return Err(self.apply_error(i, change, e.to_string()));
                 }
             }
-            if matches!(change.item, Item::SubInterface { .. }) && change.op == Op::Add {
-                self.refresh_index().map_err(|e| ApplyError {
-                    switch: self.name.clone(),
-                    done: i + 1,
-                    op: String::new(),
-                    message: e.message,
-                })?;
+            if let (Item::SubInterface { parent, vid }, Op::Add) = (&change.item, change.op) {
+                // Learn the new link's index with one lookup by name, not a full dump (which
+                // made adding thousands of sub-interfaces quadratic).
+                let name = format!("{parent}.{vid}");
+                let mut get = LinkMessage::default();
+                get.attributes.push(LinkAttribute::IfName(name.clone()));
+                let found = self.conn.request(RouteNetlinkMessage::GetLink(get), 0).ok().and_then(|msgs| {
+                    msgs.into_iter().find_map(|m| match m {
+                        RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+                        _ => None,
+                    })
+                });
+                match found {
+                    Some(index) => {
+                        self.index.insert(name, index);
+                    }
+                    None => return Err(self.apply_error(i, change, format!("{name} did not appear after creation"))),
+                }
             }
             i += 1;
         }

@@ -75,27 +75,27 @@ impl Conn {
 
     /// Sends one request with `flags` (plus REQUEST|ACK) and waits for its answer.
     pub fn request(&mut self, message: RouteNetlinkMessage, flags: u16) -> Result<Vec<RouteNetlinkMessage>, NlError> {
-        let mut req = NetlinkMessage::from(message);
-        req.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        let handle = self.handle.clone();
-        self.rt.block_on(async move {
-            let mut stream = handle.request(req, SocketAddr::new(0, 0)).map_err(|e| NlError::other(e.to_string()))?;
-            let mut out = Vec::new();
-            while let Some(msg) = stream.next().await {
-                match msg.payload {
-                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(NlError::from_code(e.raw_code())),
-                    NetlinkPayload::InnerMessage(m) => out.push(m),
-                    _ => {}
-                }
-            }
-            Ok(out)
-        })
+        self.exchange(message, NLM_F_REQUEST | NLM_F_ACK | flags)
     }
 
     /// Dumps: sends `message` with NLM_F_DUMP and collects every reply.
     pub fn dump(&mut self, message: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, NlError> {
+        self.exchange(message, NLM_F_REQUEST | NLM_F_DUMP)
+    }
+
+    /// The ifindex of the link called `name`, by one lookup (not a dump).
+    pub fn link_index(&mut self, name: &str) -> Option<u32> {
+        let mut get = rtnetlink::packet_route::link::LinkMessage::default();
+        get.attributes.push(rtnetlink::packet_route::link::LinkAttribute::IfName(name.to_string()));
+        self.request(RouteNetlinkMessage::GetLink(get), 0).ok()?.into_iter().find_map(|m| match m {
+            RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
+            _ => None,
+        })
+    }
+
+    fn exchange(&mut self, message: RouteNetlinkMessage, flags: u16) -> Result<Vec<RouteNetlinkMessage>, NlError> {
         let mut req = NetlinkMessage::from(message);
-        req.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        req.header.flags = flags;
         let handle = self.handle.clone();
         self.rt.block_on(async move {
             let mut stream = handle.request(req, SocketAddr::new(0, 0)).map_err(|e| NlError::other(e.to_string()))?;

@@ -8,7 +8,7 @@
 
 use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkMessage};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth};
 use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
 use std::os::fd::AsRawFd;
 
@@ -125,12 +125,7 @@ fn quiet_namespace(ns: &str) -> Result<(), LabError> {
 }
 
 fn link_index(conn: &mut Conn, name: &str) -> Option<u32> {
-    let mut msg = LinkMessage::default();
-    msg.attributes.push(rtnetlink::packet_route::link::LinkAttribute::IfName(name.to_string()));
-    conn.request(RouteNetlinkMessage::GetLink(msg), 0).ok()?.into_iter().find_map(|m| match m {
-        RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
-        _ => None,
-    })
+    conn.link_index(name)
 }
 
 /// Creates veth `name_a` in `ns_a` with peer `name_b` in `ns_b` (with `mac_b` if given),

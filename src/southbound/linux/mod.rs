@@ -303,14 +303,7 @@ impl Driver for LinuxSwitch {
                 // Learn the new link's index with one lookup by name, not a full dump (which
                 // made adding thousands of sub-interfaces quadratic).
                 let name = format!("{parent}.{vid}");
-                let mut get = LinkMessage::default();
-                get.attributes.push(LinkAttribute::IfName(name.clone()));
-                let found = self.conn.request(RouteNetlinkMessage::GetLink(get), 0).ok().and_then(|msgs| {
-                    msgs.into_iter().find_map(|m| match m {
-                        RouteNetlinkMessage::NewLink(l) => Some(l.header.index),
-                        _ => None,
-                    })
-                });
+                let found = self.conn.link_index(&name);
                 match found {
                     Some(index) => {
                         self.index.insert(name, index);

@@ -13,6 +13,10 @@ pub enum LabCommand {
     Up {
         /// The topology YAML file (every switch `driver: linux` with a `netns`).
         file: PathBuf,
+        /// Also give tagged-mode sites a sub-interface `eth0.TAG` for each customer VLAN
+        /// these channels use, so the site's own IP stack can talk in them.
+        #[arg(long, short = 'c')]
+        channels: Option<PathBuf>,
     },
     /// Remove every namespace, link and bridge of the lab, even after a failed `up`.
     Down {
@@ -23,12 +27,31 @@ pub enum LabCommand {
 
 pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        LabCommand::Up { file } => {
-            let topo = match super::load_topology(&file)? {
-                Ok(t) => t,
+        LabCommand::Up { file, channels } => {
+            let (topo, specs) = match &channels {
+                Some(c) => match super::load_inputs(&file, c)? {
+                    Ok(x) => x,
+                    Err(code) => return Ok(code),
+                },
+                None => match super::load_topology(&file)? {
+                    Ok(t) => (t, Vec::new()),
+                    Err(code) => return Ok(code),
+                },
+            };
+            let planner = match super::plan_or_report(&topo, &specs, channels.as_deref().unwrap_or(&file)) {
+                Ok(p) => p,
                 Err(code) => return Ok(code),
             };
             let report = lab::up(&topo, &mut |line| eprintln!("lab {}: {line}", topo.name))?;
+            let tags: Vec<(String, u16)> = planner
+                .channels()
+                .values()
+                .flat_map(|c| c.members.iter().filter_map(|m| m.customer_vlan.map(|t| (m.interface.clone(), t))))
+                .collect();
+            let vlans = lab::site_vlans(&topo, &tags)?;
+            if vlans > 0 {
+                eprintln!("lab {}: {vlans} customer VLAN sub-interface(s) on tagged-mode sites", topo.name);
+            }
             println!(
                 "lab {} is up: {} namespace(s) and {} link(s) created",
                 topo.name, report.namespaces_created, report.links_created

@@ -157,6 +157,25 @@ fn channels_carry_frames_leaves_stay_apart_and_removal_cuts_everyone() {
     assert_eq!(leaf_pairs, 4 * 3 + 3 * 2, "stark-etree has 4 leaves, umbrella-etree 3");
     assert!(cells.iter().filter(|c| !c.expected).all(|c| !c.unicast && !c.broadcast));
 
+    // The sites' own IP stacks: ARP and ping work across the E-Line in port mode, and across
+    // the tagged E-Line through customer VLAN sub-interfaces (tags 500 and 600, translated).
+    let metro_path = topologies().join("metro.yaml");
+    let chan_path = topologies().join("metro.channels.yaml");
+    let (code, _, err) = switchboard(&["lab", "up", metro_path.to_str().unwrap(), "-c", chan_path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("customer VLAN sub-interface(s)"), "{err}");
+    for (site, dev, ip) in [
+        ("acme-1a", "eth0", "10.8.0.1/24"),
+        ("acme-7c", "eth0", "10.8.0.2/24"),
+        ("initech-1c", "eth0.500", "10.9.0.1/24"),
+        ("initech-8b", "eth0.600", "10.9.0.2/24"),
+    ] {
+        sh_in(&format!("metro-site-{site}"), &["ip", "addr", "add", ip, "dev", dev]);
+        sh_in(&format!("metro-site-{site}"), &["ip", "link", "set", dev, "up"]);
+    }
+    sh_in("metro-site-acme-1a", &["ping", "-c", "2", "-W", "2", "10.8.0.2"]);
+    sh_in("metro-site-initech-8b", &["ping", "-c", "2", "-W", "2", "10.9.0.1"]);
+
     // The same desired state again: nothing to do.
     let again = lab.apply(&channels).unwrap();
     assert_eq!(again.changes, 0);

@@ -99,6 +99,33 @@ pub fn up(topo: &Topology, progress: &mut dyn FnMut(&str)) -> Result<UpReport, L
     Ok(report)
 }
 
+/// Gives each tagged-mode site an 802.1Q sub-interface `eth0.TAG`, up, for every customer tag
+/// it uses in `channels`, so the site's own IP stack (ARP, ping) can talk in those channels.
+/// Returns how many were created (existing ones are kept).
+pub fn site_vlans(topo: &Topology, channels: &[(String, u16)]) -> Result<usize, LabError> {
+    let mut created = 0;
+    for (interface, tag) in channels {
+        let site = site_namespace(topo, interface);
+        let mut conn = Conn::open(Some(&site))
+            .map_err(|e| LabError::Netlink { what: format!("site {interface}"), message: e.to_string() })?;
+        let name = format!("{SITE_IFNAME}.{tag}");
+        if link_index(&mut conn, &name).is_some() {
+            continue;
+        }
+        let parent = link_index(&mut conn, SITE_IFNAME).ok_or_else(|| LabError::Netlink {
+            what: format!("site {interface}"),
+            message: "no eth0 (is the lab up?)".into(),
+        })?;
+        let msg = rtnetlink::LinkVlan::new(&name, parent, *tag).up().build();
+        conn.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL).map_err(|e| LabError::Netlink {
+            what: format!("site {interface}: create {name}"),
+            message: e.to_string(),
+        })?;
+        created += 1;
+    }
+    Ok(created)
+}
+
 /// Removes every namespace of the lab (switches and sites); returns how many existed.
 pub fn down(topo: &Topology) -> Result<usize, LabError> {
     let mut names: Vec<String> = topo.switches.iter().filter_map(|s| s.driver.netns().map(str::to_string)).collect();

@@ -170,14 +170,17 @@ proptest! {
                 let port = ports[p % ports.len()].clone();
                 let mac = format!("02:aa:00:00:{:02x}:{:02x}", vid >> 8, vid & 0xff).parse().unwrap();
                 let vid = (*vid).clamp(1, 4094);
-                actual.insert(match kind {
+                // Added the way a switch adds it: a bridge keeps one entry per port and VLAN, so a
+                // junk VLAN entry replaces one with the same port and VID.
+                let item = match kind {
                     0 => Item::Vlan { port, vid, pvid: false, untagged: false },
                     1 => Item::Vlan { port, vid, pvid: true, untagged: true },
                     2 => Item::Fdb { mac, vid, port },
                     3 => Item::TcDrop { port, direction: switchboard::orchestrator::Direction::Egress },
                     4 => Item::Port { port },
                     _ => Item::Clsact { port },
-                });
+                };
+                apply(&mut actual, &[switchboard::orchestrator::Change { op: switchboard::orchestrator::Op::Add, item }]);
             }
             let changes = diff(&desired, &actual, &owner);
             let mut after = actual.clone();

@@ -62,23 +62,22 @@ fn print_event(e: &Event) {
 }
 
 pub fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let (topo, specs) = match super::load_inputs(&args.topology, &args.channels)? {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
-    let planner = match super::plan_or_report(&topo, &specs, &args.channels) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let mut drivers = engine::connect(&topo)?;
-    inject_fault(&topo, &mut drivers)?;
+    super::with_planner(&args.topology, Some(&args.channels), |topo, planner| apply_planned(topo, &planner))
+}
+
+fn apply_planned(
+    topo: &crate::topology::Topology,
+    planner: &crate::orchestrator::Planner<'_>,
+) -> anyhow::Result<ExitCode> {
+    let mut drivers = engine::connect(topo)?;
+    inject_fault(topo, &mut drivers)?;
     eprintln!(
         "applying {} channel(s) to {} switch(es) of {}",
         planner.channels().len(),
         topo.switches.len(),
         topo.name
     );
-    match engine::apply(&planner, &mut drivers, &mut print_event) {
+    match engine::apply(planner, &mut drivers, &mut print_event) {
         Ok(report) => {
             let again = if report.reapplied > 0 {
                 format!(" ({} re-applied after read-back)", report.reapplied)
@@ -101,16 +100,18 @@ pub fn run_apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
-    let (topo, specs) = match super::load_inputs(&args.topology, &args.channels)? {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
-    let planner = match super::plan_or_report(&topo, &specs, &args.channels) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let mut drivers = engine::connect(&topo)?;
-    let changes = engine::drift(&planner, &mut drivers)?;
+    super::with_planner(&args.topology, Some(&args.channels), |topo, planner| {
+        drift_planned(args.repair, topo, &planner)
+    })
+}
+
+fn drift_planned(
+    repair: bool,
+    topo: &crate::topology::Topology,
+    planner: &crate::orchestrator::Planner<'_>,
+) -> anyhow::Result<ExitCode> {
+    let mut drivers = engine::connect(topo)?;
+    let changes = engine::drift(planner, &mut drivers)?;
     let mut drifted = 0;
     for sw in &changes.switches {
         if sw.changes.is_empty() {
@@ -130,11 +131,11 @@ pub fn run_drift(args: DriftArgs) -> anyhow::Result<ExitCode> {
         println!("no drift: every switch matches the channels");
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.repair {
+    if !repair {
         println!("drift on {drifted} switch(es); run again with --repair to fix it");
         return Ok(ExitCode::from(1));
     }
-    match engine::apply(&planner, &mut drivers, &mut print_event) {
+    match engine::apply(planner, &mut drivers, &mut print_event) {
         Ok(report) => {
             println!("repaired: {} change(s) on {} switch(es)", report.changes, report.switches);
             Ok(ExitCode::SUCCESS)

@@ -27,28 +27,14 @@ pub enum LabCommand {
 
 pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        LabCommand::Up { file, channels } => {
-            let (topo, specs) = match &channels {
-                Some(c) => match super::load_inputs(&file, c)? {
-                    Ok(x) => x,
-                    Err(code) => return Ok(code),
-                },
-                None => match super::load_topology(&file)? {
-                    Ok(t) => (t, Vec::new()),
-                    Err(code) => return Ok(code),
-                },
-            };
-            let planner = match super::plan_or_report(&topo, &specs, channels.as_deref().unwrap_or(&file)) {
-                Ok(p) => p,
-                Err(code) => return Ok(code),
-            };
-            let report = lab::up(&topo, &mut |line| eprintln!("lab {}: {line}", topo.name))?;
+        LabCommand::Up { file, channels } => super::with_planner(&file, channels.as_deref(), |topo, planner| {
+            let report = lab::up(topo, &mut |line| eprintln!("lab {}: {line}", topo.name))?;
             let tags: Vec<(String, u16)> = planner
                 .channels()
                 .values()
                 .flat_map(|c| c.members.iter().filter_map(|m| m.customer_vlan.map(|t| (m.interface.clone(), t))))
                 .collect();
-            let vlans = lab::site_vlans(&topo, &tags)?;
+            let vlans = lab::site_vlans(topo, &tags)?;
             if vlans > 0 {
                 eprintln!("lab {}: {vlans} customer VLAN sub-interface(s) on tagged-mode sites", topo.name);
             }
@@ -57,7 +43,7 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
                 topo.name, report.namespaces_created, report.links_created
             );
             Ok(ExitCode::SUCCESS)
-        }
+        }),
         LabCommand::Down { file } => {
             let topo = match super::load_topology(&file)? {
                 Ok(t) => t,

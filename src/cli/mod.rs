@@ -121,3 +121,27 @@ pub fn plan_or_report<'t>(
         ExitCode::from(EXIT_BAD_INPUT)
     })
 }
+
+/// Loads the topology and (optionally) the channels, plans them and runs `f`; on bad input
+/// prints every problem and returns exit status 2 without calling `f`. Without a channels
+/// file the plan has no channels.
+pub fn with_planner(
+    topology: &Path,
+    channels: Option<&Path>,
+    f: impl FnOnce(&crate::topology::Topology, crate::orchestrator::Planner<'_>) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    let (topo, specs) = match channels {
+        Some(c) => match load_inputs(topology, c)? {
+            Ok(x) => x,
+            Err(code) => return Ok(code),
+        },
+        None => match load_topology(topology)? {
+            Ok(t) => (t, Vec::new()),
+            Err(code) => return Ok(code),
+        },
+    };
+    match plan_or_report(&topo, &specs, channels.unwrap_or(topology)) {
+        Ok(planner) => f(&topo, planner),
+        Err(code) => Ok(code),
+    }
+}

@@ -44,22 +44,22 @@ pub struct PlanReport {
 pub const PLAN_FORMAT: &str = "switchboard.plan/v1";
 
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let (topo, specs) = match super::load_inputs(&args.topology, &args.channels)? {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
-    };
-    let planner = match super::plan_or_report(&topo, &specs, &args.channels) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let changes = change_set(&planner, &[]);
+    super::with_planner(&args.topology, Some(&args.channels), |topo, planner| print_plan(&args, topo, &planner))
+}
+
+fn print_plan(
+    args: &PlanArgs,
+    topo: &crate::topology::Topology,
+    planner: &crate::orchestrator::Planner<'_>,
+) -> anyhow::Result<ExitCode> {
+    let changes = change_set(planner, &[]);
     match args.format {
         Format::Bridge => print!("{}", render(&changes)),
         Format::Json => {
             let report = PlanReport {
                 format: PLAN_FORMAT,
                 topology: topo.name.clone(),
-                channels: planner.channels().values().map(|c| ChannelReport::new(&topo, c)).collect(),
+                channels: planner.channels().values().map(|c| ChannelReport::new(topo, c)).collect(),
                 switches: changes.switches,
             };
             println!("{}", serde_json::to_string_pretty(&report)?);

@@ -30,27 +30,20 @@ pub struct ProbeArgs {
 }
 
 pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
-    let (topo, specs) = match &args.channels {
-        Some(c) => match super::load_inputs(&args.topology, c)? {
-            Ok(x) => x,
-            Err(code) => return Ok(code),
-        },
-        None => match super::load_topology(&args.topology)? {
-            Ok(t) => (t, Vec::new()),
-            Err(code) => return Ok(code),
-        },
-    };
-    let channels_path = args.channels.clone().unwrap_or_default();
-    let planner = match super::plan_or_report(&topo, &specs, &channels_path) {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
+    super::with_planner(&args.topology, args.channels.as_deref(), |topo, planner| probe_planned(&args, topo, &planner))
+}
+
+fn probe_planned(
+    args: &ProbeArgs,
+    topo: &crate::topology::Topology,
+    planner: &crate::orchestrator::Planner<'_>,
+) -> anyhow::Result<ExitCode> {
     let channels = planner.channels().clone();
-    let probes = reach::probes(&topo, &channels);
+    let probes = reach::probes(topo, &channels);
     let nonce =
         std::process::id() ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos());
-    let receptions = probe::run(&topo, &probes, nonce)?;
-    let verdict = reach::judge(&topo, &channels, &probes, &receptions, args.expect_none);
+    let receptions = probe::run(topo, &probes, nonce)?;
+    let verdict = reach::judge(topo, &channels, &probes, &receptions, args.expect_none);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {

@@ -2,7 +2,8 @@
 //!
 //! A [`Driver`] is one switch. It reports the switch's actual state as the planner's
 //! [`Item`]s and applies a list of [`Change`]s in order. When a change fails it says which
-//! one and how many went through, so the caller can [`undo`] exactly those.
+//! one and how many went through. (The engine rolls back by re-converging to the state it
+//! read before, not by replaying inverses.)
 //!
 //! Drivers: [`dry_run`] (records and prints iproute2 commands; the default), `linux`
 //! (netlink, next) and `remote` (agent over TLS, later).
@@ -50,16 +51,4 @@ pub struct ApplyError {
     /// The failing change, as an iproute2 command line.
     pub op: String,
     pub message: String,
-}
-
-/// Undoes `done` (the changes that were applied) by applying their inverses in reverse
-/// order. Keeps going past failures and returns all of them.
-pub fn undo(driver: &mut dyn Driver, done: &[Change]) -> Result<(), Vec<ApplyError>> {
-    let mut errors = Vec::new();
-    for change in done.iter().rev() {
-        if let Err(e) = driver.apply(std::slice::from_ref(&change.inverse())) {
-            errors.push(e);
-        }
-    }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }

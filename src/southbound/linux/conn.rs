@@ -136,10 +136,10 @@ impl Conn {
                     .map_err(|e| NlError::other(e.to_string()))?;
                 let mut err = None;
                 while let Some(msg) = stream.next().await {
-                    if let NetlinkPayload::Error(e) = msg.payload {
-                        if e.code.is_some() {
-                            err = Some(NlError::from_code(e.raw_code()));
-                        }
+                    if let NetlinkPayload::Error(e) = msg.payload
+                        && e.code.is_some()
+                    {
+                        err = Some(NlError::from_code(e.raw_code()));
                     }
                 }
                 Ok(err)

@@ -153,12 +153,11 @@ impl Driver for LinuxSwitch {
                 LinkAttribute::Controller(m) => Some(*m),
                 _ => None,
             });
-            if let Some((parent, vid)) = vlan_parent(link) {
-                if let Some(parent_name) = names.get(&parent) {
-                    if name == format!("{parent_name}.{vid}") {
-                        items.insert(Item::SubInterface { parent: parent_name.clone(), vid });
-                    }
-                }
+            if let Some((parent, vid)) = vlan_parent(link)
+                && let Some(parent_name) = names.get(&parent)
+                && name == format!("{parent_name}.{vid}")
+            {
+                items.insert(Item::SubInterface { parent: parent_name.clone(), vid });
             }
             if master == Some(br) {
                 ports.insert(link.header.index, name.to_string());

@@ -56,11 +56,11 @@ pub fn run(topo: &Topology, probes: &[Probe], nonce: u32) -> Result<Vec<Receptio
     drop(tx_rec);
     std::thread::sleep(Duration::from_millis(50));
     for p in probes {
-        if let Some(tx) = senders.get_mut(&p.from) {
-            if let Some(Err(source)) = tx.send_to(&frame(p, nonce), None) {
-                stop.store(true, Ordering::Relaxed);
-                return Err(ProbeError::Io { site: p.from.clone(), what: "send", source });
-            }
+        if let Some(tx) = senders.get_mut(&p.from)
+            && let Some(Err(source)) = tx.send_to(&frame(p, nonce), None)
+        {
+            stop.store(true, Ordering::Relaxed);
+            return Err(ProbeError::Io { site: p.from.clone(), what: "send", source });
         }
     }
     std::thread::sleep(SETTLE);

@@ -6,6 +6,8 @@
 //! Needs root and the VLAN-filtering kernel: run `scripts/bench-apply`, which builds this
 //! and runs it under ../shared/lab/run-in-vm. Prints a Markdown table.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench --bench plan`. Targets: under 1 s and under 1 ms.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard::orchestrator::{Planner, change_set, parse_channels, plan};
 use switchboard::topology::generate::{ChannelOptions, TreeOptions, channels_yaml, topology_yaml};

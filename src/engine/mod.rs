@@ -90,43 +90,114 @@ pub fn apply(
     drivers: &mut [Box<dyn Driver>],
     progress: &mut dyn FnMut(&Event),
 ) -> Result<Report, TransactionError> {
+    let scope: Vec<usize> = (0..planner.topology().switches.len()).collect();
+    apply_on(planner, &scope, drivers, progress)
+}
+
+/// Applies the planner's desired state to the switches `scope` (topology indices) as one
+/// transaction; `drivers[k]` is the driver of switch `scope[k]`. The planner must know every
+/// channel that has configuration on those switches: anything else owned there is removed.
+pub fn apply_on(
+    planner: &Planner<'_>,
+    scope: &[usize],
+    drivers: &mut [Box<dyn Driver>],
+    progress: &mut dyn FnMut(&Event),
+) -> Result<Report, TransactionError> {
+    transact(
+        planner.topology(),
+        scope,
+        drivers,
+        &|k, _before| scope.get(k).map(|s| planner.desired(*s)).unwrap_or_default(),
+        progress,
+    )
+}
+
+/// Applies a change to the switches `scope` as one transaction: on switch `scope[k]`, the
+/// items `add[k]` are put in place and the items `remove[k]` taken away; everything else on
+/// the switch stays as it is. This is how the orchestrator provisions one channel without
+/// re-planning every other channel on the same switches. Rollback and read-back
+/// verification are those of [`apply`].
+pub fn apply_delta(
+    topo: &Topology,
+    scope: &[usize],
+    drivers: &mut [Box<dyn Driver>],
+    add: &[BTreeSet<Item>],
+    remove: &[BTreeSet<Item>],
+    progress: &mut dyn FnMut(&Event),
+) -> Result<Report, TransactionError> {
+    let empty = BTreeSet::new();
+    transact(
+        topo,
+        scope,
+        drivers,
+        &|k, before| {
+            let (add, remove) = (add.get(k).unwrap_or(&empty), remove.get(k).unwrap_or(&empty));
+            delta_target(before, add, remove)
+        },
+        progress,
+    )
+}
+
+/// The state a switch should have: `before` without `remove` and without what `add`
+/// replaces (a VLAN entry with other flags), plus `add`.
+pub fn delta_target(before: &BTreeSet<Item>, add: &BTreeSet<Item>, remove: &BTreeSet<Item>) -> BTreeSet<Item> {
+    let mut target: BTreeSet<Item> = before
+        .iter()
+        .filter(|i| !remove.contains(*i) && !add.iter().any(|a| a != *i && a.same_slot(i)))
+        .cloned()
+        .collect();
+    target.extend(add.iter().cloned());
+    target
+}
+
+/// The transaction: read every switch of `scope`, apply the difference to `target(k, before)`
+/// switch by switch, verify by reading back, roll every touched switch back on failure.
+fn transact(
+    topo: &Topology,
+    scope: &[usize],
+    drivers: &mut [Box<dyn Driver>],
+    target: &dyn Fn(usize, &BTreeSet<Item>) -> BTreeSet<Item>,
+    progress: &mut dyn FnMut(&Event),
+) -> Result<Report, TransactionError> {
     let start = Instant::now();
-    let topo = planner.topology();
     let read_error = |e: DriverError| TransactionError {
         failure: ApplyError { switch: e.switch, done: 0, op: "read state".into(), message: e.message },
         rollback_errors: Vec::new(),
     };
     let before = read_all(drivers).map_err(read_error)?;
-    let changes = change_set(planner, &before);
+    let empty = BTreeSet::new();
+    let targets: Vec<BTreeSet<Item>> = (0..scope.len()).map(|k| target(k, before.get(k).unwrap_or(&empty))).collect();
     let mut report = Report::default();
     let mut touched: Vec<usize> = Vec::new();
-    for (i, sw) in changes.switches.iter().enumerate() {
-        if sw.changes.is_empty() {
+    for (k, &s) in scope.iter().enumerate() {
+        let Some(driver) = drivers.get_mut(k) else { continue };
+        let changes = diff(targets.get(k).unwrap_or(&empty), before.get(k).unwrap_or(&empty), &Ownership::new(topo, s));
+        if changes.is_empty() {
             continue;
         }
-        let Some(driver) = drivers.get_mut(i) else { continue };
         let t = Instant::now();
-        touched.push(i);
-        if let Err(failure) = driver.apply(&sw.changes) {
-            let rollback_errors = rollback(topo, drivers, &before, &touched, progress);
+        touched.push(k);
+        if let Err(failure) = driver.apply(&changes) {
+            let rollback_errors = rollback(topo, scope, drivers, &before, &touched, progress);
             return Err(TransactionError { failure, rollback_errors });
         }
-        report.changes += sw.changes.len();
+        report.changes += changes.len();
         report.switches += 1;
-        progress(&Event::Applied { switch: sw.switch.clone(), changes: sw.changes.len(), elapsed: t.elapsed() });
+        progress(&Event::Applied { switch: driver.switch().to_string(), changes: changes.len(), elapsed: t.elapsed() });
     }
     // Verify: read back what changed and finish what the kernel dropped.
-    for &i in &touched {
-        let desired = planner.desired(i);
-        let owner = Ownership::new(topo, i);
+    for &k in &touched {
+        let Some(&s) = scope.get(k) else { continue };
+        let desired = targets.get(k).cloned().unwrap_or_default();
+        let owner = Ownership::new(topo, s);
         let mut converged = false;
         for _ in 0..VERIFY_ROUNDS {
-            let Some(driver) = drivers.get_mut(i) else { break };
+            let Some(driver) = drivers.get_mut(k) else { break };
             let actual = match driver.read_state() {
                 Ok(a) => a,
                 Err(e) => {
                     let failure = ApplyError { switch: e.switch, done: 0, op: "read back".into(), message: e.message };
-                    let rollback_errors = rollback(topo, drivers, &before, &touched, progress);
+                    let rollback_errors = rollback(topo, scope, drivers, &before, &touched, progress);
                     return Err(TransactionError { failure, rollback_errors });
                 }
             };
@@ -138,19 +209,19 @@ pub fn apply(
             progress(&Event::Reapplying { switch: driver.switch().to_string(), missing: missing.len() });
             report.reapplied += missing.len();
             if let Err(failure) = driver.apply(&missing) {
-                let rollback_errors = rollback(topo, drivers, &before, &touched, progress);
+                let rollback_errors = rollback(topo, scope, drivers, &before, &touched, progress);
                 return Err(TransactionError { failure, rollback_errors });
             }
         }
         if !converged {
-            let name = topo.switches.get(i).map_or_else(String::new, |s| s.name.clone());
+            let name = topo.switches.get(s).map_or_else(String::new, |sw| sw.name.clone());
             let failure = ApplyError {
                 switch: name,
                 done: 0,
                 op: "verify".into(),
                 message: format!("state still differs from the plan after {VERIFY_ROUNDS} read-back rounds"),
             };
-            let rollback_errors = rollback(topo, drivers, &before, &touched, progress);
+            let rollback_errors = rollback(topo, scope, drivers, &before, &touched, progress);
             return Err(TransactionError { failure, rollback_errors });
         }
     }
@@ -159,20 +230,21 @@ pub fn apply(
 }
 
 /// Puts each touched switch back to the owned part of its state before the apply, in
-/// reverse order, going on past failures.
+/// reverse order, going on past failures. `touched` holds indices into `drivers`.
 fn rollback(
     topo: &Topology,
+    scope: &[usize],
     drivers: &mut [Box<dyn Driver>],
     before: &[BTreeSet<Item>],
     touched: &[usize],
     progress: &mut dyn FnMut(&Event),
 ) -> Vec<ApplyError> {
     let mut errors = Vec::new();
-    for &i in touched.iter().rev() {
-        let Some(driver) = drivers.get_mut(i) else { continue };
+    for &k in touched.iter().rev() {
+        let (Some(driver), Some(&s)) = (drivers.get_mut(k), scope.get(k)) else { continue };
         progress(&Event::RollingBack { switch: driver.switch().to_string() });
-        let owner = Ownership::new(topo, i);
-        let target: BTreeSet<Item> = before.get(i).into_iter().flatten().filter(|it| owner.owns(it)).cloned().collect();
+        let owner = Ownership::new(topo, s);
+        let target: BTreeSet<Item> = before.get(k).into_iter().flatten().filter(|it| owner.owns(it)).cloned().collect();
         let current = match driver.read_state() {
             Ok(c) => c,
             Err(e) => {

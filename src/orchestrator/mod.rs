@@ -6,6 +6,7 @@
 //! that talks to the world sits in `southbound`, `cli` and later `engine`/`db`/`portal`.
 
 pub mod planner;
+pub mod policy;
 pub mod reach;
 pub mod simulate;
 pub mod spec;
@@ -19,7 +20,7 @@ use serde::Serialize;
 use crate::model::{ChannelKind, Role};
 use crate::topology::{DriverConfig, Topology};
 
-pub use planner::{PlanError, PlannedChannel, Planner, Refusal, plan};
+pub use planner::{PlanError, PlannedChannel, Planner, Refusal, baseline, plan};
 pub use spec::{ChannelSpec, MemberSpec, parse_channels};
 pub use state::{Change, Direction, Item, Op, Ownership, apply, diff};
 

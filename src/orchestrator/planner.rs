@@ -122,7 +122,8 @@ pub struct Planner<'t> {
     channels: BTreeMap<String, PlannedChannel>,
     /// Where each channel came from, for duplicate-name messages.
     positions: BTreeMap<String, Pos>,
-    /// Desired items of each switch, with how many channels (or the baseline) want them.
+    /// Channel items of each switch, with how many channels want them (the baseline is
+    /// added by [`Planner::desired`]).
     desired: Vec<BTreeMap<Item, u32>>,
 }
 
@@ -132,6 +133,21 @@ struct InterfaceUse {
     channels: Vec<String>,
     /// Customer tags in use (tagged mode).
     tags: VlanSet,
+}
+
+/// What every switch holds whatever its channels: trunk ports and port-mode interface
+/// ports are bridge ports with learning and flooding off.
+pub fn baseline(topology: &Topology, s: usize) -> BTreeSet<Item> {
+    let Some(sw) = topology.switches.get(s) else { return BTreeSet::new() };
+    let mut out: BTreeSet<Item> =
+        topology.trunk_ports(s).into_iter().map(|port| Item::Port { port: port.to_string() }).collect();
+    out.extend(
+        topology
+            .interfaces_on(&sw.name)
+            .filter(|i| i.mode == InterfaceMode::Port)
+            .map(|i| Item::Port { port: i.port.clone() }),
+    );
+    out
 }
 
 /// Plans `specs` in one go: pinned VLANs first, then file order. Returns every refusal.
@@ -159,25 +175,30 @@ impl<'t> Planner<'t> {
     /// flooding off, whether or not a channel uses them yet.
     pub fn new(topology: &'t Topology) -> Planner<'t> {
         let n = topology.switches.len();
-        let mut desired: Vec<BTreeMap<Item, u32>> = vec![BTreeMap::new(); n];
-        for (s, sw) in topology.switches.iter().enumerate() {
-            let mut ports: Vec<String> = topology.trunk_ports(s).into_iter().map(str::to_string).collect();
-            ports.extend(
-                topology.interfaces_on(&sw.name).filter(|i| i.mode == InterfaceMode::Port).map(|i| i.port.clone()),
-            );
-            if let Some(d) = desired.get_mut(s) {
-                for port in ports {
-                    *d.entry(Item::Port { port }).or_insert(0) += 1;
-                }
-            }
-        }
         Planner {
             topology,
             used: vec![VlanSet::default(); n],
             interfaces: vec![InterfaceUse::default(); topology.interfaces.len()],
             channels: BTreeMap::new(),
             positions: BTreeMap::new(),
-            desired,
+            desired: vec![BTreeMap::new(); n],
+        }
+    }
+
+    /// Marks VLAN `vid` as in use on switch `s` by a channel this planner does not hold.
+    /// The orchestrator plans one channel at a time this way, against the allocations in
+    /// its database, instead of re-planning every channel on the same switches.
+    pub fn reserve_vlan(&mut self, s: usize, vid: u16) {
+        if let Some(u) = self.used.get_mut(s) {
+            u.insert(vid);
+        }
+    }
+
+    /// Marks customer tag `vid` as in use on an interface by a channel this planner does
+    /// not hold.
+    pub fn reserve_tag(&mut self, interface: &str, vid: u16) {
+        if let Some(u) = self.topology.interface_index(interface).and_then(|i| self.interfaces.get_mut(i)) {
+            u.tags.insert(vid);
         }
     }
 
@@ -190,9 +211,13 @@ impl<'t> Planner<'t> {
         &self.channels
     }
 
-    /// The desired state of switch `s`.
+    /// The desired state of switch `s`: its baseline and its channels' items.
     pub fn desired(&self, s: usize) -> BTreeSet<Item> {
-        self.desired.get(s).map(|d| d.keys().cloned().collect()).unwrap_or_default()
+        let mut out = baseline(self.topology, s);
+        if let Some(d) = self.desired.get(s) {
+            out.extend(d.keys().cloned());
+        }
+        out
     }
 
     /// VLAN IDs in use on switch `s`.

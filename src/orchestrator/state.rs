@@ -15,7 +15,7 @@ use crate::topology::{Topology, VlanPool};
 /// One unit of switch configuration. The variant order is the order in which items are
 /// created (a sub-interface before its bridge membership, a VLAN before FDB entries in it);
 /// removal runs the other way.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Item {
     /// An 802.1Q sub-interface `parent.vid` of a tagged-mode port (VLAN translation at the edge).
@@ -35,7 +35,7 @@ pub enum Item {
 }
 
 /// Which side of a port a tc filter sits on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Ingress,
@@ -66,7 +66,7 @@ impl Item {
 
     /// Two items with the same key cannot both exist on a switch: the kernel keeps one VLAN
     /// entry per (port, vid), so adding a `Vlan` replaces any other with the same key.
-    fn same_slot(&self, other: &Item) -> bool {
+    pub fn same_slot(&self, other: &Item) -> bool {
         match (self, other) {
             (Item::Vlan { port: a, vid: va, .. }, Item::Vlan { port: b, vid: vb, .. }) => a == b && va == vb,
             _ => self == other,

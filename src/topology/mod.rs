@@ -33,6 +33,9 @@ pub struct Topology {
     switch_by_name: HashMap<String, usize>,
     interface_by_name: HashMap<String, usize>,
     tree: Tree,
+    /// Per switch: trunk ports in link order, and indices of its service interfaces.
+    trunks: Vec<Vec<String>>,
+    interfaces_at: Vec<Vec<usize>>,
 }
 
 /// The VLAN IDs channels may be given: `first..=last` minus the reserved ranges.
@@ -270,21 +273,13 @@ impl Topology {
 
     /// The trunk ports of switch `s`, in link order.
     pub fn trunk_ports(&self, s: usize) -> Vec<&str> {
-        let Some(name) = self.switches.get(s).map(|sw| sw.name.as_str()) else { return Vec::new() };
-        let mut ports = Vec::new();
-        for link in &self.links {
-            for end in [&link.a, &link.b] {
-                if end.switch == name {
-                    ports.push(end.port.as_str());
-                }
-            }
-        }
-        ports
+        self.trunks.get(s).map(|t| t.iter().map(String::as_str).collect()).unwrap_or_default()
     }
 
     /// The service interfaces on switch `name`.
     pub fn interfaces_on<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a ServiceInterface> + 'a {
-        self.interfaces.iter().filter(move |i| i.switch == name)
+        let at: &[usize] = self.switch_index(name).and_then(|s| self.interfaces_at.get(s)).map_or(&[], Vec::as_slice);
+        at.iter().filter_map(|i| self.interfaces.get(*i))
     }
 
     /// Height of the tree (the deepest switch's depth).
@@ -310,8 +305,27 @@ impl Topology {
             switch_by_name,
             interface_by_name,
             tree: Tree::default(),
+            trunks: Vec::new(),
+            interfaces_at: Vec::new(),
         };
         topo.tree = topo.compute_tree();
+        let n = topo.switches.len();
+        let mut trunks = vec![Vec::new(); n];
+        for link in &topo.links {
+            for end in [&link.a, &link.b] {
+                if let Some(t) = topo.switch_index(&end.switch).and_then(|s| trunks.get_mut(s)) {
+                    t.push(end.port.clone());
+                }
+            }
+        }
+        let mut interfaces_at = vec![Vec::new(); n];
+        for (i, iface) in topo.interfaces.iter().enumerate() {
+            if let Some(v) = topo.switch_index(&iface.switch).and_then(|s| interfaces_at.get_mut(s)) {
+                v.push(i);
+            }
+        }
+        topo.trunks = trunks;
+        topo.interfaces_at = interfaces_at;
         topo
     }
 

@@ -212,3 +212,139 @@ proptest! {
         prop_assert_eq!(planner.channels(), fresh.channels());
     }
 }
+
+/// Plans channels the way the orchestrator does: each alone, against reservations of what
+/// earlier channels hold (their VLANs on switches, their customer tags on interfaces), and
+/// returns every accepted channel.
+fn plan_one_by_one(
+    topo: &switchboard::topology::Topology,
+    specs: &[switchboard::orchestrator::ChannelSpec],
+) -> Vec<switchboard::orchestrator::PlannedChannel> {
+    let mut done: Vec<switchboard::orchestrator::PlannedChannel> = Vec::new();
+    for spec in specs {
+        let mut planner = Planner::new(topo);
+        for c in &done {
+            for s in &c.path {
+                planner.reserve_vlan(*s, c.vlan);
+                if let Some(l) = c.leaf_vlan {
+                    planner.reserve_vlan(*s, l);
+                }
+            }
+            for m in &c.members {
+                if let Some(tag) = m.customer_vlan {
+                    planner.reserve_tag(&m.interface, tag);
+                }
+            }
+        }
+        // The service checks interface capacity and port-mode use at acceptance; keep the
+        // generated specs that pass those checks in the full planner.
+        let mut full = Planner::new(topo);
+        for c in &done {
+            let pinned = switchboard::orchestrator::ChannelSpec {
+                vlan: switchboard::model::VlanId::new(c.vlan),
+                leaf_vlan: c.leaf_vlan.and_then(switchboard::model::VlanId::new),
+                ..specs.iter().find(|s| s.name == c.name).unwrap().clone()
+            };
+            full.add(&pinned).unwrap();
+        }
+        if full.add(spec).is_err() {
+            continue;
+        }
+        if let Ok(p) = planner.add(spec) {
+            done.push(p.clone());
+        }
+    }
+    done
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The orchestrator's one-channel-at-a-time planning keeps the invariants: channels that
+    /// share a switch never share a VLAN, and no item beyond the baseline belongs to two
+    /// channels (so removing one channel's items never touches another's).
+    #[test]
+    fn planning_alone_against_reservations_keeps_channels_apart((net, cseed, n) in params()) {
+        let topo = random_topology(&net);
+        let specs = random_channels(&topo, cseed, n);
+        let planned = plan_one_by_one(&topo, &specs);
+        let mut owner: BTreeMap<(usize, Item), String> = BTreeMap::new();
+        for (i, a) in planned.iter().enumerate() {
+            for b in &planned[i + 1..] {
+                if a.path.iter().any(|s| b.path.contains(s)) {
+                    let va: BTreeSet<u16> = std::iter::once(a.vlan).chain(a.leaf_vlan).collect();
+                    let vb: BTreeSet<u16> = std::iter::once(b.vlan).chain(b.leaf_vlan).collect();
+                    prop_assert!(va.is_disjoint(&vb), "{} and {} share a switch and a VLAN", a.name, b.name);
+                }
+            }
+            for (s, item) in &a.items {
+                if switchboard::orchestrator::baseline(&topo, *s).contains(item) {
+                    continue;
+                }
+                if let Some(other) = owner.insert((*s, item.clone()), a.name.clone()) {
+                    prop_assert!(other == a.name, "{item:?} on switch {s} belongs to {other} and {}", a.name);
+                }
+            }
+        }
+    }
+
+    /// An account that is not active is refused for that reason alone; more money never
+    /// adds a refusal.
+    #[test]
+    fn account_rules_are_consistent(bw in 0u64..5000, balance in -10_000i64..10_000, extra in 0i64..10_000,
+                                    price in 0i64..10_000, held in 0u64..5, max in 0u64..5, status in 0u8..3) {
+        use switchboard::orchestrator::policy::*;
+        use switchboard::model::InterfaceMode;
+        let account = |balance: i64| Account {
+            status: [AccountStatus::Active, AccountStatus::Suspended, AccountStatus::Closed][status as usize],
+            kinds: vec![ChannelKind::P2p],
+            max_bandwidth_mbps: 1000,
+            max_channels: max,
+            classes: vec!["standard".into()],
+            balance_cents: balance,
+            credit_limit_cents: 0,
+        };
+        let def = Definition {
+            name: "d".into(), version: 1, kinds: vec![ChannelKind::P2p], min_bandwidth_mbps: 1,
+            max_bandwidth_mbps: 4000, classes: vec!["standard".into()], drivers: vec!["dry-run".into()],
+        };
+        let model = UsageModel { name: "m".into(), price_type: Some(PriceType::FlatMonthly), price_cents: price, ..UsageModel::default() };
+        let req = Request {
+            kind: ChannelKind::P2p, bandwidth_mbps: bw, class: "standard", channels_held: held, endpoints_after: 2,
+            now_ms: 0, driver: "dry-run",
+            interface: InterfaceUse { name: "i".into(), mode: InterfaceMode::Tagged, capacity_mbps: 3000, used_mbps: 0, channels: 0 },
+        };
+        let poor = verify(&account(balance), &def, &model, &req);
+        let rich = verify(&account(balance + extra), &def, &model, &req);
+        if status != 0 {
+            prop_assert_eq!(poor.iter().map(Refused::code).collect::<Vec<_>>(), vec!["account_inactive"]);
+        }
+        let poor_codes: BTreeSet<&str> = poor.iter().map(Refused::code).collect();
+        prop_assert!(rich.iter().all(|r| poor_codes.contains(r.code())), "more money added a refusal: {rich:?} vs {poor:?}");
+        prop_assert_eq!(poor.iter().any(|r| r.code() == "over_credit"), status == 0 && price > balance);
+    }
+}
+
+/// Every channel state but `terminated` can still end; `terminated` is final; every state is
+/// reachable from `draft`.
+#[test]
+fn channel_state_machine_is_connected() {
+    use switchboard::orchestrator::policy::ChannelState;
+    let reach = |from: ChannelState| {
+        let mut seen = BTreeSet::from([from.as_str()]);
+        let mut todo = vec![from];
+        while let Some(s) = todo.pop() {
+            for t in ChannelState::ALL {
+                if s.can_become(t) && seen.insert(t.as_str()) {
+                    todo.push(t);
+                }
+            }
+        }
+        seen
+    };
+    assert_eq!(reach(ChannelState::Draft).len(), ChannelState::ALL.len());
+    for s in ChannelState::ALL {
+        assert!(reach(s).contains("terminated"), "{s} cannot end");
+    }
+    assert_eq!(reach(ChannelState::Terminated).len(), 1);
+}

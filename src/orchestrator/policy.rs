@@ -1,0 +1,510 @@
+//! Business rules of the flow, as pure functions: account verification (SPEC §2 step 2),
+//! usage-model restrictions and payment (seed 003), channel readiness and the channel state
+//! machine. The service layer loads the facts from the database and asks these.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ChannelKind, InterfaceMode, Role};
+
+/// An account's standing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    Active,
+    Suspended,
+    Closed,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Suspended => "suspended",
+            AccountStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AccountStatus> {
+        match s {
+            "active" => Some(AccountStatus::Active),
+            "suspended" => Some(AccountStatus::Suspended),
+            "closed" => Some(AccountStatus::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// An organization's contract with the operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub status: AccountStatus,
+    pub kinds: Vec<ChannelKind>,
+    pub max_bandwidth_mbps: u64,
+    pub max_channels: u64,
+    pub classes: Vec<String>,
+    pub balance_cents: i64,
+    pub credit_limit_cents: i64,
+}
+
+/// A versioned catalogue entry, as far as the checks need it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Definition {
+    pub name: String,
+    pub version: u32,
+    pub kinds: Vec<ChannelKind>,
+    pub min_bandwidth_mbps: u64,
+    pub max_bandwidth_mbps: u64,
+    pub classes: Vec<String>,
+    /// Driver kinds that can carry it ("linux", "dry-run", "remote").
+    pub drivers: Vec<String>,
+}
+
+/// How a usage model charges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceType {
+    /// `price_cents` per month, charged in advance.
+    FlatMonthly,
+    /// `price_cents` per hour; the first hour is charged in advance.
+    PerHour,
+    /// `price_cents` per GB transferred; nothing in advance.
+    PerGb,
+    /// `price_cents` per Mbps of bandwidth per month, charged in advance.
+    PerMbps,
+}
+
+impl PriceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriceType::FlatMonthly => "flat_monthly",
+            PriceType::PerHour => "per_hour",
+            PriceType::PerGb => "per_gb",
+            PriceType::PerMbps => "per_mbps",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PriceType> {
+        match s {
+            "flat_monthly" => Some(PriceType::FlatMonthly),
+            "per_hour" => Some(PriceType::PerHour),
+            "per_gb" => Some(PriceType::PerGb),
+            "per_mbps" => Some(PriceType::PerMbps),
+            _ => None,
+        }
+    }
+}
+
+/// A usage model: a price and the restrictions on use (seed 003).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageModel {
+    pub name: String,
+    pub price_type: Option<PriceType>,
+    pub price_cents: i64,
+    pub max_bandwidth_mbps: Option<u64>,
+    pub max_endpoints: Option<u64>,
+    /// Allowed time of day, minutes after midnight UTC, `[start, end)`; wraps past midnight
+    /// when `start > end`.
+    pub window: Option<(u32, u32)>,
+    /// Unix ms after which the channel ends.
+    pub term_end_ms: Option<i64>,
+    pub max_gb: Option<u64>,
+}
+
+/// What one party asks for when it creates or joins a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub kind: ChannelKind,
+    pub bandwidth_mbps: u64,
+    pub class: &'a str,
+    /// Live channels the organization already takes part in (not counting this one).
+    pub channels_held: u64,
+    /// Members the channel will have with this party in it.
+    pub endpoints_after: u64,
+    pub now_ms: i64,
+    pub interface: InterfaceUse,
+    /// Driver kind of the interface's switch.
+    pub driver: &'a str,
+}
+
+/// The service interface being plugged in, and what already runs on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceUse {
+    pub name: String,
+    pub mode: InterfaceMode,
+    pub capacity_mbps: u64,
+    pub used_mbps: u64,
+    pub channels: u64,
+}
+
+/// Why a party cannot have what it asked for. Each message says what to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Refused {
+    #[error("the account is {status}: ask the operator to reactivate it")]
+    AccountInactive { status: String },
+    #[error("the account does not support {kind} channels (it supports {supported})")]
+    KindNotSupported { kind: ChannelKind, supported: String },
+    #[error("{asked} Mbps is over the account's limit of {max} Mbps per channel")]
+    OverBandwidth { asked: u64, max: u64 },
+    #[error("the account already takes part in {held} channels, its limit is {max}")]
+    OverChannelCount { held: u64, max: u64 },
+    #[error("class of service `{class}` is not in the account (it has {supported})")]
+    ClassNotSupported { class: String, supported: String },
+    #[error(
+        "the usage model charges {need_cents} cents in advance, the account can pay {available_cents} (balance plus credit limit)"
+    )]
+    OverCredit { need_cents: i64, available_cents: i64 },
+    #[error("service definition {definition} does not offer {kind} channels")]
+    DefinitionKind { definition: String, kind: ChannelKind },
+    #[error("service definition {definition} allows {min}-{max} Mbps, not {asked}")]
+    DefinitionBandwidth { definition: String, min: u64, max: u64, asked: u64 },
+    #[error("class of service `{class}` is not offered by service definition {definition}")]
+    DefinitionClass { definition: String, class: String },
+    #[error("service definition {definition} cannot be carried by the `{driver}` switch of interface `{interface}`")]
+    DefinitionDriver { definition: String, driver: String, interface: String },
+    #[error("usage model `{model}` allows at most {max} Mbps, the channel has {asked}")]
+    UsageBandwidth { model: String, max: u64, asked: u64 },
+    #[error("usage model `{model}` allows at most {max} endpoints")]
+    UsageEndpoints { model: String, max: u64 },
+    #[error("usage model `{model}` can only be used between {start} and {end} UTC")]
+    OutsideWindow { model: String, start: String, end: String },
+    #[error("usage model `{model}` ended its term")]
+    TermEnded { model: String },
+    #[error("interface `{interface}` would carry {needed} Mbps, over its capacity of {capacity} Mbps")]
+    InterfaceCapacity { interface: String, needed: u64, capacity: u64 },
+    #[error("interface `{interface}` is in port mode and already carries a channel: use a tagged-mode interface")]
+    InterfaceBusy { interface: String },
+}
+
+impl Refused {
+    /// The stable code of this refusal (what the API returns).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refused::AccountInactive { .. } => "account_inactive",
+            Refused::KindNotSupported { .. } => "kind_not_supported",
+            Refused::OverBandwidth { .. } => "over_bandwidth",
+            Refused::OverChannelCount { .. } => "over_channel_count",
+            Refused::ClassNotSupported { .. } => "class_not_supported",
+            Refused::OverCredit { .. } => "over_credit",
+            Refused::DefinitionKind { .. } => "definition_kind",
+            Refused::DefinitionBandwidth { .. } => "definition_bandwidth",
+            Refused::DefinitionClass { .. } => "definition_class",
+            Refused::DefinitionDriver { .. } => "definition_driver",
+            Refused::UsageBandwidth { .. } => "usage_bandwidth",
+            Refused::UsageEndpoints { .. } => "usage_endpoints",
+            Refused::OutsideWindow { .. } => "outside_window",
+            Refused::TermEnded { .. } => "term_ended",
+            Refused::InterfaceCapacity { .. } => "interface_capacity",
+            Refused::InterfaceBusy { .. } => "interface_busy",
+        }
+    }
+}
+
+/// What the usage model charges before the channel starts.
+pub fn upfront_cents(model: &UsageModel, bandwidth_mbps: u64) -> i64 {
+    match model.price_type {
+        None | Some(PriceType::PerGb) => 0,
+        Some(PriceType::FlatMonthly | PriceType::PerHour) => model.price_cents,
+        Some(PriceType::PerMbps) => model.price_cents.saturating_mul(i64::try_from(bandwidth_mbps).unwrap_or(i64::MAX)),
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+fn hhmm(min: u32) -> String {
+    format!("{:02}:{:02}", min / 60, min % 60)
+}
+
+/// Whether `now_ms` lies in the daily window `[start, end)` (minutes after midnight UTC).
+pub fn in_window(window: (u32, u32), now_ms: i64) -> bool {
+    let minute = u32::try_from(now_ms.rem_euclid(DAY_MS) / 60_000).unwrap_or(0);
+    let (start, end) = window;
+    if start <= end { (start..end).contains(&minute) } else { minute >= start || minute < end }
+}
+
+/// Checks the restrictions of a usage model that hold while a channel runs: time window and
+/// term end. (Max GB needs switch counters; the service checks it where it has them.)
+pub fn usage_in_force(model: &UsageModel, now_ms: i64) -> Result<(), Refused> {
+    if let Some(end) = model.term_end_ms
+        && now_ms >= end
+    {
+        return Err(Refused::TermEnded { model: model.name.clone() });
+    }
+    if let Some(w) = model.window
+        && !in_window(w, now_ms)
+    {
+        return Err(Refused::OutsideWindow { model: model.name.clone(), start: hhmm(w.0), end: hhmm(w.1) });
+    }
+    Ok(())
+}
+
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() { "none".into() } else { items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") }
+}
+
+/// Verifies that an account may have what it asks for under a definition and usage model.
+/// Returns every refusal, most fundamental first; empty means yes.
+pub fn verify(account: &Account, definition: &Definition, model: &UsageModel, req: &Request<'_>) -> Vec<Refused> {
+    let mut out = Vec::new();
+    if account.status != AccountStatus::Active {
+        out.push(Refused::AccountInactive { status: account.status.as_str().into() });
+        return out;
+    }
+    if !account.kinds.contains(&req.kind) {
+        out.push(Refused::KindNotSupported { kind: req.kind, supported: list(&account.kinds) });
+    }
+    if req.bandwidth_mbps > account.max_bandwidth_mbps {
+        out.push(Refused::OverBandwidth { asked: req.bandwidth_mbps, max: account.max_bandwidth_mbps });
+    }
+    if req.channels_held >= account.max_channels {
+        out.push(Refused::OverChannelCount { held: req.channels_held, max: account.max_channels });
+    }
+    if !account.classes.iter().any(|c| c == req.class) {
+        out.push(Refused::ClassNotSupported { class: req.class.into(), supported: list(&account.classes) });
+    }
+    let label = format!("{} v{}", definition.name, definition.version);
+    if !definition.kinds.contains(&req.kind) {
+        out.push(Refused::DefinitionKind { definition: label.clone(), kind: req.kind });
+    }
+    if !(definition.min_bandwidth_mbps..=definition.max_bandwidth_mbps).contains(&req.bandwidth_mbps) {
+        out.push(Refused::DefinitionBandwidth {
+            definition: label.clone(),
+            min: definition.min_bandwidth_mbps,
+            max: definition.max_bandwidth_mbps,
+            asked: req.bandwidth_mbps,
+        });
+    }
+    if !definition.classes.iter().any(|c| c == req.class) {
+        out.push(Refused::DefinitionClass { definition: label.clone(), class: req.class.into() });
+    }
+    if !definition.drivers.iter().any(|d| d == req.driver) {
+        out.push(Refused::DefinitionDriver {
+            definition: label,
+            driver: req.driver.into(),
+            interface: req.interface.name.clone(),
+        });
+    }
+    if let Some(max) = model.max_bandwidth_mbps
+        && req.bandwidth_mbps > max
+    {
+        out.push(Refused::UsageBandwidth { model: model.name.clone(), max, asked: req.bandwidth_mbps });
+    }
+    if let Some(max) = model.max_endpoints
+        && req.endpoints_after > max
+    {
+        out.push(Refused::UsageEndpoints { model: model.name.clone(), max });
+    }
+    if let Err(r) = usage_in_force(model, req.now_ms) {
+        out.push(r);
+    }
+    let need = upfront_cents(model, req.bandwidth_mbps);
+    let available = account.balance_cents.saturating_add(account.credit_limit_cents);
+    if need > available {
+        out.push(Refused::OverCredit { need_cents: need, available_cents: available });
+    }
+    let iface = &req.interface;
+    if iface.mode == InterfaceMode::Port && iface.channels > 0 {
+        out.push(Refused::InterfaceBusy { interface: iface.name.clone() });
+    }
+    let needed = iface.used_mbps.saturating_add(req.bandwidth_mbps);
+    if needed > iface.capacity_mbps {
+        out.push(Refused::InterfaceCapacity { interface: iface.name.clone(), needed, capacity: iface.capacity_mbps });
+    }
+    out
+}
+
+/// Whether members with these roles let a channel carry traffic (SPEC §2 step 5).
+pub fn ready(kind: ChannelKind, roles: &[Role]) -> bool {
+    match kind {
+        ChannelKind::P2p => roles.len() == 2,
+        ChannelKind::P2mp => roles.contains(&Role::Root) && roles.contains(&Role::Leaf),
+        ChannelKind::Mp2mp => roles.len() >= 2,
+    }
+}
+
+/// How many members a channel kind takes at most.
+pub fn max_members(kind: ChannelKind) -> Option<usize> {
+    match kind {
+        ChannelKind::P2p => Some(2),
+        ChannelKind::P2mp | ChannelKind::Mp2mp => None,
+    }
+}
+
+/// A channel's life (SPEC §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelState {
+    Draft,
+    Offered,
+    Provisioning,
+    Active,
+    Modifying,
+    Terminating,
+    Terminated,
+    Failed,
+}
+
+impl ChannelState {
+    pub const ALL: [ChannelState; 8] = [
+        ChannelState::Draft,
+        ChannelState::Offered,
+        ChannelState::Provisioning,
+        ChannelState::Active,
+        ChannelState::Modifying,
+        ChannelState::Terminating,
+        ChannelState::Terminated,
+        ChannelState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelState::Draft => "draft",
+            ChannelState::Offered => "offered",
+            ChannelState::Provisioning => "provisioning",
+            ChannelState::Active => "active",
+            ChannelState::Modifying => "modifying",
+            ChannelState::Terminating => "terminating",
+            ChannelState::Terminated => "terminated",
+            ChannelState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChannelState> {
+        ChannelState::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether the channel's configuration is (or is being put) on the switches.
+    pub fn is_live(self) -> bool {
+        matches!(self, ChannelState::Provisioning | ChannelState::Active | ChannelState::Modifying)
+    }
+
+    /// Whether the channel is over.
+    pub fn is_final(self) -> bool {
+        matches!(self, ChannelState::Terminated)
+    }
+
+    /// The legal transitions. Everything else is refused.
+    pub fn can_become(self, to: ChannelState) -> bool {
+        use ChannelState::*;
+        matches!(
+            (self, to),
+            (Draft, Offered)
+                | (Draft | Offered, Provisioning)
+                | (Provisioning, Active)
+                | (Active, Modifying)
+                | (Modifying, Active)
+                | (Draft | Offered | Provisioning | Active | Modifying | Failed, Terminating)
+                | (Terminating, Terminated)
+                | (Provisioning | Modifying | Terminating, Failed)
+                | (Failed, Provisioning)
+                | (Offered, Offered)
+        )
+    }
+}
+
+impl std::fmt::Display for ChannelState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> Account {
+        Account {
+            status: AccountStatus::Active,
+            kinds: vec![ChannelKind::P2p, ChannelKind::P2mp, ChannelKind::Mp2mp],
+            max_bandwidth_mbps: 1000,
+            max_channels: 2,
+            classes: vec!["standard".into()],
+            balance_cents: 100,
+            credit_limit_cents: 0,
+        }
+    }
+
+    fn definition() -> Definition {
+        Definition {
+            name: "Metro E-Line".into(),
+            version: 1,
+            kinds: vec![ChannelKind::P2p, ChannelKind::P2mp, ChannelKind::Mp2mp],
+            min_bandwidth_mbps: 1,
+            max_bandwidth_mbps: 10_000,
+            classes: vec!["standard".into()],
+            drivers: vec!["dry-run".into()],
+        }
+    }
+
+    fn request(bw: u64) -> Request<'static> {
+        Request {
+            kind: ChannelKind::P2p,
+            bandwidth_mbps: bw,
+            class: "standard",
+            channels_held: 0,
+            endpoints_after: 2,
+            now_ms: 0,
+            interface: InterfaceUse {
+                name: "i".into(),
+                mode: InterfaceMode::Tagged,
+                capacity_mbps: 1000,
+                used_mbps: 0,
+                channels: 0,
+            },
+            driver: "dry-run",
+        }
+    }
+
+    #[test]
+    fn a_fitting_request_passes() {
+        assert_eq!(verify(&account(), &definition(), &UsageModel::default(), &request(100)), vec![]);
+    }
+
+    #[test]
+    fn suspended_accounts_are_refused_first_and_alone() {
+        let mut a = account();
+        a.status = AccountStatus::Suspended;
+        let r = verify(&a, &definition(), &UsageModel::default(), &request(5000));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].code(), "account_inactive");
+    }
+
+    #[test]
+    fn credit_counts_balance_and_limit() {
+        let model = UsageModel { price_type: Some(PriceType::PerMbps), price_cents: 2, ..UsageModel::default() };
+        let codes = |a: &Account| -> Vec<&str> {
+            verify(a, &definition(), &model, &request(100)).iter().map(Refused::code).collect()
+        };
+        assert_eq!(codes(&account()), vec!["over_credit"]);
+        let mut a = account();
+        a.credit_limit_cents = 100;
+        assert_eq!(codes(&a), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn windows_wrap_past_midnight() {
+        let at = |h: i64| h * 3_600_000;
+        assert!(in_window((22 * 60, 6 * 60), at(23)));
+        assert!(in_window((22 * 60, 6 * 60), at(2)));
+        assert!(!in_window((22 * 60, 6 * 60), at(12)));
+        assert!(in_window((8 * 60, 18 * 60), at(12)));
+        assert!(!in_window((8 * 60, 18 * 60), at(18)));
+    }
+
+    #[test]
+    fn terminated_is_final() {
+        for to in ChannelState::ALL {
+            assert!(!ChannelState::Terminated.can_become(to));
+        }
+    }
+
+    #[test]
+    fn readiness_per_kind() {
+        use Role::*;
+        assert!(!ready(ChannelKind::P2p, &[Root]));
+        assert!(ready(ChannelKind::P2p, &[Root, Root]));
+        assert!(!ready(ChannelKind::P2mp, &[Root, Root]));
+        assert!(ready(ChannelKind::P2mp, &[Leaf, Root]));
+        assert!(ready(ChannelKind::Mp2mp, &[Root, Root]));
+    }
+}

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod lab;
 pub mod plan;
 pub mod probe;
+pub mod service;
 pub mod topology;
 
 use std::path::Path;
@@ -40,6 +41,10 @@ pub enum Command {
     Drift(apply::DriftArgs),
     /// Send real Ethernet frames between lab sites and print who reaches whom.
     Probe(probe::ProbeArgs),
+    /// Import (or re-import) a topology into the orchestrator's database.
+    Import(service::ImportArgs),
+    /// Run orders from the database: provision, modify and remove channels.
+    Worker(service::WorkerArgs),
 }
 
 /// Runs a parsed command line.
@@ -51,6 +56,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply::run_apply(args),
         Command::Drift(args) => apply::run_drift(args),
         Command::Probe(args) => probe::run(args),
+        Command::Import(args) => service::run_import(args),
+        Command::Worker(args) => service::run_worker(args),
     }
 }
 

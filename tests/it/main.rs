@@ -4,7 +4,10 @@
 mod cli;
 mod fuzz;
 mod golden;
+mod instances;
 mod props;
 mod schema;
+mod service;
 mod support;
 mod tidy;
+mod world;

@@ -1,0 +1,1208 @@
+//! The flow of SPEC §2: create a channel, offer it, open an invitation, register, accept
+//! or decline, detach, terminate. Each call is one database transaction with its audit
+//! record; a refused call stores nothing.
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use crate::model::{ChannelKind, InterfaceMode, Role};
+use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
+use crate::store::{Dialect, is_unique_violation, new_id, new_token, token_hash};
+
+use super::setup::{account_from_row, check_text, hash_blocking, insert_organization, insert_user, parse_kinds};
+use super::{Actor, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
+
+/// A channel to create, with the creator's own interface plugged in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NewChannel {
+    pub name: String,
+    pub kind: ChannelKind,
+    pub bandwidth_mbps: u64,
+    pub class: String,
+    pub usage_model_id: String,
+    /// The creator's service interface.
+    pub interface: String,
+    /// The creator's role in a p2mp channel (default root).
+    pub role: Option<Role>,
+    /// The tag the creator uses on a tagged-mode interface (default: the channel's VLAN).
+    pub customer_vlan: Option<u16>,
+}
+
+/// One party to invite: by email, by organization, or both.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct InviteeSpec {
+    pub email: Option<String>,
+    /// An existing organization's name.
+    pub organization: Option<String>,
+    /// What the creator knows of the person and its organization (pre-fills registration).
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub org_name: String,
+    /// The role the invitee takes in a p2mp channel (default leaf).
+    pub role: Option<Role>,
+}
+
+/// An offer to make.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NewOffer {
+    pub description: String,
+    /// Days until the offer expires (default: the organization's policy, 60).
+    pub expires_in_days: Option<u32>,
+    /// Whether invitees who accept may offer the channel on.
+    #[serde(default)]
+    pub allow_reoffer: bool,
+    pub invitees: Vec<InviteeSpec>,
+}
+
+/// One invitation as sent: the token appears here once and is stored only hashed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Invitation {
+    pub invitee_id: String,
+    pub email: Option<String>,
+    pub organization: Option<String>,
+    pub token: String,
+    pub url: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OfferCreated {
+    pub offer_id: String,
+    pub expires_at: i64,
+    pub invitations: Vec<Invitation>,
+}
+
+/// A new user registering from an invitation (the form the creator's data pre-fills).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Registration {
+    pub email: String,
+    pub name: String,
+    pub organization: String,
+    pub password: String,
+}
+
+/// What an invitee plugs in when accepting.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Acceptance {
+    pub interface: String,
+    /// One of the channel definition's usage models (default: the channel's).
+    pub usage_model_id: Option<String>,
+    pub customer_vlan: Option<u16>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AcceptOutcome {
+    pub attachment_id: String,
+    pub channel_id: String,
+    pub channel_state: ChannelState,
+    /// The order that provisions the channel, when this acceptance made it ready.
+    pub order_id: Option<String>,
+}
+
+/// A channel row.
+#[derive(Clone, Debug)]
+pub(crate) struct ChannelRow {
+    pub id: String,
+    pub name: String,
+    pub org_id: String,
+    pub kind: ChannelKind,
+    pub bandwidth_mbps: u64,
+    pub class: String,
+    pub definition_id: String,
+    pub usage_model_id: String,
+    pub state: ChannelState,
+    pub vlan: Option<u16>,
+    pub leaf_vlan: Option<u16>,
+    pub path: Vec<String>,
+    pub created_at: i64,
+    pub reason: String,
+}
+
+pub(crate) fn channel_from_row(r: &AnyRow) -> Result<ChannelRow> {
+    let kind: String = r.try_get("kind")?;
+    let state: String = r.try_get("state")?;
+    let vid = |v: Option<i64>| v.and_then(|v| u16::try_from(v).ok());
+    Ok(ChannelRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        org_id: r.try_get("org_id")?,
+        kind: kind.parse().map_err(ServiceError::Invalid)?,
+        bandwidth_mbps: to_u64(r.try_get("bandwidth_mbps")?),
+        class: r.try_get("class")?,
+        definition_id: r.try_get("definition_id")?,
+        usage_model_id: r.try_get("usage_model_id")?,
+        state: ChannelState::parse(&state).unwrap_or(ChannelState::Failed),
+        vlan: vid(r.try_get("vlan")?),
+        leaf_vlan: vid(r.try_get("leaf_vlan")?),
+        path: split_list(&r.try_get::<String, _>("path")?),
+        created_at: r.try_get("created_at")?,
+        reason: r.try_get("reason")?,
+    })
+}
+
+/// A live attachment.
+#[derive(Clone, Debug)]
+pub(crate) struct AttachmentRow {
+    pub interface: String,
+    pub role: Role,
+    pub customer_vlan: Option<u16>,
+}
+
+/// A service interface row.
+#[derive(Clone, Debug)]
+pub(crate) struct InterfaceRow {
+    pub name: String,
+    pub org_id: String,
+    pub mode: InterfaceMode,
+    pub capacity_mbps: u64,
+}
+
+pub(crate) fn lock(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    }
+}
+
+impl Service {
+    pub(crate) async fn channel_row(&self, tx: &mut AnyConnection, id: &str, for_update: bool) -> Result<ChannelRow> {
+        let sql =
+            format!("SELECT * FROM channels WHERE id = $1{}", if for_update { lock(self.db.dialect) } else { "" });
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
+        channel_from_row(&row)
+    }
+
+    pub(crate) async fn live_attachments(
+        &self,
+        tx: &mut AnyConnection,
+        channel_id: &str,
+    ) -> Result<Vec<AttachmentRow>> {
+        let rows = sqlx::query(
+            "SELECT interface, role, customer_vlan FROM attachments \
+             WHERE channel_id = $1 AND state = 'attached' ORDER BY attached_at, id",
+        )
+        .bind(channel_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(AttachmentRow {
+                    interface: r.try_get("interface")?,
+                    role: role.parse().unwrap_or(Role::Root),
+                    customer_vlan: r.try_get::<Option<i64>, _>("customer_vlan")?.and_then(|v| u16::try_from(v).ok()),
+                })
+            })
+            .collect()
+    }
+
+    async fn interface_row(&self, tx: &mut AnyConnection, name: &str) -> Result<InterfaceRow> {
+        let r = sqlx::query("SELECT name, org_id, mode, capacity_mbps FROM service_interfaces WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("service interface `{name}`")))?;
+        let mode: String = r.try_get("mode")?;
+        Ok(InterfaceRow {
+            name: r.try_get("name")?,
+            org_id: r.try_get::<Option<String>, _>("org_id")?.unwrap_or_default(),
+            mode: mode.parse().unwrap_or(InterfaceMode::Port),
+            capacity_mbps: to_u64(r.try_get("capacity_mbps")?),
+        })
+    }
+
+    pub(crate) async fn definition(&self, tx: &mut AnyConnection, id: &str) -> Result<Definition> {
+        if let Some(d) = self.catalog.lock().ok().and_then(|c| c.definitions.get(id).cloned()) {
+            return Ok(d);
+        }
+        let r = sqlx::query("SELECT * FROM service_definitions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("service definition `{id}`")))?;
+        let d = Definition {
+            name: r.try_get("name")?,
+            version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
+            kinds: parse_kinds(&r.try_get::<String, _>("kinds")?),
+            min_bandwidth_mbps: to_u64(r.try_get("min_bandwidth_mbps")?),
+            max_bandwidth_mbps: to_u64(r.try_get("max_bandwidth_mbps")?),
+            classes: split_list(&r.try_get::<String, _>("classes")?),
+            drivers: split_list(&r.try_get::<String, _>("drivers")?),
+        };
+        if let Ok(mut c) = self.catalog.lock() {
+            c.definitions.insert(id.to_string(), d.clone());
+        }
+        Ok(d)
+    }
+
+    /// A usage model and the definition it belongs to.
+    pub(crate) async fn usage_model(&self, tx: &mut AnyConnection, id: &str) -> Result<(String, UsageModel)> {
+        if let Some(m) = self.catalog.lock().ok().and_then(|c| c.models.get(id).cloned()) {
+            return Ok(m);
+        }
+        let r = sqlx::query("SELECT * FROM usage_models WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("usage model `{id}`")))?;
+        let m: (String, UsageModel) = (r.try_get("definition_id")?, usage_model_from_row(&r)?);
+        if let Ok(mut c) = self.catalog.lock() {
+            c.models.insert(id.to_string(), m.clone());
+        }
+        Ok(m)
+    }
+
+    /// Verifies one party (SPEC §2 step 2 and 4): account, definition, usage model,
+    /// interface. Locks the party's account row so concurrent requests count correctly.
+    #[allow(clippy::too_many_arguments)]
+    async fn verify_party(
+        &self,
+        tx: &mut AnyConnection,
+        org_id: &str,
+        channel: (&ChannelKind, u64, &str),
+        definition: &Definition,
+        model: &UsageModel,
+        iface: &InterfaceRow,
+        endpoints_after: u64,
+        driver: &str,
+    ) -> Result<()> {
+        // One statement: the account (locked on PostgreSQL, so concurrent requests of one
+        // organization count one after the other), its live channels, the interface's use.
+        let sql = format!(
+            "SELECT a.status, a.kinds, a.max_bandwidth_mbps, a.max_channels, a.classes, a.balance_cents, \
+             a.credit_limit_cents, \
+             (SELECT COUNT(DISTINCT t.channel_id) FROM attachments t JOIN channels c ON c.id = t.channel_id \
+               WHERE t.org_id = $1 AND t.state = 'attached' AND c.state <> 'terminated') AS held, \
+             (SELECT COUNT(*) FROM attachments t JOIN channels c ON c.id = t.channel_id \
+               WHERE t.interface = $2 AND t.state = 'attached' AND c.state <> 'terminated') AS n, \
+             (SELECT CAST(COALESCE(SUM(c.bandwidth_mbps), 0) AS BIGINT) FROM attachments t \
+               JOIN channels c ON c.id = t.channel_id \
+               WHERE t.interface = $2 AND t.state = 'attached' AND c.state <> 'terminated') AS bw \
+             FROM accounts a WHERE a.org_id = $1{}",
+            lock(self.db.dialect)
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(iface.name.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::Forbidden("the organization has no account with the operator".into()))?;
+        let account = account_from_row(&row)?;
+        let held: i64 = row.try_get("held")?;
+        let use_row = &row;
+        let req = Request {
+            kind: *channel.0,
+            bandwidth_mbps: channel.1,
+            class: channel.2,
+            channels_held: to_u64(held),
+            endpoints_after,
+            now_ms: self.now(),
+            interface: InterfaceUse {
+                name: iface.name.clone(),
+                mode: iface.mode,
+                capacity_mbps: iface.capacity_mbps,
+                used_mbps: to_u64(use_row.try_get("bw")?),
+                channels: to_u64(use_row.try_get("n")?),
+            },
+            driver,
+        };
+        let refusals = policy::verify(&account, definition, model, &req);
+        if refusals.is_empty() { Ok(()) } else { Err(ServiceError::Refused(refusals)) }
+    }
+
+    /// The driver kind of an interface's switch. (Uses one pooled connection at a time:
+    /// holding one while asking for another can starve the pool under load.)
+    async fn driver_of_interface(&self, interface: &str) -> Result<String> {
+        let topo = self.topology().await?;
+        let iface = topo
+            .interface(interface)
+            .ok_or_else(|| ServiceError::NotFound(format!("service interface `{interface}`")))?;
+        Ok(self.driver_kind(&topo, &iface.switch).to_string())
+    }
+
+    /// Step 1-2: creates a channel with one of the creator's interfaces plugged in. The
+    /// account is verified at once; a refusal stores nothing.
+    pub async fn create_channel(&self, actor: &Actor, new: &NewChannel) -> Result<String> {
+        if actor.role != UserRole::Admin {
+            return Err(ServiceError::Forbidden("only an organization's admins can create channels".into()));
+        }
+        let name = check_text("a channel name", &new.name, 64)?;
+        let role = member_role(new.kind, new.role, Role::Root)?;
+        check_customer_vlan(new.customer_vlan)?;
+        let driver = self.driver_of_interface(&new.interface).await?;
+        let iface = {
+            let mut conn = self.db.pool.acquire().await?;
+            self.interface_row(&mut conn, &new.interface).await?
+        };
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if iface.org_id != actor.org_id {
+            return Err(ServiceError::Forbidden(format!("interface `{}` belongs to another organization", iface.name)));
+        }
+        if new.customer_vlan.is_some() && iface.mode == InterfaceMode::Port {
+            return Err(ServiceError::Invalid(format!(
+                "interface `{}` is in port mode: a customer VLAN only applies to tagged-mode interfaces",
+                iface.name
+            )));
+        }
+        let (definition_id, model) = self.usage_model(&mut tx, &new.usage_model_id).await?;
+        let definition = self.definition(&mut tx, &definition_id).await?;
+        self.verify_party(
+            &mut tx,
+            &actor.org_id,
+            (&new.kind, new.bandwidth_mbps, &new.class),
+            &definition,
+            &model,
+            &iface,
+            1,
+            &driver,
+        )
+        .await?;
+        self.check_tag_free(&mut tx, &iface.name, new.customer_vlan).await?;
+        let id = new_id("ch");
+        let r = sqlx::query(
+            "INSERT INTO channels (id, name, org_id, created_by, kind, bandwidth_mbps, class, definition_id, usage_model_id, \
+             state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $10)",
+        )
+        .bind(id.as_str())
+        .bind(name.as_str())
+        .bind(actor.org_id.as_str())
+        .bind(actor.user_id.as_str())
+        .bind(new.kind.as_str())
+        .bind(to_i64(new.bandwidth_mbps))
+        .bind(new.class.as_str())
+        .bind(definition_id.as_str())
+        .bind(new.usage_model_id.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = r {
+            return Err(if is_unique_violation(&e) {
+                ServiceError::Conflict(format!("your organization already has a channel named `{name}`"))
+            } else {
+                e.into()
+            });
+        }
+        let att = insert_attachment(
+            &mut tx,
+            &id,
+            &iface.name,
+            &actor.org_id,
+            role,
+            new.customer_vlan,
+            &new.usage_model_id,
+            now,
+        )
+        .await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            "channel.create",
+            &id,
+            serde_json::json!({"name": name, "kind": new.kind, "bandwidth_mbps": new.bandwidth_mbps,
+                "class": new.class, "definition": format!("{} v{}", definition.name, definition.version),
+                "usage_model": model.name, "interface": iface.name, "attachment": att}),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(channel = %id, org = %actor.org_id, "channel created");
+        Ok(id)
+    }
+
+    async fn check_tag_free(&self, tx: &mut AnyConnection, iface: &str, tag: Option<u16>) -> Result<()> {
+        let Some(tag) = tag else { return Ok(()) };
+        let taken = sqlx::query(
+            "SELECT a.channel_id FROM attachments a JOIN channels c ON c.id = a.channel_id WHERE a.interface = $1 \
+             AND a.state = 'attached' AND c.state <> 'terminated' AND (a.customer_vlan = $2 OR (a.customer_vlan IS NULL AND c.vlan = $2))",
+        )
+        .bind(iface)
+        .bind(i64::from(tag))
+        .fetch_optional(&mut *tx)
+        .await?;
+        match taken {
+            Some(r) => Err(ServiceError::Conflict(format!(
+                "customer VLAN {tag} is already used on interface `{iface}` by channel `{}`: pick another",
+                r.try_get::<String, _>("channel_id")?
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `actor` may offer `channel`: its organization's admins, or the admins of a
+    /// grantee whose permission carries the re-offer right.
+    async fn may_offer(&self, tx: &mut AnyConnection, actor: &Actor, channel: &ChannelRow) -> Result<()> {
+        if actor.role != UserRole::Admin {
+            return Err(ServiceError::Forbidden("only an organization's admins can make offers".into()));
+        }
+        if channel.org_id == actor.org_id {
+            return Ok(());
+        }
+        let granted = sqlx::query(
+            "SELECT id FROM permissions WHERE channel_id = $1 AND grantee_org = $2 AND can_reoffer = 1 LIMIT 1",
+        )
+        .bind(channel.id.as_str())
+        .bind(actor.org_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if granted.is_some() {
+            Ok(())
+        } else if self.can_see(tx, actor, &channel.id, &channel.org_id).await? {
+            Err(ServiceError::Forbidden("your permission on this channel does not include offering it on".into()))
+        } else {
+            Err(ServiceError::NotFound(format!("channel `{}`", channel.id)))
+        }
+    }
+
+    /// Step 3: offers a channel to invitees. Returns each invitee's token and URL (the
+    /// only time the token is seen; it is stored hashed).
+    pub async fn offer(&self, actor: &Actor, channel_id: &str, offer: &NewOffer) -> Result<OfferCreated> {
+        let description = if offer.description.trim().is_empty() {
+            String::new()
+        } else {
+            check_text("a description", &offer.description, 2000)?
+        };
+        if offer.invitees.is_empty() {
+            return Err(ServiceError::Invalid("an offer needs at least one invitee".into()));
+        }
+        if offer.expires_in_days.is_some_and(|d| !(1..=3650).contains(&d)) {
+            return Err(ServiceError::Invalid("an offer expires in 1-3650 days".into()));
+        }
+        let days: i64 = match offer.expires_in_days {
+            Some(d) => i64::from(d),
+            None => sqlx::query("SELECT default_offer_days FROM organizations WHERE id = $1")
+                .bind(actor.org_id.as_str())
+                .fetch_one(&self.db.pool)
+                .await?
+                .try_get("default_offer_days")?,
+        };
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let channel = self.channel_row(&mut tx, channel_id, true).await?;
+        self.may_offer(&mut tx, actor, &channel).await?;
+        if matches!(channel.state, ChannelState::Terminating | ChannelState::Terminated) {
+            return Err(ServiceError::Conflict(format!("the channel is {}: it cannot be offered", channel.state)));
+        }
+        let expires_at = now.saturating_add(days.saturating_mul(86_400_000));
+        let offer_id = new_id("off");
+        sqlx::query(
+            "INSERT INTO offers (id, channel_id, org_id, created_by, description, allow_reoffer, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(offer_id.as_str())
+        .bind(channel.id.as_str())
+        .bind(actor.org_id.as_str())
+        .bind(actor.user_id.as_str())
+        .bind(description.as_str())
+        .bind(i64::from(offer.allow_reoffer))
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let invitations = self.insert_invitees(&mut tx, actor, &channel, &offer_id, &offer.invitees, now).await?;
+        if channel.state == ChannelState::Draft {
+            set_state(&mut tx, &channel.id, ChannelState::Draft, ChannelState::Offered, "", now).await?;
+        }
+        audit(
+            &mut tx,
+            now,
+            actor,
+            "offer.create",
+            &offer_id,
+            serde_json::json!({"channel": channel.id, "expires_at": expires_at,
+                "invitees": invitations.iter().map(|i| &i.invitee_id).collect::<Vec<_>>()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(OfferCreated { offer_id, expires_at, invitations })
+    }
+
+    /// Adds invitees to an existing offer (a later round).
+    pub async fn add_invitees(
+        &self,
+        actor: &Actor,
+        offer_id: &str,
+        invitees: &[InviteeSpec],
+    ) -> Result<Vec<Invitation>> {
+        if invitees.is_empty() {
+            return Err(ServiceError::Invalid("name at least one invitee".into()));
+        }
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let offer = sqlx::query("SELECT channel_id, org_id, expires_at FROM offers WHERE id = $1")
+            .bind(offer_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("offer `{offer_id}`")))?;
+        let channel_id: String = offer.try_get("channel_id")?;
+        let channel = self.channel_row(&mut tx, &channel_id, true).await?;
+        if offer.try_get::<String, _>("org_id")? != actor.org_id {
+            return Err(if self.can_see(&mut tx, actor, &channel.id, &channel.org_id).await? {
+                ServiceError::Forbidden("only the organization that made the offer can add invitees".into())
+            } else {
+                ServiceError::NotFound(format!("offer `{offer_id}`"))
+            });
+        }
+        self.may_offer(&mut tx, actor, &channel).await?;
+        if now >= offer.try_get::<i64, _>("expires_at")? {
+            return Err(ServiceError::OfferExpired);
+        }
+        let out = self.insert_invitees(&mut tx, actor, &channel, offer_id, invitees, now).await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            "offer.invite",
+            offer_id,
+            serde_json::json!({"invitees": out.iter().map(|i| &i.invitee_id).collect::<Vec<_>>()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn insert_invitees(
+        &self,
+        tx: &mut AnyConnection,
+        actor: &Actor,
+        channel: &ChannelRow,
+        offer_id: &str,
+        invitees: &[InviteeSpec],
+        now: i64,
+    ) -> Result<Vec<Invitation>> {
+        let mut out = Vec::new();
+        for (n, inv) in invitees.iter().enumerate() {
+            let at = |m: &str| ServiceError::Invalid(format!("invitee {}: {m}", n + 1));
+            let email = match inv.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+                Some(e) => Some(super::setup::check_email(e).map_err(|e| at(&e.to_string()))?),
+                None => None,
+            };
+            let org_id = match inv.organization.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+                Some(o) => {
+                    let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")
+                        .bind(o)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| at(&format!("no organization named `{o}`")))?;
+                    Some(row.try_get::<String, _>("id")?)
+                }
+                None => None,
+            };
+            if email.is_none() && org_id.is_none() {
+                return Err(at("give an email address or an organization"));
+            }
+            if org_id.as_deref() == Some(actor.org_id.as_str()) {
+                return Err(at("your own organization cannot be invited"));
+            }
+            let role = match (channel.kind, inv.role) {
+                (ChannelKind::P2mp, r) => Some(r.unwrap_or(Role::Leaf)),
+                (_, None) => None,
+                (_, Some(_)) => return Err(at("a role only applies to p2mp channels")),
+            };
+            let name = inv.name.trim().chars().take(100).collect::<String>();
+            let org_name = if inv.org_name.trim().is_empty() {
+                inv.organization.clone().unwrap_or_default()
+            } else {
+                inv.org_name.trim().chars().take(100).collect()
+            };
+            let token = new_token();
+            let id = new_id("inv");
+            sqlx::query(
+                "INSERT INTO invitees (id, offer_id, email, org_id, name, org_name, role, token_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(id.as_str())
+            .bind(offer_id)
+            .bind(email.clone())
+            .bind(org_id.clone())
+            .bind(name.as_str())
+            .bind(org_name.as_str())
+            .bind(role.map(|r| r.as_str()))
+            .bind(token_hash(&token))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let url = format!("{}/invitations/{token}", self.config.base_url.trim_end_matches('/'));
+            out.push(Invitation { invitee_id: id, email, organization: inv.organization.clone(), token, url });
+        }
+        Ok(out)
+    }
+
+    /// Finds the invitee of a token and checks the offer has not expired; marks it expired
+    /// when it has (committing that) and says so.
+    pub(crate) async fn invitee_by_token(&self, token: &str) -> Result<AnyRow> {
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ServiceError::AccessDenied);
+        }
+        let row = sqlx::query(
+            "SELECT i.*, o.expires_at, o.channel_id, o.org_id AS offer_org, o.allow_reoffer, o.description \
+             FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE i.token_hash = $1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.db.pool)
+        .await?
+        .ok_or(ServiceError::AccessDenied)?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let decided = row.try_get::<Option<i64>, _>("accepted_at")?.is_some()
+            || row.try_get::<Option<i64>, _>("declined_at")?.is_some();
+        if self.now() >= expires_at && !decided {
+            if row.try_get::<Option<i64>, _>("expired_at")?.is_none() {
+                let mut tx = self.db.write().await?;
+                sqlx::query("UPDATE invitees SET expired_at = $2 WHERE id = $1 AND expired_at IS NULL")
+                    .bind(row.try_get::<String, _>("id")?)
+                    .bind(self.now())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            return Err(ServiceError::OfferExpired);
+        }
+        Ok(row)
+    }
+
+    /// Whether the invitation is for `actor` (the email it was sent to, or its organization).
+    fn invited(row: &AnyRow, actor: &Actor) -> Result<bool> {
+        let email: Option<String> = row.try_get("email")?;
+        let org: Option<String> = row.try_get("org_id")?;
+        Ok(match (email, org) {
+            (Some(e), _) => e.eq_ignore_ascii_case(&actor.email),
+            (None, Some(o)) => o == actor.org_id,
+            (None, None) => false,
+        })
+    }
+
+    /// Step 4: opens an invitation. Records the first access. `viewer` is the logged-in
+    /// user, if any: a user the invitation is not for gets "access denied".
+    pub async fn open_invitation(
+        &self,
+        token: &str,
+        viewer: Option<&Actor>,
+        source: &str,
+    ) -> Result<super::views::InvitationView> {
+        let row = self.invitee_by_token(token).await?;
+        if let Some(v) = viewer
+            && !Self::invited(&row, v)?
+        {
+            return Err(ServiceError::AccessDenied);
+        }
+        let invitee_id: String = row.try_get("id")?;
+        if row.try_get::<Option<i64>, _>("accessed_at")?.is_none() {
+            let now = self.now();
+            let mut tx = self.db.write().await?;
+            let n = sqlx::query("UPDATE invitees SET accessed_at = $2 WHERE id = $1 AND accessed_at IS NULL")
+                .bind(invitee_id.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 1 {
+                let who = match viewer {
+                    Some(v) => Actor { source: source.into(), ..v.clone() },
+                    None => Actor { user_id: "anonymous".into(), ..Actor::system(source) },
+                };
+                audit(&mut tx, now, &who, "invitation.open", &invitee_id, serde_json::json!({})).await?;
+            }
+            tx.commit().await?;
+        }
+        self.invitation_view(&invitee_id, viewer).await
+    }
+
+    /// Step 4, new users: registers from an invitation. The email must be the invited one
+    /// (when the invitation names one); the organization is created with the default
+    /// account, and the user becomes its admin.
+    pub async fn register(&self, token: &str, reg: &Registration, source: &str) -> Result<Actor> {
+        let row = self.invitee_by_token(token).await?;
+        let invited_email: Option<String> = row.try_get("email")?;
+        let email = super::setup::check_email(&reg.email)?;
+        if let Some(e) = &invited_email
+            && !e.eq_ignore_ascii_case(&email)
+        {
+            return Err(ServiceError::AccessDenied);
+        }
+        if row.try_get::<Option<String>, _>("org_id")?.is_some() && invited_email.is_none() {
+            return Err(ServiceError::Conflict(
+                "this invitation is for an existing organization: ask its admin for an account and log in".into(),
+            ));
+        }
+        let name = check_text("a name", &reg.name, 100)?;
+        let org_name = check_text("an organization name", &reg.organization, 100)?;
+        let hash = hash_blocking(reg.password.clone()).await?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let org_id =
+            insert_organization(&mut tx, &org_name, &self.config.new_account, now).await.map_err(|e| match e {
+                ServiceError::Conflict(_) => ServiceError::Conflict(format!(
+                    "organization `{org_name}` is registered already: ask its admin to add you, then log in"
+                )),
+                e => e,
+            })?;
+        let user_id = insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, &hash, now).await?;
+        let invitee_id: String = row.try_get("id")?;
+        sqlx::query("UPDATE invitees SET registered_at = $2, user_id = $3 WHERE id = $1")
+            .bind(invitee_id.as_str())
+            .bind(now)
+            .bind(user_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let actor = Actor {
+            user_id,
+            email: email.clone(),
+            org_id: org_id.clone(),
+            role: UserRole::Admin,
+            source: source.into(),
+        };
+        audit(
+            &mut tx,
+            now,
+            &actor,
+            "invitation.register",
+            &invitee_id,
+            serde_json::json!({"email": email, "organization": org_name}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(actor)
+    }
+
+    /// Step 4: accepts an invitation by plugging one of the invitee's interfaces in. The
+    /// invitee's account is verified like the creator's; the chosen usage model's
+    /// restrictions and payment are checked. Writes the permission and, when the channel
+    /// can now carry traffic, opens an order.
+    pub async fn accept(&self, actor: &Actor, token: &str, acc: &Acceptance) -> Result<AcceptOutcome> {
+        let row = self.invitee_by_token(token).await?;
+        if !Self::invited(&row, actor)? {
+            return Err(ServiceError::AccessDenied);
+        }
+        check_customer_vlan(acc.customer_vlan)?;
+        let invitee_id: String = row.try_get("id")?;
+        let channel_id: String = row.try_get("channel_id")?;
+        let driver = self.driver_of_interface(&acc.interface).await?;
+        // The interface (owner, mode, capacity) changes only by a topology import.
+        let iface = {
+            let mut conn = self.db.pool.acquire().await?;
+            self.interface_row(&mut conn, &acc.interface).await?
+        };
+        if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
+            return Err(ServiceError::Conflict("this invitation was accepted already".into()));
+        }
+        if row.try_get::<Option<i64>, _>("declined_at")?.is_some() {
+            return Err(ServiceError::Conflict("this invitation was declined".into()));
+        }
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let channel = self.channel_row(&mut tx, &channel_id, true).await?;
+        self.may_accept(&mut tx, actor).await?;
+        if matches!(channel.state, ChannelState::Terminating | ChannelState::Terminated) {
+            return Err(ServiceError::Conflict(format!(
+                "the channel is {}: it can no longer be joined",
+                channel.state
+            )));
+        }
+        if iface.org_id != actor.org_id {
+            return Err(ServiceError::Forbidden(format!("interface `{}` belongs to another organization", iface.name)));
+        }
+        if acc.customer_vlan.is_some() && iface.mode == InterfaceMode::Port {
+            return Err(ServiceError::Invalid(format!(
+                "interface `{}` is in port mode: a customer VLAN only applies to tagged-mode interfaces",
+                iface.name
+            )));
+        }
+        let live = self.live_attachments(&mut tx, &channel.id).await?;
+        if live.iter().any(|a| a.interface == iface.name) {
+            return Err(ServiceError::Conflict(format!(
+                "interface `{}` is already plugged into this channel",
+                iface.name
+            )));
+        }
+        if let Some(max) = policy::max_members(channel.kind)
+            && live.len() >= max
+        {
+            return Err(ServiceError::Conflict(format!(
+                "a {} channel has {max} members and this one is complete",
+                channel.kind
+            )));
+        }
+        let model_id = acc.usage_model_id.clone().unwrap_or_else(|| channel.usage_model_id.clone());
+        let (model_def, model) = self.usage_model(&mut tx, &model_id).await?;
+        if model_def != channel.definition_id {
+            return Err(ServiceError::Invalid(format!(
+                "usage model `{model_id}` is not one of the channel's service definition"
+            )));
+        }
+        let definition = self.definition(&mut tx, &channel.definition_id).await?;
+        self.verify_party(
+            &mut tx,
+            &actor.org_id,
+            (&channel.kind, channel.bandwidth_mbps, &channel.class),
+            &definition,
+            &model,
+            &iface,
+            u64::try_from(live.len() + 1).unwrap_or(u64::MAX),
+            &driver,
+        )
+        .await?;
+        self.check_tag_free(&mut tx, &iface.name, acc.customer_vlan).await?;
+        let n = sqlx::query(
+            "UPDATE invitees SET accepted_at = $2, user_id = COALESCE(user_id, $3) \
+             WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL",
+        )
+        .bind(invitee_id.as_str())
+        .bind(now)
+        .bind(actor.user_id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(ServiceError::Conflict("this invitation was accepted or declined meanwhile".into()));
+        }
+        let role: Option<String> = row.try_get("role")?;
+        let role = match channel.kind {
+            ChannelKind::P2mp => role.and_then(|r| r.parse().ok()).unwrap_or(Role::Leaf),
+            _ => Role::Root,
+        };
+        let attachment_id = insert_attachment(
+            &mut tx,
+            &channel.id,
+            &iface.name,
+            &actor.org_id,
+            role,
+            acc.customer_vlan,
+            &model_id,
+            now,
+        )
+        .await?;
+        let offer_org: String = row.try_get("offer_org")?;
+        let can_reoffer: i64 = row.try_get("allow_reoffer")?;
+        sqlx::query(
+            "INSERT INTO permissions (id, channel_id, grantor_org, grantee_org, can_use, can_reoffer, invitee_id, created_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
+        )
+        .bind(new_id("perm"))
+        .bind(channel.id.as_str())
+        .bind(offer_org.as_str())
+        .bind(actor.org_id.as_str())
+        .bind(can_reoffer)
+        .bind(invitee_id.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            "invitation.accept",
+            &invitee_id,
+            serde_json::json!({"channel": channel.id, "interface": iface.name, "attachment": attachment_id,
+                "usage_model": model.name, "upfront_cents": policy::upfront_cents(&model, channel.bandwidth_mbps),
+                "price_type": model.price_type.map(PriceType::as_str)}),
+        )
+        .await?;
+        let mut roles: Vec<Role> = live.iter().map(|a| a.role).collect();
+        roles.push(role);
+        let (state, order_id) = self.schedule(&mut tx, &channel, &roles, actor, now).await?;
+        tx.commit().await?;
+        if order_id.is_some() {
+            self.notify.notify_one();
+        }
+        tracing::info!(channel = %channel.id, invitee = %invitee_id, order = ?order_id, "invitation accepted");
+        Ok(AcceptOutcome { attachment_id, channel_id: channel.id, channel_state: state, order_id })
+    }
+
+    async fn may_accept(&self, tx: &mut AnyConnection, actor: &Actor) -> Result<()> {
+        match actor.role {
+            UserRole::Admin => Ok(()),
+            UserRole::Operator => Err(ServiceError::Forbidden("the operator's staff cannot accept offers".into())),
+            UserRole::Member => {
+                let allowed: i64 = sqlx::query("SELECT members_can_accept FROM organizations WHERE id = $1")
+                    .bind(actor.org_id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("members_can_accept")?;
+                if allowed == 1 {
+                    Ok(())
+                } else {
+                    Err(ServiceError::Forbidden(
+                        "your organization lets only its admins accept offers: ask one of them".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Step 4: declines an invitation.
+    pub async fn decline(&self, actor: &Actor, token: &str) -> Result<()> {
+        let row = self.invitee_by_token(token).await?;
+        if !Self::invited(&row, actor)? {
+            return Err(ServiceError::AccessDenied);
+        }
+        let invitee_id: String = row.try_get("id")?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let n = sqlx::query(
+            "UPDATE invitees SET declined_at = $2 WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL",
+        )
+        .bind(invitee_id.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(ServiceError::Conflict("this invitation was already accepted or declined".into()));
+        }
+        audit(&mut tx, now, actor, "invitation.decline", &invitee_id, serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Step 6: unplugs an interface. The channel is modified when it can still carry
+    /// traffic, and taken down (its VLAN freed) when it cannot.
+    pub async fn detach(&self, actor: &Actor, attachment_id: &str) -> Result<Option<String>> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let row = sqlx::query("SELECT channel_id, org_id, state FROM attachments WHERE id = $1")
+            .bind(attachment_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("attachment `{attachment_id}`")))?;
+        let org: String = row.try_get("org_id")?;
+        let channel_id: String = row.try_get("channel_id")?;
+        if !(actor.is_operator() || (org == actor.org_id && actor.role == UserRole::Admin)) {
+            return Err(if org == actor.org_id {
+                ServiceError::Forbidden("only your organization's admins can unplug its interfaces".into())
+            } else {
+                ServiceError::NotFound(format!("attachment `{attachment_id}`"))
+            });
+        }
+        if row.try_get::<String, _>("state")? != "attached" {
+            return Err(ServiceError::Conflict("this interface is already unplugged".into()));
+        }
+        let channel = self.channel_row(&mut tx, &channel_id, true).await?;
+        sqlx::query("UPDATE attachments SET state = 'detached', detached_at = $2 WHERE id = $1")
+            .bind(attachment_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        audit(&mut tx, now, actor, "attachment.detach", attachment_id, serde_json::json!({"channel": channel_id}))
+            .await?;
+        let roles: Vec<Role> = self.live_attachments(&mut tx, &channel.id).await?.iter().map(|a| a.role).collect();
+        let (_, order) = self.schedule(&mut tx, &channel, &roles, actor, now).await?;
+        tx.commit().await?;
+        if order.is_some() {
+            self.notify.notify_one();
+        }
+        Ok(order)
+    }
+
+    /// Step 6: ends a channel (its creator's admins, or the operator). A channel with
+    /// configuration on the switches gets a removal order; others end at once.
+    pub async fn terminate(&self, actor: &Actor, channel_id: &str, reason: &str) -> Result<Option<String>> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let channel = self.channel_row(&mut tx, channel_id, true).await?;
+        if !(actor.is_operator() || (channel.org_id == actor.org_id && actor.role == UserRole::Admin)) {
+            return Err(if self.can_see(&mut tx, actor, channel_id, &channel.org_id).await? {
+                ServiceError::Forbidden("only the creator's admins or the operator can terminate a channel".into())
+            } else {
+                ServiceError::NotFound(format!("channel `{channel_id}`"))
+            });
+        }
+        if !channel.state.can_become(ChannelState::Terminating) {
+            return Err(ServiceError::Conflict(format!("a channel that is {} cannot be terminated", channel.state)));
+        }
+        let order = self.take_down(&mut tx, &channel, reason, now).await?;
+        audit(&mut tx, now, actor, "channel.terminate", channel_id, serde_json::json!({"reason": reason})).await?;
+        tx.commit().await?;
+        if order.is_some() {
+            self.notify.notify_one();
+        }
+        Ok(order)
+    }
+
+    /// Moves a channel to `terminating` with a removal order when it may hold switch
+    /// configuration, or straight to `terminated` when it cannot.
+    pub(crate) async fn take_down(
+        &self,
+        tx: &mut AnyConnection,
+        channel: &ChannelRow,
+        reason: &str,
+        now: i64,
+    ) -> Result<Option<String>> {
+        let holds: Option<AnyRow> = sqlx::query("SELECT switch FROM vlan_allocations WHERE channel_id = $1 LIMIT 1")
+            .bind(channel.id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if holds.is_none()
+            && matches!(channel.state, ChannelState::Draft | ChannelState::Offered | ChannelState::Failed)
+        {
+            set_state(tx, &channel.id, channel.state, ChannelState::Terminating, reason, now).await?;
+            set_state(tx, &channel.id, ChannelState::Terminating, ChannelState::Terminated, reason, now).await?;
+            return Ok(None);
+        }
+        set_state(tx, &channel.id, channel.state, ChannelState::Terminating, reason, now).await?;
+        insert_order(tx, &channel.id, "deactivate", now).await
+    }
+
+    /// After a membership change: opens the order the channel now needs, if any.
+    pub(crate) async fn schedule(
+        &self,
+        tx: &mut AnyConnection,
+        channel: &ChannelRow,
+        roles: &[Role],
+        actor: &Actor,
+        now: i64,
+    ) -> Result<(ChannelState, Option<String>)> {
+        let ready = policy::ready(channel.kind, roles);
+        use ChannelState::*;
+        let (to, action) = match (ready, channel.state) {
+            (true, Draft | Offered | Failed) => (Provisioning, "activate"),
+            (true, Active) => (Modifying, "modify"),
+            (true, Provisioning | Modifying) => (channel.state, "modify"),
+            (false, Provisioning | Active | Modifying) => {
+                let order = self.take_down(tx, channel, "too few members left to carry traffic", now).await?;
+                audit(tx, now, actor, "channel.take_down", &channel.id, serde_json::json!({"order": order})).await?;
+                return Ok((Terminating, order));
+            }
+            _ => return Ok((channel.state, None)),
+        };
+        if to != channel.state {
+            set_state(tx, &channel.id, channel.state, to, "", now).await?;
+        }
+        let order = insert_order(tx, &channel.id, action, now).await?;
+        if let Some(o) = &order {
+            audit(tx, now, actor, "order.create", o, serde_json::json!({"channel": channel.id, "action": action}))
+                .await?;
+        }
+        Ok((to, order))
+    }
+}
+
+fn member_role(kind: ChannelKind, role: Option<Role>, default: Role) -> Result<Role> {
+    match (kind, role) {
+        (ChannelKind::P2mp, r) => Ok(r.unwrap_or(default)),
+        (_, None) => Ok(Role::Root),
+        (_, Some(_)) => Err(ServiceError::Invalid("a role (root or leaf) only applies to p2mp channels".into())),
+    }
+}
+
+fn check_customer_vlan(tag: Option<u16>) -> Result<()> {
+    match tag {
+        Some(t) if !(1..=4094).contains(&t) => {
+            Err(ServiceError::Invalid(format!("customer VLAN {t} is out of range: use 1-4094")))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_attachment(
+    tx: &mut AnyConnection,
+    channel_id: &str,
+    interface: &str,
+    org_id: &str,
+    role: Role,
+    customer_vlan: Option<u16>,
+    usage_model_id: &str,
+    now: i64,
+) -> Result<String> {
+    let id = new_id("att");
+    let r = sqlx::query(
+        "INSERT INTO attachments (id, channel_id, interface, org_id, role, customer_vlan, usage_model_id, state, attached_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'attached', $8)",
+    )
+    .bind(id.as_str())
+    .bind(channel_id)
+    .bind(interface)
+    .bind(org_id)
+    .bind(role.as_str())
+    .bind(customer_vlan.map(i64::from))
+    .bind(usage_model_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    match r {
+        Ok(_) => Ok(id),
+        Err(e) if is_unique_violation(&e) => {
+            Err(ServiceError::Conflict(format!("interface `{interface}` is already plugged into this channel")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Changes a channel's state, refusing illegal transitions and lost races.
+pub(crate) async fn set_state(
+    tx: &mut AnyConnection,
+    channel_id: &str,
+    from: ChannelState,
+    to: ChannelState,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
+    if !from.can_become(to) {
+        return Err(ServiceError::Conflict(format!("a channel cannot go from {from} to {to}")));
+    }
+    let n = sqlx::query("UPDATE channels SET state = $3, reason = $4, updated_at = $5 WHERE id = $1 AND state = $2")
+        .bind(channel_id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 1 { Ok(()) } else { Err(ServiceError::Conflict(format!("the channel is no longer {from}"))) }
+}
+
+/// Opens an order unless one is already waiting for the channel (that one will see the
+/// channel as it is when it runs). Returns the waiting order either way.
+pub(crate) async fn insert_order(
+    tx: &mut AnyConnection,
+    channel_id: &str,
+    action: &str,
+    now: i64,
+) -> Result<Option<String>> {
+    let id = new_id("ord");
+    let inserted = sqlx::query(
+        "INSERT INTO orders (id, channel_id, action, status, created_at) VALUES ($1, $2, $3, 'pending', $4) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(id.as_str())
+    .bind(channel_id)
+    .bind(action)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if inserted.is_some() {
+        return Ok(Some(id));
+    }
+    // One is waiting already: it will do what the channel needs when it runs.
+    let row = sqlx::query("UPDATE orders SET action = $2 WHERE channel_id = $1 AND status = 'pending' RETURNING id")
+        .bind(channel_id)
+        .bind(action)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
+pub(crate) fn usage_model_from_row(r: &AnyRow) -> Result<UsageModel> {
+    let price: String = r.try_get("price_type")?;
+    let window =
+        match (r.try_get::<Option<i64>, _>("window_start_min")?, r.try_get::<Option<i64>, _>("window_end_min")?) {
+            (Some(a), Some(b)) => Some((u32::try_from(a).unwrap_or(0), u32::try_from(b).unwrap_or(0))),
+            _ => None,
+        };
+    Ok(UsageModel {
+        name: r.try_get("name")?,
+        price_type: PriceType::parse(&price),
+        price_cents: r.try_get("price_cents")?,
+        max_bandwidth_mbps: r.try_get::<Option<i64>, _>("max_bandwidth_mbps")?.map(to_u64),
+        max_endpoints: r.try_get::<Option<i64>, _>("max_endpoints")?.map(to_u64),
+        window,
+        term_end_ms: r.try_get("term_end")?,
+        max_gb: r.try_get::<Option<i64>, _>("max_gb")?.map(to_u64),
+    })
+}

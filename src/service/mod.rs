@@ -1,0 +1,352 @@
+//! The orchestrator as a service: organizations, accounts, users, the imported topology,
+//! service definitions and usage models, and the flow of SPEC §2 (create a channel, offer
+//! it, open an invitation, register, accept or decline, detach, terminate), with orders
+//! that a worker executes through the drivers. The portal and API only call this.
+//!
+//! Everything is persisted ([`crate::store`]); several instances may share one PostgreSQL.
+//! Business rules are pure functions in [`crate::orchestrator::policy`]; planning is the
+//! pure [`crate::orchestrator::Planner`]; this module loads facts, asks them, and writes
+//! the outcome, with an audit record, in one transaction.
+
+mod flow;
+mod orders;
+mod setup;
+mod views;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use crate::model::ChannelKind;
+use crate::orchestrator::policy::{Account, AccountStatus, Refused};
+use crate::store::{Db, StoreError, new_id};
+use crate::topology::Topology;
+
+pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
+pub use orders::{OrderOutcome, Worker};
+pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};
+pub use views::{AttachmentView, AuditEntry, ChannelView, InvitationView, InviteeStatus, OfferView, OrderView, Terms};
+
+/// A user's role (SPEC §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserRole {
+    /// Creates offers, manages users of its organization.
+    Admin,
+    /// Views; accepts on the organization's behalf when its policy allows.
+    Member,
+    /// The operator's NOC staff: sees and manages everything.
+    Operator,
+}
+
+impl UserRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserRole::Admin => "admin",
+            UserRole::Member => "member",
+            UserRole::Operator => "operator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UserRole> {
+        match s {
+            "admin" => Some(UserRole::Admin),
+            "member" => Some(UserRole::Member),
+            "operator" => Some(UserRole::Operator),
+            _ => None,
+        }
+    }
+}
+
+/// Who is asking, and from where (for the audit log).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    pub user_id: String,
+    pub email: String,
+    pub org_id: String,
+    pub role: UserRole,
+    /// Where the request came from: an IP address, `cli`, `worker`.
+    pub source: String,
+}
+
+impl Actor {
+    /// The operator's own processes (import, demo seeding, sweeps).
+    pub fn system(source: &str) -> Actor {
+        Actor {
+            user_id: "system".into(),
+            email: String::new(),
+            org_id: OPERATOR_ORG.into(),
+            role: UserRole::Operator,
+            source: source.into(),
+        }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        self.role == UserRole::Operator
+    }
+}
+
+/// The organization of the operator's staff.
+pub const OPERATOR_ORG: &str = "org-operator";
+
+/// A refused or failed request. Each has a stable code (what the API returns) and a message
+/// that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{}", refusal_message(.0))]
+    Refused(Vec<Refused>),
+    #[error("offer has expired")]
+    OfferExpired,
+    #[error("access denied")]
+    AccessDenied,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("wrong email or password")]
+    BadCredentials,
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+}
+
+fn refusal_message(r: &[Refused]) -> String {
+    r.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(e: sqlx::Error) -> Self {
+        ServiceError::Store(StoreError::Sql(e))
+    }
+}
+
+impl ServiceError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Refused(r) => r.first().map_or("refused", Refused::code),
+            ServiceError::OfferExpired => "offer_expired",
+            ServiceError::AccessDenied => "access_denied",
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::Invalid(_) => "invalid_input",
+            ServiceError::Conflict(_) => "conflict",
+            ServiceError::BadCredentials => "bad_credentials",
+            ServiceError::Store(_) => "internal",
+        }
+    }
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// Settings of one instance.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where invitation links point: `{base_url}/invitations/{token}`.
+    pub base_url: String,
+    /// This instance's name in order claims (unique per process).
+    pub instance: String,
+    /// How long a claimed order is held before another instance may take it over.
+    pub lease: Duration,
+    /// The account a newly registered or imported organization starts with.
+    pub new_account: Account,
+    /// Attempts before an order that keeps dying is failed.
+    pub max_attempts: i64,
+    /// Drive every switch with the dry-run driver, whatever the topology says (the
+    /// default of `serve` when no real switches are configured).
+    pub dry_run: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: "http://127.0.0.1:8080".into(),
+            instance: new_id("inst"),
+            lease: Duration::from_secs(60),
+            new_account: Account {
+                status: AccountStatus::Active,
+                kinds: vec![ChannelKind::P2p, ChannelKind::P2mp, ChannelKind::Mp2mp],
+                max_bandwidth_mbps: 1000,
+                max_channels: 100,
+                classes: vec!["standard".into()],
+                balance_cents: 0,
+                credit_limit_cents: 0,
+            },
+            max_attempts: 3,
+            dry_run: false,
+        }
+    }
+}
+
+/// The clock the service reads; tests move it forward to expire offers.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    pub fn now(&self) -> i64 {
+        crate::store::now_ms() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms.fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+}
+
+/// The parsed topology and the revision it was parsed from.
+type TopologyCache = (i64, Arc<Topology>, std::time::Instant);
+
+/// The service. Cheap to clone: everything is shared.
+#[derive(Clone)]
+pub struct Service {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: Arc<Clock>,
+    topology: Arc<Mutex<Option<TopologyCache>>>,
+    faults: Arc<Mutex<HashMap<String, usize>>>,
+    /// Woken when an order is opened, so a local worker starts at once.
+    pub notify: Arc<tokio::sync::Notify>,
+    /// Service definitions and usage models never change once written (a change is a new
+    /// version), so every instance may keep them.
+    pub(crate) catalog: Arc<Mutex<Catalog>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub definitions: HashMap<String, crate::orchestrator::policy::Definition>,
+    pub models: HashMap<String, (String, crate::orchestrator::policy::UsageModel)>,
+}
+
+impl Service {
+    /// The driver kind that carries `switch` ("dry-run" for every switch in dry-run mode).
+    pub fn driver_kind(&self, topo: &Topology, switch: &str) -> &'static str {
+        if self.config.dry_run {
+            return "dry-run";
+        }
+        topo.switch(switch).map_or("dry-run", |s| s.driver.kind())
+    }
+
+    pub fn new(db: Db, config: Config) -> Service {
+        Service {
+            db,
+            config: Arc::new(config),
+            clock: Arc::new(Clock::default()),
+            topology: Arc::new(Mutex::new(None)),
+            faults: Arc::new(Mutex::new(HashMap::new())),
+            notify: Arc::new(tokio::sync::Notify::new()),
+            catalog: Arc::new(Mutex::new(Catalog::default())),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Fault injection for tests: the next apply on `switch` fails at its change
+    /// `change_index`, as a real switch would.
+    pub fn inject_fault(&self, switch: &str, change_index: usize) {
+        if let Ok(mut f) = self.faults.lock() {
+            f.insert(switch.to_string(), change_index);
+        }
+    }
+
+    fn take_fault(&self, switch: &str) -> Option<usize> {
+        self.faults.lock().ok().and_then(|mut f| f.remove(switch))
+    }
+
+    /// Drops the cached topology (after an import by this instance).
+    pub(crate) fn forget_topology(&self) {
+        if let Ok(mut cache) = self.topology.lock() {
+            *cache = None;
+        }
+    }
+
+    /// The imported topology (parsed once per revision and shared).
+    pub async fn topology(&self) -> Result<Arc<Topology>> {
+        // Another instance may re-import: look at the revision at most every 200 ms.
+        if let Ok(cache) = self.topology.lock()
+            && let Some((_, topo, checked)) = cache.as_ref()
+            && checked.elapsed() < std::time::Duration::from_millis(200)
+        {
+            return Ok(topo.clone());
+        }
+        let row = sqlx::query("SELECT revision FROM topology WHERE id = 1").fetch_optional(&self.db.pool).await?;
+        let Some(row) = row else {
+            return Err(ServiceError::Conflict(
+                "no topology imported yet: run `switchboard import TOPOLOGY.yaml` (or `serve --demo`)".into(),
+            ));
+        };
+        let revision: i64 = row.try_get("revision")?;
+        if let Ok(mut cache) = self.topology.lock()
+            && let Some((rev, topo, checked)) = cache.as_mut()
+            && *rev == revision
+        {
+            *checked = std::time::Instant::now();
+            return Ok(topo.clone());
+        }
+        let row =
+            sqlx::query("SELECT revision, source, file FROM topology WHERE id = 1").fetch_one(&self.db.pool).await?;
+        let revision: i64 = row.try_get("revision")?;
+        let source: String = row.try_get("source")?;
+        let file: String = row.try_get("file")?;
+        let topo = crate::topology::parse(&source).map_err(|diags| {
+            let list: Vec<String> = diags.iter().map(|d| format!("{file}:{d}")).collect();
+            ServiceError::Invalid(format!("the stored topology no longer parses: {}", list.join("; ")))
+        })?;
+        let topo = Arc::new(topo);
+        if let Ok(mut cache) = self.topology.lock() {
+            *cache = Some((revision, topo.clone(), std::time::Instant::now()));
+        }
+        Ok(topo)
+    }
+}
+
+/// Writes one audit record inside `tx`.
+pub(crate) async fn audit(
+    tx: &mut AnyConnection,
+    at: i64,
+    actor: &Actor,
+    action: &str,
+    object: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(new_id("aud"))
+    .bind(at)
+    .bind(actor.user_id.as_str())
+    .bind(actor.org_id.as_str())
+    .bind(actor.source.as_str())
+    .bind(action)
+    .bind(object)
+    .bind(detail.to_string())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// `$first, $first+1, ...` placeholders for an IN list of `n` values.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+pub(crate) fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(crate) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,1014 @@
+//! Orders: claimed by one instance at a time, planned, allocated and applied.
+//!
+//! 1. **Claim** (short transaction): the oldest waiting order, or one whose claim lease ran
+//!    out because its instance died, with `FOR UPDATE SKIP LOCKED` on PostgreSQL so several
+//!    instances never take the same order. Status `planning`.
+//! 2. **Plan and allocate** (transaction): build a planner from every channel that holds
+//!    VLANs on the switches concerned, plan this channel, and insert its `(switch, vlan)`
+//!    allocation rows. The primary key makes allocation race-free across instances: a
+//!    conflict means someone else took the VLAN first, and planning starts again. Status
+//!    `applying`.
+//! 3. **Apply** (transaction holding the rows of the switches concerned): the engine reads
+//!    each switch, applies the difference as one transaction with read-back and rollback;
+//!    then the channel becomes `active` (or `terminated`, its VLAN freed). On failure every
+//!    switch is back where it was, the channel is `failed` with the reason and its VLAN is
+//!    freed.
+//!
+//! A crash anywhere leaves the order claimed with a lease that runs out; the next instance
+//! to look runs it again from step 2, which converges (finishes) it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use crate::engine;
+use crate::model::{ChannelKind, Pos, Role, VlanId};
+use crate::orchestrator::policy::ChannelState;
+use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
+use crate::southbound::Driver;
+use crate::southbound::dry_run::{DryRun, command_lines};
+use crate::southbound::linux::LinuxSwitch;
+use crate::store::{Dialect, is_unique_violation};
+use crate::topology::{DriverConfig, Topology};
+
+use super::flow::set_state;
+use super::{Actor, Result, Service, ServiceError, audit, placeholders};
+
+/// How an order ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrderOutcome {
+    pub order_id: String,
+    pub channel_id: String,
+    pub action: String,
+    /// `done` or `failed`.
+    pub status: String,
+    pub reason: String,
+    pub changes: usize,
+}
+
+/// Runs orders until told to stop (the `worker` command and `serve`).
+pub struct Worker {
+    pub service: Service,
+    /// How often to look for expired offers and ended usage terms.
+    pub sweep_every: Duration,
+}
+
+impl Worker {
+    pub async fn run(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut last_sweep = std::time::Instant::now() - self.sweep_every;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            if last_sweep.elapsed() >= self.sweep_every {
+                if let Err(e) = self.service.sweep().await {
+                    tracing::warn!(error = %e, "sweep failed");
+                }
+                last_sweep = std::time::Instant::now();
+            }
+            match self.service.run_pending().await {
+                Ok(done) if !done.is_empty() => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "order processing failed"),
+            }
+            tokio::select! {
+                _ = self.service.notify.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+struct Claimed {
+    id: String,
+    channel_id: String,
+    action: String,
+    attempts: i64,
+}
+
+/// What the order wants on the switches.
+#[derive(Clone, Debug)]
+enum Target {
+    /// The channel with these members (VLANs pinned once allocated).
+    Present(ChannelSpec),
+    /// No trace of the channel.
+    Absent,
+}
+
+/// Why planning must start over.
+enum PlanFailure {
+    /// Another instance took a VLAN first.
+    Raced,
+    Failed(String),
+    Error(ServiceError),
+}
+
+impl From<ServiceError> for PlanFailure {
+    fn from(e: ServiceError) -> Self {
+        PlanFailure::Error(e)
+    }
+}
+
+impl From<sqlx::Error> for PlanFailure {
+    fn from(e: sqlx::Error) -> Self {
+        PlanFailure::Error(e.into())
+    }
+}
+
+/// What an apply did.
+struct Applied {
+    changes: usize,
+    commands: Vec<String>,
+}
+
+const ALLOCATION_ATTEMPTS: usize = 20;
+
+impl Service {
+    /// Claims and runs orders until none is left that this instance may take.
+    pub async fn run_pending(&self) -> Result<Vec<OrderOutcome>> {
+        let mut out = Vec::new();
+        while let Some(o) = self.run_one().await? {
+            out.push(o);
+        }
+        Ok(out)
+    }
+
+    /// Claims and runs one order.
+    pub async fn run_one(&self) -> Result<Option<OrderOutcome>> {
+        let Some(claimed) = self.claim().await? else { return Ok(None) };
+        let span =
+            tracing::info_span!("order", id = %claimed.id, channel = %claimed.channel_id, action = %claimed.action);
+        let _g = span.enter();
+        let renew = self.keep_lease(&claimed.id);
+        let outcome = self.execute(&claimed).await;
+        renew.abort();
+        match outcome {
+            Err(ServiceError::Conflict(m)) if m == TAKEN_OVER => {
+                tracing::warn!("stalled past the lease; another instance took the order over");
+                Ok(Some(OrderOutcome {
+                    order_id: claimed.id,
+                    channel_id: claimed.channel_id,
+                    action: claimed.action,
+                    status: "taken_over".into(),
+                    reason: TAKEN_OVER.into(),
+                    changes: 0,
+                }))
+            }
+            other => other.map(Some),
+        }
+    }
+
+    /// Orders are run again after a crash by whichever instance looks first once the
+    /// dead instance's lease has run out; this runs everything that is waiting now.
+    pub async fn recover(&self) -> Result<Vec<OrderOutcome>> {
+        let out = self.run_pending().await?;
+        if !out.is_empty() {
+            tracing::info!(orders = out.len(), "finished orders left by a stopped instance or waiting");
+        }
+        Ok(out)
+    }
+
+    async fn claim(&self) -> Result<Option<Claimed>> {
+        let now = self.now();
+        let lease = now + i64::try_from(self.config.lease.as_millis()).unwrap_or(60_000);
+        let skip_locked = match self.db.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        // Waiting orders first (by the (status, created_at) index), then orders whose
+        // instance stopped renewing its lease. Never an order of a channel that has one
+        // running under a live lease.
+        let candidates = ["o.status = 'pending'", "o.status IN ('planning', 'applying') AND o.lease_until < $3"];
+        let mut row = None;
+        for which in candidates {
+            let sql = format!(
+                "UPDATE orders SET status = CASE WHEN status = 'pending' THEN 'planning' ELSE status END, \
+                 claimed_by = $1, lease_until = $2, attempts = attempts + 1, planning_at = COALESCE(planning_at, $3) \
+                 WHERE id = (SELECT o.id FROM orders o WHERE {which} \
+                   AND NOT EXISTS (SELECT 1 FROM orders r WHERE r.channel_id = o.channel_id AND r.id <> o.id \
+                       AND r.status IN ('planning', 'applying') AND r.lease_until >= $3) \
+                   ORDER BY o.created_at, o.id LIMIT 1{skip_locked}) \
+                 AND (status = 'pending' OR (status IN ('planning', 'applying') AND lease_until < $3)) \
+                 RETURNING id, channel_id, action, attempts, claimed_by"
+            );
+            let mut tx = self.db.write().await?;
+            row = sqlx::query(AssertSqlSafe(sql))
+                .bind(self.config.instance.as_str())
+                .bind(lease)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            if row.is_some() {
+                break;
+            }
+        }
+        let Some(row) = row else { return Ok(None) };
+        let c = Claimed {
+            id: row.try_get("id")?,
+            channel_id: row.try_get("channel_id")?,
+            action: row.try_get("action")?,
+            attempts: row.try_get("attempts")?,
+        };
+        if c.attempts > 1 {
+            tracing::warn!(order = %c.id, attempt = c.attempts, "taking over an order whose instance stopped");
+        }
+        Ok(Some(c))
+    }
+
+    /// Renews the claim while the order runs.
+    fn keep_lease(&self, order_id: &str) -> tokio::task::JoinHandle<()> {
+        let svc = self.clone();
+        let id = order_id.to_string();
+        tokio::spawn(async move {
+            let every = svc.config.lease / 3;
+            loop {
+                tokio::time::sleep(every).await;
+                let until = svc.now() + i64::try_from(svc.config.lease.as_millis()).unwrap_or(60_000);
+                let r = async {
+                    let mut tx = svc.db.write().await?;
+                    sqlx::query("UPDATE orders SET lease_until = $3 WHERE id = $1 AND claimed_by = $2")
+                        .bind(id.as_str())
+                        .bind(svc.config.instance.as_str())
+                        .bind(until)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await
+                }
+                .await;
+                if let Err(e) = r {
+                    tracing::warn!(order = %id, error = %e, "cannot renew the order's lease");
+                }
+            }
+        })
+    }
+
+    async fn execute(&self, o: &Claimed) -> Result<OrderOutcome> {
+        let outcome = |status: &str, reason: String, changes: usize| OrderOutcome {
+            order_id: o.id.clone(),
+            channel_id: o.channel_id.clone(),
+            action: o.action.clone(),
+            status: status.into(),
+            reason,
+            changes,
+        };
+        if o.attempts > self.config.max_attempts {
+            let reason = format!(
+                "gave up after {} attempts (instances stopped while running it); terminate the channel to clean up",
+                o.attempts - 1
+            );
+            self.finish_failed(o, &reason, false).await?;
+            return Ok(outcome("failed", reason, 0));
+        }
+        let topo = self.topology().await?;
+
+        // Step 2: plan and allocate.
+        let mut attempt = 0;
+        let (target, scope, was_live) = loop {
+            attempt += 1;
+            match self.plan_and_allocate(o, &topo).await {
+                Ok(Some(t)) => break t,
+                Ok(None) => {
+                    self.finish_noop(o).await?;
+                    return Ok(outcome("done", "nothing to do".into(), 0));
+                }
+                Err(PlanFailure::Raced) if attempt < ALLOCATION_ATTEMPTS => {
+                    tracing::debug!(attempt, "VLAN taken by a concurrent order; planning again");
+                    tokio::time::sleep(Duration::from_millis(rand::random_range(1..10 * attempt as u64))).await;
+                }
+                Err(PlanFailure::Raced) => {
+                    let reason = "VLAN allocation kept conflicting with concurrent orders; try again".to_string();
+                    self.finish_failed(o, &reason, true).await?;
+                    return Ok(outcome("failed", reason, 0));
+                }
+                Err(PlanFailure::Failed(reason)) => {
+                    self.finish_failed(o, &reason, true).await?;
+                    return Ok(outcome("failed", reason, 0));
+                }
+                Err(PlanFailure::Error(e)) => return Err(e),
+            }
+        };
+
+        // Step 3: apply.
+        match self.apply_target(o, &topo, &target, &scope, true).await? {
+            Ok(applied) => Ok(outcome("done", String::new(), applied.changes)),
+            Err(reason) => {
+                let mut reason = reason;
+                // Leave nothing of the channel on the switches: a failed modification
+                // rolled back to the previous configuration, which still has it. (A failed
+                // activation rolled back to switches without it.)
+                let free = match target {
+                    // A failed removal leaves the configuration (and its VLANs) in place.
+                    Target::Absent => false,
+                    Target::Present(_) if was_live => {
+                        match self.apply_target(o, &topo, &Target::Absent, &scope, false).await? {
+                            Ok(_) => true,
+                            Err(e) => {
+                                reason = format!("{reason}; removing the channel's configuration failed too: {e}");
+                                false
+                            }
+                        }
+                    }
+                    Target::Present(_) => true,
+                };
+                self.finish_failed(o, &reason, free).await?;
+                Ok(outcome("failed", reason, 0))
+            }
+        }
+    }
+
+    /// Step 2. Returns the target and the switches concerned (old path and new), or
+    /// `None` when the channel needs nothing.
+    async fn plan_and_allocate(
+        &self,
+        o: &Claimed,
+        topo: &Arc<Topology>,
+    ) -> std::result::Result<Option<(Target, Vec<String>, bool)>, PlanFailure> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let channel = self.channel_row(&mut tx, &o.channel_id, true).await?;
+        let old_path: BTreeSet<String> = channel.path.iter().cloned().collect();
+        // Whether the switches hold the channel from before (a modification).
+        let was_live = matches!(channel.state, ChannelState::Modifying | ChannelState::Active);
+        let target = match channel.state {
+            ChannelState::Terminating => Target::Absent,
+            ChannelState::Provisioning | ChannelState::Modifying | ChannelState::Active => {
+                let live = self.live_attachments(&mut tx, &channel.id).await?;
+                let roles: Vec<Role> = live.iter().map(|a| a.role).collect();
+                if !crate::orchestrator::policy::ready(channel.kind, &roles) {
+                    return Ok(None);
+                }
+                Target::Present(ChannelSpec {
+                    name: channel.id.clone(),
+                    kind: channel.kind,
+                    vlan: channel.vlan.and_then(VlanId::new),
+                    leaf_vlan: channel.leaf_vlan.and_then(VlanId::new),
+                    bandwidth_mbps: channel.bandwidth_mbps,
+                    members: live
+                        .iter()
+                        .map(|a| MemberSpec {
+                            interface: a.interface.clone(),
+                            role: (channel.kind == ChannelKind::P2mp).then_some(a.role),
+                            customer_vlan: a.customer_vlan.and_then(VlanId::new),
+                            pos: Pos::default(),
+                        })
+                        .collect(),
+                    pos: Pos::default(),
+                })
+            }
+            _ => return Ok(None),
+        };
+        let Target::Present(spec) = target else {
+            self.hold_claim(&mut tx, o, "status = 'applying', applying_at = COALESCE(applying_at, $3)").await?;
+            tx.commit().await?;
+            return Ok(Some((Target::Absent, old_path.into_iter().collect(), true)));
+        };
+
+        // The new path, from the members' switches.
+        let mut member_switches = Vec::new();
+        for m in &spec.members {
+            let Some(iface) = topo.interface(&m.interface) else {
+                return Err(PlanFailure::Failed(format!("interface `{}` is no longer in the topology", m.interface)));
+            };
+            if let Some(s) = topo.switch_index(&iface.switch) {
+                member_switches.push(s);
+            }
+        }
+        let new_path: BTreeSet<String> = topo
+            .path(&member_switches)
+            .into_iter()
+            .filter_map(|s| topo.switches.get(s).map(|sw| sw.name.clone()))
+            .collect();
+        let scope: Vec<String> = old_path.union(&new_path).cloned().collect();
+        // Plan this channel alone, against what the database says is taken: VLANs of other
+        // channels on the new path, customer tags on the members' interfaces.
+        let mut planner = Planner::new(topo);
+        let path_list: Vec<String> = new_path.iter().cloned().collect();
+        let sql = format!(
+            "SELECT switch, vlan FROM vlan_allocations WHERE channel_id <> $1 AND switch IN ({})",
+            placeholders(2, path_list.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(channel.id.as_str());
+        for sw in &path_list {
+            q = q.bind(sw.as_str());
+        }
+        for r in q.fetch_all(&mut *tx).await? {
+            let sw: String = r.try_get("switch")?;
+            let vid: i64 = r.try_get("vlan")?;
+            if let (Some(s), Ok(v)) = (topo.switch_index(&sw), u16::try_from(vid)) {
+                planner.reserve_vlan(s, v);
+            }
+        }
+        let ifaces: Vec<String> = spec.members.iter().map(|m| m.interface.clone()).collect();
+        let sql = format!(
+            "SELECT a.interface, COALESCE(a.customer_vlan, c.vlan) AS tag FROM attachments a \
+             JOIN channels c ON c.id = a.channel_id WHERE a.channel_id <> $1 AND a.state = 'attached' \
+             AND c.state <> 'terminated' AND a.interface IN ({})",
+            placeholders(2, ifaces.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(channel.id.as_str());
+        for i in &ifaces {
+            q = q.bind(i.as_str());
+        }
+        for r in q.fetch_all(&mut *tx).await? {
+            let iface: String = r.try_get("interface")?;
+            if let Some(tag) = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok()) {
+                planner.reserve_tag(&iface, tag);
+            }
+        }
+        let planned = match planner.add(&spec) {
+            Ok(p) => p.clone(),
+            Err(errs)
+                if (spec.vlan.is_some() || spec.leaf_vlan.is_some())
+                    && errs.iter().all(|e| {
+                        matches!(e.refusal, Refusal::VlanTaken { .. } | Refusal::VlanIsCustomerTag { .. })
+                    }) =>
+            {
+                // The path grew onto a switch where the channel's VLAN is taken: move it.
+                let unpinned = ChannelSpec { vlan: None, leaf_vlan: None, ..spec.clone() };
+                planner.add(&unpinned).map_err(|e| PlanFailure::Failed(plan_errors(&e)))?.clone()
+            }
+            Err(errs) => return Err(PlanFailure::Failed(plan_errors(&errs))),
+        };
+        let path_names: Vec<String> =
+            planned.path.iter().filter_map(|s| topo.switches.get(*s).map(|sw| sw.name.clone())).collect();
+        if channel.vlan.is_some() || !channel.path.is_empty() {
+            sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
+                .bind(channel.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let rows: Vec<(&String, u16)> = path_names
+            .iter()
+            .flat_map(|sw| std::iter::once(planned.vlan).chain(planned.leaf_vlan).map(move |v| (sw, v)))
+            .collect();
+        if !rows.is_empty() {
+            let values: Vec<String> =
+                (0..rows.len()).map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3)).collect();
+            let sql = format!("INSERT INTO vlan_allocations (switch, vlan, channel_id) VALUES {}", values.join(", "));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(channel.id.as_str());
+            for (sw, v) in &rows {
+                q = q.bind(sw.as_str()).bind(i64::from(*v));
+            }
+            match q.execute(&mut *tx).await {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(PlanFailure::Raced),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        sqlx::query("UPDATE channels SET vlan = $2, leaf_vlan = $3, path = $4, updated_at = $5 WHERE id = $1")
+            .bind(channel.id.as_str())
+            .bind(i64::from(planned.vlan))
+            .bind(planned.leaf_vlan.map(i64::from))
+            .bind(path_names.join(","))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        self.hold_claim(&mut tx, o, "status = 'applying', applying_at = COALESCE(applying_at, $3)").await?;
+        audit(
+            &mut tx,
+            now,
+            &self.worker_actor(),
+            "order.planned",
+            &o.id,
+            serde_json::json!({"channel": channel.id, "vlan": planned.vlan, "leaf_vlan": planned.leaf_vlan, "path": path_names}),
+        )
+        .await?;
+        tx.commit().await?;
+        let pinned =
+            ChannelSpec { vlan: VlanId::new(planned.vlan), leaf_vlan: planned.leaf_vlan.and_then(VlanId::new), ..spec };
+        Ok(Some((Target::Present(pinned), scope, was_live)))
+    }
+
+    pub(crate) fn worker_actor(&self) -> Actor {
+        Actor {
+            user_id: format!("worker:{}", self.config.instance),
+            email: String::new(),
+            org_id: super::OPERATOR_ORG.into(),
+            role: super::UserRole::Operator,
+            source: "worker".into(),
+        }
+    }
+
+    /// Step 3: under the switches' row locks, applies the target to the switches `scope`.
+    /// Returns `Ok(Err(reason))` when the switches refused (and were rolled back).
+    async fn apply_target(
+        &self,
+        o: &Claimed,
+        topo: &Arc<Topology>,
+        target: &Target,
+        scope: &[String],
+        record: bool,
+    ) -> Result<std::result::Result<Applied, String>> {
+        let mut tx = self.db.write().await?;
+        // Applies on one switch take turns: row locks on PostgreSQL; on SQLite the write
+        // transaction is exclusive already.
+        if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
+            let sql = format!(
+                "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
+                placeholders(1, scope.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for s in scope {
+                q = q.bind(s.as_str());
+            }
+            q.fetch_all(&mut *tx).await?;
+        }
+        // What the channel had on the switches, and what it should have now.
+        let applied_before: Option<String> = sqlx::query("SELECT applied FROM channels WHERE id = $1")
+            .bind(o.channel_id.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("applied")?;
+        let old_spec = applied_before.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok());
+        let new_spec = match target {
+            Target::Present(spec) => Some(AppliedChannel::of(spec)),
+            Target::Absent => None,
+        };
+        let (add, remove) = match delta(topo, &o.channel_id, scope, old_spec.as_ref(), new_spec.as_ref()) {
+            Ok(d) => d,
+            Err(reason) => {
+                tx.rollback().await?;
+                return Ok(Err(reason));
+            }
+        };
+        // The dry-run switches' state lives in the database: load the items concerned, in
+        // one query over every dry-run switch of the scope.
+        let mut dry: BTreeMap<String, BTreeSet<Item>> = BTreeMap::new();
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (k, name) in scope.iter().enumerate() {
+            if topo.switch(name).is_none() || self.driver_kind(topo, name) != "dry-run" {
+                continue;
+            }
+            dry.insert(name.clone(), BTreeSet::new());
+            let items = add.get(k).into_iter().chain(remove.get(k)).flatten();
+            wanted.insert(name.clone(), items.map(|i| serde_json::to_string(i).unwrap_or_default()).collect());
+        }
+        let all: BTreeSet<&String> = wanted.values().flatten().collect();
+        let all: Vec<&String> = all.into_iter().collect();
+        let switches: Vec<&String> = wanted.keys().collect();
+        for chunk in all.chunks(500) {
+            if switches.is_empty() {
+                break;
+            }
+            let sql = format!(
+                "SELECT switch, item FROM switch_items WHERE switch IN ({}) AND item IN ({})",
+                placeholders(1, switches.len()),
+                placeholders(1 + switches.len(), chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for sw in &switches {
+                q = q.bind(sw.as_str());
+            }
+            for w in chunk {
+                q = q.bind(w.as_str());
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                let sw: String = r.try_get("switch")?;
+                let text: String = r.try_get("item")?;
+                if !wanted.get(&sw).is_some_and(|w| w.contains(&text)) {
+                    continue;
+                }
+                match serde_json::from_str::<Item>(&text) {
+                    Ok(item) => {
+                        dry.entry(sw).or_default().insert(item);
+                    }
+                    Err(e) => tracing::warn!(switch = %sw, item = %text, error = %e, "unreadable stored item"),
+                }
+            }
+        }
+        let faults: Vec<(String, usize)> =
+            scope.iter().filter_map(|s| self.take_fault(s).map(|i| (s.clone(), i))).collect();
+        let topo2 = topo.clone();
+        let scope2 = scope.to_vec();
+        let before = dry.clone();
+        let result = tokio::task::spawn_blocking(move || run_engine(&topo2, &scope2, &add, &remove, before, &faults))
+            .await
+            .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?;
+        match result {
+            Ok((applied, after)) => {
+                for (name, new) in &after {
+                    let old = dry.get(name).cloned().unwrap_or_default();
+                    let gone: Vec<String> =
+                        old.difference(new).map(|i| serde_json::to_string(i).unwrap_or_default()).collect();
+                    let added: Vec<String> =
+                        new.difference(&old).map(|i| serde_json::to_string(i).unwrap_or_default()).collect();
+                    for chunk in gone.chunks(500) {
+                        let sql = format!(
+                            "DELETE FROM switch_items WHERE switch = $1 AND item IN ({})",
+                            placeholders(2, chunk.len())
+                        );
+                        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(name.as_str());
+                        for g in chunk {
+                            q = q.bind(g.as_str());
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                    for chunk in added.chunks(500) {
+                        let values: Vec<String> = (0..chunk.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+                        let sql = format!("INSERT INTO switch_items (switch, item) VALUES {}", values.join(", "));
+                        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(name.as_str());
+                        for a in chunk {
+                            q = q.bind(a.as_str());
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                }
+                let applied_json = new_spec.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
+                // Commit only while the order is still ours (an instance that stalled past its
+                // lease must not overwrite the work of the one that took over).
+                let finished = if record {
+                    let detail = serde_json::json!({"changes": applied.changes, "switches": scope, "commands": applied.commands});
+                    self.finish_done(&mut tx, o, target, applied_json, &detail.to_string(), applied.changes).await
+                } else {
+                    sqlx::query("UPDATE channels SET applied = $2 WHERE id = $1")
+                        .bind(o.channel_id.as_str())
+                        .bind(applied_json)
+                        .execute(&mut *tx)
+                        .await?;
+                    self.hold_claim(&mut tx, o, "lease_until = lease_until").await
+                };
+                if let Err(e) = finished {
+                    tx.rollback().await?;
+                    return Err(e);
+                }
+                tx.commit().await?;
+                Ok(Ok(applied))
+            }
+            Err(reason) => {
+                tx.rollback().await?;
+                Ok(Err(reason))
+            }
+        }
+    }
+
+    /// Records success inside the apply's transaction: the channel `active` (or
+    /// `terminated`, its VLANs freed), the order `done`.
+    async fn finish_done(
+        &self,
+        tx: &mut AnyConnection,
+        o: &Claimed,
+        target: &Target,
+        applied: Option<String>,
+        detail: &str,
+        changes: usize,
+    ) -> Result<()> {
+        let now = self.now();
+        // The channel moves on from the state the order was opened for; a state changed
+        // meanwhile (a termination while it was applying) is left for its own order.
+        match target {
+            Target::Present(_) => {
+                sqlx::query(
+                    "UPDATE channels SET applied = $2, updated_at = $3, \
+                     reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
+                     state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
+                     WHERE id = $1",
+                )
+                .bind(o.channel_id.as_str())
+                .bind(applied)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Target::Absent => {
+                sqlx::query(
+                    "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $2 \
+                     WHERE id = $1 AND state = 'terminating'",
+                )
+                .bind(o.channel_id.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
+                    .bind(o.channel_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        self.close_order(tx, o, "done", "", detail, now).await?;
+        audit(
+            tx,
+            now,
+            &self.worker_actor(),
+            "order.done",
+            &o.id,
+            serde_json::json!({"channel": o.channel_id, "changes": changes}),
+        )
+        .await?;
+        tracing::info!(changes, "order done");
+        Ok(())
+    }
+
+    async fn finish_noop(&self, o: &Claimed) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        self.close_order(&mut tx, o, "done", "", "", now).await?;
+        audit(&mut tx, now, &self.worker_actor(), "order.done", &o.id, serde_json::json!({"changes": 0, "noop": true}))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failure: the order `failed`, the channel `failed` with the reason, and
+    /// (when nothing of it is left on the switches) its VLANs freed.
+    async fn finish_failed(&self, o: &Claimed, reason: &str, free: bool) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let channel = self.channel_row(&mut tx, &o.channel_id, true).await?;
+        if channel.state.can_become(ChannelState::Failed) {
+            set_state(&mut tx, &channel.id, channel.state, ChannelState::Failed, reason, now).await?;
+        }
+        if free {
+            sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
+                .bind(channel.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE channels SET path = '' WHERE id = $1")
+                .bind(channel.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.close_order(&mut tx, o, "failed", reason, "", now).await?;
+        audit(
+            &mut tx,
+            now,
+            &self.worker_actor(),
+            "order.failed",
+            &o.id,
+            serde_json::json!({"channel": o.channel_id, "reason": reason, "vlan_freed": free}),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(reason, "order failed");
+        Ok(())
+    }
+
+    async fn close_order(
+        &self,
+        tx: &mut AnyConnection,
+        o: &Claimed,
+        status: &str,
+        reason: &str,
+        detail: &str,
+        now: i64,
+    ) -> Result<()> {
+        let n = sqlx::query(
+            "UPDATE orders SET status = $2, reason = $3, finished_at = $4, lease_until = NULL, \
+             detail = CASE WHEN $6 = '' THEN detail ELSE $6 END WHERE id = $1 AND claimed_by = $5",
+        )
+        .bind(o.id.as_str())
+        .bind(status)
+        .bind(reason)
+        .bind(now)
+        .bind(self.config.instance.as_str())
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 { Ok(()) } else { Err(taken_over()) }
+    }
+
+    /// Updates the order (`set`, where `$3` is now) only while this instance holds it.
+    async fn hold_claim(&self, tx: &mut AnyConnection, o: &Claimed, set: &str) -> Result<()> {
+        let sql = format!("UPDATE orders SET {set} WHERE id = $1 AND claimed_by = $2");
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(o.id.as_str()).bind(self.config.instance.as_str());
+        if set.contains("$3") {
+            q = q.bind(self.now());
+        }
+        let n = q.execute(&mut *tx).await?.rows_affected();
+        if n == 1 { Ok(()) } else { Err(taken_over()) }
+    }
+
+    /// Expires offers past their date and ends channels whose usage term is over.
+    pub async fn sweep(&self) -> Result<usize> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let expired = sqlx::query(
+            "UPDATE invitees SET expired_at = $1 WHERE expired_at IS NULL AND accepted_at IS NULL AND declined_at IS NULL \
+             AND offer_id IN (SELECT id FROM offers WHERE expires_at <= $1)",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let ended = sqlx::query(
+            "SELECT DISTINCT c.id FROM channels c JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
+             JOIN usage_models u ON u.id = a.usage_model_id \
+             WHERE c.state IN ('provisioning', 'active', 'modifying') AND u.term_end IS NOT NULL AND u.term_end <= $1",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let actor = Actor::system("sweep");
+        let mut n = usize::try_from(expired).unwrap_or(0);
+        for r in ended {
+            let id: String = r.try_get("id")?;
+            let channel = self.channel_row(&mut tx, &id, true).await?;
+            let order = self.take_down(&mut tx, &channel, "the usage model's term ended", now).await?;
+            audit(&mut tx, now, &actor, "channel.term_ended", &id, serde_json::json!({"order": order})).await?;
+            n += 1;
+        }
+        tx.commit().await?;
+        if n > 0 {
+            self.notify.notify_one();
+        }
+        Ok(n)
+    }
+}
+
+/// This instance stalled past its lease and another took the order over.
+fn taken_over() -> ServiceError {
+    ServiceError::Conflict(TAKEN_OVER.into())
+}
+
+const TAKEN_OVER: &str = "the order was taken over by another instance";
+
+fn plan_errors(errs: &[crate::orchestrator::PlanError]) -> String {
+    errs.iter().map(|e| e.refusal.to_string()).collect::<Vec<_>>().join("; ")
+}
+
+/// What a channel holds on the switches once applied: enough to plan its items again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub(crate) struct AppliedChannel {
+    kind: ChannelKind,
+    vlan: Option<u16>,
+    leaf_vlan: Option<u16>,
+    bandwidth_mbps: u64,
+    members: Vec<(String, Option<Role>, Option<u16>)>,
+}
+
+impl AppliedChannel {
+    fn of(spec: &ChannelSpec) -> AppliedChannel {
+        AppliedChannel {
+            kind: spec.kind,
+            vlan: spec.vlan.map(VlanId::get),
+            leaf_vlan: spec.leaf_vlan.map(VlanId::get),
+            bandwidth_mbps: spec.bandwidth_mbps,
+            members: spec
+                .members
+                .iter()
+                .map(|m| (m.interface.clone(), m.role, m.customer_vlan.map(VlanId::get)))
+                .collect(),
+        }
+    }
+
+    fn spec(&self, name: &str) -> ChannelSpec {
+        ChannelSpec {
+            name: name.to_string(),
+            kind: self.kind,
+            vlan: self.vlan.and_then(VlanId::new),
+            leaf_vlan: self.leaf_vlan.and_then(VlanId::new),
+            bandwidth_mbps: self.bandwidth_mbps,
+            members: self
+                .members
+                .iter()
+                .map(|(interface, role, tag)| MemberSpec {
+                    interface: interface.clone(),
+                    role: *role,
+                    customer_vlan: tag.and_then(VlanId::new),
+                    pos: Pos::default(),
+                })
+                .collect(),
+            pos: Pos::default(),
+        }
+    }
+}
+
+type Delta = (Vec<BTreeSet<Item>>, Vec<BTreeSet<Item>>);
+
+/// What to add to and remove from each switch of `scope` to take a channel from `old` to
+/// `new` (either may be absent). Only the channel's own items move; the switches' baseline
+/// (trunk and port-mode ports) is always put in place and never removed. Items of one
+/// channel are never items of another (a VLAN is on a switch once), so removing them
+/// cannot take anything from another channel.
+fn delta(
+    topo: &Topology,
+    name: &str,
+    scope: &[String],
+    old: Option<&AppliedChannel>,
+    new: Option<&AppliedChannel>,
+) -> std::result::Result<Delta, String> {
+    let items = |a: Option<&AppliedChannel>| -> std::result::Result<Vec<(usize, Item)>, String> {
+        let Some(a) = a else { return Ok(Vec::new()) };
+        let mut planner = Planner::new(topo);
+        planner
+            .add(&a.spec(name))
+            .map(|p| p.items.clone())
+            .map_err(|e| format!("the channel does not plan on this topology: {}", plan_errors(&e)))
+    };
+    let (old, new) = (items(old)?, items(new)?);
+    let mut add = Vec::new();
+    let mut remove = Vec::new();
+    for sw in scope {
+        let Some(s) = topo.switch_index(sw) else {
+            add.push(BTreeSet::new());
+            remove.push(BTreeSet::new());
+            continue;
+        };
+        let base = crate::orchestrator::baseline(topo, s);
+        let new_here: BTreeSet<Item> = new.iter().filter(|(x, _)| *x == s).map(|(_, i)| i.clone()).collect();
+        let old_here: BTreeSet<Item> = old
+            .iter()
+            .filter(|(x, i)| *x == s && !new_here.contains(i) && !base.contains(i))
+            .map(|(_, i)| i.clone())
+            .collect();
+        let mut a = base;
+        a.extend(new_here);
+        add.push(a);
+        remove.push(old_here);
+    }
+    Ok((add, remove))
+}
+
+/// Test hook: with `SWITCHBOARD_TEST_STALL_APPLY=FILE`, an apply stops for good after its
+/// first switch took its changes, once FILE was written: the state a crash leaves.
+fn stall_hook() {
+    if let Ok(path) = std::env::var("SWITCHBOARD_TEST_STALL_APPLY") {
+        let _ = std::fs::write(&path, "stalled\n");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+}
+
+type EngineResult = std::result::Result<(Applied, BTreeMap<String, BTreeSet<Item>>), String>;
+
+/// Builds the drivers and runs the engine's transaction (blocking).
+fn run_engine(
+    topo: &Topology,
+    scope: &[String],
+    add: &[BTreeSet<Item>],
+    remove: &[BTreeSet<Item>],
+    dry: BTreeMap<String, BTreeSet<Item>>,
+    faults: &[(String, usize)],
+) -> EngineResult {
+    let mut indices = Vec::new();
+    let mut drivers: Vec<Box<dyn Driver>> = Vec::new();
+    for name in scope {
+        let Some(s) = topo.switch_index(name) else { continue };
+        let Some(sw) = topo.switches.get(s) else { continue };
+        let mut driver: Box<dyn Driver> = match &sw.driver {
+            _ if dry.contains_key(name) => {
+                let mut d = DryRun::new(&sw.name, sw.driver.netns(), sw.driver.bridge());
+                d.state = dry.get(name).cloned().unwrap_or_default();
+                Box::new(d)
+            }
+            DriverConfig::DryRun { .. } => {
+                return Err(format!("switch `{}`: its dry-run state was not loaded", sw.name));
+            }
+            DriverConfig::Linux { netns, bridge } => {
+                Box::new(LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge).map_err(|e| e.to_string())?)
+            }
+            DriverConfig::Remote { address, .. } => {
+                return Err(format!(
+                    "switch `{}`: the remote driver (agent at {address}) is not available yet",
+                    sw.name
+                ));
+            }
+        };
+        if let Some((_, at)) = faults.iter().find(|(f, _)| f == name) {
+            driver.inject_fault(*at);
+        }
+        indices.push(s);
+        drivers.push(driver);
+    }
+    let mut first = true;
+    let mut progress = |e: &engine::Event| {
+        if let engine::Event::Applied { switch, changes, .. } = e {
+            tracing::debug!(%switch, changes, "switch applied");
+            if first {
+                first = false;
+                stall_hook();
+            }
+        }
+    };
+    let report =
+        engine::apply_delta(topo, &indices, &mut drivers, add, remove, &mut progress).map_err(|e| e.to_string())?;
+    // What the dry-run switches now hold, and the commands they were given.
+    let mut after = BTreeMap::new();
+    let mut commands = Vec::new();
+    for (k, name) in indices.iter().zip(0..) {
+        let Some(sw) = topo.switches.get(*k) else { continue };
+        let Some(driver) = drivers.get_mut(name) else { continue };
+        if dry.contains_key(&sw.name) {
+            let (netns, bridge) = (sw.driver.netns(), sw.driver.bridge());
+            if let Ok(state) = driver.read_state() {
+                after.insert(sw.name.clone(), state);
+            }
+            if let Some(d) = dry.get(&sw.name) {
+                let now = after.get(&sw.name).cloned().unwrap_or_default();
+                let owner = crate::orchestrator::Ownership::new(topo, *k);
+                for c in crate::orchestrator::diff(&now, d, &owner) {
+                    if commands.len() < 500 {
+                        commands.extend(command_lines(&c, bridge, netns));
+                    }
+                }
+            }
+        }
+    }
+    Ok((Applied { changes: report.changes, commands }, after))
+}

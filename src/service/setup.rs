@@ -1,0 +1,725 @@
+//! What the operator sets up: organizations and their accounts, users, the topology,
+//! service definitions and usage models.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+
+use crate::model::ChannelKind;
+use crate::orchestrator::policy::{Account, AccountStatus, PriceType, UsageModel};
+use crate::store::new_id;
+
+use super::{Actor, OPERATOR_ORG, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
+
+/// A new service definition (a new version when the name exists).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DefinitionSpec {
+    pub name: String,
+    pub kinds: Vec<ChannelKind>,
+    pub min_bandwidth_mbps: u64,
+    pub max_bandwidth_mbps: u64,
+    pub classes: Vec<String>,
+    pub drivers: Vec<String>,
+    /// Relationships to other definitions, e.g. `{"upgrade_of": "Metro E-Line 10M"}`.
+    #[serde(default)]
+    pub relations: BTreeMap<String, String>,
+}
+
+/// A new usage model of a definition: the model itself (its ID is made on creation).
+pub type UsageModelSpec = UsageModel;
+
+/// What an import changed. Importing the same file again changes nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub revision: i64,
+    pub changed: bool,
+    pub switches_added: Vec<String>,
+    pub switches_removed: Vec<String>,
+    pub switches_changed: Vec<String>,
+    pub links_added: Vec<String>,
+    pub links_removed: Vec<String>,
+    pub interfaces_added: Vec<String>,
+    pub interfaces_removed: Vec<String>,
+    pub interfaces_changed: Vec<String>,
+    pub organizations_created: Vec<String>,
+}
+
+impl std::fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.changed {
+            return write!(f, "topology unchanged (revision {})", self.revision);
+        }
+        writeln!(f, "topology imported as revision {}", self.revision)?;
+        let mut line = |what: &str, list: &[String]| -> std::fmt::Result {
+            if list.is_empty() { Ok(()) } else { writeln!(f, "  {what} ({}): {}", list.len(), list.join(", ")) }
+        };
+        line("switches added", &self.switches_added)?;
+        line("switches removed", &self.switches_removed)?;
+        line("switches changed", &self.switches_changed)?;
+        line("links added", &self.links_added)?;
+        line("links removed", &self.links_removed)?;
+        line("interfaces added", &self.interfaces_added)?;
+        line("interfaces removed", &self.interfaces_removed)?;
+        line("interfaces changed", &self.interfaces_changed)?;
+        line("organizations created", &self.organizations_created)
+    }
+}
+
+fn kinds_text(kinds: &[ChannelKind]) -> String {
+    kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")
+}
+
+pub(crate) fn parse_kinds(s: &str) -> Vec<ChannelKind> {
+    split_list(s).iter().filter_map(|k| k.parse().ok()).collect()
+}
+
+fn require_operator(actor: &Actor) -> Result<()> {
+    if actor.is_operator() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden("only the operator's staff can do this".into()))
+    }
+}
+
+pub(crate) fn check_email(email: &str) -> Result<String> {
+    let e = email.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok { Ok(e) } else { Err(ServiceError::Invalid(format!("`{email}` is not an email address"))) }
+}
+
+pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<String> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
+        return Err(ServiceError::Invalid(format!("{what} must be 1-{max} printable characters")));
+    }
+    Ok(t.to_string())
+}
+
+pub(crate) fn hash_password(password: &str) -> Result<String> {
+    if password.chars().count() < 8 {
+        return Err(ServiceError::Invalid("the password must have at least 8 characters".into()));
+    }
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| ServiceError::Invalid(format!("cannot hash the password: {e}")))
+}
+
+impl Service {
+    /// Creates an organization with an account (the configured default when `None`).
+    pub async fn create_organization(&self, actor: &Actor, name: &str, account: Option<Account>) -> Result<String> {
+        require_operator(actor)?;
+        let name = check_text("an organization name", name, 100)?;
+        let account = account.unwrap_or_else(|| self.config.new_account.clone());
+        let mut tx = self.db.write().await?;
+        let id = insert_organization(&mut tx, &name, &account, self.now()).await?;
+        audit(&mut tx, self.now(), actor, "organization.create", &id, serde_json::json!({"name": name})).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Replaces an organization's account terms (status, limits, balance).
+    pub async fn set_account(&self, actor: &Actor, org_id: &str, account: &Account) -> Result<()> {
+        require_operator(actor)?;
+        let mut tx = self.db.write().await?;
+        let n = sqlx::query(
+            "UPDATE accounts SET status = $2, kinds = $3, max_bandwidth_mbps = $4, max_channels = $5, classes = $6, \
+             balance_cents = $7, credit_limit_cents = $8, updated_at = $9 WHERE org_id = $1",
+        )
+        .bind(org_id)
+        .bind(account.status.as_str())
+        .bind(kinds_text(&account.kinds))
+        .bind(to_i64(account.max_bandwidth_mbps))
+        .bind(to_i64(account.max_channels))
+        .bind(account.classes.join(","))
+        .bind(account.balance_cents)
+        .bind(account.credit_limit_cents)
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(ServiceError::NotFound(format!("organization `{org_id}`")));
+        }
+        audit(&mut tx, self.now(), actor, "account.update", org_id, serde_json::to_value(account).unwrap_or_default())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The account of an organization.
+    pub async fn account(&self, org_id: &str) -> Result<Account> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("account of `{org_id}`")))?;
+        account_from_row(&row)
+    }
+
+    /// Looks an organization up by name.
+    pub async fn organization_id(&self, name: &str) -> Result<String> {
+        let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("organization `{name}`")))?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// Sets an organization's policy: which organizations' offers it accepts on its own
+    /// (reserved for the portal), its default offer expiry, whether members may accept.
+    pub async fn set_policy(
+        &self,
+        actor: &Actor,
+        org_id: &str,
+        default_offer_days: u32,
+        members_can_accept: bool,
+    ) -> Result<()> {
+        if !(actor.is_operator() || (actor.role == UserRole::Admin && actor.org_id == org_id)) {
+            return Err(ServiceError::Forbidden("only the organization's admins can change its policy".into()));
+        }
+        if !(1..=3650).contains(&default_offer_days) {
+            return Err(ServiceError::Invalid("the default offer expiry must be 1-3650 days".into()));
+        }
+        let mut tx = self.db.write().await?;
+        sqlx::query("UPDATE organizations SET default_offer_days = $2, members_can_accept = $3 WHERE id = $1")
+            .bind(org_id)
+            .bind(i64::from(default_offer_days))
+            .bind(i64::from(members_can_accept))
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            self.now(),
+            actor,
+            "organization.policy",
+            org_id,
+            serde_json::json!({"default_offer_days": default_offer_days, "members_can_accept": members_can_accept}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a user. The operator adds anyone; an organization's admin adds users to it.
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        org_id: &str,
+        email: &str,
+        name: &str,
+        role: UserRole,
+        password: &str,
+    ) -> Result<String> {
+        let allowed = actor.is_operator()
+            || (actor.role == UserRole::Admin && actor.org_id == org_id && role != UserRole::Operator);
+        if !allowed {
+            return Err(ServiceError::Forbidden("only the organization's admins can add its users".into()));
+        }
+        if (role == UserRole::Operator) != (org_id == OPERATOR_ORG) {
+            return Err(ServiceError::Invalid(
+                "operator staff belong to the operator's organization, and only they".into(),
+            ));
+        }
+        let email = check_email(email)?;
+        let name = check_text("a name", name, 100)?;
+        let hash = hash_blocking(password.to_string()).await?;
+        let mut tx = self.db.write().await?;
+        let id = insert_user(&mut tx, org_id, &email, &name, role, &hash, self.now()).await?;
+        audit(
+            &mut tx,
+            self.now(),
+            actor,
+            "user.create",
+            &id,
+            serde_json::json!({"email": email, "role": role.as_str()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Checks an email and password and returns who that is.
+    pub async fn login(&self, email: &str, password: &str, source: &str) -> Result<Actor> {
+        let email = email.trim().to_lowercase();
+        let row = sqlx::query("SELECT id, org_id, role, password_hash FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&self.db.pool)
+            .await?;
+        // Verify against a dummy hash when the user does not exist, so timing says nothing.
+        let (stored, row) = match row {
+            Some(r) => (r.try_get::<Option<String>, _>("password_hash")?.unwrap_or_default(), Some(r)),
+            None => (String::new(), None),
+        };
+        let password = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || {
+            let hash = if stored.is_empty() { dummy_hash() } else { stored };
+            PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        })
+        .await
+        .unwrap_or(false);
+        match row {
+            Some(r) if ok => {
+                let role: String = r.try_get("role")?;
+                Ok(Actor {
+                    user_id: r.try_get("id")?,
+                    email,
+                    org_id: r.try_get("org_id")?,
+                    role: UserRole::parse(&role).unwrap_or(UserRole::Member),
+                    source: source.into(),
+                })
+            }
+            _ => Err(ServiceError::BadCredentials),
+        }
+    }
+
+    /// The actor for a user ID (a session's user).
+    pub async fn actor(&self, user_id: &str, source: &str) -> Result<Actor> {
+        let r = sqlx::query("SELECT id, email, org_id, role FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("user `{user_id}`")))?;
+        let role: String = r.try_get("role")?;
+        Ok(Actor {
+            user_id: r.try_get("id")?,
+            email: r.try_get("email")?,
+            org_id: r.try_get("org_id")?,
+            role: UserRole::parse(&role).unwrap_or(UserRole::Member),
+            source: source.into(),
+        })
+    }
+
+    /// Adds a service definition, or a new version of one with the same name.
+    pub async fn create_definition(&self, actor: &Actor, spec: &DefinitionSpec) -> Result<(String, i64)> {
+        require_operator(actor)?;
+        let name = check_text("a definition name", &spec.name, 100)?;
+        if spec.kinds.is_empty() || spec.min_bandwidth_mbps == 0 || spec.min_bandwidth_mbps > spec.max_bandwidth_mbps {
+            return Err(ServiceError::Invalid(
+                "a definition needs at least one kind and a bandwidth range 1 <= min <= max".into(),
+            ));
+        }
+        for d in &spec.drivers {
+            if !["linux", "dry-run", "remote"].contains(&d.as_str()) {
+                return Err(ServiceError::Invalid(format!("unknown driver `{d}`: expected linux, dry-run or remote")));
+            }
+        }
+        let mut tx = self.db.write().await?;
+        let version: i64 =
+            sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM service_definitions WHERE name = $1")
+                .bind(name.as_str())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("v")?;
+        let version = version + 1;
+        let id = new_id("def");
+        sqlx::query(
+            "INSERT INTO service_definitions (id, name, version, kinds, min_bandwidth_mbps, max_bandwidth_mbps, classes, \
+             drivers, relations, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id.as_str())
+        .bind(name.as_str())
+        .bind(version)
+        .bind(kinds_text(&spec.kinds))
+        .bind(to_i64(spec.min_bandwidth_mbps))
+        .bind(to_i64(spec.max_bandwidth_mbps))
+        .bind(spec.classes.join(","))
+        .bind(spec.drivers.join(","))
+        .bind(serde_json::to_string(&spec.relations).unwrap_or_default())
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            self.now(),
+            actor,
+            "definition.create",
+            &id,
+            serde_json::json!({"name": name, "version": version}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((id, version))
+    }
+
+    /// Adds a usage model to a definition.
+    pub async fn create_usage_model(
+        &self,
+        actor: &Actor,
+        definition_id: &str,
+        spec: &UsageModelSpec,
+    ) -> Result<String> {
+        require_operator(actor)?;
+        let name = check_text("a usage model name", &spec.name, 100)?;
+        if spec.price_cents < 0 {
+            return Err(ServiceError::Invalid("a price cannot be negative".into()));
+        }
+        if spec.window.is_some_and(|(a, b)| a >= 1440 || b >= 1440 || a == b) {
+            return Err(ServiceError::Invalid("a time window is two different minutes of the day, 0-1439".into()));
+        }
+        let mut tx = self.db.write().await?;
+        let exists = sqlx::query("SELECT id FROM service_definitions WHERE id = $1")
+            .bind(definition_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(ServiceError::NotFound(format!("service definition `{definition_id}`")));
+        }
+        let id = new_id("um");
+        sqlx::query(
+            "INSERT INTO usage_models (id, definition_id, name, price_type, price_cents, max_bandwidth_mbps, max_endpoints, \
+             window_start_min, window_end_min, term_end, max_gb, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(id.as_str())
+        .bind(definition_id)
+        .bind(name.as_str())
+        .bind(spec.price_type.map_or("free", PriceType::as_str))
+        .bind(spec.price_cents)
+        .bind(spec.max_bandwidth_mbps.map(to_i64))
+        .bind(spec.max_endpoints.map(to_i64))
+        .bind(spec.window.map(|w| i64::from(w.0)))
+        .bind(spec.window.map(|w| i64::from(w.1)))
+        .bind(spec.term_end_ms)
+        .bind(spec.max_gb.map(to_i64))
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await?;
+        audit(&mut tx, self.now(), actor, "usage_model.create", &id, serde_json::to_value(spec).unwrap_or_default())
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Imports a topology file: switches, links and service interfaces (with the
+    /// organizations that own them, created with the default account when new). Importing
+    /// the same file again is a no-op; the report lists every difference. Removing an
+    /// interface or switch that carries a channel is refused.
+    pub async fn import_topology(&self, actor: &Actor, text: &str, file: &str) -> Result<ImportReport> {
+        require_operator(actor)?;
+        let topo = crate::topology::parse(text).map_err(|diags| {
+            let list: Vec<String> = diags.iter().map(|d| format!("{file}:{d}")).collect();
+            ServiceError::Invalid(list.join("\n"))
+        })?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let mut report = ImportReport::default();
+
+        // Switches.
+        let old: BTreeMap<String, String> = sqlx::query("SELECT name, params FROM switches")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("params")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let new: BTreeMap<String, (String, String)> = topo
+            .switches
+            .iter()
+            .map(|s| {
+                (s.name.clone(), (s.driver.kind().to_string(), serde_json::to_string(&s.driver).unwrap_or_default()))
+            })
+            .collect();
+        for name in old.keys().filter(|n| !new.contains_key(*n)) {
+            let busy = sqlx::query("SELECT channel_id FROM vlan_allocations WHERE switch = $1 LIMIT 1")
+                .bind(name.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(r) = busy {
+                let ch: String = r.try_get("channel_id")?;
+                return Err(ServiceError::Conflict(format!(
+                    "switch `{name}` carries channel `{ch}`: terminate it before removing the switch"
+                )));
+            }
+            sqlx::query("DELETE FROM switches WHERE name = $1").bind(name.as_str()).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM switch_items WHERE switch = $1").bind(name.as_str()).execute(&mut *tx).await?;
+            report.switches_removed.push(name.clone());
+        }
+        for (name, (driver, params)) in &new {
+            match old.get(name) {
+                None => {
+                    sqlx::query("INSERT INTO switches (name, driver, params) VALUES ($1, $2, $3)")
+                        .bind(name.as_str())
+                        .bind(driver.as_str())
+                        .bind(params.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    report.switches_added.push(name.clone());
+                }
+                Some(p) if p != params => {
+                    sqlx::query("UPDATE switches SET driver = $2, params = $3 WHERE name = $1")
+                        .bind(name.as_str())
+                        .bind(driver.as_str())
+                        .bind(params.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    report.switches_changed.push(name.clone());
+                }
+                Some(_) => {}
+            }
+        }
+
+        // Links.
+        let old_links: BTreeSet<(String, String)> = sqlx::query("SELECT a, b FROM links")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("a")?, r.try_get("b")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let new_links: BTreeSet<(String, String)> =
+            topo.links.iter().map(|l| (l.a.to_string(), l.b.to_string())).collect();
+        for (a, b) in old_links.difference(&new_links) {
+            sqlx::query("DELETE FROM links WHERE a = $1 AND b = $2")
+                .bind(a.as_str())
+                .bind(b.as_str())
+                .execute(&mut *tx)
+                .await?;
+            report.links_removed.push(format!("{a} -- {b}"));
+        }
+        for (a, b) in new_links.difference(&old_links) {
+            sqlx::query("INSERT INTO links (a, b) VALUES ($1, $2)")
+                .bind(a.as_str())
+                .bind(b.as_str())
+                .execute(&mut *tx)
+                .await?;
+            report.links_added.push(format!("{a} -- {b}"));
+        }
+
+        // Organizations named by interfaces.
+        let mut orgs: BTreeMap<String, String> = sqlx::query("SELECT id, name FROM organizations")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("id")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        for iface in &topo.interfaces {
+            if !orgs.contains_key(&iface.organization) {
+                let id = insert_organization(&mut tx, &iface.organization, &self.config.new_account, now).await?;
+                report.organizations_created.push(iface.organization.clone());
+                orgs.insert(iface.organization.clone(), id);
+            }
+        }
+
+        // Interfaces.
+        let old_ifaces: BTreeMap<String, String> = sqlx::query(
+            "SELECT name, COALESCE(org_id, '') || '|' || switch || '|' || port || '|' || macs || '|' || \
+             CAST(capacity_mbps AS TEXT) || '|' || mode AS k FROM service_interfaces",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("name")?, r.try_get("k")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+        let mut new_ifaces = BTreeSet::new();
+        for iface in &topo.interfaces {
+            new_ifaces.insert(iface.name.clone());
+            let org = orgs.get(&iface.organization).cloned().unwrap_or_default();
+            let macs = iface.macs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+            let key =
+                format!("{org}|{}|{}|{macs}|{}|{}", iface.switch, iface.port, iface.capacity_mbps, iface.mode.as_str());
+            match old_ifaces.get(&iface.name) {
+                Some(k) if *k == key => continue,
+                Some(_) => report.interfaces_changed.push(iface.name.clone()),
+                None => report.interfaces_added.push(iface.name.clone()),
+            }
+            let q = if old_ifaces.contains_key(&iface.name) {
+                "UPDATE service_interfaces SET org_id = $2, switch = $3, port = $4, macs = $5, capacity_mbps = $6, mode = $7 \
+                 WHERE name = $1"
+            } else {
+                "INSERT INTO service_interfaces (name, org_id, switch, port, macs, capacity_mbps, mode) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            };
+            sqlx::query(q)
+                .bind(iface.name.as_str())
+                .bind(org.as_str())
+                .bind(iface.switch.as_str())
+                .bind(iface.port.as_str())
+                .bind(macs.as_str())
+                .bind(to_i64(iface.capacity_mbps))
+                .bind(iface.mode.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for name in old_ifaces.keys().filter(|n| !new_ifaces.contains(*n)) {
+            let used = sqlx::query("SELECT channel_id FROM attachments WHERE interface = $1 LIMIT 1")
+                .bind(name.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(r) = used {
+                let ch: String = r.try_get("channel_id")?;
+                return Err(ServiceError::Conflict(format!(
+                    "interface `{name}` is (or was) plugged into channel `{ch}` and cannot be removed; keep it in the file"
+                )));
+            }
+            sqlx::query("DELETE FROM service_interfaces WHERE name = $1").bind(name.as_str()).execute(&mut *tx).await?;
+            report.interfaces_removed.push(name.clone());
+        }
+
+        // The file itself.
+        let stored = sqlx::query("SELECT revision, source FROM topology WHERE id = 1").fetch_optional(&mut *tx).await?;
+        let (revision, same) = match &stored {
+            Some(r) => {
+                let rev: i64 = r.try_get("revision")?;
+                let src: String = r.try_get("source")?;
+                (rev, src == text)
+            }
+            None => (0, false),
+        };
+        report.changed = !same
+            || !(report.switches_added.is_empty()
+                && report.switches_removed.is_empty()
+                && report.switches_changed.is_empty()
+                && report.links_added.is_empty()
+                && report.links_removed.is_empty()
+                && report.interfaces_added.is_empty()
+                && report.interfaces_removed.is_empty()
+                && report.interfaces_changed.is_empty()
+                && report.organizations_created.is_empty());
+        report.revision = if report.changed { revision + 1 } else { revision };
+        if report.changed {
+            if stored.is_some() {
+                sqlx::query(
+                    "UPDATE topology SET name = $1, source = $2, file = $3, revision = $4, imported_at = $5 WHERE id = 1",
+                )
+                .bind(topo.name.as_str())
+                .bind(text)
+                .bind(file)
+                .bind(report.revision)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                sqlx::query(
+                    "INSERT INTO topology (id, name, source, file, revision, imported_at) VALUES (1, $1, $2, $3, $4, $5)",
+                )
+                .bind(topo.name.as_str())
+                .bind(text)
+                .bind(file)
+                .bind(report.revision)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            audit(
+                &mut tx,
+                now,
+                actor,
+                "topology.import",
+                &topo.name,
+                serde_json::to_value(&report).unwrap_or_default(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.forget_topology();
+        Ok(report)
+    }
+}
+
+/// A hash that never matches, for timing-safe logins of unknown users.
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            Argon2::default()
+                .hash_password(b"no such user, no such password")
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
+pub(crate) async fn hash_blocking(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ServiceError::Invalid(format!("cannot hash the password: {e}")))?
+}
+
+pub(crate) async fn insert_organization(
+    tx: &mut AnyConnection,
+    name: &str,
+    account: &Account,
+    now: i64,
+) -> Result<String> {
+    let id = new_id("org");
+    let r = sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(id.as_str())
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+    if let Err(e) = r {
+        return Err(if crate::store::is_unique_violation(&e) {
+            ServiceError::Conflict(format!("an organization named `{name}` exists already"))
+        } else {
+            e.into()
+        });
+    }
+    sqlx::query(
+        "INSERT INTO accounts (org_id, status, kinds, max_bandwidth_mbps, max_channels, classes, balance_cents, \
+         credit_limit_cents, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id.as_str())
+    .bind(account.status.as_str())
+    .bind(kinds_text(&account.kinds))
+    .bind(to_i64(account.max_bandwidth_mbps))
+    .bind(to_i64(account.max_channels))
+    .bind(account.classes.join(","))
+    .bind(account.balance_cents)
+    .bind(account.credit_limit_cents)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
+pub(crate) async fn insert_user(
+    tx: &mut AnyConnection,
+    org_id: &str,
+    email: &str,
+    name: &str,
+    role: UserRole,
+    hash: &str,
+    now: i64,
+) -> Result<String> {
+    let id = new_id("usr");
+    let r = sqlx::query(
+        "INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.as_str())
+    .bind(org_id)
+    .bind(email)
+    .bind(name)
+    .bind(role.as_str())
+    .bind(hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    match r {
+        Ok(_) => Ok(id),
+        Err(e) if crate::store::is_unique_violation(&e) => {
+            Err(ServiceError::Conflict(format!("a user with email `{email}` exists already: log in instead")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account> {
+    let status: String = row.try_get("status")?;
+    Ok(Account {
+        status: AccountStatus::parse(&status).unwrap_or(AccountStatus::Suspended),
+        kinds: parse_kinds(&row.try_get::<String, _>("kinds")?),
+        max_bandwidth_mbps: to_u64(row.try_get("max_bandwidth_mbps")?),
+        max_channels: to_u64(row.try_get("max_channels")?),
+        classes: split_list(&row.try_get::<String, _>("classes")?),
+        balance_cents: row.try_get("balance_cents")?,
+        credit_limit_cents: row.try_get("credit_limit_cents")?,
+    })
+}

@@ -1,0 +1,504 @@
+//! What people see: channels, offers and their invitees' status, orders, the audit log,
+//! invitations. Every read checks that the organization may see the object: its own, and
+//! what it was invited to or takes part in; the operator sees everything.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use crate::model::{ChannelKind, Role};
+use crate::orchestrator::policy::{ChannelState, UsageModel};
+
+use super::flow::{channel_from_row, usage_model_from_row};
+use super::{Actor, Result, Service, ServiceError, UserRole, to_u64};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AttachmentView {
+    pub id: String,
+    pub interface: String,
+    pub organization: String,
+    pub role: Role,
+    pub customer_vlan: Option<u16>,
+    pub state: String,
+    pub attached_at: i64,
+    pub detached_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChannelView {
+    pub id: String,
+    pub name: String,
+    pub organization: String,
+    pub kind: ChannelKind,
+    pub state: ChannelState,
+    /// Why the channel failed or ended.
+    pub reason: String,
+    pub vlan: Option<u16>,
+    pub leaf_vlan: Option<u16>,
+    pub bandwidth_mbps: u64,
+    pub class: String,
+    pub definition: String,
+    pub definition_version: i64,
+    pub usage_model: String,
+    pub path: Vec<String>,
+    pub attachments: Vec<AttachmentView>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InviteeStatus {
+    pub id: String,
+    pub email: Option<String>,
+    pub organization: Option<String>,
+    pub name: String,
+    pub role: Option<Role>,
+    pub accessed_at: Option<i64>,
+    pub registered: bool,
+    pub registered_at: Option<i64>,
+    pub accepted: bool,
+    pub accepted_at: Option<i64>,
+    pub declined: bool,
+    pub declined_at: Option<i64>,
+    pub expired: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OfferView {
+    pub id: String,
+    pub channel_id: String,
+    pub description: String,
+    pub expires_at: i64,
+    pub expired: bool,
+    pub allow_reoffer: bool,
+    pub invitees: Vec<InviteeStatus>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OrderView {
+    pub id: String,
+    pub channel_id: String,
+    pub action: String,
+    pub status: String,
+    pub reason: String,
+    pub detail: String,
+    pub attempts: i64,
+    pub claimed_by: Option<String>,
+    pub created_at: i64,
+    pub planning_at: Option<i64>,
+    pub applying_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub organization: Option<String>,
+    pub source: String,
+    pub action: String,
+    pub object: String,
+    pub detail: String,
+}
+
+/// A usage model as terms to read before accepting.
+#[derive(Clone, Debug, Serialize)]
+pub struct Terms {
+    pub usage_model_id: String,
+    #[serde(flatten)]
+    pub model: UsageModel,
+}
+
+/// What an invitee sees behind its URL.
+#[derive(Clone, Debug, Serialize)]
+pub struct InvitationView {
+    pub invitee: InviteeStatus,
+    pub offer_id: String,
+    pub description: String,
+    pub expires_at: i64,
+    pub offered_by: String,
+    pub channel: ChannelView,
+    pub terms: Vec<Terms>,
+    /// Pre-filled registration: what the creator entered.
+    pub prefill_email: Option<String>,
+    pub prefill_name: String,
+    pub prefill_organization: String,
+    /// Whether the invited email has an account (log in) or not (register).
+    pub has_account: bool,
+}
+
+fn vid(v: Option<i64>) -> Option<u16> {
+    v.and_then(|v| u16::try_from(v).ok())
+}
+
+fn invitee_status(r: &sqlx::any::AnyRow, offer_expired: bool) -> Result<InviteeStatus> {
+    let accepted_at: Option<i64> = r.try_get("accepted_at")?;
+    let declined_at: Option<i64> = r.try_get("declined_at")?;
+    let registered_at: Option<i64> = r.try_get("registered_at")?;
+    let expired_at: Option<i64> = r.try_get("expired_at")?;
+    let role: Option<String> = r.try_get("role")?;
+    Ok(InviteeStatus {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        organization: r.try_get::<Option<String>, _>("org_name").ok().flatten().filter(|s| !s.is_empty()),
+        name: r.try_get("name")?,
+        role: role.and_then(|r| r.parse().ok()),
+        accessed_at: r.try_get("accessed_at")?,
+        registered: registered_at.is_some(),
+        registered_at,
+        accepted: accepted_at.is_some(),
+        accepted_at,
+        declined: declined_at.is_some(),
+        declined_at,
+        expired: expired_at.is_some() || (offer_expired && accepted_at.is_none() && declined_at.is_none()),
+    })
+}
+
+impl Service {
+    /// Whether `actor` may see the channel: the operator; the owner; an organization that
+    /// takes or took part, holds a permission, or was invited.
+    pub(crate) async fn can_see(
+        &self,
+        tx: &mut AnyConnection,
+        actor: &Actor,
+        channel_id: &str,
+        owner: &str,
+    ) -> Result<bool> {
+        if actor.is_operator() || actor.org_id == owner {
+            return Ok(true);
+        }
+        let r = sqlx::query(
+            "SELECT 1 AS x FROM attachments WHERE channel_id = $1 AND org_id = $2 \
+             UNION SELECT 1 AS x FROM permissions WHERE channel_id = $1 AND grantee_org = $2 \
+             UNION SELECT 1 AS x FROM invitees i JOIN offers o ON o.id = i.offer_id \
+               WHERE o.channel_id = $1 AND (i.org_id = $2 OR i.email = $3)",
+        )
+        .bind(channel_id)
+        .bind(actor.org_id.as_str())
+        .bind(actor.email.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(r.is_some())
+    }
+
+    async fn channel_view_tx(&self, tx: &mut AnyConnection, id: &str) -> Result<ChannelView> {
+        let r = sqlx::query(
+            "SELECT c.*, o.name AS org_name, d.name AS def_name, d.version AS def_version, u.name AS um_name \
+             FROM channels c JOIN organizations o ON o.id = c.org_id \
+             JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id \
+             WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
+        let c = channel_from_row(&r)?;
+        let atts = sqlx::query(
+            "SELECT a.*, o.name AS org_name FROM attachments a JOIN organizations o ON o.id = a.org_id \
+             WHERE a.channel_id = $1 ORDER BY a.attached_at, a.id",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let attachments = atts
+            .iter()
+            .map(|a| {
+                let role: String = a.try_get("role")?;
+                Ok(AttachmentView {
+                    id: a.try_get("id")?,
+                    interface: a.try_get("interface")?,
+                    organization: a.try_get("org_name")?,
+                    role: role.parse().unwrap_or(Role::Root),
+                    customer_vlan: vid(a.try_get("customer_vlan")?),
+                    state: a.try_get("state")?,
+                    attached_at: a.try_get("attached_at")?,
+                    detached_at: a.try_get("detached_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ChannelView {
+            id: c.id,
+            name: c.name,
+            organization: r.try_get("org_name")?,
+            kind: c.kind,
+            state: c.state,
+            reason: c.reason,
+            vlan: c.vlan,
+            leaf_vlan: c.leaf_vlan,
+            bandwidth_mbps: c.bandwidth_mbps,
+            class: c.class,
+            definition: r.try_get("def_name")?,
+            definition_version: r.try_get("def_version")?,
+            usage_model: r.try_get("um_name")?,
+            path: c.path,
+            attachments,
+            created_at: c.created_at,
+        })
+    }
+
+    /// One channel, if `actor` may see it ("not found" otherwise, so IDs reveal nothing).
+    pub async fn channel(&self, actor: &Actor, id: &str) -> Result<ChannelView> {
+        let mut tx = self.db.pool.begin().await?;
+        let owner = sqlx::query("SELECT org_id FROM channels WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
+        let owner: String = owner.try_get("org_id")?;
+        if !self.can_see(&mut tx, actor, id, &owner).await? {
+            return Err(ServiceError::NotFound(format!("channel `{id}`")));
+        }
+        self.channel_view_tx(&mut tx, id).await
+    }
+
+    /// The channels `actor` may see, newest first.
+    pub async fn channels(&self, actor: &Actor) -> Result<Vec<ChannelView>> {
+        let mut tx = self.db.pool.begin().await?;
+        let rows = if actor.is_operator() {
+            sqlx::query("SELECT id FROM channels ORDER BY created_at DESC, id DESC").fetch_all(&mut *tx).await?
+        } else {
+            sqlx::query(
+                "SELECT id, created_at FROM channels WHERE org_id = $1 \
+                 UNION SELECT c.id, c.created_at FROM channels c JOIN attachments a ON a.channel_id = c.id WHERE a.org_id = $1 \
+                 UNION SELECT c.id, c.created_at FROM channels c JOIN offers o ON o.channel_id = c.id \
+                   JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = $1 OR i.email = $2 \
+                 ORDER BY created_at DESC, id DESC",
+            )
+            .bind(actor.org_id.as_str())
+            .bind(actor.email.as_str())
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            out.push(self.channel_view_tx(&mut tx, &id).await?);
+        }
+        Ok(out)
+    }
+
+    /// An offer with the status of each invitee (seed 000's status query). For the
+    /// organization that made it, and the operator.
+    pub async fn offer_status(&self, actor: &Actor, offer_id: &str) -> Result<OfferView> {
+        let mut tx = self.db.pool.begin().await?;
+        let o = sqlx::query("SELECT * FROM offers WHERE id = $1")
+            .bind(offer_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("offer `{offer_id}`")))?;
+        let org: String = o.try_get("org_id")?;
+        if !(actor.is_operator() || org == actor.org_id) {
+            return Err(ServiceError::NotFound(format!("offer `{offer_id}`")));
+        }
+        let expires_at: i64 = o.try_get("expires_at")?;
+        let expired = self.now() >= expires_at;
+        let rows = sqlx::query("SELECT * FROM invitees WHERE offer_id = $1 ORDER BY created_at, id")
+            .bind(offer_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        Ok(OfferView {
+            id: o.try_get("id")?,
+            channel_id: o.try_get("channel_id")?,
+            description: o.try_get("description")?,
+            expires_at,
+            expired,
+            allow_reoffer: o.try_get::<i64, _>("allow_reoffer")? == 1,
+            invitees: rows.iter().map(|r| invitee_status(r, expired)).collect::<Result<_>>()?,
+        })
+    }
+
+    /// The offers made for a channel, for the organization that made them (or the operator).
+    pub async fn offers(&self, actor: &Actor, channel_id: &str) -> Result<Vec<OfferView>> {
+        let ids: Vec<String> = sqlx::query(
+            "SELECT id FROM offers WHERE channel_id = $1 AND (org_id = $2 OR $3 = 1) ORDER BY created_at, id",
+        )
+        .bind(channel_id)
+        .bind(actor.org_id.as_str())
+        .bind(i64::from(actor.is_operator()))
+        .fetch_all(&self.db.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(self.offer_status(actor, &id).await?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn invitation_view(&self, invitee_id: &str, viewer: Option<&Actor>) -> Result<InvitationView> {
+        let mut tx = self.db.pool.begin().await?;
+        let r = sqlx::query(
+            "SELECT i.*, o.channel_id, o.description, o.expires_at, g.name AS offered_by FROM invitees i \
+             JOIN offers o ON o.id = i.offer_id JOIN organizations g ON g.id = o.org_id WHERE i.id = $1",
+        )
+        .bind(invitee_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let expires_at: i64 = r.try_get("expires_at")?;
+        let channel_id: String = r.try_get("channel_id")?;
+        let channel = self.channel_view_tx(&mut tx, &channel_id).await?;
+        let def: String = sqlx::query("SELECT definition_id FROM channels WHERE id = $1")
+            .bind(channel_id.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("definition_id")?;
+        let terms = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
+            .bind(def.as_str())
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|u| Ok(Terms { usage_model_id: u.try_get("id")?, model: usage_model_from_row(u)? }))
+            .collect::<Result<Vec<_>>>()?;
+        let email: Option<String> = r.try_get("email")?;
+        let has_account = match (&email, viewer) {
+            (_, Some(_)) => true,
+            (Some(e), None) => sqlx::query("SELECT id FROM users WHERE email = $1")
+                .bind(e.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some(),
+            (None, None) => false,
+        };
+        Ok(InvitationView {
+            invitee: invitee_status(&r, self.now() >= expires_at)?,
+            offer_id: r.try_get("offer_id")?,
+            description: r.try_get("description")?,
+            expires_at,
+            offered_by: r.try_get("offered_by")?,
+            channel,
+            terms,
+            prefill_email: email,
+            prefill_name: r.try_get("name")?,
+            prefill_organization: r.try_get("org_name")?,
+            has_account,
+        })
+    }
+
+    /// Orders: all of them for the operator, those of visible channels for others;
+    /// optionally of one channel.
+    pub async fn orders(&self, actor: &Actor, channel_id: Option<&str>) -> Result<Vec<OrderView>> {
+        let mut tx = self.db.pool.begin().await?;
+        if let Some(ch) = channel_id {
+            let owner: String = sqlx::query("SELECT org_id FROM channels WHERE id = $1")
+                .bind(ch)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound(format!("channel `{ch}`")))?
+                .try_get("org_id")?;
+            if !self.can_see(&mut tx, actor, ch, &owner).await? {
+                return Err(ServiceError::NotFound(format!("channel `{ch}`")));
+            }
+        } else if !actor.is_operator() {
+            return Err(ServiceError::Forbidden(
+                "only the operator's staff see every order: ask for a channel's".into(),
+            ));
+        }
+        let rows = match channel_id {
+            Some(ch) => {
+                sqlx::query("SELECT * FROM orders WHERE channel_id = $1 ORDER BY created_at, id")
+                    .bind(ch)
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM orders ORDER BY created_at DESC, id DESC LIMIT 1000")
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+        };
+        rows.iter().map(order_view).collect()
+    }
+
+    /// One order, if its channel is visible.
+    pub async fn order(&self, actor: &Actor, id: &str) -> Result<OrderView> {
+        let r = sqlx::query("SELECT * FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("order `{id}`")))?;
+        let o = order_view(&r)?;
+        let visible = self.channel(actor, &o.channel_id).await.is_ok();
+        if visible { Ok(o) } else { Err(ServiceError::NotFound(format!("order `{id}`"))) }
+    }
+
+    /// The audit log, oldest first: everything for the operator, an organization's own
+    /// entries for its admins; optionally about one object.
+    pub async fn audit_log(&self, actor: &Actor, object: Option<&str>) -> Result<Vec<AuditEntry>> {
+        if !(actor.is_operator() || actor.role == UserRole::Admin) {
+            return Err(ServiceError::Forbidden("only admins read the audit log".into()));
+        }
+        let rows = sqlx::query(
+            "SELECT * FROM audit_log WHERE ($1 = 1 OR org_id = $2) AND ($3 = '' OR object = $3) ORDER BY at, id",
+        )
+        .bind(i64::from(actor.is_operator()))
+        .bind(actor.org_id.as_str())
+        .bind(object.unwrap_or(""))
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    organization: r.try_get("org_id")?,
+                    source: r.try_get("source")?,
+                    action: r.try_get("action")?,
+                    object: r.try_get("object")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The service interfaces of `actor`'s organization (all of them for the operator).
+    pub async fn interfaces(&self, actor: &Actor) -> Result<Vec<(String, String, String, u64)>> {
+        let rows = sqlx::query(
+            "SELECT name, switch, mode, capacity_mbps FROM service_interfaces WHERE org_id = $1 OR $2 = 1 ORDER BY name",
+        )
+        .bind(actor.org_id.as_str())
+        .bind(i64::from(actor.is_operator()))
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((r.try_get("name")?, r.try_get("switch")?, r.try_get("mode")?, to_u64(r.try_get("capacity_mbps")?)))
+            })
+            .collect()
+    }
+
+    /// The switches' state as the dry-run driver holds it (items per switch).
+    pub async fn switch_items(&self, switch: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT item FROM switch_items WHERE switch = $1 ORDER BY item")
+            .bind(switch)
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("item")?)).collect()
+    }
+
+    /// Every (switch, VLAN, channel) allocation.
+    pub async fn allocations(&self) -> Result<Vec<(String, u16, String)>> {
+        let rows = sqlx::query("SELECT switch, vlan, channel_id FROM vlan_allocations ORDER BY switch, vlan")
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("switch")?, vid(r.try_get("vlan")?).unwrap_or(0), r.try_get("channel_id")?)))
+            .collect()
+    }
+}
+
+fn order_view(r: &sqlx::any::AnyRow) -> Result<OrderView> {
+    Ok(OrderView {
+        id: r.try_get("id")?,
+        channel_id: r.try_get("channel_id")?,
+        action: r.try_get("action")?,
+        status: r.try_get("status")?,
+        reason: r.try_get("reason")?,
+        detail: r.try_get("detail")?,
+        attempts: r.try_get("attempts")?,
+        claimed_by: r.try_get("claimed_by")?,
+        created_at: r.try_get("created_at")?,
+        planning_at: r.try_get("planning_at")?,
+        applying_at: r.try_get("applying_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}

@@ -1,0 +1,236 @@
+//! The database: one connection pool over SQLite (embedded, the default) or PostgreSQL
+//! (`DATABASE_URL=postgres://...`, shared by several instances), the migrations, and small
+//! helpers for IDs, tokens and time.
+//!
+//! Every query is written once, in SQL both databases accept (`$1` placeholders, BIGINT,
+//! TEXT, partial unique indexes, `RETURNING`). The two places where they differ sit behind
+//! [`Dialect`]: how a write transaction starts, and how rows are locked.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+
+/// The migrations in `migrations/`, compiled in.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Which database the pool talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL `{0}` is not supported: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB")]
+    Url(String),
+    #[error("cannot open the database at {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+}
+
+/// A migrated connection pool.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub dialect: Dialect,
+    /// Where write transactions run. SQLite has one writer at a time: its writers of this
+    /// process queue for one connection, in order, instead of spinning in SQLite's busy
+    /// handler (which collapses throughput), and that connection's page cache stays warm.
+    /// On PostgreSQL this is `pool`.
+    write_pool: AnyPool,
+}
+
+/// A write transaction (and, on SQLite, this process's turn to write). Dereferences to
+/// the connection, so `&mut *tx` is an executor.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+/// The SQLite URL for a data directory (created if missing).
+pub fn sqlite_url(data_dir: &Path) -> Result<String, StoreError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|source| StoreError::DataDir { path: data_dir.display().to_string(), source })?;
+    Ok(format!("sqlite://{}?mode=rwc", data_dir.join("switchboard.db").display()))
+}
+
+impl Db {
+    /// Opens `url` (sqlite:// or postgres://) and brings its schema up to date.
+    pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        Db::connect_with(url, 8).await
+    }
+
+    /// As [`Db::connect`], with at most `max_connections` connections.
+    pub async fn connect_with(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::Url(url.to_string()));
+        };
+        let mut options =
+            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(30));
+        if dialect == Dialect::Sqlite {
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    // 64 MiB of page cache per connection: the working set of a busy network.
+                    conn.execute("PRAGMA cache_size = -65536").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool =
+            options.clone().connect(url).await.map_err(|source| StoreError::Connect { url: redact(url), source })?;
+        MIGRATOR.run(&pool).await?;
+        let write_pool = match dialect {
+            Dialect::Sqlite => options
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(120))
+                .connect(url)
+                .await
+                .map_err(|source| StoreError::Connect { url: redact(url), source })?,
+            Dialect::Postgres => pool.clone(),
+        };
+        Ok(Db { pool, dialect, write_pool })
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so it waits for other writers instead of failing halfway.
+    pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => Ok(WriteTx { tx: self.write_pool.begin_with("BEGIN IMMEDIATE").await? }),
+            Dialect::Postgres => Ok(WriteTx { tx: self.write_pool.begin().await? }),
+        }
+    }
+}
+
+/// `url` without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Whether an error is a unique-constraint violation (someone else got there first).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A new identifier: `prefix-` then 11 hex digits of time, 3 of a counter and 10 random
+/// ones, so IDs sort by creation within one process and never collide across processes.
+pub fn new_id(prefix: &str) -> String {
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed) & 0xfff;
+    let r: u64 = rand::random::<u64>() & 0xff_ffff_ffff;
+    format!("{prefix}-{:011x}{seq:03x}{r:010x}", now_ms() & 0xfff_ffff_ffff)
+}
+
+/// A new invitation token: 256 random bits as 64 hex digits.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex(&bytes)
+}
+
+/// The stored form of a token: its SHA-256, hex. Tokens carry 256 random bits, so a fast
+/// hash is enough; the token itself is never stored.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_sortable_within_a_process() {
+        let ids: Vec<String> = (0..1000).map(|_| new_id("x")).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 1000);
+    }
+
+    #[test]
+    fn tokens_hash_to_something_else() {
+        let t = new_token();
+        assert_eq!(t.len(), 64);
+        assert_ne!(token_hash(&t), t);
+        assert_eq!(token_hash(&t), token_hash(&t));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://sb:secret@127.0.0.1/sb"), "postgres://sb:***@127.0.0.1/sb");
+        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}

@@ -1,0 +1,220 @@
+//! Several orchestrator instances on one database, as separate processes: acceptances
+//! racing from several processes, and an instance killed with SIGKILL in the middle of an
+//! apply, whose order another instance finishes.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use switchboard::model::ChannelKind;
+use switchboard::orchestrator::policy::ChannelState;
+use switchboard::service::{Acceptance, Service};
+
+use crate::service::assert_switches_match;
+use crate::world::{Backend, World, service, world};
+
+fn accept(iface: &str) -> Acceptance {
+    Acceptance { interface: iface.into(), usage_model_id: None, customer_vlan: None }
+}
+
+async fn wait_for(what: &str, limit: Duration, mut f: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !f().await {
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An instance dies (SIGKILL) after its apply reached the first switch; another instance
+/// takes the order over once the lease runs out and finishes it.
+async fn killed_instance_is_recovered(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("survivor", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    let order =
+        w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap().order_id.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("stalled");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["worker", "--dry-run", "--lease-secs", "2", "--database", &w.db.url])
+        .env("SWITCHBOARD_TEST_STALL_APPLY", &marker)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let m = marker.clone();
+    wait_for("the worker to reach the middle of its apply", Duration::from_secs(60), async || m.exists()).await;
+    let o = w.svc.order(&w.op, &order).await.unwrap();
+    assert_eq!(o.status, "applying");
+    let dead = o.claimed_by.clone().unwrap();
+    assert_ne!(dead, "test-main");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // Another instance: waits out the lease, then finishes the order.
+    let svc = w.svc.clone();
+    wait_for("the order to be recovered", Duration::from_secs(60), async || {
+        svc.recover().await.unwrap();
+        svc.order(&w.op, &order).await.unwrap().status == "done"
+    })
+    .await;
+    let o = w.svc.order(&w.op, &order).await.unwrap();
+    assert_eq!(o.attempts, 2, "{o:?}");
+    assert_eq!(o.claimed_by.as_deref(), Some("test-main"));
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Active);
+    let log = w.svc.audit_log(&w.op, Some(&order)).await.unwrap();
+    let steps: Vec<(&str, &str)> = log.iter().map(|e| (e.action.as_str(), e.actor.as_str())).collect();
+    assert!(steps.contains(&("order.done", "worker:test-main")), "{steps:?}");
+    assert!(steps.iter().any(|(a, who)| *a == "order.planned" && *who == format!("worker:{dead}")), "{steps:?}");
+    assert_switches_match(&w).await;
+}
+
+mod killed_instance_is_recovered {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::killed_instance_is_recovered(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::killed_instance_is_recovered(Backend::Postgres).await
+    }
+}
+
+const CHANNELS: usize = 100;
+const PROCESSES: usize = 4;
+
+/// 100 acceptances from 4 processes at once, each process also running orders: no VLAN
+/// doubled or lost.
+async fn acceptances_from_several_processes(b: Backend) {
+    let w: World = world(b).await;
+    let creators = ["initech-1c", "initech-4a", "initech-6a", "initech-8b"];
+    let joiners = ["stark-2c", "stark-5a", "stark-7b", "stark-9b"];
+    let mut lines = Vec::new();
+    for i in 0..CHANNELS {
+        let ch = w
+            .svc
+            .create_channel(&w.initech, &w.channel(&format!("race-{i}"), ChannelKind::P2p, creators[i % 4]))
+            .await
+            .unwrap();
+        let offer = w.offer_to(&w.initech, &ch, &[&w.stark]).await;
+        lines.push(format!("{} {}", offer.invitations[0].token, joiners[(i / 4) % 4]));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..PROCESSES)
+        .map(|k| {
+            Command::new(&exe)
+                .args(["instances::child_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+                .env("SB_CHILD_DB", &w.db.url)
+                .env("SB_CHILD_FILE", &file)
+                .env("SB_CHILD_INDEX", k.to_string())
+                .env("SB_CHILD_STARK", &w.stark.user_id)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "child failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    w.svc.run_pending().await.unwrap();
+    let channels = w.svc.channels(&w.op).await.unwrap();
+    assert_eq!(channels.len(), CHANNELS);
+    let allocations = w.svc.allocations().await.unwrap();
+    let mut expected = 0;
+    for c in &channels {
+        assert_eq!(c.state, ChannelState::Active, "{} {}", c.name, c.reason);
+        let vlan = c.vlan.unwrap();
+        for sw in &c.path {
+            assert!(allocations.contains(&(sw.clone(), vlan, c.id.clone())), "{} lost VLAN {vlan} on {sw}", c.name);
+        }
+        expected += c.path.len();
+    }
+    assert_eq!(allocations.len(), expected, "no allocation beyond the channels' paths");
+    // Channels sharing a switch never share a VLAN.
+    for (i, a) in channels.iter().enumerate() {
+        for b in &channels[i + 1..] {
+            if a.path.iter().any(|s| b.path.contains(s)) {
+                assert_ne!(a.vlan, b.vlan, "{} and {} share a switch and VLAN", a.name, b.name);
+            }
+        }
+    }
+    let orders = w.svc.orders(&w.op, None).await.unwrap();
+    assert_eq!(orders.len(), CHANNELS);
+    let not_done: Vec<_> = orders.iter().filter(|o| o.status != "done").collect();
+    assert!(not_done.is_empty(), "{not_done:#?}");
+    let instances: std::collections::BTreeSet<_> = orders.iter().filter_map(|o| o.claimed_by.clone()).collect();
+    assert!(instances.len() > 1, "orders ran in several processes: {instances:?}");
+    assert_switches_match(&w).await;
+}
+
+mod acceptances_from_several_processes {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::acceptances_from_several_processes(Backend::Postgres).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::acceptances_from_several_processes(Backend::Sqlite).await
+    }
+}
+
+/// One instance of `acceptances_from_several_processes`, started by it as a child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "started by acceptances_from_several_processes as a child process"]
+async fn child_process() {
+    let (Ok(url), Ok(file), Ok(k), Ok(stark)) = (
+        std::env::var("SB_CHILD_DB"),
+        std::env::var("SB_CHILD_FILE"),
+        std::env::var("SB_CHILD_INDEX"),
+        std::env::var("SB_CHILD_STARK"),
+    ) else {
+        panic!("run by acceptances_from_several_processes only");
+    };
+    let k: usize = k.parse().unwrap();
+    let db = crate::world::TestDb::existing(&url);
+    let svc: Service = service(&db, &format!("child-{k}")).await;
+    let actor = svc.actor(&stark, "child").await.unwrap();
+    let text = std::fs::read_to_string(PathBuf::from(file)).unwrap();
+    let mine: Vec<(String, String)> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| i % PROCESSES == k)
+        .map(|(_, l)| {
+            let (t, i) = l.split_once(' ').unwrap();
+            (t.to_string(), i.to_string())
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for (token, iface) in mine {
+        let (svc, actor) = (svc.clone(), actor.clone());
+        tasks.push(tokio::spawn(async move { svc.accept(&actor, &token, &accept(&iface)).await }));
+    }
+    let worker = {
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            for _ in 0..50 {
+                svc.run_pending().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    worker.await.unwrap();
+    svc.run_pending().await.unwrap();
+}

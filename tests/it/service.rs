@@ -1,0 +1,617 @@
+//! The orchestrator service on real SQLite and real PostgreSQL: the whole flow of SPEC §2
+//! for p2p, p2mp and mp2mp, refusals, expiry, tokens, permissions, failures mid-apply,
+//! concurrent acceptances, and the audit log. Each scenario runs on both databases.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use switchboard::model::{ChannelKind, Pos, Role, VlanId};
+use switchboard::orchestrator::policy::ChannelState;
+use switchboard::orchestrator::{ChannelSpec, Item, MemberSpec, Planner};
+use switchboard::service::{Acceptance, Actor, InviteeSpec, NewOffer, Registration, ServiceError, UserRole};
+
+use crate::world::{Backend, World, suspended, world};
+
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(Backend::Postgres).await
+            }
+        }
+    };
+}
+
+fn accept(iface: &str) -> Acceptance {
+    Acceptance { interface: iface.into(), usage_model_id: None, customer_vlan: None }
+}
+
+fn code<T: std::fmt::Debug>(r: Result<T, ServiceError>) -> &'static str {
+    match r {
+        Ok(v) => panic!("expected a refusal, got {v:?}"),
+        Err(e) => e.code(),
+    }
+}
+
+/// Every switch holds exactly what the live channels in the database call for: planned
+/// independently here from the channels' members and VLANs.
+pub async fn assert_switches_match(w: &World) {
+    let topo = w.svc.topology().await.unwrap();
+    let mut planner = Planner::new(&topo);
+    for c in w.svc.channels(&w.op).await.unwrap() {
+        if !matches!(c.state, ChannelState::Active) {
+            continue;
+        }
+        let spec = ChannelSpec {
+            name: c.id.clone(),
+            kind: c.kind,
+            vlan: c.vlan.and_then(VlanId::new),
+            leaf_vlan: c.leaf_vlan.and_then(VlanId::new),
+            bandwidth_mbps: c.bandwidth_mbps,
+            members: c
+                .attachments
+                .iter()
+                .filter(|a| a.state == "attached")
+                .map(|a| MemberSpec {
+                    interface: a.interface.clone(),
+                    role: (c.kind == ChannelKind::P2mp).then_some(a.role),
+                    customer_vlan: a.customer_vlan.and_then(VlanId::new),
+                    pos: Pos::default(),
+                })
+                .collect(),
+            pos: Pos::default(),
+        };
+        planner.add(&spec).unwrap_or_else(|e| panic!("channel {} does not re-plan: {e:?}", c.id));
+    }
+    let baseline = Planner::new(&topo);
+    for (s, sw) in topo.switches.iter().enumerate() {
+        let base = baseline.desired(s);
+        let held: BTreeSet<Item> = w
+            .svc
+            .switch_items(&sw.name)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| serde_json::from_str(t).unwrap())
+            .filter(|i| !base.contains(i))
+            .collect();
+        let want: BTreeSet<Item> = planner.desired(s).into_iter().filter(|i| !base.contains(i)).collect();
+        assert_eq!(held, want, "switch {} holds something else than its channels call for", sw.name);
+    }
+}
+
+async fn p2p_flow(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("acme-globex", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Draft);
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    let inv = &offer.invitations[0];
+    assert!(inv.url.ends_with(&inv.token) && inv.url.contains("/invitations/"));
+    // Default expiry: 60 days.
+    let days = (offer.expires_at - w.svc.now()) as f64 / 86_400_000.0;
+    assert!((59.9..=60.0).contains(&days), "expiry in {days} days");
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Offered);
+
+    let view = w.svc.open_invitation(&inv.token, Some(&w.globex), "192.0.2.7").await.unwrap();
+    assert_eq!(view.channel.name, "acme-globex");
+    assert_eq!(view.offered_by, "acme");
+    assert_eq!(view.terms.len(), 2, "both usage models of the definition are shown as terms");
+    let status = w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap();
+    assert!(status.invitees[0].accessed_at.is_some());
+    assert!(!status.invitees[0].accepted);
+
+    let out = w.svc.accept(&w.globex, &inv.token, &accept("globex-8a")).await.unwrap();
+    assert_eq!(out.channel_state, ChannelState::Provisioning);
+    let order = out.order_id.clone().expect("an order when the channel became ready");
+    let done = w.svc.run_pending().await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].status, "done", "{done:?}");
+    let c = w.svc.channel(&w.globex, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Active);
+    assert!(c.vlan.is_some());
+    assert_eq!(c.path, ["core1", "agg1", "agg3", "acc1", "acc8"], "the path in topology order");
+    let o = w.svc.order(&w.acme, &order).await.unwrap();
+    assert_eq!(o.status, "done");
+    let (p, a, f) = (o.planning_at.unwrap(), o.applying_at.unwrap(), o.finished_at.unwrap());
+    assert!(o.created_at <= p && p <= a && a <= f, "{o:?}");
+    assert!(
+        o.detail.contains("bridge -n metro-acc1 vlan add dev c1 vid"),
+        "the order records the commands: {}",
+        o.detail
+    );
+    let status = w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap();
+    assert!(status.invitees[0].accepted && status.invitees[0].accepted_at.is_some());
+    assert_switches_match(&w).await;
+
+    // Terminate: the configuration goes, the VLAN is free again.
+    let order = w.svc.terminate(&w.acme, &ch, "no longer needed").await.unwrap().unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Terminating);
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.order(&w.acme, &order).await.unwrap().status, "done");
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Terminated);
+    assert!(w.svc.allocations().await.unwrap().is_empty());
+    assert_switches_match(&w).await;
+    // Illegal transition.
+    assert_eq!(code(w.svc.terminate(&w.acme, &ch, "again").await), "conflict");
+
+    // Every step is in the audit log, with who and from where.
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    for a in [
+        "topology.import",
+        "channel.create",
+        "offer.create",
+        "invitation.open",
+        "invitation.accept",
+        "order.create",
+        "order.planned",
+        "order.done",
+        "channel.terminate",
+    ] {
+        assert!(actions.contains(&a), "audit log lacks {a}: {actions:?}");
+    }
+    let open = log.iter().find(|e| e.action == "invitation.open").unwrap();
+    assert_eq!((open.actor.as_str(), open.source.as_str()), (w.globex.user_id.as_str(), "192.0.2.7"));
+    // An organization's admin reads only its own entries.
+    let mine = w.svc.audit_log(&w.globex, None).await.unwrap();
+    assert!(!mine.is_empty() && mine.iter().all(|e| e.organization.as_deref() == Some(w.globex.org_id.as_str())));
+}
+on_both!(p2p_flow);
+
+async fn p2mp_flow(b: Backend) {
+    let w = world(b).await;
+    let mut new = w.channel("tree", ChannelKind::P2mp, "acme-1a");
+    new.role = Some(Role::Root);
+    let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex, &w.initech, &w.umbrella]).await;
+    let token = |i: usize| offer.invitations[i].token.clone();
+
+    w.svc.accept(&w.globex, &token(0), &accept("globex-5c")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Active);
+    assert!(c.vlan.is_some() && c.leaf_vlan.is_some() && c.vlan != c.leaf_vlan);
+
+    // A later acceptance extends the live channel; a tagged leaf gets its own customer tag.
+    let tagged = Acceptance { interface: "initech-8b".into(), usage_model_id: None, customer_vlan: Some(300) };
+    let out = w.svc.accept(&w.initech, &token(1), &tagged).await.unwrap();
+    assert_eq!(out.channel_state, ChannelState::Modifying);
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Active);
+    assert!(c.path.contains(&"acc8".to_string()) && c.path.contains(&"acc5".to_string()));
+    assert_eq!(c.attachments.iter().filter(|a| a.role == Role::Leaf).count(), 2);
+    w.svc.decline(&w.umbrella, &token(2)).await.unwrap();
+    let status = w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap();
+    let flags: Vec<(bool, bool)> = status.invitees.iter().map(|i| (i.accepted, i.declined)).collect();
+    assert_eq!(flags, [(true, false), (true, false), (false, true)]);
+    let orders = w.svc.orders(&w.acme, Some(&ch)).await.unwrap();
+    let actions: Vec<(&str, &str)> = orders.iter().map(|o| (o.action.as_str(), o.status.as_str())).collect();
+    assert_eq!(actions, [("activate", "done"), ("modify", "done")]);
+    assert_switches_match(&w).await;
+    // The leaf sub-interface and its drops are on acc8.
+    let acc8 = w.svc.switch_items("acc8").await.unwrap().join("\n");
+    assert!(acc8.contains("tc_drop") && acc8.contains("sub_interface"), "{acc8}");
+}
+on_both!(p2mp_flow);
+
+async fn mp2mp_detach(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("lan", ChannelKind::Mp2mp, "acme-3a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex, &w.stark]).await;
+    // One invitee: ready with two members.
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-3b")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!((c.state, c.path.clone()), (ChannelState::Active, vec!["acc3".to_string()]));
+    w.svc.accept(&w.stark, &offer.invitations[1].token, &accept("stark-9b")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.path.len(), 5, "{:?}", c.path);
+    assert_switches_match(&w).await;
+
+    // Stark unplugs: two members remain, the channel shrinks back.
+    let stark_att = c.attachments.iter().find(|a| a.interface == "stark-9b").unwrap().id.clone();
+    let globex_att = c.attachments.iter().find(|a| a.interface == "globex-3b").unwrap().id.clone();
+    assert_eq!(code(w.svc.detach(&w.acme, &stark_att).await), "not_found", "not acme's attachment");
+    w.svc.detach(&w.stark, &stark_att).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!((c.state, c.path.clone()), (ChannelState::Active, vec!["acc3".to_string()]));
+    assert!(w.svc.switch_items("acc9").await.unwrap().iter().all(|i| !i.contains("\"vlan\"")), "nothing left on acc9");
+    assert_switches_match(&w).await;
+
+    // Globex unplugs: one member cannot carry traffic; the channel ends and frees its VLAN.
+    w.svc.detach(&w.globex, &globex_att).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Terminated);
+    assert!(w.svc.allocations().await.unwrap().is_empty());
+    assert_switches_match(&w).await;
+}
+on_both!(mp2mp_detach);
+
+async fn freed_vlans_are_reused_at_once(b: Backend) {
+    let w = world(b).await;
+    let mut vlans = Vec::new();
+    for round in 0..2 {
+        let ch =
+            w.svc.create_channel(&w.acme, &w.channel(&format!("c{round}"), ChannelKind::P2p, "acme-1a")).await.unwrap();
+        let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+        w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-1b")).await.unwrap();
+        w.svc.run_pending().await.unwrap();
+        vlans.push(w.svc.channel(&w.acme, &ch).await.unwrap().vlan.unwrap());
+        w.svc.terminate(&w.acme, &ch, "").await.unwrap();
+        w.svc.run_pending().await.unwrap();
+    }
+    assert_eq!(vlans[0], vlans[1], "the lowest free VLAN again");
+}
+on_both!(freed_vlans_are_reused_at_once);
+
+async fn registration(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("to-newco", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w
+        .svc
+        .offer(
+            &w.acme,
+            &ch,
+            &NewOffer {
+                description: "Line to our new partner".into(),
+                expires_in_days: Some(7),
+                allow_reoffer: false,
+                invitees: vec![InviteeSpec {
+                    email: Some("Jane@NewCo.example".into()),
+                    name: "Jane Doe".into(),
+                    org_name: "NewCo".into(),
+                    ..Default::default()
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    let token = offer.invitations[0].token.clone();
+    // Anonymous: the page offers registration, pre-filled with what acme entered.
+    let view = w.svc.open_invitation(&token, None, "198.51.100.1").await.unwrap();
+    assert_eq!(view.prefill_email.as_deref(), Some("jane@newco.example"));
+    assert_eq!((view.prefill_name.as_str(), view.prefill_organization.as_str()), ("Jane Doe", "NewCo"));
+    assert!(!view.has_account);
+    let reg = |email: &str, org: &str| Registration {
+        email: email.into(),
+        name: "Jane Doe".into(),
+        organization: org.into(),
+        password: "correct horse".into(),
+    };
+    assert_eq!(code(w.svc.register(&token, &reg("mallory@evil.example", "NewCo"), "x").await), "access_denied");
+    assert_eq!(code(w.svc.register(&token, &reg("jane@newco.example", "globex"), "x").await), "conflict");
+    let jane = w.svc.register(&token, &reg("jane@newco.example", "NewCo"), "x").await.unwrap();
+    assert_eq!(jane.role, UserRole::Admin);
+    assert_eq!(code(w.svc.register(&token, &reg("jane@newco.example", "NewCo 2"), "x").await), "conflict");
+    let jane = w.svc.login("jane@newco.example", "correct horse", "x").await.unwrap();
+    assert_eq!(code(w.svc.login("jane@newco.example", "wrong", "x").await), "bad_credentials");
+    let status = w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap();
+    assert!(status.invitees[0].registered && status.invitees[0].registered_at.is_some());
+
+    // NewCo has no interface yet: the operator re-imports the topology with hooli-9a moved to it.
+    assert_eq!(code(w.svc.accept(&jane, &token, &accept("hooli-9a")).await), "forbidden");
+    let text = crate::world::metro_text();
+    let moved = text.replacen("organization: hooli\n    switch: acc9", "organization: NewCo\n    switch: acc9", 1);
+    assert_ne!(moved, text);
+    let report = w.svc.import_topology(&w.op, &moved, "metro.yaml").await.unwrap();
+    assert!(report.changed);
+    assert_eq!(report.interfaces_changed, ["hooli-9a"]);
+    assert_eq!(report.revision, 2);
+    let again = w.svc.import_topology(&w.op, &moved, "metro.yaml").await.unwrap();
+    assert!(!again.changed && again.revision == 2, "re-import is idempotent: {again:?}");
+    // A broken file is refused with positions, and changes nothing.
+    let err = w.svc.import_topology(&w.op, "name: x\nswitches: [", "bad.yaml").await.unwrap_err();
+    assert!(err.to_string().starts_with("bad.yaml:"), "{err}");
+
+    w.svc.accept(&jane, &token, &accept("hooli-9a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&jane, &ch).await.unwrap().state, ChannelState::Active);
+}
+on_both!(registration);
+
+async fn expiry(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("short", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w
+        .svc
+        .offer(
+            &w.acme,
+            &ch,
+            &NewOffer {
+                expires_in_days: Some(1),
+                invitees: vec![
+                    InviteeSpec { email: Some(w.globex.email.clone()), ..Default::default() },
+                    InviteeSpec { organization: Some("initech".into()), ..Default::default() },
+                ],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    w.svc.open_invitation(&offer.invitations[0].token, Some(&w.globex), "x").await.unwrap();
+    w.svc.clock.advance(std::time::Duration::from_secs(2 * 86_400));
+    let t0 = &offer.invitations[0].token;
+    assert_eq!(code(w.svc.open_invitation(t0, Some(&w.globex), "x").await), "offer_expired");
+    assert_eq!(code(w.svc.accept(&w.globex, t0, &accept("globex-8a")).await), "offer_expired");
+    assert_eq!(
+        w.svc.open_invitation(t0, None, "x").await.unwrap_err().to_string(),
+        "offer has expired",
+        "the words of seed 000"
+    );
+    // The sweep marks the other invitee expired too.
+    assert!(w.svc.sweep().await.unwrap() >= 1);
+    let status = w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap();
+    assert!(status.expired && status.invitees.iter().all(|i| i.expired && !i.accepted));
+    assert_eq!(
+        code(
+            w.svc
+                .add_invitees(
+                    &w.acme,
+                    &offer.offer_id,
+                    &[InviteeSpec { email: Some("late@x.example".into()), ..Default::default() }]
+                )
+                .await
+        ),
+        "offer_expired"
+    );
+    // Nothing was provisioned.
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Offered);
+    assert!(w.svc.run_pending().await.unwrap().is_empty());
+}
+on_both!(expiry);
+
+async fn tokens_and_emails(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("t", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    let token = offer.invitations[0].token.clone();
+    // Someone else logged in: access denied, and nothing recorded.
+    assert_eq!(code(w.svc.open_invitation(&token, Some(&w.initech), "x").await), "access_denied");
+    assert_eq!(code(w.svc.accept(&w.initech, &token, &accept("initech-8b")).await), "access_denied");
+    assert_eq!(code(w.svc.decline(&w.initech, &token).await), "access_denied");
+    assert!(w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap().invitees[0].accessed_at.is_none());
+    // Forged and malformed tokens.
+    let forged = format!("{:064x}", 0xdead_beef_u64);
+    assert_eq!(code(w.svc.open_invitation(&forged, None, "x").await), "access_denied");
+    for bad in ["", "abc", "../../etc/passwd", &"z".repeat(64), &format!("{token}0")] {
+        assert_eq!(code(w.svc.open_invitation(bad, None, "x").await), "access_denied", "{bad:?}");
+    }
+    // The token is stored only hashed.
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    assert!(log.iter().all(|e| !e.detail.contains(&token)));
+    // Reuse: accepted once only; no decline after.
+    w.svc.accept(&w.globex, &token, &accept("globex-8a")).await.unwrap();
+    assert_eq!(code(w.svc.accept(&w.globex, &token, &accept("globex-1b")).await), "conflict");
+    assert_eq!(code(w.svc.decline(&w.globex, &token).await), "conflict");
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().attachments.len(), 2);
+}
+on_both!(tokens_and_emails);
+
+async fn permissions(b: Backend) {
+    let w = world(b).await;
+    // A member cannot create or offer; the operator cannot accept.
+    let globex_org = w.svc.organization_id("globex").await.unwrap();
+    let uid = w
+        .svc
+        .create_user(&w.globex, &globex_org, "member@globex.example", "Member", UserRole::Member, "password-2")
+        .await
+        .unwrap();
+    let member = w.svc.actor(&uid, "test").await.unwrap();
+    assert_eq!(
+        code(w.svc.create_user(&w.globex, &w.acme.org_id, "x@acme.example", "X", UserRole::Admin, "password-3").await),
+        "forbidden"
+    );
+    assert_eq!(code(w.svc.create_channel(&member, &w.channel("m", ChannelKind::P2p, "globex-1b")).await), "forbidden");
+    // Someone else's interface.
+    assert_eq!(code(w.svc.create_channel(&w.acme, &w.channel("m", ChannelKind::P2p, "globex-1b")).await), "forbidden");
+
+    let ch = w.svc.create_channel(&w.acme, &w.channel("p", ChannelKind::Mp2mp, "acme-1a")).await.unwrap();
+    // Invisible to organizations that have nothing to do with it.
+    assert_eq!(code(w.svc.channel(&w.stark, &ch).await), "not_found");
+    assert!(w.svc.channels(&w.stark).await.unwrap().is_empty());
+    assert_eq!(code(w.svc.orders(&w.stark, None).await), "forbidden");
+    let offer = w
+        .svc
+        .offer(
+            &w.acme,
+            &ch,
+            &NewOffer {
+                invitees: vec![InviteeSpec { organization: Some("globex".into()), ..Default::default() }],
+                allow_reoffer: false,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let token = offer.invitations[0].token.clone();
+    // Invited by organization: any globex user may open it; the channel is visible to globex.
+    w.svc.open_invitation(&token, Some(&member), "x").await.unwrap();
+    w.svc.channel(&member, &ch).await.unwrap();
+    assert_eq!(code(w.svc.offer_status(&w.globex, &offer.offer_id).await), "not_found");
+    // The org lets only admins accept.
+    w.svc.set_policy(&w.globex, &globex_org, 30, false).await.unwrap();
+    assert_eq!(code(w.svc.accept(&member, &token, &accept("globex-1b")).await), "forbidden");
+    assert_eq!(code(w.svc.accept(&w.op, &token, &accept("globex-1b")).await), "access_denied");
+    w.svc.accept(&w.globex, &token, &accept("globex-1b")).await.unwrap();
+    // A grantee without the re-offer right cannot offer on; an outsider does not see it.
+    let re = NewOffer {
+        invitees: vec![InviteeSpec { email: Some(w.stark.email.clone()), ..Default::default() }],
+        ..Default::default()
+    };
+    assert_eq!(code(w.svc.offer(&w.globex, &ch, &re).await), "forbidden");
+    assert_eq!(code(w.svc.offer(&w.umbrella, &ch, &re).await), "not_found");
+
+    // With the right, it can; the grantee's invitee joins.
+    let ch2 = w.svc.create_channel(&w.acme, &w.channel("q", ChannelKind::Mp2mp, "acme-3a")).await.unwrap();
+    let offer2 = w
+        .svc
+        .offer(
+            &w.acme,
+            &ch2,
+            &NewOffer {
+                invitees: vec![InviteeSpec { email: Some(w.globex.email.clone()), ..Default::default() }],
+                allow_reoffer: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    w.svc.accept(&w.globex, &offer2.invitations[0].token, &accept("globex-3b")).await.unwrap();
+    let reoffer = w.svc.offer(&w.globex, &ch2, &re).await.unwrap();
+    w.svc.accept(&w.stark, &reoffer.invitations[0].token, &accept("stark-2c")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.stark, &ch2).await.unwrap();
+    assert_eq!((c.state, c.attachments.len()), (ChannelState::Active, 3));
+    // Only the creator's admins (or the operator) terminate.
+    assert_eq!(code(w.svc.terminate(&w.globex, &ch2, "").await), "forbidden");
+    w.svc.terminate(&w.op, &ch2, "operator decision").await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch2).await.unwrap();
+    assert_eq!((c.state, c.reason.as_str()), (ChannelState::Terminated, "operator decision"));
+}
+on_both!(permissions);
+
+async fn account_checks(b: Backend) {
+    let w = world(b).await;
+    let try_create = |name: &str, bw: u64, iface: &str, model: &str| {
+        let mut c = w.channel(name, ChannelKind::P2p, iface);
+        c.bandwidth_mbps = bw;
+        c.usage_model_id = model.to_string();
+        c
+    };
+    let count = |w: &World| {
+        let svc = w.svc.clone();
+        let op = w.op.clone();
+        async move { svc.channels(&op).await.unwrap().len() }
+    };
+    // Over the account's bandwidth.
+    w.set_account("acme", |a| a.max_bandwidth_mbps = 100).await;
+    let r = w.svc.create_channel(&w.acme, &try_create("big", 500, "acme-1a", &w.free)).await;
+    assert_eq!(code(r), "over_bandwidth");
+    // Over the interface's capacity (1G port).
+    w.set_account("acme", |a| a.max_bandwidth_mbps = 100_000).await;
+    let r = w.svc.create_channel(&w.acme, &try_create("huge", 5000, "acme-1a", &w.free)).await;
+    assert_eq!(code(r), "interface_capacity");
+    // Over credit: 50.00 a month, balance 0.
+    let r = w.svc.create_channel(&w.acme, &try_create("paid", 10, "acme-1a", &w.paid)).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.code(), "over_credit");
+    assert!(e.to_string().contains("5000 cents"), "{e}");
+    w.set_account("acme", |a| a.credit_limit_cents = 10_000).await;
+    w.svc.create_channel(&w.acme, &try_create("paid", 10, "acme-1a", &w.paid)).await.unwrap();
+    // Port mode carries one channel.
+    let r = w.svc.create_channel(&w.acme, &try_create("second", 10, "acme-1a", &w.free)).await;
+    assert_eq!(code(r), "interface_busy");
+    // Over the channel count.
+    w.set_account("acme", |a| a.max_channels = 1).await;
+    let r = w.svc.create_channel(&w.acme, &try_create("third", 10, "acme-3a", &w.free)).await;
+    assert_eq!(code(r), "over_channel_count");
+    assert_eq!(count(&w).await, 1, "refusals store nothing");
+
+    // A suspended invitee is refused at acceptance, and nothing is stored.
+    let ch = w.svc.channels(&w.acme).await.unwrap()[0].id.clone();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    w.set_account("globex", suspended).await;
+    let e = w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap_err();
+    assert_eq!(e.code(), "account_inactive");
+    assert_eq!(e.to_string(), "the account is suspended: ask the operator to reactivate it");
+    let status = w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap();
+    assert!(!status.invitees[0].accepted);
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().attachments.len(), 1);
+    // The invitee picks the paid model without credit: refused; with credit: accepted.
+    w.set_account("globex", |a| a.status = switchboard::orchestrator::policy::AccountStatus::Active).await;
+    let paid = Acceptance { interface: "globex-8a".into(), usage_model_id: Some(w.paid.clone()), customer_vlan: None };
+    assert_eq!(code(w.svc.accept(&w.globex, &offer.invitations[0].token, &paid).await), "over_credit");
+    w.set_account("globex", |a| a.balance_cents = 5000).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &paid).await.unwrap();
+}
+on_both!(account_checks);
+
+async fn failure_mid_apply(b: Backend) {
+    let w = world(b).await;
+    // A live channel first, so the switches hold something to keep.
+    let keep = w.svc.create_channel(&w.acme, &w.channel("keep", ChannelKind::P2p, "acme-3a")).await.unwrap();
+    let o = w.offer_to(&w.acme, &keep, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &o.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let before: BTreeMap<String, Vec<String>> = {
+        let topo = w.svc.topology().await.unwrap();
+        let mut m = BTreeMap::new();
+        for sw in &topo.switches {
+            m.insert(sw.name.clone(), w.svc.switch_items(&sw.name).await.unwrap());
+        }
+        m
+    };
+    let allocations = w.svc.allocations().await.unwrap();
+
+    // The third switch of the path fails at its second change.
+    let ch = w.svc.create_channel(&w.acme, &w.channel("doomed", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let o = w.offer_to(&w.acme, &ch, &[&w.stark]).await;
+    w.svc.inject_fault("core1", 1);
+    w.svc.accept(&w.stark, &o.invitations[0].token, &accept("stark-9b")).await.unwrap();
+    let done = w.svc.run_pending().await.unwrap();
+    assert_eq!(done[0].status, "failed");
+    assert!(done[0].reason.contains("core1") && done[0].reason.contains("injected fault"), "{}", done[0].reason);
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Failed);
+    assert!(c.reason.contains("core1"), "{}", c.reason);
+    assert_eq!(w.svc.allocations().await.unwrap(), allocations, "the failed channel's VLAN is free again");
+    for (sw, items) in &before {
+        assert_eq!(&w.svc.switch_items(sw).await.unwrap(), items, "switch {sw} is not back where it was");
+    }
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    assert!(log.iter().any(|e| e.action == "order.failed" && e.detail.contains("core1")));
+    // A failed channel can be terminated (nothing to remove) and the keeper is untouched.
+    w.svc.terminate(&w.acme, &ch, "").await.unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Terminated);
+    assert_eq!(w.svc.channel(&w.acme, &keep).await.unwrap().state, ChannelState::Active);
+    assert_switches_match(&w).await;
+}
+on_both!(failure_mid_apply);
+
+/// Many invitees of one offer accept at the same moment: one order, every member in.
+async fn concurrent_acceptances_make_one_order(b: Backend) {
+    let w = world(b).await;
+    let mut new = w.channel("many", ChannelKind::P2mp, "initech-1c");
+    new.role = Some(Role::Root);
+    let ch = w.svc.create_channel(&w.initech, &new).await.unwrap();
+    // Four organizations, each invited twice (two of its tagged or port interfaces).
+    let invitees: Vec<(&Actor, &str)> =
+        vec![(&w.stark, "stark-2c"), (&w.acme, "acme-5b"), (&w.globex, "globex-5c"), (&w.umbrella, "umbrella-6b")];
+    let offer = w.offer_to(&w.initech, &ch, &invitees.iter().map(|(a, _)| *a).collect::<Vec<_>>()).await;
+    let mut tasks = Vec::new();
+    for ((actor, iface), inv) in invitees.iter().zip(&offer.invitations) {
+        let svc = w.svc.clone();
+        let (a1, iface, token) = ((*actor).clone(), iface.to_string(), inv.token.clone());
+        tasks.push(tokio::spawn(async move { svc.accept(&a1, &token, &accept(&iface)).await }));
+        // The same invitee twice at once: exactly one wins.
+        let svc = w.svc.clone();
+        let (actor2, token2) = ((*actor).clone(), inv.token.clone());
+        tasks.push(tokio::spawn(async move { svc.accept(&actor2, &token2, &accept("acme-7c")).await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => assert!(["conflict", "forbidden"].contains(&e.code()), "{e}"),
+        }
+    }
+    assert_eq!(ok, 4, "one acceptance per invitee");
+    let orders = w.svc.orders(&w.initech, Some(&ch)).await.unwrap();
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.initech, &ch).await.unwrap();
+    assert_eq!((c.state, c.attachments.len()), (ChannelState::Active, 5));
+    assert_switches_match(&w).await;
+}
+on_both!(concurrent_acceptances_make_one_order);

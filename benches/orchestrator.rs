@@ -1,0 +1,300 @@
+//! Orchestrator benchmark: channels created, offered, accepted and provisioned through the
+//! dry-run driver, end to end through the service layer on a real database.
+//!
+//! Run: `scripts/bench-orchestrator` (or `cargo bench --bench orchestrator`).
+//! Settings (environment): BENCH_CHANNELS (10000), BENCH_DB (`sqlite,postgres`),
+//! BENCH_CLIENTS (8 concurrent subscribers), BENCH_WORKERS (2 order workers),
+//! SWITCHBOARD_TEST_POSTGRES (the server; a fresh database is made on it).
+//!
+//! Reports channels per second (every member accepted and the channel active) and the
+//! latency of one acceptance (p50, p99). Target: at least 500 channels/s on SQLite.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+use switchboard::orchestrator::policy::{Account, ChannelState};
+use switchboard::orchestrator::{ChannelSpec, parse_channels};
+use switchboard::service::{
+    Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, Service, UsageModelSpec, UserRole,
+    Worker,
+};
+use switchboard::store::{Db, sqlite_url};
+use switchboard::topology::generate::{ChannelOptions, TreeOptions, channels_yaml, topology_yaml};
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+async fn database(kind: &str, dir: &std::path::Path) -> String {
+    match kind {
+        "sqlite" => sqlite_url(dir).unwrap(),
+        "postgres" => {
+            sqlx::any::install_default_drivers();
+            let base = env_or("SWITCHBOARD_TEST_POSTGRES", "postgres://postgres:postgres@127.0.0.1:5432/postgres");
+            let mut conn = sqlx::AnyConnection::connect(&base).await.expect("PostgreSQL (scripts/pg-start)");
+            let name = format!("sbbench_{:08x}", rand::random::<u32>());
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            format!("{}/{name}", base.rsplit_once('/').unwrap().0)
+        }
+        other => panic!("BENCH_DB: unknown database {other}"),
+    }
+}
+
+struct Job {
+    creator: Actor,
+    new: NewChannel,
+    invitees: Vec<(Actor, String, String)>, // (actor, organization, interface)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(kind, dir.path()).await;
+    let config = Config {
+        dry_run: true,
+        new_account: Account { max_channels: 1_000_000, max_bandwidth_mbps: 100_000, ..Config::default().new_account },
+        ..Config::default()
+    };
+    let svc = Service::new(Db::connect_with(&url, 16).await.unwrap(), config);
+    let system = Actor::system("bench");
+    let opts = TreeOptions { switches: 1_000, sites: 4_000, seed: 42, name: "bench".into(), driver: "dry-run".into() };
+    let text = topology_yaml(&opts);
+    svc.import_topology(&system, &text, "generated").await.unwrap();
+    let topo = svc.topology().await.unwrap();
+    let (def, _) = svc
+        .create_definition(
+            &system,
+            &DefinitionSpec {
+                name: "Bench".into(),
+                kinds: vec![
+                    switchboard::model::ChannelKind::P2p,
+                    switchboard::model::ChannelKind::P2mp,
+                    switchboard::model::ChannelKind::Mp2mp,
+                ],
+                min_bandwidth_mbps: 1,
+                max_bandwidth_mbps: 100_000,
+                classes: vec!["standard".into()],
+                drivers: vec!["dry-run".into()],
+                relations: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    let model = svc
+        .create_usage_model(&system, &def, &UsageModelSpec { name: "free".into(), ..Default::default() })
+        .await
+        .unwrap();
+    // One admin per organization.
+    let mut admins: BTreeMap<String, Actor> = BTreeMap::new();
+    for iface in &topo.interfaces {
+        if admins.contains_key(&iface.organization) {
+            continue;
+        }
+        let org = svc.organization_id(&iface.organization).await.unwrap();
+        let uid = svc
+            .create_user(
+                &system,
+                &org,
+                &format!("admin@{}.example", iface.organization),
+                "Admin",
+                UserRole::Admin,
+                "bench-password",
+            )
+            .await
+            .unwrap();
+        admins.insert(iface.organization.clone(), svc.actor(&uid, "bench").await.unwrap());
+    }
+    // The channels: generated members, one organization per member.
+    let (specs, diags) = parse_channels(&channels_yaml(&topo, &ChannelOptions { channels: channels * 2, seed: 7 }));
+    assert!(diags.is_empty());
+    let mut jobs = Vec::new();
+    let mut skipped = 0;
+    for (n, spec) in specs.iter().enumerate() {
+        if jobs.len() == channels {
+            break;
+        }
+        let orgs: Vec<&str> =
+            spec.members.iter().map(|m| topo.interface(&m.interface).unwrap().organization.as_str()).collect();
+        let mut uniq = orgs.clone();
+        uniq.sort();
+        uniq.dedup();
+        if uniq.len() != orgs.len() {
+            skipped += 1;
+            continue;
+        }
+        jobs.push(job(spec, n, &orgs, &admins, &model));
+    }
+    assert_eq!(jobs.len(), channels, "not enough generated channels with distinct organizations");
+    let members: usize = jobs.iter().map(|j| j.invitees.len()).sum();
+
+    // Workers.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut worker_tasks = Vec::new();
+    for _ in 0..workers {
+        let w = Worker { service: svc.clone(), sweep_every: Duration::from_secs(3600) };
+        let rx = stop_rx.clone();
+        worker_tasks.push(tokio::spawn(async move { w.run(rx).await }));
+    }
+
+    let start = Instant::now();
+    let jobs = Arc::new(tokio::sync::Mutex::new(jobs.into_iter()));
+    let mut client_tasks = Vec::new();
+    for _ in 0..clients {
+        let (svc, jobs) = (svc.clone(), jobs.clone());
+        client_tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let Some(job) = jobs.lock().await.next() else { break };
+                let ch = svc.create_channel(&job.creator, &job.new).await.unwrap();
+                let invitees = job
+                    .invitees
+                    .iter()
+                    .map(|(_, org, _)| InviteeSpec { organization: Some(org.clone()), ..Default::default() })
+                    .collect();
+                let offer = svc.offer(&job.creator, &ch, &NewOffer { invitees, ..Default::default() }).await.unwrap();
+                for ((actor, _, iface), inv) in job.invitees.iter().zip(&offer.invitations) {
+                    let t = Instant::now();
+                    svc.accept(
+                        actor,
+                        &inv.token,
+                        &Acceptance { interface: iface.clone(), usage_model_id: None, customer_vlan: None },
+                    )
+                    .await
+                    .unwrap();
+                    latencies.push(t.elapsed());
+                }
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in client_tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let accepted_at = start.elapsed();
+    // Wait for the workers to finish every order.
+    loop {
+        let pending: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status IN ('pending', 'planning', 'applying')")
+                .fetch_one(&svc.db.pool)
+                .await
+                .unwrap();
+        if pending == 0 {
+            break;
+        }
+        svc.notify.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = start.elapsed();
+    let _ = stop_tx.send(true);
+    for w in worker_tasks {
+        let _ = w.await;
+    }
+    latencies.sort();
+    let all = svc.channels(&system).await.unwrap();
+    let active = all.iter().filter(|c| c.state == ChannelState::Active).count();
+    let orders = svc.orders(&system, None).await.unwrap();
+    let failed = orders.iter().filter(|o| o.status == "failed").count();
+    let n_orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&svc.db.pool).await.unwrap();
+    println!(
+        "{kind}: {channels} channels ({members} acceptances, {n_orders} orders, {failed} failed, {active} active) in {:.2} s \
+         = {:.0} channels/s (all accepted after {:.2} s); acceptance p50 {:.2} ms, p99 {:.2} ms; {clients} clients, \
+         {workers} workers; {skipped} generated channels skipped (two members of one organization)",
+        elapsed.as_secs_f64(),
+        channels as f64 / elapsed.as_secs_f64(),
+        accepted_at.as_secs_f64(),
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+    );
+    assert_eq!(active, channels, "every channel active");
+    assert_eq!(failed, 0);
+}
+
+fn job(spec: &ChannelSpec, n: usize, orgs: &[&str], admins: &BTreeMap<String, Actor>, model: &str) -> Job {
+    let first = &spec.members[0];
+    Job {
+        creator: admins[orgs[0]].clone(),
+        new: NewChannel {
+            name: format!("bench-{n}"),
+            kind: spec.kind,
+            bandwidth_mbps: spec.bandwidth_mbps,
+            class: "standard".into(),
+            usage_model_id: model.to_string(),
+            interface: first.interface.clone(),
+            role: first.role,
+            customer_vlan: None,
+        },
+        invitees: spec.members[1..]
+            .iter()
+            .zip(&orgs[1..])
+            .map(|(m, org)| (admins[*org].clone(), org.to_string(), m.interface.clone()))
+            .collect(),
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else to parse.
+    let channels: usize = env_or("BENCH_CHANNELS", "10000").parse().unwrap();
+    let clients: usize = env_or("BENCH_CLIENTS", "8").parse().unwrap();
+    let workers: usize = env_or("BENCH_WORKERS", "2").parse().unwrap();
+    if std::env::var("BENCH_LOG").is_ok() {
+        switchboard::cli::service::init_logging();
+    }
+    let rt = if std::env::var("BENCH_CURRENT_THREAD").is_ok() {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+    };
+    if std::env::var("BENCH_PROBE").is_ok() {
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Db::connect(&sqlite_url(dir.path()).unwrap()).await.unwrap();
+            let t = Instant::now();
+            for _ in 0..10_000 {
+                let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&db.pool).await.unwrap();
+            }
+            println!("pool SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+            let t = Instant::now();
+            for _ in 0..1000 {
+                let mut tx = db.write().await.unwrap();
+                for _ in 0..10 {
+                    let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *tx).await.unwrap();
+                }
+                tx.commit().await.unwrap();
+            }
+            println!("write tx of 10 SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 1000.0);
+            let mut conn = db.pool.acquire().await.unwrap();
+            let t = Instant::now();
+            for _ in 0..10_000 {
+                let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *conn).await.unwrap();
+            }
+            println!("one connection SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+            let t = Instant::now();
+            for i in 0..10_000i64 {
+                let _: Option<i64> =
+                    sqlx::query_scalar("SELECT vlan FROM vlan_allocations WHERE switch = $1 AND vlan = $2")
+                        .bind("x")
+                        .bind(i)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .unwrap();
+            }
+            println!("one connection indexed lookup: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+        });
+        return;
+    }
+    for kind in env_or("BENCH_DB", "sqlite,postgres").split(',') {
+        rt.block_on(run(kind.trim(), channels, clients, workers));
+    }
+}

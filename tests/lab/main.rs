@@ -1,6 +1,6 @@
 //! Data-plane tests: real VLAN-filtering bridges in network namespaces, real netlink, real
 //! frames. They need root and a kernel with bridge VLAN filtering, so `scripts/test` runs
-//! this one binary under ../shared/lab/run-in-vm (see ../shared/LAB.md). Run anywhere else,
+//! this one binary under scripts/run-in-vm (see ../shared/LAB.md). Run anywhere else,
 //! every test fails with a message saying how to run it; none skips.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -16,7 +16,7 @@ fn require_lab_kernel() {
     assert!(
         std::env::var("SWITCHBOARD_LAB_GUEST").as_deref() == Ok("1"),
         "the data-plane tests need root and a kernel with bridge VLAN filtering: run them with scripts/test \
-         (which uses ../shared/lab/run-in-vm), not directly"
+         (which uses scripts/run-in-vm), not directly"
     );
 }
 

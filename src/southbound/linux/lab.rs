@@ -96,7 +96,67 @@ pub fn up(topo: &Topology, progress: &mut dyn FnMut(&str)) -> Result<UpReport, L
             })?);
     }
     progress(&format!("{} customer site(s)", topo.interfaces.len()));
+    wait_until_links_are_up(topo, &switch_ns, CARRIER_WAIT)?;
     Ok(report)
+}
+
+/// How long `up` waits for every port to report its link up.
+const CARRIER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits until every port the topology names is operationally up. The kernel reports a
+/// new veth's carrier asynchronously (linkwatch, up to a second later and longer on a busy
+/// machine); a bridge port enslaved before that stays `disabled` and forwards nothing, so a
+/// lab that returned earlier would drop the first frames and confuse anyone measuring it.
+fn wait_until_links_are_up(topo: &Topology, switch_ns: &[String], limit: std::time::Duration) -> Result<(), LabError> {
+    use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage, State};
+    let start = std::time::Instant::now();
+    let mut conns = Vec::new();
+    for (sw, ns) in topo.switches.iter().zip(switch_ns) {
+        let conn = Conn::open(Some(ns))
+            .map_err(|e| LabError::Netlink { what: format!("switch {}", sw.name), message: e.to_string() })?;
+        conns.push(conn);
+    }
+    loop {
+        let mut down = Vec::new();
+        for (sw, conn) in topo.switches.iter().zip(conns.iter_mut()) {
+            let ports: Vec<&str> = topo
+                .links
+                .iter()
+                .flat_map(|l| [&l.a, &l.b])
+                .filter(|end| end.switch == sw.name)
+                .map(|end| end.port.as_str())
+                .chain(topo.interfaces.iter().filter(|i| i.switch == sw.name).map(|i| i.port.as_str()))
+                .collect();
+            let links = conn.dump(RouteNetlinkMessage::GetLink(LinkMessage::default())).map_err(|e| {
+                LabError::Netlink { what: format!("list links of switch {}", sw.name), message: e.to_string() }
+            })?;
+            let up: std::collections::BTreeSet<String> = links
+                .iter()
+                .filter_map(|m| match m {
+                    RouteNetlinkMessage::NewLink(l) => Some(l),
+                    _ => None,
+                })
+                .filter(|l| l.attributes.iter().any(|a| matches!(a, LinkAttribute::OperState(State::Up))))
+                .filter_map(|l| {
+                    l.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::IfName(n) => Some(n.clone()),
+                        _ => None,
+                    })
+                })
+                .collect();
+            down.extend(ports.into_iter().filter(|p| !up.contains(*p)).map(|p| format!("{}:{p}", sw.name)));
+        }
+        if down.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() >= limit {
+            return Err(LabError::Netlink {
+                what: format!("waiting {}s for links to come up", limit.as_secs()),
+                message: format!("still down: {}", down.join(", ")),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Gives each tagged-mode site an 802.1Q sub-interface `eth0.TAG`, up, for every customer tag

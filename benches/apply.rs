@@ -4,7 +4,7 @@
 //! same run; and the time from apply start to the first frame between two new members.
 //!
 //! Needs root and the VLAN-filtering kernel: run `scripts/bench-apply`, which builds this
-//! and runs it under ../shared/lab/run-in-vm. Prints a Markdown table.
+//! and runs it under scripts/run-in-vm. Prints a Markdown table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -22,7 +22,7 @@ use switchboard::topology::generate::{ChannelOptions, channels_yaml};
 fn main() {
     if std::env::var("SWITCHBOARD_LAB_GUEST").as_deref() != Ok("1") {
         eprintln!(
-            "run this through scripts/bench-apply (it needs the VLAN-filtering kernel of ../shared/lab/run-in-vm)"
+            "run this through scripts/bench-apply (it needs the VLAN-filtering kernel of scripts/run-in-vm)"
         );
         std::process::exit(2);
     }

@@ -21,9 +21,7 @@ use switchboard::topology::generate::{ChannelOptions, channels_yaml};
 
 fn main() {
     if std::env::var("SWITCHBOARD_LAB_GUEST").as_deref() != Ok("1") {
-        eprintln!(
-            "run this through scripts/bench-apply (it needs the VLAN-filtering kernel of scripts/run-in-vm)"
-        );
+        eprintln!("run this through scripts/bench-apply (it needs the VLAN-filtering kernel of scripts/run-in-vm)");
         std::process::exit(2);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod engine;
 pub mod model;
 pub mod orchestrator;
+pub mod portal;
 pub mod service;
 pub mod southbound;
 pub mod store;

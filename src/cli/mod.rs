@@ -6,6 +6,7 @@ pub mod apply;
 pub mod lab;
 pub mod plan;
 pub mod probe;
+pub mod serve;
 pub mod service;
 pub mod topology;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Drift(apply::DriftArgs),
     /// Send real Ethernet frames between lab sites and print who reaches whom.
     Probe(probe::ProbeArgs),
+    /// Serve the API and run orders (the portal's server); --demo seeds a database to try it.
+    Serve(serve::ServeArgs),
     /// Import (or re-import) a topology into the orchestrator's database.
     Import(service::ImportArgs),
     /// Run orders from the database: provision, modify and remove channels.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply::run_apply(args),
         Command::Drift(args) => apply::run_drift(args),
         Command::Probe(args) => probe::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Import(args) => service::run_import(args),
         Command::Worker(args) => service::run_worker(args),
     }

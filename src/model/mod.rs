@@ -119,7 +119,7 @@ impl<'de> Deserialize<'de> for Mac {
 }
 
 /// The three MEF service types a channel can be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelKind {
     /// E-Line: exactly two members.
@@ -160,7 +160,7 @@ impl fmt::Display for ChannelKind {
 
 /// A member's role in an E-Tree. Members of other kinds are all `Root`, which is what
 /// "reaches every other member" means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Root,

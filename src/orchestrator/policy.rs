@@ -60,7 +60,7 @@ pub struct Definition {
 }
 
 /// How a usage model charges.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PriceType {
     /// `price_cents` per month, charged in advance.
@@ -95,7 +95,7 @@ impl PriceType {
 }
 
 /// A usage model: a price and the restrictions on use (seed 003).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageModel {
     pub name: String,
     pub price_type: Option<PriceType>,
@@ -104,6 +104,7 @@ pub struct UsageModel {
     pub max_endpoints: Option<u64>,
     /// Allowed time of day, minutes after midnight UTC, `[start, end)`; wraps past midnight
     /// when `start > end`.
+    #[schema(value_type = Option<Vec<u32>>)]
     pub window: Option<(u32, u32)>,
     /// Unix ms after which the channel ends.
     pub term_end_ms: Option<i64>,
@@ -331,7 +332,7 @@ pub fn max_members(kind: ChannelKind) -> Option<usize> {
 }
 
 /// A channel's life (SPEC §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelState {
     Draft,

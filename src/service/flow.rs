@@ -14,7 +14,7 @@ use super::setup::{account_from_row, check_text, hash_blocking, insert_organizat
 use super::{Actor, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
 
 /// A channel to create, with the creator's own interface plugged in.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewChannel {
     pub name: String,
     pub kind: ChannelKind,
@@ -30,7 +30,7 @@ pub struct NewChannel {
 }
 
 /// One party to invite: by email, by organization, or both.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InviteeSpec {
     pub email: Option<String>,
     /// An existing organization's name.
@@ -45,7 +45,7 @@ pub struct InviteeSpec {
 }
 
 /// An offer to make.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewOffer {
     pub description: String,
     /// Days until the offer expires (default: the organization's policy, 60).
@@ -57,7 +57,7 @@ pub struct NewOffer {
 }
 
 /// One invitation as sent: the token appears here once and is stored only hashed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Invitation {
     pub invitee_id: String,
     pub email: Option<String>,
@@ -66,7 +66,7 @@ pub struct Invitation {
     pub url: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct OfferCreated {
     pub offer_id: String,
     pub expires_at: i64,
@@ -74,7 +74,7 @@ pub struct OfferCreated {
 }
 
 /// A new user registering from an invitation (the form the creator's data pre-fills).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Registration {
     pub email: String,
     pub name: String,
@@ -83,7 +83,7 @@ pub struct Registration {
 }
 
 /// What an invitee plugs in when accepting.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Acceptance {
     pub interface: String,
     /// One of the channel definition's usage models (default: the channel's).
@@ -91,7 +91,7 @@ pub struct Acceptance {
     pub customer_vlan: Option<u16>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AcceptOutcome {
     pub attachment_id: String,
     pub channel_id: String,

@@ -8,8 +8,10 @@
 //! pure [`crate::orchestrator::Planner`]; this module loads facts, asks them, and writes
 //! the outcome, with an audit record, in one transaction.
 
+mod demo;
 mod flow;
 mod orders;
+mod sessions;
 mod setup;
 mod views;
 
@@ -26,13 +28,18 @@ use crate::orchestrator::policy::{Account, AccountStatus, Refused};
 use crate::store::{Db, StoreError, new_id};
 use crate::topology::Topology;
 
+pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
 pub use orders::{OrderOutcome, Worker};
+pub use sessions::NewSession;
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};
-pub use views::{AttachmentView, AuditEntry, ChannelView, InvitationView, InviteeStatus, OfferView, OrderView, Terms};
+pub use views::{
+    AttachmentView, AuditEntry, CatalogEntry, ChannelView, InterfaceView, InvitationView, InviteeStatus, OfferView,
+    OrderView, Terms,
+};
 
 /// A user's role (SPEC §1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserRole {
     /// Creates offers, manages users of its organization.

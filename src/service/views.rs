@@ -11,7 +11,7 @@ use crate::orchestrator::policy::{ChannelState, UsageModel};
 use super::flow::{channel_from_row, usage_model_from_row};
 use super::{Actor, Result, Service, ServiceError, UserRole, to_u64};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AttachmentView {
     pub id: String,
     pub interface: String,
@@ -23,7 +23,7 @@ pub struct AttachmentView {
     pub detached_at: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelView {
     pub id: String,
     pub name: String,
@@ -44,7 +44,7 @@ pub struct ChannelView {
     pub created_at: i64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct InviteeStatus {
     pub id: String,
     pub email: Option<String>,
@@ -61,7 +61,7 @@ pub struct InviteeStatus {
     pub expired: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct OfferView {
     pub id: String,
     pub channel_id: String,
@@ -72,7 +72,7 @@ pub struct OfferView {
     pub invitees: Vec<InviteeStatus>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderView {
     pub id: String,
     pub channel_id: String,
@@ -88,7 +88,7 @@ pub struct OrderView {
     pub finished_at: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub at: i64,
     pub actor: String,
@@ -99,8 +99,36 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A service interface: a socket a channel plugs into.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct InterfaceView {
+    pub name: String,
+    pub switch: String,
+    pub port: String,
+    /// `port` (one channel, untagged) or `tagged` (one channel per customer tag).
+    pub mode: String,
+    pub capacity_mbps: u64,
+    pub organization: String,
+    /// The channels plugged in now.
+    pub channels: Vec<String>,
+}
+
+/// A service definition version and the usage models a party may choose.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct CatalogEntry {
+    pub id: String,
+    pub name: String,
+    pub version: i64,
+    pub kinds: Vec<ChannelKind>,
+    pub min_bandwidth_mbps: u64,
+    pub max_bandwidth_mbps: u64,
+    pub classes: Vec<String>,
+    pub drivers: Vec<String>,
+    pub usage_models: Vec<Terms>,
+}
+
 /// A usage model as terms to read before accepting.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Terms {
     pub usage_model_id: String,
     #[serde(flatten)]
@@ -108,7 +136,7 @@ pub struct Terms {
 }
 
 /// What an invitee sees behind its URL.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct InvitationView {
     pub invitee: InviteeStatus,
     pub offer_id: String,
@@ -450,20 +478,89 @@ impl Service {
             .collect()
     }
 
-    /// The service interfaces of `actor`'s organization (all of them for the operator).
-    pub async fn interfaces(&self, actor: &Actor) -> Result<Vec<(String, String, String, u64)>> {
+    /// The service interfaces of `actor`'s organization (all of them for the operator), with
+    /// the channels plugged into each: the sockets of the portal.
+    pub async fn interfaces(&self, actor: &Actor) -> Result<Vec<InterfaceView>> {
         let rows = sqlx::query(
-            "SELECT name, switch, mode, capacity_mbps FROM service_interfaces WHERE org_id = $1 OR $2 = 1 ORDER BY name",
+            "SELECT i.name, i.switch, i.port, i.mode, i.capacity_mbps, COALESCE(g.name, '') AS organization FROM service_interfaces i \
+             LEFT JOIN organizations g ON g.id = i.org_id WHERE i.org_id = $1 OR $2 = 1 ORDER BY i.name",
         )
         .bind(actor.org_id.as_str())
         .bind(i64::from(actor.is_operator()))
         .fetch_all(&self.db.pool)
         .await?;
+        let plugged = sqlx::query(
+            "SELECT a.interface, a.channel_id FROM attachments a JOIN service_interfaces i ON i.name = a.interface \
+             WHERE a.state = 'attached' AND (i.org_id = $1 OR $2 = 1) ORDER BY a.attached_at",
+        )
+        .bind(actor.org_id.as_str())
+        .bind(i64::from(actor.is_operator()))
+        .fetch_all(&self.db.pool)
+        .await?;
+        let mut channels: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        for r in &plugged {
+            channels.entry(r.try_get("interface")?).or_default().push(r.try_get("channel_id")?);
+        }
         rows.iter()
             .map(|r| {
-                Ok((r.try_get("name")?, r.try_get("switch")?, r.try_get("mode")?, to_u64(r.try_get("capacity_mbps")?)))
+                let name: String = r.try_get("name")?;
+                Ok(InterfaceView {
+                    channels: channels.remove(&name).unwrap_or_default(),
+                    name,
+                    switch: r.try_get("switch")?,
+                    port: r.try_get("port")?,
+                    mode: r.try_get("mode")?,
+                    capacity_mbps: to_u64(r.try_get("capacity_mbps")?),
+                    organization: r.try_get("organization")?,
+                })
             })
             .collect()
+    }
+
+    /// The catalogue: every service definition version with its usage models.
+    pub async fn catalog(&self) -> Result<Vec<CatalogEntry>> {
+        let defs =
+            sqlx::query("SELECT * FROM service_definitions ORDER BY name, version").fetch_all(&self.db.pool).await?;
+        let models = sqlx::query("SELECT * FROM usage_models ORDER BY created_at, id").fetch_all(&self.db.pool).await?;
+        let mut by_def: std::collections::HashMap<String, Vec<Terms>> = std::collections::HashMap::new();
+        for u in &models {
+            by_def
+                .entry(u.try_get("definition_id")?)
+                .or_default()
+                .push(Terms { usage_model_id: u.try_get("id")?, model: usage_model_from_row(u)? });
+        }
+        defs.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                Ok(CatalogEntry {
+                    usage_models: by_def.remove(&id).unwrap_or_default(),
+                    id,
+                    name: r.try_get("name")?,
+                    version: r.try_get("version")?,
+                    kinds: super::setup::parse_kinds(&r.try_get::<String, _>("kinds")?),
+                    min_bandwidth_mbps: to_u64(r.try_get("min_bandwidth_mbps")?),
+                    max_bandwidth_mbps: to_u64(r.try_get("max_bandwidth_mbps")?),
+                    classes: super::split_list(&r.try_get::<String, _>("classes")?),
+                    drivers: super::split_list(&r.try_get::<String, _>("drivers")?),
+                })
+            })
+            .collect()
+    }
+
+    /// How many orders are in each status (for metrics).
+    pub async fn order_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status")
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+    }
+
+    /// How many channels are in each state (for metrics).
+    pub async fn channel_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM channels GROUP BY state ORDER BY state")
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
     }
 
     /// The switches' state as the dry-run driver holds it (items per switch).

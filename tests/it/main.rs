@@ -1,6 +1,7 @@
 //! The one integration test binary (STYLE.md §4): each module is a suite.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api;
 mod cli;
 mod fuzz;
 mod golden;

@@ -1,0 +1,377 @@
+//! The JSON API, `/api/v1`: everything the portal does (SPEC §6), for scripts and other
+//! systems. Each handler names the SPEC section it serves, authenticates, and calls the
+//! service; authorization of every object is the service's (an organization sees only its
+//! own and what it was invited to; others get `not_found`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::service::{
+    AcceptOutcome, Acceptance, Actor, AuditEntry, CatalogEntry, ChannelView, InterfaceView, InvitationView, NewChannel,
+    NewOffer, OfferCreated, OfferView, OrderView, Registration, UserRole,
+};
+
+use super::AppState;
+use super::auth::{Authed, ClientIp, session_cookie};
+use super::error::{AppError, AppJson, ErrorBody};
+
+/// The OpenAPI document's frame; paths and schemas are collected from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard API",
+        description = "Metro Ethernet VLAN channels: create, offer, accept, provision. \
+            Log in with POST /api/v1/session; the answer sets an HttpOnly session cookie and gives \
+            a CSRF token that every POST and DELETE must carry in X-CSRF-Token. \
+            Errors are JSON {code, message} with stable codes."
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "session", description = "Log in and out"),
+        (name = "catalog", description = "Service interfaces (sockets) and service definitions"),
+        (name = "channels", description = "Channels (wires), offers and their invitees"),
+        (name = "invitations", description = "What an invitee does behind its invitation URL"),
+        (name = "orders", description = "Provisioning work and the audit log")
+    )
+)]
+pub struct ApiDoc;
+
+/// The API's routes with their OpenAPI description, under `/api/v1`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", routes())
+}
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login, logout))
+        .routes(routes!(me))
+        .routes(routes!(interfaces))
+        .routes(routes!(catalog))
+        .routes(routes!(list_channels, create_channel))
+        .routes(routes!(get_channel))
+        .routes(routes!(terminate_channel))
+        .routes(routes!(list_offers, create_offer))
+        .routes(routes!(channel_orders))
+        .routes(routes!(detach))
+        .routes(routes!(open_invitation))
+        .routes(routes!(register))
+        .routes(routes!(accept))
+        .routes(routes!(decline))
+        .routes(routes!(list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(audit_log))
+}
+
+/// Who is logged in.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub organization_id: String,
+    pub role: UserRole,
+}
+
+impl From<&Actor> for UserView {
+    fn from(a: &Actor) -> Self {
+        UserView { id: a.user_id.clone(), email: a.email.clone(), organization_id: a.org_id.clone(), role: a.role }
+    }
+}
+
+/// A session: the user, and the CSRF token writes must carry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    pub user: UserView,
+    /// Send it back in the X-CSRF-Token header of every POST and DELETE.
+    pub csrf: String,
+    /// Unix ms.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct Termination {
+    /// Why, for the audit log and the other parties.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// What a write that may open an order returns.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderRef {
+    /// The order that carries the change out, when one was needed.
+    pub order_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct OrderFilter {
+    /// Only this channel's orders.
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditFilter {
+    /// Only records about this object (channel, order, offer, user ID).
+    pub object: Option<String>,
+}
+
+fn session_response(state: &AppState, status: StatusCode, s: crate::service::NewSession) -> Response {
+    let max_age = u64::try_from((s.expires_at - state.svc.now()) / 1000).unwrap_or(0);
+    let body = SessionView { user: UserView::from(&s.actor), csrf: s.csrf, expires_at: Some(s.expires_at) };
+    let mut response = (status, AppJson(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&session_cookie(&s.token, max_age, state.secure_cookies)) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// Log in (SPEC §6). Sets the session cookie; rate-limited per client address.
+#[utoipa::path(post, path = "/session", tag = "session", request_body = Credentials,
+    responses((status = 200, body = SessionView), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(c): AppJson<Credentials>,
+) -> Result<Response, AppError> {
+    state.login_limit.check("login", ip)?;
+    let s = state.svc.open_session(&c.email, &c.password, &ip.to_string(), state.session_ttl_ms()).await?;
+    Ok(session_response(&state, StatusCode::OK, s))
+}
+
+/// Log out: ends the session and clears the cookie.
+#[utoipa::path(delete, path = "/session", tag = "session",
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, user: Authed) -> Result<Response, AppError> {
+    state.svc.close_session(&user.token, &user.actor).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&session_cookie("", 0, state.secure_cookies)) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+/// The logged-in user and the session's CSRF token.
+#[utoipa::path(get, path = "/me", tag = "session",
+    responses((status = 200, body = SessionView), (status = 401, body = ErrorBody)))]
+async fn me(user: Authed) -> AppJson<SessionView> {
+    AppJson(SessionView { user: UserView::from(&user.actor), csrf: user.csrf, expires_at: None })
+}
+
+/// My organization's service interfaces: the sockets channels plug into.
+#[utoipa::path(get, path = "/interfaces", tag = "catalog",
+    responses((status = 200, body = Vec<InterfaceView>), (status = 401, body = ErrorBody)))]
+async fn interfaces(State(state): State<AppState>, user: Authed) -> Result<AppJson<Vec<InterfaceView>>, AppError> {
+    Ok(AppJson(state.svc.interfaces(&user.actor).await?))
+}
+
+/// Service definitions (every version) with their usage models (SPEC §7).
+#[utoipa::path(get, path = "/catalog", tag = "catalog",
+    responses((status = 200, body = Vec<CatalogEntry>), (status = 401, body = ErrorBody)))]
+async fn catalog(State(state): State<AppState>, _user: Authed) -> Result<AppJson<Vec<CatalogEntry>>, AppError> {
+    Ok(AppJson(state.svc.catalog().await?))
+}
+
+/// The channels I see: my organization's, and those it takes part in or was invited to.
+#[utoipa::path(get, path = "/channels", tag = "channels",
+    responses((status = 200, body = Vec<ChannelView>), (status = 401, body = ErrorBody)))]
+async fn list_channels(State(state): State<AppState>, user: Authed) -> Result<AppJson<Vec<ChannelView>>, AppError> {
+    Ok(AppJson(state.svc.channels(&user.actor).await?))
+}
+
+/// Create a channel and plug one of my interfaces into it (SPEC §2 steps 1-2). The account
+/// is verified at once; a refusal says why (422) and stores nothing.
+#[utoipa::path(post, path = "/channels", tag = "channels", request_body = NewChannel,
+    responses((status = 201, body = ChannelView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_channel(
+    State(state): State<AppState>,
+    user: Authed,
+    AppJson(new): AppJson<NewChannel>,
+) -> Result<(StatusCode, AppJson<ChannelView>), AppError> {
+    let id = state.svc.create_channel(&user.actor, &new).await?;
+    Ok((StatusCode::CREATED, AppJson(state.svc.channel(&user.actor, &id).await?)))
+}
+
+/// One channel: state, VLAN, path, attachments.
+#[utoipa::path(get, path = "/channels/{id}", tag = "channels", params(("id" = String, Path)),
+    responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody)))]
+async fn get_channel(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+) -> Result<AppJson<ChannelView>, AppError> {
+    Ok(AppJson(state.svc.channel(&user.actor, &id).await?))
+}
+
+/// Terminate a channel (its creator or the operator): an order removes its configuration
+/// and frees its VLAN (SPEC §2 step 6).
+#[utoipa::path(post, path = "/channels/{id}/terminate", tag = "channels", params(("id" = String, Path)),
+    request_body = Termination,
+    responses((status = 202, body = OrderRef), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn terminate_channel(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+    AppJson(t): AppJson<Termination>,
+) -> Result<(StatusCode, AppJson<OrderRef>), AppError> {
+    let order_id = state.svc.terminate(&user.actor, &id, &t.reason).await?;
+    Ok((StatusCode::ACCEPTED, AppJson(OrderRef { order_id })))
+}
+
+/// The channel's offers with each invitee's status (only for the organization that made them).
+#[utoipa::path(get, path = "/channels/{id}/offers", tag = "channels", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<OfferView>), (status = 404, body = ErrorBody)))]
+async fn list_offers(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+) -> Result<AppJson<Vec<OfferView>>, AppError> {
+    Ok(AppJson(state.svc.offers(&user.actor, &id).await?))
+}
+
+/// Offer the channel to invitees, by email or organization (SPEC §2 step 3). Each gets an
+/// invitation URL with an unguessable token; the answer is the only time the tokens are shown.
+#[utoipa::path(post, path = "/channels/{id}/offers", tag = "channels", params(("id" = String, Path)),
+    request_body = NewOffer,
+    responses((status = 201, body = OfferCreated), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn create_offer(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+    AppJson(offer): AppJson<NewOffer>,
+) -> Result<(StatusCode, AppJson<OfferCreated>), AppError> {
+    Ok((StatusCode::CREATED, AppJson(state.svc.offer(&user.actor, &id, &offer).await?)))
+}
+
+/// The channel's orders, oldest first.
+#[utoipa::path(get, path = "/channels/{id}/orders", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<OrderView>), (status = 404, body = ErrorBody)))]
+async fn channel_orders(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+) -> Result<AppJson<Vec<OrderView>>, AppError> {
+    state.svc.channel(&user.actor, &id).await?;
+    Ok(AppJson(state.svc.orders(&user.actor, Some(&id)).await?))
+}
+
+/// Unplug an interface from a channel (either side; SPEC §2 step 6).
+#[utoipa::path(delete, path = "/attachments/{id}", tag = "channels", params(("id" = String, Path)),
+    responses((status = 202, body = OrderRef), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn detach(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, AppJson<OrderRef>), AppError> {
+    let order_id = state.svc.detach(&user.actor, &id).await?;
+    Ok((StatusCode::ACCEPTED, AppJson(OrderRef { order_id })))
+}
+
+/// Open an invitation (SPEC §2 step 4): the offer, its terms, and a pre-filled registration.
+/// Works logged out (the invitee may be new); a logged-in user it was not sent to gets
+/// `access_denied`, an expired offer `offer_expired` (410). Rate-limited per address.
+#[utoipa::path(get, path = "/invitations/{token}", tag = "invitations", params(("token" = String, Path)),
+    responses((status = 200, body = InvitationView), (status = 403, body = ErrorBody), (status = 410, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+async fn open_invitation(
+    State(state): State<AppState>,
+    user: Option<Authed>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+) -> Result<AppJson<InvitationView>, AppError> {
+    state.token_limit.check("token", ip)?;
+    let view = state.svc.open_invitation(&token, user.as_ref().map(|u| &u.actor), &ip.to_string()).await?;
+    Ok(AppJson(view))
+}
+
+/// Register as the invited person (new users): the email must be the invited one. Opens a
+/// session, like logging in.
+#[utoipa::path(post, path = "/invitations/{token}/register", tag = "invitations", params(("token" = String, Path)),
+    request_body = Registration,
+    responses((status = 201, body = SessionView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
+async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    AppJson(reg): AppJson<Registration>,
+) -> Result<Response, AppError> {
+    state.token_limit.check("token", ip)?;
+    let actor = state.svc.register(&token, &reg, &ip.to_string()).await?;
+    let s = state.svc.session_for(actor, state.session_ttl_ms()).await?;
+    Ok(session_response(&state, StatusCode::CREATED, s))
+}
+
+/// Accept by plugging one of my interfaces in, under one of the definition's usage models
+/// (verified like creation). When the channel can carry traffic an order provisions it.
+#[utoipa::path(post, path = "/invitations/{token}/accept", tag = "invitations", params(("token" = String, Path)),
+    request_body = Acceptance,
+    responses((status = 200, body = AcceptOutcome), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 410, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn accept(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(token): Path<String>,
+    AppJson(acc): AppJson<Acceptance>,
+) -> Result<AppJson<AcceptOutcome>, AppError> {
+    state.token_limit.check("token", user.ip)?;
+    Ok(AppJson(state.svc.accept(&user.actor, &token, &acc).await?))
+}
+
+/// Decline the invitation.
+#[utoipa::path(post, path = "/invitations/{token}/decline", tag = "invitations", params(("token" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
+async fn decline(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(token): Path<String>,
+) -> Result<StatusCode, AppError> {
+    state.token_limit.check("token", user.ip)?;
+    state.svc.decline(&user.actor, &token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Orders: the operator sees all of them, others those of their channels.
+#[utoipa::path(get, path = "/orders", tag = "orders", params(OrderFilter),
+    responses((status = 200, body = Vec<OrderView>), (status = 401, body = ErrorBody)))]
+async fn list_orders(
+    State(state): State<AppState>,
+    user: Authed,
+    Query(filter): Query<OrderFilter>,
+) -> Result<AppJson<Vec<OrderView>>, AppError> {
+    Ok(AppJson(state.svc.orders(&user.actor, filter.channel.as_deref()).await?))
+}
+
+/// One order with its time-stamped steps.
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody)))]
+async fn get_order(
+    State(state): State<AppState>,
+    user: Authed,
+    Path(id): Path<String>,
+) -> Result<AppJson<OrderView>, AppError> {
+    Ok(AppJson(state.svc.order(&user.actor, &id).await?))
+}
+
+/// The audit log (the operator's staff only): who, when, what, from where.
+#[utoipa::path(get, path = "/audit", tag = "orders", params(AuditFilter),
+    responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = ErrorBody)))]
+async fn audit_log(
+    State(state): State<AppState>,
+    user: Authed,
+    Query(filter): Query<AuditFilter>,
+) -> Result<AppJson<Vec<AuditEntry>>, AppError> {
+    Ok(AppJson(state.svc.audit_log(&user.actor, filter.object.as_deref()).await?))
+}

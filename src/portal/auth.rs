@@ -1,0 +1,218 @@
+//! Who is asking: the session cookie, CSRF on every write, the client's address, and rate
+//! limits on the endpoints that guess at secrets (login, invitation tokens).
+//!
+//! A session is a 256-bit token in an HttpOnly, SameSite=Lax cookie (Secure under TLS).
+//! Every state-changing request made with it must carry the session's CSRF token, in the
+//! `X-CSRF-Token` header (API) or a `csrf` form field (portal forms): a page on another site
+//! can make the browser send the cookie, but it cannot read the token.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+
+use crate::service::{Actor, ServiceError};
+
+use super::AppState;
+use super::error::AppError;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "sb_session";
+/// The header API writes carry the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A logged-in user, with the session's CSRF token (already checked on writes).
+#[derive(Clone, Debug)]
+pub struct Authed {
+    pub actor: Actor,
+    pub csrf: String,
+    /// The cookie value, to end the session.
+    pub token: String,
+    /// Where the request came from.
+    pub ip: IpAddr,
+}
+
+/// The client's address, as an extractor that cannot fail.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
+        let ip = client_ip(parts);
+        let source = ip.to_string();
+        let (actor, csrf) = match state.svc.session(&token, &source).await {
+            Ok(s) => s,
+            Err(ServiceError::AccessDenied) => return Err(AppError::Unauthenticated),
+            Err(e) => return Err(e.into()),
+        };
+        if !is_safe(&parts.method) {
+            // Forms post the token as a field; those handlers check it themselves, so the
+            // header is required only of requests that do not say they are forms.
+            let is_form = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            if !is_form {
+                let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+                if !same(sent, &csrf) {
+                    return Err(AppError::Csrf);
+                }
+            }
+        }
+        Ok(Authed { actor, csrf, token, ip })
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for Authed {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        match <Authed as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(a) => Ok(Some(a)),
+            Err(AppError::Unauthenticated) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Authed {
+    /// Checks a form's `csrf` field (portal forms post no header).
+    pub fn check_form(&self, sent: &str) -> Result<(), AppError> {
+        if same(sent, &self.csrf) { Ok(()) } else { Err(AppError::Csrf) }
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Compares in time that does not depend on where the strings differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The value of cookie `name`.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The `Set-Cookie` value that opens (or, with `max_age_secs == 0`, ends) a session.
+pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The client's address (from the connection; the loopback address when there is none,
+/// as in tests that call the router directly).
+pub fn client_ip(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |ConnectInfo(addr)| addr.ip())
+}
+
+/// An endpoint group and a client address.
+type BucketKey = (&'static str, IpAddr);
+/// Tokens left, and when they were counted.
+type Bucket = (f64, Instant);
+
+/// Token buckets per (endpoint group, client address): `burst` requests at once, then one
+/// every `every`. Per instance; enough to make guessing passwords or tokens hopeless.
+#[derive(Debug)]
+pub struct RateLimiter {
+    burst: f64,
+    every: Duration,
+    buckets: Mutex<HashMap<BucketKey, Bucket>>,
+}
+
+impl RateLimiter {
+    pub fn new(burst: u32, every: Duration) -> RateLimiter {
+        RateLimiter { burst: f64::from(burst), every, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes one request from the bucket, or says how many seconds until there is one.
+    pub fn check(&self, group: &'static str, ip: IpAddr) -> Result<(), AppError> {
+        let now = Instant::now();
+        let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
+        if buckets.len() > 100_000 {
+            // Forget full buckets rather than grow without bound under a flood of addresses.
+            let (burst, every) = (self.burst, self.every);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() / every.as_secs_f64() < burst
+            });
+        }
+        let (tokens, at) = buckets.entry((group, ip)).or_insert((self.burst, now));
+        let refill = now.duration_since(*at).as_secs_f64() / self.every.as_secs_f64();
+        *tokens = (*tokens + refill).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = ((1.0 - *tokens) * self.every.as_secs_f64()).ceil();
+            Err(AppError::RateLimited(wait as u64))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_empties_and_says_when_to_come_back() {
+        let limiter = RateLimiter::new(3, Duration::from_secs(10));
+        let ip = IpAddr::from([10, 0, 0, 1]);
+        for _ in 0..3 {
+            assert!(limiter.check("login", ip).is_ok());
+        }
+        match limiter.check("login", ip) {
+            Err(AppError::RateLimited(secs)) => assert!((1..=10).contains(&secs), "{secs}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // Another address and another group have their own buckets.
+        assert!(limiter.check("login", IpAddr::from([10, 0, 0, 2])).is_ok());
+        assert!(limiter.check("token", ip).is_ok());
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "a=1; sb_session=abc; b=2".parse().unwrap());
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "missing"), None);
+    }
+
+    #[test]
+    fn csrf_comparison_needs_the_whole_token() {
+        assert!(same("abcd", "abcd"));
+        assert!(!same("abc", "abcd"));
+        assert!(!same("abce", "abcd"));
+        assert!(!same("", "abcd"));
+    }
+}

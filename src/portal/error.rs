@@ -1,0 +1,109 @@
+//! The one HTTP error type: every failure becomes JSON `{code, message}` with a stable code
+//! and a status that fits it. Internal detail (database errors) never reaches the client; it
+//! is logged once, with a reference the client gets, so an operator can find it.
+
+use axum::Json;
+use axum::extract::FromRequest;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::service::ServiceError;
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable: `not_found`, `access_denied`, `offer_expired`,
+    /// `over_bandwidth`, `csrf`, `rate_limited`, `unauthenticated`, `invalid_input`, ...
+    pub code: String,
+    /// For people: what went wrong and what to do.
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("log in first: POST /api/v1/session with your email and password")]
+    Unauthenticated,
+    #[error("missing or wrong CSRF token: send the token from the login answer (or /api/v1/me) in X-CSRF-Token")]
+    Csrf,
+    #[error("too many requests: try again in {0} s")]
+    RateLimited(u64),
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Service(e) => e.code(),
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::Csrf => "csrf",
+            AppError::RateLimited(_) => "rate_limited",
+            AppError::BadRequest(_) => "invalid_input",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Service(e) => match e {
+                ServiceError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                ServiceError::OfferExpired => StatusCode::GONE,
+                ServiceError::AccessDenied | ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+                ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+                ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
+                ServiceError::Conflict(_) => StatusCode::CONFLICT,
+                ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
+                ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The body: internal errors say only where to look.
+    pub fn body(&self) -> ErrorBody {
+        let message = if self.status().is_server_error() {
+            let reference = crate::store::new_id("err");
+            tracing::error!(reference, error = %self, "request failed");
+            format!("internal error (reference {reference}); the operator's log has the details")
+        } else {
+            self.to_string()
+        };
+        ErrorBody { code: self.code().to_string(), message }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, Json(self.body())).into_response();
+        if let AppError::RateLimited(secs) = self
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    }
+}
+
+/// `Json` whose rejections are our JSON errors (with serde's message: which field, what).
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct AppJson<T>(pub T);
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        AppError::BadRequest(format!("bad JSON body: {}", rejection.body_text()))
+    }
+}
+
+impl<T: Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        Json(self.0).into_response()
+    }
+}

@@ -1,0 +1,108 @@
+//! The HTTP face of Switchboard (SPEC §6, §8): the JSON API under `/api/v1` with its
+//! OpenAPI document, `/healthz`, Prometheus `/metrics`. Handlers only authenticate and call
+//! [`crate::service`]; they hold no business rules.
+//!
+//! `router(state)` builds the whole application, so tests can serve it on `127.0.0.1:0`.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::service::Service;
+
+use self::auth::RateLimiter;
+use self::error::AppError;
+use self::metrics::Metrics;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub svc: Service,
+    pub metrics: Arc<Metrics>,
+    /// Logins per client address.
+    pub login_limit: Arc<RateLimiter>,
+    /// Invitation-token requests per client address.
+    pub token_limit: Arc<RateLimiter>,
+    /// Mark cookies `Secure` (when served over TLS).
+    pub secure_cookies: bool,
+    /// How long a session lasts.
+    pub session_ttl: Duration,
+}
+
+impl AppState {
+    pub fn new(svc: Service) -> AppState {
+        AppState {
+            svc,
+            metrics: Metrics::new(),
+            // 10 logins at once, then one every 6 s (10 a minute) per address.
+            login_limit: Arc::new(RateLimiter::new(10, Duration::from_secs(6))),
+            // 60 token requests at once, then 2 a second per address.
+            token_limit: Arc::new(RateLimiter::new(60, Duration::from_millis(500))),
+            secure_cookies: false,
+            session_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+
+    pub fn session_ttl_ms(&self) -> i64 {
+        i64::try_from(self.session_ttl.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// The application: API, OpenAPI document, health and metrics.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api::router().split_for_parts();
+    let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let body = openapi_json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], body.as_str().to_string()) }
+            }),
+        )
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::scrape))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let route = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or_else(|| request.uri().path().to_string(), |p| p.as_str().to_string());
+            tracing::info_span!("request", method = %request.method(), route)
+        }))
+        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .with_state(state)
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match sqlx::query("SELECT 1").execute(&state.svc.db.pool).await {
+        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "database unreachable"})))
+                .into_response()
+        }
+    }
+}
+
+async fn not_found() -> AppError {
+    AppError::Service(crate::service::ServiceError::NotFound("this path".into()))
+}

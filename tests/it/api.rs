@@ -1,0 +1,469 @@
+//! The JSON API over real HTTP: the server on 127.0.0.1:0 with its worker, on SQLite and
+//! PostgreSQL, driven by reqwest clients that keep cookies like browsers do.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard::portal::{AppState, router};
+use switchboard::service::Worker;
+
+use crate::world::{Backend, World, world};
+
+/// A running server and the world behind it.
+pub struct Portal {
+    pub base: String,
+    pub w: World,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Portal {
+    pub async fn start(backend: Backend) -> Portal {
+        let w = world(backend).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let worker = Worker { service: w.svc.clone(), sweep_every: Duration::from_secs(3600) };
+        let wrx = rx.clone();
+        tokio::spawn(async move { worker.run(wrx).await });
+        let app = router(AppState::new(w.svc.clone()));
+        let mut srx = rx;
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    let _ = srx.changed().await;
+                })
+                .await
+                .unwrap()
+        });
+        Portal { base: format!("http://{addr}"), w, stop }
+    }
+
+    /// A client with its own cookie jar, not logged in.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            base: self.base.clone(),
+            http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
+            csrf: String::new(),
+        }
+    }
+
+    /// A client logged in as `email`.
+    pub async fn login(&self, email: &str, password: &str) -> Client {
+        let mut c = self.anonymous();
+        let (status, body) = c.post("/api/v1/session", json!({"email": email, "password": password})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        c.csrf = body["csrf"].as_str().unwrap().to_string();
+        c
+    }
+}
+
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    pub csrf: String,
+}
+
+impl Client {
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        answer(r).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        answer(r).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        let r =
+            self.http.delete(format!("{}{path}", self.base)).header("x-csrf-token", &self.csrf).send().await.unwrap();
+        answer(r).await
+    }
+
+    pub async fn raw(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
+async fn answer(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    (status, value)
+}
+
+/// Asserts a JSON error with `status` and `code`.
+#[track_caller]
+fn refused(got: (StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(got.0, status, "{}", got.1);
+    assert_eq!(got.1["code"], code, "{}", got.1);
+    assert!(got.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", got.1);
+}
+
+async fn wait_until(what: &str, mut f: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !f().await {
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn new_channel(p: &Portal, name: &str, kind: &str, interface: &str) -> Value {
+    json!({"name": name, "kind": kind, "bandwidth_mbps": 10, "class": "standard",
+           "usage_model_id": p.w.free, "interface": interface})
+}
+
+/// SPEC §2 through the API: create a p2mp channel, offer it to two organizations, one
+/// accepts (the channel goes live with its VLANs), one declines, a stranger is refused.
+async fn the_whole_story(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (status, ch) = acme.post("/api/v1/channels", new_channel(&p, "tree", "p2mp", "acme-1a")).await;
+    assert_eq!(status, StatusCode::CREATED, "{ch}");
+    assert_eq!(ch["state"], "draft");
+    let id = ch["id"].as_str().unwrap().to_string();
+
+    let (status, offer) = acme
+        .post(
+            &format!("/api/v1/channels/{id}/offers"),
+            json!({"description": "E-Tree for the branches", "invitees": [
+                {"email": "admin@globex.example", "name": "Globex admin"},
+                {"organization": "initech"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{offer}");
+    let globex_token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let initech_token = offer["invitations"][1]["token"].as_str().unwrap().to_string();
+    assert!(offer["invitations"][0]["url"].as_str().unwrap().ends_with(&globex_token));
+
+    // The invitee opens its link before logging in: the offer, the terms, a login prompt.
+    let anon = p.anonymous();
+    let (status, view) = anon.get(&format!("/api/v1/invitations/{globex_token}")).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["description"], "E-Tree for the branches");
+    assert_eq!(view["has_account"], true);
+    assert!(!view["terms"].as_array().unwrap().is_empty());
+
+    // A stranger, logged in, with globex's link: access denied. A forged token too.
+    let stark = p.login("admin@stark.example", "password-1").await;
+    refused(stark.get(&format!("/api/v1/invitations/{globex_token}")).await, StatusCode::FORBIDDEN, "access_denied");
+    refused(
+        stark.get(&format!("/api/v1/invitations/{}", "0".repeat(64))).await,
+        StatusCode::FORBIDDEN,
+        "access_denied",
+    );
+    refused(
+        stark.post(&format!("/api/v1/invitations/{globex_token}/accept"), json!({"interface": "stark-2c"})).await,
+        StatusCode::FORBIDDEN,
+        "access_denied",
+    );
+    // And cannot see the channel at all.
+    refused(stark.get(&format!("/api/v1/channels/{id}")).await, StatusCode::NOT_FOUND, "not_found");
+
+    // globex accepts with its own interface; the order makes the channel live.
+    let globex = p.login("admin@globex.example", "password-1").await;
+    let (status, outcome) =
+        globex.post(&format!("/api/v1/invitations/{globex_token}/accept"), json!({"interface": "globex-8a"})).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert!(outcome["order_id"].is_string(), "{outcome}");
+    wait_until("the channel to go live", async || {
+        acme.get(&format!("/api/v1/channels/{id}")).await.1["state"] == "active"
+    })
+    .await;
+    let (_, ch) = acme.get(&format!("/api/v1/channels/{id}")).await;
+    assert!(ch["vlan"].as_u64().is_some_and(|v| (2..=4094).contains(&v)), "{ch}");
+    assert!(ch["leaf_vlan"].as_u64().is_some(), "an E-Tree has a leaf VLAN: {ch}");
+    assert!(ch["path"].as_array().unwrap().len() >= 2, "{ch}");
+    // The invitee now sees the channel it takes part in.
+    assert_eq!(globex.get(&format!("/api/v1/channels/{id}")).await.0, StatusCode::OK);
+
+    // initech declines.
+    let initech = p.login("admin@initech.example", "password-1").await;
+    let (status, body) = initech.post(&format!("/api/v1/invitations/{initech_token}/decline"), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // The creator watches its invitees' status.
+    let (status, offers) = acme.get(&format!("/api/v1/channels/{id}/offers")).await;
+    assert_eq!(status, StatusCode::OK, "{offers}");
+    let invitees = offers[0]["invitees"].as_array().unwrap();
+    assert_eq!(invitees[0]["accepted"], true);
+    assert!(invitees[0]["accessed_at"].is_i64());
+    assert_eq!(invitees[1]["declined"], true);
+    // Only the creator sees them: the invitee sees the channel but no offers.
+    assert_eq!(globex.get(&format!("/api/v1/channels/{id}/offers")).await, (StatusCode::OK, json!([])));
+
+    // Orders: the channel's for its parties, all of them for the operator.
+    let (status, orders) = acme.get(&format!("/api/v1/channels/{id}/orders")).await;
+    assert_eq!(status, StatusCode::OK, "{orders}");
+    assert_eq!(orders[0]["status"], "done");
+    let noc = p.login("noc@operator.example", "operator-pw").await;
+    let (_, all) = noc.get("/api/v1/orders").await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let (status, audit) = noc.get(&format!("/api/v1/audit?object={id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "channel.create"), "{audit}");
+    // An organization reads only its own part of the audit log.
+    let (status, own) = acme.get("/api/v1/audit").await;
+    assert_eq!(status, StatusCode::OK);
+    let acme_org = acme.get("/api/v1/me").await.1["user"]["organization_id"].clone();
+    assert!(!own.as_array().unwrap().is_empty());
+    assert!(own.as_array().unwrap().iter().all(|e| e["organization"] == acme_org), "{own}");
+
+    // Terminate: an order takes it down and frees the VLANs.
+    refused(
+        globex.post(&format!("/api/v1/channels/{id}/terminate"), json!({"reason": "not mine"})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    let (status, t) = acme.post(&format!("/api/v1/channels/{id}/terminate"), json!({"reason": "trial over"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{t}");
+    wait_until("the channel to end", async || {
+        acme.get(&format!("/api/v1/channels/{id}")).await.1["state"] == "terminated"
+    })
+    .await;
+    assert!(p.w.svc.allocations().await.unwrap().is_empty());
+}
+
+/// Sessions, CSRF and the error shape, endpoint by endpoint.
+async fn sessions_csrf_and_errors(b: Backend) {
+    let p = Portal::start(b).await;
+    let anon = p.anonymous();
+    // Every API endpoint but login and the invitation page needs a session.
+    for path in
+        ["/api/v1/me", "/api/v1/interfaces", "/api/v1/catalog", "/api/v1/channels", "/api/v1/orders", "/api/v1/audit"]
+    {
+        refused(anon.get(path).await, StatusCode::UNAUTHORIZED, "unauthenticated");
+    }
+    refused(
+        anon.post("/api/v1/channels", new_channel(&p, "x", "p2p", "acme-1a")).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    refused(
+        anon.post("/api/v1/session", json!({"email": "admin@acme.example", "password": "wrong"})).await,
+        StatusCode::UNAUTHORIZED,
+        "bad_credentials",
+    );
+
+    let mut acme = p.login("admin@acme.example", "password-1").await;
+    let (status, me) = acme.get("/api/v1/me").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["user"]["email"], "admin@acme.example");
+    assert_eq!(me["csrf"], acme.csrf.as_str());
+
+    // Writes without the CSRF token, or with another one, are refused and store nothing.
+    let good = std::mem::take(&mut acme.csrf);
+    refused(acme.post("/api/v1/channels", new_channel(&p, "x", "p2p", "acme-1a")).await, StatusCode::FORBIDDEN, "csrf");
+    acme.csrf = "f".repeat(64);
+    refused(acme.post("/api/v1/channels", new_channel(&p, "x", "p2p", "acme-1a")).await, StatusCode::FORBIDDEN, "csrf");
+    acme.csrf = good;
+    assert_eq!(acme.get("/api/v1/channels").await.1.as_array().unwrap().len(), 0);
+
+    // Bad input gets our JSON errors, saying what is wrong.
+    let (status, body) = acme.post("/api/v1/channels", json!({"name": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "invalid_input");
+    assert!(body["message"].as_str().unwrap().contains("missing field"), "{body}");
+    let r = acme
+        .raw()
+        .await
+        .post(format!("{}/api/v1/channels", p.base))
+        .header("x-csrf-token", &acme.csrf)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    refused(acme.get("/api/v1/no/such/thing").await, StatusCode::NOT_FOUND, "not_found");
+    refused(acme.get("/api/v1/channels/ch-nope").await, StatusCode::NOT_FOUND, "not_found");
+    // A refusal by the account rules: 422 with the rule's code.
+    let mut big = new_channel(&p, "big", "p2p", "acme-1a");
+    big["bandwidth_mbps"] = json!(5000);
+    let (status, body) = acme.post("/api/v1/channels", big).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["code"].as_str().unwrap().starts_with("over_"), "{body}");
+    // Someone else's interface.
+    let (status, body) = acme.post("/api/v1/channels", new_channel(&p, "theirs", "p2p", "globex-8a")).await;
+    assert!(status.is_client_error(), "{status} {body}");
+
+    // Logging out ends the session: the cookie opens nothing any more.
+    let (status, _) = acme.delete("/api/v1/session").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    refused(acme.get("/api/v1/me").await, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+mod the_whole_story {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::the_whole_story(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::the_whole_story(Backend::Postgres).await
+    }
+}
+
+mod sessions_csrf_and_errors {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::sessions_csrf_and_errors(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::sessions_csrf_and_errors(Backend::Postgres).await
+    }
+}
+
+/// Guessing passwords or tokens runs into the rate limit: 429 with Retry-After.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_and_token_guessing_is_rate_limited() {
+    let p = Portal::start(Backend::Sqlite).await;
+    let anon = p.anonymous();
+    let mut limited = None;
+    for i in 0..30 {
+        let r = anon
+            .raw()
+            .await
+            .post(format!("{}/api/v1/session", p.base))
+            .json(&json!({"email": "admin@acme.example", "password": format!("guess-{i}")}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some((i, r.headers().get("retry-after").cloned()));
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let (after, retry) = limited.expect("30 wrong passwords in a row were never limited");
+    assert_eq!(after, 10, "the first 10 attempts pass, the 11th is limited");
+    assert!(retry.is_some_and(|v| v.to_str().unwrap().parse::<u64>().unwrap() >= 1));
+    // Even the right password waits now.
+    refused(
+        anon.post("/api/v1/session", json!({"email": "admin@acme.example", "password": "password-1"})).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    );
+
+    let mut codes = Vec::new();
+    for i in 0..70 {
+        codes.push(anon.get(&format!("/api/v1/invitations/{i:064x}")).await.0);
+    }
+    assert!(codes[..60].iter().all(|c| *c == StatusCode::FORBIDDEN), "{codes:?}");
+    assert!(codes[60..].iter().all(|c| *c == StatusCode::TOO_MANY_REQUESTS), "{codes:?}");
+}
+
+/// The OpenAPI document describes every route, health and metrics answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_health_and_metrics() {
+    let p = Portal::start(Backend::Sqlite).await;
+    let anon = p.anonymous();
+    let (status, doc) = anon.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/session",
+        "/api/v1/me",
+        "/api/v1/interfaces",
+        "/api/v1/catalog",
+        "/api/v1/channels",
+        "/api/v1/channels/{id}",
+        "/api/v1/channels/{id}/offers",
+        "/api/v1/channels/{id}/terminate",
+        "/api/v1/channels/{id}/orders",
+        "/api/v1/attachments/{id}",
+        "/api/v1/invitations/{token}",
+        "/api/v1/invitations/{token}/register",
+        "/api/v1/invitations/{token}/accept",
+        "/api/v1/invitations/{token}/decline",
+        "/api/v1/orders",
+        "/api/v1/orders/{id}",
+        "/api/v1/audit",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
+    }
+    for schema in ["ChannelView", "NewChannel", "ErrorBody", "InvitationView", "OrderView"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
+    }
+
+    assert_eq!(anon.get("/healthz").await, (StatusCode::OK, json!({"status": "ok"})));
+    let acme = p.login("admin@acme.example", "password-1").await;
+    acme.post("/api/v1/channels", new_channel(&p, "m", "p2p", "acme-1a")).await;
+    let text = anon.raw().await.get(format!("{}/metrics", p.base)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains(r#"switchboard_http_requests_total{method="POST",route="/api/v1/channels",status="201"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"switchboard_channels{status="draft"} 1"#), "{text}");
+    assert!(text.contains("switchboard_http_request_duration_seconds_bucket"), "{text}");
+}
+
+/// The README's run command: `switchboard serve --demo` seeds a database, prints logins that
+/// work, and a second start on the same data finds everything in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_is_ready_to_click_through_and_restarts_cleanly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut printed = Vec::new();
+    for _ in 0..2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+        let logins: Vec<String> = lines.by_ref().take(8).map(|l| l.unwrap()).collect();
+        assert!(logins.iter().any(|l| l.contains("admin@acme.example")), "{logins:?}");
+        assert!(logins.iter().any(|l| l.contains("noc@operator.example")), "{logins:?}");
+
+        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let session: Value = http
+            .post(format!("{url}/api/v1/session"))
+            .json(&json!({"email": "admin@acme.example", "password": switchboard::service::DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(session["user"]["role"], "admin", "{session}");
+        let sockets: Value = http.get(format!("{url}/api/v1/interfaces")).send().await.unwrap().json().await.unwrap();
+        assert!(sockets.as_array().unwrap().len() >= 2, "{sockets}");
+        let catalog: Value = http.get(format!("{url}/api/v1/catalog")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(catalog.as_array().unwrap().len(), 1, "seeded once: {catalog}");
+        assert_eq!(catalog[0]["usage_models"].as_array().unwrap().len(), 3, "{catalog}");
+        printed.push(logins);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert_eq!(printed[0], printed[1], "a restart prints the same logins");
+}

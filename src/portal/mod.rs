@@ -8,6 +8,8 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod metrics;
+pub mod pages;
+pub mod svg;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +69,7 @@ pub fn router(state: AppState) -> Router {
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     Router::new()
         .merge(api)
+        .merge(pages::router())
         .route(
             "/api/v1/openapi.json",
             get(move || {

@@ -18,6 +18,11 @@ pub const DEMO_TOPOLOGY: &str = include_str!("../../topologies/metro.yaml");
 /// Every demo user's password. Demo data only: never serve `--demo` beyond loopback.
 pub const DEMO_PASSWORD: &str = "switchboard-demo";
 
+/// Organizations the demo leaves without users, so a newcomer can try the invitation
+/// flow end to end: invite `ops@hooli.example` for organization `hooli`, open the link, and
+/// register as hooli's first admin.
+pub const DEMO_UNCLAIMED: &[&str] = &["hooli"];
+
 /// Who can log in to the demo.
 #[derive(Clone, Debug)]
 pub struct DemoLogin {
@@ -54,6 +59,9 @@ impl Service {
         };
         for (n, row) in orgs.iter().enumerate() {
             let (org_id, name): (String, String) = (row.try_get("id")?, row.try_get("name")?);
+            if DEMO_UNCLAIMED.contains(&name.as_str()) {
+                continue;
+            }
             let email = format!("admin@{name}.example");
             if self.ensure_user(&system, &org_id, &email, &format!("{name} admin"), UserRole::Admin).await? {
                 self.set_account(&system, &org_id, &demo_account).await?;

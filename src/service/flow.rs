@@ -734,13 +734,27 @@ impl Service {
         let hash = hash_blocking(reg.password.clone()).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let org_id =
-            insert_organization(&mut tx, &org_name, &self.config.new_account, now).await.map_err(|e| match e {
-                ServiceError::Conflict(_) => ServiceError::Conflict(format!(
+        // An organization the operator imported with the topology (it owns service
+        // interfaces) but nobody has registered for yet is claimed by the first person the
+        // creator invited *for it*: the invitation names it, and the registrant confirms it.
+        let invited_org: String = row.try_get("org_name")?;
+        let existing = sqlx::query(
+            "SELECT g.id, (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id) AS users FROM organizations g WHERE g.name = $1",
+        )
+        .bind(org_name.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let org_id = match existing {
+            Some(g) if g.try_get::<i64, _>("users")? == 0 && invited_org.trim().eq_ignore_ascii_case(&org_name) => {
+                g.try_get::<String, _>("id")?
+            }
+            Some(_) => {
+                return Err(ServiceError::Conflict(format!(
                     "organization `{org_name}` is registered already: ask its admin to add you, then log in"
-                )),
-                e => e,
-            })?;
+                )));
+            }
+            None => insert_organization(&mut tx, &org_name, &self.config.new_account, now).await?,
+        };
         let user_id = insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, &hash, now).await?;
         let invitee_id: String = row.try_get("id")?;
         sqlx::query("UPDATE invitees SET registered_at = $2, user_id = $3 WHERE id = $1")

@@ -9,6 +9,7 @@
 //! the outcome, with an audit record, in one transaction.
 
 mod demo;
+mod drift;
 mod flow;
 mod orders;
 mod sessions;
@@ -29,6 +30,7 @@ use crate::store::{Db, StoreError, new_id};
 use crate::topology::Topology;
 
 pub use demo::{DEMO_PASSWORD, DemoLogin};
+pub use drift::SwitchDrift;
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
 pub use orders::{OrderOutcome, Worker};
 pub use sessions::NewSession;

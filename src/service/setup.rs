@@ -174,6 +174,16 @@ impl Service {
         Ok(row.try_get("id")?)
     }
 
+    /// An organization's name.
+    pub async fn organization_name(&self, org_id: &str) -> Result<String> {
+        let row = sqlx::query("SELECT name FROM organizations WHERE id = $1")
+            .bind(org_id)
+            .fetch_optional(&self.db.pool)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("organization `{org_id}`")))?;
+        Ok(row.try_get("name")?)
+    }
+
     /// Sets an organization's policy: which organizations' offers it accepts on its own
     /// (reserved for the portal), its default offer expiry, whether members may accept.
     pub async fn set_policy(

@@ -547,6 +547,36 @@ impl Service {
             .collect()
     }
 
+    /// A short summary of everything on a channel's page that can change (state, VLANs,
+    /// attachments, invitees, orders): two calls give the same string until something
+    /// changed. Authorized like [`Service::channel`]. Live pages poll it.
+    pub async fn channel_fingerprint(&self, actor: &Actor, channel_id: &str) -> Result<String> {
+        let c = self.channel(actor, channel_id).await?;
+        // Every step of an invitee or an order sets a time that was empty, so counting the
+        // times that are set changes with every step.
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) || '/' || COUNT(i.accessed_at) || '/' || COUNT(i.registered_at) || '/' || \
+               COUNT(i.accepted_at) || '/' || COUNT(i.declined_at) || '/' || COUNT(i.expired_at) \
+               FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE o.channel_id = $1) AS invitees, \
+             (SELECT COUNT(*) || '/' || COUNT(planning_at) || '/' || COUNT(applying_at) || '/' || COUNT(finished_at) \
+               || '/' || COALESCE(SUM(attempts), 0) FROM orders WHERE channel_id = $1) AS orders",
+        )
+        .bind(channel_id)
+        .fetch_one(&self.db.pool)
+        .await?;
+        let attachments: Vec<String> = c.attachments.iter().map(|a| format!("{}:{}", a.id, a.state)).collect();
+        Ok(format!(
+            "{}|{:?}|{:?}|{}|{}|{}|{}",
+            c.state.as_str(),
+            c.vlan,
+            c.leaf_vlan,
+            c.reason,
+            attachments.join(","),
+            row.try_get::<String, _>("invitees")?,
+            row.try_get::<String, _>("orders")?,
+        ))
+    }
+
     /// How many orders are in each status (for metrics).
     pub async fn order_counts(&self) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status")

@@ -26,9 +26,12 @@ impl Drop for Portal {
 
 impl Portal {
     pub async fn start(backend: Backend) -> Portal {
-        let w = world(backend).await;
+        let mut w = world(backend).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        // Invitation links point at this server.
+        let config = switchboard::service::Config { base_url: format!("http://{addr}"), ..(*w.svc.config).clone() };
+        w.svc = switchboard::service::Service::new(w.svc.db.clone(), config);
         let (stop, rx) = tokio::sync::watch::channel(false);
         let worker = Worker { service: w.svc.clone(), sweep_every: Duration::from_secs(3600) };
         let wrx = rx.clone();
@@ -196,10 +199,13 @@ async fn the_whole_story(b: Backend) {
     // The invitee now sees the channel it takes part in.
     assert_eq!(globex.get(&format!("/api/v1/channels/{id}")).await.0, StatusCode::OK);
 
-    // initech declines.
+    // initech declines; live pages see the change (their fingerprint moves).
+    let before = p.w.svc.channel_fingerprint(&p.w.acme, &id).await.unwrap();
+    assert_eq!(before, p.w.svc.channel_fingerprint(&p.w.acme, &id).await.unwrap(), "stable while nothing happens");
     let initech = p.login("admin@initech.example", "password-1").await;
     let (status, body) = initech.post(&format!("/api/v1/invitations/{initech_token}/decline"), json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_ne!(before, p.w.svc.channel_fingerprint(&p.w.acme, &id).await.unwrap());
 
     // The creator watches its invitees' status.
     let (status, offers) = acme.get(&format!("/api/v1/channels/{id}/offers")).await;
@@ -441,7 +447,7 @@ async fn serve_demo_is_ready_to_click_through_and_restarts_cleanly() {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().unwrap().unwrap();
         let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
-        let logins: Vec<String> = lines.by_ref().take(8).map(|l| l.unwrap()).collect();
+        let logins: Vec<String> = lines.by_ref().take(7).map(|l| l.unwrap()).collect();
         assert!(logins.iter().any(|l| l.contains("admin@acme.example")), "{logins:?}");
         assert!(logins.iter().any(|l| l.contains("noc@operator.example")), "{logins:?}");
 

@@ -319,6 +319,61 @@ async fn registration(b: Backend) {
 }
 on_both!(registration);
 
+/// hooli owns interfaces (imported with the topology) but nobody has registered for it: the
+/// first person invited *for hooli* who registers naming it becomes its admin and can plug
+/// its sockets in. Naming an organization the invitation was not for is refused, and once
+/// hooli has a user nobody else can claim it.
+async fn first_registrant_claims_an_imported_organization(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("to-hooli", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let invite = |email: &str, org: &str| InviteeSpec {
+        email: Some(email.into()),
+        name: "Ops".into(),
+        org_name: org.into(),
+        ..Default::default()
+    };
+    let offer = w
+        .svc
+        .offer(
+            &w.acme,
+            &ch,
+            &NewOffer {
+                description: "line".into(),
+                invitees: vec![invite("ops@hooli.example", "hooli"), invite("eve@other.example", "other")],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (hooli_token, eve_token) = (&offer.invitations[0].token, &offer.invitations[1].token);
+    let reg = |email: &str, org: &str| Registration {
+        email: email.into(),
+        name: "Ops".into(),
+        organization: org.into(),
+        password: "correct horse".into(),
+    };
+    // Eve was invited for "other": she cannot claim hooli.
+    assert_eq!(code(w.svc.register(eve_token, &reg("eve@other.example", "hooli"), "x").await), "conflict");
+    let ops = w.svc.register(hooli_token, &reg("ops@hooli.example", "hooli"), "x").await.unwrap();
+    assert_eq!(ops.org_id, w.svc.organization_id("hooli").await.unwrap());
+    assert_eq!(ops.role, UserRole::Admin);
+    assert!(w.svc.interfaces(&ops).await.unwrap().iter().any(|i| i.name == "hooli-9a"));
+    w.svc.accept(&ops, hooli_token, &accept("hooli-9a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&ops, &ch).await.unwrap().state, ChannelState::Active);
+    // hooli has an admin now: a second invitation for hooli cannot claim it again.
+    let again = w
+        .svc
+        .offer(&w.acme, &ch, &NewOffer { invitees: vec![invite("x@hooli.example", "hooli")], ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(
+        code(w.svc.register(&again.invitations[0].token, &reg("x@hooli.example", "hooli"), "x").await),
+        "conflict"
+    );
+}
+on_both!(first_registrant_claims_an_imported_organization);
+
 async fn expiry(b: Backend) {
     let w = world(b).await;
     let ch = w.svc.create_channel(&w.acme, &w.channel("short", ChannelKind::P2p, "acme-1a")).await.unwrap();

@@ -1,0 +1,1159 @@
+//! The browser portal (SPEC §6): server-rendered HTML (askama templates in `templates/`),
+//! plain forms, a little JavaScript for live updates. Every page calls the same service
+//! methods as the API; forms carry the session's CSRF token in a `csrf` field.
+//!
+//! Handlers are named `view_<page>_<method>`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::time::Duration;
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::model::{ChannelKind, Role};
+use crate::orchestrator::policy::{PriceType, UsageModel};
+use crate::service::{
+    Acceptance, ChannelView, InterfaceView, InviteeSpec, NewChannel, NewOffer, Registration, ServiceError, Terms,
+    UserRole,
+};
+
+use super::AppState;
+use super::auth::{Authed, ClientIp, session_cookie};
+use super::error::AppError;
+use super::svg;
+
+/// The portal's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(view_home_get))
+        .route("/login", get(view_login_get).post(view_login_post))
+        .route("/logout", post(view_logout_post))
+        .route("/channels", get(view_channels_get).post(view_channels_post))
+        .route("/channels/{id}", get(view_channel_get))
+        .route("/channels/{id}/live", get(view_channel_live_get))
+        .route("/channels/{id}/events", get(view_channel_events_get))
+        .route("/channels/{id}/offers", post(view_offer_post))
+        .route("/channels/{id}/terminate", post(view_terminate_post))
+        .route("/attachments/{id}/detach", post(view_detach_post))
+        .route("/invitations/{token}", get(view_invitation_get))
+        .route("/invitations/{token}/register", post(view_register_post))
+        .route("/invitations/{token}/accept", post(view_accept_post))
+        .route("/invitations/{token}/decline", post(view_decline_post))
+        .route("/operator", get(view_operator_get))
+        .route("/static/portal.css", get(|| static_file("text/css; charset=utf-8", include_str!("static/portal.css"))))
+        .route(
+            "/static/portal.js",
+            get(|| static_file("text/javascript; charset=utf-8", include_str!("static/portal.js"))),
+        )
+}
+
+async fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "max-age=300")], body).into_response()
+}
+
+/// The header's view of who is logged in.
+#[derive(Clone, Debug)]
+pub struct HeaderUser {
+    pub email: String,
+    pub organization: String,
+    pub role: String,
+    pub operator: bool,
+    pub csrf: String,
+}
+
+/// A logged-in page visitor; anyone else is sent to the login page and back.
+pub struct PageUser {
+    pub authed: Authed,
+    pub header: HeaderUser,
+}
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let next = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        match <Authed as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(authed) => {
+                let organization = state.svc.organization_name(&authed.actor.org_id).await.unwrap_or_default();
+                let header = HeaderUser {
+                    email: authed.actor.email.clone(),
+                    organization,
+                    role: authed.actor.role.as_str().into(),
+                    operator: authed.actor.role == UserRole::Operator,
+                    csrf: authed.csrf.clone(),
+                };
+                Ok(PageUser { authed, header })
+            }
+            Err(AppError::Unauthenticated) => {
+                Err(Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response())
+            }
+            Err(e) => Err(PageError { user: None, error: e }.into_response()),
+        }
+    }
+}
+
+impl PageUser {
+    /// Checks the form's CSRF field: forms do not send the header.
+    fn check(&self, csrf: &str) -> Result<(), PageError> {
+        self.authed.check_form(csrf).map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: impl Into<AppError>) -> PageError {
+        PageError { user: Some(Box::new(self.header.clone())), error: e.into() }
+    }
+}
+
+/// An error as a page: the same codes and statuses as the API, in words.
+pub struct PageError {
+    user: Option<Box<HeaderUser>>,
+    error: AppError,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    title: String,
+    user: Option<HeaderUser>,
+    heading: String,
+    code: String,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.error.status();
+        let body = self.error.body();
+        let heading = match body.code.as_str() {
+            "offer_expired" => "This offer has expired",
+            "access_denied" => "Access denied",
+            "not_found" => "Not found",
+            "csrf" => "Please try again",
+            "rate_limited" => "Slow down",
+            _ if status.is_server_error() => "Something went wrong",
+            _ => "That did not work",
+        };
+        let page = ErrorPage {
+            title: heading.into(),
+            user: self.user.map(|u| *u),
+            heading: heading.into(),
+            code: body.code,
+            message: body.message,
+        };
+        (status, render(&page)).into_response()
+    }
+}
+
+impl From<AppError> for PageError {
+    fn from(error: AppError) -> Self {
+        PageError { user: None, error }
+    }
+}
+
+fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            let reference = crate::store::new_id("err");
+            tracing::error!(reference, error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("internal error (reference {reference})")).into_response()
+        }
+    }
+}
+
+fn form<T>(f: Result<Form<T>, FormRejection>) -> Result<T, AppError> {
+    f.map(|Form(t)| t).map_err(|e| AppError::BadRequest(format!("bad form: {}", e.body_text())))
+}
+
+/// Percent-encodes a query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Where to go after logging in: only paths on this site.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/channels" }
+}
+
+/// Unix ms as `YYYY-MM-DD HH:MM UTC`.
+pub fn when(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+}
+
+fn when_opt(ms: Option<i64>) -> String {
+    ms.map(when).unwrap_or_default()
+}
+
+fn kind_label(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::P2p => "E-Line",
+        ChannelKind::P2mp => "E-Tree",
+        ChannelKind::Mp2mp => "E-LAN",
+    }
+}
+
+fn money(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, (cents % 100).abs())
+}
+
+/// A usage model's price, in words.
+pub fn price(m: &UsageModel) -> String {
+    match m.price_type {
+        None => "free".into(),
+        Some(_) if m.price_cents == 0 => "free".into(),
+        Some(PriceType::FlatMonthly) => format!("{} per month", money(m.price_cents)),
+        Some(PriceType::PerHour) => format!("{} per hour", money(m.price_cents)),
+        Some(PriceType::PerGb) => format!("{} per GB", money(m.price_cents)),
+        Some(PriceType::PerMbps) => format!("{} per Mbps per month", money(m.price_cents)),
+    }
+}
+
+/// A usage model's restrictions, in words.
+pub fn limits(m: &UsageModel) -> String {
+    let mut out = Vec::new();
+    if let Some(b) = m.max_bandwidth_mbps {
+        out.push(format!("up to {b} Mbps"));
+    }
+    if let Some(n) = m.max_endpoints {
+        out.push(format!("up to {n} members"));
+    }
+    if let Some((a, b)) = m.window {
+        out.push(format!("{:02}:{:02}-{:02}:{:02} UTC only", a / 60, a % 60, b / 60, b % 60));
+    }
+    if let Some(t) = m.term_end_ms {
+        out.push(format!("ends {}", when(t)));
+    }
+    if let Some(g) = m.max_gb {
+        out.push(format!("up to {g} GB"));
+    }
+    out.join(", ")
+}
+
+struct SocketOption {
+    name: String,
+    detail: String,
+}
+
+fn socket_options(sockets: &[InterfaceView], only_free: bool) -> Vec<SocketOption> {
+    sockets
+        .iter()
+        .filter(|s| !only_free || s.mode == "tagged" || s.channels.is_empty())
+        .map(|s| SocketOption {
+            name: s.name.clone(),
+            detail: format!("{}:{} · {} · {} Mbps", s.switch, s.port, s.mode, s.capacity_mbps),
+        })
+        .collect()
+}
+
+// ---- home, login, logout ----
+
+async fn view_home_get(user: Option<Authed>) -> Redirect {
+    Redirect::to(if user.is_some() { "/channels" } else { "/login" })
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    title: String,
+    user: Option<HeaderUser>,
+    error: String,
+    email: String,
+    next: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+async fn view_login_get(Query(q): Query<NextQuery>) -> Response {
+    render(&LoginPage { title: "Log in".into(), user: None, error: String::new(), email: String::new(), next: q.next })
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn view_login_post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    f: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f)?;
+    let again = |status: StatusCode, error: String| {
+        let page =
+            LoginPage { title: "Log in".into(), user: None, error, email: f.email.clone(), next: f.next.clone() };
+        (status, render(&page)).into_response()
+    };
+    if let Err(e) = state.login_limit.check("login", ip) {
+        return Ok(again(e.status(), e.to_string()));
+    }
+    match state.svc.open_session(&f.email, &f.password, &ip.to_string(), state.session_ttl_ms()).await {
+        Ok(s) => {
+            let max_age = state.session_ttl.as_secs();
+            let mut response = Redirect::to(safe_next(&f.next)).into_response();
+            if let Ok(v) = HeaderValue::from_str(&session_cookie(&s.token, max_age, state.secure_cookies)) {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            Ok(response)
+        }
+        Err(ServiceError::BadCredentials) => Ok(again(StatusCode::UNAUTHORIZED, "wrong email or password".into())),
+        Err(e) => Err(AppError::from(e).into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn view_logout_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    f: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
+    user.check(&f.csrf)?;
+    state.svc.close_session(&user.authed.token, &user.authed.actor).await.map_err(|e| user.error(e))?;
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&session_cookie("", 0, state.secure_cookies)) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+// ---- my channels: sockets and wires ----
+
+struct ChannelRow {
+    id: String,
+    name: String,
+    kind: &'static str,
+    state: String,
+    vlan: String,
+    members: usize,
+    organization: String,
+}
+
+struct ModelOption {
+    id: String,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "channels.html")]
+struct ChannelsPage {
+    title: String,
+    user: Option<HeaderUser>,
+    organization: String,
+    error: String,
+    board: String,
+    channels: Vec<ChannelRow>,
+    can_create: bool,
+    csrf: String,
+    sockets: Vec<SocketOption>,
+    classes: Vec<String>,
+    models: Vec<ModelOption>,
+}
+
+fn vlan_text(c: &ChannelView) -> String {
+    match (c.vlan, c.leaf_vlan) {
+        (Some(v), Some(l)) => format!("{v} (leaves {l})"),
+        (Some(v), None) => v.to_string(),
+        _ => "—".into(),
+    }
+}
+
+async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Result<ChannelsPage, PageError> {
+    let actor = &user.authed.actor;
+    let channels = state.svc.channels(actor).await.map_err(|e| user.error(e))?;
+    let sockets = state.svc.interfaces(actor).await.map_err(|e| user.error(e))?;
+    let catalog = state.svc.catalog().await.map_err(|e| user.error(e))?;
+    let wires: Vec<svg::Wire> = channels
+        .iter()
+        .filter(|c| c.state.as_str() != "terminated")
+        .map(|c| svg::Wire {
+            channel_id: c.id.clone(),
+            name: c.name.clone(),
+            state: c.state.as_str().into(),
+            vlan: c.vlan,
+        })
+        .collect();
+    let plugged: BTreeMap<String, Vec<String>> = sockets.iter().map(|s| (s.name.clone(), s.channels.clone())).collect();
+    let board = svg::sockets_and_wires(
+        &sockets.iter().map(|s| (s.name.clone(), format!("{}:{} · {}", s.switch, s.port, s.mode))).collect::<Vec<_>>(),
+        &wires,
+        &plugged,
+    );
+    let mut classes: BTreeSet<String> = BTreeSet::new();
+    let mut models = Vec::new();
+    for d in &catalog {
+        classes.extend(d.classes.iter().cloned());
+        for t in &d.usage_models {
+            models.push(ModelOption {
+                id: t.usage_model_id.clone(),
+                label: format!("{} v{}: {} ({})", d.name, d.version, t.model.name, price(&t.model)),
+            });
+        }
+    }
+    Ok(ChannelsPage {
+        title: "My channels".into(),
+        organization: user.header.organization.clone(),
+        user: Some(user.header.clone()),
+        error,
+        board,
+        channels: channels
+            .iter()
+            .map(|c| ChannelRow {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                kind: kind_label(c.kind),
+                state: c.state.as_str().into(),
+                vlan: vlan_text(c),
+                members: c.attachments.iter().filter(|a| a.state == "attached").count(),
+                organization: c.organization.clone(),
+            })
+            .collect(),
+        can_create: actor.role == UserRole::Admin && !sockets.is_empty(),
+        csrf: user.authed.csrf.clone(),
+        sockets: socket_options(&sockets, true),
+        classes: classes.into_iter().collect(),
+        models,
+    })
+}
+
+async fn view_channels_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+    Ok(render(&channels_page(&state, &user, String::new()).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    kind: ChannelKind,
+    bandwidth_mbps: u64,
+    class: String,
+    usage_model_id: String,
+    interface: String,
+}
+
+/// SPEC §2 steps 1-2: a refusal shows the page again with the reason, nothing stored.
+async fn view_channels_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    f: Result<Form<CreateForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
+    user.check(&f.csrf)?;
+    let new = NewChannel {
+        name: f.name,
+        kind: f.kind,
+        bandwidth_mbps: f.bandwidth_mbps,
+        class: f.class,
+        usage_model_id: f.usage_model_id,
+        interface: f.interface,
+        role: None,
+        customer_vlan: None,
+    };
+    match state.svc.create_channel(&user.authed.actor, &new).await {
+        Ok(id) => Ok(Redirect::to(&format!("/channels/{id}")).into_response()),
+        Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::NotFound(_))) => {
+            let status = AppError::from(ServiceError::Invalid(String::new())).status();
+            let status = if matches!(e, ServiceError::Refused(_)) { StatusCode::UNPROCESSABLE_ENTITY } else { status };
+            Ok((status, render(&channels_page(&state, &user, e.to_string()).await?)).into_response())
+        }
+        Err(e) => Err(user.error(e)),
+    }
+}
+
+// ---- one channel ----
+
+struct AttachmentRow {
+    id: String,
+    interface: String,
+    organization: String,
+    role: String,
+    tag: String,
+    since: String,
+    can_detach: bool,
+}
+
+struct InviteeRow {
+    who: String,
+    status: &'static str,
+    accessed: String,
+    answered: String,
+}
+
+struct OrderRow {
+    id: String,
+    action: String,
+    status: String,
+    created: String,
+    finished: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "channel_live_partial.html")]
+struct ChannelLive {
+    id: String,
+    csrf: String,
+    state: String,
+    reason: String,
+    vlan: String,
+    service: String,
+    bandwidth: u64,
+    class: String,
+    attachments: Vec<AttachmentRow>,
+    invitees: Vec<InviteeRow>,
+    orders: Vec<OrderRow>,
+    path: String,
+    tree: String,
+}
+
+#[derive(Template)]
+#[template(path = "channel.html")]
+struct ChannelPage {
+    title: String,
+    user: Option<HeaderUser>,
+    id: String,
+    name: String,
+    kind: String,
+    kind_label: &'static str,
+    notice: String,
+    error: String,
+    live: String,
+    is_creator: bool,
+    can_terminate: bool,
+    csrf: String,
+}
+
+async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) -> Result<ChannelLive, PageError> {
+    let actor = &user.authed.actor;
+    let offers = state.svc.offers(actor, &channel.id).await.map_err(|e| user.error(e))?;
+    let orders = state.svc.orders(actor, Some(&channel.id)).await.map_err(|e| user.error(e))?;
+    let mine: BTreeSet<String> =
+        state.svc.interfaces(actor).await.map_err(|e| user.error(e))?.into_iter().map(|i| i.name).collect();
+    let live = !matches!(channel.state.as_str(), "terminated" | "terminating");
+    let topo = state.svc.topology().await.map_err(|e| user.error(e))?;
+    let path: BTreeSet<String> = channel.path.iter().cloned().collect();
+    let members: BTreeSet<String> =
+        channel.attachments.iter().filter(|a| a.state == "attached").map(|a| a.interface.clone()).collect();
+    Ok(ChannelLive {
+        path: channel.path.join(" – "),
+        tree: svg::metro_tree(&topo, &path, &members),
+        id: channel.id.clone(),
+        csrf: user.authed.csrf.clone(),
+        state: channel.state.as_str().into(),
+        reason: channel.reason.clone(),
+        vlan: vlan_text(channel),
+        service: format!("{} v{} · {}", channel.definition, channel.definition_version, channel.usage_model),
+        bandwidth: channel.bandwidth_mbps,
+        class: channel.class.clone(),
+        attachments: channel
+            .attachments
+            .iter()
+            .filter(|a| a.state == "attached")
+            .map(|a| AttachmentRow {
+                id: a.id.clone(),
+                interface: a.interface.clone(),
+                organization: a.organization.clone(),
+                role: if channel.kind == ChannelKind::P2mp {
+                    match a.role {
+                        Role::Root => "root".into(),
+                        _ => "leaf".into(),
+                    }
+                } else {
+                    "member".into()
+                },
+                tag: a.customer_vlan.map(|t| t.to_string()).unwrap_or_else(|| "—".into()),
+                since: when(a.attached_at),
+                can_detach: live && (mine.contains(&a.interface) || actor.is_operator()),
+            })
+            .collect(),
+        invitees: offers
+            .iter()
+            .flat_map(|o| o.invitees.iter())
+            .map(|i| InviteeRow {
+                who: i.email.clone().or_else(|| i.organization.clone()).unwrap_or_else(|| i.name.clone()),
+                status: if i.accepted {
+                    "accepted"
+                } else if i.declined {
+                    "declined"
+                } else if i.expired {
+                    "expired"
+                } else if i.registered {
+                    "registered"
+                } else if i.accessed_at.is_some() {
+                    "opened"
+                } else {
+                    "invited"
+                },
+                accessed: when_opt(i.accessed_at),
+                answered: when_opt(i.accepted_at.or(i.declined_at)),
+            })
+            .collect(),
+        orders: orders
+            .iter()
+            .map(|o| OrderRow {
+                id: o.id.clone(),
+                action: o.action.clone(),
+                status: o.status.clone(),
+                created: when(o.created_at),
+                finished: when_opt(o.finished_at),
+                reason: o.reason.clone(),
+            })
+            .collect(),
+    })
+}
+
+async fn channel_page(
+    state: &AppState,
+    user: &PageUser,
+    id: &str,
+    notice: String,
+    error: String,
+) -> Result<ChannelPage, PageError> {
+    let actor = &user.authed.actor;
+    let channel = state.svc.channel(actor, id).await.map_err(|e| user.error(e))?;
+    let live = channel_live(state, user, &channel).await?;
+    let creator_org = state.svc.organization_name(&actor.org_id).await.unwrap_or_default();
+    let is_creator = channel.organization == creator_org && actor.role == UserRole::Admin;
+    let ended = matches!(channel.state.as_str(), "terminated" | "terminating");
+    Ok(ChannelPage {
+        title: channel.name.clone(),
+        user: Some(user.header.clone()),
+        id: channel.id.clone(),
+        name: channel.name.clone(),
+        kind: channel.kind.as_str().into(),
+        kind_label: kind_label(channel.kind),
+        notice,
+        error,
+        live: live.render().map_err(|e| user.error(AppError::BadRequest(e.to_string())))?,
+        is_creator: is_creator && !ended,
+        can_terminate: (is_creator || actor.is_operator()) && !ended,
+        csrf: user.authed.csrf.clone(),
+    })
+}
+
+async fn view_channel_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    Ok(render(&channel_page(&state, &user, &id, String::new(), String::new()).await?))
+}
+
+/// The part of the channel page that changes, fetched again on every change event.
+async fn view_channel_live_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let channel = state.svc.channel(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
+    Ok(render(&channel_live(&state, &user, &channel).await?))
+}
+
+/// Server-sent events: `change` whenever the channel, its members, invitees or orders
+/// change. Read from the database once a second, so a change made by any instance (another
+/// portal process, a worker) reaches every open page.
+async fn view_channel_events_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, PageError> {
+    let actor = user.authed.actor.clone();
+    state.svc.channel(&actor, &id).await.map_err(|e| user.error(e))?;
+    let svc = state.svc.clone();
+    let stream =
+        futures::stream::unfold((svc, actor, id, String::new(), true), |(svc, actor, id, last, first)| async move {
+            let mut last = last;
+            loop {
+                if !first {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                let now = svc.channel_fingerprint(&actor, &id).await.unwrap_or_default();
+                if first || now != last {
+                    let event = Event::default().event("change").data(if first { "hello" } else { "changed" });
+                    return Some((Ok(event), (svc, actor, id, now, false)));
+                }
+                last = now;
+            }
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[derive(Debug, Deserialize)]
+struct OfferForm {
+    #[serde(default)]
+    csrf: String,
+    invitees: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    expires_in_days: String,
+    #[serde(default)]
+    role: Option<Role>,
+    #[serde(default)]
+    allow_reoffer: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "offer_created.html")]
+struct OfferCreatedPage {
+    title: String,
+    user: Option<HeaderUser>,
+    channel_id: String,
+    outbox: bool,
+    invitations: Vec<(String, String)>,
+}
+
+/// SPEC §2 step 3: one invitee per line, an email or `org:NAME`.
+async fn view_offer_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    f: Result<Form<OfferForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
+    user.check(&f.csrf)?;
+    let invitees: Vec<InviteeSpec> = f
+        .invitees
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.strip_prefix("org:") {
+            Some(org) => InviteeSpec { organization: Some(org.trim().to_string()), role: f.role, ..Default::default() },
+            None => {
+                // EMAIL[, NAME[, ORGANIZATION]]: what the creator knows pre-fills registration.
+                let mut parts = l.splitn(3, ',').map(str::trim);
+                InviteeSpec {
+                    email: parts.next().map(str::to_string),
+                    name: parts.next().unwrap_or_default().to_string(),
+                    org_name: parts.next().unwrap_or_default().to_string(),
+                    role: f.role,
+                    ..Default::default()
+                }
+            }
+        })
+        .collect();
+    let expires_in_days = match f.expires_in_days.trim() {
+        "" => None,
+        d => Some(
+            d.parse::<u32>().map_err(|_| user.error(AppError::BadRequest(format!("`{d}` is not a number of days"))))?,
+        ),
+    };
+    let offer =
+        NewOffer { description: f.description, expires_in_days, allow_reoffer: f.allow_reoffer.is_some(), invitees };
+    match state.svc.offer(&user.authed.actor, &id, &offer).await {
+        Ok(created) => Ok(render(&OfferCreatedPage {
+            title: "Invitations sent".into(),
+            user: Some(user.header.clone()),
+            channel_id: id,
+            outbox: false,
+            invitations: created
+                .invitations
+                .iter()
+                .map(|i| (i.email.clone().or_else(|| i.organization.clone()).unwrap_or_default(), i.url.clone()))
+                .collect(),
+        })),
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Refused(_) | ServiceError::Conflict(_))) => {
+            let message = e.to_string();
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&channel_page(&state, &user, &id, String::new(), message).await?),
+            )
+                .into_response())
+        }
+        Err(e) => Err(user.error(e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TerminateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn view_terminate_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    f: Result<Form<TerminateForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
+    user.check(&f.csrf)?;
+    state.svc.terminate(&user.authed.actor, &id, &f.reason).await.map_err(|e| user.error(e))?;
+    Ok(Redirect::to(&format!("/channels/{id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct DetachForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    channel: String,
+}
+
+async fn view_detach_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    f: Result<Form<DetachForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
+    user.check(&f.csrf)?;
+    state.svc.detach(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
+    let back =
+        if f.channel.is_empty() { "/channels".to_string() } else { format!("/channels/{}", urlencode(&f.channel)) };
+    Ok(Redirect::to(&back).into_response())
+}
+
+// ---- invitations ----
+
+/// What the invitee can do on its invitation page.
+pub enum InvitationMode {
+    /// Not logged in, no account for the invited email: register (pre-filled).
+    Register,
+    /// Not logged in, has an account: log in and come back.
+    Login,
+    /// Logged in as the invitee: plug a socket in, or decline.
+    Answer,
+    /// Accepted, declined.
+    Answered,
+}
+
+struct TermRow {
+    id: String,
+    name: String,
+    price: String,
+    limits: String,
+}
+
+#[derive(Template)]
+#[template(path = "invitation.html")]
+struct InvitationPage {
+    title: String,
+    user: Option<HeaderUser>,
+    token: String,
+    error: String,
+    offered_by: String,
+    channel_name: String,
+    description: String,
+    kind_label: &'static str,
+    bandwidth: u64,
+    class: String,
+    expires: String,
+    terms: Vec<TermRow>,
+    mode: InvitationMode,
+    answered: String,
+    prefill_email: String,
+    prefill_name: String,
+    prefill_organization: String,
+    csrf: String,
+    sockets: Vec<SocketOption>,
+}
+
+fn term_rows(terms: &[Terms]) -> Vec<TermRow> {
+    terms
+        .iter()
+        .map(|t| TermRow {
+            id: t.usage_model_id.clone(),
+            name: t.model.name.clone(),
+            price: price(&t.model),
+            limits: limits(&t.model),
+        })
+        .collect()
+}
+
+async fn invitation_page(
+    state: &AppState,
+    user: Option<&PageUser>,
+    ip: std::net::IpAddr,
+    token: &str,
+    error: String,
+) -> Result<InvitationPage, PageError> {
+    let header = user.map(|u| u.header.clone());
+    let fail = |e: AppError| PageError { user: header.clone().map(Box::new), error: e };
+    state.token_limit.check("token", ip).map_err(&fail)?;
+    let actor = user.map(|u| &u.authed.actor);
+    let view = state.svc.open_invitation(token, actor, &ip.to_string()).await.map_err(|e| fail(e.into()))?;
+    let (mode, answered) = if view.invitee.accepted {
+        (InvitationMode::Answered, "You accepted: your socket is plugged in.".to_string())
+    } else if view.invitee.declined {
+        (InvitationMode::Answered, "You declined this offer.".to_string())
+    } else if user.is_some() {
+        (InvitationMode::Answer, String::new())
+    } else if view.has_account {
+        (InvitationMode::Login, String::new())
+    } else {
+        (InvitationMode::Register, String::new())
+    };
+    let sockets = match (actor, &mode) {
+        (Some(a), InvitationMode::Answer) => {
+            socket_options(&state.svc.interfaces(a).await.map_err(|e| fail(e.into()))?, true)
+        }
+        _ => Vec::new(),
+    };
+    Ok(InvitationPage {
+        title: format!("Invitation to {}", view.channel.name),
+        user: header.clone(),
+        token: token.to_string(),
+        error,
+        offered_by: view.offered_by.clone(),
+        channel_name: view.channel.name.clone(),
+        description: view.description.clone(),
+        kind_label: kind_label(view.channel.kind),
+        bandwidth: view.channel.bandwidth_mbps,
+        class: view.channel.class.clone(),
+        expires: when(view.expires_at),
+        terms: term_rows(&view.terms),
+        mode,
+        answered,
+        prefill_email: view.prefill_email.clone().unwrap_or_default(),
+        prefill_name: view.prefill_name.clone(),
+        prefill_organization: view.prefill_organization.clone(),
+        csrf: user.map(|u| u.authed.csrf.clone()).unwrap_or_default(),
+        sockets,
+    })
+}
+
+/// The page behind the invitation URL (SPEC §2 step 4).
+async fn view_invitation_get(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: Result<PageUser, Response>,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let user = user.ok();
+    Ok(render(&invitation_page(&state, user.as_ref(), ip, &token, String::new()).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct RegisterForm {
+    email: String,
+    name: String,
+    organization: String,
+    password: String,
+}
+
+async fn view_register_post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(token): Path<String>,
+    f: Result<Form<RegisterForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f)?;
+    state.token_limit.check("token", ip)?;
+    let reg = Registration { email: f.email, name: f.name, organization: f.organization, password: f.password };
+    match state.svc.register(&token, &reg, &ip.to_string()).await {
+        Ok(actor) => {
+            let s = state.svc.session_for(actor, state.session_ttl_ms()).await.map_err(AppError::from)?;
+            let max_age = state.session_ttl.as_secs();
+            let mut response = Redirect::to(&format!("/invitations/{}", urlencode(&token))).into_response();
+            if let Ok(v) = HeaderValue::from_str(&session_cookie(&s.token, max_age, state.secure_cookies)) {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            Ok(response)
+        }
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
+            let page = invitation_page(&state, None, ip, &token, e.to_string()).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(e) => Err(AppError::from(e).into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AcceptForm {
+    #[serde(default)]
+    csrf: String,
+    interface: String,
+    #[serde(default)]
+    usage_model_id: String,
+    #[serde(default)]
+    customer_vlan: String,
+}
+
+async fn view_accept_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(token): Path<String>,
+    f: Result<Form<AcceptForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
+    user.check(&f.csrf)?;
+    state.token_limit.check("token", user.authed.ip).map_err(|e| user.error(e))?;
+    let customer_vlan = match f.customer_vlan.trim() {
+        "" => None,
+        t => Some(
+            t.parse::<u16>()
+                .map_err(|_| user.error(AppError::BadRequest(format!("`{t}` is not a VLAN tag (1-4094)"))))?,
+        ),
+    };
+    let acc = Acceptance {
+        interface: f.interface,
+        usage_model_id: (!f.usage_model_id.is_empty()).then_some(f.usage_model_id),
+        customer_vlan,
+    };
+    match state.svc.accept(&user.authed.actor, &token, &acc).await {
+        Ok(outcome) => Ok(Redirect::to(&format!("/channels/{}", outcome.channel_id)).into_response()),
+        Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
+            let page = invitation_page(&state, Some(&user), user.authed.ip, &token, e.to_string()).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(e) => Err(user.error(e)),
+    }
+}
+
+async fn view_decline_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(token): Path<String>,
+    f: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
+    user.check(&f.csrf)?;
+    state.token_limit.check("token", user.authed.ip).map_err(|e| user.error(e))?;
+    state.svc.decline(&user.authed.actor, &token).await.map_err(|e| user.error(e))?;
+    Ok(Redirect::to(&format!("/invitations/{}", urlencode(&token))).into_response())
+}
+
+// ---- operator ----
+
+struct SwitchRow {
+    name: String,
+    driver: String,
+    vlans: usize,
+    items: usize,
+    drift: String,
+}
+
+struct AllOrderRow {
+    id: String,
+    channel: String,
+    action: String,
+    status: String,
+    created: String,
+    finished: String,
+    instance: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator.html")]
+struct OperatorPage {
+    title: String,
+    user: Option<HeaderUser>,
+    switches: Vec<SwitchRow>,
+    orders: Vec<AllOrderRow>,
+}
+
+async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+    let actor = &user.authed.actor;
+    let drift = state.svc.drift(actor).await.map_err(|e| user.error(e))?;
+    let orders = state.svc.orders(actor, None).await.map_err(|e| user.error(e))?;
+    Ok(render(&OperatorPage {
+        title: "Operator".into(),
+        user: Some(user.header.clone()),
+        switches: drift
+            .into_iter()
+            .map(|d| SwitchRow {
+                drift: if d.status == "drift" {
+                    format!("drift: {} missing, {} unexpected", d.missing, d.unexpected)
+                } else {
+                    d.status
+                },
+                name: d.switch,
+                driver: d.driver,
+                vlans: d.vlans,
+                items: d.items,
+            })
+            .collect(),
+        orders: orders
+            .iter()
+            .rev()
+            .map(|o| AllOrderRow {
+                id: o.id.clone(),
+                channel: o.channel_id.clone(),
+                action: o.action.clone(),
+                status: o.status.clone(),
+                created: when(o.created_at),
+                finished: when_opt(o.finished_at),
+                instance: o.claimed_by.clone().unwrap_or_default(),
+                reason: o.reason.clone(),
+            })
+            .collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(when(1_795_452_962_431), "2026-11-23 16:56 UTC");
+        assert_eq!(when(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next("/invitations/abc"), "/invitations/abc");
+        assert_eq!(safe_next("https://evil.example/"), "/channels");
+        assert_eq!(safe_next("//evil.example/"), "/channels");
+        assert_eq!(safe_next("/\\evil.example"), "/channels");
+        assert_eq!(safe_next(""), "/channels");
+    }
+
+    #[test]
+    fn prices_and_limits_in_words() {
+        let m = UsageModel {
+            name: "m".into(),
+            price_type: Some(PriceType::FlatMonthly),
+            price_cents: 4_905,
+            max_bandwidth_mbps: Some(100),
+            window: Some((8 * 60, 18 * 60 + 30)),
+            max_gb: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(price(&m), "49.05 per month");
+        assert_eq!(limits(&m), "up to 100 Mbps, 08:00-18:30 UTC only, up to 5 GB");
+        assert_eq!(price(&UsageModel::default()), "free");
+    }
+}

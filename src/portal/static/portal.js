@@ -1,0 +1,18 @@
+// Switchboard portal: live updates without a reload. A page that shows something that
+// changes (a channel's state and VLAN, its invitees' status) has an element with
+// data-live="URL-of-its-fragment" and data-events="URL-of-its-event-stream". When the server
+// says something changed, the fragment is fetched again and swapped in.
+(function () {
+  document.querySelectorAll("[data-live][data-events]").forEach(function (box) {
+    var dot = document.getElementById("live-dot");
+    var refresh = function () {
+      fetch(box.dataset.live, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) { box.innerHTML = html; } });
+    };
+    var source = new EventSource(box.dataset.events);
+    source.addEventListener("change", refresh);
+    source.onopen = function () { if (dot) { dot.classList.add("on"); } };
+    source.onerror = function () { if (dot) { dot.classList.remove("on"); } };
+  });
+})();

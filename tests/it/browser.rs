@@ -1,0 +1,292 @@
+//! The portal in a real browser: Debian's headless Chromium driven through chromedriver
+//! (WebDriver, fantoccini), against the server on 127.0.0.1:0. Each person has a browser of
+//! their own (own profile, own cookies). Screenshots of every step are kept in
+//! `target/browser-artifacts/`. Without Chromium these tests fail and say how to install it.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::api::Portal;
+use crate::world::Backend;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A chromedriver process; every browser of a test talks to it.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn driver() -> Driver {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
+        "browser tests need Debian's chromium and chromium-driver: apt-get install chromium chromium-driver \
+         (.ci/run installs them)"
+    );
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    loop {
+        if let Ok(r) = reqwest::get(format!("{url}/status")).await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "chromedriver did not start on port {port}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Driver { child, url }
+}
+
+/// One person's browser.
+struct Browser {
+    client: Client,
+    name: &'static str,
+    _profile: tempfile::TempDir,
+}
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Browser {
+    async fn open(driver: &Driver, name: &'static str) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--window-size=1280,1100",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        });
+        let caps = caps.as_object().unwrap().clone().into_iter().collect();
+        let client = ClientBuilder::rustls().unwrap().capabilities(caps).connect(&driver.url).await.unwrap();
+        Browser { client, name, _profile: profile }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn value(&self, css: &str) -> String {
+        self.client.find(Locator::Css(css)).await.unwrap().prop("value").await.unwrap().unwrap_or_default()
+    }
+
+    async fn url(&self) -> String {
+        self.client.current_url().await.unwrap().to_string()
+    }
+
+    /// Waits (without reloading) until `css` shows text that satisfies `ok`.
+    async fn wait_text(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let t = self.text(css).await;
+            if ok(&t) {
+                return t;
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                self.shot(&format!("timeout-{}", what.replace(' ', "-"))).await;
+                panic!("{}: timed out waiting for {what} in `{css}` (last: {t:?}) at {}", self.name, self.url().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn shot(&self, step: &str) {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(artifacts().join(format!("{}-{step}.png", self.name)), png);
+        }
+    }
+
+    async fn login(&self, base: &str, email: &str, password: &str) {
+        self.goto(&format!("{base}/login")).await;
+        self.fill("#email", email).await;
+        self.fill("#password", password).await;
+        self.click("#login").await;
+    }
+
+    async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// The issue's story: A creates an E-Tree and offers it to hooli (new to Switchboard) and
+/// initech; hooli's person registers from the link and plugs a socket in; A's page turns
+/// active and shows the VLAN without a reload; initech declines; a stranger gets "access denied".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_channel_from_drawing_to_live_in_the_browser() {
+    let p = Portal::start(Backend::Sqlite).await;
+    let base = p.base.clone();
+    let driver = driver().await;
+
+    // A: acme's admin logs in and draws an E-Tree from its first socket.
+    let a = Browser::open(&driver, "a-acme").await;
+    a.login(&base, "admin@acme.example", "password-1").await;
+    a.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
+    a.shot("1-sockets").await;
+    a.click("input[name=kind][value=p2mp]").await;
+    a.fill("#name", "Branch tree").await;
+    a.click("#create-button").await;
+    a.wait_text("h1", "the new channel", |t| t.contains("Branch tree")).await;
+    let channel_url = a.url().await;
+    assert!(channel_url.contains("/channels/ch-"), "{channel_url}");
+    assert_eq!(a.text("#state").await, "draft");
+    a.shot("2-created").await;
+
+    // A offers it: hooli by email with what A knows of its person, initech by email.
+    a.fill("#invitees", "ops@hooli.example, Hooli Ops, hooli\nadmin@initech.example").await;
+    a.fill("#description", "Tree to our branches").await;
+    a.click("#offer-button").await;
+    a.wait_text("h1", "the invitations", |t| t.contains("Invitations sent")).await;
+    let links = a.client.find_all(Locator::Css("#invitations a")).await.unwrap();
+    let mut urls = Vec::new();
+    for l in links {
+        urls.push(l.attr("href").await.unwrap().unwrap());
+    }
+    assert_eq!(urls.len(), 2, "{urls:?}");
+    let (hooli_url, initech_url) = (urls[0].clone(), urls[1].clone());
+    a.shot("3-offered").await;
+    a.goto(&channel_url).await;
+    a.wait_text("#invitees-status", "the invitees", |t| t.contains("ops@hooli.example") && t.contains("invited")).await;
+
+    // B: hooli's person opens its link: registration, pre-filled with what A entered.
+    let b = Browser::open(&driver, "b-hooli").await;
+    b.goto(&hooli_url).await;
+    b.wait_text("h1", "the invitation", |t| t.contains("invites you")).await;
+    assert_eq!(b.value("#email").await, "ops@hooli.example");
+    assert_eq!(b.value("#name").await, "Hooli Ops");
+    assert_eq!(b.value("#organization").await, "hooli");
+    assert!(b.text("#terms").await.contains("free"), "the terms are shown");
+    b.shot("1-register").await;
+    b.fill("#password", "a long enough password").await;
+    b.click("#register-button").await;
+    // Logged in now: plug one of hooli's sockets in.
+    b.wait_text("#who", "the new session", |t| t.contains("ops@hooli.example")).await;
+    b.shot("2-accept").await;
+    b.click("#accept-button").await;
+    b.wait_text("h1", "the channel", |t| t.contains("Branch tree")).await;
+
+    // A's page, never reloaded, turns active with its VLANs.
+    let state = a.wait_text("#state", "the channel to go live", |t| t == "active").await;
+    assert_eq!(state, "active");
+    let vlan = a.text("#vlan").await;
+    assert!(vlan.chars().next().is_some_and(|c| c.is_ascii_digit()), "VLAN shown: {vlan:?}");
+    assert!(vlan.contains("leaves"), "an E-Tree shows its leaf VLAN too: {vlan:?}");
+    a.wait_text("#invitees-status", "hooli accepted", |t| t.contains("accepted")).await;
+    a.shot("4-live").await;
+    // The metro tree lights the channel's path.
+    let lit = a.client.find_all(Locator::Css("svg.tree g.switch.on")).await.unwrap().len();
+    assert!(lit >= 2, "the path's switches are highlighted ({lit})");
+    a.client.execute("document.querySelector('svg.tree').scrollIntoView()", vec![]).await.unwrap();
+    a.shot("4-tree").await;
+
+    // C: initech's admin has an account: log in from the link, then decline.
+    let c = Browser::open(&driver, "c-initech").await;
+    c.goto(&initech_url).await;
+    c.click("#login-link").await;
+    c.fill("#email", "admin@initech.example").await;
+    c.fill("#password", "password-1").await;
+    c.click("#login").await;
+    c.wait_text("h1", "the invitation again", |t| t.contains("invites you")).await;
+    c.click("#decline-button").await;
+    c.wait_text("#answered", "the decline", |t| t.contains("declined")).await;
+    c.shot("1-declined").await;
+    a.wait_text("#invitees-status", "initech's decline", |t| t.contains("declined")).await;
+    a.shot("5-declined").await;
+
+    // A stranger with hooli's link: access denied.
+    let s = Browser::open(&driver, "stranger-stark").await;
+    s.login(&base, "admin@stark.example", "password-1").await;
+    s.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
+    s.goto(&hooli_url).await;
+    s.wait_text("h1", "the refusal", |t| t == "Access denied").await;
+    s.shot("1-denied").await;
+
+    for b in [a, b, c, s] {
+        b.close().await;
+    }
+}
+
+/// Forms refuse a missing CSRF token, and a refused channel shows why and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forms_explain_refusals() {
+    let p = Portal::start(Backend::Sqlite).await;
+    let driver = driver().await;
+    let a = Browser::open(&driver, "refusals").await;
+    a.login(&p.base, "admin@acme.example", "password-1").await;
+    a.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
+    a.fill("#name", "too big").await;
+    a.fill("#bandwidth", "5000").await;
+    a.click("#create-button").await;
+    let error = a.wait_text("#error", "the refusal", |t| !t.is_empty()).await;
+    assert!(error.contains("Mbps"), "{error}");
+    a.shot("over-bandwidth").await;
+    assert!(p.w.svc.channels(&p.w.op).await.unwrap().is_empty(), "nothing stored");
+
+    // A form posted without its token (as another site would) is refused.
+    let http =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http
+        .post(format!("{}/login", p.base))
+        .form(&[("email", "admin@acme.example"), ("password", "password-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    let r = http
+        .post(format!("{}/channels", p.base))
+        .form(&[
+            ("name", "x"),
+            ("kind", "p2p"),
+            ("bandwidth_mbps", "10"),
+            ("class", "standard"),
+            ("usage_model_id", p.w.free.as_str()),
+            ("interface", "acme-1a"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
+    assert!(p.w.svc.channels(&p.w.op).await.unwrap().is_empty(), "nothing stored");
+    a.close().await;
+}

@@ -9,10 +9,12 @@
 
 pub mod cli;
 pub mod engine;
+pub mod mail;
 pub mod model;
 pub mod orchestrator;
 pub mod portal;
 pub mod service;
 pub mod southbound;
 pub mod store;
+pub mod tls;
 pub mod topology;

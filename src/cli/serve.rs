@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::mail::Mailer;
 use crate::portal::{AppState, router};
+use crate::store::redact;
 use crate::service::{Config, DEMO_PASSWORD, Service, Worker};
 
 use super::service::{DbArgs, init_logging};
@@ -31,6 +33,26 @@ pub struct ServeArgs {
     /// Do not run orders in this process (other instances or `switchboard worker` do).
     #[arg(long)]
     pub no_worker: bool,
+    /// Send invitation email through this SMTP server: smtps://USER:PASSWORD@HOST:PORT
+    /// (TLS), smtp://USER:PASSWORD@HOST:PORT?tls=required (STARTTLS), smtp://HOST:PORT
+    /// (unencrypted: a relay on this host only). Without it, invitations are written to the
+    /// outbox folder.
+    #[arg(long, env = "SWITCHBOARD_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of invitation email.
+    #[arg(long, env = "SWITCHBOARD_MAIL_FROM", default_value = "Switchboard <noreply@switchboard.localhost>")]
+    pub mail_from: String,
+    /// Where invitation email goes when no SMTP server is configured, one .eml file each
+    /// (default: DATA_DIR/outbox).
+    #[arg(long, env = "SWITCHBOARD_OUTBOX")]
+    pub outbox: Option<std::path::PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key). Session cookies are then
+    /// marked Secure.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -42,25 +64,40 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::tls::install_crypto();
+    // Checked before anything else, so a bad certificate is the first thing said.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e} (another server there? try --listen)", args.listen))?;
     // The address actually bound (port 0 picks a free one).
     let listen = listener.local_addr()?;
-    let base_url = args.base_url.clone().unwrap_or_else(|| format!("http://{listen}"));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base_url = args.base_url.clone().unwrap_or_else(|| format!("{scheme}://{listen}"));
     let config = Config { base_url: base_url.clone(), dry_run: args.dry_run || args.demo, ..Config::default() };
-    let svc = Service::new(args.db.connect().await?, config);
+    let mailer = match &args.smtp_url {
+        Some(url) => Mailer::smtp(url, &args.mail_from)?,
+        None => Mailer::outbox(args.outbox.clone().unwrap_or_else(|| args.db.data_dir.join("outbox")), &args.mail_from)?,
+    };
+    let mail_note = match &mailer {
+        Mailer::Smtp { .. } => format!("invitations by SMTP ({})", redact(args.smtp_url.as_deref().unwrap_or(""))),
+        Mailer::Outbox { dir, .. } => format!("invitation email in {}", dir.display()),
+    };
+    let svc = Service::new(args.db.connect().await?, config).with_mailer(mailer);
     if args.demo {
         if !listen.ip().is_loopback() {
             tracing::warn!(%listen, "--demo users share a published password: keep the demo on loopback");
         }
         let logins = svc.seed_demo().await?;
-        println!("Switchboard demo at {base_url}  (password for every user: {DEMO_PASSWORD})");
+        say(&format!("Switchboard demo at {base_url}  (password for every user: {DEMO_PASSWORD}; {mail_note})"));
         for l in &logins {
-            println!("  {:<28} {:<9} {}", l.email, l.role.as_str(), l.organization);
+            say(&format!("  {:<28} {:<9} {}", l.email, l.role.as_str(), l.organization));
         }
     } else {
-        println!("Switchboard at {base_url}");
+        say(&format!("Switchboard at {base_url}  ({mail_note})"));
     }
     tracing::info!(%listen, instance = %svc.config.instance, "serving");
 
@@ -70,14 +107,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let rx = stop_rx.clone();
         tokio::spawn(async move { worker.run(rx).await })
     });
-    let app = router(AppState::new(svc));
+    let mut state = AppState::new(svc);
+    state.secure_cookies = tls.is_some();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let mut shutdown = stop_rx.clone();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
-        async move {
-            let _ = shutdown.changed().await;
-        },
-    );
-    let server = tokio::spawn(async move { server.await });
+    let server = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.changed().await;
+                })
+                .await
+        }),
+        Some(config) => {
+            let config = axum_server::tls_rustls::RustlsConfig::from_config(std::sync::Arc::new(config));
+            let handle = axum_server::Handle::new();
+            let server = axum_server::from_tcp_rustls(listener.into_std()?, config)?.handle(handle.clone());
+            tokio::spawn(async move {
+                let _ = shutdown.changed().await;
+                handle.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            tokio::spawn(async move { server.serve(app).await })
+        }
+    };
     tokio::signal::ctrl_c().await?;
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
@@ -86,4 +138,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let _ = w.await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a line for the person who started the server; a closed stdout (`| head -1`) is
+/// not a reason to stop serving.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }

@@ -736,7 +736,7 @@ struct OfferCreatedPage {
     title: String,
     user: Option<HeaderUser>,
     channel_id: String,
-    outbox: bool,
+    mailed: bool,
     invitations: Vec<(String, String)>,
 }
 
@@ -782,7 +782,7 @@ async fn view_offer_post(
             title: "Invitations sent".into(),
             user: Some(user.header.clone()),
             channel_id: id,
-            outbox: false,
+            mailed: state.svc.mails_invitations(),
             invitations: created
                 .invitations
                 .iter()

@@ -47,6 +47,7 @@ pub struct InviteeSpec {
 /// An offer to make.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewOffer {
+    #[serde(default)]
     pub description: String,
     /// Days until the offer expires (default: the organization's policy, 60).
     pub expires_in_days: Option<u32>,
@@ -519,6 +520,7 @@ impl Service {
         )
         .await?;
         tx.commit().await?;
+        self.mail_invitations(actor, &channel.name, &description, expires_at, &invitations);
         Ok(OfferCreated { offer_id, expires_at, invitations })
     }
 
@@ -553,6 +555,13 @@ impl Service {
             return Err(ServiceError::OfferExpired);
         }
         let out = self.insert_invitees(&mut tx, actor, &channel, offer_id, invitees, now).await?;
+        let (description, expires_at): (String, i64) = {
+            let r = sqlx::query("SELECT description, expires_at FROM offers WHERE id = $1")
+                .bind(offer_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            (r.try_get("description")?, r.try_get("expires_at")?)
+        };
         audit(
             &mut tx,
             now,
@@ -563,6 +572,7 @@ impl Service {
         )
         .await?;
         tx.commit().await?;
+        self.mail_invitations(actor, &channel.name, &description, expires_at, &out);
         Ok(out)
     }
 

@@ -11,6 +11,7 @@
 mod demo;
 mod drift;
 mod flow;
+mod notify;
 mod orders;
 mod sessions;
 mod setup;
@@ -226,6 +227,8 @@ pub struct Service {
     /// Service definitions and usage models never change once written (a change is a new
     /// version), so every instance may keep them.
     pub(crate) catalog: Arc<Mutex<Catalog>>,
+    /// Where invitation email goes (none: invitations are only shown to their creator).
+    pub(crate) mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 #[derive(Default)]
@@ -252,6 +255,7 @@ impl Service {
             faults: Arc::new(Mutex::new(HashMap::new())),
             notify: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Mutex::new(Catalog::default())),
+            mailer: None,
         }
     }
 

@@ -31,6 +31,7 @@ impl Drop for Driver {
 }
 
 async fn driver() -> Driver {
+    switchboard::tls::install_crypto();
     assert!(
         std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
         "browser tests need Debian's chromium and chromium-driver: apt-get install chromium chromium-driver \
@@ -155,7 +156,9 @@ impl Browser {
 /// active and shows the VLAN without a reload; initech declines; a stranger gets "access denied".
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_channel_from_drawing_to_live_in_the_browser() {
-    let p = Portal::start(Backend::Sqlite).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let mailer = switchboard::mail::Mailer::outbox(outbox.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
+    let p = Portal::start_with(Backend::Sqlite, Some(mailer)).await;
     let base = p.base.clone();
     let driver = driver().await;
 
@@ -186,6 +189,24 @@ async fn a_channel_from_drawing_to_live_in_the_browser() {
     assert_eq!(urls.len(), 2, "{urls:?}");
     let (hooli_url, initech_url) = (urls[0].clone(), urls[1].clone());
     a.shot("3-offered").await;
+    // hooli's person gets its link by email: here, the outbox the operator can read.
+    let mailed_url = {
+        let start = Instant::now();
+        loop {
+            let found = std::fs::read_dir(outbox.path()).unwrap().flatten().find_map(|f| {
+                let text = switchboard::mail::unfold(&std::fs::read_to_string(f.path()).ok()?);
+                text.contains("To: ops@hooli.example")
+                    .then(|| text.lines().map(str::trim).find(|l| l.contains("/invitations/")).map(str::to_string))
+                    .flatten()
+            });
+            if let Some(u) = found {
+                break u;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "no invitation mail to ops@hooli.example in the outbox");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    assert_eq!(mailed_url, hooli_url, "the mailed link is the one shown to the creator");
     a.goto(&channel_url).await;
     a.wait_text("#invitees-status", "the invitees", |t| t.contains("ops@hooli.example") && t.contains("invited")).await;
 

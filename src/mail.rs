@@ -1,0 +1,163 @@
+//! Invitation email (SPEC §6): over SMTP when configured, otherwise written to an outbox
+//! folder, one `.eml` file per message, that the operator can read or hand to any mail
+//! program. The text of a message is a pure function of the invitation ([`invitation`]);
+//! only [`Mailer::send`] talks to the world.
+
+use std::path::PathBuf;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, Message};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+/// Why a message could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("bad address `{0}`: {1}")]
+    Address(String, String),
+    #[error("cannot build the message: {0}")]
+    Build(String),
+    #[error("SMTP: {0}")]
+    Smtp(String),
+    #[error("cannot write {path}: {source}")]
+    Outbox { path: String, source: std::io::Error },
+    #[error("SMTP URL `{0}` is not valid: use smtps://USER:PASSWORD@HOST:PORT (TLS), smtp://USER:PASSWORD@HOST:PORT?tls=required (STARTTLS) or smtp://HOST:PORT (unencrypted, a relay on this host only)")]
+    Url(String),
+}
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+    Outbox { dir: PathBuf, from: Mailbox },
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailer::Smtp { from, .. } => write!(f, "Mailer::Smtp(from {from})"),
+            Mailer::Outbox { dir, .. } => write!(f, "Mailer::Outbox({})", dir.display()),
+        }
+    }
+}
+
+/// One email, before it has an envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// The email that carries an invitation.
+pub fn invitation(to: &str, from_org: &str, channel: &str, description: &str, url: &str, expires: &str) -> Mail {
+    let subject = format!("{from_org} invites you to join \"{channel}\" on Switchboard");
+    let mut body = format!("{from_org} invites you to join the channel \"{channel}\".\n\n");
+    if !description.trim().is_empty() {
+        body.push_str(&format!("{}\n\n", description.trim()));
+    }
+    body.push_str(&format!(
+        "Open your invitation to read the terms, then plug in one of your ports or decline:\n\n  {url}\n\n\
+         The link is yours alone and works until {expires}. If you do not know {from_org}, ignore this message.\n"
+    ));
+    Mail { to: to.to_string(), subject, body }
+}
+
+impl Mailer {
+    /// SMTP from a URL (`smtp://`, `smtps://`; lettre's syntax).
+    pub fn smtp(url: &str, from: &str) -> Result<Mailer, MailError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|_| MailError::Url(crate::store::redact(url)))?
+            .build();
+        Ok(Mailer::Smtp { transport, from: mailbox(from)? })
+    }
+
+    /// An outbox folder (created when the first message is written).
+    pub fn outbox(dir: PathBuf, from: &str) -> Result<Mailer, MailError> {
+        Ok(Mailer::Outbox { dir, from: mailbox(from)? })
+    }
+
+    /// Sends `mail`; returns where it went (the SMTP server's answer, or the file).
+    pub async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        let from = match self {
+            Mailer::Smtp { from, .. } | Mailer::Outbox { from, .. } => from.clone(),
+        };
+        let message = Message::builder()
+            .from(from)
+            .to(mailbox(&mail.to)?)
+            .subject(&mail.subject)
+            .header(ContentType::TEXT_PLAIN)
+            // lettre picks the transfer encoding: lines as long as an invitation URL are
+            // quoted-printable, which every mail reader decodes (see `unfold`).
+            .body(mail.body.clone())
+            .map_err(|e| MailError::Build(e.to_string()))?;
+        match self {
+            Mailer::Smtp { transport, .. } => {
+                let answer = transport.send(message).await.map_err(|e| MailError::Smtp(e.to_string()))?;
+                Ok(format!("smtp: {}", answer.code()))
+            }
+            Mailer::Outbox { dir, .. } => {
+                let path = dir.join(format!("{}.eml", crate::store::new_id("mail")));
+                let write = async {
+                    tokio::fs::create_dir_all(dir).await?;
+                    tokio::fs::write(&path, message.formatted()).await
+                };
+                write.await.map_err(|source| MailError::Outbox { path: path.display().to_string(), source })?;
+                Ok(path.display().to_string())
+            }
+        }
+    }
+}
+
+/// The text of a quoted-printable body as a reader shows it: soft line breaks joined,
+/// `=XX` escapes decoded (for tests and tools that read the outbox).
+pub fn unfold(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'=', Some(h), Some(l)) => {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn mailbox(address: &str) -> Result<Mailbox, MailError> {
+    address.parse::<Mailbox>().map_err(|e| MailError::Address(address.to_string(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invitation_says_who_what_where_and_until_when() {
+        let m = invitation("ops@hooli.example", "acme", "Branch tree", "Tree to our branches", "http://x/invitations/t", "2027-01-22");
+        assert_eq!(m.subject, "acme invites you to join \"Branch tree\" on Switchboard");
+        assert!(m.body.contains("Tree to our branches"));
+        assert!(m.body.contains("  http://x/invitations/t\n"));
+        assert!(m.body.contains("until 2027-01-22"));
+    }
+
+    #[tokio::test]
+    async fn the_outbox_holds_one_readable_eml_per_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::outbox(dir.path().join("outbox"), "Switchboard <noreply@switchboard.example>").unwrap();
+        let url = format!("http://127.0.0.1:8080/invitations/{}", "ab".repeat(32));
+        let m = invitation("ops@hooli.example", "Ünïcode AG", "c", "", &url, "soon");
+        let path = mailer.send(&m).await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("To: ops@hooli.example"), "{text}");
+        assert!(unfold(&text).lines().any(|l| l.trim() == url), "the URL reads whole: {text}");
+        assert!(matches!(mailer.send(&Mail { to: "not an address".into(), ..m }).await, Err(MailError::Address(..))));
+    }
+}

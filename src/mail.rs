@@ -20,7 +20,9 @@ pub enum MailError {
     Smtp(String),
     #[error("cannot write {path}: {source}")]
     Outbox { path: String, source: std::io::Error },
-    #[error("SMTP URL `{0}` is not valid: use smtps://USER:PASSWORD@HOST:PORT (TLS), smtp://USER:PASSWORD@HOST:PORT?tls=required (STARTTLS) or smtp://HOST:PORT (unencrypted, a relay on this host only)")]
+    #[error(
+        "SMTP URL `{0}` is not valid: use smtps://USER:PASSWORD@HOST:PORT (TLS), smtp://USER:PASSWORD@HOST:PORT?tls=required (STARTTLS) or smtp://HOST:PORT (unencrypted, a relay on this host only)"
+    )]
     Url(String),
 }
 
@@ -141,7 +143,14 @@ mod tests {
 
     #[test]
     fn an_invitation_says_who_what_where_and_until_when() {
-        let m = invitation("ops@hooli.example", "acme", "Branch tree", "Tree to our branches", "http://x/invitations/t", "2027-01-22");
+        let m = invitation(
+            "ops@hooli.example",
+            "acme",
+            "Branch tree",
+            "Tree to our branches",
+            "http://x/invitations/t",
+            "2027-01-22",
+        );
         assert_eq!(m.subject, "acme invites you to join \"Branch tree\" on Switchboard");
         assert!(m.body.contains("Tree to our branches"));
         assert!(m.body.contains("  http://x/invitations/t\n"));

@@ -9,8 +9,8 @@ use clap::Args;
 
 use crate::mail::Mailer;
 use crate::portal::{AppState, router};
-use crate::store::redact;
 use crate::service::{Config, DEMO_PASSWORD, Service, Worker};
+use crate::store::redact;
 
 use super::service::{DbArgs, init_logging};
 
@@ -80,7 +80,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = Config { base_url: base_url.clone(), dry_run: args.dry_run || args.demo, ..Config::default() };
     let mailer = match &args.smtp_url {
         Some(url) => Mailer::smtp(url, &args.mail_from)?,
-        None => Mailer::outbox(args.outbox.clone().unwrap_or_else(|| args.db.data_dir.join("outbox")), &args.mail_from)?,
+        None => {
+            Mailer::outbox(args.outbox.clone().unwrap_or_else(|| args.db.data_dir.join("outbox")), &args.mail_from)?
+        }
     };
     let mail_note = match &mailer {
         Mailer::Smtp { .. } => format!("invitations by SMTP ({})", redact(args.smtp_url.as_deref().unwrap_or(""))),

@@ -208,58 +208,19 @@ impl Service {
     }
 
     async fn channel_view_tx(&self, tx: &mut AnyConnection, id: &str) -> Result<ChannelView> {
-        let r = sqlx::query(
-            "SELECT c.*, o.name AS org_name, d.name AS def_name, d.version AS def_version, u.name AS um_name \
-             FROM channels c JOIN organizations o ON o.id = c.org_id \
-             JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id \
-             WHERE c.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
-        let c = channel_from_row(&r)?;
-        let atts = sqlx::query(
-            "SELECT a.*, o.name AS org_name FROM attachments a JOIN organizations o ON o.id = a.org_id \
-             WHERE a.channel_id = $1 ORDER BY a.attached_at, a.id",
-        )
+        let r = sqlx::query(sqlx::AssertSqlSafe(format!("{CHANNEL_SELECT} WHERE c.id = $1")))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
+        let atts = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ATTACHMENT_SELECT} WHERE a.channel_id = $1 ORDER BY a.attached_at, a.id"
+        )))
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-        let attachments = atts
-            .iter()
-            .map(|a| {
-                let role: String = a.try_get("role")?;
-                Ok(AttachmentView {
-                    id: a.try_get("id")?,
-                    interface: a.try_get("interface")?,
-                    organization: a.try_get("org_name")?,
-                    role: role.parse().unwrap_or(Role::Root),
-                    customer_vlan: vid(a.try_get("customer_vlan")?),
-                    state: a.try_get("state")?,
-                    attached_at: a.try_get("attached_at")?,
-                    detached_at: a.try_get("detached_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(ChannelView {
-            id: c.id,
-            name: c.name,
-            organization: r.try_get("org_name")?,
-            kind: c.kind,
-            state: c.state,
-            reason: c.reason,
-            vlan: c.vlan,
-            leaf_vlan: c.leaf_vlan,
-            bandwidth_mbps: c.bandwidth_mbps,
-            class: c.class,
-            definition: r.try_get("def_name")?,
-            definition_version: r.try_get("def_version")?,
-            usage_model: r.try_get("um_name")?,
-            path: c.path,
-            attachments,
-            created_at: c.created_at,
-        })
+        let attachments = atts.iter().map(attachment_view).collect::<Result<Vec<_>>>()?;
+        channel_view(&r, attachments)
     }
 
     /// One channel, if `actor` may see it ("not found" otherwise, so IDs reveal nothing).
@@ -279,28 +240,41 @@ impl Service {
 
     /// The channels `actor` may see, newest first.
     pub async fn channels(&self, actor: &Actor) -> Result<Vec<ChannelView>> {
-        let mut tx = self.db.pool.begin().await?;
-        let rows = if actor.is_operator() {
-            sqlx::query("SELECT id FROM channels ORDER BY created_at DESC, id DESC").fetch_all(&mut *tx).await?
+        // Two statements whatever the number of channels: the channels, then all their
+        // attachments (a list page must not cost a query per row).
+        let visible = if actor.is_operator() {
+            "SELECT id FROM channels"
         } else {
-            sqlx::query(
-                "SELECT id, created_at FROM channels WHERE org_id = $1 \
-                 UNION SELECT c.id, c.created_at FROM channels c JOIN attachments a ON a.channel_id = c.id WHERE a.org_id = $1 \
-                 UNION SELECT c.id, c.created_at FROM channels c JOIN offers o ON o.channel_id = c.id \
-                   JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = $1 OR i.email = $2 \
-                 ORDER BY created_at DESC, id DESC",
-            )
-            .bind(actor.org_id.as_str())
-            .bind(actor.email.as_str())
-            .fetch_all(&mut *tx)
-            .await?
+            "SELECT id FROM channels WHERE org_id = $1 \
+             UNION SELECT channel_id FROM attachments WHERE org_id = $1 \
+             UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = $1 \
+             UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.email = $2"
         };
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let id: String = r.try_get("id")?;
-            out.push(self.channel_view_tx(&mut tx, &id).await?);
+        let mut tx = self.db.pool.begin().await?;
+        let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
+            if actor.is_operator() { q } else { q.bind(actor.org_id.clone()).bind(actor.email.clone()) }
+        };
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{CHANNEL_SELECT} WHERE c.id IN ({visible}) ORDER BY c.created_at DESC, c.id DESC"
+        ))))
+        .fetch_all(&mut *tx)
+        .await?;
+        let atts = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{ATTACHMENT_SELECT} WHERE a.channel_id IN ({visible}) ORDER BY a.attached_at, a.id"
+        ))))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut by_channel: std::collections::HashMap<String, Vec<AttachmentView>> = std::collections::HashMap::new();
+        for a in &atts {
+            by_channel.entry(a.try_get("channel_id")?).or_default().push(attachment_view(a)?);
         }
-        Ok(out)
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                channel_view(r, by_channel.remove(&id).unwrap_or_default())
+            })
+            .collect()
     }
 
     /// An offer with the status of each invitee (seed 000's status query). For the
@@ -611,6 +585,51 @@ impl Service {
             .map(|r| Ok((r.try_get("switch")?, vid(r.try_get("vlan")?).unwrap_or(0), r.try_get("channel_id")?)))
             .collect()
     }
+}
+
+/// A channel with the names a view shows (`WHERE ...` is appended).
+const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS def_name, d.version AS def_version, \
+     u.name AS um_name FROM channels c JOIN organizations o ON o.id = c.org_id \
+     JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id";
+
+/// An attachment with its organization's name (`WHERE ...` is appended).
+const ATTACHMENT_SELECT: &str =
+    "SELECT a.*, o.name AS org_name FROM attachments a JOIN organizations o ON o.id = a.org_id";
+
+fn attachment_view(a: &sqlx::any::AnyRow) -> Result<AttachmentView> {
+    let role: String = a.try_get("role")?;
+    Ok(AttachmentView {
+        id: a.try_get("id")?,
+        interface: a.try_get("interface")?,
+        organization: a.try_get("org_name")?,
+        role: role.parse().unwrap_or(Role::Root),
+        customer_vlan: vid(a.try_get("customer_vlan")?),
+        state: a.try_get("state")?,
+        attached_at: a.try_get("attached_at")?,
+        detached_at: a.try_get("detached_at")?,
+    })
+}
+
+fn channel_view(r: &sqlx::any::AnyRow, attachments: Vec<AttachmentView>) -> Result<ChannelView> {
+    let c = channel_from_row(r)?;
+    Ok(ChannelView {
+        id: c.id,
+        name: c.name,
+        organization: r.try_get("org_name")?,
+        kind: c.kind,
+        state: c.state,
+        reason: c.reason,
+        vlan: c.vlan,
+        leaf_vlan: c.leaf_vlan,
+        bandwidth_mbps: c.bandwidth_mbps,
+        class: c.class,
+        definition: r.try_get("def_name")?,
+        definition_version: r.try_get("def_version")?,
+        usage_model: r.try_get("um_name")?,
+        path: c.path,
+        attachments,
+        created_at: c.created_at,
+    })
 }
 
 fn order_view(r: &sqlx::any::AnyRow) -> Result<OrderView> {

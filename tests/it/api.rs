@@ -486,19 +486,32 @@ async fn serve_demo_is_ready_to_click_through_and_restarts_cleanly() {
                 .header("x-csrf-token", csrf)
                 .json(&json!({"name": "demo", "kind": "p2p", "bandwidth_mbps": 10, "class": "standard",
                               "usage_model_id": model, "interface": "acme-1a"}))
-                .send().await.unwrap().json().await.unwrap();
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             let offer: Value = http
                 .post(format!("{url}/api/v1/channels/{}/offers", ch["id"].as_str().unwrap()))
                 .header("x-csrf-token", csrf)
                 .json(&json!({"invitees": [{"email": "ops@hooli.example", "name": "Hooli Ops", "org_name": "hooli"}]}))
-                .send().await.unwrap().json().await.unwrap();
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             let link = offer["invitations"][0]["url"].as_str().unwrap_or_else(|| panic!("{ch}\n{offer}")).to_string();
             assert!(link.starts_with(&url), "links point at the server: {link}");
             let outbox = dir.path().join("outbox");
             wait_until("the outbox", async || {
-                std::fs::read_dir(&outbox).is_ok_and(|d| d.flatten().any(|f| {
-                    switchboard::mail::unfold(&std::fs::read_to_string(f.path()).unwrap_or_default()).contains(&link)
-                }))
+                std::fs::read_dir(&outbox).is_ok_and(|d| {
+                    d.flatten().any(|f| {
+                        switchboard::mail::unfold(&std::fs::read_to_string(f.path()).unwrap_or_default())
+                            .contains(&link)
+                    })
+                })
             })
             .await;
         }
@@ -543,7 +556,9 @@ impl SmtpServer {
                     use std::io::Read;
                     let _ = e.read_to_string(&mut err);
                 }
-                panic!("the SMTP test server (python3 -m aiosmtpd) exited with {status}: {err}\ninstall it with: python3 -m pip install aiosmtpd (.ci/run does)");
+                panic!(
+                    "the SMTP test server (python3 -m aiosmtpd) exited with {status}: {err}\ninstall it with: python3 -m pip install aiosmtpd (.ci/run does)"
+                );
             }
             assert!(start.elapsed() < Duration::from_secs(20), "aiosmtpd did not listen on {port}");
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -633,7 +648,8 @@ async fn serve_over_tls() {
         .spawn()
         .unwrap();
     let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
-    let url = first.split_whitespace().find(|w| w.starts_with("https://")).unwrap_or_else(|| panic!("{first}")).to_string();
+    let url =
+        first.split_whitespace().find(|w| w.starts_with("https://")).unwrap_or_else(|| panic!("{first}")).to_string();
     let https = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
         .build()
@@ -673,4 +689,57 @@ async fn serve_over_tls() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("key.pem") && err.contains("private key"), "{err}");
+}
+
+/// schemathesis (PyPI) generates requests from the served OpenAPI document, as the NOC and
+/// as a subscriber, and finds no server error (a 5xx) anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    switchboard::tls::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    for (who, seed) in [("noc@operator.example", "7"), ("admin@acme.example", "11")] {
+        let http = reqwest::Client::new();
+        let r = http
+            .post(format!("{url}/api/v1/session"))
+            .json(&json!({"email": who, "password": switchboard::service::DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+        let session: Value = r.json().await.unwrap();
+        let out = Command::new("schemathesis")
+            .args(["run", &format!("{url}/api/v1/openapi.json"), "--checks", "not_a_server_error"])
+            .args(["--max-examples", "40", "--seed", seed])
+            // Logging in or out would change whose session the run uses.
+            .args(["--exclude-operation-id", "login", "--exclude-operation-id", "logout"])
+            .args(["-H", &format!("Cookie: {cookie}")])
+            .args(["-H", &format!("X-CSRF-Token: {}", session["csrf"].as_str().unwrap())])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run schemathesis ({e}): python3 -m pip install schemathesis (.ci/run does)")
+            });
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "schemathesis as {who} found problems:\n{report}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(report.contains("passed"), "{report}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -157,7 +157,8 @@ impl Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_channel_from_drawing_to_live_in_the_browser() {
     let outbox = tempfile::tempdir().unwrap();
-    let mailer = switchboard::mail::Mailer::outbox(outbox.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
+    let mailer =
+        switchboard::mail::Mailer::outbox(outbox.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
     let p = Portal::start_with(Backend::Sqlite, Some(mailer)).await;
     let base = p.base.clone();
     let driver = driver().await;

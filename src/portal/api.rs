@@ -236,6 +236,8 @@ async fn list_offers(
     user: Authed,
     Path(id): Path<String>,
 ) -> Result<AppJson<Vec<OfferView>>, AppError> {
+    // A channel the caller cannot see is not found, like everywhere else.
+    state.svc.channel(&user.actor, &id).await?;
     Ok(AppJson(state.svc.offers(&user.actor, &id).await?))
 }
 

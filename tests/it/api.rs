@@ -743,3 +743,114 @@ async fn schemathesis_finds_no_server_error() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Authorization, endpoint by endpoint: every operation of the OpenAPI document, called by a
+/// stranger organization with the IDs and tokens of another organization's objects, answers
+/// with a refusal, or with data that contains none of those objects. New endpoints are
+/// covered as they appear in the document; one this test does not know fails it.
+async fn strangers_get_nothing_anywhere(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "private", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let (_, offer) = acme
+        .post(&format!("/api/v1/channels/{id}/offers"), json!({"invitees": [{"email": "admin@globex.example"}]}))
+        .await;
+    let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let globex = p.login("admin@globex.example", "password-1").await;
+    let (_, accepted) =
+        globex.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "globex-8a"})).await;
+    let order_id = accepted["order_id"].as_str().unwrap().to_string();
+    wait_until("the channel to go live", async || {
+        acme.get(&format!("/api/v1/channels/{id}")).await.1["state"] == "active"
+    })
+    .await;
+    let (_, ch) = acme.get(&format!("/api/v1/channels/{id}")).await;
+    let attachment = ch["attachments"][0]["id"].as_str().unwrap().to_string();
+    let secrets = [id.as_str(), order_id.as_str(), attachment.as_str(), token.as_str()];
+
+    let stark = p.login("admin@stark.example", "password-1").await;
+    let (_, doc) = stark.get("/api/v1/openapi.json").await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let url = path
+                .replace(
+                    "{id}",
+                    if path.contains("attachments") {
+                        &attachment
+                    } else if path.contains("orders") {
+                        &order_id
+                    } else {
+                        &id
+                    },
+                )
+                .replace("{token}", &token);
+            let body = match (path.as_str(), method.as_str()) {
+                (p, _) if p.ends_with("/accept") => json!({"interface": "stark-2c"}),
+                (p, _) if p.ends_with("/offers") => json!({"invitees": [{"email": "x@stark.example"}]}),
+                (p, _) if p.ends_with("/register") => {
+                    json!({"email": "x@stark.example", "name": "x", "organization": "x", "password": "long enough pw"})
+                }
+                ("/api/v1/channels", _) => new_channel(&p, "mine", "p2p", "stark-2c"),
+                _ => json!({}),
+            };
+            let (status, answer) = match method.as_str() {
+                "get" => stark.get(&url).await,
+                "post" => stark.post(&url, body).await,
+                "delete" => stark.delete(&url).await,
+                other => panic!("{other} {path}: a method this test does not know"),
+            };
+            let text = answer.to_string();
+            // Allowed successes: the stranger's own things, which must not include acme's.
+            let own = matches!(
+                (method.as_str(), path.as_str()),
+                ("get", "/api/v1/me" | "/api/v1/interfaces" | "/api/v1/catalog" | "/api/v1/channels" | "/api/v1/audit")
+                    | ("post", "/api/v1/channels")
+            );
+            if path == "/api/v1/session" {
+                // Logging in (no valid credentials here) or out (the stranger's own session).
+                assert!(status.is_client_error() || status == StatusCode::NO_CONTENT, "{method} {path}: {status}");
+                continue;
+            }
+            if path == "/api/v1/orders" {
+                // Every order is the operator's to list; others ask per channel.
+                assert!(status.is_success() || status == StatusCode::FORBIDDEN, "{method} {path}: {status} {text}");
+            } else if own {
+                assert!(status.is_success(), "{method} {path}: {status} {text}");
+            } else {
+                assert!(
+                    matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED),
+                    "{method} {url} as a stranger: {status} {text}"
+                );
+            }
+            // A refusal may repeat what was asked for (the URL), nothing else of acme's.
+            for secret in secrets.iter().filter(|s| !url.contains(**s)) {
+                assert!(!text.contains(secret), "{method} {url} as a stranger shows {secret}: {text}");
+            }
+            if status.is_success() {
+                for secret in secrets {
+                    assert!(!text.contains(secret), "{method} {url} as a stranger shows {secret}: {text}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 18, "only {checked} operations checked");
+    // Nothing changed for acme.
+    let (_, after) = acme.get(&format!("/api/v1/channels/{id}")).await;
+    assert_eq!(after["state"], "active");
+    assert_eq!(after["attachments"].as_array().unwrap().len(), 2);
+}
+
+mod strangers_get_nothing_anywhere {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::strangers_get_nothing_anywhere(Backend::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::strangers_get_nothing_anywhere(Backend::Postgres).await
+    }
+}

@@ -116,9 +116,9 @@ pub enum Refusal {
 pub struct Planner<'t> {
     topology: &'t Topology,
     /// VLAN IDs in use on each switch.
-    used: Vec<VlanSet>,
+    used: Sparse<VlanSet>,
     /// Use of each service interface.
-    interfaces: Vec<InterfaceUse>,
+    interfaces: Sparse<InterfaceUse>,
     channels: BTreeMap<String, PlannedChannel>,
     /// Where each channel came from, for duplicate-name messages.
     positions: BTreeMap<String, Pos>,
@@ -133,6 +133,34 @@ struct InterfaceUse {
     channels: Vec<String>,
     /// Customer tags in use (tagged mode).
     tags: VlanSet,
+}
+
+/// Per-index state that most indices never need: a 1,000-switch tree with 4,000 sites would
+/// otherwise cost megabytes of empty VLAN sets for every planner made, and the orchestrator
+/// makes one per order. Absent means empty.
+#[derive(Clone, Debug)]
+struct Sparse<T> {
+    len: usize,
+    map: std::collections::HashMap<usize, T>,
+}
+
+impl<T: Default> Sparse<T> {
+    fn new(len: usize) -> Self {
+        Sparse { len, map: std::collections::HashMap::new() }
+    }
+
+    fn get(&self, i: usize) -> Option<&T> {
+        self.map.get(&i)
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.map.get_mut(&i)
+    }
+
+    /// The state of index `i`, made empty on first use; `None` past the end.
+    fn slot(&mut self, i: usize) -> Option<&mut T> {
+        (i < self.len).then(|| self.map.entry(i).or_default())
+    }
 }
 
 /// What every switch holds whatever its channels: trunk ports and port-mode interface
@@ -177,8 +205,8 @@ impl<'t> Planner<'t> {
         let n = topology.switches.len();
         Planner {
             topology,
-            used: vec![VlanSet::default(); n],
-            interfaces: vec![InterfaceUse::default(); topology.interfaces.len()],
+            used: Sparse::new(n),
+            interfaces: Sparse::new(topology.interfaces.len()),
             channels: BTreeMap::new(),
             positions: BTreeMap::new(),
             desired: vec![BTreeMap::new(); n],
@@ -189,7 +217,7 @@ impl<'t> Planner<'t> {
     /// The orchestrator plans one channel at a time this way, against the allocations in
     /// its database, instead of re-planning every channel on the same switches.
     pub fn reserve_vlan(&mut self, s: usize, vid: u16) {
-        if let Some(u) = self.used.get_mut(s) {
+        if let Some(u) = self.used.slot(s) {
             u.insert(vid);
         }
     }
@@ -197,7 +225,7 @@ impl<'t> Planner<'t> {
     /// Marks customer tag `vid` as in use on an interface by a channel this planner does
     /// not hold.
     pub fn reserve_tag(&mut self, interface: &str, vid: u16) {
-        if let Some(u) = self.topology.interface_index(interface).and_then(|i| self.interfaces.get_mut(i)) {
+        if let Some(u) = self.topology.interface_index(interface).and_then(|i| self.interfaces.slot(i)) {
             u.tags.insert(vid);
         }
     }
@@ -479,7 +507,7 @@ impl<'t> Planner<'t> {
 
     fn commit(&mut self, channel: PlannedChannel, pos: Pos) {
         for s in &channel.path {
-            if let Some(u) = self.used.get_mut(*s) {
+            if let Some(u) = self.used.slot(*s) {
                 u.insert(channel.vlan);
                 if let Some(l) = channel.leaf_vlan {
                     u.insert(l);
@@ -487,7 +515,7 @@ impl<'t> Planner<'t> {
             }
         }
         for m in &channel.members {
-            if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.interfaces.get_mut(i)) {
+            if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.interfaces.slot(i)) {
                 u.bandwidth_mbps = u.bandwidth_mbps.saturating_add(channel.bandwidth_mbps);
                 u.channels.push(channel.name.clone());
                 if let Some(tag) = m.customer_vlan {

@@ -178,7 +178,9 @@ pub fn sockets_and_wires(
     for (i, (socket, detail)) in sockets.iter().enumerate() {
         let _ = write!(
             svg,
-            r#"<g class="socket"><circle cx="{sx:.1}" cy="{:.1}" r="13"/><circle class="hole" cx="{:.1}" cy="{:.1}" r="3"/><circle class="hole" cx="{:.1}" cy="{:.1}" r="3"/><text class="socket-label" x="{:.1}" y="{:.1}">{}</text><text class="socket-detail" x="{:.1}" y="{:.1}">{}</text></g>"#,
+            r#"<g class="socket" data-socket="{}"><title>plug a new channel into {}</title><circle cx="{sx:.1}" cy="{:.1}" r="13"/><circle class="hole" cx="{:.1}" cy="{:.1}" r="3"/><circle class="hole" cx="{:.1}" cy="{:.1}" r="3"/><text class="socket-label" x="{:.1}" y="{:.1}">{}</text><text class="socket-detail" x="{:.1}" y="{:.1}">{}</text></g>"#,
+            esc(socket),
+            esc(socket),
             sy(i),
             sx - 4.5,
             sy(i),

@@ -168,6 +168,11 @@ async fn a_channel_from_drawing_to_live_in_the_browser() {
     a.login(&base, "admin@acme.example", "password-1").await;
     a.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
     a.shot("1-sockets").await;
+    // Start the wire from a socket in the picture: the form takes that socket.
+    a.click("svg.board [data-socket='acme-3a']").await;
+    let chosen = a.client.find(Locator::Css("#create input[name=interface]:checked")).await.unwrap();
+    assert_eq!(chosen.attr("value").await.unwrap().as_deref(), Some("acme-3a"));
+    a.click("#create input[name=interface][value='acme-1a']").await;
     a.click("input[name=kind][value=p2mp]").await;
     a.fill("#name", "Branch tree").await;
     a.click("#create-button").await;

@@ -16,3 +16,17 @@
     source.onerror = function () { if (dot) { dot.classList.remove("on"); } };
   });
 })();
+
+// Sockets and wires: click a socket in the picture to start a new wire from it.
+(function () {
+  document.querySelectorAll("svg.board [data-socket]").forEach(function (socket) {
+    socket.addEventListener("click", function () {
+      var radio = document.querySelector('#create input[name="interface"][value="' + socket.dataset.socket + '"]');
+      if (!radio) { return; }
+      radio.checked = true;
+      document.getElementById("create").scrollIntoView({ behavior: "smooth" });
+      var name = document.getElementById("name");
+      if (name) { name.focus({ preventScroll: true }); }
+    });
+  });
+})();

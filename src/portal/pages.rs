@@ -440,7 +440,7 @@ async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Resu
                 kind: kind_label(c.kind),
                 state: c.state.as_str().into(),
                 vlan: vlan_text(c),
-                members: c.attachments.iter().filter(|a| a.state == "attached").count(),
+                members: c.live_attachments().count(),
                 organization: c.organization.clone(),
             })
             .collect(),
@@ -569,8 +569,7 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
     let live = !matches!(channel.state.as_str(), "terminated" | "terminating");
     let topo = state.svc.topology().await.map_err(|e| user.error(e))?;
     let path: BTreeSet<String> = channel.path.iter().cloned().collect();
-    let members: BTreeSet<String> =
-        channel.attachments.iter().filter(|a| a.state == "attached").map(|a| a.interface.clone()).collect();
+    let members: BTreeSet<String> = channel.live_attachments().map(|a| a.interface.clone()).collect();
     Ok(ChannelLive {
         path: channel.path.join(" – "),
         tree: svg::metro_tree(&topo, &path, &members),
@@ -583,9 +582,7 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
         bandwidth: channel.bandwidth_mbps,
         class: channel.class.clone(),
         attachments: channel
-            .attachments
-            .iter()
-            .filter(|a| a.state == "attached")
+            .live_attachments()
             .map(|a| AttachmentRow {
                 id: a.id.clone(),
                 interface: a.interface.clone(),

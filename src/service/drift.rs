@@ -8,9 +8,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::model::{ChannelKind, Pos, VlanId};
 use crate::orchestrator::policy::ChannelState;
-use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner};
+use crate::orchestrator::{Item, Planner};
 
 use super::{Actor, Result, Service, ServiceError};
 
@@ -42,25 +41,7 @@ impl Service {
             if c.state != ChannelState::Active {
                 continue;
             }
-            let spec = ChannelSpec {
-                name: c.id.clone(),
-                kind: c.kind,
-                vlan: c.vlan.and_then(VlanId::new),
-                leaf_vlan: c.leaf_vlan.and_then(VlanId::new),
-                bandwidth_mbps: c.bandwidth_mbps,
-                members: c
-                    .attachments
-                    .iter()
-                    .filter(|a| a.state == "attached")
-                    .map(|a| MemberSpec {
-                        interface: a.interface.clone(),
-                        role: (c.kind == ChannelKind::P2mp).then_some(a.role),
-                        customer_vlan: a.customer_vlan.and_then(VlanId::new),
-                        pos: Pos::default(),
-                    })
-                    .collect(),
-                pos: Pos::default(),
-            };
+            let spec = c.spec();
             // A channel that no longer plans shows up as missing items on its switches.
             let _ = planner.add(&spec);
         }

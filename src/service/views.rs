@@ -153,6 +153,36 @@ pub struct InvitationView {
     pub has_account: bool,
 }
 
+impl ChannelView {
+    /// The attachments plugged in now.
+    pub fn live_attachments(&self) -> impl Iterator<Item = &AttachmentView> {
+        self.attachments.iter().filter(|a| a.state == "attached")
+    }
+
+    /// The channel as the planner takes it, with its VLANs pinned: what planning it again
+    /// must give (drift checks, tests).
+    pub fn spec(&self) -> crate::orchestrator::ChannelSpec {
+        use crate::model::{Pos, VlanId};
+        crate::orchestrator::ChannelSpec {
+            name: self.id.clone(),
+            kind: self.kind,
+            vlan: self.vlan.and_then(VlanId::new),
+            leaf_vlan: self.leaf_vlan.and_then(VlanId::new),
+            bandwidth_mbps: self.bandwidth_mbps,
+            members: self
+                .live_attachments()
+                .map(|a| crate::orchestrator::MemberSpec {
+                    interface: a.interface.clone(),
+                    role: (self.kind == ChannelKind::P2mp).then_some(a.role),
+                    customer_vlan: a.customer_vlan.and_then(VlanId::new),
+                    pos: Pos::default(),
+                })
+                .collect(),
+            pos: Pos::default(),
+        }
+    }
+}
+
 fn vid(v: Option<i64>) -> Option<u16> {
     v.and_then(|v| u16::try_from(v).ok())
 }

@@ -436,28 +436,58 @@ async fn openapi_health_and_metrics() {
     assert!(text.contains("switchboard_http_request_duration_seconds_bucket"), "{text}");
 }
 
+/// `switchboard serve` as a process on a free port: its URL and what it printed at start
+/// (the rest of its output is drained so it never blocks). Killed on drop.
+struct ServeProcess {
+    child: std::process::Child,
+    url: String,
+    printed: Vec<String>,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServeProcess {
+    /// Starts `serve --listen 127.0.0.1:0 --data-dir DATA ARGS...` and reads its first
+    /// `lines` lines.
+    fn start(data: &std::path::Path, args: &[&str], lines: usize) -> ServeProcess {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        switchboard::tls::install_crypto();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let printed: Vec<String> = out.by_ref().take(lines).map(|l| l.unwrap()).collect();
+        std::thread::spawn(move || for _ in out {});
+        let url = printed
+            .first()
+            .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://") || w.starts_with("https://")))
+            .unwrap_or_else(|| panic!("serve printed no URL: {printed:?}"))
+            .to_string();
+        ServeProcess { child, url, printed }
+    }
+}
+
 /// The README's run command: `switchboard serve --demo` seeds a database, prints logins that
 /// work, and a second start on the same data finds everything in place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_demo_is_ready_to_click_through_and_restarts_cleanly() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    switchboard::tls::install_crypto();
     let dir = tempfile::tempdir().unwrap();
     let mut printed = Vec::new();
     for _ in 0..2 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
-        let logins: Vec<String> = lines.by_ref().take(7).map(|l| l.unwrap()).collect();
+        let serve = ServeProcess::start(dir.path(), &["--demo"], 8);
+        let url = serve.url.clone();
+        let logins: Vec<String> = serve.printed[1..].to_vec();
         assert!(logins.iter().any(|l| l.contains("admin@acme.example")), "{logins:?}");
         assert!(logins.iter().any(|l| l.contains("noc@operator.example")), "{logins:?}");
 
@@ -516,8 +546,6 @@ async fn serve_demo_is_ready_to_click_through_and_restarts_cleanly() {
             .await;
         }
         printed.push(logins);
-        child.kill().unwrap();
-        child.wait().unwrap();
     }
     assert_eq!(printed[0], printed[1], "a restart prints the same logins");
 }
@@ -627,8 +655,7 @@ async fn invitations_are_mailed_over_smtp() {
 /// certificate stops it at once with a message naming the file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_over_tls() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     switchboard::tls::install_crypto();
     let dir = tempfile::tempdir().unwrap();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
@@ -636,20 +663,13 @@ async fn serve_over_tls() {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--tls-cert")
-        .arg(&cert_path)
-        .arg("--tls-key")
-        .arg(&key_path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let first = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
-    let url =
-        first.split_whitespace().find(|w| w.starts_with("https://")).unwrap_or_else(|| panic!("{first}")).to_string();
+    let serve = ServeProcess::start(
+        &dir.path().join("data"),
+        &["--demo", "--tls-cert", cert_path.to_str().unwrap(), "--tls-key", key_path.to_str().unwrap()],
+        1,
+    );
+    let url = serve.url.clone();
+    assert!(url.starts_with("https://"), "{url}");
     let https = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
         .build()
@@ -672,8 +692,7 @@ async fn serve_over_tls() {
     // Plain HTTP on the same port gets no answer.
     let plain = reqwest::Client::new().get(format!("{}/healthz", url.replace("https://", "http://"))).send().await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(serve);
 
     // A key that is not a key: refused before listening, naming the file.
     std::fs::write(&key_path, "not a key").unwrap();
@@ -695,21 +714,10 @@ async fn serve_over_tls() {
 /// as a subscriber, and finds no server error (a 5xx) anywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    switchboard::tls::install_crypto();
+    use std::process::Command;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    std::thread::spawn(move || for _ in lines {});
-    let url = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let serve = ServeProcess::start(dir.path(), &["--demo"], 1);
+    let url = serve.url.clone();
     for (who, seed) in [("noc@operator.example", "7"), ("admin@acme.example", "11")] {
         let http = reqwest::Client::new();
         let r = http
@@ -740,8 +748,6 @@ async fn schemathesis_finds_no_server_error() {
         );
         assert!(report.contains("passed"), "{report}");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 /// Authorization, endpoint by endpoint: every operation of the OpenAPI document, called by a

@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use switchboard::model::{ChannelKind, Pos, Role, VlanId};
+use switchboard::model::{ChannelKind, Role};
 use switchboard::orchestrator::policy::ChannelState;
-use switchboard::orchestrator::{ChannelSpec, Item, MemberSpec, Planner};
+use switchboard::orchestrator::{Item, Planner};
 use switchboard::service::{Acceptance, Actor, InviteeSpec, NewOffer, Registration, ServiceError, UserRole};
 
 use crate::world::{Backend, World, suspended, world};
@@ -47,25 +47,7 @@ pub async fn assert_switches_match(w: &World) {
         if !matches!(c.state, ChannelState::Active) {
             continue;
         }
-        let spec = ChannelSpec {
-            name: c.id.clone(),
-            kind: c.kind,
-            vlan: c.vlan.and_then(VlanId::new),
-            leaf_vlan: c.leaf_vlan.and_then(VlanId::new),
-            bandwidth_mbps: c.bandwidth_mbps,
-            members: c
-                .attachments
-                .iter()
-                .filter(|a| a.state == "attached")
-                .map(|a| MemberSpec {
-                    interface: a.interface.clone(),
-                    role: (c.kind == ChannelKind::P2mp).then_some(a.role),
-                    customer_vlan: a.customer_vlan.and_then(VlanId::new),
-                    pos: Pos::default(),
-                })
-                .collect(),
-            pos: Pos::default(),
-        };
+        let spec = c.spec();
         planner.add(&spec).unwrap_or_else(|e| panic!("channel {} does not re-plan: {e:?}", c.id));
     }
     let baseline = Planner::new(&topo);

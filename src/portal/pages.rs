@@ -466,6 +466,10 @@ struct CreateForm {
     class: String,
     usage_model_id: String,
     interface: String,
+    #[serde(default)]
+    customer_vlan: String,
+    #[serde(default)]
+    role: Option<Role>,
 }
 
 /// SPEC §2 steps 1-2: a refusal shows the page again with the reason, nothing stored.
@@ -476,6 +480,13 @@ async fn view_channels_post(
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
     user.check(&f.csrf)?;
+    let customer_vlan = match f.customer_vlan.trim() {
+        "" => None,
+        t => Some(
+            t.parse::<u16>()
+                .map_err(|_| user.error(AppError::BadRequest(format!("`{t}` is not a VLAN tag (1-4094)"))))?,
+        ),
+    };
     let new = NewChannel {
         name: f.name,
         kind: f.kind,
@@ -483,8 +494,8 @@ async fn view_channels_post(
         class: f.class,
         usage_model_id: f.usage_model_id,
         interface: f.interface,
-        role: None,
-        customer_vlan: None,
+        role: if f.kind == ChannelKind::P2mp { f.role } else { None },
+        customer_vlan,
     };
     match state.svc.create_channel(&user.authed.actor, &new).await {
         Ok(id) => Ok(Redirect::to(&format!("/channels/{id}")).into_response()),

@@ -289,6 +289,14 @@ async fn forms_explain_refusals() {
     assert!(error.contains("Mbps"), "{error}");
     a.shot("over-bandwidth").await;
     assert!(p.w.svc.channels(&p.w.op).await.unwrap().is_empty(), "nothing stored");
+    // A customer tag on a port-mode socket.
+    a.fill("#name", "tagged on a port").await;
+    a.fill("#bandwidth", "10").await;
+    a.fill("#tag", "500").await;
+    a.click("#create-button").await;
+    let error = a.wait_text("#error", "the tag refusal", |t| t.contains("port mode")).await;
+    assert!(error.contains("acme-1a"), "{error}");
+    assert!(p.w.svc.channels(&p.w.op).await.unwrap().is_empty(), "nothing stored");
 
     // A form posted without its token (as another site would) is refused.
     let http =

@@ -388,19 +388,24 @@ impl Service {
         // channels on the new path, customer tags on the members' interfaces.
         let mut planner = Planner::new(topo);
         let path_list: Vec<String> = new_path.iter().cloned().collect();
+        // The channel needs VLANs free on its whole path, so what matters is the union of the
+        // path's VLANs, not which switch holds which: one row per VLAN, not one per (switch,
+        // VLAN) pair, which on a busy core grows with every channel through it.
         let sql = format!(
-            "SELECT switch, vlan FROM vlan_allocations WHERE channel_id <> $1 AND switch IN ({})",
+            "SELECT DISTINCT vlan FROM vlan_allocations WHERE channel_id <> $1 AND switch IN ({})",
             placeholders(2, path_list.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(channel.id.as_str());
         for sw in &path_list {
             q = q.bind(sw.as_str());
         }
+        let path_switches: Vec<usize> = path_list.iter().filter_map(|sw| topo.switch_index(sw)).collect();
         for r in q.fetch_all(&mut *tx).await? {
-            let sw: String = r.try_get("switch")?;
             let vid: i64 = r.try_get("vlan")?;
-            if let (Some(s), Ok(v)) = (topo.switch_index(&sw), u16::try_from(vid)) {
-                planner.reserve_vlan(s, v);
+            if let Ok(v) = u16::try_from(vid) {
+                for s in &path_switches {
+                    planner.reserve_vlan(*s, v);
+                }
             }
         }
         let ifaces: Vec<String> = spec.members.iter().map(|m| m.interface.clone()).collect();

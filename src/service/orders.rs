@@ -596,32 +596,39 @@ impl Service {
             .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?;
         match result {
             Ok((applied, after)) => {
+                // What the dry-run switches gained and lost, written in one DELETE and one
+                // INSERT for all of them (per chunk), not two statements per switch.
+                let mut gone: Vec<(&str, String)> = Vec::new();
+                let mut added: Vec<(&str, String)> = Vec::new();
                 for (name, new) in &after {
                     let old = dry.get(name).cloned().unwrap_or_default();
-                    let gone: Vec<String> =
-                        old.difference(new).map(|i| serde_json::to_string(i).unwrap_or_default()).collect();
-                    let added: Vec<String> =
-                        new.difference(&old).map(|i| serde_json::to_string(i).unwrap_or_default()).collect();
-                    for chunk in gone.chunks(500) {
-                        let sql = format!(
-                            "DELETE FROM switch_items WHERE switch = $1 AND item IN ({})",
-                            placeholders(2, chunk.len())
-                        );
-                        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(name.as_str());
-                        for g in chunk {
-                            q = q.bind(g.as_str());
-                        }
-                        q.execute(&mut *tx).await?;
+                    gone.extend(
+                        old.difference(new).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())),
+                    );
+                    added.extend(
+                        new.difference(&old).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())),
+                    );
+                }
+                for chunk in gone.chunks(400) {
+                    let terms: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("(switch = ${} AND item = ${})", 2 * i + 1, 2 * i + 2))
+                        .collect();
+                    let sql = format!("DELETE FROM switch_items WHERE {}", terms.join(" OR "));
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for (sw, item) in chunk {
+                        q = q.bind(*sw).bind(item.as_str());
                     }
-                    for chunk in added.chunks(500) {
-                        let values: Vec<String> = (0..chunk.len()).map(|i| format!("($1, ${})", i + 2)).collect();
-                        let sql = format!("INSERT INTO switch_items (switch, item) VALUES {}", values.join(", "));
-                        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(name.as_str());
-                        for a in chunk {
-                            q = q.bind(a.as_str());
-                        }
-                        q.execute(&mut *tx).await?;
+                    q.execute(&mut *tx).await?;
+                }
+                for chunk in added.chunks(400) {
+                    let values: Vec<String> =
+                        (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+                    let sql = format!("INSERT INTO switch_items (switch, item) VALUES {}", values.join(", "));
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for (sw, item) in chunk {
+                        q = q.bind(*sw).bind(item.as_str());
                     }
+                    q.execute(&mut *tx).await?;
                 }
                 let applied_json = new_spec.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
                 // Commit only while the order is still ours (an instance that stalled past its

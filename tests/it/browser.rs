@@ -269,7 +269,21 @@ async fn a_channel_from_drawing_to_live_in_the_browser() {
     s.wait_text("h1", "the refusal", |t| t == "Access denied").await;
     s.shot("1-denied").await;
 
-    for b in [a, b, c, s] {
+    // The NOC sees the order and every switch in sync with the live channels.
+    let noc = Browser::open(&driver, "noc").await;
+    noc.login(&base, "noc@operator.example", "operator-pw").await;
+    noc.wait_text("h1", "the channels page", |t| !t.is_empty()).await;
+    noc.goto(&format!("{base}/operator")).await;
+    let orders = noc.wait_text("#all-orders", "the orders", |t| t.contains("activate")).await;
+    assert!(orders.contains("done"), "{orders}");
+    let switches = noc.text("#switches").await;
+    assert!(switches.contains("in sync") && !switches.contains("drift:"), "{switches}");
+    noc.shot("1-operator").await;
+    // A subscriber is not let in.
+    a.goto(&format!("{base}/operator")).await;
+    a.wait_text("h1", "the refusal", |t| t.contains("did not work")).await;
+
+    for b in [a, b, c, s, noc] {
         b.close().await;
     }
 }

@@ -652,3 +652,42 @@ async fn concurrent_acceptances_make_one_order(b: Backend) {
     assert_switches_match(&w).await;
 }
 on_both!(concurrent_acceptances_make_one_order);
+
+/// The operator's drift view: in sync after provisioning; an item lost on a switch (or one
+/// nobody needs) shows as drift on that switch only; subscribers may not look.
+async fn drift_view_finds_what_a_switch_lost_or_gained(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("watched", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let view = w.svc.drift(&w.op).await.unwrap();
+    assert!(view.iter().all(|d| d.status == "in sync"), "{view:?}");
+    let path = w.svc.channel(&w.op, &ch).await.unwrap().path;
+    let victim = &path[0];
+    let topo = w.svc.topology().await.unwrap();
+    let bystander = topo.switches.iter().map(|s| &s.name).find(|s| !path.contains(s)).unwrap().clone();
+    let items = w.svc.switch_items(victim).await.unwrap();
+    let channel_items: Vec<&String> = items.iter().filter(|i| i.contains(r#""type":"fdb""#)).collect();
+    assert!(!channel_items.is_empty(), "{items:?}");
+    // The victim loses one of the channel's FDB entries; the bystander gains one it never needed.
+    sqlx::query("DELETE FROM switch_items WHERE switch = $1 AND item = $2")
+        .bind(victim.as_str())
+        .bind(channel_items[0].as_str())
+        .execute(&w.svc.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO switch_items (switch, item) VALUES ($1, $2)")
+        .bind(bystander.as_str())
+        .bind(channel_items[0].as_str())
+        .execute(&w.svc.db.pool)
+        .await
+        .unwrap();
+    let view = w.svc.drift(&w.op).await.unwrap();
+    let of = |sw: &str| view.iter().find(|d| d.switch == sw).unwrap().clone();
+    assert_eq!((of(victim).status.as_str(), of(victim).missing, of(victim).unexpected), ("drift", 1, 0), "{view:?}");
+    assert_eq!((of(&bystander).status.as_str(), of(&bystander).missing, of(&bystander).unexpected), ("drift", 0, 1));
+    assert_eq!(view.iter().filter(|d| d.status == "drift").count(), 2, "{view:?}");
+    assert_eq!(code(w.svc.drift(&w.acme).await), "forbidden");
+}
+on_both!(drift_view_finds_what_a_switch_lost_or_gained);

@@ -438,10 +438,10 @@ async fn openapi_health_and_metrics() {
 
 /// `switchboard serve` as a process on a free port: its URL and what it printed at start
 /// (the rest of its output is drained so it never blocks). Killed on drop.
-struct ServeProcess {
+pub struct ServeProcess {
     child: std::process::Child,
-    url: String,
-    printed: Vec<String>,
+    pub url: String,
+    pub printed: Vec<String>,
 }
 
 impl Drop for ServeProcess {
@@ -454,7 +454,7 @@ impl Drop for ServeProcess {
 impl ServeProcess {
     /// Starts `serve --listen 127.0.0.1:0 --data-dir DATA ARGS...` and reads its first
     /// `lines` lines.
-    fn start(data: &std::path::Path, args: &[&str], lines: usize) -> ServeProcess {
+    pub fn start(data: &std::path::Path, args: &[&str], lines: usize) -> ServeProcess {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
         switchboard::tls::install_crypto();

@@ -1,17 +1,17 @@
 //! Several orchestrator instances on one database, as separate processes: acceptances
-//! racing from several processes, and an instance killed with SIGKILL in the middle of an
-//! apply, whose order another instance finishes.
+//! racing through several `serve` processes, and an instance killed with SIGKILL in the
+//! middle of an apply, whose order another instance finishes.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use switchboard::model::ChannelKind;
 use switchboard::orchestrator::policy::ChannelState;
-use switchboard::service::{Acceptance, Service};
+use switchboard::service::Acceptance;
 
+use crate::api::ServeProcess;
 use crate::service::assert_switches_match;
-use crate::world::{Backend, World, service, world};
+use crate::world::{Backend, World, world};
 
 fn accept(iface: &str) -> Acceptance {
     Acceptance { interface: iface.into(), usage_model_id: None, customer_vlan: None }
@@ -86,13 +86,13 @@ mod killed_instance_is_recovered {
 const CHANNELS: usize = 100;
 const PROCESSES: usize = 4;
 
-/// 100 acceptances from 4 processes at once, each process also running orders: no VLAN
-/// doubled or lost.
+/// 100 acceptances at once through 4 `switchboard serve` processes on one database, each
+/// process also running orders: no VLAN doubled or lost.
 async fn acceptances_from_several_processes(b: Backend) {
     let w: World = world(b).await;
     let creators = ["initech-1c", "initech-4a", "initech-6a", "initech-8b"];
     let joiners = ["stark-2c", "stark-5a", "stark-7b", "stark-9b"];
-    let mut lines = Vec::new();
+    let mut invitations = Vec::new();
     for i in 0..CHANNELS {
         let ch = w
             .svc
@@ -100,36 +100,34 @@ async fn acceptances_from_several_processes(b: Backend) {
             .await
             .unwrap();
         let offer = w.offer_to(&w.initech, &ch, &[&w.stark]).await;
-        lines.push(format!("{} {}", offer.invitations[0].token, joiners[(i / 4) % 4]));
+        invitations.push((offer.invitations[0].token.clone(), joiners[(i / 4) % 4]));
     }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("tokens");
-    std::fs::write(&file, lines.join("\n")).unwrap();
-    let exe = std::env::current_exe().unwrap();
-    let children: Vec<_> = (0..PROCESSES)
-        .map(|k| {
-            Command::new(&exe)
-                .args(["instances::child_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-                .env("SB_CHILD_DB", &w.db.url)
-                .env("SB_CHILD_FILE", &file)
-                .env("SB_CHILD_INDEX", k.to_string())
-                .env("SB_CHILD_STARK", &w.stark.user_id)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "child failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    let data = tempfile::tempdir().unwrap();
+    let servers: Vec<ServeProcess> =
+        (0..PROCESSES).map(|_| ServeProcess::start(data.path(), &["--dry-run", "--database", &w.db.url], 1)).collect();
+    // stark's session, valid on every instance (sessions live in the database).
+    let session = w.svc.session_for(w.stark.clone(), 3_600_000).await.unwrap();
+    let http = reqwest::Client::new();
+    let mut requests = Vec::new();
+    for (i, (token, iface)) in invitations.iter().enumerate() {
+        let req = http
+            .post(format!("{}/api/v1/invitations/{token}/accept", servers[i % PROCESSES].url))
+            .header("cookie", format!("sb_session={}", session.token))
+            .header("x-csrf-token", session.csrf.as_str())
+            .json(&serde_json::json!({"interface": iface}));
+        requests.push(tokio::spawn(async move { req.send().await }));
     }
-    w.svc.run_pending().await.unwrap();
+    for r in requests {
+        let r = r.await.unwrap().unwrap();
+        let status = r.status();
+        assert!(status.is_success(), "{status}: {}", r.text().await.unwrap());
+    }
+    // Every order done, by the server processes' workers.
+    wait_for("every order to finish", Duration::from_secs(120), async || {
+        w.svc.orders(&w.op, None).await.unwrap().iter().all(|o| o.status == "done")
+    })
+    .await;
+    drop(servers);
     let channels = w.svc.channels(&w.op).await.unwrap();
     assert_eq!(channels.len(), CHANNELS);
     let allocations = w.svc.allocations().await.unwrap();
@@ -153,10 +151,9 @@ async fn acceptances_from_several_processes(b: Backend) {
     }
     let orders = w.svc.orders(&w.op, None).await.unwrap();
     assert_eq!(orders.len(), CHANNELS);
-    let not_done: Vec<_> = orders.iter().filter(|o| o.status != "done").collect();
-    assert!(not_done.is_empty(), "{not_done:#?}");
     let instances: std::collections::BTreeSet<_> = orders.iter().filter_map(|o| o.claimed_by.clone()).collect();
     assert!(instances.len() > 1, "orders ran in several processes: {instances:?}");
+    assert!(!instances.contains("test-main"), "the test's own service ran no order: {instances:?}");
     assert_switches_match(&w).await;
 }
 
@@ -170,51 +167,4 @@ mod acceptances_from_several_processes {
     async fn sqlite() {
         super::acceptances_from_several_processes(Backend::Sqlite).await
     }
-}
-
-/// One instance of `acceptances_from_several_processes`, started by it as a child process.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "started by acceptances_from_several_processes as a child process"]
-async fn child_process() {
-    let (Ok(url), Ok(file), Ok(k), Ok(stark)) = (
-        std::env::var("SB_CHILD_DB"),
-        std::env::var("SB_CHILD_FILE"),
-        std::env::var("SB_CHILD_INDEX"),
-        std::env::var("SB_CHILD_STARK"),
-    ) else {
-        panic!("run by acceptances_from_several_processes only");
-    };
-    let k: usize = k.parse().unwrap();
-    let db = crate::world::TestDb::existing(&url);
-    let svc: Service = service(&db, &format!("child-{k}")).await;
-    let actor = svc.actor(&stark, "child").await.unwrap();
-    let text = std::fs::read_to_string(PathBuf::from(file)).unwrap();
-    let mine: Vec<(String, String)> = text
-        .lines()
-        .enumerate()
-        .filter(|(i, _)| i % PROCESSES == k)
-        .map(|(_, l)| {
-            let (t, i) = l.split_once(' ').unwrap();
-            (t.to_string(), i.to_string())
-        })
-        .collect();
-    let mut tasks = Vec::new();
-    for (token, iface) in mine {
-        let (svc, actor) = (svc.clone(), actor.clone());
-        tasks.push(tokio::spawn(async move { svc.accept(&actor, &token, &accept(&iface)).await }));
-    }
-    let worker = {
-        let svc = svc.clone();
-        tokio::spawn(async move {
-            for _ in 0..50 {
-                svc.run_pending().await.unwrap();
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
-    worker.await.unwrap();
-    svc.run_pending().await.unwrap();
 }

@@ -207,10 +207,3 @@ impl World {
 pub fn suspended(a: &mut Account) {
     a.status = AccountStatus::Suspended;
 }
-
-impl TestDb {
-    /// A database made by another process (not removed by this one).
-    pub fn existing(url: &str) -> TestDb {
-        TestDb { url: url.to_string(), _dir: None, drop: None }
-    }
-}

@@ -327,29 +327,9 @@ async fn sessions_csrf_and_errors(b: Backend) {
     refused(acme.get("/api/v1/me").await, StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
-mod the_whole_story {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::the_whole_story(Backend::Sqlite).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::the_whole_story(Backend::Postgres).await
-    }
-}
+on_both!(the_whole_story);
 
-mod sessions_csrf_and_errors {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::sessions_csrf_and_errors(Backend::Sqlite).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::sessions_csrf_and_errors(Backend::Postgres).await
-    }
-}
+on_both!(sessions_csrf_and_errors);
 
 /// Guessing passwords or tokens runs into the rate limit: 429 with Retry-After.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -849,14 +829,4 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
     assert_eq!(after["attachments"].as_array().unwrap().len(), 2);
 }
 
-mod strangers_get_nothing_anywhere {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::strangers_get_nothing_anywhere(Backend::Sqlite).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::strangers_get_nothing_anywhere(Backend::Postgres).await
-    }
-}
+on_both!(strangers_get_nothing_anywhere);

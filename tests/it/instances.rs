@@ -71,17 +71,7 @@ async fn killed_instance_is_recovered(b: Backend) {
     assert_switches_match(&w).await;
 }
 
-mod killed_instance_is_recovered {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::killed_instance_is_recovered(Backend::Sqlite).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::killed_instance_is_recovered(Backend::Postgres).await
-    }
-}
+on_both!(killed_instance_is_recovered);
 
 const CHANNELS: usize = 100;
 const PROCESSES: usize = 4;
@@ -157,14 +147,4 @@ async fn acceptances_from_several_processes(b: Backend) {
     assert_switches_match(&w).await;
 }
 
-mod acceptances_from_several_processes {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::acceptances_from_several_processes(Backend::Postgres).await
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::acceptances_from_several_processes(Backend::Sqlite).await
-    }
-}
+on_both!(acceptances_from_several_processes);

@@ -1,6 +1,23 @@
 //! The one integration test binary (STYLE.md §4): each module is a suite.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// Runs the scenario `$name(backend)` as two tests, `$name::sqlite` and `$name::postgres`.
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(Backend::Postgres).await
+            }
+        }
+    };
+}
+
 mod api;
 mod browser;
 mod cli;

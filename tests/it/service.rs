@@ -11,22 +11,6 @@ use switchboard::service::{Acceptance, Actor, InviteeSpec, NewOffer, Registratio
 
 use crate::world::{Backend, World, suspended, world};
 
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(Backend::Postgres).await
-            }
-        }
-    };
-}
-
 fn accept(iface: &str) -> Acceptance {
     Acceptance { interface: iface.into(), usage_model_id: None, customer_vlan: None }
 }

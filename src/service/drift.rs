@@ -45,11 +45,14 @@ impl Service {
             // A channel that no longer plans shows up as missing items on its switches.
             let _ = planner.add(&spec);
         }
-        let allocations = self.allocations().await?;
+        let mut vlans_on: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for (switch, _, _) in self.allocations().await? {
+            *vlans_on.entry(switch).or_default() += 1;
+        }
         let mut out = Vec::new();
         for (s, sw) in topo.switches.iter().enumerate() {
             let base = crate::orchestrator::baseline(&topo, s);
-            let vlans = allocations.iter().filter(|(name, _, _)| *name == sw.name).count();
+            let vlans = vlans_on.get(&sw.name).copied().unwrap_or(0);
             let driver = self.driver_kind(&topo, &sw.name);
             if driver != "dry-run" {
                 out.push(SwitchDrift {

@@ -917,7 +917,6 @@ async fn invitation_page(
 ) -> Result<InvitationPage, PageError> {
     let header = user.map(|u| u.header.clone());
     let fail = |e: AppError| PageError { user: header.clone().map(Box::new), error: e };
-    state.token_limit.check("token", ip).map_err(&fail)?;
     let actor = user.map(|u| &u.authed.actor);
     let view = state.svc.open_invitation(token, actor, &ip.to_string()).await.map_err(|e| fail(e.into()))?;
     let (mode, answered) = if view.invitee.accepted {
@@ -968,6 +967,12 @@ async fn view_invitation_get(
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
     let user = user.ok();
+    // Each request is counted once: the register, accept and decline handlers count theirs,
+    // and a form shown again after a refusal is part of that request.
+    state
+        .token_limit
+        .check("token", ip)
+        .map_err(|e| PageError { user: user.as_ref().map(|u| Box::new(u.header.clone())), error: e })?;
     Ok(render(&invitation_page(&state, user.as_ref(), ip, &token, String::new()).await?))
 }
 

@@ -34,6 +34,8 @@ pub struct Authed {
     pub token: String,
     /// Where the request came from.
     pub ip: IpAddr,
+    /// The name of the actor's organization.
+    pub organization: String,
 }
 
 /// The client's address, as an extractor that cannot fail.
@@ -55,7 +57,7 @@ impl FromRequestParts<AppState> for Authed {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
         let ip = client_ip(parts);
         let source = ip.to_string();
-        let (actor, csrf) = match state.svc.session(&token, &source).await {
+        let crate::service::Session { actor, csrf, organization } = match state.svc.session(&token, &source).await {
             Ok(s) => s,
             Err(ServiceError::AccessDenied) => return Err(AppError::Unauthenticated),
             Err(e) => return Err(e.into()),
@@ -75,7 +77,7 @@ impl FromRequestParts<AppState> for Authed {
                 }
             }
         }
-        Ok(Authed { actor, csrf, token, ip })
+        Ok(Authed { actor, csrf, token, ip, organization })
     }
 }
 

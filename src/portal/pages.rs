@@ -83,10 +83,9 @@ impl FromRequestParts<AppState> for PageUser {
         let next = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
         match <Authed as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
             Ok(authed) => {
-                let organization = state.svc.organization_name(&authed.actor.org_id).await.unwrap_or_default();
                 let header = HeaderUser {
                     email: authed.actor.email.clone(),
-                    organization,
+                    organization: authed.organization.clone(),
                     role: authed.actor.role.as_str().into(),
                     operator: authed.actor.role == UserRole::Operator,
                     csrf: authed.csrf.clone(),
@@ -657,8 +656,7 @@ async fn channel_page(
     let actor = &user.authed.actor;
     let channel = state.svc.channel(actor, id).await.map_err(|e| user.error(e))?;
     let live = channel_live(state, user, &channel).await?;
-    let creator_org = state.svc.organization_name(&actor.org_id).await.unwrap_or_default();
-    let is_creator = channel.organization == creator_org && actor.role == UserRole::Admin;
+    let is_creator = channel.organization == user.header.organization && actor.role == UserRole::Admin;
     let ended = matches!(channel.state.as_str(), "terminated" | "terminating");
     Ok(ChannelPage {
         title: channel.name.clone(),

@@ -34,7 +34,7 @@ pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::SwitchDrift;
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
 pub use orders::{OrderOutcome, Worker};
-pub use sessions::NewSession;
+pub use sessions::{NewSession, Session};
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};
 pub use views::{
     AttachmentView, AuditEntry, CatalogEntry, ChannelView, InterfaceView, InvitationView, InviteeStatus, OfferView,

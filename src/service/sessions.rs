@@ -19,6 +19,15 @@ pub struct NewSession {
     pub actor: Actor,
 }
 
+/// An open session, as a request finds it.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub actor: Actor,
+    pub csrf: String,
+    /// The name of the actor's organization.
+    pub organization: String,
+}
+
 impl Service {
     /// Checks the credentials and opens a session of `ttl_ms`.
     pub async fn open_session(&self, email: &str, password: &str, source: &str, ttl_ms: i64) -> Result<NewSession> {
@@ -51,11 +60,12 @@ impl Service {
         Ok(NewSession { token, csrf, expires_at, actor })
     }
 
-    /// Who holds the session `token`, and its CSRF token; `AccessDenied` when the token is
-    /// unknown or expired.
-    pub async fn session(&self, token: &str, source: &str) -> Result<(Actor, String)> {
+    /// Who holds the session `token`, its CSRF token and the holder's organization name;
+    /// `AccessDenied` when the token is unknown or expired. One statement per request.
+    pub async fn session(&self, token: &str, source: &str) -> Result<Session> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.org_id, u.role, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT u.id, u.email, u.org_id, u.role, s.csrf, g.name AS org_name FROM sessions s \
+             JOIN users u ON u.id = s.user_id JOIN organizations g ON g.id = u.org_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token_hash(token))
@@ -71,7 +81,7 @@ impl Service {
             role: super::UserRole::parse(&role).unwrap_or(super::UserRole::Member),
             source: source.to_string(),
         };
-        Ok((actor, row.try_get("csrf")?))
+        Ok(Session { actor, csrf: row.try_get("csrf")?, organization: row.try_get("org_name")? })
     }
 
     /// Ends the session `token` (logging out). Unknown tokens are fine: the result is the same.

@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use crate::model::{ChannelKind, Role};
+use crate::model::{ChannelKind, Role, utc_minute as when};
 use crate::orchestrator::policy::{PriceType, UsageModel};
 use crate::service::{
     Acceptance, ChannelView, InterfaceView, InviteeSpec, NewChannel, NewOffer, Registration, ServiceError, Terms,
@@ -185,23 +185,6 @@ fn urlencode(s: &str) -> String {
 /// Where to go after logging in: only paths on this site.
 fn safe_next(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/channels" }
-}
-
-/// Unix ms as `YYYY-MM-DD HH:MM UTC`.
-pub fn when(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
 }
 
 fn when_opt(ms: Option<i64>) -> String {
@@ -1135,13 +1118,6 @@ async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_read_as_utc_dates() {
-        assert_eq!(when(0), "1970-01-01 00:00 UTC");
-        assert_eq!(when(1_795_452_962_431), "2026-11-23 16:56 UTC");
-        assert_eq!(when(951_782_400_000), "2000-02-29 00:00 UTC");
-    }
 
     #[test]
     fn only_local_paths_are_followed_after_login() {

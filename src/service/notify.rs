@@ -39,7 +39,7 @@ impl Service {
         let invitations = invitations.to_vec();
         Some(tokio::spawn(async move {
             let from_org = svc.organization_name(&actor.org_id).await.unwrap_or_else(|_| actor.org_id.clone());
-            let expires = crate::portal::pages::when(expires_at);
+            let expires = crate::model::utc_minute(expires_at);
             for inv in &invitations {
                 let recipients = match (&inv.email, &inv.organization) {
                     (Some(e), _) => vec![e.clone()],

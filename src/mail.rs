@@ -110,27 +110,14 @@ impl Mailer {
     }
 }
 
-/// The text of a quoted-printable body as a reader shows it: soft line breaks joined,
-/// `=XX` escapes decoded (for tests and tools that read the outbox).
+/// The text of a quoted-printable message as a reader shows it: soft line breaks joined,
+/// `=XX` escapes decoded (for tests and tools that read the outbox). Anything that is not
+/// quoted-printable is left as it is.
 pub fn unfold(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'=', Some(h), Some(l)) => {
-                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
+    match quoted_printable::decode(raw, quoted_printable::ParseMode::Robust) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => raw.to_string(),
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn mailbox(address: &str) -> Result<Mailbox, MailError> {

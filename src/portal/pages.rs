@@ -482,8 +482,12 @@ async fn view_channels_post(
     match state.svc.create_channel(&user.authed.actor, &new).await {
         Ok(id) => Ok(Redirect::to(&format!("/channels/{id}")).into_response()),
         Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::NotFound(_))) => {
-            let status = AppError::from(ServiceError::Invalid(String::new())).status();
-            let status = if matches!(e, ServiceError::Refused(_)) { StatusCode::UNPROCESSABLE_ENTITY } else { status };
+            // A refusal by the rules is 422; a form that names something wrong is 400.
+            let status = if matches!(e, ServiceError::Refused(_)) {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             Ok((status, render(&channels_page(&state, &user, e.to_string()).await?)).into_response())
         }
         Err(e) => Err(user.error(e)),

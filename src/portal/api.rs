@@ -4,7 +4,7 @@
 //! own and what it was invited to; others get `not_found`).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
@@ -17,7 +17,7 @@ use crate::service::{
 };
 
 use super::AppState;
-use super::auth::{Authed, ClientIp, session_cookie};
+use super::auth::{Authed, ClientIp};
 use super::error::{AppError, AppJson, ErrorBody};
 
 /// The OpenAPI document's frame; paths and schemas are collected from the handlers.
@@ -125,12 +125,9 @@ pub struct AuditFilter {
 }
 
 fn session_response(state: &AppState, status: StatusCode, s: crate::service::NewSession) -> Response {
-    let max_age = u64::try_from((s.expires_at - state.svc.now()) / 1000).unwrap_or(0);
-    let body = SessionView { user: UserView::from(&s.actor), csrf: s.csrf, expires_at: Some(s.expires_at) };
+    let body = SessionView { user: UserView::from(&s.actor), csrf: s.csrf.clone(), expires_at: Some(s.expires_at) };
     let mut response = (status, AppJson(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&session_cookie(&s.token, max_age, state.secure_cookies)) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    state.set_session_cookie(&mut response, Some(&s));
     response
 }
 
@@ -153,9 +150,7 @@ async fn login(
 async fn logout(State(state): State<AppState>, user: Authed) -> Result<Response, AppError> {
     state.svc.close_session(&user.token, &user.actor).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(v) = HeaderValue::from_str(&session_cookie("", 0, state.secure_cookies)) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    state.set_session_cookie(&mut response, None);
     Ok(response)
 }
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
+use axum::response::Response;
 
 use crate::service::{Actor, ServiceError};
 
@@ -122,11 +123,29 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The `Set-Cookie` value that opens (or, with `max_age_secs == 0`, ends) a session.
-pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
+fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
     format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
         if secure { "; Secure" } else { "" }
     )
+}
+
+impl AppState {
+    /// Sets the session cookie on `response`: `session`'s token until it expires, or, with
+    /// `None`, an empty cookie that ends the browser's session (logging out).
+    pub fn set_session_cookie(&self, response: &mut Response, session: Option<&crate::service::NewSession>) {
+        let cookie = match session {
+            Some(s) => session_cookie(
+                &s.token,
+                u64::try_from((s.expires_at - self.svc.now()) / 1000).unwrap_or(0),
+                self.secure_cookies,
+            ),
+            None => session_cookie("", 0, self.secure_cookies),
+        };
+        if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
 }
 
 /// The client's address (from the connection; the loopback address when there is none,

@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -27,7 +27,7 @@ use crate::service::{
 };
 
 use super::AppState;
-use super::auth::{Authed, ClientIp, session_cookie};
+use super::auth::{Authed, ClientIp};
 use super::error::AppError;
 use super::svg;
 
@@ -302,11 +302,8 @@ async fn view_login_post(
     }
     match state.svc.open_session(&f.email, &f.password, &ip.to_string(), state.session_ttl_ms()).await {
         Ok(s) => {
-            let max_age = state.session_ttl.as_secs();
             let mut response = Redirect::to(safe_next(&f.next)).into_response();
-            if let Ok(v) = HeaderValue::from_str(&session_cookie(&s.token, max_age, state.secure_cookies)) {
-                response.headers_mut().insert(header::SET_COOKIE, v);
-            }
+            state.set_session_cookie(&mut response, Some(&s));
             Ok(response)
         }
         Err(ServiceError::BadCredentials) => Ok(again(StatusCode::UNAUTHORIZED, "wrong email or password".into())),
@@ -329,9 +326,7 @@ async fn view_logout_post(
     user.check(&f.csrf)?;
     state.svc.close_session(&user.authed.token, &user.authed.actor).await.map_err(|e| user.error(e))?;
     let mut response = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&session_cookie("", 0, state.secure_cookies)) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    state.set_session_cookie(&mut response, None);
     Ok(response)
 }
 
@@ -981,11 +976,8 @@ async fn view_register_post(
     match state.svc.register(&token, &reg, &ip.to_string()).await {
         Ok(actor) => {
             let s = state.svc.session_for(actor, state.session_ttl_ms()).await.map_err(AppError::from)?;
-            let max_age = state.session_ttl.as_secs();
             let mut response = Redirect::to(&format!("/invitations/{}", urlencode(&token))).into_response();
-            if let Ok(v) = HeaderValue::from_str(&session_cookie(&s.token, max_age, state.secure_cookies)) {
-                response.headers_mut().insert(header::SET_COOKIE, v);
-            }
+            state.set_session_cookie(&mut response, Some(&s));
             Ok(response)
         }
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {

@@ -13,6 +13,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,11 +23,8 @@ use switchboard::model::ChannelKind;
 use switchboard::orchestrator::policy::Account;
 use switchboard::portal::auth::RateLimiter;
 use switchboard::portal::{AppState, router};
-use switchboard::service::{
-    Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, Service, UsageModelSpec, UserRole, Worker,
-};
+use switchboard::service::{Actor, Config, InviteeSpec, NewChannel, NewOffer, Service, UserRole, Worker};
 use switchboard::store::{Db, sqlite_url};
-use switchboard::topology::generate::{TreeOptions, topology_yaml};
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -91,28 +90,7 @@ async fn main() {
     };
     let svc = Service::new(Db::connect_with(&sqlite_url(dir.path()).unwrap(), 16).await.unwrap(), config);
     let system = Actor::system("bench");
-    let opts = TreeOptions { switches: 200, sites: 800, seed: 3, name: "bench".into(), driver: "dry-run".into() };
-    svc.import_topology(&system, &topology_yaml(&opts), "generated").await.unwrap();
-    let topo = svc.topology().await.unwrap();
-    let (def, _) = svc
-        .create_definition(
-            &system,
-            &DefinitionSpec {
-                name: "Bench".into(),
-                kinds: vec![ChannelKind::P2p, ChannelKind::P2mp, ChannelKind::Mp2mp],
-                min_bandwidth_mbps: 1,
-                max_bandwidth_mbps: 100_000,
-                classes: vec!["standard".into()],
-                drivers: vec!["dry-run".into()],
-                relations: Default::default(),
-            },
-        )
-        .await
-        .unwrap();
-    let model = svc
-        .create_usage_model(&system, &def, &UsageModelSpec { name: "free".into(), ..Default::default() })
-        .await
-        .unwrap();
+    let (topo, model) = support::seed(&svc, 200, 800, 3).await;
 
     // Tagged interfaces carry many channels: the creators' and the acceptors'.
     let tagged: Vec<_> =

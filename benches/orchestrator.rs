@@ -11,6 +11,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,12 +20,9 @@ use std::time::{Duration, Instant};
 use sqlx::Connection;
 use switchboard::orchestrator::policy::{Account, ChannelState};
 use switchboard::orchestrator::{ChannelSpec, parse_channels};
-use switchboard::service::{
-    Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, Service, UsageModelSpec, UserRole,
-    Worker,
-};
+use switchboard::service::{Acceptance, Actor, Config, InviteeSpec, NewChannel, NewOffer, Service, UserRole, Worker};
 use switchboard::store::{Db, sqlite_url};
-use switchboard::topology::generate::{ChannelOptions, TreeOptions, channels_yaml, topology_yaml};
+use switchboard::topology::generate::{ChannelOptions, channels_yaml};
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -68,33 +67,7 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
     };
     let svc = Service::new(Db::connect_with(&url, 16).await.unwrap(), config);
     let system = Actor::system("bench");
-    let opts = TreeOptions { switches: 1_000, sites: 4_000, seed: 42, name: "bench".into(), driver: "dry-run".into() };
-    let text = topology_yaml(&opts);
-    svc.import_topology(&system, &text, "generated").await.unwrap();
-    let topo = svc.topology().await.unwrap();
-    let (def, _) = svc
-        .create_definition(
-            &system,
-            &DefinitionSpec {
-                name: "Bench".into(),
-                kinds: vec![
-                    switchboard::model::ChannelKind::P2p,
-                    switchboard::model::ChannelKind::P2mp,
-                    switchboard::model::ChannelKind::Mp2mp,
-                ],
-                min_bandwidth_mbps: 1,
-                max_bandwidth_mbps: 100_000,
-                classes: vec!["standard".into()],
-                drivers: vec!["dry-run".into()],
-                relations: Default::default(),
-            },
-        )
-        .await
-        .unwrap();
-    let model = svc
-        .create_usage_model(&system, &def, &UsageModelSpec { name: "free".into(), ..Default::default() })
-        .await
-        .unwrap();
+    let (topo, model) = support::seed(&svc, 1_000, 4_000, 42).await;
     // One admin per organization.
     let mut admins: BTreeMap<String, Actor> = BTreeMap::new();
     for iface in &topo.interfaces {

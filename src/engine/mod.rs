@@ -61,6 +61,9 @@ pub struct Report {
     /// Changes applied again after read-back verification.
     pub reapplied: usize,
     pub elapsed: Duration,
+    /// What each switch of the scope held before the apply (as read by its driver), for
+    /// callers that attribute the changes to the requests they combined.
+    pub before: Vec<BTreeSet<Item>>,
 }
 
 /// A failed apply: what failed, and anything that went wrong while rolling back.
@@ -226,6 +229,7 @@ fn transact(
         }
     }
     report.elapsed = start.elapsed();
+    report.before = before;
     Ok(report)
 }
 

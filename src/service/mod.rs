@@ -8,6 +8,7 @@
 //! pure [`crate::orchestrator::Planner`]; this module loads facts, asks them, and writes
 //! the outcome, with an audit record, in one transaction.
 
+mod batch;
 mod demo;
 mod drift;
 mod flow;
@@ -172,6 +173,9 @@ pub struct Config {
     /// Drive every switch with the dry-run driver, whatever the topology says (the
     /// default of `serve` when no real switches are configured).
     pub dry_run: bool,
+    /// How many waiting orders a worker claims, plans and applies together (one set of
+    /// transactions and one apply per switch for all of them); 1 runs them one by one.
+    pub batch_orders: usize,
 }
 
 impl Default for Config {
@@ -191,6 +195,7 @@ impl Default for Config {
             },
             max_attempts: 3,
             dry_run: false,
+            batch_orders: 32,
         }
     }
 }
@@ -221,7 +226,8 @@ pub struct Service {
     pub config: Arc<Config>,
     pub clock: Arc<Clock>,
     topology: Arc<Mutex<Option<TopologyCache>>>,
-    faults: Arc<Mutex<HashMap<String, usize>>>,
+    /// Test faults by switch: (change index, whether it stays for every apply).
+    faults: Arc<Mutex<HashMap<String, (usize, bool)>>>,
     /// Woken when an order is opened, so a local worker starts at once.
     pub notify: Arc<tokio::sync::Notify>,
     /// Service definitions and usage models never change once written (a change is a new
@@ -267,12 +273,37 @@ impl Service {
     /// `change_index`, as a real switch would.
     pub fn inject_fault(&self, switch: &str, change_index: usize) {
         if let Ok(mut f) = self.faults.lock() {
-            f.insert(switch.to_string(), change_index);
+            f.insert(switch.to_string(), (change_index, false));
         }
     }
 
+    /// Fault injection for tests: every apply on `switch` fails at its change
+    /// `change_index`, until [`Service::clear_faults`], like a switch that went bad.
+    pub fn inject_lasting_fault(&self, switch: &str, change_index: usize) {
+        if let Ok(mut f) = self.faults.lock() {
+            f.insert(switch.to_string(), (change_index, true));
+        }
+    }
+
+    pub fn clear_faults(&self) {
+        if let Ok(mut f) = self.faults.lock() {
+            f.clear();
+        }
+    }
+
+    /// Whether a one-shot fault waits for the next apply on `switch`.
+    fn has_fault(&self, switch: &str) -> bool {
+        self.faults.lock().ok().is_some_and(|f| f.get(switch).is_some_and(|(_, lasting)| !lasting))
+    }
+
+    /// The fault for an apply on `switch` (a one-shot fault is used up).
     fn take_fault(&self, switch: &str) -> Option<usize> {
-        self.faults.lock().ok().and_then(|mut f| f.remove(switch))
+        let mut f = self.faults.lock().ok()?;
+        let (at, lasting) = *f.get(switch)?;
+        if !lasting {
+            f.remove(switch);
+        }
+        Some(at)
     }
 
     /// Drops the cached topology (after an import by this instance).

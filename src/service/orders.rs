@@ -83,16 +83,16 @@ impl Worker {
     }
 }
 
-struct Claimed {
-    id: String,
-    channel_id: String,
-    action: String,
-    attempts: i64,
+pub(super) struct Claimed {
+    pub id: String,
+    pub channel_id: String,
+    pub action: String,
+    pub attempts: i64,
 }
 
 /// What the order wants on the switches.
 #[derive(Clone, Debug)]
-enum Target {
+pub(super) enum Target {
     /// The channel with these members (VLANs pinned once allocated).
     Present(ChannelSpec),
     /// No trace of the channel.
@@ -120,19 +120,37 @@ impl From<sqlx::Error> for PlanFailure {
 }
 
 /// What an apply did.
-struct Applied {
-    changes: usize,
-    commands: Vec<String>,
+pub(super) struct Applied {
+    pub changes: usize,
+    pub commands: Vec<String>,
+    /// What each switch held before, by name.
+    pub before: BTreeMap<String, BTreeSet<Item>>,
 }
 
 const ALLOCATION_ATTEMPTS: usize = 20;
 
 impl Service {
-    /// Claims and runs orders until none is left that this instance may take.
+    /// Claims and runs orders until none is left that this instance may take: waiting
+    /// orders in batches of up to `config.batch_orders` (see `batch.rs`), then orders left
+    /// by instances that stopped, one at a time.
     pub async fn run_pending(&self) -> Result<Vec<OrderOutcome>> {
         let mut out = Vec::new();
-        while let Some(o) = self.run_one().await? {
-            out.push(o);
+        loop {
+            let batch = self.claim_batch(self.config.batch_orders.max(1)).await?;
+            if batch.is_empty() {
+                match self.run_one().await? {
+                    Some(o) => out.push(o),
+                    None => break,
+                }
+                continue;
+            }
+            if batch.len() == 1 {
+                for o in batch {
+                    out.push(self.run_claimed(o).await?);
+                }
+            } else {
+                out.extend(self.execute_batch(batch).await?);
+            }
         }
         Ok(out)
     }
@@ -140,25 +158,23 @@ impl Service {
     /// Claims and runs one order.
     pub async fn run_one(&self) -> Result<Option<OrderOutcome>> {
         let Some(claimed) = self.claim().await? else { return Ok(None) };
+        self.run_claimed(claimed).await.map(Some)
+    }
+
+    /// Runs one claimed order on its own.
+    pub(super) async fn run_claimed(&self, claimed: Claimed) -> Result<OrderOutcome> {
         let span =
             tracing::info_span!("order", id = %claimed.id, channel = %claimed.channel_id, action = %claimed.action);
         let _g = span.enter();
-        let renew = self.keep_lease(&claimed.id);
+        let renew = self.keep_lease(vec![claimed.id.clone()]);
         let outcome = self.execute(&claimed).await;
         renew.abort();
         match outcome {
             Err(ServiceError::Conflict(m)) if m == TAKEN_OVER => {
                 tracing::warn!("stalled past the lease; another instance took the order over");
-                Ok(Some(OrderOutcome {
-                    order_id: claimed.id,
-                    channel_id: claimed.channel_id,
-                    action: claimed.action,
-                    status: "taken_over".into(),
-                    reason: TAKEN_OVER.into(),
-                    changes: 0,
-                }))
+                Ok(taken_over_outcome(&claimed))
             }
-            other => other.map(Some),
+            other => other,
         }
     }
 
@@ -182,6 +198,17 @@ impl Service {
         // Waiting orders first (by the (status, created_at) index), then orders whose
         // instance stopped renewing its lease. Never an order of a channel that has one
         // running under a live lease.
+        // Nothing to take: do not queue for the writer.
+        let any: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM orders WHERE status = 'pending' \
+             OR (status IN ('planning', 'applying') AND lease_until < $1) LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        if any.is_none() {
+            return Ok(None);
+        }
         let candidates = ["o.status = 'pending'", "o.status IN ('planning', 'applying') AND o.lease_until < $3"];
         let mut row = None;
         for which in candidates {
@@ -220,10 +247,9 @@ impl Service {
         Ok(Some(c))
     }
 
-    /// Renews the claim while the order runs.
-    fn keep_lease(&self, order_id: &str) -> tokio::task::JoinHandle<()> {
+    /// Renews the claim on `ids` while they run.
+    pub(super) fn keep_lease(&self, ids: Vec<String>) -> tokio::task::JoinHandle<()> {
         let svc = self.clone();
-        let id = order_id.to_string();
         tokio::spawn(async move {
             let every = svc.config.lease / 3;
             loop {
@@ -231,17 +257,20 @@ impl Service {
                 let until = svc.now() + i64::try_from(svc.config.lease.as_millis()).unwrap_or(60_000);
                 let r = async {
                     let mut tx = svc.db.write().await?;
-                    sqlx::query("UPDATE orders SET lease_until = $3 WHERE id = $1 AND claimed_by = $2")
-                        .bind(id.as_str())
-                        .bind(svc.config.instance.as_str())
-                        .bind(until)
-                        .execute(&mut *tx)
-                        .await?;
+                    let sql = format!(
+                        "UPDATE orders SET lease_until = $2 WHERE claimed_by = $1 AND id IN ({})",
+                        placeholders(3, ids.len())
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(svc.config.instance.as_str()).bind(until);
+                    for id in &ids {
+                        q = q.bind(id.as_str());
+                    }
+                    q.execute(&mut *tx).await?;
                     tx.commit().await
                 }
                 .await;
                 if let Err(e) = r {
-                    tracing::warn!(order = %id, error = %e, "cannot renew the order's lease");
+                    tracing::warn!(orders = ?ids, error = %e, "cannot renew the orders' lease");
                 }
             }
         })
@@ -334,55 +363,20 @@ impl Service {
         let old_path: BTreeSet<String> = channel.path.iter().cloned().collect();
         // Whether the switches hold the channel from before (a modification).
         let was_live = matches!(channel.state, ChannelState::Modifying | ChannelState::Active);
-        let target = match channel.state {
-            ChannelState::Terminating => Target::Absent,
+        let live = match channel.state {
             ChannelState::Provisioning | ChannelState::Modifying | ChannelState::Active => {
-                let live = self.live_attachments(&mut tx, &channel.id).await?;
-                let roles: Vec<Role> = live.iter().map(|a| a.role).collect();
-                if !crate::orchestrator::policy::ready(channel.kind, &roles) {
-                    return Ok(None);
-                }
-                Target::Present(ChannelSpec {
-                    name: channel.id.clone(),
-                    kind: channel.kind,
-                    vlan: channel.vlan.and_then(VlanId::new),
-                    leaf_vlan: channel.leaf_vlan.and_then(VlanId::new),
-                    bandwidth_mbps: channel.bandwidth_mbps,
-                    members: live
-                        .iter()
-                        .map(|a| MemberSpec {
-                            interface: a.interface.clone(),
-                            role: (channel.kind == ChannelKind::P2mp).then_some(a.role),
-                            customer_vlan: a.customer_vlan.and_then(VlanId::new),
-                            pos: Pos::default(),
-                        })
-                        .collect(),
-                    pos: Pos::default(),
-                })
+                self.live_attachments(&mut tx, &channel.id).await?
             }
-            _ => return Ok(None),
+            _ => Vec::new(),
         };
+        let Some(target) = target_of(&channel, &live) else { return Ok(None) };
         let Target::Present(spec) = target else {
             self.hold_claim(&mut tx, o, "status = 'applying', applying_at = COALESCE(applying_at, $3)").await?;
             tx.commit().await?;
             return Ok(Some((Target::Absent, old_path.into_iter().collect(), true)));
         };
 
-        // The new path, from the members' switches.
-        let mut member_switches = Vec::new();
-        for m in &spec.members {
-            let Some(iface) = topo.interface(&m.interface) else {
-                return Err(PlanFailure::Failed(format!("interface `{}` is no longer in the topology", m.interface)));
-            };
-            if let Some(s) = topo.switch_index(&iface.switch) {
-                member_switches.push(s);
-            }
-        }
-        let new_path: BTreeSet<String> = topo
-            .path(&member_switches)
-            .into_iter()
-            .filter_map(|s| topo.switches.get(s).map(|sw| sw.name.clone()))
-            .collect();
+        let new_path = path_of(topo, &spec).map_err(PlanFailure::Failed)?;
         let scope: Vec<String> = old_path.union(&new_path).cloned().collect();
         // Plan this channel alone, against what the database says is taken: VLANs of other
         // channels on the new path, customer tags on the members' interfaces.
@@ -489,6 +483,63 @@ impl Service {
         Ok(Some((Target::Present(pinned), scope, was_live)))
     }
 
+    /// The dry-run switches' state lives in the database: loads the items of `add` and
+    /// `remove` (per switch of `scope`) that each dry-run switch holds, in one query over
+    /// every dry-run switch of the scope (per chunk of items).
+    pub(super) async fn load_dry(
+        &self,
+        tx: &mut AnyConnection,
+        topo: &Topology,
+        scope: &[String],
+        add: &[BTreeSet<Item>],
+        remove: &[BTreeSet<Item>],
+    ) -> Result<BTreeMap<String, BTreeSet<Item>>> {
+        let mut dry: BTreeMap<String, BTreeSet<Item>> = BTreeMap::new();
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (k, name) in scope.iter().enumerate() {
+            if topo.switch(name).is_none() || self.driver_kind(topo, name) != "dry-run" {
+                continue;
+            }
+            dry.insert(name.clone(), BTreeSet::new());
+            let items = add.get(k).into_iter().chain(remove.get(k)).flatten();
+            wanted.insert(name.clone(), items.map(|i| serde_json::to_string(i).unwrap_or_default()).collect());
+        }
+        let all: BTreeSet<&String> = wanted.values().flatten().collect();
+        let all: Vec<&String> = all.into_iter().collect();
+        let switches: Vec<&String> = wanted.keys().collect();
+        for chunk in all.chunks(500) {
+            if switches.is_empty() {
+                break;
+            }
+            let sql = format!(
+                "SELECT switch, item FROM switch_items WHERE switch IN ({}) AND item IN ({})",
+                placeholders(1, switches.len()),
+                placeholders(1 + switches.len(), chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for sw in &switches {
+                q = q.bind(sw.as_str());
+            }
+            for w in chunk {
+                q = q.bind(w.as_str());
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                let sw: String = r.try_get("switch")?;
+                let text: String = r.try_get("item")?;
+                if !wanted.get(&sw).is_some_and(|w| w.contains(&text)) {
+                    continue;
+                }
+                match serde_json::from_str::<Item>(&text) {
+                    Ok(item) => {
+                        dry.entry(sw).or_default().insert(item);
+                    }
+                    Err(e) => tracing::warn!(switch = %sw, item = %text, error = %e, "unreadable stored item"),
+                }
+            }
+        }
+        Ok(dry)
+    }
+
     pub(crate) fn worker_actor(&self) -> Actor {
         Actor {
             user_id: format!("worker:{}", self.config.instance),
@@ -541,51 +592,7 @@ impl Service {
                 return Ok(Err(reason));
             }
         };
-        // The dry-run switches' state lives in the database: load the items concerned, in
-        // one query over every dry-run switch of the scope.
-        let mut dry: BTreeMap<String, BTreeSet<Item>> = BTreeMap::new();
-        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (k, name) in scope.iter().enumerate() {
-            if topo.switch(name).is_none() || self.driver_kind(topo, name) != "dry-run" {
-                continue;
-            }
-            dry.insert(name.clone(), BTreeSet::new());
-            let items = add.get(k).into_iter().chain(remove.get(k)).flatten();
-            wanted.insert(name.clone(), items.map(|i| serde_json::to_string(i).unwrap_or_default()).collect());
-        }
-        let all: BTreeSet<&String> = wanted.values().flatten().collect();
-        let all: Vec<&String> = all.into_iter().collect();
-        let switches: Vec<&String> = wanted.keys().collect();
-        for chunk in all.chunks(500) {
-            if switches.is_empty() {
-                break;
-            }
-            let sql = format!(
-                "SELECT switch, item FROM switch_items WHERE switch IN ({}) AND item IN ({})",
-                placeholders(1, switches.len()),
-                placeholders(1 + switches.len(), chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for sw in &switches {
-                q = q.bind(sw.as_str());
-            }
-            for w in chunk {
-                q = q.bind(w.as_str());
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                let sw: String = r.try_get("switch")?;
-                let text: String = r.try_get("item")?;
-                if !wanted.get(&sw).is_some_and(|w| w.contains(&text)) {
-                    continue;
-                }
-                match serde_json::from_str::<Item>(&text) {
-                    Ok(item) => {
-                        dry.entry(sw).or_default().insert(item);
-                    }
-                    Err(e) => tracing::warn!(switch = %sw, item = %text, error = %e, "unreadable stored item"),
-                }
-            }
-        }
+        let dry = self.load_dry(&mut tx, topo, scope, &add, &remove).await?;
         let faults: Vec<(String, usize)> =
             scope.iter().filter_map(|s| self.take_fault(s).map(|i| (s.clone(), i))).collect();
         let topo2 = topo.clone();
@@ -596,40 +603,7 @@ impl Service {
             .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?;
         match result {
             Ok((applied, after)) => {
-                // What the dry-run switches gained and lost, written in one DELETE and one
-                // INSERT for all of them (per chunk), not two statements per switch.
-                let mut gone: Vec<(&str, String)> = Vec::new();
-                let mut added: Vec<(&str, String)> = Vec::new();
-                for (name, new) in &after {
-                    let old = dry.get(name).cloned().unwrap_or_default();
-                    gone.extend(
-                        old.difference(new).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())),
-                    );
-                    added.extend(
-                        new.difference(&old).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())),
-                    );
-                }
-                for chunk in gone.chunks(400) {
-                    let terms: Vec<String> = (0..chunk.len())
-                        .map(|i| format!("(switch = ${} AND item = ${})", 2 * i + 1, 2 * i + 2))
-                        .collect();
-                    let sql = format!("DELETE FROM switch_items WHERE {}", terms.join(" OR "));
-                    let mut q = sqlx::query(AssertSqlSafe(sql));
-                    for (sw, item) in chunk {
-                        q = q.bind(*sw).bind(item.as_str());
-                    }
-                    q.execute(&mut *tx).await?;
-                }
-                for chunk in added.chunks(400) {
-                    let values: Vec<String> =
-                        (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-                    let sql = format!("INSERT INTO switch_items (switch, item) VALUES {}", values.join(", "));
-                    let mut q = sqlx::query(AssertSqlSafe(sql));
-                    for (sw, item) in chunk {
-                        q = q.bind(*sw).bind(item.as_str());
-                    }
-                    q.execute(&mut *tx).await?;
-                }
+                store_dry(&mut tx, &dry, &after).await?;
                 let applied_json = new_spec.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
                 // Commit only while the order is still ours (an instance that stalled past its
                 // lease must not overwrite the work of the one that took over).
@@ -833,13 +807,24 @@ impl Service {
 }
 
 /// This instance stalled past its lease and another took the order over.
-fn taken_over() -> ServiceError {
+pub(super) fn taken_over() -> ServiceError {
     ServiceError::Conflict(TAKEN_OVER.into())
 }
 
-const TAKEN_OVER: &str = "the order was taken over by another instance";
+pub(super) fn taken_over_outcome(o: &Claimed) -> OrderOutcome {
+    OrderOutcome {
+        order_id: o.id.clone(),
+        channel_id: o.channel_id.clone(),
+        action: o.action.clone(),
+        status: "taken_over".into(),
+        reason: TAKEN_OVER.into(),
+        changes: 0,
+    }
+}
 
-fn plan_errors(errs: &[crate::orchestrator::PlanError]) -> String {
+pub(super) const TAKEN_OVER: &str = "the order was taken over by another instance";
+
+pub(super) fn plan_errors(errs: &[crate::orchestrator::PlanError]) -> String {
     errs.iter().map(|e| e.refusal.to_string()).collect::<Vec<_>>().join("; ")
 }
 
@@ -854,7 +839,7 @@ pub(crate) struct AppliedChannel {
 }
 
 impl AppliedChannel {
-    fn of(spec: &ChannelSpec) -> AppliedChannel {
+    pub(super) fn of(spec: &ChannelSpec) -> AppliedChannel {
         AppliedChannel {
             kind: spec.kind,
             vlan: spec.vlan.map(VlanId::get),
@@ -890,14 +875,97 @@ impl AppliedChannel {
     }
 }
 
-type Delta = (Vec<BTreeSet<Item>>, Vec<BTreeSet<Item>>);
+/// What an order wants for a channel in `channel.state` with the `live` attachments, or
+/// `None` when the channel needs nothing (not ready to carry traffic, or in a state no
+/// order acts on).
+pub(super) fn target_of(channel: &super::flow::ChannelRow, live: &[super::flow::AttachmentRow]) -> Option<Target> {
+    match channel.state {
+        ChannelState::Terminating => Some(Target::Absent),
+        ChannelState::Provisioning | ChannelState::Modifying | ChannelState::Active => {
+            let roles: Vec<Role> = live.iter().map(|a| a.role).collect();
+            if !crate::orchestrator::policy::ready(channel.kind, &roles) {
+                return None;
+            }
+            Some(Target::Present(ChannelSpec {
+                name: channel.id.clone(),
+                kind: channel.kind,
+                vlan: channel.vlan.and_then(VlanId::new),
+                leaf_vlan: channel.leaf_vlan.and_then(VlanId::new),
+                bandwidth_mbps: channel.bandwidth_mbps,
+                members: live
+                    .iter()
+                    .map(|a| MemberSpec {
+                        interface: a.interface.clone(),
+                        role: (channel.kind == ChannelKind::P2mp).then_some(a.role),
+                        customer_vlan: a.customer_vlan.and_then(VlanId::new),
+                        pos: Pos::default(),
+                    })
+                    .collect(),
+                pos: Pos::default(),
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// The switches a channel's members connect through (names), or why it cannot be placed.
+pub(super) fn path_of(topo: &Topology, spec: &ChannelSpec) -> std::result::Result<BTreeSet<String>, String> {
+    let mut member_switches = Vec::new();
+    for m in &spec.members {
+        let Some(iface) = topo.interface(&m.interface) else {
+            return Err(format!("interface `{}` is no longer in the topology", m.interface));
+        };
+        if let Some(s) = topo.switch_index(&iface.switch) {
+            member_switches.push(s);
+        }
+    }
+    Ok(topo.path(&member_switches).into_iter().filter_map(|s| topo.switches.get(s).map(|sw| sw.name.clone())).collect())
+}
+
+/// Writes what the dry-run switches gained and lost (`after` against `before`), in one
+/// DELETE and one INSERT for all of them (per chunk), not two statements per switch.
+pub(super) async fn store_dry(
+    tx: &mut AnyConnection,
+    dry: &BTreeMap<String, BTreeSet<Item>>,
+    after: &BTreeMap<String, BTreeSet<Item>>,
+) -> Result<()> {
+    let mut gone: Vec<(&str, String)> = Vec::new();
+    let mut added: Vec<(&str, String)> = Vec::new();
+    for (name, new) in after {
+        let old = dry.get(name).cloned().unwrap_or_default();
+        gone.extend(old.difference(new).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())));
+        added.extend(new.difference(&old).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())));
+    }
+    for chunk in gone.chunks(400) {
+        let terms: Vec<String> =
+            (0..chunk.len()).map(|i| format!("(switch = ${} AND item = ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let sql = format!("DELETE FROM switch_items WHERE {}", terms.join(" OR "));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (sw, item) in chunk {
+            q = q.bind(*sw).bind(item.as_str());
+        }
+        q.execute(&mut *tx).await?;
+    }
+    for chunk in added.chunks(400) {
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let sql = format!("INSERT INTO switch_items (switch, item) VALUES {}", values.join(", "));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (sw, item) in chunk {
+            q = q.bind(*sw).bind(item.as_str());
+        }
+        q.execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+pub(super) type Delta = (Vec<BTreeSet<Item>>, Vec<BTreeSet<Item>>);
 
 /// What to add to and remove from each switch of `scope` to take a channel from `old` to
 /// `new` (either may be absent). Only the channel's own items move; the switches' baseline
 /// (trunk and port-mode ports) is always put in place and never removed. Items of one
 /// channel are never items of another (a VLAN is on a switch once), so removing them
 /// cannot take anything from another channel.
-fn delta(
+pub(super) fn delta(
     topo: &Topology,
     name: &str,
     scope: &[String],
@@ -947,10 +1015,10 @@ fn stall_hook() {
     }
 }
 
-type EngineResult = std::result::Result<(Applied, BTreeMap<String, BTreeSet<Item>>), String>;
+pub(super) type EngineResult = std::result::Result<(Applied, BTreeMap<String, BTreeSet<Item>>), String>;
 
 /// Builds the drivers and runs the engine's transaction (blocking).
-fn run_engine(
+pub(super) fn run_engine(
     topo: &Topology,
     scope: &[String],
     add: &[BTreeSet<Item>],
@@ -1022,5 +1090,10 @@ fn run_engine(
             }
         }
     }
-    Ok((Applied { changes: report.changes, commands }, after))
+    let before = indices
+        .iter()
+        .zip(report.before)
+        .filter_map(|(k, state)| topo.switches.get(*k).map(|sw| (sw.name.clone(), state)))
+        .collect();
+    Ok((Applied { changes: report.changes, commands, before }, after))
 }

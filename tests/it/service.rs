@@ -675,3 +675,125 @@ async fn drift_view_finds_what_a_switch_lost_or_gained(b: Backend) {
     assert_eq!(code(w.svc.drift(&w.acme).await), "forbidden");
 }
 on_both!(drift_view_finds_what_a_switch_lost_or_gained);
+
+/// Several orders waiting at once run as one batch (one plan transaction, one apply over
+/// the union of their switches): new channels of every kind on shared switches, a member
+/// leaving a live channel and a termination, each with its own VLAN, outcome and detail,
+/// and the switches holding exactly what the channels call for.
+async fn orders_run_in_batches(b: Backend) {
+    let w = world(b).await;
+    // Two live channels first: one shrinks and one ends in the batch.
+    let lan = w.svc.create_channel(&w.acme, &w.channel("lan", ChannelKind::Mp2mp, "acme-5b")).await.unwrap();
+    let o = w.offer_to(&w.acme, &lan, &[&w.globex, &w.umbrella]).await;
+    w.svc.accept(&w.globex, &o.invitations[0].token, &accept("globex-5c")).await.unwrap();
+    w.svc.accept(&w.umbrella, &o.invitations[1].token, &accept("umbrella-6b")).await.unwrap();
+    let line = w.svc.create_channel(&w.acme, &w.channel("line", ChannelKind::P2p, "acme-3a")).await.unwrap();
+    let o = w.offer_to(&w.acme, &line, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &o.invitations[0].token, &accept("globex-3b")).await.unwrap();
+    let first = w.svc.run_pending().await.unwrap();
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert!(first.iter().all(|o| o.status == "done"), "{first:?}");
+
+    // Five orders wait together.
+    let p2p = w.svc.create_channel(&w.acme, &w.channel("p2p", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let o = w.offer_to(&w.acme, &p2p, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &o.invitations[0].token, &accept("globex-1b")).await.unwrap();
+    let mut tree = w.channel("tree", ChannelKind::P2mp, "initech-1c");
+    tree.role = Some(Role::Root);
+    let tree = w.svc.create_channel(&w.initech, &tree).await.unwrap();
+    let o = w.offer_to(&w.initech, &tree, &[&w.stark, &w.umbrella]).await;
+    w.svc.accept(&w.stark, &o.invitations[0].token, &accept("stark-2c")).await.unwrap();
+    w.svc.accept(&w.umbrella, &o.invitations[1].token, &accept("umbrella-2a")).await.unwrap();
+    let mesh = w.svc.create_channel(&w.initech, &w.channel("mesh", ChannelKind::Mp2mp, "initech-4a")).await.unwrap();
+    let o = w.offer_to(&w.initech, &mesh, &[&w.stark, &w.umbrella]).await;
+    w.svc.accept(&w.stark, &o.invitations[0].token, &accept("stark-5a")).await.unwrap();
+    w.svc.accept(&w.umbrella, &o.invitations[1].token, &accept("umbrella-4b")).await.unwrap();
+    let c = w.svc.channel(&w.acme, &lan).await.unwrap();
+    let umbrella_att = c.attachments.iter().find(|a| a.interface == "umbrella-6b").unwrap().id.clone();
+    w.svc.detach(&w.umbrella, &umbrella_att).await.unwrap();
+    w.svc.terminate(&w.acme, &line, "").await.unwrap();
+
+    let done = w.svc.run_pending().await.unwrap();
+    assert_eq!(done.len(), 5, "{done:?}");
+    assert!(done.iter().all(|o| o.status == "done" && o.changes > 0), "{done:?}");
+    for ch in [&p2p, &tree, &mesh, &lan, &line] {
+        let orders = w.svc.orders(&w.op, Some(ch)).await.unwrap();
+        let last = orders.iter().max_by_key(|o| (o.created_at, o.id.clone())).unwrap();
+        assert_eq!(last.status, "done", "{last:?}");
+        let detail: serde_json::Value = serde_json::from_str(&last.detail).unwrap();
+        assert_eq!(detail["batch"]["orders"], 5, "ran in the batch: {detail}");
+        assert!(detail["changes"].as_u64().unwrap() > 0, "{detail}");
+    }
+    for ch in [&p2p, &tree, &mesh, &lan] {
+        let c = w.svc.channel(&w.op, ch).await.unwrap();
+        assert_eq!(c.state, ChannelState::Active, "{c:?}");
+        assert!(c.vlan.is_some());
+    }
+    assert!(w.svc.channel(&w.op, &tree).await.unwrap().leaf_vlan.is_some(), "the tree has its leaf VLAN");
+    assert_eq!(w.svc.channel(&w.op, &lan).await.unwrap().path, vec!["acc5".to_string()], "shrunk");
+    assert_eq!(w.svc.channel(&w.op, &line).await.unwrap().state, ChannelState::Terminated);
+    let allocations = w.svc.allocations().await.unwrap();
+    assert!(allocations.iter().all(|(_, _, ch)| ch != &line), "the ended channel's VLAN is free");
+    assert!(!allocations.iter().any(|(sw, _, ch)| ch == &lan && sw != "acc5"), "{allocations:?}");
+    // Channels sharing a switch got different VLANs there (acc1 carries p2p and tree).
+    let on_acc1: Vec<u16> = allocations.iter().filter(|(sw, _, _)| sw == "acc1").map(|(_, v, _)| *v).collect();
+    assert_eq!(on_acc1.len(), 3, "p2p's VLAN and tree's two: {allocations:?}");
+    assert_switches_match(&w).await;
+    // Audited order by order (the first two channels were a batch of their own).
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    let batched =
+        |action: &str| log.iter().filter(|e| e.action == action && e.detail.contains("\"batch\":true")).count();
+    assert_eq!((batched("order.planned"), batched("order.done")), (2 + 4, 2 + 5), "the termination plans nothing");
+}
+on_both!(orders_run_in_batches);
+
+/// A switch that refuses the batch's combined change: every switch is rolled back and the
+/// orders run one by one, so only the channel through the bad switch fails; the others
+/// are provisioned, and nothing of the failed one is left anywhere.
+async fn a_refused_batch_runs_order_by_order(b: Backend) {
+    let w = world(b).await;
+    let before: BTreeMap<String, Vec<String>> = {
+        let topo = w.svc.topology().await.unwrap();
+        let mut m = BTreeMap::new();
+        for sw in &topo.switches {
+            m.insert(sw.name.clone(), w.svc.switch_items(&sw.name).await.unwrap());
+        }
+        m
+    };
+    // acc9 goes bad; one channel crosses it, two stay away from it.
+    let far = w.svc.create_channel(&w.acme, &w.channel("far", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let o = w.offer_to(&w.acme, &far, &[&w.stark]).await;
+    w.svc.accept(&w.stark, &o.invitations[0].token, &accept("stark-9b")).await.unwrap();
+    let near = w.svc.create_channel(&w.acme, &w.channel("near", ChannelKind::P2p, "acme-3a")).await.unwrap();
+    let o = w.offer_to(&w.acme, &near, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &o.invitations[0].token, &accept("globex-3b")).await.unwrap();
+    let mid = w.svc.create_channel(&w.initech, &w.channel("mid", ChannelKind::P2p, "initech-4a")).await.unwrap();
+    let o = w.offer_to(&w.initech, &mid, &[&w.umbrella]).await;
+    w.svc.accept(&w.umbrella, &o.invitations[0].token, &accept("umbrella-6b")).await.unwrap();
+    w.svc.inject_lasting_fault("acc9", 0);
+
+    let done = w.svc.run_pending().await.unwrap();
+    w.svc.clear_faults();
+    let by_channel: BTreeMap<&str, &str> = done.iter().map(|o| (o.channel_id.as_str(), o.status.as_str())).collect();
+    assert_eq!(by_channel.len(), 3, "{done:?}");
+    assert_eq!(
+        (by_channel[far.as_str()], by_channel[near.as_str()], by_channel[mid.as_str()]),
+        ("failed", "done", "done")
+    );
+    let failed = done.iter().find(|o| o.channel_id == far).unwrap();
+    assert!(failed.reason.contains("acc9"), "{}", failed.reason);
+    for ch in [&near, &mid] {
+        let orders = w.svc.orders(&w.op, Some(ch)).await.unwrap();
+        assert_eq!(orders.len(), 1);
+        let detail: serde_json::Value = serde_json::from_str(&orders[0].detail).unwrap();
+        assert!(detail.get("batch").is_none(), "applied on its own after the batch was refused: {detail}");
+        assert_eq!(w.svc.channel(&w.op, ch).await.unwrap().state, ChannelState::Active);
+    }
+    assert_eq!(w.svc.channel(&w.op, &far).await.unwrap().state, ChannelState::Failed);
+    assert!(w.svc.allocations().await.unwrap().iter().all(|(_, _, ch)| ch != &far));
+    for sw in ["acc9", "agg3"] {
+        assert_eq!(&w.svc.switch_items(sw).await.unwrap(), &before[sw], "{sw} holds nothing of the failed channel");
+    }
+    assert_switches_match(&w).await;
+}
+on_both!(a_refused_batch_runs_order_by_order);

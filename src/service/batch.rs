@@ -1,0 +1,675 @@
+//! Orders in batches: a worker claims every waiting order (up to `Config::batch_orders`),
+//! plans and allocates them in one transaction and applies them in one engine transaction
+//! over the union of their switches, so a busy network costs a handful of statements per
+//! batch instead of a score per order.
+//!
+//! The batch is an optimisation, never a different outcome. Anything unusual leaves the
+//! batch and runs on its own through the single-order path (`orders.rs`), which records
+//! failures, re-plans and cleans up:
+//! - an order whose channel needs nothing, or does not plan (its refusal is recorded by the
+//!   single path, which plans it again against what the batch committed);
+//! - every order, when another instance took a VLAN first (PostgreSQL), when a switch of
+//!   the batch has a test fault waiting, or when the switches refuse the combined change:
+//!   the engine rolled every switch back, and one by one finds the order at fault.
+//!
+//! Waiting orders are of distinct channels (a unique index keeps one waiting order per
+//! channel), so the orders of a batch never act on one channel twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use crate::model::VlanId;
+use crate::orchestrator::{ChannelSpec, Item, Planner, Refusal};
+use crate::store::{Dialect, is_unique_violation};
+use crate::topology::Topology;
+
+use super::flow::{AttachmentRow, ChannelRow, channel_from_row, lock};
+use super::orders::{
+    AppliedChannel, Claimed, OrderOutcome, Target, delta, path_of, run_engine, store_dry, taken_over_outcome, target_of,
+};
+use super::{Actor, Result, Service, ServiceError, placeholders};
+
+/// An order of the batch, planned: what its channel should hold and on which switches
+/// (its old path and its new one).
+struct Planned {
+    order: Claimed,
+    target: Target,
+    scope: Vec<String>,
+}
+
+/// How planning a batch went.
+struct PlanOutcome {
+    planned: Vec<Planned>,
+    /// Orders to run one by one.
+    alone: Vec<Claimed>,
+}
+
+/// Statement parameters per chunk (SQLite allows 32,766, PostgreSQL 65,535).
+const MAX_PARAMS: usize = 30_000;
+
+impl Service {
+    /// Claims up to `limit` waiting orders, oldest first, none of a channel whose order is
+    /// running under a live lease. `FOR UPDATE SKIP LOCKED` on PostgreSQL.
+    pub(super) async fn claim_batch(&self, limit: usize) -> Result<Vec<Claimed>> {
+        // Nothing waiting: do not queue for the writer.
+        let waiting: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orders WHERE status = 'pending' LIMIT 1")
+            .fetch_optional(&self.db.pool)
+            .await?;
+        if waiting.is_none() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let lease = now + i64::try_from(self.config.lease.as_millis()).unwrap_or(60_000);
+        let skip_locked = match self.db.dialect {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE orders SET status = 'planning', claimed_by = $1, lease_until = $2, attempts = attempts + 1, \
+             planning_at = COALESCE(planning_at, $3) \
+             WHERE id IN (SELECT o.id FROM orders o WHERE o.status = 'pending' \
+               AND NOT EXISTS (SELECT 1 FROM orders r WHERE r.channel_id = o.channel_id AND r.id <> o.id \
+                   AND r.status IN ('planning', 'applying') AND r.lease_until >= $3) \
+               ORDER BY o.created_at, o.id LIMIT {limit}{skip_locked}) \
+             AND status = 'pending' \
+             RETURNING id, channel_id, action, attempts, created_at"
+        );
+        let mut tx = self.db.write().await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(self.config.instance.as_str())
+            .bind(lease)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in rows {
+            let created: i64 = r.try_get("created_at")?;
+            claimed.push((
+                created,
+                Claimed {
+                    id: r.try_get("id")?,
+                    channel_id: r.try_get("channel_id")?,
+                    action: r.try_get("action")?,
+                    attempts: r.try_get("attempts")?,
+                },
+            ));
+        }
+        claimed.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
+        Ok(claimed.into_iter().map(|(_, c)| c).collect())
+    }
+
+    /// Runs claimed orders together (see the module comment).
+    pub(super) async fn execute_batch(&self, batch: Vec<Claimed>) -> Result<Vec<OrderOutcome>> {
+        let span = tracing::info_span!("order_batch", orders = batch.len());
+        let _g = span.enter();
+        let started = Instant::now();
+        let renew = self.keep_lease(batch.iter().map(|o| o.id.clone()).collect());
+        let result = self.execute_batch_inner(batch).await;
+        renew.abort();
+        let (mut out, alone) = result?;
+        let together = out.len();
+        for o in alone {
+            out.push(self.run_claimed(o).await?);
+        }
+        tracing::info!(
+            together,
+            alone = out.len() - together,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "order batch done"
+        );
+        Ok(out)
+    }
+
+    /// The batch's own work: returns the outcomes of the orders it finished and the orders
+    /// to run one by one.
+    async fn execute_batch_inner(&self, batch: Vec<Claimed>) -> Result<(Vec<OrderOutcome>, Vec<Claimed>)> {
+        let topo = self.topology().await?;
+        let PlanOutcome { planned, mut alone } = match self.plan_batch(batch, &topo).await? {
+            Ok(p) => p,
+            Err(all) => return Ok((Vec::new(), all)),
+        };
+        if planned.is_empty() {
+            return Ok((Vec::new(), alone));
+        }
+        if planned.iter().flat_map(|p| &p.scope).any(|sw| self.has_fault(sw)) {
+            // A one-shot test fault belongs to the apply of one order: run them one by one.
+            alone.extend(planned.into_iter().map(|p| p.order));
+            return Ok((Vec::new(), alone));
+        }
+        match self.apply_batch(&planned, &topo).await? {
+            Ok(out) => Ok((out, alone)),
+            Err(reason) => {
+                tracing::info!(%reason, orders = planned.len(), "the combined change was refused; running the orders one by one");
+                alone.extend(planned.into_iter().map(|p| p.order));
+                Ok((Vec::new(), alone))
+            }
+        }
+    }
+
+    /// Plans and allocates the batch in one transaction. `Err(orders)` when every order
+    /// must run alone (another instance took a VLAN first, or one was taken over).
+    async fn plan_batch(
+        &self,
+        batch: Vec<Claimed>,
+        topo: &Arc<Topology>,
+    ) -> Result<std::result::Result<PlanOutcome, Vec<Claimed>>> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let ids: Vec<&str> = batch.iter().map(|o| o.channel_id.as_str()).collect();
+        let channels = self.channel_rows(&mut tx, &ids).await?;
+        let live = live_attachments_of(&mut tx, &ids).await?;
+
+        // What each order wants, and the new paths.
+        let mut wants: Vec<(Claimed, ChannelRow, Target, BTreeSet<String>)> = Vec::new();
+        let mut alone = Vec::new();
+        for o in batch {
+            let Some(channel) = channels.get(&o.channel_id) else {
+                alone.push(o);
+                continue;
+            };
+            let empty = Vec::new();
+            let target = target_of(channel, live.get(&o.channel_id).unwrap_or(&empty));
+            let path = match &target {
+                Some(Target::Present(spec)) => path_of(topo, spec).ok(),
+                Some(Target::Absent) => Some(BTreeSet::new()),
+                None => None,
+            };
+            match (target, path) {
+                (Some(t), Some(p)) => wants.push((o, channel.clone(), t, p)),
+                _ => alone.push(o),
+            }
+        }
+
+        // What is taken on the new paths and on the members' interfaces, by channels that
+        // are not re-planned here.
+        let replanned: BTreeSet<&str> =
+            wants.iter().filter(|w| matches!(w.2, Target::Present(_))).map(|w| w.1.id.as_str()).collect();
+        let switches: BTreeSet<&str> = wants.iter().flat_map(|w| w.3.iter().map(String::as_str)).collect();
+        let mut planner = Planner::new(topo);
+        for chunk in switches.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS) {
+            let sql = format!(
+                "SELECT switch, vlan, channel_id FROM vlan_allocations WHERE switch IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for sw in chunk {
+                q = q.bind(*sw);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                let channel: String = r.try_get("channel_id")?;
+                if replanned.contains(channel.as_str()) {
+                    continue;
+                }
+                let sw: String = r.try_get("switch")?;
+                let vid: i64 = r.try_get("vlan")?;
+                if let (Some(s), Ok(v)) = (topo.switch_index(&sw), u16::try_from(vid)) {
+                    planner.reserve_vlan(s, v);
+                }
+            }
+        }
+        let ifaces: BTreeSet<&str> = wants
+            .iter()
+            .filter_map(|w| match &w.2 {
+                Target::Present(spec) => Some(spec.members.iter().map(|m| m.interface.as_str())),
+                Target::Absent => None,
+            })
+            .flatten()
+            .collect();
+        for chunk in ifaces.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS) {
+            let sql = format!(
+                "SELECT a.channel_id, a.interface, COALESCE(a.customer_vlan, c.vlan) AS tag FROM attachments a \
+                 JOIN channels c ON c.id = a.channel_id WHERE a.state = 'attached' \
+                 AND c.state <> 'terminated' AND a.interface IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for i in chunk {
+                q = q.bind(*i);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                let channel: String = r.try_get("channel_id")?;
+                if replanned.contains(channel.as_str()) {
+                    continue;
+                }
+                let iface: String = r.try_get("interface")?;
+                if let Some(tag) = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok()) {
+                    planner.reserve_tag(&iface, tag);
+                }
+            }
+        }
+
+        // Plan: channels keeping their VLANs first, so a new channel never takes them.
+        wants.sort_by_key(|w| !matches!(&w.2, Target::Present(s) if s.vlan.is_some()));
+        let mut planned = Vec::new();
+        let mut allocations: Vec<(String, u16, String)> = Vec::new(); // (switch, vlan, channel)
+        let mut updates: Vec<(String, u16, Option<u16>, String)> = Vec::new(); // (channel, vlan, leaf, path)
+        let mut audits = Vec::new();
+        let actor = self.worker_actor();
+        for (o, channel, target, new_path) in wants {
+            let old_path: BTreeSet<String> = channel.path.iter().cloned().collect();
+            let scope: Vec<String> = old_path.union(&new_path).cloned().collect();
+            let Target::Present(spec) = target else {
+                planned.push(Planned { order: o, target: Target::Absent, scope });
+                continue;
+            };
+            let result = match planner.add(&spec) {
+                Ok(p) => Ok(p.clone()),
+                Err(errs)
+                    if (spec.vlan.is_some() || spec.leaf_vlan.is_some())
+                        && errs.iter().all(|e| {
+                            matches!(e.refusal, Refusal::VlanTaken { .. } | Refusal::VlanIsCustomerTag { .. })
+                        }) =>
+                {
+                    // The path grew onto a switch where the channel's VLAN is taken: move it.
+                    let unpinned = ChannelSpec { vlan: None, leaf_vlan: None, ..spec.clone() };
+                    planner.add(&unpinned).cloned()
+                }
+                Err(errs) => Err(errs),
+            };
+            let Ok(p) = result else {
+                // Its refusal is recorded by the single path.
+                alone.push(o);
+                continue;
+            };
+            let path_names: Vec<String> =
+                p.path.iter().filter_map(|s| topo.switches.get(*s).map(|sw| sw.name.clone())).collect();
+            for sw in &path_names {
+                for v in std::iter::once(p.vlan).chain(p.leaf_vlan) {
+                    allocations.push((sw.clone(), v, channel.id.clone()));
+                }
+            }
+            updates.push((channel.id.clone(), p.vlan, p.leaf_vlan, path_names.join(",")));
+            audits.push((
+                o.id.clone(),
+                serde_json::json!({"channel": channel.id, "vlan": p.vlan, "leaf_vlan": p.leaf_vlan, "path": path_names, "batch": true}),
+            ));
+            let pinned =
+                ChannelSpec { vlan: VlanId::new(p.vlan), leaf_vlan: p.leaf_vlan.and_then(VlanId::new), ..spec };
+            planned.push(Planned { order: o, target: Target::Present(pinned), scope });
+        }
+
+        // Store: the re-planned channels' allocations, their VLANs and paths, the orders.
+        let moved: Vec<&str> = updates.iter().map(|u| u.0.as_str()).collect();
+        for chunk in moved.chunks(MAX_PARAMS) {
+            let sql = format!("DELETE FROM vlan_allocations WHERE channel_id IN ({})", placeholders(1, chunk.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in allocations.chunks(MAX_PARAMS / 3) {
+            let values: Vec<String> =
+                (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
+            let sql = format!("INSERT INTO vlan_allocations (switch, vlan, channel_id) VALUES {}", values.join(", "));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (sw, v, ch) in chunk {
+                q = q.bind(sw.as_str()).bind(i64::from(*v)).bind(ch.as_str());
+            }
+            match q.execute(&mut *tx).await {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    tx.rollback().await?;
+                    tracing::debug!("a VLAN was taken by another instance; running the batch one by one");
+                    return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for chunk in updates.chunks(MAX_PARAMS / 4) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    format!(
+                        "(${}, CAST(${} AS BIGINT), CAST(${} AS BIGINT), ${})",
+                        4 * i + 2,
+                        4 * i + 3,
+                        4 * i + 4,
+                        4 * i + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "UPDATE channels SET vlan = v.column2, leaf_vlan = v.column3, path = v.column4, updated_at = $1 \
+                 FROM (VALUES {}) AS v WHERE channels.id = v.column1",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            for (id, vlan, leaf, path) in chunk {
+                q = q.bind(id.as_str()).bind(i64::from(*vlan)).bind(leaf.map(i64::from)).bind(path.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let orders: Vec<&str> = planned.iter().map(|p| p.order.id.as_str()).collect();
+        if !self.hold_claims(&mut tx, &orders, "status = 'applying', applying_at = COALESCE(applying_at, $2)").await? {
+            tx.rollback().await?;
+            return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
+        }
+        audit_many(&mut tx, now, &actor, "order.planned", &audits).await?;
+        tx.commit().await?;
+        Ok(Ok(PlanOutcome { planned, alone }))
+    }
+
+    /// Applies the planned orders as one engine transaction over the union of their
+    /// switches and records them done. `Ok(Err(reason))` when the switches refused (every
+    /// switch rolled back, nothing recorded).
+    async fn apply_batch(
+        &self,
+        planned: &[Planned],
+        topo: &Arc<Topology>,
+    ) -> Result<std::result::Result<Vec<OrderOutcome>, String>> {
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let scope: Vec<String> =
+            planned.iter().flat_map(|p| p.scope.iter().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
+        if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
+            let sql = format!(
+                "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
+                placeholders(1, scope.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for s in &scope {
+                q = q.bind(s.as_str());
+            }
+            q.fetch_all(&mut *tx).await?;
+        }
+        // What each channel had on the switches.
+        let ids: Vec<&str> = planned.iter().map(|p| p.order.channel_id.as_str()).collect();
+        let mut before: BTreeMap<String, Option<AppliedChannel>> = BTreeMap::new();
+        for chunk in ids.chunks(MAX_PARAMS) {
+            let sql = format!("SELECT id, applied FROM channels WHERE id IN ({})", placeholders(1, chunk.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                let applied: Option<String> = r.try_get("applied")?;
+                before.insert(
+                    r.try_get("id")?,
+                    applied.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok()),
+                );
+            }
+        }
+        // Each order's own change, and their union per switch.
+        let position: BTreeMap<&str, usize> = scope.iter().enumerate().map(|(k, s)| (s.as_str(), k)).collect();
+        let mut add = vec![BTreeSet::<Item>::new(); scope.len()];
+        let mut remove = vec![BTreeSet::<Item>::new(); scope.len()];
+        let mut own: Vec<super::orders::Delta> = Vec::with_capacity(planned.len());
+        let mut new_specs = Vec::with_capacity(planned.len());
+        for p in planned {
+            let old = before.get(&p.order.channel_id).cloned().flatten();
+            let new = match &p.target {
+                Target::Present(spec) => Some(AppliedChannel::of(spec)),
+                Target::Absent => None,
+            };
+            let (a, r) = match delta(topo, &p.order.channel_id, &p.scope, old.as_ref(), new.as_ref()) {
+                Ok(d) => d,
+                Err(reason) => {
+                    tx.rollback().await?;
+                    return Ok(Err(reason));
+                }
+            };
+            for (k, sw) in p.scope.iter().enumerate() {
+                let Some(&at) = position.get(sw.as_str()) else { continue };
+                if let (Some(slot), Some(items)) = (add.get_mut(at), a.get(k)) {
+                    slot.extend(items.iter().cloned());
+                }
+                if let (Some(slot), Some(items)) = (remove.get_mut(at), r.get(k)) {
+                    slot.extend(items.iter().cloned());
+                }
+            }
+            own.push((a, r));
+            new_specs.push(new);
+        }
+        // What one order adds, another's removal must not take away.
+        for (r, a) in remove.iter_mut().zip(&add) {
+            r.retain(|i| !a.contains(i));
+        }
+        let dry = self.load_dry(&mut tx, topo, &scope, &add, &remove).await?;
+        let faults: Vec<(String, usize)> =
+            scope.iter().filter_map(|s| self.take_fault(s).map(|i| (s.clone(), i))).collect();
+        let (topo2, scope2, dry2) = (topo.clone(), scope.clone(), dry.clone());
+        let result = tokio::task::spawn_blocking(move || run_engine(&topo2, &scope2, &add, &remove, dry2, &faults))
+            .await
+            .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?;
+        let (applied, after) = match result {
+            Ok(r) => r,
+            Err(reason) => {
+                tx.rollback().await?;
+                return Ok(Err(reason));
+            }
+        };
+        store_dry(&mut tx, &dry, &after).await?;
+
+        // Record: channels active (or terminated, VLANs freed), orders done.
+        let mut present: Vec<(&str, String)> = Vec::new();
+        let mut absent: Vec<&str> = Vec::new();
+        let mut details: Vec<(&str, String)> = Vec::new();
+        let mut audits = Vec::new();
+        let mut out = Vec::new();
+        for ((p, (a, r)), new) in planned.iter().zip(&own).zip(&new_specs) {
+            let (changes, commands) = own_changes(topo, &p.scope, a, r, &applied.before, &dry);
+            match new {
+                Some(spec) => {
+                    present.push((p.order.channel_id.as_str(), serde_json::to_string(spec).unwrap_or_default()))
+                }
+                None => absent.push(p.order.channel_id.as_str()),
+            }
+            let detail = serde_json::json!({
+                "changes": changes,
+                "switches": p.scope,
+                "commands": commands,
+                "batch": {"orders": planned.len(), "changes": applied.changes},
+            });
+            details.push((p.order.id.as_str(), detail.to_string()));
+            audits.push((
+                p.order.id.clone(),
+                serde_json::json!({"channel": p.order.channel_id, "changes": changes, "batch": true}),
+            ));
+            out.push(OrderOutcome {
+                order_id: p.order.id.clone(),
+                channel_id: p.order.channel_id.clone(),
+                action: p.order.action.clone(),
+                status: "done".into(),
+                reason: String::new(),
+                changes,
+            });
+        }
+        for chunk in present.chunks(MAX_PARAMS / 2) {
+            let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3)).collect();
+            let sql = format!(
+                "UPDATE channels SET applied = v.column2, updated_at = $1, \
+                 reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
+                 state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
+                 FROM (VALUES {}) AS v WHERE channels.id = v.column1",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            for (id, applied) in chunk {
+                q = q.bind(*id).bind(applied.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in absent.chunks(MAX_PARAMS) {
+            let list = placeholders(2, chunk.len());
+            let sql = format!(
+                "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $1 \
+                 WHERE state = 'terminating' AND id IN ({list})"
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+            let sql = format!("DELETE FROM vlan_allocations WHERE channel_id IN ({})", placeholders(1, chunk.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let mut closed = 0;
+        for chunk in details.chunks(MAX_PARAMS / 2) {
+            let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 3, 2 * i + 4)).collect();
+            let sql = format!(
+                "UPDATE orders SET status = 'done', reason = '', finished_at = $1, lease_until = NULL, detail = v.column2 \
+                 FROM (VALUES {}) AS v WHERE orders.id = v.column1 AND orders.claimed_by = $2",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(self.config.instance.as_str());
+            for (id, detail) in chunk {
+                q = q.bind(*id).bind(detail.as_str());
+            }
+            closed += q.execute(&mut *tx).await?.rows_affected();
+        }
+        if usize::try_from(closed).ok() != Some(planned.len()) {
+            // This instance stalled past its lease: whoever took the orders over finishes them
+            // (the switches converge when they apply again).
+            tx.rollback().await?;
+            tracing::warn!("stalled past the lease; another instance took the batch over");
+            return Ok(Ok(planned.iter().map(|p| taken_over_outcome(&p.order)).collect()));
+        }
+        audit_many(&mut tx, now, &self.worker_actor(), "order.done", &audits).await?;
+        tx.commit().await?;
+        tracing::info!(
+            orders = planned.len(),
+            changes = applied.changes,
+            switches = scope.len(),
+            "order batch applied"
+        );
+        Ok(Ok(out))
+    }
+
+    /// Channel rows by ID (locked on PostgreSQL).
+    async fn channel_rows(&self, tx: &mut AnyConnection, ids: &[&str]) -> Result<BTreeMap<String, ChannelRow>> {
+        let mut out = BTreeMap::new();
+        for chunk in ids.chunks(MAX_PARAMS) {
+            let sql = format!(
+                "SELECT * FROM channels WHERE id IN ({}){}",
+                placeholders(1, chunk.len()),
+                lock(self.db.dialect)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                let c = channel_from_row(&r)?;
+                out.insert(c.id.clone(), c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Updates the orders `ids` (`set`, where `$2` is now) only while this instance holds
+    /// every one of them.
+    async fn hold_claims(&self, tx: &mut AnyConnection, ids: &[&str], set: &str) -> Result<bool> {
+        let mut n = 0;
+        for chunk in ids.chunks(MAX_PARAMS) {
+            let sql =
+                format!("UPDATE orders SET {set} WHERE claimed_by = $1 AND id IN ({})", placeholders(3, chunk.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(self.config.instance.as_str()).bind(self.now());
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            n += q.execute(&mut *tx).await?.rows_affected();
+        }
+        Ok(usize::try_from(n).ok() == Some(ids.len()))
+    }
+}
+
+/// The live attachments of several channels, each in attachment order.
+async fn live_attachments_of(tx: &mut AnyConnection, ids: &[&str]) -> Result<BTreeMap<String, Vec<AttachmentRow>>> {
+    let mut out: BTreeMap<String, Vec<AttachmentRow>> = BTreeMap::new();
+    for chunk in ids.chunks(MAX_PARAMS) {
+        let sql = format!(
+            "SELECT channel_id, interface, role, customer_vlan FROM attachments \
+             WHERE state = 'attached' AND channel_id IN ({}) ORDER BY attached_at, id",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *tx).await? {
+            let role: String = r.try_get("role")?;
+            out.entry(r.try_get("channel_id")?).or_default().push(AttachmentRow {
+                interface: r.try_get("interface")?,
+                role: role.parse().unwrap_or(crate::model::Role::Root),
+                customer_vlan: r.try_get::<Option<i64>, _>("customer_vlan")?.and_then(|v| u16::try_from(v).ok()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The changes one order of a batch made by itself: on each switch of its scope, what its
+/// own delta changes against the state before the apply; and the equivalent commands on
+/// the dry-run switches (what the order's detail shows).
+fn own_changes(
+    topo: &Topology,
+    scope: &[String],
+    add: &[BTreeSet<Item>],
+    remove: &[BTreeSet<Item>],
+    before: &BTreeMap<String, BTreeSet<Item>>,
+    dry: &BTreeMap<String, BTreeSet<Item>>,
+) -> (usize, Vec<String>) {
+    let empty = BTreeSet::new();
+    let mut changes = 0;
+    let mut commands = Vec::new();
+    for (k, sw) in scope.iter().enumerate() {
+        let Some(s) = topo.switch_index(sw) else { continue };
+        let was = before.get(sw).unwrap_or(&empty);
+        let target = crate::engine::delta_target(was, add.get(k).unwrap_or(&empty), remove.get(k).unwrap_or(&empty));
+        let owner = crate::orchestrator::Ownership::new(topo, s);
+        let diff = crate::orchestrator::diff(&target, was, &owner);
+        changes += diff.len();
+        if dry.contains_key(sw)
+            && let Some(config) = topo.switches.get(s)
+        {
+            for c in &diff {
+                if commands.len() < 500 {
+                    commands.extend(crate::southbound::dry_run::command_lines(
+                        c,
+                        config.driver.bridge(),
+                        config.driver.netns(),
+                    ));
+                }
+            }
+        }
+    }
+    (changes, commands)
+}
+
+/// Audit rows for several objects by one actor, in one statement per chunk.
+pub(super) async fn audit_many(
+    tx: &mut AnyConnection,
+    at: i64,
+    actor: &Actor,
+    action: &str,
+    rows: &[(String, serde_json::Value)],
+) -> Result<()> {
+    for chunk in rows.chunks(MAX_PARAMS / 4) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, $1, $2, $3, $4, $5, ${}, ${})", 3 * i + 6, 3 * i + 7, 3 * i + 8))
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(at)
+            .bind(actor.user_id.as_str())
+            .bind(actor.org_id.as_str())
+            .bind(actor.source.as_str())
+            .bind(action);
+        for (object, detail) in chunk {
+            q = q.bind(crate::store::new_id("aud")).bind(object.as_str()).bind(detail.to_string());
+        }
+        q.execute(&mut *tx).await?;
+    }
+    Ok(())
+}

@@ -6,7 +6,10 @@
 //! TEXT, partial unique indexes, `RETURNING`). The two places where they differ sit behind
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
+mod writer;
+
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -53,39 +56,57 @@ pub enum StoreError {
 pub struct Db {
     pub pool: AnyPool,
     pub dialect: Dialect,
-    /// Where write transactions run. SQLite has one writer at a time: its writers of this
-    /// process queue for one connection, in order, instead of spinning in SQLite's busy
-    /// handler (which collapses throughput), and that connection's page cache stays warm.
-    /// On PostgreSQL this is `pool`.
-    write_pool: AnyPool,
+    /// Where write transactions run on SQLite, which has one writer at a time: this
+    /// process's writers queue for one connection, in order, instead of spinning in
+    /// SQLite's busy handler (which collapses throughput), and share transactions (group
+    /// commit, see `writer.rs`). `None` on PostgreSQL, where writers take `pool`.
+    writer: Option<Arc<writer::Writer>>,
 }
 
 /// A write transaction (and, on SQLite, this process's turn to write). Dereferences to
 /// the connection, so `&mut *tx` is an executor.
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+    inner: Inner,
+}
+
+enum Inner {
+    Postgres(Transaction<'static, Any>),
+    Sqlite(writer::Member),
 }
 
 impl WriteTx {
+    /// Commits; on SQLite, returns once the shared transaction holding this one committed.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        match self.inner {
+            Inner::Postgres(tx) => tx.commit().await,
+            Inner::Sqlite(m) => m.commit().await,
+        }
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+        match self.inner {
+            Inner::Postgres(tx) => tx.rollback().await,
+            Inner::Sqlite(m) => m.rollback().await,
+        }
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        &self.tx
+        match &self.inner {
+            Inner::Postgres(tx) => tx,
+            Inner::Sqlite(m) => m.conn(),
+        }
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match &mut self.inner {
+            Inner::Postgres(tx) => tx,
+            Inner::Sqlite(m) => m.conn_mut(),
+        }
     }
 }
 
@@ -137,24 +158,29 @@ impl Db {
         let pool =
             options.clone().connect(url).await.map_err(|source| StoreError::Connect { url: redact(url), source })?;
         MIGRATOR.run(&pool).await?;
-        let write_pool = match dialect {
-            Dialect::Sqlite => options
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(120))
-                .connect(url)
-                .await
-                .map_err(|source| StoreError::Connect { url: redact(url), source })?,
-            Dialect::Postgres => pool.clone(),
+        let writer = match dialect {
+            Dialect::Sqlite => {
+                let conn = options
+                    .max_connections(1)
+                    .connect(url)
+                    .await
+                    .map_err(|source| StoreError::Connect { url: redact(url), source })?
+                    .acquire()
+                    .await?;
+                Some(Arc::new(writer::Writer::new(conn)))
+            }
+            Dialect::Postgres => None,
         };
-        Ok(Db { pool, dialect, write_pool })
+        Ok(Db { pool, dialect, writer })
     }
 
-    /// Starts a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so it waits for other writers instead of failing halfway.
+    /// Starts a transaction that will write. On SQLite it runs in this process's shared
+    /// write transaction, which holds the write lock from its start (`BEGIN IMMEDIATE`), so
+    /// it waits for other writers instead of failing halfway.
     pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {
-        match self.dialect {
-            Dialect::Sqlite => Ok(WriteTx { tx: self.write_pool.begin_with("BEGIN IMMEDIATE").await? }),
-            Dialect::Postgres => Ok(WriteTx { tx: self.write_pool.begin().await? }),
+        match &self.writer {
+            Some(w) => Ok(WriteTx { inner: Inner::Sqlite(w.begin().await?) }),
+            None => Ok(WriteTx { inner: Inner::Postgres(self.pool.begin().await?) }),
         }
     }
 }

@@ -27,6 +27,7 @@ mod instances;
 mod props;
 mod schema;
 mod service;
+mod store;
 mod support;
 mod tidy;
 mod world;

@@ -1,0 +1,248 @@
+//! SQLite's writer with group commit.
+//!
+//! SQLite has one writer at a time, and on a busy service most of a short write
+//! transaction's time went to `BEGIN` and `COMMIT` (a commit writes every page the
+//! transaction touched to the WAL). So the writers of this process queue for one
+//! connection and share transactions: the first opens one (`BEGIN IMMEDIATE`), each
+//! writer after it runs inside a savepoint of it, and the transaction commits once nobody
+//! is queued. A writer's `commit` returns only when the shared transaction has committed
+//! (or with its error), so what a caller was told is durable is durable; a writer that
+//! rolls back undoes its savepoint and nothing else. Later writers of a group see the
+//! work of earlier ones, as they would have after their commits: the order is the queue's.
+//!
+//! A writer that hands the connection on while its group is still open keeps waiting for
+//! the connection itself (in a task of its own, so a caller that gives up cannot strand the
+//! group): whichever comes first, the group's commit or its own turn, in which it commits
+//! the group. A writer dropped without commit or rollback is rolled back by the next one to
+//! take the connection, at once by a task its drop starts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+/// The shared writer connection and who waits for it.
+pub(super) struct Writer {
+    state: Arc<Mutex<State>>,
+    /// Writers waiting to start (not those waiting for their group's commit).
+    queued: AtomicUsize,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("queued", &self.queued.load(Ordering::Relaxed)).finish_non_exhaustive()
+    }
+}
+
+struct State {
+    conn: PoolConnection<Any>,
+    /// The open shared transaction.
+    group: Option<Arc<Group>>,
+    /// A writer is inside the group (`Some(true)`: in a savepoint; `Some(false)`: it opened
+    /// the transaction). Still set when the connection is taken next: that writer was
+    /// dropped halfway and must be rolled back first.
+    open: Option<bool>,
+}
+
+/// One shared transaction; `done` carries how its commit went.
+struct Group {
+    done: watch::Sender<Option<Result<(), String>>>,
+}
+
+impl Group {
+    fn new() -> Arc<Group> {
+        Arc::new(Group { done: watch::channel(None).0 })
+    }
+
+    fn outcome(&self) -> Option<Result<(), sqlx::Error>> {
+        self.done.borrow().clone().map(|r| r.map_err(group_error))
+    }
+
+    fn finish(&self, r: Result<(), String>) {
+        self.done.send_replace(Some(r));
+    }
+}
+
+fn group_error(message: String) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("the shared write transaction failed: {message}"))
+}
+
+async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sql).execute(conn).await.map(|_| ())
+}
+
+impl Writer {
+    pub(super) fn new(conn: PoolConnection<Any>) -> Writer {
+        Writer { state: Arc::new(Mutex::new(State { conn, group: None, open: None })), queued: AtomicUsize::new(0) }
+    }
+
+    /// Takes the connection, first rolling back a writer that was dropped halfway.
+    async fn take(&self) -> Result<OwnedMutexGuard<State>, sqlx::Error> {
+        let mut guard = self.state.clone().lock_owned().await;
+        if let Some(savepoint) = guard.open.take() {
+            tracing::warn!("rolling back a write transaction that was abandoned");
+            let undone = if savepoint {
+                exec(&mut guard.conn, "ROLLBACK TO switchboard_writer; RELEASE switchboard_writer").await
+            } else {
+                Err(sqlx::Error::Protocol("abandoned by the writer that opened it".into()))
+            };
+            if let Err(e) = undone {
+                abort(&mut guard, &e.to_string()).await;
+            }
+        }
+        Ok(guard)
+    }
+
+    /// Starts a writer: opens a shared transaction or joins the open one.
+    pub(super) async fn begin(self: &Arc<Self>) -> Result<Member, sqlx::Error> {
+        let mut guard = {
+            self.queued.fetch_add(1, Ordering::SeqCst);
+            let _left = Dequeue(&self.queued);
+            self.take().await?
+        };
+        let (group, savepoint) = match guard.group.clone() {
+            Some(g) => {
+                exec(&mut guard.conn, "SAVEPOINT switchboard_writer").await?;
+                (g, true)
+            }
+            None => {
+                exec(&mut guard.conn, "BEGIN IMMEDIATE").await?;
+                let g = Group::new();
+                guard.group = Some(g.clone());
+                (g, false)
+            }
+        };
+        guard.open = Some(savepoint);
+        Ok(Member { guard, writer: self.clone(), group, savepoint, sweep: Sweep(Some(self.clone())) })
+    }
+}
+
+/// Counts a writer out of the queue when it got the connection or gave up waiting.
+struct Dequeue<'a>(&'a AtomicUsize);
+
+impl Drop for Dequeue<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Rolls the whole shared transaction back and tells its writers.
+async fn abort(guard: &mut State, why: &str) {
+    let _ = exec(&mut guard.conn, "ROLLBACK").await;
+    if let Some(g) = guard.group.take() {
+        g.finish(Err(why.to_string()));
+    }
+}
+
+/// Commits the open group (the caller holds the connection).
+async fn commit_group(guard: &mut State, group: &Arc<Group>) -> Result<(), sqlx::Error> {
+    let r = exec(&mut guard.conn, "COMMIT").await;
+    if let Err(e) = &r {
+        abort(guard, &e.to_string()).await;
+        group.finish(Err(e.to_string()));
+        return r;
+    }
+    guard.group = None;
+    group.finish(Ok(()));
+    r
+}
+
+/// Waits until `group` committed, committing it when the connection comes first.
+async fn wait_for_commit(writer: Arc<Writer>, group: Arc<Group>) -> Result<(), sqlx::Error> {
+    let mut done = group.done.subscribe();
+    let committed = async move { done.wait_for(Option::is_some).await.ok().and_then(|v| v.clone()) };
+    tokio::select! {
+        biased;
+        r = committed => r.unwrap_or_else(|| Err("the writer went away".into())).map_err(group_error),
+        guard = writer.take() => {
+            let mut guard = guard?;
+            if let Some(outcome) = group.outcome() {
+                return outcome;
+            }
+            if guard.group.as_ref().is_some_and(|g| Arc::ptr_eq(g, &group)) {
+                commit_group(&mut guard, &group).await
+            } else {
+                Err(group_error("the transaction was closed without a result".into()))
+            }
+        }
+    }
+}
+
+/// A writer inside the shared transaction; holds the connection.
+pub(super) struct Member {
+    guard: OwnedMutexGuard<State>,
+    writer: Arc<Writer>,
+    group: Arc<Group>,
+    savepoint: bool,
+    sweep: Sweep,
+}
+
+impl Member {
+    pub(super) fn conn(&self) -> &AnyConnection {
+        &self.guard.conn
+    }
+
+    pub(super) fn conn_mut(&mut self) -> &mut AnyConnection {
+        &mut self.guard.conn
+    }
+
+    /// Keeps this writer's work and returns once the shared transaction committed.
+    pub(super) async fn commit(self) -> Result<(), sqlx::Error> {
+        let Member { mut guard, writer, group, savepoint, mut sweep } = self;
+        sweep.0 = None;
+        guard.open = None;
+        if savepoint && let Err(e) = exec(&mut guard.conn, "RELEASE switchboard_writer").await {
+            abort(&mut guard, &e.to_string()).await;
+            return Err(e);
+        }
+        if writer.queued.load(Ordering::SeqCst) == 0 {
+            return commit_group(&mut guard, &group).await;
+        }
+        // Others are waiting: let them in, and commit with them.
+        drop(guard);
+        match tokio::spawn(wait_for_commit(writer, group)).await {
+            Ok(r) => r,
+            Err(e) => Err(group_error(e.to_string())),
+        }
+    }
+
+    /// Undoes this writer's work (only it: the group goes on).
+    pub(super) async fn rollback(self) -> Result<(), sqlx::Error> {
+        let Member { mut guard, group, savepoint, mut sweep, .. } = self;
+        sweep.0 = None;
+        guard.open = None;
+        if savepoint {
+            let r = exec(&mut guard.conn, "ROLLBACK TO switchboard_writer; RELEASE switchboard_writer").await;
+            if let Err(e) = &r {
+                abort(&mut guard, &e.to_string()).await;
+            }
+            r
+        } else {
+            // It opened the group and nobody joined while it held the connection.
+            let r = exec(&mut guard.conn, "ROLLBACK").await;
+            guard.group = None;
+            group.finish(Err("rolled back".into()));
+            r
+        }
+    }
+}
+
+/// Armed while a writer is open: if it is dropped halfway, a task takes the connection
+/// right after it and rolls its work back.
+struct Sweep(Option<Arc<Writer>>);
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        if let Some(writer) = self.0.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                if let Err(e) = writer.take().await {
+                    tracing::warn!(error = %e, "cannot roll back an abandoned write transaction");
+                }
+            });
+        }
+    }
+}

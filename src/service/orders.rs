@@ -504,31 +504,21 @@ impl Service {
             let items = add.get(k).into_iter().chain(remove.get(k)).flatten();
             wanted.insert(name.clone(), items.map(|i| serde_json::to_string(i).unwrap_or_default()).collect());
         }
-        let all: BTreeSet<&String> = wanted.values().flatten().collect();
-        let all: Vec<&String> = all.into_iter().collect();
-        let switches: Vec<&String> = wanted.keys().collect();
-        for chunk in all.chunks(500) {
-            if switches.is_empty() {
-                break;
-            }
-            let sql = format!(
-                "SELECT switch, item FROM switch_items WHERE switch IN ({}) AND item IN ({})",
-                placeholders(1, switches.len()),
-                placeholders(1 + switches.len(), chunk.len())
-            );
+        // Exactly the (switch, item) pairs wanted: one index seek each, where `switch IN
+        // (...) AND item IN (...)` sought every item on every switch.
+        let pairs: Vec<(&String, &String)> =
+            wanted.iter().flat_map(|(sw, items)| items.iter().map(move |i| (sw, i))).collect();
+        for chunk in pairs.chunks(500) {
+            let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+            let sql =
+                format!("SELECT switch, item FROM switch_items WHERE (switch, item) IN (VALUES {})", values.join(", "));
             let mut q = sqlx::query(AssertSqlSafe(sql));
-            for sw in &switches {
-                q = q.bind(sw.as_str());
-            }
-            for w in chunk {
-                q = q.bind(w.as_str());
+            for (sw, item) in chunk {
+                q = q.bind(sw.as_str()).bind(item.as_str());
             }
             for r in q.fetch_all(&mut *tx).await? {
                 let sw: String = r.try_get("switch")?;
                 let text: String = r.try_get("item")?;
-                if !wanted.get(&sw).is_some_and(|w| w.contains(&text)) {
-                    continue;
-                }
                 match serde_json::from_str::<Item>(&text) {
                     Ok(item) => {
                         dry.entry(sw).or_default().insert(item);

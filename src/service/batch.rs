@@ -190,23 +190,32 @@ impl Service {
             wants.iter().filter(|w| matches!(w.2, Target::Present(_))).map(|w| w.1.id.as_str()).collect();
         let switches: BTreeSet<&str> = wants.iter().flat_map(|w| w.3.iter().map(String::as_str)).collect();
         let mut planner = Planner::new(topo);
-        for chunk in switches.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS) {
+        // One row per switch with its VLANs as text: on a busy core that is thousands of
+        // VLANs, and the driver's cost is per row.
+        let excluded: Vec<&str> = replanned.iter().copied().collect();
+        for chunk in switches.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS / 2) {
+            let not_replanned = if excluded.is_empty() {
+                String::new()
+            } else {
+                format!(" AND channel_id NOT IN ({})", placeholders(1 + chunk.len(), excluded.len()))
+            };
             let sql = format!(
-                "SELECT switch, vlan, channel_id FROM vlan_allocations WHERE switch IN ({})",
+                "SELECT switch, string_agg(CAST(vlan AS TEXT), ',') AS vlans FROM vlan_allocations \
+                 WHERE switch IN ({}){not_replanned} GROUP BY switch",
                 placeholders(1, chunk.len())
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for sw in chunk {
                 q = q.bind(*sw);
             }
+            for id in &excluded {
+                q = q.bind(*id);
+            }
             for r in q.fetch_all(&mut *tx).await? {
-                let channel: String = r.try_get("channel_id")?;
-                if replanned.contains(channel.as_str()) {
-                    continue;
-                }
                 let sw: String = r.try_get("switch")?;
-                let vid: i64 = r.try_get("vlan")?;
-                if let (Some(s), Ok(v)) = (topo.switch_index(&sw), u16::try_from(vid)) {
+                let vlans: String = r.try_get("vlans")?;
+                let Some(s) = topo.switch_index(&sw) else { continue };
+                for v in vlans.split(',').filter_map(|v| v.trim().parse::<u16>().ok()) {
                     planner.reserve_vlan(s, v);
                 }
             }

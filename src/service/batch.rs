@@ -22,13 +22,14 @@ use std::time::Instant;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::model::VlanId;
-use crate::orchestrator::{ChannelSpec, Item, Planner, Refusal};
+use crate::orchestrator::{ChannelSpec, Item, Planner};
 use crate::store::{Dialect, is_unique_violation};
 use crate::topology::Topology;
 
-use super::flow::{AttachmentRow, ChannelRow, channel_from_row, lock};
+use super::flow::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row, lock};
 use super::orders::{
-    AppliedChannel, Claimed, OrderOutcome, Target, delta, path_of, run_engine, store_dry, taken_over_outcome, target_of,
+    AppliedChannel, Claimed, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
+    taken_over_outcome, target_of,
 };
 use super::{Actor, Result, Service, ServiceError, placeholders};
 
@@ -265,20 +266,7 @@ impl Service {
                 planned.push(Planned { order: o, target: Target::Absent, scope });
                 continue;
             };
-            let result = match planner.add(&spec) {
-                Ok(p) => Ok(p.clone()),
-                Err(errs)
-                    if (spec.vlan.is_some() || spec.leaf_vlan.is_some())
-                        && errs.iter().all(|e| {
-                            matches!(e.refusal, Refusal::VlanTaken { .. } | Refusal::VlanIsCustomerTag { .. })
-                        }) =>
-                {
-                    // The path grew onto a switch where the channel's VLAN is taken: move it.
-                    let unpinned = ChannelSpec { vlan: None, leaf_vlan: None, ..spec.clone() };
-                    planner.add(&unpinned).cloned()
-                }
-                Err(errs) => Err(errs),
-            };
+            let result = plan_keeping_vlan(&mut planner, &spec);
             let Ok(p) = result else {
                 // Its refusal is recorded by the single path.
                 alone.push(o);
@@ -604,12 +592,7 @@ async fn live_attachments_of(tx: &mut AnyConnection, ids: &[&str]) -> Result<BTr
             q = q.bind(*id);
         }
         for r in q.fetch_all(&mut *tx).await? {
-            let role: String = r.try_get("role")?;
-            out.entry(r.try_get("channel_id")?).or_default().push(AttachmentRow {
-                interface: r.try_get("interface")?,
-                role: role.parse().unwrap_or(crate::model::Role::Root),
-                customer_vlan: r.try_get::<Option<i64>, _>("customer_vlan")?.and_then(|v| u16::try_from(v).ok()),
-            });
+            out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
         }
     }
     Ok(out)

@@ -120,6 +120,16 @@ pub(crate) struct ChannelRow {
     pub reason: String,
 }
 
+/// An attachment from a row with `interface`, `role` and `customer_vlan`.
+pub(crate) fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow> {
+    let role: String = r.try_get("role")?;
+    Ok(AttachmentRow {
+        interface: r.try_get("interface")?,
+        role: role.parse().unwrap_or(Role::Root),
+        customer_vlan: r.try_get::<Option<i64>, _>("customer_vlan")?.and_then(|v| u16::try_from(v).ok()),
+    })
+}
+
 pub(crate) fn channel_from_row(r: &AnyRow) -> Result<ChannelRow> {
     let kind: String = r.try_get("kind")?;
     let state: String = r.try_get("state")?;
@@ -190,16 +200,7 @@ impl Service {
         .bind(channel_id)
         .fetch_all(&mut *tx)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let role: String = r.try_get("role")?;
-                Ok(AttachmentRow {
-                    interface: r.try_get("interface")?,
-                    role: role.parse().unwrap_or(Role::Root),
-                    customer_vlan: r.try_get::<Option<i64>, _>("customer_vlan")?.and_then(|v| u16::try_from(v).ok()),
-                })
-            })
-            .collect()
+        rows.iter().map(attachment_from_row).collect()
     }
 
     async fn interface_row(&self, tx: &mut AnyConnection, name: &str) -> Result<InterfaceRow> {

@@ -419,20 +419,7 @@ impl Service {
                 planner.reserve_tag(&iface, tag);
             }
         }
-        let planned = match planner.add(&spec) {
-            Ok(p) => p.clone(),
-            Err(errs)
-                if (spec.vlan.is_some() || spec.leaf_vlan.is_some())
-                    && errs.iter().all(|e| {
-                        matches!(e.refusal, Refusal::VlanTaken { .. } | Refusal::VlanIsCustomerTag { .. })
-                    }) =>
-            {
-                // The path grew onto a switch where the channel's VLAN is taken: move it.
-                let unpinned = ChannelSpec { vlan: None, leaf_vlan: None, ..spec.clone() };
-                planner.add(&unpinned).map_err(|e| PlanFailure::Failed(plan_errors(&e)))?.clone()
-            }
-            Err(errs) => return Err(PlanFailure::Failed(plan_errors(&errs))),
-        };
+        let planned = plan_keeping_vlan(&mut planner, &spec).map_err(|e| PlanFailure::Failed(plan_errors(&e)))?;
         let path_names: Vec<String> =
             planned.path.iter().filter_map(|s| topo.switches.get(*s).map(|sw| sw.name.clone())).collect();
         if channel.vlan.is_some() || !channel.path.is_empty() {
@@ -862,6 +849,27 @@ impl AppliedChannel {
                 .collect(),
             pos: Pos::default(),
         }
+    }
+}
+
+/// Plans `spec` with the VLANs it holds; when its path grew onto a switch where they are
+/// taken, moves it to free ones.
+pub(super) fn plan_keeping_vlan(
+    planner: &mut Planner<'_>,
+    spec: &ChannelSpec,
+) -> std::result::Result<crate::orchestrator::PlannedChannel, Vec<crate::orchestrator::PlanError>> {
+    match planner.add(spec) {
+        Ok(p) => Ok(p.clone()),
+        Err(errs)
+            if (spec.vlan.is_some() || spec.leaf_vlan.is_some())
+                && errs
+                    .iter()
+                    .all(|e| matches!(e.refusal, Refusal::VlanTaken { .. } | Refusal::VlanIsCustomerTag { .. })) =>
+        {
+            let unpinned = ChannelSpec { vlan: None, leaf_vlan: None, ..spec.clone() };
+            planner.add(&unpinned).cloned()
+        }
+        Err(errs) => Err(errs),
     }
 }
 

@@ -23,7 +23,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
-use crate::store::{Dialect, is_unique_violation};
+use crate::store::{Dialect, is_unique_violation, varying};
 use crate::topology::Topology;
 
 use super::flow::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row, lock};
@@ -205,7 +205,7 @@ impl Service {
                  WHERE switch IN ({}){not_replanned} GROUP BY switch",
                 placeholders(1, chunk.len())
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = varying(sql);
             for sw in chunk {
                 q = q.bind(*sw);
             }
@@ -236,7 +236,7 @@ impl Service {
                  AND c.state <> 'terminated' AND a.interface IN ({})",
                 placeholders(1, chunk.len())
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = varying(sql);
             for i in chunk {
                 q = q.bind(*i);
             }
@@ -293,7 +293,7 @@ impl Service {
         let moved: Vec<&str> = updates.iter().map(|u| u.0.as_str()).collect();
         for chunk in moved.chunks(MAX_PARAMS) {
             let sql = format!("DELETE FROM vlan_allocations WHERE channel_id IN ({})", placeholders(1, chunk.len()));
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = varying(sql);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -303,7 +303,7 @@ impl Service {
             let values: Vec<String> =
                 (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
             let sql = format!("INSERT INTO vlan_allocations (switch, vlan, channel_id) VALUES {}", values.join(", "));
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = varying(sql);
             for (sw, v, ch) in chunk {
                 q = q.bind(sw.as_str()).bind(i64::from(*v)).bind(ch.as_str());
             }
@@ -334,7 +334,7 @@ impl Service {
                  FROM (VALUES {}) AS v WHERE channels.id = v.column1",
                 values.join(", ")
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            let mut q = varying(sql).bind(now);
             for (id, vlan, leaf, path) in chunk {
                 q = q.bind(id.as_str()).bind(i64::from(*vlan)).bind(leaf.map(i64::from)).bind(path.as_str());
             }
@@ -367,7 +367,7 @@ impl Service {
                 "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
                 placeholders(1, scope.len())
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = varying(sql);
             for s in &scope {
                 q = q.bind(s.as_str());
             }
@@ -378,7 +378,7 @@ impl Service {
         let mut before: BTreeMap<String, Option<AppliedChannel>> = BTreeMap::new();
         for chunk in ids.chunks(MAX_PARAMS) {
             let sql = format!("SELECT id, applied FROM channels WHERE id IN ({})", placeholders(1, chunk.len()));
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = varying(sql);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -484,7 +484,7 @@ impl Service {
                  FROM (VALUES {}) AS v WHERE channels.id = v.column1",
                 values.join(", ")
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            let mut q = varying(sql).bind(now);
             for (id, applied) in chunk {
                 q = q.bind(*id).bind(applied.as_str());
             }
@@ -496,13 +496,13 @@ impl Service {
                 "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $1 \
                  WHERE state = 'terminating' AND id IN ({list})"
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            let mut q = varying(sql).bind(now);
             for id in chunk {
                 q = q.bind(*id);
             }
             q.execute(&mut *tx).await?;
             let sql = format!("DELETE FROM vlan_allocations WHERE channel_id IN ({})", placeholders(1, chunk.len()));
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = varying(sql);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -516,7 +516,7 @@ impl Service {
                  FROM (VALUES {}) AS v WHERE orders.id = v.column1 AND orders.claimed_by = $2",
                 values.join(", ")
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now).bind(self.config.instance.as_str());
+            let mut q = varying(sql).bind(now).bind(self.config.instance.as_str());
             for (id, detail) in chunk {
                 q = q.bind(*id).bind(detail.as_str());
             }
@@ -549,7 +549,7 @@ impl Service {
                 placeholders(1, chunk.len()),
                 lock(self.db.dialect)
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = varying(sql);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -568,7 +568,7 @@ impl Service {
         for chunk in ids.chunks(MAX_PARAMS) {
             let sql =
                 format!("UPDATE orders SET {set} WHERE claimed_by = $1 AND id IN ({})", placeholders(3, chunk.len()));
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(self.config.instance.as_str()).bind(self.now());
+            let mut q = varying(sql).bind(self.config.instance.as_str()).bind(self.now());
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -587,7 +587,7 @@ async fn live_attachments_of(tx: &mut AnyConnection, ids: &[&str]) -> Result<BTr
              WHERE state = 'attached' AND channel_id IN ({}) ORDER BY attached_at, id",
             placeholders(1, chunk.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = varying(sql);
         for id in chunk {
             q = q.bind(*id);
         }
@@ -652,7 +652,7 @@ pub(super) async fn audit_many(
             "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) VALUES {}",
             values.join(", ")
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql))
+        let mut q = varying(sql)
             .bind(at)
             .bind(actor.user_id.as_str())
             .bind(actor.org_id.as_str())

@@ -31,7 +31,7 @@ use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
 use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
 use crate::southbound::linux::LinuxSwitch;
-use crate::store::{Dialect, is_unique_violation};
+use crate::store::{Dialect, is_unique_violation, varying};
 use crate::topology::{DriverConfig, Topology};
 
 use super::flow::set_state;
@@ -261,7 +261,7 @@ impl Service {
                         "UPDATE orders SET lease_until = $2 WHERE claimed_by = $1 AND id IN ({})",
                         placeholders(3, ids.len())
                     );
-                    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(svc.config.instance.as_str()).bind(until);
+                    let mut q = varying(sql).bind(svc.config.instance.as_str()).bind(until);
                     for id in &ids {
                         q = q.bind(id.as_str());
                     }
@@ -389,7 +389,7 @@ impl Service {
             "SELECT DISTINCT vlan FROM vlan_allocations WHERE channel_id <> $1 AND switch IN ({})",
             placeholders(2, path_list.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(channel.id.as_str());
+        let mut q = varying(sql).bind(channel.id.as_str());
         for sw in &path_list {
             q = q.bind(sw.as_str());
         }
@@ -409,7 +409,7 @@ impl Service {
              AND c.state <> 'terminated' AND a.interface IN ({})",
             placeholders(2, ifaces.len())
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(channel.id.as_str());
+        let mut q = varying(sql).bind(channel.id.as_str());
         for i in &ifaces {
             q = q.bind(i.as_str());
         }
@@ -436,7 +436,7 @@ impl Service {
             let values: Vec<String> =
                 (0..rows.len()).map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3)).collect();
             let sql = format!("INSERT INTO vlan_allocations (switch, vlan, channel_id) VALUES {}", values.join(", "));
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(channel.id.as_str());
+            let mut q = varying(sql).bind(channel.id.as_str());
             for (sw, v) in &rows {
                 q = q.bind(sw.as_str()).bind(i64::from(*v));
             }
@@ -499,7 +499,7 @@ impl Service {
             let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
             let sql =
                 format!("SELECT switch, item FROM switch_items WHERE (switch, item) IN (VALUES {})", values.join(", "));
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = varying(sql);
             for (sw, item) in chunk {
                 q = q.bind(sw.as_str()).bind(item.as_str());
             }
@@ -545,7 +545,7 @@ impl Service {
                 "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
                 placeholders(1, scope.len())
             );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = varying(sql);
             for s in scope {
                 q = q.bind(s.as_str());
             }
@@ -938,7 +938,7 @@ pub(super) async fn store_dry(
         let terms: Vec<String> =
             (0..chunk.len()).map(|i| format!("(switch = ${} AND item = ${})", 2 * i + 1, 2 * i + 2)).collect();
         let sql = format!("DELETE FROM switch_items WHERE {}", terms.join(" OR "));
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = varying(sql);
         for (sw, item) in chunk {
             q = q.bind(*sw).bind(item.as_str());
         }
@@ -947,7 +947,7 @@ pub(super) async fn store_dry(
     for chunk in added.chunks(400) {
         let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
         let sql = format!("INSERT INTO switch_items (switch, item) VALUES {}", values.join(", "));
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = varying(sql);
         for (sw, item) in chunk {
             q = q.bind(*sw).bind(item.as_str());
         }

@@ -185,6 +185,15 @@ impl Db {
     }
 }
 
+/// A statement whose text grows with its input (an `IN (...)` list, a multi-row `VALUES`).
+/// It is prepared for this one run and not kept in the connection's statement cache:
+/// sqlx's SQLite cache holds 100 statements, and every length of such a statement would
+/// take a slot and push out the fixed statements that every request runs, which then are
+/// prepared again each time.
+pub fn varying(sql: String) -> sqlx::query::Query<'static, Any, sqlx::any::AnyArguments> {
+    sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false)
+}
+
 /// `url` without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {

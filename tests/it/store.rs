@@ -106,3 +106,37 @@ async fn an_abandoned_writer_releases_the_database(b: Backend) {
     assert_eq!(rows(&db).await, ["next"]);
 }
 on_both!(an_abandoned_writer_releases_the_database);
+
+/// SQLite: what the writer appends to the WAL is copied back into the database file beside
+/// it, not by a commit that stalls every writer queued behind it.
+#[tokio::test]
+async fn sqlite_checkpoints_run_beside_the_writer() {
+    let (db, t) = setup(Backend::Sqlite).await;
+    let mut tx = db.write().await.unwrap();
+    sqlx::query("CREATE TABLE bulk (n BIGINT PRIMARY KEY, body TEXT)").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    // ~24 MB, ~6,000 pages: past the checkpointer's threshold, far below the writer's own.
+    let body = "x".repeat(40_000);
+    for n in 0..600i64 {
+        let mut tx = db.write().await.unwrap();
+        sqlx::query("INSERT INTO bulk (n, body) VALUES ($1, $2)").bind(n).bind(&body).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let other = Db::connect(&t.url).await.unwrap();
+    let wal = || async {
+        let row = sqlx::query("PRAGMA wal_checkpoint(NOOP)").fetch_one(&other.pool).await.unwrap();
+        use sqlx::Row;
+        (row.try_get::<i64, _>(1).unwrap(), row.try_get::<i64, _>(2).unwrap())
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (log, done) = wal().await;
+        if done == log {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "after 10 s only {done} of {log} WAL pages were copied back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bulk").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(n, 600);
+}

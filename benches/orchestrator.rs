@@ -121,6 +121,8 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
     }
 
     let start = Instant::now();
+    let cpu_start = cpu_seconds();
+    let threads_start = thread_cpu();
     let jobs = Arc::new(tokio::sync::Mutex::new(jobs.into_iter()));
     let mut client_tasks = Vec::new();
     for _ in 0..clients {
@@ -170,6 +172,11 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = start.elapsed();
+    let cpu = cpu_seconds() - cpu_start;
+    let busiest = thread_cpu()
+        .into_iter()
+        .map(|(tid, (name, t))| (t - threads_start.get(&tid).map_or(0.0, |s| s.1), name))
+        .fold((0.0, String::new()), |a, b| if b.0 > a.0 { b } else { a });
     let _ = stop_tx.send(true);
     for w in worker_tasks {
         let _ = w.await;
@@ -183,15 +190,48 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
     println!(
         "{kind}: {channels} channels ({members} acceptances, {n_orders} orders, {failed} failed, {active} active) in {:.2} s \
          = {:.0} channels/s (all accepted after {:.2} s); acceptance p50 {:.2} ms, p99 {:.2} ms; {clients} clients, \
-         {workers} workers; {skipped} generated channels skipped (two members of one organization)",
+         {workers} workers; {skipped} generated channels skipped (two members of one organization); \
+         process CPU {cpu:.2} s = {:.2} cores busy, {:.0} us per channel; busiest thread ({}) {:.0}% busy",
         elapsed.as_secs_f64(),
         channels as f64 / elapsed.as_secs_f64(),
         accepted_at.as_secs_f64(),
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        cpu / elapsed.as_secs_f64(),
+        cpu * 1e6 / channels as f64,
+        busiest.1,
+        busiest.0 * 100.0 / elapsed.as_secs_f64(),
     );
     assert_eq!(active, channels, "every channel active");
     assert_eq!(failed, 0);
+}
+
+/// CPU time (user + system) this process has used, in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+/// CPU seconds of each of this process's threads, by thread id: (name, seconds).
+fn thread_cpu() -> BTreeMap<String, (String, f64)> {
+    let mut out = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return out };
+    for e in dir.flatten() {
+        let tid = e.file_name().to_string_lossy().to_string();
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        // pid (comm) state ... field 14 utime, 15 stime, in clock ticks.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let name = stat[open + 1..close].to_string();
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        out.insert(tid, (name, (ticks(11) + ticks(12)) / hz));
+    }
+    out
 }
 
 fn job(spec: &ChannelSpec, n: usize, orgs: &[&str], admins: &BTreeMap<String, Actor>, model: &str) -> Job {

@@ -60,6 +60,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
     let dir = tempfile::tempdir().unwrap();
     let url = database(kind, dir.path()).await;
+    if std::env::var("BENCH_KEEP").is_ok() {
+        // For a look at the database afterwards (query plans, sizes).
+        println!("database: {url}");
+        std::mem::forget(dir);
+    }
     let config = Config {
         dry_run: true,
         new_account: Account { max_channels: 1_000_000, max_bandwidth_mbps: 100_000, ..Config::default().new_account },

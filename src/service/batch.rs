@@ -49,7 +49,7 @@ struct PlanOutcome {
 }
 
 /// Statement parameters per chunk (SQLite allows 32,766, PostgreSQL 65,535).
-const MAX_PARAMS: usize = 30_000;
+pub(super) const MAX_PARAMS: usize = 30_000;
 
 impl Service {
     /// Claims up to `limit` waiting orders, oldest first, none of a channel whose order is
@@ -501,6 +501,7 @@ impl Service {
                 q = q.bind(*id);
             }
             q.execute(&mut *tx).await?;
+            super::flow::release_attachments(&mut tx, chunk, now).await?;
             let sql = format!("DELETE FROM vlan_allocations WHERE channel_id IN ({})", placeholders(1, chunk.len()));
             let mut q = varying(sql);
             for id in chunk {

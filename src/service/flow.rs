@@ -275,16 +275,16 @@ impl Service {
     ) -> Result<()> {
         // One statement: the account (locked on PostgreSQL, so concurrent requests of one
         // organization count one after the other), its live channels, the interface's use.
+        // Live means attached: a terminated channel's attachments are detached with it
+        // (`release_attachments`), so each count reads one range of one index.
         let sql = format!(
             "SELECT a.status, a.kinds, a.max_bandwidth_mbps, a.max_channels, a.classes, a.balance_cents, \
              a.credit_limit_cents, \
-             (SELECT COUNT(DISTINCT t.channel_id) FROM attachments t JOIN channels c ON c.id = t.channel_id \
-               WHERE t.org_id = $1 AND t.state = 'attached' AND c.state <> 'terminated') AS held, \
-             (SELECT COUNT(*) FROM attachments t JOIN channels c ON c.id = t.channel_id \
-               WHERE t.interface = $2 AND t.state = 'attached' AND c.state <> 'terminated') AS n, \
+             (SELECT COUNT(DISTINCT t.channel_id) FROM attachments t \
+               WHERE t.org_id = $1 AND t.state = 'attached') AS held, \
+             (SELECT COUNT(*) FROM attachments t WHERE t.interface = $2 AND t.state = 'attached') AS n, \
              (SELECT CAST(COALESCE(SUM(c.bandwidth_mbps), 0) AS BIGINT) FROM attachments t \
-               JOIN channels c ON c.id = t.channel_id \
-               WHERE t.interface = $2 AND t.state = 'attached' AND c.state <> 'terminated') AS bw \
+               JOIN channels c ON c.id = t.channel_id WHERE t.interface = $2 AND t.state = 'attached') AS bw \
              FROM accounts a WHERE a.org_id = $1{}",
             lock(self.db.dialect)
         );
@@ -1066,6 +1066,7 @@ impl Service {
         {
             set_state(tx, &channel.id, channel.state, ChannelState::Terminating, reason, now).await?;
             set_state(tx, &channel.id, ChannelState::Terminating, ChannelState::Terminated, reason, now).await?;
+            release_attachments(tx, &[channel.id.as_str()], now).await?;
             return Ok(None);
         }
         set_state(tx, &channel.id, channel.state, ChannelState::Terminating, reason, now).await?;
@@ -1156,6 +1157,25 @@ async fn insert_attachment(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Unplugs every member of those of `channel_ids` that are terminated (in the same
+/// transaction that terminated them): a terminated channel holds no interface and counts
+/// for no organization's channels.
+pub(crate) async fn release_attachments(tx: &mut AnyConnection, channel_ids: &[&str], now: i64) -> Result<()> {
+    for chunk in channel_ids.chunks(super::batch::MAX_PARAMS) {
+        let sql = format!(
+            "UPDATE attachments SET state = 'detached', detached_at = $1 WHERE state = 'attached' \
+             AND channel_id IN (SELECT id FROM channels WHERE state = 'terminated' AND id IN ({}))",
+            super::placeholders(2, chunk.len())
+        );
+        let mut q = crate::store::varying(sql).bind(now);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 /// Changes a channel's state, refusing illegal transitions and lost races.

@@ -646,6 +646,7 @@ impl Service {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+                super::flow::release_attachments(tx, &[o.channel_id.as_str()], now).await?;
                 sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
                     .bind(o.channel_id.as_str())
                     .execute(&mut *tx)

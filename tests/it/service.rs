@@ -103,6 +103,17 @@ async fn p2p_flow(b: Backend) {
     assert_eq!(c.state, ChannelState::Terminated);
     assert!(w.svc.allocations().await.unwrap().is_empty());
     assert_switches_match(&w).await;
+    // Its members are unplugged: the sockets are free and show no wire.
+    assert!(
+        c.attachments.iter().all(|a| a.state == "detached" && a.detached_at.is_some()),
+        "a terminated channel's attachments: {:?}",
+        c.attachments
+    );
+    for who in [&w.acme, &w.globex] {
+        for i in w.svc.interfaces(who).await.unwrap() {
+            assert!(!i.channels.contains(&ch), "{} still shows the terminated channel", i.name);
+        }
+    }
     // Illegal transition.
     assert_eq!(code(w.svc.terminate(&w.acme, &ch, "again").await), "conflict");
 
@@ -731,7 +742,9 @@ async fn orders_run_in_batches(b: Backend) {
     }
     assert!(w.svc.channel(&w.op, &tree).await.unwrap().leaf_vlan.is_some(), "the tree has its leaf VLAN");
     assert_eq!(w.svc.channel(&w.op, &lan).await.unwrap().path, vec!["acc5".to_string()], "shrunk");
-    assert_eq!(w.svc.channel(&w.op, &line).await.unwrap().state, ChannelState::Terminated);
+    let ended = w.svc.channel(&w.op, &line).await.unwrap();
+    assert_eq!(ended.state, ChannelState::Terminated);
+    assert!(ended.attachments.iter().all(|a| a.state == "detached"), "unplugged: {:?}", ended.attachments);
     let allocations = w.svc.allocations().await.unwrap();
     assert!(allocations.iter().all(|(_, _, ch)| ch != &line), "the ended channel's VLAN is free");
     assert!(!allocations.iter().any(|(sw, _, ch)| ch == &lan && sw != "acc5"), "{allocations:?}");
@@ -797,3 +810,27 @@ async fn a_refused_batch_runs_order_by_order(b: Backend) {
     assert_switches_match(&w).await;
 }
 on_both!(a_refused_batch_runs_order_by_order);
+
+/// Migration 0004 unplugs the members of channels terminated before it (whose attachments
+/// stayed attached), dated at the channel's end, and leaves live channels alone.
+async fn migration_unplugs_channels_terminated_before_it(b: Backend) {
+    let w = world(b).await;
+    let gone = w.svc.create_channel(&w.acme, &w.channel("gone", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let kept = w.svc.create_channel(&w.acme, &w.channel("kept", ChannelKind::P2p, "acme-3a")).await.unwrap();
+    assert_eq!(w.svc.terminate(&w.acme, &gone, "test").await.unwrap(), None, "a draft ends at once");
+    // As a database from before 0004 holds it.
+    sqlx::query("UPDATE attachments SET state = 'attached', detached_at = NULL").execute(&w.svc.db.pool).await.unwrap();
+    let migration = include_str!("../../migrations/0004_released_attachments.sql");
+    let update = &migration[migration.find("UPDATE").unwrap()..=migration.find(';').unwrap()];
+    sqlx::raw_sql(sqlx::AssertSqlSafe(update.to_string())).execute(&w.svc.db.pool).await.unwrap();
+    let ended_at: i64 = sqlx::query_scalar("SELECT updated_at FROM channels WHERE id = $1")
+        .bind(gone.as_str())
+        .fetch_one(&w.svc.db.pool)
+        .await
+        .unwrap();
+    let a = &w.svc.channel(&w.acme, &gone).await.unwrap().attachments[0];
+    assert_eq!((a.state.as_str(), a.detached_at), ("detached", Some(ended_at)));
+    let live = w.svc.channel(&w.acme, &kept).await.unwrap();
+    assert_eq!((live.attachments[0].state.as_str(), live.attachments[0].detached_at), ("attached", None));
+}
+on_both!(migration_unplugs_channels_terminated_before_it);

@@ -216,7 +216,7 @@ impl Service {
                 let sw: String = r.try_get("switch")?;
                 let vlans: String = r.try_get("vlans")?;
                 let Some(s) = topo.switch_index(&sw) else { continue };
-                for v in vlans.split(',').filter_map(|v| v.trim().parse::<u16>().ok()) {
+                for v in numbers(&vlans) {
                     planner.reserve_vlan(s, v);
                 }
             }
@@ -229,24 +229,31 @@ impl Service {
             })
             .flatten()
             .collect();
-        for chunk in ifaces.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS) {
+        // One row per interface with its tags as text, like the VLANs above: a busy
+        // tagged interface carries dozens of channels.
+        for chunk in ifaces.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS / 2) {
+            let not_replanned = if excluded.is_empty() {
+                String::new()
+            } else {
+                format!(" AND a.channel_id NOT IN ({})", placeholders(1 + chunk.len(), excluded.len()))
+            };
             let sql = format!(
-                "SELECT a.channel_id, a.interface, COALESCE(a.customer_vlan, c.vlan) AS tag FROM attachments a \
-                 JOIN channels c ON c.id = a.channel_id WHERE a.state = 'attached' \
-                 AND c.state <> 'terminated' AND a.interface IN ({})",
+                "SELECT a.interface, string_agg(CAST(COALESCE(a.customer_vlan, c.vlan) AS TEXT), ',') AS tags \
+                 FROM attachments a JOIN channels c ON c.id = a.channel_id WHERE a.state = 'attached' \
+                 AND a.interface IN ({}){not_replanned} AND COALESCE(a.customer_vlan, c.vlan) IS NOT NULL \
+                 GROUP BY a.interface",
                 placeholders(1, chunk.len())
             );
             let mut q = varying(sql);
             for i in chunk {
                 q = q.bind(*i);
             }
+            for id in &excluded {
+                q = q.bind(*id);
+            }
             for r in q.fetch_all(&mut *tx).await? {
-                let channel: String = r.try_get("channel_id")?;
-                if replanned.contains(channel.as_str()) {
-                    continue;
-                }
                 let iface: String = r.try_get("interface")?;
-                if let Some(tag) = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok()) {
+                for tag in numbers(&r.try_get::<String, _>("tags")?) {
                     planner.reserve_tag(&iface, tag);
                 }
             }
@@ -665,4 +672,9 @@ pub(super) async fn audit_many(
         q.execute(&mut *tx).await?;
     }
     Ok(())
+}
+
+/// The numbers of a comma-separated list (`string_agg` of VLANs or tags).
+fn numbers(list: &str) -> impl Iterator<Item = u16> + '_ {
+    list.split(',').filter_map(|v| v.trim().parse::<u16>().ok())
 }

@@ -538,6 +538,7 @@ impl Service {
             return Ok(Ok(planned.iter().map(|p| taken_over_outcome(&p.order)).collect()));
         }
         audit_many(&mut tx, now, &self.worker_actor(), "order.done", &audits).await?;
+        self.remember_dry(&dry, &after);
         tx.commit().await?;
         tracing::info!(
             orders = planned.len(),

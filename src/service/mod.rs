@@ -235,6 +235,16 @@ pub struct Service {
     pub(crate) catalog: Arc<Mutex<Catalog>>,
     /// Where invitation email goes (none: invitations are only shown to their creator).
     pub(crate) mailer: Option<Arc<crate::mail::Mailer>>,
+    /// This process's copy of what the dry-run switches hold (SQLite; see `load_dry`).
+    pub(crate) dry: Arc<Mutex<DryCopy>>,
+}
+
+/// The items of dry-run switches, as stored (JSON text), by switch: a copy that is good
+/// while `stamp` is the database's (see [`crate::store::WriteTx::stamp`]).
+#[derive(Default)]
+pub(crate) struct DryCopy {
+    pub stamp: Option<crate::store::Stamp>,
+    pub switches: HashMap<String, std::collections::HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -261,6 +271,7 @@ impl Service {
             faults: Arc::new(Mutex::new(HashMap::new())),
             notify: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Mutex::new(Catalog::default())),
+            dry: Arc::new(Mutex::new(DryCopy::default())),
             mailer: None,
         }
     }

@@ -89,6 +89,19 @@ impl WriteTx {
             Inner::Sqlite(m) => m.rollback().await,
         }
     }
+
+    /// What lets this process keep a copy of rows that only it writes (SQLite): the stamp
+    /// stays the same while every change to the database since it was taken came through
+    /// this process's writer and was kept. A copy made under one stamp is good while the
+    /// stamp is unchanged, if the process updates it with its own writes (right before
+    /// their commit: a failed commit changes the stamp). `None` on PostgreSQL, where other
+    /// instances write at any time.
+    pub async fn stamp(&mut self) -> Result<Option<Stamp>, sqlx::Error> {
+        match &mut self.inner {
+            Inner::Postgres(_) => Ok(None),
+            Inner::Sqlite(m) => m.stamp().await.map(|(version, aborts)| Some(Stamp { version, aborts })),
+        }
+    }
 }
 
 impl std::ops::Deref for WriteTx {
@@ -108,6 +121,13 @@ impl std::ops::DerefMut for WriteTx {
             Inner::Sqlite(m) => m.conn_mut(),
         }
     }
+}
+
+/// See [`WriteTx::stamp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    version: i64,
+    aborts: u64,
 }
 
 /// The SQLite URL for a data directory (created if missing).

@@ -38,6 +38,8 @@ impl std::fmt::Debug for Writer {
 
 struct State {
     conn: PoolConnection<Any>,
+    /// Shared transactions rolled back as a whole so far (see [`Member::stamp`]).
+    aborts: u64,
     /// The open shared transaction.
     group: Option<Arc<Group>>,
     /// A writer is inside the group (`Some(true)`: in a savepoint; `Some(false)`: it opened
@@ -75,7 +77,10 @@ async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::E
 
 impl Writer {
     pub(super) fn new(conn: PoolConnection<Any>) -> Writer {
-        Writer { state: Arc::new(Mutex::new(State { conn, group: None, open: None })), queued: AtomicUsize::new(0) }
+        Writer {
+            state: Arc::new(Mutex::new(State { conn, aborts: 0, group: None, open: None })),
+            queued: AtomicUsize::new(0),
+        }
     }
 
     /// Takes the connection, first rolling back a writer that was dropped halfway.
@@ -130,6 +135,7 @@ impl Drop for Dequeue<'_> {
 
 /// Rolls the whole shared transaction back and tells its writers.
 async fn abort(guard: &mut State, why: &str) {
+    guard.aborts += 1;
     let _ = exec(&mut guard.conn, "ROLLBACK").await;
     if let Some(g) = guard.group.take() {
         g.finish(Err(why.to_string()));
@@ -188,6 +194,14 @@ impl Member {
         &mut self.guard.conn
     }
 
+    /// Changes when the database may hold something this process's writer did not put
+    /// there: another connection committed (SQLite's `data_version`, which a connection's
+    /// own commits leave alone), or a shared transaction was rolled back as a whole.
+    pub(super) async fn stamp(&mut self) -> Result<(i64, u64), sqlx::Error> {
+        let version: i64 = sqlx::query_scalar("PRAGMA data_version").fetch_one(&mut *self.guard.conn).await?;
+        Ok((version, self.guard.aborts))
+    }
+
     /// Keeps this writer's work and returns once the shared transaction committed.
     pub(super) async fn commit(self) -> Result<(), sqlx::Error> {
         let Member { mut guard, writer, group, savepoint, mut sweep } = self;
@@ -221,6 +235,7 @@ impl Member {
             r
         } else {
             // It opened the group and nobody joined while it held the connection.
+            guard.aborts += 1;
             let r = exec(&mut guard.conn, "ROLLBACK").await;
             guard.group = None;
             group.finish(Err("rolled back".into()));

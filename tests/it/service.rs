@@ -834,3 +834,51 @@ async fn migration_unplugs_channels_terminated_before_it(b: Backend) {
     assert_eq!((live.attachments[0].state.as_str(), live.attachments[0].detached_at), ("attached", None));
 }
 on_both!(migration_unplugs_channels_terminated_before_it);
+
+/// What another process does to the dry-run switches is seen by this one's next apply,
+/// though it keeps a copy of them (SQLite): an item removed behind its back is not
+/// counted as removed again, and the switches end as their channels call for.
+async fn switch_state_changed_elsewhere_is_seen(b: Backend) {
+    let w = world(b).await;
+    let all_items = |w: &World| {
+        let svc = w.svc.clone();
+        async move {
+            let mut out = BTreeSet::new();
+            for sw in svc.topology().await.unwrap().switches.iter() {
+                for i in svc.switch_items(&sw.name).await.unwrap() {
+                    out.insert((sw.name.clone(), i));
+                }
+            }
+            out
+        }
+    };
+    let ch = w.svc.create_channel(&w.acme, &w.channel("watched", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    let before = all_items(&w).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let active = all_items(&w).await;
+    // The channel's own items (the ports it brought into use stay: the switches' baseline).
+    let own: BTreeSet<_> =
+        active.difference(&before).filter(|(_, i)| !i.contains("\"type\":\"port\"")).cloned().collect();
+    assert!(own.len() > 1, "the channel put items in place: {own:?}");
+    // Another process (its own connection) takes one of them away.
+    let (sw, item) = own.iter().next().unwrap();
+    let n = sqlx::query("DELETE FROM switch_items WHERE switch = $1 AND item = $2")
+        .bind(sw.as_str())
+        .bind(item.as_str())
+        .execute(&w.svc.db.pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(n, 1);
+    let order = w.svc.terminate(&w.acme, &ch, "test").await.unwrap().unwrap();
+    w.svc.run_pending().await.unwrap();
+    let o = w.svc.order(&w.op, &order).await.unwrap();
+    assert_eq!(o.status, "done", "{o:?}");
+    let after = all_items(&w).await;
+    assert_eq!(after, active.difference(&own).cloned().collect(), "nothing of the channel is left");
+    let detail: serde_json::Value = serde_json::from_str(&o.detail).unwrap();
+    assert_eq!(detail["changes"], own.len() - 1, "removed only what was still there: {detail}");
+}
+on_both!(switch_state_changed_elsewhere_is_seen);

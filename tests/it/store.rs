@@ -140,3 +140,36 @@ async fn sqlite_checkpoints_run_beside_the_writer() {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bulk").fetch_one(&db.pool).await.unwrap();
     assert_eq!(n, 600);
 }
+
+/// SQLite: the writer's stamp stays while only this process's writer changes the
+/// database and its transactions commit; another connection's commit or a shared
+/// transaction rolled back as a whole changes it. PostgreSQL has none.
+#[tokio::test]
+async fn the_stamp_says_when_a_copy_of_the_database_is_stale() {
+    let (db, t) = setup(Backend::Sqlite).await;
+    let stamp = || async {
+        let mut tx = db.write().await.unwrap();
+        let s = tx.stamp().await.unwrap().expect("SQLite has a stamp");
+        tx.commit().await.unwrap();
+        s
+    };
+    let first = stamp().await;
+    let mut tx = db.write().await.unwrap();
+    sqlx::query("INSERT INTO topology_probe (name) VALUES ('mine')").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(stamp().await, first, "its own commits leave the stamp alone");
+    // A writer alone in its transaction rolls back: the whole transaction is undone.
+    let tx = db.write().await.unwrap();
+    tx.rollback().await.unwrap();
+    let second = stamp().await;
+    assert_ne!(second, first, "a transaction rolled back as a whole");
+    let other = Db::connect(&t.url).await.unwrap();
+    sqlx::query("INSERT INTO topology_probe (name) VALUES ('theirs')").execute(&other.pool).await.unwrap();
+    assert_ne!(stamp().await, second, "another connection committed");
+
+    let pg = test_db(Backend::Postgres).await;
+    let pg = Db::connect(&pg.url).await.unwrap();
+    let mut tx = pg.write().await.unwrap();
+    assert_eq!(tx.stamp().await.unwrap(), None);
+    tx.rollback().await.unwrap();
+}

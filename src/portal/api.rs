@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::service::{
     AcceptOutcome, Acceptance, Actor, AuditEntry, CatalogEntry, ChannelView, InterfaceView, InvitationView, NewChannel,
-    NewOffer, OfferCreated, OfferView, OrderView, Registration, UserRole,
+    NewOffer, OfferCreated, OfferView, OrderView, Policy, Registration, UserRole,
 };
 
 use super::AppState;
@@ -36,7 +36,8 @@ use super::error::{AppError, AppJson, ErrorBody};
         (name = "catalog", description = "Service interfaces (sockets) and service definitions"),
         (name = "channels", description = "Channels (wires), offers and their invitees"),
         (name = "invitations", description = "What an invitee does behind its invitation URL"),
-        (name = "orders", description = "Provisioning work and the audit log")
+        (name = "orders", description = "Provisioning work and the audit log"),
+        (name = "policy", description = "My organization's policy: offer expiry, who accepts, auto-accept")
     )
 )]
 pub struct ApiDoc;
@@ -65,6 +66,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
         .routes(routes!(audit_log))
+        .routes(routes!(get_policy, put_policy))
 }
 
 /// Who is logged in.
@@ -371,4 +373,25 @@ async fn audit_log(
     Query(filter): Query<AuditFilter>,
 ) -> Result<AppJson<Vec<AuditEntry>>, AppError> {
     Ok(AppJson(state.svc.audit_log(&user.actor, filter.object.as_deref()).await?))
+}
+
+/// My organization's policy and preferences (SPEC §7).
+#[utoipa::path(get, path = "/policy", tag = "policy",
+    responses((status = 200, body = Policy), (status = 401, body = ErrorBody)))]
+async fn get_policy(State(state): State<AppState>, user: Authed) -> Result<AppJson<Policy>, AppError> {
+    Ok(AppJson(state.svc.policy(&user.actor).await?))
+}
+
+/// Replace my organization's policy (its admins): default offer expiry, whether members may
+/// accept, and the organizations whose offers are accepted at once with one of our
+/// interfaces. A bad rule is refused (400, naming it) and nothing is stored.
+#[utoipa::path(put, path = "/policy", tag = "policy", request_body = Policy,
+    responses((status = 200, body = Policy), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+async fn put_policy(
+    State(state): State<AppState>,
+    user: Authed,
+    AppJson(policy): AppJson<Policy>,
+) -> Result<AppJson<Policy>, AppError> {
+    Ok(AppJson(state.svc.update_policy(&user.actor, &policy).await?))
 }

@@ -72,6 +72,8 @@ pub struct OfferCreated {
     pub offer_id: String,
     pub expires_at: i64,
     pub invitations: Vec<Invitation>,
+    /// Invitations their organizations' policy answered at once (SPEC §7 auto-accept).
+    pub auto_accepted: Vec<super::AutoAccepted>,
 }
 
 /// A new user registering from an invitation (the form the creator's data pre-fills).
@@ -521,8 +523,9 @@ impl Service {
         )
         .await?;
         tx.commit().await?;
-        self.mail_invitations(actor, &channel.name, &description, expires_at, &invitations);
-        Ok(OfferCreated { offer_id, expires_at, invitations })
+        let auto_accepted = self.auto_accept(&actor.org_id, &invitations).await;
+        self.mail_invitations(actor, &channel.name, &description, expires_at, &still_open(&invitations, &auto_accepted));
+        Ok(OfferCreated { offer_id, expires_at, invitations, auto_accepted })
     }
 
     /// Adds invitees to an existing offer (a later round).
@@ -573,7 +576,8 @@ impl Service {
         )
         .await?;
         tx.commit().await?;
-        self.mail_invitations(actor, &channel.name, &description, expires_at, &out);
+        let auto_accepted = self.auto_accept(&actor.org_id, &out).await;
+        self.mail_invitations(actor, &channel.name, &description, expires_at, &still_open(&out, &auto_accepted));
         Ok(out)
     }
 
@@ -878,7 +882,7 @@ impl Service {
         )
         .bind(invitee_id.as_str())
         .bind(now)
-        .bind(actor.user_id.as_str())
+        .bind(actor.person())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -1105,6 +1109,15 @@ impl Service {
         }
         Ok((to, order))
     }
+}
+
+/// The invitations auto-accept did not answer: those still go to people.
+fn still_open(invitations: &[Invitation], answered: &[super::AutoAccepted]) -> Vec<Invitation> {
+    invitations
+        .iter()
+        .filter(|i| !answered.iter().any(|a| a.accepted && a.invitee_id == i.invitee_id))
+        .cloned()
+        .collect()
 }
 
 fn member_role(kind: ChannelKind, role: Option<Role>, default: Role) -> Result<Role> {

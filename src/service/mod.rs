@@ -14,6 +14,7 @@ mod drift;
 mod flow;
 mod notify;
 mod orders;
+mod policy;
 mod sessions;
 mod setup;
 mod views;
@@ -35,6 +36,7 @@ pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::SwitchDrift;
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
 pub use orders::{OrderOutcome, Worker};
+pub use policy::{AutoAccept, AutoAccepted, Policy};
 pub use sessions::{NewSession, Session};
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};
 pub use views::{
@@ -96,8 +98,25 @@ impl Actor {
         }
     }
 
+    /// An organization's standing policy acting for it (auto-accept): an admin's rights in
+    /// that organization, and no person behind it.
+    pub fn policy_of(org_id: &str) -> Actor {
+        Actor {
+            user_id: format!("auto-accept:{org_id}"),
+            email: String::new(),
+            org_id: org_id.into(),
+            role: UserRole::Admin,
+            source: "auto-accept".into(),
+        }
+    }
+
     pub fn is_operator(&self) -> bool {
         self.role == UserRole::Operator
+    }
+
+    /// The user acting, when a person (a row of `users`) acts.
+    pub fn person(&self) -> Option<&str> {
+        self.user_id.starts_with("usr-").then_some(self.user_id.as_str())
     }
 }
 

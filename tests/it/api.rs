@@ -101,6 +101,18 @@ impl Client {
         answer(r).await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        answer(r).await
+    }
+
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         let r =
             self.http.delete(format!("{}{path}", self.base)).header("x-csrf-token", &self.csrf).send().await.unwrap();
@@ -779,20 +791,31 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
                     json!({"email": "x@stark.example", "name": "x", "organization": "x", "password": "long enough pw"})
                 }
                 ("/api/v1/channels", _) => new_channel(&p, "mine", "p2p", "stark-2c"),
+                ("/api/v1/policy", _) => json!({"default_offer_days": 30, "members_can_accept": true, "auto_accept": []}),
                 _ => json!({}),
             };
             let (status, answer) = match method.as_str() {
                 "get" => stark.get(&url).await,
                 "post" => stark.post(&url, body).await,
                 "delete" => stark.delete(&url).await,
+                "put" => stark.put(&url, body).await,
                 other => panic!("{other} {path}: a method this test does not know"),
             };
             let text = answer.to_string();
             // Allowed successes: the stranger's own things, which must not include acme's.
             let own = matches!(
                 (method.as_str(), path.as_str()),
-                ("get", "/api/v1/me" | "/api/v1/interfaces" | "/api/v1/catalog" | "/api/v1/channels" | "/api/v1/audit")
+                (
+                    "get",
+                    "/api/v1/me"
+                        | "/api/v1/interfaces"
+                        | "/api/v1/catalog"
+                        | "/api/v1/channels"
+                        | "/api/v1/audit"
+                        | "/api/v1/policy"
+                )
                     | ("post", "/api/v1/channels")
+                    | ("put", "/api/v1/policy")
             );
             if path == "/api/v1/session" {
                 // Logging in (no valid credentials here) or out (the stranger's own session).
@@ -830,3 +853,41 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
 }
 
 on_both!(strangers_get_nothing_anywhere);
+
+/// SPEC §7 through the API: globex's admin sets its policy to auto-accept acme's offers
+/// with one of its interfaces; acme's offer comes back already answered, and the channel
+/// goes live. A bad rule is a 400 naming it, a PUT without the CSRF token a 403.
+async fn policy_and_auto_accept(b: Backend) {
+    let p = Portal::start(b).await;
+    let globex = p.login("admin@globex.example", "password-1").await;
+    let (status, policy) = globex.get("/api/v1/policy").await;
+    assert_eq!(status, StatusCode::OK, "{policy}");
+    assert_eq!(policy, json!({"default_offer_days": 60, "members_can_accept": true, "auto_accept": []}));
+    let wanted = json!({"default_offer_days": 30, "members_can_accept": false,
+        "auto_accept": [{"organization": "acme", "interface": "globex-8a"}]});
+    let (status, got) = globex.put("/api/v1/policy", wanted.clone()).await;
+    assert_eq!((status, &got), (StatusCode::OK, &wanted));
+    let bad = json!({"default_offer_days": 30, "members_can_accept": false,
+        "auto_accept": [{"organization": "acme", "interface": "acme-1a"}]});
+    let got = globex.put("/api/v1/policy", bad).await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+    assert_eq!(got.1["code"], "invalid_input");
+    assert!(got.1["message"].as_str().unwrap().starts_with("auto_accept[0]: `acme-1a`"), "{}", got.1);
+    let no_csrf = globex.raw().await.put(format!("{}/api/v1/policy", globex.base)).json(&wanted).send().await.unwrap();
+    assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
+    assert_eq!(globex.get("/api/v1/policy").await.1, wanted, "refusals changed nothing");
+
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "auto", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let (status, offer) =
+        acme.post(&format!("/api/v1/channels/{id}/offers"), json!({"invitees": [{"organization": "globex"}]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{offer}");
+    assert_eq!(offer["auto_accepted"][0]["accepted"], true, "{offer}");
+    assert_eq!(offer["auto_accepted"][0]["interface"], "globex-8a");
+    wait_until("the auto-accepted channel is active", async || {
+        acme.get(&format!("/api/v1/channels/{id}")).await.1["state"] == "active"
+    })
+    .await;
+}
+on_both!(policy_and_auto_accept);

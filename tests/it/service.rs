@@ -882,3 +882,75 @@ async fn switch_state_changed_elsewhere_is_seen(b: Backend) {
     assert_eq!(detail["changes"], own.len() - 1, "removed only what was still there: {detail}");
 }
 on_both!(switch_state_changed_elsewhere_is_seen);
+
+fn by_org(names: &[&str]) -> NewOffer {
+    NewOffer {
+        invitees: names.iter().map(|o| InviteeSpec { organization: Some(o.to_string()), ..Default::default() }).collect(),
+        ..Default::default()
+    }
+}
+
+/// SPEC §7: an organization that auto-accepts offers from another gets its channels plugged
+/// in at once, with the interface it chose and the same checks as by hand; a refusal
+/// leaves the invitation open; bad rules are refused whole.
+async fn auto_accept(b: Backend) {
+    use switchboard::service::{AutoAccept, Policy};
+    let w = world(b).await;
+    let mut policy = w.svc.policy(&w.globex).await.unwrap();
+    assert_eq!(policy, Policy { default_offer_days: 60, members_can_accept: true, auto_accept: vec![] }, "defaults");
+    policy.auto_accept = vec![AutoAccept { organization: "acme".into(), interface: "globex-8a".into() }];
+    policy.default_offer_days = 14;
+    assert_eq!(w.svc.update_policy(&w.globex, &policy).await.unwrap(), policy);
+
+    // Bad rules: refused, naming the rule, and nothing changes.
+    let bad = |rule: AutoAccept| Policy { auto_accept: vec![policy.auto_accept[0].clone(), rule], ..policy.clone() };
+    for (rule, says) in [
+        (AutoAccept { organization: "nobody".into(), interface: "globex-8a".into() }, "no organization `nobody`"),
+        (AutoAccept { organization: "globex".into(), interface: "globex-8a".into() }, "to itself"),
+        (AutoAccept { organization: "initech".into(), interface: "acme-1a".into() }, "not one of your"),
+        (AutoAccept { organization: "acme".into(), interface: "globex-1b".into() }, "has a rule already"),
+    ] {
+        let e = w.svc.update_policy(&w.globex, &bad(rule)).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_input");
+        assert!(e.to_string().starts_with("auto_accept[1]: ") && e.to_string().contains(says), "{e}");
+    }
+    assert_eq!(w.svc.policy(&w.globex).await.unwrap(), policy, "refused changes store nothing");
+    let e = w.svc.update_policy(&w.acme, &Policy { default_offer_days: 0, ..policy.clone() }).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+
+    // acme offers to globex (by organization) and to initech: globex's answer is at once.
+    let ch = w.svc.create_channel(&w.acme, &w.channel("auto", ChannelKind::P2mp, "acme-1a")).await.unwrap();
+    let offer = w.svc.offer(&w.acme, &ch, &by_org(&["globex", "initech"])).await.unwrap();
+    assert_eq!(offer.auto_accepted.len(), 1, "{:?}", offer.auto_accepted);
+    let a = &offer.auto_accepted[0];
+    assert!(a.accepted && a.organization == "globex" && a.interface == "globex-8a", "{a:?}");
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Provisioning);
+    assert!(c.attachments.iter().any(|a| a.interface == "globex-8a"));
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Active);
+    let status = w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap();
+    let answered: Vec<bool> = status.invitees.iter().map(|i| i.accepted).collect();
+    assert_eq!(answered.iter().filter(|a| **a).count(), 1, "initech still has to answer: {answered:?}");
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    let entry = log.iter().find(|e| e.action == "invitation.accept").unwrap();
+    assert!(entry.actor.starts_with("auto-accept:") && entry.source == "auto-accept", "{entry:?}");
+
+    // A refusal (globex suspended) leaves the invitation open, with the reason recorded.
+    w.set_account("globex", suspended).await;
+    let ch2 = w.svc.create_channel(&w.acme, &w.channel("auto2", ChannelKind::P2p, "acme-3a")).await.unwrap();
+    let offer = w.svc.offer(&w.acme, &ch2, &by_org(&["globex"])).await.unwrap();
+    let a = &offer.auto_accepted[0];
+    assert!(!a.accepted && a.reason.as_deref().is_some_and(|r| r.contains("suspended")), "{a:?}");
+    assert!(!w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap().invitees[0].accepted);
+    assert_eq!(w.svc.channel(&w.acme, &ch2).await.unwrap().state, ChannelState::Offered);
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    assert!(log.iter().any(|e| e.action == "invitation.auto_accept_refused" && e.object == a.invitee_id));
+    // Invitations by email are for people: no rule answers them.
+    w.set_account("globex", |a| a.status = switchboard::orchestrator::policy::AccountStatus::Active).await;
+    let ch3 = w.svc.create_channel(&w.acme, &w.channel("auto3", ChannelKind::P2p, "acme-5b")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch3, &[&w.globex]).await;
+    assert!(offer.auto_accepted.is_empty(), "{:?}", offer.auto_accepted);
+    assert_eq!(w.svc.channel(&w.acme, &ch3).await.unwrap().state, ChannelState::Offered);
+}
+on_both!(auto_accept);

@@ -22,8 +22,8 @@ use serde::Deserialize;
 use crate::model::{ChannelKind, Role, utc_minute as when};
 use crate::orchestrator::policy::{PriceType, UsageModel};
 use crate::service::{
-    Acceptance, ChannelView, InterfaceView, InviteeSpec, NewChannel, NewOffer, Registration, ServiceError, Terms,
-    UserRole,
+    Acceptance, AutoAccept, ChannelView, InterfaceView, InviteeSpec, NewChannel, NewOffer, Policy, Registration,
+    ServiceError, Terms, UserRole,
 };
 
 use super::AppState;
@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/{token}/accept", post(view_accept_post))
         .route("/invitations/{token}/decline", post(view_decline_post))
         .route("/operator", get(view_operator_get))
+        .route("/settings", get(view_settings_get).post(view_settings_post))
         .route("/static/portal.css", get(|| static_file("text/css; charset=utf-8", include_str!("static/portal.css"))))
         .route(
             "/static/portal.js",
@@ -1138,5 +1139,101 @@ mod tests {
         assert_eq!(price(&m), "49.05 per month");
         assert_eq!(limits(&m), "up to 100 Mbps, 08:00-18:30 UTC only, up to 5 GB");
         assert_eq!(price(&UsageModel::default()), "free");
+    }
+}
+
+// ---- the organization's policy (SPEC §7) ----
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    title: String,
+    user: Option<HeaderUser>,
+    organization: String,
+    csrf: String,
+    error: String,
+    saved: bool,
+    can_edit: bool,
+    days: u32,
+    members_can_accept: bool,
+    rules: Vec<AutoAccept>,
+    sockets: Vec<String>,
+}
+
+async fn settings_page(
+    state: &AppState,
+    user: &PageUser,
+    shown: Option<Policy>,
+    error: String,
+    saved: bool,
+) -> Result<SettingsPage, PageError> {
+    let actor = &user.authed.actor;
+    let policy = match shown {
+        Some(p) => p,
+        None => state.svc.policy(actor).await.map_err(|e| user.error(e))?,
+    };
+    let sockets = state.svc.interfaces(actor).await.map_err(|e| user.error(e))?;
+    Ok(SettingsPage {
+        title: "Policy".into(),
+        user: Some(user.header.clone()),
+        organization: user.header.organization.clone(),
+        csrf: user.authed.csrf.clone(),
+        error,
+        saved,
+        can_edit: actor.role == UserRole::Admin,
+        days: policy.default_offer_days,
+        members_can_accept: policy.members_can_accept,
+        rules: policy.auto_accept,
+        sockets: sockets.into_iter().map(|s| s.name).collect(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct SavedQuery {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+async fn view_settings_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    Query(q): Query<SavedQuery>,
+) -> Result<Response, PageError> {
+    Ok(render(&settings_page(&state, &user, None, String::new(), q.saved.is_some()).await?))
+}
+
+/// Rules come as repeated `rule_org` / `rule_iface` fields, in order; a rule whose
+/// organization is left empty is removed.
+async fn view_settings_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    f: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let fields = form(f).map_err(|e| user.error(e))?;
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    user.check(field("csrf").unwrap_or_default())?;
+    let days = field("default_offer_days").unwrap_or_default().trim();
+    let days: u32 = days.parse().map_err(|_| {
+        user.error(AppError::BadRequest(format!("`{days}` is not a number of days: use 1-3650")))
+    })?;
+    let orgs = fields.iter().filter(|(k, _)| k == "rule_org").map(|(_, v)| v.trim());
+    let ifaces = fields.iter().filter(|(k, _)| k == "rule_iface").map(|(_, v)| v.trim());
+    let policy = Policy {
+        default_offer_days: days,
+        members_can_accept: field("members_can_accept").is_some(),
+        auto_accept: orgs
+            .zip(ifaces)
+            .filter(|(org, _)| !org.is_empty())
+            .map(|(org, iface)| AutoAccept { organization: org.to_string(), interface: iface.to_string() })
+            .collect(),
+    };
+    match state.svc.update_policy(&user.authed.actor, &policy).await {
+        Ok(_) => Ok(Redirect::to("/settings?saved=1").into_response()),
+        Err(e @ ServiceError::Invalid(_)) => Ok((
+            StatusCode::BAD_REQUEST,
+            render(&settings_page(&state, &user, Some(policy), e.to_string(), false).await?),
+        )
+            .into_response()),
+        Err(e) => Err(user.error(e)),
     }
 }

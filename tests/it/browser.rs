@@ -339,3 +339,80 @@ async fn forms_explain_refusals() {
     assert!(p.w.svc.channels(&p.w.op).await.unwrap().is_empty(), "nothing stored");
     a.close().await;
 }
+
+/// SPEC §7 in the browser: globex's admin opens the policy page from the header, sets an
+/// auto-accept rule for acme's offers with one of its sockets and a shorter expiry, and
+/// sees them saved; a rule naming no organization is refused on the page, naming it.
+/// acme's next offer to globex is then answered at once.
+#[tokio::test]
+async fn the_policy_page_sets_auto_accept() {
+    let p = Portal::start(Backend::Sqlite).await;
+    let driver = driver().await;
+    let g = Browser::open(&driver, "policy").await;
+    g.login(&p.base, "admin@globex.example", "password-1").await;
+    g.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
+    g.click("#nav-policy").await;
+    g.wait_text("h1", "the policy page", |t| t.contains("policy")).await;
+    assert_eq!(g.value("#days").await, "60");
+    g.fill("#days", "21").await;
+    g.fill("#rule-org-new", "acme").await;
+    g.click("#rule-iface-new option[value='globex-8a']").await;
+    g.click("#save-policy").await;
+    g.wait_text("#saved", "the saved notice", |t| t.contains("Saved")).await;
+    let rules = g.text("#rules").await;
+    assert!(rules.contains("globex-8a"), "{rules}");
+    g.shot("auto-accept-saved").await;
+    let globex = &p.w.globex;
+    let policy = p.w.svc.policy(globex).await.unwrap();
+    assert_eq!(policy.default_offer_days, 21);
+    assert_eq!(
+        policy.auto_accept,
+        [switchboard::service::AutoAccept { organization: "acme".into(), interface: "globex-8a".into() }]
+    );
+    // A rule for an organization that does not exist: refused, nothing changes.
+    g.fill("#rule-org-new", "nobody-inc").await;
+    g.click("#save-policy").await;
+    let error = g.wait_text("#error", "the refusal", |t| !t.is_empty()).await;
+    assert!(error.contains("nobody-inc"), "{error}");
+    assert_eq!(p.w.svc.policy(globex).await.unwrap(), policy, "nothing stored");
+
+    // acme offers a channel to globex: accepted at once.
+    let ch = p.w.svc.create_channel(&p.w.acme, &p.w.channel("auto", switchboard::model::ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = p
+        .w
+        .svc
+        .offer(
+            &p.w.acme,
+            &ch,
+            &switchboard::service::NewOffer {
+                invitees: vec![switchboard::service::InviteeSpec {
+                    organization: Some("globex".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(offer.auto_accepted[0].accepted, "{:?}", offer.auto_accepted);
+
+    // The form posted without its token (as another site would) is refused.
+    let http =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http
+        .post(format!("{}/login", p.base))
+        .form(&[("email", "admin@globex.example"), ("password", "password-1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    let r = http
+        .post(format!("{}/settings", p.base))
+        .form(&[("default_offer_days", "5"), ("rule_org", ""), ("rule_iface", "globex-8a")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
+    assert_eq!(p.w.svc.policy(globex).await.unwrap(), policy, "nothing stored");
+    g.close().await;
+}

@@ -194,6 +194,9 @@ pub struct Config {
     pub dry_run: bool,
     /// How many waiting orders a worker claims, plans and applies together (one set of
     /// transactions and one apply per switch for all of them); 1 runs them one by one.
+    /// A batch holds SQLite's writer while it plans and applies, and requests wait behind
+    /// it: 8 (measured against 32 under 1,000 acceptances/s: acceptance p99 62 -> 42 ms,
+    /// the same orchestrator throughput).
     pub batch_orders: usize,
 }
 
@@ -214,7 +217,7 @@ impl Default for Config {
             },
             max_attempts: 3,
             dry_run: false,
-            batch_orders: 32,
+            batch_orders: 8,
         }
     }
 }

@@ -15,7 +15,7 @@
 //! Waiting orders are of distinct channels (a unique index keeps one waiting order per
 //! channel), so the orders of a batch never act on one channel twice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
-use crate::store::{Dialect, is_unique_violation, varying};
+use crate::store::{Dialect, Stamp, WriteTx, is_unique_violation, varying};
 use crate::topology::Topology;
 
 use super::flow::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row, lock};
@@ -31,7 +31,7 @@ use super::orders::{
     AppliedChannel, Claimed, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
     taken_over_outcome, target_of,
 };
-use super::{Actor, Result, Service, ServiceError, placeholders};
+use super::{Actor, Result, Service, ServiceError, VlanCopy, placeholders};
 
 /// An order of the batch, planned: what its channel should hold and on which switches
 /// (its old path and its new one).
@@ -191,10 +191,15 @@ impl Service {
             wants.iter().filter(|w| matches!(w.2, Target::Present(_))).map(|w| w.1.id.as_str()).collect();
         let switches: BTreeSet<&str> = wants.iter().flat_map(|w| w.3.iter().map(String::as_str)).collect();
         let mut planner = Planner::new(topo);
-        // One row per switch with its VLANs as text: on a busy core that is thousands of
-        // VLANs, and the driver's cost is per row.
         let excluded: Vec<&str> = replanned.iter().copied().collect();
-        for chunk in switches.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS / 2) {
+        let stamp = tx.stamp().await?;
+        if let Some(stamp) = stamp {
+            self.reserve_from_copy(&mut tx, stamp, &switches, &replanned, topo, &mut planner).await?;
+        }
+        // Otherwise one row per switch with its VLANs as text: on a busy core that is
+        // thousands of VLANs, and the driver's cost is per row.
+        let read = if stamp.is_some() { Vec::new() } else { switches.iter().copied().collect::<Vec<_>>() };
+        for chunk in read.chunks(MAX_PARAMS / 2) {
             let not_replanned = if excluded.is_empty() {
                 String::new()
             } else {
@@ -318,6 +323,7 @@ impl Service {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
                     tx.rollback().await?;
+                    self.forget_vlans();
                     tracing::debug!("a VLAN was taken by another instance; running the batch one by one");
                     return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
                 }
@@ -353,8 +359,106 @@ impl Service {
             return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
         }
         audit_many(&mut tx, now, &actor, "order.planned", &audits).await?;
+        if stamp.is_some() {
+            self.remember_vlans(&moved, &allocations);
+        }
         tx.commit().await?;
         Ok(Ok(PlanOutcome { planned, alone }))
+    }
+
+    /// Reserves in `planner` the VLANs on `switches` of every channel not `replanned`, from
+    /// this process's copy of the allocations (SQLite: good while the database's stamp is
+    /// `stamp`), reading the switches it does not hold yet whole. Reading them per batch
+    /// cost ~1.1 ms of the writer at 10,000 channels (a core carries thousands).
+    async fn reserve_from_copy(
+        &self,
+        tx: &mut WriteTx,
+        stamp: Stamp,
+        switches: &BTreeSet<&str>,
+        replanned: &BTreeSet<&str>,
+        topo: &Topology,
+        planner: &mut Planner<'_>,
+    ) -> Result<()> {
+        let missing: Vec<&str> = {
+            let mut copy = self.vlan_copy();
+            if copy.stamp != Some(stamp) {
+                *copy = VlanCopy { stamp: Some(stamp), ..VlanCopy::default() };
+            }
+            switches.iter().copied().filter(|sw| !copy.switches.contains_key(*sw)).collect()
+        };
+        // One row per switch, `VLAN:channel` pairs as text (the driver's cost is per row).
+        let mut rows: Vec<(String, u16, String)> = Vec::new();
+        for chunk in missing.chunks(MAX_PARAMS) {
+            let sql = format!(
+                "SELECT switch, string_agg(CAST(vlan AS TEXT) || ':' || channel_id, ',') AS held \
+                 FROM vlan_allocations WHERE switch IN ({}) GROUP BY switch",
+                placeholders(1, chunk.len())
+            );
+            let mut q = varying(sql);
+            for sw in chunk {
+                q = q.bind(*sw);
+            }
+            for r in q.fetch_all(&mut **tx).await? {
+                let sw: String = r.try_get("switch")?;
+                let held: String = r.try_get("held")?;
+                for pair in held.split(',') {
+                    if let Some((v, ch)) = pair.split_once(':')
+                        && let Ok(v) = v.trim().parse::<u16>()
+                    {
+                        rows.push((sw.clone(), v, ch.to_string()));
+                    }
+                }
+            }
+        }
+        let mut copy = self.vlan_copy();
+        for sw in &missing {
+            copy.switches.insert(sw.to_string(), HashMap::new());
+        }
+        for (sw, v, ch) in rows {
+            copy.channels.entry(ch.clone()).or_default().push((sw.clone(), v));
+            copy.switches.entry(sw).or_default().insert(v, ch);
+        }
+        for sw in switches {
+            let (Some(held), Some(s)) = (copy.switches.get(*sw), topo.switch_index(sw)) else { continue };
+            for (v, ch) in held {
+                if !replanned.contains(ch.as_str()) {
+                    planner.reserve_vlan(s, *v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings the copy of the allocations up to what the batch wrote: `moved` channels'
+    /// allocations gone, `allocations` (switch, VLAN, channel) made. Call right before the
+    /// commit (a failed commit changes the stamp).
+    pub(super) fn remember_vlans(&self, moved: &[&str], allocations: &[(String, u16, String)]) {
+        let mut copy = self.vlan_copy();
+        for ch in moved {
+            for (sw, v) in copy.channels.remove(*ch).unwrap_or_default() {
+                if let Some(held) = copy.switches.get_mut(&sw) {
+                    held.remove(&v);
+                }
+            }
+        }
+        for (sw, v, ch) in allocations {
+            let Some(held) = copy.switches.get_mut(sw) else { continue };
+            held.insert(*v, ch.clone());
+            copy.channels.entry(ch.clone()).or_default().push((sw.clone(), *v));
+        }
+    }
+
+    /// Drops the copy of the allocations (they were changed elsewhere in this process).
+    pub(crate) fn forget_vlans(&self) {
+        *self.vlan_copy() = VlanCopy::default();
+    }
+
+    fn vlan_copy(&self) -> std::sync::MutexGuard<'_, VlanCopy> {
+        self.vlans.lock().unwrap_or_else(|poisoned| {
+            let mut copy = poisoned.into_inner();
+            *copy = VlanCopy::default();
+            copy
+        })
     }
 
     /// Applies the planned orders as one engine transaction over the union of their
@@ -515,6 +619,7 @@ impl Service {
                 q = q.bind(*id);
             }
             q.execute(&mut *tx).await?;
+            self.forget_vlans();
         }
         let mut closed = 0;
         for chunk in details.chunks(MAX_PARAMS / 2) {

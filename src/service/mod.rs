@@ -259,6 +259,17 @@ pub struct Service {
     pub(crate) mailer: Option<Arc<crate::mail::Mailer>>,
     /// This process's copy of what the dry-run switches hold (SQLite; see `load_dry`).
     pub(crate) dry: Arc<Mutex<DryCopy>>,
+    /// This process's copy of the VLANs allocated per switch (SQLite; see `batch.rs`).
+    pub(crate) vlans: Arc<Mutex<VlanCopy>>,
+}
+
+/// The VLAN allocations of some switches (switch -> VLAN -> channel) and, for those, each
+/// channel's (switch, VLAN) pairs: a copy good while `stamp` is the database's.
+#[derive(Default)]
+pub(crate) struct VlanCopy {
+    pub stamp: Option<crate::store::Stamp>,
+    pub switches: HashMap<String, HashMap<u16, String>>,
+    pub channels: HashMap<String, Vec<(String, u16)>>,
 }
 
 /// The items of dry-run switches, as stored (JSON text), by switch: a copy that is good
@@ -294,6 +305,7 @@ impl Service {
             notify: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Mutex::new(Catalog::default())),
             dry: Arc::new(Mutex::new(DryCopy::default())),
+            vlans: Arc::new(Mutex::new(VlanCopy::default())),
             mailer: None,
         }
     }

@@ -442,7 +442,10 @@ impl Service {
             }
             match q.execute(&mut *tx).await {
                 Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Err(PlanFailure::Raced),
+                Err(e) if is_unique_violation(&e) => {
+                    self.forget_vlans();
+                    return Err(PlanFailure::Raced);
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -464,6 +467,8 @@ impl Service {
             serde_json::json!({"channel": channel.id, "vlan": planned.vlan, "leaf_vlan": planned.leaf_vlan, "path": path_names}),
         )
         .await?;
+        let made: Vec<(String, u16, String)> = rows.iter().map(|(sw, v)| (sw.to_string(), *v, channel.id.clone())).collect();
+        self.remember_vlans(&[channel.id.as_str()], &made);
         tx.commit().await?;
         let pinned =
             ChannelSpec { vlan: VlanId::new(planned.vlan), leaf_vlan: planned.leaf_vlan.and_then(VlanId::new), ..spec };
@@ -702,7 +707,8 @@ impl Service {
                 .execute(&mut *tx)
                 .await?;
                 super::flow::release_attachments(tx, &[o.channel_id.as_str()], now).await?;
-                sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
+                self.forget_vlans();
+            sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
                     .bind(o.channel_id.as_str())
                     .execute(&mut *tx)
                     .await?;
@@ -742,6 +748,7 @@ impl Service {
             set_state(&mut tx, &channel.id, channel.state, ChannelState::Failed, reason, now).await?;
         }
         if free {
+            self.forget_vlans();
             sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
                 .bind(channel.id.as_str())
                 .execute(&mut *tx)

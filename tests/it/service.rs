@@ -954,3 +954,52 @@ async fn auto_accept(b: Backend) {
     assert_eq!(w.svc.channel(&w.acme, &ch3).await.unwrap().state, ChannelState::Offered);
 }
 on_both!(auto_accept);
+
+/// VLANs another process allocated on shared switches are seen by this one's next batch,
+/// though it keeps a copy of the allocations (SQLite): its batch plans around them (no
+/// conflict, no falling back to one order at a time) and no VLAN is doubled.
+async fn vlans_allocated_elsewhere_are_seen(b: Backend) {
+    let w = world(b).await;
+    // p2p channels between two organizations' interfaces, accepted by the second (its
+    // interfaces are each used once: the tags on an interface are read from the database
+    // and would hide a stale copy).
+    let activate = |svc: switchboard::service::Service, name: &'static str, a: &Actor, ours: &'static str,
+                    b: &Actor, org: &'static str, theirs: &'static str| {
+        let (w, a, b) = (&w, a.clone(), b.clone());
+        async move {
+            let ch = svc.create_channel(&a, &w.channel(name, ChannelKind::P2p, ours)).await.unwrap();
+            let offer = svc.offer(&a, &ch, &by_org(&[org])).await.unwrap();
+            svc.accept(&b, &offer.invitations[0].token, &accept(theirs)).await.unwrap();
+            ch
+        }
+    };
+    // This process plans two channels as a batch (its copy now holds their switches).
+    activate(w.svc.clone(), "a1", &w.acme, "acme-1a", &w.initech, "initech", "initech-8b").await;
+    activate(w.svc.clone(), "a2", &w.umbrella, "umbrella-2a", &w.stark, "stark", "stark-9b").await;
+    let done = w.svc.run_pending().await.unwrap();
+    assert!(done.len() == 2 && done.iter().all(|o| o.status == "done"), "{done:?}");
+    // Another process plans one on switches this process's copy holds (acc1, agg1, acc2).
+    let other = crate::world::service(&w.db, "other").await;
+    activate(other.clone(), "b", &w.globex, "globex-1b", &w.stark, "stark", "stark-2c").await;
+    let done = other.run_pending().await.unwrap();
+    assert_eq!(done[0].status, "done", "{done:?}");
+    // Two more here, planned together, one of them through acc1 and agg1 again.
+    let third = activate(w.svc.clone(), "c", &w.initech, "initech-1c", &w.globex, "globex", "globex-3b").await;
+    let fourth = activate(w.svc.clone(), "d", &w.acme, "acme-5b", &w.stark, "stark", "stark-7b").await;
+    let done = w.svc.run_pending().await.unwrap();
+    assert!(done.iter().all(|o| o.status == "done"), "{done:?}");
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    for ch in [&third, &fourth] {
+        let planned = log
+            .iter()
+            .find(|e| e.action == "order.planned" && e.detail.contains(ch.as_str()))
+            .unwrap_or_else(|| panic!("no plan for {ch}"));
+        assert!(planned.detail.contains("\"batch\":true"), "planned alone (a conflict?): {}", planned.detail);
+    }
+    let mut seen = BTreeSet::new();
+    for (switch, vlan, _) in w.svc.allocations().await.unwrap() {
+        assert!(seen.insert((switch.clone(), vlan)), "VLAN {vlan} doubled on {switch}");
+    }
+    assert_switches_match(&w).await;
+}
+on_both!(vlans_allocated_elsewhere_are_seen);

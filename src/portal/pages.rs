@@ -1213,9 +1213,9 @@ async fn view_settings_post(
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     user.check(field("csrf").unwrap_or_default())?;
     let days = field("default_offer_days").unwrap_or_default().trim();
-    let days: u32 = days.parse().map_err(|_| {
-        user.error(AppError::BadRequest(format!("`{days}` is not a number of days: use 1-3650")))
-    })?;
+    let days: u32 = days
+        .parse()
+        .map_err(|_| user.error(AppError::BadRequest(format!("`{days}` is not a number of days: use 1-3650"))))?;
     let orgs = fields.iter().filter(|(k, _)| k == "rule_org").map(|(_, v)| v.trim());
     let ifaces = fields.iter().filter(|(k, _)| k == "rule_iface").map(|(_, v)| v.trim());
     let policy = Policy {

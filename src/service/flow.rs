@@ -524,7 +524,13 @@ impl Service {
         .await?;
         tx.commit().await?;
         let auto_accepted = self.auto_accept(&actor.org_id, &invitations).await;
-        self.mail_invitations(actor, &channel.name, &description, expires_at, &still_open(&invitations, &auto_accepted));
+        self.mail_invitations(
+            actor,
+            &channel.name,
+            &description,
+            expires_at,
+            &still_open(&invitations, &auto_accepted),
+        );
         Ok(OfferCreated { offer_id, expires_at, invitations, auto_accepted })
     }
 

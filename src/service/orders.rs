@@ -467,7 +467,8 @@ impl Service {
             serde_json::json!({"channel": channel.id, "vlan": planned.vlan, "leaf_vlan": planned.leaf_vlan, "path": path_names}),
         )
         .await?;
-        let made: Vec<(String, u16, String)> = rows.iter().map(|(sw, v)| (sw.to_string(), *v, channel.id.clone())).collect();
+        let made: Vec<(String, u16, String)> =
+            rows.iter().map(|(sw, v)| (sw.to_string(), *v, channel.id.clone())).collect();
         self.remember_vlans(&[channel.id.as_str()], &made);
         tx.commit().await?;
         let pinned =
@@ -518,7 +519,8 @@ impl Service {
         let mut loaded: HashMap<String, HashSet<String>> =
             missing.iter().map(|sw| (sw.to_string(), HashSet::new())).collect();
         for chunk in missing.chunks(MAX_IN) {
-            let sql = format!("SELECT switch, item FROM switch_items WHERE switch IN ({})", placeholders(1, chunk.len()));
+            let sql =
+                format!("SELECT switch, item FROM switch_items WHERE switch IN ({})", placeholders(1, chunk.len()));
             let mut q = varying(sql);
             for sw in chunk {
                 q = q.bind(*sw);
@@ -544,7 +546,11 @@ impl Service {
     /// Brings this process's copy of the dry-run switches up to what `store_dry` wrote
     /// (`dry` read before, `after` now). Call right before the commit: a commit that fails
     /// changes the stamp, and the copy is read again.
-    pub(super) fn remember_dry(&self, dry: &BTreeMap<String, BTreeSet<Item>>, after: &BTreeMap<String, BTreeSet<Item>>) {
+    pub(super) fn remember_dry(
+        &self,
+        dry: &BTreeMap<String, BTreeSet<Item>>,
+        after: &BTreeMap<String, BTreeSet<Item>>,
+    ) {
         let mut copy = self.dry_copy();
         if copy.stamp.is_none() {
             return;
@@ -708,7 +714,7 @@ impl Service {
                 .await?;
                 super::flow::release_attachments(tx, &[o.channel_id.as_str()], now).await?;
                 self.forget_vlans();
-            sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
+                sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
                     .bind(o.channel_id.as_str())
                     .execute(&mut *tx)
                     .await?;
@@ -990,10 +996,12 @@ async fn read_dry_pairs(
     mut dry: BTreeMap<String, BTreeSet<Item>>,
     wanted: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<BTreeMap<String, BTreeSet<Item>>> {
-    let pairs: Vec<(&String, &String)> = wanted.iter().flat_map(|(sw, items)| items.iter().map(move |i| (sw, i))).collect();
+    let pairs: Vec<(&String, &String)> =
+        wanted.iter().flat_map(|(sw, items)| items.iter().map(move |i| (sw, i))).collect();
     for chunk in pairs.chunks(500) {
         let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-        let sql = format!("SELECT switch, item FROM switch_items WHERE (switch, item) IN (VALUES {})", values.join(", "));
+        let sql =
+            format!("SELECT switch, item FROM switch_items WHERE (switch, item) IN (VALUES {})", values.join(", "));
         let mut q = varying(sql);
         for (sw, item) in chunk {
             q = q.bind(sw.as_str()).bind(item.as_str());

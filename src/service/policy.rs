@@ -126,8 +126,15 @@ impl Service {
                 .execute(&mut *tx)
                 .await?;
         }
-        audit(&mut tx, now, actor, "organization.policy", &actor.org_id, serde_json::to_value(policy).unwrap_or_default())
-            .await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            "organization.policy",
+            &actor.org_id,
+            serde_json::to_value(policy).unwrap_or_default(),
+        )
+        .await?;
         tx.commit().await?;
         self.policy(actor).await
     }

@@ -791,7 +791,9 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
                     json!({"email": "x@stark.example", "name": "x", "organization": "x", "password": "long enough pw"})
                 }
                 ("/api/v1/channels", _) => new_channel(&p, "mine", "p2p", "stark-2c"),
-                ("/api/v1/policy", _) => json!({"default_offer_days": 30, "members_can_accept": true, "auto_accept": []}),
+                ("/api/v1/policy", _) => {
+                    json!({"default_offer_days": 30, "members_can_accept": true, "auto_accept": []})
+                }
                 _ => json!({}),
             };
             let (status, answer) = match method.as_str() {
@@ -813,8 +815,7 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
                         | "/api/v1/channels"
                         | "/api/v1/audit"
                         | "/api/v1/policy"
-                )
-                    | ("post", "/api/v1/channels")
+                ) | ("post", "/api/v1/channels")
                     | ("put", "/api/v1/policy")
             );
             if path == "/api/v1/session" {

@@ -377,23 +377,26 @@ async fn the_policy_page_sets_auto_accept() {
     assert_eq!(p.w.svc.policy(globex).await.unwrap(), policy, "nothing stored");
 
     // acme offers a channel to globex: accepted at once.
-    let ch = p.w.svc.create_channel(&p.w.acme, &p.w.channel("auto", switchboard::model::ChannelKind::P2p, "acme-1a")).await.unwrap();
-    let offer = p
-        .w
-        .svc
-        .offer(
-            &p.w.acme,
-            &ch,
-            &switchboard::service::NewOffer {
-                invitees: vec![switchboard::service::InviteeSpec {
-                    organization: Some("globex".into()),
+    let ch =
+        p.w.svc
+            .create_channel(&p.w.acme, &p.w.channel("auto", switchboard::model::ChannelKind::P2p, "acme-1a"))
+            .await
+            .unwrap();
+    let offer =
+        p.w.svc
+            .offer(
+                &p.w.acme,
+                &ch,
+                &switchboard::service::NewOffer {
+                    invitees: vec![switchboard::service::InviteeSpec {
+                        organization: Some("globex".into()),
+                        ..Default::default()
+                    }],
                     ..Default::default()
-                }],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+                },
+            )
+            .await
+            .unwrap();
     assert!(offer.auto_accepted[0].accepted, "{:?}", offer.auto_accepted);
 
     // The form posted without its token (as another site would) is refused.

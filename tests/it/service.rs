@@ -885,7 +885,10 @@ on_both!(switch_state_changed_elsewhere_is_seen);
 
 fn by_org(names: &[&str]) -> NewOffer {
     NewOffer {
-        invitees: names.iter().map(|o| InviteeSpec { organization: Some(o.to_string()), ..Default::default() }).collect(),
+        invitees: names
+            .iter()
+            .map(|o| InviteeSpec { organization: Some(o.to_string()), ..Default::default() })
+            .collect(),
         ..Default::default()
     }
 }
@@ -963,8 +966,13 @@ async fn vlans_allocated_elsewhere_are_seen(b: Backend) {
     // p2p channels between two organizations' interfaces, accepted by the second (its
     // interfaces are each used once: the tags on an interface are read from the database
     // and would hide a stale copy).
-    let activate = |svc: switchboard::service::Service, name: &'static str, a: &Actor, ours: &'static str,
-                    b: &Actor, org: &'static str, theirs: &'static str| {
+    let activate = |svc: switchboard::service::Service,
+                    name: &'static str,
+                    a: &Actor,
+                    ours: &'static str,
+                    b: &Actor,
+                    org: &'static str,
+                    theirs: &'static str| {
         let (w, a, b) = (&w, a.clone(), b.clone());
         async move {
             let ch = svc.create_channel(&a, &w.channel(name, ChannelKind::P2p, ours)).await.unwrap();

@@ -31,7 +31,7 @@ use super::orders::{
     AppliedChannel, Claimed, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
     taken_over_outcome, target_of,
 };
-use super::{Actor, Result, Service, ServiceError, VlanCopy, placeholders};
+use super::{Actor, Result, Service, ServiceError, placeholders};
 
 /// An order of the batch, planned: what its channel should hold and on which switches
 /// (its old path and its new one).
@@ -192,39 +192,9 @@ impl Service {
         let switches: BTreeSet<&str> = wants.iter().flat_map(|w| w.3.iter().map(String::as_str)).collect();
         let mut planner = Planner::new(topo);
         let excluded: Vec<&str> = replanned.iter().copied().collect();
-        let stamp = tx.stamp().await?;
-        if let Some(stamp) = stamp {
-            self.reserve_from_copy(&mut tx, stamp, &switches, &replanned, topo, &mut planner).await?;
-        }
-        // Otherwise one row per switch with its VLANs as text: on a busy core that is
-        // thousands of VLANs, and the driver's cost is per row.
-        let read = if stamp.is_some() { Vec::new() } else { switches.iter().copied().collect::<Vec<_>>() };
-        for chunk in read.chunks(MAX_PARAMS / 2) {
-            let not_replanned = if excluded.is_empty() {
-                String::new()
-            } else {
-                format!(" AND channel_id NOT IN ({})", placeholders(1 + chunk.len(), excluded.len()))
-            };
-            let sql = format!(
-                "SELECT switch, string_agg(CAST(vlan AS TEXT), ',') AS vlans FROM vlan_allocations \
-                 WHERE switch IN ({}){not_replanned} GROUP BY switch",
-                placeholders(1, chunk.len())
-            );
-            let mut q = varying(sql);
-            for sw in chunk {
-                q = q.bind(*sw);
-            }
-            for id in &excluded {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                let sw: String = r.try_get("switch")?;
-                let vlans: String = r.try_get("vlans")?;
-                let Some(s) = topo.switch_index(&sw) else { continue };
-                for v in numbers(&vlans) {
-                    planner.reserve_vlan(s, v);
-                }
-            }
+        match tx.stamp().await? {
+            Some(stamp) => self.reserve_from_copy(&mut tx, stamp, &switches, &replanned, topo, &mut planner).await?,
+            None => reserve_from_database(&mut tx, &switches, &excluded, topo, &mut planner).await?,
         }
         let ifaces: BTreeSet<&str> = wants
             .iter()
@@ -237,11 +207,7 @@ impl Service {
         // One row per interface with its tags as text, like the VLANs above: a busy
         // tagged interface carries dozens of channels.
         for chunk in ifaces.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS / 2) {
-            let not_replanned = if excluded.is_empty() {
-                String::new()
-            } else {
-                format!(" AND a.channel_id NOT IN ({})", placeholders(1 + chunk.len(), excluded.len()))
-            };
+            let not_replanned = not_in("a.channel_id", 1 + chunk.len(), excluded.len());
             let sql = format!(
                 "SELECT a.interface, string_agg(CAST(COALESCE(a.customer_vlan, c.vlan) AS TEXT), ',') AS tags \
                  FROM attachments a JOIN channels c ON c.id = a.channel_id WHERE a.state = 'attached' \
@@ -323,7 +289,7 @@ impl Service {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
                     tx.rollback().await?;
-                    self.forget_vlans();
+                    self.vlans.forget();
                     tracing::debug!("a VLAN was taken by another instance; running the batch one by one");
                     return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
                 }
@@ -359,9 +325,7 @@ impl Service {
             return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
         }
         audit_many(&mut tx, now, &actor, "order.planned", &audits).await?;
-        if stamp.is_some() {
-            self.remember_vlans(&moved, &allocations);
-        }
+        self.remember_vlans(&moved, &allocations);
         tx.commit().await?;
         Ok(Ok(PlanOutcome { planned, alone }))
     }
@@ -380,10 +344,7 @@ impl Service {
         planner: &mut Planner<'_>,
     ) -> Result<()> {
         let missing: Vec<&str> = {
-            let mut copy = self.vlan_copy();
-            if copy.stamp != Some(stamp) {
-                *copy = VlanCopy { stamp: Some(stamp), ..VlanCopy::default() };
-            }
+            let copy = self.vlans.under(stamp);
             switches.iter().copied().filter(|sw| !copy.switches.contains_key(*sw)).collect()
         };
         // One row per switch, `VLAN:channel` pairs as text (the driver's cost is per row).
@@ -410,7 +371,7 @@ impl Service {
                 }
             }
         }
-        let mut copy = self.vlan_copy();
+        let mut copy = self.vlans.under(stamp);
         for sw in &missing {
             copy.switches.insert(sw.to_string(), HashMap::new());
         }
@@ -433,7 +394,7 @@ impl Service {
     /// allocations gone, `allocations` (switch, VLAN, channel) made. Call right before the
     /// commit (a failed commit changes the stamp).
     pub(super) fn remember_vlans(&self, moved: &[&str], allocations: &[(String, u16, String)]) {
-        let mut copy = self.vlan_copy();
+        let Some(mut copy) = self.vlans.kept() else { return };
         for ch in moved {
             for (sw, v) in copy.channels.remove(*ch).unwrap_or_default() {
                 if let Some(held) = copy.switches.get_mut(&sw) {
@@ -446,19 +407,6 @@ impl Service {
             held.insert(*v, ch.clone());
             copy.channels.entry(ch.clone()).or_default().push((sw.clone(), *v));
         }
-    }
-
-    /// Drops the copy of the allocations (they were changed elsewhere in this process).
-    pub(crate) fn forget_vlans(&self) {
-        *self.vlan_copy() = VlanCopy::default();
-    }
-
-    fn vlan_copy(&self) -> std::sync::MutexGuard<'_, VlanCopy> {
-        self.vlans.lock().unwrap_or_else(|poisoned| {
-            let mut copy = poisoned.into_inner();
-            *copy = VlanCopy::default();
-            copy
-        })
     }
 
     /// Applies the planned orders as one engine transaction over the union of their
@@ -619,7 +567,7 @@ impl Service {
                 q = q.bind(*id);
             }
             q.execute(&mut *tx).await?;
-            self.forget_vlans();
+            self.vlans.forget();
         }
         let mut closed = 0;
         for chunk in details.chunks(MAX_PARAMS / 2) {
@@ -783,4 +731,45 @@ pub(super) async fn audit_many(
 /// The numbers of a comma-separated list (`string_agg` of VLANs or tags).
 fn numbers(list: &str) -> impl Iterator<Item = u16> + '_ {
     list.split(',').filter_map(|v| v.trim().parse::<u16>().ok())
+}
+
+/// Reserves in `planner` the VLANs on `switches` of every channel but `excluded`, read from
+/// the database: one row per switch with its VLANs as text (on a busy core that is
+/// thousands of VLANs, and the driver's cost is per row).
+async fn reserve_from_database(
+    tx: &mut AnyConnection,
+    switches: &BTreeSet<&str>,
+    excluded: &[&str],
+    topo: &Topology,
+    planner: &mut Planner<'_>,
+) -> Result<()> {
+    for chunk in switches.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS / 2) {
+        let sql = format!(
+            "SELECT switch, string_agg(CAST(vlan AS TEXT), ',') AS vlans FROM vlan_allocations \
+             WHERE switch IN ({}){} GROUP BY switch",
+            placeholders(1, chunk.len()),
+            not_in("channel_id", 1 + chunk.len(), excluded.len())
+        );
+        let mut q = varying(sql);
+        for sw in chunk {
+            q = q.bind(*sw);
+        }
+        for id in excluded {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *tx).await? {
+            let sw: String = r.try_get("switch")?;
+            let vlans: String = r.try_get("vlans")?;
+            let Some(s) = topo.switch_index(&sw) else { continue };
+            for v in numbers(&vlans) {
+                planner.reserve_vlan(s, v);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// ` AND column NOT IN ($first, ...)` for `n` values (nothing for none).
+fn not_in(column: &str, first: usize, n: usize) -> String {
+    if n == 0 { String::new() } else { format!(" AND {column} NOT IN ({})", placeholders(first, n)) }
 }

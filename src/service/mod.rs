@@ -257,27 +257,79 @@ pub struct Service {
     pub(crate) catalog: Arc<Mutex<Catalog>>,
     /// Where invitation email goes (none: invitations are only shown to their creator).
     pub(crate) mailer: Option<Arc<crate::mail::Mailer>>,
-    /// This process's copy of what the dry-run switches hold (SQLite; see `load_dry`).
-    pub(crate) dry: Arc<Mutex<DryCopy>>,
+    /// This process's copy of what the dry-run switches hold (SQLite; see `load_dry`):
+    /// their items as stored (JSON text), by switch.
+    pub(crate) dry: Arc<StampedCopy<HashMap<String, std::collections::HashSet<String>>>>,
     /// This process's copy of the VLANs allocated per switch (SQLite; see `batch.rs`).
-    pub(crate) vlans: Arc<Mutex<VlanCopy>>,
+    pub(crate) vlans: Arc<StampedCopy<VlanCopy>>,
 }
 
 /// The VLAN allocations of some switches (switch -> VLAN -> channel) and, for those, each
-/// channel's (switch, VLAN) pairs: a copy good while `stamp` is the database's.
+/// channel's (switch, VLAN) pairs.
 #[derive(Default)]
 pub(crate) struct VlanCopy {
-    pub stamp: Option<crate::store::Stamp>,
     pub switches: HashMap<String, HashMap<u16, String>>,
     pub channels: HashMap<String, Vec<(String, u16)>>,
 }
 
-/// The items of dry-run switches, as stored (JSON text), by switch: a copy that is good
-/// while `stamp` is the database's (see [`crate::store::WriteTx::stamp`]).
+/// A copy of rows only this process writes while the database's stamp stays the one it
+/// was made under (SQLite; see [`crate::store::WriteTx::stamp`]). The process brings it up
+/// to date with its own writes right before their commit, and drops it when it changes
+/// those rows some other way.
 #[derive(Default)]
-pub(crate) struct DryCopy {
-    pub stamp: Option<crate::store::Stamp>,
-    pub switches: HashMap<String, std::collections::HashSet<String>>,
+pub(crate) struct StampedCopy<T>(Mutex<Stamped<T>>);
+
+#[derive(Default)]
+pub(crate) struct Stamped<T> {
+    stamp: Option<crate::store::Stamp>,
+    data: T,
+}
+
+impl<T: Default> StampedCopy<T> {
+    /// The copy, emptied first unless it was made under `stamp`.
+    pub fn under(&self, stamp: crate::store::Stamp) -> CopyGuard<'_, T> {
+        let mut g = self.lock();
+        if g.stamp != Some(stamp) {
+            *g = Stamped { stamp: Some(stamp), data: T::default() };
+        }
+        CopyGuard(g)
+    }
+
+    /// The copy to bring up to date with this process's own writes, if one is kept.
+    pub fn kept(&self) -> Option<CopyGuard<'_, T>> {
+        let g = self.lock();
+        g.stamp.is_some().then_some(CopyGuard(g))
+    }
+
+    /// Drops the copy.
+    pub fn forget(&self) {
+        *self.lock() = Stamped::default();
+    }
+
+    /// Emptied if a thread panicked while updating it.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Stamped<T>> {
+        self.0.lock().unwrap_or_else(|poisoned| {
+            let mut g = poisoned.into_inner();
+            *g = Stamped::default();
+            g
+        })
+    }
+}
+
+/// The data of a locked [`StampedCopy`].
+pub(crate) struct CopyGuard<'a, T>(std::sync::MutexGuard<'a, Stamped<T>>);
+
+impl<T> std::ops::Deref for CopyGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0.data
+    }
+}
+
+impl<T> std::ops::DerefMut for CopyGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0.data
+    }
 }
 
 #[derive(Default)]
@@ -304,8 +356,8 @@ impl Service {
             faults: Arc::new(Mutex::new(HashMap::new())),
             notify: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Mutex::new(Catalog::default())),
-            dry: Arc::new(Mutex::new(DryCopy::default())),
-            vlans: Arc::new(Mutex::new(VlanCopy::default())),
+            dry: Arc::new(StampedCopy::default()),
+            vlans: Arc::new(StampedCopy::default()),
             mailer: None,
         }
     }

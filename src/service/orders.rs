@@ -443,7 +443,7 @@ impl Service {
             match q.execute(&mut *tx).await {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
-                    self.forget_vlans();
+                    self.vlans.forget();
                     return Err(PlanFailure::Raced);
                 }
                 Err(e) => return Err(e.into()),
@@ -509,16 +509,12 @@ impl Service {
             return read_dry_pairs(tx, dry, &wanted).await;
         };
         let missing: Vec<&str> = {
-            let mut copy = self.dry_copy();
-            if copy.stamp != Some(stamp) {
-                copy.switches.clear();
-                copy.stamp = Some(stamp);
-            }
-            wanted.keys().filter(|sw| !copy.switches.contains_key(*sw)).map(String::as_str).collect()
+            let copy = self.dry.under(stamp);
+            wanted.keys().filter(|sw| !copy.contains_key(*sw)).map(String::as_str).collect()
         };
         let mut loaded: HashMap<String, HashSet<String>> =
             missing.iter().map(|sw| (sw.to_string(), HashSet::new())).collect();
-        for chunk in missing.chunks(MAX_IN) {
+        for chunk in missing.chunks(super::batch::MAX_PARAMS) {
             let sql =
                 format!("SELECT switch, item FROM switch_items WHERE switch IN ({})", placeholders(1, chunk.len()));
             let mut q = varying(sql);
@@ -530,10 +526,10 @@ impl Service {
                 loaded.entry(sw).or_default().insert(r.try_get("item")?);
             }
         }
-        let mut copy = self.dry_copy();
-        copy.switches.extend(loaded);
+        let mut copy = self.dry.under(stamp);
+        copy.extend(loaded);
         for (sw, items) in &wanted {
-            let Some(held) = copy.switches.get(sw) else { continue };
+            let Some(held) = copy.get(sw) else { continue };
             for text in items.iter().filter(|t| held.contains(*t)) {
                 if let Some(item) = parse_item(sw, text) {
                     dry.entry(sw.clone()).or_default().insert(item);
@@ -551,14 +547,11 @@ impl Service {
         dry: &BTreeMap<String, BTreeSet<Item>>,
         after: &BTreeMap<String, BTreeSet<Item>>,
     ) {
-        let mut copy = self.dry_copy();
-        if copy.stamp.is_none() {
-            return;
-        }
+        let Some(mut copy) = self.dry.kept() else { return };
         let empty = BTreeSet::new();
         for (name, new) in after {
             let old = dry.get(name).unwrap_or(&empty);
-            let Some(held) = copy.switches.get_mut(name) else { continue };
+            let Some(held) = copy.get_mut(name) else { continue };
             for i in old.difference(new) {
                 held.remove(&serde_json::to_string(i).unwrap_or_default());
             }
@@ -566,20 +559,6 @@ impl Service {
                 held.insert(serde_json::to_string(i).unwrap_or_default());
             }
         }
-    }
-
-    /// Drops the copy of the dry-run switches (something else changed their items).
-    pub(crate) fn forget_dry(&self) {
-        *self.dry_copy() = super::DryCopy::default();
-    }
-
-    /// The copy of the dry-run switches; emptied if a thread panicked while updating it.
-    fn dry_copy(&self) -> std::sync::MutexGuard<'_, super::DryCopy> {
-        self.dry.lock().unwrap_or_else(|poisoned| {
-            let mut copy = poisoned.into_inner();
-            *copy = super::DryCopy::default();
-            copy
-        })
     }
 
     pub(crate) fn worker_actor(&self) -> Actor {
@@ -713,7 +692,7 @@ impl Service {
                 .execute(&mut *tx)
                 .await?;
                 super::flow::release_attachments(tx, &[o.channel_id.as_str()], now).await?;
-                self.forget_vlans();
+                self.vlans.forget();
                 sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
                     .bind(o.channel_id.as_str())
                     .execute(&mut *tx)
@@ -754,7 +733,7 @@ impl Service {
             set_state(&mut tx, &channel.id, channel.state, ChannelState::Failed, reason, now).await?;
         }
         if free {
-            self.forget_vlans();
+            self.vlans.forget();
             sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
                 .bind(channel.id.as_str())
                 .execute(&mut *tx)
@@ -1026,9 +1005,6 @@ fn parse_item(switch: &str, text: &str) -> Option<Item> {
         }
     }
 }
-
-/// Bound parameters per `IN (...)` list.
-const MAX_IN: usize = 30_000;
 
 /// Writes what the dry-run switches gained and lost (`after` against `before`), in one
 /// DELETE and one INSERT for all of them (per chunk), not two statements per switch.

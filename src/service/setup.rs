@@ -450,7 +450,7 @@ impl Service {
             }
             sqlx::query("DELETE FROM switches WHERE name = $1").bind(name.as_str()).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM switch_items WHERE switch = $1").bind(name.as_str()).execute(&mut *tx).await?;
-            self.forget_dry();
+            self.dry.forget();
             report.switches_removed.push(name.clone());
         }
         for (name, (driver, params)) in &new {

@@ -239,6 +239,16 @@ pub fn usage_in_force(model: &UsageModel, now_ms: i64) -> Result<(), Refused> {
     Ok(())
 }
 
+/// The first of a channel's member windows (usage model name, window) that is closed at
+/// `now_ms`: the channel must not carry traffic while one is.
+pub fn closed_window<'a>(windows: impl IntoIterator<Item = (&'a str, (u32, u32))>, now_ms: i64) -> Option<Refused> {
+    windows.into_iter().find(|(_, w)| !in_window(*w, now_ms)).map(|(model, w)| Refused::OutsideWindow {
+        model: model.to_string(),
+        start: hhmm(w.0),
+        end: hhmm(w.1),
+    })
+}
+
 fn list<T: std::fmt::Display>(items: &[T]) -> String {
     if items.is_empty() { "none".into() } else { items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") }
 }
@@ -340,18 +350,22 @@ pub enum ChannelState {
     Provisioning,
     Active,
     Modifying,
+    /// Outside a member's usage time window: nothing on the switches, the VLAN kept; the
+    /// channel resumes when the window opens.
+    Paused,
     Terminating,
     Terminated,
     Failed,
 }
 
 impl ChannelState {
-    pub const ALL: [ChannelState; 8] = [
+    pub const ALL: [ChannelState; 9] = [
         ChannelState::Draft,
         ChannelState::Offered,
         ChannelState::Provisioning,
         ChannelState::Active,
         ChannelState::Modifying,
+        ChannelState::Paused,
         ChannelState::Terminating,
         ChannelState::Terminated,
         ChannelState::Failed,
@@ -364,6 +378,7 @@ impl ChannelState {
             ChannelState::Provisioning => "provisioning",
             ChannelState::Active => "active",
             ChannelState::Modifying => "modifying",
+            ChannelState::Paused => "paused",
             ChannelState::Terminating => "terminating",
             ChannelState::Terminated => "terminated",
             ChannelState::Failed => "failed",
@@ -394,9 +409,11 @@ impl ChannelState {
                 | (Provisioning, Active)
                 | (Active, Modifying)
                 | (Modifying, Active)
-                | (Draft | Offered | Provisioning | Active | Modifying | Failed, Terminating)
+                | (Active, Paused)
+                | (Paused, Provisioning)
+                | (Draft | Offered | Provisioning | Active | Modifying | Paused | Failed, Terminating)
                 | (Terminating, Terminated)
-                | (Provisioning | Modifying | Terminating, Failed)
+                | (Provisioning | Modifying | Paused | Terminating, Failed)
                 | (Failed, Provisioning)
                 | (Offered, Offered)
         )

@@ -177,7 +177,8 @@ impl Service {
             let path = match &target {
                 Some(Target::Present(spec)) => path_of(topo, spec).ok(),
                 Some(Target::Absent) => Some(BTreeSet::new()),
-                None => None,
+                // Rare (window boundaries): the single path handles them.
+                Some(Target::Paused) | None => None,
             };
             match (target, path) {
                 (Some(t), Some(p)) => wants.push((o, channel.clone(), t, p)),
@@ -200,7 +201,7 @@ impl Service {
             .iter()
             .filter_map(|w| match &w.2 {
                 Target::Present(spec) => Some(spec.members.iter().map(|m| m.interface.as_str())),
-                Target::Absent => None,
+                Target::Absent | Target::Paused => None,
             })
             .flatten()
             .collect();
@@ -459,7 +460,7 @@ impl Service {
             let old = before.get(&p.order.channel_id).cloned().flatten();
             let new = match &p.target {
                 Target::Present(spec) => Some(AppliedChannel::of(spec)),
-                Target::Absent => None,
+                Target::Absent | Target::Paused => None,
             };
             let (a, r) = match delta(topo, &p.order.channel_id, &p.scope, old.as_ref(), new.as_ref()) {
                 Ok(d) => d,

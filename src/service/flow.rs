@@ -1098,7 +1098,7 @@ impl Service {
             (true, Draft | Offered | Failed) => (Provisioning, "activate"),
             (true, Active) => (Modifying, "modify"),
             (true, Provisioning | Modifying) => (channel.state, "modify"),
-            (false, Provisioning | Active | Modifying) => {
+            (false, Provisioning | Active | Modifying | Paused) => {
                 let order = self.take_down(tx, channel, "too few members left to carry traffic", now).await?;
                 audit(tx, now, actor, "channel.take_down", &channel.id, serde_json::json!({"order": order})).await?;
                 return Ok((Terminating, order));

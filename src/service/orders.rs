@@ -97,6 +97,8 @@ pub(super) enum Target {
     Present(ChannelSpec),
     /// No trace of the channel.
     Absent,
+    /// Nothing on the switches, the VLANs kept for when it resumes.
+    Paused,
 }
 
 /// Why planning must start over.
@@ -332,7 +334,7 @@ impl Service {
                 // activation rolled back to switches without it.)
                 let free = match target {
                     // A failed removal leaves the configuration (and its VLANs) in place.
-                    Target::Absent => false,
+                    Target::Absent | Target::Paused => false,
                     Target::Present(_) if was_live => {
                         match self.apply_target(o, &topo, &Target::Absent, &scope, false).await? {
                             Ok(_) => true,
@@ -373,7 +375,7 @@ impl Service {
         let Target::Present(spec) = target else {
             self.hold_claim(&mut tx, o, "status = 'applying', applying_at = COALESCE(applying_at, $3)").await?;
             tx.commit().await?;
-            return Ok(Some((Target::Absent, old_path.into_iter().collect(), true)));
+            return Ok(Some((target, old_path.into_iter().collect(), true)));
         };
 
         let new_path = path_of(topo, &spec).map_err(PlanFailure::Failed)?;
@@ -604,7 +606,7 @@ impl Service {
         let old_spec = applied_before.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok());
         let new_spec = match target {
             Target::Present(spec) => Some(AppliedChannel::of(spec)),
-            Target::Absent => None,
+            Target::Absent | Target::Paused => None,
         };
         let (add, remove) = match delta(topo, &o.channel_id, scope, old_spec.as_ref(), new_spec.as_ref()) {
             Ok(d) => d,
@@ -695,6 +697,13 @@ impl Service {
                 self.vlans.forget();
                 sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
                     .bind(o.channel_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Target::Paused => {
+                sqlx::query("UPDATE channels SET applied = NULL, updated_at = $2 WHERE id = $1")
+                    .bind(o.channel_id.as_str())
+                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -794,7 +803,8 @@ impl Service {
         if n == 1 { Ok(()) } else { Err(taken_over()) }
     }
 
-    /// Expires offers past their date and ends channels whose usage term is over.
+    /// Expires offers past their date, ends channels whose usage term is over, and pauses and
+    /// resumes channels at their usage models' time windows.
     pub async fn sweep(&self) -> Result<usize> {
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -809,7 +819,7 @@ impl Service {
         let ended = sqlx::query(
             "SELECT DISTINCT c.id FROM channels c JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
              JOIN usage_models u ON u.id = a.usage_model_id \
-             WHERE c.state IN ('provisioning', 'active', 'modifying') AND u.term_end IS NOT NULL AND u.term_end <= $1",
+             WHERE c.state IN ('provisioning', 'active', 'modifying', 'paused') AND u.term_end IS NOT NULL AND u.term_end <= $1",
         )
         .bind(now)
         .fetch_all(&mut *tx)
@@ -823,9 +833,60 @@ impl Service {
             audit(&mut tx, now, &actor, "channel.term_ended", &id, serde_json::json!({"order": order})).await?;
             n += 1;
         }
+        n += self.pause_and_resume(&mut tx, now).await?;
         tx.commit().await?;
         if n > 0 {
             self.notify.notify_one();
+        }
+        Ok(n)
+    }
+
+    /// Time windows (seed 003): an active channel with a member whose usage model's window
+    /// is closed is paused (its configuration removed, its VLANs kept); a paused channel
+    /// whose members' windows are all open again resumes. Returns how many changed.
+    async fn pause_and_resume(&self, tx: &mut AnyConnection, now: i64) -> Result<usize> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.state, u.name, u.window_start_min, u.window_end_min FROM channels c \
+             LEFT JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
+             LEFT JOIN usage_models u ON u.id = a.usage_model_id AND u.window_start_min IS NOT NULL \
+             WHERE c.state = 'paused' OR (c.state = 'active' AND u.window_start_min IS NOT NULL) \
+             ORDER BY c.id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut channels: BTreeMap<String, (String, Vec<(String, (u32, u32))>)> = BTreeMap::new();
+        for r in rows {
+            let entry = channels.entry(r.try_get("id")?).or_insert_with(|| (String::new(), Vec::new()));
+            entry.0 = r.try_get("state")?;
+            let start: Option<i64> = r.try_get("window_start_min")?;
+            let end: Option<i64> = r.try_get("window_end_min")?;
+            if let (Some(a), Some(b)) =
+                (start.and_then(|v| u32::try_from(v).ok()), end.and_then(|v| u32::try_from(v).ok()))
+            {
+                entry.1.push((r.try_get("name")?, (a, b)));
+            }
+        }
+        let actor = Actor::system("sweep");
+        let mut n = 0;
+        for (id, (state, windows)) in channels {
+            let closed = crate::orchestrator::policy::closed_window(windows.iter().map(|(m, w)| (m.as_str(), *w)), now);
+            let (from, to, action, reason, event) = match (state.as_str(), closed) {
+                ("active", Some(why)) => (
+                    ChannelState::Active,
+                    ChannelState::Paused,
+                    "pause",
+                    format!("paused: {why}; it resumes when the window opens"),
+                    "channel.paused",
+                ),
+                ("paused", None) => {
+                    (ChannelState::Paused, ChannelState::Provisioning, "resume", String::new(), "channel.resumed")
+                }
+                _ => continue,
+            };
+            set_state(tx, &id, from, to, &reason, now).await?;
+            let order = super::flow::insert_order(tx, &id, action, now).await?;
+            audit(tx, now, &actor, event, &id, serde_json::json!({"order": order, "reason": reason})).await?;
+            n += 1;
         }
         Ok(n)
     }
@@ -927,6 +988,7 @@ pub(super) fn plan_keeping_vlan(
 pub(super) fn target_of(channel: &super::flow::ChannelRow, live: &[super::flow::AttachmentRow]) -> Option<Target> {
     match channel.state {
         ChannelState::Terminating => Some(Target::Absent),
+        ChannelState::Paused => Some(Target::Paused),
         ChannelState::Provisioning | ChannelState::Modifying | ChannelState::Active => {
             let roles: Vec<Role> = live.iter().map(|a| a.role).collect();
             if !crate::orchestrator::policy::ready(channel.kind, &roles) {

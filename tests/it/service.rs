@@ -1011,3 +1011,102 @@ async fn vlans_allocated_elsewhere_are_seen(b: Backend) {
     assert_switches_match(&w).await;
 }
 on_both!(vlans_allocated_elsewhere_are_seen);
+
+async fn usage_restrictions_while_running(b: Backend) {
+    use switchboard::service::UsageModelSpec;
+    let w = world(b).await;
+    let day_ms = 86_400_000;
+    let minute = |t: i64| u32::try_from(t.rem_euclid(day_ms) / 60_000).unwrap();
+    // A two-hour daily window that is open now, and a model whose term ends in three days.
+    let now = w.svc.clock.now();
+    let window = (minute(now), (minute(now) + 120) % 1440);
+    let spec = UsageModelSpec { name: "business hours".into(), window: Some(window), ..Default::default() };
+    let windowed = w.svc.create_usage_model(&w.op, &w.definition, &spec).await.unwrap();
+    let spec = UsageModelSpec { name: "three days".into(), term_end_ms: Some(now + 3 * day_ms), ..Default::default() };
+    let short = w.svc.create_usage_model(&w.op, &w.definition, &spec).await.unwrap();
+
+    let mut new = w.channel("daytime", ChannelKind::P2p, "acme-1a");
+    new.usage_model_id = windowed;
+    let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    let with_term = Acceptance { interface: "globex-8a".into(), usage_model_id: Some(short), customer_vlan: None };
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &with_term).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Active);
+    let vlan = c.vlan.unwrap();
+    // Items on the path's switches beyond what an empty network has.
+    let holds = |w: &World| {
+        let (svc, path) = (w.svc.clone(), c.path.clone());
+        async move {
+            let topo = svc.topology().await.unwrap();
+            let baseline = Planner::new(&topo);
+            let mut n = 0;
+            for sw in &path {
+                let base = baseline.desired(topo.switch_index(sw).unwrap());
+                let items = svc.switch_items(sw).await.unwrap();
+                n += items.iter().filter(|t| !base.contains(&serde_json::from_str::<Item>(t).unwrap())).count();
+            }
+            n
+        }
+    };
+    assert!(holds(&w).await > 0);
+    // Inside the window the sweep leaves it alone.
+    assert_eq!(w.svc.sweep().await.unwrap(), 0);
+
+    // Three hours on, the window is closed: paused, configuration gone, VLAN kept.
+    w.svc.clock.advance(std::time::Duration::from_secs(3 * 3600));
+    assert_eq!(w.svc.sweep().await.unwrap(), 1);
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Paused);
+    assert!(c.reason.contains("business hours") && c.reason.contains("resumes"), "{}", c.reason);
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(holds(&w).await, 0, "a paused channel leaves nothing on the switches");
+    assert_switches_match(&w).await;
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!((c.state, c.vlan), (ChannelState::Paused, Some(vlan)));
+    // Its VLAN stays reserved: a channel sharing switches with it gets another one.
+    let other = w.svc.create_channel(&w.acme, &w.channel("other", ChannelKind::P2p, "acme-3a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &other, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-1b")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let o = w.svc.channel(&w.acme, &other).await.unwrap();
+    assert!(o.path.iter().any(|s| c.path.contains(s)), "{:?} {:?}", o.path, c.path);
+    assert_ne!(o.vlan, Some(vlan), "the VLAN is kept while paused");
+    assert_eq!(w.svc.sweep().await.unwrap(), 0, "paused once");
+
+    // The next day inside the window: resumed with the same VLAN.
+    w.svc.clock.advance(std::time::Duration::from_secs(22 * 3600));
+    assert_eq!(w.svc.sweep().await.unwrap(), 1);
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Provisioning);
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!((c.state, c.vlan, c.reason.as_str()), (ChannelState::Active, Some(vlan), ""));
+    assert!(holds(&w).await > 0);
+    assert_switches_match(&w).await;
+
+    // Paused again, then the invitee's term ends while paused: the channel ends, VLAN freed.
+    w.svc.clock.advance(std::time::Duration::from_secs(3 * 3600));
+    w.svc.sweep().await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Paused);
+    w.svc.clock.advance(std::time::Duration::from_secs(2 * 86_400));
+    assert_eq!(w.svc.sweep().await.unwrap(), 1);
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!((c.state, c.path.len()), (ChannelState::Terminated, 0));
+    assert_switches_match(&w).await;
+    // Its VLAN is free again: the next channel between the same sockets gets it.
+    let again = w.svc.create_channel(&w.acme, &w.channel("again", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &again, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &again).await.unwrap().vlan, Some(vlan));
+
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    for a in ["channel.paused", "channel.resumed", "channel.term_ended"] {
+        assert!(actions.contains(&a), "audit log lacks {a}: {actions:?}");
+    }
+}
+on_both!(usage_restrictions_while_running);

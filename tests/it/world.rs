@@ -85,6 +85,8 @@ pub struct World {
     /// A free usage model and one at 50.00 a month.
     pub free: String,
     pub paid: String,
+    /// The service definition both belong to.
+    pub definition: String,
     pub db: TestDb,
 }
 
@@ -167,7 +169,7 @@ pub async fn world(backend: Backend) -> World {
     let mut a = admins.into_iter();
     let (acme, globex, initech, stark, umbrella) =
         (a.next().unwrap(), a.next().unwrap(), a.next().unwrap(), a.next().unwrap(), a.next().unwrap());
-    World { svc, op, acme, globex, initech, stark, umbrella, free, paid, db }
+    World { svc, op, acme, globex, initech, stark, umbrella, free, paid, definition, db }
 }
 
 impl World {

@@ -64,6 +64,70 @@ pub fn invitation(to: &str, from_org: &str, channel: &str, description: &str, ur
     Mail { to: to.to_string(), subject, body }
 }
 
+/// What happened to a channel, for the email that tells its members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum News {
+    /// It carries traffic (first activation, or resumed).
+    Active { vlan: Option<u16> },
+    /// It failed; nothing of it is on the switches.
+    Failed { reason: String },
+    /// Paused outside a usage window.
+    Paused { reason: String },
+    /// It ended.
+    Ended { reason: String },
+}
+
+/// The email telling an offer's creator that an invitee answered.
+pub fn answered(to: &str, channel: &str, by_org: &str, interface: Option<&str>, url: &str) -> Mail {
+    let (subject, what) = match interface {
+        Some(i) => (
+            format!("{by_org} accepted your offer of \"{channel}\""),
+            format!("{by_org} accepted your offer and plugged its interface {i} into the channel \"{channel}\"."),
+        ),
+        None => (
+            format!("{by_org} declined your offer of \"{channel}\""),
+            format!("{by_org} declined your offer of the channel \"{channel}\"."),
+        ),
+    };
+    Mail { to: to.to_string(), subject, body: format!("{what}\n\nThe channel: {url}\n\n{FOOTER}") }
+}
+
+/// The email telling a channel's members what happened to it.
+pub fn channel_news(to: &str, channel: &str, news: &News, url: &str) -> Mail {
+    let (subject, what) = match news {
+        News::Active { vlan } => (
+            format!("\"{channel}\" is active"),
+            match vlan {
+                Some(v) => format!("The channel \"{channel}\" is active and carries traffic on VLAN {v}."),
+                None => format!("The channel \"{channel}\" is active and carries traffic."),
+            },
+        ),
+        News::Failed { reason } => (
+            format!("\"{channel}\" failed"),
+            format!(
+                "The channel \"{channel}\" could not be configured and carries no traffic: {reason}\n\n\
+                 Every switch was put back as it was. Its creator can try again or ask the operator."
+            ),
+        ),
+        News::Paused { reason } => (
+            format!("\"{channel}\" is paused"),
+            format!("The channel \"{channel}\" is paused and carries no traffic: {reason}"),
+        ),
+        News::Ended { reason } => (
+            format!("\"{channel}\" ended"),
+            if reason.trim().is_empty() {
+                format!("The channel \"{channel}\" ended; its configuration is removed from every switch.")
+            } else {
+                format!("The channel \"{channel}\" ended ({reason}); its configuration is removed from every switch.")
+            },
+        ),
+    };
+    Mail { to: to.to_string(), subject, body: format!("{what}\n\nThe channel: {url}\n\n{FOOTER}") }
+}
+
+const FOOTER: &str = "Your organization's admins choose which of these messages it gets, and who gets them, \
+on the Policy page of Switchboard.\n";
+
 impl Mailer {
     /// SMTP from a URL (`smtp://`, `smtps://`; lettre's syntax).
     pub fn smtp(url: &str, from: &str) -> Result<Mailer, MailError> {
@@ -127,6 +191,23 @@ fn mailbox(address: &str) -> Result<Mailbox, MailError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn news_says_what_happened_to_which_channel_and_where_to_look() {
+        let url = "https://sb.example/channels/chn-1";
+        let m = answered("a@acme.example", "backhaul", "Globex", Some("globex-8a"), url);
+        assert_eq!(m.subject, "Globex accepted your offer of \"backhaul\"");
+        assert!(m.body.contains("globex-8a") && m.body.contains(url), "{}", m.body);
+        let m = answered("a@acme.example", "backhaul", "Globex", None, url);
+        assert_eq!(m.subject, "Globex declined your offer of \"backhaul\"");
+        let m = channel_news("b@globex.example", "backhaul", &News::Active { vlan: Some(42) }, url);
+        assert_eq!(m.subject, "\"backhaul\" is active");
+        assert!(m.body.contains("VLAN 42") && m.body.contains(url) && m.body.contains("Policy page"));
+        let m = channel_news("b@globex.example", "backhaul", &News::Failed { reason: "agg1: RTNETLINK".into() }, url);
+        assert!(m.subject.ends_with("failed") && m.body.contains("agg1: RTNETLINK"));
+        let m = channel_news("b@x", "backhaul", &News::Ended { reason: String::new() }, url);
+        assert!(m.body.starts_with("The channel \"backhaul\" ended;"), "{}", m.body);
+    }
 
     #[test]
     fn an_invitation_says_who_what_where_and_until_when() {

@@ -22,8 +22,8 @@ use serde::Deserialize;
 use crate::model::{ChannelKind, Role, utc_minute as when};
 use crate::orchestrator::policy::{PriceType, UsageModel};
 use crate::service::{
-    Acceptance, AutoAccept, ChannelView, InterfaceView, InviteeSpec, NewChannel, NewOffer, Policy, Registration,
-    ServiceError, Terms, UserRole,
+    Acceptance, AutoAccept, ChannelView, InterfaceView, InviteeSpec, NewChannel, NewOffer, Notifications, Policy,
+    Registration, ServiceError, Terms, UserRole,
 };
 
 use super::AppState;
@@ -1158,6 +1158,9 @@ struct SettingsPage {
     members_can_accept: bool,
     rules: Vec<AutoAccept>,
     sockets: Vec<String>,
+    notify: Notifications,
+    /// The recipients, one per line.
+    recipients: String,
 }
 
 async fn settings_page(
@@ -1185,6 +1188,8 @@ async fn settings_page(
         members_can_accept: policy.members_can_accept,
         rules: policy.auto_accept,
         sockets: sockets.into_iter().map(|s| s.name).collect(),
+        recipients: policy.notifications.recipients.join("\n"),
+        notify: policy.notifications,
     })
 }
 
@@ -1226,6 +1231,18 @@ async fn view_settings_post(
             .filter(|(org, _)| !org.is_empty())
             .map(|(org, iface)| AutoAccept { organization: org.to_string(), interface: iface.to_string() })
             .collect(),
+        notifications: Notifications {
+            offer_answers: field("notify_answers").is_some(),
+            channel_active: field("notify_active").is_some(),
+            channel_down: field("notify_down").is_some(),
+            recipients: field("notify_to")
+                .unwrap_or_default()
+                .split(|c: char| c == '\n' || c == ',' || c == ';')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect(),
+        },
     };
     match state.svc.update_policy(&user.authed.actor, &policy).await {
         Ok(_) => Ok(Redirect::to("/settings?saved=1").into_response()),

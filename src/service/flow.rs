@@ -944,6 +944,7 @@ impl Service {
         if order_id.is_some() {
             self.notify.notify_one();
         }
+        self.announce_answer(&channel.id, &actor.org_id, Some(&iface.name));
         tracing::info!(channel = %channel.id, invitee = %invitee_id, order = ?order_id, "invitation accepted");
         Ok(AcceptOutcome { attachment_id, channel_id: channel.id, channel_state: state, order_id })
     }
@@ -991,6 +992,7 @@ impl Service {
         }
         audit(&mut tx, now, actor, "invitation.decline", &invitee_id, serde_json::json!({})).await?;
         tx.commit().await?;
+        self.announce_answer(&row.try_get::<String, _>("channel_id")?, &actor.org_id, None);
         Ok(())
     }
 
@@ -1244,7 +1246,11 @@ pub(crate) async fn insert_order(
         return Ok(Some(id));
     }
     // One is waiting already: it will do what the channel needs when it runs.
-    let row = sqlx::query("UPDATE orders SET action = $2 WHERE channel_id = $1 AND status = 'pending' RETURNING id")
+    // (An activation stays one: more members before it ran are part of it.)
+    let row = sqlx::query(
+        "UPDATE orders SET action = CASE WHEN action IN ('activate', 'resume') AND $2 = 'modify' THEN action ELSE $2 END \
+         WHERE channel_id = $1 AND status = 'pending' RETURNING id",
+    )
         .bind(channel_id)
         .bind(action)
         .fetch_optional(&mut *tx)

@@ -36,7 +36,7 @@ pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::SwitchDrift;
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
 pub use orders::{OrderOutcome, Worker};
-pub use policy::{AutoAccept, AutoAccepted, Policy};
+pub use policy::{AutoAccept, AutoAccepted, Notifications, Policy};
 pub use sessions::{NewSession, Session};
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};
 pub use views::{
@@ -257,6 +257,8 @@ pub struct Service {
     pub(crate) catalog: Arc<Mutex<Catalog>>,
     /// Where invitation email goes (none: invitations are only shown to their creator).
     pub(crate) mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Messages being sent in the background (see `mail_settled`).
+    pub(crate) mail_tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     /// This process's copy of what the dry-run switches hold (SQLite; see `load_dry`):
     /// their items as stored (JSON text), by switch.
     pub(crate) dry: Arc<StampedCopy<HashMap<String, std::collections::HashSet<String>>>>,
@@ -359,6 +361,7 @@ impl Service {
             dry: Arc::new(StampedCopy::default()),
             vlans: Arc::new(StampedCopy::default()),
             mailer: None,
+            mail_tasks: Arc::new(Mutex::new(Vec::new())),
         }
     }
 

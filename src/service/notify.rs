@@ -1,15 +1,28 @@
-//! Invitation email: after an offer (or new invitees) is committed, each invitee's URL goes
-//! to its email address, or to the admins of the organization it was made for. Sent in the
-//! background so a slow mail server never holds up the creator; every outcome is written
-//! to the audit log (`invitation.mailed` / `invitation.mail_failed`).
+//! Email. Invitations: after an offer (or new invitees) is committed, each invitee's URL
+//! goes to its email address, or to the admins of the organization it was made for; every
+//! outcome is written to the audit log (`invitation.mailed` / `invitation.mail_failed`).
+//! News (SPEC §7 notification preferences): an invitee's answer goes to the offer's
+//! organization, a channel turning active, failing, pausing or ending to every member
+//! organization; each organization chooses which of these it gets and who gets them.
+//! All of it is sent in the background, after the commit, so a slow mail server never
+//! holds up a request or an order.
 
 use std::sync::Arc;
 
 use sqlx::Row;
 
-use crate::mail::{Mailer, invitation};
+use crate::mail::{Mail, Mailer, News, answered, channel_news, invitation};
 
+use super::orders::OrderOutcome;
 use super::{Actor, Invitation, Service, audit};
+
+/// Which preference a message falls under.
+#[derive(Clone, Copy, Debug)]
+enum Topic {
+    Answers,
+    Active,
+    Down,
+}
 
 impl Service {
     /// Sends invitations through `mailer` from now on.
@@ -69,6 +82,155 @@ impl Service {
         }))
     }
 
+    /// Keeps `task` so [`Service::mail_settled`] can wait for it.
+    fn track(&self, task: tokio::task::JoinHandle<()>) {
+        if let Ok(mut tasks) = self.mail_tasks.lock() {
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(task);
+        }
+    }
+
+    /// Waits until every message handed over so far is sent (or failed).
+    pub async fn mail_settled(&self) {
+        loop {
+            let tasks: Vec<_> = match self.mail_tasks.lock() {
+                Ok(mut t) => t.drain(..).collect(),
+                Err(_) => return,
+            };
+            if tasks.is_empty() {
+                return;
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        }
+    }
+
+    /// Tells the organization that made the offer of `channel_id` that `by_org_id`
+    /// accepted (plugging in `interface`) or declined (`None`).
+    pub(crate) fn announce_answer(&self, channel_id: &str, by_org_id: &str, interface: Option<&str>) {
+        let Some(mailer) = self.mailer.clone() else { return };
+        let (svc, channel_id, by_org_id, interface) =
+            (self.clone(), channel_id.to_string(), by_org_id.to_string(), interface.map(str::to_string));
+        self.track(tokio::spawn(async move {
+            let mails = async {
+                let r = sqlx::query("SELECT name, org_id FROM channels WHERE id = $1")
+                    .bind(channel_id.as_str())
+                    .fetch_one(&svc.db.pool)
+                    .await?;
+                let (name, owner): (String, String) = (r.try_get("name")?, r.try_get("org_id")?);
+                let by = svc.organization_name(&by_org_id).await?;
+                let url = svc.channel_url(&channel_id);
+                let to = svc.recipients(&owner, Topic::Answers).await?;
+                Ok::<_, super::ServiceError>(
+                    to.iter().map(|t| answered(t, &name, &by, interface.as_deref(), &url)).collect::<Vec<_>>(),
+                )
+            };
+            match mails.await {
+                Ok(m) => send_all(&mailer, &m, "answer").await,
+                Err(e) => tracing::warn!(channel = %channel_id, error = %e, "cannot write the answer's news"),
+            }
+        }));
+    }
+
+    /// Tells every member organization of the channels of `outcomes` what the orders
+    /// did to them: active (activation, resume), failed, paused or ended.
+    pub(crate) fn announce_orders(&self, outcomes: &[OrderOutcome]) {
+        let Some(mailer) = self.mailer.clone() else { return };
+        let wanted: Vec<OrderOutcome> = outcomes
+            .iter()
+            .filter(|o| {
+                o.status == "failed"
+                    || (o.status == "done"
+                        && matches!(o.action.as_str(), "activate" | "resume" | "pause" | "deactivate"))
+            })
+            .cloned()
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let svc = self.clone();
+        self.track(tokio::spawn(async move {
+            for o in &wanted {
+                match svc.order_news(o).await {
+                    Ok(m) => send_all(&mailer, &m, "channel").await,
+                    Err(e) => tracing::warn!(order = %o.order_id, error = %e, "cannot write the order's news"),
+                }
+            }
+        }));
+    }
+
+    /// The messages an order's outcome calls for (none when the channel has moved on).
+    async fn order_news(&self, o: &OrderOutcome) -> super::Result<Vec<Mail>> {
+        let r = sqlx::query("SELECT name, state, vlan, reason FROM channels WHERE id = $1")
+            .bind(o.channel_id.as_str())
+            .fetch_one(&self.db.pool)
+            .await?;
+        let (name, state, reason): (String, String, String) =
+            (r.try_get("name")?, r.try_get("state")?, r.try_get("reason")?);
+        let vlan = r.try_get::<Option<i64>, _>("vlan")?.and_then(|v| u16::try_from(v).ok());
+        let (news, topic) = match (o.status.as_str(), o.action.as_str(), state.as_str()) {
+            ("failed", _, _) => (News::Failed { reason: o.reason.clone() }, Topic::Down),
+            (_, "activate" | "resume", "active") => (News::Active { vlan }, Topic::Active),
+            (_, "pause", "paused") => (News::Paused { reason }, Topic::Down),
+            (_, "deactivate", "terminated") => (News::Ended { reason }, Topic::Down),
+            _ => return Ok(Vec::new()),
+        };
+        let members = sqlx::query(
+            "SELECT a.org_id FROM attachments a JOIN channels c ON c.id = a.channel_id WHERE a.channel_id = $1 \
+             AND (a.state = 'attached' OR (c.state = 'terminated' AND a.detached_at >= c.updated_at)) \
+             UNION SELECT org_id FROM channels WHERE id = $1",
+        )
+        .bind(o.channel_id.as_str())
+        .fetch_all(&self.db.pool)
+        .await?;
+        let url = self.channel_url(&o.channel_id);
+        let mut to: Vec<String> = Vec::new();
+        for m in members {
+            for r in self.recipients(&m.try_get::<String, _>("org_id")?, topic).await? {
+                if !to.contains(&r) {
+                    to.push(r);
+                }
+            }
+        }
+        Ok(to.iter().map(|t| channel_news(t, &name, &news, &url)).collect())
+    }
+
+    fn channel_url(&self, channel_id: &str) -> String {
+        format!("{}/channels/{channel_id}", self.config.base_url.trim_end_matches('/'))
+    }
+
+    /// Who in `org_id` gets news on `topic`: its chosen recipients, or its admins; nobody
+    /// when it turned the topic off.
+    async fn recipients(&self, org_id: &str, topic: Topic) -> super::Result<Vec<String>> {
+        let Some(row) = sqlx::query(
+            "SELECT notify_answers, notify_active, notify_down, notify_to FROM organizations WHERE id = $1",
+        )
+        .bind(org_id)
+        .fetch_optional(&self.db.pool)
+        .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let prefs = super::policy::notifications_of(&row)?;
+        let wanted = match topic {
+            Topic::Answers => prefs.offer_answers,
+            Topic::Active => prefs.channel_active,
+            Topic::Down => prefs.channel_down,
+        };
+        if !wanted || org_id == super::OPERATOR_ORG {
+            return Ok(Vec::new());
+        }
+        if !prefs.recipients.is_empty() {
+            return Ok(prefs.recipients);
+        }
+        let rows = sqlx::query("SELECT email FROM users WHERE org_id = $1 AND role = 'admin' ORDER BY email")
+            .bind(org_id)
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("email")?)).collect()
+    }
+
     /// The email addresses of an organization's admins (by organization name).
     async fn admin_emails(&self, org_name: &str) -> super::Result<Vec<String>> {
         let rows = sqlx::query(
@@ -79,5 +241,15 @@ impl Service {
         .fetch_all(&self.db.pool)
         .await?;
         rows.iter().map(|r| Ok(r.try_get("email")?)).collect()
+    }
+}
+
+/// Sends `mails`, logging each failure (news is not worth retrying; the portal shows all of it).
+async fn send_all(mailer: &Mailer, mails: &[Mail], what: &str) {
+    for m in mails {
+        match mailer.send(m).await {
+            Ok(via) => tracing::info!(to = %m.to, subject = %m.subject, via, what, "news mailed"),
+            Err(e) => tracing::warn!(to = %m.to, subject = %m.subject, error = %e, what, "news not mailed"),
+        }
     }
 }

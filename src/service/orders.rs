@@ -141,18 +141,25 @@ impl Service {
             let batch = self.claim_batch(self.config.batch_orders.max(1)).await?;
             if batch.is_empty() {
                 match self.run_one().await? {
-                    Some(o) => out.push(o),
+                    Some(o) => {
+                        self.announce_orders(std::slice::from_ref(&o));
+                        out.push(o);
+                    }
                     None => break,
                 }
                 continue;
             }
-            if batch.len() == 1 {
+            let done = if batch.len() == 1 {
+                let mut done = Vec::new();
                 for o in batch {
-                    out.push(self.run_claimed(o).await?);
+                    done.push(self.run_claimed(o).await?);
                 }
+                done
             } else {
-                out.extend(self.execute_batch(batch).await?);
-            }
+                self.execute_batch(batch).await?
+            };
+            self.announce_orders(&done);
+            out.extend(done);
         }
         Ok(out)
     }

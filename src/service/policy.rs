@@ -1,6 +1,7 @@
 //! An organization's policy and preferences (SPEC §7): its default offer expiry, whether
 //! its members may accept offers, and the organizations whose offers it accepts at once
-//! (auto-accept), with the interface each such channel plugs into.
+//! (auto-accept), with the interface each such channel plugs into; and its notification
+//! preferences: which news it gets by email, and who gets it.
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -18,6 +19,51 @@ pub struct Policy {
     /// Offers made to this organization by these organizations are accepted at once.
     #[serde(default)]
     pub auto_accept: Vec<AutoAccept>,
+    /// Which news the organization gets by email (all of it when left out).
+    #[serde(default)]
+    pub notifications: Notifications,
+}
+
+/// What an organization wants to hear about by email, and who hears it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct Notifications {
+    /// An invitee of one of our offers accepted or declined.
+    pub offer_answers: bool,
+    /// A channel we take part in became active (activated, or resumed after a pause).
+    pub channel_active: bool,
+    /// A channel we take part in failed, was paused or ended.
+    pub channel_down: bool,
+    /// Who gets the messages (at most 20 addresses); empty: the organization's admins.
+    pub recipients: Vec<String>,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Notifications { offer_answers: true, channel_active: true, channel_down: true, recipients: Vec::new() }
+    }
+}
+
+impl Notifications {
+    /// Checks the recipients; returns them trimmed.
+    fn checked_recipients(&self) -> Result<Vec<String>> {
+        if self.recipients.len() > 20 {
+            return Err(ServiceError::Invalid("notifications.recipients: at most 20 addresses".into()));
+        }
+        let mut out: Vec<String> = Vec::new();
+        for (n, r) in self.recipients.iter().enumerate() {
+            let r = r.trim();
+            if r.parse::<lettre::Address>().is_err() || r.contains(',') {
+                return Err(ServiceError::Invalid(format!(
+                    "notifications.recipients[{n}]: `{r}` is not an email address (name@example.org)"
+                )));
+            }
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(r)) {
+                out.push(r.to_string());
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Accept every offer from `organization` with `interface` (one of ours).
@@ -41,11 +87,14 @@ pub struct AutoAccepted {
 impl Service {
     /// `actor`'s organization's policy.
     pub async fn policy(&self, actor: &Actor) -> Result<Policy> {
-        let org = sqlx::query("SELECT default_offer_days, members_can_accept FROM organizations WHERE id = $1")
-            .bind(actor.org_id.as_str())
-            .fetch_optional(&self.db.pool)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound("your organization".into()))?;
+        let org = sqlx::query(
+            "SELECT default_offer_days, members_can_accept, notify_answers, notify_active, notify_down, notify_to \
+             FROM organizations WHERE id = $1",
+        )
+        .bind(actor.org_id.as_str())
+        .fetch_optional(&self.db.pool)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("your organization".into()))?;
         let rules = sqlx::query(
             "SELECT g.name, r.interface FROM auto_accept r JOIN organizations g ON g.id = r.from_org_id \
              WHERE r.org_id = $1 ORDER BY g.name",
@@ -60,6 +109,7 @@ impl Service {
                 .iter()
                 .map(|r| Ok(AutoAccept { organization: r.try_get("name")?, interface: r.try_get("interface")? }))
                 .collect::<Result<_>>()?,
+            notifications: notifications_of(&org)?,
         })
     }
 
@@ -73,6 +123,7 @@ impl Service {
         if !(1..=3650).contains(&policy.default_offer_days) {
             return Err(ServiceError::Invalid("the default offer expiry must be 1-3650 days".into()));
         }
+        let recipients = policy.notifications.checked_recipients()?;
         let now = self.now();
         let mut tx = self.db.write().await?;
         let mut rules = Vec::new();
@@ -110,12 +161,20 @@ impl Service {
             }
             rules.push((from, rule.interface.clone()));
         }
-        sqlx::query("UPDATE organizations SET default_offer_days = $2, members_can_accept = $3 WHERE id = $1")
-            .bind(actor.org_id.as_str())
-            .bind(i64::from(policy.default_offer_days))
-            .bind(i64::from(policy.members_can_accept))
-            .execute(&mut *tx)
-            .await?;
+        let n = &policy.notifications;
+        sqlx::query(
+            "UPDATE organizations SET default_offer_days = $2, members_can_accept = $3, notify_answers = $4, \
+             notify_active = $5, notify_down = $6, notify_to = $7 WHERE id = $1",
+        )
+        .bind(actor.org_id.as_str())
+        .bind(i64::from(policy.default_offer_days))
+        .bind(i64::from(policy.members_can_accept))
+        .bind(i64::from(n.offer_answers))
+        .bind(i64::from(n.channel_active))
+        .bind(i64::from(n.channel_down))
+        .bind(recipients.join(","))
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM auto_accept WHERE org_id = $1").bind(actor.org_id.as_str()).execute(&mut *tx).await?;
         for (from, interface) in &rules {
             sqlx::query("INSERT INTO auto_accept (org_id, from_org_id, interface, created_at) VALUES ($1, $2, $3, $4)")
@@ -201,4 +260,15 @@ impl Service {
         }
         out
     }
+}
+
+/// The notification preferences in an `organizations` row.
+pub(super) fn notifications_of(row: &sqlx::any::AnyRow) -> Result<Notifications> {
+    let to: String = row.try_get("notify_to")?;
+    Ok(Notifications {
+        offer_answers: row.try_get::<i64, _>("notify_answers")? == 1,
+        channel_active: row.try_get::<i64, _>("notify_active")? == 1,
+        channel_down: row.try_get::<i64, _>("notify_down")? == 1,
+        recipients: to.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+    })
 }

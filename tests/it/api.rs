@@ -859,11 +859,27 @@ async fn policy_and_auto_accept(b: Backend) {
     let globex = p.login("admin@globex.example", "password-1").await;
     let (status, policy) = globex.get("/api/v1/policy").await;
     assert_eq!(status, StatusCode::OK, "{policy}");
-    assert_eq!(policy, json!({"default_offer_days": 60, "members_can_accept": true, "auto_accept": []}));
+    let all_news = json!({"offer_answers": true, "channel_active": true, "channel_down": true, "recipients": []});
+    assert_eq!(
+        policy,
+        json!({"default_offer_days": 60, "members_can_accept": true, "auto_accept": [], "notifications": all_news})
+    );
+    // Notifications left out: all of them, as before.
+    let (status, got) = globex
+        .put("/api/v1/policy", json!({"default_offer_days": 60, "members_can_accept": true, "auto_accept": []}))
+        .await;
+    assert_eq!((status, &got["notifications"]), (StatusCode::OK, &all_news));
     let wanted = json!({"default_offer_days": 30, "members_can_accept": false,
-        "auto_accept": [{"organization": "acme", "interface": "globex-8a"}]});
+        "auto_accept": [{"organization": "acme", "interface": "globex-8a"}],
+        "notifications": {"offer_answers": false, "channel_active": true, "channel_down": true,
+            "recipients": ["noc@globex.example"]}});
     let (status, got) = globex.put("/api/v1/policy", wanted.clone()).await;
     assert_eq!((status, &got), (StatusCode::OK, &wanted));
+    let mut bad_to = wanted.clone();
+    bad_to["notifications"]["recipients"] = json!(["noc@globex.example", "noc at globex"]);
+    let got = globex.put("/api/v1/policy", bad_to).await;
+    assert_eq!((got.0, &got.1["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_input")), "{}", got.1);
+    assert!(got.1["message"].as_str().unwrap().starts_with("notifications.recipients[1]"), "{}", got.1);
     let bad = json!({"default_offer_days": 30, "members_can_accept": false,
         "auto_accept": [{"organization": "acme", "interface": "acme-1a"}]});
     let got = globex.put("/api/v1/policy", bad).await;

@@ -341,8 +341,8 @@ async fn forms_explain_refusals() {
 }
 
 /// SPEC §7 in the browser: globex's admin opens the policy page from the header, sets an
-/// auto-accept rule for acme's offers with one of its sockets and a shorter expiry, and
-/// sees them saved; a rule naming no organization is refused on the page, naming it.
+/// auto-accept rule for acme's offers with one of its sockets, a shorter expiry and its
+/// notification preferences, and sees them saved; a rule naming no organization is refused on the page, naming it.
 /// acme's next offer to globex is then answered at once.
 #[tokio::test]
 async fn the_policy_page_sets_auto_accept() {
@@ -357,14 +357,21 @@ async fn the_policy_page_sets_auto_accept() {
     g.fill("#days", "21").await;
     g.fill("#rule-org-new", "acme").await;
     g.click("#rule-iface-new option[value='globex-8a']").await;
+    // Notifications: no news of activations, everything to the NOC.
+    g.click("#notify-active").await;
+    g.fill("#notify-to", "noc@globex.example").await;
     g.click("#save-policy").await;
     g.wait_text("#saved", "the saved notice", |t| t.contains("Saved")).await;
+    assert_eq!(g.value("#notify-to").await, "noc@globex.example");
     let rules = g.text("#rules").await;
     assert!(rules.contains("globex-8a"), "{rules}");
     g.shot("auto-accept-saved").await;
     let globex = &p.w.globex;
     let policy = p.w.svc.policy(globex).await.unwrap();
     assert_eq!(policy.default_offer_days, 21);
+    let n = &policy.notifications;
+    assert_eq!((n.offer_answers, n.channel_active, n.channel_down), (true, false, true));
+    assert_eq!(n.recipients, ["noc@globex.example"]);
     assert_eq!(
         policy.auto_accept,
         [switchboard::service::AutoAccept { organization: "acme".into(), interface: "globex-8a".into() }]

@@ -900,7 +900,16 @@ async fn auto_accept(b: Backend) {
     use switchboard::service::{AutoAccept, Policy};
     let w = world(b).await;
     let mut policy = w.svc.policy(&w.globex).await.unwrap();
-    assert_eq!(policy, Policy { default_offer_days: 60, members_can_accept: true, auto_accept: vec![] }, "defaults");
+    assert_eq!(
+        policy,
+        Policy {
+            default_offer_days: 60,
+            members_can_accept: true,
+            auto_accept: vec![],
+            notifications: Default::default()
+        },
+        "defaults"
+    );
     policy.auto_accept = vec![AutoAccept { organization: "acme".into(), interface: "globex-8a".into() }];
     policy.default_offer_days = 14;
     assert_eq!(w.svc.update_policy(&w.globex, &policy).await.unwrap(), policy);
@@ -1110,3 +1119,97 @@ async fn usage_restrictions_while_running(b: Backend) {
     }
 }
 on_both!(usage_restrictions_while_running);
+
+/// The outbox's messages as (to, subject, body).
+fn outbox(dir: &std::path::Path) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let text = switchboard::mail::unfold(&std::fs::read_to_string(f.path()).unwrap());
+        let header = |name: &str| {
+            text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_default()
+        };
+        let body = text.split_once("\r\n\r\n").or_else(|| text.split_once("\n\n")).map(|(_, b)| b.to_string());
+        out.push((header("To:"), header("Subject:"), body.unwrap_or_default()));
+    }
+    out.sort();
+    out
+}
+
+/// SPEC §7 notification preferences: answers to an offer go to the offering organization,
+/// a channel's activation, failure and end to every member organization, each only if the
+/// organization wants that kind of news, to the recipients it chose or else its admins.
+async fn notification_preferences(b: Backend) {
+    let mut w = world(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mailer =
+        switchboard::mail::Mailer::outbox(dir.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
+    w.svc = w.svc.clone().with_mailer(mailer);
+    let news = |subject_has: &str| {
+        outbox(dir.path()).into_iter().filter(|(_, s, _)| s.contains(subject_has)).collect::<Vec<_>>()
+    };
+
+    // acme sends everything to its NOC; globex does not want to hear about activations.
+    let mut p = w.svc.policy(&w.acme).await.unwrap();
+    assert_eq!(p.notifications, switchboard::service::Notifications::default(), "all news, to the admins");
+    p.notifications.recipients = vec![" noc@acme.example ".into(), "NOC@acme.example".into()];
+    assert_eq!(w.svc.update_policy(&w.acme, &p).await.unwrap().notifications.recipients, ["noc@acme.example"]);
+    let mut bad = p.clone();
+    bad.notifications.recipients = vec!["noc@acme.example".into(), "not an address".into()];
+    let e = w.svc.update_policy(&w.acme, &bad).await.unwrap_err();
+    assert!(e.to_string().starts_with("notifications.recipients[1]: `not an address`"), "{e}");
+    let mut g = w.svc.policy(&w.globex).await.unwrap();
+    g.notifications.channel_active = false;
+    w.svc.update_policy(&w.globex, &g).await.unwrap();
+    assert!(!w.svc.policy(&w.globex).await.unwrap().notifications.channel_active);
+
+    // An acceptance and a decline reach acme's NOC, and only it.
+    let ch = w.svc.create_channel(&w.acme, &w.channel("news", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex, &w.initech]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.decline(&w.initech, &offer.invitations[1].token).await.unwrap();
+    w.svc.mail_settled().await;
+    let answers: Vec<_> = news("your offer").into_iter().map(|(to, s, _)| (to, s)).collect();
+    assert_eq!(
+        answers,
+        [
+            ("noc@acme.example".to_string(), "globex accepted your offer of \"news\"".to_string()),
+            ("noc@acme.example".to_string(), "initech declined your offer of \"news\"".to_string()),
+        ]
+    );
+    let accepted = &news("accepted your offer")[0].2;
+    assert!(accepted.contains("globex-8a") && accepted.contains(&format!("/channels/{ch}")), "{accepted}");
+
+    // Active: acme hears it (with the VLAN), globex asked not to.
+    w.svc.run_pending().await.unwrap();
+    w.svc.mail_settled().await;
+    let vlan = w.svc.channel(&w.acme, &ch).await.unwrap().vlan.unwrap();
+    let active = news("is active");
+    assert_eq!(active.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["noc@acme.example"]);
+    assert!(active[0].2.contains(&format!("VLAN {vlan}")), "{}", active[0].2);
+
+    // Ended: both member organizations hear it, globex at its admins.
+    w.svc.terminate(&w.acme, &ch, "moved to fibre").await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    w.svc.mail_settled().await;
+    let ended = news("ended");
+    assert_eq!(ended.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["admin@globex.example", "noc@acme.example"]);
+    assert!(ended[0].2.contains("moved to fibre"), "{}", ended[0].2);
+
+    // Failed: both hear it with the reason; acme stops wanting answers and hears none.
+    p.notifications.offer_answers = false;
+    w.svc.update_policy(&w.acme, &p).await.unwrap();
+    let ch = w.svc.create_channel(&w.acme, &w.channel("doomed", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    w.svc.inject_lasting_fault("core1", 0);
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    w.svc.clear_faults();
+    w.svc.mail_settled().await;
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Failed);
+    let failed = news("\"doomed\" failed");
+    assert_eq!(failed.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["admin@globex.example", "noc@acme.example"]);
+    assert!(failed[0].2.contains(&c.reason), "{} lacks {}", failed[0].2, c.reason);
+    assert!(news("accepted your offer of \"doomed\"").is_empty(), "acme turned answers off");
+}
+on_both!(notification_preferences);

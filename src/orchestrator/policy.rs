@@ -108,7 +108,74 @@ pub struct UsageModel {
     pub window: Option<(u32, u32)>,
     /// Unix ms after which the channel ends.
     pub term_end_ms: Option<i64>,
-    pub max_gb: Option<u64>,
+    /// Traffic a member may carry (in and out of its interface, read from the switch's
+    /// counters), in GB (10^9 bytes; down to 0.001 GB); the channel ends when a member has
+    /// carried more.
+    #[schema(value_type = Option<f64>)]
+    pub max_gb: Option<Quota>,
+}
+
+/// A data allowance, kept in megabytes (10^6 bytes), written and shown in GB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Quota {
+    pub megabytes: u64,
+}
+
+impl Quota {
+    /// Whole gigabytes.
+    pub fn gb(gb: u64) -> Quota {
+        Quota { megabytes: gb.saturating_mul(1000) }
+    }
+
+    pub fn bytes(self) -> u64 {
+        self.megabytes.saturating_mul(1_000_000)
+    }
+
+    /// From a number of GB: positive, at most 1,000,000,000, in steps of 0.001.
+    pub fn from_gb(gb: f64) -> Result<Quota, String> {
+        if !gb.is_finite() || !(0.001..=1e9).contains(&gb) {
+            return Err(format!("max_gb {gb} is not a data allowance: use 0.001 to 1000000000 GB"));
+        }
+        // In range, so the cast is exact enough and cannot wrap.
+        Ok(Quota { megabytes: (gb * 1000.0).round() as u64 })
+    }
+}
+
+impl std::fmt::Display for Quota {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} GB", gigabytes(self.bytes()))
+    }
+}
+
+/// `bytes` in GB with up to three decimals, no trailing zeros ("1.5", "0.004", "12").
+pub fn gigabytes(bytes: u64) -> String {
+    let mb = bytes / 1_000_000;
+    let (whole, frac) = (mb / 1000, mb % 1000);
+    if frac == 0 { whole.to_string() } else { format!("{whole}.{frac:03}").trim_end_matches('0').to_string() }
+}
+
+impl Serialize for Quota {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Megabytes below 2^53 are exact in an f64.
+        s.serialize_f64(self.megabytes as f64 / 1000.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quota {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Quota::from_gb(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How much a member carried since the last reading, from a counter that read `seen`
+/// then (`None`: never read; this reading is the baseline) and `now` now. A counter that
+/// went back was reset (the port was re-created): it counted `now` since.
+pub fn usage_delta(seen: Option<u64>, now: u64) -> u64 {
+    match seen {
+        None => 0,
+        Some(s) if now >= s => now - s,
+        Some(_) => now,
+    }
 }
 
 /// What one party asks for when it creates or joins a channel.
@@ -171,6 +238,8 @@ pub enum Refused {
     OutsideWindow { model: String, start: String, end: String },
     #[error("usage model `{model}` ended its term")]
     TermEnded { model: String },
+    #[error("usage model `{model}` allows {allowed} per member and interface `{interface}` carried {used} GB")]
+    QuotaUsed { model: String, allowed: Quota, interface: String, used: String },
     #[error("interface `{interface}` would carry {needed} Mbps, over its capacity of {capacity} Mbps")]
     InterfaceCapacity { interface: String, needed: u64, capacity: u64 },
     #[error("interface `{interface}` is in port mode and already carries a channel: use a tagged-mode interface")]
@@ -195,6 +264,7 @@ impl Refused {
             Refused::UsageEndpoints { .. } => "usage_endpoints",
             Refused::OutsideWindow { .. } => "outside_window",
             Refused::TermEnded { .. } => "term_ended",
+            Refused::QuotaUsed { .. } => "quota_used",
             Refused::InterfaceCapacity { .. } => "interface_capacity",
             Refused::InterfaceBusy { .. } => "interface_busy",
         }
@@ -497,6 +567,47 @@ mod tests {
         let mut a = account();
         a.credit_limit_cents = 100;
         assert_eq!(codes(&a), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn quotas_are_written_and_shown_in_gb() {
+        let q: Quota = serde_json::from_str("0.004").unwrap();
+        assert_eq!((q.megabytes, q.bytes()), (4, 4_000_000));
+        assert_eq!(serde_json::to_string(&q).unwrap(), "0.004");
+        assert_eq!(serde_json::to_string(&Quota::gb(500)).unwrap(), "500.0");
+        assert_eq!(Quota::gb(500).to_string(), "500 GB");
+        assert_eq!(Quota { megabytes: 1500 }.to_string(), "1.5 GB");
+        for bad in ["0", "-1", "0.0001", "2e9", "\"5\""] {
+            assert!(serde_json::from_str::<Quota>(bad).is_err(), "{bad}");
+        }
+        assert_eq!(gigabytes(0), "0");
+        assert_eq!(gigabytes(4_200_000), "0.004");
+        assert_eq!(gigabytes(12_000_999_999), "12");
+    }
+
+    #[test]
+    fn usage_counts_what_the_counter_moved() {
+        assert_eq!(usage_delta(None, 5_000), 0, "the first reading is the baseline");
+        assert_eq!(usage_delta(Some(5_000), 7_500), 2_500);
+        assert_eq!(usage_delta(Some(5_000), 300), 300, "a reset counter counts from zero");
+    }
+
+    proptest::proptest! {
+        /// Over readings of a counter that only grows, the usage is exactly how far it
+        /// moved after the baseline.
+        #[test]
+        fn usage_adds_up_to_the_counters_movement(
+            start in 0u64..1u64 << 40,
+            steps in proptest::collection::vec(0u64..1u64 << 30, 0..20),
+        ) {
+            let (mut seen, mut used, mut now) = (None, 0u64, start);
+            for step in std::iter::once(0).chain(steps.iter().copied()) {
+                now += step;
+                used += usage_delta(seen, now);
+                seen = Some(now);
+            }
+            proptest::prop_assert_eq!(used, now - start);
+        }
     }
 
     #[test]

@@ -232,9 +232,19 @@ pub fn limits(m: &UsageModel) -> String {
         out.push(format!("ends {}", when(t)));
     }
     if let Some(g) = m.max_gb {
-        out.push(format!("up to {g} GB"));
+        out.push(format!("up to {g} per member"));
     }
     out.join(", ")
+}
+
+/// Bytes as people read them (decimal units), "—" for none.
+fn traffic(bytes: u64) -> String {
+    match bytes {
+        0 => "—".into(),
+        b if b < 1_000_000 => format!("{} kB", b.div_ceil(1000)),
+        b if b < 1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b => format!("{:.2} GB", b as f64 / 1e9),
+    }
 }
 
 struct SocketOption {
@@ -499,6 +509,8 @@ struct AttachmentRow {
     role: String,
     tag: String,
     since: String,
+    /// Traffic counted against a data allowance ("—" when not metered).
+    traffic: String,
     can_detach: bool,
 }
 
@@ -590,6 +602,7 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
                 },
                 tag: a.customer_vlan.map(|t| t.to_string()).unwrap_or_else(|| "—".into()),
                 since: when(a.attached_at),
+                traffic: traffic(a.bytes_used),
                 can_detach: live && (mine.contains(&a.interface) || actor.is_operator()),
             })
             .collect(),
@@ -1133,11 +1146,15 @@ mod tests {
             price_cents: 4_905,
             max_bandwidth_mbps: Some(100),
             window: Some((8 * 60, 18 * 60 + 30)),
-            max_gb: Some(5),
+            max_gb: Some(crate::orchestrator::policy::Quota::gb(5)),
             ..Default::default()
         };
         assert_eq!(price(&m), "49.05 per month");
-        assert_eq!(limits(&m), "up to 100 Mbps, 08:00-18:30 UTC only, up to 5 GB");
+        assert_eq!(limits(&m), "up to 100 Mbps, 08:00-18:30 UTC only, up to 5 GB per member");
+        assert_eq!(
+            [0, 450_000, 1_050_000, 12_345_678_901].map(traffic),
+            ["—", "450 kB", "1.1 MB", "12.35 GB"].map(String::from)
+        );
         assert_eq!(price(&UsageModel::default()), "free");
     }
 }
@@ -1237,7 +1254,7 @@ async fn view_settings_post(
             channel_down: field("notify_down").is_some(),
             recipients: field("notify_to")
                 .unwrap_or_default()
-                .split(|c: char| c == '\n' || c == ',' || c == ';')
+                .split(['\n', ',', ';'])
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
                 .map(str::to_string)

@@ -105,7 +105,7 @@ impl Service {
                     name: "Pay per GB (up to 500 GB)".into(),
                     price_type: Some(PriceType::PerGb),
                     price_cents: 2,
-                    max_gb: Some(500),
+                    max_gb: Some(crate::orchestrator::policy::Quota::gb(500)),
                     ..Default::default()
                 },
             ];

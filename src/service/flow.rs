@@ -1273,6 +1273,6 @@ pub(crate) fn usage_model_from_row(r: &AnyRow) -> Result<UsageModel> {
         max_endpoints: r.try_get::<Option<i64>, _>("max_endpoints")?.map(to_u64),
         window,
         term_end_ms: r.try_get("term_end")?,
-        max_gb: r.try_get::<Option<i64>, _>("max_gb")?.map(to_u64),
+        max_gb: r.try_get::<Option<i64>, _>("max_mb")?.map(|mb| policy::Quota { megabytes: to_u64(mb) }),
     })
 }

@@ -52,7 +52,8 @@ pub struct OrderOutcome {
 /// Runs orders until told to stop (the `worker` command and `serve`).
 pub struct Worker {
     pub service: Service,
-    /// How often to look for expired offers and ended usage terms.
+    /// How often to look for expired offers, ended usage terms, time windows and used-up
+    /// allowances (switch counters).
     pub sweep_every: Duration,
 }
 
@@ -66,6 +67,9 @@ impl Worker {
             if last_sweep.elapsed() >= self.sweep_every {
                 if let Err(e) = self.service.sweep().await {
                     tracing::warn!(error = %e, "sweep failed");
+                }
+                if let Err(e) = self.service.meter().await {
+                    tracing::warn!(error = %e, "metering failed");
                 }
                 last_sweep = std::time::Instant::now();
             }
@@ -861,7 +865,9 @@ impl Service {
         )
         .fetch_all(&mut *tx)
         .await?;
-        let mut channels: BTreeMap<String, (String, Vec<(String, (u32, u32))>)> = BTreeMap::new();
+        // Channel -> (state, its members' windows as (usage model, window)).
+        type Windows = Vec<(String, (u32, u32))>;
+        let mut channels: BTreeMap<String, (String, Windows)> = BTreeMap::new();
         for r in rows {
             let entry = channels.entry(r.try_get("id")?).or_insert_with(|| (String::new(), Vec::new()));
             entry.0 = r.try_get("state")?;

@@ -386,7 +386,7 @@ impl Service {
         let id = new_id("um");
         sqlx::query(
             "INSERT INTO usage_models (id, definition_id, name, price_type, price_cents, max_bandwidth_mbps, max_endpoints, \
-             window_start_min, window_end_min, term_end, max_gb, created_at) \
+             window_start_min, window_end_min, term_end, max_mb, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(id.as_str())
@@ -399,7 +399,7 @@ impl Service {
         .bind(spec.window.map(|w| i64::from(w.0)))
         .bind(spec.window.map(|w| i64::from(w.1)))
         .bind(spec.term_end_ms)
-        .bind(spec.max_gb.map(to_i64))
+        .bind(spec.max_gb.map(|q| to_i64(q.megabytes)))
         .bind(self.now())
         .execute(&mut *tx)
         .await?;

@@ -21,6 +21,9 @@ pub struct AttachmentView {
     pub state: String,
     pub attached_at: i64,
     pub detached_at: Option<i64>,
+    /// Traffic its interface carried in the channel (bytes, in and out), read from the
+    /// switch's counters; counted for members whose usage model has an allowance.
+    pub bytes_used: u64,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -637,6 +640,7 @@ fn attachment_view(a: &sqlx::any::AnyRow) -> Result<AttachmentView> {
         state: a.try_get("state")?,
         attached_at: a.try_get("attached_at")?,
         detached_at: a.try_get("detached_at")?,
+        bytes_used: to_u64(a.try_get("bytes_used")?),
     })
 }
 

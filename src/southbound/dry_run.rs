@@ -5,7 +5,7 @@
 //! The rendered commands are literal: run them as a script, or feed the consecutive lines
 //! of one tool to `TOOL -n NETNS -batch -` (see [`batches`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use crate::orchestrator::{Change, Item, Op, SwitchChanges, apply};
@@ -47,6 +47,11 @@ impl Driver for DryRun {
 
     fn inject_fault(&mut self, change_index: usize) {
         self.fail_at = Some(self.applied + change_index);
+    }
+
+    /// A simulated switch carries no traffic.
+    fn port_bytes(&mut self, _ports: &[String]) -> Result<Option<BTreeMap<String, u64>>, DriverError> {
+        Ok(None)
     }
 
     fn apply(&mut self, changes: &[Change]) -> Result<(), ApplyError> {

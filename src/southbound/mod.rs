@@ -11,7 +11,7 @@
 pub mod dry_run;
 pub mod linux;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::orchestrator::{Change, Item};
 
@@ -31,6 +31,10 @@ pub trait Driver {
     /// driver's life, from now) fail the way a real switch would. Drivers without a way to
     /// fail for real may ignore it.
     fn inject_fault(&mut self, change_index: usize);
+
+    /// The bytes each of `ports` carried (received plus sent) by the switch's own
+    /// counters, for the ports it has; `None` when the switch has no counters (dry-run).
+    fn port_bytes(&mut self, ports: &[String]) -> Result<Option<BTreeMap<String, u64>>, DriverError>;
 }
 
 /// A driver failure that is not tied to one change (connecting, reading state).

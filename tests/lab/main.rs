@@ -349,3 +349,124 @@ fn p2p_small_through_the_cli() {
     assert_eq!(code, 0);
     assert!(our_namespaces("p2p-small-").is_empty());
 }
+
+/// Seed 003's max GB, enforced from the switches' own counters: a p2p channel between the
+/// two sites of p2p-small, provisioned by the orchestrator onto the real bridges, whose
+/// invitee chose a 0.001 GB (1 MB) allowance. Frames sent between the sites move the
+/// access ports' counters; the meter records each member's traffic, and the member past
+/// its allowance ends the channel (removal order, configuration gone from the bridges).
+#[test]
+fn max_gb_is_enforced_from_the_switch_counters() {
+    use switchboard::model::{ChannelKind, Mac};
+    use switchboard::orchestrator::policy::{ChannelState, Quota};
+    use switchboard::service::{
+        Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, OPERATOR_ORG, Service,
+        UsageModelSpec, UserRole,
+    };
+
+    let text = std::fs::read_to_string(topologies().join("p2p-small.yaml")).unwrap();
+    let lab = Lab::up(&text);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let db = switchboard::store::Db::connect(&switchboard::store::sqlite_url(dir.path()).unwrap()).await.unwrap();
+        let svc = Service::new(db, Config { dry_run: false, ..Config::default() });
+        let system = Actor::system("lab-test");
+        svc.import_topology(&system, &text, "topologies/p2p-small.yaml").await.unwrap();
+        let uid = svc
+            .create_user(&system, OPERATOR_ORG, "noc@op.example", "NOC", UserRole::Operator, "lab-password-1")
+            .await
+            .unwrap();
+        let op = svc.actor(&uid, "lab").await.unwrap();
+        let mut admin = Vec::new();
+        for org in ["acme", "globex"] {
+            let org_id = svc.organization_id(org).await.unwrap();
+            let email = format!("admin@{org}.example");
+            let uid = svc.create_user(&op, &org_id, &email, "Admin", UserRole::Admin, "lab-password-1").await.unwrap();
+            admin.push(svc.actor(&uid, "lab").await.unwrap());
+        }
+        let spec = DefinitionSpec {
+            name: "Lab E-Line".into(),
+            kinds: vec![ChannelKind::P2p],
+            min_bandwidth_mbps: 1,
+            max_bandwidth_mbps: 1000,
+            classes: vec!["standard".into()],
+            drivers: vec!["linux".into()],
+            relations: Default::default(),
+        };
+        let (definition, _) = svc.create_definition(&op, &spec).await.unwrap();
+        let free = UsageModelSpec { name: "free".into(), ..Default::default() };
+        let free = svc.create_usage_model(&op, &definition, &free).await.unwrap();
+        let small = UsageModelSpec { name: "1 MB".into(), max_gb: Some(Quota { megabytes: 1 }), ..Default::default() };
+        let small = svc.create_usage_model(&op, &definition, &small).await.unwrap();
+
+        let new = NewChannel {
+            name: "metered".into(),
+            kind: ChannelKind::P2p,
+            bandwidth_mbps: 10,
+            class: "standard".into(),
+            usage_model_id: free,
+            interface: "site-a".into(),
+            role: None,
+            customer_vlan: None,
+        };
+        let ch = svc.create_channel(&admin[0], &new).await.unwrap();
+        let invitee = InviteeSpec { email: Some("admin@globex.example".into()), ..Default::default() };
+        let offer =
+            svc.offer(&admin[0], &ch, &NewOffer { invitees: vec![invitee], ..Default::default() }).await.unwrap();
+        let acc = Acceptance { interface: "site-b".into(), usage_model_id: Some(small), customer_vlan: None };
+        svc.accept(&admin[1], &offer.invitations[0].token, &acc).await.unwrap();
+        let done = svc.run_pending().await.unwrap();
+        assert_eq!(done[0].status, "done", "{done:?}");
+        let c = svc.channel(&op, &ch).await.unwrap();
+        assert_eq!(c.state, ChannelState::Active);
+        let vlan = c.vlan.unwrap();
+        assert!(sh_in("p2p-small-sw2", &["bridge", "vlan", "show"]).contains(&vlan.to_string()));
+
+        // The first reading is the baseline.
+        let r = svc.meter().await.unwrap();
+        assert_eq!((r.read, r.unread, r.ended.len()), (1, 0, 0), "{r:?}");
+        // 300 frames of 1,500 bytes from site-a to site-b: 450 kB through site-b's port.
+        let topo = lab.topo.clone();
+        let (a, b): (Mac, Mac) = ("02:5b:00:00:01:01".parse().unwrap(), "02:5b:00:00:01:02".parse().unwrap());
+        let mut frame = Vec::new();
+        frame.extend_from_slice(&b.octets());
+        frame.extend_from_slice(&a.octets());
+        frame.extend_from_slice(&0x88b5u16.to_be_bytes());
+        frame.resize(1500, 0);
+        let (t, f) = (topo.clone(), frame.clone());
+        let sent = tokio::task::spawn_blocking(move || probe::send_load(&t, "site-a", &f, 300)).await.unwrap().unwrap();
+        assert_eq!(sent, 450_000);
+        let r = svc.meter().await.unwrap();
+        assert_eq!((r.read, r.ended.len()), (1, 0), "{r:?}");
+        let used = svc
+            .channel(&op, &ch)
+            .await
+            .unwrap()
+            .attachments
+            .iter()
+            .find(|m| m.interface == "site-b")
+            .unwrap()
+            .bytes_used;
+        assert!((450_000..500_000).contains(&used), "site-b's port carried {used} bytes, 450000 sent to it");
+        assert_eq!(svc.channel(&op, &ch).await.unwrap().state, ChannelState::Active, "under the allowance");
+
+        // 400 more: 1.05 MB, past the 1 MB allowance: the channel ends.
+        let sent =
+            tokio::task::spawn_blocking(move || probe::send_load(&topo, "site-a", &frame, 400)).await.unwrap().unwrap();
+        assert_eq!(sent, 600_000);
+        let r = svc.meter().await.unwrap();
+        assert_eq!(r.ended, std::slice::from_ref(&ch), "{r:?}");
+        let c = svc.channel(&op, &ch).await.unwrap();
+        assert_eq!(c.state, ChannelState::Terminating);
+        assert!(c.reason.contains("`1 MB` allows 0.001 GB") && c.reason.contains("site-b"), "{}", c.reason);
+        svc.run_pending().await.unwrap();
+        assert_eq!(svc.channel(&op, &ch).await.unwrap().state, ChannelState::Terminated);
+        for sw in ["p2p-small-sw1", "p2p-small-sw2", "p2p-small-sw3"] {
+            let vlans = sh_in(sw, &["bridge", "vlan", "show"]);
+            assert!(!vlans.split_whitespace().any(|w| w == vlan.to_string()), "{sw} still has VLAN {vlan}:\n{vlans}");
+        }
+        let log = svc.audit_log(&op, None).await.unwrap();
+        assert!(log.iter().any(|e| e.action == "channel.quota_used"), "audited");
+    });
+}

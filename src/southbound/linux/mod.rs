@@ -11,7 +11,7 @@ pub mod lab;
 pub mod netns;
 pub mod probe;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rtnetlink::packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use rtnetlink::packet_route::link::{
@@ -139,6 +139,21 @@ impl Driver for LinuxSwitch {
 
     fn inject_fault(&mut self, change_index: usize) {
         self.fail_at = Some(self.sent + change_index);
+    }
+
+    /// From the kernel's 64-bit link statistics (`ip -s link`).
+    fn port_bytes(&mut self, ports: &[String]) -> Result<Option<BTreeMap<String, u64>>, DriverError> {
+        let mut out = BTreeMap::new();
+        for link in self.links()? {
+            let Some(name) = link_name(&link).filter(|n| ports.iter().any(|p| p == n)) else { continue };
+            if let Some(st) = link.attributes.iter().find_map(|a| match a {
+                LinkAttribute::Stats64(st) => Some(st),
+                _ => None,
+            }) {
+                out.insert(name.to_string(), st.rx_bytes.saturating_add(st.tx_bytes));
+            }
+        }
+        Ok(Some(out))
     }
 
     fn read_state(&mut self) -> Result<BTreeSet<Item>, DriverError> {

@@ -74,6 +74,21 @@ pub fn run(topo: &Topology, probes: &[Probe], nonce: u32) -> Result<Vec<Receptio
     Ok(out)
 }
 
+/// Sends `count` copies of `frame` from the lab site of interface `from` (a load, e.g.
+/// to see switch counters move); returns the bytes handed to the kernel.
+pub fn send_load(topo: &Topology, from: &str, frame: &[u8], count: usize) -> Result<u64, ProbeError> {
+    let mut site = open_site(from, &site_namespace(topo, from))?;
+    let mut sent = 0u64;
+    for _ in 0..count {
+        if let Some(Err(source)) = site.tx.send_to(frame, None) {
+            return Err(ProbeError::Io { site: from.to_string(), what: "send", source });
+        }
+        sent += frame.len() as u64;
+    }
+    std::thread::sleep(SETTLE);
+    Ok(sent)
+}
+
 fn open_site(name: &str, ns: &str) -> Result<Site, ProbeError> {
     let site = name.to_string();
     let opened = netns::run_in(Some(ns), move || -> Result<(Box<dyn DataLinkSender>, OwnedFd), ProbeError> {

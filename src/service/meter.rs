@@ -1,0 +1,203 @@
+//! Max GB (seed 003), enforced from the switches' counters while a channel runs.
+//!
+//! Every sweep, the worker reads, for each member of an active channel whose usage model
+//! has an allowance, the byte counter (in plus out) of the switch port that carries its
+//! traffic in that channel: the access port of a `port`-mode interface, the channel's
+//! 802.1Q sub-interface of a `tagged` one. The first reading is the baseline; later ones
+//! add what the counter moved (a counter that went back was reset and counts from zero).
+//! A member past its allowance ends the channel, like the end of a term: a removal order,
+//! its VLANs freed, the reason naming the model, the interface and the traffic.
+//!
+//! Switches without counters (the dry-run driver) are not metered. Counters are read
+//! outside any database transaction; only the bookkeeping takes the writer.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::model::InterfaceMode;
+use crate::orchestrator::policy::{self, ChannelState, Quota, Refused};
+use crate::southbound::Driver;
+use crate::southbound::linux::LinuxSwitch;
+use crate::topology::{DriverConfig, Topology};
+
+use super::{Actor, Result, Service, audit, to_i64, to_u64};
+
+/// What one metering pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MeterReport {
+    /// Members whose counters were read.
+    pub read: usize,
+    /// Members that could not be read (switch unreachable, port missing); retried next time.
+    pub unread: usize,
+    /// Channels ended because a member used up its allowance.
+    pub ended: Vec<String>,
+}
+
+/// A metered member.
+struct Metered {
+    attachment: String,
+    channel: String,
+    interface: String,
+    model: String,
+    quota: Quota,
+    used: u64,
+    seen: Option<u64>,
+    /// Where its traffic is counted: (switch, port).
+    counter: (String, String),
+}
+
+impl Service {
+    /// Reads the metered members' counters, records their traffic, and ends the channels
+    /// of members past their allowance.
+    pub async fn meter(&self) -> Result<MeterReport> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.channel_id, a.interface, COALESCE(a.customer_vlan, c.vlan) AS tag, a.bytes_used, \
+             a.bytes_seen, u.name, u.max_mb FROM attachments a JOIN channels c ON c.id = a.channel_id \
+             JOIN usage_models u ON u.id = a.usage_model_id \
+             WHERE a.state = 'attached' AND c.state = 'active' AND u.max_mb IS NOT NULL ORDER BY a.id",
+        )
+        .fetch_all(&self.db.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(MeterReport::default());
+        }
+        let topo = self.topology().await?;
+        let mut members = Vec::with_capacity(rows.len());
+        for r in rows {
+            let interface: String = r.try_get("interface")?;
+            let tag = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok());
+            let Some(counter) = counter_port(&topo, &interface, tag) else { continue };
+            members.push(Metered {
+                attachment: r.try_get("id")?,
+                channel: r.try_get("channel_id")?,
+                interface,
+                model: r.try_get("name")?,
+                quota: Quota { megabytes: to_u64(r.try_get("max_mb")?) },
+                used: to_u64(r.try_get("bytes_used")?),
+                seen: r.try_get::<Option<i64>, _>("bytes_seen")?.map(to_u64),
+                counter,
+            });
+        }
+        let mut ports: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for m in &members {
+            ports.entry(m.counter.0.clone()).or_default().push(m.counter.1.clone());
+        }
+        let topo2 = topo.clone();
+        let readings = tokio::task::spawn_blocking(move || read_counters(&topo2, &ports))
+            .await
+            .map_err(|e| super::ServiceError::Conflict(format!("the metering task failed: {e}")))?;
+
+        let now = self.now();
+        let actor = Actor::system("meter");
+        let mut report = MeterReport::default();
+        let mut tx = self.db.write().await?;
+        for m in &members {
+            let Some(&bytes) = readings.get(&m.counter) else {
+                if readings.unmetered.iter().all(|s| *s != m.counter.0) {
+                    report.unread += 1;
+                }
+                continue;
+            };
+            report.read += 1;
+            let used = m.used.saturating_add(policy::usage_delta(m.seen, bytes));
+            sqlx::query("UPDATE attachments SET bytes_used = $2, bytes_seen = $3, metered_at = $4 WHERE id = $1")
+                .bind(m.attachment.as_str())
+                .bind(to_i64(used))
+                .bind(to_i64(bytes))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if used <= m.quota.bytes() || report.ended.contains(&m.channel) {
+                continue;
+            }
+            let channel = self.channel_row(&mut tx, &m.channel, true).await?;
+            if channel.state != ChannelState::Active {
+                continue;
+            }
+            let why = Refused::QuotaUsed {
+                model: m.model.clone(),
+                allowed: m.quota,
+                interface: m.interface.clone(),
+                used: policy::gigabytes(used),
+            };
+            let order = self.take_down(&mut tx, &channel, &why.to_string(), now).await?;
+            audit(
+                &mut tx,
+                now,
+                &actor,
+                "channel.quota_used",
+                &m.channel,
+                serde_json::json!({"order": order, "interface": m.interface, "bytes": used, "allowed_mb": m.quota.megabytes}),
+            )
+            .await?;
+            report.ended.push(m.channel.clone());
+        }
+        tx.commit().await?;
+        if !report.ended.is_empty() {
+            self.notify.notify_one();
+        }
+        if report.unread > 0 {
+            tracing::warn!(unread = report.unread, "some members' counters could not be read");
+        }
+        tracing::debug!(read = report.read, ended = report.ended.len(), "metered");
+        Ok(report)
+    }
+}
+
+/// The (switch, port) whose counter carries `interface`'s traffic in a channel tagged `tag`.
+fn counter_port(topo: &Topology, interface: &str, tag: Option<u16>) -> Option<(String, String)> {
+    let iface = topo.interface(interface)?;
+    let port = match iface.mode {
+        InterfaceMode::Port => iface.port.clone(),
+        InterfaceMode::Tagged => format!("{}.{}", iface.port, tag?),
+    };
+    Some((iface.switch.clone(), port))
+}
+
+/// Counter readings by (switch, port), and the switches that have no counters.
+#[derive(Default)]
+struct Readings {
+    bytes: BTreeMap<(String, String), u64>,
+    unmetered: Vec<String>,
+}
+
+impl Readings {
+    fn get(&self, at: &(String, String)) -> Option<&u64> {
+        self.bytes.get(at)
+    }
+}
+
+/// Reads `ports` (by switch) through each switch's driver (blocking).
+fn read_counters(topo: &Topology, ports: &BTreeMap<String, Vec<String>>) -> Readings {
+    let mut out = Readings::default();
+    for (switch, wanted) in ports {
+        let Some(sw) = topo.switch_index(switch).and_then(|s| topo.switches.get(s)) else { continue };
+        let mut driver: Box<dyn Driver> = match &sw.driver {
+            DriverConfig::DryRun { .. } => {
+                out.unmetered.push(switch.clone());
+                continue;
+            }
+            DriverConfig::Linux { netns, bridge } => match LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge) {
+                Ok(d) => Box::new(d),
+                Err(e) => {
+                    tracing::warn!(switch, error = %e, "cannot read counters");
+                    continue;
+                }
+            },
+            DriverConfig::Remote { .. } => {
+                out.unmetered.push(switch.clone());
+                continue;
+            }
+        };
+        match driver.port_bytes(wanted) {
+            Ok(Some(bytes)) => {
+                out.bytes.extend(bytes.into_iter().map(|(port, b)| ((switch.clone(), port), b)));
+            }
+            Ok(None) => out.unmetered.push(switch.clone()),
+            Err(e) => tracing::warn!(switch, error = %e, "cannot read counters"),
+        }
+    }
+    out
+}

@@ -23,7 +23,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
-use crate::store::{Dialect, Stamp, WriteTx, is_unique_violation, varying};
+use crate::store::{Dialect, Stamp, WriteTx, is_unique_violation, json_param, json_rows, json_values, varying};
 use crate::topology::Topology;
 
 use super::flow::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row, lock};
@@ -162,7 +162,7 @@ impl Service {
         let mut tx = self.db.write().await?;
         let ids: Vec<&str> = batch.iter().map(|o| o.channel_id.as_str()).collect();
         let channels = self.channel_rows(&mut tx, &ids).await?;
-        let live = live_attachments_of(&mut tx, &ids).await?;
+        let live = live_attachments_of(&mut tx, self.db.dialect, &ids).await?;
 
         // What each order wants, and the new paths.
         let mut wants: Vec<(Claimed, ChannelRow, Target, BTreeSet<String>)> = Vec::new();
@@ -207,30 +207,20 @@ impl Service {
             .collect();
         // One row per interface with its tags as text, like the VLANs above: a busy
         // tagged interface carries dozens of channels.
-        for chunk in ifaces.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS / 2) {
-            let not_replanned = not_in("a.channel_id", 1 + chunk.len(), excluded.len());
-            let sql = format!(
-                "SELECT a.interface, string_agg(CAST(COALESCE(a.customer_vlan, c.vlan) AS TEXT), ',') AS tags \
-                 FROM attachments a JOIN channels c ON c.id = a.channel_id WHERE a.state = 'attached' \
-                 AND a.interface IN ({}){not_replanned} AND COALESCE(a.customer_vlan, c.vlan) IS NOT NULL \
-                 GROUP BY a.interface",
-                placeholders(1, chunk.len())
-            );
-            let mut q = varying(sql);
-            for i in chunk {
-                q = q.bind(*i);
-            }
-            for id in &excluded {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                let iface: String = r.try_get("interface")?;
-                for tag in numbers(&r.try_get::<String, _>("tags")?) {
-                    planner.reserve_tag(&iface, tag);
-                }
+        let sql = format!(
+            "SELECT a.interface, string_agg(CAST(a.tag AS TEXT), ',') AS tags FROM attachments a \
+             WHERE a.state = 'attached' AND a.interface IN ({}) AND a.channel_id NOT IN ({}) AND a.tag IS NOT NULL \
+             GROUP BY a.interface",
+            json_values(self.db.dialect, 1),
+            json_values(self.db.dialect, 2)
+        );
+        let q = sqlx::query(AssertSqlSafe(sql)).bind(json_param(&ifaces)).bind(json_param(&excluded));
+        for r in q.fetch_all(&mut *tx).await? {
+            let iface: String = r.try_get("interface")?;
+            for tag in numbers(&r.try_get::<String, _>("tags")?) {
+                planner.reserve_tag(&iface, tag);
             }
         }
-
         // Plan: channels keeping their VLANs first, so a new channel never takes them.
         wants.sort_by_key(|w| !matches!(&w.2, Target::Present(s) if s.vlan.is_some()));
         let mut planned = Vec::new();
@@ -270,23 +260,17 @@ impl Service {
 
         // Store: the re-planned channels' allocations, their VLANs and paths, the orders.
         let moved: Vec<&str> = updates.iter().map(|u| u.0.as_str()).collect();
-        for chunk in moved.chunks(MAX_PARAMS) {
-            let sql = format!("DELETE FROM vlan_allocations WHERE channel_id IN ({})", placeholders(1, chunk.len()));
-            let mut q = varying(sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *tx).await?;
+        let d = self.db.dialect;
+        if !moved.is_empty() {
+            let sql = format!("DELETE FROM vlan_allocations WHERE channel_id IN ({})", json_values(d, 1));
+            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&moved)).execute(&mut *tx).await?;
         }
-        for chunk in allocations.chunks(MAX_PARAMS / 3) {
-            let values: Vec<String> =
-                (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
-            let sql = format!("INSERT INTO vlan_allocations (switch, vlan, channel_id) VALUES {}", values.join(", "));
-            let mut q = varying(sql);
-            for (sw, v, ch) in chunk {
-                q = q.bind(sw.as_str()).bind(i64::from(*v)).bind(ch.as_str());
-            }
-            match q.execute(&mut *tx).await {
+        if !allocations.is_empty() {
+            let sql = format!(
+                "INSERT INTO vlan_allocations (switch, vlan, channel_id) SELECT v.switch, v.vlan, v.channel_id FROM ({}) AS v",
+                json_rows(d, 1, &[("switch", "TEXT"), ("vlan", "BIGINT"), ("channel_id", "TEXT")])
+            );
+            match sqlx::query(AssertSqlSafe(sql)).bind(json_param(&allocations)).execute(&mut *tx).await {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
                     tx.rollback().await?;
@@ -297,35 +281,28 @@ impl Service {
                 Err(e) => return Err(e.into()),
             }
         }
-        for chunk in updates.chunks(MAX_PARAMS / 4) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "(${}, CAST(${} AS BIGINT), CAST(${} AS BIGINT), ${})",
-                        4 * i + 2,
-                        4 * i + 3,
-                        4 * i + 4,
-                        4 * i + 5
-                    )
-                })
-                .collect();
+        if !updates.is_empty() {
+            let rows = json_rows(d, 2, &[("id", "TEXT"), ("vlan", "BIGINT"), ("leaf", "BIGINT"), ("path", "TEXT")]);
             let sql = format!(
-                "UPDATE channels SET vlan = v.column2, leaf_vlan = v.column3, path = v.column4, updated_at = $1 \
-                 FROM (VALUES {}) AS v WHERE channels.id = v.column1",
-                values.join(", ")
+                "UPDATE channels SET vlan = v.vlan, leaf_vlan = v.leaf, path = v.path, updated_at = $1 \
+                 FROM ({rows}) AS v WHERE channels.id = v.id"
             );
-            let mut q = varying(sql).bind(now);
-            for (id, vlan, leaf, path) in chunk {
-                q = q.bind(id.as_str()).bind(i64::from(*vlan)).bind(leaf.map(i64::from)).bind(path.as_str());
-            }
-            q.execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(sql)).bind(now).bind(json_param(&updates)).execute(&mut *tx).await?;
+            // The members' tags follow their channels' VLANs.
+            let sql = format!(
+                "UPDATE attachments SET tag = COALESCE(attachments.customer_vlan, v.vlan) \
+                 FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND attachments.state = 'attached' \
+                 AND (attachments.tag IS NULL OR attachments.tag <> COALESCE(attachments.customer_vlan, v.vlan))",
+                rows = json_rows(d, 1, &[("id", "TEXT"), ("vlan", "BIGINT")])
+            );
+            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&updates)).execute(&mut *tx).await?;
         }
         let orders: Vec<&str> = planned.iter().map(|p| p.order.id.as_str()).collect();
         if !self.hold_claims(&mut tx, &orders, "status = 'applying', applying_at = COALESCE(applying_at, $2)").await? {
             tx.rollback().await?;
             return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
         }
-        audit_many(&mut tx, now, &actor, "order.planned", &audits).await?;
+        audit_many(&mut tx, self.db.dialect, now, &actor, "order.planned", &audits).await?;
         self.remember_vlans(&moved, &allocations);
         tx.commit().await?;
         Ok(Ok(PlanOutcome { planned, alone }))
@@ -436,19 +413,13 @@ impl Service {
         // What each channel had on the switches.
         let ids: Vec<&str> = planned.iter().map(|p| p.order.channel_id.as_str()).collect();
         let mut before: BTreeMap<String, Option<AppliedChannel>> = BTreeMap::new();
-        for chunk in ids.chunks(MAX_PARAMS) {
-            let sql = format!("SELECT id, applied FROM channels WHERE id IN ({})", placeholders(1, chunk.len()));
-            let mut q = varying(sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                let applied: Option<String> = r.try_get("applied")?;
-                before.insert(
-                    r.try_get("id")?,
-                    applied.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok()),
-                );
-            }
+        let sql = format!("SELECT id, applied FROM channels WHERE id IN ({})", json_values(self.db.dialect, 1));
+        for r in sqlx::query(AssertSqlSafe(sql)).bind(json_param(&ids)).fetch_all(&mut *tx).await? {
+            let applied: Option<String> = r.try_get("applied")?;
+            before.insert(
+                r.try_get("id")?,
+                applied.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok()),
+            );
         }
         // Each order's own change, and their union per switch.
         let position: BTreeMap<&str, usize> = scope.iter().enumerate().map(|(k, s)| (s.as_str(), k)).collect();
@@ -499,7 +470,7 @@ impl Service {
                 return Ok(Err(reason));
             }
         };
-        store_dry(&mut tx, &dry, &after).await?;
+        store_dry(&mut tx, self.db.dialect, &dry, &after).await?;
 
         // Record: channels active (or terminated, VLANs freed), orders done.
         let mut present: Vec<(&str, String)> = Vec::new();
@@ -535,20 +506,15 @@ impl Service {
                 changes,
             });
         }
-        for chunk in present.chunks(MAX_PARAMS / 2) {
-            let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3)).collect();
+        if !present.is_empty() {
             let sql = format!(
-                "UPDATE channels SET applied = v.column2, updated_at = $1, \
+                "UPDATE channels SET applied = v.applied, updated_at = $1, \
                  reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
                  state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
-                 FROM (VALUES {}) AS v WHERE channels.id = v.column1",
-                values.join(", ")
+                 FROM ({}) AS v WHERE channels.id = v.id",
+                json_rows(self.db.dialect, 2, &[("id", "TEXT"), ("applied", "TEXT")])
             );
-            let mut q = varying(sql).bind(now);
-            for (id, applied) in chunk {
-                q = q.bind(*id).bind(applied.as_str());
-            }
-            q.execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(sql)).bind(now).bind(json_param(&present)).execute(&mut *tx).await?;
         }
         for chunk in absent.chunks(MAX_PARAMS) {
             let list = placeholders(2, chunk.len());
@@ -571,18 +537,19 @@ impl Service {
             self.vlans.forget();
         }
         let mut closed = 0;
-        for chunk in details.chunks(MAX_PARAMS / 2) {
-            let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 3, 2 * i + 4)).collect();
+        if !details.is_empty() {
             let sql = format!(
-                "UPDATE orders SET status = 'done', reason = '', finished_at = $1, lease_until = NULL, detail = v.column2 \
-                 FROM (VALUES {}) AS v WHERE orders.id = v.column1 AND orders.claimed_by = $2",
-                values.join(", ")
+                "UPDATE orders SET status = 'done', reason = '', finished_at = $1, lease_until = NULL, detail = v.detail \
+                 FROM ({}) AS v WHERE orders.id = v.id AND orders.claimed_by = $2",
+                json_rows(self.db.dialect, 3, &[("id", "TEXT"), ("detail", "TEXT")])
             );
-            let mut q = varying(sql).bind(now).bind(self.config.instance.as_str());
-            for (id, detail) in chunk {
-                q = q.bind(*id).bind(detail.as_str());
-            }
-            closed += q.execute(&mut *tx).await?.rows_affected();
+            closed = sqlx::query(AssertSqlSafe(sql))
+                .bind(now)
+                .bind(self.config.instance.as_str())
+                .bind(json_param(&details))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         }
         if usize::try_from(closed).ok() != Some(planned.len()) {
             // This instance stalled past its lease: whoever took the orders over finishes them
@@ -591,7 +558,7 @@ impl Service {
             tracing::warn!("stalled past the lease; another instance took the batch over");
             return Ok(Ok(planned.iter().map(|p| taken_over_outcome(&p.order)).collect()));
         }
-        audit_many(&mut tx, now, &self.worker_actor(), "order.done", &audits).await?;
+        audit_many(&mut tx, self.db.dialect, now, &self.worker_actor(), "order.done", &audits).await?;
         self.remember_dry(&dry, &after);
         tx.commit().await?;
         tracing::info!(
@@ -605,21 +572,15 @@ impl Service {
 
     /// Channel rows by ID (locked on PostgreSQL).
     async fn channel_rows(&self, tx: &mut AnyConnection, ids: &[&str]) -> Result<BTreeMap<String, ChannelRow>> {
+        let sql = format!(
+            "SELECT * FROM channels WHERE id IN ({}){}",
+            json_values(self.db.dialect, 1),
+            lock(self.db.dialect)
+        );
         let mut out = BTreeMap::new();
-        for chunk in ids.chunks(MAX_PARAMS) {
-            let sql = format!(
-                "SELECT * FROM channels WHERE id IN ({}){}",
-                placeholders(1, chunk.len()),
-                lock(self.db.dialect)
-            );
-            let mut q = varying(sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                let c = channel_from_row(&r)?;
-                out.insert(c.id.clone(), c);
-            }
+        for r in sqlx::query(AssertSqlSafe(sql)).bind(json_param(&ids)).fetch_all(&mut *tx).await? {
+            let c = channel_from_row(&r)?;
+            out.insert(c.id.clone(), c);
         }
         Ok(out)
     }
@@ -627,36 +588,33 @@ impl Service {
     /// Updates the orders `ids` (`set`, where `$2` is now) only while this instance holds
     /// every one of them.
     async fn hold_claims(&self, tx: &mut AnyConnection, ids: &[&str], set: &str) -> Result<bool> {
-        let mut n = 0;
-        for chunk in ids.chunks(MAX_PARAMS) {
-            let sql =
-                format!("UPDATE orders SET {set} WHERE claimed_by = $1 AND id IN ({})", placeholders(3, chunk.len()));
-            let mut q = varying(sql).bind(self.config.instance.as_str()).bind(self.now());
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            n += q.execute(&mut *tx).await?.rows_affected();
-        }
+        let sql =
+            format!("UPDATE orders SET {set} WHERE claimed_by = $1 AND id IN ({})", json_values(self.db.dialect, 3));
+        let n = sqlx::query(AssertSqlSafe(sql))
+            .bind(self.config.instance.as_str())
+            .bind(self.now())
+            .bind(json_param(&ids))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         Ok(usize::try_from(n).ok() == Some(ids.len()))
     }
 }
 
 /// The live attachments of several channels, each in attachment order.
-async fn live_attachments_of(tx: &mut AnyConnection, ids: &[&str]) -> Result<BTreeMap<String, Vec<AttachmentRow>>> {
+async fn live_attachments_of(
+    tx: &mut AnyConnection,
+    dialect: Dialect,
+    ids: &[&str],
+) -> Result<BTreeMap<String, Vec<AttachmentRow>>> {
+    let sql = format!(
+        "SELECT channel_id, interface, role, customer_vlan FROM attachments \
+         WHERE state = 'attached' AND channel_id IN ({}) ORDER BY attached_at, id",
+        json_values(dialect, 1)
+    );
     let mut out: BTreeMap<String, Vec<AttachmentRow>> = BTreeMap::new();
-    for chunk in ids.chunks(MAX_PARAMS) {
-        let sql = format!(
-            "SELECT channel_id, interface, role, customer_vlan FROM attachments \
-             WHERE state = 'attached' AND channel_id IN ({}) ORDER BY attached_at, id",
-            placeholders(1, chunk.len())
-        );
-        let mut q = varying(sql);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *tx).await? {
-            out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
-        }
+    for r in sqlx::query(AssertSqlSafe(sql)).bind(json_param(&ids)).fetch_all(&mut *tx).await? {
+        out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
     }
     Ok(out)
 }
@@ -702,30 +660,33 @@ fn own_changes(
 /// Audit rows for several objects by one actor, in one statement per chunk.
 pub(super) async fn audit_many(
     tx: &mut AnyConnection,
+    dialect: Dialect,
     at: i64,
     actor: &Actor,
     action: &str,
     rows: &[(String, serde_json::Value)],
 ) -> Result<()> {
-    for chunk in rows.chunks(MAX_PARAMS / 4) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(${}, $1, $2, $3, $4, $5, ${}, ${})", 3 * i + 6, 3 * i + 7, 3 * i + 8))
-            .collect();
-        let sql = format!(
-            "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = varying(sql)
-            .bind(at)
-            .bind(actor.user_id.as_str())
-            .bind(actor.org_id.as_str())
-            .bind(actor.source.as_str())
-            .bind(action);
-        for (object, detail) in chunk {
-            q = q.bind(crate::store::new_id("aud")).bind(object.as_str()).bind(detail.to_string());
-        }
-        q.execute(&mut *tx).await?;
+    if rows.is_empty() {
+        return Ok(());
     }
+    let entries: Vec<(String, &str, String)> = rows
+        .iter()
+        .map(|(object, detail)| (crate::store::new_id("aud"), object.as_str(), detail.to_string()))
+        .collect();
+    let sql = format!(
+        "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) \
+         SELECT v.id, $1, $2, $3, $4, $5, v.object, v.detail FROM ({}) AS v",
+        json_rows(dialect, 6, &[("id", "TEXT"), ("object", "TEXT"), ("detail", "TEXT")])
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(at)
+        .bind(actor.user_id.as_str())
+        .bind(actor.org_id.as_str())
+        .bind(actor.source.as_str())
+        .bind(action)
+        .bind(json_param(&entries))
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -399,6 +399,7 @@ impl Service {
             &actor.org_id,
             role,
             new.customer_vlan,
+            None,
             &new.usage_model_id,
             now,
         )
@@ -422,8 +423,7 @@ impl Service {
     async fn check_tag_free(&self, tx: &mut AnyConnection, iface: &str, tag: Option<u16>) -> Result<()> {
         let Some(tag) = tag else { return Ok(()) };
         let taken = sqlx::query(
-            "SELECT a.channel_id FROM attachments a JOIN channels c ON c.id = a.channel_id WHERE a.interface = $1 \
-             AND a.state = 'attached' AND c.state <> 'terminated' AND (a.customer_vlan = $2 OR (a.customer_vlan IS NULL AND c.vlan = $2))",
+            "SELECT channel_id FROM attachments WHERE interface = $1 AND state = 'attached' AND tag = $2 LIMIT 1",
         )
         .bind(iface)
         .bind(i64::from(tag))
@@ -907,6 +907,7 @@ impl Service {
             &actor.org_id,
             role,
             acc.customer_vlan,
+            channel.vlan,
             &model_id,
             now,
         )
@@ -1153,13 +1154,14 @@ async fn insert_attachment(
     org_id: &str,
     role: Role,
     customer_vlan: Option<u16>,
+    channel_vlan: Option<u16>,
     usage_model_id: &str,
     now: i64,
 ) -> Result<String> {
     let id = new_id("att");
     let r = sqlx::query(
-        "INSERT INTO attachments (id, channel_id, interface, org_id, role, customer_vlan, usage_model_id, state, attached_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'attached', $8)",
+        "INSERT INTO attachments (id, channel_id, interface, org_id, role, customer_vlan, tag, usage_model_id, state, attached_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'attached', $9)",
     )
     .bind(id.as_str())
     .bind(channel_id)
@@ -1167,6 +1169,7 @@ async fn insert_attachment(
     .bind(org_id)
     .bind(role.as_str())
     .bind(customer_vlan.map(i64::from))
+    .bind(customer_vlan.or(channel_vlan).map(i64::from))
     .bind(usage_model_id)
     .bind(now)
     .execute(&mut *tx)

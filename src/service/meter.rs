@@ -53,7 +53,7 @@ impl Service {
     /// of members past their allowance.
     pub async fn meter(&self) -> Result<MeterReport> {
         let rows = sqlx::query(
-            "SELECT a.id, a.channel_id, a.interface, COALESCE(a.customer_vlan, c.vlan) AS tag, a.bytes_used, \
+            "SELECT a.id, a.channel_id, a.interface, a.tag, a.bytes_used, \
              a.bytes_seen, u.name, u.max_mb FROM attachments a JOIN channels c ON c.id = a.channel_id \
              JOIN usage_models u ON u.id = a.usage_model_id \
              WHERE a.state = 'attached' AND c.state = 'active' AND u.max_mb IS NOT NULL ORDER BY a.id",

@@ -417,9 +417,8 @@ impl Service {
         }
         let ifaces: Vec<String> = spec.members.iter().map(|m| m.interface.clone()).collect();
         let sql = format!(
-            "SELECT a.interface, COALESCE(a.customer_vlan, c.vlan) AS tag FROM attachments a \
-             JOIN channels c ON c.id = a.channel_id WHERE a.channel_id <> $1 AND a.state = 'attached' \
-             AND c.state <> 'terminated' AND a.interface IN ({})",
+            "SELECT a.interface, a.tag FROM attachments a \
+             WHERE a.channel_id <> $1 AND a.state = 'attached' AND a.interface IN ({})",
             placeholders(2, ifaces.len())
         );
         let mut q = varying(sql).bind(channel.id.as_str());
@@ -470,6 +469,14 @@ impl Service {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "UPDATE attachments SET tag = COALESCE(customer_vlan, $2) WHERE channel_id = $1 AND state = 'attached' \
+             AND (tag IS NULL OR tag <> COALESCE(customer_vlan, $2))",
+        )
+        .bind(channel.id.as_str())
+        .bind(i64::from(planned.vlan))
+        .execute(&mut *tx)
+        .await?;
         self.hold_claim(&mut tx, o, "status = 'applying', applying_at = COALESCE(applying_at, $3)").await?;
         audit(
             &mut tx,
@@ -637,7 +644,7 @@ impl Service {
             .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?;
         match result {
             Ok((applied, after)) => {
-                store_dry(&mut tx, &dry, &after).await?;
+                store_dry(&mut tx, self.db.dialect, &dry, &after).await?;
                 let applied_json = new_spec.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
                 // Commit only while the order is still ours (an instance that stalled past its
                 // lease must not overwrite the work of the one that took over).
@@ -1085,34 +1092,37 @@ fn parse_item(switch: &str, text: &str) -> Option<Item> {
 /// DELETE and one INSERT for all of them (per chunk), not two statements per switch.
 pub(super) async fn store_dry(
     tx: &mut AnyConnection,
+    dialect: Dialect,
     dry: &BTreeMap<String, BTreeSet<Item>>,
     after: &BTreeMap<String, BTreeSet<Item>>,
 ) -> Result<()> {
+    let empty = BTreeSet::new();
     let mut gone: Vec<(&str, String)> = Vec::new();
     let mut added: Vec<(&str, String)> = Vec::new();
     for (name, new) in after {
-        let old = dry.get(name).cloned().unwrap_or_default();
+        let old = dry.get(name).unwrap_or(&empty);
         gone.extend(old.difference(new).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())));
-        added.extend(new.difference(&old).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())));
+        added.extend(new.difference(old).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())));
     }
-    for chunk in gone.chunks(400) {
-        let terms: Vec<String> =
-            (0..chunk.len()).map(|i| format!("(switch = ${} AND item = ${})", 2 * i + 1, 2 * i + 2)).collect();
-        let sql = format!("DELETE FROM switch_items WHERE {}", terms.join(" OR "));
-        let mut q = varying(sql);
-        for (sw, item) in chunk {
-            q = q.bind(*sw).bind(item.as_str());
-        }
-        q.execute(&mut *tx).await?;
+    // Each list goes as one JSON parameter of a statement that never changes: compiled
+    // once, where a statement with a placeholder per row was compiled for every batch.
+    let rows = match dialect {
+        Dialect::Sqlite => "SELECT value->>0, value->>1 FROM json_each($1)",
+        Dialect::Postgres => "SELECT x->>0, x->>1 FROM json_array_elements($1::json) AS x",
+    };
+    if !gone.is_empty() {
+        let sql = format!("DELETE FROM switch_items WHERE (switch, item) IN ({rows})");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(serde_json::to_string(&gone).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
     }
-    for chunk in added.chunks(400) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-        let sql = format!("INSERT INTO switch_items (switch, item) VALUES {}", values.join(", "));
-        let mut q = varying(sql);
-        for (sw, item) in chunk {
-            q = q.bind(*sw).bind(item.as_str());
-        }
-        q.execute(&mut *tx).await?;
+    if !added.is_empty() {
+        let sql = format!("INSERT INTO switch_items (switch, item) {rows}");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(serde_json::to_string(&added).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }

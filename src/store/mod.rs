@@ -260,6 +260,33 @@ pub fn varying(sql: String) -> sqlx::query::Query<'static, Any, sqlx::any::AnyAr
     sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false)
 }
 
+/// The elements of the JSON array of strings bound as `$n`, as a one-column query (column
+/// `value`), for `x IN (...)`. A list of any length is one parameter of one statement text,
+/// compiled once and kept, where a placeholder per element made a statement per length.
+pub fn json_values(dialect: Dialect, n: usize) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("SELECT value FROM json_each(${n})"),
+        Dialect::Postgres => format!("SELECT json_array_elements_text(${n}::json) AS value"),
+    }
+}
+
+/// `value` as the JSON text [`json_values`] and [`json_rows`] read.
+pub fn json_param<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+/// The rows of the JSON array of arrays bound as `$n` as a query with `columns` (name,
+/// SQL type), element `k` of each inner array in column `k` (JSON null: NULL).
+pub fn json_rows(dialect: Dialect, n: usize, columns: &[(&str, &str)]) -> String {
+    let (item, from) = match dialect {
+        Dialect::Sqlite => ("value", format!("json_each(${n})")),
+        Dialect::Postgres => ("x", format!("json_array_elements(${n}::json) AS x")),
+    };
+    let cols: Vec<String> =
+        columns.iter().enumerate().map(|(k, (name, ty))| format!("CAST({item}->>{k} AS {ty}) AS {name}")).collect();
+    format!("SELECT {} FROM {from}", cols.join(", "))
+}
+
 /// `url` without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {

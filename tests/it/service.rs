@@ -1213,3 +1213,52 @@ async fn notification_preferences(b: Backend) {
     assert!(news("accepted your offer of \"doomed\"").is_empty(), "acme turned answers off");
 }
 on_both!(notification_preferences);
+
+/// A tagged interface carries many channels, each on its own tag (the customer's VLAN, or
+/// else the channel's): a customer VLAN already in use there is refused, and a new
+/// channel is never given a VLAN that is a tag in use there.
+async fn tags_on_a_tagged_interface_never_collide(b: Backend) {
+    let w = world(b).await;
+    let tagged = |name: &str, tag: Option<u16>| {
+        let mut c = w.channel(name, ChannelKind::P2p, "initech-1c");
+        c.customer_vlan = tag;
+        c
+    };
+    async fn go_live(w: &World, ch: &str, to: &Actor, iface: &str) -> u16 {
+        let offer = w.offer_to(&w.initech, ch, &[to]).await;
+        w.svc.accept(to, &offer.invitations[0].token, &accept(iface)).await.unwrap();
+        w.svc.run_pending().await.unwrap();
+        let c = w.svc.channel(&w.op, ch).await.unwrap();
+        assert_eq!(c.state, ChannelState::Active, "{}", c.reason);
+        c.vlan.unwrap()
+    }
+    // X rides on its channel's VLAN: that VLAN is now a tag of the interface.
+    let x = w.svc.create_channel(&w.initech, &tagged("x", None)).await.unwrap();
+    let vx = go_live(&w, &x, &w.globex, "globex-1b").await;
+    let e = w.svc.create_channel(&w.initech, &tagged("y", Some(vx))).await.unwrap_err();
+    assert!(e.to_string().contains(&format!("customer VLAN {vx} is already used on interface `initech-1c`")), "{e}");
+    // Z brings its own tag, two above X's VLAN (Z itself takes the next free VLAN).
+    let z = w.svc.create_channel(&w.initech, &tagged("z", Some(vx + 2))).await.unwrap();
+    let vz = go_live(&w, &z, &w.acme, "acme-3a").await;
+    // W and V have no tag of their own: their VLANs become tags, so neither may be X's or
+    // Z's tag, nor the other's. (Accepted together, they are planned as one batch.)
+    let wch = w.svc.create_channel(&w.initech, &tagged("w", None)).await.unwrap();
+    let vch = w.svc.create_channel(&w.initech, &tagged("v", None)).await.unwrap();
+    for (ch, to, iface) in [(&wch, &w.umbrella, "umbrella-2a"), (&vch, &w.stark, "stark-2c")] {
+        let offer = w.offer_to(&w.initech, ch, &[to]).await;
+        w.svc.accept(to, &offer.invitations[0].token, &accept(iface)).await.unwrap();
+    }
+    let done = w.svc.run_pending().await.unwrap();
+    assert_eq!(done.len(), 2, "{done:?}");
+    let vw = w.svc.channel(&w.op, &wch).await.unwrap().vlan.unwrap();
+    let vv = w.svc.channel(&w.op, &vch).await.unwrap().vlan.unwrap();
+    for v in [vw, vv] {
+        assert!(![vx, vx + 2, vz].contains(&v), "got VLAN {v}; the interface's tags are {vx} and {}", vx + 2);
+    }
+    assert_ne!(vw, vv);
+    // Its VLAN is a tag of the interface now: refused as a customer VLAN too.
+    let e = w.svc.create_channel(&w.initech, &tagged("u", Some(vw))).await.unwrap_err();
+    assert!(e.to_string().contains("already used on interface `initech-1c`"), "{e}");
+    assert_switches_match(&w).await;
+}
+on_both!(tags_on_a_tagged_interface_never_collide);

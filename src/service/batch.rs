@@ -23,7 +23,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
-use crate::store::{Dialect, Stamp, WriteTx, is_unique_violation, json_param, json_rows, json_values, varying};
+use crate::store::{Dialect, Stamp, WriteTx, in_list, is_unique_violation, json_param, json_rows, list_param, varying};
 use crate::topology::Topology;
 
 use super::flow::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row, lock};
@@ -209,12 +209,14 @@ impl Service {
         // tagged interface carries dozens of channels.
         let sql = format!(
             "SELECT a.interface, string_agg(CAST(a.tag AS TEXT), ',') AS tags FROM attachments a \
-             WHERE a.state = 'attached' AND a.interface IN ({}) AND a.channel_id NOT IN ({}) AND a.tag IS NOT NULL \
-             GROUP BY a.interface",
-            json_values(self.db.dialect, 1),
-            json_values(self.db.dialect, 2)
+             WHERE a.state = 'attached' AND {} AND NOT ({}) AND a.tag IS NOT NULL GROUP BY a.interface",
+            in_list(self.db.dialect, "a.interface", 1),
+            in_list(self.db.dialect, "a.channel_id", 2)
         );
-        let q = sqlx::query(AssertSqlSafe(sql)).bind(json_param(&ifaces)).bind(json_param(&excluded));
+        let ifaces: Vec<&str> = ifaces.into_iter().collect();
+        let q = sqlx::query(AssertSqlSafe(sql))
+            .bind(list_param(self.db.dialect, &ifaces))
+            .bind(list_param(self.db.dialect, &excluded));
         for r in q.fetch_all(&mut *tx).await? {
             let iface: String = r.try_get("interface")?;
             for tag in numbers(&r.try_get::<String, _>("tags")?) {
@@ -262,8 +264,8 @@ impl Service {
         let moved: Vec<&str> = updates.iter().map(|u| u.0.as_str()).collect();
         let d = self.db.dialect;
         if !moved.is_empty() {
-            let sql = format!("DELETE FROM vlan_allocations WHERE channel_id IN ({})", json_values(d, 1));
-            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&moved)).execute(&mut *tx).await?;
+            let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(d, "channel_id", 1));
+            sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &moved)).execute(&mut *tx).await?;
         }
         if !allocations.is_empty() {
             let sql = format!(
@@ -285,17 +287,25 @@ impl Service {
             let rows = json_rows(d, 2, &[("id", "TEXT"), ("vlan", "BIGINT"), ("leaf", "BIGINT"), ("path", "TEXT")]);
             let sql = format!(
                 "UPDATE channels SET vlan = v.vlan, leaf_vlan = v.leaf, path = v.path, updated_at = $1 \
-                 FROM ({rows}) AS v WHERE channels.id = v.id"
+                 FROM ({rows}) AS v WHERE channels.id = v.id AND {}",
+                in_list(d, "channels.id", 3)
             );
-            sqlx::query(AssertSqlSafe(sql)).bind(now).bind(json_param(&updates)).execute(&mut *tx).await?;
+            let keys = list_param(d, &moved);
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(now)
+                .bind(json_param(&updates))
+                .bind(keys.as_str())
+                .execute(&mut *tx)
+                .await?;
             // The members' tags follow their channels' VLANs.
             let sql = format!(
                 "UPDATE attachments SET tag = COALESCE(attachments.customer_vlan, v.vlan) \
-                 FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND attachments.state = 'attached' \
+                 FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND {key} AND attachments.state = 'attached' \
                  AND (attachments.tag IS NULL OR attachments.tag <> COALESCE(attachments.customer_vlan, v.vlan))",
-                rows = json_rows(d, 1, &[("id", "TEXT"), ("vlan", "BIGINT")])
+                rows = json_rows(d, 1, &[("id", "TEXT"), ("vlan", "BIGINT")]),
+                key = in_list(d, "attachments.channel_id", 2)
             );
-            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&updates)).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&updates)).bind(keys.as_str()).execute(&mut *tx).await?;
         }
         let orders: Vec<&str> = planned.iter().map(|p| p.order.id.as_str()).collect();
         if !self.hold_claims(&mut tx, &orders, "status = 'applying', applying_at = COALESCE(applying_at, $2)").await? {
@@ -413,8 +423,8 @@ impl Service {
         // What each channel had on the switches.
         let ids: Vec<&str> = planned.iter().map(|p| p.order.channel_id.as_str()).collect();
         let mut before: BTreeMap<String, Option<AppliedChannel>> = BTreeMap::new();
-        let sql = format!("SELECT id, applied FROM channels WHERE id IN ({})", json_values(self.db.dialect, 1));
-        for r in sqlx::query(AssertSqlSafe(sql)).bind(json_param(&ids)).fetch_all(&mut *tx).await? {
+        let sql = format!("SELECT id, applied FROM channels WHERE {}", in_list(self.db.dialect, "id", 1));
+        for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(self.db.dialect, &ids)).fetch_all(&mut *tx).await? {
             let applied: Option<String> = r.try_get("applied")?;
             before.insert(
                 r.try_get("id")?,
@@ -511,10 +521,17 @@ impl Service {
                 "UPDATE channels SET applied = v.applied, updated_at = $1, \
                  reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
                  state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
-                 FROM ({}) AS v WHERE channels.id = v.id",
-                json_rows(self.db.dialect, 2, &[("id", "TEXT"), ("applied", "TEXT")])
+                 FROM ({}) AS v WHERE channels.id = v.id AND {}",
+                json_rows(self.db.dialect, 2, &[("id", "TEXT"), ("applied", "TEXT")]),
+                in_list(self.db.dialect, "channels.id", 3)
             );
-            sqlx::query(AssertSqlSafe(sql)).bind(now).bind(json_param(&present)).execute(&mut *tx).await?;
+            let keys: Vec<&str> = present.iter().map(|p| p.0).collect();
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(now)
+                .bind(json_param(&present))
+                .bind(list_param(self.db.dialect, &keys))
+                .execute(&mut *tx)
+                .await?;
         }
         for chunk in absent.chunks(MAX_PARAMS) {
             let list = placeholders(2, chunk.len());
@@ -540,13 +557,16 @@ impl Service {
         if !details.is_empty() {
             let sql = format!(
                 "UPDATE orders SET status = 'done', reason = '', finished_at = $1, lease_until = NULL, detail = v.detail \
-                 FROM ({}) AS v WHERE orders.id = v.id AND orders.claimed_by = $2",
-                json_rows(self.db.dialect, 3, &[("id", "TEXT"), ("detail", "TEXT")])
+                 FROM ({}) AS v WHERE orders.id = v.id AND orders.claimed_by = $2 AND {}",
+                json_rows(self.db.dialect, 3, &[("id", "TEXT"), ("detail", "TEXT")]),
+                in_list(self.db.dialect, "orders.id", 4)
             );
+            let keys: Vec<&str> = details.iter().map(|d| d.0).collect();
             closed = sqlx::query(AssertSqlSafe(sql))
                 .bind(now)
                 .bind(self.config.instance.as_str())
                 .bind(json_param(&details))
+                .bind(list_param(self.db.dialect, &keys))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -572,13 +592,10 @@ impl Service {
 
     /// Channel rows by ID (locked on PostgreSQL).
     async fn channel_rows(&self, tx: &mut AnyConnection, ids: &[&str]) -> Result<BTreeMap<String, ChannelRow>> {
-        let sql = format!(
-            "SELECT * FROM channels WHERE id IN ({}){}",
-            json_values(self.db.dialect, 1),
-            lock(self.db.dialect)
-        );
+        let sql =
+            format!("SELECT * FROM channels WHERE {}{}", in_list(self.db.dialect, "id", 1), lock(self.db.dialect));
         let mut out = BTreeMap::new();
-        for r in sqlx::query(AssertSqlSafe(sql)).bind(json_param(&ids)).fetch_all(&mut *tx).await? {
+        for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(self.db.dialect, ids)).fetch_all(&mut *tx).await? {
             let c = channel_from_row(&r)?;
             out.insert(c.id.clone(), c);
         }
@@ -588,12 +605,11 @@ impl Service {
     /// Updates the orders `ids` (`set`, where `$2` is now) only while this instance holds
     /// every one of them.
     async fn hold_claims(&self, tx: &mut AnyConnection, ids: &[&str], set: &str) -> Result<bool> {
-        let sql =
-            format!("UPDATE orders SET {set} WHERE claimed_by = $1 AND id IN ({})", json_values(self.db.dialect, 3));
+        let sql = format!("UPDATE orders SET {set} WHERE claimed_by = $1 AND {}", in_list(self.db.dialect, "id", 3));
         let n = sqlx::query(AssertSqlSafe(sql))
             .bind(self.config.instance.as_str())
             .bind(self.now())
-            .bind(json_param(&ids))
+            .bind(list_param(self.db.dialect, ids))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -609,11 +625,11 @@ async fn live_attachments_of(
 ) -> Result<BTreeMap<String, Vec<AttachmentRow>>> {
     let sql = format!(
         "SELECT channel_id, interface, role, customer_vlan FROM attachments \
-         WHERE state = 'attached' AND channel_id IN ({}) ORDER BY attached_at, id",
-        json_values(dialect, 1)
+         WHERE state = 'attached' AND {} ORDER BY attached_at, id",
+        in_list(dialect, "channel_id", 1)
     );
     let mut out: BTreeMap<String, Vec<AttachmentRow>> = BTreeMap::new();
-    for r in sqlx::query(AssertSqlSafe(sql)).bind(json_param(&ids)).fetch_all(&mut *tx).await? {
+    for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
         out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
     }
     Ok(out)

@@ -31,7 +31,7 @@ use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
 use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
 use crate::southbound::linux::LinuxSwitch;
-use crate::store::{Dialect, WriteTx, is_unique_violation, varying};
+use crate::store::{Dialect, WriteTx, is_unique_violation, json_param, varying};
 use crate::topology::{DriverConfig, Topology};
 
 use super::flow::set_state;
@@ -1110,19 +1110,28 @@ pub(super) async fn store_dry(
         Dialect::Sqlite => "SELECT value->>0, value->>1 FROM json_each($1)",
         Dialect::Postgres => "SELECT x->>0, x->>1 FROM json_array_elements($1::json) AS x",
     };
-    if !gone.is_empty() {
-        let sql = format!("DELETE FROM switch_items WHERE (switch, item) IN ({rows})");
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(serde_json::to_string(&gone).unwrap_or_default())
-            .execute(&mut *tx)
-            .await?;
+    match dialect {
+        Dialect::Sqlite if !gone.is_empty() => {
+            let sql = format!("DELETE FROM switch_items WHERE (switch, item) IN ({rows})");
+            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&gone)).execute(&mut *tx).await?;
+        }
+        // PostgreSQL plans a join with a JSON function as a scan of the whole table: one
+        // index lookup per pair instead.
+        _ => {
+            for chunk in gone.chunks(400) {
+                let terms: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("(switch = ${} AND item = ${})", 2 * i + 1, 2 * i + 2)).collect();
+                let mut q = varying(format!("DELETE FROM switch_items WHERE {}", terms.join(" OR ")));
+                for (sw, item) in chunk {
+                    q = q.bind(*sw).bind(item.as_str());
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
     }
     if !added.is_empty() {
         let sql = format!("INSERT INTO switch_items (switch, item) {rows}");
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(serde_json::to_string(&added).unwrap_or_default())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(AssertSqlSafe(sql)).bind(json_param(&added)).execute(&mut *tx).await?;
     }
     Ok(())
 }

@@ -260,17 +260,33 @@ pub fn varying(sql: String) -> sqlx::query::Query<'static, Any, sqlx::any::AnyAr
     sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false)
 }
 
-/// The elements of the JSON array of strings bound as `$n`, as a one-column query (column
-/// `value`), for `x IN (...)`. A list of any length is one parameter of one statement text,
-/// compiled once and kept, where a placeholder per element made a statement per length.
-pub fn json_values(dialect: Dialect, n: usize) -> String {
+/// `column` is one of the strings of the list bound as `$n` ([`list_param`]). A list of
+/// any length is one parameter of one statement text, compiled once and kept (a
+/// placeholder per element made a statement per length): a JSON array on SQLite; a text
+/// array on PostgreSQL, whose planner then looks the values up in `column`'s index (over a
+/// JSON function it guessed 100 rows and scanned whole tables).
+pub fn in_list(dialect: Dialect, column: &str, n: usize) -> String {
     match dialect {
-        Dialect::Sqlite => format!("SELECT value FROM json_each(${n})"),
-        Dialect::Postgres => format!("SELECT json_array_elements_text(${n}::json) AS value"),
+        Dialect::Sqlite => format!("{column} IN (SELECT value FROM json_each(${n}))"),
+        Dialect::Postgres => format!("{column} = ANY(CAST(${n} AS TEXT[]))"),
     }
 }
 
-/// `value` as the JSON text [`json_values`] and [`json_rows`] read.
+/// The list parameter [`in_list`] reads.
+pub fn list_param<S: AsRef<str>>(dialect: Dialect, items: &[S]) -> String {
+    match dialect {
+        Dialect::Sqlite => json_param(&items.iter().map(AsRef::as_ref).collect::<Vec<&str>>()),
+        Dialect::Postgres => {
+            let quoted: Vec<String> = items
+                .iter()
+                .map(|s| format!("\"{}\"", s.as_ref().replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect();
+            format!("{{{}}}", quoted.join(","))
+        }
+    }
+}
+
+/// `value` as the JSON text [`json_rows`] reads.
 pub fn json_param<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
 }
@@ -345,6 +361,14 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_go_as_one_parameter() {
+        assert_eq!(list_param(Dialect::Sqlite, &["a", "b\"c"]), r#"["a","b\"c"]"#);
+        assert_eq!(list_param(Dialect::Postgres, &["a", "b\"c", "d\\e"]), r#"{"a","b\"c","d\\e"}"#);
+        assert_eq!(list_param::<&str>(Dialect::Postgres, &[]), "{}");
+        assert_eq!(in_list(Dialect::Postgres, "id", 3), "id = ANY(CAST($3 AS TEXT[]))");
+    }
 
     #[test]
     fn ids_are_unique_and_sortable_within_a_process() {

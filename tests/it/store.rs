@@ -173,3 +173,24 @@ async fn the_stamp_says_when_a_copy_of_the_database_is_stale() {
     assert_eq!(tx.stamp().await.unwrap(), None);
     tx.rollback().await.unwrap();
 }
+
+/// A list parameter finds exactly its elements, whatever characters they hold.
+async fn list_parameters_match_exactly(b: Backend) {
+    let (db, _t) = setup(b).await;
+    let names = ["plain", "with \"quotes\"", "back\\slash", "comma,brace{}", "ünï"];
+    let sql = format!(
+        "SELECT value FROM (SELECT $1 AS value UNION ALL SELECT $2 UNION ALL SELECT $3 UNION ALL SELECT $4 \
+         UNION ALL SELECT $5 UNION ALL SELECT 'other') AS t WHERE {}",
+        switchboard::store::in_list(db.dialect, "value", 6)
+    );
+    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+    for n in names {
+        q = q.bind(n);
+    }
+    let mut got = q.bind(switchboard::store::list_param(db.dialect, &names)).fetch_all(&db.pool).await.unwrap();
+    got.sort();
+    let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+on_both!(list_parameters_match_exactly);

@@ -4,7 +4,8 @@
 //!
 //! Run: `scripts/bench-http` (or `cargo bench --bench http`). Settings (environment):
 //! BENCH_RATE (requests per second, 1000), BENCH_SECS (seconds per phase, 10),
-//! BENCH_ACCEPTS (acceptances prepared, 3000).
+//! BENCH_ACCEPTS (acceptances prepared, 3000), BENCH_BATCH (orders per worker batch, the
+//! service's default).
 //!
 //! Phases, at the same rate: `GET /healthz` (the baseline: the server's floor on this
 //! machine now), `GET /api/v1/channels` (a subscriber with 20 channels), `POST
@@ -86,6 +87,7 @@ async fn main() {
         base_url: base.clone(),
         dry_run: true,
         new_account: Account { max_channels: 1_000_000, max_bandwidth_mbps: 100_000, ..Config::default().new_account },
+        batch_orders: env_num("BENCH_BATCH", Config::default().batch_orders as u64) as usize,
         ..Config::default()
     };
     let svc = Service::new(Db::connect_with(&sqlite_url(dir.path()).unwrap(), 16).await.unwrap(), config);

@@ -5,7 +5,7 @@
 //! Run: `scripts/bench-http` (or `cargo bench --bench http`). Settings (environment):
 //! BENCH_RATE (requests per second, 1000), BENCH_SECS (seconds per phase, 10),
 //! BENCH_ACCEPTS (acceptances prepared, 3000), BENCH_BATCH (orders per worker batch, the
-//! service's default).
+//! service's default), BENCH_NO_WORKER (set: no orders run, the acceptance's own floor).
 //!
 //! Phases, at the same rate: `GET /healthz` (the baseline: the server's floor on this
 //! machine now), `GET /api/v1/channels` (a subscriber with 20 channels), `POST
@@ -177,8 +177,11 @@ async fn main() {
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap()
     });
     let (_stop, rx) = tokio::sync::watch::channel(false);
-    let worker = Worker { service: svc.clone(), sweep_every: Duration::from_secs(3600) };
-    tokio::spawn(async move { worker.run(rx).await });
+    // BENCH_NO_WORKER: no orders run, for the floor of the acceptance alone.
+    if std::env::var("BENCH_NO_WORKER").is_err() {
+        let worker = Worker { service: svc.clone(), sweep_every: Duration::from_secs(3600) };
+        tokio::spawn(async move { worker.run(rx).await });
+    }
 
     let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build().unwrap();
     let session = |actor: &Actor| {

@@ -17,21 +17,21 @@ use crate::topology::{DriverConfig, Topology};
 
 /// Opens a driver for every switch of the topology, in topology order.
 pub fn connect(topo: &Topology) -> Result<Vec<Box<dyn Driver>>, DriverError> {
-    topo.switches
-        .iter()
-        .map(|sw| -> Result<Box<dyn Driver>, DriverError> {
-            match &sw.driver {
-                DriverConfig::Linux { netns, bridge } => {
-                    Ok(Box::new(LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge)?))
-                }
-                DriverConfig::DryRun { netns, bridge } => Ok(Box::new(DryRun::new(&sw.name, netns.as_deref(), bridge))),
-                DriverConfig::Remote { address, .. } => Err(DriverError {
-                    switch: sw.name.clone(),
-                    message: format!("the remote driver (agent at {address}) is not available yet"),
-                }),
-            }
-        })
-        .collect()
+    topo.switches.iter().map(connect_switch).collect()
+}
+
+/// The driver of one switch, as its topology entry says (a dry-run switch starts empty).
+pub fn connect_switch(sw: &crate::topology::Switch) -> Result<Box<dyn Driver>, DriverError> {
+    match &sw.driver {
+        DriverConfig::Linux { netns, bridge } => {
+            Ok(Box::new(LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge)?))
+        }
+        DriverConfig::DryRun { netns, bridge } => Ok(Box::new(DryRun::new(&sw.name, netns.as_deref(), bridge))),
+        DriverConfig::Remote { address, .. } => Err(DriverError {
+            switch: sw.name.clone(),
+            message: format!("the remote driver (agent at {address}) is not available yet"),
+        }),
+    }
 }
 
 /// Reads every switch.

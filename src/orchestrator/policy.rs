@@ -459,16 +459,6 @@ impl ChannelState {
         ChannelState::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
-    /// Whether the channel's configuration is (or is being put) on the switches.
-    pub fn is_live(self) -> bool {
-        matches!(self, ChannelState::Provisioning | ChannelState::Active | ChannelState::Modifying)
-    }
-
-    /// Whether the channel is over.
-    pub fn is_final(self) -> bool {
-        matches!(self, ChannelState::Terminated)
-    }
-
     /// The legal transitions. Everything else is refused.
     pub fn can_become(self, to: ChannelState) -> bool {
         use ChannelState::*;

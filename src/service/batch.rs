@@ -533,24 +533,17 @@ impl Service {
                 .execute(&mut *tx)
                 .await?;
         }
-        for chunk in absent.chunks(MAX_PARAMS) {
-            let list = placeholders(2, chunk.len());
+        if !absent.is_empty() {
+            let d = self.db.dialect;
             let sql = format!(
                 "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $1 \
-                 WHERE state = 'terminating' AND id IN ({list})"
+                 WHERE state = 'terminating' AND {}",
+                in_list(d, "id", 2)
             );
-            let mut q = varying(sql).bind(now);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *tx).await?;
-            super::flow::release_attachments(&mut tx, chunk, now).await?;
-            let sql = format!("DELETE FROM vlan_allocations WHERE channel_id IN ({})", placeholders(1, chunk.len()));
-            let mut q = varying(sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(sql)).bind(now).bind(list_param(d, &absent)).execute(&mut *tx).await?;
+            super::flow::release_attachments(&mut tx, &absent, now).await?;
+            let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(d, "channel_id", 1));
+            sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &absent)).execute(&mut *tx).await?;
             self.vlans.forget();
         }
         let mut closed = 0;

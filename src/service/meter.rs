@@ -16,11 +16,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::Row;
 
+use crate::engine;
 use crate::model::InterfaceMode;
 use crate::orchestrator::policy::{self, ChannelState, Quota, Refused};
-use crate::southbound::Driver;
-use crate::southbound::linux::LinuxSwitch;
-use crate::topology::{DriverConfig, Topology};
+use crate::topology::Topology;
 
 use super::{Actor, Result, Service, audit, to_i64, to_u64};
 
@@ -94,8 +93,8 @@ impl Service {
         let mut report = MeterReport::default();
         let mut tx = self.db.write().await?;
         for m in &members {
-            let Some(&bytes) = readings.get(&m.counter) else {
-                if readings.unmetered.iter().all(|s| *s != m.counter.0) {
+            let Some(&bytes) = readings.bytes.get(&m.counter) else {
+                if !readings.uncounted.contains(&m.counter.0) {
                     report.unread += 1;
                 }
                 continue;
@@ -160,13 +159,7 @@ fn counter_port(topo: &Topology, interface: &str, tag: Option<u16>) -> Option<(S
 #[derive(Default)]
 struct Readings {
     bytes: BTreeMap<(String, String), u64>,
-    unmetered: Vec<String>,
-}
-
-impl Readings {
-    fn get(&self, at: &(String, String)) -> Option<&u64> {
-        self.bytes.get(at)
-    }
+    uncounted: Vec<String>,
 }
 
 /// Reads `ports` (by switch) through each switch's driver (blocking).
@@ -174,28 +167,9 @@ fn read_counters(topo: &Topology, ports: &BTreeMap<String, Vec<String>>) -> Read
     let mut out = Readings::default();
     for (switch, wanted) in ports {
         let Some(sw) = topo.switch_index(switch).and_then(|s| topo.switches.get(s)) else { continue };
-        let mut driver: Box<dyn Driver> = match &sw.driver {
-            DriverConfig::DryRun { .. } => {
-                out.unmetered.push(switch.clone());
-                continue;
-            }
-            DriverConfig::Linux { netns, bridge } => match LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge) {
-                Ok(d) => Box::new(d),
-                Err(e) => {
-                    tracing::warn!(switch, error = %e, "cannot read counters");
-                    continue;
-                }
-            },
-            DriverConfig::Remote { .. } => {
-                out.unmetered.push(switch.clone());
-                continue;
-            }
-        };
-        match driver.port_bytes(wanted) {
-            Ok(Some(bytes)) => {
-                out.bytes.extend(bytes.into_iter().map(|(port, b)| ((switch.clone(), port), b)));
-            }
-            Ok(None) => out.unmetered.push(switch.clone()),
+        match engine::connect_switch(sw).and_then(|mut d| d.port_bytes(wanted)) {
+            Ok(Some(bytes)) => out.bytes.extend(bytes.into_iter().map(|(port, b)| ((switch.clone(), port), b))),
+            Ok(None) => out.uncounted.push(switch.clone()),
             Err(e) => tracing::warn!(switch, error = %e, "cannot read counters"),
         }
     }

@@ -56,7 +56,10 @@ impl Service {
             for inv in &invitations {
                 let recipients = match (&inv.email, &inv.organization) {
                     (Some(e), _) => vec![e.clone()],
-                    (None, Some(org)) => svc.admin_emails(org).await.unwrap_or_default(),
+                    (None, Some(org)) => match svc.organization_id(org).await {
+                        Ok(id) => svc.admin_emails(&id).await.unwrap_or_default(),
+                        Err(_) => Vec::new(),
+                    },
                     (None, None) => Vec::new(),
                 };
                 for to in recipients {
@@ -224,22 +227,15 @@ impl Service {
         if !prefs.recipients.is_empty() {
             return Ok(prefs.recipients);
         }
+        self.admin_emails(org_id).await
+    }
+
+    /// The email addresses of an organization's admins.
+    async fn admin_emails(&self, org_id: &str) -> super::Result<Vec<String>> {
         let rows = sqlx::query("SELECT email FROM users WHERE org_id = $1 AND role = 'admin' ORDER BY email")
             .bind(org_id)
             .fetch_all(&self.db.pool)
             .await?;
-        rows.iter().map(|r| Ok(r.try_get("email")?)).collect()
-    }
-
-    /// The email addresses of an organization's admins (by organization name).
-    async fn admin_emails(&self, org_name: &str) -> super::Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT u.email FROM users u JOIN organizations g ON g.id = u.org_id WHERE g.name = $1 AND u.role = 'admin' \
-             ORDER BY u.email",
-        )
-        .bind(org_name)
-        .fetch_all(&self.db.pool)
-        .await?;
         rows.iter().map(|r| Ok(r.try_get("email")?)).collect()
     }
 }

@@ -30,7 +30,6 @@ use crate::orchestrator::policy::ChannelState;
 use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
 use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
-use crate::southbound::linux::LinuxSwitch;
 use crate::store::{Dialect, WriteTx, is_unique_violation, json_param, varying};
 use crate::topology::{DriverConfig, Topology};
 
@@ -1218,15 +1217,7 @@ pub(super) fn run_engine(
             DriverConfig::DryRun { .. } => {
                 return Err(format!("switch `{}`: its dry-run state was not loaded", sw.name));
             }
-            DriverConfig::Linux { netns, bridge } => {
-                Box::new(LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge).map_err(|e| e.to_string())?)
-            }
-            DriverConfig::Remote { address, .. } => {
-                return Err(format!(
-                    "switch `{}`: the remote driver (agent at {address}) is not available yet",
-                    sw.name
-                ));
-            }
+            _ => engine::connect_switch(sw).map_err(|e| e.to_string())?,
         };
         if let Some((_, at)) = faults.iter().find(|(f, _)| f == name) {
             driver.inject_fault(*at);

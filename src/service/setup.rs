@@ -184,41 +184,6 @@ impl Service {
         Ok(row.try_get("name")?)
     }
 
-    /// Sets an organization's policy: which organizations' offers it accepts on its own
-    /// (reserved for the portal), its default offer expiry, whether members may accept.
-    pub async fn set_policy(
-        &self,
-        actor: &Actor,
-        org_id: &str,
-        default_offer_days: u32,
-        members_can_accept: bool,
-    ) -> Result<()> {
-        if !(actor.is_operator() || (actor.role == UserRole::Admin && actor.org_id == org_id)) {
-            return Err(ServiceError::Forbidden("only the organization's admins can change its policy".into()));
-        }
-        if !(1..=3650).contains(&default_offer_days) {
-            return Err(ServiceError::Invalid("the default offer expiry must be 1-3650 days".into()));
-        }
-        let mut tx = self.db.write().await?;
-        sqlx::query("UPDATE organizations SET default_offer_days = $2, members_can_accept = $3 WHERE id = $1")
-            .bind(org_id)
-            .bind(i64::from(default_offer_days))
-            .bind(i64::from(members_can_accept))
-            .execute(&mut *tx)
-            .await?;
-        audit(
-            &mut tx,
-            self.now(),
-            actor,
-            "organization.policy",
-            org_id,
-            serde_json::json!({"default_offer_days": default_offer_days, "members_can_accept": members_can_accept}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Adds a user. The operator adds anyone; an organization's admin adds users to it.
     pub async fn create_user(
         &self,

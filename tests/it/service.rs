@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use switchboard::model::{ChannelKind, Role};
 use switchboard::orchestrator::policy::ChannelState;
 use switchboard::orchestrator::{Item, Planner};
-use switchboard::service::{Acceptance, Actor, InviteeSpec, NewOffer, Registration, ServiceError, UserRole};
+use switchboard::service::{Acceptance, Actor, InviteeSpec, NewOffer, Policy, Registration, ServiceError, UserRole};
 
 use crate::world::{Backend, World, suspended, world};
 
@@ -471,7 +471,9 @@ async fn permissions(b: Backend) {
     w.svc.channel(&member, &ch).await.unwrap();
     assert_eq!(code(w.svc.offer_status(&w.globex, &offer.offer_id).await), "not_found");
     // The org lets only admins accept.
-    w.svc.set_policy(&w.globex, &globex_org, 30, false).await.unwrap();
+    let policy = w.svc.policy(&w.globex).await.unwrap();
+    let admins_only = Policy { default_offer_days: 30, members_can_accept: false, ..policy };
+    w.svc.update_policy(&w.globex, &admins_only).await.unwrap();
     assert_eq!(code(w.svc.accept(&member, &token, &accept("globex-1b")).await), "forbidden");
     assert_eq!(code(w.svc.accept(&w.op, &token, &accept("globex-1b")).await), "access_denied");
     w.svc.accept(&w.globex, &token, &accept("globex-1b")).await.unwrap();
@@ -897,7 +899,7 @@ fn by_org(names: &[&str]) -> NewOffer {
 /// in at once, with the interface it chose and the same checks as by hand; a refusal
 /// leaves the invitation open; bad rules are refused whole.
 async fn auto_accept(b: Backend) {
-    use switchboard::service::{AutoAccept, Policy};
+    use switchboard::service::AutoAccept;
     let w = world(b).await;
     let mut policy = w.svc.policy(&w.globex).await.unwrap();
     assert_eq!(

@@ -287,7 +287,7 @@ fn main() {
             for _ in 0..1000 {
                 let mut tx = db.write().await.unwrap();
                 for _ in 0..10 {
-                    let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *tx).await.unwrap();
+                    let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut tx).await.unwrap();
                 }
                 tx.commit().await.unwrap();
             }

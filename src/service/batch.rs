@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
@@ -83,7 +83,7 @@ impl Service {
             .bind(self.config.instance.as_str())
             .bind(lease)
             .bind(now)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?;
         tx.commit().await?;
         let mut claimed = Vec::with_capacity(rows.len());
@@ -217,7 +217,7 @@ impl Service {
         let q = sqlx::query(AssertSqlSafe(sql))
             .bind(list_param(self.db.dialect, &ifaces))
             .bind(list_param(self.db.dialect, &excluded));
-        for r in q.fetch_all(&mut *tx).await? {
+        for r in q.fetch_all(&mut tx).await? {
             let iface: String = r.try_get("interface")?;
             for tag in numbers(&r.try_get::<String, _>("tags")?) {
                 planner.reserve_tag(&iface, tag);
@@ -265,14 +265,14 @@ impl Service {
         let d = self.db.dialect;
         if !moved.is_empty() {
             let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(d, "channel_id", 1));
-            sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &moved)).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &moved)).execute(&mut tx).await?;
         }
         if !allocations.is_empty() {
             let sql = format!(
                 "INSERT INTO vlan_allocations (switch, vlan, channel_id) SELECT v.switch, v.vlan, v.channel_id FROM ({}) AS v",
                 json_rows(d, 1, &[("switch", "TEXT"), ("vlan", "BIGINT"), ("channel_id", "TEXT")])
             );
-            match sqlx::query(AssertSqlSafe(sql)).bind(json_param(&allocations)).execute(&mut *tx).await {
+            match sqlx::query(AssertSqlSafe(sql)).bind(json_param(&allocations)).execute(&mut tx).await {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
                     tx.rollback().await?;
@@ -295,7 +295,7 @@ impl Service {
                 .bind(now)
                 .bind(json_param(&updates))
                 .bind(keys.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             // The members' tags follow their channels' VLANs.
             let sql = format!(
@@ -305,7 +305,7 @@ impl Service {
                 rows = json_rows(d, 1, &[("id", "TEXT"), ("vlan", "BIGINT")]),
                 key = in_list(d, "attachments.channel_id", 2)
             );
-            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&updates)).bind(keys.as_str()).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&updates)).bind(keys.as_str()).execute(&mut tx).await?;
         }
         let orders: Vec<&str> = planned.iter().map(|p| p.order.id.as_str()).collect();
         if !self.hold_claims(&mut tx, &orders, "status = 'applying', applying_at = COALESCE(applying_at, $2)").await? {
@@ -347,7 +347,7 @@ impl Service {
             for sw in chunk {
                 q = q.bind(*sw);
             }
-            for r in q.fetch_all(&mut **tx).await? {
+            for r in q.fetch_all(&mut *tx).await? {
                 let sw: String = r.try_get("switch")?;
                 let held: String = r.try_get("held")?;
                 for pair in held.split(',') {
@@ -418,13 +418,13 @@ impl Service {
             for s in &scope {
                 q = q.bind(s.as_str());
             }
-            q.fetch_all(&mut *tx).await?;
+            q.fetch_all(&mut tx).await?;
         }
         // What each channel had on the switches.
         let ids: Vec<&str> = planned.iter().map(|p| p.order.channel_id.as_str()).collect();
         let mut before: BTreeMap<String, Option<AppliedChannel>> = BTreeMap::new();
         let sql = format!("SELECT id, applied FROM channels WHERE {}", in_list(self.db.dialect, "id", 1));
-        for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(self.db.dialect, &ids)).fetch_all(&mut *tx).await? {
+        for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(self.db.dialect, &ids)).fetch_all(&mut tx).await? {
             let applied: Option<String> = r.try_get("applied")?;
             before.insert(
                 r.try_get("id")?,
@@ -530,7 +530,7 @@ impl Service {
                 .bind(now)
                 .bind(json_param(&present))
                 .bind(list_param(self.db.dialect, &keys))
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         if !absent.is_empty() {
@@ -540,10 +540,10 @@ impl Service {
                  WHERE state = 'terminating' AND {}",
                 in_list(d, "id", 2)
             );
-            sqlx::query(AssertSqlSafe(sql)).bind(now).bind(list_param(d, &absent)).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(sql)).bind(now).bind(list_param(d, &absent)).execute(&mut tx).await?;
             super::flow::release_attachments(&mut tx, &absent, now).await?;
             let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(d, "channel_id", 1));
-            sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &absent)).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &absent)).execute(&mut tx).await?;
             self.vlans.forget();
         }
         let mut closed = 0;
@@ -560,7 +560,7 @@ impl Service {
                 .bind(self.config.instance.as_str())
                 .bind(json_param(&details))
                 .bind(list_param(self.db.dialect, &keys))
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
         }
@@ -584,7 +584,7 @@ impl Service {
     }
 
     /// Channel rows by ID (locked on PostgreSQL).
-    async fn channel_rows(&self, tx: &mut AnyConnection, ids: &[&str]) -> Result<BTreeMap<String, ChannelRow>> {
+    async fn channel_rows(&self, tx: &mut WriteTx, ids: &[&str]) -> Result<BTreeMap<String, ChannelRow>> {
         let sql =
             format!("SELECT * FROM channels WHERE {}{}", in_list(self.db.dialect, "id", 1), lock(self.db.dialect));
         let mut out = BTreeMap::new();
@@ -597,7 +597,7 @@ impl Service {
 
     /// Updates the orders `ids` (`set`, where `$2` is now) only while this instance holds
     /// every one of them.
-    async fn hold_claims(&self, tx: &mut AnyConnection, ids: &[&str], set: &str) -> Result<bool> {
+    async fn hold_claims(&self, tx: &mut WriteTx, ids: &[&str], set: &str) -> Result<bool> {
         let sql = format!("UPDATE orders SET {set} WHERE claimed_by = $1 AND {}", in_list(self.db.dialect, "id", 3));
         let n = sqlx::query(AssertSqlSafe(sql))
             .bind(self.config.instance.as_str())
@@ -612,7 +612,7 @@ impl Service {
 
 /// The live attachments of several channels, each in attachment order.
 async fn live_attachments_of(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     dialect: Dialect,
     ids: &[&str],
 ) -> Result<BTreeMap<String, Vec<AttachmentRow>>> {
@@ -668,7 +668,7 @@ fn own_changes(
 
 /// Audit rows for several objects by one actor, in one statement per chunk.
 pub(super) async fn audit_many(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     dialect: Dialect,
     at: i64,
     actor: &Actor,
@@ -708,7 +708,7 @@ fn numbers(list: &str) -> impl Iterator<Item = u16> + '_ {
 /// the database: one row per switch with its VLANs as text (on a busy core that is
 /// thousands of VLANs, and the driver's cost is per row).
 async fn reserve_from_database(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     switches: &BTreeSet<&str>,
     excluded: &[&str],
     topo: &Topology,

@@ -4,11 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
-use crate::store::{Dialect, is_unique_violation, new_id, new_token, token_hash};
+use crate::store::{Dialect, WriteTx, is_unique_violation, new_id, new_token, token_hash};
 
 use super::setup::{account_from_row, check_text, hash_blocking, insert_organization, insert_user, parse_kinds};
 use super::{Actor, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
@@ -179,7 +179,7 @@ pub(crate) fn lock(dialect: Dialect) -> &'static str {
 }
 
 impl Service {
-    pub(crate) async fn channel_row(&self, tx: &mut AnyConnection, id: &str, for_update: bool) -> Result<ChannelRow> {
+    pub(crate) async fn channel_row(&self, tx: &mut WriteTx, id: &str, for_update: bool) -> Result<ChannelRow> {
         let sql =
             format!("SELECT * FROM channels WHERE id = $1{}", if for_update { lock(self.db.dialect) } else { "" });
         let row = sqlx::query(AssertSqlSafe(sql))
@@ -192,7 +192,7 @@ impl Service {
 
     pub(crate) async fn live_attachments(
         &self,
-        tx: &mut AnyConnection,
+        tx: &mut WriteTx,
         channel_id: &str,
     ) -> Result<Vec<AttachmentRow>> {
         let rows = sqlx::query(
@@ -205,10 +205,14 @@ impl Service {
         rows.iter().map(attachment_from_row).collect()
     }
 
-    async fn interface_row(&self, tx: &mut AnyConnection, name: &str) -> Result<InterfaceRow> {
+    async fn interface_row<'e>(
+        &self,
+        ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
+        name: &str,
+    ) -> Result<InterfaceRow> {
         let r = sqlx::query("SELECT name, org_id, mode, capacity_mbps FROM service_interfaces WHERE name = $1")
             .bind(name)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(ex)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("service interface `{name}`")))?;
         let mode: String = r.try_get("mode")?;
@@ -220,7 +224,7 @@ impl Service {
         })
     }
 
-    pub(crate) async fn definition(&self, tx: &mut AnyConnection, id: &str) -> Result<Definition> {
+    pub(crate) async fn definition(&self, tx: &mut WriteTx, id: &str) -> Result<Definition> {
         if let Some(d) = self.catalog.lock().ok().and_then(|c| c.definitions.get(id).cloned()) {
             return Ok(d);
         }
@@ -245,7 +249,7 @@ impl Service {
     }
 
     /// A usage model and the definition it belongs to.
-    pub(crate) async fn usage_model(&self, tx: &mut AnyConnection, id: &str) -> Result<(String, UsageModel)> {
+    pub(crate) async fn usage_model(&self, tx: &mut WriteTx, id: &str) -> Result<(String, UsageModel)> {
         if let Some(m) = self.catalog.lock().ok().and_then(|c| c.models.get(id).cloned()) {
             return Ok(m);
         }
@@ -266,7 +270,7 @@ impl Service {
     #[allow(clippy::too_many_arguments)]
     async fn verify_party(
         &self,
-        tx: &mut AnyConnection,
+        tx: &mut WriteTx,
         org_id: &str,
         channel: (&ChannelKind, u64, &str),
         definition: &Definition,
@@ -341,7 +345,7 @@ impl Service {
         let driver = self.driver_of_interface(&new.interface).await?;
         let iface = {
             let mut conn = self.db.pool.acquire().await?;
-            self.interface_row(&mut conn, &new.interface).await?
+            self.interface_row(&mut *conn, &new.interface).await?
         };
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -383,7 +387,7 @@ impl Service {
         .bind(definition_id.as_str())
         .bind(new.usage_model_id.as_str())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await;
         if let Err(e) = r {
             return Err(if is_unique_violation(&e) {
@@ -420,7 +424,7 @@ impl Service {
         Ok(id)
     }
 
-    async fn check_tag_free(&self, tx: &mut AnyConnection, iface: &str, tag: Option<u16>) -> Result<()> {
+    async fn check_tag_free(&self, tx: &mut WriteTx, iface: &str, tag: Option<u16>) -> Result<()> {
         let Some(tag) = tag else { return Ok(()) };
         let taken = sqlx::query(
             "SELECT channel_id FROM attachments WHERE interface = $1 AND state = 'attached' AND tag = $2 LIMIT 1",
@@ -440,7 +444,7 @@ impl Service {
 
     /// Whether `actor` may offer `channel`: its organization's admins, or the admins of a
     /// grantee whose permission carries the re-offer right.
-    async fn may_offer(&self, tx: &mut AnyConnection, actor: &Actor, channel: &ChannelRow) -> Result<()> {
+    async fn may_offer(&self, tx: &mut WriteTx, actor: &Actor, channel: &ChannelRow) -> Result<()> {
         if actor.role != UserRole::Admin {
             return Err(ServiceError::Forbidden("only an organization's admins can make offers".into()));
         }
@@ -456,7 +460,7 @@ impl Service {
         .await?;
         if granted.is_some() {
             Ok(())
-        } else if self.can_see(tx, actor, &channel.id, &channel.org_id).await? {
+        } else if self.can_see(&mut *tx, actor, &channel.id, &channel.org_id).await? {
             Err(ServiceError::Forbidden("your permission on this channel does not include offering it on".into()))
         } else {
             Err(ServiceError::NotFound(format!("channel `{}`", channel.id)))
@@ -506,7 +510,7 @@ impl Service {
         .bind(i64::from(offer.allow_reoffer))
         .bind(expires_at)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         let invitations = self.insert_invitees(&mut tx, actor, &channel, &offer_id, &offer.invitees, now).await?;
         if channel.state == ChannelState::Draft {
@@ -548,7 +552,7 @@ impl Service {
         let mut tx = self.db.write().await?;
         let offer = sqlx::query("SELECT channel_id, org_id, expires_at FROM offers WHERE id = $1")
             .bind(offer_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("offer `{offer_id}`")))?;
         let channel_id: String = offer.try_get("channel_id")?;
@@ -568,7 +572,7 @@ impl Service {
         let (description, expires_at): (String, i64) = {
             let r = sqlx::query("SELECT description, expires_at FROM offers WHERE id = $1")
                 .bind(offer_id)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
             (r.try_get("description")?, r.try_get("expires_at")?)
         };
@@ -589,7 +593,7 @@ impl Service {
 
     async fn insert_invitees(
         &self,
-        tx: &mut AnyConnection,
+        tx: &mut WriteTx,
         actor: &Actor,
         channel: &ChannelRow,
         offer_id: &str,
@@ -677,7 +681,7 @@ impl Service {
                 sqlx::query("UPDATE invitees SET expired_at = $2 WHERE id = $1 AND expired_at IS NULL")
                     .bind(row.try_get::<String, _>("id")?)
                     .bind(self.now())
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
                 tx.commit().await?;
             }
@@ -718,7 +722,7 @@ impl Service {
             let n = sqlx::query("UPDATE invitees SET accessed_at = $2 WHERE id = $1 AND accessed_at IS NULL")
                 .bind(invitee_id.as_str())
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?
                 .rows_affected();
             if n == 1 {
@@ -763,7 +767,7 @@ impl Service {
             "SELECT g.id, (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id) AS users FROM organizations g WHERE g.name = $1",
         )
         .bind(org_name.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut tx)
         .await?;
         let org_id = match existing {
             Some(g) if g.try_get::<i64, _>("users")? == 0 && invited_org.trim().eq_ignore_ascii_case(&org_name) => {
@@ -782,7 +786,7 @@ impl Service {
             .bind(invitee_id.as_str())
             .bind(now)
             .bind(user_id.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         let actor = Actor {
             user_id,
@@ -820,7 +824,7 @@ impl Service {
         // The interface (owner, mode, capacity) changes only by a topology import.
         let iface = {
             let mut conn = self.db.pool.acquire().await?;
-            self.interface_row(&mut conn, &acc.interface).await?
+            self.interface_row(&mut *conn, &acc.interface).await?
         };
         if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
             return Err(ServiceError::Conflict("this invitation was accepted already".into()));
@@ -889,7 +893,7 @@ impl Service {
         .bind(invitee_id.as_str())
         .bind(now)
         .bind(actor.person())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
         .rows_affected();
         if n != 1 {
@@ -925,7 +929,7 @@ impl Service {
         .bind(can_reoffer)
         .bind(invitee_id.as_str())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         audit(
             &mut tx,
@@ -950,7 +954,7 @@ impl Service {
         Ok(AcceptOutcome { attachment_id, channel_id: channel.id, channel_state: state, order_id })
     }
 
-    async fn may_accept(&self, tx: &mut AnyConnection, actor: &Actor) -> Result<()> {
+    async fn may_accept(&self, tx: &mut WriteTx, actor: &Actor) -> Result<()> {
         match actor.role {
             UserRole::Admin => Ok(()),
             UserRole::Operator => Err(ServiceError::Forbidden("the operator's staff cannot accept offers".into())),
@@ -985,7 +989,7 @@ impl Service {
         )
         .bind(invitee_id.as_str())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
         .rows_affected();
         if n != 1 {
@@ -1004,7 +1008,7 @@ impl Service {
         let mut tx = self.db.write().await?;
         let row = sqlx::query("SELECT channel_id, org_id, state FROM attachments WHERE id = $1")
             .bind(attachment_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("attachment `{attachment_id}`")))?;
         let org: String = row.try_get("org_id")?;
@@ -1023,7 +1027,7 @@ impl Service {
         sqlx::query("UPDATE attachments SET state = 'detached', detached_at = $2 WHERE id = $1")
             .bind(attachment_id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         audit(&mut tx, now, actor, "attachment.detach", attachment_id, serde_json::json!({"channel": channel_id}))
             .await?;
@@ -1065,7 +1069,7 @@ impl Service {
     /// configuration, or straight to `terminated` when it cannot.
     pub(crate) async fn take_down(
         &self,
-        tx: &mut AnyConnection,
+        tx: &mut WriteTx,
         channel: &ChannelRow,
         reason: &str,
         now: i64,
@@ -1089,7 +1093,7 @@ impl Service {
     /// After a membership change: opens the order the channel now needs, if any.
     pub(crate) async fn schedule(
         &self,
-        tx: &mut AnyConnection,
+        tx: &mut WriteTx,
         channel: &ChannelRow,
         roles: &[Role],
         actor: &Actor,
@@ -1148,7 +1152,7 @@ fn check_customer_vlan(tag: Option<u16>) -> Result<()> {
 
 #[allow(clippy::too_many_arguments)]
 async fn insert_attachment(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     channel_id: &str,
     interface: &str,
     org_id: &str,
@@ -1186,7 +1190,7 @@ async fn insert_attachment(
 /// Unplugs every member of those of `channel_ids` that are terminated (in the same
 /// transaction that terminated them): a terminated channel holds no interface and counts
 /// for no organization's channels.
-pub(crate) async fn release_attachments(tx: &mut AnyConnection, channel_ids: &[&str], now: i64) -> Result<()> {
+pub(crate) async fn release_attachments(tx: &mut WriteTx, channel_ids: &[&str], now: i64) -> Result<()> {
     for chunk in channel_ids.chunks(super::batch::MAX_PARAMS) {
         let sql = format!(
             "UPDATE attachments SET state = 'detached', detached_at = $1 WHERE state = 'attached' \
@@ -1204,7 +1208,7 @@ pub(crate) async fn release_attachments(tx: &mut AnyConnection, channel_ids: &[&
 
 /// Changes a channel's state, refusing illegal transitions and lost races.
 pub(crate) async fn set_state(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     channel_id: &str,
     from: ChannelState,
     to: ChannelState,
@@ -1229,7 +1233,7 @@ pub(crate) async fn set_state(
 /// Opens an order unless one is already waiting for the channel (that one will see the
 /// channel as it is when it runs). Returns the waiting order either way.
 pub(crate) async fn insert_order(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     channel_id: &str,
     action: &str,
     now: i64,

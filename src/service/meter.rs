@@ -106,7 +106,7 @@ impl Service {
                 .bind(to_i64(used))
                 .bind(to_i64(bytes))
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             if used <= m.quota.bytes() || report.ended.contains(&m.channel) {
                 continue;

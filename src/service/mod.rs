@@ -26,11 +26,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use crate::model::ChannelKind;
 use crate::orchestrator::policy::{Account, AccountStatus, Refused};
-use crate::store::{Db, StoreError, new_id};
+use crate::store::{Db, StoreError, WriteTx, new_id};
 use crate::topology::Topology;
 
 pub use demo::{DEMO_PASSWORD, DemoLogin};
@@ -457,7 +457,7 @@ impl Service {
 
 /// Writes one audit record inside `tx`.
 pub(crate) async fn audit(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     at: i64,
     actor: &Actor,
     action: &str,

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::engine;
 use crate::model::{ChannelKind, Pos, Role, VlanId};
@@ -239,7 +239,7 @@ impl Service {
                 .bind(self.config.instance.as_str())
                 .bind(lease)
                 .bind(now)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
             tx.commit().await?;
             if row.is_some() {
@@ -277,7 +277,7 @@ impl Service {
                     for id in &ids {
                         q = q.bind(id.as_str());
                     }
-                    q.execute(&mut *tx).await?;
+                    q.execute(&mut tx).await?;
                     tx.commit().await
                 }
                 .await;
@@ -406,7 +406,7 @@ impl Service {
             q = q.bind(sw.as_str());
         }
         let path_switches: Vec<usize> = path_list.iter().filter_map(|sw| topo.switch_index(sw)).collect();
-        for r in q.fetch_all(&mut *tx).await? {
+        for r in q.fetch_all(&mut tx).await? {
             let vid: i64 = r.try_get("vlan")?;
             if let Ok(v) = u16::try_from(vid) {
                 for s in &path_switches {
@@ -424,7 +424,7 @@ impl Service {
         for i in &ifaces {
             q = q.bind(i.as_str());
         }
-        for r in q.fetch_all(&mut *tx).await? {
+        for r in q.fetch_all(&mut tx).await? {
             let iface: String = r.try_get("interface")?;
             if let Some(tag) = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok()) {
                 planner.reserve_tag(&iface, tag);
@@ -436,7 +436,7 @@ impl Service {
         if channel.vlan.is_some() || !channel.path.is_empty() {
             sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
                 .bind(channel.id.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         let rows: Vec<(&String, u16)> = path_names
@@ -451,7 +451,7 @@ impl Service {
             for (sw, v) in &rows {
                 q = q.bind(sw.as_str()).bind(i64::from(*v));
             }
-            match q.execute(&mut *tx).await {
+            match q.execute(&mut tx).await {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
                     self.vlans.forget();
@@ -466,7 +466,7 @@ impl Service {
             .bind(planned.leaf_vlan.map(i64::from))
             .bind(path_names.join(","))
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         sqlx::query(
             "UPDATE attachments SET tag = COALESCE(customer_vlan, $2) WHERE channel_id = $1 AND state = 'attached' \
@@ -474,7 +474,7 @@ impl Service {
         )
         .bind(channel.id.as_str())
         .bind(i64::from(planned.vlan))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         self.hold_claim(&mut tx, o, "status = 'applying', applying_at = COALESCE(applying_at, $3)").await?;
         audit(
@@ -540,7 +540,7 @@ impl Service {
             for sw in chunk {
                 q = q.bind(*sw);
             }
-            for r in q.fetch_all(&mut **tx).await? {
+            for r in q.fetch_all(&mut *tx).await? {
                 let sw: String = r.try_get("switch")?;
                 loaded.entry(sw).or_default().insert(r.try_get("item")?);
             }
@@ -612,12 +612,12 @@ impl Service {
             for s in scope {
                 q = q.bind(s.as_str());
             }
-            q.fetch_all(&mut *tx).await?;
+            q.fetch_all(&mut tx).await?;
         }
         // What the channel had on the switches, and what it should have now.
         let applied_before: Option<String> = sqlx::query("SELECT applied FROM channels WHERE id = $1")
             .bind(o.channel_id.as_str())
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?
             .try_get("applied")?;
         let old_spec = applied_before.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok());
@@ -654,7 +654,7 @@ impl Service {
                     sqlx::query("UPDATE channels SET applied = $2 WHERE id = $1")
                         .bind(o.channel_id.as_str())
                         .bind(applied_json)
-                        .execute(&mut *tx)
+                        .execute(&mut tx)
                         .await?;
                     self.hold_claim(&mut tx, o, "lease_until = lease_until").await
                 };
@@ -677,7 +677,7 @@ impl Service {
     /// `terminated`, its VLANs freed), the order `done`.
     async fn finish_done(
         &self,
-        tx: &mut AnyConnection,
+        tx: &mut WriteTx,
         o: &Claimed,
         target: &Target,
         applied: Option<String>,
@@ -762,11 +762,11 @@ impl Service {
             self.vlans.forget();
             sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
                 .bind(channel.id.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             sqlx::query("UPDATE channels SET path = '' WHERE id = $1")
                 .bind(channel.id.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         self.close_order(&mut tx, o, "failed", reason, "", now).await?;
@@ -786,7 +786,7 @@ impl Service {
 
     async fn close_order(
         &self,
-        tx: &mut AnyConnection,
+        tx: &mut WriteTx,
         o: &Claimed,
         status: &str,
         reason: &str,
@@ -810,7 +810,7 @@ impl Service {
     }
 
     /// Updates the order (`set`, where `$3` is now) only while this instance holds it.
-    async fn hold_claim(&self, tx: &mut AnyConnection, o: &Claimed, set: &str) -> Result<()> {
+    async fn hold_claim(&self, tx: &mut WriteTx, o: &Claimed, set: &str) -> Result<()> {
         let sql = format!("UPDATE orders SET {set} WHERE id = $1 AND claimed_by = $2");
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(o.id.as_str()).bind(self.config.instance.as_str());
         if set.contains("$3") {
@@ -830,7 +830,7 @@ impl Service {
              AND offer_id IN (SELECT id FROM offers WHERE expires_at <= $1)",
         )
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
         .rows_affected();
         let ended = sqlx::query(
@@ -839,7 +839,7 @@ impl Service {
              WHERE c.state IN ('provisioning', 'active', 'modifying', 'paused') AND u.term_end IS NOT NULL AND u.term_end <= $1",
         )
         .bind(now)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
         let actor = Actor::system("sweep");
         let mut n = usize::try_from(expired).unwrap_or(0);
@@ -861,7 +861,7 @@ impl Service {
     /// Time windows (seed 003): an active channel with a member whose usage model's window
     /// is closed is paused (its configuration removed, its VLANs kept); a paused channel
     /// whose members' windows are all open again resumes. Returns how many changed.
-    async fn pause_and_resume(&self, tx: &mut AnyConnection, now: i64) -> Result<usize> {
+    async fn pause_and_resume(&self, tx: &mut WriteTx, now: i64) -> Result<usize> {
         let rows = sqlx::query(
             "SELECT c.id, c.state, u.name, u.window_start_min, u.window_end_min FROM channels c \
              LEFT JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
@@ -1052,7 +1052,7 @@ pub(super) fn path_of(topo: &Topology, spec: &ChannelSpec) -> std::result::Resul
 /// Reads which of the `wanted` items (JSON text, by switch) each switch holds: exactly
 /// those (switch, item) pairs, one index seek each.
 async fn read_dry_pairs(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     mut dry: BTreeMap<String, BTreeSet<Item>>,
     wanted: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<BTreeMap<String, BTreeSet<Item>>> {
@@ -1090,7 +1090,7 @@ fn parse_item(switch: &str, text: &str) -> Option<Item> {
 /// Writes what the dry-run switches gained and lost (`after` against `before`), in one
 /// DELETE and one INSERT for all of them (per chunk), not two statements per switch.
 pub(super) async fn store_dry(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     dialect: Dialect,
     dry: &BTreeMap<String, BTreeSet<Item>>,
     after: &BTreeMap<String, BTreeSet<Item>>,

@@ -131,7 +131,7 @@ impl Service {
             let at = format!("auto_accept[{n}]");
             let from: Option<String> = sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
                 .bind(rule.organization.trim())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
             let Some(from) = from.filter(|id| *id != super::OPERATOR_ORG) else {
                 return Err(ServiceError::Invalid(format!(
@@ -151,7 +151,7 @@ impl Service {
             let owner: Option<Option<String>> =
                 sqlx::query_scalar("SELECT org_id FROM service_interfaces WHERE name = $1")
                     .bind(rule.interface.as_str())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut tx)
                     .await?;
             if owner.flatten().as_deref() != Some(actor.org_id.as_str()) {
                 return Err(ServiceError::Invalid(format!(
@@ -173,16 +173,16 @@ impl Service {
         .bind(i64::from(n.channel_active))
         .bind(i64::from(n.channel_down))
         .bind(recipients.join(","))
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
-        sqlx::query("DELETE FROM auto_accept WHERE org_id = $1").bind(actor.org_id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM auto_accept WHERE org_id = $1").bind(actor.org_id.as_str()).execute(&mut tx).await?;
         for (from, interface) in &rules {
             sqlx::query("INSERT INTO auto_accept (org_id, from_org_id, interface, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(actor.org_id.as_str())
                 .bind(from.as_str())
                 .bind(interface.as_str())
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         audit(

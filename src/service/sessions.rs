@@ -43,7 +43,7 @@ impl Service {
         let mut tx = self.db.write().await?;
         // Expired sessions go whenever anyone logs in; the table stays as small as the
         // number of people logged in.
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&mut tx).await?;
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, csrf, source, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -53,7 +53,7 @@ impl Service {
         .bind(actor.source.as_str())
         .bind(now)
         .bind(expires_at)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         audit(&mut tx, now, &actor, "session.open", &actor.user_id, serde_json::json!({})).await?;
         tx.commit().await?;
@@ -87,7 +87,7 @@ impl Service {
     /// Ends the session `token` (logging out). Unknown tokens are fine: the result is the same.
     pub async fn close_session(&self, token: &str, actor: &Actor) -> Result<()> {
         let mut tx = self.db.write().await?;
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash(token)).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash(token)).execute(&mut tx).await?;
         audit(&mut tx, self.now(), actor, "session.close", &actor.user_id, serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(())

@@ -7,11 +7,11 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use crate::model::ChannelKind;
 use crate::orchestrator::policy::{Account, AccountStatus, PriceType, UsageModel};
-use crate::store::new_id;
+use crate::store::{WriteTx, new_id};
 
 use super::{Actor, OPERATOR_ORG, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
 
@@ -142,7 +142,7 @@ impl Service {
         .bind(account.balance_cents)
         .bind(account.credit_limit_cents)
         .bind(self.now())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?
         .rows_affected();
         if n == 0 {
@@ -291,7 +291,7 @@ impl Service {
         let version: i64 =
             sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM service_definitions WHERE name = $1")
                 .bind(name.as_str())
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?
                 .try_get("v")?;
         let version = version + 1;
@@ -310,7 +310,7 @@ impl Service {
         .bind(spec.drivers.join(","))
         .bind(serde_json::to_string(&spec.relations).unwrap_or_default())
         .bind(self.now())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         audit(
             &mut tx,
@@ -343,7 +343,7 @@ impl Service {
         let mut tx = self.db.write().await?;
         let exists = sqlx::query("SELECT id FROM service_definitions WHERE id = $1")
             .bind(definition_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
         if exists.is_none() {
             return Err(ServiceError::NotFound(format!("service definition `{definition_id}`")));
@@ -366,7 +366,7 @@ impl Service {
         .bind(spec.term_end_ms)
         .bind(spec.max_gb.map(|q| to_i64(q.megabytes)))
         .bind(self.now())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         audit(&mut tx, self.now(), actor, "usage_model.create", &id, serde_json::to_value(spec).unwrap_or_default())
             .await?;
@@ -390,7 +390,7 @@ impl Service {
 
         // Switches.
         let old: BTreeMap<String, String> = sqlx::query("SELECT name, params FROM switches")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?
             .iter()
             .map(|r| Ok((r.try_get("name")?, r.try_get("params")?)))
@@ -405,7 +405,7 @@ impl Service {
         for name in old.keys().filter(|n| !new.contains_key(*n)) {
             let busy = sqlx::query("SELECT channel_id FROM vlan_allocations WHERE switch = $1 LIMIT 1")
                 .bind(name.as_str())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
             if let Some(r) = busy {
                 let ch: String = r.try_get("channel_id")?;
@@ -413,8 +413,8 @@ impl Service {
                     "switch `{name}` carries channel `{ch}`: terminate it before removing the switch"
                 )));
             }
-            sqlx::query("DELETE FROM switches WHERE name = $1").bind(name.as_str()).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM switch_items WHERE switch = $1").bind(name.as_str()).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM switches WHERE name = $1").bind(name.as_str()).execute(&mut tx).await?;
+            sqlx::query("DELETE FROM switch_items WHERE switch = $1").bind(name.as_str()).execute(&mut tx).await?;
             self.dry.forget();
             report.switches_removed.push(name.clone());
         }
@@ -425,7 +425,7 @@ impl Service {
                         .bind(name.as_str())
                         .bind(driver.as_str())
                         .bind(params.as_str())
-                        .execute(&mut *tx)
+                        .execute(&mut tx)
                         .await?;
                     report.switches_added.push(name.clone());
                 }
@@ -434,7 +434,7 @@ impl Service {
                         .bind(name.as_str())
                         .bind(driver.as_str())
                         .bind(params.as_str())
-                        .execute(&mut *tx)
+                        .execute(&mut tx)
                         .await?;
                     report.switches_changed.push(name.clone());
                 }
@@ -444,7 +444,7 @@ impl Service {
 
         // Links.
         let old_links: BTreeSet<(String, String)> = sqlx::query("SELECT a, b FROM links")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?
             .iter()
             .map(|r| Ok((r.try_get("a")?, r.try_get("b")?)))
@@ -455,7 +455,7 @@ impl Service {
             sqlx::query("DELETE FROM links WHERE a = $1 AND b = $2")
                 .bind(a.as_str())
                 .bind(b.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             report.links_removed.push(format!("{a} -- {b}"));
         }
@@ -463,14 +463,14 @@ impl Service {
             sqlx::query("INSERT INTO links (a, b) VALUES ($1, $2)")
                 .bind(a.as_str())
                 .bind(b.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             report.links_added.push(format!("{a} -- {b}"));
         }
 
         // Organizations named by interfaces.
         let mut orgs: BTreeMap<String, String> = sqlx::query("SELECT id, name FROM organizations")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?
             .iter()
             .map(|r| Ok((r.try_get("name")?, r.try_get("id")?)))
@@ -488,7 +488,7 @@ impl Service {
             "SELECT name, COALESCE(org_id, '') || '|' || switch || '|' || port || '|' || macs || '|' || \
              CAST(capacity_mbps AS TEXT) || '|' || mode AS k FROM service_interfaces",
         )
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?
         .iter()
         .map(|r| Ok((r.try_get("name")?, r.try_get("k")?)))
@@ -520,13 +520,13 @@ impl Service {
                 .bind(macs.as_str())
                 .bind(to_i64(iface.capacity_mbps))
                 .bind(iface.mode.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
         for name in old_ifaces.keys().filter(|n| !new_ifaces.contains(*n)) {
             let used = sqlx::query("SELECT channel_id FROM attachments WHERE interface = $1 LIMIT 1")
                 .bind(name.as_str())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?;
             if let Some(r) = used {
                 let ch: String = r.try_get("channel_id")?;
@@ -534,12 +534,12 @@ impl Service {
                     "interface `{name}` is (or was) plugged into channel `{ch}` and cannot be removed; keep it in the file"
                 )));
             }
-            sqlx::query("DELETE FROM service_interfaces WHERE name = $1").bind(name.as_str()).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM service_interfaces WHERE name = $1").bind(name.as_str()).execute(&mut tx).await?;
             report.interfaces_removed.push(name.clone());
         }
 
         // The file itself.
-        let stored = sqlx::query("SELECT revision, source FROM topology WHERE id = 1").fetch_optional(&mut *tx).await?;
+        let stored = sqlx::query("SELECT revision, source FROM topology WHERE id = 1").fetch_optional(&mut tx).await?;
         let (revision, same) = match &stored {
             Some(r) => {
                 let rev: i64 = r.try_get("revision")?;
@@ -569,7 +569,7 @@ impl Service {
                 .bind(file)
                 .bind(report.revision)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             } else {
                 sqlx::query(
@@ -580,7 +580,7 @@ impl Service {
                 .bind(file)
                 .bind(report.revision)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             }
             audit(
@@ -619,7 +619,7 @@ pub(crate) async fn hash_blocking(password: String) -> Result<String> {
 }
 
 pub(crate) async fn insert_organization(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     name: &str,
     account: &Account,
     now: i64,
@@ -657,7 +657,7 @@ pub(crate) async fn insert_organization(
 }
 
 pub(crate) async fn insert_user(
-    tx: &mut AnyConnection,
+    tx: &mut WriteTx,
     org_id: &str,
     email: &str,
     name: &str,

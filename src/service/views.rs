@@ -216,9 +216,9 @@ fn invitee_status(r: &sqlx::any::AnyRow, offer_expired: bool) -> Result<InviteeS
 impl Service {
     /// Whether `actor` may see the channel: the operator; the owner; an organization that
     /// takes or took part, holds a permission, or was invited.
-    pub(crate) async fn can_see(
+    pub(crate) async fn can_see<'e>(
         &self,
-        tx: &mut AnyConnection,
+        ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
         actor: &Actor,
         channel_id: &str,
         owner: &str,
@@ -235,7 +235,7 @@ impl Service {
         .bind(channel_id)
         .bind(actor.org_id.as_str())
         .bind(actor.email.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(ex)
         .await?;
         Ok(r.is_some())
     }
@@ -265,7 +265,7 @@ impl Service {
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
         let owner: String = owner.try_get("org_id")?;
-        if !self.can_see(&mut tx, actor, id, &owner).await? {
+        if !self.can_see(&mut *tx, actor, id, &owner).await? {
             return Err(ServiceError::NotFound(format!("channel `{id}`")));
         }
         self.channel_view_tx(&mut tx, id).await
@@ -420,7 +420,7 @@ impl Service {
                 .await?
                 .ok_or_else(|| ServiceError::NotFound(format!("channel `{ch}`")))?
                 .try_get("org_id")?;
-            if !self.can_see(&mut tx, actor, ch, &owner).await? {
+            if !self.can_see(&mut *tx, actor, ch, &owner).await? {
                 return Err(ServiceError::NotFound(format!("channel `{ch}`")));
             }
         } else if !actor.is_operator() {

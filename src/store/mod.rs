@@ -6,6 +6,7 @@
 //! TEXT, partial unique indexes, `RETURNING`). The two places where they differ sit behind
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
+mod native;
 mod writer;
 
 use std::path::Path;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Transaction};
 
 /// The migrations in `migrations/`, compiled in.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -63,8 +64,8 @@ pub struct Db {
     writer: Option<Arc<writer::Writer>>,
 }
 
-/// A write transaction (and, on SQLite, this process's turn to write). Dereferences to
-/// the connection, so `&mut *tx` is an executor.
+/// A write transaction (and, on SQLite, this process's turn to write). `&mut *tx` is an
+/// executor.
 pub struct WriteTx {
     inner: Inner,
 }
@@ -104,21 +105,102 @@ impl WriteTx {
     }
 }
 
-impl std::ops::Deref for WriteTx {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        match &self.inner {
-            Inner::Postgres(tx) => tx,
-            Inner::Sqlite(m) => m.conn(),
-        }
+impl std::fmt::Debug for WriteTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.inner {
+            Inner::Postgres(_) => "WriteTx(postgres)",
+            Inner::Sqlite(_) => "WriteTx(sqlite)",
+        })
     }
 }
 
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
+/// A write transaction is where its statements run: `query.execute(&mut *tx)`. On
+/// PostgreSQL that is the transaction's connection; on SQLite the statement runs right
+/// here on the writer's own connection (`native.rs`), without sqlx's hand-off to a thread.
+impl<'c> sqlx::Executor<'c> for &'c mut WriteTx {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        mut query: E,
+    ) -> futures::stream::BoxStream<'e, Result<sqlx::Either<sqlx::any::AnyQueryResult, sqlx::any::AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + sqlx::Execute<'q, Any>,
+    {
+        use futures::StreamExt;
         match &mut self.inner {
-            Inner::Postgres(tx) => tx,
-            Inner::Sqlite(m) => m.conn_mut(),
+            Inner::Postgres(tx) => (&mut **tx).fetch_many(query),
+            Inner::Sqlite(m) => {
+                let args = query.take_arguments().map_err(sqlx::Error::Encode);
+                let persistent = query.persistent();
+                let sql = query.sql();
+                match args.and_then(|a| m.conn_mut().run(sql.as_str(), a, persistent)) {
+                    Ok(steps) => futures::stream::iter(steps.into_iter().map(Ok)).boxed(),
+                    Err(e) => futures::stream::once(std::future::ready(Err(e))).boxed(),
+                }
+            }
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        mut query: E,
+    ) -> futures::future::BoxFuture<'e, Result<Option<sqlx::any::AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + sqlx::Execute<'q, Any>,
+    {
+        use futures::FutureExt;
+        match &mut self.inner {
+            Inner::Postgres(tx) => (&mut **tx).fetch_optional(query),
+            Inner::Sqlite(m) => {
+                let args = query.take_arguments().map_err(sqlx::Error::Encode);
+                let persistent = query.persistent();
+                let sql = query.sql();
+                let row = args.and_then(|a| m.conn_mut().run(sql.as_str(), a, persistent)).map(|steps| {
+                    steps.into_iter().find_map(|s| match s {
+                        sqlx::Either::Right(row) => Some(row),
+                        sqlx::Either::Left(_) => None,
+                    })
+                });
+                std::future::ready(row).boxed()
+            }
+        }
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: sqlx::SqlStr,
+        parameters: &'e [sqlx::any::AnyTypeInfo],
+    ) -> futures::future::BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        use futures::FutureExt;
+        match &mut self.inner {
+            Inner::Postgres(tx) => (&mut **tx).prepare_with(sql, parameters),
+            Inner::Sqlite(_) => std::future::ready(Err(sqlx::Error::Protocol(
+                "statements on SQLite's writer are prepared when they run".into(),
+            )))
+            .boxed(),
+        }
+    }
+
+    fn describe<'e>(
+        self,
+        sql: sqlx::SqlStr,
+    ) -> futures::future::BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        use futures::FutureExt;
+        match &mut self.inner {
+            Inner::Postgres(tx) => (&mut **tx).describe(sql),
+            Inner::Sqlite(_) => {
+                std::future::ready(Err(sqlx::Error::Protocol("SQLite's writer does not describe statements".into())))
+                    .boxed()
+            }
         }
     }
 }
@@ -129,6 +211,20 @@ pub struct Stamp {
     version: i64,
     aborts: u64,
 }
+
+/// Every SQLite connection's settings (the pool's readers and the writer).
+const SQLITE_PRAGMAS: &str = "\
+    PRAGMA journal_mode = WAL; \
+    PRAGMA synchronous = NORMAL; \
+    PRAGMA busy_timeout = 30000; \
+    PRAGMA foreign_keys = ON; \
+    PRAGMA cache_size = -65536; \
+    PRAGMA wal_autocheckpoint = 100000; \
+    PRAGMA mmap_size = 268435456;";
+// cache_size: 64 MiB of page cache per connection, the working set of a busy network.
+// wal_autocheckpoint: checkpoints run beside the writer (see `checkpointer`); a commit
+// checkpoints only if the WAL grew past ~400 MB all the same. mmap_size: reads through a
+// memory map instead of a pread per page.
 
 /// The SQLite URL for a data directory (created if missing).
 pub fn sqlite_url(data_dir: &Path) -> Result<String, StoreError> {
@@ -158,17 +254,9 @@ impl Db {
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    conn.execute("PRAGMA busy_timeout = 30000").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    // 64 MiB of page cache per connection: the working set of a busy network.
-                    conn.execute("PRAGMA cache_size = -65536").await?;
-                    // Checkpoints run beside the writer (see `checkpointer`); a commit
-                    // checkpoints only if the WAL grew past ~400 MB all the same.
-                    conn.execute("PRAGMA wal_autocheckpoint = 100000").await?;
-                    // Reads through a memory map instead of a pread per page.
-                    conn.execute("PRAGMA mmap_size = 268435456").await?;
+                    for pragma in SQLITE_PRAGMAS.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+                        conn.execute(AssertSqlSafe(pragma)).await?;
+                    }
                     Ok(())
                 })
             });
@@ -178,14 +266,7 @@ impl Db {
         MIGRATOR.run(&pool).await?;
         let writer = match dialect {
             Dialect::Sqlite => {
-                let conn = options
-                    .clone()
-                    .max_connections(1)
-                    .connect(url)
-                    .await
-                    .map_err(|source| StoreError::Connect { url: redact(url), source })?
-                    .acquire()
-                    .await?;
+                let conn = native::Native::open(url).map_err(|source| StoreError::Connect { url: redact(url), source })?;
                 let writer = Arc::new(writer::Writer::new(conn));
                 let checkpoints = options
                     .max_connections(1)

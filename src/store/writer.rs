@@ -19,9 +19,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+use super::native::Native;
 
 /// The shared writer connection and who waits for it.
 pub(super) struct Writer {
@@ -37,7 +37,7 @@ impl std::fmt::Debug for Writer {
 }
 
 struct State {
-    conn: PoolConnection<Any>,
+    conn: Native,
     /// Shared transactions rolled back as a whole so far (see [`Member::stamp`]).
     aborts: u64,
     /// The open shared transaction.
@@ -71,12 +71,8 @@ fn group_error(message: String) -> sqlx::Error {
     sqlx::Error::Protocol(format!("the shared write transaction failed: {message}"))
 }
 
-async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Error> {
-    sqlx::raw_sql(sql).execute(conn).await.map(|_| ())
-}
-
 impl Writer {
-    pub(super) fn new(conn: PoolConnection<Any>) -> Writer {
+    pub(super) fn new(conn: Native) -> Writer {
         Writer {
             state: Arc::new(Mutex::new(State { conn, aborts: 0, group: None, open: None })),
             queued: AtomicUsize::new(0),
@@ -89,7 +85,7 @@ impl Writer {
         if let Some(savepoint) = guard.open.take() {
             tracing::warn!("rolling back a write transaction that was abandoned");
             let undone = if savepoint {
-                exec(&mut guard.conn, "ROLLBACK TO switchboard_writer; RELEASE switchboard_writer").await
+                guard.conn.batch("ROLLBACK TO switchboard_writer; RELEASE switchboard_writer")
             } else {
                 Err(sqlx::Error::Protocol("abandoned by the writer that opened it".into()))
             };
@@ -109,11 +105,11 @@ impl Writer {
         };
         let (group, savepoint) = match guard.group.clone() {
             Some(g) => {
-                exec(&mut guard.conn, "SAVEPOINT switchboard_writer").await?;
+                guard.conn.batch("SAVEPOINT switchboard_writer")?;
                 (g, true)
             }
             None => {
-                exec(&mut guard.conn, "BEGIN IMMEDIATE").await?;
+                guard.conn.batch("BEGIN IMMEDIATE")?;
                 let g = Group::new();
                 guard.group = Some(g.clone());
                 (g, false)
@@ -136,7 +132,7 @@ impl Drop for Dequeue<'_> {
 /// Rolls the whole shared transaction back and tells its writers.
 async fn abort(guard: &mut State, why: &str) {
     guard.aborts += 1;
-    let _ = exec(&mut guard.conn, "ROLLBACK").await;
+    let _ = guard.conn.batch("ROLLBACK");
     if let Some(g) = guard.group.take() {
         g.finish(Err(why.to_string()));
     }
@@ -144,7 +140,7 @@ async fn abort(guard: &mut State, why: &str) {
 
 /// Commits the open group (the caller holds the connection).
 async fn commit_group(guard: &mut State, group: &Arc<Group>) -> Result<(), sqlx::Error> {
-    let r = exec(&mut guard.conn, "COMMIT").await;
+    let r = guard.conn.batch("COMMIT");
     if let Err(e) = &r {
         abort(guard, &e.to_string()).await;
         group.finish(Err(e.to_string()));
@@ -186,11 +182,7 @@ pub(super) struct Member {
 }
 
 impl Member {
-    pub(super) fn conn(&self) -> &AnyConnection {
-        &self.guard.conn
-    }
-
-    pub(super) fn conn_mut(&mut self) -> &mut AnyConnection {
+    pub(super) fn conn_mut(&mut self) -> &mut Native {
         &mut self.guard.conn
     }
 
@@ -198,7 +190,7 @@ impl Member {
     /// there: another connection committed (SQLite's `data_version`, which a connection's
     /// own commits leave alone), or a shared transaction was rolled back as a whole.
     pub(super) async fn stamp(&mut self) -> Result<(i64, u64), sqlx::Error> {
-        let version: i64 = sqlx::query_scalar("PRAGMA data_version").fetch_one(&mut *self.guard.conn).await?;
+        let version = self.guard.conn.integer("PRAGMA data_version")?;
         Ok((version, self.guard.aborts))
     }
 
@@ -207,7 +199,7 @@ impl Member {
         let Member { mut guard, writer, group, savepoint, mut sweep } = self;
         sweep.0 = None;
         guard.open = None;
-        if savepoint && let Err(e) = exec(&mut guard.conn, "RELEASE switchboard_writer").await {
+        if savepoint && let Err(e) = guard.conn.batch("RELEASE switchboard_writer") {
             abort(&mut guard, &e.to_string()).await;
             return Err(e);
         }
@@ -228,7 +220,7 @@ impl Member {
         sweep.0 = None;
         guard.open = None;
         if savepoint {
-            let r = exec(&mut guard.conn, "ROLLBACK TO switchboard_writer; RELEASE switchboard_writer").await;
+            let r = guard.conn.batch("ROLLBACK TO switchboard_writer; RELEASE switchboard_writer");
             if let Err(e) = &r {
                 abort(&mut guard, &e.to_string()).await;
             }
@@ -236,7 +228,7 @@ impl Member {
         } else {
             // It opened the group and nobody joined while it held the connection.
             guard.aborts += 1;
-            let r = exec(&mut guard.conn, "ROLLBACK").await;
+            let r = guard.conn.batch("ROLLBACK");
             guard.group = None;
             group.finish(Err("rolled back".into()));
             r

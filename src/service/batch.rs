@@ -57,7 +57,7 @@ impl Service {
     pub(super) async fn claim_batch(&self, limit: usize) -> Result<Vec<Claimed>> {
         // Nothing waiting: do not queue for the writer.
         let waiting: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orders WHERE status = 'pending' LIMIT 1")
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&self.db)
             .await?;
         if waiting.is_none() {
             return Ok(Vec::new());

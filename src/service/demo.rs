@@ -46,7 +46,7 @@ impl Service {
 
         let orgs = sqlx::query("SELECT id, name FROM organizations WHERE id <> $1 ORDER BY name")
             .bind(OPERATOR_ORG)
-            .fetch_all(&self.db.pool)
+            .fetch_all(&self.db)
             .await?;
         let demo_account = Account {
             status: AccountStatus::Active,
@@ -119,7 +119,7 @@ impl Service {
     /// Creates the user unless its email exists. Returns whether it was created.
     async fn ensure_user(&self, actor: &Actor, org_id: &str, email: &str, name: &str, role: UserRole) -> Result<bool> {
         let exists =
-            sqlx::query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(&self.db.pool).await?;
+            sqlx::query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(&self.db).await?;
         if exists.is_some() {
             return Ok(false);
         }

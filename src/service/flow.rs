@@ -343,10 +343,7 @@ impl Service {
         let role = member_role(new.kind, new.role, Role::Root)?;
         check_customer_vlan(new.customer_vlan)?;
         let driver = self.driver_of_interface(&new.interface).await?;
-        let iface = {
-            let mut conn = self.db.pool.acquire().await?;
-            self.interface_row(&mut *conn, &new.interface).await?
-        };
+        let iface = self.interface_row(&self.db, &new.interface).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
         if iface.org_id != actor.org_id {
@@ -485,7 +482,7 @@ impl Service {
             Some(d) => i64::from(d),
             None => sqlx::query("SELECT default_offer_days FROM organizations WHERE id = $1")
                 .bind(actor.org_id.as_str())
-                .fetch_one(&self.db.pool)
+                .fetch_one(&self.db)
                 .await?
                 .try_get("default_offer_days")?,
         };
@@ -669,7 +666,7 @@ impl Service {
              FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE i.token_hash = $1",
         )
         .bind(token_hash(token))
-        .fetch_optional(&self.db.pool)
+        .fetch_optional(&self.db)
         .await?
         .ok_or(ServiceError::AccessDenied)?;
         let expires_at: i64 = row.try_get("expires_at")?;
@@ -822,10 +819,7 @@ impl Service {
         let channel_id: String = row.try_get("channel_id")?;
         let driver = self.driver_of_interface(&acc.interface).await?;
         // The interface (owner, mode, capacity) changes only by a topology import.
-        let iface = {
-            let mut conn = self.db.pool.acquire().await?;
-            self.interface_row(&mut *conn, &acc.interface).await?
-        };
+        let iface = self.interface_row(&self.db, &acc.interface).await?;
         if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
             return Err(ServiceError::Conflict("this invitation was accepted already".into()));
         }

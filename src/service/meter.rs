@@ -57,7 +57,7 @@ impl Service {
              JOIN usage_models u ON u.id = a.usage_model_id \
              WHERE a.state = 'attached' AND c.state = 'active' AND u.max_mb IS NOT NULL ORDER BY a.id",
         )
-        .fetch_all(&self.db.pool)
+        .fetch_all(&self.db)
         .await?;
         if rows.is_empty() {
             return Ok(MeterReport::default());

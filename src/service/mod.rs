@@ -424,7 +424,7 @@ impl Service {
         {
             return Ok(topo.clone());
         }
-        let row = sqlx::query("SELECT revision FROM topology WHERE id = 1").fetch_optional(&self.db.pool).await?;
+        let row = sqlx::query("SELECT revision FROM topology WHERE id = 1").fetch_optional(&self.db).await?;
         let Some(row) = row else {
             return Err(ServiceError::Conflict(
                 "no topology imported yet: run `switchboard import TOPOLOGY.yaml` (or `serve --demo`)".into(),
@@ -439,7 +439,7 @@ impl Service {
             return Ok(topo.clone());
         }
         let row =
-            sqlx::query("SELECT revision, source, file FROM topology WHERE id = 1").fetch_one(&self.db.pool).await?;
+            sqlx::query("SELECT revision, source, file FROM topology WHERE id = 1").fetch_one(&self.db).await?;
         let revision: i64 = row.try_get("revision")?;
         let source: String = row.try_get("source")?;
         let file: String = row.try_get("file")?;

@@ -119,7 +119,7 @@ impl Service {
             let mails = async {
                 let r = sqlx::query("SELECT name, org_id FROM channels WHERE id = $1")
                     .bind(channel_id.as_str())
-                    .fetch_one(&svc.db.pool)
+                    .fetch_one(&svc.db)
                     .await?;
                 let (name, owner): (String, String) = (r.try_get("name")?, r.try_get("org_id")?);
                 let by = svc.organization_name(&by_org_id).await?;
@@ -167,7 +167,7 @@ impl Service {
     async fn order_news(&self, o: &OrderOutcome) -> super::Result<Vec<Mail>> {
         let r = sqlx::query("SELECT name, state, vlan, reason FROM channels WHERE id = $1")
             .bind(o.channel_id.as_str())
-            .fetch_one(&self.db.pool)
+            .fetch_one(&self.db)
             .await?;
         let (name, state, reason): (String, String, String) =
             (r.try_get("name")?, r.try_get("state")?, r.try_get("reason")?);
@@ -185,7 +185,7 @@ impl Service {
              UNION SELECT org_id FROM channels WHERE id = $1",
         )
         .bind(o.channel_id.as_str())
-        .fetch_all(&self.db.pool)
+        .fetch_all(&self.db)
         .await?;
         let url = self.channel_url(&o.channel_id);
         let mut to: Vec<String> = Vec::new();
@@ -210,7 +210,7 @@ impl Service {
             "SELECT notify_answers, notify_active, notify_down, notify_to FROM organizations WHERE id = $1",
         )
         .bind(org_id)
-        .fetch_optional(&self.db.pool)
+        .fetch_optional(&self.db)
         .await?
         else {
             return Ok(Vec::new());
@@ -234,7 +234,7 @@ impl Service {
     async fn admin_emails(&self, org_id: &str) -> super::Result<Vec<String>> {
         let rows = sqlx::query("SELECT email FROM users WHERE org_id = $1 AND role = 'admin' ORDER BY email")
             .bind(org_id)
-            .fetch_all(&self.db.pool)
+            .fetch_all(&self.db)
             .await?;
         rows.iter().map(|r| Ok(r.try_get("email")?)).collect()
     }

@@ -216,7 +216,7 @@ impl Service {
              OR (status IN ('planning', 'applying') AND lease_until < $1) LIMIT 1",
         )
         .bind(now)
-        .fetch_optional(&self.db.pool)
+        .fetch_optional(&self.db)
         .await?;
         if any.is_none() {
             return Ok(None);

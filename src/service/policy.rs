@@ -92,7 +92,7 @@ impl Service {
              FROM organizations WHERE id = $1",
         )
         .bind(actor.org_id.as_str())
-        .fetch_optional(&self.db.pool)
+        .fetch_optional(&self.db)
         .await?
         .ok_or_else(|| ServiceError::NotFound("your organization".into()))?;
         let rules = sqlx::query(
@@ -100,7 +100,7 @@ impl Service {
              WHERE r.org_id = $1 ORDER BY g.name",
         )
         .bind(actor.org_id.as_str())
-        .fetch_all(&self.db.pool)
+        .fetch_all(&self.db)
         .await?;
         Ok(Policy {
             default_offer_days: u32::try_from(org.try_get::<i64, _>("default_offer_days")?).unwrap_or(60),
@@ -212,7 +212,7 @@ impl Service {
             )
             .bind(org_name.as_str())
             .bind(offering_org)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&self.db)
             .await;
             let (org_id, interface): (String, String) = match rule {
                 Ok(Some(r)) => match (r.try_get("org_id"), r.try_get("interface")) {

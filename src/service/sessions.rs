@@ -70,7 +70,7 @@ impl Service {
         )
         .bind(token_hash(token))
         .bind(self.now())
-        .fetch_optional(&self.db.pool)
+        .fetch_optional(&self.db)
         .await?
         .ok_or(ServiceError::AccessDenied)?;
         let role: String = row.try_get("role")?;

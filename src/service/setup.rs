@@ -158,7 +158,7 @@ impl Service {
     pub async fn account(&self, org_id: &str) -> Result<Account> {
         let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
             .bind(org_id)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&self.db)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("account of `{org_id}`")))?;
         account_from_row(&row)
@@ -168,7 +168,7 @@ impl Service {
     pub async fn organization_id(&self, name: &str) -> Result<String> {
         let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&self.db)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("organization `{name}`")))?;
         Ok(row.try_get("id")?)
@@ -178,7 +178,7 @@ impl Service {
     pub async fn organization_name(&self, org_id: &str) -> Result<String> {
         let row = sqlx::query("SELECT name FROM organizations WHERE id = $1")
             .bind(org_id)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&self.db)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("organization `{org_id}`")))?;
         Ok(row.try_get("name")?)
@@ -227,7 +227,7 @@ impl Service {
         let email = email.trim().to_lowercase();
         let row = sqlx::query("SELECT id, org_id, role, password_hash FROM users WHERE email = $1")
             .bind(email.as_str())
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&self.db)
             .await?;
         // Verify against a dummy hash when the user does not exist, so timing says nothing.
         let (stored, row) = match row {
@@ -260,7 +260,7 @@ impl Service {
     pub async fn actor(&self, user_id: &str, source: &str) -> Result<Actor> {
         let r = sqlx::query("SELECT id, email, org_id, role FROM users WHERE id = $1")
             .bind(user_id)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&self.db)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("user `{user_id}`")))?;
         let role: String = r.try_get("role")?;

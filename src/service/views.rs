@@ -3,7 +3,7 @@
 //! what it was invited to or takes part in; the operator sees everything.
 
 use serde::Serialize;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{ChannelState, UsageModel};
@@ -240,7 +240,7 @@ impl Service {
         Ok(r.is_some())
     }
 
-    async fn channel_view_tx(&self, tx: &mut AnyConnection, id: &str) -> Result<ChannelView> {
+    async fn channel_view_tx(&self, tx: &mut crate::store::ReadTx<'_>, id: &str) -> Result<ChannelView> {
         let r = sqlx::query(sqlx::AssertSqlSafe(format!("{CHANNEL_SELECT} WHERE c.id = $1")))
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -258,14 +258,14 @@ impl Service {
 
     /// One channel, if `actor` may see it ("not found" otherwise, so IDs reveal nothing).
     pub async fn channel(&self, actor: &Actor, id: &str) -> Result<ChannelView> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.read().await?;
         let owner = sqlx::query("SELECT org_id FROM channels WHERE id = $1")
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
         let owner: String = owner.try_get("org_id")?;
-        if !self.can_see(&mut *tx, actor, id, &owner).await? {
+        if !self.can_see(&mut tx, actor, id, &owner).await? {
             return Err(ServiceError::NotFound(format!("channel `{id}`")));
         }
         self.channel_view_tx(&mut tx, id).await
@@ -283,19 +283,19 @@ impl Service {
              UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = $1 \
              UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.email = $2"
         };
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.read().await?;
         let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
             if actor.is_operator() { q } else { q.bind(actor.org_id.clone()).bind(actor.email.clone()) }
         };
         let rows = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
             "{CHANNEL_SELECT} WHERE c.id IN ({visible}) ORDER BY c.created_at DESC, c.id DESC"
         ))))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
         let atts = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
             "{ATTACHMENT_SELECT} WHERE a.channel_id IN ({visible}) ORDER BY a.attached_at, a.id"
         ))))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut tx)
         .await?;
         tx.commit().await?;
         let mut by_channel: std::collections::HashMap<String, Vec<AttachmentView>> = std::collections::HashMap::new();
@@ -313,10 +313,10 @@ impl Service {
     /// An offer with the status of each invitee (seed 000's status query). For the
     /// organization that made it, and the operator.
     pub async fn offer_status(&self, actor: &Actor, offer_id: &str) -> Result<OfferView> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.read().await?;
         let o = sqlx::query("SELECT * FROM offers WHERE id = $1")
             .bind(offer_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("offer `{offer_id}`")))?;
         let org: String = o.try_get("org_id")?;
@@ -327,7 +327,7 @@ impl Service {
         let expired = self.now() >= expires_at;
         let rows = sqlx::query("SELECT * FROM invitees WHERE offer_id = $1 ORDER BY created_at, id")
             .bind(offer_id)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?;
         Ok(OfferView {
             id: o.try_get("id")?,
@@ -348,7 +348,7 @@ impl Service {
         .bind(channel_id)
         .bind(actor.org_id.as_str())
         .bind(i64::from(actor.is_operator()))
-        .fetch_all(&self.db.pool)
+        .fetch_all(&self.db)
         .await?
         .iter()
         .map(|r| r.try_get("id"))
@@ -361,25 +361,25 @@ impl Service {
     }
 
     pub(crate) async fn invitation_view(&self, invitee_id: &str, viewer: Option<&Actor>) -> Result<InvitationView> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.read().await?;
         let r = sqlx::query(
             "SELECT i.*, o.channel_id, o.description, o.expires_at, g.name AS offered_by FROM invitees i \
              JOIN offers o ON o.id = i.offer_id JOIN organizations g ON g.id = o.org_id WHERE i.id = $1",
         )
         .bind(invitee_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await?;
         let expires_at: i64 = r.try_get("expires_at")?;
         let channel_id: String = r.try_get("channel_id")?;
         let channel = self.channel_view_tx(&mut tx, &channel_id).await?;
         let def: String = sqlx::query("SELECT definition_id FROM channels WHERE id = $1")
             .bind(channel_id.as_str())
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?
             .try_get("definition_id")?;
         let terms = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
             .bind(def.as_str())
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut tx)
             .await?
             .iter()
             .map(|u| Ok(Terms { usage_model_id: u.try_get("id")?, model: usage_model_from_row(u)? }))
@@ -389,7 +389,7 @@ impl Service {
             (_, Some(_)) => true,
             (Some(e), None) => sqlx::query("SELECT id FROM users WHERE email = $1")
                 .bind(e.as_str())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?
                 .is_some(),
             (None, None) => false,
@@ -412,15 +412,15 @@ impl Service {
     /// Orders: all of them for the operator, those of visible channels for others;
     /// optionally of one channel.
     pub async fn orders(&self, actor: &Actor, channel_id: Option<&str>) -> Result<Vec<OrderView>> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.read().await?;
         if let Some(ch) = channel_id {
             let owner: String = sqlx::query("SELECT org_id FROM channels WHERE id = $1")
                 .bind(ch)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut tx)
                 .await?
                 .ok_or_else(|| ServiceError::NotFound(format!("channel `{ch}`")))?
                 .try_get("org_id")?;
-            if !self.can_see(&mut *tx, actor, ch, &owner).await? {
+            if !self.can_see(&mut tx, actor, ch, &owner).await? {
                 return Err(ServiceError::NotFound(format!("channel `{ch}`")));
             }
         } else if !actor.is_operator() {
@@ -432,12 +432,12 @@ impl Service {
             Some(ch) => {
                 sqlx::query("SELECT * FROM orders WHERE channel_id = $1 ORDER BY created_at, id")
                     .bind(ch)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut tx)
                     .await?
             }
             None => {
                 sqlx::query("SELECT * FROM orders ORDER BY created_at DESC, id DESC LIMIT 1000")
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut tx)
                     .await?
             }
         };
@@ -448,7 +448,7 @@ impl Service {
     pub async fn order(&self, actor: &Actor, id: &str) -> Result<OrderView> {
         let r = sqlx::query("SELECT * FROM orders WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(&self.db)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("order `{id}`")))?;
         let o = order_view(&r)?;
@@ -468,7 +468,7 @@ impl Service {
         .bind(i64::from(actor.is_operator()))
         .bind(actor.org_id.as_str())
         .bind(object.unwrap_or(""))
-        .fetch_all(&self.db.pool)
+        .fetch_all(&self.db)
         .await?;
         rows.iter()
             .map(|r| {
@@ -494,7 +494,7 @@ impl Service {
         )
         .bind(actor.org_id.as_str())
         .bind(i64::from(actor.is_operator()))
-        .fetch_all(&self.db.pool)
+        .fetch_all(&self.db)
         .await?;
         let plugged = sqlx::query(
             "SELECT a.interface, a.channel_id FROM attachments a JOIN service_interfaces i ON i.name = a.interface \
@@ -502,7 +502,7 @@ impl Service {
         )
         .bind(actor.org_id.as_str())
         .bind(i64::from(actor.is_operator()))
-        .fetch_all(&self.db.pool)
+        .fetch_all(&self.db)
         .await?;
         let mut channels: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
         for r in &plugged {
@@ -527,8 +527,8 @@ impl Service {
     /// The catalogue: every service definition version with its usage models.
     pub async fn catalog(&self) -> Result<Vec<CatalogEntry>> {
         let defs =
-            sqlx::query("SELECT * FROM service_definitions ORDER BY name, version").fetch_all(&self.db.pool).await?;
-        let models = sqlx::query("SELECT * FROM usage_models ORDER BY created_at, id").fetch_all(&self.db.pool).await?;
+            sqlx::query("SELECT * FROM service_definitions ORDER BY name, version").fetch_all(&self.db).await?;
+        let models = sqlx::query("SELECT * FROM usage_models ORDER BY created_at, id").fetch_all(&self.db).await?;
         let mut by_def: std::collections::HashMap<String, Vec<Terms>> = std::collections::HashMap::new();
         for u in &models {
             by_def
@@ -569,7 +569,7 @@ impl Service {
                || '/' || COALESCE(SUM(attempts), 0) FROM orders WHERE channel_id = $1) AS orders",
         )
         .bind(channel_id)
-        .fetch_one(&self.db.pool)
+        .fetch_one(&self.db)
         .await?;
         let attachments: Vec<String> = c.attachments.iter().map(|a| format!("{}:{}", a.id, a.state)).collect();
         Ok(format!(
@@ -587,7 +587,7 @@ impl Service {
     /// How many orders are in each status (for metrics).
     pub async fn order_counts(&self) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status")
-            .fetch_all(&self.db.pool)
+            .fetch_all(&self.db)
             .await?;
         rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
     }
@@ -595,7 +595,7 @@ impl Service {
     /// How many channels are in each state (for metrics).
     pub async fn channel_counts(&self) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM channels GROUP BY state ORDER BY state")
-            .fetch_all(&self.db.pool)
+            .fetch_all(&self.db)
             .await?;
         rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
     }
@@ -604,7 +604,7 @@ impl Service {
     pub async fn switch_items(&self, switch: &str) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT item FROM switch_items WHERE switch = $1 ORDER BY item")
             .bind(switch)
-            .fetch_all(&self.db.pool)
+            .fetch_all(&self.db)
             .await?;
         rows.iter().map(|r| Ok(r.try_get("item")?)).collect()
     }
@@ -612,7 +612,7 @@ impl Service {
     /// Every (switch, VLAN, channel) allocation.
     pub async fn allocations(&self) -> Result<Vec<(String, u16, String)>> {
         let rows = sqlx::query("SELECT switch, vlan, channel_id FROM vlan_allocations ORDER BY switch, vlan")
-            .fetch_all(&self.db.pool)
+            .fetch_all(&self.db)
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("switch")?, vid(r.try_get("vlan")?).unwrap_or(0), r.try_get("channel_id")?)))

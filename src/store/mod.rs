@@ -62,6 +62,9 @@ pub struct Db {
     /// SQLite's busy handler (which collapses throughput), and share transactions (group
     /// commit, see `writer.rs`). `None` on PostgreSQL, where writers take `pool`.
     writer: Option<Arc<writer::Writer>>,
+    /// SQLite's readers (`None` on PostgreSQL, where reads take `pool`). The pool still
+    /// serves migrations and whoever holds it directly.
+    readers: Option<Arc<Readers>>,
 }
 
 /// A write transaction (and, on SQLite, this process's turn to write). `&mut *tx` is an
@@ -120,51 +123,273 @@ impl std::fmt::Debug for WriteTx {
 impl<'c> sqlx::Executor<'c> for &'c mut WriteTx {
     type Database = Any;
 
-    fn fetch_many<'e, 'q: 'e, E>(
-        self,
-        mut query: E,
-    ) -> futures::stream::BoxStream<'e, Result<sqlx::Either<sqlx::any::AnyQueryResult, sqlx::any::AnyRow>, sqlx::Error>>
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> Steps<'e>
     where
         'c: 'e,
         E: 'q + sqlx::Execute<'q, Any>,
     {
-        use futures::StreamExt;
         match &mut self.inner {
             Inner::Postgres(tx) => (&mut **tx).fetch_many(query),
-            Inner::Sqlite(m) => {
-                let args = query.take_arguments().map_err(sqlx::Error::Encode);
-                let persistent = query.persistent();
-                let sql = query.sql();
-                match args.and_then(|a| m.conn_mut().run(sql.as_str(), a, persistent)) {
-                    Ok(steps) => futures::stream::iter(steps.into_iter().map(Ok)).boxed(),
-                    Err(e) => futures::stream::once(std::future::ready(Err(e))).boxed(),
+            Inner::Sqlite(m) => native_steps(m.conn_mut(), query),
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> FirstRow<'e>
+    where
+        'c: 'e,
+        E: 'q + sqlx::Execute<'q, Any>,
+    {
+        match &mut self.inner {
+            Inner::Postgres(tx) => (&mut **tx).fetch_optional(query),
+            Inner::Sqlite(m) => native_first(m.conn_mut(), query),
+        }
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: sqlx::SqlStr,
+        parameters: &'e [sqlx::any::AnyTypeInfo],
+    ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        match &mut self.inner {
+            Inner::Postgres(tx) => (&mut **tx).prepare_with(sql, parameters),
+            Inner::Sqlite(_) => not_on_native(),
+        }
+    }
+
+    fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        match &mut self.inner {
+            Inner::Postgres(tx) => (&mut **tx).describe(sql),
+            Inner::Sqlite(_) => not_on_native(),
+        }
+    }
+}
+
+type Steps<'e> =
+    futures::stream::BoxStream<'e, Result<sqlx::Either<sqlx::any::AnyQueryResult, sqlx::any::AnyRow>, sqlx::Error>>;
+type FirstRow<'e> = BoxFuture<'e, Result<Option<sqlx::any::AnyRow>, sqlx::Error>>;
+use futures::future::BoxFuture;
+
+/// Runs a sqlx query on a native connection, now; its steps as sqlx's `fetch_many`.
+fn native_steps<'e, 'q: 'e, E: 'q + sqlx::Execute<'q, Any>>(conn: &mut native::Native, mut query: E) -> Steps<'e> {
+    use futures::StreamExt;
+    let args = query.take_arguments().map_err(sqlx::Error::Encode);
+    let persistent = query.persistent();
+    let sql = query.sql();
+    match args.and_then(|a| conn.run(sql.as_str(), a, persistent)) {
+        Ok(steps) => futures::stream::iter(steps.into_iter().map(Ok)).boxed(),
+        Err(e) => futures::stream::once(std::future::ready(Err(e))).boxed(),
+    }
+}
+
+/// Runs a sqlx query on a native connection, now; its first row.
+fn native_first<'e, 'q: 'e, E: 'q + sqlx::Execute<'q, Any>>(conn: &mut native::Native, mut query: E) -> FirstRow<'e> {
+    use futures::FutureExt;
+    let args = query.take_arguments().map_err(sqlx::Error::Encode);
+    let persistent = query.persistent();
+    let sql = query.sql();
+    let row = args.and_then(|a| conn.run(sql.as_str(), a, persistent)).map(|steps| {
+        steps.into_iter().find_map(|s| match s {
+            sqlx::Either::Right(row) => Some(row),
+            sqlx::Either::Left(_) => None,
+        })
+    });
+    std::future::ready(row).boxed()
+}
+
+fn not_on_native<'e, T: Send + 'e>() -> BoxFuture<'e, Result<T, sqlx::Error>> {
+    use futures::FutureExt;
+    std::future::ready(Err(sqlx::Error::Protocol(
+        "statements on SQLite's native connections are prepared when they run".into(),
+    )))
+    .boxed()
+}
+
+/// Reads: `query.fetch_all(&db)`. On PostgreSQL the pool's; on SQLite the statement runs
+/// right here on an idle native reader (WAL readers run beside the writer), which goes
+/// back to the idle ones when it is done.
+impl<'c> sqlx::Executor<'c> for &'c Db {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> Steps<'e>
+    where
+        'c: 'e,
+        E: 'q + sqlx::Execute<'q, Any>,
+    {
+        match &self.readers {
+            None => (&self.pool).fetch_many(query),
+            Some(r) => match r.take() {
+                Ok(mut conn) => {
+                    let steps = native_steps(&mut conn, query);
+                    r.give(conn);
+                    steps
                 }
+                Err(e) => {
+                    use futures::StreamExt;
+                    futures::stream::once(std::future::ready(Err(e))).boxed()
+                }
+            },
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> FirstRow<'e>
+    where
+        'c: 'e,
+        E: 'q + sqlx::Execute<'q, Any>,
+    {
+        match &self.readers {
+            None => (&self.pool).fetch_optional(query),
+            Some(r) => match r.take() {
+                Ok(mut conn) => {
+                    let row = native_first(&mut conn, query);
+                    r.give(conn);
+                    row
+                }
+                Err(e) => {
+                    use futures::FutureExt;
+                    std::future::ready(Err(e)).boxed()
+                }
+            },
+        }
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: sqlx::SqlStr,
+        parameters: &'e [sqlx::any::AnyTypeInfo],
+    ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        (&self.pool).prepare_with(sql, parameters)
+    }
+
+    fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        (&self.pool).describe(sql)
+    }
+}
+
+/// SQLite's native readers: idle ones are kept for the next read, and one more is opened
+/// when every one is busy (there are never more busy than threads running statements).
+struct Readers {
+    url: String,
+    idle: std::sync::Mutex<Vec<native::Native>>,
+}
+
+/// Idle readers kept open.
+const IDLE_READERS: usize = 16;
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readers").finish_non_exhaustive()
+    }
+}
+
+impl Readers {
+    fn take(&self) -> Result<native::Native, sqlx::Error> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(conn) => Ok(conn),
+            None => native::Native::open(&self.url),
+        }
+    }
+
+    fn give(&self, conn: native::Native) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < IDLE_READERS
+        {
+            idle.push(conn);
+        }
+    }
+}
+
+/// A read transaction: several reads that see one state of the database.
+pub struct ReadTx<'a> {
+    inner: ReadInner<'a>,
+}
+
+enum ReadInner<'a> {
+    Postgres(Option<Transaction<'static, Any>>),
+    /// The reader, inside `BEGIN` (taken back on commit or drop).
+    Sqlite(&'a Readers, Option<native::Native>),
+}
+
+impl std::fmt::Debug for ReadTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadTx")
+    }
+}
+
+impl ReadTx<'_> {
+    /// Ends the transaction (it wrote nothing; this only lets the snapshot go).
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match &mut self.inner {
+            ReadInner::Postgres(tx) => match tx.take() {
+                Some(tx) => tx.commit().await,
+                None => Ok(()),
+            },
+            ReadInner::Sqlite(readers, conn) => match conn.take() {
+                Some(c) => {
+                    let r = c.batch("COMMIT");
+                    if r.is_ok() {
+                        readers.give(c);
+                    }
+                    r
+                }
+                None => Ok(()),
+            },
+        }
+    }
+}
+
+impl Drop for ReadTx<'_> {
+    fn drop(&mut self) {
+        if let ReadInner::Sqlite(readers, conn) = &mut self.inner
+            && let Some(c) = conn.take()
+            && c.batch("ROLLBACK").is_ok()
+        {
+            readers.give(c);
+        }
+    }
+}
+
+impl<'c> sqlx::Executor<'c> for &'c mut ReadTx<'_> {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> Steps<'e>
+    where
+        'c: 'e,
+        E: 'q + sqlx::Execute<'q, Any>,
+    {
+        match &mut self.inner {
+            ReadInner::Postgres(Some(tx)) => (&mut **tx).fetch_many(query),
+            ReadInner::Sqlite(_, Some(conn)) => native_steps(conn, query),
+            ReadInner::Postgres(None) | ReadInner::Sqlite(_, None) => {
+                use futures::StreamExt;
+                futures::stream::once(std::future::ready(Err(sqlx::Error::PoolClosed))).boxed()
             }
         }
     }
 
-    fn fetch_optional<'e, 'q: 'e, E>(
-        self,
-        mut query: E,
-    ) -> futures::future::BoxFuture<'e, Result<Option<sqlx::any::AnyRow>, sqlx::Error>>
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> FirstRow<'e>
     where
         'c: 'e,
         E: 'q + sqlx::Execute<'q, Any>,
     {
-        use futures::FutureExt;
         match &mut self.inner {
-            Inner::Postgres(tx) => (&mut **tx).fetch_optional(query),
-            Inner::Sqlite(m) => {
-                let args = query.take_arguments().map_err(sqlx::Error::Encode);
-                let persistent = query.persistent();
-                let sql = query.sql();
-                let row = args.and_then(|a| m.conn_mut().run(sql.as_str(), a, persistent)).map(|steps| {
-                    steps.into_iter().find_map(|s| match s {
-                        sqlx::Either::Right(row) => Some(row),
-                        sqlx::Either::Left(_) => None,
-                    })
-                });
-                std::future::ready(row).boxed()
+            ReadInner::Postgres(Some(tx)) => (&mut **tx).fetch_optional(query),
+            ReadInner::Sqlite(_, Some(conn)) => native_first(conn, query),
+            ReadInner::Postgres(None) | ReadInner::Sqlite(_, None) => {
+                use futures::FutureExt;
+                std::future::ready(Err(sqlx::Error::PoolClosed)).boxed()
             }
         }
     }
@@ -173,34 +398,23 @@ impl<'c> sqlx::Executor<'c> for &'c mut WriteTx {
         self,
         sql: sqlx::SqlStr,
         parameters: &'e [sqlx::any::AnyTypeInfo],
-    ) -> futures::future::BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
+    ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
     where
         'c: 'e,
     {
-        use futures::FutureExt;
         match &mut self.inner {
-            Inner::Postgres(tx) => (&mut **tx).prepare_with(sql, parameters),
-            Inner::Sqlite(_) => std::future::ready(Err(sqlx::Error::Protocol(
-                "statements on SQLite's writer are prepared when they run".into(),
-            )))
-            .boxed(),
+            ReadInner::Postgres(Some(tx)) => (&mut **tx).prepare_with(sql, parameters),
+            ReadInner::Postgres(None) | ReadInner::Sqlite(..) => not_on_native(),
         }
     }
 
-    fn describe<'e>(
-        self,
-        sql: sqlx::SqlStr,
-    ) -> futures::future::BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
+    fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
     where
         'c: 'e,
     {
-        use futures::FutureExt;
         match &mut self.inner {
-            Inner::Postgres(tx) => (&mut **tx).describe(sql),
-            Inner::Sqlite(_) => {
-                std::future::ready(Err(sqlx::Error::Protocol("SQLite's writer does not describe statements".into())))
-                    .boxed()
-            }
+            ReadInner::Postgres(Some(tx)) => (&mut **tx).describe(sql),
+            ReadInner::Postgres(None) | ReadInner::Sqlite(..) => not_on_native(),
         }
     }
 }
@@ -278,7 +492,23 @@ impl Db {
             }
             Dialect::Postgres => None,
         };
-        Ok(Db { pool, dialect, writer })
+        let readers = match dialect {
+            Dialect::Sqlite => Some(Arc::new(Readers { url: url.to_string(), idle: std::sync::Mutex::new(Vec::new()) })),
+            Dialect::Postgres => None,
+        };
+        Ok(Db { pool, dialect, writer, readers })
+    }
+
+    /// Starts a read transaction: the reads made in it see one state of the database.
+    pub async fn read(&self) -> Result<ReadTx<'_>, sqlx::Error> {
+        match &self.readers {
+            Some(r) => {
+                let conn = r.take()?;
+                conn.batch("BEGIN")?;
+                Ok(ReadTx { inner: ReadInner::Sqlite(r, Some(conn)) })
+            }
+            None => Ok(ReadTx { inner: ReadInner::Postgres(Some(self.pool.begin().await?)) }),
+        }
     }
 
     /// Starts a transaction that will write. On SQLite it runs in this process's shared

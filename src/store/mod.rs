@@ -434,11 +434,13 @@ const SQLITE_PRAGMAS: &str = "\
     PRAGMA foreign_keys = ON; \
     PRAGMA cache_size = -65536; \
     PRAGMA wal_autocheckpoint = 100000; \
-    PRAGMA mmap_size = 268435456;";
+    PRAGMA mmap_size = 268435456; \
+    PRAGMA temp_store = MEMORY;";
 // cache_size: 64 MiB of page cache per connection, the working set of a busy network.
 // wal_autocheckpoint: checkpoints run beside the writer (see `checkpointer`); a commit
 // checkpoints only if the WAL grew past ~400 MB all the same. mmap_size: reads through a
-// memory map instead of a pread per page.
+// memory map instead of a pread per page. temp_store: the journals of savepoints (every
+// writer of a shared transaction but its first runs in one) stay in memory, not in files.
 
 /// The SQLite URL for a data directory (created if missing).
 pub fn sqlite_url(data_dir: &Path) -> Result<String, StoreError> {
@@ -532,10 +534,14 @@ impl Db {
 /// only appends. The WAL starts over from its beginning once a checkpoint has copied all
 /// of it and no reader still uses it.
 async fn checkpointer(pool: AnyPool, writer: std::sync::Weak<writer::Writer>) {
-    /// Pages in the WAL worth a checkpoint (4 KiB each): small enough that one copy stays
-    /// short, big enough that a page the writer rewrites often is copied once per round.
-    const PAGES: i64 = 4000;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    /// Pages in the WAL worth a checkpoint (4 KiB each), looked at every 20 ms. While a
+    /// checkpoint copies and syncs, the writer's commits and the readers' snapshots can
+    /// stall (measured at 1,000 acceptances/s: rounds of 4,000 pages every 100 ms stalled
+    /// commits up to 20 ms and gave the acceptance a p99 of 10.7 ms with no orders running;
+    /// rounds of 500 pages every 20 ms, 3.0 ms; none at all, 2.6 ms, but the WAL then grows
+    /// until a commit copies it back itself).
+    const PAGES: i64 = 500;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pending = 0i64;
     loop {

@@ -16,7 +16,7 @@ async fn setup(b: Backend) -> (Db, crate::world::TestDb) {
     let t = test_db(b).await;
     let db = Db::connect(&t.url).await.unwrap();
     let mut tx = db.write().await.unwrap();
-    sqlx::query("CREATE TABLE topology_probe (name TEXT PRIMARY KEY)").execute(&mut *tx).await.unwrap();
+    sqlx::query("CREATE TABLE topology_probe (name TEXT PRIMARY KEY)").execute(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     (db, t)
 }
@@ -32,7 +32,7 @@ async fn concurrent_writers_keep_exactly_their_own_work(b: Backend) {
         tasks.push(tokio::spawn(async move {
             let name = format!("w{i:03}");
             let mut tx = db.write().await.unwrap();
-            sqlx::query("INSERT INTO topology_probe (name) VALUES ($1)").bind(&name).execute(&mut *tx).await.unwrap();
+            sqlx::query("INSERT INTO topology_probe (name) VALUES ($1)").bind(&name).execute(&mut tx).await.unwrap();
             tokio::task::yield_now().await;
             if i % 4 == 3 {
                 tx.rollback().await.unwrap();
@@ -43,7 +43,7 @@ async fn concurrent_writers_keep_exactly_their_own_work(b: Backend) {
                 // writer rolls back, the group goes on.
                 let e = sqlx::query("INSERT INTO topology_probe (name) VALUES ($1)")
                     .bind(&name)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await
                     .unwrap_err();
                 assert!(switchboard::store::is_unique_violation(&e), "{e}");
@@ -81,7 +81,7 @@ async fn concurrent_writers_keep_exactly_their_own_work(b: Backend) {
     assert_eq!(rows(&db).await, kept);
     // And the writer is in a clean state for whoever comes next.
     let mut tx = db.write().await.unwrap();
-    sqlx::query("INSERT INTO topology_probe (name) VALUES ('last')").execute(&mut *tx).await.unwrap();
+    sqlx::query("INSERT INTO topology_probe (name) VALUES ('last')").execute(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(rows(&db).await.len(), kept.len() + 1);
 }
@@ -93,13 +93,13 @@ async fn an_abandoned_writer_releases_the_database(b: Backend) {
     let (db, t) = setup(b).await;
     {
         let mut tx = db.write().await.unwrap();
-        sqlx::query("INSERT INTO topology_probe (name) VALUES ('gone')").execute(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO topology_probe (name) VALUES ('gone')").execute(&mut tx).await.unwrap();
     }
     // Another process's writer (a second pool on the same database) gets through.
     let other = Db::connect(&t.url).await.unwrap();
     let write = async {
         let mut tx = other.write().await.unwrap();
-        sqlx::query("INSERT INTO topology_probe (name) VALUES ('next')").execute(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO topology_probe (name) VALUES ('next')").execute(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
     };
     tokio::time::timeout(Duration::from_secs(5), write).await.expect("the database stayed locked");
@@ -113,13 +113,13 @@ on_both!(an_abandoned_writer_releases_the_database);
 async fn sqlite_checkpoints_run_beside_the_writer() {
     let (db, t) = setup(Backend::Sqlite).await;
     let mut tx = db.write().await.unwrap();
-    sqlx::query("CREATE TABLE bulk (n BIGINT PRIMARY KEY, body TEXT)").execute(&mut *tx).await.unwrap();
+    sqlx::query("CREATE TABLE bulk (n BIGINT PRIMARY KEY, body TEXT)").execute(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     // ~24 MB, ~6,000 pages: past the checkpointer's threshold, far below the writer's own.
     let body = "x".repeat(40_000);
     for n in 0..600i64 {
         let mut tx = db.write().await.unwrap();
-        sqlx::query("INSERT INTO bulk (n, body) VALUES ($1, $2)").bind(n).bind(&body).execute(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO bulk (n, body) VALUES ($1, $2)").bind(n).bind(&body).execute(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
     }
     let other = Db::connect(&t.url).await.unwrap();
@@ -155,7 +155,7 @@ async fn the_stamp_says_when_a_copy_of_the_database_is_stale() {
     };
     let first = stamp().await;
     let mut tx = db.write().await.unwrap();
-    sqlx::query("INSERT INTO topology_probe (name) VALUES ('mine')").execute(&mut *tx).await.unwrap();
+    sqlx::query("INSERT INTO topology_probe (name) VALUES ('mine')").execute(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(stamp().await, first, "its own commits leave the stamp alone");
     // A writer alone in its transaction rolls back: the whole transaction is undone.

@@ -406,25 +406,14 @@ impl Service {
         topo: &Arc<Topology>,
     ) -> Result<std::result::Result<Vec<OrderOutcome>, String>> {
         let now = self.now();
-        let mut tx = self.db.write().await?;
         let scope: Vec<String> =
             planned.iter().flat_map(|p| p.scope.iter().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
-        if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
-            let sql = format!(
-                "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
-                placeholders(1, scope.len())
-            );
-            let mut q = varying(sql);
-            for s in &scope {
-                q = q.bind(s.as_str());
-            }
-            q.fetch_all(&mut tx).await?;
-        }
-        // What each channel had on the switches.
+        // What each channel had on the switches: only the holder of its order writes it, so
+        // this is read, and each order's change worked out, before taking the writer.
         let ids: Vec<&str> = planned.iter().map(|p| p.order.channel_id.as_str()).collect();
         let mut before: BTreeMap<String, Option<AppliedChannel>> = BTreeMap::new();
         let sql = format!("SELECT id, applied FROM channels WHERE {}", in_list(self.db.dialect, "id", 1));
-        for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(self.db.dialect, &ids)).fetch_all(&mut tx).await? {
+        for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(self.db.dialect, &ids)).fetch_all(&self.db).await? {
             let applied: Option<String> = r.try_get("applied")?;
             before.insert(
                 r.try_get("id")?,
@@ -445,10 +434,7 @@ impl Service {
             };
             let (a, r) = match delta(topo, &p.order.channel_id, &p.scope, old.as_ref(), new.as_ref()) {
                 Ok(d) => d,
-                Err(reason) => {
-                    tx.rollback().await?;
-                    return Ok(Err(reason));
-                }
+                Err(reason) => return Ok(Err(reason)),
             };
             for (k, sw) in p.scope.iter().enumerate() {
                 let Some(&at) = position.get(sw.as_str()) else { continue };
@@ -466,13 +452,32 @@ impl Service {
         for (r, a) in remove.iter_mut().zip(&add) {
             r.retain(|i| !a.contains(i));
         }
+
+        let mut tx = self.db.write().await?;
+        if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
+            let sql = format!(
+                "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
+                placeholders(1, scope.len())
+            );
+            let mut q = varying(sql);
+            for s in &scope {
+                q = q.bind(s.as_str());
+            }
+            q.fetch_all(&mut tx).await?;
+        }
         let dry = self.load_dry(&mut tx, topo, &scope, &add, &remove).await?;
         let faults: Vec<(String, usize)> =
             scope.iter().filter_map(|s| self.take_fault(s).map(|i| (s.clone(), i))).collect();
-        let (topo2, scope2, dry2) = (topo.clone(), scope.clone(), dry.clone());
-        let result = tokio::task::spawn_blocking(move || run_engine(&topo2, &scope2, &add, &remove, dry2, &faults))
-            .await
-            .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?;
+        // Dry-run switches are memory: their engine run is a computation, done right here.
+        // Real switches are netlink round trips, on a thread that may block.
+        let result = if scope.iter().all(|s| dry.contains_key(s)) {
+            run_engine(topo, &scope, &add, &remove, dry.clone(), &faults)
+        } else {
+            let (topo2, scope2, dry2) = (topo.clone(), scope.clone(), dry.clone());
+            tokio::task::spawn_blocking(move || run_engine(&topo2, &scope2, &add, &remove, dry2, &faults))
+                .await
+                .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?
+        };
         let (applied, after) = match result {
             Ok(r) => r,
             Err(reason) => {

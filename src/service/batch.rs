@@ -78,7 +78,7 @@ impl Service {
              AND status = 'pending' \
              RETURNING id, channel_id, action, attempts, created_at"
         );
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_background().await?;
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(self.config.instance.as_str())
             .bind(lease)
@@ -159,7 +159,7 @@ impl Service {
         topo: &Arc<Topology>,
     ) -> Result<std::result::Result<PlanOutcome, Vec<Claimed>>> {
         let now = self.now();
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_background().await?;
         let ids: Vec<&str> = batch.iter().map(|o| o.channel_id.as_str()).collect();
         let channels = self.channel_rows(&mut tx, &ids).await?;
         let live = live_attachments_of(&mut tx, self.db.dialect, &ids).await?;
@@ -453,7 +453,7 @@ impl Service {
             r.retain(|i| !a.contains(i));
         }
 
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_background().await?;
         if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
             let sql = format!(
                 "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",

@@ -91,7 +91,7 @@ impl Service {
         let now = self.now();
         let actor = Actor::system("meter");
         let mut report = MeterReport::default();
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_background().await?;
         for m in &members {
             let Some(&bytes) = readings.bytes.get(&m.counter) else {
                 if !readings.uncounted.contains(&m.counter.0) {

@@ -234,7 +234,7 @@ impl Service {
                  AND (status = 'pending' OR (status IN ('planning', 'applying') AND lease_until < $3)) \
                  RETURNING id, channel_id, action, attempts, claimed_by"
             );
-            let mut tx = self.db.write().await?;
+            let mut tx = self.db.write_background().await?;
             row = sqlx::query(AssertSqlSafe(sql))
                 .bind(self.config.instance.as_str())
                 .bind(lease)
@@ -268,7 +268,7 @@ impl Service {
                 tokio::time::sleep(every).await;
                 let until = svc.now() + i64::try_from(svc.config.lease.as_millis()).unwrap_or(60_000);
                 let r = async {
-                    let mut tx = svc.db.write().await?;
+                    let mut tx = svc.db.write_background().await?;
                     let sql = format!(
                         "UPDATE orders SET lease_until = $2 WHERE claimed_by = $1 AND id IN ({})",
                         placeholders(3, ids.len())
@@ -370,7 +370,7 @@ impl Service {
         topo: &Arc<Topology>,
     ) -> std::result::Result<Option<(Target, Vec<String>, bool)>, PlanFailure> {
         let now = self.now();
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_background().await?;
         let channel = self.channel_row(&mut tx, &o.channel_id, true).await?;
         let old_path: BTreeSet<String> = channel.path.iter().cloned().collect();
         // Whether the switches hold the channel from before (a modification).
@@ -600,7 +600,7 @@ impl Service {
         scope: &[String],
         record: bool,
     ) -> Result<std::result::Result<Applied, String>> {
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_background().await?;
         // Applies on one switch take turns: row locks on PostgreSQL; on SQLite the write
         // transaction is exclusive already.
         if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
@@ -741,7 +741,7 @@ impl Service {
 
     async fn finish_noop(&self, o: &Claimed) -> Result<()> {
         let now = self.now();
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_background().await?;
         self.close_order(&mut tx, o, "done", "", "", now).await?;
         audit(&mut tx, now, &self.worker_actor(), "order.done", &o.id, serde_json::json!({"changes": 0, "noop": true}))
             .await?;
@@ -753,7 +753,7 @@ impl Service {
     /// (when nothing of it is left on the switches) its VLANs freed.
     async fn finish_failed(&self, o: &Claimed, reason: &str, free: bool) -> Result<()> {
         let now = self.now();
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_background().await?;
         let channel = self.channel_row(&mut tx, &o.channel_id, true).await?;
         if channel.state.can_become(ChannelState::Failed) {
             set_state(&mut tx, &channel.id, channel.state, ChannelState::Failed, reason, now).await?;
@@ -824,7 +824,7 @@ impl Service {
     /// resumes channels at their usage models' time windows.
     pub async fn sweep(&self) -> Result<usize> {
         let now = self.now();
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_background().await?;
         let expired = sqlx::query(
             "UPDATE invitees SET expired_at = $1 WHERE expired_at IS NULL AND accepted_at IS NULL AND declined_at IS NULL \
              AND offer_id IN (SELECT id FROM offers WHERE expires_at <= $1)",

@@ -517,8 +517,24 @@ impl Db {
     /// write transaction, which holds the write lock from its start (`BEGIN IMMEDIATE`), so
     /// it waits for other writers instead of failing halfway.
     pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {
+        self.begin_write(false).await
+    }
+
+    /// As [`Db::write`], for the order worker's transactions, which take milliseconds: on
+    /// SQLite a request's commit does not wait for them to run first (see `writer.rs`).
+    pub async fn write_background(&self) -> Result<WriteTx, sqlx::Error> {
+        self.begin_write(true).await
+    }
+
+    /// SQLite: how many writers of this process wait for the writer connection now
+    /// (`None` on PostgreSQL, where writers do not queue in the process).
+    pub fn writers_queued(&self) -> Option<usize> {
+        self.writer.as_ref().map(|w| w.queued())
+    }
+
+    async fn begin_write(&self, background: bool) -> Result<WriteTx, sqlx::Error> {
         match &self.writer {
-            Some(w) => Ok(WriteTx { inner: Inner::Sqlite(w.begin().await?) }),
+            Some(w) => Ok(WriteTx { inner: Inner::Sqlite(w.begin(background).await?) }),
             None => Ok(WriteTx { inner: Inner::Postgres(self.pool.begin().await?) }),
         }
     }

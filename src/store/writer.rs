@@ -28,6 +28,8 @@ pub(super) struct Writer {
     state: Arc<Mutex<State>>,
     /// Writers waiting to start (not those waiting for their group's commit).
     queued: AtomicUsize,
+    /// Of those, the background ones (the order worker's; see [`Writer::begin`]).
+    queued_background: AtomicUsize,
 }
 
 impl std::fmt::Debug for Writer {
@@ -76,6 +78,7 @@ impl Writer {
         Writer {
             state: Arc::new(Mutex::new(State { conn, aborts: 0, group: None, open: None })),
             queued: AtomicUsize::new(0),
+            queued_background: AtomicUsize::new(0),
         }
     }
 
@@ -96,11 +99,23 @@ impl Writer {
         Ok(guard)
     }
 
-    /// Starts a writer: opens a shared transaction or joins the open one.
-    pub(super) async fn begin(self: &Arc<Self>) -> Result<Member, sqlx::Error> {
+    /// Writers waiting for the connection now.
+    pub(super) fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
+    /// Starts a writer: opens a shared transaction or joins the open one. A `background`
+    /// writer (the order worker's, which holds the connection for milliseconds) is one that
+    /// a request's commit does not wait for: a request that finds only background writers
+    /// queued commits its group at once, instead of waiting while they run in it.
+    pub(super) async fn begin(self: &Arc<Self>, background: bool) -> Result<Member, sqlx::Error> {
         let mut guard = {
             self.queued.fetch_add(1, Ordering::SeqCst);
             let _left = Dequeue(&self.queued);
+            let _background = background.then(|| {
+                self.queued_background.fetch_add(1, Ordering::SeqCst);
+                Dequeue(&self.queued_background)
+            });
             self.take().await?
         };
         let (group, savepoint) = match guard.group.clone() {
@@ -116,7 +131,7 @@ impl Writer {
             }
         };
         guard.open = Some(savepoint);
-        Ok(Member { guard, writer: self.clone(), group, savepoint, sweep: Sweep(Some(self.clone())) })
+        Ok(Member { guard, writer: self.clone(), group, savepoint, background, sweep: Sweep(Some(self.clone())) })
     }
 }
 
@@ -178,6 +193,7 @@ pub(super) struct Member {
     writer: Arc<Writer>,
     group: Arc<Group>,
     savepoint: bool,
+    background: bool,
     sweep: Sweep,
 }
 
@@ -196,14 +212,15 @@ impl Member {
 
     /// Keeps this writer's work and returns once the shared transaction committed.
     pub(super) async fn commit(self) -> Result<(), sqlx::Error> {
-        let Member { mut guard, writer, group, savepoint, mut sweep } = self;
+        let Member { mut guard, writer, group, savepoint, background, mut sweep } = self;
         sweep.0 = None;
         guard.open = None;
         if savepoint && let Err(e) = guard.conn.batch("RELEASE switchboard_writer") {
             abort(&mut guard, &e.to_string()).await;
             return Err(e);
         }
-        if writer.queued.load(Ordering::SeqCst) == 0 {
+        let queued = writer.queued.load(Ordering::SeqCst);
+        if queued == 0 || (!background && queued <= writer.queued_background.load(Ordering::SeqCst)) {
             return commit_group(&mut guard, &group).await;
         }
         // Others are waiting: let them in, and commit with them.

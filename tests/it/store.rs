@@ -194,3 +194,39 @@ async fn list_parameters_match_exactly(b: Backend) {
     assert_eq!(got, want);
 }
 on_both!(list_parameters_match_exactly);
+
+/// SQLite: a request that finds only the order worker's writers queued behind it commits
+/// at once; it does not wait while they run in its shared transaction (milliseconds each).
+/// The worker's writer here commits only after the request's commit returned, so a request
+/// that waited for it would never return.
+#[tokio::test]
+async fn sqlite_requests_do_not_wait_for_the_worker_queued_behind_them() {
+    let (db, _t) = setup(Backend::Sqlite).await;
+    let mut request = db.write().await.unwrap();
+    sqlx::query("INSERT INTO topology_probe (name) VALUES ('request')").execute(&mut request).await.unwrap();
+    let (go, went) = tokio::sync::oneshot::channel::<()>();
+    let worker = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tx = db.write_background().await.unwrap();
+            sqlx::query("INSERT INTO topology_probe (name) VALUES ('worker')").execute(&mut tx).await.unwrap();
+            went.await.unwrap();
+            tx.commit().await.unwrap();
+        })
+    };
+    for _ in 0..5000 {
+        if db.writers_queued() == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(db.writers_queued(), Some(1), "the worker's writer never queued");
+    tokio::time::timeout(Duration::from_secs(10), request.commit())
+        .await
+        .expect("the request's commit waited for the worker's writer behind it")
+        .unwrap();
+    assert_eq!(rows(&db).await, ["request"], "committed alone, before the worker ran");
+    go.send(()).unwrap();
+    worker.await.unwrap();
+    assert_eq!(rows(&db).await, ["request", "worker"]);
+}

@@ -28,7 +28,7 @@ use crate::topology::Topology;
 
 use super::flow::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row, lock};
 use super::orders::{
-    AppliedChannel, Claimed, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
+    AppliedChannel, Claimed, DryChange, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
     taken_over_outcome, target_of,
 };
 use super::{Actor, Result, Service, ServiceError, placeholders};
@@ -453,6 +453,21 @@ impl Service {
             r.retain(|i| !a.contains(i));
         }
 
+        let faults: Vec<(String, usize)> =
+            scope.iter().filter_map(|s| self.take_fault(s).map(|i| (s.clone(), i))).collect();
+        // On SQLite, with every switch of the batch a dry-run one this process keeps a copy
+        // of, the apply is worked out from the copy before taking the writer, and only
+        // written with it (if the copy is still what was looked at: see `peek_dry`). The
+        // process's batches take turns at this, so one does not spoil another's work.
+        let _turn = self.dry_turn.lock().await;
+        let early = self.peek_dry(topo, &scope, &add, &remove).filter(|p| scope.iter().all(|s| p.2.contains_key(s))).map(
+            |(stamp, generation, dry)| {
+                let settled = run_engine(topo, &scope, &add, &remove, dry.clone(), &faults)
+                    .map(|(applied, after)| settle(topo, planned, &own, &new_specs, applied, &dry, &after));
+                (stamp, generation, settled)
+            },
+        );
+
         let mut tx = self.db.write_background().await?;
         if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
             let sql = format!(
@@ -465,62 +480,43 @@ impl Service {
             }
             q.fetch_all(&mut tx).await?;
         }
-        let dry = self.load_dry(&mut tx, topo, &scope, &add, &remove).await?;
-        let faults: Vec<(String, usize)> =
-            scope.iter().filter_map(|s| self.take_fault(s).map(|i| (s.clone(), i))).collect();
-        // Dry-run switches are memory: their engine run is a computation, done right here.
-        // Real switches are netlink round trips, on a thread that may block.
-        let result = if scope.iter().all(|s| dry.contains_key(s)) {
-            run_engine(topo, &scope, &add, &remove, dry.clone(), &faults)
-        } else {
-            let (topo2, scope2, dry2) = (topo.clone(), scope.clone(), dry.clone());
-            tokio::task::spawn_blocking(move || run_engine(&topo2, &scope2, &add, &remove, dry2, &faults))
-                .await
-                .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?
+        let early = match early {
+            Some((stamp, generation, settled))
+                if tx.stamp().await? == Some(stamp) && self.dry.generation() == generation =>
+            {
+                Some(settled)
+            }
+            _ => None,
         };
-        let (applied, after) = match result {
-            Ok(r) => r,
+        let early_used = early.is_some();
+        let settled = match early {
+            Some(s) => s,
+            None => {
+                let dry = self.load_dry(&mut tx, topo, &scope, &add, &remove).await?;
+                // Dry-run switches are memory: their engine run is a computation, done
+                // right here. Real switches are netlink round trips, on a thread that may
+                // block.
+                let result = if scope.iter().all(|s| dry.contains_key(s)) {
+                    run_engine(topo, &scope, &add, &remove, dry.clone(), &faults)
+                } else {
+                    let (topo2, scope2, dry2) = (topo.clone(), scope.clone(), dry.clone());
+                    tokio::task::spawn_blocking(move || run_engine(&topo2, &scope2, &add, &remove, dry2, &faults))
+                        .await
+                        .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?
+                };
+                result.map(|(applied, after)| settle(topo, planned, &own, &new_specs, applied, &dry, &after))
+            }
+        };
+        let Settled { changes, change, present, absent, details, audits, out } = match settled {
+            Ok(s) => s,
             Err(reason) => {
                 tx.rollback().await?;
                 return Ok(Err(reason));
             }
         };
-        store_dry(&mut tx, self.db.dialect, &dry, &after).await?;
+        store_dry(&mut tx, self.db.dialect, &change).await?;
 
         // Record: channels active (or terminated, VLANs freed), orders done.
-        let mut present: Vec<(&str, String)> = Vec::new();
-        let mut absent: Vec<&str> = Vec::new();
-        let mut details: Vec<(&str, String)> = Vec::new();
-        let mut audits = Vec::new();
-        let mut out = Vec::new();
-        for ((p, (a, r)), new) in planned.iter().zip(&own).zip(&new_specs) {
-            let (changes, commands) = own_changes(topo, &p.scope, a, r, &applied.before, &dry);
-            match new {
-                Some(spec) => {
-                    present.push((p.order.channel_id.as_str(), serde_json::to_string(spec).unwrap_or_default()))
-                }
-                None => absent.push(p.order.channel_id.as_str()),
-            }
-            let detail = serde_json::json!({
-                "changes": changes,
-                "switches": p.scope,
-                "commands": commands,
-                "batch": {"orders": planned.len(), "changes": applied.changes},
-            });
-            details.push((p.order.id.as_str(), detail.to_string()));
-            audits.push((
-                p.order.id.clone(),
-                serde_json::json!({"channel": p.order.channel_id, "changes": changes, "batch": true}),
-            ));
-            out.push(OrderOutcome {
-                order_id: p.order.id.clone(),
-                channel_id: p.order.channel_id.clone(),
-                action: p.order.action.clone(),
-                status: "done".into(),
-                reason: String::new(),
-                changes,
-            });
-        }
         if !present.is_empty() {
             let sql = format!(
                 "UPDATE channels SET applied = v.applied, updated_at = $1, \
@@ -530,7 +526,7 @@ impl Service {
                 json_rows(self.db.dialect, 2, &[("id", "TEXT"), ("applied", "TEXT")]),
                 in_list(self.db.dialect, "channels.id", 3)
             );
-            let keys: Vec<&str> = present.iter().map(|p| p.0).collect();
+            let keys: Vec<&str> = present.iter().map(|p| p.0.as_str()).collect();
             sqlx::query(AssertSqlSafe(sql))
                 .bind(now)
                 .bind(json_param(&present))
@@ -546,7 +542,8 @@ impl Service {
                 in_list(d, "id", 2)
             );
             sqlx::query(AssertSqlSafe(sql)).bind(now).bind(list_param(d, &absent)).execute(&mut tx).await?;
-            super::flow::release_attachments(&mut tx, &absent, now).await?;
+            let gone: Vec<&str> = absent.iter().map(String::as_str).collect();
+            super::flow::release_attachments(&mut tx, &gone, now).await?;
             let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(d, "channel_id", 1));
             sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &absent)).execute(&mut tx).await?;
             self.vlans.forget();
@@ -559,7 +556,7 @@ impl Service {
                 json_rows(self.db.dialect, 3, &[("id", "TEXT"), ("detail", "TEXT")]),
                 in_list(self.db.dialect, "orders.id", 4)
             );
-            let keys: Vec<&str> = details.iter().map(|d| d.0).collect();
+            let keys: Vec<&str> = details.iter().map(|d| d.0.as_str()).collect();
             closed = sqlx::query(AssertSqlSafe(sql))
                 .bind(now)
                 .bind(self.config.instance.as_str())
@@ -577,12 +574,13 @@ impl Service {
             return Ok(Ok(planned.iter().map(|p| taken_over_outcome(&p.order)).collect()));
         }
         audit_many(&mut tx, self.db.dialect, now, &self.worker_actor(), "order.done", &audits).await?;
-        self.remember_dry(&dry, &after);
+        self.remember_dry(&change);
         tx.commit().await?;
         tracing::info!(
             orders = planned.len(),
-            changes = applied.changes,
+            changes,
             switches = scope.len(),
+            worked_out_early = early_used,
             "order batch applied"
         );
         Ok(Ok(out))
@@ -631,6 +629,69 @@ async fn live_attachments_of(
         out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
     }
     Ok(out)
+}
+
+/// What an applied batch comes to: the dry-run switches' change, and what to record of
+/// each order (in the order of the batch).
+struct Settled {
+    /// Changes on the switches in all.
+    changes: usize,
+    change: DryChange,
+    /// Channels that hold their new configuration (id, applied JSON).
+    present: Vec<(String, String)>,
+    /// Channels now gone from the switches.
+    absent: Vec<String>,
+    /// Orders done (id, detail JSON).
+    details: Vec<(String, String)>,
+    audits: Vec<(String, serde_json::Value)>,
+    out: Vec<OrderOutcome>,
+}
+
+/// Works out [`Settled`] from the engine's report (pure).
+fn settle(
+    topo: &Topology,
+    planned: &[Planned],
+    own: &[super::orders::Delta],
+    new_specs: &[Option<AppliedChannel>],
+    applied: super::orders::Applied,
+    dry: &BTreeMap<String, BTreeSet<Item>>,
+    after: &BTreeMap<String, BTreeSet<Item>>,
+) -> Settled {
+    let mut s = Settled {
+        changes: applied.changes,
+        change: DryChange::between(dry, after),
+        present: Vec::new(),
+        absent: Vec::new(),
+        details: Vec::new(),
+        audits: Vec::new(),
+        out: Vec::new(),
+    };
+    for ((p, (a, r)), new) in planned.iter().zip(own).zip(new_specs) {
+        let (changes, commands) = own_changes(topo, &p.scope, a, r, &applied.before, dry);
+        match new {
+            Some(spec) => {
+                s.present.push((p.order.channel_id.clone(), serde_json::to_string(spec).unwrap_or_default()))
+            }
+            None => s.absent.push(p.order.channel_id.clone()),
+        }
+        let detail = serde_json::json!({
+            "changes": changes,
+            "switches": p.scope,
+            "commands": commands,
+            "batch": {"orders": planned.len(), "changes": applied.changes},
+        });
+        s.details.push((p.order.id.clone(), detail.to_string()));
+        s.audits.push((p.order.id.clone(), serde_json::json!({"channel": p.order.channel_id, "changes": changes, "batch": true})));
+        s.out.push(OrderOutcome {
+            order_id: p.order.id.clone(),
+            channel_id: p.order.channel_id.clone(),
+            action: p.order.action.clone(),
+            status: "done".into(),
+            reason: String::new(),
+            changes,
+        });
+    }
+    s
 }
 
 /// The changes one order of a batch made by itself: on each switch of its scope, what its

@@ -264,6 +264,9 @@ pub struct Service {
     /// This process's copy of what the dry-run switches hold (SQLite; see `load_dry`):
     /// their items as stored (JSON text), by switch.
     pub(crate) dry: Arc<StampedCopy<HashMap<String, std::collections::HashSet<String>>>>,
+    /// Taken by a batch from working out its apply from `dry` until it committed it, so
+    /// this process's workers do not spoil each other's work (`batch.rs`).
+    pub(crate) dry_turn: Arc<tokio::sync::Mutex<()>>,
     /// This process's copy of the VLANs allocated per switch (SQLite; see `batch.rs`).
     pub(crate) vlans: Arc<StampedCopy<VlanCopy>>,
 }
@@ -286,6 +289,9 @@ pub(crate) struct StampedCopy<T>(Mutex<Stamped<T>>);
 #[derive(Default)]
 pub(crate) struct Stamped<T> {
     stamp: Option<crate::store::Stamp>,
+    /// Counts the changes made to the copy by any means but loading what it lacked, so
+    /// that work done from a look at it can tell whether it is still what it looked at.
+    generation: u64,
     data: T,
 }
 
@@ -294,27 +300,44 @@ impl<T: Default> StampedCopy<T> {
     pub fn under(&self, stamp: crate::store::Stamp) -> CopyGuard<'_, T> {
         let mut g = self.lock();
         if g.stamp != Some(stamp) {
-            *g = Stamped { stamp: Some(stamp), data: T::default() };
+            let generation = g.generation + 1;
+            *g = Stamped { stamp: Some(stamp), generation, data: T::default() };
         }
         CopyGuard(g)
     }
 
     /// The copy to bring up to date with this process's own writes, if one is kept.
     pub fn kept(&self) -> Option<CopyGuard<'_, T>> {
-        let g = self.lock();
+        let mut g = self.lock();
+        g.generation += 1;
         g.stamp.is_some().then_some(CopyGuard(g))
+    }
+
+    /// A look at the copy as it is, with the stamp it was made under (if any) and its
+    /// generation: what is worked out from it holds while both are unchanged.
+    pub fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> (Option<crate::store::Stamp>, u64, R) {
+        let g = self.lock();
+        (g.stamp, g.generation, f(&g.data))
+    }
+
+    /// See [`StampedCopy::peek`].
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
     }
 
     /// Drops the copy.
     pub fn forget(&self) {
-        *self.lock() = Stamped::default();
+        let mut g = self.lock();
+        let generation = g.generation + 1;
+        *g = Stamped { generation, ..Stamped::default() };
     }
 
     /// Emptied if a thread panicked while updating it.
     fn lock(&self) -> std::sync::MutexGuard<'_, Stamped<T>> {
         self.0.lock().unwrap_or_else(|poisoned| {
             let mut g = poisoned.into_inner();
-            *g = Stamped::default();
+            let generation = g.generation + 1;
+            *g = Stamped { generation, ..Stamped::default() };
             g
         })
     }
@@ -361,6 +384,7 @@ impl Service {
             notify: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Mutex::new(Catalog::default())),
             dry: Arc::new(StampedCopy::default()),
+            dry_turn: Arc::new(tokio::sync::Mutex::new(())),
             vlans: Arc::new(StampedCopy::default()),
             mailer: None,
             mail_tasks: Arc::new(Mutex::new(Vec::new())),

@@ -511,16 +511,7 @@ impl Service {
         add: &[BTreeSet<Item>],
         remove: &[BTreeSet<Item>],
     ) -> Result<BTreeMap<String, BTreeSet<Item>>> {
-        let mut dry: BTreeMap<String, BTreeSet<Item>> = BTreeMap::new();
-        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (k, name) in scope.iter().enumerate() {
-            if topo.switch(name).is_none() || self.driver_kind(topo, name) != "dry-run" {
-                continue;
-            }
-            dry.insert(name.clone(), BTreeSet::new());
-            let items = add.get(k).into_iter().chain(remove.get(k)).flatten();
-            wanted.insert(name.clone(), items.map(|i| serde_json::to_string(i).unwrap_or_default()).collect());
-        }
+        let (dry, wanted) = self.dry_wanted(topo, scope, add, remove);
         if wanted.is_empty() {
             return Ok(dry);
         }
@@ -547,35 +538,61 @@ impl Service {
         }
         let mut copy = self.dry.under(stamp);
         copy.extend(loaded);
-        for (sw, items) in &wanted {
-            let Some(held) = copy.get(sw) else { continue };
-            for text in items.iter().filter(|t| held.contains(*t)) {
-                if let Some(item) = parse_item(sw, text) {
-                    dry.entry(sw.clone()).or_default().insert(item);
-                }
-            }
-        }
-        Ok(dry)
+        Ok(held_items(&copy, dry, &wanted).0)
     }
 
-    /// Brings this process's copy of the dry-run switches up to what `store_dry` wrote
-    /// (`dry` read before, `after` now). Call right before the commit: a commit that fails
-    /// changes the stamp, and the copy is read again.
-    pub(super) fn remember_dry(
+    /// The dry-run switches of `scope` (each with nothing yet) and, for each, the items an
+    /// apply of `add` and `remove` concerns (as stored: JSON text).
+    fn dry_wanted(
         &self,
-        dry: &BTreeMap<String, BTreeSet<Item>>,
-        after: &BTreeMap<String, BTreeSet<Item>>,
-    ) {
-        let Some(mut copy) = self.dry.kept() else { return };
-        let empty = BTreeSet::new();
-        for (name, new) in after {
-            let old = dry.get(name).unwrap_or(&empty);
-            let Some(held) = copy.get_mut(name) else { continue };
-            for i in old.difference(new) {
-                held.remove(&serde_json::to_string(i).unwrap_or_default());
+        topo: &Topology,
+        scope: &[String],
+        add: &[BTreeSet<Item>],
+        remove: &[BTreeSet<Item>],
+    ) -> (BTreeMap<String, BTreeSet<Item>>, BTreeMap<String, BTreeSet<String>>) {
+        let mut dry: BTreeMap<String, BTreeSet<Item>> = BTreeMap::new();
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (k, name) in scope.iter().enumerate() {
+            if topo.switch(name).is_none() || self.driver_kind(topo, name) != "dry-run" {
+                continue;
             }
-            for i in new.difference(old) {
-                held.insert(serde_json::to_string(i).unwrap_or_default());
+            dry.insert(name.clone(), BTreeSet::new());
+            let items = add.get(k).into_iter().chain(remove.get(k)).flatten();
+            wanted.insert(name.clone(), items.map(|i| serde_json::to_string(i).unwrap_or_default()).collect());
+        }
+        (dry, wanted)
+    }
+
+    /// As [`Service::load_dry`] from the copy as it is, without the writer (SQLite): what
+    /// the dry-run switches of `scope` hold of the concerned items, with the stamp and
+    /// generation of the copy it was read from. `None` when the copy does not hold every
+    /// one of those switches. It is what the database holds if, with the writer taken, the
+    /// stamp is still this one and the copy still of this generation.
+    pub(super) fn peek_dry(
+        &self,
+        topo: &Topology,
+        scope: &[String],
+        add: &[BTreeSet<Item>],
+        remove: &[BTreeSet<Item>],
+    ) -> Option<(crate::store::Stamp, u64, BTreeMap<String, BTreeSet<Item>>)> {
+        let (dry, wanted) = self.dry_wanted(topo, scope, add, remove);
+        let (stamp, generation, (held, complete)) = self.dry.peek(|copy| held_items(copy, dry, &wanted));
+        complete.then_some((stamp?, generation, held))
+    }
+
+    /// Brings this process's copy of the dry-run switches up to what `store_dry` wrote.
+    /// Call right before the commit: a commit that fails changes the stamp, and the copy is
+    /// read again.
+    pub(super) fn remember_dry(&self, change: &DryChange) {
+        let Some(mut copy) = self.dry.kept() else { return };
+        for (name, item) in &change.gone {
+            if let Some(held) = copy.get_mut(name) {
+                held.remove(item);
+            }
+        }
+        for (name, item) in &change.added {
+            if let Some(held) = copy.get_mut(name) {
+                held.insert(item.clone());
             }
         }
     }
@@ -643,7 +660,8 @@ impl Service {
             .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?;
         match result {
             Ok((applied, after)) => {
-                store_dry(&mut tx, self.db.dialect, &dry, &after).await?;
+                let change = DryChange::between(&dry, &after);
+                store_dry(&mut tx, self.db.dialect, &change).await?;
                 let applied_json = new_spec.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
                 // Commit only while the order is still ours (an instance that stalled past its
                 // lease must not overwrite the work of the one that took over).
@@ -662,7 +680,7 @@ impl Service {
                     tx.rollback().await?;
                     return Err(e);
                 }
-                self.remember_dry(&dry, &after);
+                self.remember_dry(&change);
                 tx.commit().await?;
                 Ok(Ok(applied))
             }
@@ -1077,6 +1095,28 @@ async fn read_dry_pairs(
     Ok(dry)
 }
 
+/// Which of the `wanted` items (by switch) each switch of `copy` holds, added to `dry`;
+/// and whether the copy has every one of the switches.
+fn held_items(
+    copy: &HashMap<String, HashSet<String>>,
+    mut dry: BTreeMap<String, BTreeSet<Item>>,
+    wanted: &BTreeMap<String, BTreeSet<String>>,
+) -> (BTreeMap<String, BTreeSet<Item>>, bool) {
+    let mut complete = true;
+    for (sw, items) in wanted {
+        let Some(held) = copy.get(sw) else {
+            complete = false;
+            continue;
+        };
+        for text in items.iter().filter(|t| held.contains(*t)) {
+            if let Some(item) = parse_item(sw, text) {
+                dry.entry(sw.clone()).or_default().insert(item);
+            }
+        }
+    }
+    (dry, complete)
+}
+
 fn parse_item(switch: &str, text: &str) -> Option<Item> {
     match serde_json::from_str::<Item>(text) {
         Ok(item) => Some(item),
@@ -1087,22 +1127,33 @@ fn parse_item(switch: &str, text: &str) -> Option<Item> {
     }
 }
 
-/// Writes what the dry-run switches gained and lost (`after` against `before`), in one
-/// DELETE and one INSERT for all of them (per chunk), not two statements per switch.
-pub(super) async fn store_dry(
-    tx: &mut WriteTx,
-    dialect: Dialect,
-    dry: &BTreeMap<String, BTreeSet<Item>>,
-    after: &BTreeMap<String, BTreeSet<Item>>,
-) -> Result<()> {
-    let empty = BTreeSet::new();
-    let mut gone: Vec<(&str, String)> = Vec::new();
-    let mut added: Vec<(&str, String)> = Vec::new();
-    for (name, new) in after {
-        let old = dry.get(name).unwrap_or(&empty);
-        gone.extend(old.difference(new).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())));
-        added.extend(new.difference(old).map(|i| (name.as_str(), serde_json::to_string(i).unwrap_or_default())));
+/// What the dry-run switches gained and lost, as (switch, item JSON) pairs: what
+/// [`store_dry`] writes and [`Service::remember_dry`] keeps in the copy.
+#[derive(Default)]
+pub(super) struct DryChange {
+    gone: Vec<(String, String)>,
+    added: Vec<(String, String)>,
+}
+
+impl DryChange {
+    /// `after` against `dry` (what the switches held before).
+    pub(super) fn between(dry: &BTreeMap<String, BTreeSet<Item>>, after: &BTreeMap<String, BTreeSet<Item>>) -> Self {
+        let empty = BTreeSet::new();
+        let mut change = DryChange::default();
+        for (name, new) in after {
+            let old = dry.get(name).unwrap_or(&empty);
+            let text = |i: &Item| (name.clone(), serde_json::to_string(i).unwrap_or_default());
+            change.gone.extend(old.difference(new).map(text));
+            change.added.extend(new.difference(old).map(text));
+        }
+        change
     }
+}
+
+/// Writes a [`DryChange`] in one DELETE and one INSERT for every switch (per chunk), not
+/// two statements per switch.
+pub(super) async fn store_dry(tx: &mut WriteTx, dialect: Dialect, change: &DryChange) -> Result<()> {
+    let DryChange { gone, added } = change;
     // Each list goes as one JSON parameter of a statement that never changes: compiled
     // once, where a statement with a placeholder per row was compiled for every batch.
     let rows = match dialect {
@@ -1122,7 +1173,7 @@ pub(super) async fn store_dry(
                     (0..chunk.len()).map(|i| format!("(switch = ${} AND item = ${})", 2 * i + 1, 2 * i + 2)).collect();
                 let mut q = varying(format!("DELETE FROM switch_items WHERE {}", terms.join(" OR ")));
                 for (sw, item) in chunk {
-                    q = q.bind(*sw).bind(item.as_str());
+                    q = q.bind(sw.as_str()).bind(item.as_str());
                 }
                 q.execute(&mut *tx).await?;
             }

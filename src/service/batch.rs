@@ -460,13 +460,14 @@ impl Service {
         // written with it (if the copy is still what was looked at: see `peek_dry`). The
         // process's batches take turns at this, so one does not spoil another's work.
         let _turn = self.dry_turn.lock().await;
-        let early = self.peek_dry(topo, &scope, &add, &remove).filter(|p| scope.iter().all(|s| p.2.contains_key(s))).map(
-            |(stamp, generation, dry)| {
+        let early = self
+            .peek_dry(topo, &scope, &add, &remove)
+            .filter(|p| scope.iter().all(|s| p.2.contains_key(s)))
+            .map(|(stamp, generation, dry)| {
                 let settled = run_engine(topo, &scope, &add, &remove, dry.clone(), &faults)
                     .map(|(applied, after)| settle(topo, planned, &own, &new_specs, applied, &dry, &after));
                 (stamp, generation, settled)
-            },
-        );
+            });
 
         let mut tx = self.db.write_background().await?;
         if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
@@ -669,9 +670,7 @@ fn settle(
     for ((p, (a, r)), new) in planned.iter().zip(own).zip(new_specs) {
         let (changes, commands) = own_changes(topo, &p.scope, a, r, &applied.before, dry);
         match new {
-            Some(spec) => {
-                s.present.push((p.order.channel_id.clone(), serde_json::to_string(spec).unwrap_or_default()))
-            }
+            Some(spec) => s.present.push((p.order.channel_id.clone(), serde_json::to_string(spec).unwrap_or_default())),
             None => s.absent.push(p.order.channel_id.clone()),
         }
         let detail = serde_json::json!({
@@ -681,7 +680,10 @@ fn settle(
             "batch": {"orders": planned.len(), "changes": applied.changes},
         });
         s.details.push((p.order.id.clone(), detail.to_string()));
-        s.audits.push((p.order.id.clone(), serde_json::json!({"channel": p.order.channel_id, "changes": changes, "batch": true})));
+        s.audits.push((
+            p.order.id.clone(),
+            serde_json::json!({"channel": p.order.channel_id, "changes": changes, "batch": true}),
+        ));
         s.out.push(OrderOutcome {
             order_id: p.order.id.clone(),
             channel_id: p.order.channel_id.clone(),

@@ -118,8 +118,7 @@ impl Service {
 
     /// Creates the user unless its email exists. Returns whether it was created.
     async fn ensure_user(&self, actor: &Actor, org_id: &str, email: &str, name: &str, role: UserRole) -> Result<bool> {
-        let exists =
-            sqlx::query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(&self.db).await?;
+        let exists = sqlx::query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(&self.db).await?;
         if exists.is_some() {
             return Ok(false);
         }

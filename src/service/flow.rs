@@ -190,11 +190,7 @@ impl Service {
         channel_from_row(&row)
     }
 
-    pub(crate) async fn live_attachments(
-        &self,
-        tx: &mut WriteTx,
-        channel_id: &str,
-    ) -> Result<Vec<AttachmentRow>> {
+    pub(crate) async fn live_attachments(&self, tx: &mut WriteTx, channel_id: &str) -> Result<Vec<AttachmentRow>> {
         let rows = sqlx::query(
             "SELECT interface, role, customer_vlan FROM attachments \
              WHERE channel_id = $1 AND state = 'attached' ORDER BY attached_at, id",
@@ -1226,12 +1222,7 @@ pub(crate) async fn set_state(
 
 /// Opens an order unless one is already waiting for the channel (that one will see the
 /// channel as it is when it runs). Returns the waiting order either way.
-pub(crate) async fn insert_order(
-    tx: &mut WriteTx,
-    channel_id: &str,
-    action: &str,
-    now: i64,
-) -> Result<Option<String>> {
+pub(crate) async fn insert_order(tx: &mut WriteTx, channel_id: &str, action: &str, now: i64) -> Result<Option<String>> {
     let id = new_id("ord");
     let inserted = sqlx::query(
         "INSERT INTO orders (id, channel_id, action, status, created_at) VALUES ($1, $2, $3, 'pending', $4) \

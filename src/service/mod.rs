@@ -462,8 +462,7 @@ impl Service {
             *checked = std::time::Instant::now();
             return Ok(topo.clone());
         }
-        let row =
-            sqlx::query("SELECT revision, source, file FROM topology WHERE id = 1").fetch_one(&self.db).await?;
+        let row = sqlx::query("SELECT revision, source, file FROM topology WHERE id = 1").fetch_one(&self.db).await?;
         let revision: i64 = row.try_get("revision")?;
         let source: String = row.try_get("source")?;
         let file: String = row.try_get("file")?;

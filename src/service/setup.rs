@@ -618,12 +618,7 @@ pub(crate) async fn hash_blocking(password: String) -> Result<String> {
         .map_err(|e| ServiceError::Invalid(format!("cannot hash the password: {e}")))?
 }
 
-pub(crate) async fn insert_organization(
-    tx: &mut WriteTx,
-    name: &str,
-    account: &Account,
-    now: i64,
-) -> Result<String> {
+pub(crate) async fn insert_organization(tx: &mut WriteTx, name: &str, account: &Account, now: i64) -> Result<String> {
     let id = new_id("org");
     let r = sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(id.as_str())

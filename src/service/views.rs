@@ -526,8 +526,7 @@ impl Service {
 
     /// The catalogue: every service definition version with its usage models.
     pub async fn catalog(&self) -> Result<Vec<CatalogEntry>> {
-        let defs =
-            sqlx::query("SELECT * FROM service_definitions ORDER BY name, version").fetch_all(&self.db).await?;
+        let defs = sqlx::query("SELECT * FROM service_definitions ORDER BY name, version").fetch_all(&self.db).await?;
         let models = sqlx::query("SELECT * FROM usage_models ORDER BY created_at, id").fetch_all(&self.db).await?;
         let mut by_def: std::collections::HashMap<String, Vec<Terms>> = std::collections::HashMap::new();
         for u in &models {

@@ -482,7 +482,8 @@ impl Db {
         MIGRATOR.run(&pool).await?;
         let writer = match dialect {
             Dialect::Sqlite => {
-                let conn = native::Native::open(url).map_err(|source| StoreError::Connect { url: redact(url), source })?;
+                let conn =
+                    native::Native::open(url).map_err(|source| StoreError::Connect { url: redact(url), source })?;
                 let writer = Arc::new(writer::Writer::new(conn));
                 let checkpoints = options
                     .max_connections(1)
@@ -495,7 +496,9 @@ impl Db {
             Dialect::Postgres => None,
         };
         let readers = match dialect {
-            Dialect::Sqlite => Some(Arc::new(Readers { url: url.to_string(), idle: std::sync::Mutex::new(Vec::new()) })),
+            Dialect::Sqlite => {
+                Some(Arc::new(Readers { url: url.to_string(), idle: std::sync::Mutex::new(Vec::new()) }))
+            }
             Dialect::Postgres => None,
         };
         Ok(Db { pool, dialect, writer, readers })

@@ -15,11 +15,11 @@
 
 use std::sync::Arc;
 
-use sqlx::Either;
 use rusqlite::types::ValueRef;
+use sqlx::Either;
 use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow, AnyTypeInfo, AnyTypeInfoKind, AnyValue};
-use sqlx_core::any::{AnyColumn, AnyValueKind};
 use sqlx::error::{DatabaseError, ErrorKind};
+use sqlx_core::any::{AnyColumn, AnyValueKind};
 use sqlx_core::ext::ustr::UStr;
 
 /// The writer's connection and the column names of the statements it has run.
@@ -66,7 +66,9 @@ impl Native {
         persistent: bool,
     ) -> Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error> {
         let args = args.map(|a| a.values.0).unwrap_or_default();
-        let mut stmt = if persistent { Statement::Cached(self.conn.prepare_cached(sql)) } else {
+        let mut stmt = if persistent {
+            Statement::Cached(self.conn.prepare_cached(sql))
+        } else {
             Statement::Once(self.conn.prepare(sql))
         }
         .open()
@@ -119,10 +121,7 @@ impl Native {
         }
         drop(rows);
         let rows_affected = if readonly { 0 } else { self.conn.changes() };
-        out.push(Either::Left(AnyQueryResult {
-            rows_affected,
-            last_insert_id: Some(self.conn.last_insert_rowid()),
-        }));
+        out.push(Either::Left(AnyQueryResult { rows_affected, last_insert_id: Some(self.conn.last_insert_rowid()) }));
         Ok(out)
     }
 }

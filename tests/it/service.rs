@@ -885,6 +885,66 @@ async fn switch_state_changed_elsewhere_is_seen(b: Backend) {
 }
 on_both!(switch_state_changed_elsewhere_is_seen);
 
+/// The same for orders run as a batch, which on SQLite are worked out from this process's
+/// copy of the dry-run switches before the writer is taken: a change by another process
+/// after the copy was made is seen (the copy is not used), nothing is counted twice.
+async fn switch_state_changed_elsewhere_is_seen_by_a_batch(b: Backend) {
+    let w = world(b).await;
+    let all_items = |w: &World| {
+        let svc = w.svc.clone();
+        async move {
+            let mut out = BTreeSet::new();
+            for sw in svc.topology().await.unwrap().switches.iter() {
+                for i in svc.switch_items(&sw.name).await.unwrap() {
+                    out.insert((sw.name.clone(), i));
+                }
+            }
+            out
+        }
+    };
+    let before = all_items(&w).await;
+    let line = w.svc.create_channel(&w.acme, &w.channel("line", ChannelKind::P2p, "acme-3a")).await.unwrap();
+    let o = w.offer_to(&w.acme, &line, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &o.invitations[0].token, &accept("globex-3b")).await.unwrap();
+    assert_eq!(w.svc.run_pending().await.unwrap().len(), 1);
+    let with_line = all_items(&w).await;
+    // The first channel's own items (the ports it brought into use stay: the baseline).
+    let line_items: BTreeSet<_> =
+        with_line.difference(&before).filter(|(_, i)| !i.contains("\"type\":\"port\"")).cloned().collect();
+    let p2p = w.svc.create_channel(&w.acme, &w.channel("p2p", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let o = w.offer_to(&w.acme, &p2p, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &o.invitations[0].token, &accept("globex-1b")).await.unwrap();
+    assert_eq!(w.svc.run_pending().await.unwrap().len(), 1);
+    let active = all_items(&w).await;
+    assert!(line_items.len() > 1, "the channel put items in place: {line_items:?}");
+    // Another process takes one of them away.
+    let (sw, item) = line_items.iter().next().unwrap();
+    let n = sqlx::query("DELETE FROM switch_items WHERE switch = $1 AND item = $2")
+        .bind(sw.as_str())
+        .bind(item.as_str())
+        .execute(&w.svc.db.pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(n, 1);
+    // Both end in one batch.
+    let end_line = w.svc.terminate(&w.acme, &line, "test").await.unwrap().unwrap();
+    w.svc.terminate(&w.acme, &p2p, "test").await.unwrap().unwrap();
+    let done = w.svc.run_pending().await.unwrap();
+    assert_eq!(done.len(), 2, "{done:?}");
+    assert!(done.iter().all(|o| o.status == "done"), "{done:?}");
+    let o = w.svc.order(&w.op, &end_line).await.unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&o.detail).unwrap();
+    assert_eq!(detail["batch"]["orders"], 2, "ran as a batch: {detail}");
+    assert_eq!(detail["changes"], line_items.len() - 1, "removed only what was still there: {detail}");
+    let after = all_items(&w).await;
+    let baseline: BTreeSet<_> =
+        active.difference(&before).filter(|(_, i)| i.contains("\"type\":\"port\"")).cloned().collect();
+    let expected: BTreeSet<_> = before.union(&baseline).cloned().collect();
+    assert_eq!(after, expected, "nothing of either channel is left");
+}
+on_both!(switch_state_changed_elsewhere_is_seen_by_a_batch);
+
 fn by_org(names: &[&str]) -> NewOffer {
     NewOffer {
         invitees: names

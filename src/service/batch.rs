@@ -470,17 +470,7 @@ impl Service {
             });
 
         let mut tx = self.db.write_background().await?;
-        if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
-            let sql = format!(
-                "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
-                placeholders(1, scope.len())
-            );
-            let mut q = varying(sql);
-            for s in &scope {
-                q = q.bind(s.as_str());
-            }
-            q.fetch_all(&mut tx).await?;
-        }
+        self.lock_switches(&mut tx, &scope).await?;
         let early = match early {
             Some((stamp, generation, settled))
                 if tx.stamp().await? == Some(stamp) && self.dry.generation() == generation =>

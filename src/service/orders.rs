@@ -618,19 +618,7 @@ impl Service {
         record: bool,
     ) -> Result<std::result::Result<Applied, String>> {
         let mut tx = self.db.write_background().await?;
-        // Applies on one switch take turns: row locks on PostgreSQL; on SQLite the write
-        // transaction is exclusive already.
-        if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
-            let sql = format!(
-                "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
-                placeholders(1, scope.len())
-            );
-            let mut q = varying(sql);
-            for s in scope {
-                q = q.bind(s.as_str());
-            }
-            q.fetch_all(&mut tx).await?;
-        }
+        self.lock_switches(&mut tx, scope).await?;
         // What the channel had on the switches, and what it should have now.
         let applied_before: Option<String> = sqlx::query("SELECT applied FROM channels WHERE id = $1")
             .bind(o.channel_id.as_str())
@@ -689,6 +677,23 @@ impl Service {
                 Ok(Err(reason))
             }
         }
+    }
+
+    /// Applies on one switch take turns: row locks on PostgreSQL, taken in name order; on
+    /// SQLite the write transaction is exclusive already.
+    pub(super) async fn lock_switches(&self, tx: &mut WriteTx, scope: &[String]) -> Result<()> {
+        if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
+            let sql = format!(
+                "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
+                placeholders(1, scope.len())
+            );
+            let mut q = varying(sql);
+            for s in scope {
+                q = q.bind(s.as_str());
+            }
+            q.fetch_all(&mut *tx).await?;
+        }
+        Ok(())
     }
 
     /// Records success inside the apply's transaction: the channel `active` (or

@@ -117,55 +117,91 @@ impl std::fmt::Debug for WriteTx {
     }
 }
 
-/// A write transaction is where its statements run: `query.execute(&mut *tx)`. On
-/// PostgreSQL that is the transaction's connection; on SQLite the statement runs right
-/// here on the writer's own connection (`native.rs`), without sqlx's hand-off to a thread.
-impl<'c> sqlx::Executor<'c> for &'c mut WriteTx {
-    type Database = Any;
+/// Where a transaction's next statement runs.
+enum On<'a> {
+    Postgres(&'a mut sqlx::AnyConnection),
+    Native(&'a mut native::Native),
+    /// The transaction is over.
+    Closed,
+}
 
-    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> Steps<'e>
-    where
-        'c: 'e,
-        E: 'q + sqlx::Execute<'q, Any>,
-    {
+/// A transaction is where its statements run: `query.execute(&mut tx)`. On PostgreSQL
+/// that is the transaction's connection; on SQLite the statement runs right here on the
+/// process's own connection (`native.rs`), without sqlx's hand-off to a thread.
+macro_rules! transaction_executor {
+    ($($ty:tt)*) => {
+        impl<'c> sqlx::Executor<'c> for &'c mut $($ty)* {
+            type Database = Any;
+
+            fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> Steps<'e>
+            where
+                'c: 'e,
+                E: 'q + sqlx::Execute<'q, Any>,
+            {
+                match self.on() {
+                    On::Postgres(c) => c.fetch_many(query),
+                    On::Native(n) => native_steps(n, query),
+                    On::Closed => failed_steps(sqlx::Error::PoolClosed),
+                }
+            }
+
+            fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> FirstRow<'e>
+            where
+                'c: 'e,
+                E: 'q + sqlx::Execute<'q, Any>,
+            {
+                match self.on() {
+                    On::Postgres(c) => c.fetch_optional(query),
+                    On::Native(n) => native_first(n, query),
+                    On::Closed => failed_first(sqlx::Error::PoolClosed),
+                }
+            }
+
+            fn prepare_with<'e>(
+                self,
+                sql: sqlx::SqlStr,
+                parameters: &'e [sqlx::any::AnyTypeInfo],
+            ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
+            where
+                'c: 'e,
+            {
+                match self.on() {
+                    On::Postgres(c) => c.prepare_with(sql, parameters),
+                    On::Native(_) | On::Closed => not_on_native(),
+                }
+            }
+
+            fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
+            where
+                'c: 'e,
+            {
+                match self.on() {
+                    On::Postgres(c) => c.describe(sql),
+                    On::Native(_) | On::Closed => not_on_native(),
+                }
+            }
+        }
+    };
+}
+
+transaction_executor!(WriteTx);
+transaction_executor!(ReadTx<'_>);
+
+impl WriteTx {
+    fn on(&mut self) -> On<'_> {
         match &mut self.inner {
-            Inner::Postgres(tx) => (&mut **tx).fetch_many(query),
-            Inner::Sqlite(m) => native_steps(m.conn_mut(), query),
+            Inner::Postgres(tx) => On::Postgres(tx),
+            Inner::Sqlite(m) => On::Native(m.conn_mut()),
         }
     }
+}
 
-    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> FirstRow<'e>
-    where
-        'c: 'e,
-        E: 'q + sqlx::Execute<'q, Any>,
-    {
+impl ReadTx<'_> {
+    fn on(&mut self) -> On<'_> {
         match &mut self.inner {
-            Inner::Postgres(tx) => (&mut **tx).fetch_optional(query),
-            Inner::Sqlite(m) => native_first(m.conn_mut(), query),
-        }
-    }
-
-    fn prepare_with<'e>(
-        self,
-        sql: sqlx::SqlStr,
-        parameters: &'e [sqlx::any::AnyTypeInfo],
-    ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
-    where
-        'c: 'e,
-    {
-        match &mut self.inner {
-            Inner::Postgres(tx) => (&mut **tx).prepare_with(sql, parameters),
-            Inner::Sqlite(_) => not_on_native(),
-        }
-    }
-
-    fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
-    where
-        'c: 'e,
-    {
-        match &mut self.inner {
-            Inner::Postgres(tx) => (&mut **tx).describe(sql),
-            Inner::Sqlite(_) => not_on_native(),
+            ReadInner::Postgres(Some(tx)) => On::Postgres(tx),
+            ReadInner::Sqlite(_, Some(conn)) => On::Native(conn),
+            ReadInner::Postgres(None) | ReadInner::Sqlite(_, None) => On::Closed,
         }
     }
 }
@@ -183,7 +219,7 @@ fn native_steps<'e, 'q: 'e, E: 'q + sqlx::Execute<'q, Any>>(conn: &mut native::N
     let sql = query.sql();
     match args.and_then(|a| conn.run(sql.as_str(), a, persistent)) {
         Ok(steps) => futures::stream::iter(steps.into_iter().map(Ok)).boxed(),
-        Err(e) => futures::stream::once(std::future::ready(Err(e))).boxed(),
+        Err(e) => failed_steps(e),
     }
 }
 
@@ -200,6 +236,16 @@ fn native_first<'e, 'q: 'e, E: 'q + sqlx::Execute<'q, Any>>(conn: &mut native::N
         })
     });
     std::future::ready(row).boxed()
+}
+
+fn failed_steps<'e>(e: sqlx::Error) -> Steps<'e> {
+    use futures::StreamExt;
+    futures::stream::once(std::future::ready(Err(e))).boxed()
+}
+
+fn failed_first<'e>(e: sqlx::Error) -> FirstRow<'e> {
+    use futures::FutureExt;
+    std::future::ready(Err(e)).boxed()
 }
 
 fn not_on_native<'e, T: Send + 'e>() -> BoxFuture<'e, Result<T, sqlx::Error>> {
@@ -223,17 +269,7 @@ impl<'c> sqlx::Executor<'c> for &'c Db {
     {
         match &self.readers {
             None => (&self.pool).fetch_many(query),
-            Some(r) => match r.take() {
-                Ok(mut conn) => {
-                    let steps = native_steps(&mut conn, query);
-                    r.give(conn);
-                    steps
-                }
-                Err(e) => {
-                    use futures::StreamExt;
-                    futures::stream::once(std::future::ready(Err(e))).boxed()
-                }
-            },
+            Some(r) => r.with(|conn| native_steps(conn, query)).unwrap_or_else(failed_steps),
         }
     }
 
@@ -244,17 +280,7 @@ impl<'c> sqlx::Executor<'c> for &'c Db {
     {
         match &self.readers {
             None => (&self.pool).fetch_optional(query),
-            Some(r) => match r.take() {
-                Ok(mut conn) => {
-                    let row = native_first(&mut conn, query);
-                    r.give(conn);
-                    row
-                }
-                Err(e) => {
-                    use futures::FutureExt;
-                    std::future::ready(Err(e)).boxed()
-                }
-            },
+            Some(r) => r.with(|conn| native_first(conn, query)).unwrap_or_else(failed_first),
         }
     }
 
@@ -300,6 +326,14 @@ impl Readers {
             Some(conn) => Ok(conn),
             None => native::Native::open(&self.url),
         }
+    }
+
+    /// Runs `f` on an idle reader (or a new one), which is then kept for the next read.
+    fn with<T>(&self, f: impl FnOnce(&mut native::Native) -> T) -> Result<T, sqlx::Error> {
+        let mut conn = self.take()?;
+        let out = f(&mut conn);
+        self.give(conn);
+        Ok(out)
     }
 
     fn give(&self, conn: native::Native) {
@@ -357,64 +391,6 @@ impl Drop for ReadTx<'_> {
             && c.batch("ROLLBACK").is_ok()
         {
             readers.give(c);
-        }
-    }
-}
-
-impl<'c> sqlx::Executor<'c> for &'c mut ReadTx<'_> {
-    type Database = Any;
-
-    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> Steps<'e>
-    where
-        'c: 'e,
-        E: 'q + sqlx::Execute<'q, Any>,
-    {
-        match &mut self.inner {
-            ReadInner::Postgres(Some(tx)) => (&mut **tx).fetch_many(query),
-            ReadInner::Sqlite(_, Some(conn)) => native_steps(conn, query),
-            ReadInner::Postgres(None) | ReadInner::Sqlite(_, None) => {
-                use futures::StreamExt;
-                futures::stream::once(std::future::ready(Err(sqlx::Error::PoolClosed))).boxed()
-            }
-        }
-    }
-
-    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> FirstRow<'e>
-    where
-        'c: 'e,
-        E: 'q + sqlx::Execute<'q, Any>,
-    {
-        match &mut self.inner {
-            ReadInner::Postgres(Some(tx)) => (&mut **tx).fetch_optional(query),
-            ReadInner::Sqlite(_, Some(conn)) => native_first(conn, query),
-            ReadInner::Postgres(None) | ReadInner::Sqlite(_, None) => {
-                use futures::FutureExt;
-                std::future::ready(Err(sqlx::Error::PoolClosed)).boxed()
-            }
-        }
-    }
-
-    fn prepare_with<'e>(
-        self,
-        sql: sqlx::SqlStr,
-        parameters: &'e [sqlx::any::AnyTypeInfo],
-    ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
-    where
-        'c: 'e,
-    {
-        match &mut self.inner {
-            ReadInner::Postgres(Some(tx)) => (&mut **tx).prepare_with(sql, parameters),
-            ReadInner::Postgres(None) | ReadInner::Sqlite(..) => not_on_native(),
-        }
-    }
-
-    fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
-    where
-        'c: 'e,
-    {
-        match &mut self.inner {
-            ReadInner::Postgres(Some(tx)) => (&mut **tx).describe(sql),
-            ReadInner::Postgres(None) | ReadInner::Sqlite(..) => not_on_native(),
         }
     }
 }

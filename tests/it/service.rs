@@ -837,23 +837,35 @@ async fn migration_unplugs_channels_terminated_before_it(b: Backend) {
 }
 on_both!(migration_unplugs_channels_terminated_before_it);
 
+/// Every (switch, item) the dry-run switches hold.
+async fn all_items(w: &World) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for sw in w.svc.topology().await.unwrap().switches.iter() {
+        for i in w.svc.switch_items(&sw.name).await.unwrap() {
+            out.insert((sw.name.clone(), i));
+        }
+    }
+    out
+}
+
+/// Removes one item of a dry-run switch as another process would: on a connection of
+/// its own, not this process's writer.
+async fn take_away_elsewhere(w: &World, switch: &str, item: &str) {
+    let n = sqlx::query("DELETE FROM switch_items WHERE switch = $1 AND item = $2")
+        .bind(switch)
+        .bind(item)
+        .execute(&w.svc.db.pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(n, 1);
+}
+
 /// What another process does to the dry-run switches is seen by this one's next apply,
 /// though it keeps a copy of them (SQLite): an item removed behind its back is not
 /// counted as removed again, and the switches end as their channels call for.
 async fn switch_state_changed_elsewhere_is_seen(b: Backend) {
     let w = world(b).await;
-    let all_items = |w: &World| {
-        let svc = w.svc.clone();
-        async move {
-            let mut out = BTreeSet::new();
-            for sw in svc.topology().await.unwrap().switches.iter() {
-                for i in svc.switch_items(&sw.name).await.unwrap() {
-                    out.insert((sw.name.clone(), i));
-                }
-            }
-            out
-        }
-    };
     let ch = w.svc.create_channel(&w.acme, &w.channel("watched", ChannelKind::P2p, "acme-1a")).await.unwrap();
     let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
     let before = all_items(&w).await;
@@ -866,14 +878,7 @@ async fn switch_state_changed_elsewhere_is_seen(b: Backend) {
     assert!(own.len() > 1, "the channel put items in place: {own:?}");
     // Another process (its own connection) takes one of them away.
     let (sw, item) = own.iter().next().unwrap();
-    let n = sqlx::query("DELETE FROM switch_items WHERE switch = $1 AND item = $2")
-        .bind(sw.as_str())
-        .bind(item.as_str())
-        .execute(&w.svc.db.pool)
-        .await
-        .unwrap()
-        .rows_affected();
-    assert_eq!(n, 1);
+    take_away_elsewhere(&w, sw, item).await;
     let order = w.svc.terminate(&w.acme, &ch, "test").await.unwrap().unwrap();
     w.svc.run_pending().await.unwrap();
     let o = w.svc.order(&w.op, &order).await.unwrap();
@@ -890,18 +895,6 @@ on_both!(switch_state_changed_elsewhere_is_seen);
 /// after the copy was made is seen (the copy is not used), nothing is counted twice.
 async fn switch_state_changed_elsewhere_is_seen_by_a_batch(b: Backend) {
     let w = world(b).await;
-    let all_items = |w: &World| {
-        let svc = w.svc.clone();
-        async move {
-            let mut out = BTreeSet::new();
-            for sw in svc.topology().await.unwrap().switches.iter() {
-                for i in svc.switch_items(&sw.name).await.unwrap() {
-                    out.insert((sw.name.clone(), i));
-                }
-            }
-            out
-        }
-    };
     let before = all_items(&w).await;
     let line = w.svc.create_channel(&w.acme, &w.channel("line", ChannelKind::P2p, "acme-3a")).await.unwrap();
     let o = w.offer_to(&w.acme, &line, &[&w.globex]).await;
@@ -919,14 +912,7 @@ async fn switch_state_changed_elsewhere_is_seen_by_a_batch(b: Backend) {
     assert!(line_items.len() > 1, "the channel put items in place: {line_items:?}");
     // Another process takes one of them away.
     let (sw, item) = line_items.iter().next().unwrap();
-    let n = sqlx::query("DELETE FROM switch_items WHERE switch = $1 AND item = $2")
-        .bind(sw.as_str())
-        .bind(item.as_str())
-        .execute(&w.svc.db.pool)
-        .await
-        .unwrap()
-        .rows_affected();
-    assert_eq!(n, 1);
+    take_away_elsewhere(&w, sw, item).await;
     // Both end in one batch.
     let end_line = w.svc.terminate(&w.acme, &line, "test").await.unwrap().unwrap();
     w.svc.terminate(&w.acme, &p2p, "test").await.unwrap().unwrap();

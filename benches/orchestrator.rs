@@ -282,7 +282,12 @@ fn main() {
             for _ in 0..10_000 {
                 let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&db.pool).await.unwrap();
             }
-            println!("pool SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+            println!("sqlx pool SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+            let t = Instant::now();
+            for _ in 0..10_000 {
+                let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&db).await.unwrap();
+            }
+            println!("native read SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
             let t = Instant::now();
             for _ in 0..1000 {
                 let mut tx = db.write().await.unwrap();
@@ -291,13 +296,13 @@ fn main() {
                 }
                 tx.commit().await.unwrap();
             }
-            println!("write tx of 10 SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 1000.0);
+            println!("native write tx of 10 SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 1000.0);
             let mut conn = db.pool.acquire().await.unwrap();
             let t = Instant::now();
             for _ in 0..10_000 {
                 let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *conn).await.unwrap();
             }
-            println!("one connection SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+            println!("sqlx one connection SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
             let t = Instant::now();
             for i in 0..10_000i64 {
                 let _: Option<i64> =
@@ -308,7 +313,7 @@ fn main() {
                         .await
                         .unwrap();
             }
-            println!("one connection indexed lookup: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+            println!("sqlx one connection indexed lookup: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
         });
         return;
     }

@@ -38,6 +38,17 @@ impl Native {
         use std::str::FromStr;
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
         let path = options.get_filename();
+        let name = path.to_string_lossy();
+        if name.is_empty()
+            || name.contains(":memory:")
+            || name.contains("sqlx-in-memory")
+            || url.contains("mode=memory")
+        {
+            return Err(sqlx::Error::Configuration(
+                "an in-memory SQLite database is one per connection: give a file (sqlite://PATH) or a data directory"
+                    .into(),
+            ));
+        }
         let conn = rusqlite::Connection::open(path).map_err(error)?;
         conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(error)?;
@@ -302,6 +313,14 @@ mod tests {
         assert!(row.try_get::<String, _>("n").is_err(), "an integer is not text, as with sqlx's driver");
         // A read changes nothing, whatever the last write did.
         assert!(matches!(rows.last(), Some(Either::Left(q)) if q.rows_affected == 0));
+    }
+
+    #[test]
+    fn an_in_memory_database_is_refused_with_what_to_do() {
+        for url in ["sqlite::memory:", "sqlite://db?mode=memory"] {
+            let e = Native::open(url).err().unwrap_or_else(|| panic!("{url} was opened"));
+            assert!(e.to_string().contains("give a file"), "{url}: {e}");
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ use super::orders::{
     AppliedChannel, Claimed, DryChange, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
     taken_over_outcome, target_of,
 };
-use super::{Actor, Result, Service, ServiceError, placeholders};
+use super::{Actor, Result, Service, placeholders};
 
 /// An order of the batch, planned: what its channel should hold and on which switches
 /// (its old path and its new one).
@@ -459,7 +459,10 @@ impl Service {
         // of, the apply is worked out from the copy before taking the writer, and only
         // written with it (if the copy is still what was looked at: see `peek_dry`). The
         // process's batches take turns at this, so one does not spoil another's work.
-        let _turn = self.dry_turn.lock().await;
+        let _turn = match self.db.dialect {
+            Dialect::Sqlite => Some(self.dry_turn.lock().await),
+            Dialect::Postgres => None,
+        };
         let early = self
             .peek_dry(topo, &scope, &add, &remove)
             .filter(|p| scope.iter().all(|s| p.2.contains_key(s)))
@@ -484,17 +487,7 @@ impl Service {
             Some(s) => s,
             None => {
                 let dry = self.load_dry(&mut tx, topo, &scope, &add, &remove).await?;
-                // Dry-run switches are memory: their engine run is a computation, done
-                // right here. Real switches are netlink round trips, on a thread that may
-                // block.
-                let result = if scope.iter().all(|s| dry.contains_key(s)) {
-                    run_engine(topo, &scope, &add, &remove, dry.clone(), &faults)
-                } else {
-                    let (topo2, scope2, dry2) = (topo.clone(), scope.clone(), dry.clone());
-                    tokio::task::spawn_blocking(move || run_engine(&topo2, &scope2, &add, &remove, dry2, &faults))
-                        .await
-                        .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?
-                };
+                let result = super::orders::engine_apply(topo, &scope, add, remove, &dry, faults).await?;
                 result.map(|(applied, after)| settle(topo, planned, &own, &new_specs, applied, &dry, &after))
             }
         };

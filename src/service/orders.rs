@@ -640,12 +640,7 @@ impl Service {
         let dry = self.load_dry(&mut tx, topo, scope, &add, &remove).await?;
         let faults: Vec<(String, usize)> =
             scope.iter().filter_map(|s| self.take_fault(s).map(|i| (s.clone(), i))).collect();
-        let topo2 = topo.clone();
-        let scope2 = scope.to_vec();
-        let before = dry.clone();
-        let result = tokio::task::spawn_blocking(move || run_engine(&topo2, &scope2, &add, &remove, before, &faults))
-            .await
-            .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))?;
+        let result = engine_apply(topo, scope, add, remove, &dry, faults).await?;
         match result {
             Ok((applied, after)) => {
                 let change = DryChange::between(&dry, &after);
@@ -1249,6 +1244,26 @@ fn stall_hook() {
 }
 
 pub(super) type EngineResult = std::result::Result<(Applied, BTreeMap<String, BTreeSet<Item>>), String>;
+
+/// Runs the engine's transaction on the switches of `scope` (`dry`: the dry-run ones'
+/// state). Dry-run switches are memory, so their run is a computation, done right here;
+/// real switches are netlink round trips, run on a thread that may block.
+pub(super) async fn engine_apply(
+    topo: &Arc<Topology>,
+    scope: &[String],
+    add: Vec<BTreeSet<Item>>,
+    remove: Vec<BTreeSet<Item>>,
+    dry: &BTreeMap<String, BTreeSet<Item>>,
+    faults: Vec<(String, usize)>,
+) -> Result<EngineResult> {
+    if scope.iter().all(|s| dry.contains_key(s)) {
+        return Ok(run_engine(topo, scope, &add, &remove, dry.clone(), &faults));
+    }
+    let (topo, scope, dry) = (topo.clone(), scope.to_vec(), dry.clone());
+    tokio::task::spawn_blocking(move || run_engine(&topo, &scope, &add, &remove, dry, &faults))
+        .await
+        .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))
+}
 
 /// Builds the drivers and runs the engine's transaction (blocking).
 pub(super) fn run_engine(

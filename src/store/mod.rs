@@ -67,7 +67,7 @@ pub struct Db {
     readers: Option<Arc<Readers>>,
 }
 
-/// A write transaction (and, on SQLite, this process's turn to write). `&mut *tx` is an
+/// A write transaction (and, on SQLite, this process's turn to write). `&mut tx` is an
 /// executor.
 pub struct WriteTx {
     inner: Inner,
@@ -211,25 +211,29 @@ type Steps<'e> =
 type FirstRow<'e> = BoxFuture<'e, Result<Option<sqlx::any::AnyRow>, sqlx::Error>>;
 use futures::future::BoxFuture;
 
-/// Runs a sqlx query on a native connection, now; its steps as sqlx's `fetch_many`.
-fn native_steps<'e, 'q: 'e, E: 'q + sqlx::Execute<'q, Any>>(conn: &mut native::Native, mut query: E) -> Steps<'e> {
-    use futures::StreamExt;
-    let args = query.take_arguments().map_err(sqlx::Error::Encode);
+/// Runs a sqlx query on a native connection, now: its rows, then its result.
+fn run_native<'q, E: 'q + sqlx::Execute<'q, Any>>(
+    conn: &mut native::Native,
+    mut query: E,
+) -> Result<Vec<sqlx::Either<sqlx::any::AnyQueryResult, sqlx::any::AnyRow>>, sqlx::Error> {
+    let args = query.take_arguments().map_err(sqlx::Error::Encode)?;
     let persistent = query.persistent();
-    let sql = query.sql();
-    match args.and_then(|a| conn.run(sql.as_str(), a, persistent)) {
+    conn.run(query.sql().as_str(), args, persistent)
+}
+
+/// [`run_native`] as sqlx's `fetch_many`.
+fn native_steps<'e, 'q: 'e, E: 'q + sqlx::Execute<'q, Any>>(conn: &mut native::Native, query: E) -> Steps<'e> {
+    use futures::StreamExt;
+    match run_native(conn, query) {
         Ok(steps) => futures::stream::iter(steps.into_iter().map(Ok)).boxed(),
         Err(e) => failed_steps(e),
     }
 }
 
-/// Runs a sqlx query on a native connection, now; its first row.
-fn native_first<'e, 'q: 'e, E: 'q + sqlx::Execute<'q, Any>>(conn: &mut native::Native, mut query: E) -> FirstRow<'e> {
+/// [`run_native`] as sqlx's `fetch_optional`: the first row.
+fn native_first<'e, 'q: 'e, E: 'q + sqlx::Execute<'q, Any>>(conn: &mut native::Native, query: E) -> FirstRow<'e> {
     use futures::FutureExt;
-    let args = query.take_arguments().map_err(sqlx::Error::Encode);
-    let persistent = query.persistent();
-    let sql = query.sql();
-    let row = args.and_then(|a| conn.run(sql.as_str(), a, persistent)).map(|steps| {
+    let row = run_native(conn, query).map(|steps| {
         steps.into_iter().find_map(|s| match s {
             sqlx::Either::Right(row) => Some(row),
             sqlx::Either::Left(_) => None,
@@ -304,7 +308,8 @@ impl<'c> sqlx::Executor<'c> for &'c Db {
 }
 
 /// SQLite's native readers: idle ones are kept for the next read, and one more is opened
-/// when every one is busy (there are never more busy than threads running statements).
+/// when every one is busy (a read holds one while its statement runs, a read transaction
+/// until it ends).
 struct Readers {
     url: String,
     idle: std::sync::Mutex<Vec<native::Native>>,

@@ -5,7 +5,8 @@
 //! Run: `scripts/bench-http` (or `cargo bench --bench http`). Settings (environment):
 //! BENCH_RATE (requests per second, 1000), BENCH_SECS (seconds per phase, 10),
 //! BENCH_ACCEPTS (acceptances prepared, 3000), BENCH_BATCH (orders per worker batch, the
-//! service's default), BENCH_NO_WORKER (set: no orders run, the acceptance's own floor).
+//! service's default), BENCH_NO_WORKER (set: no orders run, the acceptance's own floor),
+//! BENCH_KEEP (set: the database is kept, for a look inside, and where is printed).
 //!
 //! Phases, at the same rate: `GET /healthz` (the baseline: the server's floor on this
 //! machine now), `GET /api/v1/channels` (a subscriber with 20 channels), `POST
@@ -240,5 +241,9 @@ async fn main() {
             p.latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
             pct(&p.latencies, 0.99) / base_p99.max(1e-9),
         );
+    }
+    // BENCH_KEEP: keep the database for inspection (its path is printed).
+    if std::env::var("BENCH_KEEP").is_ok() {
+        eprintln!("database kept in {}", dir.keep().display());
     }
 }

@@ -99,6 +99,16 @@ impl Writer {
         Ok(guard)
     }
 
+    /// Holds the connection with no transaction open on it (an open group is committed
+    /// first) until the guard is dropped: meanwhile nothing is appended to the WAL.
+    pub(super) async fn quiesce(&self) -> Result<Quiet, sqlx::Error> {
+        let mut guard = self.take().await?;
+        if let Some(group) = guard.group.clone() {
+            commit_group(&mut guard, &group).await?;
+        }
+        Ok(Quiet { _guard: guard })
+    }
+
     /// Writers waiting for the connection now.
     pub(super) fn queued(&self) -> usize {
         self.queued.load(Ordering::SeqCst)
@@ -133,6 +143,11 @@ impl Writer {
         guard.open = Some(savepoint);
         Ok(Member { guard, writer: self.clone(), group, savepoint, background, sweep: Sweep(Some(self.clone())) })
     }
+}
+
+/// See [`Writer::quiesce`].
+pub(super) struct Quiet {
+    _guard: OwnedMutexGuard<State>,
 }
 
 /// Counts a writer out of the queue when it got the connection or gave up waiting.

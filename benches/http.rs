@@ -6,7 +6,8 @@
 //! BENCH_RATE (requests per second, 1000), BENCH_SECS (seconds per phase, 10),
 //! BENCH_ACCEPTS (acceptances prepared, 3000), BENCH_BATCH (orders per worker batch, the
 //! service's default), BENCH_NO_WORKER (set: no orders run, the acceptance's own floor),
-//! BENCH_KEEP (set: the database is kept, for a look inside, and where is printed).
+//! BENCH_KEEP (set: the database is kept, for a look inside, and where is printed),
+//! BENCH_TIMELINE (set: the slowest answer of each 100 ms is printed, in the order sent).
 //!
 //! Phases, at the same rate: `GET /healthz` (the baseline: the server's floor on this
 //! machine now), `GET /api/v1/channels` (a subscriber with 20 channels), `POST
@@ -69,6 +70,16 @@ async fn open_loop(name: &str, rate: u64, requests: Vec<reqwest::RequestBuilder>
         latencies.push(lat);
     }
     let elapsed = start.elapsed();
+    // BENCH_TIMELINE: the slowest answer of each 100 ms, in the order sent (where a tail
+    // comes from: one stall, or all along).
+    if std::env::var("BENCH_TIMELINE").is_ok() {
+        let per = (rate as usize / 10).max(1);
+        let worst: Vec<String> = latencies
+            .chunks(per)
+            .map(|c| format!("{:.0}", c.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1000.0)))
+            .collect();
+        eprintln!("{name}: slowest per 100 ms (ms): {}", worst.join(" "));
+    }
     latencies.sort();
     Phase { name: name.to_string(), sent: n, ok, latencies, elapsed }
 }
@@ -242,8 +253,10 @@ async fn main() {
             pct(&p.latencies, 0.99) / base_p99.max(1e-9),
         );
     }
-    // BENCH_KEEP: keep the database for inspection (its path is printed).
+    // BENCH_KEEP: keep the database for inspection (its path is printed), with a copy of
+    // the WAL as it is now (`wal.kept`: the pages written since it last started over).
     if std::env::var("BENCH_KEEP").is_ok() {
+        let _ = std::fs::copy(dir.path().join("switchboard.db-wal"), dir.path().join("wal.kept"));
         eprintln!("database kept in {}", dir.keep().display());
     }
 }

@@ -689,6 +689,51 @@ async fn drift_view_finds_what_a_switch_lost_or_gained(b: Backend) {
 }
 on_both!(drift_view_finds_what_a_switch_lost_or_gained);
 
+/// A dry-run switch's items are stored with their VLAN first, so a channel's rows on a
+/// switch sit together; rows stored before that (plain JSON) are still read, and removed
+/// with their channel.
+async fn items_stored_before_the_vlan_first_key_still_go_with_their_channel(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("old-rows", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let vid = w.svc.channel(&w.op, &ch).await.unwrap().vlan.unwrap();
+    let path = w.svc.channel(&w.op, &ch).await.unwrap().path;
+    let mut rewritten = 0;
+    for sw in &path {
+        for text in w.svc.switch_items(sw).await.unwrap() {
+            if !text.starts_with(&format!("{{\"vid\":{vid},")) {
+                continue;
+            }
+            let item: switchboard::orchestrator::state::Item = serde_json::from_str(&text).unwrap();
+            let plain = serde_json::to_string(&item).unwrap();
+            assert_ne!(plain, text);
+            sqlx::query("UPDATE switch_items SET item = $3 WHERE switch = $1 AND item = $2")
+                .bind(sw.as_str())
+                .bind(text.as_str())
+                .bind(plain.as_str())
+                .execute(&w.svc.db.pool)
+                .await
+                .unwrap();
+            rewritten += 1;
+        }
+    }
+    assert!(rewritten >= 2 * path.len(), "every switch of the path held the channel's rows, VLAN first");
+    let view = w.svc.drift(&w.op).await.unwrap();
+    assert!(view.iter().all(|d| d.status == "in sync"), "plain rows read as before: {view:?}");
+    w.svc.terminate(&w.acme, &ch, "done").await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let view = w.svc.drift(&w.op).await.unwrap();
+    assert!(view.iter().all(|d| d.status == "in sync"), "nothing of the channel is left: {view:?}");
+    for sw in &path {
+        let of_vid = |t: &String| t.contains(&format!("\"vid\":{vid},")) || t.contains(&format!("\"vid\":{vid}}}"));
+        let left: Vec<String> = w.svc.switch_items(sw).await.unwrap().into_iter().filter(of_vid).collect();
+        assert!(left.is_empty(), "{sw} still holds {left:?}");
+    }
+}
+on_both!(items_stored_before_the_vlan_first_key_still_go_with_their_channel);
+
 /// Several orders waiting at once run as one batch (one plan transaction, one apply over
 /// the union of their switches): new channels of every kind on shared switches, a member
 /// leaving a live channel and a termination, each with its own VLAN, outcome and detail,

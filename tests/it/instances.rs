@@ -7,15 +7,10 @@ use std::time::{Duration, Instant};
 
 use switchboard::model::ChannelKind;
 use switchboard::orchestrator::policy::ChannelState;
-use switchboard::service::Acceptance;
 
 use crate::api::ServeProcess;
 use crate::service::assert_switches_match;
-use crate::world::{Backend, World, world};
-
-fn accept(iface: &str) -> Acceptance {
-    Acceptance { interface: iface.into(), usage_model_id: None, customer_vlan: None }
-}
+use crate::world::{Backend, World, accept, world};
 
 async fn wait_for(what: &str, limit: Duration, mut f: impl AsyncFnMut() -> bool) {
     let start = Instant::now();

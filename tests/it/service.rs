@@ -9,11 +9,7 @@ use switchboard::orchestrator::policy::ChannelState;
 use switchboard::orchestrator::{Item, Planner};
 use switchboard::service::{Acceptance, Actor, InviteeSpec, NewOffer, Policy, Registration, ServiceError, UserRole};
 
-use crate::world::{Backend, World, suspended, world};
-
-fn accept(iface: &str) -> Acceptance {
-    Acceptance { interface: iface.into(), usage_model_id: None, customer_vlan: None }
-}
+use crate::world::{Backend, World, accept, suspended, world};
 
 fn code<T: std::fmt::Debug>(r: Result<T, ServiceError>) -> &'static str {
     match r {
@@ -574,10 +570,7 @@ on_both!(account_checks);
 async fn failure_mid_apply(b: Backend) {
     let w = world(b).await;
     // A live channel first, so the switches hold something to keep.
-    let keep = w.svc.create_channel(&w.acme, &w.channel("keep", ChannelKind::P2p, "acme-3a")).await.unwrap();
-    let o = w.offer_to(&w.acme, &keep, &[&w.globex]).await;
-    w.svc.accept(&w.globex, &o.invitations[0].token, &accept("globex-8a")).await.unwrap();
-    w.svc.run_pending().await.unwrap();
+    let keep = w.live_p2p("keep", "acme-3a").await;
     let before: BTreeMap<String, Vec<String>> = {
         let topo = w.svc.topology().await.unwrap();
         let mut m = BTreeMap::new();
@@ -654,10 +647,7 @@ on_both!(concurrent_acceptances_make_one_order);
 /// nobody needs) shows as drift on that switch only; subscribers may not look.
 async fn drift_view_finds_what_a_switch_lost_or_gained(b: Backend) {
     let w = world(b).await;
-    let ch = w.svc.create_channel(&w.acme, &w.channel("watched", ChannelKind::P2p, "acme-1a")).await.unwrap();
-    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
-    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
-    w.svc.run_pending().await.unwrap();
+    let ch = w.live_p2p("watched", "acme-1a").await;
     let view = w.svc.drift(&w.op).await.unwrap();
     assert!(view.iter().all(|d| d.status == "in sync"), "{view:?}");
     let path = w.svc.channel(&w.op, &ch).await.unwrap().path;
@@ -694,10 +684,7 @@ on_both!(drift_view_finds_what_a_switch_lost_or_gained);
 /// with their channel.
 async fn items_stored_before_the_vlan_first_key_still_go_with_their_channel(b: Backend) {
     let w = world(b).await;
-    let ch = w.svc.create_channel(&w.acme, &w.channel("old-rows", ChannelKind::P2p, "acme-1a")).await.unwrap();
-    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
-    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
-    w.svc.run_pending().await.unwrap();
+    let ch = w.live_p2p("old-rows", "acme-1a").await;
     let vid = w.svc.channel(&w.op, &ch).await.unwrap().vlan.unwrap();
     let path = w.svc.channel(&w.op, &ch).await.unwrap().path;
     let mut rewritten = 0;
@@ -1199,10 +1186,7 @@ async fn usage_restrictions_while_running(b: Backend) {
     assert_eq!((c.state, c.path.len()), (ChannelState::Terminated, 0));
     assert_switches_match(&w).await;
     // Its VLAN is free again: the next channel between the same sockets gets it.
-    let again = w.svc.create_channel(&w.acme, &w.channel("again", ChannelKind::P2p, "acme-1a")).await.unwrap();
-    let offer = w.offer_to(&w.acme, &again, &[&w.globex]).await;
-    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
-    w.svc.run_pending().await.unwrap();
+    let again = w.live_p2p("again", "acme-1a").await;
     assert_eq!(w.svc.channel(&w.acme, &again).await.unwrap().vlan, Some(vlan));
 
     let log = w.svc.audit_log(&w.op, None).await.unwrap();

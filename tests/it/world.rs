@@ -8,9 +8,15 @@ use sqlx::Connection;
 use switchboard::model::ChannelKind;
 use switchboard::orchestrator::policy::{Account, AccountStatus, PriceType};
 use switchboard::service::{
-    Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, OfferCreated, Service, UsageModelSpec, UserRole,
+    Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, OfferCreated, Service,
+    UsageModelSpec, UserRole,
 };
 use switchboard::store::{Db, sqlite_url};
+
+/// Accepting with `iface`, on the channel's own usage model and no customer VLAN.
+pub fn accept(iface: &str) -> Acceptance {
+    Acceptance { interface: iface.into(), usage_model_id: None, customer_vlan: None }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -184,6 +190,16 @@ impl World {
             role: None,
             customer_vlan: None,
         }
+    }
+
+    /// A live E-Line: acme's `name` on `interface`, offered to globex, accepted with
+    /// globex-8a and applied. Returns the channel's ID.
+    pub async fn live_p2p(&self, name: &str, interface: &str) -> String {
+        let ch = self.svc.create_channel(&self.acme, &self.channel(name, ChannelKind::P2p, interface)).await.unwrap();
+        let offer = self.offer_to(&self.acme, &ch, &[&self.globex]).await;
+        self.svc.accept(&self.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+        self.svc.run_pending().await.unwrap();
+        ch
     }
 
     /// Offers `channel` to the admins of `to`, by email.

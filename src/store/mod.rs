@@ -471,13 +471,8 @@ impl Db {
                     .connect(url)
                     .await
                     .map_err(|source| StoreError::Connect { url: redact(url), source })?;
-                let file = {
-                    use std::str::FromStr;
-                    sqlx::sqlite::SqliteConnectOptions::from_str(url)
-                        .map_err(|source| StoreError::Connect { url: redact(url), source })?
-                        .get_filename()
-                        .to_path_buf()
-                };
+                let file =
+                    native::Native::file(url).map_err(|source| StoreError::Connect { url: redact(url), source })?;
                 tokio::spawn(checkpointer(checkpoints, file, Arc::downgrade(&writer)));
                 Some(writer)
             }

@@ -33,8 +33,8 @@ pub(super) struct Native {
 const CACHED_STATEMENTS: usize = 512;
 
 impl Native {
-    /// Opens the database file `url` names (a `sqlite:` URL) with the pool's settings.
-    pub(super) fn open(url: &str) -> Result<Native, sqlx::Error> {
+    /// The database file `url` names (a `sqlite:` URL); an in-memory database is refused.
+    pub(super) fn file(url: &str) -> Result<std::path::PathBuf, sqlx::Error> {
         use std::str::FromStr;
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
         let path = options.get_filename();
@@ -49,6 +49,12 @@ impl Native {
                     .into(),
             ));
         }
+        Ok(path.to_path_buf())
+    }
+
+    /// Opens the database file `url` names (a `sqlite:` URL) with the pool's settings.
+    pub(super) fn open(url: &str) -> Result<Native, sqlx::Error> {
+        let path = Native::file(url)?;
         let conn = rusqlite::Connection::open(path).map_err(error)?;
         conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(error)?;

@@ -7,7 +7,9 @@
 //! BENCH_ACCEPTS (acceptances prepared, 3000), BENCH_BATCH (orders per worker batch, the
 //! service's default), BENCH_NO_WORKER (set: no orders run, the acceptance's own floor),
 //! BENCH_KEEP (set: the database is kept, for a look inside, and where is printed),
-//! BENCH_TIMELINE (set: the slowest answer of each 100 ms is printed, in the order sent).
+//! BENCH_TIMELINE (set: the slowest answer of each 100 ms is printed, in the order sent),
+//! BENCH_WORKER_SHARED (set: the worker runs on the requests' threads, at their priority,
+//! instead of beside them as `serve` runs it: what that choice buys).
 //!
 //! Phases, at the same rate: `GET /healthz` (the baseline: the server's floor on this
 //! machine now), `GET /api/v1/channels` (a subscriber with 20 channels), `POST
@@ -192,7 +194,11 @@ async fn main() {
     // BENCH_NO_WORKER: no orders run, for the floor of the acceptance alone.
     if std::env::var("BENCH_NO_WORKER").is_err() {
         let worker = Worker { service: svc.clone(), sweep_every: Duration::from_secs(3600) };
-        tokio::spawn(async move { worker.run(rx).await });
+        if std::env::var("BENCH_WORKER_SHARED").is_ok() {
+            tokio::spawn(async move { worker.run(rx).await });
+        } else {
+            worker.spawn_beside_requests(rx).unwrap();
+        }
     }
 
     let http = reqwest::Client::builder().pool_max_idle_per_host(1024).build().unwrap();

@@ -104,11 +104,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(%listen, instance = %svc.config.instance, "serving");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = (!args.no_worker).then(|| {
-        let worker = Worker { service: svc.clone(), sweep_every: Duration::from_secs(30) };
-        let rx = stop_rx.clone();
-        tokio::spawn(async move { worker.run(rx).await })
-    });
+    let worker = (!args.no_worker)
+        .then(|| {
+            let worker = Worker { service: svc.clone(), sweep_every: Duration::from_secs(30) };
+            worker.spawn_beside_requests(stop_rx.clone())
+        })
+        .transpose()?;
     let mut state = AppState::new(svc);
     state.secure_cookies = tls.is_some();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

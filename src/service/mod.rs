@@ -37,7 +37,7 @@ pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::SwitchDrift;
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
 pub use meter::MeterReport;
-pub use orders::{OrderOutcome, Worker};
+pub use orders::{OrderOutcome, WORKER_NICENESS, Worker};
 pub use policy::{AutoAccept, AutoAccepted, Notifications, Policy};
 pub use sessions::{NewSession, Session};
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};

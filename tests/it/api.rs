@@ -42,9 +42,9 @@ impl Portal {
             w.svc = w.svc.clone().with_mailer(m);
         }
         let (stop, rx) = tokio::sync::watch::channel(false);
+        // The worker runs as `serve` runs it.
         let worker = Worker { service: w.svc.clone(), sweep_every: Duration::from_secs(3600) };
-        let wrx = rx.clone();
-        tokio::spawn(async move { worker.run(wrx).await });
+        worker.spawn_beside_requests(rx.clone()).unwrap();
         let app = router(AppState::new(w.svc.clone()));
         let mut srx = rx;
         tokio::spawn(async move {
@@ -336,6 +336,61 @@ async fn sessions_csrf_and_errors(b: Backend) {
 }
 
 on_both!(the_whole_story);
+
+/// A thread's nice value from its /proc stat file (field 19, counted from after the name
+/// in parentheses, which may hold spaces).
+fn nice_in(stat_file: &std::path::Path) -> Option<i32> {
+    let stat = std::fs::read_to_string(stat_file).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    after_name.split(' ').nth(16)?.parse().ok()
+}
+
+/// The nice values of this process's threads named `name` (Linux truncates a thread's name
+/// to 15 bytes).
+fn nice_of_threads(name: &str) -> Vec<i32> {
+    let short: String = name.chars().take(15).collect();
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = task.unwrap().path();
+        match std::fs::read_to_string(dir.join("comm")) {
+            Ok(comm) if comm.trim_end() == short => out.extend(nice_in(&dir.join("stat"))),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// On SQLite the worker yields the CPU to requests: it runs on a thread of its own, at a
+/// lower priority than the test's (the requests'), and orders still run to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_runs_beside_requests_at_a_lower_priority() {
+    let p = Portal::start(Backend::Sqlite).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "line", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let (_, offer) = acme
+        .post(
+            &format!("/api/v1/channels/{id}/offers"),
+            json!({"description": "x", "invitees": [{"organization": "globex"}]}),
+        )
+        .await;
+    let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let globex = p.login("admin@globex.example", "password-1").await;
+    let (status, body) =
+        globex.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "globex-8a"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    wait_until("the channel to go live", async || {
+        acme.get(&format!("/api/v1/channels/{id}")).await.1["state"] == "active"
+    })
+    .await;
+
+    // This thread serves requests too (the server runs on the test's runtime).
+    let ours = nice_in(std::path::Path::new("/proc/thread-self/stat")).unwrap();
+    let worker = nice_of_threads("switchboard-worker");
+    assert!(!worker.is_empty(), "the worker has a thread of its own");
+    let lowered = (ours + switchboard::service::WORKER_NICENESS).min(19);
+    assert!(worker.iter().all(|n| *n == lowered), "worker threads {worker:?}, request threads {ours}");
+}
 
 on_both!(sessions_csrf_and_errors);
 

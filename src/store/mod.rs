@@ -822,6 +822,51 @@ mod tests {
         Ok(())
     }
 
+    /// Writers that take the connection in the order given, each `(name, background,
+    /// wait before starting)`, while a request holds it; the order they got it in.
+    async fn turns(
+        db: &Db,
+        writers: &[(&'static str, bool, Duration)],
+    ) -> Result<Vec<&'static str>, Box<dyn std::error::Error>> {
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let held = db.write().await?;
+        let mut tasks = Vec::new();
+        for &(name, background, before) in writers {
+            tokio::time::sleep(before).await;
+            let (db, order) = (db.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let tx = if background { db.write_background().await? } else { db.write().await? };
+                order.lock().map_err(|_| sqlx::Error::PoolClosed)?.push(name);
+                tx.commit().await
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        held.commit().await?;
+        for t in tasks {
+            t.await??;
+        }
+        let order = order.lock().map_err(|_| "poisoned")?.clone();
+        Ok(order)
+    }
+
+    /// The worker's writer lets requests go first: a request that queues while the worker
+    /// waits for the connection gets it before the worker. But not forever: a request that
+    /// comes after the worker waited its longest goes after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_writers_go_before_the_workers_for_a_while() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let db = Db::connect(&sqlite_url(dir.path())?).await?;
+        let soon = Duration::from_millis(10);
+        let late = writer::YIELD_TO_REQUESTS + Duration::from_millis(50);
+        let order =
+            turns(&db, &[("request", false, soon), ("worker", true, soon), ("next request", false, soon)]).await?;
+        assert_eq!(order, ["request", "next request", "worker"]);
+        let order =
+            turns(&db, &[("request", false, soon), ("worker", true, soon), ("late request", false, late)]).await?;
+        assert_eq!(order, ["request", "worker", "late request"]);
+        Ok(())
+    }
+
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(redact("postgres://sb:secret@127.0.0.1/sb"), "postgres://sb:***@127.0.0.1/sb");

@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
 
 use super::native::Native;
 
@@ -30,6 +30,9 @@ pub(super) struct Writer {
     queued: AtomicUsize,
     /// Of those, the background ones (the order worker's; see [`Writer::begin`]).
     queued_background: AtomicUsize,
+    /// Told when a request's writer got the connection or gave up waiting (see
+    /// [`Writer::begin`]).
+    request_left: Notify,
 }
 
 impl std::fmt::Debug for Writer {
@@ -79,6 +82,7 @@ impl Writer {
             state: Arc::new(Mutex::new(State { conn, aborts: 0, group: None, open: None })),
             queued: AtomicUsize::new(0),
             queued_background: AtomicUsize::new(0),
+            request_left: Notify::new(),
         }
     }
 
@@ -118,13 +122,21 @@ impl Writer {
     /// writer (the order worker's, which holds the connection for milliseconds) is one that
     /// a request's commit does not wait for: a request that finds only background writers
     /// queued commits its group at once, instead of waiting while they run in it.
+    ///
+    /// Before it queues, a background writer waits while requests' writers are queued
+    /// (those waiting already and those that come meanwhile), for up to
+    /// [`YIELD_TO_REQUESTS`]: a request that queued behind it would wait for its whole turn
+    /// (milliseconds), though the request is somebody waiting and the worker's is a backlog.
     pub(super) async fn begin(self: &Arc<Self>, background: bool) -> Result<Member, sqlx::Error> {
+        if background {
+            let _ = tokio::time::timeout(YIELD_TO_REQUESTS, self.no_request_waiting()).await;
+        }
         let mut guard = {
             self.queued.fetch_add(1, Ordering::SeqCst);
-            let _left = Dequeue(&self.queued);
+            let _left = Dequeue(&self.queued, (!background).then_some(&self.request_left));
             let _background = background.then(|| {
                 self.queued_background.fetch_add(1, Ordering::SeqCst);
-                Dequeue(&self.queued_background)
+                Dequeue(&self.queued_background, None)
             });
             self.take().await?
         };
@@ -145,17 +157,40 @@ impl Writer {
     }
 }
 
+/// How long a background writer lets requests' writers go first at most: the worker
+/// must not starve under a flood of requests. (A request holds the connection for a
+/// fraction of a millisecond; at 1,000 acceptances/s the queue empties every few.)
+pub(super) const YIELD_TO_REQUESTS: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl Writer {
+    /// Returns once no request's writer waits for the connection.
+    async fn no_request_waiting(&self) {
+        loop {
+            // Registered before the check, so a request leaving in between is not missed.
+            let left = self.request_left.notified();
+            if self.queued.load(Ordering::SeqCst) <= self.queued_background.load(Ordering::SeqCst) {
+                return;
+            }
+            left.await;
+        }
+    }
+}
+
 /// See [`Writer::quiesce`].
 pub(super) struct Quiet {
     _guard: OwnedMutexGuard<State>,
 }
 
-/// Counts a writer out of the queue when it got the connection or gave up waiting.
-struct Dequeue<'a>(&'a AtomicUsize);
+/// Counts a writer out of the queue when it got the connection or gave up waiting (and
+/// tells who waits for that).
+struct Dequeue<'a>(&'a AtomicUsize, Option<&'a Notify>);
 
 impl Drop for Dequeue<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        if let Some(n) = self.1 {
+            n.notify_waiters();
+        }
     }
 }
 

@@ -240,7 +240,17 @@ async fn main() {
                 .json(&serde_json::json!({"interface": iface}))
         })
         .collect();
+    // How far the orders the acceptances made got meanwhile (the worker yields to requests).
+    let count = async |sql: &'static str| -> i64 { sqlx::query_scalar(sql).fetch_one(&svc.db).await.unwrap() };
+    let orders_done = async || count("SELECT count(*) FROM orders WHERE status = 'done'").await;
+    let (done_before, all_before) = (orders_done().await, count("SELECT count(*) FROM orders").await);
     let accept = open_loop("POST /api/v1/invitations/{token}/accept", rate, accept_reqs).await;
+    let (done_at_end, catch_up) = (orders_done().await - done_before, Instant::now());
+    let total = count("SELECT count(*) FROM orders").await - all_before;
+    while orders_done().await - done_before < total && catch_up.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let caught_up = catch_up.elapsed();
 
     println!("\nHTTP on loopback, SQLite, open loop at {rate} requests/s (latency from the scheduled send)\n");
     println!("| requests | sent | ok | achieved req/s | p50 ms | p99 ms | max ms | p99 / baseline p99 |");
@@ -259,6 +269,10 @@ async fn main() {
             pct(&p.latencies, 0.99) / base_p99.max(1e-9),
         );
     }
+    println!(
+        "\nOrders: {done_at_end} of {total} done when the last acceptance was answered; all done {:.1} s later.",
+        caught_up.as_secs_f64()
+    );
     // BENCH_KEEP: keep the database for inspection (its path is printed), with a copy of
     // the WAL as it is now (`wal.kept`: the pages written since it last started over).
     if std::env::var("BENCH_KEEP").is_ok() {

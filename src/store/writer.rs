@@ -23,6 +23,12 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
 
 use super::native::Native;
 
+/// How long a background writer lets requests' writers go first at most: the worker
+/// must not starve under a flood of requests. (A request holds the connection for a
+/// fraction of a millisecond; at 1,000 acceptances/s the queue is empty again within a
+/// few milliseconds.)
+pub(super) const YIELD_TO_REQUESTS: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The shared writer connection and who waits for it.
 pub(super) struct Writer {
     state: Arc<Mutex<State>>,
@@ -155,14 +161,7 @@ impl Writer {
         guard.open = Some(savepoint);
         Ok(Member { guard, writer: self.clone(), group, savepoint, background, sweep: Sweep(Some(self.clone())) })
     }
-}
 
-/// How long a background writer lets requests' writers go first at most: the worker
-/// must not starve under a flood of requests. (A request holds the connection for a
-/// fraction of a millisecond; at 1,000 acceptances/s the queue empties every few.)
-pub(super) const YIELD_TO_REQUESTS: std::time::Duration = std::time::Duration::from_millis(100);
-
-impl Writer {
     /// Returns once no request's writer waits for the connection.
     async fn no_request_waiting(&self) {
         loop {

@@ -152,6 +152,27 @@ fn new_channel(p: &Portal, name: &str, kind: &str, interface: &str) -> Value {
            "usage_model_id": p.w.free, "interface": interface})
 }
 
+/// A live E-Line through the API: `acme`'s `name` on acme-1a, offered to globex's admin,
+/// accepted with globex-8a, and waited for until active. Returns the channel's ID, the
+/// invitation's token and the acceptance's answer.
+async fn live_p2p(p: &Portal, acme: &Client, name: &str) -> (String, String, Value) {
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(p, name, "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let (_, offer) = acme
+        .post(&format!("/api/v1/channels/{id}/offers"), json!({"invitees": [{"email": "admin@globex.example"}]}))
+        .await;
+    let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let globex = p.login("admin@globex.example", "password-1").await;
+    let (status, accepted) =
+        globex.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "globex-8a"})).await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    wait_until("the channel to go live", async || {
+        acme.get(&format!("/api/v1/channels/{id}")).await.1["state"] == "active"
+    })
+    .await;
+    (id, token, accepted)
+}
+
 /// SPEC §2 through the API: create a p2mp channel, offer it to two organizations, one
 /// accepts (the channel goes live with its VLANs), one declines, a stranger is refused.
 async fn the_whole_story(b: Backend) {
@@ -366,23 +387,7 @@ fn nice_of_threads(name: &str) -> Vec<i32> {
 async fn the_worker_runs_beside_requests_at_a_lower_priority() {
     let p = Portal::start(Backend::Sqlite).await;
     let acme = p.login("admin@acme.example", "password-1").await;
-    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "line", "p2p", "acme-1a")).await;
-    let id = ch["id"].as_str().unwrap().to_string();
-    let (_, offer) = acme
-        .post(
-            &format!("/api/v1/channels/{id}/offers"),
-            json!({"description": "x", "invitees": [{"organization": "globex"}]}),
-        )
-        .await;
-    let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
-    let globex = p.login("admin@globex.example", "password-1").await;
-    let (status, body) =
-        globex.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "globex-8a"})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    wait_until("the channel to go live", async || {
-        acme.get(&format!("/api/v1/channels/{id}")).await.1["state"] == "active"
-    })
-    .await;
+    live_p2p(&p, &acme, "line").await;
 
     // This thread serves requests too (the server runs on the test's runtime).
     let ours = nice_in(std::path::Path::new("/proc/thread-self/stat")).unwrap();
@@ -800,20 +805,8 @@ async fn schemathesis_finds_no_server_error() {
 async fn strangers_get_nothing_anywhere(b: Backend) {
     let p = Portal::start(b).await;
     let acme = p.login("admin@acme.example", "password-1").await;
-    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "private", "p2p", "acme-1a")).await;
-    let id = ch["id"].as_str().unwrap().to_string();
-    let (_, offer) = acme
-        .post(&format!("/api/v1/channels/{id}/offers"), json!({"invitees": [{"email": "admin@globex.example"}]}))
-        .await;
-    let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
-    let globex = p.login("admin@globex.example", "password-1").await;
-    let (_, accepted) =
-        globex.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "globex-8a"})).await;
+    let (id, token, accepted) = live_p2p(&p, &acme, "private").await;
     let order_id = accepted["order_id"].as_str().unwrap().to_string();
-    wait_until("the channel to go live", async || {
-        acme.get(&format!("/api/v1/channels/{id}")).await.1["state"] == "active"
-    })
-    .await;
     let (_, ch) = acme.get(&format!("/api/v1/channels/{id}")).await;
     let attachment = ch["attachments"][0]["id"].as_str().unwrap().to_string();
     let secrets = [id.as_str(), order_id.as_str(), attachment.as_str(), token.as_str()];

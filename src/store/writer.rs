@@ -167,11 +167,16 @@ impl Writer {
         loop {
             // Registered before the check, so a request leaving in between is not missed.
             let left = self.request_left.notified();
-            if self.queued.load(Ordering::SeqCst) <= self.queued_background.load(Ordering::SeqCst) {
+            if !self.requests_queued() {
                 return;
             }
             left.await;
         }
+    }
+
+    /// Whether a request's writer (not only background ones) waits for the connection.
+    fn requests_queued(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) > self.queued_background.load(Ordering::SeqCst)
     }
 }
 
@@ -268,8 +273,7 @@ impl Member {
             abort(&mut guard, &e.to_string()).await;
             return Err(e);
         }
-        let queued = writer.queued.load(Ordering::SeqCst);
-        if queued == 0 || (!background && queued <= writer.queued_background.load(Ordering::SeqCst)) {
+        if writer.queued() == 0 || (!background && !writer.requests_queued()) {
             return commit_group(&mut guard, &group).await;
         }
         // Others are waiting: let them in, and commit with them.

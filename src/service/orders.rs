@@ -1174,23 +1174,30 @@ fn held_items(
 /// together, and a batch's writes touch one stretch of the index per switch, not one per
 /// port and MAC (half of the WAL's pages under load were this index).
 pub(super) fn item_text(item: &Item) -> String {
-    let Ok(serde_json::Value::Object(mut fields)) = serde_json::to_value(item) else {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(item) else {
         return serde_json::to_string(item).unwrap_or_default();
     };
-    let mut parts: Vec<String> = Vec::with_capacity(fields.len());
     // The VLAN, then the type, then the rest by name: the same text whatever order serde
     // gives the fields in.
-    for first in ["vid", "type"] {
-        if let Some(v) = fields.remove(first) {
-            parts.push(format!("\"{first}\":{v}"));
+    let rank = |k: &str| match k {
+        "vid" => 0,
+        "type" => 1,
+        _ => 2,
+    };
+    let mut fields: Vec<(String, serde_json::Value)> = fields.into_iter().collect();
+    fields.sort_by(|a, b| (rank(&a.0), &a.0).cmp(&(rank(&b.0), &b.0)));
+    let mut out = vec![b'{'];
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
+        // Writing to a Vec cannot fail, and JSON is UTF-8.
+        let _ = serde_json::to_writer(&mut out, k);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, v);
     }
-    let mut rest: Vec<(String, serde_json::Value)> = fields.into_iter().collect();
-    rest.sort_by(|a, b| a.0.cmp(&b.0));
-    for (k, v) in rest {
-        parts.push(format!("{}:{v}", serde_json::Value::String(k)));
-    }
-    format!("{{{}}}", parts.join(","))
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The texts an item may be stored under: [`item_text`], and the plain JSON that rows

@@ -2,19 +2,25 @@
 //! limits on the endpoints that guess at secrets (login, invitation tokens).
 //!
 //! A session is a 256-bit token in an HttpOnly, SameSite=Lax cookie (Secure under TLS).
-//! Every state-changing request made with it must carry the session's CSRF token, in the
-//! `X-CSRF-Token` header (API) or a `csrf` form field (portal forms): a page on another site
-//! can make the browser send the cookie, but it cannot read the token.
+//! Three defences against another site acting through a visitor's browser:
+//! - every state-changing request a browser says comes from another site is refused, API
+//!   and forms alike ([`refuse_cross_origin`], from `Sec-Fetch-Site`, else `Origin`);
+//! - every write made with a session carries the session's CSRF token, in the
+//!   `X-CSRF-Token` header (API) or a `csrf` form field (portal forms);
+//! - the forms that open a session (login, registration) carry a pre-session token
+//!   ([`FormToken`]) that must match a cookie of its own, so another site cannot log a
+//!   visitor into an account of its choosing.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 use crate::service::{Actor, ServiceError};
 
@@ -25,6 +31,8 @@ use super::error::AppError;
 pub const SESSION_COOKIE: &str = "sb_session";
 /// The header API writes carry the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The cookie holding the login and registration forms' pre-session token.
+pub const FORM_COOKIE: &str = "sb_form";
 
 /// A logged-in user, with the session's CSRF token (already checked on writes).
 #[derive(Clone, Debug)]
@@ -98,6 +106,110 @@ impl Authed {
     /// Checks a form's `csrf` field (portal forms post no header).
     pub fn check_form(&self, sent: &str) -> Result<(), AppError> {
         if same(sent, &self.csrf) { Ok(()) } else { Err(AppError::Csrf) }
+    }
+}
+
+/// Refuses a state-changing request that a browser says another site made: 403
+/// `cross_origin`, as JSON under `/api/` and as a page elsewhere. Requests without either
+/// header come from clients that are not browsers (curl, scripts) and pass; their writes
+/// still need a session and its CSRF token.
+pub async fn refuse_cross_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if is_safe(request.method()) || same_origin(request.headers(), request.uri(), &state.origin) {
+        return next.run(request).await;
+    }
+    let origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::warn!(method = %request.method(), path = request.uri().path(), origin, "cross-site request refused");
+    if request.uri().path().starts_with("/api/") {
+        AppError::CrossOrigin.into_response()
+    } else {
+        super::pages::PageError::from(AppError::CrossOrigin).into_response()
+    }
+}
+
+/// Whether the browser says the request comes from this site: `Sec-Fetch-Site` where the
+/// browser sends it (`same-origin`, or `none` for what the user typed), else an `Origin`
+/// equal to this server's (`trusted`, from `--base-url`) or to the host the request was
+/// sent to. No header at all: not a browser.
+fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri, trusted: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    if !trusted.is_empty() && origin.eq_ignore_ascii_case(trusted) {
+        return true;
+    }
+    let Some((_, origin_host)) = origin.split_once("://") else { return false };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()));
+    host.is_some_and(|h| h.eq_ignore_ascii_case(origin_host))
+}
+
+/// The origin (`scheme://host[:port]`) of a URL such as `--base-url`, lower case.
+pub fn origin_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return String::new() };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{scheme}://{host}").to_ascii_lowercase()
+}
+
+/// The pre-session token of the forms that open a session (login, registration): a random
+/// value in an HttpOnly, SameSite=Strict cookie and in the form's `csrf` field. Another
+/// site can post the form but can neither read nor set the cookie, so the two differ.
+#[derive(Clone, Debug)]
+pub struct FormToken {
+    value: String,
+    /// Not in the browser's cookie yet: the answer must set it.
+    fresh: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FormToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(match cookie(&parts.headers, FORM_COOKIE) {
+            Some(v) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                FormToken { value: v, fresh: false }
+            }
+            _ => FormToken::new(),
+        })
+    }
+}
+
+impl Default for FormToken {
+    /// No token: for pages shown to someone logged in, whose forms carry the session's.
+    fn default() -> FormToken {
+        FormToken { value: String::new(), fresh: true }
+    }
+}
+
+impl FormToken {
+    fn new() -> FormToken {
+        let bytes: [u8; 32] = rand::random();
+        FormToken { value: bytes.iter().map(|b| format!("{b:02x}")).collect(), fresh: true }
+    }
+
+    /// The value the form carries.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Checks the form's `csrf` field against the cookie.
+    pub fn check(&self, sent: &str) -> Result<(), AppError> {
+        if !self.fresh && same(sent, &self.value) { Ok(()) } else { Err(AppError::Csrf) }
+    }
+
+    /// Sets the cookie on a response that shows the form, when the browser lacks it.
+    pub fn set_cookie(&self, response: &mut Response, secure: bool) {
+        if !self.fresh {
+            return;
+        }
+        let cookie = format!(
+            "{FORM_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{}",
+            self.value,
+            if secure { "; Secure" } else { "" }
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use crate::service::ServiceError;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable, machine-readable: `not_found`, `access_denied`, `offer_expired`,
-    /// `over_bandwidth`, `csrf`, `rate_limited`, `unauthenticated`, `invalid_input`, ...
+    /// `over_bandwidth`, `csrf`, `cross_origin`, `rate_limited`, `unauthenticated`, `invalid_input`, ...
     pub code: String,
     /// For people: what went wrong and what to do.
     pub message: String,
@@ -29,6 +29,10 @@ pub enum AppError {
     Unauthenticated,
     #[error("missing or wrong CSRF token: send the token from the login answer (or /api/v1/me) in X-CSRF-Token")]
     Csrf,
+    #[error(
+        "refused: the browser says this request comes from another site; send it from Switchboard's own pages (or from a client that is not a browser)"
+    )]
+    CrossOrigin,
     #[error("too many requests: try again in {0} s")]
     RateLimited(u64),
     #[error("{0}")]
@@ -41,6 +45,7 @@ impl AppError {
             AppError::Service(e) => e.code(),
             AppError::Unauthenticated => "unauthenticated",
             AppError::Csrf => "csrf",
+            AppError::CrossOrigin => "cross_origin",
             AppError::RateLimited(_) => "rate_limited",
             AppError::BadRequest(_) => "invalid_input",
         }
@@ -59,7 +64,7 @@ impl AppError {
                 ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Csrf | AppError::CrossOrigin => StatusCode::FORBIDDEN,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
         }

@@ -42,11 +42,15 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// How long a session lasts.
     pub session_ttl: Duration,
+    /// This server's origin as people reach it (from `--base-url`): browsers' writes must
+    /// come from it or from the host they were sent to.
+    pub origin: String,
 }
 
 impl AppState {
     pub fn new(svc: Service) -> AppState {
         AppState {
+            origin: auth::origin_of(&svc.config.base_url),
             svc,
             metrics: Metrics::new(),
             // 10 logins at once, then one every 6 s (10 a minute) per address.
@@ -80,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::scrape))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::refuse_cross_origin))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let route = request

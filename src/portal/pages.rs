@@ -1,6 +1,7 @@
 //! The browser portal (SPEC §6): server-rendered HTML (askama templates in `templates/`),
 //! plain forms, a little JavaScript for live updates. Every page calls the same service
-//! methods as the API; forms carry the session's CSRF token in a `csrf` field.
+//! methods as the API; forms carry the session's CSRF token in a `csrf` field (the login
+//! and registration forms, before there is a session, a [`FormToken`]).
 //!
 //! Handlers are named `view_<page>_<method>`.
 
@@ -27,7 +28,7 @@ use crate::service::{
 };
 
 use super::AppState;
-use super::auth::{Authed, ClientIp};
+use super::auth::{Authed, ClientIp, FormToken};
 use super::error::AppError;
 use super::svg;
 
@@ -137,6 +138,7 @@ impl IntoResponse for PageError {
             "access_denied" => "Access denied",
             "not_found" => "Not found",
             "csrf" => "Please try again",
+            "cross_origin" => "Refused: this came from another site",
             "rate_limited" => "Slow down",
             _ if status.is_server_error() => "Something went wrong",
             _ => "That did not work",
@@ -277,6 +279,8 @@ struct LoginPage {
     error: String,
     email: String,
     next: String,
+    /// The pre-session token ([`FormToken`]).
+    csrf: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -285,8 +289,18 @@ struct NextQuery {
     next: String,
 }
 
-async fn view_login_get(Query(q): Query<NextQuery>) -> Response {
-    render(&LoginPage { title: "Log in".into(), user: None, error: String::new(), email: String::new(), next: q.next })
+async fn view_login_get(State(state): State<AppState>, token: FormToken, Query(q): Query<NextQuery>) -> Response {
+    let page = LoginPage {
+        title: "Log in".into(),
+        user: None,
+        error: String::new(),
+        email: String::new(),
+        next: q.next,
+        csrf: token.value().into(),
+    };
+    let mut response = render(&page);
+    token.set_cookie(&mut response, state.secure_cookies);
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -295,19 +309,38 @@ struct LoginForm {
     password: String,
     #[serde(default)]
     next: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn view_login_post(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    token: FormToken,
     f: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f)?;
     let again = |status: StatusCode, error: String| {
-        let page =
-            LoginPage { title: "Log in".into(), user: None, error, email: f.email.clone(), next: f.next.clone() };
-        (status, render(&page)).into_response()
+        let page = LoginPage {
+            title: "Log in".into(),
+            user: None,
+            error,
+            email: f.email.clone(),
+            next: f.next.clone(),
+            csrf: token.value().into(),
+        };
+        let mut response = (status, render(&page)).into_response();
+        token.set_cookie(&mut response, state.secure_cookies);
+        response
     };
+    if token.check(&f.csrf).is_err() {
+        // The form came from elsewhere, or from before this browser had the cookie: show
+        // it again with the token, so a person logs in with one more click.
+        return Ok(again(
+            StatusCode::FORBIDDEN,
+            "This login form had expired or was sent from another site. Please log in again.".into(),
+        ));
+    }
     if let Err(e) = state.login_limit.check("login", ip) {
         return Ok(again(e.status(), e.to_string()));
     }
@@ -902,9 +935,12 @@ fn term_rows(terms: &[Terms]) -> Vec<TermRow> {
         .collect()
 }
 
+/// The invitation page; `form` is the registration form's pre-session token, shown when
+/// nobody is logged in.
 async fn invitation_page(
     state: &AppState,
     user: Option<&PageUser>,
+    form: &FormToken,
     ip: std::net::IpAddr,
     token: &str,
     error: String,
@@ -948,7 +984,7 @@ async fn invitation_page(
         prefill_email: view.prefill_email.clone().unwrap_or_default(),
         prefill_name: view.prefill_name.clone(),
         prefill_organization: view.prefill_organization.clone(),
-        csrf: user.map(|u| u.authed.csrf.clone()).unwrap_or_default(),
+        csrf: user.map_or_else(|| form.value().to_string(), |u| u.authed.csrf.clone()),
         sockets,
     })
 }
@@ -957,6 +993,7 @@ async fn invitation_page(
 async fn view_invitation_get(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    form: FormToken,
     user: Result<PageUser, Response>,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
@@ -967,7 +1004,9 @@ async fn view_invitation_get(
         .token_limit
         .check("token", ip)
         .map_err(|e| PageError { user: user.as_ref().map(|u| Box::new(u.header.clone())), error: e })?;
-    Ok(render(&invitation_page(&state, user.as_ref(), ip, &token, String::new()).await?))
+    let mut response = render(&invitation_page(&state, user.as_ref(), &form, ip, &token, String::new()).await?);
+    form.set_cookie(&mut response, state.secure_cookies);
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]
@@ -976,16 +1015,26 @@ struct RegisterForm {
     name: String,
     organization: String,
     password: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn view_register_post(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    form_token: FormToken,
     Path(token): Path<String>,
     f: Result<Form<RegisterForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f)?;
     state.token_limit.check("token", ip)?;
+    if form_token.check(&f.csrf).is_err() {
+        let error = "This form had expired or was sent from another site. Please register again.";
+        let page = invitation_page(&state, None, &form_token, ip, &token, error.into()).await?;
+        let mut response = (StatusCode::FORBIDDEN, render(&page)).into_response();
+        form_token.set_cookie(&mut response, state.secure_cookies);
+        return Ok(response);
+    }
     let reg = Registration { email: f.email, name: f.name, organization: f.organization, password: f.password };
     match state.svc.register(&token, &reg, &ip.to_string()).await {
         Ok(actor) => {
@@ -995,7 +1044,7 @@ async fn view_register_post(
             Ok(response)
         }
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
-            let page = invitation_page(&state, None, ip, &token, e.to_string()).await?;
+            let page = invitation_page(&state, None, &form_token, ip, &token, e.to_string()).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
         Err(e) => Err(AppError::from(e).into()),
@@ -1037,7 +1086,9 @@ async fn view_accept_post(
     match state.svc.accept(&user.authed.actor, &token, &acc).await {
         Ok(outcome) => Ok(Redirect::to(&format!("/channels/{}", outcome.channel_id)).into_response()),
         Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
-            let page = invitation_page(&state, Some(&user), user.authed.ip, &token, e.to_string()).await?;
+            let page =
+                invitation_page(&state, Some(&user), &FormToken::default(), user.authed.ip, &token, e.to_string())
+                    .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
         Err(e) => Err(user.error(e)),

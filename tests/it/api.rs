@@ -147,7 +147,7 @@ async fn wait_until(what: &str, mut f: impl AsyncFnMut() -> bool) {
     }
 }
 
-fn new_channel(p: &Portal, name: &str, kind: &str, interface: &str) -> Value {
+pub fn new_channel(p: &Portal, name: &str, kind: &str, interface: &str) -> Value {
     json!({"name": name, "kind": kind, "bandwidth_mbps": 10, "class": "standard",
            "usage_model_id": p.w.free, "interface": interface})
 }

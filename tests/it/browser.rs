@@ -151,6 +151,21 @@ impl Browser {
     }
 }
 
+/// Logs `http` in through the login form, with the form's pre-session token, as a browser
+/// does.
+async fn http_login(http: &reqwest::Client, base: &str, email: &str, password: &str) {
+    let page = http.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
+    let at = page.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    let token = &page[at..at + 64];
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[("email", email), ("password", password), ("csrf", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+}
+
 /// The issue's story: A creates an E-Tree and offers it to hooli (new to Switchboard) and
 /// initech; hooli's person registers from the link and plugs a socket in; A's page turns
 /// active and shows the VLAN without a reload; initech declines; a stranger gets "access denied".
@@ -315,13 +330,7 @@ async fn forms_explain_refusals() {
     // A form posted without its token (as another site would) is refused.
     let http =
         reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = http
-        .post(format!("{}/login", p.base))
-        .form(&[("email", "admin@acme.example"), ("password", "password-1")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    http_login(&http, &p.base, "admin@acme.example", "password-1").await;
     let r = http
         .post(format!("{}/channels", p.base))
         .form(&[
@@ -409,13 +418,7 @@ async fn the_policy_page_sets_auto_accept() {
     // The form posted without its token (as another site would) is refused.
     let http =
         reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = http
-        .post(format!("{}/login", p.base))
-        .form(&[("email", "admin@globex.example"), ("password", "password-1")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
+    http_login(&http, &p.base, "admin@globex.example", "password-1").await;
     let r = http
         .post(format!("{}/settings", p.base))
         .form(&[("default_offer_days", "5"), ("rule_org", ""), ("rule_iface", "globex-8a")])

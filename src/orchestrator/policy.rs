@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{ChannelKind, InterfaceMode, Role};
 
 /// An account's standing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountStatus {
     Active,
@@ -35,14 +35,22 @@ impl AccountStatus {
 }
 
 /// An organization's contract with the operator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Account {
     pub status: AccountStatus,
+    /// The channel kinds it may create or join.
     pub kinds: Vec<ChannelKind>,
+    /// The most bandwidth of one channel.
     pub max_bandwidth_mbps: u64,
+    /// The most channels it may take part in at once.
     pub max_channels: u64,
+    /// Classes of service it may use.
     pub classes: Vec<String>,
+    /// What it has paid in, less what it was charged (cents).
     pub balance_cents: i64,
+    /// How far below zero its balance may go (cents): what is charged in advance must fit
+    /// in balance plus credit limit.
     pub credit_limit_cents: i64,
 }
 
@@ -219,7 +227,9 @@ pub enum Refused {
     #[error("class of service `{class}` is not in the account (it has {supported})")]
     ClassNotSupported { class: String, supported: String },
     #[error(
-        "the usage model charges {need_cents} cents in advance, the account can pay {available_cents} (balance plus credit limit)"
+        "the usage model charges {} in advance and the account can pay {} (balance plus credit limit): ask the operator for more credit, or choose a model that charges less in advance",
+        money(*need_cents),
+        money(*available_cents)
     )]
     OverCredit { need_cents: i64, available_cents: i64 },
     #[error("service definition {definition} does not offer {kind} channels")]
@@ -269,6 +279,12 @@ impl Refused {
             Refused::InterfaceBusy { .. } => "interface_busy",
         }
     }
+}
+
+/// An amount in cents as people write it: `49.00`, `-3.50`.
+pub fn money(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", cents.unsigned_abs() / 100, cents.unsigned_abs() % 100)
 }
 
 /// What the usage model charges before the channel starts.
@@ -326,22 +342,9 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 /// Verifies that an account may have what it asks for under a definition and usage model.
 /// Returns every refusal, most fundamental first; empty means yes.
 pub fn verify(account: &Account, definition: &Definition, model: &UsageModel, req: &Request<'_>) -> Vec<Refused> {
-    let mut out = Vec::new();
-    if account.status != AccountStatus::Active {
-        out.push(Refused::AccountInactive { status: account.status.as_str().into() });
+    let mut out = account_refusals(account, req.kind, req.bandwidth_mbps, req.class, req.channels_held);
+    if out.first().is_some_and(|r| matches!(r, Refused::AccountInactive { .. })) {
         return out;
-    }
-    if !account.kinds.contains(&req.kind) {
-        out.push(Refused::KindNotSupported { kind: req.kind, supported: list(&account.kinds) });
-    }
-    if req.bandwidth_mbps > account.max_bandwidth_mbps {
-        out.push(Refused::OverBandwidth { asked: req.bandwidth_mbps, max: account.max_bandwidth_mbps });
-    }
-    if req.channels_held >= account.max_channels {
-        out.push(Refused::OverChannelCount { held: req.channels_held, max: account.max_channels });
-    }
-    if !account.classes.iter().any(|c| c == req.class) {
-        out.push(Refused::ClassNotSupported { class: req.class.into(), supported: list(&account.classes) });
     }
     let label = format!("{} v{}", definition.name, definition.version);
     if !definition.kinds.contains(&req.kind) {
@@ -365,24 +368,7 @@ pub fn verify(account: &Account, definition: &Definition, model: &UsageModel, re
             interface: req.interface.name.clone(),
         });
     }
-    if let Some(max) = model.max_bandwidth_mbps
-        && req.bandwidth_mbps > max
-    {
-        out.push(Refused::UsageBandwidth { model: model.name.clone(), max, asked: req.bandwidth_mbps });
-    }
-    if let Some(max) = model.max_endpoints
-        && req.endpoints_after > max
-    {
-        out.push(Refused::UsageEndpoints { model: model.name.clone(), max });
-    }
-    if let Err(r) = usage_in_force(model, req.now_ms) {
-        out.push(r);
-    }
-    let need = upfront_cents(model, req.bandwidth_mbps);
-    let available = account.balance_cents.saturating_add(account.credit_limit_cents);
-    if need > available {
-        out.push(Refused::OverCredit { need_cents: need, available_cents: available });
-    }
+    out.extend(model_refusals(account, model, req.bandwidth_mbps, req.endpoints_after, req.now_ms));
     let iface = &req.interface;
     if iface.mode == InterfaceMode::Port && iface.channels > 0 {
         out.push(Refused::InterfaceBusy { interface: iface.name.clone() });
@@ -392,6 +378,80 @@ pub fn verify(account: &Account, definition: &Definition, model: &UsageModel, re
         out.push(Refused::InterfaceCapacity { interface: iface.name.clone(), needed, capacity: iface.capacity_mbps });
     }
     out
+}
+
+/// The account's own limits for a channel (part of [`verify`]): status, kinds, bandwidth,
+/// channel count and class. An inactive account is refused with that alone.
+pub fn account_refusals(
+    account: &Account,
+    kind: ChannelKind,
+    bandwidth_mbps: u64,
+    class: &str,
+    held: u64,
+) -> Vec<Refused> {
+    let mut out = Vec::new();
+    if account.status != AccountStatus::Active {
+        out.push(Refused::AccountInactive { status: account.status.as_str().into() });
+        return out;
+    }
+    if !account.kinds.contains(&kind) {
+        out.push(Refused::KindNotSupported { kind, supported: list(&account.kinds) });
+    }
+    if bandwidth_mbps > account.max_bandwidth_mbps {
+        out.push(Refused::OverBandwidth { asked: bandwidth_mbps, max: account.max_bandwidth_mbps });
+    }
+    if held >= account.max_channels {
+        out.push(Refused::OverChannelCount { held, max: account.max_channels });
+    }
+    if !account.classes.iter().any(|c| c == class) {
+        out.push(Refused::ClassNotSupported { class: class.into(), supported: list(&account.classes) });
+    }
+    out
+}
+
+/// Whether a party may use `model` for a channel (part of [`verify`]): the model's own
+/// restrictions, and whether the account can pay what it charges in advance. What an
+/// invitee is told of each model before choosing one.
+pub fn model_refusals(
+    account: &Account,
+    model: &UsageModel,
+    bandwidth_mbps: u64,
+    endpoints_after: u64,
+    now_ms: i64,
+) -> Vec<Refused> {
+    let mut out = Vec::new();
+    if let Some(max) = model.max_bandwidth_mbps
+        && bandwidth_mbps > max
+    {
+        out.push(Refused::UsageBandwidth { model: model.name.clone(), max, asked: bandwidth_mbps });
+    }
+    if let Some(max) = model.max_endpoints
+        && endpoints_after > max
+    {
+        out.push(Refused::UsageEndpoints { model: model.name.clone(), max });
+    }
+    if let Err(r) = usage_in_force(model, now_ms) {
+        out.push(r);
+    }
+    let need = upfront_cents(model, bandwidth_mbps);
+    let available = account.balance_cents.saturating_add(account.credit_limit_cents);
+    if need > available {
+        out.push(Refused::OverCredit { need_cents: need, available_cents: available });
+    }
+    out
+}
+
+/// The usage model to propose to a party, given each model's refusals ([`model_refusals`])
+/// in catalogue order: `preferred` (the one the offer was made with) when it is usable, else
+/// the first usable one; `None` when none is.
+pub fn choose_model<'a>(preferred: &str, models: &[(&'a str, &[Refused])]) -> Option<&'a str> {
+    let usable = |(_, refused): &&(&'a str, &[Refused])| refused.is_empty();
+    models
+        .iter()
+        .filter(usable)
+        .find(|(id, _)| *id == preferred)
+        .or_else(|| models.iter().find(usable))
+        .map(|(id, _)| *id)
 }
 
 /// Whether members with these roles let a channel carry traffic (SPEC §2 step 5).
@@ -625,5 +685,61 @@ mod tests {
         assert!(!ready(ChannelKind::P2mp, &[Root, Root]));
         assert!(ready(ChannelKind::P2mp, &[Leaf, Root]));
         assert!(ready(ChannelKind::Mp2mp, &[Root, Root]));
+    }
+
+    #[test]
+    fn the_model_proposed_is_the_offers_when_usable_else_the_first_usable() {
+        let trial = UsageModel { name: "trial".into(), max_bandwidth_mbps: Some(10), ..UsageModel::default() };
+        let monthly = UsageModel {
+            name: "monthly".into(),
+            price_type: Some(PriceType::FlatMonthly),
+            price_cents: 4900,
+            ..UsageModel::default()
+        };
+        let per_gb = UsageModel {
+            name: "per GB".into(),
+            price_type: Some(PriceType::PerGb),
+            price_cents: 5,
+            ..UsageModel::default()
+        };
+        let mut poor = account();
+        poor.balance_cents = 0;
+        let refusals = |a: &Account, bw: u64| -> Vec<Vec<Refused>> {
+            [&trial, &monthly, &per_gb].iter().map(|m| model_refusals(a, m, bw, 2, 0)).collect()
+        };
+        let choose = |preferred: &str, r: &[Vec<Refused>]| -> Option<String> {
+            let models: Vec<(&str, &[Refused])> =
+                ["trial", "monthly", "per-gb"].iter().zip(r).map(|(id, r)| (*id, r.as_slice())).collect();
+            choose_model(preferred, &models).map(str::to_string)
+        };
+        // 100 Mbps: the trial is too narrow and the monthly charge is over the account's
+        // credit, so the per-GB model is proposed, whichever the offer named.
+        let r = refusals(&poor, 100);
+        assert_eq!(r[0].iter().map(Refused::code).collect::<Vec<_>>(), ["usage_bandwidth"]);
+        assert_eq!(r[1].iter().map(Refused::code).collect::<Vec<_>>(), ["over_credit"]);
+        assert_eq!(choose("monthly", &r).as_deref(), Some("per-gb"));
+        // With credit, the offer's own model.
+        let mut rich = poor.clone();
+        rich.credit_limit_cents = 10_000;
+        assert_eq!(choose("monthly", &refusals(&rich, 100)).as_deref(), Some("monthly"));
+        // 10 Mbps: the offer's trial fits.
+        assert_eq!(choose("trial", &refusals(&poor, 10)).as_deref(), Some("trial"));
+        // Nothing usable: nothing proposed.
+        let none: Vec<Vec<Refused>> = vec![vec![Refused::TermEnded { model: "x".into() }]; 3];
+        assert_eq!(choose("trial", &none), None);
+    }
+
+    #[test]
+    fn verify_is_the_account_the_definition_the_model_and_the_interface() {
+        let model = UsageModel { max_bandwidth_mbps: Some(10), ..UsageModel::default() };
+        let mut a = account();
+        a.classes = vec!["gold".into()];
+        let all: Vec<&str> = verify(&a, &definition(), &model, &request(100)).iter().map(Refused::code).collect();
+        assert_eq!(all, ["class_not_supported", "usage_bandwidth"]);
+        let parts: Vec<Refused> = account_refusals(&a, ChannelKind::P2p, 100, "standard", 0)
+            .into_iter()
+            .chain(model_refusals(&a, &model, 100, 2, 0))
+            .collect();
+        assert_eq!(parts.iter().map(Refused::code).collect::<Vec<_>>(), all);
     }
 }

@@ -16,6 +16,8 @@ use crate::service::{
     NewOffer, OfferCreated, OfferView, OrderView, Policy, Registration, UserRole,
 };
 
+use crate::orchestrator::policy::Account;
+
 use super::AppState;
 use super::auth::{Authed, ClientIp};
 use super::error::{AppError, AppJson, ErrorBody};
@@ -67,6 +69,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_order))
         .routes(routes!(audit_log))
         .routes(routes!(get_policy, put_policy))
+        .routes(routes!(get_new_organizations, put_new_organizations))
 }
 
 /// Who is logged in.
@@ -394,4 +397,27 @@ async fn put_policy(
     AppJson(policy): AppJson<Policy>,
 ) -> Result<AppJson<Policy>, AppError> {
     Ok(AppJson(state.svc.update_policy(&user.actor, &policy).await?))
+}
+
+/// What a newly registered or imported organization starts with (the operator's staff):
+/// status, kinds, limits, balance and credit limit.
+#[utoipa::path(get, path = "/operator/new-organizations", tag = "operator",
+    responses((status = 200, body = Account), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_new_organizations(State(state): State<AppState>, user: Authed) -> Result<AppJson<Account>, AppError> {
+    Ok(AppJson(state.svc.new_organization_account(&user.actor).await?))
+}
+
+/// Set what a new organization starts with (the operator's staff). Organizations that
+/// exist keep their accounts. Nonsense (no kinds, zero limits, negative credit) is refused
+/// with 400, naming each problem, and nothing is stored.
+#[utoipa::path(put, path = "/operator/new-organizations", tag = "operator", request_body = Account,
+    responses((status = 200, body = Account), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+async fn put_new_organizations(
+    State(state): State<AppState>,
+    user: Authed,
+    AppJson(account): AppJson<Account>,
+) -> Result<AppJson<Account>, AppError> {
+    state.svc.set_new_organization_account(&user.actor, &account).await?;
+    Ok(AppJson(account))
 }

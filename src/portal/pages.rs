@@ -21,7 +21,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::model::{ChannelKind, Role, utc_minute as when};
-use crate::orchestrator::policy::{PriceType, UsageModel};
+use crate::orchestrator::policy::{PriceType, UsageModel, money};
 use crate::service::{
     Acceptance, AutoAccept, ChannelView, InterfaceView, InviteeSpec, NewChannel, NewOffer, Notifications, Policy,
     Registration, ServiceError, Terms, UserRole,
@@ -200,10 +200,6 @@ fn kind_label(kind: ChannelKind) -> &'static str {
         ChannelKind::P2mp => "E-Tree",
         ChannelKind::Mp2mp => "E-LAN",
     }
-}
-
-fn money(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, (cents % 100).abs())
 }
 
 /// A usage model's price, in words.
@@ -897,6 +893,12 @@ struct TermRow {
     name: String,
     price: String,
     limits: String,
+    /// What joining charges now, for this channel's bandwidth ("" when nothing).
+    advance: String,
+    /// Why the viewer's organization cannot use it ("" when it can, or nobody is logged in).
+    unavailable: String,
+    /// Pre-selected on the accept form.
+    selected: bool,
 }
 
 #[derive(Template)]
@@ -914,6 +916,10 @@ struct InvitationPage {
     class: String,
     expires: String,
     terms: Vec<TermRow>,
+    /// Why the viewer's account cannot join this channel whatever the model.
+    account_refused: Vec<String>,
+    /// The viewer's organization can use none of the offer's models.
+    no_model: bool,
     mode: InvitationMode,
     answered: String,
     prefill_email: String,
@@ -923,7 +929,7 @@ struct InvitationPage {
     sockets: Vec<SocketOption>,
 }
 
-fn term_rows(terms: &[Terms]) -> Vec<TermRow> {
+fn term_rows(terms: &[Terms], bandwidth_mbps: u64, proposed: Option<&str>) -> Vec<TermRow> {
     terms
         .iter()
         .map(|t| TermRow {
@@ -931,6 +937,12 @@ fn term_rows(terms: &[Terms]) -> Vec<TermRow> {
             name: t.model.name.clone(),
             price: price(&t.model),
             limits: limits(&t.model),
+            advance: match crate::orchestrator::policy::upfront_cents(&t.model, bandwidth_mbps) {
+                0 => String::new(),
+                c => format!("{} charged when you join", money(c)),
+            },
+            unavailable: t.refused.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            selected: proposed == Some(t.usage_model_id.as_str()),
         })
         .collect()
 }
@@ -978,7 +990,9 @@ async fn invitation_page(
         bandwidth: view.channel.bandwidth_mbps,
         class: view.channel.class.clone(),
         expires: when(view.expires_at),
-        terms: term_rows(&view.terms),
+        terms: term_rows(&view.terms, view.channel.bandwidth_mbps, view.proposed_usage_model_id.as_deref()),
+        account_refused: view.account_refused.iter().map(ToString::to_string).collect(),
+        no_model: view.proposed_usage_model_id.is_none() && !view.terms.iter().all(|t| t.refused.is_empty()),
         mode,
         answered,
         prefill_email: view.prefill_email.clone().unwrap_or_default(),

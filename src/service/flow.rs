@@ -89,7 +89,9 @@ pub struct Registration {
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Acceptance {
     pub interface: String,
-    /// One of the channel definition's usage models (default: the channel's).
+    /// One of the channel definition's usage models. Default: the channel's when this
+    /// organization can use it, else the first of the definition's that it can (what the
+    /// invitation proposes in `proposed_usage_model_id`).
     pub usage_model_id: Option<String>,
     pub customer_vlan: Option<u16>,
 }
@@ -259,6 +261,27 @@ impl Service {
             c.models.insert(id.to_string(), m.clone());
         }
         Ok(m)
+    }
+
+    /// The usage models of a service definition, in catalogue order.
+    async fn models_of_definition(&self, tx: &mut WriteTx, definition_id: &str) -> Result<Vec<(String, UsageModel)>> {
+        sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
+            .bind(definition_id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, usage_model_from_row(r)?)))
+            .collect()
+    }
+
+    /// An organization's account, read in `tx`.
+    async fn account_tx(&self, tx: &mut WriteTx, org_id: &str) -> Result<policy::Account> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
+            .bind(org_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| ServiceError::Forbidden("the organization has no account with the operator".into()))?;
+        account_from_row(&row)
     }
 
     /// Verifies one party (SPEC §2 step 2 and 4): account, definition, usage model,
@@ -771,7 +794,10 @@ impl Service {
                     "organization `{org_name}` is registered already: ask its admin to add you, then log in"
                 )));
             }
-            None => insert_organization(&mut tx, &org_name, &self.config.new_account, now).await?,
+            None => {
+                let account = self.new_org_account(&mut tx).await?;
+                insert_organization(&mut tx, &org_name, &account, now).await?
+            }
         };
         let user_id = insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, &hash, now).await?;
         let invitee_id: String = row.try_get("id")?;
@@ -856,25 +882,37 @@ impl Service {
                 channel.kind
             )));
         }
-        let model_id = acc.usage_model_id.clone().unwrap_or_else(|| channel.usage_model_id.clone());
-        let (model_def, model) = self.usage_model(&mut tx, &model_id).await?;
+        let mut model_id = acc.usage_model_id.clone().unwrap_or_else(|| channel.usage_model_id.clone());
+        let (model_def, mut model) = self.usage_model(&mut tx, &model_id).await?;
         if model_def != channel.definition_id {
             return Err(ServiceError::Invalid(format!(
                 "usage model `{model_id}` is not one of the channel's service definition"
             )));
         }
         let definition = self.definition(&mut tx, &channel.definition_id).await?;
-        self.verify_party(
-            &mut tx,
-            &actor.org_id,
-            (&channel.kind, channel.bandwidth_mbps, &channel.class),
-            &definition,
-            &model,
-            &iface,
-            u64::try_from(live.len() + 1).unwrap_or(u64::MAX),
-            &driver,
-        )
-        .await?;
+        let endpoints_after = u64::try_from(live.len() + 1).unwrap_or(u64::MAX);
+        let party = (&channel.kind, channel.bandwidth_mbps, channel.class.as_str());
+        match self
+            .verify_party(&mut tx, &actor.org_id, party, &definition, &model, &iface, endpoints_after, &driver)
+            .await
+        {
+            // No model named and the offer's does not suit this party: the one the invitation
+            // page proposes (the first it can use), checked the same way.
+            Err(ServiceError::Refused(refusals)) if acc.usage_model_id.is_none() => {
+                let account = self.account_tx(&mut tx, &actor.org_id).await?;
+                let proposed =
+                    self.models_of_definition(&mut tx, &channel.definition_id).await?.into_iter().find(|(id, m)| {
+                        *id != model_id
+                            && policy::model_refusals(&account, m, channel.bandwidth_mbps, endpoints_after, now)
+                                .is_empty()
+                    });
+                let Some((id, m)) = proposed else { return Err(ServiceError::Refused(refusals)) };
+                self.verify_party(&mut tx, &actor.org_id, party, &definition, &m, &iface, endpoints_after, &driver)
+                    .await?;
+                (model_id, model) = (id, m);
+            }
+            other => other?,
+        }
         self.check_tag_free(&mut tx, &iface.name, acc.customer_vlan).await?;
         let n = sqlx::query(
             "UPDATE invitees SET accepted_at = $2, user_id = COALESCE(user_id, $3) \

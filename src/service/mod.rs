@@ -187,7 +187,10 @@ pub struct Config {
     pub instance: String,
     /// How long a claimed order is held before another instance may take it over.
     pub lease: Duration,
-    /// The account a newly registered or imported organization starts with.
+    /// The account a newly registered or imported organization starts with until the
+    /// operator sets one (`PUT /api/v1/operator/new-organizations`): every kind, up to
+    /// 1,000 Mbps and 100 channels, class `standard`, no balance and a credit limit of
+    /// 100.00, so a new organization can take an ordinary paid offer on its first try.
     pub new_account: Account,
     /// Attempts before an order that keeps dying is failed.
     pub max_attempts: i64,
@@ -215,7 +218,7 @@ impl Default for Config {
                 max_channels: 100,
                 classes: vec!["standard".into()],
                 balance_cents: 0,
-                credit_limit_cents: 0,
+                credit_limit_cents: 10_000,
             },
             max_attempts: 3,
             dry_run: false,

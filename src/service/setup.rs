@@ -11,7 +11,7 @@ use sqlx::Row;
 
 use crate::model::ChannelKind;
 use crate::orchestrator::policy::{Account, AccountStatus, PriceType, UsageModel};
-use crate::store::{WriteTx, new_id};
+use crate::store::{WriteTx, new_id, settings};
 
 use super::{Actor, OPERATOR_ORG, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
 
@@ -102,6 +102,33 @@ pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<String> {
     Ok(t.to_string())
 }
 
+/// Account terms that make sense: at least one kind and class, limits above zero, credit
+/// not negative.
+fn check_account(a: &Account) -> Result<()> {
+    let mut problems = Vec::new();
+    if a.kinds.is_empty() {
+        problems.push("`kinds` needs at least one channel kind (p2p, p2mp, mp2mp)".to_string());
+    }
+    if a.classes.is_empty() {
+        problems.push("`classes` needs at least one class of service".into());
+    }
+    for c in &a.classes {
+        if check_text("a class of service", c, 40).is_err() || c.contains(',') {
+            problems.push(format!("class of service {c:?} must be 1-40 printable characters without commas"));
+        }
+    }
+    if a.max_bandwidth_mbps == 0 {
+        problems.push("`max_bandwidth_mbps` must be above 0".into());
+    }
+    if a.max_channels == 0 {
+        problems.push("`max_channels` must be above 0".into());
+    }
+    if a.credit_limit_cents < 0 {
+        problems.push("`credit_limit_cents` cannot be negative".into());
+    }
+    if problems.is_empty() { Ok(()) } else { Err(ServiceError::Invalid(problems.join("; "))) }
+}
+
 pub(crate) fn hash_password(password: &str) -> Result<String> {
     if password.chars().count() < 8 {
         return Err(ServiceError::Invalid("the password must have at least 8 characters".into()));
@@ -113,16 +140,49 @@ pub(crate) fn hash_password(password: &str) -> Result<String> {
 }
 
 impl Service {
-    /// Creates an organization with an account (the configured default when `None`).
+    /// Creates an organization with an account (what new organizations start with when
+    /// `None`).
     pub async fn create_organization(&self, actor: &Actor, name: &str, account: Option<Account>) -> Result<String> {
         require_operator(actor)?;
         let name = check_text("an organization name", name, 100)?;
-        let account = account.unwrap_or_else(|| self.config.new_account.clone());
         let mut tx = self.db.write().await?;
+        let account = match account {
+            Some(a) => a,
+            None => self.new_org_account(&mut tx).await?,
+        };
         let id = insert_organization(&mut tx, &name, &account, self.now()).await?;
         audit(&mut tx, self.now(), actor, "organization.create", &id, serde_json::json!({"name": name})).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// The account a newly registered or imported organization starts with: the operator's
+    /// setting, else the built-in default ([`super::Config::new_account`]).
+    pub(crate) async fn new_org_account(&self, tx: &mut WriteTx) -> Result<Account> {
+        Ok(settings::get(tx, settings::NEW_ORGANIZATION).await?.unwrap_or_else(|| self.config.new_account.clone()))
+    }
+
+    /// What a new organization starts with (the operator's staff only).
+    pub async fn new_organization_account(&self, actor: &Actor) -> Result<Account> {
+        require_operator(actor)?;
+        let mut tx = self.db.write().await?;
+        let account = self.new_org_account(&mut tx).await?;
+        tx.rollback().await?;
+        Ok(account)
+    }
+
+    /// Sets what a new organization starts with (the operator's staff only). Organizations
+    /// that exist keep their accounts.
+    pub async fn set_new_organization_account(&self, actor: &Actor, account: &Account) -> Result<()> {
+        require_operator(actor)?;
+        check_account(account)?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        settings::set(&mut tx, settings::NEW_ORGANIZATION, account, now).await?;
+        let detail = serde_json::to_value(account).unwrap_or_default();
+        audit(&mut tx, now, actor, "policy.new_organization", settings::NEW_ORGANIZATION, detail).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Replaces an organization's account terms (status, limits, balance).
@@ -477,7 +537,8 @@ impl Service {
             .collect::<Result<_, sqlx::Error>>()?;
         for iface in &topo.interfaces {
             if !orgs.contains_key(&iface.organization) {
-                let id = insert_organization(&mut tx, &iface.organization, &self.config.new_account, now).await?;
+                let account = self.new_org_account(&mut tx).await?;
+                let id = insert_organization(&mut tx, &iface.organization, &account, now).await?;
                 report.organizations_created.push(iface.organization.clone());
                 orgs.insert(iface.organization.clone(), id);
             }

@@ -6,9 +6,10 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::model::{ChannelKind, Role};
-use crate::orchestrator::policy::{ChannelState, UsageModel};
+use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
 
 use super::flow::{channel_from_row, usage_model_from_row};
+use super::setup::account_from_row;
 use super::{Actor, Result, Service, ServiceError, UserRole, to_u64};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -24,6 +25,9 @@ pub struct AttachmentView {
     /// Traffic its interface carried in the channel (bytes, in and out), read from the
     /// switch's counters; counted for members whose usage model has an allowance.
     pub bytes_used: u64,
+    /// The usage model this member joined under, and its name.
+    pub usage_model_id: String,
+    pub usage_model: String,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -136,6 +140,12 @@ pub struct Terms {
     pub usage_model_id: String,
     #[serde(flatten)]
     pub model: UsageModel,
+    /// Why the viewing organization cannot use this model for this channel (its own
+    /// restrictions, what it charges in advance against the account's balance and credit);
+    /// empty when it can, or when nobody is logged in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub refused: Vec<Refused>,
 }
 
 /// What an invitee sees behind its URL.
@@ -154,6 +164,14 @@ pub struct InvitationView {
     pub prefill_organization: String,
     /// Whether the invited email has an account (log in) or not (register).
     pub has_account: bool,
+    /// For a logged-in viewer: the usage model to propose (the offer's when the viewer's
+    /// organization can use it, else the first it can use; none when it can use none).
+    /// Accepting without naming a model takes this one.
+    pub proposed_usage_model_id: Option<String>,
+    /// For a logged-in viewer: why its account cannot join this channel whatever the model
+    /// (status, kinds, bandwidth, channel count, class).
+    #[schema(value_type = Vec<Object>)]
+    pub account_refused: Vec<Refused>,
 }
 
 impl ChannelView {
@@ -372,17 +390,19 @@ impl Service {
         let expires_at: i64 = r.try_get("expires_at")?;
         let channel_id: String = r.try_get("channel_id")?;
         let channel = self.channel_view_tx(&mut tx, &channel_id).await?;
-        let def: String = sqlx::query("SELECT definition_id FROM channels WHERE id = $1")
+        let ch = sqlx::query("SELECT definition_id, usage_model_id FROM channels WHERE id = $1")
             .bind(channel_id.as_str())
             .fetch_one(&mut tx)
-            .await?
-            .try_get("definition_id")?;
-        let terms = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
+            .await?;
+        let (def, offered_model): (String, String) = (ch.try_get("definition_id")?, ch.try_get("usage_model_id")?);
+        let mut terms = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
             .bind(def.as_str())
             .fetch_all(&mut tx)
             .await?
             .iter()
-            .map(|u| Ok(Terms { usage_model_id: u.try_get("id")?, model: usage_model_from_row(u)? }))
+            .map(|u| {
+                Ok(Terms { usage_model_id: u.try_get("id")?, model: usage_model_from_row(u)?, refused: Vec::new() })
+            })
             .collect::<Result<Vec<_>>>()?;
         let email: Option<String> = r.try_get("email")?;
         let has_account = match (&email, viewer) {
@@ -394,7 +414,45 @@ impl Service {
                 .is_some(),
             (None, None) => false,
         };
+        // What the viewer's organization can use, told before it chooses (the same rules
+        // `accept` applies, but for the interface, which is not chosen yet).
+        let (mut proposed, mut account_refused) = (None, Vec::new());
+        if let Some(v) = viewer.filter(|v| !v.is_operator()) {
+            let account = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
+                .bind(v.org_id.as_str())
+                .fetch_optional(&mut tx)
+                .await?
+                .map(|row| account_from_row(&row))
+                .transpose()?;
+            let held: i64 = sqlx::query(
+                "SELECT COUNT(DISTINCT channel_id) AS n FROM attachments WHERE org_id = $1 AND state = 'attached'",
+            )
+            .bind(v.org_id.as_str())
+            .fetch_one(&mut tx)
+            .await?
+            .try_get("n")?;
+            if let Some(account) = account {
+                let members = channel.attachments.iter().filter(|a| a.state == "attached").count();
+                let endpoints_after = u64::try_from(members + 1).unwrap_or(u64::MAX);
+                for t in &mut terms {
+                    t.refused =
+                        policy::model_refusals(&account, &t.model, channel.bandwidth_mbps, endpoints_after, self.now());
+                }
+                account_refused = policy::account_refusals(
+                    &account,
+                    channel.kind,
+                    channel.bandwidth_mbps,
+                    &channel.class,
+                    u64::try_from(held).unwrap_or(0),
+                );
+                let models: Vec<(&str, &[Refused])> =
+                    terms.iter().map(|t| (t.usage_model_id.as_str(), t.refused.as_slice())).collect();
+                proposed = policy::choose_model(&offered_model, &models).map(str::to_string);
+            }
+        }
         Ok(InvitationView {
+            proposed_usage_model_id: proposed,
+            account_refused,
             invitee: invitee_status(&r, self.now() >= expires_at)?,
             offer_id: r.try_get("offer_id")?,
             description: r.try_get("description")?,
@@ -530,10 +588,11 @@ impl Service {
         let models = sqlx::query("SELECT * FROM usage_models ORDER BY created_at, id").fetch_all(&self.db).await?;
         let mut by_def: std::collections::HashMap<String, Vec<Terms>> = std::collections::HashMap::new();
         for u in &models {
-            by_def
-                .entry(u.try_get("definition_id")?)
-                .or_default()
-                .push(Terms { usage_model_id: u.try_get("id")?, model: usage_model_from_row(u)? });
+            by_def.entry(u.try_get("definition_id")?).or_default().push(Terms {
+                usage_model_id: u.try_get("id")?,
+                model: usage_model_from_row(u)?,
+                refused: Vec::new(),
+            });
         }
         defs.iter()
             .map(|r| {
@@ -625,8 +684,8 @@ const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS def_name
      JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id";
 
 /// An attachment with its organization's name (`WHERE ...` is appended).
-const ATTACHMENT_SELECT: &str =
-    "SELECT a.*, o.name AS org_name FROM attachments a JOIN organizations o ON o.id = a.org_id";
+const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name FROM attachments a \
+     JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id";
 
 fn attachment_view(a: &sqlx::any::AnyRow) -> Result<AttachmentView> {
     let role: String = a.try_get("role")?;
@@ -640,6 +699,8 @@ fn attachment_view(a: &sqlx::any::AnyRow) -> Result<AttachmentView> {
         attached_at: a.try_get("attached_at")?,
         detached_at: a.try_get("detached_at")?,
         bytes_used: to_u64(a.try_get("bytes_used")?),
+        usage_model_id: a.try_get("usage_model_id")?,
+        usage_model: a.try_get("um_name")?,
     })
 }
 

@@ -7,6 +7,7 @@
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
 mod native;
+pub mod settings;
 mod writer;
 
 use std::path::Path;

@@ -838,6 +838,10 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
                 ("/api/v1/policy", _) => {
                     json!({"default_offer_days": 30, "members_can_accept": true, "auto_accept": []})
                 }
+                ("/api/v1/operator/new-organizations", _) => {
+                    json!({"status": "active", "kinds": ["p2p"], "max_bandwidth_mbps": 10, "max_channels": 1,
+                           "classes": ["standard"], "balance_cents": 1_000_000, "credit_limit_cents": 1_000_000})
+                }
                 _ => json!({}),
             };
             let (status, answer) = match method.as_str() {

@@ -429,3 +429,62 @@ async fn the_policy_page_sets_auto_accept() {
     assert_eq!(p.w.svc.policy(globex).await.unwrap(), policy, "nothing stored");
     g.close().await;
 }
+
+/// A new organization's first try in the browser: hooli's person registers from an
+/// invitation to a paid 100 Mbps E-Line and accepts on its first submit, the form having
+/// proposed the monthly model and marked the 10 Mbps trial as not open to it. poorco, whose
+/// credit the operator set below the monthly charge, is told before it submits, and is
+/// still refused if it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_organization_accepts_a_paid_offer_on_its_first_try() {
+    use crate::journey::{offer_paid, paid_catalogue, with_newcomers};
+    let p = Portal::start(Backend::Sqlite).await;
+    let (trial, monthly) = paid_catalogue(&p, 4_900).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let driver = driver().await;
+
+    let (_, token) = offer_paid(&acme, "p2p", "acme-1a", &monthly, "ops@hooli.example", "hooli").await;
+    let b = Browser::open(&driver, "first-try-hooli").await;
+    b.goto(&format!("{}/invitations/{token}", p.base)).await;
+    b.fill("#password", "a long enough password").await;
+    b.click("#register-button").await;
+    b.wait_text("#who", "the new session", |t| t.contains("ops@hooli.example")).await;
+    assert_eq!(b.value("#model").await, monthly, "the model that fits is chosen");
+    let trial_option = b.client.find(Locator::Css(&format!("#model option[value='{trial}']"))).await.unwrap();
+    assert_eq!(trial_option.attr("disabled").await.unwrap().as_deref(), Some("true"));
+    let terms = b.text("#terms").await;
+    assert!(terms.contains("Not available to you") && terms.contains("at most 10 Mbps"), "{terms}");
+    assert!(terms.contains("49.00 charged when you join"), "{terms}");
+    assert_eq!(b.text("#cannot-join").await, "", "nothing stands in the way");
+    b.shot("1-proposed").await;
+    b.click("#accept-button").await;
+    b.wait_text("h1", "the channel, on the first submit", |t| t.contains("p2p for hooli")).await;
+    b.shot("2-accepted").await;
+
+    // poorco starts with 10.00 of credit: told before submitting.
+    let noc = p.login("noc@operator.example", "operator-pw").await;
+    let (_, mut start) = noc.get("/api/v1/operator/new-organizations").await;
+    start["credit_limit_cents"] = json!(1_000);
+    assert_eq!(noc.put("/api/v1/operator/new-organizations", start).await.0, reqwest::StatusCode::OK);
+    p.w.svc
+        .import_topology(&switchboard::service::Actor::system("test"), &with_newcomers(), "metro.yaml")
+        .await
+        .unwrap();
+    let (line, token) = offer_paid(&acme, "p2p", "acme-3a", &monthly, "ops@poorco.example", "poorco").await;
+    let c = Browser::open(&driver, "first-try-poorco").await;
+    c.goto(&format!("{}/invitations/{token}", p.base)).await;
+    c.fill("#password", "a long enough password").await;
+    c.click("#register-button").await;
+    let notice = c.wait_text("#cannot-join", "the notice before submitting", |t| !t.is_empty()).await;
+    assert!(notice.contains("None of this offer's usage models"), "{notice}");
+    let terms = c.text("#terms").await;
+    assert!(terms.contains("49.00 in advance") && terms.contains("can pay 10.00"), "{terms}");
+    c.shot("1-told").await;
+    c.click("#accept-button").await;
+    let error = c.wait_text("#error", "the refusal", |t| !t.is_empty()).await;
+    assert!(error.contains("49.00"), "{error}");
+    let (_, ch) = acme.get(&format!("/api/v1/channels/{line}")).await;
+    assert_eq!(ch["attachments"].as_array().unwrap().len(), 1, "nothing stored: {ch}");
+    b.close().await;
+    c.close().await;
+}

@@ -24,6 +24,7 @@ mod cli;
 mod fuzz;
 mod golden;
 mod instances;
+mod journey;
 mod origin;
 mod props;
 mod schema;

@@ -532,11 +532,12 @@ async fn account_checks(b: Backend) {
     w.set_account("acme", |a| a.max_bandwidth_mbps = 100_000).await;
     let r = w.svc.create_channel(&w.acme, &try_create("huge", 5000, "acme-1a", &w.free)).await;
     assert_eq!(code(r), "interface_capacity");
-    // Over credit: 50.00 a month, balance 0.
+    // Over credit: 50.00 a month, balance 0 and no credit.
+    w.set_account("acme", |a| a.credit_limit_cents = 0).await;
     let r = w.svc.create_channel(&w.acme, &try_create("paid", 10, "acme-1a", &w.paid)).await;
     let e = r.unwrap_err();
     assert_eq!(e.code(), "over_credit");
-    assert!(e.to_string().contains("5000 cents"), "{e}");
+    assert!(e.to_string().contains("charges 50.00 in advance and the account can pay 0.00"), "{e}");
     w.set_account("acme", |a| a.credit_limit_cents = 10_000).await;
     w.svc.create_channel(&w.acme, &try_create("paid", 10, "acme-1a", &w.paid)).await.unwrap();
     // Port mode carries one channel.
@@ -559,7 +560,11 @@ async fn account_checks(b: Backend) {
     assert!(!status.invitees[0].accepted);
     assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().attachments.len(), 1);
     // The invitee picks the paid model without credit: refused; with credit: accepted.
-    w.set_account("globex", |a| a.status = switchboard::orchestrator::policy::AccountStatus::Active).await;
+    w.set_account("globex", |a| {
+        a.status = switchboard::orchestrator::policy::AccountStatus::Active;
+        a.credit_limit_cents = 0;
+    })
+    .await;
     let paid = Acceptance { interface: "globex-8a".into(), usage_model_id: Some(w.paid.clone()), customer_vlan: None };
     assert_eq!(code(w.svc.accept(&w.globex, &offer.invitations[0].token, &paid).await), "over_credit");
     w.set_account("globex", |a| a.balance_cents = 5000).await;
@@ -1039,7 +1044,11 @@ async fn auto_accept(b: Backend) {
     let log = w.svc.audit_log(&w.op, None).await.unwrap();
     assert!(log.iter().any(|e| e.action == "invitation.auto_accept_refused" && e.object == a.invitee_id));
     // Invitations by email are for people: no rule answers them.
-    w.set_account("globex", |a| a.status = switchboard::orchestrator::policy::AccountStatus::Active).await;
+    w.set_account("globex", |a| {
+        a.status = switchboard::orchestrator::policy::AccountStatus::Active;
+        a.credit_limit_cents = 0;
+    })
+    .await;
     let ch3 = w.svc.create_channel(&w.acme, &w.channel("auto3", ChannelKind::P2p, "acme-5b")).await.unwrap();
     let offer = w.offer_to(&w.acme, &ch3, &[&w.globex]).await;
     assert!(offer.auto_accepted.is_empty(), "{:?}", offer.auto_accepted);

@@ -1,0 +1,42 @@
+//! Operator settings: values the operator sets for the whole service, one row each in
+//! `operator_settings`, kept as JSON so a new setting needs no migration. Read inside the
+//! transaction that uses them, so every instance sharing the database sees the same value.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row;
+
+use super::WriteTx;
+
+/// The account a newly registered or imported organization starts with.
+pub const NEW_ORGANIZATION: &str = "new_organization";
+
+/// The setting `name`, or `None` when the operator never set it (or it no longer reads as
+/// `T`, which the caller then treats as unset rather than failing every registration).
+pub async fn get<T: DeserializeOwned>(tx: &mut WriteTx, name: &str) -> Result<Option<T>, sqlx::Error> {
+    let row = sqlx::query("SELECT value FROM operator_settings WHERE name = $1").bind(name).fetch_optional(tx).await?;
+    let Some(row) = row else { return Ok(None) };
+    let text: String = row.try_get("value")?;
+    match serde_json::from_str(&text) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            tracing::error!(setting = name, error = %e, "an operator setting does not read: using the default");
+            Ok(None)
+        }
+    }
+}
+
+/// Sets `name` to `value`.
+pub async fn set<T: Serialize>(tx: &mut WriteTx, name: &str, value: &T, now_ms: i64) -> Result<(), sqlx::Error> {
+    let text = serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(
+        "INSERT INTO operator_settings (name, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(name)
+    .bind(text)
+    .bind(now_ms)
+    .execute(tx)
+    .await?;
+    Ok(())
+}

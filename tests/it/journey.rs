@@ -1,0 +1,234 @@
+//! A new organization's first try (SPEC §2, the portal journey's accounts and money): what a
+//! new organization starts with is the operator's policy, the invitation proposes a usage
+//! model the organization can use and says why each other one is not open to it, and an
+//! organization that registers from its invitation accepts a paid E-Line and a paid E-Tree
+//! leaf on its first submit, on SQLite and PostgreSQL.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard::model::ChannelKind;
+use switchboard::orchestrator::policy::PriceType;
+use switchboard::service::{Actor, DefinitionSpec, UsageModelSpec};
+
+use crate::api::{Client, Portal};
+use crate::world::{Backend, metro_text};
+
+/// The metro topology plus two organizations that own ports and have no users yet.
+pub fn with_newcomers() -> String {
+    let mut text = metro_text();
+    for (name, org, port, mac) in [
+        ("newco-9x", "newco", "c7", "02:5b:00:00:09:71"),
+        ("newco-9z", "newco", "c9", "02:5b:00:00:09:91"),
+        ("poorco-9y", "poorco", "c8", "02:5b:00:00:09:81"),
+    ] {
+        text.push_str(&format!(
+            "  {name}:\n    organization: {org}\n    switch: acc9\n    port: {port}\n    mode: port\n    capacity: 1G\n    macs: [\"{mac}\"]\n"
+        ));
+    }
+    text
+}
+
+/// The operator's catalogue for these tests: a free trial up to 10 Mbps listed first (what
+/// the accept form used to pre-select), then a monthly price the test sets.
+pub async fn paid_catalogue(p: &Portal, monthly_cents: i64) -> (String, String) {
+    let (svc, op) = (&p.w.svc, &p.w.op);
+    let spec = DefinitionSpec {
+        name: "Metro paid".into(),
+        kinds: vec![ChannelKind::P2p, ChannelKind::P2mp, ChannelKind::Mp2mp],
+        min_bandwidth_mbps: 1,
+        max_bandwidth_mbps: 1000,
+        classes: vec!["standard".into()],
+        drivers: vec!["dry-run".into(), "linux".into()],
+        relations: Default::default(),
+    };
+    let (definition, _) = svc.create_definition(op, &spec).await.unwrap();
+    let trial = UsageModelSpec { name: "Trial".into(), max_bandwidth_mbps: Some(10), ..Default::default() };
+    let monthly = UsageModelSpec {
+        name: "Monthly".into(),
+        price_type: Some(PriceType::FlatMonthly),
+        price_cents: monthly_cents,
+        ..Default::default()
+    };
+    let trial = svc.create_usage_model(op, &definition, &trial).await.unwrap();
+    let monthly = svc.create_usage_model(op, &definition, &monthly).await.unwrap();
+    (trial, monthly)
+}
+
+/// acme's 100 Mbps channel of `kind` on the monthly model, offered by email to the person
+/// of organization `org`. Returns the channel's ID and the invitation's token.
+pub async fn offer_paid(
+    acme: &Client,
+    kind: &str,
+    iface: &str,
+    monthly: &str,
+    email: &str,
+    org: &str,
+) -> (String, String) {
+    let (status, ch) = acme
+        .post(
+            "/api/v1/channels",
+            json!({"name": format!("{kind} for {org}"), "kind": kind, "bandwidth_mbps": 100, "class": "standard",
+                   "usage_model_id": monthly, "interface": iface}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ch}");
+    let id = ch["id"].as_str().unwrap().to_string();
+    let (status, offer) = acme
+        .post(
+            &format!("/api/v1/channels/{id}/offers"),
+            json!({"invitees": [{"email": email, "name": "Ops", "org_name": org}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{offer}");
+    (id, offer["invitations"][0]["token"].as_str().unwrap().to_string())
+}
+
+/// Registers the invited person of `org` from its invitation, as the API's client does.
+async fn register(p: &Portal, token: &str, email: &str, org: &str) -> Client {
+    let mut c = p.anonymous();
+    let (status, body) = c
+        .post(
+            &format!("/api/v1/invitations/{token}/register"),
+            json!({"email": email, "name": "Ops", "organization": org, "password": "a long enough password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    c.csrf = body["csrf"].as_str().unwrap().to_string();
+    c
+}
+
+fn codes(refused: &Value) -> Vec<String> {
+    refused.as_array().map_or(Vec::new(), |a| a.iter().map(|r| r["code"].as_str().unwrap().to_string()).collect())
+}
+
+async fn a_new_organization_accepts_paid_offers_on_its_first_try(b: Backend) {
+    let p = Portal::start(b).await;
+    let system = Actor::system("test");
+    p.w.svc.import_topology(&system, &with_newcomers(), "metro.yaml").await.unwrap();
+    let (trial, monthly) = paid_catalogue(&p, 4_900).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+
+    // hooli (imported with the world) and newco (imported just now): each registers from its
+    // invitation and accepts without choosing a model.
+    let newcomers = [
+        ("hooli", "hooli-2b", "hooli-4c", "acme-1a", "acme-3a"),
+        ("newco", "newco-9x", "newco-9z", "acme-5b", "acme-7c"),
+    ];
+    for (org, line_iface, leaf_iface, acme_line, acme_root) in newcomers {
+        let email = format!("ops@{org}.example");
+        let (line, token) = offer_paid(&acme, "p2p", acme_line, &monthly, &email, org).await;
+        let person = register(&p, &token, &email, org).await;
+        let (status, inv) = person.get(&format!("/api/v1/invitations/{token}")).await;
+        assert_eq!(status, StatusCode::OK, "{inv}");
+        // Told before submitting: the trial is too narrow for 100 Mbps; monthly is open.
+        assert_eq!(inv["proposed_usage_model_id"], monthly.as_str(), "{inv}");
+        let terms = inv["terms"].as_array().unwrap();
+        let of = |id: &str| terms.iter().find(|t| t["usage_model_id"] == id).unwrap().clone();
+        assert_eq!(codes(&of(&trial)["refused"]), ["usage_bandwidth"], "{inv}");
+        assert_eq!(codes(&of(&monthly)["refused"]), Vec::<String>::new(), "{inv}");
+        assert_eq!(inv["account_refused"], json!([]), "{inv}");
+        let (status, accepted) =
+            person.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": line_iface})).await;
+        assert_eq!(status, StatusCode::OK, "{org}: {accepted}");
+
+        // A paid E-Tree: acme is the root, the newcomer a leaf, its first submit again.
+        let (tree, token) = offer_paid(&acme, "p2mp", acme_root, &monthly, &email, org).await;
+        let (status, accepted) =
+            person.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": leaf_iface})).await;
+        assert_eq!(status, StatusCode::OK, "{org}: {accepted}");
+        for id in [&line, &tree] {
+            let (_, ch) = person.get(&format!("/api/v1/channels/{id}")).await;
+            let mine = ch["attachments"].as_array().unwrap().iter().find(|a| a["organization"] == org).unwrap().clone();
+            assert_eq!(mine["usage_model_id"], monthly.as_str(), "{ch}");
+        }
+    }
+}
+
+on_both!(a_new_organization_accepts_paid_offers_on_its_first_try);
+
+/// What new organizations start with is the operator's to set; one whose credit is below
+/// what a model charges in advance is told before it submits, and still refused if it does.
+async fn the_operator_sets_what_new_organizations_start_with(b: Backend) {
+    let p = Portal::start(b).await;
+    let noc = p.login("noc@operator.example", "operator-pw").await;
+    let (status, start) = noc.get("/api/v1/operator/new-organizations").await;
+    assert_eq!(status, StatusCode::OK, "{start}");
+    assert_eq!(start["status"], "active");
+    assert!(start["credit_limit_cents"].as_i64().unwrap() > 0, "a new organization can pay something: {start}");
+
+    // Subscribers may neither read nor change it; nonsense is refused, naming each problem.
+    let acme = p.login("admin@acme.example", "password-1").await;
+    assert_eq!(acme.get("/api/v1/operator/new-organizations").await.0, StatusCode::FORBIDDEN);
+    let mut poor = start.clone();
+    poor["credit_limit_cents"] = json!(1_000);
+    assert_eq!(acme.put("/api/v1/operator/new-organizations", poor.clone()).await.0, StatusCode::FORBIDDEN);
+    let mut bad = start.clone();
+    bad["kinds"] = json!([]);
+    bad["credit_limit_cents"] = json!(-5);
+    let (status, body) = noc.put("/api/v1/operator/new-organizations", bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("kinds") && message.contains("credit_limit_cents"), "{message}");
+    let mut typo = start.clone();
+    typo["credit_limit"] = json!(1);
+    assert_eq!(noc.put("/api/v1/operator/new-organizations", typo).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(noc.get("/api/v1/operator/new-organizations").await.1, start, "nothing stored");
+
+    // The operator gives new organizations 10.00 of credit; poorco is imported after that.
+    let (status, body) = noc.put("/api/v1/operator/new-organizations", poor.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(noc.get("/api/v1/operator/new-organizations").await.1, poor);
+    let system = Actor::system("test");
+    p.w.svc.import_topology(&system, &with_newcomers(), "metro.yaml").await.unwrap();
+    let poorco = p.w.svc.organization_id("poorco").await.unwrap();
+    assert_eq!(p.w.svc.account(&poorco).await.unwrap().credit_limit_cents, 1_000);
+
+    // Its invitation says, before it submits, that neither model is open to it, and why.
+    let (trial, monthly) = paid_catalogue(&p, 4_900).await;
+    let (_, token) = offer_paid(&acme, "p2p", "acme-1a", &monthly, "ops@poorco.example", "poorco").await;
+    let person = register(&p, &token, "ops@poorco.example", "poorco").await;
+    let (_, inv) = person.get(&format!("/api/v1/invitations/{token}")).await;
+    assert_eq!(inv["proposed_usage_model_id"], Value::Null, "{inv}");
+    let terms = inv["terms"].as_array().unwrap();
+    let of = |id: &str| terms.iter().find(|t| t["usage_model_id"] == id).unwrap()["refused"].clone();
+    assert_eq!(codes(&of(&trial)), ["usage_bandwidth"], "{inv}");
+    let credit = of(&monthly);
+    assert_eq!(codes(&credit), ["over_credit"], "{inv}");
+    assert_eq!((credit[0]["need_cents"].as_i64(), credit[0]["available_cents"].as_i64()), (Some(4_900), Some(1_000)));
+
+    // Submitting anyway is refused by the account check (SPEC §2.2), with or without a model.
+    for body in [json!({"interface": "poorco-9y"}), json!({"interface": "poorco-9y", "usage_model_id": monthly})] {
+        let (status, refused) = person.post(&format!("/api/v1/invitations/{token}/accept"), body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(refused["code"], "over_credit", "{refused}");
+        assert!(refused["message"].as_str().unwrap().contains("49.00"), "{refused}");
+    }
+    // A 5 Mbps channel offered on the monthly model: the trial fits it, so that is what
+    // poorco is proposed, and what it joins under when it names no model.
+    let (status, ch) = acme
+        .post(
+            "/api/v1/channels",
+            json!({"name": "narrow", "kind": "p2p", "bandwidth_mbps": 5, "class": "standard",
+                   "usage_model_id": monthly, "interface": "acme-3a"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ch}");
+    let id = ch["id"].as_str().unwrap();
+    let (_, offer) =
+        acme.post(&format!("/api/v1/channels/{id}/offers"), json!({"invitees": [{"organization": "poorco"}]})).await;
+    let token = offer["invitations"][0]["token"].as_str().unwrap();
+    let (_, inv) = person.get(&format!("/api/v1/invitations/{token}")).await;
+    assert_eq!(inv["proposed_usage_model_id"], trial.as_str(), "{inv}");
+    let (status, accepted) =
+        person.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "poorco-9y"})).await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    let (_, ch) = person.get(&format!("/api/v1/channels/{id}")).await;
+    let joined = ch["attachments"].as_array().unwrap().iter().find(|a| a["organization"] == "poorco").unwrap().clone();
+    assert_eq!(joined["usage_model_id"], trial.as_str(), "{ch}");
+
+    // Organizations that existed keep their accounts.
+    let acme_id = p.w.svc.organization_id("acme").await.unwrap();
+    assert_ne!(p.w.svc.account(&acme_id).await.unwrap().credit_limit_cents, 1_000);
+}
+
+on_both!(the_operator_sets_what_new_organizations_start_with);

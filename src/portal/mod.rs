@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod metrics;
+pub mod origin;
 pub mod pages;
 pub mod svg;
 
@@ -50,7 +51,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(svc: Service) -> AppState {
         AppState {
-            origin: auth::origin_of(&svc.config.base_url),
+            origin: origin::origin_of(&svc.config.base_url),
             svc,
             metrics: Metrics::new(),
             // 10 logins at once, then one every 6 s (10 a minute) per address.
@@ -84,7 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::scrape))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::refuse_cross_origin))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), origin::refuse_cross_origin))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let route = request

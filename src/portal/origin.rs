@@ -1,0 +1,58 @@
+//! Refusing what another site makes a visitor's browser send: every state-changing request
+//! that the browser says comes from another site is refused, API and forms alike, logins
+//! included, before any handler runs. Browsers say it with `Sec-Fetch-Site`, or else with
+//! `Origin`; clients that are not browsers send neither and pass (their writes still need a
+//! session and its CSRF token, see [`super::auth`]).
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::auth::is_safe;
+use super::error::AppError;
+use super::pages::PageError;
+
+/// Refuses a state-changing request that a browser says another site made: 403
+/// `cross_origin`, as JSON under `/api/` and as a page elsewhere. Requests without either
+/// header come from clients that are not browsers (curl, scripts) and pass; their writes
+/// still need a session and its CSRF token.
+pub async fn refuse_cross_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if is_safe(request.method()) || same_origin(request.headers(), request.uri(), &state.origin) {
+        return next.run(request).await;
+    }
+    let origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::warn!(method = %request.method(), path = request.uri().path(), origin, "cross-site request refused");
+    if request.uri().path().starts_with("/api/") {
+        AppError::CrossOrigin.into_response()
+    } else {
+        PageError::from(AppError::CrossOrigin).into_response()
+    }
+}
+
+/// Whether the browser says the request comes from this site: `Sec-Fetch-Site` where the
+/// browser sends it (`same-origin`, or `none` for what the user typed), else an `Origin`
+/// equal to this server's (`trusted`, from `--base-url`) or to the host the request was
+/// sent to. No header at all: not a browser.
+fn same_origin(headers: &HeaderMap, uri: &Uri, trusted: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    if !trusted.is_empty() && origin.eq_ignore_ascii_case(trusted) {
+        return true;
+    }
+    let Some((_, origin_host)) = origin.split_once("://") else { return false };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| uri.authority().map(|a| a.as_str()));
+    host.is_some_and(|h| h.eq_ignore_ascii_case(origin_host))
+}
+
+/// The origin (`scheme://host[:port]`) of a URL such as `--base-url`, lower case.
+pub fn origin_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return String::new() };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{scheme}://{host}").to_ascii_lowercase()
+}
+

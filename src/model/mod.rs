@@ -4,6 +4,8 @@
 //! Everything here validates on construction and does no I/O, so the pure core
 //! (`topology`, `orchestrator`) can trust a value once it holds one.
 
+pub mod actor;
+
 use std::fmt;
 use std::str::FromStr;
 

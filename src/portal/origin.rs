@@ -55,4 +55,3 @@ pub fn origin_of(url: &str) -> String {
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     format!("{scheme}://{host}").to_ascii_lowercase()
 }
-

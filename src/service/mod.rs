@@ -25,14 +25,15 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use sqlx::Row;
 
 use crate::model::ChannelKind;
 use crate::orchestrator::policy::{Account, AccountStatus, Refused};
-use crate::store::{Db, StoreError, WriteTx, new_id};
+use crate::store::{Db, StoreError, new_id};
 use crate::topology::Topology;
 
+pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
+pub(crate) use crate::store::audit::record as audit;
 pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::SwitchDrift;
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
@@ -45,85 +46,6 @@ pub use views::{
     AttachmentView, AuditEntry, CatalogEntry, ChannelView, InterfaceView, InvitationView, InviteeStatus, OfferView,
     OrderView, Terms,
 };
-
-/// A user's role (SPEC §1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum UserRole {
-    /// Creates offers, manages users of its organization.
-    Admin,
-    /// Views; accepts on the organization's behalf when its policy allows.
-    Member,
-    /// The operator's NOC staff: sees and manages everything.
-    Operator,
-}
-
-impl UserRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UserRole::Admin => "admin",
-            UserRole::Member => "member",
-            UserRole::Operator => "operator",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<UserRole> {
-        match s {
-            "admin" => Some(UserRole::Admin),
-            "member" => Some(UserRole::Member),
-            "operator" => Some(UserRole::Operator),
-            _ => None,
-        }
-    }
-}
-
-/// Who is asking, and from where (for the audit log).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Actor {
-    pub user_id: String,
-    pub email: String,
-    pub org_id: String,
-    pub role: UserRole,
-    /// Where the request came from: an IP address, `cli`, `worker`.
-    pub source: String,
-}
-
-impl Actor {
-    /// The operator's own processes (import, demo seeding, sweeps).
-    pub fn system(source: &str) -> Actor {
-        Actor {
-            user_id: "system".into(),
-            email: String::new(),
-            org_id: OPERATOR_ORG.into(),
-            role: UserRole::Operator,
-            source: source.into(),
-        }
-    }
-
-    /// An organization's standing policy acting for it (auto-accept): an admin's rights in
-    /// that organization, and no person behind it.
-    pub fn policy_of(org_id: &str) -> Actor {
-        Actor {
-            user_id: format!("auto-accept:{org_id}"),
-            email: String::new(),
-            org_id: org_id.into(),
-            role: UserRole::Admin,
-            source: "auto-accept".into(),
-        }
-    }
-
-    pub fn is_operator(&self) -> bool {
-        self.role == UserRole::Operator
-    }
-
-    /// The user acting, when a person (a row of `users`) acts.
-    pub fn person(&self) -> Option<&str> {
-        self.user_id.starts_with("usr-").then_some(self.user_id.as_str())
-    }
-}
-
-/// The organization of the operator's staff.
-pub const OPERATOR_ORG: &str = "org-operator";
 
 /// A refused or failed request. Each has a stable code (what the API returns) and a message
 /// that says what to do.
@@ -479,31 +401,6 @@ impl Service {
         }
         Ok(topo)
     }
-}
-
-/// Writes one audit record inside `tx`.
-pub(crate) async fn audit(
-    tx: &mut WriteTx,
-    at: i64,
-    actor: &Actor,
-    action: &str,
-    object: &str,
-    detail: serde_json::Value,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(new_id("aud"))
-    .bind(at)
-    .bind(actor.user_id.as_str())
-    .bind(actor.org_id.as_str())
-    .bind(actor.source.as_str())
-    .bind(action)
-    .bind(object)
-    .bind(detail.to_string())
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }
 
 /// `$first, $first+1, ...` placeholders for an IN list of `n` values.

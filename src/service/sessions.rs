@@ -2,9 +2,7 @@
 //! only as its SHA-256, with a CSRF token of its own and an expiry. Kept in the database so
 //! that several instances behind one address share them.
 
-use sqlx::Row;
-
-use crate::store::{new_token, token_hash};
+use crate::store::{new_token, sessions};
 
 use super::{Actor, Result, Service, ServiceError, audit};
 
@@ -41,53 +39,23 @@ impl Service {
         let now = self.now();
         let expires_at = now.saturating_add(ttl_ms);
         let mut tx = self.db.write().await?;
-        // Expired sessions go whenever anyone logs in; the table stays as small as the
-        // number of people logged in.
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&mut tx).await?;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf, source, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(token_hash(&token))
-        .bind(actor.user_id.as_str())
-        .bind(csrf.as_str())
-        .bind(actor.source.as_str())
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut tx)
-        .await?;
+        sessions::open(&mut tx, &token, &csrf, &actor, now, expires_at).await?;
         audit(&mut tx, now, &actor, "session.open", &actor.user_id, serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(NewSession { token, csrf, expires_at, actor })
     }
 
     /// Who holds the session `token`, its CSRF token and the holder's organization name;
-    /// `AccessDenied` when the token is unknown or expired. One statement per request.
+    /// `AccessDenied` when the token is unknown or expired.
     pub async fn session(&self, token: &str, source: &str) -> Result<Session> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.org_id, u.role, s.csrf, g.name AS org_name FROM sessions s \
-             JOIN users u ON u.id = s.user_id JOIN organizations g ON g.id = u.org_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(token_hash(token))
-        .bind(self.now())
-        .fetch_optional(&self.db)
-        .await?
-        .ok_or(ServiceError::AccessDenied)?;
-        let role: String = row.try_get("role")?;
-        let actor = Actor {
-            user_id: row.try_get("id")?,
-            email: row.try_get("email")?,
-            org_id: row.try_get("org_id")?,
-            role: super::UserRole::parse(&role).unwrap_or(super::UserRole::Member),
-            source: source.to_string(),
-        };
-        Ok(Session { actor, csrf: row.try_get("csrf")?, organization: row.try_get("org_name")? })
+        let found = sessions::find(&self.db, token, self.now(), source).await?.ok_or(ServiceError::AccessDenied)?;
+        Ok(Session { actor: found.actor, csrf: found.csrf, organization: found.organization })
     }
 
     /// Ends the session `token` (logging out). Unknown tokens are fine: the result is the same.
     pub async fn close_session(&self, token: &str, actor: &Actor) -> Result<()> {
         let mut tx = self.db.write().await?;
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash(token)).execute(&mut tx).await?;
+        sessions::close(&mut tx, token).await?;
         audit(&mut tx, self.now(), actor, "session.close", &actor.user_id, serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(())

@@ -6,9 +6,12 @@
 //! TEXT, partial unique indexes, `RETURNING`). The two places where they differ sit behind
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
-mod native;
+pub mod audit;
+pub mod sessions;
 pub mod settings;
-mod writer;
+mod sqlite;
+
+use sqlite::{native, writer};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -409,7 +412,7 @@ pub struct Stamp {
 }
 
 /// Every SQLite connection's settings (the pool's readers and the writer).
-const SQLITE_PRAGMAS: &str = "\
+pub(in crate::store) const SQLITE_PRAGMAS: &str = "\
     PRAGMA journal_mode = WAL; \
     PRAGMA synchronous = NORMAL; \
     PRAGMA busy_timeout = 30000; \
@@ -474,7 +477,7 @@ impl Db {
                     .map_err(|source| StoreError::Connect { url: redact(url), source })?;
                 let file =
                     native::Native::file(url).map_err(|source| StoreError::Connect { url: redact(url), source })?;
-                tokio::spawn(checkpointer(checkpoints, file, Arc::downgrade(&writer)));
+                tokio::spawn(sqlite::checkpointer::run(checkpoints, file, Arc::downgrade(&writer)));
                 Some(writer)
             }
             Dialect::Postgres => None,
@@ -525,123 +528,6 @@ impl Db {
             None => Ok(WriteTx { inner: Inner::Postgres(self.pool.begin().await?) }),
         }
     }
-}
-
-/// Copies the WAL back into the database file on a connection of its own, beside the
-/// writer, while the process's database is open (`writer` alive).
-///
-/// Left to SQLite, the commit that finds the WAL past its threshold checkpoints: that
-/// commit, and every writer queued behind it, waits while thousands of pages are copied
-/// (measured: 19 commits of ~135 ms each in a 6,000-channel benchmark run, 60% of all commit
-/// time, and the acceptances' p99). Here the copy runs on another thread and the writer
-/// only appends.
-///
-/// The WAL starts over from its beginning only when a writer begins right after a
-/// checkpoint copied all of it (and no reader still uses it). A busy writer always has
-/// appended something since, so the WAL would grow until SQLite's own threshold made a
-/// commit checkpoint after all (measured: 12-16 ms commits every few seconds at 1,000
-/// acceptances/s, the acceptances' p99). So once the WAL is `RESTART` pages long, the
-/// round runs with the writer held idle ([`writer::Writer::quiesce`]): it copies only what
-/// came since the last round, and the next writer starts the WAL over.
-async fn checkpointer(pool: AnyPool, file: std::path::PathBuf, writer: std::sync::Weak<writer::Writer>) {
-    /// Pages in the WAL worth a checkpoint (4 KiB each), looked at every 10 ms. While a
-    /// checkpoint copies and syncs, the writer's commits and the readers' snapshots can
-    /// stall (a commit was seen to take 14 ms beside one), the longer the bigger the round.
-    /// Measured at 1,000 acceptances/s with no orders running: rounds of 4,000 pages every
-    /// 100 ms gave the acceptance a p99 of 10.7 ms, rounds of 500 every 20 ms 3.0 ms, none
-    /// at all 2.6 ms (but the WAL then grows until a commit copies it back itself); with
-    /// orders running, p99 over three runs each: 1,000 pages every 50 ms 12-17 ms, 500
-    /// every 20 ms 9.8-10.9 ms, 200 every 10 ms 7.8-8.5 ms, smaller ones no better.
-    const PAGES: i64 = 200;
-    /// A WAL this long (256 MiB) is started over (see above), below the length at which a
-    /// commit checkpoints itself (`wal_autocheckpoint`). Each time the writer waits a few
-    /// milliseconds: at 1,000 acceptances/s with orders running the WAL grows by ~65,000
-    /// pages a second, and restarts at 16,384 pages gave a p99 of 9.8-10.4 ms over three
-    /// runs, at 65,536 8.1-9.5 ms. Unit tests start it over sooner, to see it happen.
-    const RESTART: i64 = if cfg!(test) { 256 } else { 65_536 };
-    /// What may be left to copy when the writer is held for the last round: the more a
-    /// round copies, the longer it takes, and the writer waits for this one.
-    const LAST: i64 = 64;
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut wal = WalState { log: 0, pending: 0 };
-    // A reader still on the old WAL keeps it from starting over: then try again later.
-    let mut restart_after = tokio::time::Instant::now();
-    loop {
-        tick.tick().await;
-        if writer.strong_count() == 0 {
-            break;
-        }
-        let restart = wal.log >= RESTART && tokio::time::Instant::now() >= restart_after;
-        // NOOP only reports the WAL's length. PASSIVE never waits for the writer or the
-        // readers: it copies what it can.
-        let mode = if wal.pending >= PAGES || restart { "PASSIVE" } else { "NOOP" };
-        if !wal.note(checkpoint(&pool, mode).await) || !restart {
-            continue;
-        }
-        restart_after = tokio::time::Instant::now() + Duration::from_millis(100);
-        // What came meanwhile, copied while the writer goes on (twice at most: it may
-        // outpace the copy).
-        for _ in 0..2 {
-            if wal.pending <= LAST || !wal.note(checkpoint(&pool, "PASSIVE").await) {
-                break;
-            }
-        }
-        // The round that copies the WAL's last page syncs the database file, which then
-        // holds every page the rounds before it copied (measured: 12 ms). Synced here, it
-        // holds only the last round's while the writer waits.
-        let path = file.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || std::fs::File::open(path)?.sync_data()).await {
-            tracing::warn!(error = %e, "cannot sync the database file before a WAL restart");
-        }
-        let Some(w) = writer.upgrade() else { break };
-        let started = std::time::Instant::now();
-        match w.quiesce().await {
-            Ok(quiet) => {
-                drop(w);
-                let copied = wal.note(checkpoint(&pool, "PASSIVE").await);
-                drop(quiet);
-                tracing::debug!(
-                    copied,
-                    pages = wal.log,
-                    writer_held_us = started.elapsed().as_micros() as u64,
-                    "WAL copied whole; the next writer starts it over"
-                );
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot hold the writer for a WAL restart"),
-        }
-    }
-    pool.close().await;
-}
-
-/// The WAL as the last checkpoint found it, in pages: its length and what is left to copy.
-struct WalState {
-    log: i64,
-    pending: i64,
-}
-
-impl WalState {
-    /// Takes in a checkpoint's outcome; false if it failed.
-    fn note(&mut self, r: Result<(i64, i64), sqlx::Error>) -> bool {
-        match r {
-            Ok((log, done)) => {
-                (self.log, self.pending) = (log, log - done);
-                true
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed; the writer's own checkpoints take over");
-                (self.log, self.pending) = (0, 0);
-                false
-            }
-        }
-    }
-}
-
-/// One `PRAGMA wal_checkpoint(mode)`: the WAL's length and how much of it is copied, in pages.
-async fn checkpoint(pool: &AnyPool, mode: &str) -> Result<(i64, i64), sqlx::Error> {
-    use sqlx::Row;
-    let row = sqlx::query(AssertSqlSafe(format!("PRAGMA wal_checkpoint({mode})"))).fetch_one(pool).await?;
-    Ok((row.try_get(1)?, row.try_get(2)?))
 }
 
 /// A statement whose text grows with its input (an `IN (...)` list, a multi-row `VALUES`).
@@ -778,94 +664,6 @@ mod tests {
         assert_eq!(t.len(), 64);
         assert_ne!(token_hash(&t), t);
         assert_eq!(token_hash(&t), token_hash(&t));
-    }
-
-    /// A writer that never stops keeps every checkpoint from copying the whole WAL, so by
-    /// itself the WAL would only ever grow (until a commit checkpointed it, waited for by
-    /// every writer behind it). The checkpointer starts it over (here every `RESTART` =
-    /// 256 pages) while the writes, and reads beside them, go on.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_wal_starts_over_under_writes_that_never_stop() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let db = Db::connect(&sqlite_url(dir.path())?).await?;
-        let mut tx = db.write().await?;
-        sqlx::query("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)").execute(&mut tx).await?;
-        tx.commit().await?;
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let reader = {
-            let db = db.clone();
-            tokio::spawn(async move {
-                let mut reads = 0u64;
-                while !*stopped.borrow() {
-                    sqlx::query("SELECT count(*) FROM filler").fetch_one(&db).await?;
-                    reads += 1;
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                Ok::<u64, sqlx::Error>(reads)
-            })
-        };
-        // A page a commit, a commit a millisecond, for 12 times the restart length.
-        let body = "x".repeat(3000);
-        let wal_file = dir.path().join("switchboard.db-wal");
-        let mut longest = 0;
-        for _ in 0..3000 {
-            let mut tx = db.write().await?;
-            sqlx::query("INSERT INTO filler (body) VALUES ($1)").bind(&body).execute(&mut tx).await?;
-            tx.commit().await?;
-            longest = longest.max(std::fs::metadata(&wal_file)?.len() / 4096);
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        stop.send_replace(true);
-        assert!(reader.await?? > 100, "the reader read all along");
-        assert!(longest < 1500, "the WAL grew to {longest} pages for 3,000 written: it never started over");
-        let row = sqlx::query("SELECT count(*) AS n FROM filler").fetch_one(&db).await?;
-        assert_eq!(sqlx::Row::try_get::<i64, _>(&row, "n")?, 3000, "nothing lost");
-        Ok(())
-    }
-
-    /// Writers that take the connection in the order given, each `(name, background,
-    /// wait before starting)`, while a request holds it; the order they got it in.
-    async fn turns(
-        db: &Db,
-        writers: &[(&'static str, bool, Duration)],
-    ) -> Result<Vec<&'static str>, Box<dyn std::error::Error>> {
-        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let held = db.write().await?;
-        let mut tasks = Vec::new();
-        for &(name, background, before) in writers {
-            tokio::time::sleep(before).await;
-            let (db, order) = (db.clone(), order.clone());
-            tasks.push(tokio::spawn(async move {
-                let tx = if background { db.write_background().await? } else { db.write().await? };
-                order.lock().map_err(|_| sqlx::Error::PoolClosed)?.push(name);
-                tx.commit().await
-            }));
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        held.commit().await?;
-        for t in tasks {
-            t.await??;
-        }
-        let order = order.lock().map_err(|_| "poisoned")?.clone();
-        Ok(order)
-    }
-
-    /// The worker's writer lets requests go first: a request that queues while the worker
-    /// waits for the connection gets it before the worker. But not forever: a request that
-    /// comes after the worker waited its longest goes after it.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn requests_writers_go_before_the_workers_for_a_while() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let db = Db::connect(&sqlite_url(dir.path())?).await?;
-        let soon = Duration::from_millis(10);
-        let late = writer::YIELD_TO_REQUESTS + Duration::from_millis(50);
-        let order =
-            turns(&db, &[("request", false, soon), ("worker", true, soon), ("next request", false, soon)]).await?;
-        assert_eq!(order, ["request", "next request", "worker"]);
-        let order =
-            turns(&db, &[("request", false, soon), ("worker", true, soon), ("late request", false, late)]).await?;
-        assert_eq!(order, ["request", "worker", "late request"]);
-        Ok(())
     }
 
     #[test]

@@ -23,7 +23,7 @@ use sqlx_core::any::{AnyColumn, AnyValueKind};
 use sqlx_core::ext::ustr::UStr;
 
 /// The writer's connection and the column names of the statements it has run.
-pub(super) struct Native {
+pub(in crate::store) struct Native {
     conn: rusqlite::Connection,
     names: std::collections::HashMap<String, Arc<sqlx_core::HashMap<UStr, usize>>>,
 }
@@ -34,7 +34,7 @@ const CACHED_STATEMENTS: usize = 512;
 
 impl Native {
     /// The database file `url` names (a `sqlite:` URL); an in-memory database is refused.
-    pub(super) fn file(url: &str) -> Result<std::path::PathBuf, sqlx::Error> {
+    pub(in crate::store) fn file(url: &str) -> Result<std::path::PathBuf, sqlx::Error> {
         use std::str::FromStr;
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
         let path = options.get_filename();
@@ -53,30 +53,30 @@ impl Native {
     }
 
     /// Opens the database file `url` names (a `sqlite:` URL) with the pool's settings.
-    pub(super) fn open(url: &str) -> Result<Native, sqlx::Error> {
+    pub(in crate::store) fn open(url: &str) -> Result<Native, sqlx::Error> {
         let path = Native::file(url)?;
         let conn = rusqlite::Connection::open(path).map_err(error)?;
         conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(error)?;
         let native = Native { conn, names: std::collections::HashMap::new() };
-        native.batch(super::SQLITE_PRAGMAS)?;
+        native.batch(crate::store::SQLITE_PRAGMAS)?;
         Ok(native)
     }
 
     /// Runs `sql`, one or more statements without parameters or rows.
-    pub(super) fn batch(&self, sql: &str) -> Result<(), sqlx::Error> {
+    pub(in crate::store) fn batch(&self, sql: &str) -> Result<(), sqlx::Error> {
         self.conn.execute_batch(sql).map_err(error)
     }
 
     /// One integer (`PRAGMA data_version`, say).
-    pub(super) fn integer(&self, sql: &str) -> Result<i64, sqlx::Error> {
+    pub(in crate::store) fn integer(&self, sql: &str) -> Result<i64, sqlx::Error> {
         self.conn.query_row(sql, [], |r| r.get(0)).map_err(error)
     }
 
     /// Runs one statement with sqlx's arguments (`$N` is the N-th, as sqlx binds them) and
     /// returns its rows, then its result, as sqlx's `fetch_many` does. `persistent`: keep
     /// it prepared (statements whose text varies with their input are not).
-    pub(super) fn run(
+    pub(in crate::store) fn run(
         &mut self,
         sql: &str,
         args: Option<AnyArguments>,
@@ -338,7 +338,7 @@ mod tests {
         };
         assert!(ins(&mut n).is_ok());
         let e = ins(&mut n).err().unwrap_or_else(|| panic!("a second insert of one key succeeded"));
-        assert!(super::super::is_unique_violation(&e), "{e}");
+        assert!(crate::store::is_unique_violation(&e), "{e}");
         let missing = n.run("SELECT $2", args(vec![AnyValueKind::BigInt(1)]), false);
         assert!(missing.is_err(), "a parameter without a value is refused, not bound as NULL");
     }

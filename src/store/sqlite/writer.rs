@@ -27,10 +27,10 @@ use super::native::Native;
 /// must not starve under a flood of requests. (A request holds the connection for a
 /// fraction of a millisecond; at 1,000 acceptances/s the queue is empty again within a
 /// few milliseconds.)
-pub(super) const YIELD_TO_REQUESTS: std::time::Duration = std::time::Duration::from_millis(100);
+pub(in crate::store) const YIELD_TO_REQUESTS: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The shared writer connection and who waits for it.
-pub(super) struct Writer {
+pub(in crate::store) struct Writer {
     state: Arc<Mutex<State>>,
     /// Writers waiting to start (not those waiting for their group's commit).
     queued: AtomicUsize,
@@ -83,7 +83,7 @@ fn group_error(message: String) -> sqlx::Error {
 }
 
 impl Writer {
-    pub(super) fn new(conn: Native) -> Writer {
+    pub(in crate::store) fn new(conn: Native) -> Writer {
         Writer {
             state: Arc::new(Mutex::new(State { conn, aborts: 0, group: None, open: None })),
             queued: AtomicUsize::new(0),
@@ -111,7 +111,7 @@ impl Writer {
 
     /// Holds the connection with no transaction open on it (an open group is committed
     /// first) until the guard is dropped: meanwhile nothing is appended to the WAL.
-    pub(super) async fn quiesce(&self) -> Result<Quiet, sqlx::Error> {
+    pub(in crate::store) async fn quiesce(&self) -> Result<Quiet, sqlx::Error> {
         let mut guard = self.take().await?;
         if let Some(group) = guard.group.clone() {
             commit_group(&mut guard, &group).await?;
@@ -120,7 +120,7 @@ impl Writer {
     }
 
     /// Writers waiting for the connection now.
-    pub(super) fn queued(&self) -> usize {
+    pub(in crate::store) fn queued(&self) -> usize {
         self.queued.load(Ordering::SeqCst)
     }
 
@@ -133,7 +133,7 @@ impl Writer {
     /// (those waiting already and those that come meanwhile), for up to
     /// [`YIELD_TO_REQUESTS`]: a request that queued behind it would wait for its whole turn
     /// (milliseconds), though the request is somebody waiting and the worker's is a backlog.
-    pub(super) async fn begin(self: &Arc<Self>, background: bool) -> Result<Member, sqlx::Error> {
+    pub(in crate::store) async fn begin(self: &Arc<Self>, background: bool) -> Result<Member, sqlx::Error> {
         if background {
             let _ = tokio::time::timeout(YIELD_TO_REQUESTS, self.no_request_waiting()).await;
         }
@@ -181,7 +181,7 @@ impl Writer {
 }
 
 /// See [`Writer::quiesce`].
-pub(super) struct Quiet {
+pub(in crate::store) struct Quiet {
     _guard: OwnedMutexGuard<State>,
 }
 
@@ -242,7 +242,7 @@ async fn wait_for_commit(writer: Arc<Writer>, group: Arc<Group>) -> Result<(), s
 }
 
 /// A writer inside the shared transaction; holds the connection.
-pub(super) struct Member {
+pub(in crate::store) struct Member {
     guard: OwnedMutexGuard<State>,
     writer: Arc<Writer>,
     group: Arc<Group>,
@@ -252,20 +252,20 @@ pub(super) struct Member {
 }
 
 impl Member {
-    pub(super) fn conn_mut(&mut self) -> &mut Native {
+    pub(in crate::store) fn conn_mut(&mut self) -> &mut Native {
         &mut self.guard.conn
     }
 
     /// Changes when the database may hold something this process's writer did not put
     /// there: another connection committed (SQLite's `data_version`, which a connection's
     /// own commits leave alone), or a shared transaction was rolled back as a whole.
-    pub(super) async fn stamp(&mut self) -> Result<(i64, u64), sqlx::Error> {
+    pub(in crate::store) async fn stamp(&mut self) -> Result<(i64, u64), sqlx::Error> {
         let version = self.guard.conn.integer("PRAGMA data_version")?;
         Ok((version, self.guard.aborts))
     }
 
     /// Keeps this writer's work and returns once the shared transaction committed.
-    pub(super) async fn commit(self) -> Result<(), sqlx::Error> {
+    pub(in crate::store) async fn commit(self) -> Result<(), sqlx::Error> {
         let Member { mut guard, writer, group, savepoint, background, mut sweep } = self;
         sweep.0 = None;
         guard.open = None;
@@ -285,7 +285,7 @@ impl Member {
     }
 
     /// Undoes this writer's work (only it: the group goes on).
-    pub(super) async fn rollback(self) -> Result<(), sqlx::Error> {
+    pub(in crate::store) async fn rollback(self) -> Result<(), sqlx::Error> {
         let Member { mut guard, group, savepoint, mut sweep, .. } = self;
         sweep.0 = None;
         guard.open = None;
@@ -321,5 +321,58 @@ impl Drop for Sweep {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod queue_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::store::{Db, sqlite_url};
+
+    /// Writers that take the connection in the order given, each `(name, background,
+    /// wait before starting)`, while a request holds it; the order they got it in.
+    async fn turns(
+        db: &Db,
+        writers: &[(&'static str, bool, Duration)],
+    ) -> Result<Vec<&'static str>, Box<dyn std::error::Error>> {
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let held = db.write().await?;
+        let mut tasks = Vec::new();
+        for &(name, background, before) in writers {
+            tokio::time::sleep(before).await;
+            let (db, order) = (db.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let tx = if background { db.write_background().await? } else { db.write().await? };
+                order.lock().map_err(|_| sqlx::Error::PoolClosed)?.push(name);
+                tx.commit().await
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        held.commit().await?;
+        for t in tasks {
+            t.await??;
+        }
+        let order = order.lock().map_err(|_| "poisoned")?.clone();
+        Ok(order)
+    }
+
+    /// The worker's writer lets requests go first: a request that queues while the worker
+    /// waits for the connection gets it before the worker. But not forever: a request that
+    /// comes after the worker waited its longest goes after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_writers_go_before_the_workers_for_a_while() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let db = Db::connect(&sqlite_url(dir.path())?).await?;
+        let soon = Duration::from_millis(10);
+        let late = super::YIELD_TO_REQUESTS + Duration::from_millis(50);
+        let order =
+            turns(&db, &[("request", false, soon), ("worker", true, soon), ("next request", false, soon)]).await?;
+        assert_eq!(order, ["request", "next request", "worker"]);
+        let order =
+            turns(&db, &[("request", false, soon), ("worker", true, soon), ("late request", false, late)]).await?;
+        assert_eq!(order, ["request", "worker", "late request"]);
+        Ok(())
     }
 }

@@ -5,10 +5,9 @@
 //!
 //! Seeding is idempotent: a second start finds everything in place and changes nothing.
 
-use sqlx::Row;
-
 use crate::model::ChannelKind;
 use crate::orchestrator::policy::{Account, AccountStatus, PriceType};
+use crate::store::organizations;
 
 use super::{Actor, DefinitionSpec, OPERATOR_ORG, Result, Service, ServiceError, UsageModelSpec, UserRole};
 
@@ -44,10 +43,7 @@ impl Service {
         self.ensure_user(&system, OPERATOR_ORG, noc, "Network Operations", UserRole::Operator).await?;
         logins.push(DemoLogin { email: noc.into(), organization: "operator".into(), role: UserRole::Operator });
 
-        let orgs = sqlx::query("SELECT id, name FROM organizations WHERE id <> $1 ORDER BY name")
-            .bind(OPERATOR_ORG)
-            .fetch_all(&self.db)
-            .await?;
+        let orgs = organizations::all_but(&self.db, OPERATOR_ORG).await?;
         let demo_account = Account {
             status: AccountStatus::Active,
             kinds: vec![ChannelKind::P2p, ChannelKind::P2mp, ChannelKind::Mp2mp],
@@ -57,8 +53,7 @@ impl Service {
             balance_cents: 50_000,
             credit_limit_cents: 100_000,
         };
-        for (n, row) in orgs.iter().enumerate() {
-            let (org_id, name): (String, String) = (row.try_get("id")?, row.try_get("name")?);
+        for (n, (org_id, name)) in orgs.into_iter().enumerate() {
             if DEMO_UNCLAIMED.contains(&name.as_str()) {
                 continue;
             }
@@ -118,8 +113,7 @@ impl Service {
 
     /// Creates the user unless its email exists. Returns whether it was created.
     async fn ensure_user(&self, actor: &Actor, org_id: &str, email: &str, name: &str, role: UserRole) -> Result<bool> {
-        let exists = sqlx::query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(&self.db).await?;
-        if exists.is_some() {
+        if organizations::email_taken(&self.db, email).await? {
             return Ok(false);
         }
         match self.create_user(actor, org_id, email, name, role, DEMO_PASSWORD).await {

@@ -8,9 +8,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
-use crate::store::{Dialect, WriteTx, is_unique_violation, new_id, new_token, token_hash};
+use crate::store::{Dialect, WriteTx, is_unique_violation, new_id, new_token, organizations, token_hash};
 
-use super::setup::{account_from_row, check_text, hash_blocking, insert_organization, insert_user, parse_kinds};
+use super::setup::{account_from_row, check_text, hash_blocking, parse_kinds};
 use super::{Actor, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
 
 /// A channel to create, with the creator's own interface plugged in.
@@ -281,7 +281,7 @@ impl Service {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| ServiceError::Forbidden("the organization has no account with the operator".into()))?;
-        account_from_row(&row)
+        Ok(account_from_row(&row)?)
     }
 
     /// Verifies one party (SPEC §2 step 2 and 4): account, definition, usage model,
@@ -796,10 +796,10 @@ impl Service {
             }
             None => {
                 let account = self.new_org_account(&mut tx).await?;
-                insert_organization(&mut tx, &org_name, &account, now).await?
+                organizations::insert(&mut tx, &org_name, &account, now).await?
             }
         };
-        let user_id = insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, &hash, now).await?;
+        let user_id = organizations::insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, &hash, now).await?;
         let invitee_id: String = row.try_get("id")?;
         sqlx::query("UPDATE invitees SET registered_at = $2, user_id = $3 WHERE id = $1")
             .bind(invitee_id.as_str())

@@ -68,7 +68,19 @@ pub enum ServiceError {
     #[error("wrong email or password")]
     BadCredentials,
     #[error("database: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    /// The store's answers that are the caller's to act on become theirs; failures stay
+    /// the store's.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ServiceError::NotFound(what),
+            StoreError::Conflict(why) => ServiceError::Conflict(why),
+            e => ServiceError::Store(e),
+        }
+    }
 }
 
 fn refusal_message(r: &[Refused]) -> String {
@@ -408,14 +420,4 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-pub(crate) fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
-}
-
-pub(crate) fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-pub(crate) fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
+pub(crate) use crate::store::{split_list, to_i64, to_u64};

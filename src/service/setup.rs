@@ -10,10 +10,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::model::ChannelKind;
-use crate::orchestrator::policy::{Account, AccountStatus, PriceType, UsageModel};
+use crate::orchestrator::policy::{Account, PriceType, UsageModel};
+use crate::store::organizations::{self, kinds_text};
 use crate::store::{WriteTx, new_id, settings};
 
-use super::{Actor, OPERATOR_ORG, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
+pub(crate) use crate::store::organizations::{account_from_row, parse_kinds};
+
+use super::{Actor, OPERATOR_ORG, Result, Service, ServiceError, UserRole, audit, to_i64};
 
 /// A new service definition (a new version when the name exists).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -67,14 +70,6 @@ impl std::fmt::Display for ImportReport {
         line("interfaces changed", &self.interfaces_changed)?;
         line("organizations created", &self.organizations_created)
     }
-}
-
-fn kinds_text(kinds: &[ChannelKind]) -> String {
-    kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")
-}
-
-pub(crate) fn parse_kinds(s: &str) -> Vec<ChannelKind> {
-    split_list(s).iter().filter_map(|k| k.parse().ok()).collect()
 }
 
 fn require_operator(actor: &Actor) -> Result<()> {
@@ -150,7 +145,7 @@ impl Service {
             Some(a) => a,
             None => self.new_org_account(&mut tx).await?,
         };
-        let id = insert_organization(&mut tx, &name, &account, self.now()).await?;
+        let id = organizations::insert(&mut tx, &name, &account, self.now()).await?;
         audit(&mut tx, self.now(), actor, "organization.create", &id, serde_json::json!({"name": name})).await?;
         tx.commit().await?;
         Ok(id)
@@ -189,25 +184,7 @@ impl Service {
     pub async fn set_account(&self, actor: &Actor, org_id: &str, account: &Account) -> Result<()> {
         require_operator(actor)?;
         let mut tx = self.db.write().await?;
-        let n = sqlx::query(
-            "UPDATE accounts SET status = $2, kinds = $3, max_bandwidth_mbps = $4, max_channels = $5, classes = $6, \
-             balance_cents = $7, credit_limit_cents = $8, updated_at = $9 WHERE org_id = $1",
-        )
-        .bind(org_id)
-        .bind(account.status.as_str())
-        .bind(kinds_text(&account.kinds))
-        .bind(to_i64(account.max_bandwidth_mbps))
-        .bind(to_i64(account.max_channels))
-        .bind(account.classes.join(","))
-        .bind(account.balance_cents)
-        .bind(account.credit_limit_cents)
-        .bind(self.now())
-        .execute(&mut tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(ServiceError::NotFound(format!("organization `{org_id}`")));
-        }
+        organizations::set_account(&mut tx, org_id, account, self.now()).await?;
         audit(&mut tx, self.now(), actor, "account.update", org_id, serde_json::to_value(account).unwrap_or_default())
             .await?;
         tx.commit().await?;
@@ -216,32 +193,17 @@ impl Service {
 
     /// The account of an organization.
     pub async fn account(&self, org_id: &str) -> Result<Account> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
-            .bind(org_id)
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("account of `{org_id}`")))?;
-        account_from_row(&row)
+        Ok(organizations::account(&self.db, org_id).await?)
     }
 
     /// Looks an organization up by name.
     pub async fn organization_id(&self, name: &str) -> Result<String> {
-        let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("organization `{name}`")))?;
-        Ok(row.try_get("id")?)
+        Ok(organizations::id_by_name(&self.db, name).await?)
     }
 
     /// An organization's name.
     pub async fn organization_name(&self, org_id: &str) -> Result<String> {
-        let row = sqlx::query("SELECT name FROM organizations WHERE id = $1")
-            .bind(org_id)
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("organization `{org_id}`")))?;
-        Ok(row.try_get("name")?)
+        Ok(organizations::name_of(&self.db, org_id).await?)
     }
 
     /// Adds a user. The operator adds anyone; an organization's admin adds users to it.
@@ -268,7 +230,7 @@ impl Service {
         let name = check_text("a name", name, 100)?;
         let hash = hash_blocking(password.to_string()).await?;
         let mut tx = self.db.write().await?;
-        let id = insert_user(&mut tx, org_id, &email, &name, role, &hash, self.now()).await?;
+        let id = organizations::insert_user(&mut tx, org_id, &email, &name, role, &hash, self.now()).await?;
         audit(
             &mut tx,
             self.now(),
@@ -285,15 +247,9 @@ impl Service {
     /// Checks an email and password and returns who that is.
     pub async fn login(&self, email: &str, password: &str, source: &str) -> Result<Actor> {
         let email = email.trim().to_lowercase();
-        let row = sqlx::query("SELECT id, org_id, role, password_hash FROM users WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(&self.db)
-            .await?;
+        let found = organizations::credentials(&self.db, &email).await?;
         // Verify against a dummy hash when the user does not exist, so timing says nothing.
-        let (stored, row) = match row {
-            Some(r) => (r.try_get::<Option<String>, _>("password_hash")?.unwrap_or_default(), Some(r)),
-            None => (String::new(), None),
-        };
+        let stored = found.as_ref().map(|c| c.password_hash.clone()).unwrap_or_default();
         let password = password.to_string();
         let ok = tokio::task::spawn_blocking(move || {
             let hash = if stored.is_empty() { dummy_hash() } else { stored };
@@ -301,16 +257,9 @@ impl Service {
         })
         .await
         .unwrap_or(false);
-        match row {
-            Some(r) if ok => {
-                let role: String = r.try_get("role")?;
-                Ok(Actor {
-                    user_id: r.try_get("id")?,
-                    email,
-                    org_id: r.try_get("org_id")?,
-                    role: UserRole::parse(&role).unwrap_or(UserRole::Member),
-                    source: source.into(),
-                })
+        match found {
+            Some(c) if ok => {
+                Ok(Actor { user_id: c.user_id, email, org_id: c.org_id, role: c.role, source: source.into() })
             }
             _ => Err(ServiceError::BadCredentials),
         }
@@ -318,19 +267,7 @@ impl Service {
 
     /// The actor for a user ID (a session's user).
     pub async fn actor(&self, user_id: &str, source: &str) -> Result<Actor> {
-        let r = sqlx::query("SELECT id, email, org_id, role FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("user `{user_id}`")))?;
-        let role: String = r.try_get("role")?;
-        Ok(Actor {
-            user_id: r.try_get("id")?,
-            email: r.try_get("email")?,
-            org_id: r.try_get("org_id")?,
-            role: UserRole::parse(&role).unwrap_or(UserRole::Member),
-            source: source.into(),
-        })
+        Ok(organizations::actor(&self.db, user_id, source).await?)
     }
 
     /// Adds a service definition, or a new version of one with the same name.
@@ -529,16 +466,11 @@ impl Service {
         }
 
         // Organizations named by interfaces.
-        let mut orgs: BTreeMap<String, String> = sqlx::query("SELECT id, name FROM organizations")
-            .fetch_all(&mut tx)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("name")?, r.try_get("id")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+        let mut orgs = organizations::ids_by_name(&mut tx).await?;
         for iface in &topo.interfaces {
             if !orgs.contains_key(&iface.organization) {
                 let account = self.new_org_account(&mut tx).await?;
-                let id = insert_organization(&mut tx, &iface.organization, &account, now).await?;
+                let id = organizations::insert(&mut tx, &iface.organization, &account, now).await?;
                 report.organizations_created.push(iface.organization.clone());
                 orgs.insert(iface.organization.clone(), id);
             }
@@ -677,81 +609,4 @@ pub(crate) async fn hash_blocking(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| ServiceError::Invalid(format!("cannot hash the password: {e}")))?
-}
-
-pub(crate) async fn insert_organization(tx: &mut WriteTx, name: &str, account: &Account, now: i64) -> Result<String> {
-    let id = new_id("org");
-    let r = sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
-        .bind(id.as_str())
-        .bind(name)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-    if let Err(e) = r {
-        return Err(if crate::store::is_unique_violation(&e) {
-            ServiceError::Conflict(format!("an organization named `{name}` exists already"))
-        } else {
-            e.into()
-        });
-    }
-    sqlx::query(
-        "INSERT INTO accounts (org_id, status, kinds, max_bandwidth_mbps, max_channels, classes, balance_cents, \
-         credit_limit_cents, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(id.as_str())
-    .bind(account.status.as_str())
-    .bind(kinds_text(&account.kinds))
-    .bind(to_i64(account.max_bandwidth_mbps))
-    .bind(to_i64(account.max_channels))
-    .bind(account.classes.join(","))
-    .bind(account.balance_cents)
-    .bind(account.credit_limit_cents)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    Ok(id)
-}
-
-pub(crate) async fn insert_user(
-    tx: &mut WriteTx,
-    org_id: &str,
-    email: &str,
-    name: &str,
-    role: UserRole,
-    hash: &str,
-    now: i64,
-) -> Result<String> {
-    let id = new_id("usr");
-    let r = sqlx::query(
-        "INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id.as_str())
-    .bind(org_id)
-    .bind(email)
-    .bind(name)
-    .bind(role.as_str())
-    .bind(hash)
-    .bind(now)
-    .execute(&mut *tx)
-    .await;
-    match r {
-        Ok(_) => Ok(id),
-        Err(e) if crate::store::is_unique_violation(&e) => {
-            Err(ServiceError::Conflict(format!("a user with email `{email}` exists already: log in instead")))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub(crate) fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account> {
-    let status: String = row.try_get("status")?;
-    Ok(Account {
-        status: AccountStatus::parse(&status).unwrap_or(AccountStatus::Suspended),
-        kinds: parse_kinds(&row.try_get::<String, _>("kinds")?),
-        max_bandwidth_mbps: to_u64(row.try_get("max_bandwidth_mbps")?),
-        max_channels: to_u64(row.try_get("max_channels")?),
-        classes: split_list(&row.try_get::<String, _>("classes")?),
-        balance_cents: row.try_get("balance_cents")?,
-        credit_limit_cents: row.try_get("credit_limit_cents")?,
-    })
 }

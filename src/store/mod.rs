@@ -7,6 +7,7 @@
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
 pub mod audit;
+pub mod organizations;
 pub mod sessions;
 pub mod settings;
 mod sqlite;
@@ -54,6 +55,12 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("cannot create data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    /// What was looked for and is not there (`"organization `x`"`).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A row that must be unique exists already; says which and what to do.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// A migrated connection pool.
@@ -537,6 +544,21 @@ impl Db {
 /// prepared again each time.
 pub fn varying(sql: String) -> sqlx::query::Query<'static, Any, sqlx::any::AnyArguments> {
     sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false)
+}
+
+/// A comma-separated column as its items (empty ones dropped).
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+/// A count or limit as the BIGINT it is stored as (saturating).
+pub fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A stored BIGINT as the count or limit it holds (negative ones read as 0).
+pub fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
 }
 
 /// `column` is one of the strings of the list bound as `$n` ([`list_param`]). A list of

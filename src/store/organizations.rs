@@ -1,0 +1,215 @@
+//! Organizations, their accounts with the operator, and their users (with argon2 password
+//! hashes; the hashing itself is the service's).
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use crate::model::ChannelKind;
+use crate::model::actor::{Actor, UserRole};
+use crate::orchestrator::policy::{Account, AccountStatus};
+
+use super::{Db, StoreError, WriteTx, is_unique_violation, new_id, split_list, to_i64, to_u64};
+
+/// A user as a login finds it: who, and the stored password hash (none for users that
+/// cannot log in).
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub user_id: String,
+    pub org_id: String,
+    pub role: UserRole,
+    pub password_hash: String,
+}
+
+/// Creates organization `name` with `account`; its ID. A taken name is a conflict.
+pub async fn insert(tx: &mut WriteTx, name: &str, account: &Account, now: i64) -> Result<String, StoreError> {
+    let id = new_id("org");
+    let r = sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(id.as_str())
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+    match r {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(StoreError::Conflict(format!("an organization named `{name}` exists already")));
+        }
+        r => r?,
+    };
+    sqlx::query(
+        "INSERT INTO accounts (org_id, status, kinds, max_bandwidth_mbps, max_channels, classes, balance_cents, \
+         credit_limit_cents, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id.as_str())
+    .bind(account.status.as_str())
+    .bind(kinds_text(&account.kinds))
+    .bind(to_i64(account.max_bandwidth_mbps))
+    .bind(to_i64(account.max_channels))
+    .bind(account.classes.join(","))
+    .bind(account.balance_cents)
+    .bind(account.credit_limit_cents)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
+/// Replaces the account of organization `org_id`; not found when there is none.
+pub async fn set_account(tx: &mut WriteTx, org_id: &str, account: &Account, now: i64) -> Result<(), StoreError> {
+    let n = sqlx::query(
+        "UPDATE accounts SET status = $2, kinds = $3, max_bandwidth_mbps = $4, max_channels = $5, classes = $6, \
+         balance_cents = $7, credit_limit_cents = $8, updated_at = $9 WHERE org_id = $1",
+    )
+    .bind(org_id)
+    .bind(account.status.as_str())
+    .bind(kinds_text(&account.kinds))
+    .bind(to_i64(account.max_bandwidth_mbps))
+    .bind(to_i64(account.max_channels))
+    .bind(account.classes.join(","))
+    .bind(account.balance_cents)
+    .bind(account.credit_limit_cents)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 { Err(StoreError::NotFound(format!("organization `{org_id}`"))) } else { Ok(()) }
+}
+
+/// The account of organization `org_id`.
+pub async fn account(db: &Db, org_id: &str) -> Result<Account, StoreError> {
+    let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account of `{org_id}`")))?;
+    Ok(account_from_row(&row)?)
+}
+
+/// The ID of the organization named `name`.
+pub async fn id_by_name(db: &Db, name: &str) -> Result<String, StoreError> {
+    let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("organization `{name}`")))?;
+    Ok(row.try_get("id")?)
+}
+
+/// The name of organization `org_id`.
+pub async fn name_of(db: &Db, org_id: &str) -> Result<String, StoreError> {
+    let row = sqlx::query("SELECT name FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("organization `{org_id}`")))?;
+    Ok(row.try_get("name")?)
+}
+
+/// Every organization's ID by name.
+pub async fn ids_by_name(tx: &mut WriteTx) -> Result<BTreeMap<String, String>, StoreError> {
+    let rows = sqlx::query("SELECT id, name FROM organizations").fetch_all(&mut *tx).await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("id")?))).collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// Every organization but `except`, as (ID, name), by name.
+pub async fn all_but(db: &Db, except: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = sqlx::query("SELECT id, name FROM organizations WHERE id <> $1 ORDER BY name")
+        .bind(except)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// Adds a user to organization `org_id`; its ID. A taken email is a conflict.
+pub async fn insert_user(
+    tx: &mut WriteTx,
+    org_id: &str,
+    email: &str,
+    name: &str,
+    role: UserRole,
+    password_hash: &str,
+    now: i64,
+) -> Result<String, StoreError> {
+    let id = new_id("usr");
+    let r = sqlx::query(
+        "INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.as_str())
+    .bind(org_id)
+    .bind(email)
+    .bind(name)
+    .bind(role.as_str())
+    .bind(password_hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    match r {
+        Ok(_) => Ok(id),
+        Err(e) if is_unique_violation(&e) => {
+            Err(StoreError::Conflict(format!("a user with email `{email}` exists already: log in instead")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The user with `email` (already lower case), for a login.
+pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, StoreError> {
+    let row = sqlx::query("SELECT id, org_id, role, password_hash FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(db)
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    let role: String = r.try_get("role")?;
+    Ok(Some(Credentials {
+        user_id: r.try_get("id")?,
+        org_id: r.try_get("org_id")?,
+        role: UserRole::parse(&role).unwrap_or(UserRole::Member),
+        password_hash: r.try_get::<Option<String>, _>("password_hash")?.unwrap_or_default(),
+    }))
+}
+
+/// Whether a user has `email`.
+pub async fn email_taken(db: &Db, email: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(db).await?.is_some())
+}
+
+/// The actor for user `user_id`, acting from `source`.
+pub async fn actor(db: &Db, user_id: &str, source: &str) -> Result<Actor, StoreError> {
+    let r = sqlx::query("SELECT id, email, org_id, role FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("user `{user_id}`")))?;
+    let role: String = r.try_get("role")?;
+    Ok(Actor {
+        user_id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        org_id: r.try_get("org_id")?,
+        role: UserRole::parse(&role).unwrap_or(UserRole::Member),
+        source: source.into(),
+    })
+}
+
+/// Channel kinds as stored: `p2p,p2mp`.
+pub fn kinds_text(kinds: &[ChannelKind]) -> String {
+    kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Stored channel kinds (unknown ones dropped).
+pub fn parse_kinds(s: &str) -> Vec<ChannelKind> {
+    split_list(s).iter().filter_map(|k| k.parse().ok()).collect()
+}
+
+/// An `accounts` row as the account it holds.
+pub fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(Account {
+        status: AccountStatus::parse(&status).unwrap_or(AccountStatus::Suspended),
+        kinds: parse_kinds(&row.try_get::<String, _>("kinds")?),
+        max_bandwidth_mbps: to_u64(row.try_get("max_bandwidth_mbps")?),
+        max_channels: to_u64(row.try_get("max_channels")?),
+        classes: split_list(&row.try_get::<String, _>("classes")?),
+        balance_cents: row.try_get("balance_cents")?,
+        credit_limit_cents: row.try_get("credit_limit_cents")?,
+    })
+}

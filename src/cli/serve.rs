@@ -111,7 +111,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         })
         .transpose()?;
     let mut state = AppState::new(svc);
-    state.secure_cookies = tls.is_some();
+    // Behind a proxy that ends TLS, the base URL says people reach us over HTTPS.
+    state.secure_cookies = tls.is_some() || base_url.starts_with("https://");
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let mut shutdown = stop_rx.clone();
     let server = match tls {

@@ -36,7 +36,6 @@ impl AccountStatus {
 
 /// An organization's contract with the operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Account {
     pub status: AccountStatus,
     /// The channel kinds it may create or join.
@@ -257,6 +256,19 @@ pub enum Refused {
 }
 
 impl Refused {
+    /// Whether another usage model of the same definition might not be refused this way:
+    /// the model's own bandwidth, member count or term, or what it charges in advance.
+    /// (Not its time window: which model that leaves would depend on the hour.)
+    pub fn another_model_may_do(&self) -> bool {
+        matches!(
+            self,
+            Refused::UsageBandwidth { .. }
+                | Refused::UsageEndpoints { .. }
+                | Refused::TermEnded { .. }
+                | Refused::OverCredit { .. }
+        )
+    }
+
     /// The stable code of this refusal (what the API returns).
     pub fn code(&self) -> &'static str {
         match self {
@@ -724,6 +736,9 @@ mod tests {
         assert_eq!(choose("monthly", &refusals(&rich, 100)).as_deref(), Some("monthly"));
         // 10 Mbps: the offer's trial fits.
         assert_eq!(choose("trial", &refusals(&poor, 10)).as_deref(), Some("trial"));
+        // Where the first listed fits too, the offer's own model still comes first.
+        assert_eq!(choose("monthly", &refusals(&rich, 10)).as_deref(), Some("monthly"));
+        assert_eq!(choose("per-gb", &refusals(&rich, 10)).as_deref(), Some("per-gb"));
         // Nothing usable: nothing proposed.
         let none: Vec<Vec<Refused>> = vec![vec![Refused::TermEnded { model: "x".into() }]; 3];
         assert_eq!(choose("trial", &none), None);

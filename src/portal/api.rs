@@ -20,7 +20,7 @@ use crate::orchestrator::policy::Account;
 
 use super::AppState;
 use super::auth::{Authed, ClientIp};
-use super::error::{AppError, AppJson, ErrorBody};
+use super::error::{AppError, AppJson, ErrorBody, strict};
 
 /// The OpenAPI document's frame; paths and schemas are collected from the handlers.
 #[derive(OpenApi)]
@@ -416,8 +416,9 @@ async fn get_new_organizations(State(state): State<AppState>, user: Authed) -> R
 async fn put_new_organizations(
     State(state): State<AppState>,
     user: Authed,
-    AppJson(account): AppJson<Account>,
+    AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<AppJson<Account>, AppError> {
+    let account: Account = strict(body)?;
     state.svc.set_new_organization_account(&user.actor, &account).await?;
     Ok(AppJson(account))
 }

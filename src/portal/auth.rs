@@ -26,7 +26,9 @@ use crate::service::{Actor, ServiceError};
 use super::AppState;
 use super::error::AppError;
 
-/// The session cookie's name.
+/// The session cookie's name. Over HTTPS cookies carry the `__Host-` prefix, so that no
+/// sibling subdomain can set them for us (a planted session cookie logs a visitor in as
+/// someone else without any request from another site).
 pub const SESSION_COOKIE: &str = "sb_session";
 /// The header API writes carry the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -62,7 +64,7 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
+        let token = cookie(&parts.headers, state.cookie_name(SESSION_COOKIE)).ok_or(AppError::Unauthenticated)?;
         let ip = client_ip(parts);
         let source = ip.to_string();
         let crate::service::Session { actor, csrf, organization } = match state.svc.session(&token, &source).await {
@@ -114,19 +116,29 @@ impl Authed {
 #[derive(Clone, Debug)]
 pub struct FormToken {
     value: String,
+    /// Other cookies of the same name the browser sent.
+    also: Vec<String>,
     /// Not in the browser's cookie yet: the answer must set it.
     fresh: bool,
+    /// Served over HTTPS: a `__Host-` cookie, `Secure`.
+    secure: bool,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for FormToken {
+impl FromRequestParts<AppState> for FormToken {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(match cookie(&parts.headers, FORM_COOKIE) {
-            Some(v) if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                FormToken { value: v, fresh: false }
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let name = state.cookie_name(FORM_COOKIE);
+        // Every cookie of that name counts: one planted with a longer path would come
+        // first, and must not lock the person out of the form.
+        let values: Vec<String> = cookies(&parts.headers, name)
+            .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+            .collect();
+        Ok(match values.first() {
+            Some(v) => {
+                FormToken { value: v.clone(), also: values[1..].to_vec(), fresh: false, secure: state.secure_cookies }
             }
-            _ => FormToken::new(),
+            None => FormToken { secure: state.secure_cookies, ..FormToken::new() },
         })
     }
 }
@@ -134,14 +146,19 @@ impl<S: Send + Sync> FromRequestParts<S> for FormToken {
 impl Default for FormToken {
     /// No token: for pages shown to someone logged in, whose forms carry the session's.
     fn default() -> FormToken {
-        FormToken { value: String::new(), fresh: true }
+        FormToken { value: String::new(), also: Vec::new(), fresh: true, secure: false }
     }
 }
 
 impl FormToken {
     fn new() -> FormToken {
         let bytes: [u8; 32] = rand::random();
-        FormToken { value: bytes.iter().map(|b| format!("{b:02x}")).collect(), fresh: true }
+        FormToken {
+            value: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            also: Vec::new(),
+            fresh: true,
+            secure: false,
+        }
     }
 
     /// The value the form carries.
@@ -151,19 +168,20 @@ impl FormToken {
 
     /// Checks the form's `csrf` field against the cookie.
     pub fn check(&self, sent: &str) -> Result<(), AppError> {
-        if !self.fresh && same(sent, &self.value) { Ok(()) } else { Err(AppError::Csrf) }
+        let known = !self.fresh && (same(sent, &self.value) | self.also.iter().any(|v| same(sent, v)));
+        if known { Ok(()) } else { Err(AppError::Csrf) }
     }
 
     /// Sets the cookie on a response that shows the form, when the browser lacks it.
-    pub fn set_cookie(&self, response: &mut Response, secure: bool) {
+    pub fn set_cookie(&self, response: &mut Response) {
         if !self.fresh {
             return;
         }
-        let cookie = format!(
-            "{FORM_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{}",
-            self.value,
-            if secure { "; Secure" } else { "" }
-        );
+        let cookie = if self.secure {
+            format!("__Host-{FORM_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Secure", self.value)
+        } else {
+            format!("{FORM_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", self.value)
+        };
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, v);
         }
@@ -179,27 +197,42 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The value of cookie `name`.
+/// The value of cookie `name` (the first, if several).
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookies(headers, name).next()
+}
+
+/// Every value of cookie `name`, in the order the browser sent them.
+fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = String> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter(move |(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
 
 /// The `Set-Cookie` value that opens (or, with `max_age_secs == 0`, ends) a session.
 fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> String {
-    format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
-        if secure { "; Secure" } else { "" }
-    )
+    if secure {
+        format!("__Host-{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}; Secure")
+    } else {
+        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}")
+    }
 }
 
 impl AppState {
+    /// What cookie `name` is called here: `__Host-name` over HTTPS.
+    pub fn cookie_name(&self, name: &'static str) -> &'static str {
+        match (self.secure_cookies, name) {
+            (true, SESSION_COOKIE) => "__Host-sb_session",
+            (true, FORM_COOKIE) => "__Host-sb_form",
+            _ => name,
+        }
+    }
+
     /// Sets the session cookie on `response`: `session`'s token until it expires, or, with
     /// `None`, an empty cookie that ends the browser's session (logging out).
     pub fn set_session_cookie(&self, response: &mut Response, session: Option<&crate::service::NewSession>) {

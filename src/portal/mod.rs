@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod origin;
 pub mod pages;
 pub mod svg;
+pub mod words;
 
 use std::sync::Arc;
 use std::time::Duration;

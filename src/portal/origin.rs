@@ -53,5 +53,35 @@ fn same_origin(headers: &HeaderMap, uri: &Uri, trusted: &str) -> bool {
 pub fn origin_of(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return String::new() };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // Browsers leave the scheme's own port out of an Origin.
+    let host = match (scheme.to_ascii_lowercase().as_str(), host.rsplit_once(':')) {
+        ("https", Some((h, "443"))) | ("http", Some((h, "80"))) => h,
+        _ => host,
+    };
     format!("{scheme}://{host}").to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_compared_as_browsers_send_them() {
+        assert_eq!(origin_of("https://SB.example.net:443/portal"), "https://sb.example.net");
+        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(origin_of("http://sb.example.net:80"), "http://sb.example.net");
+        assert_eq!(origin_of("not a url"), "");
+        let mut h = HeaderMap::new();
+        let uri: Uri = "/login".parse().unwrap();
+        // Behind a proxy that rewrites Host, the base URL's origin is this site's.
+        h.insert(header::HOST, "10.0.0.5:8080".parse().unwrap());
+        h.insert(header::ORIGIN, "https://sb.example.net".parse().unwrap());
+        assert!(same_origin(&h, &uri, "https://sb.example.net"));
+        assert!(!same_origin(&h, &uri, "https://other.example.net"));
+        // The user typed it (or followed a bookmark): not another site.
+        h.insert("sec-fetch-site", "none".parse().unwrap());
+        assert!(same_origin(&h, &uri, ""));
+        h.insert("sec-fetch-site", "same-site".parse().unwrap());
+        assert!(!same_origin(&h, &uri, "https://sb.example.net"), "a sibling subdomain is another site");
+    }
 }

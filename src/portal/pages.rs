@@ -21,7 +21,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::model::{ChannelKind, Role, utc_minute as when};
-use crate::orchestrator::policy::{PriceType, UsageModel, money};
+use crate::orchestrator::policy::money;
 use crate::service::{
     Acceptance, AutoAccept, ChannelView, InterfaceView, InviteeSpec, NewChannel, NewOffer, Notifications, Policy,
     Registration, ServiceError, Terms, UserRole,
@@ -31,6 +31,7 @@ use super::AppState;
 use super::auth::{Authed, ClientIp, FormToken};
 use super::error::AppError;
 use super::svg;
+use super::words::{kind_label, limits, price, traffic, when_opt};
 
 /// The portal's routes.
 pub fn router() -> Router<AppState> {
@@ -187,62 +188,10 @@ fn urlencode(s: &str) -> String {
 
 /// Where to go after logging in: only paths on this site.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/channels" }
-}
-
-fn when_opt(ms: Option<i64>) -> String {
-    ms.map(when).unwrap_or_default()
-}
-
-fn kind_label(kind: ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::P2p => "E-Line",
-        ChannelKind::P2mp => "E-Tree",
-        ChannelKind::Mp2mp => "E-LAN",
-    }
-}
-
-/// A usage model's price, in words.
-pub fn price(m: &UsageModel) -> String {
-    match m.price_type {
-        None => "free".into(),
-        Some(_) if m.price_cents == 0 => "free".into(),
-        Some(PriceType::FlatMonthly) => format!("{} per month", money(m.price_cents)),
-        Some(PriceType::PerHour) => format!("{} per hour", money(m.price_cents)),
-        Some(PriceType::PerGb) => format!("{} per GB", money(m.price_cents)),
-        Some(PriceType::PerMbps) => format!("{} per Mbps per month", money(m.price_cents)),
-    }
-}
-
-/// A usage model's restrictions, in words.
-pub fn limits(m: &UsageModel) -> String {
-    let mut out = Vec::new();
-    if let Some(b) = m.max_bandwidth_mbps {
-        out.push(format!("up to {b} Mbps"));
-    }
-    if let Some(n) = m.max_endpoints {
-        out.push(format!("up to {n} members"));
-    }
-    if let Some((a, b)) = m.window {
-        out.push(format!("{:02}:{:02}-{:02}:{:02} UTC only", a / 60, a % 60, b / 60, b % 60));
-    }
-    if let Some(t) = m.term_end_ms {
-        out.push(format!("ends {}", when(t)));
-    }
-    if let Some(g) = m.max_gb {
-        out.push(format!("up to {g} per member"));
-    }
-    out.join(", ")
-}
-
-/// Bytes as people read them (decimal units), "—" for none.
-fn traffic(bytes: u64) -> String {
-    match bytes {
-        0 => "—".into(),
-        b if b < 1_000_000 => format!("{} kB", b.div_ceil(1000)),
-        b if b < 1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
-        b => format!("{:.2} GB", b as f64 / 1e9),
-    }
+    // Browsers drop tabs and newlines from a URL, so `/\t/evil.example` would become
+    // `//evil.example`: no control characters or spaces at all.
+    let plain = !next.chars().any(|c| c.is_control() || c.is_whitespace());
+    if plain && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/channels" }
 }
 
 struct SocketOption {
@@ -285,7 +234,7 @@ struct NextQuery {
     next: String,
 }
 
-async fn view_login_get(State(state): State<AppState>, token: FormToken, Query(q): Query<NextQuery>) -> Response {
+async fn view_login_get(token: FormToken, Query(q): Query<NextQuery>) -> Response {
     let page = LoginPage {
         title: "Log in".into(),
         user: None,
@@ -295,7 +244,7 @@ async fn view_login_get(State(state): State<AppState>, token: FormToken, Query(q
         csrf: token.value().into(),
     };
     let mut response = render(&page);
-    token.set_cookie(&mut response, state.secure_cookies);
+    token.set_cookie(&mut response);
     response
 }
 
@@ -326,7 +275,7 @@ async fn view_login_post(
             csrf: token.value().into(),
         };
         let mut response = (status, render(&page)).into_response();
-        token.set_cookie(&mut response, state.secure_cookies);
+        token.set_cookie(&mut response);
         response
     };
     if token.check(&f.csrf).is_err() {
@@ -1019,7 +968,7 @@ async fn view_invitation_get(
         .check("token", ip)
         .map_err(|e| PageError { user: user.as_ref().map(|u| Box::new(u.header.clone())), error: e })?;
     let mut response = render(&invitation_page(&state, user.as_ref(), &form, ip, &token, String::new()).await?);
-    form.set_cookie(&mut response, state.secure_cookies);
+    form.set_cookie(&mut response);
     Ok(response)
 }
 
@@ -1046,7 +995,7 @@ async fn view_register_post(
         let error = "This form had expired or was sent from another site. Please register again.";
         let page = invitation_page(&state, None, &form_token, ip, &token, error.into()).await?;
         let mut response = (StatusCode::FORBIDDEN, render(&page)).into_response();
-        form_token.set_cookie(&mut response, state.secure_cookies);
+        form_token.set_cookie(&mut response);
         return Ok(response);
     }
     let reg = Registration { email: f.email, name: f.name, organization: f.organization, password: f.password };
@@ -1200,27 +1149,9 @@ mod tests {
         assert_eq!(safe_next("https://evil.example/"), "/channels");
         assert_eq!(safe_next("//evil.example/"), "/channels");
         assert_eq!(safe_next("/\\evil.example"), "/channels");
+        assert_eq!(safe_next("/\t/evil.example"), "/channels");
+        assert_eq!(safe_next("/\n/evil.example"), "/channels");
         assert_eq!(safe_next(""), "/channels");
-    }
-
-    #[test]
-    fn prices_and_limits_in_words() {
-        let m = UsageModel {
-            name: "m".into(),
-            price_type: Some(PriceType::FlatMonthly),
-            price_cents: 4_905,
-            max_bandwidth_mbps: Some(100),
-            window: Some((8 * 60, 18 * 60 + 30)),
-            max_gb: Some(crate::orchestrator::policy::Quota::gb(5)),
-            ..Default::default()
-        };
-        assert_eq!(price(&m), "49.05 per month");
-        assert_eq!(limits(&m), "up to 100 Mbps, 08:00-18:30 UTC only, up to 5 GB per member");
-        assert_eq!(
-            [0, 450_000, 1_050_000, 12_345_678_901].map(traffic),
-            ["—", "450 kB", "1.1 MB", "12.35 GB"].map(String::from)
-        );
-        assert_eq!(price(&UsageModel::default()), "free");
     }
 }
 

@@ -2,7 +2,6 @@
 //! or decline, detach, terminate. Each call is one database transaction with its audit
 //! record; a refused call stores nothing.
 
-use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -10,100 +9,11 @@ use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
 use crate::store::{Dialect, WriteTx, is_unique_violation, new_id, new_token, organizations, token_hash};
 
+pub use super::requests::{
+    AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
+};
 use super::setup::{account_from_row, check_text, hash_blocking, parse_kinds};
 use super::{Actor, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
-
-/// A channel to create, with the creator's own interface plugged in.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NewChannel {
-    pub name: String,
-    pub kind: ChannelKind,
-    pub bandwidth_mbps: u64,
-    pub class: String,
-    pub usage_model_id: String,
-    /// The creator's service interface.
-    pub interface: String,
-    /// The creator's role in a p2mp channel (default root).
-    pub role: Option<Role>,
-    /// The tag the creator uses on a tagged-mode interface (default: the channel's VLAN).
-    pub customer_vlan: Option<u16>,
-}
-
-/// One party to invite: by email, by organization, or both.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct InviteeSpec {
-    pub email: Option<String>,
-    /// An existing organization's name.
-    pub organization: Option<String>,
-    /// What the creator knows of the person and its organization (pre-fills registration).
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub org_name: String,
-    /// The role the invitee takes in a p2mp channel (default leaf).
-    pub role: Option<Role>,
-}
-
-/// An offer to make.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NewOffer {
-    #[serde(default)]
-    pub description: String,
-    /// Days until the offer expires (default: the organization's policy, 60).
-    pub expires_in_days: Option<u32>,
-    /// Whether invitees who accept may offer the channel on.
-    #[serde(default)]
-    pub allow_reoffer: bool,
-    pub invitees: Vec<InviteeSpec>,
-}
-
-/// One invitation as sent: the token appears here once and is stored only hashed.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Invitation {
-    pub invitee_id: String,
-    pub email: Option<String>,
-    pub organization: Option<String>,
-    pub token: String,
-    pub url: String,
-}
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct OfferCreated {
-    pub offer_id: String,
-    pub expires_at: i64,
-    pub invitations: Vec<Invitation>,
-    /// Invitations their organizations' policy answered at once (SPEC §7 auto-accept).
-    pub auto_accepted: Vec<super::AutoAccepted>,
-}
-
-/// A new user registering from an invitation (the form the creator's data pre-fills).
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Registration {
-    pub email: String,
-    pub name: String,
-    pub organization: String,
-    pub password: String,
-}
-
-/// What an invitee plugs in when accepting.
-#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Acceptance {
-    pub interface: String,
-    /// One of the channel definition's usage models. Default: the channel's when this
-    /// organization can use it, else the first of the definition's that it can (what the
-    /// invitation proposes in `proposed_usage_model_id`).
-    pub usage_model_id: Option<String>,
-    pub customer_vlan: Option<u16>,
-}
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct AcceptOutcome {
-    pub attachment_id: String,
-    pub channel_id: String,
-    pub channel_state: ChannelState,
-    /// The order that provisions the channel, when this acceptance made it ready.
-    pub order_id: Option<String>,
-}
 
 /// A channel row.
 #[derive(Clone, Debug)]
@@ -896,9 +806,12 @@ impl Service {
             .verify_party(&mut tx, &actor.org_id, party, &definition, &model, &iface, endpoints_after, &driver)
             .await
         {
-            // No model named and the offer's does not suit this party: the one the invitation
+            // No model named and the offer's does not suit this party for reasons of the model
+            // alone (not the account, the interface, or the hour): the one the invitation
             // page proposes (the first it can use), checked the same way.
-            Err(ServiceError::Refused(refusals)) if acc.usage_model_id.is_none() => {
+            Err(ServiceError::Refused(refusals))
+                if acc.usage_model_id.is_none() && refusals.iter().all(policy::Refused::another_model_may_do) =>
+            {
                 let account = self.account_tx(&mut tx, &actor.org_id).await?;
                 let proposed =
                     self.models_of_definition(&mut tx, &channel.definition_id).await?.into_iter().find(|(id, m)| {
@@ -979,7 +892,13 @@ impl Service {
         }
         self.announce_answer(&channel.id, &actor.org_id, Some(&iface.name));
         tracing::info!(channel = %channel.id, invitee = %invitee_id, order = ?order_id, "invitation accepted");
-        Ok(AcceptOutcome { attachment_id, channel_id: channel.id, channel_state: state, order_id })
+        Ok(AcceptOutcome {
+            attachment_id,
+            channel_id: channel.id,
+            channel_state: state,
+            order_id,
+            usage_model_id: model_id,
+        })
     }
 
     async fn may_accept(&self, tx: &mut WriteTx, actor: &Actor) -> Result<()> {

@@ -16,6 +16,7 @@ mod meter;
 mod notify;
 mod orders;
 mod policy;
+mod requests;
 mod sessions;
 mod setup;
 mod views;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::model::ChannelKind;
-use crate::orchestrator::policy::{Account, PriceType, UsageModel};
+use crate::orchestrator::policy::{Account, AccountStatus, PriceType, UsageModel};
 use crate::store::organizations::{self, kinds_text};
 use crate::store::{WriteTx, new_id, settings};
 
@@ -100,6 +100,9 @@ pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<String> {
 /// Account terms that make sense: at least one kind and class, limits above zero, credit
 /// not negative.
 fn check_account(a: &Account) -> Result<()> {
+    /// Amounts and limits beyond this are typing errors (and past 2^53 JSON readers lose
+    /// digits): 10^13 cents.
+    const MOST: u64 = 10_000_000_000_000;
     let mut problems = Vec::new();
     if a.kinds.is_empty() {
         problems.push("`kinds` needs at least one channel kind (p2p, p2mp, mp2mp)".to_string());
@@ -108,8 +111,9 @@ fn check_account(a: &Account) -> Result<()> {
         problems.push("`classes` needs at least one class of service".into());
     }
     for c in &a.classes {
-        if check_text("a class of service", c, 40).is_err() || c.contains(',') {
-            problems.push(format!("class of service {c:?} must be 1-40 printable characters without commas"));
+        if check_text("a class of service", c, 40).is_err() || c.contains(',') || c.trim() != c {
+            problems
+                .push(format!("class of service {c:?} must be 1-40 printable characters, no commas or outer spaces"));
         }
     }
     if a.max_bandwidth_mbps == 0 {
@@ -120,6 +124,16 @@ fn check_account(a: &Account) -> Result<()> {
     }
     if a.credit_limit_cents < 0 {
         problems.push("`credit_limit_cents` cannot be negative".into());
+    }
+    for (field, v) in [
+        ("max_bandwidth_mbps", a.max_bandwidth_mbps),
+        ("max_channels", a.max_channels),
+        ("balance_cents", a.balance_cents.unsigned_abs()),
+        ("credit_limit_cents", a.credit_limit_cents.unsigned_abs()),
+    ] {
+        if v > MOST {
+            problems.push(format!("`{field}` is out of range (at most {MOST})"));
+        }
     }
     if problems.is_empty() { Ok(()) } else { Err(ServiceError::Invalid(problems.join("; "))) }
 }
@@ -142,7 +156,10 @@ impl Service {
         let name = check_text("an organization name", name, 100)?;
         let mut tx = self.db.write().await?;
         let account = match account {
-            Some(a) => a,
+            Some(a) => {
+                check_account(&a)?;
+                a
+            }
             None => self.new_org_account(&mut tx).await?,
         };
         let id = organizations::insert(&mut tx, &name, &account, self.now()).await?;
@@ -154,16 +171,15 @@ impl Service {
     /// The account a newly registered or imported organization starts with: the operator's
     /// setting, else the built-in default ([`super::Config::new_account`]).
     pub(crate) async fn new_org_account(&self, tx: &mut WriteTx) -> Result<Account> {
-        Ok(settings::get(tx, settings::NEW_ORGANIZATION).await?.unwrap_or_else(|| self.config.new_account.clone()))
+        Ok(settings::get_tx(tx, settings::NEW_ORGANIZATION).await?.unwrap_or_else(|| self.config.new_account.clone()))
     }
 
     /// What a new organization starts with (the operator's staff only).
     pub async fn new_organization_account(&self, actor: &Actor) -> Result<Account> {
         require_operator(actor)?;
-        let mut tx = self.db.write().await?;
-        let account = self.new_org_account(&mut tx).await?;
-        tx.rollback().await?;
-        Ok(account)
+        Ok(settings::get(&self.db, settings::NEW_ORGANIZATION)
+            .await?
+            .unwrap_or_else(|| self.config.new_account.clone()))
     }
 
     /// Sets what a new organization starts with (the operator's staff only). Organizations
@@ -171,6 +187,11 @@ impl Service {
     pub async fn set_new_organization_account(&self, actor: &Actor, account: &Account) -> Result<()> {
         require_operator(actor)?;
         check_account(account)?;
+        if account.status != AccountStatus::Active {
+            return Err(ServiceError::Invalid(
+                "a new organization starts `active`: suspend or close one organization's account instead".into(),
+            ));
+        }
         let now = self.now();
         let mut tx = self.db.write().await?;
         settings::set(&mut tx, settings::NEW_ORGANIZATION, account, now).await?;
@@ -183,6 +204,7 @@ impl Service {
     /// Replaces an organization's account terms (status, limits, balance).
     pub async fn set_account(&self, actor: &Actor, org_id: &str, account: &Account) -> Result<()> {
         require_operator(actor)?;
+        check_account(account)?;
         let mut tx = self.db.write().await?;
         organizations::set_account(&mut tx, org_id, account, self.now()).await?;
         audit(&mut tx, self.now(), actor, "account.update", org_id, serde_json::to_value(account).unwrap_or_default())

@@ -61,6 +61,9 @@ pub enum StoreError {
     /// A row that must be unique exists already; says which and what to do.
     #[error("{0}")]
     Conflict(String),
+    /// A stored value this version cannot read (written by hand, or by a newer version).
+    #[error("cannot read the stored {0}")]
+    Unreadable(String),
 }
 
 /// A migrated connection pool.

@@ -6,24 +6,28 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
-use super::WriteTx;
+use super::{Db, StoreError, WriteTx};
 
 /// The account a newly registered or imported organization starts with.
 pub const NEW_ORGANIZATION: &str = "new_organization";
 
-/// The setting `name`, or `None` when the operator never set it (or it no longer reads as
-/// `T`, which the caller then treats as unset rather than failing every registration).
-pub async fn get<T: DeserializeOwned>(tx: &mut WriteTx, name: &str) -> Result<Option<T>, sqlx::Error> {
+/// The setting `name`, or `None` when the operator never set it. A stored value that does
+/// not read as `T` is an error, never the default: the operator chose something else.
+pub async fn get<T: DeserializeOwned>(db: &Db, name: &str) -> Result<Option<T>, StoreError> {
+    let row = sqlx::query("SELECT value FROM operator_settings WHERE name = $1").bind(name).fetch_optional(db).await?;
+    read(name, row)
+}
+
+/// [`get`] inside a write transaction, so the setting is the one the change sees.
+pub async fn get_tx<T: DeserializeOwned>(tx: &mut WriteTx, name: &str) -> Result<Option<T>, StoreError> {
     let row = sqlx::query("SELECT value FROM operator_settings WHERE name = $1").bind(name).fetch_optional(tx).await?;
+    read(name, row)
+}
+
+fn read<T: DeserializeOwned>(name: &str, row: Option<sqlx::any::AnyRow>) -> Result<Option<T>, StoreError> {
     let Some(row) = row else { return Ok(None) };
     let text: String = row.try_get("value")?;
-    match serde_json::from_str(&text) {
-        Ok(v) => Ok(Some(v)),
-        Err(e) => {
-            tracing::error!(setting = name, error = %e, "an operator setting does not read: using the default");
-            Ok(None)
-        }
-    }
+    serde_json::from_str(&text).map(Some).map_err(|e| StoreError::Unreadable(format!("operator setting `{name}`: {e}")))
 }
 
 /// Sets `name` to `value`.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use switchboard::model::ChannelKind;
 use switchboard::orchestrator::policy::ChannelState;
 
-use crate::api::ServeProcess;
+use crate::serve::ServeProcess;
 use crate::service::assert_switches_match;
 use crate::world::{Backend, World, accept, world};
 

@@ -222,13 +222,44 @@ async fn the_operator_sets_what_new_organizations_start_with(b: Backend) {
     let (status, accepted) =
         person.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "poorco-9y"})).await;
     assert_eq!(status, StatusCode::OK, "{accepted}");
+    assert_eq!(accepted["usage_model_id"], trial.as_str(), "the answer says which model: {accepted}");
     let (_, ch) = person.get(&format!("/api/v1/channels/{id}")).await;
     let joined = ch["attachments"].as_array().unwrap().iter().find(|a| a["organization"] == "poorco").unwrap().clone();
     assert_eq!(joined["usage_model_id"], trial.as_str(), "{ch}");
 
+    // Another model is only tried when the offer's is refused for reasons of the model
+    // alone: poorco's port is busy now, and it is told so beside the credit it lacks.
+    let (_, ch) = acme
+        .post(
+            "/api/v1/channels",
+            json!({"name": "busy", "kind": "p2p", "bandwidth_mbps": 5, "class": "standard",
+                   "usage_model_id": monthly, "interface": "acme-5b"}),
+        )
+        .await;
+    let id = ch["id"].as_str().unwrap();
+    let (_, offer) =
+        acme.post(&format!("/api/v1/channels/{id}/offers"), json!({"invitees": [{"organization": "poorco"}]})).await;
+    let token = offer["invitations"][0]["token"].as_str().unwrap();
+    let (status, refused) =
+        person.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "poorco-9y"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["code"], "over_credit", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("already carries a channel"), "{refused}");
+
     // Organizations that existed keep their accounts.
     let acme_id = p.w.svc.organization_id("acme").await.unwrap();
     assert_ne!(p.w.svc.account(&acme_id).await.unwrap().credit_limit_cents, 1_000);
+
+    // A stored setting this version cannot read is an error, never the built-in default.
+    sqlx::query("UPDATE operator_settings SET value = '{\"status\": 7}' WHERE name = 'new_organization'")
+        .execute(&p.w.svc.db)
+        .await
+        .unwrap();
+    let (status, body) = noc.get("/api/v1/operator/new-organizations").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    let e = p.w.svc.create_organization(&p.w.op, "lateco", None).await.unwrap_err();
+    assert_eq!(e.code(), "internal", "{e}");
+    assert!(p.w.svc.organization_id("lateco").await.is_err(), "nothing stored");
 }
 
 on_both!(the_operator_sets_what_new_organizations_start_with);

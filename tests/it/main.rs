@@ -28,6 +28,7 @@ mod journey;
 mod origin;
 mod props;
 mod schema;
+mod serve;
 mod service;
 mod store;
 mod support;

@@ -1,0 +1,85 @@
+//! Words for people: prices, limits, traffic, times and channel kinds as the portal's pages
+//! show them (pure functions, tested here).
+
+use crate::model::{ChannelKind, utc_minute as when};
+use crate::orchestrator::policy::{PriceType, UsageModel, money};
+
+pub fn when_opt(ms: Option<i64>) -> String {
+    ms.map(when).unwrap_or_default()
+}
+
+pub fn kind_label(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::P2p => "E-Line",
+        ChannelKind::P2mp => "E-Tree",
+        ChannelKind::Mp2mp => "E-LAN",
+    }
+}
+
+/// A usage model's price, in words.
+pub fn price(m: &UsageModel) -> String {
+    match m.price_type {
+        None => "free".into(),
+        Some(_) if m.price_cents == 0 => "free".into(),
+        Some(PriceType::FlatMonthly) => format!("{} per month", money(m.price_cents)),
+        Some(PriceType::PerHour) => format!("{} per hour", money(m.price_cents)),
+        Some(PriceType::PerGb) => format!("{} per GB", money(m.price_cents)),
+        Some(PriceType::PerMbps) => format!("{} per Mbps per month", money(m.price_cents)),
+    }
+}
+
+/// A usage model's restrictions, in words.
+pub fn limits(m: &UsageModel) -> String {
+    let mut out = Vec::new();
+    if let Some(b) = m.max_bandwidth_mbps {
+        out.push(format!("up to {b} Mbps"));
+    }
+    if let Some(n) = m.max_endpoints {
+        out.push(format!("up to {n} members"));
+    }
+    if let Some((a, b)) = m.window {
+        out.push(format!("{:02}:{:02}-{:02}:{:02} UTC only", a / 60, a % 60, b / 60, b % 60));
+    }
+    if let Some(t) = m.term_end_ms {
+        out.push(format!("ends {}", when(t)));
+    }
+    if let Some(g) = m.max_gb {
+        out.push(format!("up to {g} per member"));
+    }
+    out.join(", ")
+}
+
+/// Bytes as people read them (decimal units), "—" for none.
+pub fn traffic(bytes: u64) -> String {
+    match bytes {
+        0 => "—".into(),
+        b if b < 1_000_000 => format!("{} kB", b.div_ceil(1000)),
+        b if b < 1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b => format!("{:.2} GB", b as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_and_limits_in_words() {
+        let m = UsageModel {
+            name: "m".into(),
+            price_type: Some(PriceType::FlatMonthly),
+            price_cents: 4_905,
+            max_bandwidth_mbps: Some(100),
+            window: Some((8 * 60, 18 * 60 + 30)),
+            max_gb: Some(crate::orchestrator::policy::Quota::gb(5)),
+            ..Default::default()
+        };
+        assert_eq!(price(&m), "49.05 per month");
+        assert_eq!(limits(&m), "up to 100 Mbps, 08:00-18:30 UTC only, up to 5 GB per member");
+        assert_eq!(
+            [0, 450_000, 1_050_000, 12_345_678_901].map(traffic),
+            ["—", "450 kB", "1.1 MB", "12.35 GB"].map(String::from)
+        );
+        assert_eq!(price(&UsageModel::default()), "free");
+    }
+}

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use sqlx::Row;
 
 use crate::mail::{Mail, Mailer, News, answered, channel_news, invitation};
+use crate::store::policy;
 
 use super::orders::OrderOutcome;
 use super::{Actor, Invitation, Service, audit};
@@ -57,7 +58,7 @@ impl Service {
                 let recipients = match (&inv.email, &inv.organization) {
                     (Some(e), _) => vec![e.clone()],
                     (None, Some(org)) => match svc.organization_id(org).await {
-                        Ok(id) => svc.admin_emails(&id).await.unwrap_or_default(),
+                        Ok(id) => policy::admin_emails(&svc.db, &id).await.unwrap_or_default(),
                         Err(_) => Vec::new(),
                     },
                     (None, None) => Vec::new(),
@@ -206,16 +207,9 @@ impl Service {
     /// Who in `org_id` gets news on `topic`: its chosen recipients, or its admins; nobody
     /// when it turned the topic off.
     async fn recipients(&self, org_id: &str, topic: Topic) -> super::Result<Vec<String>> {
-        let Some(row) = sqlx::query(
-            "SELECT notify_answers, notify_active, notify_down, notify_to FROM organizations WHERE id = $1",
-        )
-        .bind(org_id)
-        .fetch_optional(&self.db)
-        .await?
-        else {
+        let Some(prefs) = policy::notifications(&self.db, org_id).await? else {
             return Ok(Vec::new());
         };
-        let prefs = super::policy::notifications_of(&row)?;
         let wanted = match topic {
             Topic::Answers => prefs.offer_answers,
             Topic::Active => prefs.channel_active,
@@ -227,16 +221,7 @@ impl Service {
         if !prefs.recipients.is_empty() {
             return Ok(prefs.recipients);
         }
-        self.admin_emails(org_id).await
-    }
-
-    /// The email addresses of an organization's admins.
-    async fn admin_emails(&self, org_id: &str) -> super::Result<Vec<String>> {
-        let rows = sqlx::query("SELECT email FROM users WHERE org_id = $1 AND role = 'admin' ORDER BY email")
-            .bind(org_id)
-            .fetch_all(&self.db)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("email")?)).collect()
+        Ok(policy::admin_emails(&self.db, org_id).await?)
     }
 }
 

@@ -144,6 +144,59 @@ pub async fn admin_emails(db: &Db, org_id: &str) -> Result<Vec<String>, sqlx::Er
     rows.iter().map(|r| r.try_get("email")).collect()
 }
 
+/// A channel as the news of an answer to its offer names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offered {
+    pub name: String,
+    /// The organization that made the offer, which hears the answer.
+    pub org_id: String,
+}
+
+/// A channel as the news of an order's outcome tells of it, read after the order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelNews {
+    pub name: String,
+    /// Where the channel is now (it may have moved on since the order).
+    pub state: String,
+    pub vlan: Option<u16>,
+    /// Why it was paused or ended.
+    pub reason: String,
+}
+
+/// The channel `channel_id` and who offered it; an error when there is no such channel.
+pub async fn offered(db: &Db, channel_id: &str) -> Result<Offered, sqlx::Error> {
+    let r = sqlx::query("SELECT name, org_id FROM channels WHERE id = $1").bind(channel_id).fetch_one(db).await?;
+    Ok(Offered { name: r.try_get("name")?, org_id: r.try_get("org_id")? })
+}
+
+/// The channel `channel_id` as it is now; an error when there is no such channel.
+pub async fn channel_news(db: &Db, channel_id: &str) -> Result<ChannelNews, sqlx::Error> {
+    let r = sqlx::query("SELECT name, state, vlan, reason FROM channels WHERE id = $1")
+        .bind(channel_id)
+        .fetch_one(db)
+        .await?;
+    Ok(ChannelNews {
+        name: r.try_get("name")?,
+        state: r.try_get("state")?,
+        vlan: r.try_get::<Option<i64>, _>("vlan")?.and_then(|v| u16::try_from(v).ok()),
+        reason: r.try_get("reason")?,
+    })
+}
+
+/// The organizations that hear of `channel_id`'s news: its members (those detached when
+/// the channel ended too, so an ending reaches everyone it ended for) and its owner.
+pub async fn members(db: &Db, channel_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT a.org_id FROM attachments a JOIN channels c ON c.id = a.channel_id WHERE a.channel_id = $1 \
+         AND (a.state = 'attached' OR (c.state = 'terminated' AND a.detached_at >= c.updated_at)) \
+         UNION SELECT org_id FROM channels WHERE id = $1",
+    )
+    .bind(channel_id)
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(|r| r.try_get("org_id")).collect()
+}
+
 /// The notification preferences in an `organizations` row.
 fn notifications_of(row: &AnyRow) -> Result<Notifications, sqlx::Error> {
     let to: String = row.try_get("notify_to")?;

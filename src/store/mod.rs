@@ -7,6 +7,7 @@
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
 pub mod audit;
+pub mod meter;
 pub mod policy;
 pub mod sessions;
 pub mod settings;

@@ -111,7 +111,6 @@ const ALLOWED: &[(&str, Rule, usize)] = &[
     ("src/service/demo.rs", Rule::Sql, 5),
     ("src/service/flow.rs", Rule::Sql, 70),
     ("src/service/flow.rs", Rule::Long, 1308),
-    ("src/service/meter.rs", Rule::Sql, 5),
     ("src/service/mod.rs", Rule::Sql, 7),
     ("src/service/orders.rs", Rule::Sql, 53),
     ("src/service/orders.rs", Rule::Southbound, 2),

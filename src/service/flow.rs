@@ -7,12 +7,13 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
-use crate::store::{Dialect, WriteTx, is_unique_violation, new_id, new_token, organizations, token_hash};
+pub(crate) use crate::store::catalog::usage_model_from_row;
+use crate::store::{Dialect, WriteTx, catalog, is_unique_violation, new_id, new_token, organizations, token_hash};
 
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
 };
-use super::setup::{account_from_row, check_text, hash_blocking, parse_kinds};
+use super::setup::{account_from_row, check_text, hash_blocking};
 use super::{Actor, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
 
 /// A channel row.
@@ -136,20 +137,7 @@ impl Service {
         if let Some(d) = self.catalog.lock().ok().and_then(|c| c.definitions.get(id).cloned()) {
             return Ok(d);
         }
-        let r = sqlx::query("SELECT * FROM service_definitions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("service definition `{id}`")))?;
-        let d = Definition {
-            name: r.try_get("name")?,
-            version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
-            kinds: parse_kinds(&r.try_get::<String, _>("kinds")?),
-            min_bandwidth_mbps: to_u64(r.try_get("min_bandwidth_mbps")?),
-            max_bandwidth_mbps: to_u64(r.try_get("max_bandwidth_mbps")?),
-            classes: split_list(&r.try_get::<String, _>("classes")?),
-            drivers: split_list(&r.try_get::<String, _>("drivers")?),
-        };
+        let d = catalog::definition(tx, id).await?;
         if let Ok(mut c) = self.catalog.lock() {
             c.definitions.insert(id.to_string(), d.clone());
         }
@@ -161,37 +149,11 @@ impl Service {
         if let Some(m) = self.catalog.lock().ok().and_then(|c| c.models.get(id).cloned()) {
             return Ok(m);
         }
-        let r = sqlx::query("SELECT * FROM usage_models WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("usage model `{id}`")))?;
-        let m: (String, UsageModel) = (r.try_get("definition_id")?, usage_model_from_row(&r)?);
+        let m = catalog::usage_model(tx, id).await?;
         if let Ok(mut c) = self.catalog.lock() {
             c.models.insert(id.to_string(), m.clone());
         }
         Ok(m)
-    }
-
-    /// The usage models of a service definition, in catalogue order.
-    async fn models_of_definition(&self, tx: &mut WriteTx, definition_id: &str) -> Result<Vec<(String, UsageModel)>> {
-        sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
-            .bind(definition_id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("id")?, usage_model_from_row(r)?)))
-            .collect()
-    }
-
-    /// An organization's account, read in `tx`.
-    async fn account_tx(&self, tx: &mut WriteTx, org_id: &str) -> Result<policy::Account> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
-            .bind(org_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| ServiceError::Forbidden("the organization has no account with the operator".into()))?;
-        Ok(account_from_row(&row)?)
     }
 
     /// Verifies one party (SPEC §2 step 2 and 4): account, definition, usage model,
@@ -806,19 +768,25 @@ impl Service {
             .verify_party(&mut tx, &actor.org_id, party, &definition, &model, &iface, endpoints_after, &driver)
             .await
         {
-            // No model named and the offer's does not suit this party for reasons of the model
-            // alone (not the account, the interface, or the hour): the one the invitation
-            // page proposes (the first it can use), checked the same way.
+            // A person named no model and the offer's does not suit this party for reasons of
+            // the model alone (not the account, the interface, or the hour): the one the
+            // invitation page proposes (the first it can use), checked the same way. A
+            // standing auto-accept rule takes the offer's terms or nothing.
             Err(ServiceError::Refused(refusals))
-                if acc.usage_model_id.is_none() && refusals.iter().all(policy::Refused::another_model_may_do) =>
+                if acc.usage_model_id.is_none()
+                    && actor.person().is_some()
+                    && refusals.iter().all(policy::Refused::another_model_may_do) =>
             {
-                let account = self.account_tx(&mut tx, &actor.org_id).await?;
-                let proposed =
-                    self.models_of_definition(&mut tx, &channel.definition_id).await?.into_iter().find(|(id, m)| {
+                let account = organizations::account_tx(&mut tx, &actor.org_id).await?.ok_or_else(|| {
+                    ServiceError::Forbidden("the organization has no account with the operator".into())
+                })?;
+                let proposed = catalog::models_of_definition(&mut tx, &channel.definition_id).await?.into_iter().find(
+                    |(id, m)| {
                         *id != model_id
                             && policy::model_refusals(&account, m, channel.bandwidth_mbps, endpoints_after, now)
                                 .is_empty()
-                    });
+                    },
+                );
                 let Some((id, m)) = proposed else { return Err(ServiceError::Refused(refusals)) };
                 self.verify_party(&mut tx, &actor.org_id, party, &definition, &m, &iface, endpoints_after, &driver)
                     .await?;
@@ -1205,23 +1173,4 @@ pub(crate) async fn insert_order(tx: &mut WriteTx, channel_id: &str, action: &st
         .fetch_optional(&mut *tx)
         .await?;
     Ok(row.map(|r| r.try_get("id")).transpose()?)
-}
-
-pub(crate) fn usage_model_from_row(r: &AnyRow) -> Result<UsageModel> {
-    let price: String = r.try_get("price_type")?;
-    let window =
-        match (r.try_get::<Option<i64>, _>("window_start_min")?, r.try_get::<Option<i64>, _>("window_end_min")?) {
-            (Some(a), Some(b)) => Some((u32::try_from(a).unwrap_or(0), u32::try_from(b).unwrap_or(0))),
-            _ => None,
-        };
-    Ok(UsageModel {
-        name: r.try_get("name")?,
-        price_type: PriceType::parse(&price),
-        price_cents: r.try_get("price_cents")?,
-        max_bandwidth_mbps: r.try_get::<Option<i64>, _>("max_bandwidth_mbps")?.map(to_u64),
-        max_endpoints: r.try_get::<Option<i64>, _>("max_endpoints")?.map(to_u64),
-        window,
-        term_end_ms: r.try_get("term_end")?,
-        max_gb: r.try_get::<Option<i64>, _>("max_mb")?.map(|mb| policy::Quota { megabytes: to_u64(mb) }),
-    })
 }

@@ -14,14 +14,14 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::engine;
 use crate::model::InterfaceMode;
-use crate::orchestrator::policy::{self, ChannelState, Quota, Refused};
+use crate::orchestrator::policy::{self, ChannelState, Refused};
+use crate::store::meter;
 use crate::topology::Topology;
 
-use super::{Actor, Result, Service, audit, to_i64, to_u64};
+use super::{Actor, Result, Service, audit};
 
 /// What one metering pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -34,15 +34,9 @@ pub struct MeterReport {
     pub ended: Vec<String>,
 }
 
-/// A metered member.
+/// A metered member and where its traffic is counted.
 struct Metered {
-    attachment: String,
-    channel: String,
-    interface: String,
-    model: String,
-    quota: Quota,
-    used: u64,
-    seen: Option<u64>,
+    member: meter::Member,
     /// Where its traffic is counted: (switch, port).
     counter: (String, String),
 }
@@ -51,33 +45,15 @@ impl Service {
     /// Reads the metered members' counters, records their traffic, and ends the channels
     /// of members past their allowance.
     pub async fn meter(&self) -> Result<MeterReport> {
-        let rows = sqlx::query(
-            "SELECT a.id, a.channel_id, a.interface, a.tag, a.bytes_used, \
-             a.bytes_seen, u.name, u.max_mb FROM attachments a JOIN channels c ON c.id = a.channel_id \
-             JOIN usage_models u ON u.id = a.usage_model_id \
-             WHERE a.state = 'attached' AND c.state = 'active' AND u.max_mb IS NOT NULL ORDER BY a.id",
-        )
-        .fetch_all(&self.db)
-        .await?;
+        let rows = meter::metered(&self.db).await?;
         if rows.is_empty() {
             return Ok(MeterReport::default());
         }
         let topo = self.topology().await?;
         let mut members = Vec::with_capacity(rows.len());
-        for r in rows {
-            let interface: String = r.try_get("interface")?;
-            let tag = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok());
-            let Some(counter) = counter_port(&topo, &interface, tag) else { continue };
-            members.push(Metered {
-                attachment: r.try_get("id")?,
-                channel: r.try_get("channel_id")?,
-                interface,
-                model: r.try_get("name")?,
-                quota: Quota { megabytes: to_u64(r.try_get("max_mb")?) },
-                used: to_u64(r.try_get("bytes_used")?),
-                seen: r.try_get::<Option<i64>, _>("bytes_seen")?.map(to_u64),
-                counter,
-            });
+        for member in rows {
+            let Some(counter) = counter_port(&topo, &member.interface, member.tag) else { continue };
+            members.push(Metered { member, counter });
         }
         let mut ports: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for m in &members {
@@ -92,22 +68,16 @@ impl Service {
         let actor = Actor::system("meter");
         let mut report = MeterReport::default();
         let mut tx = self.db.write_background().await?;
-        for m in &members {
-            let Some(&bytes) = readings.bytes.get(&m.counter) else {
-                if !readings.uncounted.contains(&m.counter.0) {
+        for Metered { member: m, counter } in &members {
+            let Some(&bytes) = readings.bytes.get(counter) else {
+                if !readings.uncounted.contains(&counter.0) {
                     report.unread += 1;
                 }
                 continue;
             };
             report.read += 1;
             let used = m.used.saturating_add(policy::usage_delta(m.seen, bytes));
-            sqlx::query("UPDATE attachments SET bytes_used = $2, bytes_seen = $3, metered_at = $4 WHERE id = $1")
-                .bind(m.attachment.as_str())
-                .bind(to_i64(used))
-                .bind(to_i64(bytes))
-                .bind(now)
-                .execute(&mut tx)
-                .await?;
+            meter::record(&mut tx, &m.attachment, used, bytes, now).await?;
             if used <= m.quota.bytes() || report.ended.contains(&m.channel) {
                 continue;
             }

@@ -9,9 +9,8 @@
 
 use std::sync::Arc;
 
-use sqlx::Row;
-
 use crate::mail::{Mail, Mailer, News, answered, channel_news, invitation};
+use crate::store::policy;
 
 use super::orders::OrderOutcome;
 use super::{Actor, Invitation, Service, audit};
@@ -57,7 +56,7 @@ impl Service {
                 let recipients = match (&inv.email, &inv.organization) {
                     (Some(e), _) => vec![e.clone()],
                     (None, Some(org)) => match svc.organization_id(org).await {
-                        Ok(id) => svc.admin_emails(&id).await.unwrap_or_default(),
+                        Ok(id) => policy::admin_emails(&svc.db, &id).await.unwrap_or_default(),
                         Err(_) => Vec::new(),
                     },
                     (None, None) => Vec::new(),
@@ -117,11 +116,7 @@ impl Service {
             (self.clone(), channel_id.to_string(), by_org_id.to_string(), interface.map(str::to_string));
         self.track(tokio::spawn(async move {
             let mails = async {
-                let r = sqlx::query("SELECT name, org_id FROM channels WHERE id = $1")
-                    .bind(channel_id.as_str())
-                    .fetch_one(&svc.db)
-                    .await?;
-                let (name, owner): (String, String) = (r.try_get("name")?, r.try_get("org_id")?);
+                let policy::Offered { name, org_id: owner } = policy::offered(&svc.db, &channel_id).await?;
                 let by = svc.organization_name(&by_org_id).await?;
                 let url = svc.channel_url(&channel_id);
                 let to = svc.recipients(&owner, Topic::Answers).await?;
@@ -165,13 +160,7 @@ impl Service {
 
     /// The messages an order's outcome calls for (none when the channel has moved on).
     async fn order_news(&self, o: &OrderOutcome) -> super::Result<Vec<Mail>> {
-        let r = sqlx::query("SELECT name, state, vlan, reason FROM channels WHERE id = $1")
-            .bind(o.channel_id.as_str())
-            .fetch_one(&self.db)
-            .await?;
-        let (name, state, reason): (String, String, String) =
-            (r.try_get("name")?, r.try_get("state")?, r.try_get("reason")?);
-        let vlan = r.try_get::<Option<i64>, _>("vlan")?.and_then(|v| u16::try_from(v).ok());
+        let policy::ChannelNews { name, state, vlan, reason } = policy::channel_news(&self.db, &o.channel_id).await?;
         let (news, topic) = match (o.status.as_str(), o.action.as_str(), state.as_str()) {
             ("failed", _, _) => (News::Failed { reason: o.reason.clone() }, Topic::Down),
             (_, "activate" | "resume", "active") => (News::Active { vlan }, Topic::Active),
@@ -179,18 +168,11 @@ impl Service {
             (_, "deactivate", "terminated") => (News::Ended { reason }, Topic::Down),
             _ => return Ok(Vec::new()),
         };
-        let members = sqlx::query(
-            "SELECT a.org_id FROM attachments a JOIN channels c ON c.id = a.channel_id WHERE a.channel_id = $1 \
-             AND (a.state = 'attached' OR (c.state = 'terminated' AND a.detached_at >= c.updated_at)) \
-             UNION SELECT org_id FROM channels WHERE id = $1",
-        )
-        .bind(o.channel_id.as_str())
-        .fetch_all(&self.db)
-        .await?;
+        let members = policy::members(&self.db, &o.channel_id).await?;
         let url = self.channel_url(&o.channel_id);
         let mut to: Vec<String> = Vec::new();
         for m in members {
-            for r in self.recipients(&m.try_get::<String, _>("org_id")?, topic).await? {
+            for r in self.recipients(&m, topic).await? {
                 if !to.contains(&r) {
                     to.push(r);
                 }
@@ -206,16 +188,9 @@ impl Service {
     /// Who in `org_id` gets news on `topic`: its chosen recipients, or its admins; nobody
     /// when it turned the topic off.
     async fn recipients(&self, org_id: &str, topic: Topic) -> super::Result<Vec<String>> {
-        let Some(row) = sqlx::query(
-            "SELECT notify_answers, notify_active, notify_down, notify_to FROM organizations WHERE id = $1",
-        )
-        .bind(org_id)
-        .fetch_optional(&self.db)
-        .await?
-        else {
+        let Some(prefs) = policy::notifications(&self.db, org_id).await? else {
             return Ok(Vec::new());
         };
-        let prefs = super::policy::notifications_of(&row)?;
         let wanted = match topic {
             Topic::Answers => prefs.offer_answers,
             Topic::Active => prefs.channel_active,
@@ -227,16 +202,7 @@ impl Service {
         if !prefs.recipients.is_empty() {
             return Ok(prefs.recipients);
         }
-        self.admin_emails(org_id).await
-    }
-
-    /// The email addresses of an organization's admins.
-    async fn admin_emails(&self, org_id: &str) -> super::Result<Vec<String>> {
-        let rows = sqlx::query("SELECT email FROM users WHERE org_id = $1 AND role = 'admin' ORDER BY email")
-            .bind(org_id)
-            .fetch_all(&self.db)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("email")?)).collect()
+        Ok(policy::admin_emails(&self.db, org_id).await?)
     }
 }
 

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::model::ChannelKind;
-use crate::orchestrator::policy::{Account, AccountStatus, PriceType, UsageModel};
-use crate::store::organizations::{self, kinds_text};
-use crate::store::{WriteTx, new_id, settings};
+use crate::orchestrator::policy::{Account, AccountStatus, Definition, UsageModel};
+use crate::store::organizations;
+use crate::store::{WriteTx, catalog, settings};
 
 pub(crate) use crate::store::organizations::{account_from_row, parse_kinds};
 
@@ -307,30 +307,18 @@ impl Service {
             }
         }
         let mut tx = self.db.write().await?;
-        let version: i64 =
-            sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM service_definitions WHERE name = $1")
-                .bind(name.as_str())
-                .fetch_one(&mut tx)
-                .await?
-                .try_get("v")?;
-        let version = version + 1;
-        let id = new_id("def");
-        sqlx::query(
-            "INSERT INTO service_definitions (id, name, version, kinds, min_bandwidth_mbps, max_bandwidth_mbps, classes, \
-             drivers, relations, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(id.as_str())
-        .bind(name.as_str())
-        .bind(version)
-        .bind(kinds_text(&spec.kinds))
-        .bind(to_i64(spec.min_bandwidth_mbps))
-        .bind(to_i64(spec.max_bandwidth_mbps))
-        .bind(spec.classes.join(","))
-        .bind(spec.drivers.join(","))
-        .bind(serde_json::to_string(&spec.relations).unwrap_or_default())
-        .bind(self.now())
-        .execute(&mut tx)
-        .await?;
+        let definition = Definition {
+            name: name.clone(),
+            version: 0,
+            kinds: spec.kinds.clone(),
+            min_bandwidth_mbps: spec.min_bandwidth_mbps,
+            max_bandwidth_mbps: spec.max_bandwidth_mbps,
+            classes: spec.classes.clone(),
+            drivers: spec.drivers.clone(),
+        };
+        let relations = serde_json::to_string(&spec.relations).unwrap_or_default();
+        let new = catalog::NewDefinition { name: &name, definition: &definition, relations };
+        let (id, version) = catalog::insert_definition(&mut tx, &new, self.now()).await?;
         audit(
             &mut tx,
             self.now(),
@@ -360,33 +348,7 @@ impl Service {
             return Err(ServiceError::Invalid("a time window is two different minutes of the day, 0-1439".into()));
         }
         let mut tx = self.db.write().await?;
-        let exists = sqlx::query("SELECT id FROM service_definitions WHERE id = $1")
-            .bind(definition_id)
-            .fetch_optional(&mut tx)
-            .await?;
-        if exists.is_none() {
-            return Err(ServiceError::NotFound(format!("service definition `{definition_id}`")));
-        }
-        let id = new_id("um");
-        sqlx::query(
-            "INSERT INTO usage_models (id, definition_id, name, price_type, price_cents, max_bandwidth_mbps, max_endpoints, \
-             window_start_min, window_end_min, term_end, max_mb, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(id.as_str())
-        .bind(definition_id)
-        .bind(name.as_str())
-        .bind(spec.price_type.map_or("free", PriceType::as_str))
-        .bind(spec.price_cents)
-        .bind(spec.max_bandwidth_mbps.map(to_i64))
-        .bind(spec.max_endpoints.map(to_i64))
-        .bind(spec.window.map(|w| i64::from(w.0)))
-        .bind(spec.window.map(|w| i64::from(w.1)))
-        .bind(spec.term_end_ms)
-        .bind(spec.max_gb.map(|q| to_i64(q.megabytes)))
-        .bind(self.now())
-        .execute(&mut tx)
-        .await?;
+        let id = catalog::insert_usage_model(&mut tx, definition_id, &name, spec, self.now()).await?;
         audit(&mut tx, self.now(), actor, "usage_model.create", &id, serde_json::to_value(spec).unwrap_or_default())
             .await?;
         tx.commit().await?;

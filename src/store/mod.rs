@@ -7,7 +7,10 @@
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
 pub mod audit;
+pub mod catalog;
+pub mod meter;
 pub mod organizations;
+pub mod policy;
 pub mod sessions;
 pub mod settings;
 mod sqlite;

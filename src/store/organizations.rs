@@ -85,6 +85,12 @@ pub async fn account(db: &Db, org_id: &str) -> Result<Account, StoreError> {
     Ok(account_from_row(&row)?)
 }
 
+/// The account of organization `org_id`, read in `tx` (the operator may have changed it).
+pub async fn account_tx(tx: &mut WriteTx, org_id: &str) -> Result<Option<Account>, StoreError> {
+    let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1").bind(org_id).fetch_optional(&mut *tx).await?;
+    Ok(row.map(|r| account_from_row(&r)).transpose()?)
+}
+
 /// The ID of the organization named `name`.
 pub async fn id_by_name(db: &Db, name: &str) -> Result<String, StoreError> {
     let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")

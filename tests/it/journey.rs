@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::model::ChannelKind;
 use switchboard::orchestrator::policy::PriceType;
-use switchboard::service::{Actor, DefinitionSpec, UsageModelSpec};
+use switchboard::service::{Actor, DefinitionSpec, UsageModelSpec, UserRole};
 
 use crate::api::{Client, Portal};
 use crate::world::{Backend, metro_text};
@@ -263,3 +263,48 @@ async fn the_operator_sets_what_new_organizations_start_with(b: Backend) {
 }
 
 on_both!(the_operator_sets_what_new_organizations_start_with);
+
+/// A standing auto-accept rule takes the offer's own terms or nothing: it never joins under
+/// another usage model that nobody in the organization chose.
+async fn a_standing_rule_takes_only_the_offers_terms(b: Backend) {
+    let p = Portal::start(b).await;
+    let system = Actor::system("test");
+    p.w.svc.import_topology(&system, &with_newcomers(), "metro.yaml").await.unwrap();
+    // 200.00 a month: over the 100.00 a new organization may owe; the trial fits 5 Mbps.
+    let (trial, monthly) = paid_catalogue(&p, 20_000).await;
+    let poorco = p.w.svc.organization_id("poorco").await.unwrap();
+    let admin = UserRole::Admin;
+    p.w.svc.create_user(&p.w.op, &poorco, "admin@poorco.example", "admin", admin, "password-1").await.unwrap();
+    let person = p.login("admin@poorco.example", "password-1").await;
+    let rule = json!({"default_offer_days": 30, "members_can_accept": true,
+                      "auto_accept": [{"organization": "acme", "interface": "poorco-9y"}]});
+    let (status, body) = person.put("/api/v1/policy", rule).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    p.w.set_account("acme", |a| a.credit_limit_cents = 1_000_000).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (status, ch) = acme
+        .post(
+            "/api/v1/channels",
+            json!({"name": "narrow", "kind": "p2p", "bandwidth_mbps": 5, "class": "standard",
+                   "usage_model_id": monthly, "interface": "acme-1a"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ch}");
+    let id = ch["id"].as_str().unwrap();
+    let (status, offer) =
+        acme.post(&format!("/api/v1/channels/{id}/offers"), json!({"invitees": [{"organization": "poorco"}]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{offer}");
+    let answered = &offer["auto_accepted"][0];
+    assert_eq!(answered["accepted"], false, "{offer}");
+    assert!(answered["reason"].as_str().unwrap().contains("in advance"), "{offer}");
+    let (_, ch) = acme.get(&format!("/api/v1/channels/{id}")).await;
+    assert_eq!(ch["attachments"].as_array().unwrap().len(), 1, "not joined under the trial: {ch}");
+
+    // A person of poorco answering the same invitation is proposed the trial.
+    let token = offer["invitations"][0]["token"].as_str().unwrap();
+    let (_, inv) = person.get(&format!("/api/v1/invitations/{token}")).await;
+    assert_eq!(inv["proposed_usage_model_id"], trial.as_str(), "{inv}");
+}
+
+on_both!(a_standing_rule_takes_only_the_offers_terms);

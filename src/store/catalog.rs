@@ -1,0 +1,150 @@
+//! The catalogue: service definitions (versioned by name) and their usage models, as the
+//! operator sets them up and every order reads them.
+
+use sqlx::Row;
+
+use crate::orchestrator::policy::{Definition, PriceType, Quota, UsageModel};
+
+use super::organizations::{kinds_text, parse_kinds};
+use super::{StoreError, WriteTx, new_id, split_list, to_i64, to_u64};
+
+/// A new version of a definition (the first when the name is new).
+#[derive(Clone, Debug)]
+pub struct NewDefinition<'a> {
+    pub name: &'a str,
+    pub definition: &'a Definition,
+    /// Relationships to other definitions, as JSON.
+    pub relations: String,
+}
+
+/// Stores the next version of definition `new.name`; its ID and version.
+pub async fn insert_definition(
+    tx: &mut WriteTx,
+    new: &NewDefinition<'_>,
+    now: i64,
+) -> Result<(String, i64), StoreError> {
+    let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM service_definitions WHERE name = $1")
+        .bind(new.name)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("v")?;
+    let version = version + 1;
+    let id = new_id("def");
+    let d = new.definition;
+    sqlx::query(
+        "INSERT INTO service_definitions (id, name, version, kinds, min_bandwidth_mbps, max_bandwidth_mbps, classes, \
+         drivers, relations, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id.as_str())
+    .bind(new.name)
+    .bind(version)
+    .bind(kinds_text(&d.kinds))
+    .bind(to_i64(d.min_bandwidth_mbps))
+    .bind(to_i64(d.max_bandwidth_mbps))
+    .bind(d.classes.join(","))
+    .bind(d.drivers.join(","))
+    .bind(new.relations.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok((id, version))
+}
+
+/// Definition `id`.
+pub async fn definition(tx: &mut WriteTx, id: &str) -> Result<Definition, StoreError> {
+    let r = sqlx::query("SELECT * FROM service_definitions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("service definition `{id}`")))?;
+    Ok(Definition {
+        name: r.try_get("name")?,
+        version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
+        kinds: parse_kinds(&r.try_get::<String, _>("kinds")?),
+        min_bandwidth_mbps: to_u64(r.try_get("min_bandwidth_mbps")?),
+        max_bandwidth_mbps: to_u64(r.try_get("max_bandwidth_mbps")?),
+        classes: split_list(&r.try_get::<String, _>("classes")?),
+        drivers: split_list(&r.try_get::<String, _>("drivers")?),
+    })
+}
+
+/// Adds usage model `model` to definition `definition_id`; its ID. Not found when there is
+/// no such definition.
+pub async fn insert_usage_model(
+    tx: &mut WriteTx,
+    definition_id: &str,
+    name: &str,
+    model: &UsageModel,
+    now: i64,
+) -> Result<String, StoreError> {
+    let exists = sqlx::query("SELECT id FROM service_definitions WHERE id = $1")
+        .bind(definition_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("service definition `{definition_id}`")));
+    }
+    let id = new_id("um");
+    sqlx::query(
+        "INSERT INTO usage_models (id, definition_id, name, price_type, price_cents, max_bandwidth_mbps, max_endpoints, \
+         window_start_min, window_end_min, term_end, max_mb, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(id.as_str())
+    .bind(definition_id)
+    .bind(name)
+    .bind(model.price_type.map_or("free", PriceType::as_str))
+    .bind(model.price_cents)
+    .bind(model.max_bandwidth_mbps.map(to_i64))
+    .bind(model.max_endpoints.map(to_i64))
+    .bind(model.window.map(|w| i64::from(w.0)))
+    .bind(model.window.map(|w| i64::from(w.1)))
+    .bind(model.term_end_ms)
+    .bind(model.max_gb.map(|q| to_i64(q.megabytes)))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
+/// Usage model `id` and the definition it belongs to.
+pub async fn usage_model(tx: &mut WriteTx, id: &str) -> Result<(String, UsageModel), StoreError> {
+    let r = sqlx::query("SELECT * FROM usage_models WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("usage model `{id}`")))?;
+    Ok((r.try_get("definition_id")?, usage_model_from_row(&r)?))
+}
+
+/// The usage models of definition `definition_id`, in catalogue order, with their IDs.
+pub async fn models_of_definition(
+    tx: &mut WriteTx,
+    definition_id: &str,
+) -> Result<Vec<(String, UsageModel)>, StoreError> {
+    let rows = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
+        .bind(definition_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, usage_model_from_row(r)?))).collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// A `usage_models` row as the model it holds.
+pub fn usage_model_from_row(r: &sqlx::any::AnyRow) -> Result<UsageModel, sqlx::Error> {
+    let price: String = r.try_get("price_type")?;
+    let window =
+        match (r.try_get::<Option<i64>, _>("window_start_min")?, r.try_get::<Option<i64>, _>("window_end_min")?) {
+            (Some(a), Some(b)) => Some((u32::try_from(a).unwrap_or(0), u32::try_from(b).unwrap_or(0))),
+            _ => None,
+        };
+    Ok(UsageModel {
+        name: r.try_get("name")?,
+        price_type: PriceType::parse(&price),
+        price_cents: r.try_get("price_cents")?,
+        max_bandwidth_mbps: r.try_get::<Option<i64>, _>("max_bandwidth_mbps")?.map(to_u64),
+        max_endpoints: r.try_get::<Option<i64>, _>("max_endpoints")?.map(to_u64),
+        window,
+        term_end_ms: r.try_get("term_end")?,
+        max_gb: r.try_get::<Option<i64>, _>("max_mb")?.map(|mb| Quota { megabytes: to_u64(mb) }),
+    })
+}

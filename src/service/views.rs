@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
+use crate::store::audit;
 
 use super::flow::{channel_from_row, usage_model_from_row};
 use super::setup::account_from_row;
@@ -200,6 +201,20 @@ impl ChannelView {
                 })
                 .collect(),
             pos: Pos::default(),
+        }
+    }
+}
+
+impl From<audit::Entry> for AuditEntry {
+    fn from(e: audit::Entry) -> Self {
+        AuditEntry {
+            at: e.at,
+            actor: e.actor,
+            organization: e.org_id,
+            source: e.source,
+            action: e.action,
+            object: e.object,
+            detail: e.detail,
         }
     }
 }
@@ -520,27 +535,8 @@ impl Service {
         if !(actor.is_operator() || actor.role == UserRole::Admin) {
             return Err(ServiceError::Forbidden("only admins read the audit log".into()));
         }
-        let rows = sqlx::query(
-            "SELECT * FROM audit_log WHERE ($1 = 1 OR org_id = $2) AND ($3 = '' OR object = $3) ORDER BY at, id",
-        )
-        .bind(i64::from(actor.is_operator()))
-        .bind(actor.org_id.as_str())
-        .bind(object.unwrap_or(""))
-        .fetch_all(&self.db)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    at: r.try_get("at")?,
-                    actor: r.try_get("actor")?,
-                    organization: r.try_get("org_id")?,
-                    source: r.try_get("source")?,
-                    action: r.try_get("action")?,
-                    object: r.try_get("object")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        let org_id = if actor.is_operator() { None } else { Some(actor.org_id.as_str()) };
+        Ok(audit::list(&self.db, org_id, object).await?.into_iter().map(AuditEntry::from).collect())
     }
 
     /// The service interfaces of `actor`'s organization (all of them for the operator), with

@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
-use crate::store::audit;
+use crate::store::{audit, orders};
 
 use super::flow::{channel_from_row, usage_model_from_row};
 use super::setup::account_from_row;
@@ -201,6 +201,25 @@ impl ChannelView {
                 })
                 .collect(),
             pos: Pos::default(),
+        }
+    }
+}
+
+impl From<orders::Order> for OrderView {
+    fn from(o: orders::Order) -> Self {
+        OrderView {
+            id: o.id,
+            channel_id: o.channel_id,
+            action: o.action,
+            status: o.status,
+            reason: o.reason,
+            detail: o.detail,
+            attempts: o.attempts,
+            claimed_by: o.claimed_by,
+            created_at: o.created_at,
+            planning_at: o.planning_at,
+            applying_at: o.applying_at,
+            finished_at: o.finished_at,
         }
     }
 }
@@ -501,32 +520,18 @@ impl Service {
                 "only the operator's staff see every order: ask for a channel's".into(),
             ));
         }
-        let rows = match channel_id {
-            Some(ch) => {
-                sqlx::query("SELECT * FROM orders WHERE channel_id = $1 ORDER BY created_at, id")
-                    .bind(ch)
-                    .fetch_all(&mut tx)
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT * FROM orders ORDER BY created_at DESC, id DESC LIMIT 1000")
-                    .fetch_all(&mut tx)
-                    .await?
-            }
+        let orders = match channel_id {
+            Some(ch) => orders::of_channel(&mut tx, ch).await?,
+            None => orders::newest(&mut tx).await?,
         };
-        rows.iter().map(order_view).collect()
+        Ok(orders.into_iter().map(OrderView::from).collect())
     }
 
     /// One order, if its channel is visible.
     pub async fn order(&self, actor: &Actor, id: &str) -> Result<OrderView> {
-        let r = sqlx::query("SELECT * FROM orders WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("order `{id}`")))?;
-        let o = order_view(&r)?;
+        let o = orders::get(&self.db, id).await?.ok_or_else(|| ServiceError::NotFound(format!("order `{id}`")))?;
         let visible = self.channel(actor, &o.channel_id).await.is_ok();
-        if visible { Ok(o) } else { Err(ServiceError::NotFound(format!("order `{id}`"))) }
+        if visible { Ok(OrderView::from(o)) } else { Err(ServiceError::NotFound(format!("order `{id}`"))) }
     }
 
     /// The audit log, oldest first: everything for the operator, an organization's own
@@ -640,10 +645,7 @@ impl Service {
 
     /// How many orders are in each status (for metrics).
     pub async fn order_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status")
-            .fetch_all(&self.db)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+        Ok(orders::counts(&self.db).await?)
     }
 
     /// How many channels are in each state (for metrics).
@@ -719,22 +721,5 @@ fn channel_view(r: &sqlx::any::AnyRow, attachments: Vec<AttachmentView>) -> Resu
         path: c.path,
         attachments,
         created_at: c.created_at,
-    })
-}
-
-fn order_view(r: &sqlx::any::AnyRow) -> Result<OrderView> {
-    Ok(OrderView {
-        id: r.try_get("id")?,
-        channel_id: r.try_get("channel_id")?,
-        action: r.try_get("action")?,
-        status: r.try_get("status")?,
-        reason: r.try_get("reason")?,
-        detail: r.try_get("detail")?,
-        attempts: r.try_get("attempts")?,
-        claimed_by: r.try_get("claimed_by")?,
-        created_at: r.try_get("created_at")?,
-        planning_at: r.try_get("planning_at")?,
-        applying_at: r.try_get("applying_at")?,
-        finished_at: r.try_get("finished_at")?,
     })
 }

@@ -7,6 +7,7 @@
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
 pub mod audit;
+pub mod orders;
 pub mod sessions;
 pub mod settings;
 mod sqlite;

@@ -7,9 +7,10 @@ use sqlx::Row;
 
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
-use crate::store::{audit, orders};
+use crate::store::channels::{self, Among};
+use crate::store::{Executor, ReadTx, audit, orders};
 
-use super::flow::{channel_from_row, usage_model_from_row};
+use super::flow::usage_model_from_row;
 use super::setup::account_from_row;
 use super::{Actor, Result, Service, ServiceError, UserRole, to_u64};
 
@@ -205,6 +206,48 @@ impl ChannelView {
     }
 }
 
+impl From<channels::Named> for ChannelView {
+    fn from(n: channels::Named) -> Self {
+        let c = n.channel;
+        ChannelView {
+            id: c.id,
+            name: c.name,
+            organization: n.organization,
+            kind: c.kind,
+            state: c.state,
+            reason: c.reason,
+            vlan: c.vlan,
+            leaf_vlan: c.leaf_vlan,
+            bandwidth_mbps: c.bandwidth_mbps,
+            class: c.class,
+            definition: n.definition,
+            definition_version: n.definition_version,
+            usage_model: n.usage_model,
+            path: c.path,
+            attachments: n.attachments.into_iter().map(AttachmentView::from).collect(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+impl From<channels::Attachment> for AttachmentView {
+    fn from(a: channels::Attachment) -> Self {
+        AttachmentView {
+            id: a.id,
+            interface: a.interface,
+            organization: a.organization,
+            role: a.role,
+            customer_vlan: a.customer_vlan,
+            state: a.state,
+            attached_at: a.attached_at,
+            detached_at: a.detached_at,
+            bytes_used: a.bytes_used,
+            usage_model_id: a.usage_model_id,
+            usage_model: a.usage_model,
+        }
+    }
+}
+
 impl From<orders::Order> for OrderView {
     fn from(o: orders::Order) -> Self {
         OrderView {
@@ -270,7 +313,7 @@ impl Service {
     /// takes or took part, holds a permission, or was invited.
     pub(crate) async fn can_see<'e>(
         &self,
-        ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
+        ex: impl Executor<'e>,
         actor: &Actor,
         channel_id: &str,
         owner: &str,
@@ -278,88 +321,35 @@ impl Service {
         if actor.is_operator() || actor.org_id == owner {
             return Ok(true);
         }
-        let r = sqlx::query(
-            "SELECT 1 AS x FROM attachments WHERE channel_id = $1 AND org_id = $2 \
-             UNION SELECT 1 AS x FROM permissions WHERE channel_id = $1 AND grantee_org = $2 \
-             UNION SELECT 1 AS x FROM invitees i JOIN offers o ON o.id = i.offer_id \
-               WHERE o.channel_id = $1 AND (i.org_id = $2 OR i.email = $3)",
-        )
-        .bind(channel_id)
-        .bind(actor.org_id.as_str())
-        .bind(actor.email.as_str())
-        .fetch_optional(ex)
-        .await?;
-        Ok(r.is_some())
+        Ok(channels::visible_to(ex, channel_id, &actor.org_id, &actor.email).await?)
     }
 
-    async fn channel_view_tx(&self, tx: &mut crate::store::ReadTx<'_>, id: &str) -> Result<ChannelView> {
-        let r = sqlx::query(sqlx::AssertSqlSafe(format!("{CHANNEL_SELECT} WHERE c.id = $1")))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
-        let atts = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ATTACHMENT_SELECT} WHERE a.channel_id = $1 ORDER BY a.attached_at, a.id"
-        )))
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let attachments = atts.iter().map(attachment_view).collect::<Result<Vec<_>>>()?;
-        channel_view(&r, attachments)
+    async fn named_channel(&self, tx: &mut ReadTx<'_>, id: &str) -> Result<channels::Named> {
+        channels::named(tx, id).await?.ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))
     }
 
     /// One channel, if `actor` may see it ("not found" otherwise, so IDs reveal nothing).
     pub async fn channel(&self, actor: &Actor, id: &str) -> Result<ChannelView> {
         let mut tx = self.db.read().await?;
-        let owner = sqlx::query("SELECT org_id FROM channels WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut tx)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
-        let owner: String = owner.try_get("org_id")?;
+        let owner =
+            channels::owner(&mut tx, id).await?.ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
         if !self.can_see(&mut tx, actor, id, &owner).await? {
             return Err(ServiceError::NotFound(format!("channel `{id}`")));
         }
-        self.channel_view_tx(&mut tx, id).await
+        Ok(ChannelView::from(self.named_channel(&mut tx, id).await?))
     }
 
     /// The channels `actor` may see, newest first.
     pub async fn channels(&self, actor: &Actor) -> Result<Vec<ChannelView>> {
-        // Two statements whatever the number of channels: the channels, then all their
-        // attachments (a list page must not cost a query per row).
-        let visible = if actor.is_operator() {
-            "SELECT id FROM channels"
+        let among = if actor.is_operator() {
+            Among::Every
         } else {
-            "SELECT id FROM channels WHERE org_id = $1 \
-             UNION SELECT channel_id FROM attachments WHERE org_id = $1 \
-             UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = $1 \
-             UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.email = $2"
+            Among::VisibleTo { org_id: &actor.org_id, email: &actor.email }
         };
         let mut tx = self.db.read().await?;
-        let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
-            if actor.is_operator() { q } else { q.bind(actor.org_id.clone()).bind(actor.email.clone()) }
-        };
-        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{CHANNEL_SELECT} WHERE c.id IN ({visible}) ORDER BY c.created_at DESC, c.id DESC"
-        ))))
-        .fetch_all(&mut tx)
-        .await?;
-        let atts = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ATTACHMENT_SELECT} WHERE a.channel_id IN ({visible}) ORDER BY a.attached_at, a.id"
-        ))))
-        .fetch_all(&mut tx)
-        .await?;
+        let named = channels::named_among(&mut tx, among).await?;
         tx.commit().await?;
-        let mut by_channel: std::collections::HashMap<String, Vec<AttachmentView>> = std::collections::HashMap::new();
-        for a in &atts {
-            by_channel.entry(a.try_get("channel_id")?).or_default().push(attachment_view(a)?);
-        }
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get("id")?;
-                channel_view(r, by_channel.remove(&id).unwrap_or_default())
-            })
-            .collect()
+        Ok(named.into_iter().map(ChannelView::from).collect())
     }
 
     /// An offer with the status of each invitee (seed 000's status query). For the
@@ -423,12 +413,9 @@ impl Service {
         .await?;
         let expires_at: i64 = r.try_get("expires_at")?;
         let channel_id: String = r.try_get("channel_id")?;
-        let channel = self.channel_view_tx(&mut tx, &channel_id).await?;
-        let ch = sqlx::query("SELECT definition_id, usage_model_id FROM channels WHERE id = $1")
-            .bind(channel_id.as_str())
-            .fetch_one(&mut tx)
-            .await?;
-        let (def, offered_model): (String, String) = (ch.try_get("definition_id")?, ch.try_get("usage_model_id")?);
+        let named = self.named_channel(&mut tx, &channel_id).await?;
+        let (def, offered_model) = (named.channel.definition_id.clone(), named.channel.usage_model_id.clone());
+        let channel = ChannelView::from(named);
         let mut terms = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
             .bind(def.as_str())
             .fetch_all(&mut tx)
@@ -458,13 +445,7 @@ impl Service {
                 .await?
                 .map(|row| account_from_row(&row))
                 .transpose()?;
-            let held: i64 = sqlx::query(
-                "SELECT COUNT(DISTINCT channel_id) AS n FROM attachments WHERE org_id = $1 AND state = 'attached'",
-            )
-            .bind(v.org_id.as_str())
-            .fetch_one(&mut tx)
-            .await?
-            .try_get("n")?;
+            let held = channels::held_by(&mut tx, &v.org_id).await?;
             if let Some(account) = account {
                 let members = channel.attachments.iter().filter(|a| a.state == "attached").count();
                 let endpoints_after = u64::try_from(members + 1).unwrap_or(u64::MAX);
@@ -506,12 +487,8 @@ impl Service {
     pub async fn orders(&self, actor: &Actor, channel_id: Option<&str>) -> Result<Vec<OrderView>> {
         let mut tx = self.db.read().await?;
         if let Some(ch) = channel_id {
-            let owner: String = sqlx::query("SELECT org_id FROM channels WHERE id = $1")
-                .bind(ch)
-                .fetch_optional(&mut tx)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound(format!("channel `{ch}`")))?
-                .try_get("org_id")?;
+            let owner =
+                channels::owner(&mut tx, ch).await?.ok_or_else(|| ServiceError::NotFound(format!("channel `{ch}`")))?;
             if !self.can_see(&mut tx, actor, ch, &owner).await? {
                 return Err(ServiceError::NotFound(format!("channel `{ch}`")));
             }
@@ -618,18 +595,7 @@ impl Service {
     /// changed. Authorized like [`Service::channel`]. Live pages poll it.
     pub async fn channel_fingerprint(&self, actor: &Actor, channel_id: &str) -> Result<String> {
         let c = self.channel(actor, channel_id).await?;
-        // Every step of an invitee or an order sets a time that was empty, so counting the
-        // times that are set changes with every step.
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) || '/' || COUNT(i.accessed_at) || '/' || COUNT(i.registered_at) || '/' || \
-               COUNT(i.accepted_at) || '/' || COUNT(i.declined_at) || '/' || COUNT(i.expired_at) \
-               FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE o.channel_id = $1) AS invitees, \
-             (SELECT COUNT(*) || '/' || COUNT(planning_at) || '/' || COUNT(applying_at) || '/' || COUNT(finished_at) \
-               || '/' || COALESCE(SUM(attempts), 0) FROM orders WHERE channel_id = $1) AS orders",
-        )
-        .bind(channel_id)
-        .fetch_one(&self.db)
-        .await?;
+        let steps = channels::steps(&self.db, channel_id).await?;
         let attachments: Vec<String> = c.attachments.iter().map(|a| format!("{}:{}", a.id, a.state)).collect();
         Ok(format!(
             "{}|{:?}|{:?}|{}|{}|{}|{}",
@@ -638,8 +604,8 @@ impl Service {
             c.leaf_vlan,
             c.reason,
             attachments.join(","),
-            row.try_get::<String, _>("invitees")?,
-            row.try_get::<String, _>("orders")?,
+            steps.invitees,
+            steps.orders,
         ))
     }
 
@@ -650,10 +616,7 @@ impl Service {
 
     /// How many channels are in each state (for metrics).
     pub async fn channel_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM channels GROUP BY state ORDER BY state")
-            .fetch_all(&self.db)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+        Ok(channels::counts(&self.db).await?)
     }
 
     /// The switches' state as the dry-run driver holds it (items per switch).
@@ -674,52 +637,4 @@ impl Service {
             .map(|r| Ok((r.try_get("switch")?, vid(r.try_get("vlan")?).unwrap_or(0), r.try_get("channel_id")?)))
             .collect()
     }
-}
-
-/// A channel with the names a view shows (`WHERE ...` is appended).
-const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS def_name, d.version AS def_version, \
-     u.name AS um_name FROM channels c JOIN organizations o ON o.id = c.org_id \
-     JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id";
-
-/// An attachment with its organization's name (`WHERE ...` is appended).
-const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name FROM attachments a \
-     JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id";
-
-fn attachment_view(a: &sqlx::any::AnyRow) -> Result<AttachmentView> {
-    let role: String = a.try_get("role")?;
-    Ok(AttachmentView {
-        id: a.try_get("id")?,
-        interface: a.try_get("interface")?,
-        organization: a.try_get("org_name")?,
-        role: role.parse().unwrap_or(Role::Root),
-        customer_vlan: vid(a.try_get("customer_vlan")?),
-        state: a.try_get("state")?,
-        attached_at: a.try_get("attached_at")?,
-        detached_at: a.try_get("detached_at")?,
-        bytes_used: to_u64(a.try_get("bytes_used")?),
-        usage_model_id: a.try_get("usage_model_id")?,
-        usage_model: a.try_get("um_name")?,
-    })
-}
-
-fn channel_view(r: &sqlx::any::AnyRow, attachments: Vec<AttachmentView>) -> Result<ChannelView> {
-    let c = channel_from_row(r)?;
-    Ok(ChannelView {
-        id: c.id,
-        name: c.name,
-        organization: r.try_get("org_name")?,
-        kind: c.kind,
-        state: c.state,
-        reason: c.reason,
-        vlan: c.vlan,
-        leaf_vlan: c.leaf_vlan,
-        bandwidth_mbps: c.bandwidth_mbps,
-        class: c.class,
-        definition: r.try_get("def_name")?,
-        definition_version: r.try_get("def_version")?,
-        usage_model: r.try_get("um_name")?,
-        path: c.path,
-        attachments,
-        created_at: c.created_at,
-    })
 }

@@ -7,6 +7,7 @@
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
 pub mod audit;
+pub mod channels;
 pub mod orders;
 pub mod sessions;
 pub mod settings;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor as _, Transaction};
 
 /// The migrations in `migrations/`, compiled in.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -129,6 +130,12 @@ enum On<'a> {
     /// The transaction is over.
     Closed,
 }
+
+/// Where a repository's statement runs when its callers hold different ones: `&db` (a
+/// read), `&mut read_tx` or `&mut write_tx`.
+pub trait Executor<'e>: sqlx::Executor<'e, Database = Any> {}
+
+impl<'e, T: sqlx::Executor<'e, Database = Any>> Executor<'e> for T {}
 
 /// A transaction is where its statements run: `query.execute(&mut tx)`. On PostgreSQL
 /// that is the transaction's connection; on SQLite the statement runs right here on the
@@ -581,6 +588,17 @@ pub fn json_rows(dialect: Dialect, n: usize, columns: &[(&str, &str)]) -> String
     let cols: Vec<String> =
         columns.iter().enumerate().map(|(k, (name, ty))| format!("CAST({item}->>{k} AS {ty}) AS {name}")).collect();
     format!("SELECT {} FROM {from}", cols.join(", "))
+}
+
+/// A BIGINT column that holds a count or a size (negative reads as 0).
+pub fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// A TEXT column that holds a comma-separated list (a channel's path, a definition's
+/// classes) as its items.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()
 }
 
 /// `url` without its password, for messages.

@@ -116,13 +116,8 @@ pub async fn named_among(tx: &mut ReadTx<'_>, among: Among<'_>) -> Result<Vec<Na
     // Two statements whatever the number of channels: the channels, then all their
     // attachments (a list page must not cost a query per row).
     let visible = match among {
-        Among::Every => "SELECT id FROM channels",
-        Among::VisibleTo { .. } => {
-            "SELECT id FROM channels WHERE org_id = $1 \
-             UNION SELECT channel_id FROM attachments WHERE org_id = $1 \
-             UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = $1 \
-             UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.email = $2"
-        }
+        Among::Every => "SELECT id FROM channels".to_string(),
+        Among::VisibleTo { .. } => visible_ids(1, 2),
     };
     let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| match among {
         Among::Every => q,
@@ -157,21 +152,18 @@ pub async fn owner(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<String>> {
     Ok(row.map(|r| r.try_get("org_id")).transpose()?)
 }
 
-/// Whether the organization `org_id` or its user `email` takes or took part in channel
-/// `channel_id`, holds a permission on it, or was invited to it. Its owner and the
-/// operator's staff see it too: callers know those without a statement.
+/// Whether the organization `org_id` or its user `email` may see channel `channel_id`
+/// ([`visible_ids`]). The operator's staff see every channel: callers check that first
+/// (and that an owner sees its own) without a statement.
 pub async fn visible_to<'e>(ex: impl Executor<'e>, channel_id: &str, org_id: &str, email: &str) -> Result<bool> {
-    let r = sqlx::query(
-        "SELECT 1 AS x FROM attachments WHERE channel_id = $1 AND org_id = $2 \
-         UNION SELECT 1 AS x FROM permissions WHERE channel_id = $1 AND grantee_org = $2 \
-         UNION SELECT 1 AS x FROM invitees i JOIN offers o ON o.id = i.offer_id \
-           WHERE o.channel_id = $1 AND (i.org_id = $2 OR i.email = $3)",
-    )
-    .bind(channel_id)
-    .bind(org_id)
-    .bind(email)
-    .fetch_optional(ex)
-    .await?;
+    // Both databases push `v.id = $1` down into each arm of the union, so this looks up
+    // one channel's rows, not every channel the organization may see.
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT 1 AS x FROM ({}) v WHERE v.id = $1", visible_ids(2, 3))))
+        .bind(channel_id)
+        .bind(org_id)
+        .bind(email)
+        .fetch_optional(ex)
+        .await?;
     Ok(r.is_some())
 }
 
@@ -208,6 +200,21 @@ pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>> {
     let rows =
         sqlx::query("SELECT state, COUNT(*) AS n FROM channels GROUP BY state ORDER BY state").fetch_all(db).await?;
     rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+}
+
+/// Who may see a channel, but for the operator's staff, who see every one: the IDs of the
+/// channels the organization bound as `$org` owns, takes or took part in (its attachments,
+/// live or detached), holds a permission on, or was invited to, by organization or by its
+/// user's email bound as `$email`. The one text of this rule: the lists and the check of
+/// one channel both use it.
+fn visible_ids(org: usize, email: usize) -> String {
+    format!(
+        "SELECT id FROM channels WHERE org_id = ${org} \
+         UNION SELECT channel_id FROM attachments WHERE org_id = ${org} \
+         UNION SELECT channel_id FROM permissions WHERE grantee_org = ${org} \
+         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = ${org} \
+         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.email = ${email}"
+    )
 }
 
 /// A channel from a row of `channels` (`SELECT *`).

@@ -8,7 +8,7 @@ use sqlx::Row;
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
 use crate::store::channels::{self, Among};
-use crate::store::{Executor, ReadTx, audit, orders};
+use crate::store::{Executor, ReadTx, audit, offers, orders};
 
 use super::flow::usage_model_from_row;
 use super::setup::account_from_row;
@@ -285,27 +285,22 @@ fn vid(v: Option<i64>) -> Option<u16> {
     v.and_then(|v| u16::try_from(v).ok())
 }
 
-fn invitee_status(r: &sqlx::any::AnyRow, offer_expired: bool) -> Result<InviteeStatus> {
-    let accepted_at: Option<i64> = r.try_get("accepted_at")?;
-    let declined_at: Option<i64> = r.try_get("declined_at")?;
-    let registered_at: Option<i64> = r.try_get("registered_at")?;
-    let expired_at: Option<i64> = r.try_get("expired_at")?;
-    let role: Option<String> = r.try_get("role")?;
-    Ok(InviteeStatus {
-        id: r.try_get("id")?,
-        email: r.try_get("email")?,
-        organization: r.try_get::<Option<String>, _>("org_name").ok().flatten().filter(|s| !s.is_empty()),
-        name: r.try_get("name")?,
-        role: role.and_then(|r| r.parse().ok()),
-        accessed_at: r.try_get("accessed_at")?,
-        registered: registered_at.is_some(),
-        registered_at,
-        accepted: accepted_at.is_some(),
-        accepted_at,
-        declined: declined_at.is_some(),
-        declined_at,
-        expired: expired_at.is_some() || (offer_expired && accepted_at.is_none() && declined_at.is_none()),
-    })
+fn invitee_status(i: &offers::Invitee, offer_expired: bool) -> InviteeStatus {
+    InviteeStatus {
+        id: i.id.clone(),
+        email: i.email.clone(),
+        organization: Some(i.org_name.clone()).filter(|s| !s.is_empty()),
+        name: i.name.clone(),
+        role: i.role,
+        accessed_at: i.accessed_at,
+        registered: i.registered_at.is_some(),
+        registered_at: i.registered_at,
+        accepted: i.accepted_at.is_some(),
+        accepted_at: i.accepted_at,
+        declined: i.declined_at.is_some(),
+        declined_at: i.declined_at,
+        expired: i.expired_at.is_some() || (offer_expired && i.accepted_at.is_none() && i.declined_at.is_none()),
+    }
 }
 
 impl Service {
@@ -356,45 +351,29 @@ impl Service {
     /// organization that made it, and the operator.
     pub async fn offer_status(&self, actor: &Actor, offer_id: &str) -> Result<OfferView> {
         let mut tx = self.db.read().await?;
-        let o = sqlx::query("SELECT * FROM offers WHERE id = $1")
-            .bind(offer_id)
-            .fetch_optional(&mut tx)
+        let o = offers::get(&mut tx, offer_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("offer `{offer_id}`")))?;
-        let org: String = o.try_get("org_id")?;
-        if !(actor.is_operator() || org == actor.org_id) {
+        if !(actor.is_operator() || o.org_id == actor.org_id) {
             return Err(ServiceError::NotFound(format!("offer `{offer_id}`")));
         }
-        let expires_at: i64 = o.try_get("expires_at")?;
-        let expired = self.now() >= expires_at;
-        let rows = sqlx::query("SELECT * FROM invitees WHERE offer_id = $1 ORDER BY created_at, id")
-            .bind(offer_id)
-            .fetch_all(&mut tx)
-            .await?;
+        let expired = self.now() >= o.expires_at;
+        let invitees = offers::invitees(&mut tx, offer_id).await?;
         Ok(OfferView {
-            id: o.try_get("id")?,
-            channel_id: o.try_get("channel_id")?,
-            description: o.try_get("description")?,
-            expires_at,
+            id: o.id,
+            channel_id: o.channel_id,
+            description: o.description,
+            expires_at: o.expires_at,
             expired,
-            allow_reoffer: o.try_get::<i64, _>("allow_reoffer")? == 1,
-            invitees: rows.iter().map(|r| invitee_status(r, expired)).collect::<Result<_>>()?,
+            allow_reoffer: o.allow_reoffer,
+            invitees: invitees.iter().map(|i| invitee_status(i, expired)).collect(),
         })
     }
 
     /// The offers made for a channel, for the organization that made them (or the operator).
     pub async fn offers(&self, actor: &Actor, channel_id: &str) -> Result<Vec<OfferView>> {
-        let ids: Vec<String> = sqlx::query(
-            "SELECT id FROM offers WHERE channel_id = $1 AND (org_id = $2 OR $3 = 1) ORDER BY created_at, id",
-        )
-        .bind(channel_id)
-        .bind(actor.org_id.as_str())
-        .bind(i64::from(actor.is_operator()))
-        .fetch_all(&self.db)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
+        let made_by = if actor.is_operator() { None } else { Some(actor.org_id.as_str()) };
+        let ids = offers::ids_of_channel(&self.db, channel_id, made_by).await?;
         let mut out = Vec::new();
         for id in ids {
             out.push(self.offer_status(actor, &id).await?);
@@ -404,16 +383,10 @@ impl Service {
 
     pub(crate) async fn invitation_view(&self, invitee_id: &str, viewer: Option<&Actor>) -> Result<InvitationView> {
         let mut tx = self.db.read().await?;
-        let r = sqlx::query(
-            "SELECT i.*, o.channel_id, o.description, o.expires_at, g.name AS offered_by FROM invitees i \
-             JOIN offers o ON o.id = i.offer_id JOIN organizations g ON g.id = o.org_id WHERE i.id = $1",
-        )
-        .bind(invitee_id)
-        .fetch_one(&mut tx)
-        .await?;
-        let expires_at: i64 = r.try_get("expires_at")?;
-        let channel_id: String = r.try_get("channel_id")?;
-        let named = self.named_channel(&mut tx, &channel_id).await?;
+        let invited = offers::invited(&mut tx, invitee_id).await?;
+        let expires_at = invited.expires_at;
+        let channel_id = invited.channel_id.as_str();
+        let named = self.named_channel(&mut tx, channel_id).await?;
         let (def, offered_model) = (named.channel.definition_id.clone(), named.channel.usage_model_id.clone());
         let channel = ChannelView::from(named);
         let mut terms = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
@@ -425,7 +398,7 @@ impl Service {
                 Ok(Terms { usage_model_id: u.try_get("id")?, model: usage_model_from_row(u)?, refused: Vec::new() })
             })
             .collect::<Result<Vec<_>>>()?;
-        let email: Option<String> = r.try_get("email")?;
+        let email = invited.invitee.email.clone();
         let has_account = match (&email, viewer) {
             (_, Some(_)) => true,
             (Some(e), None) => sqlx::query("SELECT id FROM users WHERE email = $1")
@@ -468,16 +441,16 @@ impl Service {
         Ok(InvitationView {
             proposed_usage_model_id: proposed,
             account_refused,
-            invitee: invitee_status(&r, self.now() >= expires_at)?,
-            offer_id: r.try_get("offer_id")?,
-            description: r.try_get("description")?,
+            invitee: invitee_status(&invited.invitee, self.now() >= expires_at),
+            offer_id: invited.invitee.offer_id,
+            description: invited.description,
             expires_at,
-            offered_by: r.try_get("offered_by")?,
+            offered_by: invited.offered_by,
             channel,
             terms,
             prefill_email: email,
-            prefill_name: r.try_get("name")?,
-            prefill_organization: r.try_get("org_name")?,
+            prefill_name: invited.invitee.name,
+            prefill_organization: invited.invitee.org_name,
             has_account,
         })
     }

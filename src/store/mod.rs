@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod channels;
+pub mod offers;
 pub mod orders;
 pub mod sessions;
 pub mod settings;

@@ -305,7 +305,8 @@ fn invitee_status(i: &offers::Invitee, offer_expired: bool) -> InviteeStatus {
 
 impl Service {
     /// Whether `actor` may see the channel: the operator; the owner; an organization that
-    /// takes or took part, holds a permission, or was invited.
+    /// takes or took part, holds a permission, or was invited (the rule's one SQL text is
+    /// in `store::channels`, which the lists use too).
     pub(crate) async fn can_see<'e>(
         &self,
         ex: impl Executor<'e>,

@@ -153,7 +153,7 @@ pub async fn owner(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<String>> {
 }
 
 /// Whether the organization `org_id` or its user `email` may see channel `channel_id`
-/// ([`visible_ids`]). The operator's staff see every channel: callers check that first
+/// (`visible_ids`). The operator's staff see every channel: callers check that first
 /// (and that an owner sees its own) without a statement.
 pub async fn visible_to<'e>(ex: impl Executor<'e>, channel_id: &str, org_id: &str, email: &str) -> Result<bool> {
     // Both databases push `v.id = $1` down into each arm of the union, so this looks up
@@ -178,9 +178,9 @@ pub async fn held_by(tx: &mut ReadTx<'_>, org_id: &str) -> Result<i64> {
     Ok(row.try_get("n")?)
 }
 
-/// How many steps the invitees and the orders of channel `channel_id` took, each as a
-/// string that changes with every step: every step of an invitee or an order sets a time
-/// that was empty, so counting the times that are set changes with every step.
+/// How far the invitees and the orders of channel `channel_id` got, each as a string of
+/// counts. Every step of an invitee or an order sets a time that was empty, so counting
+/// the times that are set changes with every step (live pages compare two readings).
 pub async fn steps(db: &Db, channel_id: &str) -> Result<Steps> {
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) || '/' || COUNT(i.accessed_at) || '/' || COUNT(i.registered_at) || '/' || \

@@ -8,32 +8,14 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
 pub(crate) use crate::store::catalog::usage_model_from_row;
+pub(crate) use crate::store::channels::{ChannelRow, channel_from_row};
 use crate::store::{Dialect, WriteTx, catalog, is_unique_violation, new_id, new_token, organizations, token_hash};
 
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
 };
 use super::setup::{account_from_row, check_text, hash_blocking};
-use super::{Actor, Result, Service, ServiceError, UserRole, audit, split_list, to_i64, to_u64};
-
-/// A channel row.
-#[derive(Clone, Debug)]
-pub(crate) struct ChannelRow {
-    pub id: String,
-    pub name: String,
-    pub org_id: String,
-    pub kind: ChannelKind,
-    pub bandwidth_mbps: u64,
-    pub class: String,
-    pub definition_id: String,
-    pub usage_model_id: String,
-    pub state: ChannelState,
-    pub vlan: Option<u16>,
-    pub leaf_vlan: Option<u16>,
-    pub path: Vec<String>,
-    pub created_at: i64,
-    pub reason: String,
-}
+use super::{Actor, Result, Service, ServiceError, UserRole, audit, to_i64, to_u64};
 
 /// An attachment from a row with `interface`, `role` and `customer_vlan`.
 pub(crate) fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow> {
@@ -42,28 +24,6 @@ pub(crate) fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow> {
         interface: r.try_get("interface")?,
         role: role.parse().unwrap_or(Role::Root),
         customer_vlan: r.try_get::<Option<i64>, _>("customer_vlan")?.and_then(|v| u16::try_from(v).ok()),
-    })
-}
-
-pub(crate) fn channel_from_row(r: &AnyRow) -> Result<ChannelRow> {
-    let kind: String = r.try_get("kind")?;
-    let state: String = r.try_get("state")?;
-    let vid = |v: Option<i64>| v.and_then(|v| u16::try_from(v).ok());
-    Ok(ChannelRow {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        org_id: r.try_get("org_id")?,
-        kind: kind.parse().map_err(ServiceError::Invalid)?,
-        bandwidth_mbps: to_u64(r.try_get("bandwidth_mbps")?),
-        class: r.try_get("class")?,
-        definition_id: r.try_get("definition_id")?,
-        usage_model_id: r.try_get("usage_model_id")?,
-        state: ChannelState::parse(&state).unwrap_or(ChannelState::Failed),
-        vlan: vid(r.try_get("vlan")?),
-        leaf_vlan: vid(r.try_get("leaf_vlan")?),
-        path: split_list(&r.try_get::<String, _>("path")?),
-        created_at: r.try_get("created_at")?,
-        reason: r.try_get("reason")?,
     })
 }
 
@@ -100,7 +60,7 @@ impl Service {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
-        channel_from_row(&row)
+        Ok(channel_from_row(&row)?)
     }
 
     pub(crate) async fn live_attachments(&self, tx: &mut WriteTx, channel_id: &str) -> Result<Vec<AttachmentRow>> {

@@ -30,11 +30,12 @@ use sqlx::Row;
 
 use crate::model::ChannelKind;
 use crate::orchestrator::policy::{Account, AccountStatus, Refused};
-use crate::store::{Db, StoreError, new_id};
+use crate::store::{Db, StoreError, channels, new_id};
 use crate::topology::Topology;
 
 pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
 pub(crate) use crate::store::audit::record as audit;
+pub(crate) use crate::store::{split_list, to_i64, to_u64};
 pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::SwitchDrift;
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
@@ -91,6 +92,15 @@ fn refusal_message(r: &[Refused]) -> String {
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
         ServiceError::Store(StoreError::Sql(e))
+    }
+}
+
+impl From<channels::Error> for ServiceError {
+    fn from(e: channels::Error) -> Self {
+        match e {
+            channels::Error::Sql(e) => e.into(),
+            channels::Error::Kind(message) => ServiceError::Invalid(message),
+        }
     }
 }
 
@@ -420,5 +430,3 @@ impl Service {
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
-
-pub(crate) use crate::store::{split_list, to_i64, to_u64};

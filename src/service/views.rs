@@ -7,8 +7,10 @@ use sqlx::Row;
 
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
+use crate::store::channels::{self, Among};
+use crate::store::{Executor, ReadTx, audit, offers, orders};
 
-use super::flow::{channel_from_row, usage_model_from_row};
+use super::flow::usage_model_from_row;
 use super::setup::account_from_row;
 use super::{Actor, Result, Service, ServiceError, UserRole, to_u64};
 
@@ -204,39 +206,110 @@ impl ChannelView {
     }
 }
 
+impl From<channels::Named> for ChannelView {
+    fn from(n: channels::Named) -> Self {
+        let c = n.channel;
+        ChannelView {
+            id: c.id,
+            name: c.name,
+            organization: n.organization,
+            kind: c.kind,
+            state: c.state,
+            reason: c.reason,
+            vlan: c.vlan,
+            leaf_vlan: c.leaf_vlan,
+            bandwidth_mbps: c.bandwidth_mbps,
+            class: c.class,
+            definition: n.definition,
+            definition_version: n.definition_version,
+            usage_model: n.usage_model,
+            path: c.path,
+            attachments: n.attachments.into_iter().map(AttachmentView::from).collect(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+impl From<channels::Attachment> for AttachmentView {
+    fn from(a: channels::Attachment) -> Self {
+        AttachmentView {
+            id: a.id,
+            interface: a.interface,
+            organization: a.organization,
+            role: a.role,
+            customer_vlan: a.customer_vlan,
+            state: a.state,
+            attached_at: a.attached_at,
+            detached_at: a.detached_at,
+            bytes_used: a.bytes_used,
+            usage_model_id: a.usage_model_id,
+            usage_model: a.usage_model,
+        }
+    }
+}
+
+impl From<orders::Order> for OrderView {
+    fn from(o: orders::Order) -> Self {
+        OrderView {
+            id: o.id,
+            channel_id: o.channel_id,
+            action: o.action,
+            status: o.status,
+            reason: o.reason,
+            detail: o.detail,
+            attempts: o.attempts,
+            claimed_by: o.claimed_by,
+            created_at: o.created_at,
+            planning_at: o.planning_at,
+            applying_at: o.applying_at,
+            finished_at: o.finished_at,
+        }
+    }
+}
+
+impl From<audit::Entry> for AuditEntry {
+    fn from(e: audit::Entry) -> Self {
+        AuditEntry {
+            at: e.at,
+            actor: e.actor,
+            organization: e.org_id,
+            source: e.source,
+            action: e.action,
+            object: e.object,
+            detail: e.detail,
+        }
+    }
+}
+
 fn vid(v: Option<i64>) -> Option<u16> {
     v.and_then(|v| u16::try_from(v).ok())
 }
 
-fn invitee_status(r: &sqlx::any::AnyRow, offer_expired: bool) -> Result<InviteeStatus> {
-    let accepted_at: Option<i64> = r.try_get("accepted_at")?;
-    let declined_at: Option<i64> = r.try_get("declined_at")?;
-    let registered_at: Option<i64> = r.try_get("registered_at")?;
-    let expired_at: Option<i64> = r.try_get("expired_at")?;
-    let role: Option<String> = r.try_get("role")?;
-    Ok(InviteeStatus {
-        id: r.try_get("id")?,
-        email: r.try_get("email")?,
-        organization: r.try_get::<Option<String>, _>("org_name").ok().flatten().filter(|s| !s.is_empty()),
-        name: r.try_get("name")?,
-        role: role.and_then(|r| r.parse().ok()),
-        accessed_at: r.try_get("accessed_at")?,
-        registered: registered_at.is_some(),
-        registered_at,
-        accepted: accepted_at.is_some(),
-        accepted_at,
-        declined: declined_at.is_some(),
-        declined_at,
-        expired: expired_at.is_some() || (offer_expired && accepted_at.is_none() && declined_at.is_none()),
-    })
+fn invitee_status(i: &offers::Invitee, offer_expired: bool) -> InviteeStatus {
+    InviteeStatus {
+        id: i.id.clone(),
+        email: i.email.clone(),
+        organization: Some(i.org_name.clone()).filter(|s| !s.is_empty()),
+        name: i.name.clone(),
+        role: i.role,
+        accessed_at: i.accessed_at,
+        registered: i.registered_at.is_some(),
+        registered_at: i.registered_at,
+        accepted: i.accepted_at.is_some(),
+        accepted_at: i.accepted_at,
+        declined: i.declined_at.is_some(),
+        declined_at: i.declined_at,
+        expired: i.expired_at.is_some() || (offer_expired && i.accepted_at.is_none() && i.declined_at.is_none()),
+    }
 }
 
 impl Service {
     /// Whether `actor` may see the channel: the operator; the owner; an organization that
-    /// takes or took part, holds a permission, or was invited.
+    /// takes or took part, holds a permission, or was invited (the rule's one SQL text is
+    /// in `store::channels`, which the lists use too).
     pub(crate) async fn can_see<'e>(
         &self,
-        ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
+        ex: impl Executor<'e>,
         actor: &Actor,
         channel_id: &str,
         owner: &str,
@@ -244,133 +317,64 @@ impl Service {
         if actor.is_operator() || actor.org_id == owner {
             return Ok(true);
         }
-        let r = sqlx::query(
-            "SELECT 1 AS x FROM attachments WHERE channel_id = $1 AND org_id = $2 \
-             UNION SELECT 1 AS x FROM permissions WHERE channel_id = $1 AND grantee_org = $2 \
-             UNION SELECT 1 AS x FROM invitees i JOIN offers o ON o.id = i.offer_id \
-               WHERE o.channel_id = $1 AND (i.org_id = $2 OR i.email = $3)",
-        )
-        .bind(channel_id)
-        .bind(actor.org_id.as_str())
-        .bind(actor.email.as_str())
-        .fetch_optional(ex)
-        .await?;
-        Ok(r.is_some())
+        Ok(channels::visible_to(ex, channel_id, &actor.org_id, &actor.email).await?)
     }
 
-    async fn channel_view_tx(&self, tx: &mut crate::store::ReadTx<'_>, id: &str) -> Result<ChannelView> {
-        let r = sqlx::query(sqlx::AssertSqlSafe(format!("{CHANNEL_SELECT} WHERE c.id = $1")))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
-        let atts = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ATTACHMENT_SELECT} WHERE a.channel_id = $1 ORDER BY a.attached_at, a.id"
-        )))
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let attachments = atts.iter().map(attachment_view).collect::<Result<Vec<_>>>()?;
-        channel_view(&r, attachments)
+    async fn named_channel(&self, tx: &mut ReadTx<'_>, id: &str) -> Result<channels::Named> {
+        channels::named(tx, id).await?.ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))
     }
 
     /// One channel, if `actor` may see it ("not found" otherwise, so IDs reveal nothing).
     pub async fn channel(&self, actor: &Actor, id: &str) -> Result<ChannelView> {
         let mut tx = self.db.read().await?;
-        let owner = sqlx::query("SELECT org_id FROM channels WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut tx)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
-        let owner: String = owner.try_get("org_id")?;
+        let owner =
+            channels::owner(&mut tx, id).await?.ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
         if !self.can_see(&mut tx, actor, id, &owner).await? {
             return Err(ServiceError::NotFound(format!("channel `{id}`")));
         }
-        self.channel_view_tx(&mut tx, id).await
+        Ok(ChannelView::from(self.named_channel(&mut tx, id).await?))
     }
 
     /// The channels `actor` may see, newest first.
     pub async fn channels(&self, actor: &Actor) -> Result<Vec<ChannelView>> {
-        // Two statements whatever the number of channels: the channels, then all their
-        // attachments (a list page must not cost a query per row).
-        let visible = if actor.is_operator() {
-            "SELECT id FROM channels"
+        let among = if actor.is_operator() {
+            Among::Every
         } else {
-            "SELECT id FROM channels WHERE org_id = $1 \
-             UNION SELECT channel_id FROM attachments WHERE org_id = $1 \
-             UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = $1 \
-             UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.email = $2"
+            Among::VisibleTo { org_id: &actor.org_id, email: &actor.email }
         };
         let mut tx = self.db.read().await?;
-        let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
-            if actor.is_operator() { q } else { q.bind(actor.org_id.clone()).bind(actor.email.clone()) }
-        };
-        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{CHANNEL_SELECT} WHERE c.id IN ({visible}) ORDER BY c.created_at DESC, c.id DESC"
-        ))))
-        .fetch_all(&mut tx)
-        .await?;
-        let atts = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{ATTACHMENT_SELECT} WHERE a.channel_id IN ({visible}) ORDER BY a.attached_at, a.id"
-        ))))
-        .fetch_all(&mut tx)
-        .await?;
+        let named = channels::named_among(&mut tx, among).await?;
         tx.commit().await?;
-        let mut by_channel: std::collections::HashMap<String, Vec<AttachmentView>> = std::collections::HashMap::new();
-        for a in &atts {
-            by_channel.entry(a.try_get("channel_id")?).or_default().push(attachment_view(a)?);
-        }
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get("id")?;
-                channel_view(r, by_channel.remove(&id).unwrap_or_default())
-            })
-            .collect()
+        Ok(named.into_iter().map(ChannelView::from).collect())
     }
 
     /// An offer with the status of each invitee (seed 000's status query). For the
     /// organization that made it, and the operator.
     pub async fn offer_status(&self, actor: &Actor, offer_id: &str) -> Result<OfferView> {
         let mut tx = self.db.read().await?;
-        let o = sqlx::query("SELECT * FROM offers WHERE id = $1")
-            .bind(offer_id)
-            .fetch_optional(&mut tx)
+        let o = offers::get(&mut tx, offer_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("offer `{offer_id}`")))?;
-        let org: String = o.try_get("org_id")?;
-        if !(actor.is_operator() || org == actor.org_id) {
+        if !(actor.is_operator() || o.org_id == actor.org_id) {
             return Err(ServiceError::NotFound(format!("offer `{offer_id}`")));
         }
-        let expires_at: i64 = o.try_get("expires_at")?;
-        let expired = self.now() >= expires_at;
-        let rows = sqlx::query("SELECT * FROM invitees WHERE offer_id = $1 ORDER BY created_at, id")
-            .bind(offer_id)
-            .fetch_all(&mut tx)
-            .await?;
+        let expired = self.now() >= o.expires_at;
+        let invitees = offers::invitees(&mut tx, offer_id).await?;
         Ok(OfferView {
-            id: o.try_get("id")?,
-            channel_id: o.try_get("channel_id")?,
-            description: o.try_get("description")?,
-            expires_at,
+            id: o.id,
+            channel_id: o.channel_id,
+            description: o.description,
+            expires_at: o.expires_at,
             expired,
-            allow_reoffer: o.try_get::<i64, _>("allow_reoffer")? == 1,
-            invitees: rows.iter().map(|r| invitee_status(r, expired)).collect::<Result<_>>()?,
+            allow_reoffer: o.allow_reoffer,
+            invitees: invitees.iter().map(|i| invitee_status(i, expired)).collect(),
         })
     }
 
     /// The offers made for a channel, for the organization that made them (or the operator).
     pub async fn offers(&self, actor: &Actor, channel_id: &str) -> Result<Vec<OfferView>> {
-        let ids: Vec<String> = sqlx::query(
-            "SELECT id FROM offers WHERE channel_id = $1 AND (org_id = $2 OR $3 = 1) ORDER BY created_at, id",
-        )
-        .bind(channel_id)
-        .bind(actor.org_id.as_str())
-        .bind(i64::from(actor.is_operator()))
-        .fetch_all(&self.db)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
+        let made_by = if actor.is_operator() { None } else { Some(actor.org_id.as_str()) };
+        let ids = offers::ids_of_channel(&self.db, channel_id, made_by).await?;
         let mut out = Vec::new();
         for id in ids {
             out.push(self.offer_status(actor, &id).await?);
@@ -380,21 +384,12 @@ impl Service {
 
     pub(crate) async fn invitation_view(&self, invitee_id: &str, viewer: Option<&Actor>) -> Result<InvitationView> {
         let mut tx = self.db.read().await?;
-        let r = sqlx::query(
-            "SELECT i.*, o.channel_id, o.description, o.expires_at, g.name AS offered_by FROM invitees i \
-             JOIN offers o ON o.id = i.offer_id JOIN organizations g ON g.id = o.org_id WHERE i.id = $1",
-        )
-        .bind(invitee_id)
-        .fetch_one(&mut tx)
-        .await?;
-        let expires_at: i64 = r.try_get("expires_at")?;
-        let channel_id: String = r.try_get("channel_id")?;
-        let channel = self.channel_view_tx(&mut tx, &channel_id).await?;
-        let ch = sqlx::query("SELECT definition_id, usage_model_id FROM channels WHERE id = $1")
-            .bind(channel_id.as_str())
-            .fetch_one(&mut tx)
-            .await?;
-        let (def, offered_model): (String, String) = (ch.try_get("definition_id")?, ch.try_get("usage_model_id")?);
+        let invited = offers::invited(&mut tx, invitee_id).await?;
+        let expires_at = invited.expires_at;
+        let channel_id = invited.channel_id.as_str();
+        let named = self.named_channel(&mut tx, channel_id).await?;
+        let (def, offered_model) = (named.channel.definition_id.clone(), named.channel.usage_model_id.clone());
+        let channel = ChannelView::from(named);
         let mut terms = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
             .bind(def.as_str())
             .fetch_all(&mut tx)
@@ -404,7 +399,7 @@ impl Service {
                 Ok(Terms { usage_model_id: u.try_get("id")?, model: usage_model_from_row(u)?, refused: Vec::new() })
             })
             .collect::<Result<Vec<_>>>()?;
-        let email: Option<String> = r.try_get("email")?;
+        let email = invited.invitee.email.clone();
         let has_account = match (&email, viewer) {
             (_, Some(_)) => true,
             (Some(e), None) => sqlx::query("SELECT id FROM users WHERE email = $1")
@@ -424,13 +419,7 @@ impl Service {
                 .await?
                 .map(|row| account_from_row(&row))
                 .transpose()?;
-            let held: i64 = sqlx::query(
-                "SELECT COUNT(DISTINCT channel_id) AS n FROM attachments WHERE org_id = $1 AND state = 'attached'",
-            )
-            .bind(v.org_id.as_str())
-            .fetch_one(&mut tx)
-            .await?
-            .try_get("n")?;
+            let held = channels::held_by(&mut tx, &v.org_id).await?;
             if let Some(account) = account {
                 let members = channel.attachments.iter().filter(|a| a.state == "attached").count();
                 let endpoints_after = u64::try_from(members + 1).unwrap_or(u64::MAX);
@@ -453,16 +442,16 @@ impl Service {
         Ok(InvitationView {
             proposed_usage_model_id: proposed,
             account_refused,
-            invitee: invitee_status(&r, self.now() >= expires_at)?,
-            offer_id: r.try_get("offer_id")?,
-            description: r.try_get("description")?,
+            invitee: invitee_status(&invited.invitee, self.now() >= expires_at),
+            offer_id: invited.invitee.offer_id,
+            description: invited.description,
             expires_at,
-            offered_by: r.try_get("offered_by")?,
+            offered_by: invited.offered_by,
             channel,
             terms,
             prefill_email: email,
-            prefill_name: r.try_get("name")?,
-            prefill_organization: r.try_get("org_name")?,
+            prefill_name: invited.invitee.name,
+            prefill_organization: invited.invitee.org_name,
             has_account,
         })
     }
@@ -472,12 +461,8 @@ impl Service {
     pub async fn orders(&self, actor: &Actor, channel_id: Option<&str>) -> Result<Vec<OrderView>> {
         let mut tx = self.db.read().await?;
         if let Some(ch) = channel_id {
-            let owner: String = sqlx::query("SELECT org_id FROM channels WHERE id = $1")
-                .bind(ch)
-                .fetch_optional(&mut tx)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound(format!("channel `{ch}`")))?
-                .try_get("org_id")?;
+            let owner =
+                channels::owner(&mut tx, ch).await?.ok_or_else(|| ServiceError::NotFound(format!("channel `{ch}`")))?;
             if !self.can_see(&mut tx, actor, ch, &owner).await? {
                 return Err(ServiceError::NotFound(format!("channel `{ch}`")));
             }
@@ -486,32 +471,18 @@ impl Service {
                 "only the operator's staff see every order: ask for a channel's".into(),
             ));
         }
-        let rows = match channel_id {
-            Some(ch) => {
-                sqlx::query("SELECT * FROM orders WHERE channel_id = $1 ORDER BY created_at, id")
-                    .bind(ch)
-                    .fetch_all(&mut tx)
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT * FROM orders ORDER BY created_at DESC, id DESC LIMIT 1000")
-                    .fetch_all(&mut tx)
-                    .await?
-            }
+        let orders = match channel_id {
+            Some(ch) => orders::of_channel(&mut tx, ch).await?,
+            None => orders::newest(&mut tx).await?,
         };
-        rows.iter().map(order_view).collect()
+        Ok(orders.into_iter().map(OrderView::from).collect())
     }
 
     /// One order, if its channel is visible.
     pub async fn order(&self, actor: &Actor, id: &str) -> Result<OrderView> {
-        let r = sqlx::query("SELECT * FROM orders WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("order `{id}`")))?;
-        let o = order_view(&r)?;
+        let o = orders::get(&self.db, id).await?.ok_or_else(|| ServiceError::NotFound(format!("order `{id}`")))?;
         let visible = self.channel(actor, &o.channel_id).await.is_ok();
-        if visible { Ok(o) } else { Err(ServiceError::NotFound(format!("order `{id}`"))) }
+        if visible { Ok(OrderView::from(o)) } else { Err(ServiceError::NotFound(format!("order `{id}`"))) }
     }
 
     /// The audit log, oldest first: everything for the operator, an organization's own
@@ -520,27 +491,8 @@ impl Service {
         if !(actor.is_operator() || actor.role == UserRole::Admin) {
             return Err(ServiceError::Forbidden("only admins read the audit log".into()));
         }
-        let rows = sqlx::query(
-            "SELECT * FROM audit_log WHERE ($1 = 1 OR org_id = $2) AND ($3 = '' OR object = $3) ORDER BY at, id",
-        )
-        .bind(i64::from(actor.is_operator()))
-        .bind(actor.org_id.as_str())
-        .bind(object.unwrap_or(""))
-        .fetch_all(&self.db)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    at: r.try_get("at")?,
-                    actor: r.try_get("actor")?,
-                    organization: r.try_get("org_id")?,
-                    source: r.try_get("source")?,
-                    action: r.try_get("action")?,
-                    object: r.try_get("object")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        let org_id = if actor.is_operator() { None } else { Some(actor.org_id.as_str()) };
+        Ok(audit::list(&self.db, org_id, object).await?.into_iter().map(AuditEntry::from).collect())
     }
 
     /// The service interfaces of `actor`'s organization (all of them for the operator), with
@@ -617,18 +569,7 @@ impl Service {
     /// changed. Authorized like [`Service::channel`]. Live pages poll it.
     pub async fn channel_fingerprint(&self, actor: &Actor, channel_id: &str) -> Result<String> {
         let c = self.channel(actor, channel_id).await?;
-        // Every step of an invitee or an order sets a time that was empty, so counting the
-        // times that are set changes with every step.
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) || '/' || COUNT(i.accessed_at) || '/' || COUNT(i.registered_at) || '/' || \
-               COUNT(i.accepted_at) || '/' || COUNT(i.declined_at) || '/' || COUNT(i.expired_at) \
-               FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE o.channel_id = $1) AS invitees, \
-             (SELECT COUNT(*) || '/' || COUNT(planning_at) || '/' || COUNT(applying_at) || '/' || COUNT(finished_at) \
-               || '/' || COALESCE(SUM(attempts), 0) FROM orders WHERE channel_id = $1) AS orders",
-        )
-        .bind(channel_id)
-        .fetch_one(&self.db)
-        .await?;
+        let steps = channels::steps(&self.db, channel_id).await?;
         let attachments: Vec<String> = c.attachments.iter().map(|a| format!("{}:{}", a.id, a.state)).collect();
         Ok(format!(
             "{}|{:?}|{:?}|{}|{}|{}|{}",
@@ -637,25 +578,19 @@ impl Service {
             c.leaf_vlan,
             c.reason,
             attachments.join(","),
-            row.try_get::<String, _>("invitees")?,
-            row.try_get::<String, _>("orders")?,
+            steps.invitees,
+            steps.orders,
         ))
     }
 
     /// How many orders are in each status (for metrics).
     pub async fn order_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status")
-            .fetch_all(&self.db)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+        Ok(orders::counts(&self.db).await?)
     }
 
     /// How many channels are in each state (for metrics).
     pub async fn channel_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM channels GROUP BY state ORDER BY state")
-            .fetch_all(&self.db)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+        Ok(channels::counts(&self.db).await?)
     }
 
     /// The switches' state as the dry-run driver holds it (items per switch).
@@ -676,69 +611,4 @@ impl Service {
             .map(|r| Ok((r.try_get("switch")?, vid(r.try_get("vlan")?).unwrap_or(0), r.try_get("channel_id")?)))
             .collect()
     }
-}
-
-/// A channel with the names a view shows (`WHERE ...` is appended).
-const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS def_name, d.version AS def_version, \
-     u.name AS um_name FROM channels c JOIN organizations o ON o.id = c.org_id \
-     JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id";
-
-/// An attachment with its organization's name (`WHERE ...` is appended).
-const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name FROM attachments a \
-     JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id";
-
-fn attachment_view(a: &sqlx::any::AnyRow) -> Result<AttachmentView> {
-    let role: String = a.try_get("role")?;
-    Ok(AttachmentView {
-        id: a.try_get("id")?,
-        interface: a.try_get("interface")?,
-        organization: a.try_get("org_name")?,
-        role: role.parse().unwrap_or(Role::Root),
-        customer_vlan: vid(a.try_get("customer_vlan")?),
-        state: a.try_get("state")?,
-        attached_at: a.try_get("attached_at")?,
-        detached_at: a.try_get("detached_at")?,
-        bytes_used: to_u64(a.try_get("bytes_used")?),
-        usage_model_id: a.try_get("usage_model_id")?,
-        usage_model: a.try_get("um_name")?,
-    })
-}
-
-fn channel_view(r: &sqlx::any::AnyRow, attachments: Vec<AttachmentView>) -> Result<ChannelView> {
-    let c = channel_from_row(r)?;
-    Ok(ChannelView {
-        id: c.id,
-        name: c.name,
-        organization: r.try_get("org_name")?,
-        kind: c.kind,
-        state: c.state,
-        reason: c.reason,
-        vlan: c.vlan,
-        leaf_vlan: c.leaf_vlan,
-        bandwidth_mbps: c.bandwidth_mbps,
-        class: c.class,
-        definition: r.try_get("def_name")?,
-        definition_version: r.try_get("def_version")?,
-        usage_model: r.try_get("um_name")?,
-        path: c.path,
-        attachments,
-        created_at: c.created_at,
-    })
-}
-
-fn order_view(r: &sqlx::any::AnyRow) -> Result<OrderView> {
-    Ok(OrderView {
-        id: r.try_get("id")?,
-        channel_id: r.try_get("channel_id")?,
-        action: r.try_get("action")?,
-        status: r.try_get("status")?,
-        reason: r.try_get("reason")?,
-        detail: r.try_get("detail")?,
-        attempts: r.try_get("attempts")?,
-        claimed_by: r.try_get("claimed_by")?,
-        created_at: r.try_get("created_at")?,
-        planning_at: r.try_get("planning_at")?,
-        applying_at: r.try_get("applying_at")?,
-        finished_at: r.try_get("finished_at")?,
-    })
 }

@@ -1,9 +1,26 @@
 //! The audit log: one record per accepted change, written in the change's own transaction
 //! (a refused call writes nothing), and read back by organization or object.
 
+use sqlx::Row;
+
 use crate::model::actor::Actor;
 
-use super::{WriteTx, new_id};
+use super::{Db, WriteTx, new_id};
+
+/// One audit record as read back.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub at: i64,
+    /// The user who acted (or `system`, `auto-accept:ORG`).
+    pub actor: String,
+    pub org_id: Option<String>,
+    /// Where the request came from: an IP address, `cli`, `worker`.
+    pub source: String,
+    pub action: String,
+    pub object: String,
+    /// The details, as JSON text.
+    pub detail: String,
+}
 
 /// Writes one audit record inside `tx`: who (`actor`) did `action` to `object` at `at`, with
 /// the details a reader needs.
@@ -29,4 +46,30 @@ pub async fn record(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The audit records, oldest first: those of the organization `org_id` (every
+/// organization's when `None`), and only those about `object` when it is given.
+pub async fn list(db: &Db, org_id: Option<&str>, object: Option<&str>) -> Result<Vec<Entry>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT * FROM audit_log WHERE ($1 = 1 OR org_id = $2) AND ($3 = '' OR object = $3) ORDER BY at, id",
+    )
+    .bind(i64::from(org_id.is_none()))
+    .bind(org_id.unwrap_or(""))
+    .bind(object.unwrap_or(""))
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Entry {
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                org_id: r.try_get("org_id")?,
+                source: r.try_get("source")?,
+                action: r.try_get("action")?,
+                object: r.try_get("object")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
 }

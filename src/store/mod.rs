@@ -8,7 +8,10 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod channels;
 pub mod meter;
+pub mod offers;
+pub mod orders;
 pub mod organizations;
 pub mod policy;
 pub mod sessions;
@@ -24,7 +27,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor as _, Transaction};
 
 /// The migrations in `migrations/`, compiled in.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -141,6 +144,12 @@ enum On<'a> {
     /// The transaction is over.
     Closed,
 }
+
+/// Where a repository's statement runs when its callers hold different ones: `&db` (a
+/// read), `&mut read_tx` or `&mut write_tx`.
+pub trait Executor<'e>: sqlx::Executor<'e, Database = Any> {}
+
+impl<'e, T: sqlx::Executor<'e, Database = Any>> Executor<'e> for T {}
 
 /// A transaction is where its statements run: `query.execute(&mut tx)`. On PostgreSQL
 /// that is the transaction's connection; on SQLite the statement runs right here on the

@@ -33,4 +33,5 @@ mod service;
 mod store;
 mod support;
 mod tidy;
+mod visibility;
 mod world;

@@ -1,0 +1,283 @@
+//! Channels with their attachments: the channel rows, each attachment with the names a
+//! view shows, who may see a channel, and counts for metrics. Reads for now; creating
+//! channels, their state changes and attaching join here as the house issue moves them.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::model::{ChannelKind, Role};
+use crate::orchestrator::policy::ChannelState;
+
+use super::{Db, Executor, ReadTx, split_list, to_u64};
+
+/// A channel that could not be read: the database failed, or a row holds a kind this
+/// build does not know.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    /// The row's `kind` is none of p2p, p2mp, mp2mp (the message says so).
+    #[error("{0}")]
+    Kind(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A channel row.
+#[derive(Clone, Debug)]
+pub struct ChannelRow {
+    pub id: String,
+    pub name: String,
+    pub org_id: String,
+    pub kind: ChannelKind,
+    pub bandwidth_mbps: u64,
+    pub class: String,
+    pub definition_id: String,
+    pub usage_model_id: String,
+    pub state: ChannelState,
+    pub vlan: Option<u16>,
+    pub leaf_vlan: Option<u16>,
+    pub path: Vec<String>,
+    pub created_at: i64,
+    pub reason: String,
+}
+
+/// A channel as a view shows it: its row, the names of its owner, definition and usage
+/// model, and every attachment it had, oldest first.
+#[derive(Clone, Debug)]
+pub struct Named {
+    pub channel: ChannelRow,
+    pub organization: String,
+    pub definition: String,
+    pub definition_version: i64,
+    pub usage_model: String,
+    pub attachments: Vec<Attachment>,
+}
+
+/// An attachment with its organization's and usage model's names.
+#[derive(Clone, Debug)]
+pub struct Attachment {
+    pub id: String,
+    pub channel_id: String,
+    pub interface: String,
+    pub organization: String,
+    pub role: Role,
+    pub customer_vlan: Option<u16>,
+    /// `attached` or `detached`.
+    pub state: String,
+    pub attached_at: i64,
+    pub detached_at: Option<i64>,
+    /// Traffic its interface carried in the channel (bytes, in and out).
+    pub bytes_used: u64,
+    pub usage_model_id: String,
+    pub usage_model: String,
+}
+
+/// Which channels to read.
+#[derive(Clone, Copy, Debug)]
+pub enum Among<'a> {
+    /// Every channel (what the operator's staff see).
+    Every,
+    /// The channels the organization `org_id` or its user `email` may see.
+    VisibleTo { org_id: &'a str, email: &'a str },
+}
+
+/// Where the step counts of a channel's invitees and orders stand (see [`steps`]).
+#[derive(Clone, Debug)]
+pub struct Steps {
+    pub invitees: String,
+    pub orders: String,
+}
+
+/// The channel `id` with its names and attachments, or `None`. Two statements: run them
+/// in one read transaction.
+pub async fn named(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<Named>> {
+    let Some(r) = sqlx::query(sqlx::AssertSqlSafe(format!("{CHANNEL_SELECT} WHERE c.id = $1")))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let atts = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{ATTACHMENT_SELECT} WHERE a.channel_id = $1 ORDER BY a.attached_at, a.id"
+    )))
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let attachments = atts.iter().map(attachment_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(named_from_row(&r, attachments)?))
+}
+
+/// The channels `among` covers, newest first, each with its names and attachments.
+pub async fn named_among(tx: &mut ReadTx<'_>, among: Among<'_>) -> Result<Vec<Named>> {
+    // Two statements whatever the number of channels: the channels, then all their
+    // attachments (a list page must not cost a query per row).
+    let visible = match among {
+        Among::Every => "SELECT id FROM channels".to_string(),
+        Among::VisibleTo { .. } => visible_ids(1, 2),
+    };
+    let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| match among {
+        Among::Every => q,
+        Among::VisibleTo { org_id, email } => q.bind(org_id.to_string()).bind(email.to_string()),
+    };
+    let rows = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{CHANNEL_SELECT} WHERE c.id IN ({visible}) ORDER BY c.created_at DESC, c.id DESC"
+    ))))
+    .fetch_all(&mut *tx)
+    .await?;
+    let atts = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
+        "{ATTACHMENT_SELECT} WHERE a.channel_id IN ({visible}) ORDER BY a.attached_at, a.id"
+    ))))
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut by_channel: HashMap<String, Vec<Attachment>> = HashMap::new();
+    for a in &atts {
+        let a = attachment_from_row(a)?;
+        by_channel.entry(a.channel_id.clone()).or_default().push(a);
+    }
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get("id")?;
+            named_from_row(r, by_channel.remove(&id).unwrap_or_default())
+        })
+        .collect()
+}
+
+/// The organization that owns channel `id`, or `None` when there is no such channel.
+pub async fn owner(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT org_id FROM channels WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+    Ok(row.map(|r| r.try_get("org_id")).transpose()?)
+}
+
+/// Whether the organization `org_id` or its user `email` may see channel `channel_id`
+/// (`visible_ids`). The operator's staff see every channel: callers check that first
+/// (and that an owner sees its own) without a statement.
+pub async fn visible_to<'e>(ex: impl Executor<'e>, channel_id: &str, org_id: &str, email: &str) -> Result<bool> {
+    // Both databases push `v.id = $1` down into each arm of the union, so this looks up
+    // one channel's rows, not every channel the organization may see.
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT 1 AS x FROM ({}) v WHERE v.id = $1", visible_ids(2, 3))))
+        .bind(channel_id)
+        .bind(org_id)
+        .bind(email)
+        .fetch_optional(ex)
+        .await?;
+    Ok(r.is_some())
+}
+
+/// How many channels the organization `org_id` has live attachments in (what its
+/// account's channel count limits).
+pub async fn held_by(tx: &mut ReadTx<'_>, org_id: &str) -> Result<i64> {
+    let row =
+        sqlx::query("SELECT COUNT(DISTINCT channel_id) AS n FROM attachments WHERE org_id = $1 AND state = 'attached'")
+            .bind(org_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// How far the invitees and the orders of channel `channel_id` got, each as a string of
+/// counts. Every step of an invitee or an order sets a time that was empty, so counting
+/// the times that are set changes with every step (live pages compare two readings).
+pub async fn steps(db: &Db, channel_id: &str) -> Result<Steps> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) || '/' || COUNT(i.accessed_at) || '/' || COUNT(i.registered_at) || '/' || \
+           COUNT(i.accepted_at) || '/' || COUNT(i.declined_at) || '/' || COUNT(i.expired_at) \
+           FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE o.channel_id = $1) AS invitees, \
+         (SELECT COUNT(*) || '/' || COUNT(planning_at) || '/' || COUNT(applying_at) || '/' || COUNT(finished_at) \
+           || '/' || COALESCE(SUM(attempts), 0) FROM orders WHERE channel_id = $1) AS orders",
+    )
+    .bind(channel_id)
+    .fetch_one(db)
+    .await?;
+    Ok(Steps { invitees: row.try_get("invitees")?, orders: row.try_get("orders")? })
+}
+
+/// How many channels are in each state, by state.
+pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>> {
+    let rows =
+        sqlx::query("SELECT state, COUNT(*) AS n FROM channels GROUP BY state ORDER BY state").fetch_all(db).await?;
+    rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+}
+
+/// Who may see a channel, but for the operator's staff, who see every one: the IDs of the
+/// channels the organization bound as `$org` owns, takes or took part in (its attachments,
+/// live or detached), holds a permission on, or was invited to, by organization or by its
+/// user's email bound as `$email`. The one text of this rule: the lists and the check of
+/// one channel both use it.
+fn visible_ids(org: usize, email: usize) -> String {
+    format!(
+        "SELECT id FROM channels WHERE org_id = ${org} \
+         UNION SELECT channel_id FROM attachments WHERE org_id = ${org} \
+         UNION SELECT channel_id FROM permissions WHERE grantee_org = ${org} \
+         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = ${org} \
+         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.email = ${email}"
+    )
+}
+
+/// A channel from a row of `channels` (`SELECT *`).
+pub(crate) fn channel_from_row(r: &AnyRow) -> Result<ChannelRow> {
+    let kind: String = r.try_get("kind")?;
+    let state: String = r.try_get("state")?;
+    Ok(ChannelRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        org_id: r.try_get("org_id")?,
+        kind: kind.parse().map_err(Error::Kind)?,
+        bandwidth_mbps: to_u64(r.try_get("bandwidth_mbps")?),
+        class: r.try_get("class")?,
+        definition_id: r.try_get("definition_id")?,
+        usage_model_id: r.try_get("usage_model_id")?,
+        state: ChannelState::parse(&state).unwrap_or(ChannelState::Failed),
+        vlan: vid(r.try_get("vlan")?),
+        leaf_vlan: vid(r.try_get("leaf_vlan")?),
+        path: split_list(&r.try_get::<String, _>("path")?),
+        created_at: r.try_get("created_at")?,
+        reason: r.try_get("reason")?,
+    })
+}
+
+/// A channel with the names a view shows (`WHERE ...` is appended).
+const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS def_name, d.version AS def_version, \
+     u.name AS um_name FROM channels c JOIN organizations o ON o.id = c.org_id \
+     JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id";
+
+/// An attachment with its organization's name (`WHERE ...` is appended).
+const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name FROM attachments a \
+     JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id";
+
+fn named_from_row(r: &AnyRow, attachments: Vec<Attachment>) -> Result<Named> {
+    Ok(Named {
+        channel: channel_from_row(r)?,
+        organization: r.try_get("org_name")?,
+        definition: r.try_get("def_name")?,
+        definition_version: r.try_get("def_version")?,
+        usage_model: r.try_get("um_name")?,
+        attachments,
+    })
+}
+
+fn attachment_from_row(a: &AnyRow) -> Result<Attachment, sqlx::Error> {
+    let role: String = a.try_get("role")?;
+    Ok(Attachment {
+        id: a.try_get("id")?,
+        channel_id: a.try_get("channel_id")?,
+        interface: a.try_get("interface")?,
+        organization: a.try_get("org_name")?,
+        role: role.parse().unwrap_or(Role::Root),
+        customer_vlan: vid(a.try_get("customer_vlan")?),
+        state: a.try_get("state")?,
+        attached_at: a.try_get("attached_at")?,
+        detached_at: a.try_get("detached_at")?,
+        bytes_used: to_u64(a.try_get("bytes_used")?),
+        usage_model_id: a.try_get("usage_model_id")?,
+        usage_model: a.try_get("um_name")?,
+    })
+}
+
+/// A VLAN column (`NULL`, or 1-4094).
+fn vid(v: Option<i64>) -> Option<u16> {
+    v.and_then(|v| u16::try_from(v).ok())
+}

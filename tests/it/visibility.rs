@@ -1,0 +1,59 @@
+//! Who may see a channel, written once (`store/channels.rs`): an organization's list of
+//! channels and its look at one channel give the same answer, for the owner, the
+//! operator, invitees by organization and by email, a grantee that offered the channel on,
+//! the party it invited, and an organization with nothing to do with a channel.
+
+use std::collections::BTreeSet;
+
+use switchboard::model::ChannelKind;
+use switchboard::service::{Actor, InviteeSpec, NewOffer};
+
+use crate::world::{Backend, World, accept, world};
+
+/// The channels `actor` sees in its list, and those it can open one by one among `all`:
+/// they must be the same, and are returned.
+async fn seen_by(w: &World, actor: &Actor, all: &[&str]) -> BTreeSet<String> {
+    let listed: BTreeSet<String> = w.svc.channels(actor).await.unwrap().into_iter().map(|c| c.id).collect();
+    let mut opened = BTreeSet::new();
+    for id in all {
+        if w.svc.channel(actor, id).await.is_ok() {
+            opened.insert(id.to_string());
+        }
+    }
+    assert_eq!(listed, opened, "{} lists other channels than it can open", actor.email);
+    listed
+}
+
+async fn create(w: &World, by: &Actor, name: &str, kind: ChannelKind, interface: &str) -> String {
+    w.svc.create_channel(by, &w.channel(name, kind, interface)).await.unwrap()
+}
+
+async fn lists_and_single_channels_agree(b: Backend) {
+    let w = world(b).await;
+    // Invited by organization, not answered.
+    let by_org = create(&w, &w.acme, "by-org", ChannelKind::Mp2mp, "acme-1a").await;
+    let to_globex = InviteeSpec { organization: Some("globex".into()), ..Default::default() };
+    w.svc.offer(&w.acme, &by_org, &NewOffer { invitees: vec![to_globex], ..Default::default() }).await.unwrap();
+    // Invited by email, not answered.
+    let by_email = create(&w, &w.acme, "by-email", ChannelKind::P2p, "acme-7c").await;
+    w.offer_to(&w.acme, &by_email, &[&w.stark]).await;
+    // Never offered.
+    let own = create(&w, &w.initech, "own", ChannelKind::P2p, "initech-1c").await;
+    // Accepted with the right to offer on, and offered on.
+    let granted = create(&w, &w.acme, "granted", ChannelKind::Mp2mp, "acme-3a").await;
+    let to_globex = InviteeSpec { email: Some(w.globex.email.clone()), ..Default::default() };
+    let offer = NewOffer { invitees: vec![to_globex], allow_reoffer: true, ..Default::default() };
+    let offer = w.svc.offer(&w.acme, &granted, &offer).await.unwrap();
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-3b")).await.unwrap();
+    w.offer_to(&w.globex, &granted, &[&w.umbrella]).await;
+
+    let all = [by_org.as_str(), by_email.as_str(), own.as_str(), granted.as_str()];
+    let set = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(seen_by(&w, &w.op, &all).await, set(&all));
+    assert_eq!(seen_by(&w, &w.acme, &all).await, set(&[&by_org, &by_email, &granted]));
+    assert_eq!(seen_by(&w, &w.globex, &all).await, set(&[&by_org, &granted]));
+    assert_eq!(seen_by(&w, &w.initech, &all).await, set(&[&own]));
+    assert_eq!(seen_by(&w, &w.stark, &all).await, set(&[&by_email]));
+    assert_eq!(seen_by(&w, &w.umbrella, &all).await, set(&[&granted]));
+}
+on_both!(lists_and_single_channels_agree);

@@ -1,9 +1,10 @@
 //! Switchboard: a network service orchestrator for metro Ethernet VLAN channels.
 //!
-//! See ARCHITECTURE.md for the map. In short: `model` holds value types, `topology` parses
-//! and validates the metro network, `orchestrator` is the pure planner (validation, path,
-//! VLAN allocation, desired state, diff), `southbound` holds the switch drivers, and `cli`
-//! is the command line on top.
+//! See ARCHITECTURE.md for the map. From the bottom up: `model` value types, `topology` the
+//! metro network parsed and validated, `orchestrator` the pure core (planner, business
+//! rules, diff), `store` the database and its repositories, `southbound` the switch drivers,
+//! `engine` one transaction over many switches, `service` the orchestrator's rules and
+//! composition (SPEC §2), `portal` HTTP (API and pages), `cli` the command line.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 

@@ -10,28 +10,17 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::orchestrator::{Change, ChangeSet, Item, Ownership, Planner, change_set, diff};
-use crate::southbound::dry_run::DryRun;
-use crate::southbound::linux::LinuxSwitch;
 use crate::southbound::{ApplyError, Driver, DriverError};
-use crate::topology::{DriverConfig, Topology};
+use crate::topology::Topology;
 
 /// Opens a driver for every switch of the topology, in topology order.
 pub fn connect(topo: &Topology) -> Result<Vec<Box<dyn Driver>>, DriverError> {
     topo.switches.iter().map(connect_switch).collect()
 }
 
-/// The driver of one switch, as its topology entry says (a dry-run switch starts empty).
+/// The driver of one switch, as its topology entry says ([`crate::southbound::open`]).
 pub fn connect_switch(sw: &crate::topology::Switch) -> Result<Box<dyn Driver>, DriverError> {
-    match &sw.driver {
-        DriverConfig::Linux { netns, bridge } => {
-            Ok(Box::new(LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge)?))
-        }
-        DriverConfig::DryRun { netns, bridge } => Ok(Box::new(DryRun::new(&sw.name, netns.as_deref(), bridge))),
-        DriverConfig::Remote { address, .. } => Err(DriverError {
-            switch: sw.name.clone(),
-            message: format!("the remote driver (agent at {address}) is not available yet"),
-        }),
-    }
+    crate::southbound::open(sw)
 }
 
 /// Reads every switch.

@@ -2,8 +2,8 @@
 //! desired state), and the diff into change sets.
 //!
 //! Architecture Invariant: nothing here does I/O, spawns, sleeps or reads a clock; it imports
-//! no tokio, sqlx, rtnetlink, axum or `std::fs` (checked by `tests/it/tidy.rs`). Everything
-//! that talks to the world sits in `southbound`, `cli` and later `engine`/`db`/`portal`.
+//! no tokio, sqlx, rtnetlink, axum or `std::fs` (checked by `tests/it/tidy.rs`). What talks
+//! to the world (`store`, `southbound`, `engine`, `service`, `portal`, `cli`) calls in here.
 
 pub mod planner;
 pub mod policy;

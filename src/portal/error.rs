@@ -61,6 +61,7 @@ impl AppError {
                 ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
                 ServiceError::Conflict(_) => StatusCode::CONFLICT,
                 ServiceError::BadCredentials => StatusCode::UNAUTHORIZED,
+                ServiceError::TakenOver => StatusCode::CONFLICT,
                 ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,

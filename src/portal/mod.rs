@@ -1,6 +1,7 @@
-//! The HTTP face of Switchboard (SPEC §6, §8): the JSON API under `/api/v1` with its
-//! OpenAPI document, `/healthz`, Prometheus `/metrics`. Handlers only authenticate and call
-//! [`crate::service`]; they hold no business rules.
+//! The HTTP face of Switchboard (SPEC §6, §8): the browser portal, the JSON API under
+//! `/api/v1` with its OpenAPI document, `/healthz` and Prometheus `/metrics`, behind the
+//! cross-site refusal. Handlers only authenticate and call [`crate::service`]; they hold no
+//! business rules and no SQL.
 //!
 //! `router(state)` builds the whole application, so tests can serve it on `127.0.0.1:0`.
 

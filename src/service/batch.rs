@@ -104,9 +104,8 @@ impl Service {
     }
 
     /// Runs claimed orders together (see the module comment).
+    #[tracing::instrument(name = "order_batch", skip_all, fields(orders = batch.len()))]
     pub(super) async fn execute_batch(&self, batch: Vec<Claimed>) -> Result<Vec<OrderOutcome>> {
-        let span = tracing::info_span!("order_batch", orders = batch.len());
-        let _g = span.enter();
         let started = Instant::now();
         let renew = self.keep_lease(batch.iter().map(|o| o.id.clone()).collect());
         let result = self.execute_batch_inner(batch).await;

@@ -69,6 +69,10 @@ pub enum ServiceError {
     Conflict(String),
     #[error("wrong email or password")]
     BadCredentials,
+    /// This instance stalled past an order's lease and another instance took it over: the
+    /// order is theirs now, and nothing more is written for it here.
+    #[error("the order was taken over by another instance")]
+    TakenOver,
     #[error("database: {0}")]
     Store(StoreError),
 }
@@ -116,6 +120,7 @@ impl ServiceError {
             ServiceError::Invalid(_) => "invalid_input",
             ServiceError::Conflict(_) => "conflict",
             ServiceError::BadCredentials => "bad_credentials",
+            ServiceError::TakenOver => "taken_over",
             ServiceError::Store(_) => "internal",
         }
     }

@@ -226,15 +226,13 @@ impl Service {
     }
 
     /// Runs one claimed order on its own.
+    #[tracing::instrument(name = "order", skip_all, fields(id = %claimed.id, channel = %claimed.channel_id, action = %claimed.action))]
     pub(super) async fn run_claimed(&self, claimed: Claimed) -> Result<OrderOutcome> {
-        let span =
-            tracing::info_span!("order", id = %claimed.id, channel = %claimed.channel_id, action = %claimed.action);
-        let _g = span.enter();
         let renew = self.keep_lease(vec![claimed.id.clone()]);
         let outcome = self.execute(&claimed).await;
         renew.abort();
         match outcome {
-            Err(ServiceError::Conflict(m)) if m == TAKEN_OVER => {
+            Err(ServiceError::TakenOver) => {
                 tracing::warn!("stalled past the lease; another instance took the order over");
                 Ok(taken_over_outcome(&claimed))
             }
@@ -983,7 +981,7 @@ impl Service {
 
 /// This instance stalled past its lease and another took the order over.
 pub(super) fn taken_over() -> ServiceError {
-    ServiceError::Conflict(TAKEN_OVER.into())
+    ServiceError::TakenOver
 }
 
 pub(super) fn taken_over_outcome(o: &Claimed) -> OrderOutcome {
@@ -992,12 +990,10 @@ pub(super) fn taken_over_outcome(o: &Claimed) -> OrderOutcome {
         channel_id: o.channel_id.clone(),
         action: o.action.clone(),
         status: "taken_over".into(),
-        reason: TAKEN_OVER.into(),
+        reason: ServiceError::TakenOver.to_string(),
         changes: 0,
     }
 }
-
-pub(super) const TAKEN_OVER: &str = "the order was taken over by another instance";
 
 pub(super) fn plan_errors(errs: &[crate::orchestrator::PlanError]) -> String {
     errs.iter().map(|e| e.refusal.to_string()).collect::<Vec<_>>().join("; ")

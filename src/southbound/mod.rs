@@ -5,8 +5,10 @@
 //! one and how many went through. (The engine rolls back by re-converging to the state it
 //! read before, not by replaying inverses.)
 //!
-//! Drivers: [`dry_run`] (records and prints iproute2 commands; the default), `linux`
-//! (netlink, next) and `remote` (agent over TLS, later).
+//! Drivers: [`dry_run`] (an in-memory switch that renders iproute2 commands), [`linux`]
+//! (a VLAN-filtering Linux bridge through route netlink, in a named network namespace) and
+//! `remote` (an agent over mutual TLS: not built yet, refused when opened). [`open`] is the
+//! factory: a switch's topology entry says which driver serves it.
 
 pub mod dry_run;
 pub mod linux;
@@ -14,6 +16,24 @@ pub mod linux;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::orchestrator::{Change, Item};
+use crate::topology::{DriverConfig, Switch};
+
+use self::dry_run::DryRun;
+use self::linux::LinuxSwitch;
+
+/// The driver of one switch, as its topology entry says (a dry-run switch starts empty).
+pub fn open(sw: &Switch) -> Result<Box<dyn Driver>, DriverError> {
+    match &sw.driver {
+        DriverConfig::Linux { netns, bridge } => {
+            Ok(Box::new(LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge)?))
+        }
+        DriverConfig::DryRun { netns, bridge } => Ok(Box::new(DryRun::new(&sw.name, netns.as_deref(), bridge))),
+        DriverConfig::Remote { address, .. } => Err(DriverError {
+            switch: sw.name.clone(),
+            message: format!("the remote driver (agent at {address}) is not available yet"),
+        }),
+    }
+}
 
 /// A switch Switchboard can read and change.
 pub trait Driver {

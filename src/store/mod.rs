@@ -1,6 +1,7 @@
 //! The database: one connection pool over SQLite (embedded, the default) or PostgreSQL
-//! (`DATABASE_URL=postgres://...`, shared by several instances), the migrations, and small
-//! helpers for IDs, tokens and time.
+//! (`DATABASE_URL=postgres://...`, shared by several instances), the migrations, write and
+//! read transactions, and the repositories (one module per aggregate) that hold every SQL
+//! statement and speak domain values. SQLite's own machinery is in `sqlite/`.
 //!
 //! Every query is written once, in SQL both databases accept (`$1` placeholders, BIGINT,
 //! TEXT, partial unique indexes, `RETURNING`). The two places where they differ sit behind

@@ -2,11 +2,10 @@
 //!
 //! sqlx drives every SQLite connection from a thread of its own: each statement is a
 //! command sent to that thread and each result row a message back, so a statement costs
-//! two thread wake-ups at least. On the writer, which every write of the process queues
-//! for, those hand-offs were most of the time it was held (a 10,000-channel benchmark run
-//! spent half of the process's CPU in the kernel switching between the two threads, and
-//! 1.4% in SQLite itself). Here the writer is a plain rusqlite connection over the same
-//! SQLite library, and a statement runs on the task that awaits it: a few microseconds.
+//! two thread wake-ups at least, and on the writer, which every write of the process queues
+//! for, those hand-offs were most of the time it was held. Here the writer is a plain
+//! rusqlite connection over the same SQLite library, and a statement runs on the task that
+//! awaits it.
 //!
 //! The service's queries stay sqlx queries: [`Native::run`] takes what a sqlx query carries
 //! (its text, its `Any` arguments, whether to keep it prepared) and answers with the `Any`

@@ -11,10 +11,9 @@
 //!   ([`FormToken`]) that must match a cookie of its own, so another site cannot log a
 //!   visitor into an account of its choosing.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
@@ -153,12 +152,7 @@ impl Default for FormToken {
 impl FormToken {
     fn new() -> FormToken {
         let bytes: [u8; 32] = rand::random();
-        FormToken {
-            value: bytes.iter().map(|b| format!("{b:02x}")).collect(),
-            also: Vec::new(),
-            fresh: true,
-            secure: false,
-        }
+        FormToken { value: hex::encode(bytes), also: Vec::new(), fresh: true, secure: false }
     }
 
     /// The value the form carries.
@@ -261,45 +255,35 @@ pub fn client_ip(parts: &Parts) -> IpAddr {
 
 /// An endpoint group and a client address.
 type BucketKey = (&'static str, IpAddr);
-/// Tokens left, and when they were counted.
-type Bucket = (f64, Instant);
 
-/// Token buckets per (endpoint group, client address): `burst` requests at once, then one
-/// every `every`. Per instance; enough to make guessing passwords or tokens hopeless.
+/// Rate limits per (endpoint group, client address): `burst` requests at once, then one
+/// every `every` (governor's GCRA, the token bucket's equivalent with one timestamp a key).
+/// Per instance; enough to make guessing passwords or tokens hopeless.
 #[derive(Debug)]
 pub struct RateLimiter {
-    burst: f64,
-    every: Duration,
-    buckets: Mutex<HashMap<BucketKey, Bucket>>,
+    limits: governor::DefaultKeyedRateLimiter<BucketKey>,
 }
 
 impl RateLimiter {
     pub fn new(burst: u32, every: Duration) -> RateLimiter {
-        RateLimiter { burst: f64::from(burst), every, buckets: Mutex::new(HashMap::new()) }
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        let quota = governor::Quota::with_period(every.max(Duration::from_nanos(1)))
+            .unwrap_or_else(|| governor::Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        RateLimiter { limits: governor::RateLimiter::keyed(quota) }
     }
 
     /// Takes one request from the bucket, or says how many seconds until there is one.
     pub fn check(&self, group: &'static str, ip: IpAddr) -> Result<(), AppError> {
-        let now = Instant::now();
-        let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
-        if buckets.len() > 100_000 {
-            // Forget full buckets rather than grow without bound under a flood of addresses.
-            let (burst, every) = (self.burst, self.every);
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() / every.as_secs_f64() < burst
-            });
+        if self.limits.len() > 100_000 {
+            // Forget addresses whose limit is back to full rather than grow without bound
+            // under a flood of addresses.
+            self.limits.retain_recent();
         }
-        let (tokens, at) = buckets.entry((group, ip)).or_insert((self.burst, now));
-        let refill = now.duration_since(*at).as_secs_f64() / self.every.as_secs_f64();
-        *tokens = (*tokens + refill).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = ((1.0 - *tokens) * self.every.as_secs_f64()).ceil();
-            Err(AppError::RateLimited(wait as u64))
-        }
+        self.limits.check_key(&(group, ip)).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(self.limits.clock()));
+            AppError::RateLimited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+        })
     }
 }
 

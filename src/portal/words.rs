@@ -1,5 +1,6 @@
 //! Words for people: prices, limits, traffic, times and channel kinds as the portal's pages
-//! show them (pure functions, tested here).
+//! show them, and the links they write (percent-encoded; after login, local only). Pure
+//! functions, tested here.
 
 use crate::model::{ChannelKind, utc_minute as when};
 use crate::orchestrator::policy::{PriceType, UsageModel, money};
@@ -59,6 +60,21 @@ pub fn traffic(bytes: u64) -> String {
     }
 }
 
+/// Percent-encodes a path or query value (RFC 3986's unreserved characters and `/` stay).
+pub fn urlencode(s: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+    utf8_percent_encode(s, KEEP).to_string()
+}
+
+/// Where to go after logging in: only paths on this site.
+pub fn safe_next(next: &str) -> &str {
+    // Browsers drop tabs and newlines from a URL, so `/\t/evil.example` would become
+    // `//evil.example`: no control characters or spaces at all.
+    let plain = !next.chars().any(|c| c.is_control() || c.is_whitespace());
+    if plain && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/channels" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +97,22 @@ mod tests {
             ["—", "450 kB", "1.1 MB", "12.35 GB"].map(String::from)
         );
         assert_eq!(price(&UsageModel::default()), "free");
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next("/invitations/abc"), "/invitations/abc");
+        assert_eq!(safe_next("https://evil.example/"), "/channels");
+        assert_eq!(safe_next("//evil.example/"), "/channels");
+        assert_eq!(safe_next("/\\evil.example"), "/channels");
+        assert_eq!(safe_next("/\t/evil.example"), "/channels");
+        assert_eq!(safe_next("/\n/evil.example"), "/channels");
+        assert_eq!(safe_next(""), "/channels");
+    }
+
+    #[test]
+    fn path_values_are_percent_encoded() {
+        assert_eq!(urlencode("/channels/ch-1?x=a b&c"), "/channels/ch-1%3Fx%3Da%20b%26c");
+        assert_eq!(urlencode("ü~._-"), "%C3%BC~._-");
     }
 }

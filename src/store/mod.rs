@@ -23,7 +23,6 @@ use sqlite::{native, writer};
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -645,34 +644,23 @@ pub fn now_ms() -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A new identifier: `prefix-` then 11 hex digits of time, 3 of a counter and 10 random
-/// ones, so IDs sort by creation within one process and never collide across processes.
+/// A new identifier: `prefix-` then a version 7 UUID in hex (time first, then a counter
+/// and random bits), so IDs sort by creation within one process and never collide across
+/// processes.
 pub fn new_id(prefix: &str) -> String {
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed) & 0xfff;
-    let r: u64 = rand::random::<u64>() & 0xff_ffff_ffff;
-    format!("{prefix}-{:011x}{seq:03x}{r:010x}", now_ms() & 0xfff_ffff_ffff)
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
 }
 
 /// A new invitation token: 256 random bits as 64 hex digits.
 pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::random();
-    hex(&bytes)
+    hex::encode(bytes)
 }
 
 /// The stored form of a token: its SHA-256, hex. Tokens carry 256 random bits, so a fast
 /// hash is enough; the token itself is never stored.
 pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]

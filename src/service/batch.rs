@@ -319,8 +319,8 @@ impl Service {
 
     /// Reserves in `planner` the VLANs on `switches` of every channel not `replanned`, from
     /// this process's copy of the allocations (SQLite: good while the database's stamp is
-    /// `stamp`), reading the switches it does not hold yet whole. Reading them per batch
-    /// cost ~1.1 ms of the writer at 10,000 channels (a core carries thousands).
+    /// `stamp`), reading the switches it does not hold yet whole: reading them per batch
+    /// would hold the writer (a core carries thousands).
     async fn reserve_from_copy(
         &self,
         tx: &mut WriteTx,

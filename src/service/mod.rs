@@ -150,8 +150,8 @@ pub struct Config {
     /// How many waiting orders a worker claims, plans and applies together (one set of
     /// transactions and one apply per switch for all of them); 1 runs them one by one.
     /// A batch holds SQLite's writer while it plans and applies, and requests wait behind
-    /// it: 8 (measured against 32 under 1,000 acceptances/s: acceptance p99 62 -> 42 ms,
-    /// the same orchestrator throughput).
+    /// it: 8 keeps that wait short at no cost in orchestrator throughput (32 against 8 is
+    /// in docs/performance.md).
     pub batch_orders: usize,
 }
 

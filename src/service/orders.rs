@@ -66,9 +66,8 @@ impl Worker {
     /// its own (with its own runtime, and blocking threads for the engine) at a lower CPU
     /// priority than the threads serving requests: orders still get every core nobody else
     /// wants, but when a request and an order want the same core the request comes first.
-    /// The worker is a backlog; a request is somebody waiting. (The worker held a core for
-    /// half of the time at 1,000 acceptances/s, and an acceptance's p99 was ~20% longer
-    /// while it shared the requests' threads.) On PostgreSQL it runs on the caller's
+    /// The worker is a backlog; a request is somebody waiting (under load the worker holds
+    /// a core much of the time; docs/performance.md). On PostgreSQL it runs on the caller's
     /// runtime: connections of the pool serve both, and a connection's I/O is driven by
     /// the runtime that opened it, which must not be a thread that yields to requests.
     /// The handle finishes when the worker does.
@@ -550,9 +549,9 @@ impl Service {
     ///
     /// On SQLite this process is the only writer as long as the database's stamp stays the
     /// same, so it keeps a copy of each switch's items (read whole on first use) and
-    /// updates it with what it writes (`remember_dry`, before the commit): reading the
-    /// items back cost ~1.9 ms of the writer's time per batch at 10,000 channels. On
-    /// PostgreSQL, or when the stamp changed, it reads them.
+    /// updates it with what it writes (`remember_dry`, before the commit), so a batch does
+    /// not spend the writer's time reading the items back. On PostgreSQL, or when the
+    /// stamp changed, it reads them.
     pub(super) async fn load_dry(
         &self,
         tx: &mut WriteTx,

@@ -11,33 +11,27 @@ use super::writer::Writer;
 /// writer, while the process's database is open (`writer` alive).
 ///
 /// Left to SQLite, the commit that finds the WAL past its threshold checkpoints: that
-/// commit, and every writer queued behind it, waits while thousands of pages are copied
-/// (measured: 19 commits of ~135 ms each in a 6,000-channel benchmark run, 60% of all commit
-/// time, and the acceptances' p99). Here the copy runs on another thread and the writer
-/// only appends.
+/// commit, and every writer queued behind it, waits while thousands of pages are copied.
+/// Here the copy runs on another thread and the writer only appends.
 ///
 /// The WAL starts over from its beginning only when a writer begins right after a
 /// checkpoint copied all of it (and no reader still uses it). A busy writer always has
 /// appended something since, so the WAL would grow until SQLite's own threshold made a
-/// commit checkpoint after all (measured: 12-16 ms commits every few seconds at 1,000
-/// acceptances/s, the acceptances' p99). So once the WAL is `RESTART` pages long, the
-/// round runs with the writer held idle ([`Writer::quiesce`]): it copies only what
-/// came since the last round, and the next writer starts the WAL over.
+/// commit checkpoint after all, every writer waiting. So once the WAL is `RESTART` pages
+/// long, the round runs with the writer held idle ([`Writer::quiesce`]): it copies only
+/// what came since the last round, and the next writer starts the WAL over.
+/// (docs/performance.md has what each cost.)
 pub(in crate::store) async fn run(pool: AnyPool, file: std::path::PathBuf, writer: std::sync::Weak<Writer>) {
     /// Pages in the WAL worth a checkpoint (4 KiB each), looked at every 10 ms. While a
     /// checkpoint copies and syncs, the writer's commits and the readers' snapshots can
-    /// stall (a commit was seen to take 14 ms beside one), the longer the bigger the round.
-    /// Measured at 1,000 acceptances/s with no orders running: rounds of 4,000 pages every
-    /// 100 ms gave the acceptance a p99 of 10.7 ms, rounds of 500 every 20 ms 3.0 ms, none
-    /// at all 2.6 ms (but the WAL then grows until a commit copies it back itself); with
-    /// orders running, p99 over three runs each: 1,000 pages every 50 ms 12-17 ms, 500
-    /// every 20 ms 9.8-10.9 ms, 200 every 10 ms 7.8-8.5 ms, smaller ones no better.
+    /// stall, the longer the bigger the round: small, frequent rounds keep each stall short
+    /// (the sizes tried are in docs/performance.md).
     const PAGES: i64 = 200;
     /// A WAL this long (256 MiB) is started over (see above), below the length at which a
-    /// commit checkpoints itself (`wal_autocheckpoint`). Each time the writer waits a few
-    /// milliseconds: at 1,000 acceptances/s with orders running the WAL grows by ~65,000
-    /// pages a second, and restarts at 16,384 pages gave a p99 of 9.8-10.4 ms over three
-    /// runs, at 65,536 8.1-9.5 ms. Unit tests start it over sooner, to see it happen.
+    /// commit checkpoints itself (`wal_autocheckpoint`). Each restart holds the writer for
+    /// a few milliseconds, so restarts are kept rare: at this length they come seconds
+    /// apart under load (docs/performance.md compares lengths). Unit tests start it over
+    /// sooner, to see it happen.
     const RESTART: i64 = if cfg!(test) { 256 } else { 65_536 };
     /// What may be left to copy when the writer is held for the last round: the more a
     /// round copies, the longer it takes, and the writer waits for this one.
@@ -68,8 +62,8 @@ pub(in crate::store) async fn run(pool: AnyPool, file: std::path::PathBuf, write
             }
         }
         // The round that copies the WAL's last page syncs the database file, which then
-        // holds every page the rounds before it copied (measured: 12 ms). Synced here, it
-        // holds only the last round's while the writer waits.
+        // holds every page the rounds before it copied. Synced here, it holds only the
+        // last round's while the writer waits.
         let path = file.clone();
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || std::fs::File::open(path)?.sync_data()).await {
             tracing::warn!(error = %e, "cannot sync the database file before a WAL restart");

@@ -1,11 +1,12 @@
-//! SQLite's writer connection, run where it is awaited.
+//! SQLite's connections of this process (the writer and the readers), run where they are
+//! awaited.
 //!
 //! sqlx drives every SQLite connection from a thread of its own: each statement is a
 //! command sent to that thread and each result row a message back, so a statement costs
 //! two thread wake-ups at least, and on the writer, which every write of the process queues
-//! for, those hand-offs were most of the time it was held. Here the writer is a plain
-//! rusqlite connection over the same SQLite library, and a statement runs on the task that
-//! awaits it.
+//! for, those hand-offs would be most of the time it is held. Here each connection is a
+//! plain rusqlite connection over the same SQLite library, and a statement runs on the task
+//! that awaits it.
 //!
 //! The service's queries stay sqlx queries: [`Native::run`] takes what a sqlx query carries
 //! (its text, its `Any` arguments, whether to keep it prepared) and answers with the `Any`
@@ -21,7 +22,7 @@ use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx_core::any::{AnyColumn, AnyValueKind};
 use sqlx_core::ext::ustr::UStr;
 
-/// The writer's connection and the column names of the statements it has run.
+/// A connection (the writer or a reader) and the column names of the statements it has run.
 pub(in crate::store) struct Native {
     conn: rusqlite::Connection,
     names: std::collections::HashMap<String, Arc<sqlx_core::HashMap<UStr, usize>>>,

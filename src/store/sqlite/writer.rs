@@ -1,7 +1,7 @@
 //! SQLite's writer with group commit.
 //!
 //! SQLite has one writer at a time, and on a busy service most of a short write
-//! transaction's time went to `BEGIN` and `COMMIT` (a commit writes every page the
+//! transaction's time goes to `BEGIN` and `COMMIT` (a commit writes every page the
 //! transaction touched to the WAL). So the writers of this process queue for one
 //! connection and share transactions: the first opens one (`BEGIN IMMEDIATE`), each
 //! writer after it runs inside a savepoint of it, and the transaction commits once nobody

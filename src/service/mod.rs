@@ -26,11 +26,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::Row;
-
 use crate::model::ChannelKind;
 use crate::orchestrator::policy::{Account, AccountStatus, Refused};
-use crate::store::{Db, StoreError, channels, new_id};
+use crate::store::{Db, StoreError, channels, new_id, topology};
 use crate::topology::Topology;
 
 pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
@@ -396,13 +394,11 @@ impl Service {
         {
             return Ok(topo.clone());
         }
-        let row = sqlx::query("SELECT revision FROM topology WHERE id = 1").fetch_optional(&self.db).await?;
-        let Some(row) = row else {
+        let Some(revision) = topology::revision(&self.db).await? else {
             return Err(ServiceError::Conflict(
                 "no topology imported yet: run `switchboard import TOPOLOGY.yaml` (or `serve --demo`)".into(),
             ));
         };
-        let revision: i64 = row.try_get("revision")?;
         if let Ok(mut cache) = self.topology.lock()
             && let Some((rev, topo, checked)) = cache.as_mut()
             && *rev == revision
@@ -410,10 +406,7 @@ impl Service {
             *checked = std::time::Instant::now();
             return Ok(topo.clone());
         }
-        let row = sqlx::query("SELECT revision, source, file FROM topology WHERE id = 1").fetch_one(&self.db).await?;
-        let revision: i64 = row.try_get("revision")?;
-        let source: String = row.try_get("source")?;
-        let file: String = row.try_get("file")?;
+        let topology::File { revision, source, file } = topology::file(&self.db).await?;
         let topo = crate::topology::parse(&source).map_err(|diags| {
             let list: Vec<String> = diags.iter().map(|d| format!("{file}:{d}")).collect();
             ServiceError::Invalid(format!("the stored topology no longer parses: {}", list.join("; ")))

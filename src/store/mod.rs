@@ -17,6 +17,7 @@ pub mod policy;
 pub mod sessions;
 pub mod settings;
 mod sqlite;
+pub mod topology;
 
 use sqlite::{native, writer};
 

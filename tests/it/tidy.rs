@@ -110,11 +110,10 @@ const ALLOWED: &[(&str, Rule, usize)] = &[
     ("src/service/batch.rs", Rule::Southbound, 1),
     ("src/service/flow.rs", Rule::Sql, 62),
     ("src/service/flow.rs", Rule::Long, 1227),
-    ("src/service/mod.rs", Rule::Sql, 7),
+    ("src/service/mod.rs", Rule::Sql, 2),
     ("src/service/orders.rs", Rule::Sql, 53),
     ("src/service/orders.rs", Rule::Southbound, 2),
     ("src/service/orders.rs", Rule::Long, 1488),
-    ("src/service/setup.rs", Rule::Sql, 37),
     ("src/service/views.rs", Rule::Sql, 19),
     ("tests/it/service.rs", Rule::Long, 1350),
 ];

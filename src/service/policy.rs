@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::store::policy::{self as store, Rule};
+use crate::store::topology;
 
 use super::flow::Acceptance;
 use super::{Actor, Invitation, Result, Service, ServiceError, UserRole, audit};
@@ -81,7 +82,7 @@ impl Service {
                     rule.organization
                 )));
             }
-            let owner = store::interface_owner(&mut tx, &rule.interface).await?;
+            let owner = topology::interface_owner(&mut tx, &rule.interface).await?;
             if owner.flatten().as_deref() != Some(actor.org_id.as_str()) {
                 return Err(ServiceError::Invalid(format!(
                     "{at}: `{}` is not one of your organization's interfaces",

@@ -8,6 +8,7 @@ use sqlx::Row;
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
 use crate::store::channels::{self, Among};
+use crate::store::topology::{self, Whose};
 use crate::store::{Executor, ReadTx, audit, offers, orders};
 
 use super::flow::usage_model_from_row;
@@ -267,6 +268,20 @@ impl From<orders::Order> for OrderView {
     }
 }
 
+impl From<topology::Interface> for InterfaceView {
+    fn from(i: topology::Interface) -> Self {
+        InterfaceView {
+            name: i.name,
+            switch: i.switch,
+            port: i.port,
+            mode: i.mode,
+            capacity_mbps: i.capacity_mbps,
+            organization: i.organization,
+            channels: i.channels,
+        }
+    }
+}
+
 impl From<audit::Entry> for AuditEntry {
     fn from(e: audit::Entry) -> Self {
         AuditEntry {
@@ -279,10 +294,6 @@ impl From<audit::Entry> for AuditEntry {
             detail: e.detail,
         }
     }
-}
-
-fn vid(v: Option<i64>) -> Option<u16> {
-    v.and_then(|v| u16::try_from(v).ok())
 }
 
 fn invitee_status(i: &offers::Invitee, offer_expired: bool) -> InviteeStatus {
@@ -498,40 +509,8 @@ impl Service {
     /// The service interfaces of `actor`'s organization (all of them for the operator), with
     /// the channels plugged into each: the sockets of the portal.
     pub async fn interfaces(&self, actor: &Actor) -> Result<Vec<InterfaceView>> {
-        let rows = sqlx::query(
-            "SELECT i.name, i.switch, i.port, i.mode, i.capacity_mbps, COALESCE(g.name, '') AS organization FROM service_interfaces i \
-             LEFT JOIN organizations g ON g.id = i.org_id WHERE i.org_id = $1 OR $2 = 1 ORDER BY i.name",
-        )
-        .bind(actor.org_id.as_str())
-        .bind(i64::from(actor.is_operator()))
-        .fetch_all(&self.db)
-        .await?;
-        let plugged = sqlx::query(
-            "SELECT a.interface, a.channel_id FROM attachments a JOIN service_interfaces i ON i.name = a.interface \
-             WHERE a.state = 'attached' AND (i.org_id = $1 OR $2 = 1) ORDER BY a.attached_at",
-        )
-        .bind(actor.org_id.as_str())
-        .bind(i64::from(actor.is_operator()))
-        .fetch_all(&self.db)
-        .await?;
-        let mut channels: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
-        for r in &plugged {
-            channels.entry(r.try_get("interface")?).or_default().push(r.try_get("channel_id")?);
-        }
-        rows.iter()
-            .map(|r| {
-                let name: String = r.try_get("name")?;
-                Ok(InterfaceView {
-                    channels: channels.remove(&name).unwrap_or_default(),
-                    name,
-                    switch: r.try_get("switch")?,
-                    port: r.try_get("port")?,
-                    mode: r.try_get("mode")?,
-                    capacity_mbps: to_u64(r.try_get("capacity_mbps")?),
-                    organization: r.try_get("organization")?,
-                })
-            })
-            .collect()
+        let whose = if actor.is_operator() { Whose::Every } else { Whose::Of(&actor.org_id) };
+        Ok(topology::interfaces(&self.db, whose).await?.into_iter().map(InterfaceView::from).collect())
     }
 
     /// The catalogue: every service definition version with its usage models.
@@ -595,20 +574,12 @@ impl Service {
 
     /// The switches' state as the dry-run driver holds it (items per switch).
     pub async fn switch_items(&self, switch: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT item FROM switch_items WHERE switch = $1 ORDER BY item")
-            .bind(switch)
-            .fetch_all(&self.db)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("item")?)).collect()
+        Ok(topology::switch_items(&self.db, switch).await?)
     }
 
     /// Every (switch, VLAN, channel) allocation.
     pub async fn allocations(&self) -> Result<Vec<(String, u16, String)>> {
-        let rows = sqlx::query("SELECT switch, vlan, channel_id FROM vlan_allocations ORDER BY switch, vlan")
-            .fetch_all(&self.db)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("switch")?, vid(r.try_get("vlan")?).unwrap_or(0), r.try_get("channel_id")?)))
-            .collect()
+        let allocations = topology::allocations(&self.db).await?;
+        Ok(allocations.into_iter().map(|a| (a.switch, a.vlan, a.channel_id)).collect())
     }
 }

@@ -3,13 +3,14 @@
 //! between them, and the service interfaces organizations plug channels into. An import
 //! writes them all in one transaction; what it changes is the service's to work out (the
 //! difference report), the statements are here. Not the switches' configuration or VLANs:
-//! those belong to the orders that put them there.
+//! those belong to the orders that put them there; read here only as the operator's views
+//! show them (the dry-run switches' items, the VLAN allocations).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::Row;
 
-use super::{Db, StoreError, WriteTx, to_i64};
+use super::{Db, StoreError, WriteTx, to_i64, to_u64};
 
 /// The stored topology file.
 #[derive(Clone, Debug)]
@@ -45,6 +46,38 @@ pub struct NewInterface<'a> {
     pub capacity_mbps: u64,
     /// `port` or `tagged`.
     pub mode: &'a str,
+}
+
+/// A service interface as people see it: where it is, whose, and what is plugged in.
+#[derive(Clone, Debug)]
+pub struct Interface {
+    pub name: String,
+    pub switch: String,
+    pub port: String,
+    /// `port` or `tagged`.
+    pub mode: String,
+    pub capacity_mbps: u64,
+    /// The owning organization's name (empty for the operator's own).
+    pub organization: String,
+    /// The channels plugged in now, oldest attachment first.
+    pub channels: Vec<String>,
+}
+
+/// Whose service interfaces to read.
+#[derive(Clone, Copy, Debug)]
+pub enum Whose<'a> {
+    /// Every interface (what the operator's staff see).
+    Every,
+    /// The interfaces organization `org_id` owns.
+    Of(&'a str),
+}
+
+/// One VLAN a channel holds on one switch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allocation {
+    pub switch: String,
+    pub vlan: u16,
+    pub channel_id: String,
 }
 
 /// Every switch's driver parameters (JSON), by name.
@@ -211,6 +244,86 @@ pub async fn revision(db: &Db) -> Result<Option<i64>, StoreError> {
 pub async fn file(db: &Db) -> Result<File, StoreError> {
     let r = sqlx::query("SELECT revision, source, file FROM topology WHERE id = 1").fetch_one(db).await?;
     Ok(File { revision: r.try_get("revision")?, source: r.try_get("source")?, file: r.try_get("file")? })
+}
+
+/// Who owns interface `name`: `None` when there is no such interface, `Some(None)` when
+/// it is the operator's (owned by no organization).
+pub async fn interface_owner(tx: &mut WriteTx, name: &str) -> Result<Option<Option<String>>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT org_id FROM service_interfaces WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?)
+}
+
+/// The service interfaces `whose` covers, by name, each with the channels plugged in now.
+/// Two statements whatever the number of interfaces.
+pub async fn interfaces(db: &Db, whose: Whose<'_>) -> Result<Vec<Interface>, StoreError> {
+    let (org_id, every) = match whose {
+        Whose::Every => ("", 1_i64),
+        Whose::Of(org_id) => (org_id, 0),
+    };
+    let rows = sqlx::query(
+        "SELECT i.name, i.switch, i.port, i.mode, i.capacity_mbps, COALESCE(g.name, '') AS organization FROM service_interfaces i \
+         LEFT JOIN organizations g ON g.id = i.org_id WHERE i.org_id = $1 OR $2 = 1 ORDER BY i.name",
+    )
+    .bind(org_id)
+    .bind(every)
+    .fetch_all(db)
+    .await?;
+    let plugged = sqlx::query(
+        "SELECT a.interface, a.channel_id FROM attachments a JOIN service_interfaces i ON i.name = a.interface \
+         WHERE a.state = 'attached' AND (i.org_id = $1 OR $2 = 1) ORDER BY a.attached_at",
+    )
+    .bind(org_id)
+    .bind(every)
+    .fetch_all(db)
+    .await?;
+    let mut channels: HashMap<String, Vec<String>> = HashMap::new();
+    for r in &plugged {
+        channels.entry(r.try_get("interface")?).or_default().push(r.try_get("channel_id")?);
+    }
+    let interfaces = rows
+        .iter()
+        .map(|r| {
+            let name: String = r.try_get("name")?;
+            Ok(Interface {
+                channels: channels.remove(&name).unwrap_or_default(),
+                name,
+                switch: r.try_get("switch")?,
+                port: r.try_get("port")?,
+                mode: r.try_get("mode")?,
+                capacity_mbps: to_u64(r.try_get("capacity_mbps")?),
+                organization: r.try_get("organization")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(interfaces)
+}
+
+/// The items the dry-run driver keeps for `switch`, as stored (JSON), in order.
+pub async fn switch_items(db: &Db, switch: &str) -> Result<Vec<String>, StoreError> {
+    let rows =
+        sqlx::query("SELECT item FROM switch_items WHERE switch = $1 ORDER BY item").bind(switch).fetch_all(db).await?;
+    Ok(rows.iter().map(|r| r.try_get("item")).collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// Every VLAN allocation, by switch and VLAN.
+pub async fn allocations(db: &Db) -> Result<Vec<Allocation>, StoreError> {
+    let rows = sqlx::query("SELECT switch, vlan, channel_id FROM vlan_allocations ORDER BY switch, vlan")
+        .fetch_all(db)
+        .await?;
+    let allocations = rows
+        .iter()
+        .map(|r| {
+            let vlan: Option<i64> = r.try_get("vlan")?;
+            Ok(Allocation {
+                switch: r.try_get("switch")?,
+                vlan: vlan.and_then(|v| u16::try_from(v).ok()).unwrap_or(0),
+                channel_id: r.try_get("channel_id")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(allocations)
 }
 
 async fn write_interface(tx: &mut WriteTx, sql: &'static str, iface: &NewInterface<'_>) -> Result<(), StoreError> {

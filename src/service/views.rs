@@ -2,18 +2,17 @@
 //! invitations. Every read checks that the organization may see the object: its own, and
 //! what it was invited to or takes part in; the operator sees everything.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
 use crate::store::channels::{self, Among};
 use crate::store::topology::{self, Whose};
-use crate::store::{Executor, ReadTx, audit, offers, orders};
+use crate::store::{Executor, ReadTx, audit, catalog, offers, orders, organizations};
 
-use super::flow::usage_model_from_row;
-use super::setup::account_from_row;
-use super::{Actor, Result, Service, ServiceError, UserRole, to_u64};
+use super::{Actor, Result, Service, ServiceError, UserRole};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AttachmentView {
@@ -401,35 +400,22 @@ impl Service {
         let named = self.named_channel(&mut tx, channel_id).await?;
         let (def, offered_model) = (named.channel.definition_id.clone(), named.channel.usage_model_id.clone());
         let channel = ChannelView::from(named);
-        let mut terms = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
-            .bind(def.as_str())
-            .fetch_all(&mut tx)
+        let mut terms: Vec<Terms> = catalog::models_of_definition(&mut tx, &def)
             .await?
-            .iter()
-            .map(|u| {
-                Ok(Terms { usage_model_id: u.try_get("id")?, model: usage_model_from_row(u)?, refused: Vec::new() })
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .into_iter()
+            .map(|(usage_model_id, model)| Terms { usage_model_id, model, refused: Vec::new() })
+            .collect();
         let email = invited.invitee.email.clone();
         let has_account = match (&email, viewer) {
             (_, Some(_)) => true,
-            (Some(e), None) => sqlx::query("SELECT id FROM users WHERE email = $1")
-                .bind(e.as_str())
-                .fetch_optional(&mut tx)
-                .await?
-                .is_some(),
+            (Some(e), None) => organizations::email_taken(&mut tx, e).await?,
             (None, None) => false,
         };
         // What the viewer's organization can use, told before it chooses (the same rules
         // `accept` applies, but for the interface, which is not chosen yet).
         let (mut proposed, mut account_refused) = (None, Vec::new());
         if let Some(v) = viewer.filter(|v| !v.is_operator()) {
-            let account = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
-                .bind(v.org_id.as_str())
-                .fetch_optional(&mut tx)
-                .await?
-                .map(|row| account_from_row(&row))
-                .transpose()?;
+            let account = organizations::account_tx(&mut tx, &v.org_id).await?;
             let held = channels::held_by(&mut tx, &v.org_id).await?;
             if let Some(account) = account {
                 let members = channel.attachments.iter().filter(|a| a.state == "attached").count();
@@ -515,32 +501,28 @@ impl Service {
 
     /// The catalogue: every service definition version with its usage models.
     pub async fn catalog(&self) -> Result<Vec<CatalogEntry>> {
-        let defs = sqlx::query("SELECT * FROM service_definitions ORDER BY name, version").fetch_all(&self.db).await?;
-        let models = sqlx::query("SELECT * FROM usage_models ORDER BY created_at, id").fetch_all(&self.db).await?;
-        let mut by_def: std::collections::HashMap<String, Vec<Terms>> = std::collections::HashMap::new();
-        for u in &models {
-            by_def.entry(u.try_get("definition_id")?).or_default().push(Terms {
-                usage_model_id: u.try_get("id")?,
-                model: usage_model_from_row(u)?,
+        let definitions = catalog::definitions(&self.db).await?;
+        let models = catalog::usage_models(&self.db).await?;
+        let mut by_def: HashMap<String, Vec<Terms>> = HashMap::new();
+        for m in models {
+            by_def.entry(m.definition_id).or_default().push(Terms {
+                usage_model_id: m.id,
+                model: m.model,
                 refused: Vec::new(),
             });
         }
-        defs.iter()
-            .map(|r| {
-                let id: String = r.try_get("id")?;
-                Ok(CatalogEntry {
-                    usage_models: by_def.remove(&id).unwrap_or_default(),
-                    id,
-                    name: r.try_get("name")?,
-                    version: r.try_get("version")?,
-                    kinds: super::setup::parse_kinds(&r.try_get::<String, _>("kinds")?),
-                    min_bandwidth_mbps: to_u64(r.try_get("min_bandwidth_mbps")?),
-                    max_bandwidth_mbps: to_u64(r.try_get("max_bandwidth_mbps")?),
-                    classes: super::split_list(&r.try_get::<String, _>("classes")?),
-                    drivers: super::split_list(&r.try_get::<String, _>("drivers")?),
-                })
-            })
-            .collect()
+        let entries = definitions.into_iter().map(|(id, d)| CatalogEntry {
+            usage_models: by_def.remove(&id).unwrap_or_default(),
+            id,
+            name: d.name,
+            version: i64::from(d.version),
+            kinds: d.kinds,
+            min_bandwidth_mbps: d.min_bandwidth_mbps,
+            max_bandwidth_mbps: d.max_bandwidth_mbps,
+            classes: d.classes,
+            drivers: d.drivers,
+        });
+        Ok(entries.collect())
     }
 
     /// A short summary of everything on a channel's page that can change (state, VLANs,

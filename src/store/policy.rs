@@ -56,11 +56,6 @@ pub async fn get(db: &Db, org_id: &str) -> Result<Option<Policy>, sqlx::Error> {
     }))
 }
 
-/// The id of the organization named `name`, which a rule may name.
-pub async fn organization_named(tx: &mut WriteTx, name: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1").bind(name).fetch_optional(&mut *tx).await
-}
-
 /// Stores `org_id`'s settings: its default offer expiry, whether members accept, and its
 /// notification preferences (`notifications.recipients` as given: the caller checks them).
 pub async fn set_settings(

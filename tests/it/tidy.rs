@@ -114,7 +114,6 @@ const ALLOWED: &[(&str, Rule, usize)] = &[
     ("src/service/orders.rs", Rule::Sql, 53),
     ("src/service/orders.rs", Rule::Southbound, 2),
     ("src/service/orders.rs", Rule::Long, 1488),
-    ("src/service/views.rs", Rule::Sql, 11),
     ("tests/it/service.rs", Rule::Long, 1350),
 ];
 

@@ -544,6 +544,11 @@ impl Service {
         ))
     }
 
+    /// Whether the database answers (the health check).
+    pub async fn health(&self) -> Result<()> {
+        Ok(self.db.ping().await?)
+    }
+
     /// How many orders are in each status (for metrics).
     pub async fn order_counts(&self) -> Result<Vec<(String, i64)>> {
         Ok(orders::counts(&self.db).await?)

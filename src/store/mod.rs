@@ -539,6 +539,13 @@ impl Db {
         self.begin_write(true).await
     }
 
+    /// Whether the database answers a statement (a health check; on SQLite a reader
+    /// answers, so a busy writer does not make the process look dead).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self).await?;
+        Ok(())
+    }
+
     /// SQLite: how many writers of this process wait for the writer connection now
     /// (`None` on PostgreSQL, where writers do not queue in the process).
     pub fn writers_queued(&self) -> Option<usize> {

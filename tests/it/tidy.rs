@@ -103,7 +103,6 @@ const MAX_LINES: usize = 800;
 /// imports also must have their number lowered as they improve, so progress stays won).
 const ALLOWED: &[(&str, Rule, usize)] = &[
     ("src/portal/error.rs", Rule::Store, 1),
-    ("src/portal/mod.rs", Rule::Sql, 2),
     ("src/portal/pages.rs", Rule::Store, 1),
     ("src/portal/pages.rs", Rule::Long, 1269),
     ("src/service/batch.rs", Rule::Sql, 35),

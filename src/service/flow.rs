@@ -7,7 +7,6 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
-pub(crate) use crate::store::catalog::usage_model_from_row;
 pub(crate) use crate::store::channels::{ChannelRow, channel_from_row};
 use crate::store::{Dialect, WriteTx, catalog, is_unique_violation, new_id, new_token, organizations, token_hash};
 

@@ -26,16 +26,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::Row;
-
 use crate::model::ChannelKind;
 use crate::orchestrator::policy::{Account, AccountStatus, Refused};
-use crate::store::{Db, StoreError, channels, new_id};
+use crate::store::{Db, StoreError, channels, new_id, topology};
 use crate::topology::Topology;
 
 pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
 pub(crate) use crate::store::audit::record as audit;
-pub(crate) use crate::store::{split_list, to_i64, to_u64};
+pub(crate) use crate::store::{to_i64, to_u64};
 pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::SwitchDrift;
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
@@ -401,13 +399,11 @@ impl Service {
         {
             return Ok(topo.clone());
         }
-        let row = sqlx::query("SELECT revision FROM topology WHERE id = 1").fetch_optional(&self.db).await?;
-        let Some(row) = row else {
+        let Some(revision) = topology::revision(&self.db).await? else {
             return Err(ServiceError::Conflict(
                 "no topology imported yet: run `switchboard import TOPOLOGY.yaml` (or `serve --demo`)".into(),
             ));
         };
-        let revision: i64 = row.try_get("revision")?;
         if let Ok(mut cache) = self.topology.lock()
             && let Some((rev, topo, checked)) = cache.as_mut()
             && *rev == revision
@@ -415,10 +411,7 @@ impl Service {
             *checked = std::time::Instant::now();
             return Ok(topo.clone());
         }
-        let row = sqlx::query("SELECT revision, source, file FROM topology WHERE id = 1").fetch_one(&self.db).await?;
-        let revision: i64 = row.try_get("revision")?;
-        let source: String = row.try_get("source")?;
-        let file: String = row.try_get("file")?;
+        let topology::File { revision, source, file } = topology::file(&self.db).await?;
         let topo = crate::topology::parse(&source).map_err(|diags| {
             let list: Vec<String> = diags.iter().map(|d| format!("{file}:{d}")).collect();
             ServiceError::Invalid(format!("the stored topology no longer parses: {}", list.join("; ")))

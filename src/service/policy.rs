@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::store::policy::{self as store, Rule};
+use crate::store::{StoreError, organizations, topology};
 
 use super::flow::Acceptance;
 use super::{Actor, Invitation, Result, Service, ServiceError, UserRole, audit};
@@ -65,7 +66,11 @@ impl Service {
         let mut rules: Vec<Rule> = Vec::new();
         for (n, rule) in policy.auto_accept.iter().enumerate() {
             let at = format!("auto_accept[{n}]");
-            let from = store::organization_named(&mut tx, rule.organization.trim()).await?;
+            let from = match organizations::id_by_name(&mut tx, rule.organization.trim()).await {
+                Ok(id) => Some(id),
+                Err(StoreError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
             let Some(from) = from.filter(|id| *id != super::OPERATOR_ORG) else {
                 return Err(ServiceError::Invalid(format!(
                     "{at}: there is no organization `{}`: use the name its invitations show",
@@ -81,7 +86,7 @@ impl Service {
                     rule.organization
                 )));
             }
-            let owner = store::interface_owner(&mut tx, &rule.interface).await?;
+            let owner = topology::interface_owner(&mut tx, &rule.interface).await?;
             if owner.flatten().as_deref() != Some(actor.org_id.as_str()) {
                 return Err(ServiceError::Invalid(format!(
                     "{at}: `{}` is not one of your organization's interfaces",

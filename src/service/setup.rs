@@ -7,16 +7,15 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::model::ChannelKind;
 use crate::orchestrator::policy::{Account, AccountStatus, Definition, UsageModel};
 use crate::store::organizations;
-use crate::store::{WriteTx, catalog, settings};
+use crate::store::{WriteTx, catalog, settings, topology};
 
-pub(crate) use crate::store::organizations::{account_from_row, parse_kinds};
+pub(crate) use crate::store::organizations::account_from_row;
 
-use super::{Actor, OPERATOR_ORG, Result, Service, ServiceError, UserRole, audit, to_i64};
+use super::{Actor, OPERATOR_ORG, Result, Service, ServiceError, UserRole, audit};
 
 /// A new service definition (a new version when the name exists).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -370,12 +369,7 @@ impl Service {
         let mut report = ImportReport::default();
 
         // Switches.
-        let old: BTreeMap<String, String> = sqlx::query("SELECT name, params FROM switches")
-            .fetch_all(&mut tx)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("name")?, r.try_get("params")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+        let old = topology::switch_params(&mut tx).await?;
         let new: BTreeMap<String, (String, String)> = topo
             .switches
             .iter()
@@ -384,39 +378,23 @@ impl Service {
             })
             .collect();
         for name in old.keys().filter(|n| !new.contains_key(*n)) {
-            let busy = sqlx::query("SELECT channel_id FROM vlan_allocations WHERE switch = $1 LIMIT 1")
-                .bind(name.as_str())
-                .fetch_optional(&mut tx)
-                .await?;
-            if let Some(r) = busy {
-                let ch: String = r.try_get("channel_id")?;
+            if let Some(ch) = topology::channel_on_switch(&mut tx, name).await? {
                 return Err(ServiceError::Conflict(format!(
                     "switch `{name}` carries channel `{ch}`: terminate it before removing the switch"
                 )));
             }
-            sqlx::query("DELETE FROM switches WHERE name = $1").bind(name.as_str()).execute(&mut tx).await?;
-            sqlx::query("DELETE FROM switch_items WHERE switch = $1").bind(name.as_str()).execute(&mut tx).await?;
+            topology::delete_switch(&mut tx, name).await?;
             self.dry.forget();
             report.switches_removed.push(name.clone());
         }
         for (name, (driver, params)) in &new {
             match old.get(name) {
                 None => {
-                    sqlx::query("INSERT INTO switches (name, driver, params) VALUES ($1, $2, $3)")
-                        .bind(name.as_str())
-                        .bind(driver.as_str())
-                        .bind(params.as_str())
-                        .execute(&mut tx)
-                        .await?;
+                    topology::insert_switch(&mut tx, name, driver, params).await?;
                     report.switches_added.push(name.clone());
                 }
                 Some(p) if p != params => {
-                    sqlx::query("UPDATE switches SET driver = $2, params = $3 WHERE name = $1")
-                        .bind(name.as_str())
-                        .bind(driver.as_str())
-                        .bind(params.as_str())
-                        .execute(&mut tx)
-                        .await?;
+                    topology::update_switch(&mut tx, name, driver, params).await?;
                     report.switches_changed.push(name.clone());
                 }
                 Some(_) => {}
@@ -424,28 +402,15 @@ impl Service {
         }
 
         // Links.
-        let old_links: BTreeSet<(String, String)> = sqlx::query("SELECT a, b FROM links")
-            .fetch_all(&mut tx)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("a")?, r.try_get("b")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+        let old_links = topology::links(&mut tx).await?;
         let new_links: BTreeSet<(String, String)> =
             topo.links.iter().map(|l| (l.a.to_string(), l.b.to_string())).collect();
         for (a, b) in old_links.difference(&new_links) {
-            sqlx::query("DELETE FROM links WHERE a = $1 AND b = $2")
-                .bind(a.as_str())
-                .bind(b.as_str())
-                .execute(&mut tx)
-                .await?;
+            topology::delete_link(&mut tx, a, b).await?;
             report.links_removed.push(format!("{a} -- {b}"));
         }
         for (a, b) in new_links.difference(&old_links) {
-            sqlx::query("INSERT INTO links (a, b) VALUES ($1, $2)")
-                .bind(a.as_str())
-                .bind(b.as_str())
-                .execute(&mut tx)
-                .await?;
+            topology::insert_link(&mut tx, a, b).await?;
             report.links_added.push(format!("{a} -- {b}"));
         }
 
@@ -461,68 +426,46 @@ impl Service {
         }
 
         // Interfaces.
-        let old_ifaces: BTreeMap<String, String> = sqlx::query(
-            "SELECT name, COALESCE(org_id, '') || '|' || switch || '|' || port || '|' || macs || '|' || \
-             CAST(capacity_mbps AS TEXT) || '|' || mode AS k FROM service_interfaces",
-        )
-        .fetch_all(&mut tx)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("name")?, r.try_get("k")?)))
-        .collect::<Result<_, sqlx::Error>>()?;
+        let old_ifaces = topology::interface_keys(&mut tx).await?;
         let mut new_ifaces = BTreeSet::new();
         for iface in &topo.interfaces {
             new_ifaces.insert(iface.name.clone());
             let org = orgs.get(&iface.organization).cloned().unwrap_or_default();
             let macs = iface.macs.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-            let key =
-                format!("{org}|{}|{}|{macs}|{}|{}", iface.switch, iface.port, iface.capacity_mbps, iface.mode.as_str());
+            let stored = topology::NewInterface {
+                name: &iface.name,
+                org_id: &org,
+                switch: &iface.switch,
+                port: &iface.port,
+                macs: &macs,
+                capacity_mbps: iface.capacity_mbps,
+                mode: iface.mode.as_str(),
+            };
             match old_ifaces.get(&iface.name) {
-                Some(k) if *k == key => continue,
+                Some(k) if *k == topology::interface_key(&stored) => continue,
                 Some(_) => report.interfaces_changed.push(iface.name.clone()),
                 None => report.interfaces_added.push(iface.name.clone()),
             }
-            let q = if old_ifaces.contains_key(&iface.name) {
-                "UPDATE service_interfaces SET org_id = $2, switch = $3, port = $4, macs = $5, capacity_mbps = $6, mode = $7 \
-                 WHERE name = $1"
+            if old_ifaces.contains_key(&iface.name) {
+                topology::update_interface(&mut tx, &stored).await?;
             } else {
-                "INSERT INTO service_interfaces (name, org_id, switch, port, macs, capacity_mbps, mode) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            };
-            sqlx::query(q)
-                .bind(iface.name.as_str())
-                .bind(org.as_str())
-                .bind(iface.switch.as_str())
-                .bind(iface.port.as_str())
-                .bind(macs.as_str())
-                .bind(to_i64(iface.capacity_mbps))
-                .bind(iface.mode.as_str())
-                .execute(&mut tx)
-                .await?;
+                topology::insert_interface(&mut tx, &stored).await?;
+            }
         }
         for name in old_ifaces.keys().filter(|n| !new_ifaces.contains(*n)) {
-            let used = sqlx::query("SELECT channel_id FROM attachments WHERE interface = $1 LIMIT 1")
-                .bind(name.as_str())
-                .fetch_optional(&mut tx)
-                .await?;
-            if let Some(r) = used {
-                let ch: String = r.try_get("channel_id")?;
+            if let Some(ch) = topology::channel_on_interface(&mut tx, name).await? {
                 return Err(ServiceError::Conflict(format!(
                     "interface `{name}` is (or was) plugged into channel `{ch}` and cannot be removed; keep it in the file"
                 )));
             }
-            sqlx::query("DELETE FROM service_interfaces WHERE name = $1").bind(name.as_str()).execute(&mut tx).await?;
+            topology::delete_interface(&mut tx, name).await?;
             report.interfaces_removed.push(name.clone());
         }
 
         // The file itself.
-        let stored = sqlx::query("SELECT revision, source FROM topology WHERE id = 1").fetch_optional(&mut tx).await?;
+        let stored = topology::stored(&mut tx).await?;
         let (revision, same) = match &stored {
-            Some(r) => {
-                let rev: i64 = r.try_get("revision")?;
-                let src: String = r.try_get("source")?;
-                (rev, src == text)
-            }
+            Some((rev, src)) => (*rev, src == text),
             None => (0, false),
         };
         report.changed = !same
@@ -537,28 +480,11 @@ impl Service {
                 && report.organizations_created.is_empty());
         report.revision = if report.changed { revision + 1 } else { revision };
         if report.changed {
+            let new = topology::NewFile { name: &topo.name, source: text, file, revision: report.revision };
             if stored.is_some() {
-                sqlx::query(
-                    "UPDATE topology SET name = $1, source = $2, file = $3, revision = $4, imported_at = $5 WHERE id = 1",
-                )
-                .bind(topo.name.as_str())
-                .bind(text)
-                .bind(file)
-                .bind(report.revision)
-                .bind(now)
-                .execute(&mut tx)
-                .await?;
+                topology::update_file(&mut tx, &new, now).await?;
             } else {
-                sqlx::query(
-                    "INSERT INTO topology (id, name, source, file, revision, imported_at) VALUES (1, $1, $2, $3, $4, $5)",
-                )
-                .bind(topo.name.as_str())
-                .bind(text)
-                .bind(file)
-                .bind(report.revision)
-                .bind(now)
-                .execute(&mut tx)
-                .await?;
+                topology::insert_file(&mut tx, &new, now).await?;
             }
             audit(
                 &mut tx,

@@ -2,17 +2,17 @@
 //! invitations. Every read checks that the organization may see the object: its own, and
 //! what it was invited to or takes part in; the operator sees everything.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
 use crate::store::channels::{self, Among};
-use crate::store::{Executor, ReadTx, audit, offers, orders};
+use crate::store::topology::{self, Whose};
+use crate::store::{Executor, ReadTx, audit, catalog, offers, orders, organizations};
 
-use super::flow::usage_model_from_row;
-use super::setup::account_from_row;
-use super::{Actor, Result, Service, ServiceError, UserRole, to_u64};
+use super::{Actor, Result, Service, ServiceError, UserRole};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AttachmentView {
@@ -267,6 +267,20 @@ impl From<orders::Order> for OrderView {
     }
 }
 
+impl From<topology::Interface> for InterfaceView {
+    fn from(i: topology::Interface) -> Self {
+        InterfaceView {
+            name: i.name,
+            switch: i.switch,
+            port: i.port,
+            mode: i.mode,
+            capacity_mbps: i.capacity_mbps,
+            organization: i.organization,
+            channels: i.channels,
+        }
+    }
+}
+
 impl From<audit::Entry> for AuditEntry {
     fn from(e: audit::Entry) -> Self {
         AuditEntry {
@@ -279,10 +293,6 @@ impl From<audit::Entry> for AuditEntry {
             detail: e.detail,
         }
     }
-}
-
-fn vid(v: Option<i64>) -> Option<u16> {
-    v.and_then(|v| u16::try_from(v).ok())
 }
 
 fn invitee_status(i: &offers::Invitee, offer_expired: bool) -> InviteeStatus {
@@ -390,35 +400,22 @@ impl Service {
         let named = self.named_channel(&mut tx, channel_id).await?;
         let (def, offered_model) = (named.channel.definition_id.clone(), named.channel.usage_model_id.clone());
         let channel = ChannelView::from(named);
-        let mut terms = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
-            .bind(def.as_str())
-            .fetch_all(&mut tx)
+        let mut terms: Vec<Terms> = catalog::models_of_definition(&mut tx, &def)
             .await?
-            .iter()
-            .map(|u| {
-                Ok(Terms { usage_model_id: u.try_get("id")?, model: usage_model_from_row(u)?, refused: Vec::new() })
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .into_iter()
+            .map(|(usage_model_id, model)| Terms { usage_model_id, model, refused: Vec::new() })
+            .collect();
         let email = invited.invitee.email.clone();
         let has_account = match (&email, viewer) {
             (_, Some(_)) => true,
-            (Some(e), None) => sqlx::query("SELECT id FROM users WHERE email = $1")
-                .bind(e.as_str())
-                .fetch_optional(&mut tx)
-                .await?
-                .is_some(),
+            (Some(e), None) => organizations::email_taken(&mut tx, e).await?,
             (None, None) => false,
         };
         // What the viewer's organization can use, told before it chooses (the same rules
         // `accept` applies, but for the interface, which is not chosen yet).
         let (mut proposed, mut account_refused) = (None, Vec::new());
         if let Some(v) = viewer.filter(|v| !v.is_operator()) {
-            let account = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
-                .bind(v.org_id.as_str())
-                .fetch_optional(&mut tx)
-                .await?
-                .map(|row| account_from_row(&row))
-                .transpose()?;
+            let account = organizations::account_tx(&mut tx, &v.org_id).await?;
             let held = channels::held_by(&mut tx, &v.org_id).await?;
             if let Some(account) = account {
                 let members = channel.attachments.iter().filter(|a| a.state == "attached").count();
@@ -498,70 +495,34 @@ impl Service {
     /// The service interfaces of `actor`'s organization (all of them for the operator), with
     /// the channels plugged into each: the sockets of the portal.
     pub async fn interfaces(&self, actor: &Actor) -> Result<Vec<InterfaceView>> {
-        let rows = sqlx::query(
-            "SELECT i.name, i.switch, i.port, i.mode, i.capacity_mbps, COALESCE(g.name, '') AS organization FROM service_interfaces i \
-             LEFT JOIN organizations g ON g.id = i.org_id WHERE i.org_id = $1 OR $2 = 1 ORDER BY i.name",
-        )
-        .bind(actor.org_id.as_str())
-        .bind(i64::from(actor.is_operator()))
-        .fetch_all(&self.db)
-        .await?;
-        let plugged = sqlx::query(
-            "SELECT a.interface, a.channel_id FROM attachments a JOIN service_interfaces i ON i.name = a.interface \
-             WHERE a.state = 'attached' AND (i.org_id = $1 OR $2 = 1) ORDER BY a.attached_at",
-        )
-        .bind(actor.org_id.as_str())
-        .bind(i64::from(actor.is_operator()))
-        .fetch_all(&self.db)
-        .await?;
-        let mut channels: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
-        for r in &plugged {
-            channels.entry(r.try_get("interface")?).or_default().push(r.try_get("channel_id")?);
-        }
-        rows.iter()
-            .map(|r| {
-                let name: String = r.try_get("name")?;
-                Ok(InterfaceView {
-                    channels: channels.remove(&name).unwrap_or_default(),
-                    name,
-                    switch: r.try_get("switch")?,
-                    port: r.try_get("port")?,
-                    mode: r.try_get("mode")?,
-                    capacity_mbps: to_u64(r.try_get("capacity_mbps")?),
-                    organization: r.try_get("organization")?,
-                })
-            })
-            .collect()
+        let whose = if actor.is_operator() { Whose::Every } else { Whose::Of(&actor.org_id) };
+        Ok(topology::interfaces(&self.db, whose).await?.into_iter().map(InterfaceView::from).collect())
     }
 
     /// The catalogue: every service definition version with its usage models.
     pub async fn catalog(&self) -> Result<Vec<CatalogEntry>> {
-        let defs = sqlx::query("SELECT * FROM service_definitions ORDER BY name, version").fetch_all(&self.db).await?;
-        let models = sqlx::query("SELECT * FROM usage_models ORDER BY created_at, id").fetch_all(&self.db).await?;
-        let mut by_def: std::collections::HashMap<String, Vec<Terms>> = std::collections::HashMap::new();
-        for u in &models {
-            by_def.entry(u.try_get("definition_id")?).or_default().push(Terms {
-                usage_model_id: u.try_get("id")?,
-                model: usage_model_from_row(u)?,
+        let definitions = catalog::definitions(&self.db).await?;
+        let models = catalog::usage_models(&self.db).await?;
+        let mut by_def: HashMap<String, Vec<Terms>> = HashMap::new();
+        for m in models {
+            by_def.entry(m.definition_id).or_default().push(Terms {
+                usage_model_id: m.id,
+                model: m.model,
                 refused: Vec::new(),
             });
         }
-        defs.iter()
-            .map(|r| {
-                let id: String = r.try_get("id")?;
-                Ok(CatalogEntry {
-                    usage_models: by_def.remove(&id).unwrap_or_default(),
-                    id,
-                    name: r.try_get("name")?,
-                    version: r.try_get("version")?,
-                    kinds: super::setup::parse_kinds(&r.try_get::<String, _>("kinds")?),
-                    min_bandwidth_mbps: to_u64(r.try_get("min_bandwidth_mbps")?),
-                    max_bandwidth_mbps: to_u64(r.try_get("max_bandwidth_mbps")?),
-                    classes: super::split_list(&r.try_get::<String, _>("classes")?),
-                    drivers: super::split_list(&r.try_get::<String, _>("drivers")?),
-                })
-            })
-            .collect()
+        let entries = definitions.into_iter().map(|(id, d)| CatalogEntry {
+            usage_models: by_def.remove(&id).unwrap_or_default(),
+            id,
+            name: d.name,
+            version: i64::from(d.version),
+            kinds: d.kinds,
+            min_bandwidth_mbps: d.min_bandwidth_mbps,
+            max_bandwidth_mbps: d.max_bandwidth_mbps,
+            classes: d.classes,
+            drivers: d.drivers,
+        });
+        Ok(entries.collect())
     }
 
     /// A short summary of everything on a channel's page that can change (state, VLANs,
@@ -583,6 +544,11 @@ impl Service {
         ))
     }
 
+    /// Whether the database answers (the health check).
+    pub async fn health(&self) -> Result<()> {
+        Ok(self.db.ping().await?)
+    }
+
     /// How many orders are in each status (for metrics).
     pub async fn order_counts(&self) -> Result<Vec<(String, i64)>> {
         Ok(orders::counts(&self.db).await?)
@@ -595,20 +561,12 @@ impl Service {
 
     /// The switches' state as the dry-run driver holds it (items per switch).
     pub async fn switch_items(&self, switch: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT item FROM switch_items WHERE switch = $1 ORDER BY item")
-            .bind(switch)
-            .fetch_all(&self.db)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("item")?)).collect()
+        Ok(topology::switch_items(&self.db, switch).await?)
     }
 
     /// Every (switch, VLAN, channel) allocation.
     pub async fn allocations(&self) -> Result<Vec<(String, u16, String)>> {
-        let rows = sqlx::query("SELECT switch, vlan, channel_id FROM vlan_allocations ORDER BY switch, vlan")
-            .fetch_all(&self.db)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("switch")?, vid(r.try_get("vlan")?).unwrap_or(0), r.try_get("channel_id")?)))
-            .collect()
+        let allocations = topology::allocations(&self.db).await?;
+        Ok(allocations.into_iter().map(|a| (a.switch, a.vlan, a.channel_id)).collect())
     }
 }

@@ -6,7 +6,15 @@ use sqlx::Row;
 use crate::orchestrator::policy::{Definition, PriceType, Quota, UsageModel};
 
 use super::organizations::{kinds_text, parse_kinds};
-use super::{StoreError, WriteTx, new_id, split_list, to_i64, to_u64};
+use super::{Db, Executor, StoreError, WriteTx, new_id, split_list, to_i64, to_u64};
+
+/// A usage model with its ID and the definition it belongs to.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub id: String,
+    pub definition_id: String,
+    pub model: UsageModel,
+}
 
 /// A new version of a definition (the first when the name is new).
 #[derive(Clone, Debug)]
@@ -57,15 +65,13 @@ pub async fn definition(tx: &mut WriteTx, id: &str) -> Result<Definition, StoreE
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("service definition `{id}`")))?;
-    Ok(Definition {
-        name: r.try_get("name")?,
-        version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
-        kinds: parse_kinds(&r.try_get::<String, _>("kinds")?),
-        min_bandwidth_mbps: to_u64(r.try_get("min_bandwidth_mbps")?),
-        max_bandwidth_mbps: to_u64(r.try_get("max_bandwidth_mbps")?),
-        classes: split_list(&r.try_get::<String, _>("classes")?),
-        drivers: split_list(&r.try_get::<String, _>("drivers")?),
-    })
+    Ok(definition_from_row(&r)?)
+}
+
+/// Every definition version with its ID, by name and version: the catalogue.
+pub async fn definitions(db: &Db) -> Result<Vec<(String, Definition)>, StoreError> {
+    let rows = sqlx::query("SELECT * FROM service_definitions ORDER BY name, version").fetch_all(db).await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, definition_from_row(r)?))).collect::<Result<_, sqlx::Error>>()?)
 }
 
 /// Adds usage model `model` to definition `definition_id`; its ID. Not found when there is
@@ -118,15 +124,44 @@ pub async fn usage_model(tx: &mut WriteTx, id: &str) -> Result<(String, UsageMod
 }
 
 /// The usage models of definition `definition_id`, in catalogue order, with their IDs.
-pub async fn models_of_definition(
-    tx: &mut WriteTx,
+pub async fn models_of_definition<'e>(
+    ex: impl Executor<'e>,
     definition_id: &str,
 ) -> Result<Vec<(String, UsageModel)>, StoreError> {
     let rows = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
         .bind(definition_id)
-        .fetch_all(&mut *tx)
+        .fetch_all(ex)
         .await?;
     Ok(rows.iter().map(|r| Ok((r.try_get("id")?, usage_model_from_row(r)?))).collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// Every usage model of every definition, in catalogue order.
+pub async fn usage_models(db: &Db) -> Result<Vec<Model>, StoreError> {
+    let rows = sqlx::query("SELECT * FROM usage_models ORDER BY created_at, id").fetch_all(db).await?;
+    let models = rows
+        .iter()
+        .map(|r| {
+            Ok(Model {
+                id: r.try_get("id")?,
+                definition_id: r.try_get("definition_id")?,
+                model: usage_model_from_row(r)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(models)
+}
+
+/// A `service_definitions` row as the definition it holds.
+fn definition_from_row(r: &sqlx::any::AnyRow) -> Result<Definition, sqlx::Error> {
+    Ok(Definition {
+        name: r.try_get("name")?,
+        version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
+        kinds: parse_kinds(&r.try_get::<String, _>("kinds")?),
+        min_bandwidth_mbps: to_u64(r.try_get("min_bandwidth_mbps")?),
+        max_bandwidth_mbps: to_u64(r.try_get("max_bandwidth_mbps")?),
+        classes: split_list(&r.try_get::<String, _>("classes")?),
+        drivers: split_list(&r.try_get::<String, _>("drivers")?),
+    })
 }
 
 /// A `usage_models` row as the model it holds.

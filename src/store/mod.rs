@@ -18,6 +18,7 @@ pub mod policy;
 pub mod sessions;
 pub mod settings;
 mod sqlite;
+pub mod topology;
 
 use sqlite::{native, writer};
 
@@ -536,6 +537,13 @@ impl Db {
     /// SQLite a request's commit does not wait for them to run first (see `writer.rs`).
     pub async fn write_background(&self) -> Result<WriteTx, sqlx::Error> {
         self.begin_write(true).await
+    }
+
+    /// Whether the database answers a statement (a health check; on SQLite a reader
+    /// answers, so a busy writer does not make the process look dead).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self).await?;
+        Ok(())
     }
 
     /// SQLite: how many writers of this process wait for the writer connection now

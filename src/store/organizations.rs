@@ -9,7 +9,7 @@ use crate::model::ChannelKind;
 use crate::model::actor::{Actor, UserRole};
 use crate::orchestrator::policy::{Account, AccountStatus};
 
-use super::{Db, StoreError, WriteTx, is_unique_violation, new_id, split_list, to_i64, to_u64};
+use super::{Db, Executor, StoreError, WriteTx, is_unique_violation, new_id, split_list, to_i64, to_u64};
 
 /// A user as a login finds it: who, and the stored password hash (none for users that
 /// cannot log in).
@@ -85,17 +85,18 @@ pub async fn account(db: &Db, org_id: &str) -> Result<Account, StoreError> {
     Ok(account_from_row(&row)?)
 }
 
-/// The account of organization `org_id`, read in `tx` (the operator may have changed it).
-pub async fn account_tx(tx: &mut WriteTx, org_id: &str) -> Result<Option<Account>, StoreError> {
-    let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1").bind(org_id).fetch_optional(&mut *tx).await?;
+/// The account of organization `org_id`, or `None`, read where the caller reads the rest
+/// (in a write transaction: the operator may have changed it).
+pub async fn account_tx<'e>(ex: impl Executor<'e>, org_id: &str) -> Result<Option<Account>, StoreError> {
+    let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1").bind(org_id).fetch_optional(ex).await?;
     Ok(row.map(|r| account_from_row(&r)).transpose()?)
 }
 
 /// The ID of the organization named `name`.
-pub async fn id_by_name(db: &Db, name: &str) -> Result<String, StoreError> {
+pub async fn id_by_name<'e>(ex: impl Executor<'e>, name: &str) -> Result<String, StoreError> {
     let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")
         .bind(name)
-        .fetch_optional(db)
+        .fetch_optional(ex)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("organization `{name}`")))?;
     Ok(row.try_get("id")?)
@@ -175,8 +176,8 @@ pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, St
 }
 
 /// Whether a user has `email`.
-pub async fn email_taken(db: &Db, email: &str) -> Result<bool, StoreError> {
-    Ok(sqlx::query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(db).await?.is_some())
+pub async fn email_taken<'e>(ex: impl Executor<'e>, email: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(ex).await?.is_some())
 }
 
 /// The actor for user `user_id`, acting from `source`.

@@ -56,20 +56,6 @@ pub async fn get(db: &Db, org_id: &str) -> Result<Option<Policy>, sqlx::Error> {
     }))
 }
 
-/// The id of the organization named `name`, which a rule may name.
-pub async fn organization_named(tx: &mut WriteTx, name: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1").bind(name).fetch_optional(&mut *tx).await
-}
-
-/// Who owns the interface `name`, which a rule plugs in: `None` when there is no such
-/// interface, `Some(None)` when it is the operator's (owned by no organization).
-pub async fn interface_owner(tx: &mut WriteTx, name: &str) -> Result<Option<Option<String>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT org_id FROM service_interfaces WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await
-}
-
 /// Stores `org_id`'s settings: its default offer expiry, whether members accept, and its
 /// notification preferences (`notifications.recipients` as given: the caller checks them).
 pub async fn set_settings(

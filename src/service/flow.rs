@@ -9,7 +9,9 @@ use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
 pub(crate) use crate::store::catalog::usage_model_from_row;
 pub(crate) use crate::store::channels::{ChannelRow, channel_from_row};
-use crate::store::{Dialect, WriteTx, catalog, is_unique_violation, new_id, new_token, organizations, token_hash};
+use crate::store::{
+    Dialect, WriteTx, catalog, is_unique_violation, new_id, new_token, orders, organizations, token_hash,
+};
 
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
@@ -1108,29 +1110,5 @@ pub(crate) async fn set_state(
 /// Opens an order unless one is already waiting for the channel (that one will see the
 /// channel as it is when it runs). Returns the waiting order either way.
 pub(crate) async fn insert_order(tx: &mut WriteTx, channel_id: &str, action: &str, now: i64) -> Result<Option<String>> {
-    let id = new_id("ord");
-    let inserted = sqlx::query(
-        "INSERT INTO orders (id, channel_id, action, status, created_at) VALUES ($1, $2, $3, 'pending', $4) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(id.as_str())
-    .bind(channel_id)
-    .bind(action)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if inserted.is_some() {
-        return Ok(Some(id));
-    }
-    // One is waiting already: it will do what the channel needs when it runs.
-    // (An activation stays one: more members before it ran are part of it.)
-    let row = sqlx::query(
-        "UPDATE orders SET action = CASE WHEN action IN ('activate', 'resume') AND $2 = 'modify' THEN action ELSE $2 END \
-         WHERE channel_id = $1 AND status = 'pending' RETURNING id",
-    )
-        .bind(channel_id)
-        .bind(action)
-        .fetch_optional(&mut *tx)
-        .await?;
-    Ok(row.map(|r| r.try_get("id")).transpose()?)
+    Ok(orders::open(tx, channel_id, action, now).await?)
 }

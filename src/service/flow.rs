@@ -8,34 +8,15 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
 pub(crate) use crate::store::catalog::usage_model_from_row;
-pub(crate) use crate::store::channels::{ChannelRow, channel_from_row};
-use crate::store::{
-    Dialect, WriteTx, catalog, is_unique_violation, new_id, new_token, orders, organizations, token_hash,
-};
+pub(crate) use crate::store::channels::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row};
+pub(crate) use crate::store::lock;
+use crate::store::{WriteTx, catalog, channels, new_id, new_token, orders, organizations, token_hash};
 
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
 };
 use super::setup::{account_from_row, check_text, hash_blocking};
-use super::{Actor, Result, Service, ServiceError, UserRole, audit, to_i64, to_u64};
-
-/// An attachment from a row with `interface`, `role` and `customer_vlan`.
-pub(crate) fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow> {
-    let role: String = r.try_get("role")?;
-    Ok(AttachmentRow {
-        interface: r.try_get("interface")?,
-        role: role.parse().unwrap_or(Role::Root),
-        customer_vlan: r.try_get::<Option<i64>, _>("customer_vlan")?.and_then(|v| u16::try_from(v).ok()),
-    })
-}
-
-/// A live attachment.
-#[derive(Clone, Debug)]
-pub(crate) struct AttachmentRow {
-    pub interface: String,
-    pub role: Role,
-    pub customer_vlan: Option<u16>,
-}
+use super::{Actor, Result, Service, ServiceError, UserRole, audit, to_u64};
 
 /// A service interface row.
 #[derive(Clone, Debug)]
@@ -46,34 +27,18 @@ pub(crate) struct InterfaceRow {
     pub capacity_mbps: u64,
 }
 
-pub(crate) fn lock(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Postgres => " FOR UPDATE",
-        Dialect::Sqlite => "",
-    }
-}
-
 impl Service {
+    /// Channel `id`, its row locked until `tx` ends when `for_update` (so requests on one
+    /// channel take turns).
     pub(crate) async fn channel_row(&self, tx: &mut WriteTx, id: &str, for_update: bool) -> Result<ChannelRow> {
-        let sql =
-            format!("SELECT * FROM channels WHERE id = $1{}", if for_update { lock(self.db.dialect) } else { "" });
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&mut *tx)
+        channels::row(tx, self.db.dialect, id, for_update)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
-        Ok(channel_from_row(&row)?)
+            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))
     }
 
+    /// The live attachments of channel `channel_id`, oldest first.
     pub(crate) async fn live_attachments(&self, tx: &mut WriteTx, channel_id: &str) -> Result<Vec<AttachmentRow>> {
-        let rows = sqlx::query(
-            "SELECT interface, role, customer_vlan FROM attachments \
-             WHERE channel_id = $1 AND state = 'attached' ORDER BY attached_at, id",
-        )
-        .bind(channel_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        rows.iter().map(attachment_from_row).collect()
+        Ok(channels::live_attachments(tx, channel_id).await?)
     }
 
     async fn interface_row<'e>(
@@ -222,42 +187,27 @@ impl Service {
         )
         .await?;
         self.check_tag_free(&mut tx, &iface.name, new.customer_vlan).await?;
-        let id = new_id("ch");
-        let r = sqlx::query(
-            "INSERT INTO channels (id, name, org_id, created_by, kind, bandwidth_mbps, class, definition_id, usage_model_id, \
-             state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $10)",
-        )
-        .bind(id.as_str())
-        .bind(name.as_str())
-        .bind(actor.org_id.as_str())
-        .bind(actor.user_id.as_str())
-        .bind(new.kind.as_str())
-        .bind(to_i64(new.bandwidth_mbps))
-        .bind(new.class.as_str())
-        .bind(definition_id.as_str())
-        .bind(new.usage_model_id.as_str())
-        .bind(now)
-        .execute(&mut tx)
-        .await;
-        if let Err(e) = r {
-            return Err(if is_unique_violation(&e) {
-                ServiceError::Conflict(format!("your organization already has a channel named `{name}`"))
-            } else {
-                e.into()
-            });
-        }
-        let att = insert_attachment(
-            &mut tx,
-            &id,
-            &iface.name,
-            &actor.org_id,
+        let channel = channels::NewChannel {
+            name: &name,
+            org_id: &actor.org_id,
+            created_by: &actor.user_id,
+            kind: new.kind,
+            bandwidth_mbps: new.bandwidth_mbps,
+            class: &new.class,
+            definition_id: &definition_id,
+            usage_model_id: &new.usage_model_id,
+        };
+        let id = channels::insert(&mut tx, &channel, now).await?;
+        let attachment = channels::NewAttachment {
+            channel_id: &id,
+            interface: &iface.name,
+            org_id: &actor.org_id,
             role,
-            new.customer_vlan,
-            None,
-            &new.usage_model_id,
-            now,
-        )
-        .await?;
+            customer_vlan: new.customer_vlan,
+            channel_vlan: None,
+            usage_model_id: &new.usage_model_id,
+        };
+        let att = channels::insert_attachment(&mut tx, &attachment, now).await?;
         audit(
             &mut tx,
             now,
@@ -276,17 +226,9 @@ impl Service {
 
     async fn check_tag_free(&self, tx: &mut WriteTx, iface: &str, tag: Option<u16>) -> Result<()> {
         let Some(tag) = tag else { return Ok(()) };
-        let taken = sqlx::query(
-            "SELECT channel_id FROM attachments WHERE interface = $1 AND state = 'attached' AND tag = $2 LIMIT 1",
-        )
-        .bind(iface)
-        .bind(i64::from(tag))
-        .fetch_optional(&mut *tx)
-        .await?;
-        match taken {
-            Some(r) => Err(ServiceError::Conflict(format!(
-                "customer VLAN {tag} is already used on interface `{iface}` by channel `{}`: pick another",
-                r.try_get::<String, _>("channel_id")?
+        match channels::tag_user(tx, iface, tag).await? {
+            Some(channel_id) => Err(ServiceError::Conflict(format!(
+                "customer VLAN {tag} is already used on interface `{iface}` by channel `{channel_id}`: pick another"
             ))),
             None => Ok(()),
         }
@@ -775,18 +717,16 @@ impl Service {
             ChannelKind::P2mp => role.and_then(|r| r.parse().ok()).unwrap_or(Role::Leaf),
             _ => Role::Root,
         };
-        let attachment_id = insert_attachment(
-            &mut tx,
-            &channel.id,
-            &iface.name,
-            &actor.org_id,
+        let attachment = channels::NewAttachment {
+            channel_id: &channel.id,
+            interface: &iface.name,
+            org_id: &actor.org_id,
             role,
-            acc.customer_vlan,
-            channel.vlan,
-            &model_id,
-            now,
-        )
-        .await?;
+            customer_vlan: acc.customer_vlan,
+            channel_vlan: channel.vlan,
+            usage_model_id: &model_id,
+        };
+        let attachment_id = channels::insert_attachment(&mut tx, &attachment, now).await?;
         let offer_org: String = row.try_get("offer_org")?;
         let can_reoffer: i64 = row.try_get("allow_reoffer")?;
         sqlx::query(
@@ -883,13 +823,11 @@ impl Service {
     pub async fn detach(&self, actor: &Actor, attachment_id: &str) -> Result<Option<String>> {
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let row = sqlx::query("SELECT channel_id, org_id, state FROM attachments WHERE id = $1")
-            .bind(attachment_id)
-            .fetch_optional(&mut tx)
+        let attachment = channels::attachment_state(&mut tx, attachment_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("attachment `{attachment_id}`")))?;
-        let org: String = row.try_get("org_id")?;
-        let channel_id: String = row.try_get("channel_id")?;
+        let org = attachment.org_id;
+        let channel_id = attachment.channel_id;
         if !(actor.is_operator() || (org == actor.org_id && actor.role == UserRole::Admin)) {
             return Err(if org == actor.org_id {
                 ServiceError::Forbidden("only your organization's admins can unplug its interfaces".into())
@@ -897,15 +835,11 @@ impl Service {
                 ServiceError::NotFound(format!("attachment `{attachment_id}`"))
             });
         }
-        if row.try_get::<String, _>("state")? != "attached" {
+        if !attachment.attached {
             return Err(ServiceError::Conflict("this interface is already unplugged".into()));
         }
         let channel = self.channel_row(&mut tx, &channel_id, true).await?;
-        sqlx::query("UPDATE attachments SET state = 'detached', detached_at = $2 WHERE id = $1")
-            .bind(attachment_id)
-            .bind(now)
-            .execute(&mut tx)
-            .await?;
+        channels::detach(&mut tx, attachment_id, now).await?;
         audit(&mut tx, now, actor, "attachment.detach", attachment_id, serde_json::json!({"channel": channel_id}))
             .await?;
         let roles: Vec<Role> = self.live_attachments(&mut tx, &channel.id).await?.iter().map(|a| a.role).collect();
@@ -951,13 +885,8 @@ impl Service {
         reason: &str,
         now: i64,
     ) -> Result<Option<String>> {
-        let holds: Option<AnyRow> = sqlx::query("SELECT switch FROM vlan_allocations WHERE channel_id = $1 LIMIT 1")
-            .bind(channel.id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if holds.is_none()
-            && matches!(channel.state, ChannelState::Draft | ChannelState::Offered | ChannelState::Failed)
-        {
+        let holds = channels::holds_vlans(tx, &channel.id).await?;
+        if !holds && matches!(channel.state, ChannelState::Draft | ChannelState::Offered | ChannelState::Failed) {
             set_state(tx, &channel.id, channel.state, ChannelState::Terminating, reason, now).await?;
             set_state(tx, &channel.id, ChannelState::Terminating, ChannelState::Terminated, reason, now).await?;
             release_attachments(tx, &[channel.id.as_str()], now).await?;
@@ -1027,60 +956,11 @@ fn check_customer_vlan(tag: Option<u16>) -> Result<()> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_attachment(
-    tx: &mut WriteTx,
-    channel_id: &str,
-    interface: &str,
-    org_id: &str,
-    role: Role,
-    customer_vlan: Option<u16>,
-    channel_vlan: Option<u16>,
-    usage_model_id: &str,
-    now: i64,
-) -> Result<String> {
-    let id = new_id("att");
-    let r = sqlx::query(
-        "INSERT INTO attachments (id, channel_id, interface, org_id, role, customer_vlan, tag, usage_model_id, state, attached_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'attached', $9)",
-    )
-    .bind(id.as_str())
-    .bind(channel_id)
-    .bind(interface)
-    .bind(org_id)
-    .bind(role.as_str())
-    .bind(customer_vlan.map(i64::from))
-    .bind(customer_vlan.or(channel_vlan).map(i64::from))
-    .bind(usage_model_id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await;
-    match r {
-        Ok(_) => Ok(id),
-        Err(e) if is_unique_violation(&e) => {
-            Err(ServiceError::Conflict(format!("interface `{interface}` is already plugged into this channel")))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Unplugs every member of those of `channel_ids` that are terminated (in the same
 /// transaction that terminated them): a terminated channel holds no interface and counts
 /// for no organization's channels.
 pub(crate) async fn release_attachments(tx: &mut WriteTx, channel_ids: &[&str], now: i64) -> Result<()> {
-    for chunk in channel_ids.chunks(super::batch::MAX_PARAMS) {
-        let sql = format!(
-            "UPDATE attachments SET state = 'detached', detached_at = $1 WHERE state = 'attached' \
-             AND channel_id IN (SELECT id FROM channels WHERE state = 'terminated' AND id IN ({}))",
-            super::placeholders(2, chunk.len())
-        );
-        let mut q = crate::store::varying(sql).bind(now);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        q.execute(&mut *tx).await?;
-    }
-    Ok(())
+    Ok(channels::release_attachments(tx, channel_ids, now).await?)
 }
 
 /// Changes a channel's state, refusing illegal transitions and lost races.
@@ -1095,16 +975,7 @@ pub(crate) async fn set_state(
     if !from.can_become(to) {
         return Err(ServiceError::Conflict(format!("a channel cannot go from {from} to {to}")));
     }
-    let n = sqlx::query("UPDATE channels SET state = $3, reason = $4, updated_at = $5 WHERE id = $1 AND state = $2")
-        .bind(channel_id)
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .bind(reason)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n == 1 { Ok(()) } else { Err(ServiceError::Conflict(format!("the channel is no longer {from}"))) }
+    Ok(channels::set_state(tx, channel_id, from, to, reason, now).await?)
 }
 
 /// Opens an order unless one is already waiting for the channel (that one will see the

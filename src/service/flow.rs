@@ -2,7 +2,6 @@
 //! or decline, detach, terminate. Each call is one database transaction with its audit
 //! record; a refused call stores nothing.
 
-use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::model::{ChannelKind, InterfaceMode, Role};
@@ -10,7 +9,7 @@ use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, 
 pub(crate) use crate::store::catalog::usage_model_from_row;
 pub(crate) use crate::store::channels::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row};
 pub(crate) use crate::store::lock;
-use crate::store::{WriteTx, catalog, channels, new_id, new_token, orders, organizations, token_hash};
+use crate::store::{self, WriteTx, catalog, channels, new_token, offers, orders, organizations};
 
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
@@ -243,14 +242,7 @@ impl Service {
         if channel.org_id == actor.org_id {
             return Ok(());
         }
-        let granted = sqlx::query(
-            "SELECT id FROM permissions WHERE channel_id = $1 AND grantee_org = $2 AND can_reoffer = 1 LIMIT 1",
-        )
-        .bind(channel.id.as_str())
-        .bind(actor.org_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if granted.is_some() {
+        if offers::may_reoffer(tx, &channel.id, &actor.org_id).await? {
             Ok(())
         } else if self.can_see(&mut *tx, actor, &channel.id, &channel.org_id).await? {
             Err(ServiceError::Forbidden("your permission on this channel does not include offering it on".into()))
@@ -289,21 +281,15 @@ impl Service {
             return Err(ServiceError::Conflict(format!("the channel is {}: it cannot be offered", channel.state)));
         }
         let expires_at = now.saturating_add(days.saturating_mul(86_400_000));
-        let offer_id = new_id("off");
-        sqlx::query(
-            "INSERT INTO offers (id, channel_id, org_id, created_by, description, allow_reoffer, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(offer_id.as_str())
-        .bind(channel.id.as_str())
-        .bind(actor.org_id.as_str())
-        .bind(actor.user_id.as_str())
-        .bind(description.as_str())
-        .bind(i64::from(offer.allow_reoffer))
-        .bind(expires_at)
-        .bind(now)
-        .execute(&mut tx)
-        .await?;
+        let new = offers::NewOffer {
+            channel_id: &channel.id,
+            org_id: &actor.org_id,
+            created_by: &actor.user_id,
+            description: &description,
+            allow_reoffer: offer.allow_reoffer,
+            expires_at,
+        };
+        let offer_id = offers::insert(&mut tx, &new, now).await?;
         let invitations = self.insert_invitees(&mut tx, actor, &channel, &offer_id, &offer.invitees, now).await?;
         if channel.state == ChannelState::Draft {
             set_state(&mut tx, &channel.id, ChannelState::Draft, ChannelState::Offered, "", now).await?;
@@ -342,14 +328,11 @@ impl Service {
         }
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let offer = sqlx::query("SELECT channel_id, org_id, expires_at FROM offers WHERE id = $1")
-            .bind(offer_id)
-            .fetch_optional(&mut tx)
+        let offer = offers::head(&mut tx, offer_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("offer `{offer_id}`")))?;
-        let channel_id: String = offer.try_get("channel_id")?;
-        let channel = self.channel_row(&mut tx, &channel_id, true).await?;
-        if offer.try_get::<String, _>("org_id")? != actor.org_id {
+        let channel = self.channel_row(&mut tx, &offer.channel_id, true).await?;
+        if offer.org_id != actor.org_id {
             return Err(if self.can_see(&mut tx, actor, &channel.id, &channel.org_id).await? {
                 ServiceError::Forbidden("only the organization that made the offer can add invitees".into())
             } else {
@@ -357,17 +340,11 @@ impl Service {
             });
         }
         self.may_offer(&mut tx, actor, &channel).await?;
-        if now >= offer.try_get::<i64, _>("expires_at")? {
+        if now >= offer.expires_at {
             return Err(ServiceError::OfferExpired);
         }
         let out = self.insert_invitees(&mut tx, actor, &channel, offer_id, invitees, now).await?;
-        let (description, expires_at): (String, i64) = {
-            let r = sqlx::query("SELECT description, expires_at FROM offers WHERE id = $1")
-                .bind(offer_id)
-                .fetch_one(&mut tx)
-                .await?;
-            (r.try_get("description")?, r.try_get("expires_at")?)
-        };
+        let (description, expires_at) = offers::description_and_expiry(&mut tx, offer_id).await?;
         audit(
             &mut tx,
             now,
@@ -400,14 +377,11 @@ impl Service {
                 None => None,
             };
             let org_id = match inv.organization.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
-                Some(o) => {
-                    let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")
-                        .bind(o)
-                        .fetch_optional(&mut *tx)
+                Some(o) => Some(
+                    store::policy::organization_named(tx, o)
                         .await?
-                        .ok_or_else(|| at(&format!("no organization named `{o}`")))?;
-                    Some(row.try_get::<String, _>("id")?)
-                }
+                        .ok_or_else(|| at(&format!("no organization named `{o}`")))?,
+                ),
                 None => None,
             };
             if email.is_none() && org_id.is_none() {
@@ -428,22 +402,16 @@ impl Service {
                 inv.org_name.trim().chars().take(100).collect()
             };
             let token = new_token();
-            let id = new_id("inv");
-            sqlx::query(
-                "INSERT INTO invitees (id, offer_id, email, org_id, name, org_name, role, token_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(id.as_str())
-            .bind(offer_id)
-            .bind(email.clone())
-            .bind(org_id.clone())
-            .bind(name.as_str())
-            .bind(org_name.as_str())
-            .bind(role.map(|r| r.as_str()))
-            .bind(token_hash(&token))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let new = offers::NewInvitee {
+                offer_id,
+                email: email.as_deref(),
+                org_id: org_id.as_deref(),
+                name: &name,
+                org_name: &org_name,
+                role,
+                token: &token,
+            };
+            let id = offers::insert_invitee(tx, &new, now).await?;
             let url = format!("{}/invitations/{token}", self.config.base_url.trim_end_matches('/'));
             out.push(Invitation { invitee_id: id, email, organization: inv.organization.clone(), token, url });
         }
@@ -452,29 +420,17 @@ impl Service {
 
     /// Finds the invitee of a token and checks the offer has not expired; marks it expired
     /// when it has (committing that) and says so.
-    pub(crate) async fn invitee_by_token(&self, token: &str) -> Result<AnyRow> {
+    pub(crate) async fn invitee_by_token(&self, token: &str) -> Result<offers::ByToken> {
         if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ServiceError::AccessDenied);
         }
-        let row = sqlx::query(
-            "SELECT i.*, o.expires_at, o.channel_id, o.org_id AS offer_org, o.allow_reoffer, o.description \
-             FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE i.token_hash = $1",
-        )
-        .bind(token_hash(token))
-        .fetch_optional(&self.db)
-        .await?
-        .ok_or(ServiceError::AccessDenied)?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        let decided = row.try_get::<Option<i64>, _>("accepted_at")?.is_some()
-            || row.try_get::<Option<i64>, _>("declined_at")?.is_some();
-        if self.now() >= expires_at && !decided {
-            if row.try_get::<Option<i64>, _>("expired_at")?.is_none() {
+        let row = offers::by_token(&self.db, token).await?.ok_or(ServiceError::AccessDenied)?;
+        let invitee = &row.invitee;
+        let decided = invitee.accepted_at.is_some() || invitee.declined_at.is_some();
+        if self.now() >= row.expires_at && !decided {
+            if invitee.expired_at.is_none() {
                 let mut tx = self.db.write().await?;
-                sqlx::query("UPDATE invitees SET expired_at = $2 WHERE id = $1 AND expired_at IS NULL")
-                    .bind(row.try_get::<String, _>("id")?)
-                    .bind(self.now())
-                    .execute(&mut tx)
-                    .await?;
+                offers::set_expired(&mut tx, &invitee.id, self.now()).await?;
                 tx.commit().await?;
             }
             return Err(ServiceError::OfferExpired);
@@ -483,14 +439,12 @@ impl Service {
     }
 
     /// Whether the invitation is for `actor` (the email it was sent to, or its organization).
-    fn invited(row: &AnyRow, actor: &Actor) -> Result<bool> {
-        let email: Option<String> = row.try_get("email")?;
-        let org: Option<String> = row.try_get("org_id")?;
-        Ok(match (email, org) {
+    fn invited(row: &offers::ByToken, actor: &Actor) -> bool {
+        match (&row.invitee.email, &row.invitee.org_id) {
             (Some(e), _) => e.eq_ignore_ascii_case(&actor.email),
-            (None, Some(o)) => o == actor.org_id,
+            (None, Some(o)) => *o == actor.org_id,
             (None, None) => false,
-        })
+        }
     }
 
     /// Step 4: opens an invitation. Records the first access. `viewer` is the logged-in
@@ -503,21 +457,15 @@ impl Service {
     ) -> Result<super::views::InvitationView> {
         let row = self.invitee_by_token(token).await?;
         if let Some(v) = viewer
-            && !Self::invited(&row, v)?
+            && !Self::invited(&row, v)
         {
             return Err(ServiceError::AccessDenied);
         }
-        let invitee_id: String = row.try_get("id")?;
-        if row.try_get::<Option<i64>, _>("accessed_at")?.is_none() {
+        let invitee_id = row.invitee.id;
+        if row.invitee.accessed_at.is_none() {
             let now = self.now();
             let mut tx = self.db.write().await?;
-            let n = sqlx::query("UPDATE invitees SET accessed_at = $2 WHERE id = $1 AND accessed_at IS NULL")
-                .bind(invitee_id.as_str())
-                .bind(now)
-                .execute(&mut tx)
-                .await?
-                .rows_affected();
-            if n == 1 {
+            if offers::set_accessed(&mut tx, &invitee_id, now).await? {
                 let who = match viewer {
                     Some(v) => Actor { source: source.into(), ..v.clone() },
                     None => Actor { user_id: "anonymous".into(), ..Actor::system(source) },
@@ -534,14 +482,14 @@ impl Service {
     /// account, and the user becomes its admin.
     pub async fn register(&self, token: &str, reg: &Registration, source: &str) -> Result<Actor> {
         let row = self.invitee_by_token(token).await?;
-        let invited_email: Option<String> = row.try_get("email")?;
+        let invited_email = row.invitee.email.clone();
         let email = super::setup::check_email(&reg.email)?;
         if let Some(e) = &invited_email
             && !e.eq_ignore_ascii_case(&email)
         {
             return Err(ServiceError::AccessDenied);
         }
-        if row.try_get::<Option<String>, _>("org_id")?.is_some() && invited_email.is_none() {
+        if row.invitee.org_id.is_some() && invited_email.is_none() {
             return Err(ServiceError::Conflict(
                 "this invitation is for an existing organization: ask its admin for an account and log in".into(),
             ));
@@ -554,7 +502,7 @@ impl Service {
         // An organization the operator imported with the topology (it owns service
         // interfaces) but nobody has registered for yet is claimed by the first person the
         // creator invited *for it*: the invitation names it, and the registrant confirms it.
-        let invited_org: String = row.try_get("org_name")?;
+        let invited_org = &row.invitee.org_name;
         let existing = sqlx::query(
             "SELECT g.id, (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id) AS users FROM organizations g WHERE g.name = $1",
         )
@@ -576,13 +524,8 @@ impl Service {
             }
         };
         let user_id = organizations::insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, &hash, now).await?;
-        let invitee_id: String = row.try_get("id")?;
-        sqlx::query("UPDATE invitees SET registered_at = $2, user_id = $3 WHERE id = $1")
-            .bind(invitee_id.as_str())
-            .bind(now)
-            .bind(user_id.as_str())
-            .execute(&mut tx)
-            .await?;
+        let invitee_id = row.invitee.id.clone();
+        offers::set_registered(&mut tx, &invitee_id, &user_id, now).await?;
         let actor = Actor {
             user_id,
             email: email.clone(),
@@ -609,19 +552,19 @@ impl Service {
     /// can now carry traffic, opens an order.
     pub async fn accept(&self, actor: &Actor, token: &str, acc: &Acceptance) -> Result<AcceptOutcome> {
         let row = self.invitee_by_token(token).await?;
-        if !Self::invited(&row, actor)? {
+        if !Self::invited(&row, actor) {
             return Err(ServiceError::AccessDenied);
         }
         check_customer_vlan(acc.customer_vlan)?;
-        let invitee_id: String = row.try_get("id")?;
-        let channel_id: String = row.try_get("channel_id")?;
+        let invitee_id = row.invitee.id.clone();
+        let channel_id = row.channel_id.clone();
         let driver = self.driver_of_interface(&acc.interface).await?;
         // The interface (owner, mode, capacity) changes only by a topology import.
         let iface = self.interface_row(&self.db, &acc.interface).await?;
-        if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
+        if row.invitee.accepted_at.is_some() {
             return Err(ServiceError::Conflict("this invitation was accepted already".into()));
         }
-        if row.try_get::<Option<i64>, _>("declined_at")?.is_some() {
+        if row.invitee.declined_at.is_some() {
             return Err(ServiceError::Conflict("this invitation was declined".into()));
         }
         let now = self.now();
@@ -699,22 +642,11 @@ impl Service {
             other => other?,
         }
         self.check_tag_free(&mut tx, &iface.name, acc.customer_vlan).await?;
-        let n = sqlx::query(
-            "UPDATE invitees SET accepted_at = $2, user_id = COALESCE(user_id, $3) \
-             WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL",
-        )
-        .bind(invitee_id.as_str())
-        .bind(now)
-        .bind(actor.person())
-        .execute(&mut tx)
-        .await?
-        .rows_affected();
-        if n != 1 {
+        if !offers::set_accepted(&mut tx, &invitee_id, actor.person(), now).await? {
             return Err(ServiceError::Conflict("this invitation was accepted or declined meanwhile".into()));
         }
-        let role: Option<String> = row.try_get("role")?;
         let role = match channel.kind {
-            ChannelKind::P2mp => role.and_then(|r| r.parse().ok()).unwrap_or(Role::Leaf),
+            ChannelKind::P2mp => row.invitee.role.unwrap_or(Role::Leaf),
             _ => Role::Root,
         };
         let attachment = channels::NewAttachment {
@@ -727,21 +659,14 @@ impl Service {
             usage_model_id: &model_id,
         };
         let attachment_id = channels::insert_attachment(&mut tx, &attachment, now).await?;
-        let offer_org: String = row.try_get("offer_org")?;
-        let can_reoffer: i64 = row.try_get("allow_reoffer")?;
-        sqlx::query(
-            "INSERT INTO permissions (id, channel_id, grantor_org, grantee_org, can_use, can_reoffer, invitee_id, created_at) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
-        )
-        .bind(new_id("perm"))
-        .bind(channel.id.as_str())
-        .bind(offer_org.as_str())
-        .bind(actor.org_id.as_str())
-        .bind(can_reoffer)
-        .bind(invitee_id.as_str())
-        .bind(now)
-        .execute(&mut tx)
-        .await?;
+        let grant = offers::Grant {
+            channel_id: &channel.id,
+            grantor_org: &row.offer_org,
+            grantee_org: &actor.org_id,
+            can_reoffer: row.allow_reoffer,
+            invitee_id: &invitee_id,
+        };
+        offers::grant(&mut tx, &grant, now).await?;
         audit(
             &mut tx,
             now,
@@ -795,26 +720,18 @@ impl Service {
     /// Step 4: declines an invitation.
     pub async fn decline(&self, actor: &Actor, token: &str) -> Result<()> {
         let row = self.invitee_by_token(token).await?;
-        if !Self::invited(&row, actor)? {
+        if !Self::invited(&row, actor) {
             return Err(ServiceError::AccessDenied);
         }
-        let invitee_id: String = row.try_get("id")?;
+        let invitee_id = &row.invitee.id;
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let n = sqlx::query(
-            "UPDATE invitees SET declined_at = $2 WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL",
-        )
-        .bind(invitee_id.as_str())
-        .bind(now)
-        .execute(&mut tx)
-        .await?
-        .rows_affected();
-        if n != 1 {
+        if !offers::set_declined(&mut tx, invitee_id, now).await? {
             return Err(ServiceError::Conflict("this invitation was already accepted or declined".into()));
         }
-        audit(&mut tx, now, actor, "invitation.decline", &invitee_id, serde_json::json!({})).await?;
+        audit(&mut tx, now, actor, "invitation.decline", invitee_id, serde_json::json!({})).await?;
         tx.commit().await?;
-        self.announce_answer(&row.try_get::<String, _>("channel_id")?, &actor.org_id, None);
+        self.announce_answer(&row.channel_id, &actor.org_id, None);
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! or decline, detach, terminate. Each call is one database transaction with its audit
 //! record; a refused call stores nothing.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
@@ -14,7 +14,7 @@ use crate::store::{self, WriteTx, catalog, channels, new_token, offers, orders, 
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
 };
-use super::setup::{account_from_row, check_text, hash_blocking};
+use super::setup::{check_text, hash_blocking};
 use super::{Actor, Result, Service, ServiceError, UserRole, audit, to_u64};
 
 /// A service interface row.
@@ -96,47 +96,28 @@ impl Service {
         endpoints_after: u64,
         driver: &str,
     ) -> Result<()> {
-        // One statement: the account (locked on PostgreSQL, so concurrent requests of one
-        // organization count one after the other), its live channels, the interface's use.
-        // Live means attached: a terminated channel's attachments are detached with it
-        // (`release_attachments`), so each count reads one range of one index.
-        let sql = format!(
-            "SELECT a.status, a.kinds, a.max_bandwidth_mbps, a.max_channels, a.classes, a.balance_cents, \
-             a.credit_limit_cents, \
-             (SELECT COUNT(DISTINCT t.channel_id) FROM attachments t \
-               WHERE t.org_id = $1 AND t.state = 'attached') AS held, \
-             (SELECT COUNT(*) FROM attachments t WHERE t.interface = $2 AND t.state = 'attached') AS n, \
-             (SELECT CAST(COALESCE(SUM(c.bandwidth_mbps), 0) AS BIGINT) FROM attachments t \
-               JOIN channels c ON c.id = t.channel_id WHERE t.interface = $2 AND t.state = 'attached') AS bw \
-             FROM accounts a WHERE a.org_id = $1{}",
-            lock(self.db.dialect)
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(org_id)
-            .bind(iface.name.as_str())
-            .fetch_optional(&mut *tx)
+        // One statement that locks the account row on PostgreSQL, so concurrent requests of
+        // one organization count one after the other (`organizations::account_in_use`).
+        let in_use = organizations::account_in_use(tx, self.db.dialect, org_id, &iface.name)
             .await?
             .ok_or_else(|| ServiceError::Forbidden("the organization has no account with the operator".into()))?;
-        let account = account_from_row(&row)?;
-        let held: i64 = row.try_get("held")?;
-        let use_row = &row;
         let req = Request {
             kind: *channel.0,
             bandwidth_mbps: channel.1,
             class: channel.2,
-            channels_held: to_u64(held),
+            channels_held: in_use.channels_held,
             endpoints_after,
             now_ms: self.now(),
             interface: InterfaceUse {
                 name: iface.name.clone(),
                 mode: iface.mode,
                 capacity_mbps: iface.capacity_mbps,
-                used_mbps: to_u64(use_row.try_get("bw")?),
-                channels: to_u64(use_row.try_get("n")?),
+                used_mbps: in_use.interface_mbps,
+                channels: in_use.interface_channels,
             },
             driver,
         };
-        let refusals = policy::verify(&account, definition, model, &req);
+        let refusals = policy::verify(&in_use.account, definition, model, &req);
         if refusals.is_empty() { Ok(()) } else { Err(ServiceError::Refused(refusals)) }
     }
 
@@ -267,11 +248,7 @@ impl Service {
         }
         let days: i64 = match offer.expires_in_days {
             Some(d) => i64::from(d),
-            None => sqlx::query("SELECT default_offer_days FROM organizations WHERE id = $1")
-                .bind(actor.org_id.as_str())
-                .fetch_one(&self.db)
-                .await?
-                .try_get("default_offer_days")?,
+            None => store::policy::default_offer_days(&self.db, &actor.org_id).await?,
         };
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -503,16 +480,9 @@ impl Service {
         // interfaces) but nobody has registered for yet is claimed by the first person the
         // creator invited *for it*: the invitation names it, and the registrant confirms it.
         let invited_org = &row.invitee.org_name;
-        let existing = sqlx::query(
-            "SELECT g.id, (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id) AS users FROM organizations g WHERE g.name = $1",
-        )
-        .bind(org_name.as_str())
-        .fetch_optional(&mut tx)
-        .await?;
+        let existing = organizations::named_with_users(&mut tx, &org_name).await?;
         let org_id = match existing {
-            Some(g) if g.try_get::<i64, _>("users")? == 0 && invited_org.trim().eq_ignore_ascii_case(&org_name) => {
-                g.try_get::<String, _>("id")?
-            }
+            Some((id, users)) if users == 0 && invited_org.trim().eq_ignore_ascii_case(&org_name) => id,
             Some(_) => {
                 return Err(ServiceError::Conflict(format!(
                     "organization `{org_name}` is registered already: ask its admin to add you, then log in"
@@ -701,12 +671,7 @@ impl Service {
             UserRole::Admin => Ok(()),
             UserRole::Operator => Err(ServiceError::Forbidden("the operator's staff cannot accept offers".into())),
             UserRole::Member => {
-                let allowed: i64 = sqlx::query("SELECT members_can_accept FROM organizations WHERE id = $1")
-                    .bind(actor.org_id.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("members_can_accept")?;
-                if allowed == 1 {
+                if store::policy::members_can_accept(tx, &actor.org_id).await? {
                     Ok(())
                 } else {
                     Err(ServiceError::Forbidden(

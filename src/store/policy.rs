@@ -56,7 +56,28 @@ pub async fn get(db: &Db, org_id: &str) -> Result<Option<Policy>, sqlx::Error> {
     }))
 }
 
-/// The id of the organization named `name`, which a rule may name.
+/// How many days organization `org_id`'s offers last when an offer does not say (an error
+/// when there is no such organization).
+pub async fn default_offer_days(db: &Db, org_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT default_offer_days FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(db)
+        .await?
+        .try_get("default_offer_days")
+}
+
+/// Whether organization `org_id` lets its members accept offers, not only its admins, read
+/// in `tx` (an error when there is no such organization).
+pub async fn members_can_accept(tx: &mut WriteTx, org_id: &str) -> Result<bool, sqlx::Error> {
+    let allowed: i64 = sqlx::query("SELECT members_can_accept FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("members_can_accept")?;
+    Ok(allowed == 1)
+}
+
+/// The id of the organization named `name`, which a rule or an invitee may name.
 pub async fn organization_named(tx: &mut WriteTx, name: &str) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1").bind(name).fetch_optional(&mut *tx).await
 }

@@ -2,37 +2,19 @@
 //! or decline, detach, terminate. Each call is one database transaction with its audit
 //! record; a refused call stores nothing.
 
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
-pub(crate) use crate::store::channels::{ChannelRow, channel_from_row};
-use crate::store::{Dialect, WriteTx, catalog, is_unique_violation, new_id, new_token, organizations, token_hash};
+pub(crate) use crate::store::channels::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row};
+pub(crate) use crate::store::lock;
+use crate::store::{self, WriteTx, catalog, channels, new_token, offers, orders, organizations};
 
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
 };
-use super::setup::{account_from_row, check_text, hash_blocking};
-use super::{Actor, Result, Service, ServiceError, UserRole, audit, to_i64, to_u64};
-
-/// An attachment from a row with `interface`, `role` and `customer_vlan`.
-pub(crate) fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow> {
-    let role: String = r.try_get("role")?;
-    Ok(AttachmentRow {
-        interface: r.try_get("interface")?,
-        role: role.parse().unwrap_or(Role::Root),
-        customer_vlan: r.try_get::<Option<i64>, _>("customer_vlan")?.and_then(|v| u16::try_from(v).ok()),
-    })
-}
-
-/// A live attachment.
-#[derive(Clone, Debug)]
-pub(crate) struct AttachmentRow {
-    pub interface: String,
-    pub role: Role,
-    pub customer_vlan: Option<u16>,
-}
+use super::setup::{check_text, hash_blocking};
+use super::{Actor, Result, Service, ServiceError, UserRole, audit, to_u64};
 
 /// A service interface row.
 #[derive(Clone, Debug)]
@@ -43,34 +25,18 @@ pub(crate) struct InterfaceRow {
     pub capacity_mbps: u64,
 }
 
-pub(crate) fn lock(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Postgres => " FOR UPDATE",
-        Dialect::Sqlite => "",
-    }
-}
-
 impl Service {
+    /// Channel `id`, its row locked until `tx` ends when `for_update` (so requests on one
+    /// channel take turns).
     pub(crate) async fn channel_row(&self, tx: &mut WriteTx, id: &str, for_update: bool) -> Result<ChannelRow> {
-        let sql =
-            format!("SELECT * FROM channels WHERE id = $1{}", if for_update { lock(self.db.dialect) } else { "" });
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&mut *tx)
+        channels::row(tx, self.db.dialect, id, for_update)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
-        Ok(channel_from_row(&row)?)
+            .ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))
     }
 
+    /// The live attachments of channel `channel_id`, oldest first.
     pub(crate) async fn live_attachments(&self, tx: &mut WriteTx, channel_id: &str) -> Result<Vec<AttachmentRow>> {
-        let rows = sqlx::query(
-            "SELECT interface, role, customer_vlan FROM attachments \
-             WHERE channel_id = $1 AND state = 'attached' ORDER BY attached_at, id",
-        )
-        .bind(channel_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        rows.iter().map(attachment_from_row).collect()
+        Ok(channels::live_attachments(tx, channel_id).await?)
     }
 
     async fn interface_row<'e>(
@@ -129,47 +95,28 @@ impl Service {
         endpoints_after: u64,
         driver: &str,
     ) -> Result<()> {
-        // One statement: the account (locked on PostgreSQL, so concurrent requests of one
-        // organization count one after the other), its live channels, the interface's use.
-        // Live means attached: a terminated channel's attachments are detached with it
-        // (`release_attachments`), so each count reads one range of one index.
-        let sql = format!(
-            "SELECT a.status, a.kinds, a.max_bandwidth_mbps, a.max_channels, a.classes, a.balance_cents, \
-             a.credit_limit_cents, \
-             (SELECT COUNT(DISTINCT t.channel_id) FROM attachments t \
-               WHERE t.org_id = $1 AND t.state = 'attached') AS held, \
-             (SELECT COUNT(*) FROM attachments t WHERE t.interface = $2 AND t.state = 'attached') AS n, \
-             (SELECT CAST(COALESCE(SUM(c.bandwidth_mbps), 0) AS BIGINT) FROM attachments t \
-               JOIN channels c ON c.id = t.channel_id WHERE t.interface = $2 AND t.state = 'attached') AS bw \
-             FROM accounts a WHERE a.org_id = $1{}",
-            lock(self.db.dialect)
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(org_id)
-            .bind(iface.name.as_str())
-            .fetch_optional(&mut *tx)
+        // One statement that locks the account row on PostgreSQL, so concurrent requests of
+        // one organization count one after the other (`organizations::account_in_use`).
+        let in_use = organizations::account_in_use(tx, self.db.dialect, org_id, &iface.name)
             .await?
             .ok_or_else(|| ServiceError::Forbidden("the organization has no account with the operator".into()))?;
-        let account = account_from_row(&row)?;
-        let held: i64 = row.try_get("held")?;
-        let use_row = &row;
         let req = Request {
             kind: *channel.0,
             bandwidth_mbps: channel.1,
             class: channel.2,
-            channels_held: to_u64(held),
+            channels_held: in_use.channels_held,
             endpoints_after,
             now_ms: self.now(),
             interface: InterfaceUse {
                 name: iface.name.clone(),
                 mode: iface.mode,
                 capacity_mbps: iface.capacity_mbps,
-                used_mbps: to_u64(use_row.try_get("bw")?),
-                channels: to_u64(use_row.try_get("n")?),
+                used_mbps: in_use.interface_mbps,
+                channels: in_use.interface_channels,
             },
             driver,
         };
-        let refusals = policy::verify(&account, definition, model, &req);
+        let refusals = policy::verify(&in_use.account, definition, model, &req);
         if refusals.is_empty() { Ok(()) } else { Err(ServiceError::Refused(refusals)) }
     }
 
@@ -219,42 +166,27 @@ impl Service {
         )
         .await?;
         self.check_tag_free(&mut tx, &iface.name, new.customer_vlan).await?;
-        let id = new_id("ch");
-        let r = sqlx::query(
-            "INSERT INTO channels (id, name, org_id, created_by, kind, bandwidth_mbps, class, definition_id, usage_model_id, \
-             state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $10)",
-        )
-        .bind(id.as_str())
-        .bind(name.as_str())
-        .bind(actor.org_id.as_str())
-        .bind(actor.user_id.as_str())
-        .bind(new.kind.as_str())
-        .bind(to_i64(new.bandwidth_mbps))
-        .bind(new.class.as_str())
-        .bind(definition_id.as_str())
-        .bind(new.usage_model_id.as_str())
-        .bind(now)
-        .execute(&mut tx)
-        .await;
-        if let Err(e) = r {
-            return Err(if is_unique_violation(&e) {
-                ServiceError::Conflict(format!("your organization already has a channel named `{name}`"))
-            } else {
-                e.into()
-            });
-        }
-        let att = insert_attachment(
-            &mut tx,
-            &id,
-            &iface.name,
-            &actor.org_id,
+        let channel = channels::NewChannel {
+            name: &name,
+            org_id: &actor.org_id,
+            created_by: &actor.user_id,
+            kind: new.kind,
+            bandwidth_mbps: new.bandwidth_mbps,
+            class: &new.class,
+            definition_id: &definition_id,
+            usage_model_id: &new.usage_model_id,
+        };
+        let id = channels::insert(&mut tx, &channel, now).await?;
+        let attachment = channels::NewAttachment {
+            channel_id: &id,
+            interface: &iface.name,
+            org_id: &actor.org_id,
             role,
-            new.customer_vlan,
-            None,
-            &new.usage_model_id,
-            now,
-        )
-        .await?;
+            customer_vlan: new.customer_vlan,
+            channel_vlan: None,
+            usage_model_id: &new.usage_model_id,
+        };
+        let att = channels::insert_attachment(&mut tx, &attachment, now).await?;
         audit(
             &mut tx,
             now,
@@ -273,17 +205,9 @@ impl Service {
 
     async fn check_tag_free(&self, tx: &mut WriteTx, iface: &str, tag: Option<u16>) -> Result<()> {
         let Some(tag) = tag else { return Ok(()) };
-        let taken = sqlx::query(
-            "SELECT channel_id FROM attachments WHERE interface = $1 AND state = 'attached' AND tag = $2 LIMIT 1",
-        )
-        .bind(iface)
-        .bind(i64::from(tag))
-        .fetch_optional(&mut *tx)
-        .await?;
-        match taken {
-            Some(r) => Err(ServiceError::Conflict(format!(
-                "customer VLAN {tag} is already used on interface `{iface}` by channel `{}`: pick another",
-                r.try_get::<String, _>("channel_id")?
+        match channels::tag_user(tx, iface, tag).await? {
+            Some(channel_id) => Err(ServiceError::Conflict(format!(
+                "customer VLAN {tag} is already used on interface `{iface}` by channel `{channel_id}`: pick another"
             ))),
             None => Ok(()),
         }
@@ -298,14 +222,7 @@ impl Service {
         if channel.org_id == actor.org_id {
             return Ok(());
         }
-        let granted = sqlx::query(
-            "SELECT id FROM permissions WHERE channel_id = $1 AND grantee_org = $2 AND can_reoffer = 1 LIMIT 1",
-        )
-        .bind(channel.id.as_str())
-        .bind(actor.org_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if granted.is_some() {
+        if offers::may_reoffer(tx, &channel.id, &actor.org_id).await? {
             Ok(())
         } else if self.can_see(&mut *tx, actor, &channel.id, &channel.org_id).await? {
             Err(ServiceError::Forbidden("your permission on this channel does not include offering it on".into()))
@@ -330,11 +247,7 @@ impl Service {
         }
         let days: i64 = match offer.expires_in_days {
             Some(d) => i64::from(d),
-            None => sqlx::query("SELECT default_offer_days FROM organizations WHERE id = $1")
-                .bind(actor.org_id.as_str())
-                .fetch_one(&self.db)
-                .await?
-                .try_get("default_offer_days")?,
+            None => store::policy::default_offer_days(&self.db, &actor.org_id).await?,
         };
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -344,21 +257,15 @@ impl Service {
             return Err(ServiceError::Conflict(format!("the channel is {}: it cannot be offered", channel.state)));
         }
         let expires_at = now.saturating_add(days.saturating_mul(86_400_000));
-        let offer_id = new_id("off");
-        sqlx::query(
-            "INSERT INTO offers (id, channel_id, org_id, created_by, description, allow_reoffer, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(offer_id.as_str())
-        .bind(channel.id.as_str())
-        .bind(actor.org_id.as_str())
-        .bind(actor.user_id.as_str())
-        .bind(description.as_str())
-        .bind(i64::from(offer.allow_reoffer))
-        .bind(expires_at)
-        .bind(now)
-        .execute(&mut tx)
-        .await?;
+        let new = offers::NewOffer {
+            channel_id: &channel.id,
+            org_id: &actor.org_id,
+            created_by: &actor.user_id,
+            description: &description,
+            allow_reoffer: offer.allow_reoffer,
+            expires_at,
+        };
+        let offer_id = offers::insert(&mut tx, &new, now).await?;
         let invitations = self.insert_invitees(&mut tx, actor, &channel, &offer_id, &offer.invitees, now).await?;
         if channel.state == ChannelState::Draft {
             set_state(&mut tx, &channel.id, ChannelState::Draft, ChannelState::Offered, "", now).await?;
@@ -397,14 +304,11 @@ impl Service {
         }
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let offer = sqlx::query("SELECT channel_id, org_id, expires_at FROM offers WHERE id = $1")
-            .bind(offer_id)
-            .fetch_optional(&mut tx)
+        let offer = offers::head(&mut tx, offer_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("offer `{offer_id}`")))?;
-        let channel_id: String = offer.try_get("channel_id")?;
-        let channel = self.channel_row(&mut tx, &channel_id, true).await?;
-        if offer.try_get::<String, _>("org_id")? != actor.org_id {
+        let channel = self.channel_row(&mut tx, &offer.channel_id, true).await?;
+        if offer.org_id != actor.org_id {
             return Err(if self.can_see(&mut tx, actor, &channel.id, &channel.org_id).await? {
                 ServiceError::Forbidden("only the organization that made the offer can add invitees".into())
             } else {
@@ -412,17 +316,11 @@ impl Service {
             });
         }
         self.may_offer(&mut tx, actor, &channel).await?;
-        if now >= offer.try_get::<i64, _>("expires_at")? {
+        if now >= offer.expires_at {
             return Err(ServiceError::OfferExpired);
         }
         let out = self.insert_invitees(&mut tx, actor, &channel, offer_id, invitees, now).await?;
-        let (description, expires_at): (String, i64) = {
-            let r = sqlx::query("SELECT description, expires_at FROM offers WHERE id = $1")
-                .bind(offer_id)
-                .fetch_one(&mut tx)
-                .await?;
-            (r.try_get("description")?, r.try_get("expires_at")?)
-        };
+        let (description, expires_at) = offers::description_and_expiry(&mut tx, offer_id).await?;
         audit(
             &mut tx,
             now,
@@ -455,14 +353,11 @@ impl Service {
                 None => None,
             };
             let org_id = match inv.organization.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
-                Some(o) => {
-                    let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")
-                        .bind(o)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .ok_or_else(|| at(&format!("no organization named `{o}`")))?;
-                    Some(row.try_get::<String, _>("id")?)
-                }
+                Some(o) => Some(match organizations::id_by_name(&mut *tx, o).await {
+                    Ok(id) => id,
+                    Err(store::StoreError::NotFound(_)) => return Err(at(&format!("no organization named `{o}`"))),
+                    Err(e) => return Err(e.into()),
+                }),
                 None => None,
             };
             if email.is_none() && org_id.is_none() {
@@ -483,22 +378,16 @@ impl Service {
                 inv.org_name.trim().chars().take(100).collect()
             };
             let token = new_token();
-            let id = new_id("inv");
-            sqlx::query(
-                "INSERT INTO invitees (id, offer_id, email, org_id, name, org_name, role, token_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(id.as_str())
-            .bind(offer_id)
-            .bind(email.clone())
-            .bind(org_id.clone())
-            .bind(name.as_str())
-            .bind(org_name.as_str())
-            .bind(role.map(|r| r.as_str()))
-            .bind(token_hash(&token))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let new = offers::NewInvitee {
+                offer_id,
+                email: email.as_deref(),
+                org_id: org_id.as_deref(),
+                name: &name,
+                org_name: &org_name,
+                role,
+                token: &token,
+            };
+            let id = offers::insert_invitee(tx, &new, now).await?;
             let url = format!("{}/invitations/{token}", self.config.base_url.trim_end_matches('/'));
             out.push(Invitation { invitee_id: id, email, organization: inv.organization.clone(), token, url });
         }
@@ -507,29 +396,17 @@ impl Service {
 
     /// Finds the invitee of a token and checks the offer has not expired; marks it expired
     /// when it has (committing that) and says so.
-    pub(crate) async fn invitee_by_token(&self, token: &str) -> Result<AnyRow> {
+    pub(crate) async fn invitee_by_token(&self, token: &str) -> Result<offers::ByToken> {
         if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ServiceError::AccessDenied);
         }
-        let row = sqlx::query(
-            "SELECT i.*, o.expires_at, o.channel_id, o.org_id AS offer_org, o.allow_reoffer, o.description \
-             FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE i.token_hash = $1",
-        )
-        .bind(token_hash(token))
-        .fetch_optional(&self.db)
-        .await?
-        .ok_or(ServiceError::AccessDenied)?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        let decided = row.try_get::<Option<i64>, _>("accepted_at")?.is_some()
-            || row.try_get::<Option<i64>, _>("declined_at")?.is_some();
-        if self.now() >= expires_at && !decided {
-            if row.try_get::<Option<i64>, _>("expired_at")?.is_none() {
+        let row = offers::by_token(&self.db, token).await?.ok_or(ServiceError::AccessDenied)?;
+        let invitee = &row.invitee;
+        let decided = invitee.accepted_at.is_some() || invitee.declined_at.is_some();
+        if self.now() >= row.expires_at && !decided {
+            if invitee.expired_at.is_none() {
                 let mut tx = self.db.write().await?;
-                sqlx::query("UPDATE invitees SET expired_at = $2 WHERE id = $1 AND expired_at IS NULL")
-                    .bind(row.try_get::<String, _>("id")?)
-                    .bind(self.now())
-                    .execute(&mut tx)
-                    .await?;
+                offers::set_expired(&mut tx, &invitee.id, self.now()).await?;
                 tx.commit().await?;
             }
             return Err(ServiceError::OfferExpired);
@@ -538,14 +415,12 @@ impl Service {
     }
 
     /// Whether the invitation is for `actor` (the email it was sent to, or its organization).
-    fn invited(row: &AnyRow, actor: &Actor) -> Result<bool> {
-        let email: Option<String> = row.try_get("email")?;
-        let org: Option<String> = row.try_get("org_id")?;
-        Ok(match (email, org) {
+    fn invited(row: &offers::ByToken, actor: &Actor) -> bool {
+        match (&row.invitee.email, &row.invitee.org_id) {
             (Some(e), _) => e.eq_ignore_ascii_case(&actor.email),
-            (None, Some(o)) => o == actor.org_id,
+            (None, Some(o)) => *o == actor.org_id,
             (None, None) => false,
-        })
+        }
     }
 
     /// Step 4: opens an invitation. Records the first access. `viewer` is the logged-in
@@ -558,21 +433,15 @@ impl Service {
     ) -> Result<super::views::InvitationView> {
         let row = self.invitee_by_token(token).await?;
         if let Some(v) = viewer
-            && !Self::invited(&row, v)?
+            && !Self::invited(&row, v)
         {
             return Err(ServiceError::AccessDenied);
         }
-        let invitee_id: String = row.try_get("id")?;
-        if row.try_get::<Option<i64>, _>("accessed_at")?.is_none() {
+        let invitee_id = row.invitee.id;
+        if row.invitee.accessed_at.is_none() {
             let now = self.now();
             let mut tx = self.db.write().await?;
-            let n = sqlx::query("UPDATE invitees SET accessed_at = $2 WHERE id = $1 AND accessed_at IS NULL")
-                .bind(invitee_id.as_str())
-                .bind(now)
-                .execute(&mut tx)
-                .await?
-                .rows_affected();
-            if n == 1 {
+            if offers::set_accessed(&mut tx, &invitee_id, now).await? {
                 let who = match viewer {
                     Some(v) => Actor { source: source.into(), ..v.clone() },
                     None => Actor { user_id: "anonymous".into(), ..Actor::system(source) },
@@ -589,14 +458,14 @@ impl Service {
     /// account, and the user becomes its admin.
     pub async fn register(&self, token: &str, reg: &Registration, source: &str) -> Result<Actor> {
         let row = self.invitee_by_token(token).await?;
-        let invited_email: Option<String> = row.try_get("email")?;
+        let invited_email = row.invitee.email.clone();
         let email = super::setup::check_email(&reg.email)?;
         if let Some(e) = &invited_email
             && !e.eq_ignore_ascii_case(&email)
         {
             return Err(ServiceError::AccessDenied);
         }
-        if row.try_get::<Option<String>, _>("org_id")?.is_some() && invited_email.is_none() {
+        if row.invitee.org_id.is_some() && invited_email.is_none() {
             return Err(ServiceError::Conflict(
                 "this invitation is for an existing organization: ask its admin for an account and log in".into(),
             ));
@@ -609,17 +478,10 @@ impl Service {
         // An organization the operator imported with the topology (it owns service
         // interfaces) but nobody has registered for yet is claimed by the first person the
         // creator invited *for it*: the invitation names it, and the registrant confirms it.
-        let invited_org: String = row.try_get("org_name")?;
-        let existing = sqlx::query(
-            "SELECT g.id, (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id) AS users FROM organizations g WHERE g.name = $1",
-        )
-        .bind(org_name.as_str())
-        .fetch_optional(&mut tx)
-        .await?;
+        let invited_org = &row.invitee.org_name;
+        let existing = organizations::named_with_users(&mut tx, &org_name).await?;
         let org_id = match existing {
-            Some(g) if g.try_get::<i64, _>("users")? == 0 && invited_org.trim().eq_ignore_ascii_case(&org_name) => {
-                g.try_get::<String, _>("id")?
-            }
+            Some((id, users)) if users == 0 && invited_org.trim().eq_ignore_ascii_case(&org_name) => id,
             Some(_) => {
                 return Err(ServiceError::Conflict(format!(
                     "organization `{org_name}` is registered already: ask its admin to add you, then log in"
@@ -631,13 +493,8 @@ impl Service {
             }
         };
         let user_id = organizations::insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, &hash, now).await?;
-        let invitee_id: String = row.try_get("id")?;
-        sqlx::query("UPDATE invitees SET registered_at = $2, user_id = $3 WHERE id = $1")
-            .bind(invitee_id.as_str())
-            .bind(now)
-            .bind(user_id.as_str())
-            .execute(&mut tx)
-            .await?;
+        let invitee_id = row.invitee.id.clone();
+        offers::set_registered(&mut tx, &invitee_id, &user_id, now).await?;
         let actor = Actor {
             user_id,
             email: email.clone(),
@@ -664,19 +521,19 @@ impl Service {
     /// can now carry traffic, opens an order.
     pub async fn accept(&self, actor: &Actor, token: &str, acc: &Acceptance) -> Result<AcceptOutcome> {
         let row = self.invitee_by_token(token).await?;
-        if !Self::invited(&row, actor)? {
+        if !Self::invited(&row, actor) {
             return Err(ServiceError::AccessDenied);
         }
         check_customer_vlan(acc.customer_vlan)?;
-        let invitee_id: String = row.try_get("id")?;
-        let channel_id: String = row.try_get("channel_id")?;
+        let invitee_id = row.invitee.id.clone();
+        let channel_id = row.channel_id.clone();
         let driver = self.driver_of_interface(&acc.interface).await?;
         // The interface (owner, mode, capacity) changes only by a topology import.
         let iface = self.interface_row(&self.db, &acc.interface).await?;
-        if row.try_get::<Option<i64>, _>("accepted_at")?.is_some() {
+        if row.invitee.accepted_at.is_some() {
             return Err(ServiceError::Conflict("this invitation was accepted already".into()));
         }
-        if row.try_get::<Option<i64>, _>("declined_at")?.is_some() {
+        if row.invitee.declined_at.is_some() {
             return Err(ServiceError::Conflict("this invitation was declined".into()));
         }
         let now = self.now();
@@ -754,51 +611,31 @@ impl Service {
             other => other?,
         }
         self.check_tag_free(&mut tx, &iface.name, acc.customer_vlan).await?;
-        let n = sqlx::query(
-            "UPDATE invitees SET accepted_at = $2, user_id = COALESCE(user_id, $3) \
-             WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL",
-        )
-        .bind(invitee_id.as_str())
-        .bind(now)
-        .bind(actor.person())
-        .execute(&mut tx)
-        .await?
-        .rows_affected();
-        if n != 1 {
+        if !offers::set_accepted(&mut tx, &invitee_id, actor.person(), now).await? {
             return Err(ServiceError::Conflict("this invitation was accepted or declined meanwhile".into()));
         }
-        let role: Option<String> = row.try_get("role")?;
         let role = match channel.kind {
-            ChannelKind::P2mp => role.and_then(|r| r.parse().ok()).unwrap_or(Role::Leaf),
+            ChannelKind::P2mp => row.invitee.role.unwrap_or(Role::Leaf),
             _ => Role::Root,
         };
-        let attachment_id = insert_attachment(
-            &mut tx,
-            &channel.id,
-            &iface.name,
-            &actor.org_id,
+        let attachment = channels::NewAttachment {
+            channel_id: &channel.id,
+            interface: &iface.name,
+            org_id: &actor.org_id,
             role,
-            acc.customer_vlan,
-            channel.vlan,
-            &model_id,
-            now,
-        )
-        .await?;
-        let offer_org: String = row.try_get("offer_org")?;
-        let can_reoffer: i64 = row.try_get("allow_reoffer")?;
-        sqlx::query(
-            "INSERT INTO permissions (id, channel_id, grantor_org, grantee_org, can_use, can_reoffer, invitee_id, created_at) \
-             VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
-        )
-        .bind(new_id("perm"))
-        .bind(channel.id.as_str())
-        .bind(offer_org.as_str())
-        .bind(actor.org_id.as_str())
-        .bind(can_reoffer)
-        .bind(invitee_id.as_str())
-        .bind(now)
-        .execute(&mut tx)
-        .await?;
+            customer_vlan: acc.customer_vlan,
+            channel_vlan: channel.vlan,
+            usage_model_id: &model_id,
+        };
+        let attachment_id = channels::insert_attachment(&mut tx, &attachment, now).await?;
+        let grant = offers::Grant {
+            channel_id: &channel.id,
+            grantor_org: &row.offer_org,
+            grantee_org: &actor.org_id,
+            can_reoffer: row.allow_reoffer,
+            invitee_id: &invitee_id,
+        };
+        offers::grant(&mut tx, &grant, now).await?;
         audit(
             &mut tx,
             now,
@@ -833,12 +670,7 @@ impl Service {
             UserRole::Admin => Ok(()),
             UserRole::Operator => Err(ServiceError::Forbidden("the operator's staff cannot accept offers".into())),
             UserRole::Member => {
-                let allowed: i64 = sqlx::query("SELECT members_can_accept FROM organizations WHERE id = $1")
-                    .bind(actor.org_id.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("members_can_accept")?;
-                if allowed == 1 {
+                if store::policy::members_can_accept(tx, &actor.org_id).await? {
                     Ok(())
                 } else {
                     Err(ServiceError::Forbidden(
@@ -852,26 +684,18 @@ impl Service {
     /// Step 4: declines an invitation.
     pub async fn decline(&self, actor: &Actor, token: &str) -> Result<()> {
         let row = self.invitee_by_token(token).await?;
-        if !Self::invited(&row, actor)? {
+        if !Self::invited(&row, actor) {
             return Err(ServiceError::AccessDenied);
         }
-        let invitee_id: String = row.try_get("id")?;
+        let invitee_id = &row.invitee.id;
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let n = sqlx::query(
-            "UPDATE invitees SET declined_at = $2 WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL",
-        )
-        .bind(invitee_id.as_str())
-        .bind(now)
-        .execute(&mut tx)
-        .await?
-        .rows_affected();
-        if n != 1 {
+        if !offers::set_declined(&mut tx, invitee_id, now).await? {
             return Err(ServiceError::Conflict("this invitation was already accepted or declined".into()));
         }
-        audit(&mut tx, now, actor, "invitation.decline", &invitee_id, serde_json::json!({})).await?;
+        audit(&mut tx, now, actor, "invitation.decline", invitee_id, serde_json::json!({})).await?;
         tx.commit().await?;
-        self.announce_answer(&row.try_get::<String, _>("channel_id")?, &actor.org_id, None);
+        self.announce_answer(&row.channel_id, &actor.org_id, None);
         Ok(())
     }
 
@@ -880,13 +704,11 @@ impl Service {
     pub async fn detach(&self, actor: &Actor, attachment_id: &str) -> Result<Option<String>> {
         let now = self.now();
         let mut tx = self.db.write().await?;
-        let row = sqlx::query("SELECT channel_id, org_id, state FROM attachments WHERE id = $1")
-            .bind(attachment_id)
-            .fetch_optional(&mut tx)
+        let attachment = channels::attachment_state(&mut tx, attachment_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("attachment `{attachment_id}`")))?;
-        let org: String = row.try_get("org_id")?;
-        let channel_id: String = row.try_get("channel_id")?;
+        let org = attachment.org_id;
+        let channel_id = attachment.channel_id;
         if !(actor.is_operator() || (org == actor.org_id && actor.role == UserRole::Admin)) {
             return Err(if org == actor.org_id {
                 ServiceError::Forbidden("only your organization's admins can unplug its interfaces".into())
@@ -894,15 +716,11 @@ impl Service {
                 ServiceError::NotFound(format!("attachment `{attachment_id}`"))
             });
         }
-        if row.try_get::<String, _>("state")? != "attached" {
+        if !attachment.attached {
             return Err(ServiceError::Conflict("this interface is already unplugged".into()));
         }
         let channel = self.channel_row(&mut tx, &channel_id, true).await?;
-        sqlx::query("UPDATE attachments SET state = 'detached', detached_at = $2 WHERE id = $1")
-            .bind(attachment_id)
-            .bind(now)
-            .execute(&mut tx)
-            .await?;
+        channels::detach(&mut tx, attachment_id, now).await?;
         audit(&mut tx, now, actor, "attachment.detach", attachment_id, serde_json::json!({"channel": channel_id}))
             .await?;
         let roles: Vec<Role> = self.live_attachments(&mut tx, &channel.id).await?.iter().map(|a| a.role).collect();
@@ -948,13 +766,8 @@ impl Service {
         reason: &str,
         now: i64,
     ) -> Result<Option<String>> {
-        let holds: Option<AnyRow> = sqlx::query("SELECT switch FROM vlan_allocations WHERE channel_id = $1 LIMIT 1")
-            .bind(channel.id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if holds.is_none()
-            && matches!(channel.state, ChannelState::Draft | ChannelState::Offered | ChannelState::Failed)
-        {
+        let holds = channels::holds_vlans(tx, &channel.id).await?;
+        if !holds && matches!(channel.state, ChannelState::Draft | ChannelState::Offered | ChannelState::Failed) {
             set_state(tx, &channel.id, channel.state, ChannelState::Terminating, reason, now).await?;
             set_state(tx, &channel.id, ChannelState::Terminating, ChannelState::Terminated, reason, now).await?;
             release_attachments(tx, &[channel.id.as_str()], now).await?;
@@ -1024,60 +837,11 @@ fn check_customer_vlan(tag: Option<u16>) -> Result<()> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_attachment(
-    tx: &mut WriteTx,
-    channel_id: &str,
-    interface: &str,
-    org_id: &str,
-    role: Role,
-    customer_vlan: Option<u16>,
-    channel_vlan: Option<u16>,
-    usage_model_id: &str,
-    now: i64,
-) -> Result<String> {
-    let id = new_id("att");
-    let r = sqlx::query(
-        "INSERT INTO attachments (id, channel_id, interface, org_id, role, customer_vlan, tag, usage_model_id, state, attached_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'attached', $9)",
-    )
-    .bind(id.as_str())
-    .bind(channel_id)
-    .bind(interface)
-    .bind(org_id)
-    .bind(role.as_str())
-    .bind(customer_vlan.map(i64::from))
-    .bind(customer_vlan.or(channel_vlan).map(i64::from))
-    .bind(usage_model_id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await;
-    match r {
-        Ok(_) => Ok(id),
-        Err(e) if is_unique_violation(&e) => {
-            Err(ServiceError::Conflict(format!("interface `{interface}` is already plugged into this channel")))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Unplugs every member of those of `channel_ids` that are terminated (in the same
 /// transaction that terminated them): a terminated channel holds no interface and counts
 /// for no organization's channels.
 pub(crate) async fn release_attachments(tx: &mut WriteTx, channel_ids: &[&str], now: i64) -> Result<()> {
-    for chunk in channel_ids.chunks(super::batch::MAX_PARAMS) {
-        let sql = format!(
-            "UPDATE attachments SET state = 'detached', detached_at = $1 WHERE state = 'attached' \
-             AND channel_id IN (SELECT id FROM channels WHERE state = 'terminated' AND id IN ({}))",
-            super::placeholders(2, chunk.len())
-        );
-        let mut q = crate::store::varying(sql).bind(now);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        q.execute(&mut *tx).await?;
-    }
-    Ok(())
+    Ok(channels::release_attachments(tx, channel_ids, now).await?)
 }
 
 /// Changes a channel's state, refusing illegal transitions and lost races.
@@ -1092,44 +856,11 @@ pub(crate) async fn set_state(
     if !from.can_become(to) {
         return Err(ServiceError::Conflict(format!("a channel cannot go from {from} to {to}")));
     }
-    let n = sqlx::query("UPDATE channels SET state = $3, reason = $4, updated_at = $5 WHERE id = $1 AND state = $2")
-        .bind(channel_id)
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .bind(reason)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n == 1 { Ok(()) } else { Err(ServiceError::Conflict(format!("the channel is no longer {from}"))) }
+    Ok(channels::set_state(tx, channel_id, from, to, reason, now).await?)
 }
 
 /// Opens an order unless one is already waiting for the channel (that one will see the
 /// channel as it is when it runs). Returns the waiting order either way.
 pub(crate) async fn insert_order(tx: &mut WriteTx, channel_id: &str, action: &str, now: i64) -> Result<Option<String>> {
-    let id = new_id("ord");
-    let inserted = sqlx::query(
-        "INSERT INTO orders (id, channel_id, action, status, created_at) VALUES ($1, $2, $3, 'pending', $4) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(id.as_str())
-    .bind(channel_id)
-    .bind(action)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if inserted.is_some() {
-        return Ok(Some(id));
-    }
-    // One is waiting already: it will do what the channel needs when it runs.
-    // (An activation stays one: more members before it ran are part of it.)
-    let row = sqlx::query(
-        "UPDATE orders SET action = CASE WHEN action IN ('activate', 'resume') AND $2 = 'modify' THEN action ELSE $2 END \
-         WHERE channel_id = $1 AND status = 'pending' RETURNING id",
-    )
-        .bind(channel_id)
-        .bind(action)
-        .fetch_optional(&mut *tx)
-        .await?;
-    Ok(row.map(|r| r.try_get("id")).transpose()?)
+    Ok(orders::open(tx, channel_id, action, now).await?)
 }

@@ -13,8 +13,6 @@ use crate::orchestrator::policy::{Account, AccountStatus, Definition, UsageModel
 use crate::store::organizations;
 use crate::store::{WriteTx, catalog, settings, topology};
 
-pub(crate) use crate::store::organizations::account_from_row;
-
 use super::{Actor, OPERATOR_ORG, Result, Service, ServiceError, UserRole, audit};
 
 /// A new service definition (a new version when the name exists).

@@ -1,6 +1,8 @@
-//! Channels with their attachments: the channel rows, each attachment with the names a
-//! view shows, who may see a channel, and counts for metrics. Reads for now; creating
-//! channels, their state changes and attaching join here as the house issue moves them.
+//! Channels with their attachments: creating a channel, its state changes, plugging
+//! interfaces in and unplugging them; the channel rows, each attachment with the names a
+//! view shows, who may see a channel, and counts for metrics. Whether a state change is
+//! allowed is the caller's rule (`policy::can_become`); this module only makes it, and
+//! refuses one that lost a race.
 
 use std::collections::HashMap;
 
@@ -10,7 +12,10 @@ use sqlx::any::AnyRow;
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
 
-use super::{Db, Executor, ReadTx, split_list, to_u64};
+use super::{
+    Db, Dialect, Executor, MAX_PARAMS, ReadTx, StoreError, WriteTx, is_unique_violation, new_id, placeholders,
+    split_list, to_i64, to_u64, varying,
+};
 
 /// A channel that could not be read: the database failed, or a row holds a kind this
 /// build does not know.
@@ -75,6 +80,51 @@ pub struct Attachment {
     pub usage_model: String,
 }
 
+/// A live attachment: what planning a channel needs of a member.
+#[derive(Clone, Debug)]
+pub struct AttachmentRow {
+    pub interface: String,
+    pub role: Role,
+    pub customer_vlan: Option<u16>,
+}
+
+/// A channel to create, in `draft`.
+#[derive(Clone, Copy, Debug)]
+pub struct NewChannel<'a> {
+    pub name: &'a str,
+    pub org_id: &'a str,
+    /// The user who creates it.
+    pub created_by: &'a str,
+    pub kind: ChannelKind,
+    pub bandwidth_mbps: u64,
+    pub class: &'a str,
+    pub definition_id: &'a str,
+    pub usage_model_id: &'a str,
+}
+
+/// An interface to plug into a channel.
+#[derive(Clone, Copy, Debug)]
+pub struct NewAttachment<'a> {
+    pub channel_id: &'a str,
+    pub interface: &'a str,
+    pub org_id: &'a str,
+    pub role: Role,
+    pub customer_vlan: Option<u16>,
+    /// The channel's VLAN, when it has one: the tag the attachment's frames carry on its
+    /// interface when it has no customer VLAN.
+    pub channel_vlan: Option<u16>,
+    pub usage_model_id: &'a str,
+}
+
+/// Where an attachment belongs, and whether it is still plugged in.
+#[derive(Clone, Debug)]
+pub struct AttachmentState {
+    pub channel_id: String,
+    pub org_id: String,
+    /// `state` is `attached` (not `detached`).
+    pub attached: bool,
+}
+
 /// Which channels to read.
 #[derive(Clone, Copy, Debug)]
 pub enum Among<'a> {
@@ -107,7 +157,7 @@ pub async fn named(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<Named>> {
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    let attachments = atts.iter().map(attachment_from_row).collect::<Result<Vec<_>, _>>()?;
+    let attachments = atts.iter().map(named_attachment_from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(Some(named_from_row(&r, attachments)?))
 }
 
@@ -135,7 +185,7 @@ pub async fn named_among(tx: &mut ReadTx<'_>, among: Among<'_>) -> Result<Vec<Na
     .await?;
     let mut by_channel: HashMap<String, Vec<Attachment>> = HashMap::new();
     for a in &atts {
-        let a = attachment_from_row(a)?;
+        let a = named_attachment_from_row(a)?;
         by_channel.entry(a.channel_id.clone()).or_default().push(a);
     }
     rows.iter()
@@ -202,6 +252,174 @@ pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>> {
     rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
 }
 
+/// Channel `id` as a write transaction reads it, or `None`. With `lock`, its row stays
+/// locked until the transaction ends ([`super::lock`]), so requests on one channel take
+/// turns.
+pub async fn row(tx: &mut WriteTx, dialect: Dialect, id: &str, lock: bool) -> Result<Option<ChannelRow>> {
+    let sql = format!("SELECT * FROM channels WHERE id = $1{}", if lock { super::lock(dialect) } else { "" });
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *tx).await?;
+    row.as_ref().map(channel_from_row).transpose()
+}
+
+/// The live attachments of channel `channel_id`, oldest first.
+pub async fn live_attachments(tx: &mut WriteTx, channel_id: &str) -> Result<Vec<AttachmentRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT interface, role, customer_vlan FROM attachments \
+         WHERE channel_id = $1 AND state = 'attached' ORDER BY attached_at, id",
+    )
+    .bind(channel_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.iter().map(attachment_from_row).collect()
+}
+
+/// Creates channel `new` in `draft`; its ID. A name its organization gave another channel
+/// already is a conflict.
+pub async fn insert(tx: &mut WriteTx, new: &NewChannel<'_>, now: i64) -> Result<String, StoreError> {
+    let id = new_id("ch");
+    let r = sqlx::query(
+        "INSERT INTO channels (id, name, org_id, created_by, kind, bandwidth_mbps, class, definition_id, usage_model_id, \
+         state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $10)",
+    )
+    .bind(id.as_str())
+    .bind(new.name)
+    .bind(new.org_id)
+    .bind(new.created_by)
+    .bind(new.kind.as_str())
+    .bind(to_i64(new.bandwidth_mbps))
+    .bind(new.class)
+    .bind(new.definition_id)
+    .bind(new.usage_model_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    match r {
+        Ok(_) => Ok(id),
+        Err(e) if is_unique_violation(&e) => {
+            Err(StoreError::Conflict(format!("your organization already has a channel named `{}`", new.name)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Plugs interface `new.interface` into channel `new.channel_id`; the attachment's ID. An
+/// interface plugged into the channel already is a conflict (one live attachment per
+/// channel and interface: a partial unique index).
+pub async fn insert_attachment(tx: &mut WriteTx, new: &NewAttachment<'_>, now: i64) -> Result<String, StoreError> {
+    let id = new_id("att");
+    let r = sqlx::query(
+        "INSERT INTO attachments (id, channel_id, interface, org_id, role, customer_vlan, tag, usage_model_id, state, attached_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'attached', $9)",
+    )
+    .bind(id.as_str())
+    .bind(new.channel_id)
+    .bind(new.interface)
+    .bind(new.org_id)
+    .bind(new.role.as_str())
+    .bind(new.customer_vlan.map(i64::from))
+    .bind(new.customer_vlan.or(new.channel_vlan).map(i64::from))
+    .bind(new.usage_model_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    match r {
+        Ok(_) => Ok(id),
+        Err(e) if is_unique_violation(&e) => {
+            Err(StoreError::Conflict(format!("interface `{}` is already plugged into this channel", new.interface)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The channel whose live attachment on interface `interface` carries tag `tag`, if one
+/// does.
+pub async fn tag_user(tx: &mut WriteTx, interface: &str, tag: u16) -> Result<Option<String>, sqlx::Error> {
+    let taken = sqlx::query(
+        "SELECT channel_id FROM attachments WHERE interface = $1 AND state = 'attached' AND tag = $2 LIMIT 1",
+    )
+    .bind(interface)
+    .bind(i64::from(tag))
+    .fetch_optional(&mut *tx)
+    .await?;
+    taken.map(|r| r.try_get("channel_id")).transpose()
+}
+
+/// Where attachment `id` belongs and whether it is plugged in, or `None`.
+pub async fn attachment_state(tx: &mut WriteTx, id: &str) -> Result<Option<AttachmentState>, sqlx::Error> {
+    let row = sqlx::query("SELECT channel_id, org_id, state FROM attachments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(AttachmentState {
+        channel_id: r.try_get("channel_id")?,
+        org_id: r.try_get("org_id")?,
+        attached: r.try_get::<String, _>("state")? == "attached",
+    }))
+}
+
+/// Unplugs attachment `id`.
+pub async fn detach(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE attachments SET state = 'detached', detached_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Unplugs every member of those of `channel_ids` that are terminated (in the same
+/// transaction that terminated them): a terminated channel holds no interface and counts
+/// for no organization's channels.
+pub async fn release_attachments(tx: &mut WriteTx, channel_ids: &[&str], now: i64) -> Result<(), sqlx::Error> {
+    for chunk in channel_ids.chunks(MAX_PARAMS) {
+        let sql = format!(
+            "UPDATE attachments SET state = 'detached', detached_at = $1 WHERE state = 'attached' \
+             AND channel_id IN (SELECT id FROM channels WHERE state = 'terminated' AND id IN ({}))",
+            placeholders(2, chunk.len())
+        );
+        let mut q = varying(sql).bind(now);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Whether channel `channel_id` holds a VLAN on some switch, and so may have configuration
+/// there.
+pub async fn holds_vlans(tx: &mut WriteTx, channel_id: &str) -> Result<bool, sqlx::Error> {
+    let holds = sqlx::query("SELECT switch FROM vlan_allocations WHERE channel_id = $1 LIMIT 1")
+        .bind(channel_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(holds.is_some())
+}
+
+/// Moves channel `channel_id` from state `from` to `to`, for `reason`. A conflict when it
+/// is no longer `from` (another request moved it first). Whether `from` may become `to`
+/// at all is the caller's rule.
+pub async fn set_state(
+    tx: &mut WriteTx,
+    channel_id: &str,
+    from: ChannelState,
+    to: ChannelState,
+    reason: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let n = sqlx::query("UPDATE channels SET state = $3, reason = $4, updated_at = $5 WHERE id = $1 AND state = $2")
+        .bind(channel_id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 1 { Ok(()) } else { Err(StoreError::Conflict(format!("the channel is no longer {from}"))) }
+}
+
 /// Who may see a channel, but for the operator's staff, who see every one: the IDs of the
 /// channels the organization bound as `$org` owns, takes or took part in (its attachments,
 /// live or detached), holds a permission on, or was invited to, by organization or by its
@@ -259,7 +477,17 @@ fn named_from_row(r: &AnyRow, attachments: Vec<Attachment>) -> Result<Named> {
     })
 }
 
-fn attachment_from_row(a: &AnyRow) -> Result<Attachment, sqlx::Error> {
+/// A live attachment from a row with `interface`, `role` and `customer_vlan`.
+pub(crate) fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow, sqlx::Error> {
+    let role: String = r.try_get("role")?;
+    Ok(AttachmentRow {
+        interface: r.try_get("interface")?,
+        role: role.parse().unwrap_or(Role::Root),
+        customer_vlan: vid(r.try_get("customer_vlan")?),
+    })
+}
+
+fn named_attachment_from_row(a: &AnyRow) -> Result<Attachment, sqlx::Error> {
     let role: String = a.try_get("role")?;
     Ok(Attachment {
         id: a.try_get("id")?,

@@ -569,6 +569,24 @@ pub fn varying(sql: String) -> sqlx::query::Query<'static, Any, sqlx::any::AnyAr
     sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false)
 }
 
+/// Statement parameters per chunk of a long list (SQLite allows 32,766, PostgreSQL 65,535).
+pub const MAX_PARAMS: usize = 30_000;
+
+/// `$first, $first+1, ...` placeholders for an IN list of `n` values.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// What a `SELECT` appends to lock the rows it reads until the transaction ends: `FOR
+/// UPDATE` on PostgreSQL; nothing on SQLite, whose writer holds the whole database from
+/// `BEGIN IMMEDIATE`.
+pub fn lock(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    }
+}
+
 /// A comma-separated column as its items (empty ones dropped).
 pub fn split_list(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_string).collect()

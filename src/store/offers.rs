@@ -1,14 +1,15 @@
 //! Offers and their invitees: who was invited to a channel, by whom, until when, and how
-//! far each invitee got (opened, registered, accepted, declined, expired). Read here as
-//! people see them; making offers, the invitees' steps and the permissions an acceptance
-//! grants join as the house issue moves them.
+//! far each invitee got (opened, registered, accepted, declined, expired), with the
+//! permissions an acceptance grants. Making offers, inviting, each invitee's steps, and
+//! reading them as people see them. Invitation tokens are stored only as their hash
+//! (`token_hash`): the hashing is done here, on the way in and on the way to a lookup.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::model::Role;
 
-use super::{Db, ReadTx};
+use super::{Db, ReadTx, WriteTx, new_id, token_hash};
 
 /// An offer as stored.
 #[derive(Clone, Debug)]
@@ -28,7 +29,9 @@ pub struct Offer {
 pub struct Invitee {
     pub id: String,
     pub offer_id: String,
+    /// Whom it invites: a person by email, or an organization (or both).
     pub email: Option<String>,
+    pub org_id: Option<String>,
     /// What the creator entered: the person's name and its organization's (may be empty).
     pub name: String,
     pub org_name: String,
@@ -50,6 +53,239 @@ pub struct Invited {
     pub expires_at: i64,
     /// The name of the organization that made the offer.
     pub offered_by: String,
+}
+
+/// An invitee found by its token, with what its offer says.
+#[derive(Clone, Debug)]
+pub struct ByToken {
+    pub invitee: Invitee,
+    pub channel_id: String,
+    /// The organization that made the offer.
+    pub offer_org: String,
+    /// Whether accepting grants the right to offer the channel on.
+    pub allow_reoffer: bool,
+    pub description: String,
+    pub expires_at: i64,
+}
+
+/// What adding invitees to an offer needs of it.
+#[derive(Clone, Debug)]
+pub struct Head {
+    pub channel_id: String,
+    /// The organization that made it.
+    pub org_id: String,
+    pub expires_at: i64,
+}
+
+/// An offer to make.
+#[derive(Clone, Copy, Debug)]
+pub struct NewOffer<'a> {
+    pub channel_id: &'a str,
+    /// The organization that makes it, and its user who does.
+    pub org_id: &'a str,
+    pub created_by: &'a str,
+    pub description: &'a str,
+    pub allow_reoffer: bool,
+    pub expires_at: i64,
+}
+
+/// An invitee to add to an offer.
+#[derive(Clone, Copy, Debug)]
+pub struct NewInvitee<'a> {
+    pub offer_id: &'a str,
+    pub email: Option<&'a str>,
+    pub org_id: Option<&'a str>,
+    pub name: &'a str,
+    pub org_name: &'a str,
+    pub role: Option<Role>,
+    /// The token its link carries (stored as its hash).
+    pub token: &'a str,
+}
+
+/// What an accepted invitation grants its organization on the channel: to use it and,
+/// when the offer allows it, to offer it on.
+#[derive(Clone, Copy, Debug)]
+pub struct Grant<'a> {
+    pub channel_id: &'a str,
+    pub grantor_org: &'a str,
+    pub grantee_org: &'a str,
+    pub can_reoffer: bool,
+    pub invitee_id: &'a str,
+}
+
+/// Makes offer `new`; its ID.
+pub async fn insert(tx: &mut WriteTx, new: &NewOffer<'_>, now: i64) -> Result<String, sqlx::Error> {
+    let id = new_id("off");
+    sqlx::query(
+        "INSERT INTO offers (id, channel_id, org_id, created_by, description, allow_reoffer, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id.as_str())
+    .bind(new.channel_id)
+    .bind(new.org_id)
+    .bind(new.created_by)
+    .bind(new.description)
+    .bind(i64::from(new.allow_reoffer))
+    .bind(new.expires_at)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
+/// Invites `new` to its offer; the invitee's ID.
+pub async fn insert_invitee(tx: &mut WriteTx, new: &NewInvitee<'_>, now: i64) -> Result<String, sqlx::Error> {
+    let id = new_id("inv");
+    sqlx::query(
+        "INSERT INTO invitees (id, offer_id, email, org_id, name, org_name, role, token_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id.as_str())
+    .bind(new.offer_id)
+    .bind(new.email)
+    .bind(new.org_id)
+    .bind(new.name)
+    .bind(new.org_name)
+    .bind(new.role.map(|r| r.as_str()))
+    .bind(token_hash(new.token))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
+/// Offer `id`'s channel, maker and expiry, read in `tx`, or `None`.
+pub async fn head(tx: &mut WriteTx, id: &str) -> Result<Option<Head>, sqlx::Error> {
+    let row = sqlx::query("SELECT channel_id, org_id, expires_at FROM offers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(o) = row else { return Ok(None) };
+    Ok(Some(Head {
+        channel_id: o.try_get("channel_id")?,
+        org_id: o.try_get("org_id")?,
+        expires_at: o.try_get("expires_at")?,
+    }))
+}
+
+/// Offer `id`'s description and expiry, read in `tx` (an error when there is no such offer).
+pub async fn description_and_expiry(tx: &mut WriteTx, id: &str) -> Result<(String, i64), sqlx::Error> {
+    let r =
+        sqlx::query("SELECT description, expires_at FROM offers WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+    Ok((r.try_get("description")?, r.try_get("expires_at")?))
+}
+
+/// Whether organization `org_id` holds a permission on channel `channel_id` that lets it
+/// offer the channel on.
+pub async fn may_reoffer(tx: &mut WriteTx, channel_id: &str, org_id: &str) -> Result<bool, sqlx::Error> {
+    let granted = sqlx::query(
+        "SELECT id FROM permissions WHERE channel_id = $1 AND grantee_org = $2 AND can_reoffer = 1 LIMIT 1",
+    )
+    .bind(channel_id)
+    .bind(org_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(granted.is_some())
+}
+
+/// The invitee that invitation token `token` was made for, with its offer, or `None`.
+pub async fn by_token(db: &Db, token: &str) -> Result<Option<ByToken>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT i.*, o.expires_at, o.channel_id, o.org_id AS offer_org, o.allow_reoffer, o.description \
+         FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE i.token_hash = $1",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(db)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(ByToken {
+        invitee: invitee_from_row(&r)?,
+        channel_id: r.try_get("channel_id")?,
+        offer_org: r.try_get("offer_org")?,
+        allow_reoffer: r.try_get::<i64, _>("allow_reoffer")? == 1,
+        description: r.try_get("description")?,
+        expires_at: r.try_get("expires_at")?,
+    }))
+}
+
+/// Records that invitee `id`'s offer ran out before it answered (once).
+pub async fn set_expired(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE invitees SET expired_at = $2 WHERE id = $1 AND expired_at IS NULL")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Records invitee `id`'s first look at its invitation: whether this was it (false when
+/// another request recorded one first).
+pub async fn set_accessed(tx: &mut WriteTx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query("UPDATE invitees SET accessed_at = $2 WHERE id = $1 AND accessed_at IS NULL")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// Records that invitee `id` registered as user `user_id`.
+pub async fn set_registered(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE invitees SET registered_at = $2, user_id = $3 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Records that invitee `id` accepted, by user `user_id` when a person did (a user it
+/// registered as stays): false when it was accepted or declined already.
+pub async fn set_accepted(tx: &mut WriteTx, id: &str, user_id: Option<&str>, now: i64) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE invitees SET accepted_at = $2, user_id = COALESCE(user_id, $3) \
+         WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Records that invitee `id` declined: false when it was accepted or declined already.
+pub async fn set_declined(tx: &mut WriteTx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE invitees SET declined_at = $2 WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Grants `grant` (an accepted invitation's permission).
+pub async fn grant(tx: &mut WriteTx, grant: &Grant<'_>, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO permissions (id, channel_id, grantor_org, grantee_org, can_use, can_reoffer, invitee_id, created_at) \
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
+    )
+    .bind(new_id("perm"))
+    .bind(grant.channel_id)
+    .bind(grant.grantor_org)
+    .bind(grant.grantee_org)
+    .bind(i64::from(grant.can_reoffer))
+    .bind(grant.invitee_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// The offer `id`, or `None`.
@@ -113,6 +349,7 @@ fn invitee_from_row(r: &AnyRow) -> Result<Invitee, sqlx::Error> {
         id: r.try_get("id")?,
         offer_id: r.try_get("offer_id")?,
         email: r.try_get("email")?,
+        org_id: r.try_get("org_id")?,
         name: r.try_get("name")?,
         org_name: r.try_get("org_name")?,
         role: role.and_then(|r| r.parse().ok()),

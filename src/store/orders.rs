@@ -1,11 +1,12 @@
 //! Orders: the work that brings a channel's configuration onto the switches (or takes it
-//! off), one row each with its status and the times of its steps. Read here as people see
-//! them; the worker's claims and transitions join as the house issue moves them.
+//! off), one row each with its status and the times of its steps. Opened here when a
+//! channel needs one, and read as people see them; the worker's claims and transitions
+//! join as the house issue moves them.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, ReadTx};
+use super::{Db, ReadTx, WriteTx, new_id};
 
 /// An order as stored.
 #[derive(Clone, Debug)]
@@ -24,6 +25,38 @@ pub struct Order {
     pub planning_at: Option<i64>,
     pub applying_at: Option<i64>,
     pub finished_at: Option<i64>,
+}
+
+/// Opens an order to `action` channel `channel_id` unless one is already waiting for the
+/// channel (that one will see the channel as it is when it runs). Returns the waiting
+/// order either way. At most one order per channel is pending (a partial unique index), so
+/// two requests that both open one, concurrently, make one order.
+pub async fn open(tx: &mut WriteTx, channel_id: &str, action: &str, now: i64) -> Result<Option<String>, sqlx::Error> {
+    let id = new_id("ord");
+    let inserted = sqlx::query(
+        "INSERT INTO orders (id, channel_id, action, status, created_at) VALUES ($1, $2, $3, 'pending', $4) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(id.as_str())
+    .bind(channel_id)
+    .bind(action)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if inserted.is_some() {
+        return Ok(Some(id));
+    }
+    // One is waiting already: it will do what the channel needs when it runs.
+    // (An activation stays one: more members before it ran are part of it.)
+    let row = sqlx::query(
+        "UPDATE orders SET action = CASE WHEN action IN ('activate', 'resume') AND $2 = 'modify' THEN action ELSE $2 END \
+         WHERE channel_id = $1 AND status = 'pending' RETURNING id",
+    )
+    .bind(channel_id)
+    .bind(action)
+    .fetch_optional(&mut *tx)
+    .await?;
+    row.map(|r| r.try_get("id")).transpose()
 }
 
 /// The order `id`, or `None`.

@@ -9,7 +9,9 @@ use crate::model::ChannelKind;
 use crate::model::actor::{Actor, UserRole};
 use crate::orchestrator::policy::{Account, AccountStatus};
 
-use super::{Db, Executor, StoreError, WriteTx, is_unique_violation, new_id, split_list, to_i64, to_u64};
+use super::{
+    Db, Dialect, Executor, StoreError, WriteTx, is_unique_violation, lock, new_id, split_list, to_i64, to_u64,
+};
 
 /// A user as a login finds it: who, and the stored password hash (none for users that
 /// cannot log in).
@@ -19,6 +21,19 @@ pub struct Credentials {
     pub org_id: String,
     pub role: UserRole,
     pub password_hash: String,
+}
+
+/// An organization's account with what it and one interface carry already: what a request
+/// to plug that interface into a channel is checked against.
+#[derive(Clone, Debug)]
+pub struct AccountInUse {
+    pub account: Account,
+    /// The channels the organization has live attachments in.
+    pub channels_held: u64,
+    /// The interface's live attachments.
+    pub interface_channels: u64,
+    /// The bandwidth of the channels of those attachments (Mb/s).
+    pub interface_mbps: u64,
 }
 
 /// Creates organization `name` with `account`; its ID. A taken name is a conflict.
@@ -195,6 +210,51 @@ pub async fn actor(db: &Db, user_id: &str, source: &str) -> Result<Actor, StoreE
         role: UserRole::parse(&role).unwrap_or(UserRole::Member),
         source: source.into(),
     })
+}
+
+/// The account of organization `org_id` with its live channels and interface `interface`'s
+/// use, or `None` when it has no account. One statement, and on PostgreSQL the account row
+/// stays locked until `tx` ends, so concurrent requests of one organization count one after
+/// the other. Live means attached: a terminated channel's attachments are detached with it
+/// (`channels::release_attachments`), so each count reads one range of one index.
+pub async fn account_in_use(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    org_id: &str,
+    interface: &str,
+) -> Result<Option<AccountInUse>, StoreError> {
+    let sql = format!(
+        "SELECT a.status, a.kinds, a.max_bandwidth_mbps, a.max_channels, a.classes, a.balance_cents, \
+         a.credit_limit_cents, \
+         (SELECT COUNT(DISTINCT t.channel_id) FROM attachments t \
+           WHERE t.org_id = $1 AND t.state = 'attached') AS held, \
+         (SELECT COUNT(*) FROM attachments t WHERE t.interface = $2 AND t.state = 'attached') AS n, \
+         (SELECT CAST(COALESCE(SUM(c.bandwidth_mbps), 0) AS BIGINT) FROM attachments t \
+           JOIN channels c ON c.id = t.channel_id WHERE t.interface = $2 AND t.state = 'attached') AS bw \
+         FROM accounts a WHERE a.org_id = $1{}",
+        lock(dialect)
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(interface).fetch_optional(&mut *tx).await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(AccountInUse {
+        account: account_from_row(&row)?,
+        channels_held: to_u64(row.try_get("held")?),
+        interface_channels: to_u64(row.try_get("n")?),
+        interface_mbps: to_u64(row.try_get("bw")?),
+    }))
+}
+
+/// The ID of the organization named `name` and how many users it has, read in `tx`, or
+/// `None` when there is none.
+pub async fn named_with_users(tx: &mut WriteTx, name: &str) -> Result<Option<(String, i64)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT g.id, (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id) AS users FROM organizations g WHERE g.name = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(g) = row else { return Ok(None) };
+    Ok(Some((g.try_get("id")?, g.try_get("users")?)))
 }
 
 /// Channel kinds as stored: `p2p,p2mp`.

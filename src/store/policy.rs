@@ -56,6 +56,27 @@ pub async fn get(db: &Db, org_id: &str) -> Result<Option<Policy>, sqlx::Error> {
     }))
 }
 
+/// How many days organization `org_id`'s offers last when an offer does not say (an error
+/// when there is no such organization).
+pub async fn default_offer_days(db: &Db, org_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT default_offer_days FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(db)
+        .await?
+        .try_get("default_offer_days")
+}
+
+/// Whether organization `org_id` lets its members accept offers, not only its admins, read
+/// in `tx` (an error when there is no such organization).
+pub async fn members_can_accept(tx: &mut WriteTx, org_id: &str) -> Result<bool, sqlx::Error> {
+    let allowed: i64 = sqlx::query("SELECT members_can_accept FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("members_can_accept")?;
+    Ok(allowed == 1)
+}
+
 /// Stores `org_id`'s settings: its default offer expiry, whether members accept, and its
 /// notification preferences (`notifications.recipients` as given: the caller checks them).
 pub async fn set_settings(

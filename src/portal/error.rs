@@ -74,7 +74,7 @@ impl AppError {
     /// The body: internal errors say only where to look.
     pub fn body(&self) -> ErrorBody {
         let message = if self.status().is_server_error() {
-            let reference = crate::store::new_id("err");
+            let reference = reference();
             tracing::error!(reference, error = %self, "request failed");
             format!("internal error (reference {reference}); the operator's log has the details")
         } else {
@@ -132,4 +132,10 @@ pub fn strict<T: serde::de::DeserializeOwned + Serialize>(body: serde_json::Valu
         }
     }
     Ok(value)
+}
+
+/// A new reference for an internal error: the client gets it, the log has it with the
+/// details, so the operator can find one from the other.
+pub fn reference() -> String {
+    format!("err-{}", uuid::Uuid::now_v7().simple())
 }

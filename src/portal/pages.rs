@@ -165,7 +165,7 @@ fn render<T: Template>(t: &T) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
-            let reference = crate::store::new_id("err");
+            let reference = super::error::reference();
             tracing::error!(reference, error = %e, "template failed");
             (StatusCode::INTERNAL_SERVER_ERROR, format!("internal error (reference {reference})")).into_response()
         }

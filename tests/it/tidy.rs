@@ -102,8 +102,6 @@ const MAX_LINES: usize = 800;
 /// offend more than its number, and one that stops offending must be struck off (SQL and
 /// imports also must have their number lowered as they improve, so progress stays won).
 const ALLOWED: &[(&str, Rule, usize)] = &[
-    ("src/portal/error.rs", Rule::Store, 1),
-    ("src/portal/pages.rs", Rule::Store, 1),
     ("src/portal/pages.rs", Rule::Long, 1235),
     ("src/service/batch.rs", Rule::Sql, 35),
     ("src/service/batch.rs", Rule::Southbound, 1),

@@ -34,4 +34,5 @@ mod store;
 mod support;
 mod tidy;
 mod visibility;
+mod worker;
 mod world;

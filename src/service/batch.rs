@@ -23,7 +23,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
-use crate::store::{Dialect, Stamp, WriteTx, in_list, is_unique_violation, json_param, json_rows, list_param, varying};
+use crate::store::{Dialect, Stamp, StoreError, WriteTx, allocations, in_list, json_param, json_rows, list_param};
 use crate::topology::Topology;
 
 use super::flow::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row, lock};
@@ -31,7 +31,7 @@ use super::orders::{
     AppliedChannel, Claimed, DryChange, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
     taken_over_outcome, target_of,
 };
-use super::{Actor, Result, Service, placeholders};
+use super::{Actor, Result, Service};
 
 /// An order of the batch, planned: what its channel should hold and on which switches
 /// (its old path and its new one).
@@ -263,17 +263,12 @@ impl Service {
         let moved: Vec<&str> = updates.iter().map(|u| u.0.as_str()).collect();
         let d = self.db.dialect;
         if !moved.is_empty() {
-            let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(d, "channel_id", 1));
-            sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &moved)).execute(&mut tx).await?;
+            allocations::release_many(&mut tx, d, &moved).await?;
         }
         if !allocations.is_empty() {
-            let sql = format!(
-                "INSERT INTO vlan_allocations (switch, vlan, channel_id) SELECT v.switch, v.vlan, v.channel_id FROM ({}) AS v",
-                json_rows(d, 1, &[("switch", "TEXT"), ("vlan", "BIGINT"), ("channel_id", "TEXT")])
-            );
-            match sqlx::query(AssertSqlSafe(sql)).bind(json_param(&allocations)).execute(&mut tx).await {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
+            match allocations::allocate_many(&mut tx, d, &allocations).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
                     tx.rollback().await?;
                     self.vlans.forget();
                     tracing::debug!("a VLAN was taken by another instance; running the batch one by one");
@@ -335,29 +330,7 @@ impl Service {
             switches.iter().copied().filter(|sw| !copy.switches.contains_key(*sw)).collect()
         };
         // One row per switch, `VLAN:channel` pairs as text (the driver's cost is per row).
-        let mut rows: Vec<(String, u16, String)> = Vec::new();
-        for chunk in missing.chunks(MAX_PARAMS) {
-            let sql = format!(
-                "SELECT switch, string_agg(CAST(vlan AS TEXT) || ':' || channel_id, ',') AS held \
-                 FROM vlan_allocations WHERE switch IN ({}) GROUP BY switch",
-                placeholders(1, chunk.len())
-            );
-            let mut q = varying(sql);
-            for sw in chunk {
-                q = q.bind(*sw);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                let sw: String = r.try_get("switch")?;
-                let held: String = r.try_get("held")?;
-                for pair in held.split(',') {
-                    if let Some((v, ch)) = pair.split_once(':')
-                        && let Ok(v) = v.trim().parse::<u16>()
-                    {
-                        rows.push((sw.clone(), v, ch.to_string()));
-                    }
-                }
-            }
-        }
+        let rows = allocations::on_switches(tx, &missing).await?;
         let mut copy = self.vlans.under(stamp);
         for sw in &missing {
             copy.switches.insert(sw.to_string(), HashMap::new());
@@ -527,8 +500,7 @@ impl Service {
             sqlx::query(AssertSqlSafe(sql)).bind(now).bind(list_param(d, &absent)).execute(&mut tx).await?;
             let gone: Vec<&str> = absent.iter().map(String::as_str).collect();
             super::flow::release_attachments(&mut tx, &gone, now).await?;
-            let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(d, "channel_id", 1));
-            sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &absent)).execute(&mut tx).await?;
+            allocations::release_many(&mut tx, d, &gone).await?;
             self.vlans.forget();
         }
         let mut closed = 0;
@@ -764,33 +736,12 @@ async fn reserve_from_database(
     topo: &Topology,
     planner: &mut Planner<'_>,
 ) -> Result<()> {
-    for chunk in switches.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS / 2) {
-        let sql = format!(
-            "SELECT switch, string_agg(CAST(vlan AS TEXT), ',') AS vlans FROM vlan_allocations \
-             WHERE switch IN ({}){} GROUP BY switch",
-            placeholders(1, chunk.len()),
-            not_in("channel_id", 1 + chunk.len(), excluded.len())
-        );
-        let mut q = varying(sql);
-        for sw in chunk {
-            q = q.bind(*sw);
-        }
-        for id in excluded {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *tx).await? {
-            let sw: String = r.try_get("switch")?;
-            let vlans: String = r.try_get("vlans")?;
-            let Some(s) = topo.switch_index(&sw) else { continue };
-            for v in numbers(&vlans) {
-                planner.reserve_vlan(s, v);
-            }
+    let switches: Vec<&str> = switches.iter().copied().collect();
+    for (sw, vlans) in allocations::by_switch_except(tx, &switches, excluded).await? {
+        let Some(s) = topo.switch_index(&sw) else { continue };
+        for v in vlans {
+            planner.reserve_vlan(s, v);
         }
     }
     Ok(())
-}
-
-/// ` AND column NOT IN ($first, ...)` for `n` values (nothing for none).
-fn not_in(column: &str, first: usize, n: usize) -> String {
-    if n == 0 { String::new() } else { format!(" AND {column} NOT IN ({})", placeholders(first, n)) }
 }

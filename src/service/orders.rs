@@ -30,7 +30,7 @@ use crate::orchestrator::policy::ChannelState;
 use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
 use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
-use crate::store::{Dialect, WriteTx, is_unique_violation, json_param, varying};
+use crate::store::{Dialect, StoreError, WriteTx, allocations, json_param, varying};
 use crate::topology::{DriverConfig, Topology};
 
 use super::flow::set_state;
@@ -166,6 +166,12 @@ enum PlanFailure {
 impl From<ServiceError> for PlanFailure {
     fn from(e: ServiceError) -> Self {
         PlanFailure::Error(e)
+    }
+}
+
+impl From<StoreError> for PlanFailure {
+    fn from(e: StoreError) -> Self {
+        PlanFailure::Error(e.into())
     }
 }
 
@@ -443,24 +449,11 @@ impl Service {
         // channels on the new path, customer tags on the members' interfaces.
         let mut planner = Planner::new(topo);
         let path_list: Vec<String> = new_path.iter().cloned().collect();
-        // The channel needs VLANs free on its whole path, so what matters is the union of the
-        // path's VLANs, not which switch holds which: one row per VLAN, not one per (switch,
-        // VLAN) pair, which on a busy core grows with every channel through it.
-        let sql = format!(
-            "SELECT DISTINCT vlan FROM vlan_allocations WHERE channel_id <> $1 AND switch IN ({})",
-            placeholders(2, path_list.len())
-        );
-        let mut q = varying(sql).bind(channel.id.as_str());
-        for sw in &path_list {
-            q = q.bind(sw.as_str());
-        }
+        // The channel needs VLANs free on its whole path: the union of the path's VLANs.
         let path_switches: Vec<usize> = path_list.iter().filter_map(|sw| topo.switch_index(sw)).collect();
-        for r in q.fetch_all(&mut tx).await? {
-            let vid: i64 = r.try_get("vlan")?;
-            if let Ok(v) = u16::try_from(vid) {
-                for s in &path_switches {
-                    planner.reserve_vlan(*s, v);
-                }
+        for v in allocations::taken_on(&mut tx, &channel.id, &path_list).await? {
+            for s in &path_switches {
+                planner.reserve_vlan(*s, v);
             }
         }
         let ifaces: Vec<String> = spec.members.iter().map(|m| m.interface.clone()).collect();
@@ -483,31 +476,19 @@ impl Service {
         let path_names: Vec<String> =
             planned.path.iter().filter_map(|s| topo.switches.get(*s).map(|sw| sw.name.clone())).collect();
         if channel.vlan.is_some() || !channel.path.is_empty() {
-            sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
-                .bind(channel.id.as_str())
-                .execute(&mut tx)
-                .await?;
+            allocations::release(&mut tx, &channel.id).await?;
         }
         let rows: Vec<(&String, u16)> = path_names
             .iter()
             .flat_map(|sw| std::iter::once(planned.vlan).chain(planned.leaf_vlan).map(move |v| (sw, v)))
             .collect();
-        if !rows.is_empty() {
-            let values: Vec<String> =
-                (0..rows.len()).map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3)).collect();
-            let sql = format!("INSERT INTO vlan_allocations (switch, vlan, channel_id) VALUES {}", values.join(", "));
-            let mut q = varying(sql).bind(channel.id.as_str());
-            for (sw, v) in &rows {
-                q = q.bind(sw.as_str()).bind(i64::from(*v));
+        match allocations::allocate(&mut tx, &channel.id, &rows).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                self.vlans.forget();
+                return Err(PlanFailure::Raced);
             }
-            match q.execute(&mut tx).await {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    self.vlans.forget();
-                    return Err(PlanFailure::Raced);
-                }
-                Err(e) => return Err(e.into()),
-            }
+            Err(e) => return Err(PlanFailure::Error(e.into())),
         }
         sqlx::query("UPDATE channels SET vlan = $2, leaf_vlan = $3, path = $4, updated_at = $5 WHERE id = $1")
             .bind(channel.id.as_str())
@@ -779,10 +760,7 @@ impl Service {
                 .await?;
                 super::flow::release_attachments(tx, &[o.channel_id.as_str()], now).await?;
                 self.vlans.forget();
-                sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
-                    .bind(o.channel_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                allocations::release(tx, &o.channel_id).await?;
             }
             Target::Paused => {
                 sqlx::query("UPDATE channels SET applied = NULL, updated_at = $2 WHERE id = $1")
@@ -827,10 +805,7 @@ impl Service {
         }
         if free {
             self.vlans.forget();
-            sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
-                .bind(channel.id.as_str())
-                .execute(&mut tx)
-                .await?;
+            allocations::release(&mut tx, &channel.id).await?;
             sqlx::query("UPDATE channels SET path = '' WHERE id = $1")
                 .bind(channel.id.as_str())
                 .execute(&mut tx)

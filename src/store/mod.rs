@@ -7,6 +7,7 @@
 //! TEXT, partial unique indexes, `RETURNING`). The two places where they differ sit behind
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
+pub mod allocations;
 pub mod audit;
 pub mod catalog;
 pub mod channels;

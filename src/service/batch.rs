@@ -48,9 +48,6 @@ struct PlanOutcome {
     alone: Vec<Claimed>,
 }
 
-/// Statement parameters per chunk (SQLite allows 32,766, PostgreSQL 65,535).
-pub(super) const MAX_PARAMS: usize = 30_000;
-
 impl Service {
     /// Claims up to `limit` waiting orders, oldest first, none of a channel whose order is
     /// running under a live lease. `FOR UPDATE SKIP LOCKED` on PostgreSQL.

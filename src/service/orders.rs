@@ -30,7 +30,7 @@ use crate::orchestrator::policy::ChannelState;
 use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
 use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
-use crate::store::{Dialect, StoreError, WriteTx, allocations, json_param, varying};
+use crate::store::{Dialect, StoreError, WriteTx, allocations, switch_items, topology, varying};
 use crate::topology::{DriverConfig, Topology};
 
 use super::flow::set_state;
@@ -554,17 +554,8 @@ impl Service {
         };
         let mut loaded: HashMap<String, HashSet<String>> =
             missing.iter().map(|sw| (sw.to_string(), HashSet::new())).collect();
-        for chunk in missing.chunks(super::batch::MAX_PARAMS) {
-            let sql =
-                format!("SELECT switch, item FROM switch_items WHERE switch IN ({})", placeholders(1, chunk.len()));
-            let mut q = varying(sql);
-            for sw in chunk {
-                q = q.bind(*sw);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                let sw: String = r.try_get("switch")?;
-                loaded.entry(sw).or_default().insert(r.try_get("item")?);
-            }
+        for (sw, item) in switch_items::of_switches(tx, &missing).await? {
+            loaded.entry(sw).or_default().insert(item);
         }
         let mut copy = self.dry.under(stamp);
         copy.extend(loaded);
@@ -707,18 +698,7 @@ impl Service {
     /// Applies on one switch take turns: row locks on PostgreSQL, taken in name order; on
     /// SQLite the write transaction is exclusive already.
     pub(super) async fn lock_switches(&self, tx: &mut WriteTx, scope: &[String]) -> Result<()> {
-        if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
-            let sql = format!(
-                "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
-                placeholders(1, scope.len())
-            );
-            let mut q = varying(sql);
-            for s in scope {
-                q = q.bind(s.as_str());
-            }
-            q.fetch_all(&mut *tx).await?;
-        }
-        Ok(())
+        Ok(topology::lock_switches(tx, self.db.dialect, scope).await?)
     }
 
     /// Records success inside the apply's transaction: the channel `active` (or
@@ -1098,20 +1078,9 @@ async fn read_dry_pairs(
 ) -> Result<BTreeMap<String, BTreeSet<Item>>> {
     let pairs: Vec<(&String, &String)> =
         wanted.iter().flat_map(|(sw, items)| items.iter().map(move |i| (sw, i))).collect();
-    for chunk in pairs.chunks(500) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-        let sql =
-            format!("SELECT switch, item FROM switch_items WHERE (switch, item) IN (VALUES {})", values.join(", "));
-        let mut q = varying(sql);
-        for (sw, item) in chunk {
-            q = q.bind(sw.as_str()).bind(item.as_str());
-        }
-        for r in q.fetch_all(&mut *tx).await? {
-            let sw: String = r.try_get("switch")?;
-            let text: String = r.try_get("item")?;
-            if let Some(item) = parse_item(&sw, &text) {
-                dry.entry(sw).or_default().insert(item);
-            }
+    for (sw, text) in switch_items::held(tx, &pairs).await? {
+        if let Some(item) = parse_item(&sw, &text) {
+            dry.entry(sw).or_default().insert(item);
         }
     }
     Ok(dry)
@@ -1214,36 +1183,7 @@ impl DryChange {
 /// two statements per switch.
 pub(super) async fn store_dry(tx: &mut WriteTx, dialect: Dialect, change: &DryChange) -> Result<()> {
     let DryChange { gone, added } = change;
-    // Each list goes as one JSON parameter of a statement that never changes: compiled
-    // once, where a statement with a placeholder per row was compiled for every batch.
-    let rows = match dialect {
-        Dialect::Sqlite => "SELECT value->>0, value->>1 FROM json_each($1)",
-        Dialect::Postgres => "SELECT x->>0, x->>1 FROM json_array_elements($1::json) AS x",
-    };
-    match dialect {
-        Dialect::Sqlite if !gone.is_empty() => {
-            let sql = format!("DELETE FROM switch_items WHERE (switch, item) IN ({rows})");
-            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&gone)).execute(&mut *tx).await?;
-        }
-        // PostgreSQL plans a join with a JSON function as a scan of the whole table: one
-        // index lookup per pair instead.
-        _ => {
-            for chunk in gone.chunks(400) {
-                let terms: Vec<String> =
-                    (0..chunk.len()).map(|i| format!("(switch = ${} AND item = ${})", 2 * i + 1, 2 * i + 2)).collect();
-                let mut q = varying(format!("DELETE FROM switch_items WHERE {}", terms.join(" OR ")));
-                for (sw, item) in chunk {
-                    q = q.bind(sw.as_str()).bind(item.as_str());
-                }
-                q.execute(&mut *tx).await?;
-            }
-        }
-    }
-    if !added.is_empty() {
-        let sql = format!("INSERT INTO switch_items (switch, item) {rows}");
-        sqlx::query(AssertSqlSafe(sql)).bind(json_param(&added)).execute(&mut *tx).await?;
-    }
-    Ok(())
+    Ok(switch_items::write(tx, dialect, gone, added).await?)
 }
 
 pub(super) type Delta = (Vec<BTreeSet<Item>>, Vec<BTreeSet<Item>>);

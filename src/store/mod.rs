@@ -19,6 +19,7 @@ pub mod policy;
 pub mod sessions;
 pub mod settings;
 mod sqlite;
+pub mod switch_items;
 pub mod topology;
 
 use sqlite::{native, writer};

@@ -23,7 +23,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
-use crate::store::{Dialect, Stamp, StoreError, WriteTx, allocations, in_list, json_param, json_rows, list_param};
+use crate::store::{
+    Dialect, Stamp, StoreError, WriteTx, allocations, in_list, json_param, json_rows, list_param, orders,
+};
 use crate::topology::Topology;
 
 use super::flow::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row, lock};
@@ -53,47 +55,20 @@ impl Service {
     /// running under a live lease. `FOR UPDATE SKIP LOCKED` on PostgreSQL.
     pub(super) async fn claim_batch(&self, limit: usize) -> Result<Vec<Claimed>> {
         // Nothing waiting: do not queue for the writer.
-        let waiting: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orders WHERE status = 'pending' LIMIT 1")
-            .fetch_optional(&self.db)
-            .await?;
-        if waiting.is_none() {
+        if !orders::any_waiting(&self.db).await? {
             return Ok(Vec::new());
         }
         let now = self.now();
         let lease = now + i64::try_from(self.config.lease.as_millis()).unwrap_or(60_000);
-        let skip_locked = match self.db.dialect {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE orders SET status = 'planning', claimed_by = $1, lease_until = $2, attempts = attempts + 1, \
-             planning_at = COALESCE(planning_at, $3) \
-             WHERE id IN (SELECT o.id FROM orders o WHERE o.status = 'pending' \
-               AND NOT EXISTS (SELECT 1 FROM orders r WHERE r.channel_id = o.channel_id AND r.id <> o.id \
-                   AND r.status IN ('planning', 'applying') AND r.lease_until >= $3) \
-               ORDER BY o.created_at, o.id LIMIT {limit}{skip_locked}) \
-             AND status = 'pending' \
-             RETURNING id, channel_id, action, attempts, created_at"
-        );
         let mut tx = self.db.write_background().await?;
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(self.config.instance.as_str())
-            .bind(lease)
-            .bind(now)
-            .fetch_all(&mut tx)
-            .await?;
+        let rows =
+            orders::claim_waiting(&mut tx, self.db.dialect, self.config.instance.as_str(), lease, now, limit).await?;
         tx.commit().await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for r in rows {
-            let created: i64 = r.try_get("created_at")?;
             claimed.push((
-                created,
-                Claimed {
-                    id: r.try_get("id")?,
-                    channel_id: r.try_get("channel_id")?,
-                    action: r.try_get("action")?,
-                    attempts: r.try_get("attempts")?,
-                },
+                r.created_at,
+                Claimed { id: r.id, channel_id: r.channel_id, action: r.action, attempts: r.attempts },
             ));
         }
         claimed.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
@@ -298,8 +273,10 @@ impl Service {
             );
             sqlx::query(AssertSqlSafe(sql)).bind(json_param(&updates)).bind(keys.as_str()).execute(&mut tx).await?;
         }
-        let orders: Vec<&str> = planned.iter().map(|p| p.order.id.as_str()).collect();
-        if !self.hold_claims(&mut tx, &orders, "status = 'applying', applying_at = COALESCE(applying_at, $2)").await? {
+        let order_ids: Vec<&str> = planned.iter().map(|p| p.order.id.as_str()).collect();
+        let held =
+            orders::mark_applying_many(&mut tx, d, &order_ids, self.config.instance.as_str(), self.now()).await?;
+        if !held {
             tx.rollback().await?;
             return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
         }
@@ -502,21 +479,7 @@ impl Service {
         }
         let mut closed = 0;
         if !details.is_empty() {
-            let sql = format!(
-                "UPDATE orders SET status = 'done', reason = '', finished_at = $1, lease_until = NULL, detail = v.detail \
-                 FROM ({}) AS v WHERE orders.id = v.id AND orders.claimed_by = $2 AND {}",
-                json_rows(self.db.dialect, 3, &[("id", "TEXT"), ("detail", "TEXT")]),
-                in_list(self.db.dialect, "orders.id", 4)
-            );
-            let keys: Vec<&str> = details.iter().map(|d| d.0.as_str()).collect();
-            closed = sqlx::query(AssertSqlSafe(sql))
-                .bind(now)
-                .bind(self.config.instance.as_str())
-                .bind(json_param(&details))
-                .bind(list_param(self.db.dialect, &keys))
-                .execute(&mut tx)
-                .await?
-                .rows_affected();
+            closed = orders::done_many(&mut tx, self.db.dialect, &details, self.config.instance.as_str(), now).await?;
         }
         if usize::try_from(closed).ok() != Some(planned.len()) {
             // This instance stalled past its lease: whoever took the orders over finishes them
@@ -548,20 +511,6 @@ impl Service {
             out.insert(c.id.clone(), c);
         }
         Ok(out)
-    }
-
-    /// Updates the orders `ids` (`set`, where `$2` is now) only while this instance holds
-    /// every one of them.
-    async fn hold_claims(&self, tx: &mut WriteTx, ids: &[&str], set: &str) -> Result<bool> {
-        let sql = format!("UPDATE orders SET {set} WHERE claimed_by = $1 AND {}", in_list(self.db.dialect, "id", 3));
-        let n = sqlx::query(AssertSqlSafe(sql))
-            .bind(self.config.instance.as_str())
-            .bind(self.now())
-            .bind(list_param(self.db.dialect, ids))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        Ok(usize::try_from(n).ok() == Some(ids.len()))
     }
 }
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use crate::engine;
 use crate::model::{ChannelKind, Pos, Role, VlanId};
@@ -30,7 +30,7 @@ use crate::orchestrator::policy::ChannelState;
 use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
 use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
-use crate::store::{Dialect, StoreError, WriteTx, allocations, switch_items, topology, varying};
+use crate::store::{Dialect, StoreError, WriteTx, allocations, orders, switch_items, topology, varying};
 use crate::topology::{DriverConfig, Topology};
 
 use super::flow::set_state;
@@ -258,56 +258,24 @@ impl Service {
     async fn claim(&self) -> Result<Option<Claimed>> {
         let now = self.now();
         let lease = now + i64::try_from(self.config.lease.as_millis()).unwrap_or(60_000);
-        let skip_locked = match self.db.dialect {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
         // Waiting orders first (by the (status, created_at) index), then orders whose
         // instance stopped renewing its lease. Never an order of a channel that has one
         // running under a live lease.
         // Nothing to take: do not queue for the writer.
-        let any: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM orders WHERE status = 'pending' \
-             OR (status IN ('planning', 'applying') AND lease_until < $1) LIMIT 1",
-        )
-        .bind(now)
-        .fetch_optional(&self.db)
-        .await?;
-        if any.is_none() {
+        if !orders::any_claimable(&self.db, now).await? {
             return Ok(None);
         }
-        let candidates = ["o.status = 'pending'", "o.status IN ('planning', 'applying') AND o.lease_until < $3"];
         let mut row = None;
-        for which in candidates {
-            let sql = format!(
-                "UPDATE orders SET status = CASE WHEN status = 'pending' THEN 'planning' ELSE status END, \
-                 claimed_by = $1, lease_until = $2, attempts = attempts + 1, planning_at = COALESCE(planning_at, $3) \
-                 WHERE id = (SELECT o.id FROM orders o WHERE {which} \
-                   AND NOT EXISTS (SELECT 1 FROM orders r WHERE r.channel_id = o.channel_id AND r.id <> o.id \
-                       AND r.status IN ('planning', 'applying') AND r.lease_until >= $3) \
-                   ORDER BY o.created_at, o.id LIMIT 1{skip_locked}) \
-                 AND (status = 'pending' OR (status IN ('planning', 'applying') AND lease_until < $3)) \
-                 RETURNING id, channel_id, action, attempts, claimed_by"
-            );
+        for which in [orders::Claimable::Waiting, orders::Claimable::Abandoned] {
             let mut tx = self.db.write_background().await?;
-            row = sqlx::query(AssertSqlSafe(sql))
-                .bind(self.config.instance.as_str())
-                .bind(lease)
-                .bind(now)
-                .fetch_optional(&mut tx)
-                .await?;
+            row = orders::claim_one(&mut tx, self.db.dialect, which, self.config.instance.as_str(), lease, now).await?;
             tx.commit().await?;
             if row.is_some() {
                 break;
             }
         }
         let Some(row) = row else { return Ok(None) };
-        let c = Claimed {
-            id: row.try_get("id")?,
-            channel_id: row.try_get("channel_id")?,
-            action: row.try_get("action")?,
-            attempts: row.try_get("attempts")?,
-        };
+        let c = Claimed { id: row.id, channel_id: row.channel_id, action: row.action, attempts: row.attempts };
         if c.attempts > 1 {
             tracing::warn!(order = %c.id, attempt = c.attempts, "taking over an order whose instance stopped");
         }
@@ -324,16 +292,9 @@ impl Service {
                 let until = svc.now() + i64::try_from(svc.config.lease.as_millis()).unwrap_or(60_000);
                 let r = async {
                     let mut tx = svc.db.write_background().await?;
-                    let sql = format!(
-                        "UPDATE orders SET lease_until = $2 WHERE claimed_by = $1 AND id IN ({})",
-                        placeholders(3, ids.len())
-                    );
-                    let mut q = varying(sql).bind(svc.config.instance.as_str()).bind(until);
-                    for id in &ids {
-                        q = q.bind(id.as_str());
-                    }
-                    q.execute(&mut tx).await?;
-                    tx.commit().await
+                    orders::renew_lease(&mut tx, svc.config.instance.as_str(), until, &ids).await?;
+                    tx.commit().await?;
+                    Ok::<(), StoreError>(())
                 }
                 .await;
                 if let Err(e) = r {
@@ -438,7 +399,7 @@ impl Service {
         };
         let Some(target) = target_of(&channel, &live) else { return Ok(None) };
         let Target::Present(spec) = target else {
-            self.hold_claim(&mut tx, o, "status = 'applying', applying_at = COALESCE(applying_at, $3)").await?;
+            self.mark_applying(&mut tx, o).await?;
             tx.commit().await?;
             return Ok(Some((target, old_path.into_iter().collect(), true)));
         };
@@ -506,7 +467,7 @@ impl Service {
         .bind(i64::from(planned.vlan))
         .execute(&mut tx)
         .await?;
-        self.hold_claim(&mut tx, o, "status = 'applying', applying_at = COALESCE(applying_at, $3)").await?;
+        self.mark_applying(&mut tx, o).await?;
         audit(
             &mut tx,
             now,
@@ -678,7 +639,7 @@ impl Service {
                         .bind(applied_json)
                         .execute(&mut tx)
                         .await?;
-                    self.hold_claim(&mut tx, o, "lease_until = lease_until").await
+                    self.still_held(&mut tx, o).await
                 };
                 if let Err(e) = finished {
                     tx.rollback().await?;
@@ -815,31 +776,20 @@ impl Service {
         detail: &str,
         now: i64,
     ) -> Result<()> {
-        let n = sqlx::query(
-            "UPDATE orders SET status = $2, reason = $3, finished_at = $4, lease_until = NULL, \
-             detail = CASE WHEN $6 = '' THEN detail ELSE $6 END WHERE id = $1 AND claimed_by = $5",
-        )
-        .bind(o.id.as_str())
-        .bind(status)
-        .bind(reason)
-        .bind(now)
-        .bind(self.config.instance.as_str())
-        .bind(detail)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 1 { Ok(()) } else { Err(taken_over()) }
+        let held = orders::close(tx, &o.id, self.config.instance.as_str(), status, reason, detail, now).await?;
+        if held { Ok(()) } else { Err(taken_over()) }
     }
 
-    /// Updates the order (`set`, where `$3` is now) only while this instance holds it.
-    async fn hold_claim(&self, tx: &mut WriteTx, o: &Claimed, set: &str) -> Result<()> {
-        let sql = format!("UPDATE orders SET {set} WHERE id = $1 AND claimed_by = $2");
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(o.id.as_str()).bind(self.config.instance.as_str());
-        if set.contains("$3") {
-            q = q.bind(self.now());
-        }
-        let n = q.execute(&mut *tx).await?.rows_affected();
-        if n == 1 { Ok(()) } else { Err(taken_over()) }
+    /// Marks the order `applying`, only while this instance holds it.
+    async fn mark_applying(&self, tx: &mut WriteTx, o: &Claimed) -> Result<()> {
+        let held = orders::mark_applying(tx, &o.id, self.config.instance.as_str(), self.now()).await?;
+        if held { Ok(()) } else { Err(taken_over()) }
+    }
+
+    /// Checks that this instance still holds the order (its row stays locked until the
+    /// transaction ends).
+    async fn still_held(&self, tx: &mut WriteTx, o: &Claimed) -> Result<()> {
+        if orders::still_held(tx, &o.id, self.config.instance.as_str()).await? { Ok(()) } else { Err(taken_over()) }
     }
 
     /// Expires offers past their date, ends channels whose usage term is over, and pauses and

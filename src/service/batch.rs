@@ -24,7 +24,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
 use crate::store::{
-    Dialect, Stamp, StoreError, WriteTx, allocations, in_list, json_param, json_rows, list_param, orders,
+    Dialect, Stamp, StoreError, WriteTx, allocations, channels, in_list, json_param, json_rows, list_param, orders,
 };
 use crate::topology::Topology;
 
@@ -250,28 +250,8 @@ impl Service {
             }
         }
         if !updates.is_empty() {
-            let rows = json_rows(d, 2, &[("id", "TEXT"), ("vlan", "BIGINT"), ("leaf", "BIGINT"), ("path", "TEXT")]);
-            let sql = format!(
-                "UPDATE channels SET vlan = v.vlan, leaf_vlan = v.leaf, path = v.path, updated_at = $1 \
-                 FROM ({rows}) AS v WHERE channels.id = v.id AND {}",
-                in_list(d, "channels.id", 3)
-            );
-            let keys = list_param(d, &moved);
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(now)
-                .bind(json_param(&updates))
-                .bind(keys.as_str())
-                .execute(&mut tx)
-                .await?;
-            // The members' tags follow their channels' VLANs.
-            let sql = format!(
-                "UPDATE attachments SET tag = COALESCE(attachments.customer_vlan, v.vlan) \
-                 FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND {key} AND attachments.state = 'attached' \
-                 AND (attachments.tag IS NULL OR attachments.tag <> COALESCE(attachments.customer_vlan, v.vlan))",
-                rows = json_rows(d, 1, &[("id", "TEXT"), ("vlan", "BIGINT")]),
-                key = in_list(d, "attachments.channel_id", 2)
-            );
-            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&updates)).bind(keys.as_str()).execute(&mut tx).await?;
+            // Their VLANs and paths; the members' tags follow.
+            channels::set_plans(&mut tx, d, &updates, now).await?;
         }
         let order_ids: Vec<&str> = planned.iter().map(|p| p.order.id.as_str()).collect();
         let held =
@@ -358,13 +338,8 @@ impl Service {
         // this is read, and each order's change worked out, before taking the writer.
         let ids: Vec<&str> = planned.iter().map(|p| p.order.channel_id.as_str()).collect();
         let mut before: BTreeMap<String, Option<AppliedChannel>> = BTreeMap::new();
-        let sql = format!("SELECT id, applied FROM channels WHERE {}", in_list(self.db.dialect, "id", 1));
-        for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(self.db.dialect, &ids)).fetch_all(&self.db).await? {
-            let applied: Option<String> = r.try_get("applied")?;
-            before.insert(
-                r.try_get("id")?,
-                applied.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok()),
-            );
+        for (id, applied) in channels::applied_of(&self.db, self.db.dialect, &ids).await? {
+            before.insert(id, applied.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok()));
         }
         // Each order's own change, and their union per switch.
         let position: BTreeMap<&str, usize> = scope.iter().enumerate().map(|(k, s)| (s.as_str(), k)).collect();
@@ -448,30 +423,11 @@ impl Service {
 
         // Record: channels active (or terminated, VLANs freed), orders done.
         if !present.is_empty() {
-            let sql = format!(
-                "UPDATE channels SET applied = v.applied, updated_at = $1, \
-                 reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
-                 state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
-                 FROM ({}) AS v WHERE channels.id = v.id AND {}",
-                json_rows(self.db.dialect, 2, &[("id", "TEXT"), ("applied", "TEXT")]),
-                in_list(self.db.dialect, "channels.id", 3)
-            );
-            let keys: Vec<&str> = present.iter().map(|p| p.0.as_str()).collect();
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(now)
-                .bind(json_param(&present))
-                .bind(list_param(self.db.dialect, &keys))
-                .execute(&mut tx)
-                .await?;
+            channels::applied_active_many(&mut tx, self.db.dialect, &present, now).await?;
         }
         if !absent.is_empty() {
             let d = self.db.dialect;
-            let sql = format!(
-                "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $1 \
-                 WHERE state = 'terminating' AND {}",
-                in_list(d, "id", 2)
-            );
-            sqlx::query(AssertSqlSafe(sql)).bind(now).bind(list_param(d, &absent)).execute(&mut tx).await?;
+            channels::terminated_many(&mut tx, d, &absent, now).await?;
             let gone: Vec<&str> = absent.iter().map(String::as_str).collect();
             super::flow::release_attachments(&mut tx, &gone, now).await?;
             allocations::release_many(&mut tx, d, &gone).await?;

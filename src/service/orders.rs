@@ -30,7 +30,7 @@ use crate::orchestrator::policy::ChannelState;
 use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
 use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
-use crate::store::{Dialect, StoreError, WriteTx, allocations, orders, switch_items, topology, varying};
+use crate::store::{Dialect, StoreError, WriteTx, allocations, channels, orders, switch_items, topology, varying};
 use crate::topology::{DriverConfig, Topology};
 
 use super::flow::set_state;
@@ -451,22 +451,8 @@ impl Service {
             }
             Err(e) => return Err(PlanFailure::Error(e.into())),
         }
-        sqlx::query("UPDATE channels SET vlan = $2, leaf_vlan = $3, path = $4, updated_at = $5 WHERE id = $1")
-            .bind(channel.id.as_str())
-            .bind(i64::from(planned.vlan))
-            .bind(planned.leaf_vlan.map(i64::from))
-            .bind(path_names.join(","))
-            .bind(now)
-            .execute(&mut tx)
-            .await?;
-        sqlx::query(
-            "UPDATE attachments SET tag = COALESCE(customer_vlan, $2) WHERE channel_id = $1 AND state = 'attached' \
-             AND (tag IS NULL OR tag <> COALESCE(customer_vlan, $2))",
-        )
-        .bind(channel.id.as_str())
-        .bind(i64::from(planned.vlan))
-        .execute(&mut tx)
-        .await?;
+        channels::set_plan(&mut tx, &channel.id, planned.vlan, planned.leaf_vlan, &path_names.join(","), now).await?;
+        channels::retag(&mut tx, &channel.id, planned.vlan).await?;
         self.mark_applying(&mut tx, o).await?;
         audit(
             &mut tx,
@@ -602,11 +588,7 @@ impl Service {
         let mut tx = self.db.write_background().await?;
         self.lock_switches(&mut tx, scope).await?;
         // What the channel had on the switches, and what it should have now.
-        let applied_before: Option<String> = sqlx::query("SELECT applied FROM channels WHERE id = $1")
-            .bind(o.channel_id.as_str())
-            .fetch_one(&mut tx)
-            .await?
-            .try_get("applied")?;
+        let applied_before = channels::applied(&mut tx, &o.channel_id).await?;
         let old_spec = applied_before.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok());
         let new_spec = match target {
             Target::Present(spec) => Some(AppliedChannel::of(spec)),
@@ -634,11 +616,7 @@ impl Service {
                     let detail = serde_json::json!({"changes": applied.changes, "switches": scope, "commands": applied.commands});
                     self.finish_done(&mut tx, o, target, applied_json, &detail.to_string(), applied.changes).await
                 } else {
-                    sqlx::query("UPDATE channels SET applied = $2 WHERE id = $1")
-                        .bind(o.channel_id.as_str())
-                        .bind(applied_json)
-                        .execute(&mut tx)
-                        .await?;
+                    channels::set_applied(&mut tx, &o.channel_id, applied_json).await?;
                     self.still_held(&mut tx, o).await
                 };
                 if let Err(e) = finished {
@@ -678,37 +656,16 @@ impl Service {
         // meanwhile (a termination while it was applying) is left for its own order.
         match target {
             Target::Present(_) => {
-                sqlx::query(
-                    "UPDATE channels SET applied = $2, updated_at = $3, \
-                     reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
-                     state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
-                     WHERE id = $1",
-                )
-                .bind(o.channel_id.as_str())
-                .bind(applied)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                channels::applied_active(tx, &o.channel_id, applied, now).await?;
             }
             Target::Absent => {
-                sqlx::query(
-                    "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $2 \
-                     WHERE id = $1 AND state = 'terminating'",
-                )
-                .bind(o.channel_id.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                channels::terminated(tx, &o.channel_id, now).await?;
                 super::flow::release_attachments(tx, &[o.channel_id.as_str()], now).await?;
                 self.vlans.forget();
                 allocations::release(tx, &o.channel_id).await?;
             }
             Target::Paused => {
-                sqlx::query("UPDATE channels SET applied = NULL, updated_at = $2 WHERE id = $1")
-                    .bind(o.channel_id.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                channels::applied_none(tx, &o.channel_id, now).await?;
             }
         }
         self.close_order(tx, o, "done", "", detail, now).await?;
@@ -747,10 +704,7 @@ impl Service {
         if free {
             self.vlans.forget();
             allocations::release(&mut tx, &channel.id).await?;
-            sqlx::query("UPDATE channels SET path = '' WHERE id = $1")
-                .bind(channel.id.as_str())
-                .execute(&mut tx)
-                .await?;
+            channels::clear_path(&mut tx, &channel.id).await?;
         }
         self.close_order(&mut tx, o, "failed", reason, "", now).await?;
         audit(

@@ -19,16 +19,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
-use crate::store::{
-    Dialect, Stamp, StoreError, WriteTx, allocations, channels, in_list, json_param, json_rows, list_param, orders,
-};
+use crate::store::{Dialect, Stamp, StoreError, WriteTx, allocations, channels, json_param, json_rows, orders};
 use crate::topology::Topology;
 
-use super::flow::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row, lock};
+use super::flow::ChannelRow;
 use super::orders::{
     AppliedChannel, Claimed, DryChange, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
     taken_over_outcome, target_of,
@@ -132,14 +130,14 @@ impl Service {
         let now = self.now();
         let mut tx = self.db.write_background().await?;
         let ids: Vec<&str> = batch.iter().map(|o| o.channel_id.as_str()).collect();
-        let channels = self.channel_rows(&mut tx, &ids).await?;
-        let live = live_attachments_of(&mut tx, self.db.dialect, &ids).await?;
+        let rows = channels::rows_of(&mut tx, self.db.dialect, &ids).await?;
+        let live = channels::live_attachments_of(&mut tx, self.db.dialect, &ids).await?;
 
         // What each order wants, and the new paths.
         let mut wants: Vec<(Claimed, ChannelRow, Target, BTreeSet<String>)> = Vec::new();
         let mut alone = Vec::new();
         for o in batch {
-            let Some(channel) = channels.get(&o.channel_id) else {
+            let Some(channel) = rows.get(&o.channel_id) else {
                 alone.push(o);
                 continue;
             };
@@ -178,19 +176,9 @@ impl Service {
             .collect();
         // One row per interface with its tags as text, like the VLANs above: a busy
         // tagged interface carries dozens of channels.
-        let sql = format!(
-            "SELECT a.interface, string_agg(CAST(a.tag AS TEXT), ',') AS tags FROM attachments a \
-             WHERE a.state = 'attached' AND {} AND NOT ({}) AND a.tag IS NOT NULL GROUP BY a.interface",
-            in_list(self.db.dialect, "a.interface", 1),
-            in_list(self.db.dialect, "a.channel_id", 2)
-        );
         let ifaces: Vec<&str> = ifaces.into_iter().collect();
-        let q = sqlx::query(AssertSqlSafe(sql))
-            .bind(list_param(self.db.dialect, &ifaces))
-            .bind(list_param(self.db.dialect, &excluded));
-        for r in q.fetch_all(&mut tx).await? {
-            let iface: String = r.try_get("interface")?;
-            for tag in numbers(&r.try_get::<String, _>("tags")?) {
+        for (iface, tags) in channels::tags_on_except(&mut tx, self.db.dialect, &ifaces, &excluded).await? {
+            for tag in tags {
                 planner.reserve_tag(&iface, tag);
             }
         }
@@ -456,36 +444,6 @@ impl Service {
         );
         Ok(Ok(out))
     }
-
-    /// Channel rows by ID (locked on PostgreSQL).
-    async fn channel_rows(&self, tx: &mut WriteTx, ids: &[&str]) -> Result<BTreeMap<String, ChannelRow>> {
-        let sql =
-            format!("SELECT * FROM channels WHERE {}{}", in_list(self.db.dialect, "id", 1), lock(self.db.dialect));
-        let mut out = BTreeMap::new();
-        for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(self.db.dialect, ids)).fetch_all(&mut *tx).await? {
-            let c = channel_from_row(&r)?;
-            out.insert(c.id.clone(), c);
-        }
-        Ok(out)
-    }
-}
-
-/// The live attachments of several channels, each in attachment order.
-async fn live_attachments_of(
-    tx: &mut WriteTx,
-    dialect: Dialect,
-    ids: &[&str],
-) -> Result<BTreeMap<String, Vec<AttachmentRow>>> {
-    let sql = format!(
-        "SELECT channel_id, interface, role, customer_vlan FROM attachments \
-         WHERE state = 'attached' AND {} ORDER BY attached_at, id",
-        in_list(dialect, "channel_id", 1)
-    );
-    let mut out: BTreeMap<String, Vec<AttachmentRow>> = BTreeMap::new();
-    for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
-        out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
-    }
-    Ok(out)
 }
 
 /// What an applied batch comes to: the dry-run switches' change, and what to record of
@@ -621,11 +579,6 @@ pub(super) async fn audit_many(
         .execute(&mut *tx)
         .await?;
     Ok(())
-}
-
-/// The numbers of a comma-separated list (`string_agg` of VLANs or tags).
-fn numbers(list: &str) -> impl Iterator<Item = u16> + '_ {
-    list.split(',').filter_map(|v| v.trim().parse::<u16>().ok())
 }
 
 /// Reserves in `planner` the VLANs on `switches` of every channel but `excluded`, read from

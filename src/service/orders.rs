@@ -30,11 +30,11 @@ use crate::orchestrator::policy::ChannelState;
 use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
 use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
-use crate::store::{Dialect, StoreError, WriteTx, allocations, channels, orders, switch_items, topology, varying};
+use crate::store::{Dialect, StoreError, WriteTx, allocations, channels, orders, switch_items, topology};
 use crate::topology::{DriverConfig, Topology};
 
 use super::flow::set_state;
-use super::{Actor, Result, Service, ServiceError, audit, placeholders};
+use super::{Actor, Result, Service, ServiceError, audit};
 
 /// How an order ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -418,20 +418,8 @@ impl Service {
             }
         }
         let ifaces: Vec<String> = spec.members.iter().map(|m| m.interface.clone()).collect();
-        let sql = format!(
-            "SELECT a.interface, a.tag FROM attachments a \
-             WHERE a.channel_id <> $1 AND a.state = 'attached' AND a.interface IN ({})",
-            placeholders(2, ifaces.len())
-        );
-        let mut q = varying(sql).bind(channel.id.as_str());
-        for i in &ifaces {
-            q = q.bind(i.as_str());
-        }
-        for r in q.fetch_all(&mut tx).await? {
-            let iface: String = r.try_get("interface")?;
-            if let Some(tag) = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok()) {
-                planner.reserve_tag(&iface, tag);
-            }
+        for (iface, tag) in channels::tags_on(&mut tx, &channel.id, &ifaces).await? {
+            planner.reserve_tag(&iface, tag);
         }
         let planned = plan_keeping_vlan(&mut planner, &spec).map_err(|e| PlanFailure::Failed(plan_errors(&e)))?;
         let path_names: Vec<String> =

@@ -678,3 +678,85 @@ pub async fn clear_path(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE channels SET path = '' WHERE id = $1").bind(id).execute(&mut *tx).await?;
     Ok(())
 }
+
+// ---- the order worker's reads ----
+
+/// The channels `ids` as a write transaction reads them, by ID, each row locked until the
+/// transaction ends ([`super::lock`]).
+pub async fn rows_of(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    ids: &[&str],
+) -> Result<std::collections::BTreeMap<String, ChannelRow>> {
+    let sql = format!("SELECT * FROM channels WHERE {}{}", in_list(dialect, "id", 1), super::lock(dialect));
+    let mut out = std::collections::BTreeMap::new();
+    for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
+        let c = channel_from_row(&r)?;
+        out.insert(c.id.clone(), c);
+    }
+    Ok(out)
+}
+
+/// The live attachments of several channels, by channel, each in attachment order.
+pub async fn live_attachments_of(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    ids: &[&str],
+) -> Result<std::collections::BTreeMap<String, Vec<AttachmentRow>>> {
+    let sql = format!(
+        "SELECT channel_id, interface, role, customer_vlan FROM attachments \
+         WHERE state = 'attached' AND {} ORDER BY attached_at, id",
+        in_list(dialect, "channel_id", 1)
+    );
+    let mut out: std::collections::BTreeMap<String, Vec<AttachmentRow>> = std::collections::BTreeMap::new();
+    for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
+        out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
+    }
+    Ok(out)
+}
+
+/// The customer tags that live members of channels other than `channel_id` use on the
+/// interfaces `ifaces`, as (interface, tag).
+pub async fn tags_on(tx: &mut WriteTx, channel_id: &str, ifaces: &[String]) -> Result<Vec<(String, u16)>, StoreError> {
+    let sql = format!(
+        "SELECT a.interface, a.tag FROM attachments a \
+         WHERE a.channel_id <> $1 AND a.state = 'attached' AND a.interface IN ({})",
+        placeholders(2, ifaces.len())
+    );
+    let mut q = varying(sql).bind(channel_id);
+    for i in ifaces {
+        q = q.bind(i.as_str());
+    }
+    let mut out = Vec::new();
+    for r in q.fetch_all(&mut *tx).await? {
+        let iface: String = r.try_get("interface")?;
+        if let Some(tag) = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok()) {
+            out.push((iface, tag));
+        }
+    }
+    Ok(out)
+}
+
+/// As [`tags_on`] for the channels other than `excluded`, by interface: one row per
+/// interface with its tags as text (a busy tagged interface carries dozens of channels).
+pub async fn tags_on_except(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    ifaces: &[&str],
+    excluded: &[&str],
+) -> Result<Vec<(String, Vec<u16>)>, StoreError> {
+    let sql = format!(
+        "SELECT a.interface, string_agg(CAST(a.tag AS TEXT), ',') AS tags FROM attachments a \
+         WHERE a.state = 'attached' AND {} AND NOT ({}) AND a.tag IS NOT NULL GROUP BY a.interface",
+        in_list(dialect, "a.interface", 1),
+        in_list(dialect, "a.channel_id", 2)
+    );
+    let q = sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ifaces)).bind(list_param(dialect, excluded));
+    let mut out = Vec::new();
+    for r in q.fetch_all(&mut *tx).await? {
+        let iface: String = r.try_get("interface")?;
+        let tags: String = r.try_get("tags")?;
+        out.push((iface, tags.split(',').filter_map(|v| v.trim().parse::<u16>().ok()).collect()));
+    }
+    Ok(out)
+}

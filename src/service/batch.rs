@@ -19,11 +19,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sqlx::AssertSqlSafe;
-
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
-use crate::store::{Dialect, Stamp, StoreError, WriteTx, allocations, channels, json_param, json_rows, orders};
+use crate::store::{Dialect, Stamp, StoreError, WriteTx, allocations, audit, channels, orders};
 use crate::topology::Topology;
 
 use super::flow::ChannelRow;
@@ -31,7 +29,7 @@ use super::orders::{
     AppliedChannel, Claimed, DryChange, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
     taken_over_outcome, target_of,
 };
-use super::{Actor, Result, Service};
+use super::{Result, Service};
 
 /// An order of the batch, planned: what its channel should hold and on which switches
 /// (its old path and its new one).
@@ -248,7 +246,7 @@ impl Service {
             tx.rollback().await?;
             return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
         }
-        audit_many(&mut tx, self.db.dialect, now, &actor, "order.planned", &audits).await?;
+        audit::record_many(&mut tx, self.db.dialect, now, &actor, "order.planned", &audits).await?;
         self.remember_vlans(&moved, &allocations);
         tx.commit().await?;
         Ok(Ok(PlanOutcome { planned, alone }))
@@ -432,7 +430,7 @@ impl Service {
             tracing::warn!("stalled past the lease; another instance took the batch over");
             return Ok(Ok(planned.iter().map(|p| taken_over_outcome(&p.order)).collect()));
         }
-        audit_many(&mut tx, self.db.dialect, now, &self.worker_actor(), "order.done", &audits).await?;
+        audit::record_many(&mut tx, self.db.dialect, now, &self.worker_actor(), "order.done", &audits).await?;
         self.remember_dry(&change);
         tx.commit().await?;
         tracing::info!(
@@ -546,39 +544,6 @@ fn own_changes(
         }
     }
     (changes, commands)
-}
-
-/// Audit rows for several objects by one actor, in one statement per chunk.
-pub(super) async fn audit_many(
-    tx: &mut WriteTx,
-    dialect: Dialect,
-    at: i64,
-    actor: &Actor,
-    action: &str,
-    rows: &[(String, serde_json::Value)],
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let entries: Vec<(String, &str, String)> = rows
-        .iter()
-        .map(|(object, detail)| (crate::store::new_id("aud"), object.as_str(), detail.to_string()))
-        .collect();
-    let sql = format!(
-        "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) \
-         SELECT v.id, $1, $2, $3, $4, $5, v.object, v.detail FROM ({}) AS v",
-        json_rows(dialect, 6, &[("id", "TEXT"), ("object", "TEXT"), ("detail", "TEXT")])
-    );
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(at)
-        .bind(actor.user_id.as_str())
-        .bind(actor.org_id.as_str())
-        .bind(actor.source.as_str())
-        .bind(action)
-        .bind(json_param(&entries))
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
 }
 
 /// Reserves in `planner` the VLANs on `switches` of every channel but `excluded`, read from

@@ -105,7 +105,6 @@ const ALLOWED: &[(&str, Rule, usize)] = &[
     ("src/portal/error.rs", Rule::Store, 1),
     ("src/portal/pages.rs", Rule::Store, 1),
     ("src/portal/pages.rs", Rule::Long, 1235),
-    ("src/service/batch.rs", Rule::Sql, 3),
     ("src/service/batch.rs", Rule::Southbound, 1),
     ("src/service/flow.rs", Rule::Sql, 4),
     ("src/service/flow.rs", Rule::Long, 867),

@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::engine;
 use crate::model::{ChannelKind, Pos, Role, VlanId};
@@ -30,7 +29,9 @@ use crate::orchestrator::policy::ChannelState;
 use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
 use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
-use crate::store::{Dialect, StoreError, WriteTx, allocations, channels, orders, switch_items, topology};
+use crate::store::{
+    Dialect, StoreError, WriteTx, allocations, catalog, channels, offers, orders, switch_items, topology,
+};
 use crate::topology::{DriverConfig, Topology};
 
 use super::flow::set_state;
@@ -171,12 +172,6 @@ impl From<ServiceError> for PlanFailure {
 
 impl From<StoreError> for PlanFailure {
     fn from(e: StoreError) -> Self {
-        PlanFailure::Error(e.into())
-    }
-}
-
-impl From<sqlx::Error> for PlanFailure {
-    fn from(e: sqlx::Error) -> Self {
         PlanFailure::Error(e.into())
     }
 }
@@ -386,7 +381,7 @@ impl Service {
         topo: &Arc<Topology>,
     ) -> std::result::Result<Option<(Target, Vec<String>, bool)>, PlanFailure> {
         let now = self.now();
-        let mut tx = self.db.write_background().await?;
+        let mut tx = self.db.write_background().await.map_err(StoreError::Sql)?;
         let channel = self.channel_row(&mut tx, &o.channel_id, true).await?;
         let old_path: BTreeSet<String> = channel.path.iter().cloned().collect();
         // Whether the switches hold the channel from before (a modification).
@@ -400,7 +395,7 @@ impl Service {
         let Some(target) = target_of(&channel, &live) else { return Ok(None) };
         let Target::Present(spec) = target else {
             self.mark_applying(&mut tx, o).await?;
-            tx.commit().await?;
+            tx.commit().await.map_err(StoreError::Sql)?;
             return Ok(Some((target, old_path.into_iter().collect(), true)));
         };
 
@@ -450,11 +445,12 @@ impl Service {
             &o.id,
             serde_json::json!({"channel": channel.id, "vlan": planned.vlan, "leaf_vlan": planned.leaf_vlan, "path": path_names}),
         )
-        .await?;
+        .await
+        .map_err(StoreError::Sql)?;
         let made: Vec<(String, u16, String)> =
             rows.iter().map(|(sw, v)| (sw.to_string(), *v, channel.id.clone())).collect();
         self.remember_vlans(&[channel.id.as_str()], &made);
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::Sql)?;
         let pinned =
             ChannelSpec { vlan: VlanId::new(planned.vlan), leaf_vlan: planned.leaf_vlan.and_then(VlanId::new), ..spec };
         Ok(Some((Target::Present(pinned), scope, was_live)))
@@ -739,26 +735,11 @@ impl Service {
     pub async fn sweep(&self) -> Result<usize> {
         let now = self.now();
         let mut tx = self.db.write_background().await?;
-        let expired = sqlx::query(
-            "UPDATE invitees SET expired_at = $1 WHERE expired_at IS NULL AND accepted_at IS NULL AND declined_at IS NULL \
-             AND offer_id IN (SELECT id FROM offers WHERE expires_at <= $1)",
-        )
-        .bind(now)
-        .execute(&mut tx)
-        .await?
-        .rows_affected();
-        let ended = sqlx::query(
-            "SELECT DISTINCT c.id FROM channels c JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
-             JOIN usage_models u ON u.id = a.usage_model_id \
-             WHERE c.state IN ('provisioning', 'active', 'modifying', 'paused') AND u.term_end IS NOT NULL AND u.term_end <= $1",
-        )
-        .bind(now)
-        .fetch_all(&mut tx)
-        .await?;
+        let expired = offers::expire_invitees(&mut tx, now).await?;
+        let ended = catalog::term_ended(&mut tx, now).await?;
         let actor = Actor::system("sweep");
         let mut n = usize::try_from(expired).unwrap_or(0);
-        for r in ended {
-            let id: String = r.try_get("id")?;
+        for id in ended {
             let channel = self.channel_row(&mut tx, &id, true).await?;
             let order = self.take_down(&mut tx, &channel, "the usage model's term ended", now).await?;
             audit(&mut tx, now, &actor, "channel.term_ended", &id, serde_json::json!({"order": order})).await?;
@@ -776,27 +757,18 @@ impl Service {
     /// is closed is paused (its configuration removed, its VLANs kept); a paused channel
     /// whose members' windows are all open again resumes. Returns how many changed.
     async fn pause_and_resume(&self, tx: &mut WriteTx, now: i64) -> Result<usize> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.state, u.name, u.window_start_min, u.window_end_min FROM channels c \
-             LEFT JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
-             LEFT JOIN usage_models u ON u.id = a.usage_model_id AND u.window_start_min IS NOT NULL \
-             WHERE c.state = 'paused' OR (c.state = 'active' AND u.window_start_min IS NOT NULL) \
-             ORDER BY c.id",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = catalog::windows(tx).await?;
         // Channel -> (state, its members' windows as (usage model, window)).
         type Windows = Vec<(String, (u32, u32))>;
         let mut channels: BTreeMap<String, (String, Windows)> = BTreeMap::new();
         for r in rows {
-            let entry = channels.entry(r.try_get("id")?).or_insert_with(|| (String::new(), Vec::new()));
-            entry.0 = r.try_get("state")?;
-            let start: Option<i64> = r.try_get("window_start_min")?;
-            let end: Option<i64> = r.try_get("window_end_min")?;
+            let entry = channels.entry(r.channel_id).or_insert_with(|| (String::new(), Vec::new()));
+            entry.0 = r.state;
+            let (start, end) = (r.window_start_min, r.window_end_min);
             if let (Some(a), Some(b)) =
                 (start.and_then(|v| u32::try_from(v).ok()), end.and_then(|v| u32::try_from(v).ok()))
             {
-                entry.1.push((r.try_get("name")?, (a, b)));
+                entry.1.push((r.usage_model.unwrap_or_default(), (a, b)));
             }
         }
         let actor = Actor::system("sweep");

@@ -109,7 +109,6 @@ const ALLOWED: &[(&str, Rule, usize)] = &[
     ("src/service/flow.rs", Rule::Sql, 4),
     ("src/service/flow.rs", Rule::Long, 867),
     ("src/service/mod.rs", Rule::Sql, 2),
-    ("src/service/orders.rs", Rule::Sql, 9),
     ("src/service/orders.rs", Rule::Southbound, 2),
     ("src/service/orders.rs", Rule::Long, 1484),
     ("tests/it/service.rs", Rule::Long, 1350),

@@ -19,19 +19,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sqlx::{AssertSqlSafe, Row};
-
 use crate::model::VlanId;
 use crate::orchestrator::{ChannelSpec, Item, Planner};
-use crate::store::{Dialect, Stamp, WriteTx, in_list, is_unique_violation, json_param, json_rows, list_param, varying};
+use crate::store::{Dialect, Stamp, StoreError, WriteTx, allocations, audit, channels, orders};
 use crate::topology::Topology;
 
-use super::flow::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row, lock};
+use super::flow::ChannelRow;
 use super::orders::{
     AppliedChannel, Claimed, DryChange, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
     taken_over_outcome, target_of,
 };
-use super::{Actor, Result, Service, placeholders};
+use super::{Result, Service};
 
 /// An order of the batch, planned: what its channel should hold and on which switches
 /// (its old path and its new one).
@@ -48,55 +46,25 @@ struct PlanOutcome {
     alone: Vec<Claimed>,
 }
 
-/// Statement parameters per chunk (SQLite allows 32,766, PostgreSQL 65,535).
-pub(super) const MAX_PARAMS: usize = 30_000;
-
 impl Service {
     /// Claims up to `limit` waiting orders, oldest first, none of a channel whose order is
     /// running under a live lease. `FOR UPDATE SKIP LOCKED` on PostgreSQL.
     pub(super) async fn claim_batch(&self, limit: usize) -> Result<Vec<Claimed>> {
         // Nothing waiting: do not queue for the writer.
-        let waiting: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orders WHERE status = 'pending' LIMIT 1")
-            .fetch_optional(&self.db)
-            .await?;
-        if waiting.is_none() {
+        if !orders::any_waiting(&self.db).await? {
             return Ok(Vec::new());
         }
         let now = self.now();
         let lease = now + i64::try_from(self.config.lease.as_millis()).unwrap_or(60_000);
-        let skip_locked = match self.db.dialect {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE orders SET status = 'planning', claimed_by = $1, lease_until = $2, attempts = attempts + 1, \
-             planning_at = COALESCE(planning_at, $3) \
-             WHERE id IN (SELECT o.id FROM orders o WHERE o.status = 'pending' \
-               AND NOT EXISTS (SELECT 1 FROM orders r WHERE r.channel_id = o.channel_id AND r.id <> o.id \
-                   AND r.status IN ('planning', 'applying') AND r.lease_until >= $3) \
-               ORDER BY o.created_at, o.id LIMIT {limit}{skip_locked}) \
-             AND status = 'pending' \
-             RETURNING id, channel_id, action, attempts, created_at"
-        );
         let mut tx = self.db.write_background().await?;
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(self.config.instance.as_str())
-            .bind(lease)
-            .bind(now)
-            .fetch_all(&mut tx)
-            .await?;
+        let rows =
+            orders::claim_waiting(&mut tx, self.db.dialect, self.config.instance.as_str(), lease, now, limit).await?;
         tx.commit().await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for r in rows {
-            let created: i64 = r.try_get("created_at")?;
             claimed.push((
-                created,
-                Claimed {
-                    id: r.try_get("id")?,
-                    channel_id: r.try_get("channel_id")?,
-                    action: r.try_get("action")?,
-                    attempts: r.try_get("attempts")?,
-                },
+                r.created_at,
+                Claimed { id: r.id, channel_id: r.channel_id, action: r.action, attempts: r.attempts },
             ));
         }
         claimed.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
@@ -160,14 +128,14 @@ impl Service {
         let now = self.now();
         let mut tx = self.db.write_background().await?;
         let ids: Vec<&str> = batch.iter().map(|o| o.channel_id.as_str()).collect();
-        let channels = self.channel_rows(&mut tx, &ids).await?;
-        let live = live_attachments_of(&mut tx, self.db.dialect, &ids).await?;
+        let rows = channels::rows_of(&mut tx, self.db.dialect, &ids).await?;
+        let live = channels::live_attachments_of(&mut tx, self.db.dialect, &ids).await?;
 
         // What each order wants, and the new paths.
         let mut wants: Vec<(Claimed, ChannelRow, Target, BTreeSet<String>)> = Vec::new();
         let mut alone = Vec::new();
         for o in batch {
-            let Some(channel) = channels.get(&o.channel_id) else {
+            let Some(channel) = rows.get(&o.channel_id) else {
                 alone.push(o);
                 continue;
             };
@@ -206,19 +174,9 @@ impl Service {
             .collect();
         // One row per interface with its tags as text, like the VLANs above: a busy
         // tagged interface carries dozens of channels.
-        let sql = format!(
-            "SELECT a.interface, string_agg(CAST(a.tag AS TEXT), ',') AS tags FROM attachments a \
-             WHERE a.state = 'attached' AND {} AND NOT ({}) AND a.tag IS NOT NULL GROUP BY a.interface",
-            in_list(self.db.dialect, "a.interface", 1),
-            in_list(self.db.dialect, "a.channel_id", 2)
-        );
         let ifaces: Vec<&str> = ifaces.into_iter().collect();
-        let q = sqlx::query(AssertSqlSafe(sql))
-            .bind(list_param(self.db.dialect, &ifaces))
-            .bind(list_param(self.db.dialect, &excluded));
-        for r in q.fetch_all(&mut tx).await? {
-            let iface: String = r.try_get("interface")?;
-            for tag in numbers(&r.try_get::<String, _>("tags")?) {
+        for (iface, tags) in channels::tags_on_except(&mut tx, self.db.dialect, &ifaces, &excluded).await? {
+            for tag in tags {
                 planner.reserve_tag(&iface, tag);
             }
         }
@@ -263,17 +221,12 @@ impl Service {
         let moved: Vec<&str> = updates.iter().map(|u| u.0.as_str()).collect();
         let d = self.db.dialect;
         if !moved.is_empty() {
-            let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(d, "channel_id", 1));
-            sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &moved)).execute(&mut tx).await?;
+            allocations::release_many(&mut tx, d, &moved).await?;
         }
         if !allocations.is_empty() {
-            let sql = format!(
-                "INSERT INTO vlan_allocations (switch, vlan, channel_id) SELECT v.switch, v.vlan, v.channel_id FROM ({}) AS v",
-                json_rows(d, 1, &[("switch", "TEXT"), ("vlan", "BIGINT"), ("channel_id", "TEXT")])
-            );
-            match sqlx::query(AssertSqlSafe(sql)).bind(json_param(&allocations)).execute(&mut tx).await {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
+            match allocations::allocate_many(&mut tx, d, &allocations).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
                     tx.rollback().await?;
                     self.vlans.forget();
                     tracing::debug!("a VLAN was taken by another instance; running the batch one by one");
@@ -283,35 +236,17 @@ impl Service {
             }
         }
         if !updates.is_empty() {
-            let rows = json_rows(d, 2, &[("id", "TEXT"), ("vlan", "BIGINT"), ("leaf", "BIGINT"), ("path", "TEXT")]);
-            let sql = format!(
-                "UPDATE channels SET vlan = v.vlan, leaf_vlan = v.leaf, path = v.path, updated_at = $1 \
-                 FROM ({rows}) AS v WHERE channels.id = v.id AND {}",
-                in_list(d, "channels.id", 3)
-            );
-            let keys = list_param(d, &moved);
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(now)
-                .bind(json_param(&updates))
-                .bind(keys.as_str())
-                .execute(&mut tx)
-                .await?;
-            // The members' tags follow their channels' VLANs.
-            let sql = format!(
-                "UPDATE attachments SET tag = COALESCE(attachments.customer_vlan, v.vlan) \
-                 FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND {key} AND attachments.state = 'attached' \
-                 AND (attachments.tag IS NULL OR attachments.tag <> COALESCE(attachments.customer_vlan, v.vlan))",
-                rows = json_rows(d, 1, &[("id", "TEXT"), ("vlan", "BIGINT")]),
-                key = in_list(d, "attachments.channel_id", 2)
-            );
-            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&updates)).bind(keys.as_str()).execute(&mut tx).await?;
+            // Their VLANs and paths; the members' tags follow.
+            channels::set_plans(&mut tx, d, &updates, now).await?;
         }
-        let orders: Vec<&str> = planned.iter().map(|p| p.order.id.as_str()).collect();
-        if !self.hold_claims(&mut tx, &orders, "status = 'applying', applying_at = COALESCE(applying_at, $2)").await? {
+        let order_ids: Vec<&str> = planned.iter().map(|p| p.order.id.as_str()).collect();
+        let held =
+            orders::mark_applying_many(&mut tx, d, &order_ids, self.config.instance.as_str(), self.now()).await?;
+        if !held {
             tx.rollback().await?;
             return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
         }
-        audit_many(&mut tx, self.db.dialect, now, &actor, "order.planned", &audits).await?;
+        audit::record_many(&mut tx, self.db.dialect, now, &actor, "order.planned", &audits).await?;
         self.remember_vlans(&moved, &allocations);
         tx.commit().await?;
         Ok(Ok(PlanOutcome { planned, alone }))
@@ -335,29 +270,7 @@ impl Service {
             switches.iter().copied().filter(|sw| !copy.switches.contains_key(*sw)).collect()
         };
         // One row per switch, `VLAN:channel` pairs as text (the driver's cost is per row).
-        let mut rows: Vec<(String, u16, String)> = Vec::new();
-        for chunk in missing.chunks(MAX_PARAMS) {
-            let sql = format!(
-                "SELECT switch, string_agg(CAST(vlan AS TEXT) || ':' || channel_id, ',') AS held \
-                 FROM vlan_allocations WHERE switch IN ({}) GROUP BY switch",
-                placeholders(1, chunk.len())
-            );
-            let mut q = varying(sql);
-            for sw in chunk {
-                q = q.bind(*sw);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                let sw: String = r.try_get("switch")?;
-                let held: String = r.try_get("held")?;
-                for pair in held.split(',') {
-                    if let Some((v, ch)) = pair.split_once(':')
-                        && let Ok(v) = v.trim().parse::<u16>()
-                    {
-                        rows.push((sw.clone(), v, ch.to_string()));
-                    }
-                }
-            }
-        }
+        let rows = allocations::on_switches(tx, &missing).await?;
         let mut copy = self.vlans.under(stamp);
         for sw in &missing {
             copy.switches.insert(sw.to_string(), HashMap::new());
@@ -411,13 +324,8 @@ impl Service {
         // this is read, and each order's change worked out, before taking the writer.
         let ids: Vec<&str> = planned.iter().map(|p| p.order.channel_id.as_str()).collect();
         let mut before: BTreeMap<String, Option<AppliedChannel>> = BTreeMap::new();
-        let sql = format!("SELECT id, applied FROM channels WHERE {}", in_list(self.db.dialect, "id", 1));
-        for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(self.db.dialect, &ids)).fetch_all(&self.db).await? {
-            let applied: Option<String> = r.try_get("applied")?;
-            before.insert(
-                r.try_get("id")?,
-                applied.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok()),
-            );
+        for (id, applied) in channels::applied_of(&self.db, self.db.dialect, &ids).await? {
+            before.insert(id, applied.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok()));
         }
         // Each order's own change, and their union per switch.
         let position: BTreeMap<&str, usize> = scope.iter().enumerate().map(|(k, s)| (s.as_str(), k)).collect();
@@ -501,53 +409,19 @@ impl Service {
 
         // Record: channels active (or terminated, VLANs freed), orders done.
         if !present.is_empty() {
-            let sql = format!(
-                "UPDATE channels SET applied = v.applied, updated_at = $1, \
-                 reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
-                 state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
-                 FROM ({}) AS v WHERE channels.id = v.id AND {}",
-                json_rows(self.db.dialect, 2, &[("id", "TEXT"), ("applied", "TEXT")]),
-                in_list(self.db.dialect, "channels.id", 3)
-            );
-            let keys: Vec<&str> = present.iter().map(|p| p.0.as_str()).collect();
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(now)
-                .bind(json_param(&present))
-                .bind(list_param(self.db.dialect, &keys))
-                .execute(&mut tx)
-                .await?;
+            channels::applied_active_many(&mut tx, self.db.dialect, &present, now).await?;
         }
         if !absent.is_empty() {
             let d = self.db.dialect;
-            let sql = format!(
-                "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $1 \
-                 WHERE state = 'terminating' AND {}",
-                in_list(d, "id", 2)
-            );
-            sqlx::query(AssertSqlSafe(sql)).bind(now).bind(list_param(d, &absent)).execute(&mut tx).await?;
+            channels::terminated_many(&mut tx, d, &absent, now).await?;
             let gone: Vec<&str> = absent.iter().map(String::as_str).collect();
             super::flow::release_attachments(&mut tx, &gone, now).await?;
-            let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(d, "channel_id", 1));
-            sqlx::query(AssertSqlSafe(sql)).bind(list_param(d, &absent)).execute(&mut tx).await?;
+            allocations::release_many(&mut tx, d, &gone).await?;
             self.vlans.forget();
         }
         let mut closed = 0;
         if !details.is_empty() {
-            let sql = format!(
-                "UPDATE orders SET status = 'done', reason = '', finished_at = $1, lease_until = NULL, detail = v.detail \
-                 FROM ({}) AS v WHERE orders.id = v.id AND orders.claimed_by = $2 AND {}",
-                json_rows(self.db.dialect, 3, &[("id", "TEXT"), ("detail", "TEXT")]),
-                in_list(self.db.dialect, "orders.id", 4)
-            );
-            let keys: Vec<&str> = details.iter().map(|d| d.0.as_str()).collect();
-            closed = sqlx::query(AssertSqlSafe(sql))
-                .bind(now)
-                .bind(self.config.instance.as_str())
-                .bind(json_param(&details))
-                .bind(list_param(self.db.dialect, &keys))
-                .execute(&mut tx)
-                .await?
-                .rows_affected();
+            closed = orders::done_many(&mut tx, self.db.dialect, &details, self.config.instance.as_str(), now).await?;
         }
         if usize::try_from(closed).ok() != Some(planned.len()) {
             // This instance stalled past its lease: whoever took the orders over finishes them
@@ -556,7 +430,7 @@ impl Service {
             tracing::warn!("stalled past the lease; another instance took the batch over");
             return Ok(Ok(planned.iter().map(|p| taken_over_outcome(&p.order)).collect()));
         }
-        audit_many(&mut tx, self.db.dialect, now, &self.worker_actor(), "order.done", &audits).await?;
+        audit::record_many(&mut tx, self.db.dialect, now, &self.worker_actor(), "order.done", &audits).await?;
         self.remember_dry(&change);
         tx.commit().await?;
         tracing::info!(
@@ -568,50 +442,6 @@ impl Service {
         );
         Ok(Ok(out))
     }
-
-    /// Channel rows by ID (locked on PostgreSQL).
-    async fn channel_rows(&self, tx: &mut WriteTx, ids: &[&str]) -> Result<BTreeMap<String, ChannelRow>> {
-        let sql =
-            format!("SELECT * FROM channels WHERE {}{}", in_list(self.db.dialect, "id", 1), lock(self.db.dialect));
-        let mut out = BTreeMap::new();
-        for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(self.db.dialect, ids)).fetch_all(&mut *tx).await? {
-            let c = channel_from_row(&r)?;
-            out.insert(c.id.clone(), c);
-        }
-        Ok(out)
-    }
-
-    /// Updates the orders `ids` (`set`, where `$2` is now) only while this instance holds
-    /// every one of them.
-    async fn hold_claims(&self, tx: &mut WriteTx, ids: &[&str], set: &str) -> Result<bool> {
-        let sql = format!("UPDATE orders SET {set} WHERE claimed_by = $1 AND {}", in_list(self.db.dialect, "id", 3));
-        let n = sqlx::query(AssertSqlSafe(sql))
-            .bind(self.config.instance.as_str())
-            .bind(self.now())
-            .bind(list_param(self.db.dialect, ids))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        Ok(usize::try_from(n).ok() == Some(ids.len()))
-    }
-}
-
-/// The live attachments of several channels, each in attachment order.
-async fn live_attachments_of(
-    tx: &mut WriteTx,
-    dialect: Dialect,
-    ids: &[&str],
-) -> Result<BTreeMap<String, Vec<AttachmentRow>>> {
-    let sql = format!(
-        "SELECT channel_id, interface, role, customer_vlan FROM attachments \
-         WHERE state = 'attached' AND {} ORDER BY attached_at, id",
-        in_list(dialect, "channel_id", 1)
-    );
-    let mut out: BTreeMap<String, Vec<AttachmentRow>> = BTreeMap::new();
-    for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
-        out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
-    }
-    Ok(out)
 }
 
 /// What an applied batch comes to: the dry-run switches' change, and what to record of
@@ -716,44 +546,6 @@ fn own_changes(
     (changes, commands)
 }
 
-/// Audit rows for several objects by one actor, in one statement per chunk.
-pub(super) async fn audit_many(
-    tx: &mut WriteTx,
-    dialect: Dialect,
-    at: i64,
-    actor: &Actor,
-    action: &str,
-    rows: &[(String, serde_json::Value)],
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let entries: Vec<(String, &str, String)> = rows
-        .iter()
-        .map(|(object, detail)| (crate::store::new_id("aud"), object.as_str(), detail.to_string()))
-        .collect();
-    let sql = format!(
-        "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) \
-         SELECT v.id, $1, $2, $3, $4, $5, v.object, v.detail FROM ({}) AS v",
-        json_rows(dialect, 6, &[("id", "TEXT"), ("object", "TEXT"), ("detail", "TEXT")])
-    );
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(at)
-        .bind(actor.user_id.as_str())
-        .bind(actor.org_id.as_str())
-        .bind(actor.source.as_str())
-        .bind(action)
-        .bind(json_param(&entries))
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
-/// The numbers of a comma-separated list (`string_agg` of VLANs or tags).
-fn numbers(list: &str) -> impl Iterator<Item = u16> + '_ {
-    list.split(',').filter_map(|v| v.trim().parse::<u16>().ok())
-}
-
 /// Reserves in `planner` the VLANs on `switches` of every channel but `excluded`, read from
 /// the database: one row per switch with its VLANs as text (on a busy core that is
 /// thousands of VLANs, and the driver's cost is per row).
@@ -764,33 +556,12 @@ async fn reserve_from_database(
     topo: &Topology,
     planner: &mut Planner<'_>,
 ) -> Result<()> {
-    for chunk in switches.iter().copied().collect::<Vec<_>>().chunks(MAX_PARAMS / 2) {
-        let sql = format!(
-            "SELECT switch, string_agg(CAST(vlan AS TEXT), ',') AS vlans FROM vlan_allocations \
-             WHERE switch IN ({}){} GROUP BY switch",
-            placeholders(1, chunk.len()),
-            not_in("channel_id", 1 + chunk.len(), excluded.len())
-        );
-        let mut q = varying(sql);
-        for sw in chunk {
-            q = q.bind(*sw);
-        }
-        for id in excluded {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *tx).await? {
-            let sw: String = r.try_get("switch")?;
-            let vlans: String = r.try_get("vlans")?;
-            let Some(s) = topo.switch_index(&sw) else { continue };
-            for v in numbers(&vlans) {
-                planner.reserve_vlan(s, v);
-            }
+    let switches: Vec<&str> = switches.iter().copied().collect();
+    for (sw, vlans) in allocations::by_switch_except(tx, &switches, excluded).await? {
+        let Some(s) = topo.switch_index(&sw) else { continue };
+        for v in vlans {
+            planner.reserve_vlan(s, v);
         }
     }
     Ok(())
-}
-
-/// ` AND column NOT IN ($first, ...)` for `n` values (nothing for none).
-fn not_in(column: &str, first: usize, n: usize) -> String {
-    if n == 0 { String::new() } else { format!(" AND {column} NOT IN ({})", placeholders(first, n)) }
 }

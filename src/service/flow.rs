@@ -6,8 +6,7 @@ use sqlx::Row;
 
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
-pub(crate) use crate::store::channels::{AttachmentRow, ChannelRow, attachment_from_row, channel_from_row};
-pub(crate) use crate::store::lock;
+pub(crate) use crate::store::channels::{AttachmentRow, ChannelRow};
 use crate::store::{self, WriteTx, catalog, channels, new_token, offers, orders, organizations};
 
 pub use super::requests::{

@@ -423,8 +423,3 @@ impl Service {
         Ok(topo)
     }
 }
-
-/// `$first, $first+1, ...` placeholders for an IN list of `n` values.
-pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}

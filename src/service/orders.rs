@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::{AssertSqlSafe, Row};
 
 use crate::engine;
 use crate::model::{ChannelKind, Pos, Role, VlanId};
@@ -30,11 +29,13 @@ use crate::orchestrator::policy::ChannelState;
 use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
 use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
-use crate::store::{Dialect, WriteTx, is_unique_violation, json_param, varying};
+use crate::store::{
+    Dialect, StoreError, WriteTx, allocations, catalog, channels, offers, orders, switch_items, topology,
+};
 use crate::topology::{DriverConfig, Topology};
 
 use super::flow::set_state;
-use super::{Actor, Result, Service, ServiceError, audit, placeholders};
+use super::{Actor, Result, Service, ServiceError, audit};
 
 /// How an order ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -169,8 +170,8 @@ impl From<ServiceError> for PlanFailure {
     }
 }
 
-impl From<sqlx::Error> for PlanFailure {
-    fn from(e: sqlx::Error) -> Self {
+impl From<StoreError> for PlanFailure {
+    fn from(e: StoreError) -> Self {
         PlanFailure::Error(e.into())
     }
 }
@@ -252,56 +253,24 @@ impl Service {
     async fn claim(&self) -> Result<Option<Claimed>> {
         let now = self.now();
         let lease = now + i64::try_from(self.config.lease.as_millis()).unwrap_or(60_000);
-        let skip_locked = match self.db.dialect {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
         // Waiting orders first (by the (status, created_at) index), then orders whose
         // instance stopped renewing its lease. Never an order of a channel that has one
         // running under a live lease.
         // Nothing to take: do not queue for the writer.
-        let any: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM orders WHERE status = 'pending' \
-             OR (status IN ('planning', 'applying') AND lease_until < $1) LIMIT 1",
-        )
-        .bind(now)
-        .fetch_optional(&self.db)
-        .await?;
-        if any.is_none() {
+        if !orders::any_claimable(&self.db, now).await? {
             return Ok(None);
         }
-        let candidates = ["o.status = 'pending'", "o.status IN ('planning', 'applying') AND o.lease_until < $3"];
         let mut row = None;
-        for which in candidates {
-            let sql = format!(
-                "UPDATE orders SET status = CASE WHEN status = 'pending' THEN 'planning' ELSE status END, \
-                 claimed_by = $1, lease_until = $2, attempts = attempts + 1, planning_at = COALESCE(planning_at, $3) \
-                 WHERE id = (SELECT o.id FROM orders o WHERE {which} \
-                   AND NOT EXISTS (SELECT 1 FROM orders r WHERE r.channel_id = o.channel_id AND r.id <> o.id \
-                       AND r.status IN ('planning', 'applying') AND r.lease_until >= $3) \
-                   ORDER BY o.created_at, o.id LIMIT 1{skip_locked}) \
-                 AND (status = 'pending' OR (status IN ('planning', 'applying') AND lease_until < $3)) \
-                 RETURNING id, channel_id, action, attempts, claimed_by"
-            );
+        for which in [orders::Claimable::Waiting, orders::Claimable::Abandoned] {
             let mut tx = self.db.write_background().await?;
-            row = sqlx::query(AssertSqlSafe(sql))
-                .bind(self.config.instance.as_str())
-                .bind(lease)
-                .bind(now)
-                .fetch_optional(&mut tx)
-                .await?;
+            row = orders::claim_one(&mut tx, self.db.dialect, which, self.config.instance.as_str(), lease, now).await?;
             tx.commit().await?;
             if row.is_some() {
                 break;
             }
         }
         let Some(row) = row else { return Ok(None) };
-        let c = Claimed {
-            id: row.try_get("id")?,
-            channel_id: row.try_get("channel_id")?,
-            action: row.try_get("action")?,
-            attempts: row.try_get("attempts")?,
-        };
+        let c = Claimed { id: row.id, channel_id: row.channel_id, action: row.action, attempts: row.attempts };
         if c.attempts > 1 {
             tracing::warn!(order = %c.id, attempt = c.attempts, "taking over an order whose instance stopped");
         }
@@ -318,16 +287,9 @@ impl Service {
                 let until = svc.now() + i64::try_from(svc.config.lease.as_millis()).unwrap_or(60_000);
                 let r = async {
                     let mut tx = svc.db.write_background().await?;
-                    let sql = format!(
-                        "UPDATE orders SET lease_until = $2 WHERE claimed_by = $1 AND id IN ({})",
-                        placeholders(3, ids.len())
-                    );
-                    let mut q = varying(sql).bind(svc.config.instance.as_str()).bind(until);
-                    for id in &ids {
-                        q = q.bind(id.as_str());
-                    }
-                    q.execute(&mut tx).await?;
-                    tx.commit().await
+                    orders::renew_lease(&mut tx, svc.config.instance.as_str(), until, &ids).await?;
+                    tx.commit().await?;
+                    Ok::<(), StoreError>(())
                 }
                 .await;
                 if let Err(e) = r {
@@ -419,7 +381,7 @@ impl Service {
         topo: &Arc<Topology>,
     ) -> std::result::Result<Option<(Target, Vec<String>, bool)>, PlanFailure> {
         let now = self.now();
-        let mut tx = self.db.write_background().await?;
+        let mut tx = self.db.write_background().await.map_err(StoreError::Sql)?;
         let channel = self.channel_row(&mut tx, &o.channel_id, true).await?;
         let old_path: BTreeSet<String> = channel.path.iter().cloned().collect();
         // Whether the switches hold the channel from before (a modification).
@@ -432,8 +394,8 @@ impl Service {
         };
         let Some(target) = target_of(&channel, &live) else { return Ok(None) };
         let Target::Present(spec) = target else {
-            self.hold_claim(&mut tx, o, "status = 'applying', applying_at = COALESCE(applying_at, $3)").await?;
-            tx.commit().await?;
+            self.mark_applying(&mut tx, o).await?;
+            tx.commit().await.map_err(StoreError::Sql)?;
             return Ok(Some((target, old_path.into_iter().collect(), true)));
         };
 
@@ -443,89 +405,38 @@ impl Service {
         // channels on the new path, customer tags on the members' interfaces.
         let mut planner = Planner::new(topo);
         let path_list: Vec<String> = new_path.iter().cloned().collect();
-        // The channel needs VLANs free on its whole path, so what matters is the union of the
-        // path's VLANs, not which switch holds which: one row per VLAN, not one per (switch,
-        // VLAN) pair, which on a busy core grows with every channel through it.
-        let sql = format!(
-            "SELECT DISTINCT vlan FROM vlan_allocations WHERE channel_id <> $1 AND switch IN ({})",
-            placeholders(2, path_list.len())
-        );
-        let mut q = varying(sql).bind(channel.id.as_str());
-        for sw in &path_list {
-            q = q.bind(sw.as_str());
-        }
+        // The channel needs VLANs free on its whole path: the union of the path's VLANs.
         let path_switches: Vec<usize> = path_list.iter().filter_map(|sw| topo.switch_index(sw)).collect();
-        for r in q.fetch_all(&mut tx).await? {
-            let vid: i64 = r.try_get("vlan")?;
-            if let Ok(v) = u16::try_from(vid) {
-                for s in &path_switches {
-                    planner.reserve_vlan(*s, v);
-                }
+        for v in allocations::taken_on(&mut tx, &channel.id, &path_list).await? {
+            for s in &path_switches {
+                planner.reserve_vlan(*s, v);
             }
         }
         let ifaces: Vec<String> = spec.members.iter().map(|m| m.interface.clone()).collect();
-        let sql = format!(
-            "SELECT a.interface, a.tag FROM attachments a \
-             WHERE a.channel_id <> $1 AND a.state = 'attached' AND a.interface IN ({})",
-            placeholders(2, ifaces.len())
-        );
-        let mut q = varying(sql).bind(channel.id.as_str());
-        for i in &ifaces {
-            q = q.bind(i.as_str());
-        }
-        for r in q.fetch_all(&mut tx).await? {
-            let iface: String = r.try_get("interface")?;
-            if let Some(tag) = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok()) {
-                planner.reserve_tag(&iface, tag);
-            }
+        for (iface, tag) in channels::tags_on(&mut tx, &channel.id, &ifaces).await? {
+            planner.reserve_tag(&iface, tag);
         }
         let planned = plan_keeping_vlan(&mut planner, &spec).map_err(|e| PlanFailure::Failed(plan_errors(&e)))?;
         let path_names: Vec<String> =
             planned.path.iter().filter_map(|s| topo.switches.get(*s).map(|sw| sw.name.clone())).collect();
         if channel.vlan.is_some() || !channel.path.is_empty() {
-            sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
-                .bind(channel.id.as_str())
-                .execute(&mut tx)
-                .await?;
+            allocations::release(&mut tx, &channel.id).await?;
         }
         let rows: Vec<(&String, u16)> = path_names
             .iter()
             .flat_map(|sw| std::iter::once(planned.vlan).chain(planned.leaf_vlan).map(move |v| (sw, v)))
             .collect();
-        if !rows.is_empty() {
-            let values: Vec<String> =
-                (0..rows.len()).map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3)).collect();
-            let sql = format!("INSERT INTO vlan_allocations (switch, vlan, channel_id) VALUES {}", values.join(", "));
-            let mut q = varying(sql).bind(channel.id.as_str());
-            for (sw, v) in &rows {
-                q = q.bind(sw.as_str()).bind(i64::from(*v));
+        match allocations::allocate(&mut tx, &channel.id, &rows).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                self.vlans.forget();
+                return Err(PlanFailure::Raced);
             }
-            match q.execute(&mut tx).await {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    self.vlans.forget();
-                    return Err(PlanFailure::Raced);
-                }
-                Err(e) => return Err(e.into()),
-            }
+            Err(e) => return Err(PlanFailure::Error(e.into())),
         }
-        sqlx::query("UPDATE channels SET vlan = $2, leaf_vlan = $3, path = $4, updated_at = $5 WHERE id = $1")
-            .bind(channel.id.as_str())
-            .bind(i64::from(planned.vlan))
-            .bind(planned.leaf_vlan.map(i64::from))
-            .bind(path_names.join(","))
-            .bind(now)
-            .execute(&mut tx)
-            .await?;
-        sqlx::query(
-            "UPDATE attachments SET tag = COALESCE(customer_vlan, $2) WHERE channel_id = $1 AND state = 'attached' \
-             AND (tag IS NULL OR tag <> COALESCE(customer_vlan, $2))",
-        )
-        .bind(channel.id.as_str())
-        .bind(i64::from(planned.vlan))
-        .execute(&mut tx)
-        .await?;
-        self.hold_claim(&mut tx, o, "status = 'applying', applying_at = COALESCE(applying_at, $3)").await?;
+        channels::set_plan(&mut tx, &channel.id, planned.vlan, planned.leaf_vlan, &path_names.join(","), now).await?;
+        channels::retag(&mut tx, &channel.id, planned.vlan).await?;
+        self.mark_applying(&mut tx, o).await?;
         audit(
             &mut tx,
             now,
@@ -534,11 +445,12 @@ impl Service {
             &o.id,
             serde_json::json!({"channel": channel.id, "vlan": planned.vlan, "leaf_vlan": planned.leaf_vlan, "path": path_names}),
         )
-        .await?;
+        .await
+        .map_err(StoreError::Sql)?;
         let made: Vec<(String, u16, String)> =
             rows.iter().map(|(sw, v)| (sw.to_string(), *v, channel.id.clone())).collect();
         self.remember_vlans(&[channel.id.as_str()], &made);
-        tx.commit().await?;
+        tx.commit().await.map_err(StoreError::Sql)?;
         let pinned =
             ChannelSpec { vlan: VlanId::new(planned.vlan), leaf_vlan: planned.leaf_vlan.and_then(VlanId::new), ..spec };
         Ok(Some((Target::Present(pinned), scope, was_live)))
@@ -573,17 +485,8 @@ impl Service {
         };
         let mut loaded: HashMap<String, HashSet<String>> =
             missing.iter().map(|sw| (sw.to_string(), HashSet::new())).collect();
-        for chunk in missing.chunks(super::batch::MAX_PARAMS) {
-            let sql =
-                format!("SELECT switch, item FROM switch_items WHERE switch IN ({})", placeholders(1, chunk.len()));
-            let mut q = varying(sql);
-            for sw in chunk {
-                q = q.bind(*sw);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                let sw: String = r.try_get("switch")?;
-                loaded.entry(sw).or_default().insert(r.try_get("item")?);
-            }
+        for (sw, item) in switch_items::of_switches(tx, &missing).await? {
+            loaded.entry(sw).or_default().insert(item);
         }
         let mut copy = self.dry.under(stamp);
         copy.extend(loaded);
@@ -669,11 +572,7 @@ impl Service {
         let mut tx = self.db.write_background().await?;
         self.lock_switches(&mut tx, scope).await?;
         // What the channel had on the switches, and what it should have now.
-        let applied_before: Option<String> = sqlx::query("SELECT applied FROM channels WHERE id = $1")
-            .bind(o.channel_id.as_str())
-            .fetch_one(&mut tx)
-            .await?
-            .try_get("applied")?;
+        let applied_before = channels::applied(&mut tx, &o.channel_id).await?;
         let old_spec = applied_before.as_deref().and_then(|t| serde_json::from_str::<AppliedChannel>(t).ok());
         let new_spec = match target {
             Target::Present(spec) => Some(AppliedChannel::of(spec)),
@@ -701,12 +600,8 @@ impl Service {
                     let detail = serde_json::json!({"changes": applied.changes, "switches": scope, "commands": applied.commands});
                     self.finish_done(&mut tx, o, target, applied_json, &detail.to_string(), applied.changes).await
                 } else {
-                    sqlx::query("UPDATE channels SET applied = $2 WHERE id = $1")
-                        .bind(o.channel_id.as_str())
-                        .bind(applied_json)
-                        .execute(&mut tx)
-                        .await?;
-                    self.hold_claim(&mut tx, o, "lease_until = lease_until").await
+                    channels::set_applied(&mut tx, &o.channel_id, applied_json).await?;
+                    self.still_held(&mut tx, o).await
                 };
                 if let Err(e) = finished {
                     tx.rollback().await?;
@@ -726,18 +621,7 @@ impl Service {
     /// Applies on one switch take turns: row locks on PostgreSQL, taken in name order; on
     /// SQLite the write transaction is exclusive already.
     pub(super) async fn lock_switches(&self, tx: &mut WriteTx, scope: &[String]) -> Result<()> {
-        if !scope.is_empty() && self.db.dialect == Dialect::Postgres {
-            let sql = format!(
-                "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
-                placeholders(1, scope.len())
-            );
-            let mut q = varying(sql);
-            for s in scope {
-                q = q.bind(s.as_str());
-            }
-            q.fetch_all(&mut *tx).await?;
-        }
-        Ok(())
+        Ok(topology::lock_switches(tx, self.db.dialect, scope).await?)
     }
 
     /// Records success inside the apply's transaction: the channel `active` (or
@@ -756,40 +640,16 @@ impl Service {
         // meanwhile (a termination while it was applying) is left for its own order.
         match target {
             Target::Present(_) => {
-                sqlx::query(
-                    "UPDATE channels SET applied = $2, updated_at = $3, \
-                     reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
-                     state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
-                     WHERE id = $1",
-                )
-                .bind(o.channel_id.as_str())
-                .bind(applied)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                channels::applied_active(tx, &o.channel_id, applied, now).await?;
             }
             Target::Absent => {
-                sqlx::query(
-                    "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $2 \
-                     WHERE id = $1 AND state = 'terminating'",
-                )
-                .bind(o.channel_id.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                channels::terminated(tx, &o.channel_id, now).await?;
                 super::flow::release_attachments(tx, &[o.channel_id.as_str()], now).await?;
                 self.vlans.forget();
-                sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
-                    .bind(o.channel_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                allocations::release(tx, &o.channel_id).await?;
             }
             Target::Paused => {
-                sqlx::query("UPDATE channels SET applied = NULL, updated_at = $2 WHERE id = $1")
-                    .bind(o.channel_id.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                channels::applied_none(tx, &o.channel_id, now).await?;
             }
         }
         self.close_order(tx, o, "done", "", detail, now).await?;
@@ -827,14 +687,8 @@ impl Service {
         }
         if free {
             self.vlans.forget();
-            sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1")
-                .bind(channel.id.as_str())
-                .execute(&mut tx)
-                .await?;
-            sqlx::query("UPDATE channels SET path = '' WHERE id = $1")
-                .bind(channel.id.as_str())
-                .execute(&mut tx)
-                .await?;
+            allocations::release(&mut tx, &channel.id).await?;
+            channels::clear_path(&mut tx, &channel.id).await?;
         }
         self.close_order(&mut tx, o, "failed", reason, "", now).await?;
         audit(
@@ -860,31 +714,20 @@ impl Service {
         detail: &str,
         now: i64,
     ) -> Result<()> {
-        let n = sqlx::query(
-            "UPDATE orders SET status = $2, reason = $3, finished_at = $4, lease_until = NULL, \
-             detail = CASE WHEN $6 = '' THEN detail ELSE $6 END WHERE id = $1 AND claimed_by = $5",
-        )
-        .bind(o.id.as_str())
-        .bind(status)
-        .bind(reason)
-        .bind(now)
-        .bind(self.config.instance.as_str())
-        .bind(detail)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 1 { Ok(()) } else { Err(taken_over()) }
+        let held = orders::close(tx, &o.id, self.config.instance.as_str(), status, reason, detail, now).await?;
+        if held { Ok(()) } else { Err(taken_over()) }
     }
 
-    /// Updates the order (`set`, where `$3` is now) only while this instance holds it.
-    async fn hold_claim(&self, tx: &mut WriteTx, o: &Claimed, set: &str) -> Result<()> {
-        let sql = format!("UPDATE orders SET {set} WHERE id = $1 AND claimed_by = $2");
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(o.id.as_str()).bind(self.config.instance.as_str());
-        if set.contains("$3") {
-            q = q.bind(self.now());
-        }
-        let n = q.execute(&mut *tx).await?.rows_affected();
-        if n == 1 { Ok(()) } else { Err(taken_over()) }
+    /// Marks the order `applying`, only while this instance holds it.
+    async fn mark_applying(&self, tx: &mut WriteTx, o: &Claimed) -> Result<()> {
+        let held = orders::mark_applying(tx, &o.id, self.config.instance.as_str(), self.now()).await?;
+        if held { Ok(()) } else { Err(taken_over()) }
+    }
+
+    /// Checks that this instance still holds the order (its row stays locked until the
+    /// transaction ends).
+    async fn still_held(&self, tx: &mut WriteTx, o: &Claimed) -> Result<()> {
+        if orders::still_held(tx, &o.id, self.config.instance.as_str()).await? { Ok(()) } else { Err(taken_over()) }
     }
 
     /// Expires offers past their date, ends channels whose usage term is over, and pauses and
@@ -892,26 +735,11 @@ impl Service {
     pub async fn sweep(&self) -> Result<usize> {
         let now = self.now();
         let mut tx = self.db.write_background().await?;
-        let expired = sqlx::query(
-            "UPDATE invitees SET expired_at = $1 WHERE expired_at IS NULL AND accepted_at IS NULL AND declined_at IS NULL \
-             AND offer_id IN (SELECT id FROM offers WHERE expires_at <= $1)",
-        )
-        .bind(now)
-        .execute(&mut tx)
-        .await?
-        .rows_affected();
-        let ended = sqlx::query(
-            "SELECT DISTINCT c.id FROM channels c JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
-             JOIN usage_models u ON u.id = a.usage_model_id \
-             WHERE c.state IN ('provisioning', 'active', 'modifying', 'paused') AND u.term_end IS NOT NULL AND u.term_end <= $1",
-        )
-        .bind(now)
-        .fetch_all(&mut tx)
-        .await?;
+        let expired = offers::expire_invitees(&mut tx, now).await?;
+        let ended = catalog::term_ended(&mut tx, now).await?;
         let actor = Actor::system("sweep");
         let mut n = usize::try_from(expired).unwrap_or(0);
-        for r in ended {
-            let id: String = r.try_get("id")?;
+        for id in ended {
             let channel = self.channel_row(&mut tx, &id, true).await?;
             let order = self.take_down(&mut tx, &channel, "the usage model's term ended", now).await?;
             audit(&mut tx, now, &actor, "channel.term_ended", &id, serde_json::json!({"order": order})).await?;
@@ -929,27 +757,18 @@ impl Service {
     /// is closed is paused (its configuration removed, its VLANs kept); a paused channel
     /// whose members' windows are all open again resumes. Returns how many changed.
     async fn pause_and_resume(&self, tx: &mut WriteTx, now: i64) -> Result<usize> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.state, u.name, u.window_start_min, u.window_end_min FROM channels c \
-             LEFT JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
-             LEFT JOIN usage_models u ON u.id = a.usage_model_id AND u.window_start_min IS NOT NULL \
-             WHERE c.state = 'paused' OR (c.state = 'active' AND u.window_start_min IS NOT NULL) \
-             ORDER BY c.id",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = catalog::windows(tx).await?;
         // Channel -> (state, its members' windows as (usage model, window)).
         type Windows = Vec<(String, (u32, u32))>;
         let mut channels: BTreeMap<String, (String, Windows)> = BTreeMap::new();
         for r in rows {
-            let entry = channels.entry(r.try_get("id")?).or_insert_with(|| (String::new(), Vec::new()));
-            entry.0 = r.try_get("state")?;
-            let start: Option<i64> = r.try_get("window_start_min")?;
-            let end: Option<i64> = r.try_get("window_end_min")?;
+            let entry = channels.entry(r.channel_id).or_insert_with(|| (String::new(), Vec::new()));
+            entry.0 = r.state;
+            let (start, end) = (r.window_start_min, r.window_end_min);
             if let (Some(a), Some(b)) =
                 (start.and_then(|v| u32::try_from(v).ok()), end.and_then(|v| u32::try_from(v).ok()))
             {
-                entry.1.push((r.try_get("name")?, (a, b)));
+                entry.1.push((r.usage_model.unwrap_or_default(), (a, b)));
             }
         }
         let actor = Actor::system("sweep");
@@ -1123,20 +942,9 @@ async fn read_dry_pairs(
 ) -> Result<BTreeMap<String, BTreeSet<Item>>> {
     let pairs: Vec<(&String, &String)> =
         wanted.iter().flat_map(|(sw, items)| items.iter().map(move |i| (sw, i))).collect();
-    for chunk in pairs.chunks(500) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-        let sql =
-            format!("SELECT switch, item FROM switch_items WHERE (switch, item) IN (VALUES {})", values.join(", "));
-        let mut q = varying(sql);
-        for (sw, item) in chunk {
-            q = q.bind(sw.as_str()).bind(item.as_str());
-        }
-        for r in q.fetch_all(&mut *tx).await? {
-            let sw: String = r.try_get("switch")?;
-            let text: String = r.try_get("item")?;
-            if let Some(item) = parse_item(&sw, &text) {
-                dry.entry(sw).or_default().insert(item);
-            }
+    for (sw, text) in switch_items::held(tx, &pairs).await? {
+        if let Some(item) = parse_item(&sw, &text) {
+            dry.entry(sw).or_default().insert(item);
         }
     }
     Ok(dry)
@@ -1239,36 +1047,7 @@ impl DryChange {
 /// two statements per switch.
 pub(super) async fn store_dry(tx: &mut WriteTx, dialect: Dialect, change: &DryChange) -> Result<()> {
     let DryChange { gone, added } = change;
-    // Each list goes as one JSON parameter of a statement that never changes: compiled
-    // once, where a statement with a placeholder per row was compiled for every batch.
-    let rows = match dialect {
-        Dialect::Sqlite => "SELECT value->>0, value->>1 FROM json_each($1)",
-        Dialect::Postgres => "SELECT x->>0, x->>1 FROM json_array_elements($1::json) AS x",
-    };
-    match dialect {
-        Dialect::Sqlite if !gone.is_empty() => {
-            let sql = format!("DELETE FROM switch_items WHERE (switch, item) IN ({rows})");
-            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&gone)).execute(&mut *tx).await?;
-        }
-        // PostgreSQL plans a join with a JSON function as a scan of the whole table: one
-        // index lookup per pair instead.
-        _ => {
-            for chunk in gone.chunks(400) {
-                let terms: Vec<String> =
-                    (0..chunk.len()).map(|i| format!("(switch = ${} AND item = ${})", 2 * i + 1, 2 * i + 2)).collect();
-                let mut q = varying(format!("DELETE FROM switch_items WHERE {}", terms.join(" OR ")));
-                for (sw, item) in chunk {
-                    q = q.bind(sw.as_str()).bind(item.as_str());
-                }
-                q.execute(&mut *tx).await?;
-            }
-        }
-    }
-    if !added.is_empty() {
-        let sql = format!("INSERT INTO switch_items (switch, item) {rows}");
-        sqlx::query(AssertSqlSafe(sql)).bind(json_param(&added)).execute(&mut *tx).await?;
-    }
-    Ok(())
+    Ok(switch_items::write(tx, dialect, gone, added).await?)
 }
 
 pub(super) type Delta = (Vec<BTreeSet<Item>>, Vec<BTreeSet<Item>>);

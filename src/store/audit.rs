@@ -1,11 +1,11 @@
 //! The audit log: one record per accepted change, written in the change's own transaction
 //! (a refused call writes nothing), and read back by organization or object.
 
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::model::actor::Actor;
 
-use super::{Db, WriteTx, new_id};
+use super::{Db, Dialect, WriteTx, json_param, json_rows, new_id};
 
 /// One audit record as read back.
 #[derive(Clone, Debug)]
@@ -45,6 +45,37 @@ pub async fn record(
     .bind(detail.to_string())
     .execute(&mut *tx)
     .await?;
+    Ok(())
+}
+
+/// Audit rows for several objects by one actor, in one statement per chunk.
+pub async fn record_many(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    at: i64,
+    actor: &Actor,
+    action: &str,
+    rows: &[(String, serde_json::Value)],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let entries: Vec<(String, &str, String)> =
+        rows.iter().map(|(object, detail)| (new_id("aud"), object.as_str(), detail.to_string())).collect();
+    let sql = format!(
+        "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) \
+         SELECT v.id, $1, $2, $3, $4, $5, v.object, v.detail FROM ({}) AS v",
+        json_rows(dialect, 6, &[("id", "TEXT"), ("object", "TEXT"), ("detail", "TEXT")])
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(at)
+        .bind(actor.user_id.as_str())
+        .bind(actor.org_id.as_str())
+        .bind(actor.source.as_str())
+        .bind(action)
+        .bind(json_param(&entries))
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The catalogue: service definitions (versioned by name) and their usage models, as the
-//! operator sets them up and every order reads them.
+//! operator sets them up and every order reads them; and, for the sweep, the channels whose
+//! members' usage terms ended or whose time windows concern them.
 
 use sqlx::Row;
 
@@ -182,4 +183,60 @@ pub fn usage_model_from_row(r: &sqlx::any::AnyRow) -> Result<UsageModel, sqlx::E
         term_end_ms: r.try_get("term_end")?,
         max_gb: r.try_get::<Option<i64>, _>("max_mb")?.map(|mb| Quota { megabytes: to_u64(mb) }),
     })
+}
+
+// ---- the sweep: usage models' terms and time windows as they concern channels ----
+
+/// The channels on the switches (or on their way, or paused) with a live member whose
+/// usage model's term ended by `now`.
+pub async fn term_ended(tx: &mut WriteTx, now: i64) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT c.id FROM channels c JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
+         JOIN usage_models u ON u.id = a.usage_model_id \
+         WHERE c.state IN ('provisioning', 'active', 'modifying', 'paused') AND u.term_end IS NOT NULL AND u.term_end <= $1",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.iter().map(|r| r.try_get("id")).collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// A channel a time window may concern, with one live member's usage model window.
+#[derive(Clone, Debug)]
+pub struct WindowRow {
+    pub channel_id: String,
+    pub state: String,
+    /// The usage model's name, when the member has a window.
+    pub usage_model: Option<String>,
+    /// Minutes of the day.
+    pub window_start_min: Option<i64>,
+    pub window_end_min: Option<i64>,
+}
+
+/// Every paused channel, and every active one with a member whose usage model has a time
+/// window: a row per such member (one with no window for a paused channel without any),
+/// by channel.
+pub async fn windows(tx: &mut WriteTx) -> Result<Vec<WindowRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.state, u.name, u.window_start_min, u.window_end_min FROM channels c \
+         LEFT JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
+         LEFT JOIN usage_models u ON u.id = a.usage_model_id AND u.window_start_min IS NOT NULL \
+         WHERE c.state = 'paused' OR (c.state = 'active' AND u.window_start_min IS NOT NULL) \
+         ORDER BY c.id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let out = rows
+        .iter()
+        .map(|r| {
+            Ok(WindowRow {
+                channel_id: r.try_get("id")?,
+                state: r.try_get("state")?,
+                usage_model: r.try_get("name")?,
+                window_start_min: r.try_get("window_start_min")?,
+                window_end_min: r.try_get("window_end_min")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(out)
 }

@@ -6,15 +6,15 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
 
 use super::{
-    Db, Dialect, Executor, MAX_PARAMS, ReadTx, StoreError, WriteTx, is_unique_violation, new_id, placeholders,
-    split_list, to_i64, to_u64, varying,
+    Db, Dialect, Executor, MAX_PARAMS, ReadTx, StoreError, WriteTx, in_list, is_unique_violation, json_param,
+    json_rows, list_param, new_id, placeholders, split_list, to_i64, to_u64, varying,
 };
 
 /// A channel that could not be read: the database failed, or a row holds a kind this
@@ -508,4 +508,255 @@ fn named_attachment_from_row(a: &AnyRow) -> Result<Attachment, sqlx::Error> {
 /// A VLAN column (`NULL`, or 1-4094).
 fn vid(v: Option<i64>) -> Option<u16> {
     v.and_then(|v| u16::try_from(v).ok())
+}
+
+// ---- the order worker's writes ----
+
+/// Channel `id` is planned: its VLAN, leaf VLAN and path (switch names, comma-separated).
+pub async fn set_plan(
+    tx: &mut WriteTx,
+    id: &str,
+    vlan: u16,
+    leaf_vlan: Option<u16>,
+    path: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE channels SET vlan = $2, leaf_vlan = $3, path = $4, updated_at = $5 WHERE id = $1")
+        .bind(id)
+        .bind(i64::from(vlan))
+        .bind(leaf_vlan.map(i64::from))
+        .bind(path)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The live members of channel `id` are tagged with their customer VLAN, or `vlan`.
+pub async fn retag(tx: &mut WriteTx, id: &str, vlan: u16) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE attachments SET tag = COALESCE(customer_vlan, $2) WHERE channel_id = $1 AND state = 'attached' \
+         AND (tag IS NULL OR tag <> COALESCE(customer_vlan, $2))",
+    )
+    .bind(id)
+    .bind(i64::from(vlan))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Several channels planned at once, `plans` as (id, VLAN, leaf VLAN, path), in one
+/// statement; then their live members tagged as [`retag`] does, in one more.
+pub async fn set_plans(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    plans: &[(String, u16, Option<u16>, String)],
+    now: i64,
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = plans.iter().map(|u| u.0.as_str()).collect();
+    let rows = json_rows(dialect, 2, &[("id", "TEXT"), ("vlan", "BIGINT"), ("leaf", "BIGINT"), ("path", "TEXT")]);
+    let sql = format!(
+        "UPDATE channels SET vlan = v.vlan, leaf_vlan = v.leaf, path = v.path, updated_at = $1 \
+         FROM ({rows}) AS v WHERE channels.id = v.id AND {}",
+        in_list(dialect, "channels.id", 3)
+    );
+    let keys = list_param(dialect, &ids);
+    sqlx::query(AssertSqlSafe(sql)).bind(now).bind(json_param(plans)).bind(keys.as_str()).execute(&mut *tx).await?;
+    // The members' tags follow their channels' VLANs.
+    let sql = format!(
+        "UPDATE attachments SET tag = COALESCE(attachments.customer_vlan, v.vlan) \
+         FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND {key} AND attachments.state = 'attached' \
+         AND (attachments.tag IS NULL OR attachments.tag <> COALESCE(attachments.customer_vlan, v.vlan))",
+        rows = json_rows(dialect, 1, &[("id", "TEXT"), ("vlan", "BIGINT")]),
+        key = in_list(dialect, "attachments.channel_id", 2)
+    );
+    sqlx::query(AssertSqlSafe(sql)).bind(json_param(plans)).bind(keys.as_str()).execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// What channel `id` holds on the switches (the applied JSON), if anything.
+pub async fn applied(tx: &mut WriteTx, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query("SELECT applied FROM channels WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("applied")?)
+}
+
+/// What each of the channels `ids` holds on the switches, as (id, applied JSON).
+pub async fn applied_of(db: &Db, dialect: Dialect, ids: &[&str]) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let sql = format!("SELECT id, applied FROM channels WHERE {}", in_list(dialect, "id", 1));
+    let rows = sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(db).await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("applied")?))).collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// Channel `id` holds `applied` on the switches (nothing for `None`), its state unchanged.
+pub async fn set_applied(tx: &mut WriteTx, id: &str, applied: Option<String>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE channels SET applied = $2 WHERE id = $1").bind(id).bind(applied).execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Channel `id` holds `applied` on the switches, and is `active` if it was being
+/// provisioned or modified (a state changed meanwhile is left for its own order).
+pub async fn applied_active(tx: &mut WriteTx, id: &str, applied: Option<String>, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE channels SET applied = $2, updated_at = $3, \
+         reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
+         state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(applied)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// As [`applied_active`] for several channels, `applied` as (id, applied JSON), in one
+/// statement.
+pub async fn applied_active_many(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    applied: &[(String, String)],
+    now: i64,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE channels SET applied = v.applied, updated_at = $1, \
+         reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
+         state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
+         FROM ({}) AS v WHERE channels.id = v.id AND {}",
+        json_rows(dialect, 2, &[("id", "TEXT"), ("applied", "TEXT")]),
+        in_list(dialect, "channels.id", 3)
+    );
+    let keys: Vec<&str> = applied.iter().map(|p| p.0.as_str()).collect();
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(now)
+        .bind(json_param(applied))
+        .bind(list_param(dialect, &keys))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Channel `id`, if `terminating`, is off the switches: `terminated`, without a path.
+pub async fn terminated(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $2 \
+         WHERE id = $1 AND state = 'terminating'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// As [`terminated`] for the channels `ids`, in one statement.
+pub async fn terminated_many(tx: &mut WriteTx, dialect: Dialect, ids: &[String], now: i64) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $1 \
+         WHERE state = 'terminating' AND {}",
+        in_list(dialect, "id", 2)
+    );
+    sqlx::query(AssertSqlSafe(sql)).bind(now).bind(list_param(dialect, ids)).execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Channel `id` holds nothing on the switches (paused: its VLANs kept).
+pub async fn applied_none(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE channels SET applied = NULL, updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// Channel `id` has no path (its VLANs freed).
+pub async fn clear_path(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE channels SET path = '' WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    Ok(())
+}
+
+// ---- the order worker's reads ----
+
+/// The channels `ids` as a write transaction reads them, by ID, each row locked until the
+/// transaction ends ([`super::lock`]).
+pub async fn rows_of(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    ids: &[&str],
+) -> Result<std::collections::BTreeMap<String, ChannelRow>> {
+    let sql = format!("SELECT * FROM channels WHERE {}{}", in_list(dialect, "id", 1), super::lock(dialect));
+    let mut out = std::collections::BTreeMap::new();
+    for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
+        let c = channel_from_row(&r)?;
+        out.insert(c.id.clone(), c);
+    }
+    Ok(out)
+}
+
+/// The live attachments of several channels, by channel, each in attachment order.
+pub async fn live_attachments_of(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    ids: &[&str],
+) -> Result<std::collections::BTreeMap<String, Vec<AttachmentRow>>> {
+    let sql = format!(
+        "SELECT channel_id, interface, role, customer_vlan FROM attachments \
+         WHERE state = 'attached' AND {} ORDER BY attached_at, id",
+        in_list(dialect, "channel_id", 1)
+    );
+    let mut out: std::collections::BTreeMap<String, Vec<AttachmentRow>> = std::collections::BTreeMap::new();
+    for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
+        out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
+    }
+    Ok(out)
+}
+
+/// The customer tags that live members of channels other than `channel_id` use on the
+/// interfaces `ifaces`, as (interface, tag).
+pub async fn tags_on(tx: &mut WriteTx, channel_id: &str, ifaces: &[String]) -> Result<Vec<(String, u16)>, StoreError> {
+    let sql = format!(
+        "SELECT a.interface, a.tag FROM attachments a \
+         WHERE a.channel_id <> $1 AND a.state = 'attached' AND a.interface IN ({})",
+        placeholders(2, ifaces.len())
+    );
+    let mut q = varying(sql).bind(channel_id);
+    for i in ifaces {
+        q = q.bind(i.as_str());
+    }
+    let mut out = Vec::new();
+    for r in q.fetch_all(&mut *tx).await? {
+        let iface: String = r.try_get("interface")?;
+        if let Some(tag) = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok()) {
+            out.push((iface, tag));
+        }
+    }
+    Ok(out)
+}
+
+/// As [`tags_on`] for the channels other than `excluded`, by interface: one row per
+/// interface with its tags as text (a busy tagged interface carries dozens of channels).
+pub async fn tags_on_except(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    ifaces: &[&str],
+    excluded: &[&str],
+) -> Result<Vec<(String, Vec<u16>)>, StoreError> {
+    let sql = format!(
+        "SELECT a.interface, string_agg(CAST(a.tag AS TEXT), ',') AS tags FROM attachments a \
+         WHERE a.state = 'attached' AND {} AND NOT ({}) AND a.tag IS NOT NULL GROUP BY a.interface",
+        in_list(dialect, "a.interface", 1),
+        in_list(dialect, "a.channel_id", 2)
+    );
+    let q = sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ifaces)).bind(list_param(dialect, excluded));
+    let mut out = Vec::new();
+    for r in q.fetch_all(&mut *tx).await? {
+        let iface: String = r.try_get("interface")?;
+        let tags: String = r.try_get("tags")?;
+        out.push((iface, tags.split(',').filter_map(|v| v.trim().parse::<u16>().ok()).collect()));
+    }
+    Ok(out)
 }

@@ -7,6 +7,7 @@
 //! TEXT, partial unique indexes, `RETURNING`). The two places where they differ sit behind
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
+pub mod allocations;
 pub mod audit;
 pub mod catalog;
 pub mod channels;
@@ -18,6 +19,7 @@ pub mod policy;
 pub mod sessions;
 pub mod settings;
 mod sqlite;
+pub mod switch_items;
 pub mod topology;
 
 use sqlite::{native, writer};

@@ -360,3 +360,16 @@ fn invitee_from_row(r: &AnyRow) -> Result<Invitee, sqlx::Error> {
         expired_at: r.try_get("expired_at")?,
     })
 }
+
+/// Expires at `now` every invitee still waiting on an offer whose date has passed; how
+/// many.
+pub async fn expire_invitees(tx: &mut WriteTx, now: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE invitees SET expired_at = $1 WHERE expired_at IS NULL AND accepted_at IS NULL AND declined_at IS NULL \
+         AND offer_id IN (SELECT id FROM offers WHERE expires_at <= $1)",
+    )
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected())
+}

@@ -1,12 +1,18 @@
 //! Orders: the work that brings a channel's configuration onto the switches (or takes it
 //! off), one row each with its status and the times of its steps. Opened here when a
-//! channel needs one, and read as people see them; the worker's claims and transitions
-//! join as the house issue moves them.
+//! channel needs one, and read as people see them; and the worker's side: claiming orders
+//! under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances never take
+//! the same order), renewing the lease, and the status transitions and finish, each written
+//! only while this instance still holds the claim (the answer says whether it did: an
+//! instance that stalled past its lease must not overwrite the work of the one that took
+//! over).
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
-use super::{Db, ReadTx, WriteTx, new_id};
+use super::{
+    Db, Dialect, ReadTx, StoreError, WriteTx, in_list, json_param, json_rows, list_param, new_id, placeholders, varying,
+};
 
 /// An order as stored.
 #[derive(Clone, Debug)]
@@ -86,6 +92,240 @@ pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let rows =
         sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status").fetch_all(db).await?;
     rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+}
+
+/// An order as a claim returns it.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub id: String,
+    pub channel_id: String,
+    pub action: String,
+    /// Counting this claim.
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+/// Which orders [`claim_one`] may take.
+#[derive(Clone, Copy, Debug)]
+pub enum Claimable {
+    /// Waiting ones (by the (status, created_at) index).
+    Waiting,
+    /// Ones whose instance stopped renewing its lease.
+    Abandoned,
+}
+
+/// Whether any order is waiting: when none is, a claim need not queue for the writer.
+pub async fn any_waiting(db: &Db) -> Result<bool, StoreError> {
+    let waiting: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM orders WHERE status = 'pending' LIMIT 1").fetch_optional(db).await?;
+    Ok(waiting.is_some())
+}
+
+/// Whether any order is waiting, or running under a lease that ran out before `now`.
+pub async fn any_claimable(db: &Db, now: i64) -> Result<bool, StoreError> {
+    let any: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM orders WHERE status = 'pending' \
+         OR (status IN ('planning', 'applying') AND lease_until < $1) LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(any.is_some())
+}
+
+/// Claims for `instance` until `lease` up to `limit` waiting orders, none of a channel
+/// whose order is running under a live lease; status `planning`. In the order the
+/// database returns them.
+pub async fn claim_waiting(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    instance: &str,
+    lease: i64,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<Claim>, StoreError> {
+    let skip_locked = skip_locked(dialect);
+    let sql = format!(
+        "UPDATE orders SET status = 'planning', claimed_by = $1, lease_until = $2, attempts = attempts + 1, \
+         planning_at = COALESCE(planning_at, $3) \
+         WHERE id IN (SELECT o.id FROM orders o WHERE o.status = 'pending' \
+           AND NOT EXISTS (SELECT 1 FROM orders r WHERE r.channel_id = o.channel_id AND r.id <> o.id \
+               AND r.status IN ('planning', 'applying') AND r.lease_until >= $3) \
+           ORDER BY o.created_at, o.id LIMIT {limit}{skip_locked}) \
+         AND status = 'pending' \
+         RETURNING id, channel_id, action, attempts, created_at"
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql)).bind(instance).bind(lease).bind(now).fetch_all(&mut *tx).await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for r in rows {
+        claimed.push(Claim {
+            id: r.try_get("id")?,
+            channel_id: r.try_get("channel_id")?,
+            action: r.try_get("action")?,
+            attempts: r.try_get("attempts")?,
+            created_at: r.try_get("created_at")?,
+        });
+    }
+    Ok(claimed)
+}
+
+/// Claims for `instance` until `lease` the oldest order `which` describes, never one of a
+/// channel that has one running under a live lease. A waiting order becomes `planning`;
+/// an abandoned one keeps its status. `created_at` is not read (0).
+pub async fn claim_one(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    which: Claimable,
+    instance: &str,
+    lease: i64,
+    now: i64,
+) -> Result<Option<Claim>, StoreError> {
+    let skip_locked = skip_locked(dialect);
+    let which = match which {
+        Claimable::Waiting => "o.status = 'pending'",
+        Claimable::Abandoned => "o.status IN ('planning', 'applying') AND o.lease_until < $3",
+    };
+    let sql = format!(
+        "UPDATE orders SET status = CASE WHEN status = 'pending' THEN 'planning' ELSE status END, \
+         claimed_by = $1, lease_until = $2, attempts = attempts + 1, planning_at = COALESCE(planning_at, $3) \
+         WHERE id = (SELECT o.id FROM orders o WHERE {which} \
+           AND NOT EXISTS (SELECT 1 FROM orders r WHERE r.channel_id = o.channel_id AND r.id <> o.id \
+               AND r.status IN ('planning', 'applying') AND r.lease_until >= $3) \
+           ORDER BY o.created_at, o.id LIMIT 1{skip_locked}) \
+         AND (status = 'pending' OR (status IN ('planning', 'applying') AND lease_until < $3)) \
+         RETURNING id, channel_id, action, attempts, claimed_by"
+    );
+    let row = sqlx::query(AssertSqlSafe(sql)).bind(instance).bind(lease).bind(now).fetch_optional(&mut *tx).await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(Claim {
+        id: row.try_get("id")?,
+        channel_id: row.try_get("channel_id")?,
+        action: row.try_get("action")?,
+        attempts: row.try_get("attempts")?,
+        created_at: 0,
+    }))
+}
+
+/// Renews until `until` the lease of the orders `ids` that `instance` holds.
+pub async fn renew_lease(tx: &mut WriteTx, instance: &str, until: i64, ids: &[String]) -> Result<(), StoreError> {
+    let sql =
+        format!("UPDATE orders SET lease_until = $2 WHERE claimed_by = $1 AND id IN ({})", placeholders(3, ids.len()));
+    let mut q = varying(sql).bind(instance).bind(until);
+    for id in ids {
+        q = q.bind(id.as_str());
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Order `id` is `applying` (since `now`, unless it was before), if `instance` holds it.
+/// Whether it did.
+pub async fn mark_applying(tx: &mut WriteTx, id: &str, instance: &str, now: i64) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "UPDATE orders SET status = 'applying', applying_at = COALESCE(applying_at, $3) WHERE id = $1 AND claimed_by = $2",
+    )
+    .bind(id)
+    .bind(instance)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Whether `instance` holds order `id` (written as a no-op update, so the row stays
+/// locked until the transaction ends).
+pub async fn still_held(tx: &mut WriteTx, id: &str, instance: &str) -> Result<bool, StoreError> {
+    let n = sqlx::query("UPDATE orders SET lease_until = lease_until WHERE id = $1 AND claimed_by = $2")
+        .bind(id)
+        .bind(instance)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// The orders `ids` are `applying` (since `now`, unless they were before), if `instance`
+/// holds every one of them. Whether it did.
+pub async fn mark_applying_many(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    ids: &[&str],
+    instance: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "UPDATE orders SET status = 'applying', applying_at = COALESCE(applying_at, $2) WHERE claimed_by = $1 AND {}",
+        in_list(dialect, "id", 3)
+    );
+    let n = sqlx::query(AssertSqlSafe(sql))
+        .bind(instance)
+        .bind(now)
+        .bind(list_param(dialect, ids))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    Ok(usize::try_from(n).ok() == Some(ids.len()))
+}
+
+/// Closes order `id` with `status` and `reason` at `now` (its lease let go; `detail`
+/// replaces the stored one unless empty), if `instance` holds it. Whether it did.
+pub async fn close(
+    tx: &mut WriteTx,
+    id: &str,
+    instance: &str,
+    status: &str,
+    reason: &str,
+    detail: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "UPDATE orders SET status = $2, reason = $3, finished_at = $4, lease_until = NULL, \
+         detail = CASE WHEN $6 = '' THEN detail ELSE $6 END WHERE id = $1 AND claimed_by = $5",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(reason)
+    .bind(now)
+    .bind(instance)
+    .bind(detail)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Closes as `done` at `now` the orders of `details` (id, detail JSON) that `instance`
+/// holds, in one statement. How many it closed.
+pub async fn done_many(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    details: &[(String, String)],
+    instance: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let sql = format!(
+        "UPDATE orders SET status = 'done', reason = '', finished_at = $1, lease_until = NULL, detail = v.detail \
+         FROM ({}) AS v WHERE orders.id = v.id AND orders.claimed_by = $2 AND {}",
+        json_rows(dialect, 3, &[("id", "TEXT"), ("detail", "TEXT")]),
+        in_list(dialect, "orders.id", 4)
+    );
+    let keys: Vec<&str> = details.iter().map(|d| d.0.as_str()).collect();
+    Ok(sqlx::query(AssertSqlSafe(sql))
+        .bind(now)
+        .bind(instance)
+        .bind(json_param(details))
+        .bind(list_param(dialect, &keys))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected())
+}
+
+fn skip_locked(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    }
 }
 
 fn order_from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {

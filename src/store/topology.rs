@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::Row;
 
-use super::{Db, StoreError, WriteTx, to_i64, to_u64};
+use super::{Db, Dialect, StoreError, WriteTx, placeholders, to_i64, to_u64, varying};
 
 /// The stored topology file.
 #[derive(Clone, Debug)]
@@ -324,6 +324,24 @@ pub async fn allocations(db: &Db) -> Result<Vec<Allocation>, StoreError> {
         })
         .collect::<Result<_, sqlx::Error>>()?;
     Ok(allocations)
+}
+
+/// Locks the rows of the switches `scope` until the transaction ends, so applies on one
+/// switch take turns: row locks on PostgreSQL, taken in name order; on SQLite the write
+/// transaction is exclusive already.
+pub async fn lock_switches(tx: &mut WriteTx, dialect: Dialect, scope: &[String]) -> Result<(), StoreError> {
+    if !scope.is_empty() && dialect == Dialect::Postgres {
+        let sql = format!(
+            "SELECT name FROM switches WHERE name IN ({}) ORDER BY name FOR UPDATE",
+            placeholders(1, scope.len())
+        );
+        let mut q = varying(sql);
+        for s in scope {
+            q = q.bind(s.as_str());
+        }
+        q.fetch_all(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 async fn write_interface(tx: &mut WriteTx, sql: &'static str, iface: &NewInterface<'_>) -> Result<(), StoreError> {

@@ -2,27 +2,17 @@
 //! or decline, detach, terminate. Each call is one database transaction with its audit
 //! record; a refused call stores nothing.
 
-use sqlx::Row;
-
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, PriceType, Request, UsageModel};
 pub(crate) use crate::store::channels::{AttachmentRow, ChannelRow};
-use crate::store::{self, WriteTx, catalog, channels, new_token, offers, orders, organizations};
+pub(crate) use crate::store::topology::Pluggable as InterfaceRow;
+use crate::store::{self, WriteTx, catalog, channels, new_token, offers, orders, organizations, topology};
 
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
 };
 use super::setup::{check_text, hash_blocking};
-use super::{Actor, Result, Service, ServiceError, UserRole, audit, to_u64};
-
-/// A service interface row.
-#[derive(Clone, Debug)]
-pub(crate) struct InterfaceRow {
-    pub name: String,
-    pub org_id: String,
-    pub mode: InterfaceMode,
-    pub capacity_mbps: u64,
-}
+use super::{Actor, Result, Service, ServiceError, UserRole, audit};
 
 impl Service {
     /// Channel `id`, its row locked until `tx` ends when `for_update` (so requests on one
@@ -38,23 +28,8 @@ impl Service {
         Ok(channels::live_attachments(tx, channel_id).await?)
     }
 
-    async fn interface_row<'e>(
-        &self,
-        ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
-        name: &str,
-    ) -> Result<InterfaceRow> {
-        let r = sqlx::query("SELECT name, org_id, mode, capacity_mbps FROM service_interfaces WHERE name = $1")
-            .bind(name)
-            .fetch_optional(ex)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("service interface `{name}`")))?;
-        let mode: String = r.try_get("mode")?;
-        Ok(InterfaceRow {
-            name: r.try_get("name")?,
-            org_id: r.try_get::<Option<String>, _>("org_id")?.unwrap_or_default(),
-            mode: mode.parse().unwrap_or(InterfaceMode::Port),
-            capacity_mbps: to_u64(r.try_get("capacity_mbps")?),
-        })
+    async fn interface_row(&self, db: &crate::store::Db, name: &str) -> Result<InterfaceRow> {
+        Ok(topology::pluggable(db, name).await?)
     }
 
     pub(crate) async fn definition(&self, tx: &mut WriteTx, id: &str) -> Result<Definition> {

@@ -33,7 +33,6 @@ use crate::topology::Topology;
 
 pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
 pub(crate) use crate::store::audit::record as audit;
-pub(crate) use crate::store::to_u64;
 pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::SwitchDrift;
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};

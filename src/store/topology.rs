@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::Row;
 
+use crate::model::InterfaceMode;
+
 use super::{Db, Dialect, StoreError, WriteTx, placeholders, to_i64, to_u64, varying};
 
 /// The stored topology file.
@@ -356,4 +358,30 @@ async fn write_interface(tx: &mut WriteTx, sql: &'static str, iface: &NewInterfa
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// A service interface as a request to plug it in is checked against.
+#[derive(Clone, Debug)]
+pub struct Pluggable {
+    pub name: String,
+    /// The owning organization ("" for the operator's).
+    pub org_id: String,
+    pub mode: InterfaceMode,
+    pub capacity_mbps: u64,
+}
+
+/// Service interface `name`.
+pub async fn pluggable(db: &Db, name: &str) -> Result<Pluggable, StoreError> {
+    let r = sqlx::query("SELECT name, org_id, mode, capacity_mbps FROM service_interfaces WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("service interface `{name}`")))?;
+    let mode: String = r.try_get("mode")?;
+    Ok(Pluggable {
+        name: r.try_get("name")?,
+        org_id: r.try_get::<Option<String>, _>("org_id")?.unwrap_or_default(),
+        mode: mode.parse().unwrap_or(InterfaceMode::Port),
+        capacity_mbps: to_u64(r.try_get("capacity_mbps")?),
+    })
 }

@@ -12,14 +12,18 @@ mod batch;
 mod demo;
 mod drift;
 mod flow;
+mod invitations;
 mod meter;
 mod notify;
 mod orders;
 mod policy;
+mod provision;
 mod requests;
 mod sessions;
 mod setup;
+mod sweep;
 mod views;
+mod worker;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -37,7 +41,7 @@ pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::SwitchDrift;
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
 pub use meter::MeterReport;
-pub use orders::{OrderOutcome, WORKER_NICENESS, Worker};
+pub use orders::OrderOutcome;
 pub use policy::{AutoAccept, AutoAccepted, Notifications, Policy};
 pub use sessions::{NewSession, Session};
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};
@@ -45,6 +49,7 @@ pub use views::{
     AttachmentView, AuditEntry, CatalogEntry, ChannelView, InterfaceView, InvitationView, InviteeStatus, OfferView,
     OrderView, Terms,
 };
+pub use worker::{WORKER_NICENESS, Worker};
 
 /// A refused or failed request. Each has a stable code (what the API returns) and a message
 /// that says what to do.

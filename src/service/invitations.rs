@@ -1,0 +1,319 @@
+//! SPEC §2 steps 4-5 behind an invitation's link: open it, register from it (new people),
+//! accept by plugging an interface in (verified like creation, with the usage model the
+//! organization can use), or decline. Each call is one transaction with its audit record.
+
+use crate::model::{ChannelKind, InterfaceMode, Role};
+use crate::orchestrator::policy::{self, ChannelState, PriceType};
+use crate::store::{self, WriteTx, catalog, channels, offers, organizations};
+
+use super::flow::check_customer_vlan;
+use super::requests::{AcceptOutcome, Acceptance, Registration};
+use super::setup::{check_text, hash_blocking};
+use super::{Actor, Result, Service, ServiceError, UserRole, audit};
+
+impl Service {
+    /// Finds the invitee of a token and checks the offer has not expired; marks it expired
+    /// when it has (committing that) and says so.
+    pub(crate) async fn invitee_by_token(&self, token: &str) -> Result<offers::ByToken> {
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ServiceError::AccessDenied);
+        }
+        let row = offers::by_token(&self.db, token).await?.ok_or(ServiceError::AccessDenied)?;
+        let invitee = &row.invitee;
+        let decided = invitee.accepted_at.is_some() || invitee.declined_at.is_some();
+        if self.now() >= row.expires_at && !decided {
+            if invitee.expired_at.is_none() {
+                let mut tx = self.db.write().await?;
+                offers::set_expired(&mut tx, &invitee.id, self.now()).await?;
+                tx.commit().await?;
+            }
+            return Err(ServiceError::OfferExpired);
+        }
+        Ok(row)
+    }
+
+    /// Whether the invitation is for `actor` (the email it was sent to, or its organization).
+    fn invited(row: &offers::ByToken, actor: &Actor) -> bool {
+        match (&row.invitee.email, &row.invitee.org_id) {
+            (Some(e), _) => e.eq_ignore_ascii_case(&actor.email),
+            (None, Some(o)) => *o == actor.org_id,
+            (None, None) => false,
+        }
+    }
+
+    /// Step 4: opens an invitation. Records the first access. `viewer` is the logged-in
+    /// user, if any: a user the invitation is not for gets "access denied".
+    pub async fn open_invitation(
+        &self,
+        token: &str,
+        viewer: Option<&Actor>,
+        source: &str,
+    ) -> Result<super::views::InvitationView> {
+        let row = self.invitee_by_token(token).await?;
+        if let Some(v) = viewer
+            && !Self::invited(&row, v)
+        {
+            return Err(ServiceError::AccessDenied);
+        }
+        let invitee_id = row.invitee.id;
+        if row.invitee.accessed_at.is_none() {
+            let now = self.now();
+            let mut tx = self.db.write().await?;
+            if offers::set_accessed(&mut tx, &invitee_id, now).await? {
+                let who = match viewer {
+                    Some(v) => Actor { source: source.into(), ..v.clone() },
+                    None => Actor { user_id: "anonymous".into(), ..Actor::system(source) },
+                };
+                audit(&mut tx, now, &who, "invitation.open", &invitee_id, serde_json::json!({})).await?;
+            }
+            tx.commit().await?;
+        }
+        self.invitation_view(&invitee_id, viewer).await
+    }
+
+    /// Step 4, new users: registers from an invitation. The email must be the invited one
+    /// (when the invitation names one); the organization is created with the default
+    /// account, and the user becomes its admin.
+    pub async fn register(&self, token: &str, reg: &Registration, source: &str) -> Result<Actor> {
+        let row = self.invitee_by_token(token).await?;
+        let invited_email = row.invitee.email.clone();
+        let email = super::setup::check_email(&reg.email)?;
+        if let Some(e) = &invited_email
+            && !e.eq_ignore_ascii_case(&email)
+        {
+            return Err(ServiceError::AccessDenied);
+        }
+        if row.invitee.org_id.is_some() && invited_email.is_none() {
+            return Err(ServiceError::Conflict(
+                "this invitation is for an existing organization: ask its admin for an account and log in".into(),
+            ));
+        }
+        let name = check_text("a name", &reg.name, 100)?;
+        let org_name = check_text("an organization name", &reg.organization, 100)?;
+        let hash = hash_blocking(reg.password.clone()).await?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        // An organization the operator imported with the topology (it owns service
+        // interfaces) but nobody has registered for yet is claimed by the first person the
+        // creator invited *for it*: the invitation names it, and the registrant confirms it.
+        let invited_org = &row.invitee.org_name;
+        let existing = organizations::named_with_users(&mut tx, &org_name).await?;
+        let org_id = match existing {
+            Some((id, users)) if users == 0 && invited_org.trim().eq_ignore_ascii_case(&org_name) => id,
+            Some(_) => {
+                return Err(ServiceError::Conflict(format!(
+                    "organization `{org_name}` is registered already: ask its admin to add you, then log in"
+                )));
+            }
+            None => {
+                let account = self.new_org_account(&mut tx).await?;
+                organizations::insert(&mut tx, &org_name, &account, now).await?
+            }
+        };
+        let user_id = organizations::insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, &hash, now).await?;
+        let invitee_id = row.invitee.id.clone();
+        offers::set_registered(&mut tx, &invitee_id, &user_id, now).await?;
+        let actor = Actor {
+            user_id,
+            email: email.clone(),
+            org_id: org_id.clone(),
+            role: UserRole::Admin,
+            source: source.into(),
+        };
+        audit(
+            &mut tx,
+            now,
+            &actor,
+            "invitation.register",
+            &invitee_id,
+            serde_json::json!({"email": email, "organization": org_name}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(actor)
+    }
+
+    /// Step 4: accepts an invitation by plugging one of the invitee's interfaces in. The
+    /// invitee's account is verified like the creator's; the chosen usage model's
+    /// restrictions and payment are checked. Writes the permission and, when the channel
+    /// can now carry traffic, opens an order.
+    pub async fn accept(&self, actor: &Actor, token: &str, acc: &Acceptance) -> Result<AcceptOutcome> {
+        let row = self.invitee_by_token(token).await?;
+        if !Self::invited(&row, actor) {
+            return Err(ServiceError::AccessDenied);
+        }
+        check_customer_vlan(acc.customer_vlan)?;
+        let invitee_id = row.invitee.id.clone();
+        let channel_id = row.channel_id.clone();
+        let driver = self.driver_of_interface(&acc.interface).await?;
+        // The interface (owner, mode, capacity) changes only by a topology import.
+        let iface = self.interface_row(&self.db, &acc.interface).await?;
+        if row.invitee.accepted_at.is_some() {
+            return Err(ServiceError::Conflict("this invitation was accepted already".into()));
+        }
+        if row.invitee.declined_at.is_some() {
+            return Err(ServiceError::Conflict("this invitation was declined".into()));
+        }
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let channel = self.channel_row(&mut tx, &channel_id, true).await?;
+        self.may_accept(&mut tx, actor).await?;
+        if matches!(channel.state, ChannelState::Terminating | ChannelState::Terminated) {
+            return Err(ServiceError::Conflict(format!(
+                "the channel is {}: it can no longer be joined",
+                channel.state
+            )));
+        }
+        if iface.org_id != actor.org_id {
+            return Err(ServiceError::Forbidden(format!("interface `{}` belongs to another organization", iface.name)));
+        }
+        if acc.customer_vlan.is_some() && iface.mode == InterfaceMode::Port {
+            return Err(ServiceError::Invalid(format!(
+                "interface `{}` is in port mode: a customer VLAN only applies to tagged-mode interfaces",
+                iface.name
+            )));
+        }
+        let live = self.live_attachments(&mut tx, &channel.id).await?;
+        if live.iter().any(|a| a.interface == iface.name) {
+            return Err(ServiceError::Conflict(format!(
+                "interface `{}` is already plugged into this channel",
+                iface.name
+            )));
+        }
+        if let Some(max) = policy::max_members(channel.kind)
+            && live.len() >= max
+        {
+            return Err(ServiceError::Conflict(format!(
+                "a {} channel has {max} members and this one is complete",
+                channel.kind
+            )));
+        }
+        let mut model_id = acc.usage_model_id.clone().unwrap_or_else(|| channel.usage_model_id.clone());
+        let (model_def, mut model) = self.usage_model(&mut tx, &model_id).await?;
+        if model_def != channel.definition_id {
+            return Err(ServiceError::Invalid(format!(
+                "usage model `{model_id}` is not one of the channel's service definition"
+            )));
+        }
+        let definition = self.definition(&mut tx, &channel.definition_id).await?;
+        let endpoints_after = u64::try_from(live.len() + 1).unwrap_or(u64::MAX);
+        let party = (&channel.kind, channel.bandwidth_mbps, channel.class.as_str());
+        match self
+            .verify_party(&mut tx, &actor.org_id, party, &definition, &model, &iface, endpoints_after, &driver)
+            .await
+        {
+            // A person named no model and the offer's does not suit this party for reasons of
+            // the model alone (not the account, the interface, or the hour): the one the
+            // invitation page proposes (the first it can use), checked the same way. A
+            // standing auto-accept rule takes the offer's terms or nothing.
+            Err(ServiceError::Refused(refusals))
+                if acc.usage_model_id.is_none()
+                    && actor.person().is_some()
+                    && refusals.iter().all(policy::Refused::another_model_may_do) =>
+            {
+                let account = organizations::account_tx(&mut tx, &actor.org_id).await?.ok_or_else(|| {
+                    ServiceError::Forbidden("the organization has no account with the operator".into())
+                })?;
+                let proposed = catalog::models_of_definition(&mut tx, &channel.definition_id).await?.into_iter().find(
+                    |(id, m)| {
+                        *id != model_id
+                            && policy::model_refusals(&account, m, channel.bandwidth_mbps, endpoints_after, now)
+                                .is_empty()
+                    },
+                );
+                let Some((id, m)) = proposed else { return Err(ServiceError::Refused(refusals)) };
+                self.verify_party(&mut tx, &actor.org_id, party, &definition, &m, &iface, endpoints_after, &driver)
+                    .await?;
+                (model_id, model) = (id, m);
+            }
+            other => other?,
+        }
+        self.check_tag_free(&mut tx, &iface.name, acc.customer_vlan).await?;
+        if !offers::set_accepted(&mut tx, &invitee_id, actor.person(), now).await? {
+            return Err(ServiceError::Conflict("this invitation was accepted or declined meanwhile".into()));
+        }
+        let role = match channel.kind {
+            ChannelKind::P2mp => row.invitee.role.unwrap_or(Role::Leaf),
+            _ => Role::Root,
+        };
+        let attachment = channels::NewAttachment {
+            channel_id: &channel.id,
+            interface: &iface.name,
+            org_id: &actor.org_id,
+            role,
+            customer_vlan: acc.customer_vlan,
+            channel_vlan: channel.vlan,
+            usage_model_id: &model_id,
+        };
+        let attachment_id = channels::insert_attachment(&mut tx, &attachment, now).await?;
+        let grant = offers::Grant {
+            channel_id: &channel.id,
+            grantor_org: &row.offer_org,
+            grantee_org: &actor.org_id,
+            can_reoffer: row.allow_reoffer,
+            invitee_id: &invitee_id,
+        };
+        offers::grant(&mut tx, &grant, now).await?;
+        audit(
+            &mut tx,
+            now,
+            actor,
+            "invitation.accept",
+            &invitee_id,
+            serde_json::json!({"channel": channel.id, "interface": iface.name, "attachment": attachment_id,
+                "usage_model": model.name, "upfront_cents": policy::upfront_cents(&model, channel.bandwidth_mbps),
+                "price_type": model.price_type.map(PriceType::as_str)}),
+        )
+        .await?;
+        let mut roles: Vec<Role> = live.iter().map(|a| a.role).collect();
+        roles.push(role);
+        let (state, order_id) = self.schedule(&mut tx, &channel, &roles, actor, now).await?;
+        tx.commit().await?;
+        if order_id.is_some() {
+            self.notify.notify_one();
+        }
+        self.announce_answer(&channel.id, &actor.org_id, Some(&iface.name));
+        tracing::info!(channel = %channel.id, invitee = %invitee_id, order = ?order_id, "invitation accepted");
+        Ok(AcceptOutcome {
+            attachment_id,
+            channel_id: channel.id,
+            channel_state: state,
+            order_id,
+            usage_model_id: model_id,
+        })
+    }
+
+    async fn may_accept(&self, tx: &mut WriteTx, actor: &Actor) -> Result<()> {
+        match actor.role {
+            UserRole::Admin => Ok(()),
+            UserRole::Operator => Err(ServiceError::Forbidden("the operator's staff cannot accept offers".into())),
+            UserRole::Member => {
+                if store::policy::members_can_accept(tx, &actor.org_id).await? {
+                    Ok(())
+                } else {
+                    Err(ServiceError::Forbidden(
+                        "your organization lets only its admins accept offers: ask one of them".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Step 4: declines an invitation.
+    pub async fn decline(&self, actor: &Actor, token: &str) -> Result<()> {
+        let row = self.invitee_by_token(token).await?;
+        if !Self::invited(&row, actor) {
+            return Err(ServiceError::AccessDenied);
+        }
+        let invitee_id = &row.invitee.id;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if !offers::set_declined(&mut tx, invitee_id, now).await? {
+            return Err(ServiceError::Conflict("this invitation was already accepted or declined".into()));
+        }
+        audit(&mut tx, now, actor, "invitation.decline", invitee_id, serde_json::json!({})).await?;
+        tx.commit().await?;
+        self.announce_answer(&row.channel_id, &actor.org_id, None);
+        Ok(())
+    }
+}

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+mod invitation_pages;
 pub mod metrics;
 pub mod origin;
 pub mod pages;

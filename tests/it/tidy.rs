@@ -102,7 +102,7 @@ const MAX_LINES: usize = 800;
 /// offend more than its number, and one that stops offending must be struck off (SQL and
 /// imports also must have their number lowered as they improve, so progress stays won).
 const ALLOWED: &[(&str, Rule, usize)] = &[
-    ("src/portal/pages.rs", Rule::Long, 1235),
+    ("src/portal/pages.rs", Rule::Long, 986),
     ("src/service/batch.rs", Rule::Southbound, 1),
     ("src/service/mod.rs", Rule::Sql, 2),
     ("src/service/provision.rs", Rule::Southbound, 2),

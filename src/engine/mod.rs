@@ -9,7 +9,12 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use crate::orchestrator::{Change, ChangeSet, Item, Ownership, Planner, change_set, diff};
+mod provision;
+
+pub use crate::orchestrator::Change;
+pub use provision::{Provision, Provisioned, Touched, commands, provision};
+
+use crate::orchestrator::{ChangeSet, Item, Ownership, Planner, change_set, diff};
 use crate::southbound::{ApplyError, Driver, DriverError};
 use crate::topology::Topology;
 
@@ -53,6 +58,9 @@ pub struct Report {
     /// What each switch of the scope held before the apply (as read by its driver), for
     /// callers that attribute the changes to the requests they combined.
     pub before: Vec<BTreeSet<Item>>,
+    /// The changes each switch of the scope took (read-back's second rounds included), in
+    /// the order they were made: what callers report and render, without diffing again.
+    pub applied: Vec<Vec<Change>>,
 }
 
 /// A failed apply: what failed, and anything that went wrong while rolling back.
@@ -159,7 +167,7 @@ fn transact(
     let before = read_all(drivers).map_err(read_error)?;
     let empty = BTreeSet::new();
     let targets: Vec<BTreeSet<Item>> = (0..scope.len()).map(|k| target(k, before.get(k).unwrap_or(&empty))).collect();
-    let mut report = Report::default();
+    let mut report = Report { applied: vec![Vec::new(); scope.len()], ..Report::default() };
     let mut touched: Vec<usize> = Vec::new();
     for (k, &s) in scope.iter().enumerate() {
         let Some(driver) = drivers.get_mut(k) else { continue };
@@ -176,6 +184,9 @@ fn transact(
         report.changes += changes.len();
         report.switches += 1;
         progress(&Event::Applied { switch: driver.switch().to_string(), changes: changes.len(), elapsed: t.elapsed() });
+        if let Some(slot) = report.applied.get_mut(k) {
+            *slot = changes;
+        }
     }
     // Verify: read back what changed and finish what the kernel dropped.
     for &k in &touched {
@@ -203,6 +214,9 @@ fn transact(
             if let Err(failure) = driver.apply(&missing) {
                 let rollback_errors = rollback(topo, scope, drivers, &before, &touched, progress);
                 return Err(TransactionError { failure, rollback_errors });
+            }
+            if let Some(slot) = report.applied.get_mut(k) {
+                slot.extend(missing);
             }
         }
         if !converged {

@@ -20,14 +20,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::model::VlanId;
-use crate::orchestrator::{ChannelSpec, Item, Planner};
+use crate::orchestrator::{Change, ChannelSpec, Item, Op, Planner};
 use crate::store::{Dialect, Stamp, StoreError, WriteTx, allocations, audit, channels, orders};
 use crate::topology::Topology;
 
 use super::flow::ChannelRow;
 use super::orders::{
-    AppliedChannel, Claimed, DryChange, OrderOutcome, Target, delta, path_of, plan_keeping_vlan, run_engine, store_dry,
-    taken_over_outcome, target_of,
+    AppliedChannel, Claimed, DryChange, OrderOutcome, Target, delta, dry_commands, path_of, plan_keeping_vlan,
+    run_engine, store_dry, taken_over_outcome, target_of,
 };
 use super::{Result, Service};
 
@@ -375,7 +375,7 @@ impl Service {
             .filter(|p| scope.iter().all(|s| p.2.contains_key(s)))
             .map(|(stamp, generation, dry)| {
                 let settled = run_engine(topo, &scope, &add, &remove, dry.clone(), &faults)
-                    .map(|(applied, after)| settle(topo, planned, &own, &new_specs, applied, &dry, &after));
+                    .map(|run| settle(topo, planned, &own, &new_specs, run, &dry));
                 (stamp, generation, settled)
             });
 
@@ -395,7 +395,7 @@ impl Service {
             None => {
                 let dry = self.load_dry(&mut tx, topo, &scope, &add, &remove).await?;
                 let result = super::orders::engine_apply(topo, &scope, add, remove, &dry, faults).await?;
-                result.map(|(applied, after)| settle(topo, planned, &own, &new_specs, applied, &dry, &after))
+                result.map(|run| settle(topo, planned, &own, &new_specs, run, &dry))
             }
         };
         let Settled { changes, change, present, absent, details, audits, out } = match settled {
@@ -466,21 +466,22 @@ fn settle(
     planned: &[Planned],
     own: &[super::orders::Delta],
     new_specs: &[Option<AppliedChannel>],
-    applied: super::orders::Applied,
+    run: crate::engine::Provisioned,
     dry: &BTreeMap<String, BTreeSet<Item>>,
-    after: &BTreeMap<String, BTreeSet<Item>>,
 ) -> Settled {
     let mut s = Settled {
-        changes: applied.changes,
-        change: DryChange::between(dry, after),
+        changes: run.changes,
+        change: DryChange::between(dry, &run.dry_after),
         present: Vec::new(),
         absent: Vec::new(),
         details: Vec::new(),
         audits: Vec::new(),
         out: Vec::new(),
     };
+    let touched: HashMap<&str, &[Change]> =
+        run.switches.iter().map(|t| (t.name.as_str(), t.changes.as_slice())).collect();
     for ((p, (a, r)), new) in planned.iter().zip(own).zip(new_specs) {
-        let (changes, commands) = own_changes(topo, &p.scope, a, r, &applied.before, dry);
+        let (changes, commands) = own_changes(topo, &p.scope, a, r, &touched, dry);
         match new {
             Some(spec) => s.present.push((p.order.channel_id.clone(), serde_json::to_string(spec).unwrap_or_default())),
             None => s.absent.push(p.order.channel_id.clone()),
@@ -489,7 +490,7 @@ fn settle(
             "changes": changes,
             "switches": p.scope,
             "commands": commands,
-            "batch": {"orders": planned.len(), "changes": applied.changes},
+            "batch": {"orders": planned.len(), "changes": run.changes},
         });
         s.details.push((p.order.id.clone(), detail.to_string()));
         s.audits.push((
@@ -508,42 +509,50 @@ fn settle(
     s
 }
 
-/// The changes one order of a batch made by itself: on each switch of its scope, what its
-/// own delta changes against the state before the apply; and the equivalent commands on
-/// the dry-run switches (what the order's detail shows).
+/// The changes of a batch's run that are one order's own: on each switch of its scope,
+/// those that put in place an item it adds, or take away one it removes or replaces (a
+/// VLAN entry with other flags); and their commands on the dry-run switches (what the
+/// order's detail shows). A change several orders need (a switch's baseline) counts for
+/// each of them.
 fn own_changes(
     topo: &Topology,
     scope: &[String],
     add: &[BTreeSet<Item>],
     remove: &[BTreeSet<Item>],
-    before: &BTreeMap<String, BTreeSet<Item>>,
+    touched: &HashMap<&str, &[Change]>,
     dry: &BTreeMap<String, BTreeSet<Item>>,
 ) -> (usize, Vec<String>) {
     let empty = BTreeSet::new();
     let mut changes = 0;
-    let mut commands = Vec::new();
+    let mut mine: Vec<(&str, Vec<Change>)> = Vec::new();
     for (k, sw) in scope.iter().enumerate() {
-        let Some(s) = topo.switch_index(sw) else { continue };
-        let was = before.get(sw).unwrap_or(&empty);
-        let target = crate::engine::delta_target(was, add.get(k).unwrap_or(&empty), remove.get(k).unwrap_or(&empty));
-        let owner = crate::orchestrator::Ownership::new(topo, s);
-        let diff = crate::orchestrator::diff(&target, was, &owner);
-        changes += diff.len();
-        if dry.contains_key(sw)
-            && let Some(config) = topo.switches.get(s)
-        {
-            for c in &diff {
-                if commands.len() < 500 {
-                    commands.extend(crate::southbound::dry_run::command_lines(
-                        c,
-                        config.driver.bridge(),
-                        config.driver.netns(),
-                    ));
+        let Some(made) = touched.get(sw.as_str()) else { continue };
+        let (a, r) = (add.get(k).unwrap_or(&empty), remove.get(k).unwrap_or(&empty));
+        let own: Vec<Change> = made.iter().filter(|c| is_own(c, a, r)).cloned().collect();
+        changes += own.len();
+        mine.push((sw.as_str(), own));
+    }
+    let commands = dry_commands(topo, dry, mine.iter().map(|(sw, c)| (*sw, c.as_slice())));
+    (changes, commands)
+}
+
+/// Whether change `c` is one of an order that adds `add` and removes `remove`.
+fn is_own(c: &Change, add: &BTreeSet<Item>, remove: &BTreeSet<Item>) -> bool {
+    match c.op {
+        Op::Add => add.contains(&c.item),
+        Op::Remove => {
+            remove.contains(&c.item)
+                || match &c.item {
+                    // Replaced by the same port and VLAN with other flags.
+                    Item::Vlan { port, vid, .. } => [(false, false), (false, true), (true, false), (true, true)]
+                        .into_iter()
+                        .any(|(pvid, untagged)| {
+                            add.contains(&Item::Vlan { port: port.clone(), vid: *vid, pvid, untagged })
+                        }),
+                    _ => false,
                 }
-            }
         }
     }
-    (changes, commands)
 }
 
 /// Reserves in `planner` the VLANs on `switches` of every channel but `excluded`, read from

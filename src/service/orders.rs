@@ -83,14 +83,6 @@ impl From<StoreError> for PlanFailure {
     }
 }
 
-/// What an apply did.
-pub(super) struct Applied {
-    pub changes: usize,
-    pub commands: Vec<String>,
-    /// What each switch held before, by name.
-    pub before: BTreeMap<String, BTreeSet<Item>>,
-}
-
 const ALLOCATION_ATTEMPTS: usize = 20;
 
 impl Service {
@@ -475,7 +467,7 @@ impl Service {
         target: &Target,
         scope: &[String],
         record: bool,
-    ) -> Result<std::result::Result<Applied, String>> {
+    ) -> Result<std::result::Result<crate::engine::Provisioned, String>> {
         let mut tx = self.db.write_background().await?;
         self.lock_switches(&mut tx, scope).await?;
         // What the channel had on the switches, and what it should have now.
@@ -497,14 +489,17 @@ impl Service {
             scope.iter().filter_map(|s| self.take_fault(s).map(|i| (s.clone(), i))).collect();
         let result = engine_apply(topo, scope, add, remove, &dry, faults).await?;
         match result {
-            Ok((applied, after)) => {
-                let change = DryChange::between(&dry, &after);
+            Ok(applied) => {
+                let change = DryChange::between(&dry, &applied.dry_after);
+                let commands =
+                    dry_commands(topo, &dry, applied.switches.iter().map(|t| (t.name.as_str(), t.changes.as_slice())));
                 store_dry(&mut tx, self.db.dialect, &change).await?;
                 let applied_json = new_spec.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
                 // Commit only while the order is still ours (an instance that stalled past its
                 // lease must not overwrite the work of the one that took over).
                 let finished = if record {
-                    let detail = serde_json::json!({"changes": applied.changes, "switches": scope, "commands": applied.commands});
+                    let detail =
+                        serde_json::json!({"changes": applied.changes, "switches": scope, "commands": commands});
                     self.finish_done(&mut tx, o, target, applied_json, &detail.to_string(), applied.changes).await
                 } else {
                     channels::set_applied(&mut tx, &o.channel_id, applied_json).await?;

@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use crate::engine;
 use crate::orchestrator::{Item, Planner};
-use crate::southbound::Driver;
-use crate::southbound::dry_run::{DryRun, command_lines};
 use crate::store::{Dialect, WriteTx, switch_items};
-use crate::topology::{DriverConfig, Topology};
+use crate::topology::Topology;
 
 use super::orders::*;
 use super::{Result, ServiceError};
@@ -191,7 +189,7 @@ pub(super) fn stall_hook() {
     }
 }
 
-pub(super) type EngineResult = std::result::Result<(Applied, BTreeMap<String, BTreeSet<Item>>), String>;
+pub(super) type EngineResult = std::result::Result<engine::Provisioned, String>;
 
 /// Runs the engine's transaction on the switches of `scope` (`dry`: the dry-run ones'
 /// state). Dry-run switches are memory, so their run is a computation, done right here;
@@ -213,7 +211,7 @@ pub(super) async fn engine_apply(
         .map_err(|e| ServiceError::Conflict(format!("the apply task failed: {e}")))
 }
 
-/// Builds the drivers and runs the engine's transaction (blocking).
+/// The engine's transaction (blocking), with the stall hook after the first switch.
 pub(super) fn run_engine(
     topo: &Topology,
     scope: &[String],
@@ -222,28 +220,6 @@ pub(super) fn run_engine(
     dry: BTreeMap<String, BTreeSet<Item>>,
     faults: &[(String, usize)],
 ) -> EngineResult {
-    let mut indices = Vec::new();
-    let mut drivers: Vec<Box<dyn Driver>> = Vec::new();
-    for name in scope {
-        let Some(s) = topo.switch_index(name) else { continue };
-        let Some(sw) = topo.switches.get(s) else { continue };
-        let mut driver: Box<dyn Driver> = match &sw.driver {
-            _ if dry.contains_key(name) => {
-                let mut d = DryRun::new(&sw.name, sw.driver.netns(), sw.driver.bridge());
-                d.state = dry.get(name).cloned().unwrap_or_default();
-                Box::new(d)
-            }
-            DriverConfig::DryRun { .. } => {
-                return Err(format!("switch `{}`: its dry-run state was not loaded", sw.name));
-            }
-            _ => engine::connect_switch(sw).map_err(|e| e.to_string())?,
-        };
-        if let Some((_, at)) = faults.iter().find(|(f, _)| f == name) {
-            driver.inject_fault(*at);
-        }
-        indices.push(s);
-        drivers.push(driver);
-    }
     let mut first = true;
     let mut progress = |e: &engine::Event| {
         if let engine::Event::Applied { switch, changes, .. } = e {
@@ -254,36 +230,26 @@ pub(super) fn run_engine(
             }
         }
     };
-    let report =
-        engine::apply_delta(topo, &indices, &mut drivers, add, remove, &mut progress).map_err(|e| e.to_string())?;
-    // What the dry-run switches now hold, and the commands they were given.
-    let mut after = BTreeMap::new();
-    let mut commands = Vec::new();
-    for (k, name) in indices.iter().zip(0..) {
-        let Some(sw) = topo.switches.get(*k) else { continue };
-        let Some(driver) = drivers.get_mut(name) else { continue };
-        if dry.contains_key(&sw.name) {
-            let (netns, bridge) = (sw.driver.netns(), sw.driver.bridge());
-            if let Ok(state) = driver.read_state() {
-                after.insert(sw.name.clone(), state);
-            }
-            if let Some(d) = dry.get(&sw.name) {
-                let now = after.get(&sw.name).cloned().unwrap_or_default();
-                let owner = crate::orchestrator::Ownership::new(topo, *k);
-                for c in crate::orchestrator::diff(&now, d, &owner) {
-                    if commands.len() < 500 {
-                        commands.extend(command_lines(&c, bridge, netns));
-                    }
-                }
-            }
+    engine::provision(engine::Provision { topo, scope, add, remove, dry, faults }, &mut progress)
+}
+
+/// Command lines an order's detail shows at most.
+pub(super) const DETAIL_COMMANDS: usize = 500;
+
+/// What the dry-run switches of a run were given, as iproute2 commands (at most
+/// [`DETAIL_COMMANDS`] lines): `changes` of each touched switch that is in `dry`.
+pub(super) fn dry_commands<'a>(
+    topo: &Topology,
+    dry: &BTreeMap<String, BTreeSet<Item>>,
+    touched: impl IntoIterator<Item = (&'a str, &'a [engine::Change])>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, changes) in touched {
+        if dry.contains_key(name) && out.len() < DETAIL_COMMANDS {
+            out.extend(engine::commands(topo, name, changes, DETAIL_COMMANDS - out.len()));
         }
     }
-    let before = indices
-        .iter()
-        .zip(report.before)
-        .filter_map(|(k, state)| topo.switches.get(*k).map(|sw| (sw.name.clone(), state)))
-        .collect();
-    Ok((Applied { changes: report.changes, commands, before }, after))
+    out
 }
 
 #[cfg(test)]

@@ -212,7 +212,10 @@ async fn orders_run_in_batches(b: Backend) {
         assert_eq!(last.status, "done", "{last:?}");
         let detail: serde_json::Value = serde_json::from_str(&last.detail).unwrap();
         assert_eq!(detail["batch"]["orders"], 5, "ran in the batch: {detail}");
-        assert!(detail["changes"].as_u64().unwrap() > 0, "{detail}");
+        let own = detail["changes"].as_u64().unwrap();
+        assert!(own > 0 && own <= detail["batch"]["changes"].as_u64().unwrap(), "{detail}");
+        let commands = detail["commands"].as_array().unwrap();
+        assert!(!commands.is_empty(), "each order's own commands: {detail}");
     }
     for ch in [&p2p, &tree, &mesh, &lan] {
         let c = w.svc.channel(&w.op, ch).await.unwrap();

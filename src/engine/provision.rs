@@ -1,0 +1,113 @@
+//! Provisioning for the orchestrator service: a change to some switches of a topology (what
+//! each gains and loses), applied as one transaction through the drivers the topology names.
+//!
+//! The service keeps the dry-run switches' state in its database, so a dry-run switch is
+//! handed over with what it holds and handed back with what it holds after; every other
+//! switch is opened through its driver. Rendering the changes as iproute2 commands (what an
+//! order's detail shows) is here too, so the service never touches a driver.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::orchestrator::{Change, Item};
+use crate::southbound::Driver;
+use crate::southbound::dry_run::{DryRun, command_lines};
+use crate::topology::{DriverConfig, Topology};
+
+use super::{Event, apply_delta};
+
+/// A change to the switches `scope` (names): on `scope[k]`, `add[k]` put in place and
+/// `remove[k]` taken away.
+pub struct Provision<'a> {
+    pub topo: &'a Topology,
+    pub scope: &'a [String],
+    pub add: &'a [BTreeSet<Item>],
+    pub remove: &'a [BTreeSet<Item>],
+    /// The switches of `scope` served by the dry-run driver, with what each holds. A
+    /// switch the topology puts on the dry-run driver must be here (its state is the
+    /// caller's to keep); a switch here is driven dry whatever the topology says.
+    pub dry: BTreeMap<String, BTreeSet<Item>>,
+    /// Test faults: the switch, and the index of the change to fail there.
+    pub faults: &'a [(String, usize)],
+}
+
+/// What a provisioning run did.
+#[derive(Debug, Default)]
+pub struct Provisioned {
+    /// Changes made over all switches.
+    pub changes: usize,
+    /// Each switch of the scope that took changes: its name, what it held before and the
+    /// changes it took, in scope order.
+    pub switches: Vec<Touched>,
+    /// What each switch of the scope held before, by name.
+    pub before: BTreeMap<String, BTreeSet<Item>>,
+    /// What the dry-run switches hold now.
+    pub dry_after: BTreeMap<String, BTreeSet<Item>>,
+}
+
+/// A switch that took changes.
+#[derive(Debug)]
+pub struct Touched {
+    pub name: String,
+    pub changes: Vec<Change>,
+}
+
+/// Runs `p` as one transaction (see [`apply_delta`]); on failure every switch is back as it
+/// was and the error says what failed. Blocking: real switches are netlink round trips.
+pub fn provision(p: Provision<'_>, progress: &mut dyn FnMut(&Event)) -> Result<Provisioned, String> {
+    let mut indices = Vec::new();
+    let mut drivers: Vec<Box<dyn Driver>> = Vec::new();
+    let dry_names: BTreeSet<String> = p.dry.keys().cloned().collect();
+    let mut dry = p.dry;
+    for name in p.scope {
+        let Some(s) = p.topo.switch_index(name) else { continue };
+        let Some(sw) = p.topo.switches.get(s) else { continue };
+        let mut driver: Box<dyn Driver> = match (&sw.driver, dry.remove(name)) {
+            (_, Some(state)) => {
+                let mut d = DryRun::new(&sw.name, sw.driver.netns(), sw.driver.bridge());
+                d.state = state;
+                Box::new(d)
+            }
+            (DriverConfig::DryRun { .. }, None) => {
+                return Err(format!("switch `{}`: its dry-run state was not loaded", sw.name));
+            }
+            (_, None) => super::connect_switch(sw).map_err(|e| e.to_string())?,
+        };
+        if let Some((_, at)) = p.faults.iter().find(|(f, _)| f == name) {
+            driver.inject_fault(*at);
+        }
+        indices.push(s);
+        drivers.push(driver);
+    }
+    let report = apply_delta(p.topo, &indices, &mut drivers, p.add, p.remove, progress).map_err(|e| e.to_string())?;
+    let mut out = Provisioned { changes: report.changes, ..Provisioned::default() };
+    for ((s, driver), (before, applied)) in
+        indices.iter().zip(&mut drivers).zip(report.before.into_iter().zip(report.applied))
+    {
+        let Some(sw) = p.topo.switches.get(*s) else { continue };
+        if dry_names.contains(&sw.name) {
+            // A dry-run switch's state is memory: reading it cannot fail.
+            if let Ok(state) = driver.read_state() {
+                out.dry_after.insert(sw.name.clone(), state);
+            }
+        }
+        if !applied.is_empty() {
+            out.switches.push(Touched { name: sw.name.clone(), changes: applied });
+        }
+        out.before.insert(sw.name.clone(), before);
+    }
+    Ok(out)
+}
+
+/// `changes` on `switch` as the iproute2 command lines that make them (with the switch's
+/// bridge and namespace), at most `limit` lines.
+pub fn commands(topo: &Topology, switch: &str, changes: &[Change], limit: usize) -> Vec<String> {
+    let Some(sw) = topo.switch(switch) else { return Vec::new() };
+    let mut out = Vec::new();
+    for c in changes {
+        if out.len() >= limit {
+            break;
+        }
+        out.extend(command_lines(c, sw.driver.bridge(), sw.driver.netns()));
+    }
+    out
+}

@@ -21,13 +21,13 @@ use std::time::Instant;
 
 use crate::model::VlanId;
 use crate::orchestrator::{Change, ChannelSpec, Item, Op, Planner};
-use crate::store::{Dialect, Stamp, StoreError, WriteTx, allocations, audit, channels, orders};
+use crate::store::{StoreError, allocations, audit, channels, dry_switches, orders};
 use crate::topology::Topology;
 
 use super::flow::ChannelRow;
 use super::orders::{
-    AppliedChannel, Claimed, DryChange, OrderOutcome, Target, delta, dry_commands, path_of, plan_keeping_vlan,
-    run_engine, store_dry, taken_over_outcome, target_of,
+    AppliedChannel, Claimed, OrderOutcome, Target, delta, dry_commands, path_of, plan_keeping_vlan, run_engine,
+    taken_over_outcome, target_of,
 };
 use super::{Result, Service};
 
@@ -160,9 +160,12 @@ impl Service {
         let switches: BTreeSet<&str> = wants.iter().flat_map(|w| w.3.iter().map(String::as_str)).collect();
         let mut planner = Planner::new(topo);
         let excluded: Vec<&str> = replanned.iter().copied().collect();
-        match tx.stamp().await? {
-            Some(stamp) => self.reserve_from_copy(&mut tx, stamp, &switches, &replanned, topo, &mut planner).await?,
-            None => reserve_from_database(&mut tx, &switches, &excluded, topo, &mut planner).await?,
+        let switches: Vec<&str> = switches.into_iter().collect();
+        for (sw, vlans) in allocations::taken_by_switch(&mut tx, &switches, &excluded).await? {
+            let Some(s) = topo.switch_index(&sw) else { continue };
+            for v in vlans {
+                planner.reserve_vlan(s, v);
+            }
         }
         let ifaces: BTreeSet<&str> = wants
             .iter()
@@ -228,7 +231,6 @@ impl Service {
                 Ok(()) => {}
                 Err(StoreError::Conflict(_)) => {
                     tx.rollback().await?;
-                    self.vlans.forget();
                     tracing::debug!("a VLAN was taken by another instance; running the batch one by one");
                     return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
                 }
@@ -247,66 +249,8 @@ impl Service {
             return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
         }
         audit::record_many(&mut tx, self.db.dialect, now, &actor, "order.planned", &audits).await?;
-        self.remember_vlans(&moved, &allocations);
         tx.commit().await?;
         Ok(Ok(PlanOutcome { planned, alone }))
-    }
-
-    /// Reserves in `planner` the VLANs on `switches` of every channel not `replanned`, from
-    /// this process's copy of the allocations (SQLite: good while the database's stamp is
-    /// `stamp`), reading the switches it does not hold yet whole: reading them per batch
-    /// would hold the writer (a core carries thousands).
-    async fn reserve_from_copy(
-        &self,
-        tx: &mut WriteTx,
-        stamp: Stamp,
-        switches: &BTreeSet<&str>,
-        replanned: &BTreeSet<&str>,
-        topo: &Topology,
-        planner: &mut Planner<'_>,
-    ) -> Result<()> {
-        let missing: Vec<&str> = {
-            let copy = self.vlans.under(stamp);
-            switches.iter().copied().filter(|sw| !copy.switches.contains_key(*sw)).collect()
-        };
-        // One row per switch, `VLAN:channel` pairs as text (the driver's cost is per row).
-        let rows = allocations::on_switches(tx, &missing).await?;
-        let mut copy = self.vlans.under(stamp);
-        for sw in &missing {
-            copy.switches.insert(sw.to_string(), HashMap::new());
-        }
-        for (sw, v, ch) in rows {
-            copy.channels.entry(ch.clone()).or_default().push((sw.clone(), v));
-            copy.switches.entry(sw).or_default().insert(v, ch);
-        }
-        for sw in switches {
-            let (Some(held), Some(s)) = (copy.switches.get(*sw), topo.switch_index(sw)) else { continue };
-            for (v, ch) in held {
-                if !replanned.contains(ch.as_str()) {
-                    planner.reserve_vlan(s, *v);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Brings the copy of the allocations up to what the batch wrote: `moved` channels'
-    /// allocations gone, `allocations` (switch, VLAN, channel) made. Call right before the
-    /// commit (a failed commit changes the stamp).
-    pub(super) fn remember_vlans(&self, moved: &[&str], allocations: &[(String, u16, String)]) {
-        let Some(mut copy) = self.vlans.kept() else { return };
-        for ch in moved {
-            for (sw, v) in copy.channels.remove(*ch).unwrap_or_default() {
-                if let Some(held) = copy.switches.get_mut(&sw) {
-                    held.remove(&v);
-                }
-            }
-        }
-        for (sw, v, ch) in allocations {
-            let Some(held) = copy.switches.get_mut(sw) else { continue };
-            held.insert(*v, ch.clone());
-            copy.channels.entry(ch.clone()).or_default().push((sw.clone(), *v));
-        }
     }
 
     /// Applies the planned orders as one engine transaction over the union of their
@@ -366,46 +310,40 @@ impl Service {
         // of, the apply is worked out from the copy before taking the writer, and only
         // written with it (if the copy is still what was looked at: see `peek_dry`). The
         // process's batches take turns at this, so one does not spoil another's work.
-        let _turn = match self.db.dialect {
-            Dialect::Sqlite => Some(self.dry_turn.lock().await),
-            Dialect::Postgres => None,
-        };
-        let early = self
-            .peek_dry(topo, &scope, &add, &remove)
-            .filter(|p| scope.iter().all(|s| p.2.contains_key(s)))
-            .map(|(stamp, generation, dry)| {
-                let settled = run_engine(topo, &scope, &add, &remove, dry.clone(), &faults)
-                    .map(|run| settle(topo, planned, &own, &new_specs, run, &dry));
-                (stamp, generation, settled)
+        let concerned = self.concerned(topo, &scope, &add, &remove);
+        let _turn = dry_switches::turn(&self.db).await;
+        let early = dry_switches::peek(&self.db, &concerned)
+            .filter(|p| scope.iter().all(|s| p.held.contains_key(s)))
+            .map(|peeked| {
+                let settled = run_engine(topo, &scope, &add, &remove, peeked.held.clone(), &faults)
+                    .map(|run| settle(topo, planned, &own, &new_specs, run, &peeked.held));
+                (peeked, settled)
             });
 
         let mut tx = self.db.write_background().await?;
         self.lock_switches(&mut tx, &scope).await?;
         let early = match early {
-            Some((stamp, generation, settled))
-                if tx.stamp().await? == Some(stamp) && self.dry.generation() == generation =>
-            {
-                Some(settled)
-            }
+            Some((peeked, settled)) if peeked.still_current(&mut tx).await? => Some((peeked.held, settled)),
             _ => None,
         };
         let early_used = early.is_some();
-        let settled = match early {
+        let (dry, settled) = match early {
             Some(s) => s,
             None => {
-                let dry = self.load_dry(&mut tx, topo, &scope, &add, &remove).await?;
+                let dry = dry_switches::load(&mut tx, &concerned).await?;
                 let result = super::orders::engine_apply(topo, &scope, add, remove, &dry, faults).await?;
-                result.map(|run| settle(topo, planned, &own, &new_specs, run, &dry))
+                let settled = result.map(|run| settle(topo, planned, &own, &new_specs, run, &dry));
+                (dry, settled)
             }
         };
-        let Settled { changes, change, present, absent, details, audits, out } = match settled {
+        let Settled { changes, after, present, absent, details, audits, out } = match settled {
             Ok(s) => s,
             Err(reason) => {
                 tx.rollback().await?;
                 return Ok(Err(reason));
             }
         };
-        store_dry(&mut tx, self.db.dialect, &change).await?;
+        dry_switches::save(&mut tx, self.db.dialect, &dry, &after).await?;
 
         // Record: channels active (or terminated, VLANs freed), orders done.
         if !present.is_empty() {
@@ -417,7 +355,6 @@ impl Service {
             let gone: Vec<&str> = absent.iter().map(String::as_str).collect();
             super::flow::release_attachments(&mut tx, &gone, now).await?;
             allocations::release_many(&mut tx, d, &gone).await?;
-            self.vlans.forget();
         }
         let mut closed = 0;
         if !details.is_empty() {
@@ -431,7 +368,6 @@ impl Service {
             return Ok(Ok(planned.iter().map(|p| taken_over_outcome(&p.order)).collect()));
         }
         audit::record_many(&mut tx, self.db.dialect, now, &self.worker_actor(), "order.done", &audits).await?;
-        self.remember_dry(&change);
         tx.commit().await?;
         tracing::info!(
             orders = planned.len(),
@@ -449,7 +385,8 @@ impl Service {
 struct Settled {
     /// Changes on the switches in all.
     changes: usize,
-    change: DryChange,
+    /// What the dry-run switches hold after.
+    after: BTreeMap<String, BTreeSet<Item>>,
     /// Channels that hold their new configuration (id, applied JSON).
     present: Vec<(String, String)>,
     /// Channels now gone from the switches.
@@ -471,7 +408,7 @@ fn settle(
 ) -> Settled {
     let mut s = Settled {
         changes: run.changes,
-        change: DryChange::between(dry, &run.dry_after),
+        after: BTreeMap::new(),
         present: Vec::new(),
         absent: Vec::new(),
         details: Vec::new(),
@@ -506,6 +443,7 @@ fn settle(
             changes,
         });
     }
+    s.after = run.dry_after;
     s
 }
 
@@ -553,24 +491,4 @@ fn is_own(c: &Change, add: &BTreeSet<Item>, remove: &BTreeSet<Item>) -> bool {
                 }
         }
     }
-}
-
-/// Reserves in `planner` the VLANs on `switches` of every channel but `excluded`, read from
-/// the database: one row per switch with its VLANs as text (on a busy core that is
-/// thousands of VLANs, and the driver's cost is per row).
-async fn reserve_from_database(
-    tx: &mut WriteTx,
-    switches: &BTreeSet<&str>,
-    excluded: &[&str],
-    topo: &Topology,
-    planner: &mut Planner<'_>,
-) -> Result<()> {
-    let switches: Vec<&str> = switches.iter().copied().collect();
-    for (sw, vlans) in allocations::by_switch_except(tx, &switches, excluded).await? {
-        let Some(s) = topo.switch_index(&sw) else { continue };
-        for v in vlans {
-            planner.reserve_vlan(s, v);
-        }
-    }
-    Ok(())
 }

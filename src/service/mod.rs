@@ -216,102 +216,6 @@ pub struct Service {
     pub(crate) mailer: Option<Arc<crate::mail::Mailer>>,
     /// Messages being sent in the background (see `mail_settled`).
     pub(crate) mail_tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    /// This process's copy of what the dry-run switches hold (SQLite; see `load_dry`):
-    /// their items as stored (JSON text), by switch.
-    pub(crate) dry: Arc<StampedCopy<HashMap<String, std::collections::HashSet<String>>>>,
-    /// Taken by a batch from working out its apply from `dry` until it committed it, so
-    /// this process's workers do not spoil each other's work (`batch.rs`).
-    pub(crate) dry_turn: Arc<tokio::sync::Mutex<()>>,
-    /// This process's copy of the VLANs allocated per switch (SQLite; see `batch.rs`).
-    pub(crate) vlans: Arc<StampedCopy<VlanCopy>>,
-}
-
-/// The VLAN allocations of some switches (switch -> VLAN -> channel) and, for those, each
-/// channel's (switch, VLAN) pairs.
-#[derive(Default)]
-pub(crate) struct VlanCopy {
-    pub switches: HashMap<String, HashMap<u16, String>>,
-    pub channels: HashMap<String, Vec<(String, u16)>>,
-}
-
-/// A copy of rows only this process writes while the database's stamp stays the one it
-/// was made under (SQLite; see [`crate::store::WriteTx::stamp`]). The process brings it up
-/// to date with its own writes right before their commit, and drops it when it changes
-/// those rows some other way.
-#[derive(Default)]
-pub(crate) struct StampedCopy<T>(Mutex<Stamped<T>>);
-
-#[derive(Default)]
-pub(crate) struct Stamped<T> {
-    stamp: Option<crate::store::Stamp>,
-    /// Counts the changes made to the copy by any means but loading what it lacked, so
-    /// that work done from a look at it can tell whether it is still what it looked at.
-    generation: u64,
-    data: T,
-}
-
-impl<T: Default> StampedCopy<T> {
-    /// The copy, emptied first unless it was made under `stamp`.
-    pub fn under(&self, stamp: crate::store::Stamp) -> CopyGuard<'_, T> {
-        let mut g = self.lock();
-        if g.stamp != Some(stamp) {
-            let generation = g.generation + 1;
-            *g = Stamped { stamp: Some(stamp), generation, data: T::default() };
-        }
-        CopyGuard(g)
-    }
-
-    /// The copy to bring up to date with this process's own writes, if one is kept.
-    pub fn kept(&self) -> Option<CopyGuard<'_, T>> {
-        let mut g = self.lock();
-        g.generation += 1;
-        g.stamp.is_some().then_some(CopyGuard(g))
-    }
-
-    /// A look at the copy as it is, with the stamp it was made under (if any) and its
-    /// generation: what is worked out from it holds while both are unchanged.
-    pub fn peek<R>(&self, f: impl FnOnce(&T) -> R) -> (Option<crate::store::Stamp>, u64, R) {
-        let g = self.lock();
-        (g.stamp, g.generation, f(&g.data))
-    }
-
-    /// See [`StampedCopy::peek`].
-    pub fn generation(&self) -> u64 {
-        self.lock().generation
-    }
-
-    /// Drops the copy.
-    pub fn forget(&self) {
-        let mut g = self.lock();
-        let generation = g.generation + 1;
-        *g = Stamped { generation, ..Stamped::default() };
-    }
-
-    /// Emptied if a thread panicked while updating it.
-    fn lock(&self) -> std::sync::MutexGuard<'_, Stamped<T>> {
-        self.0.lock().unwrap_or_else(|poisoned| {
-            let mut g = poisoned.into_inner();
-            let generation = g.generation + 1;
-            *g = Stamped { generation, ..Stamped::default() };
-            g
-        })
-    }
-}
-
-/// The data of a locked [`StampedCopy`].
-pub(crate) struct CopyGuard<'a, T>(std::sync::MutexGuard<'a, Stamped<T>>);
-
-impl<T> std::ops::Deref for CopyGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0.data
-    }
-}
-
-impl<T> std::ops::DerefMut for CopyGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0.data
-    }
 }
 
 #[derive(Default)]
@@ -338,9 +242,6 @@ impl Service {
             faults: Arc::new(Mutex::new(HashMap::new())),
             notify: Arc::new(tokio::sync::Notify::new()),
             catalog: Arc::new(Mutex::new(Catalog::default())),
-            dry: Arc::new(StampedCopy::default()),
-            dry_turn: Arc::new(tokio::sync::Mutex::new(())),
-            vlans: Arc::new(StampedCopy::default()),
             mailer: None,
             mail_tasks: Arc::new(Mutex::new(Vec::new())),
         }

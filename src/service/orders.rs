@@ -17,7 +17,7 @@
 //! A crash anywhere leaves the order claimed with a lease that runs out; the next instance
 //! to look runs it again from step 2, which converges (finishes) it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::model::{ChannelKind, Pos, Role, VlanId};
 use crate::orchestrator::policy::ChannelState;
 use crate::orchestrator::{ChannelSpec, Item, MemberSpec, Planner, Refusal};
-use crate::store::{StoreError, WriteTx, allocations, channels, orders, switch_items, topology};
+use crate::store::{StoreError, WriteTx, allocations, channels, dry_switches, orders, topology};
 use crate::topology::Topology;
 
 use super::flow::set_state;
@@ -327,10 +327,7 @@ impl Service {
             .collect();
         match allocations::allocate(&mut tx, &channel.id, &rows).await {
             Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                self.vlans.forget();
-                return Err(PlanFailure::Raced);
-            }
+            Err(StoreError::Conflict(_)) => return Err(PlanFailure::Raced),
             Err(e) => return Err(PlanFailure::Error(e.into())),
         }
         channels::set_plan(&mut tx, &channel.id, planned.vlan, planned.leaf_vlan, &path_names.join(","), now).await?;
@@ -346,106 +343,29 @@ impl Service {
         )
         .await
         .map_err(StoreError::Sql)?;
-        let made: Vec<(String, u16, String)> =
-            rows.iter().map(|(sw, v)| (sw.to_string(), *v, channel.id.clone())).collect();
-        self.remember_vlans(&[channel.id.as_str()], &made);
         tx.commit().await.map_err(StoreError::Sql)?;
         let pinned =
             ChannelSpec { vlan: VlanId::new(planned.vlan), leaf_vlan: planned.leaf_vlan.and_then(VlanId::new), ..spec };
         Ok(Some((Target::Present(pinned), scope, was_live)))
     }
 
-    /// The dry-run switches' state lives in the database: loads the items of `add` and
-    /// `remove` (per switch of `scope`) that each dry-run switch holds.
-    ///
-    /// On SQLite this process is the only writer as long as the database's stamp stays the
-    /// same, so it keeps a copy of each switch's items (read whole on first use) and
-    /// updates it with what it writes (`remember_dry`, before the commit), so a batch does
-    /// not spend the writer's time reading the items back. On PostgreSQL, or when the
-    /// stamp changed, it reads them.
-    pub(super) async fn load_dry(
-        &self,
-        tx: &mut WriteTx,
-        topo: &Topology,
-        scope: &[String],
-        add: &[BTreeSet<Item>],
-        remove: &[BTreeSet<Item>],
-    ) -> Result<BTreeMap<String, BTreeSet<Item>>> {
-        let (dry, wanted) = self.dry_wanted(topo, scope, add, remove);
-        if wanted.is_empty() {
-            return Ok(dry);
-        }
-        let Some(stamp) = tx.stamp().await? else {
-            return read_dry_pairs(tx, dry, &wanted).await;
-        };
-        let missing: Vec<&str> = {
-            let copy = self.dry.under(stamp);
-            wanted.keys().filter(|sw| !copy.contains_key(*sw)).map(String::as_str).collect()
-        };
-        let mut loaded: HashMap<String, HashSet<String>> =
-            missing.iter().map(|sw| (sw.to_string(), HashSet::new())).collect();
-        for (sw, item) in switch_items::of_switches(tx, &missing).await? {
-            loaded.entry(sw).or_default().insert(item);
-        }
-        let mut copy = self.dry.under(stamp);
-        copy.extend(loaded);
-        Ok(held_items(&copy, dry, &wanted).0)
-    }
-
-    /// The dry-run switches of `scope` (each with nothing yet) and, for each, the items an
-    /// apply of `add` and `remove` concerns (as stored: JSON text).
-    fn dry_wanted(
+    /// The dry-run switches of `scope` and the items an apply of `add` and `remove`
+    /// concerns on each (what the store loads and the engine is handed).
+    pub(super) fn concerned(
         &self,
         topo: &Topology,
         scope: &[String],
         add: &[BTreeSet<Item>],
         remove: &[BTreeSet<Item>],
-    ) -> (BTreeMap<String, BTreeSet<Item>>, BTreeMap<String, BTreeSet<String>>) {
-        let mut dry: BTreeMap<String, BTreeSet<Item>> = BTreeMap::new();
-        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    ) -> dry_switches::Concerned {
+        let mut concerned = dry_switches::Concerned::default();
         for (k, name) in scope.iter().enumerate() {
             if topo.switch(name).is_none() || self.driver_kind(topo, name) != "dry-run" {
                 continue;
             }
-            dry.insert(name.clone(), BTreeSet::new());
-            let items = add.get(k).into_iter().chain(remove.get(k)).flatten();
-            wanted.insert(name.clone(), items.flat_map(stored_texts).collect());
+            concerned.switch(name, add.get(k).into_iter().chain(remove.get(k)).flatten());
         }
-        (dry, wanted)
-    }
-
-    /// As [`Service::load_dry`] from the copy as it is, without the writer (SQLite): what
-    /// the dry-run switches of `scope` hold of the concerned items, with the stamp and
-    /// generation of the copy it was read from. `None` when the copy does not hold every
-    /// one of those switches. It is what the database holds if, with the writer taken, the
-    /// stamp is still this one and the copy still of this generation.
-    pub(super) fn peek_dry(
-        &self,
-        topo: &Topology,
-        scope: &[String],
-        add: &[BTreeSet<Item>],
-        remove: &[BTreeSet<Item>],
-    ) -> Option<(crate::store::Stamp, u64, BTreeMap<String, BTreeSet<Item>>)> {
-        let (dry, wanted) = self.dry_wanted(topo, scope, add, remove);
-        let (stamp, generation, (held, complete)) = self.dry.peek(|copy| held_items(copy, dry, &wanted));
-        complete.then_some((stamp?, generation, held))
-    }
-
-    /// Brings this process's copy of the dry-run switches up to what `store_dry` wrote.
-    /// Call right before the commit: a commit that fails changes the stamp, and the copy is
-    /// read again.
-    pub(super) fn remember_dry(&self, change: &DryChange) {
-        let Some(mut copy) = self.dry.kept() else { return };
-        for (name, item) in &change.gone {
-            if let Some(held) = copy.get_mut(name) {
-                held.remove(item);
-            }
-        }
-        for (name, item) in &change.added {
-            if let Some(held) = copy.get_mut(name) {
-                held.insert(item.clone());
-            }
-        }
+        concerned
     }
 
     pub(crate) fn worker_actor(&self) -> Actor {
@@ -484,16 +404,15 @@ impl Service {
                 return Ok(Err(reason));
             }
         };
-        let dry = self.load_dry(&mut tx, topo, scope, &add, &remove).await?;
+        let dry = dry_switches::load(&mut tx, &self.concerned(topo, scope, &add, &remove)).await?;
         let faults: Vec<(String, usize)> =
             scope.iter().filter_map(|s| self.take_fault(s).map(|i| (s.clone(), i))).collect();
         let result = engine_apply(topo, scope, add, remove, &dry, faults).await?;
         match result {
             Ok(applied) => {
-                let change = DryChange::between(&dry, &applied.dry_after);
                 let commands =
                     dry_commands(topo, &dry, applied.switches.iter().map(|t| (t.name.as_str(), t.changes.as_slice())));
-                store_dry(&mut tx, self.db.dialect, &change).await?;
+                dry_switches::save(&mut tx, self.db.dialect, &dry, &applied.dry_after).await?;
                 let applied_json = new_spec.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default());
                 // Commit only while the order is still ours (an instance that stalled past its
                 // lease must not overwrite the work of the one that took over).
@@ -509,7 +428,6 @@ impl Service {
                     tx.rollback().await?;
                     return Err(e);
                 }
-                self.remember_dry(&change);
                 tx.commit().await?;
                 Ok(Ok(applied))
             }
@@ -547,7 +465,6 @@ impl Service {
             Target::Absent => {
                 channels::terminated(tx, &o.channel_id, now).await?;
                 super::flow::release_attachments(tx, &[o.channel_id.as_str()], now).await?;
-                self.vlans.forget();
                 allocations::release(tx, &o.channel_id).await?;
             }
             Target::Paused => {
@@ -588,7 +505,6 @@ impl Service {
             set_state(&mut tx, &channel.id, channel.state, ChannelState::Failed, reason, now).await?;
         }
         if free {
-            self.vlans.forget();
             allocations::release(&mut tx, &channel.id).await?;
             channels::clear_path(&mut tx, &channel.id).await?;
         }

@@ -382,7 +382,6 @@ impl Service {
                 )));
             }
             topology::delete_switch(&mut tx, name).await?;
-            self.dry.forget();
             report.switches_removed.push(name.clone());
         }
         for (name, (driver, params)) in &new {

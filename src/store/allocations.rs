@@ -6,6 +6,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
+use super::cache::Pending;
 use super::{
     Dialect, MAX_PARAMS, StoreError, WriteTx, in_list, is_unique_violation, json_param, json_rows, list_param,
     placeholders, varying,
@@ -38,6 +39,7 @@ pub async fn taken_on(tx: &mut WriteTx, channel_id: &str, switches: &[String]) -
 /// Frees every VLAN channel `channel_id` holds.
 pub async fn release(tx: &mut WriteTx, channel_id: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1").bind(channel_id).execute(&mut *tx).await?;
+    tx.on_commit(Pending::Released(vec![channel_id.to_string()]));
     Ok(())
 }
 
@@ -45,6 +47,7 @@ pub async fn release(tx: &mut WriteTx, channel_id: &str) -> Result<(), StoreErro
 pub async fn release_many(tx: &mut WriteTx, dialect: Dialect, channel_ids: &[&str]) -> Result<(), StoreError> {
     let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(dialect, "channel_id", 1));
     sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, channel_ids)).execute(&mut *tx).await?;
+    tx.on_commit(Pending::Released(channel_ids.iter().map(|c| c.to_string()).collect()));
     Ok(())
 }
 
@@ -62,8 +65,12 @@ pub async fn allocate(tx: &mut WriteTx, channel_id: &str, rows: &[(&String, u16)
         q = q.bind(sw.as_str()).bind(i64::from(*v));
     }
     match q.execute(&mut *tx).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Err(taken()),
+        Ok(_) => {
+            let made = rows.iter().map(|(sw, v)| (sw.to_string(), *v, channel_id.to_string())).collect();
+            tx.on_commit(Pending::Allocated(made));
+            Ok(())
+        }
+        Err(e) if is_unique_violation(&e) => Err(taken(tx)),
         Err(e) => Err(e.into()),
     }
 }
@@ -80,8 +87,11 @@ pub async fn allocate_many(
         json_rows(dialect, 1, &[("switch", "TEXT"), ("vlan", "BIGINT"), ("channel_id", "TEXT")])
     );
     match sqlx::query(AssertSqlSafe(sql)).bind(json_param(rows)).execute(&mut *tx).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Err(taken()),
+        Ok(_) => {
+            tx.on_commit(Pending::Allocated(rows.to_vec()));
+            Ok(())
+        }
+        Err(e) if is_unique_violation(&e) => Err(taken(tx)),
         Err(e) => Err(e.into()),
     }
 }
@@ -147,8 +157,46 @@ pub async fn on_switches(tx: &mut WriteTx, switches: &[&str]) -> Result<Vec<(Str
     Ok(rows)
 }
 
-fn taken() -> StoreError {
+/// Another instance took a VLAN first: what this process knows of the allocations is
+/// stale.
+fn taken(tx: &WriteTx) -> StoreError {
+    tx.caches.vlans.forget();
     StoreError::Conflict("a VLAN was taken by another instance first".into())
+}
+
+/// The VLANs on each of `switches` held by channels other than `excluded`, by switch (as
+/// [`by_switch_except`]). On SQLite from the process's copy of the allocations, reading
+/// the switches it does not hold yet whole: reading them per batch would hold the writer
+/// (a core carries thousands).
+pub async fn taken_by_switch(
+    tx: &mut WriteTx,
+    switches: &[&str],
+    excluded: &[&str],
+) -> Result<Vec<(String, Vec<u16>)>, StoreError> {
+    let Some(stamp) = tx.stamp().await? else { return by_switch_except(tx, switches, excluded).await };
+    let caches = tx.caches.clone();
+    let missing: Vec<&str> = {
+        let copy = caches.vlans.under(stamp);
+        switches.iter().copied().filter(|sw| !copy.switches.contains_key(*sw)).collect()
+    };
+    let rows = on_switches(tx, &missing).await?;
+    let mut copy = caches.vlans.under(stamp);
+    for sw in &missing {
+        copy.switches.insert(sw.to_string(), std::collections::HashMap::new());
+    }
+    for (sw, v, ch) in rows {
+        copy.channels.entry(ch.clone()).or_default().push((sw.clone(), v));
+        copy.switches.entry(sw).or_default().insert(v, ch);
+    }
+    let excluded: std::collections::HashSet<&str> = excluded.iter().copied().collect();
+    Ok(switches
+        .iter()
+        .filter_map(|sw| copy.switches.get(*sw).map(|held| (sw, held)))
+        .map(|(sw, held)| {
+            let vlans = held.iter().filter(|(_, ch)| !excluded.contains(ch.as_str())).map(|(v, _)| *v).collect();
+            (sw.to_string(), vlans)
+        })
+        .collect())
 }
 
 /// The numbers of a comma-separated list (`string_agg` of VLANs).

@@ -9,8 +9,10 @@
 
 pub mod allocations;
 pub mod audit;
+pub(crate) mod cache;
 pub mod catalog;
 pub mod channels;
+pub mod dry_switches;
 pub mod meter;
 pub mod offers;
 pub mod orders;
@@ -88,12 +90,17 @@ pub struct Db {
     /// SQLite's readers (`None` on PostgreSQL, where reads take `pool`). The pool still
     /// serves migrations and whoever holds it directly.
     readers: Option<Arc<Readers>>,
+    /// The process's copies of rows only it writes (SQLite; see `cache.rs`).
+    caches: Arc<cache::Caches>,
 }
 
 /// A write transaction (and, on SQLite, this process's turn to write). `&mut tx` is an
 /// executor.
 pub struct WriteTx {
     inner: Inner,
+    caches: Arc<cache::Caches>,
+    /// What this transaction changed of the rows the copies hold (see `cache.rs`).
+    pending: Vec<cache::Pending>,
 }
 
 enum Inner {
@@ -104,6 +111,7 @@ enum Inner {
 impl WriteTx {
     /// Commits; on SQLite, returns once the shared transaction holding this one committed.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.caches.take_in(self.pending);
         match self.inner {
             Inner::Postgres(tx) => tx.commit().await,
             Inner::Sqlite(m) => m.commit().await,
@@ -513,7 +521,7 @@ impl Db {
             }
             Dialect::Postgres => None,
         };
-        Ok(Db { pool, dialect, writer, readers })
+        Ok(Db { pool, dialect, writer, readers, caches: Arc::default() })
     }
 
     /// Starts a read transaction: the reads made in it see one state of the database.
@@ -556,8 +564,16 @@ impl Db {
 
     async fn begin_write(&self, background: bool) -> Result<WriteTx, sqlx::Error> {
         match &self.writer {
-            Some(w) => Ok(WriteTx { inner: Inner::Sqlite(w.begin(background).await?) }),
-            None => Ok(WriteTx { inner: Inner::Postgres(self.pool.begin().await?) }),
+            Some(w) => Ok(WriteTx {
+                inner: Inner::Sqlite(w.begin(background).await?),
+                caches: self.caches.clone(),
+                pending: Vec::new(),
+            }),
+            None => Ok(WriteTx {
+                inner: Inner::Postgres(self.pool.begin().await?),
+                caches: self.caches.clone(),
+                pending: Vec::new(),
+            }),
         }
     }
 }

@@ -101,6 +101,7 @@ pub async fn channel_on_switch(tx: &mut WriteTx, name: &str) -> Result<Option<St
 pub async fn delete_switch(tx: &mut WriteTx, name: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM switches WHERE name = $1").bind(name).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM switch_items WHERE switch = $1").bind(name).execute(&mut *tx).await?;
+    tx.on_commit(super::cache::Pending::ForgetDry);
     Ok(())
 }
 

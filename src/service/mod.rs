@@ -8,7 +8,6 @@
 //! pure [`crate::orchestrator::Planner`]; this module loads facts, asks them, and writes
 //! the outcome, with an audit record, in one transaction.
 
-mod batch;
 mod demo;
 mod drift;
 mod flow;
@@ -16,6 +15,7 @@ mod invitations;
 mod meter;
 mod notify;
 mod orders;
+mod pipeline;
 mod policy;
 mod provision;
 mod requests;

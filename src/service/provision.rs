@@ -15,27 +15,27 @@ use super::{Result, ServiceError};
 
 pub(super) type Delta = (Vec<BTreeSet<Item>>, Vec<BTreeSet<Item>>);
 
-/// What to add to and remove from each switch of `scope` to take a channel from `old` to
-/// `new` (either may be absent). Only the channel's own items move; the switches' baseline
-/// (trunk and port-mode ports) is always put in place and never removed. Items of one
-/// channel are never items of another (a VLAN is on a switch once), so removing them
-/// cannot take anything from another channel.
+/// What to add to and remove from each switch of `scope` to take a channel from `old` (what
+/// it holds on the switches, if anything) to the items `new` it was planned with (by
+/// switch index; none when it leaves them). Only the channel's own items move; the
+/// switches' baseline (trunk and port-mode ports) is always put in place and never
+/// removed. Items of one channel are never items of another (a VLAN is on a switch once),
+/// so removing them cannot take anything from another channel.
 pub(super) fn delta(
     topo: &Topology,
     name: &str,
     scope: &[String],
     old: Option<&AppliedChannel>,
-    new: Option<&AppliedChannel>,
+    new: &[(usize, Item)],
 ) -> std::result::Result<Delta, String> {
-    let items = |a: Option<&AppliedChannel>| -> std::result::Result<Vec<(usize, Item)>, String> {
-        let Some(a) = a else { return Ok(Vec::new()) };
-        let mut planner = Planner::new(topo);
-        planner
+    // What the channel holds, worked out from its record the way it was planned.
+    let old = match old {
+        None => Vec::new(),
+        Some(a) => Planner::new(topo)
             .add(&a.spec(name))
             .map(|p| p.items.clone())
-            .map_err(|e| format!("the channel does not plan on this topology: {}", plan_errors(&e)))
+            .map_err(|e| format!("the channel does not plan on this topology: {}", plan_errors(&e)))?,
     };
-    let (old, new) = (items(old)?, items(new)?);
     let mut add = Vec::new();
     let mut remove = Vec::new();
     for sw in scope {

@@ -12,30 +12,6 @@ use super::{
     placeholders, varying,
 };
 
-/// The VLANs held on any of `switches` by channels other than `channel_id`, each once.
-///
-/// A channel needs VLANs free on its whole path, so what matters is the union of the
-/// path's VLANs, not which switch holds which: one row per VLAN, not one per (switch,
-/// VLAN) pair, which on a busy core grows with every channel through it.
-pub async fn taken_on(tx: &mut WriteTx, channel_id: &str, switches: &[String]) -> Result<Vec<u16>, StoreError> {
-    let sql = format!(
-        "SELECT DISTINCT vlan FROM vlan_allocations WHERE channel_id <> $1 AND switch IN ({})",
-        placeholders(2, switches.len())
-    );
-    let mut q = varying(sql).bind(channel_id);
-    for sw in switches {
-        q = q.bind(sw.as_str());
-    }
-    let mut out = Vec::new();
-    for r in q.fetch_all(&mut *tx).await? {
-        let vid: i64 = r.try_get("vlan")?;
-        if let Ok(v) = u16::try_from(vid) {
-            out.push(v);
-        }
-    }
-    Ok(out)
-}
-
 /// Frees every VLAN channel `channel_id` holds.
 pub async fn release(tx: &mut WriteTx, channel_id: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1").bind(channel_id).execute(&mut *tx).await?;
@@ -51,32 +27,9 @@ pub async fn release_many(tx: &mut WriteTx, dialect: Dialect, channel_ids: &[&st
     Ok(())
 }
 
-/// Allocates to channel `channel_id` the (switch, VLAN) `rows`, in one statement.
-/// [`StoreError::Conflict`] when another instance holds one of them already (the
-/// transaction is then spoilt on PostgreSQL: roll it back).
-pub async fn allocate(tx: &mut WriteTx, channel_id: &str, rows: &[(&String, u16)]) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let values: Vec<String> = (0..rows.len()).map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3)).collect();
-    let sql = format!("INSERT INTO vlan_allocations (switch, vlan, channel_id) VALUES {}", values.join(", "));
-    let mut q = varying(sql).bind(channel_id);
-    for (sw, v) in rows {
-        q = q.bind(sw.as_str()).bind(i64::from(*v));
-    }
-    match q.execute(&mut *tx).await {
-        Ok(_) => {
-            let made = rows.iter().map(|(sw, v)| (sw.to_string(), *v, channel_id.to_string())).collect();
-            tx.on_commit(Pending::Allocated(made));
-            Ok(())
-        }
-        Err(e) if is_unique_violation(&e) => Err(taken(tx)),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Allocates the (switch, VLAN, channel) `rows` of several channels, in one statement
-/// whatever their number. [`StoreError::Conflict`] as [`allocate`].
+/// Allocates the (switch, VLAN, channel) `rows` of one or more channels, in one statement
+/// whatever their number. [`StoreError::Conflict`] when another instance holds one of them
+/// already (the transaction is then spoilt on PostgreSQL: roll it back).
 pub async fn allocate_many(
     tx: &mut WriteTx,
     dialect: Dialect,

@@ -512,39 +512,6 @@ fn vid(v: Option<i64>) -> Option<u16> {
 
 // ---- the order worker's writes ----
 
-/// Channel `id` is planned: its VLAN, leaf VLAN and path (switch names, comma-separated).
-pub async fn set_plan(
-    tx: &mut WriteTx,
-    id: &str,
-    vlan: u16,
-    leaf_vlan: Option<u16>,
-    path: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE channels SET vlan = $2, leaf_vlan = $3, path = $4, updated_at = $5 WHERE id = $1")
-        .bind(id)
-        .bind(i64::from(vlan))
-        .bind(leaf_vlan.map(i64::from))
-        .bind(path)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
-/// The live members of channel `id` are tagged with their customer VLAN, or `vlan`.
-pub async fn retag(tx: &mut WriteTx, id: &str, vlan: u16) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE attachments SET tag = COALESCE(customer_vlan, $2) WHERE channel_id = $1 AND state = 'attached' \
-         AND (tag IS NULL OR tag <> COALESCE(customer_vlan, $2))",
-    )
-    .bind(id)
-    .bind(i64::from(vlan))
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
 /// Several channels planned at once, `plans` as (id, VLAN, leaf VLAN, path), in one
 /// statement; then their live members tagged as [`retag`] does, in one more.
 pub async fn set_plans(
@@ -574,15 +541,6 @@ pub async fn set_plans(
     Ok(())
 }
 
-/// What channel `id` holds on the switches (the applied JSON), if anything.
-pub async fn applied(tx: &mut WriteTx, id: &str) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query("SELECT applied FROM channels WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("applied")?)
-}
-
 /// What each of the channels `ids` holds on the switches, as (id, applied JSON).
 pub async fn applied_of(db: &Db, dialect: Dialect, ids: &[&str]) -> Result<Vec<(String, Option<String>)>, StoreError> {
     let sql = format!("SELECT id, applied FROM channels WHERE {}", in_list(dialect, "id", 1));
@@ -590,42 +548,16 @@ pub async fn applied_of(db: &Db, dialect: Dialect, ids: &[&str]) -> Result<Vec<(
     Ok(rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("applied")?))).collect::<Result<_, sqlx::Error>>()?)
 }
 
-/// Channel `id` holds `applied` on the switches (nothing for `None`), its state unchanged.
-pub async fn set_applied(tx: &mut WriteTx, id: &str, applied: Option<String>) -> Result<(), StoreError> {
-    sqlx::query("UPDATE channels SET applied = $2 WHERE id = $1").bind(id).bind(applied).execute(&mut *tx).await?;
-    Ok(())
-}
-
-/// Channel `id` holds `applied` on the switches, and is `active` if it was being
-/// provisioned or modified (a state changed meanwhile is left for its own order).
-pub async fn applied_active(tx: &mut WriteTx, id: &str, applied: Option<String>, now: i64) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE channels SET applied = $2, updated_at = $3, \
-         reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
-         state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(applied)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// As [`applied_active`] for several channels, `applied` as (id, applied JSON), in one
-/// statement.
-pub async fn applied_active_many(
+/// What each channel holds on the switches, as (id, applied JSON; NULL for nothing), its
+/// state unchanged: one statement.
+pub async fn applied_many(
     tx: &mut WriteTx,
     dialect: Dialect,
-    applied: &[(String, String)],
+    applied: &[(String, Option<String>)],
     now: i64,
 ) -> Result<(), StoreError> {
     let sql = format!(
-        "UPDATE channels SET applied = v.applied, updated_at = $1, \
-         reason = CASE WHEN state IN ('provisioning', 'modifying') THEN '' ELSE reason END, \
-         state = CASE WHEN state IN ('provisioning', 'modifying') THEN 'active' ELSE state END \
-         FROM ({}) AS v WHERE channels.id = v.id AND {}",
+        "UPDATE channels SET applied = v.applied, updated_at = $1 FROM ({}) AS v WHERE channels.id = v.id AND {}",
         json_rows(dialect, 2, &[("id", "TEXT"), ("applied", "TEXT")]),
         in_list(dialect, "channels.id", 3)
     );
@@ -639,37 +571,35 @@ pub async fn applied_active_many(
     Ok(())
 }
 
-/// Channel `id`, if `terminating`, is off the switches: `terminated`, without a path.
-pub async fn terminated(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $2 \
-         WHERE id = $1 AND state = 'terminating'",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+/// The channels `ids` are now `to`, their reason cleared: a success transition the caller
+/// checked with `can_become` against the states it read under the rows' locks.
+pub async fn move_many(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    ids: &[&str],
+    to: ChannelState,
+    now: i64,
+) -> Result<(), StoreError> {
+    let sql =
+        format!("UPDATE channels SET state = $1, reason = '', updated_at = $2 WHERE {}", in_list(dialect, "id", 3));
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(to.as_str())
+        .bind(now)
+        .bind(list_param(dialect, ids))
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
-/// As [`terminated`] for the channels `ids`, in one statement.
-pub async fn terminated_many(tx: &mut WriteTx, dialect: Dialect, ids: &[String], now: i64) -> Result<(), StoreError> {
+/// The channels `ids`, if `terminating`, are off the switches: `terminated`, without a
+/// path, in one statement.
+pub async fn terminated_many(tx: &mut WriteTx, dialect: Dialect, ids: &[&str], now: i64) -> Result<(), StoreError> {
     let sql = format!(
         "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $1 \
          WHERE state = 'terminating' AND {}",
         in_list(dialect, "id", 2)
     );
     sqlx::query(AssertSqlSafe(sql)).bind(now).bind(list_param(dialect, ids)).execute(&mut *tx).await?;
-    Ok(())
-}
-
-/// Channel `id` holds nothing on the switches (paused: its VLANs kept).
-pub async fn applied_none(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE channels SET applied = NULL, updated_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
     Ok(())
 }
 
@@ -715,30 +645,8 @@ pub async fn live_attachments_of(
     Ok(out)
 }
 
-/// The customer tags that live members of channels other than `channel_id` use on the
-/// interfaces `ifaces`, as (interface, tag).
-pub async fn tags_on(tx: &mut WriteTx, channel_id: &str, ifaces: &[String]) -> Result<Vec<(String, u16)>, StoreError> {
-    let sql = format!(
-        "SELECT a.interface, a.tag FROM attachments a \
-         WHERE a.channel_id <> $1 AND a.state = 'attached' AND a.interface IN ({})",
-        placeholders(2, ifaces.len())
-    );
-    let mut q = varying(sql).bind(channel_id);
-    for i in ifaces {
-        q = q.bind(i.as_str());
-    }
-    let mut out = Vec::new();
-    for r in q.fetch_all(&mut *tx).await? {
-        let iface: String = r.try_get("interface")?;
-        if let Some(tag) = r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok()) {
-            out.push((iface, tag));
-        }
-    }
-    Ok(out)
-}
-
-/// As [`tags_on`] for the channels other than `excluded`, by interface: one row per
-/// interface with its tags as text (a busy tagged interface carries dozens of channels).
+/// The customer tags that live members of channels other than `excluded` use on each of
+/// `ifaces`, by interface: one row per interface with its tags as text (a busy tagged interface carries dozens of channels).
 pub async fn tags_on_except(
     tx: &mut WriteTx,
     dialect: Dialect,

@@ -218,21 +218,6 @@ pub async fn renew_lease(tx: &mut WriteTx, instance: &str, until: i64, ids: &[St
     Ok(())
 }
 
-/// Order `id` is `applying` (since `now`, unless it was before), if `instance` holds it.
-/// Whether it did.
-pub async fn mark_applying(tx: &mut WriteTx, id: &str, instance: &str, now: i64) -> Result<bool, StoreError> {
-    let n = sqlx::query(
-        "UPDATE orders SET status = 'applying', applying_at = COALESCE(applying_at, $3) WHERE id = $1 AND claimed_by = $2",
-    )
-    .bind(id)
-    .bind(instance)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    Ok(n == 1)
-}
-
 /// Whether `instance` holds order `id` (written as a no-op update, so the row stays
 /// locked until the transaction ends).
 pub async fn still_held(tx: &mut WriteTx, id: &str, instance: &str) -> Result<bool, StoreError> {

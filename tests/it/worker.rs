@@ -51,6 +51,52 @@ async fn failure_mid_apply(b: Backend) {
 }
 on_both!(failure_mid_apply);
 
+/// A modification the switches refuse: every switch is rolled back to the channel's old
+/// configuration, which the worker then takes off the switches (a failed channel carries
+/// nothing); the channel is failed with the reason, its VLANs are freed, and the channel
+/// beside it is untouched.
+async fn a_refused_modification_takes_the_channel_off_the_switches(b: Backend) {
+    let w = world(b).await;
+    let keep = w.live_p2p("keep", "acme-3a").await;
+    // What the switches hold for channels (a switch's baseline, its ports' flags, stays
+    // once put in place).
+    let items = async || {
+        let topo = w.svc.topology().await.unwrap();
+        let mut m = BTreeMap::new();
+        for sw in &topo.switches {
+            let held = w.svc.switch_items(&sw.name).await.unwrap();
+            m.insert(sw.name.clone(), held.into_iter().filter(|i| !i.contains(r#""type":"port""#)).collect::<Vec<_>>());
+        }
+        m
+    };
+    let (before, allocations) = (items().await, w.svc.allocations().await.unwrap());
+
+    let mut new = w.channel("tree", ChannelKind::P2mp, "acme-1a");
+    new.role = Some(Role::Root);
+    let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex, &w.initech]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-5c")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Active);
+    assert_ne!(items().await, before, "the live tree is on the switches");
+
+    // The new leaf's switch fails at its first change.
+    w.svc.inject_fault("acc8", 0);
+    let out = w.svc.accept(&w.initech, &offer.invitations[1].token, &accept("initech-8b")).await.unwrap();
+    assert_eq!(out.channel_state, ChannelState::Modifying);
+    let done = w.svc.run_pending().await.unwrap();
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0].status, "failed", "{done:?}");
+    assert!(done[0].reason.contains("acc8") && done[0].reason.contains("injected fault"), "{}", done[0].reason);
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Failed);
+    assert_eq!(items().await, before, "nothing of the failed channel is left on any switch");
+    assert_eq!(w.svc.allocations().await.unwrap(), allocations, "its VLANs are free again");
+    assert_eq!(w.svc.channel(&w.acme, &keep).await.unwrap().state, ChannelState::Active);
+    assert_switches_match(&w).await;
+}
+on_both!(a_refused_modification_takes_the_channel_off_the_switches);
+
 /// Many invitees of one offer accept at the same moment: one order, every member in.
 async fn concurrent_acceptances_make_one_order(b: Backend) {
     let w = world(b).await;

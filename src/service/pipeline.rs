@@ -1,35 +1,40 @@
-//! Orders in batches: a worker claims every waiting order (up to `Config::batch_orders`),
-//! plans and allocates them in one transaction and applies them in one engine transaction
-//! over the union of their switches, so a busy network costs a handful of statements per
-//! batch instead of a score per order.
+//! The order pipeline: claimed orders are planned and allocated in one transaction and
+//! applied in one engine transaction over the union of their switches, then recorded in
+//! the same transaction as the apply. A single order is a batch of one; a worker claims
+//! every waiting order (up to `Config::batch_orders`), so a busy network costs a handful of
+//! statements per batch instead of a score per order.
 //!
-//! The batch is an optimisation, never a different outcome. Anything unusual leaves the
-//! batch and runs on its own through the single-order path (`orders.rs`), which records
-//! failures, re-plans and cleans up:
-//! - an order whose channel needs nothing, or does not plan (its refusal is recorded by the
-//!   single path, which plans it again against what the batch committed);
+//! Batching is an optimisation, never a different outcome. An order of a larger batch that
+//! is anything but ordinary leaves it and runs as a batch of one ([`Service::run_claimed`]),
+//! which records failures, re-plans and cleans up:
+//! - an order whose channel needs nothing, or does not plan (a batch of one plans it again
+//!   against what the batch committed, and records its refusal);
 //! - every order, when another instance took a VLAN first (PostgreSQL), when a switch of
 //!   the batch has a test fault waiting, or when the switches refuse the combined change:
 //!   the engine rolled every switch back, and one by one finds the order at fault.
 //!
 //! Waiting orders are of distinct channels (a unique index keeps one waiting order per
 //! channel), so the orders of a batch never act on one channel twice.
+//!
+//! A crash anywhere leaves the orders claimed with a lease that runs out; the next instance
+//! to look runs them again from planning, which converges (finishes) them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::model::VlanId;
+use crate::orchestrator::policy::ChannelState;
 use crate::orchestrator::{Change, ChannelSpec, Item, Op, Planner};
 use crate::store::{StoreError, allocations, audit, channels, dry_switches, orders};
 use crate::topology::Topology;
 
 use super::flow::ChannelRow;
 use super::orders::{
-    AppliedChannel, Claimed, OrderOutcome, Target, delta, dry_commands, path_of, plan_keeping_vlan, run_engine,
-    taken_over_outcome, target_of,
+    AppliedChannel, Claimed, OrderOutcome, Target, delta, dry_commands, path_of, plan_errors, plan_keeping_vlan,
+    run_engine, taken_over_outcome, target_of,
 };
-use super::{Result, Service};
+use super::{Result, Service, ServiceError};
 
 /// An order of the batch, planned: what its channel should hold and on which switches
 /// (its old path and its new one).
@@ -37,14 +42,42 @@ struct Planned {
     order: Claimed,
     target: Target,
     scope: Vec<String>,
+    /// What the channel puts on each switch (by topology index), as planned once: nothing
+    /// when it leaves the switches.
+    items: Vec<(usize, Item)>,
+    /// Whether the switches hold the channel from before (a modification).
+    was_live: bool,
 }
 
 /// How planning a batch went.
 struct PlanOutcome {
     planned: Vec<Planned>,
-    /// Orders to run one by one.
-    alone: Vec<Claimed>,
+    /// Orders whose channel needs nothing now.
+    noop: Vec<Claimed>,
+    /// Orders whose channel does not plan, with why.
+    refused: Vec<(Claimed, String)>,
 }
+
+/// Why a batch's planning wrote nothing.
+enum Interrupted {
+    /// Another instance took a VLAN first.
+    Raced,
+    /// Another instance took an order over.
+    TakenOver,
+}
+
+/// How the apply of a batch is recorded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    /// The orders are done: the channels take their new state.
+    Done,
+    /// A failed modification's cleanup: the channels hold nothing on the switches, and the
+    /// orders stay for their failure to be recorded.
+    Cleanup,
+}
+
+/// How often a batch of one plans again when other instances keep taking its VLANs first.
+const ALLOCATION_ATTEMPTS: usize = 20;
 
 impl Service {
     /// Claims up to `limit` waiting orders, oldest first, none of a channel whose order is
@@ -76,7 +109,7 @@ impl Service {
     pub(super) async fn execute_batch(&self, batch: Vec<Claimed>) -> Result<Vec<OrderOutcome>> {
         let started = Instant::now();
         let renew = self.keep_lease(batch.iter().map(|o| o.id.clone()).collect());
-        let result = self.execute_batch_inner(batch).await;
+        let result = self.run_together(batch).await;
         renew.abort();
         let (mut out, alone) = result?;
         let together = out.len();
@@ -94,12 +127,13 @@ impl Service {
 
     /// The batch's own work: returns the outcomes of the orders it finished and the orders
     /// to run one by one.
-    async fn execute_batch_inner(&self, batch: Vec<Claimed>) -> Result<(Vec<OrderOutcome>, Vec<Claimed>)> {
+    async fn run_together(&self, batch: Vec<Claimed>) -> Result<(Vec<OrderOutcome>, Vec<Claimed>)> {
         let topo = self.topology().await?;
-        let PlanOutcome { planned, mut alone } = match self.plan_batch(batch, &topo).await? {
+        let PlanOutcome { planned, noop, refused } = match self.plan_batch(batch, &topo).await? {
             Ok(p) => p,
-            Err(all) => return Ok((Vec::new(), all)),
+            Err((_, all)) => return Ok((Vec::new(), all)),
         };
+        let mut alone: Vec<Claimed> = noop.into_iter().chain(refused.into_iter().map(|r| r.0)).collect();
         if planned.is_empty() {
             return Ok((Vec::new(), alone));
         }
@@ -108,7 +142,7 @@ impl Service {
             alone.extend(planned.into_iter().map(|p| p.order));
             return Ok((Vec::new(), alone));
         }
-        match self.apply_batch(&planned, &topo).await? {
+        match self.apply_batch(&planned, &topo, Finish::Done).await? {
             Ok(out) => Ok((out, alone)),
             Err(reason) => {
                 tracing::info!(%reason, orders = planned.len(), "the combined change was refused; running the orders one by one");
@@ -118,14 +152,120 @@ impl Service {
         }
     }
 
-    /// Plans and allocates the batch in one transaction. `Err(orders)` when every order
-    /// must run alone (another instance took a VLAN first, or one was taken over).
+    /// Runs one claimed order: a batch of one.
+    #[tracing::instrument(name = "order", skip_all, fields(id = %claimed.id, channel = %claimed.channel_id, action = %claimed.action))]
+    pub(super) async fn run_claimed(&self, claimed: Claimed) -> Result<OrderOutcome> {
+        let renew = self.keep_lease(vec![claimed.id.clone()]);
+        let taken_over = taken_over_outcome(&claimed);
+        let outcome = self.run_alone(claimed).await;
+        renew.abort();
+        match outcome {
+            Err(ServiceError::TakenOver) => {
+                tracing::warn!("stalled past the lease; another instance took the order over");
+                Ok(taken_over)
+            }
+            other => other,
+        }
+    }
+
+    /// A batch of one, which records what a larger batch leaves to it: that its channel
+    /// needs nothing, does not plan, keeps losing its VLANs to other instances, or is
+    /// refused by the switches (a failed modification then takes the channel off them).
+    async fn run_alone(&self, o: Claimed) -> Result<OrderOutcome> {
+        let outcome = |o: &Claimed, status: &str, reason: String, changes: usize| OrderOutcome {
+            order_id: o.id.clone(),
+            channel_id: o.channel_id.clone(),
+            action: o.action.clone(),
+            status: status.into(),
+            reason,
+            changes,
+        };
+        if o.attempts > self.config.max_attempts {
+            let reason = format!(
+                "gave up after {} attempts (instances stopped while running it); terminate the channel to clean up",
+                o.attempts - 1
+            );
+            self.finish_failed(&o, &reason, false).await?;
+            return Ok(outcome(&o, "failed", reason, 0));
+        }
+        let topo = self.topology().await?;
+        let mut o = o;
+        let mut attempt = 0;
+        let planned = loop {
+            attempt += 1;
+            let PlanOutcome { planned, noop, refused } = match self.plan_batch(vec![o], &topo).await? {
+                Ok(p) => p,
+                Err((Interrupted::TakenOver, _)) => return Err(ServiceError::TakenOver),
+                Err((Interrupted::Raced, back)) => {
+                    o = back.into_iter().next().ok_or(ServiceError::TakenOver)?;
+                    if attempt < ALLOCATION_ATTEMPTS {
+                        tracing::debug!(attempt, "VLAN taken by a concurrent order; planning again");
+                        let pause = rand::random_range(1..10 * attempt as u64);
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                        continue;
+                    }
+                    let reason = "VLAN allocation kept conflicting with concurrent orders; try again".to_string();
+                    self.finish_failed(&o, &reason, true).await?;
+                    return Ok(outcome(&o, "failed", reason, 0));
+                }
+            };
+            if let Some(p) = planned.into_iter().next() {
+                break p;
+            }
+            if let Some(o) = noop.into_iter().next() {
+                self.finish_noop(&o).await?;
+                return Ok(outcome(&o, "done", "nothing to do".into(), 0));
+            }
+            let Some((o, reason)) = refused.into_iter().next() else { return Err(ServiceError::TakenOver) };
+            self.finish_failed(&o, &reason, true).await?;
+            return Ok(outcome(&o, "failed", reason, 0));
+        };
+
+        match self.apply_batch(std::slice::from_ref(&planned), &topo, Finish::Done).await? {
+            Ok(mut out) => out.pop().ok_or(ServiceError::TakenOver),
+            Err(reason) => {
+                let mut reason = reason;
+                // Leave nothing of the channel on the switches: a failed modification rolled
+                // back to the previous configuration, which still has it. (A failed
+                // activation rolled back to switches without it.)
+                let free = match planned.target {
+                    // A failed removal leaves the configuration (and its VLANs) in place.
+                    Target::Absent | Target::Paused => false,
+                    Target::Present(_) if planned.was_live => {
+                        let gone = Planned {
+                            order: planned.order.clone(),
+                            target: Target::Absent,
+                            scope: planned.scope.clone(),
+                            items: Vec::new(),
+                            was_live: true,
+                        };
+                        match self.apply_batch(std::slice::from_ref(&gone), &topo, Finish::Cleanup).await? {
+                            Ok(_) => true,
+                            Err(e) => {
+                                reason = format!("{reason}; removing the channel's configuration failed too: {e}");
+                                false
+                            }
+                        }
+                    }
+                    Target::Present(_) => true,
+                };
+                self.finish_failed(&planned.order, &reason, free).await?;
+                Ok(outcome(&planned.order, "failed", reason, 0))
+            }
+        }
+    }
+
+    /// Plans and allocates the batch in one transaction: each channel planned once,
+    /// against what the database says is taken (VLANs of other channels on the new paths,
+    /// customer tags on the members' interfaces). `Err` with every order when nothing was
+    /// written.
     async fn plan_batch(
         &self,
         batch: Vec<Claimed>,
         topo: &Arc<Topology>,
-    ) -> Result<std::result::Result<PlanOutcome, Vec<Claimed>>> {
+    ) -> Result<std::result::Result<PlanOutcome, (Interrupted, Vec<Claimed>)>> {
         let now = self.now();
+        let together = batch.len() > 1;
         let mut tx = self.db.write_background().await?;
         let ids: Vec<&str> = batch.iter().map(|o| o.channel_id.as_str()).collect();
         let rows = channels::rows_of(&mut tx, self.db.dialect, &ids).await?;
@@ -133,23 +273,25 @@ impl Service {
 
         // What each order wants, and the new paths.
         let mut wants: Vec<(Claimed, ChannelRow, Target, BTreeSet<String>)> = Vec::new();
-        let mut alone = Vec::new();
+        let (mut noop, mut refused) = (Vec::new(), Vec::new());
         for o in batch {
             let Some(channel) = rows.get(&o.channel_id) else {
-                alone.push(o);
+                let reason = format!("channel `{}` not found", o.channel_id);
+                refused.push((o, reason));
                 continue;
             };
             let empty = Vec::new();
-            let target = target_of(channel, live.get(&o.channel_id).unwrap_or(&empty));
-            let path = match &target {
-                Some(Target::Present(spec)) => path_of(topo, spec).ok(),
-                Some(Target::Absent) => Some(BTreeSet::new()),
-                // Rare (window boundaries): the single path handles them.
-                Some(Target::Paused) | None => None,
+            let Some(target) = target_of(channel, live.get(&o.channel_id).unwrap_or(&empty)) else {
+                noop.push(o);
+                continue;
             };
-            match (target, path) {
-                (Some(t), Some(p)) => wants.push((o, channel.clone(), t, p)),
-                _ => alone.push(o),
+            let path = match &target {
+                Target::Present(spec) => path_of(topo, spec),
+                Target::Absent | Target::Paused => Ok(BTreeSet::new()),
+            };
+            match path {
+                Ok(p) => wants.push((o, channel.clone(), target, p)),
+                Err(reason) => refused.push((o, reason)),
             }
         }
 
@@ -193,15 +335,17 @@ impl Service {
         for (o, channel, target, new_path) in wants {
             let old_path: BTreeSet<String> = channel.path.iter().cloned().collect();
             let scope: Vec<String> = old_path.union(&new_path).cloned().collect();
+            let was_live = matches!(channel.state, ChannelState::Modifying | ChannelState::Active);
             let Target::Present(spec) = target else {
-                planned.push(Planned { order: o, target: Target::Absent, scope });
+                planned.push(Planned { order: o, target, scope, items: Vec::new(), was_live });
                 continue;
             };
-            let result = plan_keeping_vlan(&mut planner, &spec);
-            let Ok(p) = result else {
-                // Its refusal is recorded by the single path.
-                alone.push(o);
-                continue;
+            let p = match plan_keeping_vlan(&mut planner, &spec) {
+                Ok(p) => p,
+                Err(e) => {
+                    refused.push((o, plan_errors(&e)));
+                    continue;
+                }
             };
             let path_names: Vec<String> =
                 p.path.iter().filter_map(|s| topo.switches.get(*s).map(|sw| sw.name.clone())).collect();
@@ -211,16 +355,21 @@ impl Service {
                 }
             }
             updates.push((channel.id.clone(), p.vlan, p.leaf_vlan, path_names.join(",")));
-            audits.push((
-                o.id.clone(),
-                serde_json::json!({"channel": channel.id, "vlan": p.vlan, "leaf_vlan": p.leaf_vlan, "path": path_names, "batch": true}),
-            ));
+            let mut detail = serde_json::json!({"channel": channel.id, "vlan": p.vlan, "leaf_vlan": p.leaf_vlan, "path": path_names});
+            if together {
+                detail["batch"] = true.into();
+            }
+            audits.push((o.id.clone(), detail));
             let pinned =
                 ChannelSpec { vlan: VlanId::new(p.vlan), leaf_vlan: p.leaf_vlan.and_then(VlanId::new), ..spec };
-            planned.push(Planned { order: o, target: Target::Present(pinned), scope });
+            planned.push(Planned { order: o, target: Target::Present(pinned), scope, items: p.items, was_live });
         }
 
         // Store: the re-planned channels' allocations, their VLANs and paths, the orders.
+        let interrupted = |why, planned: Vec<Planned>, noop: Vec<Claimed>, refused: Vec<(Claimed, String)>| {
+            let all = planned.into_iter().map(|p| p.order).chain(noop).chain(refused.into_iter().map(|r| r.0));
+            Ok(Err((why, all.collect())))
+        };
         let moved: Vec<&str> = updates.iter().map(|u| u.0.as_str()).collect();
         let d = self.db.dialect;
         if !moved.is_empty() {
@@ -231,8 +380,8 @@ impl Service {
                 Ok(()) => {}
                 Err(StoreError::Conflict(_)) => {
                     tx.rollback().await?;
-                    tracing::debug!("a VLAN was taken by another instance; running the batch one by one");
-                    return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
+                    tracing::debug!("a VLAN was taken by another instance first");
+                    return interrupted(Interrupted::Raced, planned, noop, refused);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -246,11 +395,11 @@ impl Service {
             orders::mark_applying_many(&mut tx, d, &order_ids, self.config.instance.as_str(), self.now()).await?;
         if !held {
             tx.rollback().await?;
-            return Ok(Err(planned.into_iter().map(|p| p.order).chain(alone).collect()));
+            return interrupted(Interrupted::TakenOver, planned, noop, refused);
         }
         audit::record_many(&mut tx, self.db.dialect, now, &actor, "order.planned", &audits).await?;
         tx.commit().await?;
-        Ok(Ok(PlanOutcome { planned, alone }))
+        Ok(Ok(PlanOutcome { planned, noop, refused }))
     }
 
     /// Applies the planned orders as one engine transaction over the union of their
@@ -260,6 +409,7 @@ impl Service {
         &self,
         planned: &[Planned],
         topo: &Arc<Topology>,
+        finish: Finish,
     ) -> Result<std::result::Result<Vec<OrderOutcome>, String>> {
         let now = self.now();
         let scope: Vec<String> =
@@ -283,7 +433,7 @@ impl Service {
                 Target::Present(spec) => Some(AppliedChannel::of(spec)),
                 Target::Absent | Target::Paused => None,
             };
-            let (a, r) = match delta(topo, &p.order.channel_id, &p.scope, old.as_ref(), new.as_ref()) {
+            let (a, r) = match delta(topo, &p.order.channel_id, &p.scope, old.as_ref(), &p.items) {
                 Ok(d) => d,
                 Err(reason) => return Ok(Err(reason)),
             };
@@ -336,7 +486,7 @@ impl Service {
                 (dry, settled)
             }
         };
-        let Settled { changes, after, present, absent, details, audits, out } = match settled {
+        let Settled { changes, after, applied, details, audits, out } = match settled {
             Ok(s) => s,
             Err(reason) => {
                 tx.rollback().await?;
@@ -344,30 +494,25 @@ impl Service {
             }
         };
         dry_switches::save(&mut tx, self.db.dialect, &dry, &after).await?;
-
-        // Record: channels active (or terminated, VLANs freed), orders done.
-        if !present.is_empty() {
-            channels::applied_active_many(&mut tx, self.db.dialect, &present, now).await?;
-        }
-        if !absent.is_empty() {
-            let d = self.db.dialect;
-            channels::terminated_many(&mut tx, d, &absent, now).await?;
-            let gone: Vec<&str> = absent.iter().map(String::as_str).collect();
-            super::flow::release_attachments(&mut tx, &gone, now).await?;
-            allocations::release_many(&mut tx, d, &gone).await?;
-        }
-        let mut closed = 0;
-        if !details.is_empty() {
-            closed = orders::done_many(&mut tx, self.db.dialect, &details, self.config.instance.as_str(), now).await?;
-        }
-        if usize::try_from(closed).ok() != Some(planned.len()) {
+        let recorded = match finish {
+            Finish::Done => self.record_done(&mut tx, planned, &applied, &details, &audits, now).await?,
+            Finish::Cleanup => {
+                let none: Vec<(String, Option<String>)> = applied.into_iter().map(|(id, _)| (id, None)).collect();
+                channels::applied_many(&mut tx, self.db.dialect, &none, now).await?;
+                let mut held = true;
+                for p in planned {
+                    held &= orders::still_held(&mut tx, &p.order.id, self.config.instance.as_str()).await?;
+                }
+                held
+            }
+        };
+        if !recorded {
             // This instance stalled past its lease: whoever took the orders over finishes them
             // (the switches converge when they apply again).
             tx.rollback().await?;
             tracing::warn!("stalled past the lease; another instance took the batch over");
             return Ok(Ok(planned.iter().map(|p| taken_over_outcome(&p.order)).collect()));
         }
-        audit::record_many(&mut tx, self.db.dialect, now, &self.worker_actor(), "order.done", &audits).await?;
         tx.commit().await?;
         tracing::info!(
             orders = planned.len(),
@@ -378,6 +523,69 @@ impl Service {
         );
         Ok(Ok(out))
     }
+
+    /// Records an applied batch in its apply's transaction: each channel holds its new
+    /// configuration and moves on from the state its order was opened for, as
+    /// `can_become` allows (`active` once provisioned or modified, `terminated` once off
+    /// the switches, its VLANs and attachments freed; a state changed meanwhile, such as a
+    /// termination while it was applying, is left for its own order); the orders done.
+    /// `false` when this instance no longer holds every order.
+    async fn record_done(
+        &self,
+        tx: &mut crate::store::WriteTx,
+        planned: &[Planned],
+        applied: &[(String, Option<String>)],
+        details: &[(String, String)],
+        audits: &[(String, serde_json::Value)],
+        now: i64,
+    ) -> Result<bool> {
+        let d = self.db.dialect;
+        let ids: Vec<&str> = planned.iter().map(|p| p.order.channel_id.as_str()).collect();
+        // Locked until the commit (PostgreSQL; SQLite's writer holds the whole database).
+        let rows = channels::rows_of(tx, d, &ids).await?;
+        let state = |id: &str| rows.get(id).map(|c| c.state);
+        let kept: Vec<(String, Option<String>)> = planned
+            .iter()
+            .zip(applied)
+            .filter(|(p, _)| !matches!(p.target, Target::Absent))
+            .map(|(_, a)| a.clone())
+            .collect();
+        if !kept.is_empty() {
+            channels::applied_many(tx, d, &kept, now).await?;
+        }
+        let active: Vec<&str> = planned
+            .iter()
+            .filter(|p| matches!(p.target, Target::Present(_)))
+            .map(|p| p.order.channel_id.as_str())
+            .filter(|id| state(id).is_some_and(|s| s.can_become(ChannelState::Active)))
+            .collect();
+        if !active.is_empty() {
+            channels::move_many(tx, d, &active, ChannelState::Active, now).await?;
+        }
+        let absent: Vec<&str> = planned
+            .iter()
+            .filter(|p| matches!(p.target, Target::Absent))
+            .map(|p| p.order.channel_id.as_str())
+            .collect();
+        if !absent.is_empty() {
+            let ended: Vec<&str> = absent
+                .iter()
+                .copied()
+                .filter(|id| state(id).is_some_and(|s| s.can_become(ChannelState::Terminated)))
+                .collect();
+            if !ended.is_empty() {
+                channels::terminated_many(tx, d, &ended, now).await?;
+            }
+            super::flow::release_attachments(tx, &absent, now).await?;
+            allocations::release_many(tx, d, &absent).await?;
+        }
+        let closed = orders::done_many(tx, d, details, self.config.instance.as_str(), now).await?;
+        if usize::try_from(closed).ok() != Some(planned.len()) {
+            return Ok(false);
+        }
+        audit::record_many(tx, d, now, &self.worker_actor(), "order.done", audits).await?;
+        Ok(true)
+    }
 }
 
 /// What an applied batch comes to: the dry-run switches' change, and what to record of
@@ -387,10 +595,8 @@ struct Settled {
     changes: usize,
     /// What the dry-run switches hold after.
     after: BTreeMap<String, BTreeSet<Item>>,
-    /// Channels that hold their new configuration (id, applied JSON).
-    present: Vec<(String, String)>,
-    /// Channels now gone from the switches.
-    absent: Vec<String>,
+    /// What each channel holds on the switches now (id, applied JSON; nothing when none).
+    applied: Vec<(String, Option<String>)>,
     /// Orders done (id, detail JSON).
     details: Vec<(String, String)>,
     audits: Vec<(String, serde_json::Value)>,
@@ -409,8 +615,7 @@ fn settle(
     let mut s = Settled {
         changes: run.changes,
         after: BTreeMap::new(),
-        present: Vec::new(),
-        absent: Vec::new(),
+        applied: Vec::new(),
         details: Vec::new(),
         audits: Vec::new(),
         out: Vec::new(),
@@ -419,21 +624,16 @@ fn settle(
         run.switches.iter().map(|t| (t.name.as_str(), t.changes.as_slice())).collect();
     for ((p, (a, r)), new) in planned.iter().zip(own).zip(new_specs) {
         let (changes, commands) = own_changes(topo, &p.scope, a, r, &touched, dry);
-        match new {
-            Some(spec) => s.present.push((p.order.channel_id.clone(), serde_json::to_string(spec).unwrap_or_default())),
-            None => s.absent.push(p.order.channel_id.clone()),
+        s.applied
+            .push((p.order.channel_id.clone(), new.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default())));
+        let mut detail = serde_json::json!({"changes": changes, "switches": p.scope, "commands": commands});
+        let mut audit = serde_json::json!({"channel": p.order.channel_id, "changes": changes});
+        if planned.len() > 1 {
+            detail["batch"] = serde_json::json!({"orders": planned.len(), "changes": run.changes});
+            audit["batch"] = true.into();
         }
-        let detail = serde_json::json!({
-            "changes": changes,
-            "switches": p.scope,
-            "commands": commands,
-            "batch": {"orders": planned.len(), "changes": run.changes},
-        });
         s.details.push((p.order.id.clone(), detail.to_string()));
-        s.audits.push((
-            p.order.id.clone(),
-            serde_json::json!({"channel": p.order.channel_id, "changes": changes, "batch": true}),
-        ));
+        s.audits.push((p.order.id.clone(), audit));
         s.out.push(OrderOutcome {
             order_id: p.order.id.clone(),
             channel_id: p.order.channel_id.clone(),

@@ -33,26 +33,12 @@ impl Service {
     }
 
     pub(crate) async fn definition(&self, tx: &mut WriteTx, id: &str) -> Result<Definition> {
-        if let Some(d) = self.catalog.lock().ok().and_then(|c| c.definitions.get(id).cloned()) {
-            return Ok(d);
-        }
-        let d = catalog::definition(tx, id).await?;
-        if let Ok(mut c) = self.catalog.lock() {
-            c.definitions.insert(id.to_string(), d.clone());
-        }
-        Ok(d)
+        Ok(catalog::definition(tx, id).await?)
     }
 
     /// A usage model and the definition it belongs to.
     pub(crate) async fn usage_model(&self, tx: &mut WriteTx, id: &str) -> Result<(String, UsageModel)> {
-        if let Some(m) = self.catalog.lock().ok().and_then(|c| c.models.get(id).cloned()) {
-            return Ok(m);
-        }
-        let m = catalog::usage_model(tx, id).await?;
-        if let Ok(mut c) = self.catalog.lock() {
-            c.models.insert(id.to_string(), m.clone());
-        }
-        Ok(m)
+        Ok(catalog::usage_model(tx, id).await?)
     }
 
     /// Verifies one party (SPEC §2 step 2 and 4): account, definition, usage model,

@@ -209,19 +209,10 @@ pub struct Service {
     faults: Arc<Mutex<HashMap<String, (usize, bool)>>>,
     /// Woken when an order is opened, so a local worker starts at once.
     pub notify: Arc<tokio::sync::Notify>,
-    /// Service definitions and usage models never change once written (a change is a new
-    /// version), so every instance may keep them.
-    pub(crate) catalog: Arc<Mutex<Catalog>>,
     /// Where invitation email goes (none: invitations are only shown to their creator).
     pub(crate) mailer: Option<Arc<crate::mail::Mailer>>,
     /// Messages being sent in the background (see `mail_settled`).
     pub(crate) mail_tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-#[derive(Default)]
-pub(crate) struct Catalog {
-    pub definitions: HashMap<String, crate::orchestrator::policy::Definition>,
-    pub models: HashMap<String, (String, crate::orchestrator::policy::UsageModel)>,
 }
 
 impl Service {
@@ -241,7 +232,6 @@ impl Service {
             topology: Arc::new(Mutex::new(None)),
             faults: Arc::new(Mutex::new(HashMap::new())),
             notify: Arc::new(tokio::sync::Notify::new()),
-            catalog: Arc::new(Mutex::new(Catalog::default())),
             mailer: None,
             mail_tasks: Arc::new(Mutex::new(Vec::new())),
         }

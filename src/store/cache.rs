@@ -1,5 +1,6 @@
-//! The process's copies of rows that, on SQLite, only this process writes: what the dry-run
-//! switches hold, and the VLANs allocated per switch. The order worker reads them on every
+//! The process's copies: of rows that, on SQLite, only this process writes (what the
+//! dry-run switches hold, and the VLANs allocated per switch), and of the catalogue's
+//! definitions and usage models, which never change once written. The order worker reads them on every
 //! batch and a busy core carries thousands, so reading them from the database each time
 //! would hold the writer.
 //!
@@ -7,7 +8,7 @@
 //! under. The repositories that write those rows queue what they changed on the write
 //! transaction, and the copy takes it in right before the commit (a commit that fails
 //! changes the stamp, so the copy is read again); a rolled back transaction drops it. On
-//! PostgreSQL, where other instances write at any time, no copy is kept.
+//! PostgreSQL, where other instances write at any time, no copy of those is kept.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -23,6 +24,15 @@ pub(crate) struct Caches {
     /// this process's workers do not spoil each other's work.
     pub(crate) dry_turn: tokio::sync::Mutex<()>,
     pub(crate) vlans: StampedCopy<VlanCopy>,
+    /// Service definitions and usage models by ID: they never change once written (a
+    /// change is a new version), so every instance may keep them, on either database.
+    pub(crate) catalog: Mutex<Catalog>,
+}
+
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub(crate) definitions: HashMap<String, crate::orchestrator::policy::Definition>,
+    pub(crate) models: HashMap<String, (String, crate::orchestrator::policy::UsageModel)>,
 }
 
 impl std::fmt::Debug for Caches {

@@ -61,12 +61,19 @@ pub async fn insert_definition(
 
 /// Definition `id`.
 pub async fn definition(tx: &mut WriteTx, id: &str) -> Result<Definition, StoreError> {
+    if let Some(d) = tx.caches.catalog.lock().ok().and_then(|c| c.definitions.get(id).cloned()) {
+        return Ok(d);
+    }
     let r = sqlx::query("SELECT * FROM service_definitions WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("service definition `{id}`")))?;
-    Ok(definition_from_row(&r)?)
+    let d = definition_from_row(&r)?;
+    if let Ok(mut c) = tx.caches.catalog.lock() {
+        c.definitions.insert(id.to_string(), d.clone());
+    }
+    Ok(d)
 }
 
 /// Every definition version with its ID, by name and version: the catalogue.
@@ -116,12 +123,19 @@ pub async fn insert_usage_model(
 
 /// Usage model `id` and the definition it belongs to.
 pub async fn usage_model(tx: &mut WriteTx, id: &str) -> Result<(String, UsageModel), StoreError> {
+    if let Some(m) = tx.caches.catalog.lock().ok().and_then(|c| c.models.get(id).cloned()) {
+        return Ok(m);
+    }
     let r = sqlx::query("SELECT * FROM usage_models WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("usage model `{id}`")))?;
-    Ok((r.try_get("definition_id")?, usage_model_from_row(&r)?))
+    let m = (r.try_get("definition_id")?, usage_model_from_row(&r)?);
+    if let Ok(mut c) = tx.caches.catalog.lock() {
+        c.models.insert(id.to_string(), m.clone());
+    }
+    Ok(m)
 }
 
 /// The usage models of definition `definition_id`, in catalogue order, with their IDs.

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+mod channel_pages;
 pub mod error;
 mod invitation_pages;
 pub mod metrics;

@@ -26,6 +26,7 @@ mod golden;
 mod instances;
 mod journey;
 mod origin;
+mod policy;
 mod props;
 mod schema;
 mod serve;

@@ -1,0 +1,369 @@
+//! One channel's page (SPEC §2, §6): its members, invitees and orders, kept live by
+//! server-sent events, and its forms to offer it, detach a member and terminate it.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::model::{ChannelKind, Role, utc_minute as when};
+use crate::service::{ChannelView, InviteeSpec, NewOffer, ServiceError, UserRole};
+
+use super::AppState;
+use super::error::AppError;
+use super::pages::{HeaderUser, PageError, PageUser, form, render, vlan_text};
+use super::svg;
+use super::words::{kind_label, traffic, urlencode, when_opt};
+
+// ---- one channel ----
+
+struct AttachmentRow {
+    id: String,
+    interface: String,
+    organization: String,
+    role: String,
+    tag: String,
+    since: String,
+    /// Traffic counted against a data allowance ("—" when not metered).
+    traffic: String,
+    can_detach: bool,
+}
+
+struct InviteeRow {
+    who: String,
+    status: &'static str,
+    accessed: String,
+    answered: String,
+}
+
+struct OrderRow {
+    id: String,
+    action: String,
+    status: String,
+    created: String,
+    finished: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "channel_live_partial.html")]
+struct ChannelLive {
+    id: String,
+    csrf: String,
+    state: String,
+    reason: String,
+    vlan: String,
+    service: String,
+    bandwidth: u64,
+    class: String,
+    attachments: Vec<AttachmentRow>,
+    invitees: Vec<InviteeRow>,
+    orders: Vec<OrderRow>,
+    path: String,
+    tree: String,
+}
+
+#[derive(Template)]
+#[template(path = "channel.html")]
+struct ChannelPage {
+    title: String,
+    user: Option<HeaderUser>,
+    id: String,
+    name: String,
+    kind: String,
+    kind_label: &'static str,
+    notice: String,
+    error: String,
+    live: String,
+    is_creator: bool,
+    can_terminate: bool,
+    csrf: String,
+}
+
+async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) -> Result<ChannelLive, PageError> {
+    let actor = &user.authed.actor;
+    let offers = state.svc.offers(actor, &channel.id).await.map_err(|e| user.error(e))?;
+    let orders = state.svc.orders(actor, Some(&channel.id)).await.map_err(|e| user.error(e))?;
+    let mine: BTreeSet<String> =
+        state.svc.interfaces(actor).await.map_err(|e| user.error(e))?.into_iter().map(|i| i.name).collect();
+    let live = !matches!(channel.state.as_str(), "terminated" | "terminating");
+    let topo = state.svc.topology().await.map_err(|e| user.error(e))?;
+    let path: BTreeSet<String> = channel.path.iter().cloned().collect();
+    let members: BTreeSet<String> = channel.live_attachments().map(|a| a.interface.clone()).collect();
+    Ok(ChannelLive {
+        path: channel.path.join(" – "),
+        tree: svg::metro_tree(&topo, &path, &members),
+        id: channel.id.clone(),
+        csrf: user.authed.csrf.clone(),
+        state: channel.state.as_str().into(),
+        reason: channel.reason.clone(),
+        vlan: vlan_text(channel),
+        service: format!("{} v{} · {}", channel.definition, channel.definition_version, channel.usage_model),
+        bandwidth: channel.bandwidth_mbps,
+        class: channel.class.clone(),
+        attachments: channel
+            .live_attachments()
+            .map(|a| AttachmentRow {
+                id: a.id.clone(),
+                interface: a.interface.clone(),
+                organization: a.organization.clone(),
+                role: if channel.kind == ChannelKind::P2mp {
+                    match a.role {
+                        Role::Root => "root".into(),
+                        _ => "leaf".into(),
+                    }
+                } else {
+                    "member".into()
+                },
+                tag: a.customer_vlan.map(|t| t.to_string()).unwrap_or_else(|| "—".into()),
+                since: when(a.attached_at),
+                traffic: traffic(a.bytes_used),
+                can_detach: live && (mine.contains(&a.interface) || actor.is_operator()),
+            })
+            .collect(),
+        invitees: offers
+            .iter()
+            .flat_map(|o| o.invitees.iter())
+            .map(|i| InviteeRow {
+                who: i.email.clone().or_else(|| i.organization.clone()).unwrap_or_else(|| i.name.clone()),
+                status: if i.accepted {
+                    "accepted"
+                } else if i.declined {
+                    "declined"
+                } else if i.expired {
+                    "expired"
+                } else if i.registered {
+                    "registered"
+                } else if i.accessed_at.is_some() {
+                    "opened"
+                } else {
+                    "invited"
+                },
+                accessed: when_opt(i.accessed_at),
+                answered: when_opt(i.accepted_at.or(i.declined_at)),
+            })
+            .collect(),
+        orders: orders
+            .iter()
+            .map(|o| OrderRow {
+                id: o.id.clone(),
+                action: o.action.clone(),
+                status: o.status.clone(),
+                created: when(o.created_at),
+                finished: when_opt(o.finished_at),
+                reason: o.reason.clone(),
+            })
+            .collect(),
+    })
+}
+
+async fn channel_page(
+    state: &AppState,
+    user: &PageUser,
+    id: &str,
+    notice: String,
+    error: String,
+) -> Result<ChannelPage, PageError> {
+    let actor = &user.authed.actor;
+    let channel = state.svc.channel(actor, id).await.map_err(|e| user.error(e))?;
+    let live = channel_live(state, user, &channel).await?;
+    let is_creator = channel.organization == user.header.organization && actor.role == UserRole::Admin;
+    let ended = matches!(channel.state.as_str(), "terminated" | "terminating");
+    Ok(ChannelPage {
+        title: channel.name.clone(),
+        user: Some(user.header.clone()),
+        id: channel.id.clone(),
+        name: channel.name.clone(),
+        kind: channel.kind.as_str().into(),
+        kind_label: kind_label(channel.kind),
+        notice,
+        error,
+        live: live.render().map_err(|e| user.error(AppError::BadRequest(e.to_string())))?,
+        is_creator: is_creator && !ended,
+        can_terminate: (is_creator || actor.is_operator()) && !ended,
+        csrf: user.authed.csrf.clone(),
+    })
+}
+
+pub(super) async fn view_channel_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    Ok(render(&channel_page(&state, &user, &id, String::new(), String::new()).await?))
+}
+
+/// The part of the channel page that changes, fetched again on every change event.
+pub(super) async fn view_channel_live_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let channel = state.svc.channel(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
+    Ok(render(&channel_live(&state, &user, &channel).await?))
+}
+
+/// Server-sent events: `change` whenever the channel, its members, invitees or orders
+/// change. Read from the database once a second, so a change made by any instance (another
+/// portal process, a worker) reaches every open page.
+pub(super) async fn view_channel_events_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, PageError> {
+    let actor = user.authed.actor.clone();
+    state.svc.channel(&actor, &id).await.map_err(|e| user.error(e))?;
+    let svc = state.svc.clone();
+    let stream =
+        futures::stream::unfold((svc, actor, id, String::new(), true), |(svc, actor, id, last, first)| async move {
+            let mut last = last;
+            loop {
+                if !first {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                let now = svc.channel_fingerprint(&actor, &id).await.unwrap_or_default();
+                if first || now != last {
+                    let event = Event::default().event("change").data(if first { "hello" } else { "changed" });
+                    return Some((Ok(event), (svc, actor, id, now, false)));
+                }
+                last = now;
+            }
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct OfferForm {
+    #[serde(default)]
+    csrf: String,
+    invitees: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    expires_in_days: String,
+    #[serde(default)]
+    role: Option<Role>,
+    #[serde(default)]
+    allow_reoffer: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "offer_created.html")]
+struct OfferCreatedPage {
+    title: String,
+    user: Option<HeaderUser>,
+    channel_id: String,
+    mailed: bool,
+    invitations: Vec<(String, String)>,
+}
+
+/// SPEC §2 step 3: one invitee per line, an email or `org:NAME`.
+pub(super) async fn view_offer_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    f: Result<Form<OfferForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
+    user.check(&f.csrf)?;
+    let invitees: Vec<InviteeSpec> = f
+        .invitees
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.strip_prefix("org:") {
+            Some(org) => InviteeSpec { organization: Some(org.trim().to_string()), role: f.role, ..Default::default() },
+            None => {
+                // EMAIL[, NAME[, ORGANIZATION]]: what the creator knows pre-fills registration.
+                let mut parts = l.splitn(3, ',').map(str::trim);
+                InviteeSpec {
+                    email: parts.next().map(str::to_string),
+                    name: parts.next().unwrap_or_default().to_string(),
+                    org_name: parts.next().unwrap_or_default().to_string(),
+                    role: f.role,
+                    ..Default::default()
+                }
+            }
+        })
+        .collect();
+    let expires_in_days = match f.expires_in_days.trim() {
+        "" => None,
+        d => Some(
+            d.parse::<u32>().map_err(|_| user.error(AppError::BadRequest(format!("`{d}` is not a number of days"))))?,
+        ),
+    };
+    let offer =
+        NewOffer { description: f.description, expires_in_days, allow_reoffer: f.allow_reoffer.is_some(), invitees };
+    match state.svc.offer(&user.authed.actor, &id, &offer).await {
+        Ok(created) => Ok(render(&OfferCreatedPage {
+            title: "Invitations sent".into(),
+            user: Some(user.header.clone()),
+            channel_id: id,
+            mailed: state.svc.mails_invitations(),
+            invitations: created
+                .invitations
+                .iter()
+                .map(|i| (i.email.clone().or_else(|| i.organization.clone()).unwrap_or_default(), i.url.clone()))
+                .collect(),
+        })),
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Refused(_) | ServiceError::Conflict(_))) => {
+            let message = e.to_string();
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&channel_page(&state, &user, &id, String::new(), message).await?),
+            )
+                .into_response())
+        }
+        Err(e) => Err(user.error(e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TerminateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub(super) async fn view_terminate_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    f: Result<Form<TerminateForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
+    user.check(&f.csrf)?;
+    state.svc.terminate(&user.authed.actor, &id, &f.reason).await.map_err(|e| user.error(e))?;
+    Ok(Redirect::to(&format!("/channels/{id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct DetachForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    channel: String,
+}
+
+pub(super) async fn view_detach_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+    f: Result<Form<DetachForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
+    user.check(&f.csrf)?;
+    state.svc.detach(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
+    let back =
+        if f.channel.is_empty() { "/channels".to_string() } else { format!("/channels/{}", urlencode(&f.channel)) };
+    Ok(Redirect::to(&back).into_response())
+}

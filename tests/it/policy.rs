@@ -1,0 +1,279 @@
+//! An organization's policy and a usage model's terms as the service applies them, on
+//! SQLite and PostgreSQL: standing auto-accept rules (SPEC §7), usage restrictions while a
+//! channel runs (time windows, term ends, traffic caps), and notification preferences.
+
+use switchboard::model::ChannelKind;
+use switchboard::orchestrator::policy::ChannelState;
+use switchboard::orchestrator::{Item, Planner};
+use switchboard::service::{Acceptance, Policy};
+
+use crate::service::{assert_switches_match, by_org};
+use crate::world::{Backend, World, accept, suspended, world};
+
+/// SPEC §7: an organization that auto-accepts offers from another gets its channels plugged
+/// in at once, with the interface it chose and the same checks as by hand; a refusal
+/// leaves the invitation open; bad rules are refused whole.
+async fn auto_accept(b: Backend) {
+    use switchboard::service::AutoAccept;
+    let w = world(b).await;
+    let mut policy = w.svc.policy(&w.globex).await.unwrap();
+    assert_eq!(
+        policy,
+        Policy {
+            default_offer_days: 60,
+            members_can_accept: true,
+            auto_accept: vec![],
+            notifications: Default::default()
+        },
+        "defaults"
+    );
+    policy.auto_accept = vec![AutoAccept { organization: "acme".into(), interface: "globex-8a".into() }];
+    policy.default_offer_days = 14;
+    assert_eq!(w.svc.update_policy(&w.globex, &policy).await.unwrap(), policy);
+
+    // Bad rules: refused, naming the rule, and nothing changes.
+    let bad = |rule: AutoAccept| Policy { auto_accept: vec![policy.auto_accept[0].clone(), rule], ..policy.clone() };
+    for (rule, says) in [
+        (AutoAccept { organization: "nobody".into(), interface: "globex-8a".into() }, "no organization `nobody`"),
+        (AutoAccept { organization: "globex".into(), interface: "globex-8a".into() }, "to itself"),
+        (AutoAccept { organization: "initech".into(), interface: "acme-1a".into() }, "not one of your"),
+        (AutoAccept { organization: "acme".into(), interface: "globex-1b".into() }, "has a rule already"),
+    ] {
+        let e = w.svc.update_policy(&w.globex, &bad(rule)).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_input");
+        assert!(e.to_string().starts_with("auto_accept[1]: ") && e.to_string().contains(says), "{e}");
+    }
+    assert_eq!(w.svc.policy(&w.globex).await.unwrap(), policy, "refused changes store nothing");
+    let e = w.svc.update_policy(&w.acme, &Policy { default_offer_days: 0, ..policy.clone() }).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+
+    // acme offers to globex (by organization) and to initech: globex's answer is at once.
+    let ch = w.svc.create_channel(&w.acme, &w.channel("auto", ChannelKind::P2mp, "acme-1a")).await.unwrap();
+    let offer = w.svc.offer(&w.acme, &ch, &by_org(&["globex", "initech"])).await.unwrap();
+    assert_eq!(offer.auto_accepted.len(), 1, "{:?}", offer.auto_accepted);
+    let a = &offer.auto_accepted[0];
+    assert!(a.accepted && a.organization == "globex" && a.interface == "globex-8a", "{a:?}");
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Provisioning);
+    assert!(c.attachments.iter().any(|a| a.interface == "globex-8a"));
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Active);
+    let status = w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap();
+    let answered: Vec<bool> = status.invitees.iter().map(|i| i.accepted).collect();
+    assert_eq!(answered.iter().filter(|a| **a).count(), 1, "initech still has to answer: {answered:?}");
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    let entry = log.iter().find(|e| e.action == "invitation.accept").unwrap();
+    assert!(entry.actor.starts_with("auto-accept:") && entry.source == "auto-accept", "{entry:?}");
+
+    // A refusal (globex suspended) leaves the invitation open, with the reason recorded.
+    w.set_account("globex", suspended).await;
+    let ch2 = w.svc.create_channel(&w.acme, &w.channel("auto2", ChannelKind::P2p, "acme-3a")).await.unwrap();
+    let offer = w.svc.offer(&w.acme, &ch2, &by_org(&["globex"])).await.unwrap();
+    let a = &offer.auto_accepted[0];
+    assert!(!a.accepted && a.reason.as_deref().is_some_and(|r| r.contains("suspended")), "{a:?}");
+    assert!(!w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap().invitees[0].accepted);
+    assert_eq!(w.svc.channel(&w.acme, &ch2).await.unwrap().state, ChannelState::Offered);
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    assert!(log.iter().any(|e| e.action == "invitation.auto_accept_refused" && e.object == a.invitee_id));
+    // Invitations by email are for people: no rule answers them.
+    w.set_account("globex", |a| {
+        a.status = switchboard::orchestrator::policy::AccountStatus::Active;
+        a.credit_limit_cents = 0;
+    })
+    .await;
+    let ch3 = w.svc.create_channel(&w.acme, &w.channel("auto3", ChannelKind::P2p, "acme-5b")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch3, &[&w.globex]).await;
+    assert!(offer.auto_accepted.is_empty(), "{:?}", offer.auto_accepted);
+    assert_eq!(w.svc.channel(&w.acme, &ch3).await.unwrap().state, ChannelState::Offered);
+}
+on_both!(auto_accept);
+
+async fn usage_restrictions_while_running(b: Backend) {
+    use switchboard::service::UsageModelSpec;
+    let w = world(b).await;
+    let day_ms = 86_400_000;
+    let minute = |t: i64| u32::try_from(t.rem_euclid(day_ms) / 60_000).unwrap();
+    // A two-hour daily window that is open now, and a model whose term ends in three days.
+    let now = w.svc.clock.now();
+    let window = (minute(now), (minute(now) + 120) % 1440);
+    let spec = UsageModelSpec { name: "business hours".into(), window: Some(window), ..Default::default() };
+    let windowed = w.svc.create_usage_model(&w.op, &w.definition, &spec).await.unwrap();
+    let spec = UsageModelSpec { name: "three days".into(), term_end_ms: Some(now + 3 * day_ms), ..Default::default() };
+    let short = w.svc.create_usage_model(&w.op, &w.definition, &spec).await.unwrap();
+
+    let mut new = w.channel("daytime", ChannelKind::P2p, "acme-1a");
+    new.usage_model_id = windowed;
+    let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    let with_term = Acceptance { interface: "globex-8a".into(), usage_model_id: Some(short), customer_vlan: None };
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &with_term).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Active);
+    let vlan = c.vlan.unwrap();
+    // Items on the path's switches beyond what an empty network has.
+    let holds = |w: &World| {
+        let (svc, path) = (w.svc.clone(), c.path.clone());
+        async move {
+            let topo = svc.topology().await.unwrap();
+            let baseline = Planner::new(&topo);
+            let mut n = 0;
+            for sw in &path {
+                let base = baseline.desired(topo.switch_index(sw).unwrap());
+                let items = svc.switch_items(sw).await.unwrap();
+                n += items.iter().filter(|t| !base.contains(&serde_json::from_str::<Item>(t).unwrap())).count();
+            }
+            n
+        }
+    };
+    assert!(holds(&w).await > 0);
+    // Inside the window the sweep leaves it alone.
+    assert_eq!(w.svc.sweep().await.unwrap(), 0);
+
+    // Three hours on, the window is closed: paused, configuration gone, VLAN kept.
+    w.svc.clock.advance(std::time::Duration::from_secs(3 * 3600));
+    assert_eq!(w.svc.sweep().await.unwrap(), 1);
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Paused);
+    assert!(c.reason.contains("business hours") && c.reason.contains("resumes"), "{}", c.reason);
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(holds(&w).await, 0, "a paused channel leaves nothing on the switches");
+    assert_switches_match(&w).await;
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!((c.state, c.vlan), (ChannelState::Paused, Some(vlan)));
+    // Its VLAN stays reserved: a channel sharing switches with it gets another one.
+    let other = w.svc.create_channel(&w.acme, &w.channel("other", ChannelKind::P2p, "acme-3a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &other, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-1b")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let o = w.svc.channel(&w.acme, &other).await.unwrap();
+    assert!(o.path.iter().any(|s| c.path.contains(s)), "{:?} {:?}", o.path, c.path);
+    assert_ne!(o.vlan, Some(vlan), "the VLAN is kept while paused");
+    assert_eq!(w.svc.sweep().await.unwrap(), 0, "paused once");
+
+    // The next day inside the window: resumed with the same VLAN.
+    w.svc.clock.advance(std::time::Duration::from_secs(22 * 3600));
+    assert_eq!(w.svc.sweep().await.unwrap(), 1);
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Provisioning);
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!((c.state, c.vlan, c.reason.as_str()), (ChannelState::Active, Some(vlan), ""));
+    assert!(holds(&w).await > 0);
+    assert_switches_match(&w).await;
+
+    // Paused again, then the invitee's term ends while paused: the channel ends, VLAN freed.
+    w.svc.clock.advance(std::time::Duration::from_secs(3 * 3600));
+    w.svc.sweep().await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Paused);
+    w.svc.clock.advance(std::time::Duration::from_secs(2 * 86_400));
+    assert_eq!(w.svc.sweep().await.unwrap(), 1);
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!((c.state, c.path.len()), (ChannelState::Terminated, 0));
+    assert_switches_match(&w).await;
+    // Its VLAN is free again: the next channel between the same sockets gets it.
+    let again = w.live_p2p("again", "acme-1a").await;
+    assert_eq!(w.svc.channel(&w.acme, &again).await.unwrap().vlan, Some(vlan));
+
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    for a in ["channel.paused", "channel.resumed", "channel.term_ended"] {
+        assert!(actions.contains(&a), "audit log lacks {a}: {actions:?}");
+    }
+}
+on_both!(usage_restrictions_while_running);
+
+/// The outbox's messages as (to, subject, body).
+fn outbox(dir: &std::path::Path) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let text = switchboard::mail::unfold(&std::fs::read_to_string(f.path()).unwrap());
+        let header = |name: &str| {
+            text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_default()
+        };
+        let body = text.split_once("\r\n\r\n").or_else(|| text.split_once("\n\n")).map(|(_, b)| b.to_string());
+        out.push((header("To:"), header("Subject:"), body.unwrap_or_default()));
+    }
+    out.sort();
+    out
+}
+
+/// SPEC §7 notification preferences: answers to an offer go to the offering organization,
+/// a channel's activation, failure and end to every member organization, each only if the
+/// organization wants that kind of news, to the recipients it chose or else its admins.
+async fn notification_preferences(b: Backend) {
+    let mut w = world(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mailer =
+        switchboard::mail::Mailer::outbox(dir.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
+    w.svc = w.svc.clone().with_mailer(mailer);
+    let news = |subject_has: &str| {
+        outbox(dir.path()).into_iter().filter(|(_, s, _)| s.contains(subject_has)).collect::<Vec<_>>()
+    };
+
+    // acme sends everything to its NOC; globex does not want to hear about activations.
+    let mut p = w.svc.policy(&w.acme).await.unwrap();
+    assert_eq!(p.notifications, switchboard::service::Notifications::default(), "all news, to the admins");
+    p.notifications.recipients = vec![" noc@acme.example ".into(), "NOC@acme.example".into()];
+    assert_eq!(w.svc.update_policy(&w.acme, &p).await.unwrap().notifications.recipients, ["noc@acme.example"]);
+    let mut bad = p.clone();
+    bad.notifications.recipients = vec!["noc@acme.example".into(), "not an address".into()];
+    let e = w.svc.update_policy(&w.acme, &bad).await.unwrap_err();
+    assert!(e.to_string().starts_with("notifications.recipients[1]: `not an address`"), "{e}");
+    let mut g = w.svc.policy(&w.globex).await.unwrap();
+    g.notifications.channel_active = false;
+    w.svc.update_policy(&w.globex, &g).await.unwrap();
+    assert!(!w.svc.policy(&w.globex).await.unwrap().notifications.channel_active);
+
+    // An acceptance and a decline reach acme's NOC, and only it.
+    let ch = w.svc.create_channel(&w.acme, &w.channel("news", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex, &w.initech]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.decline(&w.initech, &offer.invitations[1].token).await.unwrap();
+    w.svc.mail_settled().await;
+    let answers: Vec<_> = news("your offer").into_iter().map(|(to, s, _)| (to, s)).collect();
+    assert_eq!(
+        answers,
+        [
+            ("noc@acme.example".to_string(), "globex accepted your offer of \"news\"".to_string()),
+            ("noc@acme.example".to_string(), "initech declined your offer of \"news\"".to_string()),
+        ]
+    );
+    let accepted = &news("accepted your offer")[0].2;
+    assert!(accepted.contains("globex-8a") && accepted.contains(&format!("/channels/{ch}")), "{accepted}");
+
+    // Active: acme hears it (with the VLAN), globex asked not to.
+    w.svc.run_pending().await.unwrap();
+    w.svc.mail_settled().await;
+    let vlan = w.svc.channel(&w.acme, &ch).await.unwrap().vlan.unwrap();
+    let active = news("is active");
+    assert_eq!(active.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["noc@acme.example"]);
+    assert!(active[0].2.contains(&format!("VLAN {vlan}")), "{}", active[0].2);
+
+    // Ended: both member organizations hear it, globex at its admins.
+    w.svc.terminate(&w.acme, &ch, "moved to fibre").await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    w.svc.mail_settled().await;
+    let ended = news("ended");
+    assert_eq!(ended.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["admin@globex.example", "noc@acme.example"]);
+    assert!(ended[0].2.contains("moved to fibre"), "{}", ended[0].2);
+
+    // Failed: both hear it with the reason; acme stops wanting answers and hears none.
+    p.notifications.offer_answers = false;
+    w.svc.update_policy(&w.acme, &p).await.unwrap();
+    let ch = w.svc.create_channel(&w.acme, &w.channel("doomed", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    w.svc.inject_lasting_fault("core1", 0);
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    w.svc.clear_faults();
+    w.svc.mail_settled().await;
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.state, ChannelState::Failed);
+    let failed = news("\"doomed\" failed");
+    assert_eq!(failed.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["admin@globex.example", "noc@acme.example"]);
+    assert!(failed[0].2.contains(&c.reason), "{} lacks {}", failed[0].2, c.reason);
+    assert!(news("accepted your offer of \"doomed\"").is_empty(), "acme turned answers off");
+}
+on_both!(notification_preferences);

@@ -1,12 +1,13 @@
 //! Value types shared by every layer: VLAN IDs, MAC addresses, channel kinds and roles,
-//! interface modes, and source positions; who acts (`actor`) and what an organization
-//! chose (`policy`).
+//! interface modes, and source positions; who acts (`actor`), what an organization
+//! chose (`policy`), and the order and attachment records (`records`).
 //!
 //! Everything here validates on construction and does no I/O, so the pure core
 //! (`topology`, `orchestrator`) can trust a value once it holds one.
 
 pub mod actor;
 pub mod policy;
+pub mod records;
 
 use std::fmt;
 use std::str::FromStr;

@@ -14,23 +14,7 @@ use crate::store::{Executor, ReadTx, audit, catalog, offers, orders, organizatio
 
 use super::{Actor, Result, Service, ServiceError, UserRole};
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct AttachmentView {
-    pub id: String,
-    pub interface: String,
-    pub organization: String,
-    pub role: Role,
-    pub customer_vlan: Option<u16>,
-    pub state: String,
-    pub attached_at: i64,
-    pub detached_at: Option<i64>,
-    /// Traffic its interface carried in the channel (bytes, in and out), read from the
-    /// switch's counters; counted for members whose usage model has an allowance.
-    pub bytes_used: u64,
-    /// The usage model this member joined under, and its name.
-    pub usage_model_id: String,
-    pub usage_model: String,
-}
+pub use crate::model::records::{Attachment as AttachmentView, Order as OrderView};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelView {
@@ -79,22 +63,6 @@ pub struct OfferView {
     pub expired: bool,
     pub allow_reoffer: bool,
     pub invitees: Vec<InviteeStatus>,
-}
-
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct OrderView {
-    pub id: String,
-    pub channel_id: String,
-    pub action: String,
-    pub status: String,
-    pub reason: String,
-    pub detail: String,
-    pub attempts: i64,
-    pub claimed_by: Option<String>,
-    pub created_at: i64,
-    pub planning_at: Option<i64>,
-    pub applying_at: Option<i64>,
-    pub finished_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -224,45 +192,8 @@ impl From<channels::Named> for ChannelView {
             definition_version: n.definition_version,
             usage_model: n.usage_model,
             path: c.path,
-            attachments: n.attachments.into_iter().map(AttachmentView::from).collect(),
+            attachments: n.attachments,
             created_at: c.created_at,
-        }
-    }
-}
-
-impl From<channels::Attachment> for AttachmentView {
-    fn from(a: channels::Attachment) -> Self {
-        AttachmentView {
-            id: a.id,
-            interface: a.interface,
-            organization: a.organization,
-            role: a.role,
-            customer_vlan: a.customer_vlan,
-            state: a.state,
-            attached_at: a.attached_at,
-            detached_at: a.detached_at,
-            bytes_used: a.bytes_used,
-            usage_model_id: a.usage_model_id,
-            usage_model: a.usage_model,
-        }
-    }
-}
-
-impl From<orders::Order> for OrderView {
-    fn from(o: orders::Order) -> Self {
-        OrderView {
-            id: o.id,
-            channel_id: o.channel_id,
-            action: o.action,
-            status: o.status,
-            reason: o.reason,
-            detail: o.detail,
-            attempts: o.attempts,
-            claimed_by: o.claimed_by,
-            created_at: o.created_at,
-            planning_at: o.planning_at,
-            applying_at: o.applying_at,
-            finished_at: o.finished_at,
         }
     }
 }
@@ -472,14 +403,14 @@ impl Service {
             Some(ch) => orders::of_channel(&mut tx, ch).await?,
             None => orders::newest(&mut tx).await?,
         };
-        Ok(orders.into_iter().map(OrderView::from).collect())
+        Ok(orders)
     }
 
     /// One order, if its channel is visible.
     pub async fn order(&self, actor: &Actor, id: &str) -> Result<OrderView> {
         let o = orders::get(&self.db, id).await?.ok_or_else(|| ServiceError::NotFound(format!("order `{id}`")))?;
         let visible = self.channel(actor, &o.channel_id).await.is_ok();
-        if visible { Ok(OrderView::from(o)) } else { Err(ServiceError::NotFound(format!("order `{id}`"))) }
+        if visible { Ok(o) } else { Err(ServiceError::NotFound(format!("order `{id}`"))) }
     }
 
     /// The audit log, oldest first: everything for the operator, an organization's own

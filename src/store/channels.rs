@@ -61,24 +61,7 @@ pub struct Named {
     pub attachments: Vec<Attachment>,
 }
 
-/// An attachment with its organization's and usage model's names.
-#[derive(Clone, Debug)]
-pub struct Attachment {
-    pub id: String,
-    pub channel_id: String,
-    pub interface: String,
-    pub organization: String,
-    pub role: Role,
-    pub customer_vlan: Option<u16>,
-    /// `attached` or `detached`.
-    pub state: String,
-    pub attached_at: i64,
-    pub detached_at: Option<i64>,
-    /// Traffic its interface carried in the channel (bytes, in and out).
-    pub bytes_used: u64,
-    pub usage_model_id: String,
-    pub usage_model: String,
-}
+pub use crate::model::records::Attachment;
 
 /// A live attachment: what planning a channel needs of a member.
 #[derive(Clone, Debug)]

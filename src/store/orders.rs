@@ -14,24 +14,7 @@ use super::{
     Db, Dialect, ReadTx, StoreError, WriteTx, in_list, json_param, json_rows, list_param, new_id, placeholders, varying,
 };
 
-/// An order as stored.
-#[derive(Clone, Debug)]
-pub struct Order {
-    pub id: String,
-    pub channel_id: String,
-    pub action: String,
-    pub status: String,
-    /// Why it failed.
-    pub reason: String,
-    pub detail: String,
-    pub attempts: i64,
-    /// The instance holding it, while one does.
-    pub claimed_by: Option<String>,
-    pub created_at: i64,
-    pub planning_at: Option<i64>,
-    pub applying_at: Option<i64>,
-    pub finished_at: Option<i64>,
-}
+pub use crate::model::records::Order;
 
 /// Opens an order to `action` channel `channel_id` unless one is already waiting for the
 /// channel (that one will see the channel as it is when it runs). Returns the waiting

@@ -51,42 +51,38 @@ pub async fn insert(tx: &mut WriteTx, name: &str, account: &Account, now: i64) -
         }
         r => r?,
     };
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO accounts (org_id, status, kinds, max_bandwidth_mbps, max_channels, classes, balance_cents, \
          credit_limit_cents, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(id.as_str())
-    .bind(account.status.as_str())
-    .bind(kinds_text(&account.kinds))
-    .bind(to_i64(account.max_bandwidth_mbps))
-    .bind(to_i64(account.max_channels))
-    .bind(account.classes.join(","))
-    .bind(account.balance_cents)
-    .bind(account.credit_limit_cents)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    );
+    bind_account(insert.bind(id.as_str()), account, now).execute(&mut *tx).await?;
     Ok(id)
+}
+
+/// Binds an account's columns as [`insert`] and [`set_account`] both number them: `$2`
+/// status to `$8` credit limit, `$9` the time (`$1`, the organization, is bound first).
+fn bind_account<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    account: &Account,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(account.status.as_str().to_string())
+        .bind(kinds_text(&account.kinds))
+        .bind(to_i64(account.max_bandwidth_mbps))
+        .bind(to_i64(account.max_channels))
+        .bind(account.classes.join(","))
+        .bind(account.balance_cents)
+        .bind(account.credit_limit_cents)
+        .bind(now)
 }
 
 /// Replaces the account of organization `org_id`; not found when there is none.
 pub async fn set_account(tx: &mut WriteTx, org_id: &str, account: &Account, now: i64) -> Result<(), StoreError> {
-    let n = sqlx::query(
+    let update = sqlx::query(
         "UPDATE accounts SET status = $2, kinds = $3, max_bandwidth_mbps = $4, max_channels = $5, classes = $6, \
          balance_cents = $7, credit_limit_cents = $8, updated_at = $9 WHERE org_id = $1",
-    )
-    .bind(org_id)
-    .bind(account.status.as_str())
-    .bind(kinds_text(&account.kinds))
-    .bind(to_i64(account.max_bandwidth_mbps))
-    .bind(to_i64(account.max_channels))
-    .bind(account.classes.join(","))
-    .bind(account.balance_cents)
-    .bind(account.credit_limit_cents)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    );
+    let n = bind_account(update.bind(org_id), account, now).execute(&mut *tx).await?.rows_affected();
     if n == 0 { Err(StoreError::NotFound(format!("organization `{org_id}`"))) } else { Ok(()) }
 }
 

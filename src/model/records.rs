@@ -1,0 +1,52 @@
+//! Records as the store keeps them and people see them, one type for both: an order and a
+//! channel's attachment (a member). The API documents them under their view names.
+
+use serde::Serialize;
+
+use super::Role;
+
+/// An order: what a worker does to the switches for one channel, and how it went.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = OrderView)]
+pub struct Order {
+    pub id: String,
+    pub channel_id: String,
+    /// `activate`, `modify`, `pause`, `resume` or `terminate`.
+    pub action: String,
+    /// `pending`, `planning`, `applying`, `done` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub reason: String,
+    /// What it did (JSON: changes, switches, commands).
+    pub detail: String,
+    pub attempts: i64,
+    /// The instance holding it, while one does.
+    pub claimed_by: Option<String>,
+    pub created_at: i64,
+    pub planning_at: Option<i64>,
+    pub applying_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// A channel's member: an interface plugged in, with its organization's and usage model's
+/// names.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AttachmentView)]
+pub struct Attachment {
+    pub id: String,
+    pub channel_id: String,
+    pub interface: String,
+    pub organization: String,
+    pub role: Role,
+    pub customer_vlan: Option<u16>,
+    /// `attached` or `detached`.
+    pub state: String,
+    pub attached_at: i64,
+    pub detached_at: Option<i64>,
+    /// Traffic its interface carried in the channel (bytes, in and out), read from the
+    /// switch's counters; counted for members whose usage model has an allowance.
+    pub bytes_used: u64,
+    /// The usage model this member joined under, and its name.
+    pub usage_model_id: String,
+    pub usage_model: String,
+}

@@ -85,7 +85,7 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => ServiceError::NotFound(what),
-            StoreError::Conflict(why) => ServiceError::Conflict(why),
+            StoreError::Conflict(why) | StoreError::Raced(why) => ServiceError::Conflict(why),
             e => ServiceError::Store(e),
         }
     }

@@ -378,7 +378,7 @@ impl Service {
         if !allocations.is_empty() {
             match allocations::allocate_many(&mut tx, d, &allocations).await {
                 Ok(()) => {}
-                Err(StoreError::Conflict(_)) => {
+                Err(StoreError::Raced(_)) => {
                     tx.rollback().await?;
                     tracing::debug!("a VLAN was taken by another instance first");
                     return interrupted(Interrupted::Raced, planned, noop, refused);

@@ -2,7 +2,7 @@
 //! by the order worker as it plans a channel (and freed when the channel leaves the
 //! switches). The primary key (switch, vlan) makes allocation race-free across instances:
 //! a row that exists already means another instance took the VLAN first, answered as
-//! [`StoreError::Conflict`], and the worker plans again.
+//! [`StoreError::Raced`], and the worker plans again.
 
 use sqlx::{AssertSqlSafe, Row};
 
@@ -28,7 +28,7 @@ pub async fn release_many(tx: &mut WriteTx, dialect: Dialect, channel_ids: &[&st
 }
 
 /// Allocates the (switch, VLAN, channel) `rows` of one or more channels, in one statement
-/// whatever their number. [`StoreError::Conflict`] when another instance holds one of them
+/// whatever their number. [`StoreError::Raced`] when another instance holds one of them
 /// already (the transaction is then spoilt on PostgreSQL: roll it back).
 pub async fn allocate_many(
     tx: &mut WriteTx,
@@ -114,7 +114,7 @@ pub async fn on_switches(tx: &mut WriteTx, switches: &[&str]) -> Result<Vec<(Str
 /// stale.
 fn taken(tx: &WriteTx) -> StoreError {
     tx.caches.vlans.forget();
-    StoreError::Conflict("a VLAN was taken by another instance first".into())
+    StoreError::Raced("a VLAN was taken by another instance first".into())
 }
 
 /// The VLANs on each of `switches` held by channels other than `excluded`, by switch (as

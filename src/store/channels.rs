@@ -400,7 +400,7 @@ pub async fn set_state(
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    if n == 1 { Ok(()) } else { Err(StoreError::Conflict(format!("the channel is no longer {from}"))) }
+    if n == 1 { Ok(()) } else { Err(StoreError::Raced(format!("the channel is no longer {from}"))) }
 }
 
 /// Who may see a channel, but for the operator's staff, who see every one: the IDs of the

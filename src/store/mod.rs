@@ -72,6 +72,10 @@ pub enum StoreError {
     /// A row that must be unique exists already; says which and what to do.
     #[error("{0}")]
     Conflict(String),
+    /// Another transaction (of this instance or another) got there first: a VLAN taken, a
+    /// state changed meanwhile. Trying again sees what it did.
+    #[error("{0}")]
+    Raced(String),
     /// A stored value this version cannot read (written by hand, or by a newer version).
     #[error("cannot read the stored {0}")]
     Unreadable(String),

@@ -19,8 +19,9 @@ use crate::service::{ChannelView, InviteeSpec, NewOffer, ServiceError, UserRole}
 
 use super::AppState;
 use super::error::AppError;
-use super::pages::{HeaderUser, PageError, PageUser, form, render, vlan_text};
+use super::page::{HeaderUser, PageError, PageUser, form, render};
 use super::svg;
+use super::words::vlan_text;
 use super::words::{kind_label, traffic, urlencode, when_opt};
 
 // ---- one channel ----

@@ -16,7 +16,7 @@ use crate::service::{Acceptance, Registration, ServiceError, Terms};
 use super::AppState;
 use super::auth::{ClientIp, FormToken};
 use super::error::AppError;
-use super::pages::{CsrfForm, HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
+use super::page::{CsrfForm, HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
 use super::words::{kind_label, limits, price, urlencode};
 use crate::model::utc_minute as when;
 

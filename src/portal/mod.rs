@@ -12,6 +12,7 @@ pub mod error;
 mod invitation_pages;
 pub mod metrics;
 pub mod origin;
+pub mod page;
 pub mod pages;
 pub mod svg;
 pub mod words;

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::auth::is_safe;
 use super::error::AppError;
-use super::pages::PageError;
+use super::page::PageError;
 
 /// Refuses a state-changing request that a browser says another site made: 403
 /// `cross_origin`, as JSON under `/api/` and as a page elsewhere. Requests without either

@@ -9,24 +9,22 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::model::{ChannelKind, Role, utc_minute as when};
-use crate::service::{
-    AutoAccept, ChannelView, InterfaceView, NewChannel, Notifications, Policy, ServiceError, UserRole,
-};
+use crate::service::{AutoAccept, NewChannel, Notifications, Policy, ServiceError, UserRole};
 
 use super::AppState;
 use super::auth::{Authed, ClientIp, FormToken};
 use super::error::AppError;
+use super::page::{CsrfForm, HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
 use super::svg;
-use super::words::{kind_label, price, safe_next, urlencode, when_opt};
+use super::words::{kind_label, price, safe_next, vlan_text, when_opt};
 
 /// The portal's routes.
 pub fn router() -> Router<AppState> {
@@ -56,135 +54,6 @@ pub fn router() -> Router<AppState> {
 
 async fn static_file(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "max-age=300")], body).into_response()
-}
-
-/// The header's view of who is logged in.
-#[derive(Clone, Debug)]
-pub struct HeaderUser {
-    pub email: String,
-    pub organization: String,
-    pub role: String,
-    pub operator: bool,
-    pub csrf: String,
-}
-
-/// A logged-in page visitor; anyone else is sent to the login page and back.
-pub struct PageUser {
-    pub authed: Authed,
-    pub header: HeaderUser,
-}
-
-impl FromRequestParts<AppState> for PageUser {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let next = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        match <Authed as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
-            Ok(authed) => {
-                let header = HeaderUser {
-                    email: authed.actor.email.clone(),
-                    organization: authed.organization.clone(),
-                    role: authed.actor.role.as_str().into(),
-                    operator: authed.actor.role == UserRole::Operator,
-                    csrf: authed.csrf.clone(),
-                };
-                Ok(PageUser { authed, header })
-            }
-            Err(AppError::Unauthenticated) => {
-                Err(Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response())
-            }
-            Err(e) => Err(PageError { user: None, error: e }.into_response()),
-        }
-    }
-}
-
-impl PageUser {
-    /// Checks the form's CSRF field: forms do not send the header.
-    pub(super) fn check(&self, csrf: &str) -> Result<(), PageError> {
-        self.authed.check_form(csrf).map_err(|e| self.error(e))
-    }
-
-    pub(super) fn error(&self, e: impl Into<AppError>) -> PageError {
-        PageError { user: Some(Box::new(self.header.clone())), error: e.into() }
-    }
-}
-
-/// An error as a page: the same codes and statuses as the API, in words.
-pub struct PageError {
-    pub(super) user: Option<Box<HeaderUser>>,
-    pub(super) error: AppError,
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    title: String,
-    user: Option<HeaderUser>,
-    heading: String,
-    code: String,
-    message: String,
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let status = self.error.status();
-        let body = self.error.body();
-        let heading = match body.code.as_str() {
-            "offer_expired" => "This offer has expired",
-            "access_denied" => "Access denied",
-            "not_found" => "Not found",
-            "csrf" => "Please try again",
-            "cross_origin" => "Refused: this came from another site",
-            "rate_limited" => "Slow down",
-            _ if status.is_server_error() => "Something went wrong",
-            _ => "That did not work",
-        };
-        let page = ErrorPage {
-            title: heading.into(),
-            user: self.user.map(|u| *u),
-            heading: heading.into(),
-            code: body.code,
-            message: body.message,
-        };
-        (status, render(&page)).into_response()
-    }
-}
-
-impl From<AppError> for PageError {
-    fn from(error: AppError) -> Self {
-        PageError { user: None, error }
-    }
-}
-
-pub(super) fn render<T: Template>(t: &T) -> Response {
-    match t.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            let reference = super::error::reference();
-            tracing::error!(reference, error = %e, "template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, format!("internal error (reference {reference})")).into_response()
-        }
-    }
-}
-
-pub(super) fn form<T>(f: Result<Form<T>, FormRejection>) -> Result<T, AppError> {
-    f.map(|Form(t)| t).map_err(|e| AppError::BadRequest(format!("bad form: {}", e.body_text())))
-}
-
-pub(super) struct SocketOption {
-    pub(super) name: String,
-    pub(super) detail: String,
-}
-
-pub(super) fn socket_options(sockets: &[InterfaceView], only_free: bool) -> Vec<SocketOption> {
-    sockets
-        .iter()
-        .filter(|s| !only_free || s.mode == "tagged" || s.channels.is_empty())
-        .map(|s| SocketOption {
-            name: s.name.clone(),
-            detail: format!("{}:{} · {} · {} Mbps", s.switch, s.port, s.mode, s.capacity_mbps),
-        })
-        .collect()
 }
 
 // ---- home, login, logout ----
@@ -277,12 +146,6 @@ async fn view_login_post(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct CsrfForm {
-    #[serde(default)]
-    pub(super) csrf: String,
-}
-
 async fn view_logout_post(
     State(state): State<AppState>,
     user: PageUser,
@@ -327,14 +190,6 @@ struct ChannelsPage {
     sockets: Vec<SocketOption>,
     classes: Vec<String>,
     models: Vec<ModelOption>,
-}
-
-pub(super) fn vlan_text(c: &ChannelView) -> String {
-    match (c.vlan, c.leaf_vlan) {
-        (Some(v), Some(l)) => format!("{v} (leaves {l})"),
-        (Some(v), None) => v.to_string(),
-        _ => "—".into(),
-    }
 }
 
 async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Result<ChannelsPage, PageError> {

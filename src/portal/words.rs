@@ -75,6 +75,15 @@ pub fn safe_next(next: &str) -> &str {
     if plain && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/channels" }
 }
 
+/// A channel's VLAN as a page shows it (an E-Tree's with its leaf VLAN).
+pub fn vlan_text(c: &crate::service::ChannelView) -> String {
+    match (c.vlan, c.leaf_vlan) {
+        (Some(v), Some(l)) => format!("{v} (leaves {l})"),
+        (Some(v), None) => v.to_string(),
+        _ => "—".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

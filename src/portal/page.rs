@@ -1,0 +1,155 @@
+//! What every page of the portal shares: who is looking (a logged-in visitor, or the
+//! login page and back), an error as a page, rendering a template, reading a form, the
+//! form's CSRF field, and the socket choices forms offer.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::FromRequestParts;
+use axum::extract::rejection::FormRejection;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::service::{InterfaceView, UserRole};
+
+use super::AppState;
+use super::auth::Authed;
+use super::error::AppError;
+use super::words::urlencode;
+
+/// The header's view of who is logged in.
+#[derive(Clone, Debug)]
+pub struct HeaderUser {
+    pub email: String,
+    pub organization: String,
+    pub role: String,
+    pub operator: bool,
+    pub csrf: String,
+}
+
+/// A logged-in page visitor; anyone else is sent to the login page and back.
+pub struct PageUser {
+    pub authed: Authed,
+    pub header: HeaderUser,
+}
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let next = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        match <Authed as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(authed) => {
+                let header = HeaderUser {
+                    email: authed.actor.email.clone(),
+                    organization: authed.organization.clone(),
+                    role: authed.actor.role.as_str().into(),
+                    operator: authed.actor.role == UserRole::Operator,
+                    csrf: authed.csrf.clone(),
+                };
+                Ok(PageUser { authed, header })
+            }
+            Err(AppError::Unauthenticated) => {
+                Err(Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response())
+            }
+            Err(e) => Err(PageError { user: None, error: e }.into_response()),
+        }
+    }
+}
+
+impl PageUser {
+    /// Checks the form's CSRF field: forms do not send the header.
+    pub(super) fn check(&self, csrf: &str) -> Result<(), PageError> {
+        self.authed.check_form(csrf).map_err(|e| self.error(e))
+    }
+
+    pub(super) fn error(&self, e: impl Into<AppError>) -> PageError {
+        PageError { user: Some(Box::new(self.header.clone())), error: e.into() }
+    }
+}
+
+/// An error as a page: the same codes and statuses as the API, in words.
+pub struct PageError {
+    pub(super) user: Option<Box<HeaderUser>>,
+    pub(super) error: AppError,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    title: String,
+    user: Option<HeaderUser>,
+    heading: String,
+    code: String,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.error.status();
+        let body = self.error.body();
+        let heading = match body.code.as_str() {
+            "offer_expired" => "This offer has expired",
+            "access_denied" => "Access denied",
+            "not_found" => "Not found",
+            "csrf" => "Please try again",
+            "cross_origin" => "Refused: this came from another site",
+            "rate_limited" => "Slow down",
+            _ if status.is_server_error() => "Something went wrong",
+            _ => "That did not work",
+        };
+        let page = ErrorPage {
+            title: heading.into(),
+            user: self.user.map(|u| *u),
+            heading: heading.into(),
+            code: body.code,
+            message: body.message,
+        };
+        (status, render(&page)).into_response()
+    }
+}
+
+impl From<AppError> for PageError {
+    fn from(error: AppError) -> Self {
+        PageError { user: None, error }
+    }
+}
+
+pub(super) fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            let reference = super::error::reference();
+            tracing::error!(reference, error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("internal error (reference {reference})")).into_response()
+        }
+    }
+}
+
+pub(super) fn form<T>(f: Result<Form<T>, FormRejection>) -> Result<T, AppError> {
+    f.map(|Form(t)| t).map_err(|e| AppError::BadRequest(format!("bad form: {}", e.body_text())))
+}
+
+pub(super) struct SocketOption {
+    pub(super) name: String,
+    pub(super) detail: String,
+}
+
+pub(super) fn socket_options(sockets: &[InterfaceView], only_free: bool) -> Vec<SocketOption> {
+    sockets
+        .iter()
+        .filter(|s| !only_free || s.mode == "tagged" || s.channels.is_empty())
+        .map(|s| SocketOption {
+            name: s.name.clone(),
+            detail: format!("{}:{} · {} · {} Mbps", s.switch, s.port, s.mode, s.capacity_mbps),
+        })
+        .collect()
+}
+
+/// A form with nothing but its CSRF field.
+#[derive(Debug, Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    pub(super) csrf: String,
+}

@@ -6,7 +6,9 @@
 //! - every state-changing request a browser says comes from another site is refused, API
 //!   and forms alike ([`super::origin`], from `Sec-Fetch-Site`, else `Origin`);
 //! - every write made with a session carries the session's CSRF token, in the
-//!   `X-CSRF-Token` header (API) or a `csrf` form field (portal forms);
+//!   `X-CSRF-Token` header or a `csrf` form field, whatever its content type and whether
+//!   it has a body: checked by the same gate ([`super::origin`]), which hands the session
+//!   it found to [`Authed`];
 //! - the forms that open a session (login, registration) carry a pre-session token
 //!   ([`FormToken`]) that must match a cookie of its own, so another site cannot log a
 //!   visitor into an account of its choosing.
@@ -65,27 +67,18 @@ impl FromRequestParts<AppState> for Authed {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = cookie(&parts.headers, state.cookie_name(SESSION_COOKIE)).ok_or(AppError::Unauthenticated)?;
         let ip = client_ip(parts);
-        let source = ip.to_string();
-        let crate::service::Session { actor, csrf, organization } = match state.svc.session(&token, &source).await {
-            Ok(s) => s,
-            Err(ServiceError::AccessDenied) => return Err(AppError::Unauthenticated),
-            Err(e) => return Err(e.into()),
+        // A write's session was found, and its CSRF token checked, by the gate
+        // (`origin.rs`); anything else looks it up here.
+        let found = parts.extensions.get::<Checked>().filter(|c| c.token == token).map(|c| c.session.clone());
+        let session = match found {
+            Some(s) => s,
+            None => match state.svc.session(&token, &ip.to_string()).await {
+                Ok(s) => s,
+                Err(ServiceError::AccessDenied) => return Err(AppError::Unauthenticated),
+                Err(e) => return Err(e.into()),
+            },
         };
-        if !is_safe(&parts.method) {
-            // Forms post the token as a field; those handlers check it themselves, so the
-            // header is required only of requests that do not say they are forms.
-            let is_form = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-            if !is_form {
-                let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-                if !same(sent, &csrf) {
-                    return Err(AppError::Csrf);
-                }
-            }
-        }
+        let crate::service::Session { actor, csrf, organization } = session;
         Ok(Authed { actor, csrf, token, ip, organization })
     }
 }
@@ -102,11 +95,12 @@ impl OptionalFromRequestParts<AppState> for Authed {
     }
 }
 
-impl Authed {
-    /// Checks a form's `csrf` field (portal forms post no header).
-    pub fn check_form(&self, sent: &str) -> Result<(), AppError> {
-        if same(sent, &self.csrf) { Ok(()) } else { Err(AppError::Csrf) }
-    }
+/// A write's session, found and its CSRF token checked by the gate (`origin.rs`), for
+/// [`Authed`] to take instead of looking it up again.
+#[derive(Clone)]
+pub(super) struct Checked {
+    pub(super) token: String,
+    pub(super) session: crate::service::Session,
 }
 
 /// The pre-session token of the forms that open a session (login, registration): a random
@@ -187,7 +181,7 @@ pub(crate) fn is_safe(method: &Method) -> bool {
 }
 
 /// Compares in time that does not depend on where the strings differ.
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -247,10 +241,12 @@ impl AppState {
 /// The client's address (from the connection; the loopback address when there is none,
 /// as in tests that call the router directly).
 pub fn client_ip(parts: &Parts) -> IpAddr {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([127, 0, 0, 1]), |ConnectInfo(addr)| addr.ip())
+    ip_of(&parts.extensions)
+}
+
+/// The client's address from a request's extensions (see [`client_ip`]).
+pub fn ip_of(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([127, 0, 0, 1]), |ConnectInfo(addr)| addr.ip())
 }
 
 /// An endpoint group and a client address.

@@ -243,8 +243,9 @@ pub(super) async fn view_channel_events_get(
 
 #[derive(Debug, Deserialize)]
 pub(super) struct OfferForm {
-    #[serde(default)]
-    csrf: String,
+    /// The session's CSRF token, checked by the gate (`origin.rs`).
+    #[serde(default, rename = "csrf")]
+    _csrf: String,
     invitees: String,
     #[serde(default)]
     description: String,
@@ -274,7 +275,6 @@ pub(super) async fn view_offer_post(
     f: Result<Form<OfferForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
-    user.check(&f.csrf)?;
     let invitees: Vec<InviteeSpec> = f
         .invitees
         .lines()
@@ -329,8 +329,9 @@ pub(super) async fn view_offer_post(
 
 #[derive(Debug, Deserialize)]
 pub(super) struct TerminateForm {
-    #[serde(default)]
-    csrf: String,
+    /// The session's CSRF token, checked by the gate (`origin.rs`).
+    #[serde(default, rename = "csrf")]
+    _csrf: String,
     #[serde(default)]
     reason: String,
 }
@@ -342,15 +343,15 @@ pub(super) async fn view_terminate_post(
     f: Result<Form<TerminateForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
-    user.check(&f.csrf)?;
     state.svc.terminate(&user.authed.actor, &id, &f.reason).await.map_err(|e| user.error(e))?;
     Ok(Redirect::to(&format!("/channels/{id}")).into_response())
 }
 
 #[derive(Debug, Deserialize)]
 pub(super) struct DetachForm {
-    #[serde(default)]
-    csrf: String,
+    /// The session's CSRF token, checked by the gate (`origin.rs`).
+    #[serde(default, rename = "csrf")]
+    _csrf: String,
     #[serde(default)]
     channel: String,
 }
@@ -362,7 +363,6 @@ pub(super) async fn view_detach_post(
     f: Result<Form<DetachForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
-    user.check(&f.csrf)?;
     state.svc.detach(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
     let back =
         if f.channel.is_empty() { "/channels".to_string() } else { format!("/channels/{}", urlencode(&f.channel)) };

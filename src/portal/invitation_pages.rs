@@ -213,8 +213,9 @@ pub(super) async fn view_register_post(
 
 #[derive(Debug, Deserialize)]
 pub(super) struct AcceptForm {
-    #[serde(default)]
-    csrf: String,
+    /// The session's CSRF token, checked by the gate (`origin.rs`).
+    #[serde(default, rename = "csrf")]
+    _csrf: String,
     interface: String,
     #[serde(default)]
     usage_model_id: String,
@@ -229,7 +230,6 @@ pub(super) async fn view_accept_post(
     f: Result<Form<AcceptForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
-    user.check(&f.csrf)?;
     state.token_limit.check("token", user.authed.ip).map_err(|e| user.error(e))?;
     let customer_vlan = match f.customer_vlan.trim() {
         "" => None,
@@ -261,8 +261,8 @@ pub(super) async fn view_decline_post(
     Path(token): Path<String>,
     f: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let f = form(f).map_err(|e| user.error(e))?;
-    user.check(&f.csrf)?;
+    // Its one field, the CSRF token, was checked by the gate.
+    form(f).map_err(|e| user.error(e))?;
     state.token_limit.check("token", user.authed.ip).map_err(|e| user.error(e))?;
     state.svc.decline(&user.authed.actor, &token).await.map_err(|e| user.error(e))?;
     Ok(Redirect::to(&format!("/invitations/{}", urlencode(&token))).into_response())

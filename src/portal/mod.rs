@@ -90,7 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::scrape))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), origin::refuse_cross_origin))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), origin::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let route = request

@@ -1,34 +1,101 @@
-//! Refusing what another site makes a visitor's browser send: every state-changing request
-//! that the browser says comes from another site is refused, API and forms alike, logins
-//! included, before any handler runs. Browsers say it with `Sec-Fetch-Site`, or else with
-//! `Origin`; clients that are not browsers send neither and pass (their writes still need a
-//! session and its CSRF token, see [`super::auth`]).
+//! The gate every state-changing request passes before any handler runs, API and forms
+//! alike:
+//! - what the browser says another site sent is refused, logins included. Browsers say it
+//!   with `Sec-Fetch-Site`, or else with `Origin`; clients that are not browsers send
+//!   neither and pass;
+//! - a write made with a session carries the session's CSRF token, whatever its content
+//!   type and whether it has a body: the `X-CSRF-Token` header, or a form's `csrf` field.
+//!   The forms and calls that open a session (login, registration) carry their own
+//!   pre-session token instead ([`super::auth::FormToken`]).
 
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::auth::is_safe;
+use super::auth::{CSRF_HEADER, Checked, SESSION_COOKIE, cookie, ip_of, is_safe, same};
 use super::error::AppError;
 use super::page::PageError;
+use crate::service::ServiceError;
 
-/// Refuses a state-changing request that a browser says another site made: 403
-/// `cross_origin`, as JSON under `/api/` and as a page elsewhere. Requests without either
-/// header come from clients that are not browsers (curl, scripts) and pass; their writes
-/// still need a session and its CSRF token.
-pub async fn refuse_cross_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if is_safe(request.method()) || same_origin(request.headers(), request.uri(), &state.origin) {
+/// The largest form body the gate reads for its `csrf` field (the body limit of the
+/// whole application).
+const FORM_LIMIT: usize = 1024 * 1024;
+
+/// The gate (see the module comment).
+pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if is_safe(request.method()) {
         return next.run(request).await;
     }
-    let origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
-    tracing::warn!(method = %request.method(), path = request.uri().path(), origin, "cross-site request refused");
-    if request.uri().path().starts_with("/api/") {
-        AppError::CrossOrigin.into_response()
-    } else {
-        PageError::from(AppError::CrossOrigin).into_response()
+    if !same_origin(request.headers(), request.uri(), &state.origin) {
+        let origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("");
+        tracing::warn!(method = %request.method(), path = request.uri().path(), origin, "cross-site request refused");
+        return refusal(request.uri(), AppError::CrossOrigin);
     }
+    let Some(token) = cookie(request.headers(), state.cookie_name(SESSION_COOKIE)) else {
+        return next.run(request).await;
+    };
+    if opens_session(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    let ip = ip_of(request.extensions());
+    let session = match state.svc.session(&token, &ip.to_string()).await {
+        Ok(s) => s,
+        // Not a session (any more): the handler answers as to someone logged out.
+        Err(ServiceError::AccessDenied) => return next.run(request).await,
+        Err(e) => return refusal(request.uri(), e.into()),
+    };
+    let uri = request.uri().clone();
+    let (mut request, sent) = match sent_token(request).await {
+        Ok(r) => r,
+        Err(e) => return refusal(&uri, e),
+    };
+    if !same(&sent, &session.csrf) {
+        tracing::warn!(method = %request.method(), path = uri.path(), "write without the session's CSRF token refused");
+        return refusal(&uri, AppError::Csrf);
+    }
+    request.extensions_mut().insert(Checked { token, session });
+    next.run(request).await
+}
+
+/// `e` as the answer: JSON under `/api/`, a page elsewhere.
+fn refusal(uri: &Uri, e: AppError) -> Response {
+    if uri.path().starts_with("/api/") { e.into_response() } else { PageError::from(e).into_response() }
+}
+
+/// The requests that open a session: they carry a pre-session token, not a session's.
+fn opens_session(method: &Method, path: &str) -> bool {
+    let register = |prefix: &str| path.strip_prefix(prefix).is_some_and(|rest| rest.ends_with("/register"));
+    *method == Method::POST
+        && (path == "/login"
+            || path == "/api/v1/session"
+            || register("/invitations/")
+            || register("/api/v1/invitations/"))
+}
+
+/// The CSRF token a write carries: its header, or else a form's `csrf` field (the body is
+/// read, and handed on whole).
+async fn sent_token(request: Request) -> Result<(Request, String), AppError> {
+    if let Some(sent) = request.headers().get(CSRF_HEADER) {
+        let sent = sent.to_str().unwrap_or("").to_string();
+        return Ok((request, sent));
+    }
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok((request, String::new()));
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| AppError::BadRequest("the form is too large or was cut short".into()))?;
+    let sent = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
+    Ok((Request::from_parts(parts, Body::from(bytes)), sent.unwrap_or_default()))
 }
 
 /// Whether the browser says the request comes from this site: `Sec-Fetch-Site` where the

@@ -59,11 +59,6 @@ impl FromRequestParts<AppState> for PageUser {
 }
 
 impl PageUser {
-    /// Checks the form's CSRF field: forms do not send the header.
-    pub(super) fn check(&self, csrf: &str) -> Result<(), PageError> {
-        self.authed.check_form(csrf).map_err(|e| self.error(e))
-    }
-
     pub(super) fn error(&self, e: impl Into<AppError>) -> PageError {
         PageError { user: Some(Box::new(self.header.clone())), error: e.into() }
     }
@@ -150,6 +145,7 @@ pub(super) fn socket_options(sockets: &[InterfaceView], only_free: bool) -> Vec<
 /// A form with nothing but its CSRF field.
 #[derive(Debug, Deserialize)]
 pub(super) struct CsrfForm {
-    #[serde(default)]
-    pub(super) csrf: String,
+    /// The session's CSRF token, checked by the gate (`origin.rs`).
+    #[serde(default, rename = "csrf")]
+    _csrf: String,
 }

@@ -179,3 +179,73 @@ async fn registration_needs_its_form_token(b: Backend) {
 }
 
 on_both!(registration_needs_its_form_token);
+
+/// Every write made with a session carries the session's CSRF token, whatever its content
+/// type and whether it has a body (issue: the input gate, item 4): a same-site page's plain
+/// form could otherwise decline an invitation, unplug a member or log a visitor out.
+async fn every_write_needs_the_sessions_token(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "line", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let (_, offer) = acme
+        .post(&format!("/api/v1/channels/{id}/offers"), json!({"invitees": [{"email": "admin@globex.example"}]}))
+        .await;
+    let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let globex = p.login("admin@globex.example", "password-1").await;
+    let http = globex.raw().await;
+    let form = "application/x-www-form-urlencoded";
+    // Bodiless API writes sent as forms, from this site (a same-site page), no token.
+    let writes = [
+        (reqwest::Method::POST, format!("/api/v1/invitations/{token}/decline")),
+        (reqwest::Method::DELETE, "/api/v1/session".to_string()),
+        (reqwest::Method::POST, format!("/api/v1/channels/{id}/terminate")),
+    ];
+    for (method, path) in &writes {
+        for body in ["", "csrf=", "csrf=0123"] {
+            let r = http
+                .request(method.clone(), format!("{}{path}", p.base))
+                .header("content-type", form)
+                .header("sec-fetch-site", "same-origin")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path} with {body:?}");
+            let answer: Value = r.json().await.unwrap();
+            assert_eq!(answer["code"], "csrf", "{method} {path}: {answer}");
+        }
+    }
+    // Nothing happened: the invitation is open and globex still logged in.
+    let (status, seen) = globex.get(&format!("/api/v1/invitations/{token}")).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["invitee"]["declined"], false, "{seen}");
+    assert_eq!(globex.get("/api/v1/me").await.0, StatusCode::OK);
+
+    // A portal form carries the token as its `csrf` field: without it, or with another
+    // one, refused as a page; with it, done.
+    let decline = format!("{}/invitations/{token}/decline", p.base);
+    for body in ["".to_string(), "csrf=".to_string(), format!("csrf={}", "f".repeat(64))] {
+        let r = http.post(&decline).header("content-type", form).body(body.clone()).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{body}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "a page");
+    }
+    let r =
+        http.post(&decline).header("content-type", form).body(format!("csrf={}", globex.csrf)).send().await.unwrap();
+    assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
+    let (_, seen) = globex.get(&format!("/api/v1/invitations/{token}")).await;
+    assert_eq!(seen["invitee"]["declined"], true, "declined with the token: {seen}");
+
+    // The API with the token in its header, whatever the content type: done.
+    let r = http
+        .delete(format!("{}/api/v1/session", p.base))
+        .header("content-type", form)
+        .header("x-csrf-token", &globex.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(globex.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED, "logged out");
+}
+
+on_both!(every_write_needs_the_sessions_token);

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// An organization's policy, as read and as written (`PUT /api/v1/policy`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Days an offer stays open when its creator does not say (1-3650).
     pub default_offer_days: u32,
@@ -23,6 +24,7 @@ pub struct Policy {
 /// What an organization wants to hear about by email, and who hears it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct Notifications {
     /// An invitee of one of our offers accepted or declined.
     pub offer_answers: bool,
@@ -42,6 +44,7 @@ impl Default for Notifications {
 
 /// Accept every offer from `organization` with `interface` (one of ours).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AutoAccept {
     pub organization: String,
     pub interface: String,

@@ -36,6 +36,7 @@ impl AccountStatus {
 
 /// An organization's contract with the operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Account {
     pub status: AccountStatus,
     /// The channel kinds it may create or join.

@@ -20,7 +20,7 @@ use crate::orchestrator::policy::Account;
 
 use super::AppState;
 use super::auth::{Authed, ClientIp};
-use super::error::{AppError, AppJson, ErrorBody, strict};
+use super::error::{AppError, AppJson, ErrorBody};
 
 /// The OpenAPI document's frame; paths and schemas are collected from the handlers.
 #[derive(OpenApi)]
@@ -98,12 +98,14 @@ pub struct SessionView {
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub email: String,
     pub password: String,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Termination {
     /// Why, for the audit log and the other parties.
     #[serde(default)]
@@ -416,9 +418,8 @@ async fn get_new_organizations(State(state): State<AppState>, user: Authed) -> R
 async fn put_new_organizations(
     State(state): State<AppState>,
     user: Authed,
-    AppJson(body): AppJson<serde_json::Value>,
+    AppJson(account): AppJson<Account>,
 ) -> Result<AppJson<Account>, AppError> {
-    let account: Account = strict(body)?;
     state.svc.set_new_organization_account(&user.actor, &account).await?;
     Ok(AppJson(account))
 }

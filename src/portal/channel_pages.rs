@@ -242,6 +242,7 @@ pub(super) async fn view_channel_events_get(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct OfferForm {
     /// The session's CSRF token, checked by the gate (`origin.rs`).
     #[serde(default, rename = "csrf")]
@@ -328,6 +329,7 @@ pub(super) async fn view_offer_post(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct TerminateForm {
     /// The session's CSRF token, checked by the gate (`origin.rs`).
     #[serde(default, rename = "csrf")]
@@ -348,6 +350,7 @@ pub(super) async fn view_terminate_post(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct DetachForm {
     /// The session's CSRF token, checked by the gate (`origin.rs`).
     #[serde(default, rename = "csrf")]

@@ -114,26 +114,6 @@ impl<T: Serialize> IntoResponse for AppJson<T> {
     }
 }
 
-/// A JSON body read as `T`, refusing fields `T` does not have (a typo such as
-/// `credit_limit` must not be silently ignored): every unknown field is named.
-pub fn strict<T: serde::de::DeserializeOwned + Serialize>(body: serde_json::Value) -> Result<T, AppError> {
-    let value: T =
-        serde_json::from_value(body.clone()).map_err(|e| AppError::BadRequest(format!("bad JSON body: {e}")))?;
-    if let (serde_json::Value::Object(given), Ok(serde_json::Value::Object(known))) =
-        (&body, serde_json::to_value(&value))
-    {
-        let unknown: Vec<&str> = given.keys().filter(|k| !known.contains_key(*k)).map(String::as_str).collect();
-        if !unknown.is_empty() {
-            return Err(AppError::BadRequest(format!(
-                "bad JSON body: unknown field(s) {}; the fields are {}",
-                unknown.join(", "),
-                known.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
-            )));
-        }
-    }
-    Ok(value)
-}
-
 /// A new reference for an internal error: the client gets it, the log has it with the
 /// details, so the operator can find one from the other.
 pub fn reference() -> String {

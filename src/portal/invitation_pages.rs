@@ -170,6 +170,7 @@ pub(super) async fn view_invitation_get(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RegisterForm {
     email: String,
     name: String,
@@ -212,6 +213,7 @@ pub(super) async fn view_register_post(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct AcceptForm {
     /// The session's CSRF token, checked by the gate (`origin.rs`).
     #[serde(default, rename = "csrf")]

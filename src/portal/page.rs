@@ -144,6 +144,7 @@ pub(super) fn socket_options(sockets: &[InterfaceView], only_free: bool) -> Vec<
 
 /// A form with nothing but its CSRF field.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct CsrfForm {
     /// The session's CSRF token, checked by the gate (`origin.rs`).
     #[serde(default, rename = "csrf")]

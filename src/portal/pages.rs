@@ -95,6 +95,7 @@ async fn view_login_get(token: FormToken, Query(q): Query<NextQuery>) -> Respons
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LoginForm {
     email: String,
     password: String,
@@ -255,6 +256,7 @@ async fn view_channels_get(State(state): State<AppState>, user: PageUser) -> Res
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CreateForm {
     /// The session's CSRF token, checked by the gate (`origin.rs`).
     #[serde(default, rename = "csrf")]
@@ -451,6 +453,23 @@ async fn view_settings_post(
     f: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, PageError> {
     let fields = form(f).map_err(|e| user.error(e))?;
+    const KNOWN: [&str; 9] = [
+        "csrf",
+        "default_offer_days",
+        "members_can_accept",
+        "notify_active",
+        "notify_answers",
+        "notify_down",
+        "notify_to",
+        "rule_org",
+        "rule_iface",
+    ];
+    if let Some((unknown, _)) = fields.iter().find(|(k, _)| !KNOWN.contains(&k.as_str())) {
+        let known = KNOWN.join(", ");
+        return Err(
+            user.error(AppError::BadRequest(format!("bad form: unknown field `{unknown}`, expected one of {known}")))
+        );
+    }
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let days = field("default_offer_days").unwrap_or_default().trim();
     let days: u32 = days

@@ -8,6 +8,7 @@ use crate::orchestrator::policy::ChannelState;
 
 /// A channel to create, with the creator's own interface plugged in.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewChannel {
     pub name: String,
     pub kind: ChannelKind,
@@ -24,6 +25,7 @@ pub struct NewChannel {
 
 /// One party to invite: by email, by organization, or both.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InviteeSpec {
     pub email: Option<String>,
     /// An existing organization's name.
@@ -39,6 +41,7 @@ pub struct InviteeSpec {
 
 /// An offer to make.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewOffer {
     #[serde(default)]
     pub description: String,
@@ -71,6 +74,7 @@ pub struct OfferCreated {
 
 /// A new user registering from an invitation (the form the creator's data pre-fills).
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Registration {
     pub email: String,
     pub name: String,
@@ -80,6 +84,7 @@ pub struct Registration {
 
 /// What an invitee plugs in when accepting.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Acceptance {
     pub interface: String,
     /// One of the channel definition's usage models. Default: the channel's when this

@@ -471,6 +471,20 @@ async fn openapi_health_and_metrics() {
     for schema in ["ChannelView", "NewChannel", "ErrorBody", "InvitationView", "OrderView"] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
+    // Every request body is strict: its schema says so, as the server refuses unknown fields.
+    let mut bodies = 0;
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            let Some(schema) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() else {
+                continue;
+            };
+            let name = schema.rsplit('/').next().unwrap();
+            let body = &doc["components"]["schemas"][name];
+            assert_eq!(body["additionalProperties"], false, "{method} {path}: {name} does not refuse unknown fields");
+            bodies += 1;
+        }
+    }
+    assert!(bodies >= 8, "request bodies found: {bodies}");
 
     assert_eq!(anon.get("/healthz").await, (StatusCode::OK, json!({"status": "ok"})));
     let acme = p.login("admin@acme.example", "password-1").await;

@@ -22,6 +22,7 @@ mod api;
 mod browser;
 mod cli;
 mod fuzz;
+mod gate;
 mod golden;
 mod instances;
 mod journey;

@@ -1,6 +1,7 @@
 //! Value types shared by every layer: VLAN IDs, MAC addresses, channel kinds and roles,
 //! interface modes, and source positions; who acts (`actor`), what an organization
-//! chose (`policy`), and the order and attachment records (`records`).
+//! chose (`policy`), the order and attachment records (`records`), and the rule every
+//! text a person sends is held to (`text`).
 //!
 //! Everything here validates on construction and does no I/O, so the pure core
 //! (`topology`, `orchestrator`) can trust a value once it holds one.
@@ -8,6 +9,7 @@
 pub mod actor;
 pub mod policy;
 pub mod records;
+pub mod text;
 
 use std::fmt;
 use std::str::FromStr;

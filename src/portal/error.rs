@@ -37,6 +37,12 @@ pub enum AppError {
     RateLimited(u64),
     #[error("{0}")]
     BadRequest(String),
+    #[error("the request body is over {} MiB: send less", .0 / (1024 * 1024))]
+    TooLarge(usize),
+    /// What the framework refused before any handler (an unknown method, media type, a
+    /// timeout), reshaped by [`shape_errors`].
+    #[error("{message}")]
+    Http { status: StatusCode, code: &'static str, message: String },
 }
 
 impl AppError {
@@ -48,6 +54,8 @@ impl AppError {
             AppError::CrossOrigin => "cross_origin",
             AppError::RateLimited(_) => "rate_limited",
             AppError::BadRequest(_) => "invalid_input",
+            AppError::TooLarge(_) => "too_large",
+            AppError::Http { code, .. } => code,
         }
     }
 
@@ -68,6 +76,8 @@ impl AppError {
             AppError::Csrf | AppError::CrossOrigin => StatusCode::FORBIDDEN,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Http { status, .. } => *status,
         }
     }
 
@@ -104,7 +114,15 @@ pub struct AppJson<T>(pub T);
 
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
-        AppError::BadRequest(format!("bad JSON body: {}", rejection.body_text()))
+        match rejection.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::Http {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: "unsupported_media_type",
+                message: "the body must be JSON: send it with Content-Type: application/json".into(),
+            },
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(super::origin::BODY_LIMIT),
+            _ => AppError::BadRequest(format!("bad JSON body: {}", rejection.body_text())),
+        }
     }
 }
 

@@ -104,7 +104,7 @@ async fn invitation_page(
     error: String,
 ) -> Result<InvitationPage, PageError> {
     let header = user.map(|u| u.header.clone());
-    let fail = |e: AppError| PageError { user: header.clone().map(Box::new), error: e };
+    let fail = |e: AppError| PageError { user: header.clone().map(Box::new), error: e, back: None };
     let actor = user.map(|u| &u.authed.actor);
     let view = state.svc.open_invitation(token, actor, &ip.to_string()).await.map_err(|e| fail(e.into()))?;
     let (mode, answered) = if view.invitee.accepted {
@@ -160,10 +160,11 @@ pub(super) async fn view_invitation_get(
     let user = user.ok();
     // Each request is counted once: the register, accept and decline handlers count theirs,
     // and a form shown again after a refusal is part of that request.
-    state
-        .token_limit
-        .check("token", ip)
-        .map_err(|e| PageError { user: user.as_ref().map(|u| Box::new(u.header.clone())), error: e })?;
+    state.token_limit.check("token", ip).map_err(|e| PageError {
+        user: user.as_ref().map(|u| Box::new(u.header.clone())),
+        error: e,
+        back: None,
+    })?;
     let mut response = render(&invitation_page(&state, user.as_ref(), &form, ip, &token, String::new()).await?);
     form.set_cookie(&mut response);
     Ok(response)

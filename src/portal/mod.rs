@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod origin;
 pub mod page;
 pub mod pages;
+mod shape;
 pub mod svg;
 pub mod words;
 
@@ -99,9 +100,10 @@ pub fn router(state: AppState) -> Router {
                 .map_or_else(|| request.uri().path().to_string(), |p| p.as_str().to_string());
             tracing::info_span!("request", method = %request.method(), route)
         }))
-        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(RequestBodyLimitLayer::new(origin::BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(axum::middleware::from_fn(shape::shape_errors))
         .with_state(state)
 }
 

@@ -1,5 +1,10 @@
-//! The gate every state-changing request passes before any handler runs, API and forms
-//! alike:
+//! The gate every request passes before any handler runs, API and forms alike:
+//! - a path or query that is not UTF-8 once decoded, or holds a control character, and a
+//!   JSON body or form whose text holds one (a NUL byte: PostgreSQL cannot store it,
+//!   SQLite would), is refused with 400 `invalid_input` naming where, so both databases
+//!   see the same inputs. Line breaks and tabs pass here; each field's own rule
+//!   (`model::text`) says whether it may hold them;
+//! - a body over the limit is refused with 413 `too_large`;
 //! - what the browser says another site sent is refused, logins included. Browsers say it
 //!   with `Sec-Fetch-Site`, or else with `Origin`; clients that are not browsers send
 //!   neither and pass;
@@ -8,7 +13,7 @@
 //!   The forms and calls that open a session (login, registration) carry their own
 //!   pre-session token instead ([`super::auth::FormToken`]).
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::middleware::Next;
@@ -20,12 +25,14 @@ use super::error::AppError;
 use super::page::PageError;
 use crate::service::ServiceError;
 
-/// The largest form body the gate reads for its `csrf` field (the body limit of the
-/// whole application).
-const FORM_LIMIT: usize = 1024 * 1024;
+/// The largest body a request may carry.
+pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The gate (see the module comment).
 pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Err(e) = check_uri(request.uri()) {
+        return refusal(request.uri(), e);
+    }
     if is_safe(request.method()) {
         return next.run(request).await;
     }
@@ -34,10 +41,15 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
         tracing::warn!(method = %request.method(), path = request.uri().path(), origin, "cross-site request refused");
         return refusal(request.uri(), AppError::CrossOrigin);
     }
+    let uri = request.uri().clone();
+    let (mut request, form_token) = match read_body(request).await {
+        Ok(r) => r,
+        Err(e) => return refusal(&uri, e),
+    };
     let Some(token) = cookie(request.headers(), state.cookie_name(SESSION_COOKIE)) else {
         return next.run(request).await;
     };
-    if opens_session(request.method(), request.uri().path()) {
+    if opens_session(request.method(), uri.path()) {
         return next.run(request).await;
     }
     let ip = ip_of(request.extensions());
@@ -45,12 +57,11 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
         Ok(s) => s,
         // Not a session (any more): the handler answers as to someone logged out.
         Err(ServiceError::AccessDenied) => return next.run(request).await,
-        Err(e) => return refusal(request.uri(), e.into()),
+        Err(e) => return refusal(&uri, e.into()),
     };
-    let uri = request.uri().clone();
-    let (mut request, sent) = match sent_token(request).await {
-        Ok(r) => r,
-        Err(e) => return refusal(&uri, e),
+    let sent = match request.headers().get(CSRF_HEADER) {
+        Some(h) => h.to_str().unwrap_or("").to_string(),
+        None => form_token.unwrap_or_default(),
     };
     if !same(&sent, &session.csrf) {
         tracing::warn!(method = %request.method(), path = uri.path(), "write without the session's CSRF token refused");
@@ -58,6 +69,113 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     }
     request.extensions_mut().insert(Checked { token, session });
     next.run(request).await
+}
+
+/// Refuses a path or query that is not UTF-8 once decoded, or holds a control character.
+fn check_uri(uri: &Uri) -> Result<(), AppError> {
+    let decoded = percent_encoding::percent_decode_str(uri.path()).decode_utf8();
+    match decoded {
+        Err(_) => {
+            return Err(AppError::BadRequest("the path is not UTF-8 once decoded: send UTF-8, percent-encoded".into()));
+        }
+        Ok(p) if !printable(&p) => {
+            return Err(AppError::BadRequest("the path holds a control character: send printable text".into()));
+        }
+        Ok(_) => {}
+    }
+    let query = uri.query().unwrap_or("");
+    let raw = percent_encoding::percent_decode_str(query).collect::<Vec<u8>>();
+    if std::str::from_utf8(&raw).is_err() {
+        return Err(AppError::BadRequest("the query is not UTF-8 once decoded: send UTF-8, percent-encoded".into()));
+    }
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if !printable(&k) || !printable(&v) {
+            return Err(AppError::BadRequest(format!(
+                "query parameter `{}` holds a control character",
+                k.escape_debug()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Text the gate lets through: no control character but line breaks and tabs.
+fn printable(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
+/// Reads a write's body (at most [`BODY_LIMIT`]), checks the text of a JSON body or form,
+/// and hands the request on whole, with a form's `csrf` field if it has one.
+async fn read_body(request: Request) -> Result<(Request, Option<String>), AppError> {
+    let too_large = || AppError::TooLarge(BODY_LIMIT);
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT) {
+        return Err(too_large());
+    }
+    let kind = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let (parts, body) = request.into_parts();
+    let bytes: Bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| too_large())?;
+    let mut csrf = None;
+    if kind.starts_with("application/x-www-form-urlencoded") {
+        for (k, v) in form_urlencoded::parse(&bytes) {
+            if !printable(&k) || !printable(&v) {
+                return Err(AppError::BadRequest(format!(
+                    "bad form: field `{}` holds a control character",
+                    k.escape_debug()
+                )));
+            }
+            if k == "csrf" {
+                csrf = Some(v.into_owned());
+            }
+        }
+    } else if kind.starts_with("application/json")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
+    {
+        // Text that is not JSON is the handler's to refuse, with what serde says of it.
+        check_json(&value, &mut String::new())?;
+    }
+    Ok((Request::from_parts(parts, Body::from(bytes)), csrf))
+}
+
+/// Refuses a JSON value with a control character in a string or a key, naming where
+/// (`invitees[0].name`).
+fn check_json(value: &serde_json::Value, at: &mut String) -> Result<(), AppError> {
+    let refuse = |at: &str| {
+        let at = if at.is_empty() { "the body" } else { at };
+        AppError::BadRequest(format!("bad JSON body: {at} holds a control character: send printable text"))
+    };
+    match value {
+        serde_json::Value::String(s) if !printable(s) => Err(refuse(at)),
+        serde_json::Value::Array(items) => {
+            for (k, item) in items.iter().enumerate() {
+                let len = at.len();
+                at.push_str(&format!("[{k}]"));
+                check_json(item, at)?;
+                at.truncate(len);
+            }
+            Ok(())
+        }
+        serde_json::Value::Object(fields) => {
+            for (name, item) in fields {
+                let len = at.len();
+                if !at.is_empty() {
+                    at.push('.');
+                }
+                at.push_str(&name.escape_debug().to_string());
+                if !printable(name) {
+                    return Err(refuse(at));
+                }
+                check_json(item, at)?;
+                at.truncate(len);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `e` as the answer: JSON under `/api/`, a page elsewhere.
@@ -73,29 +191,6 @@ fn opens_session(method: &Method, path: &str) -> bool {
             || path == "/api/v1/session"
             || register("/invitations/")
             || register("/api/v1/invitations/"))
-}
-
-/// The CSRF token a write carries: its header, or else a form's `csrf` field (the body is
-/// read, and handed on whole).
-async fn sent_token(request: Request) -> Result<(Request, String), AppError> {
-    if let Some(sent) = request.headers().get(CSRF_HEADER) {
-        let sent = sent.to_str().unwrap_or("").to_string();
-        return Ok((request, sent));
-    }
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Ok((request, String::new()));
-    }
-    let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
-        .await
-        .map_err(|_| AppError::BadRequest("the form is too large or was cut short".into()))?;
-    let sent = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
-    Ok((Request::from_parts(parts, Body::from(bytes)), sent.unwrap_or_default()))
 }
 
 /// Whether the browser says the request comes from this site: `Sec-Fetch-Site` where the

@@ -53,14 +53,14 @@ impl FromRequestParts<AppState> for PageUser {
             Err(AppError::Unauthenticated) => {
                 Err(Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response())
             }
-            Err(e) => Err(PageError { user: None, error: e }.into_response()),
+            Err(e) => Err(PageError::from(e).into_response()),
         }
     }
 }
 
 impl PageUser {
     pub(super) fn error(&self, e: impl Into<AppError>) -> PageError {
-        PageError { user: Some(Box::new(self.header.clone())), error: e.into() }
+        PageError { user: Some(Box::new(self.header.clone())), error: e.into(), back: None }
     }
 }
 
@@ -68,6 +68,8 @@ impl PageUser {
 pub struct PageError {
     pub(super) user: Option<Box<HeaderUser>>,
     pub(super) error: AppError,
+    /// Where the page links back to (the start when `None`).
+    pub(super) back: Option<String>,
 }
 
 #[derive(Template)]
@@ -78,6 +80,20 @@ struct ErrorPage {
     heading: String,
     code: String,
     message: String,
+    /// Where the link back goes: the page the visitor came from on this site, or the start.
+    back: String,
+}
+
+/// Where a page about an error links back to: the page the visitor came from, when the
+/// browser says it was one of this site's (a path only), else the start.
+pub(super) fn back_link(headers: &axum::http::HeaderMap) -> String {
+    let referer = headers.get(axum::http::header::REFERER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let path = referer.split_once("://").and_then(|(_, rest)| rest.strip_prefix(host)).filter(|_| !host.is_empty());
+    match path {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && super::words::safe_next(p) == p => p.to_string(),
+        _ => "/".into(),
+    }
 }
 
 impl IntoResponse for PageError {
@@ -91,6 +107,8 @@ impl IntoResponse for PageError {
             "csrf" => "Please try again",
             "cross_origin" => "Refused: this came from another site",
             "rate_limited" => "Slow down",
+            "too_large" => "That was too much",
+            "method_not_allowed" | "unsupported_media_type" => "This page does not take that",
             _ if status.is_server_error() => "Something went wrong",
             _ => "That did not work",
         };
@@ -100,6 +118,7 @@ impl IntoResponse for PageError {
             heading: heading.into(),
             code: body.code,
             message: body.message,
+            back: self.back.unwrap_or_else(|| "/".into()),
         };
         (status, render(&page)).into_response()
     }
@@ -107,7 +126,7 @@ impl IntoResponse for PageError {
 
 impl From<AppError> for PageError {
     fn from(error: AppError) -> Self {
-        PageError { user: None, error }
+        PageError { user: None, error, back: None }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::store::{self, WriteTx, catalog, channels, new_token, offers, orders, 
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
 };
-use super::setup::check_text;
+use super::setup::{check_optional_text, check_text};
 use super::{Actor, Result, Service, ServiceError, UserRole, audit};
 
 impl Service {
@@ -331,12 +331,10 @@ impl Service {
                 (_, None) => None,
                 (_, Some(_)) => return Err(at("a role only applies to p2mp channels")),
             };
-            let name = inv.name.trim().chars().take(100).collect::<String>();
-            let org_name = if inv.org_name.trim().is_empty() {
-                inv.organization.clone().unwrap_or_default()
-            } else {
-                inv.org_name.trim().chars().take(100).collect()
-            };
+            let name = check_optional_text("an invitee's name", &inv.name, 100).map_err(|e| at(&e.to_string()))?;
+            let org_name = check_optional_text("an invitee's organization name", &inv.org_name, 100)
+                .map_err(|e| at(&e.to_string()))?;
+            let org_name = if org_name.is_empty() { inv.organization.clone().unwrap_or_default() } else { org_name };
             let token = new_token();
             let new = offers::NewInvitee {
                 offer_id,
@@ -390,6 +388,8 @@ impl Service {
     /// Step 6: ends a channel (its creator's admins, or the operator). A channel with
     /// configuration on the switches gets a removal order; others end at once.
     pub async fn terminate(&self, actor: &Actor, channel_id: &str, reason: &str) -> Result<Option<String>> {
+        let reason = check_optional_text("a reason", reason, 500)?;
+        let reason = reason.as_str();
         let now = self.now();
         let mut tx = self.db.write().await?;
         let channel = self.channel_row(&mut tx, channel_id, true).await?;

@@ -87,11 +87,12 @@ pub(crate) fn check_email(email: &str) -> Result<String> {
 }
 
 pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<String> {
-    let t = s.trim();
-    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
-        return Err(ServiceError::Invalid(format!("{what} must be 1-{max} printable characters")));
-    }
-    Ok(t.to_string())
+    crate::model::text::required(what, s, max).map_err(|e| ServiceError::Invalid(e.to_string()))
+}
+
+/// As [`check_text`], empty allowed.
+pub(crate) fn check_optional_text(what: &str, s: &str, max: usize) -> Result<String> {
+    crate::model::text::optional(what, s, max).map_err(|e| ServiceError::Invalid(e.to_string()))
 }
 
 /// Account terms that make sense: at least one kind and class, limits above zero, credit

@@ -73,3 +73,118 @@ async fn unknown_fields_are_refused_by_name(b: Backend) {
 }
 
 on_both!(unknown_fields_are_refused_by_name);
+
+/// A control character anywhere (a NUL byte: PostgreSQL cannot store one) is a 400 naming
+/// where, before any database sees it, so both databases answer alike; text over a
+/// field's limit is refused, never cut.
+async fn control_characters_and_long_text_are_refused_alike(b: Backend) {
+    let p = Portal::start(b).await;
+    let anon = p.anonymous();
+    let bad = |(status, body): (StatusCode, Value), place: &str| {
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{place}: {body}");
+        assert_eq!(body["code"], "invalid_input", "{place}: {body}");
+        assert!(body["message"].as_str().unwrap().contains(place), "names `{place}`: {body}");
+    };
+    bad(anon.post("/api/v1/session", json!({"email": "a\u{0}b@x.example", "password": "x"})).await, "email");
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "line", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    for path in ["/api/v1/attachments/%00", "/api/v1/attachments/a%1Bb"] {
+        bad(acme.delete(path).await, "path");
+    }
+    bad(acme.post("/api/v1/channels/%00/offers", json!({"invitees": []})).await, "path");
+    bad(acme.get("/api/v1/orders?channel=%00").await, "channel");
+    bad(acme.get("/api/v1/channels/%FF%FE").await, "UTF-8");
+    let offers = format!("/api/v1/channels/{id}/offers");
+    let invitee = |k: &str, v: &str| json!({"invitees": [{"email": "admin@globex.example", k: v}]});
+    bad(acme.post(&offers, invitee("name", "Ops\u{0}")).await, "invitees[0].name");
+    bad(acme.post(&offers, invitee("org_name", "Globex\u{7}")).await, "invitees[0].org_name");
+    // Too long: refused whole, with the limit, where it used to be cut to 100 characters.
+    bad(acme.post(&offers, invitee("org_name", &"G".repeat(10_000))).await, "organization name");
+    assert_eq!(acme.get(&offers).await.1, json!([]), "no offer was made");
+    let terminate = format!("/api/v1/channels/{id}/terminate");
+    bad(acme.post(&terminate, json!({"reason": "done\u{0}"})).await, "reason");
+    bad(acme.post(&terminate, json!({"reason": "x".repeat(501)})).await, "reason");
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}")).await.1["state"], "draft", "not terminated");
+    // Any script, and emoji, are text like any other.
+    let (status, body) = acme.post(&offers, invitee("name", "أحمد 👋")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+on_both!(control_characters_and_long_text_are_refused_alike);
+
+/// What the framework refuses before any handler comes in the documented shape: JSON under
+/// `/api/`, a page with a way back elsewhere; no framework text.
+async fn every_refusal_has_the_documented_shape(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let http = acme.raw().await;
+    let json_error = async |r: reqwest::Response, status: StatusCode, code: &str| {
+        assert_eq!(r.status(), status);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "{code}: JSON");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], code, "{body}");
+        assert!(!body["message"].as_str().unwrap().is_empty(), "{body}");
+        body
+    };
+    // A body over the limit, said by its Content-Length: 413 before it is read (sent by
+    // hand: the server answers and closes before a client could send 10 MB).
+    let head = format!(
+        "POST /api/v1/channels HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{{",
+        p.base.trim_start_matches("http://"),
+        10 * 1024 * 1024
+    );
+    let answer = raw_http(&p.base, head.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("content-type: application/json"), "{answer}");
+    assert!(answer.contains(r#""code":"too_large""#), "{answer}");
+    // A method the path does not take: 405, with the methods it takes.
+    let r = http.patch(format!("{}/api/v1/channels", p.base)).header("x-csrf-token", &acme.csrf).send().await.unwrap();
+    let allow = r.headers().get("allow").map(|v| v.to_str().unwrap().to_string());
+    json_error(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    assert!(allow.is_some_and(|a| a.contains("GET") && a.contains("POST")), "Allow says what it takes");
+    // A body that is not JSON: 415.
+    let r = http
+        .post(format!("{}/api/v1/channels", p.base))
+        .header("x-csrf-token", &acme.csrf)
+        .header("content-type", "text/plain")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    json_error(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    // An API path that does not exist: 404 JSON.
+    let r = http.get(format!("{}/api/v1/nothing", p.base)).send().await.unwrap();
+    json_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    // A page that does not exist: a page, with a link back to where the visitor was.
+    let r =
+        http.get(format!("{}/nowhere", p.base)).header("referer", format!("{}/channels", p.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains(r#"href="/channels" id="back""#), "{page}");
+    // A page's form posted too large, or with a control character: a page too.
+    let r = http
+        .post(format!("{}/channels", p.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}&name=a%00b", acme.csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("name"), "names the field");
+}
+
+on_both!(every_refusal_has_the_documented_shape);
+
+/// Sends `bytes` on a new connection to `base` and reads the answer until the server
+/// closes it.
+async fn raw_http(base: &str, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -30,6 +30,11 @@ impl ServeProcess {
     /// Starts `serve --listen 127.0.0.1:0 --data-dir DATA ARGS...` and reads its first
     /// `lines` lines.
     pub fn start(data: &std::path::Path, args: &[&str], lines: usize) -> ServeProcess {
+        ServeProcess::start_on(data, None, args, lines)
+    }
+
+    /// As [`ServeProcess::start`], on the database `database_url` when given.
+    pub fn start_on(data: &std::path::Path, database_url: Option<&str>, args: &[&str], lines: usize) -> ServeProcess {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
         switchboard::tls::install_crypto();
@@ -38,6 +43,7 @@ impl ServeProcess {
             .arg(data)
             .args(args)
             .env("RUST_LOG", "warn")
+            .envs(database_url.map(|u| ("DATABASE_URL", u.to_string())))
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -294,12 +300,15 @@ async fn serve_over_tls() {
 }
 
 /// schemathesis (PyPI) generates requests from the served OpenAPI document, as the NOC and
-/// as a subscriber, and finds no server error (a 5xx) anywhere.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schemathesis_finds_no_server_error() {
+/// as a subscriber, valid and invalid alike (`--mode all`: negative data too), through
+/// every phase (examples, coverage, fuzzing, and stateful sequences following the
+/// responses), on SQLite and on PostgreSQL, and finds no server error (a 5xx) anywhere.
+async fn schemathesis_finds_no_server_error(b: Backend) {
     use std::process::Command;
     let dir = tempfile::tempdir().unwrap();
-    let serve = ServeProcess::start(dir.path(), &["--demo"], 1);
+    let db = crate::world::test_db(b).await;
+    let url_of_db = (b == Backend::Postgres).then_some(db.url.as_str());
+    let serve = ServeProcess::start_on(dir.path(), url_of_db, &["--demo"], 1);
     let url = serve.url.clone();
     for (who, seed) in [("noc@operator.example", "7"), ("admin@acme.example", "11")] {
         let http = reqwest::Client::new();
@@ -313,7 +322,8 @@ async fn schemathesis_finds_no_server_error() {
         let session: Value = r.json().await.unwrap();
         let out = Command::new("schemathesis")
             .args(["run", &format!("{url}/api/v1/openapi.json"), "--checks", "not_a_server_error"])
-            .args(["--max-examples", "40", "--seed", seed])
+            .args(["--mode", "all", "--phases", "examples,coverage,fuzzing,stateful"])
+            .args(["--max-examples", "60", "--seed", seed])
             // Logging in or out would change whose session the run uses.
             .args(["--exclude-operation-id", "login", "--exclude-operation-id", "logout"])
             .args(["-H", &format!("Cookie: {cookie}")])
@@ -330,5 +340,13 @@ async fn schemathesis_finds_no_server_error() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(report.contains("passed"), "{report}");
+        // The counts, for the README (`cargo nextest run --test it schemathesis --no-capture`).
+        let summary: Vec<&str> = report
+            .lines()
+            .filter(|l| l.contains("test cases") || l.contains("operations") || l.contains("passed"))
+            .collect();
+        eprintln!("schemathesis on {b:?} as {who}: {}", summary.join(" | "));
     }
 }
+
+on_both!(schemathesis_finds_no_server_error);

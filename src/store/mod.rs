@@ -487,19 +487,15 @@ impl Db {
                 })
             });
         }
-        let pool =
-            options.clone().connect(url).await.map_err(|source| StoreError::Connect { url: redact(url), source })?;
+        let pool = options.connect(url).await.map_err(|source| StoreError::Connect { url: redact(url), source })?;
         MIGRATOR.run(&pool).await?;
         let writer = match dialect {
             Dialect::Sqlite => {
                 let conn =
                     native::Native::open(url).map_err(|source| StoreError::Connect { url: redact(url), source })?;
                 let writer = Arc::new(writer::Writer::new(conn));
-                let checkpoints = options
-                    .max_connections(1)
-                    .connect(url)
-                    .await
-                    .map_err(|source| StoreError::Connect { url: redact(url), source })?;
+                let checkpoints =
+                    native::Native::open(url).map_err(|source| StoreError::Connect { url: redact(url), source })?;
                 let file =
                     native::Native::file(url).map_err(|source| StoreError::Connect { url: redact(url), source })?;
                 tokio::spawn(sqlite::checkpointer::run(checkpoints, file, Arc::downgrade(&writer)));

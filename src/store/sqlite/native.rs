@@ -73,6 +73,13 @@ impl Native {
         self.conn.query_row(sql, [], |r| r.get(0)).map_err(error)
     }
 
+    /// `PRAGMA wal_checkpoint(mode)`: the WAL's length and how much of it is copied back,
+    /// in pages.
+    pub(in crate::store) fn checkpoint(&self, mode: &str) -> Result<(i64, i64), sqlx::Error> {
+        let sql = format!("PRAGMA wal_checkpoint({mode})");
+        self.conn.query_row(&sql, [], |r| Ok((r.get(1)?, r.get(2)?))).map_err(error)
+    }
+
     /// Runs one statement with sqlx's arguments (`$N` is the N-th, as sqlx binds them) and
     /// returns its rows, then its result, as sqlx's `fetch_many` does. `persistent`: keep
     /// it prepared (statements whose text varies with their input are not).

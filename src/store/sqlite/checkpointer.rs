@@ -128,7 +128,7 @@ async fn checkpoint(conn: &Arc<Mutex<Native>>, mode: &'static str) -> Result<(i6
 mod tests {
     use std::time::Duration;
 
-    use crate::store::{Db, sqlite_url};
+    use crate::store::{Db, SqlError, query, sqlite_url};
 
     /// A writer that never stops keeps every checkpoint from copying the whole WAL, so by
     /// itself the WAL would only ever grow (until a commit checkpointed it, waited for by
@@ -139,7 +139,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let db = Db::connect(&sqlite_url(dir.path())?).await?;
         let mut tx = db.write().await?;
-        sqlx::query("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)").execute(&mut tx).await?;
+        query("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)").execute(&mut tx).await?;
         tx.commit().await?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let reader = {
@@ -147,11 +147,11 @@ mod tests {
             tokio::spawn(async move {
                 let mut reads = 0u64;
                 while !*stopped.borrow() {
-                    sqlx::query("SELECT count(*) FROM filler").fetch_one(&db).await?;
+                    query("SELECT count(*) FROM filler").fetch_one(&db).await?;
                     reads += 1;
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
-                Ok::<u64, sqlx::Error>(reads)
+                Ok::<u64, SqlError>(reads)
             })
         };
         // A page a commit, a commit a millisecond, for 12 times the restart length.
@@ -160,7 +160,7 @@ mod tests {
         let mut longest = 0;
         for _ in 0..3000 {
             let mut tx = db.write().await?;
-            sqlx::query("INSERT INTO filler (body) VALUES ($1)").bind(&body).execute(&mut tx).await?;
+            query("INSERT INTO filler (body) VALUES ($1)").bind(&body).execute(&mut tx).await?;
             tx.commit().await?;
             longest = longest.max(std::fs::metadata(&wal_file)?.len() / 4096);
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -168,8 +168,8 @@ mod tests {
         stop.send_replace(true);
         assert!(reader.await?? > 100, "the reader read all along");
         assert!(longest < 1500, "the WAL grew to {longest} pages for 3,000 written: it never started over");
-        let row = sqlx::query("SELECT count(*) AS n FROM filler").fetch_one(&db).await?;
-        assert_eq!(sqlx::Row::try_get::<i64, _>(&row, "n")?, 3000, "nothing lost");
+        let row = query("SELECT count(*) AS n FROM filler").fetch_one(&db).await?;
+        assert_eq!(row.try_get::<i64>("n")?, 3000, "nothing lost");
         Ok(())
     }
 }

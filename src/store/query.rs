@@ -236,16 +236,6 @@ impl Row {
             SqlError::new(format!("column `{name}` holds {}, which does not read as {}", cell.describe(), T::EXPECTED))
         })
     }
-
-    /// How many columns the row has.
-    pub fn len(&self) -> usize {
-        self.cells.len()
-    }
-
-    /// Whether the row has no column.
-    pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
-    }
 }
 
 impl Columns {

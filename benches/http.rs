@@ -241,7 +241,8 @@ async fn main() {
         })
         .collect();
     // How far the orders the acceptances made got meanwhile (the worker yields to requests).
-    let count = async |sql: &'static str| -> i64 { sqlx::query_scalar(sql).fetch_one(&svc.db).await.unwrap() };
+    let count =
+        async |sql: &'static str| -> i64 { switchboard::store::query_scalar(sql).fetch_one(&svc.db).await.unwrap() };
     let orders_done = async || count("SELECT count(*) FROM orders WHERE status = 'done'").await;
     let (done_before, all_before) = (orders_done().await, count("SELECT count(*) FROM orders").await);
     let accept = open_loop("POST /api/v1/invitations/{token}/accept", rate, accept_reqs).await;

@@ -17,11 +17,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::Connection;
 use switchboard::orchestrator::policy::{Account, ChannelState};
 use switchboard::orchestrator::{ChannelSpec, parse_channels};
 use switchboard::service::{Acceptance, Actor, Config, InviteeSpec, NewChannel, NewOffer, Service, UserRole, Worker};
-use switchboard::store::{Db, sqlite_url};
+use switchboard::store::{Db, Options, query_scalar, sqlite_url, varying};
 use switchboard::topology::generate::{ChannelOptions, channels_yaml};
 
 fn env_or(name: &str, default: &str) -> String {
@@ -32,11 +31,12 @@ async fn database(kind: &str, dir: &std::path::Path) -> String {
     match kind {
         "sqlite" => sqlite_url(dir).unwrap(),
         "postgres" => {
-            sqlx::any::install_default_drivers();
             let base = env_or("SWITCHBOARD_TEST_POSTGRES", "postgres://postgres:postgres@127.0.0.1:5432/postgres");
-            let mut conn = sqlx::AnyConnection::connect(&base).await.expect("PostgreSQL (scripts/pg-start)");
+            let server = Db::open(&base, Options { max_connections: 1, migrate: false })
+                .await
+                .expect("PostgreSQL (scripts/pg-start)");
             let name = format!("sbbench_{:08x}", rand::random::<u32>());
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            varying(format!("CREATE DATABASE {name}")).execute(&server).await.unwrap();
             format!("{}/{name}", base.rsplit_once('/').unwrap().0)
         }
         other => panic!("BENCH_DB: unknown database {other}"),
@@ -166,8 +166,8 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
     // Wait for the workers to finish every order.
     loop {
         let pending: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status IN ('pending', 'planning', 'applying')")
-                .fetch_one(&svc.db.pool)
+            query_scalar("SELECT COUNT(*) FROM orders WHERE status IN ('pending', 'planning', 'applying')")
+                .fetch_one(&svc.db)
                 .await
                 .unwrap();
         if pending == 0 {
@@ -191,7 +191,7 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
     let active = all.iter().filter(|c| c.state == ChannelState::Active).count();
     let orders = svc.orders(&system, None).await.unwrap();
     let failed = orders.iter().filter(|o| o.status == "failed").count();
-    let n_orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&svc.db.pool).await.unwrap();
+    let n_orders: i64 = query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&svc.db).await.unwrap();
     println!(
         "{kind}: {channels} channels ({members} acceptances, {n_orders} orders, {failed} failed, {active} active) in {:.2} s \
          = {:.0} channels/s (all accepted after {:.2} s); acceptance p50 {:.2} ms, p99 {:.2} ms; {clients} clients, \
@@ -280,40 +280,40 @@ fn main() {
             let db = Db::connect(&sqlite_url(dir.path()).unwrap()).await.unwrap();
             let t = Instant::now();
             for _ in 0..10_000 {
-                let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&db.pool).await.unwrap();
-            }
-            println!("sqlx pool SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
-            let t = Instant::now();
-            for _ in 0..10_000 {
-                let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&db).await.unwrap();
+                let _: i64 = query_scalar("SELECT 1").fetch_one(&db).await.unwrap();
             }
             println!("native read SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
             let t = Instant::now();
             for _ in 0..1000 {
                 let mut tx = db.write().await.unwrap();
                 for _ in 0..10 {
-                    let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut tx).await.unwrap();
+                    let _: i64 = query_scalar("SELECT 1").fetch_one(&mut tx).await.unwrap();
                 }
                 tx.commit().await.unwrap();
             }
             println!("native write tx of 10 SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 1000.0);
-            let mut conn = db.pool.acquire().await.unwrap();
-            let t = Instant::now();
-            for _ in 0..10_000 {
-                let _: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&mut *conn).await.unwrap();
-            }
-            println!("sqlx one connection SELECT 1: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
             let t = Instant::now();
             for i in 0..10_000i64 {
-                let _: Option<i64> =
-                    sqlx::query_scalar("SELECT vlan FROM vlan_allocations WHERE switch = $1 AND vlan = $2")
-                        .bind("x")
-                        .bind(i)
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .unwrap();
+                let _: Option<i64> = query_scalar("SELECT vlan FROM vlan_allocations WHERE switch = $1 AND vlan = $2")
+                    .bind("x")
+                    .bind(i)
+                    .fetch_optional(&db)
+                    .await
+                    .unwrap();
             }
-            println!("sqlx one connection indexed lookup: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+            println!("native read indexed lookup: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+            let t = Instant::now();
+            let mut tx = db.write().await.unwrap();
+            for i in 0..10_000i64 {
+                let _: Option<i64> = query_scalar("SELECT vlan FROM vlan_allocations WHERE switch = $1 AND vlan = $2")
+                    .bind("x")
+                    .bind(i)
+                    .fetch_optional(&mut tx)
+                    .await
+                    .unwrap();
+            }
+            tx.commit().await.unwrap();
+            println!("native writer indexed lookup: {:.1} us", t.elapsed().as_secs_f64() * 1e6 / 10_000.0);
         });
         return;
     }

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use crate::model::ChannelKind;
 use crate::orchestrator::policy::{Account, AccountStatus, Refused};
-use crate::store::{Db, StoreError, channels, new_id, topology};
+use crate::store::{Db, SqlError, StoreError, channels, new_id, topology};
 use crate::topology::Topology;
 
 pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
@@ -95,8 +95,8 @@ fn refusal_message(r: &[Refused]) -> String {
     r.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
-impl From<sqlx::Error> for ServiceError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<SqlError> for ServiceError {
+    fn from(e: SqlError) -> Self {
         ServiceError::Store(StoreError::Sql(e))
     }
 }

@@ -4,17 +4,15 @@
 //! a row that exists already means another instance took the VLAN first, answered as
 //! [`StoreError::Raced`], and the worker plans again.
 
-use sqlx::{AssertSqlSafe, Row};
-
 use super::cache::Pending;
 use super::{
     Dialect, MAX_PARAMS, StoreError, WriteTx, in_list, is_unique_violation, json_param, json_rows, list_param,
-    placeholders, varying,
+    placeholders, query, varying,
 };
 
 /// Frees every VLAN channel `channel_id` holds.
 pub async fn release(tx: &mut WriteTx, channel_id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM vlan_allocations WHERE channel_id = $1").bind(channel_id).execute(&mut *tx).await?;
+    query("DELETE FROM vlan_allocations WHERE channel_id = $1").bind(channel_id).execute(&mut *tx).await?;
     tx.on_commit(Pending::Released(vec![channel_id.to_string()]));
     Ok(())
 }
@@ -22,7 +20,7 @@ pub async fn release(tx: &mut WriteTx, channel_id: &str) -> Result<(), StoreErro
 /// Frees every VLAN the channels `channel_ids` hold, in one statement.
 pub async fn release_many(tx: &mut WriteTx, dialect: Dialect, channel_ids: &[&str]) -> Result<(), StoreError> {
     let sql = format!("DELETE FROM vlan_allocations WHERE {}", in_list(dialect, "channel_id", 1));
-    sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, channel_ids)).execute(&mut *tx).await?;
+    query(sql).bind(list_param(dialect, channel_ids)).execute(&mut *tx).await?;
     tx.on_commit(Pending::Released(channel_ids.iter().map(|c| c.to_string()).collect()));
     Ok(())
 }
@@ -39,7 +37,7 @@ pub async fn allocate_many(
         "INSERT INTO vlan_allocations (switch, vlan, channel_id) SELECT v.switch, v.vlan, v.channel_id FROM ({}) AS v",
         json_rows(dialect, 1, &[("switch", "TEXT"), ("vlan", "BIGINT"), ("channel_id", "TEXT")])
     );
-    match sqlx::query(AssertSqlSafe(sql)).bind(json_param(rows)).execute(&mut *tx).await {
+    match query(sql).bind(json_param(rows)).execute(&mut *tx).await {
         Ok(_) => {
             tx.on_commit(Pending::Allocated(rows.to_vec()));
             Ok(())

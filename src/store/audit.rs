@@ -1,11 +1,9 @@
 //! The audit log: one record per accepted change, written in the change's own transaction
 //! (a refused call writes nothing), and read back by organization or object.
 
-use sqlx::{AssertSqlSafe, Row};
-
 use crate::model::actor::Actor;
 
-use super::{Db, Dialect, WriteTx, json_param, json_rows, new_id};
+use super::{Db, Dialect, SqlError, WriteTx, json_param, json_rows, new_id, query};
 
 /// One audit record as read back.
 #[derive(Clone, Debug)]
@@ -31,8 +29,8 @@ pub async fn record(
     action: &str,
     object: &str,
     detail: serde_json::Value,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<(), SqlError> {
+    query(
         "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(new_id("aud"))
@@ -56,7 +54,7 @@ pub async fn record_many(
     actor: &Actor,
     action: &str,
     rows: &[(String, serde_json::Value)],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), SqlError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -67,7 +65,7 @@ pub async fn record_many(
          SELECT v.id, $1, $2, $3, $4, $5, v.object, v.detail FROM ({}) AS v",
         json_rows(dialect, 6, &[("id", "TEXT"), ("object", "TEXT"), ("detail", "TEXT")])
     );
-    sqlx::query(AssertSqlSafe(sql))
+    query(sql)
         .bind(at)
         .bind(actor.user_id.as_str())
         .bind(actor.org_id.as_str())
@@ -81,15 +79,14 @@ pub async fn record_many(
 
 /// The audit records, oldest first: those of the organization `org_id` (every
 /// organization's when `None`), and only those about `object` when it is given.
-pub async fn list(db: &Db, org_id: Option<&str>, object: Option<&str>) -> Result<Vec<Entry>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT * FROM audit_log WHERE ($1 = 1 OR org_id = $2) AND ($3 = '' OR object = $3) ORDER BY at, id",
-    )
-    .bind(i64::from(org_id.is_none()))
-    .bind(org_id.unwrap_or(""))
-    .bind(object.unwrap_or(""))
-    .fetch_all(db)
-    .await?;
+pub async fn list(db: &Db, org_id: Option<&str>, object: Option<&str>) -> Result<Vec<Entry>, SqlError> {
+    let rows =
+        query("SELECT * FROM audit_log WHERE ($1 = 1 OR org_id = $2) AND ($3 = '' OR object = $3) ORDER BY at, id")
+            .bind(i64::from(org_id.is_none()))
+            .bind(org_id.unwrap_or(""))
+            .bind(object.unwrap_or(""))
+            .fetch_all(db)
+            .await?;
     rows.iter()
         .map(|r| {
             Ok(Entry {

@@ -2,12 +2,10 @@
 //! operator sets them up and every order reads them; and, for the sweep, the channels whose
 //! members' usage terms ended or whose time windows concern them.
 
-use sqlx::Row;
-
 use crate::orchestrator::policy::{Definition, PriceType, Quota, UsageModel};
 
 use super::organizations::{kinds_text, parse_kinds};
-use super::{Db, Executor, StoreError, WriteTx, new_id, split_list, to_i64, to_u64};
+use super::{Db, Executor, Row, SqlError, StoreError, WriteTx, new_id, query, split_list, to_i64, to_u64};
 
 /// A usage model with its ID and the definition it belongs to.
 #[derive(Clone, Debug)]
@@ -32,7 +30,7 @@ pub async fn insert_definition(
     new: &NewDefinition<'_>,
     now: i64,
 ) -> Result<(String, i64), StoreError> {
-    let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM service_definitions WHERE name = $1")
+    let version: i64 = query("SELECT COALESCE(MAX(version), 0) AS v FROM service_definitions WHERE name = $1")
         .bind(new.name)
         .fetch_one(&mut *tx)
         .await?
@@ -40,7 +38,7 @@ pub async fn insert_definition(
     let version = version + 1;
     let id = new_id("def");
     let d = new.definition;
-    sqlx::query(
+    query(
         "INSERT INTO service_definitions (id, name, version, kinds, min_bandwidth_mbps, max_bandwidth_mbps, classes, \
          drivers, relations, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
@@ -64,7 +62,7 @@ pub async fn definition(tx: &mut WriteTx, id: &str) -> Result<Definition, StoreE
     if let Some(d) = tx.caches.catalog.lock().ok().and_then(|c| c.definitions.get(id).cloned()) {
         return Ok(d);
     }
-    let r = sqlx::query("SELECT * FROM service_definitions WHERE id = $1")
+    let r = query("SELECT * FROM service_definitions WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
@@ -78,8 +76,8 @@ pub async fn definition(tx: &mut WriteTx, id: &str) -> Result<Definition, StoreE
 
 /// Every definition version with its ID, by name and version: the catalogue.
 pub async fn definitions(db: &Db) -> Result<Vec<(String, Definition)>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM service_definitions ORDER BY name, version").fetch_all(db).await?;
-    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, definition_from_row(r)?))).collect::<Result<_, sqlx::Error>>()?)
+    let rows = query("SELECT * FROM service_definitions ORDER BY name, version").fetch_all(db).await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, definition_from_row(r)?))).collect::<Result<_, SqlError>>()?)
 }
 
 /// Adds usage model `model` to definition `definition_id`; its ID. Not found when there is
@@ -91,15 +89,13 @@ pub async fn insert_usage_model(
     model: &UsageModel,
     now: i64,
 ) -> Result<String, StoreError> {
-    let exists = sqlx::query("SELECT id FROM service_definitions WHERE id = $1")
-        .bind(definition_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let exists =
+        query("SELECT id FROM service_definitions WHERE id = $1").bind(definition_id).fetch_optional(&mut *tx).await?;
     if exists.is_none() {
         return Err(StoreError::NotFound(format!("service definition `{definition_id}`")));
     }
     let id = new_id("um");
-    sqlx::query(
+    query(
         "INSERT INTO usage_models (id, definition_id, name, price_type, price_cents, max_bandwidth_mbps, max_endpoints, \
          window_start_min, window_end_min, term_end, max_mb, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -126,7 +122,7 @@ pub async fn usage_model(tx: &mut WriteTx, id: &str) -> Result<(String, UsageMod
     if let Some(m) = tx.caches.catalog.lock().ok().and_then(|c| c.models.get(id).cloned()) {
         return Ok(m);
     }
-    let r = sqlx::query("SELECT * FROM usage_models WHERE id = $1")
+    let r = query("SELECT * FROM usage_models WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
@@ -143,16 +139,16 @@ pub async fn models_of_definition<'e>(
     ex: impl Executor<'e>,
     definition_id: &str,
 ) -> Result<Vec<(String, UsageModel)>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
+    let rows = query("SELECT * FROM usage_models WHERE definition_id = $1 ORDER BY created_at, id")
         .bind(definition_id)
         .fetch_all(ex)
         .await?;
-    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, usage_model_from_row(r)?))).collect::<Result<_, sqlx::Error>>()?)
+    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, usage_model_from_row(r)?))).collect::<Result<_, SqlError>>()?)
 }
 
 /// Every usage model of every definition, in catalogue order.
 pub async fn usage_models(db: &Db) -> Result<Vec<Model>, StoreError> {
-    let rows = sqlx::query("SELECT * FROM usage_models ORDER BY created_at, id").fetch_all(db).await?;
+    let rows = query("SELECT * FROM usage_models ORDER BY created_at, id").fetch_all(db).await?;
     let models = rows
         .iter()
         .map(|r| {
@@ -162,40 +158,39 @@ pub async fn usage_models(db: &Db) -> Result<Vec<Model>, StoreError> {
                 model: usage_model_from_row(r)?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()?;
+        .collect::<Result<_, SqlError>>()?;
     Ok(models)
 }
 
 /// A `service_definitions` row as the definition it holds.
-fn definition_from_row(r: &sqlx::any::AnyRow) -> Result<Definition, sqlx::Error> {
+fn definition_from_row(r: &Row) -> Result<Definition, SqlError> {
     Ok(Definition {
         name: r.try_get("name")?,
-        version: u32::try_from(r.try_get::<i64, _>("version")?).unwrap_or(0),
-        kinds: parse_kinds(&r.try_get::<String, _>("kinds")?),
+        version: u32::try_from(r.try_get::<i64>("version")?).unwrap_or(0),
+        kinds: parse_kinds(&r.try_get::<String>("kinds")?),
         min_bandwidth_mbps: to_u64(r.try_get("min_bandwidth_mbps")?),
         max_bandwidth_mbps: to_u64(r.try_get("max_bandwidth_mbps")?),
-        classes: split_list(&r.try_get::<String, _>("classes")?),
-        drivers: split_list(&r.try_get::<String, _>("drivers")?),
+        classes: split_list(&r.try_get::<String>("classes")?),
+        drivers: split_list(&r.try_get::<String>("drivers")?),
     })
 }
 
 /// A `usage_models` row as the model it holds.
-pub fn usage_model_from_row(r: &sqlx::any::AnyRow) -> Result<UsageModel, sqlx::Error> {
+pub fn usage_model_from_row(r: &Row) -> Result<UsageModel, SqlError> {
     let price: String = r.try_get("price_type")?;
-    let window =
-        match (r.try_get::<Option<i64>, _>("window_start_min")?, r.try_get::<Option<i64>, _>("window_end_min")?) {
-            (Some(a), Some(b)) => Some((u32::try_from(a).unwrap_or(0), u32::try_from(b).unwrap_or(0))),
-            _ => None,
-        };
+    let window = match (r.try_get::<Option<i64>>("window_start_min")?, r.try_get::<Option<i64>>("window_end_min")?) {
+        (Some(a), Some(b)) => Some((u32::try_from(a).unwrap_or(0), u32::try_from(b).unwrap_or(0))),
+        _ => None,
+    };
     Ok(UsageModel {
         name: r.try_get("name")?,
         price_type: PriceType::parse(&price),
         price_cents: r.try_get("price_cents")?,
-        max_bandwidth_mbps: r.try_get::<Option<i64>, _>("max_bandwidth_mbps")?.map(to_u64),
-        max_endpoints: r.try_get::<Option<i64>, _>("max_endpoints")?.map(to_u64),
+        max_bandwidth_mbps: r.try_get::<Option<i64>>("max_bandwidth_mbps")?.map(to_u64),
+        max_endpoints: r.try_get::<Option<i64>>("max_endpoints")?.map(to_u64),
         window,
         term_end_ms: r.try_get("term_end")?,
-        max_gb: r.try_get::<Option<i64>, _>("max_mb")?.map(|mb| Quota { megabytes: to_u64(mb) }),
+        max_gb: r.try_get::<Option<i64>>("max_mb")?.map(|mb| Quota { megabytes: to_u64(mb) }),
     })
 }
 
@@ -204,7 +199,7 @@ pub fn usage_model_from_row(r: &sqlx::any::AnyRow) -> Result<UsageModel, sqlx::E
 /// The channels on the switches (or on their way, or paused) with a live member whose
 /// usage model's term ended by `now`.
 pub async fn term_ended(tx: &mut WriteTx, now: i64) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT DISTINCT c.id FROM channels c JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
          JOIN usage_models u ON u.id = a.usage_model_id \
          WHERE c.state IN ('provisioning', 'active', 'modifying', 'paused') AND u.term_end IS NOT NULL AND u.term_end <= $1",
@@ -212,7 +207,7 @@ pub async fn term_ended(tx: &mut WriteTx, now: i64) -> Result<Vec<String>, Store
     .bind(now)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(rows.iter().map(|r| r.try_get("id")).collect::<Result<_, sqlx::Error>>()?)
+    Ok(rows.iter().map(|r| r.try_get("id")).collect::<Result<_, SqlError>>()?)
 }
 
 /// A channel a time window may concern, with one live member's usage model window.
@@ -231,7 +226,7 @@ pub struct WindowRow {
 /// window: a row per such member (one with no window for a paused channel without any),
 /// by channel.
 pub async fn windows(tx: &mut WriteTx) -> Result<Vec<WindowRow>, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT c.id, c.state, u.name, u.window_start_min, u.window_end_min FROM channels c \
          LEFT JOIN attachments a ON a.channel_id = c.id AND a.state = 'attached' \
          LEFT JOIN usage_models u ON u.id = a.usage_model_id AND u.window_start_min IS NOT NULL \
@@ -251,6 +246,6 @@ pub async fn windows(tx: &mut WriteTx) -> Result<Vec<WindowRow>, StoreError> {
                 window_end_min: r.try_get("window_end_min")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()?;
+        .collect::<Result<_, SqlError>>()?;
     Ok(out)
 }

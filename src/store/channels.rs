@@ -6,15 +6,12 @@
 
 use std::collections::HashMap;
 
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
-
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
 
 use super::{
-    Db, Dialect, Executor, MAX_PARAMS, ReadTx, StoreError, WriteTx, in_list, is_unique_violation, json_param,
-    json_rows, list_param, new_id, placeholders, split_list, to_i64, to_u64, varying,
+    Db, Dialect, Executor, MAX_PARAMS, Query, ReadTx, Row, SqlError, StoreError, WriteTx, in_list, is_unique_violation,
+    json_param, json_rows, list_param, new_id, placeholders, query, split_list, to_i64, to_u64, varying,
 };
 
 /// A channel that could not be read: the database failed, or a row holds a kind this
@@ -22,7 +19,7 @@ use super::{
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] SqlError),
     /// The row's `kind` is none of p2p, p2mp, mp2mp (the message says so).
     #[error("{0}")]
     Kind(String),
@@ -127,19 +124,13 @@ pub struct Steps {
 /// The channel `id` with its names and attachments, or `None`. Two statements: run them
 /// in one read transaction.
 pub async fn named(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<Named>> {
-    let Some(r) = sqlx::query(sqlx::AssertSqlSafe(format!("{CHANNEL_SELECT} WHERE c.id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
+    let Some(r) = query(format!("{CHANNEL_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(&mut *tx).await? else {
         return Ok(None);
     };
-    let atts = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{ATTACHMENT_SELECT} WHERE a.channel_id = $1 ORDER BY a.attached_at, a.id"
-    )))
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let atts = query(format!("{ATTACHMENT_SELECT} WHERE a.channel_id = $1 ORDER BY a.attached_at, a.id"))
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
     let attachments = atts.iter().map(named_attachment_from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(Some(named_from_row(&r, attachments)?))
 }
@@ -152,20 +143,17 @@ pub async fn named_among(tx: &mut ReadTx<'_>, among: Among<'_>) -> Result<Vec<Na
         Among::Every => "SELECT id FROM channels".to_string(),
         Among::VisibleTo { .. } => visible_ids(1, 2),
     };
-    let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| match among {
+    let bind = |q: Query<'static>| match among {
         Among::Every => q,
         Among::VisibleTo { org_id, email } => q.bind(org_id.to_string()).bind(email.to_string()),
     };
-    let rows = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{CHANNEL_SELECT} WHERE c.id IN ({visible}) ORDER BY c.created_at DESC, c.id DESC"
-    ))))
-    .fetch_all(&mut *tx)
-    .await?;
-    let atts = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{ATTACHMENT_SELECT} WHERE a.channel_id IN ({visible}) ORDER BY a.attached_at, a.id"
-    ))))
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = bind(query(format!("{CHANNEL_SELECT} WHERE c.id IN ({visible}) ORDER BY c.created_at DESC, c.id DESC")))
+        .fetch_all(&mut *tx)
+        .await?;
+    let atts =
+        bind(query(format!("{ATTACHMENT_SELECT} WHERE a.channel_id IN ({visible}) ORDER BY a.attached_at, a.id")))
+            .fetch_all(&mut *tx)
+            .await?;
     let mut by_channel: HashMap<String, Vec<Attachment>> = HashMap::new();
     for a in &atts {
         let a = named_attachment_from_row(a)?;
@@ -181,7 +169,7 @@ pub async fn named_among(tx: &mut ReadTx<'_>, among: Among<'_>) -> Result<Vec<Na
 
 /// The organization that owns channel `id`, or `None` when there is no such channel.
 pub async fn owner(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT org_id FROM channels WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+    let row = query("SELECT org_id FROM channels WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
     Ok(row.map(|r| r.try_get("org_id")).transpose()?)
 }
 
@@ -191,7 +179,7 @@ pub async fn owner(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<String>> {
 pub async fn visible_to<'e>(ex: impl Executor<'e>, channel_id: &str, org_id: &str, email: &str) -> Result<bool> {
     // Both databases push `v.id = $1` down into each arm of the union, so this looks up
     // one channel's rows, not every channel the organization may see.
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT 1 AS x FROM ({}) v WHERE v.id = $1", visible_ids(2, 3))))
+    let r = query(format!("SELECT 1 AS x FROM ({}) v WHERE v.id = $1", visible_ids(2, 3)))
         .bind(channel_id)
         .bind(org_id)
         .bind(email)
@@ -203,11 +191,10 @@ pub async fn visible_to<'e>(ex: impl Executor<'e>, channel_id: &str, org_id: &st
 /// How many channels the organization `org_id` has live attachments in (what its
 /// account's channel count limits).
 pub async fn held_by(tx: &mut ReadTx<'_>, org_id: &str) -> Result<i64> {
-    let row =
-        sqlx::query("SELECT COUNT(DISTINCT channel_id) AS n FROM attachments WHERE org_id = $1 AND state = 'attached'")
-            .bind(org_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let row = query("SELECT COUNT(DISTINCT channel_id) AS n FROM attachments WHERE org_id = $1 AND state = 'attached'")
+        .bind(org_id)
+        .fetch_one(&mut *tx)
+        .await?;
     Ok(row.try_get("n")?)
 }
 
@@ -215,7 +202,7 @@ pub async fn held_by(tx: &mut ReadTx<'_>, org_id: &str) -> Result<i64> {
 /// counts. Every step of an invitee or an order sets a time that was empty, so counting
 /// the times that are set changes with every step (live pages compare two readings).
 pub async fn steps(db: &Db, channel_id: &str) -> Result<Steps> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT (SELECT COUNT(*) || '/' || COUNT(i.accessed_at) || '/' || COUNT(i.registered_at) || '/' || \
            COUNT(i.accepted_at) || '/' || COUNT(i.declined_at) || '/' || COUNT(i.expired_at) \
            FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE o.channel_id = $1) AS invitees, \
@@ -230,8 +217,7 @@ pub async fn steps(db: &Db, channel_id: &str) -> Result<Steps> {
 
 /// How many channels are in each state, by state.
 pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>> {
-    let rows =
-        sqlx::query("SELECT state, COUNT(*) AS n FROM channels GROUP BY state ORDER BY state").fetch_all(db).await?;
+    let rows = query("SELECT state, COUNT(*) AS n FROM channels GROUP BY state ORDER BY state").fetch_all(db).await?;
     rows.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
 }
 
@@ -240,13 +226,13 @@ pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>> {
 /// turns.
 pub async fn row(tx: &mut WriteTx, dialect: Dialect, id: &str, lock: bool) -> Result<Option<ChannelRow>> {
     let sql = format!("SELECT * FROM channels WHERE id = $1{}", if lock { super::lock(dialect) } else { "" });
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *tx).await?;
+    let row = query(sql).bind(id).fetch_optional(&mut *tx).await?;
     row.as_ref().map(channel_from_row).transpose()
 }
 
 /// The live attachments of channel `channel_id`, oldest first.
-pub async fn live_attachments(tx: &mut WriteTx, channel_id: &str) -> Result<Vec<AttachmentRow>, sqlx::Error> {
-    let rows = sqlx::query(
+pub async fn live_attachments(tx: &mut WriteTx, channel_id: &str) -> Result<Vec<AttachmentRow>, SqlError> {
+    let rows = query(
         "SELECT interface, role, customer_vlan FROM attachments \
          WHERE channel_id = $1 AND state = 'attached' ORDER BY attached_at, id",
     )
@@ -260,7 +246,7 @@ pub async fn live_attachments(tx: &mut WriteTx, channel_id: &str) -> Result<Vec<
 /// already is a conflict.
 pub async fn insert(tx: &mut WriteTx, new: &NewChannel<'_>, now: i64) -> Result<String, StoreError> {
     let id = new_id("ch");
-    let r = sqlx::query(
+    let r = query(
         "INSERT INTO channels (id, name, org_id, created_by, kind, bandwidth_mbps, class, definition_id, usage_model_id, \
          state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $10)",
     )
@@ -290,7 +276,7 @@ pub async fn insert(tx: &mut WriteTx, new: &NewChannel<'_>, now: i64) -> Result<
 /// channel and interface: a partial unique index).
 pub async fn insert_attachment(tx: &mut WriteTx, new: &NewAttachment<'_>, now: i64) -> Result<String, StoreError> {
     let id = new_id("att");
-    let r = sqlx::query(
+    let r = query(
         "INSERT INTO attachments (id, channel_id, interface, org_id, role, customer_vlan, tag, usage_model_id, state, attached_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'attached', $9)",
     )
@@ -316,20 +302,19 @@ pub async fn insert_attachment(tx: &mut WriteTx, new: &NewAttachment<'_>, now: i
 
 /// The channel whose live attachment on interface `interface` carries tag `tag`, if one
 /// does.
-pub async fn tag_user(tx: &mut WriteTx, interface: &str, tag: u16) -> Result<Option<String>, sqlx::Error> {
-    let taken = sqlx::query(
-        "SELECT channel_id FROM attachments WHERE interface = $1 AND state = 'attached' AND tag = $2 LIMIT 1",
-    )
-    .bind(interface)
-    .bind(i64::from(tag))
-    .fetch_optional(&mut *tx)
-    .await?;
+pub async fn tag_user(tx: &mut WriteTx, interface: &str, tag: u16) -> Result<Option<String>, SqlError> {
+    let taken =
+        query("SELECT channel_id FROM attachments WHERE interface = $1 AND state = 'attached' AND tag = $2 LIMIT 1")
+            .bind(interface)
+            .bind(i64::from(tag))
+            .fetch_optional(&mut *tx)
+            .await?;
     taken.map(|r| r.try_get("channel_id")).transpose()
 }
 
 /// Where attachment `id` belongs and whether it is plugged in, or `None`.
-pub async fn attachment_state(tx: &mut WriteTx, id: &str) -> Result<Option<AttachmentState>, sqlx::Error> {
-    let row = sqlx::query("SELECT channel_id, org_id, state FROM attachments WHERE id = $1")
+pub async fn attachment_state(tx: &mut WriteTx, id: &str) -> Result<Option<AttachmentState>, SqlError> {
+    let row = query("SELECT channel_id, org_id, state FROM attachments WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -337,13 +322,13 @@ pub async fn attachment_state(tx: &mut WriteTx, id: &str) -> Result<Option<Attac
     Ok(Some(AttachmentState {
         channel_id: r.try_get("channel_id")?,
         org_id: r.try_get("org_id")?,
-        attached: r.try_get::<String, _>("state")? == "attached",
+        attached: r.try_get::<String>("state")? == "attached",
     }))
 }
 
 /// Unplugs attachment `id`.
-pub async fn detach(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE attachments SET state = 'detached', detached_at = $2 WHERE id = $1")
+pub async fn detach(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), SqlError> {
+    query("UPDATE attachments SET state = 'detached', detached_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
         .execute(&mut *tx)
@@ -354,7 +339,7 @@ pub async fn detach(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), sqlx::Er
 /// Unplugs every member of those of `channel_ids` that are terminated (in the same
 /// transaction that terminated them): a terminated channel holds no interface and counts
 /// for no organization's channels.
-pub async fn release_attachments(tx: &mut WriteTx, channel_ids: &[&str], now: i64) -> Result<(), sqlx::Error> {
+pub async fn release_attachments(tx: &mut WriteTx, channel_ids: &[&str], now: i64) -> Result<(), SqlError> {
     for chunk in channel_ids.chunks(MAX_PARAMS) {
         let sql = format!(
             "UPDATE attachments SET state = 'detached', detached_at = $1 WHERE state = 'attached' \
@@ -372,8 +357,8 @@ pub async fn release_attachments(tx: &mut WriteTx, channel_ids: &[&str], now: i6
 
 /// Whether channel `channel_id` holds a VLAN on some switch, and so may have configuration
 /// there.
-pub async fn holds_vlans(tx: &mut WriteTx, channel_id: &str) -> Result<bool, sqlx::Error> {
-    let holds = sqlx::query("SELECT switch FROM vlan_allocations WHERE channel_id = $1 LIMIT 1")
+pub async fn holds_vlans(tx: &mut WriteTx, channel_id: &str) -> Result<bool, SqlError> {
+    let holds = query("SELECT switch FROM vlan_allocations WHERE channel_id = $1 LIMIT 1")
         .bind(channel_id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -391,15 +376,14 @@ pub async fn set_state(
     reason: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let n = sqlx::query("UPDATE channels SET state = $3, reason = $4, updated_at = $5 WHERE id = $1 AND state = $2")
+    let n = query("UPDATE channels SET state = $3, reason = $4, updated_at = $5 WHERE id = $1 AND state = $2")
         .bind(channel_id)
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(reason)
         .bind(now)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
     if n == 1 { Ok(()) } else { Err(StoreError::Raced(format!("the channel is no longer {from}"))) }
 }
 
@@ -419,7 +403,7 @@ fn visible_ids(org: usize, email: usize) -> String {
 }
 
 /// A channel from a row of `channels` (`SELECT *`).
-pub(crate) fn channel_from_row(r: &AnyRow) -> Result<ChannelRow> {
+pub(crate) fn channel_from_row(r: &Row) -> Result<ChannelRow> {
     let kind: String = r.try_get("kind")?;
     let state: String = r.try_get("state")?;
     Ok(ChannelRow {
@@ -434,7 +418,7 @@ pub(crate) fn channel_from_row(r: &AnyRow) -> Result<ChannelRow> {
         state: ChannelState::parse(&state).unwrap_or(ChannelState::Failed),
         vlan: vid(r.try_get("vlan")?),
         leaf_vlan: vid(r.try_get("leaf_vlan")?),
-        path: split_list(&r.try_get::<String, _>("path")?),
+        path: split_list(&r.try_get::<String>("path")?),
         created_at: r.try_get("created_at")?,
         reason: r.try_get("reason")?,
     })
@@ -449,7 +433,7 @@ const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS def_name
 const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name FROM attachments a \
      JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id";
 
-fn named_from_row(r: &AnyRow, attachments: Vec<Attachment>) -> Result<Named> {
+fn named_from_row(r: &Row, attachments: Vec<Attachment>) -> Result<Named> {
     Ok(Named {
         channel: channel_from_row(r)?,
         organization: r.try_get("org_name")?,
@@ -461,7 +445,7 @@ fn named_from_row(r: &AnyRow, attachments: Vec<Attachment>) -> Result<Named> {
 }
 
 /// A live attachment from a row with `interface`, `role` and `customer_vlan`.
-pub(crate) fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow, sqlx::Error> {
+pub(crate) fn attachment_from_row(r: &Row) -> Result<AttachmentRow, SqlError> {
     let role: String = r.try_get("role")?;
     Ok(AttachmentRow {
         interface: r.try_get("interface")?,
@@ -470,7 +454,7 @@ pub(crate) fn attachment_from_row(r: &AnyRow) -> Result<AttachmentRow, sqlx::Err
     })
 }
 
-fn named_attachment_from_row(a: &AnyRow) -> Result<Attachment, sqlx::Error> {
+fn named_attachment_from_row(a: &Row) -> Result<Attachment, SqlError> {
     let role: String = a.try_get("role")?;
     Ok(Attachment {
         id: a.try_get("id")?,
@@ -511,7 +495,7 @@ pub async fn set_plans(
         in_list(dialect, "channels.id", 3)
     );
     let keys = list_param(dialect, &ids);
-    sqlx::query(AssertSqlSafe(sql)).bind(now).bind(json_param(plans)).bind(keys.as_str()).execute(&mut *tx).await?;
+    query(sql).bind(now).bind(json_param(plans)).bind(keys.as_str()).execute(&mut *tx).await?;
     // The members' tags follow their channels' VLANs.
     let sql = format!(
         "UPDATE attachments SET tag = COALESCE(attachments.customer_vlan, v.vlan) \
@@ -520,15 +504,15 @@ pub async fn set_plans(
         rows = json_rows(dialect, 1, &[("id", "TEXT"), ("vlan", "BIGINT")]),
         key = in_list(dialect, "attachments.channel_id", 2)
     );
-    sqlx::query(AssertSqlSafe(sql)).bind(json_param(plans)).bind(keys.as_str()).execute(&mut *tx).await?;
+    query(sql).bind(json_param(plans)).bind(keys.as_str()).execute(&mut *tx).await?;
     Ok(())
 }
 
 /// What each of the channels `ids` holds on the switches, as (id, applied JSON).
 pub async fn applied_of(db: &Db, dialect: Dialect, ids: &[&str]) -> Result<Vec<(String, Option<String>)>, StoreError> {
     let sql = format!("SELECT id, applied FROM channels WHERE {}", in_list(dialect, "id", 1));
-    let rows = sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(db).await?;
-    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("applied")?))).collect::<Result<_, sqlx::Error>>()?)
+    let rows = query(sql).bind(list_param(dialect, ids)).fetch_all(db).await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("applied")?))).collect::<Result<_, SqlError>>()?)
 }
 
 /// What each channel holds on the switches, as (id, applied JSON; NULL for nothing), its
@@ -545,12 +529,7 @@ pub async fn applied_many(
         in_list(dialect, "channels.id", 3)
     );
     let keys: Vec<&str> = applied.iter().map(|p| p.0.as_str()).collect();
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(now)
-        .bind(json_param(applied))
-        .bind(list_param(dialect, &keys))
-        .execute(&mut *tx)
-        .await?;
+    query(sql).bind(now).bind(json_param(applied)).bind(list_param(dialect, &keys)).execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -565,12 +544,7 @@ pub async fn move_many(
 ) -> Result<(), StoreError> {
     let sql =
         format!("UPDATE channels SET state = $1, reason = '', updated_at = $2 WHERE {}", in_list(dialect, "id", 3));
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(to.as_str())
-        .bind(now)
-        .bind(list_param(dialect, ids))
-        .execute(&mut *tx)
-        .await?;
+    query(sql).bind(to.as_str()).bind(now).bind(list_param(dialect, ids)).execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -582,13 +556,13 @@ pub async fn terminated_many(tx: &mut WriteTx, dialect: Dialect, ids: &[&str], n
          WHERE state = 'terminating' AND {}",
         in_list(dialect, "id", 2)
     );
-    sqlx::query(AssertSqlSafe(sql)).bind(now).bind(list_param(dialect, ids)).execute(&mut *tx).await?;
+    query(sql).bind(now).bind(list_param(dialect, ids)).execute(&mut *tx).await?;
     Ok(())
 }
 
 /// Channel `id` has no path (its VLANs freed).
 pub async fn clear_path(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE channels SET path = '' WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    query("UPDATE channels SET path = '' WHERE id = $1").bind(id).execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -603,7 +577,7 @@ pub async fn rows_of(
 ) -> Result<std::collections::BTreeMap<String, ChannelRow>> {
     let sql = format!("SELECT * FROM channels WHERE {}{}", in_list(dialect, "id", 1), super::lock(dialect));
     let mut out = std::collections::BTreeMap::new();
-    for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
+    for r in query(sql).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
         let c = channel_from_row(&r)?;
         out.insert(c.id.clone(), c);
     }
@@ -622,7 +596,7 @@ pub async fn live_attachments_of(
         in_list(dialect, "channel_id", 1)
     );
     let mut out: std::collections::BTreeMap<String, Vec<AttachmentRow>> = std::collections::BTreeMap::new();
-    for r in sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
+    for r in query(sql).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
         out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
     }
     Ok(out)
@@ -642,7 +616,7 @@ pub async fn tags_on_except(
         in_list(dialect, "a.interface", 1),
         in_list(dialect, "a.channel_id", 2)
     );
-    let q = sqlx::query(AssertSqlSafe(sql)).bind(list_param(dialect, ifaces)).bind(list_param(dialect, excluded));
+    let q = query(sql).bind(list_param(dialect, ifaces)).bind(list_param(dialect, excluded));
     let mut out = Vec::new();
     for r in q.fetch_all(&mut *tx).await? {
         let iface: String = r.try_get("interface")?;

@@ -1,11 +1,9 @@
 //! Usage metering as kept (max GB): for each member of an active channel whose usage model
 //! has an allowance, the traffic it used so far and the counter reading it was last seen at.
 
-use sqlx::Row;
-
 use crate::orchestrator::policy::Quota;
 
-use super::{Db, WriteTx, to_i64, to_u64};
+use super::{Db, SqlError, WriteTx, query, to_i64, to_u64};
 
 /// A metered member: an attached member of an active channel under a usage model with an
 /// allowance.
@@ -26,8 +24,8 @@ pub struct Member {
 }
 
 /// Every metered member, by attachment id.
-pub async fn metered(db: &Db) -> Result<Vec<Member>, sqlx::Error> {
-    let rows = sqlx::query(
+pub async fn metered(db: &Db) -> Result<Vec<Member>, SqlError> {
+    let rows = query(
         "SELECT a.id, a.channel_id, a.interface, a.tag, a.bytes_used, \
          a.bytes_seen, u.name, u.max_mb FROM attachments a JOIN channels c ON c.id = a.channel_id \
          JOIN usage_models u ON u.id = a.usage_model_id \
@@ -41,19 +39,19 @@ pub async fn metered(db: &Db) -> Result<Vec<Member>, sqlx::Error> {
                 attachment: r.try_get("id")?,
                 channel: r.try_get("channel_id")?,
                 interface: r.try_get("interface")?,
-                tag: r.try_get::<Option<i64>, _>("tag")?.and_then(|t| u16::try_from(t).ok()),
+                tag: r.try_get::<Option<i64>>("tag")?.and_then(|t| u16::try_from(t).ok()),
                 model: r.try_get("name")?,
                 quota: Quota { megabytes: to_u64(r.try_get("max_mb")?) },
                 used: to_u64(r.try_get("bytes_used")?),
-                seen: r.try_get::<Option<i64>, _>("bytes_seen")?.map(to_u64),
+                seen: r.try_get::<Option<i64>>("bytes_seen")?.map(to_u64),
             })
         })
         .collect()
 }
 
 /// Records that `attachment` has used `used` bytes, its counter read `seen` at `now`.
-pub async fn record(tx: &mut WriteTx, attachment: &str, used: u64, seen: u64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE attachments SET bytes_used = $2, bytes_seen = $3, metered_at = $4 WHERE id = $1")
+pub async fn record(tx: &mut WriteTx, attachment: &str, used: u64, seen: u64, now: i64) -> Result<(), SqlError> {
+    query("UPDATE attachments SET bytes_used = $2, bytes_seen = $3, metered_at = $4 WHERE id = $1")
         .bind(attachment)
         .bind(to_i64(used))
         .bind(to_i64(seen))

@@ -1,7 +1,8 @@
-//! The database: one connection pool over SQLite (embedded, the default) or PostgreSQL
-//! (`DATABASE_URL=postgres://...`, shared by several instances), the migrations, write and
-//! read transactions, and the repositories (one module per aggregate) that hold every SQL
-//! statement and speak domain values. SQLite's own machinery is in `sqlite/`.
+//! The database: SQLite (embedded, the default) or PostgreSQL (`DATABASE_URL=postgres://...`,
+//! shared by several instances), the migrations, write and read transactions, the store's
+//! own queries (`query.rs`), and the repositories (one module per aggregate) that hold
+//! every SQL statement and speak domain values. SQLite's own machinery is in `sqlite/`,
+//! PostgreSQL's side of the queries in `postgres.rs`.
 //!
 //! Every query is written once, in SQL both databases accept (`$1` placeholders, BIGINT,
 //! TEXT, partial unique indexes, `RETURNING`). The two places where they differ sit behind
@@ -18,26 +19,37 @@ pub mod offers;
 pub mod orders;
 pub mod organizations;
 pub mod policy;
+mod postgres;
+mod query;
 pub mod sessions;
 pub mod settings;
 mod sqlite;
 pub mod switch_items;
 pub mod topology;
 
+pub use query::{
+    Cell, ColumnIndex, Decode, Encode, Executor, Query, Row, Scalar, SqlError, Target, Type, Typed, Value, Violation,
+    query, query_scalar, varying,
+};
+
 use sqlite::{native, writer};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use query::On;
 use sha2::{Digest, Sha256};
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Executor as _, Transaction};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Executor as _, PgPool, Postgres, Transaction};
 
-/// The migrations in `migrations/`, compiled in.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The migrations in `migrations/`, compiled in. They run through sqlx's own pool of the
+/// database (its `_sqlx_migrations` table records which ran), before the store opens its
+/// connections.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Which database the pool talks to.
+/// Which database the store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
@@ -59,11 +71,11 @@ pub enum StoreError {
     #[error("database URL `{0}` is not supported: use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB")]
     Url(String),
     #[error("cannot open the database at {url}: {source}")]
-    Connect { url: String, source: sqlx::Error },
+    Connect { url: String, source: SqlError },
     #[error("cannot migrate the database: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(SqlError),
     #[error("database error: {0}")]
-    Sql(#[from] sqlx::Error),
+    Sql(#[from] SqlError),
     #[error("cannot create data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
     /// What was looked for and is not there (`"organization `x`"`).
@@ -81,21 +93,29 @@ pub enum StoreError {
     Unreadable(String),
 }
 
-/// A migrated connection pool.
+/// An open, migrated database.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pub pool: AnyPool,
     pub dialect: Dialect,
-    /// Where write transactions run on SQLite, which has one writer at a time: this
-    /// process's writers queue for one connection, in order, instead of spinning in
-    /// SQLite's busy handler (which collapses throughput), and share transactions (group
-    /// commit, see `writer.rs`). `None` on PostgreSQL, where writers take `pool`.
-    writer: Option<Arc<writer::Writer>>,
-    /// SQLite's readers (`None` on PostgreSQL, where reads take `pool`). The pool still
-    /// serves migrations and whoever holds it directly.
-    readers: Option<Arc<Readers>>,
-    /// The process's copies of rows only it writes (SQLite; see `cache.rs`).
+    engine: Engine,
+    /// The process's copies of rows only it writes (SQLite) and of the catalogue (see
+    /// `cache.rs`).
     caches: Arc<cache::Caches>,
+}
+
+#[derive(Clone, Debug)]
+enum Engine {
+    /// sqlx's pool: reads take a connection for a statement, transactions for their length.
+    Postgres(PgPool),
+    Sqlite {
+        /// Where write transactions run, SQLite having one writer at a time: this process's
+        /// writers queue for one connection, in order, instead of spinning in SQLite's busy
+        /// handler (which collapses throughput), and share transactions (group commit, see
+        /// `writer.rs`).
+        writer: Arc<writer::Writer>,
+        /// Where reads run, beside the writer (WAL).
+        readers: Arc<Readers>,
+    },
 }
 
 /// A write transaction (and, on SQLite, this process's turn to write). `&mut tx` is an
@@ -108,23 +128,23 @@ pub struct WriteTx {
 }
 
 enum Inner {
-    Postgres(Transaction<'static, Any>),
+    Postgres(Transaction<'static, Postgres>),
     Sqlite(writer::Member),
 }
 
 impl WriteTx {
     /// Commits; on SQLite, returns once the shared transaction holding this one committed.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub async fn commit(self) -> Result<(), SqlError> {
         self.caches.take_in(self.pending);
         match self.inner {
-            Inner::Postgres(tx) => tx.commit().await,
+            Inner::Postgres(tx) => Ok(tx.commit().await?),
             Inner::Sqlite(m) => m.commit().await,
         }
     }
 
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+    pub async fn rollback(self) -> Result<(), SqlError> {
         match self.inner {
-            Inner::Postgres(tx) => tx.rollback().await,
+            Inner::Postgres(tx) => Ok(tx.rollback().await?),
             Inner::Sqlite(m) => m.rollback().await,
         }
     }
@@ -135,7 +155,7 @@ impl WriteTx {
     /// stamp is unchanged, if the process updates it with its own writes (right before
     /// their commit: a failed commit changes the stamp). `None` on PostgreSQL, where other
     /// instances write at any time.
-    pub async fn stamp(&mut self) -> Result<Option<Stamp>, sqlx::Error> {
+    pub async fn stamp(&mut self) -> Result<Option<Stamp>, SqlError> {
         match &mut self.inner {
             Inner::Postgres(_) => Ok(None),
             Inner::Sqlite(m) => m.stamp().await.map(|(version, aborts)| Some(Stamp { version, aborts })),
@@ -152,207 +172,52 @@ impl std::fmt::Debug for WriteTx {
     }
 }
 
-/// Where a transaction's next statement runs.
-enum On<'a> {
-    Postgres(&'a mut sqlx::AnyConnection),
-    Native(&'a mut native::Native),
-    /// The transaction is over.
-    Closed,
-}
-
-/// Where a repository's statement runs when its callers hold different ones: `&db` (a
-/// read), `&mut read_tx` or `&mut write_tx`.
-pub trait Executor<'e>: sqlx::Executor<'e, Database = Any> {}
-
-impl<'e, T: sqlx::Executor<'e, Database = Any>> Executor<'e> for T {}
-
-/// A transaction is where its statements run: `query.execute(&mut tx)`. On PostgreSQL
-/// that is the transaction's connection; on SQLite the statement runs right here on the
-/// process's own connection (`native.rs`), without sqlx's hand-off to a thread.
-macro_rules! transaction_executor {
-    ($($ty:tt)*) => {
-        impl<'c> sqlx::Executor<'c> for &'c mut $($ty)* {
-            type Database = Any;
-
-            fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> Steps<'e>
-            where
-                'c: 'e,
-                E: 'q + sqlx::Execute<'q, Any>,
-            {
-                match self.on() {
-                    On::Postgres(c) => c.fetch_many(query),
-                    On::Native(n) => native_steps(n, query),
-                    On::Closed => failed_steps(sqlx::Error::PoolClosed),
-                }
-            }
-
-            fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> FirstRow<'e>
-            where
-                'c: 'e,
-                E: 'q + sqlx::Execute<'q, Any>,
-            {
-                match self.on() {
-                    On::Postgres(c) => c.fetch_optional(query),
-                    On::Native(n) => native_first(n, query),
-                    On::Closed => failed_first(sqlx::Error::PoolClosed),
-                }
-            }
-
-            fn prepare_with<'e>(
-                self,
-                sql: sqlx::SqlStr,
-                parameters: &'e [sqlx::any::AnyTypeInfo],
-            ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
-            where
-                'c: 'e,
-            {
-                match self.on() {
-                    On::Postgres(c) => c.prepare_with(sql, parameters),
-                    On::Native(_) | On::Closed => not_on_native(),
-                }
-            }
-
-            fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
-            where
-                'c: 'e,
-            {
-                match self.on() {
-                    On::Postgres(c) => c.describe(sql),
-                    On::Native(_) | On::Closed => not_on_native(),
-                }
-            }
-        }
-    };
-}
-
-transaction_executor!(WriteTx);
-transaction_executor!(ReadTx<'_>);
-
-impl WriteTx {
-    fn on(&mut self) -> On<'_> {
-        match &mut self.inner {
-            Inner::Postgres(tx) => On::Postgres(tx),
-            Inner::Sqlite(m) => On::Native(m.conn_mut()),
-        }
+/// Reads: `query.fetch_all(&db)`. On PostgreSQL a connection of the pool; on SQLite the
+/// statement runs right here on an idle reader (WAL readers run beside the writer), which
+/// goes back to the idle ones when it is done.
+impl<'e> Executor<'e> for &'e Db {
+    fn target(self) -> Target<'e> {
+        Target(match &self.engine {
+            Engine::Postgres(pool) => On::Pool(pool),
+            Engine::Sqlite { readers, .. } => On::Readers(readers),
+        })
     }
 }
 
-impl ReadTx<'_> {
-    fn on(&mut self) -> On<'_> {
-        match &mut self.inner {
-            ReadInner::Postgres(Some(tx)) => On::Postgres(tx),
+impl query::sealed::Sealed for &Db {}
+
+/// A write transaction is where its statements run: `query.execute(&mut *tx)`. On
+/// PostgreSQL that is the transaction's connection; on SQLite the statement runs right here
+/// on the process's writer connection (`native.rs`).
+impl<'e> Executor<'e> for &'e mut WriteTx {
+    fn target(self) -> Target<'e> {
+        Target(match &mut self.inner {
+            Inner::Postgres(tx) => On::Connection(tx),
+            Inner::Sqlite(m) => On::Native(m.conn_mut()),
+        })
+    }
+}
+
+impl query::sealed::Sealed for &mut WriteTx {}
+
+/// A read transaction's statements run on its connection.
+impl<'e, 'a: 'e> Executor<'e> for &'e mut ReadTx<'a> {
+    fn target(self) -> Target<'e> {
+        Target(match &mut self.inner {
+            ReadInner::Postgres(Some(tx)) => On::Connection(tx),
             ReadInner::Sqlite(_, Some(conn)) => On::Native(conn),
             ReadInner::Postgres(None) | ReadInner::Sqlite(_, None) => On::Closed,
-        }
-    }
-}
-
-type Steps<'e> =
-    futures::stream::BoxStream<'e, Result<sqlx::Either<sqlx::any::AnyQueryResult, sqlx::any::AnyRow>, sqlx::Error>>;
-type FirstRow<'e> = BoxFuture<'e, Result<Option<sqlx::any::AnyRow>, sqlx::Error>>;
-use futures::future::BoxFuture;
-
-/// Runs a sqlx query on a native connection, now: its rows, then its result.
-fn run_native<'q, E: 'q + sqlx::Execute<'q, Any>>(
-    conn: &mut native::Native,
-    mut query: E,
-) -> Result<Vec<sqlx::Either<sqlx::any::AnyQueryResult, sqlx::any::AnyRow>>, sqlx::Error> {
-    let args = query.take_arguments().map_err(sqlx::Error::Encode)?;
-    let persistent = query.persistent();
-    conn.run(query.sql().as_str(), args, persistent)
-}
-
-/// [`run_native`] as sqlx's `fetch_many`.
-fn native_steps<'e, 'q: 'e, E: 'q + sqlx::Execute<'q, Any>>(conn: &mut native::Native, query: E) -> Steps<'e> {
-    use futures::StreamExt;
-    match run_native(conn, query) {
-        Ok(steps) => futures::stream::iter(steps.into_iter().map(Ok)).boxed(),
-        Err(e) => failed_steps(e),
-    }
-}
-
-/// [`run_native`] as sqlx's `fetch_optional`: the first row.
-fn native_first<'e, 'q: 'e, E: 'q + sqlx::Execute<'q, Any>>(conn: &mut native::Native, query: E) -> FirstRow<'e> {
-    use futures::FutureExt;
-    let row = run_native(conn, query).map(|steps| {
-        steps.into_iter().find_map(|s| match s {
-            sqlx::Either::Right(row) => Some(row),
-            sqlx::Either::Left(_) => None,
         })
-    });
-    std::future::ready(row).boxed()
-}
-
-fn failed_steps<'e>(e: sqlx::Error) -> Steps<'e> {
-    use futures::StreamExt;
-    futures::stream::once(std::future::ready(Err(e))).boxed()
-}
-
-fn failed_first<'e>(e: sqlx::Error) -> FirstRow<'e> {
-    use futures::FutureExt;
-    std::future::ready(Err(e)).boxed()
-}
-
-fn not_on_native<'e, T: Send + 'e>() -> BoxFuture<'e, Result<T, sqlx::Error>> {
-    use futures::FutureExt;
-    std::future::ready(Err(sqlx::Error::Protocol(
-        "statements on SQLite's native connections are prepared when they run".into(),
-    )))
-    .boxed()
-}
-
-/// Reads: `query.fetch_all(&db)`. On PostgreSQL the pool's; on SQLite the statement runs
-/// right here on an idle native reader (WAL readers run beside the writer), which goes
-/// back to the idle ones when it is done.
-impl<'c> sqlx::Executor<'c> for &'c Db {
-    type Database = Any;
-
-    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> Steps<'e>
-    where
-        'c: 'e,
-        E: 'q + sqlx::Execute<'q, Any>,
-    {
-        match &self.readers {
-            None => (&self.pool).fetch_many(query),
-            Some(r) => r.with(|conn| native_steps(conn, query)).unwrap_or_else(failed_steps),
-        }
-    }
-
-    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> FirstRow<'e>
-    where
-        'c: 'e,
-        E: 'q + sqlx::Execute<'q, Any>,
-    {
-        match &self.readers {
-            None => (&self.pool).fetch_optional(query),
-            Some(r) => r.with(|conn| native_first(conn, query)).unwrap_or_else(failed_first),
-        }
-    }
-
-    fn prepare_with<'e>(
-        self,
-        sql: sqlx::SqlStr,
-        parameters: &'e [sqlx::any::AnyTypeInfo],
-    ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement, sqlx::Error>>
-    where
-        'c: 'e,
-    {
-        (&self.pool).prepare_with(sql, parameters)
-    }
-
-    fn describe<'e>(self, sql: sqlx::SqlStr) -> BoxFuture<'e, Result<sqlx::Describe<Any>, sqlx::Error>>
-    where
-        'c: 'e,
-    {
-        (&self.pool).describe(sql)
     }
 }
 
-/// SQLite's native readers: idle ones are kept for the next read, and one more is opened
-/// when every one is busy (a read holds one while its statement runs, a read transaction
-/// until it ends).
-struct Readers {
-    url: String,
+impl query::sealed::Sealed for &mut ReadTx<'_> {}
+
+/// SQLite's readers: idle ones are kept for the next read, and one more is opened when
+/// every one is busy (a read holds one while its statement runs, a read transaction until
+/// it ends).
+pub(in crate::store) struct Readers {
+    file: PathBuf,
     idle: std::sync::Mutex<Vec<native::Native>>,
 }
 
@@ -366,16 +231,16 @@ impl std::fmt::Debug for Readers {
 }
 
 impl Readers {
-    fn take(&self) -> Result<native::Native, sqlx::Error> {
+    fn take(&self) -> Result<native::Native, SqlError> {
         let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
         match idle {
             Some(conn) => Ok(conn),
-            None => native::Native::open(&self.url),
+            None => native::Native::open(&self.file),
         }
     }
 
     /// Runs `f` on an idle reader (or a new one), which is then kept for the next read.
-    fn with<T>(&self, f: impl FnOnce(&mut native::Native) -> T) -> Result<T, sqlx::Error> {
+    pub(in crate::store) fn with<T>(&self, f: impl FnOnce(&mut native::Native) -> T) -> Result<T, SqlError> {
         let mut conn = self.take()?;
         let out = f(&mut conn);
         self.give(conn);
@@ -397,7 +262,7 @@ pub struct ReadTx<'a> {
 }
 
 enum ReadInner<'a> {
-    Postgres(Option<Transaction<'static, Any>>),
+    Postgres(Option<Transaction<'static, Postgres>>),
     /// The reader, inside `BEGIN` (taken back on commit or drop).
     Sqlite(&'a Readers, Option<native::Native>),
 }
@@ -410,10 +275,10 @@ impl std::fmt::Debug for ReadTx<'_> {
 
 impl ReadTx<'_> {
     /// Ends the transaction (it wrote nothing; this only lets the snapshot go).
-    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+    pub async fn commit(mut self) -> Result<(), SqlError> {
         match &mut self.inner {
             ReadInner::Postgres(tx) => match tx.take() {
-                Some(tx) => tx.commit().await,
+                Some(tx) => Ok(tx.commit().await?),
                 None => Ok(()),
             },
             ReadInner::Sqlite(readers, conn) => match conn.take() {
@@ -448,7 +313,8 @@ pub struct Stamp {
     aborts: u64,
 }
 
-/// Every SQLite connection's settings (the pool's readers and the writer).
+/// Every SQLite connection's settings (the migrations', the writer's, the readers' and the
+/// checkpointer's).
 pub(in crate::store) const SQLITE_PRAGMAS: &str = "\
     PRAGMA journal_mode = WAL; \
     PRAGMA synchronous = NORMAL; \
@@ -471,124 +337,143 @@ pub fn sqlite_url(data_dir: &Path) -> Result<String, StoreError> {
     Ok(format!("sqlite://{}?mode=rwc", data_dir.join("switchboard.db").display()))
 }
 
+/// How [`Db::open`] opens a database.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// PostgreSQL: at most this many connections in the pool.
+    pub max_connections: u32,
+    /// Bring the schema up to date. Off only to administer a PostgreSQL server through its
+    /// maintenance database (`CREATE DATABASE`), whose schema is not ours.
+    pub migrate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { max_connections: 8, migrate: true }
+    }
+}
+
 impl Db {
     /// Opens `url` (sqlite:// or postgres://) and brings its schema up to date.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
-        Db::connect_with(url, 8).await
+        Db::open(url, Options::default()).await
     }
 
     /// As [`Db::connect`], with at most `max_connections` connections.
     pub async fn connect_with(url: &str, max_connections: u32) -> Result<Db, StoreError> {
-        install_default_drivers();
-        let dialect = if url.starts_with("sqlite:") {
-            Dialect::Sqlite
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Dialect::Postgres
-        } else {
-            return Err(StoreError::Url(url.to_string()));
-        };
-        let mut options =
-            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(30));
-        if dialect == Dialect::Sqlite {
-            options = options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    for pragma in SQLITE_PRAGMAS.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-                        conn.execute(AssertSqlSafe(pragma)).await?;
-                    }
-                    Ok(())
-                })
-            });
-        }
-        let pool =
-            options.clone().connect(url).await.map_err(|source| StoreError::Connect { url: redact(url), source })?;
-        MIGRATOR.run(&pool).await?;
-        let writer = match dialect {
-            Dialect::Sqlite => {
-                let conn =
-                    native::Native::open(url).map_err(|source| StoreError::Connect { url: redact(url), source })?;
-                let writer = Arc::new(writer::Writer::new(conn));
-                let checkpoints = options
+        Db::open(url, Options { max_connections, ..Options::default() }).await
+    }
+
+    /// Opens `url` (sqlite:// or postgres://) as `options` say.
+    pub async fn open(url: &str, options: Options) -> Result<Db, StoreError> {
+        let connect = |source: SqlError| StoreError::Connect { url: redact(url), source };
+        if url.starts_with("sqlite:") {
+            let file = sqlite_file(url).map_err(connect)?;
+            if options.migrate {
+                let pool = SqlitePoolOptions::new()
                     .max_connections(1)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            for pragma in SQLITE_PRAGMAS.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+                                conn.execute(AssertSqlSafe(pragma)).await?;
+                            }
+                            Ok(())
+                        })
+                    })
                     .connect(url)
                     .await
-                    .map_err(|source| StoreError::Connect { url: redact(url), source })?;
-                let file =
-                    native::Native::file(url).map_err(|source| StoreError::Connect { url: redact(url), source })?;
-                tokio::spawn(sqlite::checkpointer::run(checkpoints, file, Arc::downgrade(&writer)));
-                Some(writer)
+                    .map_err(|e| connect(e.into()))?;
+                let migrated = MIGRATOR.run(&pool).await;
+                pool.close().await;
+                migrated.map_err(migrate_error)?;
             }
-            Dialect::Postgres => None,
-        };
-        let readers = match dialect {
-            Dialect::Sqlite => {
-                Some(Arc::new(Readers { url: url.to_string(), idle: std::sync::Mutex::new(Vec::new()) }))
+            let writer = Arc::new(writer::Writer::new(native::Native::open(&file).map_err(connect)?));
+            let checkpoints = native::Native::open(&file).map_err(connect)?;
+            tokio::spawn(sqlite::checkpointer::run(checkpoints, file.clone(), Arc::downgrade(&writer)));
+            let readers = Arc::new(Readers { file, idle: std::sync::Mutex::new(Vec::new()) });
+            Ok(Db { dialect: Dialect::Sqlite, engine: Engine::Sqlite { writer, readers }, caches: Arc::default() })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await
+                .map_err(|e| connect(e.into()))?;
+            if options.migrate {
+                MIGRATOR.run(&pool).await.map_err(migrate_error)?;
             }
-            Dialect::Postgres => None,
-        };
-        Ok(Db { pool, dialect, writer, readers, caches: Arc::default() })
+            Ok(Db { dialect: Dialect::Postgres, engine: Engine::Postgres(pool), caches: Arc::default() })
+        } else {
+            Err(StoreError::Url(url.to_string()))
+        }
     }
 
     /// Starts a read transaction: the reads made in it see one state of the database.
-    pub async fn read(&self) -> Result<ReadTx<'_>, sqlx::Error> {
-        match &self.readers {
-            Some(r) => {
-                let conn = r.take()?;
+    pub async fn read(&self) -> Result<ReadTx<'_>, SqlError> {
+        match &self.engine {
+            Engine::Sqlite { readers, .. } => {
+                let conn = readers.take()?;
                 conn.batch("BEGIN")?;
-                Ok(ReadTx { inner: ReadInner::Sqlite(r, Some(conn)) })
+                Ok(ReadTx { inner: ReadInner::Sqlite(readers, Some(conn)) })
             }
-            None => Ok(ReadTx { inner: ReadInner::Postgres(Some(self.pool.begin().await?)) }),
+            Engine::Postgres(pool) => Ok(ReadTx { inner: ReadInner::Postgres(Some(pool.begin().await?)) }),
         }
     }
 
     /// Starts a transaction that will write. On SQLite it runs in this process's shared
     /// write transaction, which holds the write lock from its start (`BEGIN IMMEDIATE`), so
     /// it waits for other writers instead of failing halfway.
-    pub async fn write(&self) -> Result<WriteTx, sqlx::Error> {
+    pub async fn write(&self) -> Result<WriteTx, SqlError> {
         self.begin_write(false).await
     }
 
     /// As [`Db::write`], for the order worker's transactions, which take milliseconds: on
     /// SQLite a request's commit does not wait for them to run first (see `writer.rs`).
-    pub async fn write_background(&self) -> Result<WriteTx, sqlx::Error> {
+    pub async fn write_background(&self) -> Result<WriteTx, SqlError> {
         self.begin_write(true).await
     }
 
     /// Whether the database answers a statement (a health check; on SQLite a reader
     /// answers, so a busy writer does not make the process look dead).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(self).await?;
+        query("SELECT 1").execute(self).await?;
         Ok(())
     }
 
     /// SQLite: how many writers of this process wait for the writer connection now
     /// (`None` on PostgreSQL, where writers do not queue in the process).
     pub fn writers_queued(&self) -> Option<usize> {
-        self.writer.as_ref().map(|w| w.queued())
+        match &self.engine {
+            Engine::Sqlite { writer, .. } => Some(writer.queued()),
+            Engine::Postgres(_) => None,
+        }
     }
 
-    async fn begin_write(&self, background: bool) -> Result<WriteTx, sqlx::Error> {
-        match &self.writer {
-            Some(w) => Ok(WriteTx {
-                inner: Inner::Sqlite(w.begin(background).await?),
-                caches: self.caches.clone(),
-                pending: Vec::new(),
-            }),
-            None => Ok(WriteTx {
-                inner: Inner::Postgres(self.pool.begin().await?),
-                caches: self.caches.clone(),
-                pending: Vec::new(),
-            }),
-        }
+    async fn begin_write(&self, background: bool) -> Result<WriteTx, SqlError> {
+        let inner = match &self.engine {
+            Engine::Sqlite { writer, .. } => Inner::Sqlite(writer.begin(background).await?),
+            Engine::Postgres(pool) => Inner::Postgres(pool.begin().await?),
+        };
+        Ok(WriteTx { inner, caches: self.caches.clone(), pending: Vec::new() })
     }
 }
 
-/// A statement whose text grows with its input (an `IN (...)` list, a multi-row `VALUES`).
-/// It is prepared for this one run and not kept in the connection's statement cache:
-/// sqlx's SQLite cache holds 100 statements, and every length of such a statement would
-/// take a slot and push out the fixed statements that every request runs, which then are
-/// prepared again each time.
-pub fn varying(sql: String) -> sqlx::query::Query<'static, Any, sqlx::any::AnyArguments> {
-    sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false)
+/// The database file a `sqlite:` URL names; an in-memory database is refused.
+fn sqlite_file(url: &str) -> Result<PathBuf, SqlError> {
+    use std::str::FromStr;
+    let options = SqliteConnectOptions::from_str(url)?;
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    if name.is_empty() || name.contains(":memory:") || name.contains("sqlx-in-memory") || url.contains("mode=memory") {
+        return Err(SqlError::new(
+            "an in-memory SQLite database is one per connection: give a file (sqlite://PATH) or a data directory",
+        ));
+    }
+    Ok(path.to_path_buf())
+}
+
+fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Migrate(SqlError::new(e.to_string()))
 }
 
 /// Statement parameters per chunk of a long list (SQLite allows 32,766, PostgreSQL 65,535).
@@ -682,8 +567,8 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Whether an error is a unique-constraint violation (someone else got there first).
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+pub fn is_unique_violation(e: &SqlError) -> bool {
+    e.violation() == Some(Violation::Unique)
 }
 
 /// Milliseconds since the Unix epoch.
@@ -738,6 +623,14 @@ mod tests {
         assert_eq!(t.len(), 64);
         assert_ne!(token_hash(&t), t);
         assert_eq!(token_hash(&t), token_hash(&t));
+    }
+
+    #[test]
+    fn an_in_memory_database_is_refused_with_what_to_do() {
+        for url in ["sqlite::memory:", "sqlite://db?mode=memory"] {
+            let e = sqlite_file(url).err().unwrap_or_else(|| panic!("{url} was opened"));
+            assert!(e.to_string().contains("give a file"), "{url}: {e}");
+        }
     }
 
     #[test]

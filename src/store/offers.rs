@@ -4,12 +4,9 @@
 //! reading them as people see them. Invitation tokens are stored only as their hash
 //! (`token_hash`): the hashing is done here, on the way in and on the way to a lookup.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use crate::model::Role;
 
-use super::{Db, ReadTx, WriteTx, new_id, token_hash};
+use super::{Db, ReadTx, Row, SqlError, WriteTx, new_id, query, token_hash};
 
 /// An offer as stored.
 #[derive(Clone, Debug)]
@@ -114,9 +111,9 @@ pub struct Grant<'a> {
 }
 
 /// Makes offer `new`; its ID.
-pub async fn insert(tx: &mut WriteTx, new: &NewOffer<'_>, now: i64) -> Result<String, sqlx::Error> {
+pub async fn insert(tx: &mut WriteTx, new: &NewOffer<'_>, now: i64) -> Result<String, SqlError> {
     let id = new_id("off");
-    sqlx::query(
+    query(
         "INSERT INTO offers (id, channel_id, org_id, created_by, description, allow_reoffer, expires_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -134,9 +131,9 @@ pub async fn insert(tx: &mut WriteTx, new: &NewOffer<'_>, now: i64) -> Result<St
 }
 
 /// Invites `new` to its offer; the invitee's ID.
-pub async fn insert_invitee(tx: &mut WriteTx, new: &NewInvitee<'_>, now: i64) -> Result<String, sqlx::Error> {
+pub async fn insert_invitee(tx: &mut WriteTx, new: &NewInvitee<'_>, now: i64) -> Result<String, SqlError> {
     let id = new_id("inv");
-    sqlx::query(
+    query(
         "INSERT INTO invitees (id, offer_id, email, org_id, name, org_name, role, token_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -155,8 +152,8 @@ pub async fn insert_invitee(tx: &mut WriteTx, new: &NewInvitee<'_>, now: i64) ->
 }
 
 /// Offer `id`'s channel, maker and expiry, read in `tx`, or `None`.
-pub async fn head(tx: &mut WriteTx, id: &str) -> Result<Option<Head>, sqlx::Error> {
-    let row = sqlx::query("SELECT channel_id, org_id, expires_at FROM offers WHERE id = $1")
+pub async fn head(tx: &mut WriteTx, id: &str) -> Result<Option<Head>, SqlError> {
+    let row = query("SELECT channel_id, org_id, expires_at FROM offers WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -169,28 +166,26 @@ pub async fn head(tx: &mut WriteTx, id: &str) -> Result<Option<Head>, sqlx::Erro
 }
 
 /// Offer `id`'s description and expiry, read in `tx` (an error when there is no such offer).
-pub async fn description_and_expiry(tx: &mut WriteTx, id: &str) -> Result<(String, i64), sqlx::Error> {
-    let r =
-        sqlx::query("SELECT description, expires_at FROM offers WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+pub async fn description_and_expiry(tx: &mut WriteTx, id: &str) -> Result<(String, i64), SqlError> {
+    let r = query("SELECT description, expires_at FROM offers WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
     Ok((r.try_get("description")?, r.try_get("expires_at")?))
 }
 
 /// Whether organization `org_id` holds a permission on channel `channel_id` that lets it
 /// offer the channel on.
-pub async fn may_reoffer(tx: &mut WriteTx, channel_id: &str, org_id: &str) -> Result<bool, sqlx::Error> {
-    let granted = sqlx::query(
-        "SELECT id FROM permissions WHERE channel_id = $1 AND grantee_org = $2 AND can_reoffer = 1 LIMIT 1",
-    )
-    .bind(channel_id)
-    .bind(org_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+pub async fn may_reoffer(tx: &mut WriteTx, channel_id: &str, org_id: &str) -> Result<bool, SqlError> {
+    let granted =
+        query("SELECT id FROM permissions WHERE channel_id = $1 AND grantee_org = $2 AND can_reoffer = 1 LIMIT 1")
+            .bind(channel_id)
+            .bind(org_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     Ok(granted.is_some())
 }
 
 /// The invitee that invitation token `token` was made for, with its offer, or `None`.
-pub async fn by_token(db: &Db, token: &str) -> Result<Option<ByToken>, sqlx::Error> {
-    let row = sqlx::query(
+pub async fn by_token(db: &Db, token: &str) -> Result<Option<ByToken>, SqlError> {
+    let row = query(
         "SELECT i.*, o.expires_at, o.channel_id, o.org_id AS offer_org, o.allow_reoffer, o.description \
          FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE i.token_hash = $1",
     )
@@ -202,15 +197,15 @@ pub async fn by_token(db: &Db, token: &str) -> Result<Option<ByToken>, sqlx::Err
         invitee: invitee_from_row(&r)?,
         channel_id: r.try_get("channel_id")?,
         offer_org: r.try_get("offer_org")?,
-        allow_reoffer: r.try_get::<i64, _>("allow_reoffer")? == 1,
+        allow_reoffer: r.try_get::<i64>("allow_reoffer")? == 1,
         description: r.try_get("description")?,
         expires_at: r.try_get("expires_at")?,
     }))
 }
 
 /// Records that invitee `id`'s offer ran out before it answered (once).
-pub async fn set_expired(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE invitees SET expired_at = $2 WHERE id = $1 AND expired_at IS NULL")
+pub async fn set_expired(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), SqlError> {
+    query("UPDATE invitees SET expired_at = $2 WHERE id = $1 AND expired_at IS NULL")
         .bind(id)
         .bind(now)
         .execute(&mut *tx)
@@ -220,19 +215,18 @@ pub async fn set_expired(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), sql
 
 /// Records invitee `id`'s first look at its invitation: whether this was it (false when
 /// another request recorded one first).
-pub async fn set_accessed(tx: &mut WriteTx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query("UPDATE invitees SET accessed_at = $2 WHERE id = $1 AND accessed_at IS NULL")
+pub async fn set_accessed(tx: &mut WriteTx, id: &str, now: i64) -> Result<bool, SqlError> {
+    let n = query("UPDATE invitees SET accessed_at = $2 WHERE id = $1 AND accessed_at IS NULL")
         .bind(id)
         .bind(now)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
     Ok(n == 1)
 }
 
 /// Records that invitee `id` registered as user `user_id`.
-pub async fn set_registered(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE invitees SET registered_at = $2, user_id = $3 WHERE id = $1")
+pub async fn set_registered(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Result<(), SqlError> {
+    query("UPDATE invitees SET registered_at = $2, user_id = $3 WHERE id = $1")
         .bind(id)
         .bind(now)
         .bind(user_id)
@@ -243,8 +237,8 @@ pub async fn set_registered(tx: &mut WriteTx, id: &str, user_id: &str, now: i64)
 
 /// Records that invitee `id` accepted, by user `user_id` when a person did (a user it
 /// registered as stays): false when it was accepted or declined already.
-pub async fn set_accepted(tx: &mut WriteTx, id: &str, user_id: Option<&str>, now: i64) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
+pub async fn set_accepted(tx: &mut WriteTx, id: &str, user_id: Option<&str>, now: i64) -> Result<bool, SqlError> {
+    let n = query(
         "UPDATE invitees SET accepted_at = $2, user_id = COALESCE(user_id, $3) \
          WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL",
     )
@@ -252,27 +246,23 @@ pub async fn set_accepted(tx: &mut WriteTx, id: &str, user_id: Option<&str>, now
     .bind(now)
     .bind(user_id)
     .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .await?;
     Ok(n == 1)
 }
 
 /// Records that invitee `id` declined: false when it was accepted or declined already.
-pub async fn set_declined(tx: &mut WriteTx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query(
-        "UPDATE invitees SET declined_at = $2 WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+pub async fn set_declined(tx: &mut WriteTx, id: &str, now: i64) -> Result<bool, SqlError> {
+    let n = query("UPDATE invitees SET declined_at = $2 WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     Ok(n == 1)
 }
 
 /// Grants `grant` (an accepted invitation's permission).
-pub async fn grant(tx: &mut WriteTx, grant: &Grant<'_>, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn grant(tx: &mut WriteTx, grant: &Grant<'_>, now: i64) -> Result<(), SqlError> {
+    query(
         "INSERT INTO permissions (id, channel_id, grantor_org, grantee_org, can_use, can_reoffer, invitee_id, created_at) \
          VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
     )
@@ -289,8 +279,8 @@ pub async fn grant(tx: &mut WriteTx, grant: &Grant<'_>, now: i64) -> Result<(), 
 }
 
 /// The offer `id`, or `None`.
-pub async fn get(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<Offer>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM offers WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+pub async fn get(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<Offer>, SqlError> {
+    let row = query("SELECT * FROM offers WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
     let Some(o) = row else { return Ok(None) };
     Ok(Some(Offer {
         id: o.try_get("id")?,
@@ -298,14 +288,14 @@ pub async fn get(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<Offer>, sqlx::E
         org_id: o.try_get("org_id")?,
         description: o.try_get("description")?,
         expires_at: o.try_get("expires_at")?,
-        allow_reoffer: o.try_get::<i64, _>("allow_reoffer")? == 1,
+        allow_reoffer: o.try_get::<i64>("allow_reoffer")? == 1,
     }))
 }
 
 /// The IDs of the offers made for channel `channel_id`, oldest first: those the
 /// organization `made_by` made, or every one when `None`.
-pub async fn ids_of_channel(db: &Db, channel_id: &str, made_by: Option<&str>) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query("SELECT id FROM offers WHERE channel_id = $1 AND (org_id = $2 OR $3 = 1) ORDER BY created_at, id")
+pub async fn ids_of_channel(db: &Db, channel_id: &str, made_by: Option<&str>) -> Result<Vec<String>, SqlError> {
+    query("SELECT id FROM offers WHERE channel_id = $1 AND (org_id = $2 OR $3 = 1) ORDER BY created_at, id")
         .bind(channel_id)
         .bind(made_by.unwrap_or(""))
         .bind(i64::from(made_by.is_none()))
@@ -317,8 +307,8 @@ pub async fn ids_of_channel(db: &Db, channel_id: &str, made_by: Option<&str>) ->
 }
 
 /// The invitees of offer `offer_id`, in the order they were invited.
-pub async fn invitees(tx: &mut ReadTx<'_>, offer_id: &str) -> Result<Vec<Invitee>, sqlx::Error> {
-    let rows = sqlx::query("SELECT * FROM invitees WHERE offer_id = $1 ORDER BY created_at, id")
+pub async fn invitees(tx: &mut ReadTx<'_>, offer_id: &str) -> Result<Vec<Invitee>, SqlError> {
+    let rows = query("SELECT * FROM invitees WHERE offer_id = $1 ORDER BY created_at, id")
         .bind(offer_id)
         .fetch_all(&mut *tx)
         .await?;
@@ -326,8 +316,8 @@ pub async fn invitees(tx: &mut ReadTx<'_>, offer_id: &str) -> Result<Vec<Invitee
 }
 
 /// The invitee `invitee_id` with its offer (an error when there is no such invitee).
-pub async fn invited(tx: &mut ReadTx<'_>, invitee_id: &str) -> Result<Invited, sqlx::Error> {
-    let r = sqlx::query(
+pub async fn invited(tx: &mut ReadTx<'_>, invitee_id: &str) -> Result<Invited, SqlError> {
+    let r = query(
         "SELECT i.*, o.channel_id, o.description, o.expires_at, g.name AS offered_by FROM invitees i \
          JOIN offers o ON o.id = i.offer_id JOIN organizations g ON g.id = o.org_id WHERE i.id = $1",
     )
@@ -343,7 +333,7 @@ pub async fn invited(tx: &mut ReadTx<'_>, invitee_id: &str) -> Result<Invited, s
     })
 }
 
-fn invitee_from_row(r: &AnyRow) -> Result<Invitee, sqlx::Error> {
+fn invitee_from_row(r: &Row) -> Result<Invitee, SqlError> {
     let role: Option<String> = r.try_get("role")?;
     Ok(Invitee {
         id: r.try_get("id")?,
@@ -363,13 +353,12 @@ fn invitee_from_row(r: &AnyRow) -> Result<Invitee, sqlx::Error> {
 
 /// Expires at `now` every invitee still waiting on an offer whose date has passed; how
 /// many.
-pub async fn expire_invitees(tx: &mut WriteTx, now: i64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+pub async fn expire_invitees(tx: &mut WriteTx, now: i64) -> Result<u64, SqlError> {
+    query(
         "UPDATE invitees SET expired_at = $1 WHERE expired_at IS NULL AND accepted_at IS NULL AND declined_at IS NULL \
          AND offer_id IN (SELECT id FROM offers WHERE expires_at <= $1)",
     )
     .bind(now)
     .execute(&mut *tx)
-    .await?
-    .rows_affected())
+    .await
 }

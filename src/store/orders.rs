@@ -7,11 +7,9 @@
 //! instance that stalled past its lease must not overwrite the work of the one that took
 //! over).
 
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
-
 use super::{
-    Db, Dialect, ReadTx, StoreError, WriteTx, in_list, json_param, json_rows, list_param, new_id, placeholders, varying,
+    Db, Dialect, ReadTx, Row, SqlError, StoreError, WriteTx, in_list, json_param, json_rows, list_param, new_id,
+    placeholders, query, query_scalar, varying,
 };
 
 pub use crate::model::records::Order;
@@ -20,9 +18,9 @@ pub use crate::model::records::Order;
 /// channel (that one will see the channel as it is when it runs). Returns the waiting
 /// order either way. At most one order per channel is pending (a partial unique index), so
 /// two requests that both open one, concurrently, make one order.
-pub async fn open(tx: &mut WriteTx, channel_id: &str, action: &str, now: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn open(tx: &mut WriteTx, channel_id: &str, action: &str, now: i64) -> Result<Option<String>, SqlError> {
     let id = new_id("ord");
-    let inserted = sqlx::query(
+    let inserted = query(
         "INSERT INTO orders (id, channel_id, action, status, created_at) VALUES ($1, $2, $3, 'pending', $4) \
          ON CONFLICT DO NOTHING RETURNING id",
     )
@@ -37,7 +35,7 @@ pub async fn open(tx: &mut WriteTx, channel_id: &str, action: &str, now: i64) ->
     }
     // One is waiting already: it will do what the channel needs when it runs.
     // (An activation stays one: more members before it ran are part of it.)
-    let row = sqlx::query(
+    let row = query(
         "UPDATE orders SET action = CASE WHEN action IN ('activate', 'resume') AND $2 = 'modify' THEN action ELSE $2 END \
          WHERE channel_id = $1 AND status = 'pending' RETURNING id",
     )
@@ -49,14 +47,14 @@ pub async fn open(tx: &mut WriteTx, channel_id: &str, action: &str, now: i64) ->
 }
 
 /// The order `id`, or `None`.
-pub async fn get(db: &Db, id: &str) -> Result<Option<Order>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM orders WHERE id = $1").bind(id).fetch_optional(db).await?;
+pub async fn get(db: &Db, id: &str) -> Result<Option<Order>, SqlError> {
+    let row = query("SELECT * FROM orders WHERE id = $1").bind(id).fetch_optional(db).await?;
     row.as_ref().map(order_from_row).transpose()
 }
 
 /// The orders of channel `channel_id`, oldest first.
-pub async fn of_channel(tx: &mut ReadTx<'_>, channel_id: &str) -> Result<Vec<Order>, sqlx::Error> {
-    let rows = sqlx::query("SELECT * FROM orders WHERE channel_id = $1 ORDER BY created_at, id")
+pub async fn of_channel(tx: &mut ReadTx<'_>, channel_id: &str) -> Result<Vec<Order>, SqlError> {
+    let rows = query("SELECT * FROM orders WHERE channel_id = $1 ORDER BY created_at, id")
         .bind(channel_id)
         .fetch_all(&mut *tx)
         .await?;
@@ -64,16 +62,14 @@ pub async fn of_channel(tx: &mut ReadTx<'_>, channel_id: &str) -> Result<Vec<Ord
 }
 
 /// The 1,000 newest orders of every channel, newest first.
-pub async fn newest(tx: &mut ReadTx<'_>) -> Result<Vec<Order>, sqlx::Error> {
-    let rows =
-        sqlx::query("SELECT * FROM orders ORDER BY created_at DESC, id DESC LIMIT 1000").fetch_all(&mut *tx).await?;
+pub async fn newest(tx: &mut ReadTx<'_>) -> Result<Vec<Order>, SqlError> {
+    let rows = query("SELECT * FROM orders ORDER BY created_at DESC, id DESC LIMIT 1000").fetch_all(&mut *tx).await?;
     rows.iter().map(order_from_row).collect()
 }
 
 /// How many orders are in each status, by status.
-pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let rows =
-        sqlx::query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status").fetch_all(db).await?;
+pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>, SqlError> {
+    let rows = query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status").fetch_all(db).await?;
     rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
 }
 
@@ -100,13 +96,13 @@ pub enum Claimable {
 /// Whether any order is waiting: when none is, a claim need not queue for the writer.
 pub async fn any_waiting(db: &Db) -> Result<bool, StoreError> {
     let waiting: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM orders WHERE status = 'pending' LIMIT 1").fetch_optional(db).await?;
+        query_scalar("SELECT 1 FROM orders WHERE status = 'pending' LIMIT 1").fetch_optional(db).await?;
     Ok(waiting.is_some())
 }
 
 /// Whether any order is waiting, or running under a lease that ran out before `now`.
 pub async fn any_claimable(db: &Db, now: i64) -> Result<bool, StoreError> {
-    let any: Option<i64> = sqlx::query_scalar(
+    let any: Option<i64> = query_scalar(
         "SELECT 1 FROM orders WHERE status = 'pending' \
          OR (status IN ('planning', 'applying') AND lease_until < $1) LIMIT 1",
     )
@@ -138,7 +134,7 @@ pub async fn claim_waiting(
          AND status = 'pending' \
          RETURNING id, channel_id, action, attempts, created_at"
     );
-    let rows = sqlx::query(AssertSqlSafe(sql)).bind(instance).bind(lease).bind(now).fetch_all(&mut *tx).await?;
+    let rows = query(sql).bind(instance).bind(lease).bind(now).fetch_all(&mut *tx).await?;
     let mut claimed = Vec::with_capacity(rows.len());
     for r in rows {
         claimed.push(Claim {
@@ -178,7 +174,7 @@ pub async fn claim_one(
          AND (status = 'pending' OR (status IN ('planning', 'applying') AND lease_until < $3)) \
          RETURNING id, channel_id, action, attempts, claimed_by"
     );
-    let row = sqlx::query(AssertSqlSafe(sql)).bind(instance).bind(lease).bind(now).fetch_optional(&mut *tx).await?;
+    let row = query(sql).bind(instance).bind(lease).bind(now).fetch_optional(&mut *tx).await?;
     let Some(row) = row else { return Ok(None) };
     Ok(Some(Claim {
         id: row.try_get("id")?,
@@ -204,12 +200,11 @@ pub async fn renew_lease(tx: &mut WriteTx, instance: &str, until: i64, ids: &[St
 /// Whether `instance` holds order `id` (written as a no-op update, so the row stays
 /// locked until the transaction ends).
 pub async fn still_held(tx: &mut WriteTx, id: &str, instance: &str) -> Result<bool, StoreError> {
-    let n = sqlx::query("UPDATE orders SET lease_until = lease_until WHERE id = $1 AND claimed_by = $2")
+    let n = query("UPDATE orders SET lease_until = lease_until WHERE id = $1 AND claimed_by = $2")
         .bind(id)
         .bind(instance)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
     Ok(n == 1)
 }
 
@@ -226,13 +221,7 @@ pub async fn mark_applying_many(
         "UPDATE orders SET status = 'applying', applying_at = COALESCE(applying_at, $2) WHERE claimed_by = $1 AND {}",
         in_list(dialect, "id", 3)
     );
-    let n = sqlx::query(AssertSqlSafe(sql))
-        .bind(instance)
-        .bind(now)
-        .bind(list_param(dialect, ids))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let n = query(sql).bind(instance).bind(now).bind(list_param(dialect, ids)).execute(&mut *tx).await?;
     Ok(usize::try_from(n).ok() == Some(ids.len()))
 }
 
@@ -247,7 +236,7 @@ pub async fn close(
     detail: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let n = sqlx::query(
+    let n = query(
         "UPDATE orders SET status = $2, reason = $3, finished_at = $4, lease_until = NULL, \
          detail = CASE WHEN $6 = '' THEN detail ELSE $6 END WHERE id = $1 AND claimed_by = $5",
     )
@@ -258,8 +247,7 @@ pub async fn close(
     .bind(instance)
     .bind(detail)
     .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .await?;
     Ok(n == 1)
 }
 
@@ -279,14 +267,13 @@ pub async fn done_many(
         in_list(dialect, "orders.id", 4)
     );
     let keys: Vec<&str> = details.iter().map(|d| d.0.as_str()).collect();
-    Ok(sqlx::query(AssertSqlSafe(sql))
+    Ok(query(sql)
         .bind(now)
         .bind(instance)
         .bind(json_param(details))
         .bind(list_param(dialect, &keys))
         .execute(&mut *tx)
-        .await?
-        .rows_affected())
+        .await?)
 }
 
 fn skip_locked(dialect: Dialect) -> &'static str {
@@ -296,7 +283,7 @@ fn skip_locked(dialect: Dialect) -> &'static str {
     }
 }
 
-fn order_from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
+fn order_from_row(r: &Row) -> Result<Order, SqlError> {
     Ok(Order {
         id: r.try_get("id")?,
         channel_id: r.try_get("channel_id")?,

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::Row;
-
 use crate::model::ChannelKind;
 use crate::model::actor::{Actor, UserRole};
 use crate::orchestrator::policy::{Account, AccountStatus};
 
 use super::{
-    Db, Dialect, Executor, StoreError, WriteTx, is_unique_violation, lock, new_id, split_list, to_i64, to_u64,
+    Db, Dialect, Executor, Row, SqlError, StoreError, WriteTx, is_unique_violation, lock, new_id, query, split_list,
+    to_i64, to_u64,
 };
 
 /// A user as a login finds it: who, and the stored password hash (none for users that
@@ -39,7 +38,7 @@ pub struct AccountInUse {
 /// Creates organization `name` with `account`; its ID. A taken name is a conflict.
 pub async fn insert(tx: &mut WriteTx, name: &str, account: &Account, now: i64) -> Result<String, StoreError> {
     let id = new_id("org");
-    let r = sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+    let r = query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(id.as_str())
         .bind(name)
         .bind(now)
@@ -51,7 +50,7 @@ pub async fn insert(tx: &mut WriteTx, name: &str, account: &Account, now: i64) -
         }
         r => r?,
     };
-    let insert = sqlx::query(
+    let insert = query(
         "INSERT INTO accounts (org_id, status, kinds, max_bandwidth_mbps, max_channels, classes, balance_cents, \
          credit_limit_cents, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     );
@@ -61,11 +60,7 @@ pub async fn insert(tx: &mut WriteTx, name: &str, account: &Account, now: i64) -
 
 /// Binds an account's columns as [`insert`] and [`set_account`] both number them: `$2`
 /// status to `$8` credit limit, `$9` the time (`$1`, the organization, is bound first).
-fn bind_account<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    account: &Account,
-    now: i64,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+fn bind_account<'q>(q: super::Query<'q>, account: &Account, now: i64) -> super::Query<'q> {
     q.bind(account.status.as_str().to_string())
         .bind(kinds_text(&account.kinds))
         .bind(to_i64(account.max_bandwidth_mbps))
@@ -78,17 +73,17 @@ fn bind_account<'q>(
 
 /// Replaces the account of organization `org_id`; not found when there is none.
 pub async fn set_account(tx: &mut WriteTx, org_id: &str, account: &Account, now: i64) -> Result<(), StoreError> {
-    let update = sqlx::query(
+    let update = query(
         "UPDATE accounts SET status = $2, kinds = $3, max_bandwidth_mbps = $4, max_channels = $5, classes = $6, \
          balance_cents = $7, credit_limit_cents = $8, updated_at = $9 WHERE org_id = $1",
     );
-    let n = bind_account(update.bind(org_id), account, now).execute(&mut *tx).await?.rows_affected();
+    let n = bind_account(update.bind(org_id), account, now).execute(&mut *tx).await?;
     if n == 0 { Err(StoreError::NotFound(format!("organization `{org_id}`"))) } else { Ok(()) }
 }
 
 /// The account of organization `org_id`.
 pub async fn account(db: &Db, org_id: &str) -> Result<Account, StoreError> {
-    let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1")
+    let row = query("SELECT * FROM accounts WHERE org_id = $1")
         .bind(org_id)
         .fetch_optional(db)
         .await?
@@ -99,13 +94,13 @@ pub async fn account(db: &Db, org_id: &str) -> Result<Account, StoreError> {
 /// The account of organization `org_id`, or `None`, read where the caller reads the rest
 /// (in a write transaction: the operator may have changed it).
 pub async fn account_tx<'e>(ex: impl Executor<'e>, org_id: &str) -> Result<Option<Account>, StoreError> {
-    let row = sqlx::query("SELECT * FROM accounts WHERE org_id = $1").bind(org_id).fetch_optional(ex).await?;
+    let row = query("SELECT * FROM accounts WHERE org_id = $1").bind(org_id).fetch_optional(ex).await?;
     Ok(row.map(|r| account_from_row(&r)).transpose()?)
 }
 
 /// The ID of the organization named `name`.
 pub async fn id_by_name<'e>(ex: impl Executor<'e>, name: &str) -> Result<String, StoreError> {
-    let row = sqlx::query("SELECT id FROM organizations WHERE name = $1")
+    let row = query("SELECT id FROM organizations WHERE name = $1")
         .bind(name)
         .fetch_optional(ex)
         .await?
@@ -115,7 +110,7 @@ pub async fn id_by_name<'e>(ex: impl Executor<'e>, name: &str) -> Result<String,
 
 /// The name of organization `org_id`.
 pub async fn name_of(db: &Db, org_id: &str) -> Result<String, StoreError> {
-    let row = sqlx::query("SELECT name FROM organizations WHERE id = $1")
+    let row = query("SELECT name FROM organizations WHERE id = $1")
         .bind(org_id)
         .fetch_optional(db)
         .await?
@@ -125,17 +120,15 @@ pub async fn name_of(db: &Db, org_id: &str) -> Result<String, StoreError> {
 
 /// Every organization's ID by name.
 pub async fn ids_by_name(tx: &mut WriteTx) -> Result<BTreeMap<String, String>, StoreError> {
-    let rows = sqlx::query("SELECT id, name FROM organizations").fetch_all(&mut *tx).await?;
-    Ok(rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("id")?))).collect::<Result<_, sqlx::Error>>()?)
+    let rows = query("SELECT id, name FROM organizations").fetch_all(&mut *tx).await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("id")?))).collect::<Result<_, SqlError>>()?)
 }
 
 /// Every organization but `except`, as (ID, name), by name.
 pub async fn all_but(db: &Db, except: &str) -> Result<Vec<(String, String)>, StoreError> {
-    let rows = sqlx::query("SELECT id, name FROM organizations WHERE id <> $1 ORDER BY name")
-        .bind(except)
-        .fetch_all(db)
-        .await?;
-    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect::<Result<_, sqlx::Error>>()?)
+    let rows =
+        query("SELECT id, name FROM organizations WHERE id <> $1 ORDER BY name").bind(except).fetch_all(db).await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect::<Result<_, SqlError>>()?)
 }
 
 /// Adds a user to organization `org_id`; its ID. A taken email is a conflict.
@@ -149,7 +142,7 @@ pub async fn insert_user(
     now: i64,
 ) -> Result<String, StoreError> {
     let id = new_id("usr");
-    let r = sqlx::query(
+    let r = query(
         "INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id.as_str())
@@ -172,7 +165,7 @@ pub async fn insert_user(
 
 /// The user with `email` (already lower case), for a login.
 pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, StoreError> {
-    let row = sqlx::query("SELECT id, org_id, role, password_hash FROM users WHERE email = $1")
+    let row = query("SELECT id, org_id, role, password_hash FROM users WHERE email = $1")
         .bind(email)
         .fetch_optional(db)
         .await?;
@@ -182,18 +175,18 @@ pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, St
         user_id: r.try_get("id")?,
         org_id: r.try_get("org_id")?,
         role: UserRole::parse(&role).unwrap_or(UserRole::Member),
-        password_hash: r.try_get::<Option<String>, _>("password_hash")?.unwrap_or_default(),
+        password_hash: r.try_get::<Option<String>>("password_hash")?.unwrap_or_default(),
     }))
 }
 
 /// Whether a user has `email`.
 pub async fn email_taken<'e>(ex: impl Executor<'e>, email: &str) -> Result<bool, StoreError> {
-    Ok(sqlx::query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(ex).await?.is_some())
+    Ok(query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(ex).await?.is_some())
 }
 
 /// The actor for user `user_id`, acting from `source`.
 pub async fn actor(db: &Db, user_id: &str, source: &str) -> Result<Actor, StoreError> {
-    let r = sqlx::query("SELECT id, email, org_id, role FROM users WHERE id = $1")
+    let r = query("SELECT id, email, org_id, role FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(db)
         .await?
@@ -230,7 +223,7 @@ pub async fn account_in_use(
          FROM accounts a WHERE a.org_id = $1{}",
         lock(dialect)
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(interface).fetch_optional(&mut *tx).await?;
+    let row = query(sql).bind(org_id).bind(interface).fetch_optional(&mut *tx).await?;
     let Some(row) = row else { return Ok(None) };
     Ok(Some(AccountInUse {
         account: account_from_row(&row)?,
@@ -243,7 +236,7 @@ pub async fn account_in_use(
 /// The ID of the organization named `name` and how many users it has, read in `tx`, or
 /// `None` when there is none.
 pub async fn named_with_users(tx: &mut WriteTx, name: &str) -> Result<Option<(String, i64)>, StoreError> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT g.id, (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id) AS users FROM organizations g WHERE g.name = $1",
     )
     .bind(name)
@@ -264,14 +257,14 @@ pub fn parse_kinds(s: &str) -> Vec<ChannelKind> {
 }
 
 /// An `accounts` row as the account it holds.
-pub fn account_from_row(row: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
+pub fn account_from_row(row: &Row) -> Result<Account, SqlError> {
     let status: String = row.try_get("status")?;
     Ok(Account {
         status: AccountStatus::parse(&status).unwrap_or(AccountStatus::Suspended),
-        kinds: parse_kinds(&row.try_get::<String, _>("kinds")?),
+        kinds: parse_kinds(&row.try_get::<String>("kinds")?),
         max_bandwidth_mbps: to_u64(row.try_get("max_bandwidth_mbps")?),
         max_channels: to_u64(row.try_get("max_channels")?),
-        classes: split_list(&row.try_get::<String, _>("classes")?),
+        classes: split_list(&row.try_get::<String>("classes")?),
         balance_cents: row.try_get("balance_cents")?,
         credit_limit_cents: row.try_get("credit_limit_cents")?,
     })

@@ -1,11 +1,9 @@
 //! Login sessions: each kept as the SHA-256 of its token (the token itself is never
 //! stored), with its CSRF token, where it was opened and when it expires.
 
-use sqlx::Row;
-
 use crate::model::actor::{Actor, UserRole};
 
-use super::{Db, WriteTx, token_hash};
+use super::{Db, SqlError, WriteTx, query, token_hash};
 
 /// An open session as a request finds it: who holds it, its CSRF token and the holder's
 /// organization name.
@@ -25,9 +23,9 @@ pub async fn open(
     actor: &Actor,
     now: i64,
     expires_at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
-    sqlx::query(
+) -> Result<(), SqlError> {
+    query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
+    query(
         "INSERT INTO sessions (token_hash, user_id, csrf, source, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token_hash(token))
@@ -43,8 +41,8 @@ pub async fn open(
 
 /// The session `token` if it is open at `now`, with the actor acting from `source`. One
 /// statement: it runs for every request.
-pub async fn find(db: &Db, token: &str, now: i64, source: &str) -> Result<Option<Found>, sqlx::Error> {
-    let row = sqlx::query(
+pub async fn find(db: &Db, token: &str, now: i64, source: &str) -> Result<Option<Found>, SqlError> {
+    let row = query(
         "SELECT u.id, u.email, u.org_id, u.role, s.csrf, g.name AS org_name FROM sessions s \
          JOIN users u ON u.id = s.user_id JOIN organizations g ON g.id = u.org_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2",
@@ -66,7 +64,7 @@ pub async fn find(db: &Db, token: &str, now: i64, source: &str) -> Result<Option
 }
 
 /// Ends the session `token`; an unknown one is already ended.
-pub async fn close(tx: &mut WriteTx, token: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash(token)).execute(&mut *tx).await?;
+pub async fn close(tx: &mut WriteTx, token: &str) -> Result<(), SqlError> {
+    query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash(token)).execute(&mut *tx).await?;
     Ok(())
 }

@@ -3,9 +3,7 @@
 //! written). Read and written by the order worker under the switches' row locks
 //! (`topology::lock_switches`); read by the operator's views through `topology.rs`.
 
-use sqlx::{AssertSqlSafe, Row};
-
-use super::{Dialect, MAX_PARAMS, StoreError, WriteTx, json_param, placeholders, varying};
+use super::{Dialect, MAX_PARAMS, StoreError, WriteTx, json_param, placeholders, query, varying};
 
 /// Every item of each of `switches`, as (switch, item) pairs.
 pub async fn of_switches(tx: &mut WriteTx, switches: &[&str]) -> Result<Vec<(String, String)>, StoreError> {
@@ -59,7 +57,7 @@ pub async fn write(
     match dialect {
         Dialect::Sqlite if !gone.is_empty() => {
             let sql = format!("DELETE FROM switch_items WHERE (switch, item) IN ({rows})");
-            sqlx::query(AssertSqlSafe(sql)).bind(json_param(&gone)).execute(&mut *tx).await?;
+            query(sql).bind(json_param(&gone)).execute(&mut *tx).await?;
         }
         // PostgreSQL plans a join with a JSON function as a scan of the whole table: one
         // index lookup per pair instead.
@@ -77,7 +75,7 @@ pub async fn write(
     }
     if !added.is_empty() {
         let sql = format!("INSERT INTO switch_items (switch, item) {rows}");
-        sqlx::query(AssertSqlSafe(sql)).bind(json_param(&added)).execute(&mut *tx).await?;
+        query(sql).bind(json_param(&added)).execute(&mut *tx).await?;
     }
     Ok(())
 }

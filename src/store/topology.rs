@@ -8,11 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use sqlx::Row;
-
 use crate::model::InterfaceMode;
 
-use super::{Db, Dialect, StoreError, WriteTx, placeholders, to_i64, to_u64, varying};
+use super::{Db, Dialect, SqlError, StoreError, WriteTx, placeholders, query, query_scalar, to_i64, to_u64, varying};
 
 /// The stored topology file.
 #[derive(Clone, Debug)]
@@ -84,13 +82,13 @@ pub struct Allocation {
 
 /// Every switch's driver parameters (JSON), by name.
 pub async fn switch_params(tx: &mut WriteTx) -> Result<BTreeMap<String, String>, StoreError> {
-    let rows = sqlx::query("SELECT name, params FROM switches").fetch_all(&mut *tx).await?;
-    Ok(rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("params")?))).collect::<Result<_, sqlx::Error>>()?)
+    let rows = query("SELECT name, params FROM switches").fetch_all(&mut *tx).await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("params")?))).collect::<Result<_, SqlError>>()?)
 }
 
 /// A channel that holds a VLAN on switch `name`, if any: such a switch cannot go.
 pub async fn channel_on_switch(tx: &mut WriteTx, name: &str) -> Result<Option<String>, StoreError> {
-    let row = sqlx::query("SELECT channel_id FROM vlan_allocations WHERE switch = $1 LIMIT 1")
+    let row = query("SELECT channel_id FROM vlan_allocations WHERE switch = $1 LIMIT 1")
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
@@ -99,15 +97,15 @@ pub async fn channel_on_switch(tx: &mut WriteTx, name: &str) -> Result<Option<St
 
 /// Removes switch `name` and what the dry-run driver kept of its configuration.
 pub async fn delete_switch(tx: &mut WriteTx, name: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM switches WHERE name = $1").bind(name).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM switch_items WHERE switch = $1").bind(name).execute(&mut *tx).await?;
+    query("DELETE FROM switches WHERE name = $1").bind(name).execute(&mut *tx).await?;
+    query("DELETE FROM switch_items WHERE switch = $1").bind(name).execute(&mut *tx).await?;
     tx.on_commit(super::cache::Pending::ForgetDry);
     Ok(())
 }
 
 /// Adds switch `name`, driven by `driver` with `params` (JSON).
 pub async fn insert_switch(tx: &mut WriteTx, name: &str, driver: &str, params: &str) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO switches (name, driver, params) VALUES ($1, $2, $3)")
+    query("INSERT INTO switches (name, driver, params) VALUES ($1, $2, $3)")
         .bind(name)
         .bind(driver)
         .bind(params)
@@ -118,7 +116,7 @@ pub async fn insert_switch(tx: &mut WriteTx, name: &str, driver: &str, params: &
 
 /// Drives switch `name` with `driver` and `params` (JSON) from now on.
 pub async fn update_switch(tx: &mut WriteTx, name: &str, driver: &str, params: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE switches SET driver = $2, params = $3 WHERE name = $1")
+    query("UPDATE switches SET driver = $2, params = $3 WHERE name = $1")
         .bind(name)
         .bind(driver)
         .bind(params)
@@ -129,32 +127,32 @@ pub async fn update_switch(tx: &mut WriteTx, name: &str, driver: &str, params: &
 
 /// Every link, as the pair of its ends (`switch:port` each).
 pub async fn links(tx: &mut WriteTx) -> Result<BTreeSet<(String, String)>, StoreError> {
-    let rows = sqlx::query("SELECT a, b FROM links").fetch_all(&mut *tx).await?;
-    Ok(rows.iter().map(|r| Ok((r.try_get("a")?, r.try_get("b")?))).collect::<Result<_, sqlx::Error>>()?)
+    let rows = query("SELECT a, b FROM links").fetch_all(&mut *tx).await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("a")?, r.try_get("b")?))).collect::<Result<_, SqlError>>()?)
 }
 
 /// Removes the link between `a` and `b`.
 pub async fn delete_link(tx: &mut WriteTx, a: &str, b: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM links WHERE a = $1 AND b = $2").bind(a).bind(b).execute(&mut *tx).await?;
+    query("DELETE FROM links WHERE a = $1 AND b = $2").bind(a).bind(b).execute(&mut *tx).await?;
     Ok(())
 }
 
 /// Adds a link between `a` and `b`.
 pub async fn insert_link(tx: &mut WriteTx, a: &str, b: &str) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO links (a, b) VALUES ($1, $2)").bind(a).bind(b).execute(&mut *tx).await?;
+    query("INSERT INTO links (a, b) VALUES ($1, $2)").bind(a).bind(b).execute(&mut *tx).await?;
     Ok(())
 }
 
 /// Every service interface as the text [`interface_key`] makes of it, by name: two
 /// interfaces with the same text are stored the same.
 pub async fn interface_keys(tx: &mut WriteTx) -> Result<BTreeMap<String, String>, StoreError> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT name, COALESCE(org_id, '') || '|' || switch || '|' || port || '|' || macs || '|' || \
          CAST(capacity_mbps AS TEXT) || '|' || mode AS k FROM service_interfaces",
     )
     .fetch_all(&mut *tx)
     .await?;
-    Ok(rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("k")?))).collect::<Result<_, sqlx::Error>>()?)
+    Ok(rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("k")?))).collect::<Result<_, SqlError>>()?)
 }
 
 /// `iface` as the text [`interface_keys`] reads of a stored interface: the two must agree,
@@ -189,7 +187,7 @@ pub async fn update_interface(tx: &mut WriteTx, iface: &NewInterface<'_>) -> Res
 /// A channel that interface `name` is or was plugged into, if any: such an interface
 /// cannot go (the channel's history names it).
 pub async fn channel_on_interface(tx: &mut WriteTx, name: &str) -> Result<Option<String>, StoreError> {
-    let row = sqlx::query("SELECT channel_id FROM attachments WHERE interface = $1 LIMIT 1")
+    let row = query("SELECT channel_id FROM attachments WHERE interface = $1 LIMIT 1")
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
@@ -198,21 +196,21 @@ pub async fn channel_on_interface(tx: &mut WriteTx, name: &str) -> Result<Option
 
 /// Removes service interface `name`.
 pub async fn delete_interface(tx: &mut WriteTx, name: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM service_interfaces WHERE name = $1").bind(name).execute(&mut *tx).await?;
+    query("DELETE FROM service_interfaces WHERE name = $1").bind(name).execute(&mut *tx).await?;
     Ok(())
 }
 
 /// The stored file's revision and text, read in the import's transaction; `None` before
 /// the first import.
 pub async fn stored(tx: &mut WriteTx) -> Result<Option<(i64, String)>, StoreError> {
-    let row = sqlx::query("SELECT revision, source FROM topology WHERE id = 1").fetch_optional(&mut *tx).await?;
+    let row = query("SELECT revision, source FROM topology WHERE id = 1").fetch_optional(&mut *tx).await?;
     let Some(r) = row else { return Ok(None) };
     Ok(Some((r.try_get("revision")?, r.try_get("source")?)))
 }
 
 /// Replaces the stored file with `new`, imported at `now`.
 pub async fn update_file(tx: &mut WriteTx, new: &NewFile<'_>, now: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE topology SET name = $1, source = $2, file = $3, revision = $4, imported_at = $5 WHERE id = 1")
+    query("UPDATE topology SET name = $1, source = $2, file = $3, revision = $4, imported_at = $5 WHERE id = 1")
         .bind(new.name)
         .bind(new.source)
         .bind(new.file)
@@ -225,7 +223,7 @@ pub async fn update_file(tx: &mut WriteTx, new: &NewFile<'_>, now: i64) -> Resul
 
 /// Stores the first file, `new`, imported at `now`.
 pub async fn insert_file(tx: &mut WriteTx, new: &NewFile<'_>, now: i64) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO topology (id, name, source, file, revision, imported_at) VALUES (1, $1, $2, $3, $4, $5)")
+    query("INSERT INTO topology (id, name, source, file, revision, imported_at) VALUES (1, $1, $2, $3, $4, $5)")
         .bind(new.name)
         .bind(new.source)
         .bind(new.file)
@@ -239,20 +237,20 @@ pub async fn insert_file(tx: &mut WriteTx, new: &NewFile<'_>, now: i64) -> Resul
 /// The stored file's revision; `None` before the first import. One small row, so an
 /// instance can ask often whether its parsed copy is still the file.
 pub async fn revision(db: &Db) -> Result<Option<i64>, StoreError> {
-    let row = sqlx::query("SELECT revision FROM topology WHERE id = 1").fetch_optional(db).await?;
+    let row = query("SELECT revision FROM topology WHERE id = 1").fetch_optional(db).await?;
     Ok(row.map(|r| r.try_get("revision")).transpose()?)
 }
 
 /// The stored file; an error when nothing was imported.
 pub async fn file(db: &Db) -> Result<File, StoreError> {
-    let r = sqlx::query("SELECT revision, source, file FROM topology WHERE id = 1").fetch_one(db).await?;
+    let r = query("SELECT revision, source, file FROM topology WHERE id = 1").fetch_one(db).await?;
     Ok(File { revision: r.try_get("revision")?, source: r.try_get("source")?, file: r.try_get("file")? })
 }
 
 /// Who owns interface `name`: `None` when there is no such interface, `Some(None)` when
 /// it is the operator's (owned by no organization).
 pub async fn interface_owner(tx: &mut WriteTx, name: &str) -> Result<Option<Option<String>>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT org_id FROM service_interfaces WHERE name = $1")
+    Ok(query_scalar("SELECT org_id FROM service_interfaces WHERE name = $1")
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?)
@@ -265,7 +263,7 @@ pub async fn interfaces(db: &Db, whose: Whose<'_>) -> Result<Vec<Interface>, Sto
         Whose::Every => ("", 1_i64),
         Whose::Of(org_id) => (org_id, 0),
     };
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT i.name, i.switch, i.port, i.mode, i.capacity_mbps, COALESCE(g.name, '') AS organization FROM service_interfaces i \
          LEFT JOIN organizations g ON g.id = i.org_id WHERE i.org_id = $1 OR $2 = 1 ORDER BY i.name",
     )
@@ -273,7 +271,7 @@ pub async fn interfaces(db: &Db, whose: Whose<'_>) -> Result<Vec<Interface>, Sto
     .bind(every)
     .fetch_all(db)
     .await?;
-    let plugged = sqlx::query(
+    let plugged = query(
         "SELECT a.interface, a.channel_id FROM attachments a JOIN service_interfaces i ON i.name = a.interface \
          WHERE a.state = 'attached' AND (i.org_id = $1 OR $2 = 1) ORDER BY a.attached_at",
     )
@@ -299,22 +297,21 @@ pub async fn interfaces(db: &Db, whose: Whose<'_>) -> Result<Vec<Interface>, Sto
                 organization: r.try_get("organization")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()?;
+        .collect::<Result<_, SqlError>>()?;
     Ok(interfaces)
 }
 
 /// The items the dry-run driver keeps for `switch`, as stored (JSON), in order.
 pub async fn switch_items(db: &Db, switch: &str) -> Result<Vec<String>, StoreError> {
     let rows =
-        sqlx::query("SELECT item FROM switch_items WHERE switch = $1 ORDER BY item").bind(switch).fetch_all(db).await?;
-    Ok(rows.iter().map(|r| r.try_get("item")).collect::<Result<_, sqlx::Error>>()?)
+        query("SELECT item FROM switch_items WHERE switch = $1 ORDER BY item").bind(switch).fetch_all(db).await?;
+    Ok(rows.iter().map(|r| r.try_get("item")).collect::<Result<_, SqlError>>()?)
 }
 
 /// Every VLAN allocation, by switch and VLAN.
 pub async fn allocations(db: &Db) -> Result<Vec<Allocation>, StoreError> {
-    let rows = sqlx::query("SELECT switch, vlan, channel_id FROM vlan_allocations ORDER BY switch, vlan")
-        .fetch_all(db)
-        .await?;
+    let rows =
+        query("SELECT switch, vlan, channel_id FROM vlan_allocations ORDER BY switch, vlan").fetch_all(db).await?;
     let allocations = rows
         .iter()
         .map(|r| {
@@ -325,7 +322,7 @@ pub async fn allocations(db: &Db) -> Result<Vec<Allocation>, StoreError> {
                 channel_id: r.try_get("channel_id")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()?;
+        .collect::<Result<_, SqlError>>()?;
     Ok(allocations)
 }
 
@@ -348,7 +345,7 @@ pub async fn lock_switches(tx: &mut WriteTx, dialect: Dialect, scope: &[String])
 }
 
 async fn write_interface(tx: &mut WriteTx, sql: &'static str, iface: &NewInterface<'_>) -> Result<(), StoreError> {
-    sqlx::query(sql)
+    query(sql)
         .bind(iface.name)
         .bind(iface.org_id)
         .bind(iface.switch)
@@ -373,7 +370,7 @@ pub struct Pluggable {
 
 /// Service interface `name`.
 pub async fn pluggable(db: &Db, name: &str) -> Result<Pluggable, StoreError> {
-    let r = sqlx::query("SELECT name, org_id, mode, capacity_mbps FROM service_interfaces WHERE name = $1")
+    let r = query("SELECT name, org_id, mode, capacity_mbps FROM service_interfaces WHERE name = $1")
         .bind(name)
         .fetch_optional(db)
         .await?
@@ -381,7 +378,7 @@ pub async fn pluggable(db: &Db, name: &str) -> Result<Pluggable, StoreError> {
     let mode: String = r.try_get("mode")?;
     Ok(Pluggable {
         name: r.try_get("name")?,
-        org_id: r.try_get::<Option<String>, _>("org_id")?.unwrap_or_default(),
+        org_id: r.try_get::<Option<String>>("org_id")?.unwrap_or_default(),
         mode: mode.parse().unwrap_or(InterfaceMode::Port),
         capacity_mbps: to_u64(r.try_get("capacity_mbps")?),
     })

@@ -251,7 +251,7 @@ async fn the_operator_sets_what_new_organizations_start_with(b: Backend) {
     assert_ne!(p.w.svc.account(&acme_id).await.unwrap().credit_limit_cents, 1_000);
 
     // A stored setting this version cannot read is an error, never the built-in default.
-    sqlx::query("UPDATE operator_settings SET value = '{\"status\": 7}' WHERE name = 'new_organization'")
+    switchboard::store::query("UPDATE operator_settings SET value = '{\"status\": 7}' WHERE name = 'new_organization'")
         .execute(&p.w.svc.db)
         .await
         .unwrap();

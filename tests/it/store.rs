@@ -4,19 +4,19 @@
 
 use std::time::Duration;
 
-use switchboard::store::Db;
+use switchboard::store::{Db, query, query_scalar, varying};
 
 use crate::world::{Backend, test_db};
 
 async fn rows(db: &Db) -> Vec<String> {
-    sqlx::query_scalar("SELECT name FROM topology_probe ORDER BY name").fetch_all(&db.pool).await.unwrap()
+    query_scalar("SELECT name FROM topology_probe ORDER BY name").fetch_all(db).await.unwrap()
 }
 
 async fn setup(b: Backend) -> (Db, crate::world::TestDb) {
     let t = test_db(b).await;
     let db = Db::connect(&t.url).await.unwrap();
     let mut tx = db.write().await.unwrap();
-    sqlx::query("CREATE TABLE topology_probe (name TEXT PRIMARY KEY)").execute(&mut tx).await.unwrap();
+    query("CREATE TABLE topology_probe (name TEXT PRIMARY KEY)").execute(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     (db, t)
 }
@@ -32,7 +32,7 @@ async fn concurrent_writers_keep_exactly_their_own_work(b: Backend) {
         tasks.push(tokio::spawn(async move {
             let name = format!("w{i:03}");
             let mut tx = db.write().await.unwrap();
-            sqlx::query("INSERT INTO topology_probe (name) VALUES ($1)").bind(&name).execute(&mut tx).await.unwrap();
+            query("INSERT INTO topology_probe (name) VALUES ($1)").bind(&name).execute(&mut tx).await.unwrap();
             tokio::task::yield_now().await;
             if i % 4 == 3 {
                 tx.rollback().await.unwrap();
@@ -41,7 +41,7 @@ async fn concurrent_writers_keep_exactly_their_own_work(b: Backend) {
             if i == 50 {
                 // A second row that collides with its own first: the statement fails, the
                 // writer rolls back, the group goes on.
-                let e = sqlx::query("INSERT INTO topology_probe (name) VALUES ($1)")
+                let e = query("INSERT INTO topology_probe (name) VALUES ($1)")
                     .bind(&name)
                     .execute(&mut tx)
                     .await
@@ -56,9 +56,9 @@ async fn concurrent_writers_keep_exactly_their_own_work(b: Backend) {
             }
             tx.commit().await.unwrap();
             // Visible to everyone else at once.
-            let seen: Option<String> = sqlx::query_scalar("SELECT name FROM topology_probe WHERE name = $1")
+            let seen: Option<String> = query_scalar("SELECT name FROM topology_probe WHERE name = $1")
                 .bind(&name)
-                .fetch_optional(&db.pool)
+                .fetch_optional(&db)
                 .await
                 .unwrap();
             assert_eq!(seen.as_deref(), Some(name.as_str()), "committed but not visible");
@@ -81,7 +81,7 @@ async fn concurrent_writers_keep_exactly_their_own_work(b: Backend) {
     assert_eq!(rows(&db).await, kept);
     // And the writer is in a clean state for whoever comes next.
     let mut tx = db.write().await.unwrap();
-    sqlx::query("INSERT INTO topology_probe (name) VALUES ('last')").execute(&mut tx).await.unwrap();
+    query("INSERT INTO topology_probe (name) VALUES ('last')").execute(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(rows(&db).await.len(), kept.len() + 1);
 }
@@ -93,13 +93,13 @@ async fn an_abandoned_writer_releases_the_database(b: Backend) {
     let (db, t) = setup(b).await;
     {
         let mut tx = db.write().await.unwrap();
-        sqlx::query("INSERT INTO topology_probe (name) VALUES ('gone')").execute(&mut tx).await.unwrap();
+        query("INSERT INTO topology_probe (name) VALUES ('gone')").execute(&mut tx).await.unwrap();
     }
     // Another process's writer (a second pool on the same database) gets through.
     let other = Db::connect(&t.url).await.unwrap();
     let write = async {
         let mut tx = other.write().await.unwrap();
-        sqlx::query("INSERT INTO topology_probe (name) VALUES ('next')").execute(&mut tx).await.unwrap();
+        query("INSERT INTO topology_probe (name) VALUES ('next')").execute(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
     };
     tokio::time::timeout(Duration::from_secs(5), write).await.expect("the database stayed locked");
@@ -113,20 +113,19 @@ on_both!(an_abandoned_writer_releases_the_database);
 async fn sqlite_checkpoints_run_beside_the_writer() {
     let (db, t) = setup(Backend::Sqlite).await;
     let mut tx = db.write().await.unwrap();
-    sqlx::query("CREATE TABLE bulk (n BIGINT PRIMARY KEY, body TEXT)").execute(&mut tx).await.unwrap();
+    query("CREATE TABLE bulk (n BIGINT PRIMARY KEY, body TEXT)").execute(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     // ~24 MB, ~6,000 pages: past the checkpointer's threshold, far below the writer's own.
     let body = "x".repeat(40_000);
     for n in 0..600i64 {
         let mut tx = db.write().await.unwrap();
-        sqlx::query("INSERT INTO bulk (n, body) VALUES ($1, $2)").bind(n).bind(&body).execute(&mut tx).await.unwrap();
+        query("INSERT INTO bulk (n, body) VALUES ($1, $2)").bind(n).bind(&body).execute(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
     }
     let other = Db::connect(&t.url).await.unwrap();
     let wal = || async {
-        let row = sqlx::query("PRAGMA wal_checkpoint(NOOP)").fetch_one(&other.pool).await.unwrap();
-        use sqlx::Row;
-        (row.try_get::<i64, _>(1).unwrap(), row.try_get::<i64, _>(2).unwrap())
+        let row = query("PRAGMA wal_checkpoint(NOOP)").fetch_one(&other).await.unwrap();
+        (row.try_get::<i64>(1).unwrap(), row.try_get::<i64>(2).unwrap())
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -137,7 +136,7 @@ async fn sqlite_checkpoints_run_beside_the_writer() {
         assert!(tokio::time::Instant::now() < deadline, "after 10 s only {done} of {log} WAL pages were copied back");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bulk").fetch_one(&db.pool).await.unwrap();
+    let n: i64 = query_scalar("SELECT COUNT(*) FROM bulk").fetch_one(&db).await.unwrap();
     assert_eq!(n, 600);
 }
 
@@ -155,7 +154,7 @@ async fn the_stamp_says_when_a_copy_of_the_database_is_stale() {
     };
     let first = stamp().await;
     let mut tx = db.write().await.unwrap();
-    sqlx::query("INSERT INTO topology_probe (name) VALUES ('mine')").execute(&mut tx).await.unwrap();
+    query("INSERT INTO topology_probe (name) VALUES ('mine')").execute(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(stamp().await, first, "its own commits leave the stamp alone");
     // A writer alone in its transaction rolls back: the whole transaction is undone.
@@ -164,7 +163,7 @@ async fn the_stamp_says_when_a_copy_of_the_database_is_stale() {
     let second = stamp().await;
     assert_ne!(second, first, "a transaction rolled back as a whole");
     let other = Db::connect(&t.url).await.unwrap();
-    sqlx::query("INSERT INTO topology_probe (name) VALUES ('theirs')").execute(&other.pool).await.unwrap();
+    query("INSERT INTO topology_probe (name) VALUES ('theirs')").execute(&other).await.unwrap();
     assert_ne!(stamp().await, second, "another connection committed");
 
     let pg = test_db(Backend::Postgres).await;
@@ -183,11 +182,12 @@ async fn list_parameters_match_exactly(b: Backend) {
          UNION ALL SELECT $5 UNION ALL SELECT 'other') AS t WHERE {}",
         switchboard::store::in_list(db.dialect, "value", 6)
     );
-    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+    let mut q = varying(sql);
     for n in names {
         q = q.bind(n);
     }
-    let mut got = q.bind(switchboard::store::list_param(db.dialect, &names)).fetch_all(&db.pool).await.unwrap();
+    let rows = q.bind(switchboard::store::list_param(db.dialect, &names)).fetch_all(&db).await.unwrap();
+    let mut got: Vec<String> = rows.iter().map(|r| r.try_get("value").unwrap()).collect();
     got.sort();
     let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     want.sort();
@@ -203,13 +203,13 @@ on_both!(list_parameters_match_exactly);
 async fn sqlite_requests_do_not_wait_for_the_worker_queued_behind_them() {
     let (db, _t) = setup(Backend::Sqlite).await;
     let mut request = db.write().await.unwrap();
-    sqlx::query("INSERT INTO topology_probe (name) VALUES ('request')").execute(&mut request).await.unwrap();
+    query("INSERT INTO topology_probe (name) VALUES ('request')").execute(&mut request).await.unwrap();
     let (go, went) = tokio::sync::oneshot::channel::<()>();
     let worker = {
         let db = db.clone();
         tokio::spawn(async move {
             let mut tx = db.write_background().await.unwrap();
-            sqlx::query("INSERT INTO topology_probe (name) VALUES ('worker')").execute(&mut tx).await.unwrap();
+            query("INSERT INTO topology_probe (name) VALUES ('worker')").execute(&mut tx).await.unwrap();
             went.await.unwrap();
             tx.commit().await.unwrap();
         })

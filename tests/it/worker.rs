@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use switchboard::model::{ChannelKind, Role};
 use switchboard::orchestrator::policy::ChannelState;
 use switchboard::service::Actor;
+use switchboard::store::{query, query_scalar, varying};
 
 use crate::service::{assert_switches_match, by_org, code};
 use crate::world::{Backend, World, accept, world};
@@ -149,16 +150,16 @@ async fn drift_view_finds_what_a_switch_lost_or_gained(b: Backend) {
     let channel_items: Vec<&String> = items.iter().filter(|i| i.contains(r#""type":"fdb""#)).collect();
     assert!(!channel_items.is_empty(), "{items:?}");
     // The victim loses one of the channel's FDB entries; the bystander gains one it never needed.
-    sqlx::query("DELETE FROM switch_items WHERE switch = $1 AND item = $2")
+    query("DELETE FROM switch_items WHERE switch = $1 AND item = $2")
         .bind(victim.as_str())
         .bind(channel_items[0].as_str())
-        .execute(&w.svc.db.pool)
+        .execute(&w.svc.db)
         .await
         .unwrap();
-    sqlx::query("INSERT INTO switch_items (switch, item) VALUES ($1, $2)")
+    query("INSERT INTO switch_items (switch, item) VALUES ($1, $2)")
         .bind(bystander.as_str())
         .bind(channel_items[0].as_str())
-        .execute(&w.svc.db.pool)
+        .execute(&w.svc.db)
         .await
         .unwrap();
     let view = w.svc.drift(&w.op).await.unwrap();
@@ -187,11 +188,11 @@ async fn items_stored_before_the_vlan_first_key_still_go_with_their_channel(b: B
             let item: switchboard::orchestrator::state::Item = serde_json::from_str(&text).unwrap();
             let plain = serde_json::to_string(&item).unwrap();
             assert_ne!(plain, text);
-            sqlx::query("UPDATE switch_items SET item = $3 WHERE switch = $1 AND item = $2")
+            query("UPDATE switch_items SET item = $3 WHERE switch = $1 AND item = $2")
                 .bind(sw.as_str())
                 .bind(text.as_str())
                 .bind(plain.as_str())
-                .execute(&w.svc.db.pool)
+                .execute(&w.svc.db)
                 .await
                 .unwrap();
             rewritten += 1;
@@ -347,13 +348,13 @@ async fn migration_unplugs_channels_terminated_before_it(b: Backend) {
     let kept = w.svc.create_channel(&w.acme, &w.channel("kept", ChannelKind::P2p, "acme-3a")).await.unwrap();
     assert_eq!(w.svc.terminate(&w.acme, &gone, "test").await.unwrap(), None, "a draft ends at once");
     // As a database from before 0004 holds it.
-    sqlx::query("UPDATE attachments SET state = 'attached', detached_at = NULL").execute(&w.svc.db.pool).await.unwrap();
+    query("UPDATE attachments SET state = 'attached', detached_at = NULL").execute(&w.svc.db).await.unwrap();
     let migration = include_str!("../../migrations/0004_released_attachments.sql");
     let update = &migration[migration.find("UPDATE").unwrap()..=migration.find(';').unwrap()];
-    sqlx::raw_sql(sqlx::AssertSqlSafe(update.to_string())).execute(&w.svc.db.pool).await.unwrap();
-    let ended_at: i64 = sqlx::query_scalar("SELECT updated_at FROM channels WHERE id = $1")
+    varying(update.to_string()).execute(&w.svc.db).await.unwrap();
+    let ended_at: i64 = query_scalar("SELECT updated_at FROM channels WHERE id = $1")
         .bind(gone.as_str())
-        .fetch_one(&w.svc.db.pool)
+        .fetch_one(&w.svc.db)
         .await
         .unwrap();
     let a = &w.svc.channel(&w.acme, &gone).await.unwrap().attachments[0];
@@ -377,13 +378,12 @@ async fn all_items(w: &World) -> BTreeSet<(String, String)> {
 /// Removes one item of a dry-run switch as another process would: on a connection of
 /// its own, not this process's writer.
 async fn take_away_elsewhere(w: &World, switch: &str, item: &str) {
-    let n = sqlx::query("DELETE FROM switch_items WHERE switch = $1 AND item = $2")
+    let n = query("DELETE FROM switch_items WHERE switch = $1 AND item = $2")
         .bind(switch)
         .bind(item)
-        .execute(&w.svc.db.pool)
+        .execute(&w.svc.db)
         .await
-        .unwrap()
-        .rows_affected();
+        .unwrap();
     assert_eq!(n, 1);
 }
 

@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use sqlx::Connection;
 use switchboard::model::ChannelKind;
 use switchboard::orchestrator::policy::{Account, AccountStatus, PriceType};
 use switchboard::service::{
     Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, OfferCreated, Service,
     UsageModelSpec, UserRole,
 };
-use switchboard::store::{Db, sqlite_url};
+use switchboard::store::{Db, Options, sqlite_url, varying};
 
 /// Accepting with `iface`, on the channel's own usage model and no customer VLAN.
 pub fn accept(iface: &str) -> Acceptance {
@@ -25,6 +24,10 @@ pub enum Backend {
 }
 
 pub const DEFAULT_PG: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
+
+/// How the PostgreSQL server's maintenance database is opened to create and drop the
+/// tests' databases: its schema is not ours.
+const SERVER: Options = Options { max_connections: 1, migrate: false };
 
 /// A database that lives as long as the test.
 pub struct TestDb {
@@ -41,9 +44,8 @@ impl Drop for TestDb {
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
-                if let Ok(mut conn) = sqlx::AnyConnection::connect(&base).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                if let Ok(server) = Db::open(&base, SERVER).await {
+                    let _ = varying(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&server).await;
                 }
             })
         })
@@ -58,16 +60,15 @@ pub async fn test_db(backend: Backend) -> TestDb {
             TestDb { url: sqlite_url(dir.path()).unwrap(), _dir: Some(dir), drop: None }
         }
         Backend::Postgres => {
-            sqlx::any::install_default_drivers();
             let base = std::env::var("SWITCHBOARD_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_PG.to_string());
-            let mut conn = sqlx::AnyConnection::connect(&base).await.unwrap_or_else(|e| {
+            let server = Db::open(&base, SERVER).await.unwrap_or_else(|e| {
                 panic!(
                     "PostgreSQL tests need a server: {e}. Start one (scripts/test and .ci/run do) or set \
                      SWITCHBOARD_TEST_POSTGRES=postgres://USER:PASSWORD@HOST/DB"
                 )
             });
             let name = format!("sbtest_{:016x}", rand::random::<u64>());
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            varying(format!("CREATE DATABASE {name}")).execute(&server).await.unwrap();
             let (prefix, _) = base.rsplit_once('/').unwrap();
             TestDb { url: format!("{prefix}/{name}"), _dir: None, drop: Some((base.clone(), name)) }
         }

@@ -1,10 +1,12 @@
 //! SQLite's checkpointer: copies the WAL back into the database file beside the writer, in
-//! short rounds, and lets the WAL start over once it is long.
+//! short rounds, and lets the WAL start over once it is long. It has a rusqlite connection
+//! of its own and runs each round on a blocking thread: a round copies pages and syncs the
+//! file, which must not hold up the async threads that requests run on.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::{AnyPool, AssertSqlSafe};
-
+use super::native::Native;
 use super::writer::Writer;
 
 /// Copies the WAL back into the database file on a connection of its own, beside the
@@ -21,7 +23,8 @@ use super::writer::Writer;
 /// long, the round runs with the writer held idle ([`Writer::quiesce`]): it copies only
 /// what came since the last round, and the next writer starts the WAL over.
 /// (docs/performance.md has what each cost.)
-pub(in crate::store) async fn run(pool: AnyPool, file: std::path::PathBuf, writer: std::sync::Weak<Writer>) {
+pub(in crate::store) async fn run(conn: Native, file: std::path::PathBuf, writer: std::sync::Weak<Writer>) {
+    let conn = Arc::new(Mutex::new(conn));
     /// Pages in the WAL worth a checkpoint (4 KiB each), looked at every 10 ms. While a
     /// checkpoint copies and syncs, the writer's commits and the readers' snapshots can
     /// stall, the longer the bigger the round: small, frequent rounds keep each stall short
@@ -50,14 +53,14 @@ pub(in crate::store) async fn run(pool: AnyPool, file: std::path::PathBuf, write
         // NOOP only reports the WAL's length. PASSIVE never waits for the writer or the
         // readers: it copies what it can.
         let mode = if wal.pending >= PAGES || restart { "PASSIVE" } else { "NOOP" };
-        if !wal.note(checkpoint(&pool, mode).await) || !restart {
+        if !wal.note(checkpoint(&conn, mode).await) || !restart {
             continue;
         }
         restart_after = tokio::time::Instant::now() + Duration::from_millis(100);
         // What came meanwhile, copied while the writer goes on (twice at most: it may
         // outpace the copy).
         for _ in 0..2 {
-            if wal.pending <= LAST || !wal.note(checkpoint(&pool, "PASSIVE").await) {
+            if wal.pending <= LAST || !wal.note(checkpoint(&conn, "PASSIVE").await) {
                 break;
             }
         }
@@ -73,7 +76,7 @@ pub(in crate::store) async fn run(pool: AnyPool, file: std::path::PathBuf, write
         match w.quiesce().await {
             Ok(quiet) => {
                 drop(w);
-                let copied = wal.note(checkpoint(&pool, "PASSIVE").await);
+                let copied = wal.note(checkpoint(&conn, "PASSIVE").await);
                 drop(quiet);
                 tracing::debug!(
                     copied,
@@ -85,7 +88,6 @@ pub(in crate::store) async fn run(pool: AnyPool, file: std::path::PathBuf, write
             Err(e) => tracing::warn!(error = %e, "cannot hold the writer for a WAL restart"),
         }
     }
-    pool.close().await;
 }
 
 /// The WAL as the last checkpoint found it, in pages: its length and what is left to copy.
@@ -96,7 +98,7 @@ struct WalState {
 
 impl WalState {
     /// Takes in a checkpoint's outcome; false if it failed.
-    fn note(&mut self, r: Result<(i64, i64), sqlx::Error>) -> bool {
+    fn note(&mut self, r: Result<(i64, i64), String>) -> bool {
         match r {
             Ok((log, done)) => {
                 (self.log, self.pending) = (log, log - done);
@@ -111,18 +113,22 @@ impl WalState {
     }
 }
 
-/// One `PRAGMA wal_checkpoint(mode)`: the WAL's length and how much of it is copied, in pages.
-async fn checkpoint(pool: &AnyPool, mode: &str) -> Result<(i64, i64), sqlx::Error> {
-    use sqlx::Row;
-    let row = sqlx::query(AssertSqlSafe(format!("PRAGMA wal_checkpoint({mode})"))).fetch_one(pool).await?;
-    Ok((row.try_get(1)?, row.try_get(2)?))
+/// One `PRAGMA wal_checkpoint(mode)` on a blocking thread: the WAL's length and how much
+/// of it is copied, in pages.
+async fn checkpoint(conn: &Arc<Mutex<Native>>, mode: &'static str) -> Result<(i64, i64), String> {
+    let conn = conn.clone();
+    let round = tokio::task::spawn_blocking(move || match conn.lock() {
+        Ok(conn) => conn.checkpoint(mode).map_err(|e| e.to_string()),
+        Err(_) => Err("the checkpointer's connection was poisoned".to_string()),
+    });
+    round.await.unwrap_or_else(|e| Err(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use crate::store::{Db, sqlite_url};
+    use crate::store::{Db, SqlError, query, sqlite_url};
 
     /// A writer that never stops keeps every checkpoint from copying the whole WAL, so by
     /// itself the WAL would only ever grow (until a commit checkpointed it, waited for by
@@ -133,7 +139,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let db = Db::connect(&sqlite_url(dir.path())?).await?;
         let mut tx = db.write().await?;
-        sqlx::query("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)").execute(&mut tx).await?;
+        query("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)").execute(&mut tx).await?;
         tx.commit().await?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let reader = {
@@ -141,11 +147,11 @@ mod tests {
             tokio::spawn(async move {
                 let mut reads = 0u64;
                 while !*stopped.borrow() {
-                    sqlx::query("SELECT count(*) FROM filler").fetch_one(&db).await?;
+                    query("SELECT count(*) FROM filler").fetch_one(&db).await?;
                     reads += 1;
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
-                Ok::<u64, sqlx::Error>(reads)
+                Ok::<u64, SqlError>(reads)
             })
         };
         // A page a commit, a commit a millisecond, for 12 times the restart length.
@@ -154,7 +160,7 @@ mod tests {
         let mut longest = 0;
         for _ in 0..3000 {
             let mut tx = db.write().await?;
-            sqlx::query("INSERT INTO filler (body) VALUES ($1)").bind(&body).execute(&mut tx).await?;
+            query("INSERT INTO filler (body) VALUES ($1)").bind(&body).execute(&mut tx).await?;
             tx.commit().await?;
             longest = longest.max(std::fs::metadata(&wal_file)?.len() / 4096);
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -162,8 +168,8 @@ mod tests {
         stop.send_replace(true);
         assert!(reader.await?? > 100, "the reader read all along");
         assert!(longest < 1500, "the WAL grew to {longest} pages for 3,000 written: it never started over");
-        let row = sqlx::query("SELECT count(*) AS n FROM filler").fetch_one(&db).await?;
-        assert_eq!(sqlx::Row::try_get::<i64, _>(&row, "n")?, 3000, "nothing lost");
+        let row = query("SELECT count(*) AS n FROM filler").fetch_one(&db).await?;
+        assert_eq!(row.try_get::<i64>("n")?, 3000, "nothing lost");
         Ok(())
     }
 }

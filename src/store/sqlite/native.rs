@@ -8,24 +8,24 @@
 //! plain rusqlite connection over the same SQLite library, and a statement runs on the task
 //! that awaits it.
 //!
-//! The service's queries stay sqlx queries: [`Native::run`] takes what a sqlx query carries
-//! (its text, its `Any` arguments, whether to keep it prepared) and answers with the `Any`
-//! rows and results sqlx's own SQLite driver would give (values typed by what SQLite
-//! stored, as there), so one query text serves both databases and the pool's readers.
+//! Statements are the store's own [`Query`]s: [`Native::run`] binds their arguments
+//! (`$N` is the N-th) and answers with [`Row`]s whose cells are typed by what SQLite
+//! stored. The column names of a statement kept prepared are read once and shared by all
+//! its rows, then and on its later runs.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::types::ValueRef;
-use sqlx::Either;
-use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow, AnyTypeInfo, AnyTypeInfoKind, AnyValue};
-use sqlx::error::{DatabaseError, ErrorKind};
-use sqlx_core::any::{AnyColumn, AnyValueKind};
-use sqlx_core::ext::ustr::UStr;
 
-/// A connection (the writer or a reader) and the column names of the statements it has run.
+use crate::store::query::{Cell, Columns, Output, Query, Row, SqlError, Value, Violation, Want};
+
+/// A connection (the writer or a reader) and the column names of the statements it keeps
+/// prepared.
 pub(in crate::store) struct Native {
     conn: rusqlite::Connection,
-    names: std::collections::HashMap<String, Arc<sqlx_core::HashMap<UStr, usize>>>,
+    columns: HashMap<String, Arc<Columns>>,
 }
 
 /// Prepared statements kept: every fixed statement the service runs, with room to spare
@@ -33,57 +33,39 @@ pub(in crate::store) struct Native {
 const CACHED_STATEMENTS: usize = 512;
 
 impl Native {
-    /// The database file `url` names (a `sqlite:` URL); an in-memory database is refused.
-    pub(in crate::store) fn file(url: &str) -> Result<std::path::PathBuf, sqlx::Error> {
-        use std::str::FromStr;
-        let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
-        let path = options.get_filename();
-        let name = path.to_string_lossy();
-        if name.is_empty()
-            || name.contains(":memory:")
-            || name.contains("sqlx-in-memory")
-            || url.contains("mode=memory")
-        {
-            return Err(sqlx::Error::Configuration(
-                "an in-memory SQLite database is one per connection: give a file (sqlite://PATH) or a data directory"
-                    .into(),
-            ));
-        }
-        Ok(path.to_path_buf())
-    }
-
-    /// Opens the database file `url` names (a `sqlite:` URL) with the pool's settings.
-    pub(in crate::store) fn open(url: &str) -> Result<Native, sqlx::Error> {
-        let path = Native::file(url)?;
+    /// Opens the database file `path` with the settings of every connection of the process.
+    pub(in crate::store) fn open(path: &Path) -> Result<Native, SqlError> {
         let conn = rusqlite::Connection::open(path).map_err(error)?;
         conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(error)?;
-        let native = Native { conn, names: std::collections::HashMap::new() };
+        let native = Native { conn, columns: HashMap::new() };
         native.batch(crate::store::SQLITE_PRAGMAS)?;
         Ok(native)
     }
 
     /// Runs `sql`, one or more statements without parameters or rows.
-    pub(in crate::store) fn batch(&self, sql: &str) -> Result<(), sqlx::Error> {
+    pub(in crate::store) fn batch(&self, sql: &str) -> Result<(), SqlError> {
         self.conn.execute_batch(sql).map_err(error)
     }
 
     /// One integer (`PRAGMA data_version`, say).
-    pub(in crate::store) fn integer(&self, sql: &str) -> Result<i64, sqlx::Error> {
+    pub(in crate::store) fn integer(&self, sql: &str) -> Result<i64, SqlError> {
         self.conn.query_row(sql, [], |r| r.get(0)).map_err(error)
     }
 
-    /// Runs one statement with sqlx's arguments (`$N` is the N-th, as sqlx binds them) and
-    /// returns its rows, then its result, as sqlx's `fetch_many` does. `persistent`: keep
-    /// it prepared (statements whose text varies with their input are not).
-    pub(in crate::store) fn run(
-        &mut self,
-        sql: &str,
-        args: Option<AnyArguments>,
-        persistent: bool,
-    ) -> Result<Vec<Either<AnyQueryResult, AnyRow>>, sqlx::Error> {
-        let args = args.map(|a| a.values.0).unwrap_or_default();
-        let mut stmt = if persistent {
+    /// `PRAGMA wal_checkpoint(mode)`: the WAL's length and how much of it is copied back,
+    /// in pages.
+    pub(in crate::store) fn checkpoint(&self, mode: &str) -> Result<(i64, i64), SqlError> {
+        let sql = format!("PRAGMA wal_checkpoint({mode})");
+        self.conn.query_row(&sql, [], |r| Ok((r.get(1)?, r.get(2)?))).map_err(error)
+    }
+
+    /// Runs `query` now: its rows (all of them, the first, or none, as `want` says) and the
+    /// rows it changed. A statement that writes runs to its end whatever is wanted of its
+    /// rows (`RETURNING`).
+    pub(in crate::store) fn run(&mut self, query: &Query<'_>, want: Want) -> Result<Output, SqlError> {
+        let sql = query.sql.as_ref();
+        let mut stmt = if query.persistent {
             Statement::Cached(self.conn.prepare_cached(sql))
         } else {
             Statement::Once(self.conn.prepare(sql))
@@ -96,49 +78,60 @@ impl Native {
                 Some(name) => name
                     .strip_prefix(['$', '?'])
                     .and_then(|d| d.parse::<usize>().ok())
-                    .ok_or_else(|| sqlx::Error::Protocol(format!("unsupported SQL parameter `{name}`")))?,
+                    .ok_or_else(|| SqlError::new(format!("unsupported SQL parameter `{name}`")))?,
                 None => {
                     next += 1;
                     next
                 }
             };
-            let value = args.get(n.wrapping_sub(1)).ok_or_else(|| {
-                sqlx::Error::Protocol(format!("parameter {n} of `{sql}` has no value ({} given)", args.len()))
+            let value = query.args.get(n.wrapping_sub(1)).ok_or_else(|| {
+                SqlError::new(format!("parameter {n} of `{sql}` has no value ({} given)", query.args.len()))
             })?;
             stmt.raw_bind_parameter(i, Bound(value)).map_err(error)?;
         }
-        let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
         let readonly = stmt.readonly();
-        let names = self
-            .names
-            .entry(sql.to_string())
-            .or_insert_with(|| Arc::new(columns.iter().enumerate().map(|(k, c)| (UStr::new(c), k)).collect()))
-            .clone();
-        let mut out = Vec::new();
-        let mut rows = stmt.raw_query();
-        while let Some(row) = rows.next().map_err(error)? {
-            let mut r = AnyRow {
-                column_names: names.clone(),
-                columns: Vec::with_capacity(columns.len()),
-                values: Vec::with_capacity(columns.len()),
+        let mut out = Output::default();
+        if want != Want::Execute && stmt.column_count() > 0 {
+            let columns = match self.columns.get(sql) {
+                Some(c) if query.persistent && c.len() == stmt.column_count() => c.clone(),
+                _ => {
+                    let c = Arc::new(Columns::new(stmt.column_names().into_iter().map(str::to_string).collect()));
+                    if query.persistent {
+                        self.columns.insert(sql.to_string(), c.clone());
+                    }
+                    c
+                }
             };
-            for (k, name) in columns.iter().enumerate() {
-                let kind = match row.get_ref(k).map_err(error)? {
-                    ValueRef::Null => AnyValueKind::Null(AnyTypeInfoKind::Null),
-                    ValueRef::Integer(i) => AnyValueKind::BigInt(i),
-                    ValueRef::Real(f) => AnyValueKind::Double(f),
-                    ValueRef::Text(t) => AnyValueKind::Text(Arc::new(String::from_utf8_lossy(t).into_owned())),
-                    ValueRef::Blob(b) => AnyValueKind::Blob(Arc::new(b.to_vec())),
-                };
-                let type_info = AnyTypeInfo { kind: kind_of(&kind) };
-                r.columns.push(AnyColumn { ordinal: k, name: UStr::new(name), type_info });
-                r.values.push(AnyValue { kind });
+            let n = columns.len();
+            let mut rows = stmt.raw_query();
+            while let Some(row) = rows.next().map_err(error)? {
+                let mut cells = Vec::with_capacity(n);
+                for k in 0..n {
+                    cells.push(match row.get_ref(k).map_err(error)? {
+                        ValueRef::Null => Cell::Null,
+                        ValueRef::Integer(i) => Cell::Integer(i),
+                        ValueRef::Real(f) => Cell::Real(f),
+                        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                        ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
+                    });
+                }
+                out.rows.push(Row::new(columns.clone(), cells));
+                if want == Want::First {
+                    break;
+                }
             }
-            out.push(Either::Right(r));
+            if !readonly {
+                while rows.next().map_err(error)?.is_some() {}
+            }
+        } else {
+            let mut rows = stmt.raw_query();
+            while rows.next().map_err(error)?.is_some() {
+                if readonly {
+                    break;
+                }
+            }
         }
-        drop(rows);
-        let rows_affected = if readonly { 0 } else { self.conn.changes() };
-        out.push(Either::Left(AnyQueryResult { rows_affected, last_insert_id: Some(self.conn.last_insert_rowid()) }));
+        out.rows_affected = if readonly { 0 } else { self.conn.changes() };
         Ok(out)
     }
 }
@@ -182,164 +175,98 @@ impl std::ops::DerefMut for Open<'_> {
     }
 }
 
-fn kind_of(v: &AnyValueKind) -> AnyTypeInfoKind {
-    match v {
-        AnyValueKind::BigInt(_) => AnyTypeInfoKind::BigInt,
-        AnyValueKind::Double(_) => AnyTypeInfoKind::Double,
-        AnyValueKind::Text(_) => AnyTypeInfoKind::Text,
-        AnyValueKind::Blob(_) => AnyTypeInfoKind::Blob,
-        _ => AnyTypeInfoKind::Null,
-    }
-}
-
-/// An `Any` argument as SQLite stores it (sqlx's SQLite driver binds the same way: bools
-/// and every integer width as INTEGER, both float widths as REAL).
-struct Bound<'a>(&'a AnyValueKind);
+/// An argument as SQLite stores it (a NULL's type does not matter to it).
+struct Bound<'a>(&'a Value<'a>);
 
 impl rusqlite::ToSql for Bound<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, Value};
-        Ok(match self.0 {
-            AnyValueKind::Bool(b) => ToSqlOutput::Owned(Value::Integer(i64::from(*b))),
-            AnyValueKind::SmallInt(i) => ToSqlOutput::Owned(Value::Integer(i64::from(*i))),
-            AnyValueKind::Integer(i) => ToSqlOutput::Owned(Value::Integer(i64::from(*i))),
-            AnyValueKind::BigInt(i) => ToSqlOutput::Owned(Value::Integer(*i)),
-            AnyValueKind::Real(f) => ToSqlOutput::Owned(Value::Real(f64::from(*f))),
-            AnyValueKind::Double(f) => ToSqlOutput::Owned(Value::Real(*f)),
-            AnyValueKind::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
-            AnyValueKind::TextSlice(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
-            AnyValueKind::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
-            _ => ToSqlOutput::Owned(Value::Null),
-        })
+        use rusqlite::types::ToSqlOutput;
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Null(_) => ValueRef::Null,
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(t) => ValueRef::Text(t.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
     }
 }
 
-/// A failure of SQLite, as the `sqlx::Error::Database` the rest of the code inspects
+/// A failure of SQLite as the store's error, with the constraint it violated
 /// (`is_unique_violation`: another writer got there first).
-#[derive(Debug)]
-struct NativeError {
-    message: String,
-    extended: i32,
-}
-
-impl std::fmt::Display for NativeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for NativeError {}
-
-impl DatabaseError for NativeError {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
-        Some(self.extended.to_string().into())
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> ErrorKind {
-        use rusqlite::ffi;
-        match self.extended {
-            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => ErrorKind::UniqueViolation,
-            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ErrorKind::ForeignKeyViolation,
-            ffi::SQLITE_CONSTRAINT_NOTNULL => ErrorKind::NotNullViolation,
-            ffi::SQLITE_CONSTRAINT_CHECK => ErrorKind::CheckViolation,
-            _ => ErrorKind::Other,
-        }
-    }
-}
-
-fn error(e: rusqlite::Error) -> sqlx::Error {
+fn error(e: rusqlite::Error) -> SqlError {
+    use rusqlite::ffi;
     match &e {
-        rusqlite::Error::SqliteFailure(f, message) => sqlx::Error::Database(Box::new(NativeError {
-            message: message.clone().unwrap_or_else(|| f.to_string()),
-            extended: f.extended_code,
-        })),
-        _ => sqlx::Error::Protocol(format!("sqlite: {e}")),
+        rusqlite::Error::SqliteFailure(f, message) => {
+            let violation = match f.extended_code {
+                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => Some(Violation::Unique),
+                ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(Violation::ForeignKey),
+                ffi::SQLITE_CONSTRAINT_NOTNULL => Some(Violation::NotNull),
+                ffi::SQLITE_CONSTRAINT_CHECK => Some(Violation::Check),
+                _ => None,
+            };
+            SqlError::violated(message.clone().unwrap_or_else(|| f.to_string()), violation)
+        }
+        _ => SqlError::new(format!("sqlite: {e}")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::Row;
-
-    fn args(values: Vec<AnyValueKind>) -> Option<AnyArguments> {
-        let mut a = AnyArguments::default();
-        a.values.0 = values;
-        Some(a)
-    }
+    use crate::store::query::{query, varying};
 
     fn open() -> (tempfile::TempDir, Native) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let n = Native::open(&url).unwrap_or_else(|e| panic!("{e}"));
+        let n = Native::open(&dir.path().join("t.db")).unwrap_or_else(|e| panic!("{e}"));
         (dir, n)
     }
 
     #[test]
-    fn numbered_parameters_bind_by_number_and_rows_read_like_sqlx() {
+    fn numbered_parameters_bind_by_number_and_rows_read_by_what_sqlite_stored() {
         let (_d, mut n) = open();
         n.batch("CREATE TABLE t (id TEXT PRIMARY KEY, n BIGINT, x REAL, note TEXT)").unwrap_or_else(|e| panic!("{e}"));
-        let r = n
-            .run(
-                "INSERT INTO t (n, id, x, note) VALUES ($2, $1, $3, $4)",
-                args(vec![
-                    AnyValueKind::Text(Arc::new("a".into())),
-                    AnyValueKind::BigInt(7),
-                    AnyValueKind::Double(0.5),
-                    AnyValueKind::Null(AnyTypeInfoKind::Text),
-                ]),
-                true,
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(r.last(), Some(Either::Left(q)) if q.rows_affected == 1));
-        let rows = n
-            .run("SELECT * FROM t WHERE id = $1", args(vec![AnyValueKind::Text(Arc::new("a".into()))]), true)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let Some(Either::Right(row)) = rows.first() else { panic!("no row: {}", rows.len()) };
-        assert_eq!(row.try_get::<String, _>("id").ok().as_deref(), Some("a"));
-        assert_eq!(row.try_get::<i64, _>("n").ok(), Some(7));
-        assert_eq!(row.try_get::<f64, _>("x").ok(), Some(0.5));
-        assert_eq!(row.try_get::<Option<String>, _>("note").ok(), Some(None));
-        assert!(row.try_get::<String, _>("n").is_err(), "an integer is not text, as with sqlx's driver");
+        let insert = query("INSERT INTO t (n, id, x, note) VALUES ($2, $1, $3, $4)")
+            .bind("a")
+            .bind(7i64)
+            .bind(0.5)
+            .bind(None::<&str>);
+        let r = n.run(&insert, Want::Execute).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.rows_affected, 1);
+        let select = query("SELECT * FROM t WHERE id = $1").bind("a");
+        let r = n.run(&select, Want::All).unwrap_or_else(|e| panic!("{e}"));
+        let Some(row) = r.rows.first() else { panic!("no row") };
+        assert_eq!(row.try_get::<String>("id").ok().as_deref(), Some("a"));
+        assert_eq!(row.try_get::<i64>("n").ok(), Some(7));
+        assert_eq!(row.try_get::<f64>("x").ok(), Some(0.5));
+        assert_eq!(row.try_get::<Option<String>>("note").ok(), Some(None));
+        assert!(row.try_get::<String>("n").is_err(), "an integer is not text");
         // A read changes nothing, whatever the last write did.
-        assert!(matches!(rows.last(), Some(Either::Left(q)) if q.rows_affected == 0));
+        assert_eq!(r.rows_affected, 0);
+        // A statement kept prepared shares its column names with its later runs.
+        let again = n.run(&query("SELECT * FROM t WHERE id = $1").bind("a"), Want::First);
+        let again = again.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.rows.first().and_then(|r| r.try_get::<i64>("n").ok()), Some(7));
     }
 
     #[test]
-    fn an_in_memory_database_is_refused_with_what_to_do() {
-        for url in ["sqlite::memory:", "sqlite://db?mode=memory"] {
-            let e = Native::open(url).err().unwrap_or_else(|| panic!("{url} was opened"));
-            assert!(e.to_string().contains("give a file"), "{url}: {e}");
-        }
+    fn a_write_runs_to_its_end_whatever_is_wanted_of_its_rows() {
+        let (_d, mut n) = open();
+        n.batch("CREATE TABLE t (id BIGINT PRIMARY KEY)").unwrap_or_else(|e| panic!("{e}"));
+        let q = varying("INSERT INTO t (id) VALUES (1), (2), (3) RETURNING id".into());
+        let r = n.run(&q, Want::First).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((r.rows.len(), r.rows_affected), (1, 3));
+        assert_eq!(n.integer("SELECT COUNT(*) FROM t").ok(), Some(3));
     }
 
     #[test]
     fn a_duplicate_key_is_a_unique_violation() {
         let (_d, mut n) = open();
         n.batch("CREATE TABLE t (id TEXT PRIMARY KEY)").unwrap_or_else(|e| panic!("{e}"));
-        let ins = |n: &mut Native| {
-            n.run("INSERT INTO t (id) VALUES ($1)", args(vec![AnyValueKind::Text(Arc::new("a".into()))]), true)
-        };
+        let ins = |n: &mut Native| n.run(&query("INSERT INTO t (id) VALUES ($1)").bind("a"), Want::Execute);
         assert!(ins(&mut n).is_ok());
         let e = ins(&mut n).err().unwrap_or_else(|| panic!("a second insert of one key succeeded"));
         assert!(crate::store::is_unique_violation(&e), "{e}");
-        let missing = n.run("SELECT $2", args(vec![AnyValueKind::BigInt(1)]), false);
+        let missing = n.run(&varying("SELECT $2".into()).bind(1i64), Want::All);
         assert!(missing.is_err(), "a parameter without a value is refused, not bound as NULL");
     }
 }

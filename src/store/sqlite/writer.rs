@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
 
 use super::native::Native;
+use crate::store::query::SqlError;
 
 /// How long a background writer lets requests' writers go first at most: the worker
 /// must not starve under a flood of requests. (A request holds the connection for a
@@ -69,7 +70,7 @@ impl Group {
         Arc::new(Group { done: watch::channel(None).0 })
     }
 
-    fn outcome(&self) -> Option<Result<(), sqlx::Error>> {
+    fn outcome(&self) -> Option<Result<(), SqlError>> {
         self.done.borrow().clone().map(|r| r.map_err(group_error))
     }
 
@@ -78,8 +79,8 @@ impl Group {
     }
 }
 
-fn group_error(message: String) -> sqlx::Error {
-    sqlx::Error::Protocol(format!("the shared write transaction failed: {message}"))
+fn group_error(message: String) -> SqlError {
+    SqlError::new(format!("the shared write transaction failed: {message}"))
 }
 
 impl Writer {
@@ -93,14 +94,14 @@ impl Writer {
     }
 
     /// Takes the connection, first rolling back a writer that was dropped halfway.
-    async fn take(&self) -> Result<OwnedMutexGuard<State>, sqlx::Error> {
+    async fn take(&self) -> Result<OwnedMutexGuard<State>, SqlError> {
         let mut guard = self.state.clone().lock_owned().await;
         if let Some(savepoint) = guard.open.take() {
             tracing::warn!("rolling back a write transaction that was abandoned");
             let undone = if savepoint {
                 guard.conn.batch("ROLLBACK TO switchboard_writer; RELEASE switchboard_writer")
             } else {
-                Err(sqlx::Error::Protocol("abandoned by the writer that opened it".into()))
+                Err(SqlError::new("abandoned by the writer that opened it"))
             };
             if let Err(e) = undone {
                 abort(&mut guard, &e.to_string()).await;
@@ -111,7 +112,7 @@ impl Writer {
 
     /// Holds the connection with no transaction open on it (an open group is committed
     /// first) until the guard is dropped: meanwhile nothing is appended to the WAL.
-    pub(in crate::store) async fn quiesce(&self) -> Result<Quiet, sqlx::Error> {
+    pub(in crate::store) async fn quiesce(&self) -> Result<Quiet, SqlError> {
         let mut guard = self.take().await?;
         if let Some(group) = guard.group.clone() {
             commit_group(&mut guard, &group).await?;
@@ -133,7 +134,7 @@ impl Writer {
     /// (those waiting already and those that come meanwhile), for up to
     /// [`YIELD_TO_REQUESTS`]: a request that queued behind it would wait for its whole turn
     /// (milliseconds), though the request is somebody waiting and the worker's is a backlog.
-    pub(in crate::store) async fn begin(self: &Arc<Self>, background: bool) -> Result<Member, sqlx::Error> {
+    pub(in crate::store) async fn begin(self: &Arc<Self>, background: bool) -> Result<Member, SqlError> {
         if background {
             let _ = tokio::time::timeout(YIELD_TO_REQUESTS, self.no_request_waiting()).await;
         }
@@ -208,7 +209,7 @@ async fn abort(guard: &mut State, why: &str) {
 }
 
 /// Commits the open group (the caller holds the connection).
-async fn commit_group(guard: &mut State, group: &Arc<Group>) -> Result<(), sqlx::Error> {
+async fn commit_group(guard: &mut State, group: &Arc<Group>) -> Result<(), SqlError> {
     let r = guard.conn.batch("COMMIT");
     if let Err(e) = &r {
         abort(guard, &e.to_string()).await;
@@ -221,7 +222,7 @@ async fn commit_group(guard: &mut State, group: &Arc<Group>) -> Result<(), sqlx:
 }
 
 /// Waits until `group` committed, committing it when the connection comes first.
-async fn wait_for_commit(writer: Arc<Writer>, group: Arc<Group>) -> Result<(), sqlx::Error> {
+async fn wait_for_commit(writer: Arc<Writer>, group: Arc<Group>) -> Result<(), SqlError> {
     let mut done = group.done.subscribe();
     let committed = async move { done.wait_for(Option::is_some).await.ok().and_then(|v| v.clone()) };
     tokio::select! {
@@ -259,13 +260,13 @@ impl Member {
     /// Changes when the database may hold something this process's writer did not put
     /// there: another connection committed (SQLite's `data_version`, which a connection's
     /// own commits leave alone), or a shared transaction was rolled back as a whole.
-    pub(in crate::store) async fn stamp(&mut self) -> Result<(i64, u64), sqlx::Error> {
+    pub(in crate::store) async fn stamp(&mut self) -> Result<(i64, u64), SqlError> {
         let version = self.guard.conn.integer("PRAGMA data_version")?;
         Ok((version, self.guard.aborts))
     }
 
     /// Keeps this writer's work and returns once the shared transaction committed.
-    pub(in crate::store) async fn commit(self) -> Result<(), sqlx::Error> {
+    pub(in crate::store) async fn commit(self) -> Result<(), SqlError> {
         let Member { mut guard, writer, group, savepoint, background, mut sweep } = self;
         sweep.0 = None;
         guard.open = None;
@@ -285,7 +286,7 @@ impl Member {
     }
 
     /// Undoes this writer's work (only it: the group goes on).
-    pub(in crate::store) async fn rollback(self) -> Result<(), sqlx::Error> {
+    pub(in crate::store) async fn rollback(self) -> Result<(), SqlError> {
         let Member { mut guard, group, savepoint, mut sweep, .. } = self;
         sweep.0 = None;
         guard.open = None;
@@ -329,7 +330,7 @@ mod queue_tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use crate::store::{Db, sqlite_url};
+    use crate::store::{Db, SqlError, sqlite_url};
 
     /// Writers that take the connection in the order given, each `(name, background,
     /// wait before starting)`, while a request holds it; the order they got it in.
@@ -345,7 +346,7 @@ mod queue_tests {
             let (db, order) = (db.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
                 let tx = if background { db.write_background().await? } else { db.write().await? };
-                order.lock().map_err(|_| sqlx::Error::PoolClosed)?.push(name);
+                order.lock().map_err(|_| SqlError::new("poisoned"))?.push(name);
                 tx.commit().await
             }));
         }

@@ -5,6 +5,12 @@
 //! tree, [`Planner::remove`] frees it, and [`plan`] folds a whole channel set. The
 //! orchestrator, the CLI and every driver share it.
 //!
+//! Planning costs what it makes and nothing else: a member's checks read its interface's
+//! use in place (a bandwidth sum, its tags, and for a port-mode interface the one channel on
+//! it); a channel's items are made once, as compact keys ([`super::compact`]), and kept once,
+//! in its record; each switch lists the channels on it, and a switch's keys are sorted only
+//! when its desired state is asked for.
+//!
 //! The per-channel state follows the schemes proven in ../shared/LAB.md (ARCHITECTURE.md
 //! repeats them): one VLAN per E-Line/E-LAN; a root VLAN R and a leaf VLAN L per E-Tree.
 
@@ -15,12 +21,15 @@ use serde::Serialize;
 use crate::model::{ChannelKind, InterfaceMode, Pos, Role};
 use crate::topology::Topology;
 
+use super::compact::{Key, Names, downlink, interface_port, sort_dedup, uplink};
+use super::items::{MemberAt, Record, channel_keys};
 use super::spec::ChannelSpec;
-use super::state::{Direction, Item, subinterface_name};
+use super::state::{Item, subinterface_name};
 use super::vlan::{VlanSet, pick};
 
-/// A channel that passed every check, with what it was given.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A channel that passed every check, with what it was given. Its items are not kept here
+/// (the planner keeps them once, compact): [`PlannedChannel::items`] makes them again.
+#[derive(Clone, Debug, Serialize)]
 pub struct PlannedChannel {
     pub name: String,
     pub kind: ChannelKind,
@@ -32,10 +41,29 @@ pub struct PlannedChannel {
     pub members: Vec<PlannedMember>,
     /// Switch indices of the channel's path (the subtree joining its members), sorted.
     pub path: Vec<usize>,
-    /// What the channel adds to each switch: (switch index, item).
+    /// Where the channel came from, for duplicate-name messages.
     #[serde(skip)]
-    pub items: Vec<(usize, Item)>,
+    pos: Pos,
+    /// Where the planner keeps the channel's items ([`Record`]).
+    #[serde(skip)]
+    slot: u32,
 }
+
+/// Channels are equal when what they were given is: where the planner keeps them and where
+/// they were read from do not count.
+impl PartialEq for PlannedChannel {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.kind == other.kind
+            && self.vlan == other.vlan
+            && self.leaf_vlan == other.leaf_vlan
+            && self.bandwidth_mbps == other.bandwidth_mbps
+            && self.members == other.members
+            && self.path == other.path
+    }
+}
+
+impl Eq for PlannedChannel {}
 
 /// A member as planned: where it sits and which bridge port carries it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -120,17 +148,21 @@ pub struct Planner<'t> {
     /// Use of each service interface.
     interfaces: Sparse<InterfaceUse>,
     channels: BTreeMap<String, PlannedChannel>,
-    /// Where each channel came from, for duplicate-name messages.
-    positions: BTreeMap<String, Pos>,
-    /// Channel items of each switch, with how many channels want them (the baseline is
-    /// added by [`Planner::desired`]).
-    desired: Vec<BTreeMap<Item, u32>>,
+    /// Each channel's items, by its slot; a removed channel's slot is empty until reused.
+    records: Vec<Record>,
+    /// Slots free for reuse.
+    free: Vec<u32>,
+    /// For each switch, the channels whose path holds it: (slot, the switch's index in the
+    /// path). A switch holds at most one channel per VLAN, so at most 4,094 entries.
+    on_switch: Vec<Vec<(u32, u32)>>,
 }
 
+/// What the channels on a service interface take of it.
 #[derive(Clone, Debug, Default)]
 struct InterfaceUse {
     bandwidth_mbps: u64,
-    channels: Vec<String>,
+    /// The channel a port-mode interface carries (it carries one at most).
+    holder: Option<String>,
     /// Customer tags in use (tagged mode).
     tags: VlanSet,
 }
@@ -208,8 +240,9 @@ impl<'t> Planner<'t> {
             used: Sparse::new(n),
             interfaces: Sparse::new(topology.interfaces.len()),
             channels: BTreeMap::new(),
-            positions: BTreeMap::new(),
-            desired: vec![BTreeMap::new(); n],
+            records: Vec::new(),
+            free: Vec::new(),
+            on_switch: vec![Vec::new(); n],
         }
     }
 
@@ -242,10 +275,56 @@ impl<'t> Planner<'t> {
     /// The desired state of switch `s`: its baseline and its channels' items.
     pub fn desired(&self, s: usize) -> BTreeSet<Item> {
         let mut out = baseline(self.topology, s);
-        if let Some(d) = self.desired.get(s) {
-            out.extend(d.keys().cloned());
+        let names = Names::new(self.topology);
+        out.extend(self.keys_on(s).map(|key| names.item(key).to_item()));
+        out
+    }
+
+    /// The desired state of every switch as compact keys, each switch's sorted in the order
+    /// of its items with no repeats: what [`Planner::desired`] gives for each, without a
+    /// string made. The keys are copies (16 bytes each); nothing else is.
+    pub fn desired_keys(&self) -> Vec<Vec<Key>> {
+        let topo = self.topology;
+        let n = topo.switches.len();
+        let mut out: Vec<Vec<Key>> = self
+            .on_switch
+            .iter()
+            .map(|on| Vec::with_capacity(on.iter().map(|(slot, k)| self.keys_at(*slot, *k).len()).sum::<usize>() + 8))
+            .collect();
+        // The baseline: trunk ends (each link is a child's uplink and its parent's downlink
+        // toward it) and port-mode interfaces.
+        for s in 0..n {
+            if let Some((p, _)) = topo.parent(s) {
+                if let Some(v) = out.get_mut(s) {
+                    v.push(Key::port(uplink(s), 0));
+                }
+                if let Some(v) = out.get_mut(p) {
+                    v.push(Key::port(downlink(s), 0));
+                }
+            }
+        }
+        for (i, iface) in topo.interfaces.iter().enumerate() {
+            if iface.mode == InterfaceMode::Port
+                && let Some(v) = topo.switch_index(&iface.switch).and_then(|s| out.get_mut(s))
+            {
+                v.push(Key::port(interface_port(n, i), 0));
+            }
+        }
+        let names = Names::new(topo);
+        for (s, keys) in out.iter_mut().enumerate() {
+            keys.extend(self.keys_on(s));
+            sort_dedup(&names, keys);
         }
         out
+    }
+
+    /// The channel keys on switch `s`, repeats included.
+    fn keys_on(&self, s: usize) -> impl Iterator<Item = &Key> + '_ {
+        self.on_switch.get(s).into_iter().flatten().flat_map(|(slot, k)| self.keys_at(*slot, *k))
+    }
+
+    fn keys_at(&self, slot: u32, k: u32) -> &[Key] {
+        self.records.get(slot as usize).map_or(&[], |r| r.at(k as usize))
     }
 
     /// VLAN IDs in use on switch `s`.
@@ -264,8 +343,8 @@ impl<'t> Planner<'t> {
         if !crate::topology::is_usable_name(&spec.name) {
             refuse(spec.pos, Refusal::BadName);
         }
-        if let Some(first) = self.positions.get(&spec.name) {
-            refuse(spec.pos, Refusal::DuplicateName { first: *first });
+        if let Some(first) = self.channels.get(&spec.name) {
+            refuse(spec.pos, Refusal::DuplicateName { first: first.pos });
         }
 
         // Resolve members.
@@ -299,20 +378,21 @@ impl<'t> Planner<'t> {
                 (_, None) => Role::Root,
             };
             let Some(iface) = topo.interfaces.get(idx) else { continue };
-            let usage = self.interfaces.get(idx).cloned().unwrap_or_default();
+            // Read in place: a member costs the same however many channels its interface has.
+            let usage = self.interfaces.get(idx);
             if let Some(tag) = m.customer_vlan {
                 if iface.mode == InterfaceMode::Port {
                     refuse(m.pos, Refusal::CustomerVlanOnPortMode { interface: iface.name.clone() });
-                } else if usage.tags.contains(tag.get()) {
+                } else if usage.is_some_and(|u| u.tags.contains(tag.get())) {
                     refuse(m.pos, Refusal::CustomerVlanTaken { interface: iface.name.clone(), vid: tag.get() });
                 }
             }
             if iface.mode == InterfaceMode::Port
-                && let Some(other) = usage.channels.first()
+                && let Some(other) = usage.and_then(|u| u.holder.as_ref())
             {
                 refuse(m.pos, Refusal::PortModeBusy { interface: iface.name.clone(), channel: other.clone() });
             }
-            let needed = usage.bandwidth_mbps.saturating_add(spec.bandwidth_mbps);
+            let needed = usage.map_or(0, |u| u.bandwidth_mbps).saturating_add(spec.bandwidth_mbps);
             if needed > iface.capacity_mbps {
                 refuse(
                     m.pos,
@@ -441,22 +521,30 @@ impl<'t> Planner<'t> {
             return Err(errors);
         }
 
-        let planned_members: Vec<PlannedMember> = members
-            .iter()
-            .filter_map(|(i, role, tag)| {
-                let iface = topo.interfaces.get(*i)?;
-                let switch = topo.switch_index(&iface.switch)?;
-                let (bridge_port, customer_vlan) = match iface.mode {
-                    InterfaceMode::Port => (iface.port.clone(), None),
-                    InterfaceMode::Tagged => {
-                        let tag = tag.unwrap_or(vlan);
-                        (subinterface_name(&iface.port, tag), Some(tag))
-                    }
-                };
-                Some(PlannedMember { interface: iface.name.clone(), switch, role: *role, bridge_port, customer_vlan })
-            })
-            .collect();
-        let items = channel_items(topo, spec.kind, vlan, leaf_vlan, &planned_members, &path);
+        let mut at: Vec<MemberAt> = Vec::with_capacity(members.len());
+        let mut planned_members: Vec<PlannedMember> = Vec::with_capacity(members.len());
+        for (i, role, tag) in &members {
+            let Some((iface, switch)) = topo.interfaces.get(*i).and_then(|f| Some((f, topo.switch_index(&f.switch)?)))
+            else {
+                continue;
+            };
+            let (bridge_port, customer_vlan) = match iface.mode {
+                InterfaceMode::Port => (iface.port.clone(), None),
+                InterfaceMode::Tagged => {
+                    let tag = tag.unwrap_or(vlan);
+                    (subinterface_name(&iface.port, tag), Some(tag))
+                }
+            };
+            at.push(MemberAt { interface: *i, switch, role: *role, tag: customer_vlan });
+            planned_members.push(PlannedMember {
+                interface: iface.name.clone(),
+                switch,
+                role: *role,
+                bridge_port,
+                customer_vlan,
+            });
+        }
+        let record = channel_keys(topo, spec.kind, vlan, leaf_vlan, &at, &path);
         let channel = PlannedChannel {
             name: spec.name.clone(),
             kind: spec.kind,
@@ -465,16 +553,15 @@ impl<'t> Planner<'t> {
             bandwidth_mbps: spec.bandwidth_mbps,
             members: planned_members,
             path,
-            items,
+            pos: spec.pos,
+            slot: 0,
         };
-        self.commit(channel, spec.pos);
-        self.channels.get(&spec.name).ok_or_else(Vec::new)
+        Ok(self.commit(channel, &at, record))
     }
 
     /// Removes a channel, freeing its VLANs, bandwidth and customer tags at once.
     pub fn remove(&mut self, name: &str) -> Option<PlannedChannel> {
         let channel = self.channels.remove(name)?;
-        self.positions.remove(name);
         for s in &channel.path {
             if let Some(u) = self.used.get_mut(*s) {
                 u.remove(channel.vlan);
@@ -482,127 +569,75 @@ impl<'t> Planner<'t> {
                     u.remove(l);
                 }
             }
+            if let Some(on) = self.on_switch.get_mut(*s)
+                && let Some(at) = on.iter().position(|(slot, _)| *slot == channel.slot)
+            {
+                on.swap_remove(at);
+            }
         }
         for m in &channel.members {
             if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.interfaces.get_mut(i)) {
                 u.bandwidth_mbps = u.bandwidth_mbps.saturating_sub(channel.bandwidth_mbps);
-                u.channels.retain(|c| c != name);
+                if u.holder.as_deref() == Some(name) {
+                    u.holder = None;
+                }
                 if let Some(tag) = m.customer_vlan {
                     u.tags.remove(tag);
                 }
             }
         }
-        for (s, item) in &channel.items {
-            if let Some(d) = self.desired.get_mut(*s)
-                && let Some(count) = d.get_mut(item)
-            {
-                *count -= 1;
-                if *count == 0 {
-                    d.remove(item);
-                }
-            }
+        if let Some(record) = self.records.get_mut(channel.slot as usize) {
+            *record = Record::default();
+            self.free.push(channel.slot);
         }
         Some(channel)
     }
 
-    fn commit(&mut self, channel: PlannedChannel, pos: Pos) {
-        for s in &channel.path {
+    fn commit(&mut self, mut channel: PlannedChannel, members: &[MemberAt], record: Record) -> &PlannedChannel {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(r) = self.records.get_mut(slot as usize) {
+                    *r = record;
+                }
+                slot
+            }
+            None => {
+                self.records.push(record);
+                (self.records.len() - 1) as u32
+            }
+        };
+        channel.slot = slot;
+        for (k, s) in channel.path.iter().enumerate() {
             if let Some(u) = self.used.slot(*s) {
                 u.insert(channel.vlan);
                 if let Some(l) = channel.leaf_vlan {
                     u.insert(l);
                 }
             }
+            if let Some(on) = self.on_switch.get_mut(*s) {
+                on.push((slot, k as u32));
+            }
         }
-        for m in &channel.members {
-            if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.interfaces.slot(i)) {
+        for m in members {
+            let port_mode = self.topology.interfaces.get(m.interface).is_some_and(|f| f.mode == InterfaceMode::Port);
+            if let Some(u) = self.interfaces.slot(m.interface) {
                 u.bandwidth_mbps = u.bandwidth_mbps.saturating_add(channel.bandwidth_mbps);
-                u.channels.push(channel.name.clone());
-                if let Some(tag) = m.customer_vlan {
+                if port_mode {
+                    u.holder = Some(channel.name.clone());
+                }
+                if let Some(tag) = m.tag {
                     u.tags.insert(tag);
                 }
             }
         }
-        for (s, item) in &channel.items {
-            if let Some(d) = self.desired.get_mut(*s) {
-                *d.entry(item.clone()).or_insert(0) += 1;
-            }
-        }
-        self.positions.insert(channel.name.clone(), pos);
-        self.channels.insert(channel.name.clone(), channel);
-    }
-}
-
-/// The items one channel puts on the switches of its path.
-///
-/// - Trunk ports between path switches: every channel VLAN, tagged.
-/// - A member's bridge port: E-Line/E-LAN and E-Tree roots: `vid V pvid untagged` (roots
-///   also `vid L untagged`); E-Tree leaves: `vid L pvid` (tagged egress) and `vid R untagged`,
-///   plus tc drops of 802.1Q frames in both directions.
-/// - Tagged-mode members: the sub-interface, made a bridge port, configured as above.
-/// - Static FDB on every path switch: every member MAC in V (R), and root MACs in L, each to
-///   the port toward it.
-fn channel_items(
-    topo: &Topology,
-    kind: ChannelKind,
-    vlan: u16,
-    leaf_vlan: Option<u16>,
-    members: &[PlannedMember],
-    path: &[usize],
-) -> Vec<(usize, Item)> {
-    let mut items = Vec::new();
-    let vlans: Vec<u16> = std::iter::once(vlan).chain(leaf_vlan).collect();
-    for &s in path {
-        if let Some((p, uplink)) = topo.parent(s)
-            && path.binary_search(&p).is_ok()
-        {
-            let downlink = topo.port_toward(p, s).unwrap_or_default().to_string();
-            for &v in &vlans {
-                items.push((s, Item::Vlan { port: uplink.to_string(), vid: v, pvid: false, untagged: false }));
-                items.push((p, Item::Vlan { port: downlink.clone(), vid: v, pvid: false, untagged: false }));
+        match self.channels.entry(channel.name.clone()) {
+            std::collections::btree_map::Entry::Vacant(v) => v.insert(channel),
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                o.insert(channel);
+                o.into_mut()
             }
         }
     }
-    for m in members {
-        let s = m.switch;
-        let port = m.bridge_port.clone();
-        if let Some(tag) = m.customer_vlan {
-            let parent = topo.interface(&m.interface).map(|i| i.port.clone()).unwrap_or_default();
-            items.push((s, Item::SubInterface { parent, vid: tag }));
-            items.push((s, Item::Port { port: port.clone() }));
-        }
-        match (kind, m.role, leaf_vlan) {
-            (ChannelKind::P2mp, Role::Leaf, Some(l)) => {
-                items.push((s, Item::Vlan { port: port.clone(), vid: l, pvid: true, untagged: false }));
-                items.push((s, Item::Vlan { port: port.clone(), vid: vlan, pvid: false, untagged: true }));
-                items.push((s, Item::Clsact { port: port.clone() }));
-                items.push((s, Item::TcDrop { port: port.clone(), direction: Direction::Ingress }));
-                items.push((s, Item::TcDrop { port: port.clone(), direction: Direction::Egress }));
-            }
-            (ChannelKind::P2mp, _, Some(l)) => {
-                items.push((s, Item::Vlan { port: port.clone(), vid: vlan, pvid: true, untagged: true }));
-                items.push((s, Item::Vlan { port: port.clone(), vid: l, pvid: false, untagged: true }));
-            }
-            _ => items.push((s, Item::Vlan { port: port.clone(), vid: vlan, pvid: true, untagged: true })),
-        }
-    }
-    for &s in path {
-        for m in members {
-            let toward = if m.switch == s {
-                Some(m.bridge_port.clone())
-            } else {
-                topo.port_toward(s, m.switch).map(str::to_string)
-            };
-            let (Some(port), Some(iface)) = (toward, topo.interface(&m.interface)) else { continue };
-            for mac in &iface.macs {
-                items.push((s, Item::Fdb { mac: *mac, vid: vlan, port: port.clone() }));
-                if let (Some(l), Role::Root) = (leaf_vlan, m.role) {
-                    items.push((s, Item::Fdb { mac: *mac, vid: l, port: port.clone() }));
-                }
-            }
-        }
-    }
-    items
 }
 
 #[cfg(test)]

@@ -153,7 +153,7 @@ pub(super) fn delta(
         let mut planner = Planner::new(topo);
         planner
             .add(&a.spec(name))
-            .map(|p| p.items.clone())
+            .map(|p| p.items(topo))
             .map_err(|e| format!("the channel does not plan on this topology: {}", plan_errors(&e)))
     };
     let (old, new) = (items(old)?, items(new)?);

@@ -113,7 +113,17 @@ pub fn channel_keys(
             cur = p;
         }
     }
-    let mut keys: Vec<Key> = Vec::new();
+    // At most: both trunk ends of each path link per VLAN, seven items per member, and an
+    // FDB entry per MAC (two for an E-Tree root's) on every path switch.
+    let fdb_per_switch: usize = members
+        .iter()
+        .map(|m| {
+            let macs = topo.interfaces.get(m.interface).map_or(0, |f| f.macs.len());
+            if leaf_vlan.is_some() && m.role == Role::Root { 2 * macs } else { macs }
+        })
+        .sum();
+    let mut keys: Vec<Key> =
+        Vec::with_capacity(2 * path.len() * vlans.len() + 7 * members.len() + path.len() * fdb_per_switch);
     let mut ends: Vec<u32> = Vec::with_capacity(path.len());
     for (k, &s) in path.iter().enumerate() {
         // Trunks: the uplink when the parent is on the path, the downlink to each child on it.

@@ -25,7 +25,7 @@ use super::compact::{Key, Names, downlink, interface_port, sort_dedup, uplink};
 use super::items::{MemberAt, Record, channel_keys};
 use super::spec::ChannelSpec;
 use super::state::{Item, subinterface_name};
-use super::vlan::{VlanSet, pick};
+use super::vlan::{VlanSet, pick_among};
 
 /// A channel that passed every check, with what it was given. Its items are not kept here
 /// (the planner keeps them once, compact): [`PlannedChannel::items`] makes them again.
@@ -173,12 +173,36 @@ struct InterfaceUse {
 #[derive(Clone, Debug)]
 struct Sparse<T> {
     len: usize,
-    map: std::collections::HashMap<usize, T>,
+    map: std::collections::HashMap<usize, T, std::hash::BuildHasherDefault<IndexHasher>>,
+}
+
+/// Hashes an index with one multiplication. The keys are indices into the topology, not
+/// text from outside, so SipHash's defence against chosen keys buys nothing here, and it
+/// cost ~20 ns on each of the several lookups a member and a path switch make.
+#[derive(Clone, Copy, Debug, Default)]
+struct IndexHasher(u64);
+
+impl std::hash::Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        // An odd multiplier is a bijection on the low bits the table indexes by, and mixes
+        // the index into the high bits it keeps as tags.
+        self.0 = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 impl<T: Default> Sparse<T> {
     fn new(len: usize) -> Self {
-        Sparse { len, map: std::collections::HashMap::new() }
+        Sparse { len, map: Default::default() }
     }
 
     fn get(&self, i: usize) -> Option<&T> {
@@ -435,40 +459,36 @@ impl<'t> Planner<'t> {
         }
 
         // Path and VLANs.
-        let member_switches: Vec<usize> = members
+        let switch_of: Vec<Option<usize>> = members
             .iter()
-            .filter_map(|(i, _, _)| topo.interfaces.get(*i).and_then(|iface| topo.switch_index(&iface.switch)))
+            .map(|(i, _, _)| topo.interfaces.get(*i).and_then(|iface| topo.switch_index(&iface.switch)))
             .collect();
+        let member_switches: Vec<usize> = switch_of.iter().flatten().copied().collect();
         let path = topo.path(&member_switches);
-        let mut taken = VlanSet::default();
-        for s in &path {
-            if let Some(u) = self.used.get(*s) {
-                taken.union_with(u);
-            }
-        }
-        // Tagged members without a customer VLAN use the channel VLAN as their tag, so it
-        // must not clash with a tag already on their interface.
-        let mut tag_taken = VlanSet::default();
-        for (i, _, tag) in &members {
-            if tag.is_none()
-                && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
-                && let Some(u) = self.interfaces.get(*i)
-            {
-                tag_taken.union_with(&u.tags);
-            }
-        }
+        // The VLANs in use on the path, and the tags in use on the interfaces of tagged
+        // members without a customer VLAN: those use the channel VLAN as their tag, so it
+        // must not clash with a tag already there. Read in place, never merged into a copy.
+        let path_sets: Vec<&VlanSet> = path.iter().filter_map(|s| self.used.get(*s)).collect();
+        let tag_sets: Vec<&VlanSet> = members
+            .iter()
+            .filter(|(i, _, tag)| {
+                tag.is_none() && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
+            })
+            .filter_map(|(i, _, _)| self.interfaces.get(*i).map(|u| &u.tags))
+            .collect();
+        let all_sets: Vec<&VlanSet> = path_sets.iter().chain(&tag_sets).copied().collect();
         let pool = &topo.pool;
         let check_pinned = |vid: u16, errors: &mut Vec<PlanError>| {
             let refusal = if !pool.allows(vid) {
                 Some(Refusal::VlanNotInPool { vid })
-            } else if taken.contains(vid) {
+            } else if path_sets.iter().any(|u| u.contains(vid)) {
                 let switch = path
                     .iter()
                     .find(|s| self.used.get(**s).is_some_and(|u| u.contains(vid)))
                     .and_then(|s| topo.switches.get(*s))
                     .map_or_else(String::new, |s| s.name.clone());
                 Some(Refusal::VlanTaken { vid, switch })
-            } else if tag_taken.contains(vid) {
+            } else if tag_sets.iter().any(|u| u.contains(vid)) {
                 let interface = members
                     .iter()
                     .find(|(i, _, t)| t.is_none() && self.interfaces.get(*i).is_some_and(|u| u.tags.contains(vid)))
@@ -483,14 +503,12 @@ impl<'t> Planner<'t> {
             }
         };
         let mut errors = Vec::new();
-        let mut all_taken = taken.clone();
-        all_taken.union_with(&tag_taken);
         let vlan = match spec.vlan {
             Some(v) => {
                 check_pinned(v.get(), &mut errors);
                 Some(v.get())
             }
-            None => pick(pool, &all_taken),
+            None => pick_among(pool, &all_sets, None),
         };
         let leaf_vlan = if spec.kind == ChannelKind::P2mp {
             match spec.leaf_vlan {
@@ -498,13 +516,7 @@ impl<'t> Planner<'t> {
                     check_pinned(v.get(), &mut errors);
                     Some(v.get())
                 }
-                None => {
-                    let mut t = all_taken.clone();
-                    if let Some(v) = vlan {
-                        t.insert(v);
-                    }
-                    pick(pool, &t)
-                }
+                None => pick_among(pool, &all_sets, vlan),
             }
         } else {
             None
@@ -523,11 +535,8 @@ impl<'t> Planner<'t> {
 
         let mut at: Vec<MemberAt> = Vec::with_capacity(members.len());
         let mut planned_members: Vec<PlannedMember> = Vec::with_capacity(members.len());
-        for (i, role, tag) in &members {
-            let Some((iface, switch)) = topo.interfaces.get(*i).and_then(|f| Some((f, topo.switch_index(&f.switch)?)))
-            else {
-                continue;
-            };
+        for ((i, role, tag), switch) in members.iter().zip(&switch_of) {
+            let (Some(iface), Some(switch)) = (topo.interfaces.get(*i), *switch) else { continue };
             let (bridge_port, customer_vlan) = match iface.mode {
                 InterfaceMode::Port => (iface.port.clone(), None),
                 InterfaceMode::Tagged => {

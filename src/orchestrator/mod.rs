@@ -11,6 +11,7 @@ pub mod planner;
 pub mod policy;
 pub mod reach;
 pub mod simulate;
+mod sparse;
 pub mod spec;
 pub mod state;
 pub mod vlan;

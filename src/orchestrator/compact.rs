@@ -133,7 +133,7 @@ impl<'t> Names<'t> {
         }
         let s = port / 2;
         match topo.parent(s) {
-            Some((_, up)) if port % 2 == 0 => up,
+            Some((_, up)) if port.is_multiple_of(2) => up,
             Some((p, _)) => topo.port_toward(p, s).unwrap_or(""),
             None => "",
         }
@@ -375,7 +375,7 @@ mod tests {
     }
 
     fn item_ref<'a>(k: u8, base: &'a str, tag: u16, vid: u16, a: bool, b: bool, m: u8) -> ItemRef<'a> {
-        let tag = if tag % 3 == 0 { 0 } else { tag };
+        let tag = if tag.is_multiple_of(3) { 0 } else { tag };
         let port = PortName { base, tag };
         match k {
             0 => ItemRef::SubInterface { parent: base, vid },

@@ -5,10 +5,13 @@
 //! no tokio, sqlx, rtnetlink, axum or `std::fs` (checked by `tests/it/tidy.rs`). What talks
 //! to the world (`store`, `southbound`, `engine`, `service`, `portal`, `cli`) calls in here.
 
+pub mod compact;
+mod items;
 pub mod planner;
 pub mod policy;
 pub mod reach;
 pub mod simulate;
+mod sparse;
 pub mod spec;
 pub mod state;
 pub mod vlan;
@@ -18,11 +21,13 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::model::{ChannelKind, Role};
-use crate::topology::{DriverConfig, Topology};
+use crate::topology::{DriverConfig, Switch, Topology};
+
+use compact::{ItemRef, Key, Names};
 
 pub use planner::{PlanError, PlannedChannel, Planner, Refusal, baseline, plan};
 pub use spec::{ChannelSpec, MemberSpec, parse_channels};
-pub use state::{Change, Direction, Item, Op, Ownership, apply, diff};
+pub use state::{Change, Direction, Item, Op, Ownership, apply, diff, diff_owned};
 
 /// What to do on every switch of a topology. Switches are in topology order; a switch with
 /// nothing to do is still listed, with an empty change list.
@@ -54,20 +59,118 @@ impl ChangeSet {
 
 /// The change set that takes every switch from `actual[i]` to the planner's desired state.
 /// `actual` holds one entry per switch of the topology (missing entries count as empty).
+///
+/// The changes own their items, as drivers take them; to read a plan without making them,
+/// use [`Preview`].
 pub fn change_set(planner: &Planner<'_>, actual: &[BTreeSet<Item>]) -> ChangeSet {
     let topo = planner.topology();
-    let empty = BTreeSet::new();
+    let names = Names::new(topo);
     let switches = topo
         .switches
         .iter()
+        .zip(planner.desired_keys())
         .enumerate()
-        .map(|(i, sw)| SwitchChanges {
-            switch: sw.name.clone(),
-            driver: sw.driver.clone(),
-            changes: diff(&planner.desired(i), actual.get(i).unwrap_or(&empty), &Ownership::new(topo, i)),
+        .map(|(i, (sw, keys))| {
+            let changes = match actual.get(i) {
+                Some(actual) if !actual.is_empty() => {
+                    let desired: BTreeSet<Item> = keys.iter().map(|k| names.item(k).to_item()).collect();
+                    diff_owned(desired, actual, &Ownership::new(topo, i))
+                }
+                // From an empty switch every desired item is an addition, in order.
+                _ => keys.iter().map(|k| Change { op: Op::Add, item: names.item(k).to_item() }).collect(),
+            };
+            SwitchChanges { switch: sw.name.clone(), driver: sw.driver.clone(), changes }
         })
         .collect();
     ChangeSet { topology: topo.name.clone(), switches }
+}
+
+/// The change set from empty switches (what `switchboard plan` shows), read by reference:
+/// the same changes in the same order as `change_set(planner, &[])`, without an `Item` made.
+/// Its switches serialize as [`SwitchChanges`] do.
+pub struct Preview<'p> {
+    topology: &'p Topology,
+    /// Each switch's desired keys, sorted.
+    desired: Vec<Vec<Key>>,
+}
+
+/// One switch of a [`Preview`].
+#[derive(Clone, Copy)]
+pub struct SwitchPreview<'a> {
+    pub switch: &'a Switch,
+    names: Names<'a>,
+    keys: &'a [Key],
+}
+
+/// A [`Change`] by reference; serializes as a `Change` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ChangeRef<'a> {
+    pub op: Op,
+    #[serde(flatten)]
+    pub item: ItemRef<'a>,
+}
+
+impl<'p> Preview<'p> {
+    pub fn new(planner: &Planner<'p>) -> Preview<'p> {
+        Preview { topology: planner.topology(), desired: planner.desired_keys() }
+    }
+
+    /// Total number of changes over all switches.
+    pub fn len(&self) -> usize {
+        self.desired.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The switches in topology order, each with its changes.
+    pub fn switches(&self) -> impl Iterator<Item = SwitchPreview<'_>> + '_ {
+        let names = Names::new(self.topology);
+        self.topology.switches.iter().zip(&self.desired).map(move |(switch, keys)| SwitchPreview {
+            switch,
+            names,
+            keys,
+        })
+    }
+}
+
+impl<'a> SwitchPreview<'a> {
+    /// Number of changes.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The changes, in the order `diff` gives them: every desired item, added.
+    pub fn changes(&self) -> impl Iterator<Item = ChangeRef<'a>> + 'a {
+        let names = self.names;
+        self.keys.iter().map(move |key| ChangeRef { op: Op::Add, item: names.item(key) })
+    }
+}
+
+impl Serialize for SwitchPreview<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// `SwitchChanges`' fields, borrowed.
+        #[derive(Serialize)]
+        struct Fields<'a> {
+            switch: &'a str,
+            #[serde(flatten)]
+            driver: &'a DriverConfig,
+            changes: Changes<'a>,
+        }
+        /// The changes as a sequence, made as they are written.
+        struct Changes<'a>(SwitchPreview<'a>);
+        impl Serialize for Changes<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.changes())
+            }
+        }
+        Fields { switch: &self.switch.name, driver: &self.switch.driver, changes: Changes(*self) }.serialize(serializer)
+    }
 }
 
 /// A channel as reported to people and tools: switch names instead of indices.

@@ -5,9 +5,16 @@
 //! tree, [`Planner::remove`] frees it, and [`plan`] folds a whole channel set. The
 //! orchestrator, the CLI and every driver share it.
 //!
+//! Planning costs what it makes and nothing else: a member's checks read its interface's
+//! use in place (a bandwidth sum, its tags, and for a port-mode interface the one channel on
+//! it); a channel's items are made once, as compact keys ([`super::compact`]), and kept once,
+//! in its record; each switch lists the channels on it, and a switch's keys are sorted only
+//! when its desired state is asked for.
+//!
 //! The per-channel state follows the schemes proven in ../shared/LAB.md (ARCHITECTURE.md
 //! repeats them): one VLAN per E-Line/E-LAN; a root VLAN R and a leaf VLAN L per E-Tree.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -15,12 +22,16 @@ use serde::Serialize;
 use crate::model::{ChannelKind, InterfaceMode, Pos, Role};
 use crate::topology::Topology;
 
+use super::compact::{Key, Names, downlink, interface_port, sort_dedup, uplink};
+use super::items::{MemberAt, Record, channel_keys};
+use super::sparse::Sparse;
 use super::spec::ChannelSpec;
-use super::state::{Direction, Item, subinterface_name};
-use super::vlan::{VlanSet, pick};
+use super::state::{Item, subinterface_name};
+use super::vlan::{VlanSet, pick_among};
 
-/// A channel that passed every check, with what it was given.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A channel that passed every check, with what it was given. Its items are not kept here
+/// (the planner keeps them once, compact): [`PlannedChannel::items`] makes them again.
+#[derive(Clone, Debug, Serialize)]
 pub struct PlannedChannel {
     pub name: String,
     pub kind: ChannelKind,
@@ -32,10 +43,29 @@ pub struct PlannedChannel {
     pub members: Vec<PlannedMember>,
     /// Switch indices of the channel's path (the subtree joining its members), sorted.
     pub path: Vec<usize>,
-    /// What the channel adds to each switch: (switch index, item).
+    /// Where the channel came from, for duplicate-name messages.
     #[serde(skip)]
-    pub items: Vec<(usize, Item)>,
+    pos: Pos,
+    /// Where the planner keeps the channel's items ([`Record`]).
+    #[serde(skip)]
+    slot: u32,
 }
+
+/// Channels are equal when what they were given is: where the planner keeps them and where
+/// they were read from do not count.
+impl PartialEq for PlannedChannel {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.kind == other.kind
+            && self.vlan == other.vlan
+            && self.leaf_vlan == other.leaf_vlan
+            && self.bandwidth_mbps == other.bandwidth_mbps
+            && self.members == other.members
+            && self.path == other.path
+    }
+}
+
+impl Eq for PlannedChannel {}
 
 /// A member as planned: where it sits and which bridge port carries it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -115,52 +145,40 @@ pub enum Refusal {
 #[derive(Clone, Debug)]
 pub struct Planner<'t> {
     topology: &'t Topology,
+    channels: BTreeMap<String, PlannedChannel>,
+    /// What the channels hold. Apart from `channels` so that a channel's entry there can be
+    /// found once, when it is checked, and filled when it is committed.
+    books: Books,
+}
+
+/// What the planned channels (and reservations) hold of the network.
+#[derive(Clone, Debug)]
+struct Books {
     /// VLAN IDs in use on each switch.
     used: Sparse<VlanSet>,
     /// Use of each service interface.
     interfaces: Sparse<InterfaceUse>,
-    channels: BTreeMap<String, PlannedChannel>,
-    /// Where each channel came from, for duplicate-name messages.
-    positions: BTreeMap<String, Pos>,
-    /// Channel items of each switch, with how many channels want them (the baseline is
-    /// added by [`Planner::desired`]).
-    desired: Vec<BTreeMap<Item, u32>>,
+    /// Each channel's items, by its slot; a removed channel's slot is empty until reused.
+    records: Vec<Record>,
+    /// Slots free for reuse.
+    free: Vec<u32>,
+    /// For each switch, the channels whose path holds it: (slot, the switch's index in the
+    /// path). A switch holds at most one channel per VLAN, so at most 4,094 entries.
+    on_switch: Vec<Vec<(u32, u32)>>,
+    /// The switch of each service interface plus one, 0 until looked up: the topology
+    /// finds it by name, a hash and a string comparison on cold memory (a seventh of
+    /// planning at 100k channels). Empty until the first channel is planned.
+    switch_of: Vec<u32>,
 }
 
+/// What the channels on a service interface take of it.
 #[derive(Clone, Debug, Default)]
 struct InterfaceUse {
     bandwidth_mbps: u64,
-    channels: Vec<String>,
+    /// The channel a port-mode interface carries (it carries one at most).
+    holder: Option<String>,
     /// Customer tags in use (tagged mode).
     tags: VlanSet,
-}
-
-/// Per-index state that most indices never need: a 1,000-switch tree with 4,000 sites would
-/// otherwise cost megabytes of empty VLAN sets for every planner made, and the orchestrator
-/// makes one per order. Absent means empty.
-#[derive(Clone, Debug)]
-struct Sparse<T> {
-    len: usize,
-    map: std::collections::HashMap<usize, T>,
-}
-
-impl<T: Default> Sparse<T> {
-    fn new(len: usize) -> Self {
-        Sparse { len, map: std::collections::HashMap::new() }
-    }
-
-    fn get(&self, i: usize) -> Option<&T> {
-        self.map.get(&i)
-    }
-
-    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        self.map.get_mut(&i)
-    }
-
-    /// The state of index `i`, made empty on first use; `None` past the end.
-    fn slot(&mut self, i: usize) -> Option<&mut T> {
-        (i < self.len).then(|| self.map.entry(i).or_default())
-    }
 }
 
 /// What every switch holds whatever its channels: trunk ports and port-mode interface
@@ -205,11 +223,15 @@ impl<'t> Planner<'t> {
         let n = topology.switches.len();
         Planner {
             topology,
-            used: Sparse::new(n),
-            interfaces: Sparse::new(topology.interfaces.len()),
             channels: BTreeMap::new(),
-            positions: BTreeMap::new(),
-            desired: vec![BTreeMap::new(); n],
+            books: Books {
+                used: Sparse::new(n),
+                interfaces: Sparse::new(topology.interfaces.len()),
+                records: Vec::new(),
+                free: Vec::new(),
+                on_switch: vec![Vec::new(); n],
+                switch_of: Vec::new(),
+            },
         }
     }
 
@@ -217,7 +239,7 @@ impl<'t> Planner<'t> {
     /// The orchestrator plans one channel at a time this way, against the allocations in
     /// its database, instead of re-planning every channel on the same switches.
     pub fn reserve_vlan(&mut self, s: usize, vid: u16) {
-        if let Some(u) = self.used.slot(s) {
+        if let Some(u) = self.books.used.slot(s) {
             u.insert(vid);
         }
     }
@@ -225,7 +247,7 @@ impl<'t> Planner<'t> {
     /// Marks customer tag `vid` as in use on an interface by a channel this planner does
     /// not hold.
     pub fn reserve_tag(&mut self, interface: &str, vid: u16) {
-        if let Some(u) = self.topology.interface_index(interface).and_then(|i| self.interfaces.slot(i)) {
+        if let Some(u) = self.topology.interface_index(interface).and_then(|i| self.books.interfaces.slot(i)) {
             u.tags.insert(vid);
         }
     }
@@ -242,16 +264,63 @@ impl<'t> Planner<'t> {
     /// The desired state of switch `s`: its baseline and its channels' items.
     pub fn desired(&self, s: usize) -> BTreeSet<Item> {
         let mut out = baseline(self.topology, s);
-        if let Some(d) = self.desired.get(s) {
-            out.extend(d.keys().cloned());
+        let names = Names::new(self.topology);
+        out.extend(self.keys_on(s).map(|key| names.item(key).to_item()));
+        out
+    }
+
+    /// The desired state of every switch as compact keys, each switch's sorted in the order
+    /// of its items with no repeats: what [`Planner::desired`] gives for each, without a
+    /// string made. The keys are copies (16 bytes each); nothing else is.
+    pub fn desired_keys(&self) -> Vec<Vec<Key>> {
+        let topo = self.topology;
+        let n = topo.switches.len();
+        let mut out: Vec<Vec<Key>> = self
+            .books
+            .on_switch
+            .iter()
+            .map(|on| Vec::with_capacity(on.iter().map(|(slot, k)| self.keys_at(*slot, *k).len()).sum::<usize>() + 8))
+            .collect();
+        // The baseline: trunk ends (each link is a child's uplink and its parent's downlink
+        // toward it) and port-mode interfaces.
+        for s in 0..n {
+            if let Some((p, _)) = topo.parent(s) {
+                if let Some(v) = out.get_mut(s) {
+                    v.push(Key::port(uplink(s), 0));
+                }
+                if let Some(v) = out.get_mut(p) {
+                    v.push(Key::port(downlink(s), 0));
+                }
+            }
+        }
+        for (i, iface) in topo.interfaces.iter().enumerate() {
+            if iface.mode == InterfaceMode::Port
+                && let Some(v) = topo.switch_index(&iface.switch).and_then(|s| out.get_mut(s))
+            {
+                v.push(Key::port(interface_port(n, i), 0));
+            }
+        }
+        let names = Names::new(topo);
+        for (s, keys) in out.iter_mut().enumerate() {
+            keys.extend(self.keys_on(s));
+            sort_dedup(&names, keys);
         }
         out
+    }
+
+    /// The channel keys on switch `s`, repeats included.
+    fn keys_on(&self, s: usize) -> impl Iterator<Item = &Key> + '_ {
+        self.books.on_switch.get(s).into_iter().flatten().flat_map(|(slot, k)| self.keys_at(*slot, *k))
+    }
+
+    fn keys_at(&self, slot: u32, k: u32) -> &[Key] {
+        self.books.records.get(slot as usize).map_or(&[], |r| r.at(k as usize))
     }
 
     /// VLAN IDs in use on switch `s`.
     pub fn vlans_in_use(&self, s: usize) -> &VlanSet {
         static EMPTY: std::sync::OnceLock<VlanSet> = std::sync::OnceLock::new();
-        self.used.get(s).unwrap_or_else(|| EMPTY.get_or_init(VlanSet::default))
+        self.books.used.get(s).unwrap_or_else(|| EMPTY.get_or_init(VlanSet::default))
     }
 
     /// Plans one more channel, or says every reason it cannot be.
@@ -264,12 +333,16 @@ impl<'t> Planner<'t> {
         if !crate::topology::is_usable_name(&spec.name) {
             refuse(spec.pos, Refusal::BadName);
         }
-        if let Some(first) = self.positions.get(&spec.name) {
-            refuse(spec.pos, Refusal::DuplicateName { first: *first });
+        // One search of the channels for both the check and the commit: at 100k channels
+        // each is ~17 string comparisons, most of them cache misses.
+        let entry = self.channels.entry(spec.name.clone());
+        if let Entry::Occupied(first) = &entry {
+            refuse(spec.pos, Refusal::DuplicateName { first: first.get().pos });
         }
 
         // Resolve members.
         let mut members: Vec<(usize, Role, Option<u16>)> = Vec::new(); // (interface idx, role, explicit tag)
+        let mut member_names: Vec<&String> = Vec::new(); // as the spec spells them, beside `members`
         for m in &spec.members {
             let Some(idx) = topo.interface_index(&m.interface) else {
                 let known: Vec<&str> = topo.interfaces.iter().map(|i| i.name.as_str()).collect();
@@ -299,20 +372,21 @@ impl<'t> Planner<'t> {
                 (_, None) => Role::Root,
             };
             let Some(iface) = topo.interfaces.get(idx) else { continue };
-            let usage = self.interfaces.get(idx).cloned().unwrap_or_default();
+            // Read in place: a member costs the same however many channels its interface has.
+            let usage = self.books.interfaces.get(idx);
             if let Some(tag) = m.customer_vlan {
                 if iface.mode == InterfaceMode::Port {
                     refuse(m.pos, Refusal::CustomerVlanOnPortMode { interface: iface.name.clone() });
-                } else if usage.tags.contains(tag.get()) {
+                } else if usage.is_some_and(|u| u.tags.contains(tag.get())) {
                     refuse(m.pos, Refusal::CustomerVlanTaken { interface: iface.name.clone(), vid: tag.get() });
                 }
             }
             if iface.mode == InterfaceMode::Port
-                && let Some(other) = usage.channels.first()
+                && let Some(other) = usage.and_then(|u| u.holder.as_ref())
             {
                 refuse(m.pos, Refusal::PortModeBusy { interface: iface.name.clone(), channel: other.clone() });
             }
-            let needed = usage.bandwidth_mbps.saturating_add(spec.bandwidth_mbps);
+            let needed = usage.map_or(0, |u| u.bandwidth_mbps).saturating_add(spec.bandwidth_mbps);
             if needed > iface.capacity_mbps {
                 refuse(
                     m.pos,
@@ -320,6 +394,7 @@ impl<'t> Planner<'t> {
                 );
             }
             members.push((idx, role, m.customer_vlan.map(|v| v.get())));
+            member_names.push(&m.interface);
         }
 
         let found = spec.members.len();
@@ -355,43 +430,40 @@ impl<'t> Planner<'t> {
         }
 
         // Path and VLANs.
-        let member_switches: Vec<usize> = members
-            .iter()
-            .filter_map(|(i, _, _)| topo.interfaces.get(*i).and_then(|iface| topo.switch_index(&iface.switch)))
-            .collect();
+        let switch_of: Vec<Option<usize>> = members.iter().map(|(i, _, _)| self.books.switch_of(topo, *i)).collect();
+        let member_switches: Vec<usize> = switch_of.iter().flatten().copied().collect();
         let path = topo.path(&member_switches);
-        let mut taken = VlanSet::default();
-        for s in &path {
-            if let Some(u) = self.used.get(*s) {
-                taken.union_with(u);
-            }
-        }
-        // Tagged members without a customer VLAN use the channel VLAN as their tag, so it
-        // must not clash with a tag already on their interface.
-        let mut tag_taken = VlanSet::default();
-        for (i, _, tag) in &members {
-            if tag.is_none()
-                && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
-                && let Some(u) = self.interfaces.get(*i)
-            {
-                tag_taken.union_with(&u.tags);
-            }
-        }
+        // The VLANs in use on the path, and the tags in use on the interfaces of tagged
+        // members without a customer VLAN: those use the channel VLAN as their tag, so it
+        // must not clash with a tag already there. Read in place, never merged into a copy.
+        let mut all_sets: Vec<&VlanSet> = path.iter().filter_map(|s| self.books.used.get(*s)).collect();
+        let n_path_sets = all_sets.len();
+        all_sets.extend(
+            members
+                .iter()
+                .filter(|(i, _, tag)| {
+                    tag.is_none() && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
+                })
+                .filter_map(|(i, _, _)| self.books.interfaces.get(*i).map(|u| &u.tags)),
+        );
+        let (path_sets, tag_sets) = all_sets.split_at(n_path_sets);
         let pool = &topo.pool;
         let check_pinned = |vid: u16, errors: &mut Vec<PlanError>| {
             let refusal = if !pool.allows(vid) {
                 Some(Refusal::VlanNotInPool { vid })
-            } else if taken.contains(vid) {
+            } else if path_sets.iter().any(|u| u.contains(vid)) {
                 let switch = path
                     .iter()
-                    .find(|s| self.used.get(**s).is_some_and(|u| u.contains(vid)))
+                    .find(|s| self.books.used.get(**s).is_some_and(|u| u.contains(vid)))
                     .and_then(|s| topo.switches.get(*s))
                     .map_or_else(String::new, |s| s.name.clone());
                 Some(Refusal::VlanTaken { vid, switch })
-            } else if tag_taken.contains(vid) {
+            } else if tag_sets.iter().any(|u| u.contains(vid)) {
                 let interface = members
                     .iter()
-                    .find(|(i, _, t)| t.is_none() && self.interfaces.get(*i).is_some_and(|u| u.tags.contains(vid)))
+                    .find(|(i, _, t)| {
+                        t.is_none() && self.books.interfaces.get(*i).is_some_and(|u| u.tags.contains(vid))
+                    })
                     .and_then(|(i, _, _)| topo.interfaces.get(*i))
                     .map_or_else(String::new, |f| f.name.clone());
                 Some(Refusal::VlanIsCustomerTag { vid, interface })
@@ -403,14 +475,12 @@ impl<'t> Planner<'t> {
             }
         };
         let mut errors = Vec::new();
-        let mut all_taken = taken.clone();
-        all_taken.union_with(&tag_taken);
         let vlan = match spec.vlan {
             Some(v) => {
                 check_pinned(v.get(), &mut errors);
                 Some(v.get())
             }
-            None => pick(pool, &all_taken),
+            None => pick_among(pool, &all_sets, None),
         };
         let leaf_vlan = if spec.kind == ChannelKind::P2mp {
             match spec.leaf_vlan {
@@ -418,13 +488,7 @@ impl<'t> Planner<'t> {
                     check_pinned(v.get(), &mut errors);
                     Some(v.get())
                 }
-                None => {
-                    let mut t = all_taken.clone();
-                    if let Some(v) = vlan {
-                        t.insert(v);
-                    }
-                    pick(pool, &t)
-                }
+                None => pick_among(pool, &all_sets, vlan),
             }
         } else {
             None
@@ -441,23 +505,29 @@ impl<'t> Planner<'t> {
             return Err(errors);
         }
 
-        let planned_members: Vec<PlannedMember> = members
-            .iter()
-            .filter_map(|(i, role, tag)| {
-                let iface = topo.interfaces.get(*i)?;
-                let switch = topo.switch_index(&iface.switch)?;
-                let (bridge_port, customer_vlan) = match iface.mode {
-                    InterfaceMode::Port => (iface.port.clone(), None),
-                    InterfaceMode::Tagged => {
-                        let tag = tag.unwrap_or(vlan);
-                        (subinterface_name(&iface.port, tag), Some(tag))
-                    }
-                };
-                Some(PlannedMember { interface: iface.name.clone(), switch, role: *role, bridge_port, customer_vlan })
-            })
-            .collect();
-        let items = channel_items(topo, spec.kind, vlan, leaf_vlan, &planned_members, &path);
-        let channel = PlannedChannel {
+        let mut at: Vec<MemberAt> = Vec::with_capacity(members.len());
+        let mut planned_members: Vec<PlannedMember> = Vec::with_capacity(members.len());
+        for (((i, role, tag), switch), spec_name) in members.iter().zip(&switch_of).zip(&member_names) {
+            let (Some(iface), Some(switch)) = (topo.interfaces.get(*i), *switch) else { continue };
+            let (bridge_port, customer_vlan) = match iface.mode {
+                InterfaceMode::Port => (iface.port.clone(), None),
+                InterfaceMode::Tagged => {
+                    let tag = tag.unwrap_or(vlan);
+                    (subinterface_name(&iface.port, tag), Some(tag))
+                }
+            };
+            at.push(MemberAt { interface: *i, switch, role: *role, tag: customer_vlan });
+            planned_members.push(PlannedMember {
+                // The spec's copy of the name (just read) rather than the topology's (cold).
+                interface: (*spec_name).clone(),
+                switch,
+                role: *role,
+                bridge_port,
+                customer_vlan,
+            });
+        }
+        let record = channel_keys(topo, spec.kind, vlan, leaf_vlan, &at, &path);
+        let mut channel = PlannedChannel {
             name: spec.name.clone(),
             kind: spec.kind,
             vlan,
@@ -465,144 +535,104 @@ impl<'t> Planner<'t> {
             bandwidth_mbps: spec.bandwidth_mbps,
             members: planned_members,
             path,
-            items,
+            pos: spec.pos,
+            slot: 0,
         };
-        self.commit(channel, spec.pos);
-        self.channels.get(&spec.name).ok_or_else(Vec::new)
+        // A name already used was refused above, so the entry is vacant.
+        let Entry::Vacant(entry) = entry else { return Err(Vec::new()) };
+        self.books.commit(topo, &mut channel, &at, record);
+        Ok(entry.insert(channel))
     }
 
     /// Removes a channel, freeing its VLANs, bandwidth and customer tags at once.
     pub fn remove(&mut self, name: &str) -> Option<PlannedChannel> {
         let channel = self.channels.remove(name)?;
-        self.positions.remove(name);
         for s in &channel.path {
-            if let Some(u) = self.used.get_mut(*s) {
+            if let Some(u) = self.books.used.get_mut(*s) {
                 u.remove(channel.vlan);
                 if let Some(l) = channel.leaf_vlan {
                     u.remove(l);
                 }
             }
+            if let Some(on) = self.books.on_switch.get_mut(*s)
+                && let Some(at) = on.iter().position(|(slot, _)| *slot == channel.slot)
+            {
+                on.swap_remove(at);
+            }
         }
         for m in &channel.members {
-            if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.interfaces.get_mut(i)) {
+            if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.books.interfaces.get_mut(i))
+            {
                 u.bandwidth_mbps = u.bandwidth_mbps.saturating_sub(channel.bandwidth_mbps);
-                u.channels.retain(|c| c != name);
+                if u.holder.as_deref() == Some(name) {
+                    u.holder = None;
+                }
                 if let Some(tag) = m.customer_vlan {
                     u.tags.remove(tag);
                 }
             }
         }
-        for (s, item) in &channel.items {
-            if let Some(d) = self.desired.get_mut(*s)
-                && let Some(count) = d.get_mut(item)
-            {
-                *count -= 1;
-                if *count == 0 {
-                    d.remove(item);
-                }
-            }
+        if let Some(record) = self.books.records.get_mut(channel.slot as usize) {
+            *record = Record::default();
+            self.books.free.push(channel.slot);
         }
         Some(channel)
     }
+}
 
-    fn commit(&mut self, channel: PlannedChannel, pos: Pos) {
-        for s in &channel.path {
+impl Books {
+    /// The switch of service interface `i`.
+    fn switch_of(&mut self, topo: &Topology, i: usize) -> Option<usize> {
+        if self.switch_of.is_empty() {
+            self.switch_of = vec![0; topo.interfaces.len()];
+        }
+        let known = self.switch_of.get_mut(i)?;
+        if *known == 0 {
+            *known = topo.interfaces.get(i).and_then(|f| topo.switch_index(&f.switch)).map_or(0, |s| s as u32 + 1);
+        }
+        (*known as usize).checked_sub(1)
+    }
+
+    /// Takes what `channel` holds: its VLANs on its path, its members' bandwidth, tags and
+    /// port-mode interfaces, and its items, in a slot it is given.
+    fn commit(&mut self, topo: &Topology, channel: &mut PlannedChannel, members: &[MemberAt], record: Record) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(r) = self.records.get_mut(slot as usize) {
+                    *r = record;
+                }
+                slot
+            }
+            None => {
+                self.records.push(record);
+                (self.records.len() - 1) as u32
+            }
+        };
+        channel.slot = slot;
+        for (k, s) in channel.path.iter().enumerate() {
             if let Some(u) = self.used.slot(*s) {
                 u.insert(channel.vlan);
                 if let Some(l) = channel.leaf_vlan {
                     u.insert(l);
                 }
             }
+            if let Some(on) = self.on_switch.get_mut(*s) {
+                on.push((slot, k as u32));
+            }
         }
-        for m in &channel.members {
-            if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.interfaces.slot(i)) {
+        for m in members {
+            let port_mode = topo.interfaces.get(m.interface).is_some_and(|f| f.mode == InterfaceMode::Port);
+            if let Some(u) = self.interfaces.slot(m.interface) {
                 u.bandwidth_mbps = u.bandwidth_mbps.saturating_add(channel.bandwidth_mbps);
-                u.channels.push(channel.name.clone());
-                if let Some(tag) = m.customer_vlan {
+                if port_mode {
+                    u.holder = Some(channel.name.clone());
+                }
+                if let Some(tag) = m.tag {
                     u.tags.insert(tag);
                 }
             }
         }
-        for (s, item) in &channel.items {
-            if let Some(d) = self.desired.get_mut(*s) {
-                *d.entry(item.clone()).or_insert(0) += 1;
-            }
-        }
-        self.positions.insert(channel.name.clone(), pos);
-        self.channels.insert(channel.name.clone(), channel);
     }
-}
-
-/// The items one channel puts on the switches of its path.
-///
-/// - Trunk ports between path switches: every channel VLAN, tagged.
-/// - A member's bridge port: E-Line/E-LAN and E-Tree roots: `vid V pvid untagged` (roots
-///   also `vid L untagged`); E-Tree leaves: `vid L pvid` (tagged egress) and `vid R untagged`,
-///   plus tc drops of 802.1Q frames in both directions.
-/// - Tagged-mode members: the sub-interface, made a bridge port, configured as above.
-/// - Static FDB on every path switch: every member MAC in V (R), and root MACs in L, each to
-///   the port toward it.
-fn channel_items(
-    topo: &Topology,
-    kind: ChannelKind,
-    vlan: u16,
-    leaf_vlan: Option<u16>,
-    members: &[PlannedMember],
-    path: &[usize],
-) -> Vec<(usize, Item)> {
-    let mut items = Vec::new();
-    let vlans: Vec<u16> = std::iter::once(vlan).chain(leaf_vlan).collect();
-    for &s in path {
-        if let Some((p, uplink)) = topo.parent(s)
-            && path.binary_search(&p).is_ok()
-        {
-            let downlink = topo.port_toward(p, s).unwrap_or_default().to_string();
-            for &v in &vlans {
-                items.push((s, Item::Vlan { port: uplink.to_string(), vid: v, pvid: false, untagged: false }));
-                items.push((p, Item::Vlan { port: downlink.clone(), vid: v, pvid: false, untagged: false }));
-            }
-        }
-    }
-    for m in members {
-        let s = m.switch;
-        let port = m.bridge_port.clone();
-        if let Some(tag) = m.customer_vlan {
-            let parent = topo.interface(&m.interface).map(|i| i.port.clone()).unwrap_or_default();
-            items.push((s, Item::SubInterface { parent, vid: tag }));
-            items.push((s, Item::Port { port: port.clone() }));
-        }
-        match (kind, m.role, leaf_vlan) {
-            (ChannelKind::P2mp, Role::Leaf, Some(l)) => {
-                items.push((s, Item::Vlan { port: port.clone(), vid: l, pvid: true, untagged: false }));
-                items.push((s, Item::Vlan { port: port.clone(), vid: vlan, pvid: false, untagged: true }));
-                items.push((s, Item::Clsact { port: port.clone() }));
-                items.push((s, Item::TcDrop { port: port.clone(), direction: Direction::Ingress }));
-                items.push((s, Item::TcDrop { port: port.clone(), direction: Direction::Egress }));
-            }
-            (ChannelKind::P2mp, _, Some(l)) => {
-                items.push((s, Item::Vlan { port: port.clone(), vid: vlan, pvid: true, untagged: true }));
-                items.push((s, Item::Vlan { port: port.clone(), vid: l, pvid: false, untagged: true }));
-            }
-            _ => items.push((s, Item::Vlan { port: port.clone(), vid: vlan, pvid: true, untagged: true })),
-        }
-    }
-    for &s in path {
-        for m in members {
-            let toward = if m.switch == s {
-                Some(m.bridge_port.clone())
-            } else {
-                topo.port_toward(s, m.switch).map(str::to_string)
-            };
-            let (Some(port), Some(iface)) = (toward, topo.interface(&m.interface)) else { continue };
-            for mac in &iface.macs {
-                items.push((s, Item::Fdb { mac: *mac, vid: vlan, port: port.clone() }));
-                if let (Some(l), Role::Root) = (leaf_vlan, m.role) {
-                    items.push((s, Item::Fdb { mac: *mac, vid: l, port: port.clone() }));
-                }
-            }
-        }
-    }
-    items
 }
 
 #[cfg(test)]

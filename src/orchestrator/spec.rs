@@ -63,7 +63,9 @@ fn parse_channels_strict(text: &str) -> Result<Vec<ChannelSpec>, (Vec<ChannelSpe
         }
         _ => r.seq(&root, "the channels file"),
     };
-    let specs: Vec<ChannelSpec> = items.iter().filter_map(|n| read_channel(&mut r, n)).collect();
+    // Sized once: grown by doubling, 100,000 specs were copied ~17 times over.
+    let mut specs: Vec<ChannelSpec> = Vec::with_capacity(items.len());
+    specs.extend(items.iter().filter_map(|n| read_channel(&mut r, n)));
     if r.diagnostics.is_empty() {
         Ok(specs)
     } else {
@@ -90,7 +92,9 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
     };
     let mut members = Vec::new();
     if let Some(list) = f.require(r, "members", &what) {
-        for m in r.seq(list, "`members`") {
+        let list = r.seq(list, "`members`");
+        members.reserve_exact(list.len());
+        for m in list {
             if let Some(member) = read_member(r, m) {
                 members.push(member);
             }

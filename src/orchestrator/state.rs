@@ -162,6 +162,21 @@ impl Ownership {
 /// creation order. A VLAN entry whose flags differ is re-added, which the kernel updates in
 /// place, rather than deleted (deleting it would flush its FDB entries).
 pub fn diff(desired: &BTreeSet<Item>, actual: &BTreeSet<Item>, ownership: &Ownership) -> Vec<Change> {
+    let mut changes = removals(desired, actual, ownership);
+    changes.extend(desired.difference(actual).map(|item| Change { op: Op::Add, item: item.clone() }));
+    changes
+}
+
+/// [`diff`] of a desired state the caller has no more use for: its items move into the
+/// additions instead of being copied.
+pub fn diff_owned(desired: BTreeSet<Item>, actual: &BTreeSet<Item>, ownership: &Ownership) -> Vec<Change> {
+    let mut changes = removals(&desired, actual, ownership);
+    changes.extend(desired.into_iter().filter(|item| !actual.contains(item)).map(|item| Change { op: Op::Add, item }));
+    changes
+}
+
+/// The removals of [`diff`], in removal order.
+fn removals(desired: &BTreeSet<Item>, actual: &BTreeSet<Item>, ownership: &Ownership) -> Vec<Change> {
     let desired_vlans: BTreeSet<(&str, u16)> = desired
         .iter()
         .filter_map(|i| match i {
@@ -169,7 +184,7 @@ pub fn diff(desired: &BTreeSet<Item>, actual: &BTreeSet<Item>, ownership: &Owner
             _ => None,
         })
         .collect();
-    let mut changes: Vec<Change> = actual
+    actual
         .iter()
         .rev()
         .filter(|item| ownership.owns(item) && !desired.contains(item))
@@ -178,9 +193,7 @@ pub fn diff(desired: &BTreeSet<Item>, actual: &BTreeSet<Item>, ownership: &Owner
             _ => true,
         })
         .map(|item| Change { op: Op::Remove, item: item.clone() })
-        .collect();
-    changes.extend(desired.difference(actual).map(|item| Change { op: Op::Add, item: item.clone() }));
-    changes
+        .collect()
 }
 
 /// What a switch holds after `changes` are applied to `state`, by the same rules the kernel

@@ -362,7 +362,7 @@ impl Service {
             audits.push((o.id.clone(), detail));
             let pinned =
                 ChannelSpec { vlan: VlanId::new(p.vlan), leaf_vlan: p.leaf_vlan.and_then(VlanId::new), ..spec };
-            planned.push(Planned { order: o, target: Target::Present(pinned), scope, items: p.items, was_live });
+            planned.push(Planned { order: o, target: Target::Present(pinned), scope, items: p.items(topo), was_live });
         }
 
         // Store: the re-planned channels' allocations, their VLANs and paths, the orders.

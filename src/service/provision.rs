@@ -33,7 +33,7 @@ pub(super) fn delta(
         None => Vec::new(),
         Some(a) => Planner::new(topo)
             .add(&a.spec(name))
-            .map(|p| p.items.clone())
+            .map(|p| p.items(topo))
             .map_err(|e| format!("the channel does not plan on this topology: {}", plan_errors(&e)))?,
     };
     let mut add = Vec::new();

@@ -3,7 +3,8 @@
 //! Deterministic for a seed (a SplitMix64 stream, so results do not change with a crate
 //! version). The trees look like metro networks: a core, a few levels of aggregation with a
 //! fan-out of about four, and customer sites on every switch below the core. Channels are
-//! local, as real metro traffic mostly is: their members share an aggregation subtree.
+//! local, as real metro traffic mostly is: their members share an aggregation subtree, sized
+//! so that no switch comes near its VLAN ceiling by accident ([`channels_yaml`]).
 
 use std::fmt::Write;
 
@@ -112,7 +113,16 @@ pub struct ChannelOptions {
 }
 
 /// Renders `channels` random channels over a parsed topology: members drawn from tagged-mode
-/// interfaces inside one aggregation subtree, kinds mixed p2p/p2mp/mp2mp.
+/// interfaces inside one region, kinds mixed p2p/p2mp/mp2mp.
+///
+/// A region is the subtree below one switch at some depth, as metro traffic stays within
+/// an aggregation area. Regions are picked in proportion to their sites (customers), and
+/// are as large as they may be while no region's share of the channels is over a quarter
+/// of the VLAN pool: every channel of a region with members below two of its top switch's
+/// children passes that switch, which carries one channel per VLAN at most, so larger
+/// regions would put it near its ceiling (4,094 VLANs) by accident. That is depth 2 (two
+/// levels below the core) unless the tree is too shallow for a region there to hold two
+/// sites (then higher), or the channels too many for its regions (then deeper).
 pub fn channels_yaml(topology: &super::Topology, opts: &ChannelOptions) -> String {
     let mut rng = Rng::new(opts.seed.wrapping_add(1));
     let tagged: Vec<(usize, &super::ServiceInterface)> = topology
@@ -125,30 +135,53 @@ pub fn channels_yaml(topology: &super::Topology, opts: &ChannelOptions) -> Strin
     if tagged.len() < 2 {
         return out;
     }
-    // Group interfaces by their ancestor two levels below the core, so channels stay local;
-    // in a shallow tree where no such group has two interfaces, group higher up.
     let anchor = |mut s: usize, depth: usize| {
         while topology.depth(s) > depth {
             s = topology.parent(s).map_or(s, |(p, _)| p);
         }
         s
     };
-    let mut groups: Vec<Vec<&super::ServiceInterface>> = Vec::new();
-    for depth in (0..=2).rev() {
+    let regions = |depth: usize| -> Vec<Vec<&super::ServiceInterface>> {
         let mut by_anchor: std::collections::BTreeMap<usize, Vec<&super::ServiceInterface>> = Default::default();
         for (s, i) in &tagged {
             by_anchor.entry(anchor(*s, depth)).or_default().push(i);
         }
-        groups = by_anchor.into_values().filter(|g| g.len() >= 2).collect();
-        if !groups.is_empty() {
+        by_anchor.into_values().filter(|g| g.len() >= 2).collect()
+    };
+    let mut depth = 2;
+    let mut groups = regions(depth);
+    while groups.is_empty() && depth > 0 {
+        depth -= 1;
+        groups = regions(depth);
+    }
+    let budget = topology.pool.size() / 4;
+    let crowded = |groups: &[Vec<&super::ServiceInterface>]| {
+        let sites: usize = groups.iter().map(Vec::len).sum();
+        groups.iter().any(|g| opts.channels.saturating_mul(g.len()) > budget.saturating_mul(sites))
+    };
+    while crowded(&groups) && depth < topology.height() {
+        let deeper = regions(depth + 1);
+        if deeper.is_empty() {
             break;
         }
+        groups = deeper;
+        depth += 1;
     }
-    if groups.is_empty() {
+    // Regions weighted by their sites: `ends[g]` is the number of sites of regions 0..=g.
+    let ends: Vec<usize> = groups
+        .iter()
+        .scan(0, |sum, g| {
+            *sum += g.len();
+            Some(*sum)
+        })
+        .collect();
+    let sites = ends.last().copied().unwrap_or(0);
+    if sites == 0 {
         return out;
     }
     for c in 0..opts.channels {
-        let Some(group) = groups.get(rng.below(groups.len())) else { break };
+        let site = rng.below(sites);
+        let Some(group) = groups.get(ends.partition_point(|end| *end <= site)) else { break };
         let kind = match c % 10 {
             0..=5 => "p2p",
             6..=7 => "p2mp",

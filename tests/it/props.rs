@@ -277,7 +277,7 @@ proptest! {
                     prop_assert!(va.is_disjoint(&vb), "{} and {} share a switch and a VLAN", a.name, b.name);
                 }
             }
-            for (s, item) in &a.items {
+            for (s, item) in &a.items(&topo) {
                 if switchboard::orchestrator::baseline(&topo, *s).contains(item) {
                     continue;
                 }

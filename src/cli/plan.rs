@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::orchestrator::compact::{ItemRef, PortName, decimal};
+use crate::orchestrator::compact::{ItemRef, PortName, decimal, mac_text};
 use crate::orchestrator::{ChangeSet, ChannelReport, Op, Planner, Preview, SwitchPreview};
 use crate::southbound::dry_run::{TC_PREF, render_switch};
 use crate::topology::Topology;
@@ -245,7 +245,7 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
             }
         }),
         (op, ItemRef::Fdb { mac, vid, port }) => with_port(port, |port| {
-            let mac = hex_mac(mac.0);
+            let mac = mac_text(mac.0);
             let (digits, n) = decimal(*vid);
             let vid = &digits[..n];
             match op {
@@ -258,34 +258,7 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
 
 /// Calls `f` with the port's name spelled out (`base` or `base.tag`) on the stack.
 fn with_port<T>(port: &PortName<'_>, f: impl FnOnce(&[u8]) -> T) -> T {
-    if port.tag == 0 {
-        return f(port.base.as_bytes());
-    }
-    let mut buf = [0u8; 64];
-    let base = port.base.as_bytes();
-    let (digits, n) = decimal(port.tag);
-    let len = base.len() + 1 + n;
-    match buf.get_mut(..len) {
-        Some(name) => {
-            name[..base.len()].copy_from_slice(base);
-            name[base.len()] = b'.';
-            name[base.len() + 1..].copy_from_slice(&digits[..n]);
-            f(name)
-        }
-        // Longer than any interface name can be: spell it on the heap.
-        None => f(port.to_string().as_bytes()),
-    }
-}
-
-/// `aa:bb:cc:dd:ee:ff`, as `Mac`'s `Display` writes it.
-fn hex_mac(octets: [u8; 6]) -> [u8; 17] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [b':'; 17];
-    for (i, o) in octets.iter().enumerate() {
-        out[3 * i] = HEX[usize::from(o >> 4)];
-        out[3 * i + 1] = HEX[usize::from(o & 15)];
-    }
-    out
+    port.with_spelled(|name| f(name.as_bytes()))
 }
 
 /// Writes the pieces of one line and its newline.
@@ -348,7 +321,7 @@ mod tests {
         let port = PortName { base: "c12", tag: 305 };
         write_change(&mut tagged, &Tools::new(None), "br0", Op::Add, &ItemRef::Clsact { port }).unwrap();
         assert_eq!(String::from_utf8(tagged).unwrap(), "tc qdisc add dev c12.305 clsact\n");
-        assert_eq!(&hex_mac([0, 0x1f, 0xa0, 0xff, 9, 0x10]), b"00:1f:a0:ff:09:10");
+        assert_eq!(&mac_text([0, 0x1f, 0xa0, 0xff, 9, 0x10]), b"00:1f:a0:ff:09:10");
     }
 
     /// `write_plan` prints what `render` and `PlanReport` make of the owned change set.

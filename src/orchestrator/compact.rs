@@ -229,8 +229,43 @@ impl PartialOrd for PortName<'_> {
 
 impl Serialize for PortName<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.tag == 0 { s.serialize_str(self.base) } else { s.collect_str(self) }
+        self.with_spelled(|name| s.serialize_str(name))
     }
+}
+
+impl PortName<'_> {
+    /// Calls `f` with the name spelled out (`base` or `base.tag`), in a buffer on the stack.
+    pub fn with_spelled<T>(&self, f: impl FnOnce(&str) -> T) -> T {
+        if self.tag == 0 {
+            return f(self.base);
+        }
+        let mut buf = [0u8; 64];
+        let base = self.base.as_bytes();
+        let (digits, n) = decimal(self.tag);
+        let len = base.len() + 1 + n;
+        match buf.get_mut(..len) {
+            Some(name) => {
+                name[..base.len()].copy_from_slice(base);
+                name[base.len()] = b'.';
+                name[base.len() + 1..].copy_from_slice(&digits[..n]);
+                // A str and ASCII after it: always UTF-8.
+                f(std::str::from_utf8(name).unwrap_or_default())
+            }
+            // Longer than any interface name can be: spell it on the heap.
+            None => f(&self.to_string()),
+        }
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff`, as `Mac`'s `Display` writes it, on the stack.
+pub fn mac_text(octets: [u8; 6]) -> [u8; 17] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b':'; 17];
+    for (i, o) in octets.iter().enumerate() {
+        out[3 * i] = HEX[usize::from(o >> 4)];
+        out[3 * i + 1] = HEX[usize::from(o & 15)];
+    }
+    out
 }
 
 /// An [`Item`] by reference: the same variants, fields, order and serialized form, with the
@@ -403,11 +438,17 @@ mod tests {
             }
         }
 
-        /// Serialized, an item reads the same by reference as owned.
+        /// Serialized, an item and a change read the same by reference as owned, in both
+        /// of serde_json's forms.
         #[test]
-        fn serializes_as_item(a in item()) {
+        fn serializes_as_item(a in item(), add in any::<bool>()) {
             let r = item_ref(a.0, &a.1, a.2, a.3, a.4, a.5, a.6);
             prop_assert_eq!(serde_json::to_string(&r).unwrap(), serde_json::to_string(&r.to_item()).unwrap());
+            let op = if add { super::super::Op::Add } else { super::super::Op::Remove };
+            let by_ref = super::super::ChangeRef { op, item: r };
+            let owned = super::super::Change { op, item: r.to_item() };
+            prop_assert_eq!(serde_json::to_string(&by_ref).unwrap(), serde_json::to_string(&owned).unwrap());
+            prop_assert_eq!(serde_json::to_string_pretty(&[by_ref]).unwrap(), serde_json::to_string_pretty(&[owned]).unwrap());
         }
 
         /// Sorting keys and dropping repeats gives the `BTreeSet<Item>` of them, in order.

@@ -103,11 +103,63 @@ pub struct SwitchPreview<'a> {
 }
 
 /// A [`Change`] by reference; serializes as a `Change` does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChangeRef<'a> {
     pub op: Op,
-    #[serde(flatten)]
     pub item: ItemRef<'a>,
+}
+
+/// The entries `Change`'s derived form writes (`op`, then the item's `type` and fields,
+/// flattened), written as entries of one map: serde's flattening of a tagged enum cost a
+/// sixth of `plan --format json` at 100,000 channels. A test holds the two forms equal.
+impl Serialize for ChangeRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        /// A MAC as `Mac` serializes, spelled on the stack.
+        struct MacText(crate::model::Mac);
+        impl Serialize for MacText {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let text = compact::mac_text(self.0.0);
+                serializer.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
+            }
+        }
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("op", &self.op)?;
+        match &self.item {
+            ItemRef::SubInterface { parent, vid } => {
+                map.serialize_entry("type", "sub_interface")?;
+                map.serialize_entry("parent", parent)?;
+                map.serialize_entry("vid", vid)?;
+            }
+            ItemRef::Port { port } => {
+                map.serialize_entry("type", "port")?;
+                map.serialize_entry("port", port)?;
+            }
+            ItemRef::Vlan { port, vid, pvid, untagged } => {
+                map.serialize_entry("type", "vlan")?;
+                map.serialize_entry("port", port)?;
+                map.serialize_entry("vid", vid)?;
+                map.serialize_entry("pvid", pvid)?;
+                map.serialize_entry("untagged", untagged)?;
+            }
+            ItemRef::Clsact { port } => {
+                map.serialize_entry("type", "clsact")?;
+                map.serialize_entry("port", port)?;
+            }
+            ItemRef::TcDrop { port, direction } => {
+                map.serialize_entry("type", "tc_drop")?;
+                map.serialize_entry("port", port)?;
+                map.serialize_entry("direction", direction)?;
+            }
+            ItemRef::Fdb { mac, vid, port } => {
+                map.serialize_entry("type", "fdb")?;
+                map.serialize_entry("mac", &MacText(*mac))?;
+                map.serialize_entry("vid", vid)?;
+                map.serialize_entry("port", port)?;
+            }
+        }
+        map.end()
+    }
 }
 
 impl<'p> Preview<'p> {

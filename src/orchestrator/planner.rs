@@ -302,7 +302,9 @@ impl<'t> Planner<'t> {
         }
         let names = Names::new(topo);
         for (s, keys) in out.iter_mut().enumerate() {
-            keys.extend(self.keys_on(s));
+            for (slot, k) in self.books.on_switch.get(s).into_iter().flatten() {
+                keys.extend_from_slice(self.keys_at(*slot, *k));
+            }
             sort_dedup(&names, keys);
         }
         out

@@ -46,9 +46,10 @@ impl Concerned {
 pub async fn load(tx: &mut WriteTx, concerned: &Concerned) -> Result<BTreeMap<String, BTreeSet<Item>>, StoreError> {
     let mut dry = concerned.empty();
     let Some(stamp) = tx.stamp().await? else {
+        let dialect = tx.dialect();
         let pairs: Vec<(&String, &String)> =
             concerned.wanted.iter().flat_map(|(sw, items)| items.iter().map(move |i| (sw, i))).collect();
-        for (sw, text) in switch_items::held(tx, &pairs).await? {
+        for (sw, text) in switch_items::held(tx, dialect, &pairs).await? {
             if let Some(item) = parse_item(&sw, &text) {
                 dry.entry(sw).or_default().insert(item);
             }

@@ -149,6 +149,14 @@ impl WriteTx {
         }
     }
 
+    /// Which database this transaction runs on.
+    pub fn dialect(&self) -> Dialect {
+        match self.inner {
+            Inner::Postgres(_) => Dialect::Postgres,
+            Inner::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
     /// What lets this process keep a copy of rows that only it writes (SQLite): the stamp
     /// stays the same while every change to the database since it was taken came through
     /// this process's writer and was kept. A copy made under one stamp is good while the

@@ -3,7 +3,7 @@
 //! written). Read and written by the order worker under the switches' row locks
 //! (`topology::lock_switches`); read by the operator's views through `topology.rs`.
 
-use super::{Dialect, MAX_PARAMS, StoreError, WriteTx, json_param, placeholders, query, varying};
+use super::{Dialect, MAX_PARAMS, StoreError, WriteTx, json_param, list_param, placeholders, query, varying};
 
 /// Every item of each of `switches`, as (switch, item) pairs.
 pub async fn of_switches(tx: &mut WriteTx, switches: &[&str]) -> Result<Vec<(String, String)>, StoreError> {
@@ -21,19 +21,45 @@ pub async fn of_switches(tx: &mut WriteTx, switches: &[&str]) -> Result<Vec<(Str
     Ok(out)
 }
 
-/// Which of the (switch, item) `pairs` are stored: exactly those pairs, one index seek
-/// each.
-pub async fn held(tx: &mut WriteTx, pairs: &[(&String, &String)]) -> Result<Vec<(String, String)>, StoreError> {
+/// Which of the (switch, item) `pairs` are stored: exactly those pairs, one primary-key
+/// seek each. On PostgreSQL the pairs go as two arrays joined to the table, which the
+/// planner seeks through the key; a row-value `IN (VALUES ...)` list there was hashed
+/// against a scan of the whole table, whose cost grew with every item ever stored.
+pub async fn held(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    pairs: &[(&String, &String)],
+) -> Result<Vec<(String, String)>, StoreError> {
     let mut out = Vec::new();
     for chunk in pairs.chunks(500) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-        let sql =
-            format!("SELECT switch, item FROM switch_items WHERE (switch, item) IN (VALUES {})", values.join(", "));
-        let mut q = varying(sql);
-        for (sw, item) in chunk {
-            q = q.bind(sw.as_str()).bind(item.as_str());
-        }
-        for r in q.fetch_all(&mut *tx).await? {
+        let rows = match dialect {
+            Dialect::Postgres => {
+                let switches: Vec<&str> = chunk.iter().map(|p| p.0.as_str()).collect();
+                let items: Vec<&str> = chunk.iter().map(|p| p.1.as_str()).collect();
+                query(
+                    "SELECT s.switch, s.item FROM unnest(CAST($1 AS TEXT[]), CAST($2 AS TEXT[])) AS p(switch, item) \
+                     JOIN switch_items s ON s.switch = p.switch AND s.item = p.item",
+                )
+                .bind(list_param(dialect, &switches))
+                .bind(list_param(dialect, &items))
+                .fetch_all(&mut *tx)
+                .await?
+            }
+            Dialect::Sqlite => {
+                let values: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+                let sql = format!(
+                    "SELECT switch, item FROM switch_items WHERE (switch, item) IN (VALUES {})",
+                    values.join(", ")
+                );
+                let mut q = varying(sql);
+                for (sw, item) in chunk {
+                    q = q.bind(sw.as_str()).bind(item.as_str());
+                }
+                q.fetch_all(&mut *tx).await?
+            }
+        };
+        for r in rows {
             out.push((r.try_get("switch")?, r.try_get("item")?));
         }
     }

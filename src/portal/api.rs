@@ -3,7 +3,7 @@
 //! service; authorization of every object is the service's (an organization sees only its
 //! own and what it was invited to; others get `not_found`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -16,11 +16,13 @@ use crate::service::{
     NewOffer, OfferCreated, OfferView, OrderView, Policy, Registration, UserRole,
 };
 
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
 use crate::orchestrator::policy::Account;
 
 use super::AppState;
 use super::auth::{Authed, ClientIp};
 use super::error::{AppError, AppJson, ErrorBody};
+use super::param::PathId;
 
 /// The OpenAPI document's frame; paths and schemas are collected from the handlers.
 #[derive(OpenApi)]
@@ -116,13 +118,13 @@ pub struct Termination {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderRef {
     /// The order that carries the change out, when one was needed.
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct OrderFilter {
     /// Only this channel's orders.
-    pub channel: Option<String>,
+    pub channel: Option<ChannelId>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -209,7 +211,7 @@ async fn create_channel(
 async fn get_channel(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
 ) -> Result<AppJson<ChannelView>, AppError> {
     Ok(AppJson(state.svc.channel(&user.actor, &id).await?))
 }
@@ -223,7 +225,7 @@ async fn get_channel(
 async fn terminate_channel(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
     AppJson(t): AppJson<Termination>,
 ) -> Result<(StatusCode, AppJson<OrderRef>), AppError> {
     let order_id = state.svc.terminate(&user.actor, &id, &t.reason).await?;
@@ -236,7 +238,7 @@ async fn terminate_channel(
 async fn list_offers(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
 ) -> Result<AppJson<Vec<OfferView>>, AppError> {
     // A channel the caller cannot see is not found, like everywhere else.
     state.svc.channel(&user.actor, &id).await?;
@@ -252,7 +254,7 @@ async fn list_offers(
 async fn create_offer(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
     AppJson(offer): AppJson<NewOffer>,
 ) -> Result<(StatusCode, AppJson<OfferCreated>), AppError> {
     Ok((StatusCode::CREATED, AppJson(state.svc.offer(&user.actor, &id, &offer).await?)))
@@ -264,7 +266,7 @@ async fn create_offer(
 async fn channel_orders(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
 ) -> Result<AppJson<Vec<OrderView>>, AppError> {
     state.svc.channel(&user.actor, &id).await?;
     Ok(AppJson(state.svc.orders(&user.actor, Some(&id)).await?))
@@ -277,7 +279,7 @@ async fn channel_orders(
 async fn detach(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<AttachmentId>,
 ) -> Result<(StatusCode, AppJson<OrderRef>), AppError> {
     let order_id = state.svc.detach(&user.actor, &id).await?;
     Ok((StatusCode::ACCEPTED, AppJson(OrderRef { order_id })))
@@ -293,7 +295,7 @@ async fn open_invitation(
     State(state): State<AppState>,
     user: Option<Authed>,
     ClientIp(ip): ClientIp,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
 ) -> Result<AppJson<InvitationView>, AppError> {
     state.token_limit.check("token", ip)?;
     let view = state.svc.open_invitation(&token, user.as_ref().map(|u| &u.actor), &ip.to_string()).await?;
@@ -309,7 +311,7 @@ async fn open_invitation(
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
     AppJson(reg): AppJson<Registration>,
 ) -> Result<Response, AppError> {
     state.token_limit.check("token", ip)?;
@@ -327,7 +329,7 @@ async fn register(
 async fn accept(
     State(state): State<AppState>,
     user: Authed,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
     AppJson(acc): AppJson<Acceptance>,
 ) -> Result<AppJson<AcceptOutcome>, AppError> {
     state.token_limit.check("token", user.ip)?;
@@ -340,7 +342,7 @@ async fn accept(
 async fn decline(
     State(state): State<AppState>,
     user: Authed,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
 ) -> Result<StatusCode, AppError> {
     state.token_limit.check("token", user.ip)?;
     state.svc.decline(&user.actor, &token).await?;
@@ -355,7 +357,7 @@ async fn list_orders(
     user: Authed,
     Query(filter): Query<OrderFilter>,
 ) -> Result<AppJson<Vec<OrderView>>, AppError> {
-    Ok(AppJson(state.svc.orders(&user.actor, filter.channel.as_deref()).await?))
+    Ok(AppJson(state.svc.orders(&user.actor, filter.channel.as_ref()).await?))
 }
 
 /// One order with its time-stamped steps.
@@ -364,7 +366,7 @@ async fn list_orders(
 async fn get_order(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<OrderId>,
 ) -> Result<AppJson<OrderView>, AppError> {
     Ok(AppJson(state.svc.order(&user.actor, &id).await?))
 }

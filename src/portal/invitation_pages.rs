@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::Form;
+use axum::extract::State;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -17,7 +17,9 @@ use super::AppState;
 use super::auth::{ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{CsrfForm, HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
+use super::param::PathId;
 use super::words::{kind_label, limits, price, urlencode};
+use crate::model::id::InvitationToken;
 use crate::model::utc_minute as when;
 
 // ---- invitations ----
@@ -100,7 +102,7 @@ async fn invitation_page(
     user: Option<&PageUser>,
     form: &FormToken,
     ip: std::net::IpAddr,
-    token: &str,
+    token: &InvitationToken,
     error: String,
 ) -> Result<InvitationPage, PageError> {
     let header = user.map(|u| u.header.clone());
@@ -155,7 +157,7 @@ pub(super) async fn view_invitation_get(
     ClientIp(ip): ClientIp,
     form: FormToken,
     user: Result<PageUser, Response>,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
 ) -> Result<Response, PageError> {
     let user = user.ok();
     // Each request is counted once: the register, accept and decline handlers count theirs,
@@ -185,7 +187,7 @@ pub(super) async fn view_register_post(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     form_token: FormToken,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
     f: Result<Form<RegisterForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f)?;
@@ -229,7 +231,7 @@ pub(super) struct AcceptForm {
 pub(super) async fn view_accept_post(
     State(state): State<AppState>,
     user: PageUser,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
     f: Result<Form<AcceptForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
@@ -261,7 +263,7 @@ pub(super) async fn view_accept_post(
 pub(super) async fn view_decline_post(
     State(state): State<AppState>,
     user: PageUser,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
     f: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     // Its one field, the CSRF token, was checked by the gate.

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod origin;
 pub mod page;
 pub mod pages;
+mod param;
 mod shape;
 pub mod svg;
 pub mod words;

@@ -202,7 +202,7 @@ async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Resu
         .iter()
         .filter(|c| c.state.as_str() != "terminated")
         .map(|c| svg::Wire {
-            channel_id: c.id.clone(),
+            channel_id: c.id.to_string(),
             name: c.name.clone(),
             state: c.state.as_str().into(),
             vlan: c.vlan,
@@ -234,7 +234,7 @@ async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Resu
         channels: channels
             .iter()
             .map(|c| ChannelRow {
-                id: c.id.clone(),
+                id: c.id.to_string(),
                 name: c.name.clone(),
                 kind: kind_label(c.kind),
                 state: c.state.as_str().into(),
@@ -367,8 +367,8 @@ async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Res
             .iter()
             .rev()
             .map(|o| AllOrderRow {
-                id: o.id.clone(),
-                channel: o.channel_id.clone(),
+                id: o.id.to_string(),
+                channel: o.channel_id.to_string(),
                 action: o.action.clone(),
                 status: o.status.clone(),
                 created: when(o.created_at),

@@ -2,6 +2,7 @@
 //! or decline, detach, terminate. Each call is one database transaction with its audit
 //! record; a refused call stores nothing.
 
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, Request, UsageModel};
 pub(crate) use crate::store::channels::{AttachmentRow, ChannelRow};
@@ -92,7 +93,7 @@ impl Service {
 
     /// Step 1-2: creates a channel with one of the creator's interfaces plugged in. The
     /// account is verified at once; a refusal stores nothing.
-    pub async fn create_channel(&self, actor: &Actor, new: &NewChannel) -> Result<String> {
+    pub async fn create_channel(&self, actor: &Actor, new: &NewChannel) -> Result<ChannelId> {
         if actor.role != UserRole::Admin {
             return Err(ServiceError::Forbidden("only an organization's admins can create channels".into()));
         }
@@ -160,7 +161,7 @@ impl Service {
         .await?;
         tx.commit().await?;
         tracing::info!(channel = %id, org = %actor.org_id, "channel created");
-        Ok(id)
+        Ok(ChannelId::stored(id))
     }
 
     pub(super) async fn check_tag_free(&self, tx: &mut WriteTx, iface: &str, tag: Option<u16>) -> Result<()> {
@@ -193,7 +194,7 @@ impl Service {
 
     /// Step 3: offers a channel to invitees. Returns each invitee's token and URL (the
     /// only time the token is seen; it is stored hashed).
-    pub async fn offer(&self, actor: &Actor, channel_id: &str, offer: &NewOffer) -> Result<OfferCreated> {
+    pub async fn offer(&self, actor: &Actor, channel_id: &ChannelId, offer: &NewOffer) -> Result<OfferCreated> {
         let description = if offer.description.trim().is_empty() {
             String::new()
         } else {
@@ -347,14 +348,20 @@ impl Service {
             };
             let id = offers::insert_invitee(tx, &new, now).await?;
             let url = format!("{}/invitations/{token}", self.config.base_url.trim_end_matches('/'));
-            out.push(Invitation { invitee_id: id, email, organization: inv.organization.clone(), token, url });
+            out.push(Invitation {
+                invitee_id: id,
+                email,
+                organization: inv.organization.clone(),
+                token: InvitationToken::stored(token),
+                url,
+            });
         }
         Ok(out)
     }
 
     /// Step 6: unplugs an interface. The channel is modified when it can still carry
     /// traffic, and taken down (its VLAN freed) when it cannot.
-    pub async fn detach(&self, actor: &Actor, attachment_id: &str) -> Result<Option<String>> {
+    pub async fn detach(&self, actor: &Actor, attachment_id: &AttachmentId) -> Result<Option<OrderId>> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let attachment = channels::attachment_state(&mut tx, attachment_id)
@@ -382,12 +389,12 @@ impl Service {
         if order.is_some() {
             self.notify.notify_one();
         }
-        Ok(order)
+        Ok(order.map(OrderId::stored))
     }
 
     /// Step 6: ends a channel (its creator's admins, or the operator). A channel with
     /// configuration on the switches gets a removal order; others end at once.
-    pub async fn terminate(&self, actor: &Actor, channel_id: &str, reason: &str) -> Result<Option<String>> {
+    pub async fn terminate(&self, actor: &Actor, channel_id: &ChannelId, reason: &str) -> Result<Option<OrderId>> {
         let reason = check_optional_text("a reason", reason, 500)?;
         let reason = reason.as_str();
         let now = self.now();
@@ -409,7 +416,7 @@ impl Service {
         if order.is_some() {
             self.notify.notify_one();
         }
-        Ok(order)
+        Ok(order.map(OrderId::stored))
     }
 
     /// Moves a channel to `terminating` with a removal order when it may hold switch

@@ -2,6 +2,7 @@
 //! accept by plugging an interface in (verified like creation, with the usage model the
 //! organization can use), or decline. Each call is one transaction with its audit record.
 
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, PriceType};
 use crate::store::{self, WriteTx, catalog, channels, offers, organizations};
@@ -45,7 +46,7 @@ impl Service {
     /// user, if any: a user the invitation is not for gets "access denied".
     pub async fn open_invitation(
         &self,
-        token: &str,
+        token: &InvitationToken,
         viewer: Option<&Actor>,
         source: &str,
     ) -> Result<super::views::InvitationView> {
@@ -74,7 +75,7 @@ impl Service {
     /// Step 4, new users: registers from an invitation. The email must be the invited one
     /// (when the invitation names one); the organization is created with the default
     /// account, and the user becomes its admin.
-    pub async fn register(&self, token: &str, reg: &Registration, source: &str) -> Result<Actor> {
+    pub async fn register(&self, token: &InvitationToken, reg: &Registration, source: &str) -> Result<Actor> {
         let row = self.invitee_by_token(token).await?;
         let invited_email = row.invitee.email.clone();
         let email = super::setup::check_email(&reg.email)?;
@@ -137,7 +138,7 @@ impl Service {
     /// invitee's account is verified like the creator's; the chosen usage model's
     /// restrictions and payment are checked. Writes the permission and, when the channel
     /// can now carry traffic, opens an order.
-    pub async fn accept(&self, actor: &Actor, token: &str, acc: &Acceptance) -> Result<AcceptOutcome> {
+    pub async fn accept(&self, actor: &Actor, token: &InvitationToken, acc: &Acceptance) -> Result<AcceptOutcome> {
         let row = self.invitee_by_token(token).await?;
         if !Self::invited(&row, actor) {
             return Err(ServiceError::AccessDenied);
@@ -275,10 +276,10 @@ impl Service {
         self.announce_answer(&channel.id, &actor.org_id, Some(&iface.name));
         tracing::info!(channel = %channel.id, invitee = %invitee_id, order = ?order_id, "invitation accepted");
         Ok(AcceptOutcome {
-            attachment_id,
-            channel_id: channel.id,
+            attachment_id: AttachmentId::stored(attachment_id),
+            channel_id: ChannelId::stored(channel.id),
             channel_state: state,
-            order_id,
+            order_id: order_id.map(OrderId::stored),
             usage_model_id: model_id,
         })
     }
@@ -300,7 +301,7 @@ impl Service {
     }
 
     /// Step 4: declines an invitation.
-    pub async fn decline(&self, actor: &Actor, token: &str) -> Result<()> {
+    pub async fn decline(&self, actor: &Actor, token: &InvitationToken) -> Result<()> {
         let row = self.invitee_by_token(token).await?;
         if !Self::invited(&row, actor) {
             return Err(ServiceError::AccessDenied);

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
 
@@ -59,7 +60,7 @@ pub struct Invitation {
     pub invitee_id: String,
     pub email: Option<String>,
     pub organization: Option<String>,
-    pub token: String,
+    pub token: InvitationToken,
     pub url: String,
 }
 
@@ -96,11 +97,11 @@ pub struct Acceptance {
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AcceptOutcome {
-    pub attachment_id: String,
-    pub channel_id: String,
+    pub attachment_id: AttachmentId,
+    pub channel_id: ChannelId,
     pub channel_state: ChannelState,
     /// The order that provisions the channel, when this acceptance made it ready.
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     /// The usage model the member joined under (the one named, or else the proposed one).
     pub usage_model_id: String,
 }

@@ -238,12 +238,16 @@ async fn the_whole_story(b: Backend) {
     assert_eq!(globex.get(&format!("/api/v1/channels/{id}")).await.0, StatusCode::OK);
 
     // initech declines; live pages see the change (their fingerprint moves).
-    let before = p.w.svc.channel_fingerprint(&p.w.acme, &id).await.unwrap();
-    assert_eq!(before, p.w.svc.channel_fingerprint(&p.w.acme, &id).await.unwrap(), "stable while nothing happens");
+    let before = p.w.svc.channel_fingerprint(&p.w.acme, &id.parse().unwrap()).await.unwrap();
+    assert_eq!(
+        before,
+        p.w.svc.channel_fingerprint(&p.w.acme, &id.parse().unwrap()).await.unwrap(),
+        "stable while nothing happens"
+    );
     let initech = p.login("admin@initech.example", "password-1").await;
     let (status, body) = initech.post(&format!("/api/v1/invitations/{initech_token}/decline"), json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert_ne!(before, p.w.svc.channel_fingerprint(&p.w.acme, &id).await.unwrap());
+    assert_ne!(before, p.w.svc.channel_fingerprint(&p.w.acme, &id.parse().unwrap()).await.unwrap());
 
     // The creator watches its invitees' status.
     let (status, offers) = acme.get(&format!("/api/v1/channels/{id}/offers")).await;

@@ -113,6 +113,82 @@ async fn control_characters_and_long_text_are_refused_alike(b: Backend) {
 
 on_both!(control_characters_and_long_text_are_refused_alike);
 
+/// An id that cannot exist (wrong prefix, length or characters) is answered before any
+/// handler, naming the parameter: 404 for a channel, attachment or order (it names
+/// nothing), 403 for an invitation token (as a wrong one is); a JSON error under `/api/`,
+/// the error page elsewhere. Nothing was asked of the database, and nothing changes.
+async fn malformed_ids_are_refused_at_the_edge(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "line", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let refused = |(status, body): (StatusCode, Value), want: StatusCode, code: &str, what: &str| {
+        assert_eq!(status, want, "{what}: {body}");
+        assert_eq!(body["code"], code, "{what}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(what), "names {what}: {body}");
+    };
+    let upper = id.to_uppercase().replacen("CH-", "ch-", 1);
+    let long = format!("{id}{}", "0".repeat(5000));
+    for bad in ["ch-nope", upper.as_str(), &id[..id.len() - 1], long.as_str(), "%E2%80%AE", "att-1", "ch-%20"] {
+        let not_found = |r: (StatusCode, Value)| {
+            let what = "path parameter `id` is not a channel id";
+            assert!(r.1["message"].as_str().is_some_and(|m| m.contains(what)), "{bad:.40}: {}", r.1);
+            refused(r, StatusCode::NOT_FOUND, "not_found", what)
+        };
+        not_found(acme.get(&format!("/api/v1/channels/{bad}")).await);
+        not_found(acme.get(&format!("/api/v1/channels/{bad}/orders")).await);
+        not_found(acme.post(&format!("/api/v1/channels/{bad}/offers"), json!({"invitees": []})).await);
+        not_found(acme.post(&format!("/api/v1/channels/{bad}/terminate"), json!({})).await);
+    }
+    refused(
+        acme.delete(&format!("/api/v1/attachments/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "path parameter `id` is not an attachment id",
+    );
+    refused(acme.get("/api/v1/orders/ord-1").await, StatusCode::NOT_FOUND, "not_found", "not an order id");
+    refused(
+        acme.get("/api/v1/orders?channel=ch-nope").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        "channel: not a channel id",
+    );
+    let token = "f".repeat(63);
+    for path in [format!("/api/v1/invitations/{token}"), format!("/api/v1/invitations/{token}G")] {
+        let denied =
+            |r| refused(r, StatusCode::FORBIDDEN, "access_denied", "path parameter `token` is not an invitation token");
+        denied(acme.get(&path).await);
+        denied(acme.post(&format!("{path}/decline"), json!({})).await);
+        denied(acme.post(&format!("{path}/accept"), json!({"interface": "acme-2a"})).await);
+    }
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}")).await.1["state"], "draft", "nothing changed");
+
+    // Pages: the error page, with the same words.
+    let http = acme.raw().await;
+    for (path, status, words) in [
+        ("/channels/ch-nope".to_string(), StatusCode::NOT_FOUND, "not a channel id"),
+        ("/channels/ch-nope/live".to_string(), StatusCode::NOT_FOUND, "not a channel id"),
+        (format!("/invitations/{token}"), StatusCode::FORBIDDEN, "not an invitation token"),
+    ] {
+        let r = http.get(format!("{}{path}", p.base)).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert!(r.text().await.unwrap().contains(words), "{path}: says {words}");
+    }
+    let r = http
+        .post(format!("{}/channels/{upper}/terminate", p.base))
+        .form(&[("csrf", acme.csrf.as_str()), ("reason", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("path parameter `id`"), "names the parameter");
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}")).await.1["state"], "draft", "nothing changed");
+}
+
+on_both!(malformed_ids_are_refused_at_the_edge);
+
 /// What the framework refuses before any handler comes in the documented shape: JSON under
 /// `/api/`, a page with a way back elsewhere; no framework text.
 async fn every_refusal_has_the_documented_shape(b: Backend) {

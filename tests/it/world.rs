@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use switchboard::model::ChannelKind;
+use switchboard::model::id::ChannelId;
 use switchboard::orchestrator::policy::{Account, AccountStatus, PriceType};
 use switchboard::service::{
     Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, OfferCreated, Service,
@@ -195,7 +196,7 @@ impl World {
 
     /// A live E-Line: acme's `name` on `interface`, offered to globex, accepted with
     /// globex-8a and applied. Returns the channel's ID.
-    pub async fn live_p2p(&self, name: &str, interface: &str) -> String {
+    pub async fn live_p2p(&self, name: &str, interface: &str) -> ChannelId {
         let ch = self.svc.create_channel(&self.acme, &self.channel(name, ChannelKind::P2p, interface)).await.unwrap();
         let offer = self.offer_to(&self.acme, &ch, &[&self.globex]).await;
         self.svc.accept(&self.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
@@ -204,7 +205,7 @@ impl World {
     }
 
     /// Offers `channel` to the admins of `to`, by email.
-    pub async fn offer_to(&self, by: &Actor, channel: &str, to: &[&Actor]) -> OfferCreated {
+    pub async fn offer_to(&self, by: &Actor, channel: &ChannelId, to: &[&Actor]) -> OfferCreated {
         let invitees = to
             .iter()
             .map(|a| InviteeSpec { email: Some(a.email.clone()), name: "Admin".into(), ..Default::default() })

@@ -144,7 +144,7 @@ async fn main() {
         .collect();
 
     let new = |name: String, iface: &str| NewChannel {
-        name,
+        name: name.parse().unwrap(),
         kind: ChannelKind::P2p,
         bandwidth_mbps: 1,
         class: "standard".into(),

@@ -246,7 +246,7 @@ fn job(spec: &ChannelSpec, n: usize, orgs: &[&str], admins: &BTreeMap<String, Ac
     Job {
         creator: admins[orgs[0]].clone(),
         new: NewChannel {
-            name: format!("bench-{n}"),
+            name: format!("bench-{n}").parse().unwrap(),
             kind: spec.kind,
             bandwidth_mbps: spec.bandwidth_mbps,
             class: "standard".into(),

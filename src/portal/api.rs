@@ -17,6 +17,7 @@ use crate::service::{
 };
 
 use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
+use crate::model::text::Reason;
 use crate::orchestrator::policy::Account;
 
 use super::AppState;
@@ -111,7 +112,7 @@ pub struct Credentials {
 pub struct Termination {
     /// Why, for the audit log and the other parties.
     #[serde(default)]
-    pub reason: String,
+    pub reason: Reason,
 }
 
 /// What a write that may open an order returns.

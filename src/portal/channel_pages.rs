@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::model::id::{AttachmentId, ChannelId};
+use crate::model::text::{Reason, TextError};
 use crate::model::{ChannelKind, Role, utc_minute as when};
 use crate::service::{ChannelView, InviteeSpec, NewOffer, ServiceError, UserRole};
 
@@ -278,23 +279,26 @@ pub(super) async fn view_offer_post(
     f: Result<Form<OfferForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
-    let invitees: Vec<InviteeSpec> = f
+    // Text a field refuses is answered as the service's refusals are: the page again, saying why.
+    let invitees: Result<Vec<InviteeSpec>, TextError> = f
         .invitees
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(|l| match l.strip_prefix("org:") {
-            Some(org) => InviteeSpec { organization: Some(org.trim().to_string()), role: f.role, ..Default::default() },
+            Some(org) => {
+                Ok(InviteeSpec { organization: Some(org.trim().to_string()), role: f.role, ..Default::default() })
+            }
             None => {
                 // EMAIL[, NAME[, ORGANIZATION]]: what the creator knows pre-fills registration.
                 let mut parts = l.splitn(3, ',').map(str::trim);
-                InviteeSpec {
+                Ok(InviteeSpec {
                     email: parts.next().map(str::to_string),
-                    name: parts.next().unwrap_or_default().to_string(),
-                    org_name: parts.next().unwrap_or_default().to_string(),
+                    name: parts.next().unwrap_or_default().parse()?,
+                    org_name: parts.next().unwrap_or_default().parse()?,
                     role: f.role,
                     ..Default::default()
-                }
+                })
             }
         })
         .collect();
@@ -304,9 +308,12 @@ pub(super) async fn view_offer_post(
             d.parse::<u32>().map_err(|_| user.error(AppError::BadRequest(format!("`{d}` is not a number of days"))))?,
         ),
     };
-    let offer =
-        NewOffer { description: f.description, expires_in_days, allow_reoffer: f.allow_reoffer.is_some(), invitees };
-    match state.svc.offer(&user.authed.actor, &id, &offer).await {
+    let offered = async {
+        let (description, invitees) = (f.description.parse()?, invitees?);
+        let offer = NewOffer { description, expires_in_days, allow_reoffer: f.allow_reoffer.is_some(), invitees };
+        state.svc.offer(&user.authed.actor, &id, &offer).await
+    };
+    match offered.await {
         Ok(created) => Ok(render(&OfferCreatedPage {
             title: "Invitations sent".into(),
             user: Some(user.header.clone()),
@@ -337,7 +344,7 @@ pub(super) struct TerminateForm {
     #[serde(default, rename = "csrf")]
     _csrf: String,
     #[serde(default)]
-    reason: String,
+    reason: Reason,
 }
 
 pub(super) async fn view_terminate_post(

@@ -199,8 +199,12 @@ pub(super) async fn view_register_post(
         form_token.set_cookie(&mut response);
         return Ok(response);
     }
-    let reg = Registration { email: f.email, name: f.name, organization: f.organization, password: f.password };
-    match state.svc.register(&token, &reg, &ip.to_string()).await {
+    let registered = async {
+        let (name, organization) = (f.name.parse()?, f.organization.parse()?);
+        let reg = Registration { email: f.email, name, organization, password: f.password };
+        state.svc.register(&token, &reg, &ip.to_string()).await
+    };
+    match registered.await {
         Ok(actor) => {
             let s = state.svc.session_for(actor, state.session_ttl_ms()).await.map_err(AppError::from)?;
             let mut response = Redirect::to(&format!("/invitations/{}", urlencode(&token))).into_response();

@@ -287,17 +287,20 @@ async fn view_channels_post(
                 .map_err(|_| user.error(AppError::BadRequest(format!("`{t}` is not a VLAN tag (1-4094)"))))?,
         ),
     };
-    let new = NewChannel {
-        name: f.name,
-        kind: f.kind,
-        bandwidth_mbps: f.bandwidth_mbps,
-        class: f.class,
-        usage_model_id: f.usage_model_id,
-        interface: f.interface,
-        role: if f.kind == ChannelKind::P2mp { f.role } else { None },
-        customer_vlan,
+    let created = async {
+        let new = NewChannel {
+            name: f.name.parse()?,
+            kind: f.kind,
+            bandwidth_mbps: f.bandwidth_mbps,
+            class: f.class,
+            usage_model_id: f.usage_model_id,
+            interface: f.interface,
+            role: if f.kind == ChannelKind::P2mp { f.role } else { None },
+            customer_vlan,
+        };
+        state.svc.create_channel(&user.authed.actor, &new).await
     };
-    match state.svc.create_channel(&user.authed.actor, &new).await {
+    match created.await {
         Ok(id) => Ok(Redirect::to(&format!("/channels/{id}")).into_response()),
         Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::NotFound(_))) => {
             // A refusal by the rules is 422; a form that names something wrong is 400.

@@ -9,7 +9,7 @@ use crate::store::{self, WriteTx, catalog, channels, offers, organizations};
 
 use super::flow::check_customer_vlan;
 use super::requests::{AcceptOutcome, Acceptance, Registration};
-use super::setup::{check_text, hash_blocking};
+use super::setup::hash_blocking;
 use super::{Actor, Result, Service, ServiceError, UserRole, audit};
 
 impl Service {
@@ -89,8 +89,7 @@ impl Service {
                 "this invitation is for an existing organization: ask its admin for an account and log in".into(),
             ));
         }
-        let name = check_text("a name", &reg.name, 100)?;
-        let org_name = check_text("an organization name", &reg.organization, 100)?;
+        let (name, org_name) = (reg.name.to_string(), reg.organization.to_string());
         let hash = hash_blocking(reg.password.clone()).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
+use crate::model::text::{ChannelName, Description, InviteeName, InviteeOrgName, OrgName, PersonName};
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
 
@@ -11,7 +12,7 @@ use crate::orchestrator::policy::ChannelState;
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewChannel {
-    pub name: String,
+    pub name: ChannelName,
     pub kind: ChannelKind,
     pub bandwidth_mbps: u64,
     pub class: String,
@@ -33,9 +34,9 @@ pub struct InviteeSpec {
     pub organization: Option<String>,
     /// What the creator knows of the person and its organization (pre-fills registration).
     #[serde(default)]
-    pub name: String,
+    pub name: InviteeName,
     #[serde(default)]
-    pub org_name: String,
+    pub org_name: InviteeOrgName,
     /// The role the invitee takes in a p2mp channel (default leaf).
     pub role: Option<Role>,
 }
@@ -45,7 +46,7 @@ pub struct InviteeSpec {
 #[serde(deny_unknown_fields)]
 pub struct NewOffer {
     #[serde(default)]
-    pub description: String,
+    pub description: Description,
     /// Days until the offer expires (default: the organization's policy, 60).
     pub expires_in_days: Option<u32>,
     /// Whether invitees who accept may offer the channel on.
@@ -78,8 +79,8 @@ pub struct OfferCreated {
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     pub email: String,
-    pub name: String,
-    pub organization: String,
+    pub name: PersonName,
+    pub organization: OrgName,
     pub password: String,
 }
 

@@ -90,11 +90,6 @@ pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<String> {
     crate::model::text::required(what, s, max).map_err(|e| ServiceError::Invalid(e.to_string()))
 }
 
-/// As [`check_text`], empty allowed.
-pub(crate) fn check_optional_text(what: &str, s: &str, max: usize) -> Result<String> {
-    crate::model::text::optional(what, s, max).map_err(|e| ServiceError::Invalid(e.to_string()))
-}
-
 /// Account terms that make sense: at least one kind and class, limits above zero, credit
 /// not negative.
 fn check_account(a: &Account) -> Result<()> {

@@ -113,6 +113,72 @@ async fn control_characters_and_long_text_are_refused_alike(b: Backend) {
 
 on_both!(control_characters_and_long_text_are_refused_alike);
 
+/// Text is checked by its field's type where the body is read: the JSON error says where
+/// (`name`, `invitees[0].org_name`) and what the field takes; a portal form shows the page
+/// again saying which field; nothing is stored.
+async fn typed_text_names_its_field(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let bad = |(status, body): (StatusCode, Value), place: &str, rule: &str| {
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{place}: {body}");
+        assert_eq!(body["code"], "invalid_input", "{place}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(&format!("{place}: {rule}")), "names `{place}` and its rule: {body}");
+    };
+    for name in ["x".repeat(65), "  ".into(), String::new()] {
+        let mut channel = new_channel(&p, "x", "p2p", "acme-1a");
+        channel["name"] = json!(name);
+        bad(acme.post("/api/v1/channels", channel).await, "name", "a channel name must be 1-64 printable characters");
+    }
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "line", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let offers = format!("/api/v1/channels/{id}/offers");
+    let offer = json!({"description": "d".repeat(2001), "invitees": [{"email": "admin@globex.example"}]});
+    bad(acme.post(&offers, offer).await, "description", "a description must be at most 2000");
+    let offer = json!({"invitees": [{"email": "admin@globex.example", "org_name": "o".repeat(101)}]});
+    bad(acme.post(&offers, offer).await, "invitees[0].org_name", "an invitee's organization name must be");
+    assert_eq!(acme.get(&offers).await.1, json!([]), "no offer was made");
+    let (_, list) = acme.get("/api/v1/channels").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "only the good channel: {list}");
+
+    // The portal's forms: the page again (or the error page), naming the field.
+    let http = acme.raw().await;
+    let form = |path: String, fields: Vec<(&'static str, String)>| {
+        let mut fields = fields;
+        fields.push(("csrf", acme.csrf.clone()));
+        http.post(format!("{}{path}", p.base)).form(&fields).send()
+    };
+    let r = form(
+        "/channels".into(),
+        vec![
+            ("name", "n".repeat(65)),
+            ("kind", "p2p".into()),
+            ("interface", "acme-2a".into()),
+            ("bandwidth_mbps", "10".into()),
+            ("class", "standard".into()),
+            ("usage_model_id", p.w.free.clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("a channel name must be 1-64"), "says which field");
+    let r = form(format!("/channels/{id}/terminate"), vec![("reason", "r".repeat(501))]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("a reason must be at most 500"), "says which field");
+    let r = form(format!("/channels/{id}/offers"), vec![("invitees", format!("a@b.example, {}", "n".repeat(101)))])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("s name must be at most 100 printable"), "says which field");
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}")).await.1["state"], "draft", "not terminated");
+    assert_eq!(acme.get(&offers).await.1, json!([]), "no offer was made");
+    let (_, list) = acme.get("/api/v1/channels").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "no channel was made: {list}");
+}
+
+on_both!(typed_text_names_its_field);
+
 /// An id that cannot exist (wrong prefix, length or characters) is answered before any
 /// handler, naming the parameter: 404 for a channel, attachment or order (it names
 /// nothing), 403 for an invitation token (as a wrong one is); a JSON error under `/api/`,

@@ -92,7 +92,7 @@ async fn p2p_flow(b: Backend) {
     assert_switches_match(&w).await;
 
     // Terminate: the configuration goes, the VLAN is free again.
-    let order = w.svc.terminate(&w.acme, &ch, "no longer needed").await.unwrap().unwrap();
+    let order = w.svc.terminate(&w.acme, &ch, &"no longer needed".parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Terminating);
     w.svc.run_pending().await.unwrap();
     assert_eq!(w.svc.order(&w.acme, &order).await.unwrap().status, "done");
@@ -112,7 +112,7 @@ async fn p2p_flow(b: Backend) {
         }
     }
     // Illegal transition.
-    assert_eq!(code(w.svc.terminate(&w.acme, &ch, "again").await), "conflict");
+    assert_eq!(code(w.svc.terminate(&w.acme, &ch, &"again".parse().unwrap()).await), "conflict");
 
     // Every step is in the audit log, with who and from where.
     let log = w.svc.audit_log(&w.op, None).await.unwrap();
@@ -221,7 +221,7 @@ async fn freed_vlans_are_reused_at_once(b: Backend) {
         w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-1b")).await.unwrap();
         w.svc.run_pending().await.unwrap();
         vlans.push(w.svc.channel(&w.acme, &ch).await.unwrap().vlan.unwrap());
-        w.svc.terminate(&w.acme, &ch, "").await.unwrap();
+        w.svc.terminate(&w.acme, &ch, &"".parse().unwrap()).await.unwrap();
         w.svc.run_pending().await.unwrap();
     }
     assert_eq!(vlans[0], vlans[1], "the lowest free VLAN again");
@@ -237,13 +237,13 @@ async fn registration(b: Backend) {
             &w.acme,
             &ch,
             &NewOffer {
-                description: "Line to our new partner".into(),
+                description: "Line to our new partner".parse().unwrap(),
                 expires_in_days: Some(7),
                 allow_reoffer: false,
                 invitees: vec![InviteeSpec {
                     email: Some("Jane@NewCo.example".into()),
-                    name: "Jane Doe".into(),
-                    org_name: "NewCo".into(),
+                    name: "Jane Doe".parse().unwrap(),
+                    org_name: "NewCo".parse().unwrap(),
                     ..Default::default()
                 }],
             },
@@ -258,8 +258,8 @@ async fn registration(b: Backend) {
     assert!(!view.has_account);
     let reg = |email: &str, org: &str| Registration {
         email: email.into(),
-        name: "Jane Doe".into(),
-        organization: org.into(),
+        name: "Jane Doe".parse().unwrap(),
+        organization: org.parse().unwrap(),
         password: "correct horse".into(),
     };
     assert_eq!(code(w.svc.register(&token, &reg("mallory@evil.example", "NewCo"), "x").await), "access_denied");
@@ -302,8 +302,8 @@ async fn first_registrant_claims_an_imported_organization(b: Backend) {
     let ch = w.svc.create_channel(&w.acme, &w.channel("to-hooli", ChannelKind::P2p, "acme-1a")).await.unwrap();
     let invite = |email: &str, org: &str| InviteeSpec {
         email: Some(email.into()),
-        name: "Ops".into(),
-        org_name: org.into(),
+        name: "Ops".parse().unwrap(),
+        org_name: org.parse().unwrap(),
         ..Default::default()
     };
     let offer = w
@@ -312,7 +312,7 @@ async fn first_registrant_claims_an_imported_organization(b: Backend) {
             &w.acme,
             &ch,
             &NewOffer {
-                description: "line".into(),
+                description: "line".parse().unwrap(),
                 invitees: vec![invite("ops@hooli.example", "hooli"), invite("eve@other.example", "other")],
                 ..Default::default()
             },
@@ -322,8 +322,8 @@ async fn first_registrant_claims_an_imported_organization(b: Backend) {
     let (hooli_token, eve_token) = (&offer.invitations[0].token, &offer.invitations[1].token);
     let reg = |email: &str, org: &str| Registration {
         email: email.into(),
-        name: "Ops".into(),
-        organization: org.into(),
+        name: "Ops".parse().unwrap(),
+        organization: org.parse().unwrap(),
         password: "correct horse".into(),
     };
     // Eve was invited for "other": she cannot claim hooli.
@@ -506,8 +506,8 @@ async fn permissions(b: Backend) {
     let c = w.svc.channel(&w.stark, &ch2).await.unwrap();
     assert_eq!((c.state, c.attachments.len()), (ChannelState::Active, 3));
     // Only the creator's admins (or the operator) terminate.
-    assert_eq!(code(w.svc.terminate(&w.globex, &ch2, "").await), "forbidden");
-    w.svc.terminate(&w.op, &ch2, "operator decision").await.unwrap();
+    assert_eq!(code(w.svc.terminate(&w.globex, &ch2, &"".parse().unwrap()).await), "forbidden");
+    w.svc.terminate(&w.op, &ch2, &"operator decision".parse().unwrap()).await.unwrap();
     w.svc.run_pending().await.unwrap();
     let c = w.svc.channel(&w.acme, &ch2).await.unwrap();
     assert_eq!((c.state, c.reason.as_str()), (ChannelState::Terminated, "operator decision"));

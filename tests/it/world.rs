@@ -183,7 +183,7 @@ pub async fn world(backend: Backend) -> World {
 impl World {
     pub fn channel(&self, name: &str, kind: ChannelKind, interface: &str) -> NewChannel {
         NewChannel {
-            name: name.into(),
+            name: name.parse().unwrap(),
             kind,
             bandwidth_mbps: 10,
             class: "standard".into(),
@@ -208,10 +208,10 @@ impl World {
     pub async fn offer_to(&self, by: &Actor, channel: &ChannelId, to: &[&Actor]) -> OfferCreated {
         let invitees = to
             .iter()
-            .map(|a| InviteeSpec { email: Some(a.email.clone()), name: "Admin".into(), ..Default::default() })
+            .map(|a| InviteeSpec { email: Some(a.email.clone()), name: "Admin".parse().unwrap(), ..Default::default() })
             .collect();
         self.svc
-            .offer(by, channel, &NewOffer { description: "join us".into(), invitees, ..Default::default() })
+            .offer(by, channel, &NewOffer { description: "join us".parse().unwrap(), invitees, ..Default::default() })
             .await
             .unwrap()
     }

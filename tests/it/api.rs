@@ -31,6 +31,16 @@ impl Portal {
 
     /// A server whose invitations go through `mailer`.
     pub async fn start_with(backend: Backend, mailer: Option<switchboard::mail::Mailer>) -> Portal {
+        Portal::start_configured(backend, mailer, false).await
+    }
+
+    /// A server without rate limits on logins and tokens, for a test that sends more than a
+    /// person could and must get the same answers from two servers that run at their own pace.
+    pub async fn start_unlimited(backend: Backend) -> Portal {
+        Portal::start_configured(backend, None, true).await
+    }
+
+    async fn start_configured(backend: Backend, mailer: Option<switchboard::mail::Mailer>, unlimited: bool) -> Portal {
         switchboard::tls::install_crypto();
         let mut w = world(backend).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -45,7 +55,13 @@ impl Portal {
         // The worker runs as `serve` runs it.
         let worker = Worker { service: w.svc.clone(), sweep_every: Duration::from_secs(3600) };
         worker.spawn_beside_requests(rx.clone()).unwrap();
-        let app = router(AppState::new(w.svc.clone()));
+        let mut state = AppState::new(w.svc.clone());
+        if unlimited {
+            let none =
+                || std::sync::Arc::new(switchboard::portal::auth::RateLimiter::new(u32::MAX, Duration::from_nanos(1)));
+            (state.login_limit, state.token_limit) = (none(), none());
+        }
+        let app = router(state);
         let mut srx = rx;
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -404,9 +420,8 @@ async fn the_worker_runs_beside_requests_at_a_lower_priority() {
 on_both!(sessions_csrf_and_errors);
 
 /// Guessing passwords or tokens runs into the rate limit: 429 with Retry-After.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_and_token_guessing_is_rate_limited() {
-    let p = Portal::start(Backend::Sqlite).await;
+async fn login_and_token_guessing_is_rate_limited(b: Backend) {
+    let p = Portal::start(b).await;
     let anon = p.anonymous();
     let mut limited = None;
     for i in 0..30 {
@@ -442,10 +457,11 @@ async fn login_and_token_guessing_is_rate_limited() {
     assert!(codes[60..].iter().all(|c| *c == StatusCode::TOO_MANY_REQUESTS), "{codes:?}");
 }
 
+on_both!(login_and_token_guessing_is_rate_limited);
+
 /// The OpenAPI document describes every route, health and metrics answer.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openapi_health_and_metrics() {
-    let p = Portal::start(Backend::Sqlite).await;
+async fn openapi_health_and_metrics(b: Backend) {
+    let p = Portal::start(b).await;
     let anon = p.anonymous();
     let (status, doc) = anon.get("/api/v1/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
@@ -501,6 +517,8 @@ async fn openapi_health_and_metrics() {
     assert!(text.contains(r#"switchboard_channels{status="draft"} 1"#), "{text}");
     assert!(text.contains("switchboard_http_request_duration_seconds_bucket"), "{text}");
 }
+
+on_both!(openapi_health_and_metrics);
 
 /// Authorization, endpoint by endpoint: every operation of the OpenAPI document, called by a
 /// stranger organization with the IDs and tokens of another organization's objects, answers

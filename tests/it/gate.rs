@@ -337,9 +337,6 @@ async fn raw_http(base: &str, bytes: &[u8]) -> String {
 /// from both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_text_gets_the_same_answer_on_both_databases() {
-    use proptest::strategy::{Strategy, ValueTree};
-    use proptest::test_runner::{Config, TestRng, TestRunner};
-
     let portals = [Portal::start(Backend::Sqlite).await, Portal::start(Backend::Postgres).await];
     let mut sides = Vec::new();
     for p in &portals {
@@ -347,37 +344,7 @@ async fn generated_text_gets_the_same_answer_on_both_databases() {
         let (_, ch) = acme.post("/api/v1/channels", new_channel(p, "kept", "p2p", "acme-1a")).await;
         sides.push((p, acme, ch["id"].as_str().unwrap().to_string()));
     }
-    // Fixed cases first, then generated ones from a fixed seed (the same every run).
-    let mut samples: Vec<String> = [
-        "\u{0}",
-        "a\u{0}b",
-        "\u{1b}[2J",
-        "\u{7f}",
-        "\u{85}",
-        "\u{202e}evil",
-        "مرحبا",
-        "שלום",
-        "👋🏽🇮🇪",
-        "\t",
-        " ",
-        "",
-        "\r\n",
-        "x",
-    ]
-    .map(String::from)
-    .to_vec();
-    samples.push("y".repeat(10_000));
-    let strategy = proptest::prop_oneof![
-        proptest::string::string_regex("\\PC{0,40}").unwrap(),
-        proptest::string::string_regex("[\\x00-\\x1f\\x7f]{1,4}[a-z]{0,4}").unwrap(),
-        proptest::string::string_regex("[\\p{Arabic}\\p{Hebrew} ]{1,30}").unwrap(),
-        proptest::string::string_regex(".{90,130}").unwrap(),
-    ];
-    let mut runner =
-        TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(Config::default().rng_algorithm));
-    for _ in 0..40 {
-        samples.push(strategy.new_tree(&mut runner).unwrap().current());
-    }
+    let samples = generated_texts();
 
     let mut answers = 0;
     for (n, s) in samples.iter().enumerate() {
@@ -420,4 +387,44 @@ async fn generated_text_gets_the_same_answer_on_both_databases() {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     }
     assert!(answers >= 250, "{answers} answers compared");
+}
+
+/// The texts the property tests send: fixed cases first (NUL and other control characters,
+/// C1, right-to-left override, Arabic, Hebrew, emoji, blanks, 10,000 characters), then 40
+/// generated from a fixed seed, the same every run.
+pub fn generated_texts() -> Vec<String> {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+
+    let mut samples: Vec<String> = [
+        "\u{0}",
+        "a\u{0}b",
+        "\u{1b}[2J",
+        "\u{7f}",
+        "\u{85}",
+        "\u{202e}evil",
+        "مرحبا",
+        "שלום",
+        "👋🏽🇮🇪",
+        "\t",
+        " ",
+        "",
+        "\r\n",
+        "x",
+    ]
+    .map(String::from)
+    .to_vec();
+    samples.push("y".repeat(10_000));
+    let strategy = proptest::prop_oneof![
+        proptest::string::string_regex("\\PC{0,40}").unwrap(),
+        proptest::string::string_regex("[\\x00-\\x1f\\x7f]{1,4}[a-z]{0,4}").unwrap(),
+        proptest::string::string_regex("[\\p{Arabic}\\p{Hebrew} ]{1,30}").unwrap(),
+        proptest::string::string_regex(".{90,130}").unwrap(),
+    ];
+    let mut runner =
+        TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(Config::default().rng_algorithm));
+    for _ in 0..40 {
+        samples.push(strategy.new_tree(&mut runner).unwrap().current());
+    }
+    samples
 }

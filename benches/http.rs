@@ -148,7 +148,7 @@ async fn main() {
         kind: ChannelKind::P2p,
         bandwidth_mbps: 1,
         class: "standard".into(),
-        usage_model_id: model.clone(),
+        usage_model_id: model.parse().unwrap(),
         interface: iface.to_string(),
         role: None,
         customer_vlan: None,

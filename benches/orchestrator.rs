@@ -250,7 +250,7 @@ fn job(spec: &ChannelSpec, n: usize, orgs: &[&str], admins: &BTreeMap<String, Ac
             kind: spec.kind,
             bandwidth_mbps: spec.bandwidth_mbps,
             class: "standard".into(),
-            usage_model_id: model.to_string(),
+            usage_model_id: model.parse().unwrap(),
             interface: first.interface.clone(),
             role: first.role,
             customer_vlan: None,

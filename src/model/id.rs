@@ -128,6 +128,11 @@ id_type!(
     OrderId, prefix = "ord-", digits = 32, what = "an order id", shape = "`ord-` and 32 hex digits", secret = false
 );
 id_type!(
+    /// A usage model of the catalogue (how a member pays): `um-` and 32 hex digits.
+    UsageModelId, prefix = "um-", digits = 32, what = "a usage model id", shape = "`um-` and 32 hex digits",
+    secret = false
+);
+id_type!(
     /// The secret in an invitation's URL: 256 random bits as 64 hex digits.
     InvitationToken, prefix = "", digits = 64, what = "an invitation token", shape = "64 hex digits", secret = true
 );

@@ -247,11 +247,11 @@ pub(super) async fn view_accept_post(
                 .map_err(|_| user.error(AppError::BadRequest(format!("`{t}` is not a VLAN tag (1-4094)"))))?,
         ),
     };
-    let acc = Acceptance {
-        interface: f.interface,
-        usage_model_id: (!f.usage_model_id.is_empty()).then_some(f.usage_model_id),
-        customer_vlan,
+    let usage_model_id = match f.usage_model_id.as_str() {
+        "" => None,
+        m => Some(m.parse().map_err(|e| user.error(AppError::BadRequest(format!("usage_model_id: {e}"))))?),
     };
+    let acc = Acceptance { interface: f.interface, usage_model_id, customer_vlan };
     match state.svc.accept(&user.authed.actor, &token, &acc).await {
         Ok(outcome) => Ok(Redirect::to(&format!("/channels/{}", outcome.channel_id)).into_response()),
         Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {

@@ -293,7 +293,10 @@ async fn view_channels_post(
             kind: f.kind,
             bandwidth_mbps: f.bandwidth_mbps,
             class: f.class,
-            usage_model_id: f.usage_model_id,
+            usage_model_id: f
+                .usage_model_id
+                .parse()
+                .map_err(|e| ServiceError::Invalid(format!("usage_model_id: {e}")))?,
             interface: f.interface,
             role: if f.kind == ChannelKind::P2mp { f.role } else { None },
             customer_vlan,

@@ -188,7 +188,8 @@ impl Service {
                 channel.kind
             )));
         }
-        let mut model_id = acc.usage_model_id.clone().unwrap_or_else(|| channel.usage_model_id.clone());
+        let mut model_id =
+            acc.usage_model_id.as_ref().map_or_else(|| channel.usage_model_id.clone(), ToString::to_string);
         let (model_def, mut model) = self.usage_model(&mut tx, &model_id).await?;
         if model_def != channel.definition_id {
             return Err(ServiceError::Invalid(format!(

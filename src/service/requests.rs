@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId, UsageModelId};
 use crate::model::text::{ChannelName, Description, InviteeName, InviteeOrgName, OrgName, PersonName};
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
@@ -16,7 +16,7 @@ pub struct NewChannel {
     pub kind: ChannelKind,
     pub bandwidth_mbps: u64,
     pub class: String,
-    pub usage_model_id: String,
+    pub usage_model_id: UsageModelId,
     /// The creator's service interface.
     pub interface: String,
     /// The creator's role in a p2mp channel (default root).
@@ -92,7 +92,7 @@ pub struct Acceptance {
     /// One of the channel definition's usage models. Default: the channel's when this
     /// organization can use it, else the first of the definition's that it can (what the
     /// invitation proposes in `proposed_usage_model_id`).
-    pub usage_model_id: Option<String>,
+    pub usage_model_id: Option<UsageModelId>,
     pub customer_vlan: Option<u16>,
 }
 

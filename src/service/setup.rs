@@ -9,6 +9,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 
 use crate::model::ChannelKind;
+use crate::model::id::UsageModelId;
 use crate::orchestrator::policy::{Account, AccountStatus, Definition, UsageModel};
 use crate::store::organizations;
 use crate::store::{WriteTx, catalog, settings, topology};
@@ -331,7 +332,7 @@ impl Service {
         actor: &Actor,
         definition_id: &str,
         spec: &UsageModelSpec,
-    ) -> Result<String> {
+    ) -> Result<UsageModelId> {
         require_operator(actor)?;
         let name = check_text("a usage model name", &spec.name, 100)?;
         if spec.price_cents < 0 {
@@ -345,7 +346,7 @@ impl Service {
         audit(&mut tx, self.now(), actor, "usage_model.create", &id, serde_json::to_value(spec).unwrap_or_default())
             .await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(UsageModelId::stored(id))
     }
 
     /// Imports a topology file: switches, links and service interfaces (with the

@@ -220,6 +220,16 @@ async fn malformed_ids_are_refused_at_the_edge(b: Backend) {
         "invalid_input",
         "channel: not a channel id",
     );
+    // An id in a body: 400 naming the field, nothing made.
+    let mut channel = new_channel(&p, "other", "p2p", "acme-2a");
+    channel["usage_model_id"] = json!("um-nope");
+    refused(
+        acme.post("/api/v1/channels", channel).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        "usage_model_id: not a usage model id (`um-` and 32 hex digits)",
+    );
+    assert_eq!(acme.get("/api/v1/channels").await.1.as_array().unwrap().len(), 1, "no channel was made");
     let token = "f".repeat(63);
     for path in [format!("/api/v1/invitations/{token}"), format!("/api/v1/invitations/{token}G")] {
         let denied =

@@ -519,7 +519,7 @@ async fn account_checks(b: Backend) {
     let try_create = |name: &str, bw: u64, iface: &str, model: &str| {
         let mut c = w.channel(name, ChannelKind::P2p, iface);
         c.bandwidth_mbps = bw;
-        c.usage_model_id = model.to_string();
+        c.usage_model_id = model.parse().unwrap();
         c
     };
     let count = |w: &World| {
@@ -568,7 +568,11 @@ async fn account_checks(b: Backend) {
         a.credit_limit_cents = 0;
     })
     .await;
-    let paid = Acceptance { interface: "globex-8a".into(), usage_model_id: Some(w.paid.clone()), customer_vlan: None };
+    let paid = Acceptance {
+        interface: "globex-8a".into(),
+        usage_model_id: Some(w.paid.parse().unwrap()),
+        customer_vlan: None,
+    };
     assert_eq!(code(w.svc.accept(&w.globex, &offer.invitations[0].token, &paid).await), "over_credit");
     w.set_account("globex", |a| a.balance_cents = 5000).await;
     w.svc.accept(&w.globex, &offer.invitations[0].token, &paid).await.unwrap();

@@ -177,7 +177,19 @@ pub async fn world(backend: Backend) -> World {
     let mut a = admins.into_iter();
     let (acme, globex, initech, stark, umbrella) =
         (a.next().unwrap(), a.next().unwrap(), a.next().unwrap(), a.next().unwrap(), a.next().unwrap());
-    World { svc, op, acme, globex, initech, stark, umbrella, free, paid, definition, db }
+    World {
+        svc,
+        op,
+        acme,
+        globex,
+        initech,
+        stark,
+        umbrella,
+        free: free.to_string(),
+        paid: paid.to_string(),
+        definition,
+        db,
+    }
 }
 
 impl World {
@@ -187,7 +199,7 @@ impl World {
             kind,
             bandwidth_mbps: 10,
             class: "standard".into(),
-            usage_model_id: self.free.clone(),
+            usage_model_id: self.free.parse().unwrap(),
             interface: interface.into(),
             role: None,
             customer_vlan: None,

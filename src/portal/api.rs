@@ -47,6 +47,28 @@ use super::param::PathId;
 )]
 pub struct ApiDoc;
 
+/// The OpenAPI document as served. utoipa 5 writes a response link's fields in snake case
+/// (`operation_id`), which OpenAPI readers do not know; they are renamed as the
+/// specification spells them, so clients (schemathesis's stateful phase) can follow them.
+pub fn document_json(doc: &utoipa::openapi::OpenApi) -> String {
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    if let Some(paths) = value.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        let operations = paths.values_mut().filter_map(|p| p.as_object_mut()).flat_map(|p| p.values_mut());
+        let responses = operations.filter_map(|o| o.get_mut("responses")?.as_object_mut()).flat_map(|r| r.values_mut());
+        let links = responses.filter_map(|r| r.get_mut("links")?.as_object_mut()).flat_map(|l| l.values_mut());
+        for link in links.filter_map(|l| l.as_object_mut()) {
+            for (snake, camel) in
+                [("operation_id", "operationId"), ("operation_ref", "operationRef"), ("request_body", "requestBody")]
+            {
+                if let Some(v) = link.remove(snake) {
+                    link.insert(camel.into(), v);
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&value).unwrap_or_default()
+}
+
 /// The API's routes with their OpenAPI description, under `/api/v1`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", routes())
@@ -195,7 +217,14 @@ async fn list_channels(State(state): State<AppState>, user: Authed) -> Result<Ap
 /// Create a channel and plug one of my interfaces into it (SPEC §2 steps 1-2). The account
 /// is verified at once; a refusal says why (422) and stores nothing.
 #[utoipa::path(post, path = "/channels", tag = "channels", request_body = NewChannel,
-    responses((status = 201, body = ChannelView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 201, body = ChannelView, links(
+            ("GetChannel" = (operation_id = "get_channel", parameters(("id" = "$response.body#/id")))),
+            ("ListOffers" = (operation_id = "list_offers", parameters(("id" = "$response.body#/id")))),
+            ("CreateOffer" = (operation_id = "create_offer", parameters(("id" = "$response.body#/id")))),
+            ("ChannelOrders" = (operation_id = "channel_orders", parameters(("id" = "$response.body#/id")))),
+            ("Terminate" = (operation_id = "terminate_channel", parameters(("id" = "$response.body#/id")))),
+            ("Detach" = (operation_id = "detach", parameters(("id" = "$response.body#/attachments/0/id"))))
+        )), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_channel(
     State(state): State<AppState>,
@@ -221,7 +250,9 @@ async fn get_channel(
 /// and frees its VLAN (SPEC §2 step 6).
 #[utoipa::path(post, path = "/channels/{id}/terminate", tag = "channels", params(("id" = String, Path)),
     request_body = Termination,
-    responses((status = 202, body = OrderRef), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 202, body = OrderRef, links(
+            ("GetOrder" = (operation_id = "get_order", parameters(("id" = "$response.body#/order_id"))))
+        )), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn terminate_channel(
     State(state): State<AppState>,
@@ -250,7 +281,13 @@ async fn list_offers(
 /// invitation URL with an unguessable token; the answer is the only time the tokens are shown.
 #[utoipa::path(post, path = "/channels/{id}/offers", tag = "channels", params(("id" = String, Path)),
     request_body = NewOffer,
-    responses((status = 201, body = OfferCreated), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = OfferCreated, links(
+            ("OpenInvitation" = (operation_id = "open_invitation",
+                parameters(("token" = "$response.body#/invitations/0/token")))),
+            ("Accept" = (operation_id = "accept", parameters(("token" = "$response.body#/invitations/0/token")))),
+            ("Decline" = (operation_id = "decline", parameters(("token" = "$response.body#/invitations/0/token")))),
+            ("Register" = (operation_id = "register", parameters(("token" = "$response.body#/invitations/0/token"))))
+        )), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn create_offer(
     State(state): State<AppState>,
@@ -275,7 +312,9 @@ async fn channel_orders(
 
 /// Unplug an interface from a channel (either side; SPEC §2 step 6).
 #[utoipa::path(delete, path = "/attachments/{id}", tag = "channels", params(("id" = String, Path)),
-    responses((status = 202, body = OrderRef), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 202, body = OrderRef, links(
+            ("GetOrder" = (operation_id = "get_order", parameters(("id" = "$response.body#/order_id"))))
+        )), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn detach(
     State(state): State<AppState>,

@@ -491,6 +491,26 @@ async fn openapi_health_and_metrics(b: Backend) {
     for schema in ["ChannelView", "NewChannel", "ErrorBody", "InvitationView", "OrderView"] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
+    // What a write makes links to what can be done with it, as OpenAPI spells links (so
+    // schemathesis's stateful phase follows them), each to an operation that exists.
+    let created = &doc["paths"]["/api/v1/channels"]["post"]["responses"]["201"]["links"];
+    assert_eq!(created["GetChannel"]["operationId"], "get_channel", "{created}");
+    assert_eq!(created["GetChannel"]["parameters"]["id"], "$response.body#/id", "{created}");
+    let operations: Vec<&Value> =
+        paths.values().flat_map(|ops| ops.as_object().unwrap().values()).map(|op| &op["operationId"]).collect();
+    let mut links = 0;
+    for ops in paths.values() {
+        for op in ops.as_object().unwrap().values() {
+            for response in op["responses"].as_object().into_iter().flat_map(|r| r.values()) {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    assert!(link.get("operation_id").is_none(), "{name}: {link}");
+                    assert!(operations.contains(&&link["operationId"]), "{name} links to no operation: {link}");
+                    links += 1;
+                }
+            }
+        }
+    }
+    assert!(links >= 12, "{links} links");
     // Every request body is strict: its schema says so, as the server refuses unknown fields.
     let mut bodies = 0;
     for (path, ops) in paths {

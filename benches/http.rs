@@ -144,11 +144,11 @@ async fn main() {
         .collect();
 
     let new = |name: String, iface: &str| NewChannel {
-        name,
+        name: name.parse().unwrap(),
         kind: ChannelKind::P2p,
         bandwidth_mbps: 1,
         class: "standard".into(),
-        usage_model_id: model.clone(),
+        usage_model_id: model.parse().unwrap(),
         interface: iface.to_string(),
         role: None,
         customer_vlan: None,

@@ -246,11 +246,11 @@ fn job(spec: &ChannelSpec, n: usize, orgs: &[&str], admins: &BTreeMap<String, Ac
     Job {
         creator: admins[orgs[0]].clone(),
         new: NewChannel {
-            name: format!("bench-{n}"),
+            name: format!("bench-{n}").parse().unwrap(),
             kind: spec.kind,
             bandwidth_mbps: spec.bandwidth_mbps,
             class: "standard".into(),
-            usage_model_id: model.to_string(),
+            usage_model_id: model.parse().unwrap(),
             interface: first.interface.clone(),
             role: first.role,
             customer_vlan: None,

@@ -34,5 +34,5 @@ pub async fn seed(svc: &Service, switches: usize, sites: usize, seed: u64) -> (A
         .create_usage_model(&system, &def, &UsageModelSpec { name: "free".into(), ..Default::default() })
         .await
         .unwrap();
-    (topo, model)
+    (topo, model.to_string())
 }

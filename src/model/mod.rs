@@ -1,12 +1,14 @@
 //! Value types shared by every layer: VLAN IDs, MAC addresses, channel kinds and roles,
 //! interface modes, and source positions; who acts (`actor`), what an organization
-//! chose (`policy`), the order and attachment records (`records`), and the rule every
+//! chose (`policy`), the order and attachment records (`records`), the ids a client names
+//! (`id`: parsed at the edge, so one that cannot exist reaches no query), and the rule every
 //! text a person sends is held to (`text`).
 //!
 //! Everything here validates on construction and does no I/O, so the pure core
 //! (`topology`, `orchestrator`) can trust a value once it holds one.
 
 pub mod actor;
+pub mod id;
 pub mod policy;
 pub mod records;
 pub mod text;

@@ -4,13 +4,14 @@
 use serde::Serialize;
 
 use super::Role;
+use super::id::{AttachmentId, ChannelId, OrderId};
 
 /// An order: what a worker does to the switches for one channel, and how it went.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = OrderView)]
 pub struct Order {
-    pub id: String,
-    pub channel_id: String,
+    pub id: OrderId,
+    pub channel_id: ChannelId,
     /// `activate`, `modify`, `pause`, `resume` or `terminate`.
     pub action: String,
     /// `pending`, `planning`, `applying`, `done` or `failed`.
@@ -33,8 +34,8 @@ pub struct Order {
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = AttachmentView)]
 pub struct Attachment {
-    pub id: String,
-    pub channel_id: String,
+    pub id: AttachmentId,
+    pub channel_id: ChannelId,
     pub interface: String,
     pub organization: String,
     pub role: Role,

@@ -2,6 +2,17 @@
 //! every such field is held to. UTF-8 (the type says so) without control characters (a
 //! NUL byte is one: PostgreSQL cannot store it, SQLite would), trimmed, and at most a
 //! field's own number of characters: longer text is refused, never cut.
+//!
+//! A request's text fields are typed ([`ChannelName`], [`Reason`], ...): each type holds
+//! its rule, so text is checked once, where it is read (a JSON body, a form), and the
+//! service takes only checked text. The message names the field ("a reason must be at
+//! most 500 printable characters"); a JSON body's error adds where it was (`invitees[0].name`).
+
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Why a field's text was refused, with the field's name and what to send instead.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +49,83 @@ fn fits(t: &str, max: usize) -> bool {
     printable(t) && t.chars().count() <= max
 }
 
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident, what = $what:literal, max = $max:literal, $rule:ident $(, $default:ident)?) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema $(, $default)?)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The field, for messages.
+            pub const WHAT: &'static str = $what;
+            /// The most characters it takes.
+            pub const MAX: usize = $max;
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = TextError;
+            fn from_str(s: &str) -> Result<Self, TextError> {
+                $rule($what, s, $max).map($name)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+text_type!(
+    /// A channel's name: 1-64 characters.
+    ChannelName, what = "a channel name", max = 64, required
+);
+text_type!(
+    /// An offer's description: up to 2,000 characters.
+    Description, what = "a description", max = 2000, optional, Default
+);
+text_type!(
+    /// A person's name as they register: 1-100 characters.
+    PersonName, what = "a name", max = 100, required
+);
+text_type!(
+    /// An organization's name as it registers: 1-100 characters.
+    OrgName, what = "an organization name", max = 100, required
+);
+text_type!(
+    /// What an offer's creator knows of an invitee's name (pre-fills registration): up to
+    /// 100 characters.
+    InviteeName, what = "an invitee's name", max = 100, optional, Default
+);
+text_type!(
+    /// What an offer's creator knows of an invitee's organization: up to 100 characters.
+    InviteeOrgName, what = "an invitee's organization name", max = 100, optional, Default
+);
+text_type!(
+    /// Why a channel is terminated (the audit log, the other parties): up to 500 characters.
+    Reason, what = "a reason", max = 500, optional, Default
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +143,18 @@ mod tests {
         let e = optional("a reason", "\u{7f}", 10).unwrap_err();
         assert_eq!(e.to_string(), "a reason must be at most 10 printable characters");
         assert_eq!(required("a name", "שלום 👋", 10).as_deref(), Ok("שלום 👋"), "any script, emoji");
+    }
+
+    #[test]
+    fn typed_text_holds_its_rule_and_names_its_field() {
+        assert_eq!(" Ops ".parse::<ChannelName>().map(|n| n.to_string()), Ok("Ops".to_string()));
+        let e = "x".repeat(65).parse::<ChannelName>().unwrap_err();
+        assert_eq!(e.to_string(), "a channel name must be 1-64 printable characters");
+        assert!("".parse::<ChannelName>().is_err() && "".parse::<Reason>().is_ok());
+        assert!("done\u{0}".parse::<Reason>().is_err() && "x".repeat(501).parse::<Reason>().is_err());
+        let json: Result<Reason, _> = serde_json::from_str(r#""a\u0007""#);
+        assert!(json.unwrap_err().to_string().starts_with("a reason must be"));
+        let json: InviteeOrgName = serde_json::from_str(r#"" Globex ""#).unwrap();
+        assert_eq!((json.as_str(), serde_json::to_string(&json).unwrap().as_str()), ("Globex", r#""Globex""#));
     }
 }

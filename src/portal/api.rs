@@ -3,7 +3,7 @@
 //! service; authorization of every object is the service's (an organization sees only its
 //! own and what it was invited to; others get `not_found`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -16,11 +16,14 @@ use crate::service::{
     NewOffer, OfferCreated, OfferView, OrderView, Policy, Registration, UserRole,
 };
 
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
+use crate::model::text::Reason;
 use crate::orchestrator::policy::Account;
 
 use super::AppState;
 use super::auth::{Authed, ClientIp};
 use super::error::{AppError, AppJson, ErrorBody};
+use super::param::PathId;
 
 /// The OpenAPI document's frame; paths and schemas are collected from the handlers.
 #[derive(OpenApi)]
@@ -43,6 +46,28 @@ use super::error::{AppError, AppJson, ErrorBody};
     )
 )]
 pub struct ApiDoc;
+
+/// The OpenAPI document as served. utoipa 5 writes a response link's fields in snake case
+/// (`operation_id`), which OpenAPI readers do not know; they are renamed as the
+/// specification spells them, so clients (schemathesis's stateful phase) can follow them.
+pub fn document_json(doc: &utoipa::openapi::OpenApi) -> String {
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    if let Some(paths) = value.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        let operations = paths.values_mut().filter_map(|p| p.as_object_mut()).flat_map(|p| p.values_mut());
+        let responses = operations.filter_map(|o| o.get_mut("responses")?.as_object_mut()).flat_map(|r| r.values_mut());
+        let links = responses.filter_map(|r| r.get_mut("links")?.as_object_mut()).flat_map(|l| l.values_mut());
+        for link in links.filter_map(|l| l.as_object_mut()) {
+            for (snake, camel) in
+                [("operation_id", "operationId"), ("operation_ref", "operationRef"), ("request_body", "requestBody")]
+            {
+                if let Some(v) = link.remove(snake) {
+                    link.insert(camel.into(), v);
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&value).unwrap_or_default()
+}
 
 /// The API's routes with their OpenAPI description, under `/api/v1`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -109,20 +134,20 @@ pub struct Credentials {
 pub struct Termination {
     /// Why, for the audit log and the other parties.
     #[serde(default)]
-    pub reason: String,
+    pub reason: Reason,
 }
 
 /// What a write that may open an order returns.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderRef {
     /// The order that carries the change out, when one was needed.
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct OrderFilter {
     /// Only this channel's orders.
-    pub channel: Option<String>,
+    pub channel: Option<ChannelId>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -192,7 +217,14 @@ async fn list_channels(State(state): State<AppState>, user: Authed) -> Result<Ap
 /// Create a channel and plug one of my interfaces into it (SPEC §2 steps 1-2). The account
 /// is verified at once; a refusal says why (422) and stores nothing.
 #[utoipa::path(post, path = "/channels", tag = "channels", request_body = NewChannel,
-    responses((status = 201, body = ChannelView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 201, body = ChannelView, links(
+            ("GetChannel" = (operation_id = "get_channel", parameters(("id" = "$response.body#/id")))),
+            ("ListOffers" = (operation_id = "list_offers", parameters(("id" = "$response.body#/id")))),
+            ("CreateOffer" = (operation_id = "create_offer", parameters(("id" = "$response.body#/id")))),
+            ("ChannelOrders" = (operation_id = "channel_orders", parameters(("id" = "$response.body#/id")))),
+            ("Terminate" = (operation_id = "terminate_channel", parameters(("id" = "$response.body#/id")))),
+            ("Detach" = (operation_id = "detach", parameters(("id" = "$response.body#/attachments/0/id"))))
+        )), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_channel(
     State(state): State<AppState>,
@@ -209,7 +241,7 @@ async fn create_channel(
 async fn get_channel(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
 ) -> Result<AppJson<ChannelView>, AppError> {
     Ok(AppJson(state.svc.channel(&user.actor, &id).await?))
 }
@@ -218,12 +250,14 @@ async fn get_channel(
 /// and frees its VLAN (SPEC §2 step 6).
 #[utoipa::path(post, path = "/channels/{id}/terminate", tag = "channels", params(("id" = String, Path)),
     request_body = Termination,
-    responses((status = 202, body = OrderRef), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 202, body = OrderRef, links(
+            ("GetOrder" = (operation_id = "get_order", parameters(("id" = "$response.body#/order_id"))))
+        )), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn terminate_channel(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
     AppJson(t): AppJson<Termination>,
 ) -> Result<(StatusCode, AppJson<OrderRef>), AppError> {
     let order_id = state.svc.terminate(&user.actor, &id, &t.reason).await?;
@@ -236,7 +270,7 @@ async fn terminate_channel(
 async fn list_offers(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
 ) -> Result<AppJson<Vec<OfferView>>, AppError> {
     // A channel the caller cannot see is not found, like everywhere else.
     state.svc.channel(&user.actor, &id).await?;
@@ -247,12 +281,18 @@ async fn list_offers(
 /// invitation URL with an unguessable token; the answer is the only time the tokens are shown.
 #[utoipa::path(post, path = "/channels/{id}/offers", tag = "channels", params(("id" = String, Path)),
     request_body = NewOffer,
-    responses((status = 201, body = OfferCreated), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = OfferCreated, links(
+            ("OpenInvitation" = (operation_id = "open_invitation",
+                parameters(("token" = "$response.body#/invitations/0/token")))),
+            ("Accept" = (operation_id = "accept", parameters(("token" = "$response.body#/invitations/0/token")))),
+            ("Decline" = (operation_id = "decline", parameters(("token" = "$response.body#/invitations/0/token")))),
+            ("Register" = (operation_id = "register", parameters(("token" = "$response.body#/invitations/0/token"))))
+        )), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn create_offer(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
     AppJson(offer): AppJson<NewOffer>,
 ) -> Result<(StatusCode, AppJson<OfferCreated>), AppError> {
     Ok((StatusCode::CREATED, AppJson(state.svc.offer(&user.actor, &id, &offer).await?)))
@@ -264,7 +304,7 @@ async fn create_offer(
 async fn channel_orders(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
 ) -> Result<AppJson<Vec<OrderView>>, AppError> {
     state.svc.channel(&user.actor, &id).await?;
     Ok(AppJson(state.svc.orders(&user.actor, Some(&id)).await?))
@@ -272,12 +312,14 @@ async fn channel_orders(
 
 /// Unplug an interface from a channel (either side; SPEC §2 step 6).
 #[utoipa::path(delete, path = "/attachments/{id}", tag = "channels", params(("id" = String, Path)),
-    responses((status = 202, body = OrderRef), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 202, body = OrderRef, links(
+            ("GetOrder" = (operation_id = "get_order", parameters(("id" = "$response.body#/order_id"))))
+        )), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn detach(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<AttachmentId>,
 ) -> Result<(StatusCode, AppJson<OrderRef>), AppError> {
     let order_id = state.svc.detach(&user.actor, &id).await?;
     Ok((StatusCode::ACCEPTED, AppJson(OrderRef { order_id })))
@@ -293,7 +335,7 @@ async fn open_invitation(
     State(state): State<AppState>,
     user: Option<Authed>,
     ClientIp(ip): ClientIp,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
 ) -> Result<AppJson<InvitationView>, AppError> {
     state.token_limit.check("token", ip)?;
     let view = state.svc.open_invitation(&token, user.as_ref().map(|u| &u.actor), &ip.to_string()).await?;
@@ -309,7 +351,7 @@ async fn open_invitation(
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
     AppJson(reg): AppJson<Registration>,
 ) -> Result<Response, AppError> {
     state.token_limit.check("token", ip)?;
@@ -327,7 +369,7 @@ async fn register(
 async fn accept(
     State(state): State<AppState>,
     user: Authed,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
     AppJson(acc): AppJson<Acceptance>,
 ) -> Result<AppJson<AcceptOutcome>, AppError> {
     state.token_limit.check("token", user.ip)?;
@@ -340,7 +382,7 @@ async fn accept(
 async fn decline(
     State(state): State<AppState>,
     user: Authed,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
 ) -> Result<StatusCode, AppError> {
     state.token_limit.check("token", user.ip)?;
     state.svc.decline(&user.actor, &token).await?;
@@ -355,7 +397,7 @@ async fn list_orders(
     user: Authed,
     Query(filter): Query<OrderFilter>,
 ) -> Result<AppJson<Vec<OrderView>>, AppError> {
-    Ok(AppJson(state.svc.orders(&user.actor, filter.channel.as_deref()).await?))
+    Ok(AppJson(state.svc.orders(&user.actor, filter.channel.as_ref()).await?))
 }
 
 /// One order with its time-stamped steps.
@@ -364,7 +406,7 @@ async fn list_orders(
 async fn get_order(
     State(state): State<AppState>,
     user: Authed,
-    Path(id): Path<String>,
+    PathId(id): PathId<OrderId>,
 ) -> Result<AppJson<OrderView>, AppError> {
     Ok(AppJson(state.svc.order(&user.actor, &id).await?))
 }

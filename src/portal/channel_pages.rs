@@ -7,19 +7,22 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::Form;
+use axum::extract::State;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::model::id::{AttachmentId, ChannelId};
+use crate::model::text::{Reason, TextError};
 use crate::model::{ChannelKind, Role, utc_minute as when};
 use crate::service::{ChannelView, InviteeSpec, NewOffer, ServiceError, UserRole};
 
 use super::AppState;
 use super::error::AppError;
 use super::page::{HeaderUser, PageError, PageUser, form, render};
+use super::param::PathId;
 use super::svg;
 use super::words::vlan_text;
 use super::words::{kind_label, traffic, urlencode, when_opt};
@@ -102,7 +105,7 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
     Ok(ChannelLive {
         path: channel.path.join(" – "),
         tree: svg::metro_tree(&topo, &path, &members),
-        id: channel.id.clone(),
+        id: channel.id.to_string(),
         csrf: user.authed.csrf.clone(),
         state: channel.state.as_str().into(),
         reason: channel.reason.clone(),
@@ -113,7 +116,7 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
         attachments: channel
             .live_attachments()
             .map(|a| AttachmentRow {
-                id: a.id.clone(),
+                id: a.id.to_string(),
                 interface: a.interface.clone(),
                 organization: a.organization.clone(),
                 role: if channel.kind == ChannelKind::P2mp {
@@ -155,7 +158,7 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
         orders: orders
             .iter()
             .map(|o| OrderRow {
-                id: o.id.clone(),
+                id: o.id.to_string(),
                 action: o.action.clone(),
                 status: o.status.clone(),
                 created: when(o.created_at),
@@ -169,7 +172,7 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
 async fn channel_page(
     state: &AppState,
     user: &PageUser,
-    id: &str,
+    id: &ChannelId,
     notice: String,
     error: String,
 ) -> Result<ChannelPage, PageError> {
@@ -181,7 +184,7 @@ async fn channel_page(
     Ok(ChannelPage {
         title: channel.name.clone(),
         user: Some(user.header.clone()),
-        id: channel.id.clone(),
+        id: channel.id.to_string(),
         name: channel.name.clone(),
         kind: channel.kind.as_str().into(),
         kind_label: kind_label(channel.kind),
@@ -197,7 +200,7 @@ async fn channel_page(
 pub(super) async fn view_channel_get(
     State(state): State<AppState>,
     user: PageUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
 ) -> Result<Response, PageError> {
     Ok(render(&channel_page(&state, &user, &id, String::new(), String::new()).await?))
 }
@@ -206,7 +209,7 @@ pub(super) async fn view_channel_get(
 pub(super) async fn view_channel_live_get(
     State(state): State<AppState>,
     user: PageUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
 ) -> Result<Response, PageError> {
     let channel = state.svc.channel(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
     Ok(render(&channel_live(&state, &user, &channel).await?))
@@ -218,7 +221,7 @@ pub(super) async fn view_channel_live_get(
 pub(super) async fn view_channel_events_get(
     State(state): State<AppState>,
     user: PageUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, PageError> {
     let actor = user.authed.actor.clone();
     state.svc.channel(&actor, &id).await.map_err(|e| user.error(e))?;
@@ -272,27 +275,30 @@ struct OfferCreatedPage {
 pub(super) async fn view_offer_post(
     State(state): State<AppState>,
     user: PageUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
     f: Result<Form<OfferForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
-    let invitees: Vec<InviteeSpec> = f
+    // Text a field refuses is answered as the service's refusals are: the page again, saying why.
+    let invitees: Result<Vec<InviteeSpec>, TextError> = f
         .invitees
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(|l| match l.strip_prefix("org:") {
-            Some(org) => InviteeSpec { organization: Some(org.trim().to_string()), role: f.role, ..Default::default() },
+            Some(org) => {
+                Ok(InviteeSpec { organization: Some(org.trim().to_string()), role: f.role, ..Default::default() })
+            }
             None => {
                 // EMAIL[, NAME[, ORGANIZATION]]: what the creator knows pre-fills registration.
                 let mut parts = l.splitn(3, ',').map(str::trim);
-                InviteeSpec {
+                Ok(InviteeSpec {
                     email: parts.next().map(str::to_string),
-                    name: parts.next().unwrap_or_default().to_string(),
-                    org_name: parts.next().unwrap_or_default().to_string(),
+                    name: parts.next().unwrap_or_default().parse()?,
+                    org_name: parts.next().unwrap_or_default().parse()?,
                     role: f.role,
                     ..Default::default()
-                }
+                })
             }
         })
         .collect();
@@ -302,13 +308,16 @@ pub(super) async fn view_offer_post(
             d.parse::<u32>().map_err(|_| user.error(AppError::BadRequest(format!("`{d}` is not a number of days"))))?,
         ),
     };
-    let offer =
-        NewOffer { description: f.description, expires_in_days, allow_reoffer: f.allow_reoffer.is_some(), invitees };
-    match state.svc.offer(&user.authed.actor, &id, &offer).await {
+    let offered = async {
+        let (description, invitees) = (f.description.parse()?, invitees?);
+        let offer = NewOffer { description, expires_in_days, allow_reoffer: f.allow_reoffer.is_some(), invitees };
+        state.svc.offer(&user.authed.actor, &id, &offer).await
+    };
+    match offered.await {
         Ok(created) => Ok(render(&OfferCreatedPage {
             title: "Invitations sent".into(),
             user: Some(user.header.clone()),
-            channel_id: id,
+            channel_id: id.to_string(),
             mailed: state.svc.mails_invitations(),
             invitations: created
                 .invitations
@@ -335,13 +344,13 @@ pub(super) struct TerminateForm {
     #[serde(default, rename = "csrf")]
     _csrf: String,
     #[serde(default)]
-    reason: String,
+    reason: Reason,
 }
 
 pub(super) async fn view_terminate_post(
     State(state): State<AppState>,
     user: PageUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<ChannelId>,
     f: Result<Form<TerminateForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
@@ -362,7 +371,7 @@ pub(super) struct DetachForm {
 pub(super) async fn view_detach_post(
     State(state): State<AppState>,
     user: PageUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<AttachmentId>,
     f: Result<Form<DetachForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;

@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::Form;
+use axum::extract::State;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -17,7 +17,9 @@ use super::AppState;
 use super::auth::{ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{CsrfForm, HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
+use super::param::PathId;
 use super::words::{kind_label, limits, price, urlencode};
+use crate::model::id::InvitationToken;
 use crate::model::utc_minute as when;
 
 // ---- invitations ----
@@ -100,7 +102,7 @@ async fn invitation_page(
     user: Option<&PageUser>,
     form: &FormToken,
     ip: std::net::IpAddr,
-    token: &str,
+    token: &InvitationToken,
     error: String,
 ) -> Result<InvitationPage, PageError> {
     let header = user.map(|u| u.header.clone());
@@ -155,7 +157,7 @@ pub(super) async fn view_invitation_get(
     ClientIp(ip): ClientIp,
     form: FormToken,
     user: Result<PageUser, Response>,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
 ) -> Result<Response, PageError> {
     let user = user.ok();
     // Each request is counted once: the register, accept and decline handlers count theirs,
@@ -185,7 +187,7 @@ pub(super) async fn view_register_post(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     form_token: FormToken,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
     f: Result<Form<RegisterForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f)?;
@@ -197,8 +199,12 @@ pub(super) async fn view_register_post(
         form_token.set_cookie(&mut response);
         return Ok(response);
     }
-    let reg = Registration { email: f.email, name: f.name, organization: f.organization, password: f.password };
-    match state.svc.register(&token, &reg, &ip.to_string()).await {
+    let registered = async {
+        let (name, organization) = (f.name.parse()?, f.organization.parse()?);
+        let reg = Registration { email: f.email, name, organization, password: f.password };
+        state.svc.register(&token, &reg, &ip.to_string()).await
+    };
+    match registered.await {
         Ok(actor) => {
             let s = state.svc.session_for(actor, state.session_ttl_ms()).await.map_err(AppError::from)?;
             let mut response = Redirect::to(&format!("/invitations/{}", urlencode(&token))).into_response();
@@ -229,7 +235,7 @@ pub(super) struct AcceptForm {
 pub(super) async fn view_accept_post(
     State(state): State<AppState>,
     user: PageUser,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
     f: Result<Form<AcceptForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
@@ -241,11 +247,11 @@ pub(super) async fn view_accept_post(
                 .map_err(|_| user.error(AppError::BadRequest(format!("`{t}` is not a VLAN tag (1-4094)"))))?,
         ),
     };
-    let acc = Acceptance {
-        interface: f.interface,
-        usage_model_id: (!f.usage_model_id.is_empty()).then_some(f.usage_model_id),
-        customer_vlan,
+    let usage_model_id = match f.usage_model_id.as_str() {
+        "" => None,
+        m => Some(m.parse().map_err(|e| user.error(AppError::BadRequest(format!("usage_model_id: {e}"))))?),
     };
+    let acc = Acceptance { interface: f.interface, usage_model_id, customer_vlan };
     match state.svc.accept(&user.authed.actor, &token, &acc).await {
         Ok(outcome) => Ok(Redirect::to(&format!("/channels/{}", outcome.channel_id)).into_response()),
         Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
@@ -261,7 +267,7 @@ pub(super) async fn view_accept_post(
 pub(super) async fn view_decline_post(
     State(state): State<AppState>,
     user: PageUser,
-    Path(token): Path<String>,
+    PathId(token): PathId<InvitationToken>,
     f: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     // Its one field, the CSRF token, was checked by the gate.

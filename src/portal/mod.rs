@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod origin;
 pub mod page;
 pub mod pages;
+mod param;
 mod shape;
 pub mod svg;
 pub mod words;
@@ -77,7 +78,7 @@ impl AppState {
 /// The application: API, OpenAPI document, health and metrics.
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api::router().split_for_parts();
-    let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    let openapi_json = Arc::new(api::document_json(&openapi));
     Router::new()
         .merge(api)
         .merge(pages::router())

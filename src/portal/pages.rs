@@ -202,7 +202,7 @@ async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Resu
         .iter()
         .filter(|c| c.state.as_str() != "terminated")
         .map(|c| svg::Wire {
-            channel_id: c.id.clone(),
+            channel_id: c.id.to_string(),
             name: c.name.clone(),
             state: c.state.as_str().into(),
             vlan: c.vlan,
@@ -234,7 +234,7 @@ async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Resu
         channels: channels
             .iter()
             .map(|c| ChannelRow {
-                id: c.id.clone(),
+                id: c.id.to_string(),
                 name: c.name.clone(),
                 kind: kind_label(c.kind),
                 state: c.state.as_str().into(),
@@ -287,17 +287,23 @@ async fn view_channels_post(
                 .map_err(|_| user.error(AppError::BadRequest(format!("`{t}` is not a VLAN tag (1-4094)"))))?,
         ),
     };
-    let new = NewChannel {
-        name: f.name,
-        kind: f.kind,
-        bandwidth_mbps: f.bandwidth_mbps,
-        class: f.class,
-        usage_model_id: f.usage_model_id,
-        interface: f.interface,
-        role: if f.kind == ChannelKind::P2mp { f.role } else { None },
-        customer_vlan,
+    let created = async {
+        let new = NewChannel {
+            name: f.name.parse()?,
+            kind: f.kind,
+            bandwidth_mbps: f.bandwidth_mbps,
+            class: f.class,
+            usage_model_id: f
+                .usage_model_id
+                .parse()
+                .map_err(|e| ServiceError::Invalid(format!("usage_model_id: {e}")))?,
+            interface: f.interface,
+            role: if f.kind == ChannelKind::P2mp { f.role } else { None },
+            customer_vlan,
+        };
+        state.svc.create_channel(&user.authed.actor, &new).await
     };
-    match state.svc.create_channel(&user.authed.actor, &new).await {
+    match created.await {
         Ok(id) => Ok(Redirect::to(&format!("/channels/{id}")).into_response()),
         Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::NotFound(_))) => {
             // A refusal by the rules is 422; a form that names something wrong is 400.
@@ -367,8 +373,8 @@ async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Res
             .iter()
             .rev()
             .map(|o| AllOrderRow {
-                id: o.id.clone(),
-                channel: o.channel_id.clone(),
+                id: o.id.to_string(),
+                channel: o.channel_id.to_string(),
                 action: o.action.clone(),
                 status: o.status.clone(),
                 created: when(o.created_at),

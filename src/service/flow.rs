@@ -2,6 +2,8 @@
 //! or decline, detach, terminate. Each call is one database transaction with its audit
 //! record; a refused call stores nothing.
 
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
+use crate::model::text::Reason;
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, Definition, InterfaceUse, Request, UsageModel};
 pub(crate) use crate::store::channels::{AttachmentRow, ChannelRow};
@@ -11,7 +13,6 @@ use crate::store::{self, WriteTx, catalog, channels, new_token, offers, orders, 
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
 };
-use super::setup::{check_optional_text, check_text};
 use super::{Actor, Result, Service, ServiceError, UserRole, audit};
 
 impl Service {
@@ -92,11 +93,11 @@ impl Service {
 
     /// Step 1-2: creates a channel with one of the creator's interfaces plugged in. The
     /// account is verified at once; a refusal stores nothing.
-    pub async fn create_channel(&self, actor: &Actor, new: &NewChannel) -> Result<String> {
+    pub async fn create_channel(&self, actor: &Actor, new: &NewChannel) -> Result<ChannelId> {
         if actor.role != UserRole::Admin {
             return Err(ServiceError::Forbidden("only an organization's admins can create channels".into()));
         }
-        let name = check_text("a channel name", &new.name, 64)?;
+        let name = new.name.to_string();
         let role = member_role(new.kind, new.role, Role::Root)?;
         check_customer_vlan(new.customer_vlan)?;
         let driver = self.driver_of_interface(&new.interface).await?;
@@ -160,7 +161,7 @@ impl Service {
         .await?;
         tx.commit().await?;
         tracing::info!(channel = %id, org = %actor.org_id, "channel created");
-        Ok(id)
+        Ok(ChannelId::stored(id))
     }
 
     pub(super) async fn check_tag_free(&self, tx: &mut WriteTx, iface: &str, tag: Option<u16>) -> Result<()> {
@@ -193,12 +194,8 @@ impl Service {
 
     /// Step 3: offers a channel to invitees. Returns each invitee's token and URL (the
     /// only time the token is seen; it is stored hashed).
-    pub async fn offer(&self, actor: &Actor, channel_id: &str, offer: &NewOffer) -> Result<OfferCreated> {
-        let description = if offer.description.trim().is_empty() {
-            String::new()
-        } else {
-            check_text("a description", &offer.description, 2000)?
-        };
+    pub async fn offer(&self, actor: &Actor, channel_id: &ChannelId, offer: &NewOffer) -> Result<OfferCreated> {
+        let description = offer.description.to_string();
         if offer.invitees.is_empty() {
             return Err(ServiceError::Invalid("an offer needs at least one invitee".into()));
         }
@@ -331,10 +328,12 @@ impl Service {
                 (_, None) => None,
                 (_, Some(_)) => return Err(at("a role only applies to p2mp channels")),
             };
-            let name = check_optional_text("an invitee's name", &inv.name, 100).map_err(|e| at(&e.to_string()))?;
-            let org_name = check_optional_text("an invitee's organization name", &inv.org_name, 100)
-                .map_err(|e| at(&e.to_string()))?;
-            let org_name = if org_name.is_empty() { inv.organization.clone().unwrap_or_default() } else { org_name };
+            let name = inv.name.to_string();
+            let org_name = if inv.org_name.is_empty() {
+                inv.organization.clone().unwrap_or_default()
+            } else {
+                inv.org_name.to_string()
+            };
             let token = new_token();
             let new = offers::NewInvitee {
                 offer_id,
@@ -347,14 +346,20 @@ impl Service {
             };
             let id = offers::insert_invitee(tx, &new, now).await?;
             let url = format!("{}/invitations/{token}", self.config.base_url.trim_end_matches('/'));
-            out.push(Invitation { invitee_id: id, email, organization: inv.organization.clone(), token, url });
+            out.push(Invitation {
+                invitee_id: id,
+                email,
+                organization: inv.organization.clone(),
+                token: InvitationToken::stored(token),
+                url,
+            });
         }
         Ok(out)
     }
 
     /// Step 6: unplugs an interface. The channel is modified when it can still carry
     /// traffic, and taken down (its VLAN freed) when it cannot.
-    pub async fn detach(&self, actor: &Actor, attachment_id: &str) -> Result<Option<String>> {
+    pub async fn detach(&self, actor: &Actor, attachment_id: &AttachmentId) -> Result<Option<OrderId>> {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let attachment = channels::attachment_state(&mut tx, attachment_id)
@@ -382,13 +387,12 @@ impl Service {
         if order.is_some() {
             self.notify.notify_one();
         }
-        Ok(order)
+        Ok(order.map(OrderId::stored))
     }
 
     /// Step 6: ends a channel (its creator's admins, or the operator). A channel with
     /// configuration on the switches gets a removal order; others end at once.
-    pub async fn terminate(&self, actor: &Actor, channel_id: &str, reason: &str) -> Result<Option<String>> {
-        let reason = check_optional_text("a reason", reason, 500)?;
+    pub async fn terminate(&self, actor: &Actor, channel_id: &ChannelId, reason: &Reason) -> Result<Option<OrderId>> {
         let reason = reason.as_str();
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -409,7 +413,7 @@ impl Service {
         if order.is_some() {
             self.notify.notify_one();
         }
-        Ok(order)
+        Ok(order.map(OrderId::stored))
     }
 
     /// Moves a channel to `terminating` with a removal order when it may hold switch

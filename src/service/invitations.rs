@@ -2,13 +2,14 @@
 //! accept by plugging an interface in (verified like creation, with the usage model the
 //! organization can use), or decline. Each call is one transaction with its audit record.
 
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, PriceType};
 use crate::store::{self, WriteTx, catalog, channels, offers, organizations};
 
 use super::flow::check_customer_vlan;
 use super::requests::{AcceptOutcome, Acceptance, Registration};
-use super::setup::{check_text, hash_blocking};
+use super::setup::hash_blocking;
 use super::{Actor, Result, Service, ServiceError, UserRole, audit};
 
 impl Service {
@@ -45,7 +46,7 @@ impl Service {
     /// user, if any: a user the invitation is not for gets "access denied".
     pub async fn open_invitation(
         &self,
-        token: &str,
+        token: &InvitationToken,
         viewer: Option<&Actor>,
         source: &str,
     ) -> Result<super::views::InvitationView> {
@@ -74,7 +75,7 @@ impl Service {
     /// Step 4, new users: registers from an invitation. The email must be the invited one
     /// (when the invitation names one); the organization is created with the default
     /// account, and the user becomes its admin.
-    pub async fn register(&self, token: &str, reg: &Registration, source: &str) -> Result<Actor> {
+    pub async fn register(&self, token: &InvitationToken, reg: &Registration, source: &str) -> Result<Actor> {
         let row = self.invitee_by_token(token).await?;
         let invited_email = row.invitee.email.clone();
         let email = super::setup::check_email(&reg.email)?;
@@ -88,8 +89,7 @@ impl Service {
                 "this invitation is for an existing organization: ask its admin for an account and log in".into(),
             ));
         }
-        let name = check_text("a name", &reg.name, 100)?;
-        let org_name = check_text("an organization name", &reg.organization, 100)?;
+        let (name, org_name) = (reg.name.to_string(), reg.organization.to_string());
         let hash = hash_blocking(reg.password.clone()).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -137,7 +137,7 @@ impl Service {
     /// invitee's account is verified like the creator's; the chosen usage model's
     /// restrictions and payment are checked. Writes the permission and, when the channel
     /// can now carry traffic, opens an order.
-    pub async fn accept(&self, actor: &Actor, token: &str, acc: &Acceptance) -> Result<AcceptOutcome> {
+    pub async fn accept(&self, actor: &Actor, token: &InvitationToken, acc: &Acceptance) -> Result<AcceptOutcome> {
         let row = self.invitee_by_token(token).await?;
         if !Self::invited(&row, actor) {
             return Err(ServiceError::AccessDenied);
@@ -188,7 +188,8 @@ impl Service {
                 channel.kind
             )));
         }
-        let mut model_id = acc.usage_model_id.clone().unwrap_or_else(|| channel.usage_model_id.clone());
+        let mut model_id =
+            acc.usage_model_id.as_ref().map_or_else(|| channel.usage_model_id.clone(), ToString::to_string);
         let (model_def, mut model) = self.usage_model(&mut tx, &model_id).await?;
         if model_def != channel.definition_id {
             return Err(ServiceError::Invalid(format!(
@@ -275,10 +276,10 @@ impl Service {
         self.announce_answer(&channel.id, &actor.org_id, Some(&iface.name));
         tracing::info!(channel = %channel.id, invitee = %invitee_id, order = ?order_id, "invitation accepted");
         Ok(AcceptOutcome {
-            attachment_id,
-            channel_id: channel.id,
+            attachment_id: AttachmentId::stored(attachment_id),
+            channel_id: ChannelId::stored(channel.id),
             channel_state: state,
-            order_id,
+            order_id: order_id.map(OrderId::stored),
             usage_model_id: model_id,
         })
     }
@@ -300,7 +301,7 @@ impl Service {
     }
 
     /// Step 4: declines an invitation.
-    pub async fn decline(&self, actor: &Actor, token: &str) -> Result<()> {
+    pub async fn decline(&self, actor: &Actor, token: &InvitationToken) -> Result<()> {
         let row = self.invitee_by_token(token).await?;
         if !Self::invited(&row, actor) {
             return Err(ServiceError::AccessDenied);

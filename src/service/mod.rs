@@ -91,6 +91,13 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+impl From<crate::model::text::TextError> for ServiceError {
+    /// Text a caller sent that its field refuses (the message names the field).
+    fn from(e: crate::model::text::TextError) -> Self {
+        ServiceError::Invalid(e.to_string())
+    }
+}
+
 fn refusal_message(r: &[Refused]) -> String {
     r.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }

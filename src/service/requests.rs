@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId, UsageModelId};
+use crate::model::text::{ChannelName, Description, InviteeName, InviteeOrgName, OrgName, PersonName};
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
 
@@ -10,11 +12,11 @@ use crate::orchestrator::policy::ChannelState;
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewChannel {
-    pub name: String,
+    pub name: ChannelName,
     pub kind: ChannelKind,
     pub bandwidth_mbps: u64,
     pub class: String,
-    pub usage_model_id: String,
+    pub usage_model_id: UsageModelId,
     /// The creator's service interface.
     pub interface: String,
     /// The creator's role in a p2mp channel (default root).
@@ -32,9 +34,9 @@ pub struct InviteeSpec {
     pub organization: Option<String>,
     /// What the creator knows of the person and its organization (pre-fills registration).
     #[serde(default)]
-    pub name: String,
+    pub name: InviteeName,
     #[serde(default)]
-    pub org_name: String,
+    pub org_name: InviteeOrgName,
     /// The role the invitee takes in a p2mp channel (default leaf).
     pub role: Option<Role>,
 }
@@ -44,7 +46,7 @@ pub struct InviteeSpec {
 #[serde(deny_unknown_fields)]
 pub struct NewOffer {
     #[serde(default)]
-    pub description: String,
+    pub description: Description,
     /// Days until the offer expires (default: the organization's policy, 60).
     pub expires_in_days: Option<u32>,
     /// Whether invitees who accept may offer the channel on.
@@ -59,7 +61,7 @@ pub struct Invitation {
     pub invitee_id: String,
     pub email: Option<String>,
     pub organization: Option<String>,
-    pub token: String,
+    pub token: InvitationToken,
     pub url: String,
 }
 
@@ -77,8 +79,8 @@ pub struct OfferCreated {
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     pub email: String,
-    pub name: String,
-    pub organization: String,
+    pub name: PersonName,
+    pub organization: OrgName,
     pub password: String,
 }
 
@@ -90,17 +92,17 @@ pub struct Acceptance {
     /// One of the channel definition's usage models. Default: the channel's when this
     /// organization can use it, else the first of the definition's that it can (what the
     /// invitation proposes in `proposed_usage_model_id`).
-    pub usage_model_id: Option<String>,
+    pub usage_model_id: Option<UsageModelId>,
     pub customer_vlan: Option<u16>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AcceptOutcome {
-    pub attachment_id: String,
-    pub channel_id: String,
+    pub attachment_id: AttachmentId,
+    pub channel_id: ChannelId,
     pub channel_state: ChannelState,
     /// The order that provisions the channel, when this acceptance made it ready.
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     /// The usage model the member joined under (the one named, or else the proposed one).
     pub usage_model_id: String,
 }

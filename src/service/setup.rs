@@ -9,6 +9,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 
 use crate::model::ChannelKind;
+use crate::model::id::UsageModelId;
 use crate::orchestrator::policy::{Account, AccountStatus, Definition, UsageModel};
 use crate::store::organizations;
 use crate::store::{WriteTx, catalog, settings, topology};
@@ -88,11 +89,6 @@ pub(crate) fn check_email(email: &str) -> Result<String> {
 
 pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<String> {
     crate::model::text::required(what, s, max).map_err(|e| ServiceError::Invalid(e.to_string()))
-}
-
-/// As [`check_text`], empty allowed.
-pub(crate) fn check_optional_text(what: &str, s: &str, max: usize) -> Result<String> {
-    crate::model::text::optional(what, s, max).map_err(|e| ServiceError::Invalid(e.to_string()))
 }
 
 /// Account terms that make sense: at least one kind and class, limits above zero, credit
@@ -336,7 +332,7 @@ impl Service {
         actor: &Actor,
         definition_id: &str,
         spec: &UsageModelSpec,
-    ) -> Result<String> {
+    ) -> Result<UsageModelId> {
         require_operator(actor)?;
         let name = check_text("a usage model name", &spec.name, 100)?;
         if spec.price_cents < 0 {
@@ -350,7 +346,7 @@ impl Service {
         audit(&mut tx, self.now(), actor, "usage_model.create", &id, serde_json::to_value(spec).unwrap_or_default())
             .await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(UsageModelId::stored(id))
     }
 
     /// Imports a topology file: switches, links and service interfaces (with the

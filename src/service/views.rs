@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::model::id::{ChannelId, OrderId};
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
 use crate::store::channels::{self, Among};
@@ -18,7 +19,7 @@ pub use crate::model::records::{Attachment as AttachmentView, Order as OrderView
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelView {
-    pub id: String,
+    pub id: ChannelId,
     pub name: String,
     pub organization: String,
     pub kind: ChannelKind,
@@ -57,7 +58,7 @@ pub struct InviteeStatus {
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct OfferView {
     pub id: String,
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     pub description: String,
     pub expires_at: i64,
     pub expired: bool,
@@ -155,7 +156,7 @@ impl ChannelView {
     pub fn spec(&self) -> crate::orchestrator::ChannelSpec {
         use crate::model::{Pos, VlanId};
         crate::orchestrator::ChannelSpec {
-            name: self.id.clone(),
+            name: self.id.to_string(),
             kind: self.kind,
             vlan: self.vlan.and_then(VlanId::new),
             leaf_vlan: self.leaf_vlan.and_then(VlanId::new),
@@ -178,7 +179,7 @@ impl From<channels::Named> for ChannelView {
     fn from(n: channels::Named) -> Self {
         let c = n.channel;
         ChannelView {
-            id: c.id,
+            id: ChannelId::stored(c.id),
             name: c.name,
             organization: n.organization,
             kind: c.kind,
@@ -266,7 +267,7 @@ impl Service {
     }
 
     /// One channel, if `actor` may see it ("not found" otherwise, so IDs reveal nothing).
-    pub async fn channel(&self, actor: &Actor, id: &str) -> Result<ChannelView> {
+    pub async fn channel(&self, actor: &Actor, id: &ChannelId) -> Result<ChannelView> {
         let mut tx = self.db.read().await?;
         let owner =
             channels::owner(&mut tx, id).await?.ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))?;
@@ -303,7 +304,7 @@ impl Service {
         let invitees = offers::invitees(&mut tx, offer_id).await?;
         Ok(OfferView {
             id: o.id,
-            channel_id: o.channel_id,
+            channel_id: ChannelId::stored(o.channel_id),
             description: o.description,
             expires_at: o.expires_at,
             expired,
@@ -313,7 +314,7 @@ impl Service {
     }
 
     /// The offers made for a channel, for the organization that made them (or the operator).
-    pub async fn offers(&self, actor: &Actor, channel_id: &str) -> Result<Vec<OfferView>> {
+    pub async fn offers(&self, actor: &Actor, channel_id: &ChannelId) -> Result<Vec<OfferView>> {
         let made_by = if actor.is_operator() { None } else { Some(actor.org_id.as_str()) };
         let ids = offers::ids_of_channel(&self.db, channel_id, made_by).await?;
         let mut out = Vec::new();
@@ -386,7 +387,7 @@ impl Service {
 
     /// Orders: all of them for the operator, those of visible channels for others;
     /// optionally of one channel.
-    pub async fn orders(&self, actor: &Actor, channel_id: Option<&str>) -> Result<Vec<OrderView>> {
+    pub async fn orders(&self, actor: &Actor, channel_id: Option<&ChannelId>) -> Result<Vec<OrderView>> {
         let mut tx = self.db.read().await?;
         if let Some(ch) = channel_id {
             let owner =
@@ -407,7 +408,7 @@ impl Service {
     }
 
     /// One order, if its channel is visible.
-    pub async fn order(&self, actor: &Actor, id: &str) -> Result<OrderView> {
+    pub async fn order(&self, actor: &Actor, id: &OrderId) -> Result<OrderView> {
         let o = orders::get(&self.db, id).await?.ok_or_else(|| ServiceError::NotFound(format!("order `{id}`")))?;
         let visible = self.channel(actor, &o.channel_id).await.is_ok();
         if visible { Ok(o) } else { Err(ServiceError::NotFound(format!("order `{id}`"))) }
@@ -459,7 +460,7 @@ impl Service {
     /// A short summary of everything on a channel's page that can change (state, VLANs,
     /// attachments, invitees, orders): two calls give the same string until something
     /// changed. Authorized like [`Service::channel`]. Live pages poll it.
-    pub async fn channel_fingerprint(&self, actor: &Actor, channel_id: &str) -> Result<String> {
+    pub async fn channel_fingerprint(&self, actor: &Actor, channel_id: &ChannelId) -> Result<String> {
         let c = self.channel(actor, channel_id).await?;
         let steps = channels::steps(&self.db, channel_id).await?;
         let attachments: Vec<String> = c.attachments.iter().map(|a| format!("{}:{}", a.id, a.state)).collect();

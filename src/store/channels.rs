@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use crate::model::id::{AttachmentId, ChannelId};
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
 
@@ -157,7 +158,7 @@ pub async fn named_among(tx: &mut ReadTx<'_>, among: Among<'_>) -> Result<Vec<Na
     let mut by_channel: HashMap<String, Vec<Attachment>> = HashMap::new();
     for a in &atts {
         let a = named_attachment_from_row(a)?;
-        by_channel.entry(a.channel_id.clone()).or_default().push(a);
+        by_channel.entry(a.channel_id.to_string()).or_default().push(a);
     }
     rows.iter()
         .map(|r| {
@@ -457,8 +458,8 @@ pub(crate) fn attachment_from_row(r: &Row) -> Result<AttachmentRow, SqlError> {
 fn named_attachment_from_row(a: &Row) -> Result<Attachment, SqlError> {
     let role: String = a.try_get("role")?;
     Ok(Attachment {
-        id: a.try_get("id")?,
-        channel_id: a.try_get("channel_id")?,
+        id: AttachmentId::stored(a.try_get::<String>("id")?),
+        channel_id: ChannelId::stored(a.try_get::<String>("channel_id")?),
         interface: a.try_get("interface")?,
         organization: a.try_get("org_name")?,
         role: role.parse().unwrap_or(Role::Root),

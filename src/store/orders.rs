@@ -7,6 +7,8 @@
 //! instance that stalled past its lease must not overwrite the work of the one that took
 //! over).
 
+use crate::model::id::{ChannelId, OrderId};
+
 use super::{
     Db, Dialect, ReadTx, Row, SqlError, StoreError, WriteTx, in_list, json_param, json_rows, list_param, new_id,
     placeholders, query, query_scalar, varying,
@@ -285,8 +287,8 @@ fn skip_locked(dialect: Dialect) -> &'static str {
 
 fn order_from_row(r: &Row) -> Result<Order, SqlError> {
     Ok(Order {
-        id: r.try_get("id")?,
-        channel_id: r.try_get("channel_id")?,
+        id: OrderId::stored(r.try_get::<String>("id")?),
+        channel_id: ChannelId::stored(r.try_get::<String>("channel_id")?),
         action: r.try_get("action")?,
         status: r.try_get("status")?,
         reason: r.try_get("reason")?,

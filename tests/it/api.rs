@@ -31,6 +31,16 @@ impl Portal {
 
     /// A server whose invitations go through `mailer`.
     pub async fn start_with(backend: Backend, mailer: Option<switchboard::mail::Mailer>) -> Portal {
+        Portal::start_configured(backend, mailer, false).await
+    }
+
+    /// A server without rate limits on logins and tokens, for a test that sends more than a
+    /// person could and must get the same answers from two servers that run at their own pace.
+    pub async fn start_unlimited(backend: Backend) -> Portal {
+        Portal::start_configured(backend, None, true).await
+    }
+
+    async fn start_configured(backend: Backend, mailer: Option<switchboard::mail::Mailer>, unlimited: bool) -> Portal {
         switchboard::tls::install_crypto();
         let mut w = world(backend).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -45,7 +55,13 @@ impl Portal {
         // The worker runs as `serve` runs it.
         let worker = Worker { service: w.svc.clone(), sweep_every: Duration::from_secs(3600) };
         worker.spawn_beside_requests(rx.clone()).unwrap();
-        let app = router(AppState::new(w.svc.clone()));
+        let mut state = AppState::new(w.svc.clone());
+        if unlimited {
+            let none =
+                || std::sync::Arc::new(switchboard::portal::auth::RateLimiter::new(u32::MAX, Duration::from_nanos(1)));
+            (state.login_limit, state.token_limit) = (none(), none());
+        }
+        let app = router(state);
         let mut srx = rx;
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -238,12 +254,16 @@ async fn the_whole_story(b: Backend) {
     assert_eq!(globex.get(&format!("/api/v1/channels/{id}")).await.0, StatusCode::OK);
 
     // initech declines; live pages see the change (their fingerprint moves).
-    let before = p.w.svc.channel_fingerprint(&p.w.acme, &id).await.unwrap();
-    assert_eq!(before, p.w.svc.channel_fingerprint(&p.w.acme, &id).await.unwrap(), "stable while nothing happens");
+    let before = p.w.svc.channel_fingerprint(&p.w.acme, &id.parse().unwrap()).await.unwrap();
+    assert_eq!(
+        before,
+        p.w.svc.channel_fingerprint(&p.w.acme, &id.parse().unwrap()).await.unwrap(),
+        "stable while nothing happens"
+    );
     let initech = p.login("admin@initech.example", "password-1").await;
     let (status, body) = initech.post(&format!("/api/v1/invitations/{initech_token}/decline"), json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert_ne!(before, p.w.svc.channel_fingerprint(&p.w.acme, &id).await.unwrap());
+    assert_ne!(before, p.w.svc.channel_fingerprint(&p.w.acme, &id.parse().unwrap()).await.unwrap());
 
     // The creator watches its invitees' status.
     let (status, offers) = acme.get(&format!("/api/v1/channels/{id}/offers")).await;
@@ -400,9 +420,8 @@ async fn the_worker_runs_beside_requests_at_a_lower_priority() {
 on_both!(sessions_csrf_and_errors);
 
 /// Guessing passwords or tokens runs into the rate limit: 429 with Retry-After.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_and_token_guessing_is_rate_limited() {
-    let p = Portal::start(Backend::Sqlite).await;
+async fn login_and_token_guessing_is_rate_limited(b: Backend) {
+    let p = Portal::start(b).await;
     let anon = p.anonymous();
     let mut limited = None;
     for i in 0..30 {
@@ -438,10 +457,11 @@ async fn login_and_token_guessing_is_rate_limited() {
     assert!(codes[60..].iter().all(|c| *c == StatusCode::TOO_MANY_REQUESTS), "{codes:?}");
 }
 
+on_both!(login_and_token_guessing_is_rate_limited);
+
 /// The OpenAPI document describes every route, health and metrics answer.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openapi_health_and_metrics() {
-    let p = Portal::start(Backend::Sqlite).await;
+async fn openapi_health_and_metrics(b: Backend) {
+    let p = Portal::start(b).await;
     let anon = p.anonymous();
     let (status, doc) = anon.get("/api/v1/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
@@ -471,6 +491,26 @@ async fn openapi_health_and_metrics() {
     for schema in ["ChannelView", "NewChannel", "ErrorBody", "InvitationView", "OrderView"] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
+    // What a write makes links to what can be done with it, as OpenAPI spells links (so
+    // schemathesis's stateful phase follows them), each to an operation that exists.
+    let created = &doc["paths"]["/api/v1/channels"]["post"]["responses"]["201"]["links"];
+    assert_eq!(created["GetChannel"]["operationId"], "get_channel", "{created}");
+    assert_eq!(created["GetChannel"]["parameters"]["id"], "$response.body#/id", "{created}");
+    let operations: Vec<&Value> =
+        paths.values().flat_map(|ops| ops.as_object().unwrap().values()).map(|op| &op["operationId"]).collect();
+    let mut links = 0;
+    for ops in paths.values() {
+        for op in ops.as_object().unwrap().values() {
+            for response in op["responses"].as_object().into_iter().flat_map(|r| r.values()) {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    assert!(link.get("operation_id").is_none(), "{name}: {link}");
+                    assert!(operations.contains(&&link["operationId"]), "{name} links to no operation: {link}");
+                    links += 1;
+                }
+            }
+        }
+    }
+    assert!(links >= 12, "{links} links");
     // Every request body is strict: its schema says so, as the server refuses unknown fields.
     let mut bodies = 0;
     for (path, ops) in paths {
@@ -497,6 +537,8 @@ async fn openapi_health_and_metrics() {
     assert!(text.contains(r#"switchboard_channels{status="draft"} 1"#), "{text}");
     assert!(text.contains("switchboard_http_request_duration_seconds_bucket"), "{text}");
 }
+
+on_both!(openapi_health_and_metrics);
 
 /// Authorization, endpoint by endpoint: every operation of the OpenAPI document, called by a
 /// stranger organization with the IDs and tokens of another organization's objects, answers

@@ -169,12 +169,11 @@ async fn http_login(http: &reqwest::Client, base: &str, email: &str, password: &
 /// The story: A creates an E-Tree and offers it to hooli (new to Switchboard) and
 /// initech; hooli's person registers from the link and plugs a socket in; A's page turns
 /// active and shows the VLAN without a reload; initech declines; a stranger gets "access denied".
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_channel_from_drawing_to_live_in_the_browser() {
+async fn a_channel_from_drawing_to_live_in_the_browser(b: Backend) {
     let outbox = tempfile::tempdir().unwrap();
     let mailer =
         switchboard::mail::Mailer::outbox(outbox.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
-    let p = Portal::start_with(Backend::Sqlite, Some(mailer)).await;
+    let p = Portal::start_with(b, Some(mailer)).await;
     let base = p.base.clone();
     let driver = driver().await;
 
@@ -303,10 +302,11 @@ async fn a_channel_from_drawing_to_live_in_the_browser() {
     }
 }
 
+on_both!(a_channel_from_drawing_to_live_in_the_browser, worker_threads = 4);
+
 /// Forms refuse a missing CSRF token, and a refused channel shows why and stores nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn forms_explain_refusals() {
-    let p = Portal::start(Backend::Sqlite).await;
+async fn forms_explain_refusals(b: Backend) {
+    let p = Portal::start(b).await;
     let driver = driver().await;
     let a = Browser::open(&driver, "refusals").await;
     a.login(&p.base, "admin@acme.example", "password-1").await;
@@ -349,13 +349,14 @@ async fn forms_explain_refusals() {
     a.close().await;
 }
 
+on_both!(forms_explain_refusals, worker_threads = 4);
+
 /// SPEC §7 in the browser: globex's admin opens the policy page from the header, sets an
 /// auto-accept rule for acme's offers with one of its sockets, a shorter expiry and its
 /// notification preferences, and sees them saved; a rule naming no organization is refused on the page, naming it.
 /// acme's next offer to globex is then answered at once.
-#[tokio::test]
-async fn the_policy_page_sets_auto_accept() {
-    let p = Portal::start(Backend::Sqlite).await;
+async fn the_policy_page_sets_auto_accept(b: Backend) {
+    let p = Portal::start(b).await;
     let driver = driver().await;
     let g = Browser::open(&driver, "policy").await;
     g.login(&p.base, "admin@globex.example", "password-1").await;
@@ -430,15 +431,16 @@ async fn the_policy_page_sets_auto_accept() {
     g.close().await;
 }
 
+on_both!(the_policy_page_sets_auto_accept);
+
 /// A new organization's first try in the browser: hooli's person registers from an
 /// invitation to a paid 100 Mbps E-Line and accepts on its first submit, the form having
 /// proposed the monthly model and marked the 10 Mbps trial as not open to it. poorco, whose
 /// credit the operator set below the monthly charge, is told before it submits, and is
 /// still refused if it does.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_new_organization_accepts_a_paid_offer_on_its_first_try() {
+async fn a_new_organization_accepts_a_paid_offer_on_its_first_try(b: Backend) {
     use crate::journey::{offer_paid, paid_catalogue, with_newcomers};
-    let p = Portal::start(Backend::Sqlite).await;
+    let p = Portal::start(b).await;
     let (trial, monthly) = paid_catalogue(&p, 4_900).await;
     let acme = p.login("admin@acme.example", "password-1").await;
     let driver = driver().await;
@@ -488,3 +490,5 @@ async fn a_new_organization_accepts_a_paid_offer_on_its_first_try() {
     b.close().await;
     c.close().await;
 }
+
+on_both!(a_new_organization_accepts_a_paid_offer_on_its_first_try, worker_threads = 4);

@@ -113,6 +113,158 @@ async fn control_characters_and_long_text_are_refused_alike(b: Backend) {
 
 on_both!(control_characters_and_long_text_are_refused_alike);
 
+/// Text is checked by its field's type where the body is read: the JSON error says where
+/// (`name`, `invitees[0].org_name`) and what the field takes; a portal form shows the page
+/// again saying which field; nothing is stored.
+async fn typed_text_names_its_field(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let bad = |(status, body): (StatusCode, Value), place: &str, rule: &str| {
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{place}: {body}");
+        assert_eq!(body["code"], "invalid_input", "{place}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(&format!("{place}: {rule}")), "names `{place}` and its rule: {body}");
+    };
+    for name in ["x".repeat(65), "  ".into(), String::new()] {
+        let mut channel = new_channel(&p, "x", "p2p", "acme-1a");
+        channel["name"] = json!(name);
+        bad(acme.post("/api/v1/channels", channel).await, "name", "a channel name must be 1-64 printable characters");
+    }
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "line", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let offers = format!("/api/v1/channels/{id}/offers");
+    let offer = json!({"description": "d".repeat(2001), "invitees": [{"email": "admin@globex.example"}]});
+    bad(acme.post(&offers, offer).await, "description", "a description must be at most 2000");
+    let offer = json!({"invitees": [{"email": "admin@globex.example", "org_name": "o".repeat(101)}]});
+    bad(acme.post(&offers, offer).await, "invitees[0].org_name", "an invitee's organization name must be");
+    assert_eq!(acme.get(&offers).await.1, json!([]), "no offer was made");
+    let (_, list) = acme.get("/api/v1/channels").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "only the good channel: {list}");
+
+    // The portal's forms: the page again (or the error page), naming the field.
+    let http = acme.raw().await;
+    let form = |path: String, fields: Vec<(&'static str, String)>| {
+        let mut fields = fields;
+        fields.push(("csrf", acme.csrf.clone()));
+        http.post(format!("{}{path}", p.base)).form(&fields).send()
+    };
+    let r = form(
+        "/channels".into(),
+        vec![
+            ("name", "n".repeat(65)),
+            ("kind", "p2p".into()),
+            ("interface", "acme-2a".into()),
+            ("bandwidth_mbps", "10".into()),
+            ("class", "standard".into()),
+            ("usage_model_id", p.w.free.clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("a channel name must be 1-64"), "says which field");
+    let r = form(format!("/channels/{id}/terminate"), vec![("reason", "r".repeat(501))]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("a reason must be at most 500"), "says which field");
+    let r = form(format!("/channels/{id}/offers"), vec![("invitees", format!("a@b.example, {}", "n".repeat(101)))])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("s name must be at most 100 printable"), "says which field");
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}")).await.1["state"], "draft", "not terminated");
+    assert_eq!(acme.get(&offers).await.1, json!([]), "no offer was made");
+    let (_, list) = acme.get("/api/v1/channels").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "no channel was made: {list}");
+}
+
+on_both!(typed_text_names_its_field);
+
+/// An id that cannot exist (wrong prefix, length or characters) is answered before any
+/// handler, naming the parameter: 404 for a channel, attachment or order (it names
+/// nothing), 403 for an invitation token (as a wrong one is); a JSON error under `/api/`,
+/// the error page elsewhere. Nothing was asked of the database, and nothing changes.
+async fn malformed_ids_are_refused_at_the_edge(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "line", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let refused = |(status, body): (StatusCode, Value), want: StatusCode, code: &str, what: &str| {
+        assert_eq!(status, want, "{what}: {body}");
+        assert_eq!(body["code"], code, "{what}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(what), "names {what}: {body}");
+    };
+    let upper = id.to_uppercase().replacen("CH-", "ch-", 1);
+    let long = format!("{id}{}", "0".repeat(5000));
+    for bad in ["ch-nope", upper.as_str(), &id[..id.len() - 1], long.as_str(), "%E2%80%AE", "att-1", "ch-%20"] {
+        let not_found = |r: (StatusCode, Value)| {
+            let what = "path parameter `id` is not a channel id";
+            assert!(r.1["message"].as_str().is_some_and(|m| m.contains(what)), "{bad:.40}: {}", r.1);
+            refused(r, StatusCode::NOT_FOUND, "not_found", what)
+        };
+        not_found(acme.get(&format!("/api/v1/channels/{bad}")).await);
+        not_found(acme.get(&format!("/api/v1/channels/{bad}/orders")).await);
+        not_found(acme.post(&format!("/api/v1/channels/{bad}/offers"), json!({"invitees": []})).await);
+        not_found(acme.post(&format!("/api/v1/channels/{bad}/terminate"), json!({})).await);
+    }
+    refused(
+        acme.delete(&format!("/api/v1/attachments/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "path parameter `id` is not an attachment id",
+    );
+    refused(acme.get("/api/v1/orders/ord-1").await, StatusCode::NOT_FOUND, "not_found", "not an order id");
+    refused(
+        acme.get("/api/v1/orders?channel=ch-nope").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        "channel: not a channel id",
+    );
+    // An id in a body: 400 naming the field, nothing made.
+    let mut channel = new_channel(&p, "other", "p2p", "acme-2a");
+    channel["usage_model_id"] = json!("um-nope");
+    refused(
+        acme.post("/api/v1/channels", channel).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        "usage_model_id: not a usage model id (`um-` and 32 hex digits)",
+    );
+    assert_eq!(acme.get("/api/v1/channels").await.1.as_array().unwrap().len(), 1, "no channel was made");
+    let token = "f".repeat(63);
+    for path in [format!("/api/v1/invitations/{token}"), format!("/api/v1/invitations/{token}G")] {
+        let denied =
+            |r| refused(r, StatusCode::FORBIDDEN, "access_denied", "path parameter `token` is not an invitation token");
+        denied(acme.get(&path).await);
+        denied(acme.post(&format!("{path}/decline"), json!({})).await);
+        denied(acme.post(&format!("{path}/accept"), json!({"interface": "acme-2a"})).await);
+    }
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}")).await.1["state"], "draft", "nothing changed");
+
+    // Pages: the error page, with the same words.
+    let http = acme.raw().await;
+    for (path, status, words) in [
+        ("/channels/ch-nope".to_string(), StatusCode::NOT_FOUND, "not a channel id"),
+        ("/channels/ch-nope/live".to_string(), StatusCode::NOT_FOUND, "not a channel id"),
+        (format!("/invitations/{token}"), StatusCode::FORBIDDEN, "not an invitation token"),
+    ] {
+        let r = http.get(format!("{}{path}", p.base)).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert!(r.text().await.unwrap().contains(words), "{path}: says {words}");
+    }
+    let r = http
+        .post(format!("{}/channels/{upper}/terminate", p.base))
+        .form(&[("csrf", acme.csrf.as_str()), ("reason", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("path parameter `id`"), "names the parameter");
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}")).await.1["state"], "draft", "nothing changed");
+}
+
+on_both!(malformed_ids_are_refused_at_the_edge);
+
 /// What the framework refuses before any handler comes in the documented shape: JSON under
 /// `/api/`, a page with a way back elsewhere; no framework text.
 async fn every_refusal_has_the_documented_shape(b: Backend) {
@@ -195,9 +347,6 @@ async fn raw_http(base: &str, bytes: &[u8]) -> String {
 /// from both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_text_gets_the_same_answer_on_both_databases() {
-    use proptest::strategy::{Strategy, ValueTree};
-    use proptest::test_runner::{Config, TestRng, TestRunner};
-
     let portals = [Portal::start(Backend::Sqlite).await, Portal::start(Backend::Postgres).await];
     let mut sides = Vec::new();
     for p in &portals {
@@ -205,37 +354,7 @@ async fn generated_text_gets_the_same_answer_on_both_databases() {
         let (_, ch) = acme.post("/api/v1/channels", new_channel(p, "kept", "p2p", "acme-1a")).await;
         sides.push((p, acme, ch["id"].as_str().unwrap().to_string()));
     }
-    // Fixed cases first, then generated ones from a fixed seed (the same every run).
-    let mut samples: Vec<String> = [
-        "\u{0}",
-        "a\u{0}b",
-        "\u{1b}[2J",
-        "\u{7f}",
-        "\u{85}",
-        "\u{202e}evil",
-        "مرحبا",
-        "שלום",
-        "👋🏽🇮🇪",
-        "\t",
-        " ",
-        "",
-        "\r\n",
-        "x",
-    ]
-    .map(String::from)
-    .to_vec();
-    samples.push("y".repeat(10_000));
-    let strategy = proptest::prop_oneof![
-        proptest::string::string_regex("\\PC{0,40}").unwrap(),
-        proptest::string::string_regex("[\\x00-\\x1f\\x7f]{1,4}[a-z]{0,4}").unwrap(),
-        proptest::string::string_regex("[\\p{Arabic}\\p{Hebrew} ]{1,30}").unwrap(),
-        proptest::string::string_regex(".{90,130}").unwrap(),
-    ];
-    let mut runner =
-        TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(Config::default().rng_algorithm));
-    for _ in 0..40 {
-        samples.push(strategy.new_tree(&mut runner).unwrap().current());
-    }
+    let samples = generated_texts();
 
     let mut answers = 0;
     for (n, s) in samples.iter().enumerate() {
@@ -278,4 +397,44 @@ async fn generated_text_gets_the_same_answer_on_both_databases() {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     }
     assert!(answers >= 250, "{answers} answers compared");
+}
+
+/// The texts the property tests send: fixed cases first (NUL and other control characters,
+/// C1, right-to-left override, Arabic, Hebrew, emoji, blanks, 10,000 characters), then 40
+/// generated from a fixed seed, the same every run.
+pub fn generated_texts() -> Vec<String> {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, TestRng, TestRunner};
+
+    let mut samples: Vec<String> = [
+        "\u{0}",
+        "a\u{0}b",
+        "\u{1b}[2J",
+        "\u{7f}",
+        "\u{85}",
+        "\u{202e}evil",
+        "مرحبا",
+        "שלום",
+        "👋🏽🇮🇪",
+        "\t",
+        " ",
+        "",
+        "\r\n",
+        "x",
+    ]
+    .map(String::from)
+    .to_vec();
+    samples.push("y".repeat(10_000));
+    let strategy = proptest::prop_oneof![
+        proptest::string::string_regex("\\PC{0,40}").unwrap(),
+        proptest::string::string_regex("[\\x00-\\x1f\\x7f]{1,4}[a-z]{0,4}").unwrap(),
+        proptest::string::string_regex("[\\p{Arabic}\\p{Hebrew} ]{1,30}").unwrap(),
+        proptest::string::string_regex(".{90,130}").unwrap(),
+    ];
+    let mut runner =
+        TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(Config::default().rng_algorithm));
+    for _ in 0..40 {
+        samples.push(strategy.new_tree(&mut runner).unwrap().current());
+    }
+    samples
 }

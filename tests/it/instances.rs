@@ -121,7 +121,7 @@ async fn acceptances_from_several_processes(b: Backend) {
         assert_eq!(c.state, ChannelState::Active, "{} {}", c.name, c.reason);
         let vlan = c.vlan.unwrap();
         for sw in &c.path {
-            assert!(allocations.contains(&(sw.clone(), vlan, c.id.clone())), "{} lost VLAN {vlan} on {sw}", c.name);
+            assert!(allocations.contains(&(sw.clone(), vlan, c.id.to_string())), "{} lost VLAN {vlan} on {sw}", c.name);
         }
         expected += c.path.len();
     }

@@ -51,7 +51,7 @@ pub async fn paid_catalogue(p: &Portal, monthly_cents: i64) -> (String, String) 
     };
     let trial = svc.create_usage_model(op, &definition, &trial).await.unwrap();
     let monthly = svc.create_usage_model(op, &definition, &monthly).await.unwrap();
-    (trial, monthly)
+    (trial.to_string(), monthly.to_string())
 }
 
 /// acme's 100 Mbps channel of `kind` on the monthly model, offered by email to the person

@@ -4,13 +4,16 @@
 /// Runs the scenario `$name(backend)` as two tests, `$name::sqlite` and `$name::postgres`.
 macro_rules! on_both {
     ($name:ident) => {
+        on_both!($name, worker_threads = 2);
+    };
+    ($name:ident, worker_threads = $threads:literal) => {
         mod $name {
             use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
             async fn sqlite() {
                 super::$name(Backend::Sqlite).await
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
             async fn postgres() {
                 super::$name(Backend::Postgres).await
             }
@@ -38,3 +41,4 @@ mod tidy;
 mod visibility;
 mod worker;
 mod world;
+mod writes;

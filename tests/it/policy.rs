@@ -252,7 +252,7 @@ async fn notification_preferences(b: Backend) {
     assert!(active[0].2.contains(&format!("VLAN {vlan}")), "{}", active[0].2);
 
     // Ended: both member organizations hear it, globex at its admins.
-    w.svc.terminate(&w.acme, &ch, "moved to fibre").await.unwrap();
+    w.svc.terminate(&w.acme, &ch, &"moved to fibre".parse().unwrap()).await.unwrap();
     w.svc.run_pending().await.unwrap();
     w.svc.mail_settled().await;
     let ended = news("ended");

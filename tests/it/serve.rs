@@ -343,7 +343,9 @@ async fn schemathesis_finds_no_server_error(b: Backend) {
         // The counts, for the README (`cargo nextest run --test it schemathesis --no-capture`).
         let summary: Vec<&str> = report
             .lines()
-            .filter(|l| l.contains("test cases") || l.contains("operations") || l.contains("passed"))
+            .filter(|l| {
+                l.contains("test cases") || l.contains("operations") || l.contains("passed") || l.contains("API Links")
+            })
             .collect();
         eprintln!("schemathesis on {b:?} as {who}: {}", summary.join(" | "));
     }

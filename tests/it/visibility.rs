@@ -6,25 +6,26 @@
 use std::collections::BTreeSet;
 
 use switchboard::model::ChannelKind;
+use switchboard::model::id::ChannelId;
 use switchboard::service::{Actor, InviteeSpec, NewOffer};
 
 use crate::world::{Backend, World, accept, world};
 
 /// The channels `actor` sees in its list, and those it can open one by one among `all`:
 /// they must be the same, and are returned.
-async fn seen_by(w: &World, actor: &Actor, all: &[&str]) -> BTreeSet<String> {
-    let listed: BTreeSet<String> = w.svc.channels(actor).await.unwrap().into_iter().map(|c| c.id).collect();
+async fn seen_by(w: &World, actor: &Actor, all: &[&ChannelId]) -> BTreeSet<ChannelId> {
+    let listed: BTreeSet<ChannelId> = w.svc.channels(actor).await.unwrap().into_iter().map(|c| c.id).collect();
     let mut opened = BTreeSet::new();
     for id in all {
         if w.svc.channel(actor, id).await.is_ok() {
-            opened.insert(id.to_string());
+            opened.insert((*id).clone());
         }
     }
     assert_eq!(listed, opened, "{} lists other channels than it can open", actor.email);
     listed
 }
 
-async fn create(w: &World, by: &Actor, name: &str, kind: ChannelKind, interface: &str) -> String {
+async fn create(w: &World, by: &Actor, name: &str, kind: ChannelKind, interface: &str) -> ChannelId {
     w.svc.create_channel(by, &w.channel(name, kind, interface)).await.unwrap()
 }
 
@@ -47,8 +48,8 @@ async fn lists_and_single_channels_agree(b: Backend) {
     w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-3b")).await.unwrap();
     w.offer_to(&w.globex, &granted, &[&w.umbrella]).await;
 
-    let all = [by_org.as_str(), by_email.as_str(), own.as_str(), granted.as_str()];
-    let set = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let all = [&by_org, &by_email, &own, &granted];
+    let set = |ids: &[&ChannelId]| ids.iter().map(|&s| s.clone()).collect::<BTreeSet<_>>();
     assert_eq!(seen_by(&w, &w.op, &all).await, set(&all));
     assert_eq!(seen_by(&w, &w.acme, &all).await, set(&[&by_org, &by_email, &granted]));
     assert_eq!(seen_by(&w, &w.globex, &all).await, set(&[&by_org, &granted]));

@@ -45,7 +45,7 @@ async fn failure_mid_apply(b: Backend) {
     let log = w.svc.audit_log(&w.op, None).await.unwrap();
     assert!(log.iter().any(|e| e.action == "order.failed" && e.detail.contains("core1")));
     // A failed channel can be terminated (nothing to remove) and the keeper is untouched.
-    w.svc.terminate(&w.acme, &ch, "").await.unwrap();
+    w.svc.terminate(&w.acme, &ch, &"".parse().unwrap()).await.unwrap();
     assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Terminated);
     assert_eq!(w.svc.channel(&w.acme, &keep).await.unwrap().state, ChannelState::Active);
     assert_switches_match(&w).await;
@@ -201,7 +201,7 @@ async fn items_stored_before_the_vlan_first_key_still_go_with_their_channel(b: B
     assert!(rewritten >= 2 * path.len(), "every switch of the path held the channel's rows, VLAN first");
     let view = w.svc.drift(&w.op).await.unwrap();
     assert!(view.iter().all(|d| d.status == "in sync"), "plain rows read as before: {view:?}");
-    w.svc.terminate(&w.acme, &ch, "done").await.unwrap();
+    w.svc.terminate(&w.acme, &ch, &"done".parse().unwrap()).await.unwrap();
     w.svc.run_pending().await.unwrap();
     let view = w.svc.drift(&w.op).await.unwrap();
     assert!(view.iter().all(|d| d.status == "in sync"), "nothing of the channel is left: {view:?}");
@@ -248,7 +248,7 @@ async fn orders_run_in_batches(b: Backend) {
     let c = w.svc.channel(&w.acme, &lan).await.unwrap();
     let umbrella_att = c.attachments.iter().find(|a| a.interface == "umbrella-6b").unwrap().id.clone();
     w.svc.detach(&w.umbrella, &umbrella_att).await.unwrap();
-    w.svc.terminate(&w.acme, &line, "").await.unwrap();
+    w.svc.terminate(&w.acme, &line, &"".parse().unwrap()).await.unwrap();
 
     let done = w.svc.run_pending().await.unwrap();
     assert_eq!(done.len(), 5, "{done:?}");
@@ -346,7 +346,7 @@ async fn migration_unplugs_channels_terminated_before_it(b: Backend) {
     let w = world(b).await;
     let gone = w.svc.create_channel(&w.acme, &w.channel("gone", ChannelKind::P2p, "acme-1a")).await.unwrap();
     let kept = w.svc.create_channel(&w.acme, &w.channel("kept", ChannelKind::P2p, "acme-3a")).await.unwrap();
-    assert_eq!(w.svc.terminate(&w.acme, &gone, "test").await.unwrap(), None, "a draft ends at once");
+    assert_eq!(w.svc.terminate(&w.acme, &gone, &"test".parse().unwrap()).await.unwrap(), None, "a draft ends at once");
     // As a database from before 0004 holds it.
     query("UPDATE attachments SET state = 'attached', detached_at = NULL").execute(&w.svc.db).await.unwrap();
     let migration = include_str!("../../migrations/0004_released_attachments.sql");
@@ -405,7 +405,7 @@ async fn switch_state_changed_elsewhere_is_seen(b: Backend) {
     // Another process (its own connection) takes one of them away.
     let (sw, item) = own.iter().next().unwrap();
     take_away_elsewhere(&w, sw, item).await;
-    let order = w.svc.terminate(&w.acme, &ch, "test").await.unwrap().unwrap();
+    let order = w.svc.terminate(&w.acme, &ch, &"test".parse().unwrap()).await.unwrap().unwrap();
     w.svc.run_pending().await.unwrap();
     let o = w.svc.order(&w.op, &order).await.unwrap();
     assert_eq!(o.status, "done", "{o:?}");
@@ -440,8 +440,8 @@ async fn switch_state_changed_elsewhere_is_seen_by_a_batch(b: Backend) {
     let (sw, item) = line_items.iter().next().unwrap();
     take_away_elsewhere(&w, sw, item).await;
     // Both end in one batch.
-    let end_line = w.svc.terminate(&w.acme, &line, "test").await.unwrap().unwrap();
-    w.svc.terminate(&w.acme, &p2p, "test").await.unwrap().unwrap();
+    let end_line = w.svc.terminate(&w.acme, &line, &"test".parse().unwrap()).await.unwrap().unwrap();
+    w.svc.terminate(&w.acme, &p2p, &"test".parse().unwrap()).await.unwrap().unwrap();
     let done = w.svc.run_pending().await.unwrap();
     assert_eq!(done.len(), 2, "{done:?}");
     assert!(done.iter().all(|o| o.status == "done"), "{done:?}");

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use switchboard::model::ChannelKind;
+use switchboard::model::id::ChannelId;
 use switchboard::orchestrator::policy::{Account, AccountStatus, PriceType};
 use switchboard::service::{
     Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, OfferCreated, Service,
@@ -176,17 +177,29 @@ pub async fn world(backend: Backend) -> World {
     let mut a = admins.into_iter();
     let (acme, globex, initech, stark, umbrella) =
         (a.next().unwrap(), a.next().unwrap(), a.next().unwrap(), a.next().unwrap(), a.next().unwrap());
-    World { svc, op, acme, globex, initech, stark, umbrella, free, paid, definition, db }
+    World {
+        svc,
+        op,
+        acme,
+        globex,
+        initech,
+        stark,
+        umbrella,
+        free: free.to_string(),
+        paid: paid.to_string(),
+        definition,
+        db,
+    }
 }
 
 impl World {
     pub fn channel(&self, name: &str, kind: ChannelKind, interface: &str) -> NewChannel {
         NewChannel {
-            name: name.into(),
+            name: name.parse().unwrap(),
             kind,
             bandwidth_mbps: 10,
             class: "standard".into(),
-            usage_model_id: self.free.clone(),
+            usage_model_id: self.free.parse().unwrap(),
             interface: interface.into(),
             role: None,
             customer_vlan: None,
@@ -195,7 +208,7 @@ impl World {
 
     /// A live E-Line: acme's `name` on `interface`, offered to globex, accepted with
     /// globex-8a and applied. Returns the channel's ID.
-    pub async fn live_p2p(&self, name: &str, interface: &str) -> String {
+    pub async fn live_p2p(&self, name: &str, interface: &str) -> ChannelId {
         let ch = self.svc.create_channel(&self.acme, &self.channel(name, ChannelKind::P2p, interface)).await.unwrap();
         let offer = self.offer_to(&self.acme, &ch, &[&self.globex]).await;
         self.svc.accept(&self.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
@@ -204,13 +217,13 @@ impl World {
     }
 
     /// Offers `channel` to the admins of `to`, by email.
-    pub async fn offer_to(&self, by: &Actor, channel: &str, to: &[&Actor]) -> OfferCreated {
+    pub async fn offer_to(&self, by: &Actor, channel: &ChannelId, to: &[&Actor]) -> OfferCreated {
         let invitees = to
             .iter()
-            .map(|a| InviteeSpec { email: Some(a.email.clone()), name: "Admin".into(), ..Default::default() })
+            .map(|a| InviteeSpec { email: Some(a.email.clone()), name: "Admin".parse().unwrap(), ..Default::default() })
             .collect();
         self.svc
-            .offer(by, channel, &NewOffer { description: "join us".into(), invitees, ..Default::default() })
+            .offer(by, channel, &NewOffer { description: "join us".parse().unwrap(), invitees, ..Default::default() })
             .await
             .unwrap()
     }

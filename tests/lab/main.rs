@@ -401,7 +401,7 @@ fn max_gb_is_enforced_from_the_switch_counters() {
         let small = svc.create_usage_model(&op, &definition, &small).await.unwrap();
 
         let new = NewChannel {
-            name: "metered".into(),
+            name: "metered".parse().unwrap(),
             kind: ChannelKind::P2p,
             bandwidth_mbps: 10,
             class: "standard".into(),

@@ -76,6 +76,14 @@ impl Actor {
         self.role == UserRole::Operator
     }
 
+    /// Whether this actor may unplug an organization's interfaces and end its channels:
+    /// the operator, or an admin of that organization (`own`: the actor belongs to it).
+    /// One rule for the service, which enforces it, and the pages, which show a control
+    /// only to those it lets act.
+    pub fn acts_for(&self, own: bool) -> bool {
+        self.is_operator() || (own && self.role == UserRole::Admin)
+    }
+
     /// The user acting, when a person (a row of `users`) acts.
     pub fn person(&self) -> Option<&str> {
         self.user_id.starts_with("usr-").then_some(self.user_id.as_str())

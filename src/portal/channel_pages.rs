@@ -21,7 +21,7 @@ use crate::service::{ChannelView, InviteeSpec, NewOffer, ServiceError, UserRole}
 
 use super::AppState;
 use super::error::AppError;
-use super::page::{HeaderUser, PageError, PageUser, form, render};
+use super::page::{Confirm, HeaderUser, PageError, PageUser, confirmed, form, render};
 use super::param::PathId;
 use super::svg;
 use super::words::vlan_text;
@@ -89,6 +89,9 @@ struct ChannelPage {
     live: String,
     is_creator: bool,
     can_terminate: bool,
+    /// The termination reason typed so far, and why it was refused.
+    reason: String,
+    reason_error: String,
     csrf: String,
 }
 
@@ -130,7 +133,7 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
                 tag: a.customer_vlan.map(|t| t.to_string()).unwrap_or_else(|| "—".into()),
                 since: when(a.attached_at),
                 traffic: traffic(a.bytes_used),
-                can_detach: live && (mine.contains(&a.interface) || actor.is_operator()),
+                can_detach: live && actor.acts_for(mine.contains(&a.interface)),
             })
             .collect(),
         invitees: offers
@@ -193,6 +196,8 @@ async fn channel_page(
         live: live.render().map_err(|e| user.error(AppError::BadRequest(e.to_string())))?,
         is_creator: is_creator && !ended,
         can_terminate: (is_creator || actor.is_operator()) && !ended,
+        reason: String::new(),
+        reason_error: String::new(),
         csrf: user.authed.csrf.clone(),
     })
 }
@@ -345,8 +350,13 @@ pub(super) struct TerminateForm {
     _csrf: String,
     #[serde(default)]
     reason: Reason,
+    /// `yes` once the visitor has seen what terminating ends ([`Confirm`]).
+    #[serde(default)]
+    confirm: Option<String>,
 }
 
+/// Terminating from a page takes a reason and a confirmation that says who loses service;
+/// the form without either changes nothing.
 pub(super) async fn view_terminate_post(
     State(state): State<AppState>,
     user: PageUser,
@@ -354,6 +364,35 @@ pub(super) async fn view_terminate_post(
     f: Result<Form<TerminateForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
+    if f.reason.trim().is_empty() {
+        let mut page = channel_page(&state, &user, &id, String::new(), String::new()).await?;
+        page.reason_error = "Say why the channel ends: its members see the reason.".into();
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
+    }
+    if !confirmed(&f.confirm) {
+        let channel = state.svc.channel(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
+        let vlan = match channel.vlan {
+            Some(v) => format!(", frees VLAN {v}"),
+            None => String::new(),
+        };
+        return Ok(render(&Confirm {
+            title: format!("Terminate {}?", channel.name),
+            user: Some(user.header.clone()),
+            heading: format!("Terminate “{}”?", channel.name),
+            effect: format!(
+                "Terminating takes the channel off every switch of its path{vlan} and ends it for all its members. \
+                 To connect them again, create a new channel and offer it."
+            ),
+            losing: channel.live_attachments().map(|a| format!("{} ({})", a.interface, a.organization)).collect(),
+            note: format!("Reason, as its members will see it: {}", f.reason.as_str()),
+            action: format!("/channels/{id}/terminate"),
+            csrf: user.authed.csrf.clone(),
+            fields: vec![("reason".into(), f.reason.as_str().to_string())],
+            button: "Terminate the channel".into(),
+            back: format!("/channels/{id}"),
+            cancel: "Keep it".into(),
+        }));
+    }
     state.svc.terminate(&user.authed.actor, &id, &f.reason).await.map_err(|e| user.error(e))?;
     Ok(Redirect::to(&format!("/channels/{id}")).into_response())
 }
@@ -366,6 +405,9 @@ pub(super) struct DetachForm {
     _csrf: String,
     #[serde(default)]
     channel: String,
+    /// `yes` once the visitor has seen what unplugging ends ([`Confirm`]).
+    #[serde(default)]
+    confirm: Option<String>,
 }
 
 pub(super) async fn view_detach_post(
@@ -375,8 +417,37 @@ pub(super) async fn view_detach_post(
     f: Result<Form<DetachForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
-    state.svc.detach(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
     let back =
         if f.channel.is_empty() { "/channels".to_string() } else { format!("/channels/{}", urlencode(&f.channel)) };
+    if !confirmed(&f.confirm) {
+        // What is unplugged, as the channel the form came from shows it.
+        let channel = match f.channel.parse::<ChannelId>() {
+            Ok(c) => state.svc.channel(&user.authed.actor, &c).await.ok(),
+            Err(_) => None,
+        };
+        let member = channel.as_ref().and_then(|c| c.live_attachments().find(|a| a.id == id));
+        let (what, name) = match (&channel, member) {
+            (Some(c), Some(a)) => (format!("{} ({})", a.interface, a.organization), c.name.clone()),
+            _ => ("this interface".to_string(), "its channel".to_string()),
+        };
+        return Ok(render(&Confirm {
+            title: "Unplug?".into(),
+            user: Some(user.header.clone()),
+            heading: format!("Unplug {what} from “{name}”?"),
+            effect: "Unplugging takes this member off the channel's switches. The channel goes on for \
+                     the others if it can still carry traffic between them; if it cannot, it is taken down \
+                     and its VLAN freed."
+                .into(),
+            losing: vec![what],
+            note: String::new(),
+            action: format!("/attachments/{id}/detach"),
+            csrf: user.authed.csrf.clone(),
+            fields: vec![("channel".into(), f.channel.clone())],
+            button: "Unplug".into(),
+            back,
+            cancel: "Keep it plugged in".into(),
+        }));
+    }
+    state.svc.detach(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
     Ok(Redirect::to(&back).into_response())
 }

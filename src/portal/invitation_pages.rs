@@ -16,7 +16,7 @@ use crate::service::{Acceptance, Registration, ServiceError, Terms};
 use super::AppState;
 use super::auth::{ClientIp, FormToken};
 use super::error::AppError;
-use super::page::{CsrfForm, HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
+use super::page::{Confirm, HeaderUser, PageError, PageUser, SocketOption, confirmed, form, render, socket_options};
 use super::param::PathId;
 use super::words::{kind_label, limits, price, urlencode};
 use crate::model::id::InvitationToken;
@@ -264,15 +264,45 @@ pub(super) async fn view_accept_post(
     }
 }
 
+/// The decline form: its CSRF field, and `confirm` once the visitor has seen what
+/// declining means ([`Confirm`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeclineForm {
+    /// The session's CSRF token, checked by the gate (`origin.rs`).
+    #[serde(default, rename = "csrf")]
+    _csrf: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
 pub(super) async fn view_decline_post(
     State(state): State<AppState>,
     user: PageUser,
     PathId(token): PathId<InvitationToken>,
-    f: Result<Form<CsrfForm>, FormRejection>,
+    f: Result<Form<DeclineForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    // Its one field, the CSRF token, was checked by the gate.
-    form(f).map_err(|e| user.error(e))?;
+    let f = form(f).map_err(|e| user.error(e))?;
+    let back = format!("/invitations/{}", urlencode(token.as_str()));
+    if !confirmed(&f.confirm) {
+        return Ok(render(&Confirm {
+            title: "Decline?".into(),
+            user: Some(user.header.clone()),
+            heading: "Decline this offer?".into(),
+            effect: "Declining closes this invitation for your organization: it cannot be accepted afterwards. \
+                     To join later, ask whoever sent it for a new one."
+                .into(),
+            losing: Vec::new(),
+            note: String::new(),
+            action: format!("{back}/decline"),
+            csrf: user.authed.csrf.clone(),
+            fields: Vec::new(),
+            button: "Decline the offer".into(),
+            back,
+            cancel: "Keep the invitation".into(),
+        }));
+    }
     state.token_limit.check("token", user.authed.ip).map_err(|e| user.error(e))?;
     state.svc.decline(&user.authed.actor, &token).await.map_err(|e| user.error(e))?;
-    Ok(Redirect::to(&format!("/invitations/{}", urlencode(&token))).into_response())
+    Ok(Redirect::to(&back).into_response())
 }

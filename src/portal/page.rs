@@ -169,3 +169,30 @@ pub(super) struct CsrfForm {
     #[serde(default, rename = "csrf")]
     _csrf: String,
 }
+
+/// The step between pressing an irreversible control (terminate, unplug, decline) and
+/// its effect: what will happen and to whom, with the form's fields carried over and
+/// `confirm=yes` added. Enter in a form's text box lands here, never on the effect.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub(super) struct Confirm {
+    pub(super) title: String,
+    pub(super) user: Option<HeaderUser>,
+    pub(super) heading: String,
+    pub(super) effect: String,
+    /// Who loses service (interface and organization).
+    pub(super) losing: Vec<String>,
+    pub(super) note: String,
+    pub(super) action: String,
+    pub(super) csrf: String,
+    /// The form's own fields, sent again with the confirmation.
+    pub(super) fields: Vec<(String, String)>,
+    pub(super) button: String,
+    pub(super) back: String,
+    pub(super) cancel: String,
+}
+
+/// Whether a form came from its confirmation page ([`Confirm`]).
+pub(super) fn confirmed(confirm: &Option<String>) -> bool {
+    confirm.as_deref() == Some("yes")
+}

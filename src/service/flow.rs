@@ -367,7 +367,7 @@ impl Service {
             .ok_or_else(|| ServiceError::NotFound(format!("attachment `{attachment_id}`")))?;
         let org = attachment.org_id;
         let channel_id = attachment.channel_id;
-        if !(actor.is_operator() || (org == actor.org_id && actor.role == UserRole::Admin)) {
+        if !actor.acts_for(org == actor.org_id) {
             return Err(if org == actor.org_id {
                 ServiceError::Forbidden("only your organization's admins can unplug its interfaces".into())
             } else {
@@ -397,7 +397,7 @@ impl Service {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let channel = self.channel_row(&mut tx, channel_id, true).await?;
-        if !(actor.is_operator() || (channel.org_id == actor.org_id && actor.role == UserRole::Admin)) {
+        if !actor.acts_for(channel.org_id == actor.org_id) {
             return Err(if self.can_see(&mut tx, actor, channel_id, &channel.org_id).await? {
                 ServiceError::Forbidden("only the creator's admins or the operator can terminate a channel".into())
             } else {

@@ -171,7 +171,7 @@ pub fn new_channel(p: &Portal, name: &str, kind: &str, interface: &str) -> Value
 /// A live E-Line through the API: `acme`'s `name` on acme-1a, offered to globex's admin,
 /// accepted with globex-8a, and waited for until active. Returns the channel's ID, the
 /// invitation's token and the acceptance's answer.
-async fn live_p2p(p: &Portal, acme: &Client, name: &str) -> (String, String, Value) {
+pub async fn live_p2p(p: &Portal, acme: &Client, name: &str) -> (String, String, Value) {
     let (_, ch) = acme.post("/api/v1/channels", new_channel(p, name, "p2p", "acme-1a")).await;
     let id = ch["id"].as_str().unwrap().to_string();
     let (_, offer) = acme

@@ -24,6 +24,7 @@ macro_rules! on_both {
 mod api;
 mod browser;
 mod cli;
+mod confirm;
 mod fuzz;
 mod gate;
 mod golden;

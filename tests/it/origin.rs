@@ -230,8 +230,13 @@ async fn every_write_needs_the_sessions_token(b: Backend) {
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{body}");
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "a page");
     }
-    let r =
-        http.post(&decline).header("content-type", form).body(format!("csrf={}", globex.csrf)).send().await.unwrap();
+    let r = http
+        .post(&decline)
+        .header("content-type", form)
+        .body(format!("csrf={}&confirm=yes", globex.csrf))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
     let (_, seen) = globex.get(&format!("/api/v1/invitations/{token}")).await;
     assert_eq!(seen["invitee"]["declined"], true, "declined with the token: {seen}");

@@ -191,6 +191,38 @@ struct ChannelsPage {
     sockets: Vec<SocketOption>,
     classes: Vec<String>,
     models: Vec<ModelOption>,
+    /// What the create form holds: what was typed, after a refusal.
+    typed: Typed,
+    /// The error is the create form's, shown inside it.
+    form_error: bool,
+}
+
+/// The create form's fields as the visitor typed them (as text), so a refusal shows the
+/// form again as it was sent.
+struct Typed {
+    name: String,
+    kind: String,
+    bandwidth: String,
+    class: String,
+    model: String,
+    interface: String,
+    tag: String,
+    role: String,
+}
+
+impl Default for Typed {
+    fn default() -> Self {
+        Typed {
+            name: String::new(),
+            kind: "p2p".into(),
+            bandwidth: "10".into(),
+            class: String::new(),
+            model: String::new(),
+            interface: String::new(),
+            tag: String::new(),
+            role: "root".into(),
+        }
+    }
 }
 
 async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Result<ChannelsPage, PageError> {
@@ -248,6 +280,8 @@ async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Resu
         sockets: socket_options(&sockets, true),
         classes: classes.into_iter().collect(),
         models,
+        typed: Typed::default(),
+        form_error: false,
     })
 }
 
@@ -263,7 +297,8 @@ struct CreateForm {
     _csrf: String,
     name: String,
     kind: ChannelKind,
-    bandwidth_mbps: u64,
+    /// Text, read here, so that a bad number is shown in the form as typed.
+    bandwidth_mbps: String,
     class: String,
     usage_model_id: String,
     interface: String,
@@ -273,31 +308,34 @@ struct CreateForm {
     role: Option<Role>,
 }
 
-/// SPEC §2 steps 1-2: a refusal shows the page again with the reason, nothing stored.
+/// SPEC §2 steps 1-2: a refusal shows the page again with the reason inside the form,
+/// every field as it was typed; nothing stored.
 async fn view_channels_post(
     State(state): State<AppState>,
     user: PageUser,
     f: Result<Form<CreateForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
-    let customer_vlan = match f.customer_vlan.trim() {
-        "" => None,
-        t => Some(
-            t.parse::<u16>()
-                .map_err(|_| user.error(AppError::BadRequest(format!("`{t}` is not a VLAN tag (1-4094)"))))?,
-        ),
-    };
     let created = async {
+        let customer_vlan = match f.customer_vlan.trim() {
+            "" => None,
+            t => Some(t.parse::<u16>().map_err(|_| {
+                ServiceError::Invalid(format!("the customer VLAN tag “{t}” is not a number from 1 to 4094"))
+            })?),
+        };
+        let bandwidth_mbps = f.bandwidth_mbps.trim().parse::<u64>().map_err(|_| {
+            ServiceError::Invalid(format!("the bandwidth “{}” is not a whole number of Mbps", f.bandwidth_mbps.trim()))
+        })?;
         let new = NewChannel {
             name: f.name.parse()?,
             kind: f.kind,
-            bandwidth_mbps: f.bandwidth_mbps,
-            class: f.class,
+            bandwidth_mbps,
+            class: f.class.clone(),
             usage_model_id: f
                 .usage_model_id
                 .parse()
                 .map_err(|e| ServiceError::Invalid(format!("usage_model_id: {e}")))?,
-            interface: f.interface,
+            interface: f.interface.clone(),
             role: if f.kind == ChannelKind::P2mp { f.role } else { None },
             customer_vlan,
         };
@@ -312,7 +350,19 @@ async fn view_channels_post(
             } else {
                 StatusCode::BAD_REQUEST
             };
-            Ok((status, render(&channels_page(&state, &user, e.to_string()).await?)).into_response())
+            let mut page = channels_page(&state, &user, e.to_string()).await?;
+            page.form_error = true;
+            page.typed = Typed {
+                name: f.name,
+                kind: f.kind.as_str().into(),
+                bandwidth: f.bandwidth_mbps,
+                class: f.class,
+                model: f.usage_model_id,
+                interface: f.interface,
+                tag: f.customer_vlan,
+                role: f.role.map_or("root", |r| if r == Role::Leaf { "leaf" } else { "root" }).into(),
+            };
+            Ok((status, render(&page)).into_response())
         }
         Err(e) => Err(user.error(e)),
     }

@@ -321,6 +321,26 @@ async fn forms_explain_refusals(b: Backend) {
     assert!(error.contains("Mbps"), "{error}");
     a.shot("over-bandwidth").await;
     assert!(p.w.svc.channels(&p.w.op).await.unwrap().is_empty(), "nothing stored");
+    // The form keeps what was typed, and its error is in view (inside the form).
+    assert_eq!(a.value("#name").await, "too big");
+    assert_eq!(a.value("#bandwidth").await, "5000");
+    let in_view = a
+        .client
+        .execute(
+            "var r = document.querySelector('#create #error').getBoundingClientRect(); \
+             return r.top >= 0 && r.bottom <= window.innerHeight;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(in_view, serde_json::Value::Bool(true), "the refusal is in the viewport");
+    // A bandwidth that is not a number: the same page, the text kept.
+    a.fill("#name", "typo").await;
+    a.fill("#bandwidth", "10x").await;
+    a.click("#create-button").await;
+    a.wait_text("#error", "the number refusal", |t| t.contains("10x")).await;
+    assert_eq!(a.value("#name").await, "typo");
+    assert_eq!(a.value("#bandwidth").await, "10x");
     // A customer tag on a port-mode socket.
     a.fill("#name", "tagged on a port").await;
     a.fill("#bandwidth", "10").await;

@@ -30,3 +30,9 @@
     });
   });
 })();
+
+// A form refused by the server comes back with its error inside it: bring it into view.
+(function () {
+  var here = document.querySelector("[data-scroll-here]");
+  if (here) { here.scrollIntoView({ block: "center" }); }
+})();

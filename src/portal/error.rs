@@ -21,6 +21,9 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The largest body a request may carry (the gate in `origin.rs` holds every request to it).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
@@ -120,7 +123,7 @@ impl From<JsonRejection> for AppError {
                 code: "unsupported_media_type",
                 message: "the body must be JSON: send it with Content-Type: application/json".into(),
             },
-            StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(super::origin::BODY_LIMIT),
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(BODY_LIMIT),
             _ => AppError::BadRequest(format!("bad JSON body: {}", rejection.body_text())),
         }
     }

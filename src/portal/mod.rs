@@ -101,7 +101,7 @@ pub fn router(state: AppState) -> Router {
                 .map_or_else(|| request.uri().path().to_string(), |p| p.as_str().to_string());
             tracing::info_span!("request", method = %request.method(), route)
         }))
-        .layer(RequestBodyLimitLayer::new(origin::BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(error::BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(axum::middleware::from_fn(shape::shape_errors))

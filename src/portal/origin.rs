@@ -22,11 +22,9 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::auth::{CSRF_HEADER, Checked, SESSION_COOKIE, cookie, ip_of, is_safe, same};
 use super::error::AppError;
+use super::error::BODY_LIMIT;
 use super::page::PageError;
 use crate::service::ServiceError;
-
-/// The largest body a request may carry.
-pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The gate (see the module comment).
 pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {

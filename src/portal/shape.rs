@@ -55,7 +55,7 @@ pub async fn shape_errors(request: Request, next: Next) -> Response {
 fn reshaped(status: StatusCode, said: &str, api: bool) -> AppError {
     let http = |code: &'static str, message: String| AppError::Http { status, code, message };
     match status {
-        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(super::origin::BODY_LIMIT),
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(super::error::BODY_LIMIT),
         StatusCode::NOT_FOUND if api => {
             http("not_found", "nothing here: the API's paths are in /api/v1/openapi.json".into())
         }

@@ -15,9 +15,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::model::id::{AttachmentId, ChannelId};
-use crate::model::text::{Reason, TextError};
+use crate::model::text::{Description, Reason, TextError};
 use crate::model::{ChannelKind, Role, utc_minute as when};
-use crate::service::{ChannelView, InviteeSpec, NewOffer, ServiceError, UserRole};
+use crate::service::{ChannelView, InviteeSpec, NewOffer, ServiceError, UserRole, check_email};
 
 use super::AppState;
 use super::error::AppError;
@@ -92,7 +92,19 @@ struct ChannelPage {
     /// The termination reason typed so far, and why it was refused.
     reason: String,
     reason_error: String,
+    /// The offer form as typed, and why it was refused (every bad line at once).
+    offer: OfferTyped,
+    offer_errors: Vec<String>,
     csrf: String,
+}
+
+/// The offer form's fields as the creator typed them.
+struct OfferTyped {
+    invitees: String,
+    description: String,
+    days: String,
+    role: String,
+    allow_reoffer: bool,
 }
 
 async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) -> Result<ChannelLive, PageError> {
@@ -198,6 +210,14 @@ async fn channel_page(
         can_terminate: (is_creator || actor.is_operator()) && !ended,
         reason: String::new(),
         reason_error: String::new(),
+        offer: OfferTyped {
+            invitees: String::new(),
+            description: format!("Join {}", channel.name),
+            days: String::new(),
+            role: "leaf".into(),
+            allow_reoffer: false,
+        },
+        offer_errors: Vec::new(),
         csrf: user.authed.csrf.clone(),
     })
 }
@@ -276,6 +296,24 @@ struct OfferCreatedPage {
     invitations: Vec<(String, String)>,
 }
 
+/// One line of the offer form: `org:NAME`, or `EMAIL[, NAME[, ORGANIZATION]]` (what the
+/// creator knows pre-fills registration).
+fn invitee_line(line: &str, role: Option<Role>) -> Result<InviteeSpec, String> {
+    if let Some(org) = line.strip_prefix("org:") {
+        return Ok(InviteeSpec { organization: Some(org.trim().to_string()), role, ..Default::default() });
+    }
+    let mut parts = line.splitn(3, ',').map(str::trim);
+    let email = parts.next().unwrap_or_default();
+    check_email(email).map_err(|e| e.to_string())?;
+    Ok(InviteeSpec {
+        email: Some(email.to_string()),
+        name: parts.next().unwrap_or_default().parse().map_err(|e: TextError| e.to_string())?,
+        org_name: parts.next().unwrap_or_default().parse().map_err(|e: TextError| e.to_string())?,
+        role,
+        ..Default::default()
+    })
+}
+
 /// SPEC §2 step 3: one invitee per line, an email or `org:NAME`.
 pub(super) async fn view_offer_post(
     State(state): State<AppState>,
@@ -284,41 +322,35 @@ pub(super) async fn view_offer_post(
     f: Result<Form<OfferForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
-    // Text a field refuses is answered as the service's refusals are: the page again, saying why.
-    let invitees: Result<Vec<InviteeSpec>, TextError> = f
-        .invitees
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| match l.strip_prefix("org:") {
-            Some(org) => {
-                Ok(InviteeSpec { organization: Some(org.trim().to_string()), role: f.role, ..Default::default() })
-            }
-            None => {
-                // EMAIL[, NAME[, ORGANIZATION]]: what the creator knows pre-fills registration.
-                let mut parts = l.splitn(3, ',').map(str::trim);
-                Ok(InviteeSpec {
-                    email: parts.next().map(str::to_string),
-                    name: parts.next().unwrap_or_default().parse()?,
-                    org_name: parts.next().unwrap_or_default().parse()?,
-                    role: f.role,
-                    ..Default::default()
-                })
-            }
-        })
-        .collect();
+    // Every line is read, and every bad one reported at once, beside the form that keeps
+    // what was typed; the service's own refusals come back the same way.
+    let mut errors = Vec::new();
+    let mut invitees = Vec::new();
+    for (n, line) in f.invitees.lines().enumerate().map(|(n, l)| (n + 1, l.trim())).filter(|(_, l)| !l.is_empty()) {
+        match invitee_line(line, f.role) {
+            Ok(spec) => invitees.push(spec),
+            Err(why) => errors.push(format!("Line {n} (“{line}”): {why}")),
+        }
+    }
+    let description = f.description.parse::<Description>().map_err(|e| errors.push(e.to_string())).ok();
     let expires_in_days = match f.expires_in_days.trim() {
         "" => None,
-        d => Some(
-            d.parse::<u32>().map_err(|_| user.error(AppError::BadRequest(format!("`{d}` is not a number of days"))))?,
-        ),
+        d => match d.parse::<u32>() {
+            Ok(days) => Some(days),
+            Err(_) => {
+                errors.push(format!("“{d}” is not a number of days"));
+                None
+            }
+        },
     };
-    let offered = async {
-        let (description, invitees) = (f.description.parse()?, invitees?);
-        let offer = NewOffer { description, expires_in_days, allow_reoffer: f.allow_reoffer.is_some(), invitees };
-        state.svc.offer(&user.authed.actor, &id, &offer).await
+    let offered = match description {
+        Some(description) if errors.is_empty() => {
+            let offer = NewOffer { description, expires_in_days, allow_reoffer: f.allow_reoffer.is_some(), invitees };
+            state.svc.offer(&user.authed.actor, &id, &offer).await
+        }
+        _ => Err(ServiceError::Invalid(errors.join("\n"))),
     };
-    match offered.await {
+    match offered {
         Ok(created) => Ok(render(&OfferCreatedPage {
             title: "Invitations sent".into(),
             user: Some(user.header.clone()),
@@ -331,12 +363,16 @@ pub(super) async fn view_offer_post(
                 .collect(),
         })),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Refused(_) | ServiceError::Conflict(_))) => {
-            let message = e.to_string();
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                render(&channel_page(&state, &user, &id, String::new(), message).await?),
-            )
-                .into_response())
+            let mut page = channel_page(&state, &user, &id, String::new(), String::new()).await?;
+            page.offer_errors = if errors.is_empty() { vec![e.to_string()] } else { errors };
+            page.offer = OfferTyped {
+                invitees: f.invitees,
+                description: f.description,
+                days: f.expires_in_days,
+                role: if f.role == Some(Role::Root) { "root" } else { "leaf" }.into(),
+                allow_reoffer: f.allow_reoffer.is_some(),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
         Err(e) => Err(user.error(e)),
     }

@@ -25,6 +25,7 @@ mod api;
 mod browser;
 mod cli;
 mod confirm;
+mod forms;
 mod fuzz;
 mod gate;
 mod golden;

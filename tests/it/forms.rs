@@ -1,0 +1,46 @@
+//! Forms keep what was typed (issue: the portal journey, item 3): a refused offer shows
+//! the channel page again with every line of its invitee list, its description and
+//! expiry as sent, and every bad line reported at once, inside the form.
+
+use reqwest::StatusCode;
+
+use crate::api::{Portal, new_channel};
+use crate::world::Backend;
+
+async fn a_refused_offer_keeps_every_line(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "kept", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let send = async |invitees: &str, days: &str| {
+        let body = [
+            ("csrf", acme.csrf.as_str()),
+            ("invitees", invitees),
+            ("description", "keep me"),
+            ("expires_in_days", days),
+        ];
+        let r = acme.raw().await.post(format!("{}/channels/{id}/offers", p.base)).form(&body).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+
+    let typed = "not-an-email\nops@globex.example, Globex Ops\n\nalso wrong, Someone";
+    let (status, page) = send(typed, "soon").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    for said in ["Line 1 (“not-an-email”)", "Line 4 (“also wrong, Someone”)", "“soon” is not a number of days"]
+    {
+        assert!(page.contains(said), "{said} is reported: {page}");
+    }
+    assert!(!page.contains("Line 2"), "a good line is not reported: {page}");
+    assert!(page.contains("id=\"offer-error\""), "the errors are inside the offer form");
+    assert!(page.contains(">not-an-email\nops@globex.example, Globex Ops\n\nalso wrong, Someone</textarea>"), "{page}");
+    assert!(page.contains(r#"value="keep me""#) && page.contains(r#"value="soon""#), "{page}");
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}/offers")).await.1.as_array().map(Vec::len), Some(0));
+
+    // A refusal by the service (no such organization) comes back the same way.
+    let (status, page) = send("org:no-such-organization", "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("id=\"offer-error\"") && page.contains(">org:no-such-organization</textarea>"), "{page}");
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}/offers")).await.1.as_array().map(Vec::len), Some(0));
+}
+
+on_both!(a_refused_offer_keeps_every_line);

@@ -104,6 +104,10 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(error::BODY_LIMIT))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        // Pages and answers about an organization are not kept by browsers or proxies (a
+        // shared computer's back button shows nothing after logout); the static files say
+        // their own.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(axum::middleware::from_fn(shape::shape_errors))
         .with_state(state)
 }

@@ -1,6 +1,7 @@
 //! Forms keep what was typed (issue: the portal journey, item 3): a refused offer shows
 //! the channel page again with every line of its invitee list, its description and
-//! expiry as sent, and every bad line reported at once, inside the form.
+//! expiry as sent, and every bad line reported at once, inside the form. And what the
+//! browser keeps of signed-in pages: nothing.
 
 use reqwest::StatusCode;
 
@@ -44,3 +45,21 @@ async fn a_refused_offer_keeps_every_line(b: Backend) {
 }
 
 on_both!(a_refused_offer_keeps_every_line);
+
+/// Signed-in pages and API answers say `Cache-Control: no-store` (issue: the portal
+/// journey, item 7): a shared computer's browser keeps no copy of them after logout. The
+/// static files keep their own caching.
+async fn signed_in_pages_are_not_stored(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let http = acme.raw().await;
+    for path in ["/channels", "/settings", "/api/v1/channels", "/api/v1/me"] {
+        let r = http.get(format!("{}{path}", p.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+    }
+    let r = http.get(format!("{}/static/portal.css", p.base)).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "max-age=300");
+}
+
+on_both!(signed_in_pages_are_not_stored);

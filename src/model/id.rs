@@ -6,11 +6,9 @@
 //! (`ch-0190f5c2…`), and an invitation token's 64 lower-case hex digits. An id read back from
 //! the database is the store's own and is taken as it is ([`ChannelId::stored`]).
 
-use std::fmt;
-use std::ops::Deref;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 /// Why text is not an id of some kind: what the kind is and the shape it has.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -62,29 +60,11 @@ macro_rules! id_type {
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
-            }
-        }
-
-        impl Deref for $name {
-            type Target = str;
-            fn deref(&self) -> &str {
-                &self.0
-            }
-        }
+        checked_string!($name);
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
             }
         }
 

@@ -7,6 +7,32 @@
 //! Everything here validates on construction and does no I/O, so the pure core
 //! (`topology`, `orchestrator`) can trust a value once it holds one.
 
+/// The impls a `String` newtype checked by its `FromStr` shares (ids in `id.rs`, text in
+/// `text.rs`): read from JSON or a form through that check, seen as `str`, shown as is.
+macro_rules! checked_string {
+    ($name:ident) => {
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 pub mod actor;
 pub mod id;
 pub mod policy;

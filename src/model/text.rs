@@ -8,11 +8,9 @@
 //! service takes only checked text. The message names the field ("a reason must be at
 //! most 500 printable characters"); a JSON body's error adds where it was (`invitees[0].name`).
 
-use std::fmt;
-use std::ops::Deref;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 /// Why a field's text was refused, with the field's name and what to send instead.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -74,25 +72,7 @@ macro_rules! text_type {
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
-            }
-        }
-
-        impl Deref for $name {
-            type Target = str;
-            fn deref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        checked_string!($name);
     };
 }
 

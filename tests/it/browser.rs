@@ -102,11 +102,18 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
     }
 
+    /// The element's text, or "" when there is none. A live page swaps its fragment in when
+    /// the server says something changed, which can leave a found element stale before its
+    /// text is read: it is then found again.
     async fn text(&self, css: &str) -> String {
-        match self.client.find(Locator::Css(css)).await {
-            Ok(e) => e.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
+        for _ in 0..20 {
+            let Ok(e) = self.client.find(Locator::Css(css)).await else { return String::new() };
+            match e.text().await {
+                Ok(text) => return text,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
         }
+        String::new()
     }
 
     async fn value(&self, css: &str) -> String {

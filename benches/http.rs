@@ -147,9 +147,9 @@ async fn main() {
         name: name.parse().unwrap(),
         kind: ChannelKind::P2p,
         bandwidth_mbps: 1,
-        class: "standard".into(),
+        class: "standard".parse().unwrap(),
         usage_model_id: model.parse().unwrap(),
-        interface: iface.to_string(),
+        interface: iface.parse().unwrap(),
         role: None,
         customer_vlan: None,
     };
@@ -173,7 +173,7 @@ async fn main() {
                 &creator,
                 &ch,
                 &NewOffer {
-                    invitees: vec![InviteeSpec { email: Some(actor.email.clone()), ..Default::default() }],
+                    invitees: vec![InviteeSpec { email: Some(actor.email.parse().unwrap()), ..Default::default() }],
                     ..Default::default()
                 },
             )

@@ -140,7 +140,7 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
                 let invitees = job
                     .invitees
                     .iter()
-                    .map(|(_, org, _)| InviteeSpec { organization: Some(org.clone()), ..Default::default() })
+                    .map(|(_, org, _)| InviteeSpec { organization: Some(org.parse().unwrap()), ..Default::default() })
                     .collect();
                 let offer = svc.offer(&job.creator, &ch, &NewOffer { invitees, ..Default::default() }).await.unwrap();
                 for ((actor, _, iface), inv) in job.invitees.iter().zip(&offer.invitations) {
@@ -148,7 +148,7 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
                     svc.accept(
                         actor,
                         &inv.token,
-                        &Acceptance { interface: iface.clone(), usage_model_id: None, customer_vlan: None },
+                        &Acceptance { interface: iface.parse().unwrap(), usage_model_id: None, customer_vlan: None },
                     )
                     .await
                     .unwrap();
@@ -254,9 +254,9 @@ fn job(spec: &ChannelSpec, n: usize, orgs: &[&str], admins: &BTreeMap<String, Ac
             name: format!("bench-{n}").parse().unwrap(),
             kind: spec.kind,
             bandwidth_mbps: spec.bandwidth_mbps,
-            class: "standard".into(),
+            class: "standard".parse().unwrap(),
             usage_model_id: model.parse().unwrap(),
-            interface: first.interface.clone(),
+            interface: first.interface.parse().unwrap(),
             role: first.role,
             customer_vlan: None,
         },

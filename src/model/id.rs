@@ -30,10 +30,19 @@ macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, prefix = $prefix:literal, digits = $digits:literal, what = $what:literal,
      shape = $shape:literal, secret = $secret:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
-        #[schema(value_type = String)]
         pub struct $name(String);
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let pattern = format!("^{}[0-9a-f]{{{}}}$", $prefix, $digits);
+                let len = $prefix.len() + $digits;
+                super::string_schema(concat!($what, ": ", $shape), &pattern, len, len)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             /// What the id names, for messages: "a channel id".

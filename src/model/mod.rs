@@ -33,6 +33,26 @@ macro_rules! checked_string {
     };
 }
 
+/// The OpenAPI schema of a checked string: as much of its `FromStr` as a schema can say
+/// (the pattern and the length in characters), so a client or a fuzzer knows what is
+/// refused before it sends it.
+fn string_schema(
+    description: &str,
+    pattern: &str,
+    min: usize,
+    max: usize,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .pattern(Some(pattern))
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .build()
+        .into()
+}
+
 pub mod actor;
 pub mod id;
 pub mod policy;

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::text::{Email, InterfaceName, OrgName};
+
 /// An organization's policy, as read and as written (`PUT /api/v1/policy`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +35,7 @@ pub struct Notifications {
     /// A channel we take part in failed, was paused or ended.
     pub channel_down: bool,
     /// Who gets the messages (at most 20 addresses); empty: the organization's admins.
-    pub recipients: Vec<String>,
+    pub recipients: Vec<Email>,
 }
 
 impl Default for Notifications {
@@ -46,6 +48,6 @@ impl Default for Notifications {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutoAccept {
-    pub organization: String,
-    pub interface: String,
+    pub organization: OrgName,
+    pub interface: InterfaceName,
 }

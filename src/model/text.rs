@@ -20,10 +20,11 @@ pub struct TextError {
     pub rule: String,
 }
 
-/// `s` trimmed, when it is 1 to `max` characters without control characters.
+/// `s` trimmed, when it is 1 to `max` characters without control characters. The limit
+/// holds for the text as sent, spaces included, as the OpenAPI schema says.
 pub fn required(field: &str, s: &str, max: usize) -> Result<String, TextError> {
     let t = s.trim();
-    if t.is_empty() || !fits(t, max) {
+    if t.is_empty() || !fits(s, max) {
         return Err(TextError { field: field.into(), rule: format!("1-{max} printable characters") });
     }
     Ok(t.to_string())
@@ -31,11 +32,51 @@ pub fn required(field: &str, s: &str, max: usize) -> Result<String, TextError> {
 
 /// As [`required`], but empty text is allowed (and is empty).
 pub fn optional(field: &str, s: &str, max: usize) -> Result<String, TextError> {
-    let t = s.trim();
-    if !fits(t, max) {
+    if !fits(s, max) {
         return Err(TextError { field: field.into(), rule: format!("at most {max} printable characters") });
     }
-    Ok(t.to_string())
+    Ok(s.trim().to_string())
+}
+
+/// An email address as sent (not trimmed: a form trims its own lines), lower-cased: one
+/// `@` after something, then a domain with a dot that neither starts nor ends it; no
+/// spaces or control characters; at most `max` characters.
+pub fn email(field: &str, s: &str, max: usize) -> Result<String, TextError> {
+    let plain = |c: char| !c.is_whitespace() && !c.is_control() && c != '@';
+    let ok = s.chars().count() <= max
+        && s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && local.chars().all(plain)
+                && domain.chars().all(plain)
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if !ok {
+        return Err(TextError { field: field.into(), rule: "an address like name@example.com".into() });
+    }
+    Ok(s.to_lowercase())
+}
+
+/// A name that ends up in interface, namespace and file names (a topology's switches and
+/// interfaces): 1-`max` ASCII letters, digits, '-', '_' or '.', starting with a letter or a
+/// digit.
+pub fn usable_name(field: &str, s: &str, max: usize) -> Result<String, TextError> {
+    if !is_usable_name(s, max) {
+        return Err(TextError {
+            field: field.into(),
+            rule: format!("1-{max} letters, digits, '-', '_' or '.', starting with a letter or digit"),
+        });
+    }
+    Ok(s.to_string())
+}
+
+/// Whether `s` is a usable name of at most `max` bytes (see [`usable_name`]).
+pub fn is_usable_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && s.as_bytes().first().is_some_and(|b| b.is_ascii_alphanumeric())
 }
 
 /// Whether `s` has no control character.
@@ -47,10 +88,20 @@ fn fits(t: &str, max: usize) -> bool {
     printable(t) && t.chars().count() <= max
 }
 
+/// What the schemas say of each rule (ECMA-262 patterns, as OpenAPI takes them). A control
+/// character is Unicode's Cc: U+0000-U+001F and U+007F-U+009F.
+const PRINTABLE: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+const EMAIL: &str = concat!(
+    r"^[^\s@\x00-\x1f\x7f-\x9f]+@[^\s@.\x00-\x1f\x7f-\x9f][^\s@\x00-\x1f\x7f-\x9f]*",
+    r"\.[^\s@\x00-\x1f\x7f-\x9f]*[^\s@.\x00-\x1f\x7f-\x9f]$"
+);
+const USABLE_NAME: &str = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$";
+
 macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, what = $what:literal, max = $max:literal, $rule:ident $(, $default:ident)?) => {
+    ($(#[$doc:meta])* $name:ident, what = $what:literal, max = $max:literal, $rule:ident, min = $min:literal,
+     pattern = $pattern:ident $(, $default:ident)?) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema $(, $default)?)]
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize $(, $default)?)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -63,6 +114,11 @@ macro_rules! text_type {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// Text the store kept (checked when it was written), taken as it is.
+            pub fn stored(s: impl Into<String>) -> Self {
+                $name(s.into())
+            }
         }
 
         impl FromStr for $name {
@@ -72,38 +128,72 @@ macro_rules! text_type {
             }
         }
 
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                super::string_schema($what, $pattern, $min, $max)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
         checked_string!($name);
     };
 }
 
 text_type!(
     /// A channel's name: 1-64 characters.
-    ChannelName, what = "a channel name", max = 64, required
+    ChannelName, what = "a channel name", max = 64, required, min = 1, pattern = PRINTABLE
 );
 text_type!(
     /// An offer's description: up to 2,000 characters.
-    Description, what = "a description", max = 2000, optional, Default
+    Description, what = "a description", max = 2000, optional, min = 0, pattern = PRINTABLE, Default
 );
 text_type!(
     /// A person's name as they register: 1-100 characters.
-    PersonName, what = "a name", max = 100, required
+    PersonName, what = "a name", max = 100, required, min = 1, pattern = PRINTABLE
 );
 text_type!(
     /// An organization's name as it registers: 1-100 characters.
-    OrgName, what = "an organization name", max = 100, required
+    OrgName, what = "an organization name", max = 100, required, min = 1, pattern = PRINTABLE
 );
 text_type!(
     /// What an offer's creator knows of an invitee's name (pre-fills registration): up to
     /// 100 characters.
-    InviteeName, what = "an invitee's name", max = 100, optional, Default
+    InviteeName, what = "an invitee's name", max = 100, optional, min = 0, pattern = PRINTABLE, Default
 );
 text_type!(
     /// What an offer's creator knows of an invitee's organization: up to 100 characters.
-    InviteeOrgName, what = "an invitee's organization name", max = 100, optional, Default
+    InviteeOrgName, what = "an invitee's organization name", max = 100, optional, min = 0, pattern = PRINTABLE, Default
 );
 text_type!(
     /// Why a channel is terminated (the audit log, the other parties): up to 500 characters.
-    Reason, what = "a reason", max = 500, optional, Default
+    Reason, what = "a reason", max = 500, optional, min = 0, pattern = PRINTABLE, Default
+);
+
+text_type!(
+    /// An email address: at most 254 characters, stored lower-case.
+    Email, what = "an email address", max = 254, email, min = 5, pattern = EMAIL
+);
+text_type!(
+    /// A service interface's name, as the topology names it: 1-64 letters, digits, '-',
+    /// '_' or '.'.
+    InterfaceName, what = "an interface name", max = 64, usable_name, min = 1, pattern = USABLE_NAME
+);
+text_type!(
+    /// A class of service, as the operator's accounts name them: 1-64 characters.
+    ClassName, what = "a class of service", max = 64, required, min = 1, pattern = PRINTABLE
 );
 
 #[cfg(test)]

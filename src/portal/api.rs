@@ -236,7 +236,7 @@ async fn create_channel(
 }
 
 /// One channel: state, VLAN, path, attachments.
-#[utoipa::path(get, path = "/channels/{id}", tag = "channels", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/channels/{id}", tag = "channels", params(("id" = ChannelId, Path)),
     responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody)))]
 async fn get_channel(
     State(state): State<AppState>,
@@ -248,7 +248,7 @@ async fn get_channel(
 
 /// Terminate a channel (its creator or the operator): an order removes its configuration
 /// and frees its VLAN (SPEC §2 step 6).
-#[utoipa::path(post, path = "/channels/{id}/terminate", tag = "channels", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/channels/{id}/terminate", tag = "channels", params(("id" = ChannelId, Path)),
     request_body = Termination,
     responses((status = 202, body = OrderRef, links(
             ("GetOrder" = (operation_id = "get_order", parameters(("id" = "$response.body#/order_id"))))
@@ -265,7 +265,7 @@ async fn terminate_channel(
 }
 
 /// The channel's offers with each invitee's status (only for the organization that made them).
-#[utoipa::path(get, path = "/channels/{id}/offers", tag = "channels", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/channels/{id}/offers", tag = "channels", params(("id" = ChannelId, Path)),
     responses((status = 200, body = Vec<OfferView>), (status = 404, body = ErrorBody)))]
 async fn list_offers(
     State(state): State<AppState>,
@@ -279,7 +279,7 @@ async fn list_offers(
 
 /// Offer the channel to invitees, by email or organization (SPEC §2 step 3). Each gets an
 /// invitation URL with an unguessable token; the answer is the only time the tokens are shown.
-#[utoipa::path(post, path = "/channels/{id}/offers", tag = "channels", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/channels/{id}/offers", tag = "channels", params(("id" = ChannelId, Path)),
     request_body = NewOffer,
     responses((status = 201, body = OfferCreated, links(
             ("OpenInvitation" = (operation_id = "open_invitation",
@@ -299,7 +299,7 @@ async fn create_offer(
 }
 
 /// The channel's orders, oldest first.
-#[utoipa::path(get, path = "/channels/{id}/orders", tag = "orders", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/channels/{id}/orders", tag = "orders", params(("id" = ChannelId, Path)),
     responses((status = 200, body = Vec<OrderView>), (status = 404, body = ErrorBody)))]
 async fn channel_orders(
     State(state): State<AppState>,
@@ -311,7 +311,7 @@ async fn channel_orders(
 }
 
 /// Unplug an interface from a channel (either side; SPEC §2 step 6).
-#[utoipa::path(delete, path = "/attachments/{id}", tag = "channels", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/attachments/{id}", tag = "channels", params(("id" = AttachmentId, Path)),
     responses((status = 202, body = OrderRef, links(
             ("GetOrder" = (operation_id = "get_order", parameters(("id" = "$response.body#/order_id"))))
         )), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -328,7 +328,7 @@ async fn detach(
 /// Open an invitation (SPEC §2 step 4): the offer, its terms, and a pre-filled registration.
 /// Works logged out (the invitee may be new); a logged-in user it was not sent to gets
 /// `access_denied`, an expired offer `offer_expired` (410). Rate-limited per address.
-#[utoipa::path(get, path = "/invitations/{token}", tag = "invitations", params(("token" = String, Path)),
+#[utoipa::path(get, path = "/invitations/{token}", tag = "invitations", params(("token" = InvitationToken, Path)),
     responses((status = 200, body = InvitationView), (status = 403, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 async fn open_invitation(
@@ -344,7 +344,7 @@ async fn open_invitation(
 
 /// Register as the invited person (new users): the email must be the invited one. Opens a
 /// session, like logging in.
-#[utoipa::path(post, path = "/invitations/{token}/register", tag = "invitations", params(("token" = String, Path)),
+#[utoipa::path(post, path = "/invitations/{token}/register", tag = "invitations", params(("token" = InvitationToken, Path)),
     request_body = Registration,
     responses((status = 201, body = SessionView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
@@ -362,7 +362,7 @@ async fn register(
 
 /// Accept by plugging one of my interfaces in, under one of the definition's usage models
 /// (verified like creation). When the channel can carry traffic an order provisions it.
-#[utoipa::path(post, path = "/invitations/{token}/accept", tag = "invitations", params(("token" = String, Path)),
+#[utoipa::path(post, path = "/invitations/{token}/accept", tag = "invitations", params(("token" = InvitationToken, Path)),
     request_body = Acceptance,
     responses((status = 200, body = AcceptOutcome), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 410, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -377,7 +377,7 @@ async fn accept(
 }
 
 /// Decline the invitation.
-#[utoipa::path(post, path = "/invitations/{token}/decline", tag = "invitations", params(("token" = String, Path)),
+#[utoipa::path(post, path = "/invitations/{token}/decline", tag = "invitations", params(("token" = InvitationToken, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
 async fn decline(
     State(state): State<AppState>,
@@ -401,7 +401,7 @@ async fn list_orders(
 }
 
 /// One order with its time-stamped steps.
-#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = OrderId, Path)),
     responses((status = 200, body = OrderView), (status = 404, body = ErrorBody)))]
 async fn get_order(
     State(state): State<AppState>,

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::model::id::{AttachmentId, ChannelId};
 use crate::model::text::{Description, Reason, TextError};
 use crate::model::{ChannelKind, Role, utc_minute as when};
-use crate::service::{ChannelView, InviteeSpec, NewOffer, ServiceError, UserRole, check_email};
+use crate::service::{ChannelView, InviteeSpec, NewOffer, ServiceError, UserRole};
 
 use super::AppState;
 use super::error::AppError;
@@ -300,13 +300,14 @@ struct OfferCreatedPage {
 /// creator knows pre-fills registration).
 fn invitee_line(line: &str, role: Option<Role>) -> Result<InviteeSpec, String> {
     if let Some(org) = line.strip_prefix("org:") {
-        return Ok(InviteeSpec { organization: Some(org.trim().to_string()), role, ..Default::default() });
+        let organization = org.trim().parse().map_err(|e: TextError| e.to_string())?;
+        return Ok(InviteeSpec { organization: Some(organization), role, ..Default::default() });
     }
     let mut parts = line.splitn(3, ',').map(str::trim);
     let email = parts.next().unwrap_or_default();
-    check_email(email).map_err(|e| e.to_string())?;
+    let email = email.parse().map_err(|_| format!("`{email}` is not an email address"))?;
     Ok(InviteeSpec {
-        email: Some(email.to_string()),
+        email: Some(email),
         name: parts.next().unwrap_or_default().parse().map_err(|e: TextError| e.to_string())?,
         org_name: parts.next().unwrap_or_default().parse().map_err(|e: TextError| e.to_string())?,
         role,

@@ -124,9 +124,20 @@ impl From<JsonRejection> for AppError {
                 message: "the body must be JSON: send it with Content-Type: application/json".into(),
             },
             StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge(BODY_LIMIT),
-            _ => AppError::BadRequest(format!("bad JSON body: {}", rejection.body_text())),
+            // What serde says, with where (`invitees[0].email: ...`), without the framework's
+            // own preamble.
+            _ => AppError::BadRequest(format!("bad JSON body: {}", innermost(&rejection))),
         }
     }
+}
+
+/// The last error of `e`'s chain of sources: the one that says what was wrong.
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut at = e;
+    while let Some(next) = at.source() {
+        at = next;
+    }
+    at.to_string()
 }
 
 impl<T: Serialize> IntoResponse for AppJson<T> {

@@ -201,7 +201,7 @@ pub(super) async fn view_register_post(
     }
     let registered = async {
         let (name, organization) = (f.name.parse()?, f.organization.parse()?);
-        let reg = Registration { email: f.email, name, organization, password: f.password };
+        let reg = Registration { email: f.email.trim().parse()?, name, organization, password: f.password };
         state.svc.register(&token, &reg, &ip.to_string()).await
     };
     match registered.await {
@@ -251,8 +251,14 @@ pub(super) async fn view_accept_post(
         "" => None,
         m => Some(m.parse().map_err(|e| user.error(AppError::BadRequest(format!("usage_model_id: {e}"))))?),
     };
-    let acc = Acceptance { interface: f.interface, usage_model_id, customer_vlan };
-    match state.svc.accept(&user.authed.actor, &token, &acc).await {
+    let accepted = match f.interface.trim().parse() {
+        Ok(interface) => {
+            let acc = Acceptance { interface, usage_model_id, customer_vlan };
+            state.svc.accept(&user.authed.actor, &token, &acc).await
+        }
+        Err(e) => Err(ServiceError::from(e)),
+    };
+    match accepted {
         Ok(outcome) => Ok(Redirect::to(&format!("/channels/{}", outcome.channel_id)).into_response()),
         Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
             let page =

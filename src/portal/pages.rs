@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use crate::model::text::{Email, InterfaceName, OrgName};
 use crate::model::{ChannelKind, Role, utc_minute as when};
 use crate::service::{AutoAccept, NewChannel, Notifications, Policy, ServiceError, UserRole};
 
@@ -330,12 +331,12 @@ async fn view_channels_post(
             name: f.name.parse()?,
             kind: f.kind,
             bandwidth_mbps,
-            class: f.class.clone(),
+            class: f.class.parse()?,
             usage_model_id: f
                 .usage_model_id
                 .parse()
                 .map_err(|e| ServiceError::Invalid(format!("usage_model_id: {e}")))?,
-            interface: f.interface.clone(),
+            interface: f.interface.parse()?,
             role: if f.kind == ChannelKind::P2mp { f.role } else { None },
             customer_vlan,
         };
@@ -482,7 +483,7 @@ async fn settings_page(
         members_can_accept: policy.members_can_accept,
         rules: policy.auto_accept,
         sockets: sockets.into_iter().map(|s| s.name).collect(),
-        recipients: policy.notifications.recipients.join("\n"),
+        recipients: policy.notifications.recipients.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("\n"),
         notify: policy.notifications,
     })
 }
@@ -533,28 +534,51 @@ async fn view_settings_post(
         .map_err(|_| user.error(AppError::BadRequest(format!("`{days}` is not a number of days: use 1-3650"))))?;
     let orgs = fields.iter().filter(|(k, _)| k == "rule_org").map(|(_, v)| v.trim());
     let ifaces = fields.iter().filter(|(k, _)| k == "rule_iface").map(|(_, v)| v.trim());
+    // Every field is checked here; the policy holds the text as typed so that a refusal
+    // shows it again, and only a policy without a refusal goes to the service.
+    let mut refused: Option<String> = None;
+    let mut check = |r: Result<(), String>| {
+        if let Err(e) = r {
+            refused.get_or_insert(e);
+        }
+    };
+    let auto_accept = orgs
+        .zip(ifaces)
+        .filter(|(org, _)| !org.is_empty())
+        .map(|(org, iface)| {
+            check(org.parse::<OrgName>().map(drop).map_err(|e| e.to_string()));
+            check(iface.parse::<InterfaceName>().map(drop).map_err(|e| e.to_string()));
+            AutoAccept { organization: OrgName::stored(org), interface: InterfaceName::stored(iface) }
+        })
+        .collect();
+    let recipients = field("notify_to")
+        .unwrap_or_default()
+        .split(['\n', ',', ';'])
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            check(
+                r.parse::<Email>().map(drop).map_err(|_| format!("`{r}` is not an email address (name@example.org)")),
+            );
+            Email::stored(r)
+        })
+        .collect();
     let policy = Policy {
         default_offer_days: days,
         members_can_accept: field("members_can_accept").is_some(),
-        auto_accept: orgs
-            .zip(ifaces)
-            .filter(|(org, _)| !org.is_empty())
-            .map(|(org, iface)| AutoAccept { organization: org.to_string(), interface: iface.to_string() })
-            .collect(),
+        auto_accept,
         notifications: Notifications {
             offer_answers: field("notify_answers").is_some(),
             channel_active: field("notify_active").is_some(),
             channel_down: field("notify_down").is_some(),
-            recipients: field("notify_to")
-                .unwrap_or_default()
-                .split(['\n', ',', ';'])
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(str::to_string)
-                .collect(),
+            recipients,
         },
     };
-    match state.svc.update_policy(&user.authed.actor, &policy).await {
+    let saved = match refused {
+        Some(e) => Err(ServiceError::Invalid(e)),
+        None => state.svc.update_policy(&user.authed.actor, &policy).await,
+    };
+    match saved {
         Ok(_) => Ok(Redirect::to("/settings?saved=1").into_response()),
         Err(e @ ServiceError::Invalid(_)) => Ok((
             StatusCode::BAD_REQUEST,

@@ -305,11 +305,8 @@ impl Service {
         let mut out = Vec::new();
         for (n, inv) in invitees.iter().enumerate() {
             let at = |m: &str| ServiceError::Invalid(format!("invitee {}: {m}", n + 1));
-            let email = match inv.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-                Some(e) => Some(super::setup::check_email(e).map_err(|e| at(&e.to_string()))?),
-                None => None,
-            };
-            let org_id = match inv.organization.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+            let email = inv.email.as_ref().map(|e| e.to_string());
+            let org_id = match inv.organization.as_deref() {
                 Some(o) => Some(match organizations::id_by_name(&mut *tx, o).await {
                     Ok(id) => id,
                     Err(store::StoreError::NotFound(_)) => return Err(at(&format!("no organization named `{o}`"))),
@@ -330,7 +327,7 @@ impl Service {
             };
             let name = inv.name.to_string();
             let org_name = if inv.org_name.is_empty() {
-                inv.organization.clone().unwrap_or_default()
+                inv.organization.as_ref().map(|o| o.to_string()).unwrap_or_default()
             } else {
                 inv.org_name.to_string()
             };
@@ -349,7 +346,7 @@ impl Service {
             out.push(Invitation {
                 invitee_id: id,
                 email,
-                organization: inv.organization.clone(),
+                organization: inv.organization.as_ref().map(|o| o.to_string()),
                 token: InvitationToken::stored(token),
                 url,
             });

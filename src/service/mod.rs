@@ -44,7 +44,6 @@ pub use meter::MeterReport;
 pub use orders::OrderOutcome;
 pub use policy::{AutoAccept, AutoAccepted, Notifications, Policy};
 pub use sessions::{NewSession, Session};
-pub(crate) use setup::check_email;
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};
 pub use views::{
     AttachmentView, AuditEntry, CatalogEntry, ChannelView, InterfaceView, InvitationView, InviteeStatus, OfferView,

@@ -200,7 +200,7 @@ impl Service {
             return Ok(Vec::new());
         }
         if !prefs.recipients.is_empty() {
-            return Ok(prefs.recipients);
+            return Ok(prefs.recipients.iter().map(|r| r.to_string()).collect());
         }
         Ok(policy::admin_emails(&self.db, org_id).await?)
     }

@@ -12,22 +12,22 @@ use super::flow::Acceptance;
 use super::{Actor, Invitation, Result, Service, ServiceError, UserRole, audit};
 
 pub use crate::model::policy::{AutoAccept, Notifications, Policy};
+use crate::model::text::Email;
 
 /// Checks `notifications`' recipients; returns them trimmed, each address once.
-fn checked_recipients(notifications: &Notifications) -> Result<Vec<String>> {
+fn checked_recipients(notifications: &Notifications) -> Result<Vec<Email>> {
     if notifications.recipients.len() > 20 {
         return Err(ServiceError::Invalid("notifications.recipients: at most 20 addresses".into()));
     }
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<Email> = Vec::new();
     for (n, r) in notifications.recipients.iter().enumerate() {
-        let r = r.trim();
-        if r.parse::<lettre::Address>().is_err() || r.contains(',') {
+        if r.parse::<lettre::Address>().is_err() {
             return Err(ServiceError::Invalid(format!(
                 "notifications.recipients[{n}]: `{r}` is not an email address (name@example.org)"
             )));
         }
-        if !out.iter().any(|o| o.eq_ignore_ascii_case(r)) {
-            out.push(r.to_string());
+        if !out.contains(r) {
+            out.push(r.clone());
         }
     }
     Ok(out)
@@ -66,7 +66,7 @@ impl Service {
         let mut rules: Vec<Rule> = Vec::new();
         for (n, rule) in policy.auto_accept.iter().enumerate() {
             let at = format!("auto_accept[{n}]");
-            let from = match organizations::id_by_name(&mut tx, rule.organization.trim()).await {
+            let from = match organizations::id_by_name(&mut tx, &rule.organization).await {
                 Ok(id) => Some(id),
                 Err(StoreError::NotFound(_)) => None,
                 Err(e) => return Err(e.into()),
@@ -93,7 +93,7 @@ impl Service {
                     rule.interface
                 )));
             }
-            rules.push(Rule { from_org_id: from, interface: rule.interface.clone() });
+            rules.push(Rule { from_org_id: from, interface: rule.interface.to_string() });
         }
         let notifications = Notifications { recipients, ..policy.notifications.clone() };
         store::set_settings(
@@ -135,7 +135,11 @@ impl Service {
                 }
             };
             let actor = Actor::policy_of(&org_id);
-            let acceptance = Acceptance { interface: interface.clone(), usage_model_id: None, customer_vlan: None };
+            let Ok(name) = interface.parse() else {
+                tracing::warn!(interface, org_id, "an auto-accept rule names an interface that cannot exist");
+                continue;
+            };
+            let acceptance = Acceptance { interface: name, usage_model_id: None, customer_vlan: None };
             let reason = match self.accept(&actor, &inv.token, &acceptance).await {
                 Ok(_) => None,
                 Err(e) => {

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId, UsageModelId};
-use crate::model::text::{ChannelName, Description, InviteeName, InviteeOrgName, OrgName, PersonName};
+use crate::model::text::{
+    ChannelName, ClassName, Description, Email, InterfaceName, InviteeName, InviteeOrgName, OrgName, PersonName,
+};
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
 
@@ -15,10 +17,10 @@ pub struct NewChannel {
     pub name: ChannelName,
     pub kind: ChannelKind,
     pub bandwidth_mbps: u64,
-    pub class: String,
+    pub class: ClassName,
     pub usage_model_id: UsageModelId,
     /// The creator's service interface.
-    pub interface: String,
+    pub interface: InterfaceName,
     /// The creator's role in a p2mp channel (default root).
     pub role: Option<Role>,
     /// The tag the creator uses on a tagged-mode interface (default: the channel's VLAN).
@@ -29,9 +31,9 @@ pub struct NewChannel {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteeSpec {
-    pub email: Option<String>,
+    pub email: Option<Email>,
     /// An existing organization's name.
-    pub organization: Option<String>,
+    pub organization: Option<OrgName>,
     /// What the creator knows of the person and its organization (pre-fills registration).
     #[serde(default)]
     pub name: InviteeName,
@@ -78,7 +80,7 @@ pub struct OfferCreated {
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
-    pub email: String,
+    pub email: Email,
     pub name: PersonName,
     pub organization: OrgName,
     pub password: String,
@@ -88,7 +90,7 @@ pub struct Registration {
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Acceptance {
-    pub interface: String,
+    pub interface: InterfaceName,
     /// One of the channel definition's usage models. Default: the channel's when this
     /// organization can use it, else the first of the definition's that it can (what the
     /// invitation proposes in `proposed_usage_model_id`).

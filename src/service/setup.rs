@@ -79,12 +79,10 @@ fn require_operator(actor: &Actor) -> Result<()> {
 }
 
 pub(crate) fn check_email(email: &str) -> Result<String> {
-    let e = email.trim().to_lowercase();
-    let ok = e.len() <= 254
-        && e.split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(e) } else { Err(ServiceError::Invalid(format!("`{email}` is not an email address"))) }
+    match email.trim().parse::<crate::model::text::Email>() {
+        Ok(e) => Ok(e.to_string()),
+        Err(_) => Err(ServiceError::Invalid(format!("`{email}` is not an email address"))),
+    }
 }
 
 pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<String> {

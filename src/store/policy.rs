@@ -3,6 +3,7 @@
 //! (`auto_accept`, one per offering organization), and the addresses its news goes to.
 
 use crate::model::policy::{AutoAccept, Notifications, Policy};
+use crate::model::text::Email;
 
 use super::{Db, Row, SqlError, WriteTx, query};
 
@@ -93,7 +94,7 @@ pub async fn set_settings(
     .bind(i64::from(notifications.offer_answers))
     .bind(i64::from(notifications.channel_active))
     .bind(i64::from(notifications.channel_down))
-    .bind(notifications.recipients.join(","))
+    .bind(notifications.recipients.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -205,6 +206,6 @@ fn notifications_of(row: &Row) -> Result<Notifications, SqlError> {
         offer_answers: row.try_get::<i64>("notify_answers")? == 1,
         channel_active: row.try_get::<i64>("notify_active")? == 1,
         channel_down: row.try_get::<i64>("notify_down")? == 1,
-        recipients: to.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        recipients: to.split(',').filter(|s| !s.is_empty()).map(Email::stored).collect(),
     })
 }

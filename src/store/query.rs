@@ -442,6 +442,23 @@ impl Decode for Vec<u8> {
     }
 }
 
+/// Text the store kept, read back as the type it was checked as when it was written.
+macro_rules! decode_stored_text {
+    ($($name:ident),*) => {$(
+        impl Decode for crate::model::text::$name {
+            const EXPECTED: &'static str = "text";
+            fn decode(cell: &Cell) -> Option<Self> {
+                match cell {
+                    Cell::Text(t) => Some(Self::stored(t.clone())),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+decode_stored_text!(OrgName, InterfaceName, Email);
+
 impl<T: Decode> Decode for Option<T> {
     const EXPECTED: &'static str = T::EXPECTED;
     fn decode(cell: &Cell) -> Option<Option<T>> {

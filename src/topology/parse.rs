@@ -608,10 +608,7 @@ fn tree_path(adj: &[Vec<(usize, usize)>], a: usize, b: usize) -> Vec<usize> {
 
 /// 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit.
 pub fn is_usable_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        && name.as_bytes().first().is_some_and(|b| b.is_ascii_alphanumeric())
+    crate::model::text::is_usable_name(name, 64)
 }
 
 /// ", did you mean `x`?" for a close known name, else "".

@@ -414,7 +414,10 @@ async fn the_policy_page_sets_auto_accept(b: Backend) {
     assert_eq!(n.recipients, ["noc@globex.example"]);
     assert_eq!(
         policy.auto_accept,
-        [switchboard::service::AutoAccept { organization: "acme".into(), interface: "globex-8a".into() }]
+        [switchboard::service::AutoAccept {
+            organization: "acme".parse().unwrap(),
+            interface: "globex-8a".parse().unwrap()
+        }]
     );
     // A rule for an organization that does not exist: refused, nothing changes.
     g.fill("#rule-org-new", "nobody-inc").await;
@@ -436,7 +439,7 @@ async fn the_policy_page_sets_auto_accept(b: Backend) {
                 &ch,
                 &switchboard::service::NewOffer {
                     invitees: vec![switchboard::service::InviteeSpec {
-                        organization: Some("globex".into()),
+                        organization: Some("globex".parse().unwrap()),
                         ..Default::default()
                     }],
                     ..Default::default()

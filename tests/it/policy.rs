@@ -3,6 +3,7 @@
 //! channel runs (time windows, term ends, traffic caps), and notification preferences.
 
 use switchboard::model::ChannelKind;
+use switchboard::model::text::Email;
 use switchboard::orchestrator::policy::ChannelState;
 use switchboard::orchestrator::{Item, Planner};
 use switchboard::service::{Acceptance, Policy};
@@ -27,17 +28,27 @@ async fn auto_accept(b: Backend) {
         },
         "defaults"
     );
-    policy.auto_accept = vec![AutoAccept { organization: "acme".into(), interface: "globex-8a".into() }];
+    policy.auto_accept =
+        vec![AutoAccept { organization: "acme".parse().unwrap(), interface: "globex-8a".parse().unwrap() }];
     policy.default_offer_days = 14;
     assert_eq!(w.svc.update_policy(&w.globex, &policy).await.unwrap(), policy);
 
     // Bad rules: refused, naming the rule, and nothing changes.
     let bad = |rule: AutoAccept| Policy { auto_accept: vec![policy.auto_accept[0].clone(), rule], ..policy.clone() };
     for (rule, says) in [
-        (AutoAccept { organization: "nobody".into(), interface: "globex-8a".into() }, "no organization `nobody`"),
-        (AutoAccept { organization: "globex".into(), interface: "globex-8a".into() }, "to itself"),
-        (AutoAccept { organization: "initech".into(), interface: "acme-1a".into() }, "not one of your"),
-        (AutoAccept { organization: "acme".into(), interface: "globex-1b".into() }, "has a rule already"),
+        (
+            AutoAccept { organization: "nobody".parse().unwrap(), interface: "globex-8a".parse().unwrap() },
+            "no organization `nobody`",
+        ),
+        (AutoAccept { organization: "globex".parse().unwrap(), interface: "globex-8a".parse().unwrap() }, "to itself"),
+        (
+            AutoAccept { organization: "initech".parse().unwrap(), interface: "acme-1a".parse().unwrap() },
+            "not one of your",
+        ),
+        (
+            AutoAccept { organization: "acme".parse().unwrap(), interface: "globex-1b".parse().unwrap() },
+            "has a rule already",
+        ),
     ] {
         let e = w.svc.update_policy(&w.globex, &bad(rule)).await.unwrap_err();
         assert_eq!(e.code(), "invalid_input");
@@ -105,7 +116,8 @@ async fn usage_restrictions_while_running(b: Backend) {
     new.usage_model_id = windowed;
     let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
     let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
-    let with_term = Acceptance { interface: "globex-8a".into(), usage_model_id: Some(short), customer_vlan: None };
+    let with_term =
+        Acceptance { interface: "globex-8a".parse().unwrap(), usage_model_id: Some(short), customer_vlan: None };
     w.svc.accept(&w.globex, &offer.invitations[0].token, &with_term).await.unwrap();
     w.svc.run_pending().await.unwrap();
     let c = w.svc.channel(&w.acme, &ch).await.unwrap();
@@ -215,10 +227,14 @@ async fn notification_preferences(b: Backend) {
     // acme sends everything to its NOC; globex does not want to hear about activations.
     let mut p = w.svc.policy(&w.acme).await.unwrap();
     assert_eq!(p.notifications, switchboard::service::Notifications::default(), "all news, to the admins");
-    p.notifications.recipients = vec![" noc@acme.example ".into(), "NOC@acme.example".into()];
+    // An address is read lower-case, so the same address twice is kept once.
+    p.notifications.recipients = vec!["noc@acme.example".parse().unwrap(), "NOC@acme.example".parse().unwrap()];
     assert_eq!(w.svc.update_policy(&w.acme, &p).await.unwrap().notifications.recipients, ["noc@acme.example"]);
+    // A request cannot carry one that is not an address (the type refuses it), and the
+    // service checks again what it is given.
+    assert!(" noc@acme.example".parse::<Email>().is_err() && "not an address".parse::<Email>().is_err());
     let mut bad = p.clone();
-    bad.notifications.recipients = vec!["noc@acme.example".into(), "not an address".into()];
+    bad.notifications.recipients = vec!["noc@acme.example".parse().unwrap(), Email::stored("not an address")];
     let e = w.svc.update_policy(&w.acme, &bad).await.unwrap_err();
     assert!(e.to_string().starts_with("notifications.recipients[1]: `not an address`"), "{e}");
     let mut g = w.svc.policy(&w.globex).await.unwrap();

@@ -153,7 +153,8 @@ async fn p2mp_flow(b: Backend) {
     assert!(c.vlan.is_some() && c.leaf_vlan.is_some() && c.vlan != c.leaf_vlan);
 
     // A later acceptance extends the live channel; a tagged leaf gets its own customer tag.
-    let tagged = Acceptance { interface: "initech-8b".into(), usage_model_id: None, customer_vlan: Some(300) };
+    let tagged =
+        Acceptance { interface: "initech-8b".parse().unwrap(), usage_model_id: None, customer_vlan: Some(300) };
     let out = w.svc.accept(&w.initech, &token(1), &tagged).await.unwrap();
     assert_eq!(out.channel_state, ChannelState::Modifying);
     w.svc.run_pending().await.unwrap();
@@ -241,7 +242,7 @@ async fn registration(b: Backend) {
                 expires_in_days: Some(7),
                 allow_reoffer: false,
                 invitees: vec![InviteeSpec {
-                    email: Some("Jane@NewCo.example".into()),
+                    email: Some("Jane@NewCo.example".parse().unwrap()),
                     name: "Jane Doe".parse().unwrap(),
                     org_name: "NewCo".parse().unwrap(),
                     ..Default::default()
@@ -257,7 +258,7 @@ async fn registration(b: Backend) {
     assert_eq!((view.prefill_name.as_str(), view.prefill_organization.as_str()), ("Jane Doe", "NewCo"));
     assert!(!view.has_account);
     let reg = |email: &str, org: &str| Registration {
-        email: email.into(),
+        email: email.parse().unwrap(),
         name: "Jane Doe".parse().unwrap(),
         organization: org.parse().unwrap(),
         password: "correct horse".into(),
@@ -301,7 +302,7 @@ async fn first_registrant_claims_an_imported_organization(b: Backend) {
     let w = world(b).await;
     let ch = w.svc.create_channel(&w.acme, &w.channel("to-hooli", ChannelKind::P2p, "acme-1a")).await.unwrap();
     let invite = |email: &str, org: &str| InviteeSpec {
-        email: Some(email.into()),
+        email: Some(email.parse().unwrap()),
         name: "Ops".parse().unwrap(),
         org_name: org.parse().unwrap(),
         ..Default::default()
@@ -321,7 +322,7 @@ async fn first_registrant_claims_an_imported_organization(b: Backend) {
         .unwrap();
     let (hooli_token, eve_token) = (&offer.invitations[0].token, &offer.invitations[1].token);
     let reg = |email: &str, org: &str| Registration {
-        email: email.into(),
+        email: email.parse().unwrap(),
         name: "Ops".parse().unwrap(),
         organization: org.parse().unwrap(),
         password: "correct horse".into(),
@@ -359,8 +360,8 @@ async fn expiry(b: Backend) {
             &NewOffer {
                 expires_in_days: Some(1),
                 invitees: vec![
-                    InviteeSpec { email: Some(w.globex.email.clone()), ..Default::default() },
-                    InviteeSpec { organization: Some("initech".into()), ..Default::default() },
+                    InviteeSpec { email: Some(w.globex.email.parse().unwrap()), ..Default::default() },
+                    InviteeSpec { organization: Some("initech".parse().unwrap()), ..Default::default() },
                 ],
                 ..Default::default()
             },
@@ -387,7 +388,7 @@ async fn expiry(b: Backend) {
                 .add_invitees(
                     &w.acme,
                     &offer.offer_id,
-                    &[InviteeSpec { email: Some("late@x.example".into()), ..Default::default() }]
+                    &[InviteeSpec { email: Some("late@x.example".parse().unwrap()), ..Default::default() }]
                 )
                 .await
         ),
@@ -457,7 +458,7 @@ async fn permissions(b: Backend) {
             &w.acme,
             &ch,
             &NewOffer {
-                invitees: vec![InviteeSpec { organization: Some("globex".into()), ..Default::default() }],
+                invitees: vec![InviteeSpec { organization: Some("globex".parse().unwrap()), ..Default::default() }],
                 allow_reoffer: false,
                 ..Default::default()
             },
@@ -478,7 +479,7 @@ async fn permissions(b: Backend) {
     w.svc.accept(&w.globex, &token, &accept("globex-1b")).await.unwrap();
     // A grantee without the re-offer right cannot offer on; an outsider does not see it.
     let re = NewOffer {
-        invitees: vec![InviteeSpec { email: Some(w.stark.email.clone()), ..Default::default() }],
+        invitees: vec![InviteeSpec { email: Some(w.stark.email.parse().unwrap()), ..Default::default() }],
         ..Default::default()
     };
     assert_eq!(code(w.svc.offer(&w.globex, &ch, &re).await), "forbidden");
@@ -492,7 +493,7 @@ async fn permissions(b: Backend) {
             &w.acme,
             &ch2,
             &NewOffer {
-                invitees: vec![InviteeSpec { email: Some(w.globex.email.clone()), ..Default::default() }],
+                invitees: vec![InviteeSpec { email: Some(w.globex.email.parse().unwrap()), ..Default::default() }],
                 allow_reoffer: true,
                 ..Default::default()
             },
@@ -569,7 +570,7 @@ async fn account_checks(b: Backend) {
     })
     .await;
     let paid = Acceptance {
-        interface: "globex-8a".into(),
+        interface: "globex-8a".parse().unwrap(),
         usage_model_id: Some(w.paid.parse().unwrap()),
         customer_vlan: None,
     };
@@ -583,7 +584,7 @@ pub fn by_org(names: &[&str]) -> NewOffer {
     NewOffer {
         invitees: names
             .iter()
-            .map(|o| InviteeSpec { organization: Some(o.to_string()), ..Default::default() })
+            .map(|o| InviteeSpec { organization: Some(o.parse().unwrap()), ..Default::default() })
             .collect(),
         ..Default::default()
     }

@@ -135,7 +135,13 @@ fn sqlx_count(text: &str, store: bool) -> usize {
 
 /// Lines that name module `module` (`crate::module`, `super::module`, `module::`).
 fn uses_of(text: &str, module: &str) -> usize {
-    code_lines(text).filter(|l| l.contains(&format!("{module}::")) || l.contains(&format!("::{module}"))).count()
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    // `module::` not ending a longer name, or `::module` not starting one (`::stored` is not `::store`).
+    let names = |l: &str| {
+        l.match_indices(&format!("{module}::")).any(|(i, _)| !ident(l[..i].chars().next_back()))
+            || l.match_indices(&format!("::{module}")).any(|(i, m)| !ident(l[i + m.len()..].chars().next()))
+    };
+    code_lines(text).filter(|l| names(l)).count()
 }
 
 /// How far `file` (relative to the crate) offends `rule`; 0 when it does not.
@@ -194,6 +200,9 @@ fn the_house_rules_see_offences() {
     assert_eq!(offence("src/service/x.rs", "use crate::southbound::Driver;", Rule::Southbound), 1);
     assert_eq!(offence("src/portal/x.rs", "let id = crate::store::new_id(\"err\");", Rule::Store), 1);
     assert_eq!(offence("src/portal/x.rs", "// the store:: is not used here", Rule::Store), 0);
+    assert_eq!(offence("src/portal/x.rs", "use crate::store;", Rule::Store), 1);
+    assert_eq!(offence("src/portal/x.rs", "let o = OrgName::stored(o);", Rule::Store), 0);
+    assert_eq!(offence("src/portal/x.rs", "let s = restore::x();", Rule::Store), 0);
     assert_eq!(offence("src/x.rs", &"x\n".repeat(MAX_LINES + 1), Rule::Long), MAX_LINES + 1);
     assert_eq!(offence("src/x.rs", &"x\n".repeat(MAX_LINES), Rule::Long), 0);
     let driver = "use sqlx::Row;\nlet n = sqlx::query(\"SELECT 1\"); // sqlx::query in a comment\n\

@@ -33,7 +33,7 @@ async fn lists_and_single_channels_agree(b: Backend) {
     let w = world(b).await;
     // Invited by organization, not answered.
     let by_org = create(&w, &w.acme, "by-org", ChannelKind::Mp2mp, "acme-1a").await;
-    let to_globex = InviteeSpec { organization: Some("globex".into()), ..Default::default() };
+    let to_globex = InviteeSpec { organization: Some("globex".parse().unwrap()), ..Default::default() };
     w.svc.offer(&w.acme, &by_org, &NewOffer { invitees: vec![to_globex], ..Default::default() }).await.unwrap();
     // Invited by email, not answered.
     let by_email = create(&w, &w.acme, "by-email", ChannelKind::P2p, "acme-7c").await;
@@ -42,7 +42,7 @@ async fn lists_and_single_channels_agree(b: Backend) {
     let own = create(&w, &w.initech, "own", ChannelKind::P2p, "initech-1c").await;
     // Accepted with the right to offer on, and offered on.
     let granted = create(&w, &w.acme, "granted", ChannelKind::Mp2mp, "acme-3a").await;
-    let to_globex = InviteeSpec { email: Some(w.globex.email.clone()), ..Default::default() };
+    let to_globex = InviteeSpec { email: Some(w.globex.email.parse().unwrap()), ..Default::default() };
     let offer = NewOffer { invitees: vec![to_globex], allow_reoffer: true, ..Default::default() };
     let offer = w.svc.offer(&w.acme, &granted, &offer).await.unwrap();
     w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-3b")).await.unwrap();

@@ -15,7 +15,7 @@ use switchboard::store::{Db, Options, sqlite_url, varying};
 
 /// Accepting with `iface`, on the channel's own usage model and no customer VLAN.
 pub fn accept(iface: &str) -> Acceptance {
-    Acceptance { interface: iface.into(), usage_model_id: None, customer_vlan: None }
+    Acceptance { interface: iface.parse().unwrap(), usage_model_id: None, customer_vlan: None }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,9 +198,9 @@ impl World {
             name: name.parse().unwrap(),
             kind,
             bandwidth_mbps: 10,
-            class: "standard".into(),
+            class: "standard".parse().unwrap(),
             usage_model_id: self.free.parse().unwrap(),
-            interface: interface.into(),
+            interface: interface.parse().unwrap(),
             role: None,
             customer_vlan: None,
         }
@@ -220,7 +220,11 @@ impl World {
     pub async fn offer_to(&self, by: &Actor, channel: &ChannelId, to: &[&Actor]) -> OfferCreated {
         let invitees = to
             .iter()
-            .map(|a| InviteeSpec { email: Some(a.email.clone()), name: "Admin".parse().unwrap(), ..Default::default() })
+            .map(|a| InviteeSpec {
+                email: Some(a.email.parse().unwrap()),
+                name: "Admin".parse().unwrap(),
+                ..Default::default()
+            })
             .collect();
         self.svc
             .offer(by, channel, &NewOffer { description: "join us".parse().unwrap(), invitees, ..Default::default() })

@@ -404,17 +404,17 @@ fn max_gb_is_enforced_from_the_switch_counters() {
             name: "metered".parse().unwrap(),
             kind: ChannelKind::P2p,
             bandwidth_mbps: 10,
-            class: "standard".into(),
+            class: "standard".parse().unwrap(),
             usage_model_id: free,
-            interface: "site-a".into(),
+            interface: "site-a".parse().unwrap(),
             role: None,
             customer_vlan: None,
         };
         let ch = svc.create_channel(&admin[0], &new).await.unwrap();
-        let invitee = InviteeSpec { email: Some("admin@globex.example".into()), ..Default::default() };
+        let invitee = InviteeSpec { email: Some("admin@globex.example".parse().unwrap()), ..Default::default() };
         let offer =
             svc.offer(&admin[0], &ch, &NewOffer { invitees: vec![invitee], ..Default::default() }).await.unwrap();
-        let acc = Acceptance { interface: "site-b".into(), usage_model_id: Some(small), customer_vlan: None };
+        let acc = Acceptance { interface: "site-b".parse().unwrap(), usage_model_id: Some(small), customer_vlan: None };
         svc.accept(&admin[1], &offer.invitations[0].token, &acc).await.unwrap();
         let done = svc.run_pending().await.unwrap();
         assert_eq!(done[0].status, "done", "{done:?}");

@@ -12,6 +12,7 @@ use super::text::{Email, InterfaceName, OrgName};
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Days an offer stays open when its creator does not say (1-3650).
+    #[schema(minimum = 1, maximum = 3650)]
     pub default_offer_days: u32,
     /// Whether members, not only admins, may accept offers.
     pub members_can_accept: bool,

@@ -3,7 +3,7 @@
 //! service; authorization of every object is the service's (an organization sees only its
 //! own and what it was invited to; others get `not_found`).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ use crate::orchestrator::policy::Account;
 
 use super::AppState;
 use super::auth::{Authed, ClientIp};
-use super::error::{AppError, AppJson, ErrorBody};
+use super::error::{AppError, AppJson, AppQuery, ErrorBody};
 use super::param::PathId;
 
 /// The OpenAPI document's frame; paths and schemas are collected from the handlers.
@@ -145,12 +145,16 @@ pub struct OrderRef {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct OrderFilter {
     /// Only this channel's orders.
     pub channel: Option<ChannelId>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AuditFilter {
     /// Only records about this object (channel, order, offer, user ID).
     pub object: Option<String>,
@@ -395,7 +399,7 @@ async fn decline(
 async fn list_orders(
     State(state): State<AppState>,
     user: Authed,
-    Query(filter): Query<OrderFilter>,
+    AppQuery(filter): AppQuery<OrderFilter>,
 ) -> Result<AppJson<Vec<OrderView>>, AppError> {
     Ok(AppJson(state.svc.orders(&user.actor, filter.channel.as_ref()).await?))
 }
@@ -417,7 +421,7 @@ async fn get_order(
 async fn audit_log(
     State(state): State<AppState>,
     user: Authed,
-    Query(filter): Query<AuditFilter>,
+    AppQuery(filter): AppQuery<AuditFilter>,
 ) -> Result<AppJson<Vec<AuditEntry>>, AppError> {
     Ok(AppJson(state.svc.audit_log(&user.actor, filter.object.as_deref()).await?))
 }

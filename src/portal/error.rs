@@ -3,8 +3,8 @@
 //! is logged once, with a reference the client gets, so an operator can find it.
 
 use axum::Json;
-use axum::extract::FromRequest;
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -138,6 +138,17 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
         at = next;
     }
     at.to_string()
+}
+
+/// `Query` whose rejections are our JSON errors: "the query: channel: not a channel id ...".
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct AppQuery<T>(pub T);
+
+impl From<axum::extract::rejection::QueryRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        AppError::BadRequest(format!("the query: {}", innermost(&rejection)))
+    }
 }
 
 impl<T: Serialize> IntoResponse for AppJson<T> {

@@ -16,6 +16,7 @@ use crate::orchestrator::policy::ChannelState;
 pub struct NewChannel {
     pub name: ChannelName,
     pub kind: ChannelKind,
+    #[schema(minimum = 1)]
     pub bandwidth_mbps: u64,
     pub class: ClassName,
     pub usage_model_id: UsageModelId,
@@ -24,6 +25,7 @@ pub struct NewChannel {
     /// The creator's role in a p2mp channel (default root).
     pub role: Option<Role>,
     /// The tag the creator uses on a tagged-mode interface (default: the channel's VLAN).
+    #[schema(minimum = 1, maximum = 4094)]
     pub customer_vlan: Option<u16>,
 }
 
@@ -50,6 +52,7 @@ pub struct NewOffer {
     #[serde(default)]
     pub description: Description,
     /// Days until the offer expires (default: the organization's policy, 60).
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
     /// Whether invitees who accept may offer the channel on.
     #[serde(default)]
@@ -95,6 +98,8 @@ pub struct Acceptance {
     /// organization can use it, else the first of the definition's that it can (what the
     /// invitation proposes in `proposed_usage_model_id`).
     pub usage_model_id: Option<UsageModelId>,
+    /// The tag this member uses on a tagged-mode interface (default: the channel's VLAN).
+    #[schema(minimum = 1, maximum = 4094)]
     pub customer_vlan: Option<u16>,
 }
 

@@ -302,14 +302,29 @@ async fn serve_over_tls() {
 /// schemathesis (PyPI) generates requests from the served OpenAPI document, as the NOC and
 /// as a subscriber, valid and invalid alike (`--mode all`: negative data too), through
 /// every phase (examples, coverage, fuzzing, and stateful sequences following the
-/// responses), on SQLite and on PostgreSQL, and finds no server error (a 5xx) anywhere.
+/// response links), on SQLite and on PostgreSQL. It finds no server error (a 5xx), and
+/// every request that breaks the schema (a pattern, a length, a range, an unknown field)
+/// is refused with a 4xx (`negative_data_rejection`).
+///
+/// Random text seldom names something that exists, so the run is given what this
+/// deployment has (read from the API as each user): its interfaces, usage models, classes,
+/// organizations and users' addresses, which schemathesis uses for most values of those
+/// fields; then channels get created, and the stateful phase follows the links from them
+/// to offers, invitations, orders and terminations.
 async fn schemathesis_finds_no_server_error(b: Backend) {
     use std::process::Command;
     let dir = tempfile::tempdir().unwrap();
     let db = crate::world::test_db(b).await;
     let url_of_db = (b == Backend::Postgres).then_some(db.url.as_str());
-    let serve = ServeProcess::start_on(dir.path(), url_of_db, &["--demo"], 1);
+    let serve = ServeProcess::start_on(dir.path(), url_of_db, &["--demo"], 8);
     let url = serve.url.clone();
+    let emails: Vec<String> = serve.printed[1..]
+        .iter()
+        .filter_map(|l| l.split_whitespace().find(|w| w.contains('@')))
+        .map(String::from)
+        .collect();
+    assert!(emails.len() >= 3, "serve --demo prints its users: {:?}", serve.printed);
+    let mut organizations = Vec::new();
     for (who, seed) in [("noc@operator.example", "7"), ("admin@acme.example", "11")] {
         let http = reqwest::Client::new();
         let r = http
@@ -320,8 +335,63 @@ async fn schemathesis_finds_no_server_error(b: Backend) {
             .unwrap();
         let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
         let session: Value = r.json().await.unwrap();
+        let get = |path: &str| {
+            let req = http.get(format!("{url}/api/v1{path}")).header("cookie", &cookie);
+            async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        let strings = |v: &Value, key: &str| -> Vec<Value> {
+            let mut out: Vec<Value> = v.as_array().into_iter().flatten().filter_map(|x| x.get(key).cloned()).collect();
+            out.dedup();
+            out
+        };
+        let interfaces = get("/interfaces").await;
+        let catalog = get("/catalog").await;
+        if organizations.is_empty() {
+            // The NOC sees every interface, and so every organization.
+            organizations = strings(&interfaces, "organization");
+        }
+        let mine = interfaces[0]["organization"].clone();
+        let others: Vec<Value> = organizations.iter().filter(|o| **o != mine).cloned().collect();
+        let usage_models: Vec<Value> = catalog
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|d| strings(&d["usage_models"], "usage_model_id"))
+            .collect();
+        let classes: Vec<Value> = catalog
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|d| d["classes"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let config = dir.path().join(format!("schemathesis-{seed}.toml"));
+        let dictionary = |name: &str, values: &[Value]| format!("[dictionaries.{name}]\nvalues = {}\n", json!(values));
+        let bind =
+            |field: &str, name: &str| format!("\"body.{field}\" = {{ dictionary = \"{name}\", probability = 0.9 }}\n");
+        let toml = [
+            dictionary("interfaces", &strings(&interfaces, "name")),
+            dictionary("usage_models", &usage_models),
+            dictionary("classes", &classes),
+            dictionary("organizations", &others),
+            dictionary("emails", &emails.iter().map(|e| json!(e)).collect::<Vec<_>>()),
+            dictionary("bandwidths", &[json!(1), json!(5), json!(10)]),
+            "[parameters]\n".to_string(),
+            bind("interface", "interfaces"),
+            bind("usage_model_id", "usage_models"),
+            bind("class", "classes"),
+            bind("bandwidth_mbps", "bandwidths"),
+            bind("invitees[*].organization", "organizations"),
+            bind("invitees[*].email", "emails"),
+            bind("auto_accept[*].organization", "organizations"),
+            bind("auto_accept[*].interface", "interfaces"),
+        ]
+        .concat();
+        std::fs::write(&config, toml).unwrap();
         let out = Command::new("schemathesis")
-            .args(["run", &format!("{url}/api/v1/openapi.json"), "--checks", "not_a_server_error"])
+            .arg("--config-file")
+            .arg(&config)
+            .args(["run", &format!("{url}/api/v1/openapi.json")])
+            .args(["--checks", "not_a_server_error,negative_data_rejection"])
             .args(["--mode", "all", "--phases", "examples,coverage,fuzzing,stateful"])
             .args(["--max-examples", "60", "--seed", seed])
             // Logging in or out would change whose session the run uses.
@@ -340,12 +410,20 @@ async fn schemathesis_finds_no_server_error(b: Backend) {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(report.contains("passed"), "{report}");
+        // The run reached past creation: the stateful phase followed links from what it made.
+        let covered = report
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("API Links:"))
+            .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no link count in the report:\n{report}"));
+        if who.starts_with("admin") {
+            assert!(covered >= 3, "as {who} the stateful phase followed only {covered} links:\n{report}");
+        }
         // The counts, for the README (`cargo nextest run --test it schemathesis --no-capture`).
         let summary: Vec<&str> = report
             .lines()
-            .filter(|l| {
-                l.contains("test cases") || l.contains("operations") || l.contains("passed") || l.contains("API Links")
-            })
+            .filter(|l| l.contains("API Links") || l.contains("Operations:") || l.contains(" generated, "))
+            .map(str::trim)
             .collect();
         eprintln!("schemathesis on {b:?} as {who}: {}", summary.join(" | "));
     }

@@ -97,7 +97,7 @@ impl Writer {
     async fn take(&self) -> Result<OwnedMutexGuard<State>, SqlError> {
         let mut guard = self.state.clone().lock_owned().await;
         if let Some(savepoint) = guard.open.take() {
-            tracing::warn!("rolling back a write transaction that was abandoned");
+            tracing::debug!("rolling back a write transaction that was abandoned (a request refused halfway)");
             let undone = if savepoint {
                 guard.conn.batch("ROLLBACK TO switchboard_writer; RELEASE switchboard_writer")
             } else {

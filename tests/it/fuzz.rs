@@ -82,16 +82,25 @@ fn deeply_nested_yaml_is_refused_not_overflowed() {
 /// Requests made of arbitrary bytes (methods, paths, queries, content types, bodies, valid
 /// bodies mutated) through the whole application in process, logged in with the session's
 /// token: never a panic, never a server error, and always the documented shape (JSON under
-/// `/api/`, a page elsewhere).
+/// `/api/`, a page elsewhere). On each database.
 #[test]
-fn requests_of_any_bytes_get_the_documented_shape() {
+fn requests_of_any_bytes_get_the_documented_shape_sqlite() {
+    requests_of_any_bytes_get_the_documented_shape(crate::world::Backend::Sqlite);
+}
+
+#[test]
+fn requests_of_any_bytes_get_the_documented_shape_postgres() {
+    requests_of_any_bytes_get_the_documented_shape(crate::world::Backend::Postgres);
+}
+
+fn requests_of_any_bytes_get_the_documented_shape(b: crate::world::Backend) {
     use axum::body::Body;
     use axum::http::Request;
     use tower::ServiceExt;
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (w, session) = rt.block_on(async {
-        let w = crate::world::world(crate::world::Backend::Sqlite).await;
+        let w = crate::world::world(b).await;
         let s = w.svc.open_session("admin@acme.example", "password-1", "fuzz", 3_600_000).await.unwrap();
         (w, s)
     });
@@ -162,7 +171,7 @@ fn requests_of_any_bytes_get_the_documented_shape() {
         })
         .unwrap();
     let tally = tally.into_inner();
-    eprintln!("answers by status: {tally:?}");
+    eprintln!("answers by status on {b:?}: {tally:?}");
     let (ok, refused): (usize, usize) = tally.iter().fold((0, 0), |(ok, no), (s, n)| match s {
         200..=399 => (ok + n, no),
         _ => (ok, no + n),

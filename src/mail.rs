@@ -125,6 +125,21 @@ pub fn channel_news(to: &str, channel: &str, news: &News, url: &str) -> Mail {
     Mail { to: to.to_string(), subject, body: format!("{what}\n\nThe channel: {url}\n\n{FOOTER}") }
 }
 
+/// The email telling an organization that its auto-accept rule could not accept an offer,
+/// so the invitation waits for a person.
+pub fn auto_accept_refused(to: &str, from_org: &str, interface: &str, reason: &str, url: &str) -> Mail {
+    Mail {
+        to: to.to_string(),
+        subject: format!("Your rule could not accept {from_org}'s offer"),
+        body: format!(
+            "{from_org} offered your organization a channel. Your policy accepts its offers at once with \
+             port {interface}, but this one could not be accepted: {reason}\n\n\
+             The invitation waits for you: open it to choose another port, or decline it:\n\n  {url}\n\n\
+             To change the rule, open the Policy page of Switchboard.\n"
+        ),
+    }
+}
+
 const FOOTER: &str = "Your organization's admins choose which of these messages it gets, and who gets them, \
 on the Policy page of Switchboard.\n";
 

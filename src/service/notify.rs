@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::mail::{Mail, Mailer, News, answered, channel_news, invitation};
+use crate::mail::{Mail, Mailer, News, answered, auto_accept_refused, channel_news, invitation};
 use crate::store::policy;
 
 use super::orders::OrderOutcome;
@@ -21,6 +21,8 @@ enum Topic {
     Answers,
     Active,
     Down,
+    /// The organization's own auto-accept rule failed: always sent.
+    Rules,
 }
 
 impl Service {
@@ -131,6 +133,41 @@ impl Service {
         }));
     }
 
+    /// Tells `org_id` (its chosen recipients, else its admins; whatever topics it chose,
+    /// since the rule is its own and a person must now answer) that its auto-accept rule
+    /// for `offering_org_id`'s offers could not accept the invitation at `url`.
+    pub(crate) fn announce_rule_refused(
+        &self,
+        org_id: &str,
+        offering_org_id: &str,
+        interface: &str,
+        reason: &str,
+        url: &str,
+    ) {
+        let Some(mailer) = self.mailer.clone() else { return };
+        let svc = self.clone();
+        let (org_id, offering, interface, reason, url) = (
+            org_id.to_string(),
+            offering_org_id.to_string(),
+            interface.to_string(),
+            reason.to_string(),
+            url.to_string(),
+        );
+        self.track(tokio::spawn(async move {
+            let mails = async {
+                let from = svc.organization_name(&offering).await?;
+                let to = svc.recipients(&org_id, Topic::Rules).await?;
+                Ok::<_, super::ServiceError>(
+                    to.iter().map(|t| auto_accept_refused(t, &from, &interface, &reason, &url)).collect::<Vec<_>>(),
+                )
+            };
+            match mails.await {
+                Ok(m) => send_all(&mailer, &m, "rule").await,
+                Err(e) => tracing::warn!(org = %org_id, error = %e, "cannot write the refused rule's news"),
+            }
+        }));
+    }
+
     /// Tells every member organization of the channels of `outcomes` what the orders
     /// did to them: active (activation, resume), failed, paused or ended.
     pub(crate) fn announce_orders(&self, outcomes: &[OrderOutcome]) {
@@ -195,6 +232,7 @@ impl Service {
             Topic::Answers => prefs.offer_answers,
             Topic::Active => prefs.channel_active,
             Topic::Down => prefs.channel_down,
+            Topic::Rules => true,
         };
         if !wanted || org_id == super::OPERATOR_ORG {
             return Ok(Vec::new());

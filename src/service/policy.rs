@@ -51,8 +51,9 @@ impl Service {
     }
 
     /// Replaces `actor`'s organization's policy (its admins only). Every rule names another
-    /// organization once and one of this organization's interfaces; nothing is stored
-    /// unless all of it is right.
+    /// organization once and one of this organization's interfaces that can take a channel
+    /// now (a port-mode port already carrying one, or a port with no capacity left, would
+    /// refuse every offer the rule answers); nothing is stored unless all of it is right.
     pub async fn update_policy(&self, actor: &Actor, policy: &Policy) -> Result<Policy> {
         if actor.role != UserRole::Admin {
             return Err(ServiceError::Forbidden("only the organization's admins can change its policy".into()));
@@ -61,6 +62,7 @@ impl Service {
             return Err(ServiceError::Invalid("the default offer expiry must be 1-3650 days".into()));
         }
         let recipients = checked_recipients(&policy.notifications)?;
+        let ports = if policy.auto_accept.is_empty() { Vec::new() } else { self.interfaces(actor).await? };
         let now = self.now();
         let mut tx = self.db.write().await?;
         let mut rules: Vec<Rule> = Vec::new();
@@ -92,6 +94,29 @@ impl Service {
                     "{at}: `{}` is not one of your organization's interfaces",
                     rule.interface
                 )));
+            }
+            let Some(in_use) =
+                organizations::account_in_use(&mut tx, self.db.dialect, &actor.org_id, &rule.interface).await?
+            else {
+                return Err(ServiceError::Invalid(format!(
+                    "{at}: your organization has no account with the operator yet, so no offer can be accepted: \
+                     ask the operator for one, then add the rule"
+                )));
+            };
+            if let Some(port) = ports.iter().find(|p| *rule.interface == *p.name) {
+                if port.mode == "port" && in_use.interface_channels > 0 {
+                    return Err(ServiceError::Invalid(format!(
+                        "{at}: port {} already carries a channel and a port-mode port carries one: \
+                         choose a free port or a tagged one",
+                        rule.interface
+                    )));
+                }
+                if in_use.interface_mbps >= port.capacity_mbps {
+                    return Err(ServiceError::Invalid(format!(
+                        "{at}: port {} has no capacity left ({} of {} Mbps in use): choose another port",
+                        rule.interface, in_use.interface_mbps, port.capacity_mbps
+                    )));
+                }
             }
             rules.push(Rule { from_org_id: from, interface: rule.interface.to_string() });
         }
@@ -160,6 +185,7 @@ impl Service {
                     if let Err(e) = record.await {
                         tracing::warn!(error = %e, "cannot record a refused auto-accept");
                     }
+                    self.announce_rule_refused(&org_id, offering_org, &interface, &e.to_string(), &inv.url);
                     Some(e.to_string())
                 }
             };

@@ -16,7 +16,11 @@ use crate::world::{Backend, World, accept, suspended, world};
 /// leaves the invitation open; bad rules are refused whole.
 async fn auto_accept(b: Backend) {
     use switchboard::service::AutoAccept;
-    let w = world(b).await;
+    let mut w = world(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mailer =
+        switchboard::mail::Mailer::outbox(dir.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
+    w.svc = w.svc.clone().with_mailer(mailer);
     let mut policy = w.svc.policy(&w.globex).await.unwrap();
     assert_eq!(
         policy,
@@ -76,6 +80,15 @@ async fn auto_accept(b: Backend) {
     let entry = log.iter().find(|e| e.action == "invitation.accept").unwrap();
     assert!(entry.actor.starts_with("auto-accept:") && entry.source == "auto-accept", "{entry:?}");
 
+    // globex-8a is a port-mode port and now carries a channel: a rule naming it would
+    // refuse every offer, so it is refused when saved, saying why and what to do.
+    let e = w.svc.update_policy(&w.globex, &policy).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    assert!(
+        e.to_string().contains("globex-8a already carries a channel") && e.to_string().contains("free port"),
+        "{e}"
+    );
+
     // A refusal (globex suspended) leaves the invitation open, with the reason recorded.
     w.set_account("globex", suspended).await;
     let ch2 = w.svc.create_channel(&w.acme, &w.channel("auto2", ChannelKind::P2p, "acme-3a")).await.unwrap();
@@ -86,6 +99,15 @@ async fn auto_accept(b: Backend) {
     assert_eq!(w.svc.channel(&w.acme, &ch2).await.unwrap().state, ChannelState::Offered);
     let log = w.svc.audit_log(&w.op, None).await.unwrap();
     assert!(log.iter().any(|e| e.action == "invitation.auto_accept_refused" && e.object == a.invitee_id));
+    // The rule's owner hears of it by email, with the reason and the invitation's link.
+    w.svc.mail_settled().await;
+    let told: Vec<_> = outbox(dir.path()).into_iter().filter(|(_, s, _)| s.contains("could not accept")).collect();
+    assert!(!told.is_empty(), "globex is told its rule failed");
+    for (to, subject, body) in &told {
+        assert!(to.ends_with("@globex.example"), "{to}");
+        assert!(subject.contains("acme"), "{subject}");
+        assert!(body.contains("suspended") && body.contains("/invitations/") && body.contains("globex-8a"), "{body}");
+    }
     // Invitations by email are for people: no rule answers them.
     w.set_account("globex", |a| {
         a.status = switchboard::orchestrator::policy::AccountStatus::Active;

@@ -117,9 +117,19 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
     let topo = state.svc.topology().await.map_err(|e| user.error(e))?;
     let path: BTreeSet<String> = channel.path.iter().cloned().collect();
     let members: BTreeSet<String> = channel.live_attachments().map(|a| a.interface.clone()).collect();
+    // A subscriber sees its own sites, this channel's members and the switches between
+    // them and the root; other customers' sites are not drawn. The operator sees it all.
+    let seen;
+    let topo = if actor.is_operator() {
+        &*topo
+    } else {
+        let sites: BTreeSet<String> = mine.iter().chain(&members).cloned().collect();
+        seen = topo.seen_through(&sites, &path);
+        &seen
+    };
     Ok(ChannelLive {
         path: channel.path.join(" – "),
-        tree: svg::metro_tree(&topo, &path, &members),
+        tree: svg::metro_tree(topo, &path, &members),
         id: channel.id.to_string(),
         csrf: user.authed.csrf.clone(),
         state: channel.state.as_str().into(),

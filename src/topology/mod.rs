@@ -9,7 +9,7 @@ pub mod generate;
 mod parse;
 pub mod yaml;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -287,6 +287,33 @@ impl Topology {
         self.tree.depth.iter().copied().max().unwrap_or(0)
     }
 
+    /// The part of the tree a subscriber may see: the `sites` (service interfaces) named,
+    /// the `switches` named, the switches those sites hang off, and every switch between
+    /// them and the root, so the picture stays one tree. Other customers' sites are not in
+    /// it. Switches keep their file order (the root stays first).
+    pub fn seen_through(&self, sites: &BTreeSet<String>, switches: &BTreeSet<String>) -> Topology {
+        let mut keep = vec![false; self.switches.len()];
+        let starts = switches
+            .iter()
+            .filter_map(|s| self.switch_index(s))
+            .chain(sites.iter().filter_map(|i| self.interface(i)).filter_map(|i| self.switch_index(&i.switch)));
+        for s in starts.chain(std::iter::once(0)) {
+            let mut at = Some(s);
+            while let Some(s) = at.filter(|s| !keep.get(*s).copied().unwrap_or(true)) {
+                keep[s] = true;
+                at = self.parent(s).map(|(p, _)| p);
+            }
+        }
+        let kept = |name: &str| self.switch_index(name).is_some_and(|s| keep[s]);
+        Topology::build(
+            self.name.clone(),
+            self.pool.clone(),
+            self.switches.iter().filter(|s| kept(&s.name)).cloned().collect(),
+            self.links.iter().filter(|l| kept(&l.a.switch) && kept(&l.b.switch)).cloned().collect(),
+            self.interfaces.iter().filter(|i| sites.contains(&i.name) && kept(&i.switch)).cloned().collect(),
+        )
+    }
+
     fn build(
         name: String,
         pool: VlanPool,
@@ -376,5 +403,33 @@ impl Topology {
             }
         }
         tree
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscriber_sees_its_sites_the_switches_named_and_the_way_to_the_root() {
+        let topo = parse::parse(include_str!("../../topologies/metro.yaml")).unwrap();
+        let sites: BTreeSet<String> = ["acme-1a".to_string()].into();
+        let switches: BTreeSet<String> = ["acc8".to_string()].into();
+        let seen = topo.seen_through(&sites, &switches);
+        assert_eq!(seen.interfaces.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["acme-1a"]);
+        assert_eq!(seen.switches[0].name, topo.switches[0].name, "the root stays the root");
+        for s in ["acc1", "acc8"] {
+            let at = seen.switch_index(s).unwrap_or_else(|| panic!("{s} is seen"));
+            // Every seen switch reaches the root through seen switches: one tree.
+            let mut up = Some(at);
+            while let Some(s) = up {
+                up = seen.parent(s).map(|(p, _)| p);
+                assert!(up.is_some() || s == 0, "{} hangs loose", seen.switches[s].name);
+            }
+        }
+        assert!(seen.switches.len() < topo.switches.len(), "switches nobody uses are left out");
+        assert!(seen.interfaces_on("acc8").next().is_none(), "a switch's other customers are not drawn");
+        let nothing = topo.seen_through(&BTreeSet::new(), &BTreeSet::new());
+        assert_eq!((nothing.switches.len(), nothing.interfaces.len()), (1, 0), "the root alone");
     }
 }

@@ -33,6 +33,7 @@ mod instances;
 mod journey;
 mod origin;
 mod policy;
+mod privacy;
 mod props;
 mod schema;
 mod serve;

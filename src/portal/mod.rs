@@ -11,6 +11,7 @@ mod channel_pages;
 pub mod error;
 mod invitation_pages;
 pub mod metrics;
+mod operator_pages;
 pub mod origin;
 pub mod page;
 pub mod pages;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(pages::router())
+        .merge(operator_pages::router())
         .route(
             "/api/v1/openapi.json",
             get(move || {

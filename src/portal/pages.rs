@@ -17,7 +17,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::model::text::{Email, InterfaceName, OrgName};
-use crate::model::{ChannelKind, Role, utc_minute as when};
+use crate::model::{ChannelKind, Role};
 use crate::service::{AutoAccept, NewChannel, Notifications, Policy, ServiceError, UserRole};
 
 use super::AppState;
@@ -25,7 +25,7 @@ use super::auth::{Authed, ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{CsrfForm, HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
 use super::svg;
-use super::words::{kind_label, price, safe_next, vlan_text, when_opt};
+use super::words::{kind_label, price, safe_next, vlan_text};
 
 /// The portal's routes.
 pub fn router() -> Router<AppState> {
@@ -44,7 +44,6 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/{token}/register", post(super::invitation_pages::view_register_post))
         .route("/invitations/{token}/accept", post(super::invitation_pages::view_accept_post))
         .route("/invitations/{token}/decline", post(super::invitation_pages::view_decline_post))
-        .route("/operator", get(view_operator_get))
         .route("/settings", get(view_settings_get).post(view_settings_post))
         .route("/static/portal.css", get(|| static_file("text/css; charset=utf-8", include_str!("static/portal.css"))))
         .route(
@@ -59,8 +58,13 @@ async fn static_file(content_type: &'static str, body: &'static str) -> Response
 
 // ---- home, login, logout ----
 
+/// Home: the NOC's is the operator page (what needs attention), a subscriber's its channels.
 async fn view_home_get(user: Option<Authed>) -> Redirect {
-    Redirect::to(if user.is_some() { "/channels" } else { "/login" })
+    Redirect::to(match user {
+        Some(u) if u.actor.is_operator() => "/operator",
+        Some(_) => "/channels",
+        None => "/login",
+    })
 }
 
 #[derive(Template)]
@@ -367,74 +371,6 @@ async fn view_channels_post(
         }
         Err(e) => Err(user.error(e)),
     }
-}
-
-// ---- operator ----
-
-struct SwitchRow {
-    name: String,
-    driver: String,
-    vlans: usize,
-    items: usize,
-    drift: String,
-}
-
-struct AllOrderRow {
-    id: String,
-    channel: String,
-    action: String,
-    status: String,
-    created: String,
-    finished: String,
-    instance: String,
-    reason: String,
-}
-
-#[derive(Template)]
-#[template(path = "operator.html")]
-struct OperatorPage {
-    title: String,
-    user: Option<HeaderUser>,
-    switches: Vec<SwitchRow>,
-    orders: Vec<AllOrderRow>,
-}
-
-async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
-    let actor = &user.authed.actor;
-    let drift = state.svc.drift(actor).await.map_err(|e| user.error(e))?;
-    let orders = state.svc.orders(actor, None).await.map_err(|e| user.error(e))?;
-    Ok(render(&OperatorPage {
-        title: "Operator".into(),
-        user: Some(user.header.clone()),
-        switches: drift
-            .into_iter()
-            .map(|d| SwitchRow {
-                drift: if d.status == "drift" {
-                    format!("drift: {} missing, {} unexpected", d.missing, d.unexpected)
-                } else {
-                    d.status
-                },
-                name: d.switch,
-                driver: d.driver,
-                vlans: d.vlans,
-                items: d.items,
-            })
-            .collect(),
-        orders: orders
-            .iter()
-            .rev()
-            .map(|o| AllOrderRow {
-                id: o.id.to_string(),
-                channel: o.channel_id.to_string(),
-                action: o.action.clone(),
-                status: o.status.clone(),
-                created: when(o.created_at),
-                finished: when_opt(o.finished_at),
-                instance: o.claimed_by.clone().unwrap_or_default(),
-                reason: o.reason.clone(),
-            })
-            .collect(),
-    }))
 }
 
 // ---- the organization's policy (SPEC §7) ----

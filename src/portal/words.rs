@@ -72,7 +72,7 @@ pub fn safe_next(next: &str) -> &str {
     // Browsers drop tabs and newlines from a URL, so `/\t/evil.example` would become
     // `//evil.example`: no control characters or spaces at all.
     let plain = !next.chars().any(|c| c.is_control() || c.is_whitespace());
-    if plain && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/channels" }
+    if plain && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') { next } else { "/" }
 }
 
 /// A channel's VLAN as a page shows it (an E-Tree's with its leaf VLAN).
@@ -111,12 +111,12 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_login() {
         assert_eq!(safe_next("/invitations/abc"), "/invitations/abc");
-        assert_eq!(safe_next("https://evil.example/"), "/channels");
-        assert_eq!(safe_next("//evil.example/"), "/channels");
-        assert_eq!(safe_next("/\\evil.example"), "/channels");
-        assert_eq!(safe_next("/\t/evil.example"), "/channels");
-        assert_eq!(safe_next("/\n/evil.example"), "/channels");
-        assert_eq!(safe_next(""), "/channels");
+        assert_eq!(safe_next("https://evil.example/"), "/");
+        assert_eq!(safe_next("//evil.example/"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next("/\t/evil.example"), "/");
+        assert_eq!(safe_next("/\n/evil.example"), "/");
+        assert_eq!(safe_next(""), "/");
     }
 
     #[test]

@@ -38,7 +38,7 @@ use crate::topology::Topology;
 pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
 pub(crate) use crate::store::audit::record as audit;
 pub use demo::{DEMO_PASSWORD, DemoLogin};
-pub use drift::SwitchDrift;
+pub use drift::{SwitchDrift, SwitchRepair};
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
 pub use meter::MeterReport;
 pub use orders::OrderOutcome;
@@ -46,8 +46,8 @@ pub use policy::{AutoAccept, AutoAccepted, Notifications, Policy};
 pub use sessions::{NewSession, Session};
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};
 pub use views::{
-    AttachmentView, AuditEntry, CatalogEntry, ChannelView, InterfaceView, InvitationView, InviteeStatus, OfferView,
-    OrderView, Terms,
+    AttachmentView, AuditEntry, AuditQuery, CatalogEntry, ChannelView, InterfaceView, InvitationView, InviteeStatus,
+    OfferView, OrderView, Terms,
 };
 pub use worker::{WORKER_NICENESS, Worker};
 

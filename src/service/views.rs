@@ -77,6 +77,20 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// What the audit page filters by (each empty when not asked): actions starting with
+/// `action`, actors containing `actor`, objects or details containing `text`; `page` from 0.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub page: u32,
+}
+
 /// A service interface: a socket a channel plugs into.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct InterfaceView {
@@ -422,6 +436,28 @@ impl Service {
         }
         let org_id = if actor.is_operator() { None } else { Some(actor.org_id.as_str()) };
         Ok(audit::list(&self.db, org_id, object).await?.into_iter().map(AuditEntry::from).collect())
+    }
+
+    /// One page (`per_page` records, newest first) of the audit log that `q` filters, and
+    /// whether there are more: the operator's staff see every record, an organization's
+    /// admins their organization's.
+    pub async fn audit_search(&self, actor: &Actor, q: &AuditQuery, per_page: i64) -> Result<(Vec<AuditEntry>, bool)> {
+        if !(actor.is_operator() || actor.role == UserRole::Admin) {
+            return Err(ServiceError::Forbidden("only admins read the audit log".into()));
+        }
+        let search = audit::Search {
+            org_id: if actor.is_operator() { None } else { Some(actor.org_id.as_str()) },
+            action: q.action.trim(),
+            actor: q.actor.trim(),
+            text: q.text.trim(),
+            offset: i64::from(q.page).saturating_mul(per_page),
+            limit: per_page + 1,
+        };
+        let mut rows: Vec<AuditEntry> =
+            audit::search(&self.db, &search).await?.into_iter().map(AuditEntry::from).collect();
+        let more = rows.len() as i64 > per_page;
+        rows.truncate(usize::try_from(per_page).unwrap_or(0));
+        Ok((rows, more))
     }
 
     /// The service interfaces of `actor`'s organization (all of them for the operator), with

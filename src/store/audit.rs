@@ -101,3 +101,67 @@ pub async fn list(db: &Db, org_id: Option<&str>, object: Option<&str>) -> Result
         })
         .collect()
 }
+
+/// What the audit page asks for: every filter is optional (empty); text filters match
+/// anywhere, ignoring case.
+#[derive(Clone, Debug, Default)]
+pub struct Search<'a> {
+    /// Only this organization's records (the operator: `None`, every record).
+    pub org_id: Option<&'a str>,
+    /// Actions starting with this (`channel.`, `invitation.accept`).
+    pub action: &'a str,
+    /// Who acted: the user, `auto-accept:ORG`, `worker`, ...
+    pub actor: &'a str,
+    /// The object's ID, or text in the details.
+    pub text: &'a str,
+    /// The newest first, `offset` skipped, at most `limit`.
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// `text` lower-cased for a LIKE pattern, its own `%`, `_` and `\` taken literally.
+fn literal(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The audit records `s` asks for, newest first: one page of them.
+pub async fn search(db: &Db, s: &Search<'_>) -> Result<Vec<Entry>, SqlError> {
+    let rows = query(
+        "SELECT * FROM audit_log WHERE ($1 = 1 OR org_id = $2) AND ($3 = '' OR action LIKE $4 ESCAPE '\\') \
+         AND ($5 = '' OR LOWER(actor) LIKE $6 ESCAPE '\\') \
+         AND ($7 = '' OR LOWER(object) LIKE $8 ESCAPE '\\' OR LOWER(detail) LIKE $8 ESCAPE '\\') \
+         ORDER BY at DESC, id DESC LIMIT $9 OFFSET $10",
+    )
+    .bind(i64::from(s.org_id.is_none()))
+    .bind(s.org_id.unwrap_or(""))
+    .bind(s.action)
+    .bind(format!("{}%", literal(s.action)))
+    .bind(s.actor)
+    .bind(format!("%{}%", literal(s.actor)))
+    .bind(s.text)
+    .bind(format!("%{}%", literal(s.text)))
+    .bind(s.limit)
+    .bind(s.offset)
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Entry {
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                org_id: r.try_get("org_id")?,
+                source: r.try_get("source")?,
+                action: r.try_get("action")?,
+                object: r.try_get("object")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}

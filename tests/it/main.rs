@@ -31,6 +31,7 @@ mod gate;
 mod golden;
 mod instances;
 mod journey;
+mod operator;
 mod origin;
 mod policy;
 mod privacy;

@@ -78,7 +78,8 @@ async fn login_refusals_and_cross_site_writes(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(opens_session(&r));
-    assert_eq!(r.headers()[LOCATION], "/channels");
+    // Home, which sends a subscriber to its channels and the NOC to the operator page.
+    assert_eq!(r.headers()[LOCATION], "/");
 
     // The API: a login from another site's script is refused, with the JSON error.
     let api = |c: &reqwest::Client, method: reqwest::Method, path: &str| c.request(method, format!("{}{path}", p.base));

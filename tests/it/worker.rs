@@ -168,6 +168,19 @@ async fn drift_view_finds_what_a_switch_lost_or_gained(b: Backend) {
     assert_eq!((of(&bystander).status.as_str(), of(&bystander).missing, of(&bystander).unexpected), ("drift", 0, 1));
     assert_eq!(view.iter().filter(|d| d.status == "drift").count(), 2, "{view:?}");
     assert_eq!(code(w.svc.drift(&w.acme).await), "forbidden");
+    // Each switch's page says what it lacks or holds too much, and the commands that repair it.
+    let lost = w.svc.switch_repair(&w.op, victim).await.unwrap();
+    assert_eq!((lost.status.as_str(), lost.missing.len(), lost.unexpected.len()), ("drift", 1, 0), "{lost:?}");
+    assert!(lost.commands.len() == 1 && lost.commands[0].contains("fdb add"), "{:?}", lost.commands);
+    let gained = w.svc.switch_repair(&w.op, &bystander).await.unwrap();
+    assert_eq!((gained.missing.len(), gained.unexpected.len()), (0, 1), "{gained:?}");
+    // The stray entry names a port the bystander does not have: not Switchboard's to remove.
+    assert_eq!((gained.left_alone, gained.commands.len()), (1, 0), "{gained:?}");
+    let fine = topo.switches.iter().map(|s| &s.name).find(|s| *s != victim && **s != bystander).unwrap();
+    let fine = w.svc.switch_repair(&w.op, fine).await.unwrap();
+    assert_eq!((fine.status.as_str(), fine.commands.len()), ("in sync", 0));
+    assert_eq!(code(w.svc.switch_repair(&w.acme, victim).await), "forbidden");
+    assert_eq!(code(w.svc.switch_repair(&w.op, "no-such-switch").await), "not_found");
 }
 on_both!(drift_view_finds_what_a_switch_lost_or_gained);
 

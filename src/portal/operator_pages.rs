@@ -1,0 +1,262 @@
+//! The NOC's pages (issue: the portal journey, item 9): its home lists what needs
+//! attention first (failed orders, orders stuck in flight), then every switch with its
+//! drift, then the latest orders; an order's page shows what went to which switch, its
+//! timings, attempts and error; a switch's page what it lacks or holds too much and the
+//! commands that would repair it; the audit page filters and pages the log. Channels are
+//! named by name everywhere, with their ID beside it.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+
+use crate::model::id::OrderId;
+use crate::service::{AuditQuery, OrderView};
+
+use super::AppState;
+use super::page::{HeaderUser, PageError, PageUser, render};
+use super::param::PathId;
+use super::words::{urlencode, when_opt};
+use crate::model::utc_minute as when;
+
+/// The NOC's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/operator", get(view_operator_get))
+        .route("/operator/orders/{id}", get(view_order_get))
+        .route("/operator/switches/{name}", get(view_switch_get))
+        .route("/operator/audit", get(view_audit_get))
+}
+
+/// An order in flight for longer than this is stuck (a worker should have finished it).
+const STUCK_AFTER_MS: i64 = 5 * 60 * 1000;
+/// How many of the latest orders the home page lists.
+const LATEST_ORDERS: usize = 200;
+/// Audit records per page.
+const AUDIT_PAGE: i64 = 100;
+
+struct SwitchRow {
+    name: String,
+    driver: String,
+    vlans: usize,
+    items: usize,
+    /// `ok`, `drift` or `unchecked`: the row's colour.
+    class: &'static str,
+    drift: String,
+}
+
+struct OrderRow {
+    id: String,
+    channel_id: String,
+    channel: String,
+    action: String,
+    status: String,
+    created: String,
+    finished: String,
+    attempts: i64,
+    instance: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator.html")]
+struct OperatorPage {
+    title: String,
+    user: Option<HeaderUser>,
+    attention: Vec<OrderRow>,
+    switches: Vec<SwitchRow>,
+    orders: Vec<OrderRow>,
+    more_orders: usize,
+}
+
+/// Whether order `o` is stuck at `now`: still in flight long after it was opened.
+fn stuck(o: &OrderView, now: i64) -> bool {
+    matches!(o.status.as_str(), "pending" | "planning" | "applying") && now - o.created_at > STUCK_AFTER_MS
+}
+
+fn order_row(o: &OrderView, names: &HashMap<String, String>) -> OrderRow {
+    OrderRow {
+        id: o.id.to_string(),
+        channel_id: o.channel_id.to_string(),
+        channel: names.get(o.channel_id.as_str()).cloned().unwrap_or_else(|| o.channel_id.to_string()),
+        action: o.action.clone(),
+        status: o.status.clone(),
+        created: when(o.created_at),
+        finished: when_opt(o.finished_at),
+        attempts: o.attempts,
+        instance: o.claimed_by.clone().unwrap_or_default(),
+        reason: o.reason.clone(),
+    }
+}
+
+/// Channel names by ID, for the orders' rows.
+async fn channel_names(state: &AppState, user: &PageUser) -> Result<HashMap<String, String>, PageError> {
+    let channels = state.svc.channels(&user.authed.actor).await.map_err(|e| user.error(e))?;
+    Ok(channels.into_iter().map(|c| (c.id.to_string(), c.name)).collect())
+}
+
+async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+    let actor = &user.authed.actor;
+    let drift = state.svc.drift(actor).await.map_err(|e| user.error(e))?;
+    let orders = state.svc.orders(actor, None).await.map_err(|e| user.error(e))?;
+    let names = channel_names(&state, &user).await?;
+    let now = state.svc.clock.now();
+    let mut attention: Vec<&OrderView> = orders.iter().filter(|o| o.status == "failed" || stuck(o, now)).collect();
+    attention.sort_by_key(|o| (o.status != "failed", std::cmp::Reverse(o.created_at)));
+    let latest: Vec<OrderRow> = orders.iter().rev().take(LATEST_ORDERS).map(|o| order_row(o, &names)).collect();
+    Ok(render(&OperatorPage {
+        title: "Operator".into(),
+        user: Some(user.header.clone()),
+        attention: attention.into_iter().map(|o| order_row(o, &names)).collect(),
+        switches: drift
+            .into_iter()
+            .map(|d| SwitchRow {
+                class: match d.status.as_str() {
+                    "in sync" => "ok",
+                    "drift" => "drift",
+                    _ => "unchecked",
+                },
+                drift: match d.status.as_str() {
+                    "drift" => format!("drift: {} missing, {} unexpected", d.missing, d.unexpected),
+                    "not checked here" => "read by the switchboard drift command".into(),
+                    _ => d.status,
+                },
+                name: d.switch,
+                driver: d.driver,
+                vlans: d.vlans,
+                items: d.items,
+            })
+            .collect(),
+        more_orders: orders.len().saturating_sub(LATEST_ORDERS),
+        orders: latest,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "operator_order.html")]
+struct OrderPage {
+    title: String,
+    user: Option<HeaderUser>,
+    order: OrderRow,
+    planning: String,
+    applying: String,
+    switches: Vec<String>,
+    changes: String,
+    commands: Vec<String>,
+    batch: String,
+    /// The detail as stored, when it is not what this page reads.
+    raw: String,
+}
+
+async fn view_order_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    PathId(id): PathId<OrderId>,
+) -> Result<Response, PageError> {
+    let o = state.svc.order(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
+    let names = channel_names(&state, &user).await?;
+    let detail: serde_json::Value = serde_json::from_str(&o.detail).unwrap_or(serde_json::Value::Null);
+    let strings = |key: &str| -> Vec<String> {
+        detail[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
+    };
+    let batch = match &detail["batch"] {
+        serde_json::Value::Object(b) => format!(
+            "applied in one batch of {} orders and {} changes",
+            b.get("orders").and_then(|v| v.as_u64()).unwrap_or(0),
+            b.get("changes").and_then(|v| v.as_u64()).unwrap_or(0)
+        ),
+        _ => String::new(),
+    };
+    let readable = detail.is_object() && (detail.get("commands").is_some() || detail.get("switches").is_some());
+    Ok(render(&OrderPage {
+        title: format!("Order {}", o.id),
+        user: Some(user.header.clone()),
+        planning: when_opt(o.planning_at),
+        applying: when_opt(o.applying_at),
+        switches: strings("switches"),
+        changes: detail["changes"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
+        commands: strings("commands"),
+        batch,
+        raw: if readable || o.detail.trim().is_empty() { String::new() } else { o.detail.clone() },
+        order: order_row(&o, &names),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "operator_switch.html")]
+struct SwitchPage {
+    title: String,
+    user: Option<HeaderUser>,
+    repair: crate::service::SwitchRepair,
+}
+
+async fn view_switch_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    Path(name): Path<String>,
+) -> Result<Response, PageError> {
+    let repair = state.svc.switch_repair(&user.authed.actor, &name).await.map_err(|e| user.error(e))?;
+    Ok(render(&SwitchPage { title: format!("Switch {}", repair.switch), user: Some(user.header.clone()), repair }))
+}
+
+struct AuditRow {
+    at: String,
+    actor: String,
+    source: String,
+    action: String,
+    object: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator_audit.html")]
+struct AuditPage {
+    title: String,
+    user: Option<HeaderUser>,
+    q: AuditQuery,
+    rows: Vec<AuditRow>,
+    /// The query strings of the previous and next pages, when there are such pages.
+    previous: String,
+    next: String,
+}
+
+/// `q` on page `page`, as a query string.
+fn audit_link(q: &AuditQuery, page: u32) -> String {
+    let enc = urlencode;
+    format!("?action={}&actor={}&text={}&page={page}", enc(&q.action), enc(&q.actor), enc(&q.text))
+}
+
+async fn view_audit_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    if !user.authed.actor.is_operator() {
+        let no = crate::service::ServiceError::Forbidden("the audit page is the operator's staff's".into());
+        return Err(user.error(no));
+    }
+    let Query(q) = q.map_err(|e| user.error(super::error::AppError::BadRequest(format!("the filter: {e}"))))?;
+    let (entries, more) =
+        state.svc.audit_search(&user.authed.actor, &q, AUDIT_PAGE).await.map_err(|e| user.error(e))?;
+    Ok(render(&AuditPage {
+        title: "Audit log".into(),
+        user: Some(user.header.clone()),
+        rows: entries
+            .into_iter()
+            .map(|e| AuditRow {
+                at: when(e.at),
+                actor: e.actor,
+                source: e.source,
+                action: e.action,
+                object: e.object,
+                detail: e.detail,
+            })
+            .collect(),
+        previous: if q.page > 0 { audit_link(&q, q.page - 1) } else { String::new() },
+        next: if more { audit_link(&q, q.page + 1) } else { String::new() },
+        q,
+    }))
+}

@@ -1,0 +1,92 @@
+//! The NOC's pages (issue: the portal journey, item 9): its home is the operator page, with
+//! failed orders first (by channel name, with the reason), every switch's drift, and the
+//! latest orders; an order's page shows its timings, attempts, error and the commands that
+//! went to the switches; the audit page filters and pages the log. Subscribers get none of it.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::api::{Portal, live_p2p, new_channel, wait_until};
+use crate::world::Backend;
+
+async fn the_nocs_home_puts_failures_first(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (live, _, _) = live_p2p(&p, &acme, "steady").await;
+    // A second channel whose activation fails on core1.
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "doomed", "p2p", "acme-3a")).await;
+    let doomed = ch["id"].as_str().unwrap().to_string();
+    let (_, offer) = acme
+        .post(&format!("/api/v1/channels/{doomed}/offers"), json!({"invitees": [{"email": "admin@stark.example"}]}))
+        .await;
+    let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let stark = p.login("admin@stark.example", "password-1").await;
+    p.w.svc.inject_lasting_fault("core1", 0);
+    let (status, _) =
+        stark.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "stark-9b"})).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_until("the channel to fail", async || {
+        acme.get(&format!("/api/v1/channels/{doomed}")).await.1["state"] == "failed"
+    })
+    .await;
+    p.w.svc.clear_faults();
+
+    let noc = p.login("noc@operator.example", "operator-pw").await;
+    let http = noc.raw().await;
+    let base = p.base.clone();
+    let page = async |path: String| {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        (r.status(), r.url().path().to_string(), r.text().await.unwrap())
+    };
+    // Home is the operator page.
+    let (status, landed, home) = page("/".into()).await;
+    assert_eq!((status, landed.as_str()), (StatusCode::OK, "/operator"));
+    let attention = &home[home.find("id=\"attention\"").unwrap()..home.find("<h2>Switches").unwrap()];
+    assert!(
+        attention.contains(">doomed</a>") && attention.contains("failed") && attention.contains("core1"),
+        "{attention}"
+    );
+    assert!(!attention.contains(">steady</a>"), "a done order needs no attention: {attention}");
+    assert!(home.contains(">steady</a>"), "the latest orders name their channels: {home}");
+    assert!(!home.contains(&format!(">{live}</a>")), "by name, not by ID");
+    assert!(home.contains("drift-ok"), "switches in sync are marked so");
+
+    // The failed order's page: its error and attempts; the done one's: what went where.
+    let orders = async |id: &str| noc.get(&format!("/api/v1/orders?channel={id}")).await.1;
+    let failed = orders(&doomed).await;
+    let failed = failed.as_array().unwrap().iter().find(|o| o["status"] == "failed").unwrap()["id"].clone();
+    let (status, _, order) = page(format!("/operator/orders/{}", failed.as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(order.contains("id=\"order-error\"") && order.contains("core1") && order.contains("Attempts"), "{order}");
+    let done = orders(&live).await;
+    let done = done.as_array().unwrap().iter().find(|o| o["status"] == "done").unwrap()["id"].clone();
+    let (_, _, order) = page(format!("/operator/orders/{}", done.as_str().unwrap())).await;
+    let commands = &order[order.find("id=\"order-commands\"").expect("the commands are shown")..];
+    assert!(commands.contains("bridge") && commands.contains("vlan add"), "{commands}");
+    assert!(order.contains("href=\"/operator/switches/core1\""), "the order links its switches");
+    let (_, _, switch) = page("/operator/switches/core1".into()).await;
+    assert!(switch.contains("in sync"), "{switch}");
+
+    // The audit page: filtered by action, by who, by text; paged.
+    let (_, _, audit) = page("/operator/audit?action=order.failed".into()).await;
+    let rows = audit.matches("<tr><td>").count();
+    assert!(rows >= 1 && audit.matches(">order.failed<").count() == rows, "only failed orders: {audit}");
+    let (_, _, audit) = page(format!("/operator/audit?text={doomed}")).await;
+    assert!(audit.contains(">channel.create<") && !audit.contains(&live), "records about the doomed channel only");
+    let (_, _, audit) = page("/operator/audit?actor=nobody-at-all".into()).await;
+    assert!(audit.contains("No record matches"), "{audit}");
+    let (all, more) = p.w.svc.audit_search(&p.w.op, &switchboard::service::AuditQuery::default(), 2).await.unwrap();
+    assert_eq!((all.len(), more), (2, true));
+    assert!(all[0].at >= all[1].at, "newest first");
+    let second = switchboard::service::AuditQuery { page: 1, ..Default::default() };
+    let (next, _) = p.w.svc.audit_search(&p.w.op, &second, 2).await.unwrap();
+    assert!(next.iter().all(|e| !all.iter().any(|a| a.at == e.at && a.object == e.object && a.action == e.action)));
+
+    // Subscribers see none of it.
+    for path in ["/operator", "/operator/audit", "/operator/switches/core1"] {
+        let r = acme.raw().await.get(format!("{}{path}", p.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+}
+
+on_both!(the_nocs_home_puts_failures_first);

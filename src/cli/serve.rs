@@ -26,6 +26,9 @@ pub struct ServeArgs {
     /// Drive every switch with the dry-run driver, whatever the topology says.
     #[arg(long)]
     pub dry_run: bool,
+    /// The currency of every price and amount (ISO 4217: three capital letters).
+    #[arg(long, env = "SWITCHBOARD_CURRENCY", default_value = "EUR", value_parser = currency)]
+    pub currency: String,
     /// The address people reach this server at, for invitation links
     /// (default: http://LISTEN).
     #[arg(long, env = "SWITCHBOARD_BASE_URL")]
@@ -77,7 +80,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base_url = args.base_url.clone().unwrap_or_else(|| format!("{scheme}://{listen}"));
-    let config = Config { base_url: base_url.clone(), dry_run: args.dry_run || args.demo, ..Config::default() };
+    let config = Config {
+        base_url: base_url.clone(),
+        dry_run: args.dry_run || args.demo,
+        currency: args.currency.clone(),
+        ..Config::default()
+    };
     let mailer = match &args.smtp_url {
         Some(url) => Mailer::smtp(url, &args.mail_from)?,
         None => {
@@ -150,4 +158,13 @@ fn say(line: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// An ISO 4217 currency code: three capital letters.
+fn currency(s: &str) -> Result<String, String> {
+    if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("`{s}` is not a currency code: use three capital letters, such as EUR, USD or CHF"))
+    }
 }

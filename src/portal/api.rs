@@ -12,8 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::service::{
-    AcceptOutcome, Acceptance, Actor, AuditEntry, CatalogEntry, ChannelView, InterfaceView, InvitationView, NewChannel,
-    NewOffer, OfferCreated, OfferView, OrderView, Policy, Registration, UserRole,
+    AcceptOutcome, Acceptance, AccountView, Actor, AuditEntry, CatalogEntry, ChannelView, InterfaceView,
+    InvitationView, NewChannel, NewOffer, OfferCreated, OfferView, OrderView, Policy, Registration, UserRole,
 };
 
 use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
@@ -79,6 +79,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(login, logout))
         .routes(routes!(me))
         .routes(routes!(interfaces))
+        .routes(routes!(account))
         .routes(routes!(catalog))
         .routes(routes!(list_channels, create_channel))
         .routes(routes!(get_channel))
@@ -195,6 +196,15 @@ async fn logout(State(state): State<AppState>, user: Authed) -> Result<Response,
     responses((status = 200, body = SessionView), (status = 401, body = ErrorBody)))]
 async fn me(user: Authed) -> AppJson<SessionView> {
     AppJson(SessionView { user: UserView::from(&user.actor), csrf: user.csrf, expires_at: None })
+}
+
+/// My organization's account: status, balance, credit limit, what can still be charged in
+/// advance, limits and their use, and the latest charges (newest first), in the operator's
+/// currency.
+#[utoipa::path(get, path = "/account", tag = "catalog",
+    responses((status = 200, body = AccountView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn account(State(state): State<AppState>, user: Authed) -> Result<AppJson<AccountView>, AppError> {
+    Ok(AppJson(state.svc.my_account(&user.actor).await?))
 }
 
 /// My organization's service interfaces: the sockets channels plug into.

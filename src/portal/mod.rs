@@ -5,6 +5,7 @@
 //!
 //! `router(state)` builds the whole application, so tests can serve it on `127.0.0.1:0`.
 
+mod account_pages;
 pub mod api;
 pub mod auth;
 mod channel_pages;
@@ -84,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(pages::router())
         .merge(operator_pages::router())
+        .merge(account_pages::router())
         .route(
             "/api/v1/openapi.json",
             get(move || {

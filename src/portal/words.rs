@@ -17,15 +17,29 @@ pub fn kind_label(kind: ChannelKind) -> &'static str {
     }
 }
 
-/// A usage model's price, in words.
-pub fn price(m: &UsageModel) -> String {
+/// An amount in the operator's currency: "49.05 EUR".
+pub fn amount(cents: i64, currency: &str) -> String {
+    format!("{} {currency}", money(cents))
+}
+
+/// A usage model's price, in words, in `currency`; with the channel's bandwidth, what a
+/// per-Mbps price comes to.
+pub fn price(m: &UsageModel, currency: &str, bandwidth_mbps: Option<u64>) -> String {
+    let a = |c: i64| amount(c, currency);
     match m.price_type {
         None => "free".into(),
         Some(_) if m.price_cents == 0 => "free".into(),
-        Some(PriceType::FlatMonthly) => format!("{} per month", money(m.price_cents)),
-        Some(PriceType::PerHour) => format!("{} per hour", money(m.price_cents)),
-        Some(PriceType::PerGb) => format!("{} per GB", money(m.price_cents)),
-        Some(PriceType::PerMbps) => format!("{} per Mbps per month", money(m.price_cents)),
+        Some(PriceType::FlatMonthly) => format!("{} per month", a(m.price_cents)),
+        Some(PriceType::PerHour) => format!("{} per hour", a(m.price_cents)),
+        Some(PriceType::PerGb) => format!("{} per GB", a(m.price_cents)),
+        Some(PriceType::PerMbps) => match bandwidth_mbps {
+            Some(b) => format!(
+                "{} per Mbps per month: {} per month for {b} Mbps",
+                a(m.price_cents),
+                a(crate::orchestrator::policy::upfront_cents(m, b))
+            ),
+            None => format!("{} per Mbps per month", a(m.price_cents)),
+        },
     }
 }
 
@@ -99,13 +113,15 @@ mod tests {
             max_gb: Some(crate::orchestrator::policy::Quota::gb(5)),
             ..Default::default()
         };
-        assert_eq!(price(&m), "49.05 per month");
+        assert_eq!(price(&m, "EUR", None), "49.05 EUR per month");
+        let per_mbps = UsageModel { price_type: Some(PriceType::PerMbps), price_cents: 50, ..Default::default() };
+        assert_eq!(price(&per_mbps, "CHF", Some(100)), "0.50 CHF per Mbps per month: 50.00 CHF per month for 100 Mbps");
         assert_eq!(limits(&m), "up to 100 Mbps, 08:00-18:30 UTC only, up to 5 GB per member");
         assert_eq!(
             [0, 450_000, 1_050_000, 12_345_678_901].map(traffic),
             ["—", "450 kB", "1.1 MB", "12.35 GB"].map(String::from)
         );
-        assert_eq!(price(&UsageModel::default()), "free");
+        assert_eq!(price(&UsageModel::default(), "EUR", Some(10)), "free");
     }
 
     #[test]

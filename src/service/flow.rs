@@ -148,6 +148,8 @@ impl Service {
             usage_model_id: &new.usage_model_id,
         };
         let att = channels::insert_attachment(&mut tx, &attachment, now).await?;
+        self.charge_advance(&mut tx, &actor.org_id, &id, &att, &new.usage_model_id, &model, new.bandwidth_mbps, now)
+            .await?;
         audit(
             &mut tx,
             now,

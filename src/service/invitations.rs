@@ -247,6 +247,17 @@ impl Service {
             usage_model_id: &model_id,
         };
         let attachment_id = channels::insert_attachment(&mut tx, &attachment, now).await?;
+        self.charge_advance(
+            &mut tx,
+            &actor.org_id,
+            &channel.id,
+            &attachment_id,
+            &model_id,
+            &model,
+            channel.bandwidth_mbps,
+            now,
+        )
+        .await?;
         let grant = offers::Grant {
             channel_id: &channel.id,
             grantor_org: &row.offer_org,

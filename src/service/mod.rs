@@ -8,6 +8,7 @@
 //! pure [`crate::orchestrator::Planner`]; this module loads facts, asks them, and writes
 //! the outcome, with an audit record, in one transaction.
 
+mod account;
 mod demo;
 mod drift;
 mod flow;
@@ -37,6 +38,7 @@ use crate::topology::Topology;
 
 pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
 pub(crate) use crate::store::audit::record as audit;
+pub use account::{AccountView, ChargeView};
 pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::{SwitchDrift, SwitchRepair};
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
@@ -162,6 +164,8 @@ pub struct Config {
     /// it: 8 keeps that wait short at no cost in orchestrator throughput (32 against 8 is
     /// in docs/performance.md).
     pub batch_orders: usize,
+    /// The currency of every price and amount (ISO 4217; `serve --currency`, default EUR).
+    pub currency: String,
 }
 
 impl Default for Config {
@@ -182,6 +186,7 @@ impl Default for Config {
             max_attempts: 3,
             dry_run: false,
             batch_orders: 8,
+            currency: "EUR".into(),
         }
     }
 }

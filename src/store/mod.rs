@@ -13,6 +13,7 @@ pub mod audit;
 pub(crate) mod cache;
 pub mod catalog;
 pub mod channels;
+pub mod charges;
 pub mod dry_switches;
 pub mod meter;
 pub mod offers;

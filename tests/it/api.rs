@@ -602,6 +602,7 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
                     "/api/v1/me"
                         | "/api/v1/interfaces"
                         | "/api/v1/catalog"
+                        | "/api/v1/account"
                         | "/api/v1/channels"
                         | "/api/v1/audit"
                         | "/api/v1/policy"

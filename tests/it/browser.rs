@@ -489,7 +489,7 @@ async fn a_new_organization_accepts_a_paid_offer_on_its_first_try(b: Backend) {
     assert_eq!(trial_option.attr("disabled").await.unwrap().as_deref(), Some("true"));
     let terms = b.text("#terms").await;
     assert!(terms.contains("Not available to you") && terms.contains("at most 10 Mbps"), "{terms}");
-    assert!(terms.contains("49.00 charged when you join"), "{terms}");
+    assert!(terms.contains("49.00 EUR charged when you join"), "{terms}");
     assert_eq!(b.text("#cannot-join").await, "", "nothing stands in the way");
     b.shot("1-proposed").await;
     b.click("#accept-button").await;

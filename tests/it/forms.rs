@@ -63,3 +63,39 @@ async fn signed_in_pages_are_not_stored(b: Backend) {
 }
 
 on_both!(signed_in_pages_are_not_stored);
+
+/// The account an organization sees (issue: the portal journey, item 1), over the API and
+/// as its page: status, balance, credit, what can still be charged, limits and their use,
+/// and each charge with its channel, in the operator's currency.
+async fn the_account_page_shows_money_and_limits(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, before) = acme.get("/api/v1/account").await;
+    assert_eq!((before["currency"].as_str(), before["status"].as_str()), (Some("EUR"), Some("active")), "{before}");
+    let start = before["balance_cents"].as_i64().unwrap();
+    let mut paid = new_channel(&p, "Paid line", "p2p", "acme-1a");
+    paid["usage_model_id"] = serde_json::json!(p.w.paid);
+    let (status, ch) = acme.post("/api/v1/channels", paid).await;
+    assert_eq!(status, StatusCode::CREATED, "{ch}");
+    let (_, after) = acme.get("/api/v1/account").await;
+    assert_eq!(after["balance_cents"].as_i64(), Some(start - 5000), "{after}");
+    assert_eq!(
+        after["available_cents"].as_i64(),
+        Some(start - 5000 + after["credit_limit_cents"].as_i64().unwrap()),
+        "{after}"
+    );
+    assert_eq!(after["charges"][0]["channel"], "Paid line");
+    assert_eq!(after["charges"][0]["amount_cents"], 5000);
+
+    let page = acme.raw().await.get(format!("{}/account", p.base)).send().await.unwrap().text().await.unwrap();
+    let money = |cents: i64| format!("{}.{:02} EUR", cents / 100, cents.rem_euclid(100));
+    assert!(page.contains(&format!("id=\"balance\">{}", money(start - 5000))), "{page}");
+    assert!(page.contains(">Paid line</a>") && page.contains("50.00 EUR"), "{page}");
+    assert!(page.contains("id=\"channels-held\">1 of"), "{page}");
+    assert!(page.contains("E-Line") && !page.contains("p2p"), "kinds in words: {page}");
+    // The NOC has no account.
+    let noc = p.login("noc@operator.example", "operator-pw").await;
+    assert_eq!(noc.get("/api/v1/account").await.0, StatusCode::NOT_FOUND);
+}
+
+on_both!(the_account_page_shows_money_and_limits);

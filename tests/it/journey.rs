@@ -31,6 +31,9 @@ pub fn with_newcomers() -> String {
 /// The operator's catalogue for these tests: a free trial up to 10 Mbps listed first (what
 /// the accept form used to pre-select), then a monthly price the test sets.
 pub async fn paid_catalogue(p: &Portal, monthly_cents: i64) -> (String, String) {
+    // acme, the creator, is charged in advance for each paid channel it makes (its own
+    // plug-in): it has credit enough for every channel of these tests.
+    p.w.set_account("acme", |a| a.credit_limit_cents = 1_000_000).await;
     let (svc, op) = (&p.w.svc, &p.w.op);
     let spec = DefinitionSpec {
         name: "Metro paid".into(),

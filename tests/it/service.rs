@@ -542,8 +542,21 @@ async fn account_checks(b: Backend) {
     let e = r.unwrap_err();
     assert_eq!(e.code(), "over_credit");
     assert!(e.to_string().contains("charges 50.00 in advance and the account can pay 0.00"), "{e}");
+    assert!(w.svc.my_account(&w.acme).await.unwrap().charges.is_empty(), "a refusal charges nothing");
     w.set_account("acme", |a| a.credit_limit_cents = 10_000).await;
-    w.svc.create_channel(&w.acme, &try_create("paid", 10, "acme-1a", &w.paid)).await.unwrap();
+    let before = w.svc.my_account(&w.acme).await.unwrap().balance_cents;
+    let paid_ch = w.svc.create_channel(&w.acme, &try_create("paid", 10, "acme-1a", &w.paid)).await.unwrap();
+    // Charged in advance as it plugs in: the ledger says so and the balance went down.
+    let account = w.svc.my_account(&w.acme).await.unwrap();
+    assert_eq!(account.balance_cents, before - 5000);
+    assert_eq!(account.available_cents, before - 5000 + 10_000);
+    assert_eq!(account.charges.len(), 1, "{:?}", account.charges);
+    let charge = &account.charges[0];
+    assert_eq!(
+        (charge.amount_cents, charge.channel.as_str(), charge.channel_id.as_str()),
+        (5000, "paid", paid_ch.as_str())
+    );
+    assert!(charge.what.contains("monthly") && charge.what.contains("in advance"), "{}", charge.what);
     // Port mode carries one channel.
     let r = w.svc.create_channel(&w.acme, &try_create("second", 10, "acme-1a", &w.free)).await;
     assert_eq!(code(r), "interface_busy");
@@ -575,8 +588,17 @@ async fn account_checks(b: Backend) {
         customer_vlan: None,
     };
     assert_eq!(code(w.svc.accept(&w.globex, &offer.invitations[0].token, &paid).await), "over_credit");
+    assert!(w.svc.my_account(&w.globex).await.unwrap().charges.is_empty(), "a refused acceptance charges nothing");
     w.set_account("globex", |a| a.balance_cents = 5000).await;
     w.svc.accept(&w.globex, &offer.invitations[0].token, &paid).await.unwrap();
+    let globex = w.svc.my_account(&w.globex).await.unwrap();
+    assert_eq!((globex.balance_cents, globex.charges.len(), globex.channels_held), (0, 1, 1));
+    // A free model charges nothing; the operator has no account.
+    w.set_account("acme", |a| a.max_channels = 10).await;
+    w.svc.create_channel(&w.acme, &try_create("free", 10, "acme-3a", &w.free)).await.unwrap();
+    let acme = w.svc.my_account(&w.acme).await.unwrap();
+    assert_eq!((acme.charges.len(), acme.channels_held), (1, 2), "{:?}", acme.charges);
+    assert_eq!(code(w.svc.my_account(&w.op).await), "not_found");
 }
 on_both!(account_checks);
 

@@ -390,16 +390,20 @@ pub async fn set_state(
 
 /// Who may see a channel, but for the operator's staff, who see every one: the IDs of the
 /// channels the organization bound as `$org` owns, takes or took part in (its attachments,
-/// live or detached), holds a permission on, or was invited to, by organization or by its
-/// user's email bound as `$email`. The one text of this rule: the lists and the check of
-/// one channel both use it.
+/// live or detached), holds a permission on, or was invited to and has not declined, by
+/// organization or by its user's email bound as `$email`. A declined invitation is an
+/// answer, not a channel: the decliner's lists do not carry it (issue 24), while another
+/// invitation of the same organization that is still open does. The one text of this rule:
+/// the lists and the check of one channel both use it.
 fn visible_ids(org: usize, email: usize) -> String {
     format!(
         "SELECT id FROM channels WHERE org_id = ${org} \
          UNION SELECT channel_id FROM attachments WHERE org_id = ${org} \
          UNION SELECT channel_id FROM permissions WHERE grantee_org = ${org} \
-         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = ${org} \
-         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.email = ${email}"
+         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id \
+           WHERE i.org_id = ${org} AND i.declined_at IS NULL \
+         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id \
+           WHERE i.email = ${email} AND i.declined_at IS NULL"
     )
 }
 

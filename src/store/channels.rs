@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::model::id::{AttachmentId, ChannelId};
+use crate::model::records::Metering;
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
 
@@ -435,7 +436,8 @@ const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS def_name
      JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id";
 
 /// An attachment with its organization's name (`WHERE ...` is appended).
-const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name FROM attachments a \
+const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name, u.max_mb AS um_max_mb, \
+     u.price_type AS um_price_type FROM attachments a \
      JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id";
 
 fn named_from_row(r: &Row, attachments: Vec<Attachment>) -> Result<Named> {
@@ -472,8 +474,23 @@ fn named_attachment_from_row(a: &Row) -> Result<Attachment, SqlError> {
         attached_at: a.try_get("attached_at")?,
         detached_at: a.try_get("detached_at")?,
         bytes_used: to_u64(a.try_get("bytes_used")?),
+        metering: metering(a)?,
         usage_model_id: a.try_get("usage_model_id")?,
         usage_model: a.try_get("um_name")?,
+    })
+}
+
+/// How an attachment row's traffic is counted, as the store knows it (whether its switch
+/// has counters is the service's to say): a usage model with an allowance or a price per GB
+/// is metered ([`super::meter::metered`]).
+fn metering(a: &Row) -> Result<Metering, SqlError> {
+    let metered = a.try_get::<Option<i64>>("um_max_mb")?.is_some() || a.try_get::<String>("um_price_type")? == "per_gb";
+    if !metered {
+        return Ok(Metering::NotMetered);
+    }
+    Ok(match (a.try_get::<Option<i64>>("meter_failed_at")?, a.try_get::<Option<String>>("meter_error")?) {
+        (Some(since), reason) => Metering::Unknown { since, reason: reason.unwrap_or_default() },
+        (None, _) => Metering::Counted { read_at: a.try_get("metered_at")? },
     })
 }
 

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// (default: http://LISTEN).
     #[arg(long, env = "SWITCHBOARD_BASE_URL")]
     pub base_url: Option<String>,
+    /// The currency of every price, as pages write it before an amount.
+    #[arg(long, env = "SWITCHBOARD_CURRENCY", default_value = "EUR")]
+    pub currency: String,
     /// Do not run orders in this process (other instances or `switchboard worker` do).
     #[arg(long)]
     pub no_worker: bool,
@@ -77,7 +80,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base_url = args.base_url.clone().unwrap_or_else(|| format!("{scheme}://{listen}"));
-    let config = Config { base_url: base_url.clone(), dry_run: args.dry_run || args.demo, ..Config::default() };
+    let config = Config {
+        base_url: base_url.clone(),
+        dry_run: args.dry_run || args.demo,
+        currency: args.currency.clone(),
+        ..Config::default()
+    };
     let mailer = match &args.smtp_url {
         Some(url) => Mailer::smtp(url, &args.mail_from)?,
         None => {

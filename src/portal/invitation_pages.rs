@@ -77,13 +77,13 @@ struct InvitationPage {
     sockets: Vec<SocketOption>,
 }
 
-fn term_rows(terms: &[Terms], bandwidth_mbps: u64, proposed: Option<&str>) -> Vec<TermRow> {
+fn term_rows(terms: &[Terms], bandwidth_mbps: u64, proposed: Option<&str>, currency: &str) -> Vec<TermRow> {
     terms
         .iter()
         .map(|t| TermRow {
             id: t.usage_model_id.clone(),
             name: t.model.name.clone(),
-            price: price(&t.model),
+            price: price(&t.model, currency),
             limits: limits(&t.model),
             advance: match crate::orchestrator::policy::upfront_cents(&t.model, bandwidth_mbps) {
                 0 => String::new(),
@@ -138,7 +138,12 @@ async fn invitation_page(
         bandwidth: view.channel.bandwidth_mbps,
         class: view.channel.class.clone(),
         expires: when(view.expires_at),
-        terms: term_rows(&view.terms, view.channel.bandwidth_mbps, view.proposed_usage_model_id.as_deref()),
+        terms: term_rows(
+            &view.terms,
+            view.channel.bandwidth_mbps,
+            view.proposed_usage_model_id.as_deref(),
+            &state.svc.config.currency,
+        ),
         account_refused: view.account_refused.iter().map(ToString::to_string).collect(),
         no_model: view.proposed_usage_model_id.is_none() && !view.terms.iter().all(|t| t.refused.is_empty()),
         mode,

@@ -254,7 +254,13 @@ async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Resu
         for t in &d.usage_models {
             models.push(ModelOption {
                 id: t.usage_model_id.clone(),
-                label: format!("{} v{}: {} ({})", d.name, d.version, t.model.name, price(&t.model)),
+                label: format!(
+                    "{} v{}: {} ({})",
+                    d.name,
+                    d.version,
+                    t.model.name,
+                    price(&t.model, &state.svc.config.currency)
+                ),
             });
         }
     }

@@ -162,6 +162,9 @@ pub struct Config {
     /// it: 8 keeps that wait short at no cost in orchestrator throughput (32 against 8 is
     /// in docs/performance.md).
     pub batch_orders: usize,
+    /// The currency every price and balance is in, as pages write it before an amount
+    /// (`EUR 49.00 per month`); usage models keep amounts in its cents.
+    pub currency: String,
 }
 
 impl Default for Config {
@@ -182,6 +185,7 @@ impl Default for Config {
             max_attempts: 3,
             dry_run: false,
             batch_orders: 8,
+            currency: "EUR".into(),
         }
     }
 }

@@ -96,6 +96,27 @@ async fn issue_24_e_tree_path_reads_in_path_order(b: Backend) {
     assert!(creator.contains("trial free"), "{creator}");
     assert!(invitee.contains("monthly EUR 50.00 per month"), "{invitee}");
     assert!(invitee.contains("not metered: its usage model does not count traffic"), "{invitee}");
+
+    // A second leaf, umbrella-8c on acc8: the path becomes a tree from the root.
+    let (_, offer) = acme
+        .post(&format!("/api/v1/channels/{id}/offers"), json!({"invitees": [{"email": "admin@umbrella.example"}]}))
+        .await;
+    let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let umbrella = p.login("admin@umbrella.example", "password-1").await;
+    let (status, body) =
+        umbrella.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "umbrella-8c"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    wait_until("the second leaf to go live", async || {
+        let (_, ch) = acme.get(&format!("/api/v1/channels/{id}")).await;
+        ch["state"] == "active" && ch["path"].as_array().unwrap().iter().any(|s| s == "acc8")
+    })
+    .await;
+    let (_, html) = page(&p, &acme, &format!("/channels/{id}")).await;
+    assert!(html.contains("<p>From the root acme-1a on acc1:</p>"), "{html}");
+    assert_eq!(
+        text_of(&html, "path"),
+        "acc1 (acme-1a) acc1 → agg1 → core1 → agg2 → acc4 (initech-4a) acc1 → agg1 → core1 → agg3 → acc8 (umbrella-8c)"
+    );
 }
 on_both!(issue_24_e_tree_path_reads_in_path_order);
 

@@ -514,12 +514,14 @@ impl Service {
     }
 
     /// A short summary of everything on a channel's page that can change (state, VLANs,
-    /// attachments, invitees, orders): two calls give the same string until something
+    /// attachments and their metering, invitees, orders): two calls give the same string until something
     /// changed. Authorized like [`Service::channel`]. Live pages poll it.
     pub async fn channel_fingerprint(&self, actor: &Actor, channel_id: &ChannelId) -> Result<String> {
         let c = self.channel(actor, channel_id).await?;
         let steps = channels::steps(&self.db, channel_id).await?;
-        let attachments: Vec<String> = c.attachments.iter().map(|a| format!("{}:{}", a.id, a.state)).collect();
+        // With what the meter found, so a member's usage (or why it is unknown) shows up live.
+        let attachments: Vec<String> =
+            c.attachments.iter().map(|a| format!("{}:{}:{}:{:?}", a.id, a.state, a.bytes_used, a.metering)).collect();
         Ok(format!(
             "{}|{:?}|{:?}|{}|{}|{}|{}",
             c.state.as_str(),

@@ -198,11 +198,15 @@ async fn issue_24_dry_run_switches_are_not_metered(b: Backend) {
     assert_eq!(view["attachments"][0]["metering"]["metering"], "no_counters", "{view}");
 
     let linux = Service::new(p.w.svc.db.clone(), Config { dry_run: false, ..(*p.w.svc.config).clone() });
+    let channel_id = id.parse().unwrap();
+    let before = linux.channel_fingerprint(&p.w.acme, &channel_id).await.unwrap();
     let report = linux.meter().await.unwrap();
     assert_eq!((report.read, report.unread), (0, 1), "acc1's counters cannot be read here");
     let report = linux.meter().await.unwrap();
     assert_eq!(report.unread, 1);
-    let view = linux.channel(&p.w.acme, &id.parse().unwrap()).await.unwrap();
+    let after = linux.channel_fingerprint(&p.w.acme, &channel_id).await.unwrap();
+    assert_ne!(before, after, "an open page fetches the member's row again");
+    let view = linux.channel(&p.w.acme, &channel_id).await.unwrap();
     let metering = serde_json::to_value(&view.attachments[0].metering).unwrap();
     assert_eq!(metering["metering"], "unknown", "{metering}");
     let reason = metering["reason"].as_str().unwrap();

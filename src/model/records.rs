@@ -45,9 +45,27 @@ pub struct Attachment {
     pub attached_at: i64,
     pub detached_at: Option<i64>,
     /// Traffic its interface carried in the channel (bytes, in and out), read from the
-    /// switch's counters; counted for members whose usage model has an allowance.
+    /// switch's counters; counted for members whose usage model has an allowance or charges
+    /// by the GB.
     pub bytes_used: u64,
+    /// Whether and how `bytes_used` is counted.
+    pub metering: Metering,
     /// The usage model this member joined under, and its name.
     pub usage_model_id: String,
     pub usage_model: String,
+}
+
+/// Whether a member's traffic is counted, and how far the count is to be trusted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case", tag = "metering")]
+pub enum Metering {
+    /// Its usage model neither charges by the GB nor has an allowance: nothing is counted.
+    NotMetered,
+    /// Its switch runs the dry-run driver, which has no counters: nothing is counted.
+    NoCounters,
+    /// Counted from its switch's counters, last read at `read_at` (`None`: not read yet).
+    Counted { read_at: Option<i64> },
+    /// Its counters could not be read since `since` (the first failure of a run); `reason`
+    /// is the last failure's. `bytes_used` is what was counted before.
+    Unknown { since: i64, reason: String },
 }

@@ -1,7 +1,7 @@
 //! One channel's page (SPEC §2, §6): its members, invitees and orders, kept live by
 //! server-sent events, and its forms to offer it, detach a member and terminate it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use crate::model::id::{AttachmentId, ChannelId};
 use crate::model::text::{Description, Reason, TextError};
 use crate::model::{ChannelKind, Role, utc_minute as when};
+use crate::orchestrator::policy::UsageModel;
 use crate::service::{ChannelView, InviteeSpec, NewOffer, ServiceError, UserRole};
 
 use super::AppState;
@@ -25,7 +26,7 @@ use super::page::{Confirm, HeaderUser, PageError, PageUser, confirmed, form, ren
 use super::param::PathId;
 use super::svg;
 use super::words::vlan_text;
-use super::words::{kind_label, traffic, urlencode, when_opt};
+use super::words::{PathMember, PathShown, kind_label, path_shown, price, urlencode, usage, when_opt};
 
 // ---- one channel ----
 
@@ -36,8 +37,11 @@ struct AttachmentRow {
     role: String,
     tag: String,
     since: String,
-    /// Traffic counted against a data allowance ("—" when not metered).
-    traffic: String,
+    /// The member's own usage model and its price.
+    model: String,
+    price: String,
+    /// Its traffic as counted, or why it is not (see `words::usage`).
+    usage: String,
     can_detach: bool,
 }
 
@@ -71,8 +75,20 @@ struct ChannelLive {
     attachments: Vec<AttachmentRow>,
     invitees: Vec<InviteeRow>,
     orders: Vec<OrderRow>,
-    path: String,
+    /// Where it runs, in path order (empty before it is on the switches, and after).
+    path: PathShown,
+    /// Whether its configuration is on the switches.
+    on_switches: bool,
+    /// When, by whom and why it ended, once it did (or is ending).
+    ended: Option<EndedText>,
     tree: String,
+}
+
+/// How the channel ended, as its page says it.
+struct EndedText {
+    at: String,
+    by: String,
+    reason: String,
 }
 
 #[derive(Template)]
@@ -115,12 +131,30 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
         state.svc.interfaces(actor).await.map_err(|e| user.error(e))?.into_iter().map(|i| i.name).collect();
     let live = !matches!(channel.state.as_str(), "terminated" | "terminating");
     let topo = state.svc.topology().await.map_err(|e| user.error(e))?;
+    let ended = match live {
+        true => None,
+        false => state.svc.ending(actor, &channel.id).await.map_err(|e| user.error(e))?,
+    };
+    // Each member's own terms, from the catalogue (the creator's model is only the creator's).
+    let catalog = state.svc.catalog().await.map_err(|e| user.error(e))?;
+    let models: BTreeMap<&str, &UsageModel> =
+        catalog.iter().flat_map(|d| &d.usage_models).map(|t| (t.usage_model_id.as_str(), &t.model)).collect();
+    let currency = state.svc.config.currency.as_str();
     let path: BTreeSet<String> = channel.path.iter().cloned().collect();
     let members: BTreeSet<String> = channel.live_attachments().map(|a| a.interface.clone()).collect();
+    let on_path: Vec<PathMember> = channel
+        .live_attachments()
+        .filter_map(|a| {
+            let switch = topo.interface(&a.interface).and_then(|i| topo.switch_index(&i.switch))?;
+            let root = channel.kind == ChannelKind::P2mp && a.role == Role::Root;
+            Some(PathMember { label: a.interface.clone(), switch, root })
+        })
+        .collect();
+    let on_switches = !channel.path.is_empty() && live;
     // A subscriber sees its own sites, this channel's members and the switches between
     // them and the root; other customers' sites are not drawn. The operator sees it all.
     let seen;
-    let topo = if actor.is_operator() {
+    let drawn = if actor.is_operator() {
         &*topo
     } else {
         let sites: BTreeSet<String> = mine.iter().chain(&members).cloned().collect();
@@ -128,14 +162,16 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
         &seen
     };
     Ok(ChannelLive {
-        path: channel.path.join(" – "),
-        tree: svg::metro_tree(topo, &path, &members),
+        path: if on_switches { path_shown(&topo, &on_path) } else { PathShown::default() },
+        on_switches,
+        ended: ended.map(|e| EndedText { at: when(e.at), by: e.by, reason: e.reason }),
+        tree: svg::metro_tree(drawn, &path, &members),
         id: channel.id.to_string(),
         csrf: user.authed.csrf.clone(),
         state: channel.state.as_str().into(),
         reason: channel.reason.clone(),
         vlan: vlan_text(channel),
-        service: format!("{} v{} · {}", channel.definition, channel.definition_version, channel.usage_model),
+        service: format!("{} v{}", channel.definition, channel.definition_version),
         bandwidth: channel.bandwidth_mbps,
         class: channel.class.clone(),
         attachments: channel
@@ -154,7 +190,12 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
                 },
                 tag: a.customer_vlan.map(|t| t.to_string()).unwrap_or_else(|| "—".into()),
                 since: when(a.attached_at),
-                traffic: traffic(a.bytes_used),
+                model: a.usage_model.clone(),
+                price: models
+                    .get(a.usage_model_id.as_str())
+                    .map(|m| price(m, currency, Some(channel.bandwidth_mbps)))
+                    .unwrap_or_default(),
+                usage: usage(a.bytes_used, &a.metering),
                 can_detach: live && actor.acts_for(mine.contains(&a.interface)),
             })
             .collect(),

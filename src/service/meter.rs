@@ -8,8 +8,12 @@
 //! A member past its allowance ends the channel, like the end of a term: a removal order,
 //! its VLANs freed, the reason naming the model, the interface and the traffic.
 //!
-//! Switches without counters (the dry-run driver) are not metered. Counters are read
-//! outside any database transaction; only the bookkeeping takes the writer.
+//! Members under a model that charges by the GB are read the same way, so what they used is
+//! known. Switches without counters (those the worker drives with the dry-run driver: every
+//! switch under `serve --dry-run` or `--demo`, whatever the topology says) are not metered,
+//! and their members say so ([`Service::metering_where_counted`]); no counter is invented.
+//! A member whose counters could not be read keeps since when and why, for its page.
+//! Counters are read outside any database transaction; only the bookkeeping takes the writer.
 
 use std::collections::BTreeMap;
 
@@ -53,6 +57,10 @@ impl Service {
         let mut members = Vec::with_capacity(rows.len());
         for member in rows {
             let Some(counter) = counter_port(&topo, &member.interface, member.tag) else { continue };
+            // The worker's driver choice: a switch it drives dry has no counters to read.
+            if self.driver_kind(&topo, &counter.0) == "dry-run" {
+                continue;
+            }
             members.push(Metered { member, counter });
         }
         let mut ports: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -72,13 +80,19 @@ impl Service {
             let Some(&bytes) = readings.bytes.get(counter) else {
                 if !readings.uncounted.contains(&counter.0) {
                     report.unread += 1;
+                    let reason = match readings.failed.get(&counter.0) {
+                        Some(why) => format!("its counters could not be read: {why}"),
+                        None => format!("{} has no counter for port {}", counter.0, counter.1),
+                    };
+                    meter::failed(&mut tx, &m.attachment, &reason, now).await?;
                 }
                 continue;
             };
             report.read += 1;
             let used = m.used.saturating_add(policy::usage_delta(m.seen, bytes));
             meter::record(&mut tx, &m.attachment, used, bytes, now).await?;
-            if used <= m.quota.bytes() || report.ended.contains(&m.channel) {
+            let Some(quota) = m.quota else { continue };
+            if used <= quota.bytes() || report.ended.contains(&m.channel) {
                 continue;
             }
             let channel = self.channel_row(&mut tx, &m.channel, true).await?;
@@ -87,7 +101,7 @@ impl Service {
             }
             let why = Refused::QuotaUsed {
                 model: m.model.clone(),
-                allowed: m.quota,
+                allowed: quota,
                 interface: m.interface.clone(),
                 used: policy::gigabytes(used),
             };
@@ -98,7 +112,7 @@ impl Service {
                 &actor,
                 "channel.quota_used",
                 &m.channel,
-                serde_json::json!({"order": order, "interface": m.interface, "bytes": used, "allowed_mb": m.quota.megabytes}),
+                serde_json::json!({"order": order, "interface": m.interface, "bytes": used, "allowed_mb": quota.megabytes}),
             )
             .await?;
             report.ended.push(m.channel.clone());
@@ -125,11 +139,13 @@ fn counter_port(topo: &Topology, interface: &str, tag: Option<u16>) -> Option<(S
     Some((iface.switch.clone(), port))
 }
 
-/// Counter readings by (switch, port), and the switches that have no counters.
+/// Counter readings by (switch, port), the switches that have no counters, and why the
+/// others that could not be read could not.
 #[derive(Default)]
 struct Readings {
     bytes: BTreeMap<(String, String), u64>,
     uncounted: Vec<String>,
+    failed: BTreeMap<String, String>,
 }
 
 /// Reads `ports` (by switch) through each switch's driver (blocking).
@@ -140,7 +156,10 @@ fn read_counters(topo: &Topology, ports: &BTreeMap<String, Vec<String>>) -> Read
         match engine::connect_switch(sw).and_then(|mut d| d.port_bytes(wanted)) {
             Ok(Some(bytes)) => out.bytes.extend(bytes.into_iter().map(|(port, b)| ((switch.clone(), port), b))),
             Ok(None) => out.uncounted.push(switch.clone()),
-            Err(e) => tracing::warn!(switch, error = %e, "cannot read counters"),
+            Err(e) => {
+                tracing::warn!(switch, error = %e, "cannot read counters");
+                out.failed.insert(switch.clone(), e.to_string());
+            }
         }
     }
     out

@@ -48,8 +48,8 @@ pub use policy::{AutoAccept, AutoAccepted, Notifications, Policy};
 pub use sessions::{NewSession, Session};
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};
 pub use views::{
-    AttachmentView, AuditEntry, AuditQuery, CatalogEntry, ChannelView, InterfaceView, InvitationView, InviteeStatus,
-    OfferView, OrderView, Terms,
+    AttachmentView, AuditEntry, AuditQuery, CatalogEntry, ChannelView, Ending, InterfaceView, InvitationView,
+    InviteeStatus, Metering, OfferView, OrderView, Terms,
 };
 pub use worker::{WORKER_NICENESS, Worker};
 

@@ -15,7 +15,7 @@ use crate::store::{Executor, ReadTx, audit, catalog, offers, orders, organizatio
 
 use super::{Actor, Result, Service, ServiceError, UserRole};
 
-pub use crate::model::records::{Attachment as AttachmentView, Order as OrderView};
+pub use crate::model::records::{Attachment as AttachmentView, Metering, Order as OrderView};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ChannelView {
@@ -89,6 +89,18 @@ pub struct AuditQuery {
     pub text: String,
     #[serde(default)]
     pub page: u32,
+}
+
+/// How a channel ended: when, by whom and why (its page shows it instead of a VLAN).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Ending {
+    /// When the channel was taken down (the request, or the sweep's or meter's decision).
+    pub at: i64,
+    /// Who took it down, in words: a person's email and organization, or what of
+    /// Switchboard's own did.
+    pub by: String,
+    /// Why, as the channel records it.
+    pub reason: String,
 }
 
 /// A service interface: a socket a channel plugs into.
@@ -241,6 +253,21 @@ impl From<audit::Entry> for AuditEntry {
     }
 }
 
+/// How a channel ended, in words, from its reason and the audit record that took it down
+/// (none: a channel ended before this record was kept; its creation time stands in).
+fn ending_from(reason: String, created_at: i64, record: Option<audit::Ending>) -> Ending {
+    let Some(r) = record else { return Ending { at: created_at, by: "unknown".into(), reason } };
+    let by = match (r.email, r.organization, r.action.as_str()) {
+        (Some(email), Some(org), _) => format!("{email} ({org})"),
+        (Some(email), None, _) => email,
+        (None, _, "channel.term_ended") => "Switchboard, at the end of the usage term".into(),
+        (None, _, "channel.quota_used") => "Switchboard, at the end of a member's data allowance".into(),
+        (None, Some(org), _) => format!("Switchboard, for {org}"),
+        (None, None, _) => "Switchboard".into(),
+    };
+    Ending { at: r.at, by, reason }
+}
+
 fn invitee_status(i: &offers::Invitee, offer_expired: bool) -> InviteeStatus {
     InviteeStatus {
         id: i.id.clone(),
@@ -288,7 +315,34 @@ impl Service {
         if !self.can_see(&mut tx, actor, id, &owner).await? {
             return Err(ServiceError::NotFound(format!("channel `{id}`")));
         }
-        Ok(ChannelView::from(self.named_channel(&mut tx, id).await?))
+        let mut views = [ChannelView::from(self.named_channel(&mut tx, id).await?)];
+        self.metering_where_counted(&mut views).await;
+        let [view] = views;
+        Ok(view)
+    }
+
+    /// Marks the metered members whose switch the worker drives dry (no counters: see
+    /// `meter.rs`) as [`Metering::NoCounters`], so that what a page shows of their traffic
+    /// does not depend on whether a sweep ran. Without a topology nothing is marked.
+    async fn metering_where_counted(&self, views: &mut [ChannelView]) {
+        let Ok(topo) = self.topology().await else { return };
+        for a in views.iter_mut().flat_map(|v| v.attachments.iter_mut()) {
+            let Some(iface) = topo.interface(&a.interface) else { continue };
+            if a.metering != Metering::NotMetered && self.driver_kind(&topo, &iface.switch) == "dry-run" {
+                a.metering = Metering::NoCounters;
+            }
+        }
+    }
+
+    /// How channel `id` ended, if it is terminating or terminated ([`Ending`]); authorized
+    /// like [`Service::channel`].
+    pub async fn ending(&self, actor: &Actor, id: &ChannelId) -> Result<Option<Ending>> {
+        let channel = self.channel(actor, id).await?;
+        if !matches!(channel.state, ChannelState::Terminating | ChannelState::Terminated) {
+            return Ok(None);
+        }
+        let record = audit::ending(&self.db, id).await?;
+        Ok(Some(ending_from(channel.reason, channel.created_at, record)))
     }
 
     /// The channels `actor` may see, newest first.
@@ -301,7 +355,9 @@ impl Service {
         let mut tx = self.db.read().await?;
         let named = channels::named_among(&mut tx, among).await?;
         tx.commit().await?;
-        Ok(named.into_iter().map(ChannelView::from).collect())
+        let mut views: Vec<ChannelView> = named.into_iter().map(ChannelView::from).collect();
+        self.metering_where_counted(&mut views).await;
+        Ok(views)
     }
 
     /// An offer with the status of each invitee (seed 000's status query). For the
@@ -494,12 +550,14 @@ impl Service {
     }
 
     /// A short summary of everything on a channel's page that can change (state, VLANs,
-    /// attachments, invitees, orders): two calls give the same string until something
+    /// attachments and their metering, invitees, orders): two calls give the same string until something
     /// changed. Authorized like [`Service::channel`]. Live pages poll it.
     pub async fn channel_fingerprint(&self, actor: &Actor, channel_id: &ChannelId) -> Result<String> {
         let c = self.channel(actor, channel_id).await?;
         let steps = channels::steps(&self.db, channel_id).await?;
-        let attachments: Vec<String> = c.attachments.iter().map(|a| format!("{}:{}", a.id, a.state)).collect();
+        // With what the meter found, so a member's usage (or why it is unknown) shows up live.
+        let attachments: Vec<String> =
+            c.attachments.iter().map(|a| format!("{}:{}:{}:{:?}", a.id, a.state, a.bytes_used, a.metering)).collect();
         Ok(format!(
             "{}|{:?}|{:?}|{}|{}|{}|{}",
             c.state.as_str(),

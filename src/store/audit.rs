@@ -165,3 +165,40 @@ pub async fn search(db: &Db, s: &Search<'_>) -> Result<Vec<Entry>, SqlError> {
         })
         .collect()
 }
+
+/// Who ended a channel: the last audit record that took channel `channel_id` down (its
+/// creator or the operator terminating it, a member's unplugging that left too few, the
+/// sweep at its term's end, the meter at an allowance's end), with the acting user's email
+/// and organization's name when a person acted.
+#[derive(Clone, Debug)]
+pub struct Ending {
+    pub at: i64,
+    /// `channel.terminate`, `channel.take_down`, `channel.term_ended` or `channel.quota_used`.
+    pub action: String,
+    /// The acting user's email; `None` for the system (sweep, meter).
+    pub email: Option<String>,
+    pub organization: Option<String>,
+}
+
+/// The last record that took channel `channel_id` down, if any ([`Ending`]).
+pub async fn ending(db: &Db, channel_id: &str) -> Result<Option<Ending>, SqlError> {
+    let row = query(
+        "SELECT a.at, a.action, u.email, o.name AS org_name FROM audit_log a \
+         LEFT JOIN users u ON u.id = a.actor LEFT JOIN organizations o ON o.id = a.org_id \
+         WHERE a.object = $1 AND a.action IN \
+           ('channel.terminate', 'channel.take_down', 'channel.term_ended', 'channel.quota_used') \
+         ORDER BY a.at DESC, a.id DESC LIMIT 1",
+    )
+    .bind(channel_id)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(Ending {
+            at: r.try_get("at")?,
+            action: r.try_get("action")?,
+            email: r.try_get("email")?,
+            organization: r.try_get("org_name")?,
+        })
+    })
+    .transpose()
+}

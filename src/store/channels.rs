@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::model::id::{AttachmentId, ChannelId};
+use crate::model::records::Metering;
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::ChannelState;
 
@@ -390,16 +391,20 @@ pub async fn set_state(
 
 /// Who may see a channel, but for the operator's staff, who see every one: the IDs of the
 /// channels the organization bound as `$org` owns, takes or took part in (its attachments,
-/// live or detached), holds a permission on, or was invited to, by organization or by its
-/// user's email bound as `$email`. The one text of this rule: the lists and the check of
-/// one channel both use it.
+/// live or detached), holds a permission on, or was invited to and has not declined, by
+/// organization or by its user's email bound as `$email`. A declined invitation is an
+/// answer, not a channel: the decliner's lists do not carry it (issue 24), while another
+/// invitation of the same organization that is still open does. The one text of this rule:
+/// the lists and the check of one channel both use it.
 fn visible_ids(org: usize, email: usize) -> String {
     format!(
         "SELECT id FROM channels WHERE org_id = ${org} \
          UNION SELECT channel_id FROM attachments WHERE org_id = ${org} \
          UNION SELECT channel_id FROM permissions WHERE grantee_org = ${org} \
-         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.org_id = ${org} \
-         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id WHERE i.email = ${email}"
+         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id \
+           WHERE i.org_id = ${org} AND i.declined_at IS NULL \
+         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id \
+           WHERE i.email = ${email} AND i.declined_at IS NULL"
     )
 }
 
@@ -431,7 +436,8 @@ const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS def_name
      JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id";
 
 /// An attachment with its organization's name (`WHERE ...` is appended).
-const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name FROM attachments a \
+const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name, u.max_mb AS um_max_mb, \
+     u.price_type AS um_price_type FROM attachments a \
      JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id";
 
 fn named_from_row(r: &Row, attachments: Vec<Attachment>) -> Result<Named> {
@@ -468,8 +474,23 @@ fn named_attachment_from_row(a: &Row) -> Result<Attachment, SqlError> {
         attached_at: a.try_get("attached_at")?,
         detached_at: a.try_get("detached_at")?,
         bytes_used: to_u64(a.try_get("bytes_used")?),
+        metering: metering(a)?,
         usage_model_id: a.try_get("usage_model_id")?,
         usage_model: a.try_get("um_name")?,
+    })
+}
+
+/// How an attachment row's traffic is counted, as the store knows it (whether its switch
+/// has counters is the service's to say): a usage model with an allowance or a price per GB
+/// is metered ([`super::meter::metered`]).
+fn metering(a: &Row) -> Result<Metering, SqlError> {
+    let metered = a.try_get::<Option<i64>>("um_max_mb")?.is_some() || a.try_get::<String>("um_price_type")? == "per_gb";
+    if !metered {
+        return Ok(Metering::NotMetered);
+    }
+    Ok(match (a.try_get::<Option<i64>>("meter_failed_at")?, a.try_get::<Option<String>>("meter_error")?) {
+        (Some(since), reason) => Metering::Unknown { since, reason: reason.unwrap_or_default() },
+        (None, _) => Metering::Counted { read_at: a.try_get("metered_at")? },
     })
 }
 

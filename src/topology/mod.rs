@@ -251,6 +251,28 @@ impl Topology {
         on_path
     }
 
+    /// The switches from `from` to `to` in the order a frame crosses them: up from `from` to
+    /// their lowest common ancestor, then down to `to`. Both ends included; one switch when
+    /// they are the same.
+    pub fn route(&self, from: usize, to: usize) -> Vec<usize> {
+        let top = self.lca(from, to);
+        let climb = |mut cur: usize| {
+            let mut out = Vec::new();
+            while cur != top {
+                out.push(cur);
+                match self.parent(cur) {
+                    Some((p, _)) => cur = p,
+                    None => break,
+                }
+            }
+            out
+        };
+        let mut route = climb(from);
+        route.push(top);
+        route.extend(climb(to).into_iter().rev());
+        route
+    }
+
     /// Lowest common ancestor of two switches.
     pub fn lca(&self, mut a: usize, mut b: usize) -> usize {
         while self.depth(a) > self.depth(b) {
@@ -431,5 +453,32 @@ mod tests {
         assert!(seen.interfaces_on("acc8").next().is_none(), "a switch's other customers are not drawn");
         let nothing = topo.seen_through(&BTreeSet::new(), &BTreeSet::new());
         assert_eq!((nothing.switches.len(), nothing.interfaces.len()), (1, 0), "the root alone");
+    }
+
+    const TREE: &str = "name: t
+switches:
+  core1: {driver: dry-run}
+  agg1: {driver: dry-run}
+  agg2: {driver: dry-run}
+  acc1: {driver: dry-run}
+  acc4: {driver: dry-run}
+links:
+  - endpoints: [core1:a1, agg1:up]
+  - endpoints: [core1:a2, agg2:up]
+  - endpoints: [agg1:d1, acc1:up]
+  - endpoints: [agg2:d1, acc4:up]
+interfaces: {}
+";
+
+    #[test]
+    fn a_route_goes_up_to_the_common_ancestor_and_down() {
+        let topo = super::parse(TREE).unwrap();
+        let names = |route: Vec<usize>| route.iter().map(|&s| topo.switches[s].name.clone()).collect::<Vec<_>>();
+        let at = |name: &str| topo.switch_index(name).unwrap();
+        assert_eq!(names(topo.route(at("acc1"), at("acc4"))), ["acc1", "agg1", "core1", "agg2", "acc4"]);
+        assert_eq!(names(topo.route(at("acc4"), at("acc1"))), ["acc4", "agg2", "core1", "agg1", "acc1"]);
+        assert_eq!(names(topo.route(at("core1"), at("acc4"))), ["core1", "agg2", "acc4"]);
+        assert_eq!(names(topo.route(at("acc1"), at("agg1"))), ["acc1", "agg1"]);
+        assert_eq!(names(topo.route(at("acc1"), at("acc1"))), ["acc1"]);
     }
 }

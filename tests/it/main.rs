@@ -23,6 +23,7 @@ macro_rules! on_both {
 
 mod api;
 mod browser;
+mod channel_page;
 mod cli;
 mod confirm;
 mod forms;

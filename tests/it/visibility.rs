@@ -1,7 +1,8 @@
 //! Who may see a channel, written once (`store/channels.rs`): an organization's list of
 //! channels and its look at one channel give the same answer, for the owner, the
-//! operator, invitees by organization and by email, a grantee that offered the channel on,
-//! the party it invited, and an organization with nothing to do with a channel.
+//! operator, invitees by organization and by email (until they decline), a grantee that
+//! offered the channel on, the party it invited, and an organization with nothing to do
+//! with a channel.
 
 use std::collections::BTreeSet;
 
@@ -48,10 +49,21 @@ async fn lists_and_single_channels_agree(b: Backend) {
     w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-3b")).await.unwrap();
     w.offer_to(&w.globex, &granted, &[&w.umbrella]).await;
 
-    let all = [&by_org, &by_email, &own, &granted];
+    // Invited by organization and by email, and declined both: an answer, not a channel
+    // of the decliners (issue 24).
+    let declined = create(&w, &w.acme, "declined", ChannelKind::Mp2mp, "acme-5b").await;
+    let to_umbrella = InviteeSpec { organization: Some("umbrella".parse().unwrap()), ..Default::default() };
+    let offer = NewOffer { invitees: vec![to_umbrella], ..Default::default() };
+    let offer = w.svc.offer(&w.acme, &declined, &offer).await.unwrap();
+    assert!(w.svc.channel(&w.umbrella, &declined).await.is_ok(), "an open offer is seen");
+    w.svc.decline(&w.umbrella, &offer.invitations[0].token).await.unwrap();
+    let offer = w.offer_to(&w.acme, &declined, &[&w.stark]).await;
+    w.svc.decline(&w.stark, &offer.invitations[0].token).await.unwrap();
+
+    let all = [&by_org, &by_email, &own, &granted, &declined];
     let set = |ids: &[&ChannelId]| ids.iter().map(|&s| s.clone()).collect::<BTreeSet<_>>();
     assert_eq!(seen_by(&w, &w.op, &all).await, set(&all));
-    assert_eq!(seen_by(&w, &w.acme, &all).await, set(&[&by_org, &by_email, &granted]));
+    assert_eq!(seen_by(&w, &w.acme, &all).await, set(&[&by_org, &by_email, &granted, &declined]));
     assert_eq!(seen_by(&w, &w.globex, &all).await, set(&[&by_org, &granted]));
     assert_eq!(seen_by(&w, &w.initech, &all).await, set(&[&own]));
     assert_eq!(seen_by(&w, &w.stark, &all).await, set(&[&by_email]));

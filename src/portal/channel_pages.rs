@@ -416,7 +416,7 @@ pub(super) async fn view_offer_post(
         })),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Refused(_) | ServiceError::Conflict(_))) => {
             let mut page = channel_page(&state, &user, &id, String::new(), String::new()).await?;
-            page.offer_errors = if errors.is_empty() { vec![e.to_string()] } else { errors };
+            page.offer_errors = if errors.is_empty() { vec![super::words::for_people(&e.to_string())] } else { errors };
             page.offer = OfferTyped {
                 invitees: f.invitees,
                 description: f.description,

@@ -116,8 +116,14 @@ impl IntoResponse for PageError {
             title: heading.into(),
             user: self.user.map(|u| *u),
             heading: heading.into(),
+            message: match body.code.as_str() {
+                // The API's words name a header a browser never sends by hand.
+                "csrf" => "This form had expired or came from a page opened before you logged in: \
+                           go back, reload the page and send it again."
+                    .into(),
+                _ => super::words::for_people(&body.message),
+            },
             code: body.code,
-            message: body.message,
             back: self.back.unwrap_or_else(|| "/".into()),
         };
         (status, render(&page)).into_response()

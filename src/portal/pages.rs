@@ -25,7 +25,7 @@ use super::auth::{Authed, ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{CsrfForm, HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
 use super::svg;
-use super::words::{kind_label, price, safe_next, vlan_text};
+use super::words::{for_people, kind_label, price, safe_next, vlan_text};
 
 /// The portal's routes.
 pub fn router() -> Router<AppState> {
@@ -361,7 +361,7 @@ async fn view_channels_post(
             } else {
                 StatusCode::BAD_REQUEST
             };
-            let mut page = channels_page(&state, &user, e.to_string()).await?;
+            let mut page = channels_page(&state, &user, for_people(&e.to_string())).await?;
             page.form_error = true;
             page.typed = Typed {
                 name: f.name,
@@ -524,7 +524,7 @@ async fn view_settings_post(
         Ok(_) => Ok(Redirect::to("/settings?saved=1").into_response()),
         Err(e @ ServiceError::Invalid(_)) => Ok((
             StatusCode::BAD_REQUEST,
-            render(&settings_page(&state, &user, Some(policy), e.to_string(), false).await?),
+            render(&settings_page(&state, &user, Some(policy), for_people(&e.to_string()), false).await?),
         )
             .into_response()),
         Err(e) => Err(user.error(e)),

@@ -68,7 +68,9 @@ async fn unknown_fields_are_refused_by_name(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("default_offer_day`"), "names the field");
+    // Named for a person: in quotes, without the API's backticks.
+    let page = r.text().await.unwrap();
+    assert!(page.contains("“default_offer_day”") && !page.contains("default_offer_day`"), "names the field: {page}");
     assert_eq!(acme.get("/api/v1/policy").await.1, policy, "the policy is unchanged");
 }
 
@@ -259,7 +261,8 @@ async fn malformed_ids_are_refused_at_the_edge(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert!(r.text().await.unwrap().contains("path parameter `id`"), "names the parameter");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("path parameter “id”") && !page.contains("`id`"), "names the parameter: {page}");
     assert_eq!(acme.get(&format!("/api/v1/channels/{id}")).await.1["state"], "draft", "nothing changed");
 }
 

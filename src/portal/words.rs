@@ -170,7 +170,7 @@ fn field_in_words(path: &str) -> String {
         "auto_accept" => "Rule".to_string(),
         "recipients" => "Recipient".to_string(),
         "invitees" => "Invitee".to_string(),
-        other => capitalized(&words(other).trim_end_matches('s').to_string()),
+        other => capitalized(words(other).trim_end_matches('s')),
     };
     match after {
         Some(f) => format!("{item} {}'s {f}", index + 1),

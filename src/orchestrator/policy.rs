@@ -295,6 +295,18 @@ impl Refused {
 }
 
 /// An amount in cents as people write it: `49.00`, `-3.50`.
+/// A usage model's price in words, as pages and emails say it: "free", "12.00 per month".
+pub fn price_words(m: &UsageModel) -> String {
+    match m.price_type {
+        None => "free".into(),
+        Some(_) if m.price_cents == 0 => "free".into(),
+        Some(PriceType::FlatMonthly) => format!("{} per month", money(m.price_cents)),
+        Some(PriceType::PerHour) => format!("{} per hour", money(m.price_cents)),
+        Some(PriceType::PerGb) => format!("{} per GB", money(m.price_cents)),
+        Some(PriceType::PerMbps) => format!("{} per Mbps per month", money(m.price_cents)),
+    }
+}
+
 pub fn money(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     format!("{sign}{}.{:02}", cents.unsigned_abs() / 100, cents.unsigned_abs() % 100)

@@ -3,30 +3,19 @@
 //! functions, tested here.
 
 use crate::model::{ChannelKind, utc_minute as when};
-use crate::orchestrator::policy::{PriceType, UsageModel, money};
+use crate::orchestrator::policy::UsageModel;
 
 pub fn when_opt(ms: Option<i64>) -> String {
     ms.map(when).unwrap_or_default()
 }
 
 pub fn kind_label(kind: ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::P2p => "E-Line",
-        ChannelKind::P2mp => "E-Tree",
-        ChannelKind::Mp2mp => "E-LAN",
-    }
+    kind.label()
 }
 
 /// A usage model's price, in words.
 pub fn price(m: &UsageModel) -> String {
-    match m.price_type {
-        None => "free".into(),
-        Some(_) if m.price_cents == 0 => "free".into(),
-        Some(PriceType::FlatMonthly) => format!("{} per month", money(m.price_cents)),
-        Some(PriceType::PerHour) => format!("{} per hour", money(m.price_cents)),
-        Some(PriceType::PerGb) => format!("{} per GB", money(m.price_cents)),
-        Some(PriceType::PerMbps) => format!("{} per Mbps per month", money(m.price_cents)),
-    }
+    crate::orchestrator::policy::price_words(m)
 }
 
 /// A usage model's restrictions, in words.
@@ -87,6 +76,7 @@ pub fn vlan_text(c: &crate::service::ChannelView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::orchestrator::policy::PriceType;
 
     #[test]
     fn prices_and_limits_in_words() {

@@ -64,11 +64,13 @@ async fn p2p_flow(b: Backend) {
     assert_eq!(view.channel.name, "acme-globex");
     assert_eq!(view.offered_by, "acme");
     assert_eq!(view.terms.len(), 2, "both usage models of the definition are shown as terms");
+    // Looking is not acting (issue 24 item 5): a mail scanner's fetch records nothing.
     let status = w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap();
-    assert!(status.invitees[0].accessed_at.is_some());
+    assert!(status.invitees[0].accessed_at.is_none());
     assert!(!status.invitees[0].accepted);
 
     let out = w.svc.accept(&w.globex, &inv.token, &accept("globex-8a")).await.unwrap();
+    assert!(w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap().invitees[0].accessed_at.is_some());
     assert_eq!(out.channel_state, ChannelState::Provisioning);
     let order = out.order_id.clone().expect("an order when the channel became ready");
     let done = w.svc.run_pending().await.unwrap();
@@ -263,7 +265,9 @@ async fn registration(b: Backend) {
         organization: org.parse().unwrap(),
         password: "correct horse".into(),
     };
-    assert_eq!(code(w.svc.register(&token, &reg("mallory@evil.example", "NewCo"), "x").await), "access_denied");
+    // Another address than the invited one is a mistake to correct, not a denial (issue 24
+    // item 5: the registration form keeps its values and says which field is wrong).
+    assert_eq!(code(w.svc.register(&token, &reg("mallory@evil.example", "NewCo"), "x").await), "invalid_input");
     assert_eq!(code(w.svc.register(&token, &reg("jane@newco.example", "globex"), "x").await), "conflict");
     let jane = w.svc.register(&token, &reg("jane@newco.example", "NewCo"), "x").await.unwrap();
     assert_eq!(jane.role, UserRole::Admin);

@@ -30,6 +30,7 @@ mod fuzz;
 mod gate;
 mod golden;
 mod instances;
+mod invitations;
 mod journey;
 mod origin;
 mod policy;

@@ -90,7 +90,7 @@ struct NoticePage {
 /// The answer to a visit: the invitation, or why it cannot be answered.
 enum Shown {
     Page(Box<InvitationPage>),
-    Notice(StatusCode, NoticePage),
+    Notice(StatusCode, Box<NoticePage>),
 }
 
 impl Shown {
@@ -98,7 +98,7 @@ impl Shown {
     fn respond(self, status: StatusCode) -> Response {
         match self {
             Shown::Page(p) => (status, render(&*p)).into_response(),
-            Shown::Notice(status, n) => (status, render(&n)).into_response(),
+            Shown::Notice(status, n) => (status, render(&*n)).into_response(),
         }
     }
 }
@@ -180,7 +180,7 @@ async fn invitation_page(
     let notice = |status, heading: &str, happened: String, todo: String, logout_next: String| {
         Ok(Shown::Notice(
             status,
-            NoticePage {
+            Box::new(NoticePage {
                 title: heading.into(),
                 user: header.clone(),
                 heading: heading.into(),
@@ -188,7 +188,7 @@ async fn invitation_page(
                 todo,
                 logout_next,
                 csrf: user.map(|u| u.authed.csrf.clone()).unwrap_or_default(),
-            },
+            }),
         ))
     };
     let view = match state.svc.open_invitation_via(link.via(), actor).await {

@@ -92,7 +92,7 @@ async fn every_dead_end_says_what_happened_and_what_to_do(b: Backend) {
     assert!(!html.contains(r#"id="accept""#) && !html.contains(r#"id="decline""#), "no form to be refused: {html}");
     let (_, view) = initech.get(&format!("/api/v1/invitations/{initech_token}")).await;
     assert_eq!(view["closed"], "channel_full", "{view}");
-    assert_eq!(invitee(&acme, &view["channel"]["id"].as_str().unwrap().to_string(), 1).await["open"], false);
+    assert_eq!(invitee(&acme, view["channel"]["id"].as_str().unwrap(), 1).await["open"], false);
 
     // Terminated: the channel ended before globex answered.
     let (ch, inv) = offered(&p, &acme, ("ended", "acme-3a"), json!([{"email": "admin@globex.example"}])).await;

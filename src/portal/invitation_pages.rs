@@ -389,7 +389,7 @@ pub(super) async fn view_register_post(
             state.set_session_cookie(&mut response, Some(&s));
             Ok(response)
         }
-        Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_) | ServiceError::Forbidden(_))) => {
             // A message about the email field goes beside it; the rest above the form.
             let message = e.to_string();
             let (error, email_error) = match message.strip_prefix("email: ") {

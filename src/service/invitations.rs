@@ -109,7 +109,7 @@ impl Service {
         if let Some(e) = &invited_email
             && !e.eq_ignore_ascii_case(&email)
         {
-            return Err(ServiceError::Invalid(
+            return Err(ServiceError::Forbidden(
                 "email: this invitation was sent to another address; register with the one it was sent to, \
                  or ask whoever sent it to invite this one"
                     .into(),

@@ -267,9 +267,12 @@ async fn registration(b: Backend) {
         organization: org.parse().unwrap(),
         password: "correct horse".into(),
     };
-    // Another address than the invited one is a mistake to correct, not a denial (issue 24
-    // item 5: the registration form keeps its values and says which field is wrong).
-    assert_eq!(code(w.svc.register(&token, &reg("mallory@evil.example", "NewCo"), "x").await), "invalid_input");
+    // Another address than the invited one is refused with words that say what to do, not
+    // a bare "access denied" (issue 24 item 5: the registration form keeps its values and
+    // puts them beside the email field).
+    let wrong = w.svc.register(&token, &reg("mallory@evil.example", "NewCo"), "x").await;
+    assert!(wrong.as_ref().is_err_and(|e| e.to_string().contains("sent to another address")), "{wrong:?}");
+    assert_eq!(code(wrong), "forbidden");
     assert_eq!(code(w.svc.register(&token, &reg("jane@newco.example", "globex"), "x").await), "conflict");
     let jane = w.svc.register(&token, &reg("jane@newco.example", "NewCo"), "x").await.unwrap();
     assert_eq!(jane.role, UserRole::Admin);

@@ -271,9 +271,12 @@ async fn withdraw_and_resend_through_the_portal(b: Backend) {
     assert!(html.contains(r#"id="confirm""#) && html.contains("Withdraw the invitation to admin@globex.example"));
     assert!(html.contains("cannot be undone"), "{html}");
     assert_eq!(invitee(&acme, &ch, 0).await["withdrawn"], false, "nothing happened yet");
+    let fingerprint = async || p.w.svc.channel_fingerprint(&p.w.acme, &ch.parse().unwrap()).await.unwrap();
+    let before = fingerprint().await;
     let mut confirmed = form.to_vec();
     confirmed.push(("confirm", "yes"));
     let (status, html) = post_form(&p, &acme, &format!("/invitees/{id}/withdraw"), &confirmed).await;
+    assert_ne!(before, fingerprint().await, "open channel pages see the withdrawal");
     assert_eq!(status, StatusCode::OK, "back on the channel: {html}");
     assert!(html.contains("invitee-withdrawn"), "the row says so: {html}");
     assert!(!html.contains(&format!("/invitees/{id}/withdraw")), "nothing left to withdraw: {html}");

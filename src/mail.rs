@@ -9,6 +9,8 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use crate::model::{ChannelKind, Role};
+
 /// Why a message could not be sent.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -50,13 +52,42 @@ pub struct Mail {
     pub body: String,
 }
 
-/// The email that carries an invitation.
-pub fn invitation(to: &str, from_org: &str, channel: &str, description: &str, url: &str, expires: &str) -> Mail {
+/// What an invitation email says of its offer.
+#[derive(Clone, Debug)]
+pub struct Offered {
+    /// The organization that sends it, and the person who did (an email address).
+    pub from_org: String,
+    pub sender: String,
+    pub channel: String,
+    pub kind: ChannelKind,
+    pub bandwidth_mbps: u64,
+    /// The price of the offer's usage model, in words ("free", "12.00 per month").
+    pub price: String,
+    pub description: String,
+    /// Until when the link works, as people read it.
+    pub expires: String,
+}
+
+/// The email that carries an invitation: who sends it, what kind of channel at what
+/// bandwidth and price, the role it joins as, and the link.
+pub fn invitation(to: &str, offered: &Offered, role: Option<Role>, url: &str) -> Mail {
+    let Offered { from_org, sender, channel, kind, bandwidth_mbps, price, description, expires } = offered;
     let subject = format!("{from_org} invites you to join \"{channel}\" on Switchboard");
-    let mut body = format!("{from_org} invites you to join the channel \"{channel}\".\n\n");
+    let mut body = format!("{sender} of {from_org} invites you to join the channel \"{channel}\".\n\n");
     if !description.trim().is_empty() {
         body.push_str(&format!("{}\n\n", description.trim()));
     }
+    let role = match (kind, role) {
+        (ChannelKind::P2p, _) => "one of its two ends".to_string(),
+        (ChannelKind::P2mp, Some(Role::Root)) => "a root (you reach every member)".to_string(),
+        (ChannelKind::P2mp, _) => "a leaf (you reach its roots, not the other leaves)".to_string(),
+        (ChannelKind::Mp2mp, _) => "a member (you reach every other member)".to_string(),
+    };
+    body.push_str(&format!(
+        "  Service:   {} at {bandwidth_mbps} Mbps\n  You join:  as {role}\n  Price:     {price} (the offer's terms; \
+         other usage models may be open to you)\n\n",
+        kind.label()
+    ));
     body.push_str(&format!(
         "Open your invitation to read the terms, then plug in one of your ports or decline:\n\n  {url}\n\n\
          The link is yours alone and works until {expires}. If you do not know {from_org}, ignore this message.\n"
@@ -224,20 +255,35 @@ mod tests {
         assert!(m.body.starts_with("The channel \"backhaul\" ended;"), "{}", m.body);
     }
 
+    fn offered(kind: ChannelKind) -> Offered {
+        Offered {
+            from_org: "acme".into(),
+            sender: "admin@acme.example".into(),
+            channel: "Branch tree".into(),
+            kind,
+            bandwidth_mbps: 100,
+            price: "12.00 per month".into(),
+            description: "Tree to our branches".into(),
+            expires: "2027-01-22".into(),
+        }
+    }
+
     #[test]
     fn an_invitation_says_who_what_where_and_until_when() {
-        let m = invitation(
-            "ops@hooli.example",
-            "acme",
-            "Branch tree",
-            "Tree to our branches",
-            "http://x/invitations/t",
-            "2027-01-22",
-        );
+        let m =
+            invitation("ops@hooli.example", &offered(ChannelKind::P2mp), Some(Role::Leaf), "http://x/invitations/t");
         assert_eq!(m.subject, "acme invites you to join \"Branch tree\" on Switchboard");
+        assert!(m.body.starts_with("admin@acme.example of acme invites you"), "{}", m.body);
         assert!(m.body.contains("Tree to our branches"));
+        assert!(m.body.contains("E-Tree at 100 Mbps"), "{}", m.body);
+        assert!(m.body.contains("as a leaf"), "{}", m.body);
+        assert!(m.body.contains("12.00 per month"), "{}", m.body);
         assert!(m.body.contains("  http://x/invitations/t\n"));
         assert!(m.body.contains("until 2027-01-22"));
+        let m = invitation("ops@hooli.example", &offered(ChannelKind::P2p), None, "http://x/invitations/t");
+        assert!(m.body.contains("E-Line at 100 Mbps") && m.body.contains("one of its two ends"), "{}", m.body);
+        let m = invitation("ops@hooli.example", &offered(ChannelKind::Mp2mp), None, "http://x/invitations/t");
+        assert!(m.body.contains("E-LAN at 100 Mbps") && m.body.contains("as a member"), "{}", m.body);
     }
 
     #[tokio::test]
@@ -245,7 +291,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mailer = Mailer::outbox(dir.path().join("outbox"), "Switchboard <noreply@switchboard.example>").unwrap();
         let url = format!("http://127.0.0.1:8080/invitations/{}", "ab".repeat(32));
-        let m = invitation("ops@hooli.example", "Ünïcode AG", "c", "", &url, "soon");
+        let o = Offered { from_org: "Ünïcode AG".into(), description: String::new(), ..offered(ChannelKind::P2p) };
+        let m = invitation("ops@hooli.example", &o, None, &url);
         let path = mailer.send(&m).await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("To: ops@hooli.example"), "{text}");

@@ -122,6 +122,12 @@ id_type!(
     secret = false
 );
 id_type!(
+    /// One invitee of an offer (whom an invitation is for), as its creator and its inbox
+    /// name it: `inv-` and 32 hex digits. Not a secret: its pages are only for those two.
+    InviteeId, prefix = "inv-", digits = 32, what = "an invitee id", shape = "`inv-` and 32 hex digits",
+    secret = false
+);
+id_type!(
     /// The secret in an invitation's URL: 256 random bits as 64 hex digits.
     InvitationToken, prefix = "", digits = 64, what = "an invitation token", shape = "64 hex digits", secret = true
 );

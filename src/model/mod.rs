@@ -193,6 +193,15 @@ impl ChannelKind {
             ChannelKind::Mp2mp => "mp2mp",
         }
     }
+
+    /// The MEF name people know it by: E-Line, E-Tree, E-LAN.
+    pub fn label(self) -> &'static str {
+        match self {
+            ChannelKind::P2p => "E-Line",
+            ChannelKind::P2mp => "E-Tree",
+            ChannelKind::Mp2mp => "E-LAN",
+        }
+    }
 }
 
 impl FromStr for ChannelKind {

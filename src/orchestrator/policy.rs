@@ -294,6 +294,19 @@ impl Refused {
     }
 }
 
+/// A usage model's price in words, as pages and emails say it: "free", "12.00 EUR per month".
+pub fn price_words(m: &UsageModel, currency: &str) -> String {
+    let a = |cents: i64| format!("{} {currency}", money(cents));
+    match m.price_type {
+        None => "free".into(),
+        Some(_) if m.price_cents == 0 => "free".into(),
+        Some(PriceType::FlatMonthly) => format!("{} per month", a(m.price_cents)),
+        Some(PriceType::PerHour) => format!("{} per hour", a(m.price_cents)),
+        Some(PriceType::PerGb) => format!("{} per GB", a(m.price_cents)),
+        Some(PriceType::PerMbps) => format!("{} per Mbps per month", a(m.price_cents)),
+    }
+}
+
 /// An amount in cents as people write it: `49.00`, `-3.50`.
 pub fn money(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };

@@ -12,11 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::service::{
-    AcceptOutcome, Acceptance, AccountView, Actor, AuditEntry, CatalogEntry, ChannelView, InterfaceView,
+    AcceptOutcome, Acceptance, AccountView, Actor, AuditEntry, CatalogEntry, ChannelView, InterfaceView, Invitation,
     InvitationView, NewChannel, NewOffer, OfferCreated, OfferView, OrderView, Policy, Registration, UserRole,
+    WaitingOffer,
 };
 
-use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, InviteeId, OrderId};
 use crate::model::text::Reason;
 use crate::orchestrator::policy::Account;
 
@@ -91,6 +92,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(register))
         .routes(routes!(accept))
         .routes(routes!(decline))
+        .routes(routes!(withdraw_invitation))
+        .routes(routes!(resend_invitation))
+        .routes(routes!(inbox))
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
         .routes(routes!(audit_log))
@@ -341,7 +345,10 @@ async fn detach(
 
 /// Open an invitation (SPEC §2 step 4): the offer, its terms, and a pre-filled registration.
 /// Works logged out (the invitee may be new); a logged-in user it was not sent to gets
-/// `access_denied`, an expired offer `offer_expired` (410). Rate-limited per address.
+/// `access_denied`, an expired offer `offer_expired` (410), an unknown or withdrawn token
+/// `access_denied`. `closed` says why nobody can accept it any more (its channel ended or is
+/// full). Looking records nothing ("opened" is recorded when someone registers, logs in
+/// from the page, accepts or declines). Rate-limited per address.
 #[utoipa::path(get, path = "/invitations/{token}", tag = "invitations", params(("token" = InvitationToken, Path)),
     responses((status = 200, body = InvitationView), (status = 403, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
@@ -401,6 +408,41 @@ async fn decline(
     state.token_limit.check("token", user.ip)?;
     state.svc.decline(&user.actor, &token).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Withdraw an invitation my organization sent (its admins): its link is refused from then
+/// on, as an unknown one is. Irreversible; an answered invitation cannot be withdrawn.
+#[utoipa::path(post, path = "/invitees/{id}/withdraw", tag = "channels", params(("id" = InviteeId, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn withdraw_invitation(
+    State(state): State<AppState>,
+    user: Authed,
+    PathId(id): PathId<InviteeId>,
+) -> Result<StatusCode, AppError> {
+    state.svc.withdraw_invitation(&user.actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send an invitation my organization sent again, with a fresh link (mailed like the first;
+/// the old link is refused from then on). Only while it can still be accepted.
+#[utoipa::path(post, path = "/invitees/{id}/resend", tag = "channels", params(("id" = InviteeId, Path)),
+    responses((status = 200, body = Invitation), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
+async fn resend_invitation(
+    State(state): State<AppState>,
+    user: Authed,
+    PathId(id): PathId<InviteeId>,
+) -> Result<AppJson<Invitation>, AppError> {
+    Ok(AppJson(state.svc.resend_invitation(&user.actor, &id).await?))
+}
+
+/// My organization's inbox: the invitations waiting for its answer (sent to it or to one of
+/// its users' emails), newest first. Each opens at `/inbox/{invitee_id}` in the portal.
+#[utoipa::path(get, path = "/inbox", tag = "invitations",
+    responses((status = 200, body = Vec<WaitingOffer>), (status = 401, body = ErrorBody)))]
+async fn inbox(State(state): State<AppState>, user: Authed) -> Result<AppJson<Vec<WaitingOffer>>, AppError> {
+    Ok(AppJson(state.svc.inbox(&user.actor).await?))
 }
 
 /// Orders: the operator sees all of them, others those of their channels.

@@ -46,7 +46,11 @@ struct AttachmentRow {
 }
 
 struct InviteeRow {
+    id: String,
     who: String,
+    /// Whether the viewer may withdraw it or send it again (its creator's admin, while it
+    /// can still be answered).
+    can_manage: bool,
     status: &'static str,
     accessed: String,
     answered: String,
@@ -161,6 +165,8 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
         seen = topo.seen_through(&sites, &path);
         &seen
     };
+    // The offers listed are the viewer's organization's own (or every one, for the operator).
+    let manages = actor.role == UserRole::Admin;
     Ok(ChannelLive {
         path: if on_switches { path_shown(&topo, &on_path) } else { PathShown::default() },
         on_switches,
@@ -203,13 +209,19 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
             .iter()
             .flat_map(|o| o.invitees.iter())
             .map(|i| InviteeRow {
+                id: i.id.clone(),
                 who: i.email.clone().or_else(|| i.organization.clone()).unwrap_or_else(|| i.name.clone()),
+                can_manage: i.open && manages,
                 status: if i.accepted {
                     "accepted"
                 } else if i.declined {
                     "declined"
+                } else if i.withdrawn {
+                    "withdrawn"
                 } else if i.expired {
                     "expired"
+                } else if !i.open {
+                    "closed"
                 } else if i.registered {
                     "registered"
                 } else if i.accessed_at.is_some() {

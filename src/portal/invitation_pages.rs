@@ -1,6 +1,8 @@
-//! The invitation's pages (SPEC §2 steps 4-5): what an invitee sees behind its link, and
-//! its forms to register, accept (with the usage model its organization can use) or
-//! decline.
+//! The invitation's pages (SPEC §2 steps 4-5): what an invitee sees behind its link (or
+//! from its organization's inbox), and its forms to register, accept (with the usage model
+//! its organization can use) or decline. A link that cannot be answered says why and what
+//! to do instead of showing a form that will be refused: unknown or withdrawn, expired,
+//! for someone else than who is logged in, or closed because its channel ended or is full.
 
 use askama::Template;
 use axum::Form;
@@ -11,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::words::amount;
-use crate::service::{Acceptance, Registration, ServiceError, Terms};
+use crate::service::{Acceptance, Closed, Registration, ServiceError, Terms, Via};
 
 use super::AppState;
 use super::auth::{ClientIp, FormToken};
@@ -19,7 +21,7 @@ use super::error::AppError;
 use super::page::{Confirm, HeaderUser, PageError, PageUser, SocketOption, confirmed, form, render, socket_options};
 use super::param::PathId;
 use super::words::{kind_label, limits, price, urlencode};
-use crate::model::id::InvitationToken;
+use crate::model::id::{InvitationToken, InviteeId};
 use crate::model::utc_minute as when;
 
 // ---- invitations ----
@@ -34,6 +36,71 @@ pub enum InvitationMode {
     Answer,
     /// Accepted, declined.
     Answered,
+    /// Nobody answered, but its channel can no longer take it (`answered` says why).
+    Closed,
+}
+
+/// How the visitor reached an invitation: its link, or its organization's inbox.
+pub(super) enum Link {
+    Token(InvitationToken),
+    Inbox(InviteeId),
+}
+
+impl Link {
+    fn via(&self) -> Via<'_> {
+        match self {
+            Link::Token(t) => Via::Token(t),
+            Link::Inbox(id) => Via::Inbox(id),
+        }
+    }
+
+    /// The invitation page's path, which its forms post below.
+    fn base(&self) -> String {
+        match self {
+            Link::Token(t) => format!("/invitations/{}", urlencode(t.as_str())),
+            Link::Inbox(id) => format!("/inbox/{id}"),
+        }
+    }
+}
+
+/// What the registration form shows again after a refusal: the values as typed, and the
+/// email field's own error.
+#[derive(Default)]
+struct Typed {
+    email: String,
+    name: String,
+    organization: String,
+    email_error: String,
+}
+
+/// A link that cannot be answered: what happened, and what to do.
+#[derive(Template)]
+#[template(path = "invitation_notice.html")]
+struct NoticePage {
+    title: String,
+    user: Option<HeaderUser>,
+    heading: String,
+    happened: String,
+    todo: String,
+    /// Where logging out leads back to ("" when there is no reason to log out).
+    logout_next: String,
+    csrf: String,
+}
+
+/// The answer to a visit: the invitation, or why it cannot be answered.
+enum Shown {
+    Page(Box<InvitationPage>),
+    Notice(StatusCode, Box<NoticePage>),
+}
+
+impl Shown {
+    /// The response; `status` for the invitation page itself.
+    fn respond(self, status: StatusCode) -> Response {
+        match self {
+            Shown::Page(p) => (status, render(&*p)).into_response(),
+            Shown::Notice(status, n) => (status, render(&*n)).into_response(),
+        }
+    }
 }
 
 struct TermRow {
@@ -54,8 +121,10 @@ struct TermRow {
 struct InvitationPage {
     title: String,
     user: Option<HeaderUser>,
-    token: String,
+    /// The page's path, which its forms post below.
+    base: String,
     error: String,
+    email_error: String,
     offered_by: String,
     channel_name: String,
     description: String,
@@ -95,24 +164,87 @@ fn term_rows(terms: &[Terms], bandwidth_mbps: u64, proposed: Option<&str>, curre
         .collect()
 }
 
-/// The invitation page; `form` is the registration form's pre-session token, shown when
-/// nobody is logged in.
+/// The invitation page, or the notice that says why it cannot be answered; `form` is the
+/// registration form's pre-session token, shown when nobody is logged in.
 async fn invitation_page(
     state: &AppState,
     user: Option<&PageUser>,
     form: &FormToken,
-    ip: std::net::IpAddr,
-    token: &InvitationToken,
+    link: &Link,
     error: String,
-) -> Result<InvitationPage, PageError> {
+    typed: Option<Typed>,
+) -> Result<Shown, PageError> {
     let header = user.map(|u| u.header.clone());
     let fail = |e: AppError| PageError { user: header.clone().map(Box::new), error: e, back: None };
     let actor = user.map(|u| &u.authed.actor);
-    let view = state.svc.open_invitation(token, actor, &ip.to_string()).await.map_err(|e| fail(e.into()))?;
+    let notice = |status, heading: &str, happened: String, todo: String, logout_next: String| {
+        Ok(Shown::Notice(
+            status,
+            Box::new(NoticePage {
+                title: heading.into(),
+                user: header.clone(),
+                heading: heading.into(),
+                happened,
+                todo,
+                logout_next,
+                csrf: user.map(|u| u.authed.csrf.clone()).unwrap_or_default(),
+            }),
+        ))
+    };
+    let view = match state.svc.open_invitation_via(link.via(), actor).await {
+        Ok(view) => view,
+        Err(ServiceError::OfferExpired) => {
+            return notice(
+                StatusCode::GONE,
+                "This offer has expired",
+                "The invitation behind this link was not answered before its offer's date.".into(),
+                "Ask whoever sent it for a new invitation if you still want to join.".into(),
+                String::new(),
+            );
+        }
+        // Logged in as someone it is not for: is the link good for someone else? (Anyone
+        // holding the link sees as much without logging in.)
+        Err(ServiceError::AccessDenied) if actor.is_some() => {
+            match state.svc.open_invitation_via(link.via(), None).await {
+                Ok(view) => {
+                    let who = match (&view.prefill_email, view.prefill_organization.as_str()) {
+                        (Some(email), _) => format!("It was sent to {email}."),
+                        (None, org) if !org.is_empty() => format!("It is for the organization {org}."),
+                        _ => "It is for someone else.".into(),
+                    };
+                    let me =
+                        user.map(|u| format!("{} of {}", u.header.email, u.header.organization)).unwrap_or_default();
+                    return notice(
+                        StatusCode::FORBIDDEN,
+                        "This invitation is for someone else",
+                        format!("You are logged in as {me}. {who}"),
+                        "To answer it, log out, open this link again and log in as the one it is for (or register). \
+                     If it should be yours, ask whoever sent it to invite you."
+                            .into(),
+                        link.base(),
+                    );
+                }
+                Err(_) => return invalid(&notice),
+            }
+        }
+        Err(ServiceError::AccessDenied) => return invalid(&notice),
+        Err(e) => return Err(fail(e.into())),
+    };
     let (mode, answered) = if view.invitee.accepted {
         (InvitationMode::Answered, "You accepted: your socket is plugged in.".to_string())
     } else if view.invitee.declined {
         (InvitationMode::Answered, "You declined this offer.".to_string())
+    } else if let Some(closed) = view.closed {
+        let why = match closed {
+            Closed::ChannelEnded => "This invitation is closed: the channel has ended, so it can no longer be joined.",
+            Closed::ChannelFull => {
+                "This invitation is closed: the channel already has all the members it can have, so it cannot be joined."
+            }
+        };
+        (
+            InvitationMode::Closed,
+            format!("{why} Ask {} for a new channel if you still want to connect.", view.offered_by),
+        )
     } else if user.is_some() {
         (InvitationMode::Answer, String::new())
     } else if view.has_account {
@@ -126,11 +258,18 @@ async fn invitation_page(
         }
         _ => Vec::new(),
     };
-    Ok(InvitationPage {
+    let typed = typed.unwrap_or_else(|| Typed {
+        email: view.prefill_email.clone().unwrap_or_default(),
+        name: view.prefill_name.clone(),
+        organization: view.prefill_organization.clone(),
+        email_error: String::new(),
+    });
+    Ok(Shown::Page(Box::new(InvitationPage {
         title: format!("Invitation to {}", view.channel.name),
         user: header.clone(),
-        token: token.to_string(),
+        base: link.base(),
         error,
+        email_error: typed.email_error,
         offered_by: view.offered_by.clone(),
         channel_name: view.channel.name.clone(),
         description: view.description.clone(),
@@ -148,15 +287,35 @@ async fn invitation_page(
         no_model: view.proposed_usage_model_id.is_none() && !view.terms.iter().all(|t| t.refused.is_empty()),
         mode,
         answered,
-        prefill_email: view.prefill_email.clone().unwrap_or_default(),
-        prefill_name: view.prefill_name.clone(),
-        prefill_organization: view.prefill_organization.clone(),
+        prefill_email: typed.email,
+        prefill_name: typed.name,
+        prefill_organization: typed.organization,
         csrf: user.map_or_else(|| form.value().to_string(), |u| u.authed.csrf.clone()),
         sockets,
-    })
+    })))
 }
 
-/// The page behind the invitation URL (SPEC §2 step 4).
+/// The notice for a link that names no invitation: mistyped, cut short, or withdrawn (the
+/// same words for each, so the answer tells nothing about which tokens exist).
+fn invalid(
+    notice: &impl Fn(StatusCode, &str, String, String, String) -> Result<Shown, PageError>,
+) -> Result<Shown, PageError> {
+    notice(
+        StatusCode::FORBIDDEN,
+        "This invitation link is not valid",
+        "No invitation answers to this link. It may have been mistyped or cut short, or whoever sent it \
+         withdrew it or sent a newer one."
+            .into(),
+        "Open the whole link from the most recent email you were sent. If it still does not work, ask whoever \
+         sent it for a new invitation. Offers waiting for your organization are also listed in its inbox once \
+         you log in."
+            .into(),
+        String::new(),
+    )
+}
+
+/// The page behind the invitation URL (SPEC §2 step 4). Looking records nothing: a mail
+/// scanner fetches links too.
 pub(super) async fn view_invitation_get(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -172,9 +331,21 @@ pub(super) async fn view_invitation_get(
         error: e,
         back: None,
     })?;
-    let mut response = render(&invitation_page(&state, user.as_ref(), &form, ip, &token, String::new()).await?);
+    let link = Link::Token(token);
+    let mut response =
+        invitation_page(&state, user.as_ref(), &form, &link, String::new(), None).await?.respond(StatusCode::OK);
     form.set_cookie(&mut response);
     Ok(response)
+}
+
+/// An invitation opened from the organization's inbox (logged in).
+pub(super) async fn view_inbox_invitation_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    PathId(id): PathId<InviteeId>,
+) -> Result<Response, PageError> {
+    let (form, link) = (FormToken::default(), Link::Inbox(id));
+    Ok(invitation_page(&state, Some(&user), &form, &link, String::new(), None).await?.respond(StatusCode::OK))
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,31 +368,54 @@ pub(super) async fn view_register_post(
 ) -> Result<Response, PageError> {
     let f = form(f)?;
     state.token_limit.check("token", ip)?;
+    let link = Link::Token(token.clone());
+    let typed = |email_error: String| Typed {
+        email: f.email.clone(),
+        name: f.name.clone(),
+        organization: f.organization.clone(),
+        email_error,
+    };
     if form_token.check(&f.csrf).is_err() {
         let error = "This form had expired or was sent from another site. Please register again.";
-        let page = invitation_page(&state, None, &form_token, ip, &token, error.into()).await?;
-        let mut response = (StatusCode::FORBIDDEN, render(&page)).into_response();
+        let page = invitation_page(&state, None, &form_token, &link, error.into(), Some(typed(String::new()))).await?;
+        let mut response = page.respond(StatusCode::FORBIDDEN);
         form_token.set_cookie(&mut response);
         return Ok(response);
     }
     let registered = async {
         let (name, organization) = (f.name.parse()?, f.organization.parse()?);
-        let reg = Registration { email: f.email.trim().parse()?, name, organization, password: f.password };
+        let reg = Registration { email: f.email.trim().parse()?, name, organization, password: f.password.clone() };
         state.svc.register(&token, &reg, &ip.to_string()).await
     };
     match registered.await {
         Ok(actor) => {
             let s = state.svc.session_for(actor, state.session_ttl_ms()).await.map_err(AppError::from)?;
-            let mut response = Redirect::to(&format!("/invitations/{}", urlencode(&token))).into_response();
+            let mut response = Redirect::to(&link.base()).into_response();
             state.set_session_cookie(&mut response, Some(&s));
             Ok(response)
         }
-        Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
-            let page = invitation_page(&state, None, &form_token, ip, &token, e.to_string()).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_) | ServiceError::Forbidden(_))) => {
+            // A message about the email field goes beside it; the rest above the form.
+            let message = e.to_string();
+            let (error, email_error) = match message.strip_prefix("email: ") {
+                Some(m) => (String::new(), capitalized(m)),
+                None => (message, String::new()),
+            };
+            let page = invitation_page(&state, None, &form_token, &link, error, Some(typed(email_error))).await?;
+            Ok(page.respond(StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        // The link is no longer good (withdrawn, expired): the page says why.
+        Err(ServiceError::AccessDenied | ServiceError::OfferExpired) => {
+            Ok(invitation_page(&state, None, &form_token, &link, String::new(), None).await?.respond(StatusCode::OK))
         }
         Err(e) => Err(AppError::from(e).into()),
     }
+}
+
+/// `m` with its first letter in upper case, as a sentence on a page.
+fn capitalized(m: &str) -> String {
+    let mut chars = m.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 #[derive(Debug, Deserialize)]
@@ -243,13 +437,31 @@ pub(super) async fn view_accept_post(
     PathId(token): PathId<InvitationToken>,
     f: Result<Form<AcceptForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let f = form(f).map_err(|e| user.error(e))?;
     state.token_limit.check("token", user.authed.ip).map_err(|e| user.error(e))?;
+    accept(&state, &user, &Link::Token(token), f).await
+}
+
+pub(super) async fn view_inbox_accept_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    PathId(id): PathId<InviteeId>,
+    f: Result<Form<AcceptForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    accept(&state, &user, &Link::Inbox(id), f).await
+}
+
+async fn accept(
+    state: &AppState,
+    user: &PageUser,
+    link: &Link,
+    f: Result<Form<AcceptForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let f = form(f).map_err(|e| user.error(e))?;
     let customer_vlan = match f.customer_vlan.trim() {
         "" => None,
         t => Some(
             t.parse::<u16>()
-                .map_err(|_| user.error(AppError::BadRequest(format!("`{t}` is not a VLAN tag (1-4094)"))))?,
+                .map_err(|_| user.error(AppError::BadRequest(format!("{t} is not a VLAN tag (1-4094)"))))?,
         ),
     };
     let usage_model_id = match f.usage_model_id.as_str() {
@@ -259,17 +471,20 @@ pub(super) async fn view_accept_post(
     let accepted = match f.interface.trim().parse() {
         Ok(interface) => {
             let acc = Acceptance { interface, usage_model_id, customer_vlan };
-            state.svc.accept(&user.authed.actor, &token, &acc).await
+            state.svc.accept_via(&user.authed.actor, link.via(), &acc).await
         }
         Err(e) => Err(ServiceError::from(e)),
     };
     match accepted {
         Ok(outcome) => Ok(Redirect::to(&format!("/channels/{}", outcome.channel_id)).into_response()),
         Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
-            let page =
-                invitation_page(&state, Some(&user), &FormToken::default(), user.authed.ip, &token, e.to_string())
-                    .await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+            let page = invitation_page(state, Some(user), &FormToken::default(), link, e.to_string(), None).await?;
+            Ok(page.respond(StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        // Withdrawn, expired, or not for this user: the page says why and what to do.
+        Err(ServiceError::AccessDenied | ServiceError::OfferExpired) => {
+            let page = invitation_page(state, Some(user), &FormToken::default(), link, String::new(), None).await?;
+            Ok(page.respond(StatusCode::OK))
         }
         Err(e) => Err(user.error(e)),
     }
@@ -293,8 +508,26 @@ pub(super) async fn view_decline_post(
     PathId(token): PathId<InvitationToken>,
     f: Result<Form<DeclineForm>, FormRejection>,
 ) -> Result<Response, PageError> {
+    decline(&state, &user, &Link::Token(token), f).await
+}
+
+pub(super) async fn view_inbox_decline_post(
+    State(state): State<AppState>,
+    user: PageUser,
+    PathId(id): PathId<InviteeId>,
+    f: Result<Form<DeclineForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    decline(&state, &user, &Link::Inbox(id), f).await
+}
+
+async fn decline(
+    state: &AppState,
+    user: &PageUser,
+    link: &Link,
+    f: Result<Form<DeclineForm>, FormRejection>,
+) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
-    let back = format!("/invitations/{}", urlencode(token.as_str()));
+    let back = link.base();
     if !confirmed(&f.confirm) {
         return Ok(render(&Confirm {
             title: "Decline?".into(),
@@ -313,7 +546,15 @@ pub(super) async fn view_decline_post(
             cancel: "Keep the invitation".into(),
         }));
     }
-    state.token_limit.check("token", user.authed.ip).map_err(|e| user.error(e))?;
-    state.svc.decline(&user.authed.actor, &token).await.map_err(|e| user.error(e))?;
-    Ok(Redirect::to(&back).into_response())
+    if let Link::Token(_) = link {
+        state.token_limit.check("token", user.authed.ip).map_err(|e| user.error(e))?;
+    }
+    match state.svc.decline_via(&user.authed.actor, link.via()).await {
+        Ok(()) => Ok(Redirect::to(&back).into_response()),
+        Err(ServiceError::AccessDenied | ServiceError::OfferExpired) => {
+            let page = invitation_page(state, Some(user), &FormToken::default(), link, String::new(), None).await?;
+            Ok(page.respond(StatusCode::OK))
+        }
+        Err(e) => Err(user.error(e)),
+    }
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 mod channel_pages;
 pub mod error;
+mod inbox_pages;
 mod invitation_pages;
 pub mod metrics;
 mod operator_pages;

@@ -9,7 +9,6 @@ use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde::Deserialize;
 
 use crate::service::{InterfaceView, UserRole};
 
@@ -165,15 +164,6 @@ pub(super) fn socket_options(sockets: &[InterfaceView], only_free: bool) -> Vec<
             detail: format!("{}:{} · {} · {} Mbps", s.switch, s.port, s.mode, s.capacity_mbps),
         })
         .collect()
-}
-
-/// A form with nothing but its CSRF field.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct CsrfForm {
-    /// The session's CSRF token, checked by the gate (`origin.rs`).
-    #[serde(default, rename = "csrf")]
-    _csrf: String,
 }
 
 /// The step between pressing an irreversible control (terminate, unplug, decline) and

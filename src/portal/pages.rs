@@ -23,7 +23,7 @@ use crate::service::{AutoAccept, NewChannel, Notifications, Policy, ServiceError
 use super::AppState;
 use super::auth::{Authed, ClientIp, FormToken};
 use super::error::AppError;
-use super::page::{CsrfForm, HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
+use super::page::{HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
 use super::svg;
 use super::words::{for_people, kind_label, price, safe_next, vlan_text};
 
@@ -44,6 +44,12 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/{token}/register", post(super::invitation_pages::view_register_post))
         .route("/invitations/{token}/accept", post(super::invitation_pages::view_accept_post))
         .route("/invitations/{token}/decline", post(super::invitation_pages::view_decline_post))
+        .route("/inbox", get(super::inbox_pages::view_inbox_get))
+        .route("/inbox/{id}", get(super::invitation_pages::view_inbox_invitation_get))
+        .route("/inbox/{id}/accept", post(super::invitation_pages::view_inbox_accept_post))
+        .route("/inbox/{id}/decline", post(super::invitation_pages::view_inbox_decline_post))
+        .route("/invitees/{id}/withdraw", post(super::inbox_pages::view_withdraw_post))
+        .route("/invitees/{id}/resend", post(super::inbox_pages::view_resend_post))
         .route("/settings", get(view_settings_get).post(view_settings_post))
         .route("/static/portal.css", get(|| static_file("text/css; charset=utf-8", include_str!("static/portal.css"))))
         .route(
@@ -143,6 +149,12 @@ async fn view_login_post(
     }
     match state.svc.open_session(&f.email, &f.password, &ip.to_string(), state.session_ttl_ms()).await {
         Ok(s) => {
+            // Logging in from an invitation's page is acting on it: "opened" (issue 24 item 5).
+            if let Some(token) = f.next.strip_prefix("/invitations/").and_then(|t| t.parse().ok())
+                && let Err(e) = state.svc.note_opened(&token, &s.actor).await
+            {
+                tracing::debug!(error = %e, "login from an invitation that cannot be answered");
+            }
             let mut response = Redirect::to(safe_next(&f.next)).into_response();
             state.set_session_cookie(&mut response, Some(&s));
             Ok(response)
@@ -152,15 +164,26 @@ async fn view_login_post(
     }
 }
 
+/// The logout form: its CSRF field (checked by the gate), and where to go afterwards (an
+/// invitation for someone else sends its visitor back to it).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogoutForm {
+    #[serde(default, rename = "csrf")]
+    _csrf: String,
+    #[serde(default)]
+    next: String,
+}
+
 async fn view_logout_post(
     State(state): State<AppState>,
     user: PageUser,
-    f: Result<Form<CsrfForm>, FormRejection>,
+    f: Result<Form<LogoutForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    // Its one field, the CSRF token, was checked by the gate.
-    form(f).map_err(|e| user.error(e))?;
+    let f = form(f).map_err(|e| user.error(e))?;
     state.svc.close_session(&user.authed.token, &user.authed.actor).await.map_err(|e| user.error(e))?;
-    let mut response = Redirect::to("/login").into_response();
+    let next = if f.next.is_empty() { "/login" } else { safe_next(&f.next) };
+    let mut response = Redirect::to(next).into_response();
     state.set_session_cookie(&mut response, None);
     Ok(response)
 }

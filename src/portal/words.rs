@@ -4,7 +4,7 @@
 
 use crate::model::records::Metering;
 use crate::model::{ChannelKind, utc_minute as when};
-use crate::orchestrator::policy::{PriceType, UsageModel, money};
+use crate::orchestrator::policy::{PriceType, UsageModel, money, price_words};
 use crate::topology::Topology;
 
 pub fn when_opt(ms: Option<i64>) -> String {
@@ -12,11 +12,7 @@ pub fn when_opt(ms: Option<i64>) -> String {
 }
 
 pub fn kind_label(kind: ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::P2p => "E-Line",
-        ChannelKind::P2mp => "E-Tree",
-        ChannelKind::Mp2mp => "E-LAN",
-    }
+    kind.label()
 }
 
 /// An amount in the operator's currency: "49.05 EUR".
@@ -24,24 +20,16 @@ pub fn amount(cents: i64, currency: &str) -> String {
     format!("{} {currency}", money(cents))
 }
 
-/// A usage model's price, in words, in `currency`; with the channel's bandwidth, what a
-/// per-Mbps price comes to.
+/// A usage model's price, in words, in `currency` (as the invitation email says it); with
+/// the channel's bandwidth, what a per-Mbps price comes to.
 pub fn price(m: &UsageModel, currency: &str, bandwidth_mbps: Option<u64>) -> String {
-    let a = |c: i64| amount(c, currency);
-    match m.price_type {
-        None => "free".into(),
-        Some(_) if m.price_cents == 0 => "free".into(),
-        Some(PriceType::FlatMonthly) => format!("{} per month", a(m.price_cents)),
-        Some(PriceType::PerHour) => format!("{} per hour", a(m.price_cents)),
-        Some(PriceType::PerGb) => format!("{} per GB", a(m.price_cents)),
-        Some(PriceType::PerMbps) => match bandwidth_mbps {
-            Some(b) => format!(
-                "{} per Mbps per month: {} per month for {b} Mbps",
-                a(m.price_cents),
-                a(crate::orchestrator::policy::upfront_cents(m, b))
-            ),
-            None => format!("{} per Mbps per month", a(m.price_cents)),
-        },
+    match (m.price_type, bandwidth_mbps) {
+        (Some(PriceType::PerMbps), Some(b)) if m.price_cents != 0 => format!(
+            "{}: {} per month for {b} Mbps",
+            price_words(m, currency),
+            amount(crate::orchestrator::policy::upfront_cents(m, b), currency)
+        ),
+        _ => price_words(m, currency),
     }
 }
 
@@ -269,6 +257,7 @@ pub fn vlan_text(c: &crate::service::ChannelView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::orchestrator::policy::PriceType;
 
     #[test]
     fn prices_and_limits_in_words() {

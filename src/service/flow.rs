@@ -10,6 +10,7 @@ pub(crate) use crate::store::channels::{AttachmentRow, ChannelRow};
 pub(crate) use crate::store::topology::Pluggable as InterfaceRow;
 use crate::store::{self, WriteTx, catalog, channels, new_token, offers, orders, organizations, topology};
 
+use super::notify::MailedOffer;
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
 };
@@ -225,6 +226,8 @@ impl Service {
             expires_at,
         };
         let offer_id = offers::insert(&mut tx, &new, now).await?;
+        let price =
+            policy::price_words(&self.usage_model(&mut tx, &channel.usage_model_id).await?.1, &self.config.currency);
         let invitations = self.insert_invitees(&mut tx, actor, &channel, &offer_id, &offer.invitees, now).await?;
         if channel.state == ChannelState::Draft {
             set_state(&mut tx, &channel.id, ChannelState::Draft, ChannelState::Offered, "", now).await?;
@@ -241,13 +244,8 @@ impl Service {
         .await?;
         tx.commit().await?;
         let auto_accepted = self.auto_accept(&actor.org_id, &invitations).await;
-        self.mail_invitations(
-            actor,
-            &channel.name,
-            &description,
-            expires_at,
-            &still_open(&invitations, &auto_accepted),
-        );
+        let mailed = MailedOffer { channel, price, description, expires_at };
+        self.mail_invitations(actor, mailed, &still_open(&invitations, &auto_accepted));
         Ok(OfferCreated { offer_id, expires_at, invitations, auto_accepted })
     }
 
@@ -280,6 +278,8 @@ impl Service {
         }
         let out = self.insert_invitees(&mut tx, actor, &channel, offer_id, invitees, now).await?;
         let (description, expires_at) = offers::description_and_expiry(&mut tx, offer_id).await?;
+        let price =
+            policy::price_words(&self.usage_model(&mut tx, &channel.usage_model_id).await?.1, &self.config.currency);
         audit(
             &mut tx,
             now,
@@ -291,7 +291,8 @@ impl Service {
         .await?;
         tx.commit().await?;
         let auto_accepted = self.auto_accept(&actor.org_id, &out).await;
-        self.mail_invitations(actor, &channel.name, &description, expires_at, &still_open(&out, &auto_accepted));
+        let mailed = MailedOffer { channel, price, description, expires_at };
+        self.mail_invitations(actor, mailed, &still_open(&out, &auto_accepted));
         Ok(out)
     }
 
@@ -351,6 +352,7 @@ impl Service {
                 organization: inv.organization.as_ref().map(|o| o.to_string()),
                 token: InvitationToken::stored(token),
                 url,
+                role,
             });
         }
         Ok(out)

@@ -2,24 +2,53 @@
 //! accept by plugging an interface in (verified like creation, with the usage model the
 //! organization can use), or decline. Each call is one transaction with its audit record.
 
-use crate::model::id::{AttachmentId, ChannelId, InvitationToken, OrderId};
+use crate::model::id::{AttachmentId, ChannelId, InvitationToken, InviteeId, OrderId};
 use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, PriceType};
 use crate::store::{self, WriteTx, catalog, channels, offers, organizations};
 
 use super::flow::check_customer_vlan;
+use super::invitees::{Via, record_opened};
 use super::requests::{AcceptOutcome, Acceptance, Registration};
 use super::setup::hash_blocking;
 use super::{Actor, Result, Service, ServiceError, UserRole, audit};
 
 impl Service {
     /// Finds the invitee of a token and checks the offer has not expired; marks it expired
-    /// when it has (committing that) and says so.
+    /// when it has (committing that) and says so. A withdrawn invitation's token is refused
+    /// as an unknown one is, so a link's answer says nothing more about it.
     pub(crate) async fn invitee_by_token(&self, token: &str) -> Result<offers::ByToken> {
         if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ServiceError::AccessDenied);
         }
         let row = offers::by_token(&self.db, token).await?.ok_or(ServiceError::AccessDenied)?;
+        self.still_answerable(row).await
+    }
+
+    /// Finds invitee `id` for `actor`, who must be the one it invites (else "not found": the
+    /// inbox names only its own), and checks its offer as [`Service::invitee_by_token`] does.
+    pub(crate) async fn invitee_for(&self, actor: &Actor, id: &InviteeId) -> Result<offers::ByToken> {
+        let not_found = || ServiceError::NotFound(format!("invitation `{id}`"));
+        let row = offers::by_id(&self.db, id).await?.ok_or_else(not_found)?;
+        if row.invitee.withdrawn_at.is_some() || !Self::invited(&row, actor) {
+            return Err(not_found());
+        }
+        self.still_answerable(row).await
+    }
+
+    /// The invitee found by `via`: by its link's token, or by its id from the inbox of `actor`.
+    pub(crate) async fn invitee_via(&self, via: Via<'_>, actor: Option<&Actor>) -> Result<offers::ByToken> {
+        match (via, actor) {
+            (Via::Token(t), _) => self.invitee_by_token(t).await,
+            (Via::Inbox(id), Some(a)) => self.invitee_for(a, id).await,
+            (Via::Inbox(_), None) => Err(ServiceError::AccessDenied),
+        }
+    }
+
+    async fn still_answerable(&self, row: offers::ByToken) -> Result<offers::ByToken> {
+        if row.invitee.withdrawn_at.is_some() {
+            return Err(ServiceError::AccessDenied);
+        }
         let invitee = &row.invitee;
         let decided = invitee.accepted_at.is_some() || invitee.declined_at.is_some();
         if self.now() >= row.expires_at && !decided {
@@ -34,7 +63,7 @@ impl Service {
     }
 
     /// Whether the invitation is for `actor` (the email it was sent to, or its organization).
-    fn invited(row: &offers::ByToken, actor: &Actor) -> bool {
+    pub(crate) fn invited(row: &offers::ByToken, actor: &Actor) -> bool {
         match (&row.invitee.email, &row.invitee.org_id) {
             (Some(e), _) => e.eq_ignore_ascii_case(&actor.email),
             (None, Some(o)) => *o == actor.org_id,
@@ -42,34 +71,32 @@ impl Service {
         }
     }
 
-    /// Step 4: opens an invitation. Records the first access. `viewer` is the logged-in
-    /// user, if any: a user the invitation is not for gets "access denied".
+    /// Step 4: opens an invitation. Records nothing: a link fetched by a mail scanner or a
+    /// preview is not a person opening it ("opened" is recorded when someone acts on it:
+    /// registers, logs in from it, accepts or declines). `viewer` is the logged-in user, if
+    /// any: a user the invitation is not for gets "access denied".
     pub async fn open_invitation(
         &self,
         token: &InvitationToken,
         viewer: Option<&Actor>,
-        source: &str,
+        _source: &str,
     ) -> Result<super::views::InvitationView> {
-        let row = self.invitee_by_token(token).await?;
+        self.open_invitation_via(Via::Token(token), viewer).await
+    }
+
+    /// [`Service::open_invitation`] by its link or from the inbox.
+    pub async fn open_invitation_via(
+        &self,
+        via: Via<'_>,
+        viewer: Option<&Actor>,
+    ) -> Result<super::views::InvitationView> {
+        let row = self.invitee_via(via, viewer).await?;
         if let Some(v) = viewer
             && !Self::invited(&row, v)
         {
             return Err(ServiceError::AccessDenied);
         }
-        let invitee_id = row.invitee.id;
-        if row.invitee.accessed_at.is_none() {
-            let now = self.now();
-            let mut tx = self.db.write().await?;
-            if offers::set_accessed(&mut tx, &invitee_id, now).await? {
-                let who = match viewer {
-                    Some(v) => Actor { source: source.into(), ..v.clone() },
-                    None => Actor { user_id: "anonymous".into(), ..Actor::system(source) },
-                };
-                audit(&mut tx, now, &who, "invitation.open", &invitee_id, serde_json::json!({})).await?;
-            }
-            tx.commit().await?;
-        }
-        self.invitation_view(&invitee_id, viewer).await
+        self.invitation_view(&row.invitee.id, viewer).await
     }
 
     /// Step 4, new users: registers from an invitation. The email must be the invited one
@@ -82,7 +109,11 @@ impl Service {
         if let Some(e) = &invited_email
             && !e.eq_ignore_ascii_case(&email)
         {
-            return Err(ServiceError::AccessDenied);
+            return Err(ServiceError::Forbidden(
+                "email: this invitation was sent to another address; register with the one it was sent to, \
+                 or ask whoever sent it to invite this one"
+                    .into(),
+            ));
         }
         if row.invitee.org_id.is_some() && invited_email.is_none() {
             return Err(ServiceError::Conflict(
@@ -120,6 +151,7 @@ impl Service {
             role: UserRole::Admin,
             source: source.into(),
         };
+        record_opened(&mut tx, &row.invitee, &actor, now).await?;
         audit(
             &mut tx,
             now,
@@ -138,7 +170,12 @@ impl Service {
     /// restrictions and payment are checked. Writes the permission and, when the channel
     /// can now carry traffic, opens an order.
     pub async fn accept(&self, actor: &Actor, token: &InvitationToken, acc: &Acceptance) -> Result<AcceptOutcome> {
-        let row = self.invitee_by_token(token).await?;
+        self.accept_via(actor, Via::Token(token), acc).await
+    }
+
+    /// [`Service::accept`] by its link or from the inbox.
+    pub async fn accept_via(&self, actor: &Actor, via: Via<'_>, acc: &Acceptance) -> Result<AcceptOutcome> {
+        let row = self.invitee_via(via, Some(actor)).await?;
         if !Self::invited(&row, actor) {
             return Err(ServiceError::AccessDenied);
         }
@@ -230,6 +267,9 @@ impl Service {
             other => other?,
         }
         self.check_tag_free(&mut tx, &iface.name, acc.customer_vlan).await?;
+        if actor.person().is_some() {
+            record_opened(&mut tx, &row.invitee, actor, now).await?;
+        }
         if !offers::set_accepted(&mut tx, &invitee_id, actor.person(), now).await? {
             return Err(ServiceError::Conflict("this invitation was accepted or declined meanwhile".into()));
         }
@@ -313,7 +353,12 @@ impl Service {
 
     /// Step 4: declines an invitation.
     pub async fn decline(&self, actor: &Actor, token: &InvitationToken) -> Result<()> {
-        let row = self.invitee_by_token(token).await?;
+        self.decline_via(actor, Via::Token(token)).await
+    }
+
+    /// [`Service::decline`] by its link or from the inbox.
+    pub async fn decline_via(&self, actor: &Actor, via: Via<'_>) -> Result<()> {
+        let row = self.invitee_via(via, Some(actor)).await?;
         if !Self::invited(&row, actor) {
             return Err(ServiceError::AccessDenied);
         }
@@ -323,6 +368,7 @@ impl Service {
         if !offers::set_declined(&mut tx, invitee_id, now).await? {
             return Err(ServiceError::Conflict("this invitation was already accepted or declined".into()));
         }
+        record_opened(&mut tx, &row.invitee, actor, now).await?;
         audit(&mut tx, now, actor, "invitation.decline", invitee_id, serde_json::json!({})).await?;
         tx.commit().await?;
         self.announce_answer(&row.channel_id, &actor.org_id, None);

@@ -9,11 +9,20 @@
 
 use std::sync::Arc;
 
-use crate::mail::{Mail, Mailer, News, answered, auto_accept_refused, channel_news, invitation};
+use crate::mail::{Mail, Mailer, News, Offered, answered, auto_accept_refused, channel_news, invitation};
 use crate::store::policy;
 
 use super::orders::OrderOutcome;
 use super::{Actor, Invitation, Service, audit};
+
+/// What an invitation email needs of its offer, as the request that sends it knows it.
+pub(crate) struct MailedOffer {
+    pub(crate) channel: crate::store::channels::ChannelRow,
+    /// The offer's usage model's price, in words.
+    pub(crate) price: String,
+    pub(crate) description: String,
+    pub(crate) expires_at: i64,
+}
 
 /// Which preference a message falls under.
 #[derive(Clone, Copy, Debug)]
@@ -37,23 +46,29 @@ impl Service {
         self.mailer.is_some()
     }
 
-    /// Mails `invitations` of the channel `channel_name` (in the background). Returns the
-    /// task, so tests and the CLI can wait for it.
+    /// Mails `invitations` to the offer `offer` (in the background; its `from_org` and
+    /// `expires` are filled in here). Returns the task, so tests and the CLI can wait for it.
     pub(crate) fn mail_invitations(
         &self,
         actor: &Actor,
-        channel_name: &str,
-        description: &str,
-        expires_at: i64,
+        offer: MailedOffer,
         invitations: &[Invitation],
     ) -> Option<tokio::task::JoinHandle<()>> {
         let mailer = self.mailer.clone()?;
-        let (svc, actor, channel, description) =
-            (self.clone(), actor.clone(), channel_name.to_string(), description.to_string());
+        let (svc, actor) = (self.clone(), actor.clone());
         let invitations = invitations.to_vec();
         Some(tokio::spawn(async move {
             let from_org = svc.organization_name(&actor.org_id).await.unwrap_or_else(|_| actor.org_id.clone());
-            let expires = crate::model::utc_minute(expires_at);
+            let offered = Offered {
+                from_org,
+                sender: actor.email.clone(),
+                channel: offer.channel.name.clone(),
+                kind: offer.channel.kind,
+                bandwidth_mbps: offer.channel.bandwidth_mbps,
+                price: offer.price,
+                description: offer.description,
+                expires: crate::model::utc_minute(offer.expires_at),
+            };
             for inv in &invitations {
                 let recipients = match (&inv.email, &inv.organization) {
                     (Some(e), _) => vec![e.clone()],
@@ -64,7 +79,7 @@ impl Service {
                     (None, None) => Vec::new(),
                 };
                 for to in recipients {
-                    let mail = invitation(&to, &from_org, &channel, &description, &inv.url, &expires);
+                    let mail = invitation(&to, &offered, inv.role, &inv.url);
                     let (action, detail) = match mailer.send(&mail).await {
                         Ok(via) => ("invitation.mailed", serde_json::json!({"to": to, "via": via})),
                         Err(e) => {

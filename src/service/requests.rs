@@ -68,6 +68,9 @@ pub struct Invitation {
     pub organization: Option<String>,
     pub token: InvitationToken,
     pub url: String,
+    /// The role it joins an E-Tree as (absent for the other kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::model::Role>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

@@ -53,6 +53,12 @@ pub struct InviteeStatus {
     pub declined: bool,
     pub declined_at: Option<i64>,
     pub expired: bool,
+    /// Whether its creator withdrew it (its link is refused).
+    pub withdrawn: bool,
+    pub withdrawn_at: Option<i64>,
+    /// Whether it can still be answered: not answered, expired or withdrawn, and its
+    /// channel can still take a member.
+    pub open: bool,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -159,8 +165,12 @@ pub struct InvitationView {
     pub prefill_email: Option<String>,
     pub prefill_name: String,
     pub prefill_organization: String,
-    /// Whether the invited email has an account (log in) or not (register).
+    /// Whether the invitee has an account (log in) or not (register): the invited email
+    /// is a user's, or the invited organization has users.
     pub has_account: bool,
+    /// Why it can no longer be accepted although nobody answered it (its channel ended, or
+    /// has all its members); absent while it can.
+    pub closed: Option<super::invitees::Closed>,
     /// For a logged-in viewer: the usage model to propose (the offer's when the viewer's
     /// organization can use it, else the first it can use; none when it can use none).
     /// Accepting without naming a model takes this one.
@@ -268,7 +278,9 @@ fn ending_from(reason: String, created_at: i64, record: Option<audit::Ending>) -
     Ending { at: r.at, by, reason }
 }
 
-fn invitee_status(i: &offers::Invitee, offer_expired: bool) -> InviteeStatus {
+fn invitee_status(i: &offers::Invitee, offer_expired: bool, channel_closed: bool) -> InviteeStatus {
+    let expired = i.expired_at.is_some() || (offer_expired && i.accepted_at.is_none() && i.declined_at.is_none());
+    let answered = i.accepted_at.is_some() || i.declined_at.is_some();
     InviteeStatus {
         id: i.id.clone(),
         email: i.email.clone(),
@@ -282,7 +294,10 @@ fn invitee_status(i: &offers::Invitee, offer_expired: bool) -> InviteeStatus {
         accepted_at: i.accepted_at,
         declined: i.declined_at.is_some(),
         declined_at: i.declined_at,
-        expired: i.expired_at.is_some() || (offer_expired && i.accepted_at.is_none() && i.declined_at.is_none()),
+        expired,
+        withdrawn: i.withdrawn_at.is_some(),
+        withdrawn_at: i.withdrawn_at,
+        open: !(answered || expired || i.withdrawn_at.is_some() || channel_closed),
     }
 }
 
@@ -372,6 +387,8 @@ impl Service {
         }
         let expired = self.now() >= o.expires_at;
         let invitees = offers::invitees(&mut tx, offer_id).await?;
+        let channel = ChannelView::from(self.named_channel(&mut tx, &o.channel_id).await?);
+        let closed = super::invitees::closed_by_channel(&channel).is_some();
         Ok(OfferView {
             id: o.id,
             channel_id: ChannelId::stored(o.channel_id),
@@ -379,7 +396,7 @@ impl Service {
             expires_at: o.expires_at,
             expired,
             allow_reoffer: o.allow_reoffer,
-            invitees: invitees.iter().map(|i| invitee_status(i, expired)).collect(),
+            invitees: invitees.iter().map(|i| invitee_status(i, expired, closed)).collect(),
         })
     }
 
@@ -408,10 +425,11 @@ impl Service {
             .map(|(usage_model_id, model)| Terms { usage_model_id, model, refused: Vec::new() })
             .collect();
         let email = invited.invitee.email.clone();
-        let has_account = match (&email, viewer) {
-            (_, Some(_)) => true,
-            (Some(e), None) => organizations::email_taken(&mut tx, e).await?,
-            (None, None) => false,
+        let has_account = match (&email, &invited.invitee.org_id, viewer) {
+            (_, _, Some(_)) => true,
+            (Some(e), _, None) => organizations::email_taken(&mut tx, e).await?,
+            (None, Some(org), None) => self.org_has_users(org).await?,
+            (None, None, None) => false,
         };
         // What the viewer's organization can use, told before it chooses (the same rules
         // `accept` applies, but for the interface, which is not chosen yet).
@@ -438,10 +456,12 @@ impl Service {
                 proposed = policy::choose_model(&offered_model, &models).map(str::to_string);
             }
         }
+        let closed = super::invitees::closed_by_channel(&channel);
         Ok(InvitationView {
+            closed,
             proposed_usage_model_id: proposed,
             account_refused,
-            invitee: invitee_status(&invited.invitee, self.now() >= expires_at),
+            invitee: invitee_status(&invited.invitee, self.now() >= expires_at, closed.is_some()),
             offer_id: invited.invitee.offer_id,
             description: invited.description,
             expires_at,

@@ -206,8 +206,8 @@ pub async fn held_by(tx: &mut ReadTx<'_>, org_id: &str) -> Result<i64> {
 pub async fn steps(db: &Db, channel_id: &str) -> Result<Steps> {
     let row = query(
         "SELECT (SELECT COUNT(*) || '/' || COUNT(i.accessed_at) || '/' || COUNT(i.registered_at) || '/' || \
-           COUNT(i.accepted_at) || '/' || COUNT(i.declined_at) || '/' || COUNT(i.expired_at) \
-           FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE o.channel_id = $1) AS invitees, \
+           COUNT(i.accepted_at) || '/' || COUNT(i.declined_at) || '/' || COUNT(i.expired_at) || '/' || \
+           COUNT(i.withdrawn_at) FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE o.channel_id = $1) AS invitees, \
          (SELECT COUNT(*) || '/' || COUNT(planning_at) || '/' || COUNT(applying_at) || '/' || COUNT(finished_at) \
            || '/' || COALESCE(SUM(attempts), 0) FROM orders WHERE channel_id = $1) AS orders",
     )

@@ -39,6 +39,8 @@ pub struct Invitee {
     pub accepted_at: Option<i64>,
     pub declined_at: Option<i64>,
     pub expired_at: Option<i64>,
+    /// When the offer's organization withdrew it (its link is refused from then on).
+    pub withdrawn_at: Option<i64>,
 }
 
 /// An invitee with the offer it belongs to, as its invitation shows it.
@@ -185,13 +187,28 @@ pub async fn may_reoffer(tx: &mut WriteTx, channel_id: &str, org_id: &str) -> Re
 
 /// The invitee that invitation token `token` was made for, with its offer, or `None`.
 pub async fn by_token(db: &Db, token: &str) -> Result<Option<ByToken>, SqlError> {
-    let row = query(
+    by_column(
+        db,
         "SELECT i.*, o.expires_at, o.channel_id, o.org_id AS offer_org, o.allow_reoffer, o.description \
          FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE i.token_hash = $1",
+        &token_hash(token),
     )
-    .bind(token_hash(token))
-    .fetch_optional(db)
-    .await?;
+    .await
+}
+
+/// The invitee `id` with its offer, as [`by_token`] finds it, or `None`.
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<ByToken>, SqlError> {
+    by_column(
+        db,
+        "SELECT i.*, o.expires_at, o.channel_id, o.org_id AS offer_org, o.allow_reoffer, o.description \
+         FROM invitees i JOIN offers o ON o.id = i.offer_id WHERE i.id = $1",
+        id,
+    )
+    .await
+}
+
+async fn by_column(db: &Db, sql: &'static str, value: &str) -> Result<Option<ByToken>, SqlError> {
+    let row = query(sql).bind(value).fetch_optional(db).await?;
     let Some(r) = row else { return Ok(None) };
     Ok(Some(ByToken {
         invitee: invitee_from_row(&r)?,
@@ -201,6 +218,70 @@ pub async fn by_token(db: &Db, token: &str) -> Result<Option<ByToken>, SqlError>
         description: r.try_get("description")?,
         expires_at: r.try_get("expires_at")?,
     }))
+}
+
+/// Records that the offer's organization withdrew invitee `id`: false when it was
+/// answered or withdrawn already.
+pub async fn set_withdrawn(tx: &mut WriteTx, id: &str, now: i64) -> Result<bool, SqlError> {
+    let n = query(
+        "UPDATE invitees SET withdrawn_at = $2 \
+         WHERE id = $1 AND withdrawn_at IS NULL AND accepted_at IS NULL AND declined_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(n == 1)
+}
+
+/// Gives invitee `id` a new link: `token` replaces its old one, which is refused from
+/// then on. False when it was answered or withdrawn meanwhile.
+pub async fn replace_token(tx: &mut WriteTx, id: &str, token: &str) -> Result<bool, SqlError> {
+    let n = query(
+        "UPDATE invitees SET token_hash = $2 \
+         WHERE id = $1 AND withdrawn_at IS NULL AND accepted_at IS NULL AND declined_at IS NULL",
+    )
+    .bind(id)
+    .bind(token_hash(token))
+    .execute(&mut *tx)
+    .await?;
+    Ok(n == 1)
+}
+
+/// The invitees waiting for an answer from organization `org_id`: invited by name, or at
+/// the email of one of its users; neither answered, withdrawn nor past their offer's date
+/// at `now`. Newest first, with their offer.
+pub async fn waiting_for(tx: &mut ReadTx<'_>, org_id: &str, now: i64) -> Result<Vec<Invited>, SqlError> {
+    let rows = query(
+        "SELECT i.*, o.channel_id, o.description, o.expires_at, g.name AS offered_by FROM invitees i \
+         JOIN offers o ON o.id = i.offer_id JOIN organizations g ON g.id = o.org_id \
+         WHERE i.accepted_at IS NULL AND i.declined_at IS NULL AND i.withdrawn_at IS NULL \
+         AND i.expired_at IS NULL AND o.expires_at > $2 \
+         AND (i.org_id = $1 OR LOWER(i.email) IN (SELECT LOWER(email) FROM users WHERE org_id = $1)) \
+         ORDER BY i.created_at DESC, i.id",
+    )
+    .bind(org_id)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Invited {
+                invitee: invitee_from_row(r)?,
+                channel_id: r.try_get("channel_id")?,
+                description: r.try_get("description")?,
+                expires_at: r.try_get("expires_at")?,
+                offered_by: r.try_get("offered_by")?,
+            })
+        })
+        .collect()
+}
+
+/// Whether organization `org_id` has any user (an imported organization has none until
+/// someone registers for it).
+pub async fn org_has_users(db: &Db, org_id: &str) -> Result<bool, SqlError> {
+    let row = query("SELECT id FROM users WHERE org_id = $1 LIMIT 1").bind(org_id).fetch_optional(db).await?;
+    Ok(row.is_some())
 }
 
 /// Records that invitee `id`'s offer ran out before it answered (once).
@@ -348,6 +429,7 @@ fn invitee_from_row(r: &Row) -> Result<Invitee, SqlError> {
         accepted_at: r.try_get("accepted_at")?,
         declined_at: r.try_get("declined_at")?,
         expired_at: r.try_get("expired_at")?,
+        withdrawn_at: r.try_get("withdrawn_at")?,
     })
 }
 

@@ -606,6 +606,7 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
                         | "/api/v1/channels"
                         | "/api/v1/audit"
                         | "/api/v1/policy"
+                        | "/api/v1/inbox"
                 ) | ("post", "/api/v1/channels")
                     | ("put", "/api/v1/policy")
             );

@@ -175,7 +175,8 @@ async fn http_login(http: &reqwest::Client, base: &str, email: &str, password: &
 
 /// The issue's story: A creates an E-Tree and offers it to hooli (new to Switchboard) and
 /// initech; hooli's person registers from the link and plugs a socket in; A's page turns
-/// active and shows the VLAN without a reload; initech declines; a stranger gets "access denied".
+/// active and shows the VLAN without a reload; initech declines; a stranger is refused and told
+/// who it is logged in as.
 async fn a_channel_from_drawing_to_live_in_the_browser(b: Backend) {
     let outbox = tempfile::tempdir().unwrap();
     let mailer =
@@ -285,12 +286,15 @@ async fn a_channel_from_drawing_to_live_in_the_browser(b: Backend) {
     a.wait_text("#invitees-status", "initech's decline", |t| t.contains("declined")).await;
     a.shot("5-declined").await;
 
-    // A stranger with hooli's link: access denied.
+    // A stranger with hooli's link: refused, told who it is logged in as and how to switch
+    // (issue 24 item 5; it was a bare "Access denied").
     let s = Browser::open(&driver, "stranger-stark").await;
     s.login(&base, "admin@stark.example", "password-1").await;
     s.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
     s.goto(&hooli_url).await;
-    s.wait_text("h1", "the refusal", |t| t == "Access denied").await;
+    s.wait_text("h1", "the refusal", |t| t == "This invitation is for someone else").await;
+    s.wait_text("#happened", "who is logged in", |t| t.contains("logged in as admin@stark.example")).await;
+    s.wait_text("#logout-and-return", "the way to switch", |t| t.contains("Log out")).await;
     s.shot("1-denied").await;
 
     // The NOC sees the order and every switch in sync with the live channels.

@@ -31,6 +31,7 @@ mod fuzz;
 mod gate;
 mod golden;
 mod instances;
+mod invitations;
 mod journey;
 mod operator;
 mod origin;

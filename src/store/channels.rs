@@ -391,7 +391,8 @@ pub async fn set_state(
 
 /// Who may see a channel, but for the operator's staff, who see every one: the IDs of the
 /// channels the organization bound as `$org` owns, takes or took part in (its attachments,
-/// live or detached), holds a permission on, or was invited to and has not declined, by
+/// live or detached), holds a permission on, or was invited to (and has not declined, nor
+/// had the invitation withdrawn), by
 /// organization or by its user's email bound as `$email`. A declined invitation is an
 /// answer, not a channel: the decliner's lists do not carry it (issue 24), while another
 /// invitation of the same organization that is still open does. The one text of this rule:
@@ -402,9 +403,9 @@ fn visible_ids(org: usize, email: usize) -> String {
          UNION SELECT channel_id FROM attachments WHERE org_id = ${org} \
          UNION SELECT channel_id FROM permissions WHERE grantee_org = ${org} \
          UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id \
-           WHERE i.org_id = ${org} AND i.declined_at IS NULL \
+           WHERE i.org_id = ${org} AND i.declined_at IS NULL AND i.withdrawn_at IS NULL \
          UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id \
-           WHERE i.email = ${email} AND i.declined_at IS NULL"
+           WHERE i.email = ${email} AND i.declined_at IS NULL AND i.withdrawn_at IS NULL"
     )
 }
 

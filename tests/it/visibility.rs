@@ -60,11 +60,20 @@ async fn lists_and_single_channels_agree(b: Backend) {
     let offer = w.offer_to(&w.acme, &declined, &[&w.stark]).await;
     w.svc.decline(&w.stark, &offer.invitations[0].token).await.unwrap();
 
-    let all = [&by_org, &by_email, &own, &granted, &declined];
+    // Invited, then the invitation withdrawn: no longer the invitee's to see.
+    let withdrawn = create(&w, &w.globex, "withdrawn", ChannelKind::Mp2mp, "globex-8a").await;
+    let to_initech = InviteeSpec { organization: Some("initech".parse().unwrap()), ..Default::default() };
+    let offer = NewOffer { invitees: vec![to_initech], ..Default::default() };
+    let offer = w.svc.offer(&w.globex, &withdrawn, &offer).await.unwrap();
+    assert!(w.svc.channel(&w.initech, &withdrawn).await.is_ok(), "an open offer is seen");
+    let invitee = offer.invitations[0].invitee_id.parse().unwrap();
+    w.svc.withdraw_invitation(&w.globex, &invitee).await.unwrap();
+
+    let all = [&by_org, &by_email, &own, &granted, &declined, &withdrawn];
     let set = |ids: &[&ChannelId]| ids.iter().map(|&s| s.clone()).collect::<BTreeSet<_>>();
     assert_eq!(seen_by(&w, &w.op, &all).await, set(&all));
     assert_eq!(seen_by(&w, &w.acme, &all).await, set(&[&by_org, &by_email, &granted, &declined]));
-    assert_eq!(seen_by(&w, &w.globex, &all).await, set(&[&by_org, &granted]));
+    assert_eq!(seen_by(&w, &w.globex, &all).await, set(&[&by_org, &granted, &withdrawn]));
     assert_eq!(seen_by(&w, &w.initech, &all).await, set(&[&own]));
     assert_eq!(seen_by(&w, &w.stark, &all).await, set(&[&by_email]));
     assert_eq!(seen_by(&w, &w.umbrella, &all).await, set(&[&granted]));

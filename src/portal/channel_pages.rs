@@ -54,6 +54,8 @@ struct InviteeRow {
     status: &'static str,
     accessed: String,
     answered: String,
+    /// Why its organization's auto-accept rule could not accept it, in words.
+    rule_refused: String,
 }
 
 struct OrderRow {
@@ -209,6 +211,7 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
             .iter()
             .flat_map(|o| o.invitees.iter())
             .map(|i| InviteeRow {
+                rule_refused: i.auto_accept_refused.as_deref().map(super::words::for_people).unwrap_or_default(),
                 id: i.id.clone(),
                 who: i.email.clone().or_else(|| i.organization.clone()).unwrap_or_else(|| i.name.clone()),
                 can_manage: i.open && manages,

@@ -179,6 +179,8 @@ impl Service {
                             serde_json::json!({"interface": interface, "code": e.code(), "reason": e.to_string()}),
                         )
                         .await?;
+                        crate::store::offers::note_auto_accept_refused(&mut tx, &inv.invitee_id, &e.to_string())
+                            .await?;
                         tx.commit().await?;
                         Ok::<_, ServiceError>(())
                     };

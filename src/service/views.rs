@@ -59,6 +59,9 @@ pub struct InviteeStatus {
     /// Whether it can still be answered: not answered, expired or withdrawn, and its
     /// channel can still take a member.
     pub open: bool,
+    /// Why the invitee's auto-accept rule could not accept it, when one tried (it then
+    /// waits for a person).
+    pub auto_accept_refused: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -298,6 +301,7 @@ fn invitee_status(i: &offers::Invitee, offer_expired: bool, channel_closed: bool
         withdrawn: i.withdrawn_at.is_some(),
         withdrawn_at: i.withdrawn_at,
         open: !(answered || expired || i.withdrawn_at.is_some() || channel_closed),
+        auto_accept_refused: i.auto_accept_refused.clone().filter(|_| !answered),
     }
 }
 

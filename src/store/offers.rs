@@ -41,6 +41,8 @@ pub struct Invitee {
     pub expired_at: Option<i64>,
     /// When the offer's organization withdrew it (its link is refused from then on).
     pub withdrawn_at: Option<i64>,
+    /// Why the invitee's auto-accept rule could not accept it, when one tried.
+    pub auto_accept_refused: Option<String>,
 }
 
 /// An invitee with the offer it belongs to, as its invitation shows it.
@@ -331,6 +333,12 @@ pub async fn set_accepted(tx: &mut WriteTx, id: &str, user_id: Option<&str>, now
     Ok(n == 1)
 }
 
+/// Records why the invitee's organization's auto-accept rule could not accept invitee `id`.
+pub async fn note_auto_accept_refused(tx: &mut WriteTx, id: &str, reason: &str) -> Result<(), SqlError> {
+    query("UPDATE invitees SET auto_accept_refused = $2 WHERE id = $1").bind(id).bind(reason).execute(&mut *tx).await?;
+    Ok(())
+}
+
 /// Records that invitee `id` declined: false when it was accepted or declined already.
 pub async fn set_declined(tx: &mut WriteTx, id: &str, now: i64) -> Result<bool, SqlError> {
     let n = query("UPDATE invitees SET declined_at = $2 WHERE id = $1 AND accepted_at IS NULL AND declined_at IS NULL")
@@ -430,6 +438,7 @@ fn invitee_from_row(r: &Row) -> Result<Invitee, SqlError> {
         declined_at: r.try_get("declined_at")?,
         expired_at: r.try_get("expired_at")?,
         withdrawn_at: r.try_get("withdrawn_at")?,
+        auto_accept_refused: r.try_get("auto_accept_refused")?,
     })
 }
 

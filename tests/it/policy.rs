@@ -95,7 +95,10 @@ async fn auto_accept(b: Backend) {
     let offer = w.svc.offer(&w.acme, &ch2, &by_org(&["globex"])).await.unwrap();
     let a = &offer.auto_accepted[0];
     assert!(!a.accepted && a.reason.as_deref().is_some_and(|r| r.contains("suspended")), "{a:?}");
-    assert!(!w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap().invitees[0].accepted);
+    let row = &w.svc.offer_status(&w.acme, &offer.offer_id).await.unwrap().invitees[0];
+    assert!(!row.accepted);
+    // The offerer's invitee row says why the rule could not accept it.
+    assert!(row.auto_accept_refused.as_deref().is_some_and(|r| r.contains("suspended")), "{row:?}");
     assert_eq!(w.svc.channel(&w.acme, &ch2).await.unwrap().state, ChannelState::Offered);
     let log = w.svc.audit_log(&w.op, None).await.unwrap();
     assert!(log.iter().any(|e| e.action == "invitation.auto_accept_refused" && e.object == a.invitee_id));

@@ -7,6 +7,7 @@
 
 mod account_pages;
 pub mod api;
+mod api_page;
 pub mod auth;
 mod channel_pages;
 pub mod error;
@@ -82,6 +83,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api::router().split_for_parts();
     let openapi_json = Arc::new(api::document_json(&openapi));
+    let openapi_value: Arc<serde_json::Value> = Arc::new(serde_json::from_str(&openapi_json).unwrap_or_default());
     Router::new()
         .merge(api)
         .merge(pages::router())
@@ -92,6 +94,13 @@ pub fn router(state: AppState) -> Router {
             get(move || {
                 let body = openapi_json.clone();
                 async move { ([(header::CONTENT_TYPE, "application/json")], body.as_str().to_string()) }
+            }),
+        )
+        .route(
+            "/api",
+            get(move |user: Option<auth::Authed>| {
+                let doc = openapi_value.clone();
+                async move { api_page::page(&doc, user.as_ref().map(page::HeaderUser::of)) }
             }),
         )
         .route("/healthz", get(healthz))

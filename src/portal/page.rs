@@ -27,6 +27,19 @@ pub struct HeaderUser {
     pub csrf: String,
 }
 
+impl HeaderUser {
+    /// What the header shows of a logged-in visitor.
+    pub fn of(authed: &Authed) -> HeaderUser {
+        HeaderUser {
+            email: authed.actor.email.clone(),
+            organization: authed.organization.clone(),
+            role: authed.actor.role.as_str().into(),
+            operator: authed.actor.role == UserRole::Operator,
+            csrf: authed.csrf.clone(),
+        }
+    }
+}
+
 /// A logged-in page visitor; anyone else is sent to the login page and back.
 pub struct PageUser {
     pub authed: Authed,
@@ -39,16 +52,7 @@ impl FromRequestParts<AppState> for PageUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let next = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
         match <Authed as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
-            Ok(authed) => {
-                let header = HeaderUser {
-                    email: authed.actor.email.clone(),
-                    organization: authed.organization.clone(),
-                    role: authed.actor.role.as_str().into(),
-                    operator: authed.actor.role == UserRole::Operator,
-                    csrf: authed.csrf.clone(),
-                };
-                Ok(PageUser { authed, header })
-            }
+            Ok(authed) => Ok(PageUser { header: HeaderUser::of(&authed), authed }),
             Err(AppError::Unauthenticated) => {
                 Err(Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response())
             }

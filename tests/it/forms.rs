@@ -99,3 +99,34 @@ async fn the_account_page_shows_money_and_limits(b: Backend) {
 }
 
 on_both!(the_account_page_shows_money_and_limits);
+
+/// The header's "API" leads to a page for people (issue: the portal journey, item 7):
+/// every operation of the served OpenAPI document by tag, with what it does and takes,
+/// and a link to the document for programs.
+async fn the_api_page_is_for_people(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let channels = acme.raw().await.get(format!("{}/channels", p.base)).send().await.unwrap().text().await.unwrap();
+    assert!(channels.contains(r#"<a href="/api">API</a>"#), "the header links the page");
+    let r = acme.raw().await.get(format!("{}/api", p.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = r.text().await.unwrap();
+    let doc: serde_json::Value =
+        reqwest::get(format!("{}/api/v1/openapi.json", p.base)).await.unwrap().json().await.unwrap();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let row = format!(r#"<td class="mono">{}</td><td class="mono">{path}</td>"#, method.to_uppercase());
+            assert!(page.contains(&row), "{method} {path} is listed");
+            operations += 1;
+        }
+    }
+    assert!(operations > 20, "{operations}");
+    assert!(page.contains("a JSON NewChannel") && page.contains("href=\"/api/v1/openapi.json\""), "{page}");
+    // Nobody needs to log in to read it.
+    let anonymous = reqwest::get(format!("{}/api", p.base)).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::OK);
+}
+
+on_both!(the_api_page_is_for_people);

@@ -10,7 +10,7 @@ pub(crate) use crate::store::channels::{AttachmentRow, ChannelRow};
 pub(crate) use crate::store::topology::Pluggable as InterfaceRow;
 use crate::store::{self, WriteTx, catalog, channels, new_token, offers, orders, organizations, topology};
 
-use super::notify::MailedOffer;
+use super::requests::MailedOffer;
 pub use super::requests::{
     AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration,
 };

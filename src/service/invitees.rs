@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use crate::model::ChannelKind;
 use crate::model::id::{InvitationToken, InviteeId};
-use crate::orchestrator::policy::{self, ChannelState};
+use crate::orchestrator::policy;
 use crate::store::{self, WriteTx, new_token, offers};
 
-use super::notify::MailedOffer;
-use super::views::ChannelView;
+use super::requests::MailedOffer;
+use super::views::{Closed, closed_by_channel};
 use super::{Actor, Invitation, Result, Service, ServiceError, UserRole, audit};
 
 /// How an invitation is found: by the token of its link, or by its id from the inbox of
@@ -21,16 +21,6 @@ use super::{Actor, Invitation, Result, Service, ServiceError, UserRole, audit};
 pub enum Via<'a> {
     Token(&'a InvitationToken),
     Inbox(&'a InviteeId),
-}
-
-/// Why an invitation that is neither answered nor expired can no longer be accepted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Closed {
-    /// Its channel is being terminated or has ended.
-    ChannelEnded,
-    /// Its channel has every member its kind can have (an E-Line's two ends).
-    ChannelFull,
 }
 
 /// An offer waiting in an organization's inbox.
@@ -45,17 +35,6 @@ pub struct WaitingOffer {
     pub bandwidth_mbps: u64,
     pub description: String,
     pub expires_at: i64,
-}
-
-/// Why a channel in this state, with these members, takes no more invitees.
-pub(crate) fn closed_by_channel(channel: &ChannelView) -> Option<Closed> {
-    if matches!(channel.state, ChannelState::Terminating | ChannelState::Terminated) {
-        return Some(Closed::ChannelEnded);
-    }
-    match policy::max_members(channel.kind) {
-        Some(max) if channel.live_attachments().count() >= max => Some(Closed::ChannelFull),
-        _ => None,
-    }
 }
 
 /// Records, once, that a person acted on invitee `invitee`'s invitation.

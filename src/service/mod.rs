@@ -43,14 +43,14 @@ pub use account::{AccountView, ChargeView};
 pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::{SwitchDrift, SwitchRepair};
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};
-pub use invitees::{Closed, Via, WaitingOffer};
+pub use invitees::{Via, WaitingOffer};
 pub use meter::MeterReport;
 pub use orders::OrderOutcome;
 pub use policy::{AutoAccept, AutoAccepted, Notifications, Policy};
 pub use sessions::{NewSession, Session};
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};
 pub use views::{
-    AttachmentView, AuditEntry, AuditQuery, CatalogEntry, ChannelView, Ending, InterfaceView, InvitationView,
+    AttachmentView, AuditEntry, AuditQuery, CatalogEntry, ChannelView, Closed, Ending, InterfaceView, InvitationView,
     InviteeStatus, Metering, OfferView, OrderView, Terms,
 };
 pub use worker::{WORKER_NICENESS, Worker};

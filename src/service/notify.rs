@@ -13,16 +13,8 @@ use crate::mail::{Mail, Mailer, News, Offered, answered, auto_accept_refused, ch
 use crate::store::policy;
 
 use super::orders::OrderOutcome;
+use super::requests::MailedOffer;
 use super::{Actor, Invitation, Service, audit};
-
-/// What an invitation email needs of its offer, as the request that sends it knows it.
-pub(crate) struct MailedOffer {
-    pub(crate) channel: crate::store::channels::ChannelRow,
-    /// The offer's usage model's price, in words.
-    pub(crate) price: String,
-    pub(crate) description: String,
-    pub(crate) expires_at: i64,
-}
 
 /// Which preference a message falls under.
 #[derive(Clone, Copy, Debug)]

@@ -116,3 +116,12 @@ pub struct AcceptOutcome {
     /// The usage model the member joined under (the one named, or else the proposed one).
     pub usage_model_id: String,
 }
+
+/// What an invitation email needs of its offer, as the request that sends it knows it.
+pub(crate) struct MailedOffer {
+    pub(crate) channel: crate::store::channels::ChannelRow,
+    /// The offer's usage model's price, in words.
+    pub(crate) price: String,
+    pub(crate) description: String,
+    pub(crate) expires_at: i64,
+}

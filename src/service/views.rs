@@ -173,7 +173,7 @@ pub struct InvitationView {
     pub has_account: bool,
     /// Why it can no longer be accepted although nobody answered it (its channel ended, or
     /// has all its members); absent while it can.
-    pub closed: Option<super::invitees::Closed>,
+    pub closed: Option<Closed>,
     /// For a logged-in viewer: the usage model to propose (the offer's when the viewer's
     /// organization can use it, else the first it can use; none when it can use none).
     /// Accepting without naming a model takes this one.
@@ -392,7 +392,7 @@ impl Service {
         let expired = self.now() >= o.expires_at;
         let invitees = offers::invitees(&mut tx, offer_id).await?;
         let channel = ChannelView::from(self.named_channel(&mut tx, &o.channel_id).await?);
-        let closed = super::invitees::closed_by_channel(&channel).is_some();
+        let closed = closed_by_channel(&channel).is_some();
         Ok(OfferView {
             id: o.id,
             channel_id: ChannelId::stored(o.channel_id),
@@ -460,7 +460,7 @@ impl Service {
                 proposed = policy::choose_model(&offered_model, &models).map(str::to_string);
             }
         }
-        let closed = super::invitees::closed_by_channel(&channel);
+        let closed = closed_by_channel(&channel);
         Ok(InvitationView {
             closed,
             proposed_usage_model_id: proposed,
@@ -618,5 +618,26 @@ impl Service {
     pub async fn allocations(&self) -> Result<Vec<(String, u16, String)>> {
         let allocations = topology::allocations(&self.db).await?;
         Ok(allocations.into_iter().map(|a| (a.switch, a.vlan, a.channel_id)).collect())
+    }
+}
+
+/// Why an invitation that is neither answered nor expired can no longer be accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Closed {
+    /// Its channel is being terminated or has ended.
+    ChannelEnded,
+    /// Its channel has every member its kind can have (an E-Line's two ends).
+    ChannelFull,
+}
+
+/// Why a channel in this state, with these members, takes no more invitees.
+pub(crate) fn closed_by_channel(channel: &ChannelView) -> Option<Closed> {
+    if matches!(channel.state, ChannelState::Terminating | ChannelState::Terminated) {
+        return Some(Closed::ChannelEnded);
+    }
+    match policy::max_members(channel.kind) {
+        Some(max) if channel.live_attachments().count() >= max => Some(Closed::ChannelFull),
+        _ => None,
     }
 }

@@ -203,6 +203,8 @@ struct ChannelRow {
 struct ModelOption {
     id: String,
     label: String,
+    /// Why this account cannot use it for the channel as typed ("" when it can).
+    refused: String,
 }
 
 #[derive(Template)]
@@ -253,11 +255,18 @@ impl Default for Typed {
     }
 }
 
-async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Result<ChannelsPage, PageError> {
+/// The channels page; the create form's models are marked for a channel of
+/// `bandwidth_mbps` (what was typed, else the form's default).
+async fn channels_page(
+    state: &AppState,
+    user: &PageUser,
+    error: String,
+    bandwidth_mbps: u64,
+) -> Result<ChannelsPage, PageError> {
     let actor = &user.authed.actor;
     let channels = state.svc.channels(actor).await.map_err(|e| user.error(e))?;
     let sockets = state.svc.interfaces(actor).await.map_err(|e| user.error(e))?;
-    let catalog = state.svc.catalog().await.map_err(|e| user.error(e))?;
+    let catalog = state.svc.catalog_for(actor, bandwidth_mbps).await.map_err(|e| user.error(e))?;
     let wires: Vec<svg::Wire> = channels
         .iter()
         .filter(|c| c.state.as_str() != "terminated")
@@ -286,8 +295,9 @@ async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Resu
                     d.name,
                     d.version,
                     t.model.name,
-                    price(&t.model, &state.svc.config.currency, None)
+                    price(&t.model, &state.svc.config.currency, Some(bandwidth_mbps))
                 ),
+                refused: t.refused.iter().map(|r| for_people(&r.to_string())).collect::<Vec<_>>().join("; "),
             });
         }
     }
@@ -313,14 +323,19 @@ async fn channels_page(state: &AppState, user: &PageUser, error: String) -> Resu
         csrf: user.authed.csrf.clone(),
         sockets: socket_options(&sockets, true),
         classes: classes.into_iter().collect(),
+        // The first model this account can use is chosen until the visitor chooses.
+        typed: Typed {
+            model: models.iter().find(|m| m.refused.is_empty()).map(|m| m.id.clone()).unwrap_or_default(),
+            ..Typed::default()
+        },
         models,
-        typed: Typed::default(),
         form_error: false,
     })
 }
 
 async fn view_channels_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
-    Ok(render(&channels_page(&state, &user, String::new()).await?))
+    let bandwidth = Typed::default().bandwidth.parse().unwrap_or(10);
+    Ok(render(&channels_page(&state, &user, String::new(), bandwidth).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -384,7 +399,8 @@ async fn view_channels_post(
             } else {
                 StatusCode::BAD_REQUEST
             };
-            let mut page = channels_page(&state, &user, for_people(&e.to_string())).await?;
+            let typed_bandwidth = f.bandwidth_mbps.trim().parse().unwrap_or(10);
+            let mut page = channels_page(&state, &user, for_people(&e.to_string()), typed_bandwidth).await?;
             page.form_error = true;
             page.typed = Typed {
                 name: f.name,

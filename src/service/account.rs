@@ -80,6 +80,23 @@ impl Service {
         })
     }
 
+    /// The catalogue as `actor`'s organization sees it when creating a channel of
+    /// `bandwidth_mbps`: each usage model with what would refuse it for this account
+    /// (`Terms::refused`, the rules `create_channel` applies to the model), told before it
+    /// chooses. The operator's staff see it as it is.
+    pub async fn catalog_for(&self, actor: &Actor, bandwidth_mbps: u64) -> Result<Vec<super::CatalogEntry>> {
+        let mut catalog = self.catalog().await?;
+        if actor.is_operator() {
+            return Ok(catalog);
+        }
+        let Ok(account) = organizations::account(&self.db, &actor.org_id).await else { return Ok(catalog) };
+        let now = self.now();
+        for t in catalog.iter_mut().flat_map(|d| d.usage_models.iter_mut()) {
+            t.refused = policy::model_refusals(&account, &t.model, bandwidth_mbps, 1, now);
+        }
+        Ok(catalog)
+    }
+
     /// Charges `org_id` what `model` takes in advance for a `bandwidth_mbps` channel, for
     /// the member `attachment_id` just plugged into `channel_id`; nothing when it takes
     /// nothing in advance. Inside the plug-in's transaction, after its checks passed.

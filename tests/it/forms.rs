@@ -130,3 +130,32 @@ async fn the_api_page_is_for_people(b: Backend) {
 }
 
 on_both!(the_api_page_is_for_people);
+
+/// The create form tells before submitting which usage models this account cannot use, and
+/// why (issue: the portal journey, item 1): a model that charges more in advance than the
+/// account can pay is marked and cannot be chosen, and one that fits is chosen.
+async fn the_create_form_marks_models_the_account_cannot_use(b: Backend) {
+    let p = Portal::start(b).await;
+    p.w.set_account("acme", |a| {
+        a.balance_cents = 0;
+        a.credit_limit_cents = 1_000;
+    })
+    .await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let page = acme.raw().await.get(format!("{}/channels", p.base)).send().await.unwrap().text().await.unwrap();
+    let option = |id: &str| {
+        let start = page.find(&format!(r#"<option value="{id}""#)).unwrap_or_else(|| panic!("{id} is offered"));
+        page[start..start + page[start..].find("</option>").unwrap()].to_string()
+    };
+    let paid = option(&p.w.paid);
+    assert!(paid.contains(" disabled") && paid.contains("not available to you"), "{paid}");
+    assert!(paid.contains("50.00") && paid.contains("10.00"), "says what it charges and what can be paid: {paid}");
+    let free = option(&p.w.free);
+    assert!(!free.contains("disabled") && free.contains(" selected"), "the model that fits is chosen: {free}");
+    // With credit enough, nothing is marked.
+    p.w.set_account("acme", |a| a.credit_limit_cents = 100_000).await;
+    let page = acme.raw().await.get(format!("{}/channels", p.base)).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("not available to you"), "{page}");
+}
+
+on_both!(the_create_form_marks_models_the_account_cannot_use);

@@ -296,7 +296,7 @@ impl Refused {
 
 /// A usage model's price in words, as pages and emails say it: "free", "12.00 EUR per month".
 pub fn price_words(m: &UsageModel, currency: &str) -> String {
-    let a = |cents: i64| format!("{} {currency}", money(cents));
+    let a = |cents: i64| amount(cents, currency);
     match m.price_type {
         None => "free".into(),
         Some(_) if m.price_cents == 0 => "free".into(),
@@ -305,6 +305,11 @@ pub fn price_words(m: &UsageModel, currency: &str) -> String {
         Some(PriceType::PerGb) => format!("{} per GB", a(m.price_cents)),
         Some(PriceType::PerMbps) => format!("{} per Mbps per month", a(m.price_cents)),
     }
+}
+
+/// An amount in cents of `currency` as people write it: `49.05 EUR`.
+pub fn amount(cents: i64, currency: &str) -> String {
+    format!("{} {currency}", money(cents))
 }
 
 /// An amount in cents as people write it: `49.00`, `-3.50`.

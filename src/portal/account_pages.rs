@@ -8,11 +8,11 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::model::{ChannelKind, utc_minute as when};
+use crate::model::utc_minute as when;
 
 use super::AppState;
 use super::page::{HeaderUser, PageError, PageUser, render};
-use super::words::{amount, kind_label};
+use super::words::amount;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/account", get(view_account_get))
@@ -47,7 +47,7 @@ struct AccountPage {
 async fn view_account_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     let a = state.svc.my_account(&user.authed.actor).await.map_err(|e| user.error(e))?;
     let c = &a.currency;
-    let kinds: Vec<&str> = a.kinds.iter().filter_map(|k| k.parse::<ChannelKind>().ok()).map(kind_label).collect();
+    let kinds: Vec<&str> = a.kinds.iter().map(|k| k.label()).collect();
     Ok(render(&AccountPage {
         title: "Account".into(),
         user: Some(user.header.clone()),

@@ -26,7 +26,7 @@ use super::page::{Confirm, HeaderUser, PageError, PageUser, confirmed, form, ren
 use super::param::PathId;
 use super::svg;
 use super::words::vlan_text;
-use super::words::{PathMember, PathShown, kind_label, path_shown, price, urlencode, usage, when_opt};
+use super::words::{PathMember, PathShown, path_shown, price, urlencode, usage, when_opt};
 
 // ---- one channel ----
 
@@ -268,7 +268,7 @@ async fn channel_page(
         id: channel.id.to_string(),
         name: channel.name.clone(),
         kind: channel.kind.as_str().into(),
-        kind_label: kind_label(channel.kind),
+        kind_label: channel.kind.label(),
         notice,
         error,
         live: live.render().map_err(|e| user.error(AppError::BadRequest(e.to_string())))?,

@@ -15,7 +15,7 @@ use crate::model::utc_minute as when;
 use super::AppState;
 use super::page::{Confirm, HeaderUser, PageError, PageUser, confirmed, form, render};
 use super::param::PathId;
-use super::words::{kind_label, urlencode};
+use super::words::urlencode;
 
 struct WaitingRow {
     id: String,
@@ -47,7 +47,7 @@ pub(super) async fn view_inbox_get(State(state): State<AppState>, user: PageUser
                 id: w.invitee_id.to_string(),
                 offered_by: w.offered_by,
                 channel: w.channel_name,
-                service: format!("{} · {} Mbps", kind_label(w.kind), w.bandwidth_mbps),
+                service: format!("{} · {} Mbps", w.kind.label(), w.bandwidth_mbps),
                 description: w.description,
                 addressed_to: w.addressed_to,
                 expires: when(w.expires_at),

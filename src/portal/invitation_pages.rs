@@ -20,7 +20,7 @@ use super::auth::{ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{Confirm, HeaderUser, PageError, PageUser, SocketOption, confirmed, form, render, socket_options};
 use super::param::PathId;
-use super::words::{kind_label, limits, price, urlencode};
+use super::words::{limits, price, urlencode};
 use crate::model::id::{InvitationToken, InviteeId};
 use crate::model::utc_minute as when;
 
@@ -273,7 +273,7 @@ async fn invitation_page(
         offered_by: view.offered_by.clone(),
         channel_name: view.channel.name.clone(),
         description: view.description.clone(),
-        kind_label: kind_label(view.channel.kind),
+        kind_label: view.channel.kind.label(),
         bandwidth: view.channel.bandwidth_mbps,
         class: view.channel.class.clone(),
         expires: when(view.expires_at),

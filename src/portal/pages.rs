@@ -25,7 +25,7 @@ use super::auth::{Authed, ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
 use super::svg;
-use super::words::{for_people, kind_label, price, safe_next, vlan_text};
+use super::words::{for_people, price, safe_next, vlan_text};
 
 /// The portal's routes.
 pub fn router() -> Router<AppState> {
@@ -312,7 +312,7 @@ async fn channels_page(
             .map(|c| ChannelRow {
                 id: c.id.to_string(),
                 name: c.name.clone(),
-                kind: kind_label(c.kind),
+                kind: c.kind.label(),
                 state: c.state.as_str().into(),
                 vlan: vlan_text(c),
                 members: c.live_attachments().count(),

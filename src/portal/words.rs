@@ -3,22 +3,15 @@
 //! functions, tested here.
 
 use crate::model::records::Metering;
-use crate::model::{ChannelKind, utc_minute as when};
-use crate::orchestrator::policy::{PriceType, UsageModel, money, price_words};
+use crate::model::utc_minute as when;
+use crate::orchestrator::policy::{PriceType, UsageModel, price_words};
 use crate::topology::Topology;
 
 pub fn when_opt(ms: Option<i64>) -> String {
     ms.map(when).unwrap_or_default()
 }
 
-pub fn kind_label(kind: ChannelKind) -> &'static str {
-    kind.label()
-}
-
-/// An amount in the operator's currency: "49.05 EUR".
-pub fn amount(cents: i64, currency: &str) -> String {
-    format!("{} {currency}", money(cents))
-}
+pub use crate::orchestrator::policy::amount;
 
 /// A usage model's price, in words, in `currency` (as the invitation email says it); with
 /// the channel's bandwidth, what a per-Mbps price comes to.

@@ -6,8 +6,9 @@
 
 use serde::Serialize;
 
+use crate::model::ChannelKind;
 use crate::orchestrator::policy::{self, UsageModel};
-use crate::store::{WriteTx, charges, organizations};
+use crate::store::{WriteTx, channels, charges, organizations};
 
 use super::{Actor, Result, Service, ServiceError};
 
@@ -34,8 +35,8 @@ pub struct AccountView {
     pub credit_limit_cents: i64,
     /// What may still be charged in advance: balance plus credit limit.
     pub available_cents: i64,
-    /// The channel kinds it may create or join (`p2p`, `p2mp`, `mp2mp`).
-    pub kinds: Vec<String>,
+    /// The channel kinds it may create or join.
+    pub kinds: Vec<ChannelKind>,
     pub max_bandwidth_mbps: u64,
     pub max_channels: u64,
     pub channels_held: u64,
@@ -55,6 +56,7 @@ impl Service {
         }
         let a = organizations::account(&self.db, &actor.org_id).await?;
         let charges = charges::of_org(&self.db, &actor.org_id, LEDGER).await?;
+        let held = channels::held_by(&mut self.db.read().await?, &actor.org_id).await?;
         Ok(AccountView {
             organization: self.organization_name(&actor.org_id).await?,
             status: a.status.as_str().into(),
@@ -62,10 +64,10 @@ impl Service {
             balance_cents: a.balance_cents,
             credit_limit_cents: a.credit_limit_cents,
             available_cents: a.balance_cents.saturating_add(a.credit_limit_cents),
-            kinds: a.kinds.iter().map(|k| k.to_string()).collect(),
+            kinds: a.kinds,
             max_bandwidth_mbps: a.max_bandwidth_mbps,
             max_channels: a.max_channels,
-            channels_held: charges::channels_held(&self.db, &actor.org_id).await?,
+            channels_held: u64::try_from(held).unwrap_or(0),
             classes: a.classes,
             charges: charges
                 .into_iter()

@@ -77,6 +77,19 @@ pub async fn record_many(
     Ok(())
 }
 
+/// An audit record from a row of `audit_log` (`SELECT *`).
+fn entry_from_row(r: &super::Row) -> Result<Entry, SqlError> {
+    Ok(Entry {
+        at: r.try_get("at")?,
+        actor: r.try_get("actor")?,
+        org_id: r.try_get("org_id")?,
+        source: r.try_get("source")?,
+        action: r.try_get("action")?,
+        object: r.try_get("object")?,
+        detail: r.try_get("detail")?,
+    })
+}
+
 /// The audit records, oldest first: those of the organization `org_id` (every
 /// organization's when `None`), and only those about `object` when it is given.
 pub async fn list(db: &Db, org_id: Option<&str>, object: Option<&str>) -> Result<Vec<Entry>, SqlError> {
@@ -87,19 +100,7 @@ pub async fn list(db: &Db, org_id: Option<&str>, object: Option<&str>) -> Result
             .bind(object.unwrap_or(""))
             .fetch_all(db)
             .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Entry {
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                org_id: r.try_get("org_id")?,
-                source: r.try_get("source")?,
-                action: r.try_get("action")?,
-                object: r.try_get("object")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
+    rows.iter().map(entry_from_row).collect()
 }
 
 /// What the audit page asks for: every filter is optional (empty); text filters match
@@ -151,19 +152,7 @@ pub async fn search(db: &Db, s: &Search<'_>) -> Result<Vec<Entry>, SqlError> {
     .bind(s.offset)
     .fetch_all(db)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Entry {
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                org_id: r.try_get("org_id")?,
-                source: r.try_get("source")?,
-                action: r.try_get("action")?,
-                object: r.try_get("object")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
+    rows.iter().map(entry_from_row).collect()
 }
 
 /// Who ended a channel: the last audit record that took channel `channel_id` down (its

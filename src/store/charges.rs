@@ -71,12 +71,3 @@ pub async fn of_org(db: &Db, org_id: &str, limit: i64) -> Result<Vec<Charge>, St
     }
     Ok(out)
 }
-
-/// How many channels organization `org_id` takes part in now.
-pub async fn channels_held(db: &Db, org_id: &str) -> Result<u64, StoreError> {
-    let row = query("SELECT COUNT(DISTINCT channel_id) AS n FROM attachments WHERE org_id = $1 AND state = 'attached'")
-        .bind(org_id)
-        .fetch_one(db)
-        .await?;
-    Ok(u64::try_from(row.try_get::<i64>("n")?).unwrap_or(0))
-}

@@ -5,6 +5,7 @@
 //! no tokio, sqlx, rtnetlink, axum or `std::fs` (checked by `tests/it/tidy.rs`). What talks
 //! to the world (`store`, `southbound`, `engine`, `service`, `portal`, `cli`) calls in here.
 
+pub mod billing;
 pub mod compact;
 mod items;
 pub mod planner;

@@ -9,6 +9,7 @@
 //! the outcome, with an audit record, in one transaction.
 
 mod account;
+mod billing;
 mod demo;
 mod drift;
 mod flow;
@@ -40,6 +41,7 @@ use crate::topology::Topology;
 pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
 pub(crate) use crate::store::audit::record as audit;
 pub use account::{AccountView, ChargeView};
+pub use billing::BillingReport;
 pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::{SwitchDrift, SwitchRepair};
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};

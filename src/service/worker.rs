@@ -67,6 +67,9 @@ impl Worker {
                 if let Err(e) = self.service.meter().await {
                     tracing::warn!(error = %e, "metering failed");
                 }
+                if let Err(e) = self.service.bill().await {
+                    tracing::warn!(error = %e, "billing failed");
+                }
                 last_sweep = std::time::Instant::now();
             }
             match self.service.run_pending().await {

@@ -1,7 +1,11 @@
 //! The charges ledger: one row per charge, written with the debit of the account's balance
-//! in the same transaction, and read back newest first.
+//! in the same transaction, and read back newest first; and what a billing run needs of
+//! each paying member (until when it paid, how much of its traffic was charged).
 
-use super::{Db, StoreError, WriteTx, new_id, query};
+use crate::orchestrator::policy::{ChannelState, UsageModel};
+
+use super::catalog::usage_model_from_row;
+use super::{Db, SqlError, StoreError, WriteTx, new_id, query, to_i64, to_u64};
 
 /// A charge to record.
 pub struct NewCharge<'a> {
@@ -70,4 +74,75 @@ pub async fn of_org(db: &Db, org_id: &str, limit: i64) -> Result<Vec<Charge>, St
         });
     }
     Ok(out)
+}
+
+/// A member a billing run looks at: attached, under a usage model with a price.
+#[derive(Clone, Debug)]
+pub struct Paying {
+    pub attachment: String,
+    pub channel_id: String,
+    pub channel_state: ChannelState,
+    pub bandwidth_mbps: u64,
+    pub org_id: String,
+    pub organization: String,
+    pub interface: String,
+    pub model_id: String,
+    pub model: UsageModel,
+    pub attached_at: i64,
+    pub paid_until: Option<i64>,
+    pub bytes_used: u64,
+    pub bytes_billed: u64,
+}
+
+/// Every member under a usage model with a price that may owe something: attached to a
+/// channel that has not ended, or (per GB) with traffic read and not yet charged, whatever
+/// became of it since. By channel, then attachment.
+pub async fn paying(tx: &mut WriteTx) -> Result<Vec<Paying>, StoreError> {
+    let rows = query(
+        "SELECT a.id AS attachment, a.channel_id, c.state AS channel_state, c.bandwidth_mbps, a.org_id, \
+         o.name AS organization, a.interface, a.usage_model_id, a.attached_at, a.paid_until, a.bytes_used, \
+         a.bytes_billed, u.* FROM attachments a JOIN channels c ON c.id = a.channel_id \
+         JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id \
+         WHERE u.price_cents > 0 AND ((a.state = 'attached' AND c.state NOT IN ('terminating', 'terminated')) \
+         OR (u.price_type = 'per_gb' AND a.bytes_used > a.bytes_billed)) ORDER BY a.channel_id, a.id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let state: String = r.try_get("channel_state")?;
+        let Some(channel_state) = ChannelState::parse(&state) else { continue };
+        out.push(Paying {
+            attachment: r.try_get("attachment")?,
+            channel_id: r.try_get("channel_id")?,
+            channel_state,
+            bandwidth_mbps: to_u64(r.try_get("bandwidth_mbps")?),
+            org_id: r.try_get("org_id")?,
+            organization: r.try_get("organization")?,
+            interface: r.try_get("interface")?,
+            model_id: r.try_get("usage_model_id")?,
+            model: usage_model_from_row(r)?,
+            attached_at: r.try_get("attached_at")?,
+            paid_until: r.try_get("paid_until")?,
+            bytes_used: to_u64(r.try_get("bytes_used")?),
+            bytes_billed: to_u64(r.try_get("bytes_billed")?),
+        });
+    }
+    Ok(out)
+}
+
+/// Records until when `attachment` has paid and how much of its traffic was charged.
+pub async fn billed(
+    tx: &mut WriteTx,
+    attachment: &str,
+    paid_until: Option<i64>,
+    bytes_billed: u64,
+) -> Result<(), SqlError> {
+    query("UPDATE attachments SET paid_until = $2, bytes_billed = $3 WHERE id = $1")
+        .bind(attachment)
+        .bind(paid_until)
+        .bind(to_i64(bytes_billed))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }

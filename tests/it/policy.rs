@@ -1,6 +1,7 @@
 //! An organization's policy and a usage model's terms as the service applies them, on
 //! SQLite and PostgreSQL: standing auto-accept rules (SPEC §7), usage restrictions while a
-//! channel runs (time windows, term ends, traffic caps), and notification preferences.
+//! channel runs (time windows, term ends, traffic caps), billing after the plug-in, and
+//! notification preferences.
 
 use switchboard::model::ChannelKind;
 use switchboard::model::text::Email;
@@ -318,3 +319,90 @@ async fn notification_preferences(b: Backend) {
     assert!(news("accepted your offer of \"doomed\"").is_empty(), "acme turned answers off");
 }
 on_both!(notification_preferences);
+
+/// Charges made after the fact (issue 24, item 1): each month or hour that starts is charged
+/// in advance to the paying members of a live channel; a member whose account cannot pay
+/// ends the channel, and then nobody is charged for the month it would not get; the reason
+/// names the account and the amounts. A second run in the same period charges nothing.
+async fn billing_after_the_fact(b: Backend) {
+    use switchboard::orchestrator::policy::PriceType;
+    use switchboard::service::UsageModelSpec;
+    let w = world(b).await;
+    let spec = UsageModelSpec {
+        name: "hourly".into(),
+        price_type: Some(PriceType::PerHour),
+        price_cents: 30,
+        ..Default::default()
+    };
+    let hourly = w.svc.create_usage_model(&w.op, &w.definition, &spec).await.unwrap();
+    w.set_account("acme", |a| (a.balance_cents, a.credit_limit_cents) = (0, 100_000)).await;
+    w.set_account("globex", |a| (a.balance_cents, a.credit_limit_cents) = (5_000, 0)).await;
+    // A monthly E-Line both ends pay for (globex with all it has), and an hourly one acme
+    // pays for alone.
+    let mut new = w.channel("monthly", ChannelKind::P2p, "acme-1a");
+    new.usage_model_id = w.paid.parse().unwrap();
+    let monthly = w.svc.create_channel(&w.acme, &new).await.unwrap();
+    let offer = w.offer_to(&w.acme, &monthly, &[&w.globex]).await;
+    let paid = Acceptance {
+        interface: "globex-8a".parse().unwrap(),
+        usage_model_id: Some(w.paid.parse().unwrap()),
+        customer_vlan: None,
+    };
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &paid).await.unwrap();
+    let mut new = w.channel("hourly", ChannelKind::P2p, "acme-3a");
+    new.usage_model_id = hourly;
+    let by_hour = w.svc.create_channel(&w.acme, &new).await.unwrap();
+    let offer = w.offer_to(&w.acme, &by_hour, &[&w.globex]).await;
+    let free = Acceptance {
+        interface: "globex-1b".parse().unwrap(),
+        usage_model_id: Some(w.free.parse().unwrap()),
+        customer_vlan: None,
+    };
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &free).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    for ch in [&monthly, &by_hour] {
+        assert_eq!(w.svc.channel(&w.acme, ch).await.unwrap().state, ChannelState::Active);
+    }
+    let balance = |w: &World, org: &'static str| {
+        let (svc, actor) = (w.svc.clone(), if org == "acme" { w.acme.clone() } else { w.globex.clone() });
+        async move { svc.my_account(&actor).await.unwrap() }
+    };
+    assert_eq!(balance(&w, "acme").await.balance_cents, -5_030, "the first month and hour, in advance");
+    assert_eq!(w.svc.bill().await.unwrap().charges, 0, "paid in advance: nothing more yet");
+
+    // An hour on: the second hour.
+    w.svc.clock.advance(std::time::Duration::from_secs(3601));
+    let r = w.svc.bill().await.unwrap();
+    assert_eq!((r.charges, r.cents, r.ended.len()), (1, 30, 0), "{r:?}");
+    assert_eq!(w.svc.bill().await.unwrap().charges, 0, "once per hour");
+    let acme = balance(&w, "acme").await;
+    assert_eq!(acme.balance_cents, -5_060);
+    assert!(acme.charges[0].what.contains("hourly: 1 more hour"), "{:?}", acme.charges[0]);
+
+    // Thirty days on: 720 more hours for acme; the second month is due from both ends of
+    // the monthly channel, and globex has nothing left: the channel ends, acme is not
+    // charged for a month it will not get.
+    w.svc.clock.advance(std::time::Duration::from_secs(30 * 86_400));
+    let r = w.svc.bill().await.unwrap();
+    assert_eq!((r.charges, r.cents), (1, 720 * 30), "{r:?}");
+    assert_eq!(r.ended, vec![monthly.to_string()], "{r:?}");
+    let c = w.svc.channel(&w.acme, &monthly).await.unwrap();
+    assert_eq!(c.state, ChannelState::Terminating);
+    assert!(
+        c.reason.contains("globex's account cannot pay usage model `monthly`: 50.00 was due and it could pay 0.00"),
+        "{}",
+        c.reason
+    );
+    let acme = balance(&w, "acme").await;
+    assert_eq!(acme.balance_cents, -5_060 - 720 * 30);
+    assert_eq!(acme.charges.iter().filter(|c| c.channel == "monthly").count(), 1, "{:?}", acme.charges);
+    assert_eq!(balance(&w, "globex").await.balance_cents, 0);
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &monthly).await.unwrap().state, ChannelState::Terminated);
+    assert_switches_match(&w).await;
+    let r = w.svc.bill().await.unwrap();
+    assert_eq!((r.charges, r.ended.len()), (0, 0), "an ended channel charges nothing more: {r:?}");
+    let log = w.svc.audit_log(&w.op, None).await.unwrap();
+    assert!(log.iter().any(|e| e.action == "channel.unpaid" && e.object == monthly), "audited");
+}
+on_both!(billing_after_the_fact);

@@ -397,7 +397,14 @@ fn max_gb_is_enforced_from_the_switch_counters() {
         let (definition, _) = svc.create_definition(&op, &spec).await.unwrap();
         let free = UsageModelSpec { name: "free".into(), ..Default::default() };
         let free = svc.create_usage_model(&op, &definition, &free).await.unwrap();
-        let small = UsageModelSpec { name: "1 MB".into(), max_gb: Some(Quota { megabytes: 1 }), ..Default::default() };
+        // 1,000.00 per GB: a cent per 10 kB, so the bill follows the counters closely.
+        let small = UsageModelSpec {
+            name: "1 MB".into(),
+            max_gb: Some(Quota { megabytes: 1 }),
+            price_type: Some(switchboard::orchestrator::policy::PriceType::PerGb),
+            price_cents: 100_000,
+            ..Default::default()
+        };
         let small = svc.create_usage_model(&op, &definition, &small).await.unwrap();
 
         let new = NewChannel {
@@ -450,6 +457,12 @@ fn max_gb_is_enforced_from_the_switch_counters() {
             .bytes_used;
         assert!((450_000..500_000).contains(&used), "site-b's port carried {used} bytes, 450000 sent to it");
         assert_eq!(svc.channel(&op, &ch).await.unwrap().state, ChannelState::Active, "under the allowance");
+        // Billed after the fact for what the counters read: nothing was charged in advance.
+        let globex = svc.my_account(&admin[1]).await.unwrap();
+        assert!(globex.charges.is_empty(), "per GB charges nothing in advance: {:?}", globex.charges);
+        let r = svc.bill().await.unwrap();
+        assert_eq!((r.charges, r.cents), (1, i64::try_from(used / 10_000).unwrap()), "{r:?}");
+        let balance = globex.balance_cents;
 
         // 400 more: 1.05 MB, past the 1 MB allowance: the channel ends.
         let sent =
@@ -460,6 +473,25 @@ fn max_gb_is_enforced_from_the_switch_counters() {
         let c = svc.channel(&op, &ch).await.unwrap();
         assert_eq!(c.state, ChannelState::Terminating);
         assert!(c.reason.contains("`1 MB` allows 0.001 GB") && c.reason.contains("site-b"), "{}", c.reason);
+        // The traffic read as the channel ended is billed too, and the whole bill is the price
+        // of the whole traffic, rounded down once.
+        let used = svc
+            .channel(&op, &ch)
+            .await
+            .unwrap()
+            .attachments
+            .iter()
+            .find(|m| m.interface == "site-b")
+            .unwrap()
+            .bytes_used;
+        let r = svc.bill().await.unwrap();
+        assert_eq!(r.charges, 1, "{r:?}");
+        let globex = svc.my_account(&admin[1]).await.unwrap();
+        let total: i64 = globex.charges.iter().map(|c| c.amount_cents).sum();
+        assert_eq!(total, i64::try_from(used / 10_000).unwrap(), "{:?}", globex.charges);
+        assert_eq!(globex.balance_cents, balance - total, "the ledger is what the balance lost");
+        assert!(globex.charges[0].what.contains("GB carried"), "{:?}", globex.charges);
+        assert_eq!(svc.bill().await.unwrap().charges, 0, "charged once");
         svc.run_pending().await.unwrap();
         assert_eq!(svc.channel(&op, &ch).await.unwrap().state, ChannelState::Terminated);
         for sw in ["p2p-small-sw1", "p2p-small-sw2", "p2p-small-sw3"] {

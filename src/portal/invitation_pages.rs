@@ -20,13 +20,14 @@ use super::auth::{ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{Confirm, HeaderUser, PageError, PageUser, SocketOption, confirmed, form, render, socket_options};
 use super::param::PathId;
-use super::words::{limits, price, urlencode};
+use super::words::{field_of, for_people, limits, price, urlencode};
 use crate::model::id::{InvitationToken, InviteeId};
 use crate::model::utc_minute as when;
 
 // ---- invitations ----
 
 /// What the invitee can do on its invitation page.
+#[derive(PartialEq, Eq)]
 pub enum InvitationMode {
     /// Not logged in, no account for the invited email: register (pre-filled).
     Register,
@@ -63,14 +64,21 @@ impl Link {
     }
 }
 
-/// What the registration form shows again after a refusal: the values as typed, and the
-/// email field's own error.
+/// What a form shows again after a refusal: the values as typed, and which field the error
+/// concerns. The registration form's, with the email field's own error; the accept form's,
+/// with the socket, usage model and customer VLAN tag as chosen.
 #[derive(Default)]
 struct Typed {
     email: String,
     name: String,
     organization: String,
     email_error: String,
+    interface: String,
+    model: String,
+    vlan: String,
+    /// The accept form's field the error is beside ("" for the form as a whole); `None`
+    /// when the accept form was not sent.
+    accept_field: Option<&'static str>,
 }
 
 /// A link that cannot be answered: what happened, and what to do.
@@ -142,6 +150,13 @@ struct InvitationPage {
     prefill_email: String,
     prefill_name: String,
     prefill_organization: String,
+    /// The accept form as sent, when it was refused: kept, with the error inside the form
+    /// and beside the field it concerns.
+    typed_interface: String,
+    typed_model: String,
+    typed_vlan: String,
+    accept_error: bool,
+    error_field: &'static str,
     csrf: String,
     sockets: Vec<SocketOption>,
 }
@@ -258,12 +273,14 @@ async fn invitation_page(
         }
         _ => Vec::new(),
     };
-    let typed = typed.unwrap_or_else(|| Typed {
-        email: view.prefill_email.clone().unwrap_or_default(),
-        name: view.prefill_name.clone(),
-        organization: view.prefill_organization.clone(),
-        email_error: String::new(),
-    });
+    let from_view = typed.as_ref().is_none_or(|t| t.accept_field.is_some());
+    let mut typed = typed.unwrap_or_default();
+    if from_view {
+        typed.email = view.prefill_email.clone().unwrap_or_default();
+        typed.name = view.prefill_name.clone();
+        typed.organization = view.prefill_organization.clone();
+    }
+    let accept_error = typed.accept_field.is_some() && mode == InvitationMode::Answer && !error.is_empty();
     Ok(Shown::Page(Box::new(InvitationPage {
         title: format!("Invitation to {}", view.channel.name),
         user: header.clone(),
@@ -290,6 +307,11 @@ async fn invitation_page(
         prefill_email: typed.email,
         prefill_name: typed.name,
         prefill_organization: typed.organization,
+        typed_interface: typed.interface,
+        typed_model: typed.model,
+        typed_vlan: typed.vlan,
+        accept_error,
+        error_field: typed.accept_field.unwrap_or(""),
         csrf: user.map_or_else(|| form.value().to_string(), |u| u.authed.csrf.clone()),
         sockets,
     })))
@@ -374,6 +396,7 @@ pub(super) async fn view_register_post(
         name: f.name.clone(),
         organization: f.organization.clone(),
         email_error,
+        ..Typed::default()
     };
     if form_token.check(&f.csrf).is_err() {
         let error = "This form had expired or was sent from another site. Please register again.";
@@ -457,16 +480,35 @@ async fn accept(
     f: Result<Form<AcceptForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let f = form(f).map_err(|e| user.error(e))?;
+    let kept = |field: &'static str| Typed {
+        interface: f.interface.clone(),
+        model: f.usage_model_id.clone(),
+        vlan: f.customer_vlan.clone(),
+        accept_field: Some(field),
+        ..Typed::default()
+    };
+    let refused = async |message: String, field: &'static str, status: StatusCode| {
+        let page =
+            invitation_page(state, Some(user), &FormToken::default(), link, for_people(&message), Some(kept(field)))
+                .await?;
+        Ok::<_, PageError>(page.respond(status))
+    };
     let customer_vlan = match f.customer_vlan.trim() {
         "" => None,
-        t => Some(
-            t.parse::<u16>()
-                .map_err(|_| user.error(AppError::BadRequest(format!("{t} is not a VLAN tag (1-4094)"))))?,
-        ),
+        t => match t.parse::<u16>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                let message = format!("“{t}” is not a VLAN tag: use a number from 1 to 4094, or leave it empty");
+                return refused(message, "customer_vlan", StatusCode::BAD_REQUEST).await;
+            }
+        },
     };
     let usage_model_id = match f.usage_model_id.as_str() {
         "" => None,
-        m => Some(m.parse().map_err(|e| user.error(AppError::BadRequest(format!("usage_model_id: {e}"))))?),
+        m => match m.parse() {
+            Ok(id) => Some(id),
+            Err(e) => return refused(format!("usage model: {e}"), "usage_model", StatusCode::BAD_REQUEST).await,
+        },
     };
     let accepted = match f.interface.trim().parse() {
         Ok(interface) => {
@@ -478,8 +520,7 @@ async fn accept(
     match accepted {
         Ok(outcome) => Ok(Redirect::to(&format!("/channels/{}", outcome.channel_id)).into_response()),
         Err(e @ (ServiceError::Refused(_) | ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
-            let page = invitation_page(state, Some(user), &FormToken::default(), link, e.to_string(), None).await?;
-            Ok(page.respond(StatusCode::UNPROCESSABLE_ENTITY))
+            refused(e.to_string(), field_of(&e), StatusCode::UNPROCESSABLE_ENTITY).await
         }
         // Withdrawn, expired, or not for this user: the page says why and what to do.
         Err(ServiceError::AccessDenied | ServiceError::OfferExpired) => {

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
-use axum::extract::rejection::FormRejection;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,14 +18,14 @@ use serde::Deserialize;
 
 use crate::model::text::{Email, InterfaceName, OrgName};
 use crate::model::{ChannelKind, Role};
-use crate::service::{AutoAccept, NewChannel, Notifications, Policy, ServiceError, UserRole};
+use crate::service::{AutoAccept, CatalogEntry, NewChannel, Notifications, Policy, ServiceError, UserRole};
 
 use super::AppState;
 use super::auth::{Authed, ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
 use super::svg;
-use super::words::{for_people, price, safe_next, vlan_text};
+use super::words::{field_of, for_people, price, safe_next, vlan_text};
 
 /// The portal's routes.
 pub fn router() -> Router<AppState> {
@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(view_login_get).post(view_login_post))
         .route("/logout", post(view_logout_post))
         .route("/channels", get(view_channels_get).post(view_channels_post))
+        .route("/channels/models", get(view_channel_models_get))
         .route("/channels/{id}", get(super::channel_pages::view_channel_get))
         .route("/channels/{id}/live", get(super::channel_pages::view_channel_live_get))
         .route("/channels/{id}/events", get(super::channel_pages::view_channel_events_get))
@@ -205,6 +206,46 @@ struct ModelOption {
     label: String,
     /// Why this account cannot use it for the channel as typed ("" when it can).
     refused: String,
+    selected: bool,
+}
+
+/// The create form's usage model choices, marked for a channel of `bandwidth_mbps`: what
+/// the page draws, and what the form fetches again as the visitor types the bandwidth.
+#[derive(Template)]
+#[template(path = "model_options.html")]
+struct ModelOptions {
+    models: Vec<ModelOption>,
+}
+
+/// The catalogue's usage models as the create form offers them, for `bandwidth_mbps`, with
+/// `selected` chosen when this account can use it, else the first it can use.
+fn model_options(catalog: &[CatalogEntry], currency: &str, bandwidth_mbps: u64, selected: &str) -> Vec<ModelOption> {
+    let mut models = Vec::new();
+    for d in catalog {
+        for t in &d.usage_models {
+            models.push(ModelOption {
+                id: t.usage_model_id.clone(),
+                label: format!(
+                    "{} v{}: {} ({})",
+                    d.name,
+                    d.version,
+                    t.model.name,
+                    price(&t.model, currency, Some(bandwidth_mbps))
+                ),
+                refused: t.refused.iter().map(|r| for_people(&r.to_string())).collect::<Vec<_>>().join("; "),
+                selected: false,
+            });
+        }
+    }
+    let usable = |m: &&mut ModelOption| m.refused.is_empty();
+    let chosen = match models.iter_mut().filter(usable).position(|m| m.id == selected) {
+        Some(_) => models.iter_mut().find(|m| m.id == selected),
+        None => models.iter_mut().find(|m| m.refused.is_empty()),
+    };
+    if let Some(m) = chosen {
+        m.selected = true;
+    }
+    models
 }
 
 #[derive(Template)]
@@ -220,11 +261,13 @@ struct ChannelsPage {
     csrf: String,
     sockets: Vec<SocketOption>,
     classes: Vec<String>,
-    models: Vec<ModelOption>,
+    models: ModelOptions,
     /// What the create form holds: what was typed, after a refusal.
     typed: Typed,
     /// The error is the create form's, shown inside it.
     form_error: bool,
+    /// The create form's field the error is beside, as `words::field_of` names it.
+    error_field: &'static str,
 }
 
 /// The create form's fields as the visitor typed them (as text), so a refusal shows the
@@ -234,7 +277,6 @@ struct Typed {
     kind: String,
     bandwidth: String,
     class: String,
-    model: String,
     interface: String,
     tag: String,
     role: String,
@@ -247,7 +289,6 @@ impl Default for Typed {
             kind: "p2p".into(),
             bandwidth: "10".into(),
             class: String::new(),
-            model: String::new(),
             interface: String::new(),
             tag: String::new(),
             role: "root".into(),
@@ -256,12 +297,13 @@ impl Default for Typed {
 }
 
 /// The channels page; the create form's models are marked for a channel of
-/// `bandwidth_mbps` (what was typed, else the form's default).
+/// `bandwidth_mbps` (what was typed, else the form's default), `selected` chosen if usable.
 async fn channels_page(
     state: &AppState,
     user: &PageUser,
     error: String,
     bandwidth_mbps: u64,
+    selected: &str,
 ) -> Result<ChannelsPage, PageError> {
     let actor = &user.authed.actor;
     let channels = state.svc.channels(actor).await.map_err(|e| user.error(e))?;
@@ -283,24 +325,8 @@ async fn channels_page(
         &wires,
         &plugged,
     );
-    let mut classes: BTreeSet<String> = BTreeSet::new();
-    let mut models = Vec::new();
-    for d in &catalog {
-        classes.extend(d.classes.iter().cloned());
-        for t in &d.usage_models {
-            models.push(ModelOption {
-                id: t.usage_model_id.clone(),
-                label: format!(
-                    "{} v{}: {} ({})",
-                    d.name,
-                    d.version,
-                    t.model.name,
-                    price(&t.model, &state.svc.config.currency, Some(bandwidth_mbps))
-                ),
-                refused: t.refused.iter().map(|r| for_people(&r.to_string())).collect::<Vec<_>>().join("; "),
-            });
-        }
-    }
+    let classes: BTreeSet<String> = catalog.iter().flat_map(|d| d.classes.iter().cloned()).collect();
+    let models = model_options(&catalog, &state.svc.config.currency, bandwidth_mbps, selected);
     Ok(ChannelsPage {
         title: "My channels".into(),
         organization: user.header.organization.clone(),
@@ -323,19 +349,39 @@ async fn channels_page(
         csrf: user.authed.csrf.clone(),
         sockets: socket_options(&sockets, true),
         classes: classes.into_iter().collect(),
-        // The first model this account can use is chosen until the visitor chooses.
-        typed: Typed {
-            model: models.iter().find(|m| m.refused.is_empty()).map(|m| m.id.clone()).unwrap_or_default(),
-            ..Typed::default()
-        },
-        models,
+        typed: Typed::default(),
+        models: ModelOptions { models },
         form_error: false,
+        error_field: "",
     })
 }
 
 async fn view_channels_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     let bandwidth = Typed::default().bandwidth.parse().unwrap_or(10);
-    Ok(render(&channels_page(&state, &user, String::new(), bandwidth).await?))
+    Ok(render(&channels_page(&state, &user, String::new(), bandwidth, "").await?))
+}
+
+/// What the create form asks as the visitor types the bandwidth.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelsQuery {
+    bandwidth_mbps: u64,
+    #[serde(default)]
+    selected: String,
+}
+
+/// The create form's usage model choices marked again for the bandwidth being typed
+/// (`portal.js` swaps them in), so a model this account cannot use is marked before it
+/// submits, whatever bandwidth it types.
+async fn view_channel_models_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    q: Result<Query<ModelsQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let Ok(Query(q)) = q else { return Ok(StatusCode::BAD_REQUEST.into_response()) };
+    let catalog = state.svc.catalog_for(&user.authed.actor, q.bandwidth_mbps).await.map_err(|e| user.error(e))?;
+    let models = model_options(&catalog, &state.svc.config.currency, q.bandwidth_mbps, &q.selected);
+    Ok(render(&ModelOptions { models }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -400,14 +446,15 @@ async fn view_channels_post(
                 StatusCode::BAD_REQUEST
             };
             let typed_bandwidth = f.bandwidth_mbps.trim().parse().unwrap_or(10);
-            let mut page = channels_page(&state, &user, for_people(&e.to_string()), typed_bandwidth).await?;
+            let mut page =
+                channels_page(&state, &user, for_people(&e.to_string()), typed_bandwidth, &f.usage_model_id).await?;
             page.form_error = true;
+            page.error_field = field_of(&e);
             page.typed = Typed {
                 name: f.name,
                 kind: f.kind.as_str().into(),
                 bandwidth: f.bandwidth_mbps,
                 class: f.class,
-                model: f.usage_model_id,
                 interface: f.interface,
                 tag: f.customer_vlan,
                 role: f.role.map_or("root", |r| if r == Role::Leaf { "leaf" } else { "root" }).into(),

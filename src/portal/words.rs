@@ -4,7 +4,8 @@
 
 use crate::model::records::Metering;
 use crate::model::utc_minute as when;
-use crate::orchestrator::policy::{PriceType, UsageModel, price_words};
+use crate::orchestrator::policy::{PriceType, Refused, UsageModel, price_words};
+use crate::service::ServiceError;
 use crate::topology::Topology;
 
 pub fn when_opt(ms: Option<i64>) -> String {
@@ -12,6 +13,36 @@ pub fn when_opt(ms: Option<i64>) -> String {
 }
 
 pub use crate::orchestrator::policy::amount;
+
+/// Which field of a channel's create or accept form a refusal concerns, so the page shows it
+/// beside that field: "interface", "usage_model", "customer_vlan", "bandwidth", "class",
+/// "kind", or "" for the form as a whole (the account's standing, the channel's state).
+pub fn field_of(e: &ServiceError) -> &'static str {
+    match e {
+        ServiceError::Refused(r) => match r.first().map(Refused::code) {
+            Some("interface_capacity" | "interface_busy" | "definition_driver") => "interface",
+            Some("usage_bandwidth" | "usage_endpoints" | "outside_window" | "term_ended" | "over_credit") => {
+                "usage_model"
+            }
+            Some("over_bandwidth" | "definition_bandwidth") => "bandwidth",
+            Some("class_not_supported" | "definition_class") => "class",
+            Some("kind_not_supported" | "definition_kind") => "kind",
+            _ => "",
+        },
+        ServiceError::Invalid(m) | ServiceError::Conflict(m) | ServiceError::NotFound(m) => {
+            if m.starts_with("customer VLAN") || m.contains("a customer VLAN only applies") {
+                "customer_vlan"
+            } else if m.starts_with("interface") {
+                "interface"
+            } else if m.starts_with("usage model") || m.starts_with("usage_model") {
+                "usage_model"
+            } else {
+                ""
+            }
+        }
+        _ => "",
+    }
+}
 
 /// A usage model's price, in words, in `currency` (as the invitation email says it); with
 /// the channel's bandwidth, what a per-Mbps price comes to.

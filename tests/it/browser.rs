@@ -320,16 +320,37 @@ on_both!(a_channel_from_drawing_to_live_in_the_browser, worker_threads = 4);
 
 /// Forms refuse a missing CSRF token, and a refused channel shows why and stores nothing.
 async fn forms_explain_refusals(b: Backend) {
+    use switchboard::orchestrator::policy::PriceType;
     let p = Portal::start(b).await;
+    // A model priced by the Mbps that acme can pay for at 10 Mbps and not at 20.
+    let spec = switchboard::service::UsageModelSpec {
+        name: "by the Mbps".into(),
+        price_type: Some(PriceType::PerMbps),
+        price_cents: 100,
+        ..Default::default()
+    };
+    let per_mbps = p.w.svc.create_usage_model(&p.w.op, &p.w.definition, &spec).await.unwrap().to_string();
+    p.w.set_account("acme", |a| (a.balance_cents, a.credit_limit_cents) = (0, 1_500)).await;
     let driver = driver().await;
     let a = Browser::open(&driver, "refusals").await;
     a.login(&p.base, "admin@acme.example", "password-1").await;
     a.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
+    // The models are marked again as the bandwidth is typed, before anything is sent.
+    let option = format!(r#"#model option[value="{per_mbps}"]"#);
+    assert!(!a.text(&option).await.contains("not available"), "usable at 10 Mbps");
+    a.fill("#bandwidth", "20").await;
+    let marked = a.wait_text(&option, "the mark at 20 Mbps", |t| t.contains("not available")).await;
+    assert!(marked.contains("20.00") && marked.contains("15.00"), "{marked}");
+    a.shot("marks-follow-bandwidth").await;
+    a.fill("#bandwidth", "10").await;
+    a.wait_text(&option, "the mark gone at 10 Mbps", |t| !t.is_empty() && !t.contains("not available")).await;
     a.fill("#name", "too big").await;
     a.fill("#bandwidth", "5000").await;
     a.click("#create-button").await;
     let error = a.wait_text("#error", "the refusal", |t| !t.is_empty()).await;
     assert!(error.contains("Mbps"), "{error}");
+    let beside = a.text("#bandwidth-error").await;
+    assert!(beside.contains("Mbps"), "the error is beside the bandwidth too: {beside}");
     a.shot("over-bandwidth").await;
     assert!(p.w.svc.channels(&p.w.op).await.unwrap().is_empty(), "nothing stored");
     // The form keeps what was typed, and its error is in view (inside the form).

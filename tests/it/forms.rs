@@ -159,3 +159,94 @@ async fn the_create_form_marks_models_the_account_cannot_use(b: Backend) {
 }
 
 on_both!(the_create_form_marks_models_the_account_cannot_use);
+
+/// A refused acceptance keeps the accept form as it was sent (issue: the portal journey,
+/// item 3): the socket, the usage model and the customer tag chosen, with the error inside
+/// the form (brought into view) and beside the field it concerns.
+async fn a_refused_acceptance_keeps_the_form(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "kept", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap();
+    let body = serde_json::json!({"invitees": [{"email": "admin@globex.example"}]});
+    let (_, offer) = acme.post(&format!("/api/v1/channels/{id}/offers"), body).await;
+    let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let globex = p.login("admin@globex.example", "password-1").await;
+    let send = async |interface: &str, model: &str, tag: &str| {
+        let fields = [
+            ("csrf", globex.csrf.as_str()),
+            ("interface", interface),
+            ("usage_model_id", model),
+            ("customer_vlan", tag),
+        ];
+        let r = globex.raw().await.post(format!("{}/invitations/{token}/accept", p.base)).form(&fields).send().await;
+        let r = r.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    let kept = |page: &str, interface: &str, model: &str, tag: &str| {
+        assert!(page.contains(&format!(r#"value="{interface}" checked"#)), "{interface} stays chosen: {page}");
+        assert!(page.contains(&format!(r#"<option value="{model}" selected"#)), "{model} stays chosen: {page}");
+        assert!(page.contains(&format!(r#"name="customer_vlan" type="number" min="1" max="4094" value="{tag}""#)));
+        assert!(page.contains(r#"id="error" data-scroll-here"#), "the error is inside the form, in view: {page}");
+    };
+
+    // A customer tag on a port-mode socket: beside the tag.
+    let (status, page) = send("globex-3b", &p.w.paid, "700").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    kept(&page, "globex-3b", &p.w.paid, "700");
+    assert!(page.contains(r#"id="customer-vlan-error""#) && page.contains("port mode"), "{page}");
+    // A tag that is not a number: beside the tag too.
+    let (status, page) = send("globex-5c", &p.w.free, "7x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    kept(&page, "globex-5c", &p.w.free, "7x");
+    assert!(page.contains(r#"id="customer-vlan-error""#) && page.contains("“7x” is not a VLAN tag"), "{page}");
+    // A model the account cannot pay for (told on the page before, refused on submit):
+    // beside the model, with the socket kept.
+    p.w.set_account("globex", |a| (a.balance_cents, a.credit_limit_cents) = (0, 0)).await;
+    let (status, page) = send("globex-3b", &p.w.paid, "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains(r#"value="globex-3b" checked"#), "{page}");
+    assert!(page.contains(r#"id="usage-model-error""#) && page.contains("50.00"), "{page}");
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}")).await.1["attachments"].as_array().map(Vec::len), Some(1));
+}
+
+on_both!(a_refused_acceptance_keeps_the_form);
+
+/// The create form's marks follow the bandwidth being typed (issue: the portal journey,
+/// item 1): what `portal.js` fetches marks a per-Mbps model the account cannot pay for at
+/// the new bandwidth, with the price for it, and keeps the visitor's choice while usable.
+async fn the_create_form_marks_follow_the_bandwidth(b: Backend) {
+    use switchboard::orchestrator::policy::PriceType;
+    let p = Portal::start(b).await;
+    let spec = switchboard::service::UsageModelSpec {
+        name: "by the Mbps".into(),
+        price_type: Some(PriceType::PerMbps),
+        price_cents: 100,
+        ..Default::default()
+    };
+    let per_mbps = p.w.svc.create_usage_model(&p.w.op, &p.w.definition, &spec).await.unwrap().to_string();
+    p.w.set_account("acme", |a| (a.balance_cents, a.credit_limit_cents) = (0, 1_500)).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let marks = async |mbps: &str, selected: &str| {
+        let url = format!("{}/channels/models?bandwidth_mbps={mbps}&selected={selected}", p.base);
+        let r = acme.raw().await.get(url).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    let option = |page: &str, id: &str| {
+        let start = page.find(&format!(r#"<option value="{id}""#)).unwrap_or_else(|| panic!("{id} in {page}"));
+        page[start..start + page[start..].find("</option>").unwrap()].to_string()
+    };
+    let (status, page) = marks("10", &per_mbps).await;
+    assert_eq!(status, StatusCode::OK);
+    let at_10 = option(&page, &per_mbps);
+    assert!(!at_10.contains("disabled") && at_10.contains(" selected") && at_10.contains("10.00 EUR"), "{at_10}");
+    let (_, page) = marks("20", &per_mbps).await;
+    let at_20 = option(&page, &per_mbps);
+    assert!(at_20.contains(" disabled") && at_20.contains("20.00") && at_20.contains("15.00"), "{at_20}");
+    assert!(option(&page, &p.w.free).contains(" selected"), "the first usable one is chosen instead: {page}");
+    assert_eq!(marks("lots", "").await.0, StatusCode::BAD_REQUEST);
+    let page = acme.raw().await.get(format!("{}/channels", p.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"data-marks="/channels/models""#), "the form asks again as the bandwidth changes");
+}
+
+on_both!(the_create_form_marks_follow_the_bandwidth);

@@ -36,3 +36,25 @@
   var here = document.querySelector("[data-scroll-here]");
   if (here) { here.scrollIntoView({ block: "center" }); }
 })();
+
+// The create form's usage models are marked for the channel's bandwidth: as the visitor
+// types another, the server marks them again (what this account cannot use, and why), so a
+// refusal is seen before submitting. The choice is kept while it stays usable.
+(function () {
+  var model = document.querySelector("select[data-marks]");
+  var bandwidth = document.getElementById("bandwidth");
+  if (!model || !bandwidth) { return; }
+  var timer = null;
+  var mark = function () {
+    var mbps = bandwidth.value.trim();
+    if (!/^[0-9]+$/.test(mbps)) { return; }
+    var url = model.dataset.marks + "?bandwidth_mbps=" + mbps + "&selected=" + encodeURIComponent(model.value);
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html !== null && bandwidth.value.trim() === mbps) { model.innerHTML = html; } });
+  };
+  bandwidth.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(mark, 250);
+  });
+})();

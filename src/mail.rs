@@ -9,6 +9,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use crate::model::people::for_people;
 use crate::model::{ChannelKind, Role};
 
 /// Why a message could not be sent.
@@ -113,7 +114,7 @@ pub fn answered(to: &str, channel: &str, by_org: &str, interface: Option<&str>, 
     let (subject, what) = match interface {
         Some(i) => (
             format!("{by_org} accepted your offer of \"{channel}\""),
-            format!("{by_org} accepted your offer and plugged its interface {i} into the channel \"{channel}\"."),
+            format!("{by_org} accepted your offer and plugged its port {i} into the channel \"{channel}\"."),
         ),
         None => (
             format!("{by_org} declined your offer of \"{channel}\""),
@@ -123,9 +124,16 @@ pub fn answered(to: &str, channel: &str, by_org: &str, interface: Option<&str>, 
     Mail { to: to.to_string(), subject, body: format!("{what}\n\nThe channel: {url}\n\n{FOOTER}") }
 }
 
-/// The email telling a channel's members what happened to it.
+/// The email telling a channel's members what happened to it, its reason in the words the
+/// pages use.
 pub fn channel_news(to: &str, channel: &str, news: &News, url: &str) -> Mail {
-    let (subject, what) = match news {
+    let news = match news {
+        News::Active { vlan } => News::Active { vlan: *vlan },
+        News::Failed { reason } => News::Failed { reason: for_people(reason) },
+        News::Paused { reason } => News::Paused { reason: for_people(reason) },
+        News::Ended { reason } => News::Ended { reason: for_people(reason) },
+    };
+    let (subject, what) = match &news {
         News::Active { vlan } => (
             format!("\"{channel}\" is active"),
             match vlan {
@@ -159,6 +167,7 @@ pub fn channel_news(to: &str, channel: &str, news: &News, url: &str) -> Mail {
 /// The email telling an organization that its auto-accept rule could not accept an offer,
 /// so the invitation waits for a person.
 pub fn auto_accept_refused(to: &str, from_org: &str, interface: &str, reason: &str, url: &str) -> Mail {
+    let reason = for_people(reason);
     Mail {
         to: to.to_string(),
         subject: format!("Your rule could not accept {from_org}'s offer"),

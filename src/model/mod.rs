@@ -55,6 +55,7 @@ fn string_schema(
 
 pub mod actor;
 pub mod id;
+pub mod people;
 pub mod policy;
 pub mod records;
 pub mod text;

@@ -39,8 +39,8 @@ use super::param::PathId;
     components(schemas(ErrorBody)),
     tags(
         (name = "session", description = "Log in and out"),
-        (name = "catalog", description = "Service interfaces (sockets) and service definitions"),
-        (name = "channels", description = "Channels (wires), offers and their invitees"),
+        (name = "catalog", description = "Service interfaces (ports) and service definitions"),
+        (name = "channels", description = "Channels, offers and their invitees"),
         (name = "invitations", description = "What an invitee does behind its invitation URL"),
         (name = "orders", description = "Provisioning work and the audit log"),
         (name = "policy", description = "My organization's policy: offer expiry, who accepts, auto-accept")
@@ -211,7 +211,7 @@ async fn account(State(state): State<AppState>, user: Authed) -> Result<AppJson<
     Ok(AppJson(state.svc.my_account(&user.actor).await?))
 }
 
-/// My organization's service interfaces: the sockets channels plug into.
+/// My organization's service interfaces: the ports channels plug into.
 #[utoipa::path(get, path = "/interfaces", tag = "catalog",
     responses((status = 200, body = Vec<InterfaceView>), (status = 401, body = ErrorBody)))]
 async fn interfaces(State(state): State<AppState>, user: Authed) -> Result<AppJson<Vec<InterfaceView>>, AppError> {

@@ -531,7 +531,7 @@ pub(super) async fn view_detach_post(
         let member = channel.as_ref().and_then(|c| c.live_attachments().find(|a| a.id == id));
         let (what, name) = match (&channel, member) {
             (Some(c), Some(a)) => (format!("{} ({})", a.interface, a.organization), c.name.clone()),
-            _ => ("this interface".to_string(), "its channel".to_string()),
+            _ => ("this port".to_string(), "its channel".to_string()),
         };
         return Ok(render(&Confirm {
             title: "Unplug?".into(),

@@ -137,6 +137,8 @@ struct InvitationPage {
     channel_name: String,
     description: String,
     kind_label: &'static str,
+    /// The part the invitee takes, in words ("" for an E-Line's other end).
+    joins_as: &'static str,
     bandwidth: u64,
     class: String,
     expires: String,
@@ -246,7 +248,7 @@ async fn invitation_page(
         Err(e) => return Err(fail(e.into())),
     };
     let (mode, answered) = if view.invitee.accepted {
-        (InvitationMode::Answered, "You accepted: your socket is plugged in.".to_string())
+        (InvitationMode::Answered, "You accepted: your port is plugged in.".to_string())
     } else if view.invitee.declined {
         (InvitationMode::Answered, "You declined this offer.".to_string())
     } else if let Some(closed) = view.closed {
@@ -291,6 +293,14 @@ async fn invitation_page(
         channel_name: view.channel.name.clone(),
         description: view.description.clone(),
         kind_label: view.channel.kind.label(),
+        joins_as: match (view.channel.kind, view.invitee.role) {
+            (crate::model::ChannelKind::P2mp, Some(crate::model::Role::Root)) => {
+                "You join as a root: you reach every member."
+            }
+            (crate::model::ChannelKind::P2mp, _) => "You join as a leaf: you reach its roots, not the other leaves.",
+            (crate::model::ChannelKind::Mp2mp, _) => "You join as a member: you reach every other member.",
+            _ => "You join as its other end.",
+        },
         bandwidth: view.channel.bandwidth_mbps,
         class: view.channel.class.clone(),
         expires: when(view.expires_at),

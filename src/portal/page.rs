@@ -165,7 +165,7 @@ pub(super) fn socket_options(sockets: &[InterfaceView], only_free: bool) -> Vec<
         .filter(|s| !only_free || s.mode == "tagged" || s.channels.is_empty())
         .map(|s| SocketOption {
             name: s.name.clone(),
-            detail: format!("{}:{} · {} · {} Mbps", s.switch, s.port, s.mode, s.capacity_mbps),
+            detail: format!("{}:{} · {} mode · {} Mbps", s.switch, s.port, s.mode, s.capacity_mbps),
         })
         .collect()
 }

@@ -152,7 +152,7 @@ pub fn sockets_and_wires(
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="board" viewBox="0 0 760 {height:.0}" role="img" aria-label="my sockets and the channels plugged into them"><title>Sockets (my service interfaces) and wires (channels)</title>"#
+        r#"<svg class="board" viewBox="0 0 760 {height:.0}" role="img" aria-label="my ports and the channels plugged into them"><title>My ports (drawn as sockets) and channels (drawn as wires)</title>"#
     );
     let index: BTreeMap<&str, usize> = wires.iter().enumerate().map(|(i, w)| (w.channel_id.as_str(), i)).collect();
     for (i, (socket, _)) in sockets.iter().enumerate() {

@@ -12,6 +12,7 @@ pub fn when_opt(ms: Option<i64>) -> String {
     ms.map(when).unwrap_or_default()
 }
 
+pub use crate::model::people::{for_people, typographic_quotes};
 pub use crate::orchestrator::policy::amount;
 
 /// Which field of a channel's create or accept form a refusal concerns, so the page shows it
@@ -69,21 +70,6 @@ pub fn usage(bytes_used: u64, metering: &Metering) -> String {
             format!("usage unknown since {}: {}", when(*since), typographic_quotes(reason))
         }
     }
-}
-
-/// Text from a lower layer (a driver's error) as a page shows it: the names it quotes in
-/// backticks in typographic quotes.
-fn typographic_quotes(s: &str) -> String {
-    let mut opening = true;
-    s.chars()
-        .map(|c| match c {
-            '`' => {
-                opening = !opening;
-                if opening { '”' } else { '“' }
-            }
-            c => c,
-        })
-        .collect()
 }
 
 /// A member as a channel's path shows it: its label and the switch it is plugged into.
@@ -145,70 +131,6 @@ pub fn path_shown(topo: &Topology, members: &[PathMember]) -> PathShown {
             PathShown { from, lines: ordered.iter().map(|m| line(topo.route(hub, m.switch), None, &m.label)).collect() }
         }
     }
-}
-
-/// A message written for API clients, as a page shows it to a person: a field path at its
-/// start in words (`auto_accept[1]: ...` is "Rule 2: ...", `notifications.recipients[0]`
-/// "Recipient 1", `invitees[2].email` "Invitee 3's email"), names quoted with typographic
-/// quotes instead of backticks, and channel kinds by their names (E-Line, E-Tree, E-LAN).
-pub fn for_people(message: &str) -> String {
-    let (head, rest) = match message.split_once(": ") {
-        Some((head, rest)) if is_field_path(head) => (field_in_words(head), rest),
-        _ => (String::new(), message),
-    };
-    let mut out = typographic_quotes(rest);
-    for (code, name) in [("mp2mp", "E-LAN"), ("p2mp", "E-Tree"), ("p2p", "E-Line")] {
-        out = replace_word(&out, code, name);
-    }
-    if head.is_empty() { out } else { format!("{head}: {out}") }
-}
-
-/// Whether `s` is a field path (`auto_accept[1]`, `invitees[0].org_name`, `email`).
-fn is_field_path(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '[' | ']'))
-        && s.contains(['[', '_', '.'])
-}
-
-/// A field path in words: its last list index, counted from 1, names the item; the field
-/// after it follows ("Invitee 3's email").
-fn field_in_words(path: &str) -> String {
-    let words = |s: &str| s.replace('_', " ");
-    let Some(open) = path.rfind('[') else { return capitalized(&words(path.rsplit('.').next().unwrap_or(path))) };
-    let list = path[..open].rsplit('.').next().unwrap_or("");
-    let index: usize = path[open + 1..].split(']').next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    let after = path[open..].split_once("].").map(|(_, f)| words(f));
-    let item = match list {
-        "auto_accept" => "Rule".to_string(),
-        "recipients" => "Recipient".to_string(),
-        "invitees" => "Invitee".to_string(),
-        other => capitalized(words(other).trim_end_matches('s')),
-    };
-    match after {
-        Some(f) => format!("{item} {}'s {f}", index + 1),
-        None => format!("{item} {}", index + 1),
-    }
-}
-
-fn capitalized(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
-}
-
-/// `text` with every whole word `word` (not part of a longer name) replaced by `by`.
-fn replace_word(text: &str, word: &str, by: &str) -> String {
-    let part = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find(word) {
-        let before = rest[..i].chars().next_back().or(out.chars().next_back());
-        let after = rest[i + word.len()..].chars().next();
-        out.push_str(&rest[..i]);
-        out.push_str(if part(before) || part(after) { word } else { by });
-        rest = &rest[i + word.len()..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// A usage model's restrictions, in words.
@@ -388,25 +310,6 @@ interfaces: {}
             usage(1_050_000, &Metering::Unknown { since: 60_000, reason: "switch `acc1`: down".into() }),
             "usage unknown since 1970-01-01 00:01 UTC: switch “acc1”: down"
         );
-    }
-
-    #[test]
-    fn messages_for_api_clients_read_as_words_on_pages() {
-        assert_eq!(
-            for_people("auto_accept[1]: `globex-8a` is not one of your organization's interfaces"),
-            "Rule 2: “globex-8a” is not one of your organization's interfaces"
-        );
-        assert_eq!(
-            for_people("notifications.recipients[0]: `x` is not an email address"),
-            "Recipient 1: “x” is not an email address"
-        );
-        assert_eq!(for_people("invitees[2].org_name: too long"), "Invitee 3's org name: too long");
-        assert_eq!(
-            for_people("the account does not support p2mp channels (it supports p2p, mp2mp)"),
-            "the account does not support E-Tree channels (it supports E-Line, E-LAN)"
-        );
-        assert_eq!(for_people("port acme-p2p carries one"), "port acme-p2p carries one", "inside a name: kept");
-        assert_eq!(for_people("Line 3 (“a: b”): not an email address"), "Line 3 (“a: b”): not an email address");
     }
 
     #[test]

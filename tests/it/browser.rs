@@ -188,7 +188,7 @@ async fn a_channel_from_drawing_to_live_in_the_browser(b: Backend) {
     // A: acme's admin logs in and draws an E-Tree from its first socket.
     let a = Browser::open(&driver, "a-acme").await;
     a.login(&base, "admin@acme.example", "password-1").await;
-    a.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
+    a.wait_text("h1", "the channels page", |t| t.contains("ports and channels")).await;
     a.shot("1-sockets").await;
     // Start the wire from a socket in the picture: the form takes that socket.
     a.click("svg.board [data-socket='acme-3a']").await;
@@ -290,7 +290,7 @@ async fn a_channel_from_drawing_to_live_in_the_browser(b: Backend) {
     // (issue 24 item 5; it was a bare "Access denied").
     let s = Browser::open(&driver, "stranger-stark").await;
     s.login(&base, "admin@stark.example", "password-1").await;
-    s.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
+    s.wait_text("h1", "the channels page", |t| t.contains("ports and channels")).await;
     s.goto(&hooli_url).await;
     s.wait_text("h1", "the refusal", |t| t == "This invitation is for someone else").await;
     s.wait_text("#happened", "who is logged in", |t| t.contains("logged in as admin@stark.example")).await;
@@ -334,7 +334,7 @@ async fn forms_explain_refusals(b: Backend) {
     let driver = driver().await;
     let a = Browser::open(&driver, "refusals").await;
     a.login(&p.base, "admin@acme.example", "password-1").await;
-    a.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
+    a.wait_text("h1", "the channels page", |t| t.contains("ports and channels")).await;
     // The models are marked again as the bandwidth is typed, before anything is sent.
     let option = format!(r#"#model option[value="{per_mbps}"]"#);
     assert!(!a.text(&option).await.contains("not available"), "usable at 10 Mbps");
@@ -415,7 +415,7 @@ async fn the_policy_page_sets_auto_accept(b: Backend) {
     let driver = driver().await;
     let g = Browser::open(&driver, "policy").await;
     g.login(&p.base, "admin@globex.example", "password-1").await;
-    g.wait_text("h1", "the channels page", |t| t.contains("sockets and wires")).await;
+    g.wait_text("h1", "the channels page", |t| t.contains("ports and channels")).await;
     g.click("#nav-policy").await;
     g.wait_text("h1", "the policy page", |t| t.contains("policy")).await;
     assert_eq!(g.value("#days").await, "60");
@@ -550,3 +550,84 @@ async fn a_new_organization_accepts_a_paid_offer_on_its_first_try(b: Backend) {
 }
 
 on_both!(a_new_organization_accepts_a_paid_offer_on_its_first_try, worker_threads = 4);
+
+/// Every page of the portal, as the person who sees it, in one tour (issue: the portal
+/// journey): each is drawn at 1280 px without a horizontal scroll bar, has a heading, shows
+/// no template leftovers, and is kept as a screenshot, `target/browser-artifacts/page-*.png`
+/// (three of them are in the README).
+async fn every_page_is_drawn_and_kept(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (id, _, _) = crate::api::live_p2p(&p, &acme, "Tour line").await;
+    // An invitation for someone new, and one for globex to answer.
+    let (_, ch) = acme.post("/api/v1/channels", crate::api::new_channel(&p, "Tour tree", "p2mp", "acme-3a")).await;
+    let tree = ch["id"].as_str().unwrap().to_string();
+    let body = json!({"invitees": [{"email": "ops@newco.example", "name": "New Co Ops", "org_name": "newco"},
+                                   {"email": "admin@globex.example"}]});
+    let (_, offer) = acme.post(&format!("/api/v1/channels/{tree}/offers"), body).await;
+    let newcomer = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let for_globex = offer["invitations"][1]["token"].as_str().unwrap().to_string();
+    let noc = p.login("noc@operator.example", "operator-pw").await;
+    let (_, orders) = noc.get("/api/v1/orders").await;
+    let order = orders[0]["id"].as_str().unwrap().to_string();
+
+    let driver = driver().await;
+    let tour = async |who: &Browser, name: &str, path: &str| {
+        who.goto(&format!("{}{path}", p.base)).await;
+        let heading = who.wait_text("h1", name, |t| !t.trim().is_empty()).await;
+        let fits = who
+            .client
+            .execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(fits, json!(true), "{name} ({path}, “{heading}”) is wider than the window");
+        let html = who.client.source().await.unwrap();
+        assert!(!html.contains("{{") && !html.contains("{%"), "{name} shows template text");
+        who.shot(&format!("page-{name}")).await;
+    };
+    let anon = Browser::open(&driver, "anonymous").await;
+    tour(&anon, "login", "/login").await;
+    tour(&anon, "api", "/api").await;
+    tour(&anon, "invitation-register", &format!("/invitations/{newcomer}")).await;
+    tour(&anon, "invitation-not-valid", "/invitations/not-a-real-token").await;
+    anon.close().await;
+
+    let a = Browser::open(&driver, "acme").await;
+    a.login(&p.base, "admin@acme.example", "password-1").await;
+    tour(&a, "channels", "/channels").await;
+    tour(&a, "channel", &format!("/channels/{id}")).await;
+    tour(&a, "channel-offered", &format!("/channels/{tree}")).await;
+    tour(&a, "account", "/account").await;
+    tour(&a, "policy", "/settings").await;
+    tour(&a, "inbox", "/inbox").await;
+    tour(&a, "invitation-for-someone-else", &format!("/invitations/{for_globex}")).await;
+    tour(&a, "not-found", "/channels/ch-00000000000000000000000000000000").await;
+    tour(&a, "unknown-path", "/no/such/page").await;
+    a.goto(&format!("{}/channels/{id}", p.base)).await;
+    a.fill("#reason", "the tour is over").await;
+    a.click("#terminate-button").await;
+    a.wait_text("h1", "the confirmation", |t| t.contains("Terminate")).await;
+    a.shot("page-confirm").await;
+    a.close().await;
+
+    let g = Browser::open(&driver, "globex").await;
+    g.login(&p.base, "admin@globex.example", "password-1").await;
+    tour(&g, "invitation-accept", &format!("/invitations/{for_globex}")).await;
+    g.close().await;
+
+    let n = Browser::open(&driver, "noc").await;
+    n.login(&p.base, "noc@operator.example", "operator-pw").await;
+    tour(&n, "operator", "/operator").await;
+    tour(&n, "operator-switch", "/operator/switches/acc1").await;
+    tour(&n, "operator-order", &format!("/operator/orders/{order}")).await;
+    tour(&n, "operator-audit", "/operator/audit").await;
+    n.close().await;
+    let kept = std::fs::read_dir(artifacts()).unwrap().flatten().filter(|f| {
+        let name = f.file_name();
+        let name = name.to_string_lossy();
+        name.starts_with("anonymous-page-") || name.starts_with("acme-page-") || name.starts_with("noc-page-")
+    });
+    assert!(kept.count() >= 17, "every page's screenshot is kept");
+}
+
+on_both!(every_page_is_drawn_and_kept, worker_threads = 4);

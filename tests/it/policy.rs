@@ -315,7 +315,9 @@ async fn notification_preferences(b: Backend) {
     assert_eq!(c.state, ChannelState::Failed);
     let failed = news("\"doomed\" failed");
     assert_eq!(failed.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["admin@globex.example", "noc@acme.example"]);
-    assert!(failed[0].2.contains(&c.reason), "{} lacks {}", failed[0].2, c.reason);
+    // The reason in the words the pages use (quotes, not backticks).
+    let reason = switchboard::model::people::for_people(&c.reason);
+    assert!(c.reason.contains('`') && failed[0].2.contains(&reason), "{} lacks {reason}", failed[0].2);
     assert!(news("accepted your offer of \"doomed\"").is_empty(), "acme turned answers off");
 }
 on_both!(notification_preferences);

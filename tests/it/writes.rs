@@ -205,7 +205,13 @@ fn writes(side: &Side, s: &str, n: usize) -> Vec<Write> {
             vec![("default_offer_days", "30".into()), ("notify_to", s.into())],
             &["recipient", "notify_to"],
         ),
-        form(Who::Globex, format!("/invitations/{token}/accept"), vec![("interface", s.into())], &["interface"]),
+        // A page names the field in the words people read it by: the port.
+        form(
+            Who::Globex,
+            format!("/invitations/{token}/accept"),
+            vec![("interface", s.into())],
+            &["interface", "port", "Port"],
+        ),
     ]
 }
 

@@ -17,9 +17,12 @@ use crate::service::{
     WaitingOffer,
 };
 
+use crate::model::ChannelKind;
 use crate::model::id::{AttachmentId, ChannelId, InvitationToken, InviteeId, OrderId};
-use crate::model::text::Reason;
+use crate::model::text::{OrgName, Reason};
 use crate::orchestrator::policy::Account;
+use crate::orchestrator::policy::ChannelState;
+use crate::service::ChannelFilter;
 
 use super::AppState;
 use super::auth::{Authed, ClientIp};
@@ -225,11 +228,79 @@ async fn catalog(State(state): State<AppState>, _user: Authed) -> Result<AppJson
     Ok(AppJson(state.svc.catalog().await?))
 }
 
-/// The channels I see: my organization's, and those it takes part in or was invited to.
-#[utoipa::path(get, path = "/channels", tag = "channels",
-    responses((status = 200, body = Vec<ChannelView>), (status = 401, body = ErrorBody)))]
-async fn list_channels(State(state): State<AppState>, user: Authed) -> Result<AppJson<Vec<ChannelView>>, AppError> {
-    Ok(AppJson(state.svc.channels(&user.actor).await?))
+/// What a channel list may ask: filters (all that are given must hold) and a page.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelQuery {
+    /// Only channels in this state.
+    pub state: Option<ChannelState>,
+    /// Only channels of this kind.
+    pub kind: Option<ChannelKind>,
+    /// Only channels of this organization, or with it as a live member.
+    pub organization: Option<OrgName>,
+    /// Only channels whose path crosses this switch.
+    #[param(max_length = 100)]
+    pub switch: Option<String>,
+    /// Only channels with this text in their name (any case), or with this ID.
+    #[param(max_length = 100)]
+    pub q: Option<String>,
+    /// How many channels to return, newest first (1-1000; default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u64>,
+    /// How many to skip: the next page starts at `offset + limit`.
+    pub offset: Option<u64>,
+}
+
+/// The most channels one page of a list holds, and how many it holds unless asked.
+pub const MAX_PAGE: u64 = 1000;
+pub const DEFAULT_PAGE: u64 = 100;
+
+impl ChannelQuery {
+    /// The store's filter, or what is wrong with the query.
+    pub fn filter(&self) -> Result<ChannelFilter, AppError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(AppError::BadRequest(format!("the query: limit is 1-{MAX_PAGE}, not {limit}")));
+        }
+        for (name, v) in [("switch", &self.switch), ("q", &self.q)] {
+            if v.as_ref().is_some_and(|v| v.chars().count() > 100) {
+                return Err(AppError::BadRequest(format!("the query: {name} is at most 100 characters")));
+            }
+        }
+        let offset = self.offset.unwrap_or(0);
+        if offset > i64::MAX as u64 {
+            return Err(AppError::BadRequest("the query: offset is too large".into()));
+        }
+        let given = |v: &Option<String>| v.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        Ok(ChannelFilter {
+            state: self.state.map(|s| s.as_str().to_string()),
+            kind: self.kind.map(|k| k.as_str().to_string()),
+            organization: self.organization.as_ref().map(ToString::to_string),
+            switch: given(&self.switch),
+            text: given(&self.q),
+            offset,
+            limit,
+        })
+    }
+}
+
+/// The channels I see (my organization's, and those it takes part in or was invited to;
+/// every channel for the operator's staff), newest first, a page at a time: `X-Total-Count`
+/// says how many pass the filters in all.
+#[utoipa::path(get, path = "/channels", tag = "channels", params(ChannelQuery),
+    responses((status = 200, body = Vec<ChannelView>,
+            headers(("X-Total-Count" = u64, description = "How many channels pass the filters, over all pages"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list_channels(
+    State(state): State<AppState>,
+    user: Authed,
+    AppQuery(q): AppQuery<ChannelQuery>,
+) -> Result<Response, AppError> {
+    let (channels, total) = state.svc.channel_list(&user.actor, &q.filter()?).await?;
+    let mut response = AppJson(channels).into_response();
+    response.headers_mut().insert("x-total-count", axum::http::HeaderValue::from(total));
+    Ok(response)
 }
 
 /// Create a channel and plug one of my interfaces into it (SPEC §2 steps 1-2). The account

@@ -53,7 +53,7 @@ pub fn sections(doc: &serde_json::Value) -> (String, Vec<Section>) {
                 .and_then(|_| schema(&op["requestBody"]["content"]["application/json"]["schema"]))
                 .map(|s| format!("a JSON {s}"))
                 .unwrap_or_default();
-            let summary = op["summary"].as_str().or(op["description"].as_str()).unwrap_or_default().to_string();
+            let summary = without_references(op["summary"].as_str().or(op["description"].as_str()).unwrap_or_default());
             let operation = Operation { method: method.to_uppercase(), path: path.clone(), summary, takes };
             match sections.iter_mut().find(|s| s.name == tag) {
                 Some(s) => s.operations.push(operation),
@@ -71,4 +71,35 @@ pub fn sections(doc: &serde_json::Value) -> (String, Vec<Section>) {
 pub fn page(doc: &serde_json::Value, user: Option<HeaderUser>) -> Response {
     let (description, sections) = sections(doc);
     render(&ApiPage { title: "API".into(), user, description, sections }).into_response()
+}
+
+/// `text` without the references to the design documents that doc comments carry ("(SPEC
+/// §2 step 4)", "(seed 003)"): a page for people has no such documents.
+fn without_references(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(" (") {
+        let inner = &rest[i + 2..];
+        match inner.find(')') {
+            Some(j) if inner.starts_with("SPEC ") || inner.starts_with("seed ") => {
+                out.push_str(&rest[..i]);
+                rest = &inner[j + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..i + 2]);
+                rest = inner;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod reference_tests {
+    #[test]
+    fn design_references_are_left_out() {
+        assert_eq!(super::without_references("Log in (SPEC §6). Sets (the cookie)."), "Log in. Sets (the cookie).");
+        assert_eq!(super::without_references("Create (SPEC §2 steps 1-2) one (seed 003)"), "Create one");
+    }
 }

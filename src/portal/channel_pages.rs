@@ -110,6 +110,8 @@ struct ChannelPage {
     error: String,
     live: String,
     is_creator: bool,
+    /// An E-Line with both ends: nobody else can join, so there is nothing to offer.
+    full: bool,
     can_terminate: bool,
     /// The termination reason typed so far, and why it was refused.
     reason: String,
@@ -273,6 +275,8 @@ async fn channel_page(
         error,
         live: live.render().map_err(|e| user.error(AppError::BadRequest(e.to_string())))?,
         is_creator: is_creator && !ended,
+        full: crate::orchestrator::policy::max_members(channel.kind)
+            .is_some_and(|max| channel.live_attachments().count() >= max),
         can_terminate: (is_creator || actor.is_operator()) && !ended,
         reason: String::new(),
         reason_error: String::new(),
@@ -484,7 +488,9 @@ pub(super) async fn view_terminate_post(
             heading: format!("Terminate “{}”?", channel.name),
             effect: format!(
                 "Terminating takes the channel off every switch of its path{vlan} and ends it for all its members. \
-                 To connect them again, create a new channel and offer it."
+                 To connect them again, create a new channel and offer it. From now on it is charged nothing \
+                 more (traffic already carried on a per-GB model is still billed); what was charged in advance \
+                 for the current month or hour is not refunded."
             ),
             losing: channel.live_attachments().map(|a| format!("{} ({})", a.interface, a.organization)).collect(),
             note: format!("Reason, as its members will see it: {}", f.reason.as_str()),
@@ -539,7 +545,9 @@ pub(super) async fn view_detach_post(
             heading: format!("Unplug {what} from “{name}”?"),
             effect: "Unplugging takes this member off the channel's switches. The channel goes on for \
                      the others if it can still carry traffic between them; if it cannot, it is taken down \
-                     and its VLAN freed."
+                     and its VLAN freed. From now on this member is charged nothing \
+                     more (traffic already carried on a per-GB model is still billed); what was charged in advance \
+                     for the current month or hour is not refunded."
                 .into(),
             losing: vec![what],
             note: String::new(),

@@ -175,7 +175,7 @@ fn term_rows(terms: &[Terms], bandwidth_mbps: u64, proposed: Option<&str>, curre
                 0 => String::new(),
                 c => format!("{} charged when you join", amount(c, currency)),
             },
-            unavailable: t.refused.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            unavailable: t.refused.iter().map(|r| for_people(&r.to_string())).collect::<Vec<_>>().join("; "),
             selected: proposed == Some(t.usage_model_id.as_str()),
         })
         .collect()
@@ -310,7 +310,7 @@ async fn invitation_page(
             view.proposed_usage_model_id.as_deref(),
             &state.svc.config.currency,
         ),
-        account_refused: view.account_refused.iter().map(ToString::to_string).collect(),
+        account_refused: view.account_refused.iter().map(|r| for_people(&r.to_string())).collect(),
         no_model: view.proposed_usage_model_id.is_none() && !view.terms.iter().all(|t| t.refused.is_empty()),
         mode,
         answered,
@@ -457,6 +457,8 @@ pub(super) struct AcceptForm {
     /// The session's CSRF token, checked by the gate (`origin.rs`).
     #[serde(default, rename = "csrf")]
     _csrf: String,
+    /// Empty when the page offered no port to choose: refused beside the ports.
+    #[serde(default)]
     interface: String,
     #[serde(default)]
     usage_model_id: String,
@@ -520,6 +522,10 @@ async fn accept(
             Err(e) => return refused(format!("usage model: {e}"), "usage_model", StatusCode::BAD_REQUEST).await,
         },
     };
+    if f.interface.trim().is_empty() {
+        let message = "choose one of your ports to plug in".to_string();
+        return refused(message, "interface", StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
     let accepted = match f.interface.trim().parse() {
         Ok(interface) => {
             let acc = Acceptance { interface, usage_model_id, customer_vlan };

@@ -18,14 +18,17 @@ use serde::Deserialize;
 
 use crate::model::text::{Email, InterfaceName, OrgName};
 use crate::model::{ChannelKind, Role};
-use crate::service::{AutoAccept, CatalogEntry, NewChannel, Notifications, Policy, ServiceError, UserRole};
+use crate::orchestrator::policy::ChannelState;
+use crate::service::{
+    AutoAccept, CatalogEntry, ChannelFilter, NewChannel, Notifications, Policy, ServiceError, UserRole,
+};
 
 use super::AppState;
 use super::auth::{Authed, ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
 use super::svg;
-use super::words::{field_of, for_people, price, safe_next, vlan_text};
+use super::words::{field_of, for_people, price, safe_next, urlencode, vlan_text};
 
 /// The portal's routes.
 pub fn router() -> Router<AppState> {
@@ -260,7 +263,8 @@ struct ChannelsPage {
     can_create: bool,
     csrf: String,
     sockets: Vec<SocketOption>,
-    classes: Vec<String>,
+    /// Each class of service of the catalogue, and whether this account has it.
+    classes: Vec<(String, bool)>,
     models: ModelOptions,
     /// What the create form holds: what was typed, after a refusal.
     typed: Typed,
@@ -268,6 +272,7 @@ struct ChannelsPage {
     form_error: bool,
     /// The create form's field the error is beside, as `words::field_of` names it.
     error_field: &'static str,
+    list: ListView,
 }
 
 /// The create form's fields as the visitor typed them (as text), so a refusal shows the
@@ -304,9 +309,14 @@ async fn channels_page(
     error: String,
     bandwidth_mbps: u64,
     selected: &str,
+    list: &ListQuery,
 ) -> Result<ChannelsPage, PageError> {
     let actor = &user.authed.actor;
-    let channels = state.svc.channels(actor).await.map_err(|e| user.error(e))?;
+    let filter = list.filter().map_err(|e| user.error(e))?;
+    let (listed, total) = state.svc.channel_list(actor, &filter).await.map_err(|e| user.error(e))?;
+    // The picture draws my ports and what is plugged into them: the operator's staff have none.
+    let channels =
+        if actor.is_operator() { Vec::new() } else { state.svc.channels(actor).await.map_err(|e| user.error(e))? };
     let sockets = state.svc.interfaces(actor).await.map_err(|e| user.error(e))?;
     let catalog = state.svc.catalog_for(actor, bandwidth_mbps).await.map_err(|e| user.error(e))?;
     let wires: Vec<svg::Wire> = channels
@@ -326,14 +336,26 @@ async fn channels_page(
         &plugged,
     );
     let classes: BTreeSet<String> = catalog.iter().flat_map(|d| d.classes.iter().cloned()).collect();
+    // The classes this account has are offered first, and the first of them chosen.
+    let has: Option<Vec<String>> =
+        if actor.is_operator() { None } else { state.svc.my_account(actor).await.ok().map(|a| a.classes) };
+    let mut classes: Vec<(String, bool)> = classes
+        .into_iter()
+        .map(|c| {
+            let ok = has.as_ref().is_none_or(|h| h.contains(&c));
+            (c, ok)
+        })
+        .collect();
+    classes.sort_by_key(|(_, ok)| !ok);
     let models = model_options(&catalog, &state.svc.config.currency, bandwidth_mbps, selected);
     Ok(ChannelsPage {
-        title: "My channels".into(),
+        title: if actor.is_operator() { "Every channel" } else { "My channels" }.into(),
         organization: user.header.organization.clone(),
         user: Some(user.header.clone()),
         error,
         board,
-        channels: channels
+        list: list.view(&filter, total, listed.len(), actor.is_operator()),
+        channels: listed
             .iter()
             .map(|c| ChannelRow {
                 id: c.id.to_string(),
@@ -348,17 +370,127 @@ async fn channels_page(
         can_create: actor.role == UserRole::Admin && !sockets.is_empty(),
         csrf: user.authed.csrf.clone(),
         sockets: socket_options(&sockets, true),
-        classes: classes.into_iter().collect(),
-        typed: Typed::default(),
+        typed: Typed { class: classes.first().map(|(c, _)| c.clone()).unwrap_or_default(), ..Typed::default() },
+        classes,
         models: ModelOptions { models },
         form_error: false,
         error_field: "",
     })
 }
 
-async fn view_channels_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
+async fn view_channels_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    list: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let Query(list) = list.map_err(|e| user.error(AppError::from(e)))?;
     let bandwidth = Typed::default().bandwidth.parse().unwrap_or(10);
-    Ok(render(&channels_page(&state, &user, String::new(), bandwidth, "").await?))
+    Ok(render(&channels_page(&state, &user, String::new(), bandwidth, "", &list).await?))
+}
+
+/// The channel list's search, filters and page, as the page's filter form sends them (an
+/// empty field: not asked).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ListQuery {
+    q: String,
+    state: String,
+    kind: String,
+    organization: String,
+    switch: String,
+    offset: u64,
+}
+
+/// A page of the channel list holds this many.
+const LIST_PAGE: u64 = 100;
+
+/// What the list says of itself: the filters as asked, how much it shows, and the links to
+/// the pages before and after.
+struct ListView {
+    q: String,
+    kind: String,
+    organization: String,
+    switch: String,
+    /// The filter form's state choices, the one asked chosen.
+    states: Vec<(&'static str, bool)>,
+    /// The operator's staff: every channel, not "mine".
+    operator: bool,
+    filtered: bool,
+    showing: String,
+    newer: String,
+    older: String,
+}
+
+impl ListQuery {
+    fn filter(&self) -> Result<ChannelFilter, AppError> {
+        let given = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+        let state = match given(&self.state) {
+            Some(s) => Some(
+                ChannelState::parse(&s)
+                    .map(|_| s)
+                    .ok_or_else(|| AppError::BadRequest(format!("“{}” is not a channel state", self.state)))?,
+            ),
+            None => None,
+        };
+        let kind = match given(&self.kind) {
+            Some(k) => Some(
+                k.parse::<ChannelKind>()
+                    .map(|k| k.as_str().to_string())
+                    .map_err(|_| AppError::BadRequest(format!("“{}” is not a kind of channel", self.kind)))?,
+            ),
+            None => None,
+        };
+        Ok(ChannelFilter {
+            state,
+            kind,
+            organization: given(&self.organization),
+            switch: given(&self.switch),
+            text: given(&self.q),
+            offset: self.offset.min(i64::MAX as u64),
+            limit: LIST_PAGE,
+        })
+    }
+
+    fn view(&self, f: &ChannelFilter, total: u64, shown: usize, operator: bool) -> ListView {
+        let link = |offset: u64| {
+            let mut q = vec![];
+            for (k, v) in [
+                ("q", &self.q),
+                ("state", &self.state),
+                ("kind", &self.kind),
+                ("organization", &self.organization),
+                ("switch", &self.switch),
+            ] {
+                if !v.trim().is_empty() {
+                    q.push(format!("{k}={}", urlencode(v.trim())));
+                }
+            }
+            if offset > 0 {
+                q.push(format!("offset={offset}"));
+            }
+            if q.is_empty() { "/channels".to_string() } else { format!("/channels?{}", q.join("&")) }
+        };
+        let shown = shown as u64;
+        ListView {
+            q: self.q.clone(),
+            kind: self.kind.clone(),
+            organization: self.organization.clone(),
+            switch: self.switch.clone(),
+            states: ChannelState::ALL.iter().map(|s| (s.as_str(), f.state.as_deref() == Some(s.as_str()))).collect(),
+            operator,
+            filtered: f.state.is_some()
+                || f.kind.is_some()
+                || f.organization.is_some()
+                || f.switch.is_some()
+                || f.text.is_some(),
+            showing: match shown {
+                0 => format!("none of {total}"),
+                _ => format!("{}–{} of {total}", f.offset + 1, f.offset + shown),
+            },
+            newer: if f.offset > 0 { link(f.offset.saturating_sub(LIST_PAGE)) } else { String::new() },
+            older: if f.offset + shown < total { link(f.offset + LIST_PAGE) } else { String::new() },
+        }
+    }
 }
 
 /// What the create form asks as the visitor types the bandwidth.
@@ -446,8 +578,15 @@ async fn view_channels_post(
                 StatusCode::BAD_REQUEST
             };
             let typed_bandwidth = f.bandwidth_mbps.trim().parse().unwrap_or(10);
-            let mut page =
-                channels_page(&state, &user, for_people(&e.to_string()), typed_bandwidth, &f.usage_model_id).await?;
+            let mut page = channels_page(
+                &state,
+                &user,
+                for_people(&e.to_string()),
+                typed_bandwidth,
+                &f.usage_model_id,
+                &ListQuery::default(),
+            )
+            .await?;
             page.form_error = true;
             page.error_field = field_of(&e);
             page.typed = Typed {

@@ -17,7 +17,7 @@ pub use crate::orchestrator::policy::amount;
 
 /// Which field of a channel's create or accept form a refusal concerns, so the page shows it
 /// beside that field: "interface", "usage_model", "customer_vlan", "bandwidth", "class",
-/// "kind", or "" for the form as a whole (the account's standing, the channel's state).
+/// "kind", "name", or "" for the form as a whole (the account's standing, the channel's state).
 pub fn field_of(e: &ServiceError) -> &'static str {
     match e {
         ServiceError::Refused(r) => match r.first().map(Refused::code) {
@@ -33,6 +33,10 @@ pub fn field_of(e: &ServiceError) -> &'static str {
         ServiceError::Invalid(m) | ServiceError::Conflict(m) | ServiceError::NotFound(m) => {
             if m.starts_with("customer VLAN") || m.contains("a customer VLAN only applies") {
                 "customer_vlan"
+            } else if m.starts_with("the bandwidth") {
+                "bandwidth"
+            } else if m.starts_with("a channel name") || m.starts_with("name:") {
+                "name"
             } else if m.starts_with("interface") {
                 "interface"
             } else if m.starts_with("usage model") || m.starts_with("usage_model") {

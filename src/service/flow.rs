@@ -216,6 +216,14 @@ impl Service {
         if matches!(channel.state, ChannelState::Terminating | ChannelState::Terminated) {
             return Err(ServiceError::Conflict(format!("the channel is {}: it cannot be offered", channel.state)));
         }
+        if let Some(max) = policy::max_members(channel.kind)
+            && self.live_attachments(&mut tx, &channel.id).await?.len() >= max
+        {
+            return Err(ServiceError::Conflict(format!(
+                "a {} channel has {max} members and this one has them all: it cannot be offered to anyone else",
+                channel.kind
+            )));
+        }
         let expires_at = now.saturating_add(days.saturating_mul(86_400_000));
         let new = offers::NewOffer {
             channel_id: &channel.id,

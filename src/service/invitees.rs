@@ -141,10 +141,11 @@ impl Service {
         }
         let mut tx = self.db.read().await?;
         let waiting = offers::waiting_for(&mut tx, &actor.org_id, self.now()).await?;
-        tx.commit().await?;
         let mut out = Vec::new();
         for w in waiting {
-            let channel = self.channel(actor, &crate::model::id::ChannelId::stored(w.channel_id.clone())).await?;
+            // What the offer says of its channel; the invitee does not see the channel itself
+            // until it accepts.
+            let channel = super::views::ChannelView::from(self.named_channel(&mut tx, &w.channel_id).await?);
             if closed_by_channel(&channel).is_some() {
                 continue;
             }
@@ -159,6 +160,7 @@ impl Service {
                 expires_at: w.expires_at,
             });
         }
+        tx.commit().await?;
         Ok(out)
     }
 

@@ -40,6 +40,7 @@ use crate::topology::Topology;
 
 pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
 pub(crate) use crate::store::audit::record as audit;
+pub use crate::store::channel_list::ChannelFilter;
 pub use account::{AccountView, ChargeView};
 pub use billing::BillingReport;
 pub use demo::{DEMO_PASSWORD, DemoLogin};

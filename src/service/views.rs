@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::model::id::{ChannelId, OrderId};
 use crate::model::{ChannelKind, Role};
 use crate::orchestrator::policy::{self, ChannelState, Refused, UsageModel};
+use crate::store::channel_list::ChannelFilter;
 use crate::store::channels::{self, Among};
 use crate::store::topology::{self, Whose};
 use crate::store::{Executor, ReadTx, audit, catalog, offers, orders, organizations};
@@ -307,8 +308,8 @@ fn invitee_status(i: &offers::Invitee, offer_expired: bool, channel_closed: bool
 
 impl Service {
     /// Whether `actor` may see the channel: the operator; the owner; an organization that
-    /// takes or took part, holds a permission, or was invited (the rule's one SQL text is
-    /// in `store::channels`, which the lists use too).
+    /// is plugged in (or was, when it ended) or holds a permission; not an invitee until it
+    /// accepts (the rule's one SQL text is in `store::channels`, which the lists use too).
     pub(crate) async fn can_see<'e>(
         &self,
         ex: impl Executor<'e>,
@@ -319,10 +320,10 @@ impl Service {
         if actor.is_operator() || actor.org_id == owner {
             return Ok(true);
         }
-        Ok(channels::visible_to(ex, channel_id, &actor.org_id, &actor.email).await?)
+        Ok(channels::visible_to(ex, channel_id, &actor.org_id).await?)
     }
 
-    async fn named_channel(&self, tx: &mut ReadTx<'_>, id: &str) -> Result<channels::Named> {
+    pub(super) async fn named_channel(&self, tx: &mut ReadTx<'_>, id: &str) -> Result<channels::Named> {
         channels::named(tx, id).await?.ok_or_else(|| ServiceError::NotFound(format!("channel `{id}`")))
     }
 
@@ -366,17 +367,25 @@ impl Service {
 
     /// The channels `actor` may see, newest first.
     pub async fn channels(&self, actor: &Actor) -> Result<Vec<ChannelView>> {
-        let among = if actor.is_operator() {
-            Among::Every
-        } else {
-            Among::VisibleTo { org_id: &actor.org_id, email: &actor.email }
-        };
+        let among = if actor.is_operator() { Among::Every } else { Among::VisibleTo { org_id: &actor.org_id } };
         let mut tx = self.db.read().await?;
         let named = channels::named_among(&mut tx, among).await?;
         tx.commit().await?;
         let mut views: Vec<ChannelView> = named.into_iter().map(ChannelView::from).collect();
         self.metering_where_counted(&mut views).await;
         Ok(views)
+    }
+
+    /// One page of the channels `actor` sees that pass `filter`, newest first, and how many
+    /// pass in all (the list at an operator's scale: search, filters, pages).
+    pub async fn channel_list(&self, actor: &Actor, filter: &ChannelFilter) -> Result<(Vec<ChannelView>, u64)> {
+        let among = if actor.is_operator() { Among::Every } else { Among::VisibleTo { org_id: &actor.org_id } };
+        let mut tx = self.db.read().await?;
+        let (named, total) = crate::store::channel_list::named_page(&mut tx, among, filter).await?;
+        tx.commit().await?;
+        let mut views: Vec<ChannelView> = named.into_iter().map(ChannelView::from).collect();
+        self.metering_where_counted(&mut views).await;
+        Ok((views, total))
     }
 
     /// An offer with the status of each invitee (seed 000's status query). For the

@@ -112,8 +112,8 @@ pub struct AttachmentState {
 pub enum Among<'a> {
     /// Every channel (what the operator's staff see).
     Every,
-    /// The channels the organization `org_id` or its user `email` may see.
-    VisibleTo { org_id: &'a str, email: &'a str },
+    /// The channels the organization `org_id` may see.
+    VisibleTo { org_id: &'a str },
 }
 
 /// Where the step counts of a channel's invitees and orders stand (see [`steps`]).
@@ -143,11 +143,11 @@ pub async fn named_among(tx: &mut ReadTx<'_>, among: Among<'_>) -> Result<Vec<Na
     // attachments (a list page must not cost a query per row).
     let visible = match among {
         Among::Every => "SELECT id FROM channels".to_string(),
-        Among::VisibleTo { .. } => visible_ids(1, 2),
+        Among::VisibleTo { .. } => visible_ids(1),
     };
     let bind = |q: Query<'static>| match among {
         Among::Every => q,
-        Among::VisibleTo { org_id, email } => q.bind(org_id.to_string()).bind(email.to_string()),
+        Among::VisibleTo { org_id } => q.bind(org_id.to_string()),
     };
     let rows = bind(query(format!("{CHANNEL_SELECT} WHERE c.id IN ({visible}) ORDER BY c.created_at DESC, c.id DESC")))
         .fetch_all(&mut *tx)
@@ -175,16 +175,15 @@ pub async fn owner(tx: &mut ReadTx<'_>, id: &str) -> Result<Option<String>> {
     Ok(row.map(|r| r.try_get("org_id")).transpose()?)
 }
 
-/// Whether the organization `org_id` or its user `email` may see channel `channel_id`
+/// Whether the organization `org_id` may see channel `channel_id`
 /// (`visible_ids`). The operator's staff see every channel: callers check that first
 /// (and that an owner sees its own) without a statement.
-pub async fn visible_to<'e>(ex: impl Executor<'e>, channel_id: &str, org_id: &str, email: &str) -> Result<bool> {
+pub async fn visible_to<'e>(ex: impl Executor<'e>, channel_id: &str, org_id: &str) -> Result<bool> {
     // Both databases push `v.id = $1` down into each arm of the union, so this looks up
     // one channel's rows, not every channel the organization may see.
-    let r = query(format!("SELECT 1 AS x FROM ({}) v WHERE v.id = $1", visible_ids(2, 3)))
+    let r = query(format!("SELECT 1 AS x FROM ({}) v WHERE v.id = $1", visible_ids(2)))
         .bind(channel_id)
         .bind(org_id)
-        .bind(email)
         .fetch_optional(ex)
         .await?;
     Ok(r.is_some())
@@ -390,22 +389,18 @@ pub async fn set_state(
 }
 
 /// Who may see a channel, but for the operator's staff, who see every one: the IDs of the
-/// channels the organization bound as `$org` owns, takes or took part in (its attachments,
-/// live or detached), holds a permission on, or was invited to (and has not declined, nor
-/// had the invitation withdrawn), by
-/// organization or by its user's email bound as `$email`. A declined invitation is an
-/// answer, not a channel: the decliner's lists do not carry it (issue 24), while another
-/// invitation of the same organization that is still open does. The one text of this rule:
-/// the lists and the check of one channel both use it.
-fn visible_ids(org: usize, email: usize) -> String {
+/// channels the organization bound as `$org` owns, is plugged into, was plugged into when
+/// the channel ended, or holds the right to offer on. An invitation shows the
+/// offer (its page, the organization's inbox), not the channel: until it accepts, an
+/// invitee sees nothing of the channel's other members, their ports and prices (issue 24,
+/// privacy); a member that unplugged from a channel that goes on sees it no more. The one
+/// text of this rule: the lists and the check of one channel both use it.
+pub(super) fn visible_ids(org: usize) -> String {
     format!(
         "SELECT id FROM channels WHERE org_id = ${org} \
-         UNION SELECT channel_id FROM attachments WHERE org_id = ${org} \
-         UNION SELECT channel_id FROM permissions WHERE grantee_org = ${org} \
-         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id \
-           WHERE i.org_id = ${org} AND i.declined_at IS NULL AND i.withdrawn_at IS NULL \
-         UNION SELECT o.channel_id FROM offers o JOIN invitees i ON i.offer_id = o.id \
-           WHERE i.email = ${email} AND i.declined_at IS NULL AND i.withdrawn_at IS NULL"
+         UNION SELECT channel_id FROM attachments WHERE org_id = ${org} AND (state = 'attached' \
+           OR channel_id IN (SELECT id FROM channels WHERE state IN ('terminating', 'terminated'))) \
+         UNION SELECT channel_id FROM permissions WHERE grantee_org = ${org} AND can_reoffer <> 0"
     )
 }
 
@@ -432,16 +427,16 @@ pub(crate) fn channel_from_row(r: &Row) -> Result<ChannelRow> {
 }
 
 /// A channel with the names a view shows (`WHERE ...` is appended).
-const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS def_name, d.version AS def_version, \
+pub(super) const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name AS def_name, d.version AS def_version, \
      u.name AS um_name FROM channels c JOIN organizations o ON o.id = c.org_id \
      JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id";
 
 /// An attachment with its organization's name (`WHERE ...` is appended).
-const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name, u.max_mb AS um_max_mb, \
+pub(super) const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name, u.max_mb AS um_max_mb, \
      u.price_type AS um_price_type FROM attachments a \
      JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id";
 
-fn named_from_row(r: &Row, attachments: Vec<Attachment>) -> Result<Named> {
+pub(super) fn named_from_row(r: &Row, attachments: Vec<Attachment>) -> Result<Named> {
     Ok(Named {
         channel: channel_from_row(r)?,
         organization: r.try_get("org_name")?,
@@ -462,7 +457,7 @@ pub(crate) fn attachment_from_row(r: &Row) -> Result<AttachmentRow, SqlError> {
     })
 }
 
-fn named_attachment_from_row(a: &Row) -> Result<Attachment, SqlError> {
+pub(super) fn named_attachment_from_row(a: &Row) -> Result<Attachment, SqlError> {
     let role: String = a.try_get("role")?;
     Ok(Attachment {
         id: AttachmentId::stored(a.try_get::<String>("id")?),

@@ -12,6 +12,7 @@ pub mod allocations;
 pub mod audit;
 pub(crate) mod cache;
 pub mod catalog;
+pub mod channel_list;
 pub mod channels;
 pub mod charges;
 pub mod dry_switches;

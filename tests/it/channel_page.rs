@@ -145,8 +145,9 @@ async fn issue_24_terminated_and_declined_channels_render_as_such(b: Backend) {
     let (_, theirs) = page(&p, &initech, &format!("/channels/{id}")).await;
     assert_eq!(text_of(&theirs, "ended"), ended);
 
-    // acme offers another channel to initech by organization; initech sees it until it
-    // declines, then neither its list (page and API) nor the channel's page has it.
+    // acme offers another channel to initech by organization: initech's inbox has the offer
+    // (its channel list does not: an invitee sees the offer, not the channel and its
+    // members, until it accepts); after it declines, neither has it.
     let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "declined-one", "p2p", "acme-3a")).await;
     let declined = ch["id"].as_str().unwrap().to_string();
     let (_, offer) = acme
@@ -160,10 +161,15 @@ async fn issue_24_terminated_and_declined_channels_render_as_such(b: Backend) {
         assert_eq!(in_api, html.contains(&declined), "the list page and the API agree");
         in_api
     };
-    assert!(listed().await, "an open offer is on the invitee's list");
+    let in_inbox = async || {
+        let (_, inbox) = initech.get("/api/v1/inbox").await;
+        inbox.as_array().unwrap().iter().any(|o| o["channel_name"] == "declined-one")
+    };
+    assert!(!listed().await && in_inbox().await, "an open offer is in the invitee's inbox, not its channels");
+    assert_eq!(page(&p, &initech, &format!("/channels/{declined}")).await.0, StatusCode::NOT_FOUND);
     let (status, body) = initech.post(&format!("/api/v1/invitations/{token}/decline"), json!({})).await;
     assert!(status.is_success(), "{body}");
-    assert!(!listed().await, "a declined offer is not the decliner's channel");
+    assert!(!listed().await && !in_inbox().await, "a declined offer is neither");
     assert_eq!(page(&p, &initech, &format!("/channels/{declined}")).await.0, StatusCode::NOT_FOUND);
     // The creator still sees its invitee's answer.
     let (_, html) = page(&p, &acme, &format!("/channels/{declined}")).await;

@@ -250,3 +250,54 @@ async fn the_create_form_marks_follow_the_bandwidth(b: Backend) {
 }
 
 on_both!(the_create_form_marks_follow_the_bandwidth);
+
+/// What a first try met (issue: the portal journey, reviewed as a new user): an E-Line with
+/// both ends shows no offer form and refuses an offer (an invitation nobody could accept);
+/// the create form chooses a class of service the account has and marks the others; an
+/// accept form sent without a port says so beside the ports.
+async fn no_dead_ends_on_a_first_try(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (id, _, _) = crate::api::live_p2p(&p, &acme, "Both ends").await;
+    let html = acme.raw().await.get(format!("{}/channels/{id}", p.base)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(r#"id="full""#) && !html.contains(r#"id="offer""#), "{html:.3000}");
+    let body = serde_json::json!({"invitees": [{"organization": "initech"}]});
+    let (status, refused) = acme.post(&format!("/api/v1/channels/{id}/offers"), body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("cannot be offered to anyone else"), "{refused}");
+
+    // A class the account lacks is marked, and one it has is chosen.
+    let spec = switchboard::service::DefinitionSpec {
+        name: "Gold line".into(),
+        kinds: vec![switchboard::model::ChannelKind::P2p],
+        min_bandwidth_mbps: 1,
+        max_bandwidth_mbps: 1000,
+        classes: vec!["gold".into(), "standard".into()],
+        drivers: vec!["dry-run".into()],
+        relations: Default::default(),
+    };
+    p.w.svc.create_definition(&p.w.op, &spec).await.unwrap();
+    let page = acme.raw().await.get(format!("{}/channels", p.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"<option value="gold" disabled>gold (not in your account)</option>"#), "{page:.4000}");
+    assert!(page.contains(r#"<option value="standard" selected>standard</option>"#), "{page:.4000}");
+
+    // An accept form without a port.
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "no port", "p2p", "acme-3a")).await;
+    let body = serde_json::json!({"invitees": [{"email": "admin@globex.example"}]});
+    let (_, offer) = acme.post(&format!("/api/v1/channels/{}/offers", ch["id"].as_str().unwrap()), body).await;
+    let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let globex = p.login("admin@globex.example", "password-1").await;
+    let r = globex
+        .raw()
+        .await
+        .post(format!("{}/invitations/{token}/accept", p.base))
+        .form(&[("csrf", globex.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains(r#"id="interface-error""#) && page.contains("choose one of your ports"), "{page:.4000}");
+}
+
+on_both!(no_dead_ends_on_a_first_try);

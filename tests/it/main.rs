@@ -33,6 +33,7 @@ mod golden;
 mod instances;
 mod invitations;
 mod journey;
+mod lists;
 mod operator;
 mod origin;
 mod policy;

@@ -475,9 +475,10 @@ async fn permissions(b: Backend) {
         .await
         .unwrap();
     let token = offer.invitations[0].token.clone();
-    // Invited by organization: any globex user may open it; the channel is visible to globex.
+    // Invited by organization: any globex user may open it; the channel itself (its other
+    // members) is globex's to see once it accepts.
     w.svc.open_invitation(&token, Some(&member), "x").await.unwrap();
-    w.svc.channel(&member, &ch).await.unwrap();
+    assert_eq!(code(w.svc.channel(&member, &ch).await), "not_found");
     assert_eq!(code(w.svc.offer_status(&w.globex, &offer.offer_id).await), "not_found");
     // The org lets only admins accept.
     let policy = w.svc.policy(&w.globex).await.unwrap();
@@ -486,6 +487,7 @@ async fn permissions(b: Backend) {
     assert_eq!(code(w.svc.accept(&member, &token, &accept("globex-1b")).await), "forbidden");
     assert_eq!(code(w.svc.accept(&w.op, &token, &accept("globex-1b")).await), "access_denied");
     w.svc.accept(&w.globex, &token, &accept("globex-1b")).await.unwrap();
+    w.svc.channel(&member, &ch).await.unwrap();
     // A grantee without the re-offer right cannot offer on; an outsider does not see it.
     let re = NewOffer {
         invitees: vec![InviteeSpec { email: Some(w.stark.email.parse().unwrap()), ..Default::default() }],

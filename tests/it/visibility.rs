@@ -1,8 +1,9 @@
 //! Who may see a channel, written once (`store/channels.rs`): an organization's list of
 //! channels and its look at one channel give the same answer, for the owner, the
-//! operator, invitees by organization and by email (until they decline), a grantee that
-//! offered the channel on, the party it invited, and an organization with nothing to do
-//! with a channel.
+//! operator, a member, a grantee that offered the channel on, invitees by organization and
+//! by email (who see the offer, in their inbox and on its page, not the channel and its
+//! other members, until they accept), a member that unplugged, and an organization with
+//! nothing to do with a channel.
 
 use std::collections::BTreeSet;
 
@@ -55,7 +56,9 @@ async fn lists_and_single_channels_agree(b: Backend) {
     let to_umbrella = InviteeSpec { organization: Some("umbrella".parse().unwrap()), ..Default::default() };
     let offer = NewOffer { invitees: vec![to_umbrella], ..Default::default() };
     let offer = w.svc.offer(&w.acme, &declined, &offer).await.unwrap();
-    assert!(w.svc.channel(&w.umbrella, &declined).await.is_ok(), "an open offer is seen");
+    assert!(w.svc.channel(&w.umbrella, &declined).await.is_err(), "an open offer is not the invitee's channel");
+    let inbox = w.svc.inbox(&w.umbrella).await.unwrap();
+    assert!(inbox.iter().any(|o| o.channel_name == "declined"), "it is in the invitee's inbox");
     w.svc.decline(&w.umbrella, &offer.invitations[0].token).await.unwrap();
     let offer = w.offer_to(&w.acme, &declined, &[&w.stark]).await;
     w.svc.decline(&w.stark, &offer.invitations[0].token).await.unwrap();
@@ -65,17 +68,46 @@ async fn lists_and_single_channels_agree(b: Backend) {
     let to_initech = InviteeSpec { organization: Some("initech".parse().unwrap()), ..Default::default() };
     let offer = NewOffer { invitees: vec![to_initech], ..Default::default() };
     let offer = w.svc.offer(&w.globex, &withdrawn, &offer).await.unwrap();
-    assert!(w.svc.channel(&w.initech, &withdrawn).await.is_ok(), "an open offer is seen");
+    assert!(w.svc.channel(&w.initech, &withdrawn).await.is_err(), "an open offer is not the invitee's channel");
     let invitee = offer.invitations[0].invitee_id.parse().unwrap();
     w.svc.withdraw_invitation(&w.globex, &invitee).await.unwrap();
 
-    let all = [&by_org, &by_email, &own, &granted, &declined, &withdrawn];
+    // Stark joins initech's E-LAN and unplugs; it goes on between initech and globex.
+    let left = create(&w, &w.initech, "left", ChannelKind::Mp2mp, "initech-4a").await;
+    let offer = w.offer_to(&w.initech, &left, &[&w.globex, &w.stark]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-5c")).await.unwrap();
+    w.svc.accept(&w.stark, &offer.invitations[1].token, &accept("stark-9b")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    assert!(w.svc.channel(&w.stark, &left).await.is_ok(), "a member sees its channel");
+    let c = w.svc.channel(&w.initech, &left).await.unwrap();
+    let stark = c.attachments.iter().find(|a| a.interface == "stark-9b").unwrap().id.clone();
+    w.svc.detach(&w.stark, &stark).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.initech, &left).await.unwrap();
+    assert_eq!(
+        (c.state, c.live_attachments().count()),
+        (switchboard::orchestrator::policy::ChannelState::Active, 2),
+        "{c:?}"
+    );
+
+    let all = [&by_org, &by_email, &own, &granted, &declined, &withdrawn, &left];
     let set = |ids: &[&ChannelId]| ids.iter().map(|&s| s.clone()).collect::<BTreeSet<_>>();
     assert_eq!(seen_by(&w, &w.op, &all).await, set(&all));
     assert_eq!(seen_by(&w, &w.acme, &all).await, set(&[&by_org, &by_email, &granted, &declined]));
-    assert_eq!(seen_by(&w, &w.globex, &all).await, set(&[&by_org, &granted, &withdrawn]));
-    assert_eq!(seen_by(&w, &w.initech, &all).await, set(&[&own]));
-    assert_eq!(seen_by(&w, &w.stark, &all).await, set(&[&by_email]));
-    assert_eq!(seen_by(&w, &w.umbrella, &all).await, set(&[&granted]));
+    assert_eq!(seen_by(&w, &w.globex, &all).await, set(&[&granted, &withdrawn, &left]));
+    assert_eq!(seen_by(&w, &w.initech, &all).await, set(&[&own, &left]));
+    let names = [
+        ("by_org", &by_org),
+        ("by_email", &by_email),
+        ("own", &own),
+        ("granted", &granted),
+        ("declined", &declined),
+        ("withdrawn", &withdrawn),
+        ("left", &left),
+    ];
+    let seen = seen_by(&w, &w.stark, &all).await;
+    let named: Vec<&str> = names.iter().filter(|(_, id)| seen.contains(*id)).map(|(n, _)| *n).collect();
+    assert!(named.is_empty(), "invited, declined, unplugged: nothing, not {named:?}");
+    assert_eq!(seen_by(&w, &w.umbrella, &all).await, set(&[]), "invited by the grantee, not answered");
 }
 on_both!(lists_and_single_channels_agree);

@@ -1,0 +1,106 @@
+//! A page of the channels someone may see, filtered (state, kind, organization, switch,
+//! text) and counted: what a list shows at an operator's scale, in three statements
+//! whatever the number of channels (the count, the page, the page's attachments).
+
+use std::collections::HashMap;
+
+use super::channels::{
+    ATTACHMENT_SELECT, Among, Attachment, CHANNEL_SELECT, Named, Result, named_attachment_from_row, named_from_row,
+    visible_ids,
+};
+use super::{Query, ReadTx, placeholders, query};
+
+/// What a channel list asks for: each filter `None` when not asked, and which page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelFilter {
+    /// The channel's state, as stored (`active`, `failed`, ...).
+    pub state: Option<String>,
+    /// `p2p`, `p2mp` or `mp2mp`.
+    pub kind: Option<String>,
+    /// An organization's name: the channel's, or one of its live members'.
+    pub organization: Option<String>,
+    /// A switch on the channel's path.
+    pub switch: Option<String>,
+    /// Text in the channel's name (any case), or its whole ID.
+    pub text: Option<String>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// `s` for a `LIKE ... ESCAPE '\'` pattern: its own `%`, `_` and `\` taken literally.
+fn like_literal(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// The channels `among` covers that pass `f`, newest first: the page `f` asks for, each
+/// with its names and attachments, and how many pass in all.
+pub async fn named_page(tx: &mut ReadTx<'_>, among: Among<'_>, f: &ChannelFilter) -> Result<(Vec<Named>, u64)> {
+    let mut binds: Vec<String> = Vec::new();
+    let visible = match among {
+        Among::Every => "SELECT id FROM channels".to_string(),
+        Among::VisibleTo { org_id } => {
+            binds.push(org_id.to_string());
+            visible_ids(1)
+        }
+    };
+    let at = |value: String, binds: &mut Vec<String>| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    let mut wheres = vec![format!("c.id IN ({visible})")];
+    if let Some(s) = &f.state {
+        wheres.push(format!("c.state = {}", at(s.clone(), &mut binds)));
+    }
+    if let Some(k) = &f.kind {
+        wheres.push(format!("c.kind = {}", at(k.clone(), &mut binds)));
+    }
+    if let Some(o) = &f.organization {
+        let n = at(o.clone(), &mut binds);
+        wheres.push(format!(
+            "(o.name = {n} OR EXISTS (SELECT 1 FROM attachments m JOIN organizations mo ON mo.id = m.org_id \
+             WHERE m.channel_id = c.id AND m.state = 'attached' AND mo.name = {n}))"
+        ));
+    }
+    if let Some(s) = &f.switch {
+        let n = at(format!("%,{},%", like_literal(s)), &mut binds);
+        wheres.push(format!("(',' || c.path || ',') LIKE {n} ESCAPE '\\'"));
+    }
+    if let Some(t) = &f.text {
+        let like = at(format!("%{}%", like_literal(&t.to_lowercase())), &mut binds);
+        let id = at(t.clone(), &mut binds);
+        wheres.push(format!("(LOWER(c.name) LIKE {like} ESCAPE '\\' OR c.id = {id})"));
+    }
+    let wheres = wheres.join(" AND ");
+    let bound = |q: Query<'static>| binds.iter().fold(q, |q, b| q.bind(b.clone()));
+    let count = bound(query(format!(
+        "SELECT COUNT(*) AS n FROM channels c JOIN organizations o ON o.id = c.org_id WHERE {wheres}"
+    )))
+    .fetch_one(&mut *tx)
+    .await?;
+    let total = u64::try_from(count.try_get::<i64>("n")?).unwrap_or(0);
+    let rows = bound(query(format!(
+        "{CHANNEL_SELECT} WHERE {wheres} ORDER BY c.created_at DESC, c.id DESC LIMIT {} OFFSET {}",
+        f.limit, f.offset
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+    let mut by_channel: HashMap<String, Vec<Attachment>> = HashMap::new();
+    if !ids.is_empty() {
+        let sql = format!(
+            "{ATTACHMENT_SELECT} WHERE a.channel_id IN ({}) ORDER BY a.attached_at, a.id",
+            placeholders(1, ids.len())
+        );
+        let atts = ids.iter().fold(query(sql), |q, id| q.bind(id.clone())).fetch_all(&mut *tx).await?;
+        for a in &atts {
+            let a = named_attachment_from_row(a)?;
+            by_channel.entry(a.channel_id.to_string()).or_default().push(a);
+        }
+    }
+    let page = rows
+        .iter()
+        .zip(&ids)
+        .map(|(r, id)| named_from_row(r, by_channel.remove(id).unwrap_or_default()))
+        .collect::<Result<_>>()?;
+    Ok((page, total))
+}

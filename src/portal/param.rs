@@ -40,7 +40,32 @@ where
         let Some((name, value)) = params.iter().next() else {
             return Err(refuse(AppError::BadRequest("the path names nothing".into())));
         };
-        value.parse().map(PathId).map_err(|e: IdError| refuse(malformed(name, &e)))
+        value.parse().map(PathId).map_err(|e: IdError| match api {
+            true => malformed(name, &e).into_response(),
+            false => PageError::from(malformed_page(&e)).into_response(),
+        })
+    }
+}
+
+/// What a page says of a link whose id cannot be one: the same as for an unknown id, in
+/// people's words (no parameter names, no id shapes).
+fn malformed_page(e: &IdError) -> AppError {
+    if e.secret {
+        AppError::Http {
+            status: StatusCode::FORBIDDEN,
+            code: "access_denied",
+            message: "This invitation link is not valid: it may have been mistyped or cut short. Open the whole \
+                      link from the most recent email you were sent, or ask whoever sent it for a new invitation."
+                .into(),
+        }
+    } else {
+        AppError::Http {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: "There is nothing at this address: the link may have been mistyped or cut short. \
+                      Your channels are listed under My channels."
+                .into(),
+        }
     }
 }
 

@@ -91,10 +91,13 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A link the batch creates is named by the index it gives it, even if some other link
+    /// holds the name now (its creation then fails, and so does every message after it
+    /// that names it, rather than acting on the other link).
     fn ifindex(&self, name: &str) -> Result<u32, String> {
-        self.index
+        self.created
             .get(name)
-            .or_else(|| self.created.get(name))
+            .or_else(|| self.index.get(name))
             .copied()
             .ok_or_else(|| format!("no interface `{name}` on this switch"))
     }
@@ -347,5 +350,19 @@ mod tests {
             Change { op: Op::Add, item: Item::Clsact { port: "gone".into() } },
         ];
         assert_eq!(batch(&changes, 1, &index, 9, None).unwrap_err(), (1, "no interface `gone` on this switch".into()));
+    }
+
+    #[test]
+    fn a_name_the_batch_creates_is_never_resolved_to_the_link_that_holds_it_now() {
+        let mut index = ctx_index();
+        index.insert("p2.600".into(), 7); // something else, not ours, holds the name
+        let changes: Vec<Change> =
+            [Item::SubInterface { parent: "p2".into(), vid: 600 }, Item::Port { port: "p2.600".into() }]
+                .into_iter()
+                .map(|item| Change { op: Op::Add, item })
+                .collect();
+        let b = batch(&changes, 1, &index, 9, None).unwrap();
+        let RouteNetlinkMessage::SetLink(port) = &b.messages[2].0 else { panic!() };
+        assert_eq!(port.header.index, 9);
     }
 }

@@ -23,7 +23,7 @@ use rtnetlink::packet_route::neighbour::{NeighbourAttribute, NeighbourMessage, N
 use rtnetlink::packet_route::tc::{TcAttribute, TcMessage};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
-pub use conn::{Conn, NlError};
+pub use conn::{Conn, NlError, chunks};
 pub use msgs::{Batch, Ctx, messages};
 
 use crate::orchestrator::{Change, Direction, Item};

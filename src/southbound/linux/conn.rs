@@ -21,6 +21,10 @@ pub const CHUNK: usize = 1000;
 /// with its action about 120, so this only cuts chunks of the larger kinds shorter.
 pub const CHUNK_BYTES: usize = 160 * 1024;
 
+/// Get requests per sendmsg in [`Conn::gets`]. Every answer is a message of its own in the
+/// receive buffer (about a KiB each with overhead), so this stays well inside it.
+pub const GETS_PER_SENDMSG: usize = 128;
+
 /// struct nlmsghdr.
 const NETLINK_HEADER_LEN: usize = 16;
 
@@ -111,6 +115,54 @@ impl Conn {
     /// Dumps: sends `message` with NLM_F_DUMP and collects every reply.
     pub fn dump(&mut self, message: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, NlError> {
         self.exchange(message, NLM_F_REQUEST | NLM_F_DUMP)
+    }
+
+    /// Sends many get requests (not dumps), [`GETS_PER_SENDMSG`] to a sendmsg, and returns
+    /// each one's answer in order: the kernel runs them one after another and answers each
+    /// (a message or an error), so a chunk costs one round trip however many it holds. For
+    /// what the kernel will not dump in one go (tc filters are dumped one hook of one device
+    /// at a time, and a socket runs one dump at a time).
+    pub fn gets(&mut self, messages: &[RouteNetlinkMessage]) -> Vec<Result<Vec<RouteNetlinkMessage>, NlError>> {
+        let mut out = Vec::with_capacity(messages.len());
+        for chunk in messages.chunks(GETS_PER_SENDMSG) {
+            let reqs: Vec<NetlinkMessage<RouteNetlinkMessage>> = chunk
+                .iter()
+                .map(|m| {
+                    let mut req = NetlinkMessage::from(m.clone());
+                    req.header.flags = NLM_F_REQUEST;
+                    req
+                })
+                .collect();
+            let first_seq = self.seq.wrapping_add(1);
+            self.seq = self.seq.wrapping_add(chunk.len() as u32);
+            let handle = self.handle.clone();
+            let mut answers: Vec<Result<Vec<RouteNetlinkMessage>, NlError>> = vec![Ok(Vec::new()); chunk.len()];
+            let sent = self.rt.block_on(async {
+                let mut stream =
+                    handle.request_batch(reqs, SocketAddr::new(0, 0)).map_err(|e| NlError::other(e.to_string()))?;
+                while let Some(msg) = stream.next().await {
+                    let Some(answer) = answers.get_mut(msg.header.sequence_number.wrapping_sub(first_seq) as usize)
+                    else {
+                        continue;
+                    };
+                    match msg.payload {
+                        NetlinkPayload::Error(e) if e.code.is_some() => *answer = Err(NlError::from_code(e.raw_code())),
+                        NetlinkPayload::InnerMessage(m) => {
+                            if let Ok(v) = answer {
+                                v.push(m);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Ok::<(), NlError>(())
+            });
+            match sent {
+                Ok(()) => out.extend(answers),
+                Err(e) => out.extend(chunk.iter().map(|_| Err(e.clone()))),
+            }
+        }
+        out
     }
 
     /// The ifindex of the link called `name`, by one lookup (not a dump).

@@ -30,7 +30,7 @@ use crate::orchestrator::{Change, Direction, Item};
 
 use super::dry_run::command_lines;
 use super::{ApplyError, Driver, DriverError};
-use msgs::{is_our_drop, tc_parent};
+use msgs::is_our_drop;
 
 /// One switch: a bridge in a namespace.
 pub struct LinuxSwitch {
@@ -303,29 +303,35 @@ impl Driver for LinuxSwitch {
                 items.insert(Item::Fdb { mac: crate::model::Mac(mac), vid, port: port.clone() });
             }
         }
-        // clsact qdiscs and our matchall drop filters on bridge ports.
+        // clsact qdiscs on bridge ports (one dump), then our matchall drop filter on each of
+        // their hooks: the kernel dumps filters one hook of one device at a time, so these
+        // are asked for by key, all in one batch of gets.
         let qdiscs = self
             .conn
             .dump(RouteNetlinkMessage::GetQueueDiscipline(TcMessage::default()))
             .map_err(|e| self.err(format!("dump qdiscs: {e}")))?;
+        let mut hooks = Vec::new();
         for m in qdiscs {
             let RouteNetlinkMessage::NewQueueDiscipline(q) = m else { continue };
             let is_clsact = q.attributes.iter().any(|a| matches!(a, TcAttribute::Kind(k) if k == "clsact"));
-            let Some(port) = ports.get(&(q.header.index as u32)).cloned() else { continue };
-            if !is_clsact {
-                continue;
-            }
+            let Some(port) = ports.get(&(q.header.index as u32)).filter(|_| is_clsact) else { continue };
             items.insert(Item::Clsact { port: port.clone() });
             for direction in [Direction::Ingress, Direction::Egress] {
-                let mut req = TcMessage::with_index(q.header.index);
-                req.header.parent = tc_parent(direction);
-                let filters = self
-                    .conn
-                    .dump(RouteNetlinkMessage::GetTrafficFilter(req))
-                    .map_err(|e| self.err(format!("dump tc filters of {port}: {e}")))?;
-                if filters.iter().any(|f| matches!(f, RouteNetlinkMessage::NewTrafficFilter(f) if is_our_drop(f))) {
-                    items.insert(Item::TcDrop { port: port.clone(), direction });
-                }
+                hooks.push((port.clone(), direction, q.header.index));
+            }
+        }
+        let gets: Vec<RouteNetlinkMessage> = hooks
+            .iter()
+            .map(|(_, direction, ifindex)| {
+                RouteNetlinkMessage::GetTrafficFilter(msgs::our_drop_key(*ifindex, *direction))
+            })
+            .collect();
+        for ((port, direction, _), answer) in hooks.into_iter().zip(self.conn.gets(&gets)) {
+            // No filter chain, no filter at our preference, or none with our handle: all
+            // mean ours is not there.
+            let Ok(found) = answer else { continue };
+            if found.iter().any(|f| matches!(f, RouteNetlinkMessage::NewTrafficFilter(f) if is_our_drop(f))) {
+                items.insert(Item::TcDrop { port, direction });
             }
         }
         Ok(items)

@@ -164,6 +164,7 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
             m.attributes.push(TcAttribute::Kind("matchall".into()));
             match op {
                 Op::Add => {
+                    m.header.handle = OUR_DROP_HANDLE;
                     m.attributes.push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(
                         vec![gact_drop()],
                     ))]));
@@ -191,8 +192,23 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
     })
 }
 
+/// The handle of our drop filter: matchall's own default (it takes 1 when given none, as
+/// filters made before this was set were), set so that [`our_drop_key`] can ask for it.
+const OUR_DROP_HANDLE: TcHandle = TcHandle { major: 0, minor: 1 };
+
+/// A get request (RTM_GETTFILTER, not a dump) for our drop filter on `ifindex`'s hook in
+/// `direction`: the kernel answers with the filter, or ENOENT/EINVAL when the hook has no
+/// filter at our preference and protocol with our handle.
+pub fn our_drop_key(ifindex: i32, direction: Direction) -> TcMessage {
+    let mut m = TcMessage::with_index(ifindex);
+    m.header.parent = tc_parent(direction);
+    m.header.info = (u32::from(TC_PREF) << 16) | u32::from(ETH_P_8021Q_BE);
+    m.header.handle = OUR_DROP_HANDLE;
+    m
+}
+
 /// The clsact hook a direction's filters hang from (ffff:fff2 ingress, ffff:fff3 egress).
-pub(super) fn tc_parent(direction: Direction) -> TcHandle {
+fn tc_parent(direction: Direction) -> TcHandle {
     let minor = match direction {
         Direction::Ingress => TcHandle::MIN_INGRESS,
         Direction::Egress => TcHandle::MIN_EGRESS,

@@ -568,6 +568,30 @@ fn parallel_apply_with_one_switch_failing_leaves_every_switch_as_it_was() {
         assert!(err.rollback_errors.is_empty(), "{err}");
         assert_same(&before, &lab.snapshot(), &format!("{switch} refused"));
     }
+    // The lab kernel has one CPU, so the engine works on one switch at a time unless told
+    // otherwise: the same through the CLI with a thread per switch, the fault on a switch in
+    // the middle of the topology.
+    let metro = topologies().join("metro.yaml");
+    let chan_file = topologies().join("metro.channels.yaml");
+    let cli_apply = |fault: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        cmd.args(["apply", "-t", metro.to_str().unwrap(), "-c", chan_file.to_str().unwrap()]);
+        cmd.env("SWITCHBOARD_APPLY_THREADS", "13");
+        if let Some(fault) = fault {
+            cmd.env("SWITCHBOARD_FAULT", fault);
+        }
+        cmd.output().unwrap()
+    };
+    let out = cli_apply(Some("agg2:3"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("switch `agg2`:") && err.contains("rolled back"), "{err}");
+    assert!(err.matches(": rolling back").count() > 2, "the other switches had applied: {err}");
+    assert_same(&before, &lab.snapshot(), "agg2 refused, a thread per switch");
+    let out = cli_apply(None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    lab.apply("[]").unwrap();
+    assert_same(&before, &lab.snapshot(), "applied and removed, a thread per switch");
     let report = lab.apply(&metro_channels()).unwrap();
     assert_eq!(report.reapplied, 0, "{report:?}");
     let drift = engine::drift(&planner, &mut engine::connect(topo).unwrap()).unwrap();

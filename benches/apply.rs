@@ -1,7 +1,10 @@
 //! Apply benchmark (issue: linux driver): the change set of N channels on the metro lab
-//! through the linux driver, against `bridge -batch` (with `ip -batch` and `tc -batch` for
-//! the few link and tc lines) applying the dry-run rendering of the same change set, in the
-//! same run; and the time from apply start to the first frame between two new members.
+//! through the linux driver, against two baselines in the same run: the physical limit (the
+//! driver's own messages for the same change set, encoded beforehand and sent in the same
+//! sendmsg chunks by a minimal sender, one switch after another, nothing read or checked)
+//! and `bridge -batch` (with `ip -batch` and `tc -batch` for the link and tc lines) applying
+//! the dry-run rendering of the same change set. Also: the rollback of a failed apply of the
+//! same change set, and the time from apply start to the first frame between two new members.
 //!
 //! Needs root and the VLAN-filtering kernel: run `scripts/bench-apply`, which builds this
 //! and runs it under scripts/run-in-vm. Prints a Markdown table.
@@ -15,8 +18,11 @@ use std::time::{Duration, Instant};
 use switchboard::engine::{self, Event};
 use switchboard::orchestrator::{Planner, change_set, parse_channels, plan};
 use switchboard::southbound::dry_run::batches;
-use switchboard::southbound::linux::{lab, probe};
+use switchboard::southbound::linux::{LinuxSwitch, chunks, lab, netns, probe};
 use switchboard::topology::Topology;
+
+use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkMessage};
+use rtnetlink::sys::{Socket, protocols::NETLINK_ROUTE};
 use switchboard::topology::generate::{ChannelOptions, channels_yaml};
 
 fn main() {
@@ -28,21 +34,23 @@ fn main() {
     let topo =
         switchboard::topology::parse(&std::fs::read_to_string(root.join("topologies/metro.yaml")).unwrap()).unwrap();
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    // BENCH_BATCH=0 leaves out the iproute2 baseline (minutes at 1,000 channels under UML),
+    // for quick looks at the driver against the raw sender.
+    let with_batch = std::env::var("BENCH_BATCH").as_deref() != Ok("0");
     lab::down(&topo).unwrap();
     lab::up(&topo, &mut |_| {}).unwrap();
     reset(&topo);
 
     println!(
-        "| channels | changes | linux driver (apply + verify) | linux driver (sending only) | `ip/bridge/tc -batch` | ratio |"
+        "| channels | changes | linux driver (read, apply, read-back) | driver, sending only | raw sender (same messages, pre-encoded) | `ip/bridge/tc -batch` | driver / raw | `-batch` / driver | failed apply + rollback (rollback alone) |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for n in [100usize, 1000] {
         let (specs, diags) = parse_channels(&channels_yaml(&topo, &ChannelOptions { channels: n, seed: 7 }));
         assert!(diags.is_empty());
         let planner = plan(&topo, &specs).unwrap_or_else(|e| panic!("{n} channels do not fit metro: {:?}", e.first()));
-        let mut linux = Vec::new();
-        let mut sending = Vec::new();
-        let mut batch = Vec::new();
+        let (mut linux, mut sending, mut raw, mut batch, mut failed, mut rollback) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut changes = 0;
         for _ in 0..rounds {
             let (total, send, c) = linux_apply(&planner);
@@ -50,20 +58,35 @@ fn main() {
             linux.push(total);
             sending.push(send);
             reset(&topo);
-            batch.push(batch_apply(&topo, &planner));
+            raw.push(raw_apply(&topo, &planner));
             reset(&topo);
+            let (f, r) = failed_apply(&topo, &planner);
+            failed.push(f);
+            rollback.push(r);
+            if with_batch {
+                batch.push(batch_apply(&topo, &planner));
+                reset(&topo);
+            }
         }
-        let (l, s, b) = (median(&mut linux), median(&mut sending), median(&mut batch));
+        if !with_batch {
+            batch.push(Duration::ZERO);
+        }
+        let (l, s, r, b) = (median(&mut linux), median(&mut sending), median(&mut raw), median(&mut batch));
+        let (f, rb) = (median(&mut failed), median(&mut rollback));
         let rate = |d: Duration| changes as f64 / d.as_secs_f64();
         println!(
-            "| {n} | {changes} | {:.0} ms, {:.0}/s | {:.0} ms, {:.0}/s | {:.0} ms, {:.0}/s | {:.1}x |",
+            "| {n} | {changes} | {:.0} ms, {:.0}/s | {:.0} ms | {:.0} ms, {:.0}/s | {:.0} ms, {:.0}/s | {:.1}x | {:.1}x | {:.0} ms ({:.0} ms) |",
             ms(l),
             rate(l),
             ms(s),
-            rate(s),
+            ms(r),
+            rate(r),
             ms(b),
             rate(b),
-            b.as_secs_f64() / l.as_secs_f64()
+            l.as_secs_f64() / r.as_secs_f64(),
+            b.as_secs_f64() / l.as_secs_f64(),
+            ms(f),
+            ms(rb),
         );
     }
 
@@ -105,14 +128,18 @@ fn median(v: &mut [Duration]) -> Duration {
     v[v.len() / 2]
 }
 
-/// Back to the baseline (ports on the bridges, no channels).
+/// Back to the baseline (ports on the bridges, no channels), then a pause: deleting hundreds
+/// of sub-interfaces leaves the kernel work to finish in the background (freeing devices
+/// after RCU grace periods), which would otherwise be charged to whatever is timed next.
 fn reset(topo: &Topology) {
     let planner = Planner::new(topo);
     let mut drivers = engine::connect(topo).unwrap();
     engine::apply(&planner, &mut drivers, &mut |_| {}).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
 }
 
-/// (whole apply with read, diff, verify; time inside the drivers' apply; changes)
+/// (whole apply with read, diff, verify; the time spent in the drivers' apply calls, summed
+/// over switches (under the one-CPU lab kernel they run one after another); changes)
 fn linux_apply(planner: &Planner<'_>) -> (Duration, Duration, usize) {
     let mut drivers = engine::connect(planner.topology()).unwrap();
     let mut sending = Duration::ZERO;
@@ -153,4 +180,102 @@ fn batch_apply(topo: &Topology, planner: &Planner<'_>) -> Duration {
     let drift = engine::drift(planner, &mut drivers).unwrap();
     assert!(drift.is_empty(), "bridge -batch did not reach the planned state: {} differences", drift.len());
     elapsed
+}
+
+/// The physical limit: the linux driver's own messages for the change set from the
+/// baseline, encoded beforehand, sent by a bare socket per switch in the driver's sendmsg
+/// chunks (an ACK asked for on each chunk's last message only, as the driver does), switch
+/// after switch. Only the sending and the ACKs are timed. Then checks the switches hold
+/// exactly the plan, so the same work was done.
+fn raw_apply(topo: &Topology, planner: &Planner<'_>) -> Duration {
+    let mut drivers = engine::connect(topo).unwrap();
+    let actual = engine::read_all(&mut drivers).unwrap();
+    let cs = change_set(planner, &actual);
+    let mut jobs = Vec::new();
+    for sw in &cs.switches {
+        let ns = sw.driver.netns().unwrap().to_string();
+        let mut linux = LinuxSwitch::connect(&sw.switch, Some(&ns), sw.driver.bridge()).unwrap();
+        let msgs = linux.messages_for(&sw.changes).unwrap();
+        let mut seq = 0u32;
+        let mut encoded = Vec::new();
+        for (start, end) in chunks(&msgs) {
+            let mut buf = Vec::new();
+            for (k, (m, flags)) in msgs[start..end].iter().enumerate() {
+                let mut nl = NetlinkMessage::from(m.clone());
+                let last = start + k + 1 == end;
+                nl.header.flags = NLM_F_REQUEST | flags | if last { NLM_F_ACK } else { 0 };
+                seq += 1;
+                nl.header.sequence_number = seq;
+                nl.finalize();
+                let at = buf.len();
+                buf.resize(at + nl.buffer_len(), 0);
+                nl.serialize(&mut buf[at..]);
+            }
+            encoded.push((buf, seq));
+        }
+        let socket = netns::run_in(Some(&ns), || {
+            let mut s = Socket::new(NETLINK_ROUTE).unwrap();
+            s.bind_auto().unwrap();
+            s
+        })
+        .unwrap();
+        jobs.push((socket, encoded));
+    }
+    let t = Instant::now();
+    let mut errors = 0;
+    let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
+    for (socket, encoded) in &jobs {
+        for (bytes, last_seq) in encoded {
+            assert_eq!(socket.send(bytes, 0).unwrap(), bytes.len());
+            'ack: loop {
+                buf.clear();
+                let n = socket.recv(&mut buf, 0).unwrap();
+                let mut at = 0;
+                while at + 20 <= n {
+                    let len = u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
+                    let kind = u16::from_ne_bytes(buf[at + 4..at + 6].try_into().unwrap());
+                    let seq = u32::from_ne_bytes(buf[at + 8..at + 12].try_into().unwrap());
+                    let code = i32::from_ne_bytes(buf[at + 16..at + 20].try_into().unwrap());
+                    if kind == 2 && code != 0 {
+                        errors += 1;
+                    }
+                    if kind == 2 && seq == *last_seq {
+                        break 'ack;
+                    }
+                    at += len.max(16).next_multiple_of(4);
+                }
+            }
+        }
+    }
+    let elapsed = t.elapsed();
+    assert_eq!(errors, 0, "the raw sender's messages were refused");
+    let drift = engine::drift(planner, &mut drivers).unwrap();
+    assert!(drift.is_empty(), "the raw sender did not reach the planned state: {} differences", drift.len());
+    elapsed
+}
+
+/// The same apply with the last change of the busiest switch made to fail, so every other
+/// switch has applied (and verified) when the transaction rolls back. Returns the whole
+/// failed apply and its rollback alone (from the first rollback event to the end), and
+/// checks every switch is back at the baseline.
+fn failed_apply(topo: &Topology, planner: &Planner<'_>) -> (Duration, Duration) {
+    let mut drivers = engine::connect(topo).unwrap();
+    let before = engine::read_all(&mut drivers).unwrap();
+    let cs = change_set(planner, &before);
+    let busiest = cs.switches.iter().max_by_key(|s| s.changes.len()).unwrap();
+    let i = topo.switch_index(&busiest.switch).unwrap();
+    drivers[i].inject_fault(busiest.changes.len() - 1);
+    let mut rollback_start = None;
+    let t = Instant::now();
+    let err = engine::apply(planner, &mut drivers, &mut |e| {
+        if matches!(e, Event::RollingBack { .. }) && rollback_start.is_none() {
+            rollback_start = Some(Instant::now());
+        }
+    })
+    .unwrap_err();
+    let end = Instant::now();
+    assert!(err.rollback_errors.is_empty(), "{err}");
+    assert_eq!(engine::read_all(&mut drivers).unwrap(), before, "the rollback did not restore the baseline");
+    std::thread::sleep(Duration::from_secs(1)); // as after reset()
+    (end - t, end - rollback_start.unwrap())
 }

@@ -36,7 +36,7 @@ pub fn open(sw: &Switch) -> Result<Box<dyn Driver>, DriverError> {
 }
 
 /// A switch Switchboard can read and change.
-pub trait Driver {
+pub trait Driver: Send {
     /// The switch's name in the topology.
     fn switch(&self) -> &str;
 

@@ -1,0 +1,384 @@
+//! The linux driver's functional core: a change list as netlink messages, built without
+//! touching the kernel (tested without root). [`batch`] makes a whole change list one
+//! ordered stream of messages; [`super::LinuxSwitch`] sends it.
+
+use std::collections::HashMap;
+
+use rtnetlink::packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use rtnetlink::packet_route::link::{BridgeVlanInfoFlags, LinkAttribute};
+use rtnetlink::packet_route::neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
+use rtnetlink::packet_route::tc::{
+    TcAction, TcActionAttribute, TcActionOption, TcAttribute, TcFilterMatchAllOption, TcHandle, TcMessage, TcOption,
+};
+use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::{LinkBridgePort, LinkBridgeVlan, LinkUnspec, LinkVlan};
+
+use crate::orchestrator::{Change, Direction, Item, Op};
+
+use super::super::dry_run::TC_PREF;
+
+/// ETH_P_8021Q, as tc wants it: in network byte order inside tcm_info.
+const ETH_P_8021Q_BE: u16 = 0x8100u16.to_be();
+/// TCA_GACT_PARMS and TC_ACT_SHOT from linux/tc_act/tc_gact.h and pkt_cls.h.
+const TCA_GACT_PARMS: u16 = 2;
+const TC_ACT_SHOT: i32 = 2;
+
+/// A change list as one ordered stream of messages.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Each message with the header flags it needs beyond REQUEST (and ACK).
+    pub messages: Vec<(RouteNetlinkMessage, u16)>,
+    /// For each message, the index of the change it belongs to.
+    pub change_of: Vec<usize>,
+    /// Sub-interfaces the batch creates, with the ifindex it gives each.
+    pub created: HashMap<String, u32>,
+    /// Links the batch deletes.
+    pub deleted: Vec<String>,
+}
+
+/// Every change of `changes` as messages, in the changes' order, to be sent as one batch.
+///
+/// The kernel runs a batch's messages one after another, in order, and goes on past a
+/// failure. So dependencies hold as long as the change list is in dependency order, which
+/// [`crate::orchestrator::diff`] gives (removals first, FDB entries before filters before the
+/// qdisc before VLANs before ports before sub-interfaces; additions the other way round). A
+/// sub-interface the batch creates gets its ifindex from here (`next_index` upward, above
+/// every index the switch has), so the port, VLAN, qdisc and FDB messages after it in the
+/// same batch name it without asking the kernel in between.
+///
+/// `poison`, for fault injection, is the index of a change whose messages are made to
+/// refer to an interface that does not exist. An `Err` is (change index, why).
+pub fn batch(
+    changes: &[Change],
+    bridge: u32,
+    index: &HashMap<String, u32>,
+    next_index: u32,
+    poison_at: Option<usize>,
+) -> Result<Batch, (usize, String)> {
+    let mut created = HashMap::new();
+    let mut next = next_index;
+    for change in changes {
+        if let (Op::Add, Item::SubInterface { parent, vid }) = (change.op, &change.item) {
+            created.insert(format!("{parent}.{vid}"), next);
+            next += 1;
+        }
+    }
+    let ctx = Ctx { bridge, index, created: &created };
+    let mut out = Batch::default();
+    for (k, change) in changes.iter().enumerate() {
+        let mut msgs = messages(change, &ctx).map_err(|e| (k, e))?;
+        if poison_at == Some(k) {
+            msgs.iter_mut().for_each(|(m, _)| poison(m));
+        }
+        out.change_of.extend(std::iter::repeat_n(k, msgs.len()));
+        out.messages.append(&mut msgs);
+        if let (Op::Remove, Item::SubInterface { parent, vid }) = (change.op, &change.item) {
+            out.deleted.push(format!("{parent}.{vid}"));
+        }
+    }
+    out.created = created;
+    Ok(out)
+}
+
+/// What [`messages`] needs to know about the switch.
+pub struct Ctx<'a> {
+    /// ifindex of the bridge.
+    pub bridge: u32,
+    /// Interface name -> ifindex.
+    pub index: &'a HashMap<String, u32>,
+    /// Sub-interfaces not made yet -> the ifindex they are to be given.
+    pub created: &'a HashMap<String, u32>,
+}
+
+impl Ctx<'_> {
+    /// A link the batch creates is named by the index it gives it, even if some other link
+    /// holds the name now (its creation then fails, and so does every message after it
+    /// that names it, rather than acting on the other link).
+    fn ifindex(&self, name: &str) -> Result<u32, String> {
+        self.created
+            .get(name)
+            .or_else(|| self.index.get(name))
+            .copied()
+            .ok_or_else(|| format!("no interface `{name}` on this switch"))
+    }
+}
+
+/// The netlink messages (with extra header flags) that make one change.
+pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessage, u16)>, String> {
+    use RouteNetlinkMessage as M;
+    let create = NLM_F_CREATE | NLM_F_EXCL;
+    Ok(match (&change.op, &change.item) {
+        (Op::Add, Item::SubInterface { parent, vid }) => {
+            let p = ctx.ifindex(parent)?;
+            let name = format!("{parent}.{vid}");
+            let mut link = LinkVlan::new(&name, p, *vid).up().build();
+            // The index chosen for it, if any (0: the kernel picks one).
+            link.header.index = ctx.created.get(&name).copied().unwrap_or(0);
+            vec![(M::SetLink(LinkUnspec::new_with_index(p).up().build()), 0), (M::NewLink(link), create)]
+        }
+        (Op::Remove, Item::SubInterface { parent, vid }) => {
+            let i = ctx.ifindex(&format!("{parent}.{vid}"))?;
+            vec![(M::DelLink(LinkUnspec::new_with_index(i).build()), 0)]
+        }
+        (Op::Add, Item::Port { port }) => {
+            let i = ctx.ifindex(port)?;
+            vec![
+                (M::SetLink(LinkUnspec::new_with_index(i).controller(ctx.bridge).up().build()), 0),
+                (M::NewLink(LinkBridgePort::new(i).learning(false).flood(false).mcast_flood(false).build()), 0),
+            ]
+        }
+        (Op::Remove, Item::Port { port }) => {
+            let i = ctx.ifindex(port)?;
+            vec![(M::SetLink(LinkUnspec::new_with_index(i).nocontroller().build()), 0)]
+        }
+        (Op::Add, Item::Vlan { port, vid, pvid, untagged }) => {
+            let mut flags = BridgeVlanInfoFlags::empty();
+            if *pvid {
+                flags |= BridgeVlanInfoFlags::Pvid;
+            }
+            if *untagged {
+                flags |= BridgeVlanInfoFlags::Untagged;
+            }
+            vec![(M::SetLink(LinkBridgeVlan::new(ctx.ifindex(port)?).vlan(*vid, flags).build()), 0)]
+        }
+        (Op::Remove, Item::Vlan { port, vid, .. }) => {
+            vec![(
+                M::DelLink(LinkBridgeVlan::new(ctx.ifindex(port)?).vlan(*vid, BridgeVlanInfoFlags::empty()).build()),
+                0,
+            )]
+        }
+        (op, Item::Clsact { port }) => {
+            let mut m = TcMessage::with_index(ctx.ifindex(port)? as i32);
+            m.header.parent = TcHandle::CLSACT;
+            m.header.handle = TcHandle { major: 0xffff, minor: 0 };
+            m.attributes.push(TcAttribute::Kind("clsact".into()));
+            match op {
+                Op::Add => vec![(M::NewQueueDiscipline(m), create)],
+                Op::Remove => vec![(M::DelQueueDiscipline(m), 0)],
+            }
+        }
+        (op, Item::TcDrop { port, direction }) => {
+            let mut m = TcMessage::with_index(ctx.ifindex(port)? as i32);
+            m.header.parent = tc_parent(*direction);
+            m.header.info = (u32::from(TC_PREF) << 16) | u32::from(ETH_P_8021Q_BE);
+            m.attributes.push(TcAttribute::Kind("matchall".into()));
+            match op {
+                Op::Add => {
+                    m.header.handle = OUR_DROP_HANDLE;
+                    m.attributes.push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(
+                        vec![gact_drop()],
+                    ))]));
+                    vec![(M::NewTrafficFilter(m), create)]
+                }
+                Op::Remove => vec![(M::DelTrafficFilter(m), 0)],
+            }
+        }
+        (op, Item::Fdb { mac, vid, port }) => {
+            let mut m = NeighbourMessage::default();
+            m.header.family = AddressFamily::Bridge;
+            m.header.ifindex = ctx.ifindex(port)?;
+            m.header.flags = NeighbourFlags::Controller;
+            m.attributes =
+                vec![NeighbourAttribute::LinkLayerAddress(mac.octets().to_vec()), NeighbourAttribute::Vlan(*vid)];
+            match op {
+                Op::Add => {
+                    m.header.state = NeighbourState::Noarp;
+                    // REPLACE: a learned entry for the same MAC and VLAN gives way.
+                    vec![(M::NewNeighbour(m), NLM_F_CREATE | NLM_F_REPLACE)]
+                }
+                Op::Remove => vec![(M::DelNeighbour(m), 0)],
+            }
+        }
+    })
+}
+
+/// The handle of our drop filter: matchall's own default (it takes 1 when given none, as
+/// filters made before this was set were), set so that [`our_drop_key`] can ask for it.
+const OUR_DROP_HANDLE: TcHandle = TcHandle { major: 0, minor: 1 };
+
+/// A get request (RTM_GETTFILTER, not a dump) for our drop filter on `ifindex`'s hook in
+/// `direction`: the kernel answers with the filter, or ENOENT/EINVAL when the hook has no
+/// filter at our preference and protocol with our handle.
+pub fn our_drop_key(ifindex: i32, direction: Direction) -> TcMessage {
+    let mut m = TcMessage::with_index(ifindex);
+    m.header.parent = tc_parent(direction);
+    m.header.info = (u32::from(TC_PREF) << 16) | u32::from(ETH_P_8021Q_BE);
+    m.header.handle = OUR_DROP_HANDLE;
+    m
+}
+
+/// The clsact hook a direction's filters hang from (ffff:fff2 ingress, ffff:fff3 egress).
+fn tc_parent(direction: Direction) -> TcHandle {
+    let minor = match direction {
+        Direction::Ingress => TcHandle::MIN_INGRESS,
+        Direction::Egress => TcHandle::MIN_EGRESS,
+    };
+    TcHandle { major: 0xffff, minor }
+}
+
+/// A gact action that drops (`action drop`). netlink-packet-route has no typed gact, so its
+/// parameters (struct tc_gen: index, capab, action, refcnt, bindcnt) are written raw.
+fn gact_drop() -> TcAction {
+    let mut parms = Vec::with_capacity(20);
+    for v in [0i32, 0, TC_ACT_SHOT, 0, 0] {
+        parms.extend_from_slice(&v.to_ne_bytes());
+    }
+    let mut action = TcAction::default();
+    action.attributes = vec![
+        TcActionAttribute::Kind("gact".into()),
+        TcActionAttribute::Options(vec![TcActionOption::Other(DefaultNla::new(TCA_GACT_PARMS, parms))]),
+    ];
+    action
+}
+
+/// Whether a dumped filter is one of ours: matchall for 802.1Q at our preference.
+pub(super) fn is_our_drop(f: &TcMessage) -> bool {
+    let pref = (f.header.info >> 16) as u16;
+    let proto = (f.header.info & 0xffff) as u16;
+    pref == TC_PREF
+        && proto == ETH_P_8021Q_BE
+        && f.attributes.iter().any(|a| matches!(a, TcAttribute::Kind(k) if k == "matchall"))
+        && f.attributes.iter().any(|a| matches!(a, TcAttribute::Options(o) if !o.is_empty()))
+}
+
+/// Makes a message refer to an interface that does not exist (fault injection). A new
+/// sub-interface keeps its own index (which a creation may choose) and gets a parent that
+/// does not exist instead.
+fn poison(m: &mut RouteNetlinkMessage) {
+    const MISSING: u32 = 0x7fff_fff0;
+    match m {
+        RouteNetlinkMessage::NewLink(l) if l.attributes.iter().any(|a| matches!(a, LinkAttribute::Link(_))) => {
+            for a in &mut l.attributes {
+                if let LinkAttribute::Link(parent) = a {
+                    *parent = MISSING;
+                }
+            }
+        }
+        RouteNetlinkMessage::NewLink(l) | RouteNetlinkMessage::SetLink(l) | RouteNetlinkMessage::DelLink(l) => {
+            l.header.index = MISSING
+        }
+        RouteNetlinkMessage::NewNeighbour(n) | RouteNetlinkMessage::DelNeighbour(n) => n.header.ifindex = MISSING,
+        RouteNetlinkMessage::NewQueueDiscipline(t)
+        | RouteNetlinkMessage::DelQueueDiscipline(t)
+        | RouteNetlinkMessage::NewTrafficFilter(t)
+        | RouteNetlinkMessage::DelTrafficFilter(t) => t.header.index = MISSING as i32,
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx_index() -> HashMap<String, u32> {
+        [("br0", 1), ("p1", 2), ("t1", 3), ("p2", 4), ("p2.500", 5)]
+            .into_iter()
+            .map(|(n, i)| (n.to_string(), i))
+            .collect()
+    }
+
+    #[test]
+    fn fdb_add_is_a_static_master_entry_with_vlan() {
+        let index = ctx_index();
+        let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
+        let change = Change {
+            op: Op::Add,
+            item: Item::Fdb { mac: "02:00:00:00:00:01".parse().unwrap(), vid: 10, port: "t1".into() },
+        };
+        let msgs = messages(&change, &ctx).unwrap();
+        let [(RouteNetlinkMessage::NewNeighbour(n), flags)] = msgs.as_slice() else { panic!("{msgs:?}") };
+        assert_eq!(*flags, NLM_F_CREATE | NLM_F_REPLACE);
+        assert_eq!(n.header.ifindex, 3);
+        assert_eq!(n.header.state, NeighbourState::Noarp);
+        assert_eq!(n.header.flags, NeighbourFlags::Controller);
+        assert!(n.attributes.contains(&NeighbourAttribute::Vlan(10)));
+    }
+
+    #[test]
+    fn leaf_filter_is_matchall_8021q_at_our_pref() {
+        let index = ctx_index();
+        let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
+        let change = Change { op: Op::Add, item: Item::TcDrop { port: "p2.500".into(), direction: Direction::Egress } };
+        let msgs = messages(&change, &ctx).unwrap();
+        let [(RouteNetlinkMessage::NewTrafficFilter(f), _)] = msgs.as_slice() else { panic!() };
+        assert_eq!(f.header.index, 5);
+        assert_eq!(f.header.parent, TcHandle { major: 0xffff, minor: 0xfff3 });
+        assert!(is_our_drop(f));
+    }
+
+    #[test]
+    fn unknown_port_is_an_error_not_a_panic() {
+        let index = ctx_index();
+        let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
+        let change = Change { op: Op::Add, item: Item::Port { port: "nope".into() } };
+        assert_eq!(messages(&change, &ctx).unwrap_err(), "no interface `nope` on this switch");
+    }
+
+    #[test]
+    fn a_new_sub_interface_is_named_by_the_index_the_batch_gives_it() {
+        let index = ctx_index();
+        let changes: Vec<Change> = [
+            Item::SubInterface { parent: "p2".into(), vid: 600 },
+            Item::Port { port: "p2.600".into() },
+            Item::Vlan { port: "p2.600".into(), vid: 30, pvid: true, untagged: true },
+            Item::Fdb { mac: "02:00:00:00:00:02".parse().unwrap(), vid: 30, port: "p2.600".into() },
+        ]
+        .into_iter()
+        .map(|item| Change { op: Op::Add, item })
+        .collect();
+        let b = batch(&changes, 1, &index, 9, None).unwrap();
+        assert_eq!(b.created.get("p2.600"), Some(&9));
+        assert_eq!(b.change_of, vec![0, 0, 1, 1, 2, 3]);
+        let RouteNetlinkMessage::NewLink(sub) = &b.messages[1].0 else { panic!("{:?}", b.messages[1]) };
+        assert_eq!(sub.header.index, 9);
+        assert!(sub.attributes.contains(&LinkAttribute::Link(4)), "its parent is p2");
+        let RouteNetlinkMessage::SetLink(port) = &b.messages[2].0 else { panic!() };
+        assert_eq!(port.header.index, 9);
+        let RouteNetlinkMessage::NewNeighbour(fdb) = &b.messages[5].0 else { panic!() };
+        assert_eq!(fdb.header.ifindex, 9);
+        // Removed the other way round, by the index the switch reports.
+        let back: Vec<Change> = changes.iter().rev().map(Change::inverse).collect();
+        let mut index = index;
+        index.insert("p2.600".into(), 9);
+        let b = batch(&back, 1, &index, 10, None).unwrap();
+        assert!(b.created.is_empty());
+        assert_eq!(b.deleted, vec!["p2.600".to_string()]);
+        assert!(matches!(&b.messages.last().unwrap().0, RouteNetlinkMessage::DelLink(l) if l.header.index == 9));
+    }
+
+    #[test]
+    fn a_poisoned_sub_interface_keeps_its_index_and_loses_its_parent() {
+        let index = ctx_index();
+        let changes = [Change { op: Op::Add, item: Item::SubInterface { parent: "p2".into(), vid: 600 } }];
+        let b = batch(&changes, 1, &index, 9, Some(0)).unwrap();
+        let RouteNetlinkMessage::NewLink(sub) = &b.messages[1].0 else { panic!() };
+        assert_eq!(sub.header.index, 9, "a chosen index would create the link, not fail it");
+        assert!(!sub.attributes.contains(&LinkAttribute::Link(4)));
+        let RouteNetlinkMessage::SetLink(up) = &b.messages[0].0 else { panic!() };
+        assert_ne!(up.header.index, 4);
+    }
+
+    #[test]
+    fn a_change_naming_an_unknown_port_is_reported_with_its_index() {
+        let index = ctx_index();
+        let changes = [
+            Change { op: Op::Add, item: Item::Port { port: "p1".into() } },
+            Change { op: Op::Add, item: Item::Clsact { port: "gone".into() } },
+        ];
+        assert_eq!(batch(&changes, 1, &index, 9, None).unwrap_err(), (1, "no interface `gone` on this switch".into()));
+    }
+
+    #[test]
+    fn a_name_the_batch_creates_is_never_resolved_to_the_link_that_holds_it_now() {
+        let mut index = ctx_index();
+        index.insert("p2.600".into(), 7); // something else, not ours, holds the name
+        let changes: Vec<Change> =
+            [Item::SubInterface { parent: "p2".into(), vid: 600 }, Item::Port { port: "p2.600".into() }]
+                .into_iter()
+                .map(|item| Change { op: Op::Add, item })
+                .collect();
+        let b = batch(&changes, 1, &index, 9, None).unwrap();
+        let RouteNetlinkMessage::SetLink(port) = &b.messages[2].0 else { panic!() };
+        assert_eq!(port.header.index, 9);
+    }
+}

@@ -385,6 +385,21 @@ fn invitee_line(line: &str, role: Option<Role>) -> Result<InviteeSpec, String> {
     })
 }
 
+/// The service's refusal of an offer, a line of the form each: "invitee N: why" names the
+/// line invitee N came from; the rest is said as it is, in people's words.
+fn by_line(message: &str, from_line: &[String]) -> Vec<String> {
+    message
+        .lines()
+        .map(|m| {
+            let numbered = m.strip_prefix("invitee ").and_then(|r| r.split_once(": ")).and_then(|(n, why)| {
+                let n: usize = n.parse().ok()?;
+                Some(format!("{}: {}", from_line.get(n.checked_sub(1)?)?, super::words::for_people(why)))
+            });
+            numbered.unwrap_or_else(|| super::words::for_people(m))
+        })
+        .collect()
+}
+
 /// SPEC §2 step 3: one invitee per line, an email or `org:NAME`.
 pub(super) async fn view_offer_post(
     State(state): State<AppState>,
@@ -397,10 +412,15 @@ pub(super) async fn view_offer_post(
     // what was typed; the service's own refusals come back the same way.
     let mut errors = Vec::new();
     let mut invitees = Vec::new();
+    // Which line each invitee came from, for the service's refusals ("invitee 2: ...").
+    let mut from_line = Vec::new();
     for (n, line) in f.invitees.lines().enumerate().map(|(n, l)| (n + 1, l.trim())).filter(|(_, l)| !l.is_empty()) {
         match invitee_line(line, f.role) {
-            Ok(spec) => invitees.push(spec),
-            Err(why) => errors.push(format!("Line {n} (“{line}”): {why}")),
+            Ok(spec) => {
+                invitees.push(spec);
+                from_line.push(format!("Line {n} (“{line}”)"));
+            }
+            Err(why) => errors.push(format!("Line {n} (“{line}”): {}", super::words::for_people(&why.to_string()))),
         }
     }
     let description = f.description.parse::<Description>().map_err(|e| errors.push(e.to_string())).ok();
@@ -435,7 +455,7 @@ pub(super) async fn view_offer_post(
         })),
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Refused(_) | ServiceError::Conflict(_))) => {
             let mut page = channel_page(&state, &user, &id, String::new(), String::new()).await?;
-            page.offer_errors = if errors.is_empty() { vec![super::words::for_people(&e.to_string())] } else { errors };
+            page.offer_errors = if errors.is_empty() { by_line(&e.to_string(), &from_line) } else { errors };
             page.offer = OfferTyped {
                 invitees: f.invitees,
                 description: f.description,

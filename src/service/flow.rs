@@ -313,29 +313,47 @@ impl Service {
         invitees: &[InviteeSpec],
         now: i64,
     ) -> Result<Vec<Invitation>> {
-        let mut out = Vec::new();
+        // Every invitee is checked before any is written, and every bad one reported at once
+        // (a line each: "invitee N: why").
+        let mut checked = Vec::with_capacity(invitees.len());
+        let mut problems = Vec::new();
         for (n, inv) in invitees.iter().enumerate() {
-            let at = |m: &str| ServiceError::Invalid(format!("invitee {}: {m}", n + 1));
+            let at = |m: &str| format!("invitee {}: {m}", n + 1);
             let email = inv.email.as_ref().map(|e| e.to_string());
             let org_id = match inv.organization.as_deref() {
-                Some(o) => Some(match organizations::id_by_name(&mut *tx, o).await {
-                    Ok(id) => id,
-                    Err(store::StoreError::NotFound(_)) => return Err(at(&format!("no organization named `{o}`"))),
+                Some(o) => match organizations::id_by_name(&mut *tx, o).await {
+                    Ok(id) => Some(id),
+                    Err(store::StoreError::NotFound(_)) => {
+                        problems.push(at(&format!("no organization named `{o}`")));
+                        continue;
+                    }
                     Err(e) => return Err(e.into()),
-                }),
+                },
                 None => None,
             };
             if email.is_none() && org_id.is_none() {
-                return Err(at("give an email address or an organization"));
+                problems.push(at("give an email address or an organization"));
+                continue;
             }
             if org_id.as_deref() == Some(actor.org_id.as_str()) {
-                return Err(at("your own organization cannot be invited"));
+                problems.push(at("your own organization cannot be invited"));
+                continue;
             }
             let role = match (channel.kind, inv.role) {
                 (ChannelKind::P2mp, r) => Some(r.unwrap_or(Role::Leaf)),
                 (_, None) => None,
-                (_, Some(_)) => return Err(at("a role only applies to p2mp channels")),
+                (_, Some(_)) => {
+                    problems.push(at("a role only applies to p2mp channels"));
+                    continue;
+                }
             };
+            checked.push((inv, email, org_id, role));
+        }
+        if !problems.is_empty() {
+            return Err(ServiceError::Invalid(problems.join("\n")));
+        }
+        let mut out = Vec::new();
+        for (inv, email, org_id, role) in checked {
             let name = inv.name.to_string();
             let org_name = if inv.org_name.is_empty() {
                 inv.organization.as_ref().map(|o| o.to_string()).unwrap_or_default()

@@ -134,11 +134,18 @@ fn literal(text: &str) -> String {
 
 /// The audit records `s` asks for, newest first: one page of them.
 pub async fn search(db: &Db, s: &Search<'_>) -> Result<Vec<Entry>, SqlError> {
+    // Who acted is found by its ID, its email or its organization's name; the text, in the
+    // object, the details or the name of the channel the record is about.
     let rows = query(
-        "SELECT * FROM audit_log WHERE ($1 = 1 OR org_id = $2) AND ($3 = '' OR action LIKE $4 ESCAPE '\\') \
-         AND ($5 = '' OR LOWER(actor) LIKE $6 ESCAPE '\\') \
-         AND ($7 = '' OR LOWER(object) LIKE $8 ESCAPE '\\' OR LOWER(detail) LIKE $8 ESCAPE '\\') \
-         ORDER BY at DESC, id DESC LIMIT $9 OFFSET $10",
+        "SELECT a.at, COALESCE(u.email, a.actor) AS actor, a.org_id, a.source, a.action, a.object, a.detail \
+         FROM audit_log a LEFT JOIN users u ON u.id = a.actor LEFT JOIN organizations o ON o.id = a.org_id \
+         LEFT JOIN channels c ON c.id = a.object \
+         WHERE ($1 = 1 OR a.org_id = $2) AND ($3 = '' OR a.action LIKE $4 ESCAPE '\\') \
+         AND ($5 = '' OR LOWER(a.actor) LIKE $6 ESCAPE '\\' OR LOWER(u.email) LIKE $6 ESCAPE '\\' \
+           OR LOWER(o.name) LIKE $6 ESCAPE '\\') \
+         AND ($7 = '' OR LOWER(a.object) LIKE $8 ESCAPE '\\' OR LOWER(a.detail) LIKE $8 ESCAPE '\\' \
+           OR LOWER(c.name) LIKE $8 ESCAPE '\\') \
+         ORDER BY a.at DESC, a.id DESC LIMIT $9 OFFSET $10",
     )
     .bind(i64::from(s.org_id.is_none()))
     .bind(s.org_id.unwrap_or(""))

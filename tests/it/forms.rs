@@ -37,10 +37,20 @@ async fn a_refused_offer_keeps_every_line(b: Backend) {
     assert!(page.contains(r#"value="keep me""#) && page.contains(r#"value="soon""#), "{page}");
     assert_eq!(acme.get(&format!("/api/v1/channels/{id}/offers")).await.1.as_array().map(Vec::len), Some(0));
 
-    // A refusal by the service (no such organization) comes back the same way.
-    let (status, page) = send("org:no-such-organization", "").await;
+    // Refusals by the service (no such organization, our own) come back the same way, every
+    // one at once, each naming its line.
+    let (status, page) = send("org:no-such-organization\n\norg:acme", "").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
-    assert!(page.contains("id=\"offer-error\"") && page.contains(">org:no-such-organization</textarea>"), "{page}");
+    assert!(
+        page.contains("id=\"offer-error\"") && page.contains(">org:no-such-organization\n\norg:acme</textarea>"),
+        "{page}"
+    );
+    for said in [
+        "Line 1 (“org:no-such-organization”): no organization named “no-such-organization”",
+        "Line 3 (“org:acme”): your own organization cannot be invited",
+    ] {
+        assert!(page.contains(said), "{said}: {page}");
+    }
     assert_eq!(acme.get(&format!("/api/v1/channels/{id}/offers")).await.1.as_array().map(Vec::len), Some(0));
 }
 

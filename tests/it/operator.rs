@@ -75,6 +75,14 @@ async fn the_nocs_home_puts_failures_first(b: Backend) {
     assert!(audit.contains(">channel.create<") && !audit.contains(&live), "records about the doomed channel only");
     let (_, _, audit) = page("/operator/audit?actor=nobody-at-all".into()).await;
     assert!(audit.contains("No record matches"), "{audit}");
+    // Who by email or organization, shown by email; the text also finds a channel's name.
+    for who in ["admin%40stark.example", "stark"] {
+        let (_, _, audit) = page(format!("/operator/audit?actor={who}")).await;
+        assert!(audit.contains(">invitation.accept<") && audit.contains("admin@stark.example"), "{who}: {audit}");
+        assert!(!audit.contains("admin@acme.example"), "{who}: only stark's: {audit}");
+    }
+    let (_, _, audit) = page("/operator/audit?text=DOOMED".into()).await;
+    assert!(audit.contains(">channel.create<"), "the channel's name finds its records: {audit}");
     let (all, more) = p.w.svc.audit_search(&p.w.op, &switchboard::service::AuditQuery::default(), 2).await.unwrap();
     assert_eq!((all.len(), more), (2, true));
     assert!(all[0].at >= all[1].at, "newest first");

@@ -345,10 +345,12 @@ async fn first_registrant_claims_an_imported_organization(b: Backend) {
     w.svc.accept(&ops, hooli_token, &accept("hooli-9a")).await.unwrap();
     w.svc.run_pending().await.unwrap();
     assert_eq!(w.svc.channel(&ops, &ch).await.unwrap().state, ChannelState::Active);
-    // hooli has an admin now: a second invitation for hooli cannot claim it again.
+    // hooli has an admin now: a second invitation for hooli (to another channel: this E-Line
+    // has both its ends) cannot claim it again.
+    let ch2 = w.svc.create_channel(&w.acme, &w.channel("to-hooli-2", ChannelKind::P2p, "acme-3a")).await.unwrap();
     let again = w
         .svc
-        .offer(&w.acme, &ch, &NewOffer { invitees: vec![invite("x@hooli.example", "hooli")], ..Default::default() })
+        .offer(&w.acme, &ch2, &NewOffer { invitees: vec![invite("x@hooli.example", "hooli")], ..Default::default() })
         .await
         .unwrap();
     assert_eq!(

@@ -106,7 +106,7 @@ async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Res
     let now = state.svc.clock.now();
     let mut attention: Vec<&OrderView> = orders.iter().filter(|o| o.status == "failed" || stuck(o, now)).collect();
     attention.sort_by_key(|o| (o.status != "failed", std::cmp::Reverse(o.created_at)));
-    let latest: Vec<OrderRow> = orders.iter().rev().take(LATEST_ORDERS).map(|o| order_row(o, &names)).collect();
+    let latest: Vec<OrderRow> = orders.iter().take(LATEST_ORDERS).map(|o| order_row(o, &names)).collect();
     Ok(render(&OperatorPage {
         title: "Operator".into(),
         user: Some(user.header.clone()),

@@ -261,6 +261,8 @@ struct ChannelsPage {
     board: String,
     channels: Vec<ChannelRow>,
     can_create: bool,
+    /// The organization has no port to plug into a new channel.
+    no_ports: bool,
     csrf: String,
     sockets: Vec<SocketOption>,
     /// Each class of service of the catalogue, and whether this account has it.
@@ -368,6 +370,7 @@ async fn channels_page(
             })
             .collect(),
         can_create: actor.role == UserRole::Admin && !sockets.is_empty(),
+        no_ports: sockets.is_empty(),
         csrf: user.authed.csrf.clone(),
         sockets: socket_options(&sockets, true),
         typed: Typed { class: classes.first().map(|(c, _)| c.clone()).unwrap_or_default(), ..Typed::default() },

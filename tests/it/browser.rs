@@ -335,6 +335,12 @@ async fn forms_explain_refusals(b: Backend) {
     let a = Browser::open(&driver, "refusals").await;
     a.login(&p.base, "admin@acme.example", "password-1").await;
     a.wait_text("h1", "the channels page", |t| t.contains("ports and channels")).await;
+    // The E-Tree role is asked only for an E-Tree.
+    let role = a.client.find(Locator::Css("#role")).await.unwrap();
+    assert!(!role.is_displayed().await.unwrap(), "no role for an E-Line");
+    a.click(r#"#create input[name="kind"][value="p2mp"]"#).await;
+    assert!(role.is_displayed().await.unwrap(), "an E-Tree asks for the role");
+    a.click(r#"#create input[name="kind"][value="p2p"]"#).await;
     // The models are marked again as the bandwidth is typed, before anything is sent.
     let option = format!(r#"#model option[value="{per_mbps}"]"#);
     assert!(!a.text(&option).await.contains("not available"), "usable at 10 Mbps");

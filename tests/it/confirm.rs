@@ -44,10 +44,13 @@ async fn irreversible_controls_confirm_first(b: Backend) {
     wait_until("the channel to end", async || acme.get(&channel).await.1["state"] == "terminated").await;
     assert_eq!(acme.get(&channel).await.1["reason"], "moving to fibre");
 
-    // Unplug: a second channel on the same sockets, also offered to initech.
+    // Unplug: a second channel on the same ports; and an E-LAN offered to initech.
     let (id, _, accepted) = live_p2p(&p, &acme, "confirm-two").await;
     let channel = format!("/api/v1/channels/{id}");
-    let (_, offer) = acme.post(&format!("{channel}/offers"), json!({"invitees": [{"organization": "initech"}]})).await;
+    let (_, lan) = acme.post("/api/v1/channels", crate::api::new_channel(&p, "confirm-lan", "mp2mp", "acme-3a")).await;
+    let lan = lan["id"].as_str().unwrap();
+    let body = json!({"invitees": [{"organization": "initech"}]});
+    let (_, offer) = acme.post(&format!("/api/v1/channels/{lan}/offers"), body).await;
     let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
     let globex = p.login("admin@globex.example", "password-1").await;
     let member = accepted["attachment_id"].as_str().unwrap();

@@ -291,6 +291,24 @@ async fn no_dead_ends_on_a_first_try(b: Backend) {
     assert!(page.contains(r#"<option value="gold" disabled>gold (not in your account)</option>"#), "{page:.4000}");
     assert!(page.contains(r#"<option value="standard" selected>standard</option>"#), "{page:.4000}");
 
+    // A member is told who makes channels instead of meeting no form.
+    let uid =
+        p.w.svc
+            .create_user(
+                &p.w.acme,
+                &p.w.svc.organization_id("acme").await.unwrap(),
+                "member@acme.example",
+                "Mem",
+                switchboard::service::UserRole::Member,
+                "password-12",
+            )
+            .await
+            .unwrap();
+    let _ = uid;
+    let member = p.login("member@acme.example", "password-12").await;
+    let page = member.raw().await.get(format!("{}/channels", p.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"id="why-no-create""#) && page.contains("admins"), "{page:.4000}");
+
     // An accept form without a port.
     let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "no port", "p2p", "acme-3a")).await;
     let body = serde_json::json!({"invitees": [{"email": "admin@globex.example"}]});

@@ -48,6 +48,12 @@ async fn the_nocs_home_puts_failures_first(b: Backend) {
     );
     assert!(!attention.contains(">steady</a>"), "a done order needs no attention: {attention}");
     assert!(home.contains(">steady</a>"), "the latest orders name their channels: {home}");
+    // The latest orders, newest first: the first row is the newest order.
+    let (_, all_orders) = noc.get("/api/v1/orders").await;
+    let newest = all_orders[0]["id"].as_str().unwrap();
+    let latest = &home[home.find("<h2>Orders").expect("the orders section")..];
+    let first = latest.split("href=\"/operator/orders/").nth(1).unwrap();
+    assert!(first.starts_with(newest), "newest first: {newest} vs {first:.80}");
     assert!(!home.contains(&format!(">{live}</a>")), "by name, not by ID");
     assert!(home.contains("drift-ok"), "switches in sync are marked so");
 

@@ -58,3 +58,17 @@
     timer = setTimeout(mark, 250);
   });
 })();
+
+// The E-Tree role is asked only when the channel is an E-Tree.
+(function () {
+  var role = document.getElementById("role");
+  if (!role) { return; }
+  var box = role.closest("div");
+  var kinds = document.querySelectorAll('#create input[name="kind"]');
+  var show = function () {
+    var kind = document.querySelector('#create input[name="kind"]:checked');
+    box.style.display = kind && kind.value === "p2mp" ? "" : "none";
+  };
+  kinds.forEach(function (k) { k.addEventListener("change", show); });
+  show();
+})();

@@ -55,7 +55,7 @@ pub fn parse(text: &str) -> Result<Node, Diagnostic> {
         None => return Ok(Node { pos: Pos { line: 1, col: 1 }, value: Value::Null }),
     };
     if let Some(second) = docs.next() {
-        return Err(Diagnostic::new(second.root.pos, "YAML holds more than one document (---): put everything in one"));
+        return Err(Diagnostic::new(second.pos, "YAML holds more than one document (---): put everything in one"));
     }
     Ok(first)
 }

@@ -23,6 +23,8 @@ use crate::model::{Diagnostic, Pos};
 /// converter stopped at).
 pub(super) struct Document {
     pub root: Node,
+    /// Where the root starts (a tagged scalar's tag, where the root's own position is 1:1).
+    pub pos: Pos,
     pub error: Option<Diagnostic>,
 }
 
@@ -54,8 +56,8 @@ struct Builder {
     docs: Vec<Document>,
     /// The collections open, innermost last.
     stack: Vec<Frame>,
-    /// The current document's root, once read.
-    root: Option<Node>,
+    /// The current document's root, once read, and where it starts.
+    root: Option<(Node, Pos)>,
     /// The first problem of the current document.
     error: Option<Diagnostic>,
     /// Anchored nodes by anchor id, with whether each is an invalid value.
@@ -73,6 +75,23 @@ struct Frame {
     /// How deep this collection's children are.
     child_depth: usize,
     kind: Collection,
+    /// The first problem in the collection so far.
+    error: Option<Diagnostic>,
+}
+
+/// How a finished node is placed.
+struct Placed {
+    /// Where saphyr's node starts.
+    pos: Pos,
+    anchor: usize,
+    /// Whether the node is an invalid value.
+    bad: bool,
+    /// Its tag outside the core schema.
+    tag: Option<String>,
+    /// Where a duplicate of it as a key is reported.
+    mark: Marker,
+    /// Its first problem.
+    error: Option<Diagnostic>,
 }
 
 enum Collection {
@@ -85,7 +104,7 @@ struct MapFrame {
     entries: Vec<(Node, Node)>,
     /// The key read, waiting for its value, with its tag outside the core schema and
     /// where a duplicate of it is reported.
-    key: Option<(Node, Option<String>, Marker)>,
+    key: Option<(Node, Option<String>, Marker, Option<Diagnostic>)>,
     /// The entries whose keys have a tag outside the core schema, with it.
     key_tags: Vec<(usize, String)>,
     /// Hashes of the keys, once the mapping is past [`SCAN_KEYS`] entries.
@@ -110,15 +129,15 @@ impl Builder {
         match ev {
             Event::DocumentStart(_) | Event::Nothing | Event::StreamStart | Event::StreamEnd => {}
             Event::DocumentEnd => {
-                let root = match self.root.take() {
+                let (root, root_pos) = match self.root.take() {
                     Some(root) => root,
                     // An empty document: saphyr's loader makes an invalid value of it.
                     None => {
-                        self.note(pos, "invalid YAML value".into());
-                        Node { pos, value: Value::Null }
+                        self.note(Some(Diagnostic::new(pos, "invalid YAML value")));
+                        (Node { pos, value: Value::Null }, pos)
                     }
                 };
-                self.docs.push(Document { root, error: self.error.take() });
+                self.docs.push(Document { root, pos: root_pos, error: self.error.take() });
             }
             Event::SequenceStart(anchor, tag) => self.open(pos, anchor, tag.as_deref(), Collection::Seq(Vec::new())),
             Event::MappingStart(anchor, tag) => {
@@ -130,7 +149,15 @@ impl Builder {
                     Collection::Seq(items) => Value::Seq(items),
                     Collection::Map(map) => Value::Map(map.entries),
                 };
-                self.insert(Node { pos: frame.pos, value }, frame.anchor, false, frame.tag, mark)?;
+                let placed = Placed {
+                    pos: frame.pos,
+                    anchor: frame.anchor,
+                    bad: false,
+                    tag: frame.tag,
+                    mark,
+                    error: frame.error,
+                };
+                self.insert(Node { pos: frame.pos, value }, placed)?;
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let depth = self.depth();
@@ -150,16 +177,11 @@ impl Builder {
                     Some(Scalar::String(s)) => (Value::Str(s.into_owned()), false),
                     None => (Value::Null, true),
                 };
-                let tagged = custom.is_some();
-                if self.insert(Node { pos: inner_pos, value }, anchor, bad, custom, mark)? {
-                    self.check_depth(pos, depth);
-                    if tagged {
-                        self.check_depth(inner_pos, depth + 1);
-                    }
-                    if bad {
-                        self.note(pos, "invalid YAML value".into());
-                    }
-                }
+                let error = too_deep_at(pos, depth)
+                    .or_else(|| custom.as_ref().and_then(|_| too_deep_at(inner_pos, depth + 1)))
+                    .or_else(|| bad.then(|| Diagnostic::new(pos, "invalid YAML value")));
+                let placed = Placed { pos, anchor, bad, tag: custom, mark, error };
+                self.insert(Node { pos: inner_pos, value }, placed)?;
             }
             Event::Alias(id) => {
                 let depth = self.depth();
@@ -178,15 +200,10 @@ impl Builder {
                     None => (Node { pos, value: Value::Null }, true),
                 };
                 // The copy's own nodes sit deeper here than where they were anchored.
-                let deep = too_deep(&node, depth);
-                if self.insert(node, 0, bad, None, mark)? {
-                    if let Some(deep) = deep {
-                        self.note(deep, format!("YAML nested deeper than {MAX_DEPTH} levels"));
-                    }
-                    if bad {
-                        self.note(pos, "invalid YAML value".into());
-                    }
-                }
+                let error = too_deep(&node, depth)
+                    .and_then(|deep| too_deep_at(deep, MAX_DEPTH + 1))
+                    .or_else(|| bad.then(|| Diagnostic::new(pos, "invalid YAML value")));
+                self.insert(node, Placed { pos, anchor: 0, bad, tag: None, mark, error })?;
             }
         }
         Ok(())
@@ -198,8 +215,8 @@ impl Builder {
         // converter counted against the depth (at the same position).
         let tag = tag.filter(|t| !t.is_yaml_core_schema()).map(ToString::to_string);
         let depth = self.depth() + usize::from(tag.is_some());
-        self.check_depth(pos, depth);
-        self.stack.push(Frame { pos, anchor, tag, child_depth: depth + 1, kind });
+        let error = too_deep_at(pos, depth);
+        self.stack.push(Frame { pos, anchor, tag, child_depth: depth + 1, kind, error });
     }
 
     /// How deep a node read now is (the root is 0).
@@ -207,44 +224,44 @@ impl Builder {
         self.stack.last().map_or(0, |f| f.child_depth)
     }
 
-    fn check_depth(&mut self, pos: Pos, depth: usize) {
-        if depth > MAX_DEPTH {
-            self.note(pos, format!("YAML nested deeper than {MAX_DEPTH} levels"));
-        }
-    }
-
-    /// Keeps the first problem of the document.
-    fn note(&mut self, pos: Pos, message: String) {
-        if self.error.is_none() {
-            self.error = Some(Diagnostic::new(pos, message));
+    /// Keeps the first problem of the innermost collection open (or of the document), as
+    /// the first problem of a node stays with it until the node is kept.
+    fn note(&mut self, error: Option<Diagnostic>) {
+        let first = match self.stack.last_mut() {
+            Some(frame) => &mut frame.error,
+            None => &mut self.error,
+        };
+        if first.is_none() {
+            *first = error;
         }
     }
 
     /// Puts a finished node where it belongs: the root, the next item of a list, or a key
     /// or value of a mapping. `mark` is where a duplicate of it as a key is reported.
-    /// Returns whether the node is kept: saphyr's loader marks "no key yet" with an invalid
-    /// value, so an invalid key is dropped and the node after it becomes the key.
-    fn insert(
-        &mut self,
-        node: Node,
-        anchor: usize,
-        bad: bool,
-        tag: Option<String>,
-        mark: Marker,
-    ) -> Result<bool, ScanError> {
+    /// saphyr's loader marks "no key yet" with an invalid value, so an invalid key is
+    /// dropped and the node after it becomes the key; a key left without a value when its
+    /// mapping ends is dropped too. A node's first problem (`placed.error`) counts only
+    /// once the node is kept.
+    fn insert(&mut self, node: Node, placed: Placed) -> Result<(), ScanError> {
+        let Placed { pos, anchor, bad, tag, mark, error } = placed;
         if anchor > 0 {
             self.anchors.insert(anchor, (node.clone(), bad));
         }
         let Some(frame) = self.stack.last_mut() else {
-            self.root = Some(node);
-            return Ok(true);
+            self.root = Some((node, pos));
+            self.note(error);
+            return Ok(());
         };
         match &mut frame.kind {
-            Collection::Seq(items) => items.push(node),
+            Collection::Seq(items) => {
+                items.push(node);
+                self.note(error);
+            }
             Collection::Map(map) => match map.key.take() {
-                None if bad => return Ok(false),
-                None => map.key = Some((node, tag, mark)),
-                Some((key, key_tag, key_mark)) => {
+                // An invalid key is dropped, with whatever problem it had.
+                None if bad => {}
+                None => map.key = Some((node, tag, mark, error)),
+                Some((key, key_tag, key_mark, key_error)) => {
                     if map.has(&key, key_tag.as_deref()) {
                         return Err(ScanError::new_str(key_mark, "duplicated key in mapping"));
                     }
@@ -258,10 +275,12 @@ impl Builder {
                     if map.hashes.is_none() && map.entries.len() > SCAN_KEYS {
                         map.hashes = Some(map.entries.iter().map(|(k, _)| key_hash(k)).collect());
                     }
+                    self.note(key_error);
+                    self.note(error);
                 }
             },
         }
-        Ok(true)
+        Ok(())
     }
 }
 
@@ -306,6 +325,11 @@ fn key_hash(key: &Node) -> u64 {
         Value::Map(entries) => (8u8, entries.len()).hash(&mut h),
     }
     h.finish()
+}
+
+/// The nesting error for a node at `depth`, if it is too deep.
+fn too_deep_at(pos: Pos, depth: usize) -> Option<Diagnostic> {
+    (depth > MAX_DEPTH).then(|| Diagnostic::new(pos, format!("YAML nested deeper than {MAX_DEPTH} levels")))
 }
 
 fn pos_of(mark: Marker) -> Pos {

@@ -94,6 +94,8 @@ struct Placed {
     error: Option<Diagnostic>,
 }
 
+// A frame per collection open, a handful at a time: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Collection {
     Seq(Vec<Node>),
     Map(MapFrame),

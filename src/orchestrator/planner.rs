@@ -29,6 +29,10 @@ use super::spec::ChannelSpec;
 use super::state::{Item, subinterface_name};
 use super::vlan::{VlanSet, pick_among};
 
+mod batch;
+
+pub use batch::plan;
+
 /// A channel that passed every check, with what it was given. Its items are not kept here
 /// (the planner keeps them once, compact): [`PlannedChannel::items`] makes them again.
 #[derive(Clone, Debug, Serialize)]
@@ -196,25 +200,6 @@ pub fn baseline(topology: &Topology, s: usize) -> BTreeSet<Item> {
     out
 }
 
-/// Plans `specs` in one go: pinned VLANs first, then file order. Returns every refusal.
-pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner<'t>, Vec<PlanError>> {
-    let mut planner = Planner::new(topology);
-    let mut errors = Vec::new();
-    let pinned = specs.iter().filter(|s| s.vlan.is_some() || s.leaf_vlan.is_some());
-    let free = specs.iter().filter(|s| s.vlan.is_none() && s.leaf_vlan.is_none());
-    for spec in pinned.chain(free) {
-        if let Err(mut e) = planner.add(spec) {
-            errors.append(&mut e);
-        }
-    }
-    if errors.is_empty() {
-        Ok(planner)
-    } else {
-        errors.sort_by_key(|a| a.pos);
-        Err(errors)
-    }
-}
-
 impl<'t> Planner<'t> {
     /// A planner with no channels. Every switch's desired state starts with its baseline:
     /// trunk ports and port-mode interface ports are bridge ports with learning and
@@ -327,7 +312,65 @@ impl<'t> Planner<'t> {
 
     /// Plans one more channel, or says every reason it cannot be.
     pub fn add(&mut self, spec: &ChannelSpec) -> Result<&PlannedChannel, Vec<PlanError>> {
-        let topo = self.topology;
+        // One search of the channels for both the check and the commit: at 100k channels
+        // each is ~17 string comparisons, most of them cache misses ([`plan`] does without).
+        let entry = self.channels.entry(spec.name.clone());
+        let first = match &entry {
+            Entry::Occupied(first) => Some(first.get().pos),
+            Entry::Vacant(_) => None,
+        };
+        let channel = self.books.plan_channel(self.topology, spec, first)?;
+        // A name already used was refused, so the entry is vacant.
+        let Entry::Vacant(entry) = entry else { return Err(Vec::new()) };
+        Ok(entry.insert(channel))
+    }
+
+    /// Removes a channel, freeing its VLANs, bandwidth and customer tags at once.
+    pub fn remove(&mut self, name: &str) -> Option<PlannedChannel> {
+        let channel = self.channels.remove(name)?;
+        for s in &channel.path {
+            if let Some(u) = self.books.used.get_mut(*s) {
+                u.remove(channel.vlan);
+                if let Some(l) = channel.leaf_vlan {
+                    u.remove(l);
+                }
+            }
+            if let Some(on) = self.books.on_switch.get_mut(*s)
+                && let Some(at) = on.iter().position(|(slot, _)| *slot == channel.slot)
+            {
+                on.swap_remove(at);
+            }
+        }
+        for m in &channel.members {
+            if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.books.interfaces.get_mut(i))
+            {
+                u.bandwidth_mbps = u.bandwidth_mbps.saturating_sub(channel.bandwidth_mbps);
+                if u.holder.as_deref() == Some(name) {
+                    u.holder = None;
+                }
+                if let Some(tag) = m.customer_vlan {
+                    u.tags.remove(tag);
+                }
+            }
+        }
+        if let Some(record) = self.books.records.get_mut(channel.slot as usize) {
+            *record = Record::default();
+            self.books.free.push(channel.slot);
+        }
+        Some(channel)
+    }
+}
+
+impl Books {
+    /// Checks `spec` against the topology and what is planned, and takes what it needs:
+    /// the channel as planned, its books committed; or every reason it cannot be. `first`
+    /// is where the channel already planned under the same name was read, if there is one.
+    fn plan_channel(
+        &mut self,
+        topo: &Topology,
+        spec: &ChannelSpec,
+        first: Option<Pos>,
+    ) -> Result<PlannedChannel, Vec<PlanError>> {
         let mut errors: Vec<PlanError> = Vec::new();
         let mut refuse =
             |pos: Pos, refusal: Refusal| errors.push(PlanError { pos, channel: spec.name.clone(), refusal });
@@ -335,11 +378,8 @@ impl<'t> Planner<'t> {
         if !crate::topology::is_usable_name(&spec.name) {
             refuse(spec.pos, Refusal::BadName);
         }
-        // One search of the channels for both the check and the commit: at 100k channels
-        // each is ~17 string comparisons, most of them cache misses.
-        let entry = self.channels.entry(spec.name.clone());
-        if let Entry::Occupied(first) = &entry {
-            refuse(spec.pos, Refusal::DuplicateName { first: first.get().pos });
+        if let Some(first) = first {
+            refuse(spec.pos, Refusal::DuplicateName { first });
         }
 
         // Resolve members.
@@ -375,7 +415,7 @@ impl<'t> Planner<'t> {
             };
             let Some(iface) = topo.interfaces.get(idx) else { continue };
             // Read in place: a member costs the same however many channels its interface has.
-            let usage = self.books.interfaces.get(idx);
+            let usage = self.interfaces.get(idx);
             if let Some(tag) = m.customer_vlan {
                 if iface.mode == InterfaceMode::Port {
                     refuse(m.pos, Refusal::CustomerVlanOnPortMode { interface: iface.name.clone() });
@@ -432,13 +472,13 @@ impl<'t> Planner<'t> {
         }
 
         // Path and VLANs.
-        let switch_of: Vec<Option<usize>> = members.iter().map(|(i, _, _)| self.books.switch_of(topo, *i)).collect();
+        let switch_of: Vec<Option<usize>> = members.iter().map(|(i, _, _)| self.switch_of(topo, *i)).collect();
         let member_switches: Vec<usize> = switch_of.iter().flatten().copied().collect();
         let path = topo.path(&member_switches);
         // The VLANs in use on the path, and the tags in use on the interfaces of tagged
         // members without a customer VLAN: those use the channel VLAN as their tag, so it
         // must not clash with a tag already there. Read in place, never merged into a copy.
-        let mut all_sets: Vec<&VlanSet> = path.iter().filter_map(|s| self.books.used.get(*s)).collect();
+        let mut all_sets: Vec<&VlanSet> = path.iter().filter_map(|s| self.used.get(*s)).collect();
         let n_path_sets = all_sets.len();
         all_sets.extend(
             members
@@ -446,7 +486,7 @@ impl<'t> Planner<'t> {
                 .filter(|(i, _, tag)| {
                     tag.is_none() && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
                 })
-                .filter_map(|(i, _, _)| self.books.interfaces.get(*i).map(|u| &u.tags)),
+                .filter_map(|(i, _, _)| self.interfaces.get(*i).map(|u| &u.tags)),
         );
         let (path_sets, tag_sets) = all_sets.split_at(n_path_sets);
         let pool = &topo.pool;
@@ -456,16 +496,14 @@ impl<'t> Planner<'t> {
             } else if path_sets.iter().any(|u| u.contains(vid)) {
                 let switch = path
                     .iter()
-                    .find(|s| self.books.used.get(**s).is_some_and(|u| u.contains(vid)))
+                    .find(|s| self.used.get(**s).is_some_and(|u| u.contains(vid)))
                     .and_then(|s| topo.switches.get(*s))
                     .map_or_else(String::new, |s| s.name.clone());
                 Some(Refusal::VlanTaken { vid, switch })
             } else if tag_sets.iter().any(|u| u.contains(vid)) {
                 let interface = members
                     .iter()
-                    .find(|(i, _, t)| {
-                        t.is_none() && self.books.interfaces.get(*i).is_some_and(|u| u.tags.contains(vid))
-                    })
+                    .find(|(i, _, t)| t.is_none() && self.interfaces.get(*i).is_some_and(|u| u.tags.contains(vid)))
                     .and_then(|(i, _, _)| topo.interfaces.get(*i))
                     .map_or_else(String::new, |f| f.name.clone());
                 Some(Refusal::VlanIsCustomerTag { vid, interface })
@@ -540,49 +578,10 @@ impl<'t> Planner<'t> {
             pos: spec.pos,
             slot: 0,
         };
-        // A name already used was refused above, so the entry is vacant.
-        let Entry::Vacant(entry) = entry else { return Err(Vec::new()) };
-        self.books.commit(topo, &mut channel, &at, record);
-        Ok(entry.insert(channel))
+        self.commit(topo, &mut channel, &at, record);
+        Ok(channel)
     }
 
-    /// Removes a channel, freeing its VLANs, bandwidth and customer tags at once.
-    pub fn remove(&mut self, name: &str) -> Option<PlannedChannel> {
-        let channel = self.channels.remove(name)?;
-        for s in &channel.path {
-            if let Some(u) = self.books.used.get_mut(*s) {
-                u.remove(channel.vlan);
-                if let Some(l) = channel.leaf_vlan {
-                    u.remove(l);
-                }
-            }
-            if let Some(on) = self.books.on_switch.get_mut(*s)
-                && let Some(at) = on.iter().position(|(slot, _)| *slot == channel.slot)
-            {
-                on.swap_remove(at);
-            }
-        }
-        for m in &channel.members {
-            if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.books.interfaces.get_mut(i))
-            {
-                u.bandwidth_mbps = u.bandwidth_mbps.saturating_sub(channel.bandwidth_mbps);
-                if u.holder.as_deref() == Some(name) {
-                    u.holder = None;
-                }
-                if let Some(tag) = m.customer_vlan {
-                    u.tags.remove(tag);
-                }
-            }
-        }
-        if let Some(record) = self.books.records.get_mut(channel.slot as usize) {
-            *record = Record::default();
-            self.books.free.push(channel.slot);
-        }
-        Some(channel)
-    }
-}
-
-impl Books {
     /// The switch of service interface `i`.
     fn switch_of(&mut self, topo: &Topology, i: usize) -> Option<usize> {
         if self.switch_of.is_empty() {

@@ -82,8 +82,8 @@ fn vlan(r: &mut Reader, node: &Node, what: &str) -> Option<VlanId> {
 fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
     let mut f = r.map(node, "a channel")?;
     let name = f.require(r, "name", "this channel").and_then(|n| r.string(n, "`name`"));
-    let what = format!("channel `{}`", name.as_deref().unwrap_or("?"));
-    let kind = f.require(r, "kind", &what).and_then(|n| r.parse_str::<ChannelKind>(n, "`kind`"));
+    let what = ChannelWhat(name.as_deref());
+    let kind = f.require(r, "kind", what).and_then(|n| r.parse_str::<ChannelKind>(n, "`kind`"));
     let vlan_id = f.get("vlan").and_then(|n| vlan(r, n, "`vlan`"));
     let leaf_vlan = f.get("leaf_vlan").and_then(|n| vlan(r, n, "`leaf_vlan`"));
     let bandwidth = match f.get("bandwidth") {
@@ -91,7 +91,7 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
         None => Some(DEFAULT_BANDWIDTH_MBPS),
     };
     let mut members = Vec::new();
-    if let Some(list) = f.require(r, "members", &what) {
+    if let Some(list) = f.require(r, "members", what) {
         let list = r.seq(list, "`members`");
         members.reserve_exact(list.len());
         for m in list {
@@ -100,7 +100,7 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
             }
         }
     }
-    f.finish(r, &what, &["name", "kind", "vlan", "leaf_vlan", "bandwidth", "members"]);
+    f.finish(r, what, &["name", "kind", "vlan", "leaf_vlan", "bandwidth", "members"]);
     Some(ChannelSpec {
         name: name?,
         kind: kind?,
@@ -110,6 +110,16 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
         members,
         pos: node.pos,
     })
+}
+
+/// "channel `NAME`" in messages about a channel, spelled out only when there is one.
+#[derive(Clone, Copy)]
+struct ChannelWhat<'a>(Option<&'a str>);
+
+impl std::fmt::Display for ChannelWhat<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "channel `{}`", self.0.unwrap_or("?"))
+    }
 }
 
 fn read_member(r: &mut Reader, node: &Node) -> Option<MemberSpec> {

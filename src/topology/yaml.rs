@@ -3,8 +3,7 @@
 //!
 //! serde_yaml is archived and serde's data model loses positions, so the topology and channel
 //! parsers walk this tree by hand. That also lets them report *all* errors of a file at once.
-
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
+//! The tree is built from saphyr-parser's events as they come ([`events`]).
 
 use crate::model::{Diagnostic, Pos};
 
@@ -43,60 +42,26 @@ impl Value {
     }
 }
 
+mod events;
+
 /// Parses one YAML document. An empty file is `Null`; more than one document is an error.
 pub fn parse(text: &str) -> Result<Node, Diagnostic> {
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| {
-        let m = e.marker();
-        Diagnostic::new(Pos { line: m.line(), col: m.col() + 1 }, format!("YAML syntax: {}", e.info()))
-    })?;
-    let mut docs = docs.into_iter();
+    let mut docs = events::load(text)?.into_iter();
     let first = match docs.next() {
-        Some(doc) => convert(doc, 0)?,
+        Some(doc) => match doc.error {
+            Some(e) => return Err(e),
+            None => doc.root,
+        },
         None => return Ok(Node { pos: Pos { line: 1, col: 1 }, value: Value::Null }),
     };
     if let Some(second) = docs.next() {
-        return Err(Diagnostic::new(pos_of(&second), "YAML holds more than one document (---): put everything in one"));
+        return Err(Diagnostic::new(second.pos, "YAML holds more than one document (---): put everything in one"));
     }
     Ok(first)
 }
 
 /// Nesting deeper than this is refused rather than risking the stack on hostile input.
 const MAX_DEPTH: usize = 64;
-
-fn pos_of(node: &MarkedYaml<'_>) -> Pos {
-    Pos { line: node.span.start.line().max(1), col: node.span.start.col() + 1 }
-}
-
-fn convert(node: MarkedYaml<'_>, depth: usize) -> Result<Node, Diagnostic> {
-    let pos = pos_of(&node);
-    if depth > MAX_DEPTH {
-        return Err(Diagnostic::new(pos, format!("YAML nested deeper than {MAX_DEPTH} levels")));
-    }
-    let value = match node.data {
-        YamlData::Value(scalar) => match scalar {
-            Scalar::Null => Value::Null,
-            Scalar::Boolean(b) => Value::Bool(b),
-            Scalar::Integer(i) => Value::Int(i),
-            Scalar::FloatingPoint(f) => Value::Float(f.into_inner()),
-            Scalar::String(s) => Value::Str(s.into_owned()),
-        },
-        YamlData::Representation(text, _, _) => Value::Str(text.into_owned()),
-        YamlData::Sequence(items) => {
-            Value::Seq(items.into_iter().map(|n| convert(n, depth + 1)).collect::<Result<_, _>>()?)
-        }
-        YamlData::Mapping(map) => Value::Map(
-            map.into_iter()
-                .map(|(k, v)| Ok((convert(k, depth + 1)?, convert(v, depth + 1)?)))
-                .collect::<Result<_, Diagnostic>>()?,
-        ),
-        YamlData::Tagged(_, inner) => return convert(*inner, depth + 1),
-        YamlData::Alias(_) => {
-            return Err(Diagnostic::new(pos, "YAML aliases (*name) are not supported here: write the value out"));
-        }
-        YamlData::BadValue => return Err(Diagnostic::new(pos, "invalid YAML value")),
-    };
-    Ok(Node { pos, value })
-}
 
 /// Collects diagnostics while typed values are read out of a [`Node`] tree.
 #[derive(Default, Debug)]
@@ -112,7 +77,7 @@ impl Reader {
     /// Opens a mapping, or records an error and returns `None`.
     pub fn map<'n>(&mut self, node: &'n Node, what: &str) -> Option<Fields<'n>> {
         match &node.value {
-            Value::Map(entries) => Some(Fields { pos: node.pos, entries, used: vec![false; entries.len()] }),
+            Value::Map(entries) => Some(Fields { pos: node.pos, entries, used: Used::new(entries.len()) }),
             other => {
                 self.error(node.pos, format!("{what} must be a mapping, found {}", other.describe()));
                 None
@@ -165,8 +130,12 @@ impl Reader {
         T: std::str::FromStr,
         T::Err: std::fmt::Display,
     {
-        let s = self.string(node, what)?;
-        match s.parse() {
+        // Parsed from the node's text in place: no copy of it is made.
+        let parsed = match &node.value {
+            Value::Str(s) => s.parse(),
+            _ => self.string(node, what)?.parse(),
+        };
+        match parsed {
             Ok(v) => Some(v),
             Err(e) => {
                 self.error(node.pos, format!("{what}: {e}"));
@@ -181,7 +150,38 @@ impl Reader {
 pub struct Fields<'n> {
     pub pos: Pos,
     entries: &'n [(Node, Node)],
-    used: Vec<bool>,
+    used: Used,
+}
+
+/// Which entries of a mapping were read: bits for the small mappings of channels, members,
+/// switches and interfaces (one allocation less for each), a list for larger ones.
+enum Used {
+    Bits(u64),
+    List(Vec<bool>),
+}
+
+impl Used {
+    fn new(len: usize) -> Used {
+        if len <= 64 { Used::Bits(0) } else { Used::List(vec![false; len]) }
+    }
+
+    fn mark(&mut self, i: usize) {
+        match self {
+            Used::Bits(bits) => *bits |= 1u64.checked_shl(i as u32).unwrap_or(0),
+            Used::List(list) => {
+                if let Some(u) = list.get_mut(i) {
+                    *u = true;
+                }
+            }
+        }
+    }
+
+    fn get(&self, i: usize) -> bool {
+        match self {
+            Used::Bits(bits) => bits.checked_shr(i as u32).is_some_and(|b| b & 1 != 0),
+            Used::List(list) => list.get(i).copied().unwrap_or(false),
+        }
+    }
 }
 
 impl<'n> Fields<'n> {
@@ -189,9 +189,7 @@ impl<'n> Fields<'n> {
     pub fn get(&mut self, key: &str) -> Option<&'n Node> {
         for (i, (k, v)) in self.entries.iter().enumerate() {
             if matches!(&k.value, Value::Str(s) if s == key) {
-                if let Some(u) = self.used.get_mut(i) {
-                    *u = true;
-                }
+                self.used.mark(i);
                 return Some(v);
             }
         }
@@ -199,7 +197,8 @@ impl<'n> Fields<'n> {
     }
 
     /// The value of `key`, or an error at the mapping if it is missing.
-    pub fn require(&mut self, reader: &mut Reader, key: &str, what: &str) -> Option<&'n Node> {
+    /// `what` names the mapping in the message; it is spelled out only if there is one.
+    pub fn require(&mut self, reader: &mut Reader, key: &str, what: impl std::fmt::Display) -> Option<&'n Node> {
         let v = self.get(key);
         if v.is_none() {
             reader.error(self.pos, format!("{what} is missing `{key}`"));
@@ -208,9 +207,9 @@ impl<'n> Fields<'n> {
     }
 
     /// Reports keys that were never read, listing the ones that are allowed.
-    pub fn finish(self, reader: &mut Reader, what: &str, allowed: &[&str]) {
-        for ((k, _), used) in self.entries.iter().zip(self.used) {
-            if used {
+    pub fn finish(self, reader: &mut Reader, what: impl std::fmt::Display, allowed: &[&str]) {
+        for (i, (k, _)) in self.entries.iter().enumerate() {
+            if self.used.get(i) {
                 continue;
             }
             let name = match &k.value {

@@ -105,8 +105,9 @@ pub enum News {
     Failed { reason: String },
     /// Paused outside a usage window.
     Paused { reason: String },
-    /// It ended.
-    Ended { reason: String },
+    /// It ended, taken down `by` (a person's email and organization, or what of
+    /// Switchboard's own did).
+    Ended { reason: String, by: String },
 }
 
 /// The email telling an offer's creator that an invitee answered.
@@ -131,7 +132,7 @@ pub fn channel_news(to: &str, channel: &str, news: &News, url: &str) -> Mail {
         News::Active { vlan } => News::Active { vlan: *vlan },
         News::Failed { reason } => News::Failed { reason: for_people(reason) },
         News::Paused { reason } => News::Paused { reason: for_people(reason) },
-        News::Ended { reason } => News::Ended { reason: for_people(reason) },
+        News::Ended { reason, by } => News::Ended { reason: for_people(reason), by: by.clone() },
     };
     let (subject, what) = match &news {
         News::Active { vlan } => (
@@ -152,14 +153,14 @@ pub fn channel_news(to: &str, channel: &str, news: &News, url: &str) -> Mail {
             format!("\"{channel}\" is paused"),
             format!("The channel \"{channel}\" is paused and carries no traffic: {reason}"),
         ),
-        News::Ended { reason } => (
-            format!("\"{channel}\" ended"),
-            if reason.trim().is_empty() {
-                format!("The channel \"{channel}\" ended; its configuration is removed from every switch.")
-            } else {
-                format!("The channel \"{channel}\" ended ({reason}); its configuration is removed from every switch.")
-            },
-        ),
+        News::Ended { reason, by } => {
+            let ended = if by.trim().is_empty() { "ended".to_string() } else { format!("was ended by {by}") };
+            let why = if reason.trim().is_empty() { String::new() } else { format!(" ({reason})") };
+            (
+                format!("\"{channel}\" ended"),
+                format!("The channel \"{channel}\" {ended}{why}; its configuration is removed from every switch."),
+            )
+        }
     };
     Mail { to: to.to_string(), subject, body: format!("{what}\n\nThe channel: {url}\n\n{FOOTER}") }
 }
@@ -260,8 +261,15 @@ mod tests {
         assert!(m.body.contains("VLAN 42") && m.body.contains(url) && m.body.contains("Policy page"));
         let m = channel_news("b@globex.example", "backhaul", &News::Failed { reason: "agg1: RTNETLINK".into() }, url);
         assert!(m.subject.ends_with("failed") && m.body.contains("agg1: RTNETLINK"));
-        let m = channel_news("b@x", "backhaul", &News::Ended { reason: String::new() }, url);
+        let m = channel_news("b@x", "backhaul", &News::Ended { reason: String::new(), by: String::new() }, url);
         assert!(m.body.starts_with("The channel \"backhaul\" ended;"), "{}", m.body);
+        let ended = News::Ended { reason: "moving to `fibre`".into(), by: "admin@acme.example (acme)".into() };
+        let m = channel_news("b@x", "backhaul", &ended, url);
+        assert!(
+            m.body.starts_with("The channel \"backhaul\" was ended by admin@acme.example (acme) (moving to “fibre”);"),
+            "{}",
+            m.body
+        );
     }
 
     fn offered(kind: ChannelKind) -> Offered {

@@ -209,7 +209,14 @@ impl Service {
             ("failed", _, _) => (News::Failed { reason: o.reason.clone() }, Topic::Down),
             (_, "activate" | "resume", "active") => (News::Active { vlan }, Topic::Active),
             (_, "pause", "paused") => (News::Paused { reason }, Topic::Down),
-            (_, "deactivate", "terminated") => (News::Ended { reason }, Topic::Down),
+            (_, "deactivate", "terminated") => {
+                let record = crate::store::audit::ending(&self.db, &o.channel_id).await?;
+                let by = match record {
+                    Some(r) => super::views::ending_from(reason.clone(), 0, Some(r)).by,
+                    None => String::new(),
+                };
+                (News::Ended { reason, by }, Topic::Down)
+            }
             _ => return Ok(Vec::new()),
         };
         let members = policy::members(&self.db, &o.channel_id).await?;

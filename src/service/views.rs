@@ -269,13 +269,14 @@ impl From<audit::Entry> for AuditEntry {
 
 /// How a channel ended, in words, from its reason and the audit record that took it down
 /// (none: a channel ended before this record was kept; its creation time stands in).
-fn ending_from(reason: String, created_at: i64, record: Option<audit::Ending>) -> Ending {
+pub(super) fn ending_from(reason: String, created_at: i64, record: Option<audit::Ending>) -> Ending {
     let Some(r) = record else { return Ending { at: created_at, by: "unknown".into(), reason } };
     let by = match (r.email, r.organization, r.action.as_str()) {
         (Some(email), Some(org), _) => format!("{email} ({org})"),
         (Some(email), None, _) => email,
         (None, _, "channel.term_ended") => "Switchboard, at the end of the usage term".into(),
         (None, _, "channel.quota_used") => "Switchboard, at the end of a member's data allowance".into(),
+        (None, _, "channel.unpaid") => "Switchboard, when a member's account could not pay".into(),
         (None, Some(org), _) => format!("Switchboard, for {org}"),
         (None, None, _) => "Switchboard".into(),
     };

@@ -300,6 +300,7 @@ async fn notification_preferences(b: Backend) {
     let ended = news("ended");
     assert_eq!(ended.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["admin@globex.example", "noc@acme.example"]);
     assert!(ended[0].2.contains("moved to fibre"), "{}", ended[0].2);
+    assert!(ended[0].2.contains(&format!("was ended by {} (acme)", w.acme.email)), "who ended it: {}", ended[0].2);
 
     // Failed: both hear it with the reason; acme stops wanting answers and hears none.
     p.notifications.offer_answers = false;

@@ -240,13 +240,10 @@ fn model_options(catalog: &[CatalogEntry], currency: &str, bandwidth_mbps: u64, 
             });
         }
     }
-    let usable = |m: &&mut ModelOption| m.refused.is_empty();
-    let chosen = match models.iter_mut().filter(usable).position(|m| m.id == selected) {
-        Some(_) => models.iter_mut().find(|m| m.id == selected),
-        None => models.iter_mut().find(|m| m.refused.is_empty()),
-    };
-    if let Some(m) = chosen {
-        m.selected = true;
+    let usable = |m: &ModelOption| m.refused.is_empty();
+    let chosen = models.iter().position(|m| m.id == selected && usable(m)).or_else(|| models.iter().position(usable));
+    if let Some(i) = chosen {
+        models[i].selected = true;
     }
     models
 }

@@ -211,10 +211,7 @@ impl Service {
             (_, "pause", "paused") => (News::Paused { reason }, Topic::Down),
             (_, "deactivate", "terminated") => {
                 let record = crate::store::audit::ending(&self.db, &o.channel_id).await?;
-                let by = match record {
-                    Some(r) => super::views::ending_from(reason.clone(), 0, Some(r)).by,
-                    None => String::new(),
-                };
+                let by = record.map(super::views::ended_by).unwrap_or_default();
                 (News::Ended { reason, by }, Topic::Down)
             }
             _ => return Ok(Vec::new()),

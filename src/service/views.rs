@@ -269,9 +269,17 @@ impl From<audit::Entry> for AuditEntry {
 
 /// How a channel ended, in words, from its reason and the audit record that took it down
 /// (none: a channel ended before this record was kept; its creation time stands in).
-pub(super) fn ending_from(reason: String, created_at: i64, record: Option<audit::Ending>) -> Ending {
-    let Some(r) = record else { return Ending { at: created_at, by: "unknown".into(), reason } };
-    let by = match (r.email, r.organization, r.action.as_str()) {
+fn ending_from(reason: String, created_at: i64, record: Option<audit::Ending>) -> Ending {
+    match record {
+        Some(r) => Ending { at: r.at, by: ended_by(r), reason },
+        None => Ending { at: created_at, by: "unknown".into(), reason },
+    }
+}
+
+/// Who took a channel down, in words, from the audit record that did: a person's email and
+/// organization, or what of Switchboard's own did.
+pub(super) fn ended_by(r: audit::Ending) -> String {
+    match (r.email, r.organization, r.action.as_str()) {
         (Some(email), Some(org), _) => format!("{email} ({org})"),
         (Some(email), None, _) => email,
         (None, _, "channel.term_ended") => "Switchboard, at the end of the usage term".into(),
@@ -279,8 +287,7 @@ pub(super) fn ending_from(reason: String, created_at: i64, record: Option<audit:
         (None, _, "channel.unpaid") => "Switchboard, when a member's account could not pay".into(),
         (None, Some(org), _) => format!("Switchboard, for {org}"),
         (None, None, _) => "Switchboard".into(),
-    };
-    Ending { at: r.at, by, reason }
+    }
 }
 
 fn invitee_status(i: &offers::Invitee, offer_expired: bool, channel_closed: bool) -> InviteeStatus {
@@ -368,7 +375,7 @@ impl Service {
 
     /// The channels `actor` may see, newest first.
     pub async fn channels(&self, actor: &Actor) -> Result<Vec<ChannelView>> {
-        let among = if actor.is_operator() { Among::Every } else { Among::VisibleTo { org_id: &actor.org_id } };
+        let among = among(actor);
         let mut tx = self.db.read().await?;
         let named = channels::named_among(&mut tx, among).await?;
         tx.commit().await?;
@@ -380,7 +387,7 @@ impl Service {
     /// One page of the channels `actor` sees that pass `filter`, newest first, and how many
     /// pass in all (the list at an operator's scale: search, filters, pages).
     pub async fn channel_list(&self, actor: &Actor, filter: &ChannelFilter) -> Result<(Vec<ChannelView>, u64)> {
-        let among = if actor.is_operator() { Among::Every } else { Among::VisibleTo { org_id: &actor.org_id } };
+        let among = among(actor);
         let mut tx = self.db.read().await?;
         let (named, total) = crate::store::channel_list::named_page(&mut tx, among, filter).await?;
         tx.commit().await?;
@@ -650,4 +657,10 @@ pub(crate) fn closed_by_channel(channel: &ChannelView) -> Option<Closed> {
         Some(max) if channel.live_attachments().count() >= max => Some(Closed::ChannelFull),
         _ => None,
     }
+}
+
+/// The channels `actor` may see, as the store's lists take it: every one for the operator's
+/// staff, else what its organization may see.
+fn among(actor: &Actor) -> Among<'_> {
+    if actor.is_operator() { Among::Every } else { Among::VisibleTo { org_id: &actor.org_id } }
 }

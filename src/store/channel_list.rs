@@ -2,12 +2,7 @@
 //! text) and counted: what a list shows at an operator's scale, in three statements
 //! whatever the number of channels (the count, the page, the page's attachments).
 
-use std::collections::HashMap;
-
-use super::channels::{
-    ATTACHMENT_SELECT, Among, Attachment, CHANNEL_SELECT, Named, Result, named_attachment_from_row, named_from_row,
-    visible_ids,
-};
+use super::channels::{ATTACHMENT_SELECT, Among, CHANNEL_SELECT, Named, Result, visible_ids, with_attachments};
 use super::{Query, ReadTx, placeholders, query};
 
 /// What a channel list asks for: each filter `None` when not asked, and which page.
@@ -85,22 +80,15 @@ pub async fn named_page(tx: &mut ReadTx<'_>, among: Among<'_>, f: &ChannelFilter
     .fetch_all(&mut *tx)
     .await?;
     let ids: Vec<String> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
-    let mut by_channel: HashMap<String, Vec<Attachment>> = HashMap::new();
-    if !ids.is_empty() {
+    let atts = if ids.is_empty() {
+        Vec::new()
+    } else {
         let sql = format!(
             "{ATTACHMENT_SELECT} WHERE a.channel_id IN ({}) ORDER BY a.attached_at, a.id",
             placeholders(1, ids.len())
         );
-        let atts = ids.iter().fold(query(sql), |q, id| q.bind(id.clone())).fetch_all(&mut *tx).await?;
-        for a in &atts {
-            let a = named_attachment_from_row(a)?;
-            by_channel.entry(a.channel_id.to_string()).or_default().push(a);
-        }
-    }
-    let page = rows
-        .iter()
-        .zip(&ids)
-        .map(|(r, id)| named_from_row(r, by_channel.remove(id).unwrap_or_default()))
-        .collect::<Result<_>>()?;
+        ids.iter().fold(query(sql), |q, id| q.bind(id.clone())).fetch_all(&mut *tx).await?
+    };
+    let page = with_attachments(&rows, &atts)?;
     Ok((page, total))
 }

@@ -156,8 +156,14 @@ pub async fn named_among(tx: &mut ReadTx<'_>, among: Among<'_>) -> Result<Vec<Na
         bind(query(format!("{ATTACHMENT_SELECT} WHERE a.channel_id IN ({visible}) ORDER BY a.attached_at, a.id")))
             .fetch_all(&mut *tx)
             .await?;
+    with_attachments(&rows, &atts)
+}
+
+/// Channel rows (`CHANNEL_SELECT`) as named channels, each with its attachments taken from
+/// `atts` (`ATTACHMENT_SELECT` rows of any of them, in their order).
+pub(super) fn with_attachments(rows: &[Row], atts: &[Row]) -> Result<Vec<Named>> {
     let mut by_channel: HashMap<String, Vec<Attachment>> = HashMap::new();
-    for a in &atts {
+    for a in atts {
         let a = named_attachment_from_row(a)?;
         by_channel.entry(a.channel_id.to_string()).or_default().push(a);
     }

@@ -320,17 +320,8 @@ on_both!(a_channel_from_drawing_to_live_in_the_browser, worker_threads = 4);
 
 /// Forms refuse a missing CSRF token, and a refused channel shows why and stores nothing.
 async fn forms_explain_refusals(b: Backend) {
-    use switchboard::orchestrator::policy::PriceType;
     let p = Portal::start(b).await;
-    // A model priced by the Mbps that acme can pay for at 10 Mbps and not at 20.
-    let spec = switchboard::service::UsageModelSpec {
-        name: "by the Mbps".into(),
-        price_type: Some(PriceType::PerMbps),
-        price_cents: 100,
-        ..Default::default()
-    };
-    let per_mbps = p.w.svc.create_usage_model(&p.w.op, &p.w.definition, &spec).await.unwrap().to_string();
-    p.w.set_account("acme", |a| (a.balance_cents, a.credit_limit_cents) = (0, 1_500)).await;
+    let per_mbps = p.w.per_mbps_model_acme_pays_at_10_not_20().await;
     let driver = driver().await;
     let a = Browser::open(&driver, "refusals").await;
     a.login(&p.base, "admin@acme.example", "password-1").await;

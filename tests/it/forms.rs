@@ -226,16 +226,8 @@ on_both!(a_refused_acceptance_keeps_the_form);
 /// item 1): what `portal.js` fetches marks a per-Mbps model the account cannot pay for at
 /// the new bandwidth, with the price for it, and keeps the visitor's choice while usable.
 async fn the_create_form_marks_follow_the_bandwidth(b: Backend) {
-    use switchboard::orchestrator::policy::PriceType;
     let p = Portal::start(b).await;
-    let spec = switchboard::service::UsageModelSpec {
-        name: "by the Mbps".into(),
-        price_type: Some(PriceType::PerMbps),
-        price_cents: 100,
-        ..Default::default()
-    };
-    let per_mbps = p.w.svc.create_usage_model(&p.w.op, &p.w.definition, &spec).await.unwrap().to_string();
-    p.w.set_account("acme", |a| (a.balance_cents, a.credit_limit_cents) = (0, 1_500)).await;
+    let per_mbps = p.w.per_mbps_model_acme_pays_at_10_not_20().await;
     let acme = p.login("admin@acme.example", "password-1").await;
     let marks = async |mbps: &str, selected: &str| {
         let url = format!("{}/channels/models?bandwidth_mbps={mbps}&selected={selected}", p.base);

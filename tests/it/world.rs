@@ -193,6 +193,20 @@ pub async fn world(backend: Backend) -> World {
 }
 
 impl World {
+    /// A usage model of 1.00 per Mbps per month, and acme's account set so that it can pay
+    /// for it at 10 Mbps (10.00) and not at 20 (its balance plus credit is 15.00). Its ID.
+    pub async fn per_mbps_model_acme_pays_at_10_not_20(&self) -> String {
+        let spec = UsageModelSpec {
+            name: "by the Mbps".into(),
+            price_type: Some(PriceType::PerMbps),
+            price_cents: 100,
+            ..Default::default()
+        };
+        let id = self.svc.create_usage_model(&self.op, &self.definition, &spec).await.unwrap().to_string();
+        self.set_account("acme", |a| (a.balance_cents, a.credit_limit_cents) = (0, 1_500)).await;
+        id
+    }
+
     pub fn channel(&self, name: &str, kind: ChannelKind, interface: &str) -> NewChannel {
         NewChannel {
             name: name.parse().unwrap(),

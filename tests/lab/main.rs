@@ -446,15 +446,18 @@ fn max_gb_is_enforced_from_the_switch_counters() {
         assert_eq!(sent, 450_000);
         let r = svc.meter().await.unwrap();
         assert_eq!((r.read, r.ended.len()), (1, 0), "{r:?}");
-        let used = svc
-            .channel(&op, &ch)
-            .await
-            .unwrap()
-            .attachments
-            .iter()
-            .find(|m| m.interface == "site-b")
-            .unwrap()
-            .bytes_used;
+        // What site-b's port carried, as the meter recorded it.
+        let site_b_used = async || {
+            svc.channel(&op, &ch)
+                .await
+                .unwrap()
+                .attachments
+                .iter()
+                .find(|m| m.interface == "site-b")
+                .unwrap()
+                .bytes_used
+        };
+        let used = site_b_used().await;
         assert!((450_000..500_000).contains(&used), "site-b's port carried {used} bytes, 450000 sent to it");
         assert_eq!(svc.channel(&op, &ch).await.unwrap().state, ChannelState::Active, "under the allowance");
         // Billed after the fact for what the counters read: nothing was charged in advance.
@@ -475,15 +478,7 @@ fn max_gb_is_enforced_from_the_switch_counters() {
         assert!(c.reason.contains("`1 MB` allows 0.001 GB") && c.reason.contains("site-b"), "{}", c.reason);
         // The traffic read as the channel ended is billed too, and the whole bill is the price
         // of the whole traffic, rounded down once.
-        let used = svc
-            .channel(&op, &ch)
-            .await
-            .unwrap()
-            .attachments
-            .iter()
-            .find(|m| m.interface == "site-b")
-            .unwrap()
-            .bytes_used;
+        let used = site_b_used().await;
         let r = svc.bill().await.unwrap();
         assert_eq!(r.charges, 1, "{r:?}");
         let globex = svc.my_account(&admin[1]).await.unwrap();

@@ -144,6 +144,13 @@ fn rollback_note(errors: &[ApplyError]) -> String {
     }
 }
 
+/// The switch a failed transaction's message names first: the one that failed (an
+/// [`ApplyError`] or a [`DriverError`], as they display, starts with it).
+pub fn failed_switch(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("switch `")?;
+    rest.find("`:").map(|end| &rest[..end])
+}
+
 /// How many read-back rounds an apply gets to converge.
 const VERIFY_ROUNDS: usize = 3;
 
@@ -383,4 +390,20 @@ fn rollback(
 pub fn drift(planner: &Planner<'_>, drivers: &mut [Box<dyn Driver>]) -> Result<ChangeSet, DriverError> {
     let actual = read_all(drivers)?;
     Ok(change_set(planner, &actual))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_its_switch_as_it_displays() {
+        let failure =
+            ApplyError { switch: "agg`1".into(), done: 2, op: "bridge vlan add".into(), message: "EEXIST".into() };
+        let e = TransactionError { failure, rollback_errors: Vec::new() };
+        assert_eq!(failed_switch(&e.to_string()), Some("agg`1"));
+        let e = DriverError { switch: "acc4".into(), message: "network namespace `x` does not exist".into() };
+        assert_eq!(failed_switch(&e.to_string()), Some("acc4"));
+        assert_eq!(failed_switch("the channel does not plan on this topology"), None);
+    }
 }

@@ -7,6 +7,7 @@
 //! order's detail shows) is here too, so the service never touches a driver.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use crate::orchestrator::{Change, Item};
 use crate::southbound::Driver;
@@ -49,6 +50,8 @@ pub struct Provisioned {
 pub struct Touched {
     pub name: String,
     pub changes: Vec<Change>,
+    /// How long the switch took to apply them (before read-back verification).
+    pub elapsed: Duration,
 }
 
 /// Runs `p` as one transaction (see [`apply_delta`]); on failure every switch is back as it
@@ -78,7 +81,14 @@ pub fn provision(p: Provision<'_>, progress: &mut dyn FnMut(&Event)) -> Result<P
         indices.push(s);
         drivers.push(driver);
     }
-    let report = apply_delta(p.topo, &indices, &mut drivers, p.add, p.remove, progress).map_err(|e| e.to_string())?;
+    let mut took: BTreeMap<String, Duration> = BTreeMap::new();
+    let mut timed = |e: &Event| {
+        if let Event::Applied { switch, elapsed, .. } = e {
+            took.insert(switch.clone(), *elapsed);
+        }
+        progress(e);
+    };
+    let report = apply_delta(p.topo, &indices, &mut drivers, p.add, p.remove, &mut timed).map_err(|e| e.to_string())?;
     let mut out = Provisioned { changes: report.changes, ..Provisioned::default() };
     for ((s, driver), (before, applied)) in
         indices.iter().zip(&mut drivers).zip(report.before.into_iter().zip(report.applied))
@@ -91,7 +101,8 @@ pub fn provision(p: Provision<'_>, progress: &mut dyn FnMut(&Event)) -> Result<P
             }
         }
         if !applied.is_empty() {
-            out.switches.push(Touched { name: sw.name.clone(), changes: applied });
+            let elapsed = took.get(&sw.name).copied().unwrap_or_default();
+            out.switches.push(Touched { name: sw.name.clone(), changes: applied, elapsed });
         }
         out.before.insert(sw.name.clone(), before);
     }

@@ -143,12 +143,58 @@ struct OrderPage {
     order: OrderRow,
     planning: String,
     applying: String,
+    /// The switches the order was applied to.
     switches: Vec<String>,
+    /// The switch that failed, when one did.
+    failed_switch: String,
     changes: String,
-    commands: Vec<String>,
+    /// What each switch took.
+    took: Vec<SwitchTook>,
     batch: String,
     /// The detail as stored, when it is not what this page reads.
     raw: String,
+}
+
+/// What one switch took of an order.
+struct SwitchTook {
+    switch: String,
+    changes: u64,
+    /// How long the switch's apply took ("" when not recorded).
+    time: String,
+    commands: Vec<String>,
+}
+
+/// A duration in microseconds, for people.
+fn took_time(micros: u64) -> String {
+    match micros {
+        0..1_000 => format!("{micros} µs"),
+        1_000..10_000_000 => format!("{:.1} ms", micros as f64 / 1_000.0),
+        _ => format!("{:.1} s", micros as f64 / 1_000_000.0),
+    }
+}
+
+/// What each switch took, from an order's detail (older orders kept one list of commands).
+fn switches_took(detail: &serde_json::Value) -> Vec<SwitchTook> {
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)).collect()
+    };
+    if let Some(list) = detail["per_switch"].as_array() {
+        return list
+            .iter()
+            .map(|t| SwitchTook {
+                switch: t["switch"].as_str().unwrap_or_default().to_string(),
+                changes: t["changes"].as_u64().unwrap_or(0),
+                time: t["micros"].as_u64().map(took_time).unwrap_or_default(),
+                commands: strings(&t["commands"]),
+            })
+            .collect();
+    }
+    let commands = strings(&detail["commands"]);
+    if commands.is_empty() {
+        return Vec::new();
+    }
+    let changes = detail["changes"].as_u64().unwrap_or(0);
+    vec![SwitchTook { switch: String::new(), changes, time: String::new(), commands }]
 }
 
 async fn view_order_get(
@@ -159,9 +205,6 @@ async fn view_order_get(
     let o = state.svc.order(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
     let names = channel_names(&state, &user).await?;
     let detail: serde_json::Value = serde_json::from_str(&o.detail).unwrap_or(serde_json::Value::Null);
-    let strings = |key: &str| -> Vec<String> {
-        detail[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect()
-    };
     let batch = match &detail["batch"] {
         serde_json::Value::Object(b) => format!(
             "applied in one batch of {} orders and {} changes",
@@ -170,15 +213,22 @@ async fn view_order_get(
         ),
         _ => String::new(),
     };
-    let readable = detail.is_object() && (detail.get("commands").is_some() || detail.get("switches").is_some());
+    let readable =
+        detail.is_object() && (["per_switch", "commands", "switches"].iter().any(|k| detail.get(k).is_some()));
     Ok(render(&OrderPage {
         title: format!("Order {}", o.id),
         user: Some(user.header.clone()),
         planning: when_opt(o.planning_at),
         applying: when_opt(o.applying_at),
-        switches: strings("switches"),
+        switches: detail["switches"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        failed_switch: detail["failed_switch"].as_str().unwrap_or_default().to_string(),
         changes: detail["changes"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
-        commands: strings("commands"),
+        took: switches_took(&detail),
         batch,
         raw: if readable || o.detail.trim().is_empty() { String::new() } else { o.detail.clone() },
         order: order_row(&o, &names),

@@ -207,7 +207,9 @@ impl Service {
 
     /// Records a failure: the order `failed`, the channel `failed` with the reason, and
     /// (when nothing of it is left on the switches) its VLANs freed.
-    pub(super) async fn finish_failed(&self, o: &Claimed, reason: &str, free: bool) -> Result<()> {
+    /// Fails order `o` for `reason`; `scope`: the switches it was applied to, when it got
+    /// that far (its page lists them, and the one that failed).
+    pub(super) async fn finish_failed(&self, o: &Claimed, reason: &str, free: bool, scope: &[String]) -> Result<()> {
         let now = self.now();
         let mut tx = self.db.write_background().await?;
         let channel = self.channel_row(&mut tx, &o.channel_id, true).await?;
@@ -218,7 +220,13 @@ impl Service {
             allocations::release(&mut tx, &channel.id).await?;
             channels::clear_path(&mut tx, &channel.id).await?;
         }
-        self.close_order(&mut tx, o, "failed", reason, "", now).await?;
+        let detail = if scope.is_empty() {
+            String::new()
+        } else {
+            let failed = crate::engine::failed_switch(reason).filter(|f| scope.iter().any(|s| s == f));
+            serde_json::json!({"switches": scope, "failed_switch": failed}).to_string()
+        };
+        self.close_order(&mut tx, o, "failed", reason, &detail, now).await?;
         audit(
             &mut tx,
             now,

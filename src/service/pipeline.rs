@@ -31,7 +31,7 @@ use crate::topology::Topology;
 
 use super::flow::ChannelRow;
 use super::orders::{
-    AppliedChannel, Claimed, OrderOutcome, Target, delta, dry_commands, path_of, plan_errors, plan_keeping_vlan,
+    AppliedChannel, Claimed, DETAIL_COMMANDS, OrderOutcome, Target, delta, path_of, plan_errors, plan_keeping_vlan,
     run_engine, taken_over_outcome, target_of,
 };
 use super::{Result, Service, ServiceError};
@@ -185,7 +185,7 @@ impl Service {
                 "gave up after {} attempts (instances stopped while running it); terminate the channel to clean up",
                 o.attempts - 1
             );
-            self.finish_failed(&o, &reason, false).await?;
+            self.finish_failed(&o, &reason, false, &[]).await?;
             return Ok(outcome(&o, "failed", reason, 0));
         }
         let topo = self.topology().await?;
@@ -205,7 +205,7 @@ impl Service {
                         continue;
                     }
                     let reason = "VLAN allocation kept conflicting with concurrent orders; try again".to_string();
-                    self.finish_failed(&o, &reason, true).await?;
+                    self.finish_failed(&o, &reason, true, &[]).await?;
                     return Ok(outcome(&o, "failed", reason, 0));
                 }
             };
@@ -217,7 +217,7 @@ impl Service {
                 return Ok(outcome(&o, "done", "nothing to do".into(), 0));
             }
             let Some((o, reason)) = refused.into_iter().next() else { return Err(ServiceError::TakenOver) };
-            self.finish_failed(&o, &reason, true).await?;
+            self.finish_failed(&o, &reason, true, &[]).await?;
             return Ok(outcome(&o, "failed", reason, 0));
         };
 
@@ -249,7 +249,7 @@ impl Service {
                     }
                     Target::Present(_) => true,
                 };
-                self.finish_failed(&planned.order, &reason, free).await?;
+                self.finish_failed(&planned.order, &reason, free, &planned.scope).await?;
                 Ok(outcome(&planned.order, "failed", reason, 0))
             }
         }
@@ -466,7 +466,7 @@ impl Service {
             .filter(|p| scope.iter().all(|s| p.held.contains_key(s)))
             .map(|peeked| {
                 let settled = run_engine(topo, &scope, &add, &remove, peeked.held.clone(), &faults)
-                    .map(|run| settle(topo, planned, &own, &new_specs, run, &peeked.held));
+                    .map(|run| settle(topo, planned, &own, &new_specs, run));
                 (peeked, settled)
             });
 
@@ -482,7 +482,7 @@ impl Service {
             None => {
                 let dry = dry_switches::load(&mut tx, &concerned).await?;
                 let result = super::orders::engine_apply(topo, &scope, add, remove, &dry, faults).await?;
-                let settled = result.map(|run| settle(topo, planned, &own, &new_specs, run, &dry));
+                let settled = result.map(|run| settle(topo, planned, &own, &new_specs, run));
                 (dry, settled)
             }
         };
@@ -610,7 +610,6 @@ fn settle(
     own: &[super::orders::Delta],
     new_specs: &[Option<AppliedChannel>],
     run: crate::engine::Provisioned,
-    dry: &BTreeMap<String, BTreeSet<Item>>,
 ) -> Settled {
     let mut s = Settled {
         changes: run.changes,
@@ -620,13 +619,12 @@ fn settle(
         audits: Vec::new(),
         out: Vec::new(),
     };
-    let touched: HashMap<&str, &[Change]> =
-        run.switches.iter().map(|t| (t.name.as_str(), t.changes.as_slice())).collect();
+    let touched: HashMap<&str, &crate::engine::Touched> = run.switches.iter().map(|t| (t.name.as_str(), t)).collect();
     for ((p, (a, r)), new) in planned.iter().zip(own).zip(new_specs) {
-        let (changes, commands) = own_changes(topo, &p.scope, a, r, &touched, dry);
+        let (changes, per_switch) = own_changes(topo, &p.scope, a, r, &touched);
         s.applied
             .push((p.order.channel_id.clone(), new.as_ref().map(|a| serde_json::to_string(a).unwrap_or_default())));
-        let mut detail = serde_json::json!({"changes": changes, "switches": p.scope, "commands": commands});
+        let mut detail = serde_json::json!({"changes": changes, "switches": p.scope, "per_switch": per_switch});
         let mut audit = serde_json::json!({"channel": p.order.channel_id, "changes": changes});
         if planned.len() > 1 {
             detail["batch"] = serde_json::json!({"orders": planned.len(), "changes": run.changes});
@@ -649,29 +647,39 @@ fn settle(
 
 /// The changes of a batch's run that are one order's own: on each switch of its scope,
 /// those that put in place an item it adds, or take away one it removes or replaces (a
-/// VLAN entry with other flags); and their commands on the dry-run switches (what the
-/// order's detail shows). A change several orders need (a switch's baseline) counts for
-/// each of them.
+/// VLAN entry with other flags). What the order's detail shows of each switch that took
+/// some: how many, as iproute2 commands (at most [`DETAIL_COMMANDS`] lines in all), and how
+/// long the switch's apply took (the whole batch's, when the order ran in one). A change
+/// several orders need (a switch's baseline) counts for each of them.
 fn own_changes(
     topo: &Topology,
     scope: &[String],
     add: &[BTreeSet<Item>],
     remove: &[BTreeSet<Item>],
-    touched: &HashMap<&str, &[Change]>,
-    dry: &BTreeMap<String, BTreeSet<Item>>,
-) -> (usize, Vec<String>) {
+    touched: &HashMap<&str, &crate::engine::Touched>,
+) -> (usize, Vec<serde_json::Value>) {
     let empty = BTreeSet::new();
     let mut changes = 0;
-    let mut mine: Vec<(&str, Vec<Change>)> = Vec::new();
+    let mut lines = 0;
+    let mut per_switch = Vec::new();
     for (k, sw) in scope.iter().enumerate() {
         let Some(made) = touched.get(sw.as_str()) else { continue };
         let (a, r) = (add.get(k).unwrap_or(&empty), remove.get(k).unwrap_or(&empty));
-        let own: Vec<Change> = made.iter().filter(|c| is_own(c, a, r)).cloned().collect();
+        let own: Vec<Change> = made.changes.iter().filter(|c| is_own(c, a, r)).cloned().collect();
+        if own.is_empty() {
+            continue;
+        }
         changes += own.len();
-        mine.push((sw.as_str(), own));
+        let commands = crate::engine::commands(topo, sw, &own, DETAIL_COMMANDS.saturating_sub(lines));
+        lines += commands.len();
+        per_switch.push(serde_json::json!({
+            "switch": sw,
+            "changes": own.len(),
+            "micros": u64::try_from(made.elapsed.as_micros()).unwrap_or(u64::MAX),
+            "commands": commands,
+        }));
     }
-    let commands = dry_commands(topo, dry, mine.iter().map(|(sw, c)| (*sw, c.as_slice())));
-    (changes, commands)
+    (changes, per_switch)
 }
 
 /// Whether change `c` is one of an order that adds `add` and removes `remove`.

@@ -114,21 +114,5 @@ pub(super) fn run_engine(
     engine::provision(engine::Provision { topo, scope, add, remove, dry, faults }, &mut progress)
 }
 
-/// Command lines an order's detail shows at most.
+/// Command lines an order's detail shows at most (over all its switches).
 pub(super) const DETAIL_COMMANDS: usize = 500;
-
-/// What the dry-run switches of a run were given, as iproute2 commands (at most
-/// [`DETAIL_COMMANDS`] lines): `changes` of each touched switch that is in `dry`.
-pub(super) fn dry_commands<'a>(
-    topo: &Topology,
-    dry: &BTreeMap<String, BTreeSet<Item>>,
-    touched: impl IntoIterator<Item = (&'a str, &'a [engine::Change])>,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, changes) in touched {
-        if dry.contains_key(name) && out.len() < DETAIL_COMMANDS {
-            out.extend(engine::commands(topo, name, changes, DETAIL_COMMANDS - out.len()));
-        }
-    }
-    out
-}

@@ -64,11 +64,25 @@ async fn the_nocs_home_puts_failures_first(b: Backend) {
     let (status, _, order) = page(format!("/operator/orders/{}", failed.as_str().unwrap())).await;
     assert_eq!(status, StatusCode::OK);
     assert!(order.contains("id=\"order-error\"") && order.contains("core1") && order.contains("Attempts"), "{order}");
+    let failed_on = &order[order.find("id=\"order-failed-switch\"").expect("the failed switch is named")..];
+    assert!(
+        failed_on.starts_with("id=\"order-failed-switch\"><a href=\"/operator/switches/core1\">"),
+        "{failed_on:.200}"
+    );
     let done = orders(&live).await;
     let done = done.as_array().unwrap().iter().find(|o| o["status"] == "done").unwrap()["id"].clone();
     let (_, _, order) = page(format!("/operator/orders/{}", done.as_str().unwrap())).await;
-    let commands = &order[order.find("id=\"order-commands\"").expect("the commands are shown")..];
-    assert!(commands.contains("bridge") && commands.contains("vlan add"), "{commands}");
+    // Switch by switch: its changes, how long its apply took and its commands.
+    let table = &order[order.find("id=\"order-switches\"").expect("what each switch took")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let rows: Vec<&str> = table.split("<tr>").skip(2).collect();
+    assert!(rows.len() >= 3, "a p2p across the metro touches several switches: {table}");
+    for row in &rows {
+        assert!(row.contains("href=\"/operator/switches/"), "{row}");
+        assert!(row.contains(" µs<") || row.contains(" ms<") || row.contains(" s<"), "a time: {row}");
+        assert!(row.contains("bridge") && row.contains("vlan add"), "{row}");
+    }
+    assert!(!order.contains("not recorded"), "{table}");
     assert!(order.contains("href=\"/operator/switches/core1\""), "the order links its switches");
     let (_, _, switch) = page("/operator/switches/core1".into()).await;
     assert!(switch.contains("in sync"), "{switch}");

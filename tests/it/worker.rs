@@ -274,8 +274,11 @@ async fn orders_run_in_batches(b: Backend) {
         assert_eq!(detail["batch"]["orders"], 5, "ran in the batch: {detail}");
         let own = detail["changes"].as_u64().unwrap();
         assert!(own > 0 && own <= detail["batch"]["changes"].as_u64().unwrap(), "{detail}");
-        let commands = detail["commands"].as_array().unwrap();
-        assert!(!commands.is_empty(), "each order's own commands: {detail}");
+        let per_switch = detail["per_switch"].as_array().unwrap();
+        assert!(!per_switch.is_empty(), "each order's own switches: {detail}");
+        let counted: u64 = per_switch.iter().map(|t| t["changes"].as_u64().unwrap()).sum();
+        assert_eq!(counted, own, "the switches' changes add up to the order's: {detail}");
+        assert!(per_switch.iter().all(|t| !t["commands"].as_array().unwrap().is_empty()), "{detail}");
     }
     for ch in [&p2p, &tree, &mesh, &lan] {
         let c = w.svc.channel(&w.op, ch).await.unwrap();

@@ -181,6 +181,22 @@ pub fn auto_accept_refused(to: &str, from_org: &str, interface: &str, reason: &s
     }
 }
 
+/// The email that welcomes a person an admin added: who added them, to which organization,
+/// and the link to choose a password.
+pub fn welcome(to: &str, organization: &str, added_by: &str, url: &str, expires: &str) -> Mail {
+    Mail {
+        to: to.to_string(),
+        subject: format!("You can now use Switchboard for {organization}"),
+        body: format!(
+            "{added_by} added you to {organization}'s people on Switchboard, where {organization} builds \
+             and joins Ethernet channels between its ports.\n\n\
+             Choose your password to log in:\n\n  {url}\n\n\
+             The link works once, until {expires}. If it runs out, ask {added_by} to send a new one. \
+             If you did not expect this, ignore this message.\n"
+        ),
+    }
+}
+
 const FOOTER: &str = "Your organization's admins choose which of these messages it gets, and who gets them, \
 on the Policy page of Switchboard.\n";
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 pub const OPERATOR_ORG: &str = "org-operator";
 
 /// A user's role (SPEC §1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserRole {
     /// Creates offers, manages users of its organization.

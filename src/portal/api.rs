@@ -46,7 +46,8 @@ use super::param::PathId;
         (name = "channels", description = "Channels, offers and their invitees"),
         (name = "invitations", description = "What an invitee does behind its invitation URL"),
         (name = "orders", description = "Provisioning work and the audit log"),
-        (name = "policy", description = "My organization's policy: offer expiry, who accepts, auto-accept")
+        (name = "policy", description = "My organization's policy: offer expiry, who accepts, auto-accept"),
+        (name = "people", description = "My organization's people: its admins add and remove them")
     )
 )]
 pub struct ApiDoc;
@@ -102,6 +103,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_order))
         .routes(routes!(audit_log))
         .routes(routes!(get_policy, put_policy))
+        .routes(routes!(list_people, add_person))
+        .routes(routes!(remove_person))
+        .routes(routes!(resend_welcome))
         .routes(routes!(get_new_organizations, put_new_organizations))
 }
 
@@ -479,6 +483,71 @@ async fn decline(
     state.token_limit.check("token", user.ip)?;
     state.svc.decline(&user.actor, &token).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// My organization's people: who can log in for it (`active`), and who has yet to choose a
+/// password from their welcome link.
+#[utoipa::path(get, path = "/people", tag = "people",
+    responses((status = 200, body = Vec<crate::service::PersonView>), (status = 401, body = ErrorBody)))]
+async fn list_people(
+    State(state): State<AppState>,
+    user: Authed,
+) -> Result<AppJson<Vec<crate::service::PersonView>>, AppError> {
+    Ok(AppJson(state.svc.people(&user.actor, None).await?))
+}
+
+/// A person to add.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewPerson {
+    email: String,
+    name: String,
+    /// `member` (default) or `admin`; the operator's staff add `operator` staff.
+    #[serde(default)]
+    role: Option<UserRole>,
+}
+
+/// Add a person to my organization (its admins). They get a link to choose their password,
+/// mailed when Switchboard has a mail server and in the answer either way; it works once,
+/// for seven days. A person removed before comes back.
+#[utoipa::path(post, path = "/people", tag = "people", request_body = NewPerson,
+    responses((status = 201, body = crate::service::Welcomed), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_person(
+    State(state): State<AppState>,
+    user: Authed,
+    AppJson(p): AppJson<NewPerson>,
+) -> Result<(StatusCode, AppJson<crate::service::Welcomed>), AppError> {
+    let default = if user.actor.is_operator() { UserRole::Operator } else { UserRole::Member };
+    let w = state.svc.add_person(&user.actor, &p.email, &p.name, p.role.unwrap_or(default)).await?;
+    Ok((StatusCode::CREATED, AppJson(w)))
+}
+
+/// Remove a person from my organization (its admins; not oneself): they can no longer log
+/// in, and their sessions end.
+#[utoipa::path(delete, path = "/people/{id}", tag = "people", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn remove_person(
+    State(state): State<AppState>,
+    user: Authed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, AppError> {
+    state.svc.remove_person(&user.actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a person who has not chosen a password yet a new welcome link (the old one stops
+/// working).
+#[utoipa::path(post, path = "/people/{id}/welcome", tag = "people", params(("id" = String, Path)),
+    responses((status = 200, body = crate::service::Welcomed), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn resend_welcome(
+    State(state): State<AppState>,
+    user: Authed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<AppJson<crate::service::Welcomed>, AppError> {
+    Ok(AppJson(state.svc.resend_welcome(&user.actor, &id).await?))
 }
 
 /// Withdraw an invitation my organization sent (its admins): its link is refused from then

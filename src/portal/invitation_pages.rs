@@ -20,7 +20,7 @@ use super::auth::{ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{Confirm, HeaderUser, PageError, PageUser, SocketOption, confirmed, form, render, socket_options};
 use super::param::PathId;
-use super::words::{field_of, for_people, limits, price, urlencode};
+use super::words::{capitalized, field_of, for_people, limits, price, urlencode};
 use crate::model::id::{InvitationToken, InviteeId};
 use crate::model::utc_minute as when;
 
@@ -443,12 +443,6 @@ pub(super) async fn view_register_post(
         }
         Err(e) => Err(AppError::from(e).into()),
     }
-}
-
-/// `m` with its first letter in upper case, as a sentence on a page.
-fn capitalized(m: &str) -> String {
-    let mut chars = m.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,6 +19,7 @@ pub mod origin;
 pub mod page;
 pub mod pages;
 mod param;
+mod people_pages;
 mod shape;
 pub mod svg;
 pub mod words;
@@ -89,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(operator_pages::router())
         .merge(account_pages::router())
+        .merge(people_pages::router())
         .route(
             "/api/v1/openapi.json",
             get(move || {

@@ -187,6 +187,7 @@ fn opens_session(method: &Method, path: &str) -> bool {
     *method == Method::POST
         && (path == "/login"
             || path == "/api/v1/session"
+            || path.starts_with("/welcome/")
             || register("/invitations/")
             || register("/api/v1/invitations/"))
 }

@@ -204,6 +204,12 @@ pub fn vlan_text(c: &crate::service::ChannelView) -> String {
     }
 }
 
+/// `m` with its first letter in upper case, as a sentence on a page.
+pub fn capitalized(m: &str) -> String {
+    let mut chars = m.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,7 +141,8 @@ impl Service {
                 organizations::insert(&mut tx, &org_name, &account, now).await?
             }
         };
-        let user_id = organizations::insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, &hash, now).await?;
+        let user_id =
+            organizations::insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, Some(&hash), now).await?;
         let invitee_id = row.invitee.id.clone();
         offers::set_registered(&mut tx, &invitee_id, &user_id, now).await?;
         let actor = Actor {

@@ -18,6 +18,7 @@ mod invitees;
 mod meter;
 mod notify;
 mod orders;
+mod people;
 mod pipeline;
 mod policy;
 mod provision;
@@ -49,6 +50,7 @@ pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, N
 pub use invitees::{Via, WaitingOffer};
 pub use meter::MeterReport;
 pub use orders::OrderOutcome;
+pub use people::{PersonView, WELCOME_DAYS, WelcomeView, Welcomed};
 pub use policy::{AutoAccept, AutoAccepted, Notifications, Policy};
 pub use sessions::{NewSession, Session};
 pub use setup::{DefinitionSpec, ImportReport, UsageModelSpec};

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::mail::{Mail, Mailer, News, Offered, answered, auto_accept_refused, channel_news, invitation};
+use crate::mail::{Mail, Mailer, News, Offered, answered, auto_accept_refused, channel_news, invitation, welcome};
 use crate::store::policy;
 
 use super::orders::OrderOutcome;
@@ -91,6 +91,35 @@ impl Service {
                 }
             }
         }))
+    }
+
+    /// Mails a welcome link to a person `actor` added (in the background); whether there is
+    /// a mailer to send it. The outcome goes to the audit log.
+    pub(crate) fn mail_welcome(&self, actor: &Actor, user_id: &str, to: &str, url: &str, expires_at: i64) -> bool {
+        let Some(mailer) = self.mailer.clone() else { return false };
+        let (svc, actor, user_id) = (self.clone(), actor.clone(), user_id.to_string());
+        let (to, url) = (to.to_string(), url.to_string());
+        self.track(tokio::spawn(async move {
+            let organization = svc.organization_name(&actor.org_id).await.unwrap_or_else(|_| actor.org_id.clone());
+            let mail = welcome(&to, &organization, &actor.email, &url, &crate::model::utc_minute(expires_at));
+            let (action, detail) = match mailer.send(&mail).await {
+                Ok(via) => ("user.mailed", serde_json::json!({"to": to, "via": via})),
+                Err(e) => {
+                    tracing::warn!(to, error = %e, "welcome not mailed");
+                    ("user.mail_failed", serde_json::json!({"to": to, "error": e.to_string()}))
+                }
+            };
+            let record = async {
+                let mut tx = svc.db.write().await?;
+                audit(&mut tx, svc.now(), &actor, action, &user_id, detail).await?;
+                tx.commit().await?;
+                Ok::<_, super::ServiceError>(())
+            };
+            if let Err(e) = record.await {
+                tracing::warn!(error = %e, "cannot record the mail outcome");
+            }
+        }));
+        true
     }
 
     /// Keeps `task` so [`Service::mail_settled`] can wait for it.

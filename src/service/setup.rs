@@ -244,7 +244,7 @@ impl Service {
         let name = check_text("a name", name, 100)?;
         let hash = hash_blocking(password.to_string()).await?;
         let mut tx = self.db.write().await?;
-        let id = organizations::insert_user(&mut tx, org_id, &email, &name, role, &hash, self.now()).await?;
+        let id = organizations::insert_user(&mut tx, org_id, &email, &name, role, Some(&hash), self.now()).await?;
         audit(
             &mut tx,
             self.now(),

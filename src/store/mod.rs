@@ -20,6 +20,7 @@ pub mod meter;
 pub mod offers;
 pub mod orders;
 pub mod organizations;
+pub mod people;
 pub mod policy;
 mod postgres;
 mod query;

@@ -131,14 +131,15 @@ pub async fn all_but(db: &Db, except: &str) -> Result<Vec<(String, String)>, Sto
     Ok(rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect::<Result<_, SqlError>>()?)
 }
 
-/// Adds a user to organization `org_id`; its ID. A taken email is a conflict.
+/// Adds a user to organization `org_id`; its ID. A taken email is a conflict. A user
+/// without a password hash cannot log in until they choose one (`people::use_welcome`).
 pub async fn insert_user(
     tx: &mut WriteTx,
     org_id: &str,
     email: &str,
     name: &str,
     role: UserRole,
-    password_hash: &str,
+    password_hash: Option<&str>,
     now: i64,
 ) -> Result<String, StoreError> {
     let id = new_id("usr");

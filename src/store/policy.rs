@@ -141,10 +141,11 @@ pub async fn notifications(db: &Db, org_id: &str) -> Result<Option<Notifications
 
 /// The email addresses of `org_id`'s admins, in order: who gets its news when it named nobody.
 pub async fn admin_emails(db: &Db, org_id: &str) -> Result<Vec<String>, SqlError> {
-    let rows = query("SELECT email FROM users WHERE org_id = $1 AND role = 'admin' ORDER BY email")
-        .bind(org_id)
-        .fetch_all(db)
-        .await?;
+    let rows =
+        query("SELECT email FROM users WHERE org_id = $1 AND role = 'admin' AND removed_at IS NULL ORDER BY email")
+            .bind(org_id)
+            .fetch_all(db)
+            .await?;
     rows.iter().map(|r| r.try_get("email")).collect()
 }
 

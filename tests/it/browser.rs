@@ -571,6 +571,8 @@ async fn every_page_is_drawn_and_kept(b: Backend) {
     let noc = p.login("noc@operator.example", "operator-pw").await;
     let (_, orders) = noc.get("/api/v1/orders").await;
     let order = orders[0]["id"].as_str().unwrap().to_string();
+    let (_, added) = acme.post("/api/v1/people", json!({"email": "tour@acme.example", "name": "Tour Guide"})).await;
+    let welcome = added["url"].as_str().unwrap().strip_prefix(&p.base).unwrap().to_string();
 
     let driver = driver().await;
     let tour = async |who: &Browser, name: &str, path: &str| {
@@ -591,6 +593,8 @@ async fn every_page_is_drawn_and_kept(b: Backend) {
     tour(&anon, "api", "/api").await;
     tour(&anon, "invitation-register", &format!("/invitations/{newcomer}")).await;
     tour(&anon, "invitation-not-valid", "/invitations/not-a-real-token").await;
+    tour(&anon, "welcome", &welcome).await;
+    tour(&anon, "welcome-not-valid", "/welcome/not-a-real-token").await;
     anon.close().await;
 
     let a = Browser::open(&driver, "acme").await;
@@ -600,6 +604,7 @@ async fn every_page_is_drawn_and_kept(b: Backend) {
     tour(&a, "channel-offered", &format!("/channels/{tree}")).await;
     tour(&a, "account", "/account").await;
     tour(&a, "policy", "/settings").await;
+    tour(&a, "people", "/people").await;
     tour(&a, "inbox", "/inbox").await;
     tour(&a, "invitation-for-someone-else", &format!("/invitations/{for_globex}")).await;
     tour(&a, "not-found", "/channels/ch-00000000000000000000000000000000").await;
@@ -628,7 +633,7 @@ async fn every_page_is_drawn_and_kept(b: Backend) {
         let name = name.to_string_lossy();
         name.starts_with("anonymous-page-") || name.starts_with("acme-page-") || name.starts_with("noc-page-")
     });
-    assert!(kept.count() >= 17, "every page's screenshot is kept");
+    assert!(kept.count() >= 20, "every page's screenshot is kept");
 }
 
 on_both!(every_page_is_drawn_and_kept, worker_threads = 4);

@@ -36,6 +36,7 @@ mod journey;
 mod lists;
 mod operator;
 mod origin;
+mod people;
 mod policy;
 mod privacy;
 mod props;

@@ -1,0 +1,206 @@
+//! An organization's people (issue 24): its admins add colleagues, who choose their own
+//! password from a link mailed to them (never one the admin picks), send a new link when
+//! one is lost, and remove people who leave. Every step is in the audit log.
+
+use serde::Serialize;
+
+use crate::model::actor::UserRole;
+use crate::store::{new_token, organizations, people};
+
+use super::setup::{check_email, check_text, hash_blocking};
+use super::{Actor, Result, Service, ServiceError, audit};
+
+/// How long a welcome link works.
+pub const WELCOME_DAYS: i64 = 7;
+
+/// A person of an organization.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PersonView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: UserRole,
+    pub added_at: i64,
+    /// Chose a password and can log in (otherwise their welcome link waits).
+    pub active: bool,
+}
+
+/// A person just added, or sent a new link.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Welcomed {
+    pub user_id: String,
+    /// The link that lets them choose a password, for an admin to pass on when no email is
+    /// sent (it is mailed when Switchboard has a mail server).
+    pub url: String,
+    pub expires_at: i64,
+    pub mailed: bool,
+}
+
+/// Who a welcome link is for, as its page shows them.
+#[derive(Clone, Debug)]
+pub struct WelcomeView {
+    pub email: String,
+    pub name: String,
+    pub organization: String,
+}
+
+impl Service {
+    /// The people of the actor's organization (of `org_id` for the operator's staff).
+    pub async fn people(&self, actor: &Actor, org_id: Option<&str>) -> Result<Vec<PersonView>> {
+        let org = org_id.filter(|_| actor.is_operator()).unwrap_or(&actor.org_id);
+        let list = people::of_org(&self.db, org).await?;
+        Ok(list
+            .into_iter()
+            .map(|p| PersonView {
+                id: p.id,
+                email: p.email,
+                name: p.name,
+                role: p.role,
+                added_at: p.created_at,
+                active: p.active,
+            })
+            .collect())
+    }
+
+    /// An admin adds a person to their organization (the operator's staff to any): they
+    /// get a link to choose a password. A person removed before comes back.
+    pub async fn add_person(&self, actor: &Actor, email: &str, name: &str, role: UserRole) -> Result<Welcomed> {
+        may_manage(actor)?;
+        if role == UserRole::Operator && !actor.is_operator() {
+            return Err(ServiceError::Forbidden("role: only the operator's staff can add operator staff".into()));
+        }
+        if actor.is_operator() && role != UserRole::Operator {
+            return Err(ServiceError::Invalid("role: the operator's people are operator staff".into()));
+        }
+        let email = check_email(email).map_err(|e| ServiceError::Invalid(format!("email: {}", bare(&e))))?;
+        let name = check_text("a name", name, 100).map_err(|e| ServiceError::Invalid(format!("name: {}", bare(&e))))?;
+        let now = self.now();
+        let token = new_token();
+        let expires_at = now + WELCOME_DAYS * 86_400_000;
+        let mut tx = self.db.write().await?;
+        let user_id = match people::restore(&mut tx, &actor.org_id, &email, &name, role).await? {
+            Some(id) => id,
+            None => organizations::insert_user(&mut tx, &actor.org_id, &email, &name, role, None, now).await.map_err(
+                |e| match e {
+                    crate::store::StoreError::Conflict(_) => ServiceError::Conflict(format!(
+                        "email: {email} has a Switchboard login already (maybe with another organization); \
+                         add another address"
+                    )),
+                    other => other.into(),
+                },
+            )?,
+        };
+        people::add_welcome(&mut tx, &token, &user_id, now, expires_at).await?;
+        let detail = serde_json::json!({"email": email, "role": role.as_str()});
+        audit(&mut tx, now, actor, "user.create", &user_id, detail).await?;
+        tx.commit().await?;
+        Ok(self.welcome_out(actor, user_id, email, &token, expires_at))
+    }
+
+    /// Sends a person who has not chosen a password yet a new link (the old one stops
+    /// working).
+    pub async fn resend_welcome(&self, actor: &Actor, user_id: &str) -> Result<Welcomed> {
+        may_manage(actor)?;
+        let person = self.person(actor, user_id).await?;
+        if person.active {
+            return Err(ServiceError::Conflict(format!(
+                "{} chose a password already: they log in with it (a forgotten password is reset by the operator)",
+                person.email
+            )));
+        }
+        let now = self.now();
+        let token = new_token();
+        let expires_at = now + WELCOME_DAYS * 86_400_000;
+        let mut tx = self.db.write().await?;
+        people::add_welcome(&mut tx, &token, user_id, now, expires_at).await?;
+        audit(&mut tx, now, actor, "user.welcome", user_id, serde_json::json!({"email": person.email})).await?;
+        tx.commit().await?;
+        Ok(self.welcome_out(actor, user_id.to_string(), person.email, &token, expires_at))
+    }
+
+    /// Removes a person from the actor's organization: they can no longer log in, and their
+    /// sessions end. Not oneself (another admin does that).
+    pub async fn remove_person(&self, actor: &Actor, user_id: &str) -> Result<()> {
+        may_manage(actor)?;
+        if user_id == actor.user_id {
+            return Err(ServiceError::Conflict(
+                "you cannot remove yourself: another admin of your organization can".into(),
+            ));
+        }
+        let person = self.person(actor, user_id).await?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        if !people::remove(&mut tx, &actor.org_id, user_id, now).await? {
+            return Err(ServiceError::NotFound(format!("person `{user_id}`")));
+        }
+        audit(&mut tx, now, actor, "user.remove", user_id, serde_json::json!({"email": person.email})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Who welcome link `token` is for, while it works.
+    pub async fn welcome(&self, token: &str) -> Result<WelcomeView> {
+        match people::welcome(&self.db, token, self.now()).await? {
+            Some(w) => Ok(WelcomeView { email: w.email, name: w.name, organization: w.organization }),
+            None => Err(link_gone()),
+        }
+    }
+
+    /// The person of welcome link `token` chooses `password`; the link is used up. Who they
+    /// are now (for a session).
+    pub async fn choose_password(&self, token: &str, password: &str, source: &str) -> Result<Actor> {
+        let hash = hash_blocking(password.to_string())
+            .await
+            .map_err(|e| ServiceError::Invalid(format!("password: {}", bare(&e))))?;
+        let now = self.now();
+        let mut tx = self.db.write().await?;
+        let Some(w) = people::welcome(&mut tx, token, now).await? else { return Err(link_gone()) };
+        if !people::use_welcome(&mut tx, token, &w.user_id, &hash, now).await? {
+            return Err(link_gone());
+        }
+        tx.commit().await?;
+        let actor = organizations::actor(&self.db, &w.user_id, source).await?;
+        let mut tx = self.db.write().await?;
+        audit(&mut tx, now, &actor, "user.password", &w.user_id, serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(actor)
+    }
+
+    /// A person of the actor's organization.
+    async fn person(&self, actor: &Actor, user_id: &str) -> Result<PersonView> {
+        let all = self.people(actor, None).await?;
+        all.into_iter()
+            .find(|p| p.id == user_id)
+            .ok_or_else(|| ServiceError::NotFound(format!("person `{user_id}` of your organization")))
+    }
+
+    /// The link for `token`, mailed to `email` in the background when there is a mailer.
+    fn welcome_out(&self, actor: &Actor, user_id: String, email: String, token: &str, expires_at: i64) -> Welcomed {
+        let url = format!("{}/welcome/{token}", self.config.base_url.trim_end_matches('/'));
+        let mailed = self.mail_welcome(actor, &user_id, &email, &url, expires_at);
+        Welcomed { user_id, url, expires_at, mailed }
+    }
+}
+
+/// Only admins (and the operator's staff) manage people.
+fn may_manage(actor: &Actor) -> Result<()> {
+    if actor.role == UserRole::Admin || actor.is_operator() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden("only your organization's admins can add or remove its people".into()))
+    }
+}
+
+/// A welcome link that does not work (any more): used, replaced by a newer one, run out,
+/// or never made. Its page says what to do.
+fn link_gone() -> ServiceError {
+    ServiceError::NotFound("welcome link".into())
+}
+
+/// An error's message without its kind's prefix.
+fn bare(e: &ServiceError) -> String {
+    match e {
+        ServiceError::Invalid(m) => m.clone(),
+        other => other.to_string(),
+    }
+}

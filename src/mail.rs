@@ -108,6 +108,9 @@ pub enum News {
     /// It ended, taken down `by` (a person's email and organization, or what of
     /// Switchboard's own did).
     Ended { reason: String, by: String },
+    /// A member's port was unplugged `by` someone (email and organization); `goes_on`:
+    /// the channel still carries traffic between the others.
+    Unplugged { member: String, interface: String, by: String, goes_on: bool },
 }
 
 /// The email telling an offer's creator that an invitee answered.
@@ -133,6 +136,7 @@ pub fn channel_news(to: &str, channel: &str, news: &News, url: &str) -> Mail {
         News::Failed { reason } => News::Failed { reason: for_people(reason) },
         News::Paused { reason } => News::Paused { reason: for_people(reason) },
         News::Ended { reason, by } => News::Ended { reason: for_people(reason), by: by.clone() },
+        News::Unplugged { .. } => news.clone(),
     };
     let (subject, what) = match &news {
         News::Active { vlan } => (
@@ -161,6 +165,19 @@ pub fn channel_news(to: &str, channel: &str, news: &News, url: &str) -> Mail {
                 format!("The channel \"{channel}\" {ended}{why}; its configuration is removed from every switch."),
             )
         }
+        News::Unplugged { member, interface, by, goes_on } => (
+            format!("{member} left \"{channel}\""),
+            format!(
+                "{by} unplugged {member}'s port {interface} from the channel \"{channel}\". {}",
+                if *goes_on {
+                    "The channel goes on without it: the port is taken off the switches, and nothing more \
+                     is charged for it."
+                } else {
+                    "Too few members are left for it to carry traffic, so it is taken down: you will get \
+                     word when its configuration is off the switches."
+                }
+            ),
+        ),
     };
     Mail { to: to.to_string(), subject, body: format!("{what}\n\nThe channel: {url}\n\n{FOOTER}") }
 }

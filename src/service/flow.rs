@@ -392,8 +392,7 @@ impl Service {
         let attachment = channels::attachment_state(&mut tx, attachment_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("attachment `{attachment_id}`")))?;
-        let org = attachment.org_id;
-        let channel_id = attachment.channel_id;
+        let (org, channel_id, interface) = (attachment.org_id, attachment.channel_id, attachment.interface);
         if !actor.acts_for(org == actor.org_id) {
             return Err(if org == actor.org_id {
                 ServiceError::Forbidden("only your organization's admins can unplug its interfaces".into())
@@ -409,11 +408,12 @@ impl Service {
         audit(&mut tx, now, actor, "attachment.detach", attachment_id, serde_json::json!({"channel": channel_id}))
             .await?;
         let roles: Vec<Role> = self.live_attachments(&mut tx, &channel.id).await?.iter().map(|a| a.role).collect();
-        let (_, order) = self.schedule(&mut tx, &channel, &roles, actor, now).await?;
+        let (to, order) = self.schedule(&mut tx, &channel, &roles, actor, now).await?;
         tx.commit().await?;
         if order.is_some() {
             self.notify.notify_one();
         }
+        self.announce_unplugged(&channel_id, &org, &interface, actor, to != ChannelState::Terminating);
         Ok(order.map(OrderId::stored))
     }
 

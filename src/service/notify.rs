@@ -204,6 +204,49 @@ impl Service {
         }));
     }
 
+    /// Tells the members of channel `channel_id` (and the organization whose port it was)
+    /// that `actor` unplugged `org_id`'s port `interface`; `goes_on`: the channel was not
+    /// taken down for it.
+    pub(crate) fn announce_unplugged(
+        &self,
+        channel_id: &str,
+        org_id: &str,
+        interface: &str,
+        actor: &Actor,
+        goes_on: bool,
+    ) {
+        let Some(mailer) = self.mailer.clone() else { return };
+        let (svc, actor) = (self.clone(), actor.clone());
+        let (channel_id, org_id, interface) = (channel_id.to_string(), org_id.to_string(), interface.to_string());
+        self.track(tokio::spawn(async move {
+            let mails = async {
+                let name = policy::channel_news(&svc.db, &channel_id).await?.name;
+                let member = svc.organization_name(&org_id).await?;
+                let by_org = svc.organization_name(&actor.org_id).await?;
+                let by = format!("{} ({by_org})", actor.email);
+                let news = News::Unplugged { member, interface, by, goes_on };
+                let mut orgs = policy::members(&svc.db, &channel_id).await?;
+                if !orgs.contains(&org_id) {
+                    orgs.push(org_id.clone());
+                }
+                let url = svc.channel_url(&channel_id);
+                let mut to: Vec<String> = Vec::new();
+                for o in orgs {
+                    for r in svc.recipients(&o, Topic::Down).await? {
+                        if !to.contains(&r) {
+                            to.push(r);
+                        }
+                    }
+                }
+                Ok::<_, super::ServiceError>(to.iter().map(|t| channel_news(t, &name, &news, &url)).collect::<Vec<_>>())
+            };
+            match mails.await {
+                Ok(m) => send_all(&mailer, &m, "channel").await,
+                Err(e) => tracing::warn!(channel = %channel_id, error = %e, "cannot write the unplug's news"),
+            }
+        }));
+    }
+
     /// Tells every member organization of the channels of `outcomes` what the orders
     /// did to them: active (activation, resume), failed, paused or ended.
     pub(crate) fn announce_orders(&self, outcomes: &[OrderOutcome]) {

@@ -103,6 +103,8 @@ pub struct NewAttachment<'a> {
 pub struct AttachmentState {
     pub channel_id: String,
     pub org_id: String,
+    /// The port it plugs in.
+    pub interface: String,
     /// `state` is `attached` (not `detached`).
     pub attached: bool,
 }
@@ -321,7 +323,7 @@ pub async fn tag_user(tx: &mut WriteTx, interface: &str, tag: u16) -> Result<Opt
 
 /// Where attachment `id` belongs and whether it is plugged in, or `None`.
 pub async fn attachment_state(tx: &mut WriteTx, id: &str) -> Result<Option<AttachmentState>, SqlError> {
-    let row = query("SELECT channel_id, org_id, state FROM attachments WHERE id = $1")
+    let row = query("SELECT channel_id, org_id, interface, state FROM attachments WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -329,6 +331,7 @@ pub async fn attachment_state(tx: &mut WriteTx, id: &str) -> Result<Option<Attac
     Ok(Some(AttachmentState {
         channel_id: r.try_get("channel_id")?,
         org_id: r.try_get("org_id")?,
+        interface: r.try_get("interface")?,
         attached: r.try_get::<String>("state")? == "attached",
     }))
 }

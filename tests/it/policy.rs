@@ -323,6 +323,53 @@ async fn notification_preferences(b: Backend) {
 }
 on_both!(notification_preferences);
 
+/// A member unplugged: every member organization hears who unplugged which port, and
+/// whether the channel goes on without it or is taken down; so does the member whose port
+/// it was (issue 24).
+async fn an_unplug_is_news_to_every_member(b: Backend) {
+    let mut w = world(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mailer =
+        switchboard::mail::Mailer::outbox(dir.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
+    w.svc = w.svc.clone().with_mailer(mailer);
+    let news = |subject_has: &str| {
+        outbox(dir.path()).into_iter().filter(|(_, s, _)| s.contains(subject_has)).collect::<Vec<_>>()
+    };
+    let unplug = async |ch: &switchboard::model::id::ChannelId, iface: &str, who: &switchboard::service::Actor| {
+        let c = w.svc.channel(&w.op, ch).await.unwrap();
+        let att = c.attachments.iter().find(|a| a.interface == iface && a.state == "attached").unwrap().id.clone();
+        w.svc.detach(who, &att).await.unwrap();
+        w.svc.mail_settled().await;
+    };
+
+    // An E-LAN of three: globex leaves, acme and initech go on.
+    let lan = w.svc.create_channel(&w.acme, &w.channel("lan", ChannelKind::Mp2mp, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &lan, &[&w.globex, &w.initech]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.accept(&w.initech, &offer.invitations[1].token, &accept("initech-4a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    unplug(&lan, "globex-8a", &w.globex).await;
+    let left = news("globex left \"lan\"");
+    let to: Vec<&str> = left.iter().map(|m| m.0.as_str()).collect();
+    assert_eq!(to, ["admin@acme.example", "admin@globex.example", "admin@initech.example"], "{left:?}");
+    let body = &left[0].2;
+    assert!(body.contains(&format!("{} (globex) unplugged globex's port globex-8a", w.globex.email)), "{body}");
+    assert!(body.contains("goes on without it") && body.contains(&format!("/channels/{lan}")), "{body}");
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&w.op, &lan).await.unwrap().state, ChannelState::Active);
+
+    // An E-Line: the creator unplugs the other end, and the channel is taken down.
+    let line = w.svc.create_channel(&w.acme, &w.channel("line", ChannelKind::P2p, "acme-3a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &line, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    unplug(&line, "acme-3a", &w.acme).await;
+    let left = news("acme left \"line\"");
+    assert_eq!(left.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["admin@acme.example", "admin@globex.example"]);
+    assert!(left[1].2.contains("it is taken down"), "{}", left[1].2);
+}
+on_both!(an_unplug_is_news_to_every_member);
+
 /// Charges made after the fact (issue 24, item 1): each month or hour that starts is charged
 /// in advance to the paying members of a live channel; a member whose account cannot pay
 /// ends the channel, and then nobody is charged for the month it would not get; the reason

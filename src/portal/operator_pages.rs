@@ -93,18 +93,23 @@ fn order_row(o: &OrderView, names: &HashMap<String, String>) -> OrderRow {
 }
 
 /// Channel names by ID, for the orders' rows.
-async fn channel_names(state: &AppState, user: &PageUser) -> Result<HashMap<String, String>, PageError> {
-    let channels = state.svc.channels(&user.authed.actor).await.map_err(|e| user.error(e))?;
-    Ok(channels.into_iter().map(|c| (c.id.to_string(), c.name)).collect())
+async fn channel_names(
+    state: &AppState,
+    user: &PageUser,
+    orders: &[&OrderView],
+) -> Result<HashMap<String, String>, PageError> {
+    let ids: Vec<&str> = orders.iter().map(|o| o.channel_id.as_str()).collect();
+    state.svc.channel_names(&user.authed.actor, &ids).await.map_err(|e| user.error(e))
 }
 
 async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     let actor = &user.authed.actor;
     let drift = state.svc.drift(actor).await.map_err(|e| user.error(e))?;
     let orders = state.svc.orders(actor, None).await.map_err(|e| user.error(e))?;
-    let names = channel_names(&state, &user).await?;
     let now = state.svc.clock.now();
     let mut attention: Vec<&OrderView> = orders.iter().filter(|o| o.status == "failed" || stuck(o, now)).collect();
+    let shown: Vec<&OrderView> = attention.iter().copied().chain(orders.iter().take(LATEST_ORDERS)).collect();
+    let names = channel_names(&state, &user, &shown).await?;
     attention.sort_by_key(|o| (o.status != "failed", std::cmp::Reverse(o.created_at)));
     let latest: Vec<OrderRow> = orders.iter().take(LATEST_ORDERS).map(|o| order_row(o, &names)).collect();
     Ok(render(&OperatorPage {
@@ -203,7 +208,7 @@ async fn view_order_get(
     PathId(id): PathId<OrderId>,
 ) -> Result<Response, PageError> {
     let o = state.svc.order(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
-    let names = channel_names(&state, &user).await?;
+    let names = channel_names(&state, &user, &[&o]).await?;
     let detail: serde_json::Value = serde_json::from_str(&o.detail).unwrap_or(serde_json::Value::Null);
     let batch = match &detail["batch"] {
         serde_json::Value::Object(b) => format!(
@@ -257,8 +262,67 @@ struct AuditRow {
     actor: String,
     source: String,
     action: String,
+    /// The object, and where its page is ("" for none).
     object: String,
-    detail: String,
+    object_link: String,
+    /// The detail as labelled values; `raw` when it is not a JSON object.
+    detail: Vec<(String, String)>,
+    raw: String,
+}
+
+/// Where the page of an object named in the audit log is, and its name for people
+/// (`names`: channel names by ID).
+fn object_shown(object: &str, names: &HashMap<String, String>) -> (String, String) {
+    if let Some(name) = names.get(object) {
+        return (format!("{name} ({object})"), format!("/channels/{object}"));
+    }
+    if object.starts_with("ord-") {
+        return (object.to_string(), format!("/operator/orders/{object}"));
+    }
+    (object.to_string(), String::new())
+}
+
+/// An audit record's detail as labelled values in words: keys as labels ("vlan_freed":
+/// "VLAN freed"), channel IDs by name, yes/no for booleans, lists joined.
+fn detail_words(detail: &str, names: &HashMap<String, String>) -> Result<Vec<(String, String)>, ()> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(detail) else { return Err(()) };
+    fn label(key: &str) -> String {
+        let words = key.replace('_', " ");
+        let words = words.replace("vlan", "VLAN").replace("ids", "IDs").replace("mbps", "Mbps");
+        super::words::capitalized(&words)
+    }
+    fn value(v: &serde_json::Value, names: &HashMap<String, String>) -> String {
+        match v {
+            serde_json::Value::String(s) => names.get(s).map(|n| format!("{n} ({s})")).unwrap_or_else(|| s.clone()),
+            serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+            serde_json::Value::Null => "none".into(),
+            serde_json::Value::Array(a) => a.iter().map(|x| value(x, names)).collect::<Vec<_>>().join(", "),
+            serde_json::Value::Object(o) => o
+                .iter()
+                .map(|(k, x)| format!("{} {}", label(k).to_lowercase(), value(x, names)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        }
+    }
+    Ok(map
+        .iter()
+        .map(|(k, v)| match v.as_i64() {
+            // Times are kept as milliseconds since the epoch.
+            Some(ms) if k.ends_with("_at") => (label(k.trim_end_matches("_at")), when(ms)),
+            _ => (label(k), value(v, names)),
+        })
+        .collect())
+}
+
+/// The channel IDs an audit record names (its object, string values of its detail).
+fn channel_ids_in(object: &str, detail: &str) -> Vec<String> {
+    let mut ids = vec![object.to_string()];
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(detail) {
+        ids.extend(map.values().filter_map(|v| v.as_str().map(String::from)));
+    }
+    ids.retain(|i| i.starts_with("ch-"));
+    ids
 }
 
 #[derive(Template)]
@@ -291,18 +355,30 @@ async fn view_audit_get(
     let Query(q) = q.map_err(|e| user.error(super::error::AppError::BadRequest(format!("the filter: {e}"))))?;
     let (entries, more) =
         state.svc.audit_search(&user.authed.actor, &q, AUDIT_PAGE).await.map_err(|e| user.error(e))?;
+    let ids: Vec<String> = entries.iter().flat_map(|e| channel_ids_in(&e.object, &e.detail)).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let names = state.svc.channel_names(&user.authed.actor, &ids).await.map_err(|e| user.error(e))?;
     Ok(render(&AuditPage {
         title: "Audit log".into(),
         user: Some(user.header.clone()),
         rows: entries
             .into_iter()
-            .map(|e| AuditRow {
-                at: when(e.at),
-                actor: e.actor,
-                source: e.source,
-                action: e.action,
-                object: e.object,
-                detail: e.detail,
+            .map(|e| {
+                let (object, object_link) = object_shown(&e.object, &names);
+                let (detail, raw) = match detail_words(&e.detail, &names) {
+                    Ok(d) => (d, String::new()),
+                    Err(()) => (Vec::new(), e.detail.clone()),
+                };
+                AuditRow {
+                    at: when(e.at),
+                    actor: e.actor,
+                    source: e.source,
+                    action: e.action,
+                    object,
+                    object_link,
+                    detail,
+                    raw,
+                }
             })
             .collect(),
         previous: if q.page > 0 { audit_link(&q, q.page - 1) } else { String::new() },

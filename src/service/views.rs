@@ -535,6 +535,18 @@ impl Service {
         Ok(audit::list(&self.db, org_id, object).await?.into_iter().map(AuditEntry::from).collect())
     }
 
+    /// The names of the channels `ids` (the operator's staff: any channel), by ID.
+    pub async fn channel_names(
+        &self,
+        actor: &Actor,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        if !actor.is_operator() {
+            return Err(ServiceError::Forbidden("only the operator's staff look channels up by ID".into()));
+        }
+        Ok(crate::store::channels::names_of(&self.db, ids).await?)
+    }
+
     /// One page (`per_page` records, newest first) of the audit log that `q` filters, and
     /// whether there are more: the operator's staff see every record, an organization's
     /// admins their organization's.

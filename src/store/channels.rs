@@ -593,6 +593,16 @@ pub async fn clear_path(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The names of the channels `ids` that exist, by ID.
+pub async fn names_of(db: &Db, ids: &[&str]) -> Result<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!("SELECT id, name FROM channels WHERE {}", in_list(db.dialect, "id", 1));
+    let rows = query(sql).bind(list_param(db.dialect, ids)).fetch_all(db).await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+}
+
 // ---- the order worker's reads ----
 
 /// The channels `ids` as a write transaction reads them, by ID, each row locked until the

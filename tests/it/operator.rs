@@ -91,6 +91,13 @@ async fn the_nocs_home_puts_failures_first(b: Backend) {
     let (_, _, audit) = page("/operator/audit?action=order.failed".into()).await;
     let rows = audit.matches("<tr><td>").count();
     assert!(rows >= 1 && audit.matches(">order.failed<").count() == rows, "only failed orders: {audit}");
+    // In words: the detail as labelled values, the channel by name, the order linked.
+    let row = &audit[audit.find(">order.failed<").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("href=\"/operator/orders/ord-"), "the order is linked: {row}");
+    assert!(row.contains("Reason:</span>") && row.contains("core1"), "{row}");
+    assert!(row.contains(&format!("Channel:</span> doomed ({doomed})")), "the channel by name: {row}");
+    assert!(row.contains("VLAN freed:</span> yes") && !row.contains("{\""), "no JSON: {row}");
     let (_, _, audit) = page(format!("/operator/audit?text={doomed}")).await;
     assert!(audit.contains(">channel.create<") && !audit.contains(&live), "records about the doomed channel only");
     let (_, _, audit) = page("/operator/audit?actor=nobody-at-all".into()).await;

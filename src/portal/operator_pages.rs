@@ -246,6 +246,7 @@ struct SwitchPage {
     title: String,
     user: Option<HeaderUser>,
     repair: crate::service::SwitchRepair,
+    view: crate::service::SwitchView,
 }
 
 async fn view_switch_get(
@@ -254,7 +255,13 @@ async fn view_switch_get(
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
     let repair = state.svc.switch_repair(&user.authed.actor, &name).await.map_err(|e| user.error(e))?;
-    Ok(render(&SwitchPage { title: format!("Switch {}", repair.switch), user: Some(user.header.clone()), repair }))
+    let view = state.svc.switch_view(&user.authed.actor, &name).await.map_err(|e| user.error(e))?;
+    Ok(render(&SwitchPage {
+        title: format!("Switch {}", repair.switch),
+        user: Some(user.header.clone()),
+        repair,
+        view,
+    }))
 }
 
 struct AuditRow {

@@ -58,6 +58,7 @@ pub use views::{
     AttachmentView, AuditEntry, AuditQuery, CatalogEntry, ChannelView, Closed, Ending, InterfaceView, InvitationView,
     InviteeStatus, Metering, OfferView, OrderView, Terms,
 };
+pub use views::{SwitchPort, SwitchView, SwitchVlan};
 pub use worker::{WORKER_NICENESS, Worker};
 
 /// A refused or failed request. Each has a stable code (what the API returns) and a message

@@ -643,11 +643,70 @@ impl Service {
         Ok(topology::switch_items(&self.db, switch).await?)
     }
 
+    /// A switch as the NOC sees it: its place in the tree, its customers' ports and the
+    /// VLANs its channels hold there (the operator's staff).
+    pub async fn switch_view(&self, actor: &Actor, name: &str) -> Result<SwitchView> {
+        if !actor.is_operator() {
+            return Err(ServiceError::Forbidden("switch pages are the operator's staff's".into()));
+        }
+        let topo = self.topology().await?;
+        let s = topo.switch_index(name).ok_or_else(|| ServiceError::NotFound(format!("switch `{name}`")))?;
+        let name_of = |i: usize| topo.switches.get(i).map(|w| w.name.clone()).unwrap_or_default();
+        let parent = topo.parent(s).map(|(p, port)| (name_of(p), port.to_string()));
+        let children: Vec<String> =
+            (0..topo.switches.len()).filter(|c| topo.parent(*c).is_some_and(|(p, _)| p == s)).map(name_of).collect();
+        let ports = topo
+            .interfaces_on(name)
+            .map(|i| SwitchPort {
+                name: i.name.clone(),
+                organization: i.organization.clone(),
+                port: i.port.clone(),
+                mode: i.mode.as_str().into(),
+                capacity_mbps: i.capacity_mbps,
+            })
+            .collect();
+        let vlans = topology::allocations_on(&self.db, name)
+            .await?
+            .into_iter()
+            .map(|(vid, channel_id, channel)| SwitchVlan { vid, channel_id, channel })
+            .collect();
+        Ok(SwitchView { name: name.to_string(), parent, children, ports, vlans })
+    }
+
     /// Every (switch, VLAN, channel) allocation.
     pub async fn allocations(&self) -> Result<Vec<(String, u16, String)>> {
         let allocations = topology::allocations(&self.db).await?;
         Ok(allocations.into_iter().map(|a| (a.switch, a.vlan, a.channel_id)).collect())
     }
+}
+
+/// A switch as the NOC sees it ([`Service::switch_view`]).
+#[derive(Clone, Debug)]
+pub struct SwitchView {
+    pub name: String,
+    /// The switch toward the root, and this switch's port toward it.
+    pub parent: Option<(String, String)>,
+    pub children: Vec<String>,
+    pub ports: Vec<SwitchPort>,
+    pub vlans: Vec<SwitchVlan>,
+}
+
+/// A customer's port on a switch.
+#[derive(Clone, Debug)]
+pub struct SwitchPort {
+    pub name: String,
+    pub organization: String,
+    pub port: String,
+    pub mode: String,
+    pub capacity_mbps: u64,
+}
+
+/// A VLAN a channel holds on a switch.
+#[derive(Clone, Debug)]
+pub struct SwitchVlan {
+    pub vid: u16,
+    pub channel_id: String,
+    pub channel: String,
 }
 
 /// Why an invitation that is neither answered nor expired can no longer be accepted.

@@ -383,3 +383,22 @@ pub async fn pluggable(db: &Db, name: &str) -> Result<Pluggable, StoreError> {
         capacity_mbps: to_u64(r.try_get("capacity_mbps")?),
     })
 }
+
+/// The VLANs allocated on switch `switch`, each with its channel's ID and name, by VLAN.
+pub async fn allocations_on(db: &Db, switch: &str) -> Result<Vec<(u16, String, String)>, StoreError> {
+    let rows = query(
+        "SELECT a.vlan, a.channel_id, c.name FROM vlan_allocations a JOIN channels c ON c.id = a.channel_id \
+         WHERE a.switch = $1 ORDER BY a.vlan",
+    )
+    .bind(switch)
+    .fetch_all(db)
+    .await?;
+    let out = rows
+        .iter()
+        .map(|r| {
+            let vlan: Option<i64> = r.try_get("vlan")?;
+            Ok((vlan.and_then(|v| u16::try_from(v).ok()).unwrap_or(0), r.try_get("channel_id")?, r.try_get("name")?))
+        })
+        .collect::<Result<_, SqlError>>()?;
+    Ok(out)
+}

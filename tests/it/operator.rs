@@ -86,6 +86,17 @@ async fn the_nocs_home_puts_failures_first(b: Backend) {
     assert!(order.contains("href=\"/operator/switches/core1\""), "the order links its switches");
     let (_, _, switch) = page("/operator/switches/core1".into()).await;
     assert!(switch.contains("in sync"), "{switch}");
+    // Its place in the tree, and the VLAN the live channel holds there, by name.
+    assert!(switch.contains("this is the root") && switch.contains("href=\"/operator/switches/agg1\""), "{switch}");
+    let vlans = &switch[switch.find("id=\"switch-vlans\"").expect("the VLANs in use")..];
+    assert!(vlans.contains(&format!("href=\"/channels/{live}\">steady</a>")), "{vlans}");
+    let (_, _, access) = page("/operator/switches/acc1".into()).await;
+    let ports = &access[access.find("id=\"switch-ports\"").expect("the customers' ports")..];
+    assert!(ports.contains("acme-1a") && ports.contains("Mbps"), "{ports}");
+    assert!(
+        access.contains("href=\"/operator/switches/agg1\">agg1</a> <span class=\"muted\">through port"),
+        "{access}"
+    );
 
     // The audit page: filtered by action, by who, by text; paged.
     let (_, _, audit) = page("/operator/audit?action=order.failed".into()).await;

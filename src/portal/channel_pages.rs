@@ -58,6 +58,18 @@ struct InviteeRow {
     rule_refused: String,
 }
 
+/// What an order does, in words.
+fn order_action(action: &str) -> &str {
+    match action {
+        "activate" => "put on the switches",
+        "modify" => "change on the switches",
+        "deactivate" => "take off the switches",
+        "pause" => "pause",
+        "resume" => "resume",
+        other => other,
+    }
+}
+
 struct OrderRow {
     id: String,
     action: String,
@@ -81,6 +93,8 @@ struct ChannelLive {
     attachments: Vec<AttachmentRow>,
     invitees: Vec<InviteeRow>,
     orders: Vec<OrderRow>,
+    /// The viewer is the operator's staff (order IDs lead to the orders' pages).
+    operator: bool,
     /// Where it runs, in path order (empty before it is on the switches, and after).
     path: PathShown,
     /// Whether its configuration is on the switches.
@@ -238,11 +252,12 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
                 answered: when_opt(i.accepted_at.or(i.declined_at)),
             })
             .collect(),
+        operator: actor.is_operator(),
         orders: orders
             .iter()
             .map(|o| OrderRow {
                 id: o.id.to_string(),
-                action: o.action.clone(),
+                action: order_action(&o.action).into(),
                 status: o.status.clone(),
                 created: when(o.created_at),
                 finished: when_opt(o.finished_at),
@@ -580,5 +595,10 @@ pub(super) async fn view_detach_post(
         }));
     }
     state.svc.detach(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
-    Ok(Redirect::to(&back).into_response())
+    // An organization that unplugged its own port is no longer on the channel: its list.
+    let still_seen = match f.channel.parse::<ChannelId>() {
+        Ok(c) => state.svc.channel(&user.authed.actor, &c).await.is_ok(),
+        Err(_) => false,
+    };
+    Ok(Redirect::to(if still_seen { &back } else { "/channels" }).into_response())
 }

@@ -152,6 +152,8 @@ struct InvitationPage {
     prefill_email: String,
     prefill_name: String,
     prefill_organization: String,
+    /// Registering claims the organization named: its name is not for changing.
+    claims_organization: bool,
     /// The accept form as sent, when it was refused: kept, with the error inside the form
     /// and beside the field it concerns.
     typed_interface: String,
@@ -316,7 +318,12 @@ async fn invitation_page(
         answered,
         prefill_email: typed.email,
         prefill_name: typed.name,
-        prefill_organization: typed.organization,
+        prefill_organization: if view.claims_organization {
+            view.prefill_organization.clone()
+        } else {
+            typed.organization
+        },
+        claims_organization: view.claims_organization,
         typed_interface: typed.interface,
         typed_model: typed.model,
         typed_vlan: typed.vlan,
@@ -432,7 +439,10 @@ pub(super) async fn view_register_post(
             let message = e.to_string();
             let (error, email_error) = match message.strip_prefix("email: ") {
                 Some(m) => (String::new(), capitalized(m)),
-                None => (message, String::new()),
+                None => {
+                    let m = message.strip_prefix("organization: ").unwrap_or(&message);
+                    (capitalized(&for_people(m)), String::new())
+                }
             };
             let page = invitation_page(&state, None, &form_token, &link, error, Some(typed(email_error))).await?;
             Ok(page.respond(StatusCode::UNPROCESSABLE_ENTITY))

@@ -207,6 +207,12 @@ async fn view_order_get(
     user: PageUser,
     PathId(id): PathId<OrderId>,
 ) -> Result<Response, PageError> {
+    if !user.authed.actor.is_operator() {
+        let no = crate::service::ServiceError::Forbidden(
+            "order pages are the operator's staff's: your channel's page lists its orders".into(),
+        );
+        return Err(user.error(no));
+    }
     let o = state.svc.order(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
     let names = channel_names(&state, &user, &[&o]).await?;
     let detail: serde_json::Value = serde_json::from_str(&o.detail).unwrap_or(serde_json::Value::Null);

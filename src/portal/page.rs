@@ -106,6 +106,7 @@ impl IntoResponse for PageError {
         let heading = match body.code.as_str() {
             "offer_expired" => "This offer has expired",
             "access_denied" => "Access denied",
+            "invalid_link" => "This invitation link is not valid",
             "not_found" => "Not found",
             "csrf" => "Please try again",
             "cross_origin" => "Refused: this came from another site",

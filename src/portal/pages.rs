@@ -335,9 +335,11 @@ async fn channels_page(
         &plugged,
     );
     let classes: BTreeSet<String> = catalog.iter().flat_map(|d| d.classes.iter().cloned()).collect();
-    // The classes this account has are offered first, and the first of them chosen.
+    // The classes this account has are offered first, and the first of them chosen: one a
+    // new organization also has when there is one, so a newcomer invited can join.
     let has: Option<Vec<String>> =
         if actor.is_operator() { None } else { state.svc.my_account(actor).await.ok().map(|a| a.classes) };
+    let common = state.svc.new_organization_classes().await.unwrap_or_default();
     let mut classes: Vec<(String, bool)> = classes
         .into_iter()
         .map(|c| {
@@ -345,7 +347,7 @@ async fn channels_page(
             (c, ok)
         })
         .collect();
-    classes.sort_by_key(|(_, ok)| !ok);
+    classes.sort_by_key(|(c, ok)| (!ok, !common.contains(c)));
     let models = model_options(&catalog, &state.svc.config.currency, bandwidth_mbps, selected);
     Ok(ChannelsPage {
         title: if actor.is_operator() { "Every channel" } else { "My channels" }.into(),

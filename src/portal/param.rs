@@ -4,7 +4,8 @@
 //! An id that cannot exist names nothing, so it is answered as an unknown one is, with the
 //! parameter named and the shape an id has: 404 `not_found` for a channel, attachment or
 //! order; for an invitation token, a secret, 403 `access_denied` as for a wrong token. Under
-//! `/api/` the answer is the JSON error, elsewhere the error page.
+//! `/api/` the answer is the JSON error, elsewhere the error page (for a token cut short or
+//! mistyped, headed as a wrong token's page is: "This invitation link is not valid").
 
 use std::str::FromStr;
 
@@ -53,7 +54,7 @@ fn malformed_page(e: &IdError) -> AppError {
     if e.secret {
         AppError::Http {
             status: StatusCode::FORBIDDEN,
-            code: "access_denied",
+            code: "invalid_link",
             message: "This invitation link is not valid: it may have been mistyped or cut short. Open the whole \
                       link from the most recent email you were sent, or ask whoever sent it for a new invitation."
                 .into(),

@@ -19,7 +19,7 @@ use super::AppState;
 use super::auth::{ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{Confirm, HeaderUser, PageError, PageUser, confirmed, form, render};
-use super::words::capitalized;
+use super::words::{capitalized, for_people};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -112,8 +112,23 @@ fn role_word(role: UserRole) -> &'static str {
     }
 }
 
-async fn view_people_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
-    let page = people_page(&state, &user, String::new(), String::new(), String::new(), Typed::default()).await?;
+#[derive(Debug, Default, Deserialize)]
+struct Done {
+    /// What the last form did (`removed`), for the notice.
+    #[serde(default)]
+    done: String,
+}
+
+async fn view_people_get(
+    State(state): State<AppState>,
+    user: PageUser,
+    q: Result<axum::extract::Query<Done>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let notice = match q.ok().map(|q| q.0.done).as_deref() {
+        Some("removed") => "Removed: they can no longer log in, and their sessions ended.".to_string(),
+        _ => String::new(),
+    };
+    let page = people_page(&state, &user, notice, String::new(), String::new(), Typed::default()).await?;
     Ok(render(&page))
 }
 
@@ -173,11 +188,12 @@ async fn view_add_post(
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
             let message = e.to_string();
             let mut error = String::new();
+            let said = |m: &str| capitalized(&for_people(m));
             match message.split_once(": ") {
-                Some(("email", m)) => typed.email_error = capitalized(m),
-                Some(("name", m)) => typed.name_error = capitalized(m),
-                Some(("role", m)) => typed.role_error = capitalized(m),
-                _ => error = capitalized(&message),
+                Some(("email", m)) => typed.email_error = said(m),
+                Some(("name", m)) => typed.name_error = said(m),
+                Some(("role", m)) => typed.role_error = said(m),
+                _ => error = said(&message),
             }
             let page = people_page(&state, &user, String::new(), String::new(), error, typed).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
@@ -241,9 +257,9 @@ async fn view_remove_post(
             user: Some(user.header.clone()),
             heading: format!("Remove {} ({})?", p.name, p.email),
             effect: format!(
-                "{} can no longer log in for {}: their sessions end now. The channels, offers and \
-                 policy they made stay, and the audit log keeps what they did. An admin can add them \
-                 again later.",
+                "{} can no longer log in for {}: their sessions end now, and their password is \
+                 forgotten. The channels, offers and policy they made stay, and the audit log keeps \
+                 what they did. An admin can add them again later; they then choose a new password.",
                 p.email, user.header.organization
             ),
             losing: Vec::new(),
@@ -257,7 +273,7 @@ async fn view_remove_post(
         }));
     }
     state.svc.remove_person(actor, &id).await.map_err(|e| user.error(e))?;
-    Ok(Redirect::to("/people").into_response())
+    Ok(Redirect::to("/people?done=removed").into_response())
 }
 
 #[derive(Template)]

@@ -20,8 +20,14 @@ const OWN_SHAPE: [&str; 2] = ["/healthz", "/metrics"];
 pub async fn shape_errors(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     let back = back_link(request.headers());
+    let get = request.method() == axum::http::Method::GET;
     let response = next.run(request).await;
     let status = response.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED && get && !path.starts_with("/api/") {
+        // The address a form was sent to, opened again (reloaded, reopened, from history):
+        // the page the form is on.
+        return axum::response::Redirect::to(&form_page(&path)).into_response();
+    }
     if !(status.is_client_error() || status.is_server_error()) || OWN_SHAPE.contains(&path.as_str()) {
         return response;
     }
@@ -51,6 +57,20 @@ pub async fn shape_errors(request: Request, next: Next) -> Response {
     out
 }
 
+/// The page whose form posts to `path` (an action's address: `/channels/{id}/terminate`,
+/// `/people/{id}/remove`): the path without its action, or the list the object is on when
+/// the object has no page of its own.
+fn form_page(path: &str) -> String {
+    let parent = path.trim_end_matches('/').rsplit_once('/').map_or("/", |(p, _)| p);
+    let segments: Vec<&str> = parent.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["attachments", ..] => "/channels".into(),
+        ["people", ..] => "/people".into(),
+        [] => "/".into(),
+        _ => parent.to_string(),
+    }
+}
+
 /// The framework's refusal (its status and text) as our error, with a next step.
 fn reshaped(status: StatusCode, said: &str, api: bool) -> AppError {
     let http = |code: &'static str, message: String| AppError::Http { status, code, message };
@@ -78,4 +98,19 @@ fn reshaped(status: StatusCode, said: &str, api: bool) -> AppError {
 
 fn first_line<'a>(text: &'a str, otherwise: &'a str) -> &'a str {
     text.lines().next().filter(|l| !l.is_empty()).unwrap_or(otherwise)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_page;
+
+    #[test]
+    fn a_form_address_leads_back_to_its_page() {
+        assert_eq!(form_page("/channels/ch-1/terminate"), "/channels/ch-1");
+        assert_eq!(form_page("/channels/ch-1/offers"), "/channels/ch-1");
+        assert_eq!(form_page("/invitations/abc/accept"), "/invitations/abc");
+        assert_eq!(form_page("/attachments/att-1/detach"), "/channels");
+        assert_eq!(form_page("/people/usr-1/remove"), "/people");
+        assert_eq!(form_page("/logout"), "/");
+    }
 }

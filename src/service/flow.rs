@@ -317,6 +317,9 @@ impl Service {
         // (a line each: "invitee N: why").
         let mut checked = Vec::with_capacity(invitees.len());
         let mut problems = Vec::new();
+        // Someone whose invitation to this channel still waits is not invited twice (a
+        // form sent again, a list pasted twice): their link still works, or is sent again.
+        let mut waiting = offers::waiting_on(tx, &channel.id, now).await?;
         for (n, inv) in invitees.iter().enumerate() {
             let at = |m: &str| format!("invitee {}: {m}", n + 1);
             let email = inv.email.as_ref().map(|e| e.to_string());
@@ -339,6 +342,18 @@ impl Service {
                 problems.push(at("your own organization cannot be invited"));
                 continue;
             }
+            let lower = email.as_ref().map(|e| e.to_lowercase());
+            let invited = waiting.iter().any(|(e, o)| match (&lower, &org_id) {
+                (Some(mine), _) => e.as_ref() == Some(mine),
+                (None, Some(mine)) => e.is_none() && o.as_ref() == Some(mine),
+                (None, None) => false,
+            });
+            if invited {
+                problems.push(at("invited to this channel already, and the invitation waits for an answer: \
+                     send it again from the channel's page instead"));
+                continue;
+            }
+            waiting.push((lower, org_id.clone()));
             let role = match (channel.kind, inv.role) {
                 (ChannelKind::P2mp, r) => Some(r.unwrap_or(Role::Leaf)),
                 (_, None) => None,

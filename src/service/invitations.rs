@@ -128,6 +128,18 @@ impl Service {
         // interfaces) but nobody has registered for yet is claimed by the first person the
         // creator invited *for it*: the invitation names it, and the registrant confirms it.
         let invited_org = &row.invitee.org_name;
+        if !invited_org.trim().is_empty()
+            && !invited_org.trim().eq_ignore_ascii_case(&org_name)
+            && organizations::unclaimed(&mut tx, invited_org).await?
+        {
+            // Another name would make a new organization without the ports the invitation
+            // was made for, and leave those waiting.
+            return Err(ServiceError::Invalid(format!(
+                "organization: this invitation is for `{}`, whose ports wait for their first admin: register \
+                 under that name, or ask whoever sent it to invite you under your own organization",
+                invited_org.trim()
+            )));
+        }
         let existing = organizations::named_with_users(&mut tx, &org_name).await?;
         let org_id = match existing {
             Some((id, users)) if users == 0 && invited_org.trim().eq_ignore_ascii_case(&org_name) => id,

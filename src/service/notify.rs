@@ -229,16 +229,18 @@ impl Service {
                 if !orgs.contains(&org_id) {
                     orgs.push(org_id.clone());
                 }
-                let url = svc.channel_url(&channel_id);
-                let mut to: Vec<String> = Vec::new();
+                // The member that left sees the channel no more: its link is to its channels.
+                let (url, left_url) = (svc.channel_url(&channel_id), svc.channels_url());
+                let mut mails: Vec<Mail> = Vec::new();
                 for o in orgs {
+                    let link = if o == org_id { &left_url } else { &url };
                     for r in svc.recipients(&o, Topic::Down).await? {
-                        if !to.contains(&r) {
-                            to.push(r);
+                        if !mails.iter().any(|m| m.to == r) {
+                            mails.push(channel_news(&r, &name, &news, link));
                         }
                     }
                 }
-                Ok::<_, super::ServiceError>(to.iter().map(|t| channel_news(t, &name, &news, &url)).collect::<Vec<_>>())
+                Ok::<_, super::ServiceError>(mails)
             };
             match mails.await {
                 Ok(m) => send_all(&mailer, &m, "channel").await,
@@ -299,6 +301,10 @@ impl Service {
             }
         }
         Ok(to.iter().map(|t| channel_news(t, &name, &news, &url)).collect())
+    }
+
+    fn channels_url(&self) -> String {
+        format!("{}/channels", self.config.base_url.trim_end_matches('/'))
     }
 
     fn channel_url(&self, channel_id: &str) -> String {

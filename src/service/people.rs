@@ -74,6 +74,9 @@ impl Service {
         }
         let email = check_email(email).map_err(|e| ServiceError::Invalid(format!("email: {}", bare(&e))))?;
         let name = check_text("a name", name, 100).map_err(|e| ServiceError::Invalid(format!("name: {}", bare(&e))))?;
+        if people::of_org(&self.db, &actor.org_id).await?.iter().any(|p| p.email == email) {
+            return Err(ServiceError::Conflict("email: this address is one of your people already".into()));
+        }
         let now = self.now();
         let token = new_token();
         let expires_at = now + WELCOME_DAYS * 86_400_000;
@@ -82,10 +85,9 @@ impl Service {
             Some(id) => id,
             None => organizations::insert_user(&mut tx, &actor.org_id, &email, &name, role, None, now).await.map_err(
                 |e| match e {
-                    crate::store::StoreError::Conflict(_) => ServiceError::Conflict(format!(
-                        "email: {email} has a Switchboard login already (maybe with another organization); \
-                         add another address"
-                    )),
+                    crate::store::StoreError::Conflict(_) => ServiceError::Conflict(
+                        "email: this address has a Switchboard login already: add another one".into(),
+                    ),
                     other => other.into(),
                 },
             )?,

@@ -166,6 +166,13 @@ impl Service {
         Ok(settings::get_tx(tx, settings::NEW_ORGANIZATION).await?.unwrap_or_else(|| self.config.new_account.clone()))
     }
 
+    /// The classes of service a new organization starts with: what an invitee that has just
+    /// registered can use (anyone may know it; the create form prefers them).
+    pub async fn new_organization_classes(&self) -> Result<Vec<String>> {
+        let account: Option<Account> = settings::get(&self.db, settings::NEW_ORGANIZATION).await?;
+        Ok(account.unwrap_or_else(|| self.config.new_account.clone()).classes)
+    }
+
     /// What a new organization starts with (the operator's staff only).
     pub async fn new_organization_account(&self, actor: &Actor) -> Result<Account> {
         require_operator(actor)?;

@@ -169,6 +169,9 @@ pub struct InvitationView {
     pub prefill_email: Option<String>,
     pub prefill_name: String,
     pub prefill_organization: String,
+    /// The invitation names an organization the operator set up whose ports wait for their
+    /// first admin: registering claims it, under that name only.
+    pub claims_organization: bool,
     /// Whether the invitee has an account (log in) or not (register): the invited email
     /// is a user's, or the invited organization has users.
     pub has_account: bool,
@@ -452,6 +455,9 @@ impl Service {
             (None, Some(org), None) => self.org_has_users(org).await?,
             (None, None, None) => false,
         };
+        let org_name = invited.invitee.org_name.trim();
+        let claims_organization =
+            !has_account && !org_name.is_empty() && organizations::unclaimed(&mut tx, org_name).await?;
         // What the viewer's organization can use, told before it chooses (the same rules
         // `accept` applies, but for the interface, which is not chosen yet).
         let (mut proposed, mut account_refused) = (None, Vec::new());
@@ -492,6 +498,7 @@ impl Service {
             prefill_email: email,
             prefill_name: invited.invitee.name,
             prefill_organization: invited.invitee.org_name,
+            claims_organization,
             has_account,
         })
     }

@@ -453,3 +453,22 @@ pub async fn expire_invitees(tx: &mut WriteTx, now: i64) -> Result<u64, SqlError
     .execute(&mut *tx)
     .await
 }
+
+/// Who channel `channel_id`'s invitations wait on at `now` (not answered, withdrawn or
+/// expired): each one's email (lower case) and organization.
+pub async fn waiting_on(
+    tx: &mut WriteTx,
+    channel_id: &str,
+    now: i64,
+) -> Result<Vec<(Option<String>, Option<String>)>, SqlError> {
+    let rows = query(
+        "SELECT LOWER(i.email) AS email, i.org_id FROM invitees i JOIN offers o ON o.id = i.offer_id \
+         WHERE o.channel_id = $1 AND o.expires_at > $2 AND i.accepted_at IS NULL AND i.declined_at IS NULL \
+         AND i.expired_at IS NULL AND i.withdrawn_at IS NULL",
+    )
+    .bind(channel_id)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("email")?, r.try_get("org_id")?))).collect()
+}

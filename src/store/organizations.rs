@@ -202,6 +202,19 @@ pub async fn actor(db: &Db, user_id: &str, source: &str) -> Result<Actor, StoreE
     })
 }
 
+/// Whether an organization named `name` exists and nobody has registered for it yet (one
+/// the operator imported with the topology: its ports wait for their first admin).
+pub async fn unclaimed<'e>(ex: impl Executor<'e>, name: &str) -> Result<bool, StoreError> {
+    let row = query(
+        "SELECT g.id FROM organizations g WHERE LOWER(g.name) = LOWER($1) \
+         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = g.id)",
+    )
+    .bind(name.trim())
+    .fetch_optional(ex)
+    .await?;
+    Ok(row.is_some())
+}
+
 /// The account of organization `org_id` with its live channels and interface `interface`'s
 /// use, or `None` when it has no account. One statement, and on PostgreSQL the account row
 /// stays locked until `tx` ends, so concurrent requests of one organization count one after

@@ -551,7 +551,8 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
     let order_id = accepted["order_id"].as_str().unwrap().to_string();
     let (_, ch) = acme.get(&format!("/api/v1/channels/{id}")).await;
     let attachment = ch["attachments"][0]["id"].as_str().unwrap().to_string();
-    let secrets = [id.as_str(), order_id.as_str(), attachment.as_str(), token.as_str()];
+    let acme_user = acme.get("/api/v1/me").await.1["user"]["id"].as_str().unwrap().to_string();
+    let secrets = [id.as_str(), order_id.as_str(), attachment.as_str(), token.as_str(), acme_user.as_str()];
 
     let stark = p.login("admin@stark.example", "password-1").await;
     let (_, doc) = stark.get("/api/v1/openapi.json").await;
@@ -563,6 +564,8 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
                     "{id}",
                     if path.contains("attachments") {
                         &attachment
+                    } else if path.contains("people") {
+                        &acme_user
                     } else if path.contains("orders") {
                         &order_id
                     } else {
@@ -577,6 +580,7 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
                     json!({"email": "x@stark.example", "name": "x", "organization": "x", "password": "long enough pw"})
                 }
                 ("/api/v1/channels", _) => new_channel(&p, "mine", "p2p", "stark-2c"),
+                ("/api/v1/people", _) => json!({"email": "colleague@stark.example", "name": "A Colleague"}),
                 ("/api/v1/policy", _) => {
                     json!({"default_offer_days": 30, "members_can_accept": true, "auto_accept": []})
                 }
@@ -607,7 +611,8 @@ async fn strangers_get_nothing_anywhere(b: Backend) {
                         | "/api/v1/audit"
                         | "/api/v1/policy"
                         | "/api/v1/inbox"
-                ) | ("post", "/api/v1/channels")
+                        | "/api/v1/people"
+                ) | ("post", "/api/v1/channels" | "/api/v1/people")
                     | ("put", "/api/v1/policy")
             );
             if path == "/api/v1/session" {

@@ -321,3 +321,92 @@ async fn no_dead_ends_on_a_first_try(b: Backend) {
 }
 
 on_both!(no_dead_ends_on_a_first_try);
+
+/// The create form chooses a class of service that a newly registered organization also
+/// has, so what a creator offers with the defaults can be accepted by a newcomer (a
+/// new-user review: "premium", first in the alphabet, was chosen, and every newcomer was
+/// refused).
+async fn the_create_form_chooses_a_class_newcomers_have(b: Backend) {
+    let p = Portal::start(b).await;
+    let w = &p.w;
+    let spec = switchboard::service::DefinitionSpec {
+        name: "Metro Ethernet".into(),
+        kinds: vec![switchboard::model::ChannelKind::P2p],
+        min_bandwidth_mbps: 1,
+        max_bandwidth_mbps: 10_000,
+        classes: vec!["premium".into(), "standard".into()],
+        drivers: vec!["dry-run".into(), "linux".into()],
+        relations: Default::default(),
+    };
+    w.svc.create_definition(&w.op, &spec).await.unwrap();
+    w.set_account("acme", |a| a.classes = vec!["premium".into(), "standard".into()]).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let r = acme.raw().await.get(format!("{}/channels", p.base)).send().await.unwrap();
+    let html = r.text().await.unwrap();
+    let select = &html[html.find(r#"<select id="class""#).expect("the class choice")..];
+    let select = &select[..select.find("</select>").unwrap()];
+    assert!(select.contains(r#"<option value="standard" selected>"#), "{select}");
+    assert!(select.contains(r#"<option value="premium">"#), "premium stays a choice: {select}");
+}
+
+on_both!(the_create_form_chooses_a_class_newcomers_have);
+
+/// An offer sent again (a reloaded page, a list pasted twice) invites nobody twice: a
+/// person or organization whose invitation to the channel waits is refused, naming the
+/// line, and nothing is written (a new-user review found two identical invitations).
+async fn nobody_is_invited_twice_to_one_channel(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "once", "mp2mp", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let offer = |invitees: serde_json::Value| {
+        let acme = &acme;
+        let id = id.clone();
+        async move { acme.post(&format!("/api/v1/channels/{id}/offers"), serde_json::json!({"invitees": invitees})).await }
+    };
+    let (status, _) = offer(serde_json::json!([{"email": "ops@globex.example"}, {"organization": "umbrella"}])).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = offer(serde_json::json!([{"email": "OPS@globex.example"}])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("invitee 1: invited to this channel already"), "{body}");
+    let (status, body) = offer(
+        serde_json::json!([{"organization": "initech"}, {"organization": "umbrella"}, {"organization": "initech"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("invitee 2: invited") && message.contains("invitee 3: invited"), "{message}");
+    assert!(!message.contains("invitee 1"), "{message}");
+    let (_, offers) = acme.get(&format!("/api/v1/channels/{id}/offers")).await;
+    let invitees: usize = offers.as_array().unwrap().iter().map(|o| o["invitees"].as_array().unwrap().len()).sum();
+    assert_eq!(invitees, 2, "nothing more was written: {offers}");
+}
+
+on_both!(nobody_is_invited_twice_to_one_channel);
+
+/// The address a form was sent to, opened again (a reload, history, a reopened tab), leads to
+/// the page the form is on, not to a refusal about methods; a cut-short invitation link
+/// says the link is not valid.
+async fn a_form_address_opened_again_leads_to_its_page(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "again", "p2p", "acme-1a")).await;
+    let id = ch["id"].as_str().unwrap().to_string();
+    let att = ch["attachments"][0]["id"].as_str().unwrap().to_string();
+    for (path, lands) in [
+        (format!("/channels/{id}/terminate"), format!("/channels/{id}")),
+        (format!("/channels/{id}/offers"), format!("/channels/{id}")),
+        (format!("/attachments/{att}/detach"), "/channels".to_string()),
+        ("/people/usr-1/remove".to_string(), "/people".to_string()),
+    ] {
+        let r = acme.raw().await.get(format!("{}{path}", p.base)).send().await.unwrap();
+        assert_eq!((r.status(), r.url().path()), (StatusCode::OK, lands.as_str()), "{path}");
+    }
+    let r = p.anonymous().raw().await.get(format!("{}/invitations/{}", p.base, "ab".repeat(30))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h1>This invitation link is not valid</h1>"), "{html}");
+    assert!(!html.contains("Access denied"), "{html}");
+}
+
+on_both!(a_form_address_opened_again_leads_to_its_page);

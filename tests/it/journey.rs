@@ -311,3 +311,32 @@ async fn a_standing_rule_takes_only_the_offers_terms(b: Backend) {
 }
 
 on_both!(a_standing_rule_takes_only_the_offers_terms);
+
+/// An invitation made for an organization whose ports wait for their first admin claims it:
+/// the registration form does not let its name be changed, and the service refuses another
+/// name (a new-user review: one edit made an empty organization and left hooli waiting).
+async fn registering_for_an_unclaimed_organization_keeps_its_name(b: Backend) {
+    let p = Portal::start(b).await;
+    let (_, monthly) = paid_catalogue(&p, 4_900).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, token) = offer_paid(&acme, "p2p", "acme-1a", &monthly, "ops@hooli.example", "hooli").await;
+    let anon = p.anonymous();
+    let r = anon.raw().await.get(format!("{}/invitations/{token}", p.base)).send().await.unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"id="organization" name="organization" value="hooli" required readonly"#), "{html}");
+    assert!(html.contains("id=\"claims-note\""), "{html}");
+    let (status, body) = anon
+        .post(
+            &format!("/api/v1/invitations/{token}/register"),
+            json!({"email": "ops@hooli.example", "name": "Ops", "organization": "Hooli Inc", "password": "long enough 1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("this invitation is for `hooli`"), "{body}");
+    // Under its own name, the person becomes hooli's first admin, with hooli's ports.
+    let hooli = register(&p, &token, "ops@hooli.example", "hooli").await;
+    let (_, ports) = hooli.get("/api/v1/interfaces").await;
+    assert!(ports.to_string().contains("hooli-2b"), "{ports}");
+}
+
+on_both!(registering_for_an_unclaimed_organization_keeps_its_name);

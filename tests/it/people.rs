@@ -179,6 +179,10 @@ async fn the_people_page_keeps_what_was_typed_and_confirms_removal(b: Backend) {
     let (status, _, html) = add("not-an-email", "Bo").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("id=\"email-error\"") && html.contains(r#"value="Bo""#), "{html}");
+    let error = html.split("id=\"email-error\"").nth(1).unwrap();
+    assert!(!error[..error.find("</div>").unwrap()].contains('`'), "words for people: {error:.200}");
+    let (_, _, html) = add("admin@acme.example", "Me Again").await;
+    assert!(html.contains("This address is one of your people already"), "{html}");
 
     // No mail server: the link is the admin's to pass on.
     let (status, _, html) = add("bo@acme.example", "Bo Li").await;
@@ -203,9 +207,10 @@ async fn the_people_page_keeps_what_was_typed_and_confirms_removal(b: Backend) {
     assert!(html.contains("Remove Bo Li (bo@acme.example)?") && html.contains("id=\"confirm\""), "{html}");
     let listed = async || acme.get("/api/v1/people").await.1.to_string().contains("bo@acme.example");
     assert!(listed().await, "not removed before the confirmation");
-    let (status, landed, _) =
+    let (status, landed, html) =
         post_form(&p, &acme, &format!("/people/{bo}/remove"), &[("csrf", &csrf), ("confirm", "yes")]).await;
     assert_eq!((status, landed.as_str()), (StatusCode::OK, "/people"));
+    assert!(html.contains("Removed: they can no longer log in"), "{html}");
     assert!(!listed().await, "removed");
 }
 

@@ -355,6 +355,7 @@ async fn an_unplug_is_news_to_every_member(b: Backend) {
     let body = &left[0].2;
     assert!(body.contains(&format!("{} (globex) unplugged globex's port globex-8a", w.globex.email)), "{body}");
     assert!(body.contains("goes on without it") && body.contains(&format!("/channels/{lan}")), "{body}");
+    assert!(!left[1].2.contains(&format!("/channels/{lan}")), "globex sees the channel no more: {}", left[1].2);
     w.svc.run_pending().await.unwrap();
     assert_eq!(w.svc.channel(&w.op, &lan).await.unwrap().state, ChannelState::Active);
 

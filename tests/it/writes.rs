@@ -90,7 +90,9 @@ fn writes(side: &Side, s: &str, n: usize) -> Vec<Write> {
         c[key] = json!(value);
         c
     };
-    let invitee = |key: &str| json!({"invitees": [{"email": "admin@globex.example", key: s}]});
+    // A new address each time: an address whose invitation to the channel waits is not
+    // invited again, whatever the rest of the offer says.
+    let invitee = |key: &str| json!({"invitees": [{"email": format!("{key}{n}@globex.example"), key: s}]});
     let account = json!({"status": "active", "kinds": ["p2p"], "max_bandwidth_mbps": 100, "max_channels": 10,
         "classes": [s], "balance_cents": 0, "credit_limit_cents": 0});
     vec![
@@ -108,7 +110,7 @@ fn writes(side: &Side, s: &str, n: usize) -> Vec<Write> {
         post(
             Who::Acme,
             format!("/api/v1/channels/{ch}/offers"),
-            json!({"description": s, "invitees": [{"email": "admin@globex.example"}]}),
+            json!({"description": s, "invitees": [{"email": format!("description{n}@globex.example")}]}),
             &["description"],
         ),
         post(Who::Acme, format!("/api/v1/channels/{ch}/offers"), invitee("name"), &["invitees[0].name"]),

@@ -2,7 +2,7 @@
 //! `switchboard.agent.v1.Agent`, over mutual TLS, with the confirm timers.
 //!
 //! Every request is decoded and checked before it reaches the switch (a malformed change is
-//! INVALID_ARGUMENT naming it; a message over [`MAX_MESSAGE_BYTES`] is RESOURCE_EXHAUSTED),
+//! INVALID_ARGUMENT naming it; a message over [`MAX_MESSAGE_BYTES`] is OUT_OF_RANGE),
 //! and the switch's blocking work runs off the async threads. Not for the transaction rules,
 //! which are the parent module's.
 

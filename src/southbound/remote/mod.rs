@@ -97,9 +97,36 @@ fn call<T: Send + 'static>(
         .map_err(|_| format!("no answer within the deadline of {} ms", deadline.as_millis()))?
 }
 
+/// An error and every cause under it, each said once.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// `text`, with what a closed connection most likely means. TLS 1.3 gives the server's
+/// verdict on the client certificate after the handshake, as an alert that reaches us only
+/// as a closed connection.
+fn with_hint(text: String) -> String {
+    if text.contains("connection closed") {
+        format!(
+            "{text} (the agent closed the connection: it refuses this client's certificate if it is not issued by the agent's CA or has expired; the agent's log says which)"
+        )
+    } else {
+        text
+    }
+}
+
 /// What a gRPC error says, in words.
 fn status_text(status: &tonic::Status) -> String {
-    let cause = std::error::Error::source(status).map(|s| format!(" ({s})")).unwrap_or_default();
+    let cause = std::error::Error::source(status).map(|s| format!(" ({})", with_hint(chain(s)))).unwrap_or_default();
     match status.code() {
         tonic::Code::Unavailable => format!("agent unreachable: {}{cause}", status.message()),
         tonic::Code::DeadlineExceeded => format!("agent too slow: {}", status.message()),
@@ -121,27 +148,7 @@ impl RemoteSwitch {
         deadlines: Deadlines,
     ) -> Result<RemoteSwitch, DriverError> {
         let err = |message: String| DriverError { switch: name.to_string(), message };
-        let config = Arc::new(tls::client_config(files).map_err(|e| err(e.to_string()))?);
-        let endpoint = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| err(format!("agent address {address:?}: {e}")))?
-            .connect_timeout(deadlines.connect);
-        let (switch, addr) = (name.to_string(), address.to_string());
-        let channel = call(deadlines.connect, async move {
-            let connector = tower::service_fn(move |_uri| {
-                let (config, addr, switch) = (config.clone(), addr.clone(), switch.clone());
-                async move { tls::connect(config, &addr, &switch).await.map(TokioIo::new) }
-            });
-            endpoint.connect_with_connector(connector).await.map_err(|e| {
-                let mut text = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    text = format!("{text}: {s}");
-                    source = s.source();
-                }
-                text
-            })
-        })
-        .map_err(|e| err(format!("cannot reach the agent at {address}: {e}")))?;
+        let channel = channel(address, name, files, deadlines.connect).map_err(err)?;
         let client = AgentClient::new(channel)
             .max_decoding_message_size(wire::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(wire::MAX_MESSAGE_BYTES);
@@ -212,6 +219,24 @@ impl RemoteSwitch {
             Err(e) => Err(self.apply_error("prepare", e)),
         }
     }
+}
+
+/// A gRPC channel to the agent at `address` over mutual TLS with `files`, checked to serve
+/// switch `name`, connected within `deadline`.
+pub fn channel(address: &str, name: &str, files: &TlsFiles, deadline: Duration) -> Result<Channel, String> {
+    let config = Arc::new(tls::client_config(files).map_err(|e| e.to_string())?);
+    let endpoint = Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| format!("agent address {address:?}: {e}"))?
+        .connect_timeout(deadline);
+    let (switch, addr) = (name.to_string(), address.to_string());
+    call(deadline, async move {
+        let connector = tower::service_fn(move |_uri| {
+            let (config, addr, switch) = (config.clone(), addr.clone(), switch.clone());
+            async move { tls::connect(config, &addr, &switch).await.map(TokioIo::new) }
+        });
+        endpoint.connect_with_connector(connector).await.map_err(|e| with_hint(chain(&e)))
+    })
+    .map_err(|e| format!("cannot reach the agent at {address}: {e}"))
 }
 
 /// Who the orchestrator says it is when it prepares: this host and process.

@@ -18,7 +18,7 @@ pub mod v1 {
 use v1::item::Kind;
 
 /// The largest request or response, in bytes, either side decodes (16 MiB: a full switch of
-/// the large benchmark tree is about 2 MiB). Larger ones are refused with RESOURCE_EXHAUSTED.
+/// the large benchmark tree is about 2 MiB). Larger ones are refused (OUT_OF_RANGE, tonic's code for it).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// An item as its message.

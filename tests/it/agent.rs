@@ -301,3 +301,29 @@ fn malformed_and_oversized_requests_get_errors_and_the_agent_keeps_serving() {
         assert!(client.health(v1::HealthRequest {}).await.unwrap().into_inner().open.is_none());
     });
 }
+
+#[test]
+fn remote_certificates_come_from_the_switch_or_the_topology_defaults() {
+    use switchboard::topology::{DriverConfig, TlsPaths};
+    let text = "name: x\nremote: {ca: d/ca.pem, cert: d/orchestrator.pem, key: d/orchestrator-key.pem}\nswitches:\n  \
+        a: {driver: remote, address: 10.0.0.1:4443}\n  \
+        b: {driver: remote, address: 10.0.0.2:4443, cert: e/o.pem, key: e/o-key.pem}\n\
+        links: [{endpoints: [a:1, b:1]}]\n";
+    let topo = switchboard::topology::parse(text).unwrap();
+    let tls = |k: usize| match &topo.switches[k].driver {
+        DriverConfig::Remote { tls, .. } => tls.clone(),
+        other => panic!("{other:?}"),
+    };
+    let paths = |ca: &str, cert: &str, key: &str| TlsPaths { ca: ca.into(), cert: cert.into(), key: key.into() };
+    assert_eq!(tls(0), Some(paths("d/ca.pem", "d/orchestrator.pem", "d/orchestrator-key.pem")));
+    assert_eq!(tls(1), Some(paths("d/ca.pem", "e/o.pem", "e/o-key.pem")));
+    // Certificates on a switch of another driver are refused.
+    let wrong = "name: x\nswitches:\n  a: {driver: linux, bridge: br0, ca: c.pem}\n";
+    let diags = switchboard::topology::parse(wrong).unwrap_err();
+    assert!(diags.iter().any(|d| d.message.contains("apply to the remote driver only")), "{diags:?}");
+    // Without certificates, opening the switch says what to give.
+    let bare = "name: x\nswitches:\n  a: {driver: remote, address: 127.0.0.1:9}\n";
+    let topo = switchboard::topology::parse(bare).unwrap();
+    let err = switchboard::engine::connect(&topo).err().unwrap().to_string();
+    assert!(err.contains("needs certificates") && err.contains("switchboard pki"), "{err}");
+}

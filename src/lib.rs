@@ -8,11 +8,13 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod agent;
 pub mod cli;
 pub mod engine;
 pub mod mail;
 pub mod model;
 pub mod orchestrator;
+pub mod pki;
 pub mod portal;
 pub mod service;
 pub mod southbound;

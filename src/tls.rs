@@ -29,25 +29,37 @@ pub enum TlsError {
 /// A rustls server configuration from PEM files, checked before the server starts (HTTP/1.1
 /// and HTTP/2 offered by ALPN).
 pub fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     install_crypto();
-    let read = |p: &Path| std::fs::read(p).map_err(|source| TlsError::Read { path: p.display().to_string(), source });
-    let (cert_pem, key_pem) = (read(cert)?, read(key)?);
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::Pem { path: cert.display().to_string(), message: e.to_string() })?;
-    if certs.is_empty() {
-        return Err(TlsError::NoCertificate { path: cert.display().to_string() });
-    }
-    let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
-        rustls::pki_types::pem::Error::NoItemsFound => TlsError::NoKey { path: key.display().to_string() },
-        e => TlsError::Pem { path: key.display().to_string(), message: e.to_string() },
-    })?;
+    let (certs, key_der) = (read_certs(cert)?, read_key(key)?);
     let mut config = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key_der)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// The PEM certificates of a file (a chain, or a CA's certificates), at least one.
+pub fn read_certs(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, TlsError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(path).map_err(|source| TlsError::Read { path: path.display().to_string(), source })?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Pem { path: path.display().to_string(), message: e.to_string() })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate { path: path.display().to_string() });
+    }
+    Ok(certs)
+}
+
+/// The PEM private key of a file.
+pub fn read_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>, TlsError> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(path).map_err(|source| TlsError::Read { path: path.display().to_string(), source })?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => TlsError::NoKey { path: path.display().to_string() },
+        e => TlsError::Pem { path: path.display().to_string(), message: e.to_string() },
+    })
 }

@@ -2,8 +2,10 @@
 //! prints. Exit status: 0 success, 1 failure, 2 bad input (every problem is printed as
 //! `FILE:LINE:COL: message`).
 
+pub mod agent;
 pub mod apply;
 pub mod lab;
+pub mod pki;
 pub mod plan;
 pub mod probe;
 pub mod serve;
@@ -48,6 +50,11 @@ pub enum Command {
     Import(service::ImportArgs),
     /// Run orders from the database: provision, modify and remove channels.
     Worker(service::WorkerArgs),
+    /// Serve one switch to remote orchestrators (gRPC over mutual TLS, two-phase apply).
+    Agent(agent::AgentArgs),
+    /// Make the CA and certificates of remote switches and their orchestrator.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
 }
 
 /// Runs a parsed command line.
@@ -62,6 +69,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Import(args) => service::run_import(args),
         Command::Worker(args) => service::run_worker(args),
+        Command::Agent(args) => agent::run(args),
+        Command::Pki(cmd) => pki::run(cmd),
     }
 }
 

@@ -5,6 +5,15 @@
 //! Rollback does not replay inverses of what was sent (an in-place VLAN flag change has no
 //! exact inverse); it re-converges each touched switch to the state read before the apply,
 //! with the same `diff` that made the change.
+//!
+//! Two phases: every switch's changes go through [`Driver::prepare`] under one transaction
+//! id; once every switch has taken and verified them, [`Driver::commit`] runs on every
+//! switch; on any failure [`Driver::abort`] runs on every touched switch before the
+//! re-converging rollback. The linux and dry-run drivers keep the trait's defaults (prepare
+//! is apply, commit and abort do nothing), so for them this is the one-phase transaction it
+//! always was. A remote switch whose agent dies between prepare and commit rolls back by its
+//! own confirm timer; one whose commit is not answered after others committed is reported,
+//! and re-converged by the rollback like any other touched switch.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -237,6 +246,7 @@ fn transact(
     };
     let before = read_all(drivers).map_err(read_error)?;
     let empty = BTreeSet::new();
+    let transaction = uuid::Uuid::now_v7().to_string();
     // Everything a switch's thread needs, worked out here (the planner stays on this thread).
     let mut jobs: Vec<Job<'_>> = drivers
         .iter_mut()
@@ -247,14 +257,28 @@ fn transact(
             let owner = Ownership::new(topo, s);
             let changes = diff(&desired, before.get(k).unwrap_or(&empty), &owner);
             let name = topo.switches.get(s).map_or_else(String::new, |sw| sw.name.clone());
-            (!changes.is_empty()).then_some(Job { k, name, driver, desired, owner, changes })
+            let transaction = transaction.clone();
+            (!changes.is_empty()).then_some(Job { k, name, driver, desired, owner, changes, transaction })
         })
         .collect();
     let touched: Vec<usize> = jobs.iter().map(|j| j.k).collect();
-    let outcomes = on_each(&mut jobs, apply_and_verify, |j| Outcome {
+    let mut outcomes = on_each(&mut jobs, apply_and_verify, |j| Outcome {
         result: Err(ApplyError { switch: j.name.clone(), done: 0, op: "apply".into(), message: PANIC.into() }),
         events: Vec::new(),
     });
+    // Phase two, when every switch took its changes: commit everywhere.
+    if outcomes.iter().all(|o| o.result.is_ok()) {
+        let commits = on_each(
+            &mut jobs,
+            |j| j.driver.commit(&j.transaction),
+            |j| Err(DriverError { switch: j.name.clone(), message: PANIC.into() }),
+        );
+        for (outcome, commit) in outcomes.iter_mut().zip(commits) {
+            if let Err(e) = commit {
+                outcome.result = Err(ApplyError { switch: e.switch, done: 0, op: "commit".into(), message: e.message });
+            }
+        }
+    }
     let mut report = Report { applied: vec![Vec::new(); scope.len()], ..Report::default() };
     let mut failure = None;
     for (job, outcome) in jobs.into_iter().zip(outcomes) {
@@ -278,7 +302,7 @@ fn transact(
         }
     }
     if let Some(failure) = failure {
-        let rollback_errors = rollback(topo, scope, drivers, &before, &touched, progress);
+        let rollback_errors = rollback(topo, scope, drivers, &before, &touched, &transaction, progress);
         return Err(TransactionError { failure, rollback_errors });
     }
     report.elapsed = start.elapsed();
@@ -295,6 +319,8 @@ struct Job<'d> {
     desired: BTreeSet<Item>,
     owner: Ownership,
     changes: Vec<Change>,
+    /// The transaction the changes are prepared under.
+    transaction: String,
 }
 
 /// What a switch's thread did: the changes applied again after read-back, or the failure;
@@ -308,7 +334,7 @@ struct Outcome {
 fn apply_and_verify(job: &mut Job<'_>) -> Outcome {
     let mut events = Vec::new();
     let t = Instant::now();
-    if let Err(e) = job.driver.apply(&job.changes) {
+    if let Err(e) = job.driver.prepare(&job.transaction, &job.changes) {
         return Outcome { result: Err(e), events };
     }
     events.push(Event::Applied { switch: job.name.clone(), changes: job.changes.len(), elapsed: t.elapsed() });
@@ -326,7 +352,7 @@ fn apply_and_verify(job: &mut Job<'_>) -> Outcome {
             return Outcome { result: Ok(reapplied), events };
         }
         events.push(Event::Reapplying { switch: job.name.clone(), missing: missing.len() });
-        if let Err(e) = job.driver.apply(&missing) {
+        if let Err(e) = job.driver.prepare(&job.transaction, &missing) {
             return Outcome { result: Err(e), events };
         }
         reapplied.extend(missing);
@@ -341,13 +367,16 @@ fn apply_and_verify(job: &mut Job<'_>) -> Outcome {
 }
 
 /// Puts each touched switch back to the owned part of its state before the apply, in
-/// parallel, going on past failures. `touched` holds indices into `drivers`.
+/// parallel, going on past failures: aborts `transaction` on it (a remote switch's agent
+/// puts itself back), then re-converges it to its state before. `touched` holds indices
+/// into `drivers`.
 fn rollback(
     topo: &Topology,
     scope: &[usize],
     drivers: &mut [Box<dyn Driver>],
     before: &[BTreeSet<Item>],
     touched: &[usize],
+    transaction: &str,
     progress: &mut dyn FnMut(&Event),
 ) -> Vec<ApplyError> {
     let mut jobs: Vec<(&mut Box<dyn Driver>, Ownership, BTreeSet<Item>)> = drivers
@@ -366,6 +395,12 @@ fn rollback(
     let results = on_each(
         &mut jobs,
         |(driver, owner, target)| {
+            driver.abort(transaction).map_err(|e| ApplyError {
+                switch: e.switch,
+                done: 0,
+                op: "abort".into(),
+                message: e.message,
+            })?;
             let current = driver.read_state().map_err(|e| ApplyError {
                 switch: e.switch,
                 done: 0,

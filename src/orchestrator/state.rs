@@ -118,6 +118,8 @@ pub struct Ownership {
     ports: BTreeSet<String>,
     /// Tagged-mode interface ports of the switch (their sub-interfaces are ours).
     tagged: BTreeSet<String>,
+    /// Everything on the switch counts as owned ([`Ownership::everything`]).
+    all: bool,
 }
 
 impl Ownership {
@@ -131,7 +133,14 @@ impl Ownership {
                 InterfaceMode::Tagged => tagged.insert(iface.port.clone()),
             };
         }
-        Ownership { pool: topology.pool.clone(), ports, tagged }
+        Ownership { pool: topology.pool.clone(), ports, tagged, all: false }
+    }
+
+    /// Owns every item. For undoing a transaction on a switch that knows no topology (the
+    /// agent): the target is exactly what the switch held before, so whatever differs from
+    /// it was made in the transaction and is taken back.
+    pub fn everything() -> Ownership {
+        Ownership { pool: VlanPool::default(), ports: BTreeSet::new(), tagged: BTreeSet::new(), all: true }
     }
 
     fn managed_port(&self, port: &str) -> bool {
@@ -147,6 +156,9 @@ impl Ownership {
     }
 
     pub fn owns(&self, item: &Item) -> bool {
+        if self.all {
+            return true;
+        }
         match item {
             Item::SubInterface { parent, vid } => self.tagged.contains(parent) && (1..=4094).contains(vid),
             Item::Port { port } | Item::Clsact { port } | Item::TcDrop { port, .. } => self.managed_port(port),

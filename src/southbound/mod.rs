@@ -7,11 +7,18 @@
 //!
 //! Drivers: [`dry_run`] (an in-memory switch that renders iproute2 commands), [`linux`]
 //! (a VLAN-filtering Linux bridge through route netlink, in a named network namespace) and
-//! `remote` (an agent over mutual TLS: not built yet, refused when opened). [`open`] is the
-//! factory: a switch's topology entry says which driver serves it.
+//! [`remote`] (a `switchboard agent` on the switch, over gRPC with mutual TLS, with a
+//! two-phase prepare/commit that the agent rolls back by itself when no commit comes in
+//! time). [`open`] is the factory: a switch's topology entry says which driver serves it.
+//!
+//! Two phases: the engine calls [`Driver::prepare`] on every switch, then [`Driver::commit`]
+//! on every switch, or [`Driver::abort`] on every prepared one when anything failed. A
+//! driver without transactions of its own (linux, dry-run) keeps the defaults: prepare is
+//! apply, commit and abort do nothing (the engine's rollback puts such a switch back).
 
 pub mod dry_run;
 pub mod linux;
+pub mod remote;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,6 +27,7 @@ use crate::topology::{DriverConfig, Switch};
 
 use self::dry_run::DryRun;
 use self::linux::LinuxSwitch;
+use self::remote::RemoteSwitch;
 
 /// The driver of one switch, as its topology entry says (a dry-run switch starts empty).
 pub fn open(sw: &Switch) -> Result<Box<dyn Driver>, DriverError> {
@@ -28,10 +36,17 @@ pub fn open(sw: &Switch) -> Result<Box<dyn Driver>, DriverError> {
             Ok(Box::new(LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge)?))
         }
         DriverConfig::DryRun { netns, bridge } => Ok(Box::new(DryRun::new(&sw.name, netns.as_deref(), bridge))),
-        DriverConfig::Remote { address, .. } => Err(DriverError {
-            switch: sw.name.clone(),
-            message: format!("the remote driver (agent at {address}) is not available yet"),
-        }),
+        DriverConfig::Remote { address, tls, .. } => {
+            let Some(files) = tls else {
+                return Err(DriverError {
+                    switch: sw.name.clone(),
+                    message: format!(
+                        "the agent at {address} needs certificates: give `ca`, `cert` and `key` on the switch or under `remote:` at the top of the topology (make them with `switchboard pki`)"
+                    ),
+                });
+            };
+            Ok(Box::new(RemoteSwitch::connect(&sw.name, address, &files.into())?))
+        }
     }
 }
 
@@ -46,6 +61,29 @@ pub trait Driver: Send {
     /// Applies `changes` in order. On failure, the changes before `ApplyError::done` were
     /// applied and the rest were not.
     fn apply(&mut self, changes: &[Change]) -> Result<(), ApplyError>;
+
+    /// Phase one of a transaction: applies `changes` under `transaction` so that
+    /// [`Driver::abort`] (or, on a remote switch, the agent's confirm timer) can take them
+    /// back; may be called again with the same transaction to add changes. The default is
+    /// [`Driver::apply`].
+    fn prepare(&mut self, transaction: &str, changes: &[Change]) -> Result<(), ApplyError> {
+        let _ = transaction;
+        self.apply(changes)
+    }
+
+    /// Phase two: makes what `transaction` prepared permanent. The default does nothing
+    /// (prepared changes already are).
+    fn commit(&mut self, transaction: &str) -> Result<(), DriverError> {
+        let _ = transaction;
+        Ok(())
+    }
+
+    /// Takes back what `transaction` prepared, putting the switch back to its state before.
+    /// The default does nothing: the engine re-converges such a switch itself.
+    fn abort(&mut self, transaction: &str) -> Result<(), DriverError> {
+        let _ = transaction;
+        Ok(())
+    }
 
     /// Fault injection for tests: make the change with this index (counted over the
     /// driver's life, from now) fail the way a real switch would. Drivers without a way to

@@ -94,6 +94,10 @@ pub enum DriverConfig {
         address: String,
         /// The bridge device on the remote switch.
         bridge: String,
+        /// The certificate files for mutual TLS (the switch's own, or the topology's
+        /// `remote:` defaults); `None` when neither gives all three.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tls: Option<TlsPaths>,
     },
     /// Records and prints change sets; touches nothing.
     DryRun {
@@ -102,6 +106,18 @@ pub enum DriverConfig {
         /// Namespace used in the printed commands, if any.
         netns: Option<String>,
     },
+}
+
+/// The certificate files of a remote switch's mutual TLS, as the topology writes them
+/// (relative paths are relative to the working directory of the process that reads them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsPaths {
+    /// The CA the orchestrator and the agents trust.
+    pub ca: String,
+    /// The orchestrator's client certificate (`switchboard pki issue DIR --orchestrator`).
+    pub cert: String,
+    /// Its private key.
+    pub key: String,
 }
 
 impl DriverConfig {

@@ -48,7 +48,44 @@ struct Raw {
     mac_pos: Vec<Vec<Pos>>,
 }
 
-const TOP_KEYS: &[&str] = &["name", "vlans", "switches", "links", "interfaces"];
+const TOP_KEYS: &[&str] = &["name", "vlans", "switches", "links", "interfaces", "remote"];
+
+/// Certificate paths of remote switches, as far as given: `ca`, `cert`, `key`.
+#[derive(Clone, Default)]
+struct TlsFields {
+    ca: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+impl TlsFields {
+    /// Reads the `ca`, `cert` and `key` fields present in `f`.
+    fn read(r: &mut Reader, f: &mut super::yaml::Fields<'_>) -> TlsFields {
+        let mut get = |key: &str| {
+            let n = f.get(key)?;
+            let s = r.string(n, &format!("`{key}`"))?;
+            if s.is_empty() {
+                r.error(n.pos, format!("`{key}` is empty: give the path of a PEM file"));
+                return None;
+            }
+            Some(s)
+        };
+        TlsFields { ca: get("ca"), cert: get("cert"), key: get("key") }
+    }
+
+    /// These fields over `defaults`; all three or nothing.
+    fn over(self, defaults: &TlsFields) -> Option<super::TlsPaths> {
+        Some(super::TlsPaths {
+            ca: self.ca.or_else(|| defaults.ca.clone())?,
+            cert: self.cert.or_else(|| defaults.cert.clone())?,
+            key: self.key.or_else(|| defaults.key.clone())?,
+        })
+    }
+
+    fn any(&self) -> bool {
+        self.ca.is_some() || self.cert.is_some() || self.key.is_some()
+    }
+}
 
 fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
     if root.value == Value::Null {
@@ -67,6 +104,18 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
         Some(n) => (read_pool(r, n), n.pos),
         None => (VlanPool::default(), top.pos),
     };
+    // Defaults for every remote switch's certificates.
+    let tls_defaults = match top.get("remote") {
+        Some(node) => match r.map(node, "`remote`") {
+            Some(mut f) => {
+                let d = TlsFields::read(r, &mut f);
+                f.finish(r, "`remote`", &["ca", "cert", "key"]);
+                d
+            }
+            None => TlsFields::default(),
+        },
+        None => TlsFields::default(),
+    };
     let mut switches = Vec::new();
     let switches_node = top.require(r, "switches", "the topology");
     let switches_given = switches_node.is_some();
@@ -74,7 +123,7 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
         && let Some(entries) = mapping_entries(r, node, "`switches`")
     {
         for (key, value) in entries {
-            if let Some(sw) = read_switch(r, key, value) {
+            if let Some(sw) = read_switch(r, key, value, &tls_defaults) {
                 switches.push(sw);
             }
         }
@@ -197,7 +246,7 @@ fn read_pool(r: &mut Reader, node: &Node) -> VlanPool {
     pool
 }
 
-fn read_switch(r: &mut Reader, key: &Node, value: &Node) -> Option<Switch> {
+fn read_switch(r: &mut Reader, key: &Node, value: &Node, tls_defaults: &TlsFields) -> Option<Switch> {
     let name = r.string(key, "switch name")?;
     check_name(r, key.pos, &name, "switch name");
     let what = format!("switch `{name}`");
@@ -224,6 +273,7 @@ fn read_switch(r: &mut Reader, key: &Node, value: &Node) -> Option<Switch> {
     let bridge = text(&mut f, r, "bridge");
     let netns = text(&mut f, r, "netns");
     let address = text(&mut f, r, "address");
+    let tls = TlsFields::read(r, &mut f);
     if let Some((b, pos)) = &bridge
         && let Err(e) = check_ifname(b)
     {
@@ -242,6 +292,14 @@ fn read_switch(r: &mut Reader, key: &Node, value: &Node) -> Option<Switch> {
     let driver = match driver_name.as_str() {
         "linux" => {
             no(r, &address, "address", "linux");
+            if tls.any() {
+                r.error(
+                    f.pos,
+                    format!(
+                        "`ca`, `cert` and `key` apply to the remote driver only, not to the linux driver of {what}"
+                    ),
+                );
+            }
             let bridge = match bridge {
                 Some((b, _)) => b,
                 None => {
@@ -271,10 +329,22 @@ fn read_switch(r: &mut Reader, key: &Node, value: &Node) -> Option<Switch> {
                     String::new()
                 }
             };
-            DriverConfig::Remote { address, bridge: bridge.map_or_else(|| "br0".into(), |(b, _)| b) }
+            DriverConfig::Remote {
+                address,
+                bridge: bridge.map_or_else(|| "br0".into(), |(b, _)| b),
+                tls: tls.over(tls_defaults),
+            }
         }
         "dry-run" => {
             no(r, &address, "address", "dry-run");
+            if tls.any() {
+                r.error(
+                    f.pos,
+                    format!(
+                        "`ca`, `cert` and `key` apply to the remote driver only, not to the dry-run driver of {what}"
+                    ),
+                );
+            }
             DriverConfig::DryRun {
                 bridge: bridge.map_or_else(|| "br0".into(), |(b, _)| b),
                 netns: netns.map(|(n, _)| n),
@@ -302,7 +372,7 @@ fn read_switch(r: &mut Reader, key: &Node, value: &Node) -> Option<Switch> {
         }
         ports
     });
-    f.finish(r, &what, &["driver", "bridge", "netns", "address", "ports"]);
+    f.finish(r, &what, &["driver", "bridge", "netns", "address", "ports", "ca", "cert", "key"]);
     Some(Switch { name, driver, ports, pos: key.pos })
 }
 

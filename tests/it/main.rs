@@ -21,6 +21,7 @@ macro_rules! on_both {
     };
 }
 
+mod agent;
 mod api;
 mod browser;
 mod channel_page;

@@ -12,6 +12,8 @@ use switchboard::orchestrator::{Item, parse_channels, plan, reach};
 use switchboard::southbound::linux::{lab, netns, probe};
 use switchboard::topology::Topology;
 
+mod agent;
+
 fn require_lab_kernel() {
     assert!(
         std::env::var("SWITCHBOARD_LAB_GUEST").as_deref() == Ok("1"),

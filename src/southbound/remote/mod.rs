@@ -1,0 +1,342 @@
+//! The `remote` driver: a switch served by `switchboard agent` on another machine, reached
+//! over gRPC (tonic) with mutual TLS.
+//!
+//! Every call has a deadline, so a dead or silent agent costs its deadline, never a hang.
+//! The connection checks that the agent's certificate chains to the configured CA and names
+//! the switch the topology puts at that address ([`tls::connect`]). The driver is blocking,
+//! like the others: its calls run on one process-wide tokio runtime of its own and the
+//! calling thread waits for the answer, so it works from the engine's threads and from
+//! inside another runtime alike.
+//!
+//! Two-phase: [`Driver::prepare`] applies changes on the agent under a transaction that the
+//! agent rolls back by itself unless [`Driver::commit`] comes before its confirm timer;
+//! [`Driver::abort`] rolls it back at once. [`Driver::apply`] alone is a prepare and a
+//! commit of a transaction of its own.
+
+pub mod tls;
+pub mod wire;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::orchestrator::{Change, Item};
+
+use self::tls::TlsFiles;
+use self::wire::v1;
+use self::wire::v1::agent_client::AgentClient;
+use super::{ApplyError, Driver, DriverError};
+
+/// Deadlines of the calls to an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Connecting: TCP and the TLS handshake.
+    pub connect: Duration,
+    /// Reading state, counters and health.
+    pub read: Duration,
+    /// Prepare, commit and abort (the agent applies changes within it).
+    pub write: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Deadlines {
+        Deadlines { connect: Duration::from_secs(5), read: Duration::from_secs(30), write: Duration::from_secs(60) }
+    }
+}
+
+/// One switch behind an agent.
+pub struct RemoteSwitch {
+    name: String,
+    address: String,
+    client: AgentClient<Channel>,
+    deadlines: Deadlines,
+    /// The transaction prepared by this driver and not yet committed or aborted.
+    open: Option<String>,
+    /// Fault injection for tests: the change with this index (counted over the driver's
+    /// life) is sent malformed (a port name Linux refuses), so the agent refuses it.
+    fail_at: Option<usize>,
+    sent: usize,
+}
+
+/// The runtime every remote driver's calls run on (two worker threads; started once).
+fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("switchboard-remote")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the remote driver's runtime: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Runs `fut` on the drivers' runtime with a deadline and waits for it on this thread.
+fn call<T: Send + 'static>(
+    deadline: Duration,
+    fut: impl Future<Output = Result<T, String>> + Send + 'static,
+) -> Result<T, String> {
+    let rt = runtime()?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    rt.spawn(async move {
+        let out = match tokio::time::timeout(deadline, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer within the deadline of {} ms", deadline.as_millis())),
+        };
+        let _ = tx.send(out);
+    });
+    // The task answers by its deadline; the margin only covers a runtime that stopped.
+    rx.recv_timeout(deadline + Duration::from_secs(5))
+        .map_err(|_| format!("no answer within the deadline of {} ms", deadline.as_millis()))?
+}
+
+/// An error and every cause under it, each said once.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// `text`, with what a connection cut right after the handshake most likely means. TLS 1.3
+/// gives the server's verdict on the client certificate after the handshake, as an alert
+/// that reaches us, depending on timing, as the alert, a closed connection, a broken pipe or
+/// a reset.
+fn with_hint(text: String) -> String {
+    if ["connection closed", "broken pipe", "connection reset"].iter().any(|cut| text.contains(cut)) {
+        format!(
+            "{text} (the agent closed the connection: it refuses this client's certificate if it is not issued by the agent's CA or has expired; the agent's log says which)"
+        )
+    } else {
+        text
+    }
+}
+
+/// What a gRPC error says, in words.
+fn status_text(status: &tonic::Status) -> String {
+    let cause = std::error::Error::source(status).map(|s| format!(" ({})", with_hint(chain(s)))).unwrap_or_default();
+    match status.code() {
+        tonic::Code::Unavailable => format!("agent unreachable: {}{cause}", status.message()),
+        tonic::Code::DeadlineExceeded => format!("agent too slow: {}", status.message()),
+        _ => format!("{}{cause}", status.message()),
+    }
+}
+
+impl RemoteSwitch {
+    /// Connects to the agent at `address` serving switch `name`, with `tls` files and the
+    /// default deadlines, and checks its health (the name it answers with must be `name`).
+    pub fn connect(name: &str, address: &str, tls: &TlsFiles) -> Result<RemoteSwitch, DriverError> {
+        RemoteSwitch::connect_with(name, address, tls, Deadlines::default())
+    }
+
+    pub fn connect_with(
+        name: &str,
+        address: &str,
+        files: &TlsFiles,
+        deadlines: Deadlines,
+    ) -> Result<RemoteSwitch, DriverError> {
+        let err = |message: String| DriverError { switch: name.to_string(), message };
+        let channel = channel(address, name, files, deadlines.connect).map_err(err)?;
+        let client = AgentClient::new(channel)
+            .max_decoding_message_size(wire::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(wire::MAX_MESSAGE_BYTES);
+        let mut sw = RemoteSwitch {
+            name: name.to_string(),
+            address: address.to_string(),
+            client,
+            deadlines,
+            open: None,
+            fail_at: None,
+            sent: 0,
+        };
+        let health = sw.health()?;
+        if health.switch_name != name {
+            return Err(err(format!("the agent at {address} serves switch `{}`, not `{name}`", health.switch_name)));
+        }
+        Ok(sw)
+    }
+
+    /// The agent's version, switch and open transaction.
+    pub fn health(&mut self) -> Result<v1::HealthResponse, DriverError> {
+        let mut client = self.client.clone();
+        call(self.deadlines.read, async move {
+            client.health(v1::HealthRequest {}).await.map(|r| r.into_inner()).map_err(|s| status_text(&s))
+        })
+        .map_err(|e| self.err(e))
+    }
+
+    fn err(&self, message: String) -> DriverError {
+        DriverError { switch: self.name.clone(), message: format!("agent at {}: {message}", self.address) }
+    }
+
+    fn apply_error(&self, op: &str, message: String) -> ApplyError {
+        ApplyError {
+            switch: self.name.clone(),
+            done: 0,
+            op: op.into(),
+            message: format!("agent at {}: {message}", self.address),
+        }
+    }
+
+    /// Sends a prepare of `changes` under `transaction`, with the configured fault.
+    fn send_prepare(&mut self, transaction: &str, changes: &[Change]) -> Result<(), ApplyError> {
+        let mut wire: Vec<v1::Change> = changes.iter().map(wire::change_to_wire).collect();
+        if let Some(at) = self.fail_at
+            && at >= self.sent
+            && at - self.sent < changes.len()
+        {
+            self.fail_at = None;
+            if let Some(change) = wire.get_mut(at - self.sent) {
+                change.item = Some(v1::Item { kind: Some(v1::item::Kind::Port(v1::Port { port: "bad/port".into() })) });
+            }
+        }
+        self.sent += changes.len();
+        let request = v1::PrepareRequest { transaction: transaction.to_string(), holder: holder(), changes: wire };
+        let mut client = self.client.clone();
+        let answer = call(self.deadlines.write, async move {
+            client.prepare(request).await.map(|r| r.into_inner()).map_err(|s| status_text(&s))
+        });
+        match answer {
+            Ok(v1::PrepareResponse { failure: None, .. }) => Ok(()),
+            Ok(v1::PrepareResponse { failure: Some(f), .. }) => Err(ApplyError {
+                switch: self.name.clone(),
+                done: usize::try_from(f.done).unwrap_or(usize::MAX),
+                op: f.op,
+                message: f.message,
+            }),
+            Err(e) => Err(self.apply_error("prepare", e)),
+        }
+    }
+}
+
+/// A gRPC channel to the agent at `address` over mutual TLS with `files`, checked to serve
+/// switch `name`, connected within `deadline`.
+pub fn channel(address: &str, name: &str, files: &TlsFiles, deadline: Duration) -> Result<Channel, String> {
+    let config = Arc::new(tls::client_config(files).map_err(|e| e.to_string())?);
+    let endpoint = Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| format!("agent address {address:?}: {e}"))?
+        .connect_timeout(deadline);
+    let (switch, addr) = (name.to_string(), address.to_string());
+    call(deadline, async move {
+        let connector = tower::service_fn(move |_uri| {
+            let (config, addr, switch) = (config.clone(), addr.clone(), switch.clone());
+            async move { tls::connect(config, &addr, &switch).await.map(TokioIo::new) }
+        });
+        endpoint.connect_with_connector(connector).await.map_err(|e| with_hint(chain(&e)))
+    })
+    .map_err(|e| format!("cannot reach the agent at {address}: {e}"))
+}
+
+/// Who the orchestrator says it is when it prepares: this host and process.
+fn holder() -> String {
+    let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "?".into());
+    format!("switchboard on {host} (pid {})", std::process::id())
+}
+
+/// A transaction id nobody else uses.
+pub fn transaction_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+impl Driver for RemoteSwitch {
+    fn switch(&self) -> &str {
+        &self.name
+    }
+
+    fn read_state(&mut self) -> Result<BTreeSet<Item>, DriverError> {
+        let mut client = self.client.clone();
+        let items = call(self.deadlines.read, async move {
+            client.read_state(v1::ReadStateRequest {}).await.map(|r| r.into_inner().items).map_err(|s| status_text(&s))
+        })
+        .map_err(|e| self.err(e))?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(k, i)| wire::item_from_wire(i).map_err(|e| self.err(format!("item {k} of its state: {e}"))))
+            .collect()
+    }
+
+    /// A transaction of its own: prepare, then commit.
+    fn apply(&mut self, changes: &[Change]) -> Result<(), ApplyError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let transaction = transaction_id();
+        self.prepare(&transaction, changes)?;
+        self.commit(&transaction).map_err(|e| ApplyError {
+            switch: e.switch,
+            done: 0,
+            op: "commit".into(),
+            message: e.message,
+        })
+    }
+
+    fn prepare(&mut self, transaction: &str, changes: &[Change]) -> Result<(), ApplyError> {
+        if changes.is_empty() && self.open.as_deref() == Some(transaction) {
+            return Ok(());
+        }
+        let result = self.send_prepare(transaction, changes);
+        // A refused prepare closed the transaction on the agent (it rolled back by itself);
+        // one that got no answer may be open there: abort will say.
+        match &result {
+            Ok(()) => self.open = Some(transaction.to_string()),
+            Err(e) if e.op == "prepare" => self.open = Some(transaction.to_string()),
+            Err(_) => self.open = None,
+        }
+        result
+    }
+
+    fn commit(&mut self, transaction: &str) -> Result<(), DriverError> {
+        if self.open.as_deref() != Some(transaction) {
+            return Ok(());
+        }
+        let mut client = self.client.clone();
+        let request = v1::CommitRequest { transaction: transaction.to_string() };
+        call(
+            self.deadlines.write,
+            async move { client.commit(request).await.map(|_| ()).map_err(|s| status_text(&s)) },
+        )
+        .map_err(|e| self.err(format!("commit of transaction {transaction}: {e}")))?;
+        self.open = None;
+        Ok(())
+    }
+
+    fn abort(&mut self, transaction: &str) -> Result<(), DriverError> {
+        if self.open.as_deref() != Some(transaction) {
+            return Ok(());
+        }
+        let mut client = self.client.clone();
+        let request = v1::AbortRequest { transaction: transaction.to_string() };
+        call(self.deadlines.write, async move { client.abort(request).await.map(|_| ()).map_err(|s| status_text(&s)) })
+            .map_err(|e| self.err(format!("abort of transaction {transaction}: {e}")))?;
+        self.open = None;
+        Ok(())
+    }
+
+    fn inject_fault(&mut self, change_index: usize) {
+        self.fail_at = Some(self.sent + change_index);
+    }
+
+    fn port_bytes(&mut self, ports: &[String]) -> Result<Option<BTreeMap<String, u64>>, DriverError> {
+        let mut client = self.client.clone();
+        let request = v1::PortBytesRequest { ports: ports.to_vec() };
+        let bytes = call(self.deadlines.read, async move {
+            client.port_bytes(request).await.map(|r| r.into_inner().bytes).map_err(|s| status_text(&s))
+        })
+        .map_err(|e| self.err(e))?;
+        Ok(Some(bytes.into_iter().collect()))
+    }
+}

@@ -1,0 +1,161 @@
+//! The agent protocol `switchboard.agent.v1` (proto/switchboard/agent/v1/agent.proto, compiled
+//! at build time by protox and tonic-prost-build), and the exact conversions between its
+//! messages and the planner's [`Item`] and [`Change`].
+//!
+//! Decoding checks every field (VLAN IDs 1-4094, 6-byte MACs, interface names Linux accepts,
+//! a kind and an op set), so a malformed message is refused with what is wrong in it and
+//! never reaches a driver.
+
+use crate::model::{Mac, check_ifname};
+use crate::orchestrator::{Change, Direction, Item, Op};
+
+/// The generated messages, client and server.
+#[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+pub mod v1 {
+    include!(concat!(env!("OUT_DIR"), "/switchboard.agent.v1.rs"));
+}
+
+use v1::item::Kind;
+
+/// The largest request or response, in bytes, either side decodes (16 MiB: a full switch of
+/// the large benchmark tree is about 2 MiB). Larger ones are refused (OUT_OF_RANGE, tonic's code for it).
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// An item as its message.
+pub fn item_to_wire(item: &Item) -> v1::Item {
+    let kind = match item {
+        Item::SubInterface { parent, vid } => {
+            Kind::SubInterface(v1::SubInterface { parent: parent.clone(), vid: u32::from(*vid) })
+        }
+        Item::Port { port } => Kind::Port(v1::Port { port: port.clone() }),
+        Item::Vlan { port, vid, pvid, untagged } => {
+            Kind::Vlan(v1::Vlan { port: port.clone(), vid: u32::from(*vid), pvid: *pvid, untagged: *untagged })
+        }
+        Item::Clsact { port } => Kind::Clsact(v1::Clsact { port: port.clone() }),
+        Item::TcDrop { port, direction } => Kind::TcDrop(v1::TcDrop {
+            port: port.clone(),
+            direction: match direction {
+                Direction::Ingress => v1::Direction::Ingress,
+                Direction::Egress => v1::Direction::Egress,
+            } as i32,
+        }),
+        Item::Fdb { mac, vid, port } => {
+            Kind::Fdb(v1::Fdb { mac: mac.octets().to_vec(), vid: u32::from(*vid), port: port.clone() })
+        }
+    };
+    v1::Item { kind: Some(kind) }
+}
+
+/// A message as its item, or what is wrong with it.
+pub fn item_from_wire(item: &v1::Item) -> Result<Item, String> {
+    let port = |p: &str| check_ifname(p).map(|()| p.to_string());
+    Ok(match item.kind.as_ref().ok_or("the item has no kind")? {
+        Kind::SubInterface(s) => Item::SubInterface { parent: port(&s.parent)?, vid: vid(s.vid)? },
+        Kind::Port(p) => Item::Port { port: port(&p.port)? },
+        Kind::Vlan(v) => Item::Vlan { port: port(&v.port)?, vid: vid(v.vid)?, pvid: v.pvid, untagged: v.untagged },
+        Kind::Clsact(c) => Item::Clsact { port: port(&c.port)? },
+        Kind::TcDrop(t) => Item::TcDrop {
+            port: port(&t.port)?,
+            direction: match v1::Direction::try_from(t.direction) {
+                Ok(v1::Direction::Ingress) => Direction::Ingress,
+                Ok(v1::Direction::Egress) => Direction::Egress,
+                _ => return Err(format!("tc drop direction {} is neither ingress nor egress", t.direction)),
+            },
+        },
+        Kind::Fdb(f) => Item::Fdb {
+            mac: Mac(<[u8; 6]>::try_from(f.mac.as_slice())
+                .map_err(|_| format!("a MAC address has 6 bytes, not {}", f.mac.len()))?),
+            vid: vid(f.vid)?,
+            port: port(&f.port)?,
+        },
+    })
+}
+
+/// A change as its message.
+pub fn change_to_wire(change: &Change) -> v1::Change {
+    let op = match change.op {
+        Op::Add => v1::Op::Add,
+        Op::Remove => v1::Op::Remove,
+    };
+    v1::Change { op: op as i32, item: Some(item_to_wire(&change.item)) }
+}
+
+/// A message as its change, or what is wrong with it.
+pub fn change_from_wire(change: &v1::Change) -> Result<Change, String> {
+    let op = match v1::Op::try_from(change.op) {
+        Ok(v1::Op::Add) => Op::Add,
+        Ok(v1::Op::Remove) => Op::Remove,
+        _ => return Err(format!("op {} is neither add nor remove", change.op)),
+    };
+    let item = item_from_wire(change.item.as_ref().ok_or("the change has no item")?)?;
+    Ok(Change { op, item })
+}
+
+/// Every change of a request, or the first malformed one with its index.
+pub fn changes_from_wire(changes: &[v1::Change]) -> Result<Vec<Change>, String> {
+    changes.iter().enumerate().map(|(k, c)| change_from_wire(c).map_err(|e| format!("change {k}: {e}"))).collect()
+}
+
+fn vid(v: u32) -> Result<u16, String> {
+    u16::try_from(v).ok().filter(|v| (1..=4094).contains(v)).ok_or_else(|| format!("VLAN ID {v} is outside 1-4094"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips() {
+        let items = [
+            Item::SubInterface { parent: "eth1".into(), vid: 4094 },
+            Item::Port { port: "p1".into() },
+            Item::Vlan { port: "p1".into(), vid: 1, pvid: true, untagged: false },
+            Item::Vlan { port: "p1".into(), vid: 2, pvid: false, untagged: true },
+            Item::Clsact { port: "p1".into() },
+            Item::TcDrop { port: "p1".into(), direction: Direction::Ingress },
+            Item::TcDrop { port: "p1".into(), direction: Direction::Egress },
+            Item::Fdb { mac: Mac([2, 0, 0, 0, 0, 0xff]), vid: 10, port: "up".into() },
+        ];
+        for item in items {
+            for op in [Op::Add, Op::Remove] {
+                let change = Change { op, item: item.clone() };
+                let bytes = prost::Message::encode_to_vec(&change_to_wire(&change));
+                let back: v1::Change = prost::Message::decode(bytes.as_slice()).unwrap();
+                assert_eq!(change_from_wire(&back).unwrap(), change);
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_changes_are_refused_naming_them() {
+        let good = change_to_wire(&Change { op: Op::Add, item: Item::Port { port: "p1".into() } });
+        let mut no_op = good.clone();
+        no_op.op = 0;
+        let mut no_item = good.clone();
+        no_item.item = None;
+        let bad_vid = change_to_wire(&Change {
+            op: Op::Add,
+            item: Item::Vlan { port: "p1".into(), vid: 1, pvid: false, untagged: false },
+        });
+        let mut bad_vid = bad_vid;
+        if let Some(v1::Item { kind: Some(Kind::Vlan(v)) }) = bad_vid.item.as_mut() {
+            v.vid = 70_000;
+        }
+        let bad_mac = v1::Change {
+            op: 1,
+            item: Some(v1::Item { kind: Some(Kind::Fdb(v1::Fdb { mac: vec![1; 5], vid: 3, port: "p".into() })) }),
+        };
+        let bad_name =
+            v1::Change { op: 2, item: Some(v1::Item { kind: Some(Kind::Port(v1::Port { port: "a/b".into() })) }) };
+        for (bad, want) in [
+            (no_op, "change 1: op 0"),
+            (no_item, "change 1: the change has no item"),
+            (bad_vid, "change 1: VLAN ID 70000 is outside 1-4094"),
+            (bad_mac, "change 1: a MAC address has 6 bytes, not 5"),
+            (bad_name, "change 1: interface name \"a/b\" contains '/'"),
+        ] {
+            let err = changes_from_wire(&[good.clone(), bad]).unwrap_err();
+            assert!(err.starts_with(want), "{err}");
+        }
+    }
+}

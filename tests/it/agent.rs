@@ -1,0 +1,329 @@
+//! Issue 17, first step: `switchboard pki`, and `switchboard agent` over mutual TLS, run in
+//! this process on loopback with the dry-run driver as its switch (the switch behind it is
+//! tested for real under the lab kernel, tests/lab). What is proven here: the certificates
+//! chain, every refusal of the handshake, the agent's transaction rules seen through the
+//! remote driver, deadlines, and that malformed or oversized requests get an error and leave
+//! the agent serving.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use switchboard::agent::Agent;
+use switchboard::orchestrator::{Change, Item, Op};
+use switchboard::pki::{self, Subject, Validity};
+use switchboard::southbound::Driver;
+use switchboard::southbound::dry_run::DryRun;
+use switchboard::southbound::remote::tls::{self, TlsFiles};
+use switchboard::southbound::remote::wire::v1;
+use switchboard::southbound::remote::{self, Deadlines, RemoteSwitch};
+
+/// A CA with an agent certificate for `sw1` and an orchestrator certificate.
+fn pki_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    pki::init(dir.path(), Validity::days(1)).unwrap();
+    pki::issue(dir.path(), &Subject::Agent("sw1".into()), Validity::days(1)).unwrap();
+    pki::issue(dir.path(), &Subject::Orchestrator, Validity::days(1)).unwrap();
+    dir
+}
+
+fn orchestrator(dir: &Path) -> TlsFiles {
+    TlsFiles { ca: dir.join("ca.pem"), cert: dir.join("orchestrator.pem"), key: dir.join("orchestrator-key.pem") }
+}
+
+fn agent_files(dir: &Path, name: &str) -> TlsFiles {
+    TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join(format!("agent-{name}.pem")),
+        key: dir.join(format!("agent-{name}-key.pem")),
+    }
+}
+
+/// What the switch behind a test agent starts with.
+fn start_state() -> BTreeSet<Item> {
+    BTreeSet::from([
+        Item::Port { port: "p1".into() },
+        Item::Vlan { port: "p1".into(), vid: 5, pvid: true, untagged: true },
+    ])
+}
+
+/// Runs an agent for switch `name` (certificate from `dir`) on a loopback port, on a thread
+/// and runtime of its own, with the dry-run driver holding [`start_state`].
+fn spawn_agent(dir: &Path, name: &str, confirm: Duration) -> SocketAddr {
+    let files = agent_files(dir, name);
+    let journal = dir.join(format!("{name}.journal"));
+    let config = tls::server_config(&files).unwrap();
+    let mut dry = DryRun::new(name, None, "br0");
+    dry.state = start_state();
+    let (agent, _) = Agent::start(Box::new(dry), name, "br0", &journal, confirm).unwrap();
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = std_listener.local_addr().unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            let _ = switchboard::agent::service::serve(agent, listener, config).await;
+        });
+    });
+    address
+}
+
+fn vlan(op: Op, vid: u16) -> Change {
+    Change { op, item: Item::Vlan { port: "p1".into(), vid, pvid: false, untagged: false } }
+}
+
+#[test]
+fn pki_issues_a_chain_that_verifies_with_private_keys_0600() {
+    let dir = pki_dir();
+    for key in ["ca-key.pem", "agent-sw1-key.pem", "orchestrator-key.pem"] {
+        let mode = std::fs::metadata(dir.path().join(key)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{key}");
+    }
+    // The chain verifies: a real handshake both ways, and the agent answers as `sw1`.
+    let address = spawn_agent(dir.path(), "sw1", Duration::from_secs(60));
+    let mut sw = RemoteSwitch::connect("sw1", &address.to_string(), &orchestrator(dir.path())).unwrap();
+    assert_eq!(sw.health().unwrap().switch_name, "sw1");
+    assert_eq!(sw.read_state().unwrap(), start_state());
+    // Nothing is overwritten; a missing directory or CA says what to run.
+    let again = pki::issue(dir.path(), &Subject::Agent("sw1".into()), Validity::days(1)).unwrap_err().to_string();
+    assert!(again.contains("agent-sw1.pem already exists"), "{again}");
+    let missing = dir.path().join("nope");
+    let err = pki::issue(&missing, &Subject::Orchestrator, Validity::days(1)).unwrap_err().to_string();
+    assert!(err.contains("does not exist") && err.contains("switchboard pki init"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let err = pki::issue(empty.path(), &Subject::Orchestrator, Validity::days(1)).unwrap_err().to_string();
+    assert!(err.contains("has no CA") && err.contains("switchboard pki init"), "{err}");
+}
+
+#[test]
+fn the_handshake_refuses_foreign_expired_and_misnamed_certificates() {
+    let dir = pki_dir();
+    let address = spawn_agent(dir.path(), "sw1", Duration::from_secs(60)).to_string();
+    let quick =
+        Deadlines { connect: Duration::from_secs(5), read: Duration::from_secs(5), write: Duration::from_secs(5) };
+    // The agent's verdict on a client certificate comes after the TLS 1.3 handshake, as an
+    // alert that arrives with the closed connection or not (a race): either is a refusal.
+    let client_refused = |err: &str| {
+        err.contains(&format!("agent at {address}"))
+            && (err.contains("refuses this client's certificate") || err.contains("received fatal alert"))
+    };
+    let refused = |files: &TlsFiles, switch: &str| -> String {
+        match RemoteSwitch::connect_with(switch, &address, files, quick) {
+            Ok(_) => panic!("connected with {files:?} as {switch}"),
+            Err(e) => e.to_string(),
+        }
+    };
+    // A client certificate from another CA.
+    let other = pki_dir();
+    let foreign = TlsFiles {
+        ca: dir.path().join("ca.pem"),
+        cert: other.path().join("orchestrator.pem"),
+        key: other.path().join("orchestrator-key.pem"),
+    };
+    let err = refused(&foreign, "sw1");
+    assert!(client_refused(&err), "{err}");
+    // An expired client certificate from the right CA.
+    let expired_dir = tempfile::tempdir().unwrap();
+    for f in ["ca.pem", "ca-key.pem"] {
+        std::fs::copy(dir.path().join(f), expired_dir.path().join(f)).unwrap();
+    }
+    let past = Validity { not_before: rcgen::date_time_ymd(2020, 1, 1), not_after: rcgen::date_time_ymd(2021, 1, 1) };
+    pki::issue(expired_dir.path(), &Subject::Orchestrator, past).unwrap();
+    let err = refused(&orchestrator(expired_dir.path()), "sw1");
+    assert!(client_refused(&err), "{err}");
+    // The topology says sw2 is at this address, but the agent's certificate names sw1.
+    let err = refused(&orchestrator(dir.path()), "sw2");
+    assert!(err.contains("switch `sw2`") && err.contains("certificate not valid for name \"sw2\""), "{err}");
+    // An agent certificate issued by another CA is refused by the orchestrator.
+    let wrong_ca = TlsFiles { ca: other.path().join("ca.pem"), ..orchestrator(dir.path()) };
+    let err = refused(&wrong_ca, "sw1");
+    assert!(err.contains("invalid peer certificate"), "{err}");
+    // None of it reached the switch, and a good client is still served.
+    let mut sw = RemoteSwitch::connect("sw1", &address, &orchestrator(dir.path())).unwrap();
+    assert_eq!(sw.read_state().unwrap(), start_state());
+}
+
+#[test]
+fn two_phase_through_the_remote_driver_abort_commit_timer_and_busy() {
+    let dir = pki_dir();
+    let address = spawn_agent(dir.path(), "sw1", Duration::from_secs(2)).to_string();
+    let files = orchestrator(dir.path());
+    let mut a = RemoteSwitch::connect("sw1", &address, &files).unwrap();
+    let mut b = RemoteSwitch::connect("sw1", &address, &files).unwrap();
+    let before = a.read_state().unwrap();
+
+    // Prepare applies at once; abort puts it back.
+    a.prepare("t1", &[vlan(Op::Add, 10), vlan(Op::Remove, 5)]).unwrap();
+    assert_ne!(a.read_state().unwrap(), before);
+    let open = a.health().unwrap().open.unwrap();
+    assert_eq!((open.transaction.as_str(), open.changes, open.client.as_str()), ("t1", 2, "switchboard orchestrator"));
+    // Another transaction meanwhile is refused, naming the holder.
+    let busy = b.prepare("t2", &[vlan(Op::Add, 11)]).unwrap_err().to_string();
+    assert!(busy.contains("transaction t1 is open, held by switchboard on"), "{busy}");
+    a.abort("t1").unwrap();
+    assert_eq!(a.read_state().unwrap(), before);
+    assert!(a.health().unwrap().open.is_none());
+
+    // Commit keeps it.
+    a.prepare("t3", &[vlan(Op::Add, 10)]).unwrap();
+    a.commit("t3").unwrap();
+    let committed = a.read_state().unwrap();
+    assert!(committed.contains(&Item::Vlan { port: "p1".into(), vid: 10, pvid: false, untagged: false }));
+
+    // No commit in time: the agent rolls back by itself.
+    b.prepare("t4", &[vlan(Op::Remove, 10)]).unwrap();
+    assert_ne!(b.read_state().unwrap(), committed);
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(b.read_state().unwrap(), committed);
+    let late = b.commit("t4").unwrap_err().to_string();
+    assert!(late.contains("rolled back by its confirm timer"), "{late}");
+
+    // A change the switch refuses: the agent puts everything back and answers which one.
+    a.inject_fault(1);
+    let err = a.prepare("t5", &[vlan(Op::Add, 20), vlan(Op::Add, 21)]).unwrap_err();
+    assert!(err.message.contains("change 1"), "{err}");
+    assert_eq!(a.read_state().unwrap(), committed);
+    // apply alone is a transaction of its own.
+    a.apply(&[vlan(Op::Remove, 10)]).unwrap();
+    assert_eq!(a.read_state().unwrap(), before);
+    assert!(a.health().unwrap().open.is_none());
+}
+
+#[test]
+fn a_silent_agent_costs_its_deadline_never_a_hang() {
+    let dir = pki_dir();
+    // Accepts connections and never answers a byte.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let deadlines =
+        Deadlines { connect: Duration::from_secs(1), read: Duration::from_secs(1), write: Duration::from_secs(1) };
+    let start = Instant::now();
+    let err = RemoteSwitch::connect_with("sw1", &address, &orchestrator(dir.path()), deadlines).err().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(4), "took {:?}", start.elapsed());
+    assert!(err.to_string().contains(&format!("cannot reach the agent at {address}")), "{err}");
+    // Nothing listens: refused at once, with the cause.
+    drop(std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+    let err = RemoteSwitch::connect_with("sw1", "127.0.0.1:9", &orchestrator(dir.path()), deadlines).err().unwrap();
+    assert!(err.to_string().contains("cannot reach the agent at 127.0.0.1:9"), "{err}");
+}
+
+/// Sends bytes as they are, for requests no well-behaved client makes.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let n = bytes::Buf::remaining(src);
+        Ok(Some(bytes::Buf::copy_to_bytes(src, n).to_vec()))
+    }
+}
+
+#[test]
+fn malformed_and_oversized_requests_get_errors_and_the_agent_keeps_serving() {
+    let dir = pki_dir();
+    let address = spawn_agent(dir.path(), "sw1", Duration::from_secs(60)).to_string();
+    let files = orchestrator(dir.path());
+    let channel = remote::channel(&address, "sw1", &files, Duration::from_secs(5)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut client = v1::agent_client::AgentClient::new(channel.clone()).max_encoding_message_size(64 << 20);
+        let prepare =
+            |changes: Vec<v1::Change>| v1::PrepareRequest { transaction: "t1".into(), holder: "test".into(), changes };
+        // Typed but wrong: each is refused naming what is wrong.
+        let bad_vid = v1::Change {
+            op: v1::Op::Add as i32,
+            item: Some(v1::Item {
+                kind: Some(v1::item::Kind::Vlan(v1::Vlan { port: "p1".into(), vid: 0, pvid: false, untagged: false })),
+            }),
+        };
+        let err = client.prepare(prepare(vec![bad_vid])).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(err.message().contains("change 0: VLAN ID 0 is outside 1-4094"), "{err:?}");
+        let err = client.prepare(prepare(vec![v1::Change { op: 7, item: None }])).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        let err = client
+            .prepare(v1::PrepareRequest { transaction: String::new(), holder: "x".into(), changes: vec![] })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+        // Bytes that are no protobuf at all, and a length that runs past the end.
+        for garbage in [vec![0xff; 64], vec![0x1a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]] {
+            let mut raw = tonic::client::Grpc::new(channel.clone());
+            raw.ready().await.unwrap();
+            let path = tonic::codegen::http::uri::PathAndQuery::from_static("/switchboard.agent.v1.Agent/Prepare");
+            let err = raw.unary(tonic::Request::new(garbage), path, RawCodec).await.unwrap_err();
+            assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
+        }
+        // Over the agent's 16 MiB limit.
+        let huge = v1::Change {
+            op: v1::Op::Add as i32,
+            item: Some(v1::Item { kind: Some(v1::item::Kind::Port(v1::Port { port: "x".repeat(17 << 20) })) }),
+        };
+        let err = client.prepare(prepare(vec![huge])).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");
+        assert!(err.message().contains("too large"), "{err:?}");
+        // Still serving, and nothing changed.
+        let state = client.read_state(v1::ReadStateRequest {}).await.unwrap().into_inner();
+        assert_eq!(state.items.len(), start_state().len());
+        assert!(client.health(v1::HealthRequest {}).await.unwrap().into_inner().open.is_none());
+    });
+}
+
+#[test]
+fn remote_certificates_come_from_the_switch_or_the_topology_defaults() {
+    use switchboard::topology::{DriverConfig, TlsPaths};
+    let text = "name: x\nremote: {ca: d/ca.pem, cert: d/orchestrator.pem, key: d/orchestrator-key.pem}\nswitches:\n  \
+        a: {driver: remote, address: 10.0.0.1:4443}\n  \
+        b: {driver: remote, address: 10.0.0.2:4443, cert: e/o.pem, key: e/o-key.pem}\n\
+        links: [{endpoints: [a:1, b:1]}]\n";
+    let topo = switchboard::topology::parse(text).unwrap();
+    let tls = |k: usize| match &topo.switches[k].driver {
+        DriverConfig::Remote { tls, .. } => tls.clone(),
+        other => panic!("{other:?}"),
+    };
+    let paths = |ca: &str, cert: &str, key: &str| TlsPaths { ca: ca.into(), cert: cert.into(), key: key.into() };
+    assert_eq!(tls(0), Some(paths("d/ca.pem", "d/orchestrator.pem", "d/orchestrator-key.pem")));
+    assert_eq!(tls(1), Some(paths("d/ca.pem", "e/o.pem", "e/o-key.pem")));
+    // Certificates on a switch of another driver are refused.
+    let wrong = "name: x\nswitches:\n  a: {driver: linux, bridge: br0, ca: c.pem}\n";
+    let diags = switchboard::topology::parse(wrong).unwrap_err();
+    assert!(diags.iter().any(|d| d.message.contains("apply to the remote driver only")), "{diags:?}");
+    // Without certificates, opening the switch says what to give.
+    let bare = "name: x\nswitches:\n  a: {driver: remote, address: 127.0.0.1:9}\n";
+    let topo = switchboard::topology::parse(bare).unwrap();
+    let err = switchboard::engine::connect(&topo).err().unwrap().to_string();
+    assert!(err.contains("needs certificates") && err.contains("switchboard pki"), "{err}");
+}

@@ -39,17 +39,12 @@ impl Service {
     }
 
     /// Mails `invitations` to the offer `offer` (in the background; its `from_org` and
-    /// `expires` are filled in here). Returns the task, so tests and the CLI can wait for it.
-    pub(crate) fn mail_invitations(
-        &self,
-        actor: &Actor,
-        offer: MailedOffer,
-        invitations: &[Invitation],
-    ) -> Option<tokio::task::JoinHandle<()>> {
-        let mailer = self.mailer.clone()?;
+    /// `expires` are filled in here; [`Service::mail_settled`] waits for it).
+    pub(crate) fn mail_invitations(&self, actor: &Actor, offer: MailedOffer, invitations: &[Invitation]) {
+        let Some(mailer) = self.mailer.clone() else { return };
         let (svc, actor) = (self.clone(), actor.clone());
         let invitations = invitations.to_vec();
-        Some(tokio::spawn(async move {
+        self.track(tokio::spawn(async move {
             let from_org = svc.organization_name(&actor.org_id).await.unwrap_or_else(|_| actor.org_id.clone());
             let offered = Offered {
                 from_org,
@@ -90,7 +85,7 @@ impl Service {
                     }
                 }
             }
-        }))
+        }));
     }
 
     /// Mails a welcome link to a person `actor` added (in the background); whether there is

@@ -3,11 +3,15 @@
 //!
 //! Run: `scripts/bench-orchestrator` (or `cargo bench --bench orchestrator`).
 //! Settings (environment): BENCH_CHANNELS (10000), BENCH_DB (`sqlite,postgres`),
-//! BENCH_CLIENTS (8 concurrent subscribers), BENCH_WORKERS (2 order workers),
+//! BENCH_CLIENTS (8 concurrent subscribers), BENCH_WORKERS (2 order workers per instance),
+//! BENCH_INSTANCES (1; PostgreSQL only: that many orchestrator instances, each with its own
+//! pool, caches and workers, on one database, the clients spread over them),
 //! SWITCHBOARD_TEST_POSTGRES (the server; a fresh database is made on it).
 //!
-//! Reports channels per second (every member accepted and the channel active) and the
-//! latency of one acceptance (p50, p99). Target: at least 500 channels/s on SQLite.
+//! Reports channels per second (every member accepted and the channel active), the latency
+//! of one acceptance (p50, p99), each instance's share of the orders, and on PostgreSQL what
+//! the run cost the server per channel: commits, statements (with pg_stat_statements) and
+//! WAL flushes. Target: at least 500 channels/s on SQLite and on PostgreSQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -20,7 +24,7 @@ use std::time::{Duration, Instant};
 use switchboard::orchestrator::policy::{Account, ChannelState};
 use switchboard::orchestrator::{ChannelSpec, parse_channels};
 use switchboard::service::{Acceptance, Actor, Config, InviteeSpec, NewChannel, NewOffer, Service, UserRole, Worker};
-use switchboard::store::{Db, Options, query_scalar, sqlite_url, varying};
+use switchboard::store::{Db, Options, query, query_scalar, sqlite_url, varying};
 use switchboard::topology::generate::{ChannelOptions, channels_yaml};
 
 fn env_or(name: &str, default: &str) -> String {
@@ -57,9 +61,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
+async fn run(kind: &str, channels: usize, clients: usize, workers: usize, instances: usize) {
     let dir = tempfile::tempdir().unwrap();
     let url = database(kind, dir.path()).await;
+    // SQLite's writer is one process's: several instances are PostgreSQL's.
+    let instances = if kind == "postgres" { instances.max(1) } else { 1 };
     if std::env::var("BENCH_KEEP").is_ok() {
         // For a look at the database afterwards (query plans, sizes).
         println!("database: {url}");
@@ -70,7 +76,12 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
         new_account: Account { max_channels: 1_000_000, max_bandwidth_mbps: 100_000, ..Config::default().new_account },
         ..Config::default()
     };
-    let svc = Service::new(Db::connect_with(&url, 16).await.unwrap(), config);
+    let mut services = Vec::new();
+    for i in 0..instances {
+        let config = Config { instance: format!("bench-{i}"), ..config.clone() };
+        services.push(Service::new(Db::connect_with(&url, 16).await.unwrap(), config));
+    }
+    let svc = services[0].clone();
     let system = Actor::system("bench");
     let (topo, model) = support::seed(&svc, 1_000, 4_000, 42).await;
     // One admin per organization.
@@ -119,19 +130,22 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
     // Workers.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut worker_tasks = Vec::new();
-    for _ in 0..workers {
-        let w = Worker { service: svc.clone(), sweep_every: Duration::from_secs(3600) };
-        let rx = stop_rx.clone();
-        worker_tasks.push(tokio::spawn(async move { w.run(rx).await }));
+    for service in &services {
+        for _ in 0..workers {
+            let w = Worker { service: service.clone(), sweep_every: Duration::from_secs(3600) };
+            let rx = stop_rx.clone();
+            worker_tasks.push(tokio::spawn(async move { w.run(rx).await }));
+        }
     }
 
+    let server_before = ServerCounts::read(&svc.db).await;
     let start = Instant::now();
     let cpu_start = cpu_seconds();
     let threads_start = thread_cpu();
     let jobs = Arc::new(tokio::sync::Mutex::new(jobs.into_iter()));
     let mut client_tasks = Vec::new();
-    for _ in 0..clients {
-        let (svc, jobs) = (svc.clone(), jobs.clone());
+    for c in 0..clients {
+        let (svc, jobs) = (services[c % instances].clone(), jobs.clone());
         client_tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -168,7 +182,9 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
     // SQLite it runs on a runtime thread the workers need, and counting thousands of
     // waiting orders every 5 ms took a share of it; on PostgreSQL an `IN` list with
     // `LIMIT 1` was planned as a scan of the whole table, every 5 ms.
+    let mut polls = 0;
     loop {
+        polls += 1;
         let left: Option<i64> = query_scalar(
             "SELECT 1 WHERE EXISTS (SELECT 1 FROM orders WHERE status = 'pending') \
              OR EXISTS (SELECT 1 FROM orders WHERE status = 'planning') \
@@ -180,7 +196,9 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
         if left.is_none() {
             break;
         }
-        svc.notify.notify_waiters();
+        for s in &services {
+            s.notify.notify_waiters();
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = start.elapsed();
@@ -189,6 +207,11 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
         .into_iter()
         .map(|(tid, (name, t))| (t - threads_start.get(&tid).map_or(0.0, |s| s.1), name))
         .fold((0.0, String::new()), |a, b| if b.0 > a.0 { b } else { a });
+    // Read before the workers stop and the lists below run: what the run itself cost.
+    let server = match (server_before, ServerCounts::read(&svc.db).await) {
+        (Some(a), Some(b)) => b.per_channel_since(&a, channels, polls),
+        _ => String::new(),
+    };
     let _ = stop_tx.send(true);
     for w in worker_tasks {
         let _ = w.await;
@@ -199,11 +222,22 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
     let orders = svc.orders(&system, None).await.unwrap();
     let failed = orders.iter().filter(|o| o.status == "failed").count();
     let n_orders: i64 = query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&svc.db).await.unwrap();
+    let mut shares = Vec::new();
+    for (i, s) in services.iter().enumerate() {
+        let n: i64 = query_scalar("SELECT COUNT(*) FROM orders WHERE claimed_by = $1")
+            .bind(s.config.instance.as_str())
+            .fetch_one(&svc.db)
+            .await
+            .unwrap();
+        let clients_of = (0..clients).filter(|c| c % instances == i).count();
+        shares.push(format!("{} {n} orders ({clients_of} clients)", s.config.instance));
+    }
     println!(
         "{kind}: {channels} channels ({members} acceptances, {n_orders} orders, {failed} failed, {active} active) in {:.2} s \
          = {:.0} channels/s (all accepted after {:.2} s); acceptance p50 {:.2} ms, p99 {:.2} ms; {clients} clients, \
-         {workers} workers; {skipped} generated channels skipped (two members of one organization); \
-         process CPU {cpu:.2} s = {:.2} cores busy, {:.0} us per channel; busiest thread ({}) {:.0}% busy",
+         {workers} workers per instance; {skipped} generated channels skipped (two members of one organization); \
+         process CPU {cpu:.2} s = {:.2} cores busy, {:.0} us per channel; busiest thread ({}) {:.0}% busy; \
+         {instances} instance(s): {}{server}",
         elapsed.as_secs_f64(),
         channels as f64 / elapsed.as_secs_f64(),
         accepted_at.as_secs_f64(),
@@ -213,9 +247,58 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize) {
         cpu * 1e6 / channels as f64,
         busiest.1,
         busiest.0 * 100.0 / elapsed.as_secs_f64(),
+        shares.join(", "),
     );
     assert_eq!(active, channels, "every channel active");
     assert_eq!(failed, 0);
+}
+
+/// What the PostgreSQL server counts for the bench's database: commits, statements run by
+/// clients (with pg_stat_statements, when the server loads it) and WAL flushes (the whole
+/// server's). `None` on SQLite.
+struct ServerCounts {
+    commits: i64,
+    statements: Option<i64>,
+    wal_syncs: i64,
+}
+
+impl ServerCounts {
+    async fn read(db: &Db) -> Option<ServerCounts> {
+        if db.dialect != switchboard::store::Dialect::Postgres {
+            return None;
+        }
+        // A backend sends its counts to the server's statistics at most once a second.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let commits: i64 = query_scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+            .fetch_one(db)
+            .await
+            .ok()?;
+        let wal_syncs: i64 = query_scalar("SELECT wal_sync FROM pg_stat_wal").fetch_one(db).await.ok()?;
+        let _ = query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").execute(db).await;
+        let statements: Option<i64> = query_scalar(
+            "SELECT CAST(SUM(calls) AS BIGINT) FROM pg_stat_statements \
+             WHERE toplevel AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(db)
+        .await
+        .ok();
+        Some(ServerCounts { commits, statements, wal_syncs })
+    }
+
+    /// The counts per channel since `before`, less the bench's own `polls` (one statement,
+    /// one commit each).
+    fn per_channel_since(&self, before: &ServerCounts, channels: usize, polls: i64) -> String {
+        let per = |a: i64, b: i64| (a - b - polls) as f64 / channels as f64;
+        let statements = match (self.statements, before.statements) {
+            (Some(a), Some(b)) => format!("{:.1} statements, ", per(a, b)),
+            _ => String::new(),
+        };
+        format!(
+            "; per channel on the server: {:.2} commits, {statements}{:.2} WAL flushes",
+            per(self.commits, before.commits),
+            (self.wal_syncs - before.wal_syncs) as f64 / channels as f64
+        )
+    }
 }
 
 /// CPU time (user + system) this process has used, in seconds.
@@ -273,6 +356,7 @@ fn main() {
     let channels: usize = env_or("BENCH_CHANNELS", "10000").parse().unwrap();
     let clients: usize = env_or("BENCH_CLIENTS", "8").parse().unwrap();
     let workers: usize = env_or("BENCH_WORKERS", "2").parse().unwrap();
+    let instances: usize = env_or("BENCH_INSTANCES", "1").parse().unwrap();
     if std::env::var("BENCH_LOG").is_ok() {
         switchboard::cli::service::init_logging();
     }
@@ -325,6 +409,6 @@ fn main() {
         return;
     }
     for kind in env_or("BENCH_DB", "sqlite,postgres").split(',') {
-        rt.block_on(run(kind.trim(), channels, clients, workers));
+        rt.block_on(run(kind.trim(), channels, clients, workers, instances));
     }
 }

@@ -303,6 +303,8 @@ impl Service {
         let mut planner = Planner::new(topo);
         let excluded: Vec<&str> = replanned.iter().copied().collect();
         let switches: Vec<&str> = switches.into_iter().collect();
+        // No other planning between reading what is taken and allocating (PostgreSQL).
+        allocations::plan_alone(&mut tx, self.db.dialect).await?;
         for (sw, vlans) in allocations::taken_by_switch(&mut tx, &switches, &excluded).await? {
             let Some(s) = topo.switch_index(&sw) else { continue };
             for v in vlans {

@@ -301,12 +301,26 @@ pub async fn insert_attachment(tx: &mut WriteTx, new: &NewAttachment<'_>, now: i
     .execute(&mut *tx)
     .await;
     match r {
-        Ok(_) => Ok(id),
+        Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
-            Err(StoreError::Conflict(format!("interface `{}` is already plugged into this channel", new.interface)))
+            return Err(StoreError::Conflict(format!(
+                "interface `{}` is already plugged into this channel",
+                new.interface
+            )));
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
     }
+    // The organization holds one more channel unless another of its interfaces is in it.
+    query(
+        "UPDATE accounts SET channels_held = channels_held + 1 WHERE org_id = $1 AND NOT EXISTS \
+         (SELECT 1 FROM attachments t WHERE t.org_id = $1 AND t.state = 'attached' AND t.channel_id = $2 AND t.id <> $3)",
+    )
+    .bind(new.org_id)
+    .bind(new.channel_id)
+    .bind(id.as_str())
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
 }
 
 /// The channel whose live attachment on interface `interface` carries tag `tag`, if one
@@ -336,13 +350,25 @@ pub async fn attachment_state(tx: &mut WriteTx, id: &str) -> Result<Option<Attac
     }))
 }
 
-/// Unplugs attachment `id`.
+/// Unplugs attachment `id` (if it is plugged in).
 pub async fn detach(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), SqlError> {
-    query("UPDATE attachments SET state = 'detached', detached_at = $2 WHERE id = $1")
+    let n = query("UPDATE attachments SET state = 'detached', detached_at = $2 WHERE id = $1 AND state = 'attached'")
         .bind(id)
         .bind(now)
         .execute(&mut *tx)
         .await?;
+    if n == 1 {
+        // The organization holds one channel less unless another of its interfaces is in it.
+        query(
+            "UPDATE accounts SET channels_held = channels_held - 1 \
+             WHERE org_id = (SELECT org_id FROM attachments WHERE id = $1) AND NOT EXISTS \
+             (SELECT 1 FROM attachments me JOIN attachments t ON t.org_id = me.org_id AND t.channel_id = me.channel_id \
+              WHERE me.id = $1 AND t.state = 'attached')",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -351,16 +377,30 @@ pub async fn detach(tx: &mut WriteTx, id: &str, now: i64) -> Result<(), SqlError
 /// for no organization's channels.
 pub async fn release_attachments(tx: &mut WriteTx, channel_ids: &[&str], now: i64) -> Result<(), SqlError> {
     for chunk in channel_ids.chunks(MAX_PARAMS) {
-        let sql = format!(
-            "UPDATE attachments SET state = 'detached', detached_at = $1 WHERE state = 'attached' \
-             AND channel_id IN (SELECT id FROM channels WHERE state = 'terminated' AND id IN ({}))",
-            placeholders(2, chunk.len())
+        let ended = format!(
+            "t.state = 'attached' AND t.channel_id IN (SELECT id FROM channels WHERE state = 'terminated' AND id IN ({}))",
+            placeholders(1, chunk.len())
         );
-        let mut q = varying(sql).bind(now);
+        // Each organization holds as many channels less as these are it has members in.
+        let sql = format!(
+            "UPDATE accounts SET channels_held = channels_held - \
+             (SELECT COUNT(DISTINCT t.channel_id) FROM attachments t WHERE t.org_id = accounts.org_id AND {ended}) \
+             WHERE org_id IN (SELECT t.org_id FROM attachments t WHERE {ended})"
+        );
+        let mut q = varying(sql);
         for id in chunk {
             q = q.bind(*id);
         }
         q.execute(&mut *tx).await?;
+        let sql = format!(
+            "UPDATE attachments SET state = 'detached', detached_at = ${} WHERE id IN (SELECT t.id FROM attachments t WHERE {ended})",
+            chunk.len() + 1
+        );
+        let mut q = varying(sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.bind(now).execute(&mut *tx).await?;
     }
     Ok(())
 }

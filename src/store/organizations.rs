@@ -218,8 +218,10 @@ pub async fn unclaimed<'e>(ex: impl Executor<'e>, name: &str) -> Result<bool, St
 /// The account of organization `org_id` with its live channels and interface `interface`'s
 /// use, or `None` when it has no account. One statement, and on PostgreSQL the account row
 /// stays locked until `tx` ends, so concurrent requests of one organization count one after
-/// the other. Live means attached: a terminated channel's attachments are detached with it
-/// (`channels::release_attachments`), so each count reads one range of one index.
+/// the other. The channels it holds are the account row's count, which the writes that plug
+/// and unplug interfaces keep (`channels::insert_attachment`, `detach`,
+/// `release_attachments`); the interface's use is counted from its live attachments (a
+/// terminated channel's are detached with it), each one range of one index.
 pub async fn account_in_use(
     tx: &mut WriteTx,
     dialect: Dialect,
@@ -229,8 +231,7 @@ pub async fn account_in_use(
     let sql = format!(
         "SELECT a.status, a.kinds, a.max_bandwidth_mbps, a.max_channels, a.classes, a.balance_cents, \
          a.credit_limit_cents, \
-         (SELECT COUNT(DISTINCT t.channel_id) FROM attachments t \
-           WHERE t.org_id = $1 AND t.state = 'attached') AS held, \
+         a.channels_held AS held, \
          (SELECT COUNT(*) FROM attachments t WHERE t.interface = $2 AND t.state = 'attached') AS n, \
          (SELECT CAST(COALESCE(SUM(c.bandwidth_mbps), 0) AS BIGINT) FROM attachments t \
            JOIN channels c ON c.id = t.channel_id WHERE t.interface = $2 AND t.state = 'attached') AS bw \

@@ -9,6 +9,7 @@ use switchboard::model::{ChannelKind, Role};
 use switchboard::orchestrator::policy::ChannelState;
 use switchboard::orchestrator::{Item, Planner};
 use switchboard::service::{Acceptance, Actor, InviteeSpec, NewOffer, Policy, Registration, ServiceError, UserRole};
+use switchboard::store::query_scalar;
 
 use crate::world::{Backend, World, accept, suspended, world};
 
@@ -194,6 +195,7 @@ async fn mp2mp_detach(b: Backend) {
     let c = w.svc.channel(&w.acme, &ch).await.unwrap();
     assert_eq!(c.path.len(), 5, "{:?}", c.path);
     assert_switches_match(&w).await;
+    assert_held(&w, &[(&w.acme, 1), (&w.globex, 1), (&w.stark, 1)]).await;
 
     // Stark unplugs: two members remain, the channel shrinks back.
     let stark_att = c.attachments.iter().find(|a| a.interface == "stark-9b").unwrap().id.clone();
@@ -205,6 +207,9 @@ async fn mp2mp_detach(b: Backend) {
     assert_eq!((c.state, c.path.clone()), (ChannelState::Active, vec!["acc3".to_string()]));
     assert!(w.svc.switch_items("acc9").await.unwrap().iter().all(|i| !i.contains("\"vlan\"")), "nothing left on acc9");
     assert_switches_match(&w).await;
+    assert_held(&w, &[(&w.acme, 1), (&w.globex, 1), (&w.stark, 0)]).await;
+    w.svc.detach(&w.stark, &stark_att).await.unwrap_err();
+    assert_held(&w, &[(&w.stark, 0)]).await;
 
     // Globex unplugs: one member cannot carry traffic; the channel ends and frees its VLAN.
     w.svc.detach(&w.globex, &globex_att).await.unwrap();
@@ -213,8 +218,23 @@ async fn mp2mp_detach(b: Backend) {
     assert_eq!(c.state, ChannelState::Terminated);
     assert!(w.svc.allocations().await.unwrap().is_empty());
     assert_switches_match(&w).await;
+    assert_held(&w, &[(&w.acme, 0), (&w.globex, 0), (&w.stark, 0)]).await;
 }
 on_both!(mp2mp_detach);
+
+/// Each organization holds `held` channels: counted from its live attachments (its account's
+/// page), and as the account row keeps the count that creation and acceptance check.
+async fn assert_held(w: &World, held: &[(&Actor, u64)]) {
+    for (actor, n) in held {
+        let kept: i64 = query_scalar("SELECT channels_held FROM accounts WHERE org_id = $1")
+            .bind(actor.org_id.as_str())
+            .fetch_one(&w.svc.db)
+            .await
+            .unwrap();
+        let counted = w.svc.my_account(actor).await.unwrap().channels_held;
+        assert_eq!((counted, kept), (*n, i64::try_from(*n).unwrap()), "{}: counted, kept", actor.email);
+    }
+}
 
 async fn freed_vlans_are_reused_at_once(b: Backend) {
     let w = world(b).await;

@@ -231,7 +231,9 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
                 id: i.id.clone(),
                 who: i.email.clone().or_else(|| i.organization.clone()).unwrap_or_else(|| i.name.clone()),
                 can_manage: i.open && manages,
-                status: if i.accepted {
+                status: if i.unplugged_at.is_some() {
+                    "unplugged"
+                } else if i.accepted {
                     "accepted"
                 } else if i.declined {
                     "declined"
@@ -249,7 +251,7 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
                     "invited"
                 },
                 accessed: when_opt(i.accessed_at),
-                answered: when_opt(i.accepted_at.or(i.declined_at)),
+                answered: when_opt(i.unplugged_at.or(i.accepted_at).or(i.declined_at)),
             })
             .collect(),
         operator: actor.is_operator(),
@@ -453,6 +455,22 @@ pub(super) async fn view_offer_post(
         Some(description) if errors.is_empty() => {
             let offer = NewOffer { description, expires_in_days, allow_reoffer: f.allow_reoffer.is_some(), invitees };
             state.svc.offer(&user.authed.actor, &id, &offer).await
+        }
+        // Bad lines: what the service would say of the good ones is reported with them, so
+        // one more round fixes everything.
+        Some(description) if !invitees.is_empty() => {
+            let offer = NewOffer { description, expires_in_days, allow_reoffer: f.allow_reoffer.is_some(), invitees };
+            if let Err(e @ (ServiceError::Invalid(_) | ServiceError::Refused(_) | ServiceError::Conflict(_))) =
+                state.svc.check_offer(&user.authed.actor, &id, &offer).await
+            {
+                errors.extend(by_line(&e.to_string(), &from_line));
+                // In the order of the lines.
+                let line = |e: &String| -> usize {
+                    e.strip_prefix("Line ").and_then(|r| r.split(' ').next()?.parse().ok()).unwrap_or(usize::MAX)
+                };
+                errors.sort_by_key(line);
+            }
+            Err(ServiceError::Invalid(errors.join("\n")))
         }
         _ => Err(ServiceError::Invalid(errors.join("\n"))),
     };

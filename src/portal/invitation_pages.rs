@@ -504,9 +504,15 @@ async fn accept(
         ..Typed::default()
     };
     let refused = async |message: String, field: &'static str, status: StatusCode| {
-        let page =
-            invitation_page(state, Some(user), &FormToken::default(), link, for_people(&message), Some(kept(field)))
-                .await?;
+        let page = invitation_page(
+            state,
+            Some(user),
+            &FormToken::default(),
+            link,
+            capitalized(&for_people(&message)),
+            Some(kept(field)),
+        )
+        .await?;
         Ok::<_, PageError>(page.respond(status))
     };
     let customer_vlan = match f.customer_vlan.trim() {
@@ -590,10 +596,18 @@ async fn decline(
     let f = form(f).map_err(|e| user.error(e))?;
     let back = link.base();
     if !confirmed(&f.confirm) {
+        // The channel and who offered it, when the invitation can still be read (else the
+        // decline below says why it cannot be answered).
+        let offer = match state.svc.open_invitation_via(link.via(), Some(&user.authed.actor)).await {
+            Ok(v) => {
+                format!(" the {} \u{201c}{}\u{201d} from {}", v.channel.kind.label(), v.channel.name, v.offered_by)
+            }
+            Err(_) => " this offer".into(),
+        };
         return Ok(render(&Confirm {
             title: "Decline?".into(),
             user: Some(user.header.clone()),
-            heading: "Decline this offer?".into(),
+            heading: format!("Decline{offer}?"),
             effect: "Declining closes this invitation for your organization: it cannot be accepted afterwards. \
                      To join later, ask whoever sent it for a new one."
                 .into(),

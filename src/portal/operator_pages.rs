@@ -99,7 +99,7 @@ async fn channel_names(
     orders: &[&OrderView],
 ) -> Result<HashMap<String, String>, PageError> {
     let ids: Vec<&str> = orders.iter().map(|o| o.channel_id.as_str()).collect();
-    state.svc.channel_names(&user.authed.actor, &ids).await.map_err(|e| user.error(e))
+    state.svc.object_names(&user.authed.actor, &ids).await.map_err(|e| user.error(e))
 }
 
 async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
@@ -284,57 +284,96 @@ struct AuditRow {
 }
 
 /// Where the page of an object named in the audit log is, and its name for people
-/// (`names`: channel names by ID).
+/// (`names`: names by ID).
 fn object_shown(object: &str, names: &HashMap<String, String>) -> (String, String) {
-    if let Some(name) = names.get(object) {
-        return (format!("{name} ({object})"), format!("/channels/{object}"));
+    let link = if object.starts_with("ch-") {
+        format!("/channels/{object}")
+    } else if object.starts_with("ord-") {
+        format!("/operator/orders/{object}")
+    } else {
+        String::new()
+    };
+    match names.get(object) {
+        Some(name) => (format!("{name} ({object})"), link),
+        None => (object.to_string(), link),
     }
-    if object.starts_with("ord-") {
-        return (object.to_string(), format!("/operator/orders/{object}"));
-    }
-    (object.to_string(), String::new())
 }
 
 /// An audit record's detail as labelled values in words: keys as labels ("vlan_freed":
-/// "VLAN freed"), channel IDs by name, yes/no for booleans, lists joined.
-fn detail_words(detail: &str, names: &HashMap<String, String>) -> Result<Vec<(String, String)>, ()> {
+/// "VLAN freed"), objects by name, amounts of money in `currency`, times as dates, kinds and
+/// price types in words, yes/no for booleans, lists joined.
+fn detail_words(detail: &str, names: &HashMap<String, String>, currency: &str) -> Result<Vec<(String, String)>, ()> {
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(detail) else { return Err(()) };
-    fn label(key: &str) -> String {
-        let words = key.replace('_', " ");
-        let words = words.replace("vlan", "VLAN").replace("ids", "IDs").replace("mbps", "Mbps");
-        super::words::capitalized(&words)
-    }
-    fn value(v: &serde_json::Value, names: &HashMap<String, String>) -> String {
-        match v {
-            serde_json::Value::String(s) => names.get(s).map(|n| format!("{n} ({s})")).unwrap_or_else(|| s.clone()),
-            serde_json::Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
-            serde_json::Value::Null => "none".into(),
-            serde_json::Value::Array(a) => a.iter().map(|x| value(x, names)).collect::<Vec<_>>().join(", "),
-            serde_json::Value::Object(o) => o
-                .iter()
-                .map(|(k, x)| format!("{} {}", label(k).to_lowercase(), value(x, names)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            other => other.to_string(),
-        }
-    }
-    Ok(map
-        .iter()
-        .map(|(k, v)| match v.as_i64() {
-            // Times are kept as milliseconds since the epoch.
-            Some(ms) if k.ends_with("_at") => (label(k.trim_end_matches("_at")), when(ms)),
-            _ => (label(k), value(v, names)),
-        })
-        .collect())
+    Ok(map.iter().map(|(k, v)| labelled(k, v, names, currency)).collect())
 }
 
-/// The channel IDs an audit record names (its object, string values of its detail).
-fn channel_ids_in(object: &str, detail: &str) -> Vec<String> {
+/// One detail `key: v` as a label and a value in words ([`detail_words`]).
+fn labelled(key: &str, v: &serde_json::Value, names: &HashMap<String, String>, currency: &str) -> (String, String) {
+    use serde_json::Value;
+    fn label(key: &str) -> String {
+        let words = format!(" {} ", key.replace('_', " "));
+        let words = [(" vlan", " VLAN"), (" ids ", " IDs "), (" mbps ", " Mbps "), (" gb ", " GB "), (" mb ", " MB ")]
+            .iter()
+            .fold(words, |w, (from, to)| w.replace(from, to));
+        super::words::capitalized(words.trim())
+    }
+    let words = |s: &str| -> String {
+        if let Some(name) = names.get(s) {
+            return format!("{name} ({s})");
+        }
+        if let Ok(kind) = s.parse::<crate::model::ChannelKind>() {
+            return kind.label().to_string();
+        }
+        s.to_string()
+    };
+    // Amounts of money are kept in cents, times as milliseconds since the epoch.
+    if let (Some(stem), Some(n)) = (key.strip_suffix("_cents"), v.as_i64()) {
+        return (label(stem), crate::orchestrator::policy::amount(n, currency));
+    }
+    if let Some(stem) = key.strip_suffix("_at").or_else(|| key.strip_suffix("_ms")) {
+        match v {
+            Value::Number(n) => return (label(stem), n.as_i64().map(when).unwrap_or_else(|| n.to_string())),
+            Value::Null => return (label(stem), "none".into()),
+            _ => {}
+        }
+    }
+    if key == "price_type" {
+        let price = match v.as_str() {
+            Some("flat_monthly") => "per month",
+            Some("per_hour") => "per hour",
+            Some("per_gb") => "per GB",
+            Some("per_mbps") => "per Mbps per month",
+            _ => "free",
+        };
+        return ("Priced".into(), price.into());
+    }
+    let value = match v {
+        Value::String(s) => words(s),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Value::Null => "none".into(),
+        Value::Array(a) if a.is_empty() => "none".into(),
+        Value::Array(a) => a.iter().map(|x| labelled("", x, names, currency).1).collect::<Vec<_>>().join(", "),
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, x)| {
+                let (l, x) = labelled(k, x, names, currency);
+                format!("{} {x}", l.to_lowercase())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    (label(key), value)
+}
+
+/// The IDs an audit record names that have names (its object, string values of its
+/// detail): channels, organizations, users, usage models.
+fn named_ids_in(object: &str, detail: &str) -> Vec<String> {
     let mut ids = vec![object.to_string()];
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(detail) {
         ids.extend(map.values().filter_map(|v| v.as_str().map(String::from)));
     }
-    ids.retain(|i| i.starts_with("ch-"));
+    ids.retain(|i| ["ch-", "org-", "usr-", "um-"].iter().any(|p| i.starts_with(p)));
     ids
 }
 
@@ -368,9 +407,9 @@ async fn view_audit_get(
     let Query(q) = q.map_err(|e| user.error(super::error::AppError::BadRequest(format!("the filter: {e}"))))?;
     let (entries, more) =
         state.svc.audit_search(&user.authed.actor, &q, AUDIT_PAGE).await.map_err(|e| user.error(e))?;
-    let ids: Vec<String> = entries.iter().flat_map(|e| channel_ids_in(&e.object, &e.detail)).collect();
+    let ids: Vec<String> = entries.iter().flat_map(|e| named_ids_in(&e.object, &e.detail)).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let names = state.svc.channel_names(&user.authed.actor, &ids).await.map_err(|e| user.error(e))?;
+    let names = state.svc.object_names(&user.authed.actor, &ids).await.map_err(|e| user.error(e))?;
     Ok(render(&AuditPage {
         title: "Audit log".into(),
         user: Some(user.header.clone()),
@@ -378,7 +417,7 @@ async fn view_audit_get(
             .into_iter()
             .map(|e| {
                 let (object, object_link) = object_shown(&e.object, &names);
-                let (detail, raw) = match detail_words(&e.detail, &names) {
+                let (detail, raw) = match detail_words(&e.detail, &names, &state.svc.config.currency) {
                     Ok(d) => (d, String::new()),
                     Err(()) => (Vec::new(), e.detail.clone()),
                 };

@@ -125,7 +125,7 @@ impl IntoResponse for PageError {
                 "csrf" => "This form had expired or came from a page opened before you logged in: \
                            go back, reload the page and send it again."
                     .into(),
-                _ => super::words::for_people(&body.message),
+                _ => super::words::capitalized(&super::words::for_people(&body.message)),
             },
             code: body.code,
             back: self.back.unwrap_or_else(|| "/".into()),

@@ -28,7 +28,7 @@ use super::auth::{Authed, ClientIp, FormToken};
 use super::error::AppError;
 use super::page::{HeaderUser, PageError, PageUser, SocketOption, form, render, socket_options};
 use super::svg;
-use super::words::{field_of, for_people, price, safe_next, urlencode, vlan_text};
+use super::words::{capitalized, field_of, for_people, price, safe_next, urlencode, vlan_text};
 
 /// The portal's routes.
 pub fn router() -> Router<AppState> {
@@ -583,7 +583,7 @@ async fn view_channels_post(
             let mut page = channels_page(
                 &state,
                 &user,
-                for_people(&e.to_string()),
+                capitalized(&for_people(&e.to_string())),
                 typed_bandwidth,
                 &f.usage_model_id,
                 &ListQuery::default(),
@@ -615,10 +615,12 @@ struct SettingsPage {
     user: Option<HeaderUser>,
     organization: String,
     csrf: String,
-    error: String,
+    /// What was refused, one problem per line of the form.
+    errors: Vec<String>,
     saved: bool,
     can_edit: bool,
-    days: u32,
+    /// The default offer expiry in days, as typed.
+    days: String,
     members_can_accept: bool,
     rules: Vec<AutoAccept>,
     sockets: Vec<String>,
@@ -631,7 +633,7 @@ async fn settings_page(
     state: &AppState,
     user: &PageUser,
     shown: Option<Policy>,
-    error: String,
+    errors: Vec<String>,
     saved: bool,
 ) -> Result<SettingsPage, PageError> {
     let actor = &user.authed.actor;
@@ -645,10 +647,10 @@ async fn settings_page(
         user: Some(user.header.clone()),
         organization: user.header.organization.clone(),
         csrf: user.authed.csrf.clone(),
-        error,
+        errors,
         saved,
         can_edit: actor.role == UserRole::Admin,
-        days: policy.default_offer_days,
+        days: policy.default_offer_days.to_string(),
         members_can_accept: policy.members_can_accept,
         rules: policy.auto_accept,
         sockets: sockets.into_iter().map(|s| s.name).collect(),
@@ -668,7 +670,7 @@ async fn view_settings_get(
     user: PageUser,
     Query(q): Query<SavedQuery>,
 ) -> Result<Response, PageError> {
-    Ok(render(&settings_page(&state, &user, None, String::new(), q.saved.is_some()).await?))
+    Ok(render(&settings_page(&state, &user, None, Vec::new(), q.saved.is_some()).await?))
 }
 
 /// Rules come as repeated `rule_org` / `rule_iface` fields, in order; a rule whose
@@ -697,40 +699,25 @@ async fn view_settings_post(
         );
     }
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let days = field("default_offer_days").unwrap_or_default().trim();
-    let days: u32 = days
-        .parse()
-        .map_err(|_| user.error(AppError::BadRequest(format!("`{days}` is not a number of days: use 1-3650"))))?;
+    let days_typed = field("default_offer_days").unwrap_or_default().trim().to_string();
+    // A number of days that does not read goes to the service as 0, which it refuses with
+    // every other problem of the form, all at once; the page shows what was typed.
+    let days: u32 = days_typed.parse().unwrap_or(0);
     let orgs = fields.iter().filter(|(k, _)| k == "rule_org").map(|(_, v)| v.trim());
     let ifaces = fields.iter().filter(|(k, _)| k == "rule_iface").map(|(_, v)| v.trim());
-    // Every field is checked here; the policy holds the text as typed so that a refusal
-    // shows it again, and only a policy without a refusal goes to the service.
-    let mut refused: Option<String> = None;
-    let mut check = |r: Result<(), String>| {
-        if let Err(e) = r {
-            refused.get_or_insert(e);
-        }
-    };
+    // The policy holds the text as typed, so that a refusal shows it again; the service
+    // checks every name and address.
     let auto_accept = orgs
         .zip(ifaces)
         .filter(|(org, _)| !org.is_empty())
-        .map(|(org, iface)| {
-            check(org.parse::<OrgName>().map(drop).map_err(|e| e.to_string()));
-            check(iface.parse::<InterfaceName>().map(drop).map_err(|e| e.to_string()));
-            AutoAccept { organization: OrgName::stored(org), interface: InterfaceName::stored(iface) }
-        })
+        .map(|(org, iface)| AutoAccept { organization: OrgName::stored(org), interface: InterfaceName::stored(iface) })
         .collect();
     let recipients = field("notify_to")
         .unwrap_or_default()
         .split(['\n', ',', ';'])
         .map(str::trim)
         .filter(|r| !r.is_empty())
-        .map(|r| {
-            check(
-                r.parse::<Email>().map(drop).map_err(|_| format!("`{r}` is not an email address (name@example.org)")),
-            );
-            Email::stored(r)
-        })
+        .map(Email::stored)
         .collect();
     let policy = Policy {
         default_offer_days: days,
@@ -743,17 +730,22 @@ async fn view_settings_post(
             recipients,
         },
     };
-    let saved = match refused {
-        Some(e) => Err(ServiceError::Invalid(e)),
-        None => state.svc.update_policy(&user.authed.actor, &policy).await,
-    };
-    match saved {
+    match state.svc.update_policy(&user.authed.actor, &policy).await {
         Ok(_) => Ok(Redirect::to("/settings?saved=1").into_response()),
-        Err(e @ ServiceError::Invalid(_)) => Ok((
-            StatusCode::BAD_REQUEST,
-            render(&settings_page(&state, &user, Some(policy), for_people(&e.to_string()), false).await?),
-        )
-            .into_response()),
+        Err(ServiceError::Invalid(e)) => {
+            let mut errors: Vec<String> = e.lines().map(|l| capitalized(&for_people(l))).collect();
+            if days == 0 && !days_typed.is_empty() && days_typed != "0" {
+                let said = errors.iter().position(|e| e.starts_with("Default offer days"));
+                let number = format!("Default offer days: “{days_typed}” is not a number of days: use 1-3650");
+                match said {
+                    Some(i) => errors[i] = number,
+                    None => errors.insert(0, number),
+                }
+            }
+            let mut page = settings_page(&state, &user, Some(policy), errors, false).await?;
+            page.days = days_typed;
+            Ok((StatusCode::BAD_REQUEST, render(&page)).into_response())
+        }
         Err(e) => Err(user.error(e)),
     }
 }

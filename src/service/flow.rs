@@ -16,6 +16,14 @@ pub use super::requests::{
 };
 use super::{Actor, Result, Service, ServiceError, UserRole, audit};
 
+/// An offer written by [`Service::offer_written`], for its caller to commit (or not).
+struct OfferWritten {
+    offer_id: String,
+    expires_at: i64,
+    invitations: Vec<Invitation>,
+    mailed: MailedOffer,
+}
+
 impl Service {
     /// Channel `id`, its row locked until `tx` ends when `for_update` (so requests on one
     /// channel take turns).
@@ -198,6 +206,28 @@ impl Service {
     /// Step 3: offers a channel to invitees. Returns each invitee's token and URL (the
     /// only time the token is seen; it is stored hashed).
     pub async fn offer(&self, actor: &Actor, channel_id: &ChannelId, offer: &NewOffer) -> Result<OfferCreated> {
+        let (tx, w) = self.offer_written(actor, channel_id, offer).await?;
+        tx.commit().await?;
+        let auto_accepted = self.auto_accept(&actor.org_id, &w.invitations).await;
+        self.mail_invitations(actor, w.mailed, &still_open(&w.invitations, &auto_accepted));
+        Ok(OfferCreated { offer_id: w.offer_id, expires_at: w.expires_at, invitations: w.invitations, auto_accepted })
+    }
+
+    /// Whether [`Service::offer`] would take `offer`: the same checks, nothing kept (the
+    /// portal reports a form's bad lines and the service's refusals of its good ones at once).
+    pub async fn check_offer(&self, actor: &Actor, channel_id: &ChannelId, offer: &NewOffer) -> Result<()> {
+        let (tx, _) = self.offer_written(actor, channel_id, offer).await?;
+        drop(tx); // rolled back
+        Ok(())
+    }
+
+    /// `offer` written in a transaction not yet committed.
+    async fn offer_written(
+        &self,
+        actor: &Actor,
+        channel_id: &ChannelId,
+        offer: &NewOffer,
+    ) -> Result<(WriteTx, OfferWritten)> {
         let description = offer.description.to_string();
         if offer.invitees.is_empty() {
             return Err(ServiceError::Invalid("an offer needs at least one invitee".into()));
@@ -250,11 +280,8 @@ impl Service {
                 "invitees": invitations.iter().map(|i| &i.invitee_id).collect::<Vec<_>>()}),
         )
         .await?;
-        tx.commit().await?;
-        let auto_accepted = self.auto_accept(&actor.org_id, &invitations).await;
         let mailed = MailedOffer { channel, price, description, expires_at };
-        self.mail_invitations(actor, mailed, &still_open(&invitations, &auto_accepted));
-        Ok(OfferCreated { offer_id, expires_at, invitations, auto_accepted })
+        Ok((tx, OfferWritten { offer_id, expires_at, invitations, mailed }))
     }
 
     /// Adds invitees to an existing offer (a later round).

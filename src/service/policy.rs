@@ -15,20 +15,21 @@ pub use crate::model::policy::{AutoAccept, Notifications, Policy};
 use crate::model::text::Email;
 
 /// Checks `notifications`' recipients; returns them trimmed, each address once.
-fn checked_recipients(notifications: &Notifications) -> Result<Vec<Email>> {
+fn checked_recipients(notifications: &Notifications) -> std::result::Result<Vec<Email>, String> {
     if notifications.recipients.len() > 20 {
-        return Err(ServiceError::Invalid("notifications.recipients: at most 20 addresses".into()));
+        return Err("notifications.recipients: at most 20 addresses".into());
     }
     let mut out: Vec<Email> = Vec::new();
+    let mut bad: Vec<String> = Vec::new();
     for (n, r) in notifications.recipients.iter().enumerate() {
         if r.parse::<lettre::Address>().is_err() {
-            return Err(ServiceError::Invalid(format!(
-                "notifications.recipients[{n}]: `{r}` is not an email address (name@example.org)"
-            )));
-        }
-        if !out.contains(r) {
+            bad.push(format!("notifications.recipients[{n}]: `{r}` is not an email address (name@example.org)"));
+        } else if !out.contains(r) {
             out.push(r.clone());
         }
+    }
+    if !bad.is_empty() {
+        return Err(bad.join("\n"));
     }
     Ok(out)
 }
@@ -58,10 +59,15 @@ impl Service {
         if actor.role != UserRole::Admin {
             return Err(ServiceError::Forbidden("only the organization's admins can change its policy".into()));
         }
+        // Every problem is found and reported at once, one per line.
+        let mut problems: Vec<String> = Vec::new();
         if !(1..=3650).contains(&policy.default_offer_days) {
-            return Err(ServiceError::Invalid("the default offer expiry must be 1-3650 days".into()));
+            problems.push("default_offer_days: the default offer expiry must be 1-3650 days".into());
         }
-        let recipients = checked_recipients(&policy.notifications)?;
+        let recipients = checked_recipients(&policy.notifications).unwrap_or_else(|e| {
+            problems.extend(e.lines().map(String::from));
+            Vec::new()
+        });
         let ports = if policy.auto_accept.is_empty() { Vec::new() } else { self.interfaces(actor).await? };
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -74,51 +80,56 @@ impl Service {
                 Err(e) => return Err(e.into()),
             };
             let Some(from) = from.filter(|id| *id != super::OPERATOR_ORG) else {
-                return Err(ServiceError::Invalid(format!(
+                problems.push(format!(
                     "{at}: there is no organization `{}`: use the name its invitations show",
                     rule.organization
-                )));
+                ));
+                continue;
             };
             if from == actor.org_id {
-                return Err(ServiceError::Invalid(format!("{at}: an organization does not offer channels to itself")));
+                problems.push(format!("{at}: an organization does not offer channels to itself"));
+                continue;
             }
             if rules.iter().any(|r| r.from_org_id == from) {
-                return Err(ServiceError::Invalid(format!(
-                    "{at}: `{}` has a rule already: one interface per organization",
-                    rule.organization
-                )));
+                problems
+                    .push(format!("{at}: `{}` has a rule already: one interface per organization", rule.organization));
+                continue;
             }
             let owner = topology::interface_owner(&mut tx, &rule.interface).await?;
             if owner.flatten().as_deref() != Some(actor.org_id.as_str()) {
-                return Err(ServiceError::Invalid(format!(
-                    "{at}: `{}` is not one of your organization's interfaces",
-                    rule.interface
-                )));
+                problems.push(format!("{at}: `{}` is not one of your organization's interfaces", rule.interface));
+                continue;
             }
             let Some(in_use) =
                 organizations::account_in_use(&mut tx, self.db.dialect, &actor.org_id, &rule.interface).await?
             else {
-                return Err(ServiceError::Invalid(format!(
+                problems.push(format!(
                     "{at}: your organization has no account with the operator yet, so no offer can be accepted: \
                      ask the operator for one, then add the rule"
-                )));
+                ));
+                continue;
             };
             if let Some(port) = ports.iter().find(|p| *rule.interface == *p.name) {
                 if port.mode == "port" && in_use.interface_channels > 0 {
-                    return Err(ServiceError::Invalid(format!(
+                    problems.push(format!(
                         "{at}: port {} already carries a channel and a port-mode port carries one: \
                          choose a free port or a tagged one",
                         rule.interface
-                    )));
+                    ));
+                    continue;
                 }
                 if in_use.interface_mbps >= port.capacity_mbps {
-                    return Err(ServiceError::Invalid(format!(
+                    problems.push(format!(
                         "{at}: port {} has no capacity left ({} of {} Mbps in use): choose another port",
                         rule.interface, in_use.interface_mbps, port.capacity_mbps
-                    )));
+                    ));
+                    continue;
                 }
             }
             rules.push(Rule { from_org_id: from, interface: rule.interface.to_string() });
+        }
+        if !problems.is_empty() {
+            return Err(ServiceError::Invalid(problems.join("\n")));
         }
         let notifications = Notifications { recipients, ..policy.notifications.clone() };
         store::set_settings(

@@ -63,6 +63,9 @@ pub struct InviteeStatus {
     /// Why the invitee's auto-accept rule could not accept it, when one tried (it then
     /// waits for a person).
     pub auto_accept_refused: Option<String>,
+    /// When the organization that accepted it unplugged its last port from the channel,
+    /// while the channel went on.
+    pub unplugged_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -293,7 +296,9 @@ pub(super) fn ended_by(r: audit::Ending) -> String {
     }
 }
 
-fn invitee_status(i: &offers::Invitee, offer_expired: bool, channel_closed: bool) -> InviteeStatus {
+fn invitee_status(i: &offers::Invitee, offer_expired: bool, closed: Option<&Closed>) -> InviteeStatus {
+    let channel_closed = closed.is_some();
+    let ended = matches!(closed, Some(Closed::ChannelEnded));
     let expired = i.expired_at.is_some() || (offer_expired && i.accepted_at.is_none() && i.declined_at.is_none());
     let answered = i.accepted_at.is_some() || i.declined_at.is_some();
     InviteeStatus {
@@ -314,6 +319,7 @@ fn invitee_status(i: &offers::Invitee, offer_expired: bool, channel_closed: bool
         withdrawn_at: i.withdrawn_at,
         open: !(answered || expired || i.withdrawn_at.is_some() || channel_closed),
         auto_accept_refused: i.auto_accept_refused.clone().filter(|_| !answered),
+        unplugged_at: i.unplugged_at.filter(|_| !ended),
     }
 }
 
@@ -412,7 +418,7 @@ impl Service {
         let expired = self.now() >= o.expires_at;
         let invitees = offers::invitees(&mut tx, offer_id).await?;
         let channel = ChannelView::from(self.named_channel(&mut tx, &o.channel_id).await?);
-        let closed = closed_by_channel(&channel).is_some();
+        let closed = closed_by_channel(&channel);
         Ok(OfferView {
             id: o.id,
             channel_id: ChannelId::stored(o.channel_id),
@@ -420,7 +426,7 @@ impl Service {
             expires_at: o.expires_at,
             expired,
             allow_reoffer: o.allow_reoffer,
-            invitees: invitees.iter().map(|i| invitee_status(i, expired, closed)).collect(),
+            invitees: invitees.iter().map(|i| invitee_status(i, expired, closed.as_ref())).collect(),
         })
     }
 
@@ -488,7 +494,7 @@ impl Service {
             closed,
             proposed_usage_model_id: proposed,
             account_refused,
-            invitee: invitee_status(&invited.invitee, self.now() >= expires_at, closed.is_some()),
+            invitee: invitee_status(&invited.invitee, self.now() >= expires_at, closed.as_ref()),
             offer_id: invited.invitee.offer_id,
             description: invited.description,
             expires_at,
@@ -542,14 +548,11 @@ impl Service {
         Ok(audit::list(&self.db, org_id, object).await?.into_iter().map(AuditEntry::from).collect())
     }
 
-    /// The names of the channels `ids` (the operator's staff: any channel), by ID.
-    pub async fn channel_names(
-        &self,
-        actor: &Actor,
-        ids: &[&str],
-    ) -> Result<std::collections::HashMap<String, String>> {
+    /// The names people know the objects `ids` by (channels, organizations, users, usage
+    /// models; the operator's staff: any of them), by ID.
+    pub async fn object_names(&self, actor: &Actor, ids: &[&str]) -> Result<std::collections::HashMap<String, String>> {
         if !actor.is_operator() {
-            return Err(ServiceError::Forbidden("only the operator's staff look channels up by ID".into()));
+            return Err(ServiceError::Forbidden("only the operator's staff look objects up by ID".into()));
         }
         Ok(crate::store::channels::names_of(&self.db, ids).await?)
     }

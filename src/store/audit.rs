@@ -135,7 +135,8 @@ fn literal(text: &str) -> String {
 /// The audit records `s` asks for, newest first: one page of them.
 pub async fn search(db: &Db, s: &Search<'_>) -> Result<Vec<Entry>, SqlError> {
     // Who acted is found by its ID, its email or its organization's name; the text, in the
-    // object, the details or the name of the channel the record is about.
+    // object, the details or the name of the channel the record is about, or names (its
+    // orders, invitations and attachments name their channel by ID in the details).
     let rows = query(
         "SELECT a.at, COALESCE(u.email, a.actor) AS actor, a.org_id, a.source, a.action, a.object, a.detail \
          FROM audit_log a LEFT JOIN users u ON u.id = a.actor LEFT JOIN organizations o ON o.id = a.org_id \
@@ -144,7 +145,9 @@ pub async fn search(db: &Db, s: &Search<'_>) -> Result<Vec<Entry>, SqlError> {
          AND ($5 = '' OR LOWER(a.actor) LIKE $6 ESCAPE '\\' OR LOWER(u.email) LIKE $6 ESCAPE '\\' \
            OR LOWER(o.name) LIKE $6 ESCAPE '\\') \
          AND ($7 = '' OR LOWER(a.object) LIKE $8 ESCAPE '\\' OR LOWER(a.detail) LIKE $8 ESCAPE '\\' \
-           OR LOWER(c.name) LIKE $8 ESCAPE '\\') \
+           OR LOWER(c.name) LIKE $8 ESCAPE '\\' \
+           OR EXISTS (SELECT 1 FROM channels n WHERE LOWER(n.name) LIKE $8 ESCAPE '\\' \
+             AND a.detail LIKE '%\"' || n.id || '\"%')) \
          ORDER BY a.at DESC, a.id DESC LIMIT $9 OFFSET $10",
     )
     .bind(i64::from(s.org_id.is_none()))

@@ -633,14 +633,26 @@ pub async fn clear_path(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The names of the channels `ids` that exist, by ID.
+/// The names people know the objects `ids` by, for those that exist: channels and usage
+/// models by name, organizations by name, users by email (the audit log names them by ID).
 pub async fn names_of(db: &Db, ids: &[&str]) -> Result<HashMap<String, String>> {
-    if ids.is_empty() {
-        return Ok(Default::default());
+    let mut out = HashMap::new();
+    for (prefix, table, column) in [
+        ("ch-", "channels", "name"),
+        ("org-", "organizations", "name"),
+        ("usr-", "users", "email"),
+        ("um-", "usage_models", "name"),
+    ] {
+        let some: Vec<&str> = ids.iter().copied().filter(|i| i.starts_with(prefix)).collect();
+        if some.is_empty() {
+            continue;
+        }
+        let sql = format!("SELECT id, {column} AS name FROM {table} WHERE {}", in_list(db.dialect, "id", 1));
+        for r in query(sql).bind(list_param(db.dialect, &some)).fetch_all(db).await? {
+            out.insert(r.try_get("id")?, r.try_get("name")?);
+        }
     }
-    let sql = format!("SELECT id, name FROM channels WHERE {}", in_list(db.dialect, "id", 1));
-    let rows = query(sql).bind(list_param(db.dialect, ids)).fetch_all(db).await?;
-    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+    Ok(out)
 }
 
 // ---- the order worker's reads ----

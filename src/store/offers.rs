@@ -43,6 +43,9 @@ pub struct Invitee {
     pub withdrawn_at: Option<i64>,
     /// Why the invitee's auto-accept rule could not accept it, when one tried.
     pub auto_accept_refused: Option<String>,
+    /// When the organization that accepted it unplugged its last port from the channel
+    /// (read by [`invitees`] only; `None` elsewhere).
+    pub unplugged_at: Option<i64>,
 }
 
 /// An invitee with the offer it belongs to, as its invitation shows it.
@@ -397,10 +400,19 @@ pub async fn ids_of_channel(db: &Db, channel_id: &str, made_by: Option<&str>) ->
 
 /// The invitees of offer `offer_id`, in the order they were invited.
 pub async fn invitees(tx: &mut ReadTx<'_>, offer_id: &str) -> Result<Vec<Invitee>, SqlError> {
-    let rows = query("SELECT * FROM invitees WHERE offer_id = $1 ORDER BY created_at, id")
-        .bind(offer_id)
-        .fetch_all(&mut *tx)
-        .await?;
+    // An accepted invitee whose organization no longer has a port in the channel was
+    // unplugged: when its last port left.
+    let rows = query(
+        "SELECT i.*, (SELECT MAX(t.detached_at) FROM attachments t JOIN users u ON u.org_id = t.org_id \
+           JOIN offers o ON o.id = i.offer_id \
+           WHERE i.accepted_at IS NOT NULL AND u.id = i.user_id AND t.channel_id = o.channel_id \
+           AND NOT EXISTS (SELECT 1 FROM attachments l WHERE l.channel_id = t.channel_id \
+             AND l.org_id = t.org_id AND l.state = 'attached')) AS unplugged_at \
+         FROM invitees i WHERE i.offer_id = $1 ORDER BY i.created_at, i.id",
+    )
+    .bind(offer_id)
+    .fetch_all(&mut *tx)
+    .await?;
     rows.iter().map(invitee_from_row).collect()
 }
 
@@ -439,6 +451,7 @@ fn invitee_from_row(r: &Row) -> Result<Invitee, SqlError> {
         expired_at: r.try_get("expired_at")?,
         withdrawn_at: r.try_get("withdrawn_at")?,
         auto_accept_refused: r.try_get("auto_accept_refused")?,
+        unplugged_at: r.try_get("unplugged_at").ok().flatten(),
     })
 }
 

@@ -72,7 +72,7 @@ async fn irreversible_controls_confirm_first(b: Backend) {
     let decline = format!("/invitations/{token}/decline");
     let (status, page) = send(&p, &initech, &decline, &[]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("Decline this offer?"), "{page}");
+    assert!(page.contains("Decline the E-LAN “confirm-lan” from acme?"), "the channel and who offered it: {page}");
     let declined = async || initech.get(&format!("/api/v1/invitations/{token}")).await.1["invitee"]["declined"].clone();
     assert_eq!(declined().await, false, "nothing declined before the confirmation");
     let (status, _) = send(&p, &initech, &decline, &[("confirm", "yes")]).await;

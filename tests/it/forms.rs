@@ -52,6 +52,22 @@ async fn a_refused_offer_keeps_every_line(b: Backend) {
         assert!(page.contains(said), "{said}: {page}");
     }
     assert_eq!(acme.get(&format!("/api/v1/channels/{id}/offers")).await.1.as_array().map(Vec::len), Some(0));
+
+    // A line that does not read and a line the service refuses: both in one round, in the
+    // order of the lines, and nothing is offered.
+    let (status, page) = send(
+        "org:acme
+not-an-email
+ops@globex.example",
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let own = page.find("Line 1 (“org:acme”): your own organization cannot be invited").expect(&page);
+    let bad = page.find("Line 2 (“not-an-email”)").expect(&page);
+    assert!(own < bad, "in the order of the lines: {page}");
+    assert!(!page.contains("Line 3"), "a good line is not reported: {page}");
+    assert_eq!(acme.get(&format!("/api/v1/channels/{id}/offers")).await.1.as_array().map(Vec::len), Some(0));
 }
 
 on_both!(a_refused_offer_keeps_every_line);
@@ -317,7 +333,7 @@ async fn no_dead_ends_on_a_first_try(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = r.text().await.unwrap();
-    assert!(page.contains(r#"id="interface-error""#) && page.contains("choose one of your ports"), "{page:.4000}");
+    assert!(page.contains(r#"id="interface-error""#) && page.contains("Choose one of your ports"), "{page:.4000}");
 }
 
 on_both!(no_dead_ends_on_a_first_try);
@@ -410,3 +426,46 @@ async fn a_form_address_opened_again_leads_to_its_page(b: Backend) {
 }
 
 on_both!(a_form_address_opened_again_leads_to_its_page);
+
+/// The policy page reports every problem of a save at once, each in words, and keeps what
+/// was typed (a review found one error per save, and a number of days that did not read
+/// lost the rest of the form).
+async fn the_policy_page_reports_every_problem_at_once(b: Backend) {
+    let p = Portal::start(b).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, before) = acme.get("/api/v1/policy").await;
+    let r = acme
+        .raw()
+        .await
+        .post(format!("{}/settings", p.base))
+        .form(&[
+            ("csrf", acme.csrf.as_str()),
+            ("default_offer_days", "a fortnight"),
+            ("rule_org", "nobody-here"),
+            ("rule_iface", "acme-1a"),
+            ("rule_org", "acme"),
+            ("rule_iface", "acme-3a"),
+            ("notify_to", "noc@acme.example\nnot an address"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let page = r.text().await.unwrap();
+    let error = &page[page.find("id=\"error\"").expect("the errors are shown")..];
+    let error = &error[..error.find("</div>").unwrap()];
+    for said in [
+        "“a fortnight” is not a number of days",
+        "Recipient 2: “not an address” is not an email address",
+        "Rule 1: there is no organization “nobody-here”",
+        "Rule 2: an organization does not offer channels to itself",
+    ] {
+        assert!(error.contains(said), "{said}: {error}");
+    }
+    assert!(!error.contains('`') && !error.contains("auto_accept["), "{error}");
+    assert!(page.contains(r#"value="a fortnight""#) && page.contains("nobody-here"), "what was typed is kept: {page}");
+    assert!(page.contains("noc@acme.example\nnot an address"), "{page}");
+    assert_eq!(acme.get("/api/v1/policy").await.1, before, "nothing stored");
+}
+
+on_both!(the_policy_page_reports_every_problem_at_once);

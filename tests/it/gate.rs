@@ -164,10 +164,10 @@ async fn typed_text_names_its_field(b: Backend) {
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("a channel name must be 1-64"), "says which field");
+    assert!(r.text().await.unwrap().contains("channel name must be 1-64"), "says which field");
     let r = form(format!("/channels/{id}/terminate"), vec![("reason", "r".repeat(501))]).await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("a reason must be at most 500"), "says which field");
+    assert!(r.text().await.unwrap().contains("reason must be at most 500"), "says which field");
     let r = form(format!("/channels/{id}/offers"), vec![("invitees", format!("a@b.example, {}", "n".repeat(101)))])
         .await
         .unwrap();

@@ -121,6 +121,20 @@ async fn the_nocs_home_puts_failures_first(b: Backend) {
     }
     let (_, _, audit) = page("/operator/audit?text=DOOMED".into()).await;
     assert!(audit.contains(">channel.create<"), "the channel's name finds its records: {audit}");
+    assert!(audit.contains(">order.failed<"), "and the records that name the channel by ID: {audit}");
+    // Money, kinds, price types and organizations in words, not in cents, codes or IDs.
+    p.w.set_account("acme", |a| a.balance_cents = 12_345).await;
+    let (_, _, audit) = page("/operator/audit?action=account.update".into()).await;
+    let row = &audit[audit.find(">account.update<").expect("the accounts were set up")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("Balance:</span> 123.45 ") && row.contains("E-Line") && !row.contains("p2p"), "{row}");
+    assert!(row.contains("acme (org-"), "the organization by name: {row}");
+    let (_, _, audit) = page("/operator/audit?action=usage_model.create".into()).await;
+    let models = &audit[audit.find(">usage_model.create<").expect("the models were set up")..];
+    assert!(models.contains("Priced:</span>"), "{models}");
+    for code in ["cents", "per_gb", "flat_monthly", "per_mbps", "_ms", "Term end ms"] {
+        assert!(!models.contains(code), "{code} in {models}");
+    }
     let (all, more) = p.w.svc.audit_search(&p.w.op, &switchboard::service::AuditQuery::default(), 2).await.unwrap();
     assert_eq!((all.len(), more), (2, true));
     assert!(all[0].at >= all[1].at, "newest first");

@@ -62,6 +62,22 @@ async fn auto_accept(b: Backend) {
     assert_eq!(w.svc.policy(&w.globex).await.unwrap(), policy, "refused changes store nothing");
     let e = w.svc.update_policy(&w.acme, &Policy { default_offer_days: 0, ..policy.clone() }).await.unwrap_err();
     assert_eq!(e.code(), "invalid_input");
+    // Every problem at once, one per line, in the order of the fields.
+    let mut all_wrong =
+        bad(AutoAccept { organization: "nobody".parse().unwrap(), interface: "acme-1a".parse().unwrap() });
+    all_wrong.default_offer_days = 0;
+    all_wrong
+        .auto_accept
+        .push(AutoAccept { organization: "globex".parse().unwrap(), interface: "globex-8a".parse().unwrap() });
+    all_wrong.notifications.recipients = vec![Email::stored("not an address"), Email::stored("noc@globex.example")];
+    let e = w.svc.update_policy(&w.globex, &all_wrong).await.unwrap_err().to_string();
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 4, "{e}");
+    assert!(lines[0].starts_with("default_offer_days: "), "{e}");
+    assert!(lines[1].starts_with("notifications.recipients[0]: `not an address`"), "{e}");
+    assert!(lines[2].starts_with("auto_accept[1]: ") && lines[2].contains("no organization `nobody`"), "{e}");
+    assert!(lines[3].starts_with("auto_accept[2]: ") && lines[3].contains("to itself"), "{e}");
+    assert_eq!(w.svc.policy(&w.globex).await.unwrap(), policy, "refused changes store nothing");
 
     // acme offers to globex (by organization) and to initech: globex's answer is at once.
     let ch = w.svc.create_channel(&w.acme, &w.channel("auto", ChannelKind::P2mp, "acme-1a")).await.unwrap();
@@ -358,6 +374,10 @@ async fn an_unplug_is_news_to_every_member(b: Backend) {
     assert!(!left[1].2.contains(&format!("/channels/{lan}")), "globex sees the channel no more: {}", left[1].2);
     w.svc.run_pending().await.unwrap();
     assert_eq!(w.svc.channel(&w.op, &lan).await.unwrap().state, ChannelState::Active);
+    // The creator's invitee list says globex accepted and has since unplugged.
+    let invitees = w.svc.offers(&w.acme, &lan).await.unwrap().remove(0).invitees;
+    assert!(invitees[0].accepted && invitees[0].unplugged_at.is_some(), "{:?}", invitees[0]);
+    assert!(invitees[1].accepted && invitees[1].unplugged_at.is_none(), "initech is still in: {:?}", invitees[1]);
 
     // An E-Line: the creator unplugs the other end, and the channel is taken down.
     let line = w.svc.create_channel(&w.acme, &w.channel("line", ChannelKind::P2p, "acme-3a")).await.unwrap();
@@ -368,6 +388,9 @@ async fn an_unplug_is_news_to_every_member(b: Backend) {
     let left = news("acme left \"line\"");
     assert_eq!(left.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["admin@acme.example", "admin@globex.example"]);
     assert!(left[1].2.contains("it is taken down"), "{}", left[1].2);
+    // A channel that ended was not unplugged by its members.
+    let invitees = w.svc.offers(&w.acme, &line).await.unwrap().remove(0).invitees;
+    assert!(invitees[0].accepted && invitees[0].unplugged_at.is_none(), "{:?}", invitees[0]);
 }
 on_both!(an_unplug_is_news_to_every_member);
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 mod provision;
 
 pub use crate::orchestrator::Change;
-pub use provision::{Provision, Provisioned, Touched, commands, provision};
+pub use provision::{Agent, Provision, Provisioned, Touched, agents, commands, provision};
 
 use crate::orchestrator::{ChangeSet, Item, Ownership, Planner, change_set, diff};
 use crate::southbound::{ApplyError, Driver, DriverError};

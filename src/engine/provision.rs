@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::orchestrator::{Change, Item};
-use crate::southbound::Driver;
 use crate::southbound::dry_run::{DryRun, command_lines};
+use crate::southbound::{AgentHealth, Driver};
 use crate::topology::{DriverConfig, Topology};
 
 use super::{Event, apply_delta};
@@ -121,4 +121,41 @@ pub fn commands(topo: &Topology, switch: &str, changes: &[Change], limit: usize)
         out.extend(command_lines(c, sw.driver.bridge(), sw.driver.netns()));
     }
     out
+}
+
+/// What the agent of one remote switch says (or why it could not be asked).
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub switch: String,
+    /// Where the topology says the agent listens.
+    pub address: String,
+    pub health: Result<AgentHealth, String>,
+}
+
+/// Asks the agent of every remote switch of `topo` for its health, in parallel: each
+/// costs at most its connection's and its call's deadlines. Blocking.
+pub fn agents(topo: &Topology) -> Vec<Agent> {
+    let mut jobs: Vec<(&crate::topology::Switch, &str)> = topo
+        .switches
+        .iter()
+        .filter_map(|sw| match &sw.driver {
+            DriverConfig::Remote { address, .. } => Some((sw, address.as_str())),
+            _ => None,
+        })
+        .collect();
+    super::on_each(
+        &mut jobs,
+        |(sw, address)| {
+            let health = super::connect_switch(sw)
+                .and_then(|mut d| d.agent_health())
+                .map_err(|e| e.message)
+                .and_then(|h| h.ok_or_else(|| "the driver has no agent".to_string()));
+            Agent { switch: sw.name.clone(), address: address.to_string(), health }
+        },
+        |(sw, address)| Agent {
+            switch: sw.name.clone(),
+            address: address.to_string(),
+            health: Err(super::PANIC.into()),
+        },
+    )
 }

@@ -107,6 +107,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(remove_person))
         .routes(routes!(resend_welcome))
         .routes(routes!(get_new_organizations, put_new_organizations))
+        .routes(routes!(agents))
 }
 
 /// Who is logged in.
@@ -660,4 +661,17 @@ async fn put_new_organizations(
 ) -> Result<AppJson<Account>, AppError> {
     state.svc.set_new_organization_account(&user.actor, &account).await?;
     Ok(AppJson(account))
+}
+
+/// The agents of the topology's remote switches (the operator's staff): whether each
+/// answers (and why not), its version and bridge, and the transaction it holds open.
+/// Empty when no switch is remote or the server drives every switch dry.
+#[utoipa::path(get, path = "/operator/agents", tag = "operator",
+    responses((status = 200, body = Vec<crate::service::AgentView>), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)))]
+async fn agents(
+    State(state): State<AppState>,
+    user: Authed,
+) -> Result<AppJson<Vec<crate::service::AgentView>>, AppError> {
+    Ok(AppJson(state.svc.agents(&user.actor).await?))
 }

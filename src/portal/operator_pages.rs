@@ -61,6 +61,44 @@ struct OrderRow {
     reason: String,
 }
 
+/// A remote switch's agent, as the home and switch pages show it.
+struct AgentRow {
+    switch: String,
+    address: String,
+    /// `ok`, `warn` (a transaction open) or `bad` (no answer): the row's colour.
+    class: &'static str,
+    /// What it said, in words.
+    said: String,
+}
+
+fn agent_row(a: crate::service::AgentView) -> AgentRow {
+    let (class, said) = match (a.reachable, &a.open) {
+        (false, _) => ("bad", format!("not answering: {}", a.error.unwrap_or_default())),
+        (true, Some(o)) => (
+            "warn",
+            format!(
+                "version {}, bridge {}; transaction {} open ({} changes, held by {}, {}), rolled back in {} s unless committed",
+                a.version.unwrap_or_default(),
+                a.bridge.unwrap_or_default(),
+                o.transaction,
+                o.changes,
+                o.holder,
+                o.client,
+                o.expires_in_ms.div_ceil(1000)
+            ),
+        ),
+        (true, None) => (
+            "ok",
+            format!(
+                "version {}, bridge {}; no transaction open",
+                a.version.unwrap_or_default(),
+                a.bridge.unwrap_or_default()
+            ),
+        ),
+    };
+    AgentRow { switch: a.switch, address: a.address, class, said }
+}
+
 #[derive(Template)]
 #[template(path = "operator.html")]
 struct OperatorPage {
@@ -68,6 +106,8 @@ struct OperatorPage {
     user: Option<HeaderUser>,
     attention: Vec<OrderRow>,
     switches: Vec<SwitchRow>,
+    /// The remote switches' agents (none when the topology has no remote switch).
+    agents: Vec<AgentRow>,
     orders: Vec<OrderRow>,
     more_orders: usize,
 }
@@ -105,6 +145,7 @@ async fn channel_names(
 async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Result<Response, PageError> {
     let actor = &user.authed.actor;
     let drift = state.svc.drift(actor).await.map_err(|e| user.error(e))?;
+    let agents = state.svc.agents(actor).await.map_err(|e| user.error(e))?;
     let orders = state.svc.orders(actor, None).await.map_err(|e| user.error(e))?;
     let now = state.svc.clock.now();
     let mut attention: Vec<&OrderView> = orders.iter().filter(|o| o.status == "failed" || stuck(o, now)).collect();
@@ -116,6 +157,7 @@ async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Res
         title: "Operator".into(),
         user: Some(user.header.clone()),
         attention: attention.into_iter().map(|o| order_row(o, &names)).collect(),
+        agents: agents.into_iter().map(agent_row).collect(),
         switches: drift
             .into_iter()
             .map(|d| SwitchRow {
@@ -253,6 +295,8 @@ struct SwitchPage {
     user: Option<HeaderUser>,
     repair: crate::service::SwitchRepair,
     view: crate::service::SwitchView,
+    /// Its agent, when it is a remote switch.
+    agent: Option<AgentRow>,
 }
 
 async fn view_switch_get(
@@ -262,11 +306,18 @@ async fn view_switch_get(
 ) -> Result<Response, PageError> {
     let repair = state.svc.switch_repair(&user.authed.actor, &name).await.map_err(|e| user.error(e))?;
     let view = state.svc.switch_view(&user.authed.actor, &name).await.map_err(|e| user.error(e))?;
+    let agent = if repair.driver == "remote" {
+        let agents = state.svc.agents(&user.authed.actor).await.map_err(|e| user.error(e))?;
+        agents.into_iter().find(|a| a.switch == name).map(agent_row)
+    } else {
+        None
+    };
     Ok(render(&SwitchPage {
         title: format!("Switch {}", repair.switch),
         user: Some(user.header.clone()),
         repair,
         view,
+        agent,
     }))
 }
 

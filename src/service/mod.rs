@@ -9,6 +9,7 @@
 //! the outcome, with an audit record, in one transaction.
 
 mod account;
+mod agents;
 mod billing;
 mod demo;
 mod drift;
@@ -43,6 +44,7 @@ pub use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
 pub(crate) use crate::store::audit::record as audit;
 pub use crate::store::channel_list::ChannelFilter;
 pub use account::{AccountView, ChargeView};
+pub use agents::{AgentView, OpenTransactionView};
 pub use billing::BillingReport;
 pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::{SwitchDrift, SwitchRepair};

@@ -93,6 +93,37 @@ pub trait Driver: Send {
     /// The bytes each of `ports` carried (received plus sent) by the switch's own
     /// counters, for the ports it has; `None` when the switch has no counters (dry-run).
     fn port_bytes(&mut self, ports: &[String]) -> Result<Option<BTreeMap<String, u64>>, DriverError>;
+
+    /// What the agent serving the switch says of itself; `None` for a switch driven from
+    /// this host (no agent between).
+    fn agent_health(&mut self) -> Result<Option<AgentHealth>, DriverError> {
+        Ok(None)
+    }
+}
+
+/// An agent's word on itself (`switchboard agent`, the remote driver's far end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentHealth {
+    /// The agent's version (the switchboard crate's).
+    pub version: String,
+    /// The switch its certificate names, and its bridge.
+    pub switch: String,
+    pub bridge: String,
+    /// The transaction it holds open, if any.
+    pub open: Option<OpenTransaction>,
+}
+
+/// A transaction an agent holds open: prepared, neither committed nor aborted yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenTransaction {
+    pub transaction: String,
+    /// Who prepared it, as the orchestrator said, and its client certificate's subject.
+    pub holder: String,
+    pub client: String,
+    /// Changes applied so far.
+    pub changes: u64,
+    /// Milliseconds until the agent's confirm timer rolls it back.
+    pub expires_in_ms: u64,
 }
 
 /// A driver failure that is not tied to one change (connecting, reading state).

@@ -21,7 +21,7 @@ use switchboard::southbound::remote::wire::v1;
 use switchboard::southbound::remote::{self, Deadlines, RemoteSwitch};
 
 /// A CA with an agent certificate for `sw1` and an orchestrator certificate.
-fn pki_dir() -> tempfile::TempDir {
+pub(crate) fn pki_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     pki::init(dir.path(), Validity::days(1)).unwrap();
     pki::issue(dir.path(), &Subject::Agent("sw1".into()), Validity::days(1)).unwrap();
@@ -29,7 +29,7 @@ fn pki_dir() -> tempfile::TempDir {
     dir
 }
 
-fn orchestrator(dir: &Path) -> TlsFiles {
+pub(crate) fn orchestrator(dir: &Path) -> TlsFiles {
     TlsFiles { ca: dir.join("ca.pem"), cert: dir.join("orchestrator.pem"), key: dir.join("orchestrator-key.pem") }
 }
 
@@ -51,7 +51,7 @@ fn start_state() -> BTreeSet<Item> {
 
 /// Runs an agent for switch `name` (certificate from `dir`) on a loopback port, on a thread
 /// and runtime of its own, with the dry-run driver holding [`start_state`].
-fn spawn_agent(dir: &Path, name: &str, confirm: Duration) -> SocketAddr {
+pub(crate) fn spawn_agent(dir: &Path, name: &str, confirm: Duration) -> SocketAddr {
     let files = agent_files(dir, name);
     let journal = dir.join(format!("{name}.journal"));
     let config = tls::server_config(&files).unwrap();
@@ -71,7 +71,7 @@ fn spawn_agent(dir: &Path, name: &str, confirm: Duration) -> SocketAddr {
     address
 }
 
-fn vlan(op: Op, vid: u16) -> Change {
+pub(crate) fn vlan(op: Op, vid: u16) -> Change {
     Change { op, item: Item::Vlan { port: "p1".into(), vid, pvid: false, untagged: false } }
 }
 

@@ -22,6 +22,7 @@ macro_rules! on_both {
 }
 
 mod agent;
+mod agent_view;
 mod api;
 mod browser;
 mod channel_page;

@@ -29,7 +29,7 @@ use crate::orchestrator::{Change, Item};
 use self::tls::TlsFiles;
 use self::wire::v1;
 use self::wire::v1::agent_client::AgentClient;
-use super::{ApplyError, Driver, DriverError};
+use super::{AgentHealth, ApplyError, Driver, DriverError, OpenTransaction};
 
 /// Deadlines of the calls to an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +254,22 @@ pub fn transaction_id() -> String {
 impl Driver for RemoteSwitch {
     fn switch(&self) -> &str {
         &self.name
+    }
+
+    fn agent_health(&mut self) -> Result<Option<AgentHealth>, DriverError> {
+        let h = self.health()?;
+        Ok(Some(AgentHealth {
+            version: h.version,
+            switch: h.switch_name,
+            bridge: h.bridge,
+            open: h.open.map(|o| OpenTransaction {
+                transaction: o.transaction,
+                holder: o.holder,
+                client: o.client,
+                changes: o.changes,
+                expires_in_ms: o.expires_in_ms,
+            }),
+        }))
     }
 
     fn read_state(&mut self) -> Result<BTreeSet<Item>, DriverError> {

@@ -1,0 +1,96 @@
+//! The operator's view of the remote switches' agents (issue 17, item 5): the service asks
+//! every agent the topology names, in parallel, and says of each whether it answers (and
+//! why not), its version, and the transaction it holds open. Real agents on loopback (the
+//! dry-run driver behind them, as in `agent.rs`), a real topology import, both databases.
+
+use std::time::Duration;
+
+use switchboard::model::actor::{Actor, UserRole};
+use switchboard::orchestrator::Op;
+use switchboard::pki::{self, Subject, Validity};
+use switchboard::service::{Config, Service, ServiceError};
+use switchboard::southbound::Driver;
+use switchboard::southbound::remote::RemoteSwitch;
+use switchboard::store::Db;
+
+use crate::agent::{orchestrator, pki_dir, spawn_agent, vlan};
+use crate::world::{Backend, test_db};
+
+/// A port nothing listens on (bound, then let go).
+fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+async fn the_operator_sees_each_agent_and_its_open_transaction(b: Backend) {
+    let dir = pki_dir();
+    pki::issue(dir.path(), &Subject::Agent("sw2".into()), Validity::days(1)).unwrap();
+    let up = spawn_agent(dir.path(), "sw1", Duration::from_secs(30)).to_string();
+    let down = closed_port();
+    let d = dir.path().display();
+    let topology = format!(
+        "name: remote-view\nvlans:\n  pool: 100-199\n\
+         remote: {{ca: {d}/ca.pem, cert: {d}/orchestrator.pem, key: {d}/orchestrator-key.pem}}\n\
+         switches:\n  sw1: {{driver: remote, address: '{up}', bridge: br0}}\n\
+         \x20 sw2: {{driver: remote, address: '{down}', bridge: br0}}\n\
+         links:\n  - endpoints: [sw1:t12, sw2:t21]\n\
+         interfaces:\n  site-a: {{organization: acme, switch: sw1, port: ca, mode: port, capacity: 1G, macs: ['02:5b:00:00:01:01']}}\n\
+         \x20 site-b: {{organization: globex, switch: sw2, port: cb, mode: port, capacity: 1G, macs: ['02:5b:00:00:01:02']}}\n"
+    );
+    let db = test_db(b).await;
+    let svc = Service::new(Db::connect(&db.url).await.unwrap(), Config { dry_run: false, ..Config::default() });
+    let system = Actor::system("test");
+    svc.import_topology(&system, &topology, "remote-view.yaml").await.unwrap();
+    let op = svc
+        .create_user(
+            &system,
+            switchboard::service::OPERATOR_ORG,
+            "noc@op.example",
+            "NOC",
+            UserRole::Operator,
+            "pw-123456",
+        )
+        .await
+        .unwrap();
+    let op = svc.actor(&op, "test").await.unwrap();
+
+    // sw1's agent answers with its version and no transaction; sw2's does not, and says why.
+    let agents = svc.agents(&op).await.unwrap();
+    assert_eq!(agents.iter().map(|a| a.switch.as_str()).collect::<Vec<_>>(), ["sw1", "sw2"]);
+    let (sw1, sw2) = (&agents[0], &agents[1]);
+    assert!(sw1.reachable && sw1.error.is_none(), "{sw1:?}");
+    assert_eq!(sw1.version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!((sw1.address.as_str(), sw1.bridge.as_deref(), sw1.open.is_none()), (up.as_str(), Some("br0"), true));
+    assert!(!sw2.reachable && sw2.version.is_none(), "{sw2:?}");
+    let why = sw2.error.as_deref().unwrap_or_default();
+    assert!(why.contains(&down), "names the address it could not reach: {why}");
+
+    // A transaction prepared and not committed shows, with its holder and changes.
+    let files = orchestrator(dir.path());
+    let address = up.clone();
+    let mut holder = tokio::task::spawn_blocking(move || {
+        let mut a = RemoteSwitch::connect("sw1", &address, &files).unwrap();
+        a.prepare("txn-view", &[vlan(Op::Add, 42)]).unwrap();
+        a
+    })
+    .await
+    .unwrap();
+    let open = svc.agents(&op).await.unwrap().remove(0).open.expect("the open transaction is shown");
+    assert_eq!((open.transaction.as_str(), open.changes), ("txn-view", 1));
+    assert_eq!(open.client, "switchboard orchestrator");
+    assert!(open.expires_in_ms > 0 && open.expires_in_ms <= 30_000, "{open:?}");
+    tokio::task::spawn_blocking(move || holder.abort("txn-view").unwrap()).await.unwrap();
+    assert!(svc.agents(&op).await.unwrap()[0].open.is_none(), "aborted: nothing open");
+
+    // Subscribers are not shown the agents.
+    let acme = svc.organization_id("acme").await.unwrap();
+    let admin = svc.create_user(&op, &acme, "admin@acme.example", "A", UserRole::Admin, "pw-123456").await.unwrap();
+    let admin = svc.actor(&admin, "test").await.unwrap();
+    assert!(matches!(svc.agents(&admin).await, Err(ServiceError::Forbidden(_))));
+
+    // A service that drives every switch dry (serve --demo) asks no agent.
+    let dry = Service::new(Db::connect(&db.url).await.unwrap(), Config { dry_run: true, ..Config::default() });
+    assert!(dry.agents(&op).await.unwrap().is_empty());
+}
+
+on_both!(the_operator_sees_each_agent_and_its_open_transaction);

@@ -77,11 +77,12 @@ fn agent_row(a: crate::service::AgentView) -> AgentRow {
         (true, Some(o)) => (
             "warn",
             format!(
-                "version {}, bridge {}; transaction {} open ({} changes, held by {}, {}), rolled back in {} s unless committed",
+                "version {}, bridge {}; transaction {} open ({} change{}, held by {}, {}), rolled back in {} s unless committed",
                 a.version.unwrap_or_default(),
                 a.bridge.unwrap_or_default(),
                 o.transaction,
                 o.changes,
+                if o.changes == 1 { "" } else { "s" },
                 o.holder,
                 o.client,
                 o.expires_in_ms.div_ceil(1000)

@@ -79,6 +79,28 @@ async fn the_operator_sees_each_agent_and_its_open_transaction(b: Backend) {
     assert_eq!((open.transaction.as_str(), open.changes), ("txn-view", 1));
     assert_eq!(open.client, "switchboard orchestrator");
     assert!(open.expires_in_ms > 0 && open.expires_in_ms <= 30_000, "{open:?}");
+    // The same through HTTP: the NOC's home, sw1's page and the API.
+    let http = serve(&svc).await;
+    let (base, client) = (&http.0, &http.1);
+    let login = serde_json::json!({"email": "noc@op.example", "password": "pw-123456"});
+    let r = client.post(format!("{base}/api/v1/session")).json(&login).send().await.unwrap();
+    assert!(r.status().is_success());
+    let page = |path: &str| {
+        let r = client.get(format!("{base}{path}")).send();
+        async move { r.await.unwrap().text().await.unwrap() }
+    };
+    let home = page("/operator").await;
+    let table = &home[home.find("id=\"agents\"").expect("the agents are listed")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert!(table.contains("agent-warn") && table.contains("transaction txn-view open (1 change, held by"), "{table}");
+    assert!(table.contains("agent-bad") && table.contains("not answering") && table.contains(&down), "{table}");
+    let switch = page("/operator/switches/sw1").await;
+    let line = &switch[switch.find("id=\"switch-agent\"").expect("the switch page names its agent")..];
+    assert!(line.contains(&up) && line.contains("txn-view"), "{line:.300}");
+    let api: serde_json::Value = serde_json::from_str(&page("/api/v1/operator/agents").await).unwrap();
+    assert_eq!(api[0]["open"]["transaction"], "txn-view", "{api}");
+    assert_eq!(api[1]["reachable"], false, "{api}");
+
     tokio::task::spawn_blocking(move || holder.abort("txn-view").unwrap()).await.unwrap();
     assert!(svc.agents(&op).await.unwrap()[0].open.is_none(), "aborted: nothing open");
 
@@ -94,3 +116,15 @@ async fn the_operator_sees_each_agent_and_its_open_transaction(b: Backend) {
 }
 
 on_both!(the_operator_sees_each_agent_and_its_open_transaction);
+
+/// Serves `svc`'s portal on loopback: its address and a client with a cookie jar.
+async fn serve(svc: &Service) -> (String, reqwest::Client) {
+    switchboard::tls::install_crypto();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = switchboard::portal::router(switchboard::portal::AppState::new(svc.clone()));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+    });
+    (format!("http://{addr}"), reqwest::Client::builder().cookie_store(true).build().unwrap())
+}

@@ -1,0 +1,100 @@
+//! Issue 17, item 4: `switchboard lab up --agents` on the metro lab. Every switch behind its
+//! own agent on the lab's management network; apply, probe, drift, re-apply and removal
+//! through the written remote topology give what the linux driver gives; `lab down` leaves
+//! nothing of the lab in `ip netns list`, in the root namespace's links, or in /run.
+
+use std::process::Command;
+
+use switchboard::engine;
+use switchboard::orchestrator::{parse_channels, plan};
+use switchboard::topology::DriverConfig;
+
+use super::{Lab, metro_channels, metro_text, our_namespaces, switchboard, topologies};
+
+/// `ip` output in this (the lab kernel's root) namespace.
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn lab_up_with_agents_serves_every_switch_through_its_agent_and_down_leaves_nothing() {
+    let lab = Lab::up(&metro_text());
+    let links_before = ip(&["-br", "link"]);
+    let metro = topologies().join("metro.yaml");
+    let metro = metro.to_str().unwrap();
+    let chan_file = topologies().join("metro.channels.yaml");
+    let chan_file = chan_file.to_str().unwrap();
+
+    let (code, out, err) = switchboard(&["lab", "up", metro, "--agents"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("13 agent(s) serving (13 started now)"), "{out}");
+    let remote_file = out.lines().last().unwrap().to_string();
+    assert!(remote_file.ends_with("metro.agents.yaml"), "{out}");
+    assert!(our_namespaces("metro-mgmt").len() == 1, "{:?}", our_namespaces("metro-"));
+    assert_eq!(ip(&["-br", "link"]), links_before, "nothing is added to the root namespace");
+    let remote = switchboard::topology::parse(&std::fs::read_to_string(&remote_file).unwrap()).unwrap();
+    for sw in &remote.switches {
+        let DriverConfig::Remote { address, mgmt_netns, .. } = &sw.driver else { panic!("{sw:?}") };
+        assert!(address.starts_with("10.255.") && address.ends_with(":4443"), "{address}");
+        assert_eq!(mgmt_netns.as_deref(), Some("metro-mgmt"));
+    }
+    // A second `up --agents` keeps the running agents and their certificates.
+    let (code, out, err) = switchboard(&["lab", "up", metro, "--agents"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(0 started now)"), "{out}");
+
+    // Apply the metro mix (all kinds, both modes) through the agents: every switch holds
+    // exactly what the plan (and so the linux driver) would make.
+    let (code, out, err) = switchboard(&["apply", "-t", &remote_file, "-c", chan_file]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (specs, _) = parse_channels(&metro_channels());
+    let planner = plan(&lab.topo, &specs).unwrap();
+    for (k, sw) in lab.topo.switches.iter().enumerate() {
+        let mut linux = engine::connect_switch(sw).unwrap();
+        assert_eq!(linux.read_state().unwrap(), planner.desired(k), "{}", sw.name);
+    }
+    // The same frames reach the same sites as through the linux topology.
+    let (code, through_agents, err) = switchboard(&["probe", "-t", &remote_file, "-c", chan_file]);
+    assert_eq!(code, 0, "{through_agents}{err}");
+    let (code, through_linux, err) = switchboard(&["probe", "-t", metro, "-c", chan_file]);
+    assert_eq!(code, 0, "{through_linux}{err}");
+    assert_eq!(through_agents, through_linux);
+    let (code, out, err) = switchboard(&["drift", "-t", &remote_file, "-c", chan_file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("no drift"), "{out}");
+    let (code, out, err) = switchboard(&["apply", "-t", &remote_file, "-c", chan_file]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("applied 0 change(s) on 0 switch(es)"), "{out}");
+
+    // Removal through the agents cuts everyone.
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(empty.path(), "[]\n").unwrap();
+    let (code, out, err) = switchboard(&["apply", "-t", &remote_file, "-c", empty.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = switchboard(&["probe", "-t", &remote_file, "-c", chan_file, "--expect-none"]);
+    assert_eq!(code, 0, "{out}");
+
+    // Down: the agents end, and nothing of the lab is left.
+    let pids: Vec<i32> = std::fs::read_dir("/run/switchboard/lab/metro")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".pid"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap().trim().parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 13);
+    let (code, out, err) = switchboard(&["lab", "down", metro]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("13 agent(s) stopped"), "{out}");
+    assert!(!ip(&["netns", "list"]).contains("metro-"), "{}", ip(&["netns", "list"]));
+    assert!(our_namespaces("metro-").is_empty());
+    assert_eq!(ip(&["-br", "link"]), links_before);
+    assert!(!std::path::Path::new("/run/switchboard/lab/metro").exists());
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next());
+        assert!(matches!(state, None | Some(Some('Z' | 'X'))), "agent {pid} still runs: {stat}");
+    }
+    drop(lab);
+}

@@ -98,3 +98,111 @@ fn lab_up_with_agents_serves_every_switch_through_its_agent_and_down_leaves_noth
     }
     drop(lab);
 }
+
+/// Brings the lab's agents down with the CLI when the test ends, pass or fail.
+struct AgentsDown(String);
+
+impl Drop for AgentsDown {
+    fn drop(&mut self) {
+        let _ = switchboard(&["lab", "down", &self.0]);
+    }
+}
+
+/// The service's worker and meter through `lab up --agents` on p2p-small: an order runs
+/// through the agents (two phases on every switch), the bridges hold the channel, the meter
+/// reads the ports' counters through the agents, and the channel's end removes it.
+#[test]
+fn the_service_runs_orders_and_meters_through_the_labs_agents() {
+    use switchboard::model::ChannelKind;
+    use switchboard::orchestrator::policy::ChannelState;
+    use switchboard::service::{
+        Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, OPERATOR_ORG, Service,
+        UsageModelSpec, UserRole,
+    };
+    let p2p = topologies().join("p2p-small.yaml");
+    let p2p = p2p.to_str().unwrap().to_string();
+    let lab = Lab::up(&std::fs::read_to_string(&p2p).unwrap());
+    let _down = AgentsDown(p2p.clone());
+    let (code, out, err) = switchboard(&["lab", "up", &p2p, "--agents"]);
+    assert_eq!(code, 0, "{err}");
+    let remote_file = out.lines().last().unwrap().to_string();
+    let remote_text = std::fs::read_to_string(&remote_file).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let db = switchboard::store::Db::connect(&switchboard::store::sqlite_url(dir.path()).unwrap()).await.unwrap();
+        let svc = Service::new(db, Config { dry_run: false, ..Config::default() });
+        let system = Actor::system("lab-test");
+        svc.import_topology(&system, &remote_text, &remote_file).await.unwrap();
+        let uid = svc
+            .create_user(&system, OPERATOR_ORG, "noc@op.example", "NOC", UserRole::Operator, "lab-password-1")
+            .await
+            .unwrap();
+        let op = svc.actor(&uid, "lab").await.unwrap();
+        let mut admin = Vec::new();
+        for org in ["acme", "globex"] {
+            let org_id = svc.organization_id(org).await.unwrap();
+            let email = format!("admin@{org}.example");
+            let uid = svc.create_user(&op, &org_id, &email, "Admin", UserRole::Admin, "lab-password-1").await.unwrap();
+            admin.push(svc.actor(&uid, "lab").await.unwrap());
+        }
+        let spec = DefinitionSpec {
+            name: "Remote E-Line".into(),
+            kinds: vec![ChannelKind::P2p],
+            min_bandwidth_mbps: 1,
+            max_bandwidth_mbps: 1000,
+            classes: vec!["standard".into()],
+            drivers: vec!["remote".into()],
+            relations: Default::default(),
+        };
+        let (definition, _) = svc.create_definition(&op, &spec).await.unwrap();
+        let free = UsageModelSpec { name: "free".into(), ..Default::default() };
+        let free = svc.create_usage_model(&op, &definition, &free).await.unwrap();
+        // A metered model on site-b, so the meter reads its port through sw3's agent.
+        let metered = UsageModelSpec {
+            name: "1 GB".into(),
+            max_gb: Some(switchboard::orchestrator::policy::Quota { megabytes: 1000 }),
+            price_type: Some(switchboard::orchestrator::policy::PriceType::PerGb),
+            price_cents: 100,
+            ..Default::default()
+        };
+        let metered = svc.create_usage_model(&op, &definition, &metered).await.unwrap();
+        let new = NewChannel {
+            name: "through-agents".parse().unwrap(),
+            kind: ChannelKind::P2p,
+            bandwidth_mbps: 10,
+            class: "standard".parse().unwrap(),
+            usage_model_id: free,
+            interface: "site-a".parse().unwrap(),
+            role: None,
+            customer_vlan: None,
+        };
+        let ch = svc.create_channel(&admin[0], &new).await.unwrap();
+        let invitee = InviteeSpec { email: Some("admin@globex.example".parse().unwrap()), ..Default::default() };
+        let offer =
+            svc.offer(&admin[0], &ch, &NewOffer { invitees: vec![invitee], ..Default::default() }).await.unwrap();
+        let acc =
+            Acceptance { interface: "site-b".parse().unwrap(), usage_model_id: Some(metered), customer_vlan: None };
+        svc.accept(&admin[1], &offer.invitations[0].token, &acc).await.unwrap();
+        let done = svc.run_pending().await.unwrap();
+        assert_eq!(done[0].status, "done", "{done:?}");
+        let c = svc.channel(&op, &ch).await.unwrap();
+        assert_eq!(c.state, ChannelState::Active);
+        let vlan = c.vlan.unwrap().to_string();
+        for sw in ["p2p-small-sw1", "p2p-small-sw2", "p2p-small-sw3"] {
+            let vlans = super::sh_in(sw, &["bridge", "vlan", "show"]);
+            assert!(vlans.split_whitespace().any(|w| w == vlan), "{sw} lacks VLAN {vlan}:\n{vlans}");
+        }
+        // The first reading (the baseline) comes through the agents' PortBytes.
+        let r = svc.meter().await.unwrap();
+        assert_eq!((r.read, r.unread), (1, 0), "{r:?}");
+        svc.terminate(&admin[0], &ch, &"test over".parse().unwrap()).await.unwrap();
+        svc.run_pending().await.unwrap();
+        assert_eq!(svc.channel(&op, &ch).await.unwrap().state, ChannelState::Terminated);
+        for sw in ["p2p-small-sw1", "p2p-small-sw2", "p2p-small-sw3"] {
+            let vlans = super::sh_in(sw, &["bridge", "vlan", "show"]);
+            assert!(!vlans.split_whitespace().any(|w| w == vlan), "{sw} still has VLAN {vlan}:\n{vlans}");
+        }
+    });
+    drop(lab);
+}

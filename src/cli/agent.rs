@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::agent::Agent;
-use crate::southbound::linux::LinuxSwitch;
+use crate::southbound::linux::{LinuxSwitch, netns};
 use crate::southbound::remote::tls::{self, TlsFiles};
 
 #[derive(Debug, Args)]
@@ -24,6 +24,10 @@ pub struct AgentArgs {
     /// The network namespace holding the bridge (default: this one).
     #[arg(long)]
     pub netns: Option<String>,
+    /// The network namespace to listen in, when the management address is not in the
+    /// agent's own (a management namespace; `lab up --agents` gives the switch's).
+    #[arg(long)]
+    pub listen_netns: Option<String>,
     /// The agent's certificate (`switchboard pki issue DIR --agent SWITCH`); its name is
     /// the switch's.
     #[arg(long)]
@@ -64,11 +68,22 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             r.transaction, r.holder, r.changes
         );
     }
+    // The socket is made in its namespace (on a thread that entered it) before the runtime
+    // starts: a socket stays in the namespace it was made in.
+    let listen = args.listen;
+    let std_listener = match &args.listen_netns {
+        None => std::net::TcpListener::bind(listen),
+        Some(ns) => netns::run_in(Some(ns), move || std::net::TcpListener::bind(listen))?,
+    }
+    .and_then(|l| l.set_nonblocking(true).map(|()| l))
+    .with_context(|| match &args.listen_netns {
+        Some(ns) => format!("cannot listen on {listen} in network namespace `{ns}`"),
+        None => format!("cannot listen on {listen}"),
+    })?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener =
+            tokio::net::TcpListener::from_std(std_listener).with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
         eprintln!("switchboard agent: serving switch `{name}` (bridge {}) on {bound}", args.bridge);
         crate::agent::service::serve(agent, listener, config).await.context("the agent's server stopped")

@@ -17,6 +17,15 @@ pub enum LabCommand {
         /// these channels use, so the site's own IP stack can talk in them.
         #[arg(long, short = 'c')]
         channels: Option<PathBuf>,
+        /// Also build a management network (namespace `<topology>-mgmt`, 10.255.0.0/16), start
+        /// a `switchboard agent` in every switch namespace and write a topology with every
+        /// switch `driver: remote` (its path is printed).
+        #[arg(long)]
+        agents: bool,
+        /// The certificates of the agents and the orchestrator: made where missing, kept where
+        /// present (default: `pki/` in the lab's state directory, removed by `lab down`).
+        #[arg(long, requires = "agents")]
+        pki: Option<PathBuf>,
     },
     /// Remove every namespace, link and bridge of the lab, even after a failed `up`.
     Down {
@@ -27,30 +36,52 @@ pub enum LabCommand {
 
 pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        LabCommand::Up { file, channels } => super::with_planner(&file, channels.as_deref(), |topo, planner| {
-            let report = lab::up(topo, &mut |line| eprintln!("lab {}: {line}", topo.name))?;
-            let tags: Vec<(String, u16)> = planner
-                .channels()
-                .values()
-                .flat_map(|c| c.members.iter().filter_map(|m| m.customer_vlan.map(|t| (m.interface.clone(), t))))
-                .collect();
-            let vlans = lab::site_vlans(topo, &tags)?;
-            if vlans > 0 {
-                eprintln!("lab {}: {vlans} customer VLAN sub-interface(s) on tagged-mode sites", topo.name);
-            }
-            println!(
-                "lab {} is up: {} namespace(s) and {} link(s) created",
-                topo.name, report.namespaces_created, report.links_created
-            );
-            Ok(ExitCode::SUCCESS)
-        }),
+        LabCommand::Up { file, channels, agents, pki } => {
+            super::with_planner(&file, channels.as_deref(), |topo, planner| {
+                let report = lab::up(topo, &mut |line| eprintln!("lab {}: {line}", topo.name))?;
+                let tags: Vec<(String, u16)> = planner
+                    .channels()
+                    .values()
+                    .flat_map(|c| c.members.iter().filter_map(|m| m.customer_vlan.map(|t| (m.interface.clone(), t))))
+                    .collect();
+                let vlans = lab::site_vlans(topo, &tags)?;
+                if vlans > 0 {
+                    eprintln!("lab {}: {vlans} customer VLAN sub-interface(s) on tagged-mode sites", topo.name);
+                }
+                println!(
+                    "lab {} is up: {} namespace(s) and {} link(s) created",
+                    topo.name, report.namespaces_created, report.links_created
+                );
+                if agents {
+                    let up = super::lab_agents::up(topo, pki.as_deref(), &mut |line| {
+                        eprintln!("lab {}: {line}", topo.name)
+                    })?;
+                    println!(
+                        "lab {}: {} agent(s) serving ({} started now), certificates in {}",
+                        topo.name,
+                        topo.switches.len(),
+                        up.started,
+                        up.pki.display()
+                    );
+                    println!("{}", up.topology.display());
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
         LabCommand::Down { file } => {
             let topo = match super::load_topology(&file)? {
                 Ok(t) => t,
                 Err(code) => return Ok(code),
             };
+            // Agents first: they hold the switches' namespaces open and would log their loss.
+            // The switches' namespaces go even when an agent would not stop.
+            let agents = super::lab_agents::down(&topo);
             let removed = lab::down(&topo)?;
+            let stopped = agents?;
             println!("lab {} is down: {removed} namespace(s) removed", topo.name);
+            if stopped > 0 {
+                println!("lab {}: {stopped} agent(s) stopped, management network removed", topo.name);
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod apply;
 pub mod lab;
+pub mod lab_agents;
 pub mod pki;
 pub mod plan;
 pub mod probe;

@@ -36,7 +36,7 @@ pub fn open(sw: &Switch) -> Result<Box<dyn Driver>, DriverError> {
             Ok(Box::new(LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge)?))
         }
         DriverConfig::DryRun { netns, bridge } => Ok(Box::new(DryRun::new(&sw.name, netns.as_deref(), bridge))),
-        DriverConfig::Remote { address, tls, .. } => {
+        DriverConfig::Remote { address, tls, mgmt_netns, .. } => {
             let Some(files) = tls else {
                 return Err(DriverError {
                     switch: sw.name.clone(),
@@ -45,7 +45,13 @@ pub fn open(sw: &Switch) -> Result<Box<dyn Driver>, DriverError> {
                     ),
                 });
             };
-            Ok(Box::new(RemoteSwitch::connect(&sw.name, address, &files.into())?))
+            Ok(Box::new(RemoteSwitch::connect_from(
+                &sw.name,
+                address,
+                &files.into(),
+                remote::Deadlines::default(),
+                mgmt_netns.as_deref(),
+            )?))
         }
     }
 }

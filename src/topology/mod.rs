@@ -7,6 +7,7 @@
 
 pub mod generate;
 mod parse;
+pub mod render;
 pub mod yaml;
 
 use std::collections::{BTreeSet, HashMap};
@@ -98,6 +99,10 @@ pub enum DriverConfig {
         /// `remote:` defaults); `None` when neither gives all three.
         #[serde(skip_serializing_if = "Option::is_none")]
         tls: Option<TlsPaths>,
+        /// The network namespace the orchestrator opens its connections to the agent from
+        /// (`remote: {netns: ...}`; a lab's `<lab>-mgmt`); `None` is the orchestrator's own.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mgmt_netns: Option<String>,
     },
     /// Records and prints change sets; touches nothing.
     DryRun {

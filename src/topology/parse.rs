@@ -56,6 +56,8 @@ struct TlsFields {
     ca: Option<String>,
     cert: Option<String>,
     key: Option<String>,
+    /// The management namespace connections to agents are opened from (`remote:` only).
+    netns: Option<String>,
 }
 
 impl TlsFields {
@@ -70,7 +72,7 @@ impl TlsFields {
             }
             Some(s)
         };
-        TlsFields { ca: get("ca"), cert: get("cert"), key: get("key") }
+        TlsFields { ca: get("ca"), cert: get("cert"), key: get("key"), netns: None }
     }
 
     /// These fields over `defaults`; all three or nothing.
@@ -108,8 +110,16 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
     let tls_defaults = match top.get("remote") {
         Some(node) => match r.map(node, "`remote`") {
             Some(mut f) => {
-                let d = TlsFields::read(r, &mut f);
-                f.finish(r, "`remote`", &["ca", "cert", "key"]);
+                let mut d = TlsFields::read(r, &mut f);
+                if let Some(n) = f.get("netns")
+                    && let Some(ns) = r.string(n, "`netns` of `remote`")
+                {
+                    if ns.is_empty() || ns.len() > 200 || ns.contains('/') || ns == "." || ns == ".." {
+                        r.error(n.pos, format!("netns of `remote`: {ns:?} is not a usable namespace name"));
+                    }
+                    d.netns = Some(ns);
+                }
+                f.finish(r, "`remote`", &["ca", "cert", "key", "netns"]);
                 d
             }
             None => TlsFields::default(),
@@ -333,6 +343,7 @@ fn read_switch(r: &mut Reader, key: &Node, value: &Node, tls_defaults: &TlsField
                 address,
                 bridge: bridge.map_or_else(|| "br0".into(), |(b, _)| b),
                 tls: tls.over(tls_defaults),
+                mgmt_netns: tls_defaults.netns.clone(),
             }
         }
         "dry-run" => {

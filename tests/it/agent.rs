@@ -327,3 +327,31 @@ fn remote_certificates_come_from_the_switch_or_the_topology_defaults() {
     let err = switchboard::engine::connect(&topo).err().unwrap().to_string();
     assert!(err.contains("needs certificates") && err.contains("switchboard pki"), "{err}");
 }
+
+/// Issue 17, item 4: `remote: {netns: NS}` names the management namespace connections are
+/// made from (`lab up --agents` writes it); a bad name is a diagnostic, a missing namespace a
+/// clear error naming it, and `--pki` alone is refused.
+#[test]
+fn agents_reached_from_a_management_namespace() {
+    use switchboard::topology::DriverConfig;
+    let text = "name: x\nremote: {netns: x-mgmt}\nswitches:\n  a: {driver: remote, address: 10.255.0.2:4443}\n";
+    let topo = switchboard::topology::parse(text).unwrap();
+    assert!(matches!(&topo.switches[0].driver, DriverConfig::Remote { mgmt_netns: Some(ns), .. } if ns == "x-mgmt"));
+    let bad = "name: x\nremote: {netns: a/b}\nswitches:\n  a: {driver: remote, address: 10.255.0.2:4443}\n";
+    let diags = switchboard::topology::parse(bad).unwrap_err();
+    assert!(diags.iter().any(|d| d.message.contains("netns of `remote`: \"a/b\" is not a usable")), "{diags:?}");
+    let dir = pki_dir();
+    let quick =
+        Deadlines { connect: Duration::from_secs(2), read: Duration::from_secs(2), write: Duration::from_secs(2) };
+    let files = orchestrator(dir.path());
+    let err =
+        RemoteSwitch::connect_from("sw1", "127.0.0.1:9", &files, quick, Some("switchboard-no-such-ns")).err().unwrap();
+    assert!(err.to_string().contains("network namespace `switchboard-no-such-ns` does not exist"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["lab", "up", "topologies/p2p-small.yaml", "--pki", "/tmp/nowhere"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--agents"), "{}", String::from_utf8_lossy(&out.stderr));
+}

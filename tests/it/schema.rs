@@ -76,3 +76,29 @@ fn schemas_reject_what_check_rejects() {
     assert!(!chans.is_valid(&load("- {name: a, kind: hub, members: []}\n")));
     assert!(!chans.is_valid(&load("- {name: a, kind: p2p, members: [{interface: x, customer_vlan: 5000}]}\n")));
 }
+
+/// What `lab up --agents` writes (every switch remote, `remote: {netns}`) matches the schema,
+/// and a management namespace with a `/` is refused by both.
+#[test]
+fn the_written_remote_topology_matches_the_schema() {
+    use switchboard::topology::{DriverConfig, TlsPaths};
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/metro.yaml")).unwrap();
+    let mut topo = switchboard::topology::parse(&text).unwrap();
+    let tls =
+        TlsPaths { ca: "/p/ca.pem".into(), cert: "/p/orchestrator.pem".into(), key: "/p/orchestrator-key.pem".into() };
+    for (k, sw) in topo.switches.iter_mut().enumerate() {
+        sw.driver = DriverConfig::Remote {
+            address: format!("10.255.0.{}:4443", k + 2),
+            bridge: "br0".into(),
+            tls: Some(tls.clone()),
+            mgmt_netns: Some("metro-mgmt".into()),
+        };
+    }
+    let written = switchboard::topology::render::yaml(&topo).unwrap();
+    let v = validator("topology.schema.json");
+    let errors: Vec<String> = v.iter_errors(&load(&written)).map(|e| format!("{}: {e}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:?}\n{written}");
+    let bad = written.replace("netns: \"metro-mgmt\"", "netns: \"a/b\"");
+    assert!(!v.is_valid(&load(&bad)));
+    assert!(switchboard::topology::parse(&bad).is_err());
+}

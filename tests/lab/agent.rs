@@ -18,6 +18,9 @@ struct Agents {
 
 const AGENT_PORT: u16 = 47_100;
 
+/// The agents' confirm timer in this test, in seconds.
+const CONFIRM_SECS: u64 = 8;
+
 impl Agents {
     fn start(topo: &Topology, confirm_secs: u64) -> Agents {
         use switchboard::pki::{self, Subject, Validity};
@@ -113,7 +116,9 @@ fn agent_two_phase_abort_timer_busy_and_restart_after_kill_restore_the_exact_sta
     let text = std::fs::read_to_string(topologies().join("p2p-small.yaml")).unwrap();
     let channels = std::fs::read_to_string(topologies().join("p2p-small.channels.yaml")).unwrap();
     let lab = Lab::up(&text);
-    let mut agents = Agents::start(&lab.topo, 3);
+    // The confirm timer must outlast a `snapshot` (shells in three namespaces, slow under UML
+    // on a loaded machine: with 3 s it once ran out before the second orchestrator's prepare).
+    let mut agents = Agents::start(&lab.topo, CONFIRM_SECS);
     let remote = agents.remote_topology(&text, &lab.topo);
 
     // Prepare + commit everywhere through the engine: the switches hold what the linux
@@ -163,13 +168,15 @@ fn agent_two_phase_abort_timer_busy_and_restart_after_kill_restore_the_exact_sta
     assert_same(&before, &lab.snapshot(), "abort");
 
     // No commit within the confirm timer: the agent rolls back by itself.
-    sw2.prepare("t-timer", &changes).unwrap();
-    assert_ne!(lab.snapshot(), before);
-    // A second orchestrator meanwhile is refused, naming the holder.
     let mut other = agents.client(&lab.topo, 1);
+    sw2.prepare("t-timer", &changes).unwrap();
+    let prepared = std::time::Instant::now();
+    // A second orchestrator meanwhile is refused, naming the holder.
     let busy = other.prepare("t-other", &changes).unwrap_err().to_string();
     assert!(busy.contains("transaction t-timer is open, held by switchboard on"), "{busy}");
-    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert_ne!(lab.snapshot(), before);
+    assert!(prepared.elapsed() < std::time::Duration::from_secs(CONFIRM_SECS), "the checks outlasted the timer");
+    std::thread::sleep(std::time::Duration::from_secs(CONFIRM_SECS + 2).saturating_sub(prepared.elapsed()));
     assert_same(&before, &lab.snapshot(), "the confirm timer");
     let late = sw2.commit("t-timer").unwrap_err().to_string();
     assert!(late.contains("rolled back by its confirm timer"), "{late}");
@@ -181,7 +188,7 @@ fn agent_two_phase_abort_timer_busy_and_restart_after_kill_restore_the_exact_sta
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
     child.wait().unwrap();
     assert_ne!(lab.snapshot(), before, "a killed agent cannot roll back");
-    let child = agents.spawn(&lab.topo, 1, 3, "rolled back transaction t-kill");
+    let child = agents.spawn(&lab.topo, 1, CONFIRM_SECS, "rolled back transaction t-kill");
     agents.children[1] = Some(child);
     assert_same(&before, &lab.snapshot(), "restart after kill -9");
 }

@@ -13,6 +13,7 @@ use switchboard::southbound::linux::{lab, netns, probe};
 use switchboard::topology::Topology;
 
 mod agent;
+mod lab_agents;
 
 fn require_lab_kernel() {
     assert!(

@@ -186,6 +186,109 @@ pub fn site_vlans(topo: &Topology, channels: &[(String, u16)]) -> Result<usize, 
     Ok(created)
 }
 
+/// The interface of a switch on the lab's management network (`lab up --agents`).
+pub const MGMT_IFNAME: &str = "mgmt0";
+
+/// The bridge of the management network, in the management namespace.
+const MGMT_BRIDGE: &str = "mgmt";
+
+/// The prefix length of the management network (10.255.0.0/16).
+pub const MGMT_PREFIX: u8 = 16;
+
+/// The address the orchestrator's side (the management namespace's bridge) has.
+pub const MGMT_HOST: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 255, 0, 1);
+
+/// The management namespace of a lab: `<topology>-mgmt`.
+pub fn mgmt_namespace(topo: &Topology) -> String {
+    format!("{}-mgmt", topo.name)
+}
+
+/// The management address of the `k`-th switch (10.255.0.2 onwards), if the /16 has room.
+pub fn mgmt_address(k: usize) -> Option<std::net::Ipv4Addr> {
+    let host = u16::try_from(k.checked_add(2)?).ok().filter(|h| *h < u16::MAX)?;
+    let [hi, lo] = host.to_be_bytes();
+    Some(std::net::Ipv4Addr::new(10, 255, hi, lo))
+}
+
+/// Builds (or completes) the lab's management network: a namespace `<topology>-mgmt` holding
+/// a plain bridge with [`MGMT_HOST`], and per switch a veth pair from [`MGMT_IFNAME`] in the
+/// switch's namespace (with [`mgmt_address`]) to the bridge. Nothing outside the lab's own
+/// namespaces is touched. Returns each switch's management address, in topology order. The
+/// switch namespaces must exist ([`up`]).
+pub fn mgmt_up(topo: &Topology) -> Result<Vec<std::net::Ipv4Addr>, LabError> {
+    let switch_ns = switch_namespaces(topo)?;
+    let mgmt = mgmt_namespace(topo);
+    let mgmt_err = |what: String| {
+        let mgmt = mgmt.clone();
+        move |message: String| LabError::Netlink { what: format!("management namespace {mgmt}: {what}"), message }
+    };
+    if let Some(sw) = topo.switches.iter().zip(&switch_ns).find(|(_, ns)| **ns == mgmt).map(|(sw, _)| sw) {
+        return Err(mgmt_err(format!("switch {}", sw.name))(
+            "is the switch's own namespace: rename the switch's `netns`".into(),
+        ));
+    }
+    for sw in &topo.switches {
+        let uses = topo.links.iter().flat_map(|l| [&l.a, &l.b]).any(|e| e.switch == sw.name && e.port == MGMT_IFNAME)
+            || topo.interfaces.iter().any(|i| i.switch == sw.name && i.port == MGMT_IFNAME);
+        if uses {
+            return Err(mgmt_err(format!("switch {}", sw.name))(format!(
+                "port {MGMT_IFNAME} is the lab's management interface: rename the port in the topology"
+            )));
+        }
+    }
+    netns::create(&mgmt)?;
+    quiet_namespace(&mgmt)?;
+    let mut conn = Conn::open(Some(&mgmt)).map_err(|e| mgmt_err("open".into())(e.to_string()))?;
+    let bridge = match link_index(&mut conn, MGMT_BRIDGE) {
+        Some(i) => i,
+        None => {
+            let msg = LinkBridge::new(MGMT_BRIDGE).up().build();
+            conn.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+                .map_err(|e| mgmt_err(format!("create bridge {MGMT_BRIDGE}"))(e.to_string()))?;
+            link_index(&mut conn, MGMT_BRIDGE)
+                .ok_or_else(|| mgmt_err(format!("bridge {MGMT_BRIDGE}"))("did not appear".into()))?
+        }
+    };
+    set_address(&mut conn, bridge, MGMT_HOST).map_err(mgmt_err(format!("address {MGMT_HOST} on {MGMT_BRIDGE}")))?;
+    let mut addresses = Vec::new();
+    for (k, (sw, ns)) in topo.switches.iter().zip(&switch_ns).enumerate() {
+        let what = |step: &str| format!("switch {}: {step}", sw.name);
+        let address = mgmt_address(k)
+            .ok_or_else(|| mgmt_err(what("address"))("more switches than the management /16 has room for".into()))?;
+        let peer = format!("m{k}");
+        veth(ns, MGMT_IFNAME, &mgmt, &peer, None).map_err(mgmt_err(what("veth")))?;
+        let port = link_index(&mut conn, &peer).ok_or_else(|| mgmt_err(what(&peer))("did not appear".into()))?;
+        let enslave = LinkUnspec::new_with_index(port).controller(bridge).up().build();
+        conn.request(RouteNetlinkMessage::SetLink(enslave), 0)
+            .map_err(|e| mgmt_err(what(&format!("attach {peer} to {MGMT_BRIDGE}")))(e.to_string()))?;
+        let mut on_switch = Conn::open(Some(ns)).map_err(|e| mgmt_err(what("open"))(e.to_string()))?;
+        let index = link_index(&mut on_switch, MGMT_IFNAME)
+            .ok_or_else(|| mgmt_err(what(MGMT_IFNAME))("did not appear".into()))?;
+        set_address(&mut on_switch, index, address)
+            .map_err(mgmt_err(what(&format!("address {address} on {MGMT_IFNAME}"))))?;
+        addresses.push(address);
+    }
+    Ok(addresses)
+}
+
+/// Removes the management namespace (its veths, and so their ends in the switches' namespaces,
+/// go with it). Returns whether it existed.
+pub fn mgmt_down(topo: &Topology) -> Result<bool, LabError> {
+    Ok(netns::delete(&mgmt_namespace(topo))?)
+}
+
+/// Gives interface `index` the address `address`/[`MGMT_PREFIX`] (kept if it has it).
+fn set_address(conn: &mut Conn, index: u32, address: std::net::Ipv4Addr) -> Result<(), String> {
+    use rtnetlink::packet_core::NLM_F_REPLACE;
+    let msg = rtnetlink::AddressMessageBuilder::<std::net::Ipv4Addr>::new()
+        .index(index)
+        .address(address, MGMT_PREFIX)
+        .build();
+    conn.request(RouteNetlinkMessage::NewAddress(msg), NLM_F_CREATE | NLM_F_REPLACE)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// Removes every namespace of the lab (switches and sites); returns how many existed.
 pub fn down(topo: &Topology) -> Result<usize, LabError> {
     let mut names: Vec<String> = topo.switches.iter().filter_map(|s| s.driver.netns().map(str::to_string)).collect();

@@ -148,8 +148,20 @@ impl RemoteSwitch {
         files: &TlsFiles,
         deadlines: Deadlines,
     ) -> Result<RemoteSwitch, DriverError> {
+        RemoteSwitch::connect_from(name, address, files, deadlines, None)
+    }
+
+    /// As [`RemoteSwitch::connect_with`], with the connection opened from inside network
+    /// namespace `netns` when given (the management network of a lab, `<lab>-mgmt`).
+    pub fn connect_from(
+        name: &str,
+        address: &str,
+        files: &TlsFiles,
+        deadlines: Deadlines,
+        netns: Option<&str>,
+    ) -> Result<RemoteSwitch, DriverError> {
         let err = |message: String| DriverError { switch: name.to_string(), message };
-        let channel = channel(address, name, files, deadlines.connect).map_err(err)?;
+        let channel = channel_from(address, name, files, deadlines.connect, netns).map_err(err)?;
         let client = AgentClient::new(channel)
             .max_decoding_message_size(wire::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(wire::MAX_MESSAGE_BYTES);
@@ -225,15 +237,26 @@ impl RemoteSwitch {
 /// A gRPC channel to the agent at `address` over mutual TLS with `files`, checked to serve
 /// switch `name`, connected within `deadline`.
 pub fn channel(address: &str, name: &str, files: &TlsFiles, deadline: Duration) -> Result<Channel, String> {
+    channel_from(address, name, files, deadline, None)
+}
+
+/// As [`channel`], with the TCP connection made from inside network namespace `netns`.
+pub fn channel_from(
+    address: &str,
+    name: &str,
+    files: &TlsFiles,
+    deadline: Duration,
+    netns: Option<&str>,
+) -> Result<Channel, String> {
     let config = Arc::new(tls::client_config(files).map_err(|e| e.to_string())?);
     let endpoint = Endpoint::from_shared(format!("http://{address}"))
         .map_err(|e| format!("agent address {address:?}: {e}"))?
         .connect_timeout(deadline);
-    let (switch, addr) = (name.to_string(), address.to_string());
+    let (switch, addr, netns) = (name.to_string(), address.to_string(), netns.map(str::to_string));
     call(deadline, async move {
         let connector = tower::service_fn(move |_uri| {
-            let (config, addr, switch) = (config.clone(), addr.clone(), switch.clone());
-            async move { tls::connect(config, &addr, &switch).await.map(TokioIo::new) }
+            let (config, addr, switch, netns) = (config.clone(), addr.clone(), switch.clone(), netns.clone());
+            async move { tls::connect(config, &addr, &switch, netns.as_deref()).await.map(TokioIo::new) }
         });
         endpoint.connect_with_connector(connector).await.map_err(|e| with_hint(chain(&e)))
     })

@@ -189,15 +189,43 @@ pub fn incoming(
 }
 
 /// Opens a TLS connection to the agent at `address` and checks that its certificate chains
-/// to the CA and names `switch`.
+/// to the CA and names `switch`. With `netns`, the TCP socket is made inside that network
+/// namespace (a management network the orchestrator's own namespace has no route to).
 pub async fn connect(
     config: Arc<rustls::ClientConfig>,
     address: &str,
     switch: &str,
+    netns: Option<&str>,
 ) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let name = ServerName::try_from(switch.to_string())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("switch name {switch:?}: {e}")))?;
-    let tcp = TcpStream::connect(address).await?;
+    let tcp = match netns {
+        None => TcpStream::connect(address).await?,
+        Some(ns) => connect_in(ns, address).await?,
+    };
     let _ = tcp.set_nodelay(true);
     TlsConnector::from(config).connect(name, tcp).await
+}
+
+/// A TCP connection to `address` from a socket made inside network namespace `ns`. `setns`
+/// acts on one thread only and a socket stays in the namespace it was made in, so the socket
+/// is made on a short-lived thread that entered `ns` and connected from here.
+async fn connect_in(ns: &str, address: &str) -> io::Result<TcpStream> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        let ns_owned = ns.to_string();
+        let made = tokio::task::spawn_blocking(move || {
+            crate::southbound::linux::netns::run_in(Some(&ns_owned), move || {
+                if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+            })
+        })
+        .await
+        .map_err(|e| io::Error::other(format!("network namespace `{ns}`: {e}")))?
+        .map_err(|e| io::Error::other(e.to_string()))?;
+        match made?.connect(addr).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(io::Error::new(e.kind(), format!("{addr} from network namespace `{ns}`: {e}"))),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{address} resolves to no address"))))
 }

@@ -1,0 +1,208 @@
+//! Issue 17, item 4: `switchboard lab up --agents` on the metro lab. Every switch behind its
+//! own agent on the lab's management network; apply, probe, drift, re-apply and removal
+//! through the written remote topology give what the linux driver gives; `lab down` leaves
+//! nothing of the lab in `ip netns list`, in the root namespace's links, or in /run.
+
+use std::process::Command;
+
+use switchboard::engine;
+use switchboard::orchestrator::{parse_channels, plan};
+use switchboard::topology::DriverConfig;
+
+use super::{Lab, metro_channels, metro_text, our_namespaces, switchboard, topologies};
+
+/// `ip` output in this (the lab kernel's root) namespace.
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn lab_up_with_agents_serves_every_switch_through_its_agent_and_down_leaves_nothing() {
+    let lab = Lab::up(&metro_text());
+    let links_before = ip(&["-br", "link"]);
+    let metro = topologies().join("metro.yaml");
+    let metro = metro.to_str().unwrap();
+    let chan_file = topologies().join("metro.channels.yaml");
+    let chan_file = chan_file.to_str().unwrap();
+
+    let (code, out, err) = switchboard(&["lab", "up", metro, "--agents"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("13 agent(s) serving (13 started now)"), "{out}");
+    let remote_file = out.lines().last().unwrap().to_string();
+    assert!(remote_file.ends_with("metro.agents.yaml"), "{out}");
+    assert!(our_namespaces("metro-mgmt").len() == 1, "{:?}", our_namespaces("metro-"));
+    assert_eq!(ip(&["-br", "link"]), links_before, "nothing is added to the root namespace");
+    let remote = switchboard::topology::parse(&std::fs::read_to_string(&remote_file).unwrap()).unwrap();
+    for sw in &remote.switches {
+        let DriverConfig::Remote { address, mgmt_netns, .. } = &sw.driver else { panic!("{sw:?}") };
+        assert!(address.starts_with("10.255.") && address.ends_with(":4443"), "{address}");
+        assert_eq!(mgmt_netns.as_deref(), Some("metro-mgmt"));
+    }
+    // A second `up --agents` keeps the running agents and their certificates.
+    let (code, out, err) = switchboard(&["lab", "up", metro, "--agents"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(0 started now)"), "{out}");
+
+    // Apply the metro mix (all kinds, both modes) through the agents: every switch holds
+    // exactly what the plan (and so the linux driver) would make.
+    let (code, out, err) = switchboard(&["apply", "-t", &remote_file, "-c", chan_file]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (specs, _) = parse_channels(&metro_channels());
+    let planner = plan(&lab.topo, &specs).unwrap();
+    for (k, sw) in lab.topo.switches.iter().enumerate() {
+        let mut linux = engine::connect_switch(sw).unwrap();
+        assert_eq!(linux.read_state().unwrap(), planner.desired(k), "{}", sw.name);
+    }
+    // The same frames reach the same sites as through the linux topology.
+    let (code, through_agents, err) = switchboard(&["probe", "-t", &remote_file, "-c", chan_file]);
+    assert_eq!(code, 0, "{through_agents}{err}");
+    let (code, through_linux, err) = switchboard(&["probe", "-t", metro, "-c", chan_file]);
+    assert_eq!(code, 0, "{through_linux}{err}");
+    assert_eq!(through_agents, through_linux);
+    let (code, out, err) = switchboard(&["drift", "-t", &remote_file, "-c", chan_file]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("no drift"), "{out}");
+    let (code, out, err) = switchboard(&["apply", "-t", &remote_file, "-c", chan_file]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("applied 0 change(s) on 0 switch(es)"), "{out}");
+
+    // Removal through the agents cuts everyone.
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(empty.path(), "[]\n").unwrap();
+    let (code, out, err) = switchboard(&["apply", "-t", &remote_file, "-c", empty.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = switchboard(&["probe", "-t", &remote_file, "-c", chan_file, "--expect-none"]);
+    assert_eq!(code, 0, "{out}");
+
+    // Down: the agents end, and nothing of the lab is left.
+    let pids: Vec<i32> = std::fs::read_dir("/run/switchboard/lab/metro")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".pid"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap().trim().parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 13);
+    let (code, out, err) = switchboard(&["lab", "down", metro]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("13 agent(s) stopped"), "{out}");
+    assert!(!ip(&["netns", "list"]).contains("metro-"), "{}", ip(&["netns", "list"]));
+    assert!(our_namespaces("metro-").is_empty());
+    assert_eq!(ip(&["-br", "link"]), links_before);
+    assert!(!std::path::Path::new("/run/switchboard/lab/metro").exists());
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next());
+        assert!(matches!(state, None | Some(Some('Z' | 'X'))), "agent {pid} still runs: {stat}");
+    }
+    drop(lab);
+}
+
+/// Brings the lab's agents down with the CLI when the test ends, pass or fail.
+struct AgentsDown(String);
+
+impl Drop for AgentsDown {
+    fn drop(&mut self) {
+        let _ = switchboard(&["lab", "down", &self.0]);
+    }
+}
+
+/// The service's worker and meter through `lab up --agents` on p2p-small: an order runs
+/// through the agents (two phases on every switch), the bridges hold the channel, the meter
+/// reads the ports' counters through the agents, and the channel's end removes it.
+#[test]
+fn the_service_runs_orders_and_meters_through_the_labs_agents() {
+    use switchboard::model::ChannelKind;
+    use switchboard::orchestrator::policy::ChannelState;
+    use switchboard::service::{
+        Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, OPERATOR_ORG, Service,
+        UsageModelSpec, UserRole,
+    };
+    let p2p = topologies().join("p2p-small.yaml");
+    let p2p = p2p.to_str().unwrap().to_string();
+    let lab = Lab::up(&std::fs::read_to_string(&p2p).unwrap());
+    let _down = AgentsDown(p2p.clone());
+    let (code, out, err) = switchboard(&["lab", "up", &p2p, "--agents"]);
+    assert_eq!(code, 0, "{err}");
+    let remote_file = out.lines().last().unwrap().to_string();
+    let remote_text = std::fs::read_to_string(&remote_file).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let db = switchboard::store::Db::connect(&switchboard::store::sqlite_url(dir.path()).unwrap()).await.unwrap();
+        let svc = Service::new(db, Config { dry_run: false, ..Config::default() });
+        let system = Actor::system("lab-test");
+        svc.import_topology(&system, &remote_text, &remote_file).await.unwrap();
+        let uid = svc
+            .create_user(&system, OPERATOR_ORG, "noc@op.example", "NOC", UserRole::Operator, "lab-password-1")
+            .await
+            .unwrap();
+        let op = svc.actor(&uid, "lab").await.unwrap();
+        let mut admin = Vec::new();
+        for org in ["acme", "globex"] {
+            let org_id = svc.organization_id(org).await.unwrap();
+            let email = format!("admin@{org}.example");
+            let uid = svc.create_user(&op, &org_id, &email, "Admin", UserRole::Admin, "lab-password-1").await.unwrap();
+            admin.push(svc.actor(&uid, "lab").await.unwrap());
+        }
+        let spec = DefinitionSpec {
+            name: "Remote E-Line".into(),
+            kinds: vec![ChannelKind::P2p],
+            min_bandwidth_mbps: 1,
+            max_bandwidth_mbps: 1000,
+            classes: vec!["standard".into()],
+            drivers: vec!["remote".into()],
+            relations: Default::default(),
+        };
+        let (definition, _) = svc.create_definition(&op, &spec).await.unwrap();
+        let free = UsageModelSpec { name: "free".into(), ..Default::default() };
+        let free = svc.create_usage_model(&op, &definition, &free).await.unwrap();
+        // A metered model on site-b, so the meter reads its port through sw3's agent.
+        let metered = UsageModelSpec {
+            name: "1 GB".into(),
+            max_gb: Some(switchboard::orchestrator::policy::Quota { megabytes: 1000 }),
+            price_type: Some(switchboard::orchestrator::policy::PriceType::PerGb),
+            price_cents: 100,
+            ..Default::default()
+        };
+        let metered = svc.create_usage_model(&op, &definition, &metered).await.unwrap();
+        let new = NewChannel {
+            name: "through-agents".parse().unwrap(),
+            kind: ChannelKind::P2p,
+            bandwidth_mbps: 10,
+            class: "standard".parse().unwrap(),
+            usage_model_id: free,
+            interface: "site-a".parse().unwrap(),
+            role: None,
+            customer_vlan: None,
+        };
+        let ch = svc.create_channel(&admin[0], &new).await.unwrap();
+        let invitee = InviteeSpec { email: Some("admin@globex.example".parse().unwrap()), ..Default::default() };
+        let offer =
+            svc.offer(&admin[0], &ch, &NewOffer { invitees: vec![invitee], ..Default::default() }).await.unwrap();
+        let acc =
+            Acceptance { interface: "site-b".parse().unwrap(), usage_model_id: Some(metered), customer_vlan: None };
+        svc.accept(&admin[1], &offer.invitations[0].token, &acc).await.unwrap();
+        let done = svc.run_pending().await.unwrap();
+        assert_eq!(done[0].status, "done", "{done:?}");
+        let c = svc.channel(&op, &ch).await.unwrap();
+        assert_eq!(c.state, ChannelState::Active);
+        let vlan = c.vlan.unwrap().to_string();
+        for sw in ["p2p-small-sw1", "p2p-small-sw2", "p2p-small-sw3"] {
+            let vlans = super::sh_in(sw, &["bridge", "vlan", "show"]);
+            assert!(vlans.split_whitespace().any(|w| w == vlan), "{sw} lacks VLAN {vlan}:\n{vlans}");
+        }
+        // The first reading (the baseline) comes through the agents' PortBytes.
+        let r = svc.meter().await.unwrap();
+        assert_eq!((r.read, r.unread), (1, 0), "{r:?}");
+        svc.terminate(&admin[0], &ch, &"test over".parse().unwrap()).await.unwrap();
+        svc.run_pending().await.unwrap();
+        assert_eq!(svc.channel(&op, &ch).await.unwrap().state, ChannelState::Terminated);
+        for sw in ["p2p-small-sw1", "p2p-small-sw2", "p2p-small-sw3"] {
+            let vlans = super::sh_in(sw, &["bridge", "vlan", "show"]);
+            assert!(!vlans.split_whitespace().any(|w| w == vlan), "{sw} still has VLAN {vlan}:\n{vlans}");
+        }
+    });
+    drop(lab);
+}

@@ -58,6 +58,7 @@ pub mod id;
 pub mod people;
 pub mod policy;
 pub mod records;
+pub mod strict;
 pub mod text;
 
 use std::fmt;

@@ -17,10 +17,10 @@ pub struct Policy {
     /// Whether members, not only admins, may accept offers.
     pub members_can_accept: bool,
     /// Offers made to this organization by these organizations are accepted at once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::strict::objects")]
     pub auto_accept: Vec<AutoAccept>,
     /// Which news the organization gets by email (all of it when left out).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::strict::object")]
     pub notifications: Notifications,
 }
 

@@ -57,6 +57,7 @@ pub struct NewOffer {
     /// Whether invitees who accept may offer the channel on.
     #[serde(default)]
     pub allow_reoffer: bool,
+    #[serde(deserialize_with = "crate::model::strict::objects")]
     pub invitees: Vec<InviteeSpec>,
 }
 

@@ -683,6 +683,16 @@ async fn policy_and_auto_accept(b: Backend) {
     // The address is refused where the body is read, naming where it is and what it should be.
     let message = got.1["message"].as_str().unwrap();
     assert!(message.starts_with("bad JSON body: notifications.recipients[1]: an email address must be"), "{message}");
+    // An object's fields sent as a list are refused (serde would read `[]` as all defaults).
+    let mut listed = wanted.clone();
+    listed["notifications"] = json!([]);
+    let got = globex.put("/api/v1/policy", listed).await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+    assert!(
+        got.1["message"].as_str().unwrap().contains("notifications: invalid type: sequence, expected an object"),
+        "{}",
+        got.1
+    );
     let bad = json!({"default_offer_days": 30, "members_can_accept": false,
         "auto_accept": [{"organization": "acme", "interface": "acme-1a"}]});
     let got = globex.put("/api/v1/policy", bad).await;

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use switchboard::model::Mac;
-use switchboard::orchestrator::police_burst;
+use switchboard::orchestrator::{Change, Item, Op, police_burst};
+use switchboard::southbound::dry_run::command_lines;
 use switchboard::southbound::linux::{lab, probe};
 
 use super::{Lab, sh_in, switchboard, topologies};
@@ -99,8 +100,9 @@ fn policer_passes_cir_plus_burst_and_loses_nothing_under_cir() {
     assert_eq!(dropped, over.frames - got, "what the policer dropped is what did not arrive");
 }
 
-/// A rate changed by hand is drift; `drift --repair` puts the planned policer back; removing
-/// the channel leaves no qdisc, filter or police action behind.
+/// A rate changed by hand is drift; `drift --repair` puts the planned policer back; the dry
+/// run's `tc` commands make the same policer as the driver; removing the channel leaves no
+/// qdisc, filter or police action behind.
 #[test]
 fn a_hand_changed_rate_is_drift_repaired_and_removal_leaves_no_tc_object() {
     let lab = p2p_small();
@@ -147,6 +149,18 @@ fn a_hand_changed_rate_is_drift_repaired_and_removal_leaves_no_tc_object() {
     assert_eq!(code, 0, "{out}");
     let shown = sh_in("p2p-small-sw1", &["tc", "filter", "show", "dev", "ca", "ingress"]);
     assert!(shown.contains("rate 1Mbit") && !shown.contains("5Mbit"), "{shown}");
+
+    // The dry run's `tc` commands make exactly the policer the driver makes: taken down and
+    // put back by them, there is no drift.
+    let item = Item::Police { port: "ca".into(), rate_bps: CIR_BPS, burst_bytes: burst };
+    for op in [Op::Remove, Op::Add] {
+        for line in command_lines(&Change { op, item: item.clone() }, "br0", None) {
+            let words: Vec<&str> = line.split(' ').collect();
+            sh_in("p2p-small-sw1", &words);
+        }
+    }
+    let (code, out, _) = switchboard(&args);
+    assert_eq!(code, 0, "the rendered commands differ from the driver's messages:\n{out}");
 
     lab.apply("[]").unwrap();
     for (sw, port) in [("p2p-small-sw1", "ca"), ("p2p-small-sw3", "cb")] {

@@ -24,10 +24,19 @@ fn p2p_small() -> Lab {
 }
 
 fn frame_a_to_b() -> Vec<u8> {
-    let (a, b): (Mac, Mac) = ("02:5b:00:00:01:01".parse().unwrap(), "02:5b:00:00:01:02".parse().unwrap());
+    frame("02:5b:00:00:01:01", "02:5b:00:00:01:02", None)
+}
+
+/// A frame of [`FRAME`] bytes from `from` to `to`, with the customer tag `tag` if given.
+fn frame(from: &str, to: &str, tag: Option<u16>) -> Vec<u8> {
+    let (a, b): (Mac, Mac) = (from.parse().unwrap(), to.parse().unwrap());
     let mut frame = Vec::with_capacity(FRAME);
     frame.extend_from_slice(&b.octets());
     frame.extend_from_slice(&a.octets());
+    if let Some(tag) = tag {
+        frame.extend_from_slice(&0x8100u16.to_be_bytes());
+        frame.extend_from_slice(&tag.to_be_bytes());
+    }
     frame.extend_from_slice(&0x88b5u16.to_be_bytes());
     frame.resize(FRAME, 0);
     frame
@@ -35,7 +44,12 @@ fn frame_a_to_b() -> Vec<u8> {
 
 /// site-b's received frames, from its interface counters.
 fn received_at_b(lab: &Lab) -> u64 {
-    let ns = lab::site_namespace(&lab.topo, "site-b");
+    received_at(lab, "site-b")
+}
+
+/// A site's received frames, from its `eth0` counters.
+fn received_at(lab: &Lab, site: &str) -> u64 {
+    let ns = lab::site_namespace(&lab.topo, site);
     sh_in(&ns, &["cat", "/sys/class/net/eth0/statistics/rx_packets"]).trim().parse().unwrap()
 }
 
@@ -169,4 +183,38 @@ fn a_hand_changed_rate_is_drift_repaired_and_removal_leaves_no_tc_object() {
         let actions = sh_in(sw, &["tc", "actions", "list", "action", "police"]);
         assert!(!actions.contains("police"), "{sw}: {actions}");
     }
+}
+
+/// A tagged-mode member is policed on its sub-interface: a 1 Mbps E-Line between two
+/// tagged-mode metro sites (customer tags 500 and 600), at 10x the CIR, delivers the CBS plus
+/// the CIR within 10% (the policer counts a frame without its MAC header and the customer
+/// tag the sub-interface strips: 18 bytes).
+#[test]
+fn a_tagged_member_is_policed_on_its_sub_interface() {
+    let lab = Lab::up(&super::metro_text());
+    let channels = "- {name: tagged-policed, kind: p2p, bandwidth: 1, members: \
+        [{interface: initech-1c, customer_vlan: 500}, {interface: initech-8b, customer_vlan: 600}]}\n";
+    lab.apply(channels).unwrap();
+    let shown = sh_in("metro-acc1", &["tc", "filter", "show", "dev", "c3.500", "ingress"]);
+    assert!(shown.contains("police") && shown.contains("rate 1Mbit"), "{shown}");
+    let before = received_at(&lab, "initech-8b");
+    let pace = probe::Pace {
+        rate_bps: 10 * CIR_BPS,
+        duration: Duration::from_secs(3),
+        max_frames: u64::MAX,
+        catch_up_bytes: 10 * FRAME as u64,
+    };
+    let tagged = frame("02:5b:00:00:01:03", "02:5b:00:00:08:02", Some(500));
+    let over = probe::send_paced(&lab.topo, "initech-1c", &tagged, pace).unwrap();
+    let got = received_at(&lab, "initech-8b") - before;
+    let offered_bps = over.bytes as f64 * 8.0 / over.elapsed.as_secs_f64();
+    assert!(offered_bps > 5.0 * CIR_BPS as f64, "the lab could only offer {offered_bps:.0} bit/s: {over:?}");
+    let allowed = f64::from(police_burst(CIR_BPS)) + CIR_BPS as f64 / 8.0 * over.elapsed.as_secs_f64();
+    let expected = allowed / (FRAME - 18) as f64;
+    eprintln!(
+        "tagged: offered {offered_bps:.0} bit/s for {:.3} s ({} frames); delivered {got} frames, expected {expected:.1}",
+        over.elapsed.as_secs_f64(),
+        over.frames
+    );
+    assert!((got as f64 - expected).abs() <= 0.1 * expected, "delivered {got} frames, expected {expected:.1} ± 10%");
 }

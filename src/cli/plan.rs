@@ -19,7 +19,7 @@ use crate::model::{ChannelKind, Role};
 use crate::orchestrator::compact::{ItemRef, PortName, decimal, mac_text};
 use crate::orchestrator::planner::PlannedMember;
 use crate::orchestrator::{ChangeSet, ChannelReport, Op, PlannedChannel, Planner, Preview, SwitchPreview};
-use crate::southbound::dry_run::{TC_PREF, render_switch};
+use crate::southbound::dry_run::{POLICE_PREF, TC_PREF, render_switch};
 use crate::topology::Topology;
 
 #[derive(Debug, Args)]
@@ -312,6 +312,35 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
                 ),
             }
         }),
+        (op, ItemRef::Police { port, rate_bps, burst_bytes }) => with_port(port, |port| {
+            let (digits, n) = decimal(POLICE_PREF);
+            let pref = &digits[..n];
+            match op {
+                Op::Add => {
+                    let rate = rate_bps.to_string();
+                    let burst = burst_bytes.to_string();
+                    line(
+                        out,
+                        &[
+                            &tools.tc,
+                            b"filter add dev ",
+                            port,
+                            b" ingress protocol all pref ",
+                            pref,
+                            b" matchall action police rate ",
+                            rate.as_bytes(),
+                            b"bit burst ",
+                            burst.as_bytes(),
+                            b" conform-exceed drop/pass",
+                        ],
+                    )
+                }
+                Op::Remove => line(
+                    out,
+                    &[&tools.tc, b"filter del dev ", port, b" ingress protocol all pref ", pref, b" matchall"],
+                ),
+            }
+        }),
         (op, ItemRef::Fdb { mac, vid, port }) => with_port(port, |port| {
             let mac = mac_text(mac.0);
             let (digits, n) = decimal(*vid);
@@ -361,6 +390,7 @@ mod tests {
             Item::Clsact { port: "c2.30".into() },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Ingress },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress },
+            Item::Police { port: "c2.30".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
             Item::Fdb { mac, vid: 100, port: "up".into() },
         ]
     }

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::model::Mac;
 use crate::topology::Topology;
 
-use super::state::{Direction, Item};
+use super::state::{Direction, Item, police_burst};
 
 /// A port as the planner names it, without its tag.
 ///
@@ -53,6 +53,7 @@ pub enum Kind {
     Vlan,
     Clsact,
     TcDrop,
+    Police,
     Fdb,
 }
 
@@ -68,7 +69,8 @@ pub struct Key {
     /// The sub-interface `port.tag` the item lives on; 0 for the port itself. (Customer tags
     /// are 1-4094.) Always 0 for a sub-interface item, whose tag is `vid`.
     tag: u16,
-    /// The MAC of an FDB entry; zero otherwise.
+    /// The MAC of an FDB entry; a policer's rate in Mbps (48 bits, big-endian); zero
+    /// otherwise.
     mac: [u8; 6],
     /// The port the item lives on; the parent port of a sub-interface.
     port: PortId,
@@ -105,6 +107,15 @@ impl Key {
     pub fn tc_drop(port: PortId, tag: u16, direction: Direction) -> Key {
         let flags = if direction == Direction::Egress { EGRESS } else { 0 };
         Key { flags, ..Key::new(Kind::TcDrop, port, tag) }
+    }
+
+    /// The ingress policer of `port` (`port.tag`) at `rate_mbps` (at most 2^48 - 1 Mbps,
+    /// far past any port), its burst by [`crate::orchestrator::state::police_burst`].
+    pub fn police(port: PortId, tag: u16, rate_mbps: u64) -> Key {
+        let rate = rate_mbps.min((1 << 48) - 1).to_be_bytes();
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&rate[2..]);
+        Key { mac, ..Key::new(Kind::Police, port, tag) }
     }
 
     pub fn fdb(mac: Mac, vid: u16, port: PortId, tag: u16) -> Key {
@@ -153,6 +164,11 @@ impl<'t> Names<'t> {
                 port,
                 direction: if key.flags & EGRESS != 0 { Direction::Egress } else { Direction::Ingress },
             },
+            Kind::Police => {
+                let mbps = key.mac.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+                let rate_bps = mbps.saturating_mul(1_000_000);
+                ItemRef::Police { port, rate_bps, burst_bytes: police_burst(rate_bps) }
+            }
             Kind::Fdb => ItemRef::Fdb { mac: Mac(key.mac), vid: key.vid, port },
         }
     }
@@ -278,6 +294,7 @@ pub enum ItemRef<'a> {
     Vlan { port: PortName<'a>, vid: u16, pvid: bool, untagged: bool },
     Clsact { port: PortName<'a> },
     TcDrop { port: PortName<'a>, direction: Direction },
+    Police { port: PortName<'a>, rate_bps: u64, burst_bytes: u32 },
     Fdb { mac: Mac, vid: u16, port: PortName<'a> },
 }
 
@@ -293,6 +310,9 @@ impl<'a> ItemRef<'a> {
             }
             Item::Clsact { port } => ItemRef::Clsact { port: name(port) },
             Item::TcDrop { port, direction } => ItemRef::TcDrop { port: name(port), direction: *direction },
+            Item::Police { port, rate_bps, burst_bytes } => {
+                ItemRef::Police { port: name(port), rate_bps: *rate_bps, burst_bytes: *burst_bytes }
+            }
             Item::Fdb { mac, vid, port } => ItemRef::Fdb { mac: *mac, vid: *vid, port: name(port) },
         }
     }
@@ -305,6 +325,9 @@ impl<'a> ItemRef<'a> {
             ItemRef::Vlan { port, vid, pvid, untagged } => Item::Vlan { port: port.to_string(), vid, pvid, untagged },
             ItemRef::Clsact { port } => Item::Clsact { port: port.to_string() },
             ItemRef::TcDrop { port, direction } => Item::TcDrop { port: port.to_string(), direction },
+            ItemRef::Police { port, rate_bps, burst_bytes } => {
+                Item::Police { port: port.to_string(), rate_bps, burst_bytes }
+            }
             ItemRef::Fdb { mac, vid, port } => Item::Fdb { mac, vid, port: port.to_string() },
         }
     }
@@ -342,6 +365,9 @@ pub fn order(item: &ItemRef<'_>) -> Option<(u128, u128)> {
         ItemRef::Clsact { port } => (kind(Kind::Clsact) | name(port)?, 0),
         ItemRef::TcDrop { port, direction } => {
             (kind(Kind::TcDrop) | name(port)?, u128::from(*direction == Direction::Egress))
+        }
+        ItemRef::Police { port, rate_bps, burst_bytes } => {
+            (kind(Kind::Police) | name(port)?, (u128::from(*rate_bps) << 32) | u128::from(*burst_bytes))
         }
         ItemRef::Fdb { mac, vid, port } => {
             let mac = mac.0.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
@@ -406,7 +432,7 @@ mod tests {
     }
 
     fn item() -> impl Strategy<Value = (u8, String, u16, u16, bool, bool, u8)> {
-        (0u8..6, name(), 0u16..3000, 1u16..4095, any::<bool>(), any::<bool>(), 0u8..4)
+        (0u8..7, name(), 0u16..3000, 1u16..4095, any::<bool>(), any::<bool>(), 0u8..4)
     }
 
     fn item_ref<'a>(k: u8, base: &'a str, tag: u16, vid: u16, a: bool, b: bool, m: u8) -> ItemRef<'a> {
@@ -418,6 +444,7 @@ mod tests {
             2 => ItemRef::Vlan { port, vid, pvid: a, untagged: b },
             3 => ItemRef::Clsact { port },
             4 => ItemRef::TcDrop { port, direction: if a { Direction::Egress } else { Direction::Ingress } },
+            5 => ItemRef::Police { port, rate_bps: u64::from(m) * 1_000_000, burst_bytes: u32::from(vid % 3) },
             _ => ItemRef::Fdb { mac: Mac([2, 0, 0, 0, 0, m]), vid: vid % 4, port },
         }
     }
@@ -453,7 +480,7 @@ mod tests {
 
         /// Sorting keys and dropping repeats gives the `BTreeSet<Item>` of them, in order.
         #[test]
-        fn sort_dedup_is_the_item_set(picks in proptest::collection::vec((0u8..6, 0usize..8, 0u16..3, 2u16..6, any::<bool>()), 0..60)) {
+        fn sort_dedup_is_the_item_set(picks in proptest::collection::vec((0u8..7, 0usize..8, 0u16..3, 2u16..6, any::<bool>()), 0..60)) {
             let topo = crate::topology::parse(TOPO).unwrap();
             let names = Names::new(&topo);
             let n = topo.switches.len();
@@ -466,6 +493,7 @@ mod tests {
                     2 => Key::vlan(port, tag, vid, flag, !flag),
                     3 => Key::clsact(port, tag),
                     4 => Key::tc_drop(port, tag, if flag { Direction::Egress } else { Direction::Ingress }),
+                    5 => Key::police(port, tag, u64::from(vid % 3) * 10),
                     _ => Key::fdb(Mac([2, 0, 0, 0, 0, vid as u8]), vid, port, tag),
                 }
             }).collect();

@@ -28,7 +28,8 @@ impl PlannedChannel {
                 })
             })
             .collect();
-        let record = channel_keys(topology, self.kind, self.vlan, self.leaf_vlan, &members, &self.path);
+        let record =
+            channel_keys(topology, self.kind, self.vlan, self.leaf_vlan, self.bandwidth_mbps, &members, &self.path);
         let names = Names::new(topology);
         (0..self.path.len())
             .flat_map(|k| {
@@ -75,6 +76,8 @@ pub struct MemberAt {
 /// - A member's bridge port: E-Line/E-LAN and E-Tree roots: `vid V pvid untagged` (roots
 ///   also `vid L untagged`); E-Tree leaves: `vid L pvid` (tagged egress) and `vid R untagged`,
 ///   plus tc drops of 802.1Q frames in both directions.
+/// - Every member's bridge port: a clsact qdisc and an ingress policer at the channel's
+///   bandwidth (none when the bandwidth is 0, which the channels file cannot give).
 /// - Tagged-mode members: the sub-interface, made a bridge port, configured as above.
 /// - Static FDB on every path switch: every member MAC in V (R), and root MACs in L, each to
 ///   the port toward it.
@@ -83,6 +86,7 @@ pub fn channel_keys(
     kind: ChannelKind,
     vlan: u16,
     leaf_vlan: Option<u16>,
+    bandwidth_mbps: u64,
     members: &[MemberAt],
     path: &[usize],
 ) -> Record {
@@ -113,7 +117,7 @@ pub fn channel_keys(
             cur = p;
         }
     }
-    // At most: both trunk ends of each path link per VLAN, seven items per member, and an
+    // At most: both trunk ends of each path link per VLAN, nine items per member, and an
     // FDB entry per MAC (two for an E-Tree root's) on every path switch.
     let fdb_per_switch: usize = members
         .iter()
@@ -123,7 +127,7 @@ pub fn channel_keys(
         })
         .sum();
     let mut keys: Vec<Key> =
-        Vec::with_capacity(2 * path.len() * vlans.len() + 7 * members.len() + path.len() * fdb_per_switch);
+        Vec::with_capacity(2 * path.len() * vlans.len() + 9 * members.len() + path.len() * fdb_per_switch);
     let mut ends: Vec<u32> = Vec::with_capacity(path.len());
     for (k, &s) in path.iter().enumerate() {
         // Trunks: the uplink when the parent is on the path, the downlink to each child on it.
@@ -146,7 +150,6 @@ pub fn channel_keys(
                 (ChannelKind::P2mp, Role::Leaf, Some(l)) => {
                     keys.push(Key::vlan(port, tag, l, true, false));
                     keys.push(Key::vlan(port, tag, vlan, false, true));
-                    keys.push(Key::clsact(port, tag));
                     keys.push(Key::tc_drop(port, tag, Direction::Ingress));
                     keys.push(Key::tc_drop(port, tag, Direction::Egress));
                 }
@@ -155,6 +158,13 @@ pub fn channel_keys(
                     keys.push(Key::vlan(port, tag, l, false, true));
                 }
                 _ => keys.push(Key::vlan(port, tag, vlan, true, true)),
+            }
+            let leaf = kind == ChannelKind::P2mp && m.role == Role::Leaf && leaf_vlan.is_some();
+            if leaf || bandwidth_mbps > 0 {
+                keys.push(Key::clsact(port, tag));
+            }
+            if bandwidth_mbps > 0 {
+                keys.push(Key::police(port, tag, bandwidth_mbps));
             }
         }
         for (mi, m) in members.iter().enumerate() {

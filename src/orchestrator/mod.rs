@@ -28,7 +28,9 @@ use compact::{ItemRef, Key, Names};
 
 pub use planner::{PlanError, PlannedChannel, Planner, Refusal, baseline, plan};
 pub use spec::{ChannelSpec, MemberSpec, parse_channels};
-pub use state::{Change, Direction, Item, Op, Ownership, apply, diff, diff_owned};
+pub use state::{
+    Change, Direction, Item, Op, Ownership, apply, burst_from_ticks, burst_ticks, diff, diff_owned, police_burst,
+};
 
 /// What to do on every switch of a topology. Switches are in topology order; a switch with
 /// nothing to do is still listed, with an empty change list.
@@ -151,6 +153,12 @@ impl Serialize for ChangeRef<'_> {
                 map.serialize_entry("type", "tc_drop")?;
                 map.serialize_entry("port", port)?;
                 map.serialize_entry("direction", direction)?;
+            }
+            ItemRef::Police { port, rate_bps, burst_bytes } => {
+                map.serialize_entry("type", "police")?;
+                map.serialize_entry("port", port)?;
+                map.serialize_entry("rate_bps", rate_bps)?;
+                map.serialize_entry("burst_bytes", burst_bytes)?;
             }
             ItemRef::Fdb { mac, vid, port } => {
                 map.serialize_entry("type", "fdb")?;

@@ -566,7 +566,7 @@ impl Books {
                 customer_vlan,
             });
         }
-        let record = channel_keys(topo, spec.kind, vlan, leaf_vlan, &at, &path);
+        let record = channel_keys(topo, spec.kind, vlan, leaf_vlan, spec.bandwidth_mbps, &at, &path);
         let mut channel = PlannedChannel {
             name: spec.name.clone(),
             kind: spec.kind,
@@ -683,9 +683,11 @@ interfaces:
         check(
             "- {name: e, kind: p2p, members: [x, y]}",
             expect![[r#"
-                # switch a (driver dry-run, netns na, bridge br0): 4 to add, 0 to remove
+                # switch a (driver dry-run, netns na, bridge br0): 6 to add, 0 to remove
                 bridge -n na vlan add dev ab vid 10
                 bridge -n na vlan add dev px vid 10 pvid untagged
+                tc -n na qdisc add dev px clsact
+                tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
                 bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 10
                 bridge -n na fdb add 02:00:00:00:00:0b dev ab master static vlan 10
                 # switch b (driver dry-run, bridge br0): 4 to add, 0 to remove
@@ -693,9 +695,11 @@ interfaces:
                 bridge vlan add dev bc vid 10
                 bridge fdb add 02:00:00:00:00:0a dev ba master static vlan 10
                 bridge fdb add 02:00:00:00:00:0b dev bc master static vlan 10
-                # switch c (driver dry-run, bridge br0): 4 to add, 0 to remove
+                # switch c (driver dry-run, bridge br0): 6 to add, 0 to remove
                 bridge vlan add dev cb vid 10
                 bridge vlan add dev py vid 10 pvid untagged
+                tc qdisc add dev py clsact
+                tc filter add dev py ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
                 bridge fdb add 02:00:00:00:00:0a dev cb master static vlan 10
                 bridge fdb add 02:00:00:00:00:0b dev py master static vlan 10
             "#]],
@@ -707,15 +711,17 @@ interfaces:
         check(
             "- {name: t, kind: p2mp, members: [{interface: x, role: root}, {interface: z, role: leaf, customer_vlan: 500}]}",
             expect![[r#"
-                # switch a (driver dry-run, netns na, bridge br0): 7 to add, 0 to remove
+                # switch a (driver dry-run, netns na, bridge br0): 9 to add, 0 to remove
                 bridge -n na vlan add dev ab vid 10
                 bridge -n na vlan add dev ab vid 11
                 bridge -n na vlan add dev px vid 10 pvid untagged
                 bridge -n na vlan add dev px vid 11 untagged
+                tc -n na qdisc add dev px clsact
+                tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
                 bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 10
                 bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 11
                 bridge -n na fdb add 02:00:00:00:00:0c dev ab master static vlan 10
-                # switch b (driver dry-run, bridge br0): 12 to add, 0 to remove
+                # switch b (driver dry-run, bridge br0): 13 to add, 0 to remove
                 ip link set dev pz up
                 ip link add link pz name pz.500 type vlan id 500
                 ip link set dev pz.500 master br0
@@ -728,6 +734,7 @@ interfaces:
                 tc qdisc add dev pz.500 clsact
                 tc filter add dev pz.500 ingress protocol 802.1Q pref 1 matchall action drop
                 tc filter add dev pz.500 egress protocol 802.1Q pref 1 matchall action drop
+                tc filter add dev pz.500 ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
                 bridge fdb add 02:00:00:00:00:0a dev ba master static vlan 10
                 bridge fdb add 02:00:00:00:00:0a dev ba master static vlan 11
                 bridge fdb add 02:00:00:00:00:0c dev pz.500 master static vlan 10

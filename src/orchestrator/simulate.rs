@@ -109,7 +109,8 @@ impl Net {
                                 v.pvid.insert(port.clone(), *vid);
                             }
                         }
-                        Item::Clsact { .. } => {}
+                        // Policers limit how much passes, not where it may go.
+                        Item::Clsact { .. } | Item::Police { .. } => {}
                         Item::TcDrop { port, direction } => {
                             v.drops.insert((port.clone(), *direction));
                         }

@@ -30,6 +30,11 @@ pub enum Item {
     Clsact { port: String },
     /// A matchall filter that drops every 802.1Q-tagged frame in `direction` on `port`.
     TcDrop { port: String, direction: Direction },
+    /// The ingress policer of a member's bridge port (its access port, or its sub-interface
+    /// in tagged mode): a matchall filter on the clsact ingress hook whose police action
+    /// lets `rate_bps` bits per second (the CIR) through with a bucket of `burst_bytes`
+    /// (the CBS, [`police_burst`]) and drops the rest.
+    Police { port: String, rate_bps: u64, burst_bytes: u32 },
     /// A static FDB entry: frames to `mac` in VLAN `vid` leave through `port`.
     Fdb { mac: Mac, vid: u16, port: String },
 }
@@ -60,6 +65,7 @@ impl Item {
             | Item::Vlan { port, .. }
             | Item::Clsact { port }
             | Item::TcDrop { port, .. }
+            | Item::Police { port, .. }
             | Item::Fdb { port, .. } => port.clone(),
         }
     }
@@ -77,6 +83,42 @@ impl Item {
 /// The name of the sub-interface for customer tag `vid` on `parent`.
 pub fn subinterface_name(parent: &str, vid: u16) -> String {
     format!("{parent}.{vid}")
+}
+
+/// The bucket (CBS, bytes) of a member's policer at `rate_bps` (CIR): what the CIR carries
+/// in 10 ms, and never less than eight 1522-byte frames (12,176 bytes), so a burst of
+/// full-size frames at line rate passes whole; rounded up to what the kernel keeps
+/// ([`burst_from_ticks`] of [`burst_ticks`]), so that the policer read back from a switch is
+/// equal to the one planned.
+pub fn police_burst(rate_bps: u64) -> u32 {
+    const FLOOR: u64 = 8 * 1522;
+    let bytes = (rate_bps / 8 / 100).max(FLOOR).min(u64::from(u32::MAX));
+    let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+    burst_from_ticks(rate_bps, burst_ticks(rate_bps, bytes))
+}
+
+/// Nanoseconds per scheduler tick: Linux keeps a policer's bucket as the time the rate needs
+/// to send it, in units of 64 ns (`PSCHED_SHIFT`), and `tc` converts bytes to these ticks
+/// rounding down.
+const NS_PER_TICK: u128 = 64;
+
+/// A bucket of `bytes` at `rate_bps`, in the kernel's ticks, as `tc` computes it (rounded
+/// down; saturating). 0 when the rate is 0.
+pub fn burst_ticks(rate_bps: u64, bytes: u32) -> u32 {
+    let bytes_per_s = u128::from(rate_bps / 8);
+    if bytes_per_s == 0 {
+        return 0;
+    }
+    let ticks = u128::from(bytes) * 1_000_000_000 / (bytes_per_s * NS_PER_TICK);
+    u32::try_from(ticks).unwrap_or(u32::MAX)
+}
+
+/// The bytes a bucket of `ticks` holds at `rate_bps`: the fewest whose [`burst_ticks`] are
+/// `ticks` (rounded up; saturating), so the two round-trip exactly.
+pub fn burst_from_ticks(rate_bps: u64, ticks: u32) -> u32 {
+    let num = u128::from(ticks) * u128::from(rate_bps / 8) * NS_PER_TICK;
+    let bytes = num.div_ceil(1_000_000_000);
+    u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
 /// Whether to create or delete an item.
@@ -108,8 +150,8 @@ impl Change {
 /// over the topology: Switchboard owns, on the ports the topology names for this switch (trunk
 /// ends and port-mode interfaces) and on the sub-interfaces of its tagged-mode interfaces,
 /// the bridge VLAN entries and static FDB entries whose VLAN ID is in the pool and not
-/// reserved, the bridge memberships of those ports, and the clsact qdisc and matchall drop
-/// filters on them. Anything else (another VLAN, a port the topology does not name, an
+/// reserved, the bridge memberships of those ports, and the clsact qdisc, matchall drop
+/// filters and policers on them. Anything else (another VLAN, a port the topology does not name, an
 /// address in a reserved VLAN) is foreign and never touched.
 #[derive(Clone, Debug)]
 pub struct Ownership {
@@ -161,7 +203,9 @@ impl Ownership {
         }
         match item {
             Item::SubInterface { parent, vid } => self.tagged.contains(parent) && (1..=4094).contains(vid),
-            Item::Port { port } | Item::Clsact { port } | Item::TcDrop { port, .. } => self.managed_port(port),
+            Item::Port { port } | Item::Clsact { port } | Item::TcDrop { port, .. } | Item::Police { port, .. } => {
+                self.managed_port(port)
+            }
             Item::Vlan { port, vid, .. } | Item::Fdb { port, vid, .. } => {
                 self.managed_port(port) && self.pool.allows(*vid)
             }
@@ -223,6 +267,36 @@ pub fn apply(state: &mut BTreeSet<Item>, changes: &[Change]) {
             Op::Remove => {
                 state.remove(&change.item);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn the_burst_is_10_ms_of_the_rate_and_never_under_eight_full_frames() {
+        assert_eq!(police_burst(1_000_000), 12_176, "1 Mbit/s: the floor");
+        assert_eq!(police_burst(10_000_000), 12_500, "10 Mbit/s: 10 ms is past the floor");
+        assert_eq!(police_burst(100_000_000), 125_000);
+        assert_eq!(police_burst(1_000_000_000), 1_250_000);
+        assert_eq!(burst_ticks(0, 1000), 0, "no rate, no panic");
+        assert_eq!(burst_ticks(u64::MAX, u32::MAX), 0);
+    }
+
+    proptest! {
+        /// What the kernel keeps of a burst reads back as the planned burst, at any rate.
+        #[test]
+        fn bursts_round_trip_through_the_kernels_ticks(mbps in 1u64..1_000_000, bytes in 0u32..u32::MAX) {
+            let rate = mbps * 1_000_000;
+            let planned = police_burst(rate);
+            prop_assert_eq!(burst_from_ticks(rate, burst_ticks(rate, planned)), planned);
+            let kept = burst_from_ticks(rate, burst_ticks(rate, bytes));
+            prop_assert_eq!(burst_ticks(rate, kept), burst_ticks(rate, bytes));
+            prop_assert_eq!(burst_from_ticks(rate, burst_ticks(rate, kept)), kept);
         }
     }
 }

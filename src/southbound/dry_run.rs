@@ -15,6 +15,10 @@ use super::{ApplyError, Driver, DriverError};
 /// The tc filter priority Switchboard's E-Tree drop filters use.
 pub const TC_PREF: u16 = 1;
 
+/// The tc filter priority of a member's ingress policer: after the E-Tree leaf's drop of
+/// 802.1Q frames, so what that drops is never counted against the bandwidth.
+pub const POLICE_PREF: u16 = 2;
+
 /// A switch simulated in memory.
 #[derive(Clone, Debug, Default)]
 pub struct DryRun {
@@ -126,6 +130,16 @@ pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
         )],
         (Op::Remove, Item::TcDrop { port, direction }) => {
             vec![(Tc, format!("filter del dev {port} {} protocol 802.1Q pref {TC_PREF} matchall", direction.as_str()))]
+        }
+        (Op::Add, Item::Police { port, rate_bps, burst_bytes }) => vec![(
+            Tc,
+            format!(
+                "filter add dev {port} ingress protocol all pref {POLICE_PREF} matchall action police \
+                 rate {rate_bps}bit burst {burst_bytes} conform-exceed drop/pass"
+            ),
+        )],
+        (Op::Remove, Item::Police { port, .. }) => {
+            vec![(Tc, format!("filter del dev {port} ingress protocol all pref {POLICE_PREF} matchall"))]
         }
         (Op::Add, Item::Fdb { mac, vid, port }) => {
             vec![(Bridge, format!("fdb add {mac} dev {port} master static vlan {vid}"))]

@@ -155,7 +155,7 @@ proptest! {
     /// diff(desired, desired) is empty; applying diff(actual, desired) to any actual state gives
     /// desired on what Switchboard owns and leaves everything foreign as it was.
     #[test]
-    fn diff_converges_and_spares_foreign_config((net, cseed, n) in params(), keep in any::<u64>(), junk in proptest::collection::vec((0usize..40, 0u16..4095, 0u8..6), 0..40)) {
+    fn diff_converges_and_spares_foreign_config((net, cseed, n) in params(), keep in any::<u64>(), junk in proptest::collection::vec((0usize..40, 0u16..4095, 0u8..7), 0..40)) {
         let topo = random_topology(&net);
         let planner = plan_some(&topo, &random_channels(&topo, cseed, n));
         for s in 0..topo.switches.len() {
@@ -178,6 +178,7 @@ proptest! {
                     2 => Item::Fdb { mac, vid, port },
                     3 => Item::TcDrop { port, direction: switchboard::orchestrator::Direction::Egress },
                     4 => Item::Port { port },
+                    5 => Item::Police { port, rate_bps: u64::from(vid) * 1_000_000, burst_bytes: 12_176 },
                     _ => Item::Clsact { port },
                 };
                 apply(&mut actual, &[switchboard::orchestrator::Change { op: switchboard::orchestrator::Op::Add, item }]);
@@ -192,6 +193,49 @@ proptest! {
             prop_assert_eq!(foreign_before, foreign_after);
             // And it is idempotent.
             prop_assert!(diff(&desired, &after, &owner).is_empty());
+        }
+    }
+
+    /// Issue 18: every member's bridge port holds one policer, at the channel's bandwidth
+    /// with the documented burst, on a clsact qdisc; a rate changed by hand is drift that
+    /// one removal and one addition repair; and removing the channels leaves no policer.
+    #[test]
+    fn every_member_is_policed_at_its_bandwidth_and_a_changed_rate_is_drift((net, cseed, n) in params(), factor in 2u64..10) {
+        use switchboard::orchestrator::{Op, police_burst};
+        let topo = random_topology(&net);
+        let mut planner = plan_some(&topo, &random_channels(&topo, cseed, n));
+        let desired = states(&planner);
+        let policers: usize = desired.iter().map(|d| d.iter().filter(|i| matches!(i, Item::Police { .. })).count()).sum();
+        let members: usize = planner.channels().values().map(|c| c.members.len()).sum();
+        prop_assert_eq!(policers, members, "one policer per member");
+        for c in planner.channels().values() {
+            let rate_bps = c.bandwidth_mbps * 1_000_000;
+            for m in &c.members {
+                let on = &desired[m.switch];
+                let police = Item::Police { port: m.bridge_port.clone(), rate_bps, burst_bytes: police_burst(rate_bps) };
+                prop_assert!(on.contains(&police), "{:?} missing", police);
+                let clsact = Item::Clsact { port: m.bridge_port.clone() };
+                prop_assert!(on.contains(&clsact), "no clsact on {}", m.bridge_port);
+                // A rate changed by hand: the diff takes it out and puts the plan's back.
+                let owner = Ownership::new(&topo, m.switch);
+                let mut actual = on.clone();
+                actual.remove(&police);
+                let changed_rate = rate_bps * factor;
+                let changed = Item::Police { port: m.bridge_port.clone(), rate_bps: changed_rate, burst_bytes: police_burst(changed_rate) };
+                actual.insert(changed.clone());
+                let changes = diff(on, &actual, &owner);
+                prop_assert_eq!(changes.len(), 2, "{:?}", changes);
+                prop_assert!(changes[0].op == Op::Remove && changes[0].item == changed);
+                prop_assert!(changes[1].op == Op::Add && changes[1].item == police);
+                apply(&mut actual, &changes);
+                prop_assert!(diff(on, &actual, &owner).is_empty());
+            }
+        }
+        let names: Vec<String> = planner.channels().keys().cloned().collect();
+        for name in names { planner.remove(&name).unwrap(); }
+        for state in states(&planner) {
+            let left = state.iter().any(|i| matches!(i, Item::Police { .. } | Item::Clsact { .. }));
+            prop_assert!(!left, "a policer or qdisc is left");
         }
     }
 

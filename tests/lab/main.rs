@@ -14,6 +14,7 @@ use switchboard::topology::Topology;
 
 mod agent;
 mod lab_agents;
+mod police;
 
 fn require_lab_kernel() {
     assert!(
@@ -445,8 +446,16 @@ fn max_gb_is_enforced_from_the_switch_counters() {
         frame.extend_from_slice(&0x88b5u16.to_be_bytes());
         frame.resize(1500, 0);
         let (t, f) = (topo.clone(), frame.clone());
-        let sent = tokio::task::spawn_blocking(move || probe::send_load(&t, "site-a", &f, 300)).await.unwrap().unwrap();
-        assert_eq!(sent, 450_000);
+        // Paced under the channel's 10 Mbps so its policer passes every frame.
+        let pace = |max_frames| probe::Pace {
+            rate_bps: 8_000_000,
+            duration: std::time::Duration::from_secs(30),
+            max_frames,
+            catch_up_bytes: 6_000,
+        };
+        let sent =
+            tokio::task::spawn_blocking(move || probe::send_paced(&t, "site-a", &f, pace(300))).await.unwrap().unwrap();
+        assert_eq!(sent.bytes, 450_000);
         let r = svc.meter().await.unwrap();
         assert_eq!((r.read, r.ended.len()), (1, 0), "{r:?}");
         // What site-b's port carried, as the meter recorded it.
@@ -471,9 +480,11 @@ fn max_gb_is_enforced_from_the_switch_counters() {
         let balance = globex.balance_cents;
 
         // 400 more: 1.05 MB, past the 1 MB allowance: the channel ends.
-        let sent =
-            tokio::task::spawn_blocking(move || probe::send_load(&topo, "site-a", &frame, 400)).await.unwrap().unwrap();
-        assert_eq!(sent, 600_000);
+        let sent = tokio::task::spawn_blocking(move || probe::send_paced(&topo, "site-a", &frame, pace(400)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sent.bytes, 600_000);
         let r = svc.meter().await.unwrap();
         assert_eq!(r.ended, std::slice::from_ref(&ch), "{r:?}");
         let c = svc.channel(&op, &ch).await.unwrap();

@@ -304,8 +304,9 @@ impl Driver for LinuxSwitch {
             }
         }
         // clsact qdiscs on bridge ports (one dump), then our matchall drop filter on each of
-        // their hooks: the kernel dumps filters one hook of one device at a time, so these
-        // are asked for by key, all in one batch of gets.
+        // their hooks and the policer on their ingress hook: the kernel dumps filters one
+        // hook of one device at a time, so these are asked for by key, all in one batch of
+        // gets.
         let qdiscs = self
             .conn
             .dump(RouteNetlinkMessage::GetQueueDiscipline(TcMessage::default()))
@@ -317,21 +318,35 @@ impl Driver for LinuxSwitch {
             let Some(port) = ports.get(&(q.header.index as u32)).filter(|_| is_clsact) else { continue };
             items.insert(Item::Clsact { port: port.clone() });
             for direction in [Direction::Ingress, Direction::Egress] {
-                hooks.push((port.clone(), direction, q.header.index));
+                hooks.push((port.clone(), Some(direction), q.header.index));
             }
+            hooks.push((port.clone(), None, q.header.index));
         }
         let gets: Vec<RouteNetlinkMessage> = hooks
             .iter()
             .map(|(_, direction, ifindex)| {
-                RouteNetlinkMessage::GetTrafficFilter(msgs::our_drop_key(*ifindex, *direction))
+                RouteNetlinkMessage::GetTrafficFilter(match direction {
+                    Some(direction) => msgs::our_drop_key(*ifindex, *direction),
+                    None => msgs::our_police_key(*ifindex),
+                })
             })
             .collect();
         for ((port, direction, _), answer) in hooks.into_iter().zip(self.conn.gets(&gets)) {
             // No filter chain, no filter at our preference, or none with our handle: all
             // mean ours is not there.
             let Ok(found) = answer else { continue };
-            if found.iter().any(|f| matches!(f, RouteNetlinkMessage::NewTrafficFilter(f) if is_our_drop(f))) {
-                items.insert(Item::TcDrop { port, direction });
+            for f in found {
+                let RouteNetlinkMessage::NewTrafficFilter(f) = f else { continue };
+                match direction {
+                    Some(direction) if is_our_drop(&f) => {
+                        items.insert(Item::TcDrop { port: port.clone(), direction });
+                    }
+                    Some(_) => {}
+                    None => {
+                        let (rate_bps, burst_bytes) = msgs::police_of(&f);
+                        items.insert(Item::Police { port: port.clone(), rate_bps, burst_bytes });
+                    }
+                }
             }
         }
         Ok(items)

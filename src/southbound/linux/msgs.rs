@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rtnetlink::packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use rtnetlink::packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, Nla};
 use rtnetlink::packet_route::link::{BridgeVlanInfoFlags, LinkAttribute};
 use rtnetlink::packet_route::neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
 use rtnetlink::packet_route::tc::{
@@ -13,15 +13,29 @@ use rtnetlink::packet_route::tc::{
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{LinkBridgePort, LinkBridgeVlan, LinkUnspec, LinkVlan};
 
-use crate::orchestrator::{Change, Direction, Item, Op};
+use crate::orchestrator::{Change, Direction, Item, Op, burst_from_ticks, burst_ticks};
 
-use super::super::dry_run::TC_PREF;
+use super::super::dry_run::{POLICE_PREF, TC_PREF};
 
 /// ETH_P_8021Q, as tc wants it: in network byte order inside tcm_info.
 const ETH_P_8021Q_BE: u16 = 0x8100u16.to_be();
 /// TCA_GACT_PARMS and TC_ACT_SHOT from linux/tc_act/tc_gact.h and pkt_cls.h.
 const TCA_GACT_PARMS: u16 = 2;
 const TC_ACT_SHOT: i32 = 2;
+/// ETH_P_ALL (`protocol all`), in network byte order.
+const ETH_P_ALL_BE: u16 = 0x0003u16.to_be();
+/// TCA_POLICE_* from linux/pkt_cls.h.
+const TCA_POLICE_TBF: u16 = 1;
+const TCA_POLICE_RATE: u16 = 2;
+const TCA_POLICE_RESULT: u16 = 5;
+const TCA_POLICE_RATE64: u16 = 8;
+/// The size of struct tc_police, and of a rate table (TC_RTAB_SIZE).
+const TC_POLICE_LEN: usize = 56;
+const TC_RTAB_SIZE: usize = 1024;
+/// The rate table's cell: 8-byte steps, as `tc` picks for its default MTU of 2047.
+const RTAB_CELL_LOG: u8 = 3;
+/// TC_LINKLAYER_ETHERNET.
+const LINKLAYER_ETHERNET: u8 = 1;
 
 /// A change list as one ordered stream of messages.
 #[derive(Debug, Default)]
@@ -173,6 +187,23 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
                 Op::Remove => vec![(M::DelTrafficFilter(m), 0)],
             }
         }
+        (op, Item::Police { port, rate_bps, burst_bytes }) => {
+            let mut m = our_police_key(ctx.ifindex(port)? as i32);
+            m.attributes.push(TcAttribute::Kind("matchall".into()));
+            match op {
+                Op::Add => {
+                    m.attributes.push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(
+                        vec![police(*rate_bps, *burst_bytes)],
+                    ))]));
+                    vec![(M::NewTrafficFilter(m), create)]
+                }
+                Op::Remove => {
+                    // By preference and protocol, as `tc filter del ... pref 2 matchall` does.
+                    m.header.handle = TcHandle { major: 0, minor: 0 };
+                    vec![(M::DelTrafficFilter(m), 0)]
+                }
+            }
+        }
         (op, Item::Fdb { mac, vid, port }) => {
             let mut m = NeighbourMessage::default();
             m.header.family = AddressFamily::Bridge;
@@ -205,6 +236,112 @@ pub fn our_drop_key(ifindex: i32, direction: Direction) -> TcMessage {
     m.header.info = (u32::from(TC_PREF) << 16) | u32::from(ETH_P_8021Q_BE);
     m.header.handle = OUR_DROP_HANDLE;
     m
+}
+
+/// A get request for the policer filter on `ifindex`'s ingress hook (and the key a new one
+/// is made with): matchall for every protocol at [`POLICE_PREF`], handle 1.
+pub fn our_police_key(ifindex: i32) -> TcMessage {
+    let mut m = TcMessage::with_index(ifindex);
+    m.header.parent = tc_parent(Direction::Ingress);
+    m.header.info = (u32::from(POLICE_PREF) << 16) | u32::from(ETH_P_ALL_BE);
+    m.header.handle = OUR_DROP_HANDLE;
+    m
+}
+
+/// A police action (`action police rate R bit burst B conform-exceed drop/pass`), as `tc`
+/// sends it: struct tc_police (exceed action SHOT, the burst in the kernel's ticks, the
+/// rate in bytes per second) and a rate table, which the kernel requires with a rate;
+/// rates past 2^32 - 1 bytes per second also go as TCA_POLICE_RATE64. netlink-packet-route
+/// has no typed police action, so these are written raw.
+fn police(rate_bps: u64, burst_bytes: u32) -> TcAction {
+    let bytes_per_s = rate_bps / 8;
+    let rate32 = u32::try_from(bytes_per_s).unwrap_or(u32::MAX);
+    let mut parms = Vec::with_capacity(TC_POLICE_LEN);
+    // index, action, limit, burst, mtu (0: the kernel takes 255 cells of the rate table).
+    for v in [0u32, TC_ACT_SHOT as u32, 0, burst_ticks(rate_bps, burst_bytes), 0] {
+        parms.extend_from_slice(&v.to_ne_bytes());
+    }
+    // rate: struct tc_ratespec { cell_log, linklayer, overhead, cell_align, mpu, rate }.
+    parms.extend_from_slice(&[RTAB_CELL_LOG, LINKLAYER_ETHERNET]);
+    parms.extend_from_slice(&0u16.to_ne_bytes());
+    parms.extend_from_slice(&(-1i16).to_ne_bytes());
+    parms.extend_from_slice(&0u16.to_ne_bytes());
+    parms.extend_from_slice(&rate32.to_ne_bytes());
+    // peakrate (none), refcnt, bindcnt, capab.
+    parms.resize(TC_POLICE_LEN, 0);
+    // The time each of 256 sizes (8, 16, ... bytes) takes at the rate, in ticks.
+    let mut table = Vec::with_capacity(TC_RTAB_SIZE);
+    for cell in 1..=256u32 {
+        let size = cell << RTAB_CELL_LOG;
+        table.extend_from_slice(&burst_ticks(rate_bps, size).to_ne_bytes());
+    }
+    let mut options = vec![
+        TcActionOption::Other(DefaultNla::new(TCA_POLICE_TBF, parms)),
+        TcActionOption::Other(DefaultNla::new(TCA_POLICE_RATE, table)),
+    ];
+    if u64::from(rate32) < bytes_per_s {
+        options.push(TcActionOption::Other(DefaultNla::new(TCA_POLICE_RATE64, bytes_per_s.to_ne_bytes().to_vec())));
+    }
+    let mut action = TcAction::default();
+    action.attributes = vec![TcActionAttribute::Kind("police".into()), TcActionAttribute::Options(options)];
+    action
+}
+
+/// The policer a filter read back holds, as (rate in bits per second, burst in bytes).
+///
+/// A filter in the policer's place that is not one Switchboard makes (not matchall, no
+/// police action or more than one action, another exceed or conform action, a peak rate)
+/// reads as rate 0 and burst 0, which no plan holds, so it is replaced.
+pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
+    let is_matchall = f.attributes.iter().any(|a| matches!(a, TcAttribute::Kind(k) if k == "matchall"));
+    let actions: Vec<&TcAction> = f
+        .attributes
+        .iter()
+        .filter_map(|a| match a {
+            TcAttribute::Options(o) => Some(o),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|o| match o {
+            TcOption::MatchAll(TcFilterMatchAllOption::Action(acts)) => Some(acts),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let [action] = actions.as_slice() else { return (0, 0) };
+    if !is_matchall || !action.attributes.iter().any(|a| matches!(a, TcActionAttribute::Kind(k) if k == "police")) {
+        return (0, 0);
+    }
+    let (mut parms, mut rate64, mut result) = (None, None, 0u32);
+    for o in action.attributes.iter().filter_map(|a| match a {
+        TcActionAttribute::Options(o) => Some(o),
+        _ => None,
+    }) {
+        for opt in o {
+            let TcActionOption::Other(nla) = opt else { continue };
+            let mut value = vec![0u8; nla.value_len()];
+            nla.emit_value(&mut value);
+            match nla.kind() {
+                TCA_POLICE_TBF => parms = Some(value),
+                TCA_POLICE_RATE64 => rate64 = value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
+                TCA_POLICE_RESULT => {
+                    result =
+                        value.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(u32::MAX, u32::from_ne_bytes)
+                }
+                _ => {}
+            }
+        }
+    }
+    let Some(p) = parms.filter(|p| p.len() >= TC_POLICE_LEN) else { return (0, 0) };
+    let word = |at: usize| p.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, u32::from_ne_bytes);
+    let (action, burst, rate, peak) = (word(4), word(12), word(28), word(40));
+    // Conform: pass (TC_ACT_OK, 0); exceed: drop; no peak rate.
+    if action != TC_ACT_SHOT as u32 || result != 0 || peak != 0 {
+        return (0, 0);
+    }
+    let bytes_per_s = rate64.map_or(u64::from(rate), u64::from_ne_bytes).max(u64::from(rate));
+    let rate_bps = bytes_per_s.saturating_mul(8);
+    (rate_bps, burst_from_ticks(rate_bps, burst))
 }
 
 /// The clsact hook a direction's filters hang from (ffff:fff2 ingress, ffff:fff3 egress).
@@ -304,6 +441,47 @@ mod tests {
         assert_eq!(f.header.index, 5);
         assert_eq!(f.header.parent, TcHandle { major: 0xffff, minor: 0xfff3 });
         assert!(is_our_drop(f));
+    }
+
+    /// The policer goes on the ingress hook at its own preference, for every protocol, and
+    /// reads back (through the bytes the kernel would get) as the item it was made from.
+    #[test]
+    fn policer_is_matchall_police_and_reads_back_as_itself() {
+        use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
+        let index = ctx_index();
+        let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
+        for rate_bps in [1_000_000u64, 10_000_000, 1_000_000_000, 40_000_000_000, 100_000_000_000] {
+            let burst_bytes = crate::orchestrator::police_burst(rate_bps);
+            let item = Item::Police { port: "p2.500".into(), rate_bps, burst_bytes };
+            let msgs = messages(&Change { op: Op::Add, item }, &ctx).unwrap();
+            let [(RouteNetlinkMessage::NewTrafficFilter(f), flags)] = msgs.as_slice() else { panic!("{msgs:?}") };
+            assert_eq!(*flags, NLM_F_CREATE | NLM_F_EXCL);
+            assert_eq!((f.header.index, f.header.parent), (5, TcHandle { major: 0xffff, minor: 0xfff2 }));
+            assert_eq!(f.header.info, (2 << 16) | 0x0300, "pref 2, protocol all");
+            let mut sent = NetlinkMessage::from(RouteNetlinkMessage::NewTrafficFilter(f.clone()));
+            sent.finalize();
+            let mut bytes = vec![0u8; sent.buffer_len()];
+            sent.serialize(&mut bytes);
+            let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewTrafficFilter(back)) =
+                NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes).unwrap().payload
+            else {
+                panic!()
+            };
+            assert_eq!(police_of(&back), (rate_bps, burst_bytes), "at {rate_bps} bit/s");
+            assert!(!is_our_drop(&back));
+        }
+        // Something else in the policer's place reads as no policer of ours.
+        let mut drop = our_police_key(5);
+        drop.attributes.push(TcAttribute::Kind("matchall".into()));
+        drop.attributes
+            .push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(vec![gact_drop()]))]));
+        assert_eq!(police_of(&drop), (0, 0));
+        let del = messages(
+            &Change { op: Op::Remove, item: Item::Police { port: "p1".into(), rate_bps: 1, burst_bytes: 1 } },
+            &ctx,
+        )
+        .unwrap();
+        assert!(matches!(&del[..], [(RouteNetlinkMessage::DelTrafficFilter(f), 0)] if f.header.index == 2));
     }
 
     #[test]

@@ -89,6 +89,63 @@ pub fn send_load(topo: &Topology, from: &str, frame: &[u8], count: usize) -> Res
     Ok(sent)
 }
 
+/// A paced load: what [`send_paced`] is to send.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    /// The rate to offer, in bits per second of whole frames.
+    pub rate_bps: u64,
+    /// How long to send for at most.
+    pub duration: Duration,
+    /// How many frames to send at most.
+    pub max_frames: u64,
+    /// The most bytes sent back to back to catch up with the schedule after the sender was
+    /// held up; past that the schedule starts again from now (so the offered rate is at most
+    /// `rate_bps`, and bursts above it at most this).
+    pub catch_up_bytes: u64,
+}
+
+/// What a paced load sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub frames: u64,
+    pub bytes: u64,
+    /// From the first frame handed to the kernel to the last.
+    pub elapsed: Duration,
+}
+
+/// Sends copies of `frame` from the lab site of interface `from` at `pace.rate_bps` for
+/// `pace.duration` (or until `pace.max_frames` are sent), then waits for the last ones to arrive. The rate is kept by the clock:
+/// before each frame, whatever the schedule has fallen behind is sent, up to
+/// `pace.catch_up_bytes`.
+pub fn send_paced(topo: &Topology, from: &str, frame: &[u8], pace: Pace) -> Result<Sent, ProbeError> {
+    let mut site = open_site(from, &site_namespace(topo, from))?;
+    let frame_bytes = frame.len() as u64;
+    let start = std::time::Instant::now();
+    let (mut base, mut credited) = (start, 0u64);
+    let mut first = None;
+    let mut sent = Sent { frames: 0, bytes: 0, elapsed: Duration::ZERO };
+    while start.elapsed() < pace.duration && sent.frames < pace.max_frames {
+        let due = credited + (u128::from(pace.rate_bps) * base.elapsed().as_nanos() / 8_000_000_000) as u64;
+        if due.saturating_sub(sent.bytes) > pace.catch_up_bytes {
+            (base, credited) = (std::time::Instant::now(), sent.bytes);
+            continue;
+        }
+        if sent.bytes + frame_bytes > due {
+            std::thread::sleep(Duration::from_micros(200));
+            continue;
+        }
+        if let Some(Err(source)) = site.tx.send_to(frame, None) {
+            return Err(ProbeError::Io { site: from.to_string(), what: "send", source });
+        }
+        let first = *first.get_or_insert_with(std::time::Instant::now);
+        sent.frames += 1;
+        sent.bytes += frame_bytes;
+        sent.elapsed = first.elapsed();
+    }
+    std::thread::sleep(SETTLE);
+    Ok(sent)
+}
+
 fn open_site(name: &str, ns: &str) -> Result<Site, ProbeError> {
     let site = name.to_string();
     let opened = netns::run_in(Some(ns), move || -> Result<(Box<dyn DataLinkSender>, OwnedFd), ProbeError> {

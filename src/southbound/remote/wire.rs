@@ -39,6 +39,9 @@ pub fn item_to_wire(item: &Item) -> v1::Item {
                 Direction::Egress => v1::Direction::Egress,
             } as i32,
         }),
+        Item::Police { port, rate_bps, burst_bytes } => {
+            Kind::Police(v1::Police { port: port.clone(), rate_bps: *rate_bps, burst_bytes: *burst_bytes })
+        }
         Item::Fdb { mac, vid, port } => {
             Kind::Fdb(v1::Fdb { mac: mac.octets().to_vec(), vid: u32::from(*vid), port: port.clone() })
         }
@@ -62,6 +65,7 @@ pub fn item_from_wire(item: &v1::Item) -> Result<Item, String> {
                 _ => return Err(format!("tc drop direction {} is neither ingress nor egress", t.direction)),
             },
         },
+        Kind::Police(p) => Item::Police { port: port(&p.port)?, rate_bps: p.rate_bps, burst_bytes: p.burst_bytes },
         Kind::Fdb(f) => Item::Fdb {
             mac: Mac(<[u8; 6]>::try_from(f.mac.as_slice())
                 .map_err(|_| format!("a MAC address has 6 bytes, not {}", f.mac.len()))?),
@@ -114,6 +118,7 @@ mod tests {
             Item::Clsact { port: "p1".into() },
             Item::TcDrop { port: "p1".into(), direction: Direction::Ingress },
             Item::TcDrop { port: "p1".into(), direction: Direction::Egress },
+            Item::Police { port: "p1".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
             Item::Fdb { mac: Mac([2, 0, 0, 0, 0, 0xff]), vid: 10, port: "up".into() },
         ];
         for item in items {

@@ -113,10 +113,11 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 /// `text`, with what a connection cut right after the handshake most likely means. TLS 1.3
 /// gives the server's verdict on the client certificate after the handshake, as an alert
-/// that reaches us, depending on timing, as the alert, a closed connection, a broken pipe or
-/// a reset.
+/// that reaches us, depending on timing, as the alert, a closed connection, a broken pipe,
+/// a reset, or a connection the client finds closed before it was ready for a request.
 fn with_hint(text: String) -> String {
-    if ["connection closed", "broken pipe", "connection reset"].iter().any(|cut| text.contains(cut)) {
+    let cuts = ["connection closed", "broken pipe", "connection reset", "connection was not ready"];
+    if cuts.iter().any(|cut| text.contains(cut)) {
         format!(
             "{text} (the agent closed the connection: it refuses this client's certificate if it is not issued by the agent's CA or has expired; the agent's log says which)"
         )

@@ -22,10 +22,14 @@ fn checked_recipients(notifications: &Notifications) -> std::result::Result<Vec<
     let mut out: Vec<Email> = Vec::new();
     let mut bad: Vec<String> = Vec::new();
     for (n, r) in notifications.recipients.iter().enumerate() {
-        if r.parse::<lettre::Address>().is_err() {
-            bad.push(format!("notifications.recipients[{n}]: `{r}` is not an email address (name@example.org)"));
-        } else if !out.contains(r) {
-            out.push(r.clone());
+        // The API's own rule for an address (it reads it lower-case), as the portal's form
+        // hands over what was typed.
+        match r.as_str().parse::<Email>() {
+            Err(_) => {
+                bad.push(format!("notifications.recipients[{n}]: `{r}` is not an email address (name@example.org)"))
+            }
+            Ok(address) if !out.contains(&address) => out.push(address),
+            Ok(_) => {}
         }
     }
     if !bad.is_empty() {

@@ -400,12 +400,13 @@ pub async fn ids_of_channel(db: &Db, channel_id: &str, made_by: Option<&str>) ->
 
 /// The invitees of offer `offer_id`, in the order they were invited.
 pub async fn invitees(tx: &mut ReadTx<'_>, offer_id: &str) -> Result<Vec<Invitee>, SqlError> {
-    // An accepted invitee whose organization no longer has a port in the channel was
+    // An accepted invitee whose organization (the accepting user's, or the one invited by
+    // name when its auto-accept rule answered) no longer has a port in the channel was
     // unplugged: when its last port left.
     let rows = query(
-        "SELECT i.*, (SELECT MAX(t.detached_at) FROM attachments t JOIN users u ON u.org_id = t.org_id \
-           JOIN offers o ON o.id = i.offer_id \
-           WHERE i.accepted_at IS NOT NULL AND u.id = i.user_id AND t.channel_id = o.channel_id \
+        "SELECT i.*, (SELECT MAX(t.detached_at) FROM attachments t JOIN offers o ON o.id = i.offer_id \
+           WHERE i.accepted_at IS NOT NULL AND t.channel_id = o.channel_id \
+           AND t.org_id = COALESCE((SELECT u.org_id FROM users u WHERE u.id = i.user_id), i.org_id) \
            AND NOT EXISTS (SELECT 1 FROM attachments l WHERE l.channel_id = t.channel_id \
              AND l.org_id = t.org_id AND l.state = 'attached')) AS unplugged_at \
          FROM invitees i WHERE i.offer_id = $1 ORDER BY i.created_at, i.id",

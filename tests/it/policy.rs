@@ -82,6 +82,7 @@ async fn auto_accept(b: Backend) {
     // acme offers to globex (by organization) and to initech: globex's answer is at once.
     let ch = w.svc.create_channel(&w.acme, &w.channel("auto", ChannelKind::P2mp, "acme-1a")).await.unwrap();
     let offer = w.svc.offer(&w.acme, &ch, &by_org(&["globex", "initech"])).await.unwrap();
+    let initech_token = offer.invitations[1].token.clone();
     assert_eq!(offer.auto_accepted.len(), 1, "{:?}", offer.auto_accepted);
     let a = &offer.auto_accepted[0];
     assert!(a.accepted && a.organization == "globex" && a.interface == "globex-8a", "{a:?}");
@@ -138,6 +139,20 @@ async fn auto_accept(b: Backend) {
     let offer = w.offer_to(&w.acme, &ch3, &[&w.globex]).await;
     assert!(offer.auto_accepted.is_empty(), "{:?}", offer.auto_accepted);
     assert_eq!(w.svc.channel(&w.acme, &ch3).await.unwrap().state, ChannelState::Offered);
+
+    // globex's rule accepted the first offer (no person did); when globex unplugs from the
+    // channel, which goes on with acme and initech, the offerer's invitee row says so all
+    // the same.
+    w.svc.accept(&w.initech, &initech_token, &accept("initech-4a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let c = w.svc.channel(&w.op, &ch).await.unwrap();
+    let att = c.attachments.iter().find(|a| a.interface == "globex-8a" && a.state == "attached").unwrap().id.clone();
+    w.svc.detach(&w.globex, &att).await.unwrap();
+    let invitees = w.svc.offers(&w.acme, &ch).await.unwrap().remove(0).invitees;
+    let globex = invitees.iter().find(|i| i.organization.as_deref() == Some("globex")).unwrap();
+    assert!(globex.accepted && globex.unplugged_at.is_some(), "{globex:?}");
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&w.acme, &ch).await.unwrap().state, ChannelState::Active, "it went on");
 }
 on_both!(auto_accept);
 

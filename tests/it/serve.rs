@@ -375,10 +375,10 @@ async fn schemathesis_finds_no_server_error(b: Backend) {
             dictionary("organizations", &others),
             dictionary("emails", &emails.iter().map(|e| json!(e)).collect::<Vec<_>>()),
             dictionary("bandwidths", &[json!(1), json!(5), json!(10)]),
-            // The stateful phase follows links from what the run made; how far one sequence
-            // gets depends on how far the server's worker is with the channels it ran into, so
-            // it gets longer sequences and more of them than the default than it needs when
-            // the machine is quiet.
+            // The stateful phase follows links from what the run made. How far a sequence
+            // gets varies from run to run (what the server answers depends on how far its
+            // worker is), so the phase gets longer sequences, and more of them, than the
+            // defaults, which reached too few links once under load.
             "[generation]\nmax-examples = 60\n".to_string(),
             "[phases.stateful]\nmax-steps = 12\n[phases.stateful.generation]\nmax-examples = 150\n".to_string(),
             "[parameters]\n".to_string(),

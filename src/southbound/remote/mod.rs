@@ -119,7 +119,7 @@ fn with_hint(text: String) -> String {
     let cuts = ["connection closed", "broken pipe", "connection reset", "connection was not ready"];
     if cuts.iter().any(|cut| text.contains(cut)) {
         format!(
-            "{text} (the agent closed the connection: it refuses this client's certificate if it is not issued by the agent's CA or has expired; the agent's log says which)"
+            "{text} (the agent closed the connection: it refuses this client's certificate if it is not issued by the agent's CA or has expired, or the agent stopped; the agent's log says which)"
         )
     } else {
         text

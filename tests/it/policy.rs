@@ -18,10 +18,7 @@ use crate::world::{Backend, World, accept, suspended, world};
 async fn auto_accept(b: Backend) {
     use switchboard::service::AutoAccept;
     let mut w = world(b).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mailer =
-        switchboard::mail::Mailer::outbox(dir.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
-    w.svc = w.svc.clone().with_mailer(mailer);
+    let dir = mail_to_outbox(&mut w);
     let mut policy = w.svc.policy(&w.globex).await.unwrap();
     assert_eq!(
         policy,
@@ -253,6 +250,15 @@ async fn usage_restrictions_while_running(b: Backend) {
 }
 on_both!(usage_restrictions_while_running);
 
+/// Makes `w`'s service mail into a directory of its own, which it returns.
+fn mail_to_outbox(w: &mut World) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer =
+        switchboard::mail::Mailer::outbox(dir.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
+    w.svc = w.svc.clone().with_mailer(mailer);
+    dir
+}
+
 /// The outbox's messages as (to, subject, body).
 fn outbox(dir: &std::path::Path) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
@@ -273,10 +279,7 @@ fn outbox(dir: &std::path::Path) -> Vec<(String, String, String)> {
 /// organization wants that kind of news, to the recipients it chose or else its admins.
 async fn notification_preferences(b: Backend) {
     let mut w = world(b).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mailer =
-        switchboard::mail::Mailer::outbox(dir.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
-    w.svc = w.svc.clone().with_mailer(mailer);
+    let dir = mail_to_outbox(&mut w);
     let news = |subject_has: &str| {
         outbox(dir.path()).into_iter().filter(|(_, s, _)| s.contains(subject_has)).collect::<Vec<_>>()
     };
@@ -359,10 +362,7 @@ on_both!(notification_preferences);
 /// it was (issue 24).
 async fn an_unplug_is_news_to_every_member(b: Backend) {
     let mut w = world(b).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mailer =
-        switchboard::mail::Mailer::outbox(dir.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
-    w.svc = w.svc.clone().with_mailer(mailer);
+    let dir = mail_to_outbox(&mut w);
     let news = |subject_has: &str| {
         outbox(dir.path()).into_iter().filter(|(_, s, _)| s.contains(subject_has)).collect::<Vec<_>>()
     };

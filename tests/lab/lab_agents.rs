@@ -115,10 +115,7 @@ impl Drop for AgentsDown {
 fn the_service_runs_orders_and_meters_through_the_labs_agents() {
     use switchboard::model::ChannelKind;
     use switchboard::orchestrator::policy::ChannelState;
-    use switchboard::service::{
-        Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, OPERATOR_ORG, Service,
-        UsageModelSpec, UserRole,
-    };
+    use switchboard::service::{Acceptance, InviteeSpec, NewChannel, NewOffer, UsageModelSpec};
     let p2p = topologies().join("p2p-small.yaml");
     let p2p = p2p.to_str().unwrap().to_string();
     let lab = Lab::up(&std::fs::read_to_string(&p2p).unwrap());
@@ -130,34 +127,8 @@ fn the_service_runs_orders_and_meters_through_the_labs_agents() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let db = switchboard::store::Db::connect(&switchboard::store::sqlite_url(dir.path()).unwrap()).await.unwrap();
-        let svc = Service::new(db, Config { dry_run: false, ..Config::default() });
-        let system = Actor::system("lab-test");
-        svc.import_topology(&system, &remote_text, &remote_file).await.unwrap();
-        let uid = svc
-            .create_user(&system, OPERATOR_ORG, "noc@op.example", "NOC", UserRole::Operator, "lab-password-1")
-            .await
-            .unwrap();
-        let op = svc.actor(&uid, "lab").await.unwrap();
-        let mut admin = Vec::new();
-        for org in ["acme", "globex"] {
-            let org_id = svc.organization_id(org).await.unwrap();
-            let email = format!("admin@{org}.example");
-            let uid = svc.create_user(&op, &org_id, &email, "Admin", UserRole::Admin, "lab-password-1").await.unwrap();
-            admin.push(svc.actor(&uid, "lab").await.unwrap());
-        }
-        let spec = DefinitionSpec {
-            name: "Remote E-Line".into(),
-            kinds: vec![ChannelKind::P2p],
-            min_bandwidth_mbps: 1,
-            max_bandwidth_mbps: 1000,
-            classes: vec!["standard".into()],
-            drivers: vec!["remote".into()],
-            relations: Default::default(),
-        };
-        let (definition, _) = svc.create_definition(&op, &spec).await.unwrap();
-        let free = UsageModelSpec { name: "free".into(), ..Default::default() };
-        let free = svc.create_usage_model(&op, &definition, &free).await.unwrap();
+        let super::LabService { svc, op, admin, definition, free } =
+            super::lab_service(dir.path(), &remote_text, &remote_file, "Remote E-Line", "remote").await;
         // A metered model on site-b, so the meter reads its port through sw3's agent.
         let metered = UsageModelSpec {
             name: "1 GB".into(),

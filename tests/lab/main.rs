@@ -363,44 +363,15 @@ fn p2p_small_through_the_cli() {
 fn max_gb_is_enforced_from_the_switch_counters() {
     use switchboard::model::{ChannelKind, Mac};
     use switchboard::orchestrator::policy::{ChannelState, Quota};
-    use switchboard::service::{
-        Acceptance, Actor, Config, DefinitionSpec, InviteeSpec, NewChannel, NewOffer, OPERATOR_ORG, Service,
-        UsageModelSpec, UserRole,
-    };
+    use switchboard::service::{Acceptance, InviteeSpec, NewChannel, NewOffer, UsageModelSpec};
 
     let text = std::fs::read_to_string(topologies().join("p2p-small.yaml")).unwrap();
     let lab = Lab::up(&text);
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let db = switchboard::store::Db::connect(&switchboard::store::sqlite_url(dir.path()).unwrap()).await.unwrap();
-        let svc = Service::new(db, Config { dry_run: false, ..Config::default() });
-        let system = Actor::system("lab-test");
-        svc.import_topology(&system, &text, "topologies/p2p-small.yaml").await.unwrap();
-        let uid = svc
-            .create_user(&system, OPERATOR_ORG, "noc@op.example", "NOC", UserRole::Operator, "lab-password-1")
-            .await
-            .unwrap();
-        let op = svc.actor(&uid, "lab").await.unwrap();
-        let mut admin = Vec::new();
-        for org in ["acme", "globex"] {
-            let org_id = svc.organization_id(org).await.unwrap();
-            let email = format!("admin@{org}.example");
-            let uid = svc.create_user(&op, &org_id, &email, "Admin", UserRole::Admin, "lab-password-1").await.unwrap();
-            admin.push(svc.actor(&uid, "lab").await.unwrap());
-        }
-        let spec = DefinitionSpec {
-            name: "Lab E-Line".into(),
-            kinds: vec![ChannelKind::P2p],
-            min_bandwidth_mbps: 1,
-            max_bandwidth_mbps: 1000,
-            classes: vec!["standard".into()],
-            drivers: vec!["linux".into()],
-            relations: Default::default(),
-        };
-        let (definition, _) = svc.create_definition(&op, &spec).await.unwrap();
-        let free = UsageModelSpec { name: "free".into(), ..Default::default() };
-        let free = svc.create_usage_model(&op, &definition, &free).await.unwrap();
+        let LabService { svc, op, admin, definition, free } =
+            lab_service(dir.path(), &text, "topologies/p2p-small.yaml", "Lab E-Line", "linux").await;
         // 1,000.00 per GB: a cent per 10 kB, so the bill follows the counters closely.
         let small = UsageModelSpec {
             name: "1 MB".into(),
@@ -639,4 +610,50 @@ fn parallel_apply_with_one_switch_failing_leaves_every_switch_as_it_was() {
     assert!(drift.is_empty(), "{drift:?}");
     let verdict = lab.probe(&metro_channels(), false);
     assert!(verdict.anomalies.is_empty(), "{}", switchboard::cli::probe::render(&verdict));
+}
+
+/// A service on SQLite in `dir` with topology `text` (read from `file`) imported, the NOC,
+/// an admin each for acme and globex, an E-Line definition `name` for `driver` switches and
+/// a free usage model: what the lab's service tests start from.
+pub(crate) struct LabService {
+    pub svc: switchboard::service::Service,
+    pub op: switchboard::service::Actor,
+    /// acme's admin, then globex's.
+    pub admin: Vec<switchboard::service::Actor>,
+    pub definition: String,
+    pub free: switchboard::model::id::UsageModelId,
+}
+
+pub(crate) async fn lab_service(dir: &Path, text: &str, file: &str, name: &str, driver: &str) -> LabService {
+    use switchboard::model::ChannelKind;
+    use switchboard::service::{Actor, Config, DefinitionSpec, OPERATOR_ORG, Service, UsageModelSpec, UserRole};
+    let db = switchboard::store::Db::connect(&switchboard::store::sqlite_url(dir).unwrap()).await.unwrap();
+    let svc = Service::new(db, Config { dry_run: false, ..Config::default() });
+    let system = Actor::system("lab-test");
+    svc.import_topology(&system, text, file).await.unwrap();
+    let uid = svc
+        .create_user(&system, OPERATOR_ORG, "noc@op.example", "NOC", UserRole::Operator, "lab-password-1")
+        .await
+        .unwrap();
+    let op = svc.actor(&uid, "lab").await.unwrap();
+    let mut admin = Vec::new();
+    for org in ["acme", "globex"] {
+        let org_id = svc.organization_id(org).await.unwrap();
+        let email = format!("admin@{org}.example");
+        let uid = svc.create_user(&op, &org_id, &email, "Admin", UserRole::Admin, "lab-password-1").await.unwrap();
+        admin.push(svc.actor(&uid, "lab").await.unwrap());
+    }
+    let spec = DefinitionSpec {
+        name: name.into(),
+        kinds: vec![ChannelKind::P2p],
+        min_bandwidth_mbps: 1,
+        max_bandwidth_mbps: 1000,
+        classes: vec!["standard".into()],
+        drivers: vec![driver.into()],
+        relations: Default::default(),
+    };
+    let (definition, _) = svc.create_definition(&op, &spec).await.unwrap();
+    let free = UsageModelSpec { name: "free".into(), ..Default::default() };
+    let free = svc.create_usage_model(&op, &definition, &free).await.unwrap();
+    LabService { svc, op, admin, definition, free }
 }

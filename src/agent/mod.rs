@@ -36,9 +36,13 @@ pub struct Agent {
     journal: PathBuf,
     confirm_timeout: Duration,
     open: Option<Open>,
-    /// How the last transaction ended, for the answer to a late commit.
-    last: Option<(String, &'static str)>,
+    /// How the last [`CLOSED_KEPT`] transactions ended, newest last: the answer to a late
+    /// commit, and why a closed transaction is never prepared again.
+    closed: std::collections::VecDeque<(String, &'static str)>,
 }
+
+/// How many closed transactions an agent remembers.
+const CLOSED_KEPT: usize = 64;
 
 /// The open transaction.
 #[derive(Debug, Clone)]
@@ -122,7 +126,7 @@ impl Agent {
             journal: journal.to_path_buf(),
             confirm_timeout,
             open: None,
-            last: None,
+            closed: Default::default(),
         };
         let Some(found) = agent.read_journal()? else { return Ok((agent, None)) };
         let before: BTreeSet<Item> = found.before.into_iter().collect();
@@ -132,7 +136,7 @@ impl Agent {
             message,
         })?;
         agent.remove_journal()?;
-        agent.last = Some((found.transaction.clone(), "rolled back when the agent restarted"));
+        agent.close(&found.transaction, "rolled back when the agent restarted");
         Ok((agent, Some(Recovered { transaction: found.transaction, holder: found.holder, changes })))
     }
 
@@ -157,7 +161,9 @@ impl Agent {
     /// Phase one. A new transaction reads the state before, journals it and applies
     /// `changes`; the open transaction, prepared again by the same holder, takes more
     /// changes (its state before stays). If the switch refuses a change the whole
-    /// transaction is rolled back and closed.
+    /// transaction is rolled back and closed. A transaction that was closed here (committed,
+    /// rolled back, or aborted before its prepare arrived: an orchestrator gave up on a slow
+    /// agent) is refused: opened again, it would hold only the changes that came after.
     pub fn prepare(
         &mut self,
         transaction: &str,
@@ -165,6 +171,13 @@ impl Agent {
         client: &str,
         changes: &[Change],
     ) -> Result<Prepared, AgentError> {
+        if let Some(how) = self.closed_how(transaction) {
+            return Err(AgentError::NotOpen {
+                switch: self.name.clone(),
+                transaction: transaction.to_string(),
+                how: format!(": it was {how}; a new transaction is needed"),
+            });
+        }
         match &self.open {
             Some(open) if open.transaction == transaction && open.holder == holder => {}
             Some(open) => {
@@ -216,14 +229,18 @@ impl Agent {
         self.check_open(transaction)?;
         self.remove_journal()?;
         self.open = None;
-        self.last = Some((transaction.to_string(), "committed"));
+        self.close(transaction, "committed");
         Ok(())
     }
 
     /// Puts the switch back as it was before `transaction`. `Ok(false)`: it was not open
-    /// (already rolled back, committed, or never prepared here).
+    /// (already rolled back, committed, or never prepared here). An abort that comes before
+    /// its transaction's prepare (held up on the way) closes it, so that prepare is refused.
     pub fn abort(&mut self, transaction: &str) -> Result<bool, AgentError> {
         if self.open.as_ref().is_none_or(|o| o.transaction != transaction) {
+            if self.closed_how(transaction).is_none() {
+                self.close(transaction, "aborted by its orchestrator before its prepare arrived");
+            }
             return Ok(false);
         }
         self.roll_back("aborted").map(|_| true)
@@ -250,9 +267,9 @@ impl Agent {
         match &self.open {
             Some(open) if open.transaction == transaction => Ok(open),
             _ => {
-                let how = match &self.last {
-                    Some((t, how)) if t == transaction => format!(": it was {how}"),
-                    _ => ": it was never prepared here, or its outcome is forgotten".into(),
+                let how = match self.closed_how(transaction) {
+                    Some(how) => format!(": it was {how}"),
+                    None => ": it was never prepared here, or its outcome is forgotten".into(),
                 };
                 Err(AgentError::NotOpen { switch: self.name.clone(), transaction: transaction.to_string(), how })
             }
@@ -268,7 +285,7 @@ impl Agent {
             Ok(n) => {
                 self.remove_journal()?;
                 tracing::info!(transaction = %open.transaction, holder = %open.holder, changes = n, "{how}");
-                self.last = Some((open.transaction, how));
+                self.close(&open.transaction, how);
                 Ok(n)
             }
             Err(message) => {
@@ -297,6 +314,19 @@ impl Agent {
         let actual = self.driver.read_state().map_err(|e| e.to_string())?;
         let left = diff(before, &actual, &everything).len();
         if left == 0 { Ok(made) } else { Err(format!("{left} differences remain after {ROLLBACK_ROUNDS} rounds")) }
+    }
+
+    /// Remembers how `transaction` ended (forgetting the oldest beyond [`CLOSED_KEPT`]).
+    fn close(&mut self, transaction: &str, how: &'static str) {
+        if self.closed.len() == CLOSED_KEPT {
+            self.closed.pop_front();
+        }
+        self.closed.push_back((transaction.to_string(), how));
+    }
+
+    /// How `transaction` ended, if it is closed and remembered.
+    fn closed_how(&self, transaction: &str) -> Option<&'static str> {
+        self.closed.iter().rev().find(|(t, _)| t == transaction).map(|(_, how)| *how)
     }
 
     fn journal_error(&self, message: String) -> AgentError {
@@ -400,6 +430,37 @@ mod tests {
         assert_eq!(a.driver().read_state().unwrap(), committed);
         let late = a.commit("t4").unwrap_err().to_string();
         assert!(late.contains("rolled back by its confirm timer"), "{late}");
+    }
+
+    #[test]
+    fn a_closed_transaction_is_never_prepared_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = agent(&dir.path().join("j"));
+        let before = a.driver().read_state().unwrap();
+        // Rolled back by the timer, then a read-back round's prepare comes late: refused,
+        // or the commit after it would keep only that round's changes.
+        let p = a.prepare("t1", "orch", "c", &[change(Op::Add, 10)]).unwrap();
+        assert_eq!(a.expire("t1", p.deadline), None);
+        let again = a.prepare("t1", "orch", "c", &[change(Op::Add, 11)]).unwrap_err().to_string();
+        assert!(again.contains("rolled back by its confirm timer"), "{again}");
+        assert!(again.ends_with("a new transaction is needed"), "{again}");
+        assert_eq!(a.driver().read_state().unwrap(), before);
+        // The orchestrator gave up on a slow agent and aborted before its prepare arrived.
+        assert!(!a.abort("t2").unwrap());
+        let late = a.prepare("t2", "orch", "c", &[change(Op::Add, 10)]).unwrap_err().to_string();
+        assert!(late.contains("aborted by its orchestrator before its prepare arrived"), "{late}");
+        assert_eq!(a.driver().read_state().unwrap(), before);
+        assert!(a.open().is_none());
+        // Committed ones too; and the agent forgets the oldest beyond what it keeps.
+        a.prepare("t3", "orch", "c", &[change(Op::Add, 10)]).unwrap();
+        a.commit("t3").unwrap();
+        assert!(a.prepare("t3", "orch", "c", &[]).unwrap_err().to_string().contains("it was committed"));
+        for k in 0..CLOSED_KEPT {
+            a.abort(&format!("x{k}")).unwrap();
+        }
+        a.prepare("t3", "orch", "c", &[change(Op::Remove, 10)]).unwrap();
+        a.commit("t3").unwrap();
+        assert_eq!(a.driver().read_state().unwrap(), before);
     }
 
     #[test]

@@ -268,6 +268,7 @@ fn remote_topology(topo: &Topology, addresses: &[std::net::Ipv4Addr], pki_dir: &
             bridge: sw.driver.bridge().to_string(),
             tls: Some(tls.clone()),
             mgmt_netns: Some(lab::mgmt_namespace(topo)),
+            timeouts: Default::default(),
         };
     }
     remote

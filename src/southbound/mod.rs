@@ -36,7 +36,7 @@ pub fn open(sw: &Switch) -> Result<Box<dyn Driver>, DriverError> {
             Ok(Box::new(LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge)?))
         }
         DriverConfig::DryRun { netns, bridge } => Ok(Box::new(DryRun::new(&sw.name, netns.as_deref(), bridge))),
-        DriverConfig::Remote { address, tls, mgmt_netns, .. } => {
+        DriverConfig::Remote { address, tls, mgmt_netns, timeouts, .. } => {
             let Some(files) = tls else {
                 return Err(DriverError {
                     switch: sw.name.clone(),
@@ -49,7 +49,7 @@ pub fn open(sw: &Switch) -> Result<Box<dyn Driver>, DriverError> {
                 &sw.name,
                 address,
                 &files.into(),
-                remote::Deadlines::default(),
+                remote::Deadlines::from(*timeouts),
                 mgmt_netns.as_deref(),
             )?))
         }

@@ -103,6 +103,9 @@ pub enum DriverConfig {
         /// (`remote: {netns: ...}`; a lab's `<lab>-mgmt`); `None` is the orchestrator's own.
         #[serde(skip_serializing_if = "Option::is_none")]
         mgmt_netns: Option<String>,
+        /// How long the orchestrator waits for the agent (`remote: {timeouts: ...}`).
+        #[serde(skip_serializing_if = "Timeouts::is_default")]
+        timeouts: Timeouts,
     },
     /// Records and prints change sets; touches nothing.
     DryRun {
@@ -123,6 +126,31 @@ pub struct TlsPaths {
     pub cert: String,
     /// Its private key.
     pub key: String,
+}
+
+/// How long the orchestrator waits for a remote switch's agent before it gives up on a
+/// call, in seconds (`remote: {timeouts: {connect: 5, read: 30, write: 60}}`): a dead or
+/// silent agent costs this, never a hang.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Timeouts {
+    /// Connecting: TCP, the TLS handshake and the health check.
+    pub connect: u64,
+    /// Reading state, counters and health.
+    pub read: u64,
+    /// Prepare, commit and abort (the agent applies the changes within it).
+    pub write: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts { connect: 5, read: 30, write: 60 }
+    }
+}
+
+impl Timeouts {
+    pub fn is_default(&self) -> bool {
+        *self == Timeouts::default()
+    }
 }
 
 impl DriverConfig {

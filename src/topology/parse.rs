@@ -58,6 +58,8 @@ struct TlsFields {
     key: Option<String>,
     /// The management namespace connections to agents are opened from (`remote:` only).
     netns: Option<String>,
+    /// How long to wait for the agents (`remote:` only).
+    timeouts: super::Timeouts,
 }
 
 impl TlsFields {
@@ -72,7 +74,7 @@ impl TlsFields {
             }
             Some(s)
         };
-        TlsFields { ca: get("ca"), cert: get("cert"), key: get("key"), netns: None }
+        TlsFields { ca: get("ca"), cert: get("cert"), key: get("key"), ..TlsFields::default() }
     }
 
     /// These fields over `defaults`; all three or nothing.
@@ -87,6 +89,22 @@ impl TlsFields {
     fn any(&self) -> bool {
         self.ca.is_some() || self.cert.is_some() || self.key.is_some()
     }
+}
+
+/// `remote: {timeouts: {connect, read, write}}`: whole seconds, each optional.
+fn read_timeouts(r: &mut Reader, node: &Node) -> super::Timeouts {
+    let mut t = super::Timeouts::default();
+    let Some(mut f) = r.map(node, "`timeouts` of `remote`") else { return t };
+    for (key, slot) in [("connect", &mut t.connect), ("read", &mut t.read), ("write", &mut t.write)] {
+        if let Some(n) = f.get(key) {
+            let what = format!("`remote.timeouts.{key}` (whole seconds)");
+            if let Some(v) = r.int(n, &what, 1, 3600) {
+                *slot = v as u64;
+            }
+        }
+    }
+    f.finish(r, "`remote.timeouts`", &["connect", "read", "write"]);
+    t
 }
 
 fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
@@ -119,7 +137,10 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
                     }
                     d.netns = Some(ns);
                 }
-                f.finish(r, "`remote`", &["ca", "cert", "key", "netns"]);
+                if let Some(n) = f.get("timeouts") {
+                    d.timeouts = read_timeouts(r, n);
+                }
+                f.finish(r, "`remote`", &["ca", "cert", "key", "netns", "timeouts"]);
                 d
             }
             None => TlsFields::default(),
@@ -344,6 +365,7 @@ fn read_switch(r: &mut Reader, key: &Node, value: &Node, tls_defaults: &TlsField
                 bridge: bridge.map_or_else(|| "br0".into(), |(b, _)| b),
                 tls: tls.over(tls_defaults),
                 mgmt_netns: tls_defaults.netns.clone(),
+                timeouts: tls_defaults.timeouts,
             }
         }
         "dry-run" => {

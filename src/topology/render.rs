@@ -15,6 +15,8 @@ pub enum RenderError {
         "remote switches `{a}` and `{b}` are reached from different management namespaces; a topology file gives one, under `remote:`"
     )]
     MixedNetns { a: String, b: String },
+    #[error("remote switches `{a}` and `{b}` have different timeouts; a topology file gives one set, under `remote:`")]
+    MixedTimeouts { a: String, b: String },
 }
 
 /// The topology as YAML that parses back to it (positions aside).
@@ -40,8 +42,28 @@ pub fn yaml(topo: &Topology) -> Result<String, RenderError> {
             }
         }
     }
+    // So are the timeouts.
+    let mut timeouts: Option<(&str, super::Timeouts)> = None;
+    for sw in &topo.switches {
+        if let DriverConfig::Remote { timeouts: t, .. } = &sw.driver {
+            match timeouts {
+                Some((first, other)) if other != *t => {
+                    return Err(RenderError::MixedTimeouts { a: first.to_string(), b: sw.name.clone() });
+                }
+                Some(_) => {}
+                None => timeouts = Some((&sw.name, *t)),
+            }
+        }
+    }
+    let mut remote = Vec::new();
     if let Some((_, ns)) = netns {
-        let _ = writeln!(out, "remote: {{netns: {}}}", q(ns));
+        remote.push(format!("netns: {}", q(ns)));
+    }
+    if let Some((_, t)) = timeouts.filter(|(_, t)| !t.is_default()) {
+        remote.push(format!("timeouts: {{connect: {}, read: {}, write: {}}}", t.connect, t.read, t.write));
+    }
+    if !remote.is_empty() {
+        let _ = writeln!(out, "remote: {{{}}}", remote.join(", "));
     }
     out.push_str("switches:\n");
     for sw in &topo.switches {

@@ -328,6 +328,44 @@ fn remote_certificates_come_from_the_switch_or_the_topology_defaults() {
     assert!(err.contains("needs certificates") && err.contains("switchboard pki"), "{err}");
 }
 
+/// `remote: {timeouts: ...}` sets how long the orchestrator waits for its agents: a silent
+/// agent (a listener that never answers) costs the connect timeout given, and bad values
+/// are diagnostics with their position.
+#[test]
+fn the_topology_sets_how_long_to_wait_for_an_agent() {
+    use switchboard::topology::{DriverConfig, Timeouts};
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = pki_dir();
+    let d = dir.path().display();
+    let text = format!(
+        "name: x\nremote: {{ca: {d}/ca.pem, cert: {d}/orchestrator.pem, key: {d}/orchestrator-key.pem, \
+         timeouts: {{connect: 1, write: 7}}}}\nswitches:\n  sw1: {{driver: remote, address: {}}}\n",
+        silent.local_addr().unwrap()
+    );
+    let topo = switchboard::topology::parse(&text).unwrap();
+    let DriverConfig::Remote { timeouts, .. } = &topo.switches[0].driver else { panic!() };
+    assert_eq!(*timeouts, Timeouts { connect: 1, read: 30, write: 7 });
+    let err = switchboard::engine::connect(&topo).err().unwrap().to_string();
+    assert!(err.starts_with("switch `sw1`") && err.contains("within the deadline of 1000 ms"), "{err}");
+    // Written back (as `lab up --agents` writes its topology), they stay.
+    let back = switchboard::topology::parse(&switchboard::topology::render::yaml(&topo).unwrap()).unwrap();
+    assert_eq!(back.switches[0].driver, topo.switches[0].driver);
+    let bad = "name: x\nremote:\n  timeouts: {connect: 0, read: soon, wait: 3}\nswitches:\n  a: {driver: remote, address: 10.0.0.1:4443}\n";
+    let diags = switchboard::topology::parse(bad).unwrap_err();
+    let said: Vec<String> = diags.iter().map(|d| format!("{}:{} {}", d.pos.line, d.pos.col, d.message)).collect();
+    assert!(
+        said.iter().any(|m| m.starts_with("3:23 ")
+            && m.contains("`remote.timeouts.connect` (whole seconds) 0 is out of range 1-3600")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|m| m.starts_with("3:32 ") && m.contains("`remote.timeouts.read` (whole seconds) must be an integer")),
+        "{said:?}"
+    );
+    assert!(said.iter().any(|m| m.contains("unknown key `wait` in `remote.timeouts`")), "{said:?}");
+}
+
 /// Issue 17, item 4: `remote: {netns: NS}` names the management namespace connections are
 /// made from (`lab up --agents` writes it); a bad name is a diagnostic, a missing namespace a
 /// clear error naming it, and `--pki` alone is refused.

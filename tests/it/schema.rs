@@ -92,6 +92,7 @@ fn the_written_remote_topology_matches_the_schema() {
             bridge: "br0".into(),
             tls: Some(tls.clone()),
             mgmt_netns: Some("metro-mgmt".into()),
+            timeouts: switchboard::topology::Timeouts { connect: 3, read: 20, write: 90 },
         };
     }
     let written = switchboard::topology::render::yaml(&topo).unwrap();

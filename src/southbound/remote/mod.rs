@@ -44,7 +44,17 @@ pub struct Deadlines {
 
 impl Default for Deadlines {
     fn default() -> Deadlines {
-        Deadlines { connect: Duration::from_secs(5), read: Duration::from_secs(30), write: Duration::from_secs(60) }
+        Deadlines::from(crate::topology::Timeouts::default())
+    }
+}
+
+impl From<crate::topology::Timeouts> for Deadlines {
+    fn from(t: crate::topology::Timeouts) -> Deadlines {
+        Deadlines {
+            connect: Duration::from_secs(t.connect),
+            read: Duration::from_secs(t.read),
+            write: Duration::from_secs(t.write),
+        }
     }
 }
 
@@ -261,7 +271,15 @@ pub fn channel_from(
         });
         endpoint.connect_with_connector(connector).await.map_err(|e| with_hint(chain(&e)))
     })
-    .map_err(|e| format!("cannot reach the agent at {address}: {e}"))
+    .map_err(|e| {
+        // tonic's own connect timeout says only "deadline has elapsed": say which.
+        let e = if e.contains("deadline has elapsed") {
+            format!("no answer within the deadline of {} ms (TCP and the TLS handshake)", deadline.as_millis())
+        } else {
+            e
+        };
+        format!("cannot reach the agent at {address}: {e}")
+    })
 }
 
 /// Who the orchestrator says it is when it prepares: this host and process.

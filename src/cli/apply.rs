@@ -58,6 +58,7 @@ fn print_event(e: &Event) {
             eprintln!("  {switch}: read-back found {missing} change(s) missing, applying them again")
         }
         Event::RollingBack { switch } => eprintln!("  {switch}: rolling back"),
+        Event::Prepared { switches } => eprintln!("  every switch ({switches}) took its changes: committing"),
     }
 }
 

@@ -12,8 +12,15 @@
 //! re-converging rollback. The linux and dry-run drivers keep the trait's defaults (prepare
 //! is apply, commit and abort do nothing), so for them this is the one-phase transaction it
 //! always was. A remote switch whose agent dies between prepare and commit rolls back by its
-//! own confirm timer; one whose commit is not answered after others committed is reported,
-//! and re-converged by the rollback like any other touched switch.
+//! own confirm timer.
+//!
+//! A commit that reaches some switches and not others (an agent died or went silent between
+//! the phases) leaves the transaction *in doubt*: the decision was to commit and some
+//! switches hold the change for good, so nothing is rolled back; the error says which
+//! switches committed and which did not confirm ([`InDoubt`]). A switch that did not commit
+//! rolls back by its agent's confirm timer (or from its journal when the agent starts
+//! again); applying the same change again then converges every switch forward, which is
+//! what the service's order recovery does.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -21,7 +28,7 @@ use std::time::{Duration, Instant};
 mod provision;
 
 pub use crate::orchestrator::Change;
-pub use provision::{Agent, Provision, Provisioned, Touched, agents, commands, provision};
+pub use provision::{Agent, Provision, ProvisionError, Provisioned, Touched, agents, commands, provision};
 
 use crate::orchestrator::{ChangeSet, Item, Ownership, Planner, change_set, diff};
 use crate::southbound::{ApplyError, Driver, DriverError};
@@ -115,6 +122,8 @@ pub enum Event {
     Reapplying { switch: String, missing: usize },
     /// A switch is being put back after a failure.
     RollingBack { switch: String },
+    /// Every switch took and verified its changes; the commits go out next.
+    Prepared { switches: usize },
 }
 
 /// A successful apply.
@@ -137,15 +146,41 @@ pub struct Report {
 
 /// A failed apply: what failed, and anything that went wrong while rolling back.
 #[derive(Debug, thiserror::Error)]
-#[error("{failure}{}", rollback_note(.rollback_errors))]
+#[error("{failure}{}", rollback_note(.rollback_errors, .in_doubt))]
 pub struct TransactionError {
     pub failure: ApplyError,
     /// Empty when every touched switch is back where it was.
     pub rollback_errors: Vec<ApplyError>,
+    /// Set when the commit reached some switches and not others: nothing was rolled back.
+    pub in_doubt: Option<Box<InDoubt>>,
 }
 
-fn rollback_note(errors: &[ApplyError]) -> String {
-    if errors.is_empty() {
+/// A transaction whose commit reached some switches and not others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InDoubt {
+    /// The switches that committed: they hold the change.
+    pub committed: Vec<String>,
+    /// The switches whose commit was not confirmed: each rolls back by its agent's confirm
+    /// timer unless the commit reached it after all.
+    pub unconfirmed: Vec<String>,
+}
+
+impl std::fmt::Display for InDoubt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "IN DOUBT: committed on {}, not confirmed on {}; nothing was rolled back: a switch that did not commit \
+             rolls back by its agent's confirm timer, and applying the change again brings every switch to it",
+            self.committed.join(", "),
+            self.unconfirmed.join(", ")
+        )
+    }
+}
+
+fn rollback_note(errors: &[ApplyError], in_doubt: &Option<Box<InDoubt>>) -> String {
+    if let Some(d) = in_doubt {
+        format!("; {d}")
+    } else if errors.is_empty() {
         "; every switch was rolled back to its state before the apply".into()
     } else {
         let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
@@ -243,6 +278,7 @@ fn transact(
     let read_error = |e: DriverError| TransactionError {
         failure: ApplyError { switch: e.switch, done: 0, op: "read state".into(), message: e.message },
         rollback_errors: Vec::new(),
+        in_doubt: None,
     };
     let before = read_all(drivers).map_err(read_error)?;
     let empty = BTreeSet::new();
@@ -266,25 +302,39 @@ fn transact(
         result: Err(ApplyError { switch: j.name.clone(), done: 0, op: "apply".into(), message: PANIC.into() }),
         events: Vec::new(),
     });
+    // The prepare phase's events, in topology order, before the commits go out.
+    for outcome in &mut outcomes {
+        for event in outcome.events.drain(..) {
+            progress(&event);
+        }
+    }
     // Phase two, when every switch took its changes: commit everywhere.
+    let mut in_doubt = None;
     if outcomes.iter().all(|o| o.result.is_ok()) {
+        progress(&Event::Prepared { switches: jobs.len() });
         let commits = on_each(
             &mut jobs,
             |j| j.driver.commit(&j.transaction),
             |j| Err(DriverError { switch: j.name.clone(), message: PANIC.into() }),
         );
-        for (outcome, commit) in outcomes.iter_mut().zip(commits) {
-            if let Err(e) = commit {
-                outcome.result = Err(ApplyError { switch: e.switch, done: 0, op: "commit".into(), message: e.message });
+        let mut doubt = InDoubt { committed: Vec::new(), unconfirmed: Vec::new() };
+        for ((outcome, commit), job) in outcomes.iter_mut().zip(commits).zip(&jobs) {
+            match commit {
+                Ok(()) => doubt.committed.push(job.name.clone()),
+                Err(e) => {
+                    doubt.unconfirmed.push(job.name.clone());
+                    outcome.result =
+                        Err(ApplyError { switch: e.switch, done: 0, op: "commit".into(), message: e.message });
+                }
             }
+        }
+        if !doubt.committed.is_empty() && !doubt.unconfirmed.is_empty() {
+            in_doubt = Some(Box::new(doubt));
         }
     }
     let mut report = Report { applied: vec![Vec::new(); scope.len()], ..Report::default() };
     let mut failure = None;
     for (job, outcome) in jobs.into_iter().zip(outcomes) {
-        for event in &outcome.events {
-            progress(event);
-        }
         match outcome.result {
             Ok(reapplied) => {
                 report.changes += job.changes.len();
@@ -302,8 +352,12 @@ fn transact(
         }
     }
     if let Some(failure) = failure {
+        if in_doubt.is_some() {
+            tracing::error!(%failure, in_doubt = ?in_doubt, "the commit reached some switches and not others");
+            return Err(TransactionError { failure, rollback_errors: Vec::new(), in_doubt });
+        }
         let rollback_errors = rollback(topo, scope, drivers, &before, &touched, &transaction, progress);
-        return Err(TransactionError { failure, rollback_errors });
+        return Err(TransactionError { failure, rollback_errors, in_doubt: None });
     }
     report.elapsed = start.elapsed();
     report.before = before;
@@ -435,7 +489,7 @@ mod tests {
     fn a_failure_names_its_switch_as_it_displays() {
         let failure =
             ApplyError { switch: "agg`1".into(), done: 2, op: "bridge vlan add".into(), message: "EEXIST".into() };
-        let e = TransactionError { failure, rollback_errors: Vec::new() };
+        let e = TransactionError { failure, rollback_errors: Vec::new(), in_doubt: None };
         assert_eq!(failed_switch(&e.to_string()), Some("agg`1"));
         let e = DriverError { switch: "acc4".into(), message: "network namespace `x` does not exist".into() };
         assert_eq!(failed_switch(&e.to_string()), Some("acc4"));

@@ -54,9 +54,25 @@ pub struct Touched {
     pub elapsed: Duration,
 }
 
+/// Why a provision did not go through: what failed, as the transaction's error says it, and
+/// whether the transaction is in doubt (committed on some switches; nothing rolled back).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProvisionError {
+    pub message: String,
+    pub in_doubt: Option<super::InDoubt>,
+}
+
+impl From<String> for ProvisionError {
+    fn from(message: String) -> ProvisionError {
+        ProvisionError { message, in_doubt: None }
+    }
+}
+
 /// Runs `p` as one transaction (see [`apply_delta`]); on failure every switch is back as it
-/// was and the error says what failed. Blocking: real switches are netlink round trips.
-pub fn provision(p: Provision<'_>, progress: &mut dyn FnMut(&Event)) -> Result<Provisioned, String> {
+/// was and the error says what failed, unless the transaction is in doubt (see
+/// [`super::InDoubt`]). Blocking: real switches are netlink round trips.
+pub fn provision(p: Provision<'_>, progress: &mut dyn FnMut(&Event)) -> Result<Provisioned, ProvisionError> {
     let mut indices = Vec::new();
     let mut drivers: Vec<Box<dyn Driver>> = Vec::new();
     let dry_names: BTreeSet<String> = p.dry.keys().cloned().collect();
@@ -71,9 +87,9 @@ pub fn provision(p: Provision<'_>, progress: &mut dyn FnMut(&Event)) -> Result<P
                 Box::new(d)
             }
             (DriverConfig::DryRun { .. }, None) => {
-                return Err(format!("switch `{}`: its dry-run state was not loaded", sw.name));
+                return Err(format!("switch `{}`: its dry-run state was not loaded", sw.name).into());
             }
-            (_, None) => super::connect_switch(sw).map_err(|e| e.to_string())?,
+            (_, None) => super::connect_switch(sw).map_err(|e| ProvisionError::from(e.to_string()))?,
         };
         if let Some((_, at)) = p.faults.iter().find(|(f, _)| f == name) {
             driver.inject_fault(*at);
@@ -88,7 +104,8 @@ pub fn provision(p: Provision<'_>, progress: &mut dyn FnMut(&Event)) -> Result<P
         }
         progress(e);
     };
-    let report = apply_delta(p.topo, &indices, &mut drivers, p.add, p.remove, &mut timed).map_err(|e| e.to_string())?;
+    let report = apply_delta(p.topo, &indices, &mut drivers, p.add, p.remove, &mut timed)
+        .map_err(|e| ProvisionError { message: e.to_string(), in_doubt: e.in_doubt.map(|d| *d) })?;
     let mut out = Provisioned { changes: report.changes, ..Provisioned::default() };
     for ((s, driver), (before, applied)) in
         indices.iter().zip(&mut drivers).zip(report.before.into_iter().zip(report.applied))

@@ -165,6 +165,12 @@ pub struct Config {
     pub new_account: Account,
     /// Attempts before an order that keeps dying is failed.
     pub max_attempts: i64,
+    /// An order whose apply was left in doubt (committed on some switches, not confirmed on
+    /// others) is run again this long after each try ...
+    pub in_doubt_retry: Duration,
+    /// ... until every switch holds its change, or this long after it was first in doubt,
+    /// when it is failed with the switches named (its VLANs stay held).
+    pub in_doubt_for: Duration,
     /// Drive every switch with the dry-run driver, whatever the topology says (the
     /// default of `serve` when no real switches are configured).
     pub dry_run: bool,
@@ -194,6 +200,8 @@ impl Default for Config {
                 credit_limit_cents: 10_000,
             },
             max_attempts: 3,
+            in_doubt_retry: Duration::from_secs(10),
+            in_doubt_for: Duration::from_secs(3600),
             dry_run: false,
             batch_orders: 8,
             currency: "EUR".into(),

@@ -37,7 +37,7 @@ pub struct OrderOutcome {
     pub order_id: String,
     pub channel_id: String,
     pub action: String,
-    /// `done` or `failed`.
+    /// `done`, `failed`, or `in doubt` (run again later: see `Service::park_in_doubt`).
     pub status: String,
     pub reason: String,
     pub changes: usize,
@@ -49,6 +49,8 @@ pub(super) struct Claimed {
     pub channel_id: String,
     pub action: String,
     pub attempts: i64,
+    /// When its apply was first left in doubt, if it was (it is being run again).
+    pub in_doubt_since: Option<i64>,
 }
 
 /// What the order wants on the switches.
@@ -131,7 +133,13 @@ impl Service {
             }
         }
         let Some(row) = row else { return Ok(None) };
-        let c = Claimed { id: row.id, channel_id: row.channel_id, action: row.action, attempts: row.attempts };
+        let c = Claimed {
+            id: row.id,
+            channel_id: row.channel_id,
+            action: row.action,
+            attempts: row.attempts,
+            in_doubt_since: row.in_doubt_since,
+        };
         if c.attempts > 1 {
             tracing::warn!(order = %c.id, attempt = c.attempts, "taking over an order whose instance stopped");
         }
@@ -258,6 +266,65 @@ impl Service {
 /// This instance stalled past its lease and another took the order over.
 pub(super) fn taken_over() -> ServiceError {
     ServiceError::TakenOver
+}
+
+impl Service {
+    /// Parks orders whose apply was left in doubt (`reason` says which switches committed
+    /// and which did not confirm): they stay `applying`, and any instance runs them again
+    /// `in_doubt_retry` later, as it takes over a stopped instance's orders, until every
+    /// switch holds their change (or `in_doubt_for` has passed). An activation records the
+    /// configuration it was applying as what its channel holds (`applied`, given here), so
+    /// that a later removal also takes it off the switches that committed.
+    pub(super) async fn park_orders(
+        &self,
+        parked: &[(&Claimed, Option<AppliedChannel>)],
+        reason: &str,
+    ) -> Result<Vec<OrderOutcome>> {
+        let now = self.now();
+        let retry_at = now + i64::try_from(self.config.in_doubt_retry.as_millis()).unwrap_or(10_000);
+        let mut tx = self.db.write_background().await?;
+        let applied: Vec<(String, Option<String>)> = parked
+            .iter()
+            .filter_map(|(o, a)| Some((o.channel_id.clone(), Some(serde_json::to_string(a.as_ref()?).ok()?))))
+            .collect();
+        if !applied.is_empty() {
+            channels::applied_many(&mut tx, self.db.dialect, &applied, now).await?;
+        }
+        let ids: Vec<String> = parked.iter().map(|(o, _)| o.id.clone()).collect();
+        let instance = self.config.instance.as_str();
+        let n = orders::park_in_doubt(&mut tx, self.db.dialect, &ids, instance, retry_at, now, reason).await?;
+        if n != ids.len() as u64 {
+            // This instance stalled past its lease: whoever took the orders over runs them.
+            tx.rollback().await?;
+            return Ok(parked.iter().map(|(o, _)| taken_over_outcome(o)).collect());
+        }
+        for (o, _) in parked {
+            let detail = serde_json::json!({"channel": o.channel_id, "reason": reason, "retry_at": retry_at});
+            audit(&mut tx, now, &self.worker_actor(), "order.in_doubt", &o.id, detail).await?;
+        }
+        tx.commit().await?;
+        tracing::error!(
+            orders = ids.len(),
+            reason,
+            "apply in doubt: the orders run again until every switch holds them"
+        );
+        Ok(parked
+            .iter()
+            .map(|(o, _)| OrderOutcome {
+                order_id: o.id.clone(),
+                channel_id: o.channel_id.clone(),
+                action: o.action.clone(),
+                status: "in doubt".into(),
+                reason: reason.to_string(),
+                changes: 0,
+            })
+            .collect())
+    }
+
+    /// The reason an order's row holds now.
+    pub(super) async fn order_reason(&self, id: &str) -> Result<String> {
+        Ok(orders::get(&self.db, id).await?.map(|o| o.reason).unwrap_or_default())
+    }
 }
 
 pub(super) fn taken_over_outcome(o: &Claimed) -> OrderOutcome {

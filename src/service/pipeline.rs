@@ -97,7 +97,13 @@ impl Service {
         for r in rows {
             claimed.push((
                 r.created_at,
-                Claimed { id: r.id, channel_id: r.channel_id, action: r.action, attempts: r.attempts },
+                Claimed {
+                    id: r.id,
+                    channel_id: r.channel_id,
+                    action: r.action,
+                    attempts: r.attempts,
+                    in_doubt_since: r.in_doubt_since,
+                },
             ));
         }
         claimed.sort_by(|a, b| (a.0, &a.1.id).cmp(&(b.0, &b.1.id)));
@@ -144,7 +150,11 @@ impl Service {
         }
         match self.apply_batch(&planned, &topo, Finish::Done).await? {
             Ok(out) => Ok((out, alone)),
-            Err(reason) => {
+            // Some switches committed: running the orders one by one could fail one and free
+            // what those switches hold. Every order of the batch is run again as it is.
+            Err(e) if e.in_doubt.is_some() => Ok((self.park_in_doubt(&planned, &e.message).await?, alone)),
+            Err(e) => {
+                let reason = e.message;
                 tracing::info!(%reason, orders = planned.len(), "the combined change was refused; running the orders one by one");
                 alone.extend(planned.into_iter().map(|p| p.order));
                 Ok((Vec::new(), alone))
@@ -180,7 +190,19 @@ impl Service {
             reason,
             changes,
         };
-        if o.attempts > self.config.max_attempts {
+        if let Some(since) = o.in_doubt_since
+            && self.now() - since > i64::try_from(self.config.in_doubt_for.as_millis()).unwrap_or(i64::MAX)
+        {
+            // Its VLANs stay held: some switches may hold the channel (the reason says which).
+            let reason = format!(
+                "gave up after {} s in doubt; terminate the channel to remove what the switches hold ({})",
+                self.config.in_doubt_for.as_secs(),
+                self.order_reason(&o.id).await?
+            );
+            self.finish_failed(&o, &reason, false, &[]).await?;
+            return Ok(outcome(&o, "failed", reason, 0));
+        }
+        if o.attempts > self.config.max_attempts && o.in_doubt_since.is_none() {
             let reason = format!(
                 "gave up after {} attempts (instances stopped while running it); terminate the channel to clean up",
                 o.attempts - 1
@@ -189,6 +211,7 @@ impl Service {
             return Ok(outcome(&o, "failed", reason, 0));
         }
         let topo = self.topology().await?;
+        let o_in_doubt = o.in_doubt_since.is_some();
         let mut o = o;
         let mut attempt = 0;
         let planned = loop {
@@ -223,8 +246,14 @@ impl Service {
 
         match self.apply_batch(std::slice::from_ref(&planned), &topo, Finish::Done).await? {
             Ok(mut out) => out.pop().ok_or(ServiceError::TakenOver),
-            Err(reason) => {
-                let mut reason = reason;
+            // In doubt now, or before (some switches hold the change; a try that failed
+            // cleanly changed nothing): run again until every switch holds it.
+            Err(e) if e.in_doubt.is_some() || o_in_doubt => {
+                let mut out = self.park_in_doubt(std::slice::from_ref(&planned), &e.message).await?;
+                out.pop().ok_or(ServiceError::TakenOver)
+            }
+            Err(e) => {
+                let mut reason = e.message;
                 // Leave nothing of the channel on the switches: a failed modification rolled
                 // back to the previous configuration, which still has it. (A failed
                 // activation rolled back to switches without it.)
@@ -242,6 +271,7 @@ impl Service {
                         match self.apply_batch(std::slice::from_ref(&gone), &topo, Finish::Cleanup).await? {
                             Ok(_) => true,
                             Err(e) => {
+                                let e = e.message;
                                 reason = format!("{reason}; removing the channel's configuration failed too: {e}");
                                 false
                             }
@@ -412,7 +442,7 @@ impl Service {
         planned: &[Planned],
         topo: &Arc<Topology>,
         finish: Finish,
-    ) -> Result<std::result::Result<Vec<OrderOutcome>, String>> {
+    ) -> Result<std::result::Result<Vec<OrderOutcome>, crate::engine::ProvisionError>> {
         let now = self.now();
         let scope: Vec<String> =
             planned.iter().flat_map(|p| p.scope.iter().cloned()).collect::<BTreeSet<_>>().into_iter().collect();
@@ -437,7 +467,7 @@ impl Service {
             };
             let (a, r) = match delta(topo, &p.order.channel_id, &p.scope, old.as_ref(), &p.items) {
                 Ok(d) => d,
-                Err(reason) => return Ok(Err(reason)),
+                Err(reason) => return Ok(Err(reason.into())),
             };
             for (k, sw) in p.scope.iter().enumerate() {
                 let Some(&at) = position.get(sw.as_str()) else { continue };
@@ -524,6 +554,18 @@ impl Service {
             "order batch applied"
         );
         Ok(Ok(out))
+    }
+
+    /// Parks the planned orders whose apply was left in doubt (`Service::park_orders`).
+    async fn park_in_doubt(&self, planned: &[Planned], reason: &str) -> Result<Vec<OrderOutcome>> {
+        let parked: Vec<(&Claimed, Option<AppliedChannel>)> = planned
+            .iter()
+            .map(|p| match &p.target {
+                Target::Present(spec) if !p.was_live => (&p.order, Some(AppliedChannel::of(spec))),
+                _ => (&p.order, None),
+            })
+            .collect();
+        self.park_orders(&parked, reason).await
     }
 
     /// Records an applied batch in its apply's transaction: each channel holds its new

@@ -70,7 +70,21 @@ pub(super) fn stall_hook() {
     }
 }
 
-pub(super) type EngineResult = std::result::Result<engine::Provisioned, String>;
+/// Test hook: with `SWITCHBOARD_TEST_PAUSE_COMMIT=FILE`, an apply writes FILE once every
+/// switch took its changes, and waits while FILE exists before any commit: a test kills the
+/// process there (an orchestrator dead between the two phases) or cuts an agent off.
+fn pause_before_commit_hook() {
+    if let Ok(path) = std::env::var("SWITCHBOARD_TEST_PAUSE_COMMIT") {
+        let path = std::path::PathBuf::from(path);
+        if std::fs::write(&path, "prepared\n").is_ok() {
+            while path.exists() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+pub(super) type EngineResult = std::result::Result<engine::Provisioned, engine::ProvisionError>;
 
 /// Runs the engine's transaction on the switches of `scope` (`dry`: the dry-run ones'
 /// state). Dry-run switches are memory, so their run is a computation, done right here;
@@ -102,14 +116,19 @@ pub(super) fn run_engine(
     faults: &[(String, usize)],
 ) -> EngineResult {
     let mut first = true;
-    let mut progress = |e: &engine::Event| {
-        if let engine::Event::Applied { switch, changes, .. } = e {
+    let mut progress = |e: &engine::Event| match e {
+        engine::Event::Applied { switch, changes, .. } => {
             tracing::debug!(%switch, changes, "switch applied");
             if first {
                 first = false;
                 stall_hook();
             }
         }
+        engine::Event::Prepared { switches } => {
+            tracing::debug!(switches, "every switch prepared; committing");
+            pause_before_commit_hook();
+        }
+        _ => {}
     };
     engine::provision(engine::Provision { topo, scope, add, remove, dry, faults }, &mut progress)
 }

@@ -71,8 +71,14 @@ pub async fn newest(tx: &mut ReadTx<'_>) -> Result<Vec<Order>, SqlError> {
 
 /// How many orders are in each status, by status.
 pub async fn counts(db: &Db) -> Result<Vec<(String, i64)>, SqlError> {
-    let rows = query("SELECT status, COUNT(*) AS n FROM orders GROUP BY status ORDER BY status").fetch_all(db).await?;
-    rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+    // An order parked in doubt counts as `in_doubt`, not as `applying`.
+    let rows = query(
+        "SELECT CASE WHEN status = 'applying' AND in_doubt_since IS NOT NULL THEN 'in_doubt' ELSE status END AS s, \
+         COUNT(*) AS n FROM orders GROUP BY s ORDER BY s",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("s")?, r.try_get("n")?))).collect()
 }
 
 /// An order as a claim returns it.
@@ -84,6 +90,8 @@ pub struct Claim {
     /// Counting this claim.
     pub attempts: i64,
     pub created_at: i64,
+    /// When its apply was first left in doubt (`park_in_doubt`), if ever.
+    pub in_doubt_since: Option<i64>,
 }
 
 /// Which orders [`claim_one`] may take.
@@ -145,6 +153,7 @@ pub async fn claim_waiting(
             action: r.try_get("action")?,
             attempts: r.try_get("attempts")?,
             created_at: r.try_get("created_at")?,
+            in_doubt_since: None,
         });
     }
     Ok(claimed)
@@ -174,7 +183,7 @@ pub async fn claim_one(
                AND r.status IN ('planning', 'applying') AND r.lease_until >= $3) \
            ORDER BY o.created_at, o.id LIMIT 1{skip_locked}) \
          AND (status = 'pending' OR (status IN ('planning', 'applying') AND lease_until < $3)) \
-         RETURNING id, channel_id, action, attempts, claimed_by"
+         RETURNING id, channel_id, action, attempts, claimed_by, in_doubt_since"
     );
     let row = query(sql).bind(instance).bind(lease).bind(now).fetch_optional(&mut *tx).await?;
     let Some(row) = row else { return Ok(None) };
@@ -184,7 +193,37 @@ pub async fn claim_one(
         action: row.try_get("action")?,
         attempts: row.try_get("attempts")?,
         created_at: 0,
+        in_doubt_since: row.try_get("in_doubt_since")?,
     }))
+}
+
+/// Parks the orders `ids` that `instance` holds, whose apply was left in doubt: they stay
+/// `applying`, their lease runs out at `retry_at` (any instance then takes them over as it
+/// takes over the orders of a stopped one), `in_doubt_since` keeps its first time (else
+/// `now`) and `reason` says why. How many it parked.
+pub async fn park_in_doubt(
+    tx: &mut WriteTx,
+    dialect: Dialect,
+    ids: &[String],
+    instance: &str,
+    retry_at: i64,
+    now: i64,
+    reason: &str,
+) -> Result<u64, StoreError> {
+    let sql = format!(
+        "UPDATE orders SET status = 'applying', applying_at = COALESCE(applying_at, $3), lease_until = $2, \
+         in_doubt_since = COALESCE(in_doubt_since, $3), reason = $4 WHERE claimed_by = $1 AND {}",
+        in_list(dialect, "id", 5)
+    );
+    let keys: Vec<&str> = ids.iter().map(String::as_str).collect();
+    Ok(query(sql)
+        .bind(instance)
+        .bind(retry_at)
+        .bind(now)
+        .bind(reason)
+        .bind(list_param(dialect, &keys))
+        .execute(&mut *tx)
+        .await?)
 }
 
 /// Renews until `until` the lease of the orders `ids` that `instance` holds.

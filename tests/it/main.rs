@@ -32,6 +32,7 @@ mod forms;
 mod fuzz;
 mod gate;
 mod golden;
+mod in_doubt;
 mod instances;
 mod invitations;
 mod journey;

@@ -26,6 +26,10 @@ pub enum LabCommand {
         /// present (default: `pki/` in the lab's state directory, removed by `lab down`).
         #[arg(long, requires = "agents")]
         pki: Option<PathBuf>,
+        /// The agents' confirm timer: seconds after which an agent rolls back a transaction
+        /// that was prepared and not committed (`agent --confirm-timeout`).
+        #[arg(long, requires = "agents", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        confirm_timeout: u64,
     },
     /// Remove every namespace, link and bridge of the lab, even after a failed `up`.
     Down {
@@ -36,7 +40,7 @@ pub enum LabCommand {
 
 pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        LabCommand::Up { file, channels, agents, pki } => {
+        LabCommand::Up { file, channels, agents, pki, confirm_timeout } => {
             super::with_planner(&file, channels.as_deref(), |topo, planner| {
                 let report = lab::up(topo, &mut |line| eprintln!("lab {}: {line}", topo.name))?;
                 let tags: Vec<(String, u16)> = planner
@@ -53,7 +57,7 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
                     topo.name, report.namespaces_created, report.links_created
                 );
                 if agents {
-                    let up = super::lab_agents::up(topo, pki.as_deref(), &mut |line| {
+                    let up = super::lab_agents::up(topo, pki.as_deref(), confirm_timeout, &mut |line| {
                         eprintln!("lab {}: {line}", topo.name)
                     })?;
                     println!(

@@ -49,7 +49,12 @@ pub struct AgentsUp {
 /// Builds the management network, makes the missing certificates in `pki_dir` (default: the
 /// state directory's `pki/`), starts every switch's agent that is not running, and writes the
 /// remote topology. The lab itself must be up.
-pub fn up(topo: &Topology, pki_dir: Option<&Path>, progress: &mut dyn FnMut(&str)) -> anyhow::Result<AgentsUp> {
+pub fn up(
+    topo: &Topology,
+    pki_dir: Option<&Path>,
+    confirm_secs: u64,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<AgentsUp> {
     let state = state_dir(topo);
     std::fs::create_dir_all(&state)
         .with_context(|| format!("cannot create the lab's state directory {}", state.display()))?;
@@ -71,7 +76,7 @@ pub fn up(topo: &Topology, pki_dir: Option<&Path>, progress: &mut dyn FnMut(&str
         if running_agent(topo, &sw.name).is_some() {
             continue;
         }
-        start_agent(topo, k, &format!("{address}:{AGENT_PORT}"), &pki_dir)?;
+        start_agent(topo, k, &format!("{address}:{AGENT_PORT}"), &pki_dir, confirm_secs)?;
         started += 1;
     }
     progress(&format!("{started} agent(s) started, {} running already", topo.switches.len() - started));
@@ -188,7 +193,7 @@ fn stop(pid: i32) -> Result<(), String> {
 
 /// Starts the `k`-th switch's agent listening on `listen` inside the switch's namespace and
 /// waits until it says it is serving.
-fn start_agent(topo: &Topology, k: usize, listen: &str, pki_dir: &Path) -> anyhow::Result<()> {
+fn start_agent(topo: &Topology, k: usize, listen: &str, pki_dir: &Path, confirm_secs: u64) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
     let sw = topo.switches.get(k).context("no such switch")?;
     let netns = sw.driver.netns().with_context(|| format!("switch {} has no network namespace", sw.name))?;
@@ -212,6 +217,7 @@ fn start_agent(topo: &Topology, k: usize, listen: &str, pki_dir: &Path) -> anyho
         .arg(pki::ca_paths(pki_dir).cert)
         .arg("--journal")
         .arg(journal_file(topo, &sw.name))
+        .args(["--confirm-timeout", &confirm_secs.to_string()])
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().with_context(|| format!("cannot open {}", log_path.display()))?)
         .stderr(log)

@@ -100,7 +100,7 @@ fn lab_up_with_agents_serves_every_switch_through_its_agent_and_down_leaves_noth
 }
 
 /// Brings the lab's agents down with the CLI when the test ends, pass or fail.
-struct AgentsDown(String);
+pub(crate) struct AgentsDown(pub(crate) String);
 
 impl Drop for AgentsDown {
     fn drop(&mut self) {

@@ -13,6 +13,7 @@ use switchboard::southbound::linux::{lab, netns, probe};
 use switchboard::topology::Topology;
 
 mod agent;
+mod agent_faults;
 mod lab_agents;
 mod police;
 

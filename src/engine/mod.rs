@@ -7,8 +7,9 @@
 //! with the same `diff` that made the change.
 //!
 //! Two phases: every switch's changes go through [`Driver::prepare`] under one transaction
-//! id; once every switch has taken and verified them, [`Driver::commit`] runs on every
-//! switch; on any failure [`Driver::abort`] runs on every touched switch before the
+//! id; once every switch has taken and verified them, and every agent still says it holds
+//! the transaction (one killed or timed out since its prepare aborts it all),
+//! [`Driver::commit`] runs on every switch; on any failure [`Driver::abort`] runs on every touched switch before the
 //! re-converging rollback. The linux and dry-run drivers keep the trait's defaults (prepare
 //! is apply, commit and abort do nothing), so for them this is the one-phase transaction it
 //! always was. A remote switch whose agent dies between prepare and commit rolls back by its
@@ -308,6 +309,19 @@ fn transact(
             progress(&event);
         }
     }
+    // Before the commits go out, every agent must still hold the transaction: one that died
+    // (or whose confirm timer ran out) since its prepare makes the whole transaction abort,
+    // rather than leave it committed on the others and in doubt.
+    if outcomes.iter().all(|o| o.result.is_ok()) {
+        let held = on_each(&mut jobs, still_held, |j| {
+            Err(ApplyError { switch: j.name.clone(), done: 0, op: "check before commit".into(), message: PANIC.into() })
+        });
+        for (outcome, held) in outcomes.iter_mut().zip(held) {
+            if let Err(e) = held {
+                outcome.result = Err(e);
+            }
+        }
+    }
     // Phase two, when every switch took its changes: commit everywhere.
     let mut in_doubt = None;
     if outcomes.iter().all(|o| o.result.is_ok()) {
@@ -418,6 +432,22 @@ fn apply_and_verify(job: &mut Job<'_>) -> Outcome {
         message: format!("state still differs from the plan after {VERIFY_ROUNDS} read-back rounds"),
     };
     Outcome { result: Err(failure), events }
+}
+
+/// Whether the switch still holds the job's transaction open: always, for a switch without
+/// an agent; for a remote switch, its agent must answer and name the transaction.
+fn still_held(job: &mut Job<'_>) -> Result<(), ApplyError> {
+    let failed =
+        |message: String| ApplyError { switch: job.name.clone(), done: 0, op: "check before commit".into(), message };
+    match job.driver.agent_health() {
+        Ok(None) => Ok(()),
+        Ok(Some(h)) if h.open.as_ref().is_some_and(|o| o.transaction == job.transaction) => Ok(()),
+        Ok(Some(_)) => Err(failed(format!(
+            "the agent no longer holds transaction {} (it was restarted, or its confirm timer ran out)",
+            job.transaction
+        ))),
+        Err(e) => Err(failed(e.message)),
+    }
 }
 
 /// Puts each touched switch back to the owned part of its state before the apply, in

@@ -161,12 +161,13 @@ fn an_orchestrator_killed_between_prepare_and_commit_is_rolled_back_by_every_age
     drop(lab);
 }
 
-/// A management link going down while its switch prepares, and an agent answering past
-/// its deadline: the apply fails naming that switch and why, every other switch is rolled
-/// back at once, the cut-off or slow one by its agent, and every bridge ends exactly as
-/// before. Once all is well again the same apply goes through.
+/// A management link going down while its switch prepares, an agent answering past its
+/// deadline, and an agent killed between its prepare and the commits: the apply fails
+/// naming that switch and why, every other switch is rolled back at once, the cut-off,
+/// slow or killed one by its agent, and every bridge ends exactly as before. Once all is
+/// well again the same apply goes through.
 #[test]
-fn a_cut_management_link_or_a_slow_agent_fails_the_apply_and_every_switch_ends_as_before() {
+fn a_cut_management_link_a_slow_agent_or_a_killed_one_fails_the_apply_and_every_switch_ends_as_before() {
     let p2p = topologies().join("p2p-small.yaml");
     let p2p = p2p.to_str().unwrap().to_string();
     let lab = Lab::up(&std::fs::read_to_string(&p2p).unwrap());
@@ -216,6 +217,34 @@ fn a_cut_management_link_or_a_slow_agent_fails_the_apply_and_every_switch_ends_a
     assert!(err.failure.message.contains("within the deadline of 3000 ms"), "{err}");
     netem("p2p-small-sw3", "del", 0);
     wait_same(&lab, &before, "a slow agent", Duration::from_secs(CONFIRM_SECS + 60));
+
+    // sw2's agent killed with SIGKILL after its prepare, before the commits: the check
+    // before commit finds it gone and every other switch aborts; sw2 keeps its changes
+    // until its agent starts again (a second `lab up --agents`) and rolls back from its
+    // journal.
+    let remote = load_topology(&text);
+    let planner = plan(&remote, &specs).unwrap();
+    let mut drivers = engine::connect(&remote).unwrap();
+    let pid_file = "/run/switchboard/lab/p2p-small/agent-sw2.pid";
+    let pid: i32 = std::fs::read_to_string(pid_file).unwrap().trim().parse().unwrap();
+    let err = engine::apply(&planner, &mut drivers, &mut |e| {
+        // The prepare phase's events come once every switch has prepared, in topology order.
+        if matches!(e, engine::Event::Applied { switch, .. } if switch == "sw3") {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+        }
+    })
+    .unwrap_err();
+    assert_eq!((err.failure.switch.as_str(), err.failure.op.as_str()), ("sw2", "check before commit"), "{err}");
+    assert!(err.in_doubt.is_none(), "{err}");
+    assert_ne!(lab.snapshot(), before, "a killed agent cannot roll back");
+    let (code, out, err) =
+        switchboard(&["lab", "up", &p2p, "--agents", "--confirm-timeout", &CONFIRM_SECS.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(1 started now)"), "{out}");
+    wait_same(&lab, &before, "sw2's agent started again", Duration::from_secs(60));
+    let log = std::fs::read_to_string("/run/switchboard/lab/p2p-small/agent-sw2.log").unwrap();
+    assert!(log.contains("rolled back transaction"), "{log}");
 
     // All well again: the same apply goes through, and frames flow.
     let remote = load_topology(&text);

@@ -149,30 +149,42 @@ pub struct Agent {
     pub health: Result<AgentHealth, String>,
 }
 
-/// Asks the agent of every remote switch of `topo` for its health, in parallel: each
-/// costs at most its connection's and its call's deadlines. Blocking.
+/// How long [`agents`] waits for an agent to connect and to answer: a page that shows the
+/// agents must not hang on a silent one (the topology's timeouts, when shorter, win).
+pub const AGENT_VIEW_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Asks the agent of every remote switch of `topo` for its health, all at once (a thread
+/// each: the work is waiting on the network, not the CPU), in one connection and one call
+/// each: a silent agent costs at most [`AGENT_VIEW_DEADLINE`] to connect and as much to
+/// answer, whatever the number of agents. Blocking.
 pub fn agents(topo: &Topology) -> Vec<Agent> {
-    let mut jobs: Vec<(&crate::topology::Switch, &str)> = topo
-        .switches
-        .iter()
-        .filter_map(|sw| match &sw.driver {
-            DriverConfig::Remote { address, .. } => Some((sw, address.as_str())),
-            _ => None,
-        })
-        .collect();
-    super::on_each(
-        &mut jobs,
-        |(sw, address)| {
-            let health = super::connect_switch(sw)
-                .and_then(|mut d| d.agent_health())
-                .map_err(|e| e.message)
-                .and_then(|h| h.ok_or_else(|| "the driver has no agent".to_string()));
-            Agent { switch: sw.name.clone(), address: address.to_string(), health }
-        },
-        |(sw, address)| Agent {
-            switch: sw.name.clone(),
-            address: address.to_string(),
-            health: Err(super::PANIC.into()),
-        },
-    )
+    std::thread::scope(|scope| {
+        let asks: Vec<_> = topo
+            .switches
+            .iter()
+            .filter_map(|sw| match &sw.driver {
+                DriverConfig::Remote { address, timeouts, .. } => {
+                    let t = crate::southbound::remote::Deadlines::from(*timeouts);
+                    let deadlines = crate::southbound::remote::Deadlines {
+                        connect: t.connect.min(AGENT_VIEW_DEADLINE),
+                        read: t.read.min(AGENT_VIEW_DEADLINE),
+                        write: t.write,
+                    };
+                    let ask = scope.spawn(move || crate::southbound::ask_agent(sw, deadlines));
+                    Some((sw, address, ask))
+                }
+                _ => None,
+            })
+            .collect();
+        asks.into_iter()
+            .map(|(sw, address, ask)| {
+                let health = match ask.join() {
+                    Ok(Some(h)) => h.map_err(|e| e.message),
+                    Ok(None) => Err("the driver has no agent".to_string()),
+                    Err(_) => Err(super::PANIC.to_string()),
+                };
+                Agent { switch: sw.name.clone(), address: address.clone(), health }
+            })
+            .collect()
+    })
 }

@@ -56,6 +56,24 @@ pub fn open(sw: &Switch) -> Result<Box<dyn Driver>, DriverError> {
     }
 }
 
+/// What the agent of `sw` says of itself, connecting within `deadlines` (the topology's
+/// own, or shorter: a page that shows the agents must not wait on a silent one for long);
+/// `None` when `sw` has no agent. One connection and one call.
+pub fn ask_agent(sw: &Switch, deadlines: remote::Deadlines) -> Option<Result<AgentHealth, DriverError>> {
+    let DriverConfig::Remote { address, tls, mgmt_netns, .. } = &sw.driver else { return None };
+    let Some(files) = tls else {
+        return Some(Err(DriverError {
+            switch: sw.name.clone(),
+            message: format!("the agent at {address} needs certificates (see `switchboard pki`)"),
+        }));
+    };
+    Some(RemoteSwitch::connect_from(&sw.name, address, &files.into(), deadlines, mgmt_netns.as_deref()).and_then(|d| {
+        d.health_at_connect()
+            .cloned()
+            .ok_or_else(|| DriverError { switch: sw.name.clone(), message: "the agent said nothing of itself".into() })
+    }))
+}
+
 /// A switch Switchboard can read and change.
 pub trait Driver: Send {
     /// The switch's name in the topology.

@@ -128,3 +128,32 @@ async fn serve(svc: &Service) -> (String, reqwest::Client) {
     });
     (format!("http://{addr}"), reqwest::Client::builder().cookie_store(true).build().unwrap())
 }
+
+/// The agents' view asks every agent at once, each within a short deadline: four agents
+/// that accept the connection and never answer cost one deadline, not four, and each says
+/// which deadline it missed.
+#[test]
+fn silent_agents_are_asked_at_once_within_a_short_deadline() {
+    let dir = pki_dir();
+    let d = dir.path().display();
+    let silent: Vec<std::net::TcpListener> =
+        (0..4).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let mut text = format!(
+        "name: silent\nremote: {{ca: {d}/ca.pem, cert: {d}/orchestrator.pem, key: {d}/orchestrator-key.pem}}\nswitches:\n"
+    );
+    for (k, l) in silent.iter().enumerate() {
+        text += &format!("  s{k}: {{driver: remote, address: '{}'}}\n", l.local_addr().unwrap());
+    }
+    text += "links:\n  - endpoints: [s0:a, s1:a]\n  - endpoints: [s1:b, s2:a]\n  - endpoints: [s2:b, s3:a]\n";
+    let topo = switchboard::topology::parse(&text).unwrap();
+    let start = std::time::Instant::now();
+    let agents = switchboard::engine::agents(&topo);
+    let took = start.elapsed();
+    assert_eq!(agents.len(), 4);
+    for a in &agents {
+        let why = a.health.as_ref().unwrap_err();
+        assert!(why.contains("within the deadline of 2000 ms"), "{}: {why}", a.switch);
+    }
+    // One after another would take 8 s; two at a time (one per CPU), 4 s.
+    assert!(took < Duration::from_millis(3_500), "the view took {took:?}");
+}

@@ -70,6 +70,8 @@ pub struct RemoteSwitch {
     /// life) is sent malformed (a port name Linux refuses), so the agent refuses it.
     fail_at: Option<usize>,
     sent: usize,
+    /// What the agent said of itself when the connection was made.
+    at_connect: Option<AgentHealth>,
 }
 
 /// The runtime every remote driver's calls run on (two worker threads; started once).
@@ -184,12 +186,20 @@ impl RemoteSwitch {
             open: None,
             fail_at: None,
             sent: 0,
+            at_connect: None,
         };
         let health = sw.health()?;
         if health.switch_name != name {
             return Err(err(format!("the agent at {address} serves switch `{}`, not `{name}`", health.switch_name)));
         }
+        sw.at_connect = Some(health_from_wire(health));
         Ok(sw)
+    }
+
+    /// What the agent said of itself when this connection was made (one call fewer for a
+    /// caller that only wants that).
+    pub fn health_at_connect(&self) -> Option<&AgentHealth> {
+        self.at_connect.as_ref()
     }
 
     /// The agent's version, switch and open transaction.
@@ -282,6 +292,21 @@ pub fn channel_from(
     })
 }
 
+fn health_from_wire(h: v1::HealthResponse) -> AgentHealth {
+    AgentHealth {
+        version: h.version,
+        switch: h.switch_name,
+        bridge: h.bridge,
+        open: h.open.map(|o| OpenTransaction {
+            transaction: o.transaction,
+            holder: o.holder,
+            client: o.client,
+            changes: o.changes,
+            expires_in_ms: o.expires_in_ms,
+        }),
+    }
+}
+
 /// Who the orchestrator says it is when it prepares: this host and process.
 fn holder() -> String {
     let host = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "?".into());
@@ -299,19 +324,7 @@ impl Driver for RemoteSwitch {
     }
 
     fn agent_health(&mut self) -> Result<Option<AgentHealth>, DriverError> {
-        let h = self.health()?;
-        Ok(Some(AgentHealth {
-            version: h.version,
-            switch: h.switch_name,
-            bridge: h.bridge,
-            open: h.open.map(|o| OpenTransaction {
-                transaction: o.transaction,
-                holder: o.holder,
-                client: o.client,
-                changes: o.changes,
-                expires_in_ms: o.expires_in_ms,
-            }),
-        }))
+        Ok(Some(health_from_wire(self.health()?)))
     }
 
     fn read_state(&mut self) -> Result<BTreeSet<Item>, DriverError> {

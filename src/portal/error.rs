@@ -111,9 +111,28 @@ impl IntoResponse for AppError {
 }
 
 /// `Json` whose rejections are our JSON errors (with serde's message: which field, what).
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// A body is a JSON object, as the API's schema says of every one: serde alone reads a
+/// struct from an array of its fields too (`["a@b.example", "pw"]` as credentials).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AppJson<T>(pub T);
+
+/// A `T` read only from a JSON object.
+struct Object<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::model::strict::object(d).map(Object)
+    }
+}
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for AppJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let Json(Object(value)) = Json::<Object<T>>::from_request(req, state).await?;
+        Ok(AppJson(value))
+    }
+}
 
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {

@@ -693,6 +693,11 @@ async fn policy_and_auto_accept(b: Backend) {
         "{}",
         got.1
     );
+    // So is a whole body sent as the list of its fields.
+    let got = globex.put("/api/v1/policy", json!([30, false, []])).await;
+    assert_eq!(got.0, StatusCode::BAD_REQUEST, "{}", got.1);
+    let message = got.1["message"].as_str().unwrap();
+    assert!(message.starts_with("bad JSON body: invalid type: sequence, expected an object"), "{message}");
     let bad = json!({"default_offer_days": 30, "members_can_accept": false,
         "auto_accept": [{"organization": "acme", "interface": "acme-1a"}]});
     let got = globex.put("/api/v1/policy", bad).await;

@@ -208,7 +208,7 @@ impl Service {
     pub async fn offer(&self, actor: &Actor, channel_id: &ChannelId, offer: &NewOffer) -> Result<OfferCreated> {
         let (tx, w) = self.offer_written(actor, channel_id, offer).await?;
         tx.commit().await?;
-        let auto_accepted = self.auto_accept(&actor.org_id, &w.invitations).await;
+        let auto_accepted = self.auto_accept(&actor.org_id, channel_id.as_str(), &w.invitations).await;
         self.mail_invitations(actor, w.mailed, &still_open(&w.invitations, &auto_accepted));
         Ok(OfferCreated { offer_id: w.offer_id, expires_at: w.expires_at, invitations: w.invitations, auto_accepted })
     }
@@ -325,7 +325,7 @@ impl Service {
         )
         .await?;
         tx.commit().await?;
-        let auto_accepted = self.auto_accept(&actor.org_id, &out).await;
+        let auto_accepted = self.auto_accept(&actor.org_id, &channel.id, &out).await;
         let mailed = MailedOffer { channel, price, description, expires_at };
         self.mail_invitations(actor, mailed, &still_open(&out, &auto_accepted));
         Ok(out)

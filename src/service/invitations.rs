@@ -382,7 +382,8 @@ impl Service {
             return Err(ServiceError::Conflict("this invitation was already accepted or declined".into()));
         }
         record_opened(&mut tx, &row.invitee, actor, now).await?;
-        audit(&mut tx, now, actor, "invitation.decline", invitee_id, serde_json::json!({})).await?;
+        let detail = serde_json::json!({"channel": row.channel_id});
+        audit(&mut tx, now, actor, "invitation.decline", invitee_id, detail).await?;
         tx.commit().await?;
         self.announce_answer(&row.channel_id, &actor.org_id, None);
         Ok(())

@@ -162,7 +162,12 @@ impl Service {
     /// `offering_org`) whose organization auto-accepts its offers. Each acceptance is an
     /// ordinary one (account, usage model, interface checked; audit records it as
     /// `auto-accept:ORG`); a refusal leaves the invitation open and is recorded.
-    pub(crate) async fn auto_accept(&self, offering_org: &str, invitations: &[Invitation]) -> Vec<AutoAccepted> {
+    pub(crate) async fn auto_accept(
+        &self,
+        offering_org: &str,
+        channel_id: &str,
+        invitations: &[Invitation],
+    ) -> Vec<AutoAccepted> {
         let mut out = Vec::new();
         for inv in invitations {
             let Some(org_name) = &inv.organization else { continue };
@@ -191,7 +196,7 @@ impl Service {
                             &actor,
                             "invitation.auto_accept_refused",
                             &inv.invitee_id,
-                            serde_json::json!({"interface": interface, "code": e.code(), "reason": e.to_string()}),
+                            serde_json::json!({"channel": channel_id, "interface": interface, "code": e.code(), "reason": e.to_string()}),
                         )
                         .await?;
                         crate::store::offers::note_auto_accept_refused(&mut tx, &inv.invitee_id, &e.to_string())

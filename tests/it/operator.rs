@@ -17,9 +17,16 @@ async fn the_nocs_home_puts_failures_first(b: Backend) {
     let (_, ch) = acme.post("/api/v1/channels", new_channel(&p, "doomed", "p2p", "acme-3a")).await;
     let doomed = ch["id"].as_str().unwrap().to_string();
     let (_, offer) = acme
-        .post(&format!("/api/v1/channels/{doomed}/offers"), json!({"invitees": [{"email": "admin@stark.example"}]}))
+        .post(
+            &format!("/api/v1/channels/{doomed}/offers"),
+            json!({"invitees": [{"email": "admin@stark.example"}, {"email": "admin@initech.example"}]}),
+        )
         .await;
     let token = offer["invitations"][0]["token"].as_str().unwrap().to_string();
+    let initech = p.login("admin@initech.example", "password-1").await;
+    let declined = offer["invitations"][1]["token"].as_str().unwrap();
+    let (status, _) = initech.post(&format!("/api/v1/invitations/{declined}/decline"), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let stark = p.login("admin@stark.example", "password-1").await;
     p.w.svc.inject_lasting_fault("core1", 0);
     let (status, _) =
@@ -122,6 +129,7 @@ async fn the_nocs_home_puts_failures_first(b: Backend) {
     let (_, _, audit) = page("/operator/audit?text=DOOMED".into()).await;
     assert!(audit.contains(">channel.create<"), "the channel's name finds its records: {audit}");
     assert!(audit.contains(">order.failed<"), "and the records that name the channel by ID: {audit}");
+    assert!(audit.contains(">invitation.decline<"), "an invitation's answer names its channel: {audit}");
     // Money, kinds, price types and organizations in words, not in cents, codes or IDs.
     p.w.set_account("acme", |a| a.balance_cents = 12_345).await;
     let (_, _, audit) = page("/operator/audit?action=account.update".into()).await;

@@ -116,7 +116,13 @@ async fn auto_accept(b: Backend) {
     assert!(row.auto_accept_refused.as_deref().is_some_and(|r| r.contains("suspended")), "{row:?}");
     assert_eq!(w.svc.channel(&w.acme, &ch2).await.unwrap().state, ChannelState::Offered);
     let log = w.svc.audit_log(&w.op, None).await.unwrap();
-    assert!(log.iter().any(|e| e.action == "invitation.auto_accept_refused" && e.object == a.invitee_id));
+    assert!(log.iter().any(|e| e.action == "invitation.auto_accept_refused"
+        && e.object == a.invitee_id
+        && e.detail.contains(ch2.as_str())));
+    // The operator's audit search by the channel's name finds it.
+    let q = switchboard::service::AuditQuery { text: "AUTO2".into(), ..Default::default() };
+    let (found, _) = w.svc.audit_search(&w.op, &q, 50).await.unwrap();
+    assert!(found.iter().any(|e| e.action == "invitation.auto_accept_refused"), "{found:?}");
     // The rule's owner hears of it by email, with the reason and the invitation's link.
     w.svc.mail_settled().await;
     let told: Vec<_> = outbox(dir.path()).into_iter().filter(|(_, s, _)| s.contains("could not accept")).collect();

@@ -15,6 +15,7 @@ use switchboard::topology::Topology;
 mod agent;
 mod lab_agents;
 mod police;
+mod qinq;
 
 fn require_lab_kernel() {
     assert!(

@@ -119,10 +119,15 @@ impl Item {
     }
 
     /// Two items with the same key cannot both exist on a switch: the kernel keeps one VLAN
-    /// entry per (port, vid), so adding a `Vlan` replaces any other with the same key.
+    /// entry per (port, vid), so adding a `Vlan` replaces any other with the same key; and one
+    /// drop filter per hook (our preference and handle, one protocol), so an 802.1ad drop
+    /// takes the place of an 802.1Q one made before issue 18 (which must go first).
     pub fn same_slot(&self, other: &Item) -> bool {
         match (self, other) {
             (Item::Vlan { port: a, vid: va, .. }, Item::Vlan { port: b, vid: vb, .. }) => a == b && va == vb,
+            (Item::TcDrop { port: a, direction: da, .. }, Item::TcDrop { port: b, direction: db, .. }) => {
+                a == b && da == db
+            }
             _ => self == other,
         }
     }

@@ -24,6 +24,11 @@ pub struct ProbeArgs {
     /// channels were removed).
     #[arg(long)]
     pub expect_none: bool,
+    /// Port members send their channels' frames with this 802.1Q tag of their own (C-VLAN,
+    /// 1-4094), tagged-mode members under their customer tag; every member must receive it
+    /// unchanged (customer tag transparency, issue 18).
+    #[arg(long, value_name = "VID", value_parser = clap::value_parser!(u16).range(1..=4094))]
+    pub customer_vlan: Option<u16>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -39,11 +44,12 @@ fn probe_planned(
     planner: &crate::orchestrator::Planner<'_>,
 ) -> anyhow::Result<ExitCode> {
     let channels = planner.channels().clone();
-    let probes = reach::probes(topo, &channels);
+    let probes = reach::probes_with(topo, &channels, args.customer_vlan);
     let nonce =
         std::process::id() ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos());
     let receptions = probe::run(topo, &probes, nonce)?;
-    let verdict = reach::judge(topo, &channels, &probes, &receptions, args.expect_none);
+    let mut verdict = reach::judge(topo, &channels, &probes, &receptions, args.expect_none);
+    verdict.customer_vlan = args.customer_vlan;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {
@@ -55,6 +61,10 @@ fn probe_planned(
 /// The matrices and anomalies as text.
 pub fn render(v: &Verdict) -> String {
     let mut out = String::new();
+    if let Some(vid) = v.customer_vlan {
+        let _ =
+            writeln!(out, "customer VLAN {vid}: port members' frames carry this C-tag, tagged members' under theirs");
+    }
     for m in &v.channels {
         let _ = writeln!(out, "channel {} ({})", m.channel, m.kind);
         let names: Vec<String> =

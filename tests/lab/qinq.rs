@@ -264,7 +264,8 @@ fn etree_leaves_stay_apart_for_tagged_and_untagged_frames() {
 }
 
 /// A switch as it was before issue 18 (an 802.1Q bridge, an 802.1Q leaf drop) is drift that
-/// `drift --repair` fixes, after which frames are carried as planned; removing every channel
+/// `drift --repair` fixes, after which frames are carried as planned (also by `probe
+/// --customer-vlan`, with C-tags 1 and 4094); removing every channel
 /// then leaves no channel VLAN, static FDB entry, sub-interface or tc object on any switch
 /// (the bridge stays 802.1ad: it is every switch's baseline).
 #[test]
@@ -305,6 +306,15 @@ fn old_switches_are_drift_and_removal_leaves_nothing() {
     ];
     let (failures, _) = run(&lab, &checks, &[]);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The product's own probe with a customer VLAN (issue 18 item 6): every member of every
+    // channel gets the port members' C-tag unchanged, under its own customer tag if any.
+    for vid in ["1", "4094"] {
+        let probe =
+            ["probe", "-t", topo_file.to_str().unwrap(), "-c", chan_file.to_str().unwrap(), "--customer-vlan", vid];
+        let (code, out, err) = super::switchboard(&probe);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains(&format!("customer VLAN {vid}:")) && out.contains(" 0 leak(s), 0 loss(es)"), "{out}");
+    }
 
     lab.apply("[]").unwrap();
     for sw in ["qinq-sw1", "qinq-sw2", "qinq-sw3"] {

@@ -335,3 +335,45 @@ fn old_switches_are_drift_and_removal_leaves_nothing() {
     assert_eq!(failures.len(), 1, "the EPL carries nothing once removed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `probe --load-mbps` (issue 18 item 6): broadcast frames from one member at a given rate
+/// reach the channel's other members at that rate (under the channel's 10 Mbps policer, with
+/// the customer's C-tag), and nobody else; from an E-Tree leaf, only the root.
+#[test]
+fn probe_load_reports_the_delivered_rate_per_receiver() {
+    let _lab = qinq_lab();
+    let dir = std::env::temp_dir().join(format!("swb-qinq-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (topo_file, chan_file) = (dir.join("qinq.yaml"), dir.join("qinq.channels.yaml"));
+    std::fs::write(&topo_file, TOPOLOGY).unwrap();
+    std::fs::write(&chan_file, CHANNELS).unwrap();
+    let files = ["probe", "-t", topo_file.to_str().unwrap(), "-c", chan_file.to_str().unwrap(), "--json"];
+    let load = |from: &str| {
+        let args =
+            [&files[..], &["--load-mbps", "4", "--seconds", "2", "--from", from, "--customer-vlan", "100"]].concat();
+        let (code, out, err) = super::switchboard(&args);
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        (code, report)
+    };
+    let (code, report) = load("lan-a");
+    assert_eq!(code, 0, "{report:#}");
+    let offered = report["offered_mbps"].as_f64().unwrap();
+    assert!((3.0..=4.4).contains(&offered), "the lab offered {offered} Mbps of 4: {report:#}");
+    for r in report["receivers"].as_array().unwrap() {
+        let (site, mbps) = (r["site"].as_str().unwrap(), r["delivered_mbps"].as_f64().unwrap());
+        if ["lan-b", "lan-c", "mix-t"].contains(&site) {
+            assert!(r["expected"].as_bool().unwrap());
+            // mix-t's frames carry its customer tag too: 4 bytes in 1,004.
+            assert!((offered * 0.9..=offered * 1.1).contains(&mbps), "{site} got {mbps} Mbps of {offered}: {report:#}");
+        } else {
+            assert_eq!(r["frames"], 0, "{site} got the load: {report:#}");
+        }
+    }
+    let (code, report) = load("leaf1");
+    assert_eq!(code, 0, "{report:#}");
+    for r in report["receivers"].as_array().unwrap() {
+        let site = r["site"].as_str().unwrap();
+        assert_eq!(r["frames"].as_u64().unwrap() > 0, site == "root", "{site}: {report:#}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

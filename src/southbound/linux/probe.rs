@@ -146,6 +146,59 @@ pub fn send_paced(topo: &Topology, from: &str, frame: &[u8], pace: Pace) -> Resu
     Ok(sent)
 }
 
+/// What one site received of a [`load`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Delivered {
+    pub site: String,
+    pub frames: u64,
+    pub bytes: u64,
+}
+
+/// A load (issue 18, `probe --load-mbps`): sends copies of `frame` (one of this run's probe
+/// frames, `nonce`) from the lab site of interface `from` as [`send_paced`] does, while every
+/// other site counts the copies it receives. Returns what was sent and, per receiving site
+/// (in topology order, those that received nothing included), what arrived.
+pub fn load(
+    topo: &Topology,
+    from: &str,
+    frame: &[u8],
+    nonce: u32,
+    pace: Pace,
+) -> Result<(Sent, Vec<Delivered>), ProbeError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for iface in topo.interfaces.iter().filter(|i| i.name != from) {
+        let fd = open_tap(&iface.name, &site_namespace(topo, &iface.name), SITE_IFNAME)?;
+        let (site, stop) = (iface.name.clone(), stop.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut got = Delivered { site, frames: 0, bytes: 0 };
+            receive_frames(&fd, &stop, &mut |f| {
+                if parse(&f, nonce).is_some() {
+                    got.frames += 1;
+                    got.bytes += f.len() as u64;
+                }
+            });
+            got
+        }));
+    }
+    let sent = send_paced(topo, from, frame, pace);
+    stop.store(true, Ordering::Relaxed);
+    let delivered: Vec<Delivered> = threads.into_iter().filter_map(|t| t.join().ok()).collect();
+    Ok((sent?, delivered))
+}
+
+/// A packet socket on `ifname` in namespace `netns` (see [`packet_socket`]).
+fn open_tap(label: &str, netns: &str, ifname: &str) -> Result<OwnedFd, ProbeError> {
+    let (label, ifname) = (label.to_string(), ifname.to_string());
+    netns::run_in(Some(netns), move || -> Result<OwnedFd, ProbeError> {
+        let iface = pnet_datalink::interfaces()
+            .into_iter()
+            .find(|i| i.name == ifname)
+            .ok_or_else(|| ProbeError::NoInterface { site: label.clone() })?;
+        packet_socket(iface.index).map_err(|source| ProbeError::Io { site: label, what: "open packet socket", source })
+    })?
+}
+
 /// Where [`capture`] listens: interface `ifname` in namespace `netns`, reported as `label`.
 #[derive(Clone, Debug)]
 pub struct Tap {
@@ -168,18 +221,7 @@ pub fn capture(
     let (tx_rec, rx_rec) = mpsc::channel::<(String, Vec<u8>)>();
     let mut threads = Vec::new();
     for tap in taps {
-        let (label, ifname) = (tap.label.clone(), tap.ifname.clone());
-        let fd = netns::run_in(Some(&tap.netns), move || -> Result<OwnedFd, ProbeError> {
-            let iface = pnet_datalink::interfaces()
-                .into_iter()
-                .find(|i| i.name == ifname)
-                .ok_or_else(|| ProbeError::NoInterface { site: label.clone() })?;
-            packet_socket(iface.index).map_err(|source| ProbeError::Io {
-                site: label,
-                what: "open packet socket",
-                source,
-            })
-        })??;
+        let fd = open_tap(&tap.label, &tap.netns, &tap.ifname)?;
         let (label, stop, out) = (tap.label.clone(), stop.clone(), tx_rec.clone());
         threads.push(std::thread::spawn(move || {
             receive_frames(&fd, &stop, &mut |frame| {

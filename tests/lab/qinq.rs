@@ -57,14 +57,48 @@ fn c(vid: u16, pcp: u8) -> Tag {
 /// One frame to send and who must get it, with which tags (nobody else may).
 struct Check {
     from: &'static str,
-    /// A site's name, or `None` for broadcast.
+    /// A site's name, or `None` for broadcast (or the L2CP protocol's address).
     to: Option<&'static str>,
     tags: Vec<Tag>,
     want: Vec<(&'static str, Vec<Tag>)>,
+    /// Sent as this L2CP protocol's frame instead (its destination address and EtherType or
+    /// LLC header).
+    l2cp: Option<L2cp>,
 }
 
 fn check(from: &'static str, to: Option<&'static str>, tags: &[Tag], want: &[(&'static str, &[Tag])]) -> Check {
-    Check { from, to, tags: tags.to_vec(), want: want.iter().map(|(s, t)| (*s, t.to_vec())).collect() }
+    Check { from, to, tags: tags.to_vec(), want: want.iter().map(|(s, t)| (*s, t.to_vec())).collect(), l2cp: None }
+}
+
+/// The layer 2 control protocols item 5 decides on.
+#[derive(Clone, Copy, Debug)]
+enum L2cp {
+    /// STP/RSTP/MSTP BPDU: 01:80:c2:00:00:00, an 802.3 length and LLC 42-42-03.
+    Stp,
+    /// LLDP: 01:80:c2:00:00:0e, EtherType 0x88cc.
+    Lldp,
+    /// LACP: 01:80:c2:00:00:02 (slow protocols), EtherType 0x8809, subtype 1.
+    Lacp,
+}
+
+impl L2cp {
+    fn dst(self) -> [u8; 6] {
+        let last = match self {
+            L2cp::Stp => 0x00,
+            L2cp::Lldp => 0x0e,
+            L2cp::Lacp => 0x02,
+        };
+        [0x01, 0x80, 0xc2, 0, 0, last]
+    }
+
+    /// What follows the tags, up to where our marker starts.
+    fn header(self) -> Vec<u8> {
+        match self {
+            L2cp::Stp => vec![0x00, 0x26, 0x42, 0x42, 0x03],
+            L2cp::Lldp => vec![0x88, 0xcc],
+            L2cp::Lacp => vec![0x88, 0x09, 0x01],
+        }
+    }
 }
 
 const ETHERTYPE: u16 = 0x88b5;
@@ -75,13 +109,19 @@ fn mac_of(lab: &Lab, site: &str) -> Mac {
 }
 
 fn frame(id: u32, src: Mac, dst: Option<Mac>, tags: &[Tag]) -> Vec<u8> {
-    let mut f = dst.map_or(vec![0xff; 6], |m| m.octets().to_vec());
+    frame_of(id, src, dst.map_or([0xff; 6], |m| m.octets()), tags, &ETHERTYPE.to_be_bytes())
+}
+
+/// A frame to `dst` with `tags`, then `header` (an EtherType, or a length and LLC) and our
+/// marker with `id`.
+fn frame_of(id: u32, src: Mac, dst: [u8; 6], tags: &[Tag], header: &[u8]) -> Vec<u8> {
+    let mut f = dst.to_vec();
     f.extend_from_slice(&src.octets());
     for (tpid, vid, pcp) in tags {
         f.extend_from_slice(&tpid.to_be_bytes());
         f.extend_from_slice(&((u16::from(*pcp) << 13) | vid).to_be_bytes());
     }
-    f.extend_from_slice(&ETHERTYPE.to_be_bytes());
+    f.extend_from_slice(header);
     f.extend_from_slice(MAGIC);
     f.extend_from_slice(&id.to_be_bytes());
     f.resize(f.len().max(60), 0);
@@ -100,12 +140,12 @@ fn parse(f: &[u8]) -> Option<(u32, Vec<Tag>)> {
                 tags.push((tpid, tci & 0x0fff, (tci >> 13) as u8));
                 at += 4;
             }
-            ETHERTYPE => break,
-            _ => return None,
+            _ => break,
         }
     }
-    (f.get(at + 2..at + 6)? == MAGIC).then_some(())?;
-    Some((u32::from_be_bytes(f.get(at + 6..at + 10)?.try_into().ok()?), tags))
+    // Our marker after the EtherType, or after an L2CP frame's header.
+    let at = [2, 3, 5].into_iter().map(|skip| at + skip).find(|m| f.get(*m..*m + 4) == Some(MAGIC.as_slice()))?;
+    Some((u32::from_be_bytes(f.get(at + 4..at + 8)?.try_into().ok()?), tags))
 }
 
 /// A frame one of the extra taps saw: (check index, tap label, tags).
@@ -129,7 +169,12 @@ fn run(lab: &Lab, checks: &[Check], taps: &[probe::Tap]) -> (Vec<String>, Vec<Ta
         .iter()
         .enumerate()
         .map(|(id, k)| {
-            (k.from.to_string(), frame(id as u32, mac_of(lab, k.from), k.to.map(|t| mac_of(lab, t)), &k.tags))
+            let src = mac_of(lab, k.from);
+            let frame = match k.l2cp {
+                Some(p) => frame_of(id as u32, src, p.dst(), &k.tags, &p.header()),
+                None => frame(id as u32, src, k.to.map(|t| mac_of(lab, t)), &k.tags),
+            };
+            (k.from.to_string(), frame)
         })
         .collect();
     let got = probe::capture(&lab.topo, &all_taps, &sends).unwrap();
@@ -376,4 +421,44 @@ fn probe_load_reports_the_delivered_rate_per_receiver() {
         assert_eq!(r["frames"].as_u64().unwrap() > 0, site == "root", "{site}: {report:#}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// L2CP (issue 18 item 5, MEF 45): customer STP BPDUs, LLDP and LACP frames are discarded by
+/// every service type (EPL, EP-LAN, EP-Tree from port-mode members; EVP-LAN and EVP-Tree
+/// under a tagged-mode member's customer tag), untagged or C-tagged; the same members'
+/// broadcasts get through, so what is discarded is the protocol, not the member.
+#[test]
+fn l2cp_frames_are_discarded_by_every_service() {
+    let lab = qinq_lab();
+    let mut checks = Vec::new();
+    let senders: [(&'static str, Vec<Tag>); 6] = [
+        ("epl-a", vec![]),
+        ("lan-a", vec![]),
+        ("root", vec![]),
+        ("leaf3", vec![]),
+        ("mix-t", vec![c(700, 0)]),
+        ("mix-t", vec![c(800, 0)]),
+    ];
+    for (from, under) in &senders {
+        for inner in [vec![], vec![c(100, 7)]] {
+            let tags: Vec<Tag> = under.iter().chain(&inner).copied().collect();
+            for p in [L2cp::Stp, L2cp::Lldp, L2cp::Lacp] {
+                checks.push(Check { from, to: None, tags: tags.clone(), want: Vec::new(), l2cp: Some(p) });
+            }
+        }
+    }
+    // The controls: a broadcast from each sender reaches its channel.
+    checks.push(check("epl-a", None, &[], &[("epl-b", &[])]));
+    checks.push(check("lan-a", None, &[], &[("lan-b", &[]), ("lan-c", &[]), ("mix-t", &[c(700, 0)])]));
+    checks.push(check("leaf3", None, &[], &[("root", &[])]));
+    checks.push(check("mix-t", None, &[c(800, 0)], &[("root", &[])]));
+    // The switch side of epl-a's port sees every L2CP frame epl-a sent, as sent: they were
+    // on the wire and read as ours, and the bridge is what discarded them.
+    let taps = [probe::Tap { label: "sw1:ea".into(), netns: "qinq-sw1".into(), ifname: "ea".into() }];
+    let (failures, tapped) = run(&lab, &checks, &taps);
+    assert!(failures.is_empty(), "{} of {} checks failed:\n{}", failures.len(), checks.len(), failures.join("\n"));
+    for (k, check) in checks.iter().enumerate().filter(|(_, k)| k.from == "epl-a" && k.l2cp.is_some()) {
+        let seen: Vec<&Vec<Tag>> = tapped.iter().filter(|(i, _, _)| *i == k).map(|(_, _, t)| t).collect();
+        assert_eq!(seen, vec![&check.tags], "{:?} with {:x?} not seen on ea", check.l2cp, check.tags);
+    }
 }

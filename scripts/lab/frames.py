@@ -11,6 +11,7 @@ DST is a MAC or `bcast`; TAGS is `-` (untagged) or `TPID/VID/PCP,...` outermost 
 when exactly the listed receivers get it, each with exactly those tags, as seen on the wire
 (the outer tag, which the kernel moves to metadata, is read back from PACKET_AUXDATA).
 `tap NS:IFACE` lines open extra listeners (trunk captures) that are reported, not checked.
+SIZE=N in the environment pads every frame to N bytes (without FCS).
 """
 import ctypes, os, socket, struct, sys, time, select
 
@@ -19,6 +20,7 @@ CLONE_NEWNET = 0x40000000
 SOL_PACKET, PACKET_AUXDATA = 263, 8
 ETH_P_ALL = 3
 TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 0x10, 0x40
+SIZE = int(os.environ.get("SIZE", "0"))
 PREFIX = os.environ.get("P", "swbqinq")
 
 own = os.open("/proc/self/ns/net", os.O_RDONLY)
@@ -49,7 +51,8 @@ def frame(dst, src, tags, ident):
     b = bytes.fromhex(dst.replace(":", "")) + bytes.fromhex(src.replace(":", ""))
     for tpid, vid, pcp in tags:
         b += struct.pack("!HH", tpid, (pcp << 13) | vid)
-    return b + struct.pack("!H", 0x88B5) + ident.encode().ljust(46, b"\0")
+    body = b + struct.pack("!H", 0x88B5) + ident.encode()
+    return body.ljust(max(SIZE, len(body) + 1, 60), b"\0")
 
 def read(s):
     """Every frame queued on s: (tags on the wire, id) for our ethertype."""

@@ -244,6 +244,10 @@ impl Tools {
 fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item: &ItemRef<'_>) -> io::Result<()> {
     let bridge = bridge.as_bytes();
     match (op, item) {
+        (op, ItemRef::ProviderBridge) => {
+            let protocol: &[u8] = if op == Op::Add { b"802.1ad" } else { b"802.1Q" };
+            line(out, &[&tools.ip, b"link set dev ", bridge, b" type bridge vlan_protocol ", protocol])
+        }
         (Op::Add, ItemRef::SubInterface { parent, vid }) => {
             let parent = parent.as_bytes();
             line(out, &[&tools.ip, b"link set dev ", parent, b" up"])?;
@@ -279,10 +283,11 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
             let verb: &[u8] = if op == Op::Add { b"qdisc add dev " } else { b"qdisc del dev " };
             line(out, &[&tools.tc, verb, port, b" clsact"])
         }),
-        (op, ItemRef::TcDrop { port, direction }) => with_port(port, |port| {
+        (op, ItemRef::TcDrop { port, direction, protocol }) => with_port(port, |port| {
             let (digits, n) = decimal(TC_PREF);
             let pref = &digits[..n];
             let direction = direction.as_str().as_bytes();
+            let protocol = protocol.as_str().as_bytes();
             match op {
                 Op::Add => line(
                     out,
@@ -292,7 +297,9 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
                         port,
                         b" ",
                         direction,
-                        b" protocol 802.1Q pref ",
+                        b" protocol ",
+                        protocol,
+                        b" pref ",
                         pref,
                         b" matchall action drop",
                     ],
@@ -305,7 +312,9 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
                         port,
                         b" ",
                         direction,
-                        b" protocol 802.1Q pref ",
+                        b" protocol ",
+                        protocol,
+                        b" pref ",
                         pref,
                         b" matchall",
                     ],
@@ -373,7 +382,7 @@ mod tests {
     use super::*;
     use crate::model::Mac;
     use crate::orchestrator::compact::Names;
-    use crate::orchestrator::{Change, Direction, Item, SwitchChanges};
+    use crate::orchestrator::{Change, Direction, Item, SwitchChanges, TagProtocol};
     use crate::topology::DriverConfig;
 
     /// Every kind of item, with ports and sub-interfaces.
@@ -388,8 +397,10 @@ mod tests {
             Item::Vlan { port: "c2.30".into(), vid: 2, pvid: true, untagged: false },
             Item::Vlan { port: "c2.30".into(), vid: 3, pvid: false, untagged: true },
             Item::Clsact { port: "c2.30".into() },
-            Item::TcDrop { port: "c2.30".into(), direction: Direction::Ingress },
-            Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress },
+            Item::ProviderBridge,
+            Item::TcDrop { port: "c2.30".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Ad },
+            Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Ad },
+            Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q },
             Item::Police { port: "c2.30".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
             Item::Fdb { mac, vid: 100, port: "up".into() },
         ]

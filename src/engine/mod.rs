@@ -254,11 +254,18 @@ pub fn apply_delta(
 }
 
 /// The state a switch should have: `before` without `remove` and without what `add`
-/// replaces (a VLAN entry with other flags), plus `add`.
+/// replaces (a VLAN entry with other flags, a drop of another protocol on the same hook),
+/// plus `add`. A clsact qdisc removed takes the filters on it along (as the kernel does),
+/// also ones the removal does not name (an 802.1Q drop made before issue 18).
 pub fn delta_target(before: &BTreeSet<Item>, add: &BTreeSet<Item>, remove: &BTreeSet<Item>) -> BTreeSet<Item> {
+    let qdisc_gone = |port: &str| {
+        let clsact = Item::Clsact { port: port.to_string() };
+        remove.contains(&clsact) && !add.contains(&clsact)
+    };
     let mut target: BTreeSet<Item> = before
         .iter()
         .filter(|i| !remove.contains(*i) && !add.iter().any(|a| a != *i && a.same_slot(i)))
+        .filter(|i| !matches!(i, Item::TcDrop { port, .. } | Item::Police { port, .. } if qdisc_gone(port)))
         .cloned()
         .collect();
     target.extend(add.iter().cloned());
@@ -514,6 +521,36 @@ pub fn drift(planner: &Planner<'_>, drivers: &mut [Box<dyn Driver>]) -> Result<C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An order on a switch configured before issue 18: the 802.1Q drop its port holds
+    /// gives way to the 802.1ad one the order adds (the kernel keeps one per hook), removed
+    /// before the new one is added.
+    #[test]
+    fn an_added_drop_replaces_an_old_one_on_its_hook() {
+        use crate::orchestrator::{Direction, Op, TagProtocol, diff};
+        let drop = |protocol| Item::TcDrop { port: "c1".into(), direction: Direction::Egress, protocol };
+        let other = Item::TcDrop { port: "c1".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Q };
+        let before: BTreeSet<Item> = [drop(TagProtocol::Dot1Q), other.clone()].into();
+        let add: BTreeSet<Item> = [drop(TagProtocol::Dot1Ad)].into();
+        let target = delta_target(&before, &add, &BTreeSet::new());
+        assert_eq!(target, [drop(TagProtocol::Dot1Ad), other].into());
+        let changes = diff(&target, &before, &crate::orchestrator::Ownership::everything());
+        let ops: Vec<(Op, &Item)> = changes.iter().map(|c| (c.op, &c.item)).collect();
+        assert_eq!(ops, vec![(Op::Remove, &drop(TagProtocol::Dot1Q)), (Op::Add, &drop(TagProtocol::Dot1Ad))]);
+    }
+
+    /// A member removed from a port configured before issue 18: its old drops go with the
+    /// qdisc the removal names, so the target does not ask for them back.
+    #[test]
+    fn a_removed_qdisc_takes_its_filters_along() {
+        use crate::orchestrator::{Direction, TagProtocol};
+        let old = Item::TcDrop { port: "c1".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q };
+        let clsact = Item::Clsact { port: "c1".into() };
+        let kept = Item::TcDrop { port: "c2".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q };
+        let before: BTreeSet<Item> = [old, clsact.clone(), kept.clone(), Item::Clsact { port: "c2".into() }].into();
+        let target = delta_target(&before, &BTreeSet::new(), &[clsact].into());
+        assert_eq!(target, [kept, Item::Clsact { port: "c2".into() }].into());
+    }
 
     #[test]
     fn a_failure_names_its_switch_as_it_displays() {

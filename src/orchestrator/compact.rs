@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::model::Mac;
 use crate::topology::Topology;
 
-use super::state::{Direction, Item, police_burst};
+use super::state::{Direction, Item, TagProtocol, police_burst};
 
 /// A port as the planner names it, without its tag.
 ///
@@ -48,6 +48,7 @@ pub fn interface_port(n_switches: usize, i: usize) -> PortId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum Kind {
+    ProviderBridge,
     SubInterface,
     Port,
     Vlan,
@@ -62,7 +63,8 @@ pub enum Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
     kind: Kind,
-    /// `PVID` (1) and `UNTAGGED` (2) of a VLAN entry; `EGRESS` (4) of a tc drop.
+    /// `PVID` (1) and `UNTAGGED` (2) of a VLAN entry; `EGRESS` (4) and `DOT1Q` (8: an
+    /// 802.1Q drop, which the planner never makes) of a tc drop.
     flags: u8,
     /// The VLAN of a VLAN or FDB entry; the tag of a sub-interface.
     vid: u16,
@@ -79,10 +81,16 @@ pub struct Key {
 const PVID: u8 = 1;
 const UNTAGGED: u8 = 2;
 const EGRESS: u8 = 4;
+const DOT1Q: u8 = 8;
 
 impl Key {
     fn new(kind: Kind, port: PortId, tag: u16) -> Key {
         Key { kind, flags: 0, vid: 0, tag, mac: [0; 6], port }
+    }
+
+    /// The bridge is an 802.1ad provider bridge.
+    pub fn provider_bridge() -> Key {
+        Key::new(Kind::ProviderBridge, 0, 0)
     }
 
     /// The sub-interface `parent.tag`.
@@ -104,6 +112,7 @@ impl Key {
         Key::new(Kind::Clsact, port, tag)
     }
 
+    /// A drop of 802.1ad-tagged frames (S-tags) in `direction`.
     pub fn tc_drop(port: PortId, tag: u16, direction: Direction) -> Key {
         let flags = if direction == Direction::Egress { EGRESS } else { 0 };
         Key { flags, ..Key::new(Kind::TcDrop, port, tag) }
@@ -154,6 +163,7 @@ impl<'t> Names<'t> {
     pub fn item(&self, key: &Key) -> ItemRef<'t> {
         let port = PortName { base: self.port(key.port), tag: key.tag };
         match key.kind {
+            Kind::ProviderBridge => ItemRef::ProviderBridge,
             Kind::SubInterface => ItemRef::SubInterface { parent: port.base, vid: key.vid },
             Kind::Port => ItemRef::Port { port },
             Kind::Vlan => {
@@ -163,6 +173,7 @@ impl<'t> Names<'t> {
             Kind::TcDrop => ItemRef::TcDrop {
                 port,
                 direction: if key.flags & EGRESS != 0 { Direction::Egress } else { Direction::Ingress },
+                protocol: if key.flags & DOT1Q != 0 { TagProtocol::Dot1Q } else { TagProtocol::Dot1Ad },
             },
             Kind::Police => {
                 let mbps = key.mac.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
@@ -289,13 +300,39 @@ pub fn mac_text(octets: [u8; 6]) -> [u8; 17] {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ItemRef<'a> {
-    SubInterface { parent: &'a str, vid: u16 },
-    Port { port: PortName<'a> },
-    Vlan { port: PortName<'a>, vid: u16, pvid: bool, untagged: bool },
-    Clsact { port: PortName<'a> },
-    TcDrop { port: PortName<'a>, direction: Direction },
-    Police { port: PortName<'a>, rate_bps: u64, burst_bytes: u32 },
-    Fdb { mac: Mac, vid: u16, port: PortName<'a> },
+    ProviderBridge,
+    SubInterface {
+        parent: &'a str,
+        vid: u16,
+    },
+    Port {
+        port: PortName<'a>,
+    },
+    Vlan {
+        port: PortName<'a>,
+        vid: u16,
+        pvid: bool,
+        untagged: bool,
+    },
+    Clsact {
+        port: PortName<'a>,
+    },
+    TcDrop {
+        port: PortName<'a>,
+        direction: Direction,
+        #[serde(skip_serializing_if = "TagProtocol::is_dot1q")]
+        protocol: TagProtocol,
+    },
+    Police {
+        port: PortName<'a>,
+        rate_bps: u64,
+        burst_bytes: u32,
+    },
+    Fdb {
+        mac: Mac,
+        vid: u16,
+        port: PortName<'a>,
+    },
 }
 
 impl<'a> ItemRef<'a> {
@@ -303,13 +340,16 @@ impl<'a> ItemRef<'a> {
     pub fn of(item: &'a Item) -> ItemRef<'a> {
         let name = |port: &'a String| PortName { base: port.as_str(), tag: 0 };
         match item {
+            Item::ProviderBridge => ItemRef::ProviderBridge,
             Item::SubInterface { parent, vid } => ItemRef::SubInterface { parent, vid: *vid },
             Item::Port { port } => ItemRef::Port { port: name(port) },
             Item::Vlan { port, vid, pvid, untagged } => {
                 ItemRef::Vlan { port: name(port), vid: *vid, pvid: *pvid, untagged: *untagged }
             }
             Item::Clsact { port } => ItemRef::Clsact { port: name(port) },
-            Item::TcDrop { port, direction } => ItemRef::TcDrop { port: name(port), direction: *direction },
+            Item::TcDrop { port, direction, protocol } => {
+                ItemRef::TcDrop { port: name(port), direction: *direction, protocol: *protocol }
+            }
             Item::Police { port, rate_bps, burst_bytes } => {
                 ItemRef::Police { port: name(port), rate_bps: *rate_bps, burst_bytes: *burst_bytes }
             }
@@ -320,11 +360,14 @@ impl<'a> ItemRef<'a> {
     /// The owned item, for the boundary with drivers, the engine and the service.
     pub fn to_item(&self) -> Item {
         match *self {
+            ItemRef::ProviderBridge => Item::ProviderBridge,
             ItemRef::SubInterface { parent, vid } => Item::SubInterface { parent: parent.to_string(), vid },
             ItemRef::Port { port } => Item::Port { port: port.to_string() },
             ItemRef::Vlan { port, vid, pvid, untagged } => Item::Vlan { port: port.to_string(), vid, pvid, untagged },
             ItemRef::Clsact { port } => Item::Clsact { port: port.to_string() },
-            ItemRef::TcDrop { port, direction } => Item::TcDrop { port: port.to_string(), direction },
+            ItemRef::TcDrop { port, direction, protocol } => {
+                Item::TcDrop { port: port.to_string(), direction, protocol }
+            }
             ItemRef::Police { port, rate_bps, burst_bytes } => {
                 Item::Police { port: port.to_string(), rate_bps, burst_bytes }
             }
@@ -355,6 +398,7 @@ pub fn order(item: &ItemRef<'_>) -> Option<(u128, u128)> {
     }
     let kind = |k: Kind| (k as u128) << 120;
     Some(match item {
+        ItemRef::ProviderBridge => (kind(Kind::ProviderBridge), 0),
         ItemRef::SubInterface { parent, vid } => {
             (kind(Kind::SubInterface) | name(&PortName { base: parent, tag: 0 })?, u128::from(*vid))
         }
@@ -363,9 +407,10 @@ pub fn order(item: &ItemRef<'_>) -> Option<(u128, u128)> {
             (kind(Kind::Vlan) | name(port)?, (u128::from(*vid) << 2) | (u128::from(*pvid) << 1) | u128::from(*untagged))
         }
         ItemRef::Clsact { port } => (kind(Kind::Clsact) | name(port)?, 0),
-        ItemRef::TcDrop { port, direction } => {
-            (kind(Kind::TcDrop) | name(port)?, u128::from(*direction == Direction::Egress))
-        }
+        ItemRef::TcDrop { port, direction, protocol } => (
+            kind(Kind::TcDrop) | name(port)?,
+            (u128::from(*direction == Direction::Egress) << 1) | u128::from(*protocol == TagProtocol::Dot1Ad),
+        ),
         ItemRef::Police { port, rate_bps, burst_bytes } => {
             (kind(Kind::Police) | name(port)?, (u128::from(*rate_bps) << 32) | u128::from(*burst_bytes))
         }
@@ -432,7 +477,7 @@ mod tests {
     }
 
     fn item() -> impl Strategy<Value = (u8, String, u16, u16, bool, bool, u8)> {
-        (0u8..7, name(), 0u16..3000, 1u16..4095, any::<bool>(), any::<bool>(), 0u8..4)
+        (0u8..8, name(), 0u16..3000, 1u16..4095, any::<bool>(), any::<bool>(), 0u8..4)
     }
 
     fn item_ref<'a>(k: u8, base: &'a str, tag: u16, vid: u16, a: bool, b: bool, m: u8) -> ItemRef<'a> {
@@ -443,8 +488,13 @@ mod tests {
             1 => ItemRef::Port { port },
             2 => ItemRef::Vlan { port, vid, pvid: a, untagged: b },
             3 => ItemRef::Clsact { port },
-            4 => ItemRef::TcDrop { port, direction: if a { Direction::Egress } else { Direction::Ingress } },
+            4 => ItemRef::TcDrop {
+                port,
+                direction: if a { Direction::Egress } else { Direction::Ingress },
+                protocol: if b { TagProtocol::Dot1Ad } else { TagProtocol::Dot1Q },
+            },
             5 => ItemRef::Police { port, rate_bps: u64::from(m) * 1_000_000, burst_bytes: u32::from(vid % 3) },
+            6 => ItemRef::ProviderBridge,
             _ => ItemRef::Fdb { mac: Mac([2, 0, 0, 0, 0, m]), vid: vid % 4, port },
         }
     }
@@ -480,7 +530,7 @@ mod tests {
 
         /// Sorting keys and dropping repeats gives the `BTreeSet<Item>` of them, in order.
         #[test]
-        fn sort_dedup_is_the_item_set(picks in proptest::collection::vec((0u8..7, 0usize..8, 0u16..3, 2u16..6, any::<bool>()), 0..60)) {
+        fn sort_dedup_is_the_item_set(picks in proptest::collection::vec((0u8..8, 0usize..8, 0u16..3, 2u16..6, any::<bool>()), 0..60)) {
             let topo = crate::topology::parse(TOPO).unwrap();
             let names = Names::new(&topo);
             let n = topo.switches.len();
@@ -494,6 +544,7 @@ mod tests {
                     3 => Key::clsact(port, tag),
                     4 => Key::tc_drop(port, tag, if flag { Direction::Egress } else { Direction::Ingress }),
                     5 => Key::police(port, tag, u64::from(vid % 3) * 10),
+                    6 => Key::provider_bridge(),
                     _ => Key::fdb(Mac([2, 0, 0, 0, 0, vid as u8]), vid, port, tag),
                 }
             }).collect();

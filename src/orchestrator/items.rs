@@ -74,10 +74,14 @@ pub struct MemberAt {
 ///
 /// - Trunk ports between path switches: every channel VLAN, tagged.
 /// - A member's bridge port: E-Line/E-LAN and E-Tree roots: `vid V pvid untagged` (roots
-///   also `vid L untagged`); E-Tree leaves: `vid L pvid` (tagged egress) and `vid R untagged`,
-///   plus tc drops of 802.1Q frames in both directions.
-/// - Every member's bridge port: a clsact qdisc and an ingress policer at the channel's
-///   bandwidth (none when the bandwidth is 0, which the channels file cannot give).
+///   also `vid L untagged`); E-Tree leaves: `vid L pvid` (tagged egress) and `vid R untagged`.
+///   The bridges are 802.1ad ([`Item::ProviderBridge`](super::Item::ProviderBridge)), so a
+///   customer's 802.1Q tags are payload and these entries carry them unchanged.
+/// - Every member's bridge port: a clsact qdisc, a tc drop of 802.1ad (S-tagged) frames on
+///   ingress (a customer frame may not name a channel VLAN), and on E-Tree leaves also on
+///   egress (leaf VLAN frames leave a leaf port S-tagged and die there); and an ingress
+///   policer at the channel's bandwidth (none when the bandwidth is 0, which the channels
+///   file cannot give).
 /// - Tagged-mode members: the sub-interface, made a bridge port, configured as above.
 /// - Static FDB on every path switch: every member MAC in V (R), and root MACs in L, each to
 ///   the port toward it.
@@ -146,12 +150,11 @@ pub fn channel_keys(
                 keys.push(Key::sub_interface(port, tag));
                 keys.push(Key::port(port, tag));
             }
+            let leaf = kind == ChannelKind::P2mp && m.role == Role::Leaf && leaf_vlan.is_some();
             match (kind, m.role, leaf_vlan) {
                 (ChannelKind::P2mp, Role::Leaf, Some(l)) => {
                     keys.push(Key::vlan(port, tag, l, true, false));
                     keys.push(Key::vlan(port, tag, vlan, false, true));
-                    keys.push(Key::tc_drop(port, tag, Direction::Ingress));
-                    keys.push(Key::tc_drop(port, tag, Direction::Egress));
                 }
                 (ChannelKind::P2mp, _, Some(l)) => {
                     keys.push(Key::vlan(port, tag, vlan, true, true));
@@ -159,9 +162,10 @@ pub fn channel_keys(
                 }
                 _ => keys.push(Key::vlan(port, tag, vlan, true, true)),
             }
-            let leaf = kind == ChannelKind::P2mp && m.role == Role::Leaf && leaf_vlan.is_some();
-            if leaf || bandwidth_mbps > 0 {
-                keys.push(Key::clsact(port, tag));
+            keys.push(Key::clsact(port, tag));
+            keys.push(Key::tc_drop(port, tag, Direction::Ingress));
+            if leaf {
+                keys.push(Key::tc_drop(port, tag, Direction::Egress));
             }
             if bandwidth_mbps > 0 {
                 keys.push(Key::police(port, tag, bandwidth_mbps));

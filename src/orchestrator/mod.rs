@@ -29,7 +29,8 @@ use compact::{ItemRef, Key, Names};
 pub use planner::{PlanError, PlannedChannel, Planner, Refusal, baseline, plan};
 pub use spec::{ChannelSpec, MemberSpec, parse_channels};
 pub use state::{
-    Change, Direction, Item, Op, Ownership, apply, burst_from_ticks, burst_ticks, diff, diff_owned, police_burst,
+    Change, Direction, Item, Op, Ownership, TagProtocol, apply, burst_from_ticks, burst_ticks, diff, diff_owned,
+    police_burst,
 };
 
 /// What to do on every switch of a topology. Switches are in topology order; a switch with
@@ -129,6 +130,9 @@ impl Serialize for ChangeRef<'_> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("op", &self.op)?;
         match &self.item {
+            ItemRef::ProviderBridge => {
+                map.serialize_entry("type", "provider_bridge")?;
+            }
             ItemRef::SubInterface { parent, vid } => {
                 map.serialize_entry("type", "sub_interface")?;
                 map.serialize_entry("parent", parent)?;
@@ -149,10 +153,13 @@ impl Serialize for ChangeRef<'_> {
                 map.serialize_entry("type", "clsact")?;
                 map.serialize_entry("port", port)?;
             }
-            ItemRef::TcDrop { port, direction } => {
+            ItemRef::TcDrop { port, direction, protocol } => {
                 map.serialize_entry("type", "tc_drop")?;
                 map.serialize_entry("port", port)?;
                 map.serialize_entry("direction", direction)?;
+                if !protocol.is_dot1q() {
+                    map.serialize_entry("protocol", protocol)?;
+                }
             }
             ItemRef::Police { port, rate_bps, burst_bytes } => {
                 map.serialize_entry("type", "police")?;

@@ -48,6 +48,17 @@ pub struct Reception {
 /// untagged, to broadcast and to every other site (which must reach no one outside channels).
 /// With `expect_none`, the same frames are sent but nothing may arrive anywhere.
 pub fn probes(topo: &Topology, channels: &BTreeMap<String, PlannedChannel>) -> Vec<Probe> {
+    probes_with(topo, channels, None)
+}
+
+/// [`probes`], with the channels' frames carrying the customer's own 802.1Q tag
+/// `customer_vlan` (issue 18: a port member's C-tag must arrive unchanged): port members
+/// send it as their frames' tag, tagged-mode members under their customer tag.
+pub fn probes_with(
+    topo: &Topology,
+    channels: &BTreeMap<String, PlannedChannel>,
+    customer_vlan: Option<u16>,
+) -> Vec<Probe> {
     let mut out = Vec::new();
     let mut push = |from: &str, channel: Option<&str>, tags: Vec<u16>, src: Mac| {
         for other in &topo.interfaces {
@@ -74,7 +85,7 @@ pub fn probes(topo: &Topology, channels: &BTreeMap<String, PlannedChannel>) -> V
         for m in &ch.members {
             let Some(iface) = topo.interface(&m.interface) else { continue };
             let Some(src) = iface.macs.first() else { continue };
-            push(&m.interface, Some(&ch.name), m.customer_vlan.into_iter().collect(), *src);
+            push(&m.interface, Some(&ch.name), m.customer_vlan.into_iter().chain(customer_vlan).collect(), *src);
         }
     }
     // Port-mode members already sent untagged in their channel.
@@ -93,7 +104,25 @@ pub fn probes(topo: &Topology, channels: &BTreeMap<String, PlannedChannel>) -> V
     out
 }
 
-/// Who should receive `probe`, with the tags they should see.
+/// What a probe carries under its sender's customer tag in its channel: the tags every
+/// receiver must see under its own.
+fn payload<'p>(channels: &BTreeMap<String, PlannedChannel>, probe: &'p Probe) -> &'p [u16] {
+    let tagged_sender = probe
+        .channel
+        .as_ref()
+        .and_then(|c| channels.get(c))
+        .and_then(|ch| ch.members.iter().find(|m| m.interface == probe.from))
+        .is_some_and(|m| m.customer_vlan.is_some());
+    if tagged_sender { probe.tags.get(1..).unwrap_or_default() } else { &probe.tags }
+}
+
+/// The tags a member should see of a probe: its own customer tag, then the probe's payload.
+fn seen_by(member: &super::planner::PlannedMember, payload: &[u16]) -> Vec<u16> {
+    member.customer_vlan.into_iter().chain(payload.iter().copied()).collect()
+}
+
+/// Who should receive `probe`, with the tags they should see: the receiver's own customer
+/// tag, then whatever the sender put under its own (a port member's C-tag included).
 pub fn expected(
     topo: &Topology,
     channels: &BTreeMap<String, PlannedChannel>,
@@ -102,6 +131,7 @@ pub fn expected(
     let mut out = BTreeSet::new();
     let Some(ch) = probe.channel.as_ref().and_then(|c| channels.get(c)) else { return out };
     let Some(me) = ch.members.iter().find(|m| m.interface == probe.from) else { return out };
+    let payload = payload(channels, probe);
     for m in &ch.members {
         if m.interface == probe.from {
             continue;
@@ -114,7 +144,7 @@ pub fn expected(
             Some(mac) => topo.interface(&m.interface).is_some_and(|i| i.macs.contains(&mac)),
         };
         if addressed {
-            out.insert((m.interface.clone(), m.customer_vlan.into_iter().collect()));
+            out.insert((m.interface.clone(), seen_by(m, payload)));
         }
     }
     out
@@ -208,6 +238,8 @@ pub struct Anomaly {
 /// The outcome of a probe run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Verdict {
+    /// The customer's own 802.1Q tag the channels' frames carried (`--customer-vlan`), if any.
+    pub customer_vlan: Option<u16>,
     pub channels: Vec<ChannelMatrix>,
     /// Every unexpected reception (leak) and every missing one (loss).
     pub anomalies: Vec<Anomaly>,
@@ -225,6 +257,8 @@ impl Verdict {
 }
 
 /// Judges receptions against expectations. With `expect_none`, every reception is a leak.
+/// The verdict's `customer_vlan` is for the caller to fill in (the one given to
+/// [`probes_with`]); the expectations read it from the probes themselves.
 pub fn judge(
     topo: &Topology,
     channels: &BTreeMap<String, PlannedChannel>,
@@ -257,10 +291,11 @@ pub fn judge(
                 if a.interface == b.interface {
                     continue;
                 }
-                let want_tags: Vec<u16> = b.customer_vlan.into_iter().collect();
                 let in_channel = |p: &&Probe| p.from == a.interface && p.channel.as_deref() == Some(ch.name.as_str());
-                let arrived =
-                    |p: &Probe| got.get(&p.id).is_some_and(|s| s.contains(&(b.interface.clone(), want_tags.clone())));
+                let arrived = |p: &Probe| {
+                    let want_tags = seen_by(b, payload(channels, p));
+                    got.get(&p.id).is_some_and(|s| s.contains(&(b.interface.clone(), want_tags)))
+                };
                 let unicasts: Vec<&Probe> = probes
                     .iter()
                     .filter(in_channel)
@@ -280,12 +315,57 @@ pub fn judge(
             cells,
         });
     }
-    Verdict { channels: matrices, anomalies, probes: probes.len(), receptions: receptions.len() }
+    Verdict { customer_vlan: None, channels: matrices, anomalies, probes: probes.len(), receptions: receptions.len() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With a customer VLAN, port members send it as their frames' C-tag and tagged-mode
+    /// members under their customer tag; every receiver must see it under its own tag.
+    #[test]
+    fn a_customer_vlan_travels_under_every_members_own_tag() {
+        let topo = crate::topology::parse(
+            "
+name: t
+switches: {a: {}}
+interfaces:
+  p: {organization: o, switch: a, port: pp, capacity: 100, macs: ['02:00:00:00:00:01']}
+  q: {organization: o, switch: a, port: pq, capacity: 100, macs: ['02:00:00:00:00:02']}
+  t: {organization: o, switch: a, port: pt, mode: tagged, capacity: 100, macs: ['02:00:00:00:00:03']}
+",
+        )
+        .unwrap();
+        let (specs, _) = crate::orchestrator::parse_channels(
+            "- {name: c, kind: mp2mp, members: [p, q, {interface: t, customer_vlan: 700}]}",
+        );
+        let planner = crate::orchestrator::plan(&topo, &specs).unwrap();
+        let probes = probes_with(&topo, planner.channels(), Some(4094));
+        let from =
+            |site: &str| probes.iter().find(|p| p.from == site && p.dst.is_none() && p.channel.is_some()).unwrap();
+        assert_eq!(from("p").tags, vec![4094]);
+        assert_eq!(from("t").tags, vec![700, 4094]);
+        let want = |site: &str| expected(&topo, planner.channels(), from(site));
+        assert_eq!(want("p"), [("q".to_string(), vec![4094]), ("t".to_string(), vec![700, 4094])].into());
+        assert_eq!(want("t"), [("p".to_string(), vec![4094]), ("q".to_string(), vec![4094])].into());
+        // Judged: every expected frame arrived, so no anomaly, and the verdict names the tag.
+        let receptions: Vec<Reception> = probes
+            .iter()
+            .flat_map(|p| {
+                expected(&topo, planner.channels(), p).into_iter().map(|(at, tags)| Reception { probe: p.id, at, tags })
+            })
+            .collect();
+        let v = judge(&topo, planner.channels(), &probes, &receptions, false);
+        assert!(v.anomalies.is_empty(), "{:?}", v.anomalies);
+        assert!(v.channels[0].cells.iter().all(|c| c.unicast && c.broadcast));
+        // Had the C-tag been lost on the way (what an 802.1Q bridge does), it is a loss.
+        let stripped: Vec<Reception> = receptions
+            .iter()
+            .map(|r| Reception { tags: r.tags.iter().copied().filter(|t| *t != 4094).collect(), ..r.clone() })
+            .collect();
+        assert!(judge(&topo, planner.channels(), &probes, &stripped, false).losses() > 0);
+    }
 
     #[test]
     fn frames_round_trip_with_tags() {

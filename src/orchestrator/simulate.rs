@@ -1,18 +1,23 @@
 //! A model of how Linux VLAN-filtering bridges forward a frame through the switch states
-//! Switchboard computes: ingress classification (PVID, membership), tc drops, static FDB,
-//! flooding rules, egress tagging, 802.1Q sub-interfaces and trunks between switches.
+//! Switchboard computes: the bridge's VLAN protocol (802.1Q, or 802.1ad with
+//! [`Item::ProviderBridge`]), ingress classification (a tag of the bridge's protocol picks
+//! the VLAN; anything else, untagged or a tag of the other protocol, is payload and goes to
+//! the PVID), tc drops by the outer tag's protocol, static FDB, flooding rules, egress
+//! tagging, 802.1Q sub-interfaces and trunks between switches. Tags carry their protocol,
+//! VLAN ID and priority, so the model shows what a customer's own tags become.
 //!
-//! It lets property tests prove isolation on the desired state itself (leaves never reach
-//! leaves, nothing crosses channels) and gives `probe` the matrix it should observe. It
-//! models only what Switchboard configures: every bridge port has learning and unknown-unicast
-//! flooding off and broadcast flooding on.
+//! It lets property tests prove isolation and transparency on the desired state itself
+//! (leaves never reach leaves, nothing crosses channels, a port member's C-tags arrive as
+//! sent) and gives `probe` the matrix it should observe. It models only what Switchboard
+//! configures: every bridge port has learning and unknown-unicast flooding off and
+//! broadcast flooding on.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::model::{InterfaceMode, Mac};
 use crate::topology::Topology;
 
-use super::state::{Direction, Item};
+use super::state::{Direction, Item, TagProtocol};
 
 /// Where a frame is sent to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,53 +26,94 @@ pub enum Destination {
     Broadcast,
 }
 
-/// A frame delivered to a customer: which interface, and the 802.1Q tags it carries as the
+/// A VLAN tag on the wire: its protocol (TPID), VLAN ID (0: priority-tagged) and priority.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Tag {
+    pub protocol: TagProtocol,
+    pub vid: u16,
+    pub pcp: u8,
+}
+
+impl Tag {
+    /// An 802.1Q tag (a C-tag) with priority 0.
+    pub fn c(vid: u16) -> Tag {
+        Tag { protocol: TagProtocol::Dot1Q, vid, pcp: 0 }
+    }
+
+    /// An 802.1ad tag (an S-tag) with priority 0.
+    pub fn s(vid: u16) -> Tag {
+        Tag { protocol: TagProtocol::Dot1Ad, vid, pcp: 0 }
+    }
+}
+
+/// A frame delivered to a customer: which interface, and the tags it carries as the
 /// customer's NIC sees them (outermost first; empty = untagged).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Delivery {
     pub interface: String,
-    pub tags: Vec<u16>,
+    pub tags: Vec<Tag>,
 }
 
-/// Sends a frame from `interface` with the given 802.1Q tags (outermost first; the tag a
-/// tagged-mode customer uses for a channel is its customer VLAN) and returns every customer
-/// that receives it. `states` holds one item set per switch, in topology order.
+/// Sends a frame from `interface` with the given tags (outermost first; the tag a
+/// tagged-mode customer uses for a channel is its customer VLAN, an 802.1Q tag) and returns
+/// every customer that receives it. `states` holds one item set per switch, in topology
+/// order. To send many frames through one state, make a [`Network`] once.
 pub fn send(
     topology: &Topology,
     states: &[BTreeSet<Item>],
     interface: &str,
-    tags: &[u16],
+    tags: &[Tag],
     dst: Destination,
 ) -> Vec<Delivery> {
-    let Some(iface) = topology.interface(interface) else { return Vec::new() };
-    let Some(s) = topology.switch_index(&iface.switch) else { return Vec::new() };
-    let net = Net::new(topology, states);
-    let mut out = BTreeSet::new();
-    let mut seen = BTreeSet::new();
-    // The switch side of the customer's port.
-    let (port, tags) = match (iface.mode, tags.split_first()) {
-        (InterfaceMode::Tagged, Some((c, rest))) => {
-            // The 8021q sub-interface for tag c strips it; frames without one are dropped.
-            let sub = format!("{}.{c}", iface.port);
-            if !net.has_subinterface(s, &iface.port, *c) {
-                return Vec::new();
+    Network::new(topology, states).send(interface, tags, dst)
+}
+
+/// The switches' states as the model forwards through them.
+pub struct Network<'t> {
+    topology: &'t Topology,
+    net: Net,
+}
+
+impl<'t> Network<'t> {
+    pub fn new(topology: &'t Topology, states: &[BTreeSet<Item>]) -> Network<'t> {
+        Network { topology, net: Net::new(topology, states) }
+    }
+
+    /// [`send`] through this network.
+    pub fn send(&self, interface: &str, tags: &[Tag], dst: Destination) -> Vec<Delivery> {
+        let Some(iface) = self.topology.interface(interface) else { return Vec::new() };
+        let Some(s) = self.topology.switch_index(&iface.switch) else { return Vec::new() };
+        let net = &self.net;
+        let mut out = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        // The switch side of the customer's port.
+        let (port, tags) = match (iface.mode, tags.split_first()) {
+            (InterfaceMode::Tagged, Some((c, rest))) if c.protocol == TagProtocol::Dot1Q => {
+                // The 8021q sub-interface for tag c strips it; frames without one are dropped.
+                if !net.has_subinterface(s, &iface.port, c.vid) {
+                    return Vec::new();
+                }
+                (format!("{}.{}", iface.port, c.vid), rest.to_vec())
             }
-            (sub, rest.to_vec())
-        }
-        (InterfaceMode::Tagged, None) => return Vec::new(), // a tagged-mode port is not a bridge port
-        (InterfaceMode::Port, _) => (iface.port.clone(), tags.to_vec()),
-    };
-    net.ingress(s, &port, &tags, dst, &mut out, &mut seen);
-    out.into_iter().collect()
+            // A tagged-mode port is not a bridge port: untagged or S-tagged frames go nowhere.
+            (InterfaceMode::Tagged, _) => return Vec::new(),
+            (InterfaceMode::Port, _) => (iface.port.clone(), tags.to_vec()),
+        };
+        net.ingress(s, &port, &tags, dst, &mut out, &mut seen);
+        out.into_iter().collect()
+    }
 }
 
 struct SwitchView {
+    /// The protocol of the bridge's VLAN tags.
+    protocol: TagProtocol,
     /// Bridge ports.
     ports: BTreeSet<String>,
     /// (port, vid) -> (pvid, untagged)
     vlans: HashMap<(String, u16), (bool, bool)>,
     pvid: HashMap<String, u16>,
-    drops: BTreeSet<(String, Direction)>,
+    /// tc drops: frames whose outer tag has the protocol, on the port, in the direction.
+    drops: BTreeSet<(String, Direction, TagProtocol)>,
     fdb: HashMap<(Mac, u16), String>,
     subinterfaces: BTreeSet<(String, u16)>,
 }
@@ -88,6 +134,7 @@ impl Net {
             .enumerate()
             .map(|(i, _)| {
                 let mut v = SwitchView {
+                    protocol: TagProtocol::Dot1Q,
                     ports: BTreeSet::new(),
                     vlans: HashMap::new(),
                     pvid: HashMap::new(),
@@ -97,6 +144,7 @@ impl Net {
                 };
                 for item in states.get(i).into_iter().flatten() {
                     match item {
+                        Item::ProviderBridge => v.protocol = TagProtocol::Dot1Ad,
                         Item::SubInterface { parent, vid } => {
                             v.subinterfaces.insert((parent.clone(), *vid));
                         }
@@ -111,8 +159,8 @@ impl Net {
                         }
                         // Policers limit how much passes, not where it may go.
                         Item::Clsact { .. } | Item::Police { .. } => {}
-                        Item::TcDrop { port, direction } => {
-                            v.drops.insert((port.clone(), *direction));
+                        Item::TcDrop { port, direction, protocol } => {
+                            v.drops.insert((port.clone(), *direction, *protocol));
                         }
                         Item::Fdb { mac, vid, port } => {
                             v.fdb.insert((*mac, *vid), port.clone());
@@ -147,7 +195,7 @@ impl Net {
         &self,
         s: usize,
         port: &str,
-        tags: &[u16],
+        tags: &[Tag],
         dst: Destination,
         out: &mut BTreeSet<Delivery>,
         seen: &mut BTreeSet<(usize, String, u16)>,
@@ -156,17 +204,26 @@ impl Net {
         if !sw.ports.contains(port) {
             return; // not a bridge port: nothing forwards it
         }
-        if !tags.is_empty() && sw.drops.contains(&(port.to_string(), Direction::Ingress)) {
+        // tc matches the outer tag's protocol (an untagged frame's is its EtherType).
+        if let Some(outer) = tags.first()
+            && sw.drops.contains(&(port.to_string(), Direction::Ingress, outer.protocol))
+        {
             return;
         }
+        // A tag of the bridge's protocol picks the VLAN (VID 0 is priority-tagged: the PVID);
+        // any other frame is untagged to the bridge, its tags payload, and takes the PVID.
         let (vid, inner) = match tags.split_first() {
-            Some((v, rest)) => {
-                if !sw.vlans.contains_key(&(port.to_string(), *v)) {
+            Some((t, rest)) if t.protocol == sw.protocol && t.vid != 0 => {
+                if !sw.vlans.contains_key(&(port.to_string(), t.vid)) {
                     return; // ingress filtering: not a member of that VLAN
                 }
-                (*v, rest)
+                (t.vid, rest)
             }
-            None => match sw.pvid.get(port) {
+            Some((t, rest)) if t.protocol == sw.protocol => match sw.pvid.get(port) {
+                Some(p) => (*p, rest),
+                None => return,
+            },
+            _ => match sw.pvid.get(port) {
                 Some(p) => (*p, tags),
                 None => return, // untagged with no PVID is dropped
             },
@@ -197,7 +254,7 @@ impl Net {
         s: usize,
         port: &str,
         vid: u16,
-        inner: &[u16],
+        inner: &[Tag],
         dst: Destination,
         out: &mut BTreeSet<Delivery>,
         seen: &mut BTreeSet<(usize, String, u16)>,
@@ -207,9 +264,12 @@ impl Net {
             return;
         }
         let Some((_, untagged)) = sw.vlans.get(&(port.to_string(), vid)) else { return };
-        let mut tags: Vec<u16> = if *untagged { Vec::new() } else { vec![vid] };
+        // The bridge pushes its own tag (priority 0) unless the VLAN leaves untagged.
+        let mut tags: Vec<Tag> = if *untagged { Vec::new() } else { vec![Tag { protocol: sw.protocol, vid, pcp: 0 }] };
         tags.extend_from_slice(inner);
-        if !tags.is_empty() && !*untagged && sw.drops.contains(&(port.to_string(), Direction::Egress)) {
+        if let Some(outer) = tags.first()
+            && sw.drops.contains(&(port.to_string(), Direction::Egress, outer.protocol))
+        {
             return;
         }
         if let Some((peer, peer_port)) = self.peers.get(&(s, port.to_string())) {
@@ -224,7 +284,7 @@ impl Net {
         if let Some((parent, c)) = port.rsplit_once('.')
             && let (Some(name), Ok(c)) = (self.customers.get(&(s, parent.to_string())), c.parse::<u16>())
         {
-            let mut t = vec![c];
+            let mut t = vec![Tag::c(c)];
             t.extend(tags);
             out.insert(Delivery { interface: name.clone(), tags: t });
         }
@@ -241,14 +301,14 @@ pub fn reachability(
     let mut result = BTreeMap::new();
     for channel in channels.values() {
         for from in &channel.members {
-            let tags: Vec<u16> = from.customer_vlan.into_iter().collect();
+            let tags: Vec<Tag> = from.customer_vlan.map(Tag::c).into_iter().collect();
             let bcast = send(topology, states, &from.interface, &tags, Destination::Broadcast);
             for to in &channel.members {
                 if to.interface == from.interface {
                     continue;
                 }
                 let Some(iface) = topology.interface(&to.interface) else { continue };
-                let want: Vec<u16> = to.customer_vlan.into_iter().collect();
+                let want: Vec<Tag> = to.customer_vlan.map(Tag::c).into_iter().collect();
                 let got = |ds: &[Delivery]| ds.iter().any(|d| d.interface == to.interface && d.tags == want);
                 let unicast = iface
                     .macs

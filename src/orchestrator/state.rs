@@ -18,6 +18,11 @@ use crate::topology::{Topology, VlanPool};
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Item {
+    /// The switch's bridge tags its VLANs as 802.1ad S-VLANs (`vlan_protocol 802.1ad`): a
+    /// channel's VLAN travels the trunks as an S-tag and a customer's own 802.1Q tags are
+    /// payload, carried unchanged (issue 18; the scheme is in ARCHITECTURE.md). Every
+    /// switch's baseline; removing it puts the bridge back to 802.1Q.
+    ProviderBridge,
     /// An 802.1Q sub-interface `parent.vid` of a tagged-mode port (VLAN translation at the edge).
     SubInterface { parent: String, vid: u16 },
     /// `port` is a bridge port, up, with learning, unknown-unicast and multicast flooding off
@@ -28,8 +33,17 @@ pub enum Item {
     Vlan { port: String, vid: u16, pvid: bool, untagged: bool },
     /// A clsact qdisc on `port`, holding the E-Tree leaf filters.
     Clsact { port: String },
-    /// A matchall filter that drops every 802.1Q-tagged frame in `direction` on `port`.
-    TcDrop { port: String, direction: Direction },
+    /// A matchall filter that drops, in `direction` on `port`, every frame whose outer tag
+    /// is of `protocol`: 802.1ad (an S-tag) in what the planner makes. 802.1Q drops are
+    /// what switches configured before issue 18 hold; they read back as such, so that
+    /// `diff` replaces them (stored items and agents written before then give no protocol,
+    /// which reads as 802.1Q, and one is written without it).
+    TcDrop {
+        port: String,
+        direction: Direction,
+        #[serde(default, skip_serializing_if = "TagProtocol::is_dot1q")]
+        protocol: TagProtocol,
+    },
     /// The ingress policer of a member's bridge port (its access port, or its sub-interface
     /// in tagged mode): a matchall filter on the clsact ingress hook whose police action
     /// lets `rate_bps` bits per second (the CIR) through with a bucket of `burst_bytes`
@@ -47,6 +61,39 @@ pub enum Direction {
     Egress,
 }
 
+/// The protocol (TPID) of a VLAN tag: 802.1Q (0x8100, a customer's C-tag) or 802.1ad
+/// (0x88a8, the provider's S-tag).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+pub enum TagProtocol {
+    #[default]
+    #[serde(rename = "802.1Q")]
+    Dot1Q,
+    #[serde(rename = "802.1ad")]
+    Dot1Ad,
+}
+
+impl TagProtocol {
+    /// As `tc` and `ip` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TagProtocol::Dot1Q => "802.1Q",
+            TagProtocol::Dot1Ad => "802.1ad",
+        }
+    }
+
+    /// The EtherType of the tag.
+    pub fn ethertype(self) -> u16 {
+        match self {
+            TagProtocol::Dot1Q => 0x8100,
+            TagProtocol::Dot1Ad => 0x88a8,
+        }
+    }
+
+    pub fn is_dot1q(&self) -> bool {
+        *self == TagProtocol::Dot1Q
+    }
+}
+
 impl Direction {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,9 +104,10 @@ impl Direction {
 }
 
 impl Item {
-    /// The port (or sub-interface) the item lives on.
+    /// The port (or sub-interface) the item lives on; empty for the bridge itself.
     pub fn port(&self) -> String {
         match self {
+            Item::ProviderBridge => String::new(),
             Item::SubInterface { parent, vid } => subinterface_name(parent, *vid),
             Item::Port { port }
             | Item::Vlan { port, .. }
@@ -71,10 +119,15 @@ impl Item {
     }
 
     /// Two items with the same key cannot both exist on a switch: the kernel keeps one VLAN
-    /// entry per (port, vid), so adding a `Vlan` replaces any other with the same key.
+    /// entry per (port, vid), so adding a `Vlan` replaces any other with the same key; and one
+    /// drop filter per hook (our preference and handle, one protocol), so an 802.1ad drop
+    /// takes the place of an 802.1Q one made before issue 18 (which must go first).
     pub fn same_slot(&self, other: &Item) -> bool {
         match (self, other) {
             (Item::Vlan { port: a, vid: va, .. }, Item::Vlan { port: b, vid: vb, .. }) => a == b && va == vb,
+            (Item::TcDrop { port: a, direction: da, .. }, Item::TcDrop { port: b, direction: db, .. }) => {
+                a == b && da == db
+            }
             _ => self == other,
         }
     }
@@ -151,7 +204,8 @@ impl Change {
 /// ends and port-mode interfaces) and on the sub-interfaces of its tagged-mode interfaces,
 /// the bridge VLAN entries and static FDB entries whose VLAN ID is in the pool and not
 /// reserved, the bridge memberships of those ports, and the clsact qdisc, matchall drop
-/// filters and policers on them. Anything else (another VLAN, a port the topology does not name, an
+/// filters and policers on them; and the bridge's VLAN protocol (802.1ad), which the
+/// scheme needs whatever else the bridge carries. Anything else (another VLAN, a port the topology does not name, an
 /// address in a reserved VLAN) is foreign and never touched.
 #[derive(Clone, Debug)]
 pub struct Ownership {
@@ -202,6 +256,7 @@ impl Ownership {
             return true;
         }
         match item {
+            Item::ProviderBridge => true,
             Item::SubInterface { parent, vid } => self.tagged.contains(parent) && (1..=4094).contains(vid),
             Item::Port { port } | Item::Clsact { port } | Item::TcDrop { port, .. } | Item::Police { port, .. } => {
                 self.managed_port(port)

@@ -12,11 +12,12 @@ use crate::orchestrator::{Change, Item, Op, SwitchChanges, apply};
 
 use super::{ApplyError, Driver, DriverError};
 
-/// The tc filter priority Switchboard's E-Tree drop filters use.
+/// The tc filter priority of Switchboard's drops of S-tagged (802.1ad) frames: every
+/// member's ingress, and an E-Tree leaf's egress.
 pub const TC_PREF: u16 = 1;
 
-/// The tc filter priority of a member's ingress policer: after the E-Tree leaf's drop of
-/// 802.1Q frames, so what that drops is never counted against the bandwidth.
+/// The tc filter priority of a member's ingress policer: after the drop of S-tagged
+/// frames, so what that drops is never counted against the bandwidth.
 pub const POLICE_PREF: u16 = 2;
 
 /// A switch simulated in memory.
@@ -100,6 +101,12 @@ impl Tool {
 pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
     use Tool::{Bridge, Ip, Tc};
     match (&change.op, &change.item) {
+        (Op::Add, Item::ProviderBridge) => {
+            vec![(Ip, format!("link set dev {bridge} type bridge vlan_protocol 802.1ad"))]
+        }
+        (Op::Remove, Item::ProviderBridge) => {
+            vec![(Ip, format!("link set dev {bridge} type bridge vlan_protocol 802.1Q"))]
+        }
         (Op::Add, Item::SubInterface { parent, vid }) => vec![
             (Ip, format!("link set dev {parent} up")),
             (Ip, format!("link add link {parent} name {parent}.{vid} type vlan id {vid}")),
@@ -124,13 +131,22 @@ pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
         (Op::Remove, Item::Vlan { port, vid, .. }) => vec![(Bridge, format!("vlan del dev {port} vid {vid}"))],
         (Op::Add, Item::Clsact { port }) => vec![(Tc, format!("qdisc add dev {port} clsact"))],
         (Op::Remove, Item::Clsact { port }) => vec![(Tc, format!("qdisc del dev {port} clsact"))],
-        (Op::Add, Item::TcDrop { port, direction }) => vec![(
+        (Op::Add, Item::TcDrop { port, direction, protocol }) => vec![(
             Tc,
-            format!("filter add dev {port} {} protocol 802.1Q pref {TC_PREF} matchall action drop", direction.as_str()),
+            format!(
+                "filter add dev {port} {} protocol {} pref {TC_PREF} matchall action drop",
+                direction.as_str(),
+                protocol.as_str()
+            ),
         )],
-        (Op::Remove, Item::TcDrop { port, direction }) => {
-            vec![(Tc, format!("filter del dev {port} {} protocol 802.1Q pref {TC_PREF} matchall", direction.as_str()))]
-        }
+        (Op::Remove, Item::TcDrop { port, direction, protocol }) => vec![(
+            Tc,
+            format!(
+                "filter del dev {port} {} protocol {} pref {TC_PREF} matchall",
+                direction.as_str(),
+                protocol.as_str()
+            ),
+        )],
         (Op::Add, Item::Police { port, rate_bps, burst_bytes }) => vec![(
             Tc,
             format!(

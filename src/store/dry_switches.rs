@@ -205,7 +205,7 @@ fn parse_item(switch: &str, text: &str) -> Option<Item> {
 mod tests {
     use super::*;
     use crate::model::Mac;
-    use crate::orchestrator::state::Direction;
+    use crate::orchestrator::state::{Direction, TagProtocol};
 
     fn items(vid: u16, ports: &[&str], macs: &[u8]) -> Vec<Item> {
         let mut out = vec![Item::SubInterface { parent: "c0".into(), vid }];
@@ -224,7 +224,9 @@ mod tests {
         all.extend([
             Item::Port { port: "d1".into() },
             Item::Clsact { port: "d2".into() },
-            Item::TcDrop { port: "d2".into(), direction: Direction::Egress },
+            Item::TcDrop { port: "d2".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q },
+            Item::TcDrop { port: "d2".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Ad },
+            Item::ProviderBridge,
             Item::Vlan { port: "c0.4094".into(), vid: 4094, pvid: true, untagged: true },
         ]);
         for item in &all {
@@ -235,6 +237,12 @@ mod tests {
             assert!(stored_texts(item).contains(&plain), "rows stored as plain JSON are found");
         }
         assert!(item_text(&all[1]).starts_with(r#"{"vid":2,"type":"vlan","#), "{}", item_text(&all[1]));
+        // A drop stored before issue 18 (no protocol) is an 802.1Q drop, and one is still
+        // written that way; an 802.1ad drop says so.
+        let old = r#"{"direction":"egress","port":"d2","type":"tc_drop"}"#;
+        assert_eq!(parse_item("s", old), Some(all[7].clone()));
+        assert_eq!(item_text(&all[7]), r#"{"type":"tc_drop","direction":"egress","port":"d2"}"#);
+        assert!(item_text(&all[8]).contains(r#""protocol":"802.1ad""#), "{}", item_text(&all[8]));
     }
 
     #[test]

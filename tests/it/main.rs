@@ -29,6 +29,7 @@ mod channel_page;
 mod cli;
 mod confirm;
 mod forms;
+mod forwarding;
 mod fuzz;
 mod gate;
 mod golden;

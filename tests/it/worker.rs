@@ -52,6 +52,12 @@ async fn failure_mid_apply(b: Backend) {
 }
 on_both!(failure_mid_apply);
 
+/// Whether a stored item is of a switch's baseline (its ports' flags, the provider bridge),
+/// which stays once put in place.
+fn baseline_item(item: &str) -> bool {
+    item.contains(r#""type":"port""#) || item.contains(r#""type":"provider_bridge""#)
+}
+
 /// A modification the switches refuse: every switch is rolled back to the channel's old
 /// configuration, which the worker then takes off the switches (a failed channel carries
 /// nothing); the channel is failed with the reason, its VLANs are freed, and the channel
@@ -66,7 +72,7 @@ async fn a_refused_modification_takes_the_channel_off_the_switches(b: Backend) {
         let mut m = BTreeMap::new();
         for sw in &topo.switches {
             let held = w.svc.switch_items(&sw.name).await.unwrap();
-            m.insert(sw.name.clone(), held.into_iter().filter(|i| !i.contains(r#""type":"port""#)).collect::<Vec<_>>());
+            m.insert(sw.name.clone(), held.into_iter().filter(|i| !baseline_item(i)).collect::<Vec<_>>());
         }
         m
     };
@@ -415,8 +421,7 @@ async fn switch_state_changed_elsewhere_is_seen(b: Backend) {
     w.svc.run_pending().await.unwrap();
     let active = all_items(&w).await;
     // The channel's own items (the ports it brought into use stay: the switches' baseline).
-    let own: BTreeSet<_> =
-        active.difference(&before).filter(|(_, i)| !i.contains("\"type\":\"port\"")).cloned().collect();
+    let own: BTreeSet<_> = active.difference(&before).filter(|(_, i)| !baseline_item(i)).cloned().collect();
     assert!(own.len() > 1, "the channel put items in place: {own:?}");
     // Another process (its own connection) takes one of them away.
     let (sw, item) = own.iter().next().unwrap();
@@ -444,8 +449,7 @@ async fn switch_state_changed_elsewhere_is_seen_by_a_batch(b: Backend) {
     assert_eq!(w.svc.run_pending().await.unwrap().len(), 1);
     let with_line = all_items(&w).await;
     // The first channel's own items (the ports it brought into use stay: the baseline).
-    let line_items: BTreeSet<_> =
-        with_line.difference(&before).filter(|(_, i)| !i.contains("\"type\":\"port\"")).cloned().collect();
+    let line_items: BTreeSet<_> = with_line.difference(&before).filter(|(_, i)| !baseline_item(i)).cloned().collect();
     let p2p = w.svc.create_channel(&w.acme, &w.channel("p2p", ChannelKind::P2p, "acme-1a")).await.unwrap();
     let o = w.offer_to(&w.acme, &p2p, &[&w.globex]).await;
     w.svc.accept(&w.globex, &o.invitations[0].token, &accept("globex-1b")).await.unwrap();
@@ -466,8 +470,7 @@ async fn switch_state_changed_elsewhere_is_seen_by_a_batch(b: Backend) {
     assert_eq!(detail["batch"]["orders"], 2, "ran as a batch: {detail}");
     assert_eq!(detail["changes"], line_items.len() - 1, "removed only what was still there: {detail}");
     let after = all_items(&w).await;
-    let baseline: BTreeSet<_> =
-        active.difference(&before).filter(|(_, i)| i.contains("\"type\":\"port\"")).cloned().collect();
+    let baseline: BTreeSet<_> = active.difference(&before).filter(|(_, i)| baseline_item(i)).cloned().collect();
     let expected: BTreeSet<_> = before.union(&baseline).cloned().collect();
     assert_eq!(after, expected, "nothing of either channel is left");
 }

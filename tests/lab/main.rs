@@ -16,6 +16,7 @@ mod agent;
 mod agent_faults;
 mod lab_agents;
 mod police;
+mod qinq;
 
 fn require_lab_kernel() {
     assert!(

@@ -1,6 +1,7 @@
 //! `switchboard lab up|down`: a topology built from network namespaces on this host.
 //!
-//! One namespace per switch (as the topology names it) holding a VLAN-filtering bridge with
+//! One namespace per switch (as the topology names it) holding a VLAN-filtering 802.1ad
+//! bridge (a provider bridge: the planner's baseline, so `apply` finds it already so) with
 //! no default PVID; a veth pair per link, each end named as the topology names the port; one
 //! namespace per customer site, `<topology>-site-<interface>`, whose `eth0` carries the site's
 //! first MAC and faces the interface's port on its switch. Up is idempotent and repairs a
@@ -8,7 +9,7 @@
 
 use rtnetlink::packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, VlanProtocol};
 use rtnetlink::{LinkBridge, LinkUnspec, LinkVeth};
 use std::os::fd::AsRawFd;
 
@@ -65,11 +66,26 @@ pub fn up(topo: &Topology, progress: &mut dyn FnMut(&str)) -> Result<UpReport, L
         quiet_namespace(ns)?;
         let mut conn = Conn::open(Some(ns)).map_err(netlink(format!("switch {}", sw.name)))?;
         let bridge = sw.driver.bridge();
-        if link_index(&mut conn, bridge).is_none() {
-            let msg = LinkBridge::new(bridge).vlan_filtering(true).vlan_default_pvid(0).up().build();
-            conn.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
-                .map_err(netlink(format!("create bridge {bridge} on {}", sw.name)))?;
-        }
+        let msg = LinkBridge::new(bridge)
+            .vlan_filtering(true)
+            .vlan_default_pvid(0)
+            .vlan_protocol(VlanProtocol::Ieee8021Ad)
+            .up()
+            .build();
+        match link_index(&mut conn, bridge) {
+            None => conn
+                .request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+                .map_err(netlink(format!("create bridge {bridge} on {}", sw.name)))?,
+            // A bridge made before labs were 802.1ad is made one in place (what `apply`
+            // would do with the planner's baseline).
+            Some(index) => {
+                let mut msg = msg;
+                msg.header.index = index;
+                msg.attributes.retain(|a| matches!(a, rtnetlink::packet_route::link::LinkAttribute::LinkInfo(_)));
+                conn.request(RouteNetlinkMessage::NewLink(msg), 0)
+                    .map_err(netlink(format!("make bridge {bridge} on {} 802.1ad", sw.name)))?
+            }
+        };
     }
     progress(&format!("{} switch namespace(s) with VLAN-filtering bridges", switch_ns.len()));
     for link in &topo.links {

@@ -16,8 +16,8 @@ pub mod probe;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rtnetlink::packet_route::link::{
-    AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoVlan,
-    LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
+    AfSpecBridge, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridge, InfoBridgePort, InfoData, InfoKind, InfoPortData,
+    InfoVlan, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage, VlanProtocol,
 };
 use rtnetlink::packet_route::neighbour::{NeighbourAttribute, NeighbourMessage, NeighbourState};
 use rtnetlink::packet_route::tc::{TcAttribute, TcMessage};
@@ -30,7 +30,7 @@ use crate::orchestrator::{Change, Direction, Item};
 
 use super::dry_run::command_lines;
 use super::{ApplyError, Driver, DriverError};
-use msgs::is_our_drop;
+use msgs::our_drop;
 
 /// One switch: a bridge in a namespace.
 pub struct LinuxSwitch {
@@ -230,6 +230,9 @@ impl Driver for LinuxSwitch {
         let br = self.bridge_index()?;
         let names: HashMap<u32, String> = self.index.iter().map(|(n, i)| (*i, n.clone())).collect();
         let mut items = BTreeSet::new();
+        if links.iter().any(|l| l.header.index == br && bridge_protocol(l) == Some(VlanProtocol::Ieee8021Ad)) {
+            items.insert(Item::ProviderBridge);
+        }
         let mut ports: HashMap<u32, String> = HashMap::new();
         for link in &links {
             let Some(name) = link_name(link) else { continue };
@@ -338,10 +341,11 @@ impl Driver for LinuxSwitch {
             for f in found {
                 let RouteNetlinkMessage::NewTrafficFilter(f) = f else { continue };
                 match direction {
-                    Some(direction) if is_our_drop(&f) => {
-                        items.insert(Item::TcDrop { port: port.clone(), direction });
+                    Some(direction) => {
+                        if let Some(protocol) = our_drop(&f) {
+                            items.insert(Item::TcDrop { port: port.clone(), direction, protocol });
+                        }
                     }
-                    Some(_) => {}
                     None => {
                         let (rate_bps, burst_bytes) = msgs::police_of(&f);
                         items.insert(Item::Police { port: port.clone(), rate_bps, burst_bytes });
@@ -374,6 +378,20 @@ impl Driver for LinuxSwitch {
 fn link_name(l: &LinkMessage) -> Option<&str> {
     l.attributes.iter().find_map(|a| match a {
         LinkAttribute::IfName(n) => Some(n.as_str()),
+        _ => None,
+    })
+}
+
+/// The VLAN protocol of a bridge's link message.
+fn bridge_protocol(l: &LinkMessage) -> Option<VlanProtocol> {
+    l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {
+            LinkInfo::Data(InfoData::Bridge(data)) => data.iter().find_map(|d| match d {
+                InfoBridge::VlanProtocol(p) => Some(*p),
+                _ => None,
+            }),
+            _ => None,
+        }),
         _ => None,
     })
 }

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use rtnetlink::packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, Nla};
-use rtnetlink::packet_route::link::{BridgeVlanInfoFlags, LinkAttribute};
+use rtnetlink::packet_route::link::{
+    BridgeVlanInfoFlags, InfoBridge, InfoData, InfoKind, LinkAttribute, LinkInfo, LinkMessage, VlanProtocol,
+};
 use rtnetlink::packet_route::neighbour::{NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
 use rtnetlink::packet_route::tc::{
     TcAction, TcActionAttribute, TcActionOption, TcAttribute, TcFilterMatchAllOption, TcHandle, TcMessage, TcOption,
@@ -13,12 +15,14 @@ use rtnetlink::packet_route::tc::{
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{LinkBridgePort, LinkBridgeVlan, LinkUnspec, LinkVlan};
 
-use crate::orchestrator::{Change, Direction, Item, Op, burst_from_ticks, burst_ticks};
+use crate::orchestrator::{Change, Direction, Item, Op, TagProtocol, burst_from_ticks, burst_ticks};
 
 use super::super::dry_run::{POLICE_PREF, TC_PREF};
 
-/// ETH_P_8021Q, as tc wants it: in network byte order inside tcm_info.
-const ETH_P_8021Q_BE: u16 = 0x8100u16.to_be();
+/// A tag protocol's EtherType as tc wants it: in network byte order inside tcm_info.
+fn tc_protocol(protocol: TagProtocol) -> u16 {
+    protocol.ethertype().to_be()
+}
 /// TCA_GACT_PARMS and TC_ACT_SHOT from linux/tc_act/tc_gact.h and pkt_cls.h.
 const TCA_GACT_PARMS: u16 = 2;
 const TC_ACT_SHOT: i32 = 2;
@@ -122,6 +126,20 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
     use RouteNetlinkMessage as M;
     let create = NLM_F_CREATE | NLM_F_EXCL;
     Ok(match (&change.op, &change.item) {
+        (op, Item::ProviderBridge) => {
+            // RTM_NEWLINK without CREATE on the bridge: the kernel changes its link data.
+            let protocol = match op {
+                Op::Add => VlanProtocol::Ieee8021Ad,
+                Op::Remove => VlanProtocol::Ieee8021Q,
+            };
+            let mut m = LinkMessage::default();
+            m.header.index = ctx.bridge;
+            m.attributes.push(LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::Bridge),
+                LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::VlanProtocol(protocol)])),
+            ]));
+            vec![(M::NewLink(m), 0)]
+        }
         (Op::Add, Item::SubInterface { parent, vid }) => {
             let p = ctx.ifindex(parent)?;
             let name = format!("{parent}.{vid}");
@@ -171,10 +189,10 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
                 Op::Remove => vec![(M::DelQueueDiscipline(m), 0)],
             }
         }
-        (op, Item::TcDrop { port, direction }) => {
+        (op, Item::TcDrop { port, direction, protocol }) => {
             let mut m = TcMessage::with_index(ctx.ifindex(port)? as i32);
             m.header.parent = tc_parent(*direction);
-            m.header.info = (u32::from(TC_PREF) << 16) | u32::from(ETH_P_8021Q_BE);
+            m.header.info = (u32::from(TC_PREF) << 16) | u32::from(tc_protocol(*protocol));
             m.attributes.push(TcAttribute::Kind("matchall".into()));
             match op {
                 Op::Add => {
@@ -228,12 +246,14 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
 const OUR_DROP_HANDLE: TcHandle = TcHandle { major: 0, minor: 1 };
 
 /// A get request (RTM_GETTFILTER, not a dump) for our drop filter on `ifindex`'s hook in
-/// `direction`: the kernel answers with the filter, or ENOENT/EINVAL when the hook has no
-/// filter at our preference and protocol with our handle.
+/// `direction`, of any protocol (the kernel keeps one protocol per preference, and a get
+/// with protocol 0 matches whichever it is, so an 802.1Q drop made before issue 18 is found
+/// too): the kernel answers with the filter, or ENOENT/EINVAL when the hook has no filter
+/// at our preference with our handle.
 pub fn our_drop_key(ifindex: i32, direction: Direction) -> TcMessage {
     let mut m = TcMessage::with_index(ifindex);
     m.header.parent = tc_parent(direction);
-    m.header.info = (u32::from(TC_PREF) << 16) | u32::from(ETH_P_8021Q_BE);
+    m.header.info = u32::from(TC_PREF) << 16;
     m.header.handle = OUR_DROP_HANDLE;
     m
 }
@@ -368,14 +388,16 @@ fn gact_drop() -> TcAction {
     action
 }
 
-/// Whether a dumped filter is one of ours: matchall for 802.1Q at our preference.
-pub(super) fn is_our_drop(f: &TcMessage) -> bool {
+/// Whether a filter read back is one of our drops, and of which tag protocol: matchall for
+/// 802.1ad or 802.1Q at our preference.
+pub(super) fn our_drop(f: &TcMessage) -> Option<TagProtocol> {
     let pref = (f.header.info >> 16) as u16;
     let proto = (f.header.info & 0xffff) as u16;
-    pref == TC_PREF
-        && proto == ETH_P_8021Q_BE
-        && f.attributes.iter().any(|a| matches!(a, TcAttribute::Kind(k) if k == "matchall"))
-        && f.attributes.iter().any(|a| matches!(a, TcAttribute::Options(o) if !o.is_empty()))
+    let protocol =
+        [TagProtocol::Dot1Ad, TagProtocol::Dot1Q].into_iter().find(|p| tc_protocol(*p) == proto && pref == TC_PREF)?;
+    let ours = f.attributes.iter().any(|a| matches!(a, TcAttribute::Kind(k) if k == "matchall"))
+        && f.attributes.iter().any(|a| matches!(a, TcAttribute::Options(o) if !o.is_empty()));
+    ours.then_some(protocol)
 }
 
 /// Makes a message refer to an interface that does not exist (fault injection). A new
@@ -432,15 +454,37 @@ mod tests {
     }
 
     #[test]
-    fn leaf_filter_is_matchall_8021q_at_our_pref() {
+    fn drops_are_matchall_at_our_pref_for_their_protocol() {
         let index = ctx_index();
         let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
-        let change = Change { op: Op::Add, item: Item::TcDrop { port: "p2.500".into(), direction: Direction::Egress } };
-        let msgs = messages(&change, &ctx).unwrap();
-        let [(RouteNetlinkMessage::NewTrafficFilter(f), _)] = msgs.as_slice() else { panic!() };
-        assert_eq!(f.header.index, 5);
-        assert_eq!(f.header.parent, TcHandle { major: 0xffff, minor: 0xfff3 });
-        assert!(is_our_drop(f));
+        for (protocol, ethertype) in [(TagProtocol::Dot1Ad, 0x88a8u16), (TagProtocol::Dot1Q, 0x8100)] {
+            let item = Item::TcDrop { port: "p2.500".into(), direction: Direction::Egress, protocol };
+            let msgs = messages(&Change { op: Op::Add, item }, &ctx).unwrap();
+            let [(RouteNetlinkMessage::NewTrafficFilter(f), _)] = msgs.as_slice() else { panic!() };
+            assert_eq!(f.header.index, 5);
+            assert_eq!(f.header.parent, TcHandle { major: 0xffff, minor: 0xfff3 });
+            assert_eq!(f.header.info, (1 << 16) | u32::from(ethertype.to_be()), "pref 1, the tag's protocol");
+            assert_eq!(our_drop(f), Some(protocol));
+        }
+        assert_eq!(our_drop_key(5, Direction::Ingress).header.info, 1 << 16, "a get of any protocol at pref 1");
+    }
+
+    /// The bridge's VLAN protocol is changed in place: RTM_NEWLINK on its index, no CREATE,
+    /// with only the bridge's IFLA_BR_VLAN_PROTOCOL.
+    #[test]
+    fn the_provider_bridge_is_the_bridges_vlan_protocol() {
+        let index = ctx_index();
+        let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
+        for (op, want) in [(Op::Add, VlanProtocol::Ieee8021Ad), (Op::Remove, VlanProtocol::Ieee8021Q)] {
+            let msgs = messages(&Change { op, item: Item::ProviderBridge }, &ctx).unwrap();
+            let [(RouteNetlinkMessage::NewLink(l), 0)] = msgs.as_slice() else { panic!("{msgs:?}") };
+            assert_eq!(l.header.index, 1);
+            let data = [
+                LinkInfo::Kind(InfoKind::Bridge),
+                LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::VlanProtocol(want)])),
+            ];
+            assert_eq!(l.attributes, vec![LinkAttribute::LinkInfo(data.to_vec())]);
+        }
     }
 
     /// The policer goes on the ingress hook at its own preference, for every protocol, and
@@ -468,7 +512,7 @@ mod tests {
                 panic!()
             };
             assert_eq!(police_of(&back), (rate_bps, burst_bytes), "at {rate_bps} bit/s");
-            assert!(!is_our_drop(&back));
+            assert_eq!(our_drop(&back), None);
         }
         // Something else in the policer's place reads as no policer of ours.
         let mut drop = our_police_key(5);

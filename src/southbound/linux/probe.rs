@@ -146,6 +146,113 @@ pub fn send_paced(topo: &Topology, from: &str, frame: &[u8], pace: Pace) -> Resu
     Ok(sent)
 }
 
+/// What one site received of a [`load`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Delivered {
+    pub site: String,
+    pub frames: u64,
+    pub bytes: u64,
+}
+
+/// A load (issue 18, `probe --load-mbps`): sends copies of `frame` (one of this run's probe
+/// frames, `nonce`) from the lab site of interface `from` as [`send_paced`] does, while every
+/// other site counts the copies it receives. Returns what was sent and, per receiving site
+/// (in topology order, those that received nothing included), what arrived.
+pub fn load(
+    topo: &Topology,
+    from: &str,
+    frame: &[u8],
+    nonce: u32,
+    pace: Pace,
+) -> Result<(Sent, Vec<Delivered>), ProbeError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for iface in topo.interfaces.iter().filter(|i| i.name != from) {
+        let fd = open_tap(&iface.name, &site_namespace(topo, &iface.name), SITE_IFNAME)?;
+        let (site, stop) = (iface.name.clone(), stop.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut got = Delivered { site, frames: 0, bytes: 0 };
+            receive_frames(&fd, &stop, &mut |f| {
+                if parse(&f, nonce).is_some() {
+                    got.frames += 1;
+                    got.bytes += f.len() as u64;
+                }
+            });
+            got
+        }));
+    }
+    let sent = send_paced(topo, from, frame, pace);
+    stop.store(true, Ordering::Relaxed);
+    let delivered: Vec<Delivered> = threads.into_iter().filter_map(|t| t.join().ok()).collect();
+    Ok((sent?, delivered))
+}
+
+/// A packet socket on `ifname` in namespace `netns` (see [`packet_socket`]).
+fn open_tap(label: &str, netns: &str, ifname: &str) -> Result<OwnedFd, ProbeError> {
+    let (label, ifname) = (label.to_string(), ifname.to_string());
+    netns::run_in(Some(netns), move || -> Result<OwnedFd, ProbeError> {
+        let iface = pnet_datalink::interfaces()
+            .into_iter()
+            .find(|i| i.name == ifname)
+            .ok_or_else(|| ProbeError::NoInterface { site: label.clone() })?;
+        packet_socket(iface.index).map_err(|source| ProbeError::Io { site: label, what: "open packet socket", source })
+    })?
+}
+
+/// Where [`capture`] listens: interface `ifname` in namespace `netns`, reported as `label`.
+#[derive(Clone, Debug)]
+pub struct Tap {
+    pub label: String,
+    pub netns: String,
+    pub ifname: String,
+}
+
+/// Sends raw frames, each from the lab site of its interface, one after another, and returns
+/// every frame the taps received meanwhile (and within [`SETTLE`] after), as (tap label,
+/// frame), the frame as it was on the wire: the outer VLAN tag the kernel moved into
+/// metadata put back with its own TPID and TCI. What the taps' interfaces send is left out.
+/// For tests that look at tags themselves (protocol, VID, priority), not only at probes.
+pub fn capture(
+    topo: &Topology,
+    taps: &[Tap],
+    sends: &[(String, Vec<u8>)],
+) -> Result<Vec<(String, Vec<u8>)>, ProbeError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx_rec, rx_rec) = mpsc::channel::<(String, Vec<u8>)>();
+    let mut threads = Vec::new();
+    for tap in taps {
+        let fd = open_tap(&tap.label, &tap.netns, &tap.ifname)?;
+        let (label, stop, out) = (tap.label.clone(), stop.clone(), tx_rec.clone());
+        threads.push(std::thread::spawn(move || {
+            receive_frames(&fd, &stop, &mut |frame| {
+                let _ = out.send((label.clone(), frame));
+            })
+        }));
+    }
+    drop(tx_rec);
+    let mut senders: std::collections::HashMap<&str, Site> = std::collections::HashMap::new();
+    for (from, _) in sends {
+        if !senders.contains_key(from.as_str()) {
+            senders.insert(from, open_site(from, &site_namespace(topo, from))?);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    for (from, frame) in sends {
+        if let Some(site) = senders.get_mut(from.as_str())
+            && let Some(Err(source)) = site.tx.send_to(frame, None)
+        {
+            stop.store(true, Ordering::Relaxed);
+            return Err(ProbeError::Io { site: from.clone(), what: "send", source });
+        }
+    }
+    std::thread::sleep(SETTLE);
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(rx_rec.into_iter().collect())
+}
+
 fn open_site(name: &str, ns: &str) -> Result<Site, ProbeError> {
     let site = name.to_string();
     let opened = netns::run_in(Some(ns), move || -> Result<(Box<dyn DataLinkSender>, OwnedFd), ProbeError> {
@@ -217,6 +324,16 @@ fn setsockopt<T>(fd: i32, level: i32, name: i32, value: &T) -> std::io::Result<(
 
 /// Receives until `stop`, reporting every probe frame of this run.
 fn receive(site: &str, fd: &OwnedFd, stop: &AtomicBool, nonce: u32, out: &mpsc::Sender<Reception>) {
+    receive_frames(fd, stop, &mut |frame| {
+        if let Some((probe, tags)) = parse(&frame, nonce) {
+            let _ = out.send(Reception { probe, at: site.to_string(), tags });
+        }
+    });
+}
+
+/// Receives until `stop`, handing every received frame (not the interface's own) to `seen`
+/// with its outer VLAN tag put back.
+fn receive_frames(fd: &OwnedFd, stop: &AtomicBool, seen: &mut dyn FnMut(Vec<u8>)) {
     let mut buf = vec![0u8; 2048];
     let mut cmsg = vec![0u8; 256];
     loop {
@@ -238,8 +355,8 @@ fn receive(site: &str, fd: &OwnedFd, stop: &AtomicBool, nonce: u32, out: &mpsc::
             }
             _ => data.to_vec(),
         };
-        if let Some((probe, tags)) = parse(&frame, nonce) {
-            let _ = out.send(Reception { probe, at: site.to_string(), tags });
+        if !frame.is_empty() {
+            seen(frame);
         }
     }
 }

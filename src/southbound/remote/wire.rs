@@ -7,7 +7,7 @@
 //! never reaches a driver.
 
 use crate::model::{Mac, check_ifname};
-use crate::orchestrator::{Change, Direction, Item, Op};
+use crate::orchestrator::{Change, Direction, Item, Op, TagProtocol};
 
 /// The generated messages, client and server.
 #[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -24,6 +24,7 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// An item as its message.
 pub fn item_to_wire(item: &Item) -> v1::Item {
     let kind = match item {
+        Item::ProviderBridge => Kind::ProviderBridge(v1::ProviderBridge {}),
         Item::SubInterface { parent, vid } => {
             Kind::SubInterface(v1::SubInterface { parent: parent.clone(), vid: u32::from(*vid) })
         }
@@ -32,11 +33,15 @@ pub fn item_to_wire(item: &Item) -> v1::Item {
             Kind::Vlan(v1::Vlan { port: port.clone(), vid: u32::from(*vid), pvid: *pvid, untagged: *untagged })
         }
         Item::Clsact { port } => Kind::Clsact(v1::Clsact { port: port.clone() }),
-        Item::TcDrop { port, direction } => Kind::TcDrop(v1::TcDrop {
+        Item::TcDrop { port, direction, protocol } => Kind::TcDrop(v1::TcDrop {
             port: port.clone(),
             direction: match direction {
                 Direction::Ingress => v1::Direction::Ingress,
                 Direction::Egress => v1::Direction::Egress,
+            } as i32,
+            protocol: match protocol {
+                TagProtocol::Dot1Q => v1::TagProtocol::TagProtocol8021q,
+                TagProtocol::Dot1Ad => v1::TagProtocol::TagProtocol8021ad,
             } as i32,
         }),
         Item::Police { port, rate_bps, burst_bytes } => {
@@ -53,6 +58,7 @@ pub fn item_to_wire(item: &Item) -> v1::Item {
 pub fn item_from_wire(item: &v1::Item) -> Result<Item, String> {
     let port = |p: &str| check_ifname(p).map(|()| p.to_string());
     Ok(match item.kind.as_ref().ok_or("the item has no kind")? {
+        Kind::ProviderBridge(_) => Item::ProviderBridge,
         Kind::SubInterface(s) => Item::SubInterface { parent: port(&s.parent)?, vid: vid(s.vid)? },
         Kind::Port(p) => Item::Port { port: port(&p.port)? },
         Kind::Vlan(v) => Item::Vlan { port: port(&v.port)?, vid: vid(v.vid)?, pvid: v.pvid, untagged: v.untagged },
@@ -63,6 +69,11 @@ pub fn item_from_wire(item: &v1::Item) -> Result<Item, String> {
                 Ok(v1::Direction::Ingress) => Direction::Ingress,
                 Ok(v1::Direction::Egress) => Direction::Egress,
                 _ => return Err(format!("tc drop direction {} is neither ingress nor egress", t.direction)),
+            },
+            protocol: match v1::TagProtocol::try_from(t.protocol) {
+                Ok(v1::TagProtocol::Unspecified | v1::TagProtocol::TagProtocol8021q) => TagProtocol::Dot1Q,
+                Ok(v1::TagProtocol::TagProtocol8021ad) => TagProtocol::Dot1Ad,
+                Err(_) => return Err(format!("tc drop protocol {} is neither 802.1Q nor 802.1ad", t.protocol)),
             },
         },
         Kind::Police(p) => Item::Police { port: port(&p.port)?, rate_bps: p.rate_bps, burst_bytes: p.burst_bytes },
@@ -116,8 +127,9 @@ mod tests {
             Item::Vlan { port: "p1".into(), vid: 1, pvid: true, untagged: false },
             Item::Vlan { port: "p1".into(), vid: 2, pvid: false, untagged: true },
             Item::Clsact { port: "p1".into() },
-            Item::TcDrop { port: "p1".into(), direction: Direction::Ingress },
-            Item::TcDrop { port: "p1".into(), direction: Direction::Egress },
+            Item::ProviderBridge,
+            Item::TcDrop { port: "p1".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Q },
+            Item::TcDrop { port: "p1".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Ad },
             Item::Police { port: "p1".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
             Item::Fdb { mac: Mac([2, 0, 0, 0, 0, 0xff]), vid: 10, port: "up".into() },
         ];

@@ -1,5 +1,6 @@
-# switchboard plan for topology metro: 451 change(s)
-# switch core1 (driver linux, netns metro-core1, bridge br0): 50 to add, 0 to remove
+# switchboard plan for topology metro: 480 change(s)
+# switch core1 (driver linux, netns metro-core1, bridge br0): 51 to add, 0 to remove
+ip -n metro-core1 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-core1 link set dev a1 master br0
 ip -n metro-core1 link set dev a1 up
 bridge -n metro-core1 link set dev a1 learning off flood off mcast_flood off
@@ -56,7 +57,8 @@ bridge -n metro-core1 fdb add 02:5b:00:01:04:02 dev a2 master static vlan 7
 bridge -n metro-core1 fdb add 02:5b:00:01:06:01 dev a2 master static vlan 6
 bridge -n metro-core1 fdb add 02:5b:00:01:06:01 dev a2 master static vlan 7
 bridge -n metro-core1 fdb add 02:5b:00:01:08:01 dev a3 master static vlan 8
-# switch agg1 (driver linux, netns metro-agg1, bridge br0): 36 to add, 0 to remove
+# switch agg1 (driver linux, netns metro-agg1, bridge br0): 37 to add, 0 to remove
+ip -n metro-agg1 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-agg1 link set dev d1 master br0
 ip -n metro-agg1 link set dev d1 up
 bridge -n metro-agg1 link set dev d1 learning off flood off mcast_flood off
@@ -101,7 +103,8 @@ bridge -n metro-agg1 fdb add 02:5b:00:00:08:02 dev up master static vlan 3
 bridge -n metro-agg1 fdb add 02:5b:00:00:09:02 dev up master static vlan 9
 bridge -n metro-agg1 fdb add 02:5b:00:01:02:02 dev d2 master static vlan 4
 bridge -n metro-agg1 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
-# switch agg2 (driver linux, netns metro-agg2, bridge br0): 44 to add, 0 to remove
+# switch agg2 (driver linux, netns metro-agg2, bridge br0): 45 to add, 0 to remove
+ip -n metro-agg2 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-agg2 link set dev d1 master br0
 ip -n metro-agg2 link set dev d1 up
 bridge -n metro-agg2 link set dev d1 learning off flood off mcast_flood off
@@ -154,7 +157,8 @@ bridge -n metro-agg2 fdb add 02:5b:00:01:04:02 dev d1 master static vlan 7
 bridge -n metro-agg2 fdb add 02:5b:00:01:06:01 dev d3 master static vlan 6
 bridge -n metro-agg2 fdb add 02:5b:00:01:06:01 dev d3 master static vlan 7
 bridge -n metro-agg2 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
-# switch agg3 (driver linux, netns metro-agg3, bridge br0): 41 to add, 0 to remove
+# switch agg3 (driver linux, netns metro-agg3, bridge br0): 42 to add, 0 to remove
+ip -n metro-agg3 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-agg3 link set dev d1 master br0
 ip -n metro-agg3 link set dev d1 up
 bridge -n metro-agg3 link set dev d1 learning off flood off mcast_flood off
@@ -204,7 +208,8 @@ bridge -n metro-agg3 fdb add 02:5b:00:01:04:02 dev up master static vlan 7
 bridge -n metro-agg3 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-agg3 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-agg3 fdb add 02:5b:00:01:08:01 dev d2 master static vlan 8
-# switch acc1 (driver linux, netns metro-acc1, bridge br0): 35 to add, 0 to remove
+# switch acc1 (driver linux, netns metro-acc1, bridge br0): 40 to add, 0 to remove
+ip -n metro-acc1 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc1 link set dev c3 up
 ip -n metro-acc1 link add link c3 name c3.9 type vlan id 9
 ip -n metro-acc1 link set dev c3 up
@@ -236,6 +241,10 @@ tc -n metro-acc1 qdisc add dev c1 clsact
 tc -n metro-acc1 qdisc add dev c2 clsact
 tc -n metro-acc1 qdisc add dev c3.500 clsact
 tc -n metro-acc1 qdisc add dev c3.9 clsact
+tc -n metro-acc1 filter add dev c1 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc1 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc1 filter add dev c3.500 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc1 filter add dev c3.9 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc1 filter add dev c1 ingress protocol all pref 2 matchall action police rate 200000000bit burst 250000 conform-exceed drop/pass
 tc -n metro-acc1 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc1 filter add dev c3.500 ingress protocol all pref 2 matchall action police rate 500000000bit burst 625000 conform-exceed drop/pass
@@ -252,7 +261,8 @@ bridge -n metro-acc1 fdb add 02:5b:00:00:08:01 dev up master static vlan 8
 bridge -n metro-acc1 fdb add 02:5b:00:00:08:02 dev up master static vlan 3
 bridge -n metro-acc1 fdb add 02:5b:00:00:09:02 dev up master static vlan 9
 bridge -n metro-acc1 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
-# switch acc2 (driver linux, netns metro-acc2, bridge br0): 39 to add, 0 to remove
+# switch acc2 (driver linux, netns metro-acc2, bridge br0): 42 to add, 0 to remove
+ip -n metro-acc2 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc2 link set dev c3 up
 ip -n metro-acc2 link add link c3 name c3.9 type vlan id 9
 ip -n metro-acc2 link set dev c3 up
@@ -286,10 +296,12 @@ tc -n metro-acc2 qdisc add dev c1 clsact
 tc -n metro-acc2 qdisc add dev c2 clsact
 tc -n metro-acc2 qdisc add dev c3.300 clsact
 tc -n metro-acc2 qdisc add dev c3.9 clsact
-tc -n metro-acc2 filter add dev c1 ingress protocol 802.1Q pref 1 matchall action drop
-tc -n metro-acc2 filter add dev c1 egress protocol 802.1Q pref 1 matchall action drop
-tc -n metro-acc2 filter add dev c2 ingress protocol 802.1Q pref 1 matchall action drop
-tc -n metro-acc2 filter add dev c2 egress protocol 802.1Q pref 1 matchall action drop
+tc -n metro-acc2 filter add dev c1 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc2 filter add dev c1 egress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc2 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc2 filter add dev c2 egress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc2 filter add dev c3.300 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc2 filter add dev c3.9 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc2 filter add dev c1 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc2 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc2 filter add dev c3.300 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
@@ -304,7 +316,8 @@ bridge -n metro-acc2 fdb add 02:5b:00:00:05:01 dev up master static vlan 4
 bridge -n metro-acc2 fdb add 02:5b:00:00:06:02 dev up master static vlan 4
 bridge -n metro-acc2 fdb add 02:5b:00:00:09:02 dev up master static vlan 9
 bridge -n metro-acc2 fdb add 02:5b:00:01:02:02 dev c2 master static vlan 4
-# switch acc3 (driver linux, netns metro-acc3, bridge br0): 11 to add, 0 to remove
+# switch acc3 (driver linux, netns metro-acc3, bridge br0): 14 to add, 0 to remove
+ip -n metro-acc3 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc3 link set dev c1 master br0
 ip -n metro-acc3 link set dev c1 up
 bridge -n metro-acc3 link set dev c1 learning off flood off mcast_flood off
@@ -318,11 +331,14 @@ bridge -n metro-acc3 vlan add dev c1 vid 2000 pvid untagged
 bridge -n metro-acc3 vlan add dev c2 vid 2000 pvid untagged
 tc -n metro-acc3 qdisc add dev c1 clsact
 tc -n metro-acc3 qdisc add dev c2 clsact
+tc -n metro-acc3 filter add dev c1 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc3 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc3 filter add dev c1 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc3 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 bridge -n metro-acc3 fdb add 02:5b:00:00:03:01 dev c1 master static vlan 2000
 bridge -n metro-acc3 fdb add 02:5b:00:00:03:02 dev c2 master static vlan 2000
-# switch acc4 (driver linux, netns metro-acc4, bridge br0): 31 to add, 0 to remove
+# switch acc4 (driver linux, netns metro-acc4, bridge br0): 34 to add, 0 to remove
+ip -n metro-acc4 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc4 link set dev c1 up
 ip -n metro-acc4 link add link c1 name c1.700 type vlan id 700
 ip -n metro-acc4 link set dev c1.700 master br0
@@ -345,6 +361,8 @@ bridge -n metro-acc4 vlan add dev up vid 7
 bridge -n metro-acc4 vlan add dev up vid 8
 tc -n metro-acc4 qdisc add dev c1.700 clsact
 tc -n metro-acc4 qdisc add dev c2 clsact
+tc -n metro-acc4 filter add dev c1.700 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc4 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc4 filter add dev c1.700 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc4 filter add dev c2 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
 bridge -n metro-acc4 fdb add 02:5b:00:00:01:02 dev up master static vlan 8
@@ -363,7 +381,8 @@ bridge -n metro-acc4 fdb add 02:5b:00:01:04:02 dev c2 master static vlan 7
 bridge -n metro-acc4 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-acc4 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-acc4 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
-# switch acc5 (driver linux, netns metro-acc5, bridge br0): 48 to add, 0 to remove
+# switch acc5 (driver linux, netns metro-acc5, bridge br0): 50 to add, 0 to remove
+ip -n metro-acc5 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc5 link set dev c1 up
 ip -n metro-acc5 link add link c1 name c1.4 type vlan id 4
 ip -n metro-acc5 link set dev c1.4 master br0
@@ -391,10 +410,11 @@ bridge -n metro-acc5 vlan add dev up vid 8
 tc -n metro-acc5 qdisc add dev c1.4 clsact
 tc -n metro-acc5 qdisc add dev c2 clsact
 tc -n metro-acc5 qdisc add dev c3 clsact
-tc -n metro-acc5 filter add dev c1.4 ingress protocol 802.1Q pref 1 matchall action drop
-tc -n metro-acc5 filter add dev c1.4 egress protocol 802.1Q pref 1 matchall action drop
-tc -n metro-acc5 filter add dev c2 ingress protocol 802.1Q pref 1 matchall action drop
-tc -n metro-acc5 filter add dev c2 egress protocol 802.1Q pref 1 matchall action drop
+tc -n metro-acc5 filter add dev c1.4 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc5 filter add dev c1.4 egress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc5 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc5 filter add dev c2 egress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc5 filter add dev c3 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc5 filter add dev c1.4 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc5 filter add dev c2 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
 tc -n metro-acc5 filter add dev c3 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
@@ -421,7 +441,8 @@ bridge -n metro-acc5 fdb add 02:5b:00:01:04:02 dev up master static vlan 7
 bridge -n metro-acc5 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-acc5 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-acc5 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
-# switch acc6 (driver linux, netns metro-acc6, bridge br0): 36 to add, 0 to remove
+# switch acc6 (driver linux, netns metro-acc6, bridge br0): 38 to add, 0 to remove
+ip -n metro-acc6 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc6 link set dev c1 up
 ip -n metro-acc6 link add link c1 name c1.810 type vlan id 810
 ip -n metro-acc6 link set dev c1.810 master br0
@@ -443,8 +464,9 @@ bridge -n metro-acc6 vlan add dev up vid 6
 bridge -n metro-acc6 vlan add dev up vid 7
 tc -n metro-acc6 qdisc add dev c1.810 clsact
 tc -n metro-acc6 qdisc add dev c2 clsact
-tc -n metro-acc6 filter add dev c2 ingress protocol 802.1Q pref 1 matchall action drop
-tc -n metro-acc6 filter add dev c2 egress protocol 802.1Q pref 1 matchall action drop
+tc -n metro-acc6 filter add dev c1.810 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc6 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc6 filter add dev c2 egress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc6 filter add dev c1.810 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
 tc -n metro-acc6 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 bridge -n metro-acc6 fdb add 02:5b:00:00:02:01 dev up master static vlan 4
@@ -465,7 +487,8 @@ bridge -n metro-acc6 fdb add 02:5b:00:01:04:02 dev up master static vlan 6
 bridge -n metro-acc6 fdb add 02:5b:00:01:04:02 dev up master static vlan 7
 bridge -n metro-acc6 fdb add 02:5b:00:01:06:01 dev c1.810 master static vlan 6
 bridge -n metro-acc6 fdb add 02:5b:00:01:06:01 dev c1.810 master static vlan 7
-# switch acc7 (driver linux, netns metro-acc7, bridge br0): 30 to add, 0 to remove
+# switch acc7 (driver linux, netns metro-acc7, bridge br0): 32 to add, 0 to remove
+ip -n metro-acc7 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc7 link set dev c2 up
 ip -n metro-acc7 link add link c2 name c2.820 type vlan id 820
 ip -n metro-acc7 link set dev c1 master br0
@@ -488,8 +511,9 @@ bridge -n metro-acc7 vlan add dev up vid 6
 bridge -n metro-acc7 vlan add dev up vid 7
 tc -n metro-acc7 qdisc add dev c2.820 clsact
 tc -n metro-acc7 qdisc add dev c3 clsact
-tc -n metro-acc7 filter add dev c2.820 ingress protocol 802.1Q pref 1 matchall action drop
-tc -n metro-acc7 filter add dev c2.820 egress protocol 802.1Q pref 1 matchall action drop
+tc -n metro-acc7 filter add dev c2.820 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc7 filter add dev c2.820 egress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc7 filter add dev c3 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc7 filter add dev c2.820 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
 tc -n metro-acc7 filter add dev c3 ingress protocol all pref 2 matchall action police rate 200000000bit burst 250000 conform-exceed drop/pass
 bridge -n metro-acc7 fdb add 02:5b:00:00:01:01 dev up master static vlan 2
@@ -505,7 +529,8 @@ bridge -n metro-acc7 fdb add 02:5b:00:01:04:02 dev up master static vlan 6
 bridge -n metro-acc7 fdb add 02:5b:00:01:04:02 dev up master static vlan 7
 bridge -n metro-acc7 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-acc7 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
-# switch acc8 (driver linux, netns metro-acc8, bridge br0): 39 to add, 0 to remove
+# switch acc8 (driver linux, netns metro-acc8, bridge br0): 42 to add, 0 to remove
+ip -n metro-acc8 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc8 link set dev c2 up
 ip -n metro-acc8 link add link c2 name c2.600 type vlan id 600
 ip -n metro-acc8 link set dev c1 master br0
@@ -531,8 +556,10 @@ bridge -n metro-acc8 vlan add dev up vid 8
 tc -n metro-acc8 qdisc add dev c1 clsact
 tc -n metro-acc8 qdisc add dev c2.600 clsact
 tc -n metro-acc8 qdisc add dev c3 clsact
-tc -n metro-acc8 filter add dev c3 ingress protocol 802.1Q pref 1 matchall action drop
-tc -n metro-acc8 filter add dev c3 egress protocol 802.1Q pref 1 matchall action drop
+tc -n metro-acc8 filter add dev c1 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc8 filter add dev c2.600 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc8 filter add dev c3 ingress protocol 802.1ad pref 1 matchall action drop
+tc -n metro-acc8 filter add dev c3 egress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc8 filter add dev c1 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc8 filter add dev c2.600 ingress protocol all pref 2 matchall action police rate 500000000bit burst 625000 conform-exceed drop/pass
 tc -n metro-acc8 filter add dev c3 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
@@ -554,7 +581,8 @@ bridge -n metro-acc8 fdb add 02:5b:00:01:04:02 dev up master static vlan 7
 bridge -n metro-acc8 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-acc8 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-acc8 fdb add 02:5b:00:01:08:01 dev c1 master static vlan 8
-# switch acc9 (driver linux, netns metro-acc9, bridge br0): 11 to add, 0 to remove
+# switch acc9 (driver linux, netns metro-acc9, bridge br0): 13 to add, 0 to remove
+ip -n metro-acc9 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc9 link set dev c2 up
 ip -n metro-acc9 link add link c2 name c2.9 type vlan id 9
 ip -n metro-acc9 link set dev c1 master br0
@@ -569,6 +597,7 @@ bridge -n metro-acc9 link set dev up learning off flood off mcast_flood off
 bridge -n metro-acc9 vlan add dev c2.9 vid 9 pvid untagged
 bridge -n metro-acc9 vlan add dev up vid 9
 tc -n metro-acc9 qdisc add dev c2.9 clsact
+tc -n metro-acc9 filter add dev c2.9 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc9 filter add dev c2.9 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 bridge -n metro-acc9 fdb add 02:5b:00:00:01:03 dev up master static vlan 9
 bridge -n metro-acc9 fdb add 02:5b:00:00:02:03 dev up master static vlan 9

@@ -1,0 +1,464 @@
+//! Issue 18 items 2 and 3 with real frames: 802.1ad bridges carry a port member's own 802.1Q
+//! tags (any VID, any priority, two of them) unchanged across an EPL and an EP-LAN, untagged
+//! stays untagged, a tagged-mode member in the same channel gets them under its customer
+//! tag; E-Tree leaves stay apart for tagged and untagged frames, unicast and broadcast, on
+//! one switch and across; S-tagged customer frames reach no one; and the scheme's items live
+//! like the others (drift, repair, removal leaving no VLAN, FDB entry or tc object).
+
+use std::collections::BTreeSet;
+
+use switchboard::model::Mac;
+use switchboard::southbound::linux::{lab, probe};
+
+use super::{Lab, sh_in};
+
+/// Three switches in a line; an EPL (epl-a, epl-b), an EP-LAN of three port-mode members and
+/// a tagged-mode one (mix-t, customer tag 700), and an E-Tree with its root on sw1, two
+/// leaves on sw2, one on sw3 and mix-t (customer tag 800, the EP-LAN member's port).
+const TOPOLOGY: &str = "
+name: qinq
+vlans: {pool: 100-199}
+switches:
+  sw1: {driver: linux, netns: qinq-sw1, bridge: br0}
+  sw2: {driver: linux, netns: qinq-sw2, bridge: br0}
+  sw3: {driver: linux, netns: qinq-sw3, bridge: br0}
+links:
+  - endpoints: [sw1:t12, sw2:t21]
+  - endpoints: [sw2:t23, sw3:t32]
+interfaces:
+  epl-a: {organization: o, switch: sw1, port: ea, capacity: 1G, macs: ['02:5c:00:00:00:01']}
+  epl-b: {organization: o, switch: sw3, port: eb, capacity: 1G, macs: ['02:5c:00:00:00:02']}
+  lan-a: {organization: o, switch: sw1, port: la, capacity: 1G, macs: ['02:5c:00:00:00:11']}
+  lan-b: {organization: o, switch: sw2, port: lb, capacity: 1G, macs: ['02:5c:00:00:00:12']}
+  lan-c: {organization: o, switch: sw3, port: lc, capacity: 1G, macs: ['02:5c:00:00:00:13']}
+  mix-t: {organization: o, switch: sw3, port: mt, mode: tagged, capacity: 1G, macs: ['02:5c:00:00:00:07']}
+  root: {organization: o, switch: sw1, port: rt, capacity: 1G, macs: ['02:5c:00:00:00:21']}
+  leaf1: {organization: o, switch: sw2, port: l1, capacity: 1G, macs: ['02:5c:00:00:00:31']}
+  leaf2: {organization: o, switch: sw2, port: l2, capacity: 1G, macs: ['02:5c:00:00:00:32']}
+  leaf3: {organization: o, switch: sw3, port: l3, capacity: 1G, macs: ['02:5c:00:00:00:33']}
+";
+
+const CHANNELS: &str = "
+- {name: epl, kind: p2p, members: [epl-a, epl-b]}
+- {name: eplan, kind: mp2mp, members: [lan-a, lan-b, lan-c, {interface: mix-t, customer_vlan: 700}]}
+- {name: eptree, kind: p2mp, members: [{interface: root, role: root}, {interface: leaf1, role: leaf},
+   {interface: leaf2, role: leaf}, {interface: leaf3, role: leaf}, {interface: mix-t, role: leaf, customer_vlan: 800}]}
+";
+
+/// A tag on the wire: (TPID, VID, PCP).
+type Tag = (u16, u16, u8);
+const Q: u16 = 0x8100;
+const S: u16 = 0x88a8;
+
+fn c(vid: u16, pcp: u8) -> Tag {
+    (Q, vid, pcp)
+}
+
+/// One frame to send and who must get it, with which tags (nobody else may).
+struct Check {
+    from: &'static str,
+    /// A site's name, or `None` for broadcast (or the L2CP protocol's address).
+    to: Option<&'static str>,
+    tags: Vec<Tag>,
+    want: Vec<(&'static str, Vec<Tag>)>,
+    /// Sent as this L2CP protocol's frame instead (its destination address and EtherType or
+    /// LLC header).
+    l2cp: Option<L2cp>,
+}
+
+fn check(from: &'static str, to: Option<&'static str>, tags: &[Tag], want: &[(&'static str, &[Tag])]) -> Check {
+    Check { from, to, tags: tags.to_vec(), want: want.iter().map(|(s, t)| (*s, t.to_vec())).collect(), l2cp: None }
+}
+
+/// The layer 2 control protocols item 5 decides on.
+#[derive(Clone, Copy, Debug)]
+enum L2cp {
+    /// STP/RSTP/MSTP BPDU: 01:80:c2:00:00:00, an 802.3 length and LLC 42-42-03.
+    Stp,
+    /// LLDP: 01:80:c2:00:00:0e, EtherType 0x88cc.
+    Lldp,
+    /// LACP: 01:80:c2:00:00:02 (slow protocols), EtherType 0x8809, subtype 1.
+    Lacp,
+}
+
+impl L2cp {
+    fn dst(self) -> [u8; 6] {
+        let last = match self {
+            L2cp::Stp => 0x00,
+            L2cp::Lldp => 0x0e,
+            L2cp::Lacp => 0x02,
+        };
+        [0x01, 0x80, 0xc2, 0, 0, last]
+    }
+
+    /// What follows the tags, up to where our marker starts.
+    fn header(self) -> Vec<u8> {
+        match self {
+            L2cp::Stp => vec![0x00, 0x26, 0x42, 0x42, 0x03],
+            L2cp::Lldp => vec![0x88, 0xcc],
+            L2cp::Lacp => vec![0x88, 0x09, 0x01],
+        }
+    }
+}
+
+const ETHERTYPE: u16 = 0x88b5;
+const MAGIC: &[u8; 4] = b"SWBQ";
+
+fn mac_of(lab: &Lab, site: &str) -> Mac {
+    lab.topo.interface(site).unwrap().macs[0]
+}
+
+fn frame(id: u32, src: Mac, dst: Option<Mac>, tags: &[Tag]) -> Vec<u8> {
+    frame_of(id, src, dst.map_or([0xff; 6], |m| m.octets()), tags, &ETHERTYPE.to_be_bytes())
+}
+
+/// A frame to `dst` with `tags`, then `header` (an EtherType, or a length and LLC) and our
+/// marker with `id`.
+fn frame_of(id: u32, src: Mac, dst: [u8; 6], tags: &[Tag], header: &[u8]) -> Vec<u8> {
+    let mut f = dst.to_vec();
+    f.extend_from_slice(&src.octets());
+    for (tpid, vid, pcp) in tags {
+        f.extend_from_slice(&tpid.to_be_bytes());
+        f.extend_from_slice(&((u16::from(*pcp) << 13) | vid).to_be_bytes());
+    }
+    f.extend_from_slice(header);
+    f.extend_from_slice(MAGIC);
+    f.extend_from_slice(&id.to_be_bytes());
+    f.resize(f.len().max(60), 0);
+    f
+}
+
+/// (id, tags) of one of our frames.
+fn parse(f: &[u8]) -> Option<(u32, Vec<Tag>)> {
+    let mut at = 12;
+    let mut tags = Vec::new();
+    loop {
+        let word = |i: usize| f.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+        match word(at)? {
+            tpid @ (Q | S) => {
+                let tci = word(at + 2)?;
+                tags.push((tpid, tci & 0x0fff, (tci >> 13) as u8));
+                at += 4;
+            }
+            _ => break,
+        }
+    }
+    // Our marker after the EtherType, or after an L2CP frame's header.
+    let at = [2, 3, 5].into_iter().map(|skip| at + skip).find(|m| f.get(*m..*m + 4) == Some(MAGIC.as_slice()))?;
+    Some((u32::from_be_bytes(f.get(at + 4..at + 8)?.try_into().ok()?), tags))
+}
+
+/// A frame one of the extra taps saw: (check index, tap label, tags).
+type Tapped = (usize, String, Vec<Tag>);
+
+/// Sends every check's frame (one batch) and returns what went wrong, one line per check,
+/// and what the extra `taps` saw of each check: (check index, tap label, tags).
+fn run(lab: &Lab, checks: &[Check], taps: &[probe::Tap]) -> (Vec<String>, Vec<Tapped>) {
+    let mut all_taps: Vec<probe::Tap> = lab
+        .topo
+        .interfaces
+        .iter()
+        .map(|i| probe::Tap {
+            label: i.name.clone(),
+            netns: lab::site_namespace(&lab.topo, &i.name),
+            ifname: lab::SITE_IFNAME.into(),
+        })
+        .collect();
+    all_taps.extend(taps.iter().cloned());
+    let sends: Vec<(String, Vec<u8>)> = checks
+        .iter()
+        .enumerate()
+        .map(|(id, k)| {
+            let src = mac_of(lab, k.from);
+            let frame = match k.l2cp {
+                Some(p) => frame_of(id as u32, src, p.dst(), &k.tags, &p.header()),
+                None => frame(id as u32, src, k.to.map(|t| mac_of(lab, t)), &k.tags),
+            };
+            (k.from.to_string(), frame)
+        })
+        .collect();
+    let got = probe::capture(&lab.topo, &all_taps, &sends).unwrap();
+    let seen: Vec<Tapped> =
+        got.iter().filter_map(|(at, f)| parse(f).map(|(id, tags)| (id as usize, at.clone(), tags))).collect();
+    let mut failures = Vec::new();
+    for (id, k) in checks.iter().enumerate() {
+        let received: BTreeSet<(String, Vec<Tag>)> = seen
+            .iter()
+            .filter(|(i, at, _)| *i == id && lab.topo.interface(at).is_some())
+            .map(|(_, at, tags)| (at.clone(), tags.clone()))
+            .collect();
+        let want: BTreeSet<(String, Vec<Tag>)> = k.want.iter().map(|(s, t)| (s.to_string(), t.clone())).collect();
+        if received != want {
+            failures.push(format!(
+                "{} -> {} {:x?}: got {received:x?}, want {want:x?}",
+                k.from,
+                k.to.unwrap_or("broadcast"),
+                k.tags
+            ));
+        }
+    }
+    let tapped = seen.into_iter().filter(|(_, at, _)| lab.topo.interface(at).is_none()).collect();
+    (failures, tapped)
+}
+
+fn qinq_lab() -> Lab {
+    let lab = Lab::up(TOPOLOGY);
+    lab.apply(CHANNELS).unwrap();
+    lab
+}
+
+/// An EPL and an EP-LAN carry a port member's frames as they were sent: untagged stays
+/// untagged; C-tags with VIDs 1, 100 and 4094 and any priority, priority-tagged frames
+/// (VID 0) and double-tagged (C over C) frames keep every tag. On the trunk the channel's
+/// VLAN is an S-tag over the customer's C-tag. At the tagged-mode member of the EP-LAN a port
+/// member's frame arrives under its customer tag 700 (its own C-tag inside); what it sends
+/// under 700 arrives at the port members as it was under the tag. S-tagged customer frames
+/// reach no one.
+#[test]
+fn port_members_carry_customer_tags_unchanged() {
+    let lab = qinq_lab();
+    let mut checks = Vec::new();
+    for tags in [vec![], vec![c(1, 5)], vec![c(100, 0)], vec![c(4094, 7)], vec![c(0, 3)], vec![c(100, 2), c(200, 1)]] {
+        checks.push(check("epl-a", Some("epl-b"), &tags, &[("epl-b", &tags)]));
+        checks.push(check("epl-b", None, &tags, &[("epl-a", &tags)]));
+        let mut under_700 = vec![c(700, 0)];
+        under_700.extend(&tags);
+        checks.push(check("lan-a", None, &tags, &[("lan-b", &tags), ("lan-c", &tags), ("mix-t", &under_700)]));
+        checks.push(check("lan-c", Some("lan-b"), &tags, &[("lan-b", &tags)]));
+        checks.push(check("lan-b", Some("mix-t"), &tags, &[("mix-t", &under_700)]));
+        let mut sent = vec![c(700, 6)];
+        sent.extend(&tags);
+        checks.push(check("mix-t", None, &sent, &[("lan-a", &tags), ("lan-b", &tags), ("lan-c", &tags)]));
+    }
+    // S-tagged customer frames, with the channel's own VLAN or another, alone or over a C-tag.
+    let (specs, _) = switchboard::orchestrator::parse_channels(CHANNELS);
+    let epl_vlan = switchboard::orchestrator::plan(&lab.topo, &specs).unwrap().channels()["epl"].vlan;
+    for tags in [vec![(S, epl_vlan, 0)], vec![(S, epl_vlan, 0), c(5, 0)], vec![(S, 150, 0)]] {
+        checks.push(check("epl-a", Some("epl-b"), &tags, &[]));
+        checks.push(check("lan-a", None, &tags, &[]));
+        let mut under = vec![c(700, 0)];
+        under.extend(&tags);
+        checks.push(check("mix-t", None, &under, &[]));
+    }
+    // A customer tag with no channel on a tagged-mode port, and untagged there: nowhere.
+    checks.push(check("mix-t", None, &[c(701, 0)], &[]));
+    checks.push(check("mix-t", None, &[], &[]));
+    let taps = [probe::Tap { label: "sw2:t21".into(), netns: "qinq-sw2".into(), ifname: "t21".into() }];
+    let (failures, tapped) = run(&lab, &checks, &taps);
+    assert!(failures.is_empty(), "{} of {} checks failed:\n{}", failures.len(), checks.len(), failures.join("\n"));
+    // On the trunk into sw2: epl-a's frame to epl-b with C-tag 4094 priority 7 travels as
+    // S-tag (the EPL's VLAN, priority 0) over the untouched C-tag.
+    let k = checks.iter().position(|k| k.from == "epl-a" && k.tags == [c(4094, 7)]).unwrap();
+    let on_trunk: Vec<&Vec<Tag>> = tapped.iter().filter(|(i, _, _)| *i == k).map(|(_, _, t)| t).collect();
+    assert_eq!(on_trunk, vec![&vec![(S, epl_vlan, 0), c(4094, 7)]], "{tapped:x?}");
+    let k = checks.iter().position(|k| k.from == "epl-a" && k.tags.is_empty()).unwrap();
+    let on_trunk: Vec<&Vec<Tag>> = tapped.iter().filter(|(i, _, _)| *i == k).map(|(_, _, t)| t).collect();
+    assert_eq!(on_trunk, vec![&vec![(S, epl_vlan, 0)]], "untagged: the S-tag alone");
+}
+
+/// E-Tree leaves never reach each other, on one switch (leaf1, leaf2) or across (leaf1 and
+/// leaf3, mix-t), unicast or broadcast, untagged or with their own C-tags, nor by S-tagging
+/// with the root or the leaf VLAN; the root reaches every leaf and every leaf the root, with
+/// the customer's tags unchanged.
+#[test]
+fn etree_leaves_stay_apart_for_tagged_and_untagged_frames() {
+    let lab = qinq_lab();
+    let (specs, _) = switchboard::orchestrator::parse_channels(CHANNELS);
+    let planner = switchboard::orchestrator::plan(&lab.topo, &specs).unwrap();
+    let tree = &planner.channels()["eptree"];
+    let (r, l) = (tree.vlan, tree.leaf_vlan.unwrap());
+    let leaves = ["leaf1", "leaf2", "leaf3"];
+    let mut checks = Vec::new();
+    for tags in [vec![], vec![c(42, 5)], vec![c(4094, 1), c(7, 7)]] {
+        let mut under_800 = vec![c(800, 0)];
+        under_800.extend(&tags);
+        let all: Vec<(&'static str, &[Tag])> =
+            vec![("leaf1", &tags), ("leaf2", &tags), ("leaf3", &tags), ("mix-t", &under_800)];
+        checks.push(check("root", None, &tags, &all));
+        for leaf in leaves {
+            checks.push(check("root", Some(leaf), &tags, &[(leaf, &tags)]));
+            checks.push(check(leaf, None, &tags, &[("root", &tags)]));
+            checks.push(check(leaf, Some("root"), &tags, &[("root", &tags)]));
+            for other in leaves.iter().chain(&["mix-t"]).filter(|o| **o != leaf) {
+                checks.push(check(leaf, Some(other), &tags, &[]));
+            }
+        }
+        checks.push(check("root", Some("mix-t"), &tags, &[("mix-t", &under_800)]));
+        let mut sent = vec![c(800, 3)];
+        sent.extend(&tags);
+        checks.push(check("mix-t", None, &sent, &[("root", &tags)]));
+        for other in leaves {
+            checks.push(check("mix-t", Some(other), &sent, &[]));
+        }
+    }
+    for vid in [r, l] {
+        for leaf in leaves {
+            for to in [None, Some("leaf2"), Some("leaf3")].into_iter().filter(|t| *t != Some(leaf)) {
+                checks.push(check(leaf, to, &[(S, vid, 0)], &[]));
+                checks.push(check(leaf, to, &[(S, vid, 0), c(42, 0)], &[]));
+            }
+        }
+        checks.push(check("mix-t", None, &[c(800, 0), (S, vid, 0)], &[]));
+    }
+    let (failures, _) = run(&lab, &checks, &[]);
+    assert!(failures.is_empty(), "{} of {} checks failed:\n{}", failures.len(), checks.len(), failures.join("\n"));
+    // The leaf VLAN's frames reached the other leaves' ports and died on the egress drop.
+    let out = sh_in("qinq-sw2", &["tc", "-s", "filter", "show", "dev", "l2", "egress"]);
+    assert!(out.contains("protocol 802.1ad pref 1 matchall"), "{out}");
+    assert!(!out.contains("dropped 0,"), "the egress drop dropped nothing:\n{out}");
+}
+
+/// A switch as it was before issue 18 (an 802.1Q bridge, an 802.1Q leaf drop) is drift that
+/// `drift --repair` fixes, after which frames are carried as planned (also by `probe
+/// --customer-vlan`, with C-tags 1 and 4094); removing every channel
+/// then leaves no channel VLAN, static FDB entry, sub-interface or tc object on any switch
+/// (the bridge stays 802.1ad: it is every switch's baseline).
+#[test]
+fn old_switches_are_drift_and_removal_leaves_nothing() {
+    let lab = qinq_lab();
+    let dir = std::env::temp_dir().join(format!("swb-qinq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (topo_file, chan_file) = (dir.join("qinq.yaml"), dir.join("qinq.channels.yaml"));
+    std::fs::write(&topo_file, TOPOLOGY).unwrap();
+    std::fs::write(&chan_file, CHANNELS).unwrap();
+    let args = ["drift", "-t", topo_file.to_str().unwrap(), "-c", chan_file.to_str().unwrap()];
+    let (code, out, err) = super::switchboard(&args);
+    assert_eq!(code, 0, "{out}{err}");
+
+    sh_in("qinq-sw2", &["ip", "link", "set", "dev", "br0", "type", "bridge", "vlan_protocol", "802.1Q"]);
+    sh_in("qinq-sw2", &["tc", "filter", "del", "dev", "l1", "egress", "pref", "1"]);
+    let old =
+        ["tc", "filter", "add", "dev", "l1", "egress", "protocol", "802.1Q", "pref", "1", "matchall", "action", "drop"];
+    sh_in("qinq-sw2", &old);
+    let (code, out, _) = super::switchboard(&args);
+    assert_eq!(code, 1, "{out}");
+    for want in [
+        "missing, would run:    ip -n qinq-sw2 link set dev br0 type bridge vlan_protocol 802.1ad",
+        "unexpected, would run: tc -n qinq-sw2 filter del dev l1 egress protocol 802.1Q pref 1 matchall",
+        "missing, would run:    tc -n qinq-sw2 filter add dev l1 egress protocol 802.1ad pref 1 matchall action drop",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let (code, out, err) = super::switchboard(&[&args[..], &["--repair"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = super::switchboard(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(sh_in("qinq-sw2", &["ip", "-d", "link", "show", "br0"]).contains("vlan_protocol 802.1ad"));
+    let checks = [
+        check("epl-a", Some("epl-b"), &[c(4094, 7)], &[("epl-b", &[c(4094, 7)])]),
+        check("leaf1", None, &[c(42, 1)], &[("root", &[c(42, 1)])]),
+        check("leaf1", Some("leaf2"), &[], &[]),
+    ];
+    let (failures, _) = run(&lab, &checks, &[]);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The product's own probe with a customer VLAN (issue 18 item 6): every member of every
+    // channel gets the port members' C-tag unchanged, under its own customer tag if any.
+    for vid in ["1", "4094"] {
+        let probe =
+            ["probe", "-t", topo_file.to_str().unwrap(), "-c", chan_file.to_str().unwrap(), "--customer-vlan", vid];
+        let (code, out, err) = super::switchboard(&probe);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains(&format!("customer VLAN {vid}:")) && out.contains(" 0 leak(s), 0 loss(es)"), "{out}");
+    }
+
+    lab.apply("[]").unwrap();
+    for sw in ["qinq-sw1", "qinq-sw2", "qinq-sw3"] {
+        let vlans = sh_in(sw, &["bridge", "vlan", "show"]);
+        assert!(
+            !vlans.split_whitespace().any(|w| w.parse::<u16>().is_ok_and(|v| (100..=199).contains(&v))),
+            "{sw} still has a channel VLAN:\n{vlans}"
+        );
+        let fdb = sh_in(sw, &["bridge", "fdb", "show", "br", "br0"]);
+        assert!(!fdb.lines().any(|l| l.contains("static")), "{sw} still has a static FDB entry:\n{fdb}");
+        let qdiscs = sh_in(sw, &["tc", "qdisc", "show"]);
+        assert!(!qdiscs.contains("clsact"), "{sw} still has a clsact qdisc (and so its filters):\n{qdiscs}");
+        let links = sh_in(sw, &["ip", "-br", "link", "show"]);
+        assert!(!links.contains("mt."), "{sw} still has a sub-interface:\n{links}");
+        assert!(sh_in(sw, &["ip", "-d", "link", "show", "br0"]).contains("vlan_protocol 802.1ad"));
+    }
+    let (failures, _) = run(&lab, &checks[..1], &[]);
+    assert_eq!(failures.len(), 1, "the EPL carries nothing once removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `probe --load-mbps` (issue 18 item 6): broadcast frames from one member at a given rate
+/// reach the channel's other members at that rate (under the channel's 10 Mbps policer, with
+/// the customer's C-tag), and nobody else; from an E-Tree leaf, only the root.
+#[test]
+fn probe_load_reports_the_delivered_rate_per_receiver() {
+    let _lab = qinq_lab();
+    let dir = std::env::temp_dir().join(format!("swb-qinq-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (topo_file, chan_file) = (dir.join("qinq.yaml"), dir.join("qinq.channels.yaml"));
+    std::fs::write(&topo_file, TOPOLOGY).unwrap();
+    std::fs::write(&chan_file, CHANNELS).unwrap();
+    let files = ["probe", "-t", topo_file.to_str().unwrap(), "-c", chan_file.to_str().unwrap(), "--json"];
+    let load = |from: &str| {
+        let args =
+            [&files[..], &["--load-mbps", "4", "--seconds", "2", "--from", from, "--customer-vlan", "100"]].concat();
+        let (code, out, err) = super::switchboard(&args);
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        (code, report)
+    };
+    let (code, report) = load("lan-a");
+    assert_eq!(code, 0, "{report:#}");
+    let offered = report["offered_mbps"].as_f64().unwrap();
+    assert!((3.0..=4.4).contains(&offered), "the lab offered {offered} Mbps of 4: {report:#}");
+    for r in report["receivers"].as_array().unwrap() {
+        let (site, mbps) = (r["site"].as_str().unwrap(), r["delivered_mbps"].as_f64().unwrap());
+        if ["lan-b", "lan-c", "mix-t"].contains(&site) {
+            assert!(r["expected"].as_bool().unwrap());
+            // mix-t's frames carry its customer tag too: 4 bytes in 1,004.
+            assert!((offered * 0.9..=offered * 1.1).contains(&mbps), "{site} got {mbps} Mbps of {offered}: {report:#}");
+        } else {
+            assert_eq!(r["frames"], 0, "{site} got the load: {report:#}");
+        }
+    }
+    let (code, report) = load("leaf1");
+    assert_eq!(code, 0, "{report:#}");
+    for r in report["receivers"].as_array().unwrap() {
+        let site = r["site"].as_str().unwrap();
+        assert_eq!(r["frames"].as_u64().unwrap() > 0, site == "root", "{site}: {report:#}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// L2CP (issue 18 item 5, MEF 45): customer STP BPDUs, LLDP and LACP frames are discarded by
+/// every service type (EPL, EP-LAN, EP-Tree from port-mode members; EVP-LAN and EVP-Tree
+/// under a tagged-mode member's customer tag), untagged or C-tagged; the same members'
+/// broadcasts get through, so what is discarded is the protocol, not the member.
+#[test]
+fn l2cp_frames_are_discarded_by_every_service() {
+    let lab = qinq_lab();
+    let mut checks = Vec::new();
+    let senders: [(&'static str, Vec<Tag>); 6] = [
+        ("epl-a", vec![]),
+        ("lan-a", vec![]),
+        ("root", vec![]),
+        ("leaf3", vec![]),
+        ("mix-t", vec![c(700, 0)]),
+        ("mix-t", vec![c(800, 0)]),
+    ];
+    for (from, under) in &senders {
+        for inner in [vec![], vec![c(100, 7)]] {
+            let tags: Vec<Tag> = under.iter().chain(&inner).copied().collect();
+            for p in [L2cp::Stp, L2cp::Lldp, L2cp::Lacp] {
+                checks.push(Check { from, to: None, tags: tags.clone(), want: Vec::new(), l2cp: Some(p) });
+            }
+        }
+    }
+    // The controls: a broadcast from each sender reaches its channel.
+    checks.push(check("epl-a", None, &[], &[("epl-b", &[])]));
+    checks.push(check("lan-a", None, &[], &[("lan-b", &[]), ("lan-c", &[]), ("mix-t", &[c(700, 0)])]));
+    checks.push(check("leaf3", None, &[], &[("root", &[])]));
+    checks.push(check("mix-t", None, &[c(800, 0)], &[("root", &[])]));
+    // The switch side of epl-a's port sees every L2CP frame epl-a sent, as sent: they were
+    // on the wire and read as ours, and the bridge is what discarded them.
+    let taps = [probe::Tap { label: "sw1:ea".into(), netns: "qinq-sw1".into(), ifname: "ea".into() }];
+    let (failures, tapped) = run(&lab, &checks, &taps);
+    assert!(failures.is_empty(), "{} of {} checks failed:\n{}", failures.len(), checks.len(), failures.join("\n"));
+    for (k, check) in checks.iter().enumerate().filter(|(_, k)| k.from == "epl-a" && k.l2cp.is_some()) {
+        let seen: Vec<&Vec<Tag>> = tapped.iter().filter(|(i, _, _)| *i == k).map(|(_, _, t)| t).collect();
+        assert_eq!(seen, vec![&check.tags], "{:?} with {:x?} not seen on ea", check.l2cp, check.tags);
+    }
+}

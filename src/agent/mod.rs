@@ -165,6 +165,7 @@ impl Agent {
         client: &str,
         changes: &[Change],
     ) -> Result<Prepared, AgentError> {
+        let start = Instant::now();
         match &self.open {
             Some(open) if open.transaction == transaction && open.holder == holder => {}
             Some(open) => {
@@ -193,6 +194,7 @@ impl Agent {
                 });
             }
         }
+        let ready = start.elapsed();
         if let Err(failure) = self.driver.apply(changes) {
             // The switch refused: take back the whole transaction, then answer.
             return match self.roll_back("rolled back after the switch refused a change") {
@@ -208,6 +210,13 @@ impl Agent {
         })?;
         open.changes += changes.len();
         open.deadline = deadline;
+        tracing::info!(
+            transaction,
+            changes = changes.len(),
+            read_and_journal_ms = ready.as_millis() as u64,
+            apply_ms = (start.elapsed() - ready).as_millis() as u64,
+            "prepared"
+        );
         Ok(Prepared { deadline })
     }
 

@@ -150,7 +150,8 @@ fn main() {
     let (specs, _) = parse_channels(spec);
     let planner = plan(&topo, &specs).unwrap();
     let (mut delays, mut applies) = (Vec::new(), Vec::new());
-    let (mut remote_delays, mut remote_connects, mut remote_applies) = (Vec::new(), Vec::new(), Vec::new());
+    // [connecting in parallel, one by one]
+    let mut remote: [(Vec<Duration>, Vec<Duration>, Vec<Duration>); 2] = Default::default();
     for _ in 0..rounds.max(5) {
         let (arrived, apply_time) = probe::first_arrival(&topo, "acme-1a", "acme-7c", Duration::from_secs(5), || {
             let t = Instant::now();
@@ -163,11 +164,13 @@ fn main() {
         applies.push(apply_time);
         reset(&topo);
         if let Some(a) = &agents {
-            let (arrived, (connect, apply)) = a.first_frame(&topo, &planner);
-            remote_delays.push(arrived);
-            remote_connects.push(connect);
-            remote_applies.push(apply);
-            reset(&topo);
+            for (one_by_one, (delays, connects, applies)) in [false, true].into_iter().zip(&mut remote) {
+                let (arrived, (connect, apply)) = a.first_frame(&topo, &planner, one_by_one);
+                delays.push(arrived);
+                connects.push(connect);
+                applies.push(apply);
+                reset(&topo);
+            }
         }
     }
     println!();
@@ -179,16 +182,18 @@ fn main() {
         delays.len()
     );
     if agents.is_some() {
-        println!(
-            "first frame through the agents (switches in parallel), same runs: median {:.1} ms after apply start \
-             (connecting to the {} agents, TLS included: median {:.1} ms; the whole apply incl. connect, prepare, \
-             read-back and commit: median {:.1} ms); {} runs",
-            ms(median(&mut remote_delays)),
-            topo.switches.len(),
-            ms(median(&mut remote_connects)),
-            ms(median(&mut remote_applies)),
-            remote_delays.len()
-        );
+        for ((delays, connects, applies), how) in remote.iter_mut().zip(["at once", "one after another"]) {
+            println!(
+                "first frame through the agents (switches in parallel; connecting to them {how}), same runs: \
+                 median {:.1} ms after apply start (connecting to the {} agents, TLS included: median {:.1} ms; \
+                 the whole apply incl. connect, prepare, read-back and commit: median {:.1} ms); {} runs",
+                ms(median(delays)),
+                topo.switches.len(),
+                ms(median(connects)),
+                ms(median(applies)),
+                delays.len()
+            );
+        }
         agents::down(&metro);
     }
     lab::down(&topo).unwrap();

@@ -187,11 +187,22 @@ impl Agents {
 
     /// The first frame between two new members after the apply starts, through the agents
     /// with the switches in parallel: (its delay, (connecting, the whole apply incl. connect)).
-    pub fn first_frame(&self, topo: &Topology, planner: &Planner<'_>) -> (Duration, (Duration, Duration)) {
+    /// `connect_one_by_one`: the agents are connected to one after another, as
+    /// `engine::connect` did before it connected in parallel too.
+    pub fn first_frame(
+        &self,
+        topo: &Topology,
+        planner: &Planner<'_>,
+        connect_one_by_one: bool,
+    ) -> (Duration, (Duration, Duration)) {
         threads(Some(topo.switches.len()));
         let (arrived, times) = probe::first_arrival(topo, "acme-1a", "acme-7c", Duration::from_secs(5), || {
             let t = Instant::now();
-            let mut drivers = engine::connect(&self.remote).unwrap();
+            let mut drivers: Vec<Box<dyn Driver>> = if connect_one_by_one {
+                self.remote.switches.iter().map(|sw| engine::connect_switch(sw).unwrap()).collect()
+            } else {
+                engine::connect(&self.remote).unwrap()
+            };
             let connect = t.elapsed();
             engine::apply(planner, &mut drivers, &mut |_| {}).unwrap();
             (connect, t.elapsed())

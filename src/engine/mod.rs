@@ -27,9 +27,19 @@ use crate::orchestrator::{ChangeSet, Item, Ownership, Planner, change_set, diff}
 use crate::southbound::{ApplyError, Driver, DriverError};
 use crate::topology::Topology;
 
-/// Opens a driver for every switch of the topology, in topology order.
+/// Opens a driver for every switch of the topology, in topology order, as many at once as
+/// the engine works on ([`on_each`]): a remote switch's connection is round trips (TCP, the
+/// TLS handshake, a health call), which must not add up per switch. On failure, the first
+/// failing switch in topology order is the one reported.
 pub fn connect(topo: &Topology) -> Result<Vec<Box<dyn Driver>>, DriverError> {
-    topo.switches.iter().map(connect_switch).collect()
+    let mut switches: Vec<&crate::topology::Switch> = topo.switches.iter().collect();
+    on_each(
+        &mut switches,
+        |sw| connect_switch(sw),
+        |sw| Err(DriverError { switch: sw.name.clone(), message: PANIC.into() }),
+    )
+    .into_iter()
+    .collect()
 }
 
 /// The driver of one switch, as its topology entry says ([`crate::southbound::open`]).

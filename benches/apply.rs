@@ -6,8 +6,18 @@
 //! the dry-run rendering of the same change set. Also: the rollback of a failed apply of the
 //! same change set, and the time from apply start to the first frame between two new members.
 //!
+//! Issue 17 (`BENCH_AGENTS`, on by default): the same change sets through a real
+//! `switchboard agent` per switch (the binary built with this bench, started by its own
+//! `lab up --agents`: a management network of veths in the lab's namespaces, certificates
+//! from `switchboard::pki`, mutual TLS), in the same rounds as the linux driver's applies,
+//! with the switches in parallel (`SWITCHBOARD_APPLY_THREADS` = the switches) and one after
+//! another (= 1); the bytes and packets on the management network per channel; and the first
+//! frame through the agents beside the first frame through the linux driver.
+//! `BENCH_AGENTS=0` leaves the agents out; `BENCH_AGENTS=only` keeps the linux driver and the
+//! agents and leaves out the raw sender, the failed apply and `-batch`.
+//!
 //! Needs root and the VLAN-filtering kernel: run `scripts/bench-apply`, which builds this
-//! and runs it under scripts/run-in-vm. Prints a Markdown table.
+//! and runs it under scripts/run-in-vm. Prints Markdown tables.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -25,39 +35,71 @@ use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkMessage};
 use rtnetlink::sys::{Socket, protocols::NETLINK_ROUTE};
 use switchboard::topology::generate::{ChannelOptions, channels_yaml};
 
+#[path = "apply/agents.rs"]
+mod agents;
+
 fn main() {
     if std::env::var("SWITCHBOARD_LAB_GUEST").as_deref() != Ok("1") {
         eprintln!("run this through scripts/bench-apply (it needs the VLAN-filtering kernel of scripts/run-in-vm)");
         std::process::exit(2);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let topo =
-        switchboard::topology::parse(&std::fs::read_to_string(root.join("topologies/metro.yaml")).unwrap()).unwrap();
+    let metro = root.join("topologies/metro.yaml");
+    let topo = switchboard::topology::parse(&std::fs::read_to_string(&metro).unwrap()).unwrap();
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let agents_mode = std::env::var("BENCH_AGENTS").unwrap_or_default();
+    let with_agents = agents_mode != "0";
+    let only_agents = agents_mode == "only";
     // BENCH_BATCH=0 leaves out the iproute2 baseline (minutes at 1,000 channels under UML),
     // for quick looks at the driver against the raw sender.
-    let with_batch = std::env::var("BENCH_BATCH").as_deref() != Ok("0");
+    let with_batch = std::env::var("BENCH_BATCH").as_deref() != Ok("0") && !only_agents;
     lab::down(&topo).unwrap();
     lab::up(&topo, &mut |_| {}).unwrap();
+    let agents = with_agents.then(|| agents::up(&metro));
     reset(&topo);
 
-    println!(
-        "| channels | changes | linux driver (read, apply, read-back) | driver, sending only | raw sender (same messages, pre-encoded) | `ip/bridge/tc -batch` | driver / raw | `-batch` / driver | failed apply + rollback (rollback alone) |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for n in [100usize, 1000] {
+    if !only_agents {
+        println!(
+            "| channels | changes | linux driver (read, apply, read-back) | driver, sending only | raw sender (same messages, pre-encoded) | `ip/bridge/tc -batch` | driver / raw | `-batch` / driver | failed apply + rollback (rollback alone) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+    }
+    let mut agent_rows = Vec::new();
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .map_or_else(|_| vec![100, 1000], |v| v.split(',').map(|n| n.trim().parse().unwrap()).collect());
+    for n in sizes {
         let (specs, diags) = parse_channels(&channels_yaml(&topo, &ChannelOptions { channels: n, seed: 7 }));
         assert!(diags.is_empty());
         let planner = plan(&topo, &specs).unwrap_or_else(|e| panic!("{n} channels do not fit metro: {:?}", e.first()));
         let (mut linux, mut sending, mut raw, mut batch, mut failed, mut rollback) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut parallel, mut serial, mut splits) = (Vec::new(), Vec::new(), Vec::new());
         let mut changes = 0;
-        for _ in 0..rounds {
-            let (total, send, c) = linux_apply(&planner);
+        for round in 0..rounds {
+            let (total, send, c, split) = linux_apply(&planner);
             changes = c;
             linux.push(total);
+            splits.push((total, split));
             sending.push(send);
             reset(&topo);
+            // The agents' rounds right after the linux driver's, at once and one by one in
+            // turn first.
+            if let Some(a) = &agents {
+                eprintln!("{n} channels, round {round}: linux driver {:.0} ms", ms(total));
+                for at_once in if round % 2 == 0 { [topo.switches.len(), 1] } else { [1, topo.switches.len()] } {
+                    let run = a.apply(&planner, at_once);
+                    eprintln!("{n} channels, round {round}: agents {at_once} at once {run:?}");
+                    if at_once == 1 {
+                        serial.push(run)
+                    } else {
+                        parallel.push(run)
+                    }
+                    reset(&topo);
+                }
+            }
+            if only_agents {
+                continue;
+            }
             raw.push(raw_apply(&topo, &planner));
             reset(&topo);
             let (f, r) = failed_apply(&topo, &planner);
@@ -68,10 +110,19 @@ fn main() {
                 reset(&topo);
             }
         }
+        let l = median(&mut linux);
+        if agents.is_some() {
+            // The linux split of the median round.
+            let split = splits.iter().find(|(t, _)| *t == l).map_or_else(Default::default, |(_, s)| *s);
+            agent_rows.push(agents::row(n, changes, (l, split), &mut parallel, &mut serial));
+        }
+        if only_agents {
+            continue;
+        }
         if !with_batch {
             batch.push(Duration::ZERO);
         }
-        let (l, s, r, b) = (median(&mut linux), median(&mut sending), median(&mut raw), median(&mut batch));
+        let (s, r, b) = (median(&mut sending), median(&mut raw), median(&mut batch));
         let (f, rb) = (median(&mut failed), median(&mut rollback));
         let rate = |d: Duration| changes as f64 / d.as_secs_f64();
         println!(
@@ -89,13 +140,18 @@ fn main() {
             ms(rb),
         );
     }
+    if agents.is_some() {
+        agents::print_table(&agent_rows, topo.switches.len());
+    }
 
     // First frame: acme-1a sends to acme-7c every 200 µs; the apply of their channel starts.
+    // Through the linux driver, and through the agents (switches in parallel) in turn.
     let spec = "- {name: first, kind: p2p, members: [acme-1a, acme-7c]}";
     let (specs, _) = parse_channels(spec);
     let planner = plan(&topo, &specs).unwrap();
-    let mut delays = Vec::new();
-    let mut applies = Vec::new();
+    let (mut delays, mut applies) = (Vec::new(), Vec::new());
+    // [connecting in parallel, one by one]
+    let mut remote: [(Vec<Duration>, Vec<Duration>, Vec<Duration>); 2] = Default::default();
     for _ in 0..rounds.max(5) {
         let (arrived, apply_time) = probe::first_arrival(&topo, "acme-1a", "acme-7c", Duration::from_secs(5), || {
             let t = Instant::now();
@@ -107,6 +163,15 @@ fn main() {
         delays.push(arrived.expect("no frame within 5 s"));
         applies.push(apply_time);
         reset(&topo);
+        if let Some(a) = &agents {
+            for (one_by_one, (delays, connects, applies)) in [false, true].into_iter().zip(&mut remote) {
+                let (arrived, (connect, apply)) = a.first_frame(&topo, &planner, one_by_one);
+                delays.push(arrived);
+                connects.push(connect);
+                applies.push(apply);
+                reset(&topo);
+            }
+        }
     }
     println!();
     println!(
@@ -116,6 +181,21 @@ fn main() {
         ms(median(&mut applies)),
         delays.len()
     );
+    if agents.is_some() {
+        for ((delays, connects, applies), how) in remote.iter_mut().zip(["at once", "one after another"]) {
+            println!(
+                "first frame through the agents (switches in parallel; connecting to them {how}), same runs: \
+                 median {:.1} ms after apply start (connecting to the {} agents, TLS included: median {:.1} ms; \
+                 the whole apply incl. connect, prepare, read-back and commit: median {:.1} ms); {} runs",
+                ms(median(delays)),
+                topo.switches.len(),
+                ms(median(connects)),
+                ms(median(applies)),
+                delays.len()
+            );
+        }
+        agents::down(&metro);
+    }
     lab::down(&topo).unwrap();
 }
 
@@ -139,9 +219,10 @@ fn reset(topo: &Topology) {
 }
 
 /// (whole apply with read, diff, verify; the time spent in the drivers' apply calls, summed
-/// over switches (under the one-CPU lab kernel they run one after another); changes)
-fn linux_apply(planner: &Planner<'_>) -> (Duration, Duration, usize) {
-    let mut drivers = engine::connect(planner.topology()).unwrap();
+/// over switches (under the one-CPU lab kernel they run one after another); changes; the
+/// time in each kind of driver call)
+fn linux_apply(planner: &Planner<'_>) -> (Duration, Duration, usize, agents::Split) {
+    let (mut drivers, split) = agents::timed(engine::connect(planner.topology()).unwrap());
     let mut sending = Duration::ZERO;
     let t = Instant::now();
     let report = engine::apply(planner, &mut drivers, &mut |e| {
@@ -150,7 +231,9 @@ fn linux_apply(planner: &Planner<'_>) -> (Duration, Duration, usize) {
         }
     })
     .unwrap();
-    (t.elapsed(), sending, report.changes)
+    let total = t.elapsed();
+    let split = *split.lock().unwrap();
+    (total, sending, report.changes, split)
 }
 
 /// The same change set, rendered by the dry-run driver, through iproute2's batch mode; then

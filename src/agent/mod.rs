@@ -178,6 +178,7 @@ impl Agent {
                 how: format!(": it was {how}; a new transaction is needed"),
             });
         }
+        let start = Instant::now();
         match &self.open {
             Some(open) if open.transaction == transaction && open.holder == holder => {}
             Some(open) => {
@@ -206,6 +207,7 @@ impl Agent {
                 });
             }
         }
+        let ready = start.elapsed();
         if let Err(failure) = self.driver.apply(changes) {
             // The switch refused: take back the whole transaction, then answer.
             return match self.roll_back("rolled back after the switch refused a change") {
@@ -221,6 +223,13 @@ impl Agent {
         })?;
         open.changes += changes.len();
         open.deadline = deadline;
+        tracing::info!(
+            transaction,
+            changes = changes.len(),
+            read_and_journal_ms = ready.as_millis() as u64,
+            apply_ms = (start.elapsed() - ready).as_millis() as u64,
+            "prepared"
+        );
         Ok(Prepared { deadline })
     }
 

@@ -35,9 +35,21 @@ use crate::orchestrator::{ChangeSet, Item, Ownership, Planner, change_set, diff}
 use crate::southbound::{ApplyError, Driver, DriverError};
 use crate::topology::Topology;
 
-/// Opens a driver for every switch of the topology, in topology order.
+/// Opens a driver for every switch of the topology, in topology order, as many at once as
+/// the engine works on ([`on_each`]): a remote switch's connection is round trips (TCP, the
+/// TLS handshake, a health call), which must not add up per switch. On failure, the first
+/// failing switch in topology order is the one reported.
 pub fn connect(topo: &Topology) -> Result<Vec<Box<dyn Driver>>, DriverError> {
-    topo.switches.iter().map(connect_switch).collect()
+    let mut switches: Vec<&crate::topology::Switch> = topo.switches.iter().collect();
+    let remote = switches.iter().any(|sw| matches!(sw.driver, crate::topology::DriverConfig::Remote { .. }));
+    on_each(
+        &mut switches,
+        remote,
+        |sw| connect_switch(sw),
+        |sw| Err(DriverError { switch: sw.name.clone(), message: PANIC.into() }),
+    )
+    .into_iter()
+    .collect()
 }
 
 /// The driver of one switch, as its topology entry says ([`crate::southbound::open`]).
@@ -47,9 +59,11 @@ pub fn connect_switch(sw: &crate::topology::Switch) -> Result<Box<dyn Driver>, D
 
 /// Reads every switch, in parallel.
 pub fn read_all(drivers: &mut [Box<dyn Driver>]) -> Result<Vec<BTreeSet<Item>>, DriverError> {
+    let remote = drivers.iter().any(|d| d.is_remote());
     let mut jobs: Vec<&mut Box<dyn Driver>> = drivers.iter_mut().collect();
     on_each(
         &mut jobs,
+        remote,
         |d| d.read_state(),
         |d| Err(DriverError { switch: d.switch().to_string(), message: PANIC.into() }),
     )
@@ -59,16 +73,18 @@ pub fn read_all(drivers: &mut [Box<dyn Driver>]) -> Result<Vec<BTreeSet<Item>>, 
 
 const PANIC: &str = "the driver's thread panicked";
 
-/// How many switches are worked on at once: the CPUs, or `SWITCHBOARD_APPLY_THREADS` when
-/// set (the lab tests set it to run the threads under the one-CPU lab kernel too).
-fn parallelism() -> usize {
+/// How many switches are worked on at once: `SWITCHBOARD_APPLY_THREADS` when set (the lab
+/// tests set it to run the threads under the one-CPU lab kernel too); else every switch when
+/// some are `remote` (their work runs on the agents' machines and this host only waits on
+/// round trips, which must not add up per switch); else the CPUs.
+fn parallelism(remote: bool, jobs: usize) -> usize {
     std::env::var("SWITCHBOARD_APPLY_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(|| if remote { jobs } else { std::thread::available_parallelism().map_or(1, |n| n.get()) })
 }
 
-/// Runs `f` on every item, as many at once as the machine has CPUs (each on a thread of its
+/// Runs `f` on every item, as many at once as [`parallelism`] says (each on a thread of its
 /// own, taking the next item when done), and returns the results in order. One CPU, or one
 /// item, runs everything on the caller's thread. `panicked` stands in for the result of an
 /// item whose thread panicked.
@@ -78,8 +94,13 @@ fn parallelism() -> usize {
 /// CPUs only queue on that lock and switch contexts. Measured under the lab's one-CPU kernel
 /// (issue 19, `scripts/bench-apply`): with a thread per switch the 1,000-channel apply took
 /// 20.2 s, one switch after another 9.3 s (100 channels: 812 against 376 ms).
-fn on_each<J: Send, T: Send>(jobs: &mut [J], f: impl Fn(&mut J) -> T + Sync, panicked: impl Fn(&J) -> T) -> Vec<T> {
-    let workers = parallelism().min(jobs.len());
+fn on_each<J: Send, T: Send>(
+    jobs: &mut [J],
+    remote: bool,
+    f: impl Fn(&mut J) -> T + Sync,
+    panicked: impl Fn(&J) -> T,
+) -> Vec<T> {
+    let workers = parallelism(remote, jobs.len()).min(jobs.len());
     if workers <= 1 {
         return jobs.iter_mut().map(&f).collect();
     }
@@ -306,7 +327,8 @@ fn transact(
         })
         .collect();
     let touched: Vec<usize> = jobs.iter().map(|j| j.k).collect();
-    let mut outcomes = on_each(&mut jobs, apply_and_verify, |j| Outcome {
+    let remote = jobs.iter().any(|j| j.driver.is_remote());
+    let mut outcomes = on_each(&mut jobs, remote, apply_and_verify, |j| Outcome {
         result: Err(ApplyError { switch: j.name.clone(), done: 0, op: "apply".into(), message: PANIC.into() }),
         events: Vec::new(),
     });
@@ -320,7 +342,7 @@ fn transact(
     // (or whose confirm timer ran out) since its prepare makes the whole transaction abort,
     // rather than leave it committed on the others and in doubt.
     if outcomes.iter().all(|o| o.result.is_ok()) {
-        let held = on_each(&mut jobs, still_held, |j| {
+        let held = on_each(&mut jobs, remote, still_held, |j| {
             Err(ApplyError { switch: j.name.clone(), done: 0, op: "check before commit".into(), message: PANIC.into() })
         });
         for (outcome, held) in outcomes.iter_mut().zip(held) {
@@ -335,6 +357,7 @@ fn transact(
         progress(&Event::Prepared { switches: jobs.len() });
         let commits = on_each(
             &mut jobs,
+            remote,
             |j| j.driver.commit(&j.transaction),
             |j| Err(DriverError { switch: j.name.clone(), message: PANIC.into() }),
         );
@@ -483,8 +506,10 @@ fn rollback(
     for (driver, _, _) in &jobs {
         progress(&Event::RollingBack { switch: driver.switch().to_string() });
     }
+    let remote = jobs.iter().any(|(d, _, _)| d.is_remote());
     let results = on_each(
         &mut jobs,
+        remote,
         |(driver, owner, target)| {
             driver.abort(transaction).map_err(|e| ApplyError {
                 switch: e.switch,

@@ -54,6 +54,9 @@ pub struct Touched {
     pub elapsed: Duration,
 }
 
+/// A switch's driver, or why it could not be had.
+type Connected = Result<Box<dyn Driver>, String>;
+
 /// Why a provision did not go through: what failed, as the transaction's error says it, and
 /// whether the transaction is in doubt (committed on some switches; nothing rolled back).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +80,25 @@ pub fn provision(p: Provision<'_>, progress: &mut dyn FnMut(&Event)) -> Result<P
     let mut drivers: Vec<Box<dyn Driver>> = Vec::new();
     let dry_names: BTreeSet<String> = p.dry.keys().cloned().collect();
     let mut dry = p.dry;
+    // The switches to connect to, at once (a remote one's connection is round trips).
+    let mut live: Vec<(&crate::topology::Switch, Option<Connected>)> = p
+        .scope
+        .iter()
+        .filter_map(|name| p.topo.switch(name))
+        .filter(|sw| !dry.contains_key(&sw.name) && !matches!(sw.driver, DriverConfig::DryRun { .. }))
+        .map(|sw| (sw, None))
+        .collect();
+    let remote = live.iter().any(|(sw, _)| matches!(sw.driver, DriverConfig::Remote { .. }));
+    super::on_each(
+        &mut live,
+        remote,
+        |(sw, slot)| *slot = Some(super::connect_switch(sw).map_err(|e| e.to_string())),
+        |_| (),
+    );
+    let mut connected: BTreeMap<String, Connected> = live
+        .into_iter()
+        .map(|(sw, slot)| (sw.name.clone(), slot.unwrap_or_else(|| Err(super::PANIC.to_string()))))
+        .collect();
     for name in p.scope {
         let Some(s) = p.topo.switch_index(name) else { continue };
         let Some(sw) = p.topo.switches.get(s) else { continue };
@@ -89,7 +111,11 @@ pub fn provision(p: Provision<'_>, progress: &mut dyn FnMut(&Event)) -> Result<P
             (DriverConfig::DryRun { .. }, None) => {
                 return Err(format!("switch `{}`: its dry-run state was not loaded", sw.name).into());
             }
-            (_, None) => super::connect_switch(sw).map_err(|e| ProvisionError::from(e.to_string()))?,
+            (_, None) => match connected.remove(&sw.name) {
+                Some(Ok(d)) => d,
+                Some(Err(e)) => return Err(e.into()),
+                None => return Err(format!("switch `{}`: not connected", sw.name).into()),
+            },
         };
         if let Some((_, at)) = p.faults.iter().find(|(f, _)| f == name) {
             driver.inject_fault(*at);

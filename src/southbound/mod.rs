@@ -118,6 +118,12 @@ pub trait Driver: Send {
     /// counters, for the ports it has; `None` when the switch has no counters (dry-run).
     fn port_bytes(&mut self, ports: &[String]) -> Result<Option<BTreeMap<String, u64>>, DriverError>;
 
+    /// Whether the switch's work runs elsewhere (an agent's machine), so that this host
+    /// only waits on round trips: the engine then works on every such switch at once.
+    fn is_remote(&self) -> bool {
+        false
+    }
+
     /// What the agent serving the switch says of itself; `None` for a switch driven from
     /// this host (no agent between).
     fn agent_health(&mut self) -> Result<Option<AgentHealth>, DriverError> {

@@ -327,6 +327,10 @@ impl Driver for RemoteSwitch {
         Ok(Some(health_from_wire(self.health()?)))
     }
 
+    fn is_remote(&self) -> bool {
+        true
+    }
+
     fn read_state(&mut self) -> Result<BTreeSet<Item>, DriverError> {
         let mut client = self.client.clone();
         let items = call(self.deadlines.read, async move {

@@ -26,6 +26,8 @@ pub struct ServeArgs {
     /// Drive every switch with the dry-run driver, whatever the topology says.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub in_doubt: super::service::InDoubtArgs,
     /// The currency of every price and amount (ISO 4217: three capital letters).
     #[arg(long, env = "SWITCHBOARD_CURRENCY", default_value = "EUR", value_parser = currency)]
     pub currency: String,
@@ -80,12 +82,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let base_url = args.base_url.clone().unwrap_or_else(|| format!("{scheme}://{listen}"));
-    let config = Config {
+    let config = args.in_doubt.apply(Config {
         base_url: base_url.clone(),
         dry_run: args.dry_run || args.demo,
         currency: args.currency.clone(),
         ..Config::default()
-    };
+    });
     let mailer = match &args.smtp_url {
         Some(url) => Mailer::smtp(url, &args.mail_from)?,
         None => {

@@ -45,10 +45,35 @@ pub struct ImportArgs {
     pub db: DbArgs,
 }
 
+/// How orders whose apply was left in doubt (committed on some remote switches, not
+/// confirmed on others) are run again.
+#[derive(Debug, Args)]
+pub struct InDoubtArgs {
+    /// Seconds between tries of an order in doubt.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub in_doubt_retry_secs: u64,
+    /// Seconds after which an order still in doubt is failed, naming the switches (its VLANs stay held).
+    #[arg(long, default_value_t = 3600)]
+    pub in_doubt_for_secs: u64,
+}
+
+impl InDoubtArgs {
+    /// `config` with these settings.
+    pub fn apply(&self, config: Config) -> Config {
+        Config {
+            in_doubt_retry: Duration::from_secs(self.in_doubt_retry_secs),
+            in_doubt_for: Duration::from_secs(self.in_doubt_for_secs),
+            ..config
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub in_doubt: InDoubtArgs,
     /// Drive every switch with the dry-run driver, whatever the topology says.
     #[arg(long)]
     pub dry_run: bool,
@@ -106,8 +131,11 @@ pub fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
 pub fn run_worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     runtime()?.block_on(async {
-        let config =
-            Config { lease: Duration::from_secs(args.lease_secs.max(1)), dry_run: args.dry_run, ..Config::default() };
+        let config = args.in_doubt.apply(Config {
+            lease: Duration::from_secs(args.lease_secs.max(1)),
+            dry_run: args.dry_run,
+            ..Config::default()
+        });
         let svc = Service::new(args.db.connect().await?, config);
         tracing::info!(instance = %svc.config.instance, "worker started");
         if args.once {

@@ -200,3 +200,18 @@ fn missing_file_is_a_clear_failure() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot read /nonexistent/topo.yaml"), "{}", text(&out.stderr));
 }
+
+/// `serve` and `worker` take how orders in doubt are run again; a zero retry is refused,
+/// saying what is allowed.
+#[test]
+fn serve_and_worker_set_how_orders_in_doubt_are_retried() {
+    for cmd in ["serve", "worker"] {
+        let out = run(&[cmd, "--help"]);
+        let help = text(&out.stdout);
+        assert!(help.contains("--in-doubt-retry-secs") && help.contains("--in-doubt-for-secs"), "{cmd}: {help}");
+    }
+    let out = run(&["worker", "--once", "--in-doubt-retry-secs", "0"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("--in-doubt-retry-secs") && err.contains("0 is not in 1..=86400"), "{err}");
+}

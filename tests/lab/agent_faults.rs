@@ -71,9 +71,7 @@ fn holds_open(remote: &switchboard::topology::Topology, k: usize) -> bool {
 /// confirm timer, and another instance's recovery then completes the order.
 #[test]
 fn an_orchestrator_killed_between_prepare_and_commit_is_rolled_back_by_every_agent_and_recovered() {
-    use switchboard::model::ChannelKind;
     use switchboard::orchestrator::policy::ChannelState;
-    use switchboard::service::{Acceptance, InviteeSpec, NewChannel, NewOffer};
     let p2p = topologies().join("p2p-small.yaml");
     let p2p = p2p.to_str().unwrap().to_string();
     let lab = Lab::up(&std::fs::read_to_string(&p2p).unwrap());
@@ -86,24 +84,9 @@ fn an_orchestrator_killed_between_prepare_and_commit_is_rolled_back_by_every_age
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let channels = rt.block_on(async {
-        let super::LabService { svc, op, admin, free, .. } =
-            super::lab_service(dir.path(), &remote_text, &remote_file, "Remote E-Line", "remote").await;
-        let new = NewChannel {
-            name: "killed-mid-apply".parse().unwrap(),
-            kind: ChannelKind::P2p,
-            bandwidth_mbps: 10,
-            class: "standard".parse().unwrap(),
-            usage_model_id: free.clone(),
-            interface: "site-a".parse().unwrap(),
-            role: None,
-            customer_vlan: None,
-        };
-        let ch = svc.create_channel(&admin[0], &new).await.unwrap();
-        let invitee = InviteeSpec { email: Some("admin@globex.example".parse().unwrap()), ..Default::default() };
-        let offer =
-            svc.offer(&admin[0], &ch, &NewOffer { invitees: vec![invitee], ..Default::default() }).await.unwrap();
-        let acc = Acceptance { interface: "site-b".parse().unwrap(), usage_model_id: Some(free), customer_vlan: None };
-        let order = svc.accept(&admin[1], &offer.invitations[0].token, &acc).await.unwrap().order_id.unwrap();
+        let lab_svc = super::lab_service(dir.path(), &remote_text, &remote_file, "Remote E-Line", "remote").await;
+        let (ch, order) = lab_svc.site_a_to_site_b("killed-mid-apply", &lab_svc.free, &lab_svc.free).await;
+        let super::LabService { svc, op, .. } = lab_svc;
 
         // Another orchestrator process runs the order and stops between the two phases.
         let pause = dir.path().join("prepared");

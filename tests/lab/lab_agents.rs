@@ -113,9 +113,8 @@ impl Drop for AgentsDown {
 /// reads the ports' counters through the agents, and the channel's end removes it.
 #[test]
 fn the_service_runs_orders_and_meters_through_the_labs_agents() {
-    use switchboard::model::ChannelKind;
     use switchboard::orchestrator::policy::ChannelState;
-    use switchboard::service::{Acceptance, InviteeSpec, NewChannel, NewOffer, UsageModelSpec};
+    use switchboard::service::UsageModelSpec;
     let p2p = topologies().join("p2p-small.yaml");
     let p2p = p2p.to_str().unwrap().to_string();
     let lab = Lab::up(&std::fs::read_to_string(&p2p).unwrap());
@@ -127,8 +126,7 @@ fn the_service_runs_orders_and_meters_through_the_labs_agents() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let super::LabService { svc, op, admin, definition, free } =
-            super::lab_service(dir.path(), &remote_text, &remote_file, "Remote E-Line", "remote").await;
+        let lab_svc = super::lab_service(dir.path(), &remote_text, &remote_file, "Remote E-Line", "remote").await;
         // A metered model on site-b, so the meter reads its port through sw3's agent.
         let metered = UsageModelSpec {
             name: "1 GB".into(),
@@ -137,24 +135,9 @@ fn the_service_runs_orders_and_meters_through_the_labs_agents() {
             price_cents: 100,
             ..Default::default()
         };
-        let metered = svc.create_usage_model(&op, &definition, &metered).await.unwrap();
-        let new = NewChannel {
-            name: "through-agents".parse().unwrap(),
-            kind: ChannelKind::P2p,
-            bandwidth_mbps: 10,
-            class: "standard".parse().unwrap(),
-            usage_model_id: free,
-            interface: "site-a".parse().unwrap(),
-            role: None,
-            customer_vlan: None,
-        };
-        let ch = svc.create_channel(&admin[0], &new).await.unwrap();
-        let invitee = InviteeSpec { email: Some("admin@globex.example".parse().unwrap()), ..Default::default() };
-        let offer =
-            svc.offer(&admin[0], &ch, &NewOffer { invitees: vec![invitee], ..Default::default() }).await.unwrap();
-        let acc =
-            Acceptance { interface: "site-b".parse().unwrap(), usage_model_id: Some(metered), customer_vlan: None };
-        svc.accept(&admin[1], &offer.invitations[0].token, &acc).await.unwrap();
+        let metered = lab_svc.svc.create_usage_model(&lab_svc.op, &lab_svc.definition, &metered).await.unwrap();
+        let (ch, _) = lab_svc.site_a_to_site_b("through-agents", &lab_svc.free, &metered).await;
+        let super::LabService { svc, op, admin, .. } = lab_svc;
         let done = svc.run_pending().await.unwrap();
         assert_eq!(done[0].status, "done", "{done:?}");
         let c = svc.channel(&op, &ch).await.unwrap();

@@ -626,6 +626,40 @@ pub(crate) struct LabService {
     pub free: switchboard::model::id::UsageModelId,
 }
 
+impl LabService {
+    /// A 10 Mbps E-Line `name` from acme's site-a (usage model `creator`) offered to globex,
+    /// whose admin accepts it with site-b (model `joiner`): the channel and its order.
+    pub(crate) async fn site_a_to_site_b(
+        &self,
+        name: &str,
+        creator: &switchboard::model::id::UsageModelId,
+        joiner: &switchboard::model::id::UsageModelId,
+    ) -> (switchboard::model::id::ChannelId, switchboard::model::id::OrderId) {
+        use switchboard::service::{Acceptance, InviteeSpec, NewChannel, NewOffer};
+        let new = NewChannel {
+            name: name.parse().unwrap(),
+            kind: switchboard::model::ChannelKind::P2p,
+            bandwidth_mbps: 10,
+            class: "standard".parse().unwrap(),
+            usage_model_id: creator.clone(),
+            interface: "site-a".parse().unwrap(),
+            role: None,
+            customer_vlan: None,
+        };
+        let ch = self.svc.create_channel(&self.admin[0], &new).await.unwrap();
+        let invitee = InviteeSpec { email: Some("admin@globex.example".parse().unwrap()), ..Default::default() };
+        let offer = NewOffer { invitees: vec![invitee], ..Default::default() };
+        let offer = self.svc.offer(&self.admin[0], &ch, &offer).await.unwrap();
+        let acc = Acceptance {
+            interface: "site-b".parse().unwrap(),
+            usage_model_id: Some(joiner.clone()),
+            customer_vlan: None,
+        };
+        let accepted = self.svc.accept(&self.admin[1], &offer.invitations[0].token, &acc).await.unwrap();
+        (ch, accepted.order_id.unwrap())
+    }
+}
+
 pub(crate) async fn lab_service(dir: &Path, text: &str, file: &str, name: &str, driver: &str) -> LabService {
     use switchboard::model::ChannelKind;
     use switchboard::service::{Actor, Config, DefinitionSpec, OPERATOR_ORG, Service, UsageModelSpec, UserRole};

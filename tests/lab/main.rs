@@ -14,6 +14,7 @@ use switchboard::topology::Topology;
 
 mod agent;
 mod agent_faults;
+mod cos;
 mod lab_agents;
 mod police;
 mod qinq;

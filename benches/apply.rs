@@ -65,8 +65,10 @@ fn main() {
         println!("|---|---|---|---|---|---|---|---|---|");
     }
     let mut agent_rows = Vec::new();
-    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
-        .map_or_else(|_| vec![100, 1000], |v| v.split(',').map(|n| n.trim().parse().unwrap()).collect());
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES").map_or_else(
+        |_| vec![100, 1000],
+        |v| v.split(',').filter(|n| !n.trim().is_empty()).map(|n| n.trim().parse().unwrap()).collect(),
+    );
     for n in sizes {
         let (specs, diags) = parse_channels(&channels_yaml(&topo, &ChannelOptions { channels: n, seed: 7 }));
         assert!(diags.is_empty());

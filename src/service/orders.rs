@@ -381,6 +381,7 @@ impl AppliedChannel {
                     interface: interface.clone(),
                     role: *role,
                     customer_vlan: tag.and_then(VlanId::new),
+                    bandwidth_mbps: None,
                     pos: Pos::default(),
                 })
                 .collect(),
@@ -434,6 +435,7 @@ pub(super) fn target_of(channel: &super::flow::ChannelRow, live: &[super::flow::
                         interface: a.interface.clone(),
                         role: (channel.kind == ChannelKind::P2mp).then_some(a.role),
                         customer_vlan: a.customer_vlan.and_then(VlanId::new),
+                        bandwidth_mbps: None,
                         pos: Pos::default(),
                     })
                     .collect(),

@@ -213,6 +213,7 @@ impl ChannelView {
                     interface: a.interface.clone(),
                     role: (self.kind == ChannelKind::P2mp).then_some(a.role),
                     customer_vlan: a.customer_vlan.and_then(VlanId::new),
+                    bandwidth_mbps: None,
                     pos: Pos::default(),
                 })
                 .collect(),

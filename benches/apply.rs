@@ -65,8 +65,10 @@ fn main() {
         println!("|---|---|---|---|---|---|---|---|---|");
     }
     let mut agent_rows = Vec::new();
-    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
-        .map_or_else(|_| vec![100, 1000], |v| v.split(',').map(|n| n.trim().parse().unwrap()).collect());
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES").map_or_else(
+        |_| vec![100, 1000],
+        |v| v.split(',').filter(|n| !n.trim().is_empty()).map(|n| n.trim().parse().unwrap()).collect(),
+    );
     for n in sizes {
         let (specs, diags) = parse_channels(&channels_yaml(&topo, &ChannelOptions { channels: n, seed: 7 }));
         assert!(diags.is_empty());
@@ -150,7 +152,7 @@ fn main() {
     let (specs, _) = parse_channels(spec);
     let planner = plan(&topo, &specs).unwrap();
     let (mut delays, mut applies) = (Vec::new(), Vec::new());
-    // [connecting in parallel, one by one]
+    // [connecting afresh, over connections kept from an earlier apply]
     let mut remote: [(Vec<Duration>, Vec<Duration>, Vec<Duration>); 2] = Default::default();
     for _ in 0..rounds.max(5) {
         let (arrived, apply_time) = probe::first_arrival(&topo, "acme-1a", "acme-7c", Duration::from_secs(5), || {
@@ -164,8 +166,8 @@ fn main() {
         applies.push(apply_time);
         reset(&topo);
         if let Some(a) = &agents {
-            for (one_by_one, (delays, connects, applies)) in [false, true].into_iter().zip(&mut remote) {
-                let (arrived, (connect, apply)) = a.first_frame(&topo, &planner, one_by_one);
+            for (kept, (delays, connects, applies)) in [false, true].into_iter().zip(&mut remote) {
+                let (arrived, (connect, apply)) = a.first_frame(&topo, &planner, kept);
                 delays.push(arrived);
                 connects.push(connect);
                 applies.push(apply);
@@ -182,10 +184,13 @@ fn main() {
         delays.len()
     );
     if agents.is_some() {
-        for ((delays, connects, applies), how) in remote.iter_mut().zip(["at once", "one after another"]) {
+        for ((delays, connects, applies), how) in remote
+            .iter_mut()
+            .zip(["new connections, TLS handshakes included", "connections kept from an earlier apply"])
+        {
             println!(
-                "first frame through the agents (switches in parallel; connecting to them {how}), same runs: \
-                 median {:.1} ms after apply start (connecting to the {} agents, TLS included: median {:.1} ms; \
+                "first frame through the agents (switches in parallel; {how}), same runs: \
+                 median {:.1} ms after apply start (connecting to the {} agents: median {:.1} ms; \
                  the whole apply incl. connect, prepare, read-back and commit: median {:.1} ms); {} runs",
                 ms(median(delays)),
                 topo.switches.len(),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use switchboard::engine;
 use switchboard::orchestrator::{Change, Item, Planner};
 use switchboard::southbound::linux::{lab, netns, probe};
+use switchboard::southbound::remote;
 use switchboard::southbound::{ApplyError, Driver, DriverError};
 use switchboard::topology::Topology;
 
@@ -196,22 +197,18 @@ impl Agents {
 
     /// The first frame between two new members after the apply starts, through the agents
     /// with the switches in parallel: (its delay, (connecting, the whole apply incl. connect)).
-    /// `connect_one_by_one`: the agents are connected to one after another, as
-    /// `engine::connect` did before it connected in parallel too.
-    pub fn first_frame(
-        &self,
-        topo: &Topology,
-        planner: &Planner<'_>,
-        connect_one_by_one: bool,
-    ) -> (Duration, (Duration, Duration)) {
+    /// `kept`: the connections to the agents are open already (kept from an earlier apply, as
+    /// in a `serve` worker); else every agent is connected to afresh (TLS handshakes
+    /// included, as a CLI command does).
+    pub fn first_frame(&self, topo: &Topology, planner: &Planner<'_>, kept: bool) -> (Duration, (Duration, Duration)) {
         threads(Some(topo.switches.len()));
+        remote::pool::forget_all();
+        if kept {
+            drop(engine::connect(&self.remote).unwrap());
+        }
         let (arrived, times) = probe::first_arrival(topo, "acme-1a", "acme-7c", Duration::from_secs(5), || {
             let t = Instant::now();
-            let mut drivers: Vec<Box<dyn Driver>> = if connect_one_by_one {
-                self.remote.switches.iter().map(|sw| engine::connect_switch(sw).unwrap()).collect()
-            } else {
-                engine::connect(&self.remote).unwrap()
-            };
+            let mut drivers = engine::connect(&self.remote).unwrap();
             let connect = t.elapsed();
             engine::apply(planner, &mut drivers, &mut |_| {}).unwrap();
             (connect, t.elapsed())

@@ -19,7 +19,7 @@ use crate::model::{ChannelKind, Role};
 use crate::orchestrator::compact::{ItemRef, PortName, decimal, mac_text};
 use crate::orchestrator::planner::PlannedMember;
 use crate::orchestrator::{ChangeSet, ChannelReport, Op, PlannedChannel, Planner, Preview, SwitchPreview};
-use crate::southbound::dry_run::{POLICE_PREF, TC_PREF, render_switch};
+use crate::southbound::dry_run::{PCP_PREF, POLICE_PREF, TC_PREF, render_switch};
 use crate::topology::Topology;
 
 #[derive(Debug, Args)]
@@ -140,6 +140,8 @@ impl Serialize for ChannelRef<'_> {
             vlan: u16,
             leaf_vlan: Option<u16>,
             bandwidth_mbps: u64,
+            class: &'a str,
+            pcp: u8,
             path: SwitchNames<'a>,
             members: Members<'a>,
         }
@@ -183,6 +185,8 @@ impl Serialize for ChannelRef<'_> {
             vlan: c.vlan,
             leaf_vlan: c.leaf_vlan,
             bandwidth_mbps: c.bandwidth_mbps,
+            class: &c.class,
+            pcp: c.pcp,
             path: SwitchNames(self.topology, &c.path),
             members: Members(self.topology, &c.members),
         }
@@ -352,6 +356,30 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
                 ),
             }
         }),
+        (op, ItemRef::Pcp { port, vid, pcp }) => with_port(port, |port| {
+            let (digits, n) = decimal(PCP_PREF);
+            let pref = &digits[..n];
+            let (vdigits, vn) = decimal(*vid);
+            let vid = &vdigits[..vn];
+            let head: &[&[u8]] = &[&tools.tc, b"filter ", if op == Op::Add { b"add" } else { b"del" }, b" dev ", port];
+            let key: &[&[u8]] = &[b" egress protocol 802.1ad pref ", pref, b" handle ", vid, b" flower"];
+            match op {
+                Op::Add => {
+                    let pcp = [b'0' + pcp.min(&9)];
+                    let tail: &[&[u8]] = &[
+                        b" vlan_id ",
+                        vid,
+                        b" action vlan modify id ",
+                        vid,
+                        b" priority ",
+                        &pcp,
+                        b" protocol 802.1ad",
+                    ];
+                    line(out, &[head, key, tail].concat())
+                }
+                Op::Remove => line(out, &[head, key].concat()),
+            }
+        }),
         (op, ItemRef::Fdb { mac, vid, port }) => with_port(port, |port| {
             let mac = mac_text(mac.0);
             let (digits, n) = decimal(*vid);
@@ -404,6 +432,8 @@ mod tests {
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Ad },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q },
             Item::Police { port: "c2.30".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
+            Item::Pcp { port: "up".into(), vid: 4094, pcp: 5 },
+            Item::Pcp { port: "d3".into(), vid: 12, pcp: 7 },
             Item::Fdb { mac, vid: 100, port: "up".into() },
         ]
     }

@@ -55,6 +55,7 @@ pub enum Kind {
     Clsact,
     TcDrop,
     Police,
+    Pcp,
     Fdb,
 }
 
@@ -64,9 +65,9 @@ pub enum Kind {
 pub struct Key {
     kind: Kind,
     /// `PVID` (1) and `UNTAGGED` (2) of a VLAN entry; `EGRESS` (4) and `DOT1Q` (8: an
-    /// 802.1Q drop, which the planner never makes) of a tc drop.
+    /// 802.1Q drop, which the planner never makes) of a tc drop; the PCP of a PCP filter.
     flags: u8,
-    /// The VLAN of a VLAN or FDB entry; the tag of a sub-interface.
+    /// The VLAN of a VLAN, FDB entry or PCP filter; the tag of a sub-interface.
     vid: u16,
     /// The sub-interface `port.tag` the item lives on; 0 for the port itself. (Customer tags
     /// are 1-4094.) Always 0 for a sub-interface item, whose tag is `vid`.
@@ -127,6 +128,11 @@ impl Key {
         Key { mac, ..Key::new(Kind::Police, port, tag) }
     }
 
+    /// The S-tags of `vid` leave trunk `port` with priority `pcp`.
+    pub fn pcp(port: PortId, vid: u16, pcp: u8) -> Key {
+        Key { flags: pcp, vid, ..Key::new(Kind::Pcp, port, 0) }
+    }
+
     pub fn fdb(mac: Mac, vid: u16, port: PortId, tag: u16) -> Key {
         Key { vid, mac: mac.0, ..Key::new(Kind::Fdb, port, tag) }
     }
@@ -180,6 +186,7 @@ impl<'t> Names<'t> {
                 let rate_bps = mbps.saturating_mul(1_000_000);
                 ItemRef::Police { port, rate_bps, burst_bytes: police_burst(rate_bps) }
             }
+            Kind::Pcp => ItemRef::Pcp { port, vid: key.vid, pcp: key.flags },
             Kind::Fdb => ItemRef::Fdb { mac: Mac(key.mac), vid: key.vid, port },
         }
     }
@@ -328,6 +335,11 @@ pub enum ItemRef<'a> {
         rate_bps: u64,
         burst_bytes: u32,
     },
+    Pcp {
+        port: PortName<'a>,
+        vid: u16,
+        pcp: u8,
+    },
     Fdb {
         mac: Mac,
         vid: u16,
@@ -353,6 +365,7 @@ impl<'a> ItemRef<'a> {
             Item::Police { port, rate_bps, burst_bytes } => {
                 ItemRef::Police { port: name(port), rate_bps: *rate_bps, burst_bytes: *burst_bytes }
             }
+            Item::Pcp { port, vid, pcp } => ItemRef::Pcp { port: name(port), vid: *vid, pcp: *pcp },
             Item::Fdb { mac, vid, port } => ItemRef::Fdb { mac: *mac, vid: *vid, port: name(port) },
         }
     }
@@ -371,6 +384,7 @@ impl<'a> ItemRef<'a> {
             ItemRef::Police { port, rate_bps, burst_bytes } => {
                 Item::Police { port: port.to_string(), rate_bps, burst_bytes }
             }
+            ItemRef::Pcp { port, vid, pcp } => Item::Pcp { port: port.to_string(), vid, pcp },
             ItemRef::Fdb { mac, vid, port } => Item::Fdb { mac, vid, port: port.to_string() },
         }
     }
@@ -414,6 +428,7 @@ pub fn order(item: &ItemRef<'_>) -> Option<(u128, u128)> {
         ItemRef::Police { port, rate_bps, burst_bytes } => {
             (kind(Kind::Police) | name(port)?, (u128::from(*rate_bps) << 32) | u128::from(*burst_bytes))
         }
+        ItemRef::Pcp { port, vid, pcp } => (kind(Kind::Pcp) | name(port)?, (u128::from(*vid) << 8) | u128::from(*pcp)),
         ItemRef::Fdb { mac, vid, port } => {
             let mac = mac.0.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
             (kind(Kind::Fdb) | (mac << 72) | (u128::from(*vid) << 56), name(port)?)
@@ -477,7 +492,7 @@ mod tests {
     }
 
     fn item() -> impl Strategy<Value = (u8, String, u16, u16, bool, bool, u8)> {
-        (0u8..8, name(), 0u16..3000, 1u16..4095, any::<bool>(), any::<bool>(), 0u8..4)
+        (0u8..9, name(), 0u16..3000, 1u16..4095, any::<bool>(), any::<bool>(), 0u8..4)
     }
 
     fn item_ref<'a>(k: u8, base: &'a str, tag: u16, vid: u16, a: bool, b: bool, m: u8) -> ItemRef<'a> {
@@ -495,6 +510,7 @@ mod tests {
             },
             5 => ItemRef::Police { port, rate_bps: u64::from(m) * 1_000_000, burst_bytes: u32::from(vid % 3) },
             6 => ItemRef::ProviderBridge,
+            7 => ItemRef::Pcp { port, vid: vid % 4, pcp: m },
             _ => ItemRef::Fdb { mac: Mac([2, 0, 0, 0, 0, m]), vid: vid % 4, port },
         }
     }
@@ -530,7 +546,7 @@ mod tests {
 
         /// Sorting keys and dropping repeats gives the `BTreeSet<Item>` of them, in order.
         #[test]
-        fn sort_dedup_is_the_item_set(picks in proptest::collection::vec((0u8..8, 0usize..8, 0u16..3, 2u16..6, any::<bool>()), 0..60)) {
+        fn sort_dedup_is_the_item_set(picks in proptest::collection::vec((0u8..9, 0usize..8, 0u16..3, 2u16..6, any::<bool>()), 0..60)) {
             let topo = crate::topology::parse(TOPO).unwrap();
             let names = Names::new(&topo);
             let n = topo.switches.len();
@@ -545,6 +561,7 @@ mod tests {
                     4 => Key::tc_drop(port, tag, if flag { Direction::Egress } else { Direction::Ingress }),
                     5 => Key::police(port, tag, u64::from(vid % 3) * 10),
                     6 => Key::provider_bridge(),
+                    7 => Key::pcp(port, vid, (tag as u8) * 3),
                     _ => Key::fdb(Mac([2, 0, 0, 0, 0, vid as u8]), vid, port, tag),
                 }
             }).collect();

@@ -29,7 +29,7 @@ impl PlannedChannel {
                 })
             })
             .collect();
-        let record = channel_keys(topology, self.kind, self.vlan, self.leaf_vlan, &members, &self.path);
+        let record = channel_keys(topology, self.kind, self.vlan, self.leaf_vlan, self.pcp, &members, &self.path);
         let names = Names::new(topology);
         (0..self.path.len())
             .flat_map(|k| {
@@ -74,7 +74,10 @@ pub struct MemberAt {
 
 /// The items one channel puts on the switches of its path, grouped by switch in path order.
 ///
-/// - Trunk ports between path switches: every channel VLAN, tagged.
+/// - Trunk ports between path switches: every channel VLAN, tagged; when the channel's class
+///   maps to a PCP other than 0, a clsact qdisc and, per channel VLAN, a PCP filter on the
+///   trunk's egress ([`Item::Pcp`](super::Item::Pcp)) so the S-tags leave with that PCP
+///   (with PCP 0 nothing: the bridge's S-tags carry 0).
 /// - A member's bridge port: E-Line/E-LAN and E-Tree roots: `vid V pvid untagged` (roots
 ///   also `vid L untagged`); E-Tree leaves: `vid L pvid` (tagged egress) and `vid R untagged`.
 ///   The bridges are 802.1ad ([`Item::ProviderBridge`](super::Item::ProviderBridge)), so a
@@ -92,6 +95,7 @@ pub fn channel_keys(
     kind: ChannelKind,
     vlan: u16,
     leaf_vlan: Option<u16>,
+    pcp: u8,
     members: &[MemberAt],
     path: &[usize],
 ) -> Record {
@@ -131,17 +135,26 @@ pub fn channel_keys(
             if leaf_vlan.is_some() && m.role == Role::Root { 2 * macs } else { macs }
         })
         .sum();
+    // With a PCP, each trunk end also holds a clsact and a filter per VLAN.
+    let trunk_items = if pcp == 0 { vlans.len() } else { 2 * vlans.len() + 1 };
     let mut keys: Vec<Key> =
-        Vec::with_capacity(2 * path.len() * vlans.len() + 9 * members.len() + path.len() * fdb_per_switch);
+        Vec::with_capacity(2 * path.len() * trunk_items + 9 * members.len() + path.len() * fdb_per_switch);
     let mut ends: Vec<u32> = Vec::with_capacity(path.len());
     for (k, &s) in path.iter().enumerate() {
         // Trunks: the uplink when the parent is on the path, the downlink to each child on it.
+        let mut trunk = |port| {
+            keys.extend(vlans.iter().map(|&v| Key::vlan(port, 0, v, false, false)));
+            if pcp != 0 {
+                keys.push(Key::clsact(port, 0));
+                keys.extend(vlans.iter().map(|&v| Key::pcp(port, v, pcp)));
+            }
+        };
         if parent_at.get(k).is_some_and(Option::is_some) {
-            keys.extend(vlans.iter().map(|&v| Key::vlan(uplink(s), 0, v, false, false)));
+            trunk(uplink(s));
         }
         for (j, &c) in path.iter().enumerate() {
             if parent_at.get(j).copied().flatten() == Some(k) {
-                keys.extend(vlans.iter().map(|&v| Key::vlan(downlink(c), 0, v, false, false)));
+                trunk(downlink(c));
             }
         }
         for m in members.iter().filter(|m| m.switch == s) {

@@ -167,6 +167,12 @@ impl Serialize for ChangeRef<'_> {
                 map.serialize_entry("rate_bps", rate_bps)?;
                 map.serialize_entry("burst_bytes", burst_bytes)?;
             }
+            ItemRef::Pcp { port, vid, pcp } => {
+                map.serialize_entry("type", "pcp")?;
+                map.serialize_entry("port", port)?;
+                map.serialize_entry("vid", vid)?;
+                map.serialize_entry("pcp", pcp)?;
+            }
             ItemRef::Fdb { mac, vid, port } => {
                 map.serialize_entry("type", "fdb")?;
                 map.serialize_entry("mac", &MacText(*mac))?;
@@ -249,6 +255,9 @@ pub struct ChannelReport {
     pub vlan: u16,
     pub leaf_vlan: Option<u16>,
     pub bandwidth_mbps: u64,
+    /// The class of service and its PCP on trunks.
+    pub class: String,
+    pub pcp: u8,
     /// Switches of the path, in topology order.
     pub path: Vec<String>,
     pub members: Vec<MemberReport>,
@@ -274,6 +283,8 @@ impl ChannelReport {
             vlan: channel.vlan,
             leaf_vlan: channel.leaf_vlan,
             bandwidth_mbps: channel.bandwidth_mbps,
+            class: channel.class.clone(),
+            pcp: channel.pcp,
             path: channel.path.iter().map(|s| name(*s)).collect(),
             members: channel
                 .members

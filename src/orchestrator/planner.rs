@@ -45,6 +45,10 @@ pub struct PlannedChannel {
     pub leaf_vlan: Option<u16>,
     /// The channel's bandwidth in Mbps: every member's that does not give its own.
     pub bandwidth_mbps: u64,
+    /// The class of service, and the PCP the topology maps it to: the priority of the
+    /// channel's S-tags on trunks.
+    pub class: String,
+    pub pcp: u8,
     pub members: Vec<PlannedMember>,
     /// Switch indices of the channel's path (the subtree joining its members), sorted.
     pub path: Vec<usize>,
@@ -65,6 +69,8 @@ impl PartialEq for PlannedChannel {
             && self.vlan == other.vlan
             && self.leaf_vlan == other.leaf_vlan
             && self.bandwidth_mbps == other.bandwidth_mbps
+            && self.class == other.class
+            && self.pcp == other.pcp
             && self.members == other.members
             && self.path == other.path
     }
@@ -133,6 +139,8 @@ pub enum Refusal {
     OverCapacity { interface: String, needed: u64, capacity: u64 },
     #[error("customer VLAN {vid} is already used on interface `{interface}`: pick another `customer_vlan`")]
     CustomerVlanTaken { interface: String, vid: u16 },
+    #[error("unknown class of service `{class}`{suggestion}: the topology's `classes` are {known}")]
+    UnknownClass { class: String, suggestion: String, known: String },
     #[error("VLAN {vid} is not in the topology's VLAN pool (or is reserved)")]
     VlanNotInPool { vid: u16 },
     #[error("VLAN {vid} is already used on switch `{switch}`, which is on this channel's path")]
@@ -389,6 +397,18 @@ impl Books {
         if !crate::topology::is_usable_name(&spec.name) {
             refuse(spec.pos, Refusal::BadName);
         }
+        let pcp = topo.classes.pcp(&spec.class).unwrap_or_else(|| {
+            let known: Vec<&str> = topo.classes.names().collect();
+            refuse(
+                spec.pos,
+                Refusal::UnknownClass {
+                    class: spec.class.clone(),
+                    suggestion: crate::topology::suggest(&spec.class, &known),
+                    known: known.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+                },
+            );
+            0
+        });
         if let Some(first) = first {
             refuse(spec.pos, Refusal::DuplicateName { first });
         }
@@ -583,13 +603,15 @@ impl Books {
                 bandwidth_mbps: *bandwidth,
             });
         }
-        let record = channel_keys(topo, spec.kind, vlan, leaf_vlan, &at, &path);
+        let record = channel_keys(topo, spec.kind, vlan, leaf_vlan, pcp, &at, &path);
         let mut channel = PlannedChannel {
             name: spec.name.clone(),
             kind: spec.kind,
             vlan,
             leaf_vlan,
             bandwidth_mbps: spec.bandwidth_mbps,
+            class: spec.class.clone(),
+            pcp,
             members: planned_members,
             path,
             pos: spec.pos,
@@ -653,5 +675,7 @@ impl Books {
     }
 }
 
+#[cfg(test)]
+mod cos_tests;
 #[cfg(test)]
 mod tests;

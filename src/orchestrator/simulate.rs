@@ -157,8 +157,9 @@ impl Net {
                                 v.pvid.insert(port.clone(), *vid);
                             }
                         }
-                        // Policers limit how much passes, not where it may go.
-                        Item::Clsact { .. } | Item::Police { .. } => {}
+                        // Policers limit how much passes, and PCP filters a frame's priority,
+                        // not where it may go.
+                        Item::Clsact { .. } | Item::Police { .. } | Item::Pcp { .. } => {}
                         Item::TcDrop { port, direction, protocol } => {
                             v.drops.insert((port.clone(), *direction, *protocol));
                         }

@@ -19,6 +19,9 @@ pub struct ChannelSpec {
     pub leaf_vlan: Option<VlanId>,
     /// Committed bandwidth in Mbps; counted against every member interface's capacity.
     pub bandwidth_mbps: u64,
+    /// Class of service: one of the topology's classes ([`crate::topology::Classes`]),
+    /// [`crate::topology::DEFAULT_CLASS`] when the file names none.
+    pub class: String,
     pub members: Vec<MemberSpec>,
     /// Where the channel starts in its file (for messages).
     pub pos: Pos,
@@ -100,6 +103,10 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
         Some(n) => r.int(n, "`bandwidth` (Mbps)", 1, i64::MAX).map(|b| b as u64),
         None => Some(DEFAULT_BANDWIDTH_MBPS),
     };
+    let class = match f.get("class") {
+        Some(n) => r.string(n, "`class`"),
+        None => Some(crate::topology::DEFAULT_CLASS.to_string()),
+    };
     let mut members = Vec::new();
     if let Some(list) = f.require(r, "members", what) {
         let list = r.seq(list, "`members`");
@@ -110,13 +117,14 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
             }
         }
     }
-    f.finish(r, what, &["name", "kind", "vlan", "leaf_vlan", "bandwidth", "members"]);
+    f.finish(r, what, &["name", "kind", "vlan", "leaf_vlan", "bandwidth", "class", "members"]);
     Some(ChannelSpec {
         name: name?,
         kind: kind?,
         vlan: vlan_id,
         leaf_vlan,
         bandwidth_mbps: bandwidth?,
+        class: class?,
         members,
         pos: node.pos,
     })

@@ -49,6 +49,14 @@ pub enum Item {
     /// lets `rate_bps` bits per second (the CIR) through with a bucket of `burst_bytes`
     /// (the CBS, [`police_burst`]) and drops the rest.
     Police { port: String, rate_bps: u64, burst_bytes: u32 },
+    /// The class of service of the channel in VLAN `vid` on trunk `port` (issue 18 item 4):
+    /// the S-tags of `vid` leave `port` with priority (PCP) `pcp`. A flower filter on the
+    /// clsact egress hook (protocol 802.1ad, preference 3, `PCP_PREF` of the dry-run driver, handle `vid`) matching
+    /// the outer VLAN ID, whose vlan action rewrites the priority and keeps the TPID 802.1ad.
+    /// The planner makes one only for a PCP other than 0 (the bridge's own S-tags carry 0).
+    /// A filter read back in its place that is not one Switchboard makes reads as PCP 8,
+    /// which no plan holds, so it is replaced.
+    Pcp { port: String, vid: u16, pcp: u8 },
     /// A static FDB entry: frames to `mac` in VLAN `vid` leave through `port`.
     Fdb { mac: Mac, vid: u16, port: String },
 }
@@ -114,6 +122,7 @@ impl Item {
             | Item::Clsact { port }
             | Item::TcDrop { port, .. }
             | Item::Police { port, .. }
+            | Item::Pcp { port, .. }
             | Item::Fdb { port, .. } => port.clone(),
         }
     }
@@ -128,6 +137,7 @@ impl Item {
             (Item::TcDrop { port: a, direction: da, .. }, Item::TcDrop { port: b, direction: db, .. }) => {
                 a == b && da == db
             }
+            (Item::Pcp { port: a, vid: va, .. }, Item::Pcp { port: b, vid: vb, .. }) => a == b && va == vb,
             _ => self == other,
         }
     }
@@ -202,8 +212,8 @@ impl Change {
 /// The kernel cannot label bridge VLANs or FDB entries with an owner, so ownership is a rule
 /// over the topology: Switchboard owns, on the ports the topology names for this switch (trunk
 /// ends and port-mode interfaces) and on the sub-interfaces of its tagged-mode interfaces,
-/// the bridge VLAN entries and static FDB entries whose VLAN ID is in the pool and not
-/// reserved, the bridge memberships of those ports, and the clsact qdisc, matchall drop
+/// the bridge VLAN entries, static FDB entries and PCP filters whose VLAN ID is in the pool
+/// and not reserved, the bridge memberships of those ports, and the clsact qdisc, matchall drop
 /// filters and policers on them; and the bridge's VLAN protocol (802.1ad), which the
 /// scheme needs whatever else the bridge carries. Anything else (another VLAN, a port the topology does not name, an
 /// address in a reserved VLAN) is foreign and never touched.
@@ -261,7 +271,7 @@ impl Ownership {
             Item::Port { port } | Item::Clsact { port } | Item::TcDrop { port, .. } | Item::Police { port, .. } => {
                 self.managed_port(port)
             }
-            Item::Vlan { port, vid, .. } | Item::Fdb { port, vid, .. } => {
+            Item::Vlan { port, vid, .. } | Item::Fdb { port, vid, .. } | Item::Pcp { port, vid, .. } => {
                 self.managed_port(port) && self.pool.allows(*vid)
             }
         }

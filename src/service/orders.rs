@@ -349,12 +349,19 @@ pub(crate) struct AppliedChannel {
     vlan: Option<u16>,
     leaf_vlan: Option<u16>,
     bandwidth_mbps: u64,
+    /// The class of service (stored before issue 18 item 4 without one: `standard`).
+    #[serde(default = "default_class")]
+    class: String,
     members: Vec<(String, Option<Role>, Option<u16>)>,
     /// The members that gave their own bandwidth: interface, Mbps. Apart from `members`
     /// (and left out when empty) so that what was stored before members could give one
     /// reads as it was written.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     member_bandwidths: BTreeMap<String, u64>,
+}
+
+fn default_class() -> String {
+    crate::topology::DEFAULT_CLASS.to_string()
 }
 
 impl AppliedChannel {
@@ -364,6 +371,7 @@ impl AppliedChannel {
             vlan: spec.vlan.map(VlanId::get),
             leaf_vlan: spec.leaf_vlan.map(VlanId::get),
             bandwidth_mbps: spec.bandwidth_mbps,
+            class: spec.class.clone(),
             members: spec
                 .members
                 .iter()
@@ -384,6 +392,7 @@ impl AppliedChannel {
             vlan: self.vlan.and_then(VlanId::new),
             leaf_vlan: self.leaf_vlan.and_then(VlanId::new),
             bandwidth_mbps: self.bandwidth_mbps,
+            class: self.class.clone(),
             members: self
                 .members
                 .iter()
@@ -439,6 +448,7 @@ pub(super) fn target_of(channel: &super::flow::ChannelRow, live: &[super::flow::
                 vlan: channel.vlan.and_then(VlanId::new),
                 leaf_vlan: channel.leaf_vlan.and_then(VlanId::new),
                 bandwidth_mbps: channel.bandwidth_mbps,
+                class: channel.class.clone(),
                 members: live
                     .iter()
                     .map(|a| MemberSpec {

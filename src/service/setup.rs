@@ -89,6 +89,29 @@ pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<String> {
     crate::model::text::required(what, s, max).map_err(|e| ServiceError::Invalid(e.to_string()))
 }
 
+/// Refuses `classes` that `topo` (read from `source`) does not name: their orders could not
+/// be planned (issue 18 item 4: a class is the PCP of the channel's S-tags on trunks).
+fn unknown_classes<'a>(
+    topo: &crate::topology::Topology,
+    classes: impl Iterator<Item = &'a str>,
+    source: &str,
+) -> Result<()> {
+    let mut unknown: Vec<&str> = classes.filter(|c| topo.classes.pcp(c).is_none()).collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&str> = topo.classes.names().collect();
+    Err(ServiceError::Invalid(format!(
+        "class of service {} not in {source}'s `classes` ({}): add it there with its PCP (0-7), e.g. \
+         `classes: {{{}: 3}}`, or offer one of those",
+        unknown.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+        known.join(", "),
+        unknown[0],
+    )))
+}
+
 /// Account terms that make sense: at least one kind and class, limits above zero, credit
 /// not negative.
 fn check_account(a: &Account) -> Result<()> {
@@ -305,6 +328,10 @@ impl Service {
                 return Err(ServiceError::Invalid(format!("unknown driver `{d}`: expected linux, dry-run or remote")));
             }
         }
+        // A class the topology does not map to a PCP would fail every order of it later.
+        if let Ok(topo) = self.topology().await {
+            unknown_classes(&topo, spec.classes.iter().map(String::as_str), "the topology")?;
+        }
         let mut tx = self.db.write().await?;
         let definition = Definition {
             name: name.clone(),
@@ -364,6 +391,9 @@ impl Service {
             let list: Vec<String> = diags.iter().map(|d| format!("{file}:{d}")).collect();
             ServiceError::Invalid(list.join("\n"))
         })?;
+        // Every class a definition offers must stay one the switches can carry.
+        let offered = catalog::definitions(&self.db).await?;
+        unknown_classes(&topo, offered.iter().flat_map(|(_, d)| d.classes.iter().map(String::as_str)), file)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
         let mut report = ImportReport::default();

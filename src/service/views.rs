@@ -207,6 +207,7 @@ impl ChannelView {
             vlan: self.vlan.and_then(VlanId::new),
             leaf_vlan: self.leaf_vlan.and_then(VlanId::new),
             bandwidth_mbps: self.bandwidth_mbps,
+            class: self.class.clone(),
             members: self
                 .live_attachments()
                 .map(|a| crate::orchestrator::MemberSpec {

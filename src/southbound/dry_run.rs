@@ -20,6 +20,10 @@ pub const TC_PREF: u16 = 1;
 /// frames, so what that drops is never counted against the bandwidth.
 pub const POLICE_PREF: u16 = 2;
 
+/// The tc filter priority of the PCP rewrites on trunks' egress ([`Item::Pcp`]), one filter
+/// per channel VLAN, its handle the VLAN ID.
+pub const PCP_PREF: u16 = 3;
+
 /// A switch simulated in memory.
 #[derive(Clone, Debug, Default)]
 pub struct DryRun {
@@ -156,6 +160,16 @@ pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
         )],
         (Op::Remove, Item::Police { port, .. }) => {
             vec![(Tc, format!("filter del dev {port} ingress protocol all pref {POLICE_PREF} matchall"))]
+        }
+        (Op::Add, Item::Pcp { port, vid, pcp }) => vec![(
+            Tc,
+            format!(
+                "filter add dev {port} egress protocol 802.1ad pref {PCP_PREF} handle {vid} flower vlan_id {vid} \
+                 action vlan modify id {vid} priority {pcp} protocol 802.1ad"
+            ),
+        )],
+        (Op::Remove, Item::Pcp { port, vid, .. }) => {
+            vec![(Tc, format!("filter del dev {port} egress protocol 802.1ad pref {PCP_PREF} handle {vid} flower"))]
         }
         (Op::Add, Item::Fdb { mac, vid, port }) => {
             vec![(Bridge, format!("fdb add {mac} dev {port} master static vlan {vid}"))]

@@ -5,6 +5,7 @@
 //! Nothing here reads files; `cli` does that. Once a `Topology` exists, its invariants hold:
 //! names are unique, every port is used once, the links form one tree.
 
+mod classes;
 pub mod generate;
 mod parse;
 pub mod render;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::model::{InterfaceMode, Mac, Pos};
 
+pub use classes::{Classes, DEFAULT_CLASS};
 pub use parse::{is_usable_name, parse, suggest};
 
 /// A validated metro network.
@@ -31,6 +33,8 @@ pub struct Topology {
     pub links: Vec<Link>,
     /// Customer-facing ports, in file order.
     pub interfaces: Vec<ServiceInterface>,
+    /// Classes of service and the PCP each puts in a channel's S-tag on trunks.
+    pub classes: Classes,
     switch_by_name: HashMap<String, usize>,
     interface_by_name: HashMap<String, usize>,
     tree: Tree,
@@ -376,13 +380,15 @@ impl Topology {
             }
         }
         let kept = |name: &str| self.switch_index(name).is_some_and(|s| keep[s]);
-        Topology::build(
+        let mut seen = Topology::build(
             self.name.clone(),
             self.pool.clone(),
             self.switches.iter().filter(|s| kept(&s.name)).cloned().collect(),
             self.links.iter().filter(|l| kept(&l.a.switch) && kept(&l.b.switch)).cloned().collect(),
             self.interfaces.iter().filter(|i| sites.contains(&i.name) && kept(&i.switch)).cloned().collect(),
-        )
+        );
+        seen.classes = self.classes.clone();
+        seen
     }
 
     fn build(
@@ -400,6 +406,7 @@ impl Topology {
             switches,
             links,
             interfaces,
+            classes: Classes::default(),
             switch_by_name,
             interface_by_name,
             tree: Tree::default(),

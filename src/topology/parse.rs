@@ -22,7 +22,9 @@ pub fn parse(text: &str) -> Result<Topology, Vec<Diagnostic>> {
     }
     match topo {
         Some(raw) if diags.is_empty() => {
-            Ok(Topology::build(raw.name, raw.pool, raw.switches, raw.links, raw.interfaces))
+            let mut topo = Topology::build(raw.name, raw.pool, raw.switches, raw.links, raw.interfaces);
+            topo.classes = raw.classes;
+            Ok(topo)
         }
         _ => {
             diags.sort();
@@ -46,9 +48,10 @@ struct Raw {
     switches_given: bool,
     /// Position of each MAC of each interface.
     mac_pos: Vec<Vec<Pos>>,
+    classes: super::Classes,
 }
 
-const TOP_KEYS: &[&str] = &["name", "vlans", "switches", "links", "interfaces", "remote"];
+const TOP_KEYS: &[&str] = &["name", "vlans", "switches", "links", "interfaces", "remote", "classes"];
 
 /// Certificate paths of remote switches, as far as given: `ca`, `cert`, `key`.
 #[derive(Clone, Default)]
@@ -181,8 +184,9 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
             }
         }
     }
+    let classes = top.get("classes").map(|n| super::classes::read(r, n)).unwrap_or_default();
     top.finish(r, "the topology", TOP_KEYS);
-    Some(Raw { name, pool, pool_pos, switches, links, link_end_pos, interfaces, switches_given, mac_pos })
+    Some(Raw { name, pool, pool_pos, switches, links, link_end_pos, interfaces, switches_given, mac_pos, classes })
 }
 
 fn mapping_entries<'n>(r: &mut Reader, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {

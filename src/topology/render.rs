@@ -29,6 +29,10 @@ pub fn yaml(topo: &Topology) -> Result<String, RenderError> {
         let ranges: Vec<String> = topo.pool.reserved.iter().map(|(a, b)| q(&format!("{a}-{b}"))).collect();
         let _ = writeln!(out, "  reserved: [{}]", ranges.join(", "));
     }
+    if !topo.classes.is_default() {
+        let classes: Vec<String> = topo.classes.iter().map(|(c, pcp)| format!("{}: {pcp}", q(c))).collect();
+        let _ = writeln!(out, "classes: {{{}}}", classes.join(", "));
+    }
     // The management namespace exists only as a topology-wide default.
     let mut netns: Option<(&str, &str)> = None;
     for sw in &topo.switches {
@@ -118,6 +122,7 @@ mod tests {
     fn same(a: &Topology, b: &Topology) {
         assert_eq!(a.name, b.name);
         assert_eq!(a.pool, b.pool);
+        assert_eq!(a.classes, b.classes);
         let strip = |t: &Topology| {
             (
                 t.switches.iter().map(|s| (s.name.clone(), s.driver.clone(), s.ports.clone())).collect::<Vec<_>>(),
@@ -160,6 +165,7 @@ mod tests {
         let text = r#"
 name: "true"
 vlans: {pool: 10-20, reserved: [12-13]}
+classes: {gold: 5, "2nd": 2}
 remote: {ca: /p/ca.pem, cert: /p/o.pem, key: /p/o-key.pem, netns: lab-mgmt}
 switches:
   "1": {driver: remote, address: "10.255.0.2:4443", bridge: br0, ports: [a, b]}

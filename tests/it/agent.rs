@@ -393,3 +393,47 @@ fn agents_reached_from_a_management_namespace() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--agents"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Connections to an agent are kept across connects (issue 17: a TLS handshake per agent per
+/// apply was most of the first frame): a second driver for the same agent makes no new
+/// connection; a link cut under a kept connection costs one new connection once it is
+/// mended, and a connect while it is down fails as before, within its deadlines; new
+/// certificates on disk make a new connection.
+#[test]
+fn connections_to_an_agent_are_kept_and_made_again_when_they_break() {
+    let dir = pki_dir();
+    let link = crate::in_doubt::Link::to(spawn_agent(dir.path(), "sw1", Duration::from_secs(5)));
+    let address = link.address.to_string();
+    let files = orchestrator(dir.path());
+    let mut a = RemoteSwitch::connect("sw1", &address, &files).unwrap();
+    let before = a.read_state().unwrap();
+    let mut b = RemoteSwitch::connect("sw1", &address, &files).unwrap();
+    assert_eq!(b.read_state().unwrap(), before);
+    assert_eq!((link.made(), remote::pool::kept()), (1, 1), "the second connect used the kept connection");
+
+    link.cut();
+    let deadlines =
+        Deadlines { connect: Duration::from_secs(1), read: Duration::from_secs(1), write: Duration::from_secs(1) };
+    let start = Instant::now();
+    let err = RemoteSwitch::connect_with("sw1", &address, &files, deadlines).err().unwrap();
+    assert!(err.to_string().contains(&format!("cannot reach the agent at {address}")), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(4), "took {:?}", start.elapsed());
+    link.mend();
+    let mut c = RemoteSwitch::connect("sw1", &address, &files).unwrap();
+    assert_eq!(c.read_state().unwrap(), before);
+    assert_eq!(link.made(), 2, "one new connection after the cut");
+    RemoteSwitch::connect("sw1", &address, &files).unwrap();
+    assert_eq!(link.made(), 2);
+
+    // The orchestrator's certificate issued again: a connection with it.
+    std::thread::sleep(Duration::from_millis(20));
+    for f in ["orchestrator.pem", "orchestrator-key.pem"] {
+        std::fs::remove_file(dir.path().join(f)).unwrap();
+    }
+    pki::issue(dir.path(), &Subject::Orchestrator, Validity::days(1)).unwrap();
+    RemoteSwitch::connect("sw1", &address, &files).unwrap();
+    assert_eq!(link.made(), 3, "new certificates, a new connection");
+    remote::pool::forget_all();
+    RemoteSwitch::connect("sw1", &address, &files).unwrap();
+    assert_eq!(link.made(), 4, "forgotten: connected again");
+}

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,25 +28,29 @@ use crate::world::{Backend, test_db};
 
 /// A TCP link on loopback to `target` that the test cuts (every connection through it
 /// closed, new ones closed at once) and mends: a management link going down and up.
-struct Link {
-    address: SocketAddr,
+pub(crate) struct Link {
+    pub(crate) address: SocketAddr,
     cut: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
+    /// Connections carried to the agent so far.
+    made: Arc<AtomicUsize>,
 }
 
 impl Link {
-    fn to(target: SocketAddr) -> Link {
+    pub(crate) fn to(target: SocketAddr) -> Link {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let cut = Arc::new(AtomicBool::new(false));
         let open = Arc::new(Mutex::new(Vec::new()));
-        let (c, o) = (cut.clone(), open.clone());
+        let made = Arc::new(AtomicUsize::new(0));
+        let (c, o, m) = (cut.clone(), open.clone(), made.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 if c.load(Ordering::SeqCst) {
                     continue; // dropped: closed at once
                 }
                 let Ok(agent) = TcpStream::connect(target) else { continue };
+                m.fetch_add(1, Ordering::SeqCst);
                 let mut streams = o.lock().unwrap();
                 streams.push(client.try_clone().unwrap());
                 streams.push(agent.try_clone().unwrap());
@@ -55,17 +59,21 @@ impl Link {
                 pipe(agent, client);
             }
         });
-        Link { address, cut, open }
+        Link { address, cut, open, made }
     }
 
-    fn cut(&self) {
+    pub(crate) fn made(&self) -> usize {
+        self.made.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn cut(&self) {
         self.cut.store(true, Ordering::SeqCst);
         for s in self.open.lock().unwrap().drain(..) {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
 
-    fn mend(&self) {
+    pub(crate) fn mend(&self) {
         self.cut.store(false, Ordering::SeqCst);
     }
 }

@@ -698,3 +698,37 @@ async fn tags_on_a_tagged_interface_never_collide(b: Backend) {
     assert_switches_match(&w).await;
 }
 on_both!(tags_on_a_tagged_interface_never_collide);
+
+/// A class of service is the PCP of a channel's S-tags on trunks (the topology's `classes`):
+/// a definition offering a class the topology does not name is refused when it is made, and
+/// a topology that drops a class a definition offers is refused when it is imported, both
+/// saying where to add it; nothing changes.
+async fn classes_offered_are_classes_the_topology_names(b: Backend) {
+    let w = world(b).await;
+    let spec = |classes: &[&str]| switchboard::service::DefinitionSpec {
+        name: "Line".into(),
+        kinds: vec![switchboard::model::ChannelKind::P2p],
+        min_bandwidth_mbps: 1,
+        max_bandwidth_mbps: 1000,
+        classes: classes.iter().map(|c| c.to_string()).collect(),
+        drivers: vec!["dry-run".into()],
+        relations: Default::default(),
+    };
+    let before = w.svc.catalog().await.unwrap().len();
+    let err = w.svc.create_definition(&w.op, &spec(&["standard", "platinum", "bronze"])).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("`bronze`, `platinum` not in the topology's `classes`"), "{msg}");
+    assert!(msg.contains("gold, premium, silver, standard") && msg.contains("PCP (0-7)"), "{msg}");
+    assert_eq!(w.svc.catalog().await.unwrap().len(), before, "nothing was added");
+
+    w.svc.create_definition(&w.op, &spec(&["standard", "gold"])).await.unwrap();
+    let text = crate::world::metro_text();
+    let without_gold =
+        text.replacen("classes: {gold: 5, premium: 4, silver: 3}", "classes: {premium: 4, silver: 3}", 1);
+    assert_ne!(without_gold, text);
+    let err = w.svc.import_topology(&w.op, &without_gold, "metro.yaml").await.unwrap_err();
+    assert!(err.to_string().contains("`gold` not in metro.yaml's `classes`"), "{err}");
+    let again = w.svc.import_topology(&w.op, &text, "metro.yaml").await.unwrap();
+    assert!(!again.changed, "the refused import changed nothing: {again:?}");
+}
+on_both!(classes_offered_are_classes_the_topology_names);

@@ -89,6 +89,7 @@ pub fn random_channels(topo: &Topology, seed: u64, n: usize) -> Vec<ChannelSpec>
             vlan,
             leaf_vlan: None,
             bandwidth_mbps: 1 + rng.below(300) as u64,
+            class: switchboard::topology::DEFAULT_CLASS.to_string(),
             members,
             pos: Pos { line: c + 1, col: 1 },
         });

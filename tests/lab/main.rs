@@ -14,6 +14,7 @@ use switchboard::topology::Topology;
 
 mod agent;
 mod agent_faults;
+mod cos;
 mod lab_agents;
 mod police;
 mod qinq;
@@ -78,11 +79,14 @@ impl Lab {
         // One shell per switch: process start-up is slow under UML. Operational state
         // (UNKNOWN/UP) follows carrier events on its own time and is not configuration, so
         // `ip -br link` keeps name, MAC and flags only; the FDB prints in hash order, so it
-        // is sorted.
+        // is sorted. A tc action's index is the kernel's name for it, given out when it is
+        // made (like an ifindex), not configuration: a policer that a rollback puts back is a
+        // new action with the same rate and burst, so indexes read as `N`.
         const SCRIPT: &str = "bridge -d vlan show; bridge fdb show br br0 | sort; bridge -d link show; \
             ip -br link show | awk '{$2=\"\"; print}'; tc qdisc show; \
             for d in $(tc qdisc show | awk '/clsact/ {print $5}'); do \
-              echo \"tc $d\"; tc filter show dev $d ingress; tc filter show dev $d egress; done";
+              echo \"tc $d\"; { tc filter show dev $d ingress; tc filter show dev $d egress; } \
+              | sed -E 's/police 0x[0-9a-f]+/police N/; s/index [0-9]+ ref/index N ref/'; done";
         self.topo
             .switches
             .iter()

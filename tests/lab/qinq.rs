@@ -15,7 +15,7 @@ use super::{Lab, sh_in};
 /// Three switches in a line; an EPL (epl-a, epl-b), an EP-LAN of three port-mode members and
 /// a tagged-mode one (mix-t, customer tag 700), and an E-Tree with its root on sw1, two
 /// leaves on sw2, one on sw3 and mix-t (customer tag 800, the EP-LAN member's port).
-const TOPOLOGY: &str = "
+pub(super) const TOPOLOGY: &str = "
 name: qinq
 vlans: {pool: 100-199}
 switches:
@@ -46,16 +46,16 @@ const CHANNELS: &str = "
 ";
 
 /// A tag on the wire: (TPID, VID, PCP).
-type Tag = (u16, u16, u8);
+pub(super) type Tag = (u16, u16, u8);
 const Q: u16 = 0x8100;
-const S: u16 = 0x88a8;
+pub(super) const S: u16 = 0x88a8;
 
-fn c(vid: u16, pcp: u8) -> Tag {
+pub(super) fn c(vid: u16, pcp: u8) -> Tag {
     (Q, vid, pcp)
 }
 
 /// One frame to send and who must get it, with which tags (nobody else may).
-struct Check {
+pub(super) struct Check {
     from: &'static str,
     /// A site's name, or `None` for broadcast (or the L2CP protocol's address).
     to: Option<&'static str>,
@@ -66,7 +66,12 @@ struct Check {
     l2cp: Option<L2cp>,
 }
 
-fn check(from: &'static str, to: Option<&'static str>, tags: &[Tag], want: &[(&'static str, &[Tag])]) -> Check {
+pub(super) fn check(
+    from: &'static str,
+    to: Option<&'static str>,
+    tags: &[Tag],
+    want: &[(&'static str, &[Tag])],
+) -> Check {
     Check { from, to, tags: tags.to_vec(), want: want.iter().map(|(s, t)| (*s, t.to_vec())).collect(), l2cp: None }
 }
 
@@ -149,11 +154,11 @@ fn parse(f: &[u8]) -> Option<(u32, Vec<Tag>)> {
 }
 
 /// A frame one of the extra taps saw: (check index, tap label, tags).
-type Tapped = (usize, String, Vec<Tag>);
+pub(super) type Tapped = (usize, String, Vec<Tag>);
 
 /// Sends every check's frame (one batch) and returns what went wrong, one line per check,
 /// and what the extra `taps` saw of each check: (check index, tap label, tags).
-fn run(lab: &Lab, checks: &[Check], taps: &[probe::Tap]) -> (Vec<String>, Vec<Tapped>) {
+pub(super) fn run(lab: &Lab, checks: &[Check], taps: &[probe::Tap]) -> (Vec<String>, Vec<Tapped>) {
     let mut all_taps: Vec<probe::Tap> = lab
         .topo
         .interfaces

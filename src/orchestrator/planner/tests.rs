@@ -6,7 +6,7 @@ use super::*;
 use crate::orchestrator::{change_set, parse_channels};
 
 /// A line of three switches a - b - c with port-mode sites on a and c, tagged sites on b and c.
-const LINE: &str = "
+pub(super) const LINE: &str = "
 name: t
 vlans: {pool: 10-20}
 switches: {a: {netns: na}, b: {}, c: {}}

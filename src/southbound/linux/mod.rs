@@ -11,6 +11,7 @@ mod conn;
 pub mod lab;
 pub mod msgs;
 pub mod netns;
+mod pcp;
 pub mod probe;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -307,48 +308,68 @@ impl Driver for LinuxSwitch {
             }
         }
         // clsact qdiscs on bridge ports (one dump), then our matchall drop filter on each of
-        // their hooks and the policer on their ingress hook: the kernel dumps filters one
+        // their hooks, the policer on their ingress hook and, for each VLAN a port carries
+        // tagged (a trunk's), the PCP filter on its egress hook: the kernel dumps filters one
         // hook of one device at a time, so these are asked for by key, all in one batch of
-        // gets.
+        // gets. (A PCP filter made by hand for a VLAN the port does not carry is not seen; it
+        // matches no frame.)
+        let mut tagged: HashMap<&str, Vec<u16>> = HashMap::new();
+        for item in &items {
+            if let Item::Vlan { port, vid, pvid: false, untagged: false } = item {
+                tagged.entry(port.as_str()).or_default().push(*vid);
+            }
+        }
         let qdiscs = self
             .conn
             .dump(RouteNetlinkMessage::GetQueueDiscipline(TcMessage::default()))
             .map_err(|e| self.err(format!("dump qdiscs: {e}")))?;
         let mut hooks = Vec::new();
+        let mut clsacts = Vec::new();
         for m in qdiscs {
             let RouteNetlinkMessage::NewQueueDiscipline(q) = m else { continue };
             let is_clsact = q.attributes.iter().any(|a| matches!(a, TcAttribute::Kind(k) if k == "clsact"));
             let Some(port) = ports.get(&(q.header.index as u32)).filter(|_| is_clsact) else { continue };
-            items.insert(Item::Clsact { port: port.clone() });
             for direction in [Direction::Ingress, Direction::Egress] {
-                hooks.push((port.clone(), Some(direction), q.header.index));
+                hooks.push((port.clone(), Hook::Drop(direction), q.header.index));
             }
-            hooks.push((port.clone(), None, q.header.index));
+            hooks.push((port.clone(), Hook::Police, q.header.index));
+            for vid in tagged.get(port.as_str()).into_iter().flatten() {
+                hooks.push((port.clone(), Hook::Pcp(*vid), q.header.index));
+            }
+            clsacts.push(Item::Clsact { port: port.clone() });
         }
+        drop(tagged);
+        items.extend(clsacts);
         let gets: Vec<RouteNetlinkMessage> = hooks
             .iter()
-            .map(|(_, direction, ifindex)| {
-                RouteNetlinkMessage::GetTrafficFilter(match direction {
-                    Some(direction) => msgs::our_drop_key(*ifindex, *direction),
-                    None => msgs::our_police_key(*ifindex),
+            .map(|(_, hook, ifindex)| {
+                RouteNetlinkMessage::GetTrafficFilter(match hook {
+                    Hook::Drop(direction) => msgs::our_drop_key(*ifindex, *direction),
+                    Hook::Police => msgs::our_police_key(*ifindex),
+                    Hook::Pcp(vid) => pcp::our_pcp_key(*ifindex, *vid),
                 })
             })
             .collect();
-        for ((port, direction, _), answer) in hooks.into_iter().zip(self.conn.gets(&gets)) {
+        for ((port, hook, _), answer) in hooks.into_iter().zip(self.conn.gets(&gets)) {
             // No filter chain, no filter at our preference, or none with our handle: all
             // mean ours is not there.
             let Ok(found) = answer else { continue };
             for f in found {
                 let RouteNetlinkMessage::NewTrafficFilter(f) = f else { continue };
-                match direction {
-                    Some(direction) => {
+                match hook {
+                    Hook::Drop(direction) => {
                         if let Some(protocol) = our_drop(&f) {
                             items.insert(Item::TcDrop { port: port.clone(), direction, protocol });
                         }
                     }
-                    None => {
+                    Hook::Police => {
                         let (rate_bps, burst_bytes) = msgs::police_of(&f);
                         items.insert(Item::Police { port: port.clone(), rate_bps, burst_bytes });
+                    }
+                    Hook::Pcp(vid) => {
+                        if let Some(pcp) = pcp::pcp_of(&f, vid) {
+                            items.insert(Item::Pcp { port: port.clone(), vid, pcp });
+                        }
                     }
                 }
             }
@@ -373,6 +394,14 @@ impl Driver for LinuxSwitch {
             None => ApplyError { switch: self.name.clone(), done: 0, op: String::new(), message: failure.message },
         })
     }
+}
+
+/// Which of our filters a get asks for.
+#[derive(Clone, Copy)]
+enum Hook {
+    Drop(Direction),
+    Police,
+    Pcp(u16),
 }
 
 fn link_name(l: &LinkMessage) -> Option<&str> {

@@ -222,6 +222,19 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
                 }
             }
         }
+        (Op::Add, Item::Pcp { port, vid, pcp }) => {
+            // REPLACE, as `tc filter replace`: the read-back asks for a PCP filter only for
+            // the VLANs a port carries, so one whose VLAN was taken off the trunk by hand is
+            // not seen, and putting the VLAN and the filter back must not fail on it.
+            let m = super::pcp::pcp_filter(ctx.ifindex(port)? as i32, *vid, *pcp);
+            vec![(M::NewTrafficFilter(m), NLM_F_CREATE | NLM_F_REPLACE)]
+        }
+        (Op::Remove, Item::Pcp { port, vid, .. }) => {
+            // By preference, protocol and handle, as `tc filter del ... pref 3 handle V flower`.
+            let mut m = super::pcp::our_pcp_key(ctx.ifindex(port)? as i32, *vid);
+            m.attributes.push(TcAttribute::Kind("flower".into()));
+            vec![(M::DelTrafficFilter(m), 0)]
+        }
         (op, Item::Fdb { mac, vid, port }) => {
             let mut m = NeighbourMessage::default();
             m.header.family = AddressFamily::Bridge;
@@ -365,7 +378,7 @@ pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
 }
 
 /// The clsact hook a direction's filters hang from (ffff:fff2 ingress, ffff:fff3 egress).
-fn tc_parent(direction: Direction) -> TcHandle {
+pub(super) fn tc_parent(direction: Direction) -> TcHandle {
     let minor = match direction {
         Direction::Ingress => TcHandle::MIN_INGRESS,
         Direction::Egress => TcHandle::MIN_EGRESS,

@@ -13,6 +13,7 @@
 //! [`Driver::abort`] rolls it back at once. [`Driver::apply`] alone is a prepare and a
 //! commit of a transaction of its own.
 
+pub mod pool;
 pub mod tls;
 pub mod wire;
 
@@ -166,6 +167,10 @@ impl RemoteSwitch {
 
     /// As [`RemoteSwitch::connect_with`], with the connection opened from inside network
     /// namespace `netns` when given (the management network of a lab, `<lab>-mgmt`).
+    ///
+    /// A connection kept from an earlier connect to the same agent ([`pool`]) is used when
+    /// it answers the health call within the connect deadline; otherwise it is dropped and
+    /// a new one made, so a restarted agent or a cut link costs at most one deadline more.
     pub fn connect_from(
         name: &str,
         address: &str,
@@ -173,8 +178,30 @@ impl RemoteSwitch {
         deadlines: Deadlines,
         netns: Option<&str>,
     ) -> Result<RemoteSwitch, DriverError> {
+        let key = pool::Key::new(name, address, files, netns);
+        if let Some(key) = &key
+            && let Some(channel) = pool::get(key)
+        {
+            let check = Deadlines { read: deadlines.read.min(deadlines.connect), ..deadlines };
+            match RemoteSwitch::checked(name, address, channel, check) {
+                Ok(sw) => return Ok(RemoteSwitch { deadlines, ..sw }),
+                Err(e) => {
+                    tracing::info!(switch = name, address, error = %e.message, "kept agent connection dropped");
+                    pool::evict(key);
+                }
+            }
+        }
         let err = |message: String| DriverError { switch: name.to_string(), message };
         let channel = channel_from(address, name, files, deadlines.connect, netns).map_err(err)?;
+        let sw = RemoteSwitch::checked(name, address, channel.clone(), deadlines)?;
+        if let Some(key) = key {
+            pool::keep(key, channel);
+        }
+        Ok(sw)
+    }
+
+    /// A driver over `channel`, once the agent has answered the health call naming `name`.
+    fn checked(name: &str, address: &str, channel: Channel, deadlines: Deadlines) -> Result<RemoteSwitch, DriverError> {
         let client = AgentClient::new(channel)
             .max_decoding_message_size(wire::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(wire::MAX_MESSAGE_BYTES);
@@ -190,7 +217,8 @@ impl RemoteSwitch {
         };
         let health = sw.health()?;
         if health.switch_name != name {
-            return Err(err(format!("the agent at {address} serves switch `{}`, not `{name}`", health.switch_name)));
+            let message = format!("the agent at {address} serves switch `{}`, not `{name}`", health.switch_name);
+            return Err(DriverError { switch: name.to_string(), message });
         }
         sw.at_connect = Some(health_from_wire(health));
         Ok(sw)
@@ -272,7 +300,11 @@ pub fn channel_from(
     let config = Arc::new(tls::client_config(files).map_err(|e| e.to_string())?);
     let endpoint = Endpoint::from_shared(format!("http://{address}"))
         .map_err(|e| format!("agent address {address:?}: {e}"))?
-        .connect_timeout(deadline);
+        .connect_timeout(deadline)
+        // A connection is kept across applies (`pool`): pings find a peer that went away.
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .keep_alive_while_idle(true);
     let (switch, addr, netns) = (name.to_string(), address.to_string(), netns.map(str::to_string));
     call(deadline, async move {
         let connector = tower::service_fn(move |_uri| {

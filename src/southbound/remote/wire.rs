@@ -47,6 +47,9 @@ pub fn item_to_wire(item: &Item) -> v1::Item {
         Item::Police { port, rate_bps, burst_bytes } => {
             Kind::Police(v1::Police { port: port.clone(), rate_bps: *rate_bps, burst_bytes: *burst_bytes })
         }
+        Item::Pcp { port, vid, pcp } => {
+            Kind::Pcp(v1::Pcp { port: port.clone(), vid: u32::from(*vid), pcp: u32::from(*pcp) })
+        }
         Item::Fdb { mac, vid, port } => {
             Kind::Fdb(v1::Fdb { mac: mac.octets().to_vec(), vid: u32::from(*vid), port: port.clone() })
         }
@@ -77,6 +80,11 @@ pub fn item_from_wire(item: &v1::Item) -> Result<Item, String> {
             },
         },
         Kind::Police(p) => Item::Police { port: port(&p.port)?, rate_bps: p.rate_bps, burst_bytes: p.burst_bytes },
+        Kind::Pcp(p) => Item::Pcp {
+            port: port(&p.port)?,
+            vid: vid(p.vid)?,
+            pcp: u8::try_from(p.pcp).ok().filter(|v| *v <= 7).ok_or_else(|| format!("PCP {} is not 0-7", p.pcp))?,
+        },
         Kind::Fdb(f) => Item::Fdb {
             mac: Mac(<[u8; 6]>::try_from(f.mac.as_slice())
                 .map_err(|_| format!("a MAC address has 6 bytes, not {}", f.mac.len()))?),
@@ -131,6 +139,7 @@ mod tests {
             Item::TcDrop { port: "p1".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Q },
             Item::TcDrop { port: "p1".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Ad },
             Item::Police { port: "p1".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
+            Item::Pcp { port: "t1".into(), vid: 4094, pcp: 7 },
             Item::Fdb { mac: Mac([2, 0, 0, 0, 0, 0xff]), vid: 10, port: "up".into() },
         ];
         for item in items {

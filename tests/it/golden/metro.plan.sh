@@ -1,5 +1,5 @@
-# switchboard plan for topology metro: 480 change(s)
-# switch core1 (driver linux, netns metro-core1, bridge br0): 51 to add, 0 to remove
+# switchboard plan for topology metro: 524 change(s)
+# switch core1 (driver linux, netns metro-core1, bridge br0): 60 to add, 0 to remove
 ip -n metro-core1 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-core1 link set dev a1 master br0
 ip -n metro-core1 link set dev a1 up
@@ -27,6 +27,15 @@ bridge -n metro-core1 vlan add dev a3 vid 6
 bridge -n metro-core1 vlan add dev a3 vid 7
 bridge -n metro-core1 vlan add dev a3 vid 8
 bridge -n metro-core1 vlan add dev a3 vid 9
+tc -n metro-core1 qdisc add dev a1 clsact
+tc -n metro-core1 qdisc add dev a2 clsact
+tc -n metro-core1 qdisc add dev a3 clsact
+tc -n metro-core1 filter add dev a1 egress protocol 802.1ad pref 3 handle 2 flower vlan_id 2 action vlan modify id 2 priority 5 protocol 802.1ad
+tc -n metro-core1 filter add dev a1 egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
+tc -n metro-core1 filter add dev a1 egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
+tc -n metro-core1 filter add dev a2 egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
+tc -n metro-core1 filter add dev a2 egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
+tc -n metro-core1 filter add dev a3 egress protocol 802.1ad pref 3 handle 2 flower vlan_id 2 action vlan modify id 2 priority 5 protocol 802.1ad
 bridge -n metro-core1 fdb add 02:5b:00:00:01:01 dev a1 master static vlan 2
 bridge -n metro-core1 fdb add 02:5b:00:00:01:02 dev a1 master static vlan 8
 bridge -n metro-core1 fdb add 02:5b:00:00:01:03 dev a1 master static vlan 3
@@ -57,7 +66,7 @@ bridge -n metro-core1 fdb add 02:5b:00:01:04:02 dev a2 master static vlan 7
 bridge -n metro-core1 fdb add 02:5b:00:01:06:01 dev a2 master static vlan 6
 bridge -n metro-core1 fdb add 02:5b:00:01:06:01 dev a2 master static vlan 7
 bridge -n metro-core1 fdb add 02:5b:00:01:08:01 dev a3 master static vlan 8
-# switch agg1 (driver linux, netns metro-agg1, bridge br0): 37 to add, 0 to remove
+# switch agg1 (driver linux, netns metro-agg1, bridge br0): 46 to add, 0 to remove
 ip -n metro-agg1 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-agg1 link set dev d1 master br0
 ip -n metro-agg1 link set dev d1 up
@@ -84,6 +93,15 @@ bridge -n metro-agg1 vlan add dev up vid 4
 bridge -n metro-agg1 vlan add dev up vid 5
 bridge -n metro-agg1 vlan add dev up vid 8
 bridge -n metro-agg1 vlan add dev up vid 9
+tc -n metro-agg1 qdisc add dev d1 clsact
+tc -n metro-agg1 qdisc add dev d2 clsact
+tc -n metro-agg1 qdisc add dev up clsact
+tc -n metro-agg1 filter add dev d1 egress protocol 802.1ad pref 3 handle 2 flower vlan_id 2 action vlan modify id 2 priority 5 protocol 802.1ad
+tc -n metro-agg1 filter add dev d2 egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
+tc -n metro-agg1 filter add dev d2 egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
+tc -n metro-agg1 filter add dev up egress protocol 802.1ad pref 3 handle 2 flower vlan_id 2 action vlan modify id 2 priority 5 protocol 802.1ad
+tc -n metro-agg1 filter add dev up egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
+tc -n metro-agg1 filter add dev up egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
 bridge -n metro-agg1 fdb add 02:5b:00:00:01:01 dev d1 master static vlan 2
 bridge -n metro-agg1 fdb add 02:5b:00:00:01:02 dev d1 master static vlan 8
 bridge -n metro-agg1 fdb add 02:5b:00:00:01:03 dev d1 master static vlan 3
@@ -103,7 +121,7 @@ bridge -n metro-agg1 fdb add 02:5b:00:00:08:02 dev up master static vlan 3
 bridge -n metro-agg1 fdb add 02:5b:00:00:09:02 dev up master static vlan 9
 bridge -n metro-agg1 fdb add 02:5b:00:01:02:02 dev d2 master static vlan 4
 bridge -n metro-agg1 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
-# switch agg2 (driver linux, netns metro-agg2, bridge br0): 45 to add, 0 to remove
+# switch agg2 (driver linux, netns metro-agg2, bridge br0): 54 to add, 0 to remove
 ip -n metro-agg2 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-agg2 link set dev d1 master br0
 ip -n metro-agg2 link set dev d1 up
@@ -134,6 +152,15 @@ bridge -n metro-agg2 vlan add dev up vid 5
 bridge -n metro-agg2 vlan add dev up vid 6
 bridge -n metro-agg2 vlan add dev up vid 7
 bridge -n metro-agg2 vlan add dev up vid 8
+tc -n metro-agg2 qdisc add dev d2 clsact
+tc -n metro-agg2 qdisc add dev d3 clsact
+tc -n metro-agg2 qdisc add dev up clsact
+tc -n metro-agg2 filter add dev d2 egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
+tc -n metro-agg2 filter add dev d2 egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
+tc -n metro-agg2 filter add dev d3 egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
+tc -n metro-agg2 filter add dev d3 egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
+tc -n metro-agg2 filter add dev up egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
+tc -n metro-agg2 filter add dev up egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
 bridge -n metro-agg2 fdb add 02:5b:00:00:01:02 dev up master static vlan 8
 bridge -n metro-agg2 fdb add 02:5b:00:00:02:01 dev up master static vlan 4
 bridge -n metro-agg2 fdb add 02:5b:00:00:02:02 dev up master static vlan 4
@@ -157,7 +184,7 @@ bridge -n metro-agg2 fdb add 02:5b:00:01:04:02 dev d1 master static vlan 7
 bridge -n metro-agg2 fdb add 02:5b:00:01:06:01 dev d3 master static vlan 6
 bridge -n metro-agg2 fdb add 02:5b:00:01:06:01 dev d3 master static vlan 7
 bridge -n metro-agg2 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
-# switch agg3 (driver linux, netns metro-agg3, bridge br0): 42 to add, 0 to remove
+# switch agg3 (driver linux, netns metro-agg3, bridge br0): 46 to add, 0 to remove
 ip -n metro-agg3 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-agg3 link set dev d1 master br0
 ip -n metro-agg3 link set dev d1 up
@@ -185,6 +212,10 @@ bridge -n metro-agg3 vlan add dev up vid 6
 bridge -n metro-agg3 vlan add dev up vid 7
 bridge -n metro-agg3 vlan add dev up vid 8
 bridge -n metro-agg3 vlan add dev up vid 9
+tc -n metro-agg3 qdisc add dev d1 clsact
+tc -n metro-agg3 qdisc add dev up clsact
+tc -n metro-agg3 filter add dev d1 egress protocol 802.1ad pref 3 handle 2 flower vlan_id 2 action vlan modify id 2 priority 5 protocol 802.1ad
+tc -n metro-agg3 filter add dev up egress protocol 802.1ad pref 3 handle 2 flower vlan_id 2 action vlan modify id 2 priority 5 protocol 802.1ad
 bridge -n metro-agg3 fdb add 02:5b:00:00:01:01 dev up master static vlan 2
 bridge -n metro-agg3 fdb add 02:5b:00:00:01:02 dev up master static vlan 8
 bridge -n metro-agg3 fdb add 02:5b:00:00:01:03 dev up master static vlan 3
@@ -208,7 +239,7 @@ bridge -n metro-agg3 fdb add 02:5b:00:01:04:02 dev up master static vlan 7
 bridge -n metro-agg3 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-agg3 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-agg3 fdb add 02:5b:00:01:08:01 dev d2 master static vlan 8
-# switch acc1 (driver linux, netns metro-acc1, bridge br0): 40 to add, 0 to remove
+# switch acc1 (driver linux, netns metro-acc1, bridge br0): 42 to add, 0 to remove
 ip -n metro-acc1 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc1 link set dev c3 up
 ip -n metro-acc1 link add link c3 name c3.9 type vlan id 9
@@ -241,6 +272,7 @@ tc -n metro-acc1 qdisc add dev c1 clsact
 tc -n metro-acc1 qdisc add dev c2 clsact
 tc -n metro-acc1 qdisc add dev c3.500 clsact
 tc -n metro-acc1 qdisc add dev c3.9 clsact
+tc -n metro-acc1 qdisc add dev up clsact
 tc -n metro-acc1 filter add dev c1 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc1 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc1 filter add dev c3.500 ingress protocol 802.1ad pref 1 matchall action drop
@@ -249,6 +281,7 @@ tc -n metro-acc1 filter add dev c1 ingress protocol all pref 2 matchall action p
 tc -n metro-acc1 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc1 filter add dev c3.500 ingress protocol all pref 2 matchall action police rate 500000000bit burst 625000 conform-exceed drop/pass
 tc -n metro-acc1 filter add dev c3.9 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n metro-acc1 filter add dev up egress protocol 802.1ad pref 3 handle 2 flower vlan_id 2 action vlan modify id 2 priority 5 protocol 802.1ad
 bridge -n metro-acc1 fdb add 02:5b:00:00:01:01 dev c1 master static vlan 2
 bridge -n metro-acc1 fdb add 02:5b:00:00:01:02 dev c2 master static vlan 8
 bridge -n metro-acc1 fdb add 02:5b:00:00:01:03 dev c3.500 master static vlan 3
@@ -261,7 +294,7 @@ bridge -n metro-acc1 fdb add 02:5b:00:00:08:01 dev up master static vlan 8
 bridge -n metro-acc1 fdb add 02:5b:00:00:08:02 dev up master static vlan 3
 bridge -n metro-acc1 fdb add 02:5b:00:00:09:02 dev up master static vlan 9
 bridge -n metro-acc1 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
-# switch acc2 (driver linux, netns metro-acc2, bridge br0): 42 to add, 0 to remove
+# switch acc2 (driver linux, netns metro-acc2, bridge br0): 45 to add, 0 to remove
 ip -n metro-acc2 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc2 link set dev c3 up
 ip -n metro-acc2 link add link c3 name c3.9 type vlan id 9
@@ -296,6 +329,7 @@ tc -n metro-acc2 qdisc add dev c1 clsact
 tc -n metro-acc2 qdisc add dev c2 clsact
 tc -n metro-acc2 qdisc add dev c3.300 clsact
 tc -n metro-acc2 qdisc add dev c3.9 clsact
+tc -n metro-acc2 qdisc add dev up clsact
 tc -n metro-acc2 filter add dev c1 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc2 filter add dev c1 egress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc2 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
@@ -306,6 +340,8 @@ tc -n metro-acc2 filter add dev c1 ingress protocol all pref 2 matchall action p
 tc -n metro-acc2 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc2 filter add dev c3.300 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc2 filter add dev c3.9 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n metro-acc2 filter add dev up egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
+tc -n metro-acc2 filter add dev up egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
 bridge -n metro-acc2 fdb add 02:5b:00:00:01:03 dev up master static vlan 9
 bridge -n metro-acc2 fdb add 02:5b:00:00:02:01 dev c1 master static vlan 4
 bridge -n metro-acc2 fdb add 02:5b:00:00:02:02 dev c2 master static vlan 4
@@ -381,7 +417,7 @@ bridge -n metro-acc4 fdb add 02:5b:00:01:04:02 dev c2 master static vlan 7
 bridge -n metro-acc4 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-acc4 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-acc4 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
-# switch acc5 (driver linux, netns metro-acc5, bridge br0): 50 to add, 0 to remove
+# switch acc5 (driver linux, netns metro-acc5, bridge br0): 53 to add, 0 to remove
 ip -n metro-acc5 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc5 link set dev c1 up
 ip -n metro-acc5 link add link c1 name c1.4 type vlan id 4
@@ -410,6 +446,7 @@ bridge -n metro-acc5 vlan add dev up vid 8
 tc -n metro-acc5 qdisc add dev c1.4 clsact
 tc -n metro-acc5 qdisc add dev c2 clsact
 tc -n metro-acc5 qdisc add dev c3 clsact
+tc -n metro-acc5 qdisc add dev up clsact
 tc -n metro-acc5 filter add dev c1.4 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc5 filter add dev c1.4 egress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc5 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
@@ -418,6 +455,8 @@ tc -n metro-acc5 filter add dev c3 ingress protocol 802.1ad pref 1 matchall acti
 tc -n metro-acc5 filter add dev c1.4 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
 tc -n metro-acc5 filter add dev c2 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
 tc -n metro-acc5 filter add dev c3 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n metro-acc5 filter add dev up egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
+tc -n metro-acc5 filter add dev up egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
 bridge -n metro-acc5 fdb add 02:5b:00:00:01:02 dev up master static vlan 8
 bridge -n metro-acc5 fdb add 02:5b:00:00:02:01 dev up master static vlan 4
 bridge -n metro-acc5 fdb add 02:5b:00:00:02:02 dev up master static vlan 4
@@ -441,7 +480,7 @@ bridge -n metro-acc5 fdb add 02:5b:00:01:04:02 dev up master static vlan 7
 bridge -n metro-acc5 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-acc5 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-acc5 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
-# switch acc6 (driver linux, netns metro-acc6, bridge br0): 38 to add, 0 to remove
+# switch acc6 (driver linux, netns metro-acc6, bridge br0): 41 to add, 0 to remove
 ip -n metro-acc6 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc6 link set dev c1 up
 ip -n metro-acc6 link add link c1 name c1.810 type vlan id 810
@@ -464,11 +503,14 @@ bridge -n metro-acc6 vlan add dev up vid 6
 bridge -n metro-acc6 vlan add dev up vid 7
 tc -n metro-acc6 qdisc add dev c1.810 clsact
 tc -n metro-acc6 qdisc add dev c2 clsact
+tc -n metro-acc6 qdisc add dev up clsact
 tc -n metro-acc6 filter add dev c1.810 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc6 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc6 filter add dev c2 egress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc6 filter add dev c1.810 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
 tc -n metro-acc6 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n metro-acc6 filter add dev up egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
+tc -n metro-acc6 filter add dev up egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
 bridge -n metro-acc6 fdb add 02:5b:00:00:02:01 dev up master static vlan 4
 bridge -n metro-acc6 fdb add 02:5b:00:00:02:02 dev up master static vlan 4
 bridge -n metro-acc6 fdb add 02:5b:00:00:02:03 dev up master static vlan 4
@@ -487,7 +529,7 @@ bridge -n metro-acc6 fdb add 02:5b:00:01:04:02 dev up master static vlan 6
 bridge -n metro-acc6 fdb add 02:5b:00:01:04:02 dev up master static vlan 7
 bridge -n metro-acc6 fdb add 02:5b:00:01:06:01 dev c1.810 master static vlan 6
 bridge -n metro-acc6 fdb add 02:5b:00:01:06:01 dev c1.810 master static vlan 7
-# switch acc7 (driver linux, netns metro-acc7, bridge br0): 32 to add, 0 to remove
+# switch acc7 (driver linux, netns metro-acc7, bridge br0): 34 to add, 0 to remove
 ip -n metro-acc7 link set dev br0 type bridge vlan_protocol 802.1ad
 ip -n metro-acc7 link set dev c2 up
 ip -n metro-acc7 link add link c2 name c2.820 type vlan id 820
@@ -511,11 +553,13 @@ bridge -n metro-acc7 vlan add dev up vid 6
 bridge -n metro-acc7 vlan add dev up vid 7
 tc -n metro-acc7 qdisc add dev c2.820 clsact
 tc -n metro-acc7 qdisc add dev c3 clsact
+tc -n metro-acc7 qdisc add dev up clsact
 tc -n metro-acc7 filter add dev c2.820 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc7 filter add dev c2.820 egress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc7 filter add dev c3 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc7 filter add dev c2.820 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
 tc -n metro-acc7 filter add dev c3 ingress protocol all pref 2 matchall action police rate 200000000bit burst 250000 conform-exceed drop/pass
+tc -n metro-acc7 filter add dev up egress protocol 802.1ad pref 3 handle 2 flower vlan_id 2 action vlan modify id 2 priority 5 protocol 802.1ad
 bridge -n metro-acc7 fdb add 02:5b:00:00:01:01 dev up master static vlan 2
 bridge -n metro-acc7 fdb add 02:5b:00:00:04:02 dev up master static vlan 6
 bridge -n metro-acc7 fdb add 02:5b:00:00:04:02 dev up master static vlan 7

@@ -152,6 +152,7 @@ async fn main() {
         interface: iface.parse().unwrap(),
         role: None,
         customer_vlan: None,
+        member_bandwidth_mbps: None,
     };
     // The listing subscriber: 20 channels.
     let lister = admins[lister_org].clone();

@@ -162,7 +162,12 @@ async fn run(kind: &str, channels: usize, clients: usize, workers: usize, instan
                     svc.accept(
                         actor,
                         &inv.token,
-                        &Acceptance { interface: iface.parse().unwrap(), usage_model_id: None, customer_vlan: None },
+                        &Acceptance {
+                            interface: iface.parse().unwrap(),
+                            usage_model_id: None,
+                            customer_vlan: None,
+                            bandwidth_mbps: None,
+                        },
                     )
                     .await
                     .unwrap();
@@ -342,6 +347,7 @@ fn job(spec: &ChannelSpec, n: usize, orgs: &[&str], admins: &BTreeMap<String, Ac
             interface: first.interface.parse().unwrap(),
             role: first.role,
             customer_vlan: None,
+            member_bandwidth_mbps: None,
         },
         invitees: spec.members[1..]
             .iter()

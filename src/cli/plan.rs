@@ -153,6 +153,7 @@ impl Serialize for ChannelRef<'_> {
             role: Role,
             bridge_port: &'a str,
             customer_vlan: Option<u16>,
+            bandwidth_mbps: u64,
         }
         struct SwitchNames<'a>(&'a Topology, &'a [usize]);
         impl Serialize for SwitchNames<'_> {
@@ -169,6 +170,7 @@ impl Serialize for ChannelRef<'_> {
                     role: m.role,
                     bridge_port: &m.bridge_port,
                     customer_vlan: m.customer_vlan,
+                    bandwidth_mbps: m.bandwidth_mbps,
                 }))
             }
         }

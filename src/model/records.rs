@@ -40,6 +40,9 @@ pub struct Attachment {
     pub organization: String,
     pub role: Role,
     pub customer_vlan: Option<u16>,
+    /// The member's bandwidth in Mbps: its own when it gave one, else its channel's. Its
+    /// ingress policer's rate.
+    pub bandwidth_mbps: u64,
     /// `attached` or `detached`.
     pub state: String,
     pub attached_at: i64,

@@ -25,11 +25,11 @@ impl PlannedChannel {
                     switch: m.switch,
                     role: m.role,
                     tag: m.customer_vlan,
+                    bandwidth_mbps: m.bandwidth_mbps,
                 })
             })
             .collect();
-        let attributes = Attributes { bandwidth_mbps: self.bandwidth_mbps, pcp: self.pcp };
-        let record = channel_keys(topology, self.kind, self.vlan, self.leaf_vlan, attributes, &members, &self.path);
+        let record = channel_keys(topology, self.kind, self.vlan, self.leaf_vlan, self.pcp, &members, &self.path);
         let names = Names::new(topology);
         (0..self.path.len())
             .flat_map(|k| {
@@ -57,14 +57,6 @@ impl Record {
     }
 }
 
-/// The channel's service attributes the items enforce: the bandwidth its members' ingress is
-/// policed to, and the PCP its class puts in its S-tags on trunks.
-#[derive(Clone, Copy, Debug)]
-pub struct Attributes {
-    pub bandwidth_mbps: u64,
-    pub pcp: u8,
-}
-
 /// A member as the items need it.
 #[derive(Clone, Copy, Debug)]
 pub struct MemberAt {
@@ -76,6 +68,8 @@ pub struct MemberAt {
     /// The customer tag on a tagged-mode interface: the member's bridge port is the
     /// sub-interface `port.tag`.
     pub tag: Option<u16>,
+    /// The member's bandwidth in Mbps (its own, or else the channel's): its policer's rate.
+    pub bandwidth_mbps: u64,
 }
 
 /// The items one channel puts on the switches of its path, grouped by switch in path order.
@@ -91,8 +85,8 @@ pub struct MemberAt {
 /// - Every member's bridge port: a clsact qdisc, a tc drop of 802.1ad (S-tagged) frames on
 ///   ingress (a customer frame may not name a channel VLAN), and on E-Tree leaves also on
 ///   egress (leaf VLAN frames leave a leaf port S-tagged and die there); and an ingress
-///   policer at the channel's bandwidth (none when the bandwidth is 0, which the channels
-///   file cannot give).
+///   policer at the member's bandwidth, its own or else the channel's (none when it is 0,
+///   which the channels file cannot give).
 /// - Tagged-mode members: the sub-interface, made a bridge port, configured as above.
 /// - Static FDB on every path switch: every member MAC in V (R), and root MACs in L, each to
 ///   the port toward it.
@@ -101,11 +95,10 @@ pub fn channel_keys(
     kind: ChannelKind,
     vlan: u16,
     leaf_vlan: Option<u16>,
-    attributes: Attributes,
+    pcp: u8,
     members: &[MemberAt],
     path: &[usize],
 ) -> Record {
-    let Attributes { bandwidth_mbps, pcp } = attributes;
     let n = topo.switches.len();
     let vlans: &[u16] = match leaf_vlan {
         Some(l) => &[vlan, l],
@@ -188,8 +181,8 @@ pub fn channel_keys(
             if leaf {
                 keys.push(Key::tc_drop(port, tag, Direction::Egress));
             }
-            if bandwidth_mbps > 0 {
-                keys.push(Key::police(port, tag, bandwidth_mbps));
+            if m.bandwidth_mbps > 0 {
+                keys.push(Key::police(port, tag, m.bandwidth_mbps));
             }
         }
         for (mi, m) in members.iter().enumerate() {

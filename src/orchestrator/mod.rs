@@ -270,6 +270,8 @@ pub struct MemberReport {
     pub role: Role,
     pub bridge_port: String,
     pub customer_vlan: Option<u16>,
+    /// The member's bandwidth in Mbps (its own, or else the channel's): its policer's rate.
+    pub bandwidth_mbps: u64,
 }
 
 impl ChannelReport {
@@ -293,6 +295,7 @@ impl ChannelReport {
                     role: m.role,
                     bridge_port: m.bridge_port.clone(),
                     customer_vlan: m.customer_vlan,
+                    bandwidth_mbps: m.bandwidth_mbps,
                 })
                 .collect(),
         }

@@ -23,7 +23,7 @@ use crate::model::{ChannelKind, InterfaceMode, Pos, Role};
 use crate::topology::Topology;
 
 use super::compact::{Key, Names, downlink, interface_port, sort_dedup, uplink};
-use super::items::{Attributes, MemberAt, Record, channel_keys};
+use super::items::{MemberAt, Record, channel_keys};
 use super::sparse::Sparse;
 use super::spec::ChannelSpec;
 use super::state::{Item, subinterface_name};
@@ -43,6 +43,7 @@ pub struct PlannedChannel {
     pub vlan: u16,
     /// The leaf VLAN L of an E-Tree.
     pub leaf_vlan: Option<u16>,
+    /// The channel's bandwidth in Mbps: every member's that does not give its own.
     pub bandwidth_mbps: u64,
     /// The class of service, and the PCP the topology maps it to: the priority of the
     /// channel's S-tags on trunks.
@@ -88,6 +89,9 @@ pub struct PlannedMember {
     pub bridge_port: String,
     /// The customer's tag on a tagged-mode interface.
     pub customer_vlan: Option<u16>,
+    /// The member's bandwidth in Mbps: its own when it gave one, else the channel's. Its
+    /// ingress policer's rate, and what it takes of its interface's capacity.
+    pub bandwidth_mbps: u64,
 }
 
 /// A channel the planner refused, and why. `pos` points into the channels file (or is the
@@ -186,6 +190,8 @@ struct Books {
 /// What the channels on a service interface take of it.
 #[derive(Clone, Debug, Default)]
 struct InterfaceUse {
+    /// The bandwidth of the members on it: each member's own ([`PlannedMember::bandwidth_mbps`]),
+    /// taken by [`Books::commit`] and given back by [`Planner::remove`] alike.
     bandwidth_mbps: u64,
     /// The channel a port-mode interface carries (it carries one at most).
     holder: Option<String>,
@@ -357,7 +363,7 @@ impl<'t> Planner<'t> {
         for m in &channel.members {
             if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.books.interfaces.get_mut(i))
             {
-                u.bandwidth_mbps = u.bandwidth_mbps.saturating_sub(channel.bandwidth_mbps);
+                u.bandwidth_mbps = u.bandwidth_mbps.saturating_sub(m.bandwidth_mbps);
                 if u.holder.as_deref() == Some(name) {
                     u.holder = None;
                 }
@@ -408,7 +414,8 @@ impl Books {
         }
 
         // Resolve members.
-        let mut members: Vec<(usize, Role, Option<u16>)> = Vec::new(); // (interface idx, role, explicit tag)
+        // (interface idx, role, explicit tag, the member's bandwidth)
+        let mut members: Vec<(usize, Role, Option<u16>, u64)> = Vec::new();
         let mut member_names: Vec<&String> = Vec::new(); // as the spec spells them, beside `members`
         for m in &spec.members {
             let Some(idx) = topo.interface_index(&m.interface) else {
@@ -422,7 +429,7 @@ impl Books {
                 );
                 continue;
             };
-            if members.iter().any(|(i, _, _)| *i == idx) {
+            if members.iter().any(|(i, ..)| *i == idx) {
                 refuse(m.pos, Refusal::InterfaceTwice { interface: m.interface.clone() });
                 continue;
             }
@@ -453,14 +460,18 @@ impl Books {
             {
                 refuse(m.pos, Refusal::PortModeBusy { interface: iface.name.clone(), channel: other.clone() });
             }
-            let needed = usage.map_or(0, |u| u.bandwidth_mbps).saturating_add(spec.bandwidth_mbps);
+            // Each member takes its own bandwidth of its interface; trunks are not counted
+            // (the topology gives them no capacity), so the channel's own figure is only
+            // every member's default.
+            let bandwidth = m.bandwidth_in(spec.bandwidth_mbps);
+            let needed = usage.map_or(0, |u| u.bandwidth_mbps).saturating_add(bandwidth);
             if needed > iface.capacity_mbps {
                 refuse(
                     m.pos,
                     Refusal::OverCapacity { interface: iface.name.clone(), needed, capacity: iface.capacity_mbps },
                 );
             }
-            members.push((idx, role, m.customer_vlan.map(|v| v.get())));
+            members.push((idx, role, m.customer_vlan.map(|v| v.get()), bandwidth));
             member_names.push(&m.interface);
         }
 
@@ -497,7 +508,7 @@ impl Books {
         }
 
         // Path and VLANs.
-        let switch_of: Vec<Option<usize>> = members.iter().map(|(i, _, _)| self.switch_of(topo, *i)).collect();
+        let switch_of: Vec<Option<usize>> = members.iter().map(|(i, ..)| self.switch_of(topo, *i)).collect();
         let member_switches: Vec<usize> = switch_of.iter().flatten().copied().collect();
         let path = topo.path(&member_switches);
         // The VLANs in use on the path, and the tags in use on the interfaces of tagged
@@ -508,10 +519,10 @@ impl Books {
         all_sets.extend(
             members
                 .iter()
-                .filter(|(i, _, tag)| {
+                .filter(|(i, _, tag, _)| {
                     tag.is_none() && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
                 })
-                .filter_map(|(i, _, _)| self.interfaces.get(*i).map(|u| &u.tags)),
+                .filter_map(|(i, ..)| self.interfaces.get(*i).map(|u| &u.tags)),
         );
         let (path_sets, tag_sets) = all_sets.split_at(n_path_sets);
         let pool = &topo.pool;
@@ -528,8 +539,8 @@ impl Books {
             } else if tag_sets.iter().any(|u| u.contains(vid)) {
                 let interface = members
                     .iter()
-                    .find(|(i, _, t)| t.is_none() && self.interfaces.get(*i).is_some_and(|u| u.tags.contains(vid)))
-                    .and_then(|(i, _, _)| topo.interfaces.get(*i))
+                    .find(|(i, _, t, _)| t.is_none() && self.interfaces.get(*i).is_some_and(|u| u.tags.contains(vid)))
+                    .and_then(|(i, ..)| topo.interfaces.get(*i))
                     .map_or_else(String::new, |f| f.name.clone());
                 Some(Refusal::VlanIsCustomerTag { vid, interface })
             } else {
@@ -572,7 +583,7 @@ impl Books {
 
         let mut at: Vec<MemberAt> = Vec::with_capacity(members.len());
         let mut planned_members: Vec<PlannedMember> = Vec::with_capacity(members.len());
-        for (((i, role, tag), switch), spec_name) in members.iter().zip(&switch_of).zip(&member_names) {
+        for (((i, role, tag, bandwidth), switch), spec_name) in members.iter().zip(&switch_of).zip(&member_names) {
             let (Some(iface), Some(switch)) = (topo.interfaces.get(*i), *switch) else { continue };
             let (bridge_port, customer_vlan) = match iface.mode {
                 InterfaceMode::Port => (iface.port.clone(), None),
@@ -581,7 +592,7 @@ impl Books {
                     (subinterface_name(&iface.port, tag), Some(tag))
                 }
             };
-            at.push(MemberAt { interface: *i, switch, role: *role, tag: customer_vlan });
+            at.push(MemberAt { interface: *i, switch, role: *role, tag: customer_vlan, bandwidth_mbps: *bandwidth });
             planned_members.push(PlannedMember {
                 // The spec's copy of the name (just read) rather than the topology's (cold).
                 interface: (*spec_name).clone(),
@@ -589,10 +600,10 @@ impl Books {
                 role: *role,
                 bridge_port,
                 customer_vlan,
+                bandwidth_mbps: *bandwidth,
             });
         }
-        let attributes = Attributes { bandwidth_mbps: spec.bandwidth_mbps, pcp };
-        let record = channel_keys(topo, spec.kind, vlan, leaf_vlan, attributes, &at, &path);
+        let record = channel_keys(topo, spec.kind, vlan, leaf_vlan, pcp, &at, &path);
         let mut channel = PlannedChannel {
             name: spec.name.clone(),
             kind: spec.kind,
@@ -652,7 +663,7 @@ impl Books {
         for m in members {
             let port_mode = topo.interfaces.get(m.interface).is_some_and(|f| f.mode == InterfaceMode::Port);
             if let Some(u) = self.interfaces.slot(m.interface) {
-                u.bandwidth_mbps = u.bandwidth_mbps.saturating_add(channel.bandwidth_mbps);
+                u.bandwidth_mbps = u.bandwidth_mbps.saturating_add(m.bandwidth_mbps);
                 if port_mode {
                     u.holder = Some(channel.name.clone());
                 }

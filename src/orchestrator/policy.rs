@@ -190,7 +190,11 @@ pub fn usage_delta(seen: Option<u64>, now: u64) -> u64 {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request<'a> {
     pub kind: ChannelKind,
+    /// The channel's bandwidth (Mbps).
     pub bandwidth_mbps: u64,
+    /// The bandwidth the party gives its own member (Mbps), if it gives one: then that,
+    /// not the channel's, is what it asks for ([`Request::member_mbps`]).
+    pub member_bandwidth_mbps: Option<u64>,
     pub class: &'a str,
     /// Live channels the organization already takes part in (not counting this one).
     pub channels_held: u64,
@@ -200,6 +204,14 @@ pub struct Request<'a> {
     pub interface: InterfaceUse,
     /// Driver kind of the interface's switch.
     pub driver: &'a str,
+}
+
+impl Request<'_> {
+    /// The bandwidth of the party's member: its own, or else the channel's. What its
+    /// policer lets in, what it takes of its interface, and what a per-Mbps model charges.
+    pub fn member_mbps(&self) -> u64 {
+        self.member_bandwidth_mbps.unwrap_or(self.bandwidth_mbps)
+    }
 }
 
 /// The service interface being plugged in, and what already runs on it.
@@ -254,6 +266,10 @@ pub enum Refused {
     InterfaceCapacity { interface: String, needed: u64, capacity: u64 },
     #[error("interface `{interface}` is in port mode and already carries a channel: use a tagged-mode interface")]
     InterfaceBusy { interface: String },
+    #[error(
+        "the member's `bandwidth_mbps` of {asked} Mbps is outside {limit}: give a figure within it, or none to take the channel's"
+    )]
+    MemberBandwidth { asked: u64, limit: String },
 }
 
 impl Refused {
@@ -290,6 +306,7 @@ impl Refused {
             Refused::QuotaUsed { .. } => "quota_used",
             Refused::InterfaceCapacity { .. } => "interface_capacity",
             Refused::InterfaceBusy { .. } => "interface_busy",
+            Refused::MemberBandwidth { .. } => "member_bandwidth",
         }
     }
 }
@@ -372,8 +389,16 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 
 /// Verifies that an account may have what it asks for under a definition and usage model.
 /// Returns every refusal, most fundamental first; empty means yes.
+///
+/// A party asks for its member's bandwidth ([`Request::member_mbps`]): the account's limit
+/// per channel, the usage model's maximum, what the model charges in advance and the
+/// interface's capacity all count that figure. The channel's own bandwidth must lie in the
+/// definition's range whatever the member gives, and a member's own figure must too. When
+/// the member gives its own figure, a bound it breaks is said as
+/// [`Refused::MemberBandwidth`], naming the field and the bound.
 pub fn verify(account: &Account, definition: &Definition, model: &UsageModel, req: &Request<'_>) -> Vec<Refused> {
-    let mut out = account_refusals(account, req.kind, req.bandwidth_mbps, req.class, req.channels_held);
+    let member = req.member_mbps();
+    let mut out = account_refusals(account, req.kind, member, req.class, req.channels_held);
     if out.first().is_some_and(|r| matches!(r, Refused::AccountInactive { .. })) {
         return out;
     }
@@ -389,6 +414,17 @@ pub fn verify(account: &Account, definition: &Definition, model: &UsageModel, re
             asked: req.bandwidth_mbps,
         });
     }
+    if let Some(own) = req.member_bandwidth_mbps
+        && !(definition.min_bandwidth_mbps..=definition.max_bandwidth_mbps).contains(&own)
+    {
+        out.push(Refused::MemberBandwidth {
+            asked: own,
+            limit: format!(
+                "service definition {label}'s range of {}-{} Mbps",
+                definition.min_bandwidth_mbps, definition.max_bandwidth_mbps
+            ),
+        });
+    }
     if !definition.classes.iter().any(|c| c == req.class) {
         out.push(Refused::DefinitionClass { definition: label.clone(), class: req.class.into() });
     }
@@ -399,12 +435,24 @@ pub fn verify(account: &Account, definition: &Definition, model: &UsageModel, re
             interface: req.interface.name.clone(),
         });
     }
-    out.extend(model_refusals(account, model, req.bandwidth_mbps, req.endpoints_after, req.now_ms));
+    out.extend(model_refusals(account, model, member, req.endpoints_after, req.now_ms));
+    if let Some(own) = req.member_bandwidth_mbps {
+        // The account's and the model's maximums were checked against the member's own
+        // figure: say so, with the field that gave it.
+        for r in &mut out {
+            let limit = match r {
+                Refused::OverBandwidth { max, .. } => format!("the account's limit of {max} Mbps per channel"),
+                Refused::UsageBandwidth { model, max, .. } => format!("usage model `{model}`'s maximum of {max} Mbps"),
+                _ => continue,
+            };
+            *r = Refused::MemberBandwidth { asked: own, limit };
+        }
+    }
     let iface = &req.interface;
     if iface.mode == InterfaceMode::Port && iface.channels > 0 {
         out.push(Refused::InterfaceBusy { interface: iface.name.clone() });
     }
-    let needed = iface.used_mbps.saturating_add(req.bandwidth_mbps);
+    let needed = iface.used_mbps.saturating_add(member);
     if needed > iface.capacity_mbps {
         out.push(Refused::InterfaceCapacity { interface: iface.name.clone(), needed, capacity: iface.capacity_mbps });
     }
@@ -578,202 +626,4 @@ impl std::fmt::Display for ChannelState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn account() -> Account {
-        Account {
-            status: AccountStatus::Active,
-            kinds: vec![ChannelKind::P2p, ChannelKind::P2mp, ChannelKind::Mp2mp],
-            max_bandwidth_mbps: 1000,
-            max_channels: 2,
-            classes: vec!["standard".into()],
-            balance_cents: 100,
-            credit_limit_cents: 0,
-        }
-    }
-
-    fn definition() -> Definition {
-        Definition {
-            name: "Metro E-Line".into(),
-            version: 1,
-            kinds: vec![ChannelKind::P2p, ChannelKind::P2mp, ChannelKind::Mp2mp],
-            min_bandwidth_mbps: 1,
-            max_bandwidth_mbps: 10_000,
-            classes: vec!["standard".into()],
-            drivers: vec!["dry-run".into()],
-        }
-    }
-
-    fn request(bw: u64) -> Request<'static> {
-        Request {
-            kind: ChannelKind::P2p,
-            bandwidth_mbps: bw,
-            class: "standard",
-            channels_held: 0,
-            endpoints_after: 2,
-            now_ms: 0,
-            interface: InterfaceUse {
-                name: "i".into(),
-                mode: InterfaceMode::Tagged,
-                capacity_mbps: 1000,
-                used_mbps: 0,
-                channels: 0,
-            },
-            driver: "dry-run",
-        }
-    }
-
-    #[test]
-    fn a_fitting_request_passes() {
-        assert_eq!(verify(&account(), &definition(), &UsageModel::default(), &request(100)), vec![]);
-    }
-
-    #[test]
-    fn suspended_accounts_are_refused_first_and_alone() {
-        let mut a = account();
-        a.status = AccountStatus::Suspended;
-        let r = verify(&a, &definition(), &UsageModel::default(), &request(5000));
-        assert_eq!(r.len(), 1);
-        assert_eq!(r[0].code(), "account_inactive");
-    }
-
-    #[test]
-    fn credit_counts_balance_and_limit() {
-        let model = UsageModel { price_type: Some(PriceType::PerMbps), price_cents: 2, ..UsageModel::default() };
-        let codes = |a: &Account| -> Vec<&str> {
-            verify(a, &definition(), &model, &request(100)).iter().map(Refused::code).collect()
-        };
-        assert_eq!(codes(&account()), vec!["over_credit"]);
-        let mut a = account();
-        a.credit_limit_cents = 100;
-        assert_eq!(codes(&a), Vec::<&str>::new());
-    }
-
-    #[test]
-    fn quotas_are_written_and_shown_in_gb() {
-        let q: Quota = serde_json::from_str("0.004").unwrap();
-        assert_eq!((q.megabytes, q.bytes()), (4, 4_000_000));
-        assert_eq!(serde_json::to_string(&q).unwrap(), "0.004");
-        assert_eq!(serde_json::to_string(&Quota::gb(500)).unwrap(), "500.0");
-        assert_eq!(Quota::gb(500).to_string(), "500 GB");
-        assert_eq!(Quota { megabytes: 1500 }.to_string(), "1.5 GB");
-        for bad in ["0", "-1", "0.0001", "2e9", "\"5\""] {
-            assert!(serde_json::from_str::<Quota>(bad).is_err(), "{bad}");
-        }
-        assert_eq!(gigabytes(0), "0");
-        assert_eq!(gigabytes(4_200_000), "0.004");
-        assert_eq!(gigabytes(12_000_999_999), "12");
-    }
-
-    #[test]
-    fn usage_counts_what_the_counter_moved() {
-        assert_eq!(usage_delta(None, 5_000), 0, "the first reading is the baseline");
-        assert_eq!(usage_delta(Some(5_000), 7_500), 2_500);
-        assert_eq!(usage_delta(Some(5_000), 300), 300, "a reset counter counts from zero");
-    }
-
-    proptest::proptest! {
-        /// Over readings of a counter that only grows, the usage is exactly how far it
-        /// moved after the baseline.
-        #[test]
-        fn usage_adds_up_to_the_counters_movement(
-            start in 0u64..1u64 << 40,
-            steps in proptest::collection::vec(0u64..1u64 << 30, 0..20),
-        ) {
-            let (mut seen, mut used, mut now) = (None, 0u64, start);
-            for step in std::iter::once(0).chain(steps.iter().copied()) {
-                now += step;
-                used += usage_delta(seen, now);
-                seen = Some(now);
-            }
-            proptest::prop_assert_eq!(used, now - start);
-        }
-    }
-
-    #[test]
-    fn windows_wrap_past_midnight() {
-        let at = |h: i64| h * 3_600_000;
-        assert!(in_window((22 * 60, 6 * 60), at(23)));
-        assert!(in_window((22 * 60, 6 * 60), at(2)));
-        assert!(!in_window((22 * 60, 6 * 60), at(12)));
-        assert!(in_window((8 * 60, 18 * 60), at(12)));
-        assert!(!in_window((8 * 60, 18 * 60), at(18)));
-    }
-
-    #[test]
-    fn terminated_is_final() {
-        for to in ChannelState::ALL {
-            assert!(!ChannelState::Terminated.can_become(to));
-        }
-    }
-
-    #[test]
-    fn readiness_per_kind() {
-        use Role::*;
-        assert!(!ready(ChannelKind::P2p, &[Root]));
-        assert!(ready(ChannelKind::P2p, &[Root, Root]));
-        assert!(!ready(ChannelKind::P2mp, &[Root, Root]));
-        assert!(ready(ChannelKind::P2mp, &[Leaf, Root]));
-        assert!(ready(ChannelKind::Mp2mp, &[Root, Root]));
-    }
-
-    #[test]
-    fn the_model_proposed_is_the_offers_when_usable_else_the_first_usable() {
-        let trial = UsageModel { name: "trial".into(), max_bandwidth_mbps: Some(10), ..UsageModel::default() };
-        let monthly = UsageModel {
-            name: "monthly".into(),
-            price_type: Some(PriceType::FlatMonthly),
-            price_cents: 4900,
-            ..UsageModel::default()
-        };
-        let per_gb = UsageModel {
-            name: "per GB".into(),
-            price_type: Some(PriceType::PerGb),
-            price_cents: 5,
-            ..UsageModel::default()
-        };
-        let mut poor = account();
-        poor.balance_cents = 0;
-        let refusals = |a: &Account, bw: u64| -> Vec<Vec<Refused>> {
-            [&trial, &monthly, &per_gb].iter().map(|m| model_refusals(a, m, bw, 2, 0)).collect()
-        };
-        let choose = |preferred: &str, r: &[Vec<Refused>]| -> Option<String> {
-            let models: Vec<(&str, &[Refused])> =
-                ["trial", "monthly", "per-gb"].iter().zip(r).map(|(id, r)| (*id, r.as_slice())).collect();
-            choose_model(preferred, &models).map(str::to_string)
-        };
-        // 100 Mbps: the trial is too narrow and the monthly charge is over the account's
-        // credit, so the per-GB model is proposed, whichever the offer named.
-        let r = refusals(&poor, 100);
-        assert_eq!(r[0].iter().map(Refused::code).collect::<Vec<_>>(), ["usage_bandwidth"]);
-        assert_eq!(r[1].iter().map(Refused::code).collect::<Vec<_>>(), ["over_credit"]);
-        assert_eq!(choose("monthly", &r).as_deref(), Some("per-gb"));
-        // With credit, the offer's own model.
-        let mut rich = poor.clone();
-        rich.credit_limit_cents = 10_000;
-        assert_eq!(choose("monthly", &refusals(&rich, 100)).as_deref(), Some("monthly"));
-        // 10 Mbps: the offer's trial fits.
-        assert_eq!(choose("trial", &refusals(&poor, 10)).as_deref(), Some("trial"));
-        // Where the first listed fits too, the offer's own model still comes first.
-        assert_eq!(choose("monthly", &refusals(&rich, 10)).as_deref(), Some("monthly"));
-        assert_eq!(choose("per-gb", &refusals(&rich, 10)).as_deref(), Some("per-gb"));
-        // Nothing usable: nothing proposed.
-        let none: Vec<Vec<Refused>> = vec![vec![Refused::TermEnded { model: "x".into() }]; 3];
-        assert_eq!(choose("trial", &none), None);
-    }
-
-    #[test]
-    fn verify_is_the_account_the_definition_the_model_and_the_interface() {
-        let model = UsageModel { max_bandwidth_mbps: Some(10), ..UsageModel::default() };
-        let mut a = account();
-        a.classes = vec!["gold".into()];
-        let all: Vec<&str> = verify(&a, &definition(), &model, &request(100)).iter().map(Refused::code).collect();
-        assert_eq!(all, ["class_not_supported", "usage_bandwidth"]);
-        let parts: Vec<Refused> = account_refusals(&a, ChannelKind::P2p, 100, "standard", 0)
-            .into_iter()
-            .chain(model_refusals(&a, &model, 100, 2, 0))
-            .collect();
-        assert_eq!(parts.iter().map(Refused::code).collect::<Vec<_>>(), all);
-    }
-}
+mod tests;

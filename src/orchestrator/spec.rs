@@ -35,7 +35,17 @@ pub struct MemberSpec {
     pub role: Option<Role>,
     /// The tag the customer uses on a tagged-mode interface; defaults to the channel's VLAN.
     pub customer_vlan: Option<VlanId>,
+    /// This member's own bandwidth in Mbps (its ingress policer's rate, and what it takes of
+    /// its interface's capacity); `None`: the channel's.
+    pub bandwidth_mbps: Option<u64>,
     pub pos: Pos,
+}
+
+impl MemberSpec {
+    /// The member's bandwidth in Mbps: its own, or else `channel`'s.
+    pub fn bandwidth_in(&self, channel: u64) -> u64 {
+        self.bandwidth_mbps.unwrap_or(channel)
+    }
 }
 
 /// Bandwidth of a channel that does not say.
@@ -133,12 +143,43 @@ impl std::fmt::Display for ChannelWhat<'_> {
 fn read_member(r: &mut Reader, node: &Node) -> Option<MemberSpec> {
     // A bare string is shorthand for `{interface: NAME}`.
     if let Value::Str(s) = &node.value {
-        return Some(MemberSpec { interface: s.clone(), role: None, customer_vlan: None, pos: node.pos });
+        return Some(MemberSpec {
+            interface: s.clone(),
+            role: None,
+            customer_vlan: None,
+            bandwidth_mbps: None,
+            pos: node.pos,
+        });
     }
     let mut f = r.map(node, "a member")?;
     let interface = f.require(r, "interface", "this member").and_then(|n| r.string(n, "`interface`"));
     let role = f.get("role").and_then(|n| r.parse_str::<Role>(n, "`role`"));
     let customer_vlan = f.get("customer_vlan").and_then(|n| vlan(r, n, "`customer_vlan`"));
-    f.finish(r, "a member", &["interface", "role", "customer_vlan"]);
-    Some(MemberSpec { interface: interface?, role, customer_vlan, pos: node.pos })
+    let bandwidth_mbps = f.get("bandwidth").and_then(|n| r.int(n, "`bandwidth` (Mbps)", 1, i64::MAX)).map(|b| b as u64);
+    f.finish(r, "a member", &["interface", "role", "customer_vlan", "bandwidth"]);
+    Some(MemberSpec { interface: interface?, role, customer_vlan, bandwidth_mbps, pos: node.pos })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_may_give_its_own_bandwidth() {
+        let (specs, diags) = parse_channels(
+            "- {name: e, kind: p2p, bandwidth: 20, members: [{interface: x, bandwidth: 5}, y]}\n\
+             - {name: f, kind: p2p, members: [{interface: x, bandwidth: 0}, {interface: y, bandwidth: fast}]}",
+        );
+        let figures: Vec<Option<u64>> = specs.iter().flat_map(|s| s.members.iter().map(|m| m.bandwidth_mbps)).collect();
+        assert_eq!(figures, [Some(5), None, None, None]);
+        assert_eq!(specs[0].members[1].bandwidth_in(specs[0].bandwidth_mbps), 20);
+        let said: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            said,
+            [
+                "2:60: `bandwidth` (Mbps) 0 is out of range 1-9223372036854775807",
+                "2:90: `bandwidth` (Mbps) must be an integer, found a string",
+            ]
+        );
+    }
 }

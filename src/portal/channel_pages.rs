@@ -36,6 +36,8 @@ struct AttachmentRow {
     organization: String,
     role: String,
     tag: String,
+    /// Its policer's rate (Mbps): its own, or else the channel's.
+    bandwidth: u64,
     since: String,
     /// The member's own usage model and its price.
     model: String,
@@ -213,11 +215,12 @@ async fn channel_live(state: &AppState, user: &PageUser, channel: &ChannelView) 
                     "member".into()
                 },
                 tag: a.customer_vlan.map(|t| t.to_string()).unwrap_or_else(|| "—".into()),
+                bandwidth: a.bandwidth_mbps,
                 since: when(a.attached_at),
                 model: a.usage_model.clone(),
                 price: models
                     .get(a.usage_model_id.as_str())
-                    .map(|m| price(m, currency, Some(channel.bandwidth_mbps)))
+                    .map(|m| price(m, currency, Some(a.bandwidth_mbps)))
                     .unwrap_or_default(),
                 usage: usage(a.bytes_used, &a.metering),
                 can_detach: live && actor.acts_for(mine.contains(&a.interface)),

@@ -76,6 +76,8 @@ struct Typed {
     interface: String,
     model: String,
     vlan: String,
+    /// The member's own bandwidth, as typed.
+    bandwidth: String,
     /// The accept form's field the error is beside ("" for the form as a whole); `None`
     /// when the accept form was not sent.
     accept_field: Option<&'static str>,
@@ -159,6 +161,7 @@ struct InvitationPage {
     typed_interface: String,
     typed_model: String,
     typed_vlan: String,
+    typed_bandwidth: String,
     accept_error: bool,
     error_field: &'static str,
     csrf: String,
@@ -327,6 +330,7 @@ async fn invitation_page(
         typed_interface: typed.interface,
         typed_model: typed.model,
         typed_vlan: typed.vlan,
+        typed_bandwidth: typed.bandwidth,
         accept_error,
         error_field: typed.accept_field.unwrap_or(""),
         csrf: user.map_or_else(|| form.value().to_string(), |u| u.authed.csrf.clone()),
@@ -468,6 +472,9 @@ pub(super) struct AcceptForm {
     usage_model_id: String,
     #[serde(default)]
     customer_vlan: String,
+    /// The member's own bandwidth in Mbps; empty: the channel's.
+    #[serde(default)]
+    bandwidth_mbps: String,
 }
 
 pub(super) async fn view_accept_post(
@@ -500,6 +507,7 @@ async fn accept(
         interface: f.interface.clone(),
         model: f.usage_model_id.clone(),
         vlan: f.customer_vlan.clone(),
+        bandwidth: f.bandwidth_mbps.clone(),
         accept_field: Some(field),
         ..Typed::default()
     };
@@ -525,6 +533,17 @@ async fn accept(
             }
         },
     };
+    let bandwidth_mbps = match f.bandwidth_mbps.trim() {
+        "" => None,
+        t => match t.parse::<u64>() {
+            Ok(b) => Some(b),
+            Err(_) => {
+                let message =
+                    format!("“{t}” is not a whole number of Mbps: give one, or leave it empty for the channel's");
+                return refused(message, "bandwidth", StatusCode::BAD_REQUEST).await;
+            }
+        },
+    };
     let usage_model_id = match f.usage_model_id.as_str() {
         "" => None,
         m => match m.parse() {
@@ -538,7 +557,7 @@ async fn accept(
     }
     let accepted = match f.interface.trim().parse() {
         Ok(interface) => {
-            let acc = Acceptance { interface, usage_model_id, customer_vlan };
+            let acc = Acceptance { interface, usage_model_id, customer_vlan, bandwidth_mbps };
             state.svc.accept_via(&user.authed.actor, link.via(), &acc).await
         }
         Err(e) => Err(ServiceError::from(e)),

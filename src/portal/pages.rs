@@ -283,6 +283,8 @@ struct Typed {
     class: String,
     interface: String,
     tag: String,
+    /// The creator's member's own bandwidth ("": the channel's).
+    member_bandwidth: String,
     role: String,
 }
 
@@ -295,6 +297,7 @@ impl Default for Typed {
             class: String::new(),
             interface: String::new(),
             tag: String::new(),
+            member_bandwidth: String::new(),
             role: "root".into(),
         }
     }
@@ -533,6 +536,9 @@ struct CreateForm {
     interface: String,
     #[serde(default)]
     customer_vlan: String,
+    /// The creator's member's own bandwidth in Mbps; empty: the channel's.
+    #[serde(default)]
+    member_bandwidth_mbps: String,
     #[serde(default)]
     role: Option<Role>,
 }
@@ -555,6 +561,12 @@ async fn view_channels_post(
         let bandwidth_mbps = f.bandwidth_mbps.trim().parse::<u64>().map_err(|_| {
             ServiceError::Invalid(format!("the bandwidth “{}” is not a whole number of Mbps", f.bandwidth_mbps.trim()))
         })?;
+        let member_bandwidth_mbps = match f.member_bandwidth_mbps.trim() {
+            "" => None,
+            t => Some(t.parse::<u64>().map_err(|_| {
+                ServiceError::Invalid(format!("`member_bandwidth_mbps`: “{t}” is not a whole number of Mbps"))
+            })?),
+        };
         let new = NewChannel {
             name: f.name.parse()?,
             kind: f.kind,
@@ -567,6 +579,7 @@ async fn view_channels_post(
             interface: f.interface.parse()?,
             role: if f.kind == ChannelKind::P2mp { f.role } else { None },
             customer_vlan,
+            member_bandwidth_mbps,
         };
         state.svc.create_channel(&user.authed.actor, &new).await
     };
@@ -598,6 +611,7 @@ async fn view_channels_post(
                 class: f.class,
                 interface: f.interface,
                 tag: f.customer_vlan,
+                member_bandwidth: f.member_bandwidth_mbps,
                 role: f.role.map_or("root", |r| if r == Role::Leaf { "leaf" } else { "root" }).into(),
             };
             Ok((status, render(&page)).into_response())

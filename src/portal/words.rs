@@ -26,6 +26,7 @@ pub fn field_of(e: &ServiceError) -> &'static str {
                 "usage_model"
             }
             Some("over_bandwidth" | "definition_bandwidth") => "bandwidth",
+            Some("member_bandwidth") => "member_bandwidth",
             Some("class_not_supported" | "definition_class") => "class",
             Some("kind_not_supported" | "definition_kind") => "kind",
             _ => "",
@@ -33,6 +34,8 @@ pub fn field_of(e: &ServiceError) -> &'static str {
         ServiceError::Invalid(m) | ServiceError::Conflict(m) | ServiceError::NotFound(m) => {
             if m.starts_with("customer VLAN") || m.contains("a customer VLAN only applies") {
                 "customer_vlan"
+            } else if m.starts_with("`member_bandwidth_mbps`") || m.starts_with("`bandwidth_mbps`") {
+                "member_bandwidth"
             } else if m.starts_with("the bandwidth") {
                 "bandwidth"
             } else if m.starts_with("a channel name") || m.starts_with("name:") {

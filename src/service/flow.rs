@@ -52,13 +52,15 @@ impl Service {
     }
 
     /// Verifies one party (SPEC §2 step 2 and 4): account, definition, usage model,
-    /// interface. Locks the party's account row so concurrent requests count correctly.
+    /// interface. `channel` is the channel's kind, bandwidth, the party's member's own
+    /// bandwidth if it gives one ([`policy::verify`] says how each counts) and class. Locks
+    /// the party's account row so concurrent requests count correctly.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn verify_party(
         &self,
         tx: &mut WriteTx,
         org_id: &str,
-        channel: (&ChannelKind, u64, &str),
+        channel: (&ChannelKind, u64, Option<u64>, &str),
         definition: &Definition,
         model: &UsageModel,
         iface: &InterfaceRow,
@@ -73,7 +75,8 @@ impl Service {
         let req = Request {
             kind: *channel.0,
             bandwidth_mbps: channel.1,
-            class: channel.2,
+            member_bandwidth_mbps: channel.2,
+            class: channel.3,
             channels_held: in_use.channels_held,
             endpoints_after,
             now_ms: self.now(),
@@ -109,6 +112,7 @@ impl Service {
         let name = new.name.to_string();
         let role = member_role(new.kind, new.role, Role::Root)?;
         check_customer_vlan(new.customer_vlan)?;
+        check_member_bandwidth("member_bandwidth_mbps", new.member_bandwidth_mbps)?;
         let driver = self.driver_of_interface(&new.interface).await?;
         let iface = self.interface_row(&self.db, &new.interface).await?;
         let now = self.now();
@@ -127,7 +131,7 @@ impl Service {
         self.verify_party(
             &mut tx,
             &actor.org_id,
-            (&new.kind, new.bandwidth_mbps, &new.class),
+            (&new.kind, new.bandwidth_mbps, new.member_bandwidth_mbps, &new.class),
             &definition,
             &model,
             &iface,
@@ -155,10 +159,13 @@ impl Service {
             customer_vlan: new.customer_vlan,
             channel_vlan: None,
             usage_model_id: &new.usage_model_id,
+            bandwidth_mbps: new.member_bandwidth_mbps,
         };
         let att = channels::insert_attachment(&mut tx, &attachment, now).await?;
-        self.charge_advance(&mut tx, &actor.org_id, &id, &att, &new.usage_model_id, &model, new.bandwidth_mbps, now)
-            .await?;
+        // The member pays for its own bandwidth (a per-Mbps model), as every later billing
+        // run charges it (`store::charges::paying`).
+        let member_mbps = new.member_bandwidth_mbps.unwrap_or(new.bandwidth_mbps);
+        self.charge_advance(&mut tx, &actor.org_id, &id, &att, &new.usage_model_id, &model, member_mbps, now).await?;
         audit(
             &mut tx,
             now,
@@ -166,7 +173,7 @@ impl Service {
             "channel.create",
             &id,
             serde_json::json!({"name": name, "kind": new.kind, "bandwidth_mbps": new.bandwidth_mbps,
-                "class": new.class, "definition": format!("{} v{}", definition.name, definition.version),
+                "member_bandwidth_mbps": new.member_bandwidth_mbps, "class": new.class, "definition": format!("{} v{}", definition.name, definition.version),
                 "usage_model": model.name, "interface": iface.name, "attachment": att}),
         )
         .await?;
@@ -553,6 +560,17 @@ fn member_role(kind: ChannelKind, role: Option<Role>, default: Role) -> Result<R
         (ChannelKind::P2mp, r) => Ok(r.unwrap_or(default)),
         (_, None) => Ok(Role::Root),
         (_, Some(_)) => Err(ServiceError::Invalid("a role (root or leaf) only applies to p2mp channels".into())),
+    }
+}
+
+/// A member's own bandwidth, when given, is at least 1 Mbps (`field` names it in the answer);
+/// its bounds from the account, definition and usage model are [`policy::verify`]'s.
+pub(super) fn check_member_bandwidth(field: &str, mbps: Option<u64>) -> Result<()> {
+    match mbps {
+        Some(0) => Err(ServiceError::Invalid(format!(
+            "`{field}` must be at least 1 Mbps: give the member's own bandwidth, or leave it out to take the channel's"
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, PriceType};
 use crate::store::{self, WriteTx, catalog, channels, offers, organizations};
 
-use super::flow::check_customer_vlan;
+use super::flow::{check_customer_vlan, check_member_bandwidth};
 use super::invitees::{Via, record_opened};
 use super::requests::{AcceptOutcome, Acceptance, Registration};
 use super::setup::hash_blocking;
@@ -193,6 +193,7 @@ impl Service {
             return Err(ServiceError::AccessDenied);
         }
         check_customer_vlan(acc.customer_vlan)?;
+        check_member_bandwidth("bandwidth_mbps", acc.bandwidth_mbps)?;
         let invitee_id = row.invitee.id.clone();
         let channel_id = row.channel_id.clone();
         let driver = self.driver_of_interface(&acc.interface).await?;
@@ -248,7 +249,8 @@ impl Service {
         }
         let definition = self.definition(&mut tx, &channel.definition_id).await?;
         let endpoints_after = u64::try_from(live.len() + 1).unwrap_or(u64::MAX);
-        let party = (&channel.kind, channel.bandwidth_mbps, channel.class.as_str());
+        let party = (&channel.kind, channel.bandwidth_mbps, acc.bandwidth_mbps, channel.class.as_str());
+        let member_mbps = acc.bandwidth_mbps.unwrap_or(channel.bandwidth_mbps);
         match self
             .verify_party(&mut tx, &actor.org_id, party, &definition, &model, &iface, endpoints_after, &driver)
             .await
@@ -268,8 +270,7 @@ impl Service {
                 let proposed = catalog::models_of_definition(&mut tx, &channel.definition_id).await?.into_iter().find(
                     |(id, m)| {
                         *id != model_id
-                            && policy::model_refusals(&account, m, channel.bandwidth_mbps, endpoints_after, now)
-                                .is_empty()
+                            && policy::model_refusals(&account, m, member_mbps, endpoints_after, now).is_empty()
                     },
                 );
                 let Some((id, m)) = proposed else { return Err(ServiceError::Refused(refusals)) };
@@ -298,19 +299,11 @@ impl Service {
             customer_vlan: acc.customer_vlan,
             channel_vlan: channel.vlan,
             usage_model_id: &model_id,
+            bandwidth_mbps: acc.bandwidth_mbps,
         };
         let attachment_id = channels::insert_attachment(&mut tx, &attachment, now).await?;
-        self.charge_advance(
-            &mut tx,
-            &actor.org_id,
-            &channel.id,
-            &attachment_id,
-            &model_id,
-            &model,
-            channel.bandwidth_mbps,
-            now,
-        )
-        .await?;
+        self.charge_advance(&mut tx, &actor.org_id, &channel.id, &attachment_id, &model_id, &model, member_mbps, now)
+            .await?;
         let grant = offers::Grant {
             channel_id: &channel.id,
             grantor_org: &row.offer_org,
@@ -326,7 +319,8 @@ impl Service {
             "invitation.accept",
             &invitee_id,
             serde_json::json!({"channel": channel.id, "interface": iface.name, "attachment": attachment_id,
-                "usage_model": model.name, "upfront_cents": policy::upfront_cents(&model, channel.bandwidth_mbps),
+                "usage_model": model.name, "upfront_cents": policy::upfront_cents(&model, member_mbps),
+                "bandwidth_mbps": acc.bandwidth_mbps,
                 "price_type": model.price_type.map(PriceType::as_str)}),
         )
         .await?;

@@ -17,7 +17,7 @@
 //! wants of its channel ([`Target`]), and the records of an order that ends without an
 //! apply.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -353,6 +353,11 @@ pub(crate) struct AppliedChannel {
     #[serde(default = "default_class")]
     class: String,
     members: Vec<(String, Option<Role>, Option<u16>)>,
+    /// The members that gave their own bandwidth: interface, Mbps. Apart from `members`
+    /// (and left out when empty) so that what was stored before members could give one
+    /// reads as it was written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    member_bandwidths: BTreeMap<String, u64>,
 }
 
 fn default_class() -> String {
@@ -372,6 +377,11 @@ impl AppliedChannel {
                 .iter()
                 .map(|m| (m.interface.clone(), m.role, m.customer_vlan.map(VlanId::get)))
                 .collect(),
+            member_bandwidths: spec
+                .members
+                .iter()
+                .filter_map(|m| Some((m.interface.clone(), m.bandwidth_mbps?)))
+                .collect(),
         }
     }
 
@@ -390,6 +400,7 @@ impl AppliedChannel {
                     interface: interface.clone(),
                     role: *role,
                     customer_vlan: tag.and_then(VlanId::new),
+                    bandwidth_mbps: self.member_bandwidths.get(interface).copied(),
                     pos: Pos::default(),
                 })
                 .collect(),
@@ -444,6 +455,7 @@ pub(super) fn target_of(channel: &super::flow::ChannelRow, live: &[super::flow::
                         interface: a.interface.clone(),
                         role: (channel.kind == ChannelKind::P2mp).then_some(a.role),
                         customer_vlan: a.customer_vlan.and_then(VlanId::new),
+                        bandwidth_mbps: a.bandwidth_mbps,
                         pos: Pos::default(),
                     })
                     .collect(),

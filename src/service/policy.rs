@@ -184,7 +184,8 @@ impl Service {
                 tracing::warn!(interface, org_id, "an auto-accept rule names an interface that cannot exist");
                 continue;
             };
-            let acceptance = Acceptance { interface: name, usage_model_id: None, customer_vlan: None };
+            let acceptance =
+                Acceptance { interface: name, usage_model_id: None, customer_vlan: None, bandwidth_mbps: None };
             let reason = match self.accept(&actor, &inv.token, &acceptance).await {
                 Ok(_) => None,
                 Err(e) => {

@@ -27,6 +27,13 @@ pub struct NewChannel {
     /// The tag the creator uses on a tagged-mode interface (default: the channel's VLAN).
     #[schema(minimum = 1, maximum = 4094)]
     pub customer_vlan: Option<u16>,
+    /// The creator's member's own bandwidth in Mbps (default: the channel's
+    /// `bandwidth_mbps`): its ingress policer's rate. Checked like the channel's against the
+    /// account, the definition and the usage model; it is what the member takes of its
+    /// interface's capacity and what a per-Mbps model charges.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub member_bandwidth_mbps: Option<u64>,
 }
 
 /// One party to invite: by email, by organization, or both.
@@ -105,6 +112,14 @@ pub struct Acceptance {
     /// The tag this member uses on a tagged-mode interface (default: the channel's VLAN).
     #[schema(minimum = 1, maximum = 4094)]
     pub customer_vlan: Option<u16>,
+    /// This member's own bandwidth in Mbps (default: the channel's): its ingress policer's
+    /// rate. It must be within the account's limit per channel, the service definition's
+    /// range and the usage model's maximum (else 422 `member_bandwidth`, naming the bound);
+    /// it is what the member takes of its interface's capacity and what a per-Mbps model
+    /// charges.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub bandwidth_mbps: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

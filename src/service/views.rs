@@ -214,6 +214,8 @@ impl ChannelView {
                     interface: a.interface.clone(),
                     role: (self.kind == ChannelKind::P2mp).then_some(a.role),
                     customer_vlan: a.customer_vlan.and_then(VlanId::new),
+                    // The member's figure, its own or the channel's: planned alike.
+                    bandwidth_mbps: Some(a.bandwidth_mbps),
                     pos: Pos::default(),
                 })
                 .collect(),

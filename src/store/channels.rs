@@ -68,6 +68,8 @@ pub struct AttachmentRow {
     pub interface: String,
     pub role: Role,
     pub customer_vlan: Option<u16>,
+    /// The member's own bandwidth (Mbps); `None`: the channel's.
+    pub bandwidth_mbps: Option<u64>,
 }
 
 /// A channel to create, in `draft`.
@@ -96,6 +98,8 @@ pub struct NewAttachment<'a> {
     /// interface when it has no customer VLAN.
     pub channel_vlan: Option<u16>,
     pub usage_model_id: &'a str,
+    /// The member's own bandwidth (Mbps); `None`: the channel's.
+    pub bandwidth_mbps: Option<u64>,
 }
 
 /// Where an attachment belongs, and whether it is still plugged in.
@@ -242,7 +246,7 @@ pub async fn row(tx: &mut WriteTx, dialect: Dialect, id: &str, lock: bool) -> Re
 /// The live attachments of channel `channel_id`, oldest first.
 pub async fn live_attachments(tx: &mut WriteTx, channel_id: &str) -> Result<Vec<AttachmentRow>, SqlError> {
     let rows = query(
-        "SELECT interface, role, customer_vlan FROM attachments \
+        "SELECT interface, role, customer_vlan, bandwidth_mbps FROM attachments \
          WHERE channel_id = $1 AND state = 'attached' ORDER BY attached_at, id",
     )
     .bind(channel_id)
@@ -286,8 +290,8 @@ pub async fn insert(tx: &mut WriteTx, new: &NewChannel<'_>, now: i64) -> Result<
 pub async fn insert_attachment(tx: &mut WriteTx, new: &NewAttachment<'_>, now: i64) -> Result<String, StoreError> {
     let id = new_id("att");
     let r = query(
-        "INSERT INTO attachments (id, channel_id, interface, org_id, role, customer_vlan, tag, usage_model_id, state, attached_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'attached', $9)",
+        "INSERT INTO attachments (id, channel_id, interface, org_id, role, customer_vlan, tag, usage_model_id, state, \
+         attached_at, bandwidth_mbps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'attached', $9, $10)",
     )
     .bind(id.as_str())
     .bind(new.channel_id)
@@ -298,6 +302,7 @@ pub async fn insert_attachment(tx: &mut WriteTx, new: &NewAttachment<'_>, now: i
     .bind(new.customer_vlan.or(new.channel_vlan).map(i64::from))
     .bind(new.usage_model_id)
     .bind(now)
+    .bind(new.bandwidth_mbps.map(to_i64))
     .execute(&mut *tx)
     .await;
     match r {
@@ -480,10 +485,12 @@ pub(super) const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name 
      u.name AS um_name FROM channels c JOIN organizations o ON o.id = c.org_id \
      JOIN service_definitions d ON d.id = c.definition_id JOIN usage_models u ON u.id = c.usage_model_id";
 
-/// An attachment with its organization's name (`WHERE ...` is appended).
+/// An attachment with its organization's name and its bandwidth, its own or else its
+/// channel's (`WHERE ...` is appended).
 pub(super) const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name, u.max_mb AS um_max_mb, \
-     u.price_type AS um_price_type FROM attachments a \
-     JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id";
+     u.price_type AS um_price_type, COALESCE(a.bandwidth_mbps, ch.bandwidth_mbps) AS member_mbps FROM attachments a \
+     JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id \
+     JOIN channels ch ON ch.id = a.channel_id";
 
 pub(super) fn named_from_row(r: &Row, attachments: Vec<Attachment>) -> Result<Named> {
     Ok(Named {
@@ -496,13 +503,14 @@ pub(super) fn named_from_row(r: &Row, attachments: Vec<Attachment>) -> Result<Na
     })
 }
 
-/// A live attachment from a row with `interface`, `role` and `customer_vlan`.
+/// A live attachment from a row with `interface`, `role`, `customer_vlan` and `bandwidth_mbps`.
 pub(crate) fn attachment_from_row(r: &Row) -> Result<AttachmentRow, SqlError> {
     let role: String = r.try_get("role")?;
     Ok(AttachmentRow {
         interface: r.try_get("interface")?,
         role: role.parse().unwrap_or(Role::Root),
         customer_vlan: vid(r.try_get("customer_vlan")?),
+        bandwidth_mbps: r.try_get::<Option<i64>>("bandwidth_mbps")?.map(to_u64),
     })
 }
 
@@ -515,6 +523,7 @@ pub(super) fn named_attachment_from_row(a: &Row) -> Result<Attachment, SqlError>
         organization: a.try_get("org_name")?,
         role: role.parse().unwrap_or(Role::Root),
         customer_vlan: vid(a.try_get("customer_vlan")?),
+        bandwidth_mbps: to_u64(a.try_get("member_mbps")?),
         state: a.try_get("state")?,
         attached_at: a.try_get("attached_at")?,
         detached_at: a.try_get("detached_at")?,
@@ -680,7 +689,7 @@ pub async fn live_attachments_of(
     ids: &[&str],
 ) -> Result<std::collections::BTreeMap<String, Vec<AttachmentRow>>> {
     let sql = format!(
-        "SELECT channel_id, interface, role, customer_vlan FROM attachments \
+        "SELECT channel_id, interface, role, customer_vlan, bandwidth_mbps FROM attachments \
          WHERE state = 'attached' AND {} ORDER BY attached_at, id",
         in_list(dialect, "channel_id", 1)
     );

@@ -82,6 +82,7 @@ pub struct Paying {
     pub attachment: String,
     pub channel_id: String,
     pub channel_state: ChannelState,
+    /// The member's bandwidth: its own, or else its channel's (what a per-Mbps model charges).
     pub bandwidth_mbps: u64,
     pub org_id: String,
     pub organization: String,
@@ -99,7 +100,8 @@ pub struct Paying {
 /// became of it since. By channel, then attachment.
 pub async fn paying(tx: &mut WriteTx) -> Result<Vec<Paying>, StoreError> {
     let rows = query(
-        "SELECT a.id AS attachment, a.channel_id, c.state AS channel_state, c.bandwidth_mbps, a.org_id, \
+        "SELECT a.id AS attachment, a.channel_id, c.state AS channel_state, \
+         COALESCE(a.bandwidth_mbps, c.bandwidth_mbps) AS bandwidth_mbps, a.org_id, \
          o.name AS organization, a.interface, a.usage_model_id, a.attached_at, a.paid_until, a.bytes_used, \
          a.bytes_billed, u.* FROM attachments a JOIN channels c ON c.id = a.channel_id \
          JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id \

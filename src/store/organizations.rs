@@ -31,7 +31,7 @@ pub struct AccountInUse {
     pub channels_held: u64,
     /// The interface's live attachments.
     pub interface_channels: u64,
-    /// The bandwidth of the channels of those attachments (Mb/s).
+    /// The bandwidth of those attachments (Mb/s): each one's own, or else its channel's.
     pub interface_mbps: u64,
 }
 
@@ -233,7 +233,7 @@ pub async fn account_in_use(
          a.credit_limit_cents, \
          a.channels_held AS held, \
          (SELECT COUNT(*) FROM attachments t WHERE t.interface = $2 AND t.state = 'attached') AS n, \
-         (SELECT CAST(COALESCE(SUM(c.bandwidth_mbps), 0) AS BIGINT) FROM attachments t \
+         (SELECT CAST(COALESCE(SUM(COALESCE(t.bandwidth_mbps, c.bandwidth_mbps)), 0) AS BIGINT) FROM attachments t \
            JOIN channels c ON c.id = t.channel_id WHERE t.interface = $2 AND t.state = 'attached') AS bw \
          FROM accounts a WHERE a.org_id = $1{}",
         lock(dialect)

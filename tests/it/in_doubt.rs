@@ -182,11 +182,17 @@ async fn rig(b: Backend, config: Config) -> Rig {
         interface: "site-a".parse().unwrap(),
         role: None,
         customer_vlan: None,
+        member_bandwidth_mbps: None,
     };
     let ch = svc.create_channel(&admin[0], &new).await.unwrap();
     let invitee = InviteeSpec { email: Some("admin@globex.example".parse().unwrap()), ..Default::default() };
     let offer = svc.offer(&admin[0], &ch, &NewOffer { invitees: vec![invitee], ..Default::default() }).await.unwrap();
-    let acc = Acceptance { interface: "site-b".parse().unwrap(), usage_model_id: Some(free), customer_vlan: None };
+    let acc = Acceptance {
+        interface: "site-b".parse().unwrap(),
+        usage_model_id: Some(free),
+        customer_vlan: None,
+        bandwidth_mbps: None,
+    };
     let order = svc.accept(&admin[1], &offer.invitations[0].token, &acc).await.unwrap().order_id.unwrap();
     Rig { svc, op, admin, dir, sw1, sw2, link, ch, order, _db: db }
 }

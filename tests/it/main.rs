@@ -38,6 +38,7 @@ mod instances;
 mod invitations;
 mod journey;
 mod lists;
+mod member_bandwidth;
 mod operator;
 mod origin;
 mod people;

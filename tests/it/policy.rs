@@ -176,8 +176,12 @@ async fn usage_restrictions_while_running(b: Backend) {
     new.usage_model_id = windowed;
     let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
     let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
-    let with_term =
-        Acceptance { interface: "globex-8a".parse().unwrap(), usage_model_id: Some(short), customer_vlan: None };
+    let with_term = Acceptance {
+        interface: "globex-8a".parse().unwrap(),
+        usage_model_id: Some(short),
+        customer_vlan: None,
+        bandwidth_mbps: None,
+    };
     w.svc.accept(&w.globex, &offer.invitations[0].token, &with_term).await.unwrap();
     w.svc.run_pending().await.unwrap();
     let c = w.svc.channel(&w.acme, &ch).await.unwrap();
@@ -442,6 +446,7 @@ async fn billing_after_the_fact(b: Backend) {
         interface: "globex-8a".parse().unwrap(),
         usage_model_id: Some(w.paid.parse().unwrap()),
         customer_vlan: None,
+        bandwidth_mbps: None,
     };
     w.svc.accept(&w.globex, &offer.invitations[0].token, &paid).await.unwrap();
     let mut new = w.channel("hourly", ChannelKind::P2p, "acme-3a");
@@ -452,6 +457,7 @@ async fn billing_after_the_fact(b: Backend) {
         interface: "globex-1b".parse().unwrap(),
         usage_model_id: Some(w.free.parse().unwrap()),
         customer_vlan: None,
+        bandwidth_mbps: None,
     };
     w.svc.accept(&w.globex, &offer.invitations[0].token, &free).await.unwrap();
     w.svc.run_pending().await.unwrap();

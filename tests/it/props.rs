@@ -287,6 +287,7 @@ proptest! {
             kind: ChannelKind::P2p, bandwidth_mbps: bw, class: "standard", channels_held: held, endpoints_after: 2,
             now_ms: 0, driver: "dry-run",
             interface: InterfaceUse { name: "i".into(), mode: InterfaceMode::Tagged, capacity_mbps: 3000, used_mbps: 0, channels: 0 },
+            member_bandwidth_mbps: None,
         };
         let poor = verify(&account(balance), &def, &model, &req);
         let rich = verify(&account(balance + extra), &def, &model, &req);

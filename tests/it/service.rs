@@ -158,8 +158,12 @@ async fn p2mp_flow(b: Backend) {
     assert!(c.vlan.is_some() && c.leaf_vlan.is_some() && c.vlan != c.leaf_vlan);
 
     // A later acceptance extends the live channel; a tagged leaf gets its own customer tag.
-    let tagged =
-        Acceptance { interface: "initech-8b".parse().unwrap(), usage_model_id: None, customer_vlan: Some(300) };
+    let tagged = Acceptance {
+        interface: "initech-8b".parse().unwrap(),
+        usage_model_id: None,
+        customer_vlan: Some(300),
+        bandwidth_mbps: None,
+    };
     let out = w.svc.accept(&w.initech, &token(1), &tagged).await.unwrap();
     assert_eq!(out.channel_state, ChannelState::Modifying);
     w.svc.run_pending().await.unwrap();
@@ -619,6 +623,7 @@ async fn account_checks(b: Backend) {
         interface: "globex-8a".parse().unwrap(),
         usage_model_id: Some(w.paid.parse().unwrap()),
         customer_vlan: None,
+        bandwidth_mbps: None,
     };
     assert_eq!(code(w.svc.accept(&w.globex, &offer.invitations[0].token, &paid).await), "over_credit");
     assert!(w.svc.my_account(&w.globex).await.unwrap().charges.is_empty(), "a refused acceptance charges nothing");

@@ -74,7 +74,13 @@ pub fn random_channels(topo: &Topology, seed: u64, n: usize) -> Vec<ChannelSpec>
                 (kind == ChannelKind::P2mp).then(|| if k == 0 || rng.below(4) == 0 { Role::Root } else { Role::Leaf });
             let customer_vlan = (iface.mode == switchboard::model::InterfaceMode::Tagged && rng.below(3) == 0)
                 .then(|| VlanId::new(100 + rng.below(20) as u16).unwrap());
-            members.push(MemberSpec { interface: iface.name.clone(), role, customer_vlan, pos: Pos::default() });
+            members.push(MemberSpec {
+                interface: iface.name.clone(),
+                role,
+                customer_vlan,
+                bandwidth_mbps: None,
+                pos: Pos::default(),
+            });
         }
         let vlan = (rng.below(8) == 0).then(|| VlanId::new(10 + rng.below(10) as u16).unwrap());
         specs.push(ChannelSpec {

@@ -15,7 +15,7 @@ use switchboard::store::{Db, Options, sqlite_url, varying};
 
 /// Accepting with `iface`, on the channel's own usage model and no customer VLAN.
 pub fn accept(iface: &str) -> Acceptance {
-    Acceptance { interface: iface.parse().unwrap(), usage_model_id: None, customer_vlan: None }
+    Acceptance { interface: iface.parse().unwrap(), usage_model_id: None, customer_vlan: None, bandwidth_mbps: None }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +217,7 @@ impl World {
             interface: interface.parse().unwrap(),
             role: None,
             customer_vlan: None,
+            member_bandwidth_mbps: None,
         }
     }
 

@@ -397,12 +397,18 @@ fn max_gb_is_enforced_from_the_switch_counters() {
             interface: "site-a".parse().unwrap(),
             role: None,
             customer_vlan: None,
+            member_bandwidth_mbps: None,
         };
         let ch = svc.create_channel(&admin[0], &new).await.unwrap();
         let invitee = InviteeSpec { email: Some("admin@globex.example".parse().unwrap()), ..Default::default() };
         let offer =
             svc.offer(&admin[0], &ch, &NewOffer { invitees: vec![invitee], ..Default::default() }).await.unwrap();
-        let acc = Acceptance { interface: "site-b".parse().unwrap(), usage_model_id: Some(small), customer_vlan: None };
+        let acc = Acceptance {
+            interface: "site-b".parse().unwrap(),
+            usage_model_id: Some(small),
+            customer_vlan: None,
+            bandwidth_mbps: None,
+        };
         svc.accept(&admin[1], &offer.invitations[0].token, &acc).await.unwrap();
         let done = svc.run_pending().await.unwrap();
         assert_eq!(done[0].status, "done", "{done:?}");
@@ -649,6 +655,7 @@ impl LabService {
             interface: "site-a".parse().unwrap(),
             role: None,
             customer_vlan: None,
+            member_bandwidth_mbps: None,
         };
         let ch = self.svc.create_channel(&self.admin[0], &new).await.unwrap();
         let invitee = InviteeSpec { email: Some("admin@globex.example".parse().unwrap()), ..Default::default() };
@@ -658,6 +665,7 @@ impl LabService {
             interface: "site-b".parse().unwrap(),
             usage_model_id: Some(joiner.clone()),
             customer_vlan: None,
+            bandwidth_mbps: None,
         };
         let accepted = self.svc.accept(&self.admin[1], &offer.invitations[0].token, &acc).await.unwrap();
         (ch, accepted.order_id.unwrap())

@@ -218,3 +218,32 @@ fn a_tagged_member_is_policed_on_its_sub_interface() {
     );
     assert!((got as f64 - expected).abs() <= 0.1 * expected, "delivered {got} frames, expected {expected:.1} ± 10%");
 }
+
+/// A member's own bandwidth (issue 18 item 1): each end of the E-Line is policed at its own
+/// rate on the real switches, a changed figure changes only that member's policer, and
+/// `drift` finds the switches exactly as planned after each apply.
+#[test]
+fn each_member_is_policed_at_its_own_bandwidth() {
+    let lab = p2p_small();
+    let rate = |sw: &str, port: &str| {
+        let shown = sh_in(sw, &["tc", "filter", "show", "dev", port, "ingress", "pref", "2"]);
+        shown.split_whitespace().skip_while(|w| *w != "rate").nth(1).unwrap_or_else(|| panic!("{shown}")).to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let topo = topologies().join("p2p-small.yaml");
+    for (b_own, want_b) in [("bandwidth: 3", "3Mbit"), ("bandwidth: 7", "7Mbit"), ("", "1Mbit")] {
+        let channels = format!(
+            "- {{name: policed, kind: p2p, bandwidth: 1, members: [site-a, {{interface: site-b{}}}]}}\n",
+            if b_own.is_empty() { String::new() } else { format!(", {b_own}") }
+        );
+        lab.apply(&channels).unwrap();
+        assert_eq!(
+            (rate("p2p-small-sw1", "ca"), rate("p2p-small-sw3", "cb")),
+            ("1Mbit".to_string(), want_b.to_string())
+        );
+        let chans = dir.path().join("policed.yaml");
+        std::fs::write(&chans, &channels).unwrap();
+        let (code, out, _) = switchboard(&["drift", "-t", topo.to_str().unwrap(), "-c", chans.to_str().unwrap()]);
+        assert_eq!(code, 0, "{channels}{out}");
+    }
+}

@@ -151,3 +151,115 @@ fn a_full_pool_is_refused_and_freed_vlans_are_reused() {
     planner.remove("c4").unwrap();
     assert_eq!(planner.add(&spec(11)).unwrap().vlan, 14);
 }
+
+#[test]
+fn a_member_with_its_own_bandwidth_is_policed_at_it() {
+    // x gives 5 Mbps of its own, y takes the channel's 20.
+    check(
+        "- {name: e, kind: p2p, bandwidth: 20, members: [{interface: x, bandwidth: 5}, y]}",
+        expect![[r#"
+            # switch a (driver dry-run, netns na, bridge br0): 7 to add, 0 to remove
+            bridge -n na vlan add dev ab vid 10
+            bridge -n na vlan add dev px vid 10 pvid untagged
+            tc -n na qdisc add dev px clsact
+            tc -n na filter add dev px ingress protocol 802.1ad pref 1 matchall action drop
+            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 5000000bit burst 12176 conform-exceed drop/pass
+            bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 10
+            bridge -n na fdb add 02:00:00:00:00:0b dev ab master static vlan 10
+            # switch b (driver dry-run, bridge br0): 4 to add, 0 to remove
+            bridge vlan add dev ba vid 10
+            bridge vlan add dev bc vid 10
+            bridge fdb add 02:00:00:00:00:0a dev ba master static vlan 10
+            bridge fdb add 02:00:00:00:00:0b dev bc master static vlan 10
+            # switch c (driver dry-run, bridge br0): 7 to add, 0 to remove
+            bridge vlan add dev cb vid 10
+            bridge vlan add dev py vid 10 pvid untagged
+            tc qdisc add dev py clsact
+            tc filter add dev py ingress protocol 802.1ad pref 1 matchall action drop
+            tc filter add dev py ingress protocol all pref 2 matchall action police rate 20000000bit burst 25000 conform-exceed drop/pass
+            bridge fdb add 02:00:00:00:00:0a dev cb master static vlan 10
+            bridge fdb add 02:00:00:00:00:0b dev py master static vlan 10
+        "#]],
+    );
+}
+
+#[test]
+fn a_member_takes_its_own_bandwidth_of_its_interface() {
+    // The channel's 150 Mbps is over every interface's 100, but each member gives its own
+    // figure, and that is what counts; z's 101 does not fit.
+    check(
+        "- {name: a, kind: p2p, bandwidth: 150, members: [{interface: x, bandwidth: 60}, {interface: y, bandwidth: 100}]}\n\
+         - {name: b, kind: p2p, bandwidth: 10, members: [{interface: z, bandwidth: 101}, v]}",
+        expect![[r#"
+            2:49: channel `b`: interface `z` would carry 101 Mbps, over its capacity of 100 Mbps
+        "#]],
+    );
+    let topo = crate::topology::parse(LINE).unwrap();
+    let (specs, _) = parse_channels("- {name: a, kind: mp2mp, members: [{interface: z, bandwidth: 95}, v]}");
+    let mut planner = plan(&topo, &specs).unwrap();
+    let (more, _) =
+        parse_channels("- {name: b, kind: mp2mp, bandwidth: 5, members: [z, {interface: v, bandwidth: 91}]}");
+    let refused: Vec<String> = planner.add(&more[0]).unwrap_err().iter().map(|e| e.refusal.to_string()).collect();
+    assert_eq!(refused, ["interface `v` would carry 101 Mbps, over its capacity of 100 Mbps"]);
+}
+
+/// What the planner holds of each interface of LINE: (bandwidth, port-mode holder).
+fn interface_use(planner: &Planner<'_>) -> Vec<(u64, Option<String>)> {
+    (0..planner.topology().interfaces.len())
+        .map(|i| planner.books.interfaces.get(i).map_or((0, None), |u| (u.bandwidth_mbps, u.holder.clone())))
+        .collect()
+}
+
+proptest::proptest! {
+    /// A channel whose members give bandwidths of their own or not takes exactly its
+    /// members' figures of their interfaces, and removing it gives back what it took.
+    #[test]
+    fn removing_a_channel_frees_what_its_members_took(
+        before in proptest::collection::vec((0usize..5, 0usize..5, proptest::option::of(1u64..40), proptest::option::of(1u64..40)), 0..6),
+        channel_mbps in 1u64..60,
+        own in proptest::collection::vec(proptest::option::of(1u64..60), 2..4),
+        sites in proptest::sample::subsequence(vec![0usize, 1, 2, 3, 4], 2..=4),
+    ) {
+        let topo = crate::topology::parse(LINE).unwrap();
+        let names = ["x", "y", "z", "w", "v"];
+        let member = |site: usize, bw: Option<u64>| match bw {
+            Some(b) => format!("{{interface: {}, bandwidth: {b}}}", names[site]),
+            None => names[site].to_string(),
+        };
+        let mut planner = Planner::new(&topo);
+        for (n, (a, b, bw_a, bw_b)) in before.iter().enumerate() {
+            let (specs, _) = parse_channels(&format!(
+                "- {{name: old{n}, kind: mp2mp, bandwidth: 7, members: [{}, {}]}}",
+                member(*a, *bw_a),
+                member(*b, *bw_b)
+            ));
+            let _ = planner.add(&specs[0]);
+        }
+        let held = interface_use(&planner);
+        let members: Vec<String> = sites.iter().zip(own.iter().chain(std::iter::repeat(&None))).map(|(s, b)| member(*s, *b)).collect();
+        let (specs, diags) = parse_channels(&format!(
+            "- {{name: new, kind: mp2mp, bandwidth: {channel_mbps}, members: [{}]}}",
+            members.join(", ")
+        ));
+        proptest::prop_assert!(diags.is_empty(), "{:?}", diags);
+        let spec = &specs[0];
+        if planner.add(spec).is_ok() {
+            let mut expected = held.clone();
+            for m in &spec.members {
+                let i = topo.interface_index(&m.interface).unwrap();
+                expected[i].0 += m.bandwidth_in(channel_mbps);
+                if topo.interfaces[i].mode == InterfaceMode::Port {
+                    expected[i].1 = Some("new".into());
+                }
+            }
+            proptest::prop_assert_eq!(interface_use(&planner), expected);
+            // Each member's policer runs at its own figure.
+            let planned = &planner.channels()["new"];
+            for (m, spec_m) in planned.members.iter().zip(&spec.members) {
+                proptest::prop_assert_eq!(m.bandwidth_mbps, spec_m.bandwidth_in(channel_mbps));
+            }
+            planner.remove("new").unwrap();
+        }
+        proptest::prop_assert_eq!(interface_use(&planner), held);
+    }
+}

@@ -346,23 +346,14 @@ pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
         return (0, 0);
     }
     let (mut parms, mut rate64, mut result) = (None, None, 0u32);
-    for o in action.attributes.iter().filter_map(|a| match a {
-        TcActionAttribute::Options(o) => Some(o),
-        _ => None,
-    }) {
-        for opt in o {
-            let TcActionOption::Other(nla) = opt else { continue };
-            let mut value = vec![0u8; nla.value_len()];
-            nla.emit_value(&mut value);
-            match nla.kind() {
-                TCA_POLICE_TBF => parms = Some(value),
-                TCA_POLICE_RATE64 => rate64 = value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
-                TCA_POLICE_RESULT => {
-                    result =
-                        value.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(u32::MAX, u32::from_ne_bytes)
-                }
-                _ => {}
+    for (kind, value) in raw_options(action) {
+        match kind {
+            TCA_POLICE_TBF => parms = Some(value),
+            TCA_POLICE_RATE64 => rate64 = value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
+            TCA_POLICE_RESULT => {
+                result = value.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(u32::MAX, u32::from_ne_bytes)
             }
+            _ => {}
         }
     }
     let Some(p) = parms.filter(|p| p.len() >= TC_POLICE_LEN) else { return (0, 0) };
@@ -375,6 +366,27 @@ pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
     let bytes_per_s = rate64.map_or(u64::from(rate), u64::from_ne_bytes).max(u64::from(rate));
     let rate_bps = bytes_per_s.saturating_mul(8);
     (rate_bps, burst_from_ticks(rate_bps, burst))
+}
+
+/// The options of `action` kept raw by netlink-packet-route (it knows no police or vlan
+/// options): (attribute kind, value).
+pub(super) fn raw_options(action: &TcAction) -> impl Iterator<Item = (u16, Vec<u8>)> + '_ {
+    action
+        .attributes
+        .iter()
+        .filter_map(|a| match a {
+            TcActionAttribute::Options(o) => Some(o),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|o| match o {
+            TcActionOption::Other(nla) => {
+                let mut value = vec![0u8; nla.value_len()];
+                nla.emit_value(&mut value);
+                Some((nla.kind(), value))
+            }
+            _ => None,
+        })
 }
 
 /// The clsact hook a direction's filters hang from (ffff:fff2 ingress, ffff:fff3 egress).

@@ -9,7 +9,7 @@
 //! netlink-packet-route 0.34 has flower (`TcFilterFlowerOption`: `EthType`, `VlanId`,
 //! `Actions`) but no vlan action, whose attributes (linux/tc_act/tc_vlan.h) are written raw.
 
-use rtnetlink::packet_core::{DefaultNla, Nla};
+use rtnetlink::packet_core::DefaultNla;
 use rtnetlink::packet_route::tc::{
     TcAction, TcActionAttribute, TcActionOption, TcAttribute, TcFilterFlowerOption, TcHandle, TcMessage, TcOption,
 };
@@ -137,21 +137,13 @@ fn vlan_action_pcp(action: &TcAction, vid: u16) -> Option<u8> {
         return None;
     }
     let (mut parms, mut id, mut protocol, mut priority) = (None, None, None, None);
-    for opt in action.attributes.iter().filter_map(|a| match a {
-        TcActionAttribute::Options(o) => Some(o),
-        _ => None,
-    }) {
-        for o in opt {
-            let TcActionOption::Other(nla) = o else { continue };
-            let mut value = vec![0u8; nla.value_len()];
-            nla.emit_value(&mut value);
-            match nla.kind() {
-                TCA_VLAN_PARMS => parms = Some(value),
-                TCA_VLAN_PUSH_VLAN_ID => id = value.get(..2).and_then(|b| <[u8; 2]>::try_from(b).ok()),
-                TCA_VLAN_PUSH_VLAN_PROTOCOL => protocol = value.get(..2).and_then(|b| <[u8; 2]>::try_from(b).ok()),
-                TCA_VLAN_PUSH_VLAN_PRIORITY => priority = value.first().copied(),
-                _ => {}
-            }
+    for (kind, value) in super::msgs::raw_options(action) {
+        match kind {
+            TCA_VLAN_PARMS => parms = Some(value),
+            TCA_VLAN_PUSH_VLAN_ID => id = value.get(..2).and_then(|b| <[u8; 2]>::try_from(b).ok()),
+            TCA_VLAN_PUSH_VLAN_PROTOCOL => protocol = value.get(..2).and_then(|b| <[u8; 2]>::try_from(b).ok()),
+            TCA_VLAN_PUSH_VLAN_PRIORITY => priority = value.first().copied(),
+            _ => {}
         }
     }
     let parms = parms.filter(|p| p.len() >= TC_VLAN_LEN)?;
@@ -165,7 +157,7 @@ fn vlan_action_pcp(action: &TcAction, vid: u16) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
-    use rtnetlink::packet_core::{Emitable, Parseable};
+    use rtnetlink::packet_core::{Emitable, Nla, Parseable};
 
     use super::*;
 

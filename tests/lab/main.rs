@@ -367,17 +367,16 @@ fn p2p_small_through_the_cli() {
 /// its allowance ends the channel (removal order, configuration gone from the bridges).
 #[test]
 fn max_gb_is_enforced_from_the_switch_counters() {
-    use switchboard::model::{ChannelKind, Mac};
+    use switchboard::model::Mac;
     use switchboard::orchestrator::policy::{ChannelState, Quota};
-    use switchboard::service::{Acceptance, InviteeSpec, NewChannel, NewOffer, UsageModelSpec};
+    use switchboard::service::UsageModelSpec;
 
     let text = std::fs::read_to_string(topologies().join("p2p-small.yaml")).unwrap();
     let lab = Lab::up(&text);
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let LabService { svc, op, admin, definition, free } =
-            lab_service(dir.path(), &text, "topologies/p2p-small.yaml", "Lab E-Line", "linux").await;
+        let service = lab_service(dir.path(), &text, "topologies/p2p-small.yaml", "Lab E-Line", "linux").await;
         // 1,000.00 per GB: a cent per 10 kB, so the bill follows the counters closely.
         let small = UsageModelSpec {
             name: "1 MB".into(),
@@ -386,30 +385,9 @@ fn max_gb_is_enforced_from_the_switch_counters() {
             price_cents: 100_000,
             ..Default::default()
         };
-        let small = svc.create_usage_model(&op, &definition, &small).await.unwrap();
-
-        let new = NewChannel {
-            name: "metered".parse().unwrap(),
-            kind: ChannelKind::P2p,
-            bandwidth_mbps: 10,
-            class: "standard".parse().unwrap(),
-            usage_model_id: free,
-            interface: "site-a".parse().unwrap(),
-            role: None,
-            customer_vlan: None,
-            member_bandwidth_mbps: None,
-        };
-        let ch = svc.create_channel(&admin[0], &new).await.unwrap();
-        let invitee = InviteeSpec { email: Some("admin@globex.example".parse().unwrap()), ..Default::default() };
-        let offer =
-            svc.offer(&admin[0], &ch, &NewOffer { invitees: vec![invitee], ..Default::default() }).await.unwrap();
-        let acc = Acceptance {
-            interface: "site-b".parse().unwrap(),
-            usage_model_id: Some(small),
-            customer_vlan: None,
-            bandwidth_mbps: None,
-        };
-        svc.accept(&admin[1], &offer.invitations[0].token, &acc).await.unwrap();
+        let small = service.svc.create_usage_model(&service.op, &service.definition, &small).await.unwrap();
+        let (ch, _) = service.site_a_to_site_b("metered", &service.free, &small).await;
+        let LabService { svc, op, admin, .. } = service;
         let done = svc.run_pending().await.unwrap();
         assert_eq!(done[0].status, "done", "{done:?}");
         let c = svc.channel(&op, &ch).await.unwrap();

@@ -36,38 +36,41 @@ pub fn open(sw: &Switch) -> Result<Box<dyn Driver>, DriverError> {
             Ok(Box::new(LinuxSwitch::connect(&sw.name, netns.as_deref(), bridge)?))
         }
         DriverConfig::DryRun { netns, bridge } => Ok(Box::new(DryRun::new(&sw.name, netns.as_deref(), bridge))),
-        DriverConfig::Remote { address, tls, mgmt_netns, timeouts, .. } => {
-            let Some(files) = tls else {
-                return Err(DriverError {
-                    switch: sw.name.clone(),
-                    message: format!(
-                        "the agent at {address} needs certificates: give `ca`, `cert` and `key` on the switch or under `remote:` at the top of the topology (make them with `switchboard pki`)"
-                    ),
-                });
-            };
-            Ok(Box::new(RemoteSwitch::connect_from(
-                &sw.name,
-                address,
-                &files.into(),
-                remote::Deadlines::from(*timeouts),
-                mgmt_netns.as_deref(),
-            )?))
-        }
+        DriverConfig::Remote { address, tls, mgmt_netns, timeouts, .. } => Ok(Box::new(connect_agent(
+            &sw.name,
+            address,
+            tls.as_ref(),
+            mgmt_netns.as_deref(),
+            remote::Deadlines::from(*timeouts),
+        )?)),
     }
+}
+
+/// The remote driver of switch `name`, its agent at `address`, connected within `deadlines`.
+fn connect_agent(
+    name: &str,
+    address: &str,
+    tls: Option<&crate::topology::TlsPaths>,
+    mgmt_netns: Option<&str>,
+    deadlines: remote::Deadlines,
+) -> Result<RemoteSwitch, DriverError> {
+    let Some(files) = tls else {
+        return Err(DriverError {
+            switch: name.to_string(),
+            message: format!(
+                "the agent at {address} needs certificates: give `ca`, `cert` and `key` on the switch or under `remote:` at the top of the topology (make them with `switchboard pki`)"
+            ),
+        });
+    };
+    RemoteSwitch::connect_from(name, address, &files.into(), deadlines, mgmt_netns)
 }
 
 /// What the agent of `sw` says of itself, connecting within `deadlines` (the topology's
 /// own, or shorter: a page that shows the agents must not wait on a silent one for long);
-/// `None` when `sw` has no agent. One connection and one call.
+/// `None` when `sw` has no agent. One call, on a kept connection or a new one.
 pub fn ask_agent(sw: &Switch, deadlines: remote::Deadlines) -> Option<Result<AgentHealth, DriverError>> {
     let DriverConfig::Remote { address, tls, mgmt_netns, .. } = &sw.driver else { return None };
-    let Some(files) = tls else {
-        return Some(Err(DriverError {
-            switch: sw.name.clone(),
-            message: format!("the agent at {address} needs certificates (see `switchboard pki`)"),
-        }));
-    };
-    Some(RemoteSwitch::connect_from(&sw.name, address, &files.into(), deadlines, mgmt_netns.as_deref()).and_then(|d| {
+    Some(connect_agent(&sw.name, address, tls.as_ref(), mgmt_netns.as_deref(), deadlines).and_then(|d| {
         d.health_at_connect()
             .cloned()
             .ok_or_else(|| DriverError { switch: sw.name.clone(), message: "the agent said nothing of itself".into() })

@@ -19,7 +19,7 @@ use crate::model::{ChannelKind, Role};
 use crate::orchestrator::compact::{ItemRef, PortName, decimal, mac_text};
 use crate::orchestrator::planner::PlannedMember;
 use crate::orchestrator::{ChangeSet, ChannelReport, Op, PlannedChannel, Planner, Preview, SwitchPreview};
-use crate::southbound::dry_run::{PCP_PREF, POLICE_PREF, TC_PREF, render_switch};
+use crate::southbound::dry_run::{L2CP_BLOCK, L2CP_PREF, PCP_PREF, POLICE_PREF, TC_PREF, render_switch};
 use crate::topology::Topology;
 
 #[derive(Debug, Args)]
@@ -263,12 +263,13 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
             let (digits, n) = decimal(*vid);
             line(out, &[&tools.ip, b"link del dev ", parent.as_bytes(), b".", &digits[..n]])
         }
-        (Op::Add, ItemRef::Port { port }) => with_port(port, |port| {
+        (Op::Add, ItemRef::Port { port, mcast_flood }) => with_port(port, |port| {
             line(out, &[&tools.ip, b"link set dev ", port, b" master ", bridge])?;
             line(out, &[&tools.ip, b"link set dev ", port, b" up"])?;
-            line(out, &[&tools.bridge, b"link set dev ", port, b" learning off flood off mcast_flood off"])
+            let mcast: &[u8] = if *mcast_flood { b" on" } else { b" off" };
+            line(out, &[&tools.bridge, b"link set dev ", port, b" learning off flood off mcast_flood", mcast])
         }),
-        (Op::Remove, ItemRef::Port { port }) => {
+        (Op::Remove, ItemRef::Port { port, .. }) => {
             with_port(port, |port| line(out, &[&tools.ip, b"link set dev ", port, b" nomaster"]))
         }
         (op, ItemRef::Vlan { port, vid, pvid, untagged }) => with_port(port, |port| {
@@ -378,6 +379,26 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
                 Op::Remove => line(out, &[head, key].concat()),
             }
         }),
+        (op, ItemRef::L2cp { port, .. }) => with_port(port, |port| {
+            let (digits, n) = decimal(L2CP_PREF);
+            let pref = &digits[..n];
+            match op {
+                Op::Add => line(
+                    out,
+                    &[
+                        &tools.tc,
+                        b"filter add dev ",
+                        port,
+                        b" ingress protocol all pref ",
+                        pref,
+                        b" handle 1 flower dst_mac ",
+                        L2CP_BLOCK.as_bytes(),
+                        b" action drop",
+                    ],
+                ),
+                Op::Remove => line(out, &[&tools.tc, b"filter del dev ", port, b" ingress pref ", pref]),
+            }
+        }),
         (op, ItemRef::Fdb { mac, vid, port }) => with_port(port, |port| {
             let mac = mac_text(mac.0);
             let (digits, n) = decimal(*vid);
@@ -418,8 +439,8 @@ mod tests {
         let mac = Mac([2, 0x5b, 0xa0, 0x0f, 1, 0xff]);
         vec![
             Item::SubInterface { parent: "c1".into(), vid: 4094 },
-            Item::Port { port: "c1.4094".into() },
-            Item::Port { port: "up".into() },
+            Item::Port { port: "c1.4094".into(), mcast_flood: true },
+            Item::Port { port: "up".into(), mcast_flood: false },
             Item::Vlan { port: "c1.7".into(), vid: 7, pvid: true, untagged: true },
             Item::Vlan { port: "d3".into(), vid: 12, pvid: false, untagged: false },
             Item::Vlan { port: "c2.30".into(), vid: 2, pvid: true, untagged: false },
@@ -432,6 +453,8 @@ mod tests {
             Item::Police { port: "c2.30".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
             Item::Pcp { port: "up".into(), vid: 4094, pcp: 5 },
             Item::Pcp { port: "d3".into(), vid: 12, pcp: 7 },
+            Item::L2cp { port: "c1.4094".into(), foreign: false },
+            Item::L2cp { port: "c2".into(), foreign: true },
             Item::Fdb { mac, vid: 100, port: "up".into() },
         ]
     }

@@ -286,7 +286,12 @@ pub fn delta_target(before: &BTreeSet<Item>, add: &BTreeSet<Item>, remove: &BTre
     let mut target: BTreeSet<Item> = before
         .iter()
         .filter(|i| !remove.contains(*i) && !add.iter().any(|a| a != *i && a.same_slot(i)))
-        .filter(|i| !matches!(i, Item::TcDrop { port, .. } | Item::Police { port, .. } | Item::Pcp { port, .. } if qdisc_gone(port)))
+        // A bridge port goes whatever its flags (one stored before multicast was carried).
+        .filter(|i| !(matches!(i, Item::Port { .. }) && remove.iter().any(|r| r.same_slot(i))))
+        .filter(|i| {
+            !matches!(i, Item::TcDrop { port, .. } | Item::Police { port, .. } | Item::Pcp { port, .. } | Item::L2cp { port, .. }
+                if qdisc_gone(port))
+        })
         .cloned()
         .collect();
     target.extend(add.iter().cloned());

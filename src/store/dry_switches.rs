@@ -222,7 +222,7 @@ mod tests {
     fn stored_items_read_back_as_themselves() {
         let mut all = items(2, &["d1", "up"], &[1, 9]);
         all.extend([
-            Item::Port { port: "d1".into() },
+            Item::Port { port: "d1".into(), mcast_flood: true },
             Item::Clsact { port: "d2".into() },
             Item::TcDrop { port: "d2".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q },
             Item::TcDrop { port: "d2".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Ad },

@@ -152,14 +152,16 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
             let i = ctx.ifindex(&format!("{parent}.{vid}"))?;
             vec![(M::DelLink(LinkUnspec::new_with_index(i).build()), 0)]
         }
-        (Op::Add, Item::Port { port }) => {
+        (Op::Add, Item::Port { port, mcast_flood }) => {
+            // On a port that is a bridge port already (one configured before multicast was
+            // carried), the controller is unchanged and only the flags are set.
             let i = ctx.ifindex(port)?;
             vec![
                 (M::SetLink(LinkUnspec::new_with_index(i).controller(ctx.bridge).up().build()), 0),
-                (M::NewLink(LinkBridgePort::new(i).learning(false).flood(false).mcast_flood(false).build()), 0),
+                (M::NewLink(LinkBridgePort::new(i).learning(false).flood(false).mcast_flood(*mcast_flood).build()), 0),
             ]
         }
-        (Op::Remove, Item::Port { port }) => {
+        (Op::Remove, Item::Port { port, .. }) => {
             let i = ctx.ifindex(port)?;
             vec![(M::SetLink(LinkUnspec::new_with_index(i).nocontroller().build()), 0)]
         }
@@ -233,6 +235,16 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
             // By preference, protocol and handle, as `tc filter del ... pref 3 handle V flower`.
             let mut m = super::pcp::our_pcp_key(ctx.ifindex(port)? as i32, *vid);
             m.attributes.push(TcAttribute::Kind("flower".into()));
+            vec![(M::DelTrafficFilter(m), 0)]
+        }
+        (Op::Add, Item::L2cp { port, .. }) => {
+            vec![(M::NewTrafficFilter(super::l2cp::l2cp_filter(ctx.ifindex(port)? as i32)), create)]
+        }
+        (Op::Remove, Item::L2cp { port, .. }) => {
+            // Whatever is at the preference (ours, or a filter in its place that is not), as
+            // `tc filter del dev P ingress pref 3`: no protocol, no kind, no handle.
+            let mut m = super::l2cp::our_l2cp_key(ctx.ifindex(port)? as i32);
+            m.header.handle = TcHandle { major: 0, minor: 0 };
             vec![(M::DelTrafficFilter(m), 0)]
         }
         (op, Item::Fdb { mac, vid, port }) => {
@@ -388,7 +400,7 @@ pub(super) fn tc_parent(direction: Direction) -> TcHandle {
 
 /// A gact action that drops (`action drop`). netlink-packet-route has no typed gact, so its
 /// parameters (struct tc_gen: index, capab, action, refcnt, bindcnt) are written raw.
-fn gact_drop() -> TcAction {
+pub(super) fn gact_drop() -> TcAction {
     let mut parms = Vec::with_capacity(20);
     for v in [0i32, 0, TC_ACT_SHOT, 0, 0] {
         parms.extend_from_slice(&v.to_ne_bytes());
@@ -541,11 +553,35 @@ mod tests {
         assert!(matches!(&del[..], [(RouteNetlinkMessage::DelTrafficFilter(f), 0)] if f.header.index == 2));
     }
 
+    /// A port floods multicast as its item says; the L2CP discard is created exclusively and
+    /// removed by preference alone (whatever is there, of any protocol).
+    #[test]
+    fn ports_flood_multicast_and_the_l2cp_discard_goes_by_preference() {
+        let index = ctx_index();
+        let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
+        for mcast_flood in [true, false] {
+            let add =
+                messages(&Change { op: Op::Add, item: Item::Port { port: "p1".into(), mcast_flood } }, &ctx).unwrap();
+            let RouteNetlinkMessage::NewLink(flags) = &add[1].0 else { panic!("{add:?}") };
+            let text = format!("{flags:?}");
+            assert!(text.contains(&format!("MulticastFlood({mcast_flood})")), "{text}");
+            assert!(text.contains("Learning(false)") && text.contains("UnicastFlood(false)"), "{text}");
+        }
+        let add =
+            messages(&Change { op: Op::Add, item: Item::L2cp { port: "p1".into(), foreign: false } }, &ctx).unwrap();
+        assert!(matches!(&add[..], [(RouteNetlinkMessage::NewTrafficFilter(f), fl)]
+            if f.header.index == 2 && *fl == NLM_F_CREATE | NLM_F_EXCL && f.header.info == (3 << 16) | 0x0300));
+        let del =
+            messages(&Change { op: Op::Remove, item: Item::L2cp { port: "p1".into(), foreign: true } }, &ctx).unwrap();
+        assert!(matches!(&del[..], [(RouteNetlinkMessage::DelTrafficFilter(f), 0)]
+            if f.header.index == 2 && f.header.info == 3 << 16 && u32::from(f.header.handle) == 0 && f.attributes.is_empty()));
+    }
+
     #[test]
     fn unknown_port_is_an_error_not_a_panic() {
         let index = ctx_index();
         let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
-        let change = Change { op: Op::Add, item: Item::Port { port: "nope".into() } };
+        let change = Change { op: Op::Add, item: Item::Port { port: "nope".into(), mcast_flood: true } };
         assert_eq!(messages(&change, &ctx).unwrap_err(), "no interface `nope` on this switch");
     }
 
@@ -554,7 +590,7 @@ mod tests {
         let index = ctx_index();
         let changes: Vec<Change> = [
             Item::SubInterface { parent: "p2".into(), vid: 600 },
-            Item::Port { port: "p2.600".into() },
+            Item::Port { port: "p2.600".into(), mcast_flood: true },
             Item::Vlan { port: "p2.600".into(), vid: 30, pvid: true, untagged: true },
             Item::Fdb { mac: "02:00:00:00:00:02".parse().unwrap(), vid: 30, port: "p2.600".into() },
         ]
@@ -597,7 +633,7 @@ mod tests {
     fn a_change_naming_an_unknown_port_is_reported_with_its_index() {
         let index = ctx_index();
         let changes = [
-            Change { op: Op::Add, item: Item::Port { port: "p1".into() } },
+            Change { op: Op::Add, item: Item::Port { port: "p1".into(), mcast_flood: true } },
             Change { op: Op::Add, item: Item::Clsact { port: "gone".into() } },
         ];
         assert_eq!(batch(&changes, 1, &index, 9, None).unwrap_err(), (1, "no interface `gone` on this switch".into()));
@@ -607,11 +643,13 @@ mod tests {
     fn a_name_the_batch_creates_is_never_resolved_to_the_link_that_holds_it_now() {
         let mut index = ctx_index();
         index.insert("p2.600".into(), 7); // something else, not ours, holds the name
-        let changes: Vec<Change> =
-            [Item::SubInterface { parent: "p2".into(), vid: 600 }, Item::Port { port: "p2.600".into() }]
-                .into_iter()
-                .map(|item| Change { op: Op::Add, item })
-                .collect();
+        let changes: Vec<Change> = [
+            Item::SubInterface { parent: "p2".into(), vid: 600 },
+            Item::Port { port: "p2.600".into(), mcast_flood: true },
+        ]
+        .into_iter()
+        .map(|item| Change { op: Op::Add, item })
+        .collect();
         let b = batch(&changes, 1, &index, 9, None).unwrap();
         let RouteNetlinkMessage::SetLink(port) = &b.messages[2].0 else { panic!() };
         assert_eq!(port.header.index, 9);

@@ -345,7 +345,7 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
                             rate.as_bytes(),
                             b"bit burst ",
                             burst.as_bytes(),
-                            b" conform-exceed drop/pass",
+                            b" conform-exceed drop/continue",
                         ],
                     )
                 }

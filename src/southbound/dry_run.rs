@@ -169,7 +169,7 @@ pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
             Tc,
             format!(
                 "filter add dev {port} ingress protocol all pref {POLICE_PREF} matchall action police \
-                 rate {rate_bps}bit burst {burst_bytes} conform-exceed drop/pass"
+                 rate {rate_bps}bit burst {burst_bytes} conform-exceed drop/continue"
             ),
         )],
         (Op::Remove, Item::Police { port, .. }) => {

@@ -50,7 +50,7 @@ fn p2p_across_the_line() {
             bridge -n na vlan add dev px vid 10 pvid untagged
             tc -n na qdisc add dev px clsact
             tc -n na filter add dev px ingress protocol 802.1ad pref 1 matchall action drop
-            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
+            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/continue
             tc -n na filter add dev px ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
             bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 10
             bridge -n na fdb add 02:00:00:00:00:0b dev ab master static vlan 10
@@ -64,7 +64,7 @@ fn p2p_across_the_line() {
             bridge vlan add dev py vid 10 pvid untagged
             tc qdisc add dev py clsact
             tc filter add dev py ingress protocol 802.1ad pref 1 matchall action drop
-            tc filter add dev py ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
+            tc filter add dev py ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/continue
             tc filter add dev py ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
             bridge fdb add 02:00:00:00:00:0a dev cb master static vlan 10
             bridge fdb add 02:00:00:00:00:0b dev py master static vlan 10
@@ -84,7 +84,7 @@ fn etree_leaf_on_a_tagged_port_gets_a_subinterface_and_drops() {
             bridge -n na vlan add dev px vid 11 untagged
             tc -n na qdisc add dev px clsact
             tc -n na filter add dev px ingress protocol 802.1ad pref 1 matchall action drop
-            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
+            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/continue
             tc -n na filter add dev px ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
             bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 10
             bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 11
@@ -102,7 +102,7 @@ fn etree_leaf_on_a_tagged_port_gets_a_subinterface_and_drops() {
             tc qdisc add dev pz.500 clsact
             tc filter add dev pz.500 ingress protocol 802.1ad pref 1 matchall action drop
             tc filter add dev pz.500 egress protocol 802.1ad pref 1 matchall action drop
-            tc filter add dev pz.500 ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
+            tc filter add dev pz.500 ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/continue
             tc filter add dev pz.500 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
             bridge fdb add 02:00:00:00:00:0a dev ba master static vlan 10
             bridge fdb add 02:00:00:00:00:0a dev ba master static vlan 11

@@ -26,6 +26,8 @@ fn tc_protocol(protocol: TagProtocol) -> u16 {
 /// TCA_GACT_PARMS and TC_ACT_SHOT from linux/tc_act/tc_gact.h and pkt_cls.h.
 const TCA_GACT_PARMS: u16 = 2;
 const TC_ACT_SHOT: i32 = 2;
+/// TC_ACT_UNSPEC: no verdict, the next filter decides (`continue`).
+const TC_ACT_UNSPEC: i32 = -1;
 /// ETH_P_ALL (`protocol all`), in network byte order.
 const ETH_P_ALL_BE: u16 = 0x0003u16.to_be();
 /// TCA_POLICE_* from linux/pkt_cls.h.
@@ -293,9 +295,12 @@ pub fn our_police_key(ifindex: i32) -> TcMessage {
     m
 }
 
-/// A police action (`action police rate R bit burst B conform-exceed drop/pass`), as `tc`
+/// A police action (`action police rate R bit burst B conform-exceed drop/continue`), as `tc`
 /// sends it: struct tc_police (exceed action SHOT, the burst in the kernel's ticks, the
-/// rate in bytes per second) and a rate table, which the kernel requires with a rate;
+/// rate in bytes per second), the conform action TC_ACT_UNSPEC (`continue`: a conforming
+/// frame goes on to the filters after the policer, the L2CP discard at preference 3; with
+/// `pass` the policer's verdict would end the classification and nothing after it would
+/// run) and a rate table, which the kernel requires with a rate;
 /// rates past 2^32 - 1 bytes per second also go as TCA_POLICE_RATE64. netlink-packet-route
 /// has no typed police action, so these are written raw.
 fn police(rate_bps: u64, burst_bytes: u32) -> TcAction {
@@ -323,6 +328,7 @@ fn police(rate_bps: u64, burst_bytes: u32) -> TcAction {
     let mut options = vec![
         TcActionOption::Other(DefaultNla::new(TCA_POLICE_TBF, parms)),
         TcActionOption::Other(DefaultNla::new(TCA_POLICE_RATE, table)),
+        TcActionOption::Other(DefaultNla::new(TCA_POLICE_RESULT, TC_ACT_UNSPEC.to_ne_bytes().to_vec())),
     ];
     if u64::from(rate32) < bytes_per_s {
         options.push(TcActionOption::Other(DefaultNla::new(TCA_POLICE_RATE64, bytes_per_s.to_ne_bytes().to_vec())));
@@ -380,8 +386,10 @@ pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
     let Some(p) = parms.filter(|p| p.len() >= TC_POLICE_LEN) else { return (0, 0) };
     let word = |at: usize| p.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, u32::from_ne_bytes);
     let (action, burst, rate, peak) = (word(4), word(12), word(28), word(40));
-    // Conform: pass (TC_ACT_OK, 0); exceed: drop; no peak rate.
-    if action != TC_ACT_SHOT as u32 || result != 0 || peak != 0 {
+    // Conform: continue (TC_ACT_UNSPEC); exceed: drop; no peak rate. A policer whose conform
+    // action is pass (TC_ACT_OK, 0, what Switchboard made before the L2CP discard) ends the
+    // classification before the discard, so it is not ours and is replaced.
+    if action != TC_ACT_SHOT as u32 || result != TC_ACT_UNSPEC as u32 || peak != 0 {
         return (0, 0);
     }
     let bytes_per_s = rate64.map_or(u64::from(rate), u64::from_ne_bytes).max(u64::from(rate));
@@ -545,6 +553,18 @@ mod tests {
         drop.attributes
             .push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(vec![gact_drop()]))]));
         assert_eq!(police_of(&drop), (0, 0));
+        // A policer whose conform action is pass (as made before the L2CP discard, which it
+        // would hide) is not ours either.
+        let mut pass = police(10_000_000, 12_500);
+        for a in &mut pass.attributes {
+            if let TcActionAttribute::Options(o) = a {
+                o.retain(|x| !matches!(x, TcActionOption::Other(n) if n.kind() == TCA_POLICE_RESULT));
+            }
+        }
+        let mut old = our_police_key(5);
+        old.attributes.push(TcAttribute::Kind("matchall".into()));
+        old.attributes.push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(vec![pass]))]));
+        assert_eq!(police_of(&old), (0, 0));
         let del = messages(
             &Change { op: Op::Remove, item: Item::Police { port: "p1".into(), rate_bps: 1, burst_bytes: 1 } },
             &ctx,

@@ -277,10 +277,10 @@ tc -n metro-acc1 filter add dev c1 ingress protocol 802.1ad pref 1 matchall acti
 tc -n metro-acc1 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc1 filter add dev c3.500 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc1 filter add dev c3.9 ingress protocol 802.1ad pref 1 matchall action drop
-tc -n metro-acc1 filter add dev c1 ingress protocol all pref 2 matchall action police rate 200000000bit burst 250000 conform-exceed drop/pass
-tc -n metro-acc1 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
-tc -n metro-acc1 filter add dev c3.500 ingress protocol all pref 2 matchall action police rate 500000000bit burst 625000 conform-exceed drop/pass
-tc -n metro-acc1 filter add dev c3.9 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n metro-acc1 filter add dev c1 ingress protocol all pref 2 matchall action police rate 200000000bit burst 250000 conform-exceed drop/continue
+tc -n metro-acc1 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
+tc -n metro-acc1 filter add dev c3.500 ingress protocol all pref 2 matchall action police rate 500000000bit burst 625000 conform-exceed drop/continue
+tc -n metro-acc1 filter add dev c3.9 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
 tc -n metro-acc1 filter add dev up egress protocol 802.1ad pref 3 handle 2 flower vlan_id 2 action vlan modify id 2 priority 5 protocol 802.1ad
 tc -n metro-acc1 filter add dev c1 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 tc -n metro-acc1 filter add dev c2 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
@@ -340,10 +340,10 @@ tc -n metro-acc2 filter add dev c2 ingress protocol 802.1ad pref 1 matchall acti
 tc -n metro-acc2 filter add dev c2 egress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc2 filter add dev c3.300 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc2 filter add dev c3.9 ingress protocol 802.1ad pref 1 matchall action drop
-tc -n metro-acc2 filter add dev c1 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
-tc -n metro-acc2 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
-tc -n metro-acc2 filter add dev c3.300 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
-tc -n metro-acc2 filter add dev c3.9 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n metro-acc2 filter add dev c1 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
+tc -n metro-acc2 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
+tc -n metro-acc2 filter add dev c3.300 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
+tc -n metro-acc2 filter add dev c3.9 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
 tc -n metro-acc2 filter add dev up egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
 tc -n metro-acc2 filter add dev up egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
 tc -n metro-acc2 filter add dev c1 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
@@ -377,8 +377,8 @@ tc -n metro-acc3 qdisc add dev c1 clsact
 tc -n metro-acc3 qdisc add dev c2 clsact
 tc -n metro-acc3 filter add dev c1 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc3 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
-tc -n metro-acc3 filter add dev c1 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
-tc -n metro-acc3 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n metro-acc3 filter add dev c1 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
+tc -n metro-acc3 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
 tc -n metro-acc3 filter add dev c1 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 tc -n metro-acc3 filter add dev c2 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 bridge -n metro-acc3 fdb add 02:5b:00:00:03:01 dev c1 master static vlan 2000
@@ -409,8 +409,8 @@ tc -n metro-acc4 qdisc add dev c1.700 clsact
 tc -n metro-acc4 qdisc add dev c2 clsact
 tc -n metro-acc4 filter add dev c1.700 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc4 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
-tc -n metro-acc4 filter add dev c1.700 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
-tc -n metro-acc4 filter add dev c2 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
+tc -n metro-acc4 filter add dev c1.700 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
+tc -n metro-acc4 filter add dev c2 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/continue
 tc -n metro-acc4 filter add dev c1.700 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 tc -n metro-acc4 filter add dev c2 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 bridge -n metro-acc4 fdb add 02:5b:00:00:01:02 dev up master static vlan 8
@@ -464,9 +464,9 @@ tc -n metro-acc5 filter add dev c1.4 egress protocol 802.1ad pref 1 matchall act
 tc -n metro-acc5 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc5 filter add dev c2 egress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc5 filter add dev c3 ingress protocol 802.1ad pref 1 matchall action drop
-tc -n metro-acc5 filter add dev c1.4 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
-tc -n metro-acc5 filter add dev c2 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
-tc -n metro-acc5 filter add dev c3 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n metro-acc5 filter add dev c1.4 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
+tc -n metro-acc5 filter add dev c2 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/continue
+tc -n metro-acc5 filter add dev c3 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
 tc -n metro-acc5 filter add dev up egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
 tc -n metro-acc5 filter add dev up egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
 tc -n metro-acc5 filter add dev c1.4 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
@@ -522,8 +522,8 @@ tc -n metro-acc6 qdisc add dev up clsact
 tc -n metro-acc6 filter add dev c1.810 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc6 filter add dev c2 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc6 filter add dev c2 egress protocol 802.1ad pref 1 matchall action drop
-tc -n metro-acc6 filter add dev c1.810 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
-tc -n metro-acc6 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n metro-acc6 filter add dev c1.810 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/continue
+tc -n metro-acc6 filter add dev c2 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
 tc -n metro-acc6 filter add dev up egress protocol 802.1ad pref 3 handle 4 flower vlan_id 4 action vlan modify id 4 priority 3 protocol 802.1ad
 tc -n metro-acc6 filter add dev up egress protocol 802.1ad pref 3 handle 5 flower vlan_id 5 action vlan modify id 5 priority 3 protocol 802.1ad
 tc -n metro-acc6 filter add dev c1.810 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
@@ -574,8 +574,8 @@ tc -n metro-acc7 qdisc add dev up clsact
 tc -n metro-acc7 filter add dev c2.820 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc7 filter add dev c2.820 egress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc7 filter add dev c3 ingress protocol 802.1ad pref 1 matchall action drop
-tc -n metro-acc7 filter add dev c2.820 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
-tc -n metro-acc7 filter add dev c3 ingress protocol all pref 2 matchall action police rate 200000000bit burst 250000 conform-exceed drop/pass
+tc -n metro-acc7 filter add dev c2.820 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/continue
+tc -n metro-acc7 filter add dev c3 ingress protocol all pref 2 matchall action police rate 200000000bit burst 250000 conform-exceed drop/continue
 tc -n metro-acc7 filter add dev up egress protocol 802.1ad pref 3 handle 2 flower vlan_id 2 action vlan modify id 2 priority 5 protocol 802.1ad
 tc -n metro-acc7 filter add dev c2.820 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 tc -n metro-acc7 filter add dev c3 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
@@ -623,9 +623,9 @@ tc -n metro-acc8 filter add dev c1 ingress protocol 802.1ad pref 1 matchall acti
 tc -n metro-acc8 filter add dev c2.600 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc8 filter add dev c3 ingress protocol 802.1ad pref 1 matchall action drop
 tc -n metro-acc8 filter add dev c3 egress protocol 802.1ad pref 1 matchall action drop
-tc -n metro-acc8 filter add dev c1 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
-tc -n metro-acc8 filter add dev c2.600 ingress protocol all pref 2 matchall action police rate 500000000bit burst 625000 conform-exceed drop/pass
-tc -n metro-acc8 filter add dev c3 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/pass
+tc -n metro-acc8 filter add dev c1 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
+tc -n metro-acc8 filter add dev c2.600 ingress protocol all pref 2 matchall action police rate 500000000bit burst 625000 conform-exceed drop/continue
+tc -n metro-acc8 filter add dev c3 ingress protocol all pref 2 matchall action police rate 50000000bit burst 62500 conform-exceed drop/continue
 tc -n metro-acc8 filter add dev c1 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 tc -n metro-acc8 filter add dev c2.600 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 tc -n metro-acc8 filter add dev c3 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
@@ -664,7 +664,7 @@ bridge -n metro-acc9 vlan add dev c2.9 vid 9 pvid untagged
 bridge -n metro-acc9 vlan add dev up vid 9
 tc -n metro-acc9 qdisc add dev c2.9 clsact
 tc -n metro-acc9 filter add dev c2.9 ingress protocol 802.1ad pref 1 matchall action drop
-tc -n metro-acc9 filter add dev c2.9 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n metro-acc9 filter add dev c2.9 ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
 tc -n metro-acc9 filter add dev c2.9 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 bridge -n metro-acc9 fdb add 02:5b:00:00:01:03 dev up master static vlan 9
 bridge -n metro-acc9 fdb add 02:5b:00:00:02:03 dev up master static vlan 9

@@ -11,7 +11,7 @@ bridge -n p2p-small-sw1 vlan add dev ca vid 100 pvid untagged
 bridge -n p2p-small-sw1 vlan add dev t12 vid 100
 tc -n p2p-small-sw1 qdisc add dev ca clsact
 tc -n p2p-small-sw1 filter add dev ca ingress protocol 802.1ad pref 1 matchall action drop
-tc -n p2p-small-sw1 filter add dev ca ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n p2p-small-sw1 filter add dev ca ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
 tc -n p2p-small-sw1 filter add dev ca ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 bridge -n p2p-small-sw1 fdb add 02:5b:00:00:01:01 dev ca master static vlan 100
 bridge -n p2p-small-sw1 fdb add 02:5b:00:00:01:02 dev t12 master static vlan 100
@@ -39,7 +39,7 @@ bridge -n p2p-small-sw3 vlan add dev cb vid 100 pvid untagged
 bridge -n p2p-small-sw3 vlan add dev t32 vid 100
 tc -n p2p-small-sw3 qdisc add dev cb clsact
 tc -n p2p-small-sw3 filter add dev cb ingress protocol 802.1ad pref 1 matchall action drop
-tc -n p2p-small-sw3 filter add dev cb ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/pass
+tc -n p2p-small-sw3 filter add dev cb ingress protocol all pref 2 matchall action police rate 100000000bit burst 125000 conform-exceed drop/continue
 tc -n p2p-small-sw3 filter add dev cb ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
 bridge -n p2p-small-sw3 fdb add 02:5b:00:00:01:01 dev t32 master static vlan 100
 bridge -n p2p-small-sw3 fdb add 02:5b:00:00:01:02 dev cb master static vlan 100

@@ -594,7 +594,9 @@ fn multicast_reaches_exactly_the_channels_other_members() {
         let under = |tag: u16| -> Vec<Tag> { [c(tag, 0)].into_iter().chain(inner.iter().copied()).collect() };
         let (u700, u800) = (under(700), under(800));
         let it: &[Tag] = &inner;
-        let senders: Vec<(&'static str, Vec<Tag>, Vec<(&'static str, &[Tag])>)> = vec![
+        // (sender, its tags, who gets it with which tags)
+        type Sender<'a> = (&'static str, Vec<Tag>, Vec<(&'static str, &'a [Tag])>);
+        let senders: Vec<Sender> = vec![
             ("epl-a", inner.clone(), vec![("epl-b", it)]),
             ("epl-b", inner.clone(), vec![("epl-a", it)]),
             ("lan-a", inner.clone(), vec![("lan-b", it), ("lan-c", it), ("mix-t", &u700)]),

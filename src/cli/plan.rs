@@ -248,9 +248,19 @@ impl Tools {
 fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item: &ItemRef<'_>) -> io::Result<()> {
     let bridge = bridge.as_bytes();
     match (op, item) {
-        (op, ItemRef::ProviderBridge) => {
+        (op, ItemRef::ProviderBridge { snooping_off }) => {
             let protocol: &[u8] = if op == Op::Add { b"802.1ad" } else { b"802.1Q" };
-            line(out, &[&tools.ip, b"link set dev ", bridge, b" type bridge vlan_protocol ", protocol])
+            let snooping: &[u8] = if op == Op::Add && *snooping_off { b"0" } else { b"1" };
+            let pieces: &[&[u8]] = &[
+                &tools.ip,
+                b"link set dev ",
+                bridge,
+                b" type bridge vlan_protocol ",
+                protocol,
+                b" mcast_snooping ",
+                snooping,
+            ];
+            line(out, pieces)
         }
         (Op::Add, ItemRef::SubInterface { parent, vid }) => {
             let parent = parent.as_bytes();
@@ -446,7 +456,8 @@ mod tests {
             Item::Vlan { port: "c2.30".into(), vid: 2, pvid: true, untagged: false },
             Item::Vlan { port: "c2.30".into(), vid: 3, pvid: false, untagged: true },
             Item::Clsact { port: "c2.30".into() },
-            Item::ProviderBridge,
+            Item::ProviderBridge { snooping_off: true },
+            Item::ProviderBridge { snooping_off: false },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Ad },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Ad },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q },

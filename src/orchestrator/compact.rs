@@ -67,7 +67,7 @@ pub struct Key {
     kind: Kind,
     /// `PVID` (1) and `UNTAGGED` (2) of a VLAN entry; `EGRESS` (4) and `DOT1Q` (8: an
     /// 802.1Q drop, which the planner never makes) of a tc drop; the PCP of a PCP filter;
-    /// `MCAST_FLOOD` (16) of a bridge port.
+    /// `MCAST_FLOOD` (16) of a bridge port; `SNOOPING_OFF` (32) of the provider bridge.
     flags: u8,
     /// The VLAN of a VLAN, FDB entry or PCP filter; the tag of a sub-interface.
     vid: u16,
@@ -86,6 +86,7 @@ const UNTAGGED: u8 = 2;
 const EGRESS: u8 = 4;
 const DOT1Q: u8 = 8;
 const MCAST_FLOOD: u8 = 16;
+const SNOOPING_OFF: u8 = 32;
 
 impl Key {
     fn new(kind: Kind, port: PortId, tag: u16) -> Key {
@@ -94,7 +95,7 @@ impl Key {
 
     /// The bridge is an 802.1ad provider bridge.
     pub fn provider_bridge() -> Key {
-        Key::new(Kind::ProviderBridge, 0, 0)
+        Key { flags: SNOOPING_OFF, ..Key::new(Kind::ProviderBridge, 0, 0) }
     }
 
     /// The sub-interface `parent.tag`.
@@ -178,7 +179,7 @@ impl<'t> Names<'t> {
     pub fn item(&self, key: &Key) -> ItemRef<'t> {
         let port = PortName { base: self.port(key.port), tag: key.tag };
         match key.kind {
-            Kind::ProviderBridge => ItemRef::ProviderBridge,
+            Kind::ProviderBridge => ItemRef::ProviderBridge { snooping_off: key.flags & SNOOPING_OFF != 0 },
             Kind::SubInterface => ItemRef::SubInterface { parent: port.base, vid: key.vid },
             Kind::Port => ItemRef::Port { port, mcast_flood: key.flags & MCAST_FLOOD != 0 },
             Kind::Vlan => {
@@ -317,7 +318,10 @@ pub fn mac_text(octets: [u8; 6]) -> [u8; 17] {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ItemRef<'a> {
-    ProviderBridge,
+    ProviderBridge {
+        #[serde(skip_serializing_if = "is_false")]
+        snooping_off: bool,
+    },
     SubInterface {
         parent: &'a str,
         vid: u16,
@@ -369,7 +373,7 @@ impl<'a> ItemRef<'a> {
     pub fn of(item: &'a Item) -> ItemRef<'a> {
         let name = |port: &'a String| PortName { base: port.as_str(), tag: 0 };
         match item {
-            Item::ProviderBridge => ItemRef::ProviderBridge,
+            Item::ProviderBridge { snooping_off } => ItemRef::ProviderBridge { snooping_off: *snooping_off },
             Item::SubInterface { parent, vid } => ItemRef::SubInterface { parent, vid: *vid },
             Item::Port { port, mcast_flood } => ItemRef::Port { port: name(port), mcast_flood: *mcast_flood },
             Item::Vlan { port, vid, pvid, untagged } => {
@@ -391,7 +395,7 @@ impl<'a> ItemRef<'a> {
     /// The owned item, for the boundary with drivers, the engine and the service.
     pub fn to_item(&self) -> Item {
         match *self {
-            ItemRef::ProviderBridge => Item::ProviderBridge,
+            ItemRef::ProviderBridge { snooping_off } => Item::ProviderBridge { snooping_off },
             ItemRef::SubInterface { parent, vid } => Item::SubInterface { parent: parent.to_string(), vid },
             ItemRef::Port { port, mcast_flood } => Item::Port { port: port.to_string(), mcast_flood },
             ItemRef::Vlan { port, vid, pvid, untagged } => Item::Vlan { port: port.to_string(), vid, pvid, untagged },
@@ -435,7 +439,7 @@ pub fn order(item: &ItemRef<'_>) -> Option<(u128, u128)> {
     }
     let kind = |k: Kind| (k as u128) << 120;
     Some(match item {
-        ItemRef::ProviderBridge => (kind(Kind::ProviderBridge), 0),
+        ItemRef::ProviderBridge { snooping_off } => (kind(Kind::ProviderBridge), u128::from(*snooping_off)),
         ItemRef::SubInterface { parent, vid } => {
             (kind(Kind::SubInterface) | name(&PortName { base: parent, tag: 0 })?, u128::from(*vid))
         }
@@ -533,7 +537,7 @@ mod tests {
                 protocol: if b { TagProtocol::Dot1Ad } else { TagProtocol::Dot1Q },
             },
             5 => ItemRef::Police { port, rate_bps: u64::from(m) * 1_000_000, burst_bytes: u32::from(vid % 3) },
-            6 => ItemRef::ProviderBridge,
+            6 => ItemRef::ProviderBridge { snooping_off: a },
             7 => ItemRef::Pcp { port, vid: vid % 4, pcp: m },
             8 => ItemRef::L2cp { port, foreign: a },
             _ => ItemRef::Fdb { mac: Mac([2, 0, 0, 0, 0, m]), vid: vid % 4, port },

@@ -130,8 +130,11 @@ impl Serialize for ChangeRef<'_> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("op", &self.op)?;
         match &self.item {
-            ItemRef::ProviderBridge => {
+            ItemRef::ProviderBridge { snooping_off } => {
                 map.serialize_entry("type", "provider_bridge")?;
+                if *snooping_off {
+                    map.serialize_entry("snooping_off", &true)?;
+                }
             }
             ItemRef::SubInterface { parent, vid } => {
                 map.serialize_entry("type", "sub_interface")?;

@@ -203,7 +203,7 @@ pub fn baseline(topology: &Topology, s: usize) -> BTreeSet<Item> {
         .into_iter()
         .map(|port| Item::Port { port: port.to_string(), mcast_flood: true })
         .collect();
-    out.insert(Item::ProviderBridge);
+    out.insert(Item::ProviderBridge { snooping_off: true });
     out.extend(
         topology
             .interfaces_on(&sw.name)

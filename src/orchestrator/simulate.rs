@@ -159,7 +159,8 @@ impl Net {
                 };
                 for item in states.get(i).into_iter().flatten() {
                     match item {
-                        Item::ProviderBridge => v.protocol = TagProtocol::Dot1Ad,
+                        // Snooping is not modelled: with it off (as planned) multicast floods.
+                        Item::ProviderBridge { .. } => v.protocol = TagProtocol::Dot1Ad,
                         Item::SubInterface { parent, vid } => {
                             v.subinterfaces.insert((parent.clone(), *vid));
                         }

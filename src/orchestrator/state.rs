@@ -21,8 +21,17 @@ pub enum Item {
     /// The switch's bridge tags its VLANs as 802.1ad S-VLANs (`vlan_protocol 802.1ad`): a
     /// channel's VLAN travels the trunks as an S-tag and a customer's own 802.1Q tags are
     /// payload, carried unchanged (issue 18; the scheme is in ARCHITECTURE.md). Every
-    /// switch's baseline; removing it puts the bridge back to 802.1Q.
-    ProviderBridge,
+    /// switch's baseline; removing it puts the bridge back to 802.1Q (and multicast snooping
+    /// on). `snooping_off`: the bridge's multicast snooping is off (`mcast_snooping 0`), what
+    /// the planner makes: with it on, one customer's IGMP or MLD querier makes the bridge
+    /// (whose snooping state is not per VLAN) send other channels' multicast only toward
+    /// that customer's port, so their neighbour discovery and IPv4 multicast die, and it
+    /// drops malformed IP multicast. A bridge configured before reads back with it on,
+    /// which `diff` sets in place (stored items and agents from before give no flag).
+    ProviderBridge {
+        #[serde(default, skip_serializing_if = "is_false")]
+        snooping_off: bool,
+    },
     /// An 802.1Q sub-interface `parent.vid` of a tagged-mode port (VLAN translation at the edge).
     SubInterface { parent: String, vid: u16 },
     /// `port` is a bridge port, up, with learning and unknown-unicast flooding off and
@@ -136,7 +145,7 @@ impl Item {
     /// The port (or sub-interface) the item lives on; empty for the bridge itself.
     pub fn port(&self) -> String {
         match self {
-            Item::ProviderBridge => String::new(),
+            Item::ProviderBridge { .. } => String::new(),
             Item::SubInterface { parent, vid } => subinterface_name(parent, *vid),
             Item::Port { port, .. }
             | Item::Vlan { port, .. }
@@ -158,6 +167,7 @@ impl Item {
     pub fn same_slot(&self, other: &Item) -> bool {
         match (self, other) {
             (Item::Port { port: a, .. }, Item::Port { port: b, .. }) => a == b,
+            (Item::ProviderBridge { .. }, Item::ProviderBridge { .. }) => true,
             (Item::L2cp { port: a, .. }, Item::L2cp { port: b, .. }) => a == b,
             (Item::Vlan { port: a, vid: va, .. }, Item::Vlan { port: b, vid: vb, .. }) => a == b && va == vb,
             (Item::TcDrop { port: a, direction: da, .. }, Item::TcDrop { port: b, direction: db, .. }) => {
@@ -296,7 +306,7 @@ impl Ownership {
             return true;
         }
         match item {
-            Item::ProviderBridge => true,
+            Item::ProviderBridge { .. } => true,
             Item::SubInterface { parent, vid } => self.tagged.contains(parent) && (1..=4094).contains(vid),
             Item::Port { port, .. }
             | Item::Clsact { port }
@@ -352,6 +362,7 @@ fn removals(desired: &BTreeSet<Item>, actual: &BTreeSet<Item>, ownership: &Owner
         .filter(|item| match item {
             Item::Vlan { port, vid, .. } => !desired_vlans.contains(&(port.as_str(), *vid)),
             Item::Port { port, .. } => !desired_ports.contains(port.as_str()),
+            Item::ProviderBridge { .. } => !desired.iter().any(|i| matches!(i, Item::ProviderBridge { .. })),
             _ => true,
         })
         .map(|item| Change { op: Op::Remove, item: item.clone() })
@@ -365,7 +376,7 @@ pub fn apply(state: &mut BTreeSet<Item>, changes: &[Change]) {
     for change in changes {
         match change.op {
             Op::Add => {
-                if matches!(change.item, Item::Vlan { .. } | Item::Port { .. }) {
+                if matches!(change.item, Item::Vlan { .. } | Item::Port { .. } | Item::ProviderBridge { .. }) {
                     state.retain(|i| !i.same_slot(&change.item));
                 }
                 state.insert(change.item.clone());
@@ -393,24 +404,30 @@ mod tests {
         assert_eq!(burst_ticks(u64::MAX, u32::MAX), 0);
     }
 
-    /// A switch configured before multicast was carried: its ports read back with multicast
-    /// flooding off, which `diff` sets in place (a re-add, never a removal, which would take
-    /// the port off the bridge with its VLANs); and back again in a rollback. A hand-deleted
+    /// A switch configured before multicast was carried: its bridge reads back with snooping
+    /// on and its ports with multicast flooding off, which `diff` sets in place (a re-add,
+    /// never a removal, which would make the bridge 802.1Q or take the port off the bridge
+    /// with its VLANs); and back again in a rollback. A hand-deleted
     /// L2CP discard is added back; a foreign filter in its place is removed first.
     #[test]
     fn old_ports_are_set_in_place_and_l2cp_discards_are_put_back() {
         let port = |mcast_flood| Item::Port { port: "p1".into(), mcast_flood };
         let l2cp = |foreign| Item::L2cp { port: "p1".into(), foreign };
         let vlan = Item::Vlan { port: "p1".into(), vid: 10, pvid: true, untagged: true };
+        let bridge = |snooping_off| Item::ProviderBridge { snooping_off };
         let desired: BTreeSet<Item> =
-            [port(true), vlan.clone(), Item::Clsact { port: "p1".into() }, l2cp(false)].into();
-        let old: BTreeSet<Item> = [port(false), vlan.clone(), Item::Clsact { port: "p1".into() }].into();
+            [bridge(true), port(true), vlan.clone(), Item::Clsact { port: "p1".into() }, l2cp(false)].into();
+        let old: BTreeSet<Item> = [bridge(false), port(false), vlan.clone(), Item::Clsact { port: "p1".into() }].into();
         let owner = Ownership::everything();
         let changes = diff(&desired, &old, &owner);
         assert_eq!(
             changes,
-            vec![Change { op: Op::Add, item: port(true) }, Change { op: Op::Add, item: l2cp(false) }],
-            "one transaction: the flag in place and the discard"
+            vec![
+                Change { op: Op::Add, item: bridge(true) },
+                Change { op: Op::Add, item: port(true) },
+                Change { op: Op::Add, item: l2cp(false) }
+            ],
+            "one transaction: the flags in place and the discard"
         );
         let mut after = old.clone();
         apply(&mut after, &changes);
@@ -418,7 +435,11 @@ mod tests {
         // The rollback of that transaction puts the old flag back, in place too.
         assert_eq!(
             diff(&old, &after, &owner),
-            vec![Change { op: Op::Remove, item: l2cp(false) }, Change { op: Op::Add, item: port(false) }]
+            vec![
+                Change { op: Op::Remove, item: l2cp(false) },
+                Change { op: Op::Add, item: bridge(false) },
+                Change { op: Op::Add, item: port(false) }
+            ]
         );
         // A foreign filter at the L2CP preference goes before ours is added.
         let mut foreign = desired.clone();

@@ -113,11 +113,15 @@ impl Tool {
 pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
     use Tool::{Bridge, Ip, Tc};
     match (&change.op, &change.item) {
-        (Op::Add, Item::ProviderBridge) => {
-            vec![(Ip, format!("link set dev {bridge} type bridge vlan_protocol 802.1ad"))]
-        }
-        (Op::Remove, Item::ProviderBridge) => {
-            vec![(Ip, format!("link set dev {bridge} type bridge vlan_protocol 802.1Q"))]
+        (Op::Add, Item::ProviderBridge { snooping_off }) => vec![(
+            Ip,
+            format!(
+                "link set dev {bridge} type bridge vlan_protocol 802.1ad mcast_snooping {}",
+                u8::from(!snooping_off)
+            ),
+        )],
+        (Op::Remove, Item::ProviderBridge { .. }) => {
+            vec![(Ip, format!("link set dev {bridge} type bridge vlan_protocol 802.1Q mcast_snooping 1"))]
         }
         (Op::Add, Item::SubInterface { parent, vid }) => vec![
             (Ip, format!("link set dev {parent} up")),

@@ -226,7 +226,7 @@ mod tests {
             Item::Clsact { port: "d2".into() },
             Item::TcDrop { port: "d2".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q },
             Item::TcDrop { port: "d2".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Ad },
-            Item::ProviderBridge,
+            Item::ProviderBridge { snooping_off: true },
             Item::Vlan { port: "c0.4094".into(), vid: 4094, pvid: true, untagged: true },
         ]);
         for item in &all {

@@ -652,3 +652,76 @@ fn multicast_reaches_exactly_the_channels_other_members() {
     assert!(failures.is_empty(), "after the repair:\n{}", failures.join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One customer's IGMP querier does not change another channel's multicast: the bridges'
+/// multicast snooping is off (with it on, as the kernel has it by default, the snooping state
+/// is the whole bridge's, so a query in the EP-LAN makes sw1 send the EPL's 239.1.1.1 only
+/// toward the querier's port, and epl-b gets nothing). Negative control: snooping turned back
+/// on by hand on sw1 does exactly that; it is drift, and `drift --repair` turns it off again.
+#[test]
+fn a_customers_querier_leaves_other_channels_multicast_alone() {
+    let lab = qinq_lab();
+    let ip4 = |proto: u8, dst: [u8; 4], payload: &[u8]| -> Vec<u8> {
+        let tot = 20 + payload.len() as u16;
+        let mut ip = vec![0x45, 0, (tot >> 8) as u8, tot as u8, 0, 0, 0, 0, 1, proto, 0, 0, 10, 0, 0, 9];
+        ip.extend_from_slice(&dst);
+        let sum = checksum(&ip);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        ip.extend_from_slice(payload);
+        ip
+    };
+    // An IGMPv2 general query (maximum response time 0.1 s, so the bridge counts the querier
+    // at once) from lan-a, in the EP-LAN.
+    let mut igmp = vec![0x11, 1, 0, 0, 0, 0, 0, 0];
+    let sum = checksum(&igmp);
+    igmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut query = vec![0x01, 0x00, 0x5e, 0, 0, 1];
+    query.extend_from_slice(&mac_of(&lab, "lan-a").octets());
+    query.extend_from_slice(&[0x08, 0x00]);
+    query.extend_from_slice(&ip4(2, [224, 0, 0, 1], &igmp));
+    query.resize(60, 0);
+    // A 239.1.1.1 packet from epl-a, in the EPL, with our marker.
+    let mut group = vec![0x01, 0x00, 0x5e, 1, 1, 1];
+    group.extend_from_slice(&mac_of(&lab, "epl-a").octets());
+    group.extend_from_slice(&[0x08, 0x00]);
+    let mut payload = vec![0u8; 8];
+    payload.extend_from_slice(MAGIC);
+    payload.extend_from_slice(&7u32.to_be_bytes());
+    group.extend_from_slice(&ip4(17, [239, 1, 1, 1], &payload));
+    let taps = [probe::Tap {
+        label: "epl-b".into(),
+        netns: lab::site_namespace(&lab.topo, "epl-b"),
+        ifname: lab::SITE_IFNAME.into(),
+    }];
+    let epl_b_gets_it = || {
+        let _ = probe::capture(&lab.topo, &taps, &[("lan-a".to_string(), query.clone())]).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let got = probe::capture(&lab.topo, &taps, &[("epl-a".to_string(), group.clone())]).unwrap();
+        got.iter().filter(|(_, f)| f.windows(4).any(|w| w == MAGIC)).count()
+    };
+    assert_eq!(epl_b_gets_it(), 1, "after a query in the EP-LAN, the EPL's multicast still arrives");
+    sh_in("qinq-sw1", &["ip", "link", "set", "dev", "br0", "type", "bridge", "mcast_snooping", "1"]);
+    assert_eq!(epl_b_gets_it(), 0, "negative control: with snooping on, another channel's querier cuts it");
+    let dir = std::env::temp_dir().join(format!("swb-qinq-snoop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (topo_file, chan_file) = (dir.join("qinq.yaml"), dir.join("qinq.channels.yaml"));
+    std::fs::write(&topo_file, TOPOLOGY).unwrap();
+    std::fs::write(&chan_file, CHANNELS).unwrap();
+    let args = ["drift", "-t", topo_file.to_str().unwrap(), "-c", chan_file.to_str().unwrap()];
+    let (code, out, _) = super::switchboard(&args);
+    assert_eq!(code, 1, "{out}");
+    let want = "ip -n qinq-sw1 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0";
+    assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    assert!(!out.contains("vlan_protocol 802.1Q"), "the bridge is not made 802.1Q:\n{out}");
+    let (code, out, err) = super::switchboard(&[&args[..], &["--repair"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(sh_in("qinq-sw1", &["ip", "-d", "link", "show", "br0"]).contains("mcast_snooping 0"));
+    assert_eq!(epl_b_gets_it(), 1, "after the repair");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The Internet checksum of `bytes` (an even number of them).
+fn checksum(bytes: &[u8]) -> u16 {
+    let sum = bytes.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u32>();
+    !(((sum & 0xffff) + (sum >> 16)) as u16)
+}

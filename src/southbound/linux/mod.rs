@@ -232,8 +232,10 @@ impl Driver for LinuxSwitch {
         let br = self.bridge_index()?;
         let names: HashMap<u32, String> = self.index.iter().map(|(n, i)| (*i, n.clone())).collect();
         let mut items = BTreeSet::new();
-        if links.iter().any(|l| l.header.index == br && bridge_protocol(l) == Some(VlanProtocol::Ieee8021Ad)) {
-            items.insert(Item::ProviderBridge);
+        if let Some(l) = links.iter().find(|l| l.header.index == br)
+            && bridge_protocol(l) == Some(VlanProtocol::Ieee8021Ad)
+        {
+            items.insert(Item::ProviderBridge { snooping_off: !bridge_snooping(l) });
         }
         let mut ports: HashMap<u32, String> = HashMap::new();
         for link in &links {
@@ -433,6 +435,17 @@ fn bridge_protocol(l: &LinkMessage) -> Option<VlanProtocol> {
             _ => None,
         }),
         _ => None,
+    })
+}
+
+/// Whether a bridge's multicast snooping is on (the kernel's default, when not said).
+fn bridge_snooping(l: &LinkMessage) -> bool {
+    !l.attributes.iter().any(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| match i {
+            LinkInfo::Data(InfoData::Bridge(data)) => data.contains(&InfoBridge::MulticastSnooping(false)),
+            _ => false,
+        }),
+        _ => false,
     })
 }
 

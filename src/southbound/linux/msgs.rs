@@ -128,17 +128,20 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
     use RouteNetlinkMessage as M;
     let create = NLM_F_CREATE | NLM_F_EXCL;
     Ok(match (&change.op, &change.item) {
-        (op, Item::ProviderBridge) => {
+        (op, Item::ProviderBridge { snooping_off }) => {
             // RTM_NEWLINK without CREATE on the bridge: the kernel changes its link data.
-            let protocol = match op {
-                Op::Add => VlanProtocol::Ieee8021Ad,
-                Op::Remove => VlanProtocol::Ieee8021Q,
+            let (protocol, snooping) = match op {
+                Op::Add => (VlanProtocol::Ieee8021Ad, !snooping_off),
+                Op::Remove => (VlanProtocol::Ieee8021Q, true),
             };
             let mut m = LinkMessage::default();
             m.header.index = ctx.bridge;
             m.attributes.push(LinkAttribute::LinkInfo(vec![
                 LinkInfo::Kind(InfoKind::Bridge),
-                LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::VlanProtocol(protocol)])),
+                LinkInfo::Data(InfoData::Bridge(vec![
+                    InfoBridge::VlanProtocol(protocol),
+                    InfoBridge::MulticastSnooping(snooping),
+                ])),
             ]));
             vec![(M::NewLink(m), 0)]
         }
@@ -502,19 +505,26 @@ mod tests {
         assert_eq!(our_drop_key(5, Direction::Ingress).header.info, 1 << 16, "a get of any protocol at pref 1");
     }
 
-    /// The bridge's VLAN protocol is changed in place: RTM_NEWLINK on its index, no CREATE,
-    /// with only the bridge's IFLA_BR_VLAN_PROTOCOL.
+    /// The bridge's VLAN protocol and multicast snooping are changed in place: RTM_NEWLINK on
+    /// its index, no CREATE, with only IFLA_BR_VLAN_PROTOCOL and IFLA_BR_MCAST_SNOOPING.
     #[test]
-    fn the_provider_bridge_is_the_bridges_vlan_protocol() {
+    fn the_provider_bridge_is_the_bridges_vlan_protocol_and_snooping() {
         let index = ctx_index();
         let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
-        for (op, want) in [(Op::Add, VlanProtocol::Ieee8021Ad), (Op::Remove, VlanProtocol::Ieee8021Q)] {
-            let msgs = messages(&Change { op, item: Item::ProviderBridge }, &ctx).unwrap();
+        for (op, snooping_off, want, snooping) in [
+            (Op::Add, true, VlanProtocol::Ieee8021Ad, false),
+            (Op::Add, false, VlanProtocol::Ieee8021Ad, true),
+            (Op::Remove, true, VlanProtocol::Ieee8021Q, true),
+        ] {
+            let msgs = messages(&Change { op, item: Item::ProviderBridge { snooping_off } }, &ctx).unwrap();
             let [(RouteNetlinkMessage::NewLink(l), 0)] = msgs.as_slice() else { panic!("{msgs:?}") };
             assert_eq!(l.header.index, 1);
             let data = [
                 LinkInfo::Kind(InfoKind::Bridge),
-                LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::VlanProtocol(want)])),
+                LinkInfo::Data(InfoData::Bridge(vec![
+                    InfoBridge::VlanProtocol(want),
+                    InfoBridge::MulticastSnooping(snooping),
+                ])),
             ];
             assert_eq!(l.attributes, vec![LinkAttribute::LinkInfo(data.to_vec())]);
         }

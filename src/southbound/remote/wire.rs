@@ -24,7 +24,9 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// An item as its message.
 pub fn item_to_wire(item: &Item) -> v1::Item {
     let kind = match item {
-        Item::ProviderBridge => Kind::ProviderBridge(v1::ProviderBridge {}),
+        Item::ProviderBridge { snooping_off } => {
+            Kind::ProviderBridge(v1::ProviderBridge { snooping_off: *snooping_off })
+        }
         Item::SubInterface { parent, vid } => {
             Kind::SubInterface(v1::SubInterface { parent: parent.clone(), vid: u32::from(*vid) })
         }
@@ -62,7 +64,7 @@ pub fn item_to_wire(item: &Item) -> v1::Item {
 pub fn item_from_wire(item: &v1::Item) -> Result<Item, String> {
     let port = |p: &str| check_ifname(p).map(|()| p.to_string());
     Ok(match item.kind.as_ref().ok_or("the item has no kind")? {
-        Kind::ProviderBridge(_) => Item::ProviderBridge,
+        Kind::ProviderBridge(b) => Item::ProviderBridge { snooping_off: b.snooping_off },
         Kind::SubInterface(s) => Item::SubInterface { parent: port(&s.parent)?, vid: vid(s.vid)? },
         Kind::Port(p) => Item::Port { port: port(&p.port)?, mcast_flood: p.mcast_flood },
         Kind::Vlan(v) => Item::Vlan { port: port(&v.port)?, vid: vid(v.vid)?, pvid: v.pvid, untagged: v.untagged },
@@ -137,7 +139,8 @@ mod tests {
             Item::Vlan { port: "p1".into(), vid: 1, pvid: true, untagged: false },
             Item::Vlan { port: "p1".into(), vid: 2, pvid: false, untagged: true },
             Item::Clsact { port: "p1".into() },
-            Item::ProviderBridge,
+            Item::ProviderBridge { snooping_off: true },
+            Item::ProviderBridge { snooping_off: false },
             Item::TcDrop { port: "p1".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Q },
             Item::TcDrop { port: "p1".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Ad },
             Item::Police { port: "p1".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },

@@ -1,6 +1,6 @@
 # switchboard plan for topology metro: 547 change(s)
 # switch core1 (driver linux, netns metro-core1, bridge br0): 60 to add, 0 to remove
-ip -n metro-core1 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-core1 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-core1 link set dev a1 master br0
 ip -n metro-core1 link set dev a1 up
 bridge -n metro-core1 link set dev a1 learning off flood off mcast_flood on
@@ -67,7 +67,7 @@ bridge -n metro-core1 fdb add 02:5b:00:01:06:01 dev a2 master static vlan 6
 bridge -n metro-core1 fdb add 02:5b:00:01:06:01 dev a2 master static vlan 7
 bridge -n metro-core1 fdb add 02:5b:00:01:08:01 dev a3 master static vlan 8
 # switch agg1 (driver linux, netns metro-agg1, bridge br0): 46 to add, 0 to remove
-ip -n metro-agg1 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-agg1 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-agg1 link set dev d1 master br0
 ip -n metro-agg1 link set dev d1 up
 bridge -n metro-agg1 link set dev d1 learning off flood off mcast_flood on
@@ -122,7 +122,7 @@ bridge -n metro-agg1 fdb add 02:5b:00:00:09:02 dev up master static vlan 9
 bridge -n metro-agg1 fdb add 02:5b:00:01:02:02 dev d2 master static vlan 4
 bridge -n metro-agg1 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
 # switch agg2 (driver linux, netns metro-agg2, bridge br0): 54 to add, 0 to remove
-ip -n metro-agg2 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-agg2 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-agg2 link set dev d1 master br0
 ip -n metro-agg2 link set dev d1 up
 bridge -n metro-agg2 link set dev d1 learning off flood off mcast_flood on
@@ -185,7 +185,7 @@ bridge -n metro-agg2 fdb add 02:5b:00:01:06:01 dev d3 master static vlan 6
 bridge -n metro-agg2 fdb add 02:5b:00:01:06:01 dev d3 master static vlan 7
 bridge -n metro-agg2 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
 # switch agg3 (driver linux, netns metro-agg3, bridge br0): 46 to add, 0 to remove
-ip -n metro-agg3 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-agg3 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-agg3 link set dev d1 master br0
 ip -n metro-agg3 link set dev d1 up
 bridge -n metro-agg3 link set dev d1 learning off flood off mcast_flood on
@@ -240,7 +240,7 @@ bridge -n metro-agg3 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-agg3 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-agg3 fdb add 02:5b:00:01:08:01 dev d2 master static vlan 8
 # switch acc1 (driver linux, netns metro-acc1, bridge br0): 46 to add, 0 to remove
-ip -n metro-acc1 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-acc1 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-acc1 link set dev c3 up
 ip -n metro-acc1 link add link c3 name c3.9 type vlan id 9
 ip -n metro-acc1 link set dev c3 up
@@ -299,7 +299,7 @@ bridge -n metro-acc1 fdb add 02:5b:00:00:08:02 dev up master static vlan 3
 bridge -n metro-acc1 fdb add 02:5b:00:00:09:02 dev up master static vlan 9
 bridge -n metro-acc1 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
 # switch acc2 (driver linux, netns metro-acc2, bridge br0): 49 to add, 0 to remove
-ip -n metro-acc2 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-acc2 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-acc2 link set dev c3 up
 ip -n metro-acc2 link add link c3 name c3.9 type vlan id 9
 ip -n metro-acc2 link set dev c3 up
@@ -361,7 +361,7 @@ bridge -n metro-acc2 fdb add 02:5b:00:00:06:02 dev up master static vlan 4
 bridge -n metro-acc2 fdb add 02:5b:00:00:09:02 dev up master static vlan 9
 bridge -n metro-acc2 fdb add 02:5b:00:01:02:02 dev c2 master static vlan 4
 # switch acc3 (driver linux, netns metro-acc3, bridge br0): 16 to add, 0 to remove
-ip -n metro-acc3 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-acc3 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-acc3 link set dev c1 master br0
 ip -n metro-acc3 link set dev c1 up
 bridge -n metro-acc3 link set dev c1 learning off flood off mcast_flood on
@@ -384,7 +384,7 @@ tc -n metro-acc3 filter add dev c2 ingress protocol all pref 3 handle 1 flower d
 bridge -n metro-acc3 fdb add 02:5b:00:00:03:01 dev c1 master static vlan 2000
 bridge -n metro-acc3 fdb add 02:5b:00:00:03:02 dev c2 master static vlan 2000
 # switch acc4 (driver linux, netns metro-acc4, bridge br0): 36 to add, 0 to remove
-ip -n metro-acc4 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-acc4 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-acc4 link set dev c1 up
 ip -n metro-acc4 link add link c1 name c1.700 type vlan id 700
 ip -n metro-acc4 link set dev c1.700 master br0
@@ -430,7 +430,7 @@ bridge -n metro-acc4 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-acc4 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-acc4 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
 # switch acc5 (driver linux, netns metro-acc5, bridge br0): 56 to add, 0 to remove
-ip -n metro-acc5 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-acc5 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-acc5 link set dev c1 up
 ip -n metro-acc5 link add link c1 name c1.4 type vlan id 4
 ip -n metro-acc5 link set dev c1.4 master br0
@@ -496,7 +496,7 @@ bridge -n metro-acc5 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-acc5 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-acc5 fdb add 02:5b:00:01:08:01 dev up master static vlan 8
 # switch acc6 (driver linux, netns metro-acc6, bridge br0): 43 to add, 0 to remove
-ip -n metro-acc6 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-acc6 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-acc6 link set dev c1 up
 ip -n metro-acc6 link add link c1 name c1.810 type vlan id 810
 ip -n metro-acc6 link set dev c1.810 master br0
@@ -547,7 +547,7 @@ bridge -n metro-acc6 fdb add 02:5b:00:01:04:02 dev up master static vlan 7
 bridge -n metro-acc6 fdb add 02:5b:00:01:06:01 dev c1.810 master static vlan 6
 bridge -n metro-acc6 fdb add 02:5b:00:01:06:01 dev c1.810 master static vlan 7
 # switch acc7 (driver linux, netns metro-acc7, bridge br0): 36 to add, 0 to remove
-ip -n metro-acc7 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-acc7 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-acc7 link set dev c2 up
 ip -n metro-acc7 link add link c2 name c2.820 type vlan id 820
 ip -n metro-acc7 link set dev c1 master br0
@@ -593,7 +593,7 @@ bridge -n metro-acc7 fdb add 02:5b:00:01:04:02 dev up master static vlan 7
 bridge -n metro-acc7 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-acc7 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 # switch acc8 (driver linux, netns metro-acc8, bridge br0): 45 to add, 0 to remove
-ip -n metro-acc8 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-acc8 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-acc8 link set dev c2 up
 ip -n metro-acc8 link add link c2 name c2.600 type vlan id 600
 ip -n metro-acc8 link set dev c1 master br0
@@ -648,7 +648,7 @@ bridge -n metro-acc8 fdb add 02:5b:00:01:06:01 dev up master static vlan 6
 bridge -n metro-acc8 fdb add 02:5b:00:01:06:01 dev up master static vlan 7
 bridge -n metro-acc8 fdb add 02:5b:00:01:08:01 dev c1 master static vlan 8
 # switch acc9 (driver linux, netns metro-acc9, bridge br0): 14 to add, 0 to remove
-ip -n metro-acc9 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n metro-acc9 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n metro-acc9 link set dev c2 up
 ip -n metro-acc9 link add link c2 name c2.9 type vlan id 9
 ip -n metro-acc9 link set dev c1 master br0

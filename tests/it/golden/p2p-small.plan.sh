@@ -1,6 +1,6 @@
 # switchboard plan for topology p2p-small: 29 change(s)
 # switch sw1 (driver linux, netns p2p-small-sw1, bridge br0): 11 to add, 0 to remove
-ip -n p2p-small-sw1 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n p2p-small-sw1 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n p2p-small-sw1 link set dev ca master br0
 ip -n p2p-small-sw1 link set dev ca up
 bridge -n p2p-small-sw1 link set dev ca learning off flood off mcast_flood on
@@ -16,7 +16,7 @@ tc -n p2p-small-sw1 filter add dev ca ingress protocol all pref 3 handle 1 flowe
 bridge -n p2p-small-sw1 fdb add 02:5b:00:00:01:01 dev ca master static vlan 100
 bridge -n p2p-small-sw1 fdb add 02:5b:00:00:01:02 dev t12 master static vlan 100
 # switch sw2 (driver linux, netns p2p-small-sw2, bridge br0): 7 to add, 0 to remove
-ip -n p2p-small-sw2 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n p2p-small-sw2 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n p2p-small-sw2 link set dev t21 master br0
 ip -n p2p-small-sw2 link set dev t21 up
 bridge -n p2p-small-sw2 link set dev t21 learning off flood off mcast_flood on
@@ -28,7 +28,7 @@ bridge -n p2p-small-sw2 vlan add dev t23 vid 100
 bridge -n p2p-small-sw2 fdb add 02:5b:00:00:01:01 dev t21 master static vlan 100
 bridge -n p2p-small-sw2 fdb add 02:5b:00:00:01:02 dev t23 master static vlan 100
 # switch sw3 (driver linux, netns p2p-small-sw3, bridge br0): 11 to add, 0 to remove
-ip -n p2p-small-sw3 link set dev br0 type bridge vlan_protocol 802.1ad
+ip -n p2p-small-sw3 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0
 ip -n p2p-small-sw3 link set dev cb master br0
 ip -n p2p-small-sw3 link set dev cb up
 bridge -n p2p-small-sw3 link set dev cb learning off flood off mcast_flood on

@@ -405,7 +405,7 @@ mod tests {
 
     fn agent(journal: &Path) -> Agent {
         let mut dry = DryRun::new("sw1", None, "br0");
-        dry.state.insert(Item::Port { port: "p1".into() });
+        dry.state.insert(Item::Port { port: "p1".into(), mcast_flood: true });
         Agent::start(Box::new(dry), "sw1", "br0", journal, Duration::from_secs(60)).unwrap().0
     }
 
@@ -484,7 +484,10 @@ mod tests {
         dry.state = state;
         let (mut b, recovered) = Agent::start(Box::new(dry), "sw1", "br0", &journal, Duration::from_secs(60)).unwrap();
         assert_eq!(recovered, Some(Recovered { transaction: "t1".into(), holder: "orch".into(), changes: 1 }));
-        assert_eq!(b.driver().read_state().unwrap(), BTreeSet::from([Item::Port { port: "p1".into() }]));
+        assert_eq!(
+            b.driver().read_state().unwrap(),
+            BTreeSet::from([Item::Port { port: "p1".into(), mcast_flood: true }])
+        );
         assert!(!journal.exists());
 
         std::fs::write(&journal, b"{not json").unwrap();

@@ -19,7 +19,7 @@ use crate::model::{ChannelKind, Role};
 use crate::orchestrator::compact::{ItemRef, PortName, decimal, mac_text};
 use crate::orchestrator::planner::PlannedMember;
 use crate::orchestrator::{ChangeSet, ChannelReport, Op, PlannedChannel, Planner, Preview, SwitchPreview};
-use crate::southbound::dry_run::{PCP_PREF, POLICE_PREF, TC_PREF, render_switch};
+use crate::southbound::dry_run::{L2CP_BLOCK, L2CP_PREF, PCP_PREF, POLICE_PREF, TC_PREF, render_switch};
 use crate::topology::Topology;
 
 #[derive(Debug, Args)]
@@ -250,9 +250,19 @@ impl Tools {
 fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item: &ItemRef<'_>) -> io::Result<()> {
     let bridge = bridge.as_bytes();
     match (op, item) {
-        (op, ItemRef::ProviderBridge) => {
+        (op, ItemRef::ProviderBridge { snooping_off }) => {
             let protocol: &[u8] = if op == Op::Add { b"802.1ad" } else { b"802.1Q" };
-            line(out, &[&tools.ip, b"link set dev ", bridge, b" type bridge vlan_protocol ", protocol])
+            let snooping: &[u8] = if op == Op::Add && *snooping_off { b"0" } else { b"1" };
+            let pieces: &[&[u8]] = &[
+                &tools.ip,
+                b"link set dev ",
+                bridge,
+                b" type bridge vlan_protocol ",
+                protocol,
+                b" mcast_snooping ",
+                snooping,
+            ];
+            line(out, pieces)
         }
         (Op::Add, ItemRef::SubInterface { parent, vid }) => {
             let parent = parent.as_bytes();
@@ -265,12 +275,13 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
             let (digits, n) = decimal(*vid);
             line(out, &[&tools.ip, b"link del dev ", parent.as_bytes(), b".", &digits[..n]])
         }
-        (Op::Add, ItemRef::Port { port }) => with_port(port, |port| {
+        (Op::Add, ItemRef::Port { port, mcast_flood }) => with_port(port, |port| {
             line(out, &[&tools.ip, b"link set dev ", port, b" master ", bridge])?;
             line(out, &[&tools.ip, b"link set dev ", port, b" up"])?;
-            line(out, &[&tools.bridge, b"link set dev ", port, b" learning off flood off mcast_flood off"])
+            let mcast: &[u8] = if *mcast_flood { b" on" } else { b" off" };
+            line(out, &[&tools.bridge, b"link set dev ", port, b" learning off flood off mcast_flood", mcast])
         }),
-        (Op::Remove, ItemRef::Port { port }) => {
+        (Op::Remove, ItemRef::Port { port, .. }) => {
             with_port(port, |port| line(out, &[&tools.ip, b"link set dev ", port, b" nomaster"]))
         }
         (op, ItemRef::Vlan { port, vid, pvid, untagged }) => with_port(port, |port| {
@@ -346,7 +357,7 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
                             rate.as_bytes(),
                             b"bit burst ",
                             burst.as_bytes(),
-                            b" conform-exceed drop/pass",
+                            b" conform-exceed drop/continue",
                         ],
                     )
                 }
@@ -378,6 +389,26 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
                     line(out, &[head, key, tail].concat())
                 }
                 Op::Remove => line(out, &[head, key].concat()),
+            }
+        }),
+        (op, ItemRef::L2cp { port, .. }) => with_port(port, |port| {
+            let (digits, n) = decimal(L2CP_PREF);
+            let pref = &digits[..n];
+            match op {
+                Op::Add => line(
+                    out,
+                    &[
+                        &tools.tc,
+                        b"filter add dev ",
+                        port,
+                        b" ingress protocol all pref ",
+                        pref,
+                        b" handle 1 flower dst_mac ",
+                        L2CP_BLOCK.as_bytes(),
+                        b" action drop",
+                    ],
+                ),
+                Op::Remove => line(out, &[&tools.tc, b"filter del dev ", port, b" ingress pref ", pref]),
             }
         }),
         (op, ItemRef::Fdb { mac, vid, port }) => with_port(port, |port| {
@@ -420,20 +451,23 @@ mod tests {
         let mac = Mac([2, 0x5b, 0xa0, 0x0f, 1, 0xff]);
         vec![
             Item::SubInterface { parent: "c1".into(), vid: 4094 },
-            Item::Port { port: "c1.4094".into() },
-            Item::Port { port: "up".into() },
+            Item::Port { port: "c1.4094".into(), mcast_flood: true },
+            Item::Port { port: "up".into(), mcast_flood: false },
             Item::Vlan { port: "c1.7".into(), vid: 7, pvid: true, untagged: true },
             Item::Vlan { port: "d3".into(), vid: 12, pvid: false, untagged: false },
             Item::Vlan { port: "c2.30".into(), vid: 2, pvid: true, untagged: false },
             Item::Vlan { port: "c2.30".into(), vid: 3, pvid: false, untagged: true },
             Item::Clsact { port: "c2.30".into() },
-            Item::ProviderBridge,
+            Item::ProviderBridge { snooping_off: true },
+            Item::ProviderBridge { snooping_off: false },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Ad },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Ad },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q },
             Item::Police { port: "c2.30".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
             Item::Pcp { port: "up".into(), vid: 4094, pcp: 5 },
             Item::Pcp { port: "d3".into(), vid: 12, pcp: 7 },
+            Item::L2cp { port: "c1.4094".into(), foreign: false },
+            Item::L2cp { port: "c2".into(), foreign: true },
             Item::Fdb { mac, vid: 100, port: "up".into() },
         ]
     }

@@ -283,10 +283,22 @@ pub fn delta_target(before: &BTreeSet<Item>, add: &BTreeSet<Item>, remove: &BTre
         let clsact = Item::Clsact { port: port.to_string() };
         remove.contains(&clsact) && !add.contains(&clsact)
     };
+    // A bridge port goes whatever its flags (one stored before multicast was carried).
+    let ports_gone: BTreeSet<&str> = remove
+        .iter()
+        .filter_map(|r| match r {
+            Item::Port { port, .. } => Some(port.as_str()),
+            _ => None,
+        })
+        .collect();
     let mut target: BTreeSet<Item> = before
         .iter()
         .filter(|i| !remove.contains(*i) && !add.iter().any(|a| a != *i && a.same_slot(i)))
-        .filter(|i| !matches!(i, Item::TcDrop { port, .. } | Item::Police { port, .. } | Item::Pcp { port, .. } if qdisc_gone(port)))
+        .filter(|i| !matches!(i, Item::Port { port, .. } if ports_gone.contains(port.as_str())))
+        .filter(|i| {
+            !matches!(i, Item::TcDrop { port, .. } | Item::Police { port, .. } | Item::Pcp { port, .. } | Item::L2cp { port, .. }
+                if qdisc_gone(port))
+        })
         .cloned()
         .collect();
     target.extend(add.iter().cloned());
@@ -575,6 +587,18 @@ mod tests {
         let before: BTreeSet<Item> = [old, clsact.clone(), kept.clone(), Item::Clsact { port: "c2".into() }].into();
         let target = delta_target(&before, &BTreeSet::new(), &[clsact].into());
         assert_eq!(target, [kept, Item::Clsact { port: "c2".into() }].into());
+    }
+
+    /// A tagged member removed from a switch whose stored items are from before multicast
+    /// was carried: its sub-interface's bridge port (stored with multicast flooding off) goes
+    /// with it, though the removal names the port with the new flags; another port with the
+    /// old flags gets the new ones in place.
+    #[test]
+    fn a_port_goes_or_is_set_whatever_its_flags() {
+        let port = |p: &str, mcast_flood| Item::Port { port: p.into(), mcast_flood };
+        let before: BTreeSet<Item> = [port("c1.500", false), port("c2", false)].into();
+        let target = delta_target(&before, &[port("c2", true)].into(), &[port("c1.500", true)].into());
+        assert_eq!(target, [port("c2", true)].into());
     }
 
     #[test]

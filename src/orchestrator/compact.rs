@@ -56,6 +56,7 @@ pub enum Kind {
     TcDrop,
     Police,
     Pcp,
+    L2cp,
     Fdb,
 }
 
@@ -65,7 +66,8 @@ pub enum Kind {
 pub struct Key {
     kind: Kind,
     /// `PVID` (1) and `UNTAGGED` (2) of a VLAN entry; `EGRESS` (4) and `DOT1Q` (8: an
-    /// 802.1Q drop, which the planner never makes) of a tc drop; the PCP of a PCP filter.
+    /// 802.1Q drop, which the planner never makes) of a tc drop; the PCP of a PCP filter;
+    /// `MCAST_FLOOD` (16) of a bridge port; `SNOOPING_OFF` (32) of the provider bridge.
     flags: u8,
     /// The VLAN of a VLAN, FDB entry or PCP filter; the tag of a sub-interface.
     vid: u16,
@@ -83,6 +85,8 @@ const PVID: u8 = 1;
 const UNTAGGED: u8 = 2;
 const EGRESS: u8 = 4;
 const DOT1Q: u8 = 8;
+const MCAST_FLOOD: u8 = 16;
+const SNOOPING_OFF: u8 = 32;
 
 impl Key {
     fn new(kind: Kind, port: PortId, tag: u16) -> Key {
@@ -91,7 +95,7 @@ impl Key {
 
     /// The bridge is an 802.1ad provider bridge.
     pub fn provider_bridge() -> Key {
-        Key::new(Kind::ProviderBridge, 0, 0)
+        Key { flags: SNOOPING_OFF, ..Key::new(Kind::ProviderBridge, 0, 0) }
     }
 
     /// The sub-interface `parent.tag`.
@@ -99,9 +103,9 @@ impl Key {
         Key { vid: tag, ..Key::new(Kind::SubInterface, parent, 0) }
     }
 
-    /// `port` (`port.tag` when `tag` is not 0) is a bridge port.
+    /// `port` (`port.tag` when `tag` is not 0) is a bridge port that floods multicast.
     pub fn port(port: PortId, tag: u16) -> Key {
-        Key::new(Kind::Port, port, tag)
+        Key { flags: MCAST_FLOOD, ..Key::new(Kind::Port, port, tag) }
     }
 
     pub fn vlan(port: PortId, tag: u16, vid: u16, pvid: bool, untagged: bool) -> Key {
@@ -131,6 +135,12 @@ impl Key {
     /// The S-tags of `vid` leave trunk `port` with priority `pcp`.
     pub fn pcp(port: PortId, vid: u16, pcp: u8) -> Key {
         Key { flags: pcp, vid, ..Key::new(Kind::Pcp, port, 0) }
+    }
+
+    /// The discard of the IEEE 802.1 reserved block (L2CP) on the ingress of `port`
+    /// (`port.tag`).
+    pub fn l2cp(port: PortId, tag: u16) -> Key {
+        Key::new(Kind::L2cp, port, tag)
     }
 
     pub fn fdb(mac: Mac, vid: u16, port: PortId, tag: u16) -> Key {
@@ -169,9 +179,9 @@ impl<'t> Names<'t> {
     pub fn item(&self, key: &Key) -> ItemRef<'t> {
         let port = PortName { base: self.port(key.port), tag: key.tag };
         match key.kind {
-            Kind::ProviderBridge => ItemRef::ProviderBridge,
+            Kind::ProviderBridge => ItemRef::ProviderBridge { snooping_off: key.flags & SNOOPING_OFF != 0 },
             Kind::SubInterface => ItemRef::SubInterface { parent: port.base, vid: key.vid },
-            Kind::Port => ItemRef::Port { port },
+            Kind::Port => ItemRef::Port { port, mcast_flood: key.flags & MCAST_FLOOD != 0 },
             Kind::Vlan => {
                 ItemRef::Vlan { port, vid: key.vid, pvid: key.flags & PVID != 0, untagged: key.flags & UNTAGGED != 0 }
             }
@@ -187,6 +197,7 @@ impl<'t> Names<'t> {
                 ItemRef::Police { port, rate_bps, burst_bytes: police_burst(rate_bps) }
             }
             Kind::Pcp => ItemRef::Pcp { port, vid: key.vid, pcp: key.flags },
+            Kind::L2cp => ItemRef::L2cp { port, foreign: false },
             Kind::Fdb => ItemRef::Fdb { mac: Mac(key.mac), vid: key.vid, port },
         }
     }
@@ -307,13 +318,18 @@ pub fn mac_text(octets: [u8; 6]) -> [u8; 17] {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ItemRef<'a> {
-    ProviderBridge,
+    ProviderBridge {
+        #[serde(skip_serializing_if = "is_false")]
+        snooping_off: bool,
+    },
     SubInterface {
         parent: &'a str,
         vid: u16,
     },
     Port {
         port: PortName<'a>,
+        #[serde(skip_serializing_if = "is_false")]
+        mcast_flood: bool,
     },
     Vlan {
         port: PortName<'a>,
@@ -340,6 +356,11 @@ pub enum ItemRef<'a> {
         vid: u16,
         pcp: u8,
     },
+    L2cp {
+        port: PortName<'a>,
+        #[serde(skip_serializing_if = "is_false")]
+        foreign: bool,
+    },
     Fdb {
         mac: Mac,
         vid: u16,
@@ -352,9 +373,9 @@ impl<'a> ItemRef<'a> {
     pub fn of(item: &'a Item) -> ItemRef<'a> {
         let name = |port: &'a String| PortName { base: port.as_str(), tag: 0 };
         match item {
-            Item::ProviderBridge => ItemRef::ProviderBridge,
+            Item::ProviderBridge { snooping_off } => ItemRef::ProviderBridge { snooping_off: *snooping_off },
             Item::SubInterface { parent, vid } => ItemRef::SubInterface { parent, vid: *vid },
-            Item::Port { port } => ItemRef::Port { port: name(port) },
+            Item::Port { port, mcast_flood } => ItemRef::Port { port: name(port), mcast_flood: *mcast_flood },
             Item::Vlan { port, vid, pvid, untagged } => {
                 ItemRef::Vlan { port: name(port), vid: *vid, pvid: *pvid, untagged: *untagged }
             }
@@ -366,6 +387,7 @@ impl<'a> ItemRef<'a> {
                 ItemRef::Police { port: name(port), rate_bps: *rate_bps, burst_bytes: *burst_bytes }
             }
             Item::Pcp { port, vid, pcp } => ItemRef::Pcp { port: name(port), vid: *vid, pcp: *pcp },
+            Item::L2cp { port, foreign } => ItemRef::L2cp { port: name(port), foreign: *foreign },
             Item::Fdb { mac, vid, port } => ItemRef::Fdb { mac: *mac, vid: *vid, port: name(port) },
         }
     }
@@ -373,9 +395,9 @@ impl<'a> ItemRef<'a> {
     /// The owned item, for the boundary with drivers, the engine and the service.
     pub fn to_item(&self) -> Item {
         match *self {
-            ItemRef::ProviderBridge => Item::ProviderBridge,
+            ItemRef::ProviderBridge { snooping_off } => Item::ProviderBridge { snooping_off },
             ItemRef::SubInterface { parent, vid } => Item::SubInterface { parent: parent.to_string(), vid },
-            ItemRef::Port { port } => Item::Port { port: port.to_string() },
+            ItemRef::Port { port, mcast_flood } => Item::Port { port: port.to_string(), mcast_flood },
             ItemRef::Vlan { port, vid, pvid, untagged } => Item::Vlan { port: port.to_string(), vid, pvid, untagged },
             ItemRef::Clsact { port } => Item::Clsact { port: port.to_string() },
             ItemRef::TcDrop { port, direction, protocol } => {
@@ -385,9 +407,14 @@ impl<'a> ItemRef<'a> {
                 Item::Police { port: port.to_string(), rate_bps, burst_bytes }
             }
             ItemRef::Pcp { port, vid, pcp } => Item::Pcp { port: port.to_string(), vid, pcp },
+            ItemRef::L2cp { port, foreign } => Item::L2cp { port: port.to_string(), foreign },
             ItemRef::Fdb { mac, vid, port } => Item::Fdb { mac, vid, port: port.to_string() },
         }
     }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Two numbers whose order is the order of the items they are made from (`Item`'s derived
@@ -412,11 +439,11 @@ pub fn order(item: &ItemRef<'_>) -> Option<(u128, u128)> {
     }
     let kind = |k: Kind| (k as u128) << 120;
     Some(match item {
-        ItemRef::ProviderBridge => (kind(Kind::ProviderBridge), 0),
+        ItemRef::ProviderBridge { snooping_off } => (kind(Kind::ProviderBridge), u128::from(*snooping_off)),
         ItemRef::SubInterface { parent, vid } => {
             (kind(Kind::SubInterface) | name(&PortName { base: parent, tag: 0 })?, u128::from(*vid))
         }
-        ItemRef::Port { port } => (kind(Kind::Port) | name(port)?, 0),
+        ItemRef::Port { port, mcast_flood } => (kind(Kind::Port) | name(port)?, u128::from(*mcast_flood)),
         ItemRef::Vlan { port, vid, pvid, untagged } => {
             (kind(Kind::Vlan) | name(port)?, (u128::from(*vid) << 2) | (u128::from(*pvid) << 1) | u128::from(*untagged))
         }
@@ -429,6 +456,7 @@ pub fn order(item: &ItemRef<'_>) -> Option<(u128, u128)> {
             (kind(Kind::Police) | name(port)?, (u128::from(*rate_bps) << 32) | u128::from(*burst_bytes))
         }
         ItemRef::Pcp { port, vid, pcp } => (kind(Kind::Pcp) | name(port)?, (u128::from(*vid) << 8) | u128::from(*pcp)),
+        ItemRef::L2cp { port, foreign } => (kind(Kind::L2cp) | name(port)?, u128::from(*foreign)),
         ItemRef::Fdb { mac, vid, port } => {
             let mac = mac.0.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
             (kind(Kind::Fdb) | (mac << 72) | (u128::from(*vid) << 56), name(port)?)
@@ -492,7 +520,7 @@ mod tests {
     }
 
     fn item() -> impl Strategy<Value = (u8, String, u16, u16, bool, bool, u8)> {
-        (0u8..9, name(), 0u16..3000, 1u16..4095, any::<bool>(), any::<bool>(), 0u8..4)
+        (0u8..10, name(), 0u16..3000, 1u16..4095, any::<bool>(), any::<bool>(), 0u8..4)
     }
 
     fn item_ref<'a>(k: u8, base: &'a str, tag: u16, vid: u16, a: bool, b: bool, m: u8) -> ItemRef<'a> {
@@ -500,7 +528,7 @@ mod tests {
         let port = PortName { base, tag };
         match k {
             0 => ItemRef::SubInterface { parent: base, vid },
-            1 => ItemRef::Port { port },
+            1 => ItemRef::Port { port, mcast_flood: a },
             2 => ItemRef::Vlan { port, vid, pvid: a, untagged: b },
             3 => ItemRef::Clsact { port },
             4 => ItemRef::TcDrop {
@@ -509,8 +537,9 @@ mod tests {
                 protocol: if b { TagProtocol::Dot1Ad } else { TagProtocol::Dot1Q },
             },
             5 => ItemRef::Police { port, rate_bps: u64::from(m) * 1_000_000, burst_bytes: u32::from(vid % 3) },
-            6 => ItemRef::ProviderBridge,
+            6 => ItemRef::ProviderBridge { snooping_off: a },
             7 => ItemRef::Pcp { port, vid: vid % 4, pcp: m },
+            8 => ItemRef::L2cp { port, foreign: a },
             _ => ItemRef::Fdb { mac: Mac([2, 0, 0, 0, 0, m]), vid: vid % 4, port },
         }
     }
@@ -546,7 +575,7 @@ mod tests {
 
         /// Sorting keys and dropping repeats gives the `BTreeSet<Item>` of them, in order.
         #[test]
-        fn sort_dedup_is_the_item_set(picks in proptest::collection::vec((0u8..9, 0usize..8, 0u16..3, 2u16..6, any::<bool>()), 0..60)) {
+        fn sort_dedup_is_the_item_set(picks in proptest::collection::vec((0u8..10, 0usize..8, 0u16..3, 2u16..6, any::<bool>()), 0..60)) {
             let topo = crate::topology::parse(TOPO).unwrap();
             let names = Names::new(&topo);
             let n = topo.switches.len();
@@ -562,6 +591,7 @@ mod tests {
                     5 => Key::police(port, tag, u64::from(vid % 3) * 10),
                     6 => Key::provider_bridge(),
                     7 => Key::pcp(port, vid, (tag as u8) * 3),
+                    8 => Key::l2cp(port, tag),
                     _ => Key::fdb(Mac([2, 0, 0, 0, 0, vid as u8]), vid, port, tag),
                 }
             }).collect();

@@ -84,9 +84,11 @@ pub struct MemberAt {
 ///   customer's 802.1Q tags are payload and these entries carry them unchanged.
 /// - Every member's bridge port: a clsact qdisc, a tc drop of 802.1ad (S-tagged) frames on
 ///   ingress (a customer frame may not name a channel VLAN), and on E-Tree leaves also on
-///   egress (leaf VLAN frames leave a leaf port S-tagged and die there); and an ingress
-///   policer at the member's bandwidth, its own or else the channel's (none when it is 0,
-///   which the channels file cannot give).
+///   egress (leaf VLAN frames leave a leaf port S-tagged and die there); the discard of the
+///   IEEE 802.1 reserved block (L2CP: BPDUs, LACP, LLDP; [`Item::L2cp`](super::Item::L2cp))
+///   on ingress, since multicast is flooded; and an ingress policer at the member's
+///   bandwidth, its own or else the channel's (none when it is 0, which the channels file
+///   cannot give).
 /// - Tagged-mode members: the sub-interface, made a bridge port, configured as above.
 /// - Static FDB on every path switch: every member MAC in V (R), and root MACs in L, each to
 ///   the port toward it.
@@ -126,7 +128,7 @@ pub fn channel_keys(
             cur = p;
         }
     }
-    // At most: both trunk ends of each path link per VLAN, nine items per member, and an
+    // At most: both trunk ends of each path link per VLAN, ten items per member, and an
     // FDB entry per MAC (two for an E-Tree root's) on every path switch.
     let fdb_per_switch: usize = members
         .iter()
@@ -138,7 +140,7 @@ pub fn channel_keys(
     // With a PCP, each trunk end also holds a clsact and a filter per VLAN.
     let trunk_items = if pcp == 0 { vlans.len() } else { 2 * vlans.len() + 1 };
     let mut keys: Vec<Key> =
-        Vec::with_capacity(2 * path.len() * trunk_items + 9 * members.len() + path.len() * fdb_per_switch);
+        Vec::with_capacity(2 * path.len() * trunk_items + 10 * members.len() + path.len() * fdb_per_switch);
     let mut ends: Vec<u32> = Vec::with_capacity(path.len());
     for (k, &s) in path.iter().enumerate() {
         // Trunks: the uplink when the parent is on the path, the downlink to each child on it.
@@ -178,6 +180,7 @@ pub fn channel_keys(
             }
             keys.push(Key::clsact(port, tag));
             keys.push(Key::tc_drop(port, tag, Direction::Ingress));
+            keys.push(Key::l2cp(port, tag));
             if leaf {
                 keys.push(Key::tc_drop(port, tag, Direction::Egress));
             }

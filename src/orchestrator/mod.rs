@@ -130,17 +130,23 @@ impl Serialize for ChangeRef<'_> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("op", &self.op)?;
         match &self.item {
-            ItemRef::ProviderBridge => {
+            ItemRef::ProviderBridge { snooping_off } => {
                 map.serialize_entry("type", "provider_bridge")?;
+                if *snooping_off {
+                    map.serialize_entry("snooping_off", &true)?;
+                }
             }
             ItemRef::SubInterface { parent, vid } => {
                 map.serialize_entry("type", "sub_interface")?;
                 map.serialize_entry("parent", parent)?;
                 map.serialize_entry("vid", vid)?;
             }
-            ItemRef::Port { port } => {
+            ItemRef::Port { port, mcast_flood } => {
                 map.serialize_entry("type", "port")?;
                 map.serialize_entry("port", port)?;
+                if *mcast_flood {
+                    map.serialize_entry("mcast_flood", &true)?;
+                }
             }
             ItemRef::Vlan { port, vid, pvid, untagged } => {
                 map.serialize_entry("type", "vlan")?;
@@ -172,6 +178,13 @@ impl Serialize for ChangeRef<'_> {
                 map.serialize_entry("port", port)?;
                 map.serialize_entry("vid", vid)?;
                 map.serialize_entry("pcp", pcp)?;
+            }
+            ItemRef::L2cp { port, foreign } => {
+                map.serialize_entry("type", "l2cp")?;
+                map.serialize_entry("port", port)?;
+                if *foreign {
+                    map.serialize_entry("foreign", &true)?;
+                }
             }
             ItemRef::Fdb { mac, vid, port } => {
                 map.serialize_entry("type", "fdb")?;

@@ -201,17 +201,20 @@ struct InterfaceUse {
 
 /// What every switch holds whatever its channels: its bridge is an 802.1ad provider bridge,
 /// and trunk ports and port-mode interface ports are bridge ports with learning and
-/// flooding off.
+/// unknown-unicast flooding off (broadcast and multicast flooded).
 pub fn baseline(topology: &Topology, s: usize) -> BTreeSet<Item> {
     let Some(sw) = topology.switches.get(s) else { return BTreeSet::new() };
-    let mut out: BTreeSet<Item> =
-        topology.trunk_ports(s).into_iter().map(|port| Item::Port { port: port.to_string() }).collect();
-    out.insert(Item::ProviderBridge);
+    let mut out: BTreeSet<Item> = topology
+        .trunk_ports(s)
+        .into_iter()
+        .map(|port| Item::Port { port: port.to_string(), mcast_flood: true })
+        .collect();
+    out.insert(Item::ProviderBridge { snooping_off: true });
     out.extend(
         topology
             .interfaces_on(&sw.name)
             .filter(|i| i.mode == InterfaceMode::Port)
-            .map(|i| Item::Port { port: i.port.clone() }),
+            .map(|i| Item::Port { port: i.port.clone(), mcast_flood: true }),
     );
     out
 }
@@ -219,7 +222,7 @@ pub fn baseline(topology: &Topology, s: usize) -> BTreeSet<Item> {
 impl<'t> Planner<'t> {
     /// A planner with no channels. Every switch's desired state starts with its baseline:
     /// trunk ports and port-mode interface ports are bridge ports with learning and
-    /// flooding off, whether or not a channel uses them yet.
+    /// unknown-unicast flooding off, whether or not a channel uses them yet.
     pub fn new(topology: &'t Topology) -> Planner<'t> {
         let n = topology.switches.len();
         Planner {

@@ -10,7 +10,11 @@
 //! (leaves never reach leaves, nothing crosses channels, a port member's C-tags arrive as
 //! sent) and gives `probe` the matrix it should observe. It models only what Switchboard
 //! configures: every bridge port has learning and unknown-unicast flooding off and
-//! broadcast flooding on.
+//! broadcast flooding on, and multicast flooding on where its [`Item::Port`] says so; the
+//! bridge's own STP is off, so a frame to the IEEE 802.1 reserved block (an L2CP frame: a
+//! BPDU) is forwarded like multicast unless a member port's L2CP discard ([`Item::L2cp`])
+//! drops it on ingress. (The kernel never forwards LACP or LLDP whatever the ports say; the
+//! model sends the BPDU's address, the one it would forward.)
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -24,6 +28,11 @@ use super::state::{Direction, Item, TagProtocol};
 pub enum Destination {
     Unicast(Mac),
     Broadcast,
+    /// A group address outside the IEEE 802.1 reserved block (IPv6 neighbour discovery's
+    /// 33:33:.., IPv4's 01:00:5e:.., MRP's 01:80:c2:00:00:2x).
+    Multicast,
+    /// An address in the IEEE 802.1 reserved block 01:80:c2:00:00:0x (a BPDU's).
+    L2cp,
 }
 
 /// A VLAN tag on the wire: its protocol (TPID), VLAN ID (0: priority-tagged) and priority.
@@ -114,6 +123,10 @@ struct SwitchView {
     pvid: HashMap<String, u16>,
     /// tc drops: frames whose outer tag has the protocol, on the port, in the direction.
     drops: BTreeSet<(String, Direction, TagProtocol)>,
+    /// Bridge ports that flood multicast.
+    mcast_flood: BTreeSet<String>,
+    /// Ports whose ingress discards the IEEE 802.1 reserved block.
+    l2cp: BTreeSet<String>,
     fdb: HashMap<(Mac, u16), String>,
     subinterfaces: BTreeSet<(String, u16)>,
 }
@@ -139,17 +152,23 @@ impl Net {
                     vlans: HashMap::new(),
                     pvid: HashMap::new(),
                     drops: BTreeSet::new(),
+                    mcast_flood: BTreeSet::new(),
+                    l2cp: BTreeSet::new(),
                     fdb: HashMap::new(),
                     subinterfaces: BTreeSet::new(),
                 };
                 for item in states.get(i).into_iter().flatten() {
                     match item {
-                        Item::ProviderBridge => v.protocol = TagProtocol::Dot1Ad,
+                        // Snooping is not modelled: with it off (as planned) multicast floods.
+                        Item::ProviderBridge { .. } => v.protocol = TagProtocol::Dot1Ad,
                         Item::SubInterface { parent, vid } => {
                             v.subinterfaces.insert((parent.clone(), *vid));
                         }
-                        Item::Port { port } => {
+                        Item::Port { port, mcast_flood } => {
                             v.ports.insert(port.clone());
+                            if *mcast_flood {
+                                v.mcast_flood.insert(port.clone());
+                            }
                         }
                         Item::Vlan { port, vid, pvid, untagged } => {
                             v.vlans.insert((port.clone(), *vid), (*pvid, *untagged));
@@ -162,6 +181,12 @@ impl Net {
                         Item::Clsact { .. } | Item::Police { .. } | Item::Pcp { .. } => {}
                         Item::TcDrop { port, direction, protocol } => {
                             v.drops.insert((port.clone(), *direction, *protocol));
+                        }
+                        // A filter in its place that is not Switchboard's drops who knows what.
+                        Item::L2cp { port, foreign } => {
+                            if !foreign {
+                                v.l2cp.insert(port.clone());
+                            }
                         }
                         Item::Fdb { mac, vid, port } => {
                             v.fdb.insert((*mac, *vid), port.clone());
@@ -211,6 +236,10 @@ impl Net {
         {
             return;
         }
+        // The L2CP discard matches the destination whatever the tags.
+        if dst == Destination::L2cp && sw.l2cp.contains(port) {
+            return;
+        }
         // A tag of the bridge's protocol picks the VLAN (VID 0 is priority-tagged: the PVID);
         // any other frame is untagged to the bridge, its tags payload, and takes the PVID.
         let (vid, inner) = match tags.split_first() {
@@ -237,9 +266,15 @@ impl Net {
                 Some(p) if p != port => vec![p.clone()],
                 _ => Vec::new(), // no entry: unknown unicast is not flooded
             },
-            Destination::Broadcast => {
-                let mut ports: Vec<String> =
-                    sw.vlans.keys().filter(|(p, v)| *v == vid && p != port).map(|(p, _)| p.clone()).collect();
+            // Flooded within the VLAN; multicast only to ports that flood it.
+            Destination::Broadcast | Destination::Multicast | Destination::L2cp => {
+                let mut ports: Vec<String> = sw
+                    .vlans
+                    .keys()
+                    .filter(|(p, v)| *v == vid && p != port)
+                    .filter(|(p, _)| dst == Destination::Broadcast || sw.mcast_flood.contains(p))
+                    .map(|(p, _)| p.clone())
+                    .collect();
                 ports.sort();
                 ports
             }

@@ -21,13 +21,31 @@ pub enum Item {
     /// The switch's bridge tags its VLANs as 802.1ad S-VLANs (`vlan_protocol 802.1ad`): a
     /// channel's VLAN travels the trunks as an S-tag and a customer's own 802.1Q tags are
     /// payload, carried unchanged (issue 18; the scheme is in ARCHITECTURE.md). Every
-    /// switch's baseline; removing it puts the bridge back to 802.1Q.
-    ProviderBridge,
+    /// switch's baseline; removing it puts the bridge back to 802.1Q (and multicast snooping
+    /// on). `snooping_off`: the bridge's multicast snooping is off (`mcast_snooping 0`), what
+    /// the planner makes: with it on, one customer's IGMP or MLD querier makes the bridge
+    /// (whose snooping state is not per VLAN) send other channels' multicast only toward
+    /// that customer's port, so their neighbour discovery and IPv4 multicast die, and it
+    /// drops malformed IP multicast. A bridge configured before reads back with it on,
+    /// which `diff` sets in place (stored items and agents from before give no flag).
+    ProviderBridge {
+        #[serde(default, skip_serializing_if = "is_false")]
+        snooping_off: bool,
+    },
     /// An 802.1Q sub-interface `parent.vid` of a tagged-mode port (VLAN translation at the edge).
     SubInterface { parent: String, vid: u16 },
-    /// `port` is a bridge port, up, with learning, unknown-unicast and multicast flooding off
-    /// (broadcast flooding stays on so ARP works inside a channel).
-    Port { port: String },
+    /// `port` is a bridge port, up, with learning and unknown-unicast flooding off and
+    /// broadcast flooding on (so ARP works inside a channel). `mcast_flood`: multicast is
+    /// flooded too, as broadcast is, to the other ports of the frame's VLAN (so IPv6
+    /// neighbour discovery and routing hellos cross a channel); what the planner makes.
+    /// Ports configured before multicast was carried have it off and read back with
+    /// `mcast_flood: false`, which no plan holds, so `diff` sets the flag in place (stored
+    /// items and agents from before give no flag, which reads as off).
+    Port {
+        port: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        mcast_flood: bool,
+    },
     /// Bridge VLAN membership of `port`. Trunks are tagged members; access ports have PVID and
     /// untagged egress; E-Tree leaves see `pvid` without `untagged` (see ARCHITECTURE.md).
     Vlan { port: String, vid: u16, pvid: bool, untagged: bool },
@@ -57,6 +75,18 @@ pub enum Item {
     /// A filter read back in its place that is not one Switchboard makes reads as PCP 8,
     /// which no plan holds, so it is replaced.
     Pcp { port: String, vid: u16, pcp: u8 },
+    /// The discard of the IEEE 802.1 reserved block at a member's bridge port (its access
+    /// port, or its sub-interface in tagged mode; MEF 45 L2CP): a flower filter on the clsact
+    /// ingress hook (protocol all, preference 3, `L2CP_PREF` of the dry-run driver, handle 1)
+    /// matching destination 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 with a gact drop, so
+    /// customer STP/RSTP/MSTP BPDUs, LACP and LLDP die at the UNI while the rest of the
+    /// customer's multicast is flooded. A filter read back in its place that is not one
+    /// Switchboard makes reads as `foreign: true`, which no plan holds, so it is replaced.
+    L2cp {
+        port: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        foreign: bool,
+    },
     /// A static FDB entry: frames to `mac` in VLAN `vid` leave through `port`.
     Fdb { mac: Mac, vid: u16, port: String },
 }
@@ -115,14 +145,15 @@ impl Item {
     /// The port (or sub-interface) the item lives on; empty for the bridge itself.
     pub fn port(&self) -> String {
         match self {
-            Item::ProviderBridge => String::new(),
+            Item::ProviderBridge { .. } => String::new(),
             Item::SubInterface { parent, vid } => subinterface_name(parent, *vid),
-            Item::Port { port }
+            Item::Port { port, .. }
             | Item::Vlan { port, .. }
             | Item::Clsact { port }
             | Item::TcDrop { port, .. }
             | Item::Police { port, .. }
             | Item::Pcp { port, .. }
+            | Item::L2cp { port, .. }
             | Item::Fdb { port, .. } => port.clone(),
         }
     }
@@ -130,9 +161,14 @@ impl Item {
     /// Two items with the same key cannot both exist on a switch: the kernel keeps one VLAN
     /// entry per (port, vid), so adding a `Vlan` replaces any other with the same key; and one
     /// drop filter per hook (our preference and handle, one protocol), so an 802.1ad drop
-    /// takes the place of an 802.1Q one made before issue 18 (which must go first).
+    /// takes the place of an 802.1Q one made before issue 18 (which must go first); one
+    /// bridge membership per port, whatever its flags (setting them again updates them in
+    /// place); one filter at the L2CP preference per port.
     pub fn same_slot(&self, other: &Item) -> bool {
         match (self, other) {
+            (Item::Port { port: a, .. }, Item::Port { port: b, .. }) => a == b,
+            (Item::ProviderBridge { .. }, Item::ProviderBridge { .. }) => true,
+            (Item::L2cp { port: a, .. }, Item::L2cp { port: b, .. }) => a == b,
             (Item::Vlan { port: a, vid: va, .. }, Item::Vlan { port: b, vid: vb, .. }) => a == b && va == vb,
             (Item::TcDrop { port: a, direction: da, .. }, Item::TcDrop { port: b, direction: db, .. }) => {
                 a == b && da == db
@@ -141,6 +177,10 @@ impl Item {
             _ => self == other,
         }
     }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The name of the sub-interface for customer tag `vid` on `parent`.
@@ -214,7 +254,7 @@ impl Change {
 /// ends and port-mode interfaces) and on the sub-interfaces of its tagged-mode interfaces,
 /// the bridge VLAN entries, static FDB entries and PCP filters whose VLAN ID is in the pool
 /// and not reserved, the bridge memberships of those ports, and the clsact qdisc, matchall drop
-/// filters and policers on them; and the bridge's VLAN protocol (802.1ad), which the
+/// filters, policers and L2CP discards on them; and the bridge's VLAN protocol (802.1ad), which the
 /// scheme needs whatever else the bridge carries. Anything else (another VLAN, a port the topology does not name, an
 /// address in a reserved VLAN) is foreign and never touched.
 #[derive(Clone, Debug)]
@@ -266,11 +306,13 @@ impl Ownership {
             return true;
         }
         match item {
-            Item::ProviderBridge => true,
+            Item::ProviderBridge { .. } => true,
             Item::SubInterface { parent, vid } => self.tagged.contains(parent) && (1..=4094).contains(vid),
-            Item::Port { port } | Item::Clsact { port } | Item::TcDrop { port, .. } | Item::Police { port, .. } => {
-                self.managed_port(port)
-            }
+            Item::Port { port, .. }
+            | Item::Clsact { port }
+            | Item::TcDrop { port, .. }
+            | Item::Police { port, .. }
+            | Item::L2cp { port, .. } => self.managed_port(port),
             Item::Vlan { port, vid, .. } | Item::Fdb { port, vid, .. } | Item::Pcp { port, vid, .. } => {
                 self.managed_port(port) && self.pool.allows(*vid)
             }
@@ -280,8 +322,9 @@ impl Ownership {
 
 /// The changes that turn `actual` into `desired` on the items `ownership` allows: removals
 /// of owned items that are not desired (FDB first, sub-interfaces last), then additions in
-/// creation order. A VLAN entry whose flags differ is re-added, which the kernel updates in
-/// place, rather than deleted (deleting it would flush its FDB entries).
+/// creation order. A VLAN entry or a bridge port whose flags differ is re-added, which the
+/// kernel updates in place, rather than deleted (deleting a VLAN would flush its FDB
+/// entries; taking a port off the bridge, all its VLANs).
 pub fn diff(desired: &BTreeSet<Item>, actual: &BTreeSet<Item>, ownership: &Ownership) -> Vec<Change> {
     let mut changes = removals(desired, actual, ownership);
     changes.extend(desired.difference(actual).map(|item| Change { op: Op::Add, item: item.clone() }));
@@ -305,12 +348,21 @@ fn removals(desired: &BTreeSet<Item>, actual: &BTreeSet<Item>, ownership: &Owner
             _ => None,
         })
         .collect();
+    let desired_ports: BTreeSet<&str> = desired
+        .iter()
+        .filter_map(|i| match i {
+            Item::Port { port, .. } => Some(port.as_str()),
+            _ => None,
+        })
+        .collect();
     actual
         .iter()
         .rev()
         .filter(|item| ownership.owns(item) && !desired.contains(item))
         .filter(|item| match item {
             Item::Vlan { port, vid, .. } => !desired_vlans.contains(&(port.as_str(), *vid)),
+            Item::Port { port, .. } => !desired_ports.contains(port.as_str()),
+            Item::ProviderBridge { .. } => !desired.iter().any(|i| matches!(i, Item::ProviderBridge { .. })),
             _ => true,
         })
         .map(|item| Change { op: Op::Remove, item: item.clone() })
@@ -324,7 +376,7 @@ pub fn apply(state: &mut BTreeSet<Item>, changes: &[Change]) {
     for change in changes {
         match change.op {
             Op::Add => {
-                if matches!(change.item, Item::Vlan { .. }) {
+                if matches!(change.item, Item::Vlan { .. } | Item::Port { .. } | Item::ProviderBridge { .. }) {
                     state.retain(|i| !i.same_slot(&change.item));
                 }
                 state.insert(change.item.clone());
@@ -350,6 +402,53 @@ mod tests {
         assert_eq!(police_burst(1_000_000_000), 1_250_000);
         assert_eq!(burst_ticks(0, 1000), 0, "no rate, no panic");
         assert_eq!(burst_ticks(u64::MAX, u32::MAX), 0);
+    }
+
+    /// A switch configured before multicast was carried: its bridge reads back with snooping
+    /// on and its ports with multicast flooding off, which `diff` sets in place (a re-add,
+    /// never a removal, which would make the bridge 802.1Q or take the port off the bridge
+    /// with its VLANs); and back again in a rollback. A hand-deleted
+    /// L2CP discard is added back; a foreign filter in its place is removed first.
+    #[test]
+    fn old_ports_are_set_in_place_and_l2cp_discards_are_put_back() {
+        let port = |mcast_flood| Item::Port { port: "p1".into(), mcast_flood };
+        let l2cp = |foreign| Item::L2cp { port: "p1".into(), foreign };
+        let vlan = Item::Vlan { port: "p1".into(), vid: 10, pvid: true, untagged: true };
+        let bridge = |snooping_off| Item::ProviderBridge { snooping_off };
+        let desired: BTreeSet<Item> =
+            [bridge(true), port(true), vlan.clone(), Item::Clsact { port: "p1".into() }, l2cp(false)].into();
+        let old: BTreeSet<Item> = [bridge(false), port(false), vlan.clone(), Item::Clsact { port: "p1".into() }].into();
+        let owner = Ownership::everything();
+        let changes = diff(&desired, &old, &owner);
+        assert_eq!(
+            changes,
+            vec![
+                Change { op: Op::Add, item: bridge(true) },
+                Change { op: Op::Add, item: port(true) },
+                Change { op: Op::Add, item: l2cp(false) }
+            ],
+            "one transaction: the flags in place and the discard"
+        );
+        let mut after = old.clone();
+        apply(&mut after, &changes);
+        assert_eq!(after, desired);
+        // The rollback of that transaction puts the old flag back, in place too.
+        assert_eq!(
+            diff(&old, &after, &owner),
+            vec![
+                Change { op: Op::Remove, item: l2cp(false) },
+                Change { op: Op::Add, item: bridge(false) },
+                Change { op: Op::Add, item: port(false) }
+            ]
+        );
+        // A foreign filter at the L2CP preference goes before ours is added.
+        let mut foreign = desired.clone();
+        foreign.remove(&l2cp(false));
+        foreign.insert(l2cp(true));
+        assert_eq!(
+            diff(&desired, &foreign, &owner),
+            vec![Change { op: Op::Remove, item: l2cp(true) }, Change { op: Op::Add, item: l2cp(false) }]
+        );
     }
 
     proptest! {

@@ -24,6 +24,14 @@ pub const POLICE_PREF: u16 = 2;
 /// per channel VLAN, its handle the VLAN ID.
 pub const PCP_PREF: u16 = 3;
 
+/// The tc filter priority of the L2CP discard on a member's ingress ([`Item::L2cp`]), after
+/// the drop of S-tagged frames (1) and the policer (2), so that what it drops is counted
+/// against the bandwidth as any frame the customer sends is.
+pub const L2CP_PREF: u16 = 3;
+
+/// The IEEE 802.1 reserved block the L2CP discard matches, as `tc` spells it:
+/// 01:80:c2:00:00:00 to 01:80:c2:00:00:0f (BPDUs, LACP and the other slow protocols, LLDP).
+pub const L2CP_BLOCK: &str = "01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0";
 /// A switch simulated in memory.
 #[derive(Clone, Debug, Default)]
 pub struct DryRun {
@@ -105,23 +113,33 @@ impl Tool {
 pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
     use Tool::{Bridge, Ip, Tc};
     match (&change.op, &change.item) {
-        (Op::Add, Item::ProviderBridge) => {
-            vec![(Ip, format!("link set dev {bridge} type bridge vlan_protocol 802.1ad"))]
-        }
-        (Op::Remove, Item::ProviderBridge) => {
-            vec![(Ip, format!("link set dev {bridge} type bridge vlan_protocol 802.1Q"))]
+        (Op::Add, Item::ProviderBridge { snooping_off }) => vec![(
+            Ip,
+            format!(
+                "link set dev {bridge} type bridge vlan_protocol 802.1ad mcast_snooping {}",
+                u8::from(!snooping_off)
+            ),
+        )],
+        (Op::Remove, Item::ProviderBridge { .. }) => {
+            vec![(Ip, format!("link set dev {bridge} type bridge vlan_protocol 802.1Q mcast_snooping 1"))]
         }
         (Op::Add, Item::SubInterface { parent, vid }) => vec![
             (Ip, format!("link set dev {parent} up")),
             (Ip, format!("link add link {parent} name {parent}.{vid} type vlan id {vid}")),
         ],
         (Op::Remove, Item::SubInterface { parent, vid }) => vec![(Ip, format!("link del dev {parent}.{vid}"))],
-        (Op::Add, Item::Port { port }) => vec![
+        (Op::Add, Item::Port { port, mcast_flood }) => vec![
             (Ip, format!("link set dev {port} master {bridge}")),
             (Ip, format!("link set dev {port} up")),
-            (Bridge, format!("link set dev {port} learning off flood off mcast_flood off")),
+            (
+                Bridge,
+                format!(
+                    "link set dev {port} learning off flood off mcast_flood {}",
+                    if *mcast_flood { "on" } else { "off" }
+                ),
+            ),
         ],
-        (Op::Remove, Item::Port { port }) => vec![(Ip, format!("link set dev {port} nomaster"))],
+        (Op::Remove, Item::Port { port, .. }) => vec![(Ip, format!("link set dev {port} nomaster"))],
         (Op::Add, Item::Vlan { port, vid, pvid, untagged }) => {
             let mut line = format!("vlan add dev {port} vid {vid}");
             if *pvid {
@@ -155,7 +173,7 @@ pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
             Tc,
             format!(
                 "filter add dev {port} ingress protocol all pref {POLICE_PREF} matchall action police \
-                 rate {rate_bps}bit burst {burst_bytes} conform-exceed drop/pass"
+                 rate {rate_bps}bit burst {burst_bytes} conform-exceed drop/continue"
             ),
         )],
         (Op::Remove, Item::Police { port, .. }) => {
@@ -171,6 +189,15 @@ pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
         (Op::Remove, Item::Pcp { port, vid, .. }) => {
             vec![(Tc, format!("filter del dev {port} egress protocol 802.1ad pref {PCP_PREF} handle {vid} flower"))]
         }
+        (Op::Add, Item::L2cp { port, .. }) => vec![(
+            Tc,
+            format!(
+                "filter add dev {port} ingress protocol all pref {L2CP_PREF} handle 1 flower dst_mac {L2CP_BLOCK} \
+                 action drop"
+            ),
+        )],
+        // Whatever is at the preference, ours or not: `tc` sends no protocol, which matches any.
+        (Op::Remove, Item::L2cp { port, .. }) => vec![(Tc, format!("filter del dev {port} ingress pref {L2CP_PREF}"))],
         (Op::Add, Item::Fdb { mac, vid, port }) => {
             vec![(Bridge, format!("fdb add {mac} dev {port} master static vlan {vid}"))]
         }

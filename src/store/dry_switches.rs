@@ -222,11 +222,11 @@ mod tests {
     fn stored_items_read_back_as_themselves() {
         let mut all = items(2, &["d1", "up"], &[1, 9]);
         all.extend([
-            Item::Port { port: "d1".into() },
+            Item::Port { port: "d1".into(), mcast_flood: true },
             Item::Clsact { port: "d2".into() },
             Item::TcDrop { port: "d2".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q },
             Item::TcDrop { port: "d2".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Ad },
-            Item::ProviderBridge,
+            Item::ProviderBridge { snooping_off: true },
             Item::Vlan { port: "c0.4094".into(), vid: 4094, pvid: true, untagged: true },
         ]);
         for item in &all {

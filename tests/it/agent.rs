@@ -44,7 +44,7 @@ fn agent_files(dir: &Path, name: &str) -> TlsFiles {
 /// What the switch behind a test agent starts with.
 fn start_state() -> BTreeSet<Item> {
     BTreeSet::from([
-        Item::Port { port: "p1".into() },
+        Item::Port { port: "p1".into(), mcast_flood: true },
         Item::Vlan { port: "p1".into(), vid: 5, pvid: true, untagged: true },
     ])
 }
@@ -290,7 +290,9 @@ fn malformed_and_oversized_requests_get_errors_and_the_agent_keeps_serving() {
         // Over the agent's 16 MiB limit.
         let huge = v1::Change {
             op: v1::Op::Add as i32,
-            item: Some(v1::Item { kind: Some(v1::item::Kind::Port(v1::Port { port: "x".repeat(17 << 20) })) }),
+            item: Some(v1::Item {
+                kind: Some(v1::item::Kind::Port(v1::Port { port: "x".repeat(17 << 20), mcast_flood: true })),
+            }),
         };
         let err = client.prepare(prepare(vec![huge])).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");

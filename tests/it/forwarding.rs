@@ -2,7 +2,8 @@
 //! (`orchestrator::simulate`): members reach each other as their kind says and nothing
 //! leaks (E-Tree leaves never reach leaves, on one switch or across), a customer's own
 //! 802.1Q tags (any VID, any priority, one or two of them) arrive as they were sent, and a
-//! frame whose outer tag is 802.1ad (an S-tag, the provider's own) reaches no one. The
+//! frame whose outer tag is 802.1ad (an S-tag, the provider's own) reaches no one; multicast
+//! reaches members as broadcast does, and an L2CP frame (a BPDU) no one. The
 //! negative controls break one part of the scheme at a time and show that these checks
 //! catch it.
 
@@ -25,8 +26,8 @@ fn wire(member_tag: Option<u16>, payload: &[Tag]) -> Vec<Tag> {
 }
 
 /// Every member of every channel sends a frame carrying `payload` (its own tags, under the
-/// member's customer tag on a tagged-mode interface) to broadcast and to every other
-/// member's MACs. It must reach exactly the members its kind allows (an E-Tree leaf only
+/// member's customer tag on a tagged-mode interface) to broadcast, to a multicast group and
+/// to every other member's MACs. It must reach exactly the members its kind allows (an E-Tree leaf only
 /// the roots), each with its own customer tag and then `payload` unchanged, and no one else.
 fn members_reach_as_their_kind_says(
     topo: &Topology,
@@ -38,11 +39,12 @@ fn members_reach_as_their_kind_says(
     for ch in channels.values() {
         for from in &ch.members {
             let sent = wire(from.customer_vlan, payload);
-            let mut dsts = vec![Destination::Broadcast];
+            let mut dsts = vec![Destination::Broadcast, Destination::Multicast];
             for to in &ch.members {
                 dsts.extend(topo.interface(&to.interface).unwrap().macs.iter().map(|m| Destination::Unicast(*m)));
             }
-            let mut reached: BTreeSet<(&str, bool)> = BTreeSet::new();
+            // (member, how: 0 unicast, 1 broadcast, 2 multicast)
+            let mut reached: BTreeSet<(&str, u8)> = BTreeSet::new();
             for dst in &dsts {
                 for d in net.send(&from.interface, &sent, *dst) {
                     let member =
@@ -66,8 +68,9 @@ fn members_reach_as_their_kind_says(
                         ));
                     }
                     let addressed = match dst {
-                        Destination::Broadcast => true,
+                        Destination::Broadcast | Destination::Multicast => true,
                         Destination::Unicast(mac) => topo.interface(&member.interface).unwrap().macs.contains(mac),
+                        Destination::L2cp => false,
                     };
                     if !addressed {
                         return Err(format!(
@@ -75,15 +78,21 @@ fn members_reach_as_their_kind_says(
                             ch.name, member.interface, from.interface
                         ));
                     }
-                    reached.insert((member.interface.as_str(), *dst == Destination::Broadcast));
+                    let how = match dst {
+                        Destination::Broadcast => 1,
+                        Destination::Multicast => 2,
+                        _ => 0,
+                    };
+                    reached.insert((member.interface.as_str(), how));
                 }
             }
             for to in ch.members.iter().filter(|m| m.interface != from.interface) {
                 let should = ch.kind != ChannelKind::P2mp || from.role == Role::Root || to.role == Role::Root;
-                for bcast in [true, false] {
-                    if reached.contains(&(to.interface.as_str(), bcast)) != should {
+                for how in [0, 1, 2] {
+                    if reached.contains(&(to.interface.as_str(), how)) != should {
+                        let how = ["unicast", "broadcast", "multicast"][usize::from(how)];
                         return Err(format!(
-                            "{}: {} -> {} (broadcast: {bcast}, {sent:?}): reached {}, should {should}",
+                            "{}: {} -> {} ({how}, {sent:?}): reached {}, should {should}",
                             ch.name, from.interface, to.interface, !should
                         ));
                     }
@@ -126,6 +135,29 @@ fn s_tagged_frames_reach_no_one(
     Ok(())
 }
 
+/// An L2CP frame (to a BPDU's address) from any member, carrying `payload` under the member's
+/// customer tag, reaches no one: every service discards them at the UNI (MEF 45).
+fn l2cp_frames_reach_no_one(
+    topo: &Topology,
+    states: &States,
+    channels: &BTreeMap<String, PlannedChannel>,
+    payload: &[Tag],
+) -> Result<(), String> {
+    let net = Network::new(topo, states);
+    for ch in channels.values() {
+        for from in &ch.members {
+            let sent = wire(from.customer_vlan, payload);
+            if let Some(d) = net.send(&from.interface, &sent, Destination::L2cp).first() {
+                return Err(format!(
+                    "{}: {} sent an L2CP frame {sent:?}: {} got it",
+                    ch.name, from.interface, d.interface
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn states(planner: &Planner<'_>) -> Vec<BTreeSet<Item>> {
     (0..planner.topology().switches.len()).map(|s| planner.desired(s)).collect()
 }
@@ -161,6 +193,8 @@ proptest! {
         let st = states(&planner);
         prop_assert_eq!(members_reach_as_their_kind_says(&topo, &st, planner.channels(), &[]), Ok(()));
         prop_assert_eq!(members_reach_as_their_kind_says(&topo, &st, planner.channels(), &payload), Ok(()));
+        prop_assert_eq!(l2cp_frames_reach_no_one(&topo, &st, planner.channels(), &[]), Ok(()));
+        prop_assert_eq!(l2cp_frames_reach_no_one(&topo, &st, planner.channels(), &payload), Ok(()));
     }
 
     /// A member that S-tags its frames (with the root or leaf VLAN of any channel, or
@@ -211,6 +245,7 @@ fn all_checks(topo: &Topology, states: &States, channels: &BTreeMap<String, Plan
     ];
     for payload in &payloads {
         members_reach_as_their_kind_says(topo, states, channels, payload)?;
+        l2cp_frames_reach_no_one(topo, states, channels, payload)?;
     }
     s_tagged_frames_reach_no_one(topo, states, channels, 55)
 }
@@ -257,7 +292,7 @@ fn negative_controls_each_broken_part_of_the_scheme_is_caught() {
     assert!(why.contains("got [Tag { protocol: Dot1Ad, vid: 11"), "a leaf got the leaf VLAN S-tagged: {why}");
     // 3. 802.1Q bridges: a customer's C-tag is taken for the bridge's VLAN and the frame is
     //    lost (or worse).
-    let dot1q_bridges = broken(&|i| (*i != Item::ProviderBridge).then(|| i.clone()));
+    let dot1q_bridges = broken(&|i| (!matches!(i, Item::ProviderBridge { .. })).then(|| i.clone()));
     fails(&dot1q_bridges, "802.1Q bridges");
     let lan: BTreeMap<String, PlannedChannel> =
         channels.iter().filter(|(n, _)| *n == "lan").map(|(n, c)| (n.clone(), c.clone())).collect();
@@ -281,6 +316,24 @@ fn negative_controls_each_broken_part_of_the_scheme_is_caught() {
         other => Some(other.clone()),
     });
     assert!(fails(&textbook, "leaf VLAN untagged on leaves").contains("reached leaf"));
+    // 6. Ports as they were before multicast was carried (mcast_flood off): a member's
+    //    multicast reaches no one.
+    let no_mcast = broken(&|i| match i {
+        Item::Port { port, .. } => Some(Item::Port { port: port.clone(), mcast_flood: false }),
+        other => Some(other.clone()),
+    });
+    let why = fails(&no_mcast, "multicast flooding off");
+    assert!(why.contains("(multicast,") && why.contains("should true"), "multicast is lost: {why}");
+    // 7. No L2CP discard (or a foreign filter in its place): a BPDU is flooded like
+    //    multicast, to the channel's other members.
+    for foreign in [None, Some(true)] {
+        let no_l2cp = broken(&|i| match i {
+            Item::L2cp { port, .. } => foreign.map(|foreign| Item::L2cp { port: port.clone(), foreign }),
+            other => Some(other.clone()),
+        });
+        let why = fails(&no_l2cp, "no L2CP discard");
+        assert!(why.contains("sent an L2CP frame"), "a BPDU got through: {why}");
+    }
 }
 
 /// The documented rule for mixed channels: at a tagged-mode member, a port member's frame

@@ -84,7 +84,7 @@ proptest! {
     /// diff(desired, desired) is empty; applying diff(actual, desired) to any actual state gives
     /// desired on what Switchboard owns and leaves everything foreign as it was.
     #[test]
-    fn diff_converges_and_spares_foreign_config((net, cseed, n) in params(), keep in any::<u64>(), junk in proptest::collection::vec((0usize..40, 0u16..4095, 0u8..7), 0..40)) {
+    fn diff_converges_and_spares_foreign_config((net, cseed, n) in params(), keep in any::<u64>(), junk in proptest::collection::vec((0usize..40, 0u16..4095, 0u8..8), 0..40)) {
         let topo = random_topology(&net);
         let planner = plan_some(&topo, &random_channels(&topo, cseed, n));
         for s in 0..topo.switches.len() {
@@ -106,8 +106,10 @@ proptest! {
                     1 => Item::Vlan { port, vid, pvid: true, untagged: true },
                     2 => Item::Fdb { mac, vid, port },
                     3 => Item::TcDrop { port, direction: switchboard::orchestrator::Direction::Egress, protocol: switchboard::orchestrator::TagProtocol::Dot1Ad },
-                    4 => Item::Port { port },
+                    // A port with multicast flooding off is one configured before it was carried.
+                    4 => Item::Port { port, mcast_flood: vid % 2 == 0 },
                     5 => Item::Police { port, rate_bps: u64::from(vid) * 1_000_000, burst_bytes: 12_176 },
+                    6 => Item::L2cp { port, foreign: vid % 2 == 0 },
                     _ => Item::Clsact { port },
                 };
                 apply(&mut actual, &[switchboard::orchestrator::Change { op: switchboard::orchestrator::Op::Add, item }]);

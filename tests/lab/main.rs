@@ -318,7 +318,7 @@ fn drift_made_by_hand_is_found_and_repaired_and_foreign_config_is_left_alone() {
         &format!("missing, would run:    bridge -n metro-acc2 fdb add {mac} dev c1 master static vlan {vid}"),
         &format!("missing, would run:    bridge -n metro-core1 vlan add dev a1 vid {trunk_vid}"),
         "unexpected, would run: bridge -n metro-agg3 vlan del dev up vid 3999",
-        "missing, would run:    bridge -n metro-acc3 link set dev c1 learning off flood off mcast_flood off",
+        "missing, would run:    bridge -n metro-acc3 link set dev c1 learning off flood off mcast_flood on",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }

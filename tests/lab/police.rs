@@ -139,7 +139,7 @@ fn a_hand_changed_rate_is_drift_repaired_and_removal_leaves_no_tc_object() {
         .and_then(|i| u32::from_str_radix(i.trim_start_matches("0x"), 16).ok())
         .unwrap_or_else(|| panic!("no police index in {shown}"))
         .to_string();
-    let change = "tc actions change action police rate 5mbit burst 20k conform-exceed drop/pass index";
+    let change = "tc actions change action police rate 5mbit burst 20k conform-exceed drop/continue index";
     let change: Vec<&str> = change.split(' ').chain([index.as_str()]).collect();
     sh_in("p2p-small-sw1", &change);
     let shown = sh_in("p2p-small-sw1", &["tc", "filter", "show", "dev", "ca", "ingress"]);
@@ -151,7 +151,7 @@ fn a_hand_changed_rate_is_drift_repaired_and_removal_leaves_no_tc_object() {
         "unexpected, would run: tc -n p2p-small-sw1 filter del dev ca ingress protocol all pref 2 matchall".to_string(),
         format!(
             "missing, would run:    tc -n p2p-small-sw1 filter add dev ca ingress protocol all pref 2 matchall \
-             action police rate 1000000bit burst {burst} conform-exceed drop/pass"
+             action police rate 1000000bit burst {burst} conform-exceed drop/continue"
         ),
     ] {
         assert!(out.contains(&want), "missing {want:?} in:\n{out}");

@@ -64,6 +64,8 @@ pub(super) struct Check {
     /// Sent as this L2CP protocol's frame instead (its destination address and EtherType or
     /// LLC header).
     l2cp: Option<L2cp>,
+    /// Sent to this multicast group instead, as an IP packet to it.
+    group: Option<Group>,
 }
 
 pub(super) fn check(
@@ -72,7 +74,8 @@ pub(super) fn check(
     tags: &[Tag],
     want: &[(&'static str, &[Tag])],
 ) -> Check {
-    Check { from, to, tags: tags.to_vec(), want: want.iter().map(|(s, t)| (*s, t.to_vec())).collect(), l2cp: None }
+    let want = want.iter().map(|(s, t)| (*s, t.to_vec())).collect();
+    Check { from, to, tags: tags.to_vec(), want, l2cp: None, group: None }
 }
 
 /// The layer 2 control protocols item 5 decides on.
@@ -84,6 +87,9 @@ enum L2cp {
     Lldp,
     /// LACP: 01:80:c2:00:00:02 (slow protocols), EtherType 0x8809, subtype 1.
     Lacp,
+    /// MVRP (MRP's VLAN registration, GVRP before it): 01:80:c2:00:00:21, EtherType 0x88f5;
+    /// outside the reserved block, so carried like any multicast.
+    Mrp,
 }
 
 impl L2cp {
@@ -92,6 +98,7 @@ impl L2cp {
             L2cp::Stp => 0x00,
             L2cp::Lldp => 0x0e,
             L2cp::Lacp => 0x02,
+            L2cp::Mrp => 0x21,
         };
         [0x01, 0x80, 0xc2, 0, 0, last]
     }
@@ -102,6 +109,63 @@ impl L2cp {
             L2cp::Stp => vec![0x00, 0x26, 0x42, 0x42, 0x03],
             L2cp::Lldp => vec![0x88, 0xcc],
             L2cp::Lacp => vec![0x88, 0x09, 0x01],
+            L2cp::Mrp => vec![0x88, 0xf5],
+        }
+    }
+}
+
+/// Customer multicast groups, each sent as a well-formed IP packet (the bridge's multicast
+/// snooping reads the IP header of an untagged frame, and drops a malformed one).
+#[derive(Clone, Copy, Debug)]
+enum Group {
+    /// IPv6 all-nodes, ff02::1 (33:33:00:00:00:01): router advertisements.
+    AllNodes,
+    /// An IPv6 solicited-node group, ff02::1:ff5c:0021 (33:33:ff:5c:00:21): neighbour
+    /// solicitations.
+    SolicitedNode,
+    /// IPv4 224.0.0.5 (01:00:5e:00:00:05): OSPF hellos.
+    Ospf,
+}
+
+impl Group {
+    fn dst(self) -> [u8; 6] {
+        match self {
+            Group::AllNodes => [0x33, 0x33, 0, 0, 0, 1],
+            Group::SolicitedNode => [0x33, 0x33, 0xff, 0x5c, 0x00, 0x21],
+            Group::Ospf => [0x01, 0x00, 0x5e, 0, 0, 5],
+        }
+    }
+
+    /// EtherType, IP header and an 8-byte upper-layer header, up to our 8-byte marker.
+    fn header(self) -> Vec<u8> {
+        let upper = [0u8; 8];
+        match self {
+            Group::AllNodes | Group::SolicitedNode => {
+                let mut h = vec![0x86, 0xdd, 0x60, 0, 0, 0];
+                h.extend_from_slice(&16u16.to_be_bytes()); // payload: upper header + marker
+                h.extend_from_slice(&[58, 255]); // ICMPv6, hop limit 255 (as ND sends)
+                h.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+                let mut dst = [0u8; 16];
+                dst[0] = 0xff;
+                dst[1] = 0x02;
+                match self {
+                    Group::AllNodes => dst[15] = 1,
+                    _ => dst[11..].copy_from_slice(&[1, 0xff, 0x5c, 0x00, 0x21]),
+                }
+                h.extend_from_slice(&dst);
+                h.extend_from_slice(&upper);
+                h
+            }
+            Group::Ospf => {
+                let mut ip = vec![0x45, 0, 0, 36, 0, 0, 0, 0, 1, 89, 0, 0, 10, 0, 0, 1, 224, 0, 0, 5];
+                let sum = ip.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u32>();
+                let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+                ip[10..12].copy_from_slice(&sum.to_be_bytes());
+                let mut h = vec![0x08, 0x00];
+                h.extend_from_slice(&ip);
+                h.extend_from_slice(&upper);
+                h
+            }
         }
     }
 }
@@ -148,8 +212,12 @@ fn parse(f: &[u8]) -> Option<(u32, Vec<Tag>)> {
             _ => break,
         }
     }
-    // Our marker after the EtherType, or after an L2CP frame's header.
-    let at = [2, 3, 5].into_iter().map(|skip| at + skip).find(|m| f.get(*m..*m + 4) == Some(MAGIC.as_slice()))?;
+    // Our marker after the EtherType, after an L2CP frame's header, or after an IPv6 or IPv4
+    // header and an upper-layer header.
+    let at = [2, 3, 5, 2 + 40 + 8, 2 + 20 + 8]
+        .into_iter()
+        .map(|skip| at + skip)
+        .find(|m| f.get(*m..*m + 4) == Some(MAGIC.as_slice()))?;
     Some((u32::from_be_bytes(f.get(at + 4..at + 8)?.try_into().ok()?), tags))
 }
 
@@ -175,9 +243,10 @@ pub(super) fn run(lab: &Lab, checks: &[Check], taps: &[probe::Tap]) -> (Vec<Stri
         .enumerate()
         .map(|(id, k)| {
             let src = mac_of(lab, k.from);
-            let frame = match k.l2cp {
-                Some(p) => frame_of(id as u32, src, p.dst(), &k.tags, &p.header()),
-                None => frame(id as u32, src, k.to.map(|t| mac_of(lab, t)), &k.tags),
+            let frame = match (k.l2cp, k.group) {
+                (Some(p), _) => frame_of(id as u32, src, p.dst(), &k.tags, &p.header()),
+                (None, Some(g)) => frame_of(id as u32, src, g.dst(), &k.tags, &g.header()),
+                (None, None) => frame(id as u32, src, k.to.map(|t| mac_of(lab, t)), &k.tags),
             };
             (k.from.to_string(), frame)
         })
@@ -431,7 +500,10 @@ fn probe_load_reports_the_delivered_rate_per_receiver() {
 /// L2CP (issue 18 item 5, MEF 45): customer STP BPDUs, LLDP and LACP frames are discarded by
 /// every service type (EPL, EP-LAN, EP-Tree from port-mode members; EVP-LAN and EVP-Tree
 /// under a tagged-mode member's customer tag), untagged or C-tagged; the same members'
-/// broadcasts get through, so what is discarded is the protocol, not the member.
+/// broadcasts get through, so what is discarded is the protocol, not the member. The discard
+/// is the L2CP filter on each member's ingress (ports flood multicast, and with its STP off
+/// the bridge forwards a BPDU like multicast): deleted by hand, a BPDU crosses the EPL; that
+/// is drift, and `drift --repair` puts the filter back.
 #[test]
 fn l2cp_frames_are_discarded_by_every_service() {
     let lab = qinq_lab();
@@ -448,7 +520,7 @@ fn l2cp_frames_are_discarded_by_every_service() {
         for inner in [vec![], vec![c(100, 7)]] {
             let tags: Vec<Tag> = under.iter().chain(&inner).copied().collect();
             for p in [L2cp::Stp, L2cp::Lldp, L2cp::Lacp] {
-                checks.push(Check { from, to: None, tags: tags.clone(), want: Vec::new(), l2cp: Some(p) });
+                checks.push(Check { from, to: None, tags: tags.clone(), want: Vec::new(), l2cp: Some(p), group: None });
             }
         }
     }
@@ -466,4 +538,190 @@ fn l2cp_frames_are_discarded_by_every_service() {
         let seen: Vec<&Vec<Tag>> = tapped.iter().filter(|(i, _, _)| *i == k).map(|(_, _, t)| t).collect();
         assert_eq!(seen, vec![&check.tags], "{:?} with {:x?} not seen on ea", check.l2cp, check.tags);
     }
+    // The filter counted what it dropped.
+    let out = sh_in("qinq-sw1", &["tc", "-s", "filter", "show", "dev", "ea", "ingress", "pref", "3"]);
+    assert!(out.contains("dst_mac 01:80:c2:00:00:00/44"), "the block, a 44-bit prefix:\n{out}");
+    assert!(out.contains("gact action drop") && !out.contains("dropped 0,"), "the discard dropped nothing:\n{out}");
+
+    // Negative control: without the filter, epl-a's BPDU (untagged and C-tagged) crosses the
+    // EPL; LLDP and LACP still do not (the bridge never forwards those).
+    sh_in("qinq-sw1", &["tc", "filter", "del", "dev", "ea", "ingress", "pref", "3"]);
+    let bpdu = |tags: &[Tag], p: L2cp, want: &[(&'static str, &[Tag])]| {
+        let want = want.iter().map(|(s, t)| (*s, t.to_vec())).collect();
+        Check { from: "epl-a", to: None, tags: tags.to_vec(), want, l2cp: Some(p), group: None }
+    };
+    let unguarded = [
+        bpdu(&[], L2cp::Stp, &[("epl-b", &[])]),
+        bpdu(&[c(100, 7)], L2cp::Stp, &[("epl-b", &[c(100, 7)])]),
+        bpdu(&[], L2cp::Lldp, &[]),
+        bpdu(&[], L2cp::Lacp, &[]),
+    ];
+    let (failures, _) = run(&lab, &unguarded, &[]);
+    assert!(failures.is_empty(), "without the filter:\n{}", failures.join("\n"));
+    // That is drift, which the repair puts back; then the BPDU is discarded again.
+    let dir = std::env::temp_dir().join(format!("swb-qinq-l2cp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (topo_file, chan_file) = (dir.join("qinq.yaml"), dir.join("qinq.channels.yaml"));
+    std::fs::write(&topo_file, TOPOLOGY).unwrap();
+    std::fs::write(&chan_file, CHANNELS).unwrap();
+    let args = ["drift", "-t", topo_file.to_str().unwrap(), "-c", chan_file.to_str().unwrap()];
+    let (code, out, _) = super::switchboard(&args);
+    assert_eq!(code, 1, "{out}");
+    let want = "missing, would run:    tc -n qinq-sw1 filter add dev ea ingress protocol all pref 3 handle 1 flower \
+                dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop";
+    assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    let (code, out, err) = super::switchboard(&[&args[..], &["--repair"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = super::switchboard(&args);
+    assert_eq!(code, 0, "{out}");
+    let (failures, _) = run(&lab, &[bpdu(&[], L2cp::Stp, &[]), bpdu(&[c(100, 7)], L2cp::Stp, &[])], &[]);
+    assert!(failures.is_empty(), "after the repair:\n{}", failures.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Customer multicast crosses a channel as broadcast does (the bug: every port had
+/// `mcast_flood off`, so IPv6 did not work across any channel): IPv6 all-nodes and
+/// solicited-node frames (neighbour discovery), an IPv4 224.0.0.5 frame (OSPF hellos) and an
+/// MVRP frame (01:80:c2:00:00:21, outside the reserved block), untagged and C-tagged, from a
+/// member of every service type reach exactly the channel's other members, each with its own
+/// customer tag and the sender's C-tag unchanged: an E-Tree leaf's reach the root only (never
+/// a leaf, on its switch or across), the root's every leaf; nothing reaches another channel.
+#[test]
+fn multicast_reaches_exactly_the_channels_other_members() {
+    let lab = qinq_lab();
+    let mut checks = Vec::new();
+    for inner in [vec![], vec![c(100, 7)]] {
+        let under = |tag: u16| -> Vec<Tag> { [c(tag, 0)].into_iter().chain(inner.iter().copied()).collect() };
+        let (u700, u800) = (under(700), under(800));
+        let it: &[Tag] = &inner;
+        // (sender, its tags, who gets it with which tags)
+        type Sender<'a> = (&'static str, Vec<Tag>, Vec<(&'static str, &'a [Tag])>);
+        let senders: Vec<Sender> = vec![
+            ("epl-a", inner.clone(), vec![("epl-b", it)]),
+            ("epl-b", inner.clone(), vec![("epl-a", it)]),
+            ("lan-a", inner.clone(), vec![("lan-b", it), ("lan-c", it), ("mix-t", &u700)]),
+            ("lan-c", inner.clone(), vec![("lan-a", it), ("lan-b", it), ("mix-t", &u700)]),
+            ("mix-t", u700.clone(), vec![("lan-a", it), ("lan-b", it), ("lan-c", it)]),
+            ("root", inner.clone(), vec![("leaf1", it), ("leaf2", it), ("leaf3", it), ("mix-t", &u800)]),
+            ("leaf1", inner.clone(), vec![("root", it)]),
+            ("leaf2", inner.clone(), vec![("root", it)]),
+            ("leaf3", inner.clone(), vec![("root", it)]),
+            ("mix-t", u800.clone(), vec![("root", it)]),
+        ];
+        for (from, tags, want) in &senders {
+            for g in [Group::AllNodes, Group::SolicitedNode, Group::Ospf] {
+                let mut k = check(from, None, tags, want);
+                k.group = Some(g);
+                checks.push(k);
+            }
+            let mut k = check(from, None, tags, want);
+            k.l2cp = Some(L2cp::Mrp);
+            checks.push(k);
+        }
+    }
+    let (failures, _) = run(&lab, &checks, &[]);
+    assert!(failures.is_empty(), "{} of {} checks failed:\n{}", failures.len(), checks.len(), failures.join("\n"));
+
+    // Negative control: epl-b's port as every port was before (mcast_flood off) gets none of
+    // epl-a's multicast, while broadcast still arrives; that is drift, which `drift --repair`
+    // sets in place (the port is not taken off the bridge), and then multicast arrives.
+    sh_in("qinq-sw3", &["bridge", "link", "set", "dev", "eb", "mcast_flood", "off"]);
+    let to_epl_b = |want: &[(&'static str, &[Tag])]| {
+        let mut k = check("epl-a", None, &[], want);
+        k.group = Some(Group::SolicitedNode);
+        k
+    };
+    let old = [to_epl_b(&[]), check("epl-a", None, &[], &[("epl-b", &[])])];
+    let (failures, _) = run(&lab, &old, &[]);
+    assert!(failures.is_empty(), "with mcast_flood off:\n{}", failures.join("\n"));
+    let dir = std::env::temp_dir().join(format!("swb-qinq-mcast-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (topo_file, chan_file) = (dir.join("qinq.yaml"), dir.join("qinq.channels.yaml"));
+    std::fs::write(&topo_file, TOPOLOGY).unwrap();
+    std::fs::write(&chan_file, CHANNELS).unwrap();
+    let args = ["drift", "-t", topo_file.to_str().unwrap(), "-c", chan_file.to_str().unwrap()];
+    let (code, out, _) = super::switchboard(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("bridge -n qinq-sw3 link set dev eb learning off flood off mcast_flood on"), "{out}");
+    assert!(!out.contains("nomaster"), "the port is not taken off the bridge:\n{out}");
+    let (code, out, err) = super::switchboard(&[&args[..], &["--repair"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = super::switchboard(&args);
+    assert_eq!(code, 0, "{out}");
+    let (failures, _) = run(&lab, &[to_epl_b(&[("epl-b", &[])])], &[]);
+    assert!(failures.is_empty(), "after the repair:\n{}", failures.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One customer's IGMP querier does not change another channel's multicast: the bridges'
+/// multicast snooping is off (with it on, as the kernel has it by default, the snooping state
+/// is the whole bridge's, so a query in the EP-LAN makes sw1 send the EPL's 239.1.1.1 only
+/// toward the querier's port, and epl-b gets nothing). Negative control: snooping turned back
+/// on by hand on sw1 does exactly that; it is drift, and `drift --repair` turns it off again.
+#[test]
+fn a_customers_querier_leaves_other_channels_multicast_alone() {
+    let lab = qinq_lab();
+    let ip4 = |proto: u8, dst: [u8; 4], payload: &[u8]| -> Vec<u8> {
+        let tot = 20 + payload.len() as u16;
+        let mut ip = vec![0x45, 0, (tot >> 8) as u8, tot as u8, 0, 0, 0, 0, 1, proto, 0, 0, 10, 0, 0, 9];
+        ip.extend_from_slice(&dst);
+        let sum = checksum(&ip);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        ip.extend_from_slice(payload);
+        ip
+    };
+    // An IGMPv2 general query (maximum response time 0.1 s, so the bridge counts the querier
+    // at once) from lan-a, in the EP-LAN.
+    let mut igmp = vec![0x11, 1, 0, 0, 0, 0, 0, 0];
+    let sum = checksum(&igmp);
+    igmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut query = vec![0x01, 0x00, 0x5e, 0, 0, 1];
+    query.extend_from_slice(&mac_of(&lab, "lan-a").octets());
+    query.extend_from_slice(&[0x08, 0x00]);
+    query.extend_from_slice(&ip4(2, [224, 0, 0, 1], &igmp));
+    query.resize(60, 0);
+    // A 239.1.1.1 packet from epl-a, in the EPL, with our marker.
+    let mut group = vec![0x01, 0x00, 0x5e, 1, 1, 1];
+    group.extend_from_slice(&mac_of(&lab, "epl-a").octets());
+    group.extend_from_slice(&[0x08, 0x00]);
+    let mut payload = vec![0u8; 8];
+    payload.extend_from_slice(MAGIC);
+    payload.extend_from_slice(&7u32.to_be_bytes());
+    group.extend_from_slice(&ip4(17, [239, 1, 1, 1], &payload));
+    let taps = [probe::Tap {
+        label: "epl-b".into(),
+        netns: lab::site_namespace(&lab.topo, "epl-b"),
+        ifname: lab::SITE_IFNAME.into(),
+    }];
+    let epl_b_gets_it = || {
+        let _ = probe::capture(&lab.topo, &taps, &[("lan-a".to_string(), query.clone())]).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let got = probe::capture(&lab.topo, &taps, &[("epl-a".to_string(), group.clone())]).unwrap();
+        got.iter().filter(|(_, f)| f.windows(4).any(|w| w == MAGIC)).count()
+    };
+    assert_eq!(epl_b_gets_it(), 1, "after a query in the EP-LAN, the EPL's multicast still arrives");
+    sh_in("qinq-sw1", &["ip", "link", "set", "dev", "br0", "type", "bridge", "mcast_snooping", "1"]);
+    assert_eq!(epl_b_gets_it(), 0, "negative control: with snooping on, another channel's querier cuts it");
+    let dir = std::env::temp_dir().join(format!("swb-qinq-snoop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (topo_file, chan_file) = (dir.join("qinq.yaml"), dir.join("qinq.channels.yaml"));
+    std::fs::write(&topo_file, TOPOLOGY).unwrap();
+    std::fs::write(&chan_file, CHANNELS).unwrap();
+    let args = ["drift", "-t", topo_file.to_str().unwrap(), "-c", chan_file.to_str().unwrap()];
+    let (code, out, _) = super::switchboard(&args);
+    assert_eq!(code, 1, "{out}");
+    let want = "ip -n qinq-sw1 link set dev br0 type bridge vlan_protocol 802.1ad mcast_snooping 0";
+    assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    assert!(!out.contains("vlan_protocol 802.1Q"), "the bridge is not made 802.1Q:\n{out}");
+    let (code, out, err) = super::switchboard(&[&args[..], &["--repair"]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(sh_in("qinq-sw1", &["ip", "-d", "link", "show", "br0"]).contains("mcast_snooping 0"));
+    assert_eq!(epl_b_gets_it(), 1, "after the repair");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The Internet checksum of `bytes` (an even number of them).
+fn checksum(bytes: &[u8]) -> u16 {
+    let sum = bytes.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u32>();
+    !(((sum & 0xffff) + (sum >> 16)) as u16)
 }

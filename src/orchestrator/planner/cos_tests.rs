@@ -51,12 +51,13 @@ fn a_class_with_a_pcp_puts_it_on_every_trunk_end_of_the_path_per_channel_vlan() 
     check_trunks(
         "- {name: t, kind: p2mp, class: gold, members: [{interface: x, role: root}, {interface: y, role: leaf}, {interface: z, role: leaf}]}",
         expect![[r#"
-            # switch a (driver dry-run, netns na, bridge br0): 14 to add, 0 to remove
+            # switch a (driver dry-run, netns na, bridge br0): 15 to add, 0 to remove
             tc -n na qdisc add dev ab clsact
             tc -n na qdisc add dev px clsact
             tc -n na filter add dev ab egress protocol 802.1ad pref 3 handle 10 flower vlan_id 10 action vlan modify id 10 priority 5 protocol 802.1ad
             tc -n na filter add dev ab egress protocol 802.1ad pref 3 handle 11 flower vlan_id 11 action vlan modify id 11 priority 5 protocol 802.1ad
-            # switch b (driver dry-run, bridge br0): 22 to add, 0 to remove
+            tc -n na filter add dev px ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
+            # switch b (driver dry-run, bridge br0): 23 to add, 0 to remove
             tc qdisc add dev ba clsact
             tc qdisc add dev bc clsact
             tc qdisc add dev pz.10 clsact
@@ -64,11 +65,13 @@ fn a_class_with_a_pcp_puts_it_on_every_trunk_end_of_the_path_per_channel_vlan() 
             tc filter add dev ba egress protocol 802.1ad pref 3 handle 11 flower vlan_id 11 action vlan modify id 11 priority 5 protocol 802.1ad
             tc filter add dev bc egress protocol 802.1ad pref 3 handle 10 flower vlan_id 10 action vlan modify id 10 priority 5 protocol 802.1ad
             tc filter add dev bc egress protocol 802.1ad pref 3 handle 11 flower vlan_id 11 action vlan modify id 11 priority 5 protocol 802.1ad
-            # switch c (driver dry-run, bridge br0): 15 to add, 0 to remove
+            tc filter add dev pz.10 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
+            # switch c (driver dry-run, bridge br0): 16 to add, 0 to remove
             tc qdisc add dev cb clsact
             tc qdisc add dev py clsact
             tc filter add dev cb egress protocol 802.1ad pref 3 handle 10 flower vlan_id 10 action vlan modify id 10 priority 5 protocol 802.1ad
             tc filter add dev cb egress protocol 802.1ad pref 3 handle 11 flower vlan_id 11 action vlan modify id 11 priority 5 protocol 802.1ad
+            tc filter add dev py ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
         "#]],
     );
 }
@@ -78,13 +81,17 @@ fn the_default_class_puts_nothing_on_trunks() {
     check_trunks(
         "- {name: e, kind: p2p, members: [x, y]}\n- {name: f, kind: p2p, class: standard, members: [w, z]}",
         expect![[r#"
-            # switch a (driver dry-run, netns na, bridge br0): 7 to add, 0 to remove
+            # switch a (driver dry-run, netns na, bridge br0): 8 to add, 0 to remove
             tc -n na qdisc add dev px clsact
-            # switch b (driver dry-run, bridge br0): 13 to add, 0 to remove
+            tc -n na filter add dev px ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
+            # switch b (driver dry-run, bridge br0): 14 to add, 0 to remove
             tc qdisc add dev pz.11 clsact
-            # switch c (driver dry-run, bridge br0): 14 to add, 0 to remove
+            tc filter add dev pz.11 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
+            # switch c (driver dry-run, bridge br0): 16 to add, 0 to remove
             tc qdisc add dev pw clsact
             tc qdisc add dev py clsact
+            tc filter add dev pw ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
+            tc filter add dev py ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
         "#]],
     );
 }
@@ -112,9 +119,10 @@ fn removing_a_channel_takes_its_pcp_filters_and_the_trunk_qdisc_with_it() {
     // Silver's filters go (b - c only); gold's and the qdiscs it needs stay.
     let silver_gone = expect![[r#"
         # switch a (driver dry-run, netns na, bridge br0): 0 to add, 0 to remove
-        # switch b (driver dry-run, bridge br0): 0 to add, 10 to remove
+        # switch b (driver dry-run, bridge br0): 0 to add, 11 to remove
         bridge fdb del 02:00:00:00:00:0d dev bc master vlan 11
         bridge fdb del 02:00:00:00:00:0c dev pz.11 master vlan 11
+        tc filter del dev pz.11 ingress pref 3
         tc filter del dev bc egress protocol 802.1ad pref 3 handle 11 flower
         tc filter del dev pz.11 ingress protocol all pref 2 matchall
         tc filter del dev pz.11 ingress protocol 802.1ad pref 1 matchall
@@ -123,9 +131,10 @@ fn removing_a_channel_takes_its_pcp_filters_and_the_trunk_qdisc_with_it() {
         bridge vlan del dev bc vid 11
         ip link set dev pz.11 nomaster
         ip link del dev pz.11
-        # switch c (driver dry-run, bridge br0): 0 to add, 8 to remove
+        # switch c (driver dry-run, bridge br0): 0 to add, 9 to remove
         bridge fdb del 02:00:00:00:00:0d dev pw master vlan 11
         bridge fdb del 02:00:00:00:00:0c dev cb master vlan 11
+        tc filter del dev pw ingress pref 3
         tc filter del dev cb egress protocol 802.1ad pref 3 handle 11 flower
         tc filter del dev pw ingress protocol all pref 2 matchall
         tc filter del dev pw ingress protocol 802.1ad pref 1 matchall
@@ -139,9 +148,10 @@ fn removing_a_channel_takes_its_pcp_filters_and_the_trunk_qdisc_with_it() {
     // Nothing of the class is left: no filter, no qdisc on a trunk.
     let removal = render(&planner, &gold);
     let gold_gone = expect![[r#"
-        # switch a (driver dry-run, netns na, bridge br0): 0 to add, 9 to remove
+        # switch a (driver dry-run, netns na, bridge br0): 0 to add, 10 to remove
         bridge -n na fdb del 02:00:00:00:00:0b dev ab master vlan 10
         bridge -n na fdb del 02:00:00:00:00:0a dev px master vlan 10
+        tc -n na filter del dev px ingress pref 3
         tc -n na filter del dev ab egress protocol 802.1ad pref 3 handle 10 flower
         tc -n na filter del dev px ingress protocol all pref 2 matchall
         tc -n na filter del dev px ingress protocol 802.1ad pref 1 matchall
@@ -158,9 +168,10 @@ fn removing_a_channel_takes_its_pcp_filters_and_the_trunk_qdisc_with_it() {
         tc qdisc del dev ba clsact
         bridge vlan del dev bc vid 10
         bridge vlan del dev ba vid 10
-        # switch c (driver dry-run, bridge br0): 0 to add, 9 to remove
+        # switch c (driver dry-run, bridge br0): 0 to add, 10 to remove
         bridge fdb del 02:00:00:00:00:0b dev py master vlan 10
         bridge fdb del 02:00:00:00:00:0a dev cb master vlan 10
+        tc filter del dev py ingress pref 3
         tc filter del dev cb egress protocol 802.1ad pref 3 handle 10 flower
         tc filter del dev py ingress protocol all pref 2 matchall
         tc filter del dev py ingress protocol 802.1ad pref 1 matchall

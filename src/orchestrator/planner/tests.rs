@@ -45,12 +45,13 @@ fn p2p_across_the_line() {
     check(
         "- {name: e, kind: p2p, members: [x, y]}",
         expect![[r#"
-            # switch a (driver dry-run, netns na, bridge br0): 7 to add, 0 to remove
+            # switch a (driver dry-run, netns na, bridge br0): 8 to add, 0 to remove
             bridge -n na vlan add dev ab vid 10
             bridge -n na vlan add dev px vid 10 pvid untagged
             tc -n na qdisc add dev px clsact
             tc -n na filter add dev px ingress protocol 802.1ad pref 1 matchall action drop
-            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
+            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/continue
+            tc -n na filter add dev px ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
             bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 10
             bridge -n na fdb add 02:00:00:00:00:0b dev ab master static vlan 10
             # switch b (driver dry-run, bridge br0): 4 to add, 0 to remove
@@ -58,12 +59,13 @@ fn p2p_across_the_line() {
             bridge vlan add dev bc vid 10
             bridge fdb add 02:00:00:00:00:0a dev ba master static vlan 10
             bridge fdb add 02:00:00:00:00:0b dev bc master static vlan 10
-            # switch c (driver dry-run, bridge br0): 7 to add, 0 to remove
+            # switch c (driver dry-run, bridge br0): 8 to add, 0 to remove
             bridge vlan add dev cb vid 10
             bridge vlan add dev py vid 10 pvid untagged
             tc qdisc add dev py clsact
             tc filter add dev py ingress protocol 802.1ad pref 1 matchall action drop
-            tc filter add dev py ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
+            tc filter add dev py ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/continue
+            tc filter add dev py ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
             bridge fdb add 02:00:00:00:00:0a dev cb master static vlan 10
             bridge fdb add 02:00:00:00:00:0b dev py master static vlan 10
         "#]],
@@ -75,23 +77,24 @@ fn etree_leaf_on_a_tagged_port_gets_a_subinterface_and_drops() {
     check(
         "- {name: t, kind: p2mp, members: [{interface: x, role: root}, {interface: z, role: leaf, customer_vlan: 500}]}",
         expect![[r#"
-            # switch a (driver dry-run, netns na, bridge br0): 10 to add, 0 to remove
+            # switch a (driver dry-run, netns na, bridge br0): 11 to add, 0 to remove
             bridge -n na vlan add dev ab vid 10
             bridge -n na vlan add dev ab vid 11
             bridge -n na vlan add dev px vid 10 pvid untagged
             bridge -n na vlan add dev px vid 11 untagged
             tc -n na qdisc add dev px clsact
             tc -n na filter add dev px ingress protocol 802.1ad pref 1 matchall action drop
-            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
+            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/continue
+            tc -n na filter add dev px ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
             bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 10
             bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 11
             bridge -n na fdb add 02:00:00:00:00:0c dev ab master static vlan 10
-            # switch b (driver dry-run, bridge br0): 13 to add, 0 to remove
+            # switch b (driver dry-run, bridge br0): 14 to add, 0 to remove
             ip link set dev pz up
             ip link add link pz name pz.500 type vlan id 500
             ip link set dev pz.500 master br0
             ip link set dev pz.500 up
-            bridge link set dev pz.500 learning off flood off mcast_flood off
+            bridge link set dev pz.500 learning off flood off mcast_flood on
             bridge vlan add dev ba vid 10
             bridge vlan add dev ba vid 11
             bridge vlan add dev pz.500 vid 10 untagged
@@ -99,7 +102,8 @@ fn etree_leaf_on_a_tagged_port_gets_a_subinterface_and_drops() {
             tc qdisc add dev pz.500 clsact
             tc filter add dev pz.500 ingress protocol 802.1ad pref 1 matchall action drop
             tc filter add dev pz.500 egress protocol 802.1ad pref 1 matchall action drop
-            tc filter add dev pz.500 ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/pass
+            tc filter add dev pz.500 ingress protocol all pref 2 matchall action police rate 10000000bit burst 12500 conform-exceed drop/continue
+            tc filter add dev pz.500 ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
             bridge fdb add 02:00:00:00:00:0a dev ba master static vlan 10
             bridge fdb add 02:00:00:00:00:0a dev ba master static vlan 11
             bridge fdb add 02:00:00:00:00:0c dev pz.500 master static vlan 10

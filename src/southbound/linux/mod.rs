@@ -8,6 +8,7 @@
 //! planner's [`Item`] model with one dump per kind.
 
 mod conn;
+mod l2cp;
 pub mod lab;
 pub mod msgs;
 pub mod netns;
@@ -231,8 +232,10 @@ impl Driver for LinuxSwitch {
         let br = self.bridge_index()?;
         let names: HashMap<u32, String> = self.index.iter().map(|(n, i)| (*i, n.clone())).collect();
         let mut items = BTreeSet::new();
-        if links.iter().any(|l| l.header.index == br && bridge_protocol(l) == Some(VlanProtocol::Ieee8021Ad)) {
-            items.insert(Item::ProviderBridge);
+        if let Some(l) = links.iter().find(|l| l.header.index == br)
+            && bridge_protocol(l) == Some(VlanProtocol::Ieee8021Ad)
+        {
+            items.insert(Item::ProviderBridge { snooping_off: !bridge_snooping(l) });
         }
         let mut ports: HashMap<u32, String> = HashMap::new();
         for link in &links {
@@ -250,9 +253,11 @@ impl Driver for LinuxSwitch {
             if master == Some(br) {
                 ports.insert(link.header.index, name.to_string());
                 let up = link.header.flags.contains(LinkFlags::Up);
-                let (learning, flood, mcast) = port_flags(link);
-                if up && !learning && !flood && !mcast {
-                    items.insert(Item::Port { port: name.to_string() });
+                // Multicast flooding on or off (off: configured before multicast was carried)
+                // reads as a port with that flag; other flags, as no port of ours.
+                let (learning, flood, mcast_flood) = port_flags(link);
+                if up && !learning && !flood {
+                    items.insert(Item::Port { port: name.to_string(), mcast_flood });
                 }
             }
         }
@@ -308,7 +313,7 @@ impl Driver for LinuxSwitch {
             }
         }
         // clsact qdiscs on bridge ports (one dump), then our matchall drop filter on each of
-        // their hooks, the policer on their ingress hook and, for each VLAN a port carries
+        // their hooks, the policer and the L2CP discard on their ingress hook and, for each VLAN a port carries
         // tagged (a trunk's), the PCP filter on its egress hook: the kernel dumps filters one
         // hook of one device at a time, so these are asked for by key, all in one batch of
         // gets. (A PCP filter made by hand for a VLAN the port does not carry is not seen; it
@@ -333,6 +338,7 @@ impl Driver for LinuxSwitch {
                 hooks.push((port.clone(), Hook::Drop(direction), q.header.index));
             }
             hooks.push((port.clone(), Hook::Police, q.header.index));
+            hooks.push((port.clone(), Hook::L2cp, q.header.index));
             for vid in tagged.get(port.as_str()).into_iter().flatten() {
                 hooks.push((port.clone(), Hook::Pcp(*vid), q.header.index));
             }
@@ -346,6 +352,7 @@ impl Driver for LinuxSwitch {
                 RouteNetlinkMessage::GetTrafficFilter(match hook {
                     Hook::Drop(direction) => msgs::our_drop_key(*ifindex, *direction),
                     Hook::Police => msgs::our_police_key(*ifindex),
+                    Hook::L2cp => l2cp::our_l2cp_key(*ifindex),
                     Hook::Pcp(vid) => pcp::our_pcp_key(*ifindex, *vid),
                 })
             })
@@ -365,6 +372,11 @@ impl Driver for LinuxSwitch {
                     Hook::Police => {
                         let (rate_bps, burst_bytes) = msgs::police_of(&f);
                         items.insert(Item::Police { port: port.clone(), rate_bps, burst_bytes });
+                    }
+                    Hook::L2cp => {
+                        if let Some(foreign) = l2cp::foreign(&f) {
+                            items.insert(Item::L2cp { port: port.clone(), foreign });
+                        }
                     }
                     Hook::Pcp(vid) => {
                         if let Some(pcp) = pcp::pcp_of(&f, vid) {
@@ -401,6 +413,7 @@ impl Driver for LinuxSwitch {
 enum Hook {
     Drop(Direction),
     Police,
+    L2cp,
     Pcp(u16),
 }
 
@@ -422,6 +435,17 @@ fn bridge_protocol(l: &LinkMessage) -> Option<VlanProtocol> {
             _ => None,
         }),
         _ => None,
+    })
+}
+
+/// Whether a bridge's multicast snooping is on (the kernel's default, when not said).
+fn bridge_snooping(l: &LinkMessage) -> bool {
+    !l.attributes.iter().any(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| match i {
+            LinkInfo::Data(InfoData::Bridge(data)) => data.contains(&InfoBridge::MulticastSnooping(false)),
+            _ => false,
+        }),
+        _ => false,
     })
 }
 

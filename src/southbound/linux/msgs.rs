@@ -26,6 +26,8 @@ fn tc_protocol(protocol: TagProtocol) -> u16 {
 /// TCA_GACT_PARMS and TC_ACT_SHOT from linux/tc_act/tc_gact.h and pkt_cls.h.
 const TCA_GACT_PARMS: u16 = 2;
 const TC_ACT_SHOT: i32 = 2;
+/// TC_ACT_UNSPEC: no verdict, the next filter decides (`continue`).
+const TC_ACT_UNSPEC: i32 = -1;
 /// ETH_P_ALL (`protocol all`), in network byte order.
 const ETH_P_ALL_BE: u16 = 0x0003u16.to_be();
 /// TCA_POLICE_* from linux/pkt_cls.h.
@@ -126,17 +128,20 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
     use RouteNetlinkMessage as M;
     let create = NLM_F_CREATE | NLM_F_EXCL;
     Ok(match (&change.op, &change.item) {
-        (op, Item::ProviderBridge) => {
+        (op, Item::ProviderBridge { snooping_off }) => {
             // RTM_NEWLINK without CREATE on the bridge: the kernel changes its link data.
-            let protocol = match op {
-                Op::Add => VlanProtocol::Ieee8021Ad,
-                Op::Remove => VlanProtocol::Ieee8021Q,
+            let (protocol, snooping) = match op {
+                Op::Add => (VlanProtocol::Ieee8021Ad, !snooping_off),
+                Op::Remove => (VlanProtocol::Ieee8021Q, true),
             };
             let mut m = LinkMessage::default();
             m.header.index = ctx.bridge;
             m.attributes.push(LinkAttribute::LinkInfo(vec![
                 LinkInfo::Kind(InfoKind::Bridge),
-                LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::VlanProtocol(protocol)])),
+                LinkInfo::Data(InfoData::Bridge(vec![
+                    InfoBridge::VlanProtocol(protocol),
+                    InfoBridge::MulticastSnooping(snooping),
+                ])),
             ]));
             vec![(M::NewLink(m), 0)]
         }
@@ -152,14 +157,16 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
             let i = ctx.ifindex(&format!("{parent}.{vid}"))?;
             vec![(M::DelLink(LinkUnspec::new_with_index(i).build()), 0)]
         }
-        (Op::Add, Item::Port { port }) => {
+        (Op::Add, Item::Port { port, mcast_flood }) => {
+            // On a port that is a bridge port already (one configured before multicast was
+            // carried), the controller is unchanged and only the flags are set.
             let i = ctx.ifindex(port)?;
             vec![
                 (M::SetLink(LinkUnspec::new_with_index(i).controller(ctx.bridge).up().build()), 0),
-                (M::NewLink(LinkBridgePort::new(i).learning(false).flood(false).mcast_flood(false).build()), 0),
+                (M::NewLink(LinkBridgePort::new(i).learning(false).flood(false).mcast_flood(*mcast_flood).build()), 0),
             ]
         }
-        (Op::Remove, Item::Port { port }) => {
+        (Op::Remove, Item::Port { port, .. }) => {
             let i = ctx.ifindex(port)?;
             vec![(M::SetLink(LinkUnspec::new_with_index(i).nocontroller().build()), 0)]
         }
@@ -235,6 +242,16 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
             m.attributes.push(TcAttribute::Kind("flower".into()));
             vec![(M::DelTrafficFilter(m), 0)]
         }
+        (Op::Add, Item::L2cp { port, .. }) => {
+            vec![(M::NewTrafficFilter(super::l2cp::l2cp_filter(ctx.ifindex(port)? as i32)), create)]
+        }
+        (Op::Remove, Item::L2cp { port, .. }) => {
+            // Whatever is at the preference (ours, or a filter in its place that is not), as
+            // `tc filter del dev P ingress pref 3`: no protocol, no kind, no handle.
+            let mut m = super::l2cp::our_l2cp_key(ctx.ifindex(port)? as i32);
+            m.header.handle = TcHandle { major: 0, minor: 0 };
+            vec![(M::DelTrafficFilter(m), 0)]
+        }
         (op, Item::Fdb { mac, vid, port }) => {
             let mut m = NeighbourMessage::default();
             m.header.family = AddressFamily::Bridge;
@@ -281,9 +298,12 @@ pub fn our_police_key(ifindex: i32) -> TcMessage {
     m
 }
 
-/// A police action (`action police rate R bit burst B conform-exceed drop/pass`), as `tc`
+/// A police action (`action police rate R bit burst B conform-exceed drop/continue`), as `tc`
 /// sends it: struct tc_police (exceed action SHOT, the burst in the kernel's ticks, the
-/// rate in bytes per second) and a rate table, which the kernel requires with a rate;
+/// rate in bytes per second), the conform action TC_ACT_UNSPEC (`continue`: a conforming
+/// frame goes on to the filters after the policer, the L2CP discard at preference 3; with
+/// `pass` the policer's verdict would end the classification and nothing after it would
+/// run) and a rate table, which the kernel requires with a rate;
 /// rates past 2^32 - 1 bytes per second also go as TCA_POLICE_RATE64. netlink-packet-route
 /// has no typed police action, so these are written raw.
 fn police(rate_bps: u64, burst_bytes: u32) -> TcAction {
@@ -311,6 +331,7 @@ fn police(rate_bps: u64, burst_bytes: u32) -> TcAction {
     let mut options = vec![
         TcActionOption::Other(DefaultNla::new(TCA_POLICE_TBF, parms)),
         TcActionOption::Other(DefaultNla::new(TCA_POLICE_RATE, table)),
+        TcActionOption::Other(DefaultNla::new(TCA_POLICE_RESULT, TC_ACT_UNSPEC.to_ne_bytes().to_vec())),
     ];
     if u64::from(rate32) < bytes_per_s {
         options.push(TcActionOption::Other(DefaultNla::new(TCA_POLICE_RATE64, bytes_per_s.to_ne_bytes().to_vec())));
@@ -359,8 +380,10 @@ pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
     let Some(p) = parms.filter(|p| p.len() >= TC_POLICE_LEN) else { return (0, 0) };
     let word = |at: usize| p.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, u32::from_ne_bytes);
     let (action, burst, rate, peak) = (word(4), word(12), word(28), word(40));
-    // Conform: pass (TC_ACT_OK, 0); exceed: drop; no peak rate.
-    if action != TC_ACT_SHOT as u32 || result != 0 || peak != 0 {
+    // Conform: continue (TC_ACT_UNSPEC); exceed: drop; no peak rate. A policer whose conform
+    // action is pass (TC_ACT_OK, 0, what Switchboard made before the L2CP discard) ends the
+    // classification before the discard, so it is not ours and is replaced.
+    if action != TC_ACT_SHOT as u32 || result != TC_ACT_UNSPEC as u32 || peak != 0 {
         return (0, 0);
     }
     let bytes_per_s = rate64.map_or(u64::from(rate), u64::from_ne_bytes).max(u64::from(rate));
@@ -400,7 +423,7 @@ pub(super) fn tc_parent(direction: Direction) -> TcHandle {
 
 /// A gact action that drops (`action drop`). netlink-packet-route has no typed gact, so its
 /// parameters (struct tc_gen: index, capab, action, refcnt, bindcnt) are written raw.
-fn gact_drop() -> TcAction {
+pub(super) fn gact_drop() -> TcAction {
     let mut parms = Vec::with_capacity(20);
     for v in [0i32, 0, TC_ACT_SHOT, 0, 0] {
         parms.extend_from_slice(&v.to_ne_bytes());
@@ -494,19 +517,26 @@ mod tests {
         assert_eq!(our_drop_key(5, Direction::Ingress).header.info, 1 << 16, "a get of any protocol at pref 1");
     }
 
-    /// The bridge's VLAN protocol is changed in place: RTM_NEWLINK on its index, no CREATE,
-    /// with only the bridge's IFLA_BR_VLAN_PROTOCOL.
+    /// The bridge's VLAN protocol and multicast snooping are changed in place: RTM_NEWLINK on
+    /// its index, no CREATE, with only IFLA_BR_VLAN_PROTOCOL and IFLA_BR_MCAST_SNOOPING.
     #[test]
-    fn the_provider_bridge_is_the_bridges_vlan_protocol() {
+    fn the_provider_bridge_is_the_bridges_vlan_protocol_and_snooping() {
         let index = ctx_index();
         let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
-        for (op, want) in [(Op::Add, VlanProtocol::Ieee8021Ad), (Op::Remove, VlanProtocol::Ieee8021Q)] {
-            let msgs = messages(&Change { op, item: Item::ProviderBridge }, &ctx).unwrap();
+        for (op, snooping_off, want, snooping) in [
+            (Op::Add, true, VlanProtocol::Ieee8021Ad, false),
+            (Op::Add, false, VlanProtocol::Ieee8021Ad, true),
+            (Op::Remove, true, VlanProtocol::Ieee8021Q, true),
+        ] {
+            let msgs = messages(&Change { op, item: Item::ProviderBridge { snooping_off } }, &ctx).unwrap();
             let [(RouteNetlinkMessage::NewLink(l), 0)] = msgs.as_slice() else { panic!("{msgs:?}") };
             assert_eq!(l.header.index, 1);
             let data = [
                 LinkInfo::Kind(InfoKind::Bridge),
-                LinkInfo::Data(InfoData::Bridge(vec![InfoBridge::VlanProtocol(want)])),
+                LinkInfo::Data(InfoData::Bridge(vec![
+                    InfoBridge::VlanProtocol(want),
+                    InfoBridge::MulticastSnooping(snooping),
+                ])),
             ];
             assert_eq!(l.attributes, vec![LinkAttribute::LinkInfo(data.to_vec())]);
         }
@@ -545,6 +575,18 @@ mod tests {
         drop.attributes
             .push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(vec![gact_drop()]))]));
         assert_eq!(police_of(&drop), (0, 0));
+        // A policer whose conform action is pass (as made before the L2CP discard, which it
+        // would hide) is not ours either.
+        let mut pass = police(10_000_000, 12_500);
+        for a in &mut pass.attributes {
+            if let TcActionAttribute::Options(o) = a {
+                o.retain(|x| !matches!(x, TcActionOption::Other(n) if n.kind() == TCA_POLICE_RESULT));
+            }
+        }
+        let mut old = our_police_key(5);
+        old.attributes.push(TcAttribute::Kind("matchall".into()));
+        old.attributes.push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(vec![pass]))]));
+        assert_eq!(police_of(&old), (0, 0));
         let del = messages(
             &Change { op: Op::Remove, item: Item::Police { port: "p1".into(), rate_bps: 1, burst_bytes: 1 } },
             &ctx,
@@ -553,11 +595,35 @@ mod tests {
         assert!(matches!(&del[..], [(RouteNetlinkMessage::DelTrafficFilter(f), 0)] if f.header.index == 2));
     }
 
+    /// A port floods multicast as its item says; the L2CP discard is created exclusively and
+    /// removed by preference alone (whatever is there, of any protocol).
+    #[test]
+    fn ports_flood_multicast_and_the_l2cp_discard_goes_by_preference() {
+        let index = ctx_index();
+        let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
+        for mcast_flood in [true, false] {
+            let add =
+                messages(&Change { op: Op::Add, item: Item::Port { port: "p1".into(), mcast_flood } }, &ctx).unwrap();
+            let RouteNetlinkMessage::NewLink(flags) = &add[1].0 else { panic!("{add:?}") };
+            let text = format!("{flags:?}");
+            assert!(text.contains(&format!("MulticastFlood({mcast_flood})")), "{text}");
+            assert!(text.contains("Learning(false)") && text.contains("UnicastFlood(false)"), "{text}");
+        }
+        let add =
+            messages(&Change { op: Op::Add, item: Item::L2cp { port: "p1".into(), foreign: false } }, &ctx).unwrap();
+        assert!(matches!(&add[..], [(RouteNetlinkMessage::NewTrafficFilter(f), fl)]
+            if f.header.index == 2 && *fl == NLM_F_CREATE | NLM_F_EXCL && f.header.info == (3 << 16) | 0x0300));
+        let del =
+            messages(&Change { op: Op::Remove, item: Item::L2cp { port: "p1".into(), foreign: true } }, &ctx).unwrap();
+        assert!(matches!(&del[..], [(RouteNetlinkMessage::DelTrafficFilter(f), 0)]
+            if f.header.index == 2 && f.header.info == 3 << 16 && u32::from(f.header.handle) == 0 && f.attributes.is_empty()));
+    }
+
     #[test]
     fn unknown_port_is_an_error_not_a_panic() {
         let index = ctx_index();
         let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
-        let change = Change { op: Op::Add, item: Item::Port { port: "nope".into() } };
+        let change = Change { op: Op::Add, item: Item::Port { port: "nope".into(), mcast_flood: true } };
         assert_eq!(messages(&change, &ctx).unwrap_err(), "no interface `nope` on this switch");
     }
 
@@ -566,7 +632,7 @@ mod tests {
         let index = ctx_index();
         let changes: Vec<Change> = [
             Item::SubInterface { parent: "p2".into(), vid: 600 },
-            Item::Port { port: "p2.600".into() },
+            Item::Port { port: "p2.600".into(), mcast_flood: true },
             Item::Vlan { port: "p2.600".into(), vid: 30, pvid: true, untagged: true },
             Item::Fdb { mac: "02:00:00:00:00:02".parse().unwrap(), vid: 30, port: "p2.600".into() },
         ]
@@ -609,7 +675,7 @@ mod tests {
     fn a_change_naming_an_unknown_port_is_reported_with_its_index() {
         let index = ctx_index();
         let changes = [
-            Change { op: Op::Add, item: Item::Port { port: "p1".into() } },
+            Change { op: Op::Add, item: Item::Port { port: "p1".into(), mcast_flood: true } },
             Change { op: Op::Add, item: Item::Clsact { port: "gone".into() } },
         ];
         assert_eq!(batch(&changes, 1, &index, 9, None).unwrap_err(), (1, "no interface `gone` on this switch".into()));
@@ -619,11 +685,13 @@ mod tests {
     fn a_name_the_batch_creates_is_never_resolved_to_the_link_that_holds_it_now() {
         let mut index = ctx_index();
         index.insert("p2.600".into(), 7); // something else, not ours, holds the name
-        let changes: Vec<Change> =
-            [Item::SubInterface { parent: "p2".into(), vid: 600 }, Item::Port { port: "p2.600".into() }]
-                .into_iter()
-                .map(|item| Change { op: Op::Add, item })
-                .collect();
+        let changes: Vec<Change> = [
+            Item::SubInterface { parent: "p2".into(), vid: 600 },
+            Item::Port { port: "p2.600".into(), mcast_flood: true },
+        ]
+        .into_iter()
+        .map(|item| Change { op: Op::Add, item })
+        .collect();
         let b = batch(&changes, 1, &index, 9, None).unwrap();
         let RouteNetlinkMessage::SetLink(port) = &b.messages[2].0 else { panic!() };
         assert_eq!(port.header.index, 9);

@@ -261,7 +261,9 @@ impl RemoteSwitch {
         {
             self.fail_at = None;
             if let Some(change) = wire.get_mut(at - self.sent) {
-                change.item = Some(v1::Item { kind: Some(v1::item::Kind::Port(v1::Port { port: "bad/port".into() })) });
+                change.item = Some(v1::Item {
+                    kind: Some(v1::item::Kind::Port(v1::Port { port: "bad/port".into(), mcast_flood: true })),
+                });
             }
         }
         self.sent += changes.len();

@@ -24,11 +24,13 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// An item as its message.
 pub fn item_to_wire(item: &Item) -> v1::Item {
     let kind = match item {
-        Item::ProviderBridge => Kind::ProviderBridge(v1::ProviderBridge {}),
+        Item::ProviderBridge { snooping_off } => {
+            Kind::ProviderBridge(v1::ProviderBridge { snooping_off: *snooping_off })
+        }
         Item::SubInterface { parent, vid } => {
             Kind::SubInterface(v1::SubInterface { parent: parent.clone(), vid: u32::from(*vid) })
         }
-        Item::Port { port } => Kind::Port(v1::Port { port: port.clone() }),
+        Item::Port { port, mcast_flood } => Kind::Port(v1::Port { port: port.clone(), mcast_flood: *mcast_flood }),
         Item::Vlan { port, vid, pvid, untagged } => {
             Kind::Vlan(v1::Vlan { port: port.clone(), vid: u32::from(*vid), pvid: *pvid, untagged: *untagged })
         }
@@ -50,6 +52,7 @@ pub fn item_to_wire(item: &Item) -> v1::Item {
         Item::Pcp { port, vid, pcp } => {
             Kind::Pcp(v1::Pcp { port: port.clone(), vid: u32::from(*vid), pcp: u32::from(*pcp) })
         }
+        Item::L2cp { port, foreign } => Kind::L2cp(v1::L2cp { port: port.clone(), foreign: *foreign }),
         Item::Fdb { mac, vid, port } => {
             Kind::Fdb(v1::Fdb { mac: mac.octets().to_vec(), vid: u32::from(*vid), port: port.clone() })
         }
@@ -61,9 +64,9 @@ pub fn item_to_wire(item: &Item) -> v1::Item {
 pub fn item_from_wire(item: &v1::Item) -> Result<Item, String> {
     let port = |p: &str| check_ifname(p).map(|()| p.to_string());
     Ok(match item.kind.as_ref().ok_or("the item has no kind")? {
-        Kind::ProviderBridge(_) => Item::ProviderBridge,
+        Kind::ProviderBridge(b) => Item::ProviderBridge { snooping_off: b.snooping_off },
         Kind::SubInterface(s) => Item::SubInterface { parent: port(&s.parent)?, vid: vid(s.vid)? },
-        Kind::Port(p) => Item::Port { port: port(&p.port)? },
+        Kind::Port(p) => Item::Port { port: port(&p.port)?, mcast_flood: p.mcast_flood },
         Kind::Vlan(v) => Item::Vlan { port: port(&v.port)?, vid: vid(v.vid)?, pvid: v.pvid, untagged: v.untagged },
         Kind::Clsact(c) => Item::Clsact { port: port(&c.port)? },
         Kind::TcDrop(t) => Item::TcDrop {
@@ -85,6 +88,7 @@ pub fn item_from_wire(item: &v1::Item) -> Result<Item, String> {
             vid: vid(p.vid)?,
             pcp: u8::try_from(p.pcp).ok().filter(|v| *v <= 7).ok_or_else(|| format!("PCP {} is not 0-7", p.pcp))?,
         },
+        Kind::L2cp(l) => Item::L2cp { port: port(&l.port)?, foreign: l.foreign },
         Kind::Fdb(f) => Item::Fdb {
             mac: Mac(<[u8; 6]>::try_from(f.mac.as_slice())
                 .map_err(|_| format!("a MAC address has 6 bytes, not {}", f.mac.len()))?),
@@ -131,15 +135,19 @@ mod tests {
     fn every_kind_round_trips() {
         let items = [
             Item::SubInterface { parent: "eth1".into(), vid: 4094 },
-            Item::Port { port: "p1".into() },
+            Item::Port { port: "p1".into(), mcast_flood: true },
             Item::Vlan { port: "p1".into(), vid: 1, pvid: true, untagged: false },
             Item::Vlan { port: "p1".into(), vid: 2, pvid: false, untagged: true },
             Item::Clsact { port: "p1".into() },
-            Item::ProviderBridge,
+            Item::ProviderBridge { snooping_off: true },
+            Item::ProviderBridge { snooping_off: false },
             Item::TcDrop { port: "p1".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Q },
             Item::TcDrop { port: "p1".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Ad },
             Item::Police { port: "p1".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
             Item::Pcp { port: "t1".into(), vid: 4094, pcp: 7 },
+            Item::Port { port: "p1".into(), mcast_flood: false },
+            Item::L2cp { port: "p1.500".into(), foreign: false },
+            Item::L2cp { port: "p1".into(), foreign: true },
             Item::Fdb { mac: Mac([2, 0, 0, 0, 0, 0xff]), vid: 10, port: "up".into() },
         ];
         for item in items {
@@ -154,7 +162,7 @@ mod tests {
 
     #[test]
     fn malformed_changes_are_refused_naming_them() {
-        let good = change_to_wire(&Change { op: Op::Add, item: Item::Port { port: "p1".into() } });
+        let good = change_to_wire(&Change { op: Op::Add, item: Item::Port { port: "p1".into(), mcast_flood: true } });
         let mut no_op = good.clone();
         no_op.op = 0;
         let mut no_item = good.clone();
@@ -171,8 +179,10 @@ mod tests {
             op: 1,
             item: Some(v1::Item { kind: Some(Kind::Fdb(v1::Fdb { mac: vec![1; 5], vid: 3, port: "p".into() })) }),
         };
-        let bad_name =
-            v1::Change { op: 2, item: Some(v1::Item { kind: Some(Kind::Port(v1::Port { port: "a/b".into() })) }) };
+        let bad_name = v1::Change {
+            op: 2,
+            item: Some(v1::Item { kind: Some(Kind::Port(v1::Port { port: "a/b".into(), mcast_flood: true })) }),
+        };
         for (bad, want) in [
             (no_op, "change 1: op 0"),
             (no_item, "change 1: the change has no item"),

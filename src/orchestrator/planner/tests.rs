@@ -162,12 +162,13 @@ fn a_member_with_its_own_bandwidth_is_policed_at_it() {
     check(
         "- {name: e, kind: p2p, bandwidth: 20, members: [{interface: x, bandwidth: 5}, y]}",
         expect![[r#"
-            # switch a (driver dry-run, netns na, bridge br0): 7 to add, 0 to remove
+            # switch a (driver dry-run, netns na, bridge br0): 8 to add, 0 to remove
             bridge -n na vlan add dev ab vid 10
             bridge -n na vlan add dev px vid 10 pvid untagged
             tc -n na qdisc add dev px clsact
             tc -n na filter add dev px ingress protocol 802.1ad pref 1 matchall action drop
-            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 5000000bit burst 12176 conform-exceed drop/pass
+            tc -n na filter add dev px ingress protocol all pref 2 matchall action police rate 5000000bit burst 12176 conform-exceed drop/continue
+            tc -n na filter add dev px ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
             bridge -n na fdb add 02:00:00:00:00:0a dev px master static vlan 10
             bridge -n na fdb add 02:00:00:00:00:0b dev ab master static vlan 10
             # switch b (driver dry-run, bridge br0): 4 to add, 0 to remove
@@ -175,12 +176,13 @@ fn a_member_with_its_own_bandwidth_is_policed_at_it() {
             bridge vlan add dev bc vid 10
             bridge fdb add 02:00:00:00:00:0a dev ba master static vlan 10
             bridge fdb add 02:00:00:00:00:0b dev bc master static vlan 10
-            # switch c (driver dry-run, bridge br0): 7 to add, 0 to remove
+            # switch c (driver dry-run, bridge br0): 8 to add, 0 to remove
             bridge vlan add dev cb vid 10
             bridge vlan add dev py vid 10 pvid untagged
             tc qdisc add dev py clsact
             tc filter add dev py ingress protocol 802.1ad pref 1 matchall action drop
-            tc filter add dev py ingress protocol all pref 2 matchall action police rate 20000000bit burst 25000 conform-exceed drop/pass
+            tc filter add dev py ingress protocol all pref 2 matchall action police rate 20000000bit burst 25000 conform-exceed drop/continue
+            tc filter add dev py ingress protocol all pref 3 handle 1 flower dst_mac 01:80:c2:00:00:00/ff:ff:ff:ff:ff:f0 action drop
             bridge fdb add 02:00:00:00:00:0a dev cb master static vlan 10
             bridge fdb add 02:00:00:00:00:0b dev py master static vlan 10
         "#]],

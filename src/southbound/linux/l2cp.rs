@@ -37,7 +37,7 @@ const HANDLE: u32 = 1;
 /// which then takes whatever is at the preference, as `tc filter del dev P ingress pref 3`.
 pub fn our_l2cp_key(ifindex: i32) -> TcMessage {
     let mut m = TcMessage::with_index(ifindex);
-    m.header.parent = super::msgs::tc_parent(Direction::Ingress);
+    m.header.parent = super::tc::tc_parent(Direction::Ingress);
     m.header.info = u32::from(L2CP_PREF) << 16;
     m.header.handle = TcHandle::from(HANDLE);
     m
@@ -51,7 +51,7 @@ pub fn l2cp_filter(ifindex: i32) -> TcMessage {
     m.attributes.push(TcAttribute::Options(vec![
         TcOption::Flower(TcFilterFlowerOption::EthDst(BLOCK)),
         TcOption::Flower(TcFilterFlowerOption::EthDstMask(MASK)),
-        TcOption::Flower(TcFilterFlowerOption::Actions(vec![super::msgs::gact_drop()])),
+        TcOption::Flower(TcFilterFlowerOption::Actions(vec![super::tc::gact_drop()])),
     ]));
     m
 }
@@ -165,7 +165,7 @@ mod tests {
             m.attributes.push(TcAttribute::Options(options));
             round_trip(&m)
         };
-        let drop = || TcOption::Flower(TcFilterFlowerOption::Actions(vec![super::super::msgs::gact_drop()]));
+        let drop = || TcOption::Flower(TcFilterFlowerOption::Actions(vec![super::super::tc::gact_drop()]));
         // Only BPDUs (a full mask): not ours.
         let m = with_options(vec![
             TcOption::Flower(TcFilterFlowerOption::EthDst(BLOCK)),
@@ -174,7 +174,7 @@ mod tests {
         ]);
         assert_eq!(foreign(&m), Some(true));
         // The block, but passed rather than dropped.
-        let mut pass = super::super::msgs::gact_drop();
+        let mut pass = super::super::tc::gact_drop();
         for a in &mut pass.attributes {
             if let TcActionAttribute::Options(o) = a {
                 let parms: Vec<u8> = [0i32, 0, 0, 0, 0].iter().flat_map(|v| v.to_ne_bytes()).collect();

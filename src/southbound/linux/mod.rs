@@ -14,6 +14,7 @@ pub mod msgs;
 pub mod netns;
 mod pcp;
 pub mod probe;
+mod tc;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rtnetlink::packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, Nla};
+use rtnetlink::packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use rtnetlink::packet_route::link::{
     BridgeVlanInfoFlags, InfoBridge, InfoData, InfoKind, LinkAttribute, LinkInfo, LinkMessage, VlanProtocol,
 };
@@ -23,9 +23,7 @@ use super::super::dry_run::{POLICE_PREF, TC_PREF};
 fn tc_protocol(protocol: TagProtocol) -> u16 {
     protocol.ethertype().to_be()
 }
-/// TCA_GACT_PARMS and TC_ACT_SHOT from linux/tc_act/tc_gact.h and pkt_cls.h.
-const TCA_GACT_PARMS: u16 = 2;
-const TC_ACT_SHOT: i32 = 2;
+use super::tc::{TC_ACT_SHOT, gact_drop, raw_options, tc_parent};
 /// TC_ACT_UNSPEC: no verdict, the next filter decides (`continue`).
 const TC_ACT_UNSPEC: i32 = -1;
 /// ETH_P_ALL (`protocol all`), in network byte order.
@@ -391,51 +389,6 @@ pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
     (rate_bps, burst_from_ticks(rate_bps, burst))
 }
 
-/// The options of `action` kept raw by netlink-packet-route (it knows no police or vlan
-/// options): (attribute kind, value).
-pub(super) fn raw_options(action: &TcAction) -> impl Iterator<Item = (u16, Vec<u8>)> + '_ {
-    action
-        .attributes
-        .iter()
-        .filter_map(|a| match a {
-            TcActionAttribute::Options(o) => Some(o),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|o| match o {
-            TcActionOption::Other(nla) => {
-                let mut value = vec![0u8; nla.value_len()];
-                nla.emit_value(&mut value);
-                Some((nla.kind(), value))
-            }
-            _ => None,
-        })
-}
-
-/// The clsact hook a direction's filters hang from (ffff:fff2 ingress, ffff:fff3 egress).
-pub(super) fn tc_parent(direction: Direction) -> TcHandle {
-    let minor = match direction {
-        Direction::Ingress => TcHandle::MIN_INGRESS,
-        Direction::Egress => TcHandle::MIN_EGRESS,
-    };
-    TcHandle { major: 0xffff, minor }
-}
-
-/// A gact action that drops (`action drop`). netlink-packet-route has no typed gact, so its
-/// parameters (struct tc_gen: index, capab, action, refcnt, bindcnt) are written raw.
-pub(super) fn gact_drop() -> TcAction {
-    let mut parms = Vec::with_capacity(20);
-    for v in [0i32, 0, TC_ACT_SHOT, 0, 0] {
-        parms.extend_from_slice(&v.to_ne_bytes());
-    }
-    let mut action = TcAction::default();
-    action.attributes = vec![
-        TcActionAttribute::Kind("gact".into()),
-        TcActionAttribute::Options(vec![TcActionOption::Other(DefaultNla::new(TCA_GACT_PARMS, parms))]),
-    ];
-    action
-}
-
 /// Whether a filter read back is one of our drops, and of which tag protocol: matchall for
 /// 802.1ad or 802.1Q at our preference.
 pub(super) fn our_drop(f: &TcMessage) -> Option<TagProtocol> {
@@ -475,6 +428,8 @@ fn poison(m: &mut RouteNetlinkMessage) {
 
 #[cfg(test)]
 mod tests {
+    use rtnetlink::packet_core::Nla;
+
     use super::*;
 
     fn ctx_index() -> HashMap<String, u32> {

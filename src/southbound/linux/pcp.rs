@@ -36,7 +36,7 @@ pub const NOT_OURS: u8 = 8;
 /// what a new one or its removal is made from.
 pub fn our_pcp_key(ifindex: i32, vid: u16) -> TcMessage {
     let mut m = TcMessage::with_index(ifindex);
-    m.header.parent = super::msgs::tc_parent(Direction::Egress);
+    m.header.parent = super::tc::tc_parent(Direction::Egress);
     m.header.info = (u32::from(PCP_PREF) << 16) | u32::from(TagProtocol::Dot1Ad.ethertype().to_be());
     m.header.handle = TcHandle::from(u32::from(vid));
     m
@@ -137,7 +137,7 @@ fn vlan_action_pcp(action: &TcAction, vid: u16) -> Option<u8> {
         return None;
     }
     let (mut parms, mut id, mut protocol, mut priority) = (None, None, None, None);
-    for (kind, value) in super::msgs::raw_options(action) {
+    for (kind, value) in super::tc::raw_options(action) {
         match kind {
             TCA_VLAN_PARMS => parms = Some(value),
             TCA_VLAN_PUSH_VLAN_ID => id = value.get(..2).and_then(|b| <[u8; 2]>::try_from(b).ok()),

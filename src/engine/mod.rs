@@ -277,11 +277,16 @@ pub fn apply_delta(
 /// The state a switch should have: `before` without `remove` and without what `add`
 /// replaces (a VLAN entry with other flags, a drop of another protocol on the same hook),
 /// plus `add`. A clsact qdisc removed takes the filters on it along (as the kernel does),
-/// also ones the removal does not name (an 802.1Q drop made before issue 18).
+/// also ones the removal does not name (an 802.1Q drop made before issue 18). A trunk's
+/// qdisc is shared by every channel with a class on that trunk: it stays while another
+/// channel's PCP filter, one the removal does not name, hangs from it.
 pub fn delta_target(before: &BTreeSet<Item>, add: &BTreeSet<Item>, remove: &BTreeSet<Item>) -> BTreeSet<Item> {
+    let shared = |port: &str| {
+        before.iter().chain(add).any(|i| matches!(i, Item::Pcp { port: p, .. } if p == port) && !remove.contains(i))
+    };
     let qdisc_gone = |port: &str| {
         let clsact = Item::Clsact { port: port.to_string() };
-        remove.contains(&clsact) && !add.contains(&clsact)
+        remove.contains(&clsact) && !add.contains(&clsact) && !shared(port)
     };
     // A bridge port goes whatever its flags (one stored before multicast was carried).
     let ports_gone: BTreeSet<&str> = remove
@@ -293,7 +298,10 @@ pub fn delta_target(before: &BTreeSet<Item>, add: &BTreeSet<Item>, remove: &BTre
         .collect();
     let mut target: BTreeSet<Item> = before
         .iter()
-        .filter(|i| !remove.contains(*i) && !add.iter().any(|a| a != *i && a.same_slot(i)))
+        .filter(|i| {
+            let removed = remove.contains(*i) && !matches!(i, Item::Clsact { port } if shared(port));
+            !removed && !add.iter().any(|a| a != *i && a.same_slot(i))
+        })
         .filter(|i| !matches!(i, Item::Port { port, .. } if ports_gone.contains(port.as_str())))
         .filter(|i| {
             !matches!(i, Item::TcDrop { port, .. } | Item::Police { port, .. } | Item::Pcp { port, .. } | Item::L2cp { port, .. }
@@ -599,6 +607,20 @@ mod tests {
         let before: BTreeSet<Item> = [port("c1.500", false), port("c2", false)].into();
         let target = delta_target(&before, &[port("c2", true)].into(), &[port("c1.500", true)].into());
         assert_eq!(target, [port("c2", true)].into());
+    }
+
+    /// Two channels with a class cross trunk t1: the order ending one removes its PCP
+    /// filter and names the trunk's clsact, which stays for the other's filter; ending the
+    /// other then takes the qdisc.
+    #[test]
+    fn a_trunk_qdisc_stays_while_another_channel_s_pcp_hangs_from_it() {
+        let clsact = Item::Clsact { port: "t1".into() };
+        let pcp = |vid| Item::Pcp { port: "t1".into(), vid, pcp: 5 };
+        let before: BTreeSet<Item> = [clsact.clone(), pcp(10), pcp(11)].into();
+        let target = delta_target(&before, &BTreeSet::new(), &[clsact.clone(), pcp(10)].into());
+        assert_eq!(target, [clsact.clone(), pcp(11)].into());
+        let target = delta_target(&target, &BTreeSet::new(), &[clsact, pcp(11)].into());
+        assert!(target.is_empty(), "{target:?}");
     }
 
     #[test]

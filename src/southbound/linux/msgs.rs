@@ -346,14 +346,7 @@ fn police(rate_bps: u64, burst_bytes: u32) -> TcAction {
 /// reads as rate 0 and burst 0, which no plan holds, so it is replaced.
 pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
     let is_matchall = f.attributes.iter().any(|a| matches!(a, TcAttribute::Kind(k) if k == "matchall"));
-    let actions: Vec<&TcAction> = f
-        .attributes
-        .iter()
-        .filter_map(|a| match a {
-            TcAttribute::Options(o) => Some(o),
-            _ => None,
-        })
-        .flatten()
+    let actions: Vec<&TcAction> = super::tc::filter_options(f)
         .filter_map(|o| match o {
             TcOption::MatchAll(TcFilterMatchAllOption::Action(acts)) => Some(acts),
             _ => None,

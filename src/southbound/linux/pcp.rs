@@ -89,14 +89,7 @@ pub fn pcp_of(f: &TcMessage, vid: u16) -> Option<u8> {
     let pref = (f.header.info >> 16) as u16;
     let proto = (f.header.info & 0xffff) as u16;
     let is_flower = f.attributes.iter().any(|a| matches!(a, TcAttribute::Kind(k) if k == "flower"));
-    let options: Vec<&TcFilterFlowerOption> = f
-        .attributes
-        .iter()
-        .filter_map(|a| match a {
-            TcAttribute::Options(o) => Some(o),
-            _ => None,
-        })
-        .flatten()
+    let options: Vec<&TcFilterFlowerOption> = super::tc::filter_options(f)
         .filter_map(|o| match o {
             TcOption::Flower(o) => Some(o),
             _ => None,

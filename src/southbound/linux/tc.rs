@@ -2,7 +2,9 @@
 //! gact drop action, and the action options netlink-packet-route keeps raw.
 
 use rtnetlink::packet_core::{DefaultNla, Nla};
-use rtnetlink::packet_route::tc::{TcAction, TcActionAttribute, TcActionOption, TcHandle};
+use rtnetlink::packet_route::tc::{
+    TcAction, TcActionAttribute, TcActionOption, TcAttribute, TcHandle, TcMessage, TcOption,
+};
 
 use crate::orchestrator::Direction;
 
@@ -53,4 +55,15 @@ pub(super) fn gact_drop() -> TcAction {
         TcActionAttribute::Options(vec![TcActionOption::Other(DefaultNla::new(TCA_GACT_PARMS, parms))]),
     ];
     action
+}
+
+/// The options of a filter read back, of every kind.
+pub(super) fn filter_options(f: &TcMessage) -> impl Iterator<Item = &TcOption> {
+    f.attributes
+        .iter()
+        .filter_map(|a| match a {
+            TcAttribute::Options(o) => Some(o),
+            _ => None,
+        })
+        .flatten()
 }

@@ -338,7 +338,7 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
                 ),
             }
         }),
-        (op, ItemRef::Police { port, rate_bps, burst_bytes }) => with_port(port, |port| {
+        (op, ItemRef::Police { port, rate_bps, burst_bytes, conform }) => with_port(port, |port| {
             let (digits, n) = decimal(POLICE_PREF);
             let pref = &digits[..n];
             match op {
@@ -357,7 +357,8 @@ fn write_change(out: &mut impl Write, tools: &Tools, bridge: &str, op: Op, item:
                             rate.as_bytes(),
                             b"bit burst ",
                             burst.as_bytes(),
-                            b" conform-exceed drop/continue",
+                            b" conform-exceed drop/",
+                            conform.as_str().as_bytes(),
                         ],
                     )
                 }
@@ -443,7 +444,7 @@ mod tests {
     use super::*;
     use crate::model::Mac;
     use crate::orchestrator::compact::Names;
-    use crate::orchestrator::{Change, Direction, Item, SwitchChanges, TagProtocol};
+    use crate::orchestrator::{Change, Conform, Direction, Item, SwitchChanges, TagProtocol};
     use crate::topology::DriverConfig;
 
     /// Every kind of item, with ports and sub-interfaces.
@@ -463,7 +464,13 @@ mod tests {
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Ad },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Ad },
             Item::TcDrop { port: "c2.30".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Q },
-            Item::Police { port: "c2.30".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
+            Item::Police {
+                port: "c2.30".into(),
+                rate_bps: 10_000_000,
+                burst_bytes: 12_500,
+                conform: Conform::Continue,
+            },
+            Item::Police { port: "c2.30".into(), rate_bps: 10_000_000, burst_bytes: 12_500, conform: Conform::Pass },
             Item::Pcp { port: "up".into(), vid: 4094, pcp: 5 },
             Item::Pcp { port: "d3".into(), vid: 12, pcp: 7 },
             Item::L2cp { port: "c1.4094".into(), foreign: false },

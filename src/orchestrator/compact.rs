@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::model::Mac;
 use crate::topology::Topology;
 
-use super::state::{Direction, Item, TagProtocol, police_burst};
+use super::state::{Conform, Direction, Item, TagProtocol, police_burst};
 
 /// A port as the planner names it, without its tag.
 ///
@@ -194,7 +194,7 @@ impl<'t> Names<'t> {
             Kind::Police => {
                 let mbps = key.mac.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
                 let rate_bps = mbps.saturating_mul(1_000_000);
-                ItemRef::Police { port, rate_bps, burst_bytes: police_burst(rate_bps) }
+                ItemRef::Police { port, rate_bps, burst_bytes: police_burst(rate_bps), conform: Conform::Continue }
             }
             Kind::Pcp => ItemRef::Pcp { port, vid: key.vid, pcp: key.flags },
             Kind::L2cp => ItemRef::L2cp { port, foreign: false },
@@ -350,6 +350,8 @@ pub enum ItemRef<'a> {
         port: PortName<'a>,
         rate_bps: u64,
         burst_bytes: u32,
+        #[serde(skip_serializing_if = "Conform::is_continue")]
+        conform: Conform,
     },
     Pcp {
         port: PortName<'a>,
@@ -383,8 +385,8 @@ impl<'a> ItemRef<'a> {
             Item::TcDrop { port, direction, protocol } => {
                 ItemRef::TcDrop { port: name(port), direction: *direction, protocol: *protocol }
             }
-            Item::Police { port, rate_bps, burst_bytes } => {
-                ItemRef::Police { port: name(port), rate_bps: *rate_bps, burst_bytes: *burst_bytes }
+            Item::Police { port, rate_bps, burst_bytes, conform } => {
+                ItemRef::Police { port: name(port), rate_bps: *rate_bps, burst_bytes: *burst_bytes, conform: *conform }
             }
             Item::Pcp { port, vid, pcp } => ItemRef::Pcp { port: name(port), vid: *vid, pcp: *pcp },
             Item::L2cp { port, foreign } => ItemRef::L2cp { port: name(port), foreign: *foreign },
@@ -403,8 +405,8 @@ impl<'a> ItemRef<'a> {
             ItemRef::TcDrop { port, direction, protocol } => {
                 Item::TcDrop { port: port.to_string(), direction, protocol }
             }
-            ItemRef::Police { port, rate_bps, burst_bytes } => {
-                Item::Police { port: port.to_string(), rate_bps, burst_bytes }
+            ItemRef::Police { port, rate_bps, burst_bytes, conform } => {
+                Item::Police { port: port.to_string(), rate_bps, burst_bytes, conform }
             }
             ItemRef::Pcp { port, vid, pcp } => Item::Pcp { port: port.to_string(), vid, pcp },
             ItemRef::L2cp { port, foreign } => Item::L2cp { port: port.to_string(), foreign },
@@ -452,9 +454,10 @@ pub fn order(item: &ItemRef<'_>) -> Option<(u128, u128)> {
             kind(Kind::TcDrop) | name(port)?,
             (u128::from(*direction == Direction::Egress) << 1) | u128::from(*protocol == TagProtocol::Dot1Ad),
         ),
-        ItemRef::Police { port, rate_bps, burst_bytes } => {
-            (kind(Kind::Police) | name(port)?, (u128::from(*rate_bps) << 32) | u128::from(*burst_bytes))
-        }
+        ItemRef::Police { port, rate_bps, burst_bytes, conform } => (
+            kind(Kind::Police) | name(port)?,
+            (u128::from(*rate_bps) << 33) | (u128::from(*burst_bytes) << 1) | u128::from(*conform == Conform::Pass),
+        ),
         ItemRef::Pcp { port, vid, pcp } => (kind(Kind::Pcp) | name(port)?, (u128::from(*vid) << 8) | u128::from(*pcp)),
         ItemRef::L2cp { port, foreign } => (kind(Kind::L2cp) | name(port)?, u128::from(*foreign)),
         ItemRef::Fdb { mac, vid, port } => {
@@ -536,7 +539,12 @@ mod tests {
                 direction: if a { Direction::Egress } else { Direction::Ingress },
                 protocol: if b { TagProtocol::Dot1Ad } else { TagProtocol::Dot1Q },
             },
-            5 => ItemRef::Police { port, rate_bps: u64::from(m) * 1_000_000, burst_bytes: u32::from(vid % 3) },
+            5 => ItemRef::Police {
+                port,
+                rate_bps: u64::from(m) * 1_000_000,
+                burst_bytes: u32::from(vid % 3),
+                conform: if a { Conform::Pass } else { Conform::Continue },
+            },
             6 => ItemRef::ProviderBridge { snooping_off: a },
             7 => ItemRef::Pcp { port, vid: vid % 4, pcp: m },
             8 => ItemRef::L2cp { port, foreign: a },

@@ -29,8 +29,8 @@ use compact::{ItemRef, Key, Names};
 pub use planner::{PlanError, PlannedChannel, Planner, Refusal, baseline, plan};
 pub use spec::{ChannelSpec, MemberSpec, parse_channels};
 pub use state::{
-    Change, Direction, Item, Op, Ownership, TagProtocol, apply, burst_from_ticks, burst_ticks, diff, diff_owned,
-    police_burst,
+    Change, Conform, Direction, Item, Op, Ownership, TagProtocol, apply, burst_from_ticks, burst_ticks, diff,
+    diff_owned, police_burst,
 };
 
 /// What to do on every switch of a topology. Switches are in topology order; a switch with
@@ -167,11 +167,14 @@ impl Serialize for ChangeRef<'_> {
                     map.serialize_entry("protocol", protocol)?;
                 }
             }
-            ItemRef::Police { port, rate_bps, burst_bytes } => {
+            ItemRef::Police { port, rate_bps, burst_bytes, conform } => {
                 map.serialize_entry("type", "police")?;
                 map.serialize_entry("port", port)?;
                 map.serialize_entry("rate_bps", rate_bps)?;
                 map.serialize_entry("burst_bytes", burst_bytes)?;
+                if !conform.is_continue() {
+                    map.serialize_entry("conform", conform)?;
+                }
             }
             ItemRef::Pcp { port, vid, pcp } => {
                 map.serialize_entry("type", "pcp")?;

@@ -65,8 +65,19 @@ pub enum Item {
     /// The ingress policer of a member's bridge port (its access port, or its sub-interface
     /// in tagged mode): a matchall filter on the clsact ingress hook whose police action
     /// lets `rate_bps` bits per second (the CIR) through with a bucket of `burst_bytes`
-    /// (the CBS, [`police_burst`]) and drops the rest.
-    Police { port: String, rate_bps: u64, burst_bytes: u32 },
+    /// (the CBS, [`police_burst`]) and drops the rest. What a conforming frame does next is
+    /// `conform`: go on to the L2CP discard after the policer (what the planner makes), or
+    /// pass, ending the classification (what Switchboard made before the discard; such a
+    /// policer reads back as what it is, so `diff` replaces it and a rollback puts it back
+    /// with its rate). A filter in the policer's place that is neither (another exceed
+    /// action, a peak rate, another kind) reads as rate 0, which no plan holds.
+    Police {
+        port: String,
+        rate_bps: u64,
+        burst_bytes: u32,
+        #[serde(default, skip_serializing_if = "Conform::is_continue")]
+        conform: Conform,
+    },
     /// The class of service of the channel in VLAN `vid` on trunk `port` (issue 18 item 4):
     /// the S-tags of `vid` leave `port` with priority (PCP) `pcp`. A flower filter on the
     /// clsact egress hook (protocol 802.1ad, preference 3, `PCP_PREF` of the dry-run driver, handle `vid`) matching
@@ -97,6 +108,31 @@ pub enum Item {
 pub enum Direction {
     Ingress,
     Egress,
+}
+
+/// What a policer does with a frame within its rate (`tc ... conform-exceed drop/ACTION`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conform {
+    /// `continue`: on to the filters after the policer (TC_ACT_UNSPEC).
+    #[default]
+    Continue,
+    /// `pass`: the frame is let through and no filter after the policer runs (TC_ACT_OK).
+    Pass,
+}
+
+impl Conform {
+    /// As `tc` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conform::Continue => "continue",
+            Conform::Pass => "pass",
+        }
+    }
+
+    pub fn is_continue(&self) -> bool {
+        *self == Conform::Continue
+    }
 }
 
 /// The protocol (TPID) of a VLAN tag: 802.1Q (0x8100, a customer's C-tag) or 802.1ad
@@ -163,19 +199,29 @@ impl Item {
     /// drop filter per hook (our preference and handle, one protocol), so an 802.1ad drop
     /// takes the place of an 802.1Q one made before issue 18 (which must go first); one
     /// bridge membership per port, whatever its flags (setting them again updates them in
-    /// place); one filter at the L2CP preference per port.
+    /// place); one filter at the policer's and at the L2CP preference per port; one PCP
+    /// filter per trunk and VLAN.
     pub fn same_slot(&self, other: &Item) -> bool {
-        match (self, other) {
-            (Item::Port { port: a, .. }, Item::Port { port: b, .. }) => a == b,
-            (Item::ProviderBridge { .. }, Item::ProviderBridge { .. }) => true,
-            (Item::L2cp { port: a, .. }, Item::L2cp { port: b, .. }) => a == b,
-            (Item::Vlan { port: a, vid: va, .. }, Item::Vlan { port: b, vid: vb, .. }) => a == b && va == vb,
-            (Item::TcDrop { port: a, direction: da, .. }, Item::TcDrop { port: b, direction: db, .. }) => {
-                a == b && da == db
-            }
-            (Item::Pcp { port: a, vid: va, .. }, Item::Pcp { port: b, vid: vb, .. }) => a == b && va == vb,
+        match (self.slot(), other.slot()) {
+            (Some(a), Some(b)) => a == b,
             _ => self == other,
         }
+    }
+
+    /// The key of the item's slot, for the kinds where items other than equal ones share
+    /// one ([`Item::same_slot`]): the port, the kind, and the VLAN or direction. `None` for
+    /// the rest, whose slot is the item itself.
+    pub fn slot(&self) -> Option<(&str, u8, u16)> {
+        Some(match self {
+            Item::ProviderBridge { .. } => ("", 0, 0),
+            Item::Port { port, .. } => (port, 1, 0),
+            Item::Vlan { port, vid, .. } => (port, 2, *vid),
+            Item::TcDrop { port, direction, .. } => (port, 3, *direction as u16),
+            Item::Police { port, .. } => (port, 4, 0),
+            Item::Pcp { port, vid, .. } => (port, 5, *vid),
+            Item::L2cp { port, .. } => (port, 6, 0),
+            Item::SubInterface { .. } | Item::Clsact { .. } | Item::Fdb { .. } => return None,
+        })
     }
 }
 

@@ -169,11 +169,12 @@ pub fn batch_lines(change: &Change, bridge: &str) -> Vec<(Tool, String)> {
                 protocol.as_str()
             ),
         )],
-        (Op::Add, Item::Police { port, rate_bps, burst_bytes }) => vec![(
+        (Op::Add, Item::Police { port, rate_bps, burst_bytes, conform }) => vec![(
             Tc,
             format!(
                 "filter add dev {port} ingress protocol all pref {POLICE_PREF} matchall action police \
-                 rate {rate_bps}bit burst {burst_bytes} conform-exceed drop/continue"
+                 rate {rate_bps}bit burst {burst_bytes} conform-exceed drop/{}",
+                conform.as_str()
             ),
         )],
         (Op::Remove, Item::Police { port, .. }) => {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use switchboard::model::{ChannelKind, Role};
-use switchboard::orchestrator::{Item, Ownership, Planner, apply, diff};
+use switchboard::orchestrator::{Conform, Item, Ownership, Planner, apply, diff};
 
 use crate::support::{NetParams, random_channels, random_topology};
 
@@ -108,7 +108,7 @@ proptest! {
                     3 => Item::TcDrop { port, direction: switchboard::orchestrator::Direction::Egress, protocol: switchboard::orchestrator::TagProtocol::Dot1Ad },
                     // A port with multicast flooding off is one configured before it was carried.
                     4 => Item::Port { port, mcast_flood: vid % 2 == 0 },
-                    5 => Item::Police { port, rate_bps: u64::from(vid) * 1_000_000, burst_bytes: 12_176 },
+                    5 => Item::Police { port, rate_bps: u64::from(vid) * 1_000_000, burst_bytes: 12_176, conform: if vid % 2 == 0 { Conform::Pass } else { Conform::Continue } },
                     6 => Item::L2cp { port, foreign: vid % 2 == 0 },
                     _ => Item::Clsact { port },
                 };
@@ -143,16 +143,19 @@ proptest! {
             let rate_bps = c.bandwidth_mbps * 1_000_000;
             for m in &c.members {
                 let on = &desired[m.switch];
-                let police = Item::Police { port: m.bridge_port.clone(), rate_bps, burst_bytes: police_burst(rate_bps) };
+                let police = Item::Police { port: m.bridge_port.clone(), rate_bps, burst_bytes: police_burst(rate_bps), conform: Conform::Continue };
                 prop_assert!(on.contains(&police), "{:?} missing", police);
                 let clsact = Item::Clsact { port: m.bridge_port.clone() };
                 prop_assert!(on.contains(&clsact), "no clsact on {}", m.bridge_port);
-                // A rate changed by hand: the diff takes it out and puts the plan's back.
+                // A rate changed by hand (and, every other time, the conform action as
+                // Switchboard made it before the L2CP discard): the diff takes it out and puts
+                // the plan's back.
                 let owner = Ownership::new(&topo, m.switch);
                 let mut actual = on.clone();
                 actual.remove(&police);
                 let changed_rate = rate_bps * factor;
-                let changed = Item::Police { port: m.bridge_port.clone(), rate_bps: changed_rate, burst_bytes: police_burst(changed_rate) };
+                let conform = if factor % 2 == 0 { Conform::Pass } else { Conform::Continue };
+                let changed = Item::Police { port: m.bridge_port.clone(), rate_bps: changed_rate, burst_bytes: police_burst(changed_rate), conform };
                 actual.insert(changed.clone());
                 let changes = diff(on, &actual, &owner);
                 prop_assert_eq!(changes.len(), 2, "{:?}", changes);

@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
+use switchboard::engine;
 use switchboard::model::Mac;
-use switchboard::orchestrator::{Change, Item, Op, police_burst};
+use switchboard::orchestrator::{Change, Conform, Item, Op, parse_channels, plan, police_burst};
 use switchboard::southbound::dry_run::command_lines;
 use switchboard::southbound::linux::{lab, probe};
 
-use super::{Lab, sh_in, switchboard, topologies};
+use super::{Lab, assert_same, sh_in, switchboard, topologies};
 
 /// One E-Line of 1 Mbps across p2p-small (site-a on sw1's `ca`, site-b on sw3's `cb`).
 const CHANNELS: &str = "- {name: policed, kind: p2p, bandwidth: 1, members: [site-a, site-b]}\n";
@@ -166,7 +167,7 @@ fn a_hand_changed_rate_is_drift_repaired_and_removal_leaves_no_tc_object() {
 
     // The dry run's `tc` commands make exactly the policer the driver makes: taken down and
     // put back by them, there is no drift.
-    let item = Item::Police { port: "ca".into(), rate_bps: CIR_BPS, burst_bytes: burst };
+    let item = Item::Police { port: "ca".into(), rate_bps: CIR_BPS, burst_bytes: burst, conform: Conform::Continue };
     for op in [Op::Remove, Op::Add] {
         for line in command_lines(&Change { op, item: item.clone() }, "br0", None) {
             let words: Vec<&str> = line.split(' ').collect();
@@ -246,4 +247,56 @@ fn each_member_is_policed_at_its_own_bandwidth() {
         let (code, out, _) = switchboard(&["drift", "-t", topo.to_str().unwrap(), "-c", chans.to_str().unwrap()]);
         assert_eq!(code, 0, "{channels}{out}");
     }
+}
+
+/// A policer as Switchboard made it before the L2CP discard (conform `pass`, which ends the
+/// classification before the discard) is drift, shown as what it is; an apply that fails on
+/// its switch after taking it away puts it back exactly (rate, burst and conform action, as
+/// `tc` prints them), and one that succeeds replaces it with the planned policer.
+#[test]
+fn a_pass_policer_from_before_is_put_back_by_a_rollback_and_replaced_by_an_apply() {
+    let lab = p2p_small();
+    lab.apply(CHANNELS).unwrap();
+    let ns = "p2p-small-sw1";
+    sh_in(ns, &["tc", "filter", "del", "dev", "ca", "ingress", "pref", "2"]);
+    let old = "tc filter add dev ca ingress protocol all pref 2 handle 1 matchall action police rate 5mbit burst 20000 \
+               conform-exceed drop/pass";
+    sh_in(ns, &old.split_whitespace().collect::<Vec<_>>());
+    let shown = || sh_in(ns, &["tc", "filter", "show", "dev", "ca", "ingress", "pref", "2"]);
+    let before_shown = shown();
+    // `tc` prints a conform action of pass as nothing (`action drop`).
+    let passes = |shown: &str| shown.contains("rate 5Mbit") && shown.contains("action drop ") && !shown.contains("/");
+    assert!(passes(&before_shown), "{before_shown}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let chans = dir.path().join("policed.yaml");
+    std::fs::write(&chans, CHANNELS).unwrap();
+    let topo_file = topologies().join("p2p-small.yaml");
+    let args = ["drift", "-t", topo_file.to_str().unwrap(), "-c", chans.to_str().unwrap()];
+    let (code, out, _) = switchboard(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("conform-exceed drop/continue"), "the planned policer is missing:\n{out}");
+    assert!(out.contains("filter del dev ca ingress protocol all pref 2 matchall"), "the old one goes:\n{out}");
+
+    // sw1's changes are the old policer's removal and the new one's addition; the second
+    // is refused, after the first went through.
+    let topo = &lab.topo;
+    let (specs, _) = parse_channels(CHANNELS);
+    let planner = plan(topo, &specs).unwrap();
+    let before = lab.snapshot();
+    let mut drivers = engine::connect(topo).unwrap();
+    drivers[topo.switch_index("sw1").unwrap()].inject_fault(1);
+    let err = engine::apply(&planner, &mut drivers, &mut |_| {}).unwrap_err();
+    assert_eq!((err.failure.switch.as_str(), err.failure.done), ("sw1", 1), "{err}");
+    assert!(err.failure.op.contains("drop/continue"), "{err}");
+    assert!(err.rollback_errors.is_empty(), "{err}");
+    assert_same(&before, &lab.snapshot(), "a failed replacement of a pass policer");
+    let after_rollback = shown();
+    assert!(passes(&after_rollback), "{after_rollback}");
+
+    lab.apply(CHANNELS).unwrap();
+    let after = shown();
+    assert!(after.contains("rate 1Mbit") && after.contains("drop/continue"), "{after}");
+    let (code, out, _) = switchboard(&args);
+    assert_eq!(code, 0, "{out}");
 }

@@ -371,8 +371,8 @@ impl Driver for LinuxSwitch {
                         }
                     }
                     Hook::Police => {
-                        let (rate_bps, burst_bytes) = msgs::police_of(&f);
-                        items.insert(Item::Police { port: port.clone(), rate_bps, burst_bytes });
+                        let (rate_bps, burst_bytes, conform) = msgs::police_of(&f);
+                        items.insert(Item::Police { port: port.clone(), rate_bps, burst_bytes, conform });
                     }
                     Hook::L2cp => {
                         if let Some(foreign) = l2cp::foreign(&f) {

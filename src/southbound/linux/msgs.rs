@@ -15,7 +15,7 @@ use rtnetlink::packet_route::tc::{
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 use rtnetlink::{LinkBridgePort, LinkBridgeVlan, LinkUnspec, LinkVlan};
 
-use crate::orchestrator::{Change, Direction, Item, Op, TagProtocol, burst_from_ticks, burst_ticks};
+use crate::orchestrator::{Change, Conform, Direction, Item, Op, TagProtocol, burst_from_ticks, burst_ticks};
 
 use super::super::dry_run::{POLICE_PREF, TC_PREF};
 
@@ -26,6 +26,8 @@ fn tc_protocol(protocol: TagProtocol) -> u16 {
 use super::tc::{TC_ACT_SHOT, gact_drop, raw_options, tc_parent};
 /// TC_ACT_UNSPEC: no verdict, the next filter decides (`continue`).
 const TC_ACT_UNSPEC: i32 = -1;
+/// TC_ACT_OK: the frame passes, no filter after this one runs (`pass`).
+const TC_ACT_OK: i32 = 0;
 /// ETH_P_ALL (`protocol all`), in network byte order.
 const ETH_P_ALL_BE: u16 = 0x0003u16.to_be();
 /// TCA_POLICE_* from linux/pkt_cls.h.
@@ -210,13 +212,13 @@ pub fn messages(change: &Change, ctx: &Ctx<'_>) -> Result<Vec<(RouteNetlinkMessa
                 Op::Remove => vec![(M::DelTrafficFilter(m), 0)],
             }
         }
-        (op, Item::Police { port, rate_bps, burst_bytes }) => {
+        (op, Item::Police { port, rate_bps, burst_bytes, conform }) => {
             let mut m = our_police_key(ctx.ifindex(port)? as i32);
             m.attributes.push(TcAttribute::Kind("matchall".into()));
             match op {
                 Op::Add => {
                     m.attributes.push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(
-                        vec![police(*rate_bps, *burst_bytes)],
+                        vec![police(*rate_bps, *burst_bytes, *conform)],
                     ))]));
                     vec![(M::NewTrafficFilter(m), create)]
                 }
@@ -298,13 +300,13 @@ pub fn our_police_key(ifindex: i32) -> TcMessage {
 
 /// A police action (`action police rate R bit burst B conform-exceed drop/continue`), as `tc`
 /// sends it: struct tc_police (exceed action SHOT, the burst in the kernel's ticks, the
-/// rate in bytes per second), the conform action TC_ACT_UNSPEC (`continue`: a conforming
+/// rate in bytes per second), the conform action (TC_ACT_UNSPEC for `continue`: a conforming
 /// frame goes on to the filters after the policer, the L2CP discard at preference 3; with
-/// `pass` the policer's verdict would end the classification and nothing after it would
-/// run) and a rate table, which the kernel requires with a rate;
+/// `pass`, TC_ACT_OK, the policer's verdict ends the classification and nothing after it
+/// runs) and a rate table, which the kernel requires with a rate;
 /// rates past 2^32 - 1 bytes per second also go as TCA_POLICE_RATE64. netlink-packet-route
 /// has no typed police action, so these are written raw.
-fn police(rate_bps: u64, burst_bytes: u32) -> TcAction {
+fn police(rate_bps: u64, burst_bytes: u32, conform: Conform) -> TcAction {
     let bytes_per_s = rate_bps / 8;
     let rate32 = u32::try_from(bytes_per_s).unwrap_or(u32::MAX);
     let mut parms = Vec::with_capacity(TC_POLICE_LEN);
@@ -329,7 +331,7 @@ fn police(rate_bps: u64, burst_bytes: u32) -> TcAction {
     let mut options = vec![
         TcActionOption::Other(DefaultNla::new(TCA_POLICE_TBF, parms)),
         TcActionOption::Other(DefaultNla::new(TCA_POLICE_RATE, table)),
-        TcActionOption::Other(DefaultNla::new(TCA_POLICE_RESULT, TC_ACT_UNSPEC.to_ne_bytes().to_vec())),
+        TcActionOption::Other(DefaultNla::new(TCA_POLICE_RESULT, conform_result(conform).to_ne_bytes().to_vec())),
     ];
     if u64::from(rate32) < bytes_per_s {
         options.push(TcActionOption::Other(DefaultNla::new(TCA_POLICE_RATE64, bytes_per_s.to_ne_bytes().to_vec())));
@@ -339,12 +341,24 @@ fn police(rate_bps: u64, burst_bytes: u32) -> TcAction {
     action
 }
 
-/// The policer a filter read back holds, as (rate in bits per second, burst in bytes).
+fn conform_result(conform: Conform) -> i32 {
+    match conform {
+        Conform::Continue => TC_ACT_UNSPEC,
+        Conform::Pass => TC_ACT_OK,
+    }
+}
+
+/// The policer a filter read back holds, as (rate in bits per second, burst in bytes,
+/// conform action).
 ///
-/// A filter in the policer's place that is not one Switchboard makes (not matchall, no
-/// police action or more than one action, another exceed or conform action, a peak rate)
-/// reads as rate 0 and burst 0, which no plan holds, so it is replaced.
-pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
+/// A filter in the policer's place that is not one Switchboard makes or made (not matchall,
+/// no police action or more than one action, another exceed action, a conform action other
+/// than continue or pass, a peak rate) reads as rate 0 and burst 0, which no plan holds, so
+/// it is replaced; and which a rollback puts back as a policer that lets everything
+/// through (a police action without a rate polices nothing), the closest a driver can come
+/// to a filter it cannot describe.
+pub(super) fn police_of(f: &TcMessage) -> (u64, u32, Conform) {
+    const FOREIGN: (u64, u32, Conform) = (0, 0, Conform::Continue);
     let is_matchall = f.attributes.iter().any(|a| matches!(a, TcAttribute::Kind(k) if k == "matchall"));
     let actions: Vec<&TcAction> = super::tc::filter_options(f)
         .filter_map(|o| match o {
@@ -353,9 +367,9 @@ pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
         })
         .flatten()
         .collect();
-    let [action] = actions.as_slice() else { return (0, 0) };
+    let [action] = actions.as_slice() else { return FOREIGN };
     if !is_matchall || !action.attributes.iter().any(|a| matches!(a, TcActionAttribute::Kind(k) if k == "police")) {
-        return (0, 0);
+        return FOREIGN;
     }
     let (mut parms, mut rate64, mut result) = (None, None, 0u32);
     for (kind, value) in raw_options(action) {
@@ -368,18 +382,21 @@ pub(super) fn police_of(f: &TcMessage) -> (u64, u32) {
             _ => {}
         }
     }
-    let Some(p) = parms.filter(|p| p.len() >= TC_POLICE_LEN) else { return (0, 0) };
+    let Some(p) = parms.filter(|p| p.len() >= TC_POLICE_LEN) else { return FOREIGN };
     let word = |at: usize| p.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map_or(0, u32::from_ne_bytes);
     let (action, burst, rate, peak) = (word(4), word(12), word(28), word(40));
-    // Conform: continue (TC_ACT_UNSPEC); exceed: drop; no peak rate. A policer whose conform
-    // action is pass (TC_ACT_OK, 0, what Switchboard made before the L2CP discard) ends the
-    // classification before the discard, so it is not ours and is replaced.
-    if action != TC_ACT_SHOT as u32 || result != TC_ACT_UNSPEC as u32 || peak != 0 {
-        return (0, 0);
+    // Exceed: drop; no peak rate. Conform: continue (TC_ACT_UNSPEC), or pass (TC_ACT_OK, 0,
+    // also when the attribute is missing: what Switchboard made before the L2CP discard).
+    let Some(conform) = [Conform::Continue, Conform::Pass].into_iter().find(|c| conform_result(*c) as u32 == result)
+    else {
+        return FOREIGN;
+    };
+    if action != TC_ACT_SHOT as u32 || peak != 0 {
+        return FOREIGN;
     }
     let bytes_per_s = rate64.map_or(u64::from(rate), u64::from_ne_bytes).max(u64::from(rate));
     let rate_bps = bytes_per_s.saturating_mul(8);
-    (rate_bps, burst_from_ticks(rate_bps, burst))
+    (rate_bps, burst_from_ticks(rate_bps, burst), conform)
 }
 
 /// Whether a filter read back is one of our drops, and of which tag protocol: matchall for
@@ -497,9 +514,10 @@ mod tests {
         use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
         let index = ctx_index();
         let ctx = Ctx { bridge: 1, index: &index, created: &HashMap::new() };
-        for rate_bps in [1_000_000u64, 10_000_000, 1_000_000_000, 40_000_000_000, 100_000_000_000] {
+        let rates = [1_000_000u64, 10_000_000, 1_000_000_000, 40_000_000_000, 100_000_000_000];
+        for (rate_bps, conform) in rates.into_iter().flat_map(|r| [(r, Conform::Continue), (r, Conform::Pass)]) {
             let burst_bytes = crate::orchestrator::police_burst(rate_bps);
-            let item = Item::Police { port: "p2.500".into(), rate_bps, burst_bytes };
+            let item = Item::Police { port: "p2.500".into(), rate_bps, burst_bytes, conform };
             let msgs = messages(&Change { op: Op::Add, item }, &ctx).unwrap();
             let [(RouteNetlinkMessage::NewTrafficFilter(f), flags)] = msgs.as_slice() else { panic!("{msgs:?}") };
             assert_eq!(*flags, NLM_F_CREATE | NLM_F_EXCL);
@@ -514,7 +532,7 @@ mod tests {
             else {
                 panic!()
             };
-            assert_eq!(police_of(&back), (rate_bps, burst_bytes), "at {rate_bps} bit/s");
+            assert_eq!(police_of(&back), (rate_bps, burst_bytes, conform), "at {rate_bps} bit/s");
             assert_eq!(our_drop(&back), None);
         }
         // Something else in the policer's place reads as no policer of ours.
@@ -522,21 +540,42 @@ mod tests {
         drop.attributes.push(TcAttribute::Kind("matchall".into()));
         drop.attributes
             .push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(vec![gact_drop()]))]));
-        assert_eq!(police_of(&drop), (0, 0));
-        // A policer whose conform action is pass (as made before the L2CP discard, which it
-        // would hide) is not ours either.
-        let mut pass = police(10_000_000, 12_500);
-        for a in &mut pass.attributes {
-            if let TcActionAttribute::Options(o) = a {
-                o.retain(|x| !matches!(x, TcActionOption::Other(n) if n.kind() == TCA_POLICE_RESULT));
-            }
-        }
-        let mut old = our_police_key(5);
-        old.attributes.push(TcAttribute::Kind("matchall".into()));
-        old.attributes.push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(vec![pass]))]));
-        assert_eq!(police_of(&old), (0, 0));
+        assert_eq!(police_of(&drop), (0, 0, Conform::Continue));
+        // A policer with no conform result (as `tc` made it before the L2CP discard, and as
+        // Switchboard did) passes: it reads as such, with its rate. One whose conform action
+        // is another (reclassify, 1) is not ours.
+        let policer =
+            |result: Option<i32>| {
+                let mut action = police(10_000_000, 12_500, Conform::Continue);
+                for a in &mut action.attributes {
+                    if let TcActionAttribute::Options(o) = a {
+                        o.retain(|x| !matches!(x, TcActionOption::Other(n) if n.kind() == TCA_POLICE_RESULT));
+                        o.extend(result.map(|r| {
+                            TcActionOption::Other(DefaultNla::new(TCA_POLICE_RESULT, r.to_ne_bytes().to_vec()))
+                        }));
+                    }
+                }
+                let mut f = our_police_key(5);
+                f.attributes.push(TcAttribute::Kind("matchall".into()));
+                f.attributes
+                    .push(TcAttribute::Options(vec![TcOption::MatchAll(TcFilterMatchAllOption::Action(vec![action]))]));
+                f
+            };
+        assert_eq!(police_of(&policer(None)), (10_000_000, 12_500, Conform::Pass));
+        assert_eq!(police_of(&policer(Some(TC_ACT_OK))), (10_000_000, 12_500, Conform::Pass));
+        assert_eq!(police_of(&policer(Some(TC_ACT_UNSPEC))), (10_000_000, 12_500, Conform::Continue));
+        assert_eq!(police_of(&policer(Some(1))), (0, 0, Conform::Continue));
+        // What a rollback puts back for such a filter: a policer without a rate, read back as
+        // the same.
+        let rateless = Item::Police { port: "p2.500".into(), rate_bps: 0, burst_bytes: 0, conform: Conform::Continue };
+        let msgs = messages(&Change { op: Op::Add, item: rateless }, &ctx).unwrap();
+        let [(RouteNetlinkMessage::NewTrafficFilter(f), _)] = msgs.as_slice() else { panic!("{msgs:?}") };
+        assert_eq!(police_of(f), (0, 0, Conform::Continue));
         let del = messages(
-            &Change { op: Op::Remove, item: Item::Police { port: "p1".into(), rate_bps: 1, burst_bytes: 1 } },
+            &Change {
+                op: Op::Remove,
+                item: Item::Police { port: "p1".into(), rate_bps: 1, burst_bytes: 1, conform: Conform::Continue },
+            },
             &ctx,
         )
         .unwrap();

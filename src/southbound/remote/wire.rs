@@ -7,7 +7,7 @@
 //! never reaches a driver.
 
 use crate::model::{Mac, check_ifname};
-use crate::orchestrator::{Change, Direction, Item, Op, TagProtocol};
+use crate::orchestrator::{Change, Conform, Direction, Item, Op, TagProtocol};
 
 /// The generated messages, client and server.
 #[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -46,9 +46,15 @@ pub fn item_to_wire(item: &Item) -> v1::Item {
                 TagProtocol::Dot1Ad => v1::TagProtocol::TagProtocol8021ad,
             } as i32,
         }),
-        Item::Police { port, rate_bps, burst_bytes } => {
-            Kind::Police(v1::Police { port: port.clone(), rate_bps: *rate_bps, burst_bytes: *burst_bytes })
-        }
+        Item::Police { port, rate_bps, burst_bytes, conform } => Kind::Police(v1::Police {
+            port: port.clone(),
+            rate_bps: *rate_bps,
+            burst_bytes: *burst_bytes,
+            conform: match conform {
+                Conform::Continue => v1::Conform::Continue,
+                Conform::Pass => v1::Conform::Pass,
+            } as i32,
+        }),
         Item::Pcp { port, vid, pcp } => {
             Kind::Pcp(v1::Pcp { port: port.clone(), vid: u32::from(*vid), pcp: u32::from(*pcp) })
         }
@@ -82,7 +88,16 @@ pub fn item_from_wire(item: &v1::Item) -> Result<Item, String> {
                 Err(_) => return Err(format!("tc drop protocol {} is neither 802.1Q nor 802.1ad", t.protocol)),
             },
         },
-        Kind::Police(p) => Item::Police { port: port(&p.port)?, rate_bps: p.rate_bps, burst_bytes: p.burst_bytes },
+        Kind::Police(p) => Item::Police {
+            port: port(&p.port)?,
+            rate_bps: p.rate_bps,
+            burst_bytes: p.burst_bytes,
+            conform: match v1::Conform::try_from(p.conform) {
+                Ok(v1::Conform::Continue) => Conform::Continue,
+                Ok(v1::Conform::Pass) => Conform::Pass,
+                Err(_) => return Err(format!("policer conform action {} is neither continue nor pass", p.conform)),
+            },
+        },
         Kind::Pcp(p) => Item::Pcp {
             port: port(&p.port)?,
             vid: vid(p.vid)?,
@@ -143,7 +158,8 @@ mod tests {
             Item::ProviderBridge { snooping_off: false },
             Item::TcDrop { port: "p1".into(), direction: Direction::Ingress, protocol: TagProtocol::Dot1Q },
             Item::TcDrop { port: "p1".into(), direction: Direction::Egress, protocol: TagProtocol::Dot1Ad },
-            Item::Police { port: "p1".into(), rate_bps: 10_000_000, burst_bytes: 12_500 },
+            Item::Police { port: "p1".into(), rate_bps: 10_000_000, burst_bytes: 12_500, conform: Conform::Continue },
+            Item::Police { port: "p1".into(), rate_bps: 10_000_000, burst_bytes: 12_500, conform: Conform::Pass },
             Item::Pcp { port: "t1".into(), vid: 4094, pcp: 7 },
             Item::Port { port: "p1".into(), mcast_flood: false },
             Item::L2cp { port: "p1.500".into(), foreign: false },

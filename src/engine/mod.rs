@@ -23,7 +23,7 @@
 //! again); applying the same change again then converges every switch forward, which is
 //! what the service's order recovery does.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 mod provision;
@@ -276,33 +276,31 @@ pub fn apply_delta(
 
 /// The state a switch should have: `before` without `remove` and without what `add`
 /// replaces (a VLAN entry with other flags, a drop of another protocol on the same hook),
-/// plus `add`. A clsact qdisc removed takes the filters on it along (as the kernel does),
-/// also ones the removal does not name (an 802.1Q drop made before issue 18). A trunk's
-/// qdisc is shared by every channel with a class on that trunk: it stays while another
-/// channel's PCP filter, one the removal does not name, hangs from it.
+/// plus `add`. An item is removed with whatever holds its slot ([`Item::same_slot`]): a
+/// VLAN entry, a PCP filter or a policer changed since it was planned (by hand, or by a
+/// class mapped to another PCP in the topology) goes too. A clsact qdisc removed takes the
+/// filters on it along (as the kernel does), also ones the removal does not name (an 802.1Q
+/// drop made before issue 18). A trunk's qdisc is shared by every channel with a class on
+/// that trunk: it stays while another channel's PCP filter, one the removal does not name,
+/// hangs from it.
 pub fn delta_target(before: &BTreeSet<Item>, add: &BTreeSet<Item>, remove: &BTreeSet<Item>) -> BTreeSet<Item> {
+    let removed_slots: HashSet<(&str, u8, u16)> = remove.iter().filter_map(Item::slot).collect();
+    let added_slots: HashSet<(&str, u8, u16)> = add.iter().filter_map(Item::slot).collect();
+    let removed = |i: &Item| remove.contains(i) || i.slot().is_some_and(|k| removed_slots.contains(&k));
+    let replaced = |i: &Item| !add.contains(i) && i.slot().is_some_and(|k| added_slots.contains(&k));
     let shared = |port: &str| {
-        before.iter().chain(add).any(|i| matches!(i, Item::Pcp { port: p, .. } if p == port) && !remove.contains(i))
+        before.iter().chain(add).any(|i| matches!(i, Item::Pcp { port: p, .. } if p == port) && !removed(i))
     };
     let qdisc_gone = |port: &str| {
         let clsact = Item::Clsact { port: port.to_string() };
         remove.contains(&clsact) && !add.contains(&clsact) && !shared(port)
     };
-    // A bridge port goes whatever its flags (one stored before multicast was carried).
-    let ports_gone: BTreeSet<&str> = remove
-        .iter()
-        .filter_map(|r| match r {
-            Item::Port { port, .. } => Some(port.as_str()),
-            _ => None,
-        })
-        .collect();
     let mut target: BTreeSet<Item> = before
         .iter()
         .filter(|i| {
-            let removed = remove.contains(*i) && !matches!(i, Item::Clsact { port } if shared(port));
-            !removed && !add.iter().any(|a| a != *i && a.same_slot(i))
+            let gone = removed(i) && !matches!(i, Item::Clsact { port } if shared(port));
+            !gone && !replaced(i)
         })
-        .filter(|i| !matches!(i, Item::Port { port, .. } if ports_gone.contains(port.as_str())))
         .filter(|i| {
             !matches!(i, Item::TcDrop { port, .. } | Item::Police { port, .. } | Item::Pcp { port, .. } | Item::L2cp { port, .. }
                 if qdisc_gone(port))
@@ -620,6 +618,28 @@ mod tests {
         let target = delta_target(&before, &BTreeSet::new(), &[clsact.clone(), pcp(10)].into());
         assert_eq!(target, [clsact.clone(), pcp(11)].into());
         let target = delta_target(&target, &BTreeSet::new(), &[clsact, pcp(11)].into());
+        assert!(target.is_empty(), "{target:?}");
+    }
+
+    /// A removal takes what holds each of its items' slots: a PCP filter of another PCP (its
+    /// class mapped anew since), a policer of another rate, a VLAN entry of other flags.
+    #[test]
+    fn a_removal_takes_what_holds_its_items_slots() {
+        let clsact = Item::Clsact { port: "t1".into() };
+        let pcp = |vid, pcp| Item::Pcp { port: "t1".into(), vid, pcp };
+        let police = |rate_bps| Item::Police {
+            port: "c1".into(),
+            rate_bps,
+            burst_bytes: 12_500,
+            conform: crate::orchestrator::Conform::Continue,
+        };
+        let vlan = |pvid| Item::Vlan { port: "t1".into(), vid: 10, pvid, untagged: false };
+        let other = pcp(11, 5);
+        let before: BTreeSet<Item> = [clsact.clone(), pcp(10, 5), other.clone(), police(5_000_000), vlan(true)].into();
+        let remove: BTreeSet<Item> = [clsact.clone(), pcp(10, 6), police(1_000_000), vlan(false)].into();
+        let target = delta_target(&before, &BTreeSet::new(), &remove);
+        assert_eq!(target, [clsact.clone(), other.clone()].into(), "the qdisc stays for the other channel's PCP");
+        let target = delta_target(&target, &BTreeSet::new(), &[clsact, pcp(11, 6)].into());
         assert!(target.is_empty(), "{target:?}");
     }
 

@@ -352,6 +352,11 @@ pub(crate) struct AppliedChannel {
     /// The class of service (stored before issue 18 item 4 without one: `standard`).
     #[serde(default = "default_class")]
     class: String,
+    /// The PCP the class had in the topology when the channel was applied: what its PCP
+    /// filters on the switches carry, though the topology may map the class anew since
+    /// (stored before without one: the class's PCP now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pcp: Option<u8>,
     members: Vec<(String, Option<Role>, Option<u16>)>,
     /// The members that gave their own bandwidth: interface, Mbps. Apart from `members`
     /// (and left out when empty) so that what was stored before members could give one
@@ -365,13 +370,15 @@ fn default_class() -> String {
 }
 
 impl AppliedChannel {
-    pub(super) fn of(spec: &ChannelSpec) -> AppliedChannel {
+    /// The record of `spec` applied on `topo`.
+    pub(super) fn of(spec: &ChannelSpec, topo: &Topology) -> AppliedChannel {
         AppliedChannel {
             kind: spec.kind,
             vlan: spec.vlan.map(VlanId::get),
             leaf_vlan: spec.leaf_vlan.map(VlanId::get),
             bandwidth_mbps: spec.bandwidth_mbps,
             class: spec.class.clone(),
+            pcp: topo.classes.pcp(&spec.class),
             members: spec
                 .members
                 .iter()
@@ -382,6 +389,20 @@ impl AppliedChannel {
                 .iter()
                 .filter_map(|m| Some((m.interface.clone(), m.bandwidth_mbps?)))
                 .collect(),
+        }
+    }
+
+    /// The topology the channel's items on the switches were planned with: `topo`, or, when
+    /// its class is mapped to another PCP there since (or no longer named), `topo` with the
+    /// class at the PCP it was applied with.
+    pub(super) fn topology_then<'t>(&self, topo: &'t Topology) -> std::borrow::Cow<'t, Topology> {
+        match self.pcp.filter(|p| topo.classes.pcp(&self.class) != Some(*p)) {
+            Some(pcp) => {
+                let mut then = topo.clone();
+                then.classes = then.classes.with(&self.class, pcp);
+                std::borrow::Cow::Owned(then)
+            }
+            None => std::borrow::Cow::Borrowed(topo),
         }
     }
 

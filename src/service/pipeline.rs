@@ -19,7 +19,7 @@
 //! A crash anywhere leaves the orders claimed with a lease that runs out; the next instance
 //! to look runs them again from planning, which converges (finishes) them.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -152,7 +152,7 @@ impl Service {
             Ok(out) => Ok((out, alone)),
             // Some switches committed: running the orders one by one could fail one and free
             // what those switches hold. Every order of the batch is run again as it is.
-            Err(e) if e.in_doubt.is_some() => Ok((self.park_in_doubt(&planned, &e.message).await?, alone)),
+            Err(e) if e.in_doubt.is_some() => Ok((self.park_in_doubt(&planned, &topo, &e.message).await?, alone)),
             Err(e) => {
                 let reason = e.message;
                 tracing::info!(%reason, orders = planned.len(), "the combined change was refused; running the orders one by one");
@@ -249,7 +249,7 @@ impl Service {
             // In doubt now, or before (some switches hold the change; a try that failed
             // cleanly changed nothing): run again until every switch holds it.
             Err(e) if e.in_doubt.is_some() || o_in_doubt => {
-                let mut out = self.park_in_doubt(std::slice::from_ref(&planned), &e.message).await?;
+                let mut out = self.park_in_doubt(std::slice::from_ref(&planned), &topo, &e.message).await?;
                 out.pop().ok_or(ServiceError::TakenOver)
             }
             Err(e) => {
@@ -462,7 +462,7 @@ impl Service {
         for p in planned {
             let old = before.get(&p.order.channel_id).cloned().flatten();
             let new = match &p.target {
-                Target::Present(spec) => Some(AppliedChannel::of(spec)),
+                Target::Present(spec) => Some(AppliedChannel::of(spec, topo)),
                 Target::Absent | Target::Paused => None,
             };
             let (a, r) = match delta(topo, &p.order.channel_id, &p.scope, old.as_ref(), &p.items) {
@@ -557,11 +557,11 @@ impl Service {
     }
 
     /// Parks the planned orders whose apply was left in doubt (`Service::park_orders`).
-    async fn park_in_doubt(&self, planned: &[Planned], reason: &str) -> Result<Vec<OrderOutcome>> {
+    async fn park_in_doubt(&self, planned: &[Planned], topo: &Topology, reason: &str) -> Result<Vec<OrderOutcome>> {
         let parked: Vec<(&Claimed, Option<AppliedChannel>)> = planned
             .iter()
             .map(|p| match &p.target {
-                Target::Present(spec) if !p.was_live => (&p.order, Some(AppliedChannel::of(spec))),
+                Target::Present(spec) if !p.was_live => (&p.order, Some(AppliedChannel::of(spec, topo))),
                 _ => (&p.order, None),
             })
             .collect();
@@ -709,7 +709,18 @@ fn own_changes(
     for (k, sw) in scope.iter().enumerate() {
         let Some(made) = touched.get(sw.as_str()) else { continue };
         let (a, r) = (add.get(k).unwrap_or(&empty), remove.get(k).unwrap_or(&empty));
-        let own: Vec<Change> = made.changes.iter().filter(|c| is_own(c, a, r)).cloned().collect();
+        let slots: HashSet<(&str, u8, u16)> = a.iter().chain(r).filter_map(Item::slot).collect();
+        let own: Vec<Change> = made
+            .changes
+            .iter()
+            .filter(|c| match c.op {
+                Op::Add => a.contains(&c.item),
+                // Or what held the slot of an item it adds or removes (a VLAN entry with other
+                // flags, a PCP filter changed by hand).
+                Op::Remove => r.contains(&c.item) || c.item.slot().is_some_and(|k| slots.contains(&k)),
+            })
+            .cloned()
+            .collect();
         if own.is_empty() {
             continue;
         }
@@ -724,23 +735,4 @@ fn own_changes(
         }));
     }
     (changes, per_switch)
-}
-
-/// Whether change `c` is one of an order that adds `add` and removes `remove`.
-fn is_own(c: &Change, add: &BTreeSet<Item>, remove: &BTreeSet<Item>) -> bool {
-    match c.op {
-        Op::Add => add.contains(&c.item),
-        Op::Remove => {
-            remove.contains(&c.item)
-                || match &c.item {
-                    // Replaced by the same port and VLAN with other flags.
-                    Item::Vlan { port, vid, .. } => [(false, false), (false, true), (true, false), (true, true)]
-                        .into_iter()
-                        .any(|(pvid, untagged)| {
-                            add.contains(&Item::Vlan { port: port.clone(), vid: *vid, pvid, untagged })
-                        }),
-                    _ => false,
-                }
-        }
-    }
 }

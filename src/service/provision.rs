@@ -31,10 +31,13 @@ pub(super) fn delta(
     // What the channel holds, worked out from its record the way it was planned.
     let old = match old {
         None => Vec::new(),
-        Some(a) => Planner::new(topo)
-            .add(&a.spec(name))
-            .map(|p| p.items(topo))
-            .map_err(|e| format!("the channel does not plan on this topology: {}", plan_errors(&e)))?,
+        Some(a) => {
+            let then = a.topology_then(topo);
+            Planner::new(&then)
+                .add(&a.spec(name))
+                .map(|p| p.items(&then))
+                .map_err(|e| format!("the channel does not plan on this topology: {}", plan_errors(&e)))?
+        }
     };
     let mut add = Vec::new();
     let mut remove = Vec::new();

@@ -40,6 +40,13 @@ impl Classes {
         self.0.iter().map(|(k, v)| (k.as_str(), *v))
     }
 
+    /// These classes with `class` at `pcp`.
+    pub fn with(&self, class: &str, pcp: u8) -> Classes {
+        let mut out = self.clone();
+        out.0.insert(class.to_string(), pcp);
+        out
+    }
+
     /// Whether this is what a file without `classes:` gives.
     pub fn is_default(&self) -> bool {
         *self == Classes::default()

@@ -409,6 +409,55 @@ async fn take_away_elsewhere(w: &World, switch: &str, item: &str) {
     assert_eq!(n, 1);
 }
 
+/// A channel of a class that the topology maps to another PCP since it was applied takes
+/// its PCP filters (at the PCP it was applied with) and the trunks' qdiscs off the switches
+/// when it ends: nothing of it is left.
+async fn a_channel_ending_after_its_class_was_remapped_leaves_nothing(b: Backend) {
+    use switchboard::service::{DefinitionSpec, UsageModelSpec};
+    let w = world(b).await;
+    let spec = DefinitionSpec {
+        name: "Classed".into(),
+        kinds: vec![ChannelKind::P2p],
+        min_bandwidth_mbps: 1,
+        max_bandwidth_mbps: 1000,
+        classes: vec!["standard".into(), "gold".into()],
+        drivers: vec!["dry-run".into()],
+        relations: Default::default(),
+    };
+    let (definition, _) = w.svc.create_definition(&w.op, &spec).await.unwrap();
+    let model = UsageModelSpec { name: "gold trial".into(), ..Default::default() };
+    let model = w.svc.create_usage_model(&w.op, &definition, &model).await.unwrap();
+    for org in ["acme", "globex"] {
+        w.set_account(org, |a| a.classes.push("gold".into())).await;
+    }
+    let before = all_items(&w).await;
+    let mut new = w.channel("golden", ChannelKind::P2p, "acme-1a");
+    new.class = "gold".parse().unwrap();
+    new.usage_model_id = model.to_string().parse().unwrap();
+    let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let pcps = |items: &BTreeSet<(String, String)>, pcp: &str| {
+        items.iter().filter(|(_, i)| i.contains(r#""type":"pcp""#) && i.contains(pcp)).count()
+    };
+    let live = all_items(&w).await;
+    assert!(pcps(&live, r#""pcp":5"#) > 0, "gold is PCP 5 on the trunks: {live:?}");
+
+    let text = crate::world::metro_text();
+    let remapped = text.replacen("gold: 5", "gold: 6", 1);
+    assert_ne!(remapped, text);
+    w.svc.import_topology(&w.op, &remapped, "metro.yaml").await.unwrap();
+    let order = w.svc.terminate(&w.acme, &ch, &"test".parse().unwrap()).await.unwrap().unwrap();
+    w.svc.run_pending().await.unwrap();
+    let o = w.svc.order(&w.op, &order).await.unwrap();
+    assert_eq!(o.status, "done", "{o:?}");
+    let after = all_items(&w).await;
+    let left: Vec<_> = after.difference(&before).filter(|(_, i)| !baseline_item(i)).collect();
+    assert!(left.is_empty(), "left on the switches: {left:?} {}", o.detail);
+}
+on_both!(a_channel_ending_after_its_class_was_remapped_leaves_nothing);
+
 /// What another process does to the dry-run switches is seen by this one's next apply,
 /// though it keeps a copy of them (SQLite): an item removed behind its back is not
 /// counted as removed again, and the switches end as their channels call for.

@@ -86,7 +86,10 @@ pub trait Driver: Send {
     fn read_state(&mut self) -> Result<BTreeSet<Item>, DriverError>;
 
     /// Applies `changes` in order. On failure, the changes before `ApplyError::done` were
-    /// applied and the rest were not.
+    /// applied, the one at `done` was not, and of the rest none were or, where one went
+    /// through that the driver cannot take back exactly (an in-place flag update, see
+    /// `LinuxSwitch::apply`), it may stay: callers re-converge a failed switch to a state
+    /// they read (the engine's rollback does).
     fn apply(&mut self, changes: &[Change]) -> Result<(), ApplyError>;
 
     /// Phase one of a transaction: applies `changes` under `transaction` so that

@@ -549,6 +549,38 @@ fn a_refusal_in_the_middle_of_a_batch_names_its_change_and_every_switch_rolls_ba
     assert!(verdict.anomalies.is_empty(), "{}", switchboard::cli::probe::render(&verdict));
 }
 
+/// A batch refused on a `linux` switch takes back what went through after the refusal, but
+/// not a bridge port's flags set in place: the port stays on its bridge with its VLANs (taken
+/// back as a removal, it left the bridge, and every channel on it went dark until the
+/// engine's rollback put it back).
+#[test]
+fn a_refused_batch_leaves_a_port_whose_flags_were_set_in_place_on_its_bridge() {
+    use switchboard::orchestrator::{Change, Op};
+    use switchboard::southbound::Driver;
+    use switchboard::southbound::linux::LinuxSwitch;
+
+    let lab = Lab::up(&std::fs::read_to_string(topologies().join("p2p-small.yaml")).unwrap());
+    lab.apply(&std::fs::read_to_string(topologies().join("p2p-small.channels.yaml")).unwrap()).unwrap();
+    let ns = "p2p-small-sw1";
+    sh_in(ns, &["ip", "link", "set", "dev", "ca", "type", "bridge_slave", "mcast_flood", "off"]);
+    let vlans = sh_in(ns, &["bridge", "vlan", "show", "dev", "ca"]);
+    assert!(vlans.contains("PVID"), "{vlans}");
+    let mut sw = LinuxSwitch::connect("sw1", Some(ns), "br0").unwrap();
+    sw.inject_fault(0);
+    let changes = [
+        Change { op: Op::Add, item: Item::Vlan { port: "t12".into(), vid: 150, pvid: false, untagged: false } },
+        Change { op: Op::Add, item: Item::Port { port: "ca".into(), mcast_flood: true } },
+    ];
+    let err = sw.apply(&changes).unwrap_err();
+    assert_eq!(err.done, 0, "{err}");
+    let link = sh_in(ns, &["ip", "-d", "link", "show", "dev", "ca"]);
+    assert!(link.contains("master br0"), "the port left its bridge: {link}");
+    assert_eq!(sh_in(ns, &["bridge", "vlan", "show", "dev", "ca"]), vlans, "its VLANs went");
+    // The engine's rollback (here: an apply of the same channels) converges it as planned.
+    lab.apply(&std::fs::read_to_string(topologies().join("p2p-small.channels.yaml")).unwrap()).unwrap();
+    assert!(sh_in(ns, &["ip", "-d", "link", "show", "dev", "ca"]).contains("mcast_flood on"));
+}
+
 /// Issue 19: the switches are applied in parallel, and a switch whose whole change list is
 /// refused (the first change fails) while the others apply leaves every switch as it was;
 /// applying afterwards, with nothing in the way, reaches the plan on every switch.

@@ -29,7 +29,7 @@ use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 pub use conn::{Conn, NlError, chunks};
 pub use msgs::{Batch, Ctx, messages};
 
-use crate::orchestrator::{Change, Direction, Item};
+use crate::orchestrator::{Change, Direction, Item, Op};
 
 use super::dry_run::command_lines;
 use super::{ApplyError, Driver, DriverError};
@@ -391,14 +391,22 @@ impl Driver for LinuxSwitch {
     }
 
     /// One batch for the whole list. On failure, what went through after the failing
-    /// change is taken back (in one batch too), so the caller sees a clean prefix.
+    /// change is taken back (in one batch too), as far as the driver knows how: an addition
+    /// that may have set an item in place (a bridge port's flags, a VLAN entry's, the
+    /// bridge's) has no inverse it knows, since what it replaced was not read; taking it
+    /// back as a removal would take the port off its bridge, or the VLAN off the port. It
+    /// stays, and the caller's re-convergence to the state read before (the engine's
+    /// rollback, an agent's abort) sets it back.
     fn apply(&mut self, changes: &[Change]) -> Result<(), ApplyError> {
         if changes.is_empty() {
             return Ok(());
         }
         let Err(failure) = self.send(changes, true) else { return Ok(()) };
-        if !failure.partial.is_empty() {
-            let undo: Vec<Change> = failure.partial.iter().rev().map(Change::inverse).collect();
+        let in_place = |c: &&Change| {
+            c.op == Op::Add && matches!(c.item, Item::Port { .. } | Item::Vlan { .. } | Item::ProviderBridge { .. })
+        };
+        let undo: Vec<Change> = failure.partial.iter().rev().filter(|c| !in_place(c)).map(Change::inverse).collect();
+        if !undo.is_empty() {
             let _ = self.send(&undo, false);
             self.index_fresh = false;
         }

@@ -427,14 +427,21 @@ fn connections_to_an_agent_are_kept_and_made_again_when_they_break() {
     RemoteSwitch::connect("sw1", &address, &files).unwrap();
     assert_eq!(link.made(), 2);
 
-    // The orchestrator's certificate issued again: a connection with it.
-    std::thread::sleep(Duration::from_millis(20));
-    for f in ["orchestrator.pem", "orchestrator-key.pem"] {
+    // The orchestrator's certificate issued again, its files' times set back to the old
+    // ones (as `cp -p` or a restore would): a connection with it, in the old one's place.
+    let names = ["orchestrator.pem", "orchestrator-key.pem"];
+    let times: Vec<_> =
+        names.iter().map(|f| std::fs::metadata(dir.path().join(f)).unwrap().modified().unwrap()).collect();
+    for f in names {
         std::fs::remove_file(dir.path().join(f)).unwrap();
     }
     pki::issue(dir.path(), &Subject::Orchestrator, Validity::days(1)).unwrap();
+    for (f, t) in names.iter().zip(times) {
+        std::fs::File::options().write(true).open(dir.path().join(f)).unwrap().set_modified(t).unwrap();
+    }
     RemoteSwitch::connect("sw1", &address, &files).unwrap();
     assert_eq!(link.made(), 3, "new certificates, a new connection");
+    assert_eq!(remote::pool::kept(), 1, "one connection kept per agent");
     remote::pool::forget_all();
     RemoteSwitch::connect("sw1", &address, &files).unwrap();
     assert_eq!(link.made(), 4, "forgotten: connected again");

@@ -180,14 +180,14 @@ impl RemoteSwitch {
     ) -> Result<RemoteSwitch, DriverError> {
         let key = pool::Key::new(name, address, files, netns);
         if let Some(key) = &key
-            && let Some(channel) = pool::get(key)
+            && let Some(taken) = pool::get(key)
         {
             let check = Deadlines { read: deadlines.read.min(deadlines.connect), ..deadlines };
-            match RemoteSwitch::checked(name, address, channel, check) {
+            match RemoteSwitch::checked(name, address, taken.channel.clone(), check) {
                 Ok(sw) => return Ok(RemoteSwitch { deadlines, ..sw }),
                 Err(e) => {
                     tracing::info!(switch = name, address, error = %e.message, "kept agent connection dropped");
-                    pool::evict(key);
+                    pool::evict(key, &taken);
                 }
             }
         }

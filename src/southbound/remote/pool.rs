@@ -3,65 +3,90 @@
 //! agents). A `serve` worker, the agents' view and a bench that applies again reuse them; a
 //! CLI command runs once and connects once.
 //!
-//! A connection is kept under what made it: the switch, its address, the network namespace
-//! it was made from and the three certificate files as they were on disk (path, length and
-//! modification time), so certificates issued again make a new connection. Whoever takes one
-//! checks it with a call and drops it on any failure ([`evict`]); the next connect is then
-//! a new connection, with its own TLS handshake and checks.
+//! One connection is kept per agent (switch, address, and the network namespace it is
+//! reached from), with the three certificate files it was made with as they read then: a
+//! connect whose files read otherwise now (certificates issued again, whatever their length
+//! or modification time) makes a new connection, which takes the old one's place. Whoever
+//! takes a connection checks it with a call and drops it on any failure ([`evict`]); the
+//! next connect is then a new connection, with its own TLS handshake and checks. A
+//! connection is dropped only by whoever took that very one: a caller whose check failed
+//! does not drop the new connection another made meanwhile.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::SystemTime;
 
 use tonic::transport::Channel;
 
 use super::tls::TlsFiles;
 
-/// What a kept connection was made for.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Which agent a connection is to, and with what certificates.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Key {
+    agent: Agent,
+    /// The CA, certificate and key files' contents.
+    files: [Vec<u8>; 3],
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Agent {
     switch: String,
     address: String,
     netns: Option<String>,
-    files: [(std::path::PathBuf, u64, Option<SystemTime>); 3],
 }
 
 impl Key {
     /// `None` when a certificate file cannot be read: nothing is kept, and the connection
     /// itself says what is wrong with the file.
     pub(super) fn new(switch: &str, address: &str, files: &TlsFiles, netns: Option<&str>) -> Option<Key> {
-        let stamp = |p: &Path| std::fs::metadata(p).ok().map(|m| (p.to_path_buf(), m.len(), m.modified().ok()));
+        let read = |p: &std::path::Path| std::fs::read(p).ok();
         Some(Key {
-            switch: switch.to_string(),
-            address: address.to_string(),
-            netns: netns.map(str::to_string),
-            files: [stamp(&files.ca)?, stamp(&files.cert)?, stamp(&files.key)?],
+            agent: Agent { switch: switch.to_string(), address: address.to_string(), netns: netns.map(str::to_string) },
+            files: [read(&files.ca)?, read(&files.cert)?, read(&files.key)?],
         })
     }
 }
 
-fn pool() -> &'static Mutex<HashMap<Key, Channel>> {
-    static POOL: OnceLock<Mutex<HashMap<Key, Channel>>> = OnceLock::new();
+/// A connection taken from the pool: the channel, and which keeping of it this is.
+pub(super) struct Taken {
+    pub channel: Channel,
+    generation: u64,
+}
+
+struct Kept {
+    files: [Vec<u8>; 3],
+    channel: Channel,
+    generation: u64,
+}
+
+fn pool() -> &'static Mutex<HashMap<Agent, Kept>> {
+    static POOL: OnceLock<Mutex<HashMap<Agent, Kept>>> = OnceLock::new();
     POOL.get_or_init(Mutex::default)
 }
 
-/// The connection kept for `key`, if any (a clone: gRPC channels share their connection).
-pub(super) fn get(key: &Key) -> Option<Channel> {
-    pool().lock().ok()?.get(key).cloned()
+/// The connection kept for `key`'s agent, if it was made with `key`'s certificates (a
+/// clone: gRPC channels share their connection).
+pub(super) fn get(key: &Key) -> Option<Taken> {
+    let pool = pool().lock().ok()?;
+    let kept = pool.get(&key.agent).filter(|k| k.files == key.files)?;
+    Some(Taken { channel: kept.channel.clone(), generation: kept.generation })
 }
 
-/// Keeps `channel` for `key`.
+/// Keeps `channel` for `key`'s agent, in place of any connection kept for it before.
 pub(super) fn keep(key: Key, channel: Channel) {
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut pool) = pool().lock() {
-        pool.insert(key, channel);
+        pool.insert(key.agent, Kept { files: key.files, channel, generation });
     }
 }
 
-/// Drops the connection kept for `key`.
-pub(super) fn evict(key: &Key) {
-    if let Ok(mut pool) = pool().lock() {
-        pool.remove(key);
+/// Drops the connection `taken` for `key`'s agent, if it is still the one kept.
+pub(super) fn evict(key: &Key, taken: &Taken) {
+    if let Ok(mut pool) = pool().lock()
+        && pool.get(&key.agent).is_some_and(|k| k.generation == taken.generation)
+    {
+        pool.remove(&key.agent);
     }
 }
 
@@ -76,4 +101,41 @@ pub fn forget_all() {
 /// How many connections are kept.
 pub fn kept() -> usize {
     pool().lock().map_or(0, |p| p.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(switch: &str, cert: &[u8]) -> Key {
+        let agent = Agent { switch: switch.into(), address: "127.0.0.1:1".into(), netns: None };
+        Key { agent, files: [b"ca".to_vec(), cert.to_vec(), b"key".to_vec()] }
+    }
+
+    /// One connection per agent: new certificates take the old connection's place; a
+    /// failed check drops the connection it took and not one kept since.
+    #[test]
+    fn one_connection_per_agent_and_only_the_taken_one_is_evicted() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _guard = rt.enter();
+        let channel = || tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
+        // Switch names of this test only: the pool is the process's.
+        let (old, new) = (key("pool-test-a", b"cert 1"), key("pool-test-a", b"cert 2"));
+        keep(old.clone(), channel());
+        let first = get(&old).expect("kept");
+        assert!(get(&new).is_none(), "other certificates: not this connection");
+        keep(new.clone(), channel());
+        assert!(get(&old).is_none(), "the new certificates' connection took its place");
+        let second = get(&new).expect("kept");
+        evict(&new, &first);
+        assert!(get(&new).is_some(), "a check of the old connection failing drops nothing kept since");
+        evict(&new, &second);
+        assert!(get(&new).is_none());
+        let other = key("pool-test-b", b"cert 1");
+        keep(other.clone(), channel());
+        keep(other.clone(), channel());
+        let kept = pool().lock().unwrap().keys().filter(|a| a.switch.starts_with("pool-test-")).count();
+        assert_eq!(kept, 1, "one per agent");
+        evict(&other, &get(&other).unwrap());
+    }
 }

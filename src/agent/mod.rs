@@ -39,6 +39,8 @@ pub struct Agent {
     /// How the last [`CLOSED_KEPT`] transactions ended, newest last: the answer to a late
     /// commit, and why a closed transaction is never prepared again.
     closed: std::collections::VecDeque<(String, &'static str)>,
+    /// What it tells orchestrators it knows (`wire::FEATURES`).
+    features: Vec<String>,
 }
 
 /// How many closed transactions an agent remembers.
@@ -127,6 +129,7 @@ impl Agent {
             confirm_timeout,
             open: None,
             closed: Default::default(),
+            features: crate::southbound::remote::wire::FEATURES.iter().map(|f| f.to_string()).collect(),
         };
         let Some(found) = agent.read_journal()? else { return Ok((agent, None)) };
         let before: BTreeSet<Item> = found.before.into_iter().collect();
@@ -138,6 +141,18 @@ impl Agent {
         agent.remove_journal()?;
         agent.close(&found.transaction, "rolled back when the agent restarted");
         Ok((agent, Some(Recovered { transaction: found.transaction, holder: found.holder, changes })))
+    }
+
+    /// The agent, telling orchestrators it knows only `features`: what an agent of an older
+    /// release says (tests of the orchestrator's check).
+    pub fn advertising(mut self, features: &[&str]) -> Agent {
+        self.features = features.iter().map(|f| f.to_string()).collect();
+        self
+    }
+
+    /// What it tells orchestrators it knows.
+    pub fn features(&self) -> &[String] {
+        &self.features
     }
 
     pub fn name(&self) -> &str {

@@ -121,6 +121,7 @@ impl v1::agent_server::Agent for AgentService {
                     changes: o.changes as u64,
                     expires_in_ms: millis_until(o.deadline),
                 }),
+                features: a.features().to_vec(),
             })
             .await?;
         Ok(Response::new(answer))

@@ -147,6 +147,8 @@ pub struct AgentHealth {
     pub bridge: String,
     /// The transaction it holds open, if any.
     pub open: Option<OpenTransaction>,
+    /// What it knows beyond the protocol's first items (`remote::wire::FEATURES`).
+    pub features: Vec<String>,
 }
 
 /// A transaction an agent holds open: prepared, neither committed nor aborted yet.

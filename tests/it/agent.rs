@@ -52,12 +52,20 @@ fn start_state() -> BTreeSet<Item> {
 /// Runs an agent for switch `name` (certificate from `dir`) on a loopback port, on a thread
 /// and runtime of its own, with the dry-run driver holding [`start_state`].
 pub(crate) fn spawn_agent(dir: &Path, name: &str, confirm: Duration) -> SocketAddr {
+    spawn_agent_advertising(dir, name, confirm, None)
+}
+
+/// [`spawn_agent`], telling orchestrators it knows only `features` when given.
+fn spawn_agent_advertising(dir: &Path, name: &str, confirm: Duration, features: Option<&[&str]>) -> SocketAddr {
     let files = agent_files(dir, name);
     let journal = dir.join(format!("{name}.journal"));
     let config = tls::server_config(&files).unwrap();
     let mut dry = DryRun::new(name, None, "br0");
     dry.state = start_state();
-    let (agent, _) = Agent::start(Box::new(dry), name, "br0", &journal, confirm).unwrap();
+    let (mut agent, _) = Agent::start(Box::new(dry), name, "br0", &journal, confirm).unwrap();
+    if let Some(features) = features {
+        agent = agent.advertising(features);
+    }
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = std_listener.local_addr().unwrap();
     std_listener.set_nonblocking(true).unwrap();
@@ -445,4 +453,34 @@ fn connections_to_an_agent_are_kept_and_made_again_when_they_break() {
     remote::pool::forget_all();
     RemoteSwitch::connect("sw1", &address, &files).unwrap();
     assert_eq!(link.made(), 4, "forgotten: connected again");
+}
+
+/// An agent of an older release (one that lists fewer features) is sent nothing it does not
+/// know: a change set with a PCP filter and a policer that passes is refused before any
+/// prepare, naming what is missing and the agent's release, and the switch is unchanged;
+/// one it knows all of goes through.
+#[test]
+fn an_agent_is_sent_only_changes_it_knows() {
+    let dir = pki_dir();
+    let known = ["provider_bridge", "police"];
+    let address = spawn_agent_advertising(dir.path(), "sw1", Duration::from_secs(5), Some(&known)).to_string();
+    let files = orchestrator(dir.path());
+    let mut sw = RemoteSwitch::connect("sw1", &address, &files).unwrap();
+    assert_eq!(sw.health_at_connect().unwrap().features, known);
+    let before = sw.read_state().unwrap();
+    let police = |conform| Item::Police { port: "p1".into(), rate_bps: 1_000_000, burst_bytes: 12_176, conform };
+    let changes = [
+        vlan(Op::Add, 300),
+        Change { op: Op::Add, item: Item::Pcp { port: "p1".into(), vid: 300, pcp: 5 } },
+        Change { op: Op::Add, item: police(switchboard::orchestrator::Conform::Pass) },
+    ];
+    let err = sw.apply(&changes).unwrap_err();
+    assert_eq!(err.op, "check the agent's features", "{err}");
+    let text = err.to_string();
+    assert!(text.contains("does not know pcp, police.conform") && text.contains("upgrade it"), "{text}");
+    assert!(text.contains(&format!("switchboard {}", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert_eq!(sw.read_state().unwrap(), before, "nothing was prepared");
+    sw.apply(&[vlan(Op::Add, 300), Change { op: Op::Add, item: police(switchboard::orchestrator::Conform::Continue) }])
+        .unwrap();
+    assert!(sw.read_state().unwrap().contains(&vlan(Op::Add, 300).item));
 }

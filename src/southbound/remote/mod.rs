@@ -338,6 +338,7 @@ fn health_from_wire(h: v1::HealthResponse) -> AgentHealth {
             changes: o.changes,
             expires_in_ms: o.expires_in_ms,
         }),
+        features: h.features,
     }
 }
 
@@ -396,6 +397,24 @@ impl Driver for RemoteSwitch {
     fn prepare(&mut self, transaction: &str, changes: &[Change]) -> Result<(), ApplyError> {
         if changes.is_empty() && self.open.as_deref() == Some(transaction) {
             return Ok(());
+        }
+        // An agent of an older release would drop what it does not know (a field) or refuse
+        // the whole prepare without saying why (a kind): it is sent nothing it does not list.
+        if let Some(h) = &self.at_connect {
+            let missing = wire::missing_features(changes, &h.features);
+            if !missing.is_empty() {
+                self.open = None;
+                return Err(self.apply_error(
+                    "check the agent's features",
+                    format!(
+                        "the agent (switchboard {}) does not know {} that these changes need: upgrade it to this \
+                         orchestrator's release ({})",
+                        h.version,
+                        missing.join(", "),
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                ));
+            }
         }
         let result = self.send_prepare(transaction, changes);
         // A refused prepare closed the transaction on the agent (it rolled back by itself);

@@ -21,6 +21,48 @@ use v1::item::Kind;
 /// the large benchmark tree is about 2 MiB). Larger ones are refused (OUT_OF_RANGE, tonic's code for it).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
+/// What this build's agents know beyond the items of the protocol's first release: the
+/// item kinds and fields issue 18 added ([`feature_of`]).
+pub const FEATURES: &[&str] = &[
+    "provider_bridge",
+    "provider_bridge.snooping_off",
+    "port.mcast_flood",
+    "tc_drop.protocol",
+    "police",
+    "police.conform",
+    "pcp",
+    "l2cp",
+];
+
+/// The feature an agent must list to be sent `item` (see [`FEATURES`]), if any.
+pub fn feature_of(item: &Item) -> Option<&'static str> {
+    match item {
+        Item::ProviderBridge { snooping_off: false } => Some("provider_bridge"),
+        Item::ProviderBridge { snooping_off: true } => Some("provider_bridge.snooping_off"),
+        Item::Port { mcast_flood: true, .. } => Some("port.mcast_flood"),
+        Item::TcDrop { protocol: TagProtocol::Dot1Ad, .. } => Some("tc_drop.protocol"),
+        Item::Police { conform: Conform::Continue, .. } => Some("police"),
+        Item::Police { conform: Conform::Pass, .. } => Some("police.conform"),
+        Item::Pcp { .. } => Some("pcp"),
+        Item::L2cp { .. } => Some("l2cp"),
+        Item::SubInterface { .. }
+        | Item::Port { .. }
+        | Item::Vlan { .. }
+        | Item::Clsact { .. }
+        | Item::TcDrop { .. } => None,
+        Item::Fdb { .. } => None,
+    }
+}
+
+/// The features `changes` need that `known` does not list, in order, each once.
+pub fn missing_features<'a>(changes: &[Change], known: &[String]) -> Vec<&'static str> {
+    let mut missing: Vec<&'static str> =
+        changes.iter().filter_map(|c| feature_of(&c.item)).filter(|f| !known.iter().any(|k| k == f)).collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
+}
+
 /// An item as its message.
 pub fn item_to_wire(item: &Item) -> v1::Item {
     let kind = match item {

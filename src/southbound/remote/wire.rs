@@ -55,7 +55,7 @@ pub fn feature_of(item: &Item) -> Option<&'static str> {
 }
 
 /// The features `changes` need that `known` does not list, in order, each once.
-pub fn missing_features<'a>(changes: &[Change], known: &[String]) -> Vec<&'static str> {
+pub fn missing_features(changes: &[Change], known: &[String]) -> Vec<&'static str> {
     let mut missing: Vec<&'static str> =
         changes.iter().filter_map(|c| feature_of(&c.item)).filter(|f| !known.iter().any(|k| k == f)).collect();
     missing.sort_unstable();

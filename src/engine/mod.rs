@@ -288,9 +288,10 @@ pub fn delta_target(before: &BTreeSet<Item>, add: &BTreeSet<Item>, remove: &BTre
     let added_slots: HashSet<(&str, u8, u16)> = add.iter().filter_map(Item::slot).collect();
     let removed = |i: &Item| remove.contains(i) || i.slot().is_some_and(|k| removed_slots.contains(&k));
     let replaced = |i: &Item| !add.contains(i) && i.slot().is_some_and(|k| added_slots.contains(&k));
-    let shared = |port: &str| {
-        before.iter().chain(add).any(|i| matches!(i, Item::Pcp { port: p, .. } if p == port) && !removed(i))
-    };
+    // Another PCP filter on the port stays: one of before not removed, or one added.
+    let is_pcp_on = |i: &Item, port: &str| matches!(i, Item::Pcp { port: p, .. } if p == port);
+    let shared =
+        |port: &str| before.iter().any(|i| is_pcp_on(i, port) && !removed(i)) || add.iter().any(|i| is_pcp_on(i, port));
     let qdisc_gone = |port: &str| {
         let clsact = Item::Clsact { port: port.to_string() };
         remove.contains(&clsact) && !add.contains(&clsact) && !shared(port)

@@ -269,7 +269,13 @@ pub enum Refused {
     #[error(
         "the member's `bandwidth_mbps` of {asked} Mbps is outside {limit}: give a figure within it, or none to take the channel's"
     )]
-    MemberBandwidth { asked: u64, limit: String },
+    MemberBandwidth {
+        asked: u64,
+        limit: String,
+        /// Whether the bound is the usage model's maximum (another model may allow it).
+        #[serde(skip)]
+        by_model: bool,
+    },
 }
 
 impl Refused {
@@ -283,6 +289,7 @@ impl Refused {
                 | Refused::UsageEndpoints { .. }
                 | Refused::TermEnded { .. }
                 | Refused::OverCredit { .. }
+                | Refused::MemberBandwidth { by_model: true, .. }
         )
     }
 
@@ -423,6 +430,7 @@ pub fn verify(account: &Account, definition: &Definition, model: &UsageModel, re
                 "service definition {label}'s range of {}-{} Mbps",
                 definition.min_bandwidth_mbps, definition.max_bandwidth_mbps
             ),
+            by_model: false,
         });
     }
     if !definition.classes.iter().any(|c| c == req.class) {
@@ -440,12 +448,14 @@ pub fn verify(account: &Account, definition: &Definition, model: &UsageModel, re
         // The account's and the model's maximums were checked against the member's own
         // figure: say so, with the field that gave it.
         for r in &mut out {
-            let limit = match r {
-                Refused::OverBandwidth { max, .. } => format!("the account's limit of {max} Mbps per channel"),
-                Refused::UsageBandwidth { model, max, .. } => format!("usage model `{model}`'s maximum of {max} Mbps"),
+            let (limit, by_model) = match r {
+                Refused::OverBandwidth { max, .. } => (format!("the account's limit of {max} Mbps per channel"), false),
+                Refused::UsageBandwidth { model, max, .. } => {
+                    (format!("usage model `{model}`'s maximum of {max} Mbps"), true)
+                }
                 _ => continue,
             };
-            *r = Refused::MemberBandwidth { asked: own, limit };
+            *r = Refused::MemberBandwidth { asked: own, limit, by_model };
         }
     }
     let iface = &req.interface;

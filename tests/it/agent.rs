@@ -483,4 +483,14 @@ fn an_agent_is_sent_only_changes_it_knows() {
     sw.apply(&[vlan(Op::Add, 300), Change { op: Op::Add, item: police(switchboard::orchestrator::Conform::Continue) }])
         .unwrap();
     assert!(sw.read_state().unwrap().contains(&vlan(Op::Add, 300).item));
+
+    // An agent that lists nothing is of the release before features were listed: it knew
+    // every item of issue 18 but a policer's conform action.
+    pki::issue(dir.path(), &Subject::Agent("sw2".into()), Validity::days(1)).unwrap();
+    let address = spawn_agent_advertising(dir.path(), "sw2", Duration::from_secs(5), Some(&[])).to_string();
+    let mut sw = RemoteSwitch::connect("sw2", &address, &files).unwrap();
+    assert!(sw.health_at_connect().unwrap().features.is_empty());
+    let err = sw.apply(&changes).unwrap_err();
+    assert!(err.to_string().contains("does not know police.conform that"), "{err}");
+    sw.apply(&changes[..2]).unwrap();
 }

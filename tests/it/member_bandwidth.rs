@@ -151,3 +151,35 @@ async fn the_api_takes_a_member_s_own_bandwidth(b: Backend) {
 }
 
 on_both!(the_api_takes_a_member_s_own_bandwidth);
+
+/// A member's own figure over the offer's usage model's maximum, from a person who named no
+/// model, is taken on the model the invitation page proposes (the first of the definition
+/// that allows it), as the channel's own bandwidth would be.
+async fn a_member_s_own_figure_over_the_model_s_maximum_takes_a_model_that_allows_it(b: Backend) {
+    let w = world(b).await;
+    let capped = capped_at_50(&w).await;
+    let new = switchboard::service::NewChannel {
+        bandwidth_mbps: 100,
+        member_bandwidth_mbps: Some(40),
+        usage_model_id: capped.parse().unwrap(),
+        ..w.channel("capped-offer", ChannelKind::P2p, "acme-1a")
+    };
+    let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    let over = Acceptance {
+        interface: "globex-8a".parse().unwrap(),
+        usage_model_id: None,
+        customer_vlan: None,
+        bandwidth_mbps: Some(80),
+    };
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &over).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let view = w.svc.channel(&w.acme, &ch).await.unwrap();
+    let members: Vec<(&str, u64)> = view.attachments.iter().map(|a| (a.interface.as_str(), a.bandwidth_mbps)).collect();
+    assert_eq!(members, [("acme-1a", 40), ("globex-8a", 80)]);
+    let mut want = vec![(port_of(&w, "acme-1a").await, 40), (port_of(&w, "globex-8a").await, 80)];
+    want.sort();
+    assert_eq!(policers(&w).await, want);
+}
+
+on_both!(a_member_s_own_figure_over_the_model_s_maximum_takes_a_model_that_allows_it);

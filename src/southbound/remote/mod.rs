@@ -403,7 +403,8 @@ impl Driver for RemoteSwitch {
         if let Some(h) = &self.at_connect {
             let missing = wire::missing_features(changes, &h.features);
             if !missing.is_empty() {
-                self.open = None;
+                // A transaction the agent holds open from an earlier round stays known, for
+                // the abort.
                 return Err(self.apply_error(
                     "check the agent's features",
                     format!(

@@ -54,10 +54,24 @@ pub fn feature_of(item: &Item) -> Option<&'static str> {
     }
 }
 
-/// The features `changes` need that `known` does not list, in order, each once.
+/// What an agent that lists no features knows: it is of the release before they were
+/// listed, which knew every item of issue 18 but the policer's conform action.
+pub const UNLISTED: &[&str] = &[
+    "provider_bridge",
+    "provider_bridge.snooping_off",
+    "port.mcast_flood",
+    "tc_drop.protocol",
+    "police",
+    "pcp",
+    "l2cp",
+];
+
+/// The features `changes` need that an agent listing `known` does not know ([`UNLISTED`]
+/// when it lists none), in order, each once.
 pub fn missing_features(changes: &[Change], known: &[String]) -> Vec<&'static str> {
+    let knows = |f: &str| if known.is_empty() { UNLISTED.contains(&f) } else { known.iter().any(|k| k == f) };
     let mut missing: Vec<&'static str> =
-        changes.iter().filter_map(|c| feature_of(&c.item)).filter(|f| !known.iter().any(|k| k == f)).collect();
+        changes.iter().filter_map(|c| feature_of(&c.item)).filter(|f| !knows(f)).collect();
     missing.sort_unstable();
     missing.dedup();
     missing

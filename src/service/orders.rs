@@ -394,16 +394,20 @@ impl AppliedChannel {
 
     /// The topology the channel's items on the switches were planned with: `topo`, or, when
     /// its class is mapped to another PCP there since (or no longer named), `topo` with the
-    /// class at the PCP it was applied with.
+    /// class at the PCP it was applied with. A record from before the PCP was kept whose
+    /// class maps to 0 now (or to nothing) may have been applied at another: it is planned
+    /// with one, so that its PCP filters' places on the trunks are named (a removal takes
+    /// whatever filter holds them, and nothing where none is).
     pub(super) fn topology_then<'t>(&self, topo: &'t Topology) -> std::borrow::Cow<'t, Topology> {
-        match self.pcp.filter(|p| topo.classes.pcp(&self.class) != Some(*p)) {
-            Some(pcp) => {
-                let mut then = topo.clone();
-                then.classes = then.classes.with(&self.class, pcp);
-                std::borrow::Cow::Owned(then)
-            }
-            None => std::borrow::Cow::Borrowed(topo),
+        const SOME_PCP: u8 = 7;
+        let now = topo.classes.pcp(&self.class);
+        let then = self.pcp.unwrap_or_else(|| now.filter(|p| *p != 0).unwrap_or(SOME_PCP));
+        if now == Some(then) {
+            return std::borrow::Cow::Borrowed(topo);
         }
+        let mut with_then = topo.clone();
+        with_then.classes = with_then.classes.with(&self.class, then);
+        std::borrow::Cow::Owned(with_then)
     }
 
     pub(super) fn spec(&self, name: &str) -> ChannelSpec {

@@ -29,7 +29,16 @@ impl Concerned {
     /// `items` concerned there.
     pub fn switch<'a>(&mut self, name: &str, items: impl IntoIterator<Item = &'a Item>) {
         let texts = self.wanted.entry(name.to_string()).or_default();
-        texts.extend(items.into_iter().flat_map(stored_texts));
+        for item in items {
+            texts.extend(stored_texts(item));
+            // A PCP filter is looked for at every PCP: what a switch holds for the channel
+            // may carry the one its class had before the topology mapped it anew.
+            if let Item::Pcp { port, vid, pcp } = item {
+                for other in (0..=7).filter(|p| p != pcp) {
+                    texts.extend(stored_texts(&Item::Pcp { port: port.clone(), vid: *vid, pcp: other }));
+                }
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {

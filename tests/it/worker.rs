@@ -411,7 +411,8 @@ async fn take_away_elsewhere(w: &World, switch: &str, item: &str) {
 
 /// A channel of a class that the topology maps to another PCP since it was applied takes
 /// its PCP filters (at the PCP it was applied with) and the trunks' qdiscs off the switches
-/// when it ends: nothing of it is left.
+/// when it ends: nothing of it is left. Also for a channel whose record was written before
+/// it kept its PCP, its class since mapped to 0.
 async fn a_channel_ending_after_its_class_was_remapped_leaves_nothing(b: Backend) {
     use switchboard::service::{DefinitionSpec, UsageModelSpec};
     let w = world(b).await;
@@ -430,31 +431,46 @@ async fn a_channel_ending_after_its_class_was_remapped_leaves_nothing(b: Backend
     for org in ["acme", "globex"] {
         w.set_account(org, |a| a.classes.push("gold".into())).await;
     }
-    let before = all_items(&w).await;
-    let mut new = w.channel("golden", ChannelKind::P2p, "acme-1a");
-    new.class = "gold".parse().unwrap();
-    new.usage_model_id = model.to_string().parse().unwrap();
-    let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
-    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
-    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
-    w.svc.run_pending().await.unwrap();
-    let pcps = |items: &BTreeSet<(String, String)>, pcp: &str| {
-        items.iter().filter(|(_, i)| i.contains(r#""type":"pcp""#) && i.contains(pcp)).count()
-    };
-    let live = all_items(&w).await;
-    assert!(pcps(&live, r#""pcp":5"#) > 0, "gold is PCP 5 on the trunks: {live:?}");
-
     let text = crate::world::metro_text();
-    let remapped = text.replacen("gold: 5", "gold: 6", 1);
-    assert_ne!(remapped, text);
-    w.svc.import_topology(&w.op, &remapped, "metro.yaml").await.unwrap();
-    let order = w.svc.terminate(&w.acme, &ch, &"test".parse().unwrap()).await.unwrap().unwrap();
-    w.svc.run_pending().await.unwrap();
-    let o = w.svc.order(&w.op, &order).await.unwrap();
-    assert_eq!(o.status, "done", "{o:?}");
-    let after = all_items(&w).await;
-    let left: Vec<_> = after.difference(&before).filter(|(_, i)| !baseline_item(i)).collect();
-    assert!(left.is_empty(), "left on the switches: {left:?} {}", o.detail);
+    for (legacy, remapped_to) in [(false, "gold: 6"), (true, "gold: 0")] {
+        w.svc.import_topology(&w.op, &text, "metro.yaml").await.unwrap();
+        let before = all_items(&w).await;
+        let mut new = w.channel(if legacy { "old-golden" } else { "golden" }, ChannelKind::P2p, "acme-1a");
+        new.class = "gold".parse().unwrap();
+        new.usage_model_id = model.to_string().parse().unwrap();
+        let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
+        let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+        w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
+        w.svc.run_pending().await.unwrap();
+        let live = all_items(&w).await;
+        let pcp5 = live.iter().filter(|(_, i)| i.contains(r#""type":"pcp""#) && i.contains(r#""pcp":5"#)).count();
+        assert!(pcp5 > 0, "gold is PCP 5 on the trunks: {live:?}");
+        if legacy {
+            // As written before the record kept the PCP.
+            let n = query("UPDATE channels SET applied = REPLACE(applied, ',\"pcp\":5', '') WHERE id = $1")
+                .bind(ch.to_string())
+                .execute(&w.svc.db)
+                .await
+                .unwrap();
+            assert_eq!(n, 1);
+            let applied: String = query_scalar("SELECT applied FROM channels WHERE id = $1")
+                .bind(ch.to_string())
+                .fetch_one(&w.svc.db)
+                .await
+                .unwrap();
+            assert!(!applied.contains("pcp"), "{applied}");
+        }
+        let remapped = text.replacen("gold: 5", remapped_to, 1);
+        assert_ne!(remapped, text);
+        w.svc.import_topology(&w.op, &remapped, "metro.yaml").await.unwrap();
+        let order = w.svc.terminate(&w.acme, &ch, &"test".parse().unwrap()).await.unwrap().unwrap();
+        w.svc.run_pending().await.unwrap();
+        let o = w.svc.order(&w.op, &order).await.unwrap();
+        assert_eq!(o.status, "done", "{o:?}");
+        let after = all_items(&w).await;
+        let left: Vec<_> = after.difference(&before).filter(|(_, i)| !baseline_item(i)).collect();
+        assert!(left.is_empty(), "legacy {legacy}: left on the switches: {left:?} {}", o.detail);
+    }
 }
 on_both!(a_channel_ending_after_its_class_was_remapped_leaves_nothing);
 

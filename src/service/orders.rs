@@ -183,6 +183,16 @@ impl Service {
                 continue;
             }
             concerned.switch(name, add.get(k).into_iter().chain(remove.get(k)).flatten());
+            // A trunk's qdisc is shared by the channels with a class on it: the engine keeps
+            // it while another's PCP filter hangs from it, which it must then be shown.
+            let trunks = topo.switch_index(name).map(|s| topo.trunk_ports(s)).unwrap_or_default();
+            for item in remove.get(k).into_iter().flatten() {
+                if let Item::Clsact { port } = item
+                    && trunks.contains(&port.as_str())
+                {
+                    concerned.trunk_qdisc(name, port);
+                }
+            }
         }
         concerned
     }

@@ -22,6 +22,9 @@ use super::{Db, Dialect, Stamp, StoreError, WriteTx, switch_items};
 pub struct Concerned {
     /// By switch, the texts each concerned item may be stored under.
     wanted: BTreeMap<String, BTreeSet<String>>,
+    /// By switch, trunk ports whose clsact qdisc the apply may remove: every PCP filter on
+    /// them is loaded too, since another channel's keeps the shared qdisc in place.
+    qdisc_ports: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Concerned {
@@ -39,6 +42,16 @@ impl Concerned {
                 }
             }
         }
+    }
+
+    /// Marks trunk `port` of switch `name` as one whose qdisc the apply may remove.
+    pub fn trunk_qdisc(&mut self, name: &str, port: &str) {
+        self.qdisc_ports.entry(name.to_string()).or_default().insert(port.to_string());
+    }
+
+    /// Whether `item` (on `switch`) is a PCP filter on a port of [`Concerned::trunk_qdisc`].
+    fn on_marked_trunk(&self, switch: &str, item: &Item) -> bool {
+        matches!(item, Item::Pcp { port, .. } if self.qdisc_ports.get(switch).is_some_and(|ports| ports.contains(port)))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -63,6 +76,13 @@ pub async fn load(tx: &mut WriteTx, concerned: &Concerned) -> Result<BTreeMap<St
                 dry.entry(sw).or_default().insert(item);
             }
         }
+        for sw in concerned.qdisc_ports.keys() {
+            for text in switch_items::pcp_filters(tx, sw).await? {
+                if let Some(item) = parse_item(sw, &text).filter(|i| concerned.on_marked_trunk(sw, i)) {
+                    dry.entry(sw.clone()).or_default().insert(item);
+                }
+            }
+        }
         return Ok(dry);
     };
     let caches = tx.caches.clone();
@@ -77,7 +97,7 @@ pub async fn load(tx: &mut WriteTx, concerned: &Concerned) -> Result<BTreeMap<St
     }
     let mut copy = caches.dry.under(stamp);
     copy.extend(loaded);
-    Ok(held_items(&copy, dry, &concerned.wanted).0)
+    Ok(held_items(&copy, dry, concerned).0)
 }
 
 /// What [`peek`] saw: good while [`Peeked::still_current`].
@@ -93,7 +113,7 @@ pub struct Peeked {
 /// holds if, with the writer taken, [`Peeked::still_current`] says so.
 pub fn peek(db: &Db, concerned: &Concerned) -> Option<Peeked> {
     let dry = concerned.empty();
-    let (stamp, generation, (held, complete)) = db.caches.dry.peek(|copy| held_items(copy, dry, &concerned.wanted));
+    let (stamp, generation, (held, complete)) = db.caches.dry.peek(|copy| held_items(copy, dry, concerned));
     complete.then_some(Peeked { stamp: stamp?, generation, held })
 }
 
@@ -139,10 +159,10 @@ pub async fn save(
 fn held_items(
     copy: &HashMap<String, HashSet<String>>,
     mut dry: BTreeMap<String, BTreeSet<Item>>,
-    wanted: &BTreeMap<String, BTreeSet<String>>,
+    concerned: &Concerned,
 ) -> (BTreeMap<String, BTreeSet<Item>>, bool) {
     let mut complete = true;
-    for (sw, items) in wanted {
+    for (sw, items) in &concerned.wanted {
         let Some(held) = copy.get(sw) else {
             complete = false;
             continue;
@@ -150,6 +170,13 @@ fn held_items(
         for text in items.iter().filter(|t| held.contains(*t)) {
             if let Some(item) = parse_item(sw, text) {
                 dry.entry(sw.clone()).or_default().insert(item);
+            }
+        }
+        if concerned.qdisc_ports.contains_key(sw) {
+            for text in held.iter().filter(|t| t.contains(r#""type":"pcp""#)) {
+                if let Some(item) = parse_item(sw, text).filter(|i| concerned.on_marked_trunk(sw, i)) {
+                    dry.entry(sw.clone()).or_default().insert(item);
+                }
             }
         }
     }

@@ -21,6 +21,16 @@ pub async fn of_switches(tx: &mut WriteTx, switches: &[&str]) -> Result<Vec<(Str
     Ok(out)
 }
 
+/// The PCP filters `switch` holds, as their texts (`"type":"pcp"` in the stored JSON).
+pub async fn pcp_filters(tx: &mut WriteTx, switch: &str) -> Result<Vec<String>, StoreError> {
+    let rows = query("SELECT item FROM switch_items WHERE switch = $1 AND item LIKE $2")
+        .bind(switch)
+        .bind(r#"%"type":"pcp"%"#)
+        .fetch_all(&mut *tx)
+        .await?;
+    Ok(rows.iter().map(|r| r.try_get("item")).collect::<Result<_, _>>()?)
+}
+
 /// Which of the (switch, item) `pairs` are stored: exactly those pairs, one primary-key
 /// seek each. On PostgreSQL the pairs go as two arrays joined to the table, which the
 /// planner seeks through the key; a row-value `IN (VALUES ...)` list there was hashed

@@ -409,13 +409,10 @@ async fn take_away_elsewhere(w: &World, switch: &str, item: &str) {
     assert_eq!(n, 1);
 }
 
-/// A channel of a class that the topology maps to another PCP since it was applied takes
-/// its PCP filters (at the PCP it was applied with) and the trunks' qdiscs off the switches
-/// when it ends: nothing of it is left. Also for a channel whose record was written before
-/// it kept its PCP, its class since mapped to 0.
-async fn a_channel_ending_after_its_class_was_remapped_leaves_nothing(b: Backend) {
+/// A free usage model of a definition offering `gold` (PCP 5 in metro), with acme and
+/// globex allowed the class. Its ID.
+async fn gold_model(w: &World) -> String {
     use switchboard::service::{DefinitionSpec, UsageModelSpec};
-    let w = world(b).await;
     let spec = DefinitionSpec {
         name: "Classed".into(),
         kinds: vec![ChannelKind::P2p],
@@ -431,17 +428,49 @@ async fn a_channel_ending_after_its_class_was_remapped_leaves_nothing(b: Backend
     for org in ["acme", "globex"] {
         w.set_account(org, |a| a.classes.push("gold".into())).await;
     }
+    model.to_string()
+}
+
+/// A live gold E-Line: acme's `name` on `from`, accepted by globex at `to`, applied.
+async fn live_gold(w: &World, model: &str, name: &str, from: &str, to: &str) -> switchboard::model::id::ChannelId {
+    let mut new = w.channel(name, ChannelKind::P2p, from);
+    new.class = "gold".parse().unwrap();
+    new.usage_model_id = model.parse().unwrap();
+    let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
+    let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept(to)).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    ch
+}
+
+/// Two gold channels share trunks (acme-1a and acme-3a both leave through agg1): ending one
+/// keeps the shared trunks' qdiscs, from which the other's PCP filters hang, on the dry-run
+/// switches as on real ones; the switches then hold exactly what the other calls for.
+async fn ending_one_of_two_classed_channels_keeps_the_trunk_qdiscs_they_share(b: Backend) {
+    let w = world(b).await;
+    let model = gold_model(&w).await;
+    let first = live_gold(&w, &model, "gold-1", "acme-1a", "globex-8a").await;
+    live_gold(&w, &model, "gold-2", "acme-3a", "globex-1b").await;
+    assert_switches_match(&w).await;
+    w.svc.terminate(&w.acme, &first, &"test".parse().unwrap()).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    assert_switches_match(&w).await;
+}
+on_both!(ending_one_of_two_classed_channels_keeps_the_trunk_qdiscs_they_share);
+
+/// A channel of a class that the topology maps to another PCP since it was applied takes
+/// its PCP filters (at the PCP it was applied with) and the trunks' qdiscs off the switches
+/// when it ends: nothing of it is left. Also for a channel whose record was written before
+/// it kept its PCP, its class since mapped to 0.
+async fn a_channel_ending_after_its_class_was_remapped_leaves_nothing(b: Backend) {
+    let w = world(b).await;
+    let model = gold_model(&w).await;
     let text = crate::world::metro_text();
     for (legacy, remapped_to) in [(false, "gold: 6"), (true, "gold: 0")] {
         w.svc.import_topology(&w.op, &text, "metro.yaml").await.unwrap();
         let before = all_items(&w).await;
-        let mut new = w.channel(if legacy { "old-golden" } else { "golden" }, ChannelKind::P2p, "acme-1a");
-        new.class = "gold".parse().unwrap();
-        new.usage_model_id = model.to_string().parse().unwrap();
-        let ch = w.svc.create_channel(&w.acme, &new).await.unwrap();
-        let offer = w.offer_to(&w.acme, &ch, &[&w.globex]).await;
-        w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-8a")).await.unwrap();
-        w.svc.run_pending().await.unwrap();
+        let name = if legacy { "old-golden" } else { "golden" };
+        let ch = live_gold(&w, &model, name, "acme-1a", "globex-8a").await;
         let live = all_items(&w).await;
         let pcp5 = live.iter().filter(|(_, i)| i.contains(r#""type":"pcp""#) && i.contains(r#""pcp":5"#)).count();
         assert!(pcp5 > 0, "gold is PCP 5 on the trunks: {live:?}");

@@ -21,12 +21,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use switchboard::engine::{self, Event};
-use switchboard::orchestrator::{Planner, change_set, parse_channels, plan};
+use switchboard::orchestrator::{Item, Planner, change_set, parse_channels, plan};
 use switchboard::southbound::dry_run::batches;
 use switchboard::southbound::linux::{LinuxSwitch, chunks, lab, netns, probe};
 use switchboard::topology::Topology;
@@ -152,6 +153,10 @@ fn main() {
     let (specs, _) = parse_channels(spec);
     let planner = plan(&topo, &specs).unwrap();
     let (mut delays, mut applies) = (Vec::new(), Vec::new());
+    // As an order is provisioned (its path's switches only): locally, and through the agents
+    // over kept connections (as a `serve` worker holds them).
+    let (mut order_delays, mut order_applies) = (Vec::new(), Vec::new());
+    let (mut order_remote_delays, mut order_remote_applies) = (Vec::new(), Vec::new());
     // [connecting afresh, over connections kept from an earlier apply]
     let mut remote: [(Vec<Duration>, Vec<Duration>, Vec<Duration>); 2] = Default::default();
     for _ in 0..rounds.max(5) {
@@ -165,6 +170,18 @@ fn main() {
         delays.push(arrived.expect("no frame within 5 s"));
         applies.push(apply_time);
         reset(&topo);
+        let (arrived, apply_time) =
+            probe::first_arrival(&topo, "acme-1a", "acme-7c", Duration::from_secs(5), || provision_path(&topo, &planner))
+                .unwrap();
+        order_delays.push(arrived.expect("no frame within 5 s (order)"));
+        order_applies.push(apply_time);
+        reset(&topo);
+        if let Some(a) = &agents {
+            let (arrived, apply_time) = a.first_frame_order(&topo, &planner);
+            order_remote_delays.push(arrived);
+            order_remote_applies.push(apply_time);
+            reset(&topo);
+        }
         if let Some(a) = &agents {
             for (kept, (delays, connects, applies)) in [false, true].into_iter().zip(&mut remote) {
                 let (arrived, (connect, apply)) = a.first_frame(&topo, &planner, kept);
@@ -183,7 +200,23 @@ fn main() {
         ms(median(&mut applies)),
         delays.len()
     );
+    println!(
+        "first frame as an order provisions the channel (its path's {} switches only, engine::provision), same runs: \
+         median {:.1} ms after the provision's start (the whole provision: median {:.1} ms); {} runs",
+        provision_scope(&planner),
+        ms(median(&mut order_delays)),
+        ms(median(&mut order_applies)),
+        order_delays.len()
+    );
     if agents.is_some() {
+        println!(
+            "first frame as an order provisions the channel through the agents (kept connections, as a `serve` \
+             worker holds them), same runs: median {:.1} ms after the provision's start (the whole provision incl. \
+             connect, prepare, read-back and commit: median {:.1} ms); {} runs",
+            ms(median(&mut order_remote_delays)),
+            ms(median(&mut order_remote_applies)),
+            order_remote_delays.len()
+        );
         for ((delays, connects, applies), how) in remote
             .iter_mut()
             .zip(["new connections, TLS handshakes included", "connections kept from an earlier apply"])
@@ -216,6 +249,39 @@ fn median(v: &mut [Duration]) -> Duration {
 /// Back to the baseline (ports on the bridges, no channels), then a pause: deleting hundreds
 /// of sub-interfaces leaves the kernel work to finish in the background (freeing devices
 /// after RCU grace periods), which would otherwise be charged to whatever is timed next.
+/// The channel provisioned as the service's worker provisions an order: only the switches
+/// its items are on are connected (through `drivers_topo`'s drivers), read, changed and
+/// verified, with what it adds there (`engine::provision`, the baseline included, as the
+/// service's `delta`). Returns the whole provision's time.
+pub fn provision_path(drivers_topo: &Topology, planner: &Planner<'_>) -> Duration {
+    let topo = planner.topology();
+    let base = Planner::new(topo);
+    let (scope, add): (Vec<String>, Vec<BTreeSet<Item>>) = (0..topo.switches.len())
+        .filter_map(|s| {
+            let desired = planner.desired(s);
+            (desired != base.desired(s)).then(|| (topo.switches[s].name.clone(), desired))
+        })
+        .unzip();
+    let remove = vec![BTreeSet::new(); scope.len()];
+    let t = Instant::now();
+    let p = engine::Provision {
+        topo: drivers_topo,
+        scope: &scope,
+        add: &add,
+        remove: &remove,
+        dry: BTreeMap::new(),
+        faults: &[],
+    };
+    engine::provision(p, &mut |_| {}).unwrap();
+    t.elapsed()
+}
+
+/// How many switches [`provision_path`] works on.
+fn provision_scope(planner: &Planner<'_>) -> usize {
+    let base = Planner::new(planner.topology());
+    (0..planner.topology().switches.len()).filter(|s| planner.desired(*s) != base.desired(*s)).count()
+}
+
 fn reset(topo: &Topology) {
     let planner = Planner::new(topo);
     let mut drivers = engine::connect(topo).unwrap();

@@ -219,6 +219,23 @@ impl Agents {
     }
 }
 
+impl Agents {
+    /// The first frame when the channel is provisioned through the agents as an order is
+    /// (its path's switches only, [`super::provision_path`]), over connections kept from an
+    /// earlier apply: (its delay, the whole provision).
+    pub fn first_frame_order(&self, topo: &Topology, planner: &Planner<'_>) -> (Duration, Duration) {
+        threads(Some(topo.switches.len()));
+        remote::pool::forget_all();
+        drop(engine::connect(&self.remote).unwrap());
+        let (arrived, took) = probe::first_arrival(topo, "acme-1a", "acme-7c", Duration::from_secs(5), || {
+            super::provision_path(&self.remote, planner)
+        })
+        .unwrap();
+        threads(None);
+        (arrived.expect("no frame within 5 s through the agents (order)"), took)
+    }
+}
+
 /// One size's row of the agents' table, from its rounds.
 pub fn row(
     n: usize,

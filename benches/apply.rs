@@ -170,9 +170,10 @@ fn main() {
         delays.push(arrived.expect("no frame within 5 s"));
         applies.push(apply_time);
         reset(&topo);
-        let (arrived, apply_time) =
-            probe::first_arrival(&topo, "acme-1a", "acme-7c", Duration::from_secs(5), || provision_path(&topo, &planner))
-                .unwrap();
+        let (arrived, apply_time) = probe::first_arrival(&topo, "acme-1a", "acme-7c", Duration::from_secs(5), || {
+            provision_path(&topo, &planner)
+        })
+        .unwrap();
         order_delays.push(arrived.expect("no frame within 5 s (order)"));
         order_applies.push(apply_time);
         reset(&topo);

@@ -70,11 +70,10 @@ fn connect_agent(
 /// `None` when `sw` has no agent. One call, on a kept connection or a new one.
 pub fn ask_agent(sw: &Switch, deadlines: remote::Deadlines) -> Option<Result<AgentHealth, DriverError>> {
     let DriverConfig::Remote { address, tls, mgmt_netns, .. } = &sw.driver else { return None };
-    Some(connect_agent(&sw.name, address, tls.as_ref(), mgmt_netns.as_deref(), deadlines).and_then(|d| {
-        d.health_at_connect()
-            .cloned()
-            .ok_or_else(|| DriverError { switch: sw.name.clone(), message: "the agent said nothing of itself".into() })
-    }))
+    Some(
+        connect_agent(&sw.name, address, tls.as_ref(), mgmt_netns.as_deref(), deadlines)
+            .and_then(|mut d| d.current_health()),
+    )
 }
 
 /// A switch Switchboard can read and change.

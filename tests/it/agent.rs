@@ -407,8 +407,9 @@ fn agents_reached_from_a_management_namespace() {
 /// Connections to an agent are kept across connects (issue 17: a TLS handshake per agent per
 /// apply was most of the first frame): a second driver for the same agent makes no new
 /// connection; a link cut under a kept connection costs one new connection once it is
-/// mended, and a connect while it is down fails as before, within its deadlines; new
-/// certificates on disk make a new connection.
+/// mended; a connect while it is down is taken on a check of moments ago, its first call
+/// failing within its deadline, or, the check older, fails as before within its deadlines;
+/// new certificates on disk make a new connection.
 #[test]
 fn connections_to_an_agent_are_kept_and_made_again_when_they_break() {
     let dir = pki_dir();
@@ -424,6 +425,14 @@ fn connections_to_an_agent_are_kept_and_made_again_when_they_break() {
     link.cut();
     let deadlines =
         Deadlines { connect: Duration::from_secs(1), read: Duration::from_secs(1), write: Duration::from_secs(1) };
+    // Checked moments ago: taken on that check's word; its first call finds the cut, within
+    // its deadline.
+    let start = Instant::now();
+    let mut d = RemoteSwitch::connect_with("sw1", &address, &files, deadlines).unwrap();
+    let err = d.read_state().unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(3), "took {:?}: {err}", start.elapsed());
+    // A check older than that: the connect checks, and fails within its deadlines.
+    std::thread::sleep(remote::pool::RECHECK_AFTER);
     let start = Instant::now();
     let err = RemoteSwitch::connect_with("sw1", &address, &files, deadlines).err().unwrap();
     assert!(err.to_string().contains(&format!("cannot reach the agent at {address}")), "{err}");

@@ -71,8 +71,10 @@ pub struct RemoteSwitch {
     /// life) is sent malformed (a port name Linux refuses), so the agent refuses it.
     fail_at: Option<usize>,
     sent: usize,
-    /// What the agent said of itself when the connection was made.
+    /// What the agent said of itself when the connection was made, or checked last.
     at_connect: Option<AgentHealth>,
+    /// Whether `at_connect` was asked by this connect (not taken from a check moments ago).
+    asked_now: bool,
 }
 
 /// The runtime every remote driver's calls run on (two worker threads; started once).
@@ -171,6 +173,8 @@ impl RemoteSwitch {
     /// A connection kept from an earlier connect to the same agent ([`pool`]) is used when
     /// it answers the health call within the connect deadline; otherwise it is dropped and
     /// a new one made, so a restarted agent or a cut link costs at most one deadline more.
+    /// One whose agent answered a check less than [`pool::RECHECK_AFTER`] ago is used without
+    /// another (its first call then finds a connection that broke since).
     pub fn connect_from(
         name: &str,
         address: &str,
@@ -182,9 +186,19 @@ impl RemoteSwitch {
         if let Some(key) = &key
             && let Some(taken) = pool::get(key)
         {
+            if let Some(health) = &taken.recent {
+                let mut sw = RemoteSwitch::over(name, address, taken.channel.clone(), deadlines);
+                sw.at_connect = Some(health.clone());
+                return Ok(sw);
+            }
             let check = Deadlines { read: deadlines.read.min(deadlines.connect), ..deadlines };
             match RemoteSwitch::checked(name, address, taken.channel.clone(), check) {
-                Ok(sw) => return Ok(RemoteSwitch { deadlines, ..sw }),
+                Ok(sw) => {
+                    if let Some(health) = &sw.at_connect {
+                        pool::checked(key, &taken, health.clone());
+                    }
+                    return Ok(RemoteSwitch { deadlines, ..sw });
+                }
                 Err(e) => {
                     tracing::info!(switch = name, address, error = %e.message, "kept agent connection dropped");
                     pool::evict(key, &taken);
@@ -194,18 +208,18 @@ impl RemoteSwitch {
         let err = |message: String| DriverError { switch: name.to_string(), message };
         let channel = channel_from(address, name, files, deadlines.connect, netns).map_err(err)?;
         let sw = RemoteSwitch::checked(name, address, channel.clone(), deadlines)?;
-        if let Some(key) = key {
-            pool::keep(key, channel);
+        if let (Some(key), Some(health)) = (key, &sw.at_connect) {
+            pool::keep(key, channel, health.clone());
         }
         Ok(sw)
     }
 
-    /// A driver over `channel`, once the agent has answered the health call naming `name`.
-    fn checked(name: &str, address: &str, channel: Channel, deadlines: Deadlines) -> Result<RemoteSwitch, DriverError> {
+    /// A driver over `channel`, nothing asked yet.
+    fn over(name: &str, address: &str, channel: Channel, deadlines: Deadlines) -> RemoteSwitch {
         let client = AgentClient::new(channel)
             .max_decoding_message_size(wire::MAX_MESSAGE_BYTES)
             .max_encoding_message_size(wire::MAX_MESSAGE_BYTES);
-        let mut sw = RemoteSwitch {
+        RemoteSwitch {
             name: name.to_string(),
             address: address.to_string(),
             client,
@@ -214,20 +228,37 @@ impl RemoteSwitch {
             fail_at: None,
             sent: 0,
             at_connect: None,
-        };
+            asked_now: false,
+        }
+    }
+
+    /// A driver over `channel`, once the agent has answered the health call naming `name`.
+    fn checked(name: &str, address: &str, channel: Channel, deadlines: Deadlines) -> Result<RemoteSwitch, DriverError> {
+        let mut sw = RemoteSwitch::over(name, address, channel, deadlines);
         let health = sw.health()?;
         if health.switch_name != name {
             let message = format!("the agent at {address} serves switch `{}`, not `{name}`", health.switch_name);
             return Err(DriverError { switch: name.to_string(), message });
         }
         sw.at_connect = Some(health_from_wire(health));
+        sw.asked_now = true;
         Ok(sw)
     }
 
-    /// What the agent said of itself when this connection was made (one call fewer for a
-    /// caller that only wants that).
+    /// What the agent said of itself when this connection was made or checked last (one
+    /// call fewer for a caller that only wants that; it may be a few seconds old, see
+    /// [`RemoteSwitch::current_health`]).
     pub fn health_at_connect(&self) -> Option<&AgentHealth> {
         self.at_connect.as_ref()
+    }
+
+    /// What the agent says of itself now: what this connect asked, or a new call when the
+    /// connection was taken on an earlier check's word.
+    pub fn current_health(&mut self) -> Result<AgentHealth, DriverError> {
+        match &self.at_connect {
+            Some(h) if self.asked_now => Ok(h.clone()),
+            _ => self.health().map(health_from_wire),
+        }
     }
 
     /// The agent's version, switch and open transaction.

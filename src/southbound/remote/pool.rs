@@ -10,15 +10,23 @@
 //! takes a connection checks it with a call and drops it on any failure ([`evict`]); the
 //! next connect is then a new connection, with its own TLS handshake and checks. A
 //! connection is dropped only by whoever took that very one: a caller whose check failed
-//! does not drop the new connection another made meanwhile.
+//! does not drop the new connection another made meanwhile. A connection whose agent
+//! answered a check less than [`RECHECK_AFTER`] ago is taken without another (as database
+//! pools skip the test of a connection used moments ago): a `serve` worker's orders, one
+//! after another, pay one check per agent every few seconds, not one each.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
 
 use super::tls::TlsFiles;
+use crate::southbound::AgentHealth;
+
+/// How long an agent's answer to a check vouches for its connection.
+pub const RECHECK_AFTER: Duration = Duration::from_secs(5);
 
 /// Which agent a connection is to, and with what certificates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,16 +55,20 @@ impl Key {
     }
 }
 
-/// A connection taken from the pool: the channel, and which keeping of it this is.
+/// A connection taken from the pool: the channel, which keeping of it this is, and what the
+/// agent said of itself when last checked, if that was less than [`RECHECK_AFTER`] ago.
 pub(super) struct Taken {
     pub channel: Channel,
     generation: u64,
+    pub recent: Option<AgentHealth>,
 }
 
 struct Kept {
     files: [Vec<u8>; 3],
     channel: Channel,
     generation: u64,
+    checked: Instant,
+    health: AgentHealth,
 }
 
 fn pool() -> &'static Mutex<HashMap<Agent, Kept>> {
@@ -69,15 +81,27 @@ fn pool() -> &'static Mutex<HashMap<Agent, Kept>> {
 pub(super) fn get(key: &Key) -> Option<Taken> {
     let pool = pool().lock().ok()?;
     let kept = pool.get(&key.agent).filter(|k| k.files == key.files)?;
-    Some(Taken { channel: kept.channel.clone(), generation: kept.generation })
+    let recent = (kept.checked.elapsed() < RECHECK_AFTER).then(|| kept.health.clone());
+    Some(Taken { channel: kept.channel.clone(), generation: kept.generation, recent })
 }
 
-/// Keeps `channel` for `key`'s agent, in place of any connection kept for it before.
-pub(super) fn keep(key: Key, channel: Channel) {
+/// Keeps `channel` for `key`'s agent, in place of any connection kept for it before; its
+/// agent has just answered a check with `health`.
+pub(super) fn keep(key: Key, channel: Channel, health: AgentHealth) {
     static GENERATION: AtomicU64 = AtomicU64::new(0);
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut pool) = pool().lock() {
-        pool.insert(key.agent, Kept { files: key.files, channel, generation });
+        pool.insert(key.agent, Kept { files: key.files, channel, generation, checked: Instant::now(), health });
+    }
+}
+
+/// The connection `taken` for `key`'s agent has just passed a check, its agent answering
+/// with `health`.
+pub(super) fn checked(key: &Key, taken: &Taken, health: AgentHealth) {
+    if let Ok(mut pool) = pool().lock()
+        && let Some(kept) = pool.get_mut(&key.agent).filter(|k| k.generation == taken.generation)
+    {
+        (kept.checked, kept.health) = (Instant::now(), health);
     }
 }
 
@@ -107,6 +131,16 @@ pub fn kept() -> usize {
 mod tests {
     use super::*;
 
+    fn health() -> AgentHealth {
+        AgentHealth {
+            version: "test".into(),
+            switch: "sw".into(),
+            bridge: "br0".into(),
+            open: None,
+            features: Vec::new(),
+        }
+    }
+
     fn key(switch: &str, cert: &[u8]) -> Key {
         let agent = Agent { switch: switch.into(), address: "127.0.0.1:1".into(), netns: None };
         Key { agent, files: [b"ca".to_vec(), cert.to_vec(), b"key".to_vec()] }
@@ -121,10 +155,10 @@ mod tests {
         let channel = || tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
         // Switch names of this test only: the pool is the process's.
         let (old, new) = (key("pool-test-a", b"cert 1"), key("pool-test-a", b"cert 2"));
-        keep(old.clone(), channel());
+        keep(old.clone(), channel(), health());
         let first = get(&old).expect("kept");
         assert!(get(&new).is_none(), "other certificates: not this connection");
-        keep(new.clone(), channel());
+        keep(new.clone(), channel(), health());
         assert!(get(&old).is_none(), "the new certificates' connection took its place");
         let second = get(&new).expect("kept");
         evict(&new, &first);
@@ -132,10 +166,31 @@ mod tests {
         evict(&new, &second);
         assert!(get(&new).is_none());
         let other = key("pool-test-b", b"cert 1");
-        keep(other.clone(), channel());
-        keep(other.clone(), channel());
+        keep(other.clone(), channel(), health());
+        keep(other.clone(), channel(), health());
         let kept = pool().lock().unwrap().keys().filter(|a| a.switch.starts_with("pool-test-")).count();
         assert_eq!(kept, 1, "one per agent");
         evict(&other, &get(&other).unwrap());
+    }
+
+    /// A connection checked moments ago is taken with what its agent said then; one whose
+    /// check is older is taken to be checked again.
+    #[test]
+    fn a_connection_checked_moments_ago_needs_no_other_check() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _guard = rt.enter();
+        let key = key("pool-test-c", b"cert");
+        keep(key.clone(), tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy(), health());
+        let taken = get(&key).unwrap();
+        assert_eq!(taken.recent, Some(health()));
+        if let Some(kept) = pool().lock().unwrap().get_mut(&key.agent) {
+            kept.checked -= RECHECK_AFTER;
+        }
+        assert!(get(&key).unwrap().recent.is_none(), "an old check vouches for nothing");
+        let mut newer = health();
+        newer.version = "again".into();
+        checked(&key, &taken, newer.clone());
+        assert_eq!(get(&key).unwrap().recent, Some(newer));
+        evict(&key, &taken);
     }
 }

@@ -247,9 +247,6 @@ fn median(v: &mut [Duration]) -> Duration {
     v[v.len() / 2]
 }
 
-/// Back to the baseline (ports on the bridges, no channels), then a pause: deleting hundreds
-/// of sub-interfaces leaves the kernel work to finish in the background (freeing devices
-/// after RCU grace periods), which would otherwise be charged to whatever is timed next.
 /// The channel provisioned as the service's worker provisions an order: only the switches
 /// its items are on are connected (through `drivers_topo`'s drivers), read, changed and
 /// verified, with what it adds there (`engine::provision`, the baseline included, as the
@@ -283,6 +280,9 @@ fn provision_scope(planner: &Planner<'_>) -> usize {
     (0..planner.topology().switches.len()).filter(|s| planner.desired(*s) != base.desired(*s)).count()
 }
 
+/// Back to the baseline (ports on the bridges, no channels), then a pause: deleting hundreds
+/// of sub-interfaces leaves the kernel work to finish in the background (freeing devices
+/// after RCU grace periods), which would otherwise be charged to whatever is timed next.
 fn reset(topo: &Topology) {
     let planner = Planner::new(topo);
     let mut drivers = engine::connect(topo).unwrap();

@@ -425,14 +425,16 @@ fn connections_to_an_agent_are_kept_and_made_again_when_they_break() {
     link.cut();
     let deadlines =
         Deadlines { connect: Duration::from_secs(1), read: Duration::from_secs(1), write: Duration::from_secs(1) };
-    // Checked moments ago: taken on that check's word; its first call finds the cut, within
-    // its deadline.
+    // Checked moments ago: taken on that check's word; its first call finds the cut within
+    // the check's own deadline (the connect's 1 s, not the read's 10 s) and drops the
+    // connection from the pool.
+    let slow_reads = Deadlines { read: Duration::from_secs(10), ..deadlines };
     let start = Instant::now();
-    let mut d = RemoteSwitch::connect_with("sw1", &address, &files, deadlines).unwrap();
+    let mut d = RemoteSwitch::connect_with("sw1", &address, &files, slow_reads).unwrap();
     let err = d.read_state().unwrap_err();
     assert!(start.elapsed() < Duration::from_secs(3), "took {:?}: {err}", start.elapsed());
-    // A check older than that: the connect checks, and fails within its deadlines.
-    std::thread::sleep(remote::pool::RECHECK_AFTER);
+    assert_eq!(remote::pool::kept(), 0, "the connection it found cut was dropped");
+    // Nothing kept now: a connect makes a new connection, and fails within its deadlines.
     let start = Instant::now();
     let err = RemoteSwitch::connect_with("sw1", &address, &files, deadlines).err().unwrap();
     assert!(err.to_string().contains(&format!("cannot reach the agent at {address}")), "{err}");

@@ -75,6 +75,11 @@ pub struct RemoteSwitch {
     at_connect: Option<AgentHealth>,
     /// Whether `at_connect` was asked by this connect (not taken from a check moments ago).
     asked_now: bool,
+    /// The connection taken on an earlier check's word, until its first call settles it: that
+    /// call, if a read, waits no longer than the check would have, and its failure drops the
+    /// connection from the pool (an agent gone silent inside the window costs what its check
+    /// would have, and the next connect makes a new connection).
+    vouched: Option<(pool::Key, pool::Taken, Duration)>,
 }
 
 /// The runtime every remote driver's calls run on (two worker threads; started once).
@@ -186,12 +191,13 @@ impl RemoteSwitch {
         if let Some(key) = &key
             && let Some(taken) = pool::get(key)
         {
+            let check = Deadlines { read: deadlines.read.min(deadlines.connect), ..deadlines };
             if let Some(health) = &taken.recent {
                 let mut sw = RemoteSwitch::over(name, address, taken.channel.clone(), deadlines);
                 sw.at_connect = Some(health.clone());
+                sw.vouched = Some((key.clone(), taken, check.read));
                 return Ok(sw);
             }
-            let check = Deadlines { read: deadlines.read.min(deadlines.connect), ..deadlines };
             match RemoteSwitch::checked(name, address, taken.channel.clone(), check) {
                 Ok(sw) => {
                     if let Some(health) = &sw.at_connect {
@@ -229,7 +235,25 @@ impl RemoteSwitch {
             sent: 0,
             at_connect: None,
             asked_now: false,
+            vouched: None,
         }
+    }
+
+    /// [`call`] with `deadline`, settling a connection taken on an earlier check's word (see
+    /// `vouched`).
+    fn call_agent<T: Send + 'static>(
+        &mut self,
+        deadline: Duration,
+        fut: impl Future<Output = Result<T, String>> + Send + 'static,
+    ) -> Result<T, String> {
+        let Some((key, taken, check)) = self.vouched.take() else { return call(deadline, fut) };
+        let deadline = if deadline == self.deadlines.read { deadline.min(check) } else { deadline };
+        let out = call(deadline, fut);
+        if let Err(e) = &out {
+            tracing::info!(switch = %self.name, address = %self.address, error = %e, "kept agent connection dropped");
+            pool::evict(&key, &taken);
+        }
+        out
     }
 
     /// A driver over `channel`, once the agent has answered the health call naming `name`.
@@ -264,7 +288,7 @@ impl RemoteSwitch {
     /// The agent's version, switch and open transaction.
     pub fn health(&mut self) -> Result<v1::HealthResponse, DriverError> {
         let mut client = self.client.clone();
-        call(self.deadlines.read, async move {
+        self.call_agent(self.deadlines.read, async move {
             client.health(v1::HealthRequest {}).await.map(|r| r.into_inner()).map_err(|s| status_text(&s))
         })
         .map_err(|e| self.err(e))
@@ -300,7 +324,7 @@ impl RemoteSwitch {
         self.sent += changes.len();
         let request = v1::PrepareRequest { transaction: transaction.to_string(), holder: holder(), changes: wire };
         let mut client = self.client.clone();
-        let answer = call(self.deadlines.write, async move {
+        let answer = self.call_agent(self.deadlines.write, async move {
             client.prepare(request).await.map(|r| r.into_inner()).map_err(|s| status_text(&s))
         });
         match answer {
@@ -399,10 +423,15 @@ impl Driver for RemoteSwitch {
 
     fn read_state(&mut self) -> Result<BTreeSet<Item>, DriverError> {
         let mut client = self.client.clone();
-        let items = call(self.deadlines.read, async move {
-            client.read_state(v1::ReadStateRequest {}).await.map(|r| r.into_inner().items).map_err(|s| status_text(&s))
-        })
-        .map_err(|e| self.err(e))?;
+        let items = self
+            .call_agent(self.deadlines.read, async move {
+                client
+                    .read_state(v1::ReadStateRequest {})
+                    .await
+                    .map(|r| r.into_inner().items)
+                    .map_err(|s| status_text(&s))
+            })
+            .map_err(|e| self.err(e))?;
         items
             .iter()
             .enumerate()
@@ -465,10 +494,9 @@ impl Driver for RemoteSwitch {
         }
         let mut client = self.client.clone();
         let request = v1::CommitRequest { transaction: transaction.to_string() };
-        call(
-            self.deadlines.write,
-            async move { client.commit(request).await.map(|_| ()).map_err(|s| status_text(&s)) },
-        )
+        self.call_agent(self.deadlines.write, async move {
+            client.commit(request).await.map(|_| ()).map_err(|s| status_text(&s))
+        })
         .map_err(|e| self.err(format!("commit of transaction {transaction}: {e}")))?;
         self.open = None;
         Ok(())
@@ -480,8 +508,10 @@ impl Driver for RemoteSwitch {
         }
         let mut client = self.client.clone();
         let request = v1::AbortRequest { transaction: transaction.to_string() };
-        call(self.deadlines.write, async move { client.abort(request).await.map(|_| ()).map_err(|s| status_text(&s)) })
-            .map_err(|e| self.err(format!("abort of transaction {transaction}: {e}")))?;
+        self.call_agent(self.deadlines.write, async move {
+            client.abort(request).await.map(|_| ()).map_err(|s| status_text(&s))
+        })
+        .map_err(|e| self.err(format!("abort of transaction {transaction}: {e}")))?;
         self.open = None;
         Ok(())
     }
@@ -493,10 +523,11 @@ impl Driver for RemoteSwitch {
     fn port_bytes(&mut self, ports: &[String]) -> Result<Option<BTreeMap<String, u64>>, DriverError> {
         let mut client = self.client.clone();
         let request = v1::PortBytesRequest { ports: ports.to_vec() };
-        let bytes = call(self.deadlines.read, async move {
-            client.port_bytes(request).await.map(|r| r.into_inner().bytes).map_err(|s| status_text(&s))
-        })
-        .map_err(|e| self.err(e))?;
+        let bytes = self
+            .call_agent(self.deadlines.read, async move {
+                client.port_bytes(request).await.map(|r| r.into_inner().bytes).map_err(|s| status_text(&s))
+            })
+            .map_err(|e| self.err(e))?;
         Ok(Some(bytes.into_iter().collect()))
     }
 }

@@ -66,6 +66,7 @@ fn main() {
         println!("|---|---|---|---|---|---|---|---|---|");
     }
     let mut agent_rows = Vec::new();
+    let mut cpu_rows: Vec<String> = Vec::new();
     let sizes: Vec<usize> = std::env::var("BENCH_SIZES").map_or_else(
         |_| vec![100, 1000],
         |v| v.split(',').filter(|n| !n.trim().is_empty()).map(|n| n.trim().parse().unwrap()).collect(),
@@ -76,10 +77,12 @@ fn main() {
         let planner = plan(&topo, &specs).unwrap_or_else(|e| panic!("{n} channels do not fit metro: {:?}", e.first()));
         let (mut linux, mut sending, mut raw, mut batch, mut failed, mut rollback) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut linux_cpu, mut raw_cpu) = (Vec::new(), Vec::new());
         let (mut parallel, mut serial, mut splits) = (Vec::new(), Vec::new(), Vec::new());
         let mut changes = 0;
         for round in 0..rounds {
-            let (total, send, c, split) = linux_apply(&planner);
+            let (total, send, c, split, cpu) = linux_apply(&planner);
+            linux_cpu.push(cpu);
             changes = c;
             linux.push(total);
             splits.push((total, split));
@@ -103,7 +106,9 @@ fn main() {
             if only_agents {
                 continue;
             }
-            raw.push(raw_apply(&topo, &planner));
+            let (r, cpu) = raw_apply(&topo, &planner);
+            raw.push(r);
+            raw_cpu.push(cpu);
             reset(&topo);
             let (f, r) = failed_apply(&topo, &planner);
             failed.push(f);
@@ -142,6 +147,26 @@ fn main() {
             ms(f),
             ms(rb),
         );
+        let (lc, rc) = (median_cpu(&mut linux_cpu), median_cpu(&mut raw_cpu));
+        cpu_rows.push(format!(
+            "| {n} | {changes} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.1}x | {:.1}x |",
+            lc.own * 1e3,
+            lc.guest * 1e3,
+            rc.own * 1e3,
+            rc.guest * 1e3,
+            lc.own / rc.own,
+            lc.guest / rc.guest,
+        ));
+    }
+    if !cpu_rows.is_empty() {
+        println!();
+        println!(
+            "| channels | changes | linux driver: its CPU (read, apply, read-back) | linux driver: guest busy | raw sender: its CPU | raw sender: guest busy | driver / raw, own CPU | driver / raw, guest busy |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for row in &cpu_rows {
+            println!("{row}");
+        }
     }
     if agents.is_some() {
         agents::print_table(&agent_rows, topo.switches.len());
@@ -242,6 +267,54 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// CPU time this process has used (user + system, all threads), and the guest kernel's busy
+/// time (every CPU's user, nice, system, irq and softirq time in /proc/stat: the switches'
+/// kernel work wherever it runs, deferred work included), in seconds: counters, which the
+/// host's load moves less than the wall clock.
+fn cpu_now() -> (f64, f64) {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let own = secs(u.ru_utime) + secs(u.ru_stime);
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    let busy = [0, 1, 2, 5, 6].iter().map(|i| ticks.get(*i).copied().unwrap_or(0.0)).sum::<f64>();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (own, busy / hz)
+}
+
+/// What `cpu_now` moved by since `start`, the guest's counted until 1 s after the work (the
+/// kernel's deferred work lands there).
+fn cpu_since(start: (f64, f64)) -> Cpu {
+    let own = cpu_now().0 - start.0;
+    std::thread::sleep(Duration::from_secs(1));
+    Cpu { own, guest: cpu_now().1 - start.1 }
+}
+
+/// CPU seconds: this process's, and the guest's busy time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+struct Cpu {
+    own: f64,
+    guest: f64,
+}
+
+fn median_cpu(v: &mut [Cpu]) -> Cpu {
+    let mut own: Vec<f64> = v.iter().map(|c| c.own).collect();
+    let mut guest: Vec<f64> = v.iter().map(|c| c.guest).collect();
+    own.sort_by(f64::total_cmp);
+    guest.sort_by(f64::total_cmp);
+    Cpu { own: own[own.len() / 2], guest: guest[guest.len() / 2] }
+}
+
 fn median(v: &mut [Duration]) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -293,9 +366,10 @@ fn reset(topo: &Topology) {
 /// (whole apply with read, diff, verify; the time spent in the drivers' apply calls, summed
 /// over switches (under the one-CPU lab kernel they run one after another); changes; the
 /// time in each kind of driver call)
-fn linux_apply(planner: &Planner<'_>) -> (Duration, Duration, usize, agents::Split) {
+fn linux_apply(planner: &Planner<'_>) -> (Duration, Duration, usize, agents::Split, Cpu) {
     let (mut drivers, split) = agents::timed(engine::connect(planner.topology()).unwrap());
     let mut sending = Duration::ZERO;
+    let cpu = cpu_now();
     let t = Instant::now();
     let report = engine::apply(planner, &mut drivers, &mut |e| {
         if let Event::Applied { elapsed, .. } = e {
@@ -304,8 +378,9 @@ fn linux_apply(planner: &Planner<'_>) -> (Duration, Duration, usize, agents::Spl
     })
     .unwrap();
     let total = t.elapsed();
+    let cpu = cpu_since(cpu);
     let split = *split.lock().unwrap();
-    (total, sending, report.changes, split)
+    (total, sending, report.changes, split, cpu)
 }
 
 /// The same change set, rendered by the dry-run driver, through iproute2's batch mode; then
@@ -342,7 +417,7 @@ fn batch_apply(topo: &Topology, planner: &Planner<'_>) -> Duration {
 /// chunks (an ACK asked for on each chunk's last message only, as the driver does), switch
 /// after switch. Only the sending and the ACKs are timed. Then checks the switches hold
 /// exactly the plan, so the same work was done.
-fn raw_apply(topo: &Topology, planner: &Planner<'_>) -> Duration {
+fn raw_apply(topo: &Topology, planner: &Planner<'_>) -> (Duration, Cpu) {
     let mut drivers = engine::connect(topo).unwrap();
     let actual = engine::read_all(&mut drivers).unwrap();
     let cs = change_set(planner, &actual);
@@ -376,6 +451,7 @@ fn raw_apply(topo: &Topology, planner: &Planner<'_>) -> Duration {
         .unwrap();
         jobs.push((socket, encoded));
     }
+    let cpu = cpu_now();
     let t = Instant::now();
     let mut errors = 0;
     let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
@@ -403,10 +479,11 @@ fn raw_apply(topo: &Topology, planner: &Planner<'_>) -> Duration {
         }
     }
     let elapsed = t.elapsed();
+    let cpu = cpu_since(cpu);
     assert_eq!(errors, 0, "the raw sender's messages were refused");
     let drift = engine::drift(planner, &mut drivers).unwrap();
     assert!(drift.is_empty(), "the raw sender did not reach the planned state: {} differences", drift.len());
-    elapsed
+    (elapsed, cpu)
 }
 
 /// The same apply with the last change of the busiest switch made to fail, so every other

@@ -122,7 +122,8 @@ fn main() {
         if agents.is_some() {
             // The linux split of the median round.
             let split = splits.iter().find(|(t, _)| *t == l).map_or_else(Default::default, |(_, s)| *s);
-            agent_rows.push(agents::row(n, changes, (l, split), &mut parallel, &mut serial));
+            let guest = median_cpu(&mut linux_cpu).guest;
+            agent_rows.push(agents::row(n, changes, (l, split, guest), &mut parallel, &mut serial));
         }
         if only_agents {
             continue;
@@ -271,7 +272,7 @@ fn ms(d: Duration) -> f64 {
 /// time (every CPU's user, nice, system, irq and softirq time in /proc/stat: the switches'
 /// kernel work wherever it runs, deferred work included), in seconds: counters, which the
 /// host's load moves less than the wall clock.
-fn cpu_now() -> (f64, f64) {
+pub(crate) fn cpu_now() -> (f64, f64) {
     // SAFETY: getrusage only writes the struct it is given.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
@@ -294,7 +295,7 @@ fn cpu_now() -> (f64, f64) {
 
 /// What `cpu_now` moved by since `start`, the guest's counted until 1 s after the work (the
 /// kernel's deferred work lands there).
-fn cpu_since(start: (f64, f64)) -> Cpu {
+pub(crate) fn cpu_since(start: (f64, f64)) -> Cpu {
     let own = cpu_now().0 - start.0;
     std::thread::sleep(Duration::from_secs(1));
     Cpu { own, guest: cpu_now().1 - start.1 }
@@ -302,9 +303,9 @@ fn cpu_since(start: (f64, f64)) -> Cpu {
 
 /// CPU seconds: this process's, and the guest's busy time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
-struct Cpu {
+pub(crate) struct Cpu {
     own: f64,
-    guest: f64,
+    pub(crate) guest: f64,
 }
 
 fn median_cpu(v: &mut [Cpu]) -> Cpu {

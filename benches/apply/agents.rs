@@ -38,6 +38,9 @@ pub struct Run {
     split: Split,
     /// Changes applied again after the read-back found them missing.
     reapplied: usize,
+    /// The guest kernel's busy time over the apply (the agents' work and the switches' kernel
+    /// work included; counted until 1 s after), seconds.
+    guest: f64,
 }
 
 /// Where an apply's time went: the drivers' calls, summed over switches (with the switches
@@ -174,9 +177,11 @@ impl Agents {
         let (mut drivers, split) = timed(engine::connect(&self.remote).unwrap());
         let connect = t.elapsed();
         let (b0, p0) = self.wire();
+        let cpu = super::cpu_now();
         let t = Instant::now();
         let report = engine::apply(planner, &mut drivers, &mut |_| {});
         let apply = t.elapsed();
+        let guest = super::cpu_since(cpu).guest;
         let (b1, p1) = self.wire();
         threads(None);
         let report = match report {
@@ -192,7 +197,7 @@ impl Agents {
         let drift = engine::drift(planner, &mut linux).unwrap();
         assert!(drift.is_empty(), "the agents did not reach the planned state: {} differences", drift.len());
         let split = *split.lock().unwrap();
-        Ok(Run { connect, apply, bytes: b1 - b0, packets: p1 - p0, split, reapplied: report.reapplied })
+        Ok(Run { connect, apply, bytes: b1 - b0, packets: p1 - p0, split, reapplied: report.reapplied, guest })
     }
 
     /// The first frame between two new members after the apply starts, through the agents
@@ -240,11 +245,11 @@ impl Agents {
 pub fn row(
     n: usize,
     changes: usize,
-    linux: (Duration, Split),
+    linux: (Duration, Split, f64),
     parallel: &mut [Result<Run, String>],
     serial: &mut [Result<Run, String>],
 ) -> [String; 2] {
-    let (linux, linux_split) = linux;
+    let (linux, linux_split, linux_guest) = linux;
     let failed = |runs: &[Result<Run, String>]| {
         let n = runs.iter().filter(|r| r.is_err()).count();
         if n == 0 { String::new() } else { format!(" ({n} of {} failed)", runs.len()) }
@@ -278,8 +283,11 @@ pub fn row(
         ms(prepare),
         ms(commit),
     );
+    let mut guest: Vec<f64> = parallel.iter().map(|r| r.guest).collect();
+    guest.sort_by(f64::total_cmp);
+    let guest = guest.get(guest.len() / 2).copied().unwrap_or_default();
     let figures = format!(
-        "| {n} | {changes} | {:.0} ms | {:.0} ms{parallel_failed} | {:.0} ms{serial_failed} | {:.2}x | {:.2}x | {:.2}x | {:.0} ms | {:.0} B, {:.1} packets |",
+        "| {n} | {changes} | {:.0} ms | {:.0} ms{parallel_failed} | {:.0} ms{serial_failed} | {:.2}x | {:.2}x | {:.2}x | {:.0} ms | {:.0} B, {:.1} packets | {:.0} ms / {:.0} ms, {:.2}x |",
         ms(linux),
         ms(p),
         ms(s),
@@ -289,6 +297,9 @@ pub fn row(
         ms(connect),
         b as f64 / n as f64,
         k as f64 / n as f64,
+        guest * 1e3,
+        linux_guest * 1e3,
+        guest / linux_guest,
     );
     [figures, split]
 }
@@ -296,9 +307,9 @@ pub fn row(
 pub fn print_table(rows: &[[String; 2]], switches: usize) {
     println!();
     println!(
-        "| channels | changes | linux driver, local | agents, {switches} switches at once | agents, one switch after another | at once / linux | one by one / linux | at once / one by one | connecting to the {switches} agents | on the management network per channel (apply) |"
+        "| channels | changes | linux driver, local | agents, {switches} switches at once | agents, one switch after another | at once / linux | one by one / linux | at once / one by one | connecting to the {switches} agents | on the management network per channel (apply) | guest busy: agents at once / linux (counters) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for [row, _] in rows {
         println!("{row}");
     }

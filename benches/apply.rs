@@ -182,6 +182,9 @@ fn main() {
     // As an order is provisioned (its path's switches only): locally, and through the agents
     // over kept connections (as a `serve` worker holds them).
     let (mut order_delays, mut order_applies) = (Vec::new(), Vec::new());
+    // What connecting to the path's switches alone takes (netlink sockets in their
+    // namespaces, the link dump each connect makes), measured apart.
+    let mut order_connects = Vec::new();
     let (mut order_remote_delays, mut order_remote_applies) = (Vec::new(), Vec::new());
     // [connecting afresh, over connections kept from an earlier apply]
     let mut remote: [(Vec<Duration>, Vec<Duration>, Vec<Duration>); 2] = Default::default();
@@ -203,6 +206,10 @@ fn main() {
         order_delays.push(arrived.expect("no frame within 5 s (order)"));
         order_applies.push(apply_time);
         reset(&topo);
+        let t = Instant::now();
+        let connected: Vec<_> = path_switches(&planner).into_iter().map(|s| engine::connect_switch(s).unwrap()).collect();
+        order_connects.push(t.elapsed());
+        drop(connected);
         if let Some(a) = &agents {
             let (arrived, apply_time) = a.first_frame_order(&topo, &planner);
             order_remote_delays.push(arrived);
@@ -229,10 +236,12 @@ fn main() {
     );
     println!(
         "first frame as an order provisions the channel (its path's {} switches only, engine::provision), same runs: \
-         median {:.1} ms after the provision's start (the whole provision: median {:.1} ms); {} runs",
+         median {:.1} ms after the provision's start (the whole provision: median {:.1} ms; connecting to those \
+         switches alone, apart: median {:.1} ms); {} runs",
         provision_scope(&planner),
         ms(median(&mut order_delays)),
         ms(median(&mut order_applies)),
+        ms(median(&mut order_connects)),
         order_delays.len()
     );
     if agents.is_some() {
@@ -350,8 +359,14 @@ pub fn provision_path(drivers_topo: &Topology, planner: &Planner<'_>) -> Duratio
 
 /// How many switches [`provision_path`] works on.
 fn provision_scope(planner: &Planner<'_>) -> usize {
-    let base = Planner::new(planner.topology());
-    (0..planner.topology().switches.len()).filter(|s| planner.desired(*s) != base.desired(*s)).count()
+    path_switches(planner).len()
+}
+
+/// The switches the planner's channels change.
+fn path_switches<'t>(planner: &Planner<'t>) -> Vec<&'t switchboard::topology::Switch> {
+    let topo = planner.topology();
+    let base = Planner::new(topo);
+    topo.switches.iter().enumerate().filter(|(s, _)| planner.desired(*s) != base.desired(*s)).map(|(_, sw)| sw).collect()
 }
 
 /// Back to the baseline (ports on the bridges, no channels), then a pause: deleting hundreds

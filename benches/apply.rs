@@ -185,6 +185,9 @@ fn main() {
     // What connecting to the path's switches alone takes (netlink sockets in their
     // namespaces, the link dump each connect makes), measured apart.
     let mut order_connects = Vec::new();
+    // Of which opening the netlink sockets alone (a thread into the namespace, the socket, a
+    // runtime), without the link dump a driver's connect makes.
+    let mut order_sockets = Vec::new();
     let (mut order_remote_delays, mut order_remote_applies) = (Vec::new(), Vec::new());
     // [connecting afresh, over connections kept from an earlier apply]
     let mut remote: [(Vec<Duration>, Vec<Duration>, Vec<Duration>); 2] = Default::default();
@@ -207,9 +210,17 @@ fn main() {
         order_applies.push(apply_time);
         reset(&topo);
         let t = Instant::now();
-        let connected: Vec<_> = path_switches(&planner).into_iter().map(|s| engine::connect_switch(s).unwrap()).collect();
+        let connected: Vec<_> =
+            path_switches(&planner).into_iter().map(|s| engine::connect_switch(s).unwrap()).collect();
         order_connects.push(t.elapsed());
         drop(connected);
+        let t = Instant::now();
+        let sockets: Vec<_> = path_switches(&planner)
+            .into_iter()
+            .map(|s| switchboard::southbound::linux::Conn::open(s.driver.netns()).unwrap())
+            .collect();
+        order_sockets.push(t.elapsed());
+        drop(sockets);
         if let Some(a) = &agents {
             let (arrived, apply_time) = a.first_frame_order(&topo, &planner);
             order_remote_delays.push(arrived);
@@ -237,11 +248,12 @@ fn main() {
     println!(
         "first frame as an order provisions the channel (its path's {} switches only, engine::provision), same runs: \
          median {:.1} ms after the provision's start (the whole provision: median {:.1} ms; connecting to those \
-         switches alone, apart: median {:.1} ms); {} runs",
+         switches alone, apart: median {:.1} ms, of which opening their netlink sockets: median {:.1} ms); {} runs",
         provision_scope(&planner),
         ms(median(&mut order_delays)),
         ms(median(&mut order_applies)),
         ms(median(&mut order_connects)),
+        ms(median(&mut order_sockets)),
         order_delays.len()
     );
     if agents.is_some() {
@@ -288,14 +300,8 @@ pub(crate) fn cpu_now() -> (f64, f64) {
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let own = secs(u.ru_utime) + secs(u.ru_stime);
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let ticks: Vec<f64> = stat
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
+    let ticks: Vec<f64> =
+        stat.lines().next().unwrap_or_default().split_whitespace().skip(1).map(|v| v.parse().unwrap_or(0.0)).collect();
     let busy = [0, 1, 2, 5, 6].iter().map(|i| ticks.get(*i).copied().unwrap_or(0.0)).sum::<f64>();
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
@@ -366,7 +372,12 @@ fn provision_scope(planner: &Planner<'_>) -> usize {
 fn path_switches<'t>(planner: &Planner<'t>) -> Vec<&'t switchboard::topology::Switch> {
     let topo = planner.topology();
     let base = Planner::new(topo);
-    topo.switches.iter().enumerate().filter(|(s, _)| planner.desired(*s) != base.desired(*s)).map(|(_, sw)| sw).collect()
+    topo.switches
+        .iter()
+        .enumerate()
+        .filter(|(s, _)| planner.desired(*s) != base.desired(*s))
+        .map(|(_, sw)| sw)
+        .collect()
 }
 
 /// Back to the baseline (ports on the bridges, no channels), then a pause: deleting hundreds

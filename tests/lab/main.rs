@@ -581,6 +581,38 @@ fn a_refused_batch_leaves_a_port_whose_flags_were_set_in_place_on_its_bridge() {
     assert!(sh_in(ns, &["ip", "-d", "link", "show", "dev", "ca"]).contains("mcast_flood on"));
 }
 
+/// The linux driver keeps its netlink sockets per namespace: a second driver for a switch
+/// takes the first one's socket; a namespace deleted and made again under the same name is
+/// another namespace, and a driver for it reads it, not the old one.
+#[test]
+fn netlink_sockets_are_kept_per_namespace_and_never_outlive_it() {
+    use switchboard::southbound::Driver;
+    use switchboard::southbound::linux::{LinuxSwitch, kept};
+
+    let text = std::fs::read_to_string(topologies().join("p2p-small.yaml")).unwrap();
+    let lab = Lab::up(&text);
+    lab.apply(&std::fs::read_to_string(topologies().join("p2p-small.channels.yaml")).unwrap()).unwrap();
+    let ns = "p2p-small-sw1";
+    let vlans = |state: &std::collections::BTreeSet<Item>| {
+        state.iter().filter(|i| matches!(i, Item::Vlan { port, .. } if port == "t12")).count()
+    };
+    let mut a = LinuxSwitch::connect("sw1", Some(ns), "br0").unwrap();
+    assert!(vlans(&a.read_state().unwrap()) > 0, "the channel's VLAN is on the trunk");
+    drop(a);
+    let spare = kept::spare_count();
+    assert!(spare >= 1, "the socket was kept");
+    let b = LinuxSwitch::connect("sw1", Some(ns), "br0").unwrap();
+    assert_eq!(kept::spare_count(), spare - 1, "the second driver took the kept socket");
+    drop(b);
+
+    // The lab down and up again: the same names, other namespaces, no channel.
+    lab::down(&lab.topo).unwrap();
+    assert_eq!(kept::spare_count(), 0, "no socket outlives its namespace");
+    lab::up(&lab.topo, &mut |_| {}).unwrap();
+    let mut c = LinuxSwitch::connect("sw1", Some(ns), "br0").unwrap();
+    assert_eq!(vlans(&c.read_state().unwrap()), 0, "the driver reads the new namespace");
+}
+
 /// Issue 19: the switches are applied in parallel, and a switch whose whole change list is
 /// refused (the first change fails) while the others apply leaves every switch as it was;
 /// applying afterwards, with nothing in the way, reaches the plan on every switch.

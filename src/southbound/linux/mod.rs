@@ -8,6 +8,7 @@
 //! planner's [`Item`] model with one dump per kind.
 
 mod conn;
+pub mod kept;
 mod l2cp;
 pub mod lab;
 pub mod msgs;
@@ -40,7 +41,7 @@ pub struct LinuxSwitch {
     name: String,
     netns: Option<String>,
     bridge: String,
-    conn: Conn,
+    conn: kept::Kept,
     /// Interface name -> ifindex, from the last read of the links and kept up to date by
     /// successful applies (which choose the indices of the sub-interfaces they create).
     index: HashMap<String, u32>,
@@ -54,7 +55,7 @@ pub struct LinuxSwitch {
 
 impl LinuxSwitch {
     pub fn connect(name: &str, netns: Option<&str>, bridge: &str) -> Result<LinuxSwitch, DriverError> {
-        let conn = Conn::open(netns).map_err(|e| DriverError { switch: name.into(), message: e.to_string() })?;
+        let conn = kept::Kept::take(netns).map_err(|e| DriverError { switch: name.into(), message: e.to_string() })?;
         let mut sw = LinuxSwitch {
             name: name.into(),
             netns: netns.map(str::to_string),

@@ -85,7 +85,9 @@ pub fn create(name: &str) -> Result<bool, NetnsError> {
 }
 
 /// Deletes the namespace if it exists (its interfaces go with it). Returns whether it existed.
+/// The sockets this process keeps into it go first (a kept socket would keep it alive).
 pub fn delete(name: &str) -> Result<bool, NetnsError> {
+    super::kept::forget(&[name]);
     let p = path(name);
     if !p.exists() {
         return Ok(false);

@@ -11,23 +11,20 @@
 //! A C-tagged BPDU of a tagged-mode member reaches the sub-interface untagged and is
 //! matched there; flower matches the destination whatever tags follow it.
 
-use rtnetlink::packet_core::Nla;
 use rtnetlink::packet_route::tc::{
-    TcAction, TcActionAttribute, TcActionOption, TcAttribute, TcFilterFlowerOption, TcHandle, TcMessage, TcOption,
+    TcAction, TcActionAttribute, TcAttribute, TcFilterFlowerOption, TcHandle, TcMessage, TcOption,
 };
 
 use crate::orchestrator::Direction;
 
 use super::super::dry_run::L2CP_PREF;
+use super::tc::{TC_ACT_SHOT, TCA_GACT_PARMS, raw_options};
 
 /// The block's first address and its mask: the 16 addresses 01:80:c2:00:00:00-0f.
 pub const BLOCK: [u8; 6] = [0x01, 0x80, 0xc2, 0, 0, 0];
 pub const MASK: [u8; 6] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xf0];
 /// ETH_P_ALL (`protocol all`), in network byte order.
 const ETH_P_ALL_BE: u16 = 0x0003u16.to_be();
-/// TCA_GACT_PARMS and TC_ACT_SHOT from linux/tc_act/tc_gact.h and pkt_cls.h.
-const TCA_GACT_PARMS: u16 = 2;
-const TC_ACT_SHOT: i32 = 2;
 /// The handle of the filter (flower's own first, when given none).
 const HANDLE: u32 = 1;
 
@@ -99,32 +96,19 @@ pub fn foreign(f: &TcMessage) -> Option<bool> {
 
 /// Whether an action is gact with the drop verdict (`action drop`).
 fn is_drop(action: &TcAction) -> bool {
-    if !action.attributes.iter().any(|a| matches!(a, TcActionAttribute::Kind(k) if k == "gact")) {
-        return false;
-    }
-    action
-        .attributes
-        .iter()
-        .filter_map(|a| match a {
-            TcActionAttribute::Options(o) => Some(o),
-            _ => None,
-        })
-        .flatten()
-        .filter_map(|o| match o {
-            TcActionOption::Other(nla) if nla.kind() == TCA_GACT_PARMS => Some(nla),
-            _ => None,
-        })
-        .any(|nla| {
-            let mut value = vec![0u8; nla.value_len()];
-            nla.emit_value(&mut value);
+    action.attributes.iter().any(|a| matches!(a, TcActionAttribute::Kind(k) if k == "gact"))
+        && raw_options(action).any(|(kind, value)| {
             // struct tc_gen: index, capab, action, ...
-            value.get(8..12).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(i32::from_ne_bytes) == Some(TC_ACT_SHOT)
+            kind == TCA_GACT_PARMS
+                && value.get(8..12).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(i32::from_ne_bytes)
+                    == Some(TC_ACT_SHOT)
         })
 }
 
 #[cfg(test)]
 mod tests {
     use rtnetlink::packet_core::{DefaultNla, Emitable, Parseable};
+    use rtnetlink::packet_route::tc::TcActionOption;
 
     use super::*;
 

@@ -9,7 +9,7 @@ use rtnetlink::packet_route::tc::{
 use crate::orchestrator::Direction;
 
 /// TCA_GACT_PARMS and TC_ACT_SHOT from linux/tc_act/tc_gact.h and pkt_cls.h.
-const TCA_GACT_PARMS: u16 = 2;
+pub(super) const TCA_GACT_PARMS: u16 = 2;
 pub(super) const TC_ACT_SHOT: i32 = 2;
 
 /// The options of `action` kept raw by netlink-packet-route (it knows no police or vlan

@@ -94,6 +94,10 @@ pub enum AgentError {
     /// A rollback did not bring the switch back; it is tried again.
     #[error("rollback of transaction {transaction} on switch `{switch}` failed (tried again every {}s): {message}", ROLLBACK_RETRY.as_secs())]
     Rollback { switch: String, transaction: String, message: String },
+    /// The switch does not hold the state a prepare's changes were planned from: nothing was
+    /// applied and no transaction opened; `state` is what it holds.
+    #[error("switch `{switch}` does not hold the state the changes were planned from; plan again from what it holds")]
+    Differs { switch: String, state: BTreeSet<Item> },
 }
 
 /// What a prepare left: when the confirm timer runs out.
@@ -186,6 +190,23 @@ impl Agent {
         client: &str,
         changes: &[Change],
     ) -> Result<Prepared, AgentError> {
+        self.prepare_expecting(transaction, holder, client, None, changes)
+    }
+
+    /// [`Agent::prepare`], checking first, when it opens the transaction, that the switch
+    /// holds the state whose [`state_digest`](crate::southbound::remote::wire::state_digest)
+    /// is `expect` (the one the orchestrator planned `changes` from, without reading it
+    /// first): when it does not, nothing is applied, nothing opened, and the answer is
+    /// [`AgentError::Differs`] with what the switch holds. A prepare adding to an open
+    /// transaction checks nothing (its state before is the one its first prepare read).
+    pub fn prepare_expecting(
+        &mut self,
+        transaction: &str,
+        holder: &str,
+        client: &str,
+        expect: Option<&[u8]>,
+        changes: &[Change],
+    ) -> Result<Prepared, AgentError> {
         if let Some(how) = self.closed_how(transaction) {
             return Err(AgentError::NotOpen {
                 switch: self.name.clone(),
@@ -206,6 +227,11 @@ impl Agent {
             }
             None => {
                 let before = self.driver.read_state()?;
+                if let Some(expect) = expect
+                    && crate::southbound::remote::wire::state_digest(&before) != expect
+                {
+                    return Err(AgentError::Differs { switch: self.name.clone(), state: before });
+                }
                 self.write_journal(&Journal {
                     transaction: transaction.to_string(),
                     holder: holder.to_string(),

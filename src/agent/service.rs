@@ -67,7 +67,7 @@ impl AgentService {
 
 fn status(e: AgentError) -> Status {
     match e {
-        AgentError::Busy { .. } => Status::failed_precondition(e.to_string()),
+        AgentError::Busy { .. } | AgentError::Differs { .. } => Status::failed_precondition(e.to_string()),
         AgentError::NotOpen { .. } => Status::not_found(e.to_string()),
         AgentError::Refused { .. }
         | AgentError::Driver(_)
@@ -134,15 +134,24 @@ impl v1::agent_server::Agent for AgentService {
         let holder = label("the holder", &req.holder)?;
         let changes = wire::changes_from_wire(&req.changes).map_err(Status::invalid_argument)?;
         let t = transaction.clone();
-        let result = self.with_agent(move |a| a.prepare(&t, &holder, &client, &changes)).await?;
+        let expect = (!req.expect_state.is_empty()).then_some(req.expect_state);
+        let result =
+            self.with_agent(move |a| a.prepare_expecting(&t, &holder, &client, expect.as_deref(), &changes)).await?;
         match result {
             Ok(prepared) => {
                 self.arm(transaction, prepared.deadline);
-                Ok(Response::new(v1::PrepareResponse { failure: None, expires_in_ms: millis_until(prepared.deadline) }))
+                Ok(Response::new(v1::PrepareResponse {
+                    expires_in_ms: millis_until(prepared.deadline),
+                    ..Default::default()
+                }))
             }
             Err(AgentError::Refused { failure }) => Ok(Response::new(v1::PrepareResponse {
                 failure: Some(v1::ApplyFailure { done: failure.done as u64, op: failure.op, message: failure.message }),
-                expires_in_ms: 0,
+                ..Default::default()
+            })),
+            Err(AgentError::Differs { state, .. }) => Ok(Response::new(v1::PrepareResponse {
+                differs: Some(v1::StateDiffers { items: state.iter().map(wire::item_to_wire).collect() }),
+                ..Default::default()
             })),
             Err(e) => Err(status(e)),
         }

@@ -57,6 +57,11 @@ fn print_event(e: &Event) {
         Event::Reapplying { switch, missing } => {
             eprintln!("  {switch}: read-back found {missing} change(s) missing, applying them again")
         }
+        Event::Replanned { switch, changes } => {
+            eprintln!(
+                "  {switch}: held other than last read here; planned again from what it holds: {changes} change(s)"
+            )
+        }
         Event::RollingBack { switch } => eprintln!("  {switch}: rolling back"),
         Event::Prepared { switches } => eprintln!("  every switch ({switches}) took its changes: committing"),
     }

@@ -27,6 +27,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 mod provision;
+mod rollback;
 
 pub use crate::orchestrator::Change;
 pub use provision::{Agent, Provision, ProvisionError, Provisioned, Touched, agents, commands, provision};
@@ -66,6 +67,36 @@ pub fn read_all(drivers: &mut [Box<dyn Driver>]) -> Result<Vec<BTreeSet<Item>>, 
         remote,
         |d| d.read_state(),
         |d| Err(DriverError { switch: d.switch().to_string(), message: PANIC.into() }),
+    )
+    .into_iter()
+    .collect()
+}
+
+/// What each switch of `scope` holds before a transaction whose targets `target` gives, and
+/// whether it was known rather than read: a switch whose driver knows its state
+/// ([`Driver::known_state`], checked again at its prepare) is not read first, unless no
+/// change would follow from that state (a switch changed since must not be left out then).
+/// In parallel, as [`read_all`].
+fn read_before(
+    topo: &Topology,
+    scope: &[usize],
+    drivers: &mut [Box<dyn Driver>],
+    target: &Target<'_>,
+) -> Result<Vec<(BTreeSet<Item>, bool)>, DriverError> {
+    let remote = drivers.iter().any(|d| d.is_remote());
+    let mut jobs: Vec<(usize, &mut Box<dyn Driver>)> = drivers.iter_mut().enumerate().collect();
+    on_each(
+        &mut jobs,
+        remote,
+        |(k, d)| {
+            if let (Some(known), Some(s)) = (d.known_state(), scope.get(*k))
+                && !diff(&target(*k, &known), &known, &Ownership::new(topo, *s)).is_empty()
+            {
+                return Ok((known, true));
+            }
+            d.read_state().map(|state| (state, false))
+        },
+        |(_, d)| Err(DriverError { switch: d.switch().to_string(), message: PANIC.into() }),
     )
     .into_iter()
     .collect()
@@ -142,6 +173,10 @@ pub enum Event {
     /// Read-back found a switch short of its desired state (the kernel can drop bulk FDB
     /// inserts while its hash table grows); the rest is being applied again.
     Reapplying { switch: String, missing: usize },
+    /// A switch planned from the state this process last read there held another (changed
+    /// by hand, by another orchestrator, or by its agent's confirm timer since): it applied
+    /// nothing and was planned again from what it holds, to `changes` changes.
+    Replanned { switch: String, changes: usize },
     /// A switch is being put back after a failure.
     RollingBack { switch: String },
     /// Every switch took and verified its changes; the commits go out next.
@@ -319,7 +354,7 @@ fn transact(
     topo: &Topology,
     scope: &[usize],
     drivers: &mut [Box<dyn Driver>],
-    target: &dyn Fn(usize, &BTreeSet<Item>) -> BTreeSet<Item>,
+    target: &Target<'_>,
     progress: &mut dyn FnMut(&Event),
 ) -> Result<Report, TransactionError> {
     let start = Instant::now();
@@ -328,7 +363,8 @@ fn transact(
         rollback_errors: Vec::new(),
         in_doubt: None,
     };
-    let before = read_all(drivers).map_err(read_error)?;
+    let (mut before, known): (Vec<BTreeSet<Item>>, Vec<bool>) =
+        read_before(topo, scope, drivers, target).map_err(read_error)?.into_iter().unzip();
     let empty = BTreeSet::new();
     let transaction = uuid::Uuid::now_v7().to_string();
     // Everything a switch's thread needs, worked out here (the planner stays on this thread).
@@ -337,12 +373,24 @@ fn transact(
         .enumerate()
         .filter_map(|(k, driver)| {
             let s = *scope.get(k)?;
-            let desired = target(k, before.get(k).unwrap_or(&empty));
+            let state = before.get(k).unwrap_or(&empty);
+            let desired = target(k, state);
             let owner = Ownership::new(topo, s);
-            let changes = diff(&desired, before.get(k).unwrap_or(&empty), &owner);
+            let changes = diff(&desired, state, &owner);
             let name = topo.switches.get(s).map_or_else(String::new, |sw| sw.name.clone());
             let transaction = transaction.clone();
-            (!changes.is_empty()).then_some(Job { k, name, driver, desired, owner, changes, transaction })
+            let known = known.get(k).copied().unwrap_or(false).then_some(state);
+            (!changes.is_empty()).then_some(Job {
+                k,
+                name,
+                driver,
+                desired,
+                owner,
+                changes,
+                transaction,
+                known,
+                target,
+            })
         })
         .collect();
     let touched: Vec<usize> = jobs.iter().map(|j| j.k).collect();
@@ -350,6 +398,7 @@ fn transact(
     let mut outcomes = on_each(&mut jobs, remote, apply_and_verify, |j| Outcome {
         result: Err(ApplyError { switch: j.name.clone(), done: 0, op: "apply".into(), message: PANIC.into() }),
         events: Vec::new(),
+        before: Before::AsPlanned,
     });
     // The prepare phase's events, in topology order, before the commits go out.
     for outcome in &mut outcomes {
@@ -397,7 +446,13 @@ fn transact(
     }
     let mut report = Report { applied: vec![Vec::new(); scope.len()], ..Report::default() };
     let mut failure = None;
+    let (mut read_at_prepare, mut unknown) = (Vec::new(), Vec::new());
     for (job, outcome) in jobs.into_iter().zip(outcomes) {
+        match outcome.before {
+            Before::AsPlanned => {}
+            Before::Held(state) => read_at_prepare.push((job.k, state)),
+            Before::Unknown => unknown.push(job.k),
+        }
         match outcome.result {
             Ok(reapplied) => {
                 report.changes += job.changes.len();
@@ -414,12 +469,20 @@ fn transact(
             }
         }
     }
+    // A switch that was planned again held what its prepare answered, not what was known.
+    for (k, state) in read_at_prepare {
+        if let Some(slot) = before.get_mut(k) {
+            *slot = state;
+        }
+    }
     if let Some(failure) = failure {
         if in_doubt.is_some() {
             tracing::error!(%failure, in_doubt = ?in_doubt, "the commit reached some switches and not others");
             return Err(TransactionError { failure, rollback_errors: Vec::new(), in_doubt });
         }
-        let rollback_errors = rollback(topo, scope, drivers, &before, &touched, &transaction, progress);
+        let back_to: Vec<(usize, Option<&BTreeSet<Item>>)> =
+            touched.iter().map(|k| (*k, before.get(*k).filter(|_| !unknown.contains(k)))).collect();
+        let rollback_errors = rollback::rollback(topo, scope, drivers, &back_to, &transaction, progress);
         return Err(TransactionError { failure, rollback_errors, in_doubt: None });
     }
     report.elapsed = start.elapsed();
@@ -438,22 +501,70 @@ struct Job<'d> {
     changes: Vec<Change>,
     /// The transaction the changes are prepared under.
     transaction: String,
+    /// The state the changes were planned from when it was known, not read
+    /// ([`Driver::known_state`]): the prepare checks the switch still holds it.
+    known: Option<&'d BTreeSet<Item>>,
+    /// The transaction's target, to plan again from what the switch holds.
+    target: &'d Target<'d>,
 }
 
+/// What a switch should hold, from its index in the transaction's scope and what it holds.
+type Target<'a> = dyn Fn(usize, &BTreeSet<Item>) -> BTreeSet<Item> + Sync + 'a;
+
 /// What a switch's thread did: the changes applied again after read-back, or the failure;
-/// and its progress events, passed on in topology order once every thread is done.
+/// its progress events, passed on in topology order once every thread is done; and what
+/// the switch held before, as its prepare found.
 struct Outcome {
     result: Result<Vec<Change>, ApplyError>,
     events: Vec<Event>,
+    before: Before,
 }
 
-/// Applies a switch's changes, then reads back and finishes what the kernel dropped.
+/// What a switch held before the transaction, as its prepare found.
+enum Before {
+    /// What the changes were planned from: read first, or known and confirmed by the agent.
+    AsPlanned,
+    /// Other than known: this, as the agent answered (the changes were planned again).
+    Held(BTreeSet<Item>),
+    /// Planned from a known state whose prepare failed before the agent confirmed it.
+    Unknown,
+}
+
+/// Applies a switch's changes (planned again first when the switch held other than known),
+/// then reads back and finishes what the kernel dropped.
 fn apply_and_verify(job: &mut Job<'_>) -> Outcome {
     let mut events = Vec::new();
     let t = Instant::now();
-    if let Err(e) = job.driver.prepare(&job.transaction, &job.changes) {
-        return Outcome { result: Err(e), events };
-    }
+    let prepared = match job.known {
+        Some(known) => job.driver.prepare_unless_changed(&job.transaction, known, &job.changes),
+        None => job.driver.prepare(&job.transaction, &job.changes).map(|()| None),
+    };
+    let before = match prepared {
+        Ok(None) => Before::AsPlanned,
+        Ok(Some(held)) => {
+            job.desired = (job.target)(job.k, &held);
+            job.changes = diff(&job.desired, &held, &job.owner);
+            tracing::info!(switch = %job.name, changes = job.changes.len(), "the switch held other than known: planned again");
+            events.push(Event::Replanned { switch: job.name.clone(), changes: job.changes.len() });
+            if job.changes.is_empty() {
+                // It holds what it should already: nothing prepared, nothing to commit.
+                return Outcome { result: Ok(Vec::new()), events, before: Before::Held(held) };
+            }
+            if let Err(e) = job.driver.prepare(&job.transaction, &job.changes) {
+                return Outcome { result: Err(e), events, before: Before::Held(held) };
+            }
+            Before::Held(held)
+        }
+        Err(e) => {
+            let before = if job.known.is_some() { Before::Unknown } else { Before::AsPlanned };
+            return Outcome { result: Err(e), events, before };
+        }
+    };
+    Outcome { before, ..verify(job, events, t) }
+}
+
+/// Reads a prepared switch back and finishes what the kernel dropped.
+fn verify(job: &mut Job<'_>, mut events: Vec<Event>, t: Instant) -> Outcome {
     events.push(Event::Applied { switch: job.name.clone(), changes: job.changes.len(), elapsed: t.elapsed() });
     let mut reapplied = Vec::new();
     for _ in 0..VERIFY_ROUNDS {
@@ -461,16 +572,16 @@ fn apply_and_verify(job: &mut Job<'_>) -> Outcome {
             Ok(a) => a,
             Err(e) => {
                 let failure = ApplyError { switch: e.switch, done: 0, op: "read back".into(), message: e.message };
-                return Outcome { result: Err(failure), events };
+                return Outcome { result: Err(failure), events, before: Before::AsPlanned };
             }
         };
         let missing = diff(&job.desired, &actual, &job.owner);
         if missing.is_empty() {
-            return Outcome { result: Ok(reapplied), events };
+            return Outcome { result: Ok(reapplied), events, before: Before::AsPlanned };
         }
         events.push(Event::Reapplying { switch: job.name.clone(), missing: missing.len() });
         if let Err(e) = job.driver.prepare(&job.transaction, &missing) {
-            return Outcome { result: Err(e), events };
+            return Outcome { result: Err(e), events, before: Before::AsPlanned };
         }
         reapplied.extend(missing);
     }
@@ -480,12 +591,15 @@ fn apply_and_verify(job: &mut Job<'_>) -> Outcome {
         op: "verify".into(),
         message: format!("state still differs from the plan after {VERIFY_ROUNDS} read-back rounds"),
     };
-    Outcome { result: Err(failure), events }
+    Outcome { result: Err(failure), events, before: Before::AsPlanned }
 }
 
 /// Whether the switch still holds the job's transaction open: always, for a switch without
 /// an agent; for a remote switch, its agent must answer and name the transaction.
 fn still_held(job: &mut Job<'_>) -> Result<(), ApplyError> {
+    if job.changes.is_empty() {
+        return Ok(()); // planned again to nothing: no transaction was opened there
+    }
     let failed =
         |message: String| ApplyError { switch: job.name.clone(), done: 0, op: "check before commit".into(), message };
     match job.driver.agent_health() {
@@ -497,63 +611,6 @@ fn still_held(job: &mut Job<'_>) -> Result<(), ApplyError> {
         ))),
         Err(e) => Err(failed(e.message)),
     }
-}
-
-/// Puts each touched switch back to the owned part of its state before the apply, in
-/// parallel, going on past failures: aborts `transaction` on it (a remote switch's agent
-/// puts itself back), then re-converges it to its state before. `touched` holds indices
-/// into `drivers`.
-fn rollback(
-    topo: &Topology,
-    scope: &[usize],
-    drivers: &mut [Box<dyn Driver>],
-    before: &[BTreeSet<Item>],
-    touched: &[usize],
-    transaction: &str,
-    progress: &mut dyn FnMut(&Event),
-) -> Vec<ApplyError> {
-    let mut jobs: Vec<(&mut Box<dyn Driver>, Ownership, BTreeSet<Item>)> = drivers
-        .iter_mut()
-        .enumerate()
-        .filter(|(k, _)| touched.contains(k))
-        .filter_map(|(k, driver)| {
-            let owner = Ownership::new(topo, *scope.get(k)?);
-            let target = before.get(k).into_iter().flatten().filter(|it| owner.owns(it)).cloned().collect();
-            Some((driver, owner, target))
-        })
-        .collect();
-    for (driver, _, _) in &jobs {
-        progress(&Event::RollingBack { switch: driver.switch().to_string() });
-    }
-    let remote = jobs.iter().any(|(d, _, _)| d.is_remote());
-    let results = on_each(
-        &mut jobs,
-        remote,
-        |(driver, owner, target)| {
-            driver.abort(transaction).map_err(|e| ApplyError {
-                switch: e.switch,
-                done: 0,
-                op: "abort".into(),
-                message: e.message,
-            })?;
-            let current = driver.read_state().map_err(|e| ApplyError {
-                switch: e.switch,
-                done: 0,
-                op: "read state for rollback".into(),
-                message: e.message,
-            })?;
-            driver.apply(&diff(target, &current, owner))
-        },
-        |(driver, _, _)| {
-            Err(ApplyError {
-                switch: driver.switch().to_string(),
-                done: 0,
-                op: "roll back".into(),
-                message: PANIC.into(),
-            })
-        },
-    );
-    results.into_iter().filter_map(Result::err).collect()
 }
 
 /// The change set between the live switches and the plan (for `drift`).

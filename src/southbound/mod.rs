@@ -100,6 +100,28 @@ pub trait Driver: Send {
         self.apply(changes)
     }
 
+    /// What the switch held when this process last read it, when the switch can check at
+    /// [`Driver::prepare_unless_changed`] that it still holds exactly that (a remote
+    /// switch whose agent lists `prepare.expect_state`): a transaction then plans from it
+    /// instead of reading first, one round trip fewer before the changes land. `None`: read.
+    fn known_state(&mut self) -> Option<BTreeSet<Item>> {
+        None
+    }
+
+    /// Phase one for `changes` planned from `known` (what [`Driver::known_state`] gave, with
+    /// nothing else between): as [`Driver::prepare`] when the switch holds `known` still;
+    /// when it holds anything else it applies nothing and answers `Ok(Some(what it holds))`,
+    /// for the caller to plan again. The default, for a driver that knows no state, prepares.
+    fn prepare_unless_changed(
+        &mut self,
+        transaction: &str,
+        known: &BTreeSet<Item>,
+        changes: &[Change],
+    ) -> Result<Option<BTreeSet<Item>>, ApplyError> {
+        let _ = known;
+        self.prepare(transaction, changes).map(|()| None)
+    }
+
     /// Phase two: makes what `transaction` prepared permanent. The default does nothing
     /// (prepared changes already are).
     fn commit(&mut self, transaction: &str) -> Result<(), DriverError> {

@@ -268,8 +268,12 @@ fn malformed_and_oversized_requests_get_errors_and_the_agent_keeps_serving() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let mut client = v1::agent_client::AgentClient::new(channel.clone()).max_encoding_message_size(64 << 20);
-        let prepare =
-            |changes: Vec<v1::Change>| v1::PrepareRequest { transaction: "t1".into(), holder: "test".into(), changes };
+        let prepare = |changes: Vec<v1::Change>| v1::PrepareRequest {
+            transaction: "t1".into(),
+            holder: "test".into(),
+            changes,
+            ..Default::default()
+        };
         // Typed but wrong: each is refused naming what is wrong.
         let bad_vid = v1::Change {
             op: v1::Op::Add as i32,
@@ -283,7 +287,7 @@ fn malformed_and_oversized_requests_get_errors_and_the_agent_keeps_serving() {
         let err = client.prepare(prepare(vec![v1::Change { op: 7, item: None }])).await.unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         let err = client
-            .prepare(v1::PrepareRequest { transaction: String::new(), holder: "x".into(), changes: vec![] })
+            .prepare(v1::PrepareRequest { transaction: String::new(), holder: "x".into(), ..Default::default() })
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
@@ -504,4 +508,198 @@ fn an_agent_is_sent_only_changes_it_knows() {
     let err = sw.apply(&changes).unwrap_err();
     assert!(err.to_string().contains("does not know police.conform that"), "{err}");
     sw.apply(&changes[..2]).unwrap();
+}
+
+/// A driver that counts the reads it is asked for (the transaction's read first, and its
+/// read-back), passing everything on.
+struct Counted {
+    inner: Box<dyn Driver>,
+    reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Driver for Counted {
+    fn switch(&self) -> &str {
+        self.inner.switch()
+    }
+    fn read_state(&mut self) -> Result<BTreeSet<Item>, switchboard::southbound::DriverError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.read_state()
+    }
+    fn apply(&mut self, changes: &[Change]) -> Result<(), switchboard::southbound::ApplyError> {
+        self.inner.apply(changes)
+    }
+    fn prepare(&mut self, transaction: &str, changes: &[Change]) -> Result<(), switchboard::southbound::ApplyError> {
+        self.inner.prepare(transaction, changes)
+    }
+    fn commit(&mut self, transaction: &str) -> Result<(), switchboard::southbound::DriverError> {
+        self.inner.commit(transaction)
+    }
+    fn abort(&mut self, transaction: &str) -> Result<(), switchboard::southbound::DriverError> {
+        self.inner.abort(transaction)
+    }
+    fn inject_fault(&mut self, change_index: usize) {
+        self.inner.inject_fault(change_index)
+    }
+    fn port_bytes(
+        &mut self,
+        ports: &[String],
+    ) -> Result<Option<std::collections::BTreeMap<String, u64>>, switchboard::southbound::DriverError> {
+        self.inner.port_bytes(ports)
+    }
+    fn is_remote(&self) -> bool {
+        self.inner.is_remote()
+    }
+    fn agent_health(
+        &mut self,
+    ) -> Result<Option<switchboard::southbound::AgentHealth>, switchboard::southbound::DriverError> {
+        self.inner.agent_health()
+    }
+    fn known_state(&mut self) -> Option<BTreeSet<Item>> {
+        self.inner.known_state()
+    }
+    fn prepare_unless_changed(
+        &mut self,
+        transaction: &str,
+        known: &BTreeSet<Item>,
+        changes: &[Change],
+    ) -> Result<Option<BTreeSet<Item>>, switchboard::southbound::ApplyError> {
+        self.inner.prepare_unless_changed(transaction, known, changes)
+    }
+}
+
+/// A client of sw1's agent at `address` on a connection of its own, outside the pool, and a
+/// runtime to call it on.
+fn client_behind(
+    dir: &Path,
+    address: &str,
+) -> (v1::agent_client::AgentClient<tonic::transport::Channel>, tokio::runtime::Runtime) {
+    let channel = remote::channel(address, "sw1", &orchestrator(dir), Duration::from_secs(5)).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    (v1::agent_client::AgentClient::new(channel), rt)
+}
+
+/// What sw1's agent at `address` holds, read behind the pool's back.
+fn read_behind(dir: &Path, address: &str) -> BTreeSet<Item> {
+    let (mut client, rt) = client_behind(dir, address);
+    let items = rt.block_on(client.read_state(v1::ReadStateRequest {})).unwrap().into_inner().items;
+    items.iter().map(|i| remote::wire::item_from_wire(i).unwrap()).collect()
+}
+
+/// Makes `change` on sw1's agent at `address` behind the pool's back: another
+/// orchestrator's transaction, on a connection of its own.
+fn change_behind(dir: &Path, address: &str, change: Change) {
+    let (mut client, rt) = client_behind(dir, address);
+    rt.block_on(async {
+        let (changes, transaction) = (vec![remote::wire::change_to_wire(&change)], remote::transaction_id());
+        let holder = "other".to_string();
+        let prepare = v1::PrepareRequest { transaction: transaction.clone(), holder, changes, ..Default::default() };
+        let answer = client.prepare(prepare).await.unwrap().into_inner();
+        assert!(answer.failure.is_none() && answer.differs.is_none(), "{answer:?}");
+        client.commit(v1::CommitRequest { transaction }).await.unwrap();
+    });
+}
+
+/// Issue 17: a transaction on a switch this process read moments ago plans from that state
+/// and prepares at once, without reading first (one round trip fewer before the change
+/// lands); the agent checks the state's digest. A switch changed behind the orchestrator's
+/// back (another orchestrator's transaction) applies nothing, answers with what it holds and
+/// is planned again from that: the transaction goes through, its report says what the switch
+/// really held, and a transaction that fails puts back that real state, not the remembered
+/// one. An agent that does not list the check is read first every time.
+#[test]
+fn a_transaction_plans_from_the_state_last_read_and_the_agent_checks_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use switchboard::engine::{self, Event};
+
+    let dir = pki_dir();
+    let address = spawn_agent(dir.path(), "sw1", Duration::from_secs(60)).to_string();
+    pki::issue(dir.path(), &Subject::Agent("sw2".into()), Validity::days(1)).unwrap();
+    let old: Vec<&str> = remote::wire::FEATURES.iter().copied().filter(|f| *f != remote::wire::EXPECT_STATE).collect();
+    let old_agent = spawn_agent_advertising(dir.path(), "sw2", Duration::from_secs(60), Some(&old)).to_string();
+    let d = dir.path().display();
+    let topo = switchboard::topology::parse(&format!(
+        "name: known\nvlans: {{pool: 300-399}}\n\
+         remote: {{ca: {d}/ca.pem, cert: {d}/orchestrator.pem, key: {d}/orchestrator-key.pem}}\n\
+         switches:\n  sw1: {{driver: remote, address: '{address}', bridge: br0}}\n\
+         \x20 sw2: {{driver: remote, address: '{old_agent}', bridge: br0}}\n\
+         links: [{{endpoints: [sw1:t12, sw2:t21]}}]\n\
+         interfaces:\n  a: {{organization: acme, switch: sw1, port: p1, mode: port, capacity: 1G, macs: ['02:5b:00:00:01:01']}}\n\
+         \x20 b: {{organization: acme, switch: sw2, port: p1, mode: port, capacity: 1G, macs: ['02:5b:00:00:01:02']}}\n"
+    ))
+    .unwrap();
+    let add = |vids: &[u16]| vids.iter().map(|v| vlan(Op::Add, *v).item).collect::<BTreeSet<Item>>();
+    // One transaction on switch `s` adding VLANs `vids`, as a worker runs an order (a
+    // connect each), the change at `fault` sent malformed: its reads, the switches planned
+    // again, and the result.
+    let run = |s: usize, vids: &[u16], fault: Option<usize>| {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let mut inner = engine::connect_switch(&topo.switches[s]).unwrap();
+        if let Some(at) = fault {
+            inner.inject_fault(at);
+        }
+        let mut drivers: Vec<Box<dyn Driver>> = vec![Box::new(Counted { inner, reads: reads.clone() })];
+        let mut replanned = Vec::new();
+        let result = engine::apply_delta(&topo, &[s], &mut drivers, &[add(vids)], &[BTreeSet::new()], &mut |e| {
+            if let Event::Replanned { switch, changes } = e {
+                replanned.push((switch.clone(), *changes));
+            }
+        });
+        (reads.load(Ordering::SeqCst), replanned, result)
+    };
+    let holds = |state: &BTreeSet<Item>, vid: u16| state.contains(&vlan(Op::Add, vid).item);
+
+    // Nothing known yet: read first, then read back.
+    let (reads, replanned, result) = run(0, &[300], None);
+    result.unwrap();
+    assert_eq!((reads, replanned.len()), (2, 0));
+    // Known from that read-back: only the read-back.
+    let (reads, replanned, result) = run(0, &[301], None);
+    let report = result.unwrap();
+    assert_eq!((reads, replanned.len(), report.changes), (1, 0, 1));
+    assert!(holds(&report.before[0], 300) && !holds(&report.before[0], 301));
+
+    // Changed behind the pool's back: planned again from what the agent answered.
+    change_behind(dir.path(), &address, vlan(Op::Add, 302));
+    let (reads, replanned, result) = run(0, &[303], None);
+    let report = result.unwrap();
+    assert_eq!((reads, replanned), (1, vec![("sw1".to_string(), 1)]));
+    assert!(holds(&report.before[0], 302), "the report says what the switch really held: {:?}", report.before[0]);
+    // Planned again to nothing: the switch already held what was asked.
+    change_behind(dir.path(), &address, vlan(Op::Add, 304));
+    let (_, replanned, result) = run(0, &[304], None);
+    assert_eq!((replanned, result.unwrap().changes), (vec![("sw1".to_string(), 0)], 0));
+    // Nothing to change by what is known: read for real (a switch changed since must not
+    // be left out), and known again after.
+    let (reads, replanned, result) = run(0, &[300], None);
+    assert_eq!((reads, replanned.len(), result.unwrap().changes), (1, 0, 0));
+
+    // Changed behind, and the prepare planned again fails: put back to what the switch
+    // really held (VLAN 300 taken away behind stays away).
+    change_behind(dir.path(), &address, vlan(Op::Remove, 300));
+    let held = read_behind(dir.path(), &address);
+    // By what is known: one change (308); by what is held: two (300, 308), the second sent
+    // malformed.
+    let (_, replanned, result) = run(0, &[300, 308], Some(1));
+    let err = result.unwrap_err();
+    assert_eq!(replanned, vec![("sw1".to_string(), 2)], "{err}");
+    assert!(err.rollback_errors.is_empty(), "{err}");
+    assert_eq!(read_behind(dir.path(), &address), held, "back to what it really held, without VLAN 300");
+    // Known again (the rollback's read), changed behind, and the first prepare fails before
+    // the agent checks anything: only aborted, so what was made behind (VLAN 307) stays.
+    change_behind(dir.path(), &address, vlan(Op::Add, 307));
+    let held = read_behind(dir.path(), &address);
+    let (_, replanned, result) = run(0, &[309], Some(0));
+    let err = result.unwrap_err();
+    assert_eq!(replanned.len(), 0, "{err}");
+    assert!(err.rollback_errors.is_empty(), "{err}");
+    assert!(holds(&held, 307));
+    assert_eq!(read_behind(dir.path(), &address), held, "VLAN 307, made behind, is still there");
+
+    // An agent that does not list the check: read first every time.
+    for vid in [300, 301] {
+        let (reads, replanned, result) = run(1, &[vid], None);
+        result.unwrap();
+        assert_eq!((reads, replanned.len()), (2, 0));
+    }
 }

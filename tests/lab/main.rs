@@ -530,7 +530,7 @@ fn a_refusal_in_the_middle_of_a_batch_names_its_change_and_every_switch_rolls_ba
     let err = engine::apply(&planner, &mut drivers, &mut |e| match e {
         engine::Event::Applied { switch, .. } => applied.push(switch.clone()),
         engine::Event::RollingBack { switch } => rolled_back.push(switch.clone()),
-        engine::Event::Reapplying { .. } | engine::Event::Prepared { .. } => {}
+        engine::Event::Reapplying { .. } | engine::Event::Prepared { .. } | engine::Event::Replanned { .. } => {}
     })
     .unwrap_err();
     assert_eq!(err.failure.switch, busiest.switch);

@@ -80,6 +80,8 @@ pub struct RemoteSwitch {
     /// connection from the pool (an agent gone silent inside the window costs what its check
     /// would have, and the next connect makes a new connection).
     vouched: Option<(pool::Key, pool::Taken, Duration)>,
+    /// Which kept connection this is, for what the pool remembers of the switch's state.
+    key: Option<pool::Key>,
 }
 
 /// The runtime every remote driver's calls run on (two worker threads; started once).
@@ -196,6 +198,7 @@ impl RemoteSwitch {
                 let mut sw = RemoteSwitch::over(name, address, taken.channel.clone(), deadlines);
                 sw.at_connect = Some(health.clone());
                 sw.vouched = Some((key.clone(), taken, check.read));
+                sw.key = Some(key.clone());
                 return Ok(sw);
             }
             match RemoteSwitch::checked(name, address, taken.channel.clone(), check) {
@@ -203,7 +206,7 @@ impl RemoteSwitch {
                     if let Some(health) = &sw.at_connect {
                         pool::checked(key, &taken, health.clone());
                     }
-                    return Ok(RemoteSwitch { deadlines, ..sw });
+                    return Ok(RemoteSwitch { deadlines, key: Some(key.clone()), ..sw });
                 }
                 Err(e) => {
                     tracing::info!(switch = name, address, error = %e.message, "kept agent connection dropped");
@@ -213,9 +216,10 @@ impl RemoteSwitch {
         }
         let err = |message: String| DriverError { switch: name.to_string(), message };
         let channel = channel_from(address, name, files, deadlines.connect, netns).map_err(err)?;
-        let sw = RemoteSwitch::checked(name, address, channel.clone(), deadlines)?;
+        let mut sw = RemoteSwitch::checked(name, address, channel.clone(), deadlines)?;
         if let (Some(key), Some(health)) = (key, &sw.at_connect) {
-            pool::keep(key, channel, health.clone());
+            pool::keep(key.clone(), channel, health.clone());
+            sw.key = Some(key);
         }
         Ok(sw)
     }
@@ -236,6 +240,7 @@ impl RemoteSwitch {
             at_connect: None,
             asked_now: false,
             vouched: None,
+            key: None,
         }
     }
 
@@ -307,8 +312,76 @@ impl RemoteSwitch {
         }
     }
 
-    /// Sends a prepare of `changes` under `transaction`, with the configured fault.
-    fn send_prepare(&mut self, transaction: &str, changes: &[Change]) -> Result<(), ApplyError> {
+    /// [`Driver::prepare`], checked against the state whose digest is `expect` when given
+    /// ([`Driver::prepare_unless_changed`]).
+    fn prepare_checked(
+        &mut self,
+        transaction: &str,
+        expect: Option<Vec<u8>>,
+        changes: &[Change],
+    ) -> Result<Option<BTreeSet<Item>>, ApplyError> {
+        if changes.is_empty() && self.open.as_deref() == Some(transaction) {
+            return Ok(None);
+        }
+        // An agent of an older release would drop what it does not know (a field) or refuse
+        // the whole prepare without saying why (a kind): it is sent nothing it does not list.
+        if let Some(h) = &self.at_connect {
+            let missing = wire::missing_features(changes, &h.features);
+            if !missing.is_empty() {
+                // A transaction the agent holds open from an earlier round stays known, for
+                // the abort.
+                return Err(self.apply_error(
+                    "check the agent's features",
+                    format!(
+                        "the agent (switchboard {}) does not know {} that these changes need: upgrade it to this \
+                         orchestrator's release ({})",
+                        h.version,
+                        missing.join(", "),
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                ));
+            }
+        }
+        let result = self.send_prepare(transaction, expect, changes);
+        // A refused prepare closed the transaction on the agent (it rolled back by itself);
+        // one that got no answer may be open there: abort will say. One answered with the
+        // state the switch holds opened nothing.
+        match &result {
+            Ok(None) => self.open = Some(transaction.to_string()),
+            Ok(Some(_)) => {}
+            Err(e) if e.op == "prepare" => self.open = Some(transaction.to_string()),
+            Err(_) => self.open = None,
+        }
+        result
+    }
+
+    /// A state as the agent sent it, each item checked.
+    fn state_from_wire(&self, items: &[v1::Item]) -> Result<BTreeSet<Item>, DriverError> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(k, i)| wire::item_from_wire(i).map_err(|e| self.err(format!("item {k} of its state: {e}"))))
+            .collect()
+    }
+
+    /// What the pool remembers of the switch's state: `state`, or nothing.
+    fn remember(&self, state: Option<&BTreeSet<Item>>) {
+        if let Some(key) = &self.key {
+            pool::remember(key, state);
+        }
+    }
+
+    /// Sends a prepare of `changes` under `transaction`, with the configured fault, checked
+    /// against the state whose digest is `expect` when given: `Ok(Some(state))` when the
+    /// switch holds another (nothing applied).
+    fn send_prepare(
+        &mut self,
+        transaction: &str,
+        expect: Option<Vec<u8>>,
+        changes: &[Change],
+    ) -> Result<Option<BTreeSet<Item>>, ApplyError> {
+        // Whatever comes of it, what the switch held is not known any more.
+        self.remember(None);
         let mut wire: Vec<v1::Change> = changes.iter().map(wire::change_to_wire).collect();
         if let Some(at) = self.fail_at
             && at >= self.sent
@@ -321,14 +394,26 @@ impl RemoteSwitch {
                 });
             }
         }
-        self.sent += changes.len();
-        let request = v1::PrepareRequest { transaction: transaction.to_string(), holder: holder(), changes: wire };
+        let request = v1::PrepareRequest {
+            transaction: transaction.to_string(),
+            holder: holder(),
+            changes: wire,
+            expect_state: expect.unwrap_or_default(),
+        };
         let mut client = self.client.clone();
         let answer = self.call_agent(self.deadlines.write, async move {
             client.prepare(request).await.map(|r| r.into_inner()).map_err(|s| status_text(&s))
         });
+        if !matches!(answer, Ok(v1::PrepareResponse { differs: Some(_), .. })) {
+            self.sent += changes.len();
+        }
         match answer {
-            Ok(v1::PrepareResponse { failure: None, .. }) => Ok(()),
+            Ok(v1::PrepareResponse { differs: Some(d), .. }) => {
+                let state = self.state_from_wire(&d.items).map_err(|e| self.apply_error("prepare", e.message))?;
+                self.remember(Some(&state));
+                Ok(Some(state))
+            }
+            Ok(v1::PrepareResponse { failure: None, .. }) => Ok(None),
             Ok(v1::PrepareResponse { failure: Some(f), .. }) => Err(ApplyError {
                 switch: self.name.clone(),
                 done: usize::try_from(f.done).unwrap_or(usize::MAX),
@@ -432,11 +517,24 @@ impl Driver for RemoteSwitch {
                     .map_err(|s| status_text(&s))
             })
             .map_err(|e| self.err(e))?;
-        items
-            .iter()
-            .enumerate()
-            .map(|(k, i)| wire::item_from_wire(i).map_err(|e| self.err(format!("item {k} of its state: {e}"))))
-            .collect()
+        let state = self.state_from_wire(&items)?;
+        self.remember(Some(&state));
+        Ok(state)
+    }
+
+    fn known_state(&mut self) -> Option<BTreeSet<Item>> {
+        let lists = self.at_connect.as_ref()?.features.iter().any(|f| f == wire::EXPECT_STATE);
+        let known = pool::known(self.key.as_ref().filter(|_| lists)?)?;
+        Some(BTreeSet::clone(&known))
+    }
+
+    fn prepare_unless_changed(
+        &mut self,
+        transaction: &str,
+        known: &BTreeSet<Item>,
+        changes: &[Change],
+    ) -> Result<Option<BTreeSet<Item>>, ApplyError> {
+        self.prepare_checked(transaction, Some(wire::state_digest(known)), changes)
     }
 
     /// A transaction of its own: prepare, then commit.
@@ -455,37 +553,7 @@ impl Driver for RemoteSwitch {
     }
 
     fn prepare(&mut self, transaction: &str, changes: &[Change]) -> Result<(), ApplyError> {
-        if changes.is_empty() && self.open.as_deref() == Some(transaction) {
-            return Ok(());
-        }
-        // An agent of an older release would drop what it does not know (a field) or refuse
-        // the whole prepare without saying why (a kind): it is sent nothing it does not list.
-        if let Some(h) = &self.at_connect {
-            let missing = wire::missing_features(changes, &h.features);
-            if !missing.is_empty() {
-                // A transaction the agent holds open from an earlier round stays known, for
-                // the abort.
-                return Err(self.apply_error(
-                    "check the agent's features",
-                    format!(
-                        "the agent (switchboard {}) does not know {} that these changes need: upgrade it to this \
-                         orchestrator's release ({})",
-                        h.version,
-                        missing.join(", "),
-                        env!("CARGO_PKG_VERSION")
-                    ),
-                ));
-            }
-        }
-        let result = self.send_prepare(transaction, changes);
-        // A refused prepare closed the transaction on the agent (it rolled back by itself);
-        // one that got no answer may be open there: abort will say.
-        match &result {
-            Ok(()) => self.open = Some(transaction.to_string()),
-            Err(e) if e.op == "prepare" => self.open = Some(transaction.to_string()),
-            Err(_) => self.open = None,
-        }
-        result
+        self.prepare_checked(transaction, None, changes).map(|_| ())
     }
 
     fn commit(&mut self, transaction: &str) -> Result<(), DriverError> {
@@ -494,10 +562,14 @@ impl Driver for RemoteSwitch {
         }
         let mut client = self.client.clone();
         let request = v1::CommitRequest { transaction: transaction.to_string() };
-        self.call_agent(self.deadlines.write, async move {
+        let done = self.call_agent(self.deadlines.write, async move {
             client.commit(request).await.map(|_| ()).map_err(|s| status_text(&s))
-        })
-        .map_err(|e| self.err(format!("commit of transaction {transaction}: {e}")))?;
+        });
+        if let Err(e) = done {
+            // Committed or rolled back by its timer: which, a read will say.
+            self.remember(None);
+            return Err(self.err(format!("commit of transaction {transaction}: {e}")));
+        }
         self.open = None;
         Ok(())
     }
@@ -508,6 +580,7 @@ impl Driver for RemoteSwitch {
         }
         let mut client = self.client.clone();
         let request = v1::AbortRequest { transaction: transaction.to_string() };
+        self.remember(None);
         self.call_agent(self.deadlines.write, async move {
             client.abort(request).await.map(|_| ()).map_err(|s| status_text(&s))
         })

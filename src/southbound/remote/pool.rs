@@ -15,14 +15,15 @@
 //! pools skip the test of a connection used moments ago): a `serve` worker's orders, one
 //! after another, pay one check per agent every few seconds, not one each.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
 
 use super::tls::TlsFiles;
+use crate::orchestrator::Item;
 use crate::southbound::AgentHealth;
 
 /// How long an agent's answer to a check vouches for its connection.
@@ -69,6 +70,9 @@ struct Kept {
     generation: u64,
     checked: Instant,
     health: AgentHealth,
+    /// What the switch held when this process last read it, if nothing was prepared or
+    /// aborted there since ([`remember`]).
+    state: Option<Arc<BTreeSet<Item>>>,
 }
 
 fn pool() -> &'static Mutex<HashMap<Agent, Kept>> {
@@ -91,7 +95,8 @@ pub(super) fn keep(key: Key, channel: Channel, health: AgentHealth) {
     static GENERATION: AtomicU64 = AtomicU64::new(0);
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut pool) = pool().lock() {
-        pool.insert(key.agent, Kept { files: key.files, channel, generation, checked: Instant::now(), health });
+        let kept = Kept { files: key.files, channel, generation, checked: Instant::now(), health, state: None };
+        pool.insert(key.agent, kept);
     }
 }
 
@@ -112,6 +117,26 @@ pub(super) fn evict(key: &Key, taken: &Taken) {
     {
         pool.remove(&key.agent);
     }
+}
+
+/// Remembers what `key`'s switch holds, as just read (`Some`), or that this process no
+/// longer knows it (`None`: something was prepared or aborted there). Nothing is
+/// remembered for an agent with no connection kept with `key`'s certificates.
+pub(super) fn remember(key: &Key, state: Option<&BTreeSet<Item>>) {
+    let state = state.map(|s| Arc::new(s.clone()));
+    if let Ok(mut pool) = pool().lock()
+        && let Some(kept) = pool.get_mut(&key.agent).filter(|k| k.files == key.files)
+    {
+        kept.state = state;
+    }
+}
+
+/// What `key`'s switch held when this process last read it ([`remember`]), if it knows.
+/// A prepare planned from it carries its digest, so a switch changed since (by hand, by
+/// another orchestrator, by its agent's confirm timer) is caught there.
+pub(super) fn known(key: &Key) -> Option<Arc<BTreeSet<Item>>> {
+    let pool = pool().lock().ok()?;
+    pool.get(&key.agent).filter(|k| k.files == key.files)?.state.clone()
 }
 
 /// Drops every kept connection: the next connect to each agent is a new one (for benches

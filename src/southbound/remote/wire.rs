@@ -6,6 +6,8 @@
 //! a kind and an op set), so a malformed message is refused with what is wrong in it and
 //! never reaches a driver.
 
+use std::collections::BTreeSet;
+
 use crate::model::{Mac, check_ifname};
 use crate::orchestrator::{Change, Conform, Direction, Item, Op, TagProtocol};
 
@@ -21,9 +23,11 @@ use v1::item::Kind;
 /// the large benchmark tree is about 2 MiB). Larger ones are refused (OUT_OF_RANGE, tonic's code for it).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// What this build's agents know beyond the items of the protocol's first release: the
-/// item kinds and fields issue 18 added ([`feature_of`]).
+/// What this build's agents know beyond the protocol's first release: the item kinds and
+/// fields issue 18 added ([`feature_of`]), and a prepare's check of the state it was planned
+/// from ([`EXPECT_STATE`]).
 pub const FEATURES: &[&str] = &[
+    EXPECT_STATE,
     "provider_bridge",
     "provider_bridge.snooping_off",
     "port.mcast_flood",
@@ -33,6 +37,28 @@ pub const FEATURES: &[&str] = &[
     "pcp",
     "l2cp",
 ];
+
+/// The feature of an agent that checks a prepare's `expect_state` ([`state_digest`]) and
+/// answers with what the switch holds when it differs.
+pub const EXPECT_STATE: &str = "prepare.expect_state";
+
+/// The digest a prepare's `expect_state` carries: SHA-256 over each item's message, its
+/// length first, in `state`'s order. Two builds whose items encode or sort otherwise give
+/// other digests for one state, so the check fails safe (the orchestrator plans again from
+/// what the agent answers).
+pub fn state_digest(state: &BTreeSet<Item>) -> Vec<u8> {
+    use prost::Message as _;
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    let mut buf = Vec::new();
+    for item in state {
+        buf.clear();
+        // Encoding into a Vec cannot run out of room.
+        let _ = item_to_wire(item).encode_length_delimited(&mut buf);
+        hash.update(&buf);
+    }
+    hash.finalize().to_vec()
+}
 
 /// The feature an agent must list to be sent `item` (see [`FEATURES`]), if any.
 pub fn feature_of(item: &Item) -> Option<&'static str> {

@@ -188,10 +188,11 @@ fn main() {
     // Of which opening the netlink sockets alone (a thread into the namespace, the socket, a
     // runtime), without the link dump a driver's connect makes.
     let mut order_sockets = Vec::new();
-    let (mut order_remote_delays, mut order_remote_applies) = (Vec::new(), Vec::new());
+    // [each switch read first, each switch's state known from an earlier read]
+    let mut order_remote: [(Vec<Duration>, Vec<Duration>); 2] = Default::default();
     // [connecting afresh, over connections kept from an earlier apply]
     let mut remote: [(Vec<Duration>, Vec<Duration>, Vec<Duration>); 2] = Default::default();
-    for _ in 0..rounds.max(5) {
+    for round in 0..rounds.max(5) {
         let (arrived, apply_time) = probe::first_arrival(&topo, "acme-1a", "acme-7c", Duration::from_secs(5), || {
             let t = Instant::now();
             let mut drivers = engine::connect(&topo).unwrap();
@@ -222,10 +223,14 @@ fn main() {
         order_sockets.push(t.elapsed());
         drop(sockets);
         if let Some(a) = &agents {
-            let (arrived, apply_time) = a.first_frame_order(&topo, &planner);
-            order_remote_delays.push(arrived);
-            order_remote_applies.push(apply_time);
-            reset(&topo);
+            // In turn first, round by round.
+            for known in if round % 2 == 0 { [false, true] } else { [true, false] } {
+                let (arrived, apply_time) = a.first_frame_order(&topo, &planner, known);
+                let (delays, applies) = &mut order_remote[usize::from(known)];
+                delays.push(arrived);
+                applies.push(apply_time);
+                reset(&topo);
+            }
         }
         if let Some(a) = &agents {
             for (kept, (delays, connects, applies)) in [false, true].into_iter().zip(&mut remote) {
@@ -257,14 +262,19 @@ fn main() {
         order_delays.len()
     );
     if agents.is_some() {
-        println!(
-            "first frame as an order provisions the channel through the agents (kept connections, as a `serve` \
-             worker holds them), same runs: median {:.1} ms after the provision's start (the whole provision incl. \
-             connect, prepare, read-back and commit: median {:.1} ms); {} runs",
-            ms(median(&mut order_remote_delays)),
-            ms(median(&mut order_remote_applies)),
-            order_remote_delays.len()
-        );
+        for ((delays, applies), how) in order_remote.iter_mut().zip([
+            "each switch read first",
+            "each switch's state known from an earlier read, as a worker's earlier order leaves it, and checked at prepare",
+        ]) {
+            println!(
+                "first frame as an order provisions the channel through the agents (kept connections, as a `serve` \
+                 worker holds them; {how}), same runs: median {:.1} ms after the provision's start (the whole \
+                 provision incl. connect, prepare, read-back and commit: median {:.1} ms); {} runs",
+                ms(median(delays)),
+                ms(median(applies)),
+                delays.len()
+            );
+        }
         for ((delays, connects, applies), how) in remote
             .iter_mut()
             .zip(["new connections, TLS handshakes included", "connections kept from an earlier apply"])

@@ -55,6 +55,16 @@ fn lab_up_with_agents_serves_every_switch_through_its_agent_and_down_leaves_noth
         let mut linux = engine::connect_switch(sw).unwrap();
         assert_eq!(linux.read_state().unwrap(), planner.desired(k), "{}", sw.name);
     }
+    // What each switch holds, read through its agent, has the digest its agent finds at a
+    // prepare: a transaction planned from the state read last is not planned twice.
+    for sw in &remote.switches {
+        let mut agent = engine::connect_switch(sw).unwrap();
+        let known = agent.read_state().unwrap();
+        let transaction = switchboard::southbound::remote::transaction_id();
+        let held = agent.prepare_unless_changed(&transaction, &known, &[]).unwrap();
+        assert_eq!(held.map(|h| h.symmetric_difference(&known).cloned().collect::<Vec<_>>()), None, "{}", sw.name);
+        agent.abort(&transaction).unwrap();
+    }
     // The same frames reach the same sites as through the linux topology.
     let (code, through_agents, err) = switchboard(&["probe", "-t", &remote_file, "-c", chan_file]);
     assert_eq!(code, 0, "{through_agents}{err}");

@@ -59,7 +59,8 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         format!("{}: the certificate names no switch (no common name); issue it with `switchboard pki issue DIR --agent SWITCH`", args.cert.display())
     })?;
     let journal = args.journal.unwrap_or_else(|| PathBuf::from(format!("/var/lib/switchboard/agent-{name}.journal")));
-    let driver = LinuxSwitch::connect(&name, args.netns.as_deref(), &args.bridge)?;
+    let mut driver = LinuxSwitch::connect(&name, args.netns.as_deref(), &args.bridge)?;
+    driver.check()?;
     let (agent, recovered) =
         Agent::start(Box::new(driver), &name, &args.bridge, &journal, Duration::from_secs(args.confirm_timeout))?;
     if let Some(r) = recovered {

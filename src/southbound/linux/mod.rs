@@ -54,9 +54,13 @@ pub struct LinuxSwitch {
 }
 
 impl LinuxSwitch {
+    /// The switch whose bridge `bridge` is in namespace `netns`, over this process's kept
+    /// netlink socket there ([`kept`]). Nothing is asked of the kernel yet: the first read
+    /// or apply dumps the links (and says when the bridge is missing), so a transaction's
+    /// connect and read cost one link dump, not two; [`LinuxSwitch::check`] asks at once.
     pub fn connect(name: &str, netns: Option<&str>, bridge: &str) -> Result<LinuxSwitch, DriverError> {
         let conn = kept::Kept::take(netns).map_err(|e| DriverError { switch: name.into(), message: e.to_string() })?;
-        let mut sw = LinuxSwitch {
+        Ok(LinuxSwitch {
             name: name.into(),
             netns: netns.map(str::to_string),
             bridge: bridge.into(),
@@ -65,12 +69,13 @@ impl LinuxSwitch {
             index_fresh: false,
             fail_at: None,
             sent: 0,
-        };
-        sw.refresh_index()?;
-        if !sw.index.contains_key(bridge) {
-            return Err(sw.err(format!("no bridge `{bridge}` here (is the lab up? `switchboard lab up TOPOLOGY`)")));
-        }
-        Ok(sw)
+        })
+    }
+
+    /// Whether the switch has its bridge: one dump of its links (a connect makes none; the
+    /// first read or apply finds a missing bridge the same way).
+    pub fn check(&mut self) -> Result<(), DriverError> {
+        self.refresh_index().map(drop)
     }
 
     pub fn netns(&self) -> Option<&str> {
@@ -110,6 +115,10 @@ impl LinuxSwitch {
             })
             .collect();
         self.index = links.iter().filter_map(|l| link_name(l).map(|n| (n.to_string(), l.header.index))).collect();
+        if !self.index.contains_key(&self.bridge) {
+            let bridge = &self.bridge;
+            return Err(self.err(format!("no bridge `{bridge}` here (is the lab up? `switchboard lab up TOPOLOGY`)")));
+        }
         self.index_fresh = true;
         Ok(links)
     }

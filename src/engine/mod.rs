@@ -390,16 +390,34 @@ fn transact(
                 transaction,
                 known,
                 target,
+                prepared: None,
             })
         })
         .collect();
     let touched: Vec<usize> = jobs.iter().map(|j| j.k).collect();
     let remote = jobs.iter().any(|j| j.driver.is_remote());
-    let mut outcomes = on_each(&mut jobs, remote, apply_and_verify, |j| Outcome {
+    // Every switch takes its changes, then every switch is read back: on fewer CPUs than
+    // switches, a switch's read-back would otherwise hold up the next switch's changes (and
+    // the traffic waiting for all of them); a failure anywhere leaves the read-backs out.
+    let panicked = |j: &Job<'_>| Outcome {
         result: Err(ApplyError { switch: j.name.clone(), done: 0, op: "apply".into(), message: PANIC.into() }),
         events: Vec::new(),
         before: Before::AsPlanned,
-    });
+    };
+    let prepared = on_each(&mut jobs, remote, prepare_switch, panicked);
+    let all_prepared = prepared.iter().all(|o| o.result.is_ok());
+    for (job, outcome) in jobs.iter_mut().zip(prepared) {
+        job.prepared = Some(outcome);
+    }
+    let mut outcomes = on_each(
+        &mut jobs,
+        remote,
+        |j| {
+            let prepared = j.prepared.take().unwrap_or_else(|| panicked(j));
+            if all_prepared { verify(j, prepared) } else { prepared }
+        },
+        panicked,
+    );
     // The prepare phase's events, in topology order, before the commits go out.
     for outcome in &mut outcomes {
         for event in outcome.events.drain(..) {
@@ -506,6 +524,8 @@ struct Job<'d> {
     known: Option<&'d BTreeSet<Item>>,
     /// The transaction's target, to plan again from what the switch holds.
     target: &'d Target<'d>,
+    /// What its prepare did, until it is read back.
+    prepared: Option<Outcome>,
 }
 
 /// What a switch should hold, from its index in the transaction's scope and what it holds.
@@ -530,9 +550,8 @@ enum Before {
     Unknown,
 }
 
-/// Applies a switch's changes (planned again first when the switch held other than known),
-/// then reads back and finishes what the kernel dropped.
-fn apply_and_verify(job: &mut Job<'_>) -> Outcome {
+/// Applies a switch's changes, planned again first when the switch held other than known.
+fn prepare_switch(job: &mut Job<'_>) -> Outcome {
     let mut events = Vec::new();
     let t = Instant::now();
     let prepared = match job.known {
@@ -560,28 +579,33 @@ fn apply_and_verify(job: &mut Job<'_>) -> Outcome {
             return Outcome { result: Err(e), events, before };
         }
     };
-    Outcome { before, ..verify(job, events, t) }
+    events.push(Event::Applied { switch: job.name.clone(), changes: job.changes.len(), elapsed: t.elapsed() });
+    Outcome { result: Ok(Vec::new()), events, before }
 }
 
-/// Reads a prepared switch back and finishes what the kernel dropped.
-fn verify(job: &mut Job<'_>, mut events: Vec<Event>, t: Instant) -> Outcome {
-    events.push(Event::Applied { switch: job.name.clone(), changes: job.changes.len(), elapsed: t.elapsed() });
+/// Reads a switch back once it took its changes (`prepared`) and finishes what the kernel
+/// dropped.
+fn verify(job: &mut Job<'_>, prepared: Outcome) -> Outcome {
+    if prepared.result.is_err() || job.changes.is_empty() {
+        return prepared; // failed, or planned again to nothing
+    }
+    let Outcome { mut events, before, .. } = prepared;
     let mut reapplied = Vec::new();
     for _ in 0..VERIFY_ROUNDS {
         let actual = match job.driver.read_state() {
             Ok(a) => a,
             Err(e) => {
                 let failure = ApplyError { switch: e.switch, done: 0, op: "read back".into(), message: e.message };
-                return Outcome { result: Err(failure), events, before: Before::AsPlanned };
+                return Outcome { result: Err(failure), events, before };
             }
         };
         let missing = diff(&job.desired, &actual, &job.owner);
         if missing.is_empty() {
-            return Outcome { result: Ok(reapplied), events, before: Before::AsPlanned };
+            return Outcome { result: Ok(reapplied), events, before };
         }
         events.push(Event::Reapplying { switch: job.name.clone(), missing: missing.len() });
         if let Err(e) = job.driver.prepare(&job.transaction, &missing) {
-            return Outcome { result: Err(e), events, before: Before::AsPlanned };
+            return Outcome { result: Err(e), events, before };
         }
         reapplied.extend(missing);
     }
@@ -591,7 +615,7 @@ fn verify(job: &mut Job<'_>, mut events: Vec<Event>, t: Instant) -> Outcome {
         op: "verify".into(),
         message: format!("state still differs from the plan after {VERIFY_ROUNDS} read-back rounds"),
     };
-    Outcome { result: Err(failure), events, before: Before::AsPlanned }
+    Outcome { result: Err(failure), events, before }
 }
 
 /// Whether the switch still holds the job's transaction open: always, for a switch without

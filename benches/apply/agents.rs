@@ -93,6 +93,23 @@ impl Driver for Timed {
     fn port_bytes(&mut self, ports: &[String]) -> Result<Option<BTreeMap<String, u64>>, DriverError> {
         self.inner.port_bytes(ports)
     }
+    fn is_remote(&self) -> bool {
+        self.inner.is_remote()
+    }
+    fn agent_health(&mut self) -> Result<Option<switchboard::southbound::AgentHealth>, DriverError> {
+        self.inner.agent_health()
+    }
+    fn known_state(&mut self) -> Option<BTreeSet<Item>> {
+        self.inner.known_state()
+    }
+    fn prepare_unless_changed(
+        &mut self,
+        transaction: &str,
+        known: &BTreeSet<Item>,
+        changes: &[Change],
+    ) -> Result<Option<BTreeSet<Item>>, ApplyError> {
+        self.time(|d| d.prepare_unless_changed(transaction, known, changes), |s| &mut s.prepare)
+    }
 }
 
 /// `drivers`, each timed into one [`Split`].

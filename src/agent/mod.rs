@@ -100,10 +100,12 @@ pub enum AgentError {
     Differs { switch: String, state: BTreeSet<Item> },
 }
 
-/// What a prepare left: when the confirm timer runs out.
+/// What a prepare left: when the confirm timer runs out, and whether it checked the state
+/// its changes were planned from ([`Agent::prepare_expecting`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Prepared {
     pub deadline: Instant,
+    pub checked: bool,
 }
 
 /// What a start found in the journal and did about it.
@@ -147,8 +149,10 @@ impl Agent {
         Ok((agent, Some(Recovered { transaction: found.transaction, holder: found.holder, changes })))
     }
 
-    /// The agent, telling orchestrators it knows only `features`: what an agent of an older
-    /// release says (tests of the orchestrator's check).
+    /// The agent, telling orchestrators it knows only `features` and behaving as a release
+    /// that knows no more (it ignores a prepare's `expect_state` unless it lists
+    /// `prepare.expect_state`): what an agent of an older release does (tests of the
+    /// orchestrator's checks).
     pub fn advertising(mut self, features: &[&str]) -> Agent {
         self.features = features.iter().map(|f| f.to_string()).collect();
         self
@@ -198,7 +202,8 @@ impl Agent {
     /// is `expect` (the one the orchestrator planned `changes` from, without reading it
     /// first): when it does not, nothing is applied, nothing opened, and the answer is
     /// [`AgentError::Differs`] with what the switch holds. A prepare adding to an open
-    /// transaction checks nothing (its state before is the one its first prepare read).
+    /// transaction checks nothing (its state before is the one its first prepare read), and
+    /// says so (`Prepared::checked` false).
     pub fn prepare_expecting(
         &mut self,
         transaction: &str,
@@ -214,7 +219,11 @@ impl Agent {
                 how: format!(": it was {how}; a new transaction is needed"),
             });
         }
+        // An agent told to list fewer features behaves as the release that lacked them.
+        let expect =
+            expect.filter(|_| self.features.iter().any(|f| f == crate::southbound::remote::wire::EXPECT_STATE));
         let start = Instant::now();
+        let mut checked = false;
         match &self.open {
             Some(open) if open.transaction == transaction && open.holder == holder => {}
             Some(open) => {
@@ -232,6 +241,7 @@ impl Agent {
                 {
                     return Err(AgentError::Differs { switch: self.name.clone(), state: before });
                 }
+                checked = expect.is_some();
                 self.write_journal(&Journal {
                     transaction: transaction.to_string(),
                     holder: holder.to_string(),
@@ -271,7 +281,7 @@ impl Agent {
             apply_ms = (start.elapsed() - ready).as_millis() as u64,
             "prepared"
         );
-        Ok(Prepared { deadline })
+        Ok(Prepared { deadline, checked })
     }
 
     /// Phase two: the prepared changes stay; the journal goes.

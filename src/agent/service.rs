@@ -142,6 +142,7 @@ impl v1::agent_server::Agent for AgentService {
                 self.arm(transaction, prepared.deadline);
                 Ok(Response::new(v1::PrepareResponse {
                     expires_in_ms: millis_until(prepared.deadline),
+                    state_checked: prepared.checked,
                     ..Default::default()
                 }))
             }

@@ -1,13 +1,17 @@
 //! The imperative shell around the planner: connect to every switch, read actual state, diff,
 //! apply to the switches in parallel (as many at once as there are CPUs) as one transaction,
 //! verify by reading back, and on any failure put every touched switch back exactly as it was.
+//! A remote switch this process read last is not read first: its state then is planned
+//! from, and its agent checks at prepare that it still holds it ([`Driver::known_state`];
+//! when it does not, the switch is planned again from what it answers).
 //!
 //! Rollback does not replay inverses of what was sent (an in-place VLAN flag change has no
-//! exact inverse); it re-converges each touched switch to the state read before the apply,
-//! with the same `diff` that made the change.
+//! exact inverse); it re-converges each touched switch to the state it held before the apply,
+//! with the same `diff` that made the change (a switch planned from a state its agent never
+//! confirmed is only aborted: the agent restores what it read itself).
 //!
 //! Two phases: every switch's changes go through [`Driver::prepare`] under one transaction
-//! id; once every switch has taken and verified them, and every agent still says it holds
+//! id, then every switch is read back; once every switch has taken and verified them, and every agent still says it holds
 //! the transaction (one killed or timed out since its prepare aborts it all),
 //! [`Driver::commit`] runs on every switch; on any failure [`Driver::abort`] runs on every touched switch before the
 //! re-converging rollback. The linux and dry-run drivers keep the trait's defaults (prepare
@@ -193,7 +197,8 @@ pub struct Report {
     /// Changes applied again after read-back verification.
     pub reapplied: usize,
     pub elapsed: Duration,
-    /// What each switch of the scope held before the apply (as read by its driver), for
+    /// What each switch of the scope held before the apply (as read by its driver, or known
+    /// from its last read and confirmed by its agent at prepare), for
     /// callers that attribute the changes to the requests they combined.
     pub before: Vec<BTreeSet<Item>>,
     /// The changes each switch of the scope took (read-back's second rounds included), in
@@ -347,9 +352,9 @@ pub fn delta_target(before: &BTreeSet<Item>, add: &BTreeSet<Item>, remove: &BTre
     target
 }
 
-/// The transaction: read every switch of `scope`, apply the difference to `target(k, before)`
-/// on the switches in parallel, verify each by reading back, roll every touched switch back on
-/// any failure.
+/// The transaction: read every switch of `scope` (or take what is known of it, see
+/// [`read_before`]), apply the difference to `target(k, before)` on the switches in
+/// parallel, verify each by reading back, roll every touched switch back on any failure.
 fn transact(
     topo: &Topology,
     scope: &[usize],
@@ -367,7 +372,8 @@ fn transact(
         read_before(topo, scope, drivers, target).map_err(read_error)?.into_iter().unzip();
     let empty = BTreeSet::new();
     let transaction = uuid::Uuid::now_v7().to_string();
-    // Everything a switch's thread needs, worked out here (the planner stays on this thread).
+    // Everything a switch's thread needs, worked out here (`target` also runs on a switch's
+    // thread when the switch is planned again, see `prepare_switch`).
     let mut jobs: Vec<Job<'_>> = drivers
         .iter_mut()
         .enumerate()
@@ -391,10 +397,10 @@ fn transact(
                 known,
                 target,
                 prepared: None,
+                found: Before::AsPlanned,
             })
         })
         .collect();
-    let touched: Vec<usize> = jobs.iter().map(|j| j.k).collect();
     let remote = jobs.iter().any(|j| j.driver.is_remote());
     // Every switch takes its changes, then every switch is read back: on fewer CPUs than
     // switches, a switch's read-back would otherwise hold up the next switch's changes (and
@@ -402,13 +408,15 @@ fn transact(
     let panicked = |j: &Job<'_>| Outcome {
         result: Err(ApplyError { switch: j.name.clone(), done: 0, op: "apply".into(), message: PANIC.into() }),
         events: Vec::new(),
-        before: Before::AsPlanned,
     };
     let prepared = on_each(&mut jobs, remote, prepare_switch, panicked);
     let all_prepared = prepared.iter().all(|o| o.result.is_ok());
     for (job, outcome) in jobs.iter_mut().zip(prepared) {
         job.prepared = Some(outcome);
     }
+    // A switch planned again to no change took none and holds no transaction: it is left
+    // out of the commits, the count and the rollback.
+    let touched: Vec<usize> = jobs.iter().filter(|j| !j.changes.is_empty()).map(|j| j.k).collect();
     let mut outcomes = on_each(
         &mut jobs,
         remote,
@@ -440,16 +448,17 @@ fn transact(
     // Phase two, when every switch took its changes: commit everywhere.
     let mut in_doubt = None;
     if outcomes.iter().all(|o| o.result.is_ok()) {
-        progress(&Event::Prepared { switches: jobs.len() });
+        progress(&Event::Prepared { switches: touched.len() });
         let commits = on_each(
             &mut jobs,
             remote,
-            |j| j.driver.commit(&j.transaction),
+            |j| if j.changes.is_empty() { Ok(()) } else { j.driver.commit(&j.transaction) },
             |j| Err(DriverError { switch: j.name.clone(), message: PANIC.into() }),
         );
         let mut doubt = InDoubt { committed: Vec::new(), unconfirmed: Vec::new() };
         for ((outcome, commit), job) in outcomes.iter_mut().zip(commits).zip(&jobs) {
             match commit {
+                Ok(()) if job.changes.is_empty() => {}
                 Ok(()) => doubt.committed.push(job.name.clone()),
                 Err(e) => {
                     doubt.unconfirmed.push(job.name.clone());
@@ -466,7 +475,7 @@ fn transact(
     let mut failure = None;
     let (mut read_at_prepare, mut unknown) = (Vec::new(), Vec::new());
     for (job, outcome) in jobs.into_iter().zip(outcomes) {
-        match outcome.before {
+        match job.found {
             Before::AsPlanned => {}
             Before::Held(state) => read_at_prepare.push((job.k, state)),
             Before::Unknown => unknown.push(job.k),
@@ -474,7 +483,7 @@ fn transact(
         match outcome.result {
             Ok(reapplied) => {
                 report.changes += job.changes.len();
-                report.switches += 1;
+                report.switches += usize::from(!job.changes.is_empty());
                 report.reapplied += reapplied.len();
                 if let Some(slot) = report.applied.get_mut(job.k) {
                     *slot = job.changes;
@@ -526,18 +535,18 @@ struct Job<'d> {
     target: &'d Target<'d>,
     /// What its prepare did, until it is read back.
     prepared: Option<Outcome>,
+    /// What the switch held before, as its prepare found.
+    found: Before,
 }
 
 /// What a switch should hold, from its index in the transaction's scope and what it holds.
 type Target<'a> = dyn Fn(usize, &BTreeSet<Item>) -> BTreeSet<Item> + Sync + 'a;
 
 /// What a switch's thread did: the changes applied again after read-back, or the failure;
-/// its progress events, passed on in topology order once every thread is done; and what
-/// the switch held before, as its prepare found.
+/// and its progress events, passed on in topology order once every thread is done.
 struct Outcome {
     result: Result<Vec<Change>, ApplyError>,
     events: Vec<Event>,
-    before: Before,
 }
 
 /// What a switch held before the transaction, as its prepare found.
@@ -546,41 +555,58 @@ enum Before {
     AsPlanned,
     /// Other than known: this, as the agent answered (the changes were planned again).
     Held(BTreeSet<Item>),
-    /// Planned from a known state whose prepare failed before the agent confirmed it.
+    /// Planned from a state the agent never confirmed (its prepare failed first, or the
+    /// state changed under every plan): the switch is only aborted on rollback.
     Unknown,
 }
 
-/// Applies a switch's changes, planned again first when the switch held other than known.
+/// How many times a switch is planned again from what its agent answers it holds before
+/// the transaction gives up on it (its state changing again under every plan).
+const REPLANS: usize = 3;
+
+/// Applies a switch's changes; a switch planned from a state it turns out not to hold
+/// ([`Driver::prepare_unless_changed`]) is planned again from what it answers, each prepare
+/// checked against the state its changes were planned from. Sets `job.found`.
 fn prepare_switch(job: &mut Job<'_>) -> Outcome {
     let mut events = Vec::new();
     let t = Instant::now();
-    let prepared = match job.known {
-        Some(known) => job.driver.prepare_unless_changed(&job.transaction, known, &job.changes),
-        None => job.driver.prepare(&job.transaction, &job.changes).map(|()| None),
-    };
-    let before = match prepared {
-        Ok(None) => Before::AsPlanned,
-        Ok(Some(held)) => {
-            job.desired = (job.target)(job.k, &held);
-            job.changes = diff(&job.desired, &held, &job.owner);
-            tracing::info!(switch = %job.name, changes = job.changes.len(), "the switch held other than known: planned again");
-            events.push(Event::Replanned { switch: job.name.clone(), changes: job.changes.len() });
-            if job.changes.is_empty() {
-                // It holds what it should already: nothing prepared, nothing to commit.
-                return Outcome { result: Ok(Vec::new()), events, before: Before::Held(held) };
+    // Until the agent confirms the state planned from, what it held is not known (a panic
+    // on the way leaves it so too).
+    job.found = if job.known.is_some() { Before::Unknown } else { Before::AsPlanned };
+    let mut answered: Option<BTreeSet<Item>> = None;
+    for _ in 0..=REPLANS {
+        let prepared = match answered.as_ref().or(job.known) {
+            Some(state) => job.driver.prepare_unless_changed(&job.transaction, state, &job.changes),
+            None => job.driver.prepare(&job.transaction, &job.changes).map(|()| None),
+        };
+        let held = match prepared {
+            Ok(None) => {
+                job.found = answered.map_or(Before::AsPlanned, Before::Held);
+                let (switch, changes, elapsed) = (job.name.clone(), job.changes.len(), t.elapsed());
+                events.push(Event::Applied { switch, changes, elapsed });
+                return Outcome { result: Ok(Vec::new()), events };
             }
-            if let Err(e) = job.driver.prepare(&job.transaction, &job.changes) {
-                return Outcome { result: Err(e), events, before: Before::Held(held) };
-            }
-            Before::Held(held)
+            Ok(Some(held)) => held,
+            Err(e) => return Outcome { result: Err(e), events },
+        };
+        job.desired = (job.target)(job.k, &held);
+        job.changes = diff(&job.desired, &held, &job.owner);
+        tracing::info!(switch = %job.name, changes = job.changes.len(), "the switch held other than known: planned again");
+        events.push(Event::Replanned { switch: job.name.clone(), changes: job.changes.len() });
+        if job.changes.is_empty() {
+            // It holds what it should already: nothing prepared, nothing to commit.
+            job.found = Before::Held(held);
+            return Outcome { result: Ok(Vec::new()), events };
         }
-        Err(e) => {
-            let before = if job.known.is_some() { Before::Unknown } else { Before::AsPlanned };
-            return Outcome { result: Err(e), events, before };
-        }
+        answered = Some(held);
+    }
+    let failure = ApplyError {
+        switch: job.name.clone(),
+        done: 0,
+        op: "prepare".into(),
+        message: format!("the switch's state changed again under each of {} plans; try again", REPLANS + 1),
     };
-    events.push(Event::Applied { switch: job.name.clone(), changes: job.changes.len(), elapsed: t.elapsed() });
-    Outcome { result: Ok(Vec::new()), events, before }
+    Outcome { result: Err(failure), events }
 }
 
 /// Reads a switch back once it took its changes (`prepared`) and finishes what the kernel
@@ -589,23 +615,23 @@ fn verify(job: &mut Job<'_>, prepared: Outcome) -> Outcome {
     if prepared.result.is_err() || job.changes.is_empty() {
         return prepared; // failed, or planned again to nothing
     }
-    let Outcome { mut events, before, .. } = prepared;
+    let mut events = prepared.events;
     let mut reapplied = Vec::new();
     for _ in 0..VERIFY_ROUNDS {
         let actual = match job.driver.read_state() {
             Ok(a) => a,
             Err(e) => {
                 let failure = ApplyError { switch: e.switch, done: 0, op: "read back".into(), message: e.message };
-                return Outcome { result: Err(failure), events, before };
+                return Outcome { result: Err(failure), events };
             }
         };
         let missing = diff(&job.desired, &actual, &job.owner);
         if missing.is_empty() {
-            return Outcome { result: Ok(reapplied), events, before };
+            return Outcome { result: Ok(reapplied), events };
         }
         events.push(Event::Reapplying { switch: job.name.clone(), missing: missing.len() });
         if let Err(e) = job.driver.prepare(&job.transaction, &missing) {
-            return Outcome { result: Err(e), events, before };
+            return Outcome { result: Err(e), events };
         }
         reapplied.extend(missing);
     }
@@ -615,7 +641,7 @@ fn verify(job: &mut Job<'_>, prepared: Outcome) -> Outcome {
         op: "verify".into(),
         message: format!("state still differs from the plan after {VERIFY_ROUNDS} read-back rounds"),
     };
-    Outcome { result: Err(failure), events, before }
+    Outcome { result: Err(failure), events }
 }
 
 /// Whether the switch still holds the job's transaction open: always, for a switch without

@@ -668,7 +668,9 @@ fn a_transaction_plans_from_the_state_last_read_and_the_agent_checks_it() {
     // Planned again to nothing: the switch already held what was asked.
     change_behind(dir.path(), &address, vlan(Op::Add, 304));
     let (_, replanned, result) = run(0, &[304], None);
-    assert_eq!((replanned, result.unwrap().changes), (vec![("sw1".to_string(), 0)], 0));
+    let report = result.unwrap();
+    assert_eq!(replanned, vec![("sw1".to_string(), 0)]);
+    assert_eq!((report.changes, report.switches), (0, 0), "a switch planned again to nothing took nothing");
     // Nothing to change by what is known: read for real (a switch changed since must not
     // be left out), and known again after.
     let (reads, replanned, result) = run(0, &[300], None);

@@ -86,6 +86,10 @@ impl LinuxSwitch {
         DriverError { switch: self.name.clone(), message }
     }
 
+    fn no_bridge(&self) -> DriverError {
+        self.err(format!("no bridge `{}` here (is the lab up? `switchboard lab up TOPOLOGY`)", self.bridge))
+    }
+
     fn links(&mut self) -> Result<Vec<LinkMessage>, DriverError> {
         let msgs = self
             .conn
@@ -116,8 +120,7 @@ impl LinuxSwitch {
             .collect();
         self.index = links.iter().filter_map(|l| link_name(l).map(|n| (n.to_string(), l.header.index))).collect();
         if !self.index.contains_key(&self.bridge) {
-            let bridge = &self.bridge;
-            return Err(self.err(format!("no bridge `{bridge}` here (is the lab up? `switchboard lab up TOPOLOGY`)")));
+            return Err(self.no_bridge());
         }
         self.index_fresh = true;
         Ok(links)
@@ -226,7 +229,11 @@ impl Driver for LinuxSwitch {
     /// From the kernel's 64-bit link statistics (`ip -s link`).
     fn port_bytes(&mut self, ports: &[String]) -> Result<Option<BTreeMap<String, u64>>, DriverError> {
         let mut out = BTreeMap::new();
-        for link in self.links()? {
+        let links = self.links()?;
+        if !links.iter().any(|l| link_name(l) == Some(self.bridge.as_str())) {
+            return Err(self.no_bridge());
+        }
+        for link in links {
             let Some(name) = link_name(&link).filter(|n| ports.iter().any(|p| p == n)) else { continue };
             if let Some(st) = link.attributes.iter().find_map(|a| match a {
                 LinkAttribute::Stats64(st) => Some(st),

@@ -78,10 +78,15 @@ pub struct RemoteSwitch {
     /// The connection taken on an earlier check's word, until its first call settles it: that
     /// call, if a read, waits no longer than the check would have, and its failure drops the
     /// connection from the pool (an agent gone silent inside the window costs what its check
-    /// would have, and the next connect makes a new connection).
+    /// would have, or, when the first call is a prepare planned from a known state, its write
+    /// deadline once; the next connect makes a new connection).
     vouched: Option<(pool::Key, pool::Taken, Duration)>,
     /// Which kept connection this is, for what the pool remembers of the switch's state.
     key: Option<pool::Key>,
+    /// Why the connection taken on an earlier check's word got no answer to its first call
+    /// in time: every later call fails at once with it instead of waiting its deadline again
+    /// (a prepare that may have reached the agent is taken back by its confirm timer).
+    broken: Option<String>,
 }
 
 /// The runtime every remote driver's calls run on (two worker threads; started once).
@@ -100,6 +105,9 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, String> {
         .map_err(Clone::clone)
 }
 
+/// How a call that ran out of time says so.
+const NO_ANSWER: &str = "no answer within the deadline";
+
 /// Runs `fut` on the drivers' runtime with a deadline and waits for it on this thread.
 fn call<T: Send + 'static>(
     deadline: Duration,
@@ -110,13 +118,13 @@ fn call<T: Send + 'static>(
     rt.spawn(async move {
         let out = match tokio::time::timeout(deadline, fut).await {
             Ok(r) => r,
-            Err(_) => Err(format!("no answer within the deadline of {} ms", deadline.as_millis())),
+            Err(_) => Err(format!("{NO_ANSWER} of {} ms", deadline.as_millis())),
         };
         let _ = tx.send(out);
     });
     // The task answers by its deadline; the margin only covers a runtime that stopped.
     rx.recv_timeout(deadline + Duration::from_secs(5))
-        .map_err(|_| format!("no answer within the deadline of {} ms", deadline.as_millis()))?
+        .map_err(|_| format!("{NO_ANSWER} of {} ms", deadline.as_millis()))?
 }
 
 /// An error and every cause under it, each said once.
@@ -241,6 +249,7 @@ impl RemoteSwitch {
             asked_now: false,
             vouched: None,
             key: None,
+            broken: None,
         }
     }
 
@@ -251,12 +260,18 @@ impl RemoteSwitch {
         deadline: Duration,
         fut: impl Future<Output = Result<T, String>> + Send + 'static,
     ) -> Result<T, String> {
+        if let Some(why) = &self.broken {
+            return Err(format!("the kept connection failed earlier in this transaction: {why}"));
+        }
         let Some((key, taken, check)) = self.vouched.take() else { return call(deadline, fut) };
         let deadline = if deadline == self.deadlines.read { deadline.min(check) } else { deadline };
         let out = call(deadline, fut);
         if let Err(e) = &out {
             tracing::info!(switch = %self.name, address = %self.address, error = %e, "kept agent connection dropped");
             pool::evict(&key, &taken);
+            if e.starts_with(NO_ANSWER) {
+                self.broken = Some(e.clone());
+            }
         }
         out
     }
@@ -383,6 +398,7 @@ impl RemoteSwitch {
         // Whatever comes of it, what the switch held is not known any more.
         self.remember(None);
         let mut wire: Vec<v1::Change> = changes.iter().map(wire::change_to_wire).collect();
+        let fault = self.fail_at;
         if let Some(at) = self.fail_at
             && at >= self.sent
             && at - self.sent < changes.len()
@@ -394,6 +410,7 @@ impl RemoteSwitch {
                 });
             }
         }
+        let checking = expect.is_some();
         let request = v1::PrepareRequest {
             transaction: transaction.to_string(),
             holder: holder(),
@@ -409,9 +426,29 @@ impl RemoteSwitch {
         }
         match answer {
             Ok(v1::PrepareResponse { differs: Some(d), .. }) => {
+                // Nothing was applied: the fault waits for the prepare that applies.
+                self.fail_at = fault;
                 let state = self.state_from_wire(&d.items).map_err(|e| self.apply_error("prepare", e.message))?;
                 self.remember(Some(&state));
                 Ok(Some(state))
+            }
+            Ok(v1::PrepareResponse { failure: None, state_checked: false, .. }) if checking => {
+                // An agent that listed the check (up to a few seconds ago) and did not make
+                // it: replaced by an older release since. What it applied was planned from a
+                // state it never confirmed: taken back at once.
+                let request = v1::AbortRequest { transaction: transaction.to_string() };
+                let mut client = self.client.clone();
+                let aborted = self.call_agent(self.deadlines.write, async move {
+                    client.abort(request).await.map(|_| ()).map_err(|s| status_text(&s))
+                });
+                let then = aborted.map_or_else(|e| format!("; its abort failed ({e})"), |()| "; aborted".to_string());
+                Err(self.apply_error(
+                    "check the agent's features",
+                    format!(
+                        "the agent did not check the state the changes were planned from (an older release than its \
+                         last health answer said{then}); try again"
+                    ),
+                ))
             }
             Ok(v1::PrepareResponse { failure: None, .. }) => Ok(None),
             Ok(v1::PrepareResponse { failure: Some(f), .. }) => Err(ApplyError {
@@ -602,5 +639,64 @@ impl Driver for RemoteSwitch {
             })
             .map_err(|e| self.err(e))?;
         Ok(Some(bytes.into_iter().collect()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::agent::Agent;
+    use crate::agent::service::AgentService;
+    use crate::orchestrator::Op;
+    use crate::southbound::dry_run::DryRun;
+
+    /// An agent of an older release (it lists no `prepare.expect_state` and ignores it),
+    /// served without TLS on loopback, and a driver to it that believes, as a connection
+    /// taken on a check made moments before the agent was replaced would, that it checks.
+    fn older_agent(dir: &std::path::Path) -> RemoteSwitch {
+        let mut dry = DryRun::new("sw1", None, "br0");
+        dry.state = BTreeSet::from([Item::Port { port: "p1".into(), mcast_flood: true }]);
+        let old: Vec<&str> = wire::FEATURES.iter().copied().filter(|f| *f != wire::EXPECT_STATE).collect();
+        let (agent, _) = Agent::start(Box::new(dry), "sw1", "br0", &dir.join("j"), Duration::from_secs(60)).unwrap();
+        let agent = agent.advertising(&old);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(
+                tonic::transport::Server::builder().add_service(AgentService::new(agent).server()).serve(address),
+            )
+        });
+        let _in_runtime = runtime().unwrap().enter();
+        let channel = Endpoint::from_shared(format!("http://{address}")).unwrap().connect_lazy();
+        let mut sw = RemoteSwitch::over("sw1", &address.to_string(), channel, Deadlines::default());
+        let features = wire::FEATURES.iter().map(|f| f.to_string()).collect();
+        let health =
+            AgentHealth { version: "x".into(), switch: "sw1".into(), bridge: "br0".into(), open: None, features };
+        sw.at_connect = Some(health);
+        sw
+    }
+
+    /// The older agent applies a prepare planned from a known state without checking it
+    /// (it answers without `state_checked`): the driver takes it back at once and fails it.
+    #[test]
+    fn a_prepare_the_agent_did_not_check_is_taken_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sw = older_agent(dir.path());
+        let before = (0..50).find_map(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            sw.read_state().ok()
+        });
+        let before = before.expect("the agent answers");
+        let vlan = Item::Vlan { port: "p1".into(), vid: 300, pvid: false, untagged: false };
+        let err = sw.prepare_unless_changed("t1", &before, &[Change { op: Op::Add, item: vlan }]).unwrap_err();
+        assert_eq!(err.op, "check the agent's features", "{err}");
+        assert!(err.message.contains("did not check the state") && err.message.contains("; aborted"), "{err}");
+        assert_eq!(sw.read_state().unwrap(), before, "taken back");
+        assert!(sw.health().unwrap().open.is_none());
+        // Planned from a state read first (no expectation), the same agent is fine.
+        assert!(sw.prepare("t2", &[]).is_ok());
     }
 }

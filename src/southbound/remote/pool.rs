@@ -70,8 +70,9 @@ struct Kept {
     generation: u64,
     checked: Instant,
     health: AgentHealth,
-    /// What the switch held when this process last read it, if nothing was prepared or
-    /// aborted there since ([`remember`]).
+    /// What the switch held when this process last read it ([`remember`]): forgotten at a
+    /// prepare, an abort or a failed commit there; a read-back inside a transaction keeps
+    /// the prepared state, which its commit makes the switch's (an abort forgets it).
     state: Option<Arc<BTreeSet<Item>>>,
 }
 

@@ -1,17 +1,16 @@
 //! The apply bench's agents mode (issue 17): the metro lab with a real `switchboard agent` per
 //! switch, and the applies and the first frame through them.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use switchboard::engine;
-use switchboard::orchestrator::{Change, Item, Planner};
+use switchboard::orchestrator::Planner;
+use switchboard::southbound::Driver;
 use switchboard::southbound::linux::{lab, netns, probe};
 use switchboard::southbound::remote;
-use switchboard::southbound::{ApplyError, Driver, DriverError};
 use switchboard::topology::Topology;
 
 use super::{median, ms};
@@ -53,70 +52,25 @@ pub struct Split {
     pub commit: Duration,
 }
 
-/// A driver whose calls are timed into a shared [`Split`].
-struct Timed {
-    inner: Box<dyn Driver>,
-    split: Arc<Mutex<Split>>,
-}
-
-impl Timed {
-    fn time<T>(&mut self, f: impl FnOnce(&mut dyn Driver) -> T, slot: fn(&mut Split) -> &mut Duration) -> T {
-        let t = Instant::now();
-        let out = f(self.inner.as_mut());
-        *slot(&mut self.split.lock().unwrap()) += t.elapsed();
-        out
-    }
-}
-
-impl Driver for Timed {
-    fn switch(&self) -> &str {
-        self.inner.switch()
-    }
-    fn read_state(&mut self) -> Result<BTreeSet<Item>, DriverError> {
-        self.time(|d| d.read_state(), |s| &mut s.read)
-    }
-    fn apply(&mut self, changes: &[Change]) -> Result<(), ApplyError> {
-        self.time(|d| d.apply(changes), |s| &mut s.prepare)
-    }
-    fn prepare(&mut self, transaction: &str, changes: &[Change]) -> Result<(), ApplyError> {
-        self.time(|d| d.prepare(transaction, changes), |s| &mut s.prepare)
-    }
-    fn commit(&mut self, transaction: &str) -> Result<(), DriverError> {
-        self.time(|d| d.commit(transaction), |s| &mut s.commit)
-    }
-    fn abort(&mut self, transaction: &str) -> Result<(), DriverError> {
-        self.inner.abort(transaction)
-    }
-    fn inject_fault(&mut self, change_index: usize) {
-        self.inner.inject_fault(change_index);
-    }
-    fn port_bytes(&mut self, ports: &[String]) -> Result<Option<BTreeMap<String, u64>>, DriverError> {
-        self.inner.port_bytes(ports)
-    }
-    fn is_remote(&self) -> bool {
-        self.inner.is_remote()
-    }
-    fn agent_health(&mut self) -> Result<Option<switchboard::southbound::AgentHealth>, DriverError> {
-        self.inner.agent_health()
-    }
-    fn known_state(&mut self) -> Option<BTreeSet<Item>> {
-        self.inner.known_state()
-    }
-    fn prepare_unless_changed(
-        &mut self,
-        transaction: &str,
-        known: &BTreeSet<Item>,
-        changes: &[Change],
-    ) -> Result<Option<BTreeSet<Item>>, ApplyError> {
-        self.time(|d| d.prepare_unless_changed(transaction, known, changes), |s| &mut s.prepare)
-    }
-}
-
 /// `drivers`, each timed into one [`Split`].
 pub fn timed(drivers: Vec<Box<dyn Driver>>) -> (Vec<Box<dyn Driver>>, Arc<Mutex<Split>>) {
+    use switchboard::southbound::observed::{Call, Observed};
     let split = Arc::new(Mutex::new(Split::default()));
-    let drivers =
-        drivers.into_iter().map(|inner| Box::new(Timed { inner, split: split.clone() }) as Box<dyn Driver>).collect();
+    let drivers = drivers
+        .into_iter()
+        .map(|inner| {
+            let split = split.clone();
+            Box::new(Observed::new(inner, move |call, took| {
+                let mut s = split.lock().unwrap();
+                match call {
+                    Call::Read => s.read += took,
+                    Call::Apply | Call::Prepare => s.prepare += took,
+                    Call::Commit => s.commit += took,
+                    Call::Abort => {}
+                }
+            })) as Box<dyn Driver>
+        })
+        .collect();
     (drivers, split)
 }
 

@@ -18,6 +18,7 @@
 
 pub mod dry_run;
 pub mod linux;
+pub mod observed;
 pub mod remote;
 
 use std::collections::{BTreeMap, BTreeSet};

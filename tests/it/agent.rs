@@ -510,63 +510,6 @@ fn an_agent_is_sent_only_changes_it_knows() {
     sw.apply(&changes[..2]).unwrap();
 }
 
-/// A driver that counts the reads it is asked for (the transaction's read first, and its
-/// read-back), passing everything on.
-struct Counted {
-    inner: Box<dyn Driver>,
-    reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl Driver for Counted {
-    fn switch(&self) -> &str {
-        self.inner.switch()
-    }
-    fn read_state(&mut self) -> Result<BTreeSet<Item>, switchboard::southbound::DriverError> {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.read_state()
-    }
-    fn apply(&mut self, changes: &[Change]) -> Result<(), switchboard::southbound::ApplyError> {
-        self.inner.apply(changes)
-    }
-    fn prepare(&mut self, transaction: &str, changes: &[Change]) -> Result<(), switchboard::southbound::ApplyError> {
-        self.inner.prepare(transaction, changes)
-    }
-    fn commit(&mut self, transaction: &str) -> Result<(), switchboard::southbound::DriverError> {
-        self.inner.commit(transaction)
-    }
-    fn abort(&mut self, transaction: &str) -> Result<(), switchboard::southbound::DriverError> {
-        self.inner.abort(transaction)
-    }
-    fn inject_fault(&mut self, change_index: usize) {
-        self.inner.inject_fault(change_index)
-    }
-    fn port_bytes(
-        &mut self,
-        ports: &[String],
-    ) -> Result<Option<std::collections::BTreeMap<String, u64>>, switchboard::southbound::DriverError> {
-        self.inner.port_bytes(ports)
-    }
-    fn is_remote(&self) -> bool {
-        self.inner.is_remote()
-    }
-    fn agent_health(
-        &mut self,
-    ) -> Result<Option<switchboard::southbound::AgentHealth>, switchboard::southbound::DriverError> {
-        self.inner.agent_health()
-    }
-    fn known_state(&mut self) -> Option<BTreeSet<Item>> {
-        self.inner.known_state()
-    }
-    fn prepare_unless_changed(
-        &mut self,
-        transaction: &str,
-        known: &BTreeSet<Item>,
-        changes: &[Change],
-    ) -> Result<Option<BTreeSet<Item>>, switchboard::southbound::ApplyError> {
-        self.inner.prepare_unless_changed(transaction, known, changes)
-    }
-}
-
 /// A client of sw1's agent at `address` on a connection of its own, outside the pool, and a
 /// runtime to call it on.
 fn client_behind(
@@ -611,6 +554,7 @@ fn a_transaction_plans_from_the_state_last_read_and_the_agent_checks_it() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use switchboard::engine::{self, Event};
+    use switchboard::southbound::observed::{Call, Observed};
 
     let dir = pki_dir();
     let address = spawn_agent(dir.path(), "sw1", Duration::from_secs(60)).to_string();
@@ -638,7 +582,13 @@ fn a_transaction_plans_from_the_state_last_read_and_the_agent_checks_it() {
         if let Some(at) = fault {
             inner.inject_fault(at);
         }
-        let mut drivers: Vec<Box<dyn Driver>> = vec![Box::new(Counted { inner, reads: reads.clone() })];
+        let counted = reads.clone();
+        let observed = Observed::new(inner, move |call, _| {
+            if call == Call::Read {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let mut drivers: Vec<Box<dyn Driver>> = vec![Box::new(observed)];
         let mut replanned = Vec::new();
         let result = engine::apply_delta(&topo, &[s], &mut drivers, &[add(vids)], &[BTreeSet::new()], &mut |e| {
             if let Event::Replanned { switch, changes } = e {

@@ -402,75 +402,17 @@ fn transact(
         })
         .collect();
     let remote = jobs.iter().any(|j| j.driver.is_remote());
-    // Every switch takes its changes, then every switch is read back: on fewer CPUs than
-    // switches, a switch's read-back would otherwise hold up the next switch's changes (and
-    // the traffic waiting for all of them); a failure anywhere leaves the read-backs out.
-    let panicked = |j: &Job<'_>| Outcome {
-        result: Err(ApplyError { switch: j.name.clone(), done: 0, op: "apply".into(), message: PANIC.into() }),
-        events: Vec::new(),
-    };
-    let prepared = on_each(&mut jobs, remote, prepare_switch, panicked);
-    let all_prepared = prepared.iter().all(|o| o.result.is_ok());
-    for (job, outcome) in jobs.iter_mut().zip(prepared) {
-        job.prepared = Some(outcome);
-    }
+    let mut outcomes = prepare_and_verify(&mut jobs, remote);
     // A switch planned again to no change took none and holds no transaction: it is left
     // out of the commits, the count and the rollback.
     let touched: Vec<usize> = jobs.iter().filter(|j| !j.changes.is_empty()).map(|j| j.k).collect();
-    let mut outcomes = on_each(
-        &mut jobs,
-        remote,
-        |j| {
-            let prepared = j.prepared.take().unwrap_or_else(|| panicked(j));
-            if all_prepared { verify(j, prepared) } else { prepared }
-        },
-        panicked,
-    );
     // The prepare phase's events, in topology order, before the commits go out.
     for outcome in &mut outcomes {
         for event in outcome.events.drain(..) {
             progress(&event);
         }
     }
-    // Before the commits go out, every agent must still hold the transaction: one that died
-    // (or whose confirm timer ran out) since its prepare makes the whole transaction abort,
-    // rather than leave it committed on the others and in doubt.
-    if outcomes.iter().all(|o| o.result.is_ok()) {
-        let held = on_each(&mut jobs, remote, still_held, |j| {
-            Err(ApplyError { switch: j.name.clone(), done: 0, op: "check before commit".into(), message: PANIC.into() })
-        });
-        for (outcome, held) in outcomes.iter_mut().zip(held) {
-            if let Err(e) = held {
-                outcome.result = Err(e);
-            }
-        }
-    }
-    // Phase two, when every switch took its changes: commit everywhere.
-    let mut in_doubt = None;
-    if outcomes.iter().all(|o| o.result.is_ok()) {
-        progress(&Event::Prepared { switches: touched.len() });
-        let commits = on_each(
-            &mut jobs,
-            remote,
-            |j| if j.changes.is_empty() { Ok(()) } else { j.driver.commit(&j.transaction) },
-            |j| Err(DriverError { switch: j.name.clone(), message: PANIC.into() }),
-        );
-        let mut doubt = InDoubt { committed: Vec::new(), unconfirmed: Vec::new() };
-        for ((outcome, commit), job) in outcomes.iter_mut().zip(commits).zip(&jobs) {
-            match commit {
-                Ok(()) if job.changes.is_empty() => {}
-                Ok(()) => doubt.committed.push(job.name.clone()),
-                Err(e) => {
-                    doubt.unconfirmed.push(job.name.clone());
-                    outcome.result =
-                        Err(ApplyError { switch: e.switch, done: 0, op: "commit".into(), message: e.message });
-                }
-            }
-        }
-        if !doubt.committed.is_empty() && !doubt.unconfirmed.is_empty() {
-            in_doubt = Some(Box::new(doubt));
-        }
-    }
+    let in_doubt = check_and_commit(&mut jobs, &mut outcomes, remote, touched.len(), progress);
     let mut report = Report { applied: vec![Vec::new(); scope.len()], ..Report::default() };
     let mut failure = None;
     let (mut read_at_prepare, mut unknown) = (Vec::new(), Vec::new());
@@ -515,6 +457,83 @@ fn transact(
     report.elapsed = start.elapsed();
     report.before = before;
     Ok(report)
+}
+
+/// Every switch takes its changes, then every switch is read back: on fewer CPUs than
+/// switches, a switch's read-back would otherwise hold up the next switch's changes (and the
+/// traffic waiting for all of them); a failure anywhere leaves the read-backs out.
+fn prepare_and_verify(jobs: &mut [Job<'_>], remote: bool) -> Vec<Outcome> {
+    let panicked = |j: &Job<'_>| Outcome {
+        result: Err(ApplyError { switch: j.name.clone(), done: 0, op: "apply".into(), message: PANIC.into() }),
+        events: Vec::new(),
+    };
+    let prepared = on_each(jobs, remote, prepare_switch, panicked);
+    let all_prepared = prepared.iter().all(|o| o.result.is_ok());
+    for (job, outcome) in jobs.iter_mut().zip(prepared) {
+        job.prepared = Some(outcome);
+    }
+    on_each(
+        jobs,
+        remote,
+        |j| {
+            let prepared = j.prepared.take().unwrap_or_else(|| panicked(j));
+            if all_prepared { verify(j, prepared) } else { prepared }
+        },
+        panicked,
+    )
+}
+
+/// The phase after every switch took and verified its changes (`outcomes`): checks that
+/// every agent still holds the transaction, then commits on every switch that took changes
+/// (`touched` of them). Returns the doubt when the
+/// commit reached some switches and not others; a failure lands in its switch's outcome.
+fn check_and_commit(
+    jobs: &mut [Job<'_>],
+    outcomes: &mut [Outcome],
+    remote: bool,
+    touched: usize,
+    progress: &mut dyn FnMut(&Event),
+) -> Option<Box<InDoubt>> {
+    // Before the commits go out, every agent must still hold the transaction: one that died
+    // (or whose confirm timer ran out) since its prepare makes the whole transaction abort,
+    // rather than leave it committed on the others and in doubt.
+    if outcomes.iter().all(|o| o.result.is_ok()) {
+        let held = on_each(jobs, remote, still_held, |j| {
+            Err(ApplyError { switch: j.name.clone(), done: 0, op: "check before commit".into(), message: PANIC.into() })
+        });
+        for (outcome, held) in outcomes.iter_mut().zip(held) {
+            if let Err(e) = held {
+                outcome.result = Err(e);
+            }
+        }
+    }
+    // Phase two, when every switch took its changes: commit everywhere.
+    let mut in_doubt = None;
+    if outcomes.iter().all(|o| o.result.is_ok()) {
+        progress(&Event::Prepared { switches: touched });
+        let commits = on_each(
+            jobs,
+            remote,
+            |j| if j.changes.is_empty() { Ok(()) } else { j.driver.commit(&j.transaction) },
+            |j| Err(DriverError { switch: j.name.clone(), message: PANIC.into() }),
+        );
+        let mut doubt = InDoubt { committed: Vec::new(), unconfirmed: Vec::new() };
+        for ((outcome, commit), job) in outcomes.iter_mut().zip(commits).zip(jobs.iter()) {
+            match commit {
+                Ok(()) if job.changes.is_empty() => {}
+                Ok(()) => doubt.committed.push(job.name.clone()),
+                Err(e) => {
+                    doubt.unconfirmed.push(job.name.clone());
+                    outcome.result =
+                        Err(ApplyError { switch: e.switch, done: 0, op: "commit".into(), message: e.message });
+                }
+            }
+        }
+        if !doubt.committed.is_empty() && !doubt.unconfirmed.is_empty() {
+            in_doubt = Some(Box::new(doubt));
+        }
+    }
+    in_doubt
 }
 
 /// One switch's part of a transaction, handed to its thread.

@@ -76,29 +76,46 @@ pub fn read_all(drivers: &mut [Box<dyn Driver>]) -> Result<Vec<BTreeSet<Item>>, 
     .collect()
 }
 
+/// One switch's state before a transaction, whether it was known rather than read, and what
+/// the transaction makes of it: (desired, ownership, changes), for a switch of the scope.
+struct Planned {
+    state: BTreeSet<Item>,
+    known: bool,
+    plan: Option<(BTreeSet<Item>, Ownership, Vec<Change>)>,
+}
+
 /// What each switch of `scope` holds before a transaction whose targets `target` gives, and
-/// whether it was known rather than read: a switch whose driver knows its state
-/// ([`Driver::known_state`], checked again at its prepare) is not read first, unless no
-/// change would follow from that state (a switch changed since must not be left out then).
-/// In parallel, as [`read_all`].
-fn read_before(
+/// its plan from that: a switch whose driver knows its state ([`Driver::known_state`],
+/// checked again at its prepare) is not read first, unless no change would follow from that
+/// state (a switch changed since must not be left out then). In parallel, as [`read_all`].
+fn read_and_plan(
     topo: &Topology,
     scope: &[usize],
     drivers: &mut [Box<dyn Driver>],
     target: &Target<'_>,
-) -> Result<Vec<(BTreeSet<Item>, bool)>, DriverError> {
+) -> Result<Vec<Planned>, DriverError> {
     let remote = drivers.iter().any(|d| d.is_remote());
     let mut jobs: Vec<(usize, &mut Box<dyn Driver>)> = drivers.iter_mut().enumerate().collect();
     on_each(
         &mut jobs,
         remote,
         |(k, d)| {
-            if let (Some(known), Some(s)) = (d.known_state(), scope.get(*k))
-                && !diff(&target(*k, &known), &known, &Ownership::new(topo, *s)).is_empty()
+            let plan = |state: &BTreeSet<Item>| {
+                scope.get(*k).map(|s| {
+                    let (desired, owner) = (target(*k, state), Ownership::new(topo, *s));
+                    let changes = diff(&desired, state, &owner);
+                    (desired, owner, changes)
+                })
+            };
+            if let Some(state) = d.known_state()
+                && let Some(plan) = plan(&state)
+                && !plan.2.is_empty()
             {
-                return Ok((known, true));
+                return Ok(Planned { state, known: true, plan: Some(plan) });
             }
-            d.read_state().map(|state| (state, false))
+            let state = d.read_state()?;
+            let plan = plan(&state);
+            Ok(Planned { state, known: false, plan })
         },
         |(_, d)| Err(DriverError { switch: d.switch().to_string(), message: PANIC.into() }),
     )
@@ -353,7 +370,7 @@ pub fn delta_target(before: &BTreeSet<Item>, add: &BTreeSet<Item>, remove: &BTre
 }
 
 /// The transaction: read every switch of `scope` (or take what is known of it, see
-/// [`read_before`]), apply the difference to `target(k, before)` on the switches in
+/// [`read_and_plan`]), apply the difference to `target(k, before)` on the switches in
 /// parallel, verify each by reading back, roll every touched switch back on any failure.
 fn transact(
     topo: &Topology,
@@ -368,24 +385,22 @@ fn transact(
         rollback_errors: Vec::new(),
         in_doubt: None,
     };
-    let (mut before, known): (Vec<BTreeSet<Item>>, Vec<bool>) =
-        read_before(topo, scope, drivers, target).map_err(read_error)?.into_iter().unzip();
-    let empty = BTreeSet::new();
+    let planned = read_and_plan(topo, scope, drivers, target).map_err(read_error)?;
+    let (mut before, plans): (Vec<BTreeSet<Item>>, Vec<_>) =
+        planned.into_iter().map(|p| (p.state, (p.known, p.plan))).unzip();
     let transaction = uuid::Uuid::now_v7().to_string();
-    // Everything a switch's thread needs, worked out here (`target` also runs on a switch's
-    // thread when the switch is planned again, see `prepare_switch`).
+    // Everything a switch's thread needs (`target` also runs on a switch's thread when the
+    // switch is planned again, see `prepare_switch`).
     let mut jobs: Vec<Job<'_>> = drivers
         .iter_mut()
+        .zip(plans)
         .enumerate()
-        .filter_map(|(k, driver)| {
+        .filter_map(|(k, (driver, (known, plan)))| {
             let s = *scope.get(k)?;
-            let state = before.get(k).unwrap_or(&empty);
-            let desired = target(k, state);
-            let owner = Ownership::new(topo, s);
-            let changes = diff(&desired, state, &owner);
+            let (desired, owner, changes) = plan?;
             let name = topo.switches.get(s).map_or_else(String::new, |sw| sw.name.clone());
             let transaction = transaction.clone();
-            let known = known.get(k).copied().unwrap_or(false).then_some(state);
+            let known = if known { before.get(k) } else { None };
             (!changes.is_empty()).then_some(Job {
                 k,
                 name,

@@ -370,6 +370,16 @@ impl RemoteSwitch {
         result
     }
 
+    /// Asks the agent to take `transaction` back (what the switch holds is then not known).
+    fn send_abort(&mut self, transaction: &str) -> Result<(), String> {
+        self.remember(None);
+        let mut client = self.client.clone();
+        let request = v1::AbortRequest { transaction: transaction.to_string() };
+        self.call_agent(self.deadlines.write, async move {
+            client.abort(request).await.map(|_| ()).map_err(|s| status_text(&s))
+        })
+    }
+
     /// A state as the agent sent it, each item checked.
     fn state_from_wire(&self, items: &[v1::Item]) -> Result<BTreeSet<Item>, DriverError> {
         items
@@ -436,11 +446,7 @@ impl RemoteSwitch {
                 // An agent that listed the check (up to a few seconds ago) and did not make
                 // it: replaced by an older release since. What it applied was planned from a
                 // state it never confirmed: taken back at once.
-                let request = v1::AbortRequest { transaction: transaction.to_string() };
-                let mut client = self.client.clone();
-                let aborted = self.call_agent(self.deadlines.write, async move {
-                    client.abort(request).await.map(|_| ()).map_err(|s| status_text(&s))
-                });
+                let aborted = self.send_abort(transaction);
                 let then = aborted.map_or_else(|e| format!("; its abort failed ({e})"), |()| "; aborted".to_string());
                 Err(self.apply_error(
                     "check the agent's features",
@@ -615,13 +621,7 @@ impl Driver for RemoteSwitch {
         if self.open.as_deref() != Some(transaction) {
             return Ok(());
         }
-        let mut client = self.client.clone();
-        let request = v1::AbortRequest { transaction: transaction.to_string() };
-        self.remember(None);
-        self.call_agent(self.deadlines.write, async move {
-            client.abort(request).await.map(|_| ()).map_err(|s| status_text(&s))
-        })
-        .map_err(|e| self.err(format!("abort of transaction {transaction}: {e}")))?;
+        self.send_abort(transaction).map_err(|e| self.err(format!("abort of transaction {transaction}: {e}")))?;
         self.open = None;
         Ok(())
     }

@@ -10,6 +10,7 @@
 //! [`service`] puts it on gRPC over mutual TLS.
 
 pub mod service;
+pub mod turns;
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use tonic::{Request, Response, Status};
 
+use super::turns::Turns;
 use super::{Agent, AgentError};
 use crate::southbound::remote::tls::Peer;
 use crate::southbound::remote::wire::{self, MAX_MESSAGE_BYTES, v1};
@@ -20,11 +21,13 @@ use crate::southbound::remote::wire::{self, MAX_MESSAGE_BYTES, v1};
 #[derive(Clone)]
 pub struct AgentService {
     agent: Arc<Mutex<Agent>>,
+    /// The host's turns at its kernel, taken by the calls that work the bridge ([`Turns`]).
+    turns: Option<Arc<Turns>>,
 }
 
 impl AgentService {
-    pub fn new(agent: Agent) -> AgentService {
-        AgentService { agent: Arc::new(Mutex::new(agent)) }
+    pub fn new(agent: Agent, turns: Option<Turns>) -> AgentService {
+        AgentService { agent: Arc::new(Mutex::new(agent)), turns: turns.map(Arc::new) }
     }
 
     /// The tonic service, with the message size limits.
@@ -39,8 +42,31 @@ impl AgentService {
         &self,
         f: impl FnOnce(&mut Agent) -> T + Send + 'static,
     ) -> Result<T, Status> {
+        self.run(None, f).await
+    }
+
+    /// [`Self::with_agent`] for work on the bridge: in one of the host's turns at its kernel.
+    async fn on_bridge<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Agent) -> T + Send + 'static,
+    ) -> Result<T, Status> {
+        self.run(self.turns.clone(), f).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        turns: Option<Arc<Turns>>,
+        f: impl FnOnce(&mut Agent) -> T + Send + 'static,
+    ) -> Result<T, Status> {
         let agent = self.agent.clone();
         tokio::task::spawn_blocking(move || {
+            // The turn before the agent's lock: a health call is not held up by the wait.
+            let _turn = match &turns {
+                Some(t) => {
+                    Some(t.take().map_err(|e| Status::internal(format!("cannot take a turn at the kernel: {e}")))?)
+                }
+                None => None,
+            };
             let mut guard = agent.lock().map_err(|_| Status::internal("the agent's state is poisoned by a panic"))?;
             Ok(f(&mut guard))
         })
@@ -56,7 +82,7 @@ impl AgentService {
             loop {
                 tokio::time::sleep_until(at.into()).await;
                 let t = transaction.clone();
-                match service.with_agent(move |a| a.expire(&t, Instant::now())).await {
+                match service.on_bridge(move |a| a.expire(&t, Instant::now())).await {
                     Ok(Some(next)) => at = next,
                     Ok(None) | Err(_) => break,
                 }
@@ -94,7 +120,7 @@ fn label(what: &str, value: &str) -> Result<String, Status> {
 #[tonic::async_trait]
 impl v1::agent_server::Agent for AgentService {
     async fn read_state(&self, _: Request<v1::ReadStateRequest>) -> Result<Response<v1::ReadStateResponse>, Status> {
-        let items = self.with_agent(|a| a.driver().read_state()).await?.map_err(|e| Status::internal(e.to_string()))?;
+        let items = self.on_bridge(|a| a.driver().read_state()).await?.map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(v1::ReadStateResponse { items: items.iter().map(wire::item_to_wire).collect() }))
     }
 
@@ -103,7 +129,7 @@ impl v1::agent_server::Agent for AgentService {
         if let Some(bad) = ports.iter().find(|p| crate::model::check_ifname(p).is_err()) {
             return Err(Status::invalid_argument(format!("port {bad:?} is not an interface name")));
         }
-        let bytes = self.with_agent(move |a| a.driver().port_bytes(&ports)).await?;
+        let bytes = self.on_bridge(move |a| a.driver().port_bytes(&ports)).await?;
         let bytes = bytes.map_err(|e| Status::internal(e.to_string()))?.unwrap_or_default();
         Ok(Response::new(v1::PortBytesResponse { bytes: bytes.into_iter().collect::<HashMap<_, _>>() }))
     }
@@ -136,7 +162,7 @@ impl v1::agent_server::Agent for AgentService {
         let t = transaction.clone();
         let expect = (!req.expect_state.is_empty()).then_some(req.expect_state);
         let result =
-            self.with_agent(move |a| a.prepare_expecting(&t, &holder, &client, expect.as_deref(), &changes)).await?;
+            self.on_bridge(move |a| a.prepare_expecting(&t, &holder, &client, expect.as_deref(), &changes)).await?;
         match result {
             Ok(prepared) => {
                 self.arm(transaction, prepared.deadline);
@@ -166,7 +192,7 @@ impl v1::agent_server::Agent for AgentService {
 
     async fn abort(&self, req: Request<v1::AbortRequest>) -> Result<Response<v1::AbortResponse>, Status> {
         let transaction = label("the transaction id", &req.into_inner().transaction)?;
-        let was_open = self.with_agent(move |a| a.abort(&transaction)).await?.map_err(status)?;
+        let was_open = self.on_bridge(move |a| a.abort(&transaction)).await?.map_err(status)?;
         Ok(Response::new(v1::AbortResponse { was_open }))
     }
 }
@@ -175,10 +201,11 @@ impl v1::agent_server::Agent for AgentService {
 /// open is guarded by its timer from the first prepare on.
 pub async fn serve(
     agent: Agent,
+    turns: Option<Turns>,
     listener: tokio::net::TcpListener,
     tls: rustls::ServerConfig,
 ) -> Result<(), tonic::transport::Error> {
-    let service = AgentService::new(agent);
+    let service = AgentService::new(agent, turns);
     tonic::transport::Server::builder()
         .add_service(service.server())
         .serve_with_incoming(crate::southbound::remote::tls::incoming(listener, tls))

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::agent::Agent;
+use crate::agent::turns::Turns;
 use crate::southbound::linux::{LinuxSwitch, netns};
 use crate::southbound::remote::tls::{self, TlsFiles};
 
@@ -45,6 +46,14 @@ pub struct AgentArgs {
     /// /var/lib/switchboard/agent-SWITCH.journal).
     #[arg(long)]
     pub journal: Option<PathBuf>,
+    /// How many agents of this host work their bridges at once (default: the CPUs; 0: no
+    /// limit). The host's agents take turns through lock files in --turns-dir: route netlink
+    /// changes take the kernel's one lock, so more at once than CPUs only queue on it.
+    #[arg(long, env = "SWITCHBOARD_AGENT_TURNS")]
+    pub turns: Option<usize>,
+    /// Where the host's agents keep their turns' lock files.
+    #[arg(long, default_value = crate::agent::turns::DIR)]
+    pub turns_dir: PathBuf,
 }
 
 pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
@@ -69,6 +78,15 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             r.transaction, r.holder, r.changes
         );
     }
+    let turns = match args.turns.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())) {
+        0 => None,
+        n => Some(Turns::open(&args.turns_dir, n).with_context(|| {
+            format!(
+                "cannot open the host's turns in {} (--turns-dir; --turns 0 works without)",
+                args.turns_dir.display()
+            )
+        })?),
+    };
     // The socket is made in its namespace (on a thread that entered it) before the runtime
     // starts: a socket stays in the namespace it was made in.
     let listen = args.listen;
@@ -87,7 +105,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             tokio::net::TcpListener::from_std(std_listener).with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
         eprintln!("switchboard agent: serving switch `{name}` (bridge {}) on {bound}", args.bridge);
-        crate::agent::service::serve(agent, listener, config).await.context("the agent's server stopped")
+        crate::agent::service::serve(agent, turns, listener, config).await.context("the agent's server stopped")
     })?;
     Ok(ExitCode::SUCCESS)
 }

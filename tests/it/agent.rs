@@ -73,7 +73,7 @@ fn spawn_agent_advertising(dir: &Path, name: &str, confirm: Duration, features: 
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            let _ = switchboard::agent::service::serve(agent, listener, config).await;
+            let _ = switchboard::agent::service::serve(agent, None, listener, config).await;
         });
     });
     address

@@ -666,7 +666,7 @@ mod tests {
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(
-                tonic::transport::Server::builder().add_service(AgentService::new(agent).server()).serve(address),
+                tonic::transport::Server::builder().add_service(AgentService::new(agent, None).server()).serve(address),
             )
         });
         let _in_runtime = runtime().unwrap().enter();

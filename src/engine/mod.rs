@@ -30,6 +30,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
+pub mod kept;
 mod provision;
 mod rollback;
 
@@ -136,10 +137,10 @@ fn parallelism(remote: bool, jobs: usize) -> usize {
         .unwrap_or_else(|| if remote { jobs } else { std::thread::available_parallelism().map_or(1, |n| n.get()) })
 }
 
-/// Runs `f` on every item, as many at once as [`parallelism`] says (each on a thread of its
-/// own, taking the next item when done), and returns the results in order. One CPU, or one
-/// item, runs everything on the caller's thread. `panicked` stands in for the result of an
-/// item whose thread panicked.
+/// Runs `f` on every item, as many at once as [`parallelism`] says (each on a kept thread,
+/// [`kept`], taking the next item when done), and returns the results in order. One CPU, or
+/// one item, runs everything on the caller's thread. `panicked` stands in for the result of
+/// an item whose `f` panicked.
 ///
 /// Why no more threads than CPUs: a switch's work is the kernel's own CPU time, and route
 /// netlink changes in every namespace take the kernel's one RTNL lock, so more threads than
@@ -156,33 +157,7 @@ fn on_each<J: Send, T: Send>(
     if workers <= 1 {
         return jobs.iter_mut().map(&f).collect();
     }
-    let queue = std::sync::Mutex::new(jobs.iter_mut().enumerate());
-    let done: Vec<(usize, T)> = std::thread::scope(|scope| {
-        let (f, queue) = (&f, &queue);
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(move || {
-                    let mut out = Vec::new();
-                    loop {
-                        let next = match queue.lock() {
-                            Ok(mut q) => q.next(),
-                            Err(_) => None,
-                        };
-                        let Some((k, job)) = next else { break };
-                        out.push((k, f(job)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).flatten().collect()
-    });
-    let mut results: Vec<Option<T>> = jobs.iter().map(|_| None).collect();
-    for (k, r) in done {
-        if let Some(slot) = results.get_mut(k) {
-            *slot = Some(r);
-        }
-    }
+    let results = kept::each(jobs, workers, &f);
     results.into_iter().zip(jobs.iter()).map(|(r, j)| r.unwrap_or_else(|| panicked(j))).collect()
 }
 

@@ -1,0 +1,243 @@
+//! Threads kept for the engine's work on several switches at once.
+//!
+//! Every phase of a transaction (read, prepare, read-back, the check before commit, commit)
+//! works its switches at once, and with remote switches that is a thread per switch waiting
+//! on its agent's answer. Made anew for each phase, those threads cost what starting a thread
+//! costs, five times per switch and transaction: under the lab's UML kernel 2-4 ms of system
+//! time each (65 starts took 114-252 ms there), the whole gap between 13 agents worked at once
+//! and one after another. So threads that finish their work wait here for the next (a minute
+//! at most), and [`each`] hands work to a waiting thread before it starts one.
+//!
+//! Unlike a fixed pool (rayon's), a batch never waits for a thread another batch holds: two
+//! orders applied at once, one of them waiting out a dead agent's deadline, run side by side
+//! as with threads of their own. No crate keeps threads this way for borrowed work, hence
+//! this module: [`each`] lends its work to kept threads as `std::thread::scope` does, and
+//! waits for all of it before returning, even when unwinding.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
+use std::time::Duration;
+
+type Task = Box<dyn FnOnce() + Send + 'static>;
+
+/// How long a kept thread waits for work before it ends.
+const KEEP: Duration = Duration::from_secs(60);
+
+/// The threads waiting for work, each by its id and the sending end of its queue.
+static IDLE: Mutex<Vec<(u64, mpsc::Sender<Task>)>> = Mutex::new(Vec::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+/// Threads started so far (for tests and figures).
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many threads this process has started for the engine's work so far.
+pub fn started() -> usize {
+    STARTED.load(Ordering::Relaxed)
+}
+
+/// Runs `f` on every job, `workers` of them at once, on kept threads, and returns each job's
+/// result in order (`None` for a job whose `f` panicked). The calling thread waits.
+pub fn each<J: Send, T: Send>(jobs: &mut [J], workers: usize, f: &(impl Fn(&mut J) -> T + Sync)) -> Vec<Option<T>> {
+    let results: Vec<Mutex<Option<T>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let queue = Mutex::new(jobs.iter_mut().enumerate());
+    let work = || {
+        loop {
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((k, job)) = next else { break };
+            if let Ok(r) = catch_unwind(AssertUnwindSafe(|| f(job))) {
+                *results[k].lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+            }
+        }
+    };
+    {
+        let running = Running::default();
+        let work: &(dyn Fn() + Sync) = &work;
+        // SAFETY: `work` borrows `queue`, `results` and `f`, which outlive `running`, and
+        // `running`'s drop (on return and on unwinding alike) waits until every task given
+        // `work` has finished with it: each task counts itself in before it is handed out and
+        // out (its `Leave` dropped, unwinding too) only after its last use of `work`.
+        let work: &'static (dyn Fn() + Sync) = unsafe { std::mem::transmute(work) };
+        for _ in 0..workers.max(1) {
+            let done = running.enter();
+            let task: Task = Box::new(move || {
+                let _done = done;
+                work();
+            });
+            if let Err(task) = start(task) {
+                // No thread to be had: the work is done here.
+                task();
+            }
+        }
+    }
+    results.into_iter().map(|r| r.into_inner().unwrap_or_else(PoisonError::into_inner)).collect()
+}
+
+/// The tasks of one [`each`] still running; dropping it waits for them.
+#[derive(Default)]
+struct Running(Arc<(Mutex<usize>, Condvar)>);
+
+struct Leave(Arc<(Mutex<usize>, Condvar)>);
+
+impl Running {
+    fn enter(&self) -> Leave {
+        *self.0.0.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        Leave(self.0.clone())
+    }
+}
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        let (count, changed) = &*self.0;
+        *count.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        changed.notify_all();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let (count, changed) = &*self.0;
+        let mut n = count.lock().unwrap_or_else(PoisonError::into_inner);
+        while *n > 0 {
+            n = changed.wait(n).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Hands `task` to a waiting thread, else to a new one; gives it back when no thread can be
+/// started.
+fn start(mut task: Task) -> Result<(), Task> {
+    loop {
+        let idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let Some((_, to)) = idle else { break };
+        match to.send(task) {
+            Ok(()) => return Ok(()),
+            // That thread is gone (it cannot be, while listed: it ends only once unlisted).
+            Err(mpsc::SendError(t)) => task = t,
+        }
+    }
+    let (to, from) = mpsc::channel::<Task>();
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let me = to.clone();
+    match std::thread::Builder::new().name("switchboard-switch".into()).spawn(move || wait_for_work(id, me, from)) {
+        Ok(_) => {
+            STARTED.fetch_add(1, Ordering::Relaxed);
+            // The thread holds the receiving end until it has taken this task at least.
+            to.send(task).map_err(|mpsc::SendError(t)| t)
+        }
+        Err(_) => Err(task),
+    }
+}
+
+/// A kept thread: runs what it is sent, lists itself as waiting, and ends after [`KEEP`]
+/// without work.
+fn wait_for_work(id: u64, me: mpsc::Sender<Task>, from: mpsc::Receiver<Task>) {
+    loop {
+        let task = match from.recv_timeout(KEEP) {
+            Ok(task) => task,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let mut idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
+                match idle.iter().position(|(i, _)| *i == id) {
+                    Some(k) => {
+                        idle.swap_remove(k);
+                        return;
+                    }
+                    // Taken off the list just now: its task is on the way.
+                    None => {
+                        drop(idle);
+                        match from.recv() {
+                            Ok(task) => task,
+                            Err(_) => return,
+                        }
+                    }
+                }
+            }
+        };
+        task();
+        IDLE.lock().unwrap_or_else(PoisonError::into_inner).push((id, me.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+
+    #[test]
+    fn every_job_is_done_once_in_order_with_borrowed_data() {
+        let mut jobs: Vec<u32> = (0..50).collect();
+        let offset = 1000;
+        let out = each(&mut jobs, 7, &|j: &mut u32| {
+            *j += 1;
+            *j + offset
+        });
+        assert_eq!(out, (0..50).map(|k| Some(k + 1 + offset)).collect::<Vec<_>>());
+        assert_eq!(jobs, (1..51).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn workers_run_at_once_and_their_threads_are_kept_for_the_next_batch() {
+        // A barrier of `n` passes only when `n` jobs run at the same time.
+        let n = 6;
+        let barrier = Barrier::new(n);
+        let mut jobs = vec![(); n];
+        let names = each(&mut jobs, n, &|_| {
+            barrier.wait();
+            std::thread::current().id()
+        });
+        let first: std::collections::HashSet<_> = names.into_iter().map(Option::unwrap).collect();
+        assert_eq!(first.len(), n);
+        // The same number again right after: the threads of the first batch take it (other
+        // tests of this process may take some of them too, so allow for new ones but ask that
+        // most are reused).
+        let names = each(&mut jobs, n, &|_| {
+            barrier.wait();
+            std::thread::current().id()
+        });
+        let again: std::collections::HashSet<_> = names.into_iter().map(Option::unwrap).collect();
+        assert_eq!(again.len(), n);
+        assert!(again.intersection(&first).count() >= 1, "no thread of the first batch was kept");
+    }
+
+    #[test]
+    fn a_panicking_job_loses_only_its_own_result() {
+        let mut jobs: Vec<u32> = (0..10).collect();
+        let out = each(&mut jobs, 3, &|j: &mut u32| {
+            assert!(*j != 4, "job 4 fails");
+            *j * 2
+        });
+        for (k, r) in out.iter().enumerate() {
+            if k == 4 {
+                assert_eq!(*r, None);
+            } else {
+                assert_eq!(*r, Some(k as u32 * 2));
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_never_waits_for_threads_another_batch_holds() {
+        // One batch holds its threads until the other has finished: with a fixed pool of the
+        // first batch's size the second could never run.
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let holder = {
+            let release = release.clone();
+            std::thread::spawn(move || {
+                let mut jobs = vec![(); 4];
+                each(&mut jobs, 4, &|_| {
+                    let (open, changed) = &*release;
+                    let mut open = open.lock().unwrap();
+                    while !*open {
+                        open = changed.wait(open).unwrap();
+                    }
+                });
+            })
+        };
+        let mut jobs = vec![1u8; 4];
+        let out = each(&mut jobs, 4, &|j: &mut u8| *j);
+        assert_eq!(out, vec![Some(1); 4]);
+        *release.0.lock().unwrap() = true;
+        release.1.notify_all();
+        holder.join().unwrap();
+    }
+}

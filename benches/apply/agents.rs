@@ -40,6 +40,10 @@ pub struct Run {
     /// The guest kernel's busy time over the apply (the agents' work and the switches' kernel
     /// work included; counted until 1 s after), seconds.
     guest: f64,
+    /// The orchestrator's (this process's) CPU time over the apply, seconds.
+    own: f64,
+    /// The agents' processes' CPU time (counted until 1 s after), seconds.
+    agents: f64,
 }
 
 /// Where an apply's time went: the drivers' calls, summed over switches (with the switches
@@ -148,11 +152,12 @@ impl Agents {
         let (mut drivers, split) = timed(engine::connect(&self.remote).unwrap());
         let connect = t.elapsed();
         let (b0, p0) = self.wire();
-        let cpu = super::cpu_now();
+        let (cpu, agents0) = (super::cpu_now(), agents_cpu(&self.remote));
         let t = Instant::now();
         let report = engine::apply(planner, &mut drivers, &mut |_| {});
         let apply = t.elapsed();
-        let guest = super::cpu_since(cpu).guest;
+        let super::Cpu { own, guest } = super::cpu_since(cpu);
+        let agents = agents_cpu(&self.remote) - agents0;
         let (b1, p1) = self.wire();
         threads(None);
         let report = match report {
@@ -168,7 +173,17 @@ impl Agents {
         let drift = engine::drift(planner, &mut linux).unwrap();
         assert!(drift.is_empty(), "the agents did not reach the planned state: {} differences", drift.len());
         let split = *split.lock().unwrap();
-        Ok(Run { connect, apply, bytes: b1 - b0, packets: p1 - p0, split, reapplied: report.reapplied, guest })
+        Ok(Run {
+            connect,
+            apply,
+            bytes: b1 - b0,
+            packets: p1 - p0,
+            split,
+            reapplied: report.reapplied,
+            guest,
+            own,
+            agents,
+        })
     }
 
     /// The first frame between two new members after the apply starts, through the agents
@@ -223,6 +238,23 @@ impl Agents {
     }
 }
 
+/// The CPU time the lab's agents have used so far (user and system, seconds), from their
+/// recorded pids.
+fn agents_cpu(remote: &Topology) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut ticks = 0u64;
+    for sw in &remote.switches {
+        let pidfile = Path::new("/run/switchboard/lab").join(&remote.name).join(format!("agent-{}.pid", sw.name));
+        let pid = std::fs::read_to_string(pidfile).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+        // utime and stime: the 14th and 15th fields, the 12th and 13th after the command's ')'.
+        let after = stat.rsplit_once(')').map_or("", |x| x.1);
+        ticks += after.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<u64>().ok()).sum::<u64>();
+    }
+    ticks as f64 / hz
+}
+
 /// One size's row of the agents' table, from its rounds.
 pub fn row(
     n: usize,
@@ -257,13 +289,22 @@ pub fn row(
     }
     let (read, prepare, commit) =
         (med(serial, |r| r.split.read), med(serial, |r| r.split.prepare), med(serial, |r| r.split.commit));
+    let secs = |runs: &[Run], f: fn(&Run) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or_default() * 1e3
+    };
     let split = format!(
-        "| {n} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
+        "| {n} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} / {:.0} ms | {:.0} / {:.0} ms |",
         ms(linux_split.read),
         ms(linux_split.prepare),
         ms(read),
         ms(prepare),
         ms(commit),
+        secs(parallel, |r| r.own),
+        secs(serial, |r| r.own),
+        secs(parallel, |r| r.agents),
+        secs(serial, |r| r.agents),
     );
     let mut guest: Vec<f64> = parallel.iter().map(|r| r.guest).collect();
     guest.sort_by(f64::total_cmp);
@@ -297,9 +338,9 @@ pub fn print_table(rows: &[[String; 2]], switches: usize) {
     }
     println!();
     println!(
-        "| channels | linux driver: reads (before, read-back) | linux driver: apply | agents one by one: reads | agents one by one: prepares | agents one by one: commits |"
+        "| channels | linux driver: reads (before, read-back) | linux driver: apply | agents one by one: reads | agents one by one: prepares | agents one by one: commits | orchestrator's CPU, at once / one by one | the agents' CPU, at once / one by one |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for [_, split] in rows {
         println!("{split}");
     }

@@ -10,7 +10,11 @@
 //!
 //! Unlike a fixed pool (rayon's), a batch never waits for a thread another batch holds: two
 //! orders applied at once, one of them waiting out a dead agent's deadline, run side by side
-//! as with threads of their own. No crate keeps threads this way for borrowed work, hence
+//! as with threads of their own. And a batch runs at its caller's CPU priority, as threads
+//! of its own would (Linux keeps a nice value per thread and a new thread takes its maker's):
+//! a kept thread takes only work from callers of its own nice value, so the `serve` worker's
+//! orders (nice +10) never run on a request's thread's priority, nor a request's on the
+//! worker's. No crate keeps threads this way for borrowed work, hence
 //! this module: [`each`] lends its work to kept threads as `std::thread::scope` does, and
 //! waits for all of it before returning, even when unwinding.
 
@@ -24,8 +28,15 @@ type Task = Box<dyn FnOnce() + Send + 'static>;
 /// How long a kept thread waits for work before it ends.
 const KEEP: Duration = Duration::from_secs(60);
 
-/// The threads waiting for work, each by its id and the sending end of its queue.
-static IDLE: Mutex<Vec<(u64, mpsc::Sender<Task>)>> = Mutex::new(Vec::new());
+/// A thread waiting for work: its id, its nice value, the sending end of its queue.
+struct Idle {
+    id: u64,
+    nice: i32,
+    to: mpsc::Sender<Task>,
+}
+
+/// The threads waiting for work.
+static IDLE: Mutex<Vec<Idle>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 /// Threads started so far (for tests and figures).
 static STARTED: AtomicUsize = AtomicUsize::new(0);
@@ -103,12 +114,22 @@ impl Drop for Running {
     }
 }
 
-/// Hands `task` to a waiting thread, else to a new one; gives it back when no thread can be
-/// started.
+/// The calling thread's nice value (on Linux `PRIO_PROCESS` 0 is the calling thread).
+fn niceness() -> i32 {
+    // SAFETY: getpriority only reads the calling thread's priority.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS as _, 0) }
+}
+
+/// Hands `task` to a waiting thread of the caller's nice value, else to a new one (made by
+/// the caller, so of its nice value); gives it back when no thread can be started.
 fn start(mut task: Task) -> Result<(), Task> {
+    let nice = niceness();
     loop {
-        let idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let Some((_, to)) = idle else { break };
+        let idle = {
+            let mut idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
+            idle.iter().rposition(|t| t.nice == nice).map(|k| idle.swap_remove(k))
+        };
+        let Some(Idle { to, .. }) = idle else { break };
         match to.send(task) {
             Ok(()) => return Ok(()),
             // That thread is gone (it cannot be, while listed: it ends only once unlisted).
@@ -137,7 +158,7 @@ fn wait_for_work(id: u64, me: mpsc::Sender<Task>, from: mpsc::Receiver<Task>) {
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let mut idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
-                match idle.iter().position(|(i, _)| *i == id) {
+                match idle.iter().position(|t| t.id == id) {
                     Some(k) => {
                         idle.swap_remove(k);
                         return;
@@ -154,7 +175,8 @@ fn wait_for_work(id: u64, me: mpsc::Sender<Task>, from: mpsc::Receiver<Task>) {
             }
         };
         task();
-        IDLE.lock().unwrap_or_else(PoisonError::into_inner).push((id, me.clone()));
+        let nice = niceness();
+        IDLE.lock().unwrap_or_else(PoisonError::into_inner).push(Idle { id, nice, to: me.clone() });
     }
 }
 
@@ -197,6 +219,37 @@ mod tests {
         let again: std::collections::HashSet<_> = names.into_iter().map(Option::unwrap).collect();
         assert_eq!(again.len(), n);
         assert!(again.intersection(&first).count() >= 1, "no thread of the first batch was kept");
+    }
+
+    #[test]
+    fn work_runs_at_its_callers_cpu_priority() {
+        let nice_of_jobs = |n: usize| {
+            let mut jobs = vec![(); n];
+            each(&mut jobs, n, &|_| niceness()).into_iter().map(Option::unwrap).collect::<Vec<_>>()
+        };
+        let base = niceness();
+        // A caller at a lower priority (as the `serve` worker's threads) leaves kept
+        // threads of its nice value behind...
+        let lowered = std::thread::spawn(move || {
+            // SAFETY: nice only changes the calling thread's nice value.
+            unsafe { libc::nice(3) };
+            nice_of_jobs(4)
+        })
+        .join()
+        .unwrap();
+        if base + 3 <= 19 {
+            assert_eq!(lowered, vec![base + 3; 4]);
+        }
+        // ...which work from this thread never runs on, and the other way round.
+        assert_eq!(nice_of_jobs(4), vec![base; 4]);
+        let again = std::thread::spawn(move || {
+            // SAFETY: as above.
+            unsafe { libc::nice(3) };
+            nice_of_jobs(4)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(again, lowered);
     }
 
     #[test]

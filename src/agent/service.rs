@@ -60,13 +60,12 @@ impl AgentService {
     ) -> Result<T, Status> {
         let agent = self.agent.clone();
         tokio::task::spawn_blocking(move || {
-            // The turn before the agent's lock: a health call is not held up by the wait.
-            let _turn = match &turns {
-                Some(t) => {
-                    Some(t.take().map_err(|e| Status::internal(format!("cannot take a turn at the kernel: {e}")))?)
-                }
-                None => None,
-            };
+            // The turn before the agent's lock: a health call is not held up by the wait. A
+            // turn that cannot be had is gone without (the turns only spare the kernel; the
+            // confirm timer's roll-back must run whatever they say).
+            let _turn = turns.as_deref().and_then(|t| {
+                t.take().map_err(|e| tracing::warn!(error = %e, "cannot take a turn at the kernel; going without")).ok()
+            });
             let mut guard = agent.lock().map_err(|_| Status::internal("the agent's state is poisoned by a panic"))?;
             Ok(f(&mut guard))
         })
@@ -161,17 +160,27 @@ impl v1::agent_server::Agent for AgentService {
         let changes = wire::changes_from_wire(&req.changes).map_err(Status::invalid_argument)?;
         let t = transaction.clone();
         let expect = (!req.expect_state.is_empty()).then_some(req.expect_state);
-        let result =
-            self.on_bridge(move |a| a.prepare_expecting(&t, &holder, &client, expect.as_deref(), &changes)).await?;
-        match result {
-            Ok(prepared) => {
-                self.arm(transaction, prepared.deadline);
-                Ok(Response::new(v1::PrepareResponse {
-                    expires_in_ms: millis_until(prepared.deadline),
-                    state_checked: prepared.checked,
-                    ..Default::default()
-                }))
+        // A task of its own, which arms the confirm timer once the changes are in even when
+        // the client gave up meanwhile (its deadline drops this handler; the prepare, waiting
+        // for its turn or the kernel, goes on and must not leave changes without a timer).
+        let service = self.clone();
+        let result = tokio::spawn(async move {
+            let result = service
+                .on_bridge(move |a| a.prepare_expecting(&t, &holder, &client, expect.as_deref(), &changes))
+                .await;
+            if let Ok(Ok(prepared)) = &result {
+                service.arm(transaction, prepared.deadline);
             }
+            result
+        })
+        .await
+        .map_err(|e| Status::internal(format!("the agent's prepare failed: {e}")))??;
+        match result {
+            Ok(prepared) => Ok(Response::new(v1::PrepareResponse {
+                expires_in_ms: millis_until(prepared.deadline),
+                state_checked: prepared.checked,
+                ..Default::default()
+            })),
             Err(AgentError::Refused { failure }) => Ok(Response::new(v1::PrepareResponse {
                 failure: Some(v1::ApplyFailure { done: failure.done as u64, op: failure.op, message: failure.message }),
                 ..Default::default()

@@ -8,10 +8,16 @@
 //! sees (`flock`, released when the turn is dropped or the process dies). An agent alone on
 //! its switch (a white-box switch) always finds a turn free; the lab's agents, one per switch
 //! namespace on one machine, take turns as the local driver's threads would.
+//!
+//! A lock is the open file's (`flock` locks an open file description), so the threads of
+//! one agent take their turns one at a time through a lock of the process first: two of them
+//! holding one file's lock would both be let go when the first unlocks it.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Where the agents of a host find their turns unless told otherwise.
 pub const DIR: &str = "/run/switchboard/agent-turns";
@@ -20,22 +26,29 @@ pub const DIR: &str = "/run/switchboard/agent-turns";
 #[derive(Debug)]
 pub struct Turns {
     files: Vec<File>,
+    /// This process's one turn at a time.
+    mine: Mutex<()>,
 }
 
 /// A turn held; dropping it lets the next agent in.
 #[derive(Debug)]
-pub struct Turn<'a>(&'a File);
+pub struct Turn<'a> {
+    file: &'a File,
+    _mine: MutexGuard<'a, ()>,
+}
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        let _ = self.0.unlock();
+        let _ = self.file.unlock();
     }
 }
 
 impl Turns {
-    /// `count` turns in `dir` (made when missing): `turn-0.lock`, `turn-1.lock`, ...
+    /// `count` turns in `dir` (made when missing, open to every user's agents):
+    /// `turn-0.lock`, `turn-1.lock`, ... A file another user made is opened to read (a lock
+    /// needs no more).
     pub fn open(dir: &Path, count: usize) -> io::Result<Turns> {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
         let files = (0..count.max(1))
             .map(|i| {
                 let path: PathBuf = dir.join(format!("turn-{i}.lock"));
@@ -43,26 +56,30 @@ impl Turns {
                     .create(true)
                     .truncate(false)
                     .write(true)
+                    .mode(0o666)
                     .open(&path)
+                    .or_else(|_| File::open(&path))
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
             })
             .collect::<io::Result<_>>()?;
-        Ok(Turns { files })
+        Ok(Turns { files, mine: Mutex::new(()) })
     }
 
-    /// Takes a free turn, or waits for one (each process waits on its own pick, so waiting
-    /// agents spread over the turns).
+    /// Takes a free turn, or waits for one (a process waits on its own pick, so waiting
+    /// agents spread over the turns; one whose pick stays taken waits while another may be
+    /// free, which with one turn per CPU costs at most that CPU's share).
     pub fn take(&self) -> io::Result<Turn<'_>> {
-        for f in &self.files {
-            match f.try_lock() {
-                Ok(()) => return Ok(Turn(f)),
+        let mine = self.mine.lock().unwrap_or_else(PoisonError::into_inner);
+        for file in &self.files {
+            match file.try_lock() {
+                Ok(()) => return Ok(Turn { file, _mine: mine }),
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => return Err(e),
             }
         }
-        let f = &self.files[std::process::id() as usize % self.files.len()];
-        f.lock()?;
-        Ok(Turn(f))
+        let file = &self.files[std::process::id() as usize % self.files.len()];
+        file.lock()?;
+        Ok(Turn { file, _mine: mine })
     }
 }
 
@@ -72,6 +89,42 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Barrier};
     use std::time::Duration;
+
+    /// The threads of one agent (one `Turns`) hold its turn one at a time: a lock is the open
+    /// file's, so two threads holding it through one file would both be let go by the first
+    /// one's unlock while another agent waits.
+    #[test]
+    fn threads_of_one_agent_take_turns_one_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let turns = Arc::new(Turns::open(dir.path(), 1).unwrap());
+        let other = Turns::open(dir.path(), 1).unwrap();
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (turns, inside, most) = (turns.clone(), inside.clone(), most.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..5 {
+                        let _turn = turns.take().unwrap();
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(2));
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        // Another agent meanwhile: never inside beside one of them.
+        for _ in 0..5 {
+            let _turn = other.take().unwrap();
+            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(2));
+            inside.fetch_sub(1, Ordering::SeqCst);
+        }
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+    }
 
     /// Separate opens of the same files (as separate agents make) never hold more turns
     /// at once than there are, and every one gets its turn.

@@ -78,14 +78,16 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
             r.transaction, r.holder, r.changes
         );
     }
+    // Without its turns an agent still serves its switch (they only spare a shared kernel).
     let turns = match args.turns.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())) {
         0 => None,
-        n => Some(Turns::open(&args.turns_dir, n).with_context(|| {
-            format!(
-                "cannot open the host's turns in {} (--turns-dir; --turns 0 works without)",
-                args.turns_dir.display()
-            )
-        })?),
+        n => Turns::open(&args.turns_dir, n)
+            .map_err(|e| {
+                eprintln!(
+                    "switchboard agent: warning: cannot open the host's turns at the kernel ({e}); working without them (--turns-dir to put them elsewhere, --turns 0 to say so)"
+                )
+            })
+            .ok(),
     };
     // The socket is made in its namespace (on a thread that entered it) before the runtime
     // starts: a socket stays in the namespace it was made in.

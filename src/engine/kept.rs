@@ -19,11 +19,16 @@
 //! waits for all of it before returning, even when unwinding.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
-type Task = Box<dyn FnOnce() + Send + 'static>;
+/// Work lent by [`each`], and its count in `each`'s [`Running`], dropped (let go) only once
+/// the thread that did the work is listed as waiting again, so the next batch finds it.
+struct Task {
+    work: &'static (dyn Fn() + Sync),
+    done: Leave,
+}
 
 /// How long a kept thread waits for work before it ends.
 const KEEP: Duration = Duration::from_secs(60);
@@ -38,14 +43,6 @@ struct Idle {
 /// The threads waiting for work.
 static IDLE: Mutex<Vec<Idle>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-/// Threads started so far (for tests and figures).
-static STARTED: AtomicUsize = AtomicUsize::new(0);
-
-/// How many threads this process has started for the engine's work so far.
-pub fn started() -> usize {
-    STARTED.load(Ordering::Relaxed)
-}
-
 /// Runs `f` on every job, `workers` of them at once, on kept threads, and returns each job's
 /// result in order (`None` for a job whose `f` panicked). The calling thread waits.
 pub fn each<J: Send, T: Send>(jobs: &mut [J], workers: usize, f: &(impl Fn(&mut J) -> T + Sync)) -> Vec<Option<T>> {
@@ -69,14 +66,10 @@ pub fn each<J: Send, T: Send>(jobs: &mut [J], workers: usize, f: &(impl Fn(&mut 
         // out (its `Leave` dropped, unwinding too) only after its last use of `work`.
         let work: &'static (dyn Fn() + Sync) = unsafe { std::mem::transmute(work) };
         for _ in 0..workers.max(1) {
-            let done = running.enter();
-            let task: Task = Box::new(move || {
-                let _done = done;
-                work();
-            });
+            let task = Task { work, done: running.enter() };
             if let Err(task) = start(task) {
                 // No thread to be had: the work is done here.
-                task();
+                (task.work)();
             }
         }
     }
@@ -141,7 +134,6 @@ fn start(mut task: Task) -> Result<(), Task> {
     let me = to.clone();
     match std::thread::Builder::new().name("switchboard-switch".into()).spawn(move || wait_for_work(id, me, from)) {
         Ok(_) => {
-            STARTED.fetch_add(1, Ordering::Relaxed);
             // The thread holds the receiving end until it has taken this task at least.
             to.send(task).map_err(|mpsc::SendError(t)| t)
         }
@@ -174,9 +166,11 @@ fn wait_for_work(id: u64, me: mpsc::Sender<Task>, from: mpsc::Receiver<Task>) {
                 }
             }
         };
-        task();
+        let Task { work, done } = task;
+        work();
         let nice = niceness();
         IDLE.lock().unwrap_or_else(PoisonError::into_inner).push(Idle { id, nice, to: me.clone() });
+        drop(done);
     }
 }
 
@@ -272,25 +266,38 @@ mod tests {
     fn a_batch_never_waits_for_threads_another_batch_holds() {
         // One batch holds its threads until the other has finished: with a fixed pool of the
         // first batch's size the second could never run.
-        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let held = Arc::new((Mutex::new((0, false)), Condvar::new()));
         let holder = {
-            let release = release.clone();
+            let held = held.clone();
             std::thread::spawn(move || {
                 let mut jobs = vec![(); 4];
                 each(&mut jobs, 4, &|_| {
-                    let (open, changed) = &*release;
-                    let mut open = open.lock().unwrap();
-                    while !*open {
-                        open = changed.wait(open).unwrap();
+                    let (state, changed) = &*held;
+                    let mut state = state.lock().unwrap();
+                    state.0 += 1;
+                    changed.notify_all();
+                    while !state.1 {
+                        state = changed.wait(state).unwrap();
                     }
                 });
             })
         };
-        let mut jobs = vec![1u8; 4];
-        let out = each(&mut jobs, 4, &|j: &mut u8| *j);
+        // Every job of the holding batch is running before the second batch starts.
+        {
+            let (state, changed) = &*held;
+            let state = state.lock().unwrap();
+            let (state, _) = changed.wait_timeout_while(state, Duration::from_secs(10), |s| s.0 < 4).unwrap();
+            assert_eq!(state.0, 4, "the holding batch's jobs did not all start");
+        }
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut jobs = vec![1u8; 4];
+            let _ = tx.send(each(&mut jobs, 4, &|j: &mut u8| *j));
+        });
+        let out = rx.recv_timeout(Duration::from_secs(10)).expect("the second batch waited for the first's threads");
         assert_eq!(out, vec![Some(1); 4]);
-        *release.0.lock().unwrap() = true;
-        release.1.notify_all();
+        held.0.lock().unwrap().1 = true;
+        held.1.notify_all();
         holder.join().unwrap();
     }
 }

@@ -662,7 +662,10 @@ fn a_transaction_plans_from_the_state_last_read_and_the_agent_checks_it() {
 /// costs 2-4 ms; `engine::kept`).
 #[test]
 fn transactions_over_agents_run_on_kept_threads() {
-    use switchboard::engine::{self, kept};
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    use switchboard::engine;
+    use switchboard::southbound::observed::Observed;
 
     let dir = pki_dir();
     let names = ["sw1", "sw2", "sw3"];
@@ -682,23 +685,28 @@ fn transactions_over_agents_run_on_kept_threads() {
         addresses[0], addresses[1], addresses[2]
     ))
     .unwrap();
-    let mut drivers = engine::connect(&topo).unwrap();
-    let before = kept::started();
+    // Every driver call's thread, as the calls run.
+    let threads = Arc::new(Mutex::new(HashSet::new()));
+    let mut drivers: Vec<Box<dyn Driver>> = engine::connect(&topo)
+        .unwrap()
+        .into_iter()
+        .map(|inner| {
+            let threads = threads.clone();
+            Box::new(Observed::new(inner, move |_, _| {
+                threads.lock().unwrap().insert(std::thread::current().id());
+            })) as Box<dyn Driver>
+        })
+        .collect();
     for vid in 300..305 {
         let add: Vec<BTreeSet<Item>> = (0..3).map(|_| [vlan(Op::Add, vid).item].into()).collect();
-        let report = engine::apply_delta(
-            &topo,
-            &[0, 1, 2],
-            &mut drivers,
-            &add,
-            &[BTreeSet::new(), BTreeSet::new(), BTreeSet::new()],
-            &mut |_| {},
-        )
-        .unwrap();
+        let empty = vec![BTreeSet::new(); 3];
+        let report = engine::apply_delta(&topo, &[0, 1, 2], &mut drivers, &add, &empty, &mut |_| {}).unwrap();
         assert_eq!((report.switches, report.changes), (3, 3));
     }
-    // Five transactions of five phases over three switches at once: never more threads
-    // than switches (a thread that finished its switch may take the next one's place).
-    let started = kept::started() - before;
-    assert!((1..=3).contains(&started), "{started} threads started for 25 batches of 3 switches");
+    // Five transactions of five phases over three switches at once: the calls ran on no
+    // more threads than switches (threads started per phase would be up to 75), none of
+    // them the caller's.
+    let threads = threads.lock().unwrap();
+    assert!((1..=3).contains(&threads.len()), "the calls ran on {} threads", threads.len());
+    assert!(!threads.contains(&std::thread::current().id()));
 }

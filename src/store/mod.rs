@@ -128,6 +128,8 @@ pub struct WriteTx {
     caches: Arc<cache::Caches>,
     /// What this transaction changed of the rows the copies hold (see `cache.rs`).
     pending: Vec<cache::Pending>,
+    /// Its audit records, written at its commit ([`audit::record`]).
+    audit: Vec<audit::Queued>,
 }
 
 enum Inner {
@@ -137,7 +139,9 @@ enum Inner {
 
 impl WriteTx {
     /// Commits; on SQLite, returns once the shared transaction holding this one committed.
-    pub async fn commit(self) -> Result<(), SqlError> {
+    pub async fn commit(mut self) -> Result<(), SqlError> {
+        let queued = std::mem::take(&mut self.audit);
+        audit::write_queued(&mut self, &queued).await?;
         self.caches.take_in(self.pending);
         match self.inner {
             Inner::Postgres(tx) => Ok(tx.commit().await?),
@@ -465,7 +469,7 @@ impl Db {
             Engine::Sqlite { writer, .. } => Inner::Sqlite(writer.begin(background).await?),
             Engine::Postgres(pool) => Inner::Postgres(pool.begin().await?),
         };
-        Ok(WriteTx { inner, caches: self.caches.clone(), pending: Vec::new() })
+        Ok(WriteTx { inner, caches: self.caches.clone(), pending: Vec::new(), audit: Vec::new() })
     }
 }
 

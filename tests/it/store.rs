@@ -230,3 +230,53 @@ async fn sqlite_requests_do_not_wait_for_the_worker_queued_behind_them() {
     worker.await.unwrap();
     assert_eq!(rows(&db).await, ["request", "worker"]);
 }
+
+/// A transaction's audit records are queued and written at its commit, each as it was
+/// recorded (text that needs quoting in JSON and SQL included); a transaction rolled back
+/// or dropped writes none.
+async fn audit_records_are_written_at_commit_and_only_then(b: Backend) {
+    use switchboard::model::actor::{Actor, UserRole};
+    use switchboard::store::audit;
+
+    let (db, _t) = setup(b).await;
+    let actor = Actor {
+        user_id: "usr_1".into(),
+        email: "a@example.net".into(),
+        org_id: "org_1".into(),
+        role: UserRole::Admin,
+        source: "192.0.2.7".into(),
+    };
+    let odd = "it's \"quoted\", \\ and ünïcode";
+    let mut tx = db.write().await.unwrap();
+    audit::record(&mut tx, 1000, &actor, "channel.create", "ch_1", serde_json::json!({"name": odd})).await.unwrap();
+    audit::record(&mut tx, 1001, &Actor::system("cli"), "order.create", "ord_1", serde_json::json!({})).await.unwrap();
+    audit::record(&mut tx, 1002, &actor, "channel.terminate", odd, serde_json::json!({"n": 5})).await.unwrap();
+    // Nothing is written before the commit.
+    let seen: i64 = query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(&db).await.unwrap();
+    assert_eq!(seen, 0);
+    tx.commit().await.unwrap();
+    let mut rolled = db.write().await.unwrap();
+    audit::record(&mut rolled, 2000, &actor, "channel.create", "ch_2", serde_json::json!({})).await.unwrap();
+    rolled.rollback().await.unwrap();
+    let mut dropped = db.write().await.unwrap();
+    audit::record(&mut dropped, 3000, &actor, "channel.create", "ch_3", serde_json::json!({})).await.unwrap();
+    drop(dropped);
+
+    let log = audit::list(&db, None, None).await.unwrap();
+    let got: Vec<String> = log
+        .iter()
+        .map(|e| format!("{} {} {:?} {} {} {} {}", e.at, e.actor, e.org_id, e.source, e.action, e.object, e.detail))
+        .collect();
+    let system = Actor::system("cli");
+    let odd_detail = serde_json::json!({"name": odd}).to_string();
+    let odd_object = odd;
+    assert_eq!(
+        got,
+        vec![
+            format!("1000 usr_1 Some(\"org_1\") 192.0.2.7 channel.create ch_1 {odd_detail}"),
+            format!("1001 {} {:?} cli order.create ord_1 {{}}", system.user_id, Some(&system.org_id)),
+            format!("1002 usr_1 Some(\"org_1\") 192.0.2.7 channel.terminate {odd_object} {{\"n\":5}}"),
+        ]
+    );
+}
+on_both!(audit_records_are_written_at_commit_and_only_then);

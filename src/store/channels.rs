@@ -714,7 +714,10 @@ pub async fn tags_on_except(
         in_list(dialect, "a.interface", 1),
         in_list(dialect, "a.channel_id", 2)
     );
-    let q = query(sql).bind(list_param(dialect, ifaces)).bind(list_param(dialect, excluded));
+    // Planned for its lists each time (`varying`): PostgreSQL's generic plan, kept on the
+    // connection after five runs while the table was small, scanned every live attachment
+    // and filtered by interface (11-12 ms a call at 3,000 channels, against 0.3 ms).
+    let q = varying(sql).bind(list_param(dialect, ifaces)).bind(list_param(dialect, excluded));
     let mut out = Vec::new();
     for r in q.fetch_all(&mut *tx).await? {
         let iface: String = r.try_get("interface")?;

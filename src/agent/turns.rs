@@ -90,6 +90,30 @@ mod tests {
     use std::sync::{Arc, Barrier};
     use std::time::Duration;
 
+    /// Who holds a turn: how many at once now, and the most at once so far.
+    #[derive(Default)]
+    struct Inside {
+        now: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    impl Inside {
+        /// Takes a turn five times, holding it 2 ms each.
+        fn take_turns(&self, turns: &Turns) {
+            for _ in 0..5 {
+                let _turn = turns.take().unwrap();
+                let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+                self.most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+                self.now.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+
+        fn most(&self) -> usize {
+            self.most.load(Ordering::SeqCst)
+        }
+    }
+
     /// The threads of one agent (one `Turns`) hold its turn one at a time: a lock is the open
     /// file's, so two threads holding it through one file would both be let go by the first
     /// one's unlock while another agent waits.
@@ -98,32 +122,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let turns = Arc::new(Turns::open(dir.path(), 1).unwrap());
         let other = Turns::open(dir.path(), 1).unwrap();
-        let inside = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
+        let inside = Arc::new(Inside::default());
         let threads: Vec<_> = (0..4)
             .map(|_| {
-                let (turns, inside, most) = (turns.clone(), inside.clone(), most.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..5 {
-                        let _turn = turns.take().unwrap();
-                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-                        most.fetch_max(now, Ordering::SeqCst);
-                        std::thread::sleep(Duration::from_millis(2));
-                        inside.fetch_sub(1, Ordering::SeqCst);
-                    }
-                })
+                let (turns, inside) = (turns.clone(), inside.clone());
+                std::thread::spawn(move || inside.take_turns(&turns))
             })
             .collect();
         // Another agent meanwhile: never inside beside one of them.
-        for _ in 0..5 {
-            let _turn = other.take().unwrap();
-            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-            most.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(2));
-            inside.fetch_sub(1, Ordering::SeqCst);
-        }
+        inside.take_turns(&other);
         threads.into_iter().for_each(|t| t.join().unwrap());
-        assert_eq!(most.load(Ordering::SeqCst), 1);
+        assert_eq!(inside.most(), 1);
     }
 
     /// Separate opens of the same files (as separate agents make) never hold more turns
@@ -132,31 +141,24 @@ mod tests {
     fn no_more_hold_a_turn_at_once_than_there_are() {
         let dir = tempfile::tempdir().unwrap();
         for count in [1, 2] {
-            let inside = Arc::new(AtomicUsize::new(0));
-            let most = Arc::new(AtomicUsize::new(0));
+            let inside = Arc::new(Inside::default());
             let done = Arc::new(AtomicUsize::new(0));
             let start = Arc::new(Barrier::new(6));
             let threads: Vec<_> = (0..6)
                 .map(|_| {
-                    let (dir, inside, most, done, start) =
-                        (dir.path().to_path_buf(), inside.clone(), most.clone(), done.clone(), start.clone());
+                    let (dir, inside, done, start) =
+                        (dir.path().to_path_buf(), inside.clone(), done.clone(), start.clone());
                     std::thread::spawn(move || {
                         let turns = Turns::open(&dir, count).unwrap();
                         start.wait();
-                        for _ in 0..5 {
-                            let _turn = turns.take().unwrap();
-                            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
-                            most.fetch_max(now, Ordering::SeqCst);
-                            std::thread::sleep(Duration::from_millis(2));
-                            inside.fetch_sub(1, Ordering::SeqCst);
-                        }
+                        inside.take_turns(&turns);
                         done.fetch_add(1, Ordering::SeqCst);
                     })
                 })
                 .collect();
             threads.into_iter().for_each(|t| t.join().unwrap());
             assert_eq!(done.load(Ordering::SeqCst), 6);
-            let most = most.load(Ordering::SeqCst);
+            let most = inside.most();
             assert!(most <= count, "{most} held a turn at once with {count} turns");
             if count == 1 {
                 assert_eq!(most, 1);

@@ -429,7 +429,7 @@ impl Service {
             tx.rollback().await?;
             return interrupted(Interrupted::TakenOver, planned, noop, refused);
         }
-        audit::record_many(&mut tx, self.db.dialect, now, &actor, "order.planned", &audits).await?;
+        audit::record_many(&mut tx, now, &actor, "order.planned", &audits).await?;
         tx.commit().await?;
         Ok(Ok(PlanOutcome { planned, noop, refused }))
     }
@@ -627,7 +627,7 @@ impl Service {
         if usize::try_from(closed).ok() != Some(planned.len()) {
             return Ok(false);
         }
-        audit::record_many(tx, d, now, &self.worker_actor(), "order.done", audits).await?;
+        audit::record_many(tx, now, &self.worker_actor(), "order.done", audits).await?;
         Ok(true)
     }
 }

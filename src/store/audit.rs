@@ -3,7 +3,7 @@
 
 use crate::model::actor::Actor;
 
-use super::{Db, Dialect, SqlError, WriteTx, json_param, json_rows, new_id, query};
+use super::{Db, SqlError, WriteTx, json_param, json_rows, new_id, query};
 
 /// One audit record as read back.
 #[derive(Clone, Debug)]
@@ -33,6 +33,11 @@ pub async fn record(
     object: &str,
     detail: serde_json::Value,
 ) -> Result<(), SqlError> {
+    queue(tx, at, actor, action, object, &detail);
+    Ok(())
+}
+
+fn queue(tx: &mut WriteTx, at: i64, actor: &Actor, action: &str, object: &str, detail: &serde_json::Value) {
     tx.audit.push(Queued {
         id: new_id("aud"),
         at,
@@ -43,7 +48,6 @@ pub async fn record(
         object: object.to_string(),
         detail: detail.to_string(),
     });
-    Ok(())
 }
 
 /// An audit record waiting for its transaction's commit.
@@ -89,34 +93,18 @@ pub(super) async fn write_queued(tx: &mut WriteTx, queued: &[Queued]) -> Result<
     Ok(())
 }
 
-/// Audit rows for several objects by one actor, in one statement per chunk.
+/// Audit rows for several objects by one actor, queued as [`record`]'s are (all of a
+/// transaction's are written at its commit in one statement).
 pub async fn record_many(
     tx: &mut WriteTx,
-    dialect: Dialect,
     at: i64,
     actor: &Actor,
     action: &str,
     rows: &[(String, serde_json::Value)],
 ) -> Result<(), SqlError> {
-    if rows.is_empty() {
-        return Ok(());
+    for (object, detail) in rows {
+        queue(tx, at, actor, action, object, detail);
     }
-    let entries: Vec<(String, &str, String)> =
-        rows.iter().map(|(object, detail)| (new_id("aud"), object.as_str(), detail.to_string())).collect();
-    let sql = format!(
-        "INSERT INTO audit_log (id, at, actor, org_id, source, action, object, detail) \
-         SELECT v.id, $1, $2, $3, $4, $5, v.object, v.detail FROM ({}) AS v",
-        json_rows(dialect, 6, &[("id", "TEXT"), ("object", "TEXT"), ("detail", "TEXT")])
-    );
-    query(sql)
-        .bind(at)
-        .bind(actor.user_id.as_str())
-        .bind(actor.org_id.as_str())
-        .bind(actor.source.as_str())
-        .bind(action)
-        .bind(json_param(&entries))
-        .execute(&mut *tx)
-        .await?;
     Ok(())
 }
 

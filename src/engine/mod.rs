@@ -134,7 +134,14 @@ fn parallelism(remote: bool, jobs: usize) -> usize {
     std::env::var("SWITCHBOARD_APPLY_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| if remote { jobs } else { std::thread::available_parallelism().map_or(1, |n| n.get()) })
+        .unwrap_or_else(|| if remote { jobs } else { cpus() })
+}
+
+/// The CPUs this process may use, read once: `available_parallelism` reads the cgroup's
+/// files on every call (open, read, close), and every apply asks.
+fn cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Runs `f` on every item, as many at once as [`parallelism`] says (each on a kept thread,

@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Seconds a client has to send a request's head (its line and headers) once it
+    /// started: a connection that stalls inside one is closed, so stalled or half-sent
+    /// requests cannot hold connections open for ever.
+    #[arg(long, env = "SWITCHBOARD_HEAD_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub head_timeout: u64,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -125,22 +130,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     state.secure_cookies = tls.is_some() || base_url.starts_with("https://");
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let mut shutdown = stop_rx.clone();
+    let handle = axum_server::Handle::new();
+    {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let _ = shutdown.changed().await;
+            handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        });
+    }
+    let head_timeout = Duration::from_secs(args.head_timeout);
     let server = match tls {
-        None => tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.changed().await;
-                })
-                .await
-        }),
+        None => {
+            let mut server = axum_server::from_tcp(listener.into_std()?)?.handle(handle);
+            server.http_builder().http1().header_read_timeout(head_timeout);
+            tokio::spawn(async move { server.serve(app).await })
+        }
         Some(config) => {
             let config = axum_server::tls_rustls::RustlsConfig::from_config(std::sync::Arc::new(config));
-            let handle = axum_server::Handle::new();
-            let server = axum_server::from_tcp_rustls(listener.into_std()?, config)?.handle(handle.clone());
-            tokio::spawn(async move {
-                let _ = shutdown.changed().await;
-                handle.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
+            let mut server = axum_server::from_tcp_rustls(listener.into_std()?, config)?.handle(handle);
+            server.http_builder().http1().header_read_timeout(head_timeout);
             tokio::spawn(async move { server.serve(app).await })
         }
     };

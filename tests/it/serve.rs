@@ -299,6 +299,39 @@ async fn serve_over_tls() {
     assert!(err.contains("key.pem") && err.contains("private key"), "{err}");
 }
 
+/// A client that stalls inside a request's head (here: its headers never end, as curl 7.88
+/// sends them when it drops a cookie from an over-long request) is disconnected after
+/// `--head-timeout`, while a whole request on another connection is answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_that_never_ends_is_cut_off() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let serve = ServeProcess::start(dir.path(), &["--demo", "--head-timeout", "1"], 1);
+    let addr = serve.url.trim_start_matches("http://").to_string();
+    let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
+    stalled.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let long = "a".repeat(8_100);
+    stalled.write_all(format!("GET /healthz?x={long} HTTP/1.1\r\nHost: {addr}\r\nCookie: \r\n").as_bytes()).unwrap();
+    let started = Instant::now();
+    let r = reqwest::get(format!("{}/healthz", serve.url)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "another connection is served meanwhile");
+    let mut buf = [0u8; 512];
+    let got = stalled.read(&mut buf);
+    let waited = started.elapsed();
+    // Closed (0 bytes, or reset), or answered with an error; never left open.
+    match got {
+        Ok(0) | Err(_) => {}
+        Ok(n) => {
+            let head = String::from_utf8_lossy(&buf[..n]);
+            assert!(head.starts_with("HTTP/1.1 408") || head.starts_with("HTTP/1.1 400"), "{head}");
+        }
+    }
+    assert!(waited < Duration::from_secs(8), "cut off after {waited:?}, the timeout being 1 s");
+    if let Err(e) = &got {
+        assert!(e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut, "{e}");
+    }
+}
+
 /// schemathesis (PyPI) generates requests from the served OpenAPI document, as the NOC and
 /// as a subscriber, valid and invalid alike (`--mode all`: negative data too), through
 /// every phase (examples, coverage, fuzzing, and stateful sequences following the

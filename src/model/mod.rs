@@ -316,8 +316,11 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Checks a Linux network interface name: 1-15 bytes, no '/', ':', whitespace or NUL,
-/// not "." or "..". Returns why not, so callers can report it.
+/// Checks a Linux network interface name: 1-15 bytes of letters, digits and `-_.@+=`, not
+/// starting with `-`, not "." or "..". Linux itself refuses only '/', ':', whitespace and
+/// NUL, but these names are printed into iproute2 commands (`plan`) that people paste into
+/// a shell, so nothing a shell reads specially (`$`, `;`, `&`, `|`, `>`, quotes, ...) and
+/// nothing `ip` would take for an option. Returns why not, so callers can report it.
 pub fn check_ifname(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("interface name is empty".into());
@@ -330,6 +333,29 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
     }
     if let Some(c) = name.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace() || *c == '\0') {
         return Err(format!("interface name {name:?} contains {c:?}, which Linux does not allow"));
+    }
+    check_shell_safe(name, "interface name")
+}
+
+/// Checks a network namespace's name as [`check_ifname`] checks an interface's (the same
+/// characters), at most 64 bytes.
+pub fn check_netns(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 || name == "." || name == ".." {
+        return Err(format!("namespace name {name:?} is not usable: 1-64 bytes, not \".\" or \"..\""));
+    }
+    check_shell_safe(name, "namespace name")
+}
+
+/// Letters, digits and `-_.@+=` only, not starting with `-`.
+fn check_shell_safe(name: &str, what: &str) -> Result<(), String> {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_.@+=".contains(c);
+    if let Some(c) = name.chars().find(|c| !safe(*c)) {
+        return Err(format!(
+            "{what} {name:?} contains {c:?}: use letters, digits and -_.@+= (names go into shell commands)"
+        ));
+    }
+    if name.starts_with('-') {
+        return Err(format!("{what} {name:?} starts with '-', which `ip` would read as an option"));
     }
     Ok(())
 }
@@ -398,5 +424,22 @@ mod tests {
         assert!(check_ifname("a-very-long-name0").is_err());
         assert!(check_ifname("a/b").is_err());
         assert!(check_ifname("a b").is_err());
+    }
+
+    /// Names are printed into shell commands: nothing a shell or `ip` reads specially.
+    #[test]
+    fn names_are_safe_in_shell_commands() {
+        for ok in ["swp1", "eth0.100", "veth_a-b", "uplink@1", "x+y=z"] {
+            assert!(check_ifname(ok).is_ok(), "{ok}");
+            assert!(check_netns(ok).is_ok(), "{ok}");
+        }
+        for bad in ["t;id>x", "c&id", "a$b", "a`b", "a|b", "a'b", "a\"b", "a(b)", "a*", "-e", "a\\b", "é"] {
+            assert!(check_ifname(bad).is_err(), "{bad}");
+            assert!(check_netns(bad).is_err(), "{bad}");
+        }
+        assert!(check_netns("ns$(id)").unwrap_err().contains("'$'"));
+        assert!(check_netns(&"n".repeat(64)).is_ok());
+        assert!(check_netns(&"n".repeat(65)).is_err());
+        assert!(check_netns("..").is_err());
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use crate::model::{Diagnostic, InterfaceMode, Mac, Pos, check_ifname};
+use crate::model::{Diagnostic, InterfaceMode, Mac, Pos, check_ifname, check_netns};
 
 use super::yaml::{self, Node, Reader, Value};
 use super::{DriverConfig, Link, PortRef, ServiceInterface, Switch, Topology, VlanPool};
@@ -135,8 +135,8 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
                 if let Some(n) = f.get("netns")
                     && let Some(ns) = r.string(n, "`netns` of `remote`")
                 {
-                    if ns.is_empty() || ns.len() > 200 || ns.contains('/') || ns == "." || ns == ".." {
-                        r.error(n.pos, format!("netns of `remote`: {ns:?} is not a usable namespace name"));
+                    if let Err(e) = check_netns(&ns) {
+                        r.error(n.pos, format!("netns of `remote`: {e}"));
                     }
                     d.netns = Some(ns);
                 }
@@ -315,9 +315,9 @@ fn read_switch(r: &mut Reader, key: &Node, value: &Node, tls_defaults: &TlsField
         r.error(*pos, format!("bridge of {what}: {e}"));
     }
     if let Some((ns, pos)) = &netns
-        && (ns.is_empty() || ns.len() > 200 || ns.contains('/') || ns == "." || ns == "..")
+        && let Err(e) = check_netns(ns)
     {
-        r.error(*pos, format!("netns of {what}: {ns:?} is not a usable namespace name"));
+        r.error(*pos, format!("netns of {what}: {e}"));
     }
     let no = |r: &mut Reader, v: &Option<(String, Pos)>, key: &str, driver: &str| {
         if let Some((_, pos)) = v {

@@ -625,20 +625,24 @@ pub async fn move_many(
 }
 
 /// The channels `ids`, if `terminating`, are off the switches: `terminated`, without a
-/// path, in one statement.
+/// path or VLANs (freed with them), in one statement.
 pub async fn terminated_many(tx: &mut WriteTx, dialect: Dialect, ids: &[&str], now: i64) -> Result<(), StoreError> {
     let sql = format!(
-        "UPDATE channels SET applied = NULL, path = '', state = 'terminated', updated_at = $1 \
-         WHERE state = 'terminating' AND {}",
+        "UPDATE channels SET applied = NULL, path = '', vlan = NULL, leaf_vlan = NULL, state = 'terminated', \
+         updated_at = $1 WHERE state = 'terminating' AND {}",
         in_list(dialect, "id", 2)
     );
     query(sql).bind(now).bind(list_param(dialect, ids)).execute(&mut *tx).await?;
     Ok(())
 }
 
-/// Channel `id` has no path (its VLANs freed).
+/// Channel `id` has no path and no VLANs (they were freed: another channel may hold them
+/// now, and its page must not show them as this one's).
 pub async fn clear_path(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
-    query("UPDATE channels SET path = '' WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    query("UPDATE channels SET path = '', vlan = NULL, leaf_vlan = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -391,7 +391,10 @@ fn agents_reached_from_a_management_namespace() {
     assert!(matches!(&topo.switches[0].driver, DriverConfig::Remote { mgmt_netns: Some(ns), .. } if ns == "x-mgmt"));
     let bad = "name: x\nremote: {netns: a/b}\nswitches:\n  a: {driver: remote, address: 10.255.0.2:4443}\n";
     let diags = switchboard::topology::parse(bad).unwrap_err();
-    assert!(diags.iter().any(|d| d.message.contains("netns of `remote`: namespace name \"a/b\" contains '/'")), "{diags:?}");
+    assert!(
+        diags.iter().any(|d| d.message.contains("netns of `remote`: namespace name \"a/b\" contains '/'")),
+        "{diags:?}"
+    );
     let dir = pki_dir();
     let quick =
         Deadlines { connect: Duration::from_secs(2), read: Duration::from_secs(2), write: Duration::from_secs(2) };

@@ -102,6 +102,8 @@ async fn p2p_flow(b: Backend) {
     let c = w.svc.channel(&w.acme, &ch).await.unwrap();
     assert_eq!(c.state, ChannelState::Terminated);
     assert!(w.svc.allocations().await.unwrap().is_empty());
+    // Freed VLANs are not shown as the ended channel's: another may hold them now.
+    assert_eq!((c.vlan, c.leaf_vlan), (None, None), "{c:?}");
     assert_switches_match(&w).await;
     // Its members are unplugged: the sockets are free and show no wire.
     assert!(
@@ -221,6 +223,8 @@ async fn mp2mp_detach(b: Backend) {
     let c = w.svc.channel(&w.acme, &ch).await.unwrap();
     assert_eq!(c.state, ChannelState::Terminated);
     assert!(w.svc.allocations().await.unwrap().is_empty());
+    // Freed VLANs are not shown as the ended channel's: another may hold them now.
+    assert_eq!((c.vlan, c.leaf_vlan), (None, None), "{c:?}");
     assert_switches_match(&w).await;
     assert_held(&w, &[(&w.acme, 0), (&w.globex, 0), (&w.stark, 0)]).await;
 }

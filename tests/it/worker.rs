@@ -296,6 +296,7 @@ async fn orders_run_in_batches(b: Backend) {
     let ended = w.svc.channel(&w.op, &line).await.unwrap();
     assert_eq!(ended.state, ChannelState::Terminated);
     assert!(ended.attachments.iter().all(|a| a.state == "detached"), "unplugged: {:?}", ended.attachments);
+    assert_eq!((ended.vlan, ended.leaf_vlan), (None, None), "its VLANs freed: {ended:?}");
     let allocations = w.svc.allocations().await.unwrap();
     assert!(allocations.iter().all(|(_, _, ch)| ch != &line), "the ended channel's VLAN is free");
     assert!(!allocations.iter().any(|(sw, _, ch)| ch == &lan && sw != "acc5"), "{allocations:?}");

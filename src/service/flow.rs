@@ -118,7 +118,9 @@ impl Service {
         let now = self.now();
         let mut tx = self.db.write().await?;
         if iface.org_id != actor.org_id {
-            return Err(ServiceError::Forbidden(format!("interface `{}` belongs to another organization", iface.name)));
+            // As an interface that does not exist: another organization's ports are not for
+            // customers to find out (objects of other organizations are 404 everywhere).
+            return Err(ServiceError::NotFound(format!("service interface `{}`", iface.name)));
         }
         if new.customer_vlan.is_some() && iface.mode == InterfaceMode::Port {
             return Err(ServiceError::Invalid(format!(

@@ -311,7 +311,7 @@ async fn registration(b: Backend) {
     assert!(status.invitees[0].registered && status.invitees[0].registered_at.is_some());
 
     // NewCo has no interface yet: the operator re-imports the topology with hooli-9a moved to it.
-    assert_eq!(code(w.svc.accept(&jane, &token, &accept("hooli-9a")).await), "forbidden");
+    assert_eq!(code(w.svc.accept(&jane, &token, &accept("hooli-9a")).await), "not_found");
     let text = crate::world::metro_text();
     let moved = text.replacen("organization: hooli\n    switch: acc9", "organization: NewCo\n    switch: acc9", 1);
     assert_ne!(moved, text);
@@ -483,8 +483,12 @@ async fn permissions(b: Backend) {
         "forbidden"
     );
     assert_eq!(code(w.svc.create_channel(&member, &w.channel("m", ChannelKind::P2p, "globex-1b")).await), "forbidden");
-    // Someone else's interface.
-    assert_eq!(code(w.svc.create_channel(&w.acme, &w.channel("m", ChannelKind::P2p, "globex-1b")).await), "forbidden");
+    // Someone else's interface: answered as one that does not exist, word for word, so
+    // customers cannot list other customers' ports.
+    let theirs = w.svc.create_channel(&w.acme, &w.channel("m", ChannelKind::P2p, "globex-1b")).await.unwrap_err();
+    let none = w.svc.create_channel(&w.acme, &w.channel("m", ChannelKind::P2p, "globex-1z")).await.unwrap_err();
+    assert_eq!(theirs.code(), "not_found");
+    assert_eq!(theirs.to_string().replace("globex-1b", "X"), none.to_string().replace("globex-1z", "X"));
 
     let ch = w.svc.create_channel(&w.acme, &w.channel("p", ChannelKind::Mp2mp, "acme-1a")).await.unwrap();
     // Invisible to organizations that have nothing to do with it.

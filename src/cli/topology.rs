@@ -24,17 +24,17 @@ pub enum TopologyCommand {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Number of switches.
-    #[arg(long)]
-    pub switches: usize,
-    /// Number of customer sites (service interfaces).
-    #[arg(long)]
-    pub sites: usize,
+    /// Number of switches (1-100,000: a metro tree, not a memory test).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub switches: u32,
+    /// Number of customer sites (service interfaces; at most 1,000,000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub sites: u32,
     /// Seed of the generator; the same seed gives the same file.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Topology name.
-    #[arg(long, default_value = "generated")]
+    /// Topology name (letters, digits, `-_.`; at most 64 bytes, as `topology check` wants it).
+    #[arg(long, default_value = "generated", value_parser = topology_name)]
     pub name: String,
     /// Driver of every switch: dry-run or linux.
     #[arg(long, default_value = "dry-run", value_parser = ["dry-run", "linux"])]
@@ -42,9 +42,9 @@ pub struct GenerateArgs {
     /// Write the topology here instead of stdout.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
-    /// Also generate this many channels (local to aggregation subtrees)...
-    #[arg(long, requires = "channels_out")]
-    pub channels: Option<usize>,
+    /// Also generate this many channels (local to aggregation subtrees; at most 1,000,000)...
+    #[arg(long, requires = "channels_out", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub channels: Option<u32>,
     /// ...into this file.
     #[arg(long, requires = "channels")]
     pub channels_out: Option<PathBuf>,
@@ -65,12 +65,9 @@ pub fn run(cmd: TopologyCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
-    if args.switches == 0 {
-        anyhow::bail!("--switches must be at least 1");
-    }
     let opts = TreeOptions {
-        switches: args.switches,
-        sites: args.sites,
+        switches: args.switches as usize,
+        sites: args.sites as usize,
         seed: args.seed,
         name: args.name,
         driver: args.driver,
@@ -87,7 +84,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                 d.first().map(|d| d.to_string()).unwrap_or_default()
             )
         })?;
-        let channels = channels_yaml(&topo, &ChannelOptions { channels: n, seed: args.seed });
+        let channels = channels_yaml(&topo, &ChannelOptions { channels: n as usize, seed: args.seed });
         std::fs::write(path, channels).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -158,4 +155,15 @@ pub fn summary(topo: &Topology) -> String {
         let _ = writeln!(out, "    ... and {} more switches", topo.switches.len() - SHOWN);
     }
     out
+}
+
+/// `--name`: a name `topology check` takes.
+fn topology_name(s: &str) -> Result<String, String> {
+    if crate::topology::is_usable_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a usable topology name: letters, digits and -_. (at most 64 bytes, starting with a letter or digit)"
+        ))
+    }
 }

@@ -316,6 +316,10 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The largest capacity or bandwidth Switchboard plans for, in Mbps: 100 Tbit/s, far above
+/// any port, and small enough that every rate in bits per second (a policer's) fits.
+pub const MAX_MBPS: u64 = 100_000_000;
+
 /// Checks a Linux network interface name: 1-15 bytes of letters, digits and `-_.@+=`, not
 /// starting with `-`, not "." or "..". Linux itself refuses only '/', ':', whitespace and
 /// NUL, but these names are printed into iproute2 commands (`plan`) that people paste into

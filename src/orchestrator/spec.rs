@@ -100,7 +100,7 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
     let vlan_id = f.get("vlan").and_then(|n| vlan(r, n, "`vlan`"));
     let leaf_vlan = f.get("leaf_vlan").and_then(|n| vlan(r, n, "`leaf_vlan`"));
     let bandwidth = match f.get("bandwidth") {
-        Some(n) => r.int(n, "`bandwidth` (Mbps)", 1, i64::MAX).map(|b| b as u64),
+        Some(n) => r.int(n, "`bandwidth` (Mbps)", 1, crate::model::MAX_MBPS as i64).map(|b| b as u64),
         None => Some(DEFAULT_BANDWIDTH_MBPS),
     };
     let class = match f.get("class") {
@@ -155,7 +155,10 @@ fn read_member(r: &mut Reader, node: &Node) -> Option<MemberSpec> {
     let interface = f.require(r, "interface", "this member").and_then(|n| r.string(n, "`interface`"));
     let role = f.get("role").and_then(|n| r.parse_str::<Role>(n, "`role`"));
     let customer_vlan = f.get("customer_vlan").and_then(|n| vlan(r, n, "`customer_vlan`"));
-    let bandwidth_mbps = f.get("bandwidth").and_then(|n| r.int(n, "`bandwidth` (Mbps)", 1, i64::MAX)).map(|b| b as u64);
+    let bandwidth_mbps = f
+        .get("bandwidth")
+        .and_then(|n| r.int(n, "`bandwidth` (Mbps)", 1, crate::model::MAX_MBPS as i64))
+        .map(|b| b as u64);
     f.finish(r, "a member", &["interface", "role", "customer_vlan", "bandwidth"]);
     Some(MemberSpec { interface: interface?, role, customer_vlan, bandwidth_mbps, pos: node.pos })
 }
@@ -177,7 +180,7 @@ mod tests {
         assert_eq!(
             said,
             [
-                "2:60: `bandwidth` (Mbps) 0 is out of range 1-9223372036854775807",
+                "2:60: `bandwidth` (Mbps) 0 is out of range 1-100000000",
                 "2:90: `bandwidth` (Mbps) must be an integer, found a string",
             ]
         );

@@ -537,4 +537,19 @@ interfaces: {}
         assert_eq!(names(topo.route(at("acc1"), at("agg1"))), ["acc1", "agg1"]);
         assert_eq!(names(topo.route(at("acc1"), at("acc1"))), ["acc1"]);
     }
+
+    /// Capacities up to 100T; above it (an overflowing policer rate once) refused where written.
+    #[test]
+    fn capacities_above_100t_are_refused() {
+        let site = |cap: &str| {
+            format!("{TREE}").replace(
+                "interfaces: {}",
+                &format!("interfaces:\n  x: {{organization: o, switch: acc1, port: p1, capacity: {cap}, macs: ['02:00:00:00:00:01']}}"),
+            )
+        };
+        assert!(super::parse(&site("100T")).is_ok());
+        let errors = super::parse(&site("9223372036854775807")).unwrap_err();
+        assert!(errors.iter().any(|d| d.message.contains("above 100T")), "{errors:?}");
+        assert!(super::parse(&site("101T")).is_err());
+    }
 }

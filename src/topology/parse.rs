@@ -457,8 +457,16 @@ fn read_capacity(r: &mut Reader, node: &Node) -> Option<u64> {
         }
         _ => None,
     };
-    if mbps.is_none() {
-        r.error(node.pos, "`capacity` must be a positive number of Mbps, or a string like \"100M\", \"10G\"");
+    match mbps {
+        None => r.error(node.pos, "`capacity` must be a positive number of Mbps, or a string like \"100M\", \"10G\""),
+        Some(m) if m > crate::model::MAX_MBPS => {
+            r.error(
+                node.pos,
+                format!("`capacity` {m} Mbps is above 100T (100000000 Mbps), the most Switchboard plans for"),
+            );
+            return None;
+        }
+        Some(_) => {}
     }
     mbps
 }

@@ -194,6 +194,23 @@ fn generate_makes_a_large_valid_tree_and_channels() {
     assert_eq!(std::fs::read(&topo).unwrap(), std::fs::read(&again).unwrap());
 }
 
+/// `generate` refuses at once what it cannot sensibly make (it once took 7 GB in 10 s for
+/// `--switches 100000000000`) and names it makes that `topology check` would refuse.
+#[test]
+fn generate_refuses_absurd_sizes_and_unusable_names() {
+    let out = run(&["topology", "generate", "--switches", "100000000000", "--sites", "1", "-o", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--switches") && text(&out.stderr).contains("1..=100000"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out =
+        run(&["topology", "generate", "--switches", "5", "--sites", "10", "--name", "bad name", "-o", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a usable topology name"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn missing_file_is_a_clear_failure() {
     let out = run(&["topology", "check", "/nonexistent/topo.yaml"]);

@@ -542,7 +542,7 @@ interfaces: {}
     #[test]
     fn capacities_above_100t_are_refused() {
         let site = |cap: &str| {
-            format!("{TREE}").replace(
+            TREE.replace(
                 "interfaces: {}",
                 &format!("interfaces:\n  x: {{organization: o, switch: acc1, port: p1, capacity: {cap}, macs: ['02:00:00:00:00:01']}}"),
             )

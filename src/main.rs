@@ -8,9 +8,16 @@ fn main() -> ExitCode {
     let cli = switchboard::cli::Cli::parse();
     match switchboard::cli::run(cli) {
         Ok(code) => code,
+        // The reader of our output went away (`plan ... | head`): it has what it wanted,
+        // so no error message; the status is the one a program killed by SIGPIPE gives.
+        Err(e) if broken_pipe(&e) => ExitCode::from(141),
         Err(e) => {
             eprintln!("switchboard: error: {e:#}");
             ExitCode::from(1)
         }
     }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }

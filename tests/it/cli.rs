@@ -211,6 +211,43 @@ fn generate_refuses_absurd_sizes_and_unusable_names() {
     assert!(text(&out.stderr).contains("not a usable topology name"), "{}", text(&out.stderr));
 }
 
+/// `plan ... | head -1`: the reader goes away after one line, and plan stops without an
+/// error message, with the status of a program killed by SIGPIPE (141).
+#[test]
+fn plan_into_a_closed_pipe_stops_quietly() {
+    use std::io::Read;
+    let dir = TempDir::new("pipe");
+    let (topo, chans) = (dir.0.join("t.yaml"), dir.0.join("c.yaml"));
+    let (t, c) = (topo.to_str().unwrap(), chans.to_str().unwrap());
+    let made = run(&[
+        "topology",
+        "generate",
+        "--switches",
+        "200",
+        "--sites",
+        "800",
+        "-o",
+        t,
+        "--channels",
+        "2000",
+        "--channels-out",
+        c,
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["plan", "-t", t, "-c", c])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "no error message for a reader that went away");
+}
+
 #[test]
 fn missing_file_is_a_clear_failure() {
     let out = run(&["topology", "check", "/nonexistent/topo.yaml"]);

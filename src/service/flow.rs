@@ -241,6 +241,13 @@ impl Service {
         if offer.invitees.is_empty() {
             return Err(ServiceError::Invalid("an offer needs at least one invitee".into()));
         }
+        if offer.invitees.len() > super::requests::MAX_INVITEES {
+            return Err(ServiceError::Invalid(format!(
+                "an offer invites at most {} (this one {}): make several offers",
+                super::requests::MAX_INVITEES,
+                offer.invitees.len()
+            )));
+        }
         if offer.expires_in_days.is_some_and(|d| !(1..=3650).contains(&d)) {
             return Err(ServiceError::Invalid("an offer expires in 1-3650 days".into()));
         }

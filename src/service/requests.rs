@@ -64,9 +64,15 @@ pub struct NewOffer {
     /// Whether invitees who accept may offer the channel on.
     #[serde(default)]
     pub allow_reoffer: bool,
+    /// Whom it invites: 1 to [`MAX_INVITEES`] (each gets an email; a larger circle takes
+    /// several offers, so that no account sends mail in bulk at one request).
     #[serde(deserialize_with = "crate::model::strict::objects")]
+    #[schema(min_items = 1, max_items = 100)]
     pub invitees: Vec<InviteeSpec>,
 }
+
+/// The most invitees one offer names.
+pub const MAX_INVITEES: usize = 100;
 
 /// One invitation as sent: the token appears here once and is stored only hashed.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

@@ -261,6 +261,26 @@ async fn freed_vlans_are_reused_at_once(b: Backend) {
 }
 on_both!(freed_vlans_are_reused_at_once);
 
+/// One offer names at most 100 invitees (each gets an email): 101 are refused, nothing is
+/// written, and 100 go through.
+async fn an_offer_invites_at_most_a_hundred(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("wide", ChannelKind::Mp2mp, "acme-1a")).await.unwrap();
+    let to = |n: usize| NewOffer {
+        invitees: (0..n)
+            .map(|i| InviteeSpec { email: Some(format!("u{i}@ex.example").parse().unwrap()), ..Default::default() })
+            .collect(),
+        ..Default::default()
+    };
+    let e = w.svc.offer(&w.acme, &ch, &to(101)).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_input", "{e}");
+    assert!(e.to_string().contains("at most 100"), "{e}");
+    let offers: i64 = query_scalar("SELECT COUNT(*) FROM offers").fetch_one(&w.svc.db).await.unwrap();
+    assert_eq!(offers, 0, "nothing of the refused offer is kept");
+    assert_eq!(w.svc.offer(&w.acme, &ch, &to(100)).await.unwrap().invitations.len(), 100);
+}
+on_both!(an_offer_invites_at_most_a_hundred);
+
 async fn registration(b: Backend) {
     let w = world(b).await;
     let ch = w.svc.create_channel(&w.acme, &w.channel("to-newco", ChannelKind::P2p, "acme-1a")).await.unwrap();

@@ -264,8 +264,17 @@ impl Builder {
                 None if bad => {}
                 None => map.key = Some((node, tag, mark, error)),
                 Some((key, key_tag, key_mark, key_error)) => {
-                    if map.has(&key, key_tag.as_deref()) {
-                        return Err(ScanError::new_str(key_mark, "duplicated key in mapping"));
+                    if let Some(first) = map.first(&key, key_tag.as_deref()) {
+                        let name = match &key.value {
+                            Value::Str(s) => format!("`{s}`"),
+                            Value::Int(i) => format!("`{i}`"),
+                            Value::Bool(b) => format!("`{b}`"),
+                            other => other.describe().to_string(),
+                        };
+                        return Err(ScanError::new(
+                            key_mark,
+                            format!("duplicated key {name} in mapping (first at {first}): give it once"),
+                        ));
                     }
                     if let Some(t) = key_tag {
                         map.key_tags.push((map.entries.len(), t));
@@ -288,12 +297,13 @@ impl Builder {
 
 impl MapFrame {
     /// Whether `key` equals a key already in the mapping, as saphyr compares keys.
-    fn has(&self, key: &Node, tag: Option<&str>) -> bool {
+    /// Where `key` (with `tag`) is a key of this mapping already, if it is.
+    fn first(&self, key: &Node, tag: Option<&str>) -> Option<Pos> {
         if self.hashes.as_ref().is_some_and(|h| !h.contains(&key_hash(key))) {
-            return false;
+            return None;
         }
         let tag_of = |i: usize| self.key_tags.iter().find(|(at, _)| *at == i).map(|(_, t)| t.as_str());
-        self.entries.iter().enumerate().any(|(i, (k, _))| same(k, key) && tag_of(i) == tag)
+        self.entries.iter().enumerate().find(|(i, (k, _))| same(k, key) && tag_of(*i) == tag).map(|(_, (k, _))| k.pos)
     }
 }
 
@@ -439,8 +449,25 @@ mod tests {
     }
 
     /// Both readers' answers, spelled out (`Debug`, so that NaNs compare equal).
+    /// What the event reader and saphyr's tree give for `text`. The reader names a
+    /// duplicated key and where it was first; the tree said only "duplicated key in
+    /// mapping", so that part of the reader's message is put back to the tree's words
+    /// (the position and everything else compare as they are).
     fn both(text: &str) -> (String, String) {
-        (format!("{:?}", parse(text)), format!("{:?}", parse_through_saphyr_tree(text)))
+        let new = format!("{:?}", parse(text));
+        let new = match (new.find("duplicated key "), new.find(": give it once")) {
+            (Some(a), Some(b)) if a < b => {
+                format!("{}duplicated key in mapping{}", &new[..a], &new[b + ": give it once".len()..])
+            }
+            _ => new,
+        };
+        (new, format!("{:?}", parse_through_saphyr_tree(text)))
+    }
+
+    #[test]
+    fn a_duplicated_key_is_named_with_where_it_was_first() {
+        let e = parse("name: t\nswitches:\n  a: {}\n  b: {}\n  a: {}\n").unwrap_err();
+        assert!(format!("{e:?}").contains("duplicated key `a` in mapping (first at 3:3): give it once"), "{e:?}");
     }
 
     /// Pieces of YAML that stress what the reader must keep: scalars of every type and

@@ -538,6 +538,15 @@ interfaces: {}
         assert_eq!(names(topo.route(at("acc1"), at("acc1"))), ["acc1"]);
     }
 
+    /// A link with a bad port name is one error, at that name: its switch is not also
+    /// reported as left out of the tree.
+    #[test]
+    fn a_bad_port_name_in_a_link_is_one_error() {
+        let errors = super::parse(&TREE.replace("[agg1:d1, acc1:up]", "[agg1:d1, 'acc1:u;p']")).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("\"u;p\" contains ';'"), "{errors:?}");
+    }
+
     /// Capacities up to 100T; above it (an overflowing policer rate once) refused where written.
     #[test]
     fn capacities_above_100t_are_refused() {

@@ -589,8 +589,9 @@ fn validate(raw: &Raw, diags: &mut Vec<Diagnostic>) {
                 continue;
             }
             if let Err(e) = check_ifname(&end.port) {
+                // Reported; the link still joins its switches for the tree's checks, so a
+                // bad port name does not also make its switch "not connected".
                 err(pos, format!("link endpoint {end}: {e}"));
-                ok = false;
                 continue;
             }
             use_port(&mut err, &end.switch, &end.port, "a link".to_string(), pos);

@@ -79,8 +79,10 @@ pub enum StoreError {
     Migrate(SqlError),
     #[error("database error: {0}")]
     Sql(#[from] SqlError),
-    #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    /// Its reason is in its message and not its `source`, so a chain of errors printed
+    /// whole (`{:#}`) says it once.
+    #[error("cannot create data directory {path}: {reason}")]
+    DataDir { path: String, reason: std::io::Error },
     /// What was looked for and is not there (`"organization `x`"`).
     #[error("{0} not found")]
     NotFound(String),
@@ -348,7 +350,7 @@ pub(in crate::store) const SQLITE_PRAGMAS: &str = "\
 /// The SQLite URL for a data directory (created if missing).
 pub fn sqlite_url(data_dir: &Path) -> Result<String, StoreError> {
     std::fs::create_dir_all(data_dir)
-        .map_err(|source| StoreError::DataDir { path: data_dir.display().to_string(), source })?;
+        .map_err(|reason| StoreError::DataDir { path: data_dir.display().to_string(), reason })?;
     Ok(format!("sqlite://{}?mode=rwc", data_dir.join("switchboard.db").display()))
 }
 

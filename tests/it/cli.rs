@@ -248,6 +248,19 @@ fn plan_into_a_closed_pipe_stops_quietly() {
     assert_eq!(text(&out.stderr), "", "no error message for a reader that went away");
 }
 
+/// A data directory that is a file: one line, the reason said once.
+#[test]
+fn a_data_directory_that_is_a_file_is_said_once() {
+    let dir = TempDir::new("datafile");
+    let file = dir.0.join("not-a-dir");
+    std::fs::write(&file, "").unwrap();
+    let out = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot create data directory"), "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+}
+
 #[test]
 fn missing_file_is_a_clear_failure() {
     let out = run(&["topology", "check", "/nonexistent/topo.yaml"]);

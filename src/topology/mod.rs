@@ -547,6 +547,18 @@ interfaces: {}
         assert!(errors[0].message.contains("\"u;p\" contains ';'"), "{errors:?}");
     }
 
+    /// Both `mac` and `macs`: that one error, not also "lists no MAC address".
+    #[test]
+    fn mac_and_macs_together_is_one_error() {
+        let text = TREE.replace(
+            "interfaces: {}",
+            "interfaces:\n  x: {organization: o, switch: acc1, port: p1, capacity: 1G, mac: '02:00:00:00:00:01', macs: ['02:00:00:00:00:02']}",
+        );
+        let errors = super::parse(&text).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("both `mac` and `macs`"), "{errors:?}");
+    }
+
     /// Capacities up to 100T; above it (an overflowing policer rate once) refused where written.
     #[test]
     fn capacities_above_100t_are_refused() {

@@ -496,7 +496,7 @@ fn read_interface(r: &mut Reader, key: &Node, value: &Node) -> Option<(ServiceIn
             r.error(f.pos, format!("{what} is missing `macs` (the MAC addresses of the customer equipment)"))
         }
     }
-    if mac_nodes.is_empty() && (f.get("macs").is_some() || f.get("mac").is_some()) {
+    if mac_nodes.is_empty() && (f.get("macs").is_some() != f.get("mac").is_some()) {
         r.error(f.pos, format!("{what} lists no MAC address: give at least one (the customer equipment's)"));
     }
     for n in mac_nodes {

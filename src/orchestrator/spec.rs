@@ -92,6 +92,27 @@ fn vlan(r: &mut Reader, node: &Node, what: &str) -> Option<VlanId> {
     r.int(node, what, 1, 4094).and_then(|v| VlanId::new(v as u16))
 }
 
+/// A `bandwidth`: Mbps, or with a unit as capacities are written ("100M", "10G", "1T"), from
+/// 1 Mbps to 100T.
+fn mbps(r: &mut Reader, n: &Node) -> Option<u64> {
+    let max = crate::model::MAX_MBPS;
+    match &n.value {
+        Value::Str(s) => match crate::topology::parse_mbps(s) {
+            Some(m) if m <= max => Some(m),
+            _ => {
+                r.error(
+                    n.pos,
+                    format!(
+                        "`bandwidth` {s:?}: give Mbps from 1 to {max}, or a rate such as \"100M\", \"10G\", \"1T\""
+                    ),
+                );
+                None
+            }
+        },
+        _ => r.int(n, "`bandwidth` (Mbps)", 1, max as i64).map(|b| b as u64),
+    }
+}
+
 fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
     let mut f = r.map(node, "a channel")?;
     let name = f.require(r, "name", "this channel").and_then(|n| r.string(n, "`name`"));
@@ -100,7 +121,7 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
     let vlan_id = f.get("vlan").and_then(|n| vlan(r, n, "`vlan`"));
     let leaf_vlan = f.get("leaf_vlan").and_then(|n| vlan(r, n, "`leaf_vlan`"));
     let bandwidth = match f.get("bandwidth") {
-        Some(n) => r.int(n, "`bandwidth` (Mbps)", 1, crate::model::MAX_MBPS as i64).map(|b| b as u64),
+        Some(n) => mbps(r, n),
         None => Some(DEFAULT_BANDWIDTH_MBPS),
     };
     let class = match f.get("class") {
@@ -155,10 +176,7 @@ fn read_member(r: &mut Reader, node: &Node) -> Option<MemberSpec> {
     let interface = f.require(r, "interface", "this member").and_then(|n| r.string(n, "`interface`"));
     let role = f.get("role").and_then(|n| r.parse_str::<Role>(n, "`role`"));
     let customer_vlan = f.get("customer_vlan").and_then(|n| vlan(r, n, "`customer_vlan`"));
-    let bandwidth_mbps = f
-        .get("bandwidth")
-        .and_then(|n| r.int(n, "`bandwidth` (Mbps)", 1, crate::model::MAX_MBPS as i64))
-        .map(|b| b as u64);
+    let bandwidth_mbps = f.get("bandwidth").and_then(|n| mbps(r, n));
     f.finish(r, "a member", &["interface", "role", "customer_vlan", "bandwidth"]);
     Some(MemberSpec { interface: interface?, role, customer_vlan, bandwidth_mbps, pos: node.pos })
 }
@@ -181,8 +199,21 @@ mod tests {
             said,
             [
                 "2:60: `bandwidth` (Mbps) 0 is out of range 1-100000000",
-                "2:90: `bandwidth` (Mbps) must be an integer, found a string",
+                "2:90: `bandwidth` \"fast\": give Mbps from 1 to 100000000, or a rate such as \"100M\", \"10G\", \"1T\"",
             ]
         );
+    }
+
+    /// A bandwidth may be written as capacities are: "10G" is 10,000 Mbps; above 100T refused.
+    #[test]
+    fn a_bandwidth_may_carry_a_unit() {
+        let (specs, diags) = parse_channels(
+            "- {name: e, kind: p2p, bandwidth: 10G, members: [{interface: x, bandwidth: 500M}, y]}\n\
+             - {name: f, kind: p2p, bandwidth: 101T, members: [x, y]}",
+        );
+        assert_eq!(specs[0].bandwidth_mbps, 10_000);
+        assert_eq!(specs[0].members[0].bandwidth_mbps, Some(500));
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].to_string().starts_with("2:35: `bandwidth` \"101T\""), "{diags:?}");
     }
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::model::{InterfaceMode, Mac, Pos};
 
 pub use classes::{Classes, DEFAULT_CLASS};
-pub use parse::{is_usable_name, parse, suggest};
+pub use parse::{is_usable_name, parse, parse_mbps, suggest};
 
 /// A validated metro network.
 #[derive(Clone, Debug)]

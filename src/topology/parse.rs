@@ -442,19 +442,22 @@ fn read_link(r: &mut Reader, node: &Node) -> Option<(Link, [Pos; 2])> {
     Some((Link { a: a?, b: b?, pos: node.pos }, [ea.pos, eb.pos]))
 }
 
+/// A rate written as Mbps, or with a unit: "100M", "10G", "1T" (positive; no range check).
+pub fn parse_mbps(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'M' | 'm')) => (&s[..i], 1),
+        Some((i, 'G' | 'g')) => (&s[..i], 1_000),
+        Some((i, 'T' | 't')) => (&s[..i], 1_000_000),
+        _ => (s, 1),
+    };
+    num.trim().parse::<u64>().ok().filter(|n| *n > 0).and_then(|n| n.checked_mul(mult))
+}
+
 fn read_capacity(r: &mut Reader, node: &Node) -> Option<u64> {
     let mbps = match &node.value {
         Value::Int(i) if *i > 0 => Some(*i as u64),
-        Value::Str(s) => {
-            let s = s.trim();
-            let (num, mult) = match s.char_indices().last() {
-                Some((i, 'M' | 'm')) => (&s[..i], 1),
-                Some((i, 'G' | 'g')) => (&s[..i], 1_000),
-                Some((i, 'T' | 't')) => (&s[..i], 1_000_000),
-                _ => (s, 1),
-            };
-            num.trim().parse::<u64>().ok().filter(|n| *n > 0).and_then(|n| n.checked_mul(mult))
-        }
+        Value::Str(s) => parse_mbps(s),
         _ => None,
     };
     match mbps {

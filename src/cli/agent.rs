@@ -79,7 +79,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         );
     }
     // Without its turns an agent still serves its switch (they only spare a shared kernel).
-    let turns = match args.turns.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())) {
+    let turns = match args.turns.unwrap_or_else(crate::engine::cpus) {
         0 => None,
         n => Turns::open(&args.turns_dir, n)
             .map_err(|e| {

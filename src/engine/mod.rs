@@ -139,7 +139,7 @@ fn parallelism(remote: bool, jobs: usize) -> usize {
 
 /// The CPUs this process may use, read once: `available_parallelism` reads the cgroup's
 /// files on every call (open, read, close), and every apply asks.
-fn cpus() -> usize {
+pub fn cpus() -> usize {
     static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

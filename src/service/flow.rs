@@ -117,11 +117,7 @@ impl Service {
         let iface = self.interface_row(&self.db, &new.interface).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
-        if iface.org_id != actor.org_id {
-            // As an interface that does not exist: another organization's ports are not for
-            // customers to find out (objects of other organizations are 404 everywhere).
-            return Err(ServiceError::NotFound(format!("service interface `{}`", iface.name)));
-        }
+        own_interface(&iface, actor)?;
         if new.customer_vlan.is_some() && iface.mode == InterfaceMode::Port {
             return Err(ServiceError::Invalid(format!(
                 "interface `{}` is in port mode: a customer VLAN only applies to tagged-mode interfaces",
@@ -574,6 +570,17 @@ fn member_role(kind: ChannelKind, role: Option<Role>, default: Role) -> Result<R
 
 /// A member's own bandwidth, when given, is at least 1 Mbps (`field` names it in the answer);
 /// its bounds from the account, definition and usage model are [`policy::verify`]'s.
+/// `iface` is one of `actor`'s organization's. Another organization's is answered as one
+/// that does not exist: its ports are not for customers to find out (objects of other
+/// organizations are 404 everywhere).
+pub(super) fn own_interface(iface: &InterfaceRow, actor: &Actor) -> Result<()> {
+    if iface.org_id == actor.org_id {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound(format!("service interface `{}`", iface.name)))
+    }
+}
+
 pub(super) fn check_member_bandwidth(field: &str, mbps: Option<u64>) -> Result<()> {
     match mbps {
         Some(0) => Err(ServiceError::Invalid(format!(

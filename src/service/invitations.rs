@@ -215,11 +215,7 @@ impl Service {
                 channel.state
             )));
         }
-        if iface.org_id != actor.org_id {
-            // As an interface that does not exist: another organization's ports are not for
-            // customers to find out (objects of other organizations are 404 everywhere).
-            return Err(ServiceError::NotFound(format!("service interface `{}`", iface.name)));
-        }
+        super::flow::own_interface(&iface, actor)?;
         if acc.customer_vlan.is_some() && iface.mode == InterfaceMode::Port {
             return Err(ServiceError::Invalid(format!(
                 "interface `{}` is in port mode: a customer VLAN only applies to tagged-mode interfaces",

@@ -187,6 +187,13 @@ struct Books {
     switch_of: Vec<u32>,
 }
 
+/// What [`Books::look_ahead`] found for a channel: each member's interface index, and the
+/// path when every member was found.
+struct Ahead<'a> {
+    interfaces: &'a [Option<usize>],
+    path: Option<Vec<usize>>,
+}
+
 /// What the channels on a service interface take of it.
 #[derive(Clone, Debug, Default)]
 struct InterfaceUse {
@@ -341,7 +348,7 @@ impl<'t> Planner<'t> {
             Entry::Occupied(first) => Some(first.get().pos),
             Entry::Vacant(_) => None,
         };
-        let channel = self.books.plan_channel(self.topology, spec, first)?;
+        let channel = self.books.plan_channel(self.topology, spec, first, None)?;
         // A name already used was refused, so the entry is vacant.
         let Entry::Vacant(entry) = entry else { return Err(Vec::new()) };
         Ok(entry.insert(channel))
@@ -386,13 +393,19 @@ impl<'t> Planner<'t> {
 impl Books {
     /// Checks `spec` against the topology and what is planned, and takes what it needs:
     /// the channel as planned, its books committed; or every reason it cannot be. `first`
-    /// is where the channel already planned under the same name was read, if there is one.
+    /// is where the channel already planned under the same name was read, if there is one;
+    /// `ahead`, what the caller looked up already.
     fn plan_channel(
         &mut self,
         topo: &Topology,
         spec: &ChannelSpec,
         first: Option<Pos>,
+        ahead: Option<Ahead<'_>>,
     ) -> Result<PlannedChannel, Vec<PlanError>> {
+        let (found, ahead_path) = match ahead {
+            Some(a) => (Some(a.interfaces), a.path),
+            None => (None, None),
+        };
         let mut errors: Vec<PlanError> = Vec::new();
         let mut refuse =
             |pos: Pos, refusal: Refusal| errors.push(PlanError { pos, channel: spec.name.clone(), refusal });
@@ -420,8 +433,12 @@ impl Books {
         // (interface idx, role, explicit tag, the member's bandwidth)
         let mut members: Vec<(usize, Role, Option<u16>, u64)> = Vec::new();
         let mut member_names: Vec<&String> = Vec::new(); // as the spec spells them, beside `members`
-        for m in &spec.members {
-            let Some(idx) = topo.interface_index(&m.interface) else {
+        for (k, m) in spec.members.iter().enumerate() {
+            let idx = match found {
+                Some(found) => found.get(k).copied().flatten(),
+                None => topo.interface_index(&m.interface),
+            };
+            let Some(idx) = idx else {
                 let known: Vec<&str> = topo.interfaces.iter().map(|i| i.name.as_str()).collect();
                 refuse(
                     m.pos,
@@ -513,7 +530,7 @@ impl Books {
         // Path and VLANs.
         let switch_of: Vec<Option<usize>> = members.iter().map(|(i, ..)| self.switch_of(topo, *i)).collect();
         let member_switches: Vec<usize> = switch_of.iter().flatten().copied().collect();
-        let path = topo.path(&member_switches);
+        let path = ahead_path.unwrap_or_else(|| topo.path(&member_switches));
         // The VLANs in use on the path, and the tags in use on the interfaces of tagged
         // members without a customer VLAN: those use the channel VLAN as their tag, so it
         // must not clash with a tag already there. Read in place, never merged into a copy.
@@ -622,6 +639,27 @@ impl Books {
         };
         self.commit(topo, &mut channel, &at, record);
         Ok(channel)
+    }
+
+    /// Looks up what planning `spec` will read, before it is planned ([`batch::plan`] does
+    /// this for a window of channels at once): each member's interface, and when all are
+    /// found, the path; the interfaces' records, their use and the VLANs and channel lists
+    /// of the path's switches are read on the way. Planning then finds them in cache.
+    fn look_ahead<'a>(&mut self, topo: &Topology, spec: &ChannelSpec, interfaces: &'a [Option<usize>]) -> Ahead<'a> {
+        let mut switches = Vec::with_capacity(interfaces.len());
+        for i in interfaces.iter().flatten() {
+            if let Some(f) = topo.interfaces.get(*i) {
+                std::hint::black_box((f.capacity_mbps, f.port.as_bytes().first().copied(), f.macs.first().copied()));
+            }
+            std::hint::black_box(self.interfaces.get(*i).map(|u| u.bandwidth_mbps));
+            switches.extend(self.switch_of(topo, *i));
+        }
+        let path = (switches.len() == spec.members.len()).then(|| topo.path(&switches));
+        for s in path.iter().flatten() {
+            std::hint::black_box(self.used.get(*s).map(|u| u.contains(0)));
+            std::hint::black_box(self.on_switch.get(*s).and_then(|on| on.last().copied()));
+        }
+        Ahead { interfaces, path }
     }
 
     /// The switch of service interface `i`.

@@ -7,7 +7,7 @@
 //! each. Here a name is looked up in a hash map of the names planned so far, and the map is
 //! built once at the end, from the channels sorted by name.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::model::Pos;
 use crate::topology::Topology;
@@ -21,17 +21,37 @@ pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner
     let mut errors = Vec::new();
     let mut planned: Vec<PlannedChannel> = Vec::with_capacity(specs.len());
     // Where each name planned so far was read: what a later channel of that name is told.
-    let mut first: HashMap<&str, Pos> = HashMap::with_capacity(specs.len());
+    // foldhash, seeded at random, as for the topology's names: SipHash cost more than the
+    // map's memory.
+    let mut first: hashbrown::HashMap<&str, Pos> = hashbrown::HashMap::with_capacity(specs.len());
     let pinned = specs.iter().filter(|s| s.vlan.is_some() || s.leaf_vlan.is_some());
     let free = specs.iter().filter(|s| s.vlan.is_none() && s.leaf_vlan.is_none());
-    for spec in pinned.chain(free) {
-        let earlier = first.get(spec.name.as_str()).copied();
-        match planner.books.plan_channel(topology, spec, earlier) {
-            Ok(channel) => {
-                first.insert(&spec.name, channel.pos);
-                planned.push(channel);
+    let in_order: Vec<&ChannelSpec> = pinned.chain(free).collect();
+    // Each member's interface, for the channels a window ahead.
+    let mut found: Vec<Option<usize>> = Vec::new();
+    let mut ends: Vec<usize> = Vec::with_capacity(AHEAD);
+    for window in in_order.chunks(AHEAD) {
+        found.clear();
+        ends.clear();
+        for spec in window {
+            found.extend(spec.members.iter().map(|m| topology.interface_index(&m.interface)));
+            ends.push(found.len());
+        }
+        let mut ahead = Vec::with_capacity(window.len());
+        for (k, spec) in window.iter().enumerate() {
+            let start = k.checked_sub(1).and_then(|j| ends.get(j)).copied().unwrap_or(0);
+            let members = ends.get(k).and_then(|end| found.get(start..*end)).unwrap_or_default();
+            ahead.push(planner.books.look_ahead(topology, spec, members));
+        }
+        for (spec, ahead) in window.iter().zip(ahead) {
+            let earlier = first.get(spec.name.as_str()).copied();
+            match planner.books.plan_channel(topology, spec, earlier, Some(ahead)) {
+                Ok(channel) => {
+                    first.insert(&spec.name, channel.pos);
+                    planned.push(channel);
+                }
+                Err(mut e) => errors.append(&mut e),
             }
-            Err(mut e) => errors.append(&mut e),
         }
     }
     if errors.is_empty() {
@@ -42,6 +62,14 @@ pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner
         Err(errors)
     }
 }
+
+/// How many channels ahead [`plan`] looks up what their planning will read: their members'
+/// interfaces by name, and what those lead to (`Books::look_ahead`).
+///
+/// On a large metro each of those is memory no longer in cache. Made one channel at a
+/// time, between the channel's other work, the misses came one after another; a window's
+/// lookups do not wait on each other, and the processor overlaps them.
+const AHEAD: usize = 32;
 
 /// The channels (of different names) as the planner keeps them, by name. Sorted first by
 /// their names' first 16 bytes packed in a number, so that the sort compares numbers in

@@ -641,25 +641,46 @@ impl Books {
         Ok(channel)
     }
 
-    /// Looks up what planning `spec` will read, before it is planned ([`batch::plan`] does
-    /// this for a window of channels at once): each member's interface, and when all are
-    /// found, the path; the interfaces' records, their use and the VLANs and channel lists
-    /// of the path's switches are read on the way. Planning then finds them in cache.
-    fn look_ahead<'a>(&mut self, topo: &Topology, spec: &ChannelSpec, interfaces: &'a [Option<usize>]) -> Ahead<'a> {
-        let mut switches = Vec::with_capacity(interfaces.len());
-        for i in interfaces.iter().flatten() {
-            if let Some(f) = topo.interfaces.get(*i) {
-                std::hint::black_box((f.capacity_mbps, f.port.as_bytes().first().copied(), f.macs.first().copied()));
-            }
-            std::hint::black_box(self.interfaces.get(*i).map(|u| u.bandwidth_mbps));
-            switches.extend(self.switch_of(topo, *i));
+    /// Reads, ahead of planning, what a window of channels will read ([`batch::plan`]):
+    /// `found` holds their members' interfaces. Planning then finds it in cache. Each kind
+    /// of read is made for the whole window before the next kind, which needs it: the
+    /// reads of one pass do not wait on each other, so the processor overlaps their cache
+    /// misses, where one channel at a time they came one after another. Returns each
+    /// channel's path, when all its members were found.
+    fn look_ahead<'a>(
+        &mut self,
+        topo: &Topology,
+        window: &[&ChannelSpec],
+        found: &'a [Option<usize>],
+        ends: &[usize],
+    ) -> Vec<Ahead<'a>> {
+        let records = || found.iter().flatten().filter_map(|i| topo.interfaces.get(*i));
+        // The interfaces' records, then what they point at, their use and their switches.
+        for f in records() {
+            std::hint::black_box((f.capacity_mbps, f.mode));
         }
-        let path = (switches.len() == spec.members.len()).then(|| topo.path(&switches));
-        for s in path.iter().flatten() {
+        for f in records() {
+            std::hint::black_box((f.port.as_bytes().first().copied(), f.macs.first().copied()));
+        }
+        for i in found.iter().flatten() {
+            std::hint::black_box(self.interfaces.get(*i).map(|u| u.bandwidth_mbps));
+            self.switch_of(topo, *i);
+        }
+        // The paths, then their switches' VLANs and channel lists.
+        let mut ahead = Vec::with_capacity(window.len());
+        let mut start = 0;
+        for (spec, end) in window.iter().zip(ends) {
+            let interfaces = found.get(start..*end).unwrap_or_default();
+            start = *end;
+            let switches: Vec<usize> = interfaces.iter().flatten().filter_map(|i| self.switch_of(topo, *i)).collect();
+            let path = (switches.len() == spec.members.len()).then(|| topo.path(&switches));
+            ahead.push(Ahead { interfaces, path });
+        }
+        for s in ahead.iter().filter_map(|a| a.path.as_ref()).flatten() {
             std::hint::black_box(self.used.get(*s).map(|u| u.contains(0)));
             std::hint::black_box(self.on_switch.get(*s).and_then(|on| on.last().copied()));
         }
-        Ahead { interfaces, path }
+        ahead
     }
 
     /// The switch of service interface `i`.

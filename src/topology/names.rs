@@ -1,11 +1,11 @@
 //! Names to indices, looked up on memory that stays in cache: the names one after another
-//! in one string, and a hash table of bare indices.
+//! in one string, and a hash table of small entries pointing into it.
 //!
 //! A channel's members are found by name, a lookup per member. A `HashMap<String, usize>`
 //! keeps 32-byte buckets and compares against each name's own allocation, somewhere in the
 //! heap the topology was parsed into: at 40,000 interfaces (a 10,000-switch metro) both are
-//! cache misses, and the lookup was a seventh of planning 100,000 channels. Here the table
-//! is 4 bytes an entry and the names sit side by side, under a megabyte for that metro.
+//! cache misses, and the lookup was a seventh of planning 100,000 channels. Here an entry
+//! is 12 bytes and the names sit side by side, under a megabyte for that metro.
 
 use std::hash::BuildHasher;
 
@@ -15,10 +15,11 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 pub(super) struct NameIndex {
     /// Every name, one after another.
     text: String,
-    /// Name `i` is `text[ends[i - 1]..ends[i]]` (from 0 for `i = 0`).
-    ends: Vec<u32>,
-    /// Indices into `ends`, by their name's hash.
-    table: HashTable<u32>,
+    /// How many names were given.
+    len: usize,
+    /// (index, where the name starts in `text`, its length), by the name's hash: what a
+    /// lookup needs is in the entry, so it reads the table and the name and nothing else.
+    table: HashTable<(u32, u32, u32)>,
     hasher: DefaultHashBuilder,
 }
 
@@ -28,20 +29,22 @@ impl NameIndex {
     pub(super) fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> NameIndex {
         let mut index = NameIndex::default();
         for (i, name) in names.into_iter().enumerate() {
-            let Ok(i) = u32::try_from(i) else { break };
-            let start = index.text.len();
-            index.text.push_str(name);
-            let Ok(end) = u32::try_from(index.text.len()) else {
-                index.text.truncate(start);
+            let (Ok(i), Ok(start), Ok(len)) =
+                (u32::try_from(i), u32::try_from(index.text.len()), u32::try_from(name.len()))
+            else {
                 break;
             };
-            index.ends.push(end);
+            if start.checked_add(len).is_none() {
+                break;
+            }
+            index.text.push_str(name);
+            index.len += 1;
             let hash = index.hasher.hash_one(name);
-            let NameIndex { text, ends, table, hasher } = &mut index;
-            match table.find_mut(hash, |k| name_at(text, ends, *k) == Some(name)) {
-                Some(k) => *k = i,
+            let NameIndex { text, table, hasher, .. } = &mut index;
+            match table.find_mut(hash, |e| name_at(text, *e) == Some(name)) {
+                Some(e) => *e = (i, start, len),
                 None => {
-                    table.insert_unique(hash, i, |k| name_at(text, ends, *k).map_or(0, |n| hasher.hash_one(n)));
+                    table.insert_unique(hash, (i, start, len), |e| name_at(text, *e).map_or(0, |n| hasher.hash_one(n)));
                 }
             }
         }
@@ -50,19 +53,17 @@ impl NameIndex {
 
     pub(super) fn get(&self, name: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(name);
-        self.table.find(hash, |k| name_at(&self.text, &self.ends, *k) == Some(name)).map(|k| *k as usize)
+        self.table.find(hash, |e| name_at(&self.text, *e) == Some(name)).map(|e| e.0 as usize)
     }
 }
 
-fn name_at<'a>(text: &'a str, ends: &[u32], k: u32) -> Option<&'a str> {
-    let k = k as usize;
-    let start = k.checked_sub(1).map_or(Some(0), |j| ends.get(j).copied())? as usize;
-    text.get(start..*ends.get(k)? as usize)
+fn name_at(text: &str, (_, start, len): (u32, u32, u32)) -> Option<&str> {
+    text.get(start as usize..start as usize + len as usize)
 }
 
 impl std::fmt::Debug for NameIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NameIndex").field("names", &self.ends.len()).finish()
+        f.debug_struct("NameIndex").field("names", &self.len).finish()
     }
 }
 

@@ -19,7 +19,11 @@ use super::{PlanError, PlannedChannel, Planner};
 pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner<'t>, Vec<PlanError>> {
     let mut planner = Planner::new(topology);
     let mut errors = Vec::new();
-    let mut planned: Vec<PlannedChannel> = Vec::with_capacity(specs.len());
+    // The channels planned, each with its key in the map of channels, made from the spec's
+    // name while it is in cache (at the end it no longer is).
+    let mut planned: Vec<(String, PlannedChannel)> = Vec::with_capacity(specs.len());
+    // Their order by name's first bytes, also made while the name is in cache.
+    let mut order: Vec<(u128, u32)> = Vec::with_capacity(specs.len());
     // Where each name planned so far was read: what a later channel of that name is told.
     // foldhash, seeded at random, as for the topology's names: SipHash cost more than the
     // map's memory.
@@ -37,25 +41,21 @@ pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner
             found.extend(spec.members.iter().map(|m| topology.interface_index(&m.interface)));
             ends.push(found.len());
         }
-        let mut ahead = Vec::with_capacity(window.len());
-        for (k, spec) in window.iter().enumerate() {
-            let start = k.checked_sub(1).and_then(|j| ends.get(j)).copied().unwrap_or(0);
-            let members = ends.get(k).and_then(|end| found.get(start..*end)).unwrap_or_default();
-            ahead.push(planner.books.look_ahead(topology, spec, members));
-        }
+        let ahead = planner.books.look_ahead(topology, window, &found, &ends);
         for (spec, ahead) in window.iter().zip(ahead) {
             let earlier = first.get(spec.name.as_str()).copied();
             match planner.books.plan_channel(topology, spec, earlier, Some(ahead)) {
                 Ok(channel) => {
                     first.insert(&spec.name, channel.pos);
-                    planned.push(channel);
+                    order.push((prefix(&spec.name), u32::try_from(planned.len()).unwrap_or(u32::MAX)));
+                    planned.push((spec.name.clone(), channel));
                 }
                 Err(mut e) => errors.append(&mut e),
             }
         }
     }
     if errors.is_empty() {
-        planner.channels = by_name(planned);
+        planner.channels = by_name(planned, order);
         Ok(planner)
     } else {
         errors.sort_by_key(|a| a.pos);
@@ -71,27 +71,27 @@ pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner
 /// lookups do not wait on each other, and the processor overlaps them.
 const AHEAD: usize = 32;
 
-/// The channels (of different names) as the planner keeps them, by name. Sorted first by
-/// their names' first 16 bytes packed in a number, so that the sort compares numbers in
-/// one array instead of strings all over the heap; the map is then built from a sorted
-/// run, without searching it.
-fn by_name(planned: Vec<PlannedChannel>) -> BTreeMap<String, PlannedChannel> {
-    let prefix = |name: &str| {
-        let mut bytes = [0u8; 16];
-        let n = name.len().min(16);
-        bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
-        u128::from_be_bytes(bytes)
-    };
-    let mut order: Vec<(u128, u32)> = planned.iter().enumerate().map(|(i, c)| (prefix(&c.name), i as u32)).collect();
-    let name = |i: u32| planned.get(i as usize).map_or("", |c| c.name.as_str());
+/// A name's first 16 bytes, packed in a number that sorts as they do (shorter names padded
+/// with NUL bytes, which sort first).
+fn prefix(name: &str) -> u128 {
+    let mut bytes = [0u8; 16];
+    let n = name.len().min(16);
+    if let (Some(to), Some(from)) = (bytes.get_mut(..n), name.as_bytes().get(..n)) {
+        to.copy_from_slice(from);
+    }
+    u128::from_be_bytes(bytes)
+}
+
+/// The channels (of different names) as the planner keeps them, by name: `planned` with
+/// their keys, and `order`, each one's position and its name's [`prefix`]. Sorted first by
+/// those numbers, in one array, instead of by strings all over the heap; the map is then
+/// built from a sorted run, without searching it.
+fn by_name(planned: Vec<(String, PlannedChannel)>, mut order: Vec<(u128, u32)>) -> BTreeMap<String, PlannedChannel> {
+    let name = |i: u32| planned.get(i as usize).map_or("", |c| c.0.as_str());
     // Equal prefixes (names of 16 bytes or more, or with NUL bytes) compare in full.
     order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| name(a.1).cmp(name(b.1))));
-    let mut slots: Vec<Option<PlannedChannel>> = planned.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|(_, i)| slots.get_mut(i as usize).and_then(Option::take))
-        .map(|c| (c.name.clone(), c))
-        .collect()
+    let mut slots: Vec<Option<(String, PlannedChannel)>> = planned.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|(_, i)| slots.get_mut(i as usize).and_then(Option::take)).collect()
 }
 
 #[cfg(test)]

@@ -405,15 +405,15 @@ fn invitee_line(line: &str, role: Option<Role>) -> Result<InviteeSpec, String> {
     })
 }
 
-/// The service's refusal of an offer, a line of the form each: "invitee N: why" names the
-/// line invitee N came from; the rest is said as it is, in people's words.
+/// The service's refusal of an offer, a line of the form each: "invitees[N]: why" names the
+/// line invitee N (from 0) came from; the rest is said as it is, in people's words.
 fn by_line(message: &str, from_line: &[String]) -> Vec<String> {
     message
         .lines()
         .map(|m| {
-            let numbered = m.strip_prefix("invitee ").and_then(|r| r.split_once(": ")).and_then(|(n, why)| {
+            let numbered = m.strip_prefix("invitees[").and_then(|r| r.split_once("]: ")).and_then(|(n, why)| {
                 let n: usize = n.parse().ok()?;
-                Some(format!("{}: {}", from_line.get(n.checked_sub(1)?)?, super::words::for_people(why)))
+                Some(format!("{}: {}", from_line.get(n)?, super::words::for_people(why)))
             });
             numbered.unwrap_or_else(|| super::words::for_people(m))
         })
@@ -432,7 +432,7 @@ pub(super) async fn view_offer_post(
     // what was typed; the service's own refusals come back the same way.
     let mut errors = Vec::new();
     let mut invitees = Vec::new();
-    // Which line each invitee came from, for the service's refusals ("invitee 2: ...").
+    // Which line each invitee came from, for the service's refusals ("invitees[1]: ...").
     let mut from_line = Vec::new();
     for (n, line) in f.invitees.lines().enumerate().map(|(n, l)| (n + 1, l.trim())).filter(|(_, l)| !l.is_empty()) {
         match invitee_line(line, f.role) {

@@ -353,14 +353,14 @@ impl Service {
         now: i64,
     ) -> Result<Vec<Invitation>> {
         // Every invitee is checked before any is written, and every bad one reported at once
-        // (a line each: "invitee N: why").
+        // (a line each: "invitees[N]: why", N counted from 0 as in a JSON body's own errors).
         let mut checked = Vec::with_capacity(invitees.len());
         let mut problems = Vec::new();
         // Someone whose invitation to this channel still waits is not invited twice (a
         // form sent again, a list pasted twice): their link still works, or is sent again.
         let mut waiting = offers::waiting_on(tx, &channel.id, now).await?;
         for (n, inv) in invitees.iter().enumerate() {
-            let at = |m: &str| format!("invitee {}: {m}", n + 1);
+            let at = |m: &str| format!("invitees[{n}]: {m}");
             let email = inv.email.as_ref().map(|e| e.to_string());
             let org_id = match inv.organization.as_deref() {
                 Some(o) => match organizations::id_by_name(&mut *tx, o).await {

@@ -384,15 +384,15 @@ async fn nobody_is_invited_twice_to_one_channel(b: Backend) {
     assert_eq!(status, StatusCode::CREATED);
     let (status, body) = offer(serde_json::json!([{"email": "OPS@globex.example"}])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("invitee 1: invited to this channel already"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("invitees[0]: invited to this channel already"), "{body}");
     let (status, body) = offer(
         serde_json::json!([{"organization": "initech"}, {"organization": "umbrella"}, {"organization": "initech"}]),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("invitee 2: invited") && message.contains("invitee 3: invited"), "{message}");
-    assert!(!message.contains("invitee 1"), "{message}");
+    assert!(message.contains("invitees[1]: invited") && message.contains("invitees[2]: invited"), "{message}");
+    assert!(!message.contains("invitees[0]"), "{message}");
     let (_, offers) = acme.get(&format!("/api/v1/channels/{id}/offers")).await;
     let invitees: usize = offers.as_array().unwrap().iter().map(|o| o["invitees"].as_array().unwrap().len()).sum();
     assert_eq!(invitees, 2, "nothing more was written: {offers}");

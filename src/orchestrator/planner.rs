@@ -402,10 +402,7 @@ impl Books {
         first: Option<Pos>,
         ahead: Option<Ahead<'_>>,
     ) -> Result<PlannedChannel, Vec<PlanError>> {
-        let (found, ahead_path) = match ahead {
-            Some(a) => (Some(a.interfaces), a.path),
-            None => (None, None),
-        };
+        let (found, ahead_path) = ahead.map_or((None, None), |a| (Some(a.interfaces), a.path));
         let mut errors: Vec<PlanError> = Vec::new();
         let mut refuse =
             |pos: Pos, refusal: Refusal| errors.push(PlanError { pos, channel: spec.name.clone(), refusal });
@@ -529,8 +526,7 @@ impl Books {
 
         // Path and VLANs.
         let switch_of: Vec<Option<usize>> = members.iter().map(|(i, ..)| self.switch_of(topo, *i)).collect();
-        let member_switches: Vec<usize> = switch_of.iter().flatten().copied().collect();
-        let path = ahead_path.unwrap_or_else(|| topo.path(&member_switches));
+        let path = ahead_path.unwrap_or_else(|| topo.path(&switch_of.iter().flatten().copied().collect::<Vec<_>>()));
         // The VLANs in use on the path, and the tags in use on the interfaces of tagged
         // members without a customer VLAN: those use the channel VLAN as their tag, so it
         // must not clash with a tag already there. Read in place, never merged into a copy.

@@ -225,7 +225,6 @@ pub struct ServiceInterface {
 struct Tree {
     /// For each switch: (parent switch, this switch's port toward it, the parent's port toward this).
     parent: Vec<Option<(usize, String, String)>>,
-    depth: Vec<usize>,
     /// For each switch, its parent (itself for the root) and its depth, packed: what a path
     /// climbs. At 10,000 switches this is 80 KB, which stays in cache while a plan of
     /// 100,000 channels climbs it at random; `parent`'s entries with their two port names
@@ -255,7 +254,7 @@ impl Topology {
 
     /// Depth of switch `s` below the root (the root is 0).
     pub fn depth(&self, s: usize) -> usize {
-        self.tree.depth.get(s).copied().unwrap_or(0)
+        self.tree.up.get(s).map_or(0, |&(_, depth)| depth as usize)
     }
 
     /// The parent of `s` in the tree, with `s`'s uplink port.
@@ -368,7 +367,7 @@ impl Topology {
 
     /// Height of the tree (the deepest switch's depth).
     pub fn height(&self) -> usize {
-        self.tree.depth.iter().copied().max().unwrap_or(0)
+        self.tree.up.iter().map(|&(_, depth)| depth as usize).max().unwrap_or(0)
     }
 
     /// The part of the tree a subscriber may see: the `sites` (service interfaces) named,
@@ -457,8 +456,10 @@ impl Topology {
                 }
             }
         }
-        let mut tree =
-            Tree { parent: vec![None; n], depth: vec![0; n], up: Vec::new(), tin: vec![0; n], tout: vec![0; n] };
+        let index = |s: usize| u32::try_from(s).unwrap_or(u32::MAX);
+        // Until seen, a switch is its own parent at depth 0.
+        let up = (0..n).map(|s| (index(s), 0)).collect();
+        let mut tree = Tree { parent: vec![None; n], up, tin: vec![0; n], tout: vec![0; n] };
         if n == 0 {
             return tree;
         }
@@ -478,7 +479,7 @@ impl Topology {
                         seen[t] = true;
                         clock += 1;
                         tree.tin[t] = clock;
-                        tree.depth[t] = tree.depth[s] + 1;
+                        tree.up[t] = (index(s), tree.up[s].1 + 1);
                         // Seen from t: the parent is s, t's uplink is their_port, s's downlink my_port.
                         tree.parent[t] = Some((s, their_port.clone(), my_port.clone()));
                         stack.push((t, 0));
@@ -490,13 +491,6 @@ impl Topology {
                 }
             }
         }
-        tree.up = (0..n)
-            .map(|s| {
-                let parent = tree.parent.get(s).and_then(|p| p.as_ref()).map_or(s, |(p, ..)| *p);
-                let depth = tree.depth.get(s).copied().unwrap_or(0);
-                (u32::try_from(parent).unwrap_or(u32::MAX), u32::try_from(depth).unwrap_or(u32::MAX))
-            })
-            .collect();
         tree
     }
 }

@@ -15,8 +15,6 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 pub(super) struct NameIndex {
     /// Every name, one after another.
     text: String,
-    /// How many names were given.
-    len: usize,
     /// (index, where the name starts in `text`, its length), by the name's hash: what a
     /// lookup needs is in the entry, so it reads the table and the name and nothing else.
     table: HashTable<(u32, u32, u32)>,
@@ -38,7 +36,6 @@ impl NameIndex {
                 break;
             }
             index.text.push_str(name);
-            index.len += 1;
             let hash = index.hasher.hash_one(name);
             let NameIndex { text, table, hasher, .. } = &mut index;
             match table.find_mut(hash, |e| name_at(text, *e) == Some(name)) {
@@ -63,7 +60,7 @@ fn name_at(text: &str, (_, start, len): (u32, u32, u32)) -> Option<&str> {
 
 impl std::fmt::Debug for NameIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NameIndex").field("names", &self.len).finish()
+        f.debug_struct("NameIndex").field("names", &self.table.len()).finish()
     }
 }
 

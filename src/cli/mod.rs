@@ -8,6 +8,7 @@ pub mod lab;
 pub mod lab_agents;
 pub mod pki;
 pub mod plan;
+pub mod pretty;
 pub mod probe;
 pub mod serve;
 pub mod service;

@@ -98,7 +98,7 @@ fn write_preview(out: &mut impl Write, planner: &Planner<'_>, preview: &Preview<
                 channels: Channels(topo, planner),
                 switches: Switches(preview),
             };
-            serde_json::to_writer_pretty(&mut *out, &report)?;
+            super::pretty::to_writer(&mut *out, &report)?;
             out.write_all(b"\n")?;
         }
     }

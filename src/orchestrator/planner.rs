@@ -30,6 +30,7 @@ use super::state::{Item, subinterface_name};
 use super::vlan::{VlanSet, pick_among};
 
 mod batch;
+mod holders;
 
 pub use batch::plan;
 
@@ -137,16 +138,38 @@ pub enum Refusal {
     PortModeBusy { interface: String, channel: String },
     #[error("interface `{interface}` would carry {needed} Mbps, over its capacity of {capacity} Mbps")]
     OverCapacity { interface: String, needed: u64, capacity: u64 },
-    #[error("customer VLAN {vid} is already used on interface `{interface}`: pick another `customer_vlan`")]
-    CustomerVlanTaken { interface: String, vid: u16 },
+    #[error(
+        "customer VLAN {vid} is already used on interface `{interface}`{}: pick another `customer_vlan`",
+        by(channel)
+    )]
+    CustomerVlanTaken {
+        interface: String,
+        vid: u16,
+        /// The channel using the tag there, when it is one the planner holds.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+    },
     #[error("unknown class of service `{class}`{suggestion}: the topology's `classes` are {known}")]
     UnknownClass { class: String, suggestion: String, known: String },
     #[error("VLAN {vid} is not in the topology's VLAN pool (or is reserved)")]
     VlanNotInPool { vid: u16 },
-    #[error("VLAN {vid} is already used on switch `{switch}`, which is on this channel's path")]
-    VlanTaken { vid: u16, switch: String },
-    #[error("VLAN {vid} is the customer VLAN of another channel on interface `{interface}`")]
-    VlanIsCustomerTag { vid: u16, interface: String },
+    #[error("VLAN {vid} is already used{} on switch `{switch}`, which is on this channel's path", by(channel))]
+    VlanTaken {
+        vid: u16,
+        switch: String,
+        /// The channel using the VLAN there, when it is one the planner holds (not one of
+        /// the VLANs a caller reserved).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+    },
+    #[error("VLAN {vid} is the customer VLAN of {} on interface `{interface}`", channel.as_ref().map_or_else(|| "another channel".to_string(), |c| format!("channel `{c}`")))]
+    VlanIsCustomerTag {
+        vid: u16,
+        interface: String,
+        /// The channel using the tag there, when it is one the planner holds.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+    },
     #[error("`leaf_vlan` only applies to p2mp channels")]
     LeafVlanNotP2mp,
     #[error("`vlan` and `leaf_vlan` must differ")]
@@ -155,6 +178,25 @@ pub enum Refusal {
         "no VLAN of the pool is free on all {switches} switches of the path: free a channel there or widen the pool"
     )]
     PoolExhausted { switches: usize },
+}
+
+impl Refusal {
+    /// The refusal without the name of the channel holding what it wants: for a refusal
+    /// shown to someone that channel may not belong to.
+    pub fn without_holder(mut self) -> Refusal {
+        if let Refusal::VlanTaken { channel, .. }
+        | Refusal::VlanIsCustomerTag { channel, .. }
+        | Refusal::CustomerVlanTaken { channel, .. } = &mut self
+        {
+            *channel = None;
+        }
+        self
+    }
+}
+
+/// " by channel `name`" for a refusal that names who holds what it wants, else nothing.
+fn by(channel: &Option<String>) -> String {
+    channel.as_ref().map_or_else(String::new, |c| format!(" by channel `{c}`"))
 }
 
 /// Incremental planner over one topology.
@@ -341,17 +383,20 @@ impl<'t> Planner<'t> {
 
     /// Plans one more channel, or says every reason it cannot be.
     pub fn add(&mut self, spec: &ChannelSpec) -> Result<&PlannedChannel, Vec<PlanError>> {
-        // One search of the channels for both the check and the commit: at 100k channels
-        // each is ~17 string comparisons, most of them cache misses ([`plan`] does without).
-        let entry = self.channels.entry(spec.name.clone());
-        let first = match &entry {
-            Entry::Occupied(first) => Some(first.get().pos),
-            Entry::Vacant(_) => None,
-        };
-        let channel = self.books.plan_channel(self.topology, spec, first, None)?;
-        // A name already used was refused, so the entry is vacant.
-        let Entry::Vacant(entry) = entry else { return Err(Vec::new()) };
-        Ok(entry.insert(channel))
+        // The channels are searched twice, for the check and the commit, the second time
+        // along the nodes the first brought into cache ([`plan`] does without).
+        let first = self.channels.get(&spec.name).map(|c| c.pos);
+        match self.books.plan_channel(self.topology, spec, first, None) {
+            // A name already used was refused, so the entry is vacant.
+            Ok(channel) => match self.channels.entry(spec.name.clone()) {
+                Entry::Vacant(entry) => Ok(entry.insert(channel)),
+                Entry::Occupied(_) => Err(Vec::new()),
+            },
+            Err(mut errors) => {
+                holders::name(self.topology, &mut errors, self.channels.values());
+                Err(errors)
+            }
+        }
     }
 
     /// Removes a channel, freeing its VLANs, bandwidth and customer tags at once.
@@ -469,7 +514,10 @@ impl Books {
                 if iface.mode == InterfaceMode::Port {
                     refuse(m.pos, Refusal::CustomerVlanOnPortMode { interface: iface.name.clone() });
                 } else if usage.is_some_and(|u| u.tags.contains(tag.get())) {
-                    refuse(m.pos, Refusal::CustomerVlanTaken { interface: iface.name.clone(), vid: tag.get() });
+                    refuse(
+                        m.pos,
+                        Refusal::CustomerVlanTaken { interface: iface.name.clone(), vid: tag.get(), channel: None },
+                    );
                 }
             }
             if iface.mode == InterfaceMode::Port
@@ -551,14 +599,14 @@ impl Books {
                     .find(|s| self.used.get(**s).is_some_and(|u| u.contains(vid)))
                     .and_then(|s| topo.switches.get(*s))
                     .map_or_else(String::new, |s| s.name.clone());
-                Some(Refusal::VlanTaken { vid, switch })
+                Some(Refusal::VlanTaken { vid, switch, channel: None })
             } else if tag_sets.iter().any(|u| u.contains(vid)) {
                 let interface = members
                     .iter()
                     .find(|(i, _, t, _)| t.is_none() && self.interfaces.get(*i).is_some_and(|u| u.tags.contains(vid)))
                     .and_then(|(i, ..)| topo.interfaces.get(*i))
                     .map_or_else(String::new, |f| f.name.clone());
-                Some(Refusal::VlanIsCustomerTag { vid, interface })
+                Some(Refusal::VlanIsCustomerTag { vid, interface, channel: None })
             } else {
                 None
             };

@@ -445,8 +445,21 @@ impl AppliedChannel {
 }
 
 /// Plans `spec` with the VLANs it holds; when its path grew onto a switch where they are
-/// taken, moves it to free ones.
+/// taken, moves it to free ones. A refusal names no other channel: the planner holds the
+/// batch's channels, which may be other organizations'.
 pub(super) fn plan_keeping_vlan(
+    planner: &mut Planner<'_>,
+    spec: &ChannelSpec,
+) -> std::result::Result<crate::orchestrator::PlannedChannel, Vec<crate::orchestrator::PlanError>> {
+    plan_or_move(planner, spec).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| crate::orchestrator::PlanError { refusal: e.refusal.without_holder(), ..e })
+            .collect()
+    })
+}
+
+fn plan_or_move(
     planner: &mut Planner<'_>,
     spec: &ChannelSpec,
 ) -> std::result::Result<crate::orchestrator::PlannedChannel, Vec<crate::orchestrator::PlanError>> {

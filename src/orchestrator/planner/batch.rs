@@ -59,6 +59,9 @@ pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner
         Ok(planner)
     } else {
         errors.sort_by_key(|a| a.pos);
+        // A VLAN or tag is held by one channel at a time, and none is freed here: who holds
+        // it now held it when the channel was refused.
+        super::holders::name(topology, &mut errors, planned.iter().map(|(_, c)| c));
         Err(errors)
     }
 }

@@ -269,3 +269,53 @@ proptest::proptest! {
         proptest::prop_assert_eq!(interface_use(&planner), held);
     }
 }
+
+/// A refusal for a VLAN or tag already taken names the channel that holds it, whether the
+/// channels are planned in one go or added one by one (all pinned: both go in file order).
+#[test]
+fn clashes_name_the_channel_holding_the_vlan_or_tag() {
+    let channels = "
+- {name: first, kind: p2p, vlan: 12, members: [x, y]}
+- {name: tagged, kind: p2p, vlan: 11, members: [{interface: z, customer_vlan: 15}, {interface: v, customer_vlan: 16}]}
+- {name: pinned-again, kind: p2p, vlan: 12, members: [{interface: z, customer_vlan: 30}, w]}
+- {name: tag-again, kind: p2p, vlan: 13, members: [{interface: z, customer_vlan: 15}, {interface: v, customer_vlan: 31}]}
+- {name: vlan-is-a-tag, kind: p2p, vlan: 16, members: [v, w]}
+";
+    check(
+        channels,
+        expect![[r#"
+            4:3: channel `pinned-again`: VLAN 12 is already used by channel `first` on switch `b`, which is on this channel's path
+            5:52: channel `tag-again`: customer VLAN 15 is already used on interface `z` by channel `tagged`: pick another `customer_vlan`
+            6:3: channel `vlan-is-a-tag`: VLAN 16 is the customer VLAN of channel `tagged` on interface `v`
+        "#]],
+    );
+    let topo = crate::topology::parse(LINE).unwrap();
+    let (specs, _) = parse_channels(channels);
+    let mut planner = Planner::new(&topo);
+    let mut one_by_one = String::new();
+    for spec in &specs {
+        if let Err(errors) = planner.add(spec) {
+            one_by_one.extend(errors.iter().map(|e| format!("{e}\n")));
+        }
+    }
+    let Err(in_one_go) = plan(&topo, &specs) else { panic!("the clashes are refused") };
+    assert_eq!(one_by_one, in_one_go.iter().map(|e| format!("{e}\n")).collect::<String>());
+    // Shown to someone the holder may not belong to, the refusal names no channel.
+    let unnamed: Vec<String> = in_one_go.iter().map(|e| e.refusal.clone().without_holder().to_string()).collect();
+    expect![[r#"
+        [
+            "VLAN 12 is already used on switch `b`, which is on this channel's path",
+            "customer VLAN 15 is already used on interface `z`: pick another `customer_vlan`",
+            "VLAN 16 is the customer VLAN of another channel on interface `v`",
+        ]
+    "#]]
+    .assert_debug_eq(&unnamed);
+    // A VLAN the caller reserved has no channel to name.
+    let mut reserved = Planner::new(&topo);
+    reserved.reserve_vlan(1, 12);
+    let errors = reserved.add(&specs[0]).unwrap_err();
+    expect![[r#"
+        2:3: channel `first`: VLAN 12 is already used on switch `b`, which is on this channel's path
+    "#]]
+    .assert_eq(&errors.iter().map(|e| format!("{e}\n")).collect::<String>());
+}

@@ -611,16 +611,18 @@ mod tests {
     }
 
     /// Three switches in a line; s1 has interfaces on ports whose names interleave with its
-    /// trunks' and its sub-interfaces' (`e1`, `e1.5`, `e1-x`).
+    /// trunks' and its sub-interfaces' (`e1`, `e1.05`, `e1-x`). A port may not be named as a
+    /// sub-interface Switchboard makes (`e1.5` of tagged `e1`), but `e1.0` and `e1.05` are
+    /// other devices that sort among them.
     const TOPO: &str = "
 name: t
 switches: {s0: {}, s1: {}, s2: {}}
 links:
-  - endpoints: [s0:e1.2, s1:e1.10]
+  - endpoints: [s0:e1.2, s1:e1.0]
   - endpoints: [s1:e1-x, s2:up]
 interfaces:
   i0: {organization: o, switch: s1, port: e1, mode: tagged, capacity: 100, macs: ['02:00:00:00:00:01']}
-  i1: {organization: o, switch: s1, port: e1.5, capacity: 100, macs: ['02:00:00:00:00:02']}
+  i1: {organization: o, switch: s1, port: e1.05, capacity: 100, macs: ['02:00:00:00:00:02']}
   i2: {organization: o, switch: s1, port: e10, mode: tagged, capacity: 100, macs: ['02:00:00:00:00:03']}
 ";
 
@@ -629,11 +631,11 @@ interfaces:
         let topo = crate::topology::parse(TOPO).unwrap();
         let names = Names::new(&topo);
         let n = topo.switches.len();
-        assert_eq!(names.port(uplink(1)), "e1.10");
+        assert_eq!(names.port(uplink(1)), "e1.0");
         assert_eq!(names.port(downlink(1)), "e1.2");
         assert_eq!(names.port(uplink(2)), "up");
         assert_eq!(names.port(downlink(2)), "e1-x");
-        assert_eq!(names.port(interface_port(n, 1)), "e1.5");
+        assert_eq!(names.port(interface_port(n, 1)), "e1.05");
         assert_eq!(PortName { base: "e1", tag: 5 }.to_string(), "e1.5");
         let (digits, n) = decimal(4094);
         assert_eq!(&digits[..n], b"4094");

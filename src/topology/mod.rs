@@ -62,6 +62,18 @@ impl Default for VlanPool {
     }
 }
 
+/// "100-199", or "2-4094 less the reserved 1000-1099, 3000".
+impl std::fmt::Display for VlanPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)?;
+        for (i, (a, b)) in self.reserved.iter().enumerate() {
+            f.write_str(if i == 0 { " less the reserved " } else { ", " })?;
+            if a == b { write!(f, "{a}")? } else { write!(f, "{a}-{b}")? }
+        }
+        Ok(())
+    }
+}
+
 impl VlanPool {
     /// Whether `vid` may be given to a channel (and so is Switchboard's to manage).
     pub fn allows(&self, vid: u16) -> bool {

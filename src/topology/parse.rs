@@ -7,6 +7,8 @@ use crate::model::{Diagnostic, InterfaceMode, Mac, Pos, check_ifname, check_netn
 use super::yaml::{self, Node, Reader, Value};
 use super::{DriverConfig, Link, PortRef, ServiceInterface, Switch, Topology, VlanPool};
 
+mod devices;
+
 /// Longest port name of a tagged-mode interface: its sub-interfaces are named
 /// `PORT.VID`, and a Linux interface name has at most 15 bytes.
 pub const MAX_TAGGED_PORT_LEN: usize = 10;
@@ -250,6 +252,15 @@ fn read_pool(r: &mut Reader, node: &Node) -> VlanPool {
     if let Some(n) = f.get("pool")
         && let Some((a, b)) = read_range(r, n, "VLAN pool")
     {
+        if a == 1 {
+            r.error(
+                n.pos,
+                format!(
+                    "VLAN pool {a}-{b} holds VLAN 1, every Linux bridge port's default VLAN: a channel on it \
+                     would reach the ports of other channels; start the pool at 2"
+                ),
+            );
+        }
         pool.first = a;
         pool.last = b;
     }
@@ -644,6 +655,7 @@ fn validate(raw: &Raw, diags: &mut Vec<Diagnostic>) {
         }
     }
 
+    devices::check(raw, &mut err);
     check_tree(raw, &edges, &mut err);
 }
 

@@ -81,6 +81,10 @@ fn check_reports_every_error_with_position() {
         ),
         ("name: x\nvlans: {pool: 0-99}\nswitches:\n  a: {}\n", &[":2:15: VLAN pool 0-99 is outside 1-4094"]),
         (
+            "name: x\nvlans: {pool: 1-99}\nswitches:\n  a: {}\n",
+            &[":2:15: VLAN pool 1-99 holds VLAN 1, every Linux bridge port's default VLAN"],
+        ),
+        (
             "name: x\nvlans: {pool: 2-4094, reserved: [10-20, 20-30]}\nswitches:\n  a: {}\n",
             &[":2:41: reserved range 20-30 overlaps reserved range 10-20 at 2:34"],
         ),
@@ -122,10 +126,35 @@ fn plan_reports_channel_errors_with_positions() {
     for want in [
         ":1:3: channel `a`: a p2p channel needs exactly 2 members, it has 1",
         ":6:47: channel `b`: unknown interface `acme-3b`, did you mean `acme-3a`?",
-        ":7:3: channel `c`: VLAN 1050 is not in the topology's VLAN pool",
+        ":7:3: channel `c`: `vlan` 1050 is not in the topology's VLAN pool, 2-4000 less the reserved 1000-1099: pick one there",
     ] {
         assert!(stderr.contains(&format!("{channels}{want}")), "missing {want:?} in:\n{stderr}");
     }
+}
+
+/// An empty channels file is refused (`apply` would take every channel off); `[]` is none.
+/// A file that is not UTF-8 is bad input (exit 2) at the line and column it stops being text.
+#[test]
+fn empty_channels_and_bytes_that_are_not_text_are_bad_input() {
+    let dir = TempDir::new("empty");
+    let topo = topologies().join("metro.yaml");
+    let topo = topo.to_str().unwrap();
+    for (i, (body, at)) in [("", "1:1"), ("# nothing here\n", "1:1"), ("---\n", "2:1")].iter().enumerate() {
+        let channels = dir.write(&format!("empty{i}.yaml"), body);
+        let out = run(&["plan", "-t", topo, "-c", &channels]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{body:?}: {stderr}");
+        assert!(stderr.contains(&format!("{channels}:{at}: the channels file is empty")), "{stderr}");
+    }
+    let none = dir.write("none.yaml", "[]\n");
+    let out = run(&["plan", "-t", topo, "-c", &none]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let binary = dir.0.join("latin1.yaml");
+    std::fs::write(&binary, b"name: x\nswitches:\n  caf\xe9: {}\n").unwrap();
+    let out = run(&["topology", "check", binary.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}:3:6: not UTF-8 text", binary.display())), "{stderr}");
 }
 
 #[test]

@@ -80,8 +80,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 pub const EXIT_BAD_INPUT: u8 = 2;
 
 /// Reads a file as UTF-8 text, saying which file failed.
-pub fn read_text(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+/// A file's text; a file that is not UTF-8 is bad input, said where it stops being text.
+pub fn read_text(path: &Path) -> anyhow::Result<Result<String, ExitCode>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let good = bytes.get(..e.utf8_error().valid_up_to()).unwrap_or_default();
+        let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+        let start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let col = String::from_utf8_lossy(good.get(start..).unwrap_or_default()).chars().count() + 1;
+        let pos = crate::model::Pos { line, col };
+        let message = "not UTF-8 text: save the file as UTF-8".to_string();
+        print_diagnostics(path, &[Diagnostic::new(pos, message)]);
+        ExitCode::from(EXIT_BAD_INPUT)
+    }))
 }
 
 /// Prints diagnostics as `FILE:LINE:COL: message`, one per line, to stderr.
@@ -95,7 +107,10 @@ pub fn print_diagnostics(path: &Path, diagnostics: &[Diagnostic]) {
 
 /// Reads and validates a topology file; on bad input prints every problem and returns `Err(code)`.
 pub fn load_topology(path: &Path) -> anyhow::Result<Result<crate::topology::Topology, ExitCode>> {
-    let text = read_text(path)?;
+    let text = match read_text(path)? {
+        Ok(text) => text,
+        Err(code) => return Ok(Err(code)),
+    };
     Ok(crate::topology::parse(&text).map_err(|diags| {
         print_diagnostics(path, &diags);
         ExitCode::from(EXIT_BAD_INPUT)
@@ -112,7 +127,10 @@ pub fn load_inputs(
         Ok(t) => t,
         Err(code) => return Ok(Err(code)),
     };
-    let text = read_text(channels)?;
+    let text = match read_text(channels)? {
+        Ok(text) => text,
+        Err(code) => return Ok(Err(code)),
+    };
     let (specs, diags) = crate::orchestrator::parse_channels(&text);
     if !diags.is_empty() {
         // Plan what could be read too, so one run shows every problem.

@@ -104,7 +104,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     init_logging();
-    let text = super::read_text(&args.topology)?;
+    let text = match super::read_text(&args.topology)? {
+        Ok(text) => text,
+        Err(code) => return Ok(code),
+    };
     if let Err(diags) = crate::topology::parse(&text) {
         super::print_diagnostics(&args.topology, &diags);
         return Ok(ExitCode::from(super::EXIT_BAD_INPUT));

@@ -31,8 +31,10 @@ use super::vlan::{VlanSet, pick_among};
 
 mod batch;
 mod holders;
+mod refusal;
 
 pub use batch::plan;
+pub use refusal::{PlanError, Refusal};
 
 /// A channel that passed every check, with what it was given. Its items are not kept here
 /// (the planner keeps them once, compact): [`PlannedChannel::items`] makes them again.
@@ -93,110 +95,6 @@ pub struct PlannedMember {
     /// The member's bandwidth in Mbps: its own when it gave one, else the channel's. Its
     /// ingress policer's rate, and what it takes of its interface's capacity.
     pub bandwidth_mbps: u64,
-}
-
-/// A channel the planner refused, and why. `pos` points into the channels file (or is the
-/// default when the spec did not come from a file).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PlanError {
-    pub pos: Pos,
-    pub channel: String,
-    pub refusal: Refusal,
-}
-
-impl std::fmt::Display for PlanError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: channel `{}`: {}", self.pos, self.channel, self.refusal)
-    }
-}
-
-/// Why a channel cannot be planned. Each says what to change.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
-#[serde(tag = "code", rename_all = "snake_case")]
-pub enum Refusal {
-    #[error("name is not usable: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit")]
-    BadName,
-    #[error("the name is already used by the channel at {first}")]
-    DuplicateName { first: Pos },
-    #[error("a {kind} channel needs {needs} members, it has {found}")]
-    MemberCount { kind: ChannelKind, needs: &'static str, found: usize },
-    #[error("a p2mp channel needs at least one root and one leaf, it has {roots} root(s) and {leaves} leaf/leaves")]
-    RootsAndLeaves { roots: usize, leaves: usize },
-    #[error("member `{interface}` needs a `role` (root or leaf) in a p2mp channel")]
-    RoleMissing { interface: String },
-    #[error("member `{interface}` has a `role`, which only applies to p2mp channels")]
-    RoleNotAllowed { interface: String },
-    #[error("unknown interface `{interface}`{suggestion}")]
-    UnknownInterface { interface: String, suggestion: String },
-    #[error("interface `{interface}` is a member twice")]
-    InterfaceTwice { interface: String },
-    #[error("interface `{interface}` is in port mode: `customer_vlan` only applies to tagged-mode interfaces")]
-    CustomerVlanOnPortMode { interface: String },
-    #[error(
-        "interface `{interface}` is in port mode and already carries channel `{channel}`: a port-mode interface carries one channel"
-    )]
-    PortModeBusy { interface: String, channel: String },
-    #[error("interface `{interface}` would carry {needed} Mbps, over its capacity of {capacity} Mbps")]
-    OverCapacity { interface: String, needed: u64, capacity: u64 },
-    #[error(
-        "customer VLAN {vid} is already used on interface `{interface}`{}: pick another `customer_vlan`",
-        by(channel)
-    )]
-    CustomerVlanTaken {
-        interface: String,
-        vid: u16,
-        /// The channel using the tag there, when it is one the planner holds.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        channel: Option<String>,
-    },
-    #[error("unknown class of service `{class}`{suggestion}: the topology's `classes` are {known}")]
-    UnknownClass { class: String, suggestion: String, known: String },
-    #[error("VLAN {vid} is not in the topology's VLAN pool (or is reserved)")]
-    VlanNotInPool { vid: u16 },
-    #[error("VLAN {vid} is already used{} on switch `{switch}`, which is on this channel's path", by(channel))]
-    VlanTaken {
-        vid: u16,
-        switch: String,
-        /// The channel using the VLAN there, when it is one the planner holds (not one of
-        /// the VLANs a caller reserved).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        channel: Option<String>,
-    },
-    #[error("VLAN {vid} is the customer VLAN of {} on interface `{interface}`", channel.as_ref().map_or_else(|| "another channel".to_string(), |c| format!("channel `{c}`")))]
-    VlanIsCustomerTag {
-        vid: u16,
-        interface: String,
-        /// The channel using the tag there, when it is one the planner holds.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        channel: Option<String>,
-    },
-    #[error("`leaf_vlan` only applies to p2mp channels")]
-    LeafVlanNotP2mp,
-    #[error("`vlan` and `leaf_vlan` must differ")]
-    SameRootAndLeafVlan,
-    #[error(
-        "no VLAN of the pool is free on all {switches} switches of the path: free a channel there or widen the pool"
-    )]
-    PoolExhausted { switches: usize },
-}
-
-impl Refusal {
-    /// The refusal without the name of the channel holding what it wants: for a refusal
-    /// shown to someone that channel may not belong to.
-    pub fn without_holder(mut self) -> Refusal {
-        if let Refusal::VlanTaken { channel, .. }
-        | Refusal::VlanIsCustomerTag { channel, .. }
-        | Refusal::CustomerVlanTaken { channel, .. } = &mut self
-        {
-            *channel = None;
-        }
-        self
-    }
-}
-
-/// " by channel `name`" for a refusal that names who holds what it wants, else nothing.
-fn by(channel: &Option<String>) -> String {
-    channel.as_ref().map_or_else(String::new, |c| format!(" by channel `{c}`"))
 }
 
 /// Incremental planner over one topology.
@@ -560,9 +458,9 @@ impl Books {
         if spec.kind != ChannelKind::P2mp && spec.leaf_vlan.is_some() {
             refuse(spec.pos, Refusal::LeafVlanNotP2mp);
         }
-        for vid in spec.vlan.iter().chain(&spec.leaf_vlan) {
-            if !topo.pool.allows(vid.get()) {
-                refuse(spec.pos, Refusal::VlanNotInPool { vid: vid.get() });
+        for (field, vid) in [("vlan", spec.vlan), ("leaf_vlan", spec.leaf_vlan)] {
+            if let Some(vid) = vid.filter(|v| !topo.pool.allows(v.get())) {
+                refuse(spec.pos, Refusal::VlanNotInPool { vid: vid.get(), field, pool: topo.pool.to_string() });
             }
         }
         if spec.vlan.is_some() && spec.vlan == spec.leaf_vlan {
@@ -590,9 +488,9 @@ impl Books {
         );
         let (path_sets, tag_sets) = all_sets.split_at(n_path_sets);
         let pool = &topo.pool;
-        let check_pinned = |vid: u16, errors: &mut Vec<PlanError>| {
+        let check_pinned = |vid: u16, field: &'static str, errors: &mut Vec<PlanError>| {
             let refusal = if !pool.allows(vid) {
-                Some(Refusal::VlanNotInPool { vid })
+                Some(Refusal::VlanNotInPool { vid, field, pool: pool.to_string() })
             } else if path_sets.iter().any(|u| u.contains(vid)) {
                 let switch = path
                     .iter()
@@ -617,7 +515,7 @@ impl Books {
         let mut errors = Vec::new();
         let vlan = match spec.vlan {
             Some(v) => {
-                check_pinned(v.get(), &mut errors);
+                check_pinned(v.get(), "vlan", &mut errors);
                 Some(v.get())
             }
             None => pick_among(pool, &all_sets, None),
@@ -625,7 +523,7 @@ impl Books {
         let leaf_vlan = if spec.kind == ChannelKind::P2mp {
             match spec.leaf_vlan {
                 Some(v) => {
-                    check_pinned(v.get(), &mut errors);
+                    check_pinned(v.get(), "leaf_vlan", &mut errors);
                     Some(v.get())
                 }
                 None => pick_among(pool, &all_sets, vlan),
@@ -637,7 +535,12 @@ impl Books {
             errors.push(PlanError {
                 pos: spec.pos,
                 channel: spec.name.clone(),
-                refusal: Refusal::PoolExhausted { switches: path.len() },
+                refusal: Refusal::PoolExhausted {
+                    switches: path.len(),
+                    vlans: usize::from(
+                        spec.kind == ChannelKind::P2mp && spec.vlan.is_none() && spec.leaf_vlan.is_none(),
+                    ) + 1,
+                },
             });
             return Err(errors);
         };

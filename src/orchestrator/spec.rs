@@ -63,6 +63,12 @@ pub fn parse_channels(text: &str) -> (Vec<ChannelSpec>, Vec<Diagnostic>) {
 
 fn parse_channels_strict(text: &str) -> Result<Vec<ChannelSpec>, (Vec<ChannelSpec>, Vec<Diagnostic>)> {
     let root = yaml::parse(text).map_err(|d| (Vec::new(), vec![d]))?;
+    if root.value == Value::Null {
+        // A file cut short or a failed redirect reads as no channels, and `apply` would
+        // then take every channel off the switches: no channels is said, not implied.
+        let message = "the channels file is empty: list the channels, or write `[]` to mean none";
+        return Err((Vec::new(), vec![Diagnostic::new(root.pos, message.to_string())]));
+    }
     let mut r = Reader::default();
     let items: &[Node] = match &root.value {
         Value::Map(_) => {

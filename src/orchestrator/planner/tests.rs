@@ -151,9 +151,27 @@ fn a_full_pool_is_refused_and_freed_vlans_are_reused() {
         assert_eq!(planner.add(&spec(n)).unwrap().vlan, 10 + n as u16);
     }
     let err = planner.add(&spec(11)).unwrap_err();
-    assert_eq!(err[0].refusal, Refusal::PoolExhausted { switches: 2 });
+    assert_eq!(err[0].refusal, Refusal::PoolExhausted { switches: 2, vlans: 1 });
     planner.remove("c4").unwrap();
     assert_eq!(planner.add(&spec(11)).unwrap().vlan, 14);
+}
+
+/// With one VLAN left on its path, an E-Tree (a root and a leaf VLAN) is told it needs two.
+#[test]
+fn an_etree_short_of_its_second_vlan_is_told_it_needs_two() {
+    let topo = crate::topology::parse(LINE).unwrap();
+    let mut planner = Planner::new(&topo);
+    for n in 0..10 {
+        let (specs, _) = parse_channels(&format!(
+            "- {{name: c{n}, kind: p2p, members: [{{interface: z, customer_vlan: {}}}, v], bandwidth: 1}}",
+            100 + n
+        ));
+        planner.add(&specs[0]).unwrap();
+    }
+    let (specs, _) =
+        parse_channels("- {name: t, kind: p2mp, members: [{interface: x, role: root}, {interface: y, role: leaf}]}");
+    let err = planner.add(&specs[0]).unwrap_err();
+    expect!["an E-Tree needs two VLANs (root and leaf), and fewer are free on all 3 switches of the path: free a channel there or widen the pool"].assert_eq(&err[0].refusal.to_string());
 }
 
 #[test]

@@ -71,6 +71,11 @@ fn parse_channels_strict(text: &str) -> Result<Vec<ChannelSpec>, (Vec<ChannelSpe
     }
     let mut r = Reader::default();
     let items: &[Node] = match &root.value {
+        Value::Map(entries) if entries.iter().any(|(k, _)| k.value == Value::Str("switches".into())) => {
+            let message = "this is a topology (it has `switches`), not a channels file: \
+                           the topology goes after -t, the channels after -c";
+            return Err((Vec::new(), vec![Diagnostic::new(root.pos, message.to_string())]));
+        }
         Value::Map(_) => {
             let mut f = r.map(&root, "the channels file").ok_or_else(|| (Vec::new(), r.diagnostics.clone()))?;
             let list = f.require(&mut r, "channels", "the channels file");

@@ -582,6 +582,16 @@ interfaces: {}
         assert!(errors[0].message.contains("both `mac` and `macs`"), "{errors:?}");
     }
 
+    /// A name nearest to one known name suggests it; equally near to two or three suggests
+    /// them all; to more, none (a pick would be a guess).
+    #[test]
+    fn suggestions_name_every_name_equally_near() {
+        assert_eq!(suggest("acc9", &["acc8", "core1"]), ", did you mean `acc8`?");
+        assert_eq!(suggest("sw4", &["sw3", "sw1", "sw2", "core"]), ", did you mean `sw1`, `sw2` or `sw3`?");
+        assert_eq!(suggest("s9", &["s1", "s2", "s3", "s4"]), "");
+        assert_eq!(suggest("x", &[]), "");
+    }
+
     /// Capacities up to 100T; above it (an overflowing policer rate once) refused where written.
     #[test]
     fn capacities_above_100t_are_refused() {

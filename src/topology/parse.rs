@@ -117,6 +117,12 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
         r.error(root.pos, "the topology file is empty: it needs at least `name` and `switches`");
         return None;
     }
+    if matches!(root.value, Value::Seq(_)) {
+        let message = "the topology must be a mapping with `name` and `switches`, found a list: \
+                       is this a channels file? the topology goes after -t, the channels after -c";
+        r.error(root.pos, message);
+        return None;
+    }
     let mut top = r.map(root, "the topology")?;
     let name = match top.require(r, "name", "the topology") {
         Some(n) => r.string(n, "`name`").unwrap_or_default(),
@@ -744,10 +750,20 @@ pub fn is_usable_name(name: &str) -> bool {
 
 /// ", did you mean `x`?" for a close known name, else "".
 pub fn suggest(name: &str, known: &[&str]) -> String {
-    let best = known.iter().map(|k| (edit_distance(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).min();
-    match best {
-        Some((_, k)) => format!(", did you mean `{k}`?"),
-        None => String::new(),
+    let near: Vec<(usize, &str)> =
+        known.iter().map(|k| (edit_distance(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).collect();
+    let Some(best) = near.iter().map(|(d, _)| *d).min() else { return String::new() };
+    // Names equally near are all named (up to three): picking one would be a guess.
+    let mut nearest: Vec<&str> = near.iter().filter(|(d, _)| *d == best).map(|(_, k)| *k).collect();
+    nearest.sort_unstable();
+    nearest.dedup();
+    match nearest.as_slice() {
+        [one] => format!(", did you mean `{one}`?"),
+        [first @ .., last] if nearest.len() <= 3 => {
+            let first: Vec<String> = first.iter().map(|k| format!("`{k}`")).collect();
+            format!(", did you mean {} or `{last}`?", first.join(", "))
+        }
+        _ => String::new(),
     }
 }
 

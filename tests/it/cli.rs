@@ -125,7 +125,7 @@ fn plan_reports_channel_errors_with_positions() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     for want in [
         ":1:3: channel `a`: a p2p channel needs exactly 2 members, it has 1",
-        ":6:47: channel `b`: unknown interface `acme-3b`, did you mean `acme-3a`?",
+        ":6:47: channel `b`: unknown interface `acme-3b`, did you mean `acme-3a` or `acme-5b`?",
         ":7:3: channel `c`: `vlan` 1050 is not in the topology's VLAN pool, 2-4000 less the reserved 1000-1099: pick one there",
     ] {
         assert!(stderr.contains(&format!("{channels}{want}")), "missing {want:?} in:\n{stderr}");
@@ -155,6 +155,27 @@ fn empty_channels_and_bytes_that_are_not_text_are_bad_input() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&format!("{}:3:6: not UTF-8 text", binary.display())), "{stderr}");
+}
+
+/// A topology and a channels file given the wrong way round: one error that says so.
+#[test]
+fn swapped_files_are_told_apart() {
+    let topo = topologies().join("metro.yaml");
+    let channels = topologies().join("metro.channels.yaml");
+    let (topo, channels) = (topo.to_str().unwrap(), channels.to_str().unwrap());
+    let out = run(&["plan", "-t", channels, "-c", topo]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is this a channels file? the topology goes after -t"), "{stderr}");
+    assert!(stderr.contains(": 1 error"), "{stderr}");
+    let out = run(&["plan", "-t", topo, "-c", topo]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{topo}:12:1: this is a topology (it has `switches`), not a channels file")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(": 1 error"), "{stderr}");
 }
 
 #[test]

@@ -111,15 +111,14 @@ fn mbps(r: &mut Reader, n: &Node) -> Option<u64> {
         Value::Str(s) => match crate::topology::parse_mbps(s) {
             Some(m) if m <= max => Some(m),
             _ => {
-                r.error(
-                    n.pos,
-                    format!(
-                        "`bandwidth` {s:?}: give Mbps from 1 to {max}, or a rate such as \"100M\", \"10G\", \"1T\""
-                    ),
-                );
+                r.error(n.pos, crate::topology::rate_problem("`bandwidth`", &n.value));
                 None
             }
         },
+        Value::Float(_) => {
+            r.error(n.pos, crate::topology::rate_problem("`bandwidth`", &n.value));
+            None
+        }
         _ => r.int(n, "`bandwidth` (Mbps)", 1, max as i64).map(|b| b as u64),
     }
 }
@@ -210,7 +209,7 @@ mod tests {
             said,
             [
                 "2:60: `bandwidth` (Mbps) 0 is out of range 1-100000000",
-                "2:90: `bandwidth` \"fast\": give Mbps from 1 to 100000000, or a rate such as \"100M\", \"10G\", \"1T\"",
+                "2:90: `bandwidth` \"fast\" must be a positive number of Mbps, or a rate such as \"100M\", \"10G\", \"1T\"",
             ]
         );
     }

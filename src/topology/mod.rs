@@ -20,7 +20,7 @@ use crate::model::{InterfaceMode, Mac, Pos};
 use names::NameIndex;
 
 pub use classes::{Classes, DEFAULT_CLASS};
-pub use parse::{is_usable_name, parse, parse_mbps, suggest};
+pub use parse::{is_usable_name, parse, parse_mbps, rate_problem, suggest};
 
 /// A validated metro network.
 #[derive(Clone, Debug)]

@@ -8,6 +8,9 @@ use super::yaml::{self, Node, Reader, Value};
 use super::{DriverConfig, Link, PortRef, ServiceInterface, Switch, Topology, VlanPool};
 
 mod devices;
+mod rates;
+
+pub use rates::{parse_mbps, rate_problem};
 
 /// Longest port name of a tagged-mode interface: its sub-interfaces are named
 /// `PORT.VID`, and a Linux interface name has at most 15 bytes.
@@ -459,18 +462,6 @@ fn read_link(r: &mut Reader, node: &Node) -> Option<(Link, [Pos; 2])> {
     Some((Link { a: a?, b: b?, pos: node.pos }, [ea.pos, eb.pos]))
 }
 
-/// A rate written as Mbps, or with a unit: "100M", "10G", "1T" (positive; no range check).
-pub fn parse_mbps(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, 'M' | 'm')) => (&s[..i], 1),
-        Some((i, 'G' | 'g')) => (&s[..i], 1_000),
-        Some((i, 'T' | 't')) => (&s[..i], 1_000_000),
-        _ => (s, 1),
-    };
-    num.trim().parse::<u64>().ok().filter(|n| *n > 0).and_then(|n| n.checked_mul(mult))
-}
-
 fn read_capacity(r: &mut Reader, node: &Node) -> Option<u64> {
     let mbps = match &node.value {
         Value::Int(i) if *i > 0 => Some(*i as u64),
@@ -478,7 +469,7 @@ fn read_capacity(r: &mut Reader, node: &Node) -> Option<u64> {
         _ => None,
     };
     match mbps {
-        None => r.error(node.pos, "`capacity` must be a positive number of Mbps, or a string like \"100M\", \"10G\""),
+        None => r.error(node.pos, rate_problem("`capacity`", &node.value)),
         Some(m) if m > crate::model::MAX_MBPS => {
             r.error(
                 node.pos,

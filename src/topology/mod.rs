@@ -592,6 +592,32 @@ interfaces: {}
         assert_eq!(suggest("x", &[]), "");
     }
 
+    /// A slip of a required key is one error, at it, and its value is read as the key's; a
+    /// link that cannot be read does not also leave its switches "not connected".
+    #[test]
+    fn a_slip_or_a_bad_link_is_one_error() {
+        let errors = |text: &str| super::parse(text).unwrap_err().iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            errors(&TREE.replace("- endpoints: [agg2:d1, acc4:up]", "- endpoint: [agg2:d1, acc4:up]")),
+            ["12:5: unknown key `endpoint` in this link, did you mean `endpoints`?"]
+        );
+        assert_eq!(
+            errors(&TREE.replace("[agg2:d1, acc4:up]", "[agg2:d1, acc4:up, core1:a3]")),
+            ["12:16: a link has exactly 2 endpoints, found 3"]
+        );
+        assert_eq!(
+            errors(&TREE.replace("interfaces: {}", "interfaces: {}\nremtoe: {}")),
+            [
+                "14:1: unknown key `remtoe` in the topology, did you mean `remote`?; expected one of: name, vlans, switches, links, interfaces, remote, classes"
+            ]
+        );
+        // A switch no link reaches is still reported.
+        assert_eq!(
+            errors(&TREE.replace("  - endpoints: [agg2:d1, acc4:up]\n", "")),
+            ["7:3: switch `acc4` is not connected to `core1`: add a link that joins it to the tree"]
+        );
+    }
+
     /// Capacities up to 100T; above it (an overflowing policer rate once) refused where written.
     #[test]
     fn capacities_above_100t_are_refused() {

@@ -48,6 +48,9 @@ struct Raw {
     links: Vec<Link>,
     /// Positions of each link's two endpoints.
     link_end_pos: Vec<[Pos; 2]>,
+    /// Whether a link could not be read (reported): the switches it joins are not also
+    /// reported as left out of the tree.
+    links_unread: bool,
     interfaces: Vec<ServiceInterface>,
     /// Whether the file has a `switches` key (missing is reported while reading).
     switches_given: bool,
@@ -175,11 +178,16 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
     }
     let mut links = Vec::new();
     let mut link_end_pos = Vec::new();
+    let mut links_unread = false;
     if let Some(node) = top.get("links") {
+        links_unread = !matches!(node.value, Value::Seq(_) | Value::Null);
         for item in r.seq(node, "`links`") {
-            if let Some((link, ends)) = read_link(r, item) {
-                links.push(link);
-                link_end_pos.push(ends);
+            match read_link(r, item) {
+                Some((link, ends)) => {
+                    links.push(link);
+                    link_end_pos.push(ends);
+                }
+                None => links_unread = true,
             }
         }
     }
@@ -197,7 +205,19 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
     }
     let classes = top.get("classes").map(|n| super::classes::read(r, n)).unwrap_or_default();
     top.finish(r, "the topology", TOP_KEYS);
-    Some(Raw { name, pool, pool_pos, switches, links, link_end_pos, interfaces, switches_given, mac_pos, classes })
+    Some(Raw {
+        name,
+        pool,
+        pool_pos,
+        switches,
+        links,
+        link_end_pos,
+        links_unread,
+        interfaces,
+        switches_given,
+        mac_pos,
+        classes,
+    })
 }
 
 fn mapping_entries<'n>(r: &mut Reader, node: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
@@ -692,6 +712,9 @@ fn check_tree(raw: &Raw, edges: &[(usize, usize, usize)], err: &mut dyn FnMut(Po
         accepted[b].push((a, li));
     }
     if n == 0 {
+        return;
+    }
+    if raw.links_unread {
         return;
     }
     let root = find(&mut uf, 0);

@@ -200,10 +200,25 @@ impl<'n> Fields<'n> {
     /// `what` names the mapping in the message; it is spelled out only if there is one.
     pub fn require(&mut self, reader: &mut Reader, key: &str, what: impl std::fmt::Display) -> Option<&'n Node> {
         let v = self.get(key);
-        if v.is_none() {
-            reader.error(self.pos, format!("{what} is missing `{key}`"));
+        if v.is_some() {
+            return v;
         }
-        v
+        // A key not read yet that is a slip of this one (`endpoint`, `memebrs`): one error at
+        // it, and its value read as the key's, rather than "missing" here and "unknown" there.
+        let slip = self.entries.iter().enumerate().find(|(i, (k, _))| {
+            !self.used.get(*i) && matches!(&k.value, Value::Str(s) if !crate::topology::suggest(s, &[key]).is_empty())
+        });
+        if let Some((i, (k, v))) = slip {
+            self.used.mark(i);
+            let name = match &k.value {
+                Value::Str(s) => s.as_str(),
+                _ => "",
+            };
+            reader.error(k.pos, format!("unknown key `{name}` in {what}, did you mean `{key}`?"));
+            return Some(v);
+        }
+        reader.error(self.pos, format!("{what} is missing `{key}`"));
+        None
     }
 
     /// Reports keys that were never read, listing the ones that are allowed.
@@ -216,7 +231,9 @@ impl<'n> Fields<'n> {
                 Value::Str(s) => s.clone(),
                 other => format!("<{}>", other.describe()),
             };
-            reader.error(k.pos, format!("unknown key `{name}` in {what}; expected one of: {}", allowed.join(", ")));
+            let near = crate::topology::suggest(&name, allowed);
+            reader
+                .error(k.pos, format!("unknown key `{name}` in {what}{near}; expected one of: {}", allowed.join(", ")));
         }
     }
 }

@@ -96,10 +96,8 @@ fn check_reports_every_error_with_position() {
                 ":5:6: switch `c` uses the remote driver but is missing `address`",
             ],
         ),
-        (
-            "name: x\nswtiches:\n  a: {}\n",
-            &[":1:1: the topology is missing `switches`", ":2:1: unknown key `swtiches`"],
-        ),
+        ("name: x\nswtiches:\n  a: {}\n", &[":2:1: unknown key `swtiches` in the topology, did you mean `switches`?"]),
+        ("name: x\nlinks: []\n", &[":1:1: the topology is missing `switches`"]),
     ];
     for (i, (yaml, wanted)) in cases.iter().enumerate() {
         let path = dir.write(&format!("case{i}.yaml"), yaml);

@@ -136,7 +136,19 @@ pub fn load_inputs(
         // Plan what could be read too, so one run shows every problem.
         let mut all = diags;
         if let Err(errors) = crate::orchestrator::plan(&topo, &specs) {
-            all.extend(errors.iter().map(plan_diagnostic));
+            // A member that could not be read is reported; that its channel then has too
+            // few members (or no root or leaf) is the same problem, not told twice.
+            let starts: Vec<crate::model::Pos> = specs.iter().map(|s| s.pos).collect();
+            let unread_member = |at: crate::model::Pos| {
+                let next = starts.iter().filter(|p| **p > at).min().copied();
+                all.iter().any(|d| d.pos > at && next.is_none_or(|n| d.pos < n))
+            };
+            let counted = |e: &&crate::orchestrator::PlanError| {
+                use crate::orchestrator::Refusal::{MemberCount, RootsAndLeaves};
+                matches!(e.refusal, MemberCount { .. } | RootsAndLeaves { .. }) && unread_member(e.pos)
+            };
+            let told: Vec<Diagnostic> = errors.iter().filter(|e| !counted(e)).map(plan_diagnostic).collect();
+            all.extend(told);
         }
         all.sort();
         print_diagnostics(channels, &all);

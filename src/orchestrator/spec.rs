@@ -172,15 +172,21 @@ impl std::fmt::Display for ChannelWhat<'_> {
 }
 
 fn read_member(r: &mut Reader, node: &Node) -> Option<MemberSpec> {
-    // A bare string is shorthand for `{interface: NAME}`.
-    if let Value::Str(s) = &node.value {
+    // A bare name is shorthand for `{interface: NAME}` (a number too, as names are read).
+    if matches!(node.value, Value::Str(_) | Value::Int(_) | Value::Bool(_)) {
         return Some(MemberSpec {
-            interface: s.clone(),
+            interface: r.string(node, "a member")?,
             role: None,
             customer_vlan: None,
             bandwidth_mbps: None,
             pos: node.pos,
         });
+    }
+    if !matches!(node.value, Value::Map(_)) {
+        let message =
+            format!("a member must be an interface name or {{interface: NAME, ...}}, found {}", node.value.describe());
+        r.error(node.pos, message);
+        return None;
     }
     let mut f = r.map(node, "a member")?;
     let interface = f.require(r, "interface", "this member").and_then(|n| r.string(n, "`interface`"));

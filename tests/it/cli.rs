@@ -155,6 +155,31 @@ fn empty_channels_and_bytes_that_are_not_text_are_bad_input() {
     assert!(stderr.contains(&format!("{}:3:6: not UTF-8 text", binary.display())), "{stderr}");
 }
 
+/// A member that cannot be read is one error: its channel is not also told it has too few
+/// members. A channel that has too few is.
+#[test]
+fn an_unreadable_member_is_one_error() {
+    let dir = TempDir::new("member");
+    let channels = dir.write(
+        "members.yaml",
+        "- {name: a, kind: p2p, members: [[acme-1a], acme-3a]}\n- {name: b, kind: p2p, members: [acme-1a]}\n",
+    );
+    let out = run(&["plan", "-t", topologies().join("metro.yaml").to_str().unwrap(), "-c", &channels]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{channels}:1:34: a member must be an interface name or {{interface: NAME, ...}}, found a list"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{channels}:2:3: channel `b`: a p2p channel needs exactly 2 members")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(": 2 errors"), "{stderr}");
+}
+
 /// A topology and a channels file given the wrong way round: one error that says so.
 #[test]
 fn swapped_files_are_told_apart() {

@@ -80,9 +80,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 pub const EXIT_BAD_INPUT: u8 = 2;
 
 /// Reads a file as UTF-8 text, saying which file failed.
+/// The largest topology or channels file read: about eight times the channels file of
+/// `topology generate --channels 1000000` (131 MB), and a bound on what a stream such as
+/// /dev/zero can take.
+const MAX_INPUT: u64 = 1 << 30;
+
 /// A file's text; a file that is not UTF-8 is bad input, said where it stops being text.
 pub fn read_text(path: &Path) -> anyhow::Result<Result<String, ExitCode>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_INPUT + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > MAX_INPUT {
+        let message = format!("the file is larger than {} MiB, the most Switchboard reads", MAX_INPUT >> 20);
+        print_diagnostics(path, &[Diagnostic::new(crate::model::Pos { line: 1, col: 1 }, message)]);
+        return Ok(Err(ExitCode::from(EXIT_BAD_INPUT)));
+    }
     Ok(String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let good = bytes.get(..e.utf8_error().valid_up_to()).unwrap_or_default();

@@ -591,7 +591,8 @@ fn validate(raw: &Raw, diags: &mut Vec<Diagnostic>) {
             && let Some(ports) = &sw.ports
             && !ports.iter().any(|p| p == port)
         {
-            err(pos, format!("switch `{switch}` has no port `{port}` (its ports: {})", ports.join(", ")));
+            let listed = if ports.is_empty() { "it lists none: `ports: []`".to_string() } else { ports.join(", ") };
+            err(pos, format!("switch `{switch}` has no port `{port}` (its ports: {listed})"));
             return;
         }
         match port_users.get(&(switch.to_string(), port.to_string())) {

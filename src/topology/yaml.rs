@@ -242,6 +242,18 @@ impl<'n> Fields<'n> {
 mod tests {
     use super::*;
 
+    /// A tab in place of a space is reported where it is, saying so.
+    #[test]
+    fn a_tab_for_a_space_is_reported_where_it_is() {
+        for (text, at) in [("a:\n  b: 1\n\tc: 2\n", (3, 1)), ("a:\n  b:\tx\n", (2, 5))] {
+            let e = parse(text).expect_err(text);
+            assert!(e.message.contains("a tab where YAML wants spaces"), "{text:?}: {e}");
+            assert_eq!((e.pos.line, e.pos.col), at, "{text:?}: {e}");
+        }
+        // Where YAML takes a tab, it is taken.
+        assert!(parse("- a\n-\tb\n").is_ok());
+    }
+
     #[test]
     fn positions_are_one_based() {
         let n = parse("a: 1\nb:\n  - x\n  - 'y'\n").unwrap();

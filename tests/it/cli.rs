@@ -147,6 +147,11 @@ fn empty_channels_and_bytes_that_are_not_text_are_bad_input() {
     let none = dir.write("none.yaml", "[]\n");
     let out = run(&["plan", "-t", topo, "-c", &none]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // An endless stream is refused once past the most a file may hold, not read to the end.
+    let out = run(&["topology", "check", "/dev/zero"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/dev/zero:1:1: the file is larger than 1024 MiB"), "{stderr}");
     let binary = dir.0.join("latin1.yaml");
     std::fs::write(&binary, b"name: x\nswitches:\n  caf\xe9: {}\n").unwrap();
     let out = run(&["topology", "check", binary.to_str().unwrap()]);

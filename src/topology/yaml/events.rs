@@ -34,6 +34,12 @@ pub(super) fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
     let mut builder = Builder { alias_budget: ALIAS_BUDGET, ..Builder::default() };
     let syntax = |e: &ScanError| {
         let m = e.marker();
+        if let Some(tab) = misplaced_tab(text, m.line(), e.info()) {
+            return Diagnostic::new(
+                tab,
+                "YAML syntax: a tab where YAML wants spaces (indentation, or after `:` or `-`): use spaces",
+            );
+        }
         Diagnostic::new(Pos { line: m.line(), col: m.col() + 1 }, format!("YAML syntax: {}", e.info()))
     };
     // The parser's own error wins over one found while building, as in saphyr's loader.
@@ -42,6 +48,26 @@ pub(super) fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
         Some(e) => Err(syntax(&e)),
         None => Ok(builder.docs),
     }
+}
+
+/// Where a tab stands in for a space, for a scanner error about tabs or whitespace at
+/// `line`: saphyr reports a tab that indents a line on the line before it, and a tab after
+/// `:` as "not followed by whitespace". The first tab in the leading blanks, or right after
+/// `:` or `-`, on that line or the next.
+fn misplaced_tab(text: &str, line: usize, info: &str) -> Option<Pos> {
+    if !(info.contains("tab") || info.contains("whitespace")) {
+        return None;
+    }
+    for (n, l) in text.lines().enumerate().skip(line.saturating_sub(1)).take(2) {
+        let lead = l.len() - l.trim_start_matches([' ', '\t']).len();
+        let after_sign = l.find([':', '-']).filter(|i| l.as_bytes().get(i + 1) == Some(&b'\t')).map(|i| i + 1);
+        let at = l.get(..lead).and_then(|blank| blank.find('\t')).or(after_sign);
+        if let Some(at) = at {
+            let col = l.get(..at).map_or(at, |s| s.chars().count());
+            return Some(Pos { line: n + 1, col: col + 1 });
+        }
+    }
+    None
 }
 
 /// saphyr's default budget of nodes that aliases may copy ("billion laughs").

@@ -10,6 +10,7 @@ pub mod generate;
 mod names;
 mod parse;
 pub mod render;
+mod suggest;
 pub mod yaml;
 
 use std::collections::BTreeSet;
@@ -20,7 +21,8 @@ use crate::model::{InterfaceMode, Mac, Pos};
 use names::NameIndex;
 
 pub use classes::{Classes, DEFAULT_CLASS};
-pub use parse::{is_usable_name, parse, parse_mbps, rate_problem, suggest};
+pub use parse::{is_usable_name, parse, parse_mbps, rate_problem};
+pub use suggest::suggest;
 
 /// A validated metro network.
 #[derive(Clone, Debug)]

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::model::{Diagnostic, InterfaceMode, Mac, Pos, check_ifname, check_netns};
 
+use super::suggest::suggest;
 use super::yaml::{self, Node, Reader, Value};
 use super::{DriverConfig, Link, PortRef, ServiceInterface, Switch, Topology, VlanPool};
 
@@ -761,38 +762,4 @@ fn tree_path(adj: &[Vec<(usize, usize)>], a: usize, b: usize) -> Vec<usize> {
 /// 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit.
 pub fn is_usable_name(name: &str) -> bool {
     crate::model::text::is_usable_name(name, 64)
-}
-
-/// ", did you mean `x`?" for a close known name, else "".
-pub fn suggest(name: &str, known: &[&str]) -> String {
-    let near: Vec<(usize, &str)> =
-        known.iter().map(|k| (edit_distance(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).collect();
-    let Some(best) = near.iter().map(|(d, _)| *d).min() else { return String::new() };
-    // Names equally near are all named (up to three): picking one would be a guess.
-    let mut nearest: Vec<&str> = near.iter().filter(|(d, _)| *d == best).map(|(_, k)| *k).collect();
-    nearest.sort_unstable();
-    nearest.dedup();
-    match nearest.as_slice() {
-        [one] => format!(", did you mean `{one}`?"),
-        [first @ .., last] if nearest.len() <= 3 => {
-            let first: Vec<String> = first.iter().map(|k| format!("`{k}`")).collect();
-            format!(", did you mean {} or `{last}`?", first.join(", "))
-        }
-        _ => String::new(),
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(cur).min(row[j]) };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }

@@ -85,13 +85,25 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 /// /dev/zero can take.
 const MAX_INPUT: u64 = 1 << 30;
 
+/// What [`read_text`] reads at a time.
+const CHUNK: u64 = 16 << 20;
+
 /// A file's text; a file that is not UTF-8 is bad input, said where it stops being text.
 pub fn read_text(path: &Path) -> anyhow::Result<Result<String, ExitCode>> {
-    use std::io::Read;
+    use std::io::{self, Read};
+    // Read a chunk at a time into room made for it: read_to_end alone doubles its buffer,
+    // and a stream past the limit would have taken twice the limit before it was refused.
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_INPUT + 1).read_to_end(&mut bytes))
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let read = |bytes: &mut Vec<u8>| -> io::Result<()> {
+        let mut file = std::fs::File::open(path)?;
+        loop {
+            bytes.reserve_exact(CHUNK as usize);
+            if (&mut file).take(CHUNK).read_to_end(bytes)? == 0 || bytes.len() as u64 > MAX_INPUT {
+                return Ok(());
+            }
+        }
+    };
+    read(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
     if bytes.len() as u64 > MAX_INPUT {
         let message = format!("the file is larger than {} MiB, the most Switchboard reads", MAX_INPUT >> 20);
         print_diagnostics(path, &[Diagnostic::new(crate::model::Pos { line: 1, col: 1 }, message)]);
@@ -150,19 +162,7 @@ pub fn load_inputs(
         // Plan what could be read too, so one run shows every problem.
         let mut all = diags;
         if let Err(errors) = crate::orchestrator::plan(&topo, &specs) {
-            // A member that could not be read is reported; that its channel then has too
-            // few members (or no root or leaf) is the same problem, not told twice.
-            let starts: Vec<crate::model::Pos> = specs.iter().map(|s| s.pos).collect();
-            let unread_member = |at: crate::model::Pos| {
-                let next = starts.iter().filter(|p| **p > at).min().copied();
-                all.iter().any(|d| d.pos > at && next.is_none_or(|n| d.pos < n))
-            };
-            let counted = |e: &&crate::orchestrator::PlanError| {
-                use crate::orchestrator::Refusal::{MemberCount, RootsAndLeaves};
-                matches!(e.refusal, MemberCount { .. } | RootsAndLeaves { .. }) && unread_member(e.pos)
-            };
-            let told: Vec<Diagnostic> = errors.iter().filter(|e| !counted(e)).map(plan_diagnostic).collect();
-            all.extend(told);
+            all.extend(errors.iter().map(plan_diagnostic));
         }
         all.sort();
         print_diagnostics(channels, &all);

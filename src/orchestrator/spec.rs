@@ -80,6 +80,10 @@ fn parse_channels_strict(text: &str) -> Result<Vec<ChannelSpec>, (Vec<ChannelSpe
             let mut f = r.map(&root, "the channels file").ok_or_else(|| (Vec::new(), r.diagnostics.clone()))?;
             let list = f.require(&mut r, "channels", "the channels file");
             f.finish(&mut r, "the channels file", &["channels"]);
+            if let Some(n) = list.filter(|n| n.value == Value::Null) {
+                let message = "`channels` is empty: list the channels, or write `channels: []` to mean none";
+                return Err((Vec::new(), vec![Diagnostic::new(n.pos, message.to_string())]));
+            }
             match list {
                 Some(n) => r.seq(n, "`channels`"),
                 None => &[],
@@ -139,16 +143,24 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
         None => Some(crate::topology::DEFAULT_CLASS.to_string()),
     };
     let mut members = Vec::new();
+    // Whether every member was read: a channel missing one is not planned, so it is not
+    // also told it has too few members (or no root or leaf).
+    let mut all_read = false;
     if let Some(list) = f.require(r, "members", what) {
+        all_read = matches!(list.value, Value::Seq(_));
         let list = r.seq(list, "`members`");
         members.reserve_exact(list.len());
         for m in list {
-            if let Some(member) = read_member(r, m) {
-                members.push(member);
+            match read_member(r, m) {
+                Some(member) => members.push(member),
+                None => all_read = false,
             }
         }
     }
     f.finish(r, what, &["name", "kind", "vlan", "leaf_vlan", "bandwidth", "class", "members"]);
+    if !all_read {
+        return None;
+    }
     Some(ChannelSpec {
         name: name?,
         kind: kind?,

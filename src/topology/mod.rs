@@ -613,6 +613,17 @@ interfaces: {}
                 "14:1: unknown key `remtoe` in the topology, did you mean `remote`?; expected one of: name, vlans, switches, links, interfaces, remote, classes"
             ]
         );
+        // A bad link joins what it names, and only that: a switch it does not name is still
+        // left out of the tree.
+        assert_eq!(
+            errors(&TREE.replace("[agg2:d1, acc4:up]", "[agg2:d1]")),
+            [
+                "7:3: switch `acc4` is not connected to `core1`: add a link that joins it to the tree",
+                "12:16: a link has exactly 2 endpoints, found 1"
+            ]
+        );
+        // VLAN 1 may stand in a pool that reserves it.
+        assert!(super::parse(&TREE.replace("switches:", "vlans: {pool: 1-99, reserved: [1]}\nswitches:")).is_ok());
         // A switch no link reaches is still reported.
         assert_eq!(
             errors(&TREE.replace("  - endpoints: [agg2:d1, acc4:up]\n", "")),

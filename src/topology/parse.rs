@@ -49,9 +49,9 @@ struct Raw {
     links: Vec<Link>,
     /// Positions of each link's two endpoints.
     link_end_pos: Vec<[Pos; 2]>,
-    /// Whether a link could not be read (reported): the switches it joins are not also
-    /// reported as left out of the tree.
-    links_unread: bool,
+    /// The switches each link that could not be read (reported) names: they count as
+    /// joined, so they (and what hangs below them) are not also "not connected".
+    unread_links: Vec<Vec<String>>,
     interfaces: Vec<ServiceInterface>,
     /// Whether the file has a `switches` key (missing is reported while reading).
     switches_given: bool,
@@ -179,16 +179,18 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
     }
     let mut links = Vec::new();
     let mut link_end_pos = Vec::new();
-    let mut links_unread = false;
+    let mut unread_links = Vec::new();
     if let Some(node) = top.get("links") {
-        links_unread = !matches!(node.value, Value::Seq(_) | Value::Null);
+        if !matches!(node.value, Value::Seq(_) | Value::Null) {
+            unread_links.push(switches_named(node));
+        }
         for item in r.seq(node, "`links`") {
             match read_link(r, item) {
                 Some((link, ends)) => {
                     links.push(link);
                     link_end_pos.push(ends);
                 }
-                None => links_unread = true,
+                None => unread_links.push(switches_named(item)),
             }
         }
     }
@@ -213,7 +215,7 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
         switches,
         links,
         link_end_pos,
-        links_unread,
+        unread_links,
         interfaces,
         switches_given,
         mac_pos,
@@ -282,15 +284,6 @@ fn read_pool(r: &mut Reader, node: &Node) -> VlanPool {
     if let Some(n) = f.get("pool")
         && let Some((a, b)) = read_range(r, n, "VLAN pool")
     {
-        if a == 1 {
-            r.error(
-                n.pos,
-                format!(
-                    "VLAN pool {a}-{b} holds VLAN 1, every Linux bridge port's default VLAN: a channel on it \
-                     would reach the ports of other channels; start the pool at 2"
-                ),
-            );
-        }
         pool.first = a;
         pool.last = b;
     }
@@ -317,6 +310,14 @@ fn read_pool(r: &mut Reader, node: &Node) -> VlanPool {
             }
         }
         pool.reserved = ranges.into_iter().map(|(range, _)| range).collect();
+    }
+    if let Some(n) = f.get("pool").filter(|_| pool.allows(1)) {
+        let message = format!(
+            "VLAN pool {}-{} holds VLAN 1, every Linux bridge port's default VLAN: a channel on it would reach \
+             the ports of other channels; start the pool at 2 (or reserve 1)",
+            pool.first, pool.last
+        );
+        r.error(n.pos, message);
     }
     f.finish(r, "`vlans`", &["pool", "reserved"]);
     pool
@@ -465,6 +466,25 @@ fn read_port_ref(r: &mut Reader, node: &Node) -> Option<PortRef> {
             None
         }
     }
+}
+
+/// The switches a link that could not be read seems to name: the `SWITCH` of each
+/// `SWITCH:PORT` (or bare name) among its strings, two levels deep.
+fn switches_named(node: &Node) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut visit = |n: &Node| match &n.value {
+        Value::Str(s) => names.push(s.split(':').next().unwrap_or_default().to_string()),
+        Value::Seq(items) => names.extend(items.iter().filter_map(|i| match &i.value {
+            Value::Str(s) => s.split(':').next().map(str::to_string),
+            _ => None,
+        })),
+        _ => {}
+    };
+    match &node.value {
+        Value::Map(entries) => entries.iter().for_each(|(_, v)| visit(v)),
+        _ => visit(node),
+    }
+    names
 }
 
 fn read_link(r: &mut Reader, node: &Node) -> Option<(Link, [Pos; 2])> {
@@ -716,8 +736,15 @@ fn check_tree(raw: &Raw, edges: &[(usize, usize, usize)], err: &mut dyn FnMut(Po
     if n == 0 {
         return;
     }
-    if raw.links_unread {
-        return;
+    let index: HashMap<&str, usize> = raw.switches.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    for names in &raw.unread_links {
+        let mut joined = names.iter().filter_map(|name| index.get(name.as_str()).copied());
+        if let Some(first) = joined.next() {
+            for other in joined {
+                let (ra, rb) = (find(&mut uf, first), find(&mut uf, other));
+                uf[ra] = rb;
+            }
+        }
     }
     let root = find(&mut uf, 0);
     let root_name = raw.switches.first().map_or("", |s| s.name.as_str());

@@ -137,12 +137,17 @@ fn empty_channels_and_bytes_that_are_not_text_are_bad_input() {
     let dir = TempDir::new("empty");
     let topo = topologies().join("metro.yaml");
     let topo = topo.to_str().unwrap();
-    for (i, (body, at)) in [("", "1:1"), ("# nothing here\n", "1:1"), ("---\n", "2:1")].iter().enumerate() {
+    for (i, (body, at)) in
+        [("", "1:1"), ("# nothing here\n", "1:1"), ("---\n", "2:1"), ("channels:\n", "1:9")].iter().enumerate()
+    {
         let channels = dir.write(&format!("empty{i}.yaml"), body);
         let out = run(&["plan", "-t", topo, "-c", &channels]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{body:?}: {stderr}");
-        assert!(stderr.contains(&format!("{channels}:{at}: the channels file is empty")), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{channels}:{at}: ")) && stderr.contains("is empty: list the channels"),
+            "{stderr}"
+        );
     }
     let none = dir.write("none.yaml", "[]\n");
     let out = run(&["plan", "-t", topo, "-c", &none]);

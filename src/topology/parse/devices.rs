@@ -25,7 +25,7 @@ pub(super) fn check(raw: &Raw, err: &mut dyn FnMut(Pos, String)) {
     for (switch, port, pos) in ports {
         let Some(sw) = switches.get(switch) else { continue };
         let bridge = sw.driver.bridge();
-        if port == bridge {
+        if port == bridge && !bridge.is_empty() {
             err(
                 pos,
                 format!(
@@ -55,6 +55,10 @@ pub(super) fn check(raw: &Raw, err: &mut dyn FnMut(Pos, String)) {
             DriverConfig::Remote { address, bridge, .. } => ("remote", address.as_str(), bridge.as_str()),
             DriverConfig::DryRun { .. } => continue,
         };
+        // A missing bridge or address is reported where it is missing.
+        if key.1.is_empty() && key.0 == "remote" || key.2.is_empty() {
+            continue;
+        }
         match first.get(&key) {
             Some((other, at)) => {
                 let (driver, place, bridge) = key;

@@ -60,7 +60,7 @@ fn misplaced_tab(text: &str, line: usize, info: &str) -> Option<Pos> {
     }
     for (n, l) in text.lines().enumerate().skip(line.saturating_sub(1)).take(2) {
         let lead = l.len() - l.trim_start_matches([' ', '\t']).len();
-        let after_sign = l.find([':', '-']).filter(|i| l.as_bytes().get(i + 1) == Some(&b'\t')).map(|i| i + 1);
+        let after_sign = [l.find(":\t"), l.find("-\t")].into_iter().flatten().min().map(|i| i + 1);
         let at = l.get(..lead).and_then(|blank| blank.find('\t')).or(after_sign);
         if let Some(at) = at {
             let col = l.get(..at).map_or(at, |s| s.chars().count());

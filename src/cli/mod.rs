@@ -79,7 +79,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Exit status for input that cannot be used.
 pub const EXIT_BAD_INPUT: u8 = 2;
 
-/// Reads a file as UTF-8 text, saying which file failed.
 /// The largest topology or channels file read: about eight times the channels file of
 /// `topology generate --channels 1000000` (131 MB), and a bound on what a stream such as
 /// /dev/zero can take.

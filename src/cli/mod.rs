@@ -103,10 +103,13 @@ pub fn read_text(path: &Path) -> anyhow::Result<Result<String, ExitCode>> {
         }
     };
     read(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    let refuse = |pos: crate::model::Pos, message: String| {
+        print_diagnostics(path, &[Diagnostic::new(pos, message)]);
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
     if bytes.len() as u64 > MAX_INPUT {
         let message = format!("the file is larger than {} MiB, the most Switchboard reads", MAX_INPUT >> 20);
-        print_diagnostics(path, &[Diagnostic::new(crate::model::Pos { line: 1, col: 1 }, message)]);
-        return Ok(Err(ExitCode::from(EXIT_BAD_INPUT)));
+        return Ok(Err(refuse(crate::model::Pos { line: 1, col: 1 }, message)));
     }
     Ok(String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
@@ -114,10 +117,7 @@ pub fn read_text(path: &Path) -> anyhow::Result<Result<String, ExitCode>> {
         let line = good.iter().filter(|b| **b == b'\n').count() + 1;
         let start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         let col = String::from_utf8_lossy(good.get(start..).unwrap_or_default()).chars().count() + 1;
-        let pos = crate::model::Pos { line, col };
-        let message = "not UTF-8 text: save the file as UTF-8".to_string();
-        print_diagnostics(path, &[Diagnostic::new(pos, message)]);
-        ExitCode::from(EXIT_BAD_INPUT)
+        refuse(crate::model::Pos { line, col }, "not UTF-8 text: save the file as UTF-8".to_string())
     }))
 }
 

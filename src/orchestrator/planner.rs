@@ -488,10 +488,9 @@ impl Books {
         );
         let (path_sets, tag_sets) = all_sets.split_at(n_path_sets);
         let pool = &topo.pool;
-        let check_pinned = |vid: u16, field: &'static str, errors: &mut Vec<PlanError>| {
-            let refusal = if !pool.allows(vid) {
-                Some(Refusal::VlanNotInPool { vid, field, pool: pool.to_string() })
-            } else if path_sets.iter().any(|u| u.contains(vid)) {
+        // A pinned VLAN outside the pool was refused above.
+        let check_pinned = |vid: u16, errors: &mut Vec<PlanError>| {
+            let refusal = if path_sets.iter().any(|u| u.contains(vid)) {
                 let switch = path
                     .iter()
                     .find(|s| self.used.get(**s).is_some_and(|u| u.contains(vid)))
@@ -515,7 +514,7 @@ impl Books {
         let mut errors = Vec::new();
         let vlan = match spec.vlan {
             Some(v) => {
-                check_pinned(v.get(), "vlan", &mut errors);
+                check_pinned(v.get(), &mut errors);
                 Some(v.get())
             }
             None => pick_among(pool, &all_sets, None),
@@ -523,7 +522,7 @@ impl Books {
         let leaf_vlan = if spec.kind == ChannelKind::P2mp {
             match spec.leaf_vlan {
                 Some(v) => {
-                    check_pinned(v.get(), "leaf_vlan", &mut errors);
+                    check_pinned(v.get(), &mut errors);
                     Some(v.get())
                 }
                 None => pick_among(pool, &all_sets, vlan),

@@ -66,23 +66,24 @@ fn parse_channels_strict(text: &str) -> Result<Vec<ChannelSpec>, (Vec<ChannelSpe
     if root.value == Value::Null {
         // A file cut short or a failed redirect reads as no channels, and `apply` would
         // then take every channel off the switches: no channels is said, not implied.
-        let message = "the channels file is empty: list the channels, or write `[]` to mean none";
-        return Err((Vec::new(), vec![Diagnostic::new(root.pos, message.to_string())]));
+        return whole_file(root.pos, "the channels file is empty: list the channels, or write `[]` to mean none");
     }
     let mut r = Reader::default();
     let items: &[Node] = match &root.value {
         Value::Map(entries) if entries.iter().any(|(k, _)| k.value == Value::Str("switches".into())) => {
             let message = "this is a topology (it has `switches`), not a channels file: \
                            the topology goes after -t, the channels after -c";
-            return Err((Vec::new(), vec![Diagnostic::new(root.pos, message.to_string())]));
+            return whole_file(root.pos, message);
         }
         Value::Map(_) => {
             let mut f = r.map(&root, "the channels file").ok_or_else(|| (Vec::new(), r.diagnostics.clone()))?;
             let list = f.require(&mut r, "channels", "the channels file");
             f.finish(&mut r, "the channels file", &["channels"]);
             if let Some(n) = list.filter(|n| n.value == Value::Null) {
-                let message = "`channels` is empty: list the channels, or write `channels: []` to mean none";
-                return Err((Vec::new(), vec![Diagnostic::new(n.pos, message.to_string())]));
+                return whole_file(
+                    n.pos,
+                    "`channels` is empty: list the channels, or write `channels: []` to mean none",
+                );
             }
             match list {
                 Some(n) => r.seq(n, "`channels`"),
@@ -101,6 +102,11 @@ fn parse_channels_strict(text: &str) -> Result<Vec<ChannelSpec>, (Vec<ChannelSpe
         d.sort();
         Err((specs, d))
     }
+}
+
+/// A problem with the file as a whole: the one error, and no channels.
+fn whole_file(pos: Pos, message: &str) -> Result<Vec<ChannelSpec>, (Vec<ChannelSpec>, Vec<Diagnostic>)> {
+    Err((Vec::new(), vec![Diagnostic::new(pos, message.to_string())]))
 }
 
 fn vlan(r: &mut Reader, node: &Node, what: &str) -> Option<VlanId> {

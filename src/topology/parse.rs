@@ -471,20 +471,20 @@ fn read_port_ref(r: &mut Reader, node: &Node) -> Option<PortRef> {
 /// The switches a link that could not be read seems to name: the `SWITCH` of each
 /// `SWITCH:PORT` (or bare name) among its strings, two levels deep.
 fn switches_named(node: &Node) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut visit = |n: &Node| match &n.value {
-        Value::Str(s) => names.push(s.split(':').next().unwrap_or_default().to_string()),
-        Value::Seq(items) => names.extend(items.iter().filter_map(|i| match &i.value {
+    let strings: Vec<&Node> = match &node.value {
+        Value::Map(entries) => entries.iter().map(|(_, v)| v).collect(),
+        _ => vec![node],
+    };
+    let items = strings.into_iter().flat_map(|n| match &n.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![n],
+    });
+    items
+        .filter_map(|n| match &n.value {
             Value::Str(s) => s.split(':').next().map(str::to_string),
             _ => None,
-        })),
-        _ => {}
-    };
-    match &node.value {
-        Value::Map(entries) => entries.iter().for_each(|(_, v)| visit(v)),
-        _ => visit(node),
-    }
-    names
+        })
+        .collect()
 }
 
 fn read_link(r: &mut Reader, node: &Node) -> Option<(Link, [Pos; 2])> {
@@ -694,13 +694,18 @@ fn validate(raw: &Raw, diags: &mut Vec<Diagnostic>) {
         }
     }
 
-    devices::check(raw, &mut err);
-    check_tree(raw, &edges, &mut err);
+    devices::check(raw, &index, &mut err);
+    check_tree(raw, &index, &edges, &mut err);
 }
 
 /// The links must form one tree: a link that joins two already connected switches closes a
 /// cycle (the message names the way they were already joined), and every switch must be reached.
-fn check_tree(raw: &Raw, edges: &[(usize, usize, usize)], err: &mut dyn FnMut(Pos, String)) {
+fn check_tree(
+    raw: &Raw,
+    index: &HashMap<&str, usize>,
+    edges: &[(usize, usize, usize)],
+    err: &mut dyn FnMut(Pos, String),
+) {
     let n = raw.switches.len();
     let mut uf: Vec<usize> = (0..n).collect();
     fn find(uf: &mut [usize], mut x: usize) -> usize {
@@ -736,7 +741,6 @@ fn check_tree(raw: &Raw, edges: &[(usize, usize, usize)], err: &mut dyn FnMut(Po
     if n == 0 {
         return;
     }
-    let index: HashMap<&str, usize> = raw.switches.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
     for names in &raw.unread_links {
         let mut joined = names.iter().filter_map(|name| index.get(name.as_str()).copied());
         if let Some(first) = joined.next() {

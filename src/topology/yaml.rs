@@ -205,15 +205,12 @@ impl<'n> Fields<'n> {
         }
         // A key not read yet that is a slip of this one (`endpoint`, `memebrs`): one error at
         // it, and its value read as the key's, rather than "missing" here and "unknown" there.
-        let slip = self.entries.iter().enumerate().find(|(i, (k, _))| {
-            !self.used.get(*i) && matches!(&k.value, Value::Str(s) if !crate::topology::suggest(s, &[key]).is_empty())
+        let slip = self.entries.iter().enumerate().find_map(|(i, (k, v))| match &k.value {
+            Value::Str(s) if !self.used.get(i) && !crate::topology::suggest(s, &[key]).is_empty() => Some((i, k, s, v)),
+            _ => None,
         });
-        if let Some((i, (k, v))) = slip {
+        if let Some((i, k, name, v)) = slip {
             self.used.mark(i);
-            let name = match &k.value {
-                Value::Str(s) => s.as_str(),
-                _ => "",
-            };
             reader.error(k.pos, format!("unknown key `{name}` in {what}, did you mean `{key}`?"));
             return Some(v);
         }

@@ -5,12 +5,11 @@
 use std::collections::HashMap;
 
 use crate::model::{InterfaceMode, Pos};
-use crate::topology::{DriverConfig, Switch};
+use crate::topology::DriverConfig;
 
 use super::Raw;
 
-pub(super) fn check(raw: &Raw, err: &mut dyn FnMut(Pos, String)) {
-    let switches: HashMap<&str, &Switch> = raw.switches.iter().map(|s| (s.name.as_str(), s)).collect();
+pub(super) fn check(raw: &Raw, index: &HashMap<&str, usize>, err: &mut dyn FnMut(Pos, String)) {
     // The port of each tagged interface: its members are bridged through `PORT.TAG`.
     let tagged: HashMap<(&str, &str), &str> = raw
         .interfaces
@@ -23,7 +22,7 @@ pub(super) fn check(raw: &Raw, err: &mut dyn FnMut(Pos, String)) {
         .map(|(end, pos)| (end.switch.as_str(), end.port.as_str(), pos))
         .chain(raw.interfaces.iter().map(|i| (i.switch.as_str(), i.port.as_str(), i.pos)));
     for (switch, port, pos) in ports {
-        let Some(sw) = switches.get(switch) else { continue };
+        let Some(sw) = index.get(switch).and_then(|i| raw.switches.get(*i)) else { continue };
         let bridge = sw.driver.bridge();
         if port == bridge && !bridge.is_empty() {
             err(

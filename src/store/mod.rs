@@ -21,6 +21,7 @@ pub mod offers;
 pub mod orders;
 pub mod organizations;
 pub mod people;
+mod pg_pool;
 pub mod policy;
 mod postgres;
 mod query;
@@ -43,9 +44,8 @@ use std::time::Duration;
 
 use query::On;
 use sha2::{Digest, Sha256};
-use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, Executor as _, PgPool, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Executor as _};
 
 /// The migrations in `migrations/`, compiled in. They run through sqlx's own pool of the
 /// database (its `_sqlx_migrations` table records which ran), before the store opens its
@@ -110,8 +110,9 @@ pub struct Db {
 
 #[derive(Clone, Debug)]
 enum Engine {
-    /// sqlx's pool: reads take a connection for a statement, transactions for their length.
-    Postgres(PgPool),
+    /// Reads take a connection for a statement, transactions for their length
+    /// (`pg_pool.rs`).
+    Postgres(pg_pool::Pool),
     Sqlite {
         /// Where write transactions run, SQLite having one writer at a time: this process's
         /// writers queue for one connection, in order, instead of spinning in SQLite's busy
@@ -135,7 +136,7 @@ pub struct WriteTx {
 }
 
 enum Inner {
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(pg_pool::Tx),
     Sqlite(writer::Member),
 }
 
@@ -209,7 +210,7 @@ impl query::sealed::Sealed for &Db {}
 impl<'e> Executor<'e> for &'e mut WriteTx {
     fn target(self) -> Target<'e> {
         Target(match &mut self.inner {
-            Inner::Postgres(tx) => On::Connection(tx),
+            Inner::Postgres(tx) => tx.conn().map_or(On::Closed, On::Connection),
             Inner::Sqlite(m) => On::Native(m.conn_mut()),
         })
     }
@@ -221,7 +222,7 @@ impl query::sealed::Sealed for &mut WriteTx {}
 impl<'e, 'a: 'e> Executor<'e> for &'e mut ReadTx<'a> {
     fn target(self) -> Target<'e> {
         Target(match &mut self.inner {
-            ReadInner::Postgres(Some(tx)) => On::Connection(tx),
+            ReadInner::Postgres(Some(tx)) => tx.conn().map_or(On::Closed, On::Connection),
             ReadInner::Sqlite(_, Some(conn)) => On::Native(conn),
             ReadInner::Postgres(None) | ReadInner::Sqlite(_, None) => On::Closed,
         })
@@ -279,7 +280,7 @@ pub struct ReadTx<'a> {
 }
 
 enum ReadInner<'a> {
-    Postgres(Option<Transaction<'static, Postgres>>),
+    Postgres(Option<pg_pool::Tx>),
     /// The reader, inside `BEGIN` (taken back on commit or drop).
     Sqlite(&'a Readers, Option<native::Native>),
 }
@@ -410,14 +411,11 @@ impl Db {
             let readers = Arc::new(Readers { file, idle: std::sync::Mutex::new(Vec::new()) });
             Ok(Db { dialect: Dialect::Sqlite, engine: Engine::Sqlite { writer, readers }, caches: Arc::default() })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = PgPoolOptions::new()
-                .max_connections(options.max_connections)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
-                .await
-                .map_err(|e| connect(e.into()))?;
+            let pool =
+                pg_pool::Pool::connect(url, options.max_connections, Duration::from_secs(30)).await.map_err(connect)?;
             if options.migrate {
-                MIGRATOR.run(&pool).await.map_err(migrate_error)?;
+                let mut conn = pool.take().await.map_err(connect)?;
+                MIGRATOR.run(conn.raw().map_err(connect)?).await.map_err(migrate_error)?;
             }
             Ok(Db { dialect: Dialect::Postgres, engine: Engine::Postgres(pool), caches: Arc::default() })
         } else {

@@ -7,26 +7,25 @@ use std::sync::Arc;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Arguments as _, Column as _, Row as _, TypeInfo as _};
 
+use super::pg_pool::Conn;
 use super::query::{Cell, Columns, Output, Query, Row, SqlError, Type, Value, Violation, Want};
 
-/// Runs `query` on `on` (the pool, or a transaction's connection).
-pub(in crate::store) async fn run<'c, E>(on: E, query: Query<'_>, want: Want) -> Result<Output, SqlError>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Postgres>,
-{
+/// Runs `query` on `conn` (one of the pool's, for this statement, or a transaction's).
+pub(in crate::store) async fn run(conn: &mut Conn, query: Query<'_>, want: Want) -> Result<Output, SqlError> {
     let mut args = PgArguments::default();
     for value in query.args {
         bind(&mut args, value).map_err(|e| SqlError::new(format!("cannot bind a parameter: {e}")))?;
     }
     let q = sqlx::query_with(sqlx::AssertSqlSafe(query.sql), args).persistent(query.persistent);
-    Ok(match want {
-        Want::All => Output { rows: rows(&q.fetch_all(on).await?)?, rows_affected: 0 },
-        Want::First => {
-            let first = q.fetch_optional(on).await?;
-            Output { rows: rows(first.as_slice())?, rows_affected: 0 }
-        }
-        Want::Execute => Output { rows: Vec::new(), rows_affected: q.execute(on).await?.rows_affected() },
-    })
+    let on = conn.start()?;
+    let ran = match want {
+        Want::All => q.fetch_all(on).await.map(|all| (all, 0)),
+        Want::First => q.fetch_optional(on).await.map(|first| (Vec::from_iter(first), 0)),
+        Want::Execute => q.execute(on).await.map(|done| (Vec::new(), done.rows_affected())),
+    };
+    conn.settle(&ran);
+    let (pg, rows_affected) = ran?;
+    Ok(Output { rows: rows(&pg)?, rows_affected })
 }
 
 fn bind(args: &mut PgArguments, value: Value<'_>) -> Result<(), sqlx::error::BoxDynError> {

@@ -122,9 +122,9 @@ pub struct Target<'e>(pub(in crate::store) On<'e>);
 /// Where a statement runs, as the executors give it.
 pub(in crate::store) enum On<'e> {
     /// PostgreSQL: a connection of the pool, for this statement.
-    Pool(&'e sqlx::PgPool),
+    Pool(&'e super::pg_pool::Pool),
     /// PostgreSQL: a transaction's connection.
-    Connection(&'e mut sqlx::postgres::PgConnection),
+    Connection(&'e mut super::pg_pool::Conn),
     /// SQLite: the writer, or a read transaction's reader.
     Native(&'e mut super::sqlite::native::Native),
     /// SQLite: an idle reader, for this statement.
@@ -208,7 +208,7 @@ async fn run(on: On<'_>, query: Query<'_>, want: Want) -> Result<Output, SqlErro
     match on {
         On::Native(conn) => conn.run(&query, want),
         On::Readers(readers) => readers.with(|conn| conn.run(&query, want))?,
-        On::Pool(pool) => super::postgres::run(pool, query, want).await,
+        On::Pool(pool) => super::postgres::run(&mut pool.take().await?, query, want).await,
         On::Connection(conn) => super::postgres::run(conn, query, want).await,
         On::Closed => Err(SqlError::new("the transaction is over")),
     }

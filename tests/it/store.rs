@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use switchboard::store::{Db, query, query_scalar, varying};
+use switchboard::store::{Db, Options, query, query_scalar, varying};
 
 use crate::world::{Backend, test_db};
 
@@ -280,3 +280,98 @@ async fn audit_records_are_written_at_commit_and_only_then(b: Backend) {
     );
 }
 on_both!(audit_records_are_written_at_commit_and_only_then);
+
+/// A transaction dropped open lets its locks go at once: another process's writer of the
+/// same key (which waits on the dropped one's row until it ends) gets through.
+async fn a_dropped_transaction_lets_its_locks_go(b: Backend) {
+    let (db, t) = setup(b).await;
+    let other = Db::connect(&t.url).await.unwrap();
+    for round in 0..3 {
+        let key = format!("k{round}");
+        {
+            let mut tx = db.write().await.unwrap();
+            query("INSERT INTO topology_probe (name) VALUES ($1)").bind(&key).execute(&mut tx).await.unwrap();
+        }
+        let write = async {
+            let mut tx = other.write().await.unwrap();
+            query("INSERT INTO topology_probe (name) VALUES ($1)").bind(&key).execute(&mut tx).await.unwrap();
+            tx.commit().await.unwrap();
+        };
+        tokio::time::timeout(Duration::from_secs(10), write)
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: the dropped transaction still held its row after 10 s"));
+    }
+    assert_eq!(rows(&db).await, ["k0", "k1", "k2"]);
+}
+on_both!(a_dropped_transaction_lets_its_locks_go);
+
+async fn backend_pid(db: &Db) -> i64 {
+    query_scalar::<i64>("SELECT CAST(pg_backend_pid() AS BIGINT)").fetch_one(db).await.unwrap()
+}
+
+/// PostgreSQL: a statement cut off halfway (its future dropped) does not leave its
+/// connection to the next statement, which would wait behind the first's answer or read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_cut_off_statement_does_not_hand_its_connection_on() {
+    let t = test_db(Backend::Postgres).await;
+    let db = Db::open(&t.url, Options { max_connections: 1, migrate: true }).await.unwrap();
+    let first = backend_pid(&db).await;
+    assert_eq!(backend_pid(&db).await, first, "an idle connection is kept for the next statement");
+    let sleep = query("SELECT pg_sleep(30)").execute(&db);
+    assert!(tokio::time::timeout(Duration::from_millis(300), sleep).await.is_err());
+    let next = tokio::time::timeout(Duration::from_secs(10), backend_pid(&db))
+        .await
+        .expect("the next statement waited behind the cut-off one");
+    assert_ne!(next, first, "the cut-off statement's connection was handed on");
+}
+
+/// PostgreSQL: connections the server ended while they were idle (a restart, an
+/// administrator) are not handed to the next transaction, which begins on a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_connection_the_server_ended_is_replaced() {
+    let (db, t) = setup(Backend::Postgres).await;
+    let admin = Db::connect(&t.url).await.unwrap();
+    // Two connections kept idle.
+    let (a, b) = {
+        let pid = "SELECT CAST(pg_backend_pid() AS BIGINT)";
+        let mut one = db.write().await.unwrap();
+        let mut two = db.read().await.unwrap();
+        let a: i64 = query_scalar(pid).fetch_one(&mut one).await.unwrap();
+        let b: i64 = query_scalar(pid).fetch_one(&mut two).await.unwrap();
+        two.commit().await.unwrap();
+        one.commit().await.unwrap();
+        (a, b)
+    };
+    assert_ne!(a, b);
+    for pid in [a, b] {
+        let ended: bool =
+            query_scalar("SELECT pg_terminate_backend(CAST($1 AS INTEGER))").bind(pid).fetch_one(&admin).await.unwrap();
+        assert!(ended);
+    }
+    for _ in 0..100 {
+        let left: i64 = query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE pid IN ($1, $2)")
+            .bind(a)
+            .bind(b)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut tx = db.write().await.expect("a transaction begins on a new connection");
+    query("INSERT INTO topology_probe (name) VALUES ('after')").execute(&mut tx).await.unwrap();
+    let pid: i64 = query_scalar("SELECT CAST(pg_backend_pid() AS BIGINT)").fetch_one(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(pid != a && pid != b);
+    assert_eq!(rows(&db).await, ["after"]);
+    // Neither ended connection is kept idle: two taken at once are both live ones.
+    let pid = "SELECT CAST(pg_backend_pid() AS BIGINT)";
+    let mut one = db.read().await.unwrap();
+    let mut two = db.read().await.unwrap();
+    for tx in [&mut one, &mut two] {
+        let p: i64 = query_scalar(pid).fetch_one(tx).await.expect("a connection the server ended was kept");
+        assert!(p != a && p != b);
+    }
+}

@@ -144,10 +144,17 @@ impl WriteTx {
     /// Commits; on SQLite, returns once the shared transaction holding this one committed.
     pub async fn commit(mut self) -> Result<(), SqlError> {
         let queued = std::mem::take(&mut self.audit);
-        audit::write_queued(&mut self, &queued).await?;
+        // PostgreSQL: the audit records go with the COMMIT, one round trip for both.
+        let first = match self.inner {
+            Inner::Postgres(_) => audit::inline_insert(&queued),
+            Inner::Sqlite(_) => {
+                audit::write_queued(&mut self, &queued).await?;
+                None
+            }
+        };
         self.caches.take_in(self.pending);
         match self.inner {
-            Inner::Postgres(tx) => Ok(tx.commit().await?),
+            Inner::Postgres(tx) => tx.commit_after(first).await,
             Inner::Sqlite(m) => m.commit().await,
         }
     }
@@ -558,13 +565,30 @@ pub fn json_param<T: serde::Serialize + ?Sized>(value: &T) -> String {
 /// The rows of the JSON array of arrays bound as `$n` as a query with `columns` (name,
 /// SQL type), element `k` of each inner array in column `k` (JSON null: NULL).
 pub fn json_rows(dialect: Dialect, n: usize, columns: &[(&str, &str)]) -> String {
+    json_rows_of(dialect, &format!("${n}"), columns)
+}
+
+/// As [`json_rows`], the JSON text given by `source`: a parameter (`$n`) or a literal.
+pub(crate) fn json_rows_of(dialect: Dialect, source: &str, columns: &[(&str, &str)]) -> String {
     let (item, from) = match dialect {
-        Dialect::Sqlite => ("value", format!("json_each(${n})")),
-        Dialect::Postgres => ("x", format!("json_array_elements(${n}::json) AS x")),
+        Dialect::Sqlite => ("value", format!("json_each({source})")),
+        Dialect::Postgres => ("x", format!("json_array_elements({source}::json) AS x")),
     };
     let cols: Vec<String> =
         columns.iter().enumerate().map(|(k, (name, ty))| format!("CAST({item}->>{k} AS {ty}) AS {name}")).collect();
     format!("SELECT {} FROM {from}", cols.join(", "))
+}
+
+/// `text` as a PostgreSQL dollar-quoted string constant: taken as it is, with no escapes,
+/// between two tags (`$sb$`, or `$sb1$`, `$sb2$`, ...) that do not occur in it.
+pub fn dollar_quoted(text: &str) -> String {
+    let mut tag = "$sb$".to_string();
+    let mut n = 0u64;
+    while text.contains(&tag) || text.ends_with(&tag[..tag.len() - 1]) {
+        n += 1;
+        tag = format!("$sb{n}$");
+    }
+    format!("{tag}{text}{tag}")
 }
 
 /// `url` without its password, for messages.

@@ -18,6 +18,7 @@
 //!   connection begins again on a new one. What a restart can still cost is the one
 //!   statement outside a transaction that ran on a connection kept from before it.
 
+use std::borrow::Cow;
 use std::str::FromStr as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -119,13 +120,13 @@ impl Pool {
     /// kept one: nothing had run on it).
     pub(in crate::store) async fn begin(&self) -> Result<Tx, SqlError> {
         let mut conn = self.take().await?;
-        if let Err(e) = conn.simple("BEGIN").await {
+        if let Err(e) = conn.simple("BEGIN".into()).await {
             if conn.sound || !conn.kept {
                 return Err(e);
             }
             drop(conn);
             conn = self.take().await?;
-            conn.simple("BEGIN").await?;
+            conn.simple("BEGIN".into()).await?;
         }
         Ok(Tx { conn: Some(conn) })
     }
@@ -154,9 +155,9 @@ impl Conn {
     }
 
     /// Runs a statement of the simple protocol (`BEGIN`, `COMMIT`, `ROLLBACK`).
-    async fn simple(&mut self, sql: &'static str) -> Result<(), SqlError> {
+    async fn simple(&mut self, sql: Cow<'static, str>) -> Result<(), SqlError> {
         let raw = self.start()?;
-        let result = raw.execute(sqlx::raw_sql(sql)).await;
+        let result = raw.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql))).await;
         self.settle(&result);
         result.map(drop).map_err(SqlError::from)
     }
@@ -216,16 +217,26 @@ impl Tx {
         self.conn.as_mut()
     }
 
-    pub(in crate::store) async fn commit(mut self) -> Result<(), SqlError> {
-        match self.conn.take() {
-            Some(mut conn) => conn.simple("COMMIT").await,
-            None => Ok(()),
+    pub(in crate::store) async fn commit(self) -> Result<(), SqlError> {
+        self.commit_after(None).await
+    }
+
+    /// Runs statement `first` (its values in its text) and commits, in one message: one
+    /// round trip. If `first` fails, the transaction is not committed, and is rolled back
+    /// as one dropped open.
+    pub(in crate::store) async fn commit_after(mut self, first: Option<String>) -> Result<(), SqlError> {
+        let Some(conn) = self.conn.as_mut() else { return Ok(()) };
+        match first {
+            None => conn.simple("COMMIT".into()).await?,
+            Some(sql) => conn.simple(format!("{sql};\nCOMMIT").into()).await?,
         }
+        self.conn = None;
+        Ok(())
     }
 
     pub(in crate::store) async fn rollback(mut self) -> Result<(), SqlError> {
         match self.conn.take() {
-            Some(mut conn) => conn.simple("ROLLBACK").await,
+            Some(mut conn) => conn.simple("ROLLBACK".into()).await,
             None => Ok(()),
         }
     }
@@ -240,7 +251,7 @@ impl Drop for Tx {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) if conn.sound => {
                 runtime.spawn(async move {
-                    if let Err(e) = conn.simple("ROLLBACK").await {
+                    if let Err(e) = conn.simple("ROLLBACK".into()).await {
                         tracing::warn!(error = %e, "rolling back a dropped transaction failed; its connection is closed");
                     }
                 });

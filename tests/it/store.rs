@@ -246,7 +246,7 @@ async fn audit_records_are_written_at_commit_and_only_then(b: Backend) {
         role: UserRole::Admin,
         source: "192.0.2.7".into(),
     };
-    let odd = "it's \"quoted\", \\ and ünïcode";
+    let odd = "it's \"quoted\", \\ and ünïcode $sb$ $sb1$'); COMMIT; $sb";
     let mut tx = db.write().await.unwrap();
     audit::record(&mut tx, 1000, &actor, "channel.create", "ch_1", serde_json::json!({"name": odd})).await.unwrap();
     audit::record(&mut tx, 1001, &Actor::system("cli"), "order.create", "ord_1", serde_json::json!({})).await.unwrap();
@@ -373,5 +373,20 @@ async fn postgres_a_connection_the_server_ended_is_replaced() {
     for tx in [&mut one, &mut two] {
         let p: i64 = query_scalar(pid).fetch_one(tx).await.expect("a connection the server ended was kept");
         assert!(p != a && p != b);
+    }
+}
+
+/// PostgreSQL: a dollar-quoted constant reads back as exactly its text, whatever tags the
+/// text holds (the audit records go in one with the COMMIT this way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_dollar_quoted_text_reads_back_as_it_is() {
+    let t = test_db(Backend::Postgres).await;
+    let db = Db::connect(&t.url).await.unwrap();
+    for text in ["", "$", "$$", "$sb", "$sb$", "x$sb", "$sb$sb$", "$sb1$ $sb$ $sb2", "it's \\ \"q\" ; COMMIT", "ünï$sb"]
+    {
+        let sql = format!("SELECT CAST({} AS TEXT)", switchboard::store::dollar_quoted(text));
+        let row = varying(sql.clone()).fetch_one(&db).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let back: String = row.try_get(0).unwrap();
+        assert_eq!(back, text, "{sql}");
     }
 }

@@ -572,16 +572,36 @@ pub async fn set_plans(
     );
     let keys = list_param(dialect, &ids);
     query(sql).bind(now).bind(json_param(plans)).bind(keys.as_str()).execute(&mut *tx).await?;
-    // The members' tags follow their channels' VLANs.
+    // The members' tags follow their channels' VLANs. On PostgreSQL the members are found
+    // channel by channel (see `live_of`).
+    let members = match dialect {
+        Dialect::Postgres => format!("attachments.id IN (SELECT a.id FROM {})", live_of(2, "id")),
+        Dialect::Sqlite => {
+            format!("{} AND attachments.state = 'attached'", in_list(dialect, "attachments.channel_id", 2))
+        }
+    };
     let sql = format!(
         "UPDATE attachments SET tag = COALESCE(attachments.customer_vlan, v.vlan) \
-         FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND {key} AND attachments.state = 'attached' \
+         FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND {members} \
          AND (attachments.tag IS NULL OR attachments.tag <> COALESCE(attachments.customer_vlan, v.vlan))",
         rows = json_rows(dialect, 1, &[("id", "TEXT"), ("vlan", "BIGINT")]),
-        key = in_list(dialect, "attachments.channel_id", 2)
     );
-    query(sql).bind(json_param(plans)).bind(keys.as_str()).execute(&mut *tx).await?;
+    // Planned for its lists each time (`varying`), as `tags_on_except`.
+    varying(sql).bind(json_param(plans)).bind(keys.as_str()).execute(&mut *tx).await?;
     Ok(())
+}
+
+/// PostgreSQL: `FROM` text that gives, as `a`, columns `columns` of the live attachments of
+/// the channels whose ids are the array `$n`, looked up channel by channel through
+/// `attachments_channel`: a `LATERAL` subquery the planner cannot merge into a join
+/// (`OFFSET 0`). Planned as a plain `channel_id = ANY($n)` it scanned the whole partial
+/// index of live attachments and filtered it, whenever the table's statistics were older
+/// than its growth (docs/performance.md, 2026-12-07 session 25).
+fn live_of(n: usize, columns: &str) -> String {
+    format!(
+        "unnest(CAST(${n} AS TEXT[])) AS c(id) CROSS JOIN LATERAL \
+         (SELECT {columns} FROM attachments WHERE channel_id = c.id AND state = 'attached' OFFSET 0) AS a"
+    )
 }
 
 /// What each of the channels `ids` holds on the switches, as (id, applied JSON).
@@ -692,13 +712,17 @@ pub async fn live_attachments_of(
     dialect: Dialect,
     ids: &[&str],
 ) -> Result<std::collections::BTreeMap<String, Vec<AttachmentRow>>> {
-    let sql = format!(
-        "SELECT channel_id, interface, role, customer_vlan, bandwidth_mbps FROM attachments \
-         WHERE state = 'attached' AND {} ORDER BY attached_at, id",
-        in_list(dialect, "channel_id", 1)
-    );
+    let columns = "channel_id, interface, role, customer_vlan, bandwidth_mbps, attached_at, id";
+    let sql = match dialect {
+        Dialect::Postgres => format!("SELECT a.* FROM {} ORDER BY a.attached_at, a.id", live_of(1, columns)),
+        Dialect::Sqlite => format!(
+            "SELECT {columns} FROM attachments WHERE state = 'attached' AND {} ORDER BY attached_at, id",
+            in_list(dialect, "channel_id", 1)
+        ),
+    };
     let mut out: std::collections::BTreeMap<String, Vec<AttachmentRow>> = std::collections::BTreeMap::new();
-    for r in query(sql).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
+    // Planned for its list each time (`varying`), as `tags_on_except`.
+    for r in varying(sql).bind(list_param(dialect, ids)).fetch_all(&mut *tx).await? {
         out.entry(r.try_get("channel_id")?).or_default().push(attachment_from_row(&r)?);
     }
     Ok(out)

@@ -32,9 +32,13 @@ pub async fn pcp_filters(tx: &mut WriteTx, switch: &str) -> Result<Vec<String>, 
 }
 
 /// Which of the (switch, item) `pairs` are stored: exactly those pairs, one primary-key
-/// seek each. On PostgreSQL the pairs go as two arrays joined to the table, which the
-/// planner seeks through the key; a row-value `IN (VALUES ...)` list there was hashed
-/// against a scan of the whole table, whose cost grew with every item ever stored.
+/// seek each. On PostgreSQL the pairs go as two arrays, each pair looked up by a `LATERAL`
+/// subquery with `LIMIT 1`, which the planner cannot turn into a join: a plain join of the
+/// arrays to the table (and before it a row-value `IN (VALUES ...)` list) was hashed
+/// against a scan of the whole table whenever the table's statistics were older than its
+/// growth, as they are for the first minutes of a busy database, and that scan's cost grew
+/// with every item ever stored (6.3 ms and 939 buffers a call at 3,000 channels, a third of
+/// the server's statement time; docs/performance.md, 2026-12-07 session 25).
 pub async fn held(
     tx: &mut WriteTx,
     dialect: Dialect,
@@ -47,8 +51,9 @@ pub async fn held(
                 let switches: Vec<&str> = chunk.iter().map(|p| p.0.as_str()).collect();
                 let items: Vec<&str> = chunk.iter().map(|p| p.1.as_str()).collect();
                 query(
-                    "SELECT s.switch, s.item FROM unnest(CAST($1 AS TEXT[]), CAST($2 AS TEXT[])) AS p(switch, item) \
-                     JOIN switch_items s ON s.switch = p.switch AND s.item = p.item",
+                    "SELECT p.switch, p.item FROM unnest(CAST($1 AS TEXT[]), CAST($2 AS TEXT[])) AS p(switch, item) \
+                     CROSS JOIN LATERAL \
+                     (SELECT 1 FROM switch_items s WHERE s.switch = p.switch AND s.item = p.item LIMIT 1) AS h",
                 )
                 .bind(list_param(dialect, &switches))
                 .bind(list_param(dialect, &items))

@@ -593,7 +593,7 @@ pub async fn set_plans(
 
 /// PostgreSQL: `FROM` text that gives, as `a`, columns `columns` of the live attachments of
 /// the channels whose ids are the array `$n`, looked up channel by channel through
-/// `attachments_channel`: a `LATERAL` subquery the planner cannot merge into a join
+/// `attachments_channel` (channel, state): a `LATERAL` subquery the planner cannot merge into a join
 /// (`OFFSET 0`). Planned as a plain `channel_id = ANY($n)` it scanned the whole partial
 /// index of live attachments and filtered it, whenever the table's statistics were older
 /// than its growth (docs/performance.md, 2026-12-07 session 25).

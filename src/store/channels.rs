@@ -243,13 +243,25 @@ pub async fn row(tx: &mut WriteTx, dialect: Dialect, id: &str, lock: bool) -> Re
     row.as_ref().map(channel_from_row).transpose()
 }
 
+/// The state of a plugged-in attachment, as a parameter: see [`live_attachments`].
+const ATTACHED: &str = "attached";
+
 /// The live attachments of channel `channel_id`, oldest first.
+///
+/// The state is a parameter, not a constant, in this and in the other lookups run on every
+/// acceptance (the account's channel count): PostgreSQL may then not use the partial index
+/// of live attachments (`attachments_live`, led by the interface) for a plan it keeps,
+/// since it cannot prove the parameter is `'attached'`. Written as a constant, the plan it
+/// made while the table was nearly empty and every index cost the same read that index
+/// whole, channel column second, and was kept as the table grew (119 buffers a call at
+/// 10,000 channels against 3; docs/performance.md, 2026-12-07 session 25).
 pub async fn live_attachments(tx: &mut WriteTx, channel_id: &str) -> Result<Vec<AttachmentRow>, SqlError> {
     let rows = query(
         "SELECT interface, role, customer_vlan, bandwidth_mbps FROM attachments \
-         WHERE channel_id = $1 AND state = 'attached' ORDER BY attached_at, id",
+         WHERE channel_id = $1 AND state = $2 ORDER BY attached_at, id",
     )
     .bind(channel_id)
+    .bind(ATTACHED)
     .fetch_all(&mut *tx)
     .await?;
     rows.iter().map(attachment_from_row).collect()
@@ -315,14 +327,16 @@ pub async fn insert_attachment(tx: &mut WriteTx, new: &NewAttachment<'_>, now: i
         }
         Err(e) => return Err(e.into()),
     }
-    // The organization holds one more channel unless another of its interfaces is in it.
+    // The organization holds one more channel unless another of its interfaces is in it
+    // (the state a parameter: see `live_attachments`).
     query(
         "UPDATE accounts SET channels_held = channels_held + 1 WHERE org_id = $1 AND NOT EXISTS \
-         (SELECT 1 FROM attachments t WHERE t.org_id = $1 AND t.state = 'attached' AND t.channel_id = $2 AND t.id <> $3)",
+         (SELECT 1 FROM attachments t WHERE t.org_id = $1 AND t.state = $4 AND t.channel_id = $2 AND t.id <> $3)",
     )
     .bind(new.org_id)
     .bind(new.channel_id)
     .bind(id.as_str())
+    .bind(ATTACHED)
     .execute(&mut *tx)
     .await?;
     Ok(id)

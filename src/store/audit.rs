@@ -74,7 +74,9 @@ pub(super) async fn write_queued(tx: &mut WriteTx, queued: &[Queued]) -> Result<
 
 /// PostgreSQL: the statement that writes `queued` with its rows in the text (a
 /// dollar-quoted literal), to go to the server in one message with the transaction's
-/// `COMMIT`: a round trip each transaction fewer (`pg_pool::Tx::commit_after`).
+/// `COMMIT`: a round trip each transaction fewer (`pg_pool::Tx::commit_after`). The rows
+/// are then in the statement's text, which the server's log shows when the statement fails
+/// (`log_min_error_statement`): the audit details are what the audit log shows anyway.
 pub(super) fn inline_insert(queued: &[Queued]) -> Option<String> {
     (!queued.is_empty()).then(|| insert(Dialect::Postgres, &dollar_quoted(&rows(queued))))
 }

@@ -589,7 +589,9 @@ pub async fn set_plans(
     // The members' tags follow their channels' VLANs. On PostgreSQL the members are found
     // channel by channel (see `live_of`).
     let members = match dialect {
-        Dialect::Postgres => format!("attachments.id IN (SELECT a.id FROM {})", live_of(2, "id")),
+        Dialect::Postgres => {
+            format!("attachments.id IN (SELECT a.id FROM {}) AND attachments.state = 'attached'", live_of(2, "id"))
+        }
         Dialect::Sqlite => {
             format!("{} AND attachments.state = 'attached'", in_list(dialect, "attachments.channel_id", 2))
         }
@@ -613,7 +615,7 @@ pub async fn set_plans(
 /// than its growth (docs/performance.md, 2026-12-07 session 25).
 fn live_of(n: usize, columns: &str) -> String {
     format!(
-        "unnest(CAST(${n} AS TEXT[])) AS c(id) CROSS JOIN LATERAL \
+        "(SELECT DISTINCT id FROM unnest(CAST(${n} AS TEXT[])) AS u(id)) AS c CROSS JOIN LATERAL \
          (SELECT {columns} FROM attachments WHERE channel_id = c.id AND state = 'attached' OFFSET 0) AS a"
     )
 }

@@ -87,18 +87,27 @@ impl Pool {
     }
 
     /// A connection: an idle one (the most recently given back), else a new one. Waits for
-    /// one to be given back when `max` are in use, up to the acquire timeout.
+    /// one to be given back when `max` are in use. All of it (the wait, a ping, opening a
+    /// connection) within the acquire timeout: a server gone without closing its sockets
+    /// does not hold a request longer.
     pub(in crate::store) async fn take(&self) -> Result<Conn, SqlError> {
         let shared = &self.shared;
-        let permit = tokio::time::timeout(shared.acquire_timeout, shared.permits.clone().acquire_owned())
+        tokio::time::timeout(shared.acquire_timeout, self.take_untimed()).await.map_err(|_| {
+            SqlError::new(format!(
+                "no PostgreSQL connection could be had within {} s (all {} in use, or the server did not answer)",
+                shared.acquire_timeout.as_secs(),
+                shared.max
+            ))
+        })?
+    }
+
+    async fn take_untimed(&self) -> Result<Conn, SqlError> {
+        let shared = &self.shared;
+        let permit = shared
+            .permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|_| {
-                SqlError::new(format!(
-                    "no PostgreSQL connection was free within {} s: all {} were in use",
-                    shared.acquire_timeout.as_secs(),
-                    shared.max
-                ))
-            })?
             .map_err(|_| SqlError::new("the PostgreSQL connections are closed"))?;
         loop {
             let idle = shared.idle.lock().ok().and_then(|mut v| v.pop());
@@ -250,6 +259,9 @@ impl Drop for Tx {
         let Some(mut conn) = self.conn.take() else { return };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) if conn.sound => {
+                // Unsound until the ROLLBACK is through: a task dropped before it runs (its
+                // runtime shutting down) must close the connection, not give it back open.
+                conn.sound = false;
                 runtime.spawn(async move {
                     if let Err(e) = conn.simple("ROLLBACK".into()).await {
                         tracing::warn!(error = %e, "rolling back a dropped transaction failed; its connection is closed");

@@ -589,16 +589,12 @@ pub async fn set_plans(
     // The members' tags follow their channels' VLANs. On PostgreSQL the members are found
     // channel by channel (see `live_of`).
     let members = match dialect {
-        Dialect::Postgres => {
-            format!("attachments.id IN (SELECT a.id FROM {}) AND attachments.state = 'attached'", live_of(2, "id"))
-        }
-        Dialect::Sqlite => {
-            format!("{} AND attachments.state = 'attached'", in_list(dialect, "attachments.channel_id", 2))
-        }
+        Dialect::Postgres => format!("attachments.id IN (SELECT a.id FROM {})", live_of(2, "id")),
+        Dialect::Sqlite => in_list(dialect, "attachments.channel_id", 2),
     };
     let sql = format!(
         "UPDATE attachments SET tag = COALESCE(attachments.customer_vlan, v.vlan) \
-         FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND {members} \
+         FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND {members} AND attachments.state = 'attached' \
          AND (attachments.tag IS NULL OR attachments.tag <> COALESCE(attachments.customer_vlan, v.vlan))",
         rows = json_rows(dialect, 1, &[("id", "TEXT"), ("vlan", "BIGINT")]),
     );

@@ -14,9 +14,10 @@
 //!   one the server closed meanwhile (a restart, `idle_session_timeout`) is replaced, not
 //!   handed to a request;
 //! - a connection that breaks (an I/O error, or the server ending its session) takes the
-//!   idle ones with it, as the server most likely closed them all, and a transaction whose `BEGIN` broke on a kept
-//!   connection begins again on a new one. What a restart can still cost is the one
-//!   statement outside a transaction that ran on a connection kept from before it.
+//!   idle ones with it, as the server most likely closed them all, and a transaction whose
+//!   `BEGIN` broke on a kept connection begins again on a new one. What a restart can
+//!   still cost is the one statement outside a transaction that ran on a connection kept
+//!   from before it.
 
 use std::borrow::Cow;
 use std::str::FromStr as _;
@@ -146,7 +147,7 @@ impl Conn {
     /// how the statement ended.
     pub(in crate::store) fn start(&mut self) -> Result<&mut PgConnection, SqlError> {
         self.sound = false;
-        self.raw.as_mut().ok_or_else(|| SqlError::new("the connection is closed"))
+        self.raw()
     }
 
     /// How the statement begun by [`Conn::start`] ended.

@@ -71,6 +71,10 @@ impl Service {
     pub async fn run_pending(&self) -> Result<Vec<OrderOutcome>> {
         let mut out = Vec::new();
         loop {
+            // Orders are where the tables grow; the plans kept for them must keep up.
+            if let Err(e) = self.db.keep_statistics().await {
+                tracing::warn!(error = %e, "cannot analyze the tables that grew");
+            }
             let batch = self.claim_batch(self.config.batch_orders.max(1)).await?;
             if batch.is_empty() {
                 match self.run_one().await? {

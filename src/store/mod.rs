@@ -28,6 +28,7 @@ mod query;
 pub mod sessions;
 pub mod settings;
 mod sqlite;
+mod statistics;
 pub mod switch_items;
 pub mod topology;
 
@@ -106,6 +107,8 @@ pub struct Db {
     /// The process's copies of rows only it writes (SQLite) and of the catalogue (see
     /// `cache.rs`).
     caches: Arc<cache::Caches>,
+    /// When the tables' growth was last looked at (`statistics.rs`).
+    looked: Arc<statistics::Looked>,
 }
 
 #[derive(Clone, Debug)]
@@ -416,7 +419,12 @@ impl Db {
             let checkpoints = native::Native::open(&file).map_err(connect)?;
             tokio::spawn(sqlite::checkpointer::run(checkpoints, file.clone(), Arc::downgrade(&writer)));
             let readers = Arc::new(Readers { file, idle: std::sync::Mutex::new(Vec::new()) });
-            Ok(Db { dialect: Dialect::Sqlite, engine: Engine::Sqlite { writer, readers }, caches: Arc::default() })
+            Ok(Db {
+                dialect: Dialect::Sqlite,
+                engine: Engine::Sqlite { writer, readers },
+                caches: Arc::default(),
+                looked: Arc::default(),
+            })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool =
                 pg_pool::Pool::connect(url, options.max_connections, Duration::from_secs(30)).await.map_err(connect)?;
@@ -424,7 +432,12 @@ impl Db {
                 let mut conn = pool.take().await.map_err(connect)?;
                 MIGRATOR.run(conn.raw().map_err(connect)?).await.map_err(migrate_error)?;
             }
-            Ok(Db { dialect: Dialect::Postgres, engine: Engine::Postgres(pool), caches: Arc::default() })
+            Ok(Db {
+                dialect: Dialect::Postgres,
+                engine: Engine::Postgres(pool),
+                caches: Arc::default(),
+                looked: Arc::default(),
+            })
         } else {
             Err(StoreError::Url(url.to_string()))
         }

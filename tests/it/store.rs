@@ -390,3 +390,74 @@ async fn postgres_dollar_quoted_text_reads_back_as_it_is() {
         assert_eq!(back, text, "{sql}");
     }
 }
+
+/// The plan PostgreSQL uses now for a statement prepared as `by_names`, one line.
+async fn plan_of_by_names(db: &Db, keys: &str) -> String {
+    let lines: Vec<String> = query_scalar(format!("EXPLAIN EXECUTE by_names('{keys}')")).fetch_all(db).await.unwrap();
+    lines.join(" / ")
+}
+
+/// PostgreSQL: a table that doubled since it was last analyzed is analyzed again, and the
+/// plans connections keep for it are made anew. A lookup of a few rows by key, planned
+/// while the table was small, reads the table whole; it keeps doing so as the table grows
+/// a thousandfold, until the table is analyzed, and then seeks the keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tables_that_doubled_are_analyzed_and_kept_plans_made_anew() {
+    let (_setup, t) = setup(Backend::Postgres).await;
+    // One connection, so the statement prepared is where the lookups run.
+    let db = Db::open(&t.url, Options { max_connections: 1, migrate: false }).await.unwrap();
+    // Autovacuum is kept off this table so that only the store analyzes it, which it did
+    // once while the table was small, as autovacuum does a young table.
+    query("ALTER TABLE topology_probe SET (autovacuum_enabled = false)").execute(&db).await.unwrap();
+    query("INSERT INTO topology_probe (name) SELECT 'k' || g FROM generate_series(1, 20) AS g")
+        .execute(&db)
+        .await
+        .unwrap();
+    query("ANALYZE topology_probe").execute(&db).await.unwrap();
+    assert_eq!(db.analyze_grown().await.unwrap(), Vec::<String>::new(), "a small table is left to autovacuum");
+    query("PREPARE by_names(TEXT[]) AS SELECT name FROM topology_probe WHERE name = ANY($1)")
+        .execute(&db)
+        .await
+        .unwrap();
+    let keys = "{k1,k2,k3,k4,k5,k6,k7,k8,k9,k10}";
+    for _ in 0..6 {
+        query(format!("EXECUTE by_names('{keys}')")).execute(&db).await.unwrap();
+    }
+    let young = plan_of_by_names(&db, keys).await;
+    assert!(young.contains("Seq Scan"), "planned on a near-empty table: {young}");
+    query("INSERT INTO topology_probe (name) SELECT 'k' || g FROM generate_series(21, 20000) AS g")
+        .execute(&db)
+        .await
+        .unwrap();
+    let grown = plan_of_by_names(&db, keys).await;
+    assert!(grown.contains("Seq Scan"), "the kept plan outlives the growth: {grown}");
+    // The server counts rows written at most once a second.
+    let mut analyzed = Vec::new();
+    for _ in 0..100 {
+        analyzed = db.analyze_grown().await.unwrap();
+        if !analyzed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(analyzed, ["topology_probe"]);
+    let anew = plan_of_by_names(&db, keys).await;
+    assert!(anew.contains("Index") && !anew.contains("Seq Scan"), "made anew after the analysis: {anew}");
+    assert_eq!(db.analyze_grown().await.unwrap(), Vec::<String>::new(), "not again until it doubles again");
+    // At most once a second, whoever asks: of two asking at once, one looks.
+    let first = std::time::Instant::now();
+    assert_eq!(db.keep_statistics().await.unwrap(), Vec::<String>::new());
+    query("INSERT INTO topology_probe (name) SELECT 'k' || g FROM generate_series(20001, 45000) AS g")
+        .execute(&db)
+        .await
+        .unwrap();
+    let counted = "SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'topology_probe'";
+    while query_scalar::<i64>(counted).fetch_one(&db).await.unwrap() < 45000 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100).saturating_sub(first.elapsed())).await;
+    let (a, b) = tokio::join!(db.keep_statistics(), db.keep_statistics());
+    let mut both = [a.unwrap(), b.unwrap()];
+    both.sort();
+    assert_eq!(both, [vec![], vec!["topology_probe".to_string()]]);
+}

@@ -73,7 +73,7 @@ impl Service {
         loop {
             // Orders are where the tables grow; the plans kept for them must keep up.
             if let Err(e) = self.db.keep_statistics().await {
-                tracing::warn!(error = %e, "cannot analyze the tables that grew");
+                tracing::warn!(error = %e, "cannot analyze the tables that grew (tried again in a minute)");
             }
             let batch = self.claim_batch(self.config.batch_orders.max(1)).await?;
             if batch.is_empty() {

@@ -66,9 +66,6 @@ impl Db {
     /// callers at once, one looks. A look that failed is tried again a minute later.
     /// Returns the tables analyzed.
     pub async fn keep_statistics(&self) -> Result<Vec<String>, StoreError> {
-        if self.dialect != Dialect::Postgres {
-            return Ok(Vec::new());
-        }
         let now = start().elapsed().as_millis() as u64;
         if !self.looked.take(now) {
             return Ok(Vec::new());

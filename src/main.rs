@@ -12,7 +12,9 @@ fn main() -> ExitCode {
         // so no error message; the status is the one a program killed by SIGPIPE gives.
         Err(e) if broken_pipe(&e) => ExitCode::from(141),
         Err(e) => {
-            eprintln!("switchboard: error: {e:#}");
+            // Not `eprintln!`, which panics when no one reads stderr any more.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "switchboard: error: {e:#}");
             ExitCode::from(1)
         }
     }

@@ -73,9 +73,11 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let (agent, recovered) =
         Agent::start(Box::new(driver), &name, &args.bridge, &journal, Duration::from_secs(args.confirm_timeout))?;
     if let Some(r) = recovered {
-        eprintln!(
+        note!(
             "switchboard agent: rolled back transaction {} of {} left open by a stopped agent ({} changes)",
-            r.transaction, r.holder, r.changes
+            r.transaction,
+            r.holder,
+            r.changes
         );
     }
     // Without its turns an agent still serves its switch (they only spare a shared kernel).
@@ -83,7 +85,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         0 => None,
         n => Turns::open(&args.turns_dir, n)
             .map_err(|e| {
-                eprintln!(
+                note!(
                     "switchboard agent: warning: cannot open the host's turns at the kernel ({e}); working without them (--turns-dir to put them elsewhere, --turns 0 to say so)"
                 )
             })
@@ -106,7 +108,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         let listener =
             tokio::net::TcpListener::from_std(std_listener).with_context(|| format!("cannot listen on {listen}"))?;
         let bound = listener.local_addr()?;
-        eprintln!("switchboard agent: serving switch `{name}` (bridge {}) on {bound}", args.bridge);
+        note!("switchboard agent: serving switch `{name}` (bridge {}) on {bound}", args.bridge);
         crate::agent::service::serve(agent, turns, listener, config).await.context("the agent's server stopped")
     })?;
     Ok(ExitCode::SUCCESS)

@@ -52,18 +52,16 @@ fn inject_fault(
 fn print_event(e: &Event) {
     match e {
         Event::Applied { switch, changes, elapsed } => {
-            eprintln!("  {switch}: {changes} change(s) in {:.1} ms", elapsed.as_secs_f64() * 1e3)
+            note!("  {switch}: {changes} change(s) in {:.1} ms", elapsed.as_secs_f64() * 1e3)
         }
         Event::Reapplying { switch, missing } => {
-            eprintln!("  {switch}: read-back found {missing} change(s) missing, applying them again")
+            note!("  {switch}: read-back found {missing} change(s) missing, applying them again")
         }
         Event::Replanned { switch, changes } => {
-            eprintln!(
-                "  {switch}: held other than last read here; planned again from what it holds: {changes} change(s)"
-            )
+            note!("  {switch}: held other than last read here; planned again from what it holds: {changes} change(s)")
         }
-        Event::RollingBack { switch } => eprintln!("  {switch}: rolling back"),
-        Event::Prepared { switches } => eprintln!("  every switch ({switches}) took its changes: committing"),
+        Event::RollingBack { switch } => note!("  {switch}: rolling back"),
+        Event::Prepared { switches } => note!("  every switch ({switches}) took its changes: committing"),
     }
 }
 
@@ -77,12 +75,7 @@ fn apply_planned(
 ) -> anyhow::Result<ExitCode> {
     let mut drivers = engine::connect(topo)?;
     inject_fault(topo, &mut drivers)?;
-    eprintln!(
-        "applying {} channel(s) to {} switch(es) of {}",
-        planner.channels().len(),
-        topo.switches.len(),
-        topo.name
-    );
+    note!("applying {} channel(s) to {} switch(es) of {}", planner.channels().len(), topo.switches.len(), topo.name);
     match engine::apply(planner, &mut drivers, &mut print_event) {
         Ok(report) => {
             let again = if report.reapplied > 0 {
@@ -90,7 +83,7 @@ fn apply_planned(
             } else {
                 String::new()
             };
-            println!(
+            out!(
                 "applied {} change(s) on {} switch(es) in {:.1} ms{again}; verified by read-back",
                 report.changes,
                 report.switches,
@@ -99,7 +92,7 @@ fn apply_planned(
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("switchboard: apply failed: {e}");
+            note!("switchboard: apply failed: {e}");
             Ok(ExitCode::from(1))
         }
     }
@@ -121,33 +114,33 @@ fn drift_planned(
     let mut drifted = 0;
     for sw in &changes.switches {
         if sw.changes.is_empty() {
-            println!("{}: in sync", sw.switch);
+            out!("{}: in sync", sw.switch);
             continue;
         }
         drifted += 1;
-        println!("{}: {} difference(s)", sw.switch, sw.changes.len());
+        out!("{}: {} difference(s)", sw.switch, sw.changes.len());
         for c in &sw.changes {
             let what = if c.op == Op::Add { "missing, would run:   " } else { "unexpected, would run:" };
             for line in command_lines(c, sw.driver.bridge(), sw.driver.netns()) {
-                println!("  {what} {line}");
+                out!("  {what} {line}");
             }
         }
     }
     if drifted == 0 {
-        println!("no drift: every switch matches the channels");
+        out!("no drift: every switch matches the channels");
         return Ok(ExitCode::SUCCESS);
     }
     if !repair {
-        println!("drift on {drifted} switch(es); run again with --repair to fix it");
+        out!("drift on {drifted} switch(es); run again with --repair to fix it");
         return Ok(ExitCode::from(1));
     }
     match engine::apply(planner, &mut drivers, &mut print_event) {
         Ok(report) => {
-            println!("repaired: {} change(s) on {} switch(es)", report.changes, report.switches);
+            out!("repaired: {} change(s) on {} switch(es)", report.changes, report.switches);
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("switchboard: repair failed: {e}");
+            note!("switchboard: repair failed: {e}");
             Ok(ExitCode::from(1))
         }
     }

@@ -42,7 +42,7 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         LabCommand::Up { file, channels, agents, pki, confirm_timeout } => {
             super::with_planner(&file, channels.as_deref(), |topo, planner| {
-                let report = lab::up(topo, &mut |line| eprintln!("lab {}: {line}", topo.name))?;
+                let report = lab::up(topo, &mut |line| note!("lab {}: {line}", topo.name))?;
                 let tags: Vec<(String, u16)> = planner
                     .channels()
                     .values()
@@ -50,24 +50,26 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
                     .collect();
                 let vlans = lab::site_vlans(topo, &tags)?;
                 if vlans > 0 {
-                    eprintln!("lab {}: {vlans} customer VLAN sub-interface(s) on tagged-mode sites", topo.name);
+                    note!("lab {}: {vlans} customer VLAN sub-interface(s) on tagged-mode sites", topo.name);
                 }
-                println!(
+                out!(
                     "lab {} is up: {} namespace(s) and {} link(s) created",
-                    topo.name, report.namespaces_created, report.links_created
+                    topo.name,
+                    report.namespaces_created,
+                    report.links_created
                 );
                 if agents {
                     let up = super::lab_agents::up(topo, pki.as_deref(), confirm_timeout, &mut |line| {
-                        eprintln!("lab {}: {line}", topo.name)
+                        note!("lab {}: {line}", topo.name)
                     })?;
-                    println!(
+                    out!(
                         "lab {}: {} agent(s) serving ({} started now), certificates in {}",
                         topo.name,
                         topo.switches.len(),
                         up.started,
                         up.pki.display()
                     );
-                    println!("{}", up.topology.display());
+                    out!("{}", up.topology.display());
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -82,9 +84,9 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
             let agents = super::lab_agents::down(&topo);
             let removed = lab::down(&topo)?;
             let stopped = agents?;
-            println!("lab {} is down: {removed} namespace(s) removed", topo.name);
+            out!("lab {} is down: {removed} namespace(s) removed", topo.name);
             if stopped > 0 {
-                println!("lab {}: {stopped} agent(s) stopped, management network removed", topo.name);
+                out!("lab {}: {stopped} agent(s) stopped, management network removed", topo.name);
             }
             Ok(ExitCode::SUCCESS)
         }

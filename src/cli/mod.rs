@@ -2,6 +2,29 @@
 //! prints. Exit status: 0 success, 1 failure, 2 bad input (every problem is printed as
 //! `FILE:LINE:COL: message`).
 
+/// `eprintln!` that never panics: a line to standard error, dropped when no one reads it
+/// any more (`switchboard lab up 2>&1 | head`), so that the work goes on.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `println!` (`print!` with `out!(raw ...)`) that returns the error instead of panicking
+/// on it: `?` takes it to main, which ends quietly with status 141 when the reader has gone
+/// (`topology generate ... | head -1`).
+macro_rules! out {
+    (raw $($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+
 pub mod agent;
 pub mod apply;
 pub mod lab;
@@ -121,13 +144,21 @@ pub fn read_text(path: &Path) -> anyhow::Result<Result<String, ExitCode>> {
     }))
 }
 
-/// Prints diagnostics as `FILE:LINE:COL: message`, one per line, to stderr.
+/// Prints diagnostics as `FILE:LINE:COL: message`, one per line, to stderr. When the
+/// reader of stderr has gone (`topology check x.yaml 2>&1 | head -1`), it has what it
+/// wanted: the process ends there, nothing done yet, with the status a program killed by
+/// SIGPIPE gives, as when stdout's reader goes (main.rs).
 pub fn print_diagnostics(path: &Path, diagnostics: &[Diagnostic]) {
-    for d in diagnostics {
-        eprintln!("{}:{}: {}", path.display(), d.pos, d.message);
-    }
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
     let n = diagnostics.len();
-    eprintln!("{}: {n} error{}", path.display(), if n == 1 { "" } else { "s" });
+    let written = diagnostics
+        .iter()
+        .try_for_each(|d| writeln!(err, "{}:{}: {}", path.display(), d.pos, d.message))
+        .and_then(|()| writeln!(err, "{}: {n} error{}", path.display(), if n == 1 { "" } else { "s" }));
+    if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        std::process::exit(141);
+    }
 }
 
 /// Reads and validates a topology file; on bad input prints every problem and returns `Err(code)`.

@@ -47,7 +47,7 @@ pub fn run(cmd: PkiCommand) -> anyhow::Result<ExitCode> {
             pki::issue(&args.dir, &subject, Validity::days(args.days))?
         }
     };
-    println!("{}", written.cert.display());
-    println!("{}", written.key.display());
+    out!("{}", written.cert.display());
+    out!("{}", written.key.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -102,9 +102,9 @@ fn probe_planned(
     let mut verdict = reach::judge(topo, &channels, &probes, &receptions, args.expect_none);
     verdict.customer_vlan = args.customer_vlan;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&verdict)?);
+        out!("{}", serde_json::to_string_pretty(&verdict)?);
     } else {
-        print!("{}", render(&verdict));
+        out!(raw "{}", render(&verdict));
     }
     Ok(if verdict.anomalies.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -163,9 +163,9 @@ fn load(
             .collect(),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render_load(&report));
+        out!(raw "{}", render_load(&report));
     }
     Ok(if report.anomalies() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -116,14 +116,14 @@ pub fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         let svc = Service::new(args.db.connect().await?, Config::default());
         match svc.import_topology(&Actor::system("cli"), &text, &args.topology.display().to_string()).await {
             Ok(report) => {
-                print!("{report}");
+                out!(raw "{report}");
                 if !report.to_string().ends_with('\n') {
-                    println!();
+                    out!();
                 }
                 Ok(ExitCode::SUCCESS)
             }
             Err(ServiceError::Conflict(m)) => {
-                eprintln!("switchboard: import refused: {m}");
+                note!("switchboard: import refused: {m}");
                 Ok(ExitCode::from(1))
             }
             Err(e) => Err(e.into()),
@@ -144,7 +144,7 @@ pub fn run_worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         if args.once {
             let done = svc.run_pending().await?;
             for o in &done {
-                println!(
+                out!(
                     "{} {} {} {}{}",
                     o.order_id,
                     o.channel_id,

@@ -57,7 +57,7 @@ pub fn run(cmd: TopologyCommand) -> anyhow::Result<ExitCode> {
                 Ok(t) => t,
                 Err(code) => return Ok(code),
             };
-            print!("{}", summary(&topo));
+            out!(raw "{}", summary(&topo));
             Ok(ExitCode::SUCCESS)
         }
         TopologyCommand::Generate(args) => generate(args),
@@ -75,7 +75,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let text = topology_yaml(&opts);
     match &args.output {
         Some(path) => std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{text}"),
+        None => out!(raw "{text}"),
     }
     if let (Some(n), Some(path)) = (args.channels, &args.channels_out) {
         let topo = crate::topology::parse(&text).map_err(|d| {

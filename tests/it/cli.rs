@@ -331,6 +331,42 @@ fn plan_into_a_closed_pipe_stops_quietly() {
     assert_eq!(text(&out.stderr), "", "no error message for a reader that went away");
 }
 
+/// Runs `args` with the stream `which` (stdout or stderr) read for a few bytes and then
+/// closed, as `| head -1` (or `2>&1 | head -1`) does; returns the status and the other
+/// stream's text.
+fn with_reader_gone(args: &[&str], stderr: bool) -> (Option<i32>, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = bin().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut read: Box<dyn Read> =
+        if stderr { Box::new(child.stderr.take().unwrap()) } else { Box::new(child.stdout.take().unwrap()) };
+    let mut first = [0u8; 64];
+    read.read_exact(&mut first).unwrap();
+    drop(read);
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), text(if stderr { &out.stdout } else { &out.stderr }))
+}
+
+/// Whatever stream's reader goes away, the CLI ends with the status of a program killed by
+/// SIGPIPE and no message, never a panic: `topology generate | head -1` (stdout) and
+/// `topology check` of a file with thousands of errors `2>&1 | head -1` (stderr).
+#[test]
+fn a_reader_gone_from_stdout_or_stderr_ends_quietly() {
+    let (code, stderr) = with_reader_gone(&["topology", "generate", "--switches", "2000", "--sites", "8000"], false);
+    assert_eq!(code, Some(141), "{stderr}");
+    assert_eq!(stderr, "", "no message for a reader that went away");
+
+    let dir = TempDir::new("stderr-gone");
+    let path = dir.0.join("many.yaml");
+    let mut bad = String::from("name: x\nswitches:\n");
+    for i in 0..3000 {
+        bad.push_str(&format!("  s{i}: {{bogus{i}: 1}}\n"));
+    }
+    std::fs::write(&path, bad).unwrap();
+    let (code, stdout) = with_reader_gone(&["topology", "check", path.to_str().unwrap()], true);
+    assert_eq!(code, Some(141), "{stdout}");
+}
+
 /// A data directory that is a file: one line, the reason said once.
 #[test]
 fn a_data_directory_that_is_a_file_is_said_once() {

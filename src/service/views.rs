@@ -166,6 +166,8 @@ pub struct InvitationView {
     pub description: String,
     pub expires_at: i64,
     pub offered_by: String,
+    /// The channel offered. Its `attachments` and `path` are empty unless the viewer is its
+    /// owner or the operator's staff: an invitee sees nothing of the members before it accepts.
     pub channel: ChannelView,
     pub terms: Vec<Terms>,
     /// Pre-filled registration: what the creator entered.
@@ -451,7 +453,9 @@ impl Service {
         let channel_id = invited.channel_id.as_str();
         let named = self.named_channel(&mut tx, channel_id).await?;
         let (def, offered_model) = (named.channel.definition_id.clone(), named.channel.usage_model_id.clone());
-        let channel = ChannelView::from(named);
+        // Its owner and the operator's staff see the whole channel here as on its page.
+        let sees_members = viewer.is_some_and(|v| v.is_operator() || v.org_id == named.channel.org_id);
+        let mut channel = ChannelView::from(named);
         let mut terms: Vec<Terms> = catalog::models_of_definition(&mut tx, &def)
             .await?
             .into_iter()
@@ -493,6 +497,14 @@ impl Service {
             }
         }
         let closed = closed_by_channel(&channel);
+        if !sees_members {
+            // An invitation shows the offer, not the channel: until it accepts, an invitee
+            // (or whoever holds the link) sees nothing of the members, their ports, usage
+            // models and bandwidths, nor the operator's switches on the path (README, "Who
+            // sees what"). A member sees its channel on the channel's own page.
+            channel.attachments.clear();
+            channel.path.clear();
+        }
         Ok(InvitationView {
             closed,
             proposed_usage_model_id: proposed,

@@ -252,6 +252,20 @@ async fn the_whole_story(b: Backend) {
     assert!(ch["path"].as_array().unwrap().len() >= 2, "{ch}");
     // The invitee now sees the channel it takes part in.
     assert_eq!(globex.get(&format!("/api/v1/channels/{id}")).await.0, StatusCode::OK);
+    // initech, yet to answer, sees the offer and not the channel's members, their ports,
+    // models and bandwidths, nor the switches of its path: logged out or in.
+    let initech = p.login("admin@initech.example", "password-1").await;
+    for (who, client) in [("anonymous", &anon), ("initech", &initech)] {
+        let (status, view) = client.get(&format!("/api/v1/invitations/{initech_token}")).await;
+        assert_eq!(status, StatusCode::OK, "{who}: {view}");
+        assert_eq!(view["channel"]["attachments"], json!([]), "{who}: {view}");
+        assert_eq!(view["channel"]["path"], json!([]), "{who}: {view}");
+        let text = view.to_string();
+        for member in ["acme-1a", "globex-8a", "globex"] {
+            assert!(!text.contains(&format!("\"{member}\"")), "{who} is told of {member}: {text}");
+        }
+        assert_eq!(view["offered_by"], "acme", "who offers it is part of the offer");
+    }
 
     // initech declines; live pages see the change (their fingerprint moves).
     let before = p.w.svc.channel_fingerprint(&p.w.acme, &id.parse().unwrap()).await.unwrap();

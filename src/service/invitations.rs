@@ -208,7 +208,7 @@ impl Service {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let channel = self.channel_row(&mut tx, &channel_id, true).await?;
-        self.may_accept(&mut tx, actor).await?;
+        self.may_answer(&mut tx, actor, "accept").await?;
         if matches!(channel.state, ChannelState::Terminating | ChannelState::Terminated) {
             return Err(ServiceError::Conflict(format!(
                 "the channel is {}: it can no longer be joined",
@@ -340,17 +340,21 @@ impl Service {
         })
     }
 
-    async fn may_accept(&self, tx: &mut WriteTx, actor: &Actor) -> Result<()> {
+    /// Whether `actor` may answer offers for its organization (`verb`: accept or decline
+    /// them): its admins may, its members when its policy lets them, the operator's staff
+    /// never. Declining is answering too: a member who may not accept may not turn an
+    /// offer down for the organization either.
+    async fn may_answer(&self, tx: &mut WriteTx, actor: &Actor, verb: &str) -> Result<()> {
         match actor.role {
             UserRole::Admin => Ok(()),
-            UserRole::Operator => Err(ServiceError::Forbidden("the operator's staff cannot accept offers".into())),
+            UserRole::Operator => Err(ServiceError::Forbidden(format!("the operator's staff cannot {verb} offers"))),
             UserRole::Member => {
                 if store::policy::members_can_accept(tx, &actor.org_id).await? {
                     Ok(())
                 } else {
-                    Err(ServiceError::Forbidden(
-                        "your organization lets only its admins accept offers: ask one of them".into(),
-                    ))
+                    Err(ServiceError::Forbidden(format!(
+                        "your organization lets only its admins {verb} offers: ask one of them"
+                    )))
                 }
             }
         }
@@ -370,6 +374,7 @@ impl Service {
         let invitee_id = &row.invitee.id;
         let now = self.now();
         let mut tx = self.db.write().await?;
+        self.may_answer(&mut tx, actor, "decline").await?;
         if !offers::set_declined(&mut tx, invitee_id, now).await? {
             return Err(ServiceError::Conflict("this invitation was already accepted or declined".into()));
         }

@@ -539,6 +539,10 @@ async fn permissions(b: Backend) {
     let admins_only = Policy { default_offer_days: 30, members_can_accept: false, ..policy };
     w.svc.update_policy(&w.globex, &admins_only).await.unwrap();
     assert_eq!(code(w.svc.accept(&member, &token, &accept("globex-1b")).await), "forbidden");
+    // Nor may the member turn it down for globex: declining is answering too.
+    let refused = w.svc.decline(&member, &token).await.unwrap_err();
+    assert_eq!(refused.code(), "forbidden");
+    assert!(refused.to_string().contains("only its admins decline offers"), "{refused}");
     assert_eq!(code(w.svc.accept(&w.op, &token, &accept("globex-1b")).await), "access_denied");
     w.svc.accept(&w.globex, &token, &accept("globex-1b")).await.unwrap();
     w.svc.channel(&member, &ch).await.unwrap();

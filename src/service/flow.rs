@@ -382,6 +382,12 @@ impl Service {
                 continue;
             }
             let lower = email.as_ref().map(|e| e.to_lowercase());
+            if let Some(mine) = &lower
+                && organizations::of_user_email(&mut *tx, mine).await?.as_deref() == Some(actor.org_id.as_str())
+            {
+                problems.push(at(&format!("`{mine}` is a user of your own organization, which cannot be invited")));
+                continue;
+            }
             let invited = waiting.iter().any(|(e, o)| match (&lower, &org_id) {
                 (Some(mine), _) => e.as_ref() == Some(mine),
                 (None, Some(mine)) => e.is_none() && o.as_ref() == Some(mine),

@@ -209,6 +209,14 @@ impl Service {
         let mut tx = self.db.write().await?;
         let channel = self.channel_row(&mut tx, &channel_id, true).await?;
         self.may_answer(&mut tx, actor, "accept").await?;
+        if actor.org_id == channel.org_id {
+            // As an offer to one's own organization is refused: one invited by a colleague's
+            // address, or offered back by a grantee, would plug the owner in twice and
+            // charge it twice.
+            return Err(ServiceError::Forbidden(
+                "this is your own organization's channel: it cannot join it through an invitation".into(),
+            ));
+        }
         if matches!(channel.state, ChannelState::Terminating | ChannelState::Terminated) {
             return Err(ServiceError::Conflict(format!(
                 "the channel is {}: it can no longer be joined",

@@ -185,6 +185,12 @@ pub async fn email_taken<'e>(ex: impl Executor<'e>, email: &str) -> Result<bool,
     Ok(query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(ex).await?.is_some())
 }
 
+/// The organization of the user with `email` (already lower case), if there is one.
+pub async fn of_user_email<'e>(ex: impl Executor<'e>, email: &str) -> Result<Option<String>, StoreError> {
+    let row = query("SELECT org_id FROM users WHERE email = $1").bind(email).fetch_optional(ex).await?;
+    Ok(row.map(|r| r.try_get("org_id")).transpose()?)
+}
+
 /// The actor for user `user_id`, acting from `source`.
 pub async fn actor(db: &Db, user_id: &str, source: &str) -> Result<Actor, StoreError> {
     let r = query("SELECT id, email, org_id, role FROM users WHERE id = $1")

@@ -40,6 +40,11 @@ pub struct Attachment {
     pub organization: String,
     pub role: Role,
     pub customer_vlan: Option<u16>,
+    /// On a tagged-mode interface, the tag the member's frames carry there, which its
+    /// equipment uses: its customer VLAN, else the channel's VLAN when the member was first
+    /// planned. It stays when the channel later moves to another VLAN. `None` on a
+    /// port-mode interface, and until the member is planned.
+    pub tag: Option<u16>,
     /// The member's bandwidth in Mbps: its own when it gave one, else its channel's. Its
     /// ingress policer's rate.
     pub bandwidth_mbps: u64,

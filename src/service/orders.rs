@@ -485,7 +485,15 @@ fn plan_or_move(
 /// What an order wants for a channel in `channel.state` with the `live` attachments, or
 /// `None` when the channel needs nothing (not ready to carry traffic, or in a state no
 /// order acts on).
-pub(super) fn target_of(channel: &super::flow::ChannelRow, live: &[super::flow::AttachmentRow]) -> Option<Target> {
+///
+/// A member on a tagged-mode interface keeps the tag it was given: it is planned with it
+/// as its customer VLAN, so that a channel moved to another VLAN (its path grew onto a
+/// switch where its VLAN is taken) does not change the tag the customer's equipment uses.
+pub(super) fn target_of(
+    channel: &super::flow::ChannelRow,
+    live: &[super::flow::AttachmentRow],
+    topo: &Topology,
+) -> Option<Target> {
     match channel.state {
         ChannelState::Terminating => Some(Target::Absent),
         ChannelState::Paused => Some(Target::Paused),
@@ -506,7 +514,13 @@ pub(super) fn target_of(channel: &super::flow::ChannelRow, live: &[super::flow::
                     .map(|a| MemberSpec {
                         interface: a.interface.clone(),
                         role: (channel.kind == ChannelKind::P2mp).then_some(a.role),
-                        customer_vlan: a.customer_vlan.and_then(VlanId::new),
+                        customer_vlan: a
+                            .customer_vlan
+                            .or(a.tag.filter(|_| {
+                                topo.interface(&a.interface)
+                                    .is_some_and(|i| i.mode == crate::model::InterfaceMode::Tagged)
+                            }))
+                            .and_then(VlanId::new),
                         bandwidth_mbps: a.bandwidth_mbps,
                         pos: Pos::default(),
                     })

@@ -311,7 +311,7 @@ impl Service {
                 continue;
             };
             let empty = Vec::new();
-            let Some(target) = target_of(channel, live.get(&o.channel_id).unwrap_or(&empty)) else {
+            let Some(target) = target_of(channel, live.get(&o.channel_id).unwrap_or(&empty), topo) else {
                 noop.push(o);
                 continue;
             };

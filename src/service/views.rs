@@ -215,7 +215,8 @@ impl ChannelView {
                 .map(|a| crate::orchestrator::MemberSpec {
                     interface: a.interface.clone(),
                     role: (self.kind == ChannelKind::P2mp).then_some(a.role),
-                    customer_vlan: a.customer_vlan.and_then(VlanId::new),
+                    // A tagged member keeps its tag (`orders::target_of`).
+                    customer_vlan: a.customer_vlan.or(a.tag).and_then(VlanId::new),
                     // The member's figure, its own or the channel's: planned alike.
                     bandwidth_mbps: Some(a.bandwidth_mbps),
                     pos: Pos::default(),

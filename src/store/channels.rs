@@ -70,6 +70,10 @@ pub struct AttachmentRow {
     pub customer_vlan: Option<u16>,
     /// The member's own bandwidth (Mbps); `None`: the channel's.
     pub bandwidth_mbps: Option<u64>,
+    /// The tag the member was given (its customer VLAN, else its channel's VLAN when it
+    /// was first planned); `None` until then. On a tagged-mode interface it is the tag the
+    /// customer's equipment uses, which later plans keep.
+    pub tag: Option<u16>,
 }
 
 /// A channel to create, in `draft`.
@@ -257,7 +261,7 @@ const ATTACHED: &str = "attached";
 /// 10,000 channels against 3; docs/performance.md, 2026-12-07 session 25).
 pub async fn live_attachments(tx: &mut WriteTx, channel_id: &str) -> Result<Vec<AttachmentRow>, SqlError> {
     let rows = query(
-        "SELECT interface, role, customer_vlan, bandwidth_mbps FROM attachments \
+        "SELECT interface, role, customer_vlan, bandwidth_mbps, tag FROM attachments \
          WHERE channel_id = $1 AND state = $2 ORDER BY attached_at, id",
     )
     .bind(channel_id)
@@ -502,9 +506,10 @@ pub(super) const CHANNEL_SELECT: &str = "SELECT c.*, o.name AS org_name, d.name 
 /// An attachment with its organization's name and its bandwidth, its own or else its
 /// channel's (`WHERE ...` is appended).
 pub(super) const ATTACHMENT_SELECT: &str = "SELECT a.*, o.name AS org_name, u.name AS um_name, u.max_mb AS um_max_mb, \
-     u.price_type AS um_price_type, COALESCE(a.bandwidth_mbps, ch.bandwidth_mbps) AS member_mbps FROM attachments a \
+     u.price_type AS um_price_type, COALESCE(a.bandwidth_mbps, ch.bandwidth_mbps) AS member_mbps, \
+     CASE WHEN si.mode = 'tagged' THEN a.tag END AS member_tag FROM attachments a \
      JOIN organizations o ON o.id = a.org_id JOIN usage_models u ON u.id = a.usage_model_id \
-     JOIN channels ch ON ch.id = a.channel_id";
+     JOIN channels ch ON ch.id = a.channel_id LEFT JOIN service_interfaces si ON si.name = a.interface";
 
 pub(super) fn named_from_row(r: &Row, attachments: Vec<Attachment>) -> Result<Named> {
     Ok(Named {
@@ -517,7 +522,8 @@ pub(super) fn named_from_row(r: &Row, attachments: Vec<Attachment>) -> Result<Na
     })
 }
 
-/// A live attachment from a row with `interface`, `role`, `customer_vlan` and `bandwidth_mbps`.
+/// A live attachment from a row with `interface`, `role`, `customer_vlan`, `bandwidth_mbps`
+/// and `tag`.
 pub(crate) fn attachment_from_row(r: &Row) -> Result<AttachmentRow, SqlError> {
     let role: String = r.try_get("role")?;
     Ok(AttachmentRow {
@@ -525,6 +531,7 @@ pub(crate) fn attachment_from_row(r: &Row) -> Result<AttachmentRow, SqlError> {
         role: role.parse().unwrap_or(Role::Root),
         customer_vlan: vid(r.try_get("customer_vlan")?),
         bandwidth_mbps: r.try_get::<Option<i64>>("bandwidth_mbps")?.map(to_u64),
+        tag: vid(r.try_get("tag")?),
     })
 }
 
@@ -537,6 +544,7 @@ pub(super) fn named_attachment_from_row(a: &Row) -> Result<Attachment, SqlError>
         organization: a.try_get("org_name")?,
         role: role.parse().unwrap_or(Role::Root),
         customer_vlan: vid(a.try_get("customer_vlan")?),
+        tag: vid(a.try_get("member_tag")?),
         bandwidth_mbps: to_u64(a.try_get("member_mbps")?),
         state: a.try_get("state")?,
         attached_at: a.try_get("attached_at")?,
@@ -586,8 +594,11 @@ pub async fn set_plans(
     );
     let keys = list_param(dialect, &ids);
     query(sql).bind(now).bind(json_param(plans)).bind(keys.as_str()).execute(&mut *tx).await?;
-    // The members' tags follow their channels' VLANs. On PostgreSQL the members are found
-    // channel by channel (see `live_of`).
+    // Members without a tag yet take their channel's VLAN (or their customer VLAN). A tag,
+    // once given, stays: on a tagged-mode interface the customer's equipment uses it, and
+    // a channel moved to another VLAN keeps its members' tags (the planner is given them as
+    // customer VLANs: `orders::target_of`). On PostgreSQL the members are found channel by
+    // channel (see `live_of`).
     let members = match dialect {
         Dialect::Postgres => format!("attachments.id IN (SELECT a.id FROM {})", live_of(2, "id")),
         Dialect::Sqlite => in_list(dialect, "attachments.channel_id", 2),
@@ -595,7 +606,7 @@ pub async fn set_plans(
     let sql = format!(
         "UPDATE attachments SET tag = COALESCE(attachments.customer_vlan, v.vlan) \
          FROM ({rows}) AS v WHERE attachments.channel_id = v.id AND {members} AND attachments.state = 'attached' \
-         AND (attachments.tag IS NULL OR attachments.tag <> COALESCE(attachments.customer_vlan, v.vlan))",
+         AND attachments.tag IS NULL",
         rows = json_rows(dialect, 1, &[("id", "TEXT"), ("vlan", "BIGINT")]),
     );
     // Planned for its lists each time (`varying`), as `tags_on_except`.
@@ -724,7 +735,7 @@ pub async fn live_attachments_of(
     dialect: Dialect,
     ids: &[&str],
 ) -> Result<std::collections::BTreeMap<String, Vec<AttachmentRow>>> {
-    let columns = "channel_id, interface, role, customer_vlan, bandwidth_mbps, attached_at, id";
+    let columns = "channel_id, interface, role, customer_vlan, bandwidth_mbps, tag, attached_at, id";
     let sql = match dialect {
         Dialect::Postgres => format!("SELECT a.* FROM {} ORDER BY a.attached_at, a.id", live_of(1, columns)),
         Dialect::Sqlite => format!(

@@ -39,6 +39,7 @@ mod invitations;
 mod journey;
 mod lists;
 mod member_bandwidth;
+mod membership;
 mod operator;
 mod origin;
 mod people;

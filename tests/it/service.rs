@@ -145,33 +145,6 @@ async fn p2p_flow(b: Backend) {
 }
 on_both!(p2p_flow);
 
-/// An organization cannot be invited to its own channel, whether named or reached through
-/// one of its users' addresses; nor can it join its own channel through an invitation a
-/// grantee sends it back (it would be plugged in and charged twice).
-async fn own_organization_is_refused_by_address_too(b: Backend) {
-    let w = world(b).await;
-    let ch = w.svc.create_channel(&w.acme, &w.channel("own", ChannelKind::Mp2mp, "acme-1a")).await.unwrap();
-    let to = |email: &str| NewOffer {
-        invitees: vec![InviteeSpec { email: Some(email.parse().unwrap()), ..Default::default() }],
-        allow_reoffer: true,
-        ..Default::default()
-    };
-    let refused = w.svc.offer(&w.acme, &ch, &to(&w.acme.email.to_uppercase())).await.unwrap_err();
-    assert_eq!(refused.code(), "invalid_input");
-    assert!(refused.to_string().contains("a user of your own organization"), "{refused}");
-
-    let offer = w.svc.offer(&w.acme, &ch, &to(&w.globex.email)).await.unwrap();
-    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-1b")).await.unwrap();
-    let back = w.svc.offer(&w.globex, &ch, &to(&w.acme.email)).await.unwrap();
-    let refused = w.svc.accept(&w.acme, &back.invitations[0].token, &accept("acme-3a")).await.unwrap_err();
-    assert_eq!(refused.code(), "forbidden");
-    assert!(refused.to_string().contains("your own organization's channel"), "{refused}");
-    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
-    assert_eq!(c.attachments.iter().filter(|a| a.organization == "acme").count(), 1, "acme is plugged in once");
-}
-
-on_both!(own_organization_is_refused_by_address_too);
-
 async fn p2mp_flow(b: Backend) {
     let w = world(b).await;
     let mut new = w.channel("tree", ChannelKind::P2mp, "acme-1a");

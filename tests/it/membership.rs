@@ -1,0 +1,86 @@
+//! Who may join a channel, and what a member keeps: an organization is never invited to
+//! its own channel (by name or through its users' addresses) nor joins it through an
+//! invitation offered back; a member on a tagged-mode port keeps its tag when its channel
+//! moves to another VLAN. Each scenario runs on both databases.
+
+use switchboard::model::ChannelKind;
+use switchboard::orchestrator::policy::ChannelState;
+use switchboard::service::{InviteeSpec, NewOffer};
+
+use crate::service::assert_switches_match;
+use crate::world::{Backend, accept, world};
+
+/// An organization cannot be invited to its own channel, whether named or reached through
+/// one of its users' addresses; nor can it join its own channel through an invitation a
+/// grantee sends it back (it would be plugged in and charged twice).
+async fn own_organization_is_refused_by_address_too(b: Backend) {
+    let w = world(b).await;
+    let ch = w.svc.create_channel(&w.acme, &w.channel("own", ChannelKind::Mp2mp, "acme-1a")).await.unwrap();
+    let to = |email: &str| NewOffer {
+        invitees: vec![InviteeSpec { email: Some(email.parse().unwrap()), ..Default::default() }],
+        allow_reoffer: true,
+        ..Default::default()
+    };
+    let refused = w.svc.offer(&w.acme, &ch, &to(&w.acme.email.to_uppercase())).await.unwrap_err();
+    assert_eq!(refused.code(), "invalid_input");
+    assert!(refused.to_string().contains("a user of your own organization"), "{refused}");
+
+    let offer = w.svc.offer(&w.acme, &ch, &to(&w.globex.email)).await.unwrap();
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-1b")).await.unwrap();
+    let back = w.svc.offer(&w.globex, &ch, &to(&w.acme.email)).await.unwrap();
+    let refused = w.svc.accept(&w.acme, &back.invitations[0].token, &accept("acme-3a")).await.unwrap_err();
+    assert_eq!(refused.code(), "forbidden");
+    assert!(refused.to_string().contains("your own organization's channel"), "{refused}");
+    let c = w.svc.channel(&w.acme, &ch).await.unwrap();
+    assert_eq!(c.attachments.iter().filter(|a| a.organization == "acme").count(), 1, "acme is plugged in once");
+}
+
+on_both!(own_organization_is_refused_by_address_too);
+
+/// A member on a tagged-mode interface keeps its tag when its channel has to move to
+/// another VLAN: stark's equipment, tagging the channel's first VLAN, goes on working when a
+/// new member's switch has that VLAN taken.
+async fn a_tagged_members_tag_stays_when_its_channel_moves(b: Backend) {
+    let w = world(b).await;
+    // VLAN 2 on acc1 only.
+    let a = w.svc.create_channel(&w.acme, &w.channel("on-acc1", ChannelKind::P2p, "acme-1a")).await.unwrap();
+    let offer = w.offer_to(&w.acme, &a, &[&w.globex]).await;
+    w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-1b")).await.unwrap();
+    // An E-LAN on acc2, disjoint: VLAN 2 again; stark's site is tagged, without a customer VLAN.
+    let lan = w.svc.create_channel(&w.stark, &w.channel("lan", ChannelKind::Mp2mp, "stark-2c")).await.unwrap();
+    let offer = w.offer_to(&w.stark, &lan, &[&w.umbrella, &w.initech]).await;
+    w.svc.accept(&w.umbrella, &offer.invitations[0].token, &accept("umbrella-2a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    let before = w.svc.channel(&w.stark, &lan).await.unwrap();
+    assert_eq!((before.state, before.vlan), (ChannelState::Active, Some(2)), "{before:?}");
+    let stark = |c: &switchboard::service::ChannelView| {
+        c.attachments.iter().find(|x| x.interface == "stark-2c").unwrap().clone()
+    };
+    assert_eq!(stark(&before).tag, Some(2));
+    assert!(
+        w.svc
+            .switch_items("acc2")
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.contains(r#""parent":"c3""#) && i.contains(r#""vid":2"#))
+    );
+
+    // initech joins from acc1, where VLAN 2 is taken: the channel moves; stark's tag stays.
+    w.svc.accept(&w.initech, &offer.invitations[1].token, &accept("initech-1c")).await.unwrap();
+    let done = w.svc.run_pending().await.unwrap();
+    assert!(done.iter().all(|o| o.status == "done"), "{done:?}");
+    let after = w.svc.channel(&w.stark, &lan).await.unwrap();
+    assert_eq!(after.state, ChannelState::Active);
+    assert_ne!(after.vlan, Some(2), "the channel had to move: {after:?}");
+    assert_eq!(stark(&after).tag, Some(2), "stark's equipment still tags 2: {after:?}");
+    assert_eq!(stark(&after).customer_vlan, None, "what stark asked for is unchanged");
+    let acc2 = w.svc.switch_items("acc2").await.unwrap();
+    assert!(acc2.iter().any(|i| i.contains(r#""parent":"c3""#) && i.contains(r#""vid":2"#)), "{acc2:#?}");
+    assert!(!acc2.iter().any(|i| i.contains(r#""type":"sub_interface""#) && !i.contains(r#""vid":2"#)), "{acc2:#?}");
+    // Port-mode members show no tag.
+    assert_eq!(after.attachments.iter().find(|x| x.interface == "umbrella-2a").unwrap().tag, None);
+    assert_switches_match(&w).await;
+}
+
+on_both!(a_tagged_members_tag_stays_when_its_channel_moves);

@@ -209,9 +209,17 @@ impl Service {
     pub async fn set_new_organization_account(&self, actor: &Actor, account: &Account) -> Result<()> {
         require_operator(actor)?;
         check_account(account)?;
+        self.check_classes_known(account).await?;
         if account.status != AccountStatus::Active {
             return Err(ServiceError::Invalid(
                 "a new organization starts `active`: suspend or close one organization's account instead".into(),
+            ));
+        }
+        if account.balance_cents < 0 {
+            return Err(ServiceError::Invalid(
+                "`balance_cents`: a new organization cannot start in debt: give 0 or more (a credit limit lets \
+                 it go below zero)"
+                    .into(),
             ));
         }
         let now = self.now();
@@ -227,12 +235,31 @@ impl Service {
     pub async fn set_account(&self, actor: &Actor, org_id: &str, account: &Account) -> Result<()> {
         require_operator(actor)?;
         check_account(account)?;
+        self.check_classes_known(account).await?;
         let mut tx = self.db.write().await?;
         organizations::set_account(&mut tx, org_id, account, self.now()).await?;
         audit(&mut tx, self.now(), actor, "account.update", org_id, serde_json::to_value(account).unwrap_or_default())
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Every class of `account` is one of the topology's (when one is imported): a class
+    /// no channel can have is a typing error, which would otherwise only show when the
+    /// organization's channels are refused.
+    async fn check_classes_known(&self, account: &Account) -> Result<()> {
+        let Ok(topo) = self.topology().await else { return Ok(()) };
+        let known: Vec<&str> = topo.classes.names().collect();
+        let unknown: Vec<&str> = account.classes.iter().map(String::as_str).filter(|c| !known.contains(c)).collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(ServiceError::Invalid(format!(
+            "`classes`: {} not a class of the topology; its classes are {}",
+            unknown.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                + if unknown.len() == 1 { " is" } else { " are" },
+            known.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+        )))
     }
 
     /// The account of an organization.

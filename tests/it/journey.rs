@@ -172,6 +172,18 @@ async fn the_operator_sets_what_new_organizations_start_with(b: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("kinds") && message.contains("credit_limit_cents"), "{message}");
+    // A class the topology does not have, or a start in debt, is a typing error.
+    let mut unknown = start.clone();
+    unknown["classes"] = json!(["nope", "gold"]);
+    let (status, body) = noc.put("/api/v1/operator/new-organizations", unknown).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("`nope` is not a class of the topology") && message.contains("`standard`"), "{message}");
+    let mut debt = start.clone();
+    debt["balance_cents"] = json!(-500);
+    let (status, body) = noc.put("/api/v1/operator/new-organizations", debt).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("cannot start in debt"), "{body}");
     let mut typo = start.clone();
     typo["credit_limit"] = json!(1);
     assert_eq!(noc.put("/api/v1/operator/new-organizations", typo).await.0, StatusCode::BAD_REQUEST);

@@ -118,8 +118,20 @@ impl Reader {
                 self.error(node.pos, format!("{what} {i} is out of range {min}-{max}"));
                 None
             }
+            // A whole number past i64 (`99999999999999999999`) reads as a float.
+            Value::Float(f) if f.fract() == 0.0 => {
+                self.error(node.pos, format!("{what} {f} is out of range {min}-{max}"));
+                None
+            }
+            Value::Float(f) => {
+                self.error(node.pos, format!("{what} must be a whole number from {min} to {max}, found {f}"));
+                None
+            }
             other => {
-                self.error(node.pos, format!("{what} must be an integer, found {}", other.describe()));
+                self.error(
+                    node.pos,
+                    format!("{what} must be a whole number from {min} to {max}, found {}", other.describe()),
+                );
                 None
             }
         }

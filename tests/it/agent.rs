@@ -373,8 +373,8 @@ fn the_topology_sets_how_long_to_wait_for_an_agent() {
         "{said:?}"
     );
     assert!(
-        said.iter()
-            .any(|m| m.starts_with("3:32 ") && m.contains("`remote.timeouts.read` (whole seconds) must be an integer")),
+        said.iter().any(|m| m.starts_with("3:32 ")
+            && m.contains("`remote.timeouts.read` (whole seconds) must be a whole number from 1 to 3600")),
         "{said:?}"
     );
     assert!(said.iter().any(|m| m.contains("unknown key `wait` in `remote.timeouts`")), "{said:?}");

@@ -73,21 +73,54 @@ fn generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         driver: args.driver,
     };
     let text = topology_yaml(&opts);
+    // The channels first: a set that does not fit is refused before anything is written.
+    let channels = match (args.channels, &args.channels_out) {
+        (Some(n), Some(path)) => match fitting_channels(&text, n as usize, args.seed)? {
+            Ok(channels) => Some((channels, path)),
+            Err(why) => {
+                note!("switchboard: {why}");
+                return Ok(ExitCode::from(super::EXIT_BAD_INPUT));
+            }
+        },
+        _ => None,
+    };
     match &args.output {
         Some(path) => std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?,
         None => out!(raw "{text}"),
     }
-    if let (Some(n), Some(path)) = (args.channels, &args.channels_out) {
-        let topo = crate::topology::parse(&text).map_err(|d| {
-            anyhow::anyhow!(
-                "generated topology is invalid (a bug): {}",
-                d.first().map(|d| d.to_string()).unwrap_or_default()
-            )
-        })?;
-        let channels = channels_yaml(&topo, &ChannelOptions { channels: n as usize, seed: args.seed });
+    if let Some((channels, path)) = channels {
         std::fs::write(path, channels).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `n` generated channels on the generated topology `text`, as YAML, or why they cannot be
+/// had: what `plan` would refuse of them (a tree too small for so many channels runs out
+/// of VLANs), so that no file is made that `plan` then rejects.
+fn fitting_channels(text: &str, n: usize, seed: u64) -> anyhow::Result<Result<String, String>> {
+    let topo = crate::topology::parse(text).map_err(|d| {
+        anyhow::anyhow!(
+            "generated topology is invalid (a bug): {}",
+            d.first().map(|d| d.to_string()).unwrap_or_default()
+        )
+    })?;
+    let channels = channels_yaml(&topo, &ChannelOptions { channels: n, seed });
+    let (specs, diags) = crate::orchestrator::parse_channels(&channels);
+    if let Some(d) = diags.first() {
+        anyhow::bail!("generated channels are invalid (a bug): {d}");
+    }
+    Ok(match crate::orchestrator::plan(&topo, &specs) {
+        Ok(_) => Ok(channels),
+        Err(refused) => Err(format!(
+            "{} of the {n} generated channels would not fit this topology ({} switches, {} usable VLANs each): \
+             the first, `{}`: {}. Ask for fewer channels, or more switches and sites",
+            refused.len(),
+            topo.switches.len(),
+            topo.pool.size(),
+            refused.first().map_or("", |e| e.channel.as_str()),
+            refused.first().map(|e| e.refusal.to_string()).unwrap_or_default(),
+        )),
+    })
 }
 
 /// A one-screen summary of a valid topology.

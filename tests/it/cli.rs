@@ -367,6 +367,33 @@ fn a_reader_gone_from_stdout_or_stderr_ends_quietly() {
     assert_eq!(code, Some(141), "{stdout}");
 }
 
+/// More channels than a small tree has VLANs for: refused before any file is written,
+/// saying how many would not fit and what to do, where a file `plan` rejects was written.
+#[test]
+fn generate_refuses_channels_that_would_not_fit() {
+    let dir = TempDir::new("gen-too-many");
+    let (topo, chans) = (dir.0.join("t.yaml"), dir.0.join("c.yaml"));
+    let (t, c) = (topo.to_str().unwrap(), chans.to_str().unwrap());
+    let out = run(&[
+        "topology",
+        "generate",
+        "--switches",
+        "10",
+        "--sites",
+        "20",
+        "-o",
+        t,
+        "--channels",
+        "20000",
+        "--channels-out",
+        c,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(said.contains("of the 20000 generated channels would not fit") && said.contains("Ask for fewer"), "{said}");
+    assert!(!topo.exists() && !chans.exists(), "nothing written");
+}
+
 /// A data directory that is a file: one line, the reason said once.
 #[test]
 fn a_data_directory_that_is_a_file_is_said_once() {

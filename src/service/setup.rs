@@ -105,7 +105,7 @@ fn unknown_classes<'a>(
     let known: Vec<&str> = topo.classes.names().collect();
     Err(ServiceError::Invalid(format!(
         "class of service {} not in {source}'s `classes` ({}): add it there with its PCP (0-7), e.g. \
-         `classes: {{{}: 3}}`, or offer one of those",
+         `classes: {{{}: 3}}`, or use one of those",
         unknown.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
         known.join(", "),
         unknown[0],
@@ -249,17 +249,7 @@ impl Service {
     /// organization's channels are refused.
     async fn check_classes_known(&self, account: &Account) -> Result<()> {
         let Ok(topo) = self.topology().await else { return Ok(()) };
-        let known: Vec<&str> = topo.classes.names().collect();
-        let unknown: Vec<&str> = account.classes.iter().map(String::as_str).filter(|c| !known.contains(c)).collect();
-        if unknown.is_empty() {
-            return Ok(());
-        }
-        Err(ServiceError::Invalid(format!(
-            "`classes`: {} not a class of the topology; its classes are {}",
-            unknown.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
-                + if unknown.len() == 1 { " is" } else { " are" },
-            known.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
-        )))
+        unknown_classes(&topo, account.classes.iter().map(String::as_str), "the topology")
     }
 
     /// The account of an organization.

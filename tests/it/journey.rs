@@ -178,7 +178,8 @@ async fn the_operator_sets_what_new_organizations_start_with(b: Backend) {
     let (status, body) = noc.put("/api/v1/operator/new-organizations", unknown).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("`nope` is not a class of the topology") && message.contains("`standard`"), "{message}");
+    assert!(message.contains("class of service `nope` not in the topology's `classes`"), "{message}");
+    assert!(message.contains("standard"), "the classes it has: {message}");
     let mut debt = start.clone();
     debt["balance_cents"] = json!(-500);
     let (status, body) = noc.put("/api/v1/operator/new-organizations", debt).await;

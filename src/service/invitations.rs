@@ -121,6 +121,13 @@ impl Service {
             ));
         }
         let (name, org_name) = (reg.name.to_string(), reg.organization.to_string());
+        if let Some(c) = org_name.chars().find(|c| invisible(*c)) {
+            return Err(ServiceError::Invalid(format!(
+                "organization: the name holds an invisible character (U+{:04X}), which would make it read as \
+                 another organization's: type the name as it is shown",
+                u32::from(c)
+            )));
+        }
         let hash = hash_blocking(reg.password.clone()).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
@@ -393,4 +400,15 @@ impl Service {
         self.announce_answer(&row.channel_id, &actor.org_id, None);
         Ok(())
     }
+}
+
+/// Unicode's invisible format characters (category Cf) that a name could hide: the soft
+/// hyphen, zero-width spaces and joiners, direction marks and embeddings, word joiners,
+/// the byte-order mark and the like.
+fn invisible(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
+            | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
+    )
 }

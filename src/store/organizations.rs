@@ -256,9 +256,13 @@ pub async fn account_in_use(
 
 /// The ID of the organization named `name` and how many users it has, read in `tx`, or
 /// `None` when there is none.
+///
+/// Names are compared in any case: `GLOBEX` is `globex`, so that a registration cannot
+/// make a second organization that reads as another's.
 pub async fn named_with_users(tx: &mut WriteTx, name: &str) -> Result<Option<(String, i64)>, StoreError> {
     let row = query(
-        "SELECT g.id, (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id) AS users FROM organizations g WHERE g.name = $1",
+        "SELECT g.id, (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id) AS users FROM organizations g \
+         WHERE LOWER(g.name) = LOWER($1)",
     )
     .bind(name)
     .fetch_optional(&mut *tx)

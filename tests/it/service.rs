@@ -322,6 +322,10 @@ async fn registration(b: Backend) {
     assert!(wrong.as_ref().is_err_and(|e| e.to_string().contains("sent to another address")), "{wrong:?}");
     assert_eq!(code(wrong), "forbidden");
     assert_eq!(code(w.svc.register(&token, &reg("jane@newco.example", "globex"), "x").await), "conflict");
+    // Nor under a name that reads as globex's: another case, or an invisible character.
+    assert_eq!(code(w.svc.register(&token, &reg("jane@newco.example", "GLOBEX"), "x").await), "conflict");
+    let hidden = w.svc.register(&token, &reg("jane@newco.example", "globex\u{200b}"), "x").await;
+    assert!(hidden.as_ref().is_err_and(|e| e.to_string().contains("invisible character (U+200B)")), "{hidden:?}");
     let jane = w.svc.register(&token, &reg("jane@newco.example", "NewCo"), "x").await.unwrap();
     assert_eq!(jane.role, UserRole::Admin);
     assert_eq!(code(w.svc.register(&token, &reg("jane@newco.example", "NewCo 2"), "x").await), "conflict");

@@ -252,6 +252,39 @@ impl Service {
         unknown_classes(&topo, account.classes.iter().map(String::as_str), "the topology")
     }
 
+    /// Every channel that holds switch configuration (or is about to) still plans on `topo`,
+    /// as its next order will plan it (its VLANs kept where they are free, its members'
+    /// tags kept): an import that would leave one unplannable (a tagged port made
+    /// port-mode under it, a capacity cut below what its members take) is refused, naming
+    /// each, so that no channel is left that no order can change or remove.
+    async fn live_channels_fit(&self, topo: &crate::topology::Topology, file: &str) -> Result<()> {
+        use crate::orchestrator::policy::ChannelState;
+        let mut planner = crate::orchestrator::Planner::new(topo);
+        let mut problems = Vec::new();
+        for c in self.channels(&Actor::system("import")).await? {
+            let live = matches!(
+                c.state,
+                ChannelState::Provisioning | ChannelState::Modifying | ChannelState::Active | ChannelState::Paused
+            );
+            if !live {
+                continue;
+            }
+            if let Err(errors) = super::orders::plan_keeping_vlan(&mut planner, &c.spec()) {
+                let why: Vec<String> = errors.iter().map(|e| e.refusal.to_string()).collect();
+                problems.push(format!("channel `{}` ({}, {}): {}", c.name, c.organization, c.id, why.join("; ")));
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(ServiceError::Conflict(format!(
+            "{file} would leave {} live channel(s) that no longer fit it: {}. Keep what they use in the file, or \
+             terminate them first",
+            problems.len(),
+            problems.join("; ")
+        )))
+    }
+
     /// The account of an organization.
     pub async fn account(&self, org_id: &str) -> Result<Account> {
         Ok(organizations::account(&self.db, org_id).await?)
@@ -413,6 +446,9 @@ impl Service {
         unknown_classes(&topo, offered.iter().flat_map(|(_, d)| d.classes.iter().map(String::as_str)), file)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
+        // With the writer taken (SQLite), no acceptance lands between this check and the
+        // import's commit.
+        self.live_channels_fit(&topo, file).await?;
         let mut report = ImportReport::default();
 
         // Switches.

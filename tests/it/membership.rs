@@ -1,7 +1,8 @@
 //! Who may join a channel, and what a member keeps: an organization is never invited to
 //! its own channel (by name or through its users' addresses) nor joins it through an
 //! invitation offered back; a member on a tagged-mode port keeps its tag when its channel
-//! moves to another VLAN. Each scenario runs on both databases.
+//! moves to another VLAN, and a re-import that would leave a live channel unplannable is
+//! refused. Each scenario runs on both databases.
 
 use switchboard::model::ChannelKind;
 use switchboard::orchestrator::policy::ChannelState;
@@ -84,3 +85,42 @@ async fn a_tagged_members_tag_stays_when_its_channel_moves(b: Backend) {
 }
 
 on_both!(a_tagged_members_tag_stays_when_its_channel_moves);
+
+/// A topology re-import that would leave a live channel no order can plan (its tagged
+/// port made port-mode, its port's capacity cut below what it takes) is refused, naming the
+/// channel, and nothing of it is stored; one that leaves every channel fitting goes through.
+async fn an_import_that_strands_a_live_channel_is_refused(b: Backend) {
+    let w = world(b).await;
+    let lan = w.svc.create_channel(&w.stark, &w.channel("lan", ChannelKind::Mp2mp, "stark-2c")).await.unwrap();
+    let offer = w.offer_to(&w.stark, &lan, &[&w.umbrella]).await;
+    w.svc.accept(&w.umbrella, &offer.invitations[0].token, &accept("umbrella-2a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    assert_eq!(w.svc.channel(&w.stark, &lan).await.unwrap().state, ChannelState::Active);
+    let metro = crate::world::metro_text();
+    let stark = metro.find("  stark-2c:").unwrap();
+    let edit = |from: &str, to: &str| {
+        let at = stark + metro[stark..].find(from).unwrap();
+        format!("{}{to}{}", &metro[..at], &metro[at + from.len()..])
+    };
+    let before = w.svc.topology().await.unwrap();
+    for (bad, why) in
+        [(edit("mode: tagged", "mode: port"), "port mode"), (edit("capacity: 10G", "capacity: 1M"), "capacity")]
+    {
+        let refused = w.svc.import_topology(&w.op, &bad, "metro.yaml").await.unwrap_err();
+        assert_eq!(refused.code(), "conflict", "{refused}");
+        let said = refused.to_string();
+        assert!(said.contains("channel `lan` (stark") && said.contains("terminate them first"), "{said}");
+        assert!(said.contains(why), "{said}");
+    }
+    let after = w.svc.topology().await.unwrap();
+    assert_eq!(after.interface("stark-2c").unwrap().mode, before.interface("stark-2c").unwrap().mode, "nothing stored");
+    // A change that leaves the channel fitting is taken.
+    let roomier = edit("capacity: 10G", "capacity: 20G");
+    w.svc.import_topology(&w.op, &roomier, "metro.yaml").await.unwrap();
+    // Ended, the channel no longer holds the port back.
+    w.svc.terminate(&w.stark, &lan, &"moving".parse().unwrap()).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    w.svc.import_topology(&w.op, &edit("mode: tagged", "mode: port"), "metro.yaml").await.unwrap();
+}
+
+on_both!(an_import_that_strands_a_live_channel_is_refused);

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // Not `eprintln!`, which panics when no one reads stderr any more.
             use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "switchboard: error: {e:#}");
+            let _ = writeln!(std::io::stderr(), "switchboard: error: {}", said_once(&e));
             ExitCode::from(1)
         }
     }
@@ -22,4 +22,20 @@ fn main() -> ExitCode {
 
 fn broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// The error and its causes, as `{:#}` writes them (`what: why: deeper`), each cause said
+/// once: many errors already end with their cause's text (`cannot read x: No such file`),
+/// which the chain would say again.
+fn said_once(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.ends_with(&text) {
+            out = format!("{out}: {text}");
+        }
+    }
+    out
 }

@@ -407,6 +407,18 @@ fn a_data_directory_that_is_a_file_is_said_once() {
     assert_eq!(err.matches("os error").count(), 1, "{err}");
 }
 
+/// Any error whose text already ends with its cause's is said with the cause once: a
+/// certificate that is not there (`cannot read x: No such file ...`, once).
+#[test]
+fn a_missing_certificate_is_said_once() {
+    let out =
+        run(&["serve", "--listen", "127.0.0.1:0", "--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot read /nonexistent.pem"), "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+}
+
 #[test]
 fn missing_file_is_a_clear_failure() {
     let out = run(&["topology", "check", "/nonexistent/topo.yaml"]);

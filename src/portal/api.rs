@@ -586,9 +586,11 @@ async fn inbox(State(state): State<AppState>, user: Authed) -> Result<AppJson<Ve
     Ok(AppJson(state.svc.inbox(&user.actor).await?))
 }
 
-/// Orders: the operator sees all of them, others those of their channels.
+/// Orders: without `channel`, every order (the operator's staff only; others get 403);
+/// with `channel`, that channel's, for whoever may see the channel.
 #[utoipa::path(get, path = "/orders", tag = "orders", params(OrderFilter),
-    responses((status = 200, body = Vec<OrderView>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Vec<OrderView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn list_orders(
     State(state): State<AppState>,
     user: Authed,
@@ -608,7 +610,8 @@ async fn get_order(
     Ok(AppJson(state.svc.order(&user.actor, &id).await?))
 }
 
-/// The audit log (the operator's staff only): who, when, what, from where.
+/// The audit log: who, when, what, from where. The operator's staff see every record;
+/// an organization's users see their organization's own.
 #[utoipa::path(get, path = "/audit", tag = "orders", params(AuditFilter),
     responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = ErrorBody)))]
 async fn audit_log(

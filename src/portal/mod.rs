@@ -140,6 +140,8 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn not_found() -> AppError {
-    AppError::Service(crate::service::ServiceError::NotFound("this path".into()))
+/// No page or API operation at this path: said with the path (cut at 200 characters).
+async fn not_found(uri: axum::http::Uri) -> AppError {
+    let path: String = uri.path().chars().take(200).collect();
+    AppError::Service(crate::service::ServiceError::NotFound(format!("page or API path `{path}`")))
 }

@@ -372,7 +372,9 @@ async fn sessions_csrf_and_errors(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    refused(acme.get("/api/v1/no/such/thing").await, StatusCode::NOT_FOUND, "not_found");
+    let nothing = acme.get("/api/v1/no/such/thing").await;
+    assert_eq!(nothing.1["message"], "page or API path `/api/v1/no/such/thing` not found", "{}", nothing.1);
+    refused(nothing, StatusCode::NOT_FOUND, "not_found");
     refused(acme.get("/api/v1/channels/ch-nope").await, StatusCode::NOT_FOUND, "not_found");
     // A refusal by the account rules: 422 with the rule's code.
     let mut big = new_channel(&p, "big", "p2p", "acme-1a");

@@ -189,9 +189,18 @@ pub fn load_inputs(
     };
     let (specs, diags) = crate::orchestrator::parse_channels(&text);
     if !diags.is_empty() {
-        // Plan what could be read too, so one run shows every problem.
-        let mut all = diags;
-        if let Err(errors) = crate::orchestrator::plan(&topo, &specs) {
+        // Plan what could be read too, so one run shows every problem: the channels read
+        // whole. One with a problem of its own (a `role: king` read as no role) would only
+        // be told again what follows from it ("needs a `role`").
+        let mut starts: Vec<crate::model::Pos> = specs.iter().map(|s| s.pos).collect();
+        starts.sort();
+        let damaged = |spec: &crate::orchestrator::ChannelSpec| {
+            let end = starts.iter().find(|p| **p > spec.pos);
+            diags.iter().any(|d| d.pos >= spec.pos && end.is_none_or(|e| d.pos < *e))
+        };
+        let whole: Vec<crate::orchestrator::ChannelSpec> = specs.iter().filter(|s| !damaged(s)).cloned().collect();
+        let mut all = diags.clone();
+        if let Err(errors) = crate::orchestrator::plan(&topo, &whole) {
             all.extend(errors.iter().map(plan_diagnostic));
         }
         all.sort();

@@ -268,7 +268,9 @@ fn read_range(r: &mut Reader, node: &Node, what: &str) -> Option<(u16, u16)> {
         }
     };
     if !(1..=4094).contains(&a) || !(1..=4094).contains(&b) {
-        r.error(node.pos, format!("{what} {a}-{b} is outside 1-4094, the VLAN IDs 802.1Q allows"));
+        // A single ID is said as itself, not as the range `-1--1`.
+        let given = if a == b { a.to_string() } else { format!("{a}-{b}") };
+        r.error(node.pos, format!("{what} {given} is outside 1-4094, the VLAN IDs 802.1Q allows"));
         return None;
     }
     if a > b {

@@ -80,6 +80,7 @@ fn check_reports_every_error_with_position() {
             ],
         ),
         ("name: x\nvlans: {pool: 0-99}\nswitches:\n  a: {}\n", &[":2:15: VLAN pool 0-99 is outside 1-4094"]),
+        ("name: x\nvlans: {pool: -1}\nswitches:\n  a: {}\n", &[":2:15: VLAN pool -1 is outside 1-4094"]),
         (
             "name: x\nvlans: {pool: 1-99}\nswitches:\n  a: {}\n",
             &[":2:15: VLAN pool 1-99 holds VLAN 1, every Linux bridge port's default VLAN"],
@@ -128,6 +129,25 @@ fn plan_reports_channel_errors_with_positions() {
     ] {
         assert!(stderr.contains(&format!("{channels}{want}")), "missing {want:?} in:\n{stderr}");
     }
+}
+
+/// A channel with a problem of its own is told that problem, not what follows from it (a
+/// role it does not know is not also "no role"), and the others are still planned.
+#[test]
+fn a_channels_own_problem_is_not_told_twice() {
+    let dir = TempDir::new("own-problem");
+    let channels = dir.write(
+        "c.yaml",
+        "- {name: t1, kind: p2mp, members: [{interface: acme-1a, role: king}, {interface: globex-1b, role: leaf}]}\n\
+         - {name: t2, kind: p2p, members: [acme-3a]}\n",
+    );
+    let out = run(&["plan", "-t", topologies().join("metro.yaml").to_str().unwrap(), "-c", &channels]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(":1:63: `role`: unknown role \"king\": expected root or leaf"), "{stderr}");
+    assert!(!stderr.contains("needs a `role`") && !stderr.contains("0 root(s)"), "{stderr}");
+    assert!(stderr.contains("channel `t2`: a p2p channel needs exactly 2 members"), "the others are planned: {stderr}");
+    assert!(stderr.contains(": 2 errors"), "{stderr}");
 }
 
 /// An empty channels file is refused (`apply` would take every channel off); `[]` is none.

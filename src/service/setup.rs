@@ -253,24 +253,41 @@ impl Service {
     }
 
     /// Every channel that holds switch configuration (or is about to) still plans on `topo`,
-    /// as its next order will plan it (its VLANs kept where they are free, its members'
-    /// tags kept): an import that would leave one unplannable (a tagged port made
-    /// port-mode under it, a capacity cut below what its members take) is refused, naming
-    /// each, so that no channel is left that no order can change or remove.
-    async fn live_channels_fit(&self, topo: &crate::topology::Topology, file: &str) -> Result<()> {
-        use crate::orchestrator::policy::ChannelState;
+    /// as its next order will plan it (channels keeping their VLANs first, each kept where
+    /// it is free; its members' tags kept), and none of its ports changes mode under it: an
+    /// import that would leave one unplannable (a tagged port made port-mode, a capacity
+    /// cut below what its members take) or change what its customers' equipment must send
+    /// is refused, naming each, so that no channel is left that no order can change or
+    /// remove. Read inside `tx`, where no acceptance can add a member meanwhile.
+    async fn live_channels_fit(&self, tx: &mut WriteTx, topo: &crate::topology::Topology, file: &str) -> Result<()> {
+        let live = crate::store::channel_list::live_for_import(tx, self.db.dialect).await?;
+        if live.is_empty() {
+            return Ok(());
+        }
+        let now = self.topology().await?;
+        let mut views: Vec<super::ChannelView> = live.into_iter().map(super::ChannelView::from).collect();
+        views.sort_by_key(|c| c.vlan.is_none());
         let mut planner = crate::orchestrator::Planner::new(topo);
         let mut problems = Vec::new();
-        for c in self.channels(&Actor::system("import")).await? {
-            let live = matches!(
-                c.state,
-                ChannelState::Provisioning | ChannelState::Modifying | ChannelState::Active | ChannelState::Paused
-            );
-            if !live {
-                continue;
-            }
+        for c in &views {
+            let mut why: Vec<String> = c
+                .live_attachments()
+                .filter_map(|a| {
+                    let (was, will) = (now.interface(&a.interface)?.mode, topo.interface(&a.interface)?.mode);
+                    (was != will).then(|| {
+                        format!(
+                            "interface `{}` would change from {} mode to {} mode",
+                            a.interface,
+                            was.as_str(),
+                            will.as_str()
+                        )
+                    })
+                })
+                .collect();
             if let Err(errors) = super::orders::plan_keeping_vlan(&mut planner, &c.spec()) {
-                let why: Vec<String> = errors.iter().map(|e| e.refusal.to_string()).collect();
+                why.extend(errors.iter().map(|e| e.refusal.to_string()));
+            }
+            if !why.is_empty() {
                 problems.push(format!("channel `{}` ({}, {}): {}", c.name, c.organization, c.id, why.join("; ")));
             }
         }
@@ -446,9 +463,7 @@ impl Service {
         unknown_classes(&topo, offered.iter().flat_map(|(_, d)| d.classes.iter().map(String::as_str)), file)?;
         let now = self.now();
         let mut tx = self.db.write().await?;
-        // With the writer taken (SQLite), no acceptance lands between this check and the
-        // import's commit.
-        self.live_channels_fit(&topo, file).await?;
+        self.live_channels_fit(&mut tx, &topo, file).await?;
         let mut report = ImportReport::default();
 
         // Switches.

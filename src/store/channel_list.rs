@@ -3,7 +3,7 @@
 //! whatever the number of channels (the count, the page, the page's attachments).
 
 use super::channels::{ATTACHMENT_SELECT, Among, CHANNEL_SELECT, Named, Result, visible_ids, with_attachments};
-use super::{Query, ReadTx, placeholders, query};
+use super::{Dialect, Query, ReadTx, WriteTx, placeholders, query};
 
 /// What a channel list asks for: each filter `None` when not asked, and which page.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -91,4 +91,24 @@ pub async fn named_page(tx: &mut ReadTx<'_>, among: Among<'_>, f: &ChannelFilter
     };
     let page = with_attachments(&rows, &atts)?;
     Ok((page, total))
+}
+
+/// Every channel that holds switch configuration or is about to (provisioning, modifying,
+/// active, paused), oldest first, with its attachments, read inside `tx`: what a topology
+/// import must leave plannable. On PostgreSQL the attachments are first held in share mode
+/// until `tx` ends, so that no acceptance adds a member between this look and the import's
+/// commit (acceptances wait the import out; nothing else is held yet, so none deadlocks).
+/// On SQLite the writer is this transaction's.
+pub async fn live_for_import(tx: &mut WriteTx, dialect: Dialect) -> Result<Vec<Named>> {
+    if dialect == Dialect::Postgres {
+        query("LOCK TABLE attachments IN SHARE MODE").execute(&mut *tx).await?;
+    }
+    let live = "SELECT id FROM channels WHERE state IN ('provisioning', 'modifying', 'active', 'paused')";
+    let rows = query(format!("{CHANNEL_SELECT} WHERE c.id IN ({live}) ORDER BY c.created_at, c.id"))
+        .fetch_all(&mut *tx)
+        .await?;
+    let atts = query(format!("{ATTACHMENT_SELECT} WHERE a.channel_id IN ({live}) ORDER BY a.attached_at, a.id"))
+        .fetch_all(&mut *tx)
+        .await?;
+    with_attachments(&rows, &atts)
 }

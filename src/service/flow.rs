@@ -381,12 +381,26 @@ impl Service {
                 problems.push(at("your own organization cannot be invited"));
                 continue;
             }
-            let lower = email.as_ref().map(|e| e.to_lowercase());
-            if let Some(mine) = &lower
-                && organizations::of_user_email(&mut *tx, mine).await?.as_deref() == Some(actor.org_id.as_str())
-            {
-                problems.push(at(&format!("`{mine}` is a user of your own organization, which cannot be invited")));
+            if org_id.as_deref() == Some(channel.org_id.as_str()) {
+                problems.push(at("the channel's own organization cannot be invited to it"));
                 continue;
+            }
+            let lower = email.as_ref().map(|e| e.to_lowercase());
+            let user_org = match &lower {
+                Some(mine) => organizations::of_user_email(&mut *tx, mine).await?,
+                None => None,
+            };
+            if let (Some(mine), Some(theirs)) = (&lower, &user_org) {
+                if *theirs == actor.org_id {
+                    problems.push(at(&format!("`{mine}` is a user of your own organization, which cannot be invited")));
+                    continue;
+                }
+                if *theirs == channel.org_id {
+                    problems.push(at(&format!(
+                        "`{mine}` is a user of the channel's own organization, which cannot be invited to it"
+                    )));
+                    continue;
+                }
             }
             let invited = waiting.iter().any(|(e, o)| match (&lower, &org_id) {
                 (Some(mine), _) => e.as_ref() == Some(mine),

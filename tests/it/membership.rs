@@ -6,7 +6,7 @@
 
 use switchboard::model::ChannelKind;
 use switchboard::orchestrator::policy::ChannelState;
-use switchboard::service::{InviteeSpec, NewOffer};
+use switchboard::service::{InviteeSpec, NewOffer, UserRole};
 
 use crate::service::assert_switches_match;
 use crate::world::{Backend, accept, world};
@@ -28,8 +28,25 @@ async fn own_organization_is_refused_by_address_too(b: Backend) {
 
     let offer = w.svc.offer(&w.acme, &ch, &to(&w.globex.email)).await.unwrap();
     w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-1b")).await.unwrap();
-    let back = w.svc.offer(&w.globex, &ch, &to(&w.acme.email)).await.unwrap();
-    let refused = w.svc.accept(&w.acme, &back.invitations[0].token, &accept("acme-3a")).await.unwrap_err();
+    // globex may offer it on, but not back to acme, by name or by an acme user's address.
+    let back = w.svc.offer(&w.globex, &ch, &to(&w.acme.email)).await.unwrap_err();
+    assert!(back.to_string().contains("a user of the channel's own organization"), "{back}");
+    let by_name = NewOffer {
+        invitees: vec![InviteeSpec { organization: Some("acme".parse().unwrap()), ..Default::default() }],
+        ..Default::default()
+    };
+    let back = w.svc.offer(&w.globex, &ch, &by_name).await.unwrap_err();
+    assert!(back.to_string().contains("the channel's own organization cannot be invited"), "{back}");
+    // An address that becomes an acme user's after the offer: refused when it accepts.
+    let later = w.svc.offer(&w.globex, &ch, &to("ops@acme-later.example")).await.unwrap();
+    let acme_org = w.svc.organization_id("acme").await.unwrap();
+    let uid = w
+        .svc
+        .create_user(&w.acme, &acme_org, "ops@acme-later.example", "Ops", UserRole::Admin, "password-9")
+        .await
+        .unwrap();
+    let ops = w.svc.actor(&uid, "test").await.unwrap();
+    let refused = w.svc.accept(&ops, &later.invitations[0].token, &accept("acme-3a")).await.unwrap_err();
     assert_eq!(refused.code(), "forbidden");
     assert!(refused.to_string().contains("your own organization's channel"), "{refused}");
     let c = w.svc.channel(&w.acme, &ch).await.unwrap();
@@ -97,15 +114,22 @@ async fn an_import_that_strands_a_live_channel_is_refused(b: Backend) {
     w.svc.run_pending().await.unwrap();
     assert_eq!(w.svc.channel(&w.stark, &lan).await.unwrap().state, ChannelState::Active);
     let metro = crate::world::metro_text();
-    let stark = metro.find("  stark-2c:").unwrap();
-    let edit = |from: &str, to: &str| {
-        let at = stark + metro[stark..].find(from).unwrap();
+    let edit_of = |site: &str, from: &str, to: &str| {
+        let start = metro.find(&format!("  {site}:")).unwrap();
+        let at = start + metro[start..].find(from).unwrap();
         format!("{}{to}{}", &metro[..at], &metro[at + from.len()..])
     };
+    let edit = |from: &str, to: &str| edit_of("stark-2c", from, to);
     let before = w.svc.topology().await.unwrap();
-    for (bad, why) in
-        [(edit("mode: tagged", "mode: port"), "port mode"), (edit("capacity: 10G", "capacity: 1M"), "capacity")]
-    {
+    for (bad, why) in [
+        (edit("mode: tagged", "mode: port"), "port mode"),
+        (edit("capacity: 10G", "capacity: 1M"), "capacity"),
+        // Port-mode umbrella made tagged: its equipment would have to tag its frames.
+        (
+            edit_of("umbrella-2a", "mode: port", "mode: tagged"),
+            "`umbrella-2a` would change from port mode to tagged mode",
+        ),
+    ] {
         let refused = w.svc.import_topology(&w.op, &bad, "metro.yaml").await.unwrap_err();
         assert_eq!(refused.code(), "conflict", "{refused}");
         let said = refused.to_string();

@@ -244,12 +244,14 @@ mod tests {
     fn a_vlan_not_a_whole_number_is_told_its_range() {
         let (_, diags) = parse_channels(
             "- {name: e, kind: p2p, vlan: 2.5, members: [x, y]}\n\
-             - {name: f, kind: p2p, vlan: 99999999999999999999999, members: [x, y]}",
+             - {name: f, kind: p2p, vlan: 99999999999999999999999, members: [x, y]}\n\
+             - {name: g, kind: p2p, vlan: 100.0, members: [x, y]}",
         );
         let said: Vec<String> = diags.iter().map(ToString::to_string).collect();
-        assert_eq!(said.len(), 2, "{said:?}");
+        assert_eq!(said.len(), 3, "{said:?}");
         assert!(said[0].contains("must be a whole number from 1 to 4094, found 2.5"), "{said:?}");
         assert!(said[1].contains("is out of range 1-4094"), "{said:?}");
+        assert!(said[2].contains("must be a whole number from 1 to 4094, found 100"), "{said:?}");
     }
 
     /// A bandwidth may be written as capacities are: "10G" is 10,000 Mbps; above 100T refused.

@@ -118,8 +118,9 @@ impl Reader {
                 self.error(node.pos, format!("{what} {i} is out of range {min}-{max}"));
                 None
             }
-            // A whole number past i64 (`99999999999999999999`) reads as a float.
-            Value::Float(f) if f.fract() == 0.0 => {
+            // A whole number past i64 (`99999999999999999999`) reads as a float; one in
+            // range written as a float (`100.0`) is still not a whole number's spelling.
+            Value::Float(f) if f.fract() == 0.0 && (*f < min as f64 || *f > max as f64) => {
                 self.error(node.pos, format!("{what} {f} is out of range {min}-{max}"));
                 None
             }

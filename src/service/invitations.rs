@@ -402,13 +402,36 @@ impl Service {
     }
 }
 
-/// Unicode's invisible format characters (category Cf) that a name could hide: the soft
-/// hyphen, zero-width spaces and joiners, direction marks and embeddings, word joiners,
-/// the byte-order mark and the like.
+/// Characters a name could hide or pass off as a space: Unicode's invisible format
+/// characters (category Cf: the soft hyphen, zero-width spaces and joiners, direction marks
+/// and embeddings, word joiners, the byte-order mark, tag characters...), the combining
+/// grapheme joiner, Hangul fillers, variation selectors, and spaces other than the plain one.
 fn invisible(c: char) -> bool {
-    matches!(
-        u32::from(c),
-        0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
-            | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
-    )
+    (c != ' ' && c.is_whitespace())
+        || matches!(
+            u32::from(c),
+            0xAD | 0x34F
+                | 0x600..=0x605
+                | 0x61C
+                | 0x6DD
+                | 0x70F
+                | 0x115F..=0x1160
+                | 0x17B4..=0x17B5
+                | 0x180B..=0x180F
+                | 0x200B..=0x200F
+                | 0x202A..=0x202E
+                | 0x2060..=0x206F
+                | 0x3164
+                | 0xFE00..=0xFE0F
+                | 0xFEFF
+                | 0xFFA0
+                | 0xFFF9..=0xFFFB
+                | 0x110BD
+                | 0x110CD
+                | 0x13430..=0x1343F
+                | 0x1D173..=0x1D17A
+                | 0xE0001
+                | 0xE0020..=0xE007F
+                | 0xE0100..=0xE01EF
+        )
 }

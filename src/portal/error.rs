@@ -150,13 +150,45 @@ impl From<JsonRejection> for AppError {
     }
 }
 
-/// The last error of `e`'s chain of sources: the one that says what was wrong.
-fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+/// The last error of `e`'s chain of sources, the one that says what was wrong, in words:
+/// serde names the Rust type it wanted (`expected u16`), which a client's author should not
+/// need to know.
+pub(super) fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     let mut at = e;
     while let Some(next) = at.source() {
         at = next;
     }
-    at.to_string()
+    in_words(&at.to_string())
+}
+
+/// `message` with serde's Rust type names said as what they take.
+fn in_words(message: &str) -> String {
+    const TYPES: [(&str, &str); 9] = [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u32", "expected a whole number from 0 to 4294967295"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a borrowed string", "expected a string"),
+    ];
+    let mut out = message.to_string();
+    for (rust, words) in TYPES {
+        // Whole words only: `expected u16` is not the start of `expected u160`.
+        let mut from = 0;
+        while let Some(at) = out[from..].find(rust).map(|i| i + from) {
+            let end = at + rust.len();
+            if out[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                from = end;
+                continue;
+            }
+            out.replace_range(at..end, words);
+            from = at + words.len();
+        }
+    }
+    out
 }
 
 /// `Query` whose rejections are our JSON errors: "the query: channel: not a channel id ...".
@@ -180,4 +212,20 @@ impl<T: Serialize> IntoResponse for AppJson<T> {
 /// details, so the operator can find one from the other.
 pub fn reference() -> String {
     format!("err-{}", uuid::Uuid::now_v7().simple())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn serde_type_names_are_said_in_words() {
+        assert_eq!(
+            super::in_words("customer_vlan: invalid type: string \"abc\", expected u16 at line 1 column 25"),
+            "customer_vlan: invalid type: string \"abc\", expected a whole number from 0 to 65535 at line 1 column 25"
+        );
+        assert_eq!(
+            super::in_words("bandwidth_mbps: invalid value: integer `-5`, expected u64"),
+            "bandwidth_mbps: invalid value: integer `-5`, expected a whole number, 0 or more"
+        );
+        assert_eq!(super::in_words("expected u160"), "expected u160");
+    }
 }

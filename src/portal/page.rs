@@ -152,7 +152,8 @@ pub(super) fn render<T: Template>(t: &T) -> Response {
 }
 
 pub(super) fn form<T>(f: Result<Form<T>, FormRejection>) -> Result<T, AppError> {
-    f.map(|Form(t)| t).map_err(|e| AppError::BadRequest(format!("bad form: {}", e.body_text())))
+    // serde's words, without the framework's preamble ("Failed to deserialize form body").
+    f.map(|Form(t)| t).map_err(|e| AppError::BadRequest(format!("bad form: {}", super::error::innermost(&e))))
 }
 
 pub(super) struct SocketOption {

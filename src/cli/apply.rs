@@ -83,7 +83,7 @@ fn apply_planned(
             } else {
                 String::new()
             };
-            out!(
+            say!(
                 "applied {} change(s) on {} switch(es) in {:.1} ms{again}; verified by read-back",
                 report.changes,
                 report.switches,
@@ -114,29 +114,29 @@ fn drift_planned(
     let mut drifted = 0;
     for sw in &changes.switches {
         if sw.changes.is_empty() {
-            out!("{}: in sync", sw.switch);
+            say!("{}: in sync", sw.switch);
             continue;
         }
         drifted += 1;
-        out!("{}: {} difference(s)", sw.switch, sw.changes.len());
+        say!("{}: {} difference(s)", sw.switch, sw.changes.len());
         for c in &sw.changes {
             let what = if c.op == Op::Add { "missing, would run:   " } else { "unexpected, would run:" };
             for line in command_lines(c, sw.driver.bridge(), sw.driver.netns()) {
-                out!("  {what} {line}");
+                say!("  {what} {line}");
             }
         }
     }
     if drifted == 0 {
-        out!("no drift: every switch matches the channels");
+        say!("no drift: every switch matches the channels");
         return Ok(ExitCode::SUCCESS);
     }
     if !repair {
-        out!("drift on {drifted} switch(es); run again with --repair to fix it");
+        say!("drift on {drifted} switch(es); run again with --repair to fix it");
         return Ok(ExitCode::from(1));
     }
     match engine::apply(planner, &mut drivers, &mut print_event) {
         Ok(report) => {
-            out!("repaired: {} change(s) on {} switch(es)", report.changes, report.switches);
+            say!("repaired: {} change(s) on {} switch(es)", report.changes, report.switches);
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -52,7 +52,7 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
                 if vlans > 0 {
                     note!("lab {}: {vlans} customer VLAN sub-interface(s) on tagged-mode sites", topo.name);
                 }
-                out!(
+                say!(
                     "lab {} is up: {} namespace(s) and {} link(s) created",
                     topo.name,
                     report.namespaces_created,
@@ -62,14 +62,14 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
                     let up = super::lab_agents::up(topo, pki.as_deref(), confirm_timeout, &mut |line| {
                         note!("lab {}: {line}", topo.name)
                     })?;
-                    out!(
+                    say!(
                         "lab {}: {} agent(s) serving ({} started now), certificates in {}",
                         topo.name,
                         topo.switches.len(),
                         up.started,
                         up.pki.display()
                     );
-                    out!("{}", up.topology.display());
+                    say!("{}", up.topology.display());
                 }
                 Ok(ExitCode::SUCCESS)
             })
@@ -84,9 +84,9 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
             let agents = super::lab_agents::down(&topo);
             let removed = lab::down(&topo)?;
             let stopped = agents?;
-            out!("lab {} is down: {removed} namespace(s) removed", topo.name);
+            say!("lab {} is down: {removed} namespace(s) removed", topo.name);
             if stopped > 0 {
-                out!("lab {}: {stopped} agent(s) stopped, management network removed", topo.name);
+                say!("lab {}: {stopped} agent(s) stopped, management network removed", topo.name);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -25,6 +25,15 @@ macro_rules! out {
     }};
 }
 
+/// `println!` for lines said along the way of work that goes on whoever reads them
+/// (`drift --repair | head -3` still repairs): a reader gone is not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub mod agent;
 pub mod apply;
 pub mod lab;

@@ -5,11 +5,12 @@
 //! refused. Each scenario runs on both databases.
 
 use switchboard::model::ChannelKind;
+use switchboard::model::id::ChannelId;
 use switchboard::orchestrator::policy::ChannelState;
-use switchboard::service::{InviteeSpec, NewOffer, UserRole};
+use switchboard::service::{Actor, InviteeSpec, NewOffer, OfferCreated, UserRole};
 
 use crate::service::assert_switches_match;
-use crate::world::{Backend, accept, world};
+use crate::world::{Backend, World, accept, world};
 
 /// An organization cannot be invited to its own channel, whether named or reached through
 /// one of its users' addresses; nor can it join its own channel through an invitation a
@@ -55,6 +56,16 @@ async fn own_organization_is_refused_by_address_too(b: Backend) {
 
 on_both!(own_organization_is_refused_by_address_too);
 
+/// stark's E-LAN `lan` on its tagged site stark-2c, offered to `invitees` (the first of
+/// which is umbrella, who plugs umbrella-2a in) and provisioned.
+async fn live_lan(w: &World, invitees: &[&Actor]) -> (ChannelId, OfferCreated) {
+    let lan = w.svc.create_channel(&w.stark, &w.channel("lan", ChannelKind::Mp2mp, "stark-2c")).await.unwrap();
+    let offer = w.offer_to(&w.stark, &lan, invitees).await;
+    w.svc.accept(&w.umbrella, &offer.invitations[0].token, &accept("umbrella-2a")).await.unwrap();
+    w.svc.run_pending().await.unwrap();
+    (lan, offer)
+}
+
 /// A member on a tagged-mode interface keeps its tag when its channel has to move to
 /// another VLAN: stark's equipment, tagging the channel's first VLAN, goes on working when a
 /// new member's switch has that VLAN taken.
@@ -65,10 +76,7 @@ async fn a_tagged_members_tag_stays_when_its_channel_moves(b: Backend) {
     let offer = w.offer_to(&w.acme, &a, &[&w.globex]).await;
     w.svc.accept(&w.globex, &offer.invitations[0].token, &accept("globex-1b")).await.unwrap();
     // An E-LAN on acc2, disjoint: VLAN 2 again; stark's site is tagged, without a customer VLAN.
-    let lan = w.svc.create_channel(&w.stark, &w.channel("lan", ChannelKind::Mp2mp, "stark-2c")).await.unwrap();
-    let offer = w.offer_to(&w.stark, &lan, &[&w.umbrella, &w.initech]).await;
-    w.svc.accept(&w.umbrella, &offer.invitations[0].token, &accept("umbrella-2a")).await.unwrap();
-    w.svc.run_pending().await.unwrap();
+    let (lan, offer) = live_lan(&w, &[&w.umbrella, &w.initech]).await;
     let before = w.svc.channel(&w.stark, &lan).await.unwrap();
     assert_eq!((before.state, before.vlan), (ChannelState::Active, Some(2)), "{before:?}");
     let stark = |c: &switchboard::service::ChannelView| {
@@ -108,10 +116,7 @@ on_both!(a_tagged_members_tag_stays_when_its_channel_moves);
 /// channel, and nothing of it is stored; one that leaves every channel fitting goes through.
 async fn an_import_that_strands_a_live_channel_is_refused(b: Backend) {
     let w = world(b).await;
-    let lan = w.svc.create_channel(&w.stark, &w.channel("lan", ChannelKind::Mp2mp, "stark-2c")).await.unwrap();
-    let offer = w.offer_to(&w.stark, &lan, &[&w.umbrella]).await;
-    w.svc.accept(&w.umbrella, &offer.invitations[0].token, &accept("umbrella-2a")).await.unwrap();
-    w.svc.run_pending().await.unwrap();
+    let (lan, _) = live_lan(&w, &[&w.umbrella]).await;
     assert_eq!(w.svc.channel(&w.stark, &lan).await.unwrap().state, ChannelState::Active);
     let metro = crate::world::metro_text();
     let edit_of = |site: &str, from: &str, to: &str| {

@@ -171,6 +171,11 @@ pub struct OrderFilter {
 pub struct AuditFilter {
     /// Only records about this object (channel, order, offer, user ID).
     pub object: Option<String>,
+    /// At most this many records (1-1000); without it, every one.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Skip this many first (with `limit`: the next page).
+    pub offset: Option<u64>,
 }
 
 fn session_response(state: &AppState, status: StatusCode, s: crate::service::NewSession) -> Response {
@@ -610,8 +615,9 @@ async fn get_order(
     Ok(AppJson(state.svc.order(&user.actor, &id).await?))
 }
 
-/// The audit log: who, when, what, from where. The operator's staff see every record;
-/// an organization's users see their organization's own.
+/// The audit log, oldest first: who, when, what, from where. The operator's staff see
+/// every record; an organization's admins their organization's own. `limit` and `offset`
+/// give it a page at a time.
 #[utoipa::path(get, path = "/audit", tag = "orders", params(AuditFilter),
     responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = ErrorBody)))]
 async fn audit_log(
@@ -619,7 +625,18 @@ async fn audit_log(
     user: Authed,
     AppQuery(filter): AppQuery<AuditFilter>,
 ) -> Result<AppJson<Vec<AuditEntry>>, AppError> {
-    Ok(AppJson(state.svc.audit_log(&user.actor, filter.object.as_deref()).await?))
+    if filter.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+        return Err(AppError::BadRequest("the query: limit must be 1-1000".into()));
+    }
+    let offset = filter.offset.map(i64::try_from).transpose();
+    let Ok(offset) = offset else {
+        return Err(AppError::BadRequest("the query: offset is too large".into()));
+    };
+    let page = match (filter.limit, offset) {
+        (None, None) => None,
+        (limit, offset) => Some((limit.map_or(i64::MAX, i64::from), offset.unwrap_or(0))),
+    };
+    Ok(AppJson(state.svc.audit_log_page(&user.actor, filter.object.as_deref(), page).await?))
 }
 
 /// My organization's policy and preferences (SPEC §7).

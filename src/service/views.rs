@@ -557,11 +557,21 @@ impl Service {
     /// The audit log, oldest first: everything for the operator, an organization's own
     /// entries for its admins; optionally about one object.
     pub async fn audit_log(&self, actor: &Actor, object: Option<&str>) -> Result<Vec<AuditEntry>> {
+        self.audit_log_page(actor, object, None).await
+    }
+
+    /// As [`Service::audit_log`], `page` (limit, offset) records of it.
+    pub async fn audit_log_page(
+        &self,
+        actor: &Actor,
+        object: Option<&str>,
+        page: Option<(i64, i64)>,
+    ) -> Result<Vec<AuditEntry>> {
         if !(actor.is_operator() || actor.role == UserRole::Admin) {
             return Err(ServiceError::Forbidden("only admins read the audit log".into()));
         }
         let org_id = if actor.is_operator() { None } else { Some(actor.org_id.as_str()) };
-        Ok(audit::list(&self.db, org_id, object).await?.into_iter().map(AuditEntry::from).collect())
+        Ok(audit::list(&self.db, org_id, object, page).await?.into_iter().map(AuditEntry::from).collect())
     }
 
     /// The names people know the objects `ids` by (channels, organizations, users, usage

@@ -139,15 +139,26 @@ fn entry_from_row(r: &super::Row) -> Result<Entry, SqlError> {
 }
 
 /// The audit records, oldest first: those of the organization `org_id` (every
-/// organization's when `None`), and only those about `object` when it is given.
-pub async fn list(db: &Db, org_id: Option<&str>, object: Option<&str>) -> Result<Vec<Entry>, SqlError> {
-    let rows =
-        query("SELECT * FROM audit_log WHERE ($1 = 1 OR org_id = $2) AND ($3 = '' OR object = $3) ORDER BY at, id")
-            .bind(i64::from(org_id.is_none()))
-            .bind(org_id.unwrap_or(""))
-            .bind(object.unwrap_or(""))
-            .fetch_all(db)
-            .await?;
+/// organization's when `None`), and only those about `object` when it is given; with
+/// `page` (limit, offset), that many after skipping so many.
+pub async fn list(
+    db: &Db,
+    org_id: Option<&str>,
+    object: Option<&str>,
+    page: Option<(i64, i64)>,
+) -> Result<Vec<Entry>, SqlError> {
+    let (limit, offset) = page.unwrap_or((i64::MAX, 0));
+    let rows = query(
+        "SELECT * FROM audit_log WHERE ($1 = 1 OR org_id = $2) AND ($3 = '' OR object = $3) ORDER BY at, id \
+         LIMIT $4 OFFSET $5",
+    )
+    .bind(i64::from(org_id.is_none()))
+    .bind(org_id.unwrap_or(""))
+    .bind(object.unwrap_or(""))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
     rows.iter().map(entry_from_row).collect()
 }
 

@@ -305,6 +305,17 @@ async fn the_whole_story(b: Backend) {
     let acme_org = acme.get("/api/v1/me").await.1["user"]["organization_id"].clone();
     assert!(!own.as_array().unwrap().is_empty());
     assert!(own.as_array().unwrap().iter().all(|e| e["organization"] == acme_org), "{own}");
+    // A page at a time: the log read two records by two is the log read whole.
+    let own = own.as_array().unwrap().clone();
+    let mut paged = Vec::new();
+    for offset in (0..own.len()).step_by(2) {
+        let (status, page) = acme.get(&format!("/api/v1/audit?limit=2&offset={offset}")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.as_array().unwrap().len() <= 2, "{page}");
+        paged.extend(page.as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(paged, own);
+    refused(acme.get("/api/v1/audit?limit=0").await, StatusCode::BAD_REQUEST, "invalid_input");
 
     // Terminate: an order takes it down and frees the VLANs.
     refused(

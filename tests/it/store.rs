@@ -262,7 +262,7 @@ async fn audit_records_are_written_at_commit_and_only_then(b: Backend) {
     audit::record(&mut dropped, 3000, &actor, "channel.create", "ch_3", serde_json::json!({})).await.unwrap();
     drop(dropped);
 
-    let log = audit::list(&db, None, None).await.unwrap();
+    let log = audit::list(&db, None, None, None).await.unwrap();
     let got: Vec<String> = log
         .iter()
         .map(|e| format!("{} {} {:?} {} {} {} {}", e.at, e.actor, e.org_id, e.source, e.action, e.object, e.detail))

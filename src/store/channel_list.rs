@@ -95,12 +95,15 @@ pub async fn named_page(tx: &mut ReadTx<'_>, among: Among<'_>, f: &ChannelFilter
 
 /// Every channel that holds switch configuration or is about to (provisioning, modifying,
 /// active, paused), oldest first, with its attachments, read inside `tx`: what a topology
-/// import must leave plannable. On PostgreSQL the attachments are first held in share mode
-/// until `tx` ends, so that no acceptance adds a member between this look and the import's
-/// commit (acceptances wait the import out; nothing else is held yet, so none deadlocks).
+/// import must leave plannable. On PostgreSQL the attachments are held in share mode until
+/// `tx` ends, so that no acceptance adds a member between this look and the import's
+/// commit (acceptances wait the import out). Every switch's row is locked first, in name
+/// order, as the order worker locks the switches it applies to before it touches their
+/// attachments (`topology::lock_switches`): the two wait for each other, never in a circle.
 /// On SQLite the writer is this transaction's.
 pub async fn live_for_import(tx: &mut WriteTx, dialect: Dialect) -> Result<Vec<Named>> {
     if dialect == Dialect::Postgres {
+        query("SELECT name FROM switches ORDER BY name FOR UPDATE").fetch_all(&mut *tx).await?;
         query("LOCK TABLE attachments IN SHARE MODE").execute(&mut *tx).await?;
     }
     let live = "SELECT id FROM channels WHERE state IN ('provisioning', 'modifying', 'active', 'paused')";

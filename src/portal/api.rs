@@ -266,21 +266,28 @@ pub struct ChannelQuery {
 pub const MAX_PAGE: u64 = 1000;
 pub const DEFAULT_PAGE: u64 = 100;
 
+/// A list's `limit` (1-[`MAX_PAGE`] when given) and `offset` (at most `i64::MAX`, what the
+/// databases take), or what is wrong with them.
+fn page_of(limit: Option<u64>, offset: Option<u64>) -> Result<(Option<u64>, u64), AppError> {
+    if let Some(limit) = limit.filter(|l| !(1..=MAX_PAGE).contains(l)) {
+        return Err(AppError::BadRequest(format!("the query: limit is 1-{MAX_PAGE}, not {limit}")));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset > i64::MAX as u64 {
+        return Err(AppError::BadRequest("the query: offset is too large".into()));
+    }
+    Ok((limit, offset))
+}
+
 impl ChannelQuery {
     /// The store's filter, or what is wrong with the query.
     pub fn filter(&self) -> Result<ChannelFilter, AppError> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(AppError::BadRequest(format!("the query: limit is 1-{MAX_PAGE}, not {limit}")));
-        }
+        let (limit, offset) = page_of(self.limit, self.offset)?;
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
         for (name, v) in [("switch", &self.switch), ("q", &self.q)] {
             if v.as_ref().is_some_and(|v| v.chars().count() > 100) {
                 return Err(AppError::BadRequest(format!("the query: {name} is at most 100 characters")));
             }
-        }
-        let offset = self.offset.unwrap_or(0);
-        if offset > i64::MAX as u64 {
-            return Err(AppError::BadRequest("the query: offset is too large".into()));
         }
         let given = |v: &Option<String>| v.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         Ok(ChannelFilter {
@@ -625,17 +632,9 @@ async fn audit_log(
     user: Authed,
     AppQuery(filter): AppQuery<AuditFilter>,
 ) -> Result<AppJson<Vec<AuditEntry>>, AppError> {
-    if filter.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
-        return Err(AppError::BadRequest("the query: limit must be 1-1000".into()));
-    }
-    let offset = filter.offset.map(i64::try_from).transpose();
-    let Ok(offset) = offset else {
-        return Err(AppError::BadRequest("the query: offset is too large".into()));
-    };
-    let page = match (filter.limit, offset) {
-        (None, None) => None,
-        (limit, offset) => Some((limit.map_or(i64::MAX, i64::from), offset.unwrap_or(0))),
-    };
+    let (limit, offset) = page_of(filter.limit.map(u64::from), filter.offset)?;
+    let page =
+        (limit.is_some() || filter.offset.is_some()).then(|| (limit.map_or(i64::MAX, |l| l as i64), offset as i64));
     Ok(AppJson(state.svc.audit_log_page(&user.actor, filter.object.as_deref(), page).await?))
 }
 

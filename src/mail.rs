@@ -214,6 +214,22 @@ pub fn welcome(to: &str, organization: &str, added_by: &str, url: &str, expires:
     }
 }
 
+/// The link that confirms the first admin of an organization the operator set up: mailed
+/// to the address only, since the invitation's link was shown to whoever made it too.
+pub fn claim(to: &str, organization: &str, url: &str, expires: &str) -> Mail {
+    Mail {
+        to: to.to_string(),
+        subject: format!("Confirm your address to use Switchboard for {organization}"),
+        body: format!(
+            "Someone registered with this address on Switchboard, from an invitation, to become \
+             {organization}'s first admin there: {organization}'s ports wait for one.\n\n\
+             If that was you, choose your password to confirm it and log in:\n\n  {url}\n\n\
+             The link works once, until {expires}; if it runs out, register from the invitation \
+             again. If it was not you, ignore this message: nothing happens without it.\n"
+        ),
+    }
+}
+
 const FOOTER: &str = "Your organization's admins choose which of these messages it gets, and who gets them, \
 on the Policy page of Switchboard.\n";
 

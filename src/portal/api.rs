@@ -12,9 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::service::{
-    AcceptOutcome, Acceptance, AccountView, Actor, AuditEntry, CatalogEntry, ChannelView, InterfaceView, Invitation,
-    InvitationView, NewChannel, NewOffer, OfferCreated, OfferView, OrderView, Policy, Registration, UserRole,
-    WaitingOffer,
+    AcceptOutcome, Acceptance, AccountView, Actor, AuditEntry, CatalogEntry, ChannelView, ClaimPending, InterfaceView,
+    Invitation, InvitationView, NewChannel, NewOffer, OfferCreated, OfferView, OrderView, Policy, Registered,
+    Registration, UserRole, WaitingOffer,
 };
 
 use crate::model::ChannelKind;
@@ -452,11 +452,14 @@ async fn open_invitation(
 }
 
 /// Register as the invited person (new users): the email must be the invited one. Opens a
-/// session, like logging in.
+/// session, like logging in (201). For an organization the operator imported that nobody
+/// can log in for yet (the invitation's `claims_organization`), only one of the contacts the
+/// operator listed for it may register, and must confirm the address first: 202 says a link
+/// was mailed to it, where they choose their password (no `password` needed here).
 #[utoipa::path(post, path = "/invitations/{token}/register", tag = "invitations", params(("token" = InvitationToken, Path)),
     request_body = Registration,
-    responses((status = 201, body = SessionView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
+    responses((status = 201, body = SessionView), (status = 202, body = ClaimPending), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -464,9 +467,13 @@ async fn register(
     AppJson(reg): AppJson<Registration>,
 ) -> Result<Response, AppError> {
     state.token_limit.check("token", ip)?;
-    let actor = state.svc.register(&token, &reg, &ip.to_string()).await?;
-    let s = state.svc.session_for(actor, state.session_ttl_ms()).await?;
-    Ok(session_response(&state, StatusCode::CREATED, s))
+    match state.svc.register(&token, &reg, &ip.to_string()).await? {
+        Registered::In(actor) => {
+            let s = state.svc.session_for(actor, state.session_ttl_ms()).await?;
+            Ok(session_response(&state, StatusCode::CREATED, s))
+        }
+        Registered::Confirm(pending) => Ok((StatusCode::ACCEPTED, AppJson(pending)).into_response()),
+    }
 }
 
 /// Accept by plugging one of my interfaces in, under one of the definition's usage models

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::words::amount;
-use crate::service::{Acceptance, Closed, Registration, ServiceError, Terms, Via};
+use crate::service::{Acceptance, Closed, Registered, Registration, ServiceError, Terms, Via};
 
 use super::AppState;
 use super::auth::{ClientIp, FormToken};
@@ -397,6 +397,9 @@ pub(super) struct RegisterForm {
     email: String,
     name: String,
     organization: String,
+    /// Not on the form when registering claims an organization the operator set up (the
+    /// password is chosen from the link mailed to confirm the address).
+    #[serde(default)]
     password: String,
     #[serde(default)]
     csrf: String,
@@ -432,11 +435,27 @@ pub(super) async fn view_register_post(
         state.svc.register(&token, &reg, &ip.to_string()).await
     };
     match registered.await {
-        Ok(actor) => {
+        Ok(Registered::In(actor)) => {
             let s = state.svc.session_for(actor, state.session_ttl_ms()).await.map_err(AppError::from)?;
             let mut response = Redirect::to(&link.base()).into_response();
             state.set_session_cookie(&mut response, Some(&s));
             Ok(response)
+        }
+        Ok(Registered::Confirm(pending)) => {
+            let page = NoticePage {
+                title: "Check your mail".into(),
+                user: None,
+                heading: "Check your mail".into(),
+                happened: pending.message,
+                todo: format!(
+                    "No mail from Switchboard at {}? Look in its spam folder, or register from this invitation \
+                     again for a new link.",
+                    pending.email
+                ),
+                logout_next: String::new(),
+                csrf: String::new(),
+            };
+            Ok((StatusCode::ACCEPTED, render(&page)).into_response())
         }
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_) | ServiceError::Forbidden(_))) => {
             // A message about the email field goes beside it; the rest above the form.

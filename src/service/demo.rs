@@ -18,8 +18,9 @@ pub const DEMO_TOPOLOGY: &str = include_str!("../../topologies/metro.yaml");
 pub const DEMO_PASSWORD: &str = "switchboard-demo";
 
 /// Organizations the demo leaves without users, so a newcomer can try the invitation
-/// flow end to end: invite `ops@hooli.example` for organization `hooli`, open the link, and
-/// register as hooli's first admin.
+/// flow end to end: invite `ops@hooli.example` for organization `hooli`, open the link,
+/// register, and open the confirmation mailed to the outbox to become hooli's first admin
+/// (the topology lists `@hooli.example` as hooli's contacts).
 pub const DEMO_UNCLAIMED: &[&str] = &["hooli"];
 
 /// Who can log in to the demo.
@@ -113,7 +114,7 @@ impl Service {
 
     /// Creates the user unless its email exists. Returns whether it was created.
     async fn ensure_user(&self, actor: &Actor, org_id: &str, email: &str, name: &str, role: UserRole) -> Result<bool> {
-        if organizations::email_taken(&self.db, email).await? {
+        if organizations::can_log_in(&self.db, email).await? {
             return Ok(false);
         }
         match self.create_user(actor, org_id, email, name, role, DEMO_PASSWORD).await {

@@ -7,6 +7,7 @@ use crate::model::{ChannelKind, InterfaceMode, Role};
 use crate::orchestrator::policy::{self, ChannelState, PriceType};
 use crate::store::{self, WriteTx, catalog, channels, offers, organizations};
 
+use super::claims::Registered;
 use super::flow::{check_customer_vlan, check_member_bandwidth};
 use super::invitees::{Via, record_opened};
 use super::requests::{AcceptOutcome, Acceptance, Registration};
@@ -101,8 +102,10 @@ impl Service {
 
     /// Step 4, new users: registers from an invitation. The email must be the invited one
     /// (when the invitation names one); the organization is created with the default
-    /// account, and the user becomes its admin.
-    pub async fn register(&self, token: &InvitationToken, reg: &Registration, source: &str) -> Result<Actor> {
+    /// account, and the user becomes its admin. An organization the operator imported, that
+    /// nobody can log in for yet, is claimed instead ([`Service::claim`]): only by one of its
+    /// contacts, once they confirm their address.
+    pub async fn register(&self, token: &InvitationToken, reg: &Registration, source: &str) -> Result<Registered> {
         let row = self.invitee_by_token(token).await?;
         let invited_email = row.invitee.email.clone();
         let email = super::setup::check_email(&reg.email)?;
@@ -115,11 +118,6 @@ impl Service {
                     .into(),
             ));
         }
-        if row.invitee.org_id.is_some() && invited_email.is_none() {
-            return Err(ServiceError::Conflict(
-                "this invitation is for an existing organization: ask its admin for an account and log in".into(),
-            ));
-        }
         let (name, org_name) = (reg.name.to_string(), reg.organization.to_string());
         if let Some(c) = org_name.chars().find(|c| invisible(*c)) {
             return Err(ServiceError::Invalid(format!(
@@ -128,28 +126,35 @@ impl Service {
                 u32::from(c)
             )));
         }
+        // An organization the operator imported with the topology (it owns service
+        // interfaces) that nobody can log in for yet is claimed by a person the creator
+        // invited *for it*: the invitation names it, and the registrant confirms it.
+        let invited_org = row.invitee.org_name.trim();
+        if !invited_org.is_empty()
+            && let Some((org_id, contacts)) = organizations::unclaimed(&self.db, invited_org).await?
+        {
+            if !invited_org.eq_ignore_ascii_case(&org_name) {
+                // Another name would make a new organization without the ports the
+                // invitation was made for, and leave those waiting.
+                return Err(ServiceError::Invalid(format!(
+                    "organization: this invitation is for `{invited_org}`, whose ports wait for their first admin: \
+                     register under that name, or ask whoever sent it to invite you under your own organization"
+                )));
+            }
+            return self
+                .claim_organization(&row, &org_id, &contacts, &email, &name, source)
+                .await
+                .map(Registered::Confirm);
+        }
+        if row.invitee.org_id.is_some() && invited_email.is_none() {
+            return Err(ServiceError::Conflict(
+                "this invitation is for an existing organization: ask its admin for an account and log in".into(),
+            ));
+        }
         let hash = hash_blocking(reg.password.clone()).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
-        // An organization the operator imported with the topology (it owns service
-        // interfaces) but nobody has registered for yet is claimed by the first person the
-        // creator invited *for it*: the invitation names it, and the registrant confirms it.
-        let invited_org = &row.invitee.org_name;
-        if !invited_org.trim().is_empty()
-            && !invited_org.trim().eq_ignore_ascii_case(&org_name)
-            && organizations::unclaimed(&mut tx, invited_org).await?
-        {
-            // Another name would make a new organization without the ports the invitation
-            // was made for, and leave those waiting.
-            return Err(ServiceError::Invalid(format!(
-                "organization: this invitation is for `{}`, whose ports wait for their first admin: register \
-                 under that name, or ask whoever sent it to invite you under your own organization",
-                invited_org.trim()
-            )));
-        }
-        let existing = organizations::named_with_users(&mut tx, &org_name).await?;
-        let org_id = match existing {
-            Some((id, users)) if users == 0 && invited_org.trim().eq_ignore_ascii_case(&org_name) => id,
+        let org_id = match organizations::named_with_users(&mut tx, &org_name).await? {
             Some(_) => {
                 return Err(ServiceError::Conflict(format!(
                     "organization `{org_name}` is registered already: ask its admin to add you, then log in"
@@ -182,7 +187,7 @@ impl Service {
         )
         .await?;
         tx.commit().await?;
-        Ok(actor)
+        Ok(Registered::In(actor))
     }
 
     /// Step 4: accepts an invitation by plugging one of the invitee's interfaces in. The

@@ -11,6 +11,7 @@
 mod account;
 mod agents;
 mod billing;
+mod claims;
 mod demo;
 mod drift;
 mod flow;
@@ -46,6 +47,7 @@ pub use crate::store::channel_list::ChannelFilter;
 pub use account::{AccountView, ChargeView};
 pub use agents::{AgentView, OpenTransactionView};
 pub use billing::BillingReport;
+pub use claims::{CLAIM_HOURS, ClaimPending, Registered};
 pub use demo::{DEMO_PASSWORD, DemoLogin};
 pub use drift::{SwitchDrift, SwitchRepair};
 pub use flow::{AcceptOutcome, Acceptance, Invitation, InviteeSpec, NewChannel, NewOffer, OfferCreated, Registration};

@@ -97,24 +97,40 @@ impl Service {
         self.track(tokio::spawn(async move {
             let organization = svc.organization_name(&actor.org_id).await.unwrap_or_else(|_| actor.org_id.clone());
             let mail = welcome(&to, &organization, &actor.email, &url, &crate::model::utc_minute(expires_at));
-            let (action, detail) = match mailer.send(&mail).await {
-                Ok(via) => ("user.mailed", serde_json::json!({"to": to, "via": via})),
-                Err(e) => {
-                    tracing::warn!(to, error = %e, "welcome not mailed");
-                    ("user.mail_failed", serde_json::json!({"to": to, "error": e.to_string()}))
-                }
-            };
-            let record = async {
-                let mut tx = svc.db.write().await?;
-                audit(&mut tx, svc.now(), &actor, action, &user_id, detail).await?;
-                tx.commit().await?;
-                Ok::<_, super::ServiceError>(())
-            };
-            if let Err(e) = record.await {
-                tracing::warn!(error = %e, "cannot record the mail outcome");
-            }
+            svc.send_to_user(&mailer, &mail, &actor, &user_id).await;
         }));
         true
+    }
+
+    /// Mails the link that confirms `actor` (the person confirming) as `organization`'s first
+    /// admin ([`crate::mail::claim`]) in the background; whether there is a mailer to send it.
+    pub(crate) fn mail_claim(&self, actor: &Actor, organization: &str, url: &str, expires_at: i64) -> bool {
+        let Some(mailer) = self.mailer.clone() else { return false };
+        let mail = crate::mail::claim(&actor.email, organization, url, &crate::model::utc_minute(expires_at));
+        let (svc, actor) = (self.clone(), actor.clone());
+        self.track(tokio::spawn(async move { svc.send_to_user(&mailer, &mail, &actor, &actor.user_id).await }));
+        true
+    }
+
+    /// Sends `mail` about user `user_id` and records the outcome as `actor` did it.
+    async fn send_to_user(&self, mailer: &crate::mail::Mailer, mail: &crate::mail::Mail, actor: &Actor, user_id: &str) {
+        let to = &mail.to;
+        let (action, detail) = match mailer.send(mail).await {
+            Ok(via) => ("user.mailed", serde_json::json!({"to": to, "via": via})),
+            Err(e) => {
+                tracing::warn!(to, error = %e, "mail to a person not sent");
+                ("user.mail_failed", serde_json::json!({"to": to, "error": e.to_string()}))
+            }
+        };
+        let record = async {
+            let mut tx = self.db.write().await?;
+            audit(&mut tx, self.now(), actor, action, user_id, detail).await?;
+            tx.commit().await?;
+            Ok::<_, super::ServiceError>(())
+        };
+        if let Err(e) = record.await {
+            tracing::warn!(error = %e, "cannot record the mail outcome");
+        }
     }
 
     /// Keeps `task` so [`Service::mail_settled`] can wait for it.

@@ -103,6 +103,10 @@ pub struct Registration {
     pub email: Email,
     pub name: PersonName,
     pub organization: OrgName,
+    /// At least 8 characters. Not needed, and not used, when registering claims an
+    /// organization the operator imported: its first admin chooses one from the link mailed
+    /// to confirm the address.
+    #[serde(default)]
     pub password: String,
 }
 

@@ -511,15 +511,21 @@ impl Service {
             report.links_added.push(format!("{a} -- {b}"));
         }
 
-        // Organizations named by interfaces.
+        // Organizations named by interfaces or listed with contacts; each one's contacts as
+        // the file gives them (none when it lists none).
         let mut orgs = organizations::ids_by_name(&mut tx).await?;
-        for iface in &topo.interfaces {
-            if !orgs.contains_key(&iface.organization) {
+        let named =
+            topo.interfaces.iter().map(|i| i.organization.as_str()).chain(topo.organizations.iter().map(|o| o.0));
+        for org in named {
+            if !orgs.contains_key(org) {
                 let account = self.new_org_account(&mut tx).await?;
-                let id = organizations::insert(&mut tx, &iface.organization, &account, now).await?;
-                report.organizations_created.push(iface.organization.clone());
-                orgs.insert(iface.organization.clone(), id);
+                let id = organizations::insert(&mut tx, org, &account, now).await?;
+                report.organizations_created.push(org.to_string());
+                orgs.insert(org.to_string(), id);
             }
+        }
+        for (name, id) in &orgs {
+            organizations::set_contacts(&mut tx, id, topo.organizations.contacts(name)).await?;
         }
 
         // Interfaces.

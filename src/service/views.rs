@@ -465,13 +465,13 @@ impl Service {
         let email = invited.invitee.email.clone();
         let has_account = match (&email, &invited.invitee.org_id, viewer) {
             (_, _, Some(_)) => true,
-            (Some(e), _, None) => organizations::email_taken(&mut tx, e).await?,
+            (Some(e), _, None) => organizations::can_log_in(&mut tx, e).await?,
             (None, Some(org), None) => self.org_has_users(org).await?,
             (None, None, None) => false,
         };
         let org_name = invited.invitee.org_name.trim();
         let claims_organization =
-            !has_account && !org_name.is_empty() && organizations::unclaimed(&mut tx, org_name).await?;
+            !has_account && !org_name.is_empty() && organizations::unclaimed(&mut tx, org_name).await?.is_some();
         // What the viewer's organization can use, told before it chooses (the same rules
         // `accept` applies, but for the interface, which is not chosen yet).
         let (mut proposed, mut account_refused) = (None, Vec::new());

@@ -180,9 +180,14 @@ pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, St
     }))
 }
 
-/// Whether a user has `email`.
-pub async fn email_taken<'e>(ex: impl Executor<'e>, email: &str) -> Result<bool, StoreError> {
-    Ok(query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(ex).await?.is_some())
+/// Whether someone can log in with `email`: a user has it, has chosen a password and was
+/// not removed.
+pub async fn can_log_in<'e>(ex: impl Executor<'e>, email: &str) -> Result<bool, StoreError> {
+    let row = query("SELECT id FROM users WHERE email = $1 AND password_hash IS NOT NULL AND removed_at IS NULL")
+        .bind(email)
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.is_some())
 }
 
 /// The organization of the user with `email` (already lower case), if there is one.
@@ -208,17 +213,31 @@ pub async fn actor(db: &Db, user_id: &str, source: &str) -> Result<Actor, StoreE
     })
 }
 
-/// Whether an organization named `name` exists and nobody has registered for it yet (one
-/// the operator imported with the topology: its ports wait for their first admin).
-pub async fn unclaimed<'e>(ex: impl Executor<'e>, name: &str) -> Result<bool, StoreError> {
+/// An organization that nobody can log in for yet (one the operator imported with the
+/// topology: its ports wait for their first admin), by name in any case: its ID and who may
+/// become its first admin (the topology's contacts). `None` when there is no such
+/// organization, or someone can log in for it. A person still to confirm their address
+/// (no password yet) does not count.
+pub async fn unclaimed<'e>(ex: impl Executor<'e>, name: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
     let row = query(
-        "SELECT g.id FROM organizations g WHERE LOWER(g.name) = LOWER($1) \
-         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = g.id)",
+        "SELECT g.id, g.contacts FROM organizations g WHERE LOWER(g.name) = LOWER($1) \
+         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = g.id AND u.password_hash IS NOT NULL \
+         AND u.removed_at IS NULL)",
     )
     .bind(name.trim())
     .fetch_optional(ex)
     .await?;
-    Ok(row.is_some())
+    let Some(row) = row else { return Ok(None) };
+    let contacts: Option<String> = row.try_get("contacts")?;
+    let contacts = contacts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default();
+    Ok(Some((row.try_get("id")?, contacts)))
+}
+
+/// Sets who may become organization `org_id`'s first admin (none when empty).
+pub async fn set_contacts(tx: &mut WriteTx, org_id: &str, contacts: &[String]) -> Result<(), StoreError> {
+    let text = (!contacts.is_empty()).then(|| serde_json::Value::from(contacts.to_vec()).to_string());
+    query("UPDATE organizations SET contacts = $1 WHERE id = $2").bind(text).bind(org_id).execute(&mut *tx).await?;
+    Ok(())
 }
 
 /// The account of organization `org_id` with its live channels and interface `interface`'s

@@ -8,6 +8,7 @@
 mod classes;
 pub mod generate;
 mod names;
+mod organizations;
 mod parse;
 pub mod render;
 mod suggest;
@@ -21,6 +22,7 @@ use crate::model::{InterfaceMode, Mac, Pos};
 use names::NameIndex;
 
 pub use classes::{Classes, DEFAULT_CLASS};
+pub use organizations::{Organizations, is_contact};
 pub use parse::{is_usable_name, parse, parse_mbps, rate_problem};
 pub use suggest::suggest;
 
@@ -39,6 +41,9 @@ pub struct Topology {
     pub interfaces: Vec<ServiceInterface>,
     /// Classes of service and the PCP each puts in a channel's S-tag on trunks.
     pub classes: Classes,
+    /// Who may become each organization's first admin (operator's data: not in a
+    /// customer's view of the topology).
+    pub organizations: Organizations,
     switch_by_name: NameIndex,
     interface_by_name: NameIndex,
     tree: Tree,
@@ -429,6 +434,7 @@ impl Topology {
             links,
             interfaces,
             classes: Classes::default(),
+            organizations: Organizations::default(),
             switch_by_name,
             interface_by_name,
             tree: Tree::default(),
@@ -610,7 +616,7 @@ interfaces: {}
         assert_eq!(
             errors(&TREE.replace("interfaces: {}", "interfaces: {}\nremtoe: {}")),
             [
-                "14:1: unknown key `remtoe` in the topology, did you mean `remote`?; expected one of: name, vlans, switches, links, interfaces, remote, classes"
+                "14:1: unknown key `remtoe` in the topology, did you mean `remote`?; expected one of: name, vlans, switches, links, interfaces, remote, classes, organizations"
             ]
         );
         // A bad link joins what it names, and only that: a switch it does not name is still

@@ -69,6 +69,13 @@ pub fn yaml(topo: &Topology) -> Result<String, RenderError> {
     if !remote.is_empty() {
         let _ = writeln!(out, "remote: {{{}}}", remote.join(", "));
     }
+    if !topo.organizations.is_empty() {
+        out.push_str("organizations:\n");
+        for (org, contacts) in topo.organizations.iter() {
+            let contacts: Vec<String> = contacts.iter().map(|c| q(c)).collect();
+            let _ = writeln!(out, "  {}: {{contacts: [{}]}}", q(org), contacts.join(", "));
+        }
+    }
     out.push_str("switches:\n");
     for sw in &topo.switches {
         let mut fields = vec![format!("driver: {}", sw.driver.kind()), format!("bridge: {}", q(sw.driver.bridge()))];
@@ -123,6 +130,7 @@ mod tests {
         assert_eq!(a.name, b.name);
         assert_eq!(a.pool, b.pool);
         assert_eq!(a.classes, b.classes);
+        assert_eq!(a.organizations, b.organizations);
         let strip = |t: &Topology| {
             (
                 t.switches.iter().map(|s| (s.name.clone(), s.driver.clone(), s.ports.clone())).collect::<Vec<_>>(),
@@ -166,6 +174,7 @@ mod tests {
 name: "true"
 vlans: {pool: 10-20, reserved: [12-13]}
 classes: {gold: 5, "2nd": 2}
+organizations: {"yes": {contacts: ["@yes.example", "Noc@No.example"]}, "1": {contacts: []}}
 remote: {ca: /p/ca.pem, cert: /p/o.pem, key: /p/o-key.pem, netns: lab-mgmt}
 switches:
   "1": {driver: remote, address: "10.255.0.2:4443", bridge: br0, ports: [a, b]}

@@ -16,6 +16,8 @@ pub struct Portal {
     pub base: String,
     pub w: World,
     stop: tokio::sync::watch::Sender<bool>,
+    /// Where mail goes, for a server started by [`Portal::start_mailing`].
+    pub outbox: Option<tempfile::TempDir>,
 }
 
 impl Drop for Portal {
@@ -32,6 +34,16 @@ impl Portal {
     /// A server whose invitations go through `mailer`.
     pub async fn start_with(backend: Backend, mailer: Option<switchboard::mail::Mailer>) -> Portal {
         Portal::start_configured(backend, mailer, false).await
+    }
+
+    /// A server that mails as `serve` does without SMTP: to an outbox folder ([`Portal::outbox`]).
+    pub async fn start_mailing(backend: Backend) -> Portal {
+        let outbox = tempfile::tempdir().unwrap();
+        let mailer =
+            switchboard::mail::Mailer::outbox(outbox.path().to_path_buf(), "Switchboard <noreply@sb.example>").unwrap();
+        let mut p = Portal::start_with(backend, Some(mailer)).await;
+        p.outbox = Some(outbox);
+        p
     }
 
     /// A server without rate limits on logins and tokens, for a test that sends more than a
@@ -71,7 +83,7 @@ impl Portal {
                 .await
                 .unwrap()
         });
-        Portal { base: format!("http://{addr}"), w, stop }
+        Portal { base: format!("http://{addr}"), w, stop, outbox: None }
     }
 
     /// A client with its own cookie jar, not logged in.

@@ -173,8 +173,42 @@ async fn http_login(http: &reqwest::Client, base: &str, email: &str, password: &
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER);
 }
 
+/// The first link to `to` in `outbox` whose line holds `path` (waiting for it to be mailed).
+async fn mailed_link(outbox: &std::path::Path, to: &str, path: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let found = std::fs::read_dir(outbox).unwrap().flatten().find_map(|f| {
+            let text = switchboard::mail::unfold(&std::fs::read_to_string(f.path()).ok()?);
+            text.contains(&format!("To: {to}"))
+                .then(|| text.lines().map(str::trim).find(|l| l.contains(path)).map(str::to_string))
+                .flatten()
+        });
+        if let Some(u) = found {
+            return u;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no mail to {to} with a {path} link in the outbox");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `b` registered from `invitation` for an organization the operator set up: told to check
+/// its mail, it opens the link mailed to `email` (in `outbox`), chooses its password, and
+/// comes back to the invitation logged in.
+async fn confirm_from_mail(b: &Browser, outbox: &std::path::Path, email: &str, invitation: &str) {
+    let notice = b.wait_text("h1", "the notice to check the mail", |t| t.contains("Check your mail")).await;
+    assert!(b.text("#happened").await.contains(email), "{notice}");
+    let link = mailed_link(outbox, email, "/welcome/").await;
+    b.goto(&link).await;
+    b.fill("#password", "a long enough password").await;
+    b.fill("#again", "a long enough password").await;
+    b.click("#choose").await;
+    b.wait_text("#who", "the new session", |t| t.contains(email)).await;
+    b.goto(invitation).await;
+}
+
 /// The story: A creates an E-Tree and offers it to hooli (new to Switchboard) and
-/// initech; hooli's person registers from the link and plugs a socket in; A's page turns
+/// initech; hooli's person registers from the link, confirms the address by mail and plugs a
+/// socket in; A's page turns
 /// active and shows the VLAN without a reload; initech declines; a stranger is refused and told
 /// who it is logged in as.
 async fn a_channel_from_drawing_to_live_in_the_browser(b: Backend) {
@@ -218,22 +252,7 @@ async fn a_channel_from_drawing_to_live_in_the_browser(b: Backend) {
     let (hooli_url, initech_url) = (urls[0].clone(), urls[1].clone());
     a.shot("3-offered").await;
     // hooli's person gets its link by email: here, the outbox the operator can read.
-    let mailed_url = {
-        let start = Instant::now();
-        loop {
-            let found = std::fs::read_dir(outbox.path()).unwrap().flatten().find_map(|f| {
-                let text = switchboard::mail::unfold(&std::fs::read_to_string(f.path()).ok()?);
-                text.contains("To: ops@hooli.example")
-                    .then(|| text.lines().map(str::trim).find(|l| l.contains("/invitations/")).map(str::to_string))
-                    .flatten()
-            });
-            if let Some(u) = found {
-                break u;
-            }
-            assert!(start.elapsed() < Duration::from_secs(20), "no invitation mail to ops@hooli.example in the outbox");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
+    let mailed_url = mailed_link(outbox.path(), "ops@hooli.example", "/invitations/").await;
     assert_eq!(mailed_url, hooli_url, "the mailed link is the one shown to the creator");
     a.goto(&channel_url).await;
     a.wait_text("#invitees-status", "the invitees", |t| t.contains("ops@hooli.example") && t.contains("invited")).await;
@@ -247,10 +266,10 @@ async fn a_channel_from_drawing_to_live_in_the_browser(b: Backend) {
     assert_eq!(b.value("#organization").await, "hooli");
     assert!(b.text("#terms").await.contains("free"), "the terms are shown");
     b.shot("1-register").await;
-    b.fill("#password", "a long enough password").await;
     b.click("#register-button").await;
-    // Logged in now: plug one of hooli's sockets in.
-    b.wait_text("#who", "the new session", |t| t.contains("ops@hooli.example")).await;
+    // hooli's ports wait for their first admin: the address is confirmed by mail first.
+    confirm_from_mail(&b, outbox.path(), "ops@hooli.example", &hooli_url).await;
+    // Logged in now, back at the invitation: plug one of hooli's sockets in.
     b.shot("2-accept").await;
     b.click("#accept-button").await;
     b.wait_text("h1", "the channel", |t| t.contains("Branch tree")).await;
@@ -495,17 +514,18 @@ on_both!(the_policy_page_sets_auto_accept);
 /// still refused if it does.
 async fn a_new_organization_accepts_a_paid_offer_on_its_first_try(b: Backend) {
     use crate::journey::{offer_paid, paid_catalogue, with_newcomers};
-    let p = Portal::start(b).await;
+    let p = Portal::start_mailing(b).await;
+    let outbox = p.outbox.as_ref().unwrap().path().to_path_buf();
     let (trial, monthly) = paid_catalogue(&p, 4_900).await;
     let acme = p.login("admin@acme.example", "password-1").await;
     let driver = driver().await;
 
     let (_, token) = offer_paid(&acme, "p2p", "acme-1a", &monthly, "ops@hooli.example", "hooli").await;
     let b = Browser::open(&driver, "first-try-hooli").await;
-    b.goto(&format!("{}/invitations/{token}", p.base)).await;
-    b.fill("#password", "a long enough password").await;
+    let invitation = format!("{}/invitations/{token}", p.base);
+    b.goto(&invitation).await;
     b.click("#register-button").await;
-    b.wait_text("#who", "the new session", |t| t.contains("ops@hooli.example")).await;
+    confirm_from_mail(&b, &outbox, "ops@hooli.example", &invitation).await;
     assert_eq!(b.value("#model").await, monthly, "the model that fits is chosen");
     let trial_option = b.client.find(Locator::Css(&format!("#model option[value='{trial}']"))).await.unwrap();
     assert_eq!(trial_option.attr("disabled").await.unwrap().as_deref(), Some("true"));
@@ -529,9 +549,10 @@ async fn a_new_organization_accepts_a_paid_offer_on_its_first_try(b: Backend) {
         .unwrap();
     let (line, token) = offer_paid(&acme, "p2p", "acme-3a", &monthly, "ops@poorco.example", "poorco").await;
     let c = Browser::open(&driver, "first-try-poorco").await;
-    c.goto(&format!("{}/invitations/{token}", p.base)).await;
-    c.fill("#password", "a long enough password").await;
+    let invitation = format!("{}/invitations/{token}", p.base);
+    c.goto(&invitation).await;
     c.click("#register-button").await;
+    confirm_from_mail(&c, &outbox, "ops@poorco.example", &invitation).await;
     let notice = c.wait_text("#cannot-join", "the notice before submitting", |t| !t.is_empty()).await;
     assert!(notice.contains("None of this offer's usage models"), "{notice}");
     let terms = c.text("#terms").await;

@@ -26,6 +26,7 @@ mod agent_view;
 mod api;
 mod browser;
 mod channel_page;
+mod claims;
 mod cli;
 mod confirm;
 mod forms;

@@ -10,37 +10,58 @@ use crate::api::{Client, Portal};
 use crate::world::Backend;
 
 /// A page fetched by `c`: its status and text.
-async fn page(p: &Portal, c: &Client, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(p: &Portal, c: &Client, path: &str) -> (StatusCode, String) {
     let r = c.raw().await.get(format!("{}{path}", p.base)).send().await.unwrap();
     (r.status(), r.text().await.unwrap())
 }
 
 /// A form posted by `c` (redirects followed): its status, final path and text.
-async fn post_form(p: &Portal, c: &Client, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+pub(crate) async fn post_form(
+    p: &Portal,
+    c: &Client,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String, String) {
     let r = c.raw().await.post(format!("{}{path}", p.base)).form(fields).send().await.unwrap();
     (r.status(), r.url().path().to_string(), r.text().await.unwrap())
 }
 
 /// The value of the hidden `csrf` field in a page.
-fn form_token(html: &str) -> String {
+pub(crate) fn form_token(html: &str) -> String {
     let at = html.find(r#"name="csrf" value=""#).unwrap_or_else(|| panic!("no csrf field in {html}"));
     let rest = &html[at + r#"name="csrf" value=""#.len()..];
     rest[..rest.find('"').unwrap()].to_string()
 }
 
-/// The mails in `outbox` to `to`, unfolded.
-fn mails_to(outbox: &std::path::Path, to: &str) -> Vec<String> {
-    std::fs::read_dir(outbox)
+/// The mails in `outbox` to `to`, unfolded, oldest first.
+pub(crate) fn mails_to(outbox: &std::path::Path, to: &str) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(outbox)
         .unwrap()
         .flatten()
-        .map(|f| switchboard::mail::unfold(&std::fs::read_to_string(f.path()).unwrap()))
+        .map(|f| (f.metadata().unwrap().modified().unwrap(), f.path()))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|(_, path)| switchboard::mail::unfold(&std::fs::read_to_string(path).unwrap()))
         .filter(|m| m.contains(&format!("To: {to}")))
         .collect()
 }
 
-/// Chooses `password` on welcome link `url` as a browser with no session: the client, now
-/// logged in, and the final path.
-async fn choose(p: &Portal, url: &str, password: &str) -> (Client, StatusCode, String) {
+/// Confirms `email`'s claim from the link mailed to it (to `p`'s outbox), choosing
+/// `password`: a client logged in through the API, as [`Portal::login`] makes one.
+pub(crate) async fn confirm_by_mail(p: &Portal, email: &str, password: &str) -> Client {
+    p.w.svc.mail_settled().await;
+    let mails = mails_to(p.outbox.as_ref().expect("a portal that mails").path(), email);
+    let mail = mails.iter().rfind(|m| m.contains("/welcome/")).unwrap_or_else(|| panic!("no link to {email}"));
+    let at = mail.find(&format!("{}/welcome/", p.base)).unwrap_or_else(|| panic!("no link in {mail}"));
+    let url: String = mail[at..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let (_, status, landed) = choose(p, &url, password).await;
+    assert_eq!((status, landed.as_str()), (StatusCode::OK, "/channels"));
+    p.login(email, password).await
+}
+
+pub(crate) async fn choose(p: &Portal, url: &str, password: &str) -> (Client, StatusCode, String) {
     let c = p.anonymous();
     let path = url.strip_prefix(&p.base).unwrap().to_string();
     let (status, html) = page(p, &c, &path).await;

@@ -8,7 +8,9 @@ use switchboard::model::id::{ChannelId, InvitationToken};
 use switchboard::model::{ChannelKind, Role};
 use switchboard::orchestrator::policy::ChannelState;
 use switchboard::orchestrator::{Item, Planner};
-use switchboard::service::{Acceptance, Actor, InviteeSpec, NewOffer, Policy, Registration, ServiceError, UserRole};
+use switchboard::service::{
+    Acceptance, Actor, InviteeSpec, NewOffer, Policy, Registered, Registration, ServiceError, UserRole,
+};
 use switchboard::store::query_scalar;
 
 use crate::world::{Backend, World, accept, suspended, world};
@@ -326,8 +328,8 @@ async fn registration(b: Backend) {
     assert_eq!(code(w.svc.register(&token, &reg("jane@newco.example", "GLOBEX"), "x").await), "conflict");
     let hidden = w.svc.register(&token, &reg("jane@newco.example", "globex\u{200b}"), "x").await;
     assert!(hidden.as_ref().is_err_and(|e| e.to_string().contains("invisible character (U+200B)")), "{hidden:?}");
-    let jane = w.svc.register(&token, &reg("jane@newco.example", "NewCo"), "x").await.unwrap();
-    assert_eq!(jane.role, UserRole::Admin);
+    let registered = w.svc.register(&token, &reg("jane@newco.example", "NewCo"), "x").await.unwrap();
+    assert!(matches!(registered, Registered::In(ref jane) if jane.role == UserRole::Admin), "{registered:?}");
     assert_eq!(code(w.svc.register(&token, &reg("jane@newco.example", "NewCo 2"), "x").await), "conflict");
     let jane = w.svc.login("jane@newco.example", "correct horse", "x").await.unwrap();
     assert_eq!(code(w.svc.login("jane@newco.example", "wrong", "x").await), "bad_credentials");
@@ -354,63 +356,6 @@ async fn registration(b: Backend) {
     assert_eq!(w.svc.channel(&jane, &ch).await.unwrap().state, ChannelState::Active);
 }
 on_both!(registration);
-
-/// hooli owns interfaces (imported with the topology) but nobody has registered for it: the
-/// first person invited *for hooli* who registers naming it becomes its admin and can plug
-/// its sockets in. Naming an organization the invitation was not for is refused, and once
-/// hooli has a user nobody else can claim it.
-async fn first_registrant_claims_an_imported_organization(b: Backend) {
-    let w = world(b).await;
-    let ch = w.svc.create_channel(&w.acme, &w.channel("to-hooli", ChannelKind::P2p, "acme-1a")).await.unwrap();
-    let invite = |email: &str, org: &str| InviteeSpec {
-        email: Some(email.parse().unwrap()),
-        name: "Ops".parse().unwrap(),
-        org_name: org.parse().unwrap(),
-        ..Default::default()
-    };
-    let offer = w
-        .svc
-        .offer(
-            &w.acme,
-            &ch,
-            &NewOffer {
-                description: "line".parse().unwrap(),
-                invitees: vec![invite("ops@hooli.example", "hooli"), invite("eve@other.example", "other")],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let (hooli_token, eve_token) = (&offer.invitations[0].token, &offer.invitations[1].token);
-    let reg = |email: &str, org: &str| Registration {
-        email: email.parse().unwrap(),
-        name: "Ops".parse().unwrap(),
-        organization: org.parse().unwrap(),
-        password: "correct horse".into(),
-    };
-    // Eve was invited for "other": she cannot claim hooli.
-    assert_eq!(code(w.svc.register(eve_token, &reg("eve@other.example", "hooli"), "x").await), "conflict");
-    let ops = w.svc.register(hooli_token, &reg("ops@hooli.example", "hooli"), "x").await.unwrap();
-    assert_eq!(ops.org_id, w.svc.organization_id("hooli").await.unwrap());
-    assert_eq!(ops.role, UserRole::Admin);
-    assert!(w.svc.interfaces(&ops).await.unwrap().iter().any(|i| i.name == "hooli-9a"));
-    w.svc.accept(&ops, hooli_token, &accept("hooli-9a")).await.unwrap();
-    w.svc.run_pending().await.unwrap();
-    assert_eq!(w.svc.channel(&ops, &ch).await.unwrap().state, ChannelState::Active);
-    // hooli has an admin now: a second invitation for hooli (to another channel: this E-Line
-    // has both its ends) cannot claim it again.
-    let ch2 = w.svc.create_channel(&w.acme, &w.channel("to-hooli-2", ChannelKind::P2p, "acme-3a")).await.unwrap();
-    let again = w
-        .svc
-        .offer(&w.acme, &ch2, &NewOffer { invitees: vec![invite("x@hooli.example", "hooli")], ..Default::default() })
-        .await
-        .unwrap();
-    assert_eq!(
-        code(w.svc.register(&again.invitations[0].token, &reg("x@hooli.example", "hooli"), "x").await),
-        "conflict"
-    );
-}
-on_both!(first_registrant_claims_an_imported_organization);
 
 async fn expiry(b: Backend) {
     let w = world(b).await;

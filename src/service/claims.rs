@@ -1,0 +1,111 @@
+//! An organization the operator imported with the topology, that nobody can log in for yet
+//! (its ports wait for their first admin), claimed from an invitation made for it.
+//!
+//! The invitation's link proves nothing about who holds it: it is shown to whoever made the
+//! invitation as well as mailed. So the person registering must be one of the contacts the
+//! operator listed for the organization (the topology's `organizations:`, an address or a
+//! whole `@domain`), and must confirm the address by a link mailed only to it, where they
+//! choose their password (the welcome link of [`super::people`]). Until then they cannot
+//! log in and the organization stays unclaimed.
+
+use serde::Serialize;
+
+use crate::store::{new_token, offers, organizations, people};
+
+use super::invitees::record_opened;
+use super::{Actor, Result, Service, ServiceError, UserRole, audit};
+
+/// How long the link that confirms a claim works.
+pub const CLAIM_HOURS: i64 = 24;
+
+/// What registering from an invitation did.
+#[derive(Clone, Debug)]
+pub enum Registered {
+    /// Registered and logged in.
+    In(Actor),
+    /// To become an imported organization's first admin once the address is confirmed from
+    /// the link mailed to it.
+    Confirm(ClaimPending),
+}
+
+/// A claim waiting for its address to be confirmed.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ClaimPending {
+    /// Where the link went.
+    pub email: String,
+    /// The organization claimed.
+    pub organization: String,
+    /// Until when the link works (ms since the epoch).
+    pub expires_at: i64,
+    /// What to do now, in words.
+    pub message: String,
+}
+
+impl Service {
+    /// Registers `email` (`name`) from invitation `row` as the first admin of organization
+    /// `org_id`, whose `contacts` the operator listed, once they confirm the address: mails
+    /// them the link and records the claim. Registering again before confirming sends a new
+    /// link (the old one stops working).
+    pub(super) async fn claim_organization(
+        &self,
+        row: &offers::ByToken,
+        org_id: &str,
+        contacts: &[String],
+        email: &str,
+        name: &str,
+        source: &str,
+    ) -> Result<ClaimPending> {
+        let organization = organizations::name_of(&self.db, org_id).await?;
+        if !crate::topology::is_contact(contacts, email) {
+            let listed = if contacts.is_empty() { "lists nobody" } else { "does not list this address" };
+            return Err(ServiceError::Forbidden(format!(
+                "email: `{organization}`'s first admin must be someone the operator listed for it, and it {listed}: \
+                 ask the operator to add your address (or your domain) to `{organization}`'s contacts in the \
+                 topology, or ask whoever invited you to invite you under your own organization"
+            )));
+        }
+        if self.mailer.is_none() {
+            return Err(ServiceError::Conflict(format!(
+                "this Switchboard sends no mail, so it cannot confirm that {email} is yours before making you \
+                 `{organization}`'s first admin: ask the operator"
+            )));
+        }
+        let now = self.now();
+        let token = new_token();
+        let expires_at = now + CLAIM_HOURS * 3_600_000;
+        let pending = people::of_org(&self.db, org_id).await?.into_iter().find(|p| p.email == email && !p.active);
+        let mut tx = self.db.write().await?;
+        let user_id = match pending {
+            Some(p) => p.id,
+            None => organizations::insert_user(&mut tx, org_id, email, name, UserRole::Admin, None, now)
+                .await
+                .map_err(|e| match e {
+                    crate::store::StoreError::Conflict(_) => ServiceError::Conflict(format!(
+                        "email: {email} has a Switchboard login already: log in with it instead"
+                    )),
+                    other => other.into(),
+                })?,
+        };
+        people::add_welcome(&mut tx, &token, &user_id, now, expires_at).await?;
+        offers::set_registered(&mut tx, &row.invitee.id, &user_id, now).await?;
+        let actor = Actor {
+            user_id: user_id.clone(),
+            email: email.to_string(),
+            org_id: org_id.to_string(),
+            role: UserRole::Admin,
+            source: source.into(),
+        };
+        record_opened(&mut tx, &row.invitee, &actor, now).await?;
+        let detail = serde_json::json!({"email": email, "organization": organization});
+        audit(&mut tx, now, &actor, "organization.claim", &row.invitee.id, detail).await?;
+        tx.commit().await?;
+        let url = format!("{}/welcome/{token}", self.config.base_url.trim_end_matches('/'));
+        self.mail_claim(&actor, &organization, &url, expires_at);
+        let message = format!(
+            "We mailed {email} a link: open it to confirm the address, choose your password and become \
+             {organization}'s first admin. It works once, for {CLAIM_HOURS} hours; this offer waits for you \
+             under Offers for you."
+        );
+        Ok(ClaimPending { email: email.to_string(), organization, expires_at, message })
+    }
+}

@@ -26,7 +26,7 @@ use crate::service::ChannelFilter;
 
 use super::AppState;
 use super::auth::{Authed, ClientIp};
-use super::error::{AppError, AppJson, AppQuery, ErrorBody};
+use super::error::{AppError, AppJson, AppQuery, ErrorBody, JsonOrNothing};
 use super::param::PathId;
 
 /// The OpenAPI document's frame; paths and schemas are collected from the handlers.
@@ -353,7 +353,7 @@ async fn get_channel(
 }
 
 /// Terminate a channel (its creator or the operator): an order removes its configuration
-/// and frees its VLAN (SPEC §2 step 6).
+/// and frees its VLAN (SPEC §2 step 6). The body is optional (no body: no reason).
 #[utoipa::path(post, path = "/channels/{id}/terminate", tag = "channels", params(("id" = ChannelId, Path)),
     request_body = Termination,
     responses((status = 202, body = OrderRef, links(
@@ -364,7 +364,7 @@ async fn terminate_channel(
     State(state): State<AppState>,
     user: Authed,
     PathId(id): PathId<ChannelId>,
-    AppJson(t): AppJson<Termination>,
+    JsonOrNothing(t): JsonOrNothing<Termination>,
 ) -> Result<(StatusCode, AppJson<OrderRef>), AppError> {
     let order_id = state.svc.terminate(&user.actor, &id, &t.reason).await?;
     Ok((StatusCode::ACCEPTED, AppJson(OrderRef { order_id })))

@@ -134,6 +134,26 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for AppJson<
     }
 }
 
+/// [`AppJson`], or `T`'s default when the request has no body at all: for a write whose
+/// every field is optional (`terminate` with no reason), where a client sends nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonOrNothing<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> FromRequest<S> for JsonOrNothing<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| AppError::TooLarge(BODY_LIMIT))?;
+        if bytes.is_empty() {
+            return Ok(JsonOrNothing(T::default()));
+        }
+        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        let AppJson(value) = AppJson::<T>::from_request(req, state).await?;
+        Ok(JsonOrNothing(value))
+    }
+}
+
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection.status() {

@@ -137,6 +137,12 @@ impl Client {
         answer(r).await
     }
 
+    /// A POST with no body at all.
+    pub async fn post_nothing(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.http.post(format!("{}{path}", self.base)).header("x-csrf-token", &self.csrf).send().await.unwrap();
+        answer(r).await
+    }
+
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         let r =
             self.http.delete(format!("{}{path}", self.base)).header("x-csrf-token", &self.csrf).send().await.unwrap();
@@ -329,13 +335,15 @@ async fn the_whole_story(b: Backend) {
     assert_eq!(paged, own);
     refused(acme.get("/api/v1/audit?limit=0").await, StatusCode::BAD_REQUEST, "invalid_input");
 
-    // Terminate: an order takes it down and frees the VLANs.
+    // Terminate: an order takes it down and frees the VLANs. Its body is optional.
     refused(
         globex.post(&format!("/api/v1/channels/{id}/terminate"), json!({"reason": "not mine"})).await,
         StatusCode::FORBIDDEN,
         "forbidden",
     );
-    let (status, t) = acme.post(&format!("/api/v1/channels/{id}/terminate"), json!({"reason": "trial over"})).await;
+    let (status, t) = acme.post(&format!("/api/v1/channels/{id}/terminate"), json!({"reason": 7})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a body that is there is read: {t}");
+    let (status, t) = acme.post_nothing(&format!("/api/v1/channels/{id}/terminate")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{t}");
     wait_until("the channel to end", async || {
         acme.get(&format!("/api/v1/channels/{id}")).await.1["state"] == "terminated"

@@ -12,11 +12,13 @@ use serde::Serialize;
 
 use crate::store::{new_token, offers, organizations, people};
 
-use super::invitees::record_opened;
 use super::{Actor, Result, Service, ServiceError, UserRole, audit};
 
 /// How long the link that confirms a claim works.
 pub const CLAIM_HOURS: i64 = 24;
+
+/// How many links confirming one person's claim may be open at once.
+const MAX_OPEN_LINKS: i64 = 3;
 
 /// What registering from an invitation did.
 #[derive(Clone, Debug)]
@@ -77,17 +79,28 @@ impl Service {
         let mut tx = self.db.write().await?;
         let user_id = match pending {
             Some(p) => p.id,
-            None => organizations::insert_user(&mut tx, org_id, email, name, UserRole::Admin, None, now)
-                .await
-                .map_err(|e| match e {
-                    crate::store::StoreError::Conflict(_) => ServiceError::Conflict(format!(
-                        "email: {email} has a Switchboard login already: log in with it instead"
-                    )),
-                    other => other.into(),
-                })?,
+            None => match people::restore(&mut tx, org_id, email, name, UserRole::Admin).await? {
+                Some(id) => id,
+                None => organizations::insert_user(&mut tx, org_id, email, name, UserRole::Admin, None, now)
+                    .await
+                    .map_err(|e| match e {
+                        crate::store::StoreError::Conflict(_) => ServiceError::Conflict(format!(
+                            "email: {email} is a person's address on Switchboard already (in another organization, \
+                             or waiting to choose a password there): use another address of yours, or ask the operator"
+                        )),
+                        other => other.into(),
+                    })?,
+            },
         };
-        people::add_welcome(&mut tx, &token, &user_id, now, expires_at).await?;
-        offers::set_registered(&mut tx, &row.invitee.id, &user_id, now).await?;
+        // Earlier links stay open (whoever holds the invitation could otherwise spoil each
+        // one by registering again); a few are enough.
+        if people::open_claim_links(&mut tx, &user_id, now).await? >= MAX_OPEN_LINKS {
+            return Err(ServiceError::Conflict(format!(
+                "{MAX_OPEN_LINKS} links to confirm {email} were mailed in the last {CLAIM_HOURS} hours: use one of \
+                 them (look in the spam folder too)"
+            )));
+        }
+        people::add_claim_link(&mut tx, &token, &user_id, &row.invitee.id, now, expires_at).await?;
         let actor = Actor {
             user_id: user_id.clone(),
             email: email.to_string(),
@@ -95,7 +108,6 @@ impl Service {
             role: UserRole::Admin,
             source: source.into(),
         };
-        record_opened(&mut tx, &row.invitee, &actor, now).await?;
         let detail = serde_json::json!({"email": email, "organization": organization});
         audit(&mut tx, now, &actor, "organization.claim", &row.invitee.id, detail).await?;
         tx.commit().await?;
@@ -103,9 +115,57 @@ impl Service {
         self.mail_claim(&actor, &organization, &url, expires_at);
         let message = format!(
             "We mailed {email} a link: open it to confirm the address, choose your password and become \
-             {organization}'s first admin. It works once, for {CLAIM_HOURS} hours; this offer waits for you \
+             {organization}'s first admin. It works once, for {CLAIM_HOURS} hours; this offer then waits for you \
              under Offers for you."
         );
         Ok(ClaimPending { email: email.to_string(), organization, expires_at, message })
+    }
+
+    /// Confirms the claim that welcome link `w` was mailed for (`invitee`: the invitation it
+    /// came from), in `tx`, before the link is used: the organization must still have nobody
+    /// who can log in, and the address must still be one of its contacts. Refused, the
+    /// person is removed (their other links stop working) and the refusal is the error; the
+    /// caller commits either way.
+    pub(super) async fn confirm_claim(
+        &self,
+        tx: &mut crate::store::WriteTx,
+        w: &people::Welcome,
+        invitee: &str,
+        now: i64,
+    ) -> Result<std::result::Result<(), ServiceError>> {
+        let actor = Actor {
+            user_id: w.user_id.clone(),
+            email: w.email.clone(),
+            org_id: w.org_id.clone(),
+            role: UserRole::Admin,
+            source: String::new(),
+        };
+        let refused = match organizations::unclaimed_id(&mut *tx, &w.org_id).await? {
+            None => Some(ServiceError::Conflict(format!(
+                "{} has its first admin already: ask them to add you to its people",
+                w.organization
+            ))),
+            Some((_, contacts)) if !crate::topology::is_contact(&contacts, &w.email) => {
+                Some(ServiceError::Forbidden(format!(
+                    "the operator no longer lists {} among {}'s contacts: ask the operator",
+                    w.email, w.organization
+                )))
+            }
+            Some(_) => None,
+        };
+        if let Some(refused) = refused {
+            people::remove(tx, &w.org_id, &w.user_id, now).await?;
+            let detail = serde_json::json!({"email": w.email, "why": refused.to_string()});
+            audit(tx, now, &actor, "organization.claim_refused", invitee, detail).await?;
+            return Ok(Err(refused));
+        }
+        offers::set_registered(tx, invitee, &w.user_id, now).await?;
+        if offers::set_accessed(tx, invitee, now).await? {
+            audit(tx, now, &actor, "invitation.open", invitee, serde_json::json!({})).await?;
+        }
+        people::drop_claimants(tx, &w.org_id, &w.user_id, now).await?;
+        let detail = serde_json::json!({"email": w.email, "organization": w.organization});
+        audit(tx, now, &actor, "organization.claimed", invitee, detail).await?;
+        Ok(Ok(()))
     }
 }

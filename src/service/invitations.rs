@@ -157,7 +157,8 @@ impl Service {
         let org_id = match organizations::named_with_users(&mut tx, &org_name).await? {
             Some(_) => {
                 return Err(ServiceError::Conflict(format!(
-                    "organization `{org_name}` is registered already: ask its admin to add you, then log in"
+                    "organization `{org_name}` is on Switchboard already: ask its admin to add you, then log in (or \
+                     register under your own organization's name)"
                 )));
             }
             None => {

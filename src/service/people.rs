@@ -157,6 +157,12 @@ impl Service {
         let now = self.now();
         let mut tx = self.db.write().await?;
         let Some(w) = people::welcome(&mut tx, token, now).await? else { return Err(link_gone()) };
+        if let Some(invitee) = &w.claim_invitee
+            && let Err(refused) = self.confirm_claim(&mut tx, &w, invitee, now).await?
+        {
+            tx.commit().await?;
+            return Err(refused);
+        }
         if !people::use_welcome(&mut tx, token, &w.user_id, &hash, now).await? {
             return Err(link_gone());
         }

@@ -369,7 +369,9 @@ impl Service {
         .await
         .unwrap_or(false);
         match found {
-            Some(c) if ok => {
+            // A person without a password (one still to choose it, or removed) never logs
+            // in, whatever is typed.
+            Some(c) if ok && !c.password_hash.is_empty() => {
                 Ok(Actor { user_id: c.user_id, email, org_id: c.org_id, role: c.role, source: source.into() })
             }
             _ => Err(ServiceError::BadCredentials),
@@ -605,13 +607,14 @@ impl Service {
     }
 }
 
-/// A hash that never matches, for timing-safe logins of unknown users.
+/// A hash for timing-safe logins of unknown users: of a password nobody knows (random for
+/// each process), so that it matches nothing anyone types.
 fn dummy_hash() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY
         .get_or_init(|| {
             Argon2::default()
-                .hash_password(b"no such user, no such password")
+                .hash_password(crate::store::new_token().as_bytes())
                 .map(|h| h.to_string())
                 .unwrap_or_default()
         })

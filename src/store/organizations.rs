@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::ChannelKind;
-use crate::model::actor::{Actor, UserRole};
+use crate::model::actor::{Actor, OPERATOR_ORG, UserRole};
 use crate::orchestrator::policy::{Account, AccountStatus};
 
 use super::{
@@ -166,10 +166,13 @@ pub async fn insert_user(
 
 /// The user with `email` (already lower case), for a login.
 pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, StoreError> {
-    let row = query("SELECT id, org_id, role, password_hash FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_optional(db)
-        .await?;
+    let row = query(
+        "SELECT id, org_id, role, password_hash FROM users \
+         WHERE email = $1 AND password_hash IS NOT NULL AND removed_at IS NULL",
+    )
+    .bind(email)
+    .fetch_optional(db)
+    .await?;
     let Some(r) = row else { return Ok(None) };
     let role: String = r.try_get("role")?;
     Ok(Some(Credentials {
@@ -217,17 +220,30 @@ pub async fn actor(db: &Db, user_id: &str, source: &str) -> Result<Actor, StoreE
 /// topology: its ports wait for their first admin), by name in any case: its ID and who may
 /// become its first admin (the topology's contacts). `None` when there is no such
 /// organization, or someone can log in for it. A person still to confirm their address
-/// (no password yet) does not count.
+/// (no password yet) does not count. The operator's own organization is never one.
 pub async fn unclaimed<'e>(ex: impl Executor<'e>, name: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
-    let row = query(
-        "SELECT g.id, g.contacts FROM organizations g WHERE LOWER(g.name) = LOWER($1) \
+    unclaimed_where(ex, "LOWER(g.name) = LOWER($1)", name.trim()).await
+}
+
+/// [`unclaimed`] by the organization's ID.
+pub async fn unclaimed_id<'e>(
+    ex: impl Executor<'e>,
+    org_id: &str,
+) -> Result<Option<(String, Vec<String>)>, StoreError> {
+    unclaimed_where(ex, "g.id = $1", org_id).await
+}
+
+async fn unclaimed_where<'e>(
+    ex: impl Executor<'e>,
+    which: &str,
+    value: &str,
+) -> Result<Option<(String, Vec<String>)>, StoreError> {
+    let sql = format!(
+        "SELECT g.id, g.contacts FROM organizations g WHERE {which} AND g.id <> '{OPERATOR_ORG}' \
          AND NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = g.id AND u.password_hash IS NOT NULL \
-         AND u.removed_at IS NULL)",
-    )
-    .bind(name.trim())
-    .fetch_optional(ex)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
+         AND u.removed_at IS NULL)"
+    );
+    let Some(row) = query(sql).bind(value).fetch_optional(ex).await? else { return Ok(None) };
     let contacts: Option<String> = row.try_get("contacts")?;
     let contacts = contacts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default();
     Ok(Some((row.try_get("id")?, contacts)))

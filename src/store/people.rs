@@ -65,20 +65,76 @@ pub async fn add_welcome(
     Ok(())
 }
 
-/// Who a welcome link is for: the user, their email and organization's name.
+/// Stores a link `token` that confirms user `user_id`'s claim of their organization from
+/// invitee `invitee_id`, open until `expires_at`. Earlier links stay open: whoever holds the
+/// invitation could otherwise keep the person's mailed links from working.
+pub async fn add_claim_link(
+    tx: &mut WriteTx,
+    token: &str,
+    user_id: &str,
+    invitee_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), SqlError> {
+    query(
+        "INSERT INTO welcomes (token_hash, user_id, created_at, expires_at, claim_invitee) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash(token))
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .bind(invitee_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// How many links confirming a claim are open for user `user_id` at `now`.
+pub async fn open_claim_links(tx: &mut WriteTx, user_id: &str, now: i64) -> Result<i64, SqlError> {
+    let row = query(
+        "SELECT COUNT(*) AS n FROM welcomes WHERE user_id = $1 AND claim_invitee IS NOT NULL AND used_at IS NULL \
+         AND expires_at > $2",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    row.try_get("n")
+}
+
+/// Removes at `now` the people of organization `org_id` other than `keep` who wait to
+/// confirm a claim of it (its first admin confirmed first): their links stop working.
+pub async fn drop_claimants(tx: &mut WriteTx, org_id: &str, keep: &str, now: i64) -> Result<(), SqlError> {
+    query(
+        "UPDATE users SET removed_at = $1 WHERE org_id = $2 AND id <> $3 AND password_hash IS NULL \
+         AND removed_at IS NULL AND id IN (SELECT user_id FROM welcomes WHERE claim_invitee IS NOT NULL)",
+    )
+    .bind(now)
+    .bind(org_id)
+    .bind(keep)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Who a welcome link is for: the user, their email and organization.
 #[derive(Clone, Debug)]
 pub struct Welcome {
     pub user_id: String,
     pub email: String,
     pub name: String,
+    pub org_id: String,
     pub organization: String,
+    /// The invitation the link confirms a claim from, for a claim's link.
+    pub claim_invitee: Option<String>,
 }
 
 /// The person welcome link `token` is for, while it is open at `now` (unused, unexpired,
 /// and its user has no password yet).
 pub async fn welcome<'e>(ex: impl super::Executor<'e>, token: &str, now: i64) -> Result<Option<Welcome>, SqlError> {
     let row = query(
-        "SELECT u.id, u.email, u.name, g.name AS org_name FROM welcomes w JOIN users u ON u.id = w.user_id \
+        "SELECT u.id, u.email, u.name, u.org_id, g.name AS org_name, w.claim_invitee FROM welcomes w \
+         JOIN users u ON u.id = w.user_id \
          JOIN organizations g ON g.id = u.org_id \
          WHERE w.token_hash = $1 AND w.used_at IS NULL AND w.expires_at > $2 AND u.password_hash IS NULL \
          AND u.removed_at IS NULL",
@@ -92,7 +148,9 @@ pub async fn welcome<'e>(ex: impl super::Executor<'e>, token: &str, now: i64) ->
         user_id: r.try_get("id")?,
         email: r.try_get("email")?,
         name: r.try_get("name")?,
+        org_id: r.try_get("org_id")?,
         organization: r.try_get("org_name")?,
+        claim_invitee: r.try_get("claim_invitee")?,
     }))
 }
 

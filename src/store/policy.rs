@@ -139,13 +139,16 @@ pub async fn notifications(db: &Db, org_id: &str) -> Result<Option<Notifications
     row.as_ref().map(notifications_of).transpose()
 }
 
-/// The email addresses of `org_id`'s admins, in order: who gets its news when it named nobody.
+/// The email addresses of `org_id`'s admins who can log in, in order: who gets its news when
+/// it named nobody (not one still to choose a password, such as someone claiming it).
 pub async fn admin_emails(db: &Db, org_id: &str) -> Result<Vec<String>, SqlError> {
-    let rows =
-        query("SELECT email FROM users WHERE org_id = $1 AND role = 'admin' AND removed_at IS NULL ORDER BY email")
-            .bind(org_id)
-            .fetch_all(db)
-            .await?;
+    let rows = query(
+        "SELECT email FROM users WHERE org_id = $1 AND role = 'admin' AND removed_at IS NULL \
+         AND password_hash IS NOT NULL ORDER BY email",
+    )
+    .bind(org_id)
+    .fetch_all(db)
+    .await?;
     rows.iter().map(|r| r.try_get("email")).collect()
 }
 

@@ -10,7 +10,7 @@ use switchboard::service::Actor;
 
 use crate::api::{Client, Portal};
 use crate::journey::{offer_paid, paid_catalogue};
-use crate::people::{confirm_by_mail, mails_to, page};
+use crate::people::{choose, form_token, mails_to, page, post_form};
 use crate::world::{Backend, metro_text};
 
 /// Registers from invitation `token` as `email` of `org` through the API.
@@ -52,29 +52,35 @@ async fn only_a_listed_contact_who_confirms_claims_an_imported_organization(b: B
     assert_eq!((body["email"].as_str(), body["organization"].as_str()), (Some("ops@hooli.example"), Some("hooli")));
     assert!(!body.to_string().contains("/welcome/"), "the link is not in the answer: {body}");
     assert_eq!(anon.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED, "no session yet");
-    let (status, _) = p
-        .anonymous()
-        .post("/api/v1/session", json!({"email": "ops@hooli.example", "password": "a long enough password"}))
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "no password until the address is confirmed");
+    // No password until the address is confirmed: none logs in, not even what the service
+    // once compared unknown users' passwords with.
+    for password in ["a long enough password", "no such user, no such password", ""] {
+        let (status, _) =
+            p.anonymous().post("/api/v1/session", json!({"email": "ops@hooli.example", "password": password})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{password:?}");
+    }
 
-    // Registering again sends a new link; the first stops working.
-    p.w.svc.mail_settled().await;
-    let mut first = mails_to(p.outbox.as_ref().unwrap().path(), "ops@hooli.example");
-    first.retain(|m| m.contains("/welcome/"));
-    assert_eq!(first.len(), 1, "{first:?}");
-    assert!(first[0].contains("first admin") && first[0].contains("hooli"), "{}", first[0]);
+    // Registering again mails another link and leaves the first open (whoever holds the
+    // invitation cannot spoil the person's links); three at once at most.
     let (status, _) = register(&p.anonymous(), &token, "ops@hooli.example", "hooli").await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let link = |mail: &str| {
-        let at = mail.find("/welcome/").unwrap();
-        mail[at..].chars().take_while(|c| !c.is_whitespace()).collect::<String>()
-    };
-    let (status, _) = page(&p, &p.anonymous(), &link(&first[0])).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "the first link was replaced");
+    let first = links_to(&p, "ops@hooli.example").await;
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert_eq!(register(&p.anonymous(), &token, "ops@hooli.example", "hooli").await.0, StatusCode::ACCEPTED);
+    let (status, body) = register(&p.anonymous(), &token, "ops@hooli.example", "hooli").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("use one of them"), "{body}");
+    let mails = mails_to(p.outbox.as_ref().unwrap().path(), "ops@hooli.example");
+    assert!(mails.iter().any(|m| m.contains("first admin") && m.contains("hooli")), "{mails:?}");
 
-    // Confirmed: hooli's first admin, with hooli's ports, and the offer waiting in its inbox.
-    let hooli = confirm_by_mail(&p, "ops@hooli.example", "a long enough password").await;
+    // Another contact registers too; the first to confirm is the first admin, and the
+    // other's link stops working.
+    let (_, dev_token) = offer_paid(&acme, "p2mp", "acme-7c", &monthly, "dev@hooli.example", "hooli").await;
+    assert_eq!(register(&p.anonymous(), &dev_token, "dev@hooli.example", "hooli").await.0, StatusCode::ACCEPTED);
+    let dev_link = links_to(&p, "dev@hooli.example").await.remove(0);
+    let (_, status, landed) = choose(&p, &first[0], "a long enough password").await;
+    assert_eq!((status, landed.as_str()), (StatusCode::OK, "/channels"));
+    let hooli = p.login("ops@hooli.example", "a long enough password").await;
     let (_, me) = hooli.get("/api/v1/me").await;
     assert_eq!(me["user"]["role"], "admin", "{me}");
     let (_, ports) = hooli.get("/api/v1/interfaces").await;
@@ -82,13 +88,31 @@ async fn only_a_listed_contact_who_confirms_claims_an_imported_organization(b: B
     let (_, inbox) = hooli.get("/api/v1/inbox").await;
     assert!(inbox.to_string().contains("p2p for hooli"), "{inbox}");
     let (_, audit) = hooli.get("/api/v1/audit").await;
-    assert!(audit.to_string().contains("organization.claim"), "{audit}");
+    assert!(audit.to_string().contains("organization.claimed"), "{audit}");
+    assert_eq!(
+        page(&p, &p.anonymous(), dev_link.strip_prefix(&p.base).unwrap()).await.0,
+        StatusCode::NOT_FOUND,
+        "the other claim ended"
+    );
+    let (_, people) = hooli.get("/api/v1/people").await;
+    assert_eq!(people.as_array().unwrap().len(), 1, "only the first admin: {people}");
 
     // Claimed now: another address of the domain registers nothing under hooli's name.
-    let (_, token) = offer_paid(&acme, "p2mp", "acme-7c", &monthly, "dev@hooli.example", "hooli").await;
-    let (status, body) = register(&p.anonymous(), &token, "dev@hooli.example", "hooli").await;
+    let (status, body) = register(&p.anonymous(), &dev_token, "dev@hooli.example", "hooli").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("registered already"), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("on Switchboard already"), "{body}");
+}
+
+/// The links mailed to `to` that confirm a claim, oldest first.
+async fn links_to(p: &Portal, to: &str) -> Vec<String> {
+    p.w.svc.mail_settled().await;
+    mails_to(p.outbox.as_ref().unwrap().path(), to)
+        .iter()
+        .filter_map(|m| {
+            let at = m.find(&format!("{}/welcome/", p.base))?;
+            Some(m[at..].chars().take_while(|c| !c.is_whitespace()).collect())
+        })
+        .collect()
 }
 
 on_both!(only_a_listed_contact_who_confirms_claims_an_imported_organization);
@@ -113,3 +137,34 @@ async fn no_contacts_or_no_mail_no_claim(b: Backend) {
 }
 
 on_both!(no_contacts_or_no_mail_no_claim);
+
+/// A link mailed before the operator withdrew the address from the organization's contacts
+/// confirms nothing: the person is told so and removed.
+async fn a_withdrawn_contact_confirms_nothing(b: Backend) {
+    let p = Portal::start_mailing(b).await;
+    let (_, monthly) = paid_catalogue(&p, 4_900).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let (_, token) = offer_paid(&acme, "p2p", "acme-1a", &monthly, "ops@hooli.example", "hooli").await;
+    assert_eq!(register(&p.anonymous(), &token, "ops@hooli.example", "hooli").await.0, StatusCode::ACCEPTED);
+    let link = links_to(&p, "ops@hooli.example").await.remove(0);
+    let without = metro_text().replace("  hooli: {contacts: [\"@hooli.example\"]}\n", "");
+    p.w.svc.import_topology(&Actor::system("test"), &without, "metro.yaml").await.unwrap();
+
+    let c = p.anonymous();
+    let path = link.strip_prefix(&p.base).unwrap().to_string();
+    let (status, html) = page(&p, &c, &path).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let csrf = form_token(&html);
+    let fields = [("csrf", csrf.as_str()), ("password", "a long enough password"), ("again", "a long enough password")];
+    let (status, _, html) = post_form(&p, &c, &path, &fields).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(html.contains("no longer lists ops@hooli.example"), "{html}");
+    assert_eq!(page(&p, &p.anonymous(), &path).await.0, StatusCode::NOT_FOUND);
+    let (status, _) = p
+        .anonymous()
+        .post("/api/v1/session", json!({"email": "ops@hooli.example", "password": "a long enough password"}))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+on_both!(a_withdrawn_contact_confirms_nothing);

@@ -5,11 +5,13 @@
 //! listed here, and must prove the address by a link mailed to it: the invitation's own
 //! link is shown to whoever made it, so holding it proves nothing.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use super::yaml::{Node, Reader, Value};
+use crate::model::Pos;
 
 /// Organization name -> its contacts (lower-case addresses and `@domain`s), in name order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -43,9 +45,38 @@ pub fn is_contact(contacts: &[String], email: &str) -> bool {
     })
 }
 
+/// The organization names a file uses, by their lower-case form: one organization is
+/// spelled one way, since names are told apart in any case (a registration for `ACME` is
+/// one for `acme`), and two spellings would make two organizations that read as one.
+#[derive(Default)]
+pub(super) struct Spellings(HashMap<String, (String, Pos, String)>);
+
+impl Spellings {
+    /// Records `name` as `whose` (at `pos`) spells it, or reports it when an earlier place
+    /// spells it in another case.
+    pub(super) fn check(&mut self, r: &mut Reader, name: &str, pos: Pos, whose: &str) {
+        match self.0.entry(name.to_lowercase()) {
+            Entry::Occupied(first) if first.get().0 != name => {
+                let (spelled, at, by) = first.get();
+                r.error(
+                    pos,
+                    format!(
+                        "organization `{name}` of {whose} is `{spelled}` of {by} (at {at}) in another case: \
+                         spell one organization one way"
+                    ),
+                );
+            }
+            Entry::Occupied(_) => {}
+            Entry::Vacant(v) => {
+                v.insert((name.to_string(), pos, whose.to_string()));
+            }
+        }
+    }
+}
+
 /// Reads `organizations: {NAME: {contacts: [ADDRESS | "@DOMAIN", ...]}, ...}`, reporting
-/// each problem at its position.
-pub(super) fn read(r: &mut Reader, node: &Node) -> Organizations {
+/// each problem at its position, and each name spelled otherwise than in `spellings`.
+pub(super) fn read(r: &mut Reader, node: &Node, spellings: &mut Spellings) -> Organizations {
     let mut out = Organizations::default();
     let entries = match &node.value {
         Value::Map(entries) => entries.as_slice(),
@@ -67,6 +98,7 @@ pub(super) fn read(r: &mut Reader, node: &Node) -> Organizations {
             r.error(key.pos, "an organization name is empty");
             continue;
         }
+        spellings.check(r, &name, key.pos, "`organizations`");
         let what = format!("organization `{name}`");
         let Some(mut fields) = r.map(value, &what) else { continue };
         let mut contacts = Vec::new();
@@ -144,6 +176,24 @@ mod tests {
         assert!(e[2].starts_with("5:41:") && e[2].contains("listed twice"), "{e:?}");
         assert!(e[3].starts_with("6:5:") && e[3].contains("unknown key `admins`"), "{e:?}");
         assert!(e[4].starts_with("7:9:") && e[4].contains("organization `acme` is missing `contacts`"), "{e:?}");
+        let iface = |name: &str, org: &str, port: &str, mac: u8| {
+            format!(
+                "  {name}: {{organization: {org}, switch: s0, port: {port}, capacity: 1G, macs: ['02:00:00:00:00:{mac:02x}']}}\n"
+            )
+        };
+        let text = format!(
+            "{BASE}interfaces:\n{}{}{}organizations:\n  ACME: {{contacts: []}}\n",
+            iface("a", "acme", "p1", 1),
+            iface("b", "acme", "p2", 2),
+            iface("c", "Acme", "p3", 3)
+        );
+        let e = organizations(&text).unwrap_err();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].starts_with("6:3:") && e[0].contains("`Acme` of interface `c` is `acme` of interface `a` (at 4:3)"),
+            "{e:?}"
+        );
+        assert!(e[1].starts_with("8:3:") && e[1].contains("`ACME` of `organizations` is `acme`"), "{e:?}");
         let e = organizations(&format!("{BASE}organizations: [hooli]\n")).unwrap_err();
         assert!(e[0].contains("`organizations` must be a mapping"), "{e:?}");
     }

@@ -199,18 +199,21 @@ fn read(r: &mut Reader, root: &Node) -> Option<Raw> {
     }
     let mut interfaces = Vec::new();
     let mut mac_pos = Vec::new();
+    let mut spellings = super::organizations::Spellings::default();
     if let Some(node) = top.get("interfaces")
         && let Some(entries) = mapping_entries(r, node, "`interfaces`")
     {
         for (key, value) in entries {
             if let Some((iface, macs)) = read_interface(r, key, value) {
+                spellings.check(r, &iface.organization, key.pos, &format!("interface `{}`", iface.name));
                 interfaces.push(iface);
                 mac_pos.push(macs);
             }
         }
     }
     let classes = top.get("classes").map(|n| super::classes::read(r, n)).unwrap_or_default();
-    let organizations = top.get("organizations").map(|n| super::organizations::read(r, n)).unwrap_or_default();
+    let organizations =
+        top.get("organizations").map(|n| super::organizations::read(r, n, &mut spellings)).unwrap_or_default();
     top.finish(r, "the topology", TOP_KEYS);
     Some(Raw {
         name,

@@ -505,15 +505,29 @@ async fn decline(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// My organization's people: who can log in for it (`active`), and who has yet to choose a
-/// password from their welcome link.
-#[utoipa::path(get, path = "/people", tag = "people",
-    responses((status = 200, body = Vec<crate::service::PersonView>), (status = 401, body = ErrorBody)))]
+/// Whose people to list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PeopleQuery {
+    /// The operator's staff only: another organization's, by name.
+    organization: Option<String>,
+}
+
+/// My organization's people (another's, by name, for the operator's staff): who can log in
+/// for it (`active`), and who has yet to choose a password from their welcome link.
+#[utoipa::path(get, path = "/people", tag = "people", params(PeopleQuery),
+    responses((status = 200, body = Vec<crate::service::PersonView>), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn list_people(
     State(state): State<AppState>,
     user: Authed,
+    AppQuery(q): AppQuery<PeopleQuery>,
 ) -> Result<AppJson<Vec<crate::service::PersonView>>, AppError> {
-    Ok(AppJson(state.svc.people(&user.actor, None).await?))
+    let org = match q.organization.as_deref().map(str::trim).filter(|o| !o.is_empty() && user.actor.is_operator()) {
+        Some(name) => Some(state.svc.organization_id(name).await?),
+        None => None,
+    };
+    Ok(AppJson(state.svc.people(&user.actor, org.as_deref()).await?))
 }
 
 /// A person to add.
@@ -522,14 +536,20 @@ async fn list_people(
 struct NewPerson {
     email: String,
     name: String,
-    /// `member` (default) or `admin`; the operator's staff add `operator` staff.
+    /// `member` (default) or `admin`; the operator's staff add `operator` staff, or, naming
+    /// an `organization`, its people (`admin` by default).
     #[serde(default)]
     role: Option<UserRole>,
+    /// The operator's staff only: the organization to add the person to, by name (such as
+    /// the first admin of an organization imported with the topology). Default: my own.
+    #[serde(default)]
+    organization: Option<String>,
 }
 
-/// Add a person to my organization (its admins). They get a link to choose their password,
-/// mailed when Switchboard has a mail server and in the answer either way; it works once,
-/// for seven days. A person removed before comes back.
+/// Add a person to my organization (its admins), or to any organization (the operator's
+/// staff). They get a link to choose their password, mailed when Switchboard has a mail
+/// server and in the answer either way; it works once, for seven days. A person removed
+/// before comes back.
 #[utoipa::path(post, path = "/people", tag = "people", request_body = NewPerson,
     responses((status = 201, body = crate::service::Welcomed), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -538,8 +558,16 @@ async fn add_person(
     user: Authed,
     AppJson(p): AppJson<NewPerson>,
 ) -> Result<(StatusCode, AppJson<crate::service::Welcomed>), AppError> {
-    let default = if user.actor.is_operator() { UserRole::Operator } else { UserRole::Member };
-    let w = state.svc.add_person(&user.actor, &p.email, &p.name, p.role.unwrap_or(default)).await?;
+    let other = p.organization.as_deref().is_some_and(|o| !o.trim().is_empty());
+    let default = match (user.actor.is_operator(), other) {
+        (true, true) => UserRole::Admin,
+        (true, false) => UserRole::Operator,
+        (false, _) => UserRole::Member,
+    };
+    let w = state
+        .svc
+        .add_person(&user.actor, p.organization.as_deref(), &p.email, &p.name, p.role.unwrap_or(default))
+        .await?;
     Ok((StatusCode::CREATED, AppJson(w)))
 }
 

@@ -176,7 +176,7 @@ async fn view_add_post(
         _ => Err(ServiceError::Invalid("role: choose member or admin".into())),
     };
     let added = match role {
-        Ok(role) => state.svc.add_person(actor, &f.email, &f.name, role).await,
+        Ok(role) => state.svc.add_person(actor, None, &f.email, &f.name, role).await,
         Err(e) => Err(e),
     };
     match added {

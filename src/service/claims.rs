@@ -46,8 +46,8 @@ pub struct ClaimPending {
 impl Service {
     /// Registers `email` (`name`) from invitation `row` as the first admin of organization
     /// `org_id`, whose `contacts` the operator listed, once they confirm the address: mails
-    /// them the link and records the claim. Registering again before confirming sends a new
-    /// link (the old one stops working).
+    /// them the link and records the claim. Registering again before confirming mails
+    /// another link; the earlier ones stay open, at most [`MAX_OPEN_LINKS`] at once.
     pub(super) async fn claim_organization(
         &self,
         row: &offers::ByToken,
@@ -140,6 +140,8 @@ impl Service {
             role: UserRole::Admin,
             source: String::new(),
         };
+        // Two contacts confirming at once: one after the other.
+        organizations::lock_row(tx, self.db.dialect, &w.org_id).await?;
         let refused = match organizations::unclaimed_id(&mut *tx, &w.org_id).await? {
             None => Some(ServiceError::Conflict(format!(
                 "{} has its first admin already: ask them to add you to its people",

@@ -133,7 +133,7 @@ impl Service {
         if !invited_org.is_empty()
             && let Some((org_id, contacts)) = organizations::unclaimed(&self.db, invited_org).await?
         {
-            if !invited_org.eq_ignore_ascii_case(&org_name) {
+            if invited_org.to_lowercase() != org_name.trim().to_lowercase() {
                 // Another name would make a new organization without the ports the
                 // invitation was made for, and leave those waiting.
                 return Err(ServiceError::Invalid(format!(

@@ -88,14 +88,22 @@ impl Service {
         }));
     }
 
-    /// Mails a welcome link to a person `actor` added (in the background); whether there is
-    /// a mailer to send it. The outcome goes to the audit log.
-    pub(crate) fn mail_welcome(&self, actor: &Actor, user_id: &str, to: &str, url: &str, expires_at: i64) -> bool {
+    /// Mails a welcome link to a person `actor` added to organization `org_id` (in the
+    /// background); whether there is a mailer to send it. The outcome goes to the audit log.
+    pub(crate) fn mail_welcome(
+        &self,
+        actor: &Actor,
+        org_id: &str,
+        user_id: &str,
+        to: &str,
+        url: &str,
+        expires_at: i64,
+    ) -> bool {
         let Some(mailer) = self.mailer.clone() else { return false };
         let (svc, actor, user_id) = (self.clone(), actor.clone(), user_id.to_string());
-        let (to, url) = (to.to_string(), url.to_string());
+        let (org_id, to, url) = (org_id.to_string(), to.to_string(), url.to_string());
         self.track(tokio::spawn(async move {
-            let organization = svc.organization_name(&actor.org_id).await.unwrap_or_else(|_| actor.org_id.clone());
+            let organization = svc.organization_name(&org_id).await.unwrap_or_else(|_| org_id.clone());
             let mail = welcome(&to, &organization, &actor.email, &url, &crate::model::utc_minute(expires_at));
             svc.send_to_user(&mailer, &mail, &actor, &user_id).await;
         }));

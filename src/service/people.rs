@@ -8,7 +8,7 @@ use crate::model::actor::UserRole;
 use crate::store::{new_token, organizations, people};
 
 use super::setup::{check_email, check_text, hash_blocking};
-use super::{Actor, Result, Service, ServiceError, audit};
+use super::{Actor, OPERATOR_ORG, Result, Service, ServiceError, audit};
 
 /// How long a welcome link works.
 pub const WELCOME_DAYS: i64 = 7;
@@ -23,6 +23,9 @@ pub struct PersonView {
     pub added_at: i64,
     /// Chose a password and can log in (otherwise their welcome link waits).
     pub active: bool,
+    /// Their organization's ID.
+    #[serde(skip)]
+    pub org_id: String,
 }
 
 /// A person just added, or sent a new link.
@@ -58,32 +61,61 @@ impl Service {
                 role: p.role,
                 added_at: p.created_at,
                 active: p.active,
+                org_id: org.to_string(),
             })
             .collect())
     }
 
-    /// An admin adds a person to their organization (the operator's staff to any): they
-    /// get a link to choose a password. A person removed before comes back.
-    pub async fn add_person(&self, actor: &Actor, email: &str, name: &str, role: UserRole) -> Result<Welcomed> {
+    /// An admin adds a person to their organization: they get a link to choose a password.
+    /// The operator's staff add operator staff, or, naming `organization`, anyone to any
+    /// organization (such as the first admin of one imported with the topology). A person
+    /// removed before comes back.
+    pub async fn add_person(
+        &self,
+        actor: &Actor,
+        organization: Option<&str>,
+        email: &str,
+        name: &str,
+        role: UserRole,
+    ) -> Result<Welcomed> {
         may_manage(actor)?;
+        let org_id = match organization.map(str::trim).filter(|o| !o.is_empty()) {
+            None => actor.org_id.clone(),
+            Some(o) => organizations::id_by_name(&self.db, o)
+                .await
+                .map_err(|_| ServiceError::Invalid(format!("organization: there is no organization `{o}`")))?,
+        };
+        if org_id != actor.org_id && !actor.is_operator() {
+            return Err(ServiceError::Forbidden(
+                "organization: only the operator's staff add people to another organization".into(),
+            ));
+        }
         if role == UserRole::Operator && !actor.is_operator() {
             return Err(ServiceError::Forbidden("role: only the operator's staff can add operator staff".into()));
         }
-        if actor.is_operator() && role != UserRole::Operator {
-            return Err(ServiceError::Invalid("role: the operator's people are operator staff".into()));
+        if (role == UserRole::Operator) != (org_id == OPERATOR_ORG) {
+            return Err(ServiceError::Invalid(
+                "role: the operator's people are operator staff, and only they: add a customer's people as admin \
+                 or member, naming its organization"
+                    .into(),
+            ));
         }
         let email = check_email(email).map_err(|e| ServiceError::Invalid(format!("email: {}", bare(&e))))?;
         let name = check_text("a name", name, 100).map_err(|e| ServiceError::Invalid(format!("name: {}", bare(&e))))?;
-        if people::of_org(&self.db, &actor.org_id).await?.iter().any(|p| p.email == email) {
-            return Err(ServiceError::Conflict("email: this address is one of your people already".into()));
+        if people::of_org(&self.db, &org_id).await?.iter().any(|p| p.email == email) {
+            let whose = match organization {
+                Some(o) if org_id != actor.org_id => format!("{}'s", o.trim()),
+                _ => "your".into(),
+            };
+            return Err(ServiceError::Conflict(format!("email: this address is one of {whose} people already")));
         }
         let now = self.now();
         let token = new_token();
         let expires_at = now + WELCOME_DAYS * 86_400_000;
         let mut tx = self.db.write().await?;
-        let user_id = match people::restore(&mut tx, &actor.org_id, &email, &name, role).await? {
+        let user_id = match people::restore(&mut tx, &org_id, &email, &name, role).await? {
             Some(id) => id,
-            None => organizations::insert_user(&mut tx, &actor.org_id, &email, &name, role, None, now).await.map_err(
+            None => organizations::insert_user(&mut tx, &org_id, &email, &name, role, None, now).await.map_err(
                 |e| match e {
                     crate::store::StoreError::Conflict(_) => ServiceError::Conflict(
                         "email: this address has a Switchboard login already: add another one".into(),
@@ -93,10 +125,10 @@ impl Service {
             )?,
         };
         people::add_welcome(&mut tx, &token, &user_id, now, expires_at).await?;
-        let detail = serde_json::json!({"email": email, "role": role.as_str()});
+        let detail = serde_json::json!({"email": email, "role": role.as_str(), "organization": org_id});
         audit(&mut tx, now, actor, "user.create", &user_id, detail).await?;
         tx.commit().await?;
-        Ok(self.welcome_out(actor, user_id, email, &token, expires_at))
+        Ok(self.welcome_out(actor, &org_id, user_id, email, &token, expires_at))
     }
 
     /// Sends a person who has not chosen a password yet a new link (the old one stops
@@ -117,7 +149,7 @@ impl Service {
         people::add_welcome(&mut tx, &token, user_id, now, expires_at).await?;
         audit(&mut tx, now, actor, "user.welcome", user_id, serde_json::json!({"email": person.email})).await?;
         tx.commit().await?;
-        Ok(self.welcome_out(actor, user_id.to_string(), person.email, &token, expires_at))
+        Ok(self.welcome_out(actor, &person.org_id, user_id.to_string(), person.email, &token, expires_at))
     }
 
     /// Removes a person from the actor's organization: they can no longer log in, and their
@@ -132,7 +164,7 @@ impl Service {
         let person = self.person(actor, user_id).await?;
         let now = self.now();
         let mut tx = self.db.write().await?;
-        if !people::remove(&mut tx, &actor.org_id, user_id, now).await? {
+        if !people::remove(&mut tx, &person.org_id, user_id, now).await? {
             return Err(ServiceError::NotFound(format!("person `{user_id}`")));
         }
         audit(&mut tx, now, actor, "user.remove", user_id, serde_json::json!({"email": person.email})).await?;
@@ -174,18 +206,30 @@ impl Service {
         Ok(actor)
     }
 
-    /// A person of the actor's organization.
+    /// A person of the actor's organization (of any, for the operator's staff).
     async fn person(&self, actor: &Actor, user_id: &str) -> Result<PersonView> {
-        let all = self.people(actor, None).await?;
-        all.into_iter()
-            .find(|p| p.id == user_id)
-            .ok_or_else(|| ServiceError::NotFound(format!("person `{user_id}` of your organization")))
+        let not_found = || ServiceError::NotFound(format!("person `{user_id}` of your organization"));
+        let org = match actor.is_operator() {
+            true => organizations::actor(&self.db, user_id, "").await.map_err(|_| not_found())?.org_id,
+            false => actor.org_id.clone(),
+        };
+        let all = self.people(actor, Some(&org)).await?;
+        all.into_iter().find(|p| p.id == user_id).ok_or_else(not_found)
     }
 
-    /// The link for `token`, mailed to `email` in the background when there is a mailer.
-    fn welcome_out(&self, actor: &Actor, user_id: String, email: String, token: &str, expires_at: i64) -> Welcomed {
+    /// The link for `token` to the person `user_id` of organization `org_id`, mailed to
+    /// `email` in the background when there is a mailer.
+    fn welcome_out(
+        &self,
+        actor: &Actor,
+        org_id: &str,
+        user_id: String,
+        email: String,
+        token: &str,
+        expires_at: i64,
+    ) -> Welcomed {
         let url = format!("{}/welcome/{token}", self.config.base_url.trim_end_matches('/'));
-        let mailed = self.mail_welcome(actor, &user_id, &email, &url, expires_at);
+        let mailed = self.mail_welcome(actor, org_id, &user_id, &email, &url, expires_at);
         Welcomed { user_id, url, expires_at, mailed }
     }
 }

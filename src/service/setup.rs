@@ -1,7 +1,7 @@
 //! What the operator sets up: organizations and their accounts, users, the topology,
 //! service definitions and usage models.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -518,8 +518,16 @@ impl Service {
         let mut orgs = organizations::ids_by_name(&mut tx).await?;
         let named =
             topo.interfaces.iter().map(|i| i.organization.as_str()).chain(topo.organizations.iter().map(|o| o.0));
+        // Names are told apart in any case: another spelling of one here would make a second
+        // organization that reads as the first.
+        let spelled: HashMap<String, String> = orgs.keys().map(|o| (o.to_lowercase(), o.clone())).collect();
         for org in named {
             if !orgs.contains_key(org) {
+                if let Some(here) = spelled.get(&org.to_lowercase()) {
+                    return Err(ServiceError::Invalid(format!(
+                        "{file}: organization `{org}` is `{here}` here already: spell it `{here}`"
+                    )));
+                }
                 let account = self.new_org_account(&mut tx).await?;
                 let id = organizations::insert(&mut tx, org, &account, now).await?;
                 report.organizations_created.push(org.to_string());

@@ -249,6 +249,14 @@ async fn unclaimed_where<'e>(
     Ok(Some((row.try_get("id")?, contacts)))
 }
 
+/// Locks organization `org_id`'s row until `tx` ends (PostgreSQL; SQLite's writer holds the
+/// whole database), so that what is decided about it is decided one at a time.
+pub async fn lock_row(tx: &mut WriteTx, dialect: super::Dialect, org_id: &str) -> Result<(), StoreError> {
+    let sql = format!("SELECT id FROM organizations WHERE id = $1{}", super::lock(dialect));
+    query(sql).bind(org_id).fetch_optional(&mut *tx).await?;
+    Ok(())
+}
+
 /// Sets who may become organization `org_id`'s first admin (none when empty).
 pub async fn set_contacts(tx: &mut WriteTx, org_id: &str, contacts: &[String]) -> Result<(), StoreError> {
     let text = (!contacts.is_empty()).then(|| serde_json::Value::from(contacts.to_vec()).to_string());

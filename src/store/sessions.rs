@@ -45,7 +45,7 @@ pub async fn find(db: &Db, token: &str, now: i64, source: &str) -> Result<Option
     let row = query(
         "SELECT u.id, u.email, u.org_id, u.role, s.csrf, g.name AS org_name FROM sessions s \
          JOIN users u ON u.id = s.user_id JOIN organizations g ON g.id = u.org_id \
-         WHERE s.token_hash = $1 AND s.expires_at > $2",
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.removed_at IS NULL AND u.password_hash IS NOT NULL",
     )
     .bind(token_hash(token))
     .bind(now)

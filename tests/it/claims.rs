@@ -168,3 +168,63 @@ async fn a_withdrawn_contact_confirms_nothing(b: Backend) {
 }
 
 on_both!(a_withdrawn_contact_confirms_nothing);
+
+/// An import that spells an organization otherwise than the database does is refused: it
+/// would make a second organization reading as the first, and move the ports to it.
+async fn an_organization_keeps_its_spelling_across_imports(b: Backend) {
+    let p = Portal::start(b).await;
+    let respelled = metro_text()
+        .replace("organization: hooli\n", "organization: Hooli\n")
+        .replace("  hooli: {contacts", "  Hooli: {contacts");
+    assert_ne!(respelled, metro_text());
+    let err = p.w.svc.import_topology(&Actor::system("test"), &respelled, "metro.yaml").await.unwrap_err();
+    assert!(err.to_string().contains("organization `Hooli` is `hooli` here already"), "{err}");
+    let (_, ports) = p.login("admin@acme.example", "password-1").await.get("/api/v1/interfaces").await;
+    assert!(ports.to_string().contains("acme-1a"), "nothing changed: {ports}");
+}
+
+on_both!(an_organization_keeps_its_spelling_across_imports);
+
+/// The operator adds an organization's first admin itself (one without contacts, or whose
+/// contact cannot register): the person chooses a password from the mailed link, as a
+/// colleague added by an admin does. Only the operator's staff reach another organization.
+async fn the_operator_adds_an_organizations_first_admin(b: Backend) {
+    let p = Portal::start_mailing(b).await;
+    let noc = p.login("noc@operator.example", "operator-pw").await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let boss = json!({"email": "boss@hooli.example", "name": "Boss", "organization": "hooli"});
+    let (status, body) = acme.post("/api/v1/people", boss.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let staff = json!({"email": "boss@hooli.example", "name": "Boss", "organization": "hooli", "role": "operator"});
+    let (status, body) = noc.post("/api/v1/people", staff).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_input")), "{body}");
+    let (status, body) =
+        noc.post("/api/v1/people", json!({"email": "x@y.example", "name": "X", "organization": "nobody"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("no organization `nobody`"), "{body}");
+
+    let (status, added) = noc.post("/api/v1/people", boss).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(added["mailed"], true);
+    let (_, people) = noc.get("/api/v1/people?organization=hooli").await;
+    let listed = people.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{people}");
+    assert_eq!((listed[0]["role"].as_str(), listed[0]["active"].as_bool()), (Some("admin"), Some(false)));
+    let (_, own) = acme.get("/api/v1/people?organization=hooli").await;
+    assert!(!own.to_string().contains("boss@hooli.example"), "a customer sees its own people only: {own}");
+    // A new link from the operator; the person chooses a password from it.
+    let id = listed[0]["id"].as_str().unwrap();
+    let (status, body) = noc.post(&format!("/api/v1/people/{id}/welcome"), json!({})).await;
+    assert!(status.is_success(), "{body}");
+    p.w.svc.mail_settled().await;
+    let mails = mails_to(p.outbox.as_ref().unwrap().path(), "boss@hooli.example");
+    assert!(mails.len() == 2 && mails[1].contains("noc@operator.example added you to hooli"), "{mails:?}");
+    let link = links_to(&p, "boss@hooli.example").await.pop().unwrap();
+    let (_, status, landed) = choose(&p, &link, "a long enough password").await;
+    assert_eq!((status, landed.as_str()), (StatusCode::OK, "/channels"));
+    let hooli = p.login("boss@hooli.example", "a long enough password").await;
+    let (_, ports) = hooli.get("/api/v1/interfaces").await;
+    assert!(ports.to_string().contains("hooli-2b"), "{ports}");
+}
+
+on_both!(the_operator_adds_an_organizations_first_admin);

@@ -90,7 +90,7 @@ mod tests {
     use super::*;
 
     fn classes(text: &str) -> Result<Classes, Vec<String>> {
-        crate::topology::parse(text).map(|t| t.classes).map_err(|d| d.iter().map(ToString::to_string).collect())
+        crate::topology::parsed(text, |t| t.classes)
     }
 
     const BASE: &str = "name: t\nswitches: {s0: {}}\n";

@@ -515,6 +515,13 @@ impl Topology {
     }
 }
 
+/// What `parse` makes of `text`, through `part` (one section of the topology), or its
+/// diagnostics as text: for the sections' own tests.
+#[cfg(test)]
+pub(crate) fn parsed<T>(text: &str, part: impl FnOnce(Topology) -> T) -> Result<T, Vec<String>> {
+    parse(text).map(part).map_err(|d| d.iter().map(ToString::to_string).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -142,7 +142,7 @@ mod tests {
     use super::*;
 
     fn organizations(text: &str) -> Result<Organizations, Vec<String>> {
-        crate::topology::parse(text).map(|t| t.organizations).map_err(|d| d.iter().map(ToString::to_string).collect())
+        crate::topology::parsed(text, |t| t.organizations)
     }
 
     const BASE: &str = "name: t\nswitches: {s0: {}}\n";

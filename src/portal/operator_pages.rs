@@ -100,12 +100,24 @@ fn agent_row(a: crate::service::AgentView) -> AgentRow {
     AgentRow { switch: a.switch, address: a.address, class, said }
 }
 
+/// An organization nobody can log in for yet.
+struct WaitingRow {
+    name: String,
+    ports: i64,
+    /// Who may claim it ("" for nobody).
+    contacts: String,
+    pending: i64,
+    /// Its people page, where the operator adds its first admin.
+    people: String,
+}
+
 #[derive(Template)]
 #[template(path = "operator.html")]
 struct OperatorPage {
     title: String,
     user: Option<HeaderUser>,
     attention: Vec<OrderRow>,
+    waiting: Vec<WaitingRow>,
     switches: Vec<SwitchRow>,
     /// The remote switches' agents (none when the topology has no remote switch).
     agents: Vec<AgentRow>,
@@ -148,6 +160,7 @@ async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Res
     let drift = state.svc.drift(actor).await.map_err(|e| user.error(e))?;
     let agents = state.svc.agents(actor).await.map_err(|e| user.error(e))?;
     let orders = state.svc.orders(actor, None).await.map_err(|e| user.error(e))?;
+    let waiting = state.svc.waiting_organizations(actor).await.map_err(|e| user.error(e))?;
     let now = state.svc.clock.now();
     let mut attention: Vec<&OrderView> = orders.iter().filter(|o| o.status == "failed" || stuck(o, now)).collect();
     let shown: Vec<&OrderView> = attention.iter().copied().chain(orders.iter().take(LATEST_ORDERS)).collect();
@@ -158,6 +171,19 @@ async fn view_operator_get(State(state): State<AppState>, user: PageUser) -> Res
         title: "Operator".into(),
         user: Some(user.header.clone()),
         attention: attention.into_iter().map(|o| order_row(o, &names)).collect(),
+        waiting: waiting
+            .into_iter()
+            .map(|w| WaitingRow {
+                people: format!(
+                    "/people?organization={}",
+                    form_urlencoded::byte_serialize(w.name.as_bytes()).collect::<String>()
+                ),
+                name: w.name,
+                ports: w.ports,
+                contacts: w.contacts.join(", "),
+                pending: w.pending,
+            })
+            .collect(),
         agents: agents.into_iter().map(agent_row).collect(),
         switches: drift
             .into_iter()

@@ -56,6 +56,9 @@ struct PeoplePage {
     title: String,
     user: Option<HeaderUser>,
     organization: String,
+    /// Another organization's name, when the operator's staff manage its people ("" for
+    /// the visitor's own).
+    for_org: String,
     people: Vec<PersonRow>,
     /// The visitor may add and remove people.
     admin: bool,
@@ -71,17 +74,24 @@ struct PeoplePage {
 async fn people_page(
     state: &AppState,
     user: &PageUser,
+    org: Option<&str>,
     notice: String,
     link: String,
     error: String,
     typed: Typed,
 ) -> Result<PeoplePage, PageError> {
     let actor = &user.authed.actor;
-    let list = state.svc.people(actor, None).await.map_err(|e| user.error(e))?;
+    let org = org.map(str::trim).filter(|o| !o.is_empty() && actor.is_operator());
+    let org_id = match org {
+        Some(name) => Some(state.svc.organization_id(name).await.map_err(|e| user.error(e))?),
+        None => None,
+    };
+    let list = state.svc.people(actor, org_id.as_deref()).await.map_err(|e| user.error(e))?;
     Ok(PeoplePage {
         title: "People".into(),
         user: Some(user.header.clone()),
-        organization: user.header.organization.clone(),
+        organization: org.map_or_else(|| user.header.organization.clone(), str::to_string),
+        for_org: org.unwrap_or_default().to_string(),
         people: list
             .into_iter()
             .map(|p| PersonRow {
@@ -117,6 +127,9 @@ struct Done {
     /// What the last form did (`removed`), for the notice.
     #[serde(default)]
     done: String,
+    /// Another organization's people (the operator's staff).
+    #[serde(default)]
+    organization: String,
 }
 
 async fn view_people_get(
@@ -124,11 +137,13 @@ async fn view_people_get(
     user: PageUser,
     q: Result<axum::extract::Query<Done>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
-    let notice = match q.ok().map(|q| q.0.done).as_deref() {
-        Some("removed") => "Removed: they can no longer log in, and their sessions ended.".to_string(),
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let notice = match q.done.as_str() {
+        "removed" => "Removed: they can no longer log in, and their sessions ended.".to_string(),
         _ => String::new(),
     };
-    let page = people_page(&state, &user, notice, String::new(), String::new(), Typed::default()).await?;
+    let typed = Typed { role: if q.organization.is_empty() { "" } else { "admin" }.into(), ..Typed::default() };
+    let page = people_page(&state, &user, Some(&q.organization), notice, String::new(), String::new(), typed).await?;
     Ok(render(&page))
 }
 
@@ -159,6 +174,9 @@ struct AddForm {
     name: String,
     #[serde(default)]
     role: String,
+    /// Another organization to add to (the operator's staff).
+    #[serde(default)]
+    organization: String,
 }
 
 async fn view_add_post(
@@ -169,20 +187,23 @@ async fn view_add_post(
     let f = form(f).map_err(|e| user.error(e))?;
     let actor = &user.authed.actor;
     let mut typed = Typed { email: f.email.clone(), name: f.name.clone(), role: f.role.clone(), ..Typed::default() };
+    let other = actor.is_operator() && !f.organization.trim().is_empty();
     let role = match f.role.as_str() {
         "admin" => Ok(UserRole::Admin),
-        "member" | "" if !actor.is_operator() => Ok(UserRole::Member),
+        "" if other => Ok(UserRole::Admin),
+        "member" | "" if !actor.is_operator() || other => Ok(UserRole::Member),
         _ if actor.is_operator() => Ok(UserRole::Operator),
         _ => Err(ServiceError::Invalid("role: choose member or admin".into())),
     };
     let added = match role {
-        Ok(role) => state.svc.add_person(actor, None, &f.email, &f.name, role).await,
+        Ok(role) => state.svc.add_person(actor, Some(&f.organization), &f.email, &f.name, role).await,
         Err(e) => Err(e),
     };
     match added {
         Ok(w) => {
             let (notice, link) = welcomed_notice(f.email.trim(), &w);
-            let page = people_page(&state, &user, notice, link, String::new(), Typed::default()).await?;
+            let typed = Typed { role: if other { "admin" } else { "" }.into(), ..Typed::default() };
+            let page = people_page(&state, &user, Some(&f.organization), notice, link, String::new(), typed).await?;
             Ok(render(&page))
         }
         Err(e @ (ServiceError::Invalid(_) | ServiceError::Conflict(_))) => {
@@ -195,7 +216,8 @@ async fn view_add_post(
                 Some(("role", m)) => typed.role_error = said(m),
                 _ => error = said(&message),
             }
-            let page = people_page(&state, &user, String::new(), String::new(), error, typed).await?;
+            let page =
+                people_page(&state, &user, Some(&f.organization), String::new(), String::new(), error, typed).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
         Err(e) => Err(user.error(e)),
@@ -210,6 +232,9 @@ struct PersonForm {
     /// `yes` once the visitor has seen what removing does ([`Confirm`]).
     #[serde(default)]
     confirm: Option<String>,
+    /// Another organization's person (the operator's staff sending a new link).
+    #[serde(default)]
+    organization: String,
 }
 
 async fn view_resend_post(
@@ -218,24 +243,21 @@ async fn view_resend_post(
     Path(id): Path<String>,
     f: Result<Form<PersonForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    form(f).map_err(|e| user.error(e))?;
+    let f = form(f).map_err(|e| user.error(e))?;
     let w = state.svc.resend_welcome(&user.authed.actor, &id).await.map_err(|e| user.error(e))?;
-    let who = state
-        .svc
-        .people(&user.authed.actor, None)
-        .await
-        .ok()
-        .and_then(|all| all.into_iter().find(|p| p.id == w.user_id).map(|p| p.email));
-    let (notice, link) = welcomed_notice(who.as_deref().unwrap_or("them"), &w);
     let page = people_page(
         &state,
         &user,
-        format!("A new link replaces the old one. {notice}"),
-        link,
+        Some(&f.organization),
+        String::new(),
+        String::new(),
         String::new(),
         Typed::default(),
     )
     .await?;
+    let who = page.people.iter().find(|p| p.id == w.user_id).map(|p| p.email.clone());
+    let (notice, link) = welcomed_notice(who.as_deref().unwrap_or("them"), &w);
+    let page = PeoplePage { notice: format!("A new link replaces the old one. {notice}"), link, ..page };
     Ok(render(&page))
 }
 

@@ -131,6 +131,15 @@ impl Service {
         Ok(self.welcome_out(actor, &org_id, user_id, email, &token, expires_at))
     }
 
+    /// The organizations nobody can log in for yet (the operator's staff only): each waits
+    /// for its first admin, from a claim or from the operator.
+    pub async fn waiting_organizations(&self, actor: &Actor) -> Result<Vec<organizations::Waiting>> {
+        if !actor.is_operator() {
+            return Err(ServiceError::Forbidden("only the operator's staff see every organization".into()));
+        }
+        Ok(organizations::waiting(&self.db).await?)
+    }
+
     /// Sends a person who has not chosen a password yet a new link (the old one stops
     /// working).
     pub async fn resend_welcome(&self, actor: &Actor, user_id: &str) -> Result<Welcomed> {

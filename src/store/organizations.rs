@@ -249,6 +249,41 @@ async fn unclaimed_where<'e>(
     Ok(Some((row.try_get("id")?, contacts)))
 }
 
+/// An organization nobody can log in for yet, as the operator's page lists it.
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    pub name: String,
+    /// Who may claim it from an invitation (the topology's contacts).
+    pub contacts: Vec<String>,
+    /// Its service interfaces.
+    pub ports: i64,
+    /// People who wait to choose a password (claimants, or people the operator added).
+    pub pending: i64,
+}
+
+/// Every organization but the operator's that nobody can log in for yet, by name.
+pub async fn waiting(db: &Db) -> Result<Vec<Waiting>, StoreError> {
+    let sql = format!(
+        "SELECT g.name, g.contacts, \
+         (SELECT COUNT(*) FROM service_interfaces i WHERE i.org_id = g.id) AS ports, \
+         (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id AND u.removed_at IS NULL) AS pending \
+         FROM organizations g WHERE g.id <> '{OPERATOR_ORG}' AND NOT EXISTS (SELECT 1 FROM users u \
+         WHERE u.org_id = g.id AND u.password_hash IS NOT NULL AND u.removed_at IS NULL) ORDER BY g.name"
+    );
+    let rows = query(sql).fetch_all(db).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let contacts: Option<String> = r.try_get("contacts")?;
+        out.push(Waiting {
+            name: r.try_get("name")?,
+            contacts: contacts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+            ports: r.try_get("ports")?,
+            pending: r.try_get("pending")?,
+        });
+    }
+    Ok(out)
+}
+
 /// Locks organization `org_id`'s row until `tx` ends (PostgreSQL; SQLite's writer holds the
 /// whole database), so that what is decided about it is decided one at a time.
 pub async fn lock_row(tx: &mut WriteTx, dialect: super::Dialect, org_id: &str) -> Result<(), StoreError> {

@@ -203,9 +203,28 @@ async fn the_operator_adds_an_organizations_first_admin(b: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["message"].as_str().unwrap().contains("no organization `nobody`"), "{body}");
 
-    let (status, added) = noc.post("/api/v1/people", boss).await;
-    assert_eq!(status, StatusCode::CREATED, "{added}");
-    assert_eq!(added["mailed"], true);
+    // The NOC's home lists hooli as waiting, with who may claim it, and links its people
+    // page, where the first admin is added (an admin unless said otherwise).
+    let (_, home) = page(&p, &noc, "/operator").await;
+    let row = home.split("data-organization=\"hooli\"").nth(1).expect("hooli waits").split("</tr>").next().unwrap();
+    assert!(row.contains("@hooli.example") && row.contains("href=\"/people?organization=hooli\""), "{row}");
+    let (status, html) = page(&p, &noc, "/people?organization=hooli").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("id=\"for-org\"") && html.contains(r#"<option value="admin" selected>"#), "{html}");
+    let csrf = form_token(&html);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("organization", "hooli"),
+        ("email", "boss@hooli.example"),
+        ("name", "Boss"),
+        ("role", "admin"),
+    ];
+    let (status, _, html) = post_form(&p, &noc, "/people", &fields).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("We emailed boss@hooli.example") && html.contains("hooli: people"), "{html}");
+    let (status, body) = noc.post("/api/v1/people", boss).await;
+    assert_eq!(status, StatusCode::CONFLICT, "added once: {body}");
+    assert!(body["message"].as_str().unwrap().contains("one of hooli's people already"), "{body}");
     let (_, people) = noc.get("/api/v1/people?organization=hooli").await;
     let listed = people.as_array().unwrap();
     assert_eq!(listed.len(), 1, "{people}");
@@ -225,6 +244,8 @@ async fn the_operator_adds_an_organizations_first_admin(b: Backend) {
     let hooli = p.login("boss@hooli.example", "a long enough password").await;
     let (_, ports) = hooli.get("/api/v1/interfaces").await;
     assert!(ports.to_string().contains("hooli-2b"), "{ports}");
+    let (_, home) = page(&p, &noc, "/operator").await;
+    assert!(!home.contains("data-organization=\"hooli\""), "hooli no longer waits");
 }
 
 on_both!(the_operator_adds_an_organizations_first_admin);

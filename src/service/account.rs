@@ -131,3 +131,22 @@ impl Service {
         Ok(())
     }
 }
+
+/// Gives back what the members of channel `channel_id` paid for it in advance, when it ends
+/// without ever having carried traffic (a draft or an offer nobody completed, an activation
+/// that failed): a month paid for a service never delivered is not kept. A refund is a
+/// charge of the opposite amount, in the ledger beside the charge.
+pub(super) async fn refund_unused(tx: &mut WriteTx, channel_id: &str, now: i64) -> Result<()> {
+    for (org_id, attachment, model, cents) in charges::paid_for(tx, channel_id).await? {
+        let refund = charges::NewCharge {
+            org_id: &org_id,
+            channel_id,
+            attachment_id: Some(&attachment),
+            usage_model_id: &model,
+            amount_cents: -cents,
+            what: "refund: the channel ended before it carried traffic",
+        };
+        charges::record(tx, &refund, now).await?;
+    }
+    Ok(())
+}

@@ -531,6 +531,9 @@ impl Service {
             set_state(tx, &channel.id, channel.state, ChannelState::Terminating, reason, now).await?;
             set_state(tx, &channel.id, ChannelState::Terminating, ChannelState::Terminated, reason, now).await?;
             release_attachments(tx, &[channel.id.as_str()], now).await?;
+            if !orders::ever_live(tx, &channel.id).await? {
+                super::account::refund_unused(tx, &channel.id, now).await?;
+            }
             return Ok(None);
         }
         set_state(tx, &channel.id, channel.state, ChannelState::Terminating, reason, now).await?;

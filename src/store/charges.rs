@@ -43,6 +43,29 @@ pub async fn record(tx: &mut WriteTx, c: &NewCharge<'_>, now: i64) -> Result<(),
     Ok(())
 }
 
+/// What each member of channel `channel_id` paid for it, net of refunds, where that is
+/// more than nothing: (organization, attachment, usage model, cents).
+pub async fn paid_for(tx: &mut WriteTx, channel_id: &str) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+    let rows = query(
+        "SELECT org_id, attachment_id, usage_model_id, CAST(SUM(amount_cents) AS BIGINT) AS cents FROM charges \
+         WHERE channel_id = $1 AND attachment_id IS NOT NULL GROUP BY org_id, attachment_id, usage_model_id \
+         HAVING SUM(amount_cents) > 0 ORDER BY org_id, attachment_id",
+    )
+    .bind(channel_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push((
+            r.try_get("org_id")?,
+            r.try_get("attachment_id")?,
+            r.try_get("usage_model_id")?,
+            r.try_get("cents")?,
+        ));
+    }
+    Ok(out)
+}
+
 /// One charge as read back, with its channel's name.
 #[derive(Clone, Debug)]
 pub struct Charge {

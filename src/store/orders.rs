@@ -340,3 +340,16 @@ fn order_from_row(r: &Row) -> Result<Order, SqlError> {
         finished_at: r.try_get("finished_at")?,
     })
 }
+
+/// Whether channel `channel_id` ever carried traffic: an order that put it on the switches
+/// (activate, modify, resume) finished.
+pub async fn ever_live(tx: &mut WriteTx, channel_id: &str) -> Result<bool, StoreError> {
+    let row = query(
+        "SELECT id FROM orders WHERE channel_id = $1 AND status = 'done' \
+         AND action IN ('activate', 'modify', 'resume') LIMIT 1",
+    )
+    .bind(channel_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.is_some())
+}

@@ -363,3 +363,46 @@ async fn registering_for_an_unclaimed_organization_keeps_its_name(b: Backend) {
 }
 
 on_both!(registering_for_an_unclaimed_organization_keeps_its_name);
+
+/// What a member paid in advance for a channel that ends without ever carrying traffic (a
+/// draft, an offer nobody completed) comes back, as a refund beside the charge in the
+/// ledger; a channel that went live keeps what was paid for it.
+async fn money_paid_for_a_channel_that_never_carried_traffic_comes_back(b: Backend) {
+    let p = Portal::start(b).await;
+    let (_, monthly) = paid_catalogue(&p, 4_900).await;
+    p.w.set_account("globex", |a| a.credit_limit_cents = 1_000_000).await;
+    let acme = p.login("admin@acme.example", "password-1").await;
+    let globex = p.login("admin@globex.example", "password-1").await;
+    let balance = async |c: &Client| c.get("/api/v1/account").await.1["balance_cents"].as_i64().unwrap();
+    let start = balance(&acme).await;
+
+    let (unused, _) = offer_paid(&acme, "p2p", "acme-1a", &monthly, "admin@globex.example", "globex").await;
+    assert_eq!(balance(&acme).await, start - 4_900, "charged in advance when made");
+    let (status, body) = acme.post_nothing(&format!("/api/v1/channels/{unused}/terminate")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (_, account) = acme.get("/api/v1/account").await;
+    assert_eq!(account["balance_cents"].as_i64(), Some(start), "{account}");
+    let last = &account["charges"][0];
+    assert_eq!(last["amount_cents"].as_i64(), Some(-4_900), "{account}");
+    assert!(last["what"].as_str().unwrap().contains("refund"), "{account}");
+
+    // Live, then ended: nothing comes back.
+    let (line, token) = offer_paid(&acme, "p2p", "acme-3a", &monthly, "admin@globex.example", "globex").await;
+    let (status, body) =
+        globex.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": "globex-1b"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    crate::api::wait_until("the channel to go live", async || {
+        acme.get(&format!("/api/v1/channels/{line}")).await.1["state"] == "active"
+    })
+    .await;
+    let globex_paid = balance(&globex).await;
+    acme.post_nothing(&format!("/api/v1/channels/{line}/terminate")).await;
+    crate::api::wait_until("the channel to end", async || {
+        acme.get(&format!("/api/v1/channels/{line}")).await.1["state"] == "terminated"
+    })
+    .await;
+    assert_eq!(balance(&acme).await, start - 4_900);
+    assert_eq!(balance(&globex).await, globex_paid);
+}
+
+on_both!(money_paid_for_a_channel_that_never_carried_traffic_comes_back);

@@ -276,6 +276,18 @@ mod tests {
     }
 
     #[test]
+    fn an_unclosed_quote_is_named_where_it_opens() {
+        for (text, at, quote) in [
+            ("name: \"metro\nswitches: {s1: {}}\n", (1, 7), '"'),
+            ("name: t\nswitches: {s1: {driver: 'dry-run}}\n", (2, 25), '\''),
+        ] {
+            let e = parse(text).expect_err(text);
+            assert_eq!((e.pos.line, e.pos.col), at, "{text:?}: {e}");
+            assert!(e.message.contains(&format!("quoted with {quote} here is not closed")), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
     fn syntax_error_has_position() {
         let e = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(e.message.starts_with("YAML syntax"), "{e}");

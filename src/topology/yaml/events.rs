@@ -28,20 +28,39 @@ pub(super) struct Document {
     pub error: Option<Diagnostic>,
 }
 
+/// A syntax error of `text` as a diagnostic, in words where saphyr's are about itself.
+fn syntax(text: &str, e: &ScanError) -> Diagnostic {
+    let m = e.marker();
+    if let Some(tab) = misplaced_tab(text, m.line(), e.info()) {
+        return Diagnostic::new(
+            tab,
+            "YAML syntax: a tab where YAML wants spaces (indentation, or after `:` or `-`): use spaces",
+        );
+    }
+    let at = Pos { line: m.line(), col: m.col() + 1 };
+    // saphyr marks a quoted string's errors where the string opens, and names what it
+    // was doing there rather than what is wrong: a quote left open.
+    if e.info().contains("quoted scalar") {
+        let quote = text.lines().nth(m.line().saturating_sub(1)).and_then(|l| l.chars().nth(m.col()));
+        if let Some(q @ ('"' | '\'')) = quote {
+            return Diagnostic::new(
+                at,
+                format!(
+                    "YAML syntax: the string quoted with {q} here is not closed: end it with {q} on the same \
+                     line (a quote inside it is written {})",
+                    if q == '"' { "\\\"" } else { "''" }
+                ),
+            );
+        }
+    }
+    Diagnostic::new(at, format!("YAML syntax: {}", e.info()))
+}
+
 /// The documents of `text`, or the error that stops a whole load (syntax, a duplicate key,
 /// an alias past its budget), as `YAML syntax: ...`.
 pub(super) fn load(text: &str) -> Result<Vec<Document>, Diagnostic> {
     let mut builder = Builder { alias_budget: ALIAS_BUDGET, ..Builder::default() };
-    let syntax = |e: &ScanError| {
-        let m = e.marker();
-        if let Some(tab) = misplaced_tab(text, m.line(), e.info()) {
-            return Diagnostic::new(
-                tab,
-                "YAML syntax: a tab where YAML wants spaces (indentation, or after `:` or `-`): use spaces",
-            );
-        }
-        Diagnostic::new(Pos { line: m.line(), col: m.col() + 1 }, format!("YAML syntax: {}", e.info()))
-    };
+    let syntax = |e: &ScanError| syntax(text, e);
     // The parser's own error wins over one found while building, as in saphyr's loader.
     Parser::new_from_iter(text.chars()).load(&mut builder, true).map_err(|e| syntax(&e))?;
     match builder.fatal {
@@ -419,10 +438,7 @@ mod tests {
 
     /// The reader this module replaced: saphyr's loader, then its tree converted to ours.
     fn parse_through_saphyr_tree(text: &str) -> Result<Node, Diagnostic> {
-        let docs = MarkedYaml::load_from_str(text).map_err(|e| {
-            let m = e.marker();
-            Diagnostic::new(Pos { line: m.line(), col: m.col() + 1 }, format!("YAML syntax: {}", e.info()))
-        })?;
+        let docs = MarkedYaml::load_from_str(text).map_err(|e| super::syntax(text, &e))?;
         let mut docs = docs.into_iter();
         let first = match docs.next() {
             Some(doc) => convert(doc, 0)?,

@@ -169,12 +169,18 @@ impl Service {
     pub async fn create_organization(&self, actor: &Actor, name: &str, account: Option<Account>) -> Result<String> {
         require_operator(actor)?;
         let name = check_text("an organization name", name, 100)?;
+        if let Some(a) = &account {
+            check_account(a)?;
+            self.check_classes_known(a).await?;
+        }
         let mut tx = self.db.write().await?;
+        if let Some((_, _)) = organizations::named_with_users(&mut tx, &name).await? {
+            return Err(ServiceError::Conflict(format!(
+                "organization `{name}` exists already (names are told apart in any case)"
+            )));
+        }
         let account = match account {
-            Some(a) => {
-                check_account(&a)?;
-                a
-            }
+            Some(a) => a,
             None => self.new_org_account(&mut tx).await?,
         };
         let id = organizations::insert(&mut tx, &name, &account, self.now()).await?;

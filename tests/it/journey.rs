@@ -277,6 +277,14 @@ async fn the_operator_sets_what_new_organizations_start_with(b: Backend) {
     assert_ne!(p.w.svc.account(&acme_id).await.unwrap().credit_limit_cents, 1_000);
 
     // A stored setting this version cannot read is an error, never the built-in default.
+    // An organization the operator makes by hand: not another spelling of one that exists,
+    // and with classes the topology has.
+    let e = p.w.svc.create_organization(&p.w.op, "ACME", None).await.unwrap_err();
+    assert_eq!(e.code(), "conflict", "{e}");
+    let mut odd = p.w.svc.account(&p.w.svc.organization_id("acme").await.unwrap()).await.unwrap();
+    odd.classes = vec!["platinum".into()];
+    let e = p.w.svc.create_organization(&p.w.op, "oddco", Some(odd)).await.unwrap_err();
+    assert!(e.to_string().contains("platinum"), "{e}");
     switchboard::store::query("UPDATE operator_settings SET value = '{\"status\": 7}' WHERE name = 'new_organization'")
         .execute(&p.w.svc.db)
         .await

@@ -517,14 +517,14 @@ struct PeopleQuery {
 /// for it (`active`), and who has yet to choose a password from their welcome link.
 #[utoipa::path(get, path = "/people", tag = "people", params(PeopleQuery),
     responses((status = 200, body = Vec<crate::service::PersonView>), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_people(
     State(state): State<AppState>,
     user: Authed,
     AppQuery(q): AppQuery<PeopleQuery>,
 ) -> Result<AppJson<Vec<crate::service::PersonView>>, AppError> {
-    let org = match q.organization.as_deref().map(str::trim).filter(|o| !o.is_empty() && user.actor.is_operator()) {
-        Some(name) => Some(state.svc.organization_id(name).await?),
+    let org = match q.organization.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+        Some(name) => Some(state.svc.organization_of_people(&user.actor, name).await?),
         None => None,
     };
     Ok(AppJson(state.svc.people(&user.actor, org.as_deref()).await?))

@@ -81,9 +81,9 @@ async fn people_page(
     typed: Typed,
 ) -> Result<PeoplePage, PageError> {
     let actor = &user.authed.actor;
-    let org = org.map(str::trim).filter(|o| !o.is_empty() && actor.is_operator());
+    let org = org.map(str::trim).filter(|o| !o.is_empty());
     let org_id = match org {
-        Some(name) => Some(state.svc.organization_id(name).await.map_err(|e| user.error(e))?),
+        Some(name) => Some(state.svc.organization_of_people(actor, name).await.map_err(|e| user.error(e))?),
         None => None,
     };
     let list = state.svc.people(actor, org_id.as_deref()).await.map_err(|e| user.error(e))?;
@@ -345,6 +345,9 @@ struct PasswordForm {
     password: String,
     #[serde(default)]
     again: String,
+    /// Their name as they write it (what whoever added them typed, until they change it).
+    #[serde(default)]
+    name: String,
 }
 
 async fn view_welcome_post(
@@ -373,7 +376,7 @@ async fn view_welcome_post(
         )
         .await);
     }
-    match state.svc.choose_password(&token, &f.password, &ip.to_string()).await {
+    match state.svc.choose_password(&token, &f.password, &f.name, &ip.to_string()).await {
         Ok(actor) => {
             let s = state.svc.session_for(actor, state.session_ttl_ms()).await.map_err(AppError::from)?;
             let mut response = Redirect::to("/").into_response();
@@ -381,7 +384,7 @@ async fn view_welcome_post(
             Ok(response)
         }
         Err(ServiceError::Invalid(m)) => {
-            let m = m.strip_prefix("password: ").unwrap_or(&m);
+            let m = m.strip_prefix("password: ").or_else(|| m.strip_prefix("name: ")).unwrap_or(&m);
             Ok(again(StatusCode::UNPROCESSABLE_ENTITY, capitalized(m)).await)
         }
         Err(ServiceError::NotFound(_)) => Ok(again(StatusCode::NOT_FOUND, String::new()).await),

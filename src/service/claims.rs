@@ -17,6 +17,10 @@ use super::{Actor, Result, Service, ServiceError, UserRole, audit};
 /// How long the link that confirms a claim works.
 pub const CLAIM_HOURS: i64 = 24;
 
+/// Who the audit log says asked for a claim: someone holding the invitation's link, not yet
+/// known to be the person whose address they gave.
+const ANONYMOUS: &str = "anonymous (an invitation's link)";
+
 /// How many links confirming one person's claim may be open at once.
 const MAX_OPEN_LINKS: i64 = 3;
 
@@ -62,8 +66,9 @@ impl Service {
             let listed = if contacts.is_empty() { "lists nobody" } else { "does not list this address" };
             return Err(ServiceError::Forbidden(format!(
                 "email: `{organization}`'s first admin must be someone the operator listed for it, and it {listed}: \
-                 ask the operator to add your address (or your domain) to `{organization}`'s contacts in the \
-                 topology, or ask whoever invited you to invite you under your own organization"
+                 ask the operator to add you as its first admin, or to add your address (or your domain) to \
+                 `{organization}`'s contacts in the topology; or ask whoever invited you to invite you under your \
+                 own organization"
             )));
         }
         if self.mailer.is_none() {
@@ -101,18 +106,19 @@ impl Service {
             )));
         }
         people::add_claim_link(&mut tx, &token, &user_id, &row.invitee.id, now, expires_at).await?;
-        let actor = Actor {
-            user_id: user_id.clone(),
-            email: email.to_string(),
+        // Nobody is known yet: whoever holds the invitation's link asked, naming an address.
+        let anonymous = Actor {
+            user_id: ANONYMOUS.into(),
+            email: String::new(),
             org_id: org_id.to_string(),
-            role: UserRole::Admin,
+            role: UserRole::Member,
             source: source.into(),
         };
-        let detail = serde_json::json!({"email": email, "organization": organization});
-        audit(&mut tx, now, &actor, "organization.claim", &row.invitee.id, detail).await?;
+        let detail = serde_json::json!({"email": email, "organization": organization, "user": user_id});
+        audit(&mut tx, now, &anonymous, "organization.claim", &row.invitee.id, detail).await?;
         tx.commit().await?;
         let url = format!("{}/welcome/{token}", self.config.base_url.trim_end_matches('/'));
-        self.mail_claim(&actor, &organization, &url, expires_at);
+        self.mail_claim(&anonymous, email, &user_id, &organization, &url, expires_at);
         let message = format!(
             "We mailed {email} a link: open it to confirm the address, choose your password and become \
              {organization}'s first admin. It works once, for {CLAIM_HOURS} hours; this offer then waits for you \
@@ -149,8 +155,9 @@ impl Service {
             ))),
             Some((_, contacts)) if !crate::topology::is_contact(&contacts, &w.email) => {
                 Some(ServiceError::Forbidden(format!(
-                    "the operator no longer lists {} among {}'s contacts: ask the operator",
-                    w.email, w.organization
+                    "the operator no longer lists {} among {}'s contacts: ask the operator to list it again, or to \
+                     add you as {}'s first admin",
+                    w.email, w.organization, w.organization
                 )))
             }
             Some(_) => None,

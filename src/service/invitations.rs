@@ -166,8 +166,15 @@ impl Service {
                 organizations::insert(&mut tx, &org_name, &account, now).await?
             }
         };
-        let user_id =
-            organizations::insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, Some(&hash), now).await?;
+        let user_id = organizations::insert_user(&mut tx, &org_id, &email, &name, UserRole::Admin, Some(&hash), now)
+            .await
+            .map_err(|e| match e {
+                store::StoreError::Conflict(_) => ServiceError::Conflict(format!(
+                    "email: {email} is used on Switchboard already: log in with it, or, if it cannot log in (it \
+                     waits for a link mailed to it, or was removed), use that link or ask the operator"
+                )),
+                other => other.into(),
+            })?;
         let invitee_id = row.invitee.id.clone();
         offers::set_registered(&mut tx, &invitee_id, &user_id, now).await?;
         let actor = Actor {

@@ -110,13 +110,22 @@ impl Service {
         true
     }
 
-    /// Mails the link that confirms `actor` (the person confirming) as `organization`'s first
-    /// admin ([`crate::mail::claim`]) in the background; whether there is a mailer to send it.
-    pub(crate) fn mail_claim(&self, actor: &Actor, organization: &str, url: &str, expires_at: i64) -> bool {
+    /// Mails `to` (user `user_id`) the link that confirms them as `organization`'s first
+    /// admin ([`crate::mail::claim`]) in the background, recorded as `actor` asked for it;
+    /// whether there is a mailer to send it.
+    pub(crate) fn mail_claim(
+        &self,
+        actor: &Actor,
+        to: &str,
+        user_id: &str,
+        organization: &str,
+        url: &str,
+        expires_at: i64,
+    ) -> bool {
         let Some(mailer) = self.mailer.clone() else { return false };
-        let mail = crate::mail::claim(&actor.email, organization, url, &crate::model::utc_minute(expires_at));
-        let (svc, actor) = (self.clone(), actor.clone());
-        self.track(tokio::spawn(async move { svc.send_to_user(&mailer, &mail, &actor, &actor.user_id).await }));
+        let mail = crate::mail::claim(to, organization, url, &crate::model::utc_minute(expires_at));
+        let (svc, actor, user_id) = (self.clone(), actor.clone(), user_id.to_string());
+        self.track(tokio::spawn(async move { svc.send_to_user(&mailer, &mail, &actor, &user_id).await }));
         true
     }
 

@@ -81,15 +81,8 @@ impl Service {
         may_manage(actor)?;
         let org_id = match organization.map(str::trim).filter(|o| !o.is_empty()) {
             None => actor.org_id.clone(),
-            Some(o) => organizations::id_by_name(&self.db, o)
-                .await
-                .map_err(|_| ServiceError::Invalid(format!("organization: there is no organization `{o}`")))?,
+            Some(o) => self.organization_of_people(actor, o).await?,
         };
-        if org_id != actor.org_id && !actor.is_operator() {
-            return Err(ServiceError::Forbidden(
-                "organization: only the operator's staff add people to another organization".into(),
-            ));
-        }
         if role == UserRole::Operator && !actor.is_operator() {
             return Err(ServiceError::Forbidden("role: only the operator's staff can add operator staff".into()));
         }
@@ -129,6 +122,25 @@ impl Service {
         audit(&mut tx, now, actor, "user.create", &user_id, detail).await?;
         tx.commit().await?;
         Ok(self.welcome_out(actor, &org_id, user_id, email, &token, expires_at))
+    }
+
+    /// The ID of organization `name` (in any case) whose people `actor` may see and manage:
+    /// its own, or any for the operator's staff. Another organization is refused before it
+    /// is looked up, so that the answer says nothing of which exist.
+    pub async fn organization_of_people(&self, actor: &Actor, name: &str) -> Result<String> {
+        let own = organizations::name_of(&self.db, &actor.org_id).await?;
+        if own.to_lowercase() == name.trim().to_lowercase() {
+            return Ok(actor.org_id.clone());
+        }
+        if !actor.is_operator() {
+            return Err(ServiceError::Forbidden(
+                "organization: only the operator's staff reach another organization's people".into(),
+            ));
+        }
+        match organizations::id_in_any_case(&self.db, name.trim()).await? {
+            Some(id) => Ok(id),
+            None => Err(ServiceError::Invalid(format!("organization: there is no organization `{}`", name.trim()))),
+        }
     }
 
     /// The organizations nobody can log in for yet (the operator's staff only): each waits
@@ -189,9 +201,14 @@ impl Service {
         }
     }
 
-    /// The person of welcome link `token` chooses `password`; the link is used up. Who they
-    /// are now (for a session).
-    pub async fn choose_password(&self, token: &str, password: &str, source: &str) -> Result<Actor> {
+    /// The person of welcome link `token` chooses `password`, and their `name` as they write
+    /// it ("" keeps the one they were added under: whoever added them, or registered for a
+    /// claim, typed it); the link is used up. Who they are now (for a session).
+    pub async fn choose_password(&self, token: &str, password: &str, name: &str, source: &str) -> Result<Actor> {
+        let name = match name.trim() {
+            "" => None,
+            n => Some(check_text("a name", n, 100).map_err(|e| ServiceError::Invalid(format!("name: {}", bare(&e))))?),
+        };
         let hash = hash_blocking(password.to_string())
             .await
             .map_err(|e| ServiceError::Invalid(format!("password: {}", bare(&e))))?;
@@ -206,6 +223,9 @@ impl Service {
         }
         if !people::use_welcome(&mut tx, token, &w.user_id, &hash, now).await? {
             return Err(link_gone());
+        }
+        if let Some(name) = name.filter(|n| *n != w.name) {
+            people::rename(&mut tx, &w.user_id, &name).await?;
         }
         tx.commit().await?;
         let actor = organizations::actor(&self.db, &w.user_id, source).await?;

@@ -108,6 +108,15 @@ pub async fn id_by_name<'e>(ex: impl Executor<'e>, name: &str) -> Result<String,
     Ok(row.try_get("id")?)
 }
 
+/// The ID of the organization named `name` in any case, if there is one.
+pub async fn id_in_any_case<'e>(ex: impl Executor<'e>, name: &str) -> Result<Option<String>, StoreError> {
+    let row = query("SELECT id FROM organizations WHERE LOWER(name) = LOWER($1) ORDER BY id LIMIT 1")
+        .bind(name)
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
 /// The name of organization `org_id`.
 pub async fn name_of(db: &Db, org_id: &str) -> Result<String, StoreError> {
     let row = query("SELECT name FROM organizations WHERE id = $1")

@@ -180,6 +180,12 @@ pub async fn use_welcome(
     Ok(set == 1)
 }
 
+/// Renames user `user_id`.
+pub async fn rename(tx: &mut WriteTx, user_id: &str, name: &str) -> Result<(), SqlError> {
+    query("UPDATE users SET name = $1 WHERE id = $2").bind(name).bind(user_id).execute(&mut *tx).await?;
+    Ok(())
+}
+
 /// Removes user `user_id` of organization `org_id` at `now`: no password, no session, no
 /// open welcome link; the row stays for the audit log. `false` when there is no such user
 /// (or they were removed already).

@@ -78,11 +78,26 @@ async fn only_a_listed_contact_who_confirms_claims_an_imported_organization(b: B
     let (_, dev_token) = offer_paid(&acme, "p2mp", "acme-7c", &monthly, "dev@hooli.example", "hooli").await;
     assert_eq!(register(&p.anonymous(), &dev_token, "dev@hooli.example", "hooli").await.0, StatusCode::ACCEPTED);
     let dev_link = links_to(&p, "dev@hooli.example").await.remove(0);
-    let (_, status, landed) = choose(&p, &first[0], "a long enough password").await;
+    // The name is whatever the link's holder typed until the person writes their own.
+    let (c, path) = (p.anonymous(), first[0].strip_prefix(&p.base).unwrap().to_string());
+    let (_, html) = page(&p, &c, &path).await;
+    assert!(html.contains(r#"id="name" name="name" value="Ops""#), "{html}");
+    let csrf = form_token(&html);
+    let pw = "a long enough password";
+    let fields = [("csrf", csrf.as_str()), ("name", "Olivia Ops"), ("password", pw), ("again", pw)];
+    let (status, landed, _) = post_form(&p, &c, &path, &fields).await;
     assert_eq!((status, landed.as_str()), (StatusCode::OK, "/channels"));
     let hooli = p.login("ops@hooli.example", "a long enough password").await;
-    let (_, me) = hooli.get("/api/v1/me").await;
-    assert_eq!(me["user"]["role"], "admin", "{me}");
+    let (_, people) = hooli.get("/api/v1/people").await;
+    let ops = &people[0];
+    assert_eq!((ops["role"].as_str(), ops["name"].as_str()), (Some("admin"), Some("Olivia Ops")), "{people}");
+    // The audit log does not put the claim in the person's name: nobody knew who asked.
+    let (_, log) = p.login("noc@operator.example", "operator-pw").await.get("/api/v1/audit").await;
+    let claims: Vec<&Value> = log.as_array().unwrap().iter().filter(|e| e["action"] == "organization.claim").collect();
+    assert!(
+        !claims.is_empty() && claims.iter().all(|e| e["actor"].as_str().unwrap().starts_with("anonymous")),
+        "{claims:?}"
+    );
     let (_, ports) = hooli.get("/api/v1/interfaces").await;
     assert!(ports.to_string().contains("hooli-2b"), "{ports}");
     let (_, inbox) = hooli.get("/api/v1/inbox").await;
@@ -229,8 +244,14 @@ async fn the_operator_adds_an_organizations_first_admin(b: Backend) {
     let listed = people.as_array().unwrap();
     assert_eq!(listed.len(), 1, "{people}");
     assert_eq!((listed[0]["role"].as_str(), listed[0]["active"].as_bool()), (Some("admin"), Some(false)));
-    let (_, own) = acme.get("/api/v1/people?organization=hooli").await;
-    assert!(!own.to_string().contains("boss@hooli.example"), "a customer sees its own people only: {own}");
+    let (status, _) = acme.get("/api/v1/people?organization=hooli").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a customer reaches its own people only");
+    let (status, _) = acme.get("/api/v1/people?organization=nosuchorg").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the same answer, whether or not it exists");
+    let (status, _) = acme.get("/api/v1/people?organization=ACME").await;
+    assert_eq!(status, StatusCode::OK, "its own, in any case");
+    let (_, again) = noc.get("/api/v1/people?organization=HOOLI").await;
+    assert!(again.to_string().contains("boss@hooli.example"), "names in any case: {again}");
     // A new link from the operator; the person chooses a password from it.
     let id = listed[0]["id"].as_str().unwrap();
     let (status, body) = noc.post(&format!("/api/v1/people/{id}/welcome"), json!({})).await;

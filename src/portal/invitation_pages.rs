@@ -228,6 +228,21 @@ async fn invitation_page(
         // holding the link sees as much without logging in.)
         Err(ServiceError::AccessDenied) if actor.is_some() => {
             match state.svc.open_invitation_via(link.via(), None).await {
+                // Its sender: what became of it is on the channel's page.
+                Ok(view) if user.is_some_and(|u| u.header.organization == view.offered_by) => {
+                    let to = view.prefill_email.clone().unwrap_or_else(|| view.prefill_organization.clone());
+                    return notice(
+                        StatusCode::OK,
+                        "You sent this invitation",
+                        format!("{} invited {to} to “{}”.", view.offered_by, view.channel.name),
+                        format!(
+                            "Whether it was opened, accepted or declined is on the channel's page, /channels/{}, \
+                             where it can also be withdrawn or sent again.",
+                            view.channel.id
+                        ),
+                        String::new(),
+                    );
+                }
                 Ok(view) => {
                     let who = match (&view.prefill_email, view.prefill_organization.as_str()) {
                         (Some(email), _) => format!("It was sent to {email}."),
@@ -253,9 +268,12 @@ async fn invitation_page(
         Err(e) => return Err(fail(e.into())),
     };
     let (mode, answered) = if view.invitee.accepted {
-        (InvitationMode::Answered, "You accepted: your port is plugged in.".to_string())
+        let said =
+            if user.is_some() { "You accepted: your port is plugged in." } else { "This invitation was accepted." };
+        (InvitationMode::Answered, said.to_string())
     } else if view.invitee.declined {
-        (InvitationMode::Answered, "You declined this offer.".to_string())
+        let said = if user.is_some() { "You declined this offer." } else { "This invitation was declined." };
+        (InvitationMode::Answered, said.to_string())
     } else if let Some(closed) = view.closed {
         let why = match closed {
             Closed::ChannelEnded => "This invitation is closed: the channel has ended, so it can no longer be joined.",

@@ -627,7 +627,7 @@ async fn every_page_is_drawn_and_kept(b: Backend) {
     tour(&a, "policy", "/settings").await;
     tour(&a, "people", "/people").await;
     tour(&a, "inbox", "/inbox").await;
-    tour(&a, "invitation-for-someone-else", &format!("/invitations/{for_globex}")).await;
+    tour(&a, "invitation-sent", &format!("/invitations/{for_globex}")).await;
     tour(&a, "not-found", "/channels/ch-00000000000000000000000000000000").await;
     tour(&a, "unknown-path", "/no/such/page").await;
     a.goto(&format!("{}/channels/{id}", p.base)).await;
@@ -641,6 +641,10 @@ async fn every_page_is_drawn_and_kept(b: Backend) {
     g.login(&p.base, "admin@globex.example", "password-1").await;
     tour(&g, "invitation-accept", &format!("/invitations/{for_globex}")).await;
     g.close().await;
+    let i = Browser::open(&driver, "initech").await;
+    i.login(&p.base, "admin@initech.example", "password-1").await;
+    tour(&i, "invitation-for-someone-else", &format!("/invitations/{for_globex}")).await;
+    i.close().await;
 
     let n = Browser::open(&driver, "noc").await;
     n.login(&p.base, "noc@operator.example", "operator-pw").await;

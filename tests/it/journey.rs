@@ -143,6 +143,14 @@ async fn a_new_organization_accepts_paid_offers_on_its_first_try(b: Backend) {
         let (status, accepted) =
             person.post(&format!("/api/v1/invitations/{token}/accept"), json!({"interface": line_iface})).await;
         assert_eq!(status, StatusCode::OK, "{org}: {accepted}");
+        // The link, answered, as others see it: anyone holding it is told it was accepted,
+        // not "you accepted"; its sender is pointed at the channel's page.
+        let url = format!("{}/invitations/{token}", p.base);
+        let html = async |c: Client| c.raw().await.get(&url).send().await.unwrap().text().await.unwrap();
+        let seen = html(p.anonymous()).await;
+        assert!(seen.contains("This invitation was accepted.") && !seen.contains("You accepted"), "{seen}");
+        let seen = html(p.login("admin@acme.example", "password-1").await).await;
+        assert!(seen.contains("You sent this invitation") && seen.contains(&format!("/channels/{line}")), "{seen}");
 
         // A paid E-Tree: acme is the root, the newcomer a leaf, its first submit again.
         let (tree, token) = offer_paid(&acme, "p2mp", acme_root, &monthly, &email, org).await;

@@ -95,6 +95,8 @@ struct NoticePage {
     /// Where logging out leads back to ("" when there is no reason to log out).
     logout_next: String,
     csrf: String,
+    /// A page to go to instead, and its link's words ("" for none).
+    go: (String, String),
 }
 
 /// The answer to a visit: the invitation, or why it cannot be answered.
@@ -199,19 +201,18 @@ async fn invitation_page(
     let header = user.map(|u| u.header.clone());
     let fail = |e: AppError| PageError { user: header.clone().map(Box::new), error: e, back: None };
     let actor = user.map(|u| &u.authed.actor);
+    let page = |heading: &str, happened: String, todo: String, logout_next: String| NoticePage {
+        title: heading.into(),
+        user: header.clone(),
+        heading: heading.into(),
+        happened,
+        todo,
+        logout_next,
+        csrf: user.map(|u| u.authed.csrf.clone()).unwrap_or_default(),
+        go: Default::default(),
+    };
     let notice = |status, heading: &str, happened: String, todo: String, logout_next: String| {
-        Ok(Shown::Notice(
-            status,
-            Box::new(NoticePage {
-                title: heading.into(),
-                user: header.clone(),
-                heading: heading.into(),
-                happened,
-                todo,
-                logout_next,
-                csrf: user.map(|u| u.authed.csrf.clone()).unwrap_or_default(),
-            }),
-        ))
+        Ok(Shown::Notice(status, Box::new(page(heading, happened, todo, logout_next))))
     };
     let view = match state.svc.open_invitation_via(link.via(), actor).await {
         Ok(view) => view,
@@ -231,17 +232,18 @@ async fn invitation_page(
                 // Its sender: what became of it is on the channel's page.
                 Ok(view) if user.is_some_and(|u| u.header.organization == view.offered_by) => {
                     let to = view.prefill_email.clone().unwrap_or_else(|| view.prefill_organization.clone());
-                    return notice(
-                        StatusCode::OK,
-                        "You sent this invitation",
-                        format!("{} invited {to} to “{}”.", view.offered_by, view.channel.name),
-                        format!(
-                            "Whether it was opened, accepted or declined is on the channel's page, /channels/{}, \
-                             where it can also be withdrawn or sent again.",
-                            view.channel.id
-                        ),
-                        String::new(),
-                    );
+                    let sent = NoticePage {
+                        go: (format!("/channels/{}", view.channel.id), "The channel's page".into()),
+                        ..page(
+                            "You sent this invitation",
+                            format!("{} invited {to} to “{}”.", view.offered_by, view.channel.name),
+                            "Whether it was opened, accepted or declined is on the channel's page, where it can \
+                             also be withdrawn or sent again."
+                                .into(),
+                            String::new(),
+                        )
+                    };
+                    return Ok(Shown::Notice(StatusCode::OK, Box::new(sent)));
                 }
                 Ok(view) => {
                     let who = match (&view.prefill_email, view.prefill_organization.as_str()) {
@@ -472,6 +474,7 @@ pub(super) async fn view_register_post(
                 ),
                 logout_next: String::new(),
                 csrf: String::new(),
+                go: Default::default(),
             };
             Ok((StatusCode::ACCEPTED, render(&page)).into_response())
         }

@@ -150,7 +150,10 @@ async fn a_new_organization_accepts_paid_offers_on_its_first_try(b: Backend) {
         let seen = html(p.anonymous()).await;
         assert!(seen.contains("This invitation was accepted.") && !seen.contains("You accepted"), "{seen}");
         let seen = html(p.login("admin@acme.example", "password-1").await).await;
-        assert!(seen.contains("You sent this invitation") && seen.contains(&format!("/channels/{line}")), "{seen}");
+        assert!(
+            seen.contains("You sent this invitation") && seen.contains(&format!("href=\"/channels/{line}\"")),
+            "{seen}"
+        );
 
         // A paid E-Tree: acme is the root, the newcomer a leaf, its first submit again.
         let (tree, token) = offer_paid(&acme, "p2mp", acme_root, &monthly, &email, org).await;

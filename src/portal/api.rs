@@ -129,10 +129,10 @@ impl From<&Actor> for UserView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub user: UserView,
-    /// Send it back in the X-CSRF-Token header of every POST and DELETE.
+    /// Send it back in the X-CSRF-Token header of every POST, PUT and DELETE.
     pub csrf: String,
-    /// Unix ms.
-    pub expires_at: Option<i64>,
+    /// When the session ends, in Unix ms.
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -179,7 +179,7 @@ pub struct AuditFilter {
 }
 
 fn session_response(state: &AppState, status: StatusCode, s: crate::service::NewSession) -> Response {
-    let body = SessionView { user: UserView::from(&s.actor), csrf: s.csrf.clone(), expires_at: Some(s.expires_at) };
+    let body = SessionView { user: UserView::from(&s.actor), csrf: s.csrf.clone(), expires_at: s.expires_at };
     let mut response = (status, AppJson(body)).into_response();
     state.set_session_cookie(&mut response, Some(&s));
     response
@@ -212,7 +212,7 @@ async fn logout(State(state): State<AppState>, user: Authed) -> Result<Response,
 #[utoipa::path(get, path = "/me", tag = "session",
     responses((status = 200, body = SessionView), (status = 401, body = ErrorBody)))]
 async fn me(user: Authed) -> AppJson<SessionView> {
-    AppJson(SessionView { user: UserView::from(&user.actor), csrf: user.csrf, expires_at: None })
+    AppJson(SessionView { user: UserView::from(&user.actor), csrf: user.csrf, expires_at: user.expires_at })
 }
 
 /// My organization's account: status, balance, credit limit, what can still be charged in

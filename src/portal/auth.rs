@@ -47,6 +47,8 @@ pub struct Authed {
     pub ip: IpAddr,
     /// The name of the actor's organization.
     pub organization: String,
+    /// When the session ends (ms since the epoch).
+    pub expires_at: i64,
 }
 
 /// The client's address, as an extractor that cannot fail.
@@ -78,8 +80,8 @@ impl FromRequestParts<AppState> for Authed {
                 Err(e) => return Err(e.into()),
             },
         };
-        let crate::service::Session { actor, csrf, organization } = session;
-        Ok(Authed { actor, csrf, token, ip, organization })
+        let crate::service::Session { actor, csrf, organization, expires_at } = session;
+        Ok(Authed { actor, csrf, token, ip, organization, expires_at })
     }
 }
 

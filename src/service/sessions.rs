@@ -24,6 +24,8 @@ pub struct Session {
     pub csrf: String,
     /// The name of the actor's organization.
     pub organization: String,
+    /// When it ends (ms since the epoch).
+    pub expires_at: i64,
 }
 
 impl Service {
@@ -49,7 +51,12 @@ impl Service {
     /// `AccessDenied` when the token is unknown or expired.
     pub async fn session(&self, token: &str, source: &str) -> Result<Session> {
         let found = sessions::find(&self.db, token, self.now(), source).await?.ok_or(ServiceError::AccessDenied)?;
-        Ok(Session { actor: found.actor, csrf: found.csrf, organization: found.organization })
+        Ok(Session {
+            actor: found.actor,
+            csrf: found.csrf,
+            organization: found.organization,
+            expires_at: found.expires_at,
+        })
     }
 
     /// Ends the session `token` (logging out). Unknown tokens are fine: the result is the same.

@@ -12,6 +12,7 @@ pub struct Found {
     pub actor: Actor,
     pub csrf: String,
     pub organization: String,
+    pub expires_at: i64,
 }
 
 /// Stores a new session for `actor` (its `source` says where it was opened), and forgets
@@ -43,7 +44,7 @@ pub async fn open(
 /// statement: it runs for every request.
 pub async fn find(db: &Db, token: &str, now: i64, source: &str) -> Result<Option<Found>, SqlError> {
     let row = query(
-        "SELECT u.id, u.email, u.org_id, u.role, s.csrf, g.name AS org_name FROM sessions s \
+        "SELECT u.id, u.email, u.org_id, u.role, s.csrf, s.expires_at, g.name AS org_name FROM sessions s \
          JOIN users u ON u.id = s.user_id JOIN organizations g ON g.id = u.org_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.removed_at IS NULL AND u.password_hash IS NOT NULL",
     )
@@ -60,7 +61,12 @@ pub async fn find(db: &Db, token: &str, now: i64, source: &str) -> Result<Option
         role: UserRole::parse(&role).unwrap_or(UserRole::Member),
         source: source.to_string(),
     };
-    Ok(Some(Found { actor, csrf: row.try_get("csrf")?, organization: row.try_get("org_name")? }))
+    Ok(Some(Found {
+        actor,
+        csrf: row.try_get("csrf")?,
+        organization: row.try_get("org_name")?,
+        expires_at: row.try_get("expires_at")?,
+    }))
 }
 
 /// Ends the session `token`; an unknown one is already ended.

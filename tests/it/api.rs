@@ -378,6 +378,10 @@ async fn sessions_csrf_and_errors(b: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["user"]["email"], "admin@acme.example");
     assert_eq!(me["csrf"], acme.csrf.as_str());
+    let (_, again) =
+        p.anonymous().post("/api/v1/session", json!({"email": "admin@acme.example", "password": "password-1"})).await;
+    let ends = me["expires_at"].as_i64().expect("when the session ends");
+    assert!(ends > 0 && (ends - again["expires_at"].as_i64().unwrap()).abs() < 60_000, "{me} {again}");
 
     // Writes without the CSRF token, or with another one, are refused and store nothing.
     let good = std::mem::take(&mut acme.csrf);

@@ -8,6 +8,23 @@
 //! TEXT, partial unique indexes, `RETURNING`). The two places where they differ sit behind
 //! [`Dialect`]: how a write transaction starts, and how rows are locked.
 
+/// SQL that holds for a user who can log in: one who has a password and was not removed
+/// (`$u` is the users table's alias with its dot, or ""). Every question of who can log in
+/// asks it, so that the rule is written once.
+macro_rules! can_log_in {
+    ($u:literal) => {
+        concat!($u, "password_hash IS NOT NULL AND ", $u, "removed_at IS NULL")
+    };
+}
+
+/// SQL that holds for an organization (of alias `$g`) nobody can log in for: one the
+/// operator imported whose first admin is still to come.
+macro_rules! nobody_logs_in_for {
+    ($g:literal) => {
+        concat!("NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = ", $g, ".id AND ", can_log_in!("u."), ")")
+    };
+}
+
 pub mod allocations;
 pub mod audit;
 pub(crate) mod cache;

@@ -285,11 +285,10 @@ pub async fn waiting_for(tx: &mut ReadTx<'_>, org_id: &str, now: i64) -> Result<
 /// Whether anyone can log in for organization `org_id` (an imported organization has
 /// nobody until its first admin confirms their address).
 pub async fn org_has_users(db: &Db, org_id: &str) -> Result<bool, SqlError> {
-    let row =
-        query("SELECT id FROM users WHERE org_id = $1 AND password_hash IS NOT NULL AND removed_at IS NULL LIMIT 1")
-            .bind(org_id)
-            .fetch_optional(db)
-            .await?;
+    let row = query(concat!("SELECT id FROM users WHERE org_id = $1 AND ", can_log_in!(""), " LIMIT 1"))
+        .bind(org_id)
+        .fetch_optional(db)
+        .await?;
     Ok(row.is_some())
 }
 

@@ -175,10 +175,11 @@ pub async fn insert_user(
 
 /// The user with `email` (already lower case), for a login.
 pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, StoreError> {
-    let row = query(
+    let row = query(concat!(
         "SELECT id, org_id, role, password_hash FROM users \
-         WHERE email = $1 AND password_hash IS NOT NULL AND removed_at IS NULL",
-    )
+         WHERE email = $1 AND ",
+        can_log_in!("")
+    ))
     .bind(email)
     .fetch_optional(db)
     .await?;
@@ -195,7 +196,7 @@ pub async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>, St
 /// Whether someone can log in with `email`: a user has it, has chosen a password and was
 /// not removed.
 pub async fn can_log_in<'e>(ex: impl Executor<'e>, email: &str) -> Result<bool, StoreError> {
-    let row = query("SELECT id FROM users WHERE email = $1 AND password_hash IS NOT NULL AND removed_at IS NULL")
+    let row = query(concat!("SELECT id FROM users WHERE email = $1 AND ", can_log_in!("")))
         .bind(email)
         .fetch_optional(ex)
         .await?;
@@ -248,14 +249,17 @@ async fn unclaimed_where<'e>(
     value: &str,
 ) -> Result<Option<(String, Vec<String>)>, StoreError> {
     let sql = format!(
-        "SELECT g.id, g.contacts FROM organizations g WHERE {which} AND g.id <> '{OPERATOR_ORG}' \
-         AND NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = g.id AND u.password_hash IS NOT NULL \
-         AND u.removed_at IS NULL)"
+        "SELECT g.id, g.contacts FROM organizations g WHERE {which} AND g.id <> '{OPERATOR_ORG}' AND {}",
+        nobody_logs_in_for!("g")
     );
     let Some(row) = query(sql).bind(value).fetch_optional(ex).await? else { return Ok(None) };
+    Ok(Some((row.try_get("id")?, contacts_of(&row)?)))
+}
+
+/// The contacts column of an organization's row (`[]` for none).
+fn contacts_of(row: &Row) -> Result<Vec<String>, SqlError> {
     let contacts: Option<String> = row.try_get("contacts")?;
-    let contacts = contacts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default();
-    Ok(Some((row.try_get("id")?, contacts)))
+    Ok(contacts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default())
 }
 
 /// An organization nobody can log in for yet, as the operator's page lists it.
@@ -276,16 +280,15 @@ pub async fn waiting(db: &Db) -> Result<Vec<Waiting>, StoreError> {
         "SELECT g.name, g.contacts, \
          (SELECT COUNT(*) FROM service_interfaces i WHERE i.org_id = g.id) AS ports, \
          (SELECT COUNT(*) FROM users u WHERE u.org_id = g.id AND u.removed_at IS NULL) AS pending \
-         FROM organizations g WHERE g.id <> '{OPERATOR_ORG}' AND NOT EXISTS (SELECT 1 FROM users u \
-         WHERE u.org_id = g.id AND u.password_hash IS NOT NULL AND u.removed_at IS NULL) ORDER BY g.name"
+         FROM organizations g WHERE g.id <> '{OPERATOR_ORG}' AND {} ORDER BY g.name",
+        nobody_logs_in_for!("g")
     );
     let rows = query(sql).fetch_all(db).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        let contacts: Option<String> = r.try_get("contacts")?;
         out.push(Waiting {
             name: r.try_get("name")?,
-            contacts: contacts.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+            contacts: contacts_of(r)?,
             ports: r.try_get("ports")?,
             pending: r.try_get("pending")?,
         });
@@ -295,8 +298,8 @@ pub async fn waiting(db: &Db) -> Result<Vec<Waiting>, StoreError> {
 
 /// Locks organization `org_id`'s row until `tx` ends (PostgreSQL; SQLite's writer holds the
 /// whole database), so that what is decided about it is decided one at a time.
-pub async fn lock_row(tx: &mut WriteTx, dialect: super::Dialect, org_id: &str) -> Result<(), StoreError> {
-    let sql = format!("SELECT id FROM organizations WHERE id = $1{}", super::lock(dialect));
+pub async fn lock_row(tx: &mut WriteTx, dialect: Dialect, org_id: &str) -> Result<(), StoreError> {
+    let sql = format!("SELECT id FROM organizations WHERE id = $1{}", lock(dialect));
     query(sql).bind(org_id).fetch_optional(&mut *tx).await?;
     Ok(())
 }

@@ -142,10 +142,11 @@ pub async fn notifications(db: &Db, org_id: &str) -> Result<Option<Notifications
 /// The email addresses of `org_id`'s admins who can log in, in order: who gets its news when
 /// it named nobody (not one still to choose a password, such as someone claiming it).
 pub async fn admin_emails(db: &Db, org_id: &str) -> Result<Vec<String>, SqlError> {
-    let rows = query(
-        "SELECT email FROM users WHERE org_id = $1 AND role = 'admin' AND removed_at IS NULL \
-         AND password_hash IS NOT NULL ORDER BY email",
-    )
+    let rows = query(concat!(
+        "SELECT email FROM users WHERE org_id = $1 AND role = 'admin' AND ",
+        can_log_in!(""),
+        " ORDER BY email"
+    ))
     .bind(org_id)
     .fetch_all(db)
     .await?;

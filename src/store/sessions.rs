@@ -43,11 +43,12 @@ pub async fn open(
 /// The session `token` if it is open at `now`, with the actor acting from `source`. One
 /// statement: it runs for every request.
 pub async fn find(db: &Db, token: &str, now: i64, source: &str) -> Result<Option<Found>, SqlError> {
-    let row = query(
+    let row = query(concat!(
         "SELECT u.id, u.email, u.org_id, u.role, s.csrf, s.expires_at, g.name AS org_name FROM sessions s \
          JOIN users u ON u.id = s.user_id JOIN organizations g ON g.id = u.org_id \
-         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.removed_at IS NULL AND u.password_hash IS NOT NULL",
-    )
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND ",
+        can_log_in!("u.")
+    ))
     .bind(token_hash(token))
     .bind(now)
     .fetch_optional(db)

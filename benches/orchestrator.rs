@@ -352,7 +352,7 @@ fn job(spec: &ChannelSpec, n: usize, orgs: &[&str], admins: &BTreeMap<String, Ac
         invitees: spec.members[1..]
             .iter()
             .zip(&orgs[1..])
-            .map(|(m, org)| (admins[*org].clone(), org.to_string(), m.interface.clone()))
+            .map(|(m, org)| (admins[*org].clone(), org.to_string(), m.interface.to_string()))
             .collect(),
     }
 }

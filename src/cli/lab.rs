@@ -46,7 +46,9 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<ExitCode> {
                 let tags: Vec<(String, u16)> = planner
                     .channels()
                     .values()
-                    .flat_map(|c| c.members.iter().filter_map(|m| m.customer_vlan.map(|t| (m.interface.clone(), t))))
+                    .flat_map(|c| {
+                        c.members.iter().filter_map(|m| m.customer_vlan.map(|t| (m.interface.to_string(), t)))
+                    })
                     .collect();
                 let vlans = lab::site_vlans(topo, &tags)?;
                 if vlans > 0 {

@@ -113,7 +113,7 @@ fn probe_planned(
 fn load(
     args: &ProbeArgs,
     topo: &crate::topology::Topology,
-    channels: &BTreeMap<String, crate::orchestrator::PlannedChannel>,
+    channels: &BTreeMap<compact_str::CompactString, crate::orchestrator::PlannedChannel>,
     mbps: u64,
     from: &str,
 ) -> anyhow::Result<ExitCode> {

@@ -294,22 +294,22 @@ impl ChannelReport {
     pub fn new(topology: &Topology, channel: &PlannedChannel) -> ChannelReport {
         let name = |s: usize| topology.switches.get(s).map_or_else(String::new, |sw| sw.name.clone());
         ChannelReport {
-            name: channel.name.clone(),
+            name: channel.name.to_string(),
             kind: channel.kind,
             vlan: channel.vlan,
             leaf_vlan: channel.leaf_vlan,
             bandwidth_mbps: channel.bandwidth_mbps,
-            class: channel.class.clone(),
+            class: channel.class.to_string(),
             pcp: channel.pcp,
             path: channel.path.iter().map(|s| name(*s)).collect(),
             members: channel
                 .members
                 .iter()
                 .map(|m| MemberReport {
-                    interface: m.interface.clone(),
+                    interface: m.interface.to_string(),
                     switch: name(m.switch),
                     role: m.role,
-                    bridge_port: m.bridge_port.clone(),
+                    bridge_port: m.bridge_port.to_string(),
                     customer_vlan: m.customer_vlan,
                     bandwidth_mbps: m.bandwidth_mbps,
                 })

@@ -14,6 +14,7 @@
 //! The per-channel state follows the schemes proven in ../shared/LAB.md (ARCHITECTURE.md
 //! repeats them): one VLAN per E-Line/E-LAN; a root VLAN R and a leaf VLAN L per E-Tree.
 
+use compact_str::CompactString;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,8 +27,8 @@ use super::compact::{Key, Names, downlink, interface_port, sort_dedup, uplink};
 use super::items::{MemberAt, Record, channel_keys};
 use super::sparse::Sparse;
 use super::spec::ChannelSpec;
-use super::state::{Item, subinterface_name};
-use super::vlan::{VlanSet, pick_among};
+use super::state::Item;
+use super::vlan::{Tags, VlanSet, pick_among};
 
 mod batch;
 mod holders;
@@ -40,7 +41,7 @@ pub use refusal::{PlanError, Refusal};
 /// (the planner keeps them once, compact): [`PlannedChannel::items`] makes them again.
 #[derive(Clone, Debug, Serialize)]
 pub struct PlannedChannel {
-    pub name: String,
+    pub name: CompactString,
     pub kind: ChannelKind,
     /// The channel's VLAN; the root VLAN R of an E-Tree.
     pub vlan: u16,
@@ -50,7 +51,7 @@ pub struct PlannedChannel {
     pub bandwidth_mbps: u64,
     /// The class of service, and the PCP the topology maps it to: the priority of the
     /// channel's S-tags on trunks.
-    pub class: String,
+    pub class: CompactString,
     pub pcp: u8,
     pub members: Vec<PlannedMember>,
     /// Switch indices of the channel's path (the subtree joining its members), sorted.
@@ -84,12 +85,12 @@ impl Eq for PlannedChannel {}
 /// A member as planned: where it sits and which bridge port carries it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PlannedMember {
-    pub interface: String,
+    pub interface: CompactString,
     /// Switch index.
     pub switch: usize,
     pub role: Role,
     /// The bridge port for this member: the interface's port, or its sub-interface.
-    pub bridge_port: String,
+    pub bridge_port: CompactString,
     /// The customer's tag on a tagged-mode interface.
     pub customer_vlan: Option<u16>,
     /// The member's bandwidth in Mbps: its own when it gave one, else the channel's. Its
@@ -101,7 +102,7 @@ pub struct PlannedMember {
 #[derive(Clone, Debug)]
 pub struct Planner<'t> {
     topology: &'t Topology,
-    channels: BTreeMap<String, PlannedChannel>,
+    channels: BTreeMap<CompactString, PlannedChannel>,
     /// What the channels hold. Apart from `channels` so that a channel's entry there can be
     /// found once, when it is checked, and filled when it is committed.
     books: Books,
@@ -141,9 +142,9 @@ struct InterfaceUse {
     /// taken by [`Books::commit`] and given back by [`Planner::remove`] alike.
     bandwidth_mbps: u64,
     /// The channel a port-mode interface carries (it carries one at most).
-    holder: Option<String>,
+    holder: Option<CompactString>,
     /// Customer tags in use (tagged mode).
-    tags: VlanSet,
+    tags: Tags,
 }
 
 /// What every switch holds whatever its channels: its bridge is an 802.1ad provider bridge,
@@ -208,7 +209,7 @@ impl<'t> Planner<'t> {
     }
 
     /// The planned channels, by name.
-    pub fn channels(&self) -> &BTreeMap<String, PlannedChannel> {
+    pub fn channels(&self) -> &BTreeMap<CompactString, PlannedChannel> {
         &self.channels
     }
 
@@ -283,7 +284,7 @@ impl<'t> Planner<'t> {
     pub fn add(&mut self, spec: &ChannelSpec) -> Result<&PlannedChannel, Vec<PlanError>> {
         // The channels are searched twice, for the check and the commit, the second time
         // along the nodes the first brought into cache ([`plan`] does without).
-        let first = self.channels.get(&spec.name).map(|c| c.pos);
+        let first = self.channels.get(spec.name.as_str()).map(|c| c.pos);
         match self.books.plan_channel(self.topology, spec, first, None) {
             // A name already used was refused, so the entry is vacant.
             Ok(channel) => match self.channels.entry(spec.name.clone()) {
@@ -348,7 +349,7 @@ impl Books {
         let (found, ahead_path) = ahead.map_or((None, None), |a| (Some(a.interfaces), a.path));
         let mut errors: Vec<PlanError> = Vec::new();
         let mut refuse =
-            |pos: Pos, refusal: Refusal| errors.push(PlanError { pos, channel: spec.name.clone(), refusal });
+            |pos: Pos, refusal: Refusal| errors.push(PlanError { pos, channel: spec.name.to_string(), refusal });
 
         if !crate::topology::is_usable_name(&spec.name) {
             refuse(spec.pos, Refusal::BadName);
@@ -358,7 +359,7 @@ impl Books {
             refuse(
                 spec.pos,
                 Refusal::UnknownClass {
-                    class: spec.class.clone(),
+                    class: spec.class.to_string(),
                     suggestion: crate::topology::suggest(&spec.class, &known),
                     known: known.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
                 },
@@ -372,7 +373,7 @@ impl Books {
         // Resolve members.
         // (interface idx, role, explicit tag, the member's bandwidth)
         let mut members: Vec<(usize, Role, Option<u16>, u64)> = Vec::new();
-        let mut member_names: Vec<&String> = Vec::new(); // as the spec spells them, beside `members`
+        let mut member_names: Vec<&CompactString> = Vec::new(); // as the spec spells them, beside `members`
         for (k, m) in spec.members.iter().enumerate() {
             let idx = match found {
                 Some(found) => found.get(k).copied().flatten(),
@@ -383,24 +384,24 @@ impl Books {
                 refuse(
                     m.pos,
                     Refusal::UnknownInterface {
-                        interface: m.interface.clone(),
+                        interface: m.interface.to_string(),
                         suggestion: crate::topology::suggest(&m.interface, &known),
                     },
                 );
                 continue;
             };
             if members.iter().any(|(i, ..)| *i == idx) {
-                refuse(m.pos, Refusal::InterfaceTwice { interface: m.interface.clone() });
+                refuse(m.pos, Refusal::InterfaceTwice { interface: m.interface.to_string() });
                 continue;
             }
             let role = match (spec.kind, m.role) {
                 (ChannelKind::P2mp, Some(role)) => role,
                 (ChannelKind::P2mp, None) => {
-                    refuse(m.pos, Refusal::RoleMissing { interface: m.interface.clone() });
+                    refuse(m.pos, Refusal::RoleMissing { interface: m.interface.to_string() });
                     Role::Leaf
                 }
                 (_, Some(_)) => {
-                    refuse(m.pos, Refusal::RoleNotAllowed { interface: m.interface.clone() });
+                    refuse(m.pos, Refusal::RoleNotAllowed { interface: m.interface.to_string() });
                     Role::Root
                 }
                 (_, None) => Role::Root,
@@ -421,7 +422,7 @@ impl Books {
             if iface.mode == InterfaceMode::Port
                 && let Some(other) = usage.and_then(|u| u.holder.as_ref())
             {
-                refuse(m.pos, Refusal::PortModeBusy { interface: iface.name.clone(), channel: other.clone() });
+                refuse(m.pos, Refusal::PortModeBusy { interface: iface.name.clone(), channel: other.to_string() });
             }
             // Each member takes its own bandwidth of its interface; trunks are not counted
             // (the topology gives them no capacity), so the channel's own figure is only
@@ -476,16 +477,20 @@ impl Books {
         // The VLANs in use on the path, and the tags in use on the interfaces of tagged
         // members without a customer VLAN: those use the channel VLAN as their tag, so it
         // must not clash with a tag already there. Read in place, never merged into a copy.
+        let mut tags = VlanSet::default();
+        let mut any_tag = false;
+        let tagged = members.iter().filter(|(i, _, tag, _)| {
+            tag.is_none() && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
+        });
+        for t in tagged.filter_map(|(i, ..)| self.interfaces.get(*i)).flat_map(|u| u.tags.iter()) {
+            tags.insert(t);
+            any_tag = true;
+        }
         let mut all_sets: Vec<&VlanSet> = path.iter().filter_map(|s| self.used.get(*s)).collect();
         let n_path_sets = all_sets.len();
-        all_sets.extend(
-            members
-                .iter()
-                .filter(|(i, _, tag, _)| {
-                    tag.is_none() && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
-                })
-                .filter_map(|(i, ..)| self.interfaces.get(*i).map(|u| &u.tags)),
-        );
+        if any_tag {
+            all_sets.push(&tags);
+        }
         let (path_sets, tag_sets) = all_sets.split_at(n_path_sets);
         let pool = &topo.pool;
         // A pinned VLAN outside the pool was refused above.
@@ -508,7 +513,7 @@ impl Books {
                 None
             };
             if let Some(refusal) = refusal {
-                errors.push(PlanError { pos: spec.pos, channel: spec.name.clone(), refusal });
+                errors.push(PlanError { pos: spec.pos, channel: spec.name.to_string(), refusal });
             }
         };
         let mut errors = Vec::new();
@@ -533,7 +538,7 @@ impl Books {
         let (Some(vlan), true) = (vlan, spec.kind != ChannelKind::P2mp || leaf_vlan.is_some()) else {
             errors.push(PlanError {
                 pos: spec.pos,
-                channel: spec.name.clone(),
+                channel: spec.name.to_string(),
                 refusal: Refusal::PoolExhausted {
                     switches: path.len(),
                     vlans: usize::from(
@@ -552,10 +557,10 @@ impl Books {
         for (((i, role, tag, bandwidth), switch), spec_name) in members.iter().zip(&switch_of).zip(&member_names) {
             let (Some(iface), Some(switch)) = (topo.interfaces.get(*i), *switch) else { continue };
             let (bridge_port, customer_vlan) = match iface.mode {
-                InterfaceMode::Port => (iface.port.clone(), None),
+                InterfaceMode::Port => (CompactString::from(iface.port.as_str()), None),
                 InterfaceMode::Tagged => {
                     let tag = tag.unwrap_or(vlan);
-                    (subinterface_name(&iface.port, tag), Some(tag))
+                    (compact_str::format_compact!("{}.{tag}", iface.port), Some(tag))
                 }
             };
             at.push(MemberAt { interface: *i, switch, role: *role, tag: customer_vlan, bandwidth_mbps: *bandwidth });

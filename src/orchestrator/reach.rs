@@ -47,7 +47,7 @@ pub struct Reception {
 /// customer tag there), to every other site's MACs and to broadcast; and from every site,
 /// untagged, to broadcast and to every other site (which must reach no one outside channels).
 /// With `expect_none`, the same frames are sent but nothing may arrive anywhere.
-pub fn probes(topo: &Topology, channels: &BTreeMap<String, PlannedChannel>) -> Vec<Probe> {
+pub fn probes(topo: &Topology, channels: &BTreeMap<compact_str::CompactString, PlannedChannel>) -> Vec<Probe> {
     probes_with(topo, channels, None)
 }
 
@@ -56,7 +56,7 @@ pub fn probes(topo: &Topology, channels: &BTreeMap<String, PlannedChannel>) -> V
 /// send it as their frames' tag, tagged-mode members under their customer tag.
 pub fn probes_with(
     topo: &Topology,
-    channels: &BTreeMap<String, PlannedChannel>,
+    channels: &BTreeMap<compact_str::CompactString, PlannedChannel>,
     customer_vlan: Option<u16>,
 ) -> Vec<Probe> {
     let mut out = Vec::new();
@@ -106,11 +106,11 @@ pub fn probes_with(
 
 /// What a probe carries under its sender's customer tag in its channel: the tags every
 /// receiver must see under its own.
-fn payload<'p>(channels: &BTreeMap<String, PlannedChannel>, probe: &'p Probe) -> &'p [u16] {
+fn payload<'p>(channels: &BTreeMap<compact_str::CompactString, PlannedChannel>, probe: &'p Probe) -> &'p [u16] {
     let tagged_sender = probe
         .channel
         .as_ref()
-        .and_then(|c| channels.get(c))
+        .and_then(|c| channels.get(c.as_str()))
         .and_then(|ch| ch.members.iter().find(|m| m.interface == probe.from))
         .is_some_and(|m| m.customer_vlan.is_some());
     if tagged_sender { probe.tags.get(1..).unwrap_or_default() } else { &probe.tags }
@@ -125,11 +125,11 @@ fn seen_by(member: &super::planner::PlannedMember, payload: &[u16]) -> Vec<u16> 
 /// tag, then whatever the sender put under its own (a port member's C-tag included).
 pub fn expected(
     topo: &Topology,
-    channels: &BTreeMap<String, PlannedChannel>,
+    channels: &BTreeMap<compact_str::CompactString, PlannedChannel>,
     probe: &Probe,
 ) -> BTreeSet<(String, Vec<u16>)> {
     let mut out = BTreeSet::new();
-    let Some(ch) = probe.channel.as_ref().and_then(|c| channels.get(c)) else { return out };
+    let Some(ch) = probe.channel.as_ref().and_then(|c| channels.get(c.as_str())) else { return out };
     let Some(me) = ch.members.iter().find(|m| m.interface == probe.from) else { return out };
     let payload = payload(channels, probe);
     for m in &ch.members {
@@ -144,7 +144,7 @@ pub fn expected(
             Some(mac) => topo.interface(&m.interface).is_some_and(|i| i.macs.contains(&mac)),
         };
         if addressed {
-            out.insert((m.interface.clone(), seen_by(m, payload)));
+            out.insert((m.interface.to_string(), seen_by(m, payload)));
         }
     }
     out
@@ -261,7 +261,7 @@ impl Verdict {
 /// [`probes_with`]); the expectations read it from the probes themselves.
 pub fn judge(
     topo: &Topology,
-    channels: &BTreeMap<String, PlannedChannel>,
+    channels: &BTreeMap<compact_str::CompactString, PlannedChannel>,
     probes: &[Probe],
     receptions: &[Reception],
     expect_none: bool,
@@ -294,7 +294,7 @@ pub fn judge(
                 let in_channel = |p: &&Probe| p.from == a.interface && p.channel.as_deref() == Some(ch.name.as_str());
                 let arrived = |p: &Probe| {
                     let want_tags = seen_by(b, payload(channels, p));
-                    got.get(&p.id).is_some_and(|s| s.contains(&(b.interface.clone(), want_tags)))
+                    got.get(&p.id).is_some_and(|s| s.contains(&(b.interface.to_string(), want_tags)))
                 };
                 let unicasts: Vec<&Probe> = probes
                     .iter()
@@ -305,13 +305,19 @@ pub fn judge(
                 let broadcast = probes.iter().filter(in_channel).filter(|p| p.dst.is_none()).any(arrived);
                 let expected =
                     !expect_none && (ch.kind != ChannelKind::P2mp || a.role == Role::Root || b.role == Role::Root);
-                cells.push(Cell { from: a.interface.clone(), to: b.interface.clone(), expected, unicast, broadcast });
+                cells.push(Cell {
+                    from: a.interface.to_string(),
+                    to: b.interface.to_string(),
+                    expected,
+                    unicast,
+                    broadcast,
+                });
             }
         }
         matrices.push(ChannelMatrix {
-            channel: ch.name.clone(),
+            channel: ch.name.to_string(),
             kind: ch.kind,
-            members: ch.members.iter().map(|m| (m.interface.clone(), m.role)).collect(),
+            members: ch.members.iter().map(|m| (m.interface.to_string(), m.role)).collect(),
             cells,
         });
     }

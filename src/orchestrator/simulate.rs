@@ -350,7 +350,7 @@ pub fn reachability(
                     .macs
                     .iter()
                     .all(|m| got(&send(topology, states, &from.interface, &tags, Destination::Unicast(*m))));
-                result.insert((from.interface.clone(), to.interface.clone()), unicast && got(&bcast));
+                result.insert((from.interface.to_string(), to.interface.to_string()), unicast && got(&bcast));
             }
         }
     }

@@ -3,6 +3,7 @@
 //! The orchestrator will build the same specs from its database; both go through the planner,
 //! which does all semantic checks. The parser here only checks shape and value syntax.
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 use crate::model::{ChannelKind, Diagnostic, Pos, Role, VlanId};
@@ -11,7 +12,7 @@ use crate::topology::yaml::{self, Node, Reader, Value};
 /// One channel as requested.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChannelSpec {
-    pub name: String,
+    pub name: CompactString,
     pub kind: ChannelKind,
     /// A pinned VLAN (the root VLAN of an E-Tree); `None` lets the planner pick.
     pub vlan: Option<VlanId>,
@@ -21,7 +22,7 @@ pub struct ChannelSpec {
     pub bandwidth_mbps: u64,
     /// Class of service: one of the topology's classes ([`crate::topology::Classes`]),
     /// [`crate::topology::DEFAULT_CLASS`] when the file names none.
-    pub class: String,
+    pub class: CompactString,
     pub members: Vec<MemberSpec>,
     /// Where the channel starts in its file (for messages).
     pub pos: Pos,
@@ -30,7 +31,7 @@ pub struct ChannelSpec {
 /// A service interface plugged into a channel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MemberSpec {
-    pub interface: String,
+    pub interface: CompactString,
     /// Required for p2mp, not allowed otherwise.
     pub role: Option<Role>,
     /// The tag the customer uses on a tagged-mode interface; defaults to the channel's VLAN.
@@ -168,12 +169,12 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
         return None;
     }
     Some(ChannelSpec {
-        name: name?,
+        name: name?.into(),
         kind: kind?,
         vlan: vlan_id,
         leaf_vlan,
         bandwidth_mbps: bandwidth?,
-        class: class?,
+        class: class?.into(),
         members,
         pos: node.pos,
     })
@@ -193,7 +194,7 @@ fn read_member(r: &mut Reader, node: &Node) -> Option<MemberSpec> {
     // A bare name is shorthand for `{interface: NAME}` (a number too, as names are read).
     if matches!(node.value, Value::Str(_) | Value::Int(_) | Value::Bool(_)) {
         return Some(MemberSpec {
-            interface: r.string(node, "a member")?,
+            interface: r.string(node, "a member")?.into(),
             role: None,
             customer_vlan: None,
             bandwidth_mbps: None,
@@ -212,7 +213,7 @@ fn read_member(r: &mut Reader, node: &Node) -> Option<MemberSpec> {
     let customer_vlan = f.get("customer_vlan").and_then(|n| vlan(r, n, "`customer_vlan`"));
     let bandwidth_mbps = f.get("bandwidth").and_then(|n| mbps(r, n));
     f.finish(r, "a member", &["interface", "role", "customer_vlan", "bandwidth"]);
-    Some(MemberSpec { interface: interface?, role, customer_vlan, bandwidth_mbps, pos: node.pos })
+    Some(MemberSpec { interface: interface?.into(), role, customer_vlan, bandwidth_mbps, pos: node.pos })
 }
 
 #[cfg(test)]

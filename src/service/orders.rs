@@ -391,17 +391,17 @@ impl AppliedChannel {
             vlan: spec.vlan.map(VlanId::get),
             leaf_vlan: spec.leaf_vlan.map(VlanId::get),
             bandwidth_mbps: spec.bandwidth_mbps,
-            class: spec.class.clone(),
+            class: spec.class.to_string(),
             pcp: topo.classes.pcp(&spec.class),
             members: spec
                 .members
                 .iter()
-                .map(|m| (m.interface.clone(), m.role, m.customer_vlan.map(VlanId::get)))
+                .map(|m| (m.interface.to_string(), m.role, m.customer_vlan.map(VlanId::get)))
                 .collect(),
             member_bandwidths: spec
                 .members
                 .iter()
-                .filter_map(|m| Some((m.interface.clone(), m.bandwidth_mbps?)))
+                .filter_map(|m| Some((m.interface.to_string(), m.bandwidth_mbps?)))
                 .collect(),
         }
     }
@@ -426,17 +426,17 @@ impl AppliedChannel {
 
     pub(super) fn spec(&self, name: &str) -> ChannelSpec {
         ChannelSpec {
-            name: name.to_string(),
+            name: name.into(),
             kind: self.kind,
             vlan: self.vlan.and_then(VlanId::new),
             leaf_vlan: self.leaf_vlan.and_then(VlanId::new),
             bandwidth_mbps: self.bandwidth_mbps,
-            class: self.class.clone(),
+            class: self.class.as_str().into(),
             members: self
                 .members
                 .iter()
                 .map(|(interface, role, tag)| MemberSpec {
-                    interface: interface.clone(),
+                    interface: interface.as_str().into(),
                     role: *role,
                     customer_vlan: tag.and_then(VlanId::new),
                     bandwidth_mbps: self.member_bandwidths.get(interface).copied(),
@@ -503,16 +503,16 @@ pub(super) fn target_of(
                 return None;
             }
             Some(Target::Present(ChannelSpec {
-                name: channel.id.clone(),
+                name: channel.id.as_str().into(),
                 kind: channel.kind,
                 vlan: channel.vlan.and_then(VlanId::new),
                 leaf_vlan: channel.leaf_vlan.and_then(VlanId::new),
                 bandwidth_mbps: channel.bandwidth_mbps,
-                class: channel.class.clone(),
+                class: channel.class.as_str().into(),
                 members: live
                     .iter()
                     .map(|a| MemberSpec {
-                        interface: a.interface.clone(),
+                        interface: a.interface.as_str().into(),
                         role: (channel.kind == ChannelKind::P2mp).then_some(a.role),
                         customer_vlan: a
                             .customer_vlan

@@ -204,16 +204,16 @@ impl ChannelView {
     pub fn spec(&self) -> crate::orchestrator::ChannelSpec {
         use crate::model::{Pos, VlanId};
         crate::orchestrator::ChannelSpec {
-            name: self.id.to_string(),
+            name: self.id.as_str().into(),
             kind: self.kind,
             vlan: self.vlan.and_then(VlanId::new),
             leaf_vlan: self.leaf_vlan.and_then(VlanId::new),
             bandwidth_mbps: self.bandwidth_mbps,
-            class: self.class.clone(),
+            class: self.class.as_str().into(),
             members: self
                 .live_attachments()
                 .map(|a| crate::orchestrator::MemberSpec {
-                    interface: a.interface.clone(),
+                    interface: a.interface.as_str().into(),
                     role: (self.kind == ChannelKind::P2mp).then_some(a.role),
                     // A tagged member keeps its tag (`orders::target_of`).
                     customer_vlan: a.customer_vlan.or(a.tag).and_then(VlanId::new),

@@ -32,7 +32,7 @@ fn wire(member_tag: Option<u16>, payload: &[Tag]) -> Vec<Tag> {
 fn members_reach_as_their_kind_says(
     topo: &Topology,
     states: &States,
-    channels: &BTreeMap<String, PlannedChannel>,
+    channels: &BTreeMap<compact_str::CompactString, PlannedChannel>,
     payload: &[Tag],
 ) -> Result<(), String> {
     let net = Network::new(topo, states);
@@ -109,7 +109,7 @@ fn members_reach_as_their_kind_says(
 fn s_tagged_frames_reach_no_one(
     topo: &Topology,
     states: &States,
-    channels: &BTreeMap<String, PlannedChannel>,
+    channels: &BTreeMap<compact_str::CompactString, PlannedChannel>,
     extra: u16,
 ) -> Result<(), String> {
     let net = Network::new(topo, states);
@@ -140,7 +140,7 @@ fn s_tagged_frames_reach_no_one(
 fn l2cp_frames_reach_no_one(
     topo: &Topology,
     states: &States,
-    channels: &BTreeMap<String, PlannedChannel>,
+    channels: &BTreeMap<compact_str::CompactString, PlannedChannel>,
     payload: &[Tag],
 ) -> Result<(), String> {
     let net = Network::new(topo, states);
@@ -237,7 +237,7 @@ const CHANNELS: &str = "
 
 /// Every check on the planned LINE, for untagged frames, C-tags at the ends of the VID range
 /// with priorities, and two C-tags.
-fn all_checks(topo: &Topology, states: &States, channels: &BTreeMap<String, PlannedChannel>) -> Result<(), String> {
+fn all_checks(topo: &Topology, states: &States, channels: &BTreeMap<compact_str::CompactString, PlannedChannel>) -> Result<(), String> {
     let payloads = [
         vec![],
         vec![Tag { protocol: TagProtocol::Dot1Q, vid: 1, pcp: 5 }],
@@ -294,7 +294,7 @@ fn negative_controls_each_broken_part_of_the_scheme_is_caught() {
     //    lost (or worse).
     let dot1q_bridges = broken(&|i| (!matches!(i, Item::ProviderBridge { .. })).then(|| i.clone()));
     fails(&dot1q_bridges, "802.1Q bridges");
-    let lan: BTreeMap<String, PlannedChannel> =
+    let lan: BTreeMap<compact_str::CompactString, PlannedChannel> =
         channels.iter().filter(|(n, _)| *n == "lan").map(|(n, c)| (n.clone(), c.clone())).collect();
     let c_tag = [Tag { protocol: TagProtocol::Dot1Q, vid: 1, pcp: 5 }];
     assert_eq!(members_reach_as_their_kind_says(&topo, &good, &lan, &c_tag), Ok(()));

@@ -60,7 +60,7 @@ proptest! {
         for ch in planner.channels().values() {
             for s in &ch.path {
                 for m in &ch.members {
-                    let port = if m.switch == *s { m.bridge_port.clone() } else { topo.port_toward(*s, m.switch).unwrap().to_string() };
+                    let port = if m.switch == *s { m.bridge_port.to_string() } else { topo.port_toward(*s, m.switch).unwrap().to_string() };
                     for mac in &topo.interface(&m.interface).unwrap().macs {
                         expected.insert((*s, Item::Fdb { mac: *mac, vid: ch.vlan, port: port.clone() }));
                         if let (Some(l), Role::Root) = (ch.leaf_vlan, m.role) {
@@ -143,9 +143,9 @@ proptest! {
             let rate_bps = c.bandwidth_mbps * 1_000_000;
             for m in &c.members {
                 let on = &desired[m.switch];
-                let police = Item::Police { port: m.bridge_port.clone(), rate_bps, burst_bytes: police_burst(rate_bps), conform: Conform::Continue };
+                let police = Item::Police { port: m.bridge_port.to_string(), rate_bps, burst_bytes: police_burst(rate_bps), conform: Conform::Continue };
                 prop_assert!(on.contains(&police), "{:?} missing", police);
-                let clsact = Item::Clsact { port: m.bridge_port.clone() };
+                let clsact = Item::Clsact { port: m.bridge_port.to_string() };
                 prop_assert!(on.contains(&clsact), "no clsact on {}", m.bridge_port);
                 // A rate changed by hand (and, every other time, the conform action as
                 // Switchboard made it before the L2CP discard): the diff takes it out and puts
@@ -155,7 +155,7 @@ proptest! {
                 actual.remove(&police);
                 let changed_rate = rate_bps * factor;
                 let conform = if factor % 2 == 0 { Conform::Pass } else { Conform::Continue };
-                let changed = Item::Police { port: m.bridge_port.clone(), rate_bps: changed_rate, burst_bytes: police_burst(changed_rate), conform };
+                let changed = Item::Police { port: m.bridge_port.to_string(), rate_bps: changed_rate, burst_bytes: police_burst(changed_rate), conform };
                 actual.insert(changed.clone());
                 let changes = diff(on, &actual, &owner);
                 prop_assert_eq!(changes.len(), 2, "{:?}", changes);
@@ -165,7 +165,7 @@ proptest! {
                 prop_assert!(diff(on, &actual, &owner).is_empty());
             }
         }
-        let names: Vec<String> = planner.channels().keys().cloned().collect();
+        let names: Vec<String> = planner.channels().keys().map(|k| k.to_string()).collect();
         for name in names { planner.remove(&name).unwrap(); }
         for state in states(&planner) {
             let left = state.iter().any(|i| matches!(i, Item::Police { .. } | Item::Clsact { .. }));
@@ -180,7 +180,7 @@ proptest! {
         let topo = random_topology(&net);
         let baseline = states(&Planner::new(&topo));
         let mut planner = plan_some(&topo, &random_channels(&topo, cseed, n));
-        let names: Vec<String> = planner.channels().keys().cloned().collect();
+        let names: Vec<String> = planner.channels().keys().map(|k| k.to_string()).collect();
         for name in names { planner.remove(&name).unwrap(); }
         prop_assert_eq!(states(&planner), baseline);
         for s in 0..topo.switches.len() { prop_assert!(planner.vlans_in_use(s).is_empty()); }
@@ -260,7 +260,7 @@ proptest! {
                 if switchboard::orchestrator::baseline(&topo, *s).contains(item) {
                     continue;
                 }
-                if let Some(other) = owner.insert((*s, item.clone()), a.name.clone()) {
+                if let Some(other) = owner.insert((*s, item.clone()), a.name.to_string()) {
                     prop_assert!(other == a.name, "{item:?} on switch {s} belongs to {other} and {}", a.name);
                 }
             }

@@ -75,7 +75,7 @@ pub fn random_channels(topo: &Topology, seed: u64, n: usize) -> Vec<ChannelSpec>
             let customer_vlan = (iface.mode == switchboard::model::InterfaceMode::Tagged && rng.below(3) == 0)
                 .then(|| VlanId::new(100 + rng.below(20) as u16).unwrap());
             members.push(MemberSpec {
-                interface: iface.name.clone(),
+                interface: iface.name.as_str().into(),
                 role,
                 customer_vlan,
                 bandwidth_mbps: None,
@@ -84,12 +84,12 @@ pub fn random_channels(topo: &Topology, seed: u64, n: usize) -> Vec<ChannelSpec>
         }
         let vlan = (rng.below(8) == 0).then(|| VlanId::new(10 + rng.below(10) as u16).unwrap());
         specs.push(ChannelSpec {
-            name: format!("ch{c}"),
+            name: format!("ch{c}").into(),
             kind,
             vlan,
             leaf_vlan: None,
             bandwidth_mbps: 1 + rng.below(300) as u64,
-            class: switchboard::topology::DEFAULT_CLASS.to_string(),
+            class: switchboard::topology::DEFAULT_CLASS.into(),
             members,
             pos: Pos { line: c + 1, col: 1 },
         });

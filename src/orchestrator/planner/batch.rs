@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
+
 use crate::model::Pos;
 use crate::topology::Topology;
 
@@ -21,7 +23,7 @@ pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner
     let mut errors = Vec::new();
     // The channels planned, each with its key in the map of channels, made from the spec's
     // name while it is in cache (at the end it no longer is).
-    let mut planned: Vec<(String, PlannedChannel)> = Vec::with_capacity(specs.len());
+    let mut planned: Vec<(CompactString, PlannedChannel)> = Vec::with_capacity(specs.len());
     // Their order by name's first bytes, also made while the name is in cache.
     let mut order: Vec<(u128, u32)> = Vec::with_capacity(specs.len());
     // Where each name planned so far was read: what a later channel of that name is told.
@@ -48,7 +50,7 @@ pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner
                 Ok(channel) => {
                     first.insert(&spec.name, channel.pos);
                     order.push((prefix(&spec.name), u32::try_from(planned.len()).unwrap_or(u32::MAX)));
-                    planned.push((spec.name.clone(), channel));
+                    planned.push((channel.name.clone(), channel));
                 }
                 Err(mut e) => errors.append(&mut e),
             }
@@ -89,11 +91,14 @@ fn prefix(name: &str) -> u128 {
 /// their keys, and `order`, each one's position and its name's [`prefix`]. Sorted first by
 /// those numbers, in one array, instead of by strings all over the heap; the map is then
 /// built from a sorted run, without searching it.
-fn by_name(planned: Vec<(String, PlannedChannel)>, mut order: Vec<(u128, u32)>) -> BTreeMap<String, PlannedChannel> {
+fn by_name(
+    planned: Vec<(CompactString, PlannedChannel)>,
+    mut order: Vec<(u128, u32)>,
+) -> BTreeMap<CompactString, PlannedChannel> {
     let name = |i: u32| planned.get(i as usize).map_or("", |c| c.0.as_str());
     // Equal prefixes (names of 16 bytes or more, or with NUL bytes) compare in full.
     order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| name(a.1).cmp(name(b.1))));
-    let mut slots: Vec<Option<(String, PlannedChannel)>> = planned.into_iter().map(Some).collect();
+    let mut slots: Vec<Option<(CompactString, PlannedChannel)>> = planned.into_iter().map(Some).collect();
     order.into_iter().filter_map(|(_, i)| slots.get_mut(i as usize).and_then(Option::take)).collect()
 }
 

@@ -40,7 +40,7 @@ pub(super) fn name<'c>(
         for s in path {
             for vid in std::iter::once(c.vlan).chain(c.leaf_vlan) {
                 if let Some(holder) = on_switch.get_mut(&(*s, vid)) {
-                    *holder = Some(c.name.clone());
+                    *holder = Some(c.name.to_string());
                 }
             }
         }
@@ -48,7 +48,7 @@ pub(super) fn name<'c>(
             let Some(tag) = m.customer_vlan else { continue };
             for (vid, holder) in on_interface.get_mut(m.interface.as_str()).into_iter().flatten() {
                 if *vid == tag {
-                    *holder = Some(c.name.clone());
+                    *holder = Some(c.name.to_string());
                 }
             }
         }

@@ -28,7 +28,7 @@ use super::items::{MemberAt, Record, channel_keys};
 use super::sparse::Sparse;
 use super::spec::ChannelSpec;
 use super::state::Item;
-use super::vlan::{Tags, VlanSet, pick_among};
+use super::vlan::{VlanSet, pick_among};
 
 mod batch;
 mod holders;
@@ -144,7 +144,7 @@ struct InterfaceUse {
     /// The channel a port-mode interface carries (it carries one at most).
     holder: Option<CompactString>,
     /// Customer tags in use (tagged mode).
-    tags: Tags,
+    tags: VlanSet,
 }
 
 /// What every switch holds whatever its channels: its bridge is an 802.1ad provider bridge,
@@ -477,20 +477,16 @@ impl Books {
         // The VLANs in use on the path, and the tags in use on the interfaces of tagged
         // members without a customer VLAN: those use the channel VLAN as their tag, so it
         // must not clash with a tag already there. Read in place, never merged into a copy.
-        let mut tags = VlanSet::default();
-        let mut any_tag = false;
-        let tagged = members.iter().filter(|(i, _, tag, _)| {
-            tag.is_none() && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
-        });
-        for t in tagged.filter_map(|(i, ..)| self.interfaces.get(*i)).flat_map(|u| u.tags.iter()) {
-            tags.insert(t);
-            any_tag = true;
-        }
         let mut all_sets: Vec<&VlanSet> = path.iter().filter_map(|s| self.used.get(*s)).collect();
         let n_path_sets = all_sets.len();
-        if any_tag {
-            all_sets.push(&tags);
-        }
+        all_sets.extend(
+            members
+                .iter()
+                .filter(|(i, _, tag, _)| {
+                    tag.is_none() && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
+                })
+                .filter_map(|(i, ..)| self.interfaces.get(*i).map(|u| &u.tags)),
+        );
         let (path_sets, tag_sets) = all_sets.split_at(n_path_sets);
         let pool = &topo.pool;
         // A pinned VLAN outside the pool was refused above.

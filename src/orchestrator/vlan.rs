@@ -56,33 +56,6 @@ impl VlanSet {
 }
 
 /// The lowest ID of `pool` that is not in `taken`.
-/// A set of VLAN IDs kept as a sorted list: customer tags on an interface, a few where a
-/// [`VlanSet`] would take 512 bytes for each interface.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Tags(Vec<u16>);
-
-impl Tags {
-    pub fn contains(&self, vid: u16) -> bool {
-        self.0.binary_search(&vid).is_ok()
-    }
-
-    pub fn insert(&mut self, vid: u16) {
-        if let Err(at) = self.0.binary_search(&vid) {
-            self.0.insert(at, vid);
-        }
-    }
-
-    pub fn remove(&mut self, vid: u16) {
-        if let Ok(at) = self.0.binary_search(&vid) {
-            self.0.remove(at);
-        }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        self.0.iter().copied()
-    }
-}
-
 pub fn pick(pool: &VlanPool, taken: &VlanSet) -> Option<u16> {
     let mut vid = pool.first;
     while vid <= pool.last {

@@ -136,7 +136,7 @@ fn mbps(r: &mut Reader, n: &Node) -> Option<u64> {
 
 fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
     let mut f = r.map(node, "a channel")?;
-    let name = f.require(r, "name", "this channel").and_then(|n| r.string(n, "`name`"));
+    let name = f.require(r, "name", "this channel").and_then(|n| r.compact(n, "`name`"));
     let what = ChannelWhat(name.as_deref());
     let kind = f.require(r, "kind", what).and_then(|n| r.parse_str::<ChannelKind>(n, "`kind`"));
     let vlan_id = f.get("vlan").and_then(|n| vlan(r, n, "`vlan`"));
@@ -146,8 +146,8 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
         None => Some(DEFAULT_BANDWIDTH_MBPS),
     };
     let class = match f.get("class") {
-        Some(n) => r.string(n, "`class`"),
-        None => Some(crate::topology::DEFAULT_CLASS.to_string()),
+        Some(n) => r.compact(n, "`class`"),
+        None => Some(CompactString::const_new(crate::topology::DEFAULT_CLASS)),
     };
     let mut members = Vec::new();
     // Whether every member was read: a channel missing one is not planned, so it is not
@@ -169,12 +169,12 @@ fn read_channel(r: &mut Reader, node: &Node) -> Option<ChannelSpec> {
         return None;
     }
     Some(ChannelSpec {
-        name: name?.into(),
+        name: name?,
         kind: kind?,
         vlan: vlan_id,
         leaf_vlan,
         bandwidth_mbps: bandwidth?,
-        class: class?.into(),
+        class: class?,
         members,
         pos: node.pos,
     })
@@ -194,7 +194,7 @@ fn read_member(r: &mut Reader, node: &Node) -> Option<MemberSpec> {
     // A bare name is shorthand for `{interface: NAME}` (a number too, as names are read).
     if matches!(node.value, Value::Str(_) | Value::Int(_) | Value::Bool(_)) {
         return Some(MemberSpec {
-            interface: r.string(node, "a member")?.into(),
+            interface: r.compact(node, "a member")?,
             role: None,
             customer_vlan: None,
             bandwidth_mbps: None,
@@ -208,12 +208,12 @@ fn read_member(r: &mut Reader, node: &Node) -> Option<MemberSpec> {
         return None;
     }
     let mut f = r.map(node, "a member")?;
-    let interface = f.require(r, "interface", "this member").and_then(|n| r.string(n, "`interface`"));
+    let interface = f.require(r, "interface", "this member").and_then(|n| r.compact(n, "`interface`"));
     let role = f.get("role").and_then(|n| r.parse_str::<Role>(n, "`role`"));
     let customer_vlan = f.get("customer_vlan").and_then(|n| vlan(r, n, "`customer_vlan`"));
     let bandwidth_mbps = f.get("bandwidth").and_then(|n| mbps(r, n));
     f.finish(r, "a member", &["interface", "role", "customer_vlan", "bandwidth"]);
-    Some(MemberSpec { interface: interface?.into(), role, customer_vlan, bandwidth_mbps, pos: node.pos })
+    Some(MemberSpec { interface: interface?, role, customer_vlan, bandwidth_mbps, pos: node.pos })
 }
 
 #[cfg(test)]

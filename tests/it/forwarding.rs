@@ -237,7 +237,11 @@ const CHANNELS: &str = "
 
 /// Every check on the planned LINE, for untagged frames, C-tags at the ends of the VID range
 /// with priorities, and two C-tags.
-fn all_checks(topo: &Topology, states: &States, channels: &BTreeMap<compact_str::CompactString, PlannedChannel>) -> Result<(), String> {
+fn all_checks(
+    topo: &Topology,
+    states: &States,
+    channels: &BTreeMap<compact_str::CompactString, PlannedChannel>,
+) -> Result<(), String> {
     let payloads = [
         vec![],
         vec![Tag { protocol: TagProtocol::Dot1Q, vid: 1, pcp: 5 }],

@@ -230,7 +230,13 @@ fn a_member_takes_its_own_bandwidth_of_its_interface() {
 /// What the planner holds of each interface of LINE: (bandwidth, port-mode holder).
 fn interface_use(planner: &Planner<'_>) -> Vec<(u64, Option<String>)> {
     (0..planner.topology().interfaces.len())
-        .map(|i| planner.books.interfaces.get(i).map_or((0, None), |u| (u.bandwidth_mbps, u.holder.as_ref().map(|h| h.to_string()))))
+        .map(|i| {
+            planner
+                .books
+                .interfaces
+                .get(i)
+                .map_or((0, None), |u| (u.bandwidth_mbps, u.holder.as_ref().map(|h| h.to_string())))
+        })
         .collect()
 }
 

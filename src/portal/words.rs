@@ -192,11 +192,11 @@ pub fn safe_next(next: &str) -> &str {
 }
 
 /// A channel's VLAN as a page shows it (an E-Tree's with its leaf VLAN); an ended channel
-/// has none: its VLANs were freed.
+/// has none: its VLANs, if it was ever given any, were freed (a draft ended before it was).
 pub fn vlan_text(c: &crate::service::ChannelView) -> String {
     use crate::orchestrator::policy::ChannelState;
     match c.state {
-        ChannelState::Terminated => return "none: freed when the channel ended".into(),
+        ChannelState::Terminated => return "none: the channel ended".into(),
         ChannelState::Terminating => return "being freed".into(),
         _ => {}
     }

@@ -138,7 +138,7 @@ async fn issue_24_terminated_and_declined_channels_render_as_such(b: Backend) {
     let ended = text_of(&html, "ended");
     assert!(ended.starts_with("Ended 20"), "{ended}");
     assert!(ended.ends_with("by admin@acme.example (acme): the branch office closed"), "{ended}");
-    assert_eq!(text_of(&html, "vlan"), "none: freed when the channel ended", "VLAN {vlan} was freed");
+    assert_eq!(text_of(&html, "vlan"), "none: the channel ended", "VLAN {vlan} is no longer shown");
     assert_eq!(text_of(&html, "path"), "Not on any switch: the channel ended and its configuration was removed.");
     // initech, the other party, reads the same.
     let initech = p.login("admin@initech.example", "password-1").await;

@@ -610,7 +610,8 @@ impl Books {
             std::hint::black_box((f.port.as_bytes().first().copied(), f.macs.first().copied()));
         }
         for i in found.iter().flatten() {
-            std::hint::black_box(self.interfaces.get(*i).map(|u| u.bandwidth_mbps));
+            // The bandwidth and the customer tags' first line: they need not share one.
+            std::hint::black_box(self.interfaces.get(*i).map(|u| (u.bandwidth_mbps, u.tags.contains(0))));
             self.switch_of(topo, *i);
         }
         // The paths, then their switches' VLANs and channel lists.

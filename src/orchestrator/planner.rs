@@ -27,7 +27,7 @@ use super::compact::{Key, Names, downlink, interface_port, sort_dedup, uplink};
 use super::items::{MemberAt, Record, channel_keys};
 use super::sparse::Sparse;
 use super::spec::ChannelSpec;
-use super::state::Item;
+use super::state::{Item, subinterface};
 use super::vlan::{VlanSet, pick_among};
 
 mod batch;
@@ -556,7 +556,7 @@ impl Books {
                 InterfaceMode::Port => (CompactString::from(iface.port.as_str()), None),
                 InterfaceMode::Tagged => {
                     let tag = tag.unwrap_or(vlan);
-                    (compact_str::format_compact!("{}.{tag}", iface.port), Some(tag))
+                    (subinterface(&iface.port, tag), Some(tag))
                 }
             };
             at.push(MemberAt { interface: *i, switch, role: *role, tag: customer_vlan, bandwidth_mbps: *bandwidth });

@@ -231,7 +231,12 @@ fn is_false(b: &bool) -> bool {
 
 /// The name of the sub-interface for customer tag `vid` on `parent`.
 pub fn subinterface_name(parent: &str, vid: u16) -> String {
-    format!("{parent}.{vid}")
+    subinterface(parent, vid).into()
+}
+
+/// [`subinterface_name`] as a plan keeps it: inline when short.
+pub fn subinterface(parent: &str, vid: u16) -> compact_str::CompactString {
+    compact_str::format_compact!("{parent}.{vid}")
 }
 
 /// The bucket (CBS, bytes) of a member's policer at `rate_bps` (CIR): what the CIR carries

@@ -610,8 +610,10 @@ impl Books {
             std::hint::black_box((f.port.as_bytes().first().copied(), f.macs.first().copied()));
         }
         for i in found.iter().flatten() {
-            // The bandwidth and the customer tags' first line: they need not share one.
-            std::hint::black_box(self.interfaces.get(*i).map(|u| (u.bandwidth_mbps, u.tags.contains(0))));
+            // The bandwidth, and a tagged interface's customer tags' first line: they do not
+            // share one (the tags are aligned to a line of their own).
+            let tagged = topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged);
+            std::hint::black_box(self.interfaces.get(*i).map(|u| (u.bandwidth_mbps, tagged && u.tags.contains(0))));
             self.switch_of(topo, *i);
         }
         // The paths, then their switches' VLANs and channel lists.

@@ -5,7 +5,7 @@
 //! parsers walk this tree by hand. That also lets them report *all* errors of a file at once.
 //! The tree is built from saphyr-parser's events as they come ([`events`]).
 
-use compact_str::CompactString;
+use compact_str::{CompactString, ToCompactString};
 
 use crate::model::{Diagnostic, Pos};
 
@@ -102,20 +102,16 @@ impl Reader {
     /// A string. Plain scalars such as `1` or `true` are accepted as their text, since port
     /// and switch names are often numbers.
     pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
-        self.text(node, what, str::to_string)
+        self.compact(node, what).map(CompactString::into_string)
     }
 
     /// [`Reader::string`] as a [`CompactString`]: made from the text in place, so a name of
     /// up to 24 bytes costs no allocation (a channels file holds hundreds of thousands).
     pub fn compact(&mut self, node: &Node, what: &str) -> Option<CompactString> {
-        self.text(node, what, |s| CompactString::from(s))
-    }
-
-    fn text<T>(&mut self, node: &Node, what: &str, make: impl FnOnce(&str) -> T) -> Option<T> {
         match &node.value {
-            Value::Str(s) => Some(make(s)),
-            Value::Int(i) => Some(make(&i.to_string())),
-            Value::Bool(b) => Some(make(&b.to_string())),
+            Value::Str(s) => Some(CompactString::from(s.as_str())),
+            Value::Int(i) => Some(i.to_compact_string()),
+            Value::Bool(b) => Some(b.to_compact_string()),
             other => {
                 self.error(node.pos, format!("{what} must be a string, found {}", other.describe()));
                 None

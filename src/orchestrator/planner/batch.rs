@@ -21,8 +21,8 @@ use super::{PlanError, PlannedChannel, Planner};
 pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner<'t>, Vec<PlanError>> {
     let mut planner = Planner::new(topology);
     let mut errors = Vec::new();
-    // The channels planned, each with its key in the map of channels, made from the spec's
-    // name while it is in cache (at the end it no longer is).
+    // The channels planned, each with its key in the map of channels, copied from the
+    // channel's name while it is in cache (at the end it no longer is).
     let mut planned: Vec<(CompactString, PlannedChannel)> = Vec::with_capacity(specs.len());
     // Their order by name's first bytes, also made while the name is in cache.
     let mut order: Vec<(u128, u32)> = Vec::with_capacity(specs.len());

@@ -113,8 +113,12 @@ pub struct Planner<'t> {
 struct Books {
     /// VLAN IDs in use on each switch.
     used: Sparse<VlanSet>,
-    /// Use of each service interface.
+    /// Use of each service interface: small records, side by side.
     interfaces: Sparse<InterfaceUse>,
+    /// Customer tags in use on each tagged interface, apart from its use: a set is 512
+    /// bytes, and kept inside the use it spread the bandwidths a planning member reads
+    /// over 23 MB at 40,000 interfaces, where apart they take 1.3 MB.
+    tags: Sparse<VlanSet>,
     /// Each channel's items, by its slot; a removed channel's slot is empty until reused.
     records: Vec<Record>,
     /// Slots free for reuse.
@@ -143,8 +147,6 @@ struct InterfaceUse {
     bandwidth_mbps: u64,
     /// The channel a port-mode interface carries (it carries one at most).
     holder: Option<CompactString>,
-    /// Customer tags in use (tagged mode).
-    tags: VlanSet,
 }
 
 /// What every switch holds whatever its channels: its bridge is an 802.1ad provider bridge,
@@ -179,6 +181,7 @@ impl<'t> Planner<'t> {
             books: Books {
                 used: Sparse::new(n),
                 interfaces: Sparse::new(topology.interfaces.len()),
+                tags: Sparse::new(topology.interfaces.len()),
                 records: Vec::new(),
                 free: Vec::new(),
                 on_switch: vec![Vec::new(); n],
@@ -199,8 +202,8 @@ impl<'t> Planner<'t> {
     /// Marks customer tag `vid` as in use on an interface by a channel this planner does
     /// not hold.
     pub fn reserve_tag(&mut self, interface: &str, vid: u16) {
-        if let Some(u) = self.topology.interface_index(interface).and_then(|i| self.books.interfaces.slot(i)) {
-            u.tags.insert(vid);
+        if let Some(u) = self.topology.interface_index(interface).and_then(|i| self.books.tags.slot(i)) {
+            u.insert(vid);
         }
     }
 
@@ -315,15 +318,15 @@ impl<'t> Planner<'t> {
             }
         }
         for m in &channel.members {
-            if let Some(u) = self.topology.interface_index(&m.interface).and_then(|i| self.books.interfaces.get_mut(i))
-            {
+            let Some(i) = self.topology.interface_index(&m.interface) else { continue };
+            if let Some(u) = self.books.interfaces.get_mut(i) {
                 u.bandwidth_mbps = u.bandwidth_mbps.saturating_sub(m.bandwidth_mbps);
                 if u.holder.as_deref() == Some(name) {
                     u.holder = None;
                 }
-                if let Some(tag) = m.customer_vlan {
-                    u.tags.remove(tag);
-                }
+            }
+            if let (Some(tag), Some(tags)) = (m.customer_vlan, self.books.tags.get_mut(i)) {
+                tags.remove(tag);
             }
         }
         if let Some(record) = self.books.records.get_mut(channel.slot as usize) {
@@ -412,7 +415,7 @@ impl Books {
             if let Some(tag) = m.customer_vlan {
                 if iface.mode == InterfaceMode::Port {
                     refuse(m.pos, Refusal::CustomerVlanOnPortMode { interface: iface.name.clone() });
-                } else if usage.is_some_and(|u| u.tags.contains(tag.get())) {
+                } else if self.tags.get(idx).is_some_and(|u| u.contains(tag.get())) {
                     refuse(
                         m.pos,
                         Refusal::CustomerVlanTaken { interface: iface.name.clone(), vid: tag.get(), channel: None },
@@ -485,7 +488,7 @@ impl Books {
                 .filter(|(i, _, tag, _)| {
                     tag.is_none() && topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged)
                 })
-                .filter_map(|(i, ..)| self.interfaces.get(*i).map(|u| &u.tags)),
+                .filter_map(|(i, ..)| self.tags.get(*i)),
         );
         let (path_sets, tag_sets) = all_sets.split_at(n_path_sets);
         let pool = &topo.pool;
@@ -501,7 +504,7 @@ impl Books {
             } else if tag_sets.iter().any(|u| u.contains(vid)) {
                 let interface = members
                     .iter()
-                    .find(|(i, _, t, _)| t.is_none() && self.interfaces.get(*i).is_some_and(|u| u.tags.contains(vid)))
+                    .find(|(i, _, t, _)| t.is_none() && self.tags.get(*i).is_some_and(|u| u.contains(vid)))
                     .and_then(|(i, ..)| topo.interfaces.get(*i))
                     .map_or_else(String::new, |f| f.name.clone());
                 Some(Refusal::VlanIsCustomerTag { vid, interface, channel: None })
@@ -610,10 +613,12 @@ impl Books {
             std::hint::black_box((f.port.as_bytes().first().copied(), f.macs.first().copied()));
         }
         for i in found.iter().flatten() {
-            // The bandwidth, and a tagged interface's customer tags' first line: they do not
-            // share one (the tags are aligned to a line of their own).
-            let tagged = topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged);
-            std::hint::black_box(self.interfaces.get(*i).map(|u| (u.bandwidth_mbps, tagged && u.tags.contains(0))));
+            // The use (bandwidth and holder), and a tagged interface's customer tags' first
+            // line: they are kept apart.
+            std::hint::black_box(self.interfaces.get(*i).map(|u| u.bandwidth_mbps));
+            if topo.interfaces.get(*i).is_some_and(|f| f.mode == InterfaceMode::Tagged) {
+                std::hint::black_box(self.tags.get(*i).map(|u| u.contains(0)));
+            }
             self.switch_of(topo, *i);
         }
         // The paths, then their switches' VLANs and channel lists.
@@ -679,9 +684,9 @@ impl Books {
                 if port_mode {
                     u.holder = Some(channel.name.clone());
                 }
-                if let Some(tag) = m.tag {
-                    u.tags.insert(tag);
-                }
+            }
+            if let (Some(tag), Some(tags)) = (m.tag, self.tags.slot(m.interface)) {
+                tags.insert(tag);
             }
         }
     }

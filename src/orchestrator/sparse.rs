@@ -33,6 +33,14 @@ impl<T: Default> Sparse<T> {
         self.values.get_mut(k)
     }
 
+    /// Makes room for the states of `n` more indices (of `len` at most) at once. A plan of a
+    /// whole channel set knows roughly how many it will make: grown one doubling at a
+    /// time, the VLAN sets of a 10,000-switch metro were copied a megabyte at a time, on
+    /// memory long out of cache. Room not used is never touched.
+    pub fn reserve(&mut self, n: usize) {
+        self.values.reserve(n.min(self.len.saturating_sub(self.values.len())));
+    }
+
     /// The state of index `i`, made empty on first use; `None` past the end.
     pub fn slot(&mut self, i: usize) -> Option<&mut T> {
         if i >= self.len {

@@ -6,10 +6,10 @@
 //! orchestrator, the CLI and every driver share it.
 //!
 //! Planning costs what it makes and nothing else: a member's checks read its interface's
-//! use in place (a bandwidth sum, its tags, and for a port-mode interface the one channel on
-//! it); a channel's items are made once, as compact keys ([`super::compact`]), and kept once,
-//! in its record; each switch lists the channels on it, and a switch's keys are sorted only
-//! when its desired state is asked for.
+//! use in place (a bandwidth sum, and for a port-mode interface the one channel on it) and
+//! its customer tags, kept apart; a channel's items are made once, as compact keys
+//! ([`super::compact`]), and kept once, in its record; each switch lists the channels on
+//! it, and a switch's keys are sorted only when its desired state is asked for.
 //!
 //! The per-channel state follows the schemes proven in ../shared/LAB.md (ARCHITECTURE.md
 //! repeats them): one VLAN per E-Line/E-LAN; a root VLAN R and a leaf VLAN L per E-Tree.
@@ -325,7 +325,9 @@ impl<'t> Planner<'t> {
                     u.holder = None;
                 }
             }
-            if let (Some(tag), Some(tags)) = (m.customer_vlan, self.books.tags.get_mut(i)) {
+            if let Some(tag) = m.customer_vlan
+                && let Some(tags) = self.books.tags.get_mut(i)
+            {
                 tags.remove(tag);
             }
         }
@@ -685,7 +687,10 @@ impl Books {
                     u.holder = Some(channel.name.clone());
                 }
             }
-            if let (Some(tag), Some(tags)) = (m.tag, self.tags.slot(m.interface)) {
+            // Only a member with a tag makes its interface's set.
+            if let Some(tag) = m.tag
+                && let Some(tags) = self.tags.slot(m.interface)
+            {
                 tags.insert(tag);
             }
         }

@@ -33,7 +33,7 @@ impl<T: Default> Sparse<T> {
         self.values.get_mut(k)
     }
 
-    /// Makes room for the states of `n` more indices (of `len` at most) at once. A plan of a
+    /// Asks for room for the states of `n` more indices (no more than `len` in all) at once. A plan of a
     /// whole channel set knows roughly how many it will make: grown one doubling at a
     /// time, the VLAN sets of a 10,000-switch metro were copied a megabyte at a time, on
     /// memory long out of cache. Room not used is never touched.

@@ -20,8 +20,11 @@ use super::{PlanError, PlannedChannel, Planner};
 /// Plans `specs` in one go: pinned VLANs first, then file order. Returns every refusal.
 pub fn plan<'t>(topology: &'t Topology, specs: &[ChannelSpec]) -> Result<Planner<'t>, Vec<PlanError>> {
     let mut planner = Planner::new(topology);
-    // Room for what the channels will hold, made at once (every channel has two members
-    // or more, so at least that many interfaces' use may be kept).
+    // Room for what the channels will hold, asked for at once: a VLAN set for each switch,
+    // and the use of about two interfaces a channel (each has two members or more; fewer
+    // when they share interfaces, and never more than the topology has), and as many tag
+    // sets: a tagged member's interface gets one, a port-mode one's does not, and room
+    // asked for and not used is never touched.
     planner.books.used.reserve(topology.switches.len());
     planner.books.interfaces.reserve(specs.len().saturating_mul(2));
     planner.books.tags.reserve(specs.len().saturating_mul(2));
